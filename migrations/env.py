@@ -1,0 +1,72 @@
+"""Alembic environment for seedbed, close to Alembic's generic template.
+
+The namespace comes from the config's ``attributes["schema"]`` (set by
+``seedbed.migrate``) or ``SEEDBED_SCHEMA``. Everything, the version table
+included, lives in that namespace; other schemas are ignored, so namespaces
+side by side in one database never see each other. The target schema is not
+put on search_path, which would make reflection report it as the default schema.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+
+from seedbed.config import load_settings
+from seedbed.db import get_engine
+from seedbed.models import metadata_for
+
+config = context.config
+schema: str = config.attributes.get("schema") or load_settings().schema
+target_metadata = metadata_for(schema)
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    if type_ == "schema":
+        return name == schema
+    return True
+
+
+def configure_options() -> dict[str, object]:
+    return {
+        "target_metadata": target_metadata,
+        "version_table_schema": schema,
+        "include_schemas": True,
+        "include_name": include_name,
+        "compare_type": True,
+    }
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL to stdout instead of running it."""
+    context.configure(
+        url="postgresql+psycopg://",
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        **configure_options(),
+    )
+    with context.begin_transaction():
+        context.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        with get_engine(load_settings(schema=schema)).connect() as connection:
+            _run(connection)
+    else:
+        _run(connection)
+
+
+def _run(connection: object) -> None:
+    # The version table goes inside the namespace, so the namespace must exist first.
+    connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')  # type: ignore[attr-defined]
+    context.configure(connection=connection, **configure_options())
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

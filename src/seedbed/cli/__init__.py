@@ -1,0 +1,48 @@
+"""The ``seedbed`` command: a thin layer over the library.
+
+Each subcommand parses its arguments, calls one public function and turns a
+:class:`~seedbed.errors.SeedbedError` into a one-line message and exit code:
+0 success, 1 invalid data (or a database that differs from the models),
+2 usage, file, configuration or connection errors. Subcommands live in the
+modules of this package, one module per group, each exposing ``register``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from seedbed.errors import SeedbedError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from seedbed.cli import data, db
+
+    parser = argparse.ArgumentParser(
+        prog="seedbed",
+        description="Declare a PostgreSQL data model once; validate, load and document it.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    db.register(commands)
+    data.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``seedbed`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except SeedbedError as exc:
+        print(f"seedbed: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("seedbed: interrupted", file=sys.stderr)
+        return 130
+
+

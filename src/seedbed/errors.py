@@ -1,0 +1,70 @@
+"""Every error seedbed raises on purpose.
+
+Callers catch :class:`SeedbedError` and never a driver's exception: errors from
+psycopg and SQLAlchemy are mapped at the edge (``raise ... from exc``).
+The CLI turns each into a one-line message and the documented exit code::
+
+    SeedbedError                      exit 2 unless stated
+    ├── ConfigError                   bad SEEDBED_SCHEMA / DATABASE_URL
+    ├── DatabaseError                 cannot connect, permission denied, lost connection
+    ├── MigrationError                Alembic could not generate / apply a revision
+    ├── SeedError                     a seed path that cannot be read (missing, unknown table)
+    └── DataError                     exit 1: the data is invalid; carries a report
+        └── LoadError                 the database refused a row during a load
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SeedbedError(Exception):
+    """Base class of every error seedbed raises on purpose."""
+
+    exit_code: int = 2
+
+
+class ConfigError(SeedbedError):
+    """A setting (namespace, database URL) is unusable."""
+
+
+class DatabaseError(SeedbedError):
+    """The database could not be reached or refused the operation."""
+
+
+class MigrationError(SeedbedError):
+    """A migration command failed."""
+
+
+class SeedError(SeedbedError):
+    """A seed file or folder could not be read or mapped to a table."""
+
+
+class DataError(SeedbedError):
+    """The data is invalid. ``report`` holds the details, when there are any."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, report: Any = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class LoadError(DataError):
+    """The database refused a row; names table, file, line and constraint where known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        constraint: str | None = None,
+        report: Any = None,
+    ) -> None:
+        super().__init__(message, report)
+        self.table = table
+        self.file = file
+        self.line = line
+        self.constraint = constraint

@@ -1,0 +1,138 @@
+"""The declarative base every table module uses: namespace, naming, shared columns.
+
+The namespace comes from ``SEEDBED_SCHEMA`` at import time (default
+``seedbed``); :func:`metadata_for` gives the same model in any other namespace.
+Every constraint and index is named through ``NAMING_CONVENTION``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import DDL, MetaData, event
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from seedbed.config import DEFAULT_SCHEMA, check_identifier
+from seedbed.errors import ConfigError
+from seedbed.models import rules
+
+NAMING_CONVENTION = {
+    "pk": "pk_%(table_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+
+UPDATED_AT_FUNCTION = "set_updated_at"
+
+
+def _import_time_schema() -> str:
+    try:
+        return check_identifier(os.environ.get("SEEDBED_SCHEMA") or DEFAULT_SCHEMA)
+    except ConfigError:
+        # Importing must not fail; load_settings() refuses the bad name before any SQL.
+        return DEFAULT_SCHEMA
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(schema=_import_time_schema(), naming_convention=NAMING_CONVENTION)
+
+
+def uuid_pk() -> Mapped[str]:
+    """A text primary key that must hold a UUID v4 (checked by ``rules.uuid_v4``)."""
+    return mapped_column(sa.Text, primary_key=True, info={"doc": "UUID v4, as text"})
+
+
+def created_at() -> Mapped[datetime]:
+    return mapped_column(
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.func.now(),
+        info={"doc": "when the row was created"},
+    )
+
+
+def updated_at() -> Mapped[datetime]:
+    return mapped_column(
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.func.now(),
+        info={"doc": "kept current by the set_updated_at trigger on every UPDATE"},
+    )
+
+
+def sensitive(doc: str) -> dict[str, Any]:
+    """Column ``info`` for a secret: its values never appear in reports, logs or errors."""
+    return {"sensitive": True, "doc": doc}
+
+
+def updated_at_function_sql(schema: str) -> str:
+    return (
+        f'CREATE OR REPLACE FUNCTION "{schema}".{UPDATED_AT_FUNCTION}() RETURNS trigger\n'
+        "LANGUAGE plpgsql AS $$\nBEGIN\n  NEW.updated_at := now();\n  RETURN NEW;\nEND;\n$$"
+    )
+
+
+def updated_at_trigger_sql(schema: str, table: str) -> str:
+    return (
+        f'CREATE TRIGGER trg_{table}_updated_at BEFORE UPDATE ON "{schema}"."{table}" '
+        f'FOR EACH ROW EXECUTE FUNCTION "{schema}".{UPDATED_AT_FUNCTION}()'
+    )
+
+
+def tables_with_updated_at(metadata: MetaData) -> list[sa.Table]:
+    return [t for t in metadata.sorted_tables if "updated_at" in t.c]
+
+
+def create_updated_at_triggers(connection: sa.Connection, metadata: MetaData) -> None:
+    """(Re)create the updated_at function and one trigger per table that has the column."""
+    schema = metadata.schema
+    connection.exec_driver_sql(updated_at_function_sql(str(schema)))
+    for table in tables_with_updated_at(metadata):
+        connection.exec_driver_sql(
+            f'DROP TRIGGER IF EXISTS trg_{table.name}_updated_at ON "{schema}"."{table.name}"'
+        )
+        connection.exec_driver_sql(updated_at_trigger_sql(str(schema), table.name))
+
+
+def _attach_ddl(metadata: MetaData) -> None:
+    """Create the schema, the updated_at function and its triggers with ``create_all``."""
+    event.listen(metadata, "before_create", DDL(f'CREATE SCHEMA IF NOT EXISTS "{metadata.schema}"'))
+
+    def after_create(target: MetaData, connection: sa.Connection, **kw: Any) -> None:
+        create_updated_at_triggers(connection, target)
+
+    event.listen(metadata, "after_create", after_create)
+
+
+_attach_ddl(Base.metadata)
+
+
+@cache
+def metadata_for(schema: str) -> MetaData:
+    """The whole model in namespace ``schema`` (validated as a plain identifier)."""
+    check_identifier(schema)
+    if schema == Base.metadata.schema:
+        return Base.metadata
+    copy = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(copy, schema=schema)
+    _attach_ddl(copy)
+    return copy
+
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "Base",
+    "created_at",
+    "metadata_for",
+    "rules",
+    "sensitive",
+    "updated_at",
+    "uuid_pk",
+]

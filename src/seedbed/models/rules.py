@@ -1,0 +1,309 @@
+"""Validation rules, each declared once.
+
+A rule is a small object that knows three things about itself: the SQL of the
+CHECK constraint PostgreSQL enforces (``sql``), the same test on a pandas
+frame (``passes``), and a sentence for people (``description``). Models attach
+rules with :func:`checks`, which turns each into a named ``CheckConstraint``
+carrying the rule in ``info["rule"]``; the Pandera schemas and the generated
+docs read the rules back from there. Like a CHECK, a rule passes on NULL.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import CheckConstraint
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Base of all rules. ``name`` becomes the constraint suffix: ``ck_<table>_<name>``."""
+
+    name: str
+    columns: tuple[str, ...]
+    description: str
+
+    @property
+    def sql(self) -> str:
+        raise NotImplementedError
+
+    def passes(self, frame: pd.DataFrame) -> pd.Series:
+        """Boolean Series aligned with ``frame``: True where the row satisfies the rule."""
+        raise NotImplementedError
+
+    def constraint(self) -> CheckConstraint:
+        return CheckConstraint(self.sql, name=self.name, info={"rule": self})
+
+
+# Patterns use only constructs that mean the same in Python ``re`` and in
+# PostgreSQL's regular expressions: explicit ASCII classes, no \s or \w.
+EMAIL = r"[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+UUID_V4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+URL = r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][!-~]*)?"
+SLUG = r"[a-z0-9]+(-[a-z0-9]+)*"
+
+
+@dataclass(frozen=True)
+class Matches(Rule):
+    """The whole value matches ``pattern``."""
+
+    pattern: str = ""
+
+    @property
+    def sql(self) -> str:
+        literal = self.pattern.replace("'", "''")
+        return f"{_q(self.columns[0])} ~ '^({literal})$'"
+
+    def passes(self, frame: pd.DataFrame) -> pd.Series:
+        values = frame[self.columns[0]]
+        text = values.astype("string")
+        ok = text.str.fullmatch(self.pattern)
+        return ok.fillna(True).astype(bool) | values.isna()
+
+
+@dataclass(frozen=True)
+class Length(Rule):
+    """Character length between ``minimum`` and ``maximum``, inclusive."""
+
+    minimum: int = 0
+    maximum: int = 0
+
+    @property
+    def sql(self) -> str:
+        return f"char_length({_q(self.columns[0])}) BETWEEN {self.minimum} AND {self.maximum}"
+
+    def passes(self, frame: pd.DataFrame) -> pd.Series:
+        values = frame[self.columns[0]]
+        lengths = values.astype("string").str.len()
+        ok = (lengths >= self.minimum) & (lengths <= self.maximum)
+        return ok.fillna(True).astype(bool) | values.isna()
+
+
+@dataclass(frozen=True)
+class Later(Rule):
+    """``columns[0]`` is strictly later than ``columns[1]``."""
+
+    @property
+    def sql(self) -> str:
+        return f"{_q(self.columns[0])} > {_q(self.columns[1])}"
+
+    def passes(self, frame: pd.DataFrame) -> pd.Series:
+        later, earlier = frame[self.columns[0]], frame[self.columns[1]]
+        ok = later > earlier
+        return ok | later.isna() | earlier.isna()
+
+
+@dataclass(frozen=True)
+class RequiredWhen(Rule):
+    """``columns[0]`` is not null when ``columns[1]`` equals ``value``."""
+
+    value: str = ""
+
+    @property
+    def sql(self) -> str:
+        literal = self.value.replace("'", "''")
+        return f"{_q(self.columns[1])} <> '{literal}' OR {_q(self.columns[0])} IS NOT NULL"
+
+    def passes(self, frame: pd.DataFrame) -> pd.Series:
+        required, when = frame[self.columns[0]], frame[self.columns[1]]
+        triggered = (when.astype("string") == self.value).fillna(False).astype(bool)
+        return ~triggered | required.notna()
+
+
+class InvalidJson(ValueError):
+    """Text that PostgreSQL's ``jsonb`` input would refuse."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidJson(f"{name} is not valid JSON")
+
+
+def _no_bad_strings(value: Any) -> None:
+    if isinstance(value, str):
+        if "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            raise InvalidJson("JSON strings may not contain \\u0000 or lone surrogates")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_bad_strings(key)
+            _no_bad_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            _no_bad_strings(item)
+
+
+def parse_json(text: str) -> Any:
+    """Parse JSON text exactly as strictly as PostgreSQL's ``jsonb`` input.
+
+    Numbers become ``int`` or ``Decimal`` (never a lossy float); NaN and
+    Infinity, ``\\u0000`` and lone surrogates are refused with :class:`InvalidJson`.
+    """
+    try:
+        value = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise InvalidJson(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
+    except RecursionError:
+        raise InvalidJson("JSON nested too deeply") from None
+    _no_bad_strings(value)
+    return value
+
+
+@dataclass(frozen=True)
+class JsonKey:
+    """One optional key of a JSON object: its kind and, for numbers, a lower bound."""
+
+    kind: str  # "string_list" or "non_negative_integer"
+    description: str
+
+
+@dataclass(frozen=True)
+class JsonShape(Rule):
+    """A JSON object whose keys are all optional and drawn from ``keys``."""
+
+    keys: dict[str, JsonKey] = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.columns))
+
+    @property
+    def sql(self) -> str:
+        col = _q(self.columns[0])
+        allowed = " - ".join([col, *(f"'{k}'" for k in self.keys)])
+        parts = [f"jsonb_typeof({col}) = 'object'", f"({allowed}) = '{{}}'::jsonb"]
+        for key, spec in self.keys.items():
+            item = f"({col} -> '{key}')"
+            if spec.kind == "string_list":
+                test = (
+                    f"jsonb_typeof({item}) = 'array' AND NOT jsonb_path_exists("
+                    f"{col}, '$.{key}[*] ? (@.type() != \"string\")')"
+                )
+            elif spec.kind == "non_negative_integer":
+                number = f"({col} ->> '{key}')::numeric"
+                test = (
+                    f"jsonb_typeof({item}) = 'number' AND {number} >= 0 "
+                    f"AND {number} = trunc({number})"
+                )
+            else:
+                raise ValueError(f"unknown JSON key kind {spec.kind!r}")
+            parts.append(f"(NOT {col} ? '{key}' OR ({test}))")
+        return " AND ".join(parts)
+
+    def conforms(self, value: Any) -> bool:
+        """True when an already parsed JSON value has this shape."""
+        if not isinstance(value, dict) or not set(value) <= set(self.keys):
+            return False
+        for key, item in value.items():
+            kind = self.keys[key].kind
+            if kind == "string_list":
+                if not isinstance(item, list) or not all(isinstance(i, str) for i in item):
+                    return False
+            elif kind == "non_negative_integer":
+                if isinstance(item, bool) or not isinstance(item, int | Decimal):
+                    return False
+                if item < 0 or item != int(item):
+                    return False
+        return True
+
+    def passes(self, frame: pd.DataFrame) -> pd.Series:
+        def one(value: Any) -> bool:
+            if value is None or (isinstance(value, float) and pd.isna(value)):
+                return True
+            if isinstance(value, str):
+                try:
+                    value = parse_json(value)
+                except InvalidJson:
+                    return False
+            return self.conforms(value)
+
+        values = frame[self.columns[0]]
+        return values.map(one, na_action="ignore").fillna(True).astype(bool)
+
+
+def checks(*rules: Rule) -> tuple[CheckConstraint, ...]:
+    """The named CHECK constraints for ``rules``, for a model's ``__table_args__``."""
+    return tuple(rule.constraint() for rule in rules)
+
+
+def email(column: str) -> Matches:
+    return Matches(f"{column}_format", (column,), "must be an email address", EMAIL)
+
+
+def uuid_v4(column: str) -> Matches:
+    return Matches(
+        f"{column}_uuid_v4", (column,), "must be a lowercase UUID version 4", UUID_V4
+    )
+
+
+def url(column: str) -> Matches:
+    return Matches(f"{column}_url", (column,), "must be an http(s) URL", URL)
+
+
+def slug(column: str) -> Matches:
+    return Matches(
+        f"{column}_format",
+        (column,),
+        "must be lowercase letters and digits in words joined by single dashes",
+        SLUG,
+    )
+
+
+def length(column: str, minimum: int, maximum: int) -> Length:
+    return Length(
+        f"{column}_length",
+        (column,),
+        f"must be {minimum} to {maximum} characters long",
+        minimum,
+        maximum,
+    )
+
+
+def later(column: str, than: str) -> Later:
+    return Later(f"{column}_after_{than}", (column, than), f"must be later than {than}")
+
+
+def required_when(column: str, when: str, value: str) -> RequiredWhen:
+    return RequiredWhen(
+        f"{column}_required",
+        (column, when),
+        f"is required when {when} is {value!r}",
+        value,
+    )
+
+
+def all_rules(table: Any) -> list[Rule]:
+    """Every rule declared on a SQLAlchemy ``Table``, in declaration order."""
+    found = [c.info["rule"] for c in table.constraints if "rule" in getattr(c, "info", {})]
+    return sorted(found, key=lambda rule: rule.name)
+
+
+__all__ = [
+    "EMAIL",
+    "SLUG",
+    "URL",
+    "UUID_V4",
+    "InvalidJson",
+    "JsonKey",
+    "JsonShape",
+    "Later",
+    "Length",
+    "Matches",
+    "RequiredWhen",
+    "Rule",
+    "all_rules",
+    "checks",
+    "email",
+    "later",
+    "length",
+    "parse_json",
+    "required_when",
+    "slug",
+    "url",
+    "uuid_v4",
+]

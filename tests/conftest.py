@@ -1,0 +1,72 @@
+"""Fixtures: a real PostgreSQL for the whole run, and a fresh namespace per test.
+
+Without ``DATABASE_URL`` the suite starts its own embedded server in a
+temporary directory; with it, tests run against that server (PostgreSQL 14+),
+each in namespaces of their own that are dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from seedbed import migrate
+from seedbed.config import Settings, load_settings
+from seedbed.db import database_url, get_engine
+
+ROOT = Path(__file__).resolve().parents[1]
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def server_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Home of the embedded server for this run (unused with DATABASE_URL)."""
+    return tmp_path_factory.mktemp("seedbed-home")
+
+
+@pytest.fixture(scope="session")
+def base_settings(server_home: Path) -> Settings:
+    settings = load_settings(schema="seedbed", home=server_home)
+    database_url(settings)  # start the embedded server once, up front
+    return settings
+
+
+@pytest.fixture(scope="session")
+def db_env(base_settings: Settings) -> dict[str, str]:
+    """Environment for subprocesses (the CLI) that should use the test server."""
+    env = dict(os.environ)
+    env["SEEDBED_HOME"] = str(base_settings.home)
+    env.pop("SEEDBED_SCHEMA", None)
+    return env
+
+
+def fresh_namespace(prefix: str = "t") -> str:
+    return f"{prefix}_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def empty_settings(base_settings: Settings) -> Iterator[Settings]:
+    """Settings for a namespace that does not exist yet; dropped after the test."""
+    settings = load_settings(
+        schema=fresh_namespace(), database_url=base_settings.database_url, home=base_settings.home
+    )
+    yield settings
+    migrate.reset(settings)
+
+
+@pytest.fixture
+def settings(empty_settings: Settings) -> Settings:
+    """Settings for a freshly migrated namespace."""
+    migrate.upgrade(empty_settings)
+    return empty_settings
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Engine:
+    return get_engine(settings)
