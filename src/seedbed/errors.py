@@ -9,6 +9,7 @@ The CLI turns each into a one-line message and the documented exit code::
     ├── DatabaseError                 cannot connect, permission denied, lost connection
     ├── MigrationError                Alembic could not generate / apply a revision
     ├── SeedError                     a seed path that cannot be read (missing, unknown table)
+    ├── QueryError                    an explore helper got an unknown table/column or bad SQL
     └── DataError                     exit 1: the data is invalid; carries a report
         └── LoadError                 the database refused a row during a load
 """
@@ -38,6 +39,10 @@ class MigrationError(SeedbedError):
 
 class SeedError(SeedbedError):
     """A seed file or folder could not be read or mapped to a table."""
+
+
+class QueryError(SeedbedError):
+    """An explore helper was given a table or column the model lacks, or SQL the server refused."""
 
 
 class DataError(SeedbedError):
