@@ -62,8 +62,29 @@ class Relationship:
 
 
 def ordered_tables(metadata: sa.MetaData) -> list[sa.Table]:
-    """Tables with parents before children, ties broken by name (SQLAlchemy's order)."""
-    return list(metadata.sorted_tables)
+    """Tables with parents before children, in a stable, readable order.
+
+    Tables are ordered by depth (the longest chain of foreign keys above
+    them), then by how many relationships they take part in (the hubs first),
+    then by name: ``user`` before ``tag``, ``post_tag`` last.
+    """
+    tables = list(metadata.sorted_tables)  # dependency order; a valid order for depth
+    links = {t.name: 0 for t in tables}
+    parents: dict[str, set[str]] = {t.name: set() for t in tables}
+    for table in tables:
+        for fk in table.foreign_key_constraints:
+            parent = fk.referred_table.name
+            links[table.name] += 1
+            if parent in links:
+                links[parent] += 1
+                if parent != table.name:
+                    parents[table.name].add(parent)
+    depth: dict[str, int] = {}
+    for table in tables:
+        depth[table.name] = 1 + max(
+            (depth[p] for p in parents[table.name] if p in depth), default=-1
+        )
+    return sorted(tables, key=lambda t: (depth[t.name], -links[t.name], t.name))
 
 
 def column_type(column: sa.Column[object]) -> str:
