@@ -19,7 +19,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from seedbed.cli import data, db
+    from seedbed.cli import data, db, docs
 
     parser = argparse.ArgumentParser(
         prog="seedbed",
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     db.register(commands)
     data.register(commands)
+    docs.register(commands)
     return parser
 
 
