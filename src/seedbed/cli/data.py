@@ -3,24 +3,58 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from seedbed.config import load_settings
-from seedbed.db import get_engine
-from seedbed.loading import load_seed_folder
-from seedbed.synthetic import generate_seed_set
+from seedbed.errors import DataError
 
 
 def register(commands: Any) -> None:
-    load = commands.add_parser("load", help="load a seed folder into the namespace")
-    load.add_argument("path", type=Path, help="folder with one <table>.csv per table")
+    load = commands.add_parser(
+        "load",
+        help="validate seed files and load them in one transaction",
+        description=(
+            "Validate every file first, then COPY all tables in foreign-key order inside one "
+            "transaction. Invalid data exits 1 and writes nothing."
+        ),
+    )
+    load.add_argument(
+        "paths",
+        type=Path,
+        nargs="+",
+        metavar="PATH",
+        help="a seed folder, or files named <table>.csv / <table>.parquet",
+    )
+    load.add_argument(
+        "--mode",
+        choices=["insert", "upsert", "skip-existing"],
+        default="insert",
+        help="insert (conflicts are errors, the default), upsert or skip-existing",
+    )
+    load.add_argument(
+        "--dry-run", action="store_true", help="do everything but commit; report what would happen"
+    )
+    load.add_argument(
+        "--quiet", action="store_true", help="no progress bars and no summary; errors only"
+    )
     load.set_defaults(handler=_load)
 
-    generate = commands.add_parser("generate", help="write a synthetic seed set")
+    generate = commands.add_parser(
+        "generate",
+        help="write a synthetic, foreign-key-consistent seed set",
+        description="Write one CSV per table; rows are proportional to --users.",
+    )
     generate.add_argument("out_dir", type=Path, help="folder to write <table>.csv files into")
     generate.add_argument("--users", type=int, required=True, help="number of users")
     generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    generate.add_argument(
+        "--invalid-fraction",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="fraction of rows (0 to 1) to make invalid, for demos (default 0)",
+    )
     generate.set_defaults(handler=_generate)
 
 
@@ -31,11 +65,34 @@ def _print_counts(counts: dict[str, int]) -> None:
 
 
 def _load(args: argparse.Namespace) -> int:
-    counts = load_seed_folder(args.path, get_engine(load_settings()))
-    _print_counts(counts)
+    from seedbed.config import load_settings
+    from seedbed.db import get_engine
+    from seedbed.loading import load
+
+    source: Path | list[Path] = args.paths[0] if len(args.paths) == 1 else list(args.paths)
+    engine = get_engine(load_settings())
+    try:
+        result = load(
+            source,
+            mode=args.mode,
+            engine=engine,
+            dry_run=args.dry_run,
+            progress=False if args.quiet else None,
+        )
+    except DataError as exc:
+        if exc.report is not None:
+            print(exc.report, file=sys.stderr)
+        raise
+    if not args.quiet:
+        print(result)
     return 0
 
 
 def _generate(args: argparse.Namespace) -> int:
-    _print_counts(generate_seed_set(args.users, args.out_dir, seed=args.seed))
+    from seedbed.synthetic import generate_seed_set
+
+    counts = generate_seed_set(
+        args.users, args.out_dir, seed=args.seed, invalid_fraction=args.invalid_fraction
+    )
+    _print_counts(counts)
     return 0

@@ -1,7 +1,15 @@
-"""Reading seed files and COPYing them into the namespace, all tables in one transaction."""
+"""Loading seed files and DataFrames: validate, then COPY every table in one transaction.
+
+Modules, one concern each: ``load`` (the all-or-nothing orchestration),
+``copy`` (streaming a source into COPY), ``modes`` (insert, upsert,
+skip-existing), ``failures`` (database errors mapped to file and line),
+``result`` (:class:`LoadResult`) and ``progress`` (progress bars).
+"""
 
 from __future__ import annotations
 
-from seedbed.loading.plain import load_seed_folder, seed_files
+from seedbed.loading.load import load
+from seedbed.loading.modes import LoadMode
+from seedbed.loading.result import LoadResult, TableLoad
 
-__all__ = ["load_seed_folder", "seed_files"]
+__all__ = ["LoadMode", "LoadResult", "TableLoad", "load"]

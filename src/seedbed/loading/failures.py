@@ -1,0 +1,196 @@
+"""Turn a database error raised during a load into a seedbed error people can act on.
+
+PostgreSQL is the final judge of a load. When it refuses a row, the error is
+mapped back to table, file, physical line and constraint:
+
+- COPY errors carry ``COPY <table>, line N`` in their context, where N is the
+  physical line on which the record *ends*; :func:`record_start_line` finds
+  where it starts (records may span lines inside quotes).
+- Unique and foreign-key violations found after the COPY (foreign keys are
+  checked at the end of the statement, staged upserts in an INSERT) carry
+  ``Key (cols)=(values)``; :func:`find_key_line` looks the key up in the file.
+
+Values of sensitive columns are replaced by ``***``; the server's
+``Failing row contains (...)`` detail and the COPY context (the raw line) are
+never shown, since they hold whole rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import sqlalchemy as sa
+
+from seedbed.errors import DatabaseError, LoadError, SeedbedError
+
+REDACTED = "[redacted]"
+_COPY_LINE = re.compile(r"^COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
+_KEY = re.compile(r"^Key \((?P<columns>.+?)\)=\((?P<values>.*)\) (?:already exists|is not present)")
+_QUOTED_VALUE = re.compile(r': ".*"$', re.DOTALL)
+_CONNECTION_STATES = ("08", "57P01", "57P02", "57P03")
+RETRYABLE_STATES = frozenset({"40001", "40P01"})
+
+
+@dataclass(frozen=True)
+class Target:
+    """What was being written when the error happened."""
+
+    table: sa.Table
+    label: str
+    path: Path | None
+    columns: tuple[str, ...]
+
+    def sensitive(self, column: str | None) -> bool:
+        if column is None or column not in self.table.c:
+            return False
+        return bool(self.table.c[column].info.get("sensitive"))
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Deadlocks and serialization failures: the whole load may simply be run again."""
+    return isinstance(exc, psycopg.Error) and exc.sqlstate in RETRYABLE_STATES
+
+
+def is_connection_error(exc: psycopg.Error) -> bool:
+    state = exc.sqlstate
+    if state is None:
+        return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+    return state.startswith(_CONNECTION_STATES)
+
+
+def to_seedbed_error(exc: psycopg.Error, target: Target | None) -> SeedbedError:
+    """The seedbed error for ``exc``, raised while writing ``target`` (None: at commit)."""
+    where = f"table {target.table.name!r} from {target.label}" if target else "the commit"
+    diag = exc.diag
+    primary = (diag.message_primary or str(exc).strip().splitlines()[0]).strip()
+    if is_connection_error(exc):
+        return DatabaseError(
+            f"lost the connection to the database while loading {where}: {primary}; "
+            "nothing was committed"
+        )
+    state = exc.sqlstate or ""
+    if state == "42501":
+        return DatabaseError(f"permission denied while loading {where}: {primary}")
+    if target is None or not (state.startswith("23") or state.startswith("22")):
+        return DatabaseError(f"the database refused the load of {where}: {primary}")
+
+    line: int | None = None
+    column = diag.column_name
+    context = _COPY_LINE.match(diag.context or "")
+    if context:
+        column = column or context.group(2)
+        line = _line_of_record(target, int(context.group(1)))
+    detail = ""
+    key = _KEY.match(diag.message_detail or "")
+    if key:
+        columns = [c.strip().strip('"') for c in key.group("columns").split(", ")]
+        values = _split_values(key.group("values"), len(columns))
+        if line is None and values is not None and target.path is not None:
+            line = find_key_line(target.path, columns, values)
+        shown = [
+            REDACTED if target.sensitive(c) or values is None else v
+            for c, v in zip(columns, values or columns, strict=True)
+        ]
+        message_detail = diag.message_detail or ""
+        verb = "already exists" if "already exists" in message_detail else "is not present"
+        detail = f": key ({', '.join(columns)})=({', '.join(shown)}) {verb}"
+        if verb == "is not present":
+            parent = re.search(r'in table "([^"]+)"', message_detail)
+            detail += f" in table {parent.group(1)!r}" if parent else ""
+    elif state.startswith("22") and (target.sensitive(column) or column is None):
+        # Data errors quote the offending value; keep it only when it is known to be harmless.
+        primary = _QUOTED_VALUE.sub(f": {REDACTED}", primary)
+
+    place = target.label
+    if line is not None:
+        is_csv = target.path is not None and target.path.suffix.lower() == ".csv"
+        place += f", line {line}" if is_csv else f", row {line}"
+    if column and not key:
+        place += f", column {column!r}"
+    constraint = diag.constraint_name
+    return LoadError(
+        f"{place}: table {target.table.name!r}: {primary}{detail}",
+        table=target.table.name,
+        file=target.label,
+        line=line,
+        constraint=constraint,
+    )
+
+
+def _line_of_record(target: Target, copy_line: int) -> int:
+    """The report's line for COPY's line: physical line in a CSV, else row position from 0."""
+    if target.path is not None and target.path.suffix.lower() == ".csv":
+        return record_start_line(target.path, copy_line)
+    return copy_line - 1
+
+
+def _split_values(text: str, count: int) -> list[str] | None:
+    if count == 1:
+        return [text]
+    parts = text.split(", ")
+    return parts if len(parts) == count else None
+
+
+def _physical_records(path: Path) -> Iterable[tuple[int, int, list[str]]]:
+    """(start line, end line, fields) of every record after the header."""
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        reader = csv.reader(handle)
+        try:
+            next(reader)
+        except (StopIteration, csv.Error):
+            return
+        end = reader.line_num
+        try:
+            for fields in reader:
+                start, end = end + 1, reader.line_num
+                yield start, end, fields
+        except csv.Error:
+            return
+
+
+def record_start_line(path: Path | None, end_line: int) -> int:
+    """The physical line where the record ending on ``end_line`` starts (1 = header)."""
+    if path is None or path.suffix.lower() != ".csv":
+        return end_line
+    for start, end, _ in _physical_records(path):
+        if end >= end_line:
+            return start
+    return end_line
+
+
+def find_key_line(path: Path, columns: Sequence[str], values: Sequence[str]) -> int | None:
+    """The first physical line of ``path`` whose ``columns`` hold ``values`` (CSV only)."""
+    if path.suffix.lower() != ".csv":
+        return None
+    header = read_header(path)
+    try:
+        positions = [header.index(c) for c in columns]
+    except ValueError:
+        return None
+    wanted = list(values)
+    for start, _, fields in _physical_records(path):
+        if len(fields) == len(header) and [fields[i] for i in positions] == wanted:
+            return start
+    return None
+
+
+def read_header(path: Path) -> list[str]:
+    """Column names from the first record of a CSV file (a UTF-8 BOM is ignored)."""
+    with path.open("rb") as handle:
+        first = handle.read(1 << 16)
+        while first.count(b'"') % 2 or b"\n" not in first:
+            more = handle.read(1 << 16)
+            if not more:
+                break
+            first += more
+    text = first.decode("utf-8-sig", errors="replace")
+    try:
+        return next(csv.reader(io.StringIO(text)))
+    except StopIteration:
+        return []

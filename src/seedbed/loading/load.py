@@ -1,0 +1,306 @@
+"""``seedbed.load``: validate everything, write every table in one transaction, all or nothing.
+
+How a load runs:
+
+1. The sources are resolved to tables (the same rules as ``seedbed validate``)
+   and ordered by foreign keys, parents first.
+2. A writer thread opens one transaction and streams each source into its
+   table with COPY (``loading.copy``), through a staging table for ``upsert``
+   and ``skip-existing`` (``loading.modes``).
+3. Meanwhile the calling thread validates the same sources, chunk by chunk.
+   The database works while Python validates, so a valid load costs about
+   as much as the COPY alone.
+4. Only when validation found nothing *and* the database accepted every row
+   is the transaction committed (or, for a dry run, rolled back). An invalid
+   source stops the writer and raises :class:`~seedbed.errors.DataError` with
+   the full report; a row only the database refuses raises
+   :class:`~seedbed.errors.LoadError` naming table, file, line and constraint.
+
+Deadlocks and serialization failures (concurrent upserts) are retried a few
+times from the start of the transaction; nothing is committed in between.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from seedbed.db import get_engine, schema_of
+from seedbed.errors import DatabaseError, DataError, SeedError
+from seedbed.loading.copy import (
+    copy_blocks,
+    copy_sql,
+    csv_blocks,
+    frame_blocks,
+    parquet_blocks,
+    qualified,
+)
+from seedbed.loading.failures import (
+    Target,
+    is_retryable,
+    read_header,
+    to_seedbed_error,
+)
+from seedbed.loading.modes import LoadMode, conflict_key, create_stage_sql, merge_sql, stage_name
+from seedbed.loading.progress import progress_bar, wanted
+from seedbed.loading.result import LoadResult, TableLoad
+from seedbed.models import metadata_for
+
+MAX_ATTEMPTS = 6
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One source bound for one table, with the columns it provides."""
+
+    target: Target
+    frame: pd.DataFrame | None
+    key: tuple[str, ...] = ()
+
+    @property
+    def table(self) -> sa.Table:
+        return self.target.table
+
+    @property
+    def is_csv(self) -> bool:
+        path = self.target.path
+        return self.frame is None and path is not None and path.suffix.lower() != ".parquet"
+
+    def blocks(self, on_progress: Any) -> Iterator[bytes]:
+        path = self.target.path
+        if self.frame is not None:
+            return frame_blocks(self.frame, self.table, on_progress)
+        assert path is not None
+        if self.is_csv:
+            return csv_blocks(path, on_progress)
+        return parquet_blocks(path, on_progress)
+
+    def progress_total(self) -> tuple[int | None, str]:
+        if self.frame is not None:
+            return len(self.frame), "rows"
+        if self.is_csv and self.target.path is not None:
+            return self.target.path.stat().st_size, "B"
+        return None, "rows"
+
+
+def _source_columns(source: Any) -> tuple[str, ...]:
+    frame = getattr(source, "frame", None)
+    if frame is not None:
+        return tuple(str(c) for c in frame.columns)
+    path: Path = source.path
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        return tuple(pq.read_schema(path).names)
+    return tuple(read_header(path))
+
+
+def _jobs(sources: Mapping[str, Any], schema: str, mode: LoadMode) -> list[_Job]:
+    jobs = []
+    for table in metadata_for(schema).sorted_tables:
+        source = sources.get(table.name)
+        if source is None:
+            continue
+        columns = _source_columns(source)
+        target = Target(table, str(source.label), source.path, columns)
+        key = conflict_key(table, columns) if mode is not LoadMode.INSERT and columns else ()
+        jobs.append(_Job(target, source.frame, key))
+    return jobs
+
+
+class _Writer:
+    """Writes every job inside the connection's open transaction; never commits."""
+
+    def __init__(
+        self, connection: psycopg.Connection[Any], jobs: list[_Job], mode: LoadMode, progress: bool
+    ) -> None:
+        self.connection = connection
+        self.jobs = jobs
+        self.mode = mode
+        self.progress = progress
+        self.cancel = threading.Event()
+        self.current: Target | None = None
+        self.results: list[TableLoad] = []
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        try:
+            self.results = [self._write(job) for job in self.jobs]
+        except BaseException as exc:  # handed to the calling thread, never lost
+            self.error = exc
+        finally:
+            self.seconds = time.perf_counter() - started
+
+    def _write(self, job: _Job) -> TableLoad:
+        self.current = job.target
+        started = time.perf_counter()
+        result = TableLoad(job.table.name, job.target.label)
+        columns = job.target.columns
+        if not columns:  # an empty file: nothing to write, validation says why
+            return result
+        total, unit = job.progress_total()
+        bar = progress_bar(self.progress, description=job.table.name, total=total, unit=unit)
+        try:
+            with self.connection.cursor() as cursor:
+                if self.mode is LoadMode.INSERT:
+                    sql = copy_sql(qualified(job.table), columns, header=job.is_csv)
+                    result.inserted = copy_blocks(cursor, sql, job.blocks(bar.update), self.cancel)
+                else:
+                    cursor.execute(create_stage_sql(job.table))
+                    sql = copy_sql(stage_name(job.table), columns, header=job.is_csv)
+                    staged = copy_blocks(cursor, sql, job.blocks(bar.update), self.cancel)
+                    cursor.execute(merge_sql(job.table, columns, job.key, self.mode))
+                    row = cursor.fetchone()
+                    assert row is not None
+                    result.inserted, result.updated = int(row[0]), int(row[1])
+                    result.skipped = staged - result.inserted - result.updated
+        finally:
+            bar.close()
+        result.seconds = time.perf_counter() - started
+        return result
+
+
+def _validate(source: Any, sources: Mapping[str, Any], engine: Engine, mode: LoadMode) -> Any:
+    """The validation report for ``sources`` (see ``seedbed.validation``)."""
+    from seedbed.validation import validate
+
+    del sources, mode
+    return validate(source, engine=engine)
+
+
+def load(
+    source: Any,
+    *,
+    mode: str | LoadMode = "insert",
+    engine: Engine | None = None,
+    dry_run: bool = False,
+    progress: bool | None = None,
+) -> LoadResult:
+    """Validate ``source`` and load it into the namespace, all tables in one transaction.
+
+    ``source`` is what :func:`seedbed.validate` takes: a seed folder, a list of
+    CSV or Parquet files named after their tables, or a mapping of table name
+    to DataFrame. ``mode`` is ``"insert"`` (any conflict is an error),
+    ``"upsert"`` (insert new rows, update changed ones, on the primary key or
+    a declared unique key) or ``"skip-existing"``. ``dry_run`` does everything
+    but the commit. ``progress`` shows bars (default: in notebooks and
+    terminals).
+
+    Raises :class:`~seedbed.errors.DataError` (with ``.report``) when anything
+    is invalid, :class:`~seedbed.errors.LoadError` when the database refuses a
+    row, :class:`~seedbed.errors.DatabaseError` for connection or permission
+    problems. In every case nothing is written.
+
+    >>> result = seedbed.load("data/seeds", mode="upsert")   # doctest: +SKIP
+    >>> print(result)                                         # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    from seedbed.validation import resolve_sources
+
+    load_mode = LoadMode.parse(mode)
+    engine = engine or get_engine()
+    schema = schema_of(engine)
+    sources = resolve_sources(source, schema)
+    jobs = _jobs(sources, schema, load_mode)
+    show = wanted(progress)
+
+    result = LoadResult(mode=load_mode.value, committed=False)
+    raw = _connect(engine)
+    connection: psycopg.Connection[Any] = raw.driver_connection
+    healthy = False
+    try:
+        writer = _Writer(connection, jobs, load_mode, show)
+        thread = threading.Thread(target=writer.run, name="seedbed-copy", daemon=True)
+        thread.start()
+        validate_started = time.perf_counter()
+        try:
+            report = _validate(source, sources, engine, load_mode)
+        except BaseException:
+            writer.cancel.set()
+            thread.join()
+            raise
+        result.validate_seconds = time.perf_counter() - validate_started
+        if not report.ok:
+            writer.cancel.set()
+        thread.join()
+        if not report.ok:
+            raise DataError(_invalid_message(report), report)
+        attempts = 1
+        while writer.error is not None and is_retryable(writer.error) and attempts < MAX_ATTEMPTS:
+            connection.rollback()
+            time.sleep(random.uniform(0.05, 0.2) * attempts)
+            attempts += 1
+            writer = _Writer(connection, jobs, load_mode, show)
+            writer.run()
+        if writer.error is not None:
+            raise _mapped(writer.error, writer.current) from None
+        result.attempts = attempts
+        result.tables = writer.results
+        result.write_seconds = writer.seconds
+        if dry_run:
+            connection.rollback()
+        else:
+            _commit(connection)
+            result.committed = True
+        healthy = True
+    finally:
+        _release(raw, connection, healthy)
+    result.total_seconds = time.perf_counter() - started
+    return result
+
+
+def _connect(engine: Engine) -> Any:
+    try:
+        return engine.raw_connection()
+    except sa.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise DatabaseError(f"cannot connect to the database: {reason}") from None
+
+
+def _commit(connection: psycopg.Connection[Any]) -> None:
+    try:
+        connection.commit()
+    except psycopg.Error as exc:
+        raise to_seedbed_error(exc, None) from None
+
+
+def _mapped(error: BaseException, target: Target | None) -> BaseException:
+    if isinstance(error, psycopg.Error):
+        return to_seedbed_error(error, target)
+    if isinstance(error, OSError) and target is not None:
+        return SeedError(f"{target.label}: cannot read: {error.strerror or error}")
+    return error
+
+
+def _release(raw: Any, connection: psycopg.Connection[Any], healthy: bool) -> None:
+    """Roll back anything uncommitted and hand the connection back (or drop it if broken)."""
+    if not healthy:
+        try:
+            connection.rollback()
+        except psycopg.Error:
+            raw.invalidate()
+            return
+    if connection.closed or connection.broken:
+        raw.invalidate()
+        return
+    raw.close()
+
+
+def _invalid_message(report: Any) -> str:
+    failures = report.failures
+    files = failures["file"].nunique() if len(failures) else 0
+    return (
+        f"{len(failures):,} problems in {files} file{'s' if files != 1 else ''}; nothing was loaded"
+    )

@@ -1,0 +1,95 @@
+"""Load modes and the SQL that merges a staged table into its target.
+
+``insert`` COPYs straight into the table: any conflict is an error.
+``upsert`` and ``skip-existing`` COPY into a temporary staging table (same
+columns, defaults and CHECK constraints, dropped at commit) and then merge it
+with one ``INSERT ... SELECT ... ON CONFLICT`` on the conflict key: the
+primary key when the source has all of its columns, otherwise the first
+declared unique key it has.
+
+An upsert only updates rows whose values differ, so running the same upsert
+twice changes nothing (not even ``updated_at``). Staged rows are merged in key
+order, so concurrent loads lock rows in the same order.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from seedbed.errors import SeedError
+from seedbed.loading.copy import qualified, quote_ident
+
+# Kept current by the updated_at trigger; comparing it would make every upsert an update.
+TRIGGER_MAINTAINED = frozenset({"updated_at"})
+
+
+class LoadMode(enum.StrEnum):
+    INSERT = "insert"
+    UPSERT = "upsert"
+    SKIP_EXISTING = "skip-existing"
+
+    @classmethod
+    def parse(cls, value: str | LoadMode) -> LoadMode:
+        try:
+            return cls(value)
+        except ValueError:
+            choices = ", ".join(m.value for m in cls)
+            raise SeedError(f"unknown load mode {value!r}: use one of {choices}") from None
+
+
+def conflict_key(table: sa.Table, columns: Sequence[str]) -> tuple[str, ...]:
+    """The primary key, or the first declared unique key, whose columns are all in ``columns``."""
+    present = set(columns)
+    candidates: list[tuple[str, ...]] = [tuple(c.name for c in table.primary_key.columns)]
+    for constraint in sorted(table.constraints, key=lambda c: str(c.name)):
+        if isinstance(constraint, sa.UniqueConstraint) and not isinstance(
+            constraint, sa.PrimaryKeyConstraint
+        ):
+            candidates.append(tuple(c.name for c in constraint.columns))
+    for index in sorted(table.indexes, key=lambda i: str(i.name)):
+        if index.unique and not index.dialect_options["postgresql"].get("where"):
+            candidates.append(tuple(c.name for c in index.columns))
+    for key in candidates:
+        if key and set(key) <= present:
+            return key
+    raise SeedError(
+        f"table {table.name!r}: cannot upsert without a key; the source needs the columns of "
+        f"the primary key ({', '.join(candidates[0])}) or of a unique constraint"
+    )
+
+
+def stage_name(table: sa.Table) -> str:
+    return quote_ident(f"seedbed_stage_{table.name}")
+
+
+def create_stage_sql(table: sa.Table) -> str:
+    return (
+        f"CREATE TEMP TABLE {stage_name(table)} "
+        f"(LIKE {qualified(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) ON COMMIT DROP"
+    )
+
+
+def merge_sql(table: sa.Table, columns: Sequence[str], key: Sequence[str], mode: LoadMode) -> str:
+    """One statement that merges the stage into ``table`` and returns (inserted, updated)."""
+    cols = ", ".join(quote_ident(c) for c in columns)
+    keys = ", ".join(quote_ident(c) for c in key)
+    head = (
+        f"INSERT INTO {qualified(table)} AS target ({cols}) "
+        f"SELECT {cols} FROM {stage_name(table)} ORDER BY {keys} "
+        f"ON CONFLICT ({keys}) "
+    )
+    changing = [c for c in columns if c not in key and c not in TRIGGER_MAINTAINED]
+    if mode is LoadMode.UPSERT and changing:
+        sets = ", ".join(f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in changing)
+        old = ", ".join(f"target.{quote_ident(c)}" for c in changing)
+        new = ", ".join(f"EXCLUDED.{quote_ident(c)}" for c in changing)
+        head += f"DO UPDATE SET {sets} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
+    else:
+        head += "DO NOTHING"
+    return (
+        f"WITH merged AS ({head} RETURNING (xmax = 0) AS inserted) "
+        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"
+    )

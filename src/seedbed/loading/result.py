@@ -1,0 +1,114 @@
+"""What a load did: rows inserted, updated and skipped per table, and how long it took."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+
+@dataclass
+class TableLoad:
+    """The outcome for one table.
+
+    ``skipped`` counts rows of the source that changed nothing: rows that
+    already existed (``skip-existing``) or already held the same values
+    (``upsert``).
+    """
+
+    table: str
+    source: str
+    inserted: int = 0
+    updated: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        """Rows read from the source."""
+        return self.inserted + self.updated + self.skipped
+
+
+@dataclass
+class LoadResult:
+    """The outcome of :func:`seedbed.load`, one :class:`TableLoad` per table in load order.
+
+    Prints as a table in a terminal and renders as HTML in Jupyter::
+
+        >>> result = seedbed.load("data/seeds")       # doctest: +SKIP
+        >>> result.inserted                            # doctest: +SKIP
+        {'user': 40, 'session': 80, ...}
+    """
+
+    mode: str
+    committed: bool
+    tables: list[TableLoad] = field(default_factory=list)
+    validate_seconds: float = 0.0
+    write_seconds: float = 0.0
+    total_seconds: float = 0.0
+    attempts: int = 1
+
+    @property
+    def inserted(self) -> dict[str, int]:
+        return {t.table: t.inserted for t in self.tables}
+
+    @property
+    def updated(self) -> dict[str, int]:
+        return {t.table: t.updated for t in self.tables}
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        return {t.table: t.skipped for t in self.tables}
+
+    @property
+    def rows(self) -> int:
+        """Rows read from all sources."""
+        return sum(t.rows for t in self.tables)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per table: table, source, inserted, updated, skipped, seconds."""
+        columns = ["table", "source", "inserted", "updated", "skipped", "seconds"]
+        rows = [[getattr(t, c) for c in columns] for t in self.tables]
+        return pd.DataFrame(rows, columns=columns)
+
+    def _headline(self) -> str:
+        verb = "loaded" if self.committed else "dry run, rolled back:"
+        return (
+            f"{verb} {self.rows:,} rows into {len(self.tables)} tables ({self.mode}) "
+            f"in {self.total_seconds:.2f} s "
+            f"(validation {self.validate_seconds:.2f} s, writing {self.write_seconds:.2f} s)"
+        )
+
+    def __str__(self) -> str:
+        header = ("table", "inserted", "updated", "skipped", "seconds")
+        body = [
+            (t.table, f"{t.inserted:,}", f"{t.updated:,}", f"{t.skipped:,}", f"{t.seconds:.2f}")
+            for t in self.tables
+        ]
+        widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+        lines = [
+            "  ".join(
+                cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
+                for i, cell in enumerate(row)
+            )
+            for row in [header, *body]
+        ]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join([*lines, self._headline()])
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            "<tr>"
+            f"<td>{html.escape(t.table)}</td><td>{html.escape(t.source)}</td>"
+            f"<td>{t.inserted:,}</td><td>{t.updated:,}</td><td>{t.skipped:,}</td>"
+            f"<td>{t.seconds:.2f}</td>"
+            "</tr>"
+            for t in self.tables
+        )
+        return (
+            "<table><thead><tr><th>table</th><th>source</th><th>inserted</th>"
+            "<th>updated</th><th>skipped</th><th>seconds</th></tr></thead>"
+            f"<tbody>{cells}</tbody></table>"
+            f"<p>{html.escape(self._headline())}</p>"
+        )
