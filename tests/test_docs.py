@@ -268,3 +268,9 @@ def test_cli_check_ignores_seedbed_schema():
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_links_the_document_and_the_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "(docs/data-models.md)" in readme
+    assert "`seedbed docs [--out PATH] [--check]`" in readme

@@ -150,3 +150,9 @@ def test_boxes_do_not_overlap():
     for i, first in enumerate(boxes):
         for second in boxes[i + 1 :]:
             assert not first.overlaps(second)
+
+
+def test_mermaid_attribute_types_use_only_allowed_characters():
+    for line in mermaid_er(metadata).splitlines():
+        if line.startswith("        "):
+            assert re.fullmatch(r"[A-Za-z][A-Za-z0-9_()\[\]-]*", line.split()[0]), line

@@ -15,6 +15,7 @@ with ``er_figure(metadata).savefig("erd.png")``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -174,7 +175,8 @@ def mermaid_er(metadata: sa.MetaData) -> str:
     for table in ordered_tables(metadata):
         lines.append(f"    {table.name} {{")
         for column in table.columns:
-            parts = [column_type(column), column.name]
+            # Mermaid types allow only letters, digits and _-()[]: "numeric(10, 2)" loses a space.
+            parts = [re.sub(r"[^A-Za-z0-9_()\[\]-]", "", column_type(column)), column.name]
             keys = column_keys(table, column)
             if keys:
                 parts.append(", ".join(keys))
