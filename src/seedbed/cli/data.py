@@ -50,12 +50,22 @@ def register(commands: Any) -> None:
     generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     generate.add_argument(
         "--invalid-fraction",
-        type=float,
+        type=_fraction,
         default=0.0,
         metavar="F",
         help="fraction of rows (0 to 1) to make invalid, for demos (default 0)",
     )
     generate.set_defaults(handler=_generate)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
 
 
 def _print_counts(counts: dict[str, int]) -> None:
