@@ -157,9 +157,8 @@ def main() -> None:
     scenarios = [("1 table: user", ["user"]), ("full seed set", list(files))]
     for title, names in scenarios:
         n_rows = sum(rows[n] for n in names)
-        print(
-            f"\n== {title}: {n_rows:,} rows, {sum(files[n].stat().st_size for n in names) / 1e6:,.0f} MB =="
-        )
+        megabytes = sum(files[n].stat().st_size for n in names) / 1e6
+        print(f"\n== {title}: {n_rows:,} rows, {megabytes:,.0f} MB ==")
         results: list[tuple[str, Timing | None]] = []
         for label, runner in (
             ("psql \\copy", psql_copy),

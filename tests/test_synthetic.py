@@ -109,9 +109,9 @@ def test_generate_cli_accepts_both_argument_orders(tmp_path, db_env):
 
 
 def test_generate_cli_refuses_a_fraction_above_one(tmp_path, db_env):
+    command = ["generate", str(tmp_path), "--users", "5", "--invalid-fraction", "1.5"]
     done = subprocess.run(
-        [sys.executable, "-m", "seedbed", "generate", str(tmp_path), "--users", "5"]
-        + ["--invalid-fraction", "1.5"],
+        [sys.executable, "-m", "seedbed", *command],
         capture_output=True,
         text=True,
         env=db_env,
