@@ -14,8 +14,20 @@ from seedbed.errors import (
     DataError,
     LoadError,
     MigrationError,
+    QueryError,
     SeedbedError,
     SeedError,
+)
+from seedbed.explore import (
+    Timing,
+    explain,
+    keyset_page,
+    keyset_pages,
+    offset_page,
+    read_query,
+    read_table,
+    time_query,
+    uses_index,
 )
 
 __all__ = [
@@ -24,9 +36,19 @@ __all__ = [
     "DatabaseError",
     "LoadError",
     "MigrationError",
+    "QueryError",
     "SeedError",
     "SeedbedError",
     "Settings",
+    "Timing",
+    "explain",
     "get_engine",
+    "keyset_page",
+    "keyset_pages",
     "load_settings",
+    "offset_page",
+    "read_query",
+    "read_table",
+    "time_query",
+    "uses_index",
 ]

@@ -1,0 +1,102 @@
+"""What every explore helper shares: a connection in the namespace, model lookup, error mapping."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeAlias
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from seedbed.db import schema_of
+from seedbed.errors import DatabaseError, QueryError
+from seedbed.models import metadata_for
+
+Bind: TypeAlias = Engine | Connection
+"""An engine from :func:`seedbed.get_engine`, or a connection from one (its transaction is kept)."""
+
+Params: TypeAlias = Mapping[str, Any] | None
+
+
+def namespace(bind: Bind) -> str:
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    return schema_of(engine)
+
+
+@contextmanager
+def connection(bind: Bind) -> Iterator[Connection]:
+    """A connection whose ``search_path`` is the namespace, with driver errors mapped.
+
+    Given an engine, the connection is closed afterwards without a commit, so
+    anything the caller changed is rolled back. Given a connection, it is used
+    as it is, inside the caller's transaction.
+    """
+    try:
+        if isinstance(bind, Connection):
+            use_namespace(bind)
+            yield bind
+        else:
+            with bind.connect() as conn:
+                use_namespace(conn)
+                yield conn
+    except sa.exc.OperationalError as exc:
+        raise DatabaseError(first_line(exc)) from None
+    except sa.exc.DBAPIError as exc:
+        raise QueryError(first_line(exc)) from None
+
+
+def use_namespace(conn: Connection) -> None:
+    """Resolve unqualified table names in the namespace for the current transaction."""
+    schema = namespace(conn)
+    conn.execute(
+        sa.text("select set_config('search_path', :path, true)"), {"path": f'"{schema}", public'}
+    )
+
+
+def first_line(exc: sa.exc.DBAPIError) -> str:
+    return str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+
+
+def model_table(bind: Bind, name: str) -> sa.Table:
+    """The model's table ``name`` in the namespace of ``bind``; :class:`QueryError` if none."""
+    schema = namespace(bind)
+    tables = metadata_for(schema).tables
+    table = tables.get(f"{schema}.{name}")
+    if table is None:
+        known = ", ".join(sorted(t.name for t in tables.values()))
+        raise QueryError(f"no table {name!r} in the model; tables: {known}")
+    return table
+
+
+def model_columns(table: sa.Table, names: Any) -> list[sa.Column[Any]]:
+    """Columns of ``table`` by name (one name or several); :class:`QueryError` for unknown ones."""
+    wanted = [names] if isinstance(names, str) else list(names)
+    unknown = [n for n in wanted if n not in table.c]
+    if unknown:
+        known = ", ".join(table.c.keys())
+        raise QueryError(f"{table.name} has no column {unknown[0]!r}; columns: {known}")
+    return [table.c[n] for n in wanted]
+
+
+def frame(conn: Connection, statement: sa.Executable, params: Params = None) -> pd.DataFrame:
+    """Run ``statement`` and return its rows as a DataFrame; enum members become their values."""
+    result = conn.execute(statement, dict(params or {}))
+    columns = list(result.keys())
+    rows = result.fetchall()
+    data = pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
+    for column in data.columns:
+        if len(data) and isinstance(data[column].iloc[0], enum.Enum):
+            data[column] = data[column].map(lambda v: v.value if isinstance(v, enum.Enum) else v)
+    return data
+
+
+def count_rows(tables: list[sa.Table]) -> sa.Select[Any]:
+    """One row holding ``count(*)`` of each table, in order."""
+    return sa.select(*(sa.select(sa.func.count()).select_from(t).scalar_subquery() for t in tables))
+
+
+def as_statement(sql: str | sa.Executable) -> sa.Executable:
+    return sa.text(sql) if isinstance(sql, str) else sql

@@ -1,0 +1,116 @@
+"""The namespace's indexes: what each is for, its size, and whether a workload used it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from seedbed.explore._core import Bind, connection, frame, namespace
+from seedbed.models import metadata as declared_metadata
+from seedbed.models import metadata_for
+
+_CATALOG = sa.text(
+    """
+    select t.relname as "table", i.relname as index,
+           ix.indisprimary as "primary", ix.indisunique as "unique",
+           pg_get_expr(ix.indpred, ix.indrelid) as predicate,
+           pg_relation_size(i.oid) as size_bytes,
+           coalesce(s.idx_scan, 0) as scans,
+           pg_get_indexdef(i.oid) as definition
+    from pg_index ix
+    join pg_class i on i.oid = ix.indexrelid
+    join pg_class t on t.oid = ix.indrelid
+    join pg_namespace n on n.oid = t.relnamespace
+    left join pg_stat_user_indexes s on s.indexrelid = i.oid
+    where n.nspname = :schema and t.relname in :tables
+    order by t.relname, i.relname
+    """
+).bindparams(sa.bindparam("tables", expanding=True))
+
+
+def _purposes() -> dict[str, str]:
+    """Why each index exists, from the model: ``info["purpose"]`` or the constraint it backs.
+
+    Read from the declared metadata: names do not depend on the namespace, and
+    ``Table.to_metadata`` (behind ``metadata_for``) does not copy ``Index.info``.
+    """
+    purposes: dict[str, str] = {}
+    for table in declared_metadata.sorted_tables:
+        for index in table.indexes:
+            purposes[str(index.name)] = str(index.info.get("purpose", ""))
+        for constraint in table.constraints:
+            columns = ", ".join(c.name for c in constraint.columns)  # type: ignore[attr-defined]
+            if isinstance(constraint, sa.PrimaryKeyConstraint):
+                purposes[str(constraint.name)] = f"primary key ({columns}); foreign keys point here"
+            elif isinstance(constraint, sa.UniqueConstraint):
+                purposes[str(constraint.name)] = f"enforces unique ({columns})"
+    return purposes
+
+
+def index_catalog(bind: Bind) -> pd.DataFrame:
+    """Every index in the namespace: table, name, purpose, size and scans so far.
+
+    ``purpose`` comes from the model (``info["purpose"]`` on the index, or
+    the primary key / unique constraint it enforces). ``scans`` is
+    ``pg_stat_user_indexes.idx_scan``: cumulative since the index was made.
+    """
+    schema = namespace(bind)
+    tables = [t.name for t in metadata_for(schema).sorted_tables]
+    with connection(bind) as conn:
+        catalog = frame(conn, _CATALOG, {"schema": schema, "tables": tables})
+    catalog.insert(2, "purpose", catalog["index"].map(_purposes()).fillna(""))
+    catalog["enforces_constraint"] = catalog["primary"] | catalog["unique"]
+    return catalog
+
+
+def _flush_statistics(conn: Connection) -> None:
+    """Make this backend's pending index counters visible to the next transaction."""
+    version = int(conn.exec_driver_sql("show server_version_num").scalar_one())
+    if version >= 150000:
+        conn.exec_driver_sql("select pg_stat_force_next_flush()")
+        conn.commit()
+    else:  # PostgreSQL 14's statistics collector reports within about half a second
+        conn.commit()
+        time.sleep(1.0)
+
+
+def _settled_scans(engine: Engine) -> pd.Series:
+    """Scans per index once earlier activity has been reported.
+
+    Pooled connections may hold counters not yet reported; closing them makes
+    their backends report as they exit, which takes a moment.
+    """
+    engine.dispose()
+    scans = index_catalog(engine).set_index("index")["scans"]
+    for _ in range(20):
+        time.sleep(0.05)
+        again = index_catalog(engine).set_index("index")["scans"]
+        if again.equals(scans):
+            break
+        scans = again
+    return scans
+
+
+def index_scans_during(engine: Engine, workload: Callable[[Connection], object]) -> pd.DataFrame:
+    """Index scans a workload caused: :func:`index_catalog` plus ``workload_scans``.
+
+    ``workload(conn)`` runs on one connection (pass it to the explore helpers,
+    e.g. ``read_query(conn, ...)``); its changes are rolled back. Indexes with
+    ``workload_scans == 0`` and ``enforces_constraint == False`` are the
+    candidates for dropping; a unique or primary-key index is kept for the
+    rule it enforces even when no query reads it.
+    """
+    before = _settled_scans(engine)
+    with connection(engine) as conn:
+        workload(conn)
+        conn.rollback()
+        _flush_statistics(conn)
+        conn.exec_driver_sql("select pg_stat_clear_snapshot()")
+        after = index_catalog(conn)
+        conn.rollback()
+    after["workload_scans"] = after["scans"] - after["index"].map(before).fillna(0).astype(int)
+    return after
