@@ -1,0 +1,52 @@
+"""Validation: Pandera schemas derived from the models, cross-file checks, reports.
+
+Public pieces (the loader in :mod:`seedbed.loading` is built on the same ones)::
+
+    resolve_sources(source, schema) -> dict[str, SeedSource]
+    read_seed_chunks(source, *, chunk_rows=250_000) -> Iterator[SeedChunk]
+    SeedValidator(tables, *, engine=None)
+        .check_chunk(source, chunk) -> ValidationReport
+        .finish() -> ValidationReport
+    ValidationReport.concat(reports) -> ValidationReport
+    validate(source, *, engine=None) -> ValidationReport
+    schema_for(table) -> pandera.DataFrameSchema
+
+Additions to the agreed contract:
+
+- ``SeedChunk.invalid``: per column, a boolean mask of the rows whose value
+  could not be read as the column's type (those cells are NA in ``frame`` and
+  already in ``chunk.report``).
+- ``SeedSource.kind``: ``"csv"``, ``"parquet"`` or ``"frame"``.
+- ``resolve_sources`` returns the tables parents first (foreign-key order).
+- With an engine, :meth:`SeedValidator.check_chunk` already checks unique keys
+  against the database and looks up foreign-key values missing from the set
+  (the values are at hand there); :meth:`SeedValidator.finish` checks foreign
+  keys whose parent file came after the child's and closes the connection.
+- ``coerce_frame(table, frame)`` reads a DataFrame of text (or typed values)
+  into the dtypes ``schema_for`` expects.
+"""
+
+from __future__ import annotations
+
+from seedbed.validation.api import validate
+from seedbed.validation.report import ValidationReport
+from seedbed.validation.schemas import coerce_frame, schema_for
+from seedbed.validation.sources import (
+    SeedChunk,
+    SeedSource,
+    read_seed_chunks,
+    resolve_sources,
+)
+from seedbed.validation.validator import SeedValidator
+
+__all__ = [
+    "SeedChunk",
+    "SeedSource",
+    "SeedValidator",
+    "ValidationReport",
+    "coerce_frame",
+    "read_seed_chunks",
+    "resolve_sources",
+    "schema_for",
+    "validate",
+]

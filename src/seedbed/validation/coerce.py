@@ -1,0 +1,342 @@
+"""Turning CSV text (or a DataFrame's values) into column values, as strictly as COPY.
+
+:func:`coerce_column` reads one column. Text is parsed with vectorised
+pyarrow kernels (RE2 regular expressions, casts); where seedbed is stricter
+than PostgreSQL's input functions it says so below, and ``tests/test_parity.py``
+lists the same cases:
+
+- booleans: only ``true`` and ``false`` (PostgreSQL also takes t, yes, on, 1…);
+- timestamps: ISO 8601 with seconds and an explicit UTC offset, at most six
+  fractional digits, years 1 to 9999 (PostgreSQL would also take dates alone,
+  ``infinity``, words like ``now``, and would fill a missing offset from the
+  session's TimeZone, which makes the stored instant depend on the reader);
+- integers: optional sign and ASCII digits only (no spaces, ``_`` or ``0x``);
+- inet: dotted-quad IPv4 without leading zeros, or IPv6, each with an optional
+  prefix length (PostgreSQL also takes abbreviated forms such as ``10.1``);
+- uuid: the 8-4-4-4-12 hex form only.
+
+The result keeps the values that could be read (typed: ``boolean``,
+``datetime64[us, UTC]``, ``Int64``; text kinds stay ``str``) and marks the
+others in ``bad`` with a message; those cells become NA.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from seedbed.models.rules import InvalidJson, parse_json
+from seedbed.validation import spec as k
+from seedbed.validation.spec import ColumnSpec
+
+TIMESTAMPTZ_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]"
+    r":[0-5][0-9](\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)$"
+)
+TIMESTAMP_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]"
+    r":[0-5][0-9](\.[0-9]{1,6})?$"
+)
+DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+INTEGER_PATTERN = r"^[+-]?[0-9]{1,19}$"
+NUMERIC_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$"
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+IPV4_PATTERN = (
+    r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+    r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(/(3[0-2]|[12]?[0-9]))?$"
+)
+
+_MESSAGES = {
+    k.BOOLEAN: "must be true or false",
+    k.TIMESTAMPTZ: "must be an ISO 8601 timestamp with a UTC offset, "
+    "e.g. 2024-05-01T12:00:00Z (years 1 to 9999, at most 6 fractional digits)",
+    k.TIMESTAMP: "must be an ISO 8601 timestamp, e.g. 2024-05-01T12:00:00",
+    k.DATE: "must be an ISO 8601 date, e.g. 2024-05-01",
+    k.INTEGER: "must be a whole number in the column's range",
+    k.NUMERIC: "must be a decimal number",
+    k.UUID: "must be a UUID",
+    k.INET: "must be an IPv4 or IPv6 address, optionally with a /prefix length",
+    k.JSON: "must be valid JSON (no NaN, no \\u0000)",
+    k.TEXT: "must be text without NUL characters",
+}
+
+
+@dataclass
+class Coerced:
+    """One column read: ``values`` (NA where ``bad``), and why bad cells are bad."""
+
+    values: pd.Series
+    bad: np.ndarray
+    rule: str
+    message: str
+
+
+def type_message(column: ColumnSpec) -> str:
+    if column.kind == k.ENUM:
+        return f"must be one of {', '.join(column.enum_values)} (enum {column.enum_name})"
+    return _MESSAGES[column.kind]
+
+
+def _string_array(series: pd.Series) -> pa.Array | None:
+    """The values as a pyarrow string array, or None when they are not all text."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype) or (
+        isinstance(dtype, pd.ArrowDtype) and pa.types.is_string(dtype.pyarrow_dtype)
+    ):
+        arr = pa.array(series, from_pandas=True)
+    elif dtype is np.dtype(object) or dtype == np.dtype(object):
+        values = series.to_numpy(dtype=object)
+        na = pd.isna(values)
+        if not all(isinstance(v, str) for v in values[~na]):
+            return None
+        arr = pa.array(values, type=pa.string(), from_pandas=True)
+    else:
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    return arr
+
+
+def _matches(arr: pa.Array, pattern: str) -> np.ndarray:
+    """True where the (non-null) value matches; False for nulls."""
+    result = pc.match_substring_regex(arr, pattern)
+    return np.asarray(result.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _null_mask(arr: pa.Array) -> np.ndarray:
+    return np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _text_series(arr: pa.Array, index: pd.Index) -> pd.Series:
+    return pd.Series(arr.to_pandas(), index=index)
+
+
+def _calendar_ok(arr: pa.Array, ok: np.ndarray) -> np.ndarray:
+    """Of the rows already ``ok`` by pattern, those whose day exists in their month."""
+    if not ok.any():
+        return ok
+    year = pc.cast(pc.utf8_slice_codeunits(arr, 0, 4), pa.int32(), safe=False)
+    month = pc.cast(pc.utf8_slice_codeunits(arr, 5, 7), pa.int32(), safe=False)
+    day = pc.cast(pc.utf8_slice_codeunits(arr, 8, 10), pa.int32(), safe=False)
+    y = np.asarray(year.fill_null(2000).to_numpy(zero_copy_only=False))
+    m = np.asarray(month.fill_null(1).to_numpy(zero_copy_only=False))
+    d = np.asarray(day.fill_null(1).to_numpy(zero_copy_only=False))
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(m, 0, 12)]
+    days = days + ((m == 2) & leap)
+    result: np.ndarray = ok & (y >= 1) & (d <= days)
+    return result
+
+
+_MIN_US = np.datetime64("0001-01-01T00:00:00", "us")
+_MAX_US = np.datetime64("9999-12-31T23:59:59.999999", "us")
+
+
+def _timestamps(arr: pa.Array, index: pd.Index, *, tz: bool) -> tuple[pd.Series, np.ndarray]:
+    pattern = TIMESTAMPTZ_PATTERN if tz else TIMESTAMP_PATTERN
+    present = ~_null_mask(arr)
+    ok = _calendar_ok(arr, _matches(arr, pattern))
+    target = pa.timestamp("us", tz="UTC") if tz else pa.timestamp("us")
+    readable = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
+    stamps = readable.cast(target)
+    raw = stamps.cast(pa.int64()).to_numpy(zero_copy_only=False)
+    as_us = np.asarray(raw, dtype="float64")
+    in_range = (as_us >= _MIN_US.astype("int64")) & (as_us <= _MAX_US.astype("int64"))
+    ok = ok & in_range
+    stamps = pc.if_else(pa.array(ok), stamps, pa.scalar(None, target))
+    values = pd.Series(stamps.to_pandas(), index=index)
+    values = values.astype(pd.DatetimeTZDtype("us", "UTC") if tz else "datetime64[us]")
+    return values, present & ~ok
+
+
+def _valid_inet(text: str) -> bool:
+    if "%" in text or text != text.strip():
+        return False  # zone ids and padding: PostgreSQL's inet refuses them
+    address, _, prefix = text.partition("/")
+    if "/" in text and not (prefix.isascii() and prefix.isdigit() and prefix == str(int(prefix))):
+        return False
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if parsed.version == 4 and ":" not in address:
+        return False  # plain IPv4 goes through the stricter pattern
+    return not prefix or int(prefix) <= (32 if parsed.version == 4 else 128)
+
+
+def _inet(arr: pa.Array) -> np.ndarray:
+    present = ~_null_mask(arr)
+    ok = _matches(arr, IPV4_PATTERN)
+    rest = present & ~ok
+    if rest.any():
+        candidates = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+        for i in np.flatnonzero(rest):
+            ok[i] = _valid_inet(candidates[i])
+    result: np.ndarray = present & ~ok
+    return result
+
+
+def _json_text(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        try:
+            return json.dumps(value, allow_nan=False, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return value
+    return value
+
+
+def _json(arr: pa.Array) -> np.ndarray:
+    present = ~_null_mask(arr)
+    bad = np.zeros(len(arr), dtype=bool)
+    values = arr.to_pylist()
+    for i in np.flatnonzero(present):
+        try:
+            parse_json(values[i])
+        except InvalidJson:
+            bad[i] = True
+    return bad
+
+
+def _integers(arr: pa.Array, column: ColumnSpec) -> tuple[pa.Array, np.ndarray]:
+    present = ~_null_mask(arr)
+    ok = _matches(arr, INTEGER_PATTERN)
+    low, high = column.int_range or (-(2**63), 2**63 - 1)
+    readable = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
+    as_dec = readable.cast(pa.decimal128(20, 0))
+    big = pc.or_(pc.less(as_dec, pa.scalar(low)), pc.greater(as_dec, pa.scalar(high)))
+    ok = ok & ~np.asarray(big.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+    ints = pc.if_else(pa.array(ok), as_dec, pa.scalar(None, as_dec.type)).cast(pa.int64())
+    return ints, present & ~ok
+
+
+def _from_text(column: ColumnSpec, arr: pa.Array, index: pd.Index) -> tuple[pd.Series, np.ndarray]:
+    kind = column.kind
+    present = ~_null_mask(arr)
+    if kind in (k.TEXT, k.JSON, k.ENUM, k.UUID, k.NUMERIC, k.INET):
+        if kind == k.TEXT:
+            bad = _matches(arr, "\x00")
+        elif kind == k.ENUM:
+            allowed = pa.array(list(column.enum_values), type=pa.string())
+            member = pc.is_in(arr, value_set=allowed).fill_null(False)
+            bad = present & ~np.asarray(member.to_numpy(zero_copy_only=False), dtype=bool)
+        elif kind == k.UUID:
+            bad = present & ~_matches(arr, UUID_PATTERN)
+        elif kind == k.NUMERIC:
+            bad = present & ~_matches(arr, NUMERIC_PATTERN)
+        elif kind == k.INET:
+            bad = _inet(arr)
+        else:
+            bad = _json(arr)
+        if bad.any():
+            arr = pc.if_else(pa.array(~bad), arr, pa.scalar(None, pa.string()))
+        return _text_series(arr, index), bad
+    if kind == k.BOOLEAN:
+        is_true = pc.equal(arr, "true").fill_null(False)
+        is_false = pc.equal(arr, "false").fill_null(False)
+        ok = np.asarray(pc.or_(is_true, is_false).to_numpy(zero_copy_only=False), dtype=bool)
+        values = pc.if_else(pa.array(ok), is_true, pa.scalar(None, pa.bool_()))
+        return pd.Series(values.to_pandas(), index=index, dtype="boolean"), present & ~ok
+    if kind in (k.TIMESTAMPTZ, k.TIMESTAMP):
+        return _timestamps(arr, index, tz=kind == k.TIMESTAMPTZ)
+    if kind == k.DATE:
+        ok = _calendar_ok(arr, _matches(arr, DATE_PATTERN))
+        readable = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
+        dates = pd.Series(readable.cast(pa.date32()).to_pandas(), index=index, dtype=object)
+        return dates, present & ~ok
+    if kind == k.INTEGER:
+        ints, bad = _integers(arr, column)
+        return pd.Series(ints.to_pandas(), index=index, dtype="Int64"), bad
+    raise NotImplementedError(kind)
+
+
+def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
+    """Values that already have a type (a DataFrame source): accept the matching ones."""
+    kind, dtype = column.kind, series.dtype
+    na = series.isna().to_numpy()
+    if kind == k.BOOLEAN and (pd.api.types.is_bool_dtype(dtype)):
+        return series.astype("boolean"), np.zeros(len(series), dtype=bool)
+    if kind == k.TIMESTAMPTZ and isinstance(dtype, pd.DatetimeTZDtype):
+        values = series.dt.tz_convert("UTC").astype(pd.DatetimeTZDtype("us", "UTC"))
+        return values, np.zeros(len(series), dtype=bool)
+    if kind == k.TIMESTAMP and pd.api.types.is_datetime64_dtype(dtype):
+        return series.astype("datetime64[us]"), np.zeros(len(series), dtype=bool)
+    if kind == k.INTEGER and pd.api.types.is_integer_dtype(dtype):
+        low, high = column.int_range or (-(2**63), 2**63 - 1)
+        ints = series.astype("Int64")
+        bad = ((ints < low) | (ints > high)).fillna(False).to_numpy(dtype=bool)
+        return ints.mask(bad), bad
+    if kind == k.NUMERIC and pd.api.types.is_numeric_dtype(dtype):
+        finite = np.isfinite(series.astype("float64").to_numpy(na_value=0.0))
+        return series.astype("str").mask(~finite | na), ~finite & ~na
+    if kind == k.JSON and pd.api.types.is_object_dtype(dtype):
+        return None if not len(series) else _json_objects(series)
+    if len(series) and na.all():
+        return pd.Series(
+            pd.array([None] * len(series), dtype="str"), index=series.index
+        ), na & False
+    return None
+
+
+def _json_objects(series: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
+    as_text = series.map(_json_text)
+    arr = _string_array(as_text)
+    if arr is None:
+        return None
+    bad = _json(arr)
+    values = pc.if_else(pa.array(~bad), arr, pa.scalar(None, pa.string()))
+    return _text_series(values, series.index), bad
+
+
+def coerce_column(column: ColumnSpec, series: pd.Series) -> Coerced:
+    """Read ``series`` as ``column``; cells that cannot be read are NA and marked ``bad``."""
+    rule = "enum" if column.kind == k.ENUM else "type"
+    arr = _string_array(series)
+    if arr is not None:
+        values, bad = _from_text(column, arr, series.index)
+        message = type_message(column)
+        if column.kind == k.TEXT and column.max_length is not None:
+            too_long = (values.str.len() > column.max_length).fillna(False).to_numpy(dtype=bool)
+            if too_long.any():
+                values = values.mask(too_long)
+                return Coerced(
+                    values,
+                    bad | too_long,
+                    "length",
+                    f"must be at most {column.max_length} characters",
+                )
+        return Coerced(values, bad, rule, message)
+    typed = _from_typed(column, series)
+    if typed is not None:
+        return Coerced(typed[0], typed[1], rule, type_message(column))
+    bad = ~series.isna().to_numpy()
+    empty = pd.Series(pd.array([None] * len(series), dtype="str"), index=series.index)
+    return Coerced(empty, bad, rule, f"{type_message(column)} (got {series.dtype} values)")
+
+
+def default_series(column: ColumnSpec, length: int, index: pd.Index) -> pd.Series:
+    """The values PostgreSQL fills in when ``column`` is left out of a file."""
+    default = column.default
+    if default == "now" and column.kind in (k.TIMESTAMPTZ, k.TIMESTAMP):
+        now = pd.Timestamp.now(tz="UTC").as_unit("us")
+        value = now if column.kind == k.TIMESTAMPTZ else now.tz_localize(None)
+        return pd.Series([value] * length, index=index)
+    if default is None:
+        return pd.Series(pd.array([None] * length, dtype="str"), index=index)
+    text = pd.Series(
+        ["true" if default is True else "false" if default is False else str(default)] * length,
+        index=index,
+        dtype="str",
+    )
+    return coerce_column(column, text).values
+
+
+__all__ = ["Coerced", "coerce_column", "default_series", "type_message"]

@@ -1,0 +1,342 @@
+"""CSV seed files read the way COPY reads them, with the physical line of every row.
+
+The bytes are scanned with NumPy first: quote parity tells which newlines end
+a record (a newline inside quotes does not), so each record's physical line
+is known exactly, with CRLF and quoted newlines counted right. The same scan
+finds what COPY would refuse (ragged records, stray or unbalanced quotes,
+mixed line endings, bytes that are not UTF-8, NUL bytes); those records are
+reported and left out, and pyarrow parses the rest, every field as text, an
+unquoted empty field as NULL and a quoted one as the empty string.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from seedbed.errors import SeedError
+
+BOM = b"\xef\xbb\xbf"
+BLOCK_BYTES = 16 << 20
+MAX_RECORD_BYTES = 256 << 20
+QUOTE, COMMA, LF, CR, NUL = 34, 44, 10, 13, 0
+
+
+@dataclass
+class RecordProblem:
+    line: int
+    rule: str
+    message: str
+
+
+@dataclass
+class CsvPiece:
+    """Parsed records of one chunk: text columns ``f0…``, their lines, and bad records."""
+
+    table: pa.Table
+    lines: np.ndarray
+    problems: list[RecordProblem] = field(default_factory=list)
+
+
+@dataclass
+class Records:
+    """Where the records of a buffer start and stop (stop excludes the line ending)."""
+
+    starts: np.ndarray
+    stops: np.ndarray
+    lines: np.ndarray
+    crlf: np.ndarray
+    complete: int  # bytes that belong to whole records
+    unterminated: bool  # the last record opens a quote that never closes
+
+
+def find_records(buf: np.ndarray, base_line: int, at_eof: bool) -> Records:
+    """Split ``buf`` (starting at a record boundary) into records.
+
+    Only whole records are returned unless ``at_eof``: then the tail without
+    a final newline is a record too, and ``unterminated`` says whether it
+    ends inside quotes.
+    """
+    quotes = np.flatnonzero(buf == QUOTE)
+    newlines = np.flatnonzero(buf == LF)
+    outside = (np.searchsorted(quotes, newlines) & 1) == 0
+    ends = newlines[outside]
+    starts = np.concatenate(([0], ends + 1)).astype(np.int64)
+    stops = ends.astype(np.int64)
+    complete = int(ends[-1] + 1) if len(ends) else 0
+    unterminated = False
+    if at_eof and complete < len(buf):
+        stops = np.append(stops, len(buf))
+        unterminated = bool(len(quotes) & 1)
+    else:
+        starts = starts[:-1]
+    if at_eof:
+        complete = len(buf)
+    crlf = np.zeros(len(stops), dtype=bool)
+    if len(stops):
+        has_cr = (stops > starts) & (buf[np.maximum(stops - 1, 0)] == CR)
+        terminated = stops < len(buf)
+        crlf = has_cr & terminated
+        stops = np.where(crlf, stops - 1, stops)
+    lines = base_line + np.searchsorted(newlines, starts)
+    return Records(starts, stops, lines.astype(np.int64), crlf, complete, unterminated)
+
+
+def _record_of(records: Records, positions: np.ndarray) -> np.ndarray:
+    return np.searchsorted(records.starts, positions, side="right") - 1
+
+
+def field_counts(buf: np.ndarray, records: Records) -> np.ndarray:
+    quotes = np.flatnonzero(buf == QUOTE)
+    commas = np.flatnonzero(buf == COMMA)
+    commas = commas[(np.searchsorted(quotes, commas) & 1) == 0]
+    owner = _record_of(records, commas)
+    return np.bincount(owner, minlength=len(records.starts)) + 1
+
+
+def _stray_quotes(buf: np.ndarray) -> np.ndarray:
+    """Positions of quotes that neither open nor close a field (COPY reads those differently)."""
+    quotes = np.flatnonzero(buf == QUOTE)
+    if not len(quotes):
+        return quotes
+    n = len(buf)
+    index = np.arange(len(quotes))
+    prev = np.where(quotes > 0, buf[np.maximum(quotes - 1, 0)], LF)
+    nxt = np.where(quotes + 1 < n, buf[np.minimum(quotes + 1, n - 1)], LF)
+    prev_is_quote = np.concatenate(([False], np.diff(quotes) == 1))
+    next_is_quote = np.concatenate((np.diff(quotes) == 1, [False]))
+    opening = (index & 1) == 0
+    boundary_before = (prev == COMMA) | (prev == LF) | (prev == CR) | (quotes == 0)
+    boundary_after = (nxt == COMMA) | (nxt == LF) | (nxt == CR) | (quotes + 1 == n)
+    ok = np.where(opening, boundary_before | prev_is_quote, boundary_after | next_is_quote)
+    result: np.ndarray = quotes[~ok]
+    return result
+
+
+def _bare_carriage_returns(buf: np.ndarray, records: Records) -> np.ndarray:
+    quotes = np.flatnonzero(buf == QUOTE)
+    crs = np.flatnonzero(buf == CR)
+    crs = crs[(np.searchsorted(quotes, crs) & 1) == 0]
+    n = len(buf)
+    follower = np.where(crs + 1 < n, buf[np.minimum(crs + 1, n - 1)], 0)
+    result: np.ndarray = crs[follower != LF]
+    return result
+
+
+def _bad_encoding(buf: np.ndarray, records: Records) -> dict[int, str]:
+    bad: dict[int, str] = {}
+    for record in np.unique(_record_of(records, np.flatnonzero(buf == NUL))):
+        bad[int(record)] = "contains a NUL byte, which PostgreSQL text cannot hold"
+    if len(buf) and int(buf.max()) < 128:
+        return bad
+    try:
+        buf.tobytes().decode("utf-8")
+        return bad
+    except UnicodeDecodeError:
+        pass
+    high = np.flatnonzero(buf >= 128)
+    for record in np.unique(_record_of(records, high)):
+        start, stop = int(records.starts[record]), int(records.stops[record])
+        try:
+            buf[start:stop].tobytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad.setdefault(
+                int(record),
+                f"is not UTF-8 (byte 0x{exc.object[exc.start]:02x}); "
+                "save the file as UTF-8 (Latin-1 and Windows-1252 are not read)",
+            )
+    return bad
+
+
+def record_problems(
+    buf: np.ndarray, records: Records, expected_fields: int, crlf_header: bool
+) -> dict[int, tuple[str, str]]:
+    """Records COPY would refuse, by record index: ``(rule, message)``."""
+    problems: dict[int, tuple[str, str]] = {}
+
+    def mark(indices: np.ndarray, rule: str, message: str) -> None:
+        for i in indices.tolist():
+            problems.setdefault(int(i), (rule, message))
+
+    for record, message in _bad_encoding(buf, records).items():
+        problems.setdefault(record, ("encoding", message))
+    if records.unterminated:
+        mark(np.array([len(records.starts) - 1]), "csv_format", "a quoted field is never closed")
+    mark(
+        np.unique(_record_of(records, _stray_quotes(buf))),
+        "csv_format",
+        'has a stray quote: a " may only open or close a whole field, '
+        'and inside one it is written ""',
+    )
+    mark(
+        np.unique(_record_of(records, _bare_carriage_returns(buf, records))),
+        "csv_format",
+        "has a carriage return outside quotes",
+    )
+    terminated = records.stops < len(buf)
+    mixed = terminated & (records.crlf != crlf_header)
+    mark(np.flatnonzero(mixed), "csv_format", "line ending differs from the header's (CRLF vs LF)")
+    counts = field_counts(buf, records)
+    lengths = records.stops - records.starts
+    for i in np.flatnonzero(counts != expected_fields).tolist():
+        if lengths[i] == 0 and expected_fields > 1:
+            message = "is an empty line; COPY reads it as a row with missing fields"
+        else:
+            message = f"has {counts[i]} fields, the header has {expected_fields}"
+        problems.setdefault(int(i), ("csv_format", message))
+    for i in np.flatnonzero(lengths == 2).tolist():
+        start = int(records.starts[i])
+        if buf[start] == ord("\\") and buf[start + 1] == ord("."):
+            problems.setdefault(int(i), ("csv_format", "a line holding only \\. ends COPY data"))
+    return problems
+
+
+def parse_header(raw: bytes) -> list[str]:
+    """Column names from the header record's bytes (BOM already removed)."""
+    text = raw.decode("utf-8")  # callers catch UnicodeDecodeError
+    text = text[:-1] if text.endswith("\r") else text
+    rows = list(csv.reader([text], strict=True))
+    return rows[0] if rows else [""]
+
+
+def parse_records(buf: np.ndarray, records: Records, keep: np.ndarray, n_fields: int) -> pa.Table:
+    """Parse the kept records with pyarrow: every field as text, unquoted empty as NULL."""
+    names = [f"f{i}" for i in range(n_fields)]
+    if not keep.any():
+        return pa.table({name: pa.array([], type=pa.string()) for name in names})
+    starts, stops = records.starts[keep], records.stops[keep]
+    if keep.all():
+        body = buf[int(records.starts[0]) : int(records.stops[-1])].tobytes() + b"\n"
+    else:
+        pieces = [buf[int(a) : int(b)].tobytes() for a, b in zip(starts, stops, strict=True)]
+        body = b"\n".join(pieces) + b"\n"
+    longest = int((stops - starts).max())
+    table = pacsv.read_csv(
+        pa.BufferReader(body),
+        read_options=pacsv.ReadOptions(
+            column_names=names, block_size=max(4 << 20, 2 * longest + 1024)
+        ),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            null_values=[""],
+        ),
+    )
+    if table.num_rows != int(keep.sum()):
+        raise SeedError(
+            f"CSV parser found {table.num_rows} rows where {int(keep.sum())} were expected"
+        )
+    return table
+
+
+class CsvReader:
+    """Stream a CSV seed file as :class:`CsvPiece` objects of at most ``chunk_rows`` rows."""
+
+    def __init__(self, path: Path, chunk_rows: int) -> None:
+        self.path = path
+        self.chunk_rows = max(1, chunk_rows)
+        self.header: list[str] | None = None
+        self.header_problem: str | None = None
+        self.crlf_header = False
+
+    def _blocks(self) -> Iterator[tuple[np.ndarray, int, bool]]:
+        """Buffers that start at a record boundary, with the line of their first byte."""
+        try:
+            handle = self.path.open("rb")
+        except OSError as exc:
+            raise SeedError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+        with handle:
+            carry = b""
+            line = 1
+            first = True
+            want = BLOCK_BYTES
+            while True:
+                try:
+                    data = handle.read(want)
+                except OSError as exc:
+                    raise SeedError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+                at_eof = len(data) < want
+                if first:
+                    data = data.removeprefix(BOM)
+                    first = False
+                buffer = carry + data
+                arr = np.frombuffer(buffer, dtype=np.uint8)
+                if not at_eof:
+                    records = find_records(arr, line, at_eof=False)
+                    if records.complete == 0:
+                        if len(buffer) > MAX_RECORD_BYTES:
+                            raise SeedError(
+                                f"{self.path}:{line}: a record longer than "
+                                f"{MAX_RECORD_BYTES >> 20} MB (is a quote left open?)"
+                            )
+                        carry, want = buffer, want * 2
+                        continue
+                    cut = records.complete
+                    want = BLOCK_BYTES
+                    yield arr[:cut], line, False
+                    line += int(np.count_nonzero(arr[:cut] == LF))
+                    carry = buffer[cut:]
+                else:
+                    yield arr, line, True
+                    return
+
+    def pieces(self) -> Iterator[CsvPiece]:
+        n_fields = 0
+        for buf, base_line, at_eof in self._blocks():
+            if self.header is None:
+                if len(buf) == 0:
+                    self.header_problem = "empty_file"
+                    return
+                records = find_records(buf, base_line, at_eof)
+                stop, start = int(records.stops[0]), int(records.starts[0])
+                self.crlf_header = bool(records.crlf[0])
+                try:
+                    self.header = parse_header(buf[start:stop].tobytes())
+                except UnicodeDecodeError:
+                    self.header_problem = "encoding"
+                    return
+                except csv.Error:
+                    self.header_problem = "csv_format"
+                    return
+                n_fields = len(self.header)
+                rest = int(records.stops[0]) + (2 if self.crlf_header else 1)
+                if rest >= len(buf):
+                    yield CsvPiece(
+                        parse_records(buf, records, np.zeros(0, bool), n_fields),
+                        np.zeros(0, np.int64),
+                    )
+                    continue
+                base_line += int(np.count_nonzero(buf[:rest] == LF))
+                buf = buf[rest:]
+            if len(buf) == 0:
+                continue
+            records = find_records(buf, base_line, at_eof)
+            problems = record_problems(buf, records, n_fields, self.crlf_header)
+            keep = np.ones(len(records.starts), dtype=bool)
+            if problems:
+                keep[list(problems)] = False
+            for first in range(0, len(records.starts), self.chunk_rows):
+                part = slice(first, first + self.chunk_rows)
+                sub = Records(
+                    records.starts[part],
+                    records.stops[part],
+                    records.lines[part],
+                    records.crlf[part],
+                    0,
+                    False,
+                )
+                table = parse_records(buf, sub, keep[part], n_fields)
+                found = [
+                    RecordProblem(int(records.lines[i]), *problems[i])
+                    for i in range(first, min(first + self.chunk_rows, len(records.starts)))
+                    if i in problems
+                ]
+                yield CsvPiece(table, sub.lines[keep[part]], found)

@@ -1,0 +1,256 @@
+"""``ValidationReport``: every problem found, one row each, in terms people can act on.
+
+Columns: ``file``, ``table``, ``line``, ``column``, ``rule``, ``value``,
+``message``. ``line`` is the physical line in a CSV file (the header is line
+1; quoted newlines count), or the row position (from 0) in a Parquet file or
+DataFrame. ``rule`` is the database constraint's name where there is one
+(``ck_user_email_format``, ``uq_user_email``, ``fk_session_user_id_user``,
+``pk_post``), otherwise one of the names in :data:`RULES`. ``value`` is
+never a secret: values of sensitive columns are stored as
+:data:`REDACTED` and very long values are shortened.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = ("file", "table", "line", "column", "rule", "value", "message")
+REDACTED = "[redacted]"
+MAX_VALUE_CHARS = 200
+DISPLAY_ROWS = 50
+
+#: Rule names for problems that are not a database constraint.
+RULES = {
+    "not_null": "a NOT NULL column holds NULL (an unquoted empty field)",
+    "type": "a value cannot be read as the column's type",
+    "enum": "a value is not one of the enum's labels",
+    "length": "a value is longer than the column's declared length",
+    "encoding": "bytes that are not UTF-8, or a NUL byte",
+    "csv_format": "a malformed CSV record: wrong field count, stray or unbalanced quote",
+    "empty_file": "a file without a header line",
+    "unknown_column": "a header names a column the table does not have",
+    "duplicate_column": "a header names a column twice",
+    "missing_column": "a required column (NOT NULL, no default) is not in the header",
+}
+
+
+def shorten(value: str) -> str:
+    if len(value) <= MAX_VALUE_CHARS:
+        return value
+    return f"{value[:MAX_VALUE_CHARS]}… ({len(value):,} characters)"
+
+
+def display_values(values: Any, sensitive: bool) -> list[str | None]:
+    """Values as report text: redacted when ``sensitive``, shortened when huge."""
+    items = list(values)
+    if sensitive:
+        return [REDACTED] * len(items)
+    out: list[str | None] = []
+    for item in items:
+        if item is None or (not isinstance(item, list | tuple | dict) and pd.isna(item)):
+            out.append(None)
+        else:
+            out.append(shorten(item if isinstance(item, str) else str(item)))
+    return out
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _empty_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "file": pd.Series([], dtype="str"),
+            "table": pd.Series([], dtype="str"),
+            "line": pd.Series([], dtype="Int64"),
+            "column": pd.Series([], dtype="str"),
+            "rule": pd.Series([], dtype="str"),
+            "value": pd.Series([], dtype="str"),
+            "message": pd.Series([], dtype="str"),
+        }
+    )
+
+
+class ValidationReport:
+    """The problems found in a seed set; empty when the set is valid.
+
+    >>> report = seedbed.validate("data/seeds")          # doctest: +SKIP
+    >>> report.ok                                          # doctest: +SKIP
+    True
+    >>> report.failures.columns.tolist()                   # doctest: +SKIP
+    ['file', 'table', 'line', 'column', 'rule', 'value', 'message']
+    """
+
+    def __init__(self, failures: pd.DataFrame | None = None) -> None:
+        if failures is None or failures.empty:
+            self._frame = _empty_frame()
+        else:
+            frame = failures.loc[:, list(COLUMNS)].reset_index(drop=True)
+            self._frame = frame.astype(
+                {"line": "Int64", "file": "str", "table": "str", "rule": "str", "message": "str"}
+            )
+
+    @classmethod
+    def from_rows(
+        cls,
+        *,
+        file: str,
+        table: str,
+        lines: Sequence[Any] | np.ndarray,
+        column: str | None,
+        rule: str,
+        values: Sequence[str | None] | None,
+        message: str,
+    ) -> ValidationReport:
+        """Problems of one kind: one row per line, sharing column, rule and message.
+
+        ``values`` must already be display values (see :func:`display_values`).
+        """
+        n = len(lines)
+        if n == 0:
+            return cls()
+        frame = pd.DataFrame(
+            {
+                "file": [file] * n,
+                "table": [table] * n,
+                "line": pd.array(np.asarray(lines, dtype="float64"), dtype="Int64")
+                if n
+                else pd.array([], dtype="Int64"),
+                "column": [column] * n,
+                "rule": [rule] * n,
+                "value": list(values) if values is not None else [None] * n,
+                "message": [message] * n,
+            }
+        )
+        return cls(frame)
+
+    @classmethod
+    def concat(cls, reports: Iterable[ValidationReport]) -> ValidationReport:
+        """One report holding the rows of all ``reports``, in order."""
+        frames = [r._frame for r in reports if not r._frame.empty]
+        if not frames:
+            return cls()
+        return cls(pd.concat(frames, ignore_index=True))
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no problem."""
+        return self._frame.empty
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """One row per problem (a copy: change it freely)."""
+        return self._frame.copy()
+
+    def __len__(self) -> int:
+        return len(self._frame)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def summary(self) -> pd.DataFrame:
+        """Problem counts per table and rule, most frequent first."""
+        if self.ok:
+            return pd.DataFrame(
+                {
+                    "table": pd.Series([], dtype="str"),
+                    "rule": pd.Series([], dtype="str"),
+                    "problems": pd.Series([], dtype="int64"),
+                }
+            )
+        counts = self._frame.groupby(["table", "rule"], sort=True).size().rename("problems")
+        frame = counts.reset_index().sort_values(
+            ["problems", "table", "rule"], ascending=[False, True, True], kind="stable"
+        )
+        return frame.reset_index(drop=True)
+
+    def head(self, rows: int) -> ValidationReport:
+        """The first ``rows`` problems."""
+        return ValidationReport(self._frame.head(rows))
+
+    def sorted(self) -> ValidationReport:
+        """The rows ordered by file, line, column and rule."""
+        frame = self._frame.sort_values(["file", "line", "column", "rule"], kind="stable")
+        return ValidationReport(frame)
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Every row as a dict with the field names above (never capped)."""
+        records = []
+        for row in self._frame.itertuples(index=False):
+            record: dict[str, Any] = {}
+            for name, value in zip(COLUMNS, row, strict=True):
+                if _missing(value):
+                    record[name] = None
+                elif name == "line":
+                    record[name] = int(value)
+                else:
+                    record[name] = str(value)
+            records.append(record)
+        return records
+
+    def to_json(self, indent: int | None = None) -> str:
+        """All rows as a JSON array of objects (never capped)."""
+        return json.dumps(self.to_records(), indent=indent, ensure_ascii=False)
+
+    def _headline(self) -> str:
+        if self.ok:
+            return "valid: no problems found"
+        tables = self._frame["table"].nunique()
+        return f"invalid: {len(self):,} problem(s) in {tables} table(s)"
+
+    def __str__(self) -> str:
+        lines = [self._headline()]
+        if self.ok:
+            return lines[0]
+        for record in self.head(DISPLAY_ROWS).to_records():
+            line = record["line"]
+            where = f"{record['file']}:{line}" if line is not None else str(record["file"])
+            column = f" {record['column']}" if record["column"] is not None else ""
+            value = f" (value: {record['value']!r})" if record["value"] is not None else ""
+            lines.append(f"{where}{column}: {record['message']}{value} [{record['rule']}]")
+        if len(self) > DISPLAY_ROWS:
+            lines.append(f"… and {len(self) - DISPLAY_ROWS:,} more (see .failures or --json)")
+        lines.append("summary:")
+        for row in self.summary().itertuples(index=False):
+            lines.append(f"  {row.table:<14} {row.rule:<40} {row.problems:>8,}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<ValidationReport {self._headline()}>"
+
+    def _repr_html_(self) -> str:
+        """A plain HTML table (no JavaScript), capped at :data:`DISPLAY_ROWS` rows."""
+        parts = [f"<p><strong>{html.escape(self._headline())}</strong></p>"]
+        if self.ok:
+            return "".join(parts)
+        parts.append("<table><thead><tr>")
+        parts.extend(f"<th>{name}</th>" for name in COLUMNS)
+        parts.append("</tr></thead><tbody>")
+        for row in self._frame.head(DISPLAY_ROWS).itertuples(index=False):
+            cells = ["" if _missing(v) else str(v) for v in row]
+            parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+        parts.append("</tbody></table>")
+        if len(self) > DISPLAY_ROWS:
+            parts.append(
+                f"<p>… and {len(self) - DISPLAY_ROWS:,} more rows "
+                "(<code>report.failures</code> holds them all)</p>"
+            )
+        parts.append("<p>Problems per table and rule:</p><table><thead><tr>")
+        parts.append("<th>table</th><th>rule</th><th>problems</th></tr></thead><tbody>")
+        for srow in self.summary().itertuples(index=False):
+            parts.append(
+                f"<tr><td>{html.escape(str(srow.table))}</td><td>{html.escape(str(srow.rule))}"
+                f"</td><td>{srow.problems:,}</td></tr>"
+            )
+        parts.append("</tbody></table>")
+        return "".join(parts)
+
+
+__all__ = ["COLUMNS", "REDACTED", "RULES", "ValidationReport", "display_values"]

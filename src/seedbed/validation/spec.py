@@ -1,0 +1,243 @@
+"""What a table demands of its rows, read from its SQLAlchemy declaration.
+
+:func:`table_spec` turns a ``sa.Table`` into a :class:`TableSpec`: each
+column's kind (how text becomes a value), nullability, default and
+sensitivity; the table's rules (from ``models.rules``); its unique keys
+(primary key, unique constraints, unique and partial unique indexes) and its
+foreign keys, each under the name of its database constraint. Both the
+Pandera schema (:mod:`seedbed.validation.schemas`) and the fast chunk
+validator are built from this one description, so nothing is written twice.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from seedbed.models.rules import Rule, all_rules
+
+TEXT = "text"
+BOOLEAN = "boolean"
+TIMESTAMPTZ = "timestamptz"
+TIMESTAMP = "timestamp"
+DATE = "date"
+INTEGER = "integer"
+NUMERIC = "numeric"
+UUID = "uuid"
+INET = "inet"
+ENUM = "enum"
+JSON = "json"
+
+_INT_RANGES = {
+    "SMALLINT": (-(2**15), 2**15 - 1),
+    "INTEGER": (-(2**31), 2**31 - 1),
+    "BIGINT": (-(2**63), 2**63 - 1),
+}
+
+
+_DIALECT: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _compiled(type_: Any) -> str:
+    return str(type_.compile(dialect=_DIALECT))
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column: how to read it and what it may hold."""
+
+    name: str
+    kind: str
+    nullable: bool
+    has_default: bool
+    sensitive: bool
+    sql_type: str
+    enum_values: tuple[str, ...] = ()
+    enum_name: str | None = None
+    max_length: int | None = None
+    int_range: tuple[int, int] | None = None
+    default: Any = None  # the value the database fills in when the column is left out
+
+    @property
+    def required(self) -> bool:
+        """Must the column appear in a seed file's header?"""
+        return not (self.nullable or self.has_default)
+
+
+@dataclass(frozen=True)
+class UniqueKey:
+    """A primary key, unique constraint or unique index, by its database name."""
+
+    name: str
+    columns: tuple[str, ...]
+    where_null: tuple[str, ...] = ()  # partial index: only rows where these are NULL
+    where_not_null: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ForeignKeySpec:
+    name: str
+    columns: tuple[str, ...]
+    parent: sa.Table
+    parent_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A CHECK rule under its database constraint name (``ck_<table>_<rule>``)."""
+
+    name: str
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    table: sa.Table
+    columns: dict[str, ColumnSpec]
+    rules: tuple[RuleSpec, ...]
+    unique_keys: tuple[UniqueKey, ...]
+    foreign_keys: tuple[ForeignKeySpec, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+    def sensitive(self, column: str) -> bool:
+        spec = self.columns.get(column)
+        return bool(spec and spec.sensitive)
+
+
+def _kind(column: sa.Column[Any]) -> dict[str, Any]:
+    type_ = column.type
+    if isinstance(type_, postgresql.INET):
+        return {"kind": INET}
+    if isinstance(type_, sa.Enum):
+        values = tuple(type_.enums)
+        return {"kind": ENUM, "enum_values": values, "enum_name": type_.name}
+    if isinstance(type_, sa.JSON | postgresql.JSONB | postgresql.JSON):
+        return {"kind": JSON}
+    if isinstance(type_, sa.Boolean):
+        return {"kind": BOOLEAN}
+    if isinstance(type_, sa.DateTime):
+        return {"kind": TIMESTAMPTZ if type_.timezone else TIMESTAMP}
+    if isinstance(type_, sa.Date):
+        return {"kind": DATE}
+    if isinstance(type_, sa.Uuid | postgresql.UUID):
+        return {"kind": UUID}
+    if isinstance(type_, sa.Integer):
+        compiled = _compiled(type_)
+        return {"kind": INTEGER, "int_range": _INT_RANGES.get(compiled, _INT_RANGES["INTEGER"])}
+    if isinstance(type_, sa.Numeric | sa.Float):
+        return {"kind": NUMERIC}
+    if isinstance(type_, sa.String):  # Text, String, VARCHAR(n)
+        return {"kind": TEXT, "max_length": type_.length}
+    raise NotImplementedError(
+        f"seedbed cannot yet validate column {column.table.name}.{column.name} "
+        f"of type {type_!r}; add its kind to seedbed.validation.spec"
+    )
+
+
+def _server_default(column: sa.Column[Any]) -> Any:
+    """The value PostgreSQL fills in for a left-out column, where it is knowable."""
+    default = column.server_default
+    if not isinstance(default, sa.DefaultClause):
+        return None
+    arg = default.arg
+    if isinstance(arg, str):
+        return arg
+    if isinstance(arg, sa.sql.elements.False_):
+        return False
+    if isinstance(arg, sa.sql.elements.True_):
+        return True
+    if isinstance(arg, sa.sql.functions.FunctionElement) and arg.name.lower() in {
+        "now",
+        "current_timestamp",
+    }:
+        return "now"
+    if isinstance(arg, enum.Enum):
+        return arg.value
+    return None
+
+
+def _fields(column: sa.Column[Any]) -> dict[str, Any]:
+    return {
+        "name": column.name,
+        "nullable": bool(column.nullable) and not column.primary_key,
+        "has_default": column.server_default is not None,
+        "sensitive": bool(column.info.get("sensitive")),
+        "sql_type": _compiled(column.type),
+        "default": _server_default(column),
+        **_kind(column),
+    }
+
+
+_IS_NULL = re.compile(r'^\(?\s*"?(\w+)"?\s+IS\s+(NOT\s+)?NULL\s*\)?$', re.IGNORECASE)
+
+
+def _predicate(index: sa.Index) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Split a partial index's ``WHERE`` into columns that must be NULL / NOT NULL."""
+    where = index.dialect_options["postgresql"].get("where")
+    if where is None:
+        return (), ()
+    text = where if isinstance(where, str) else str(where.compile(dialect=_DIALECT))
+    null: list[str] = []
+    not_null: list[str] = []
+    for part in re.split(r"\s+AND\s+", text.strip(), flags=re.IGNORECASE):
+        match = _IS_NULL.match(part.strip())
+        if not match:
+            raise NotImplementedError(
+                f"partial unique index {index.name}: seedbed understands only "
+                f"'<column> IS [NOT] NULL' predicates joined by AND, not {text!r}"
+            )
+        (not_null if match.group(2) else null).append(match.group(1))
+    return tuple(null), tuple(not_null)
+
+
+def _unique_keys(table: sa.Table) -> tuple[UniqueKey, ...]:
+    keys: list[UniqueKey] = []
+    pk = table.primary_key
+    if pk.columns:
+        keys.append(UniqueKey(str(pk.name), tuple(c.name for c in pk.columns)))
+    for constraint in sorted(table.constraints, key=lambda c: str(c.name)):
+        if isinstance(constraint, sa.UniqueConstraint) and not isinstance(
+            constraint, sa.PrimaryKeyConstraint
+        ):
+            keys.append(UniqueKey(str(constraint.name), tuple(c.name for c in constraint.columns)))
+    for index in sorted(table.indexes, key=lambda i: str(i.name)):
+        if not index.unique:
+            continue
+        columns = tuple(c.name for c in index.columns)
+        if len(columns) != len(index.expressions):
+            raise NotImplementedError(f"unique index {index.name} on expressions")
+        null, not_null = _predicate(index)
+        keys.append(UniqueKey(str(index.name), columns, null, not_null))
+    return tuple(keys)
+
+
+def _foreign_keys(table: sa.Table) -> tuple[ForeignKeySpec, ...]:
+    found = []
+    for fk in sorted(table.foreign_key_constraints, key=lambda c: str(c.name)):
+        parent = fk.referred_table
+        found.append(
+            ForeignKeySpec(
+                name=str(fk.name),
+                columns=tuple(fk.column_keys),
+                parent=parent,
+                parent_columns=tuple(e.column.name for e in fk.elements),
+            )
+        )
+    return tuple(found)
+
+
+@cache
+def table_spec(table: sa.Table) -> TableSpec:
+    """Everything seedbed checks about ``table``'s rows, derived from its declaration."""
+    columns = {c.name: ColumnSpec(**_fields(c)) for c in table.columns}
+    rules = tuple(RuleSpec(f"ck_{table.name}_{rule.name}", rule) for rule in all_rules(table))
+    return TableSpec(table, columns, rules, _unique_keys(table), _foreign_keys(table))

@@ -1,0 +1,412 @@
+"""``SeedValidator``: the checks that need more than one value, across chunks and files.
+
+Per chunk it checks NOT NULL, every CHECK rule of the table, and every unique
+key (primary key, unique constraints, partial unique indexes) within the
+chunk and against earlier chunks of the same table. It remembers key hashes
+(see :mod:`seedbed.validation.keys`) so that foreign keys can be checked
+against the parent's file. With an engine, unique keys are also checked
+against the rows already in the database, and foreign-key values missing from
+the set are looked up in the parent table there.
+
+Sources are best given parents first (:func:`resolve_sources` orders them so):
+a child row whose parent file has not been seen yet is checked in
+:meth:`SeedValidator.finish`, where its value is no longer at hand and the
+report row shows the line only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from seedbed.errors import DatabaseError
+from seedbed.validation.coerce import default_series
+from seedbed.validation.keys import KeySet, first_duplicates, key_hashes
+from seedbed.validation.report import REDACTED, ValidationReport, display_values, shorten
+from seedbed.validation.sources import SeedChunk, SeedSource
+from seedbed.validation.spec import ForeignKeySpec, TableSpec, UniqueKey, table_spec
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class _Deferred:
+    spec: TableSpec
+    fk: ForeignKeySpec
+    label: str
+    hashes: np.ndarray
+    lines: np.ndarray
+
+
+class SeedValidator:
+    """Checks chunks of the seed files of ``tables``; stateful across chunks and tables.
+
+    >>> validator = SeedValidator([s.table for s in sources.values()])  # doctest: +SKIP
+    >>> for source in sources.values():                                  # doctest: +SKIP
+    ...     for chunk in read_seed_chunks(source):
+    ...         report = validator.check_chunk(source, chunk)
+    >>> validator.finish()                                               # doctest: +SKIP
+    """
+
+    def __init__(self, tables: Sequence[sa.Table], *, engine: Engine | None = None) -> None:
+        self.specs = {t.name: table_spec(t) for t in tables}
+        self.engine = engine
+        self._unique: dict[tuple[str, str], KeySet] = {}
+        self._parents: dict[tuple[str, tuple[str, ...]], KeySet] = {}
+        self._complete: set[str] = set()
+        self._current: str | None = None
+        self._deferred: list[_Deferred] = []
+        self._connection: Connection | None = None
+        for spec in self.specs.values():
+            for fk in spec.foreign_keys:
+                if fk.parent.name in self.specs:
+                    self._parents.setdefault((fk.parent.name, fk.parent_columns), KeySet())
+
+    # -- the chunk -------------------------------------------------------------
+
+    def check_chunk(self, source: SeedSource, chunk: SeedChunk) -> ValidationReport:
+        """Problems of ``chunk`` beyond reading it: NULLs, rules, uniqueness, foreign keys."""
+        spec = table_spec(source.table)
+        if self._current != spec.name:
+            if self._current is not None:
+                self._complete.add(self._current)
+            self._current = spec.name
+        if not len(chunk.frame):
+            return ValidationReport()
+        full = self._with_defaults(spec, chunk.frame)
+        invalid = chunk.invalid
+        reports = [
+            self._not_null(spec, source.label, chunk, invalid),
+            self._rules(spec, source.label, full, chunk.lines, invalid),
+            self._unique_keys(spec, source.label, full, chunk.lines, invalid),
+            self._foreign_keys(spec, source.label, full, chunk.lines, invalid),
+        ]
+        return ValidationReport.concat(reports)
+
+    def finish(self) -> ValidationReport:
+        """Foreign keys whose parent file came after the child's; then release the database."""
+        if self._current is not None:
+            self._complete.add(self._current)
+        reports = []
+        for item in self._deferred:
+            parent = self._parents[(item.fk.parent.name, item.fk.parent_columns)]
+            missing = parent.find(item.hashes) < 0
+            reports.append(
+                self._fk_report(item.spec, item.fk, item.label, item.lines[missing], None)
+            )
+        self._deferred = []
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        return ValidationReport.concat(reports)
+
+    # -- helpers ---------------------------------------------------------------
+
+    @staticmethod
+    def _with_defaults(spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` plus every left-out column, filled as PostgreSQL fills it."""
+        missing = {
+            name: default_series(column, len(frame), frame.index)
+            for name, column in spec.columns.items()
+            if name not in frame.columns
+        }
+        if not missing:
+            return frame
+        return pd.concat([frame, pd.DataFrame(missing, index=frame.index)], axis=1)
+
+    @staticmethod
+    def _unreadable(invalid: dict[str, np.ndarray], columns: Sequence[str], n: int) -> np.ndarray:
+        bad = np.zeros(n, dtype=bool)
+        for name in columns:
+            if name in invalid:
+                bad |= invalid[name]
+        return bad
+
+    def _not_null(
+        self, spec: TableSpec, label: str, chunk: SeedChunk, invalid: dict[str, np.ndarray]
+    ) -> ValidationReport:
+        reports = []
+        for name in chunk.frame.columns:
+            if spec.columns[name].nullable:
+                continue
+            null = chunk.frame[name].isna().to_numpy().copy()
+            if name in invalid:
+                null &= ~invalid[name]
+            if null.any():
+                reports.append(
+                    ValidationReport.from_rows(
+                        file=label,
+                        table=spec.name,
+                        lines=chunk.lines[null],
+                        column=name,
+                        rule="not_null",
+                        values=None,
+                        message="must not be empty (an unquoted empty field is NULL)",
+                    )
+                )
+        return ValidationReport.concat(reports)
+
+    def _rules(
+        self,
+        spec: TableSpec,
+        label: str,
+        full: pd.DataFrame,
+        lines: np.ndarray,
+        invalid: dict[str, np.ndarray],
+    ) -> ValidationReport:
+        reports = []
+        for item in spec.rules:
+            rule = item.rule
+            passes = np.asarray(rule.passes(full).to_numpy(dtype=bool, na_value=True), dtype=bool)
+            failed = ~passes & ~self._unreadable(invalid, rule.columns, len(full))
+            if not failed.any():
+                continue
+            column = rule.columns[0]
+            values = display_values(full[column].to_numpy()[failed], spec.sensitive(column))
+            reports.append(
+                ValidationReport.from_rows(
+                    file=label,
+                    table=spec.name,
+                    lines=lines[failed],
+                    column=column,
+                    rule=item.name,
+                    values=values,
+                    message=rule.description,
+                )
+            )
+        return ValidationReport.concat(reports)
+
+    def _key_values(
+        self, spec: TableSpec, full: pd.DataFrame, columns: Sequence[str], rows: np.ndarray
+    ) -> list[str | None]:
+        if any(spec.sensitive(c) for c in columns):
+            return [REDACTED] * int(rows.sum())
+        if len(columns) == 1:
+            return display_values(full[columns[0]].to_numpy()[rows], False)
+        parts = [full[c].astype("str").to_numpy()[rows] for c in columns]
+        return [shorten(", ".join(str(p) for p in row)) for row in zip(*parts, strict=True)]
+
+    def _eligible(
+        self, full: pd.DataFrame, columns: Sequence[str], invalid: dict[str, np.ndarray]
+    ) -> np.ndarray:
+        rows = ~self._unreadable(invalid, columns, len(full))
+        for name in columns:
+            rows &= full[name].notna().to_numpy()
+        return rows
+
+    def _unique_keys(
+        self,
+        spec: TableSpec,
+        label: str,
+        full: pd.DataFrame,
+        lines: np.ndarray,
+        invalid: dict[str, np.ndarray],
+    ) -> ValidationReport:
+        reports = []
+        for key in spec.unique_keys:
+            rows = self._eligible(full, key.columns, invalid)
+            for name in key.where_null:
+                rows &= full[name].isna().to_numpy()
+            for name in key.where_not_null:
+                rows &= full[name].notna().to_numpy()
+            if not rows.any():
+                continue
+            hashes = key_hashes(full.loc[rows], key.columns)
+            row_lines = lines[rows]
+            seen = self._unique.setdefault((spec.name, key.name), KeySet())
+            earlier = seen.find(hashes)
+            within = first_duplicates(hashes)
+            earlier = np.where(earlier >= 0, earlier, np.where(within >= 0, row_lines[within], -1))
+            duplicate = earlier >= 0
+            if duplicate.any():
+                positions = np.flatnonzero(rows)[duplicate]
+                mask = np.zeros(len(full), dtype=bool)
+                mask[positions] = True
+                values = self._key_values(spec, full, key.columns, mask)
+                for first_line in np.unique(earlier[duplicate]):
+                    pick = earlier[duplicate] == first_line
+                    reports.append(
+                        ValidationReport.from_rows(
+                            file=label,
+                            table=spec.name,
+                            lines=row_lines[duplicate][pick],
+                            column=", ".join(key.columns),
+                            rule=key.name,
+                            values=[v for v, p in zip(values, pick, strict=True) if p],
+                            message=f"duplicate: the same {self._key_words(key)} "
+                            f"is already on line {first_line}",
+                        )
+                    )
+            seen.add(hashes, row_lines)
+            parent = self._parents.get((spec.name, key.columns))
+            if parent is not None and not (key.where_null or key.where_not_null):
+                parent.add(hashes, row_lines)
+            if self.engine is not None:
+                reports.append(self._in_database(spec, label, key, full, lines, rows))
+        return ValidationReport.concat(reports)
+
+    @staticmethod
+    def _key_words(key: UniqueKey) -> str:
+        words = " and ".join(key.columns)
+        return (
+            f"{words} (among rows where {', '.join(key.where_null)} is NULL)"
+            if (key.where_null)
+            else words
+        )
+
+    def _foreign_keys(
+        self,
+        spec: TableSpec,
+        label: str,
+        full: pd.DataFrame,
+        lines: np.ndarray,
+        invalid: dict[str, np.ndarray],
+    ) -> ValidationReport:
+        reports = []
+        for fk in spec.foreign_keys:
+            rows = self._eligible(full, fk.columns, invalid)
+            if not rows.any():
+                continue
+            parent_name = fk.parent.name
+            in_set = parent_name in self.specs
+            ready = in_set and parent_name in self._complete and parent_name != spec.name
+            missing = rows.copy()
+            if ready:
+                parent = self._parents[(parent_name, fk.parent_columns)]
+                hashes = key_hashes(full.loc[rows], fk.columns)
+                missing[np.flatnonzero(rows)] = parent.find(hashes) < 0
+            if missing.any() and self.engine is not None:
+                found = self._existing(fk.parent, fk.parent_columns, full, fk.columns, missing, ())
+                missing &= ~found
+            if not missing.any():
+                continue
+            if in_set and not ready:
+                hashes = key_hashes(full.loc[missing], fk.columns)
+                self._deferred.append(_Deferred(spec, fk, label, hashes, lines[missing]))
+                continue
+            values = self._key_values(spec, full, fk.columns, missing)
+            reports.append(self._fk_report(spec, fk, label, lines[missing], values))
+        return ValidationReport.concat(reports)
+
+    def _fk_report(
+        self,
+        spec: TableSpec,
+        fk: ForeignKeySpec,
+        label: str,
+        lines: np.ndarray,
+        values: list[str | None] | None,
+    ) -> ValidationReport:
+        where = "in the seed set" + (" or the database" if self.engine is not None else "")
+        parent_cols = ", ".join(fk.parent_columns)
+        hint = (
+            ""
+            if self.engine is not None or fk.parent.name in self.specs
+            else (f" (no {fk.parent.name} seed given; check the database with --against-db)")
+        )
+        return ValidationReport.from_rows(
+            file=label,
+            table=spec.name,
+            lines=lines,
+            column=", ".join(fk.columns),
+            rule=fk.name,
+            values=values,
+            message=f"no {fk.parent.name} row with this {parent_cols} {where}{hint}",
+        )
+
+    # -- the database ----------------------------------------------------------
+
+    def _conn(self) -> Connection:
+        if self._connection is None:
+            assert self.engine is not None
+            try:
+                self._connection = self.engine.connect()
+            except sa.exc.SQLAlchemyError as exc:
+                raise DatabaseError(f"cannot connect: {_first_line(exc)}") from None
+        return self._connection
+
+    def _existing(
+        self,
+        table: sa.Table,
+        columns: Sequence[str],
+        frame: pd.DataFrame,
+        frame_columns: Sequence[str],
+        rows: np.ndarray,
+        where_null: Sequence[str],
+        where_not_null: Sequence[str] = (),
+    ) -> np.ndarray:
+        """Which ``rows`` of ``frame`` have their key already in ``table`` in the database."""
+        keys = frame.loc[rows, list(frame_columns)].astype("str")
+        keys.columns = list(columns)
+        unique = keys.drop_duplicates().reset_index(drop=True)
+        spec = table_spec(table)
+        names = [f"k{i}" for i in range(len(columns))]
+        arrays = ", ".join(f"CAST(:{n} AS TEXT[])" for n in names)
+        matches = [
+            f"t.{_q(c)} = CAST(u.{n} AS {spec.columns[c].sql_type})"
+            for n, c in zip(names, columns, strict=True)
+        ]
+        matches += [f"t.{_q(c)} IS NULL" for c in where_null]
+        matches += [f"t.{_q(c)} IS NOT NULL" for c in where_not_null]
+        sql = (
+            f"SELECT u.i FROM unnest({arrays}) WITH ORDINALITY AS u({', '.join(names)}, i) "
+            f"WHERE EXISTS (SELECT 1 FROM {_q(str(table.schema))}.{_q(table.name)} AS t "
+            f"WHERE {' AND '.join(matches)})"
+        )
+        params: dict[str, Any] = {
+            n: unique[c].tolist() for n, c in zip(names, columns, strict=True)
+        }
+        try:
+            hits = [int(row[0]) - 1 for row in self._conn().execute(sa.text(sql), params)]
+        except sa.exc.SQLAlchemyError as exc:
+            raise DatabaseError(
+                f"checking {table.name} in the database: {_first_line(exc)}"
+            ) from None
+        found = np.zeros(len(frame), dtype=bool)
+        if not hits:
+            return found
+        existing = unique.iloc[hits]
+        hit = keys.merge(existing, how="left", indicator=True)["_merge"]
+        found[np.flatnonzero(rows)] = (hit == "both").to_numpy()
+        return found
+
+    def _in_database(
+        self,
+        spec: TableSpec,
+        label: str,
+        key: UniqueKey,
+        full: pd.DataFrame,
+        lines: np.ndarray,
+        rows: np.ndarray,
+    ) -> ValidationReport:
+        taken = self._existing(
+            spec.table, key.columns, full, key.columns, rows, key.where_null, key.where_not_null
+        )
+        if not taken.any():
+            return ValidationReport()
+        return ValidationReport.from_rows(
+            file=label,
+            table=spec.name,
+            lines=lines[taken],
+            column=", ".join(key.columns),
+            rule=key.name,
+            values=self._key_values(spec, full, key.columns, taken),
+            message=f"already taken: the database has a {spec.name} row with this "
+            f"{self._key_words(key)}",
+        )
+
+
+def _first_line(exc: sa.exc.SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    return text.splitlines()[0] if text else type(orig).__name__
+
+
+__all__ = ["SeedValidator"]
