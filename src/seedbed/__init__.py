@@ -29,6 +29,7 @@ from seedbed.explore import (
     time_query,
     uses_index,
 )
+from seedbed.validation import ValidationReport, validate
 
 __all__ = [
     "ConfigError",
@@ -41,6 +42,7 @@ __all__ = [
     "SeedbedError",
     "Settings",
     "Timing",
+    "ValidationReport",
     "explain",
     "get_engine",
     "keyset_page",
@@ -51,4 +53,5 @@ __all__ = [
     "read_table",
     "time_query",
     "uses_index",
+    "validate",
 ]
