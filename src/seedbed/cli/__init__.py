@@ -19,7 +19,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from seedbed.cli import data, db, docs
+    from seedbed.cli import data, db, docs, validate
 
     parser = argparse.ArgumentParser(
         prog="seedbed",
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.register(commands)
     data.register(commands)
     docs.register(commands)
+    validate.register(commands)
     return parser
 
 
