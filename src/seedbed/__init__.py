@@ -29,6 +29,7 @@ from seedbed.explore import (
     time_query,
     uses_index,
 )
+from seedbed.loading import LoadResult, load
 from seedbed.validation import ValidationReport, validate
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "DataError",
     "DatabaseError",
     "LoadError",
+    "LoadResult",
     "MigrationError",
     "QueryError",
     "SeedError",
@@ -47,6 +49,7 @@ __all__ = [
     "get_engine",
     "keyset_page",
     "keyset_pages",
+    "load",
     "load_settings",
     "offset_page",
     "read_query",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,31 +137,58 @@ def _split_values(text: str, count: int) -> list[str] | None:
     return parts if len(parts) == count else None
 
 
-def _physical_records(path: Path) -> Iterable[tuple[int, int, list[str]]]:
-    """(start line, end line, fields) of every record after the header."""
+@dataclass(frozen=True)
+class _Record:
+    start: int  # physical line the record starts on (header = 1)
+    copy_line: int  # the line number COPY gives for it
+    fields: list[str]
+
+
+def _records(path: Path) -> Iterator[_Record]:
+    """Every record after the header, with its physical start line and COPY's line for it.
+
+    Physical lines end at ``\n``, ``\r\n`` or ``\r``. COPY counts only the
+    line ending its first line used (a bare ``\n`` inside quotes in a
+    ``\r\n`` file is not a new line to it) and names a record by the line it
+    ends on.
+    """
     with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
-        reader = csv.reader(handle)
-        try:
-            next(reader)
-        except (StopIteration, csv.Error):
+        first = handle.readline()
+        if not first:
             return
-        end = reader.line_num
+        eol = "\r\n" if first.endswith("\r\n") else first[-1]
+        consumed = 1  # physical lines handed to the reader so far
+        copy_breaks = 1 if first.endswith(eol) else 0  # COPY's line breaks among them
+        last_ending = ""
+
+        def lines() -> Iterator[str]:
+            nonlocal consumed, copy_breaks, last_ending
+            for line in handle:
+                consumed += 1
+                copy_breaks += line.endswith(eol) and not (eol == "\n" and line.endswith("\r\n"))
+                last_ending = line
+                yield line
+
+        reader = csv.reader(lines())
+        start = consumed + 1
         try:
             for fields in reader:
-                start, end = end + 1, reader.line_num
-                yield start, end, fields
+                # COPY's line for the record: one more than the breaks before its last line
+                ends_with_break = last_ending.endswith(eol)
+                yield _Record(start, copy_breaks + 1 - int(ends_with_break), fields)
+                start = consumed + 1
         except csv.Error:
             return
 
 
-def record_start_line(path: Path | None, end_line: int) -> int:
-    """The physical line where the record ending on ``end_line`` starts (1 = header)."""
+def record_start_line(path: Path | None, copy_line: int) -> int:
+    """The physical line where the record COPY calls line ``copy_line`` starts (1 = header)."""
     if path is None or path.suffix.lower() != ".csv":
-        return end_line
-    for start, end, _ in _physical_records(path):
-        if end >= end_line:
-            return start
-    return end_line
+        return copy_line
+    for record in _records(path):
+        if record.copy_line >= copy_line:
+            return record.start
+    return copy_line
 
 
 def find_key_line(path: Path, columns: Sequence[str], values: Sequence[str]) -> int | None:
@@ -174,9 +201,10 @@ def find_key_line(path: Path, columns: Sequence[str], values: Sequence[str]) -> 
     except ValueError:
         return None
     wanted = list(values)
-    for start, _, fields in _physical_records(path):
+    for record in _records(path):
+        fields = record.fields
         if len(fields) == len(header) and [fields[i] for i in positions] == wanted:
-            return start
+            return record.start
     return None
 
 

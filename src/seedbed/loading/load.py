@@ -55,8 +55,20 @@ from seedbed.loading.modes import LoadMode, conflict_key, create_stage_sql, merg
 from seedbed.loading.progress import progress_bar, wanted
 from seedbed.loading.result import LoadResult, TableLoad
 from seedbed.models import metadata_for
+from seedbed.validation import SeedValidator, ValidationReport
 
 MAX_ATTEMPTS = 6
+
+
+class _MergeValidator(SeedValidator):
+    """For upsert and skip-existing: keys already in the database are the point, not a problem.
+
+    Foreign keys are still looked up in the database, and keys must still be
+    unique within the sources.
+    """
+
+    def _in_database(self, *args: Any, **kwargs: Any) -> ValidationReport:
+        return ValidationReport()
 
 
 @dataclass(frozen=True)
@@ -172,12 +184,21 @@ class _Writer:
         return result
 
 
-def _validate(source: Any, sources: Mapping[str, Any], engine: Engine, mode: LoadMode) -> Any:
-    """The validation report for ``sources`` (see ``seedbed.validation``)."""
-    from seedbed.validation import validate
+def _validate(
+    sources: Mapping[str, Any], engine: Engine, mode: LoadMode, progress: bool
+) -> ValidationReport:
+    """The validation report for ``sources``, read in chunks (bounded memory)."""
+    from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks
 
-    del sources, mode
-    return validate(source, engine=engine)
+    validator_class = SeedValidator if mode is LoadMode.INSERT else _MergeValidator
+    validator = validator_class([s.table for s in sources.values()], engine=engine)
+    reports = []
+    for seed in sources.values():
+        for chunk in read_seed_chunks(seed):
+            reports.append(chunk.report)
+            reports.append(validator.check_chunk(seed, chunk))
+    reports.append(validator.finish())
+    return ValidationReport.concat(reports).sorted()
 
 
 def load(
@@ -226,7 +247,7 @@ def load(
         thread.start()
         validate_started = time.perf_counter()
         try:
-            report = _validate(source, sources, engine, load_mode)
+            report = _validate(sources, engine, load_mode, show)
         except BaseException:
             writer.cancel.set()
             thread.join()

@@ -50,7 +50,7 @@ def conflict_key(table: sa.Table, columns: Sequence[str]) -> tuple[str, ...]:
         ):
             candidates.append(tuple(c.name for c in constraint.columns))
     for index in sorted(table.indexes, key=lambda i: str(i.name)):
-        if index.unique and not index.dialect_options["postgresql"].get("where"):
+        if index.unique and index.dialect_options["postgresql"].get("where") is None:
             candidates.append(tuple(c.name for c in index.columns))
     for key in candidates:
         if key and set(key) <= present:
