@@ -124,6 +124,7 @@ def _calendar_ok(arr: pa.Array, ok: np.ndarray) -> np.ndarray:
     """Of the rows already ``ok`` by pattern, those whose day exists in their month."""
     if not ok.any():
         return ok
+    arr = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
     year = pc.cast(pc.utf8_slice_codeunits(arr, 0, 4), pa.int32(), safe=False)
     month = pc.cast(pc.utf8_slice_codeunits(arr, 5, 7), pa.int32(), safe=False)
     day = pc.cast(pc.utf8_slice_codeunits(arr, 8, 10), pa.int32(), safe=False)

@@ -333,7 +333,11 @@ class CsvReader:
                     0,
                     False,
                 )
-                table = parse_records(buf, sub, keep[part], n_fields)
+                try:
+                    table = parse_records(buf, sub, keep[part], n_fields)
+                except pa.ArrowException as exc:
+                    line = int(sub.lines[0]) if len(sub.lines) else base_line
+                    raise SeedError(f"{self.path}:{line}: cannot parse CSV: {exc}") from None
                 found = [
                     RecordProblem(int(records.lines[i]), *problems[i])
                     for i in range(first, min(first + self.chunk_rows, len(records.starts)))
