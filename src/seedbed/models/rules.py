@@ -223,7 +223,8 @@ class JsonShape(Rule):
             return self.conforms(value)
 
         values = frame[self.columns[0]]
-        return values.map(one, na_action="ignore").fillna(True).astype(bool)
+        # one() passes NULL itself: mapping over NA-only columns must not go through fillna.
+        return pd.Series([one(v) for v in values], index=values.index, dtype=bool)
 
 
 def checks(*rules: Rule) -> tuple[CheckConstraint, ...]:
