@@ -11,6 +11,7 @@ docs read the rules back from there. Like a CHECK, a rule passes on NULL.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -139,6 +140,29 @@ def _no_bad_strings(value: Any) -> None:
             _no_bad_strings(item)
 
 
+_JSON_NUMBER = re.compile(r"-?([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?")
+# PostgreSQL's numeric (which jsonb numbers are): at most 131072 digits before the
+# decimal point and 16383 after it; beyond that, "value overflows numeric format".
+_NUMERIC_MAX_WEIGHT_DIGITS = 131072
+_NUMERIC_MAX_SCALE = 16383
+
+
+def _json_number(text: str) -> int | Decimal:
+    match = _JSON_NUMBER.fullmatch(text)
+    if match is None:
+        raise InvalidJson(f"not a JSON number: {text[:40]}")
+    whole, fraction, exponent_text = match.groups()
+    exponent = int(exponent_text or 0)
+    digits_before = len(whole.lstrip("0")) + exponent if whole.strip("0") else 0
+    if digits_before > _NUMERIC_MAX_WEIGHT_DIGITS or len(fraction or "") - exponent > (
+        _NUMERIC_MAX_SCALE
+    ):
+        raise InvalidJson("JSON number out of the range of PostgreSQL's numeric")
+    if fraction is None and exponent_text is None and len(whole) < 4000:
+        return int(text)
+    return Decimal(text)
+
+
 def parse_json(text: str) -> Any:
     """Parse JSON text exactly as strictly as PostgreSQL's ``jsonb`` input.
 
@@ -146,7 +170,9 @@ def parse_json(text: str) -> Any:
     Infinity, ``\\u0000`` and lone surrogates are refused with :class:`InvalidJson`.
     """
     try:
-        value = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+        value = json.loads(
+            text, parse_float=_json_number, parse_int=_json_number, parse_constant=_reject_constant
+        )
     except json.JSONDecodeError as exc:
         raise InvalidJson(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
     except RecursionError:
