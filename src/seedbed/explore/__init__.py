@@ -27,6 +27,7 @@ from seedbed.explore.indexes import index_catalog, index_scans_during
 from seedbed.explore.plans import (
     ScratchTable,
     Timing,
+    buffers_touched,
     explain,
     latency_by_size,
     plan_frame,
@@ -52,6 +53,7 @@ from seedbed.explore.tables import (
 __all__ = [
     "ScratchTable",
     "Timing",
+    "buffers_touched",
     "cardinality",
     "cascade_effect",
     "explain",

@@ -33,6 +33,8 @@ _NODE_FIELDS = {
     "total_cost": "Total Cost",
     "shared_hit": "Shared Hit Blocks",
     "shared_read": "Shared Read Blocks",
+    "local_hit": "Local Hit Blocks",
+    "local_read": "Local Read Blocks",
     "rows_removed_by_filter": "Rows Removed by Filter",
     "index_cond": "Index Cond",
     "filter": "Filter",
@@ -105,6 +107,13 @@ def plan_frame(document: Mapping[str, Any]) -> pd.DataFrame:
 def uses_index(plan: pd.DataFrame, name: str) -> bool:
     """Whether any node of ``plan`` (from :func:`explain`) reads the index ``name``."""
     return bool((plan["index_name"] == name).any())
+
+
+def buffers_touched(plan: pd.DataFrame) -> int:
+    """Buffers the plan hit or read, shared and local (the root node counts its children)."""
+    root = plan.iloc[0]
+    fields = ["shared_hit", "shared_read", "local_hit", "local_read"]
+    return int(sum(int(root[f]) for f in fields if pd.notna(root[f])))
 
 
 def scan_summary(plan: pd.DataFrame) -> str:
@@ -210,6 +219,17 @@ class ScratchTable:
             self.connection.exec_driver_sql(self._index_sql(index))
         self.connection.exec_driver_sql(f"ANALYZE {self.name}")
 
+    def index_sizes(self) -> dict[str, int]:
+        """Bytes of each index on the copy, by name."""
+        sizes = self.connection.execute(
+            sa.text(
+                "select c.relname, pg_relation_size(i.indexrelid) from pg_index i "
+                "join pg_class c on c.oid = i.indexrelid where i.indrelid = cast(:t as regclass)"
+            ),
+            {"t": self.name},
+        ).all()
+        return {str(name): int(size) for name, size in sizes}
+
     def _index_sql(self, index: str) -> str:
         if index.lstrip().upper().startswith("CREATE"):
             return index.replace("{table}", self.name)
@@ -237,30 +257,30 @@ def scratch_table(
     *,
     rows: int | None = None,
     indexes: Sequence[str] = (),
-    setup: Sequence[str] = (),
+    source: str | None = None,
+    source_params: Params = None,
 ) -> Iterator[ScratchTable]:
     """A rolled-back transaction in which ``table`` is a temporary copy of ``rows`` of its rows.
 
     The copy has only ``indexes`` (see :meth:`ScratchTable.set_indexes`).
-    ``setup`` statements run on the copy before indexing (e.g. an ``UPDATE``
-    to change the data's shape). Nothing outside the transaction changes.
+    To reshape the data, give ``source``: a ``SELECT`` of the table's columns,
+    in order, with ``{source}`` where the real table goes and values as
+    ``:name`` placeholders in ``source_params``. (Shape the rows as they are
+    copied: after an ``UPDATE`` in the same transaction, a new index may not be
+    usable until the transaction ends, because of HOT chains.) Nothing
+    outside the transaction changes.
     """
     model = model_table(engine, table)
+    real = f'"{model.schema}"."{model.name}"'
+    select = (source or "SELECT * FROM {source}").replace("{source}", real)
     with connection(engine) as conn:
         scratch = ScratchTable(conn, model)
-        conn.exec_driver_sql(
-            f'CREATE TEMP TABLE "{model.name}" (LIKE "{model.schema}"."{model.name}") '
-            "ON COMMIT DROP"
-        )
-        limit = "" if rows is None else " LIMIT :rows"
+        conn.exec_driver_sql(f'CREATE TEMP TABLE "{model.name}" (LIKE {real}) ON COMMIT DROP')
+        limit = "" if rows is None else " LIMIT :_rows"
         conn.execute(
-            sa.text(
-                f'INSERT INTO {scratch.name} SELECT * FROM "{model.schema}"."{model.name}"{limit}'
-            ),
-            {} if rows is None else {"rows": rows},
+            sa.text(f"INSERT INTO {scratch.name} {select}{limit}"),
+            {**dict(source_params or {}), **({} if rows is None else {"_rows": rows})},
         )
-        for statement in setup:
-            conn.exec_driver_sql(statement)
         scratch.set_indexes(*indexes)
         try:
             yield scratch
@@ -276,7 +296,6 @@ def latency_by_size(
     sizes: Sequence[int],
     variants: Mapping[str, Sequence[str]],
     params: Params | Callable[[Connection], Mapping[str, Any]] = None,
-    setup: Sequence[str] = (),
     repeat: int = 5,
 ) -> pd.DataFrame:
     """Median latency of ``sql`` on scratch copies of ``table`` per size and index variant.
@@ -289,7 +308,7 @@ def latency_by_size(
     """
     results = []
     for size in sizes:
-        with scratch_table(engine, table, rows=size, setup=setup) as scratch:
+        with scratch_table(engine, table, rows=size) as scratch:
             conn = scratch.connection
             actual_rows = conn.exec_driver_sql(f"select count(*) from {scratch.name}").scalar_one()
             values = params(conn) if callable(params) else params
