@@ -139,6 +139,16 @@ def test_read_query_maps_driver_errors_to_query_error(db: Engine) -> None:
         explore.read_query(db, "select * from nope")
 
 
+def test_read_query_reports_a_missing_parameter_and_statements_without_rows(db: Engine) -> None:
+    with pytest.raises(QueryError, match="bind parameter 'u'"):
+        explore.read_query(db, "select * from session where user_id = :u")
+    with db.connect() as conn:
+        updated = explore.read_query(conn, "update tag set name = name || '-x'")
+        assert updated.empty and updated.attrs["rowcount"] == 8
+        conn.rollback()
+    assert explore.read_table(db, "tag", where={"name": "tag-1"}).shape[0] == 1
+
+
 def test_row_counts_match_the_generated_tables(db: Engine, generated: dict) -> None:
     counts = explore.row_counts(db)
     assert counts.to_dict() == {name: len(frame) for name, frame in generated.items()}

@@ -46,6 +46,8 @@ def connection(bind: Bind) -> Iterator[Connection]:
         raise DatabaseError(first_line(exc)) from None
     except sa.exc.DBAPIError as exc:
         raise QueryError(first_line(exc)) from None
+    except sa.exc.StatementError as exc:  # e.g. a :placeholder without a value
+        raise QueryError(str(exc.orig or exc).splitlines()[0]) from None
 
 
 def use_namespace(conn: Connection) -> None:
@@ -84,6 +86,10 @@ def model_columns(table: sa.Table, names: Any) -> list[sa.Column[Any]]:
 def frame(conn: Connection, statement: sa.Executable, params: Params = None) -> pd.DataFrame:
     """Run ``statement`` and return its rows as a DataFrame; enum members become their values."""
     result = conn.execute(statement, dict(params or {}))
+    if not result.returns_rows:  # e.g. an UPDATE without RETURNING
+        empty = pd.DataFrame()
+        empty.attrs["rowcount"] = result.rowcount
+        return empty
     columns = list(result.keys())
     rows = result.fetchall()
     # Column by column: faster than from_records, and names may repeat (``a.id, b.id``).
