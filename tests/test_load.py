@@ -419,6 +419,7 @@ def test_cli_load_prints_counts_and_quiet_prints_nothing(cli_env, engine):
     done = run_cli(["load", str(SEEDS), "--dry-run"], cli_env)
     assert done.returncode == 0, done.stderr
     assert "user" in done.stdout and "rolled back" in done.stdout
+    assert done.stderr == ""  # no progress bars when stderr is not a terminal
     assert set(counts(engine).values()) == {0}
 
     done = run_cli(["load", str(SEEDS), "--quiet"], cli_env)
@@ -460,3 +461,17 @@ def test_cli_missing_path_exits_2(cli_env, tmp_path):
     done = run_cli(["load", str(tmp_path / "nope")], cli_env)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
+
+
+# -- progress ----------------------------------------------------------------
+
+
+def test_progress_bars_show_when_asked(engine, capsys):
+    seedbed.load(SEEDS, engine=engine, progress=True)
+    err = capsys.readouterr().err
+    assert "user" in err and "100%" in err
+
+
+def test_progress_is_silent_when_output_is_not_a_terminal(engine, capsys):
+    seedbed.load(SEEDS, engine=engine)  # pytest captures stderr: not a terminal
+    assert capsys.readouterr().err == ""
