@@ -28,6 +28,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,14 +37,30 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "bench_load"
 
 TO_SQL = """
-import sys, time
+import json, sys
 import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 import seedbed
 from seedbed.db import get_engine
+from seedbed.models import metadata_for
 engine = get_engine(seedbed.load_settings())
-for table, path in zip(sys.argv[1::2], sys.argv[2::2]):
+tables = metadata_for("{schema}").tables
+for name, path in zip(sys.argv[1::2], sys.argv[2::2]):
+    table = tables["{schema}." + name]
     frame = pd.read_csv(path)
-    frame.to_sql(table, engine, schema="{schema}", if_exists="append", index=False)
+    dtype = {}
+    for column in table.columns:
+        if column.name not in frame.columns:
+            continue
+        if isinstance(column.type, sa.DateTime):
+            frame[column.name] = pd.to_datetime(frame[column.name], utc=True, format="ISO8601")
+        elif isinstance(column.type, sa.JSON):
+            frame[column.name] = frame[column.name].map(json.loads, na_action="ignore")
+            dtype[column.name] = JSONB(none_as_null=True)
+        elif not isinstance(column.type, (sa.Text, sa.Boolean)):
+            dtype[column.name] = column.type
+    frame.to_sql(name, engine, schema="{schema}", if_exists="append", index=False, dtype=dtype)
 """
 
 
@@ -53,16 +70,44 @@ class Timing:
     peak_rss_mb: float
 
 
+def _peak_rss_mb(pid: int) -> float:
+    """VmHWM of a running process, in MB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def run(command: list[str], env: dict[str, str]) -> Timing:
-    """Run ``command`` to completion; wall time and the child's peak RSS."""
+    """Run ``command`` to completion; wall time and the child's peak RSS.
+
+    The peak is polled from ``/proc`` (VmHWM): ``ru_maxrss`` of a child would
+    include the benchmark's own memory, copied at fork.
+    """
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    peak = 0.0
+    done = threading.Event()
+
+    def watch() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _peak_rss_mb(process.pid))
+            done.wait(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    _, stderr = process.communicate()
     seconds = time.perf_counter() - started
-    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(command[:4])} ...\n{stderr}")
-    return Timing(seconds, usage.ru_maxrss / 1024)
+    done.set()
+    watcher.join()
+    if process.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(command[:4])} ...\n{stderr.decode(errors='replace')}")
+    return Timing(seconds, peak)
 
 
 def find_psql() -> str | None:
@@ -82,6 +127,16 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1_000_000, help="users (default 1M)")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench-data")
     parser.add_argument("--skip-to-sql", action="store_true", help="leave out pandas to_sql")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="runs of psql and seedbed each; the fastest counts"
+    )
+    parser.add_argument(
+        "--memory-users",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also load (dry run) a users-only file of N rows and report peak RSS",
+    )
     args = parser.parse_args()
 
     import sqlalchemy as sa
@@ -167,10 +222,17 @@ def main() -> None:
         ):
             if runner is None:
                 continue
-            empty()
-            timing = runner(names)
-            if timing is not None:
-                check_loaded(names)
+            timing = None
+            for _ in range(1 if label == "pandas to_sql" else args.repeat):
+                empty()
+                attempt = runner(names)
+                if attempt is not None:
+                    check_loaded(names)
+                    if timing is None or attempt.seconds < timing.seconds:
+                        timing = Timing(
+                            attempt.seconds,
+                            max(attempt.peak_rss_mb, timing.peak_rss_mb if timing else 0),
+                        )
             results.append((label, timing))
         baseline = results[0][1]
         print(f"{'method':<15} {'seconds':>9} {'rows/s':>11} {'peak RSS':>10} {'vs psql':>8}")
@@ -184,6 +246,21 @@ def main() -> None:
                 f"{timing.peak_rss_mb:>7.0f} MB {ratio:>8}"
             )
     empty()
+    if args.memory_users:
+        from seedbed.synthetic import generate_users_csv
+
+        big = args.data_dir / f"users-only-{args.memory_users}" / "user.csv"
+        if not big.exists():
+            big.parent.mkdir(parents=True, exist_ok=True)
+            generate_users_csv(args.memory_users, big, seed=2)
+        timing = run(
+            [sys.executable, "-m", "seedbed", "load", str(big), "--dry-run", "--quiet"], env
+        )
+        print(
+            f"\n== memory: seedbed load --dry-run of {args.memory_users:,} users "
+            f"({big.stat().st_size / 1e6:,.0f} MB): {timing.seconds:.1f} s, "
+            f"peak RSS {timing.peak_rss_mb:.0f} MB =="
+        )
 
 
 def _count_rows(path: Path) -> int:
