@@ -259,6 +259,17 @@ def test_time_call_runs_warmup_then_repeats() -> None:
         explore.time_call(lambda: None, repeat=0)
 
 
+def test_time_calls_take_turns() -> None:
+    order: list[str] = []
+    timings = explore.time_calls(
+        {"a": lambda: order.append("a"), "b": lambda: order.append("b")}, repeat=3, warmup=1
+    )
+    assert order == ["a", "b"] + ["a", "b"] * 3
+    assert {name: len(t.seconds) for name, t in timings.items()} == {"a": 3, "b": 3}
+    with pytest.raises(QueryError):
+        explore.time_calls({"a": lambda: None}, repeat=0)
+
+
 def test_timing_median_is_the_middle_value() -> None:
     timing = explore.Timing((0.003, 0.001, 0.002))
     assert timing.median == 0.002

@@ -34,6 +34,7 @@ from seedbed.explore.plans import (
     scan_summary,
     scratch_table,
     time_call,
+    time_calls,
     time_query,
     uses_index,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "scan_summary",
     "scratch_table",
     "time_call",
+    "time_calls",
     "time_query",
     "uses_index",
     "vacuum_analyze",

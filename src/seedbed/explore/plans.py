@@ -165,6 +165,31 @@ def time_call(call: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -
     return Timing(tuple(seconds))
 
 
+def time_calls(
+    calls: Mapping[str, Callable[[], object]], *, repeat: int = 5, warmup: int = 1
+) -> dict[str, Timing]:
+    """Time several alternatives round-robin, so that background noise hits them all alike.
+
+    Each call runs ``warmup`` untimed times, then the calls take turns
+    ``repeat`` times. Use it to compare alternatives on a busy machine.
+
+    >>> timings = time_calls({"offset": lambda: ..., "keyset": lambda: ...})  # doctest: +SKIP
+    >>> timings["offset"].median / timings["keyset"].median                  # doctest: +SKIP
+    """
+    if repeat < 1:
+        raise QueryError(f"repeat must be at least 1, got {repeat}")
+    for call in calls.values():
+        for _ in range(warmup):
+            call()
+    seconds: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeat):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            seconds[name].append(time.perf_counter() - start)
+    return {name: Timing(tuple(values)) for name, values in seconds.items()}
+
+
 def time_query(
     bind: Bind,
     sql: str | sa.Executable,
