@@ -371,6 +371,21 @@ def test_a_dataframe_row_only_the_database_refuses_is_named_by_position(engine):
     assert counts(engine)["user"] == 0
 
 
+def test_a_dataframe_row_with_a_key_only_the_database_checks_is_named_by_position(engine):
+    execute(engine, 'CREATE UNIQUE INDEX uq_user_name_extra ON "{schema}"."user" (name)')
+    users = pd.DataFrame(
+        {
+            "id": [f"{i}b7c1e1a-2f3d-4a5b-8c6d-7e8f9a0b1c2d" for i in range(4)],
+            "email": [f"{i}@example.com" for i in range(4)],
+            "name": ["a", "b", "c", "b"],
+        }
+    )
+    with pytest.raises(LoadError) as caught:
+        seedbed.load({"user": users}, engine=engine)
+    assert (caught.value.line, caught.value.constraint) == (3, "uq_user_name_extra")
+    assert "row 3" in str(caught.value)
+
+
 def test_parquet_files_load(engine, tmp_path):
     frame = pd.read_csv(SEEDS / "user.csv")
     frame.to_parquet(tmp_path / "user.parquet")

@@ -21,9 +21,10 @@ import csv
 import io
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import psycopg
 import sqlalchemy as sa
 
@@ -45,6 +46,7 @@ class Target:
     label: str
     path: Path | None
     columns: tuple[str, ...]
+    frame: pd.DataFrame | None = field(default=None, compare=False)
 
     def sensitive(self, column: str | None) -> bool:
         if column is None or column not in self.table.c:
@@ -91,8 +93,11 @@ def to_seedbed_error(exc: psycopg.Error, target: Target | None) -> SeedbedError:
     if key:
         columns = [c.strip().strip('"') for c in key.group("columns").split(", ")]
         values = _split_values(key.group("values"), len(columns))
-        if line is None and values is not None and target.path is not None:
-            line = find_key_line(target.path, columns, values)
+        if line is None and values is not None:
+            if target.frame is not None:
+                line = find_key_row(target.frame, columns, values)
+            elif target.path is not None:
+                line = find_key_line(target.path, columns, values)
         shown = [
             REDACTED if target.sensitive(c) or values is None else v
             for c, v in zip(columns, values or columns, strict=True)
@@ -206,6 +211,17 @@ def find_key_line(path: Path, columns: Sequence[str], values: Sequence[str]) -> 
         if len(fields) == len(header) and [fields[i] for i in positions] == wanted:
             return record.start
     return None
+
+
+def find_key_row(frame: pd.DataFrame, columns: Sequence[str], values: Sequence[str]) -> int | None:
+    """The position (from 0) of the first row of ``frame`` whose ``columns`` hold ``values``."""
+    if not set(columns) <= set(frame.columns):
+        return None
+    match = pd.Series(True, index=frame.index)
+    for column, value in zip(columns, values, strict=True):
+        match &= frame[column].astype("string").eq(value).fillna(False).to_numpy()
+    hits = match.to_numpy().nonzero()[0]
+    return int(hits[0]) if len(hits) else None
 
 
 def read_header(path: Path) -> list[str]:

@@ -22,6 +22,7 @@ times from the start of the transaction; nothing is committed in between.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -55,7 +56,7 @@ from seedbed.loading.modes import LoadMode, conflict_key, create_stage_sql, merg
 from seedbed.loading.progress import progress_bar, wanted
 from seedbed.loading.result import LoadResult, TableLoad
 from seedbed.models import metadata_for
-from seedbed.validation import SeedValidator, ValidationReport
+from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
 
 MAX_ATTEMPTS = 6
 
@@ -137,7 +138,7 @@ def _jobs(sources: Mapping[str, Any], schema: str, mode: LoadMode) -> list[_Job]
         if source is None:
             continue
         columns = _source_columns(source)
-        target = Target(table, str(source.label), source.path, columns)
+        target = Target(table, str(source.label), source.path, columns, source.frame)
         key = conflict_key(table, columns) if mode is not LoadMode.INSERT and columns else ()
         jobs.append(_Job(target, source.frame, key))
     return jobs
@@ -201,16 +202,19 @@ def _validate(
     sources: Mapping[str, Any], engine: Engine, mode: LoadMode, progress: bool
 ) -> ValidationReport:
     """The validation report for ``sources``, read in chunks (bounded memory)."""
-    from seedbed.validation import read_seed_chunks
-
     tables = [s.table for s in sources.values()]
     keys_against_db = _non_empty(engine, tables) if mode is LoadMode.INSERT else set()
     validator = _LoadValidator(tables, engine=engine, keys_against_db=keys_against_db)
     reports = []
-    for seed in sources.values():
-        for chunk in read_seed_chunks(seed):
-            reports.append(chunk.report)
-            reports.append(validator.check_chunk(seed, chunk))
+    bar = progress_bar(progress, description="validate", total=None, unit="rows")
+    try:
+        for seed in sources.values():
+            for chunk in read_seed_chunks(seed):
+                reports.append(chunk.report)
+                reports.append(validator.check_chunk(seed, chunk))
+                bar.update(len(chunk.frame))
+    finally:
+        bar.close()
     reports.append(validator.finish())
     return ValidationReport.concat(reports).sorted()
 
@@ -259,8 +263,6 @@ def load(
     >>> print(result)                                         # doctest: +SKIP
     """
     started = time.perf_counter()
-    from seedbed.validation import resolve_sources
-
     load_mode = LoadMode.parse(mode)
     engine = engine or get_engine()
     schema = schema_of(engine)
@@ -279,14 +281,13 @@ def load(
         validate_started = time.perf_counter()
         try:
             report = _validate(sources, engine, load_mode, show)
-        except BaseException:
-            writer.cancel.set()
+            result.validate_seconds = time.perf_counter() - validate_started
+            if not report.ok:
+                writer.cancel.set()
             thread.join()
+        except BaseException:  # an unreadable file, Ctrl-C: stop the COPY, then roll back
+            _stop(writer, thread)
             raise
-        result.validate_seconds = time.perf_counter() - validate_started
-        if not report.ok:
-            writer.cancel.set()
-        thread.join()
         if not report.ok:
             raise DataError(_invalid_message(report), report)
         attempts = 1
@@ -311,6 +312,15 @@ def load(
         _release(raw, connection, healthy)
     result.total_seconds = time.perf_counter() - started
     return result
+
+
+def _stop(writer: _Writer, thread: threading.Thread) -> None:
+    """Call the writer off: between blocks by flag, mid-statement by a cancel request."""
+    writer.cancel.set()
+    if thread.is_alive():
+        with contextlib.suppress(psycopg.Error):
+            writer.connection.cancel_safe(timeout=5)
+    thread.join()
 
 
 def _connect(engine: Engine) -> Any:
