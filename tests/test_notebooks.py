@@ -40,6 +40,7 @@ def kernel_env(db_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
     env = dict(db_env)
     env["JUPYTER_PATH"] = str(jupyter_path)
     env["SEEDBED_NOTEBOOK_ROWS"] = ROWS
+    env["SEEDBED_NOTEBOOK_REPEAT"] = "2"
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
     return env
