@@ -224,7 +224,8 @@ def _from_text(column: ColumnSpec, arr: pa.Array, index: pd.Index) -> tuple[pd.S
     present = ~_null_mask(arr)
     if kind in (k.TEXT, k.JSON, k.ENUM, k.UUID, k.NUMERIC, k.INET):
         if kind == k.TEXT:
-            bad = _matches(arr, "\x00")
+            found = pc.match_substring(arr, "\x00").fill_null(False)
+            bad = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
         elif kind == k.ENUM:
             allowed = pa.array(list(column.enum_values), type=pa.string())
             member = pc.is_in(arr, value_set=allowed).fill_null(False)
@@ -328,8 +329,10 @@ def default_series(column: ColumnSpec, length: int, index: pd.Index) -> pd.Serie
     default = column.default
     if default == "now" and column.kind in (k.TIMESTAMPTZ, k.TIMESTAMP):
         now = pd.Timestamp.now(tz="UTC").as_unit("us")
-        value = now if column.kind == k.TIMESTAMPTZ else now.tz_localize(None)
-        return pd.Series([value] * length, index=index)
+        stamps = pd.DatetimeIndex(np.full(length, np.datetime64(now.tz_localize(None))))
+        return pd.Series(
+            stamps.tz_localize("UTC") if column.kind == k.TIMESTAMPTZ else stamps, index=index
+        )
     if default is None:
         return pd.Series(pd.array([None] * length, dtype="str"), index=index)
     text = pd.Series(

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from seedbed.errors import SeedError
 
 BOM = b"\xef\xbb\xbf"
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 4 << 20  # small blocks keep memory flat; larger ones are not faster
 MAX_RECORD_BYTES = 256 << 20
 QUOTE, COMMA, LF, CR, NUL = 34, 44, 10, 13, 0
 
@@ -54,6 +55,8 @@ class Records:
     crlf: np.ndarray
     complete: int  # bytes that belong to whole records
     unterminated: bool  # the last record opens a quote that never closes
+    quotes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    inside: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))  # 1: within quotes
 
 
 def find_records(buf: np.ndarray, base_line: int, at_eof: bool) -> Records:
@@ -63,10 +66,13 @@ def find_records(buf: np.ndarray, base_line: int, at_eof: bool) -> Records:
     a final newline is a record too, and ``unterminated`` says whether it
     ends inside quotes.
     """
-    quotes = np.flatnonzero(buf == QUOTE)
-    newlines = np.flatnonzero(buf == LF)
-    outside = (np.searchsorted(quotes, newlines) & 1) == 0
-    ends = newlines[outside]
+    is_quote = buf == QUOTE
+    quotes = np.flatnonzero(is_quote)
+    # Quote parity of every byte; uint8 wraps at 256, which keeps the parity.
+    inside = np.cumsum(is_quote, dtype=np.uint8) & 1
+    is_newline = buf == LF
+    newlines = np.flatnonzero(is_newline)
+    ends = np.flatnonzero(is_newline & (inside == 0))
     starts = np.concatenate(([0], ends + 1)).astype(np.int64)
     stops = ends.astype(np.int64)
     complete = int(ends[-1] + 1) if len(ends) else 0
@@ -85,7 +91,24 @@ def find_records(buf: np.ndarray, base_line: int, at_eof: bool) -> Records:
         crlf = has_cr & terminated
         stops = np.where(crlf, stops - 1, stops)
     lines = base_line + np.searchsorted(newlines, starts)
-    return Records(starts, stops, lines.astype(np.int64), crlf, complete, unterminated)
+    return Records(
+        starts, stops, lines.astype(np.int64), crlf, complete, unterminated, quotes, inside
+    )
+
+
+def last_record_end(data: bytes) -> int:
+    """Bytes up to and including the last newline outside quotes (0: none yet)."""
+    quotes_total = data.count(b'"')
+    end = len(data)
+    quotes_after = 0
+    while True:
+        newline = data.rfind(b"\n", 0, end)
+        if newline < 0:
+            return 0
+        quotes_after += data.count(b'"', newline + 1, end)
+        if (quotes_total - quotes_after) % 2 == 0:
+            return newline + 1
+        end = newline
 
 
 def _record_of(records: Records, positions: np.ndarray) -> np.ndarray:
@@ -93,16 +116,15 @@ def _record_of(records: Records, positions: np.ndarray) -> np.ndarray:
 
 
 def field_counts(buf: np.ndarray, records: Records) -> np.ndarray:
-    quotes = np.flatnonzero(buf == QUOTE)
-    commas = np.flatnonzero(buf == COMMA)
-    commas = commas[(np.searchsorted(quotes, commas) & 1) == 0]
-    owner = _record_of(records, commas)
-    return np.bincount(owner, minlength=len(records.starts)) + 1
+    if not len(records.starts):
+        return np.zeros(0, dtype=np.int64)
+    outside_commas = (buf == COMMA) & (records.inside == 0)
+    counts: np.ndarray = np.add.reduceat(outside_commas, records.starts, dtype=np.int64) + 1
+    return counts
 
 
-def _stray_quotes(buf: np.ndarray) -> np.ndarray:
+def _stray_quotes(buf: np.ndarray, quotes: np.ndarray) -> np.ndarray:
     """Positions of quotes that neither open nor close a field (COPY reads those differently)."""
-    quotes = np.flatnonzero(buf == QUOTE)
     if not len(quotes):
         return quotes
     n = len(buf)
@@ -120,9 +142,7 @@ def _stray_quotes(buf: np.ndarray) -> np.ndarray:
 
 
 def _bare_carriage_returns(buf: np.ndarray, records: Records) -> np.ndarray:
-    quotes = np.flatnonzero(buf == QUOTE)
-    crs = np.flatnonzero(buf == CR)
-    crs = crs[(np.searchsorted(quotes, crs) & 1) == 0]
+    crs = np.flatnonzero((buf == CR) & (records.inside == 0))
     n = len(buf)
     follower = np.where(crs + 1 < n, buf[np.minimum(crs + 1, n - 1)], 0)
     result: np.ndarray = crs[follower != LF]
@@ -169,7 +189,7 @@ def record_problems(
     if records.unterminated:
         mark(np.array([len(records.starts) - 1]), "csv_format", "a quoted field is never closed")
     mark(
-        np.unique(_record_of(records, _stray_quotes(buf))),
+        np.unique(_record_of(records, _stray_quotes(buf, records.quotes))),
         "csv_format",
         'has a stray quote: a " may only open or close a whole field, '
         'and inside one it is written ""',
@@ -205,24 +225,26 @@ def parse_header(raw: bytes) -> list[str]:
     return rows[0] if rows else [""]
 
 
-def parse_records(buf: np.ndarray, records: Records, keep: np.ndarray, n_fields: int) -> pa.Table:
-    """Parse the kept records with pyarrow: every field as text, unquoted empty as NULL."""
-    names = [f"f{i}" for i in range(n_fields)]
-    if not keep.any():
-        return pa.table({name: pa.array([], type=pa.string()) for name in names})
-    starts, stops = records.starts[keep], records.stops[keep]
-    if keep.all():
-        body = buf[int(records.starts[0]) : int(records.stops[-1])].tobytes() + b"\n"
-    else:
-        pieces = [buf[int(a) : int(b)].tobytes() for a, b in zip(starts, stops, strict=True)]
-        body = b"\n".join(pieces) + b"\n"
-    longest = int((stops - starts).max())
-    table = pacsv.read_csv(
+def _read_csv(
+    body: bytes | pa.Buffer, names: list[str], longest: int, invalid: list[int] | None = None
+) -> pa.Table:
+    """pyarrow's CSV parser: every field as text, unquoted empty as NULL, quoted empty as ""."""
+
+    def on_invalid(row: object) -> str:
+        assert invalid is not None
+        invalid.append(1)
+        return "skip"
+
+    return pacsv.read_csv(
         pa.BufferReader(body),
         read_options=pacsv.ReadOptions(
             column_names=names, block_size=max(4 << 20, 2 * longest + 1024)
         ),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+        parse_options=pacsv.ParseOptions(
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+            invalid_row_handler=on_invalid if invalid is not None else None,
+        ),
         convert_options=pacsv.ConvertOptions(
             column_types=dict.fromkeys(names, pa.string()),
             strings_can_be_null=True,
@@ -230,6 +252,66 @@ def parse_records(buf: np.ndarray, records: Records, keep: np.ndarray, n_fields:
             null_values=[""],
         ),
     )
+
+
+def fast_parse(buf: np.ndarray, base_line: int, n_fields: int) -> CsvPiece | None:
+    """Parse a block of whole records when it is plainly well formed, else None.
+
+    Plainly well formed: UTF-8 without NUL, no carriage return, balanced quotes
+    that only open and close fields, and every record with the header's field
+    count (pyarrow reports no invalid row). Then pyarrow's records are exactly
+    COPY's, and a row's line follows from the newlines inside earlier values.
+    Anything else goes through the exact scan of :func:`find_records`.
+    """
+    if n_fields < 2 or not len(buf):
+        return None  # one-column files: an empty line or \. is a row there; scan exactly
+    if np.count_nonzero(buf == CR) or np.count_nonzero(buf == NUL):
+        return None
+    newline = buf == LF
+    if newline[0] or np.count_nonzero(newline[1:] & newline[:-1]):
+        return None  # an empty line: pyarrow would read a row of empty strings
+    if int(buf.max()) >= 128:
+        try:
+            buf.tobytes().decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    quotes = np.flatnonzero(buf == QUOTE)
+    if len(quotes) % 2 or len(_stray_quotes(buf, quotes)):
+        return None
+    invalid: list[int] = []
+    names = [f"f{i}" for i in range(n_fields)]
+    try:
+        table = _read_csv(pa.py_buffer(buf), names, len(buf), invalid)
+    except pa.ArrowException:
+        return None
+    if invalid:
+        return None
+    rows = table.num_rows
+    newlines = int(np.count_nonzero(newline))
+    lines = base_line + np.arange(rows, dtype=np.int64)
+    records_by_newline = rows if buf[-1] == LF else rows - 1
+    if newlines != records_by_newline:
+        inner = np.zeros(rows, dtype=np.int64)
+        for column in table.columns:
+            counts = pc.count_substring(column, "\n").fill_null(0)
+            inner += np.asarray(counts.to_numpy(zero_copy_only=False), dtype=np.int64)
+        lines[1:] += np.cumsum(inner)[:-1]
+    return CsvPiece(table, lines)
+
+
+def parse_records(buf: np.ndarray, records: Records, keep: np.ndarray, n_fields: int) -> pa.Table:
+    """Parse the kept records with pyarrow: every field as text, unquoted empty as NULL."""
+    names = [f"f{i}" for i in range(n_fields)]
+    if not keep.any():
+        return pa.table({name: pa.array([], type=pa.string()) for name in names})
+    starts, stops = records.starts[keep], records.stops[keep]
+    body: bytes | pa.Buffer
+    if keep.all():
+        body = pa.py_buffer(buf[int(records.starts[0]) : int(records.stops[-1])])
+    else:
+        pieces = [buf[int(a) : int(b)].tobytes() for a, b in zip(starts, stops, strict=True)]
+        body = b"\n".join(pieces) + b"\n"
+    table = _read_csv(body, names, int((stops - starts).max()))
     if table.num_rows != int(keep.sum()):
         raise SeedError(
             f"CSV parser found {table.num_rows} rows where {int(keep.sum())} were expected"
@@ -270,8 +352,8 @@ class CsvReader:
                 buffer = carry + data
                 arr = np.frombuffer(buffer, dtype=np.uint8)
                 if not at_eof:
-                    records = find_records(arr, line, at_eof=False)
-                    if records.complete == 0:
+                    cut = last_record_end(buffer)
+                    if cut == 0:
                         if len(buffer) > MAX_RECORD_BYTES:
                             raise SeedError(
                                 f"{self.path}:{line}: a record longer than "
@@ -279,7 +361,6 @@ class CsvReader:
                             )
                         carry, want = buffer, want * 2
                         continue
-                    cut = records.complete
                     want = BLOCK_BYTES
                     yield arr[:cut], line, False
                     line += int(np.count_nonzero(arr[:cut] == LF))
@@ -317,6 +398,14 @@ class CsvReader:
                 base_line += int(np.count_nonzero(buf[:rest] == LF))
                 buf = buf[rest:]
             if len(buf) == 0:
+                continue
+            fast = fast_parse(buf, base_line, n_fields)
+            if fast is not None:
+                for first in range(0, fast.table.num_rows, self.chunk_rows):
+                    yield CsvPiece(
+                        fast.table.slice(first, self.chunk_rows),
+                        fast.lines[first : first + self.chunk_rows],
+                    )
                 continue
             records = find_records(buf, base_line, at_eof)
             problems = record_problems(buf, records, n_fields, self.crlf_header)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,45 @@ def _empty_frame() -> pd.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class _Block:
+    file: str
+    table: str
+    lines: list[int | None]
+    column: str | None
+    rule: str
+    values: list[str | None] | None
+    message: str
+
+
+def _columns(blocks: Sequence[_Block | pd.DataFrame]) -> dict[str, list[Any]]:
+    data: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    for block in blocks:
+        if isinstance(block, pd.DataFrame):
+            for name in COLUMNS:
+                data[name].extend(None if _missing(v) else v for v in block[name].tolist())
+            continue
+        n = len(block.lines)
+        data["file"].extend([block.file] * n)
+        data["table"].extend([block.table] * n)
+        data["line"].extend(block.lines)
+        data["column"].extend([block.column] * n)
+        data["rule"].extend([block.rule] * n)
+        data["value"].extend(block.values if block.values is not None else [None] * n)
+        data["message"].extend([block.message] * n)
+    return data
+
+
+def _frame_of(data: dict[str, list[Any]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {name: pd.array(data[name], dtype="Int64" if name == "line" else "str") for name in COLUMNS}
+    )
+
+
+def _materialize(blocks: Sequence[_Block | pd.DataFrame]) -> pd.DataFrame:
+    return _frame_of(_columns(blocks)) if blocks else _empty_frame()
+
+
 class ValidationReport:
     """The problems found in a seed set; empty when the set is valid.
 
@@ -89,13 +129,12 @@ class ValidationReport:
     """
 
     def __init__(self, failures: pd.DataFrame | None = None) -> None:
-        if failures is None or failures.empty:
-            self._frame = _empty_frame()
-        else:
-            frame = failures.loc[:, list(COLUMNS)].reset_index(drop=True)
-            self._frame = frame.astype(
-                {"line": "Int64", "file": "str", "table": "str", "rule": "str", "message": "str"}
-            )
+        # Rows are kept as blocks and turned into one DataFrame only when looked at:
+        # validation makes many small, mostly empty reports.
+        self._blocks: list[_Block | pd.DataFrame] = []
+        self._cache: pd.DataFrame | None = None
+        if failures is not None and not failures.empty:
+            self._blocks.append(failures.loc[:, list(COLUMNS)])
 
     @classmethod
     def from_rows(
@@ -113,36 +152,32 @@ class ValidationReport:
 
         ``values`` must already be display values (see :func:`display_values`).
         """
-        n = len(lines)
-        if n == 0:
-            return cls()
-        frame = pd.DataFrame(
-            {
-                "file": [file] * n,
-                "table": [table] * n,
-                "line": pd.array(np.asarray(lines, dtype="float64"), dtype="Int64")
-                if n
-                else pd.array([], dtype="Int64"),
-                "column": [column] * n,
-                "rule": [rule] * n,
-                "value": list(values) if values is not None else [None] * n,
-                "message": [message] * n,
-            }
-        )
-        return cls(frame)
+        report = cls()
+        if len(lines):
+            line_list = [None if _missing(v) else int(v) for v in list(lines)]
+            value_list = list(values) if values is not None else None
+            report._blocks.append(_Block(file, table, line_list, column, rule, value_list, message))
+        return report
 
     @classmethod
     def concat(cls, reports: Iterable[ValidationReport]) -> ValidationReport:
         """One report holding the rows of all ``reports``, in order."""
-        frames = [r._frame for r in reports if not r._frame.empty]
-        if not frames:
-            return cls()
-        return cls(pd.concat(frames, ignore_index=True))
+        report = cls()
+        for item in reports:
+            report._blocks.extend(item._blocks)
+        return report
+
+    @property
+    def _frame(self) -> pd.DataFrame:
+        if self._cache is None:
+            self._cache = _materialize(self._blocks)
+            self._blocks = [self._cache] if len(self._cache) else []
+        return self._cache
 
     @property
     def ok(self) -> bool:
         """True when there is no problem."""
-        return self._frame.empty
+        return not self._blocks
 
     @property
     def failures(self) -> pd.DataFrame:
@@ -150,7 +185,7 @@ class ValidationReport:
         return self._frame.copy()
 
     def __len__(self) -> int:
-        return len(self._frame)
+        return sum(len(b.lines) if isinstance(b, _Block) else len(b) for b in self._blocks)
 
     def __bool__(self) -> bool:
         return True
@@ -177,8 +212,24 @@ class ValidationReport:
 
     def sorted(self) -> ValidationReport:
         """The rows ordered by file, line, column and rule."""
-        frame = self._frame.sort_values(["file", "line", "column", "rule"], kind="stable")
-        return ValidationReport(frame)
+        if len(self) < 2:
+            return self
+        data = _columns(self._blocks)
+
+        def key(i: int) -> tuple[str, int, str, str]:
+            line = data["line"][i]
+            return (
+                data["file"][i],
+                -1 if line is None else line,
+                data["column"][i] or "",
+                data["rule"][i],
+            )
+
+        order = sorted(range(len(data["file"])), key=key)
+        report = ValidationReport()
+        report._cache = _frame_of({name: [data[name][i] for i in order] for name in COLUMNS})
+        report._blocks = [report._cache]
+        return report
 
     def to_records(self) -> list[dict[str, Any]]:
         """Every row as a dict with the field names above (never capped)."""

@@ -96,7 +96,7 @@ class RuleSpec:
     rule: Rule
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one per table (cached), compared by identity
 class TableSpec:
     table: sa.Table
     columns: dict[str, ColumnSpec]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from seedbed.errors import DatabaseError
 from seedbed.validation.coerce import default_series
-from seedbed.validation.keys import KeySet, first_duplicates, key_hashes
+from seedbed.validation.keys import KeySet, key_hashes
 from seedbed.validation.report import REDACTED, ValidationReport, display_values, shorten
 from seedbed.validation.sources import SeedChunk, SeedSource
 from seedbed.validation.spec import ForeignKeySpec, TableSpec, UniqueKey, table_spec
@@ -98,7 +99,7 @@ class SeedValidator:
         reports = []
         for item in self._deferred:
             parent = self._parents[(item.fk.parent.name, item.fk.parent_columns)]
-            missing = parent.find(item.hashes) < 0
+            missing = ~parent.contains(item.hashes)
             reports.append(
                 self._fk_report(item.spec, item.fk, item.label, item.lines[missing], None)
             )
@@ -112,10 +113,10 @@ class SeedValidator:
 
     @staticmethod
     def _with_defaults(spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
-        """``frame`` plus every left-out column, filled as PostgreSQL fills it."""
+        """``frame`` plus the left-out columns a check reads, filled as PostgreSQL fills them."""
         missing = {
-            name: default_series(column, len(frame), frame.index)
-            for name, column in spec.columns.items()
+            name: default_series(spec.columns[name], len(frame), frame.index)
+            for name in _checked_columns(spec)
             if name not in frame.columns
         }
         if not missing:
@@ -221,10 +222,16 @@ class SeedValidator:
                 continue
             hashes = key_hashes(full.loc[rows], key.columns)
             row_lines = lines[rows]
-            seen = self._unique.setdefault((spec.name, key.name), KeySet())
-            earlier = seen.find(hashes)
-            within = first_duplicates(hashes)
-            earlier = np.where(earlier >= 0, earlier, np.where(within >= 0, row_lines[within], -1))
+            seen = self._unique_set(spec.name, key)
+            order = np.argsort(hashes, kind="stable")
+            ordered = hashes[order]
+            starts = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+            known = seen.contains_sorted(ordered)
+            first = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
+            # -1: not a duplicate; 0: first seen in an earlier chunk; else that row's line.
+            earlier = np.full(len(hashes), -1, dtype=np.int64)
+            earlier[order[~starts]] = row_lines[first[~starts]]
+            earlier[order[known]] = 0
             duplicate = earlier >= 0
             if duplicate.any():
                 positions = np.flatnonzero(rows)[duplicate]
@@ -233,6 +240,7 @@ class SeedValidator:
                 values = self._key_values(spec, full, key.columns, mask)
                 for first_line in np.unique(earlier[duplicate]):
                     pick = earlier[duplicate] == first_line
+                    where = f"on line {first_line}" if first_line else "on an earlier line"
                     reports.append(
                         ValidationReport.from_rows(
                             file=label,
@@ -242,16 +250,22 @@ class SeedValidator:
                             rule=key.name,
                             values=[v for v, p in zip(values, pick, strict=True) if p],
                             message=f"duplicate: the same {self._key_words(key)} "
-                            f"is already on line {first_line}",
+                            f"is already {where}",
                         )
                     )
-            seen.add(hashes, row_lines)
-            parent = self._parents.get((spec.name, key.columns))
-            if parent is not None and not (key.where_null or key.where_not_null):
-                parent.add(hashes, row_lines)
+            seen.add_sorted(ordered[starts & ~known])
             if self.engine is not None:
                 reports.append(self._in_database(spec, label, key, full, lines, rows))
         return ValidationReport.concat(reports)
+
+    def _unique_set(self, table: str, key: UniqueKey) -> KeySet:
+        """The keys seen of ``key``; shared with foreign keys that point at the same columns."""
+        found = self._unique.get((table, key.name))
+        if found is None:
+            partial = bool(key.where_null or key.where_not_null)
+            parent = None if partial else self._parents.get((table, key.columns))
+            found = self._unique[(table, key.name)] = parent if parent is not None else KeySet()
+        return found
 
     @staticmethod
     def _key_words(key: UniqueKey) -> str:
@@ -282,7 +296,7 @@ class SeedValidator:
             if ready:
                 parent = self._parents[(parent_name, fk.parent_columns)]
                 hashes = key_hashes(full.loc[rows], fk.columns)
-                missing[np.flatnonzero(rows)] = parent.find(hashes) < 0
+                missing[np.flatnonzero(rows)] = ~parent.contains(hashes)
             if missing.any() and self.engine is not None:
                 found = self._existing(fk.parent, fk.parent_columns, full, fk.columns, missing, ())
                 missing &= ~found
@@ -343,9 +357,12 @@ class SeedValidator:
         where_not_null: Sequence[str] = (),
     ) -> np.ndarray:
         """Which ``rows`` of ``frame`` have their key already in ``table`` in the database."""
-        keys = frame.loc[rows, list(frame_columns)].astype("str")
-        keys.columns = list(columns)
-        unique = keys.drop_duplicates().reset_index(drop=True)
+        positions = np.flatnonzero(rows)
+        parts = [
+            [str(v) for v in frame[c].to_numpy(dtype=object)[positions]] for c in frame_columns
+        ]
+        keys = list(zip(*parts, strict=True))
+        unique = list(dict.fromkeys(keys))
         spec = table_spec(table)
         names = [f"k{i}" for i in range(len(columns))]
         arrays = ", ".join(f"CAST(:{n} AS TEXT[])" for n in names)
@@ -360,9 +377,7 @@ class SeedValidator:
             f"WHERE EXISTS (SELECT 1 FROM {_q(str(table.schema))}.{_q(table.name)} AS t "
             f"WHERE {' AND '.join(matches)})"
         )
-        params: dict[str, Any] = {
-            n: unique[c].tolist() for n, c in zip(names, columns, strict=True)
-        }
+        params: dict[str, Any] = {n: [k[i] for k in unique] for i, n in enumerate(names)}
         try:
             hits = [int(row[0]) - 1 for row in self._conn().execute(sa.text(sql), params)]
         except sa.exc.SQLAlchemyError as exc:
@@ -370,11 +385,9 @@ class SeedValidator:
                 f"checking {table.name} in the database: {_first_line(exc)}"
             ) from None
         found = np.zeros(len(frame), dtype=bool)
-        if not hits:
-            return found
-        existing = unique.iloc[hits]
-        hit = keys.merge(existing, how="left", indicator=True)["_merge"]
-        found[np.flatnonzero(rows)] = (hit == "both").to_numpy()
+        if hits:
+            taken = {unique[i] for i in hits}
+            found[positions] = [key in taken for key in keys]
         return found
 
     def _in_database(
@@ -401,6 +414,19 @@ class SeedValidator:
             message=f"already taken: the database has a {spec.name} row with this "
             f"{self._key_words(key)}",
         )
+
+
+@cache
+def _checked_columns(spec: TableSpec) -> tuple[str, ...]:
+    """Columns that a rule, unique key or foreign key reads."""
+    names: dict[str, None] = {}
+    for item in spec.rules:
+        names.update(dict.fromkeys(item.rule.columns))
+    for key in spec.unique_keys:
+        names.update(dict.fromkeys((*key.columns, *key.where_null, *key.where_not_null)))
+    for fk in spec.foreign_keys:
+        names.update(dict.fromkeys(fk.columns))
+    return tuple(name for name in names if name in spec.columns)
 
 
 def _first_line(exc: sa.exc.SQLAlchemyError) -> str:
