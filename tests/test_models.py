@@ -87,3 +87,12 @@ def test_sensitive_columns_are_marked() -> None:
         "account.password",
         "verification.value",
     }
+
+
+def test_metadata_for_keeps_rules_docs_and_index_purposes() -> None:
+    moved = metadata_for("carried").tables["carried.post"]
+    assert {r.name for r in all_rules(moved)} == {
+        r.name for r in all_rules(metadata.tables[f"{metadata.schema}.post"])
+    }
+    assert moved.c.title.info["doc"]
+    assert all(index.info.get("purpose") for index in moved.indexes)

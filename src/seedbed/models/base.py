@@ -122,7 +122,11 @@ def metadata_for(schema: str) -> MetaData:
         return Base.metadata
     copy = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
     for table in Base.metadata.sorted_tables:
-        table.to_metadata(copy, schema=schema)
+        moved = table.to_metadata(copy, schema=schema)
+        # to_metadata does not carry Index.info (the documented purpose); copy it by name.
+        purposes = {index.name: index.info for index in table.indexes}
+        for index in moved.indexes:
+            index.info.update(purposes.get(index.name, {}))
     _attach_ddl(copy)
     return copy
 
