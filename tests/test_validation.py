@@ -315,6 +315,7 @@ def test_frames_are_validated_with_row_positions() -> None:
         (1, "email", "uq_user_email"),
     ]
     assert report.failures["file"].tolist() == ["<frame:session>", "<frame:user>"]
+    assert report.failures.loc[1, "message"].endswith("is already on row 0")
 
 
 def test_naive_datetimes_in_frames_are_a_type_error() -> None:
@@ -529,3 +530,18 @@ def test_keys_hash_equal_values_equally() -> None:
     assert len(keys) == 3
     assert keys.contains(key_hashes(b, ["y"])).tolist() == [True, False]
     assert np.all(np.diff(keys.hashes.astype(np.float64)) >= 0)
+
+
+@pytest.mark.parametrize(
+    ("body", "rules"),
+    [
+        ("name\n\n", [(1, "id", "missing_column"), (2, "name", "not_null")]),
+        ('name\n""\ntag-a\n', [(1, "id", "missing_column"), (2, "name", "ck_tag_name_length")]),
+        ('name\n"a\nb"\n\n', [(1, "id", "missing_column"), (4, "name", "not_null")]),
+    ],
+)
+def test_one_column_files_read_empty_lines_as_null(
+    tmp_path: Path, body: str, rules: list[tuple[int, str, str]]
+) -> None:
+    write(tmp_path, "tag.csv", body)
+    assert rows(validate(tmp_path)) == rules

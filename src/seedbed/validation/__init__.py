@@ -22,6 +22,8 @@ Additions to the agreed contract:
   against the database and looks up foreign-key values missing from the set
   (the values are at hand there); :meth:`SeedValidator.finish` checks foreign
   keys whose parent file came after the child's and closes the connection.
+- ``SeedValidator(..., unique_against_db=names)``: look up unique keys in the
+  database only for these tables (default: all, when there is an engine).
 - ``coerce_frame(table, frame)`` reads a DataFrame of text (or typed values)
   into the dtypes ``schema_for`` expects.
 """

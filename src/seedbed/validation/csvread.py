@@ -299,12 +299,23 @@ def fast_parse(buf: np.ndarray, base_line: int, n_fields: int) -> CsvPiece | Non
     return CsvPiece(table, lines)
 
 
+def _single_column(buf: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> pa.Table:
+    """One-column records, where an empty line is a NULL row (pyarrow would drop it)."""
+    values: list[str | None] = []
+    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+        raw = buf[start:stop].tobytes().decode("utf-8")
+        values.append(None if raw == "" else next(csv.reader([raw], strict=True))[0])
+    return pa.table({"f0": pa.array(values, type=pa.string())})
+
+
 def parse_records(buf: np.ndarray, records: Records, keep: np.ndarray, n_fields: int) -> pa.Table:
     """Parse the kept records with pyarrow: every field as text, unquoted empty as NULL."""
     names = [f"f{i}" for i in range(n_fields)]
     if not keep.any():
         return pa.table({name: pa.array([], type=pa.string()) for name in names})
     starts, stops = records.starts[keep], records.stops[keep]
+    if n_fields == 1:
+        return _single_column(buf, starts, stops)
     body: bytes | pa.Buffer
     if keep.all():
         body = pa.py_buffer(buf[int(records.starts[0]) : int(records.stops[-1])])
@@ -424,7 +435,7 @@ class CsvReader:
                 )
                 try:
                     table = parse_records(buf, sub, keep[part], n_fields)
-                except pa.ArrowException as exc:
+                except (pa.ArrowException, csv.Error, UnicodeDecodeError) as exc:
                     line = int(sub.lines[0]) if len(sub.lines) else base_line
                     raise SeedError(f"{self.path}:{line}: cannot parse CSV: {exc}") from None
                 found = [
