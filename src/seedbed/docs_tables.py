@@ -175,22 +175,9 @@ def _index_lines(table: sa.Table) -> list[str]:
         where = index.dialect_options["postgresql"].get("where")
         if where is not None:
             text += f" where `{where}`"
-        purpose = _index_purpose(table, index) or "(no purpose declared in `info['purpose']`)"
+        purpose = index.info.get("purpose") or "(no purpose declared in `info['purpose']`)"
         lines.append(f"{text}: {purpose}")
     return lines
-
-
-def _index_purpose(table: sa.Table, index: sa.Index) -> str:
-    if index.info.get("purpose"):
-        return str(index.info["purpose"])
-    # Table.to_metadata() (used by metadata_for) does not copy Index.info; read the model's own.
-    cls = _model_class(table)
-    declared = getattr(cls, "__table__", None)
-    if isinstance(declared, sa.Table):
-        for original in declared.indexes:
-            if original.name == index.name:
-                return str(original.info.get("purpose", ""))
-    return ""
 
 
 def _on_delete(rel: Relationship) -> str:
