@@ -545,3 +545,16 @@ def test_one_column_files_read_empty_lines_as_null(
 ) -> None:
     write(tmp_path, "tag.csv", body)
     assert rows(validate(tmp_path)) == rules
+
+
+def test_validate_command_has_help_and_is_in_the_readme(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["validate", "--help"])
+    assert done.value.code == 0
+    assert "--against-db" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as usage:
+        main(["validate"])
+    assert usage.value.code == 2
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "`seedbed validate PATH... [--json] [--against-db]`" in readme
+    assert "## Validating seeds" in readme
