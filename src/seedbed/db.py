@@ -9,7 +9,6 @@ shared, not restarted.
 from __future__ import annotations
 
 import warnings
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,9 @@ from sqlalchemy.engine import Engine
 from seedbed.config import Settings, load_settings, redact_url
 from seedbed.errors import DatabaseError
 
-_engines: dict[tuple[str, str], Engine] = {}
+_engines: dict[str, Engine] = {}
 _servers: dict[Path, Any] = {}
-_engine_schema: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+_SCHEMA_OPTION = "seedbed_schema"
 
 
 def embedded_url(home: Path) -> str:
@@ -56,7 +55,9 @@ def database_url(settings: Settings) -> str:
 def get_engine(settings: Settings | None = None) -> Engine:
     """A ready SQLAlchemy engine for ``settings`` (default: from the environment).
 
-    Engines are cached per URL, so the CLI, notebooks and tests share one pool.
+    One pool is kept per server URL, so the CLI, notebooks and tests share it;
+    the engine returned for a namespace is a view of that pool that remembers
+    the namespace (see :func:`schema_of`).
 
     >>> engine = get_engine()                      # doctest: +SKIP
     >>> engine.connect().exec_driver_sql("select 1").scalar()  # doctest: +SKIP
@@ -64,14 +65,12 @@ def get_engine(settings: Settings | None = None) -> Engine:
     """
     settings = settings or load_settings()
     url = database_url(settings)
-    key = (url, settings.schema)
-    engine = _engines.get(key)
+    engine = _engines.get(url)
     if engine is None:
         engine = sa.create_engine(url, pool_pre_ping=True)
         check_connection(engine)
-        _engine_schema[engine] = settings.schema
-        _engines[key] = engine
-    return engine
+        _engines[url] = engine
+    return engine.execution_options(**{_SCHEMA_OPTION: settings.schema})
 
 
 def check_connection(engine: Engine) -> None:
@@ -89,4 +88,5 @@ def check_connection(engine: Engine) -> None:
 
 def schema_of(engine: Engine, default: str | None = None) -> str:
     """The namespace an engine from :func:`get_engine` was made for."""
-    return _engine_schema.get(engine) or default or load_settings().schema
+    schema = engine.get_execution_options().get(_SCHEMA_OPTION)
+    return str(schema or default or load_settings().schema)
