@@ -40,21 +40,46 @@ def first_duplicates(hashes: np.ndarray) -> np.ndarray:
     return earlier
 
 
+BUCKETS = 256
+_EDGES = (np.arange(1, BUCKETS, dtype=np.uint64) << np.uint64(56)).astype(np.uint64)
+
+
 class KeySet:
-    """The hashes of the keys seen so far."""
+    """The hashes of the keys seen so far, in 256 sorted buckets by their top byte.
+
+    Buckets keep growth cheap: adding keys copies one bucket, not every key
+    seen, so memory stays at about 8 bytes a key with no large transient copy.
+    """
 
     def __init__(self) -> None:
-        self.hashes = np.empty(0, dtype=np.uint64)
+        self.buckets = [np.empty(0, dtype=np.uint64) for _ in range(BUCKETS)]
 
     def __len__(self) -> int:
-        return len(self.hashes)
+        return sum(len(b) for b in self.buckets)
+
+    @property
+    def hashes(self) -> np.ndarray:
+        """Every hash, sorted (a copy)."""
+        return np.concatenate(self.buckets)
+
+    @staticmethod
+    def _bounds(ordered: np.ndarray) -> list[int]:
+        inner = np.searchsorted(ordered, _EDGES).tolist()
+        return [0, *inner, len(ordered)]
 
     def contains_sorted(self, ordered: np.ndarray) -> np.ndarray:
         """True where a hash of the sorted array ``ordered`` was seen before."""
-        if not len(self.hashes) or not len(ordered):
-            return np.zeros(len(ordered), dtype=bool)
-        at = np.minimum(np.searchsorted(self.hashes, ordered), len(self.hashes) - 1)
-        found: np.ndarray = self.hashes[at] == ordered
+        found = np.zeros(len(ordered), dtype=bool)
+        if not len(ordered):
+            return found
+        bounds = self._bounds(ordered)
+        for bucket, stored in enumerate(self.buckets):
+            low, high = bounds[bucket], bounds[bucket + 1]
+            if low == high or not len(stored):
+                continue
+            part = ordered[low:high]
+            at = np.minimum(np.searchsorted(stored, part), len(stored) - 1)
+            found[low:high] = stored[at] == part
         return found
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
@@ -67,8 +92,14 @@ class KeySet:
 
     def add_sorted(self, new: np.ndarray) -> None:
         """Remember ``new``: sorted, distinct and not seen before."""
-        if len(new):
-            self.hashes = np.insert(self.hashes, np.searchsorted(self.hashes, new), new)
+        if not len(new):
+            return
+        bounds = self._bounds(new)
+        for bucket, stored in enumerate(self.buckets):
+            low, high = bounds[bucket], bounds[bucket + 1]
+            if low < high:
+                part = new[low:high]
+                self.buckets[bucket] = np.insert(stored, np.searchsorted(stored, part), part)
 
     def add(self, hashes: np.ndarray) -> None:
         """Remember ``hashes``."""
