@@ -25,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pandera.pandas as pandera
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,8 +37,8 @@ from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine, schema_of
 from seedbed.models import metadata_for
 from seedbed.models.rules import EMAIL, SLUG, URL
+from seedbed.validation import coerce_frame, csvread, schema_for, validate
 from seedbed.validation import spec as kinds
-from seedbed.validation import validate
 from seedbed.validation.spec import table_spec
 from tests.conftest import fresh_namespace
 
@@ -452,3 +454,45 @@ def test_now_is_the_default_for_left_out_timestamps(parity_engine: Engine) -> No
         path.write_text(row)
         assert validate([path], engine=parity_engine).ok is ok
         assert (copy_csv(parity_engine, "session", row.encode()) is None) is ok
+
+
+#: Problems of the file itself, before there is a frame for Pandera to look at.
+FILE_RULES = {"csv_format", "encoding", "empty_file", "duplicate_column"}
+
+
+@pytest.mark.parametrize("table", TABLES)
+@settings(
+    max_examples=max(EXAMPLES // 10, 10),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_the_pandera_schema_agrees_with_the_report(table: str, data: st.DataObject) -> None:
+    """``schema_for(table)`` on the coerced frame gives the report's verdict on its rows.
+
+    Together with :func:`test_seedbed_and_postgres_agree` this ties Pandera's
+    verdict to PostgreSQL's for every rule a frame can show (foreign keys need
+    the other tables, so they are left to the report).
+    """
+    payload = data.draw(seed_file(table), label="csv")
+    path = _tmp / "pandera" / f"{table}.csv"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(payload)
+    report = validate([path])
+    rules = set(report.failures["rule"])
+    if rules & FILE_RULES:
+        return
+    reader = csvread.CsvReader(path, 1000)
+    pieces = list(reader.pieces())
+    header = reader.header or []
+    raw = pd.DataFrame(
+        {name: pieces[0].table.column(i).to_pandas() for i, name in enumerate(header)}
+    )
+    sa_table = metadata_for("seedbed").tables[f"seedbed.{table}"]
+    try:
+        schema_for(sa_table).validate(coerce_frame(sa_table, raw), lazy=True)
+        pandera_ok = True
+    except pandera.errors.SchemaErrors:
+        pandera_ok = False
+    row_rules = {r for r in rules if not r.startswith("fk_")}
+    assert pandera_ok == (not row_rules), report.failures.to_dict("records")
