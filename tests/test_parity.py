@@ -13,11 +13,13 @@ namespace inside a transaction that is rolled back.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import io
 import ipaddress
 import json
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -397,6 +399,7 @@ def seed_file(draw: st.DrawFn, table: str) -> bytes:
 
 
 _tmp = Path(tempfile.mkdtemp(prefix="seedbed-parity-"))
+atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
 
 
 @pytest.mark.parametrize("table", TABLES)
