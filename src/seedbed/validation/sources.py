@@ -49,7 +49,8 @@ class SeedSource:
     def kind(self) -> str:
         if self.frame is not None:
             return "frame"
-        return "parquet" if self.path is not None and self.path.suffix == ".parquet" else "csv"
+        parquet = self.path is not None and self.path.suffix.lower() == ".parquet"
+        return "parquet" if parquet else "csv"
 
 
 @dataclass
@@ -76,13 +77,15 @@ def _tables_by_name(schema: str) -> dict[str, sa.Table]:
 def _seed_files(path: Path) -> list[Path]:
     if path.is_dir():
         files = sorted(
-            p for p in path.iterdir() if p.suffix in SEED_SUFFIXES and not p.name.startswith(".")
+            p
+            for p in path.iterdir()
+            if p.suffix.lower() in SEED_SUFFIXES and not p.name.startswith(".")
         )
         if not files:
             raise SeedError(f"{path}: no .csv or .parquet seed files in this folder")
         return files
     if path.is_file():
-        if path.suffix not in SEED_SUFFIXES:
+        if path.suffix.lower() not in SEED_SUFFIXES:
             raise SeedError(f"{path}: not a .csv or .parquet file")
         return [path]
     raise SeedError(f"{path}: no such file or folder")
