@@ -128,6 +128,9 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench-data")
     parser.add_argument("--skip-to-sql", action="store_true", help="leave out pandas to_sql")
     parser.add_argument(
+        "--skip-seed-set", action="store_true", help="only the user table, not the full seed set"
+    )
+    parser.add_argument(
         "--repeat", type=int, default=2, help="runs of psql and seedbed each; the fastest counts"
     )
     parser.add_argument(
@@ -210,6 +213,8 @@ def main() -> None:
         return run([sys.executable, "-c", script, *pairs], env)
 
     scenarios = [("1 table: user", ["user"]), ("full seed set", list(files))]
+    if args.skip_seed_set:
+        scenarios = scenarios[:1]
     for title, names in scenarios:
         n_rows = sum(rows[n] for n in names)
         megabytes = sum(files[n].stat().st_size for n in names) / 1e6

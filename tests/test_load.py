@@ -472,6 +472,15 @@ def test_cli_database_refusal_exits_1_with_one_line(cli_env, engine, seeds):
     assert "Traceback" not in done.stderr and "psycopg" not in done.stderr
 
 
+def test_cli_loads_several_files_given_by_name(cli_env, engine):
+    done = run_cli(["load", str(SEEDS / "user.csv"), str(SEEDS / "tag.csv"), "--quiet"], cli_env)
+    assert done.returncode == 0, done.stderr
+    loaded = counts(engine)
+    assert loaded["user"] == file_rows(SEEDS / "user.csv")
+    assert loaded["tag"] == file_rows(SEEDS / "tag.csv")
+    assert loaded["session"] == 0
+
+
 def test_cli_missing_path_exits_2(cli_env, tmp_path):
     done = run_cli(["load", str(tmp_path / "nope")], cli_env)
     assert done.returncode == 2
