@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from seedbed import migrate
 from seedbed.config import Settings, load_settings
-from seedbed.db import database_url, get_engine
+from seedbed.db import database_url, get_engine, stop_embedded
 
 ROOT = Path(__file__).resolve().parents[1]
 _counter = itertools.count()
@@ -31,10 +31,13 @@ def server_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def base_settings(server_home: Path) -> Settings:
+def base_settings(server_home: Path) -> Iterator[Settings]:
     settings = load_settings(schema="seedbed", home=server_home)
     database_url(settings)  # start the embedded server once, up front
-    return settings
+    yield settings
+    if settings.embedded:
+        # Subprocesses killed on purpose leave their handle behind; stop the server anyway.
+        stop_embedded(settings.home)
 
 
 @pytest.fixture(scope="session")

