@@ -61,30 +61,6 @@ from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks
 MAX_ATTEMPTS = 6
 
 
-class _LoadValidator(SeedValidator):
-    """The validator, checking keys against the database only where a collision matters.
-
-    For ``upsert`` and ``skip-existing`` keys already in the database are the
-    point, not a problem. For ``insert`` into a table that was empty when the
-    load began there is nothing to collide with, and skipping the lookups
-    halves the cost of validating it; a row another session commits meanwhile
-    is still refused by the database, the final judge. Foreign-key values
-    missing from the sources are always looked up in the database.
-    """
-
-    def __init__(
-        self, tables: list[sa.Table], *, engine: Engine, keys_against_db: set[str]
-    ) -> None:
-        super().__init__(tables, engine=engine)
-        self.keys_against_db = keys_against_db
-
-    def _in_database(self, spec: Any, *args: Any, **kwargs: Any) -> ValidationReport:
-        if spec.name not in self.keys_against_db:
-            return ValidationReport()
-        report: ValidationReport = super()._in_database(spec, *args, **kwargs)
-        return report
-
-
 @dataclass(frozen=True)
 class _Job:
     """One source bound for one table, with the columns it provides."""
@@ -203,8 +179,11 @@ def _validate(
 ) -> ValidationReport:
     """The validation report for ``sources``, read in chunks (bounded memory)."""
     tables = [s.table for s in sources.values()]
+    # Keys already in the database are the point of upsert and skip-existing, not a
+    # problem; and a table that is empty when the load begins has nothing to collide
+    # with (skipping those lookups halves its validation; the database still judges).
     keys_against_db = _non_empty(engine, tables) if mode is LoadMode.INSERT else set()
-    validator = _LoadValidator(tables, engine=engine, keys_against_db=keys_against_db)
+    validator = SeedValidator(tables, engine=engine, unique_against_db=keys_against_db)
     reports = []
     bar = progress_bar(progress, description="validate", total=None, unit="rows")
     try:
