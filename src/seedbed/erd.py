@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from sqlalchemy.dialects import postgresql
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -233,6 +235,11 @@ def er_figure(metadata: sa.MetaData) -> Figure:
     ``gid`` ``"table:<name>"`` and each arrow ``"fk:<constraint name>"``.
     Uses no pyplot state, so it is safe under any backend.
     """
+    # matplotlib is imported here, not at module level: the CLI and the loader
+    # import this module (through seedbed.explore) and should not pay for it.
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
     layer = _layers(metadata)
     tables = ordered_tables(metadata)
     children = {t.name: 0 for t in tables}
