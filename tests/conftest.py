@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +49,19 @@ def db_env(base_settings: Settings) -> dict[str, str]:
     env["SEEDBED_HOME"] = str(base_settings.home)
     env.pop("SEEDBED_SCHEMA", None)
     return env
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m seedbed ARGS`` from the repository root and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "seedbed", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
 
 
 def fresh_namespace(prefix: str = "t") -> str:

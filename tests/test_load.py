@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +19,7 @@ from seedbed.loading import LoadResult
 from seedbed.loading.modes import conflict_key
 from seedbed.models import metadata_for
 from seedbed.synthetic import generate_seed_set
+from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "data" / "seeds"
@@ -414,35 +413,24 @@ def test_permission_denied_is_a_database_error(engine, settings):
 # -- the CLI -----------------------------------------------------------------
 
 
-def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "seedbed", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
-
-
 @pytest.fixture
 def cli_env(db_env, settings) -> dict[str, str]:
     return dict(db_env, SEEDBED_SCHEMA=settings.schema)
 
 
 def test_cli_load_prints_counts_and_quiet_prints_nothing(cli_env, engine):
-    done = run_cli(["load", str(SEEDS), "--dry-run"], cli_env)
+    done = run_cli("load", str(SEEDS), "--dry-run", env=cli_env)
     assert done.returncode == 0, done.stderr
     assert "user" in done.stdout and "rolled back" in done.stdout
     assert done.stderr == ""  # no progress bars when stderr is not a terminal
     assert set(counts(engine).values()) == {0}
 
-    done = run_cli(["load", str(SEEDS), "--quiet"], cli_env)
+    done = run_cli("load", str(SEEDS), "--quiet", env=cli_env)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == ""
     assert counts(engine)["user"] == file_rows(SEEDS / "user.csv")
 
-    done = run_cli(["load", str(SEEDS), "--mode", "upsert"], cli_env)
+    done = run_cli("load", str(SEEDS), "--mode", "upsert", env=cli_env)
     assert done.returncode == 0, done.stderr
     assert "upsert" in done.stdout
 
@@ -451,7 +439,7 @@ def test_cli_invalid_folder_exits_1_with_the_report_and_no_traceback(cli_env, en
     header, rows = user_rows(seeds / "user.csv")
     rows[0][header.index("email")] = "not-an-email"
     write_csv(seeds / "user.csv", header, rows)
-    done = run_cli(["load", str(seeds)], cli_env)
+    done = run_cli("load", str(seeds), env=cli_env)
     assert done.returncode == 1
     assert "user.csv" in done.stderr and "ck_user_email_format" in done.stderr
     assert "Traceback" not in done.stderr
@@ -466,14 +454,14 @@ def test_cli_database_refusal_exits_1_with_one_line(cli_env, engine, seeds):
     header, rows = user_rows(seeds / "user.csv")
     rows[0][header.index("name")] = "Mallory"
     write_csv(seeds / "user.csv", header, rows)
-    done = run_cli(["load", str(seeds)], cli_env)
+    done = run_cli("load", str(seeds), env=cli_env)
     assert done.returncode == 1
     assert "line 2" in done.stderr and "ck_no_mallory" in done.stderr
     assert "Traceback" not in done.stderr and "psycopg" not in done.stderr
 
 
 def test_cli_loads_several_files_given_by_name(cli_env, engine):
-    done = run_cli(["load", str(SEEDS / "user.csv"), str(SEEDS / "tag.csv"), "--quiet"], cli_env)
+    done = run_cli("load", str(SEEDS / "user.csv"), str(SEEDS / "tag.csv"), "--quiet", env=cli_env)
     assert done.returncode == 0, done.stderr
     loaded = counts(engine)
     assert loaded["user"] == file_rows(SEEDS / "user.csv")
@@ -482,7 +470,7 @@ def test_cli_loads_several_files_given_by_name(cli_env, engine):
 
 
 def test_cli_missing_path_exits_2(cli_env, tmp_path):
-    done = run_cli(["load", str(tmp_path / "nope")], cli_env)
+    done = run_cli("load", str(tmp_path / "nope"), env=cli_env)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -13,7 +10,7 @@ from seedbed import migrate
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
 from seedbed.models import metadata_for
-from tests.conftest import ROOT, fresh_namespace
+from tests.conftest import fresh_namespace, run_cli
 
 USER_ID = "0b0e6f4c-8f55-4d5e-9a43-2f3c1b8e7d10"
 POST_ID = "1c1e6f4c-8f55-4d5e-9a43-2f3c1b8e7d11"
@@ -167,17 +164,6 @@ def test_deleting_a_user_cascades_to_sessions_and_post_tags(
         links = conn.exec_driver_sql(f'select count(*) from "{s}".post_tag').scalar_one()
         tags = conn.exec_driver_sql(f'select count(*) from "{s}".tag').scalar_one()
     assert (sessions, links, tags) == (0, 0, 1)
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "seedbed", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
 
 
 def test_db_check_names_a_dropped_index(settings: Settings, db_env: dict[str, str]) -> None:
