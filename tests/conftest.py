@@ -71,12 +71,19 @@ def fresh_namespace(prefix: str = "t") -> str:
     return f"{prefix}_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
 
 
+def fresh_settings(base_settings: Settings, prefix: str = "t") -> Settings:
+    """Settings for a new, unique namespace on the suite's server."""
+    return load_settings(
+        schema=fresh_namespace(prefix),
+        database_url=base_settings.database_url,
+        home=base_settings.home,
+    )
+
+
 @pytest.fixture
 def empty_settings(base_settings: Settings) -> Iterator[Settings]:
     """Settings for a namespace that does not exist yet; dropped after the test."""
-    settings = load_settings(
-        schema=fresh_namespace(), database_url=base_settings.database_url, home=base_settings.home
-    )
+    settings = fresh_settings(base_settings)
     yield settings
     migrate.reset(settings)
 

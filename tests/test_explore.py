@@ -13,13 +13,12 @@ from sqlalchemy.engine import Engine
 
 import seedbed
 from seedbed import explore, migrate
-from seedbed.config import Settings, load_settings
+from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.errors import ConfigError, QueryError, SeedbedError
 from seedbed.models import metadata_for
 from seedbed.synthetic import generate_tables
-
-from .conftest import fresh_namespace
+from tests.conftest import fresh_settings
 
 USERS = 300
 
@@ -45,11 +44,7 @@ def copy_tables(engine: Engine, schema: str, tables: dict) -> None:
 @pytest.fixture(scope="module")
 def sample(base_settings: Settings) -> Iterator[tuple[Engine, dict]]:
     """A namespace with ``USERS`` synthetic users, shared by the read-only tests of this module."""
-    settings = load_settings(
-        schema=fresh_namespace("explore"),
-        database_url=base_settings.database_url,
-        home=base_settings.home,
-    )
+    settings = fresh_settings(base_settings, "explore")
     migrate.upgrade(settings)
     engine = get_engine(settings)
     tables = generate_tables(USERS, seed=7)
@@ -455,11 +450,7 @@ def test_sample_settings_suffix_the_configured_namespace(base_settings: Settings
 
 
 def test_prepare_sample_builds_a_loaded_namespace(base_settings: Settings) -> None:
-    settings = load_settings(
-        schema=fresh_namespace("s"),
-        database_url=base_settings.database_url,
-        home=base_settings.home,
-    )
+    settings = fresh_settings(base_settings, "s")
     engine = explore.prepare_sample("nb", 40, settings=settings)
     try:
         assert explore.tables.namespace(engine) == f"{settings.schema}_nb"

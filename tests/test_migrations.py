@@ -7,10 +7,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seedbed import migrate
-from seedbed.config import Settings, load_settings
+from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.models import metadata_for
-from tests.conftest import fresh_namespace, run_cli
+from tests.conftest import fresh_settings, run_cli
 
 USER_ID = "0b0e6f4c-8f55-4d5e-9a43-2f3c1b8e7d10"
 POST_ID = "1c1e6f4c-8f55-4d5e-9a43-2f3c1b8e7d11"
@@ -93,7 +93,7 @@ def test_downgrade_then_upgrade_round_trips(settings: Settings) -> None:
 
 
 def test_two_namespaces_coexist(settings: Settings, base_settings: Settings) -> None:
-    other = load_settings(schema=fresh_namespace("other"), home=base_settings.home)
+    other = fresh_settings(base_settings, "other")
     try:
         migrate.upgrade(other)
         with get_engine(settings).begin() as conn:

@@ -35,14 +35,14 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from seedbed import migrate
-from seedbed.config import Settings, load_settings
+from seedbed.config import Settings
 from seedbed.db import get_engine, schema_of
 from seedbed.models import metadata_for
 from seedbed.models.rules import EMAIL, SLUG, URL
 from seedbed.validation import coerce_frame, csvread, schema_for, validate
 from seedbed.validation import spec as kinds
 from seedbed.validation.spec import table_spec
-from tests.conftest import fresh_namespace
+from tests.conftest import fresh_settings
 
 #: (column kind or None for the file, rule) -> why seedbed refuses what COPY accepts.
 STRICTER: dict[tuple[str | None, str], str] = {
@@ -128,11 +128,7 @@ _connections: dict[str, Any] = {}
 @pytest.fixture(scope="module")
 def parity_engine(base_settings: Settings) -> Iterator[Engine]:
     """A migrated namespace holding a few committed parent rows for every table."""
-    namespace = load_settings(
-        schema=fresh_namespace("parity"),
-        database_url=base_settings.database_url,
-        home=base_settings.home,
-    )
+    namespace = fresh_settings(base_settings, "parity")
     migrate.upgrade(namespace)
     engine = get_engine(namespace)
     order = [t.name for t in metadata_for(namespace.schema).sorted_tables]
