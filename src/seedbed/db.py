@@ -8,6 +8,7 @@ shared, not restarted.
 
 from __future__ import annotations
 
+import atexit
 import subprocess
 import warnings
 from pathlib import Path
@@ -59,6 +60,8 @@ def stop_embedded(home: Path) -> None:
 
     pg_ctl = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"]
     subprocess.run(pg_ctl, user=server.system_user, capture_output=True, check=False, timeout=60)
+    # The wheel would try to stop it again at exit and log a failure.
+    atexit.unregister(server._cleanup)
 
 
 def database_url(settings: Settings) -> str:
