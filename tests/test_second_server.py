@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import fresh_namespace, run_cli
+from tests.helpers import fresh_namespace, run_cli
 
 PG15 = Path("/usr/lib/postgresql/15/bin")
 
