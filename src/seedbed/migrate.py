@@ -26,7 +26,7 @@ from alembic.util.exc import CommandError
 
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
-from seedbed.errors import DatabaseError, MigrationError
+from seedbed.errors import DatabaseError, MigrationError, reason
 from seedbed.models import metadata_for
 from seedbed.models.base import UPDATED_AT_FUNCTION, tables_with_updated_at
 
@@ -62,11 +62,7 @@ def _connected(settings: Settings) -> Iterator[Config]:
     except CommandError as exc:
         raise MigrationError(str(exc)) from None
     except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"migration failed: {_first_line(exc)}") from None
-
-
-def _first_line(exc: sa.exc.DBAPIError) -> str:
-    return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseError(f"migration failed: {reason(exc)}") from None
 
 
 def upgrade(settings: Settings | None = None, revision: str = "head") -> None:
@@ -166,7 +162,7 @@ def push(settings: Settings | None = None) -> list[str]:
                 else:
                     operations.drop_constraint(str(constraint.name), table, schema=settings.schema)
     except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"push failed: {_first_line(exc)}") from None
+        raise DatabaseError(f"push failed: {reason(exc)}") from None
     return [_as_done(line) for line in differences]
 
 
@@ -195,7 +191,7 @@ def check(settings: Settings | None = None) -> list[str]:
             ]
             lines += _trigger_differences(connection, settings.schema, metadata)
     except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"check failed: {_first_line(exc)}") from None
+        raise DatabaseError(f"check failed: {reason(exc)}") from None
     return lines
 
 
@@ -291,4 +287,4 @@ def reset(settings: Settings | None = None) -> None:
         with get_engine(settings).begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{settings.schema}" CASCADE')
     except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"reset failed: {_first_line(exc)}") from None
+        raise DatabaseError(f"reset failed: {reason(exc)}") from None

@@ -22,6 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from seedbed.errors import SeedError, map_errors
+
 SESSIONS_PER_USER = 2.0
 ACCOUNTS_PER_USER = 1.0
 POSTS_PER_USER = 0.5
@@ -334,10 +336,15 @@ def generate_seed_set(
     >>> generate_seed_set(1000, "data/demo", seed=1)           # doctest: +SKIP
     {'user': 1000, 'session': 2000, 'account': 1000, ...}
     """
+    if users < 0:
+        raise SeedError(f"cannot generate {users} users: give 0 or more")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise SeedError(f"cannot write into {out}: it is a file, not a folder")
     counts: dict[str, int] = {}
-    for name, table in generate_tables(users, seed, invalid_fraction).items():
-        pacsv.write_csv(table, out / f"{name}.csv")
-        counts[name] = table.num_rows
+    with map_errors({(OSError, pa.ArrowException): SeedError}, f"cannot write into {out}"):
+        out.mkdir(parents=True, exist_ok=True)
+        for name, table in generate_tables(users, seed, invalid_fraction).items():
+            pacsv.write_csv(table, out / f"{name}.csv")
+            counts[name] = table.num_rows
     return counts

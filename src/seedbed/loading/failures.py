@@ -28,7 +28,7 @@ import pandas as pd
 import psycopg
 import sqlalchemy as sa
 
-from seedbed.errors import DatabaseError, LoadError, SeedbedError
+from seedbed.errors import DatabaseError, LoadError, SeedbedError, reason
 
 REDACTED = "[redacted]"
 _COPY_LINE = re.compile(r"^COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
@@ -70,7 +70,7 @@ def to_seedbed_error(exc: psycopg.Error, target: Target | None) -> SeedbedError:
     """The seedbed error for ``exc``, raised while writing ``target`` (None: at commit)."""
     where = f"table {target.table.name!r} from {target.label}" if target else "the commit"
     diag = exc.diag
-    primary = (diag.message_primary or str(exc).strip().splitlines()[0]).strip()
+    primary = reason(exc)
     if is_connection_error(exc):
         return DatabaseError(
             f"lost the connection to the database while loading {where}: {primary}; "

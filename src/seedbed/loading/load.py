@@ -23,6 +23,7 @@ times from the start of the transaction; nothing is committed in between.
 from __future__ import annotations
 
 import contextlib
+import csv
 import random
 import threading
 import time
@@ -33,11 +34,12 @@ from typing import Any
 
 import pandas as pd
 import psycopg
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seedbed.db import get_engine, schema_of
-from seedbed.errors import DatabaseError, DataError, SeedError
+from seedbed.errors import DatabaseError, DataError, SeedError, map_errors
 from seedbed.loading.copy import (
     copy_blocks,
     copy_sql,
@@ -59,6 +61,7 @@ from seedbed.models import metadata_for
 from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
 
 MAX_ATTEMPTS = 6
+_READ_ERRORS = (OSError, csv.Error, UnicodeDecodeError, pa.ArrowException)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class _Job:
     target: Target
     frame: pd.DataFrame | None
     key: tuple[str, ...] = ()
+    unreadable: SeedError | None = None  # the header could not be read; validation says why
 
     @property
     def table(self) -> sa.Table:
@@ -113,10 +117,15 @@ def _jobs(sources: Mapping[str, Any], schema: str, mode: LoadMode) -> list[_Job]
         source = sources.get(table.name)
         if source is None:
             continue
-        columns = _source_columns(source)
+        unreadable = None
+        try:
+            with map_errors({_READ_ERRORS: SeedError}, f"{source.label}: cannot read the header"):
+                columns = _source_columns(source)
+        except SeedError as exc:  # validation reports it (or raises); the writer never starts it
+            columns, unreadable = (), exc
         target = Target(table, str(source.label), source.path, columns, source.frame)
         key = conflict_key(table, columns) if mode is not LoadMode.INSERT and columns else ()
-        jobs.append(_Job(target, source.frame, key))
+        jobs.append(_Job(target, source.frame, key, unreadable))
     return jobs
 
 
@@ -150,6 +159,8 @@ class _Writer:
         started = time.perf_counter()
         result = TableLoad(job.table.name, job.target.label)
         columns = job.target.columns
+        if job.unreadable is not None:
+            raise job.unreadable
         if not columns:  # an empty file: nothing to write, validation says why
             return result
         total, unit = job.progress_total()
@@ -206,12 +217,9 @@ def _non_empty(engine: Engine, tables: list[sa.Table]) -> set[str]:
         f"SELECT {i} FROM (SELECT 1 FROM {qualified(t)} LIMIT 1) AS t{i}"
         for i, t in enumerate(tables)
     )
-    try:
-        with engine.connect() as conn:
-            found = {int(row[0]) for row in conn.exec_driver_sql(probes)}
-    except sa.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise DatabaseError(f"cannot read the tables to load: {reason}") from None
+    failed = map_errors({sa.exc.SQLAlchemyError: DatabaseError}, "cannot read the tables to load")
+    with failed, engine.connect() as conn:
+        found = {int(row[0]) for row in conn.exec_driver_sql(probes)}
     return {tables[i].name for i in found}
 
 
@@ -303,11 +311,8 @@ def _stop(writer: _Writer, thread: threading.Thread) -> None:
 
 
 def _connect(engine: Engine) -> Any:
-    try:
+    with map_errors({sa.exc.SQLAlchemyError: DatabaseError}, "cannot connect to the database"):
         return engine.raw_connection()
-    except sa.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise DatabaseError(f"cannot connect to the database: {reason}") from None
 
 
 def _commit(connection: psycopg.Connection[Any]) -> None:

@@ -190,7 +190,7 @@ def _json_text(value: Any) -> Any:
     if isinstance(value, dict | list):
         try:
             return json.dumps(value, allow_nan=False, ensure_ascii=False)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):  # judged (and reported) as not JSON
             return value
     return value
 

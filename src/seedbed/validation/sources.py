@@ -74,30 +74,70 @@ def _tables_by_name(schema: str) -> dict[str, sa.Table]:
     return {t.name: t for t in metadata_for(schema).sorted_tables}
 
 
+def printable(path: Path) -> str:
+    """``path`` as text that can be printed, even when its name is not valid UTF-8."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
+def _openable(path: Path) -> Path:
+    """``path``, unless it is a broken link or a FIFO, socket or device (reading would hang)."""
+    if path.is_symlink() and not path.exists():
+        raise SeedError(f"{printable(path)}: a broken symbolic link (missing target or a loop)")
+    if path.exists() and not (path.is_file() or path.is_dir()):
+        raise SeedError(f"{printable(path)}: not a regular file (a FIFO, socket or device)")
+    return path
+
+
 def _seed_files(path: Path) -> list[Path]:
+    _openable(path)
     if path.is_dir():
         files = sorted(
-            p
+            _openable(p)
             for p in path.iterdir()
             if p.suffix.lower() in SEED_SUFFIXES and not p.name.startswith(".")
         )
         if not files:
-            raise SeedError(f"{path}: no .csv or .parquet seed files in this folder")
+            raise SeedError(f"{printable(path)}: no .csv or .parquet seed files in this folder")
         return files
     if path.is_file():
         if path.suffix.lower() not in SEED_SUFFIXES:
-            raise SeedError(f"{path}: not a .csv or .parquet file")
+            raise SeedError(f"{printable(path)}: not a .csv or .parquet file")
         return [path]
-    raise SeedError(f"{path}: no such file or folder")
+    raise SeedError(f"{printable(path)}: no such file or folder")
+
+
+def _source_items(source: object) -> list[Any]:
+    """``source`` as a list of paths and mappings; :class:`SeedError` for anything else."""
+    if isinstance(source, str | os.PathLike | Mapping):
+        return [source]
+    if isinstance(source, pd.DataFrame | pa.Table):
+        source = [source]  # refused below, with the way to name its table
+    if isinstance(source, Iterable) and not isinstance(source, bytes):
+        source = list(source)
+        for item in source:
+            if isinstance(item, pd.DataFrame | pa.Table):
+                raise SeedError(
+                    "a DataFrame has no table name: "
+                    "pass {'table_name': frame} (a mapping may sit in the list)"
+                )
+            if not isinstance(item, str | os.PathLike | Mapping):
+                raise SeedError(f"cannot read a seed from {type(item).__name__}")
+        return source
+    kind = type(source).__name__
+    raise SeedError(
+        f"cannot read a seed from {kind}: give a path, a list of paths, "
+        "or a mapping of table name to DataFrame"
+    )
 
 
 def resolve_sources(source: SeedInput, schema: str) -> dict[str, SeedSource]:
     """Map ``source`` to the tables of namespace ``schema``, parents before children.
 
-    ``source`` is a folder, a file, a list of files and folders, or a mapping
-    of table name to DataFrame. Files are matched to tables by name
-    (``user.csv``, ``post_tag.parquet``). A name that matches no table, two
-    sources for one table, or a path that cannot be read raise
+    ``source`` is a folder, a file, a mapping of table name to DataFrame, or
+    a list mixing files, folders and such mappings. Files are matched to
+    tables by name (``user.csv``, ``post_tag.parquet``). A name that matches
+    no table, two sources for one table, a path that cannot be read, or
+    anything else (a bare DataFrame in a list has no table name) raise
     :class:`~seedbed.errors.SeedError`.
     """
     tables = _tables_by_name(schema)
@@ -111,21 +151,21 @@ def resolve_sources(source: SeedInput, schema: str) -> dict[str, SeedSource]:
             raise SeedError(f"{where}: a second seed for table {name!r} ({found[name].label})")
         found[name] = SeedSource(tables[name], path, frame, where)
 
-    if isinstance(source, Mapping):
-        for name, frame in source.items():
-            if isinstance(frame, pa.Table):
-                frame = frame.to_pandas()
-            if not isinstance(frame, pd.DataFrame):
-                kind = type(frame).__name__
-                raise SeedError(f"seed for {name!r}: expected a DataFrame, got {kind}")
-            add(str(name), f"<frame:{name}>", None, frame)
-    else:
-        paths = [source] if isinstance(source, str | os.PathLike) else list(source)
-        if not paths:
-            raise SeedError("no seed files given")
-        for given in paths:
-            for file in _seed_files(Path(given)):
-                add(file.stem, str(file), file, None)
+    items = _source_items(source)
+    if not items:
+        raise SeedError("no seed files given")
+    for item in items:
+        if isinstance(item, Mapping):
+            for name, frame in item.items():
+                if isinstance(frame, pa.Table):
+                    frame = frame.to_pandas()
+                if not isinstance(frame, pd.DataFrame):
+                    kind = type(frame).__name__
+                    raise SeedError(f"seed for {name!r}: expected a DataFrame, got {kind}")
+                add(str(name), f"<frame:{name}>", None, frame)
+        else:
+            for file in _seed_files(Path(item)):
+                add(file.stem, printable(file), file, None)
     order = [name for name in tables if name in found]
     return {name: found[name] for name in order}
 
