@@ -3,8 +3,10 @@
 The namespace comes from the config's ``attributes["schema"]`` (set by
 ``seedbed.migrate``) or ``SEEDBED_SCHEMA``. Everything, the version table
 included, lives in that namespace; other schemas are ignored, so namespaces
-side by side in one database never see each other. The target schema is not
-put on search_path, which would make reflection report it as the default schema.
+side by side in one database never see each other. The namespace is put first
+on the search_path for the migration's transaction only (``SET LOCAL``, after
+the engine has learned its default schema), see
+:func:`seedbed.autogen.use_namespace`.
 
 The options (comparators, renderers, ``process_revision_directives``) come from
 :func:`seedbed.autogen.context_options`, the one place that defines how the
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from seedbed.autogen import context_options
+from seedbed.autogen import context_options, use_namespace
 from seedbed.config import load_settings
 from seedbed.db import get_engine
 from seedbed.models import metadata_for
@@ -51,6 +53,7 @@ def run_migrations_online() -> None:
 def _run(connection: object) -> None:
     # The version table goes inside the namespace, so the namespace must exist first.
     connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')  # type: ignore[attr-defined]
+    use_namespace(connection, schema)  # type: ignore[arg-type]
     context.configure(connection=connection, **context_options(schema, target_metadata))
     with context.begin_transaction():
         context.run_migrations()

@@ -35,15 +35,43 @@ def context_options(namespace: str, metadata: sa.MetaData) -> dict[str, Any]:
         "version_table_schema": namespace,
         "include_schemas": True,
         "include_name": include_name,
-        "compare_type": True,
+        "compare_type": compare_type,
         "render_item": render_item,
         "process_revision_directives": namespace_as_variable,
         NAMESPACE_OPTION: namespace,
     }
 
 
+def use_namespace(connection: sa.Connection, namespace: str) -> None:
+    """Put ``namespace`` first on the search_path until the transaction ends.
+
+    PostgreSQL then prints the namespace's own types and tables without their
+    schema (``'draft'::post_status``), so SQL read back from the database (a
+    partial index's WHERE, a CHECK) names no namespace and fits any namespace;
+    revisions run with the same search_path. It is set after the engine has
+    learned its default schema, and only for the transaction (``SET LOCAL``),
+    so pooled connections are not changed.
+    """
+    connection.exec_driver_sql(f'SET LOCAL search_path TO "{namespace}", public')
+
+
+def compare_type(
+    context: MigrationContext,
+    inspected_column: sa.Column[Any],
+    metadata_column: sa.Column[Any],
+    inspected_type: sa.types.TypeEngine[Any],
+    metadata_type: sa.types.TypeEngine[Any],
+) -> bool | None:
+    """Enum columns compare by type name: their values are the enum comparator's job,
+    and the reflected type names no schema while the namespace is on the search_path."""
+    if isinstance(inspected_type, sa.Enum) and isinstance(metadata_type, sa.Enum):
+        return inspected_type.name != metadata_type.name
+    return None  # Alembic's own comparison
+
+
 def diff_ops(connection: sa.Connection, namespace: str, metadata: sa.MetaData) -> list[Any]:
     """The operations that would make the namespace match ``metadata``, in order, flat."""
+    use_namespace(connection, namespace)
     context = MigrationContext.configure(connection, opts=context_options(namespace, metadata))
     script = produce_migrations(context, metadata)
     return list(_flat(script.upgrade_ops.ops if script.upgrade_ops else []))
@@ -91,4 +119,10 @@ def describe_diff(diff: Any) -> str:
     return f"{kind}: {diff[1:]}"
 
 
-__all__ = ["context_options", "describe", "describe_diff", "diff_ops"]
+__all__ = [
+    "context_options",
+    "describe",
+    "describe_diff",
+    "diff_ops",
+    "use_namespace",
+]
