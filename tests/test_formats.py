@@ -13,16 +13,21 @@ import pytest
 from sqlalchemy.engine import Engine
 
 import seedbed
+from seedbed.db import schema_of
 from seedbed.errors import DataError, LoadError, SeedError
 from seedbed.validation.formats import claim, file_formats
 from seedbed.validation.formats.base import REGISTERED
-from tests.conftest import run_cli
-from tests.test_load import counts, execute, snapshot
+from tests.helpers import counts, run_cli, snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "data" / "seeds"
 INVALID = ROOT / "data" / "invalid"
 TABLES = ["user", "session", "post"]
+
+
+def execute(engine: Engine, sql: str) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql(sql.format(schema=schema_of(engine)))
 
 
 def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
