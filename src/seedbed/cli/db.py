@@ -37,7 +37,11 @@ def register(commands: Any) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    path = migrate.generate(load_settings(), args.message)
+    settings = load_settings()
+    path = migrate.generate(settings, args.message)
+    if path is None:
+        print(f"{settings.schema}: database matches the models; no revision written")
+        return 0
     print(f"wrote {path}")
     return 0
 
