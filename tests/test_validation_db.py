@@ -6,7 +6,6 @@ import csv
 import io
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from seedbed.db import get_engine, schema_of
 from seedbed.errors import DatabaseError
 from seedbed.models import metadata_for
 from seedbed.validation import validate
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "data" / "seeds"
@@ -149,14 +149,7 @@ def test_cli_against_db_uses_the_database(settings: Settings, db_env: dict[str, 
         env["DATABASE_URL"] = settings.database_url
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "seedbed", "validate", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=120,
-        )
+        return run_cli("validate", *args, env=env)
 
     session = str(SEEDS / "session.csv")
     assert run(session).returncode == 1

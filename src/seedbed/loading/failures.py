@@ -10,7 +10,7 @@ mapped back to table, file, physical line and constraint:
   checked at the end of the statement, staged upserts in an INSERT) carry
   ``Key (cols)=(values)``; :func:`find_key_line` looks the key up in the file.
 
-Values of sensitive columns are replaced by ``***``; the server's
+Values of sensitive columns are replaced by ``[redacted]``; the server's
 ``Failing row contains (...)`` detail and the COPY context (the raw line) are
 never shown, since they hold whole rows.
 """

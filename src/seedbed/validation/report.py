@@ -188,6 +188,8 @@ class ValidationReport:
         return sum(len(b.lines) if isinstance(b, _Block) else len(b) for b in self._blocks)
 
     def __bool__(self) -> bool:
+        # Always true, even with no problems: ``if report:`` must not read as "valid"
+        # (and ``__len__`` would otherwise make an empty report false). Ask ``report.ok``.
         return True
 
     def summary(self) -> pd.DataFrame:
