@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 import seedbed
@@ -14,7 +13,7 @@ from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.errors import MigrationError
 from seedbed.safety import Severity, probes
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT, run_cli
 from tests.revision_files import RevisionFolder
 
 
@@ -68,7 +67,8 @@ def test_required_column_with_a_server_default_or_on_an_empty_table_passes(
     revisions.add(
         """
         op.add_column('user', sa.Column('nickname', sa.Text(), nullable=False), schema=schema)
-        op.add_column('post', sa.Column('rank', sa.Integer(), server_default='0', nullable=False), schema=schema)
+        rank = sa.Column('rank', sa.Integer(), server_default='0', nullable=False)
+        op.add_column('post', rank, schema=schema)
         """
     )
     assert safety.lint(settings).findings == ()
@@ -88,7 +88,9 @@ def test_type_change_counts_the_values_that_would_not_convert(
     long_slugs = scalar(engine, f'select count(*) from "{schema}".post where char_length(slug) > 8')
     rev = revisions.add(
         """
-        op.alter_column('user', 'name', type_=sa.Integer(), postgresql_using='name::integer', schema=schema)
+        op.alter_column(
+            'user', 'name', type_=sa.Integer(), postgresql_using='name::integer', schema=schema
+        )
         op.alter_column('post', 'slug', type_=sa.String(8), schema=schema)
         op.alter_column('post', 'title', type_=sa.Text(), schema=schema)
         """
@@ -125,9 +127,12 @@ def test_both_ways_of_counting_conversion_failures_agree(
     engine = get_engine(populated)
     schema = populated.schema
     with engine.begin() as connection:
-        connection.exec_driver_sql(f"update \"{schema}\".\"user\" set name = '7' where email < 'user3'")
+        connection.exec_driver_sql(
+            f"update \"{schema}\".\"user\" set name = '7' where email < 'user3'"
+        )
         expected = connection.exec_driver_sql(
-            f'select count(*) from "{schema}"."user" where name is not null and name !~ \'^[0-9]+$\''
+            f'select count(*) from "{schema}"."user" '
+            "where name is not null and name !~ '^[0-9]+$'"
         ).scalar_one()
     with engine.connect() as connection:
         relation = probes.Relation(connection, schema, "user")
@@ -162,6 +167,10 @@ def test_a_revision_acknowledges_findings_in_its_own_file(
     assert finding.acknowledged and not finding.blocking
     assert report.ok
     assert finding.render().startswith("acknowledged: ban-drop-column")
+    frame = report.to_frame()
+    assert frame[["rule", "severity", "acknowledged"]].values.tolist() == [
+        ["ban-drop-column", "error", True]
+    ]
 
 
 def test_renamed_column_is_a_warning(populated: Settings, revisions: RevisionFolder) -> None:
@@ -179,7 +188,9 @@ def test_index_without_concurrently_warns_above_the_size_threshold(
         """
         op.create_index('ix_user_name', 'user', ['name'], schema=schema)
         with op.get_context().autocommit_block():
-            op.create_index('ix_user_image', 'user', ['image'], schema=schema, postgresql_concurrently=True)
+            op.create_index(
+                'ix_user_image', 'user', ['image'], schema=schema, postgresql_concurrently=True
+            )
         """
     )
     assert safety.lint(populated).findings == ()  # the seed set is far below 10 MB
@@ -201,8 +212,12 @@ def test_check_and_foreign_key_count_the_rows_that_break_them(
     agents = scalar(engine, f'select count(*) from "{schema}".session where user_agent is not null')
     revisions.add(
         """
-        op.create_check_constraint('ck_user_short_name', 'user', 'char_length(name) < 7', schema=schema)
-        op.create_check_constraint('ck_user_mail', 'user', "email like '%@%'", schema=schema, postgresql_not_valid=True)
+        op.create_check_constraint(
+            'ck_user_short_name', 'user', 'char_length(name) < 7', schema=schema
+        )
+        op.create_check_constraint(
+            'ck_user_mail', 'user', "email like '%@%'", schema=schema, postgresql_not_valid=True
+        )
         op.create_foreign_key('fk_session_agent', 'session', 'user', ['user_agent'], ['id'],
                               source_schema=schema, referent_schema=schema)
         """

@@ -37,9 +37,15 @@ def pg_program(name: str) -> Path:
 
 
 def default_backup_path(settings: Settings) -> Path:
-    """``<SEEDBED_HOME>/backups/<schema>-<UTC time>.dump``."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return settings.home / "backups" / f"{settings.schema}-{stamp}.dump"
+    """``<SEEDBED_HOME>/backups/<schema>-<UTC time>.dump``, with ``-2``... if taken."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = settings.home / "backups"
+    path = folder / f"{settings.schema}-{stamp}.dump"
+    taken = 1
+    while path.exists():
+        taken += 1
+        path = folder / f"{settings.schema}-{stamp}-{taken}.dump"
+    return path
 
 
 def backup(settings: Settings | None = None, out: Path | str | None = None) -> Path:
@@ -63,8 +69,9 @@ def restore(settings: Settings | None = None, path: Path | str = "") -> None:
     """Replace the namespace with the one in the backup at ``path``, in one transaction.
 
     The namespace is dropped and the backup's objects and rows created in the
-    same transaction, so a failed restore leaves the namespace as it was.
-    The backup must hold the same namespace (its name is inside the dump).
+    same transaction, committed only when ``pg_restore`` has read the whole
+    file, so a failed restore leaves the namespace as it was. The backup must
+    hold the same namespace (its name is inside the dump).
     """
     settings = settings or load_settings()
     path = Path(path)
@@ -76,24 +83,27 @@ def restore(settings: Settings | None = None, path: Path | str = "") -> None:
         raise BackupError(f"{path} holds {names}, not the namespace {settings.schema}")
     conninfo, env = _connection(settings)
     old_server = _server_version(settings) < 170000
-    listing = [
-        str(pg_program("pg_restore")),
-        "--no-owner",
-        "--no-privileges",
-        "--file=-",
-        str(path),
-    ]
-    psql = [str(pg_program("psql")), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
+    script = [str(pg_program("pg_restore")), "--no-owner", "--no-privileges", "--file=-"]
+    script.append(str(path))
+    psql = [str(pg_program("psql")), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
     psql += [f"--dbname={conninfo}", "--file=-"]
-    with tempfile.TemporaryFile() as errors:
-        reader = subprocess.Popen(listing, stdout=subprocess.PIPE, stderr=errors, env=env)
-        writer = subprocess.Popen(
+    with (
+        tempfile.TemporaryFile() as errors,
+        subprocess.Popen(script, stdout=subprocess.PIPE, stderr=errors, env=env) as reader,
+        subprocess.Popen(
             psql, stdin=subprocess.PIPE, stdout=errors, stderr=errors, env=env
-        )
+        ) as writer,
+    ):
         assert reader.stdout is not None and writer.stdin is not None
-        with writer.stdin:
-            writer.stdin.write(f'DROP SCHEMA IF EXISTS "{settings.schema}" CASCADE;\n'.encode())
+        begin = f'BEGIN;\nDROP SCHEMA IF EXISTS "{settings.schema}" CASCADE;\n'
+        try:
+            writer.stdin.write(begin.encode())
             _copy(reader.stdout, writer.stdin, skip_timeout=old_server)
+            if reader.wait() == 0:
+                writer.stdin.write(b"COMMIT;\n")
+            writer.stdin.close()  # without COMMIT, psql ends and the server rolls back
+        except BrokenPipeError:  # psql stopped at an error
+            reader.kill()
         if reader.wait() != 0 or writer.wait() != 0:
             errors.seek(0)
             raise BackupError(f"restore failed: {_first_error(errors.read(), env)}")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Severity(StrEnum):
@@ -73,6 +75,8 @@ class LintReport:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per finding, with every field of :class:`Finding` as a column."""
+        import pandas as pd  # only when asked: the CLI does not need it
+
         columns = ["rule", "severity", "revision", "target", "effect", "fix", "affected"]
         rows = [
             {
