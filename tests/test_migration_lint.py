@@ -319,3 +319,11 @@ def test_every_rule_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for rule in safety.RULES:
         assert f"`{rule}`" in readme, rule
+
+
+def test_the_projects_own_revisions_lint_clean_on_an_empty_namespace(
+    empty_settings: Settings,
+) -> None:
+    report = safety.lint(empty_settings)
+    assert report.revisions and report.revisions[0] == "0001"
+    assert report.findings == (), report.render()
