@@ -34,6 +34,7 @@ RULES = {
     "length": "a value is longer than the column's declared length",
     "encoding": "bytes that are not UTF-8, or a NUL byte",
     "csv_format": "a malformed CSV record: wrong field count, stray or unbalanced quote",
+    "json_format": "a line of a JSON Lines file that is not one JSON object",
     "empty_file": "a file without a header line",
     "unknown_column": "a header names a column the table does not have",
     "duplicate_column": "a header names a column twice",
