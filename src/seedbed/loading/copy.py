@@ -39,9 +39,11 @@ def qualified(table: sa.Table) -> str:
     return f"{quote_ident(str(table.schema))}.{quote_ident(table.name)}"
 
 
-def copy_sql(relation: str, columns: tuple[str, ...], *, header: bool) -> str:
+def copy_sql(relation: str, columns: tuple[str, ...], *, header: bool, freeze: bool = False) -> str:
+    """``freeze``: write the rows frozen (the table was truncated in this transaction)."""
     cols = ", ".join(quote_ident(c) for c in columns)
-    return f"COPY {relation} ({cols}) FROM STDIN (FORMAT csv, HEADER {str(header).lower()})"
+    options = f"FORMAT csv, HEADER {str(header).lower()}" + (", FREEZE true" if freeze else "")
+    return f"COPY {relation} ({cols}) FROM STDIN ({options})"
 
 
 def csv_blocks(path: Path, on_progress: Progress | None) -> Iterator[bytes]:

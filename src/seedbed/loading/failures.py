@@ -196,6 +196,14 @@ def record_start_line(path: Path | None, copy_line: int) -> int:
     return copy_line
 
 
+def nth_record_line(path: Path, index: int) -> int | None:
+    """The physical line where data record ``index`` (0: the first after the header) starts."""
+    for number, record in enumerate(_records(path)):
+        if number == index:
+            return record.start
+    return None
+
+
 def find_key_line(path: Path, columns: Sequence[str], values: Sequence[str]) -> int | None:
     """The first physical line of ``path`` whose ``columns`` hold ``values`` (CSV only)."""
     if path.suffix.lower() != ".csv":

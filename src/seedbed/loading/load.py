@@ -4,9 +4,12 @@ How a load runs:
 
 1. The sources are resolved to tables (the same rules as ``seedbed validate``)
    and ordered by foreign keys, parents first.
-2. A writer thread opens one transaction and streams each source into its
-   table with COPY (``loading.copy``), through a staging table for ``upsert``
-   and ``skip-existing`` (``loading.modes``).
+2. A writer thread opens one transaction, locks the tables
+   (``loading.locks``) and streams each source into its table with COPY
+   (``loading.copy``), through a staging table for ``upsert`` and
+   ``skip-existing`` (``loading.modes``). Tables that are empty get the rebuild
+   strategy (``loading.rebuild``): their constraints and indexes are dropped
+   before the COPY and rebuilt, validated, after it, in the same transaction.
 3. Meanwhile the calling thread validates the same sources, chunk by chunk.
    The database works while Python validates, so a valid load costs about
    as much as the COPY alone.
@@ -52,8 +55,10 @@ from seedbed.loading.failures import (
     read_header,
     to_seedbed_error,
 )
+from seedbed.loading.locks import lock_tables, lock_timeout
 from seedbed.loading.modes import LoadMode, conflict_key, create_stage_sql, merge_sql, stage_name
 from seedbed.loading.progress import progress_bar, wanted
+from seedbed.loading.rebuild import LoadPlan, Rebuild, Strategy, plan_load
 from seedbed.loading.result import LoadResult, TableLoad
 from seedbed.models import metadata_for
 from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
@@ -124,12 +129,21 @@ class _Writer:
     """Writes every job inside the connection's open transaction; never commits."""
 
     def __init__(
-        self, connection: psycopg.Connection[Any], jobs: list[_Job], mode: LoadMode, progress: bool
+        self,
+        connection: psycopg.Connection[Any],
+        jobs: list[_Job],
+        mode: LoadMode,
+        progress: bool,
+        plan: LoadPlan,
+        timeout: float,
     ) -> None:
         self.connection = connection
         self.jobs = jobs
         self.mode = mode
         self.progress = progress
+        self.plan = plan
+        self.timeout = timeout
+        self.rebuild = Rebuild(connection, plan)
         self.cancel = threading.Event()
         self.current: Target | None = None
         self.results: list[TableLoad] = []
@@ -139,7 +153,13 @@ class _Writer:
     def run(self) -> None:
         started = time.perf_counter()
         try:
+            lock_tables(self.connection, self.plan.locks, self.timeout)
+            if self.plan.rebuilt:
+                self.rebuild.prepare()
             self.results = [self._write(job) for job in self.jobs]
+            if self.plan.rebuilt:
+                self.current = None
+                self.rebuild.restore({job.table.name: job.target for job in self.jobs})
         except BaseException as exc:  # handed to the calling thread, never lost
             self.error = exc
         finally:
@@ -148,7 +168,8 @@ class _Writer:
     def _write(self, job: _Job) -> TableLoad:
         self.current = job.target
         started = time.perf_counter()
-        result = TableLoad(job.table.name, job.target.label)
+        strategy = self.plan.strategy(job.table.name)
+        result = TableLoad(job.table.name, job.target.label, strategy.value)
         columns = job.target.columns
         if not columns:  # an empty file: nothing to write, validation says why
             return result
@@ -157,7 +178,8 @@ class _Writer:
         try:
             with self.connection.cursor() as cursor:
                 if self.mode is LoadMode.INSERT:
-                    sql = copy_sql(qualified(job.table), columns, header=job.is_csv)
+                    freeze = strategy is Strategy.REBUILD
+                    sql = copy_sql(qualified(job.table), columns, header=job.is_csv, freeze=freeze)
                     result.inserted = copy_blocks(cursor, sql, job.blocks(bar.update), self.cancel)
                 else:
                     cursor.execute(create_stage_sql(job.table))
@@ -175,15 +197,18 @@ class _Writer:
 
 
 def _validate(
-    sources: Mapping[str, Any], engine: Engine, mode: LoadMode, progress: bool
+    sources: Mapping[str, Any], engine: Engine, mode: LoadMode, plan: LoadPlan, progress: bool
 ) -> ValidationReport:
     """The validation report for ``sources``, read in chunks (bounded memory)."""
     tables = [s.table for s in sources.values()]
     # Keys already in the database are the point of upsert and skip-existing, not a
     # problem; and a table that is empty when the load begins has nothing to collide
     # with (skipping those lookups halves its validation; the database still judges).
-    keys_against_db = _non_empty(engine, tables) if mode is LoadMode.INSERT else set()
-    validator = SeedValidator(tables, engine=engine, unique_against_db=keys_against_db)
+    # Tables being rebuilt are locked by the writer: validation must not read them.
+    keys_against_db = plan.non_empty if mode is LoadMode.INSERT else set()
+    validator = SeedValidator(
+        tables, engine=engine, unique_against_db=keys_against_db, empty_in_db=plan.empty
+    )
     reports = []
     bar = progress_bar(progress, description="validate", total=None, unit="rows")
     try:
@@ -198,27 +223,11 @@ def _validate(
     return ValidationReport.concat(reports).sorted()
 
 
-def _non_empty(engine: Engine, tables: list[sa.Table]) -> set[str]:
-    """Names of the ``tables`` that hold at least one row."""
-    if not tables:
-        return set()
-    probes = " UNION ALL ".join(
-        f"SELECT {i} FROM (SELECT 1 FROM {qualified(t)} LIMIT 1) AS t{i}"
-        for i, t in enumerate(tables)
-    )
-    try:
-        with engine.connect() as conn:
-            found = {int(row[0]) for row in conn.exec_driver_sql(probes)}
-    except sa.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise DatabaseError(f"cannot read the tables to load: {reason}") from None
-    return {tables[i].name for i in found}
-
-
 def load(
     source: Any,
     *,
     mode: str | LoadMode = "insert",
+    strategy: str | Strategy = "auto",
     engine: Engine | None = None,
     dry_run: bool = False,
     progress: bool | None = None,
@@ -229,7 +238,11 @@ def load(
     CSV or Parquet files named after their tables, or a mapping of table name
     to DataFrame. ``mode`` is ``"insert"`` (any conflict is an error),
     ``"upsert"`` (insert new rows, update changed ones, on the primary key or
-    a declared unique key) or ``"skip-existing"``. ``dry_run`` does everything
+    a declared unique key) or ``"skip-existing"``. ``strategy`` is ``"auto"``
+    (rebuild the tables that are empty, write the others incrementally),
+    ``"rebuild"`` (every table; refused for a table with rows) or
+    ``"incremental"`` (COPY into the tables as they are); see
+    :mod:`seedbed.loading.rebuild`. ``dry_run`` does everything
     but the commit. ``progress`` shows bars (default: in notebooks and
     terminals).
 
@@ -243,23 +256,26 @@ def load(
     """
     started = time.perf_counter()
     load_mode = LoadMode.parse(mode)
+    load_strategy = Strategy.parse(strategy)
+    timeout = lock_timeout()
     engine = engine or get_engine()
     schema = schema_of(engine)
     sources = resolve_sources(source, schema)
     jobs = _jobs(sources, schema, load_mode)
     show = wanted(progress)
+    plan = plan_load(engine, [job.table for job in jobs], load_strategy, load_mode)
 
     result = LoadResult(mode=load_mode.value, committed=False)
     raw = _connect(engine)
     connection: psycopg.Connection[Any] = raw.driver_connection
     healthy = False
     try:
-        writer = _Writer(connection, jobs, load_mode, show)
+        writer = _Writer(connection, jobs, load_mode, show, plan, timeout)
         thread = threading.Thread(target=writer.run, name="seedbed-copy", daemon=True)
         thread.start()
         validate_started = time.perf_counter()
         try:
-            report = _validate(sources, engine, load_mode, show)
+            report = _validate(sources, engine, load_mode, plan, show)
             result.validate_seconds = time.perf_counter() - validate_started
             if not report.ok:
                 writer.cancel.set()
@@ -274,13 +290,15 @@ def load(
             connection.rollback()
             time.sleep(random.uniform(0.05, 0.2) * attempts)
             attempts += 1
-            writer = _Writer(connection, jobs, load_mode, show)
+            writer = _Writer(connection, jobs, load_mode, show, plan, timeout)
             writer.run()
         if writer.error is not None:
             raise _mapped(writer.error, writer.current) from None
         result.attempts = attempts
         result.tables = writer.results
         result.write_seconds = writer.seconds
+        result.rebuild_seconds = writer.rebuild.seconds
+        result.copy_seconds = sum(t.seconds for t in writer.results)
         if dry_run:
             connection.rollback()
         else:
