@@ -5,7 +5,7 @@ How a load runs:
 1. The sources are resolved to tables (the same rules as ``seedbed validate``)
    and ordered by foreign keys, parents first.
 2. A writer thread opens one transaction, locks the tables
-   (``loading.locks``) and streams each source into its table with COPY
+   (``loading.locks``, each just before its COPY) and streams each source into its table with COPY
    (``loading.copy``), through a staging table for ``upsert`` and
    ``skip-existing`` (``loading.modes``). Tables that are empty get the rebuild
    strategy (``loading.rebuild``): their constraints and indexes are dropped
@@ -55,7 +55,7 @@ from seedbed.loading.failures import (
     read_header,
     to_seedbed_error,
 )
-from seedbed.loading.locks import lock_tables, lock_timeout
+from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
 from seedbed.loading.modes import LoadMode, conflict_key, create_stage_sql, merge_sql, stage_name
 from seedbed.loading.progress import progress_bar, wanted
 from seedbed.loading.rebuild import LoadPlan, Rebuild, Strategy, plan_load
@@ -153,8 +153,13 @@ class _Writer:
     def run(self) -> None:
         started = time.perf_counter()
         try:
-            lock_tables(self.connection, self.plan.locks, self.timeout)
             if self.plan.rebuilt:
+                # Every table the rebuild touches is locked before anything is dropped.
+                targets = {job.table.name: job.target for job in self.jobs}
+                for request in self.plan.locks:
+                    if request.mode == ACCESS_EXCLUSIVE:
+                        self.current = targets.get(request.name)
+                        lock_tables(self.connection, [request], self.timeout)
                 self.rebuild.prepare()
             self.results = [self._write(job) for job in self.jobs]
             if self.plan.rebuilt:
@@ -174,6 +179,8 @@ class _Writer:
         if not columns:  # an empty file: nothing to write, validation says why
             return result
         total, unit = job.progress_total()
+        if strategy is Strategy.INCREMENTAL:
+            lock_tables(self.connection, [self.plan.lock(job.table.name)], self.timeout)
         bar = progress_bar(self.progress, description=job.table.name, total=total, unit=unit)
         try:
             with self.connection.cursor() as cursor:

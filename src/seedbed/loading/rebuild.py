@@ -59,6 +59,8 @@ from seedbed.loading.locks import ACCESS_EXCLUSIVE, ROW_EXCLUSIVE, LockRequest
 from seedbed.loading.modes import LoadMode
 
 _KEY_DETAIL = re.compile(r"^Key \((?P<columns>.+?)\)=\((?P<values>.*)\) (?:is duplicated|is not)")
+# A relation's name quoted as :func:`seedbed.loading.copy.qualified` quotes it.
+_QUOTED = "'\"' || replace({ns}, '\"', '\"\"') || '\".\"' || replace({rel}, '\"', '\"\"') || '\"'"
 _BUILD_ORDER = {"p": 0, "u": 1, "x": 1, "i": 1, "c": 2, "f": 3}
 
 
@@ -96,6 +98,10 @@ class LoadPlan:
 
     def strategy(self, table: str) -> Strategy:
         return self.strategies.get(table, Strategy.INCREMENTAL)
+
+    def lock(self, table: str) -> LockRequest:
+        """The lock to take on loaded ``table``."""
+        return next(request for request in self.locks if request.name == table)
 
 
 def plan_load(
@@ -155,13 +161,11 @@ def _why_not_rebuild(
 def _referencing(conn: sa.Connection, relations: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """For each relation, the relations whose foreign keys point at it (quoted, qualified)."""
     rows = conn.exec_driver_sql(
-        "SELECT DISTINCT quote_ident(pn.nspname) || '.' || quote_ident(p.relname), "
-        "quote_ident(cn.nspname) || '.' || quote_ident(c.relname) "
-        "FROM pg_constraint AS k JOIN pg_class AS p ON p.oid = k.confrelid "
-        "JOIN pg_namespace AS pn ON pn.oid = p.relnamespace "
+        f"SELECT DISTINCT r.name, {_QUOTED.format(ns='cn.nspname', rel='c.relname')} "
+        "FROM unnest(%(rels)s::text[]) AS r(name) "
+        "JOIN pg_constraint AS k ON k.confrelid = r.name::regclass AND k.contype = 'f' "
         "JOIN pg_class AS c ON c.oid = k.conrelid "
-        "JOIN pg_namespace AS cn ON cn.oid = c.relnamespace "
-        "WHERE k.contype = 'f' AND k.confrelid = ANY(%(rels)s::regclass[])",
+        "JOIN pg_namespace AS cn ON cn.oid = c.relnamespace",
         {"rels": list(relations)},
     ).all()
     found: dict[str, list[str]] = {}
@@ -265,7 +269,6 @@ WHERE i.indrelid = ANY(%(rebuilt)s::regclass[]) AND NOT EXISTS (
     AND k.contype IN ('p', 'u', 'x'))
 ORDER BY i.indrelid, c.relname
 """
-_UNIQUE_INDEX = "SELECT indisunique FROM pg_index WHERE indexrelid = %s::regclass"
 
 
 def read_definitions(
@@ -284,7 +287,34 @@ def read_definitions(
     found = []
     for sql in (_CONSTRAINTS, _INDEXES):
         cursor.execute(sql, params)
-        found += [Definition(*r[:7], tuple(r[7]), r[8], r[9], tuple(r[10])) for r in cursor]
+        for (
+            kind,
+            name,
+            rel,
+            table,
+            text,
+            comment,
+            index_comment,
+            keys,
+            pred,
+            parent,
+            pkeys,
+        ) in cursor:
+            found.append(
+                Definition(
+                    kind,
+                    name,
+                    rel,
+                    table,
+                    text,
+                    comment,
+                    index_comment,
+                    tuple(keys),
+                    pred,
+                    parent,
+                    tuple(pkeys),
+                )
+            )
     cursor.execute("SELECT set_config('search_path', %s, true)", (saved,))
     return found
 
@@ -393,7 +423,7 @@ class Rebuild:
         cursor.execute("RELEASE SAVEPOINT seedbed_rebuild")
 
 
-def _offending_row_sql(cursor: psycopg.Cursor[Any], definition: Definition) -> str | None:
+def _offending_row_sql(definition: Definition) -> str | None:
     """A query for the ``ctid`` of the first row (in source order) that breaks ``definition``."""
     rel = definition.relation
     if definition.kind == "c" and definition.predicate:
@@ -407,11 +437,7 @@ def _offending_row_sql(cursor: psycopg.Cursor[Any], definition: Definition) -> s
             f"SELECT c.ctid FROM {rel} AS c WHERE {present} AND NOT EXISTS "
             f"(SELECT 1 FROM {definition.parent} AS p WHERE {match}) ORDER BY c.ctid LIMIT 1"
         )
-    unique = definition.kind in ("p", "u")
-    if definition.kind == "i":
-        cursor.execute(_UNIQUE_INDEX, (f"{rel.rsplit('.', 1)[0]}.{quote_ident(definition.name)}",))
-        row = cursor.fetchone()
-        unique = bool(row and row[0])
+    unique = definition.kind in ("p", "u") or definition.definition.startswith("CREATE UNIQUE")
     if not unique or not definition.keys:
         return None
     keys = ", ".join(f"({k})" for k in definition.keys)
@@ -429,7 +455,7 @@ def _source_position(
     cursor: psycopg.Cursor[Any], definition: Definition, target: Target
 ) -> int | None:
     """The line (CSV) or row (other sources) of the first row that breaks ``definition``."""
-    sql = _offending_row_sql(cursor, definition)
+    sql = _offending_row_sql(definition)
     if sql is None:
         return None
     cursor.execute("SET LOCAL search_path = pg_catalog")
