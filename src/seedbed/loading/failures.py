@@ -49,9 +49,11 @@ class Target:
     frame: pd.DataFrame | None = field(default=None, compare=False)
 
     def sensitive(self, column: str | None) -> bool:
-        if column is None or column not in self.table.c:
+        """True for a sensitive column, or an index expression that reads one."""
+        if column is None:
             return False
-        return bool(self.table.c[column].info.get("sensitive"))
+        names = [column] if column in self.table.c else re.findall(r"\w+", column)
+        return any(n in self.table.c and self.table.c[n].info.get("sensitive") for n in names)
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -143,7 +143,7 @@ class _Writer:
         self.progress = progress
         self.plan = plan
         self.timeout = timeout
-        self.rebuild = Rebuild(connection, plan)
+        self.rebuild = Rebuild(connection, plan, progress)
         self.cancel = threading.Event()
         self.current: Target | None = None
         self.results: list[TableLoad] = []
@@ -270,7 +270,7 @@ def load(
     sources = resolve_sources(source, schema)
     jobs = _jobs(sources, schema, load_mode)
     show = wanted(progress)
-    plan = plan_load(engine, [job.table for job in jobs], load_strategy, load_mode)
+    plan = plan_load(engine, [job.table for job in jobs], load_strategy, load_mode, timeout)
 
     result = LoadResult(mode=load_mode.value, committed=False)
     raw = _connect(engine)

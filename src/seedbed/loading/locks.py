@@ -1,17 +1,18 @@
 """Taking a load's table locks without waiting in silence.
 
-A load locks every table it writes before the first COPY, in foreign-key
-order (parents first, so two loads never lock in opposite orders):
-``ROW EXCLUSIVE`` for the incremental path (the lock COPY takes anyway),
-``ACCESS EXCLUSIVE`` for tables it rebuilds (dropping and re-adding
-constraints needs it).
+A load first reads whether its tables are empty (``ACCESS SHARE``, which
+only a rebuilding load blocks). It then locks every table it writes, in
+foreign-key order (parents first, so two loads never lock in opposite
+orders): ``ACCESS EXCLUSIVE`` for the tables it rebuilds (dropping and
+re-adding constraints needs it), all before the first COPY; ``ROW EXCLUSIVE``
+for the incremental path (the lock COPY takes anyway), just before each COPY.
 
 When another session holds a conflicting lock, the load says so once, through
 the ``seedbed.loading`` logger (printed on stderr by the CLI): which table it
 waits for and which backend holds it (pid, application, state, from
 ``pg_locks`` and ``pg_stat_activity``). It then waits at most
 ``SEEDBED_LOCK_TIMEOUT`` seconds in all (default :data:`DEFAULT_LOCK_TIMEOUT`;
-``0`` waits for as long as it takes) and gives up with a
+``0`` waits for as long as it takes) for each lock, and gives up with a
 :class:`~seedbed.errors.DatabaseError` (exit 2); the transaction is rolled
 back, so nothing is written. The same timeout stays in force for the rest of
 the load's transaction (``SET LOCAL lock_timeout``), so a row lock on a parent
@@ -33,11 +34,13 @@ from seedbed.errors import ConfigError, DatabaseError
 
 LOCK_TIMEOUT_VARIABLE = "SEEDBED_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 30.0
+ACCESS_SHARE = "ACCESS SHARE"
 ROW_EXCLUSIVE = "ROW EXCLUSIVE"
 ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"
 _LOCK_NOT_AVAILABLE = "55P03"
 # pg_locks modes that conflict with each mode we take.
 _CONFLICTS = {
+    ACCESS_SHARE: ("AccessExclusiveLock",),
     ROW_EXCLUSIVE: (
         "ShareLock",
         "ShareRowExclusiveLock",

@@ -50,13 +50,21 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from psycopg import sql
 from sqlalchemy.engine import Engine
 
 from seedbed.errors import DatabaseError, LoadError, SeedError
 from seedbed.loading.copy import qualified, quote_ident
 from seedbed.loading.failures import REDACTED, Target, nth_record_line
-from seedbed.loading.locks import ACCESS_EXCLUSIVE, ROW_EXCLUSIVE, LockRequest
+from seedbed.loading.locks import (
+    ACCESS_EXCLUSIVE,
+    ACCESS_SHARE,
+    ROW_EXCLUSIVE,
+    LockRequest,
+    lock_tables,
+)
 from seedbed.loading.modes import LoadMode
+from seedbed.loading.progress import progress_bar
 
 _KEY_DETAIL = re.compile(r"^Key \((?P<columns>.+?)\)=\((?P<values>.*)\) (?:is duplicated|is not)")
 # A relation's name quoted as :func:`seedbed.loading.copy.qualified` quotes it.
@@ -105,19 +113,31 @@ class LoadPlan:
 
 
 def plan_load(
-    engine: Engine, tables: Sequence[sa.Table], strategy: Strategy, mode: LoadMode
+    engine: Engine,
+    tables: Sequence[sa.Table],
+    strategy: Strategy,
+    mode: LoadMode,
+    timeout: float,
 ) -> LoadPlan:
     """Decide each table's strategy; ``tables`` are in load (foreign-key) order.
 
     ``auto`` rebuilds a table in ``insert`` mode when it and every table whose
     foreign keys point at it are empty; ``rebuild`` insists (a table that
-    cannot be rebuilt is a :class:`~seedbed.errors.SeedError`).
+    cannot be rebuilt is a :class:`~seedbed.errors.SeedError`). Looking for
+    rows waits, with a message, for another load that holds a table locked
+    (at most ``timeout`` seconds, as :func:`~seedbed.loading.locks.lock_tables`).
     """
     relations = [qualified(t) for t in tables]
+    names = dict(zip(relations, (t.name for t in tables), strict=True))
     try:
         with engine.connect() as conn:
             children = _referencing(conn, relations)
-            probed = sorted({r for r in relations} | {c for cs in children.values() for c in cs})
+            kids = sorted({c for cs in children.values() for c in cs} - set(relations))
+            probed = [*relations, *kids]
+            reads = [LockRequest(r, names.get(r, r), ACCESS_SHARE) for r in probed]
+            driver = conn.connection.driver_connection
+            assert isinstance(driver, psycopg.Connection)
+            lock_tables(driver, reads, timeout)
             filled = _non_empty(conn, probed)
     except sa.exc.SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
@@ -212,7 +232,7 @@ class Definition:
             return f"DROP INDEX {self.relation.rsplit('.', 1)[0]}.{quote_ident(self.name)}"
         return f"ALTER TABLE {self.relation} DROP CONSTRAINT {quote_ident(self.name)}"
 
-    def comment_sql(self) -> list[tuple[str, str]]:
+    def comment_sql(self) -> list[sql.Composed]:
         schema = self.relation.rsplit(".", 1)[0]
         statements = []
         if self.comment is not None:
@@ -221,11 +241,10 @@ class Definition:
                 if self.kind == "i"
                 else f"CONSTRAINT {quote_ident(self.name)} ON {self.relation}"
             )
-            statements.append((f"COMMENT ON {on} IS %s", self.comment))
+            statements.append(sql.SQL(f"COMMENT ON {on} IS {{}}").format(self.comment))
         if self.index_comment is not None:
-            statements.append(
-                (f"COMMENT ON INDEX {schema}.{quote_ident(self.name)} IS %s", self.index_comment)
-            )
+            on = f"INDEX {schema}.{quote_ident(self.name)}"
+            statements.append(sql.SQL(f"COMMENT ON {on} IS {{}}").format(self.index_comment))
         return statements
 
 
@@ -285,8 +304,8 @@ def read_definitions(
     cursor.execute("SELECT set_config('search_path', 'pg_catalog', true)")
     params = {"rebuilt": list(rebuilt), "locked": list(locked)}
     found = []
-    for sql in (_CONSTRAINTS, _INDEXES):
-        cursor.execute(sql, params)
+    for query in (_CONSTRAINTS, _INDEXES):
+        cursor.execute(query, params)
         for (
             kind,
             name,
@@ -341,9 +360,12 @@ def maintenance_work_mem_mb(data_bytes: int, memory_bytes: int | None = None) ->
 class Rebuild:
     """Drops and rebuilds the definitions of ``plan.rebuilt`` on the writer's connection."""
 
-    def __init__(self, connection: psycopg.Connection[Any], plan: LoadPlan) -> None:
+    def __init__(
+        self, connection: psycopg.Connection[Any], plan: LoadPlan, progress: bool = False
+    ) -> None:
         self.connection = connection
         self.plan = plan
+        self.progress = progress
         self.definitions: list[Definition] = []
         self.seconds = 0.0
 
@@ -382,11 +404,17 @@ class Rebuild:
             row = cursor.fetchone()
             megabytes = maintenance_work_mem_mb(int(row[0]) if row else 0)
             cursor.execute(f"SET LOCAL maintenance_work_mem = '{megabytes}MB'")
-            for step in self._steps():
-                self._run(cursor, step, targets)
+            steps = self._steps()
+            bar = progress_bar(self.progress, description="rebuild", total=len(steps), unit="steps")
+            try:
+                for step in steps:
+                    self._run(cursor, step, targets)
+                    bar.update(1)
+            finally:
+                bar.close()
             for definition in self.definitions:
-                for sql, text in definition.comment_sql():
-                    cursor.execute(sql, (text,))
+                for statement in definition.comment_sql():
+                    cursor.execute(statement)
             cursor.execute(f"ANALYZE {', '.join(self.relations)}")
         self.seconds += time.perf_counter() - started
 
@@ -483,9 +511,7 @@ def located_error(
     detail = ""
     key = _KEY_DETAIL.match(exc.diag.message_detail or "")
     if key and target is not None:
-        names = set(re.findall(r"\w+", key.group("columns")))
-        secret = any(target.sensitive(n) for n in names)
-        shown = REDACTED if secret else key.group("values")
+        shown = REDACTED if target.sensitive(key.group("columns")) else key.group("values")
         detail = f"key ({key.group('columns')})=({shown})"
     if definition.kind == "c":
         problem = f"the row violates check constraint {definition.name!r}"
