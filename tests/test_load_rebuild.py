@@ -1,4 +1,4 @@
-"""The rebuild strategy: same catalog after, validated constraints, errors by line, faults, locks."""
+"""The rebuild strategy: same catalog after, validated, errors by line, faults and lock waits."""
 
 from __future__ import annotations
 
