@@ -20,7 +20,8 @@ from seedbed.errors import ConfigError, LoadError, SeedError
 from seedbed.loading.locks import DEFAULT_LOCK_TIMEOUT, lock_timeout
 from seedbed.loading.rebuild import maintenance_work_mem_mb
 from tests.conftest import ROOT
-from tests.test_load import counts, execute, file_rows, seeds, user_rows, write_csv
+from tests.helpers import counts, run_cli
+from tests.test_load import execute, file_rows, seeds, user_rows, write_csv
 from tests.test_load_faults import backend_gone, distinct_seed_set, wait_for
 
 SEEDS = ROOT / "data" / "seeds"
@@ -325,7 +326,6 @@ def test_maintenance_work_mem_follows_the_data_within_the_machine():
 
 
 def test_cli_strategy_option(cli_env):
-    from tests.conftest import run_cli
 
     done = run_cli("load", str(SEEDS), "--strategy", "incremental", env=cli_env)
     assert done.returncode == 0, done.stderr

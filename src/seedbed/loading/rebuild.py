@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import enum
 import os
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -50,12 +49,11 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from psycopg import sql
 from sqlalchemy.engine import Engine
 
-from seedbed.errors import DatabaseError, LoadError, SeedError
+from seedbed.errors import DatabaseError, SeedError
+from seedbed.loading.catalog import Definition, read_definitions
 from seedbed.loading.copy import qualified, quote_ident
-from seedbed.loading.failures import REDACTED, Target, nth_record_line
 from seedbed.loading.locks import (
     ACCESS_EXCLUSIVE,
     ACCESS_SHARE,
@@ -65,8 +63,9 @@ from seedbed.loading.locks import (
 )
 from seedbed.loading.modes import LoadMode
 from seedbed.loading.progress import progress_bar
+from seedbed.loading.rebuild_errors import located_error
+from seedbed.validation.sources import SeedSource
 
-_KEY_DETAIL = re.compile(r"^Key \((?P<columns>.+?)\)=\((?P<values>.*)\) (?:is duplicated|is not)")
 # A relation's name quoted as :func:`seedbed.loading.copy.qualified` quotes it.
 _QUOTED = "'\"' || replace({ns}, '\"', '\"\"') || '\".\"' || replace({rel}, '\"', '\"\"') || '\"'"
 _BUILD_ORDER = {"p": 0, "u": 1, "x": 1, "i": 1, "c": 2, "f": 3}
@@ -203,141 +202,6 @@ def _non_empty(conn: sa.Connection, relations: Sequence[str]) -> set[str]:
     return {relations[int(row[0])] for row in conn.exec_driver_sql(probes)}
 
 
-@dataclass(frozen=True)
-class Definition:
-    """One constraint or index as the catalog defines it, with what locating an error needs."""
-
-    kind: str  # pg_constraint.contype (p, u, x, c, f), or "i" for an index
-    name: str
-    relation: str  # quoted, qualified table it belongs to
-    table: str
-    definition: str  # pg_get_constraintdef / pg_get_indexdef
-    comment: str | None
-    index_comment: str | None  # the comment on a constraint's index
-    keys: tuple[str, ...]  # index key columns or expressions; foreign-key columns
-    predicate: str | None  # a partial index's WHERE; a CHECK's expression
-    parent: str | None  # a foreign key's referenced relation
-    parent_keys: tuple[str, ...]
-
-    @property
-    def create_sql(self) -> str:
-        if self.kind == "i":
-            return self.definition
-        name = quote_ident(self.name)
-        return f"ALTER TABLE {self.relation} ADD CONSTRAINT {name} {self.definition}"
-
-    @property
-    def drop_sql(self) -> str:
-        if self.kind == "i":
-            return f"DROP INDEX {self.relation.rsplit('.', 1)[0]}.{quote_ident(self.name)}"
-        return f"ALTER TABLE {self.relation} DROP CONSTRAINT {quote_ident(self.name)}"
-
-    def comment_sql(self) -> list[sql.Composed]:
-        schema = self.relation.rsplit(".", 1)[0]
-        statements = []
-        if self.comment is not None:
-            on = (
-                f"INDEX {schema}.{quote_ident(self.name)}"
-                if self.kind == "i"
-                else f"CONSTRAINT {quote_ident(self.name)} ON {self.relation}"
-            )
-            statements.append(sql.SQL(f"COMMENT ON {on} IS {{}}").format(self.comment))
-        if self.index_comment is not None:
-            on = f"INDEX {schema}.{quote_ident(self.name)}"
-            statements.append(sql.SQL(f"COMMENT ON {on} IS {{}}").format(self.index_comment))
-        return statements
-
-
-_KEY_NAMES = (
-    "ARRAY(SELECT pg_get_indexdef({index}, g, false) FROM generate_series(1, "
-    "(SELECT indnkeyatts FROM pg_index WHERE indexrelid = {index})) AS g ORDER BY g)"
-)
-_ATTNAMES = (
-    "ARRAY(SELECT quote_ident(a.attname) FROM unnest({keys}) WITH ORDINALITY AS o(n, i) "
-    "JOIN pg_attribute AS a ON a.attrelid = {rel} AND a.attnum = o.n ORDER BY o.i)"
-)
-_CONSTRAINTS = f"""
-SELECT k.contype, k.conname, k.conrelid::regclass::text, t.relname, pg_get_constraintdef(k.oid),
-       obj_description(k.oid, 'pg_constraint'),
-       CASE WHEN k.contype IN ('p', 'u', 'x') THEN obj_description(k.conindid, 'pg_class') END,
-       CASE WHEN k.contype = 'f' THEN {_ATTNAMES.format(keys="k.conkey", rel="k.conrelid")}
-            WHEN k.contype IN ('p', 'u', 'x') THEN {_KEY_NAMES.format(index="k.conindid")}
-            ELSE ARRAY[]::text[] END,
-       CASE WHEN k.contype = 'c' THEN pg_get_expr(k.conbin, k.conrelid)
-            WHEN k.contype IN ('p', 'u', 'x')
-            THEN (SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = k.conindid)
-            END,
-       CASE WHEN k.contype = 'f' THEN k.confrelid::regclass::text END,
-       CASE WHEN k.contype = 'f' THEN {_ATTNAMES.format(keys="k.confkey", rel="k.confrelid")}
-            ELSE ARRAY[]::text[] END
-FROM pg_constraint AS k JOIN pg_class AS t ON t.oid = k.conrelid
-WHERE (k.contype IN ('p', 'u', 'x', 'c') AND k.conrelid = ANY(%(rebuilt)s::regclass[]))
-   OR (k.contype = 'f' AND k.conrelid = ANY(%(locked)s::regclass[])
-       AND k.confrelid = ANY(%(locked)s::regclass[]))
-ORDER BY k.conrelid, k.conname
-"""
-_INDEXES = f"""
-SELECT 'i', c.relname, i.indrelid::regclass::text, t.relname, pg_get_indexdef(i.indexrelid),
-       obj_description(i.indexrelid, 'pg_class'), NULL,
-       {_KEY_NAMES.format(index="i.indexrelid")}, pg_get_expr(i.indpred, i.indrelid),
-       NULL, ARRAY[]::text[]
-FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid
-JOIN pg_class AS t ON t.oid = i.indrelid
-WHERE i.indrelid = ANY(%(rebuilt)s::regclass[]) AND NOT EXISTS (
-    SELECT 1 FROM pg_constraint AS k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid
-    AND k.contype IN ('p', 'u', 'x'))
-ORDER BY i.indrelid, c.relname
-"""
-
-
-def read_definitions(
-    cursor: psycopg.Cursor[Any], rebuilt: Sequence[str], locked: Sequence[str]
-) -> list[Definition]:
-    """Every constraint and index of ``rebuilt``, and the foreign keys among ``locked``.
-
-    Read with ``search_path`` set to ``pg_catalog`` alone, so every name in a
-    definition comes out schema-qualified and means the same when re-run.
-    """
-    cursor.execute("SELECT current_setting('search_path')")
-    row = cursor.fetchone()
-    saved = str(row[0]) if row else ""
-    cursor.execute("SELECT set_config('search_path', 'pg_catalog', true)")
-    params = {"rebuilt": list(rebuilt), "locked": list(locked)}
-    found = []
-    for query in (_CONSTRAINTS, _INDEXES):
-        cursor.execute(query, params)
-        for (
-            kind,
-            name,
-            rel,
-            table,
-            text,
-            comment,
-            index_comment,
-            keys,
-            pred,
-            parent,
-            pkeys,
-        ) in cursor:
-            found.append(
-                Definition(
-                    kind,
-                    name,
-                    rel,
-                    table,
-                    text,
-                    comment,
-                    index_comment,
-                    tuple(keys),
-                    pred,
-                    parent,
-                    tuple(pkeys),
-                )
-            )
-    cursor.execute("SELECT set_config('search_path', %s, true)", (saved,))
-    return found
-
-
 def maintenance_work_mem_mb(data_bytes: int, memory_bytes: int | None = None) -> int:
     """``maintenance_work_mem`` for rebuilding indexes over ``data_bytes`` of table data.
 
@@ -393,7 +257,7 @@ class Rebuild:
             cursor.execute(f"TRUNCATE {', '.join(self.relations)}")
         self.seconds += time.perf_counter() - started
 
-    def restore(self, targets: Mapping[str, Target]) -> None:
+    def restore(self, targets: Mapping[str, SeedSource]) -> None:
         """After the COPY: indexes, then CHECKs, then foreign keys, then statistics."""
         started = time.perf_counter()
         with self.connection.cursor() as cursor:
@@ -432,7 +296,7 @@ class Rebuild:
         return steps
 
     def _run(
-        self, cursor: psycopg.Cursor[Any], step: list[Definition], targets: Mapping[str, Target]
+        self, cursor: psycopg.Cursor[Any], step: list[Definition], targets: Mapping[str, SeedSource]
     ) -> None:
         if len(step) == 1:
             sql = step[0].create_sql
@@ -449,88 +313,3 @@ class Rebuild:
             failed = next((d for d in step if d.name == exc.diag.constraint_name), step[0])
             raise located_error(cursor, exc, failed, targets) from None
         cursor.execute("RELEASE SAVEPOINT seedbed_rebuild")
-
-
-def _offending_row_sql(definition: Definition) -> str | None:
-    """A query for the ``ctid`` of the first row (in source order) that breaks ``definition``."""
-    rel = definition.relation
-    if definition.kind == "c" and definition.predicate:
-        return f"SELECT ctid FROM {rel} WHERE NOT ({definition.predicate}) ORDER BY ctid LIMIT 1"
-    if definition.kind == "f" and definition.parent:
-        present = " AND ".join(f"c.{k} IS NOT NULL" for k in definition.keys)
-        match = " AND ".join(
-            f"p.{pk} = c.{k}" for k, pk in zip(definition.keys, definition.parent_keys, strict=True)
-        )
-        return (
-            f"SELECT c.ctid FROM {rel} AS c WHERE {present} AND NOT EXISTS "
-            f"(SELECT 1 FROM {definition.parent} AS p WHERE {match}) ORDER BY c.ctid LIMIT 1"
-        )
-    unique = definition.kind in ("p", "u") or definition.definition.startswith("CREATE UNIQUE")
-    if not unique or not definition.keys:
-        return None
-    keys = ", ".join(f"({k})" for k in definition.keys)
-    conditions = [f"({k}) IS NOT NULL" for k in definition.keys]
-    if definition.predicate:
-        conditions.append(f"({definition.predicate})")
-    where = " AND ".join(conditions)
-    return (
-        f"SELECT ctid FROM (SELECT ctid, row_number() OVER (PARTITION BY {keys} ORDER BY ctid) "
-        f"AS n FROM {rel} WHERE {where}) AS d WHERE n > 1 ORDER BY ctid LIMIT 1"
-    )
-
-
-def _source_position(
-    cursor: psycopg.Cursor[Any], definition: Definition, target: Target
-) -> int | None:
-    """The line (CSV) or row (other sources) of the first row that breaks ``definition``."""
-    sql = _offending_row_sql(definition)
-    if sql is None:
-        return None
-    cursor.execute("SET LOCAL search_path = pg_catalog")
-    cursor.execute(sql)
-    row = cursor.fetchone()
-    if row is None:
-        return None
-    cursor.execute(f"SELECT count(*) FROM {definition.relation} WHERE ctid < %s::tid", (row[0],))
-    counted = cursor.fetchone()
-    index = int(counted[0]) if counted else 0
-    if target.frame is None and target.path is not None and target.path.suffix.lower() == ".csv":
-        return nth_record_line(target.path, index)
-    return index
-
-
-def located_error(
-    cursor: psycopg.Cursor[Any],
-    exc: psycopg.Error,
-    definition: Definition,
-    targets: Mapping[str, Target],
-) -> LoadError:
-    """A :class:`LoadError` naming file, line and constraint for a failed rebuild step."""
-    target = targets.get(definition.table)
-    line = _source_position(cursor, definition, target) if target else None
-    detail = ""
-    key = _KEY_DETAIL.match(exc.diag.message_detail or "")
-    if key and target is not None:
-        shown = REDACTED if target.sensitive(key.group("columns")) else key.group("values")
-        detail = f"key ({key.group('columns')})=({shown})"
-    if definition.kind == "c":
-        problem = f"the row violates check constraint {definition.name!r}"
-    elif definition.kind == "f":
-        parent = (definition.parent or "").rsplit(".", 1)[-1].strip('"')
-        problem = f"{detail or 'the key'} is not present in table {parent!r} ({definition.name})"
-    else:
-        problem = f"duplicate {detail or 'key'} violates unique {definition.name!r}"
-    label = target.label if target else definition.table
-    place = label
-    if line is not None and target is not None:
-        is_csv = target.frame is None and target.path is not None
-        is_csv = is_csv and str(target.path).lower().endswith(".csv")
-        place += f", line {line}" if is_csv else f", row {line}"
-    return LoadError(
-        f"{place}: table {definition.table!r}: {problem} (found while rebuilding; nothing was "
-        "written)",
-        table=definition.table,
-        file=target.label if target else None,
-        line=line,
-        constraint=definition.name,
-    )
