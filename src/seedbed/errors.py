@@ -8,6 +8,8 @@ The CLI turns each into a one-line message and the documented exit code::
     ├── ConfigError                   bad SEEDBED_SCHEMA / DATABASE_URL
     ├── DatabaseError                 cannot connect, permission denied, lost connection
     ├── MigrationError                Alembic could not generate / apply a revision
+    │   └── UnsafeMigrationError      exit 1: pending revisions have error-level lint findings
+    ├── BackupError                   pg_dump / pg_restore failed, or a backup file is unusable
     ├── SeedError                     a seed path that cannot be read (missing, unknown table)
     ├── QueryError                    an explore helper got an unknown table/column or bad SQL
     ├── GenerateError                 synthetic rows cannot be made for a table (names the rule)
@@ -36,6 +38,23 @@ class DatabaseError(SeedbedError):
 
 class MigrationError(SeedbedError):
     """A migration command failed."""
+
+
+class UnsafeMigrationError(MigrationError):
+    """Pending revisions have error-level lint findings they do not acknowledge.
+
+    ``report`` is the :class:`~seedbed.safety.LintReport`; nothing was applied.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, report: Any = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class BackupError(SeedbedError):
+    """A backup or restore failed (the client program's first error line, no password)."""
 
 
 class SeedError(SeedbedError):
