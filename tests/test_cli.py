@@ -60,4 +60,6 @@ def test_no_command_is_a_usage_error_with_exit_2(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit) as exit_info:
         main([])
     assert exit_info.value.code == 2
-    assert "usage: seedbed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("seedbed: error:") and "seedbed --help" in err
+    assert len(err.splitlines()) == 1

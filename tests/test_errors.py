@@ -44,7 +44,8 @@ def assert_one_line(done: subprocess.CompletedProcess[str], code: int) -> None:
     assert done.returncode == code, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     lines = done.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("seedbed: error: "), done.stderr
+    assert len(lines) == 1 and lines[0].startswith("seedbed"), done.stderr
+    assert ": error: " in lines[0]
 
 
 def env_for(settings: Settings, db_env: dict[str, str], **extra: str) -> dict[str, str]:

@@ -25,6 +25,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
+import sqlalchemy as sa
+
 
 class SeedbedError(Exception):
     """Base class of every error seedbed raises on purpose."""
@@ -101,6 +104,10 @@ class LoadError(DataError):
         self.file = file
         self.line = line
         self.constraint = constraint
+
+
+#: Every error the database driver raises, bare (psycopg) or wrapped (SQLAlchemy).
+DRIVER_ERRORS = (sa.exc.SQLAlchemyError, psycopg.Error)
 
 
 def reason(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from seedbed.config import load_settings
 from seedbed.errors import SeedbedError, reason
@@ -21,10 +22,17 @@ from seedbed.errors import SeedbedError, reason
 Handler = Callable[[argparse.Namespace], int]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error on one line like every other error (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from seedbed.cli import data, db, docs, validate
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="seedbed",
         description="Declare a PostgreSQL data model once; validate, load and document it.",
     )

@@ -51,7 +51,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from seedbed.errors import DatabaseError, SeedError, map_errors
+from seedbed.errors import DRIVER_ERRORS, DatabaseError, SeedError, map_errors
 from seedbed.loading.catalog import Definition, read_definitions
 from seedbed.loading.copy import qualified, quote_ident
 from seedbed.loading.locks import (
@@ -128,7 +128,7 @@ def plan_load(
     """
     relations = [qualified(t) for t in tables]
     names = dict(zip(relations, (t.name for t in tables), strict=True))
-    failed = map_errors({sa.exc.SQLAlchemyError: DatabaseError}, "cannot read the tables to load")
+    failed = map_errors({DRIVER_ERRORS: DatabaseError}, "cannot read the tables to load")
     with failed, engine.connect() as conn:
         children = _referencing(conn, relations)
         kids = sorted({c for cs in children.values() for c in cs} - set(relations))
