@@ -327,3 +327,31 @@ def test_the_projects_own_revisions_lint_clean_on_an_empty_namespace(
     report = safety.lint(empty_settings)
     assert report.revisions and report.revisions[0] == "0001"
     assert report.findings == (), report.render()
+
+
+def test_unique_keys_count_the_rows_that_share_a_key(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    engine = get_engine(populated)
+    schema = populated.schema
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f"update \"{schema}\".\"user\" set name = 'Ada' where email < 'user2'"
+        )
+    shared = scalar(engine, f'select count(*) from "{schema}"."user" where name = \'Ada\'')
+    revisions.add(
+        """
+        op.create_unique_constraint('uq_user_name', 'user', ['name'], schema=schema)
+        op.create_index('ix_user_name_image', 'user', ['name', 'image'], unique=True, schema=schema)
+        op.create_index('ix_user_id_name', 'user', ['id', 'name'], unique=True, schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    found = {f.target: f.affected for f in report if f.rule == "constraint-violated-by-data"}
+    with_image = scalar(
+        engine,
+        f'select coalesce(sum(n), 0) from (select count(*) n from "{schema}"."user" '
+        "where name = 'Ada' and image is not null group by image having count(*) > 1) d",
+    )
+    assert found == {"user.name": shared} | ({"user.name,image": with_image} if with_image else {})
+    assert shared > 1

@@ -198,6 +198,17 @@ def foreign_key_violations(
     return count(relation.connection, sql)
 
 
+def duplicate_rows(relation: Relation, columns: Sequence[str]) -> int | None:
+    """Rows that share their key with another row (keys with a NULL are distinct, as in PG)."""
+    key = ", ".join(relation.column(c) for c in columns)
+    filled = " and ".join(f"{relation.column(c)} is not null" for c in columns)
+    sql = (
+        f"select coalesce(sum(n), 0) from (select count(*) as n from {relation.sql} "
+        f"where {filled} group by {key} having count(*) > 1) d"
+    )
+    return count(relation.connection, sql)
+
+
 def _server_version(connection: sa.Connection) -> int:
     return int(ask(connection, "show server_version_num") or 0)
 

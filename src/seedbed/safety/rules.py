@@ -9,7 +9,7 @@ squawk's where squawk has the rule.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +88,8 @@ RULES = {
         ),
         Rule(
             "constraint-violated-by-data",
-            "a foreign key or CHECK that rows in the table break now",
+            "a foreign key, CHECK or unique key (constraint or index) that rows in the table "
+            "break now",
             "fix or delete those rows first (an UPDATE or DELETE in an earlier step)",
         ),
         Rule(
@@ -253,9 +254,13 @@ def renamed_table(op: ops.RenameTableOp, scope: Scope) -> Iterable[Finding]:
 
 
 def created_index(op: ops.CreateIndexOp, scope: Scope) -> Iterable[Finding]:
-    if op.kw.get("postgresql_concurrently") or scope.is_new(op.table_name):
+    if scope.is_new(op.table_name):
         return
     relation = scope.relation(op.table_name, op.schema)
+    if op.unique and "postgresql_where" not in op.kw:
+        yield from _duplicates(scope, relation, op.columns, str(op.index_name))
+    if op.kw.get("postgresql_concurrently"):
+        return
     size = probes.table_bytes(relation)
     if size is None or size < scope.index_size_threshold:
         return
@@ -267,6 +272,30 @@ def created_index(op: ops.CreateIndexOp, scope: Scope) -> Iterable[Finding]:
         f"{op.index_name} without CONCURRENTLY blocks writes to it until the index is done",
         error=False,
     )
+
+
+def added_unique(op: ops.CreateUniqueConstraintOp, scope: Scope) -> Iterable[Finding]:
+    if not scope.is_new(op.table_name):
+        relation = scope.relation(op.table_name, op.schema)
+        yield from _duplicates(scope, relation, op.columns, str(op.constraint_name))
+
+
+def _duplicates(
+    scope: Scope, relation: Relation, columns: Sequence[Any], name: str
+) -> Iterable[Finding]:
+    """Rows sharing a key, for a unique index or constraint on plain columns."""
+    if not all(isinstance(c, str) for c in columns):
+        return  # expressions: the database will say (db migrate --dry-run)
+    duplicated = probes.duplicate_rows(relation, columns)
+    if duplicated:
+        yield scope.finding(
+            "constraint-violated-by-data",
+            f"{relation.table}.{','.join(columns)}",
+            f"{duplicated:,} row(s) of {relation.table} share their key with another row; "
+            f"building {name} fails and nothing changes",
+            error=True,
+            affected=duplicated,
+        )
 
 
 def added_check(op: ops.CreateCheckConstraintOp, scope: Scope) -> Iterable[Finding]:
@@ -362,6 +391,7 @@ CHECKS: dict[type[ops.MigrateOperation], tuple[Check, ...]] = {
     ops.RenameTableOp: (renamed_table,),
     ops.CreateIndexOp: (created_index,),
     ops.CreateCheckConstraintOp: (added_check,),
+    ops.CreateUniqueConstraintOp: (added_unique,),
     ops.CreateForeignKeyOp: (added_foreign_key,),
     ops.ExecuteSQLOp: (executed_sql,),
 }
