@@ -108,20 +108,23 @@ def generate(
     message: str = "change",
     *,
     metadata: sa.MetaData | None = None,
-) -> Path:
+) -> Path | None:
     """Autogenerate a revision from the diff between database and models; return its path.
 
-    The revision is rendered by :mod:`seedbed.autogen`: it holds its own SQL,
-    imports nothing from seedbed and names the namespace only as ``schema``.
-    ``metadata`` (default: the models in the settings' namespace) is what the
-    database is compared with.
+    None, and no file, when the database already matches. The revision is
+    rendered by :mod:`seedbed.autogen`: it holds its own SQL, imports nothing
+    from seedbed and names the namespace only as ``schema``. ``metadata``
+    (default: the models in the settings' namespace) is what the database is
+    compared with.
     """
     settings = settings or load_settings()
     with _connected(settings, metadata) as config:
         script = command.revision(config, message=message, autogenerate=True)
-    if script is None or isinstance(script, list):
-        raise MigrationError("Alembic produced no single revision")
-    return Path(script.path)
+    if isinstance(script, list):  # what Alembic returns when there was nothing to write
+        if script:
+            raise MigrationError("Alembic produced more than one revision")
+        return None
+    return Path(script.path) if script is not None else None
 
 
 def _diff_ops(

@@ -36,6 +36,16 @@ def register(commands: Any) -> None:
         help="insert (conflicts are errors, the default), upsert or skip-existing",
     )
     load.add_argument(
+        "--strategy",
+        choices=["auto", "rebuild", "incremental"],
+        default="auto",
+        help=(
+            "auto (the default: rebuild empty tables, COPY into the others as they are), "
+            "rebuild (drop constraints and indexes, COPY, rebuild them validated; empty tables "
+            "only) or incremental"
+        ),
+    )
+    load.add_argument(
         "--dry-run", action="store_true", help="do everything but commit; report what would happen"
     )
     load.add_argument(
@@ -88,6 +98,7 @@ def _load(args: argparse.Namespace) -> int:
         result = load(
             source,
             mode=args.mode,
+            strategy=args.strategy,
             engine=engine,
             dry_run=args.dry_run,
             progress=False if args.quiet else None,

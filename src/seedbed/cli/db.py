@@ -64,6 +64,9 @@ def register(commands: Any) -> None:
 def _generate(args: argparse.Namespace) -> int:
     settings = load_settings()
     path = migrate.generate(settings, args.message)
+    if path is None:
+        print(f"{settings.schema}: database matches the models; no revision written")
+        return 0
     print(f"wrote {path}")
     report = safety.lint(settings, [revision_at(settings, path)])
     if len(report):
