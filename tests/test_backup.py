@@ -6,23 +6,16 @@ from pathlib import Path
 
 import pytest
 
-import seedbed
 from seedbed import migrate, safety
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
 from seedbed.errors import BackupError
 from seedbed.safety.backup import _connection, without_timeout_setting
-from tests.helpers import ROOT, fresh_settings, namespace_checksums, run_cli
+from tests.helpers import fresh_settings, namespace_checksums, run_cli
 
 
 def checksums(settings: Settings) -> dict[str, tuple[int, str]]:
     return namespace_checksums(get_engine(settings), settings.schema)
-
-
-@pytest.fixture
-def populated(settings: Settings) -> Settings:
-    seedbed.load(ROOT / "data" / "seeds", engine=get_engine(settings), progress=False)
-    return settings
 
 
 def test_backup_reset_restore_gives_identical_tables(populated: Settings, tmp_path: Path) -> None:
