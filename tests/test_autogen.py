@@ -240,3 +240,29 @@ def test_a_check_changed_in_the_database_is_named_and_pushed_back(settings: Sett
     assert line.startswith("changed constraint ck_tag_name_length on tag: database CHECK")
     assert migrate.push(settings) == [f"fixed: {line}"]
     assert migrate.check(settings) == []
+
+
+def test_a_changed_updated_at_function_is_replaced_and_restored(
+    settings: Settings, migrations: Path
+) -> None:
+    old_body = "\nBEGIN\n  NEW.updated_at := now() - interval '1 day';\n  RETURN NEW;\nEND;\n"
+    with get_engine(settings).begin() as conn:
+        conn.exec_driver_sql(
+            f'CREATE OR REPLACE FUNCTION "{settings.schema}".set_updated_at() RETURNS trigger '
+            f"LANGUAGE plpgsql AS $${old_body}$$"
+        )
+    assert migrate.check(settings) == [f"changed function {settings.schema}.set_updated_at()"]
+    path = migrate.generate(settings, "function")
+    assert path is not None
+    migrate.upgrade(settings)
+    assert migrate.check(settings) == []
+    migrate.downgrade(settings, "0001")
+    with get_engine(settings).connect() as conn:
+        body = conn.execute(
+            sa.text(
+                "select prosrc from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+                "where n.nspname = :s and proname = 'set_updated_at'"
+            ),
+            {"s": settings.schema},
+        ).scalar_one()
+    assert body == old_body

@@ -136,6 +136,8 @@ def _compile(spec: TableSpec, *, typed: bool, sink: KeySink | None) -> pa.DataFr
         checks = single.get(name, [])
         if not typed and dtype_for(column) is TEXT_DTYPE:
             checks = [_type_check(column), *checks]
+        if typed and not checks and column.nullable:
+            continue  # nothing to check in a typed chunk: spare Pandera the column
         columns[name] = pa.Column(
             None if typed else dtype_for(column),
             checks=checks,
