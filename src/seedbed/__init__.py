@@ -6,6 +6,8 @@ loader and documentation. The public API is what ``__all__`` lists.
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
 from seedbed.errors import (
@@ -31,6 +33,11 @@ from seedbed.explore import (
 )
 from seedbed.loading import LoadResult, load
 from seedbed.validation import ValidationReport, validate
+
+try:
+    __version__ = _metadata.version("seedbed")
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ConfigError",

@@ -36,7 +36,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from seedbed.db import get_engine, schema_of
+from seedbed.db import get_engine, require_tables, schema_of
 from seedbed.errors import DatabaseError, DataError, SeedError
 from seedbed.loading.copy import (
     copy_blocks,
@@ -53,10 +53,17 @@ from seedbed.loading.failures import (
     to_seedbed_error,
 )
 from seedbed.loading.modes import LoadMode, conflict_key, create_stage_sql, merge_sql, stage_name
-from seedbed.loading.progress import progress_bar, wanted
+from seedbed.loading.progress import (
+    ProgressDisplay,
+    ValidationMeter,
+    progress_bar,
+    progress_display,
+)
 from seedbed.loading.result import LoadResult, TableLoad
 from seedbed.models import metadata_for
 from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
+from seedbed.validation.report import Checked
+from seedbed.validation.validator import in_database_hint
 
 MAX_ATTEMPTS = 6
 
@@ -175,7 +182,7 @@ class _Writer:
 
 
 def _validate(
-    sources: Mapping[str, Any], engine: Engine, mode: LoadMode, progress: bool
+    sources: Mapping[str, Any], engine: Engine, mode: LoadMode, display: ProgressDisplay
 ) -> ValidationReport:
     """The validation report for ``sources``, read in chunks (bounded memory)."""
     tables = [s.table for s in sources.values()]
@@ -185,17 +192,21 @@ def _validate(
     keys_against_db = _non_empty(engine, tables) if mode is LoadMode.INSERT else set()
     validator = SeedValidator(tables, engine=engine, unique_against_db=keys_against_db)
     reports = []
-    bar = progress_bar(progress, description="validate", total=None, unit="rows")
+    started = time.perf_counter()
+    meter = ValidationMeter(display, sources)
     try:
         for seed in sources.values():
             for chunk in read_seed_chunks(seed):
                 reports.append(chunk.report)
                 reports.append(validator.check_chunk(seed, chunk))
-                bar.update(len(chunk.frame))
+                meter.chunk(seed, chunk)
+            meter.source_done(seed)
     finally:
-        bar.close()
+        meter.close()
     reports.append(validator.finish())
-    return ValidationReport.concat(reports).sorted()
+    report = ValidationReport.concat(reports).sorted()
+    report.checked = Checked(meter.files, meter.rows, time.perf_counter() - started)
+    return report
 
 
 def _non_empty(engine: Engine, tables: list[sa.Table]) -> set[str]:
@@ -246,20 +257,23 @@ def load(
     engine = engine or get_engine()
     schema = schema_of(engine)
     sources = resolve_sources(source, schema)
+    require_tables(engine, [s.table for s in sources.values()])
     jobs = _jobs(sources, schema, load_mode)
-    show = wanted(progress)
+    display = progress_display(progress)
+    show = display.enabled
 
     result = LoadResult(mode=load_mode.value, committed=False)
     raw = _connect(engine)
     connection: psycopg.Connection[Any] = raw.driver_connection
     healthy = False
     try:
+        display.__enter__()  # closed (and cleared) in ``finally``, before any error is shown
         writer = _Writer(connection, jobs, load_mode, show)
         thread = threading.Thread(target=writer.run, name="seedbed-copy", daemon=True)
         thread.start()
         validate_started = time.perf_counter()
         try:
-            report = _validate(sources, engine, load_mode, show)
+            report = _validate(sources, engine, load_mode, display)
             result.validate_seconds = time.perf_counter() - validate_started
             if not report.ok:
                 writer.cancel.set()
@@ -288,6 +302,7 @@ def load(
             result.committed = True
         healthy = True
     finally:
+        display.close()
         _release(raw, connection, healthy)
     result.total_seconds = time.perf_counter() - started
     return result
@@ -339,9 +354,9 @@ def _release(raw: Any, connection: psycopg.Connection[Any], healthy: bool) -> No
     raw.close()
 
 
-def _invalid_message(report: Any) -> str:
+def _invalid_message(report: ValidationReport) -> str:
     failures = report.failures
     files = failures["file"].nunique() if len(failures) else 0
-    return (
-        f"{len(failures):,} problems in {files} file{'s' if files != 1 else ''}; nothing was loaded"
-    )
+    message = f"{len(failures):,} problems in {files} file{'s' if files != 1 else ''}"
+    hint = in_database_hint(report)
+    return message + (f"; {hint}" if hint else "") + "; nothing was loaded"
