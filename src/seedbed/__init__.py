@@ -10,6 +10,7 @@ from importlib import metadata as _metadata
 
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
+from seedbed.display import install_ipython_hook as _install_ipython_hook
 from seedbed.errors import (
     ConfigError,
     DatabaseError,
@@ -65,3 +66,5 @@ __all__ = [
     "uses_index",
     "validate",
 ]
+
+_install_ipython_hook()  # inside IPython: uncaught DataErrors render with their report

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from seedbed.display import ReportDisplay
+
 
 class SeedbedError(Exception):
     """Base class of every error seedbed raises on purpose."""
@@ -45,8 +47,9 @@ class QueryError(SeedbedError):
     """An explore helper was given a table or column the model lacks, or SQL the server refused."""
 
 
-class DataError(SeedbedError):
-    """The data is invalid. ``report`` holds the details, when there are any."""
+class DataError(ReportDisplay, SeedbedError):
+    """The data is invalid. ``report`` holds the details, when there are any (shown as
+    HTML in Jupyter, see :mod:`seedbed.display`)."""
 
     exit_code = 1
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from seedbed.config import Settings, redact_url
-from seedbed.errors import DataError, LoadError, SeedError
+from seedbed.errors import SeedError
 from seedbed.validation import ValidationReport
 from seedbed.validation.report import DISPLAY_ROWS
 
@@ -78,23 +78,6 @@ def announce(settings: Settings, quiet: bool) -> None:
         print(database_line(settings), file=sys.stderr, flush=True)
 
 
-def report_of(error: DataError) -> ValidationReport:
-    """The report an error carries; for a row the database refused, a one-row report."""
-    if isinstance(error.report, ValidationReport):
-        return error.report
-    file = getattr(error, "file", None)
-    rule = (getattr(error, "constraint", None) if isinstance(error, LoadError) else None) or "load"
-    return ValidationReport.from_rows(
-        file=file or "",
-        table=getattr(error, "table", None) or "",
-        lines=[getattr(error, "line", None)],
-        column=None,
-        rule=rule,
-        values=None,
-        message=str(error),
-    )
-
-
 def write_failures(report: ValidationReport, path: Path, quiet: bool) -> None:
     """Write every row of ``report`` to ``path`` as CSV, and say so unless ``quiet``."""
     try:
@@ -120,7 +103,6 @@ __all__ = [
     "add_output_options",
     "announce",
     "database_line",
-    "report_of",
     "show_problems",
     "write_failures",
 ]

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from seedbed.cli._output import add_output_options, announce, report_of, show_problems
+from seedbed.cli._output import add_output_options, announce, show_problems
 from seedbed.errors import DataError
 
 
@@ -93,7 +93,7 @@ def _load(args: argparse.Namespace) -> int:
             progress=False if args.quiet else None,
         )
     except DataError as exc:
-        show_problems(report_of(exc), args, sys.stderr)
+        show_problems(exc.problem_report(), args, sys.stderr)
         raise
     if args.json:
         print(json.dumps(dataclasses.asdict(result), indent=2))
