@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from seedbed.cli._output import add_output_options, announce, show_problems
+from seedbed.cli.sources import add_table_option, seed_input
 from seedbed.errors import DataError
 
 
@@ -27,8 +28,10 @@ def register(commands: Any) -> None:
         type=Path,
         nargs="+",
         metavar="PATH",
-        help="a seed folder, or files named <table>.csv / <table>.parquet",
+        help="a seed folder, files named <table>.csv (.tsv, .csv.gz, .jsonl, .parquet), "
+        "or <table>/ folders of part files",
     )
+    add_table_option(load)
     load.add_argument(
         "--mode",
         choices=["insert", "upsert", "skip-existing"],
@@ -80,7 +83,7 @@ def _load(args: argparse.Namespace) -> int:
     from seedbed.db import get_engine
     from seedbed.loading import load
 
-    source: Path | list[Path] = args.paths[0] if len(args.paths) == 1 else list(args.paths)
+    source = seed_input(args)
     settings = load_settings()
     announce(settings, args.quiet)
     engine = get_engine(settings)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from seedbed.cli._output import add_output_options, announce, show_problems
+from seedbed.cli.sources import add_table_option, seed_input
 from seedbed.config import load_settings
 from seedbed.db import get_engine
 from seedbed.validation import validate
@@ -19,12 +20,14 @@ def register(commands: Any) -> None:
         "validate",
         help="check seed files against the model's rules; exit 1 when invalid",
         description=(
-            "Check CSV/Parquet seed files (or folders of them) against every rule of the "
-            "model and report file, line, column, rule and value for each problem. "
+            "Check seed files (CSV, TSV, .csv.gz, JSON Lines, Parquet, folders of part files, "
+            "or folders of those) against every rule of the model and report file, line, "
+            "column, rule and value for each problem. "
             "Exit 0 valid, 1 invalid, 2 unreadable input or no database."
         ),
     )
     command.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="seed file or folder")
+    add_table_option(command)
     command.add_argument(
         "--against-db",
         action="store_true",
@@ -48,7 +51,7 @@ def _validate(args: argparse.Namespace) -> int:
         announce(settings, args.quiet)
         engine = get_engine(settings)
     report = validate(
-        args.paths, engine=engine, mode=args.mode, progress=False if args.quiet else None
+        seed_input(args), engine=engine, mode=args.mode, progress=False if args.quiet else None
     )
     if report.ok:
         if args.json:

@@ -25,6 +25,7 @@ import html
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from seedbed.validation import SeedChunk, SeedSource
+    from seedbed.validation.formats import SeedFormat
 
 
 class Bar(Protocol):
@@ -307,7 +309,7 @@ def progress_bar(enabled: bool, *, description: str, total: float | None, unit: 
 
 
 class ValidationMeter:
-    """Validation progress in bytes of the sources, advanced chunk by chunk.
+    """Validation progress in bytes of the sources' files, advanced chunk by chunk.
 
     A chunk tells how far into its file it reached (its last line or row);
     bytes are estimated from that and the file's size, and made exact when
@@ -316,64 +318,66 @@ class ValidationMeter:
 
     SAMPLE = 1 << 20
 
-    def __init__(self, display: ProgressDisplay, sources: Any) -> None:
-        self._sizes = {name: _size_of(seed) for name, seed in sources.items()}
+    def __init__(self, display: ProgressDisplay, sources: Mapping[str, SeedSource]) -> None:
+        self._parts = {
+            part.label: part for seed in sources.values() for part in seed.format.files()
+        }
+        self._sizes = {label: _size_of(part) for label, part in self._parts.items()}
         self._per_unit: dict[str, float | None] = {}
         self._counted: dict[str, float] = {}
-        self.rows = 0
-        self.files = len(self._sizes)
         self._bar = display.task("validate", total=float(sum(self._sizes.values())), unit="B")
 
     def chunk(self, seed: SeedSource, chunk: SeedChunk) -> None:
         """Count ``chunk`` of ``seed``, read after the chunks before it."""
-        name = seed.table.name
-        self.rows += len(chunk.frame)
-        if not len(chunk.lines):
+        label = chunk.label or seed.label
+        if not len(chunk.lines) or label not in self._parts:
             return
-        if name not in self._per_unit:
-            self._per_unit[name] = _bytes_per_line(seed, self.SAMPLE)
-        per = self._per_unit[name]
-        if per is None:
-            return
-        reached = min(float(chunk.lines[-1]) * per, self._sizes[name] * 0.99)
-        self._advance_to(name, reached)
+        if label not in self._per_unit:
+            self._per_unit[label] = _bytes_per_unit(self._parts[label], self.SAMPLE)
+        per = self._per_unit[label]
+        if per is not None:
+            reached = float(chunk.lines[-1]) * per
+            self._advance_to(label, min(reached, self._sizes[label] * 0.99))
 
     def source_done(self, seed: SeedSource) -> None:
-        name = seed.table.name
-        self._advance_to(name, float(self._sizes[name]))
+        for part in seed.format.files():
+            if part.label in self._sizes:
+                self._advance_to(part.label, float(self._sizes[part.label]))
 
     def close(self) -> None:
         self._bar.close()
 
-    def _advance_to(self, name: str, reached: float) -> None:
-        before = self._counted.get(name, 0.0)
+    def _advance_to(self, label: str, reached: float) -> None:
+        before = self._counted.get(label, 0.0)
         if reached > before:
-            self._counted[name] = reached
+            self._counted[label] = reached
             self._bar.update(reached - before)
 
 
-def _size_of(seed: Any) -> int:
-    if seed.frame is not None:
-        return int(seed.frame.memory_usage(index=False).sum())
-    path: Path = seed.path
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size
+def _size_of(part: SeedFormat) -> int:
+    frame = getattr(part, "frame", None)
+    if frame is not None:
+        return int(frame.memory_usage(index=False).sum())
+    path: Path | None = getattr(part, "path", None)
+    return path.stat().st_size if path is not None and path.is_file() else 0
 
 
-def _bytes_per_line(seed: Any, sample: int) -> float | None:
-    """Bytes per unit of ``chunk.lines`` (a CSV's line, a Parquet's or frame's row)."""
-    size = _size_of(seed)
-    if seed.frame is not None:
-        return size / max(len(seed.frame), 1)
-    path: Path = seed.path
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
+def _bytes_per_unit(part: SeedFormat, sample: int) -> float | None:
+    """Bytes per unit of ``chunk.lines``: a text file's line, a Parquet file's or frame's row."""
+    size = _size_of(part)
+    frame = getattr(part, "frame", None)
+    if frame is not None:
+        return size / max(len(frame), 1)
+    path: Path | None = getattr(part, "path", None)
+    if path is None:
+        return None
+    name = path.name.lower()
+    if name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
         rows: int = pq.ParquetFile(path).metadata.num_rows
         return size / max(rows, 1)
-    if path.is_dir() or suffix in (".gz", ".zst", ".bz2", ".xz"):
+    if part.unit != "line" or name.endswith((".gz", ".zst", ".bz2", ".xz")):
         return None
     with path.open("rb") as handle:
         head = handle.read(sample)

@@ -3,14 +3,64 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Mapping
+from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
 from seedbed.db import require_tables, schema_of
 from seedbed.models import metadata
 from seedbed.validation.report import Checked, ValidationReport
-from seedbed.validation.sources import SeedInput, read_seed_chunks, resolve_sources
+from seedbed.validation.sources import (
+    SeedChunk,
+    SeedInput,
+    SeedSource,
+    read_seed_chunks,
+    resolve_sources,
+)
 from seedbed.validation.validator import SeedValidator
+
+
+class ChunkMeter(Protocol):
+    """What follows the loop for a progress display (``loading.progress.ValidationMeter``)."""
+
+    def chunk(self, seed: SeedSource, chunk: SeedChunk) -> None: ...
+
+    def source_done(self, seed: SeedSource) -> None: ...
+
+
+def check_sources(
+    sources: Mapping[str, SeedSource],
+    *,
+    engine: Engine | None = None,
+    unique_against_db: Collection[str] | None = None,
+    meter: ChunkMeter | None = None,
+) -> ValidationReport:
+    """Read every source chunk by chunk and check it; the sorted report of everything.
+
+    The loop ``validate`` and ``load`` share. ``meter`` is told of each chunk
+    and each finished source (for progress displays); ``engine`` and
+    ``unique_against_db`` are :class:`SeedValidator`'s. The report's
+    ``checked`` says how many sources and rows were read, in how long.
+    """
+    started = time.perf_counter()
+    tables = [s.table for s in sources.values()]
+    validator = SeedValidator(tables, engine=engine, unique_against_db=unique_against_db)
+    reports = []
+    rows = 0
+    for seed in sources.values():
+        for chunk in read_seed_chunks(seed):
+            reports.append(chunk.report)
+            reports.append(validator.check_chunk(seed, chunk))
+            rows += len(chunk.frame)
+            if meter is not None:
+                meter.chunk(seed, chunk)
+        if meter is not None:
+            meter.source_done(seed)
+    reports.append(validator.finish())
+    report = ValidationReport.concat(reports).sorted()
+    report.checked = Checked(len(sources), rows, time.perf_counter() - started)
+    return report
 
 
 def validate(
@@ -22,16 +72,19 @@ def validate(
 ) -> ValidationReport:
     """Check a seed set and report every problem: file, line, column, rule, value, message.
 
-    ``source`` is a folder of ``<table>.csv`` / ``<table>.parquet`` files, a
-    list of such files, or a mapping of table name to DataFrame. With an
-    ``engine``, foreign keys may point at rows already in the database and,
-    for ``mode="insert"``, unique values must not collide with them; for
-    ``"upsert"`` and ``"skip-existing"`` a key already in the database is
-    what the load will update or skip, not a problem. The verdict is the one
-    :func:`seedbed.load` in that mode gives. ``progress`` shows a progress
-    display (``None``: in terminals and notebooks). Files that cannot be read
-    or name no table raise :class:`~seedbed.errors.SeedError`; invalid data
-    never raises, it is in the report.
+    ``source`` is a folder of seed files named after their tables
+    (``user.csv``, ``user.tsv``, ``user.csv.gz``, ``user.jsonl``,
+    ``user.parquet``, or a folder ``user/`` of part files), a list of such
+    files and folders, or a mapping of table name to a DataFrame, file or
+    folder (``{"user": "people.csv"}``). With an ``engine``, foreign keys may
+    point at rows already in the database and, for ``mode="insert"``, unique
+    values must not collide with them; for ``"upsert"`` and
+    ``"skip-existing"`` a key already in the database is what the load will
+    update or skip, not a problem: the verdict is the one :func:`seedbed.load`
+    in that mode gives. ``progress`` shows a progress display (``None``: in
+    terminals and notebooks). Files that cannot be read or name no table
+    raise :class:`~seedbed.errors.SeedError`; invalid data never raises, it
+    is in the report.
 
     >>> report = validate("data/seeds")            # doctest: +SKIP
     >>> report.ok                                  # doctest: +SKIP
@@ -40,27 +93,18 @@ def validate(
     from seedbed.loading.modes import LoadMode
     from seedbed.loading.progress import ValidationMeter, progress_display
 
-    started = time.perf_counter()
     inserting = LoadMode.parse(mode) is LoadMode.INSERT
     schema = schema_of(engine) if engine is not None else str(metadata.schema)
     sources = resolve_sources(source, schema)
-    tables = [s.table for s in sources.values()]
     if engine is not None:
-        require_tables(engine, tables)
-    validator = SeedValidator(tables, engine=engine, unique_against_db=None if inserting else ())
-    reports = []
+        require_tables(engine, [s.table for s in sources.values()])
     with progress_display(progress) as display:
-        meter = ValidationMeter(display, sources)
-        for seed in sources.values():
-            for chunk in read_seed_chunks(seed):
-                reports.append(chunk.report)
-                reports.append(validator.check_chunk(seed, chunk))
-                meter.chunk(seed, chunk)
-            meter.source_done(seed)
-        reports.append(validator.finish())
-    report = ValidationReport.concat(reports).sorted()
-    report.checked = Checked(meter.files, meter.rows, time.perf_counter() - started)
-    return report
+        return check_sources(
+            sources,
+            engine=engine,
+            unique_against_db=None if inserting else (),
+            meter=ValidationMeter(display, sources),
+        )
 
 
-__all__ = ["validate"]
+__all__ = ["check_sources", "validate"]
