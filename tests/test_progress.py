@@ -56,7 +56,7 @@ class Pane:
     def screen(self) -> list[str]:
         """Every line of the pane's history and screen, trailing blanks removed."""
         text = self._tmux("capture-pane", "-p", "-J", "-S", "-", "-t", self.name)
-        return [line.rstrip() for line in text.splitlines() if line.strip()]
+        return [line.rstrip() for line in text.splitlines() if line.strip() not in ("", "$")]
 
     def run(self, command: str, timeout: float) -> tuple[list[str], list[list[str]]]:
         """Run ``command``; return the final screen and the screens seen while it ran."""
@@ -114,7 +114,7 @@ def test_a_200k_user_load_leaves_a_clean_screen(pane: Pane, big_set: Path) -> No
     names = {line.split()[0] for s in seen for line in _bars(s)}
     assert {"validate", "user", "session", "post_tag"} <= names
     assert _bars(screen) == []
-    assert screen[0] == f"$ {command}"
+    assert screen[0] == f"$ {command}; echo EXIT=$?"
     assert screen[1].startswith("using ")
     assert screen[2].split() == ["table", "inserted", "updated", "skipped", "seconds"]
     assert re.fullmatch(r"loaded [\d,]+ rows into 7 tables \(insert\) in .+", screen[-2])

@@ -142,7 +142,8 @@ class _RichBoard:
 
     def add(self, description: str, total: float | None, unit: str) -> int:
         with self._lock:
-            key = int(self._progress.add_task(description, total=total, done="", speed=""))
+            done = _amount(0, unit) + (f"/{_amount(total, unit)}" if total else "")
+            key = int(self._progress.add_task(description, total=total, done=done, speed=""))
             self._units[key] = unit
             return key
 
