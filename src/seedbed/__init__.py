@@ -12,6 +12,7 @@ from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
 from seedbed.display import install_ipython_hook as _install_ipython_hook
 from seedbed.errors import (
+    BackupError,
     ConfigError,
     DatabaseError,
     DataError,
@@ -20,6 +21,7 @@ from seedbed.errors import (
     QueryError,
     SeedbedError,
     SeedError,
+    UnsafeMigrationError,
 )
 from seedbed.explore import (
     Timing,
@@ -41,6 +43,7 @@ except _metadata.PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "BackupError",
     "ConfigError",
     "DataError",
     "DatabaseError",
@@ -52,6 +55,7 @@ __all__ = [
     "SeedbedError",
     "Settings",
     "Timing",
+    "UnsafeMigrationError",
     "ValidationReport",
     "explain",
     "get_engine",

@@ -34,18 +34,21 @@ def check_sources(
     *,
     engine: Engine | None = None,
     unique_against_db: Collection[str] | None = None,
+    empty_in_db: Collection[str] = (),
     meter: ChunkMeter | None = None,
 ) -> ValidationReport:
     """Read every source chunk by chunk and check it; the sorted report of everything.
 
     The loop ``validate`` and ``load`` share. ``meter`` is told of each chunk
-    and each finished source (for progress displays); ``engine`` and
-    ``unique_against_db`` are :class:`SeedValidator`'s. The report's
-    ``checked`` says how many sources and rows were read, in how long.
+    and each finished source (for progress displays); ``engine``,
+    ``unique_against_db`` and ``empty_in_db`` are :class:`SeedValidator`'s. The
+    report's ``checked`` says how many sources and rows were read, in how long.
     """
     started = time.perf_counter()
     tables = [s.table for s in sources.values()]
-    validator = SeedValidator(tables, engine=engine, unique_against_db=unique_against_db)
+    validator = SeedValidator(
+        tables, engine=engine, unique_against_db=unique_against_db, empty_in_db=empty_in_db
+    )
     reports = []
     rows = 0
     for seed in sources.values():
