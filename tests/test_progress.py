@@ -116,7 +116,8 @@ def test_a_200k_user_load_leaves_a_clean_screen(pane: Pane, big_set: Path) -> No
     assert _bars(screen) == []
     assert screen[0] == f"$ {command}; echo EXIT=$?"
     assert screen[1].startswith("using ")
-    assert screen[2].split() == ["table", "inserted", "updated", "skipped", "seconds"]
+    header = screen[2].split()
+    assert header[0] == "table" and {"inserted", "updated", "skipped"} <= set(header)
     assert re.fullmatch(r"loaded [\d,]+ rows into 7 tables \(insert\) in .+", screen[-2])
     assert screen[-1] == "EXIT=0"
 
