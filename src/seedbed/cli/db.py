@@ -80,16 +80,30 @@ def register(commands: Any) -> None:
     reset.set_defaults(handler=_reset)
 
     lint = verbs.add_parser(
-        "lint", help="check revisions (default: pending) against the rules and the data there now"
+        "lint",
+        help="check revisions (default: pending) against the rules and the data there now",
+        description="Check revisions (default: the pending ones) against the migration "
+        "rules and the rows in the namespace now; each finding names the rule, the revision "
+        "and the table.column, what happens to the rows and the fix. Exit 1 on error findings.",
     )
     lint.add_argument("revisions", nargs="*", metavar="REV", help="revisions to check")
     lint.set_defaults(handler=_lint)
 
-    backup = verbs.add_parser("backup", help="pg_dump the namespace (schema and data) to a file")
+    backup = verbs.add_parser(
+        "backup",
+        help="pg_dump the namespace (schema and data) to a file",
+        description="Write the namespace, schema and data, with pg_dump in custom format "
+        "(default: .seedbed/backups/<schema>-<UTC time>.dump) and print the file's path.",
+    )
     backup.add_argument("--out", type=Path, help="file to write (default: .seedbed/backups/)")
     backup.set_defaults(handler=_backup)
 
-    restore = verbs.add_parser("restore", help="replace the namespace with a backup")
+    restore = verbs.add_parser(
+        "restore",
+        help="replace the namespace with a backup",
+        description="Replace the namespace with a file written by `seedbed db backup`, in "
+        "one transaction: a failed restore changes nothing. Needs --yes.",
+    )
     restore.add_argument("file", type=Path, help="a file written by `seedbed db backup`")
     restore.add_argument("--yes", action="store_true", help="really replace the namespace")
     restore.set_defaults(handler=_restore)
