@@ -35,7 +35,7 @@ from seedbed.explore import (
     uses_index,
 )
 from seedbed.loading import LoadResult, load
-from seedbed.validation import ValidationReport, validate
+from seedbed.validation import ValidationReport, pandera_schema, validate
 
 try:
     __version__ = _metadata.version("seedbed")
@@ -64,6 +64,7 @@ __all__ = [
     "load",
     "load_settings",
     "offset_page",
+    "pandera_schema",
     "read_query",
     "read_table",
     "time_query",

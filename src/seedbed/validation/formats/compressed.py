@@ -14,30 +14,24 @@ from seedbed.validation.formats.base import register
 from seedbed.validation.formats.delimited import CsvFile, TsvFile
 
 
-@register
-class GzipCsvFile(CsvFile):
-    """A gzip-compressed CSV file."""
+class Gzipped(CsvFile):
+    """A delimited file read through gzip (the size of what it holds is not known)."""
 
+    def open_binary(self) -> BinaryIO:
+        return cast(BinaryIO, gzip.open(self.path, "rb"))
+
+    def progress_total(self) -> tuple[int | None, str]:
+        return None, "B"
+
+
+@register
+class GzipCsvFile(Gzipped):
     suffixes: ClassVar[tuple[str, ...]] = (".csv.gz",)
 
-    def open_binary(self) -> BinaryIO:
-        return cast(BinaryIO, gzip.open(self.path, "rb"))
-
-    def progress_total(self) -> tuple[int | None, str]:
-        return None, "B"
-
 
 @register
-class GzipTsvFile(TsvFile):
-    """A gzip-compressed TSV file."""
-
+class GzipTsvFile(Gzipped, TsvFile):
     suffixes: ClassVar[tuple[str, ...]] = (".tsv.gz",)
-
-    def open_binary(self) -> BinaryIO:
-        return cast(BinaryIO, gzip.open(self.path, "rb"))
-
-    def progress_total(self) -> tuple[int | None, str]:
-        return None, "B"
 
 
 __all__ = ["GzipCsvFile", "GzipTsvFile"]
