@@ -28,6 +28,8 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 
+from seedbed.display import ReportDisplay
+
 
 class SeedbedError(Exception):
     """Base class of every error seedbed raises on purpose."""
@@ -76,8 +78,9 @@ class GenerateError(SeedbedError):
     """The synthetic generator cannot make valid rows for a table; names the table and rule."""
 
 
-class DataError(SeedbedError):
-    """The data is invalid. ``report`` holds the details, when there are any."""
+class DataError(ReportDisplay, SeedbedError):
+    """The data is invalid. ``report`` holds the details, when there are any (shown as
+    HTML in Jupyter, see :mod:`seedbed.display`)."""
 
     exit_code = 1
 

@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from seedbed import __version__
+from seedbed.cli._output import announce
 from seedbed.config import load_settings
 from seedbed.errors import SeedbedError, reason
 
@@ -35,8 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="seedbed",
         description="Declare a PostgreSQL data model once; validate, load and document it.",
+        epilog="Start with `seedbed db migrate`, then `seedbed load data/seeds`. "
+        "`seedbed COMMAND --help` describes each command.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action="version", version=f"seedbed {__version__}")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        dest="quiet_all",
+        action="store_true",
+        help="no progress and no line naming the database; errors still print",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     db.register(commands)
     data.register(commands)
     docs.register(commands)
@@ -55,9 +67,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # bare `seedbed`: what it can do, not a usage error
+        parser.print_help()
+        return 0
+    if args.quiet_all:
+        args.quiet = True
     handler: Handler = args.handler
     try:
-        load_settings()  # every command refuses bad settings first, whether it uses them or not
+        settings = load_settings()  # every command refuses bad settings first, used or not
+        if getattr(args, "uses_database", False):
+            announce(settings, getattr(args, "quiet", False))
         code = handler(args)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
         return code
