@@ -3,37 +3,29 @@
 The namespace comes from the config's ``attributes["schema"]`` (set by
 ``seedbed.migrate``) or ``SEEDBED_SCHEMA``. Everything, the version table
 included, lives in that namespace; other schemas are ignored, so namespaces
-side by side in one database never see each other. The target schema is not
-put on search_path, which would make reflection report it as the default schema.
+side by side in one database never see each other. The namespace is put first
+on the search_path for the migration's transaction only (``SET LOCAL``, after
+the engine has learned its default schema), see
+:func:`seedbed.autogen.use_namespace`.
+
+The options (comparators, renderers, ``process_revision_directives``) come from
+:func:`seedbed.autogen.context_options`, the one place that defines how the
+models are compared with the database. Revisions themselves import nothing
+from seedbed.
 """
 
 from __future__ import annotations
 
 from alembic import context
 
+from seedbed.autogen import context_options, use_namespace
 from seedbed.config import load_settings
 from seedbed.db import get_engine
 from seedbed.models import metadata_for
 
 config = context.config
 schema: str = config.attributes.get("schema") or load_settings().schema
-target_metadata = metadata_for(schema)
-
-
-def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    if type_ == "schema":
-        return name == schema
-    return True
-
-
-def configure_options() -> dict[str, object]:
-    return {
-        "target_metadata": target_metadata,
-        "version_table_schema": schema,
-        "include_schemas": True,
-        "include_name": include_name,
-        "compare_type": True,
-    }
+target_metadata = config.attributes.get("metadata") or metadata_for(schema)
 
 
 def run_migrations_offline() -> None:
@@ -42,7 +34,7 @@ def run_migrations_offline() -> None:
         url="postgresql+psycopg://",
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
-        **configure_options(),
+        **context_options(schema, target_metadata),
     )
     with context.begin_transaction():
         context.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
@@ -61,7 +53,8 @@ def run_migrations_online() -> None:
 def _run(connection: object) -> None:
     # The version table goes inside the namespace, so the namespace must exist first.
     connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')  # type: ignore[attr-defined]
-    context.configure(connection=connection, **configure_options())
+    use_namespace(connection, schema)  # type: ignore[arg-type]
+    context.configure(connection=connection, **context_options(schema, target_metadata))
     with context.begin_transaction():
         context.run_migrations()
 

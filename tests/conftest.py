@@ -8,11 +8,7 @@ each in namespaces of their own that are dropped afterwards.
 from __future__ import annotations
 
 import gc
-import itertools
 import os
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,9 +18,10 @@ from sqlalchemy.engine import Engine
 from seedbed import migrate
 from seedbed.config import Settings, load_settings
 from seedbed.db import database_url, get_engine, stop_embedded
+from tests.helpers import ROOT, fresh_namespace, fresh_settings, run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
-_counter = itertools.count()
+# The fixtures below use these; test modules import them from ``tests.helpers``.
+__all__ = ["ROOT", "fresh_namespace", "fresh_settings", "run_cli"]
 
 
 @pytest.fixture(scope="session")
@@ -52,32 +49,6 @@ def db_env(base_settings: Settings) -> dict[str, str]:
     env["SEEDBED_HOME"] = str(base_settings.home)
     env.pop("SEEDBED_SCHEMA", None)
     return env
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m seedbed ARGS`` from the repository root and capture its output."""
-    return subprocess.run(
-        [sys.executable, "-m", "seedbed", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=False,
-        timeout=120,
-    )
-
-
-def fresh_namespace(prefix: str = "t") -> str:
-    return f"{prefix}_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
-
-
-def fresh_settings(base_settings: Settings, prefix: str = "t") -> Settings:
-    """Settings for a new, unique namespace on the suite's server."""
-    return load_settings(
-        schema=fresh_namespace(prefix),
-        database_url=base_settings.database_url,
-        home=base_settings.home,
-    )
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from seedbed.cli import build_parser, main
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def commands() -> list[tuple[str, argparse.ArgumentParser, str]]:

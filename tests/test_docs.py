@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from seedbed.docs import check_docs, render_data_models, write_docs
 from seedbed.erd import mermaid_er
 from seedbed.models import metadata, metadata_for
 from seedbed.models.rules import JsonShape, all_rules
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "docs" / "data-models.md"
@@ -260,13 +259,7 @@ def test_cli_help_mentions_check(capsys):
 
 def test_cli_check_ignores_seedbed_schema():
     env = dict(os.environ, SEEDBED_SCHEMA="somewhere_else")
-    result = subprocess.run(
-        [sys.executable, "-m", "seedbed", "docs", "--check", "--out", str(COMMITTED)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_cli("docs", "--check", "--out", str(COMMITTED), env=env)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

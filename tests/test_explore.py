@@ -18,7 +18,7 @@ from seedbed.db import get_engine
 from seedbed.errors import ConfigError, QueryError, SeedbedError
 from seedbed.models import metadata_for
 from seedbed.synthetic import generate_tables
-from tests.conftest import fresh_settings
+from tests.helpers import fresh_settings
 
 USERS = 300
 

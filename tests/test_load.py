@@ -19,37 +19,11 @@ from seedbed.loading import LoadResult
 from seedbed.loading.modes import conflict_key
 from seedbed.models import metadata_for
 from seedbed.synthetic import generate_seed_set
-from tests.conftest import run_cli
+from tests.helpers import counts, run_cli, snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "data" / "seeds"
 SECRET = "vf_topsecret_value_42"
-
-
-def counts(engine: Engine) -> dict[str, int]:
-    schema = schema_of(engine)
-    with engine.connect() as conn:
-        return {
-            t.name: conn.execute(
-                sa.text(f'SELECT count(*) FROM "{schema}"."{t.name}"')
-            ).scalar_one()
-            for t in metadata_for(schema).sorted_tables
-        }
-
-
-def snapshot(engine: Engine) -> dict[str, str]:
-    """A digest of every table's full contents, to prove a failed load changed nothing."""
-    schema = schema_of(engine)
-    out = {}
-    with engine.connect() as conn:
-        for t in metadata_for(schema).sorted_tables:
-            out[t.name] = conn.execute(
-                sa.text(
-                    f"SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) "
-                    f'FROM "{schema}"."{t.name}" AS x'
-                )
-            ).scalar_one()
-    return out
 
 
 def file_rows(path: Path) -> int:

@@ -25,7 +25,7 @@ import seedbed
 from seedbed.db import schema_of
 from seedbed.errors import DatabaseError
 from seedbed.synthetic import generate_seed_set, generate_tables
-from tests.test_load import counts, snapshot
+from tests.helpers import counts, snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "data" / "seeds"

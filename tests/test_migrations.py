@@ -10,7 +10,7 @@ from seedbed import migrate
 from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.models import metadata_for
-from tests.conftest import fresh_settings, run_cli
+from tests.helpers import fresh_settings, run_cli
 
 USER_ID = "0b0e6f4c-8f55-4d5e-9a43-2f3c1b8e7d10"
 POST_ID = "1c1e6f4c-8f55-4d5e-9a43-2f3c1b8e7d11"

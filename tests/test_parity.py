@@ -42,7 +42,7 @@ from seedbed.models.rules import EMAIL, SLUG, URL
 from seedbed.validation import coerce_frame, csvread, schema_for, validate
 from seedbed.validation import spec as kinds
 from seedbed.validation.spec import table_spec
-from tests.conftest import fresh_settings
+from tests.helpers import fresh_settings
 
 #: (column kind or None for the file, rule) -> why seedbed refuses what COPY accepts.
 STRICTER: dict[tuple[str | None, str], str] = {

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from seedbed.models import metadata
-from tests.conftest import fresh_namespace, run_cli
+from tests.helpers import fresh_namespace, run_cli
 
 PG15 = Path("/usr/lib/postgresql/15/bin")
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -15,6 +13,7 @@ from sqlalchemy.engine import Engine
 from seedbed.db import schema_of
 from seedbed.models import metadata_for
 from seedbed.synthetic import generate_seed_set, generate_tables, uuid4_strings
+from tests.helpers import run_cli
 
 
 def _copy_folder(engine: Engine, folder: Path) -> dict[str, int]:
@@ -94,13 +93,7 @@ def test_broken_rows_are_refused_by_postgres(engine, tmp_path):
 
 def test_generate_cli_accepts_both_argument_orders(tmp_path, db_env):
     for args in (["--users", "40", str(tmp_path / "a")], [str(tmp_path / "b"), "--users", "40"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "seedbed", "generate", *args, "--seed", "1"],
-            capture_output=True,
-            text=True,
-            env=db_env,
-            check=False,
-        )
+        done = run_cli("generate", *args, "--seed", "1", env=db_env)
         assert done.returncode == 0, done.stderr
         assert "user" in done.stdout
     with (tmp_path / "a" / "user.csv").open() as handle:
@@ -110,13 +103,7 @@ def test_generate_cli_accepts_both_argument_orders(tmp_path, db_env):
 
 def test_generate_cli_refuses_a_fraction_above_one(tmp_path, db_env):
     command = ["generate", str(tmp_path), "--users", "5", "--invalid-fraction", "1.5"]
-    done = subprocess.run(
-        [sys.executable, "-m", "seedbed", *command],
-        capture_output=True,
-        text=True,
-        env=db_env,
-        check=False,
-    )
+    done = run_cli(*command, env=db_env)
     assert done.returncode == 2
     assert "invalid_fraction" in done.stderr or "invalid-fraction" in done.stderr
     assert "Traceback" not in done.stderr

@@ -62,6 +62,9 @@ def rows(report: ValidationReport) -> list[tuple[int | None, str | None, str]]:
 
 INVALID_CASES = {
     "bad_boolean": ("user", 4, "email_verified", "type"),
+    "bad_email_gzip": ("user", 3, "email", "ck_user_email_format"),
+    "bad_email_tsv": ("user", 3, "email", "ck_user_email_format"),
+    "bad_jsonl_line": ("tag", 2, None, "json_format"),
     "bad_email": ("user", 4, "email", "ck_user_email_format"),
     "bad_image_url": ("user", 4, "image", "ck_user_image_url"),
     "bad_ip_address": ("session", 2, "ip_address", "type"),
@@ -72,6 +75,7 @@ INVALID_CASES = {
     "bad_uuid": ("user", 4, "id", "ck_user_id_uuid_v4"),
     "duplicate_column": ("user", 1, "email", "duplicate_column"),
     "duplicate_email": ("user", 4, "email", "uq_user_email"),
+    "duplicate_email_parts": ("user", 2, "email", "uq_user_email"),
     "duplicate_live_slug": ("post", 3, "slug", "uq_post_slug_live"),
     "duplicate_token": ("session", 3, "token", "uq_session_token"),
     "empty_file": ("user", 1, None, "empty_file"),

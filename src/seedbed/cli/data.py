@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from seedbed.cli.sources import add_table_option, seed_input
 from seedbed.errors import DataError
 
 
@@ -24,8 +25,10 @@ def register(commands: Any) -> None:
         type=Path,
         nargs="+",
         metavar="PATH",
-        help="a seed folder, or files named <table>.csv / <table>.parquet",
+        help="a seed folder, files named <table>.csv (.tsv, .csv.gz, .jsonl, .parquet), "
+        "or <table>/ folders of part files",
     )
+    add_table_option(load)
     load.add_argument(
         "--mode",
         choices=["insert", "upsert", "skip-existing"],
@@ -79,7 +82,7 @@ def _load(args: argparse.Namespace) -> int:
     from seedbed.db import get_engine
     from seedbed.loading import load
 
-    source: Path | list[Path] = args.paths[0] if len(args.paths) == 1 else list(args.paths)
+    source = seed_input(args)
     engine = get_engine(load_settings())
     try:
         result = load(

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from seedbed.cli.sources import add_table_option, seed_input
 from seedbed.config import load_settings
 from seedbed.db import get_engine
 from seedbed.validation import validate
@@ -17,13 +18,15 @@ def register(commands: Any) -> None:
         "validate",
         help="check seed files against the model's rules; exit 1 when invalid",
         description=(
-            "Check CSV/Parquet seed files (or folders of them) against every rule of the "
-            "model and report file, line, column, rule and value for each problem. "
+            "Check seed files (CSV, TSV, .csv.gz, JSON Lines, Parquet, folders of part files, "
+            "or folders of those) against every rule of the model and report file, line, "
+            "column, rule and value for each problem. "
             "Exit 0 valid, 1 invalid, 2 unreadable input or no database."
         ),
     )
     command.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="seed file or folder")
     command.add_argument("--json", action="store_true", help="print the problems as JSON")
+    add_table_option(command)
     command.add_argument(
         "--against-db",
         action="store_true",
@@ -34,7 +37,7 @@ def register(commands: Any) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     engine = get_engine(load_settings()) if args.against_db else None
-    report = validate(args.paths, engine=engine)
+    report = validate(seed_input(args), engine=engine)
     if args.json:
         print(report.to_json(indent=2))
     else:

@@ -104,10 +104,5 @@ def frame(conn: Connection, statement: sa.Executable, params: Params = None) -> 
     return data
 
 
-def count_rows(tables: list[sa.Table]) -> sa.Select[Any]:
-    """One row holding ``count(*)`` of each table, in order."""
-    return sa.select(*(sa.select(sa.func.count()).select_from(t).scalar_subquery() for t in tables))
-
-
 def as_statement(sql: str | sa.Executable) -> sa.Executable:
     return sa.text(sql) if isinstance(sql, str) else sql

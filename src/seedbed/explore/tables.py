@@ -25,6 +25,7 @@ from seedbed.explore._core import (
     model_table,
     namespace,
 )
+from seedbed.loading import load
 from seedbed.models import metadata_for
 from seedbed.synthetic import generate_seed_set
 
@@ -227,9 +228,8 @@ def prepare_sample(
     ``VACUUM ANALYZE`` so plans see the statistics a live database would have.
     Returns the engine for that namespace.
     """
-    # Imported here: ``import seedbed`` stays light, without Alembic or the loader.
+    # Imported here: ``import seedbed`` stays without Alembic until a sample is prepared.
     from seedbed import migrate
-    from seedbed.loading import load
 
     sample = sample_settings(suffix, settings)
     migrate.reset(sample)

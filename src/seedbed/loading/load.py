@@ -26,97 +26,47 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seedbed.db import get_engine, schema_of
 from seedbed.errors import DatabaseError, DataError, SeedError
-from seedbed.loading.copy import (
-    copy_blocks,
-    copy_sql,
-    csv_blocks,
-    frame_blocks,
-    parquet_blocks,
-    qualified,
-)
-from seedbed.loading.failures import (
-    Target,
-    is_retryable,
-    read_header,
-    to_seedbed_error,
-)
+from seedbed.loading.copy import copy_blocks, copy_sql, qualified
+from seedbed.loading.failures import is_retryable, to_seedbed_error
 from seedbed.loading.modes import LoadMode, conflict_key, create_stage_sql, merge_sql, stage_name
 from seedbed.loading.progress import progress_bar, wanted
 from seedbed.loading.result import LoadResult, TableLoad
-from seedbed.models import metadata_for
-from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
+from seedbed.validation import SeedSource, ValidationReport, resolve_sources
+from seedbed.validation.api import check_sources
+from seedbed.validation.sources import SeedInput
 
 MAX_ATTEMPTS = 6
 
 
 @dataclass(frozen=True)
 class _Job:
-    """One source bound for one table, with the columns it provides."""
+    """One source bound for one table, with the columns it provides and the merge key."""
 
-    target: Target
-    frame: pd.DataFrame | None
+    source: SeedSource
+    columns: tuple[str, ...]
     key: tuple[str, ...] = ()
 
     @property
     def table(self) -> sa.Table:
-        return self.target.table
-
-    @property
-    def is_csv(self) -> bool:
-        path = self.target.path
-        return self.frame is None and path is not None and path.suffix.lower() != ".parquet"
-
-    def blocks(self, on_progress: Any) -> Iterator[bytes]:
-        path = self.target.path
-        if self.frame is not None:
-            return frame_blocks(self.frame, self.table, on_progress)
-        assert path is not None
-        if self.is_csv:
-            return csv_blocks(path, on_progress)
-        return parquet_blocks(path, on_progress)
-
-    def progress_total(self) -> tuple[int | None, str]:
-        if self.frame is not None:
-            return len(self.frame), "rows"
-        if self.is_csv and self.target.path is not None:
-            return self.target.path.stat().st_size, "B"
-        return None, "rows"
+        return self.source.table
 
 
-def _source_columns(source: Any) -> tuple[str, ...]:
-    frame = getattr(source, "frame", None)
-    if frame is not None:
-        return tuple(str(c) for c in frame.columns)
-    path: Path = source.path
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
-
-        return tuple(pq.read_schema(path).names)
-    return tuple(read_header(path))
-
-
-def _jobs(sources: Mapping[str, Any], schema: str, mode: LoadMode) -> list[_Job]:
+def _jobs(sources: Mapping[str, SeedSource], mode: LoadMode) -> list[_Job]:
     jobs = []
-    for table in metadata_for(schema).sorted_tables:
-        source = sources.get(table.name)
-        if source is None:
-            continue
-        columns = _source_columns(source)
-        target = Target(table, str(source.label), source.path, columns, source.frame)
-        key = conflict_key(table, columns) if mode is not LoadMode.INSERT and columns else ()
-        jobs.append(_Job(target, source.frame, key))
+    for source in sources.values():
+        columns = source.format.columns()
+        key = conflict_key(source.table, columns) if mode is not LoadMode.INSERT and columns else ()
+        jobs.append(_Job(source, columns, key))
     return jobs
 
 
@@ -131,7 +81,7 @@ class _Writer:
         self.mode = mode
         self.progress = progress
         self.cancel = threading.Event()
-        self.current: Target | None = None
+        self.current: SeedSource | None = None
         self.results: list[TableLoad] = []
         self.error: BaseException | None = None
         self.seconds = 0.0
@@ -146,56 +96,63 @@ class _Writer:
             self.seconds = time.perf_counter() - started
 
     def _write(self, job: _Job) -> TableLoad:
-        self.current = job.target
+        self.current = job.source
         started = time.perf_counter()
-        result = TableLoad(job.table.name, job.target.label)
-        columns = job.target.columns
-        if not columns:  # an empty file: nothing to write, validation says why
+        result = TableLoad(job.table.name, job.source.label)
+        if not job.columns:  # an empty file: nothing to write, validation says why
             return result
-        total, unit = job.progress_total()
-        bar = progress_bar(self.progress, description=job.table.name, total=total, unit=unit)
-        try:
-            with self.connection.cursor() as cursor:
-                if self.mode is LoadMode.INSERT:
-                    sql = copy_sql(qualified(job.table), columns, header=job.is_csv)
-                    result.inserted = copy_blocks(cursor, sql, job.blocks(bar.update), self.cancel)
-                else:
-                    cursor.execute(create_stage_sql(job.table))
-                    sql = copy_sql(stage_name(job.table), columns, header=job.is_csv)
-                    staged = copy_blocks(cursor, sql, job.blocks(bar.update), self.cancel)
-                    cursor.execute(merge_sql(job.table, columns, job.key, self.mode))
-                    row = cursor.fetchone()
-                    assert row is not None
-                    result.inserted, result.updated = int(row[0]), int(row[1])
-                    result.skipped = staged - result.inserted - result.updated
-        finally:
-            bar.close()
+        with self.connection.cursor() as cursor:
+            if self.mode is LoadMode.INSERT:
+                result.inserted = self._copy(cursor, job, qualified(job.table))
+            else:
+                cursor.execute(create_stage_sql(job.table))
+                staged = self._copy(cursor, job, stage_name(job.table))
+                cursor.execute(merge_sql(job.table, job.columns, job.key, self.mode))
+                row = cursor.fetchone()
+                assert row is not None
+                result.inserted, result.updated = int(row[0]), int(row[1])
+                result.skipped = staged - result.inserted - result.updated
         result.seconds = time.perf_counter() - started
         return result
 
+    def _copy(self, cursor: psycopg.Cursor[Any], job: _Job, relation: str) -> int:
+        """COPY each file of the job's source into ``relation``; the rows copied."""
+        copied = 0
+        for part in job.source.files():
+            self.current = part
+            fmt = part.format
+            columns = fmt.columns() if len(job.source.files()) > 1 else job.columns
+            if not columns:
+                continue
+            total, unit = fmt.progress_total()
+            bar = progress_bar(self.progress, description=job.table.name, total=total, unit=unit)
+            try:
+                sql = copy_sql(relation, columns, fmt.copy_options)
+                copied += copy_blocks(
+                    cursor, sql, fmt.copy_blocks(job.table, bar.update), self.cancel
+                )
+            finally:
+                bar.close()
+        self.current = job.source
+        return copied
+
 
 def _validate(
-    sources: Mapping[str, Any], engine: Engine, mode: LoadMode, progress: bool
+    sources: Mapping[str, SeedSource], engine: Engine, mode: LoadMode, progress: bool
 ) -> ValidationReport:
     """The validation report for ``sources``, read in chunks (bounded memory)."""
-    tables = [s.table for s in sources.values()]
     # Keys already in the database are the point of upsert and skip-existing, not a
     # problem; and a table that is empty when the load begins has nothing to collide
     # with (skipping those lookups halves its validation; the database still judges).
+    tables = [s.table for s in sources.values()]
     keys_against_db = _non_empty(engine, tables) if mode is LoadMode.INSERT else set()
-    validator = SeedValidator(tables, engine=engine, unique_against_db=keys_against_db)
-    reports = []
     bar = progress_bar(progress, description="validate", total=None, unit="rows")
     try:
-        for seed in sources.values():
-            for chunk in read_seed_chunks(seed):
-                reports.append(chunk.report)
-                reports.append(validator.check_chunk(seed, chunk))
-                bar.update(len(chunk.frame))
+        return check_sources(
+            sources, engine=engine, unique_against_db=keys_against_db, on_rows=bar.update
+        )
     finally:
         bar.close()
-    reports.append(validator.finish())
-    return ValidationReport.concat(reports).sorted()
 
 
 def _non_empty(engine: Engine, tables: list[sa.Table]) -> set[str]:
@@ -216,7 +173,7 @@ def _non_empty(engine: Engine, tables: list[sa.Table]) -> set[str]:
 
 
 def load(
-    source: Any,
+    source: SeedInput,
     *,
     mode: str | LoadMode = "insert",
     engine: Engine | None = None,
@@ -226,8 +183,8 @@ def load(
     """Validate ``source`` and load it into the namespace, all tables in one transaction.
 
     ``source`` is what :func:`seedbed.validate` takes: a seed folder, a list of
-    CSV or Parquet files named after their tables, or a mapping of table name
-    to DataFrame. ``mode`` is ``"insert"`` (any conflict is an error),
+    seed files and part folders named after their tables, or a mapping of
+    table name to a DataFrame, file or folder. ``mode`` is ``"insert"`` (any conflict is an error),
     ``"upsert"`` (insert new rows, update changed ones, on the primary key or
     a declared unique key) or ``"skip-existing"``. ``dry_run`` does everything
     but the commit. ``progress`` shows bars (default: in notebooks and
@@ -246,7 +203,7 @@ def load(
     engine = engine or get_engine()
     schema = schema_of(engine)
     sources = resolve_sources(source, schema)
-    jobs = _jobs(sources, schema, load_mode)
+    jobs = _jobs(sources, load_mode)
     show = wanted(progress)
 
     result = LoadResult(mode=load_mode.value, committed=False)
@@ -317,7 +274,7 @@ def _commit(connection: psycopg.Connection[Any]) -> None:
         raise to_seedbed_error(exc, None) from None
 
 
-def _mapped(error: BaseException, target: Target | None) -> BaseException:
+def _mapped(error: BaseException, target: SeedSource | None) -> BaseException:
     if isinstance(error, psycopg.Error):
         return to_seedbed_error(error, target)
     if isinstance(error, OSError) and target is not None:
@@ -339,7 +296,7 @@ def _release(raw: Any, connection: psycopg.Connection[Any], healthy: bool) -> No
     raw.close()
 
 
-def _invalid_message(report: Any) -> str:
+def _invalid_message(report: ValidationReport) -> str:
     failures = report.failures
     files = failures["file"].nunique() if len(failures) else 0
     return (

@@ -303,7 +303,7 @@ def required_when(column: str, when: str, value: str) -> RequiredWhen:
 
 
 def all_rules(table: Any) -> list[Rule]:
-    """Every rule declared on a SQLAlchemy ``Table``, in declaration order."""
+    """Every rule declared on a SQLAlchemy ``Table``, sorted by rule name (a stable order)."""
     found = [c.info["rule"] for c in table.constraints if "rule" in getattr(c, "info", {})]
     return sorted(found, key=lambda rule: rule.name)
 

@@ -11,7 +11,7 @@ Public pieces (the loader in :mod:`seedbed.loading` is built on the same ones)::
     validate(source, *, engine=None) -> ValidationReport
     schema_for(table) -> pandera.DataFrameSchema
 
-Additions to the agreed contract:
+What the signatures above do not show:
 
 - ``SeedChunk.invalid``: per column, a boolean mask of the rows whose value
   could not be read as the column's type (those cells are NA in ``frame`` and

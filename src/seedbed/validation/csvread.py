@@ -12,9 +12,11 @@ unquoted empty field as NULL and a quoted one as the empty string.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -115,15 +117,15 @@ def _record_of(records: Records, positions: np.ndarray) -> np.ndarray:
     return np.searchsorted(records.starts, positions, side="right") - 1
 
 
-def field_counts(buf: np.ndarray, records: Records) -> np.ndarray:
+def field_counts(buf: np.ndarray, records: Records, sep: int = COMMA) -> np.ndarray:
     if not len(records.starts):
         return np.zeros(0, dtype=np.int64)
-    outside_commas = (buf == COMMA) & (records.inside == 0)
+    outside_commas = (buf == sep) & (records.inside == 0)
     counts: np.ndarray = np.add.reduceat(outside_commas, records.starts, dtype=np.int64) + 1
     return counts
 
 
-def _stray_quotes(buf: np.ndarray, quotes: np.ndarray) -> np.ndarray:
+def _stray_quotes(buf: np.ndarray, quotes: np.ndarray, sep: int = COMMA) -> np.ndarray:
     """Positions of quotes that neither open nor close a field (COPY reads those differently)."""
     if not len(quotes):
         return quotes
@@ -134,8 +136,8 @@ def _stray_quotes(buf: np.ndarray, quotes: np.ndarray) -> np.ndarray:
     prev_is_quote = np.concatenate(([False], np.diff(quotes) == 1))
     next_is_quote = np.concatenate((np.diff(quotes) == 1, [False]))
     opening = (index & 1) == 0
-    boundary_before = (prev == COMMA) | (prev == LF) | (prev == CR) | (quotes == 0)
-    boundary_after = (nxt == COMMA) | (nxt == LF) | (nxt == CR) | (quotes + 1 == n)
+    boundary_before = (prev == sep) | (prev == LF) | (prev == CR) | (quotes == 0)
+    boundary_after = (nxt == sep) | (nxt == LF) | (nxt == CR) | (quotes + 1 == n)
     ok = np.where(opening, boundary_before | prev_is_quote, boundary_after | next_is_quote)
     result: np.ndarray = quotes[~ok]
     return result
@@ -175,7 +177,11 @@ def _bad_encoding(buf: np.ndarray, records: Records) -> dict[int, str]:
 
 
 def record_problems(
-    buf: np.ndarray, records: Records, expected_fields: int, crlf_header: bool
+    buf: np.ndarray,
+    records: Records,
+    expected_fields: int,
+    crlf_header: bool,
+    sep: int = COMMA,
 ) -> dict[int, tuple[str, str]]:
     """Records COPY would refuse, by record index: ``(rule, message)``."""
     problems: dict[int, tuple[str, str]] = {}
@@ -189,7 +195,7 @@ def record_problems(
     if records.unterminated:
         mark(np.array([len(records.starts) - 1]), "csv_format", "a quoted field is never closed")
     mark(
-        np.unique(_record_of(records, _stray_quotes(buf, records.quotes))),
+        np.unique(_record_of(records, _stray_quotes(buf, records.quotes, sep))),
         "csv_format",
         'has a stray quote: a " may only open or close a whole field, '
         'and inside one it is written ""',
@@ -202,7 +208,7 @@ def record_problems(
     terminated = records.stops < len(buf)
     mixed = terminated & (records.crlf != crlf_header)
     mark(np.flatnonzero(mixed), "csv_format", "line ending differs from the header's (CRLF vs LF)")
-    counts = field_counts(buf, records)
+    counts = field_counts(buf, records, sep)
     lengths = records.stops - records.starts
     for i in np.flatnonzero(counts != expected_fields).tolist():
         if lengths[i] == 0 and expected_fields > 1:
@@ -217,16 +223,20 @@ def record_problems(
     return problems
 
 
-def parse_header(raw: bytes) -> list[str]:
+def parse_header(raw: bytes, sep: int = COMMA) -> list[str]:
     """Column names from the header record's bytes (BOM already removed)."""
     text = raw.decode("utf-8")  # callers catch UnicodeDecodeError
     text = text[:-1] if text.endswith("\r") else text
-    rows = list(csv.reader([text], strict=True))
+    rows = list(csv.reader([text], strict=True, delimiter=chr(sep)))
     return rows[0] if rows else [""]
 
 
 def _read_csv(
-    body: bytes | pa.Buffer, names: list[str], longest: int, invalid: list[int] | None = None
+    body: bytes | pa.Buffer,
+    names: list[str],
+    longest: int,
+    invalid: list[int] | None = None,
+    sep: int = COMMA,
 ) -> pa.Table:
     """pyarrow's CSV parser: every field as text, unquoted empty as NULL, quoted empty as ""."""
 
@@ -241,6 +251,7 @@ def _read_csv(
             column_names=names, block_size=max(4 << 20, 2 * longest + 1024)
         ),
         parse_options=pacsv.ParseOptions(
+            delimiter=chr(sep),
             newlines_in_values=True,
             ignore_empty_lines=False,
             invalid_row_handler=on_invalid if invalid is not None else None,
@@ -254,7 +265,7 @@ def _read_csv(
     )
 
 
-def fast_parse(buf: np.ndarray, base_line: int, n_fields: int) -> CsvPiece | None:
+def fast_parse(buf: np.ndarray, base_line: int, n_fields: int, sep: int = COMMA) -> CsvPiece | None:
     """Parse a block of whole records when it is plainly well formed, else None.
 
     Plainly well formed: UTF-8 without NUL, no carriage return, balanced quotes
@@ -276,12 +287,12 @@ def fast_parse(buf: np.ndarray, base_line: int, n_fields: int) -> CsvPiece | Non
         except UnicodeDecodeError:
             return None
     quotes = np.flatnonzero(buf == QUOTE)
-    if len(quotes) % 2 or len(_stray_quotes(buf, quotes)):
+    if len(quotes) % 2 or len(_stray_quotes(buf, quotes, sep)):
         return None
     invalid: list[int] = []
     names = [f"f{i}" for i in range(n_fields)]
     try:
-        table = _read_csv(pa.py_buffer(buf), names, len(buf), invalid)
+        table = _read_csv(pa.py_buffer(buf), names, len(buf), invalid, sep)
     except pa.ArrowException:
         return None
     if invalid:
@@ -299,30 +310,36 @@ def fast_parse(buf: np.ndarray, base_line: int, n_fields: int) -> CsvPiece | Non
     return CsvPiece(table, lines)
 
 
-def _single_column(buf: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> pa.Table:
+def _single_column(
+    buf: np.ndarray, starts: np.ndarray, stops: np.ndarray, sep: int = COMMA
+) -> pa.Table:
     """One-column records, where an empty line is a NULL row (pyarrow would drop it)."""
     values: list[str | None] = []
     for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
         raw = buf[start:stop].tobytes().decode("utf-8")
-        values.append(None if raw == "" else next(csv.reader([raw], strict=True))[0])
+        values.append(
+            None if raw == "" else next(csv.reader([raw], strict=True, delimiter=chr(sep)))[0]
+        )
     return pa.table({"f0": pa.array(values, type=pa.string())})
 
 
-def parse_records(buf: np.ndarray, records: Records, keep: np.ndarray, n_fields: int) -> pa.Table:
+def parse_records(
+    buf: np.ndarray, records: Records, keep: np.ndarray, n_fields: int, sep: int = COMMA
+) -> pa.Table:
     """Parse the kept records with pyarrow: every field as text, unquoted empty as NULL."""
     names = [f"f{i}" for i in range(n_fields)]
     if not keep.any():
         return pa.table({name: pa.array([], type=pa.string()) for name in names})
     starts, stops = records.starts[keep], records.stops[keep]
     if n_fields == 1:
-        return _single_column(buf, starts, stops)
+        return _single_column(buf, starts, stops, sep)
     body: bytes | pa.Buffer
     if keep.all():
         body = pa.py_buffer(buf[int(records.starts[0]) : int(records.stops[-1])])
     else:
         pieces = [buf[int(a) : int(b)].tobytes() for a, b in zip(starts, stops, strict=True)]
         body = b"\n".join(pieces) + b"\n"
-    table = _read_csv(body, names, int((stops - starts).max()))
+    table = _read_csv(body, names, int((stops - starts).max()), sep=sep)
     if table.num_rows != int(keep.sum()):
         raise SeedError(
             f"CSV parser found {table.num_rows} rows where {int(keep.sum())} were expected"
@@ -330,12 +347,29 @@ def parse_records(buf: np.ndarray, records: Records, keep: np.ndarray, n_fields:
     return table
 
 
-class CsvReader:
-    """Stream a CSV seed file as :class:`CsvPiece` objects of at most ``chunk_rows`` rows."""
+def _open_binary(path: Path) -> BinaryIO:
+    return path.open("rb")
 
-    def __init__(self, path: Path, chunk_rows: int) -> None:
+
+class CsvReader:
+    """Stream a CSV seed file as :class:`CsvPiece` objects of at most ``chunk_rows`` rows.
+
+    ``sep`` is the field separator's byte (a tab for TSV); ``opener`` opens the
+    file for binary reading (``gzip.open`` for compressed files).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        chunk_rows: int,
+        *,
+        sep: int = COMMA,
+        opener: Callable[[Path], BinaryIO] | None = None,
+    ) -> None:
         self.path = path
         self.chunk_rows = max(1, chunk_rows)
+        self.sep = sep
+        self.opener = opener or _open_binary
         self.header: list[str] | None = None
         self.header_problem: str | None = None
         self.crlf_header = False
@@ -343,7 +377,7 @@ class CsvReader:
     def _blocks(self) -> Iterator[tuple[np.ndarray, int, bool]]:
         """Buffers that start at a record boundary, with the line of their first byte."""
         try:
-            handle = self.path.open("rb")
+            handle = self.opener(self.path)
         except OSError as exc:
             raise SeedError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
         with handle:
@@ -354,8 +388,9 @@ class CsvReader:
             while True:
                 try:
                     data = handle.read(want)
-                except OSError as exc:
-                    raise SeedError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+                except (OSError, EOFError, zlib.error) as exc:
+                    reason = getattr(exc, "strerror", None) or exc
+                    raise SeedError(f"{self.path}: cannot read: {reason}") from None
                 at_eof = len(data) < want
                 if first:
                     data = data.removeprefix(BOM)
@@ -380,6 +415,12 @@ class CsvReader:
                     yield arr, line, True
                     return
 
+    def read_header(self) -> list[str] | None:
+        """The header's column names alone (None: the file has no readable header)."""
+        for _ in self.pieces():
+            break
+        return self.header
+
     def pieces(self) -> Iterator[CsvPiece]:
         n_fields = 0
         for buf, base_line, at_eof in self._blocks():
@@ -391,7 +432,7 @@ class CsvReader:
                 stop, start = int(records.stops[0]), int(records.starts[0])
                 self.crlf_header = bool(records.crlf[0])
                 try:
-                    self.header = parse_header(buf[start:stop].tobytes())
+                    self.header = parse_header(buf[start:stop].tobytes(), self.sep)
                 except UnicodeDecodeError:
                     self.header_problem = "encoding"
                     return
@@ -402,7 +443,7 @@ class CsvReader:
                 rest = int(records.stops[0]) + (2 if self.crlf_header else 1)
                 if rest >= len(buf):
                     yield CsvPiece(
-                        parse_records(buf, records, np.zeros(0, bool), n_fields),
+                        parse_records(buf, records, np.zeros(0, bool), n_fields, self.sep),
                         np.zeros(0, np.int64),
                     )
                     continue
@@ -410,7 +451,7 @@ class CsvReader:
                 buf = buf[rest:]
             if len(buf) == 0:
                 continue
-            fast = fast_parse(buf, base_line, n_fields)
+            fast = fast_parse(buf, base_line, n_fields, self.sep)
             if fast is not None:
                 for first in range(0, fast.table.num_rows, self.chunk_rows):
                     yield CsvPiece(
@@ -419,7 +460,7 @@ class CsvReader:
                     )
                 continue
             records = find_records(buf, base_line, at_eof)
-            problems = record_problems(buf, records, n_fields, self.crlf_header)
+            problems = record_problems(buf, records, n_fields, self.crlf_header, self.sep)
             keep = np.ones(len(records.starts), dtype=bool)
             if problems:
                 keep[list(problems)] = False
@@ -434,7 +475,7 @@ class CsvReader:
                     False,
                 )
                 try:
-                    table = parse_records(buf, sub, keep[part], n_fields)
+                    table = parse_records(buf, sub, keep[part], n_fields, self.sep)
                 except (pa.ArrowException, csv.Error, UnicodeDecodeError) as exc:
                     line = int(sub.lines[0]) if len(sub.lines) else base_line
                     raise SeedError(f"{self.path}:{line}: cannot parse CSV: {exc}") from None

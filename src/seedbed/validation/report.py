@@ -34,6 +34,7 @@ RULES = {
     "length": "a value is longer than the column's declared length",
     "encoding": "bytes that are not UTF-8, or a NUL byte",
     "csv_format": "a malformed CSV record: wrong field count, stray or unbalanced quote",
+    "json_format": "a line of a JSON Lines file that is not one JSON object",
     "empty_file": "a file without a header line",
     "unknown_column": "a header names a column the table does not have",
     "duplicate_column": "a header names a column twice",
@@ -188,6 +189,8 @@ class ValidationReport:
         return sum(len(b.lines) if isinstance(b, _Block) else len(b) for b in self._blocks)
 
     def __bool__(self) -> bool:
+        # Always true, even with no problems: ``if report:`` must not read as "valid"
+        # (and ``__len__`` would otherwise make an empty report false). Ask ``report.ok``.
         return True
 
     def summary(self) -> pd.DataFrame:

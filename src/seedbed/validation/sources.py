@@ -1,11 +1,13 @@
-"""Seed sources (CSV and Parquet files, DataFrames) and reading them in typed chunks.
+"""Seed sources and reading them in typed chunks.
 
-:func:`resolve_sources` maps a folder, a list of files or a mapping of table
-name to DataFrame onto the model's tables, parents before children.
-:func:`read_seed_chunks` streams one source as :class:`SeedChunk` objects:
-the header's columns with values read as their column's type, each row's
-line, and a report of what could not be read (header, encoding, CSV format,
-types). Memory stays bounded by ``chunk_rows``.
+A :class:`SeedSource` is one table's seed: the table and the format object
+that reads it (:mod:`seedbed.validation.formats`). :func:`resolve_sources`
+maps a folder, files, or a mapping of table name to file or DataFrame onto
+the model's tables, parents before children. :func:`read_seed_chunks`
+streams one source as :class:`SeedChunk` objects: the header's columns with
+values read as their column's type, each row's position, and a report of
+what could not be read (header, encoding, record form, types). Memory stays
+bounded by ``chunk_rows``.
 """
 
 from __future__ import annotations
@@ -14,43 +16,61 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import TypeAlias, Union
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError
 from seedbed.models import metadata_for
 from seedbed.validation.coerce import coerce_column
-from seedbed.validation.csvread import CsvReader
+from seedbed.validation.formats import (
+    FrameInput,
+    PartFolder,
+    RawPiece,
+    SeedFormat,
+    claim,
+    is_hidden,
+    known_suffixes,
+    open_path,
+    table_name,
+)
+from seedbed.validation.formats.base import Unit
 from seedbed.validation.report import ValidationReport, display_values
 from seedbed.validation.spec import TableSpec, table_spec
 
-SEED_SUFFIXES = (".csv", ".parquet")
-
-SeedInput = Union[
-    str, "os.PathLike[str]", Iterable[Union[str, "os.PathLike[str]"]], Mapping[str, Any]
-]
+PathInput = Union[str, "os.PathLike[str]"]
+FrameLike: TypeAlias = pd.DataFrame | pa.Table
+#: What ``validate`` and ``load`` take: a folder or file, a list of them, or a
+#: mapping of table name to a file, folder or DataFrame.
+SeedInput: TypeAlias = PathInput | Iterable[PathInput] | Mapping[str, PathInput | FrameLike]
 
 
 @dataclass(frozen=True)
 class SeedSource:
-    """One table's seed: a file (``path``) or a DataFrame (``frame``)."""
+    """One table's seed: the table, and the format object that reads its input."""
 
     table: sa.Table
-    path: Path | None = None
-    frame: pd.DataFrame | None = field(default=None, compare=False)
-    label: str = ""
+    format: SeedFormat = field(compare=False)
 
     @property
-    def kind(self) -> str:
-        if self.frame is not None:
-            return "frame"
-        parquet = self.path is not None and self.path.suffix.lower() == ".parquet"
-        return "parquet" if parquet else "csv"
+    def label(self) -> str:
+        return self.format.label
+
+    @property
+    def unit(self) -> Unit:
+        return self.format.unit
+
+    def files(self) -> list[SeedSource]:
+        """One source per file COPY reads: the part files of a folder, else this one."""
+        return [SeedSource(self.table, part) for part in self.format.files()]
+
+    def sensitive(self, column: str | None) -> bool:
+        if column is None or column not in self.table.c:
+            return False
+        return bool(self.table.c[column].info.get("sensitive"))
 
 
 @dataclass
@@ -58,84 +78,128 @@ class SeedChunk:
     """Rows of one source, read and typed.
 
     ``frame`` holds the header's (known, first-named) columns, values typed
-    where they could be read and NA where not; ``lines`` the line of each
-    row (CSV: physical line, header = 1; Parquet and frames: row position
-    from 0); ``report`` what could not be read; ``invalid`` per column the
-    rows whose value could not be read (already in ``report``).
+    where they could be read and NA where not; ``lines`` the position of each
+    row in ``label`` (``unit``: physical line with header = 1, or row from 0);
+    ``report`` what could not be read; ``invalid`` per column the rows whose
+    value could not be read (already in ``report``).
     """
 
     frame: pd.DataFrame
     lines: np.ndarray
     report: ValidationReport
     invalid: dict[str, np.ndarray] = field(default_factory=dict)
+    label: str = ""
+    unit: Unit = "line"
 
 
 def _tables_by_name(schema: str) -> dict[str, sa.Table]:
     return {t.name: t for t in metadata_for(schema).sorted_tables}
 
 
-def _seed_files(path: Path) -> list[Path]:
-    if path.is_dir():
-        files = sorted(
-            p
-            for p in path.iterdir()
-            if p.suffix.lower() in SEED_SUFFIXES and not p.name.startswith(".")
-        )
-        if not files:
-            raise SeedError(f"{path}: no .csv or .parquet seed files in this folder")
-        return files
-    if path.is_file():
-        if path.suffix.lower() not in SEED_SUFFIXES:
-            raise SeedError(f"{path}: not a .csv or .parquet file")
-        return [path]
-    raise SeedError(f"{path}: no such file or folder")
+def _is_part_folder(path: Path, tables: Mapping[str, sa.Table]) -> bool:
+    """A folder named after a table whose files are not named after tables."""
+    if path.name not in tables:
+        return False
+    entries = [p for p in path.iterdir() if not is_hidden(p)]
+    return not any(p.is_dir() or table_name(p) in tables for p in entries)
+
+
+def _folder_sources(path: Path, tables: Mapping[str, sa.Table]) -> list[tuple[str, SeedFormat]]:
+    """The seeds in a seed folder: claimed files, and part folders named after tables."""
+    found: list[tuple[str, SeedFormat]] = []
+    try:
+        entries = sorted(p for p in path.iterdir() if not is_hidden(p))
+    except OSError as exc:
+        raise SeedError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    for entry in entries:
+        if entry.is_dir():
+            found.append((entry.name, PartFolder.open(entry, claim)))
+            continue
+        name = table_name(entry)
+        if name is not None:
+            found.append((name, open_path(entry)))
+    if not found:
+        raise SeedError(f"{path}: no seed files in this folder ({', '.join(known_suffixes())})")
+    return found
+
+
+def _path_sources(given: Path, tables: Mapping[str, sa.Table]) -> list[tuple[str, SeedFormat]]:
+    if given.is_dir():
+        if _is_part_folder(given, tables):
+            return [(given.name, open_path(given))]
+        return _folder_sources(given, tables)
+    if not given.is_file():
+        raise SeedError(f"{given}: no such file or folder")
+    source = open_path(given)
+    name = table_name(given)
+    assert name is not None  # open_path refuses files no format claims
+    return [(name, source)]
+
+
+def _bound_source(name: str, value: PathInput | FrameLike) -> SeedFormat:
+    """The source bound to table ``name`` by a mapping: a DataFrame, a file or a folder."""
+    if isinstance(value, pa.Table):
+        value = value.to_pandas()
+    if isinstance(value, pd.DataFrame):
+        return FrameInput(value, f"<frame:{name}>")
+    if isinstance(value, str | os.PathLike):
+        path = Path(value)
+        if not path.exists():
+            raise SeedError(f"{path}: no such file or folder")
+        return open_path(path)
+    kind = type(value).__name__
+    raise SeedError(f"seed for {name!r}: expected a DataFrame, a file or a folder, got {kind}")
+
+
+def _given(source: SeedInput, tables: Mapping[str, sa.Table]) -> list[tuple[str, SeedFormat]]:
+    if isinstance(source, Mapping):
+        return [(str(name), _bound_source(str(name), value)) for name, value in source.items()]
+    if isinstance(source, pd.DataFrame | pa.Table):
+        raise SeedError("a DataFrame needs a table name: pass {'table_name': frame}")
+    paths = [source] if isinstance(source, str | os.PathLike) else list(source)
+    if not paths:
+        raise SeedError("no seed files given")
+    found = []
+    for given in paths:
+        if isinstance(given, pd.DataFrame | pa.Table):
+            raise SeedError(
+                "a DataFrame in a list has no table name: pass a mapping "
+                "{'table_name': frame_or_path, ...} to mix frames and files"
+            )
+        if not isinstance(given, str | os.PathLike):
+            raise SeedError(f"expected a file or folder, got {type(given).__name__}")
+        found.extend(_path_sources(Path(given), tables))
+    return found
 
 
 def resolve_sources(source: SeedInput, schema: str) -> dict[str, SeedSource]:
     """Map ``source`` to the tables of namespace ``schema``, parents before children.
 
     ``source`` is a folder, a file, a list of files and folders, or a mapping
-    of table name to DataFrame. Files are matched to tables by name
-    (``user.csv``, ``post_tag.parquet``). A name that matches no table, two
-    sources for one table, or a path that cannot be read raise
+    of table name to a DataFrame, file or folder (which binds a file of any
+    name to that table). Files are matched to tables by name (``user.csv``,
+    ``post_tag.parquet``, ``user/`` holding part files). A name that matches
+    no table, two sources for one table, or a path that cannot be read raise
     :class:`~seedbed.errors.SeedError`.
     """
     tables = _tables_by_name(schema)
     found: dict[str, SeedSource] = {}
-
-    def add(name: str, where: str, path: Path | None, frame: pd.DataFrame | None) -> None:
+    for name, fmt in _given(source, tables):
         if name not in tables:
             known = ", ".join(sorted(tables))
-            raise SeedError(f"{where}: no table named {name!r} (tables: {known})")
+            raise SeedError(f"{fmt.label}: no table named {name!r} (tables: {known})")
         if name in found:
-            raise SeedError(f"{where}: a second seed for table {name!r} ({found[name].label})")
-        found[name] = SeedSource(tables[name], path, frame, where)
-
-    if isinstance(source, Mapping):
-        for name, frame in source.items():
-            if isinstance(frame, pa.Table):
-                frame = frame.to_pandas()
-            if not isinstance(frame, pd.DataFrame):
-                kind = type(frame).__name__
-                raise SeedError(f"seed for {name!r}: expected a DataFrame, got {kind}")
-            add(str(name), f"<frame:{name}>", None, frame)
-    else:
-        paths = [source] if isinstance(source, str | os.PathLike) else list(source)
-        if not paths:
-            raise SeedError("no seed files given")
-        for given in paths:
-            for file in _seed_files(Path(given)):
-                add(file.stem, str(file), file, None)
-    order = [name for name in tables if name in found]
-    return {name: found[name] for name in order}
+            raise SeedError(f"{fmt.label}: a second seed for table {name!r} ({found[name].label})")
+        found[name] = SeedSource(tables[name], fmt)
+    return {name: found[name] for name in tables if name in found}
 
 
 def header_report(
-    source: SeedSource, spec: TableSpec, names: list[str], line: int | None
+    label: str, spec: TableSpec, names: list[str], line: int | None
 ) -> tuple[ValidationReport, dict[str, int]]:
     """Problems of a header, and the position of each usable column."""
     reports = []
-    label, table = source.label, spec.name
+    table = spec.name
     usable: dict[str, int] = {}
     seen: set[str] = set()
     lines = [line]
@@ -185,9 +249,7 @@ def header_report(
     return ValidationReport.concat(reports), usable
 
 
-def typed_chunk(
-    source: SeedSource, spec: TableSpec, raw: pd.DataFrame, lines: np.ndarray
-) -> SeedChunk:
+def typed_chunk(label: str, spec: TableSpec, raw: pd.DataFrame, lines: np.ndarray) -> SeedChunk:
     """Read each column of ``raw`` as its column's type; report what cannot be read."""
     columns: dict[str, pd.Series] = {}
     invalid: dict[str, np.ndarray] = {}
@@ -200,7 +262,7 @@ def typed_chunk(
             invalid[name] = coerced.bad
             reports.append(
                 ValidationReport.from_rows(
-                    file=source.label,
+                    file=label,
                     table=spec.name,
                     lines=lines[coerced.bad],
                     column=name,
@@ -213,114 +275,71 @@ def typed_chunk(
     return SeedChunk(frame, lines, ValidationReport.concat(reports), invalid)
 
 
-def _csv_chunks(source: SeedSource, spec: TableSpec, chunk_rows: int) -> Iterator[SeedChunk]:
-    assert source.path is not None
-    reader = CsvReader(source.path, chunk_rows)
-    usable: dict[str, int] = {}
-    first = True
-    for piece in reader.pieces():
-        head = ValidationReport()
-        if first:
-            head, usable = header_report(source, spec, reader.header or [], 1)
-            first = False
-        raw = pd.DataFrame(
-            {name: piece.table.column(pos).to_pandas() for name, pos in usable.items()},
-            index=pd.RangeIndex(piece.table.num_rows),
-        )
-        chunk = typed_chunk(source, spec, raw, piece.lines)
-        parse = [
-            ValidationReport.from_rows(
-                file=source.label,
-                table=spec.name,
-                lines=[p.line],
-                column=None,
-                rule=p.rule,
-                values=None,
-                message=p.message,
-            )
-            for p in piece.problems
-        ]
-        chunk.report = ValidationReport.concat([head, *parse, chunk.report])
-        yield chunk
-    if first:
-        messages = {
-            "empty_file": "the file is empty; the first line must name the columns",
-            "encoding": "the header is not UTF-8",
-            "csv_format": "the header is not a valid CSV record",
-        }
-        rule = reader.header_problem or "empty_file"
-        report = ValidationReport.from_rows(
-            file=source.label,
+def _piece_chunk(spec: TableSpec, piece: RawPiece, usable: dict[str, int]) -> SeedChunk:
+    raw = pd.DataFrame(
+        {name: piece.column(pos) for name, pos in usable.items()},
+        index=pd.RangeIndex(piece.rows),
+    )
+    chunk = typed_chunk(piece.label, spec, raw, piece.positions)
+    parse = [
+        ValidationReport.from_rows(
+            file=piece.label,
             table=spec.name,
-            lines=[1],
+            lines=[p.line],
             column=None,
-            rule=rule,
+            rule=p.rule,
             values=None,
-            message=messages[rule],
+            message=p.message,
         )
-        yield SeedChunk(pd.DataFrame(index=pd.RangeIndex(0)), np.zeros(0, np.int64), report)
+        for p in piece.problems
+    ]
+    chunk.report = ValidationReport.concat([*parse, chunk.report])
+    chunk.label, chunk.unit = piece.label, piece.unit
+    return chunk
 
 
-def _parquet_chunks(source: SeedSource, spec: TableSpec, chunk_rows: int) -> Iterator[SeedChunk]:
-    assert source.path is not None
-    try:
-        parquet = pq.ParquetFile(source.path)
-        names = list(parquet.schema_arrow.names)
-    except (OSError, pa.ArrowException) as exc:
-        raise SeedError(f"{source.path}: cannot read as Parquet: {exc}") from None
-    head, usable = header_report(source, spec, names, None)
-    offset = 0
-    emitted = False
-    try:
-        for batch in parquet.iter_batches(batch_size=chunk_rows, columns=list(usable)):
-            raw = batch.to_pandas()
-            lines = np.arange(offset, offset + len(raw), dtype=np.int64)
-            offset += len(raw)
-            chunk = typed_chunk(source, spec, raw.reset_index(drop=True), lines)
-            chunk.report = ValidationReport.concat([head, chunk.report])
-            head = ValidationReport()
-            emitted = True
-            yield chunk
-    except (OSError, pa.ArrowException) as exc:
-        raise SeedError(f"{source.path}: cannot read as Parquet: {exc}") from None
-    if not emitted:
-        empty = pd.DataFrame({name: pd.Series([], dtype="str") for name in usable})
-        chunk = typed_chunk(source, spec, empty, np.zeros(0, np.int64))
-        chunk.report = ValidationReport.concat([head, chunk.report])
-        yield chunk
-
-
-def _frame_chunks(source: SeedSource, spec: TableSpec, chunk_rows: int) -> Iterator[SeedChunk]:
-    assert source.frame is not None
-    frame = source.frame
-    names = [str(c) for c in frame.columns]
-    head, usable = header_report(source, spec, names, None)
-    raw_all = frame.iloc[:, list(usable.values())]
-    raw_all.columns = list(usable)
-    total = len(frame)
-    for start in range(0, max(total, 1), chunk_rows):
-        raw = raw_all.iloc[start : start + chunk_rows].reset_index(drop=True)
-        lines = np.arange(start, start + len(raw), dtype=np.int64)
-        chunk = typed_chunk(source, spec, raw, lines)
-        chunk.report = ValidationReport.concat([head, chunk.report])
-        head = ValidationReport()
-        yield chunk
+_HEADER_MESSAGES = {
+    "empty_file": "the file is empty; the first line must name the columns",
+    "encoding": "the header is not UTF-8",
+    "csv_format": "the header is not a valid CSV record",
+}
 
 
 def read_seed_chunks(source: SeedSource, *, chunk_rows: int = 250_000) -> Iterator[SeedChunk]:
     """Stream ``source`` as typed chunks of at most ``chunk_rows`` rows.
 
-    The first chunk's report carries the header's problems. An empty or
+    The first chunk of each file carries the header's problems. An empty or
     header-only file yields one chunk without rows. Files that cannot be
     opened raise :class:`~seedbed.errors.SeedError`.
     """
     spec = table_spec(source.table)
-    if source.kind == "frame":
-        yield from _frame_chunks(source, spec, chunk_rows)
-    elif source.kind == "parquet":
-        yield from _parquet_chunks(source, spec, chunk_rows)
-    else:
-        yield from _csv_chunks(source, spec, chunk_rows)
+    usable: dict[str, int] = {}
+    for piece in source.format.pieces(chunk_rows):
+        head = ValidationReport()
+        if piece.header_problem is not None:
+            head = ValidationReport.from_rows(
+                file=piece.label,
+                table=spec.name,
+                lines=[1],
+                column=None,
+                rule=piece.header_problem,
+                values=None,
+                message=_HEADER_MESSAGES[piece.header_problem],
+            )
+            yield SeedChunk(
+                pd.DataFrame(index=pd.RangeIndex(0)),
+                np.zeros(0, np.int64),
+                head,
+                label=piece.label,
+                unit=piece.unit,
+            )
+            continue
+        if piece.header is not None:
+            line = 1 if piece.unit == "line" else None
+            head, usable = header_report(piece.label, spec, piece.header, line)
+        chunk = _piece_chunk(spec, piece, usable)
+        chunk.report = ValidationReport.concat([head, chunk.report])
+        yield chunk
 
 
-__all__ = ["SeedChunk", "SeedSource", "read_seed_chunks", "resolve_sources"]
+__all__ = ["SeedChunk", "SeedInput", "SeedSource", "read_seed_chunks", "resolve_sources"]

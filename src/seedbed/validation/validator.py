@@ -95,10 +95,10 @@ class SeedValidator:
         full = self._with_defaults(spec, chunk.frame)
         invalid = chunk.invalid
         reports = [
-            self._not_null(spec, source.label, chunk, invalid),
-            self._rules(spec, source.label, full, chunk.lines, invalid),
-            self._unique_keys(spec, source.label, full, chunk.lines, invalid),
-            self._foreign_keys(spec, source.label, full, chunk.lines, invalid),
+            self._not_null(spec, chunk.label, chunk, invalid),
+            self._rules(spec, chunk.label, full, chunk.lines, invalid),
+            self._unique_keys(spec, chunk, full, invalid),
+            self._foreign_keys(spec, chunk.label, full, chunk.lines, invalid),
         ]
         return ValidationReport.concat(reports)
 
@@ -214,13 +214,9 @@ class SeedValidator:
         return rows
 
     def _unique_keys(
-        self,
-        spec: TableSpec,
-        label: str,
-        full: pd.DataFrame,
-        lines: np.ndarray,
-        invalid: dict[str, np.ndarray],
+        self, spec: TableSpec, chunk: SeedChunk, full: pd.DataFrame, invalid: dict[str, np.ndarray]
     ) -> ValidationReport:
+        label, lines, unit = chunk.label, chunk.lines, chunk.unit
         reports = []
         for key in spec.unique_keys:
             rows = self._eligible(full, key.columns, invalid)
@@ -250,7 +246,6 @@ class SeedValidator:
                 values = self._key_values(spec, full, key.columns, mask)
                 for first_line in np.unique(earlier[duplicate]):
                     pick = earlier[duplicate] == first_line
-                    unit = "line" if label.endswith(".csv") else "row"
                     where = (
                         f"on {unit} {first_line}" if first_line >= 0 else f"on an earlier {unit}"
                     )

@@ -1,0 +1,128 @@
+"""Autogenerate for the whole model, through Alembic's own extension points.
+
+One comparison serves ``seedbed db generate``, ``check`` and ``push``: Alembic's
+``produce_migrations`` with the comparators of :mod:`seedbed.autogen.compare`
+(enum types, the updated_at function and triggers, CHECK definitions, partial
+index predicates). ``generate`` renders its ops into a revision
+(:mod:`seedbed.autogen.render`), ``check`` describes them, ``push`` invokes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.autogenerate import produce_migrations
+from alembic.operations.ops import MigrateOperation, OpContainer
+from alembic.runtime.migration import MigrationContext
+
+from seedbed.autogen.compare import NAMESPACE_OPTION
+from seedbed.autogen.ops import NamespaceOp
+from seedbed.autogen.render import namespace_as_variable, render_item
+
+
+def context_options(namespace: str, metadata: sa.MetaData) -> dict[str, Any]:
+    """Options for ``MigrationContext.configure`` / ``context.configure`` in ``namespace``."""
+
+    def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+        if type_ == "schema":
+            return name == namespace
+        return not (type_ == "table" and name == "alembic_version")
+
+    return {
+        "target_metadata": metadata,
+        "version_table_schema": namespace,
+        "include_schemas": True,
+        "include_name": include_name,
+        "compare_type": compare_type,
+        "render_item": render_item,
+        "process_revision_directives": namespace_as_variable,
+        NAMESPACE_OPTION: namespace,
+    }
+
+
+def use_namespace(connection: sa.Connection, namespace: str) -> None:
+    """Put ``namespace`` first on the search_path until the transaction ends.
+
+    PostgreSQL then prints the namespace's own types and tables without their
+    schema (``'draft'::post_status``), so SQL read back from the database (a
+    partial index's WHERE, a CHECK) names no namespace and fits any namespace;
+    revisions run with the same search_path. It is set after the engine has
+    learned its default schema, and only for the transaction (``SET LOCAL``),
+    so pooled connections are not changed.
+    """
+    connection.exec_driver_sql(f'SET LOCAL search_path TO "{namespace}", public')
+
+
+def compare_type(
+    context: MigrationContext,
+    inspected_column: sa.Column[Any],
+    metadata_column: sa.Column[Any],
+    inspected_type: sa.types.TypeEngine[Any],
+    metadata_type: sa.types.TypeEngine[Any],
+) -> bool | None:
+    """Enum columns compare by type name: their values are the enum comparator's job,
+    and the reflected type names no schema while the namespace is on the search_path."""
+    if isinstance(inspected_type, sa.Enum) and isinstance(metadata_type, sa.Enum):
+        return inspected_type.name != metadata_type.name
+    return None  # Alembic's own comparison
+
+
+def diff_ops(connection: sa.Connection, namespace: str, metadata: sa.MetaData) -> list[Any]:
+    """The operations that would make the namespace match ``metadata``, in order, flat."""
+    use_namespace(connection, namespace)
+    context = MigrationContext.configure(connection, opts=context_options(namespace, metadata))
+    script = produce_migrations(context, metadata)
+    return list(_flat(script.upgrade_ops.ops if script.upgrade_ops else []))
+
+
+def _flat(found: list[MigrateOperation]) -> Iterator[MigrateOperation]:
+    for op in found:
+        if isinstance(op, OpContainer):
+            yield from _flat(op.ops)
+        else:
+            yield op
+
+
+def describe(op: MigrateOperation) -> list[str]:
+    """Readable lines for one operation, as ``seedbed db check`` prints them."""
+    if isinstance(op, NamespaceOp):
+        return [op.describe()]
+    diff = op.to_diff_tuple()
+    diffs = diff if isinstance(diff, list) else [diff]
+    return [describe_diff(d) for d in diffs]
+
+
+def describe_diff(diff: Any) -> str:
+    """One line for an Alembic diff tuple, naming the object."""
+    kind = diff[0]
+    if kind in ("add_table", "remove_table"):
+        table = diff[1]
+        verb = "missing" if kind == "add_table" else "extra"
+        return f"{verb} table {table.schema}.{table.name}"
+    if kind in ("add_column", "remove_column"):
+        verb = "missing" if kind == "add_column" else "extra"
+        return f"{verb} column {diff[1]}.{diff[2]}.{diff[3].name}"
+    if kind in ("add_index", "remove_index"):
+        verb = "missing" if kind == "add_index" else "extra"
+        return f"{verb} index {diff[1].name} on {diff[1].table.name}"
+    if kind in ("add_constraint", "remove_constraint", "add_fk", "remove_fk"):
+        verb = "missing" if kind.startswith("add") else "extra"
+        constraint = diff[1]
+        return f"{verb} constraint {constraint.name} on {constraint.table.name}"
+    if kind.startswith("modify_"):
+        # ("modify_nullable", schema, table, column, info, existing, new)
+        what = kind.removeprefix("modify_").replace("_", " ")
+        column = f"{diff[2]}.{diff[3]}"
+        return f"changed {what} of column {column}: database {diff[5]!r}, models {diff[6]!r}"
+    return f"{kind}: {diff[1:]}"
+
+
+__all__ = [
+    "context_options",
+    "describe",
+    "describe_diff",
+    "diff_ops",
+    "use_namespace",
+]

@@ -1,0 +1,272 @@
+"""Comparators that teach Alembic's autogenerate the rest of what the models declare.
+
+Registered on ``alembic.autogenerate.comparators`` (Alembic copies that registry
+into every autogenerate run), they act only when the migration context names a
+seedbed namespace (option ``seedbed_namespace``), and add to the ops Alembic
+found:
+
+- the ``updated_at`` function and one trigger per table with an ``updated_at``
+  column: created with their table (or for a table that gains the column),
+  dropped with it;
+- enum types: created before any table uses them, new values added with
+  ``ALTER TYPE ... ADD VALUE``, dropped when no column uses them; enum columns are
+  rendered with ``create_type=False`` so tables never create or drop types;
+- CHECK constraints on existing tables, compared by name and by definition;
+- the WHERE clause of partial indexes present on both sides.
+
+Definitions are compared after PostgreSQL itself has normalized the model's SQL:
+the model's CHECKs and index predicates are created on an empty temporary copy
+of the table inside a savepoint that is rolled back, and read back with
+``pg_get_constraintdef`` / ``pg_get_expr``, exactly as the database's own are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.autogenerate import comparators
+from alembic.autogenerate.api import AutogenContext
+from alembic.operations import ops
+from alembic.util import DispatchPriority, PriorityDispatchResult
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.elements import conv
+
+from seedbed.autogen import ops as namespace_ops
+from seedbed.autogen.definitions import changed_definitions
+from seedbed.models.base import UPDATED_AT_FUNCTION, tables_with_updated_at
+
+NAMESPACE_OPTION = "seedbed_namespace"
+_CONTINUE = PriorityDispatchResult.CONTINUE
+
+
+def _namespace(autogen_context: AutogenContext) -> str | None:
+    namespace = autogen_context.opts.get(NAMESPACE_OPTION)
+    return str(namespace) if namespace else None
+
+
+@comparators.dispatch_for("schema", priority=DispatchPriority.LAST)
+def compare_namespace(
+    autogen_context: AutogenContext, upgrade_ops: ops.UpgradeOps, schemas: set[str | None]
+) -> PriorityDispatchResult:
+    """Enum types and the updated_at function and triggers, around Alembic's table ops."""
+    namespace = _namespace(autogen_context)
+    metadata = autogen_context.metadata
+    connection = autogen_context.connection
+    if namespace is None or not isinstance(metadata, sa.MetaData) or connection is None:
+        return _CONTINUE
+    front: list[ops.MigrateOperation] = []
+    back: list[ops.MigrateOperation] = []
+    reflected = _inspector(autogen_context).get_enums(namespace)
+    db_enums = {e["name"]: tuple(e["labels"]) for e in reflected}
+    _compare_enums(namespace, model_enums(metadata, namespace), db_enums, front, back)
+    upgrade_ops.ops[:] = (
+        front
+        + _with_triggers(autogen_context, connection, upgrade_ops.ops, metadata, namespace)
+        + back
+    )
+    for op in _walk(upgrade_ops.ops):
+        _without_type_creation(op)
+    return _CONTINUE
+
+
+def _inspector(autogen_context: AutogenContext) -> Any:
+    return autogen_context.inspector
+
+
+def model_enums(metadata: sa.MetaData, namespace: str) -> dict[str, tuple[str, ...]]:
+    """Native enum types the model's columns use in ``namespace``: name -> labels."""
+    found: dict[str, tuple[str, ...]] = {}
+    for table in metadata.tables.values():
+        for column in table.columns:
+            kind = column.type
+            if not (isinstance(kind, sa.Enum) and kind.native_enum and kind.name):
+                continue
+            if (kind.schema or table.schema) == namespace:
+                found.setdefault(str(kind.name), tuple(kind.enums))
+    return found
+
+
+def _compare_enums(
+    namespace: str,
+    declared: dict[str, tuple[str, ...]],
+    present: dict[str, tuple[str, ...]],
+    front: list[ops.MigrateOperation],
+    back: list[ops.MigrateOperation],
+) -> None:
+    for name, labels in sorted(declared.items()):
+        if name not in present:
+            front.append(namespace_ops.CreateEnumOp(namespace, name, labels))
+            continue
+        for position, label in enumerate(labels):
+            if label not in present[name]:
+                after = labels[position - 1] if position else None
+                front.append(namespace_ops.AddEnumValueOp(namespace, name, label, after))
+    for name, labels in sorted(present.items()):
+        if name not in declared:
+            back.append(namespace_ops.DropEnumOp(namespace, name, labels))
+
+
+def _with_triggers(
+    autogen_context: AutogenContext,
+    connection: sa.Connection,
+    found: list[ops.MigrateOperation],
+    metadata: sa.MetaData,
+    namespace: str,
+) -> list[ops.MigrateOperation]:
+    """``found`` with the updated_at function and trigger ops put where they belong.
+
+    A new table's trigger follows its CREATE TABLE; a dropped table's trigger is
+    dropped just before it, so the downgrade recreates it after the table.
+    """
+    wanted = {t.name for t in tables_with_updated_at(metadata) if t.schema == namespace}
+    present = _updated_at_triggers(connection, namespace)
+    tables = set(_inspector(autogen_context).get_table_names(namespace))
+    declared = {t.name for t in metadata.tables.values() if t.schema == namespace}
+    lost = (present - wanted) & declared
+    result: list[ops.MigrateOperation] = []
+    if wanted and not _has_updated_at_function(connection, namespace):
+        result.append(namespace_ops.CreateUpdatedAtFunctionOp(namespace))
+    for op in found:
+        name = getattr(op, "table_name", None)
+        if isinstance(op, ops.DropTableOp) and name in present:
+            result.append(namespace_ops.DropUpdatedAtTriggerOp(namespace, op.table_name))
+        elif isinstance(op, ops.ModifyTableOps) and name in lost:
+            result.append(namespace_ops.DropUpdatedAtTriggerOp(namespace, op.table_name))
+            lost = lost - {op.table_name}
+        result.append(op)
+        if isinstance(op, ops.CreateTableOp) and name in wanted:
+            result.append(namespace_ops.CreateUpdatedAtTriggerOp(namespace, op.table_name))
+    result += [
+        namespace_ops.CreateUpdatedAtTriggerOp(namespace, table)
+        for table in sorted((wanted - present) & tables)
+    ]
+    result += [namespace_ops.DropUpdatedAtTriggerOp(namespace, table) for table in sorted(lost)]
+    if not wanted and _has_updated_at_function(connection, namespace):
+        result.append(namespace_ops.DropUpdatedAtFunctionOp(namespace))
+    return result
+
+
+def _updated_at_triggers(connection: sa.Connection, namespace: str) -> set[str]:
+    """Tables in ``namespace`` that have their ``trg_<table>_updated_at`` trigger."""
+    rows = connection.execute(
+        sa.text(
+            "select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid "
+            "join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = :schema and not t.tgisinternal "
+            "and t.tgname = 'trg_' || c.relname || '_updated_at'"
+        ),
+        {"schema": namespace},
+    )
+    return set(rows.scalars())
+
+
+def _has_updated_at_function(connection: sa.Connection, namespace: str) -> bool:
+    found = connection.execute(
+        sa.text(
+            "select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+            "where n.nspname = :schema and p.proname = :name"
+        ),
+        {"schema": namespace, "name": UPDATED_AT_FUNCTION},
+    ).first()
+    return found is not None
+
+
+def _walk(found: Iterable[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:
+    for op in found:
+        if isinstance(op, ops.OpContainer):
+            yield from _walk(op.ops)
+        else:
+            yield op
+
+
+def _without_type_creation(op: ops.MigrateOperation) -> None:
+    """Enum columns that never create or drop their type; reflected CHECK names kept as is.
+
+    Enum types are created and dropped by their own ops; a table that did it too
+    would create a type twice, or drop one another table still uses. Reflected
+    CHECK names are wrapped in ``conv`` so the naming convention is not applied
+    to them a second time.
+    """
+    if isinstance(op, ops.CreateTableOp):
+        op.columns = [_adapted(item) for item in op.columns]
+    elif isinstance(op, ops.DropTableOp) and op._reverse is not None:
+        op._reverse.columns = [_adapted(item) for item in op._reverse.columns]
+    elif isinstance(op, ops.AddColumnOp):
+        op.column = _adapted(op.column)
+    elif isinstance(op, ops.DropColumnOp) and op._reverse is not None:
+        op._reverse.column = _adapted(op._reverse.column)
+
+
+def _adapted(item: Any) -> Any:
+    if isinstance(item, sa.ForeignKeyConstraint):
+        return _qualified(item)
+    if isinstance(item, sa.CheckConstraint) and isinstance(item.name, str):
+        if not isinstance(item.name, conv):
+            item.name = conv(item.name)
+        return item
+    if not isinstance(item, sa.Column):
+        return item
+    kind = item.type
+    if not isinstance(kind, sa.Enum) or not kind.native_enum or not kind.name:
+        return item
+    if isinstance(kind, postgresql.ENUM) and not kind.create_type:
+        return item
+    schema = kind.schema or (item.table.schema if item.table is not None else None)
+    copy = item._copy()
+    copy.type = postgresql.ENUM(*kind.enums, name=kind.name, schema=schema, create_type=False)
+    return copy
+
+
+def _qualified(constraint: sa.ForeignKeyConstraint) -> sa.ForeignKeyConstraint:
+    """The foreign key with its targets' namespace spelled out.
+
+    A model writes ``ForeignKey("user.id")`` and SQLAlchemy resolves it in the
+    metadata's namespace; the table Alembic builds for ``create_table`` has no
+    such metadata, so the target must name the namespace itself.
+    """
+    schema = constraint.table.schema if constraint.table is not None else None
+    targets = [element.target_fullname for element in constraint.elements]
+    if schema is None or all(target.count(".") == 2 for target in targets):
+        return constraint
+    return sa.ForeignKeyConstraint(
+        [element.parent.name for element in constraint.elements],
+        [t if t.count(".") == 2 else f"{schema}.{t}" for t in targets],
+        name=constraint.name,
+        onupdate=constraint.onupdate,
+        ondelete=constraint.ondelete,
+        deferrable=constraint.deferrable,
+        initially=constraint.initially,
+        use_alter=constraint.use_alter,
+        match=constraint.match,
+    )
+
+
+@comparators.dispatch_for("table", priority=DispatchPriority.LAST)
+def compare_definitions(
+    autogen_context: AutogenContext,
+    modify_table_ops: ops.ModifyTableOps,
+    schema: str | None,
+    table_name: str,
+    conn_table: sa.Table | None,
+    metadata_table: sa.Table | None,
+) -> PriorityDispatchResult:
+    """CHECK constraints by name and definition; partial index predicates by definition."""
+    namespace = _namespace(autogen_context)
+    connection = autogen_context.connection
+    if (
+        namespace is None
+        or schema != namespace
+        or conn_table is None
+        or metadata_table is None
+        or connection is None
+    ):
+        return _CONTINUE
+    modify_table_ops.ops.extend(
+        changed_definitions(connection, namespace, conn_table, metadata_table, modify_table_ops)
+    )
+    return _CONTINUE
+
+
+__all__ = ["NAMESPACE_OPTION", "compare_definitions", "compare_namespace", "model_enums"]

@@ -1,0 +1,140 @@
+"""Rendering revisions that stand alone and work in any namespace.
+
+Three Alembic hooks, no editing of generated text:
+
+- a renderer per :class:`~seedbed.autogen.ops.NamespaceOp` writes
+  ``op.execute(f"...")`` with the statement's SQL, the namespace replaced by
+  ``{schema}``; the revision runs without seedbed installed;
+- ``render_item`` writes enum column types as
+  ``postgresql.ENUM(..., schema=schema, create_type=False)`` and foreign keys
+  with ``f'{schema}.table.column'`` targets;
+- ``process_revision_directives`` replaces the namespace on every op
+  (``schema``, ``referent_schema``, ``source_schema``) with
+  :class:`SchemaVariable`, whose ``repr`` is the word ``schema``, so Alembic's
+  own renderers write ``schema=schema``. The revision template defines
+  ``schema`` from the migration context.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.autogenerate import renderers
+from alembic.autogenerate.api import AutogenContext
+from alembic.autogenerate.render import _render_gen_name
+from alembic.operations import ops
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.sql.elements import quoted_name
+
+from seedbed.autogen.ops import NamespaceOp
+
+_TOKEN = "\x00namespace\x00"
+# A name a SQLAlchemy text() would take for a bind parameter, as in ":name".
+_BIND = re.compile(r"(?<![:\w\\]):(?=\w)")
+
+
+class SchemaVariable(quoted_name):
+    """The namespace, written into a revision as the variable ``schema``.
+
+    Only ever rendered, never compiled into SQL: ``str()`` keeps the object, so
+    Alembic's ``_ident()`` passes it to ``%r``, which writes ``schema``.
+    """
+
+    def __new__(cls, value: str) -> SchemaVariable:
+        return super().__new__(cls, value, None)
+
+    def __repr__(self) -> str:
+        return "schema"
+
+    def __str__(self) -> str:
+        return self
+
+    def lower(self) -> str:
+        return str.lower(self)
+
+    def upper(self) -> str:
+        return str.upper(self)
+
+
+def python_sql(statement: str) -> str:
+    """A Python expression for ``statement``: an f-string if it names the namespace."""
+    escaped = _BIND.sub(r"\\:", statement)
+    if _TOKEN not in escaped:
+        return repr(escaped)
+    escaped = escaped.replace("{", "{{").replace("}", "}}").replace(_TOKEN, "{schema}")
+    return "f" + repr(escaped)
+
+
+@renderers.dispatch_for(NamespaceOp)
+def render_namespace_op(autogen_context: AutogenContext, op: NamespaceOp) -> str:
+    statement = op.sql(_TOKEN)
+    if statement is None:
+        return f"pass  # {op.describe().replace(op.schema, '<namespace>')}"
+    prefix = autogen_context.opts["alembic_module_prefix"] or ""
+    return f"{prefix}execute({python_sql(statement)})"
+
+
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+    """Enum types and foreign keys in namespace-independent form; the rest as Alembic does."""
+    namespace = autogen_context.opts.get("seedbed_namespace")
+    if type_ == "type" and isinstance(obj, sa.Enum) and obj.native_enum and obj.name:
+        if autogen_context.imports is not None:
+            autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        labels = ", ".join(repr(label) for label in obj.enums)
+        schema = "schema" if obj.schema in (None, namespace) else repr(str(obj.schema))
+        name = repr(str(obj.name))
+        return f"postgresql.ENUM({labels}, name={name}, schema={schema}, create_type=False)"
+    if type_ == "foreign_key" and isinstance(obj, sa.ForeignKeyConstraint):
+        return _foreign_key(obj, autogen_context, namespace)
+    return False
+
+
+def _foreign_key(
+    constraint: sa.ForeignKeyConstraint, autogen_context: AutogenContext, namespace: Any
+) -> str:
+    prefix = autogen_context.opts["sqlalchemy_module_prefix"] or ""
+    targets = []
+    for element in constraint.elements:
+        tokens = element.target_fullname.split(".")
+        if len(tokens) == 2:
+            # No schema in the target: it is the referring table's namespace.
+            tokens.insert(0, str(constraint.table.schema) if constraint.table is not None else "")
+        schema, rest = tokens[0], ".".join(tokens[1:])
+        if namespace and schema == namespace:
+            targets.append("f" + repr("{schema}." + rest))
+        else:
+            targets.append(repr(f"{schema}.{rest}" if schema else rest))
+    args = [
+        "[" + ", ".join(repr(str(e.parent.name)) for e in constraint.elements) + "]",
+        "[" + ", ".join(targets) + "]",
+    ]
+    if constraint.name:
+        args.append(f"name={_render_gen_name(autogen_context, constraint.name)!r}")
+    for option in ("onupdate", "ondelete", "initially", "deferrable", "use_alter", "match"):
+        value = getattr(constraint, option)
+        if value:
+            args.append(f"{option}={value!r}")
+    return f"{prefix}ForeignKeyConstraint({', '.join(args)})"
+
+
+def namespace_as_variable(context: MigrationContext, revision: Any, directives: list[Any]) -> None:
+    """``process_revision_directives``: write the namespace as ``schema`` in every op."""
+    namespace = context.opts.get("seedbed_namespace")
+    if not namespace:
+        return
+    variable = SchemaVariable(str(namespace))
+    for script in directives:
+        for container in [*script.upgrade_ops_list, *script.downgrade_ops_list]:
+            _replace(container.ops, str(namespace), variable)
+
+
+def _replace(found: Iterable[ops.MigrateOperation], namespace: str, variable: str) -> None:
+    for op in found:
+        for attribute in ("schema", "referent_schema", "source_schema"):
+            if getattr(op, attribute, None) == namespace and not isinstance(op, NamespaceOp):
+                setattr(op, attribute, variable)
+        if isinstance(op, ops.OpContainer):
+            _replace(op.ops, namespace, variable)

@@ -1,0 +1,167 @@
+"""What every seed format answers, and the registry file formats add themselves to.
+
+A format object stands for one input read one way: a CSV file, a Parquet
+file, a DataFrame, a folder of part files. Everything that depends on the
+format is asked of it:
+
+- which files it claims, and the table each is for (:meth:`SeedFormat.table_name`);
+- the header and the rows in pieces, with their physical positions
+  (:meth:`SeedFormat.pieces`), and whether positions are lines or rows (``unit``);
+- the COPY statement's options and byte stream (:attr:`SeedFormat.copy_options`,
+  :meth:`SeedFormat.copy_blocks`);
+- where a row the database refused sits in the input
+  (:meth:`SeedFormat.position_of_copy_line`, :meth:`SeedFormat.find_key`).
+
+File formats decorate their class with :func:`register`;
+:func:`seedbed.validation.formats.file_formats` imports every module of the
+package, so adding a format is adding one module.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal, TypeVar
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+
+from seedbed.validation.csvread import RecordProblem
+
+Unit = Literal["line", "row"]
+Progress = Callable[[int], object]
+COPY_BATCH_ROWS = 50_000
+
+
+@dataclass
+class RawPiece:
+    """Rows as read, one column per header position, before they are typed.
+
+    ``positions``: the line (header = 1) or row (from 0) of each row.
+    ``header``: the column names, on the first piece of each file (else None).
+    ``header_problem``: why a file has no usable header (``empty_file``,
+    ``encoding``, ``csv_format``); no rows follow then. ``problems``: records
+    that could not be read and are left out of ``data``.
+    """
+
+    label: str
+    unit: Unit
+    data: pa.Table | pd.DataFrame
+    positions: np.ndarray
+    header: list[str] | None = None
+    header_problem: str | None = None
+    problems: list[RecordProblem] = field(default_factory=list)
+
+    def column(self, position: int) -> pd.Series:
+        if isinstance(self.data, pa.Table):
+            column: pd.Series = self.data.column(position).to_pandas()
+            return column
+        return self.data.iloc[:, position]
+
+    @property
+    def rows(self) -> int:
+        return int(self.data.num_rows) if isinstance(self.data, pa.Table) else len(self.data)
+
+
+class SeedFormat(ABC):
+    """One input read one way. Subclasses answer every format-specific question."""
+
+    #: file name endings this format claims, lowercase (``.csv.gz``)
+    suffixes: ClassVar[tuple[str, ...]] = ()
+    #: what a position counts: physical lines (header = 1) or rows (from 0)
+    unit: ClassVar[Unit] = "line"
+    #: the options of ``COPY ... FROM STDIN (...)`` for :meth:`copy_blocks`
+    copy_options: ClassVar[str] = "FORMAT csv, HEADER false"
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    @classmethod
+    def table_name(cls, path: Path) -> str | None:
+        """The table ``path`` is named after, when this format claims it; else None."""
+        lower = path.name.lower()
+        for suffix in cls.suffixes:
+            if lower.endswith(suffix) and len(lower) > len(suffix):
+                return path.name[: -len(suffix)]
+        return None
+
+    def files(self) -> list[SeedFormat]:
+        """The inputs COPY reads one by one: the part files of a folder, else itself."""
+        return [self]
+
+    @abstractmethod
+    def columns(self) -> tuple[str, ...]:
+        """The column names as the input gives them (the COPY column list)."""
+
+    @abstractmethod
+    def pieces(self, chunk_rows: int) -> Iterator[RawPiece]:
+        """The rows in pieces of at most ``chunk_rows``; the first carries the header."""
+
+    @abstractmethod
+    def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
+        """The bytes COPY reads with :attr:`copy_options`, in bounded blocks."""
+
+    def progress_total(self) -> tuple[int | None, str]:
+        """What :meth:`copy_blocks` reports progress in, and how much there is."""
+        return None, "rows"
+
+    def position_of_copy_line(self, copy_line: int) -> int:
+        """The position of the row COPY calls ``line copy_line`` (no header: row from 0)."""
+        return copy_line - 1
+
+    def find_key(self, columns: Sequence[str], values: Sequence[str]) -> int | None:
+        """The position of the first row whose ``columns`` hold ``values`` as text."""
+        names: list[str] = []
+        for piece in self.pieces(COPY_BATCH_ROWS):
+            names = piece.header if piece.header is not None else names
+            if not set(columns) <= set(names) or not piece.rows:
+                continue
+            match = np.ones(piece.rows, dtype=bool)
+            for column, value in zip(columns, values, strict=True):
+                text = piece.column(names.index(column)).astype("string")
+                match &= text.eq(value).fillna(False).to_numpy(dtype=bool)
+            hits = np.flatnonzero(match)
+            if len(hits):
+                return int(piece.positions[hits[0]])
+        return None
+
+
+def arrow_csv_blocks(
+    batches: Iterator[pa.RecordBatch], on_progress: Progress | None
+) -> Iterator[bytes]:
+    """Arrow batches as headerless CSV, as ``COPY (FORMAT csv)`` reads it."""
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(batch, sink, options)
+        yield sink.getvalue().to_pybytes()
+        if on_progress:
+            on_progress(batch.num_rows)
+
+
+class FileFormat(SeedFormat):
+    """A format of single files, claimed by the end of their name."""
+
+    def __init__(self, path: Path, label: str | None = None) -> None:
+        super().__init__(label or str(path))
+        self.path = path
+
+
+FormatClass = TypeVar("FormatClass", bound=type[FileFormat])
+REGISTERED: list[type[FileFormat]] = []
+
+
+def register(cls: FormatClass) -> FormatClass:
+    """Class decorator: ``cls`` claims files by its ``suffixes``."""
+    REGISTERED.append(cls)
+    return cls
+
+
+__all__ = ["FileFormat", "RawPiece", "SeedFormat", "Unit", "arrow_csv_blocks", "register"]

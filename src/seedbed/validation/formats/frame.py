@@ -1,0 +1,79 @@
+"""DataFrames (and Arrow tables) as seed sources: positions are rows, from 0.
+
+COPY gets the frame as CSV written by pyarrow in batches; JSON columns
+holding Python objects are written as JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from seedbed.validation.formats.base import (
+    COPY_BATCH_ROWS,
+    Progress,
+    RawPiece,
+    SeedFormat,
+    Unit,
+    arrow_csv_blocks,
+)
+
+
+def _json_text(value: object) -> object:
+    if value is None or isinstance(value, str) or (isinstance(value, float) and pd.isna(value)):
+        return value
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return None  # validation has already refused it; COPY never sees this row
+
+
+def frame_to_arrow(frame: pd.DataFrame, table: sa.Table) -> pa.Table:
+    """``frame`` as an Arrow table COPY can read back as CSV (JSON columns as JSON text)."""
+    converted = {}
+    for name in frame.columns:
+        column = frame[name]
+        if name in table.c and isinstance(table.c[name].type, JSONB | sa.JSON):
+            column = column.map(_json_text).astype("string")
+        converted[name] = column
+    return pa.Table.from_pandas(pd.DataFrame(converted), preserve_index=False)
+
+
+class FrameInput(SeedFormat):
+    """A DataFrame given in Python (an Arrow table is read as its DataFrame)."""
+
+    unit: ClassVar[Unit] = "row"
+
+    def __init__(self, frame: pd.DataFrame, label: str) -> None:
+        super().__init__(label)
+        self.frame = frame
+
+    def columns(self) -> tuple[str, ...]:
+        return tuple(str(c) for c in self.frame.columns)
+
+    def pieces(self, chunk_rows: int) -> Iterator[RawPiece]:
+        header: list[str] | None = list(self.columns())
+        total = len(self.frame)
+        for start in range(0, max(total, 1), chunk_rows):
+            part = self.frame.iloc[start : start + chunk_rows].reset_index(drop=True)
+            positions = np.arange(start, start + len(part), dtype=np.int64)
+            yield RawPiece(self.label, self.unit, part, positions, header)
+            header = None
+
+    def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
+        for start in range(0, len(self.frame), COPY_BATCH_ROWS):
+            part = frame_to_arrow(self.frame.iloc[start : start + COPY_BATCH_ROWS], table)
+            yield from arrow_csv_blocks(iter(part.to_batches()), on_progress)
+
+    def progress_total(self) -> tuple[int | None, str]:
+        return len(self.frame), "rows"
+
+
+__all__ = ["FrameInput", "frame_to_arrow"]

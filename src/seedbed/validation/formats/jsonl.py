@@ -1,0 +1,143 @@
+"""JSON Lines files (``.jsonl``, ``.ndjson``): one JSON object per line.
+
+Positions are lines (the first line is 1). The columns are the keys of all
+objects, in the order they first appear; a key an object leaves out is NULL
+there. Values are read as the text a CSV would hold: strings as they are,
+``true``/``false``, numbers as written, ``null`` as NULL, and objects and
+arrays as JSON text (for JSON columns). Blank lines are skipped. COPY gets
+the rows as CSV written by pyarrow.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import sqlalchemy as sa
+
+from seedbed.errors import SeedError
+from seedbed.validation.csvread import RecordProblem
+from seedbed.validation.formats.base import (
+    COPY_BATCH_ROWS,
+    FileFormat,
+    Progress,
+    RawPiece,
+    arrow_csv_blocks,
+    register,
+)
+
+_Row = dict[str, str | None]
+
+
+def _text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) else str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _parse(line: str) -> _Row | str:
+    """The object on ``line`` as text values, or why it cannot be read."""
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"is not valid JSON: {exc.msg} at character {exc.pos}"
+    except RecursionError:
+        return "is nested too deeply"
+    if not isinstance(value, dict):
+        return "must hold one JSON object"
+    try:
+        return {str(k): _text(v) for k, v in value.items()}
+    except (RecursionError, ValueError):
+        return "is nested too deeply"
+
+
+@register
+class JsonLinesFile(FileFormat):
+    """A JSON Lines file."""
+
+    suffixes: ClassVar[tuple[str, ...]] = (".jsonl", ".ndjson")
+
+    def __init__(self, path: Path, label: str | None = None) -> None:
+        super().__init__(path, label)
+        self._columns: tuple[str, ...] | None = None
+
+    def _batches(
+        self, chunk_rows: int
+    ) -> Iterator[tuple[list[_Row], list[int], list[RecordProblem]]]:
+        """Parsed objects with their lines, and the lines that could not be read."""
+        rows: list[_Row] = []
+        lines: list[int] = []
+        problems: list[RecordProblem] = []
+        try:
+            with self.path.open("rb") as handle:
+                for number, raw in enumerate(handle, start=1):
+                    try:
+                        text = raw.decode("utf-8").removeprefix("\ufeff")
+                    except UnicodeDecodeError as exc:
+                        message = f"is not UTF-8 (byte 0x{raw[exc.start]:02x})"
+                        problems.append(RecordProblem(number, "encoding", message))
+                        continue
+                    if not text.strip():
+                        continue
+                    parsed = _parse(text)
+                    if isinstance(parsed, str):
+                        problems.append(RecordProblem(number, "json_format", parsed))
+                        continue
+                    rows.append(parsed)
+                    lines.append(number)
+                    if len(rows) >= chunk_rows:
+                        yield rows, lines, problems
+                        rows, lines, problems = [], [], []
+        except OSError as exc:
+            raise SeedError(f"{self.label}: cannot read: {exc.strerror or exc}") from None
+        yield rows, lines, problems
+
+    def columns(self) -> tuple[str, ...]:
+        if self._columns is None:
+            names: dict[str, None] = {}
+            for rows, _, _ in self._batches(COPY_BATCH_ROWS):
+                for row in rows:
+                    names.update(dict.fromkeys(row))
+            self._columns = tuple(names)
+        return self._columns
+
+    def _frames(
+        self, chunk_rows: int
+    ) -> Iterator[tuple[pd.DataFrame, list[int], list[RecordProblem]]]:
+        names = list(self.columns())
+        for rows, lines, problems in self._batches(chunk_rows):
+            data = {n: pd.Series([r.get(n) for r in rows], dtype="str") for n in names}
+            yield pd.DataFrame(data, index=pd.RangeIndex(len(rows))), lines, problems
+
+    def pieces(self, chunk_rows: int) -> Iterator[RawPiece]:
+        header: list[str] | None = list(self.columns())
+        for frame, lines, problems in self._frames(chunk_rows):
+            positions = np.asarray(lines, dtype=np.int64)
+            yield RawPiece(self.label, self.unit, frame, positions, header, None, problems)
+            header = None
+
+    def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
+        for frame, _, _ in self._frames(COPY_BATCH_ROWS):
+            arrow = pa.Table.from_pandas(frame, preserve_index=False)
+            yield from arrow_csv_blocks(iter(arrow.to_batches()), on_progress)
+
+    def position_of_copy_line(self, copy_line: int) -> int:
+        """The line of the object COPY calls ``line copy_line`` (its row, from 1)."""
+        seen = 0
+        for _, lines, _ in self._batches(COPY_BATCH_ROWS):
+            if copy_line - 1 < seen + len(lines):
+                return lines[copy_line - 1 - seen]
+            seen += len(lines)
+        return copy_line
+
+
+__all__ = ["JsonLinesFile"]

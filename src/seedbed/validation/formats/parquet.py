@@ -1,0 +1,76 @@
+"""Parquet files: read in record batches; COPY gets them as CSV written by pyarrow.
+
+Positions are rows, from 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+from seedbed.errors import SeedError
+from seedbed.validation.formats.base import (
+    COPY_BATCH_ROWS,
+    FileFormat,
+    Progress,
+    RawPiece,
+    Unit,
+    arrow_csv_blocks,
+    register,
+)
+
+
+@register
+class ParquetFile(FileFormat):
+    """A ``.parquet`` file."""
+
+    suffixes: ClassVar[tuple[str, ...]] = (".parquet",)
+    unit: ClassVar[Unit] = "row"
+
+    def _fail(self, exc: BaseException) -> SeedError:
+        return SeedError(f"{self.label}: cannot read as Parquet: {exc}")
+
+    def _open(self) -> pq.ParquetFile:
+        try:
+            return pq.ParquetFile(self.path)
+        except (OSError, pa.ArrowException) as exc:
+            raise self._fail(exc) from None
+
+    def columns(self) -> tuple[str, ...]:
+        with self._open() as parquet:
+            return tuple(parquet.schema_arrow.names)
+
+    def pieces(self, chunk_rows: int) -> Iterator[RawPiece]:
+        with self._open() as parquet:
+            names = list(parquet.schema_arrow.names)
+            offset = 0
+            header: list[str] | None = names
+            try:
+                for batch in parquet.iter_batches(batch_size=chunk_rows):
+                    table = pa.Table.from_batches([batch])
+                    positions = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
+                    offset += batch.num_rows
+                    yield RawPiece(self.label, self.unit, table.to_pandas(), positions, header)
+                    header = None
+            except (OSError, pa.ArrowException) as exc:
+                raise self._fail(exc) from None
+            if header is not None:
+                empty = parquet.schema_arrow.empty_table().to_pandas()
+                yield RawPiece(self.label, self.unit, empty, np.zeros(0, np.int64), header)
+
+    def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
+        with self._open() as parquet:
+            try:
+                yield from arrow_csv_blocks(
+                    parquet.iter_batches(batch_size=COPY_BATCH_ROWS), on_progress
+                )
+            except (OSError, pa.ArrowException) as exc:
+                raise self._fail(exc) from None
+
+
+__all__ = ["ParquetFile"]

@@ -1,0 +1,78 @@
+"""Helpers shared by the test modules (fixtures live in ``conftest.py``).
+
+Test modules import these from here, never from each other.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from seedbed.config import Settings, load_settings
+from seedbed.db import schema_of
+from seedbed.models import metadata_for
+
+ROOT = Path(__file__).resolve().parents[1]
+_counter = itertools.count()
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m seedbed ARGS`` (from the repository root) and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "seedbed", *args],
+        capture_output=True,
+        text=True,
+        env=env if env is not None else dict(os.environ),
+        cwd=cwd,
+        check=False,
+        timeout=120,
+    )
+
+
+def fresh_namespace(prefix: str = "t") -> str:
+    return f"{prefix}_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
+
+
+def fresh_settings(base_settings: Settings, prefix: str = "t") -> Settings:
+    """Settings for a new, unique namespace on the suite's server."""
+    return load_settings(
+        schema=fresh_namespace(prefix),
+        database_url=base_settings.database_url,
+        home=base_settings.home,
+    )
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    """Rows per table in the engine's namespace."""
+    schema = schema_of(engine)
+    with engine.connect() as conn:
+        return {
+            t.name: conn.execute(
+                sa.text(f'SELECT count(*) FROM "{schema}"."{t.name}"')
+            ).scalar_one()
+            for t in metadata_for(schema).sorted_tables
+        }
+
+
+def snapshot(engine: Engine) -> dict[str, str]:
+    """A digest of every table's full contents, to prove a failed load changed nothing."""
+    schema = schema_of(engine)
+    out = {}
+    with engine.connect() as conn:
+        for t in metadata_for(schema).sorted_tables:
+            out[t.name] = conn.execute(
+                sa.text(
+                    f"SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) "
+                    f'FROM "{schema}"."{t.name}" AS x'
+                )
+            ).scalar_one()
+    return out

@@ -1,0 +1,218 @@
+"""Model changes flow into revisions with no hand edits: generate, migrate, check clean.
+
+Each test changes a copy of the model in memory (``metadata_for`` plus edits),
+writes a revision into a temporary copy of ``migrations/``, applies it, and
+asserts that ``check`` then finds nothing, both ways (upgrade and downgrade).
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from seedbed import migrate
+from seedbed.config import Settings
+from seedbed.db import get_engine
+from seedbed.models import NAMING_CONVENTION, metadata_for, rules
+from seedbed.models.base import created_at, updated_at
+from tests.conftest import ROOT
+
+VERSIONS = ROOT / "migrations" / "versions"
+
+
+@pytest.fixture
+def migrations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private copy of migrations/ that generate writes into."""
+    copy = tmp_path / "migrations"
+    shutil.copytree(ROOT / "migrations", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv("SEEDBED_MIGRATIONS", str(copy))
+    yield copy
+
+
+def model_copy(schema: str) -> sa.MetaData:
+    copy = sa.MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+    for table in metadata_for(schema).sorted_tables:
+        table.to_metadata(copy)
+    return copy
+
+
+def table(metadata: sa.MetaData, name: str) -> sa.Table:
+    return metadata.tables[f"{metadata.schema}.{name}"]
+
+
+def replace_check(target: sa.Table, name: str, rule: rules.Rule) -> None:
+    old = next(c for c in target.constraints if c.name == name)
+    target.constraints.discard(old)
+    target.append_constraint(rule.constraint())
+
+
+def changed_model(schema: str) -> sa.MetaData:
+    """A new table (FKs, rules, enum, timestamps), a new enum value, a changed CHECK,
+    a new nullable column with a rule, and a new partial index."""
+    metadata = model_copy(schema)
+    sa.Table(
+        "comment",
+        metadata,
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("post_id", sa.ForeignKey("post.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("author_id", sa.ForeignKey("user.id"), nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("mood", sa.Enum("calm", "excited", name="comment_mood"), nullable=True),
+        sa.Column("extra", JSONB),
+        sa.Column("created_at", created_at().column.type, server_default=sa.func.now()),
+        sa.Column("updated_at", updated_at().column.type, server_default=sa.func.now()),
+        *rules.checks(rules.uuid_v4("id"), rules.length("body", 1, 2000)),
+        sa.Index(None, "post_id"),
+    )
+    post = table(metadata, "post")
+    post.c.status.type = sa.Enum(
+        "draft", "published", "archived", "scheduled", name="post_status", schema=schema
+    )
+    replace_check(table(metadata, "tag"), "ck_tag_name_length", rules.length("name", 1, 80))
+    user = table(metadata, "user")
+    user.append_column(sa.Column("nickname", sa.Text))
+    user.append_constraint(rules.length("nickname", 1, 40).constraint())
+    session = table(metadata, "session")
+    sa.Index(
+        "ix_session_live", session.c.expires_at, postgresql_where=sa.text("user_agent IS NOT NULL")
+    )
+    return metadata
+
+
+def revision_source(path: Path) -> str:
+    source = path.read_text()
+    ast.parse(source)
+    return source
+
+
+def assert_round_trip(settings: Settings, metadata: sa.MetaData) -> Path:
+    before = migrate.current_revision(settings)
+    path = migrate.generate(settings, "change", metadata=metadata)
+    source = revision_source(path)
+    assert settings.schema not in source
+    assert "seedbed" not in source
+    migrate.upgrade(settings)
+    assert migrate.check(settings, metadata=metadata) == []
+    migrate.downgrade(settings, str(before))
+    assert migrate.check(settings) == []
+    migrate.upgrade(settings)
+    assert migrate.check(settings, metadata=metadata) == []
+    return path
+
+
+def test_check_names_every_kind_of_change(settings: Settings, migrations: Path) -> None:
+    found = set(migrate.check(settings, metadata=changed_model(settings.schema)))
+    s = settings.schema
+    assert {
+        f"missing table {s}.comment",
+        f"missing enum {s}.comment_mood",
+        f"missing trigger trg_comment_updated_at on {s}.comment",
+        f"missing value 'scheduled' in enum {s}.post_status",
+        "extra constraint ck_tag_name_length on tag",
+        "missing constraint ck_tag_name_length on tag",
+        f"missing column {s}.user.nickname",
+        "missing constraint ck_user_nickname_length on user",
+        "missing index ix_session_live on session",
+    } <= found
+
+
+def test_generated_revision_brings_every_change(settings: Settings, migrations: Path) -> None:
+    metadata = changed_model(settings.schema)
+    path = assert_round_trip(settings, metadata)
+    assert path.parent == migrations / "versions"
+    with get_engine(settings).begin() as conn:
+        conn.exec_driver_sql(
+            f'insert into "{settings.schema}".tag (id, name) '
+            f"values ('2d2e6f4c-8f55-4d5e-9a43-2f3c1b8e7d12', '{'x' * 70}')"
+        )
+        labels = conn.exec_driver_sql(
+            f'select enum_range(null::"{settings.schema}".post_status)::text'
+        ).scalar_one()
+    assert labels == "{draft,published,archived,scheduled}"
+
+
+def test_dropping_tables_columns_and_enums(settings: Settings, migrations: Path) -> None:
+    metadata = model_copy(settings.schema)
+    for name in ("post_tag", "verification"):
+        metadata.remove(table(metadata, name))
+    post = table(metadata, "post")
+    post._columns.remove(post.c.status)
+    post.constraints.discard(
+        next(c for c in post.constraints if c.name == "ck_post_published_at_required")
+    )
+    for index in list(post.indexes):
+        if index.name == "ix_post_published_listing":
+            post.indexes.discard(index)
+    session = table(metadata, "session")
+    session._columns.remove(session.c.updated_at)
+    found = set(migrate.check(settings, metadata=metadata))
+    s = settings.schema
+    assert {
+        f"extra table {s}.verification",
+        f"extra trigger trg_verification_updated_at on {s}.verification",
+        f"extra trigger trg_session_updated_at on {s}.session",
+        f"extra enum {s}.post_status",
+    } <= found
+    assert_round_trip(settings, metadata)
+
+
+def test_a_changed_partial_index_predicate_is_recreated(
+    settings: Settings, migrations: Path
+) -> None:
+    metadata = model_copy(settings.schema)
+    post = table(metadata, "post")
+    index = next(i for i in post.indexes if i.name == "uq_post_slug_live")
+    index.dialect_options["postgresql"]["where"] = sa.text("deleted_at IS NULL AND slug <> ''")
+    assert migrate.check(settings, metadata=metadata) == [
+        "extra index uq_post_slug_live on post",
+        "missing index uq_post_slug_live on post",
+    ]
+    assert_round_trip(settings, metadata)
+
+
+def test_push_runs_the_same_operations(settings: Settings) -> None:
+    metadata = changed_model(settings.schema)
+    expected = migrate.check(settings, metadata=metadata)
+    done = migrate.push(settings, metadata=metadata)
+    assert len(done) == len(expected)
+    assert f"created trigger trg_comment_updated_at on {settings.schema}.comment" in done
+    assert migrate.check(settings, metadata=metadata) == []
+
+
+def test_base_to_head_and_back_leaves_only_the_version_table(empty_settings: Settings) -> None:
+    migrate.upgrade(empty_settings)
+    migrate.downgrade(empty_settings, "base")
+    with get_engine(empty_settings).connect() as conn:
+        left = conn.execute(
+            sa.text(
+                "select 'relation ' || relname from pg_class c join pg_namespace n "
+                "on n.oid = c.relnamespace where n.nspname = :s "
+                "union all select 'type ' || typname from pg_type t join pg_namespace n "
+                "on n.oid = t.typnamespace where n.nspname = :s and t.typtype <> 'c' "
+                "and t.typname not like '\\_%' "
+                "union all select 'function ' || proname from pg_proc p join pg_namespace n "
+                "on n.oid = p.pronamespace where n.nspname = :s"
+            ),
+            {"s": empty_settings.schema},
+        ).scalars()
+        assert set(left) == {"relation alembic_version", "relation alembic_version_pkc"}
+    migrate.upgrade(empty_settings)
+    assert migrate.check(empty_settings) == []
+
+
+@pytest.mark.parametrize("path", sorted(VERSIONS.glob("*.py")), ids=lambda p: p.name)
+def test_no_revision_imports_seedbed(path: Path) -> None:
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+    assert not {name for name in imported if name.split(".")[0] == "seedbed"}
+    assert imported <= {"typing", "alembic", "sqlalchemy", "sqlalchemy.dialects"}
