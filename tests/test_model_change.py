@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import sqlalchemy as sa
 from seedbed import migrate
 from seedbed.config import Settings
 from seedbed.db import get_engine
-from tests.conftest import ROOT, fresh_settings
+from tests.helpers import ROOT, fresh_settings, run_cli
 
 BOOKMARK = '''"""The ``bookmark`` table: posts a user saved, with an optional note."""
 
@@ -76,15 +75,7 @@ class Project:
         self.env = env
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "seedbed", *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            cwd=self.root,
-            check=False,
-            timeout=300,
-        )
+        result = run_cli(*args, env=self.env, cwd=self.root)
         assert "Traceback" not in result.stderr, result.stderr
         return result
 
