@@ -21,7 +21,7 @@ from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.models import NAMING_CONVENTION, metadata_for, rules
 from seedbed.models.base import created_at, updated_at
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 VERSIONS = ROOT / "migrations" / "versions"
 
@@ -216,3 +216,14 @@ def test_no_revision_imports_seedbed(path: Path) -> None:
             imported.add(node.module or "")
     assert not {name for name in imported if name.split(".")[0] == "seedbed"}
     assert imported <= {"typing", "alembic", "sqlalchemy", "sqlalchemy.dialects"}
+
+
+def test_generate_writes_nothing_when_nothing_changed(
+    settings: Settings, migrations: Path, db_env: dict[str, str]
+) -> None:
+    assert migrate.generate(settings, "nothing") is None
+    env = {**db_env, "SEEDBED_SCHEMA": settings.schema, "SEEDBED_MIGRATIONS": str(migrations)}
+    result = run_cli("db", "generate", "-m", "nothing", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "no revision written" in result.stdout
+    assert sorted(p.name for p in (migrations / "versions").glob("*.py")) == ["0001_initial.py"]

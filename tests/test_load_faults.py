@@ -42,14 +42,14 @@ def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
 
 
 def copy_backend_waiting_on(engine: Engine, table: str) -> int | None:
-    """The pid of a backend whose COPY into ``table`` waits for a lock."""
+    """The pid of a backend whose load waits for a lock on ``table`` before its COPY."""
     with engine.connect() as conn:
         return conn.execute(
             sa.text(
                 "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE :pattern AND pid <> pg_backend_pid() LIMIT 1"
+                "AND (query LIKE :copy OR query LIKE :lock) AND pid <> pg_backend_pid() LIMIT 1"
             ),
-            {"pattern": f'COPY %"{table}"%'},
+            {"copy": f'COPY %"{table}"%', "lock": f'LOCK TABLE %"{table}"%'},
         ).scalar()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
 from seedbed.errors import (
+    BackupError,
     ConfigError,
     DatabaseError,
     DataError,
@@ -17,6 +18,7 @@ from seedbed.errors import (
     QueryError,
     SeedbedError,
     SeedError,
+    UnsafeMigrationError,
 )
 from seedbed.explore import (
     Timing,
@@ -33,6 +35,7 @@ from seedbed.loading import LoadResult, load
 from seedbed.validation import ValidationReport, validate
 
 __all__ = [
+    "BackupError",
     "ConfigError",
     "DataError",
     "DatabaseError",
@@ -44,6 +47,7 @@ __all__ = [
     "SeedbedError",
     "Settings",
     "Timing",
+    "UnsafeMigrationError",
     "ValidationReport",
     "explain",
     "get_engine",

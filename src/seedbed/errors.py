@@ -8,8 +8,11 @@ The CLI turns each into a one-line message and the documented exit code::
     ├── ConfigError                   bad SEEDBED_SCHEMA / DATABASE_URL
     ├── DatabaseError                 cannot connect, permission denied, lost connection
     ├── MigrationError                Alembic could not generate / apply a revision
+    │   └── UnsafeMigrationError      exit 1: pending revisions have error-level lint findings
+    ├── BackupError                   pg_dump / pg_restore failed, or a backup file is unusable
     ├── SeedError                     a seed path that cannot be read (missing, unknown table)
     ├── QueryError                    an explore helper got an unknown table/column or bad SQL
+    ├── GenerateError                 synthetic rows cannot be made for a table (names the rule)
     └── DataError                     exit 1: the data is invalid; carries a report
         └── LoadError                 the database refused a row during a load
 """
@@ -37,12 +40,33 @@ class MigrationError(SeedbedError):
     """A migration command failed."""
 
 
+class UnsafeMigrationError(MigrationError):
+    """Pending revisions have error-level lint findings they do not acknowledge.
+
+    ``report`` is the :class:`~seedbed.safety.LintReport`; nothing was applied.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, report: Any = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class BackupError(SeedbedError):
+    """A backup or restore failed (the client program's first error line, no password)."""
+
+
 class SeedError(SeedbedError):
     """A seed file or folder could not be read or mapped to a table."""
 
 
 class QueryError(SeedbedError):
     """An explore helper was given a table or column the model lacks, or SQL the server refused."""
+
+
+class GenerateError(SeedbedError):
+    """The synthetic generator cannot make valid rows for a table; names the table and rule."""
 
 
 class DataError(SeedbedError):

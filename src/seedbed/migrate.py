@@ -27,6 +27,8 @@ from seedbed.db import get_engine
 from seedbed.errors import DatabaseError, MigrationError
 from seedbed.models import metadata_for
 
+_PACKAGED = Path(__file__).resolve().parent / "_migrations"
+
 
 def migrations_dir() -> Path:
     """The Alembic environment and revisions to use.
@@ -40,7 +42,7 @@ def migrations_dir() -> Path:
     candidates = [
         Path(os.environ["SEEDBED_MIGRATIONS"]) if "SEEDBED_MIGRATIONS" in os.environ else None,
         package.parents[1] / "migrations" if package.parent.name == "src" else None,
-        package / "_migrations",
+        _PACKAGED,
     ]
     for candidate in candidates:
         if candidate is not None and (candidate / "env.py").is_file():
@@ -108,20 +110,28 @@ def generate(
     message: str = "change",
     *,
     metadata: sa.MetaData | None = None,
-) -> Path:
+) -> Path | None:
     """Autogenerate a revision from the diff between database and models; return its path.
 
-    The revision is rendered by :mod:`seedbed.autogen`: it holds its own SQL,
-    imports nothing from seedbed and names the namespace only as ``schema``.
-    ``metadata`` (default: the models in the settings' namespace) is what the
-    database is compared with.
+    None, and no file, when the database already matches. The revision is
+    rendered by :mod:`seedbed.autogen`: it holds its own SQL, imports nothing
+    from seedbed and names the namespace only as ``schema``. ``metadata``
+    (default: the models in the settings' namespace) is what the database is
+    compared with.
     """
     settings = settings or load_settings()
+    if migrations_dir() == _PACKAGED:
+        raise MigrationError(
+            "db generate writes revisions into a source checkout's migrations/ folder; "
+            "this is an installed package: run it from the checkout or set SEEDBED_MIGRATIONS"
+        )
     with _connected(settings, metadata) as config:
         script = command.revision(config, message=message, autogenerate=True)
-    if script is None or isinstance(script, list):
-        raise MigrationError("Alembic produced no single revision")
-    return Path(script.path)
+    if isinstance(script, list):  # what Alembic returns when there was nothing to write
+        if script:
+            raise MigrationError("Alembic produced more than one revision")
+        return None
+    return Path(script.path) if script is not None else None
 
 
 def _diff_ops(

@@ -19,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 
 from seedbed.autogen.compare import NAMESPACE_OPTION
 from seedbed.autogen.ops import NamespaceOp
-from seedbed.autogen.render import namespace_as_variable, render_item
+from seedbed.autogen.render import render_item, revision_directives
 
 
 def context_options(namespace: str, metadata: sa.MetaData) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def context_options(namespace: str, metadata: sa.MetaData) -> dict[str, Any]:
         "include_name": include_name,
         "compare_type": compare_type,
         "render_item": render_item,
-        "process_revision_directives": namespace_as_variable,
+        "process_revision_directives": revision_directives,
         NAMESPACE_OPTION: namespace,
     }
 

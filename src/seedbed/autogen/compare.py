@@ -263,9 +263,7 @@ def compare_definitions(
         or connection is None
     ):
         return _CONTINUE
-    modify_table_ops.ops.extend(
-        changed_definitions(connection, namespace, conn_table, metadata_table, modify_table_ops)
-    )
+    changed_definitions(connection, namespace, conn_table, metadata_table, modify_table_ops)
     return _CONTINUE
 
 

@@ -28,8 +28,12 @@ def changed_definitions(
     conn_table: sa.Table,
     metadata_table: sa.Table,
     modify_table_ops: ops.ModifyTableOps,
-) -> list[ops.MigrateOperation]:
-    """Ops that make the table's CHECKs and partial index predicates match the model."""
+) -> None:
+    """Add to ``modify_table_ops`` what makes the CHECKs and index predicates match.
+
+    Drops go first, before Alembic's column changes (a column whose type changes
+    must not be held back by its old CHECK); creations go last, after them.
+    """
     table = metadata_table.name
     declared = {
         str(c.name): c
@@ -50,15 +54,16 @@ def changed_definitions(
     reflected = {
         str(c.name): c for c in conn_table.constraints if isinstance(c, sa.CheckConstraint)
     }
-    found: list[ops.MigrateOperation] = []
+    drops: list[ops.MigrateOperation] = []
+    creations: list[ops.MigrateOperation] = []
     for name in sorted(present):
         if name not in declared or normal_checks.get(name) != present[name]:
             check = reflected[name]
             check.name = conv(name)
-            found.append(ops.DropConstraintOp.from_constraint(check))
+            drops.append(ops.DropConstraintOp.from_constraint(check))
     for name in sorted(declared):
         if name not in present or normal_checks.get(name) != present[name]:
-            found.append(ops.AddConstraintOp.from_constraint(declared[name]))
+            creations.append(ops.AddConstraintOp.from_constraint(declared[name]))
     touched = {getattr(op, "index_name", None) for op in modify_table_ops.ops}
     indexes = {str(i.name): i for i in metadata_table.indexes}
     reflected_indexes = {str(i.name): i for i in conn_table.indexes}
@@ -66,9 +71,9 @@ def changed_definitions(
         if name in touched or name not in reflected_indexes:
             continue
         if normal_predicates.get(name) != present_predicates[name]:
-            found.append(ops.DropIndexOp.from_index(reflected_indexes[name]))
-            found.append(ops.CreateIndexOp.from_index(indexes[name]))
-    return found
+            drops.append(ops.DropIndexOp.from_index(reflected_indexes[name]))
+            creations.append(ops.CreateIndexOp.from_index(indexes[name]))
+    modify_table_ops.ops[:] = drops + modify_table_ops.ops + creations
 
 
 def _where(index: sa.Index) -> Any:

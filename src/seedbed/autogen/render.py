@@ -120,10 +120,14 @@ def _foreign_key(
     return f"{prefix}ForeignKeyConstraint({', '.join(args)})"
 
 
-def namespace_as_variable(context: MigrationContext, revision: Any, directives: list[Any]) -> None:
-    """``process_revision_directives``: write the namespace as ``schema`` in every op."""
+def revision_directives(context: MigrationContext, revision: Any, directives: list[Any]) -> None:
+    """``process_revision_directives``: no file when nothing changed (Alembic's cookbook
+    recipe), else the namespace written as ``schema`` in every op."""
     namespace = context.opts.get("seedbed_namespace")
     if not namespace:
+        return
+    if all(up.is_empty() for script in directives for up in script.upgrade_ops_list):
+        directives[:] = []
         return
     variable = SchemaVariable(str(namespace))
     for script in directives:

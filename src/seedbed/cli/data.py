@@ -36,6 +36,16 @@ def register(commands: Any) -> None:
         help="insert (conflicts are errors, the default), upsert or skip-existing",
     )
     load.add_argument(
+        "--strategy",
+        choices=["auto", "rebuild", "incremental"],
+        default="auto",
+        help=(
+            "auto (the default: rebuild empty tables, COPY into the others as they are), "
+            "rebuild (drop constraints and indexes, COPY, rebuild them validated; empty tables "
+            "only) or incremental"
+        ),
+    )
+    load.add_argument(
         "--dry-run", action="store_true", help="do everything but commit; report what would happen"
     )
     load.add_argument(
@@ -45,11 +55,14 @@ def register(commands: Any) -> None:
 
     generate = commands.add_parser(
         "generate",
-        help="write a synthetic, foreign-key-consistent seed set",
-        description="Write one CSV per table; rows are proportional to --users.",
+        help="write a synthetic seed set that validates and loads",
+        description=(
+            "Write one CSV per table of the model, tables added later included; rows are "
+            "proportional to --users and satisfy every key, foreign key and rule."
+        ),
     )
     generate.add_argument("out_dir", type=Path, help="folder to write <table>.csv files into")
-    generate.add_argument("--users", type=int, required=True, help="number of users")
+    generate.add_argument("--users", type=_count, required=True, help="number of users")
     generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     generate.add_argument(
         "--invalid-fraction",
@@ -59,6 +72,16 @@ def register(commands: Any) -> None:
         help="fraction of rows (0 to 1) to make invalid, for demos (default 0)",
     )
     generate.set_defaults(handler=_generate)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
 
 
 def _fraction(text: str) -> float:
@@ -88,6 +111,7 @@ def _load(args: argparse.Namespace) -> int:
         result = load(
             source,
             mode=args.mode,
+            strategy=args.strategy,
             engine=engine,
             dry_run=args.dry_run,
             progress=False if args.quiet else None,

@@ -1,12 +1,15 @@
-"""``seedbed db generate | push | migrate | downgrade | check | reset``."""
+"""``seedbed db``: generate, push, migrate, downgrade, check, reset, lint, backup, restore."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
-from seedbed import migrate
+from seedbed import migrate, safety
 from seedbed.config import load_settings
+from seedbed.errors import UnsafeMigrationError
+from seedbed.safety.revisions import revision_at
 
 
 def register(commands: Any) -> None:
@@ -20,8 +23,15 @@ def register(commands: Any) -> None:
     push = verbs.add_parser("push", help="dev: apply the models' diff directly, no revision")
     push.set_defaults(handler=_push)
 
-    upgrade = verbs.add_parser("migrate", help="apply revisions up to head (or --to)")
+    upgrade = verbs.add_parser(
+        "migrate", help="lint, then apply revisions up to head (or --to); --dry-run rolls back"
+    )
     upgrade.add_argument("--to", default="head", help="target revision (default: head)")
+    upgrade.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="run the pending revisions in one transaction, print each step, roll back",
+    )
     upgrade.set_defaults(handler=_migrate)
 
     downgrade = verbs.add_parser("downgrade", help="undo revisions down to --to")
@@ -35,10 +45,32 @@ def register(commands: Any) -> None:
     reset.add_argument("--yes", action="store_true", help="really drop it")
     reset.set_defaults(handler=_reset)
 
+    lint = verbs.add_parser(
+        "lint", help="check revisions (default: pending) against the rules and the data there now"
+    )
+    lint.add_argument("revisions", nargs="*", metavar="REV", help="revisions to check")
+    lint.set_defaults(handler=_lint)
+
+    backup = verbs.add_parser("backup", help="pg_dump the namespace (schema and data) to a file")
+    backup.add_argument("--out", type=Path, help="file to write (default: .seedbed/backups/)")
+    backup.set_defaults(handler=_backup)
+
+    restore = verbs.add_parser("restore", help="replace the namespace with a backup")
+    restore.add_argument("file", type=Path, help="a file written by `seedbed db backup`")
+    restore.add_argument("--yes", action="store_true", help="really replace the namespace")
+    restore.set_defaults(handler=_restore)
+
 
 def _generate(args: argparse.Namespace) -> int:
-    path = migrate.generate(load_settings(), args.message)
+    settings = load_settings()
+    path = migrate.generate(settings, args.message)
+    if path is None:
+        print(f"{settings.schema}: database matches the models; no revision written")
+        return 0
     print(f"wrote {path}")
+    report = safety.lint(settings, [revision_at(settings, path)])
+    if len(report):
+        print(report.render())
     return 0
 
 
@@ -53,8 +85,20 @@ def _push(args: argparse.Namespace) -> int:
 
 def _migrate(args: argparse.Namespace) -> int:
     settings = load_settings()
-    migrate.upgrade(settings, args.to)
-    print(f"{settings.schema}: at revision {migrate.current_revision(settings)}")
+    if args.dry_run:
+        result = safety.dry_run(settings, args.to)
+        print(result.render())
+        return 0 if result.ok else 1
+    try:
+        outcome = safety.upgrade(settings, args.to)
+    except UnsafeMigrationError as exc:
+        print(exc.report.render())
+        raise
+    if len(outcome.report):
+        print(outcome.report.render())
+    if outcome.backup is not None:
+        print(f"backed up {settings.schema} to {outcome.backup} before losing data")
+    print(f"{settings.schema}: at revision {outcome.revision}")
     return 0
 
 
@@ -84,4 +128,27 @@ def _reset(args: argparse.Namespace) -> int:
         return 2
     migrate.reset(settings)
     print(f"dropped namespace {settings.schema}")
+    return 0
+
+
+def _lint(args: argparse.Namespace) -> int:
+    report = safety.lint(load_settings(), args.revisions)
+    print(report.render())
+    return 0 if report.ok else 1
+
+
+def _backup(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    path = safety.backup(settings, args.out)
+    print(f"backed up {settings.schema} to {path}")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if not args.yes:
+        print(f"refusing to replace namespace {settings.schema!r} without --yes")
+        return 2
+    safety.restore(settings, args.file)
+    print(f"restored {settings.schema} from {args.file}")
     return 0

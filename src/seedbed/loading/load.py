@@ -4,9 +4,12 @@ How a load runs:
 
 1. The sources are resolved to tables (the same rules as ``seedbed validate``)
    and ordered by foreign keys, parents first.
-2. A writer thread opens one transaction and streams each source into its
-   table with COPY (``loading.copy``), through a staging table for ``upsert``
-   and ``skip-existing`` (``loading.modes``).
+2. A writer thread opens one transaction, locks the tables
+   (``loading.locks``) and streams each source into its table with COPY
+   (``loading.copy``), through a staging table for ``upsert`` and
+   ``skip-existing`` (``loading.modes``). Tables that are empty get the rebuild
+   strategy (``loading.rebuild``): their constraints and indexes are dropped
+   before the COPY and rebuilt, validated, after it, in the same transaction.
 3. Meanwhile the calling thread validates the same sources, chunk by chunk.
    The database works while Python validates, so a valid load costs about
    as much as the COPY alone.
@@ -38,8 +41,10 @@ from seedbed.db import get_engine, schema_of
 from seedbed.errors import DatabaseError, DataError, SeedError
 from seedbed.loading.copy import copy_blocks, copy_sql, qualified
 from seedbed.loading.failures import is_retryable, to_seedbed_error
+from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
 from seedbed.loading.modes import LoadMode, conflict_key, create_stage_sql, merge_sql, stage_name
 from seedbed.loading.progress import progress_bar, wanted
+from seedbed.loading.rebuild import LoadPlan, Rebuild, Strategy, plan_load
 from seedbed.loading.result import LoadResult, TableLoad
 from seedbed.validation import SeedSource, ValidationReport, resolve_sources
 from seedbed.validation.api import check_sources
@@ -74,12 +79,21 @@ class _Writer:
     """Writes every job inside the connection's open transaction; never commits."""
 
     def __init__(
-        self, connection: psycopg.Connection[Any], jobs: list[_Job], mode: LoadMode, progress: bool
+        self,
+        connection: psycopg.Connection[Any],
+        jobs: list[_Job],
+        mode: LoadMode,
+        progress: bool,
+        plan: LoadPlan,
+        timeout: float,
     ) -> None:
         self.connection = connection
         self.jobs = jobs
         self.mode = mode
         self.progress = progress
+        self.plan = plan
+        self.timeout = timeout
+        self.rebuild = Rebuild(connection, plan, progress)
         self.cancel = threading.Event()
         self.current: SeedSource | None = None
         self.results: list[TableLoad] = []
@@ -89,7 +103,18 @@ class _Writer:
     def run(self) -> None:
         started = time.perf_counter()
         try:
+            if self.plan.rebuilt:
+                # Every table the rebuild touches is locked before anything is dropped.
+                sources = {job.table.name: job.source for job in self.jobs}
+                for request in self.plan.locks:
+                    if request.mode == ACCESS_EXCLUSIVE:
+                        self.current = sources.get(request.name)
+                        lock_tables(self.connection, [request], self.timeout)
+                self.rebuild.prepare()
             self.results = [self._write(job) for job in self.jobs]
+            if self.plan.rebuilt:
+                self.current = None
+                self.rebuild.restore({job.table.name: job.source for job in self.jobs})
         except BaseException as exc:  # handed to the calling thread, never lost
             self.error = exc
         finally:
@@ -98,9 +123,12 @@ class _Writer:
     def _write(self, job: _Job) -> TableLoad:
         self.current = job.source
         started = time.perf_counter()
-        result = TableLoad(job.table.name, job.source.label)
+        strategy = self.plan.strategy(job.table.name)
+        result = TableLoad(job.table.name, job.source.label, strategy.value)
         if not job.columns:  # an empty file: nothing to write, validation says why
             return result
+        if strategy is Strategy.INCREMENTAL:
+            lock_tables(self.connection, [self.plan.lock(job.table.name)], self.timeout)
         with self.connection.cursor() as cursor:
             if self.mode is LoadMode.INSERT:
                 result.inserted = self._copy(cursor, job, qualified(job.table))
@@ -127,7 +155,9 @@ class _Writer:
             total, unit = fmt.progress_total()
             bar = progress_bar(self.progress, description=job.table.name, total=total, unit=unit)
             try:
-                sql = copy_sql(relation, columns, fmt.copy_options)
+                # Rows of a table truncated in this transaction are written frozen.
+                freeze = self.plan.strategy(job.table.name) is Strategy.REBUILD
+                sql = copy_sql(relation, columns, fmt.copy_options + ", FREEZE true" * freeze)
                 copied += copy_blocks(
                     cursor, sql, fmt.copy_blocks(job.table, bar.update), self.cancel
                 )
@@ -138,44 +168,36 @@ class _Writer:
 
 
 def _validate(
-    sources: Mapping[str, SeedSource], engine: Engine, mode: LoadMode, progress: bool
+    sources: Mapping[str, SeedSource],
+    engine: Engine,
+    mode: LoadMode,
+    plan: LoadPlan,
+    progress: bool,
 ) -> ValidationReport:
     """The validation report for ``sources``, read in chunks (bounded memory)."""
     # Keys already in the database are the point of upsert and skip-existing, not a
     # problem; and a table that is empty when the load begins has nothing to collide
     # with (skipping those lookups halves its validation; the database still judges).
-    tables = [s.table for s in sources.values()]
-    keys_against_db = _non_empty(engine, tables) if mode is LoadMode.INSERT else set()
+    # Tables being rebuilt are locked by the writer: validation must not read them.
+    keys_against_db = plan.non_empty if mode is LoadMode.INSERT else set()
     bar = progress_bar(progress, description="validate", total=None, unit="rows")
     try:
         return check_sources(
-            sources, engine=engine, unique_against_db=keys_against_db, on_rows=bar.update
+            sources,
+            engine=engine,
+            unique_against_db=keys_against_db,
+            empty_in_db=plan.empty,
+            on_rows=bar.update,
         )
     finally:
         bar.close()
-
-
-def _non_empty(engine: Engine, tables: list[sa.Table]) -> set[str]:
-    """Names of the ``tables`` that hold at least one row."""
-    if not tables:
-        return set()
-    probes = " UNION ALL ".join(
-        f"SELECT {i} FROM (SELECT 1 FROM {qualified(t)} LIMIT 1) AS t{i}"
-        for i, t in enumerate(tables)
-    )
-    try:
-        with engine.connect() as conn:
-            found = {int(row[0]) for row in conn.exec_driver_sql(probes)}
-    except sa.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise DatabaseError(f"cannot read the tables to load: {reason}") from None
-    return {tables[i].name for i in found}
 
 
 def load(
     source: SeedInput,
     *,
     mode: str | LoadMode = "insert",
+    strategy: str | Strategy = "auto",
     engine: Engine | None = None,
     dry_run: bool = False,
     progress: bool | None = None,
@@ -186,7 +208,11 @@ def load(
     seed files and part folders named after their tables, or a mapping of
     table name to a DataFrame, file or folder. ``mode`` is ``"insert"`` (any conflict is an error),
     ``"upsert"`` (insert new rows, update changed ones, on the primary key or
-    a declared unique key) or ``"skip-existing"``. ``dry_run`` does everything
+    a declared unique key) or ``"skip-existing"``. ``strategy`` is ``"auto"``
+    (rebuild the tables that are empty, write the others incrementally),
+    ``"rebuild"`` (every table; refused for a table with rows) or
+    ``"incremental"`` (COPY into the tables as they are); see
+    :mod:`seedbed.loading.rebuild`. ``dry_run`` does everything
     but the commit. ``progress`` shows bars (default: in notebooks and
     terminals).
 
@@ -200,23 +226,26 @@ def load(
     """
     started = time.perf_counter()
     load_mode = LoadMode.parse(mode)
+    load_strategy = Strategy.parse(strategy)
+    timeout = lock_timeout()
     engine = engine or get_engine()
     schema = schema_of(engine)
     sources = resolve_sources(source, schema)
     jobs = _jobs(sources, load_mode)
     show = wanted(progress)
+    plan = plan_load(engine, [job.table for job in jobs], load_strategy, load_mode, timeout)
 
     result = LoadResult(mode=load_mode.value, committed=False)
     raw = _connect(engine)
     connection: psycopg.Connection[Any] = raw.driver_connection
     healthy = False
     try:
-        writer = _Writer(connection, jobs, load_mode, show)
+        writer = _Writer(connection, jobs, load_mode, show, plan, timeout)
         thread = threading.Thread(target=writer.run, name="seedbed-copy", daemon=True)
         thread.start()
         validate_started = time.perf_counter()
         try:
-            report = _validate(sources, engine, load_mode, show)
+            report = _validate(sources, engine, load_mode, plan, show)
             result.validate_seconds = time.perf_counter() - validate_started
             if not report.ok:
                 writer.cancel.set()
@@ -231,13 +260,15 @@ def load(
             connection.rollback()
             time.sleep(random.uniform(0.05, 0.2) * attempts)
             attempts += 1
-            writer = _Writer(connection, jobs, load_mode, show)
+            writer = _Writer(connection, jobs, load_mode, show, plan, timeout)
             writer.run()
         if writer.error is not None:
             raise _mapped(writer.error, writer.current) from None
         result.attempts = attempts
         result.tables = writer.results
         result.write_seconds = writer.seconds
+        result.rebuild_seconds = writer.rebuild.seconds
+        result.copy_seconds = sum(t.seconds for t in writer.results)
         if dry_run:
             connection.rollback()
         else:

@@ -1,4 +1,10 @@
-"""What a load did: rows inserted, updated and skipped per table, and how long it took."""
+"""What a load did: rows and strategy per table, and where the time went.
+
+The time is split three ways: validation (the calling thread), COPY and
+rebuild (the writer thread, at the same time). The headline names the
+critical path: when validation took longer than the writer, the load waited
+for validation, and the headline says so with both numbers.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ class TableLoad:
 
     table: str
     source: str
+    strategy: str = "incremental"
     inserted: int = 0
     updated: int = 0
     skipped: int = 0
@@ -46,6 +53,8 @@ class LoadResult:
     tables: list[TableLoad] = field(default_factory=list)
     validate_seconds: float = 0.0
     write_seconds: float = 0.0
+    copy_seconds: float = 0.0
+    rebuild_seconds: float = 0.0
     total_seconds: float = 0.0
     attempts: int = 1
 
@@ -67,29 +76,50 @@ class LoadResult:
         return sum(t.rows for t in self.tables)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per table: table, source, inserted, updated, skipped, seconds."""
-        columns = ["table", "source", "inserted", "updated", "skipped", "seconds"]
+        """One row per table: table, source, strategy, inserted, updated, skipped, seconds."""
+        columns = ["table", "source", "strategy", "inserted", "updated", "skipped", "seconds"]
         rows = [[getattr(t, c) for c in columns] for t in self.tables]
         return pd.DataFrame(rows, columns=columns)
 
+    @property
+    def validation_bound(self) -> bool:
+        """True when validation, not the database, was the critical path."""
+        return self.validate_seconds > self.write_seconds
+
     def _headline(self) -> str:
         verb = "loaded" if self.committed else "dry run, rolled back:"
-        return (
-            f"{verb} {self.rows:,} rows into {len(self.tables)} tables ({self.mode}) "
-            f"in {self.total_seconds:.2f} s "
-            f"(validation {self.validate_seconds:.2f} s, writing {self.write_seconds:.2f} s)"
+        split = (
+            f"validation {self.validate_seconds:.2f} s, COPY {self.copy_seconds:.2f} s, "
+            f"rebuild {self.rebuild_seconds:.2f} s"
         )
+        line = (
+            f"{verb} {self.rows:,} rows into {len(self.tables)} tables ({self.mode}) "
+            f"in {self.total_seconds:.2f} s ({split})"
+        )
+        if self.validation_bound and self.tables:
+            line += (
+                f"\nvalidation was the critical path: {self.validate_seconds:.2f} s against "
+                f"{self.write_seconds:.2f} s of database work"
+            )
+        return line
 
     def __str__(self) -> str:
-        header = ("table", "inserted", "updated", "skipped", "seconds")
+        header = ("table", "strategy", "inserted", "updated", "skipped", "seconds")
         body = [
-            (t.table, f"{t.inserted:,}", f"{t.updated:,}", f"{t.skipped:,}", f"{t.seconds:.2f}")
+            (
+                t.table,
+                t.strategy,
+                f"{t.inserted:,}",
+                f"{t.updated:,}",
+                f"{t.skipped:,}",
+                f"{t.seconds:.2f}",
+            )
             for t in self.tables
         ]
         widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
         lines = [
             "  ".join(
-                cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
+                cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i])
                 for i, cell in enumerate(row)
             )
             for row in [header, *body]
@@ -101,13 +131,14 @@ class LoadResult:
         cells = "".join(
             "<tr>"
             f"<td>{html.escape(t.table)}</td><td>{html.escape(t.source)}</td>"
+            f"<td>{html.escape(t.strategy)}</td>"
             f"<td>{t.inserted:,}</td><td>{t.updated:,}</td><td>{t.skipped:,}</td>"
             f"<td>{t.seconds:.2f}</td>"
             "</tr>"
             for t in self.tables
         )
         return (
-            "<table><thead><tr><th>table</th><th>source</th><th>inserted</th>"
+            "<table><thead><tr><th>table</th><th>source</th><th>strategy</th><th>inserted</th>"
             "<th>updated</th><th>skipped</th><th>seconds</th></tr></thead>"
             f"<tbody>{cells}</tbody></table>"
             f"<p>{html.escape(self._headline())}</p>"

@@ -18,16 +18,19 @@ def check_sources(
     *,
     engine: Engine | None = None,
     unique_against_db: Collection[str] | None = None,
+    empty_in_db: Collection[str] = (),
     on_rows: Callable[[int], object] | None = None,
 ) -> ValidationReport:
     """Read every source chunk by chunk and check it; the sorted report of everything.
 
     The loop ``validate`` and ``load`` share. ``on_rows`` is told how many
-    rows each chunk had (for progress bars); ``engine`` and
-    ``unique_against_db`` are :class:`SeedValidator`'s.
+    rows each chunk had (for progress bars); ``engine``, ``unique_against_db``
+    and ``empty_in_db`` are :class:`SeedValidator`'s.
     """
     tables = [s.table for s in sources.values()]
-    validator = SeedValidator(tables, engine=engine, unique_against_db=unique_against_db)
+    validator = SeedValidator(
+        tables, engine=engine, unique_against_db=unique_against_db, empty_in_db=empty_in_db
+    )
     reports = []
     for seed in sources.values():
         for chunk in read_seed_chunks(seed):

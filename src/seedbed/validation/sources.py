@@ -13,6 +13,7 @@ bounded by ``chunk_rows``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,9 +69,11 @@ class SeedSource:
         return [SeedSource(self.table, part) for part in self.format.files()]
 
     def sensitive(self, column: str | None) -> bool:
-        if column is None or column not in self.table.c:
+        """True for a sensitive column, or an index expression that reads one."""
+        if column is None:
             return False
-        return bool(self.table.c[column].info.get("sensitive"))
+        names = [column] if column in self.table.c else re.findall(r"\w+", column)
+        return any(n in self.table.c and self.table.c[n].info.get("sensitive") for n in names)
 
 
 @dataclass

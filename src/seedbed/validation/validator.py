@@ -63,13 +63,17 @@ class SeedValidator:
         *,
         engine: Engine | None = None,
         unique_against_db: Collection[str] | None = None,
+        empty_in_db: Collection[str] = (),
     ) -> None:
         """``unique_against_db``: names of the tables whose unique keys are looked up in
         the database (default: all, when there is an engine). A loader that upserts, or
-        inserts into a table that is empty, can skip those lookups."""
+        inserts into a table that is empty, can skip those lookups. ``empty_in_db``:
+        tables known to be empty, never looked up (a loader that holds them locked
+        for a rebuild must not wait for itself)."""
         self.specs = {t.name: table_spec(t) for t in tables}
         self.engine = engine
         self.unique_against_db = None if unique_against_db is None else set(unique_against_db)
+        self.empty_in_db = frozenset(empty_in_db)
         self._unique: dict[tuple[str, str], KeySet] = {}
         self._parents: dict[tuple[str, tuple[str, ...]], KeySet] = {}
         self._complete: set[str] = set()
@@ -307,7 +311,7 @@ class SeedValidator:
                 parent = self._parents[(parent_name, fk.parent_columns)]
                 hashes = key_hashes(full.loc[rows], fk.columns)
                 missing[np.flatnonzero(rows)] = ~parent.contains(hashes)
-            if missing.any() and self.engine is not None:
+            if missing.any() and self.engine is not None and parent_name not in self.empty_in_db:
                 found = self._existing(fk.parent, fk.parent_columns, full, fk.columns, missing, ())
                 missing &= ~found
             if not missing.any():

@@ -1,0 +1,315 @@
+"""The rebuild strategy: load empty tables the way ``pg_restore`` does, in the load's transaction.
+
+For every table that is empty when the load starts (``strategy="auto"``, the
+default, in ``insert`` mode), the writer, inside the load's one transaction:
+
+1. locks it ``ACCESS EXCLUSIVE`` (:mod:`seedbed.loading.locks`), together with
+   the tables whose foreign keys point at it, and checks they are still empty;
+2. reads every definition from the catalog (``pg_get_constraintdef``,
+   ``pg_get_indexdef``): primary key, unique, exclusion, CHECK and foreign-key
+   constraints, including foreign keys of other tables that point at it, and
+   every other index (partial and expression ones too), with their comments;
+3. drops them and ``TRUNCATE`` s the table (it is empty: this only gives it a
+   new file, which lets ``COPY ... FREEZE`` write rows already frozen, so no
+   later VACUUM has to rewrite every page to freeze them or set hint bits);
+4. after the COPY, rebuilds them under the same names and definitions:
+   primary key, unique constraints and indexes first (sorted index builds, with
+   ``maintenance_work_mem`` sized to the data and the machine, see
+   :func:`maintenance_work_mem_mb`), then the CHECKs (all of a table's CHECKs in
+   one ``ALTER TABLE``, so one validating scan), then the foreign keys (each
+   validated by one join). Nothing is ever left ``NOT VALID``. Then ``ANALYZE``.
+
+If anything fails the transaction rolls back, and with it the drops: catalog
+and data are exactly as before. A row that only the database refuses is found
+by a rebuild step; the step runs under a savepoint, so the offending row can
+be looked up afterwards (a duplicate by a window over the index's key, a CHECK
+by ``NOT (expr)``, a foreign key by an anti-join) and mapped to its file and
+physical line: rows are copied into the fresh file in source order, so the
+number of rows before its ``ctid`` is its position in the source.
+
+Foreign keys to parents outside the rebuilt set stay in place during the COPY
+(checked row by row, as in the incremental path): dropping one would lock the
+parent ``ACCESS EXCLUSIVE``, and validation reads that parent meanwhile.
+
+What was measured, and kept or not, is in the README's Performance section:
+freezing is kept (no cost at load, it saves the first VACUUM's rewrite);
+parallel index builds are left to the server's ``max_parallel_maintenance_workers``;
+CHECKs are validated after the index builds (either order costs the same
+scan, and a duplicate key is the likelier error to report first).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from seedbed.errors import DatabaseError, SeedError
+from seedbed.loading.catalog import Definition, read_definitions
+from seedbed.loading.copy import qualified, quote_ident
+from seedbed.loading.locks import (
+    ACCESS_EXCLUSIVE,
+    ACCESS_SHARE,
+    ROW_EXCLUSIVE,
+    LockRequest,
+    lock_tables,
+)
+from seedbed.loading.modes import LoadMode
+from seedbed.loading.progress import progress_bar
+from seedbed.loading.rebuild_errors import located_error
+from seedbed.validation.sources import SeedSource
+
+# A relation's name quoted as :func:`seedbed.loading.copy.qualified` quotes it.
+_QUOTED = "'\"' || replace({ns}, '\"', '\"\"') || '\".\"' || replace({rel}, '\"', '\"\"') || '\"'"
+_BUILD_ORDER = {"p": 0, "u": 1, "x": 1, "i": 1, "c": 2, "f": 3}
+
+
+class Strategy(enum.StrEnum):
+    """How a table is written: ``rebuild`` (empty tables), ``incremental``, or ``auto``."""
+
+    AUTO = "auto"
+    REBUILD = "rebuild"
+    INCREMENTAL = "incremental"
+
+    @classmethod
+    def parse(cls, value: str | Strategy) -> Strategy:
+        try:
+            return cls(value)
+        except ValueError:
+            choices = ", ".join(s.value for s in cls)
+            raise SeedError(f"unknown load strategy {value!r}: use one of {choices}") from None
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What the writer does per table, decided before it starts.
+
+    ``strategies`` maps each loaded table to ``rebuild`` or ``incremental``;
+    ``locks`` lists every lock to take, in order; ``empty`` names the tables
+    locked ``ACCESS EXCLUSIVE`` (empty, so validation must not read them);
+    ``non_empty`` the loaded tables that hold rows.
+    """
+
+    strategies: Mapping[str, Strategy]
+    locks: tuple[LockRequest, ...]
+    empty: frozenset[str]
+    non_empty: frozenset[str]
+    rebuilt: tuple[sa.Table, ...]
+
+    def strategy(self, table: str) -> Strategy:
+        return self.strategies.get(table, Strategy.INCREMENTAL)
+
+    def lock(self, table: str) -> LockRequest:
+        """The lock to take on loaded ``table``."""
+        return next(request for request in self.locks if request.name == table)
+
+
+def plan_load(
+    engine: Engine,
+    tables: Sequence[sa.Table],
+    strategy: Strategy,
+    mode: LoadMode,
+    timeout: float,
+) -> LoadPlan:
+    """Decide each table's strategy; ``tables`` are in load (foreign-key) order.
+
+    ``auto`` rebuilds a table in ``insert`` mode when it and every table whose
+    foreign keys point at it are empty; ``rebuild`` insists (a table that
+    cannot be rebuilt is a :class:`~seedbed.errors.SeedError`). Looking for
+    rows waits, with a message, for another load that holds a table locked
+    (at most ``timeout`` seconds, as :func:`~seedbed.loading.locks.lock_tables`).
+    """
+    relations = [qualified(t) for t in tables]
+    names = dict(zip(relations, (t.name for t in tables), strict=True))
+    try:
+        with engine.connect() as conn:
+            children = _referencing(conn, relations)
+            kids = sorted({c for cs in children.values() for c in cs} - set(relations))
+            probed = [*relations, *kids]
+            reads = [LockRequest(r, names.get(r, r), ACCESS_SHARE) for r in probed]
+            driver = conn.connection.driver_connection
+            assert isinstance(driver, psycopg.Connection)
+            lock_tables(driver, reads, timeout)
+            filled = _non_empty(conn, probed)
+    except sa.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise DatabaseError(f"cannot read the tables to load: {reason}") from None
+    strategies: dict[str, Strategy] = {}
+    for table, relation in zip(tables, relations, strict=True):
+        why_not = _why_not_rebuild(relation, children.get(relation, ()), filled, mode)
+        if strategy is Strategy.REBUILD and why_not:
+            raise SeedError(f"table {table.name!r} cannot be rebuilt: {why_not}")
+        wanted = strategy is not Strategy.INCREMENTAL and not why_not
+        strategies[table.name] = Strategy.REBUILD if wanted else Strategy.INCREMENTAL
+    rebuilt = tuple(t for t in tables if strategies[t.name] is Strategy.REBUILD)
+    exclusive = [qualified(t) for t in rebuilt]
+    extra = sorted({c for r in exclusive for c in children.get(r, ())} - set(relations))
+    locks = [
+        LockRequest(r, t.name, ACCESS_EXCLUSIVE if r in exclusive else ROW_EXCLUSIVE)
+        for t, r in zip(tables, relations, strict=True)
+    ] + [LockRequest(r, r, ACCESS_EXCLUSIVE) for r in extra]
+    return LoadPlan(
+        strategies=strategies,
+        locks=tuple(locks),
+        empty=frozenset(t.name for t in rebuilt),
+        non_empty=frozenset(t.name for t, r in zip(tables, relations, strict=True) if r in filled),
+        rebuilt=rebuilt,
+    )
+
+
+def _why_not_rebuild(
+    relation: str, children: Sequence[str], filled: set[str], mode: LoadMode
+) -> str | None:
+    if mode is not LoadMode.INSERT:
+        return f"the rebuild strategy is for insert mode, not {mode.value}"
+    if relation in filled:
+        return "it has rows (rebuild is for empty tables; use auto or incremental)"
+    busy = [c for c in children if c in filled and c != relation]
+    if busy:
+        return f"{busy[0]} has rows that point at it"
+    return None
+
+
+def _referencing(conn: sa.Connection, relations: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """For each relation, the relations whose foreign keys point at it (quoted, qualified)."""
+    rows = conn.exec_driver_sql(
+        f"SELECT DISTINCT r.name, {_QUOTED.format(ns='cn.nspname', rel='c.relname')} "
+        "FROM unnest(%(rels)s::text[]) AS r(name) "
+        "JOIN pg_constraint AS k ON k.confrelid = r.name::regclass AND k.contype = 'f' "
+        "JOIN pg_class AS c ON c.oid = k.conrelid "
+        "JOIN pg_namespace AS cn ON cn.oid = c.relnamespace",
+        {"rels": list(relations)},
+    ).all()
+    found: dict[str, list[str]] = {}
+    for parent, child in rows:
+        found.setdefault(str(parent), []).append(str(child))
+    return {parent: tuple(sorted(kids)) for parent, kids in found.items()}
+
+
+def _non_empty(conn: sa.Connection, relations: Sequence[str]) -> set[str]:
+    if not relations:
+        return set()
+    probes = " UNION ALL ".join(
+        f"SELECT {i} FROM (SELECT 1 FROM {r} LIMIT 1) AS t{i}" for i, r in enumerate(relations)
+    )
+    return {relations[int(row[0])] for row in conn.exec_driver_sql(probes)}
+
+
+def maintenance_work_mem_mb(data_bytes: int, memory_bytes: int | None = None) -> int:
+    """``maintenance_work_mem`` for rebuilding indexes over ``data_bytes`` of table data.
+
+    A sorted index build needs about the key data in memory to sort it in one
+    pass; the key data is at most the table's size. So: the largest table's
+    size plus a margin, at least 64 MB (the server's default), at most an
+    eighth of this machine's memory and 2 GB (several loads may run at once,
+    and the server may share the machine).
+    """
+    if memory_bytes is None:
+        try:
+            memory_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError):
+            memory_bytes = 2 << 30
+    wanted = data_bytes * 5 // 4 + (16 << 20)
+    cap = min(2 << 30, memory_bytes // 8)
+    return max(64, min(wanted, cap) >> 20)
+
+
+class Rebuild:
+    """Drops and rebuilds the definitions of ``plan.rebuilt`` on the writer's connection."""
+
+    def __init__(
+        self, connection: psycopg.Connection[Any], plan: LoadPlan, progress: bool = False
+    ) -> None:
+        self.connection = connection
+        self.plan = plan
+        self.progress = progress
+        self.definitions: list[Definition] = []
+        self.seconds = 0.0
+
+    @property
+    def relations(self) -> list[str]:
+        return [qualified(t) for t in self.plan.rebuilt]
+
+    def prepare(self) -> None:
+        """Under the locks: check the tables are still empty, read, drop, truncate."""
+        started = time.perf_counter()
+        locked = [lock.relation for lock in self.plan.locks if lock.mode == ACCESS_EXCLUSIVE]
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                " UNION ALL ".join(f"(SELECT {i} FROM {r} LIMIT 1)" for i, r in enumerate(locked))
+            )
+            filled = [locked[int(row[0])] for row in cursor.fetchall()]
+            if filled:
+                raise DatabaseError(
+                    f"{filled[0]} received rows from another session while this load started; "
+                    "nothing was written: run the load again"
+                )
+            self.definitions = read_definitions(cursor, self.relations, locked)
+            for definition in sorted(self.definitions, key=lambda d: -_BUILD_ORDER[d.kind]):
+                cursor.execute(definition.drop_sql)
+            cursor.execute(f"TRUNCATE {', '.join(self.relations)}")
+        self.seconds += time.perf_counter() - started
+
+    def restore(self, targets: Mapping[str, SeedSource]) -> None:
+        """After the COPY: indexes, then CHECKs, then foreign keys, then statistics."""
+        started = time.perf_counter()
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT coalesce(max(pg_table_size(r)), 0) FROM unnest(%s::regclass[]) AS r",
+                (self.relations,),
+            )
+            row = cursor.fetchone()
+            megabytes = maintenance_work_mem_mb(int(row[0]) if row else 0)
+            cursor.execute(f"SET LOCAL maintenance_work_mem = '{megabytes}MB'")
+            steps = self._steps()
+            bar = progress_bar(self.progress, description="rebuild", total=len(steps), unit="steps")
+            try:
+                for step in steps:
+                    self._run(cursor, step, targets)
+                    bar.update(1)
+            finally:
+                bar.close()
+            for definition in self.definitions:
+                for statement in definition.comment_sql():
+                    cursor.execute(statement)
+            cursor.execute(f"ANALYZE {', '.join(self.relations)}")
+        self.seconds += time.perf_counter() - started
+
+    def _steps(self) -> list[list[Definition]]:
+        """One statement per index and foreign key; one per table for all its CHECKs."""
+        ordered = sorted(self.definitions, key=lambda d: _BUILD_ORDER[d.kind])
+        steps: list[list[Definition]] = []
+        for definition in ordered:
+            last = steps[-1] if steps else []
+            same_table = bool(last) and last[0].relation == definition.relation
+            if definition.kind == "c" and same_table and last[0].kind == "c":
+                last.append(definition)
+                continue
+            steps.append([definition])
+        return steps
+
+    def _run(
+        self, cursor: psycopg.Cursor[Any], step: list[Definition], targets: Mapping[str, SeedSource]
+    ) -> None:
+        if len(step) == 1:
+            sql = step[0].create_sql
+        else:
+            adds = ", ".join(f"ADD CONSTRAINT {quote_ident(d.name)} {d.definition}" for d in step)
+            sql = f"ALTER TABLE {step[0].relation} {adds}"
+        cursor.execute("SAVEPOINT seedbed_rebuild")
+        try:
+            cursor.execute(sql)
+        except psycopg.Error as exc:
+            if not (exc.sqlstate or "").startswith("23"):
+                raise
+            cursor.execute("ROLLBACK TO SAVEPOINT seedbed_rebuild")
+            failed = next((d for d in step if d.name == exc.diag.constraint_name), step[0])
+            raise located_error(cursor, exc, failed, targets) from None
+        cursor.execute("RELEASE SAVEPOINT seedbed_rebuild")

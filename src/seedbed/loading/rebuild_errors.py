@@ -1,0 +1,115 @@
+"""Where the row is that a rebuild step found: file, physical line, key, secrets redacted.
+
+A rebuild step that fails on the data (a duplicate found by a unique index
+build, a CHECK by the validating scan, a foreign key when it is re-added)
+runs under a savepoint; after rolling back to it, the offending row is looked
+up (a window over the index's key, ``NOT (check)``, an anti-join against the
+parent) and its ``ctid`` turned into its position in the source.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+
+from seedbed.errors import LoadError
+from seedbed.loading.catalog import Definition
+from seedbed.loading.failures import REDACTED
+from seedbed.validation.formats.base import COPY_BATCH_ROWS
+from seedbed.validation.sources import SeedSource
+
+_KEY_DETAIL = re.compile(r"^Key \((?P<columns>.+?)\)=\((?P<values>.*)\) (?:is duplicated|is not)")
+
+
+def _offending_row_sql(definition: Definition) -> str | None:
+    """A query for the ``ctid`` of the first row (in source order) that breaks ``definition``."""
+    rel = definition.relation
+    if definition.kind == "c" and definition.predicate:
+        return f"SELECT ctid FROM {rel} WHERE NOT ({definition.predicate}) ORDER BY ctid LIMIT 1"
+    if definition.kind == "f" and definition.parent:
+        present = " AND ".join(f"c.{k} IS NOT NULL" for k in definition.keys)
+        match = " AND ".join(
+            f"p.{pk} = c.{k}" for k, pk in zip(definition.keys, definition.parent_keys, strict=True)
+        )
+        return (
+            f"SELECT c.ctid FROM {rel} AS c WHERE {present} AND NOT EXISTS "
+            f"(SELECT 1 FROM {definition.parent} AS p WHERE {match}) ORDER BY c.ctid LIMIT 1"
+        )
+    unique = definition.kind in ("p", "u") or definition.definition.startswith("CREATE UNIQUE")
+    if not unique or not definition.keys:
+        return None
+    keys = ", ".join(f"({k})" for k in definition.keys)
+    conditions = [f"({k}) IS NOT NULL" for k in definition.keys]
+    if definition.predicate:
+        conditions.append(f"({definition.predicate})")
+    where = " AND ".join(conditions)
+    return (
+        f"SELECT ctid FROM (SELECT ctid, row_number() OVER (PARTITION BY {keys} ORDER BY ctid) "
+        f"AS n FROM {rel} WHERE {where}) AS d WHERE n > 1 ORDER BY ctid LIMIT 1"
+    )
+
+
+def _source_position(
+    cursor: psycopg.Cursor[Any], definition: Definition, source: SeedSource
+) -> tuple[SeedSource, int] | None:
+    """The file (a part, for a folder) and position of the first row that breaks ``definition``.
+
+    The table was empty and truncated, so COPY wrote its rows in source order:
+    the rows before the offending row's ``ctid`` are the rows before it in the
+    source, counted file by file.
+    """
+    sql = _offending_row_sql(definition)
+    if sql is None:
+        return None
+    cursor.execute("SET LOCAL search_path = pg_catalog")
+    cursor.execute(sql)
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    cursor.execute(f"SELECT count(*) FROM {definition.relation} WHERE ctid < %s::tid", (row[0],))
+    counted = cursor.fetchone()
+    before = int(counted[0]) if counted else 0
+    for part in source.files():
+        for piece in part.format.pieces(COPY_BATCH_ROWS):
+            if before < piece.rows:
+                return part, int(piece.positions[before])
+            before -= piece.rows
+    return None
+
+
+def located_error(
+    cursor: psycopg.Cursor[Any],
+    exc: psycopg.Error,
+    definition: Definition,
+    targets: Mapping[str, SeedSource],
+) -> LoadError:
+    """A :class:`LoadError` naming file, line and constraint for a failed rebuild step."""
+    source = targets.get(definition.table)
+    found = _source_position(cursor, definition, source) if source else None
+    target, line = found if found else (source, None)
+    detail = ""
+    key = _KEY_DETAIL.match(exc.diag.message_detail or "")
+    if key and target is not None:
+        shown = REDACTED if target.sensitive(key.group("columns")) else key.group("values")
+        detail = f"key ({key.group('columns')})=({shown})"
+    if definition.kind == "c":
+        problem = f"the row violates check constraint {definition.name!r}"
+    elif definition.kind == "f":
+        parent = (definition.parent or "").rsplit(".", 1)[-1].strip('"')
+        problem = f"{detail or 'the key'} is not present in table {parent!r} ({definition.name})"
+    else:
+        problem = f"duplicate {detail or 'key'} violates unique {definition.name!r}"
+    place = target.label if target else definition.table
+    if line is not None and target is not None:
+        place += f", {target.unit} {line}"
+    return LoadError(
+        f"{place}: table {definition.table!r}: {problem} (found while rebuilding; nothing was "
+        "written)",
+        table=definition.table,
+        file=target.label if target else None,
+        line=line,
+        constraint=definition.name,
+    )

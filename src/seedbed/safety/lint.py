@@ -1,0 +1,117 @@
+"""``lint``: read pending revisions' operations and check them against the rows there now.
+
+Nothing is executed against the database: each revision's ``upgrade()`` runs
+with ``alembic.op`` bound to :class:`RecordingOperations`, which collects the
+operations instead of running them, and the whole lint happens in a
+read-only transaction that is rolled back, so even SQL a revision sends
+through ``op.get_bind()`` cannot change anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.operations import ops
+from alembic.script import Script
+
+from seedbed.config import Settings, load_settings
+from seedbed.db import get_engine
+from seedbed.errors import DatabaseError
+from seedbed.migrate import _first_line
+from seedbed.safety import rules
+from seedbed.safety.findings import Finding, LintReport
+from seedbed.safety.revisions import (
+    RevisionOperations,
+    acknowledged_rules,
+    migration_context,
+    named_scripts,
+    pending_scripts,
+)
+
+
+class RecordingOperations(RevisionOperations):
+    """``alembic.op`` that records every operation and executes none."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.recorded: list[ops.MigrateOperation] = []
+
+    def invoke(self, operation: ops.MigrateOperation) -> Any:
+        self.recorded.append(operation)
+        if isinstance(operation, ops.CreateTableOp):
+            # op.create_table returns the Table; revisions may pass it to bulk_insert.
+            return operation.to_table(self.migration_context)
+        return None
+
+
+def lint(
+    settings: Settings | None = None,
+    revisions: Sequence[str] = (),
+    *,
+    target: str = "head",
+    index_size_threshold: int = rules.INDEX_SIZE_THRESHOLD,
+) -> LintReport:
+    """Check ``revisions`` (default: those pending up to ``target``) against the namespace.
+
+    Raises :class:`~seedbed.errors.MigrationError` for an unknown revision and
+    :class:`~seedbed.errors.DatabaseError` when the database cannot be read.
+
+    >>> report = lint(load_settings(schema="shop"))     # doctest: +SKIP
+    >>> report.ok, report.to_frame()                      # doctest: +SKIP
+    """
+    settings = settings or load_settings()
+    try:
+        with get_engine(settings).connect() as connection, connection.begin() as transaction:
+            connection.exec_driver_sql("set transaction read only")
+            if revisions:
+                scripts = named_scripts(settings, revisions)
+            else:
+                scripts = pending_scripts(connection, settings, target)
+            scope = rules.Scope(
+                connection, settings.schema, index_size_threshold=index_size_threshold
+            )
+            findings = [f for script in scripts for f in lint_script(script, scope, settings)]
+            transaction.rollback()
+    except sa.exc.DBAPIError as exc:
+        raise DatabaseError(f"lint failed: {_first_line(exc)}") from None
+    return LintReport(tuple(s.revision for s in scripts), tuple(findings))
+
+
+def lint_script(script: Script, scope: rules.Scope, settings: Settings) -> list[Finding]:
+    """The findings for one revision, in the order of its operations."""
+    scope.revision = script.revision
+    recorder = RecordingOperations(migration_context(scope.connection, settings), script)
+    stopped: list[Finding] = []
+    savepoint = scope.connection.begin_nested()
+    try:
+        recorder.run_upgrade()
+        savepoint.commit()
+    except Exception as exc:  # revision code may raise anything; the lint reports it
+        savepoint.rollback()
+        reason = (_first_line(exc) if isinstance(exc, sa.exc.DBAPIError) else str(exc)) or repr(exc)
+        stopped.append(
+            scope.finding(
+                "unchecked-code",
+                "(revision code)",
+                f"upgrade() stopped after {len(recorder.recorded)} operation(s): {reason}",
+                error=False,
+            )
+        )
+    findings: list[Finding] = []
+    for operation in recorder.recorded:
+        findings.extend(rules.check(operation, scope))
+        _remember(operation, scope)
+    findings.extend(stopped)
+    assured = acknowledged_rules(script)
+    return [dataclasses.replace(f, acknowledged=f.rule in assured) for f in findings]
+
+
+def _remember(operation: ops.MigrateOperation, scope: rules.Scope) -> None:
+    """Tables and columns created by this step hold no rows for the steps after it."""
+    if isinstance(operation, ops.CreateTableOp):
+        scope.new_tables.add(operation.table_name)
+    elif isinstance(operation, ops.AddColumnOp):
+        scope.new_columns.add((operation.table_name, operation.column.name))

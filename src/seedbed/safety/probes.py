@@ -1,0 +1,206 @@
+"""Read-only questions about the rows in the namespace, asked while linting.
+
+Every probe runs inside a savepoint of the lint's read-only transaction, so a
+question the database cannot answer (a table a pending revision creates, a
+condition that names a column not there yet) returns ``None`` instead of
+aborting the lint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+_COUNT_SETTING = "seedbed.lint_count"
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A table in a schema, and the connection to ask about it."""
+
+    connection: sa.Connection
+    schema: str
+    table: str
+
+    @property
+    def sql(self) -> str:
+        """The table's quoted, schema-qualified name."""
+        return f"{quote(self.connection, self.schema)}.{quote(self.connection, self.table)}"
+
+    def column(self, name: str) -> str:
+        return quote(self.connection, name)
+
+
+def quote(connection: sa.Connection, name: str) -> str:
+    return connection.dialect.identifier_preparer.quote_identifier(name)
+
+
+def ask(connection: sa.Connection, sql: str, params: dict[str, Any] | None = None) -> Any:
+    """The first column of the first row, or ``None`` if the database refused the query.
+
+    SQL that embeds text from a revision (a CHECK condition, a USING
+    expression) is sent without parameters, as written, so a ``:`` or ``%`` in
+    it is not mistaken for a placeholder.
+    """
+    savepoint = connection.begin_nested()
+    try:
+        if params:
+            result = connection.execute(sa.text(sql), params)
+        else:
+            result = connection.exec_driver_sql(sql, execution_options={"no_parameters": True})
+        value = result.scalar() if result.returns_rows else True
+    except sa.exc.DBAPIError:
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    return value
+
+
+def count(connection: sa.Connection, sql: str, params: dict[str, Any] | None = None) -> int | None:
+    """A count (or size) from the database, or ``None`` if it refused the query."""
+    value = ask(connection, sql, params)
+    return None if value is None else int(value)
+
+
+def exists(relation: Relation, column: str | None = None) -> bool:
+    """Whether the table (and ``column``, if given) exists in the database now."""
+    if column is None:
+        sql = "select to_regclass(:name) is not null"
+        return bool(ask(relation.connection, sql, {"name": relation.sql}))
+    sql = (
+        "select count(*) from pg_attribute where attrelid = to_regclass(:name) "
+        "and attname = :column and attnum > 0 and not attisdropped"
+    )
+    return bool(ask(relation.connection, sql, {"name": relation.sql, "column": column}))
+
+
+def row_count(relation: Relation) -> int | None:
+    return count(relation.connection, f"select count(*) from {relation.sql}")
+
+
+def value_count(relation: Relation, column: str, *, null: bool = False) -> int | None:
+    """Rows where ``column`` is not null (or, with ``null=True``, where it is)."""
+    test = "is null" if null else "is not null"
+    sql = f"select count(*) from {relation.sql} where {relation.column(column)} {test}"
+    return count(relation.connection, sql)
+
+
+def table_bytes(relation: Relation) -> int | None:
+    """The table's size on disk (heap and TOAST, without indexes)."""
+    return count(
+        relation.connection, "select pg_table_size(to_regclass(:name))", {"name": relation.sql}
+    )
+
+
+def column_type(relation: Relation, column: str) -> str | None:
+    """The column's type as PostgreSQL names it, e.g. ``character varying(20)``."""
+    sql = (
+        "select format_type(atttypid, atttypmod) from pg_attribute "
+        "where attrelid = to_regclass(:name) and attname = :column and not attisdropped"
+    )
+    value = ask(relation.connection, sql, {"name": relation.sql, "column": column})
+    return None if value is None else str(value)
+
+
+def casts_by_assignment(connection: sa.Connection, source: str, target: str) -> bool | None:
+    """Whether ``ALTER COLUMN ... TYPE target`` without USING can convert from ``source``.
+
+    PostgreSQL uses the assignment cast: the same type, a cast marked
+    implicit or assignment in ``pg_cast``, or I/O conversion to a string type.
+    """
+    sql = (
+        "select s = t or (select typcategory = 'S' from pg_type where oid = t) "
+        "or exists (select 1 from pg_cast where castsource = s and casttarget = t "
+        "and castcontext in ('a', 'i')) "
+        "from (select cast(:source as regtype)::oid as s, cast(:target as regtype)::oid as t) x"
+    )
+    value = ask(connection, sql, {"source": source, "target": target})
+    return None if value is None else bool(value)
+
+
+def unconvertible_count(
+    relation: Relation,
+    column: str,
+    target: str,
+    using: str | None = None,
+    *,
+    input_check: bool | None = None,
+) -> int | None:
+    """Non-null values of ``column`` that ``ALTER COLUMN ... TYPE target`` could not convert.
+
+    Each value is ``using`` (or the column) assigned to a PL/pgSQL variable
+    of type ``target``, which applies the assignment cast, as ALTER does
+    (lengths of ``varchar(n)`` included). One pass over the table says
+    whether every value converts. If not, the failures are counted with
+    ``pg_input_is_valid`` (PostgreSQL 16+, a text column without USING: there
+    the conversion is exactly text input), or else row by row in PL/pgSQL,
+    catching each error in a subtransaction and handing the count back
+    through a transaction-local setting. ``input_check`` forces one way or
+    the other (tests compare them).
+    """
+    connection = relation.connection
+    value = using or relation.column(column)
+    where = f"from {relation.sql} where {relation.column(column)} is not null"
+    every = _plpgsql(
+        target,
+        f"for seedbed_row in select {value} as v {where} loop "
+        "seedbed_value := seedbed_row.v; end loop;",
+    )
+    if ask(connection, every) is not None:
+        return 0
+    if input_check is None:
+        source = column_type(relation, column) or ""
+        input_check = using is None and _server_version(connection) >= 160000 and _is_text(source)
+    if input_check:
+        test = f"not pg_input_is_valid({relation.column(column)}::text, :t)"
+        return count(connection, f"select count(*) {where} and {test}", {"t": target})
+    each = _plpgsql(
+        target,
+        f"for seedbed_row in select ctid as id {where} loop begin "
+        f"select {value} into seedbed_value from {relation.sql} where ctid = seedbed_row.id; "
+        "exception when others then seedbed_bad := seedbed_bad + 1; end; end loop; "
+        f"perform set_config('{_COUNT_SETTING}', seedbed_bad::text, true);",
+    )
+    if ask(connection, each) is None:
+        return None
+    setting = ask(connection, f"select current_setting('{_COUNT_SETTING}', true)")
+    return int(setting) if setting else None
+
+
+def _plpgsql(target: str, body: str) -> str:
+    """An anonymous PL/pgSQL block with a variable of type ``target`` (names unlikely to clash)."""
+    return (
+        "do $seedbed$ declare seedbed_row record; seedbed_bad bigint := 0; "
+        f"seedbed_value {target}; begin {body} end $seedbed$"
+    )
+
+
+def check_violations(relation: Relation, condition: str) -> int | None:
+    """Rows for which the CHECK ``condition`` is false (NULL passes, as in PostgreSQL)."""
+    sql = f"select count(*) from {relation.sql} where not ({condition})"
+    return count(relation.connection, sql)
+
+
+def foreign_key_violations(
+    relation: Relation, columns: Sequence[str], referred: Relation, referred_columns: Sequence[str]
+) -> int | None:
+    """Rows whose key (all columns non-null, MATCH SIMPLE) has no row in ``referred``."""
+    here = [f"c.{relation.column(c)}" for c in columns]
+    pairs = [f"p.{referred.column(r)} = {h}" for r, h in zip(referred_columns, here, strict=True)]
+    sql = (
+        f"select count(*) from {relation.sql} c where "
+        + " and ".join(f"{h} is not null" for h in here)
+        + f" and not exists (select 1 from {referred.sql} p where {' and '.join(pairs)})"
+    )
+    return count(relation.connection, sql)
+
+
+def _server_version(connection: sa.Connection) -> int:
+    return int(ask(connection, "show server_version_num") or 0)
+
+
+def _is_text(type_name: str) -> bool:
+    return type_name == "text" or type_name.startswith(("character", "citext"))

@@ -1,0 +1,111 @@
+"""``seedbed db backup`` / ``db restore``: pg_dump of the namespace, and a faithful round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import seedbed
+from seedbed import migrate, safety
+from seedbed.config import Settings, load_settings
+from seedbed.db import get_engine
+from seedbed.errors import BackupError
+from seedbed.safety.backup import _connection, without_timeout_setting
+from tests.helpers import ROOT, fresh_settings, run_cli
+
+
+def checksums(settings: Settings) -> dict[str, tuple[int, str]]:
+    """Rows and a digest of the contents of every table in the namespace (version table too)."""
+    with get_engine(settings).connect() as connection:
+        tables = connection.execute(
+            sa.text("select tablename from pg_tables where schemaname = :s"), {"s": settings.schema}
+        ).scalars()
+        return {
+            table: tuple(
+                connection.exec_driver_sql(
+                    "select count(*), "
+                    "md5(coalesce(string_agg(t::text, ',' order by t::text), '')) "
+                    f'from "{settings.schema}"."{table}" t'
+                ).one()
+            )
+            for table in tables
+        }
+
+
+@pytest.fixture
+def populated(settings: Settings) -> Settings:
+    seedbed.load(ROOT / "data" / "seeds", engine=get_engine(settings), progress=False)
+    return settings
+
+
+def test_backup_reset_restore_gives_identical_tables(populated: Settings, tmp_path: Path) -> None:
+    before = checksums(populated)
+    path = safety.backup(populated, tmp_path / "round.dump")
+    migrate.reset(populated)
+    assert checksums(populated) == {}
+    safety.restore(populated, path)
+    assert checksums(populated) == before
+    assert before["alembic_version"][0] == 1 and before["user"][0] > 0
+    assert migrate.check(populated) == []
+
+
+def test_cli_backup_default_path_and_restore_needs_yes(
+    populated: Settings, db_env: dict[str, str]
+) -> None:
+    env = {**db_env, "SEEDBED_SCHEMA": populated.schema}
+    made = run_cli("db", "backup", env=env)
+    assert made.returncode == 0, made.stderr
+    path = Path(made.stdout.strip().split(" to ", 1)[1])
+    assert path.parent == populated.home / "backups"
+    assert path.name.startswith(f"{populated.schema}-") and path.suffix == ".dump"
+    before = checksums(populated)
+    with get_engine(populated).begin() as connection:
+        connection.exec_driver_sql(f'delete from "{populated.schema}".post_tag')
+    refused = run_cli("db", "restore", str(path), env=env)
+    assert refused.returncode == 2
+    assert checksums(populated) != before
+    done = run_cli("db", "restore", str(path), "--yes", env=env)
+    assert done.returncode == 0, done.stderr
+    assert checksums(populated) == before
+
+
+def test_a_failed_restore_leaves_the_namespace_as_it_was(
+    populated: Settings, tmp_path: Path
+) -> None:
+    good = safety.backup(populated, tmp_path / "good.dump")
+    broken = tmp_path / "broken.dump"
+    broken.write_bytes(good.read_bytes()[: good.stat().st_size * 9 // 10])  # TOC intact
+    before = checksums(populated)
+    with pytest.raises(BackupError, match="restore failed"):
+        safety.restore(populated, broken)
+    assert checksums(populated) == before
+
+
+def test_restore_refuses_a_backup_of_another_namespace(
+    populated: Settings, base_settings: Settings, tmp_path: Path
+) -> None:
+    path = safety.backup(populated, tmp_path / "other.dump")
+    elsewhere = fresh_settings(base_settings)
+    with pytest.raises(BackupError, match=f"holds {populated.schema}, not the namespace"):
+        safety.restore(elsewhere, path)
+    with pytest.raises(BackupError, match="no backup file"):
+        safety.restore(populated, tmp_path / "missing.dump")
+
+
+def test_the_password_goes_to_the_environment_not_the_command_line() -> None:
+    settings = load_settings(
+        database_url="postgresql://me:hunter2@db.example:5433/app?sslmode=require"
+    )
+    conninfo, env = _connection(settings)
+    assert "hunter2" not in conninfo
+    assert env["PGPASSWORD"] == "hunter2"
+    assert conninfo == "host='db.example' port='5433' user='me' dbname='app' sslmode='require'"
+
+
+def test_old_servers_get_the_script_without_transaction_timeout() -> None:
+    script = [b"SET lock_timeout = 0;\n", b"SET transaction_timeout = 0;\n", b"CREATE SCHEMA s;\n"]
+    data = [b"COPY s.t (a) FROM stdin;\n", b"SET transaction_timeout = 0;\n"]
+    kept = list(without_timeout_setting(script + data))
+    assert kept == [script[0], script[2], *data]

@@ -1,0 +1,329 @@
+"""``seedbed db lint``: pending revisions checked with static rules and the rows there now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+import seedbed
+from seedbed import safety
+from seedbed.config import Settings
+from seedbed.db import get_engine
+from seedbed.errors import MigrationError
+from seedbed.safety import Severity, probes
+from tests.helpers import ROOT, run_cli
+from tests.revision_files import RevisionFolder
+
+
+@pytest.fixture
+def populated(settings: Settings) -> Settings:
+    """A migrated namespace holding the project's seed set."""
+    seedbed.load(ROOT / "data" / "seeds", engine=get_engine(settings), progress=False)
+    return settings
+
+
+@pytest.fixture
+def revisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RevisionFolder:
+    return RevisionFolder.copy_of_project(tmp_path / "migrations", monkeypatch)
+
+
+def scalar(engine: Engine, sql: str) -> int:
+    with engine.connect() as connection:
+        return int(connection.exec_driver_sql(sql).scalar_one())
+
+
+def only(report: safety.LintReport, rule: str) -> safety.Finding:
+    found = [f for f in report if f.rule == rule]
+    assert len(found) == 1, report.render()
+    return found[0]
+
+
+def test_required_column_on_a_table_with_rows_is_an_error_that_counts_them(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    rev = revisions.add(
+        "op.add_column('user', sa.Column('nickname', sa.Text(), nullable=False), schema=schema)"
+    )
+    users = scalar(get_engine(populated), f'select count(*) from "{populated.schema}"."user"')
+    report = safety.lint(populated)
+    finding = only(report, "adding-required-field")
+    assert (finding.severity, finding.revision, finding.target) == (
+        Severity.ERROR,
+        rev,
+        "user.nickname",
+    )
+    assert finding.affected == users > 0
+    assert f"user has {users} row(s)" in finding.effect
+    assert "server_default" in finding.fix
+    assert not report.ok
+    assert report.revisions == (rev,)
+
+
+def test_required_column_with_a_server_default_or_on_an_empty_table_passes(
+    settings: Settings, revisions: RevisionFolder
+) -> None:
+    revisions.add(
+        """
+        op.add_column('user', sa.Column('nickname', sa.Text(), nullable=False), schema=schema)
+        rank = sa.Column('rank', sa.Integer(), server_default='0', nullable=False)
+        op.add_column('post', rank, schema=schema)
+        """
+    )
+    assert safety.lint(settings).findings == ()
+
+
+def test_type_change_counts_the_values_that_would_not_convert(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    engine = get_engine(populated)
+    schema = populated.schema
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f"update \"{schema}\".\"user\" set name = '42' where email < 'user2'"
+        )
+    numeric = scalar(engine, f'select count(*) from "{schema}"."user" where name = \'42\'')
+    named = scalar(engine, f'select count(*) from "{schema}"."user" where name is not null')
+    long_slugs = scalar(engine, f'select count(*) from "{schema}".post where char_length(slug) > 8')
+    rev = revisions.add(
+        """
+        op.alter_column(
+            'user', 'name', type_=sa.Integer(), postgresql_using='name::integer', schema=schema
+        )
+        op.alter_column('post', 'slug', type_=sa.String(8), schema=schema)
+        op.alter_column('post', 'title', type_=sa.Text(), schema=schema)
+        """
+    )
+    name, slug, title = [f for f in safety.lint(populated) if f.rule == "changing-column-type"]
+    assert 0 < numeric < named
+    assert (name.target, name.severity, name.affected) == (
+        "user.name",
+        Severity.ERROR,
+        named - numeric,
+    )
+    assert f"{named - numeric:,} of {named:,} non-null value(s)" in name.effect
+    assert name.revision == rev
+    assert (slug.target, slug.severity, slug.affected) == ("post.slug", Severity.ERROR, long_slugs)
+    assert long_slugs > 0
+    assert (title.severity, title.affected) == (Severity.WARNING, 0)
+    assert "convert" in title.effect
+
+
+def test_type_change_without_an_automatic_cast_fails_whatever_the_data(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    revisions.add("op.alter_column('user', 'email_verified', type_=sa.Integer(), schema=schema)")
+    finding = only(safety.lint(populated), "changing-column-type")
+    assert finding.severity is Severity.ERROR
+    assert "no automatic cast from boolean to INTEGER" in finding.effect
+    assert "postgresql_using" in finding.effect
+
+
+@pytest.mark.parametrize("input_check", [True, False], ids=["pg_input_is_valid", "plpgsql"])
+def test_both_ways_of_counting_conversion_failures_agree(
+    populated: Settings, input_check: bool
+) -> None:
+    engine = get_engine(populated)
+    schema = populated.schema
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f"update \"{schema}\".\"user\" set name = '7' where email < 'user3'"
+        )
+        expected = connection.exec_driver_sql(
+            f'select count(*) from "{schema}"."user" '
+            "where name is not null and name !~ '^[0-9]+$'"
+        ).scalar_one()
+    with engine.connect() as connection:
+        relation = probes.Relation(connection, schema, "user")
+        found = probes.unconvertible_count(relation, "name", "integer", input_check=input_check)
+        assert probes.unconvertible_count(relation, "email_verified", "text") == 0
+    assert found == expected > 0
+
+
+def test_dropped_column_and_table_count_what_is_lost(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    engine = get_engine(populated)
+    schema = populated.schema
+    revisions.add(
+        "op.drop_column('user', 'name', schema=schema)\nop.drop_table('tag', schema=schema)"
+    )
+    report = safety.lint(populated)
+    column, table = only(report, "ban-drop-column"), only(report, "ban-drop-table")
+    names = scalar(engine, f'select count(*) from "{schema}"."user" where name is not null')
+    tags = scalar(engine, f'select count(*) from "{schema}".tag')
+    assert (column.target, column.affected, column.severity) == ("user.name", names, Severity.ERROR)
+    assert (table.target, table.affected, table.severity) == ("tag", tags, Severity.ERROR)
+    assert f"{names} non-null value(s) in user.name are lost" in column.effect
+
+
+def test_a_revision_acknowledges_findings_in_its_own_file(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    revisions.add("op.drop_column('user', 'name', schema=schema)", assured={"ban-drop-column"})
+    report = safety.lint(populated)
+    finding = only(report, "ban-drop-column")
+    assert finding.acknowledged and not finding.blocking
+    assert report.ok
+    assert finding.render().startswith("acknowledged: ban-drop-column")
+    frame = report.to_frame()
+    assert frame[["rule", "severity", "acknowledged"]].values.tolist() == [
+        ["ban-drop-column", "error", True]
+    ]
+
+
+def test_renamed_column_is_a_warning(populated: Settings, revisions: RevisionFolder) -> None:
+    revisions.add("op.alter_column('user', 'image', new_column_name='picture', schema=schema)")
+    report = safety.lint(populated)
+    finding = only(report, "renaming-column")
+    assert (finding.severity, finding.target) == (Severity.WARNING, "user.image")
+    assert report.ok
+
+
+def test_index_without_concurrently_warns_above_the_size_threshold(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    revisions.add(
+        """
+        op.create_index('ix_user_name', 'user', ['name'], schema=schema)
+        with op.get_context().autocommit_block():
+            op.create_index(
+                'ix_user_image', 'user', ['image'], schema=schema, postgresql_concurrently=True
+            )
+        """
+    )
+    assert safety.lint(populated).findings == ()  # the seed set is far below 10 MB
+    finding = only(
+        safety.lint(populated, index_size_threshold=1), "require-concurrent-index-creation"
+    )
+    assert finding.target == "user.name"
+    assert "ix_user_name without CONCURRENTLY" in finding.effect
+
+
+def test_check_and_foreign_key_count_the_rows_that_break_them(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    engine = get_engine(populated)
+    schema = populated.schema
+    broken = scalar(
+        engine, f'select count(*) from "{schema}"."user" where not (char_length(name) < 7)'
+    )
+    agents = scalar(engine, f'select count(*) from "{schema}".session where user_agent is not null')
+    revisions.add(
+        """
+        op.create_check_constraint(
+            'ck_user_short_name', 'user', 'char_length(name) < 7', schema=schema
+        )
+        op.create_check_constraint(
+            'ck_user_mail', 'user', "email like '%@%'", schema=schema, postgresql_not_valid=True
+        )
+        op.create_foreign_key('fk_session_agent', 'session', 'user', ['user_agent'], ['id'],
+                              source_schema=schema, referent_schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    missing = [f.target for f in report if f.rule == "constraint-missing-not-valid"]
+    violated = {f.target: f for f in report if f.rule == "constraint-violated-by-data"}
+    assert missing == ["user (ck_user_short_name)", "session.user_agent"]
+    assert set(violated) == {"user (ck_user_short_name)", "session.user_agent"}
+    assert violated["user (ck_user_short_name)"].affected == broken > 0
+    assert violated["session.user_agent"].affected == agents > 0
+    assert all(f.severity is Severity.ERROR for f in violated.values())
+
+
+def test_lint_executes_nothing(populated: Settings, revisions: RevisionFolder) -> None:
+    engine = get_engine(populated)
+    schema = populated.schema
+    before = scalar(engine, f'select count(*) from "{schema}"."user"')
+    revisions.add(
+        """
+        op.drop_table('post_tag', schema=schema)
+        op.execute(f'delete from "{schema}".tag')
+        op.get_bind().execute(sa.text(f'delete from "{schema}"."user"'))
+        op.drop_column('user', 'name', schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    assert [f.rule for f in report] == ["ban-drop-table", "unchecked-sql", "unchecked-code"]
+    assert "read-only transaction" in report.findings[-1].effect
+    assert scalar(engine, f'select count(*) from "{schema}"."user"') == before
+    assert scalar(engine, f'select count(*) from "{schema}".post_tag') > 0
+    assert scalar(engine, f'select count(*) from "{schema}".tag') > 0
+
+
+def test_tables_created_by_an_earlier_pending_step_hold_no_rows(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    revisions.add(
+        "op.create_table('note', sa.Column('id', sa.Text(), primary_key=True), schema=schema)"
+    )
+    revisions.add(
+        """
+        op.add_column('note', sa.Column('body', sa.Text(), nullable=False), schema=schema)
+        op.drop_table('note', schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    assert len(report.revisions) == 2
+    assert report.findings == ()
+
+
+def test_named_and_unknown_revisions(populated: Settings, revisions: RevisionFolder) -> None:
+    first = revisions.add("op.drop_column('user', 'name', schema=schema)")
+    revisions.add("op.add_column('user', sa.Column('nick', sa.Text()), schema=schema)")
+    assert safety.lint(populated, [first]).revisions == (first,)
+    with pytest.raises(MigrationError, match="nope"):
+        safety.lint(populated, ["nope"])
+
+
+def test_cli_lint_exit_codes_and_finding_lines(
+    populated: Settings, revisions: RevisionFolder, db_env: dict[str, str]
+) -> None:
+    env = {**db_env, "SEEDBED_SCHEMA": populated.schema, "SEEDBED_MIGRATIONS": str(revisions.root)}
+    clean = run_cli("db", "lint", env=env)
+    assert clean.returncode == 0, clean.stderr
+    assert "no pending revision" in clean.stdout
+    rev = revisions.add(
+        "op.add_column('user', sa.Column('nickname', sa.Text(), nullable=False), schema=schema)"
+    )
+    found = run_cli("db", "lint", env=env)
+    assert found.returncode == 1, found.stderr
+    assert f"error: adding-required-field in {rev} on user.nickname" in found.stdout
+    assert "fix: " in found.stdout
+    unknown = run_cli("db", "lint", "nope", env=env)
+    assert unknown.returncode == 2
+    assert unknown.stderr.startswith("seedbed: error:") and "Traceback" not in unknown.stderr
+
+
+def test_generate_lints_the_revision_it_wrote(
+    populated: Settings, revisions: RevisionFolder, db_env: dict[str, str]
+) -> None:
+    schema = populated.schema
+    with get_engine(populated).begin() as connection:
+        connection.exec_driver_sql(f'alter table "{schema}"."user" add column legacy text')
+        connection.exec_driver_sql(
+            f"update \"{schema}\".\"user\" set legacy = 'x' where email < 'user2'"
+        )
+        kept = connection.exec_driver_sql(
+            f'select count(*) from "{schema}"."user" where legacy is not null'
+        ).scalar_one()
+    env = {**db_env, "SEEDBED_SCHEMA": schema, "SEEDBED_MIGRATIONS": str(revisions.root)}
+    result = run_cli("db", "generate", "-m", "drop legacy", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "ban-drop-column" in result.stdout
+    assert f"{kept} non-null value(s) in user.legacy are lost" in result.stdout
+
+
+def test_every_rule_is_documented_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for rule in safety.RULES:
+        assert f"`{rule}`" in readme, rule
+
+
+def test_the_projects_own_revisions_lint_clean_on_an_empty_namespace(
+    empty_settings: Settings,
+) -> None:
+    report = safety.lint(empty_settings)
+    assert report.revisions and report.revisions[0] == "0001"
+    assert report.findings == (), report.render()
