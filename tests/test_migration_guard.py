@@ -8,30 +8,18 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import seedbed
 from seedbed import migrate, safety
 from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.errors import UnsafeMigrationError
 from seedbed.safety.backup import backup_namespaces
 from seedbed.safety.dryrun import describe
-from tests.helpers import ROOT, run_cli, snapshot
+from tests.helpers import run_cli, snapshot
 from tests.revision_files import RevisionFolder
 
 NOT_NULL_NICKNAME = (
     "op.add_column('user', sa.Column('nickname', sa.Text(), nullable=False), schema=schema)"
 )
-
-
-@pytest.fixture
-def populated(settings: Settings) -> Settings:
-    seedbed.load(ROOT / "data" / "seeds", engine=get_engine(settings), progress=False)
-    return settings
-
-
-@pytest.fixture
-def revisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RevisionFolder:
-    return RevisionFolder.copy_of_project(tmp_path / "migrations", monkeypatch)
 
 
 @pytest.fixture

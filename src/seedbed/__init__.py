@@ -32,7 +32,7 @@ from seedbed.explore import (
     uses_index,
 )
 from seedbed.loading import LoadResult, load
-from seedbed.validation import ValidationReport, validate
+from seedbed.validation import ValidationReport, pandera_schema, validate
 
 __all__ = [
     "BackupError",
@@ -56,6 +56,7 @@ __all__ = [
     "load",
     "load_settings",
     "offset_page",
+    "pandera_schema",
     "read_query",
     "read_table",
     "time_query",

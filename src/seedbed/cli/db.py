@@ -123,8 +123,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _reset(args: argparse.Namespace) -> int:
     settings = load_settings()
-    if not args.yes:
-        print(f"refusing to drop namespace {settings.schema!r} without --yes")
+    if _refused(args, "drop", settings.schema):
         return 2
     migrate.reset(settings)
     print(f"dropped namespace {settings.schema}")
@@ -146,9 +145,16 @@ def _backup(args: argparse.Namespace) -> int:
 
 def _restore(args: argparse.Namespace) -> int:
     settings = load_settings()
-    if not args.yes:
-        print(f"refusing to replace namespace {settings.schema!r} without --yes")
+    if _refused(args, "replace", settings.schema):
         return 2
     safety.restore(settings, args.file)
     print(f"restored {settings.schema} from {args.file}")
     return 0
+
+
+def _refused(args: argparse.Namespace, verb: str, schema: str) -> bool:
+    """True (after saying so) when a destructive verb was not confirmed with ``--yes``."""
+    if args.yes:
+        return False
+    print(f"refusing to {verb} namespace {schema!r} without --yes")
+    return True
