@@ -30,7 +30,8 @@ class Scope:
     revision: str = ""
     index_size_threshold: int = INDEX_SIZE_THRESHOLD
     new_tables: set[str] = field(default_factory=set)
-    new_columns: set[tuple[str, str]] = field(default_factory=set)
+    # (table, column) added by an earlier step -> the SQL value every existing row gets
+    new_columns: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def relation(self, table: str, schema: str | None = None) -> Relation:
         return Relation(self.connection, schema or self.namespace, table)
@@ -217,9 +218,18 @@ def added_check(op: ops.CreateCheckConstraintOp, scope: Scope) -> Iterable[Findi
         return
     relation = scope.relation(op.table_name, op.schema)
     condition = _sql(op.condition, scope.connection)
-    broken = probes.check_violations(relation, condition)
+    broken = probes.check_violations(relation, condition, _as_after_earlier_steps(relation, scope))
     target = f"{op.table_name} ({op.constraint_name})"
     yield from _added_constraint(scope, relation, target, op.kw, broken)
+
+
+def _as_after_earlier_steps(relation: Relation, scope: Scope) -> str:
+    """The table's rows as a query, with the columns earlier steps added (default or NULL)."""
+    added = {c: v for (t, c), v in scope.new_columns.items() if t == relation.table}
+    if not added:
+        return relation.sql
+    values = ", ".join(f"{value} as {relation.column(c)}" for c, value in added.items())
+    return f"(select t.*, {values} from {relation.sql} t) as t"
 
 
 def added_foreign_key(op: ops.CreateForeignKeyOp, scope: Scope) -> Iterable[Finding]:

@@ -187,9 +187,12 @@ def _plpgsql(target: str, body: str) -> str:
     )
 
 
-def check_violations(relation: Relation, condition: str) -> int | None:
-    """Rows for which the CHECK ``condition`` is false (NULL passes, as in PostgreSQL)."""
-    sql = f"select count(*) from {relation.sql} where not ({condition})"
+def check_violations(relation: Relation, condition: str, rows: str | None = None) -> int | None:
+    """Rows for which the CHECK ``condition`` is false (NULL passes, as in PostgreSQL).
+
+    ``rows`` replaces the table by a query giving its rows as they will be then.
+    """
+    sql = f"select count(*) from {rows or relation.sql} where not ({condition})"
     return count(relation.connection, sql)
 
 
