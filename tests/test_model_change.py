@@ -176,7 +176,7 @@ def test_a_new_table_and_column_flow_from_the_declaration(
     assert (out / "bookmark.csv").is_file()
     assert len((out / "bookmark.csv").read_text().splitlines()) > 1
     proj.ok("validate", str(out))
-    loaded = proj.ok("load", str(out), "--quiet")
+    loaded = proj.ok("load", str(out))
     assert "bookmark" in loaded.stdout
     with get_engine(settings).connect() as connection:
         bookmarks = connection.exec_driver_sql(
