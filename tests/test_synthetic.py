@@ -150,7 +150,7 @@ def test_every_table_of_the_model_gets_rows():
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(users=st.integers(min_value=1, max_value=400), seed=st.integers(0, 2**32 - 1))
+@given(users=st.integers(min_value=0, max_value=400), seed=st.integers(0, 2**32 - 1))
 def test_generated_rows_keep_every_rule_key_and_reference(users: int, seed: int):
     assert problems(generate_typed_tables(users, seed), metadata) == []
 
@@ -206,6 +206,13 @@ def test_unique_values_differ_from_the_repository_seeds():
 
 
 # The generic generator: a table nobody wrote a recipe for
+
+
+def test_zero_users_give_valid_empty_children():
+    model = with_review(fresh_namespace("gen"))
+    tables = generate_typed_tables(0, metadata=model)
+    assert problems(tables, model) == []
+    assert {name for name, table in tables.items() if table.num_rows} == {"tag"}
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
