@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from seedbed.display import ReportDisplay
+
 
 class SeedbedError(Exception):
     """Base class of every error seedbed raises on purpose."""
@@ -69,8 +71,9 @@ class GenerateError(SeedbedError):
     """The synthetic generator cannot make valid rows for a table; names the table and rule."""
 
 
-class DataError(SeedbedError):
-    """The data is invalid. ``report`` holds the details, when there are any."""
+class DataError(ReportDisplay, SeedbedError):
+    """The data is invalid. ``report`` holds the details, when there are any (shown as
+    HTML in Jupyter, see :mod:`seedbed.display`)."""
 
     exit_code = 1
 

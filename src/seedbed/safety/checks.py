@@ -30,11 +30,12 @@ class Scope:
     revision: str = ""
     index_size_threshold: int = INDEX_SIZE_THRESHOLD
     new_tables: set[str] = field(default_factory=set)
-    # (table, column) added by an earlier step -> the SQL value every existing row gets
     new_columns: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(table, column) added by earlier pending steps -> SQL of the value rows get."""
 
     def relation(self, table: str, schema: str | None = None) -> Relation:
-        return Relation(self.connection, schema or self.namespace, table)
+        added = tuple((c, value) for (t, c), value in self.new_columns.items() if t == table)
+        return Relation(self.connection, schema or self.namespace, table, added)
 
     def is_new(self, table: str, column: str | None = None) -> bool:
         """Created by an earlier pending step, so it holds no rows yet."""
@@ -65,7 +66,7 @@ def adding_required_field(op: ops.AddColumnOp, scope: Scope) -> Iterable[Finding
         f"{op.table_name}.{column.name}",
         f"{op.table_name} has {counted(rows, 'row(s)')}; adding {column.name} NOT NULL without "
         "a server default fails on them (column contains null values) and nothing changes",
-        error=True,
+        error=rows is not None,
         affected=rows or 0,
     )
 
@@ -84,7 +85,7 @@ def altered_column(op: ops.AlterColumnOp, scope: Scope) -> Iterable[Finding]:
                 "adding-not-nullable-field",
                 target,
                 f"{counted(nulls, 'row(s)')} hold NULL in {target}; SET NOT NULL fails on them",
-                error=True,
+                error=nulls is not None,
                 affected=nulls or 0,
             )
     if op.modify_name is not None:
@@ -140,7 +141,7 @@ def dropped_column(op: ops.DropColumnOp, scope: Scope) -> Iterable[Finding]:
         "ban-drop-column",
         target,
         f"{lost}; readers and writers of the column fail",
-        error=values != 0,
+        error=bool(values),
         affected=values or 0,
     )
 
@@ -153,7 +154,7 @@ def dropped_table(op: ops.DropTableOp, scope: Scope) -> Iterable[Finding]:
         "ban-drop-table",
         op.table_name,
         f"{counted(rows, 'row(s)')} of {op.table_name} are lost; its readers and writers fail",
-        error=rows != 0,
+        error=bool(rows),
         affected=rows or 0,
     )
 
@@ -218,18 +219,9 @@ def added_check(op: ops.CreateCheckConstraintOp, scope: Scope) -> Iterable[Findi
         return
     relation = scope.relation(op.table_name, op.schema)
     condition = _sql(op.condition, scope.connection)
-    broken = probes.check_violations(relation, condition, _as_after_earlier_steps(relation, scope))
+    broken = probes.check_violations(relation, condition)
     target = f"{op.table_name} ({op.constraint_name})"
     yield from _added_constraint(scope, relation, target, op.kw, broken)
-
-
-def _as_after_earlier_steps(relation: Relation, scope: Scope) -> str:
-    """The table's rows as a query, with the columns earlier steps added (default or NULL)."""
-    added = {c: v for (t, c), v in scope.new_columns.items() if t == relation.table}
-    if not added:
-        return relation.sql
-    values = ", ".join(f"{value} as {relation.column(c)}" for c, value in added.items())
-    return f"(select t.*, {values} from {relation.sql} t) as t"
 
 
 def added_foreign_key(op: ops.CreateForeignKeyOp, scope: Scope) -> Iterable[Finding]:
@@ -257,14 +249,20 @@ def _added_constraint(
             f"all {counted(rows, 'row(s)')} of {relation.table} are checked while writes wait",
             error=False,
         )
-    if broken != 0 and rows != 0:
-        effect = f"{counted(broken, 'row(s)')} of {relation.table} break it now; " + (
+    if broken is None and rows:
+        effect = (
+            f"could not count the rows of {relation.table} that break it (it names a column "
+            "an earlier step adds?); `db migrate --dry-run` tells"
+        )
+        yield scope.finding("constraint-violated-by-data", target, effect, error=False)
+    elif broken and rows:
+        effect = f"{broken:,} row(s) of {relation.table} break it now; " + (
             "VALIDATE CONSTRAINT will fail until they are fixed"
             if not_valid
             else "adding it fails and nothing changes"
         )
         yield scope.finding(
-            "constraint-violated-by-data", target, effect, error=not not_valid, affected=broken or 0
+            "constraint-violated-by-data", target, effect, error=not not_valid, affected=broken
         )
 
 
@@ -296,6 +294,16 @@ def executed_sql(op: ops.ExecuteSQLOp, scope: Scope) -> Iterable[Finding]:
         f"op.execute({shown!r}) is not checked against the data",
         error=False,
     )
+
+
+def added_value(column: sa.Column[Any], connection: sa.Connection) -> str:
+    """SQL for the value an added column gives the rows already there: its default, or NULL."""
+    default = getattr(column.server_default, "arg", None)
+    if isinstance(default, str):
+        value = "'" + default.replace("'", "''") + "'"
+    else:
+        value = "null" if default is None else _sql(default, connection)
+    return f"cast({value} as {column.type.compile(dialect=connection.dialect)})"
 
 
 def _sql(clause: Any, connection: sa.Connection) -> str:

@@ -115,17 +115,5 @@ def _remember(operation: ops.MigrateOperation, scope: checks.Scope) -> None:
     if isinstance(operation, ops.CreateTableOp):
         scope.new_tables.add(operation.table_name)
     elif isinstance(operation, ops.AddColumnOp):
-        column = operation.column
-        sql_type = column.type.compile(dialect=scope.connection.dialect)
-        scope.new_columns[(operation.table_name, column.name)] = (
-            f"({_default_sql(column.server_default)})::{sql_type}"
-        )
-
-
-def _default_sql(default: object) -> str:
-    """The SQL of a column's server default, or NULL."""
-    if not isinstance(default, sa.DefaultClause):
-        return "NULL"
-    if isinstance(default.arg, str):
-        return "'" + default.arg.replace("'", "''") + "'"
-    return str(getattr(default.arg, "text", default.arg))
+        key = (operation.table_name, operation.column.name)
+        scope.new_columns[key] = checks.added_value(operation.column, scope.connection)
