@@ -19,8 +19,10 @@ How a load runs:
    the full report; a row only the database refuses raises
    :class:`~seedbed.errors.LoadError` naming table, file, line and constraint.
 
-Deadlocks and serialization failures (concurrent upserts) are retried a few
-times from the start of the transaction; nothing is committed in between.
+Deadlocks, serialization failures and, for upsert and skip-existing, unique
+violations that a concurrent load's commit caused (``is_retryable``) are
+retried a few times from the start of the transaction; nothing is committed
+in between.
 """
 
 from __future__ import annotations
@@ -264,11 +266,16 @@ def load(
             raise
         if not report.ok:
             raise DataError(_invalid_message(report), report)
-        attempts = 1
-        while writer.error is not None and is_retryable(writer.error) and attempts < MAX_ATTEMPTS:
+        attempts, previous = 1, None
+        merging = load_mode is not LoadMode.INSERT
+        while (
+            writer.error is not None
+            and is_retryable(writer.error, previous, merging=merging)
+            and attempts < MAX_ATTEMPTS
+        ):
             connection.rollback()
             time.sleep(random.uniform(0.05, 0.2) * attempts)
-            attempts += 1
+            attempts, previous = attempts + 1, writer.error
             writer = _Writer(connection, jobs, load_mode, show, plan, timeout)
             writer.run()
         if writer.error is not None:
