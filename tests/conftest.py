@@ -19,6 +19,7 @@ from seedbed import migrate
 from seedbed.config import Settings, load_settings
 from seedbed.db import database_url, get_engine, stop_embedded
 from tests.helpers import ROOT, fresh_namespace, fresh_settings, run_cli
+from tests.revision_files import RevisionFolder
 
 # The fixtures below use these; test modules import them from ``tests.helpers``.
 __all__ = ["ROOT", "fresh_namespace", "fresh_settings", "run_cli"]
@@ -69,3 +70,18 @@ def settings(empty_settings: Settings) -> Settings:
 @pytest.fixture
 def engine(settings: Settings) -> Engine:
     return get_engine(settings)
+
+
+@pytest.fixture
+def populated(settings: Settings) -> Settings:
+    """A migrated namespace holding the project's seed set (``data/seeds``)."""
+    from seedbed.loading import load
+
+    load(ROOT / "data" / "seeds", engine=get_engine(settings), progress=False)
+    return settings
+
+
+@pytest.fixture
+def revisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RevisionFolder:
+    """A copy of the migrations that tests add revisions to (``SEEDBED_MIGRATIONS`` names it)."""
+    return RevisionFolder.copy_of_project(tmp_path / "migrations", monkeypatch)

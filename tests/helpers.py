@@ -76,3 +76,21 @@ def snapshot(engine: Engine) -> dict[str, str]:
                 )
             ).scalar_one()
     return out
+
+
+def namespace_checksums(engine: Engine, schema: str) -> dict[str, tuple[int, str]]:
+    """Rows and a digest of the contents of every table in ``schema``, version table included."""
+    with engine.connect() as conn:
+        tables = conn.execute(
+            sa.text("select tablename from pg_tables where schemaname = :s"), {"s": schema}
+        ).scalars()
+        return {
+            table: tuple(
+                conn.exec_driver_sql(
+                    "select count(*), "
+                    "md5(coalesce(string_agg(t::text, ',' order by t::text), '')) "
+                    f'from "{schema}"."{table}" t'
+                ).one()
+            )
+            for table in tables
+        }

@@ -114,8 +114,9 @@ def test_check_names_every_kind_of_change(settings: Settings, migrations: Path) 
         f"missing enum {s}.comment_mood",
         f"missing trigger trg_comment_updated_at on {s}.comment",
         f"missing value 'scheduled' in enum {s}.post_status",
-        "extra constraint ck_tag_name_length on tag",
-        "missing constraint ck_tag_name_length on tag",
+        "changed constraint ck_tag_name_length on tag: "
+        "database CHECK (((char_length(name) >= 1) AND (char_length(name) <= 64))), "
+        "models CHECK (((char_length(name) >= 1) AND (char_length(name) <= 80)))",
         f"missing column {s}.user.nickname",
         "missing constraint ck_user_nickname_length on user",
         "missing index ix_session_live on session",
@@ -170,8 +171,8 @@ def test_a_changed_partial_index_predicate_is_recreated(
     index = next(i for i in post.indexes if i.name == "uq_post_slug_live")
     index.dialect_options["postgresql"]["where"] = sa.text("deleted_at IS NULL AND slug <> ''")
     assert migrate.check(settings, metadata=metadata) == [
-        "extra index uq_post_slug_live on post",
-        "missing index uq_post_slug_live on post",
+        "changed index uq_post_slug_live on post: database (deleted_at IS NULL), "
+        "models ((deleted_at IS NULL) AND (slug <> ''::text))"
     ]
     assert_round_trip(settings, metadata)
 
@@ -227,3 +228,41 @@ def test_generate_writes_nothing_when_nothing_changed(
     assert result.returncode == 0, result.stderr
     assert "no revision written" in result.stdout
     assert sorted(p.name for p in (migrations / "versions").glob("*.py")) == ["0001_initial.py"]
+
+
+def test_a_check_changed_in_the_database_is_named_and_pushed_back(settings: Settings) -> None:
+    with get_engine(settings).begin() as conn:
+        conn.exec_driver_sql(
+            f'alter table "{settings.schema}".tag drop constraint ck_tag_name_length, '
+            "add constraint ck_tag_name_length check (char_length(name) < 10)"
+        )
+    (line,) = migrate.check(settings)
+    assert line.startswith("changed constraint ck_tag_name_length on tag: database CHECK")
+    assert migrate.push(settings) == [f"fixed: {line}"]
+    assert migrate.check(settings) == []
+
+
+def test_a_changed_updated_at_function_is_replaced_and_restored(
+    settings: Settings, migrations: Path
+) -> None:
+    old_body = "\nBEGIN\n  NEW.updated_at := now() - interval '1 day';\n  RETURN NEW;\nEND;\n"
+    with get_engine(settings).begin() as conn:
+        conn.exec_driver_sql(
+            f'CREATE OR REPLACE FUNCTION "{settings.schema}".set_updated_at() RETURNS trigger '
+            f"LANGUAGE plpgsql AS $${old_body}$$"
+        )
+    assert migrate.check(settings) == [f"changed function {settings.schema}.set_updated_at()"]
+    path = migrate.generate(settings, "function")
+    assert path is not None
+    migrate.upgrade(settings)
+    assert migrate.check(settings) == []
+    migrate.downgrade(settings, "0001")
+    with get_engine(settings).connect() as conn:
+        body = conn.execute(
+            sa.text(
+                "select prosrc from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+                "where n.nspname = :s and proname = 'set_updated_at'"
+            ),
+            {"s": settings.schema},
+        ).scalar_one()
+    assert body == old_body

@@ -5,39 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-import seedbed
 from seedbed import migrate, safety
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
 from seedbed.errors import BackupError
 from seedbed.safety.backup import _connection, without_timeout_setting
-from tests.helpers import ROOT, fresh_settings, run_cli
+from tests.helpers import fresh_settings, namespace_checksums, run_cli
 
 
 def checksums(settings: Settings) -> dict[str, tuple[int, str]]:
-    """Rows and a digest of the contents of every table in the namespace (version table too)."""
-    with get_engine(settings).connect() as connection:
-        tables = connection.execute(
-            sa.text("select tablename from pg_tables where schemaname = :s"), {"s": settings.schema}
-        ).scalars()
-        return {
-            table: tuple(
-                connection.exec_driver_sql(
-                    "select count(*), "
-                    "md5(coalesce(string_agg(t::text, ',' order by t::text), '')) "
-                    f'from "{settings.schema}"."{table}" t'
-                ).one()
-            )
-            for table in tables
-        }
-
-
-@pytest.fixture
-def populated(settings: Settings) -> Settings:
-    seedbed.load(ROOT / "data" / "seeds", engine=get_engine(settings), progress=False)
-    return settings
+    return namespace_checksums(get_engine(settings), settings.schema)
 
 
 def test_backup_reset_restore_gives_identical_tables(populated: Settings, tmp_path: Path) -> None:

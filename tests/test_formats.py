@@ -292,3 +292,19 @@ def test_the_shipped_broken_format_examples(tmp_path: Path) -> None:
         report = seedbed.validate(INVALID / case)
         found = [(Path(r["file"]).name, r["line"], r["rule"]) for r in report.to_records()]
         assert found == [expected], case
+
+
+def test_a_key_only_the_database_sees_is_found_in_its_part_file(
+    engine: Engine, tmp_path: Path
+) -> None:
+    header, rows = read_rows(SEEDS / "user.csv")
+    seedbed.load({"user": write_delimited(tmp_path / "first.csv", header, rows[:1])}, engine=engine)
+    execute(engine, 'CREATE UNIQUE INDEX uq_user_name_extra ON "{schema}"."user" (name)')
+    rest = rows[1:]
+    rest[len(rest) // 2 + 1][header.index("name")] = rows[0][header.index("name")]
+    folder = write_parts(tmp_path / "upsert", "user", header, rest)
+    with pytest.raises(LoadError) as caught:
+        seedbed.load(folder, engine=engine, mode="upsert", progress=False)
+    error = caught.value
+    assert error.file is not None and error.file.endswith("user/part-0001.csv")
+    assert (error.line, error.constraint) == (3, "uq_user_name_extra")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-import seedbed
 from seedbed import safety
 from seedbed.config import Settings
 from seedbed.db import get_engine
@@ -17,21 +15,18 @@ from tests.helpers import ROOT, run_cli
 from tests.revision_files import RevisionFolder
 
 
-@pytest.fixture
-def populated(settings: Settings) -> Settings:
-    """A migrated namespace holding the project's seed set."""
-    seedbed.load(ROOT / "data" / "seeds", engine=get_engine(settings), progress=False)
-    return settings
-
-
-@pytest.fixture
-def revisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RevisionFolder:
-    return RevisionFolder.copy_of_project(tmp_path / "migrations", monkeypatch)
-
-
 def scalar(engine: Engine, sql: str) -> int:
     with engine.connect() as connection:
         return int(connection.exec_driver_sql(sql).scalar_one())
+
+
+def rename_users(settings: Settings, name: str, *, before_email: str) -> int:
+    """Give the users whose email sorts before ``before_email`` this name; return how many."""
+    with get_engine(settings).begin() as connection:
+        return connection.execute(
+            sa.text(f'update "{settings.schema}"."user" set name = :n where email < :e'),
+            {"n": name, "e": before_email},
+        ).rowcount
 
 
 def only(report: safety.LintReport, rule: str) -> safety.Finding:
@@ -79,11 +74,7 @@ def test_type_change_counts_the_values_that_would_not_convert(
 ) -> None:
     engine = get_engine(populated)
     schema = populated.schema
-    with engine.begin() as connection:
-        connection.exec_driver_sql(
-            f"update \"{schema}\".\"user\" set name = '42' where email < 'user2'"
-        )
-    numeric = scalar(engine, f'select count(*) from "{schema}"."user" where name = \'42\'')
+    numeric = rename_users(populated, "42", before_email="user2")
     named = scalar(engine, f'select count(*) from "{schema}"."user" where name is not null')
     long_slugs = scalar(engine, f'select count(*) from "{schema}".post where char_length(slug) > 8')
     rev = revisions.add(
@@ -126,10 +117,8 @@ def test_both_ways_of_counting_conversion_failures_agree(
 ) -> None:
     engine = get_engine(populated)
     schema = populated.schema
-    with engine.begin() as connection:
-        connection.exec_driver_sql(
-            f"update \"{schema}\".\"user\" set name = '7' where email < 'user3'"
-        )
+    rename_users(populated, "7", before_email="user3")
+    with engine.connect() as connection:
         expected = connection.exec_driver_sql(
             f'select count(*) from "{schema}"."user" '
             "where name is not null and name !~ '^[0-9]+$'"
@@ -327,3 +316,49 @@ def test_the_projects_own_revisions_lint_clean_on_an_empty_namespace(
     report = safety.lint(empty_settings)
     assert report.revisions and report.revisions[0] == "0001"
     assert report.findings == (), report.render()
+
+
+def test_unique_keys_count_the_rows_that_share_a_key(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    engine = get_engine(populated)
+    schema = populated.schema
+    shared = rename_users(populated, "Ada", before_email="user2")
+    revisions.add(
+        """
+        op.create_unique_constraint('uq_user_name', 'user', ['name'], schema=schema)
+        op.create_index('ix_user_name_image', 'user', ['name', 'image'], unique=True, schema=schema)
+        op.create_index('ix_user_id_name', 'user', ['id', 'name'], unique=True, schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    found = {f.target: f.affected for f in report if f.rule == "constraint-violated-by-data"}
+    with_image = scalar(
+        engine,
+        f'select coalesce(sum(n), 0) from (select count(*) n from "{schema}"."user" '
+        "where name = 'Ada' and image is not null group by image having count(*) > 1) d",
+    )
+    assert found == {"user.name": shared} | ({"user.name,image": with_image} if with_image else {})
+    assert shared > 1
+
+
+def test_constraints_on_columns_added_earlier_see_the_values_rows_will_get(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    users = scalar(get_engine(populated), f'select count(*) from "{populated.schema}"."user"')
+    revisions.add(
+        """
+        op.add_column('user', sa.Column('nickname', sa.Text()), schema=schema)
+        op.add_column('user', sa.Column('motto', sa.Text(), server_default='hi'), schema=schema)
+        op.add_column('user', sa.Column('friend', sa.Text()), schema=schema)
+        op.create_check_constraint('ck_nick', 'user', 'char_length(nickname) < 40', schema=schema)
+        op.create_check_constraint('ck_motto', 'user', "char_length(motto) > 3", schema=schema)
+        op.create_foreign_key('fk_friend', 'user', 'user', ['friend'], ['id'],
+                              source_schema=schema, referent_schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    violated = {f.target: f for f in report if f.rule == "constraint-violated-by-data"}
+    assert set(violated) == {"user (ck_motto)"}, report.render()
+    assert violated["user (ck_motto)"].affected == users
+    assert violated["user (ck_motto)"].severity is Severity.ERROR

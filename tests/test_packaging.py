@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, fresh_namespace
+from seedbed import migrate
+from seedbed.config import Settings
+from tests.conftest import ROOT, fresh_settings
 
 
 def _build_wheel(out: Path) -> Path:
@@ -38,8 +40,8 @@ def _build_wheel(out: Path) -> Path:
     return wheel
 
 
-def test_installed_wheel_migrates_from_an_empty_folder(
-    tmp_path: Path, db_env: dict[str, str]
+def test_installed_wheel_migrates_from_an_empty_folder_and_generates_nothing_into_itself(
+    tmp_path: Path, db_env: dict[str, str], base_settings: Settings
 ) -> None:
     wheel = _build_wheel(tmp_path / "dist")
     site = tmp_path / "site"
@@ -51,7 +53,8 @@ def test_installed_wheel_migrates_from_an_empty_folder(
     )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {**db_env, "PYTHONPATH": str(site), "SEEDBED_SCHEMA": fresh_namespace("wheel")}
+    settings = fresh_settings(base_settings, "wheel")
+    env = {**db_env, "PYTHONPATH": str(site), "SEEDBED_SCHEMA": settings.schema}
     env.pop("SEEDBED_MIGRATIONS", None)
 
     def seedbed(*args: str) -> subprocess.CompletedProcess[str]:
@@ -84,6 +87,10 @@ def test_installed_wheel_migrates_from_an_empty_folder(
         assert "at revision 0001" in migrated.stdout
         checked = seedbed("db", "check")
         assert checked.returncode == 0, checked.stdout + checked.stderr
+        refused = seedbed("db", "generate", "-m", "into the installed package")
+        assert refused.returncode == 2
+        assert "installed package" in refused.stderr
+        assert "Traceback" not in refused.stderr
     finally:
-        seedbed("db", "reset", "--yes")
+        migrate.reset(settings)
     assert os.listdir(elsewhere) == []

@@ -17,7 +17,8 @@ import pytest
 import sqlalchemy as sa
 
 from seedbed.models import metadata
-from tests.helpers import fresh_namespace, run_cli
+from seedbed.safety import probes
+from tests.helpers import fresh_namespace, namespace_checksums, run_cli
 
 PG15 = Path("/usr/lib/postgresql/15/bin")
 
@@ -83,3 +84,45 @@ def test_migrate_and_check_on_postgres_15(pg15_url: str, db_env: dict[str, str])
     assert drifted.returncode == 1
     assert "ix_account_user_id" in drifted.stdout
     engine.dispose()
+
+
+def test_backup_restore_and_lint_on_postgres_15_with_a_password(
+    pg15_url: str, db_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Password auth (scram): pg_dump and psql get it from the environment; PG15 has no
+    pg_input_is_valid, so conversion failures are counted in PL/pgSQL."""
+    admin = sa.create_engine(pg15_url.replace("postgresql://", "postgresql+psycopg://"))
+    with admin.begin() as conn:
+        conn.exec_driver_sql("create role seedbed_pw login password 'hunter2'")
+        conn.exec_driver_sql("grant create on database postgres to seedbed_pw")
+        hba = Path(conn.exec_driver_sql("show hba_file").scalar_one())
+        hba.write_text("host all seedbed_pw 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        conn.exec_driver_sql("select pg_reload_conf()")
+    url = pg15_url.replace("postgres@", "seedbed_pw:hunter2@")
+    schema = fresh_namespace("pg15pw")
+    env = {**db_env, "DATABASE_URL": url, "SEEDBED_SCHEMA": schema}
+    for args in (["db", "migrate"], ["load", "data/seeds", "--quiet"]):
+        assert run_cli(*args, env=env).returncode == 0
+    wrong = run_cli("db", "backup", env={**env, "DATABASE_URL": url.replace("hunter2", "nope")})
+    assert wrong.returncode == 2 and "password authentication failed" in wrong.stderr
+    dump = tmp_path / "pg15.dump"
+    made = run_cli("db", "backup", "--out", str(dump), env=env)
+    assert made.returncode == 0, made.stderr
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    before = namespace_checksums(engine, schema)
+    assert run_cli("db", "reset", "--yes", env=env).returncode == 0
+    restored = run_cli("db", "restore", str(dump), "--yes", env=env)
+    assert restored.returncode == 0, restored.stderr
+    assert namespace_checksums(engine, schema) == before and before["user"][0] > 0
+    for result in (wrong, made, restored):
+        assert "hunter2" not in result.stdout + result.stderr
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"update \"{schema}\".\"user\" set name = '5' where email < 'user2'")
+    with engine.connect() as conn:
+        named = conn.exec_driver_sql(
+            f'select count(*) from "{schema}"."user" where name !~ \'^[0-9]+$\''
+        ).scalar_one()
+        found = probes.unconvertible_count(probes.Relation(conn, schema, "user"), "name", "integer")
+    assert found == named > 0
+    engine.dispose()
+    admin.dispose()

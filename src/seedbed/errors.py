@@ -12,6 +12,7 @@ The CLI turns each into a one-line message and the documented exit code::
     ├── BackupError                   pg_dump / pg_restore failed, or a backup file is unusable
     ├── SeedError                     a seed path that cannot be read (missing, unknown table)
     ├── QueryError                    an explore helper got an unknown table/column or bad SQL
+    ├── GenerateError                 synthetic rows cannot be made for a table (names the rule)
     └── DataError                     exit 1: the data is invalid; carries a report
         └── LoadError                 the database refused a row during a load
 """
@@ -19,6 +20,8 @@ The CLI turns each into a one-line message and the documented exit code::
 from __future__ import annotations
 
 from typing import Any
+
+from seedbed.display import ReportDisplay
 
 
 class SeedbedError(Exception):
@@ -64,8 +67,13 @@ class QueryError(SeedbedError):
     """An explore helper was given a table or column the model lacks, or SQL the server refused."""
 
 
-class DataError(SeedbedError):
-    """The data is invalid. ``report`` holds the details, when there are any."""
+class GenerateError(SeedbedError):
+    """The synthetic generator cannot make valid rows for a table; names the table and rule."""
+
+
+class DataError(ReportDisplay, SeedbedError):
+    """The data is invalid. ``report`` holds the details, when there are any (shown as
+    HTML in Jupyter, see :mod:`seedbed.display`)."""
 
     exit_code = 1
 

@@ -27,6 +27,8 @@ from seedbed.db import get_engine
 from seedbed.errors import DatabaseError, MigrationError
 from seedbed.models import metadata_for
 
+_PACKAGED = Path(__file__).resolve().parent / "_migrations"
+
 
 def migrations_dir() -> Path:
     """The Alembic environment and revisions to use.
@@ -40,7 +42,7 @@ def migrations_dir() -> Path:
     candidates = [
         Path(os.environ["SEEDBED_MIGRATIONS"]) if "SEEDBED_MIGRATIONS" in os.environ else None,
         package.parents[1] / "migrations" if package.parent.name == "src" else None,
-        package / "_migrations",
+        _PACKAGED,
     ]
     for candidate in candidates:
         if candidate is not None and (candidate / "env.py").is_file():
@@ -118,6 +120,11 @@ def generate(
     compared with.
     """
     settings = settings or load_settings()
+    if migrations_dir() == _PACKAGED:
+        raise MigrationError(
+            "db generate writes revisions into a source checkout's migrations/ folder; "
+            "this is an installed package: run it from the checkout or set SEEDBED_MIGRATIONS"
+        )
     with _connected(settings, metadata) as config:
         script = command.revision(config, message=message, autogenerate=True)
     if isinstance(script, list):  # what Alembic returns when there was nothing to write

@@ -18,6 +18,7 @@ from alembic.operations.ops import MigrateOperation, OpContainer
 from alembic.runtime.migration import MigrationContext
 
 from seedbed.autogen.compare import NAMESPACE_OPTION
+from seedbed.autogen.definitions import CHANGED
 from seedbed.autogen.ops import NamespaceOp
 from seedbed.autogen.render import render_item, revision_directives
 
@@ -89,7 +90,13 @@ def describe(op: MigrateOperation) -> list[str]:
     """Readable lines for one operation, as ``seedbed db check`` prints them."""
     if isinstance(op, NamespaceOp):
         return [op.describe()]
+    changed = op.info.get(CHANGED)
+    if changed is True:
+        return []  # the creation half of a changed definition, told by its drop
     diff = op.to_diff_tuple()
+    if isinstance(changed, tuple):
+        line = describe_diff(diff).replace("extra ", "changed ", 1)
+        return [f"{line}: database {changed[0]}, models {changed[1]}"]
     diffs = diff if isinstance(diff, list) else [diff]
     return [describe_diff(d) for d in diffs]
 

@@ -7,7 +7,7 @@ found:
 
 - the ``updated_at`` function and one trigger per table with an ``updated_at``
   column: created with their table (or for a table that gains the column),
-  dropped with it;
+  dropped with it; the function replaced when its source differs from the model's;
 - enum types: created before any table uses them, new values added with
   ``ALTER TYPE ... ADD VALUE``, dropped when no column uses them; enum columns are
   rendered with ``create_type=False`` so tables never create or drop types;
@@ -35,7 +35,7 @@ from sqlalchemy.sql.elements import conv
 
 from seedbed.autogen import ops as namespace_ops
 from seedbed.autogen.definitions import changed_definitions
-from seedbed.models.base import UPDATED_AT_FUNCTION, tables_with_updated_at
+from seedbed.models.base import UPDATED_AT_BODY, UPDATED_AT_FUNCTION, tables_with_updated_at
 
 NAMESPACE_OPTION = "seedbed_namespace"
 _CONTINUE = PriorityDispatchResult.CONTINUE
@@ -126,8 +126,11 @@ def _with_triggers(
     declared = {t.name for t in metadata.tables.values() if t.schema == namespace}
     lost = (present - wanted) & declared
     result: list[ops.MigrateOperation] = []
-    if wanted and not _has_updated_at_function(connection, namespace):
+    body = _updated_at_function_body(connection, namespace)
+    if wanted and body is None:
         result.append(namespace_ops.CreateUpdatedAtFunctionOp(namespace))
+    elif wanted and body is not None and body != UPDATED_AT_BODY:
+        result.append(namespace_ops.ReplaceUpdatedAtFunctionOp(namespace, UPDATED_AT_BODY, body))
     for op in found:
         name = getattr(op, "table_name", None)
         if isinstance(op, ops.DropTableOp) and name in present:
@@ -143,7 +146,7 @@ def _with_triggers(
         for table in sorted((wanted - present) & tables)
     ]
     result += [namespace_ops.DropUpdatedAtTriggerOp(namespace, table) for table in sorted(lost)]
-    if not wanted and _has_updated_at_function(connection, namespace):
+    if not wanted and body is not None:
         result.append(namespace_ops.DropUpdatedAtFunctionOp(namespace))
     return result
 
@@ -162,15 +165,16 @@ def _updated_at_triggers(connection: sa.Connection, namespace: str) -> set[str]:
     return set(rows.scalars())
 
 
-def _has_updated_at_function(connection: sa.Connection, namespace: str) -> bool:
-    found = connection.execute(
+def _updated_at_function_body(connection: sa.Connection, namespace: str) -> str | None:
+    """The source of the namespace's updated_at function; None when there is none."""
+    body = connection.execute(
         sa.text(
-            "select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+            "select p.prosrc from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
             "where n.nspname = :schema and p.proname = :name"
         ),
         {"schema": namespace, "name": UPDATED_AT_FUNCTION},
-    ).first()
-    return found is not None
+    ).scalar()
+    return None if body is None else str(body)
 
 
 def _walk(found: Iterable[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:

@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import conv
 from seedbed.autogen.ops import quote_ident
 
 _PROBE = "seedbed_probe"
+CHANGED = "seedbed_changed"
 
 
 def changed_definitions(
@@ -61,9 +62,12 @@ def changed_definitions(
             check = reflected[name]
             check.name = conv(name)
             drops.append(ops.DropConstraintOp.from_constraint(check))
+            if name in declared:
+                _mark_changed(drops[-1], present[name], normal_checks.get(name))
     for name in sorted(declared):
         if name not in present or normal_checks.get(name) != present[name]:
             creations.append(ops.AddConstraintOp.from_constraint(declared[name]))
+            creations[-1].info[CHANGED] = name in present
     touched = {getattr(op, "index_name", None) for op in modify_table_ops.ops}
     indexes = {str(i.name): i for i in metadata_table.indexes}
     reflected_indexes = {str(i.name): i for i in conn_table.indexes}
@@ -72,8 +76,16 @@ def changed_definitions(
             continue
         if normal_predicates.get(name) != present_predicates[name]:
             drops.append(ops.DropIndexOp.from_index(reflected_indexes[name]))
+            _mark_changed(drops[-1], present_predicates[name], normal_predicates.get(name))
             creations.append(ops.CreateIndexOp.from_index(indexes[name]))
+            creations[-1].info[CHANGED] = True
     modify_table_ops.ops[:] = drops + modify_table_ops.ops + creations
+
+
+def _mark_changed(drop: ops.MigrateOperation, database: str | None, model: str | None) -> None:
+    """Tell :func:`seedbed.autogen.describe` that this drop and the creation after it
+    replace one object whose definition changed."""
+    drop.info[CHANGED] = (database, model)
 
 
 def _where(index: sa.Index) -> Any:

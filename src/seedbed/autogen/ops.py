@@ -84,6 +84,24 @@ class DropUpdatedAtFunctionOp(NamespaceOp):
         return CreateUpdatedAtFunctionOp(self.schema)
 
 
+class ReplaceUpdatedAtFunctionOp(NamespaceOp):
+    """``CREATE OR REPLACE`` the function with ``body``; the reverse puts ``previous`` back."""
+
+    def __init__(self, schema: str, body: str, previous: str) -> None:
+        super().__init__(schema)
+        self.body = body
+        self.previous = previous
+
+    def sql(self, schema: str) -> str:
+        return updated_at_function_sql(schema, self.body)
+
+    def describe(self) -> str:
+        return f"changed function {self.schema}.{UPDATED_AT_FUNCTION}()"
+
+    def reverse(self) -> NamespaceOp:
+        return ReplaceUpdatedAtFunctionOp(self.schema, self.previous, self.body)
+
+
 class _TriggerOp(NamespaceOp):
     def __init__(self, schema: str, table: str) -> None:
         super().__init__(schema)
@@ -186,6 +204,7 @@ class KeepEnumValueOp(_EnumValueOp):
 for _name, _class in {
     "create_updated_at_function": CreateUpdatedAtFunctionOp,
     "drop_updated_at_function": DropUpdatedAtFunctionOp,
+    "replace_updated_at_function": ReplaceUpdatedAtFunctionOp,
     "create_updated_at_trigger": CreateUpdatedAtTriggerOp,
     "drop_updated_at_trigger": DropUpdatedAtTriggerOp,
     "create_enum": CreateEnumOp,

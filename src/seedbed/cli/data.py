@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from seedbed.cli._output import add_output_options, announce, show_problems
 from seedbed.cli.sources import add_table_option, seed_input
 from seedbed.errors import DataError
 
@@ -48,18 +51,19 @@ def register(commands: Any) -> None:
     load.add_argument(
         "--dry-run", action="store_true", help="do everything but commit; report what would happen"
     )
-    load.add_argument(
-        "--quiet", action="store_true", help="no progress bars and no summary; errors only"
-    )
+    add_output_options(load, json_help="print the result (or every problem) as JSON")
     load.set_defaults(handler=_load)
 
     generate = commands.add_parser(
         "generate",
-        help="write a synthetic, foreign-key-consistent seed set",
-        description="Write one CSV per table; rows are proportional to --users.",
+        help="write a synthetic seed set that validates and loads",
+        description=(
+            "Write one CSV per table of the model, tables added later included; rows are "
+            "proportional to --users and satisfy every key, foreign key and rule."
+        ),
     )
     generate.add_argument("out_dir", type=Path, help="folder to write <table>.csv files into")
-    generate.add_argument("--users", type=int, required=True, help="number of users")
+    generate.add_argument("--users", type=_count, required=True, help="number of users")
     generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     generate.add_argument(
         "--invalid-fraction",
@@ -69,6 +73,16 @@ def register(commands: Any) -> None:
         help="fraction of rows (0 to 1) to make invalid, for demos (default 0)",
     )
     generate.set_defaults(handler=_generate)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
 
 
 def _fraction(text: str) -> float:
@@ -93,7 +107,9 @@ def _load(args: argparse.Namespace) -> int:
     from seedbed.loading import load
 
     source = seed_input(args)
-    engine = get_engine(load_settings())
+    settings = load_settings()
+    announce(settings, args.quiet)
+    engine = get_engine(settings)
     try:
         result = load(
             source,
@@ -104,10 +120,11 @@ def _load(args: argparse.Namespace) -> int:
             progress=False if args.quiet else None,
         )
     except DataError as exc:
-        if exc.report is not None:
-            print(exc.report, file=sys.stderr)
+        show_problems(exc.problem_report(), args, sys.stderr)
         raise
-    if not args.quiet:
+    if args.json:
+        print(json.dumps(dataclasses.asdict(result), indent=2))
+    elif not args.quiet:
         print(result)
     return 0
 

@@ -72,7 +72,7 @@ def to_seedbed_error(exc: psycopg.Error, target: SeedSource | None) -> SeedbedEr
         columns = [c.strip().strip('"') for c in key.group("columns").split(", ")]
         values = _split_values(key.group("values"), len(columns))
         if line is None and values is not None:
-            line = target.format.find_key(columns, values)
+            target, line = _find_key(target, columns, values)
         shown = [
             REDACTED if target.sensitive(c) or values is None else v
             for c, v in zip(columns, values or columns, strict=True)
@@ -100,6 +100,17 @@ def to_seedbed_error(exc: psycopg.Error, target: SeedSource | None) -> SeedbedEr
         line=line,
         constraint=constraint,
     )
+
+
+def _find_key(
+    source: SeedSource, columns: list[str], values: list[str]
+) -> tuple[SeedSource, int | None]:
+    """The file of ``source`` (a part file, for a folder) holding the key, and its position."""
+    for part in source.files():
+        line = part.format.find_key(columns, values)
+        if line is not None:
+            return part, line
+    return source, None
 
 
 def _split_values(text: str, count: int) -> list[str] | None:

@@ -71,10 +71,14 @@ def sensitive(doc: str) -> dict[str, Any]:
     return {"sensitive": True, "doc": doc}
 
 
-def updated_at_function_sql(schema: str) -> str:
+UPDATED_AT_BODY = "\nBEGIN\n  NEW.updated_at := now();\n  RETURN NEW;\nEND;\n"
+
+
+def updated_at_function_sql(schema: str, body: str = UPDATED_AT_BODY) -> str:
+    """The trigger function; ``body`` is its PL/pgSQL source (``pg_proc.prosrc``)."""
     return (
         f'CREATE OR REPLACE FUNCTION "{schema}".{UPDATED_AT_FUNCTION}() RETURNS trigger\n'
-        "LANGUAGE plpgsql AS $$\nBEGIN\n  NEW.updated_at := now();\n  RETURN NEW;\nEND;\n$$"
+        f"LANGUAGE plpgsql AS $${body}$$"
     )
 
 

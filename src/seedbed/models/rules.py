@@ -6,6 +6,10 @@ frame (``passes``), and a sentence for people (``description``). Models attach
 rules with :func:`checks`, which turns each into a named ``CheckConstraint``
 carrying the rule in ``info["rule"]``; the Pandera schemas and the generated
 docs read the rules back from there. Like a CHECK, a rule passes on NULL.
+
+Each rule kind also knows how to make rows satisfy it (``fill``), so the
+synthetic generator (:mod:`seedbed.synthetic`) needs no code for a new table:
+it drafts values from the column types, then lets every rule fix its columns.
 """
 
 from __future__ import annotations
@@ -14,14 +18,47 @@ import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import CheckConstraint
+
+from seedbed.jsontext import InvalidJson, parse_json
 
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+class Draft(Protocol):
+    """Rows being generated, as a rule's ``fill`` sees them: one typed pyarrow array a column.
+
+    Text, UUIDs, inet and JSON are strings; timestamps, dates, numbers and
+    booleans keep their Arrow types. ``candidates(column)`` gives a non-null
+    value of the column's type for every row, to fill in where one is required.
+    """
+
+    rng: np.random.Generator
+    num_rows: int
+
+    def column(self, name: str) -> pa.Array: ...
+
+    def candidates(self, name: str) -> pa.Array: ...
+
+    def set(self, name: str, values: pa.Array) -> None: ...
+
+
+def _keep_nulls(current: pa.Array, values: pa.Array) -> pa.Array:
+    """``values`` where ``current`` has a value; NULL stays NULL (a rule passes on NULL)."""
+    return pc.if_else(pc.is_null(current), pa.scalar(None, values.type), values)
+
+
+def _word(column: str, allowed: str) -> str:
+    """``column`` reduced to the characters a pattern allows (``allowed`` is a regex class)."""
+    return re.sub(f"[^{allowed}]+", "-", column).strip("-") or "x"
 
 
 @dataclass(frozen=True)
@@ -42,6 +79,12 @@ class Rule:
 
     def constraint(self) -> CheckConstraint:
         return CheckConstraint(self.sql, name=self.name, info={"rule": self})
+
+    def fill(self, draft: Draft) -> None:
+        """Change the draft's values of this rule's columns so that every row passes."""
+        raise NotImplementedError(
+            f"rule {self.name!r} ({type(self).__name__}) has no way to generate valid values"
+        )
 
 
 # Patterns use only constructs that mean the same in Python ``re`` and in
@@ -69,6 +112,27 @@ class Matches(Rule):
         ok = text.str.fullmatch(self.pattern)
         return ok.fillna(True).astype(bool) | values.isna()
 
+    def fill(self, draft: Draft) -> None:
+        """Known patterns get realistic unique values; any other a sample of the regex."""
+        from seedbed.synthetic import arrays
+        from seedbed.synthetic.pattern import matching_strings
+
+        column = self.columns[0]
+        rows = arrays.numbers(np.arange(draft.num_rows))
+        domain = arrays.SYNTHETIC_DOMAIN
+        if self.pattern == EMAIL:
+            values = arrays.join(_word(column, "A-Za-z0-9._+"), rows, f"@{domain}")
+        elif self.pattern == UUID_V4:
+            values = arrays.uuid4_strings(draft.rng, draft.num_rows)
+        elif self.pattern == URL:
+            values = arrays.join(f"https://{domain}/{_word(column, 'a-z0-9')}/", rows)
+        elif self.pattern == SLUG:
+            values = arrays.join(_word(column, "a-z0-9"), "-", rows)
+        else:
+            seed = int(draft.rng.integers(2**63))
+            values = pa.array(matching_strings(self.pattern, draft.num_rows, seed), pa.string())
+        draft.set(column, _keep_nulls(draft.column(column), values))
+
 
 @dataclass(frozen=True)
 class Length(Rule):
@@ -87,6 +151,14 @@ class Length(Rule):
         ok = (lengths >= self.minimum) & (lengths <= self.maximum)
         return ok.fillna(True).astype(bool) | values.isna()
 
+    def fill(self, draft: Draft) -> None:
+        """Pad short values with ``x``; keep the tail of long ones (where counters are)."""
+        column = self.columns[0]
+        values = pc.cast(draft.column(column), pa.string())
+        if self.minimum > 0:
+            values = pc.utf8_rpad(values, self.minimum, "x")
+        draft.set(column, pc.utf8_slice_codeunits(values, start=-self.maximum))
+
 
 @dataclass(frozen=True)
 class Later(Rule):
@@ -100,6 +172,24 @@ class Later(Rule):
         later, earlier = frame[self.columns[0]], frame[self.columns[1]]
         ok = later > earlier
         return ok | later.isna() | earlier.isna()
+
+    def fill(self, draft: Draft) -> None:
+        """Set ``columns[0]`` to ``columns[1]`` plus a random positive step."""
+        later, earlier = self.columns
+        base = draft.column(earlier)
+        n = draft.num_rows
+        if pa.types.is_timestamp(base.type) or pa.types.is_date(base.type):
+            start = base.cast(pa.timestamp("s")) if pa.types.is_date(base.type) else base
+            step = draft.rng.integers(60, 30 * 86_400, size=n) * 1_000_000
+            moved = pc.add(
+                start, pa.array(step, pa.duration("us")).cast(pa.duration(start.type.unit))
+            )
+            if pa.types.is_date(base.type):
+                moved = pc.add(moved, pa.scalar(86_400, pa.duration("s"))).cast(base.type)
+        else:
+            moved = pc.add(base, pa.array(draft.rng.integers(1, 100, size=n)).cast(base.type))
+        current = draft.column(later)
+        draft.set(later, _keep_nulls(current, pc.coalesce(moved, current.cast(moved.type))))
 
 
 @dataclass(frozen=True)
@@ -118,67 +208,14 @@ class RequiredWhen(Rule):
         triggered = (when.astype("string") == self.value).fillna(False).astype(bool)
         return ~triggered | required.notna()
 
-
-class InvalidJson(ValueError):
-    """Text that PostgreSQL's ``jsonb`` input would refuse."""
-
-
-def _reject_constant(name: str) -> Any:
-    raise InvalidJson(f"{name} is not valid JSON")
-
-
-def _no_bad_strings(value: Any) -> None:
-    if isinstance(value, str):
-        if "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-            raise InvalidJson("JSON strings may not contain \\u0000 or lone surrogates")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _no_bad_strings(key)
-            _no_bad_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            _no_bad_strings(item)
-
-
-_JSON_NUMBER = re.compile(r"-?([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?")
-# PostgreSQL's numeric (which jsonb numbers are): at most 131072 digits before the
-# decimal point and 16383 after it; beyond that, "value overflows numeric format".
-_NUMERIC_MAX_WEIGHT_DIGITS = 131072
-_NUMERIC_MAX_SCALE = 16383
-
-
-def _json_number(text: str) -> int | Decimal:
-    match = _JSON_NUMBER.fullmatch(text)
-    if match is None:
-        raise InvalidJson(f"not a JSON number: {text[:40]}")
-    whole, fraction, exponent_text = match.groups()
-    exponent = int(exponent_text or 0)
-    digits_before = len(whole.lstrip("0")) + exponent if whole.strip("0") else 0
-    if digits_before > _NUMERIC_MAX_WEIGHT_DIGITS or len(fraction or "") - exponent > (
-        _NUMERIC_MAX_SCALE
-    ):
-        raise InvalidJson("JSON number out of the range of PostgreSQL's numeric")
-    if fraction is None and exponent_text is None and len(whole) < 4000:
-        return int(text)
-    return Decimal(text)
-
-
-def parse_json(text: str) -> Any:
-    """Parse JSON text exactly as strictly as PostgreSQL's ``jsonb`` input.
-
-    Numbers become ``int`` or ``Decimal`` (never a lossy float); NaN and
-    Infinity, ``\\u0000`` and lone surrogates are refused with :class:`InvalidJson`.
-    """
-    try:
-        value = json.loads(
-            text, parse_float=_json_number, parse_int=_json_number, parse_constant=_reject_constant
-        )
-    except json.JSONDecodeError as exc:
-        raise InvalidJson(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
-    except RecursionError:
-        raise InvalidJson("JSON nested too deeply") from None
-    _no_bad_strings(value)
-    return value
+    def fill(self, draft: Draft) -> None:
+        """Give ``columns[0]`` a value in the rows where ``columns[1]`` is ``value``."""
+        required, when = self.columns
+        text = pc.cast(draft.column(when), pa.string())
+        triggered = pc.fill_null(pc.equal(text, self.value), False)
+        current = draft.column(required)
+        missing = pc.and_(triggered, pc.is_null(current))
+        draft.set(required, pc.if_else(missing, draft.candidates(required), current))
 
 
 @dataclass(frozen=True)
@@ -252,6 +289,33 @@ class JsonShape(Rule):
         # one() passes NULL itself: mapping over NA-only columns must not go through fillna.
         return pd.Series([one(v) for v in values], index=values.index, dtype=bool)
 
+    def fill(self, draft: Draft) -> None:
+        """JSON objects holding a random subset of the allowed keys."""
+        from seedbed.synthetic import arrays
+
+        n, rng = draft.num_rows, draft.rng
+        parts: list[pa.Array | str] = []
+        for key, spec in self.keys.items():
+            if spec.kind == "string_list":
+                words = arrays.pick(rng, arrays.WORDS, n)
+                value = arrays.join('["', words, '"]')
+            elif spec.kind == "non_negative_integer":
+                value = arrays.numbers(rng.integers(0, 60, size=n))
+            else:
+                raise ValueError(f"unknown JSON key kind {spec.kind!r}")
+            fragment = arrays.join(json.dumps(key), ": ", value, ", ")
+            parts.append(arrays.null_where(fragment, rng.random(n) < 0.3))
+        body = pc.binary_join_element_wise(
+            *parts,
+            pa.array([""] * n, pa.string()),
+            "",
+            null_handling="replace",
+            null_replacement="",
+        )
+        values = arrays.join("{", pc.replace_substring_regex(body, ", $", ""), "}")
+        column = self.columns[0]
+        draft.set(column, _keep_nulls(draft.column(column), values))
+
 
 def checks(*rules: Rule) -> tuple[CheckConstraint, ...]:
     """The named CHECK constraints for ``rules``, for a model's ``__table_args__``."""
@@ -313,6 +377,7 @@ __all__ = [
     "SLUG",
     "URL",
     "UUID_V4",
+    "Draft",
     "InvalidJson",
     "JsonKey",
     "JsonShape",

@@ -21,7 +21,7 @@ from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
 from seedbed.errors import DatabaseError
 from seedbed.migrate import _first_line
-from seedbed.safety import rules
+from seedbed.safety import checks
 from seedbed.safety.findings import Finding, LintReport
 from seedbed.safety.revisions import (
     RevisionOperations,
@@ -30,6 +30,7 @@ from seedbed.safety.revisions import (
     named_scripts,
     pending_scripts,
 )
+from seedbed.safety.rules import INDEX_SIZE_THRESHOLD
 
 
 class RecordingOperations(RevisionOperations):
@@ -52,7 +53,7 @@ def lint(
     revisions: Sequence[str] = (),
     *,
     target: str = "head",
-    index_size_threshold: int = rules.INDEX_SIZE_THRESHOLD,
+    index_size_threshold: int = INDEX_SIZE_THRESHOLD,
 ) -> LintReport:
     """Check ``revisions`` (default: those pending up to ``target``) against the namespace.
 
@@ -70,7 +71,7 @@ def lint(
                 scripts = named_scripts(settings, revisions)
             else:
                 scripts = pending_scripts(connection, settings, target)
-            scope = rules.Scope(
+            scope = checks.Scope(
                 connection, settings.schema, index_size_threshold=index_size_threshold
             )
             findings = [f for script in scripts for f in lint_script(script, scope, settings)]
@@ -80,7 +81,7 @@ def lint(
     return LintReport(tuple(s.revision for s in scripts), tuple(findings))
 
 
-def lint_script(script: Script, scope: rules.Scope, settings: Settings) -> list[Finding]:
+def lint_script(script: Script, scope: checks.Scope, settings: Settings) -> list[Finding]:
     """The findings for one revision, in the order of its operations."""
     scope.revision = script.revision
     recorder = RecordingOperations(migration_context(scope.connection, settings), script)
@@ -102,16 +103,17 @@ def lint_script(script: Script, scope: rules.Scope, settings: Settings) -> list[
         )
     findings: list[Finding] = []
     for operation in recorder.recorded:
-        findings.extend(rules.check(operation, scope))
+        findings.extend(checks.check(operation, scope))
         _remember(operation, scope)
     findings.extend(stopped)
     assured = acknowledged_rules(script)
     return [dataclasses.replace(f, acknowledged=f.rule in assured) for f in findings]
 
 
-def _remember(operation: ops.MigrateOperation, scope: rules.Scope) -> None:
+def _remember(operation: ops.MigrateOperation, scope: checks.Scope) -> None:
     """Tables and columns created by this step hold no rows for the steps after it."""
     if isinstance(operation, ops.CreateTableOp):
         scope.new_tables.add(operation.table_name)
     elif isinstance(operation, ops.AddColumnOp):
-        scope.new_columns.add((operation.table_name, operation.column.name))
+        key = (operation.table_name, operation.column.name)
+        scope.new_columns[key] = checks.added_value(operation.column, scope.connection)

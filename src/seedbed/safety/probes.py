@@ -19,11 +19,16 @@ _COUNT_SETTING = "seedbed.lint_count"
 
 @dataclass(frozen=True)
 class Relation:
-    """A table in a schema, and the connection to ask about it."""
+    """A table in a schema, and the connection to ask about it.
+
+    ``added`` lists columns that earlier pending steps add, each with the SQL
+    of the value every current row will get (its server default, or NULL).
+    """
 
     connection: sa.Connection
     schema: str
     table: str
+    added: tuple[tuple[str, str], ...] = ()
 
     @property
     def sql(self) -> str:
@@ -32,6 +37,14 @@ class Relation:
 
     def column(self, name: str) -> str:
         return quote(self.connection, name)
+
+    def rows(self, alias: str | None = None) -> str:
+        """A FROM item for the rows as they will be, added columns included."""
+        name = quote(self.connection, alias or self.table)
+        if not self.added:
+            return f"{self.sql} as {name}"
+        values = ", ".join(f"{value} as {self.column(column)}" for column, value in self.added)
+        return f"(select t.*, {values} from {self.sql} t) as {name}"
 
 
 def quote(connection: sa.Connection, name: str) -> str:
@@ -136,9 +149,9 @@ def unconvertible_count(
     (lengths of ``varchar(n)`` included). One pass over the table says
     whether every value converts. If not, the failures are counted with
     ``pg_input_is_valid`` (PostgreSQL 16+, a text column without USING: there
-    the conversion is exactly text input), or else row by row in PL/pgSQL,
-    catching each error in a subtransaction and handing the count back
-    through a transaction-local setting. ``input_check`` forces one way or
+    the conversion is exactly text input), or else in PL/pgSQL: batches of
+    1,000 rows in one subtransaction each, a failed batch retried row by row,
+    the count handed back through a transaction-local setting. ``input_check`` forces one way or
     the other (tests compare them).
     """
     connection = relation.connection
@@ -157,11 +170,19 @@ def unconvertible_count(
     if input_check:
         test = f"not pg_input_is_valid({relation.column(column)}::text, :t)"
         return count(connection, f"select count(*) {where} and {test}", {"t": target})
+    # Batches of 1,000 rows in one subtransaction each; only a failed batch is
+    # retried row by row, so a few bad values among many rows stay cheap.
     each = _plpgsql(
         target,
-        f"for seedbed_row in select ctid as id {where} loop begin "
-        f"select {value} into seedbed_value from {relation.sql} where ctid = seedbed_row.id; "
+        "for seedbed_batch in select array_agg(id) from (select ctid as id, "
+        f"(row_number() over () - 1) / 1000 as g {where}) b group by g loop "
+        f"begin for seedbed_row in select {value} as v from {relation.sql} "
+        "where ctid = any(seedbed_batch) loop seedbed_value := seedbed_row.v; end loop; "
+        "exception when others then "
+        "for seedbed_id in select unnest(seedbed_batch) loop begin "
+        f"select {value} into seedbed_value from {relation.sql} where ctid = seedbed_id; "
         "exception when others then seedbed_bad := seedbed_bad + 1; end; end loop; "
+        "end; end loop; "
         f"perform set_config('{_COUNT_SETTING}', seedbed_bad::text, true);",
     )
     if ask(connection, each) is None:
@@ -174,13 +195,14 @@ def _plpgsql(target: str, body: str) -> str:
     """An anonymous PL/pgSQL block with a variable of type ``target`` (names unlikely to clash)."""
     return (
         "do $seedbed$ declare seedbed_row record; seedbed_bad bigint := 0; "
+        "seedbed_batch tid[]; seedbed_id tid; "
         f"seedbed_value {target}; begin {body} end $seedbed$"
     )
 
 
 def check_violations(relation: Relation, condition: str) -> int | None:
     """Rows for which the CHECK ``condition`` is false (NULL passes, as in PostgreSQL)."""
-    sql = f"select count(*) from {relation.sql} where not ({condition})"
+    sql = f"select count(*) from {relation.rows()} where not ({condition})"
     return count(relation.connection, sql)
 
 
@@ -191,9 +213,20 @@ def foreign_key_violations(
     here = [f"c.{relation.column(c)}" for c in columns]
     pairs = [f"p.{referred.column(r)} = {h}" for r, h in zip(referred_columns, here, strict=True)]
     sql = (
-        f"select count(*) from {relation.sql} c where "
+        f"select count(*) from {relation.rows('c')} where "
         + " and ".join(f"{h} is not null" for h in here)
         + f" and not exists (select 1 from {referred.sql} p where {' and '.join(pairs)})"
+    )
+    return count(relation.connection, sql)
+
+
+def duplicate_rows(relation: Relation, columns: Sequence[str]) -> int | None:
+    """Rows that share their key with another row (keys with a NULL are distinct, as in PG)."""
+    key = ", ".join(relation.column(c) for c in columns)
+    filled = " and ".join(f"{relation.column(c)} is not null" for c in columns)
+    sql = (
+        f"select coalesce(sum(n), 0) from (select count(*) as n from {relation.sql} "
+        f"where {filled} group by {key} having count(*) > 1) d"
     )
     return count(relation.connection, sql)
 

@@ -16,7 +16,8 @@ What the signatures above do not show:
 - ``SeedChunk.invalid``: per column, a boolean mask of the rows whose value
   could not be read as the column's type (those cells are NA in ``frame`` and
   already in ``chunk.report``).
-- ``SeedSource.kind``: ``"csv"``, ``"parquet"`` or ``"frame"``.
+- ``SeedSource.format``: the format object that reads the source;
+  ``SeedSource.unit``: ``"line"`` or ``"row"``.
 - ``resolve_sources`` returns the tables parents first (foreign-key order).
 - With an engine, :meth:`SeedValidator.check_chunk` already checks unique keys
   against the database and looks up foreign-key values missing from the set
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 from seedbed.validation.api import validate
 from seedbed.validation.report import ValidationReport
-from seedbed.validation.schemas import coerce_frame, schema_for
+from seedbed.validation.schemas import coerce_frame, pandera_schema, schema_for
 from seedbed.validation.sources import (
     SeedChunk,
     SeedSource,
@@ -47,6 +48,7 @@ __all__ = [
     "SeedValidator",
     "ValidationReport",
     "coerce_frame",
+    "pandera_schema",
     "read_seed_chunks",
     "resolve_sources",
     "schema_for",

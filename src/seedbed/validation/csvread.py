@@ -24,11 +24,22 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from seedbed.errors import SeedError
+from seedbed.validation.csvscan import (
+    COMMA,
+    CR,
+    LF,
+    NUL,
+    QUOTE,
+    Records,
+    find_records,
+    last_record_end,
+    record_problems,
+    stray_quotes,
+)
 
 BOM = b"\xef\xbb\xbf"
 BLOCK_BYTES = 4 << 20  # small blocks keep memory flat; larger ones are not faster
 MAX_RECORD_BYTES = 256 << 20
-QUOTE, COMMA, LF, CR, NUL = 34, 44, 10, 13, 0
 
 
 @dataclass
@@ -45,182 +56,6 @@ class CsvPiece:
     table: pa.Table
     lines: np.ndarray
     problems: list[RecordProblem] = field(default_factory=list)
-
-
-@dataclass
-class Records:
-    """Where the records of a buffer start and stop (stop excludes the line ending)."""
-
-    starts: np.ndarray
-    stops: np.ndarray
-    lines: np.ndarray
-    crlf: np.ndarray
-    complete: int  # bytes that belong to whole records
-    unterminated: bool  # the last record opens a quote that never closes
-    quotes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    inside: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))  # 1: within quotes
-
-
-def find_records(buf: np.ndarray, base_line: int, at_eof: bool) -> Records:
-    """Split ``buf`` (starting at a record boundary) into records.
-
-    Only whole records are returned unless ``at_eof``: then the tail without
-    a final newline is a record too, and ``unterminated`` says whether it
-    ends inside quotes.
-    """
-    is_quote = buf == QUOTE
-    quotes = np.flatnonzero(is_quote)
-    # Quote parity of every byte; uint8 wraps at 256, which keeps the parity.
-    inside = np.cumsum(is_quote, dtype=np.uint8) & 1
-    is_newline = buf == LF
-    newlines = np.flatnonzero(is_newline)
-    ends = np.flatnonzero(is_newline & (inside == 0))
-    starts = np.concatenate(([0], ends + 1)).astype(np.int64)
-    stops = ends.astype(np.int64)
-    complete = int(ends[-1] + 1) if len(ends) else 0
-    unterminated = False
-    if at_eof and complete < len(buf):
-        stops = np.append(stops, len(buf))
-        unterminated = bool(len(quotes) & 1)
-    else:
-        starts = starts[:-1]
-    if at_eof:
-        complete = len(buf)
-    crlf = np.zeros(len(stops), dtype=bool)
-    if len(stops):
-        has_cr = (stops > starts) & (buf[np.maximum(stops - 1, 0)] == CR)
-        terminated = stops < len(buf)
-        crlf = has_cr & terminated
-        stops = np.where(crlf, stops - 1, stops)
-    lines = base_line + np.searchsorted(newlines, starts)
-    return Records(
-        starts, stops, lines.astype(np.int64), crlf, complete, unterminated, quotes, inside
-    )
-
-
-def last_record_end(data: bytes) -> int:
-    """Bytes up to and including the last newline outside quotes (0: none yet)."""
-    quotes_total = data.count(b'"')
-    end = len(data)
-    quotes_after = 0
-    while True:
-        newline = data.rfind(b"\n", 0, end)
-        if newline < 0:
-            return 0
-        quotes_after += data.count(b'"', newline + 1, end)
-        if (quotes_total - quotes_after) % 2 == 0:
-            return newline + 1
-        end = newline
-
-
-def _record_of(records: Records, positions: np.ndarray) -> np.ndarray:
-    return np.searchsorted(records.starts, positions, side="right") - 1
-
-
-def field_counts(buf: np.ndarray, records: Records, sep: int = COMMA) -> np.ndarray:
-    if not len(records.starts):
-        return np.zeros(0, dtype=np.int64)
-    outside_commas = (buf == sep) & (records.inside == 0)
-    counts: np.ndarray = np.add.reduceat(outside_commas, records.starts, dtype=np.int64) + 1
-    return counts
-
-
-def _stray_quotes(buf: np.ndarray, quotes: np.ndarray, sep: int = COMMA) -> np.ndarray:
-    """Positions of quotes that neither open nor close a field (COPY reads those differently)."""
-    if not len(quotes):
-        return quotes
-    n = len(buf)
-    index = np.arange(len(quotes))
-    prev = np.where(quotes > 0, buf[np.maximum(quotes - 1, 0)], LF)
-    nxt = np.where(quotes + 1 < n, buf[np.minimum(quotes + 1, n - 1)], LF)
-    prev_is_quote = np.concatenate(([False], np.diff(quotes) == 1))
-    next_is_quote = np.concatenate((np.diff(quotes) == 1, [False]))
-    opening = (index & 1) == 0
-    boundary_before = (prev == sep) | (prev == LF) | (prev == CR) | (quotes == 0)
-    boundary_after = (nxt == sep) | (nxt == LF) | (nxt == CR) | (quotes + 1 == n)
-    ok = np.where(opening, boundary_before | prev_is_quote, boundary_after | next_is_quote)
-    result: np.ndarray = quotes[~ok]
-    return result
-
-
-def _bare_carriage_returns(buf: np.ndarray, records: Records) -> np.ndarray:
-    crs = np.flatnonzero((buf == CR) & (records.inside == 0))
-    n = len(buf)
-    follower = np.where(crs + 1 < n, buf[np.minimum(crs + 1, n - 1)], 0)
-    result: np.ndarray = crs[follower != LF]
-    return result
-
-
-def _bad_encoding(buf: np.ndarray, records: Records) -> dict[int, str]:
-    bad: dict[int, str] = {}
-    for record in np.unique(_record_of(records, np.flatnonzero(buf == NUL))):
-        bad[int(record)] = "contains a NUL byte, which PostgreSQL text cannot hold"
-    if len(buf) and int(buf.max()) < 128:
-        return bad
-    try:
-        buf.tobytes().decode("utf-8")
-        return bad
-    except UnicodeDecodeError:
-        pass
-    high = np.flatnonzero(buf >= 128)
-    for record in np.unique(_record_of(records, high)):
-        start, stop = int(records.starts[record]), int(records.stops[record])
-        try:
-            buf[start:stop].tobytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            bad.setdefault(
-                int(record),
-                f"is not UTF-8 (byte 0x{exc.object[exc.start]:02x}); "
-                "save the file as UTF-8 (Latin-1 and Windows-1252 are not read)",
-            )
-    return bad
-
-
-def record_problems(
-    buf: np.ndarray,
-    records: Records,
-    expected_fields: int,
-    crlf_header: bool,
-    sep: int = COMMA,
-) -> dict[int, tuple[str, str]]:
-    """Records COPY would refuse, by record index: ``(rule, message)``."""
-    problems: dict[int, tuple[str, str]] = {}
-
-    def mark(indices: np.ndarray, rule: str, message: str) -> None:
-        for i in indices.tolist():
-            problems.setdefault(int(i), (rule, message))
-
-    for record, message in _bad_encoding(buf, records).items():
-        problems.setdefault(record, ("encoding", message))
-    if records.unterminated:
-        mark(np.array([len(records.starts) - 1]), "csv_format", "a quoted field is never closed")
-    mark(
-        np.unique(_record_of(records, _stray_quotes(buf, records.quotes, sep))),
-        "csv_format",
-        'has a stray quote: a " may only open or close a whole field, '
-        'and inside one it is written ""',
-    )
-    mark(
-        np.unique(_record_of(records, _bare_carriage_returns(buf, records))),
-        "csv_format",
-        "has a carriage return outside quotes",
-    )
-    terminated = records.stops < len(buf)
-    mixed = terminated & (records.crlf != crlf_header)
-    mark(np.flatnonzero(mixed), "csv_format", "line ending differs from the header's (CRLF vs LF)")
-    counts = field_counts(buf, records, sep)
-    lengths = records.stops - records.starts
-    for i in np.flatnonzero(counts != expected_fields).tolist():
-        if lengths[i] == 0 and expected_fields > 1:
-            message = "is an empty line; COPY reads it as a row with missing fields"
-        else:
-            message = f"has {counts[i]} fields, the header has {expected_fields}"
-        problems.setdefault(int(i), ("csv_format", message))
-    for i in np.flatnonzero(lengths == 2).tolist():
-        start = int(records.starts[i])
-        if buf[start] == ord("\\") and buf[start + 1] == ord("."):
-            problems.setdefault(int(i), ("csv_format", "a line holding only \\. ends COPY data"))
-    return problems
 
 
 def parse_header(raw: bytes, sep: int = COMMA) -> list[str]:
@@ -287,7 +122,7 @@ def fast_parse(buf: np.ndarray, base_line: int, n_fields: int, sep: int = COMMA)
         except UnicodeDecodeError:
             return None
     quotes = np.flatnonzero(buf == QUOTE)
-    if len(quotes) % 2 or len(_stray_quotes(buf, quotes, sep)):
+    if len(quotes) % 2 or len(stray_quotes(buf, quotes, sep)):
         return None
     invalid: list[int] = []
     names = [f"f{i}" for i in range(n_fields)]

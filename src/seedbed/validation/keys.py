@@ -11,9 +11,12 @@ a missing parent that goes unnoticed with that same tiny chance.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from seedbed.validation.spec import UniqueKey
 
 
 def key_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
@@ -29,15 +32,51 @@ def key_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     return np.asarray(hashed.to_numpy(), dtype=np.uint64)
 
 
-def first_duplicates(hashes: np.ndarray) -> np.ndarray:
-    """For each row, the position of the first earlier row with the same hash, else -1."""
+def key_rows(frame: pd.DataFrame, key: UniqueKey) -> np.ndarray:
+    """The rows a unique key holds: all key columns present, the partial index's WHERE true."""
+    rows = np.ones(len(frame), dtype=bool)
+    for name in key.columns:
+        rows &= frame[name].notna().to_numpy()
+    for name in key.where_null:
+        rows &= frame[name].isna().to_numpy()
+    for name in key.where_not_null:
+        rows &= frame[name].notna().to_numpy()
+    return rows
+
+
+@dataclass
+class ChunkKeys:
+    """One unique key over one chunk: the rows it holds and their hashes, sorted once.
+
+    ``earlier``: for each held row, the position (among held rows) of the
+    first earlier row with the same key, else -1. ``order`` sorts ``hashes``;
+    ``starts`` marks, in sorted order, the first of each distinct hash.
+    """
+
+    rows: np.ndarray
+    hashes: np.ndarray
+    order: np.ndarray
+    starts: np.ndarray
+    earlier: np.ndarray
+
+    def passes(self) -> np.ndarray:
+        """True for every row of the chunk but the second and later sharing a key."""
+        ok = np.ones(len(self.rows), dtype=bool)
+        ok[np.flatnonzero(self.rows)] = self.earlier < 0
+        return ok
+
+
+def chunk_keys(frame: pd.DataFrame, key: UniqueKey) -> ChunkKeys:
+    """Hash and sort ``key`` over ``frame`` once, for the check within and across chunks."""
+    rows = key_rows(frame, key)
+    hashes = key_hashes(frame.loc[rows], key.columns) if rows.any() else np.zeros(0, np.uint64)
     order = np.argsort(hashes, kind="stable")
-    sorted_hashes = hashes[order]
-    starts = np.concatenate(([True], sorted_hashes[1:] != sorted_hashes[:-1]))
-    group_first = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
+    ordered = hashes[order]
+    starts = np.concatenate(([True], ordered[1:] != ordered[:-1])) if len(order) else order > 0
+    first = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
     earlier = np.full(len(hashes), -1, dtype=np.int64)
-    earlier[order[~starts]] = group_first[~starts]
-    return earlier
+    earlier[order[~starts]] = first[~starts]
+    return ChunkKeys(rows, hashes, order, starts, earlier)
 
 
 BUCKETS = 256
@@ -106,4 +145,4 @@ class KeySet:
         self.add_sorted(np.unique(hashes[~self.contains(hashes)]))
 
 
-__all__ = ["KeySet", "first_duplicates", "key_hashes"]
+__all__ = ["ChunkKeys", "KeySet", "chunk_keys", "key_hashes", "key_rows"]

@@ -1,18 +1,28 @@
-"""Pandera schemas derived from the models: ``schema_for(table)``.
+"""Pandera schemas derived from the models: the checks every row goes through.
 
 Each schema is compiled from the table's :class:`~seedbed.validation.spec.TableSpec`,
-so a new table module gets its schema with no other code. Checks carry the
-database constraint's name (``ck_user_email_format``, ``uq_user_email``,
-``uq_post_slug_live``) or the report rule name (``type``, ``enum``). The
-schema validates typed frames: :func:`coerce_frame` reads text (a CSV read
-with every column as ``str``) the way COPY would.
+so a new table module gets its schema with no other code. Checks are named
+after the database constraint (``ck_user_email_format``, ``uq_user_email``,
+``uq_post_slug_live``) or the report's rule name (``type``, ``enum``).
 
->>> schema = schema_for(metadata.tables["seedbed.user"])        # doctest: +SKIP
->>> schema.validate(coerce_frame(table, raw), lazy=True)         # doctest: +SKIP
+Two compilations of the same checks:
+
+- :func:`pandera_schema` / :func:`schema_for`, for anyone's pandas code: each
+  column is parsed from what ``pd.read_csv`` gives (text, or typed values)
+  into its type the way COPY would read it, and a value that cannot be read
+  fails the ``type`` (or ``enum``) check.
+- :func:`chunk_schema`, which ``validate`` and ``load`` run on every chunk:
+  the chunk is already typed (unreadable cells are reported and NA), so it
+  has no parsers, no dtype and no type checks, and its unique-key checks
+  hand the hashes they computed to the cross-chunk key check.
+
+>>> frame = pd.read_csv("data/seeds/user.csv")                       # doctest: +SKIP
+>>> seedbed.pandera_schema("user").validate(frame, lazy=True)       # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, MutableMapping
 from functools import cache
 from typing import Any
 
@@ -21,9 +31,11 @@ import pandas as pd
 import pandera.pandas as pa
 import sqlalchemy as sa
 
+from seedbed.errors import SeedError
+from seedbed.models import metadata
 from seedbed.validation import spec as k
 from seedbed.validation.coerce import coerce_column, default_series, type_message
-from seedbed.validation.keys import first_duplicates, key_hashes
+from seedbed.validation.keys import ChunkKeys, chunk_keys
 from seedbed.validation.spec import ColumnSpec, RuleSpec, TableSpec, UniqueKey, table_spec
 
 TEXT_DTYPE = pd.StringDtype(storage="pyarrow", na_value=np.nan)
@@ -35,113 +47,147 @@ _DTYPES: dict[str, Any] = {
     k.DATE: np.dtype(object),
 }
 
+#: Where chunk schemas leave each unique key's hashes: key name -> ChunkKeys.
+KeySink = MutableMapping[str, ChunkKeys]
+
 
 def dtype_for(column: ColumnSpec) -> Any:
     """The pandas dtype a typed frame holds for ``column``."""
     return _DTYPES.get(column.kind, TEXT_DTYPE)
 
 
-def _with_defaults(spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
+def with_defaults(
+    spec: TableSpec, frame: pd.DataFrame, names: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """``frame`` plus the left-out columns among ``names`` (default: all), filled as
+    PostgreSQL fills them."""
+    wanted = spec.columns if names is None else names
     missing = {
-        name: default_series(column, len(frame), frame.index)
-        for name, column in spec.columns.items()
+        name: default_series(spec.columns[name], len(frame), frame.index)
+        for name in wanted
         if name not in frame.columns
     }
-    return (
-        pd.concat([frame, pd.DataFrame(missing, index=frame.index)], axis=1) if missing else frame
-    )
+    if not missing:
+        return frame
+    return pd.concat([frame, pd.DataFrame(missing, index=frame.index)], axis=1)
+
+
+def _parser(column: ColumnSpec) -> pa.Parser:
+    def parse(series: pd.Series) -> pd.Series:
+        coerced = coerce_column(column, series)
+        return series if coerced.bad.any() else coerced.values
+
+    return pa.Parser(parse, name=f"read as {column.kind}")
 
 
 def _type_check(column: ColumnSpec) -> pa.Check:
     def readable(series: pd.Series) -> pd.Series:
         return pd.Series(~coerce_column(column, series).bad, index=series.index)
 
-    return pa.Check(
-        readable, name="enum" if column.kind == k.ENUM else "type", error=type_message(column)
-    )
+    name = "enum" if column.kind == k.ENUM else "type"
+    return pa.Check(readable, name=name, description=type_message(column), ignore_na=False)
 
 
 def _column_rule_check(name: str, item: RuleSpec) -> pa.Check:
     def passes(series: pd.Series) -> pd.Series:
         return item.rule.passes(series.to_frame(name))
 
-    return pa.Check(passes, name=item.name, error=item.rule.description)
+    return pa.Check(passes, name=item.name, description=item.rule.description, ignore_na=False)
 
 
 def _frame_rule_check(spec: TableSpec, item: RuleSpec) -> pa.Check:
     def passes(frame: pd.DataFrame) -> pd.Series:
-        return item.rule.passes(_with_defaults(spec, frame)).astype(bool)
+        return item.rule.passes(with_defaults(spec, frame, item.rule.columns)).astype(bool)
 
-    return pa.Check(passes, name=item.name, error=item.rule.description, ignore_na=False)
-
-
-def unique_key_passes(spec: TableSpec, key: UniqueKey, frame: pd.DataFrame) -> pd.Series:
-    """True for every row except the second and later rows sharing a key."""
-    full = _with_defaults(spec, frame)
-    rows = np.ones(len(full), dtype=bool)
-    for name in key.columns:
-        rows &= full[name].notna().to_numpy()
-    for name in key.where_null:
-        rows &= full[name].isna().to_numpy()
-    for name in key.where_not_null:
-        rows &= full[name].notna().to_numpy()
-    ok = np.ones(len(full), dtype=bool)
-    if rows.any():
-        ok[np.flatnonzero(rows)] = first_duplicates(key_hashes(full.loc[rows], key.columns)) < 0
-    return pd.Series(ok, index=frame.index)
+    return pa.Check(passes, name=item.name, description=item.rule.description, ignore_na=False)
 
 
-def _unique_check(spec: TableSpec, key: UniqueKey) -> pa.Check:
+def _unique_check(spec: TableSpec, key: UniqueKey, sink: KeySink | None) -> pa.Check:
     def passes(frame: pd.DataFrame) -> pd.Series:
-        return unique_key_passes(spec, key, frame)
+        read = (*key.columns, *key.where_null, *key.where_not_null)
+        keys = chunk_keys(frame if sink is not None else with_defaults(spec, frame, read), key)
+        if sink is not None:
+            sink[key.name] = keys
+        return pd.Series(keys.passes(), index=frame.index)
 
     where = f" among rows where {', '.join(key.where_null)} is NULL" if key.where_null else ""
     return pa.Check(
         passes,
         name=key.name,
-        error=f"{' and '.join(key.columns)} must be unique{where}",
+        description=f"{' and '.join(key.columns)} must be unique{where}",
         ignore_na=False,
+    )
+
+
+def _compile(spec: TableSpec, *, typed: bool, sink: KeySink | None) -> pa.DataFrameSchema:
+    """The table's checks as a schema; ``typed``: for chunks seedbed has already typed."""
+    table = spec.table
+    single: dict[str, list[pa.Check]] = {}
+    frame_checks: list[pa.Check] = []
+    for item in spec.rules:
+        if len(item.rule.columns) == 1:
+            name = item.rule.columns[0]
+            single.setdefault(name, []).append(_column_rule_check(name, item))
+        else:
+            frame_checks.append(_frame_rule_check(spec, item))
+    frame_checks.extend(_unique_check(spec, key, sink) for key in spec.unique_keys)
+    columns: dict[str, pa.Column] = {}
+    for name, column in spec.columns.items():
+        checks = single.get(name, [])
+        if not typed and dtype_for(column) is TEXT_DTYPE:
+            checks = [_type_check(column), *checks]
+        if typed and not checks and column.nullable:
+            continue  # nothing to check in a typed chunk: spare Pandera the column
+        columns[name] = pa.Column(
+            None if typed else dtype_for(column),
+            checks=checks,
+            parsers=None if typed else [_parser(column)],
+            nullable=column.nullable,
+            required=column.required and not typed,
+            name=name,
+            description=str(table.c[name].info.get("doc", "")) or None,
+        )
+    return pa.DataFrameSchema(
+        columns, checks=frame_checks, strict=not typed, name=table.name, ordered=False
     )
 
 
 @cache
 def schema_for(table: sa.Table) -> pa.DataFrameSchema:
-    """The Pandera schema of ``table``'s typed rows, derived from its declaration."""
-    spec = table_spec(table)
-    columns: dict[str, pa.Column] = {}
-    single_rules: dict[str, list[pa.Check]] = {}
-    frame_checks: list[pa.Check] = []
-    for item in spec.rules:
-        if len(item.rule.columns) == 1:
-            name = item.rule.columns[0]
-            single_rules.setdefault(name, []).append(_column_rule_check(name, item))
-        else:
-            frame_checks.append(_frame_rule_check(spec, item))
-    for name, column in spec.columns.items():
-        checks: list[pa.Check] = []
-        if dtype_for(column) is TEXT_DTYPE:
-            checks.append(_type_check(column))
-        checks.extend(single_rules.get(name, []))
-        columns[name] = pa.Column(
-            dtype_for(column),
-            checks=checks,
-            nullable=column.nullable,
-            required=column.required,
-            name=name,
-            description=str(table.c[name].info.get("doc", "")) or None,
-        )
-    frame_checks.extend(_unique_check(spec, key) for key in spec.unique_keys)
-    return pa.DataFrameSchema(
-        columns, checks=frame_checks, strict=True, name=table.name, ordered=False
-    )
+    """The Pandera schema of ``table``, for frames as pandas reads them (see the module doc)."""
+    return _compile(table_spec(table), typed=False, sink=None)
+
+
+def chunk_schema(table: sa.Table, sink: KeySink) -> pa.DataFrameSchema:
+    """The same checks for typed chunks; unique keys leave their hashes in ``sink``."""
+    return _compile(table_spec(table), typed=True, sink=sink)
+
+
+def pandera_schema(table_name: str) -> pa.DataFrameSchema:
+    """The Pandera schema of the model's table ``table_name``: every rule the loader checks.
+
+    Use it in your own pandas code; it gives the verdicts ``seedbed validate``
+    gives for one file (foreign keys, and keys across files, need the other
+    files and are left to :func:`seedbed.validate`). Failure cases name the
+    column and the check: the database constraint (``ck_user_email_format``,
+    ``uq_user_email``), ``not_nullable``, or ``type`` / ``enum``.
+
+    >>> schema = seedbed.pandera_schema("user")                 # doctest: +SKIP
+    >>> schema.validate(pd.read_csv("user.csv"), lazy=True)     # doctest: +SKIP
+    """
+    tables = {t.name: t for t in metadata.sorted_tables}
+    if table_name not in tables:
+        known = ", ".join(sorted(tables))
+        raise SeedError(f"no table named {table_name!r} (tables: {known})")
+    return schema_for(tables[table_name])
 
 
 def coerce_frame(table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each known column read as its type, for :func:`schema_for`.
+    """``frame`` with each known column read as its type.
 
     A column with a value that cannot be read is left as it was, so the
-    schema's dtype check reports it. Unknown columns are kept (and reported
-    by the strict schema).
+    schema's checks report it. Unknown columns are kept (and reported by the
+    strict schema).
     """
     spec = table_spec(table)
     out = {}
@@ -155,4 +201,11 @@ def coerce_frame(table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-__all__ = ["coerce_frame", "dtype_for", "schema_for", "unique_key_passes"]
+__all__ = [
+    "chunk_schema",
+    "coerce_frame",
+    "dtype_for",
+    "pandera_schema",
+    "schema_for",
+    "with_defaults",
+]

@@ -1,8 +1,10 @@
-"""``SeedValidator``: the checks that need more than one value, across chunks and files.
+"""``SeedValidator``: the checks of a seed set, chunk by chunk, across chunks and files.
 
-Per chunk it checks NOT NULL, every CHECK rule of the table, and every unique
-key (primary key, unique constraints, partial unique indexes) within the
-chunk and against earlier chunks of the same table. It remembers key hashes
+Per chunk, the table's Pandera schema (:mod:`seedbed.validation.rowchecks`)
+checks NOT NULL, every CHECK rule of the table, and every unique key
+(primary key, unique constraints, partial unique indexes) within the chunk.
+This module adds what Pandera cannot see from one chunk: unique keys against
+earlier chunks and files of the same table. It remembers key hashes
 (see :mod:`seedbed.validation.keys`) so that foreign keys can be checked
 against the parent's file. With an engine, unique keys are also checked
 against the rows already in the database, and foreign-key values missing from
@@ -27,11 +29,39 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from seedbed.errors import DatabaseError
-from seedbed.validation.coerce import default_series
-from seedbed.validation.keys import KeySet, key_hashes
+from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys, key_hashes
 from seedbed.validation.report import REDACTED, ValidationReport, display_values, shorten
+from seedbed.validation.rowchecks import RowChecks, unreadable
+from seedbed.validation.schemas import with_defaults
 from seedbed.validation.sources import SeedChunk, SeedSource
 from seedbed.validation.spec import ForeignKeySpec, TableSpec, UniqueKey, table_spec
+
+#: How a report message about a key the database already holds begins.
+IN_DATABASE = "already taken"
+
+
+def rows_in_database(report: ValidationReport) -> int:
+    """Rows of ``report`` refused only because their key is already in the database.
+
+    These are what ``upsert`` and ``skip-existing`` are for; the CLI suggests them.
+    """
+    if report.ok:
+        return 0
+    failures = report.failures
+    taken = failures["message"].str.startswith(IN_DATABASE, na=False)
+    return len(failures.loc[taken, ["file", "line"]].drop_duplicates())
+
+
+def in_database_hint(report: ValidationReport) -> str:
+    """What to do about rows whose key the database already holds; ``""`` when none."""
+    existing = rows_in_database(report)
+    if not existing:
+        return ""
+    rows = "1 row is" if existing == 1 else f"{existing:,} rows are"
+    return (
+        f"{rows} already in the database: load with --mode upsert to update them "
+        "or --mode skip-existing to keep them"
+    )
 
 
 def _q(name: str) -> str:
@@ -80,6 +110,7 @@ class SeedValidator:
         self._current: str | None = None
         self._deferred: list[_Deferred] = []
         self._connection: Connection | None = None
+        self._row_checks: dict[str, RowChecks] = {}
         for spec in self.specs.values():
             for fk in spec.foreign_keys:
                 if fk.parent.name in self.specs:
@@ -96,13 +127,15 @@ class SeedValidator:
             self._current = spec.name
         if not len(chunk.frame):
             return ValidationReport()
-        full = self._with_defaults(spec, chunk.frame)
-        invalid = chunk.invalid
+        full = with_defaults(spec, chunk.frame, _checked_columns(spec))
+        checks = self._row_checks.get(spec.name)
+        if checks is None:
+            checks = self._row_checks[spec.name] = RowChecks(spec.table)
+        rows_report, duplicates = checks.run(chunk, full)
         reports = [
-            self._not_null(spec, chunk.label, chunk, invalid),
-            self._rules(spec, chunk.label, full, chunk.lines, invalid),
-            self._unique_keys(spec, chunk, full, invalid),
-            self._foreign_keys(spec, chunk.label, full, chunk.lines, invalid),
+            rows_report,
+            self._unique_keys(spec, chunk, full, checks.keys, duplicates),
+            self._foreign_keys(spec, chunk.label, full, chunk.lines, chunk.invalid),
         ]
         return ValidationReport.concat(reports)
 
@@ -125,80 +158,6 @@ class SeedValidator:
 
     # -- helpers ---------------------------------------------------------------
 
-    @staticmethod
-    def _with_defaults(spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
-        """``frame`` plus the left-out columns a check reads, filled as PostgreSQL fills them."""
-        missing = {
-            name: default_series(spec.columns[name], len(frame), frame.index)
-            for name in _checked_columns(spec)
-            if name not in frame.columns
-        }
-        if not missing:
-            return frame
-        return pd.concat([frame, pd.DataFrame(missing, index=frame.index)], axis=1)
-
-    @staticmethod
-    def _unreadable(invalid: dict[str, np.ndarray], columns: Sequence[str], n: int) -> np.ndarray:
-        bad = np.zeros(n, dtype=bool)
-        for name in columns:
-            if name in invalid:
-                bad |= invalid[name]
-        return bad
-
-    def _not_null(
-        self, spec: TableSpec, label: str, chunk: SeedChunk, invalid: dict[str, np.ndarray]
-    ) -> ValidationReport:
-        reports = []
-        for name in chunk.frame.columns:
-            if spec.columns[name].nullable:
-                continue
-            null = chunk.frame[name].isna().to_numpy().copy()
-            if name in invalid:
-                null &= ~invalid[name]
-            if null.any():
-                reports.append(
-                    ValidationReport.from_rows(
-                        file=label,
-                        table=spec.name,
-                        lines=chunk.lines[null],
-                        column=name,
-                        rule="not_null",
-                        values=None,
-                        message="must not be empty (an unquoted empty field is NULL)",
-                    )
-                )
-        return ValidationReport.concat(reports)
-
-    def _rules(
-        self,
-        spec: TableSpec,
-        label: str,
-        full: pd.DataFrame,
-        lines: np.ndarray,
-        invalid: dict[str, np.ndarray],
-    ) -> ValidationReport:
-        reports = []
-        for item in spec.rules:
-            rule = item.rule
-            passes = np.asarray(rule.passes(full).to_numpy(dtype=bool, na_value=True), dtype=bool)
-            failed = ~passes & ~self._unreadable(invalid, rule.columns, len(full))
-            if not failed.any():
-                continue
-            column = rule.columns[0]
-            values = display_values(full[column].to_numpy()[failed], spec.sensitive(column))
-            reports.append(
-                ValidationReport.from_rows(
-                    file=label,
-                    table=spec.name,
-                    lines=lines[failed],
-                    column=column,
-                    rule=item.name,
-                    values=values,
-                    message=rule.description,
-                )
-            )
-        return ValidationReport.concat(reports)
-
     def _key_values(
         self, spec: TableSpec, full: pd.DataFrame, columns: Sequence[str], rows: np.ndarray
     ) -> list[str | None]:
@@ -209,67 +168,83 @@ class SeedValidator:
         parts = [full[c].astype("str").to_numpy()[rows] for c in columns]
         return [shorten(", ".join(str(p) for p in row)) for row in zip(*parts, strict=True)]
 
+    @staticmethod
     def _eligible(
-        self, full: pd.DataFrame, columns: Sequence[str], invalid: dict[str, np.ndarray]
+        full: pd.DataFrame, columns: Sequence[str], invalid: dict[str, np.ndarray]
     ) -> np.ndarray:
-        rows = ~self._unreadable(invalid, columns, len(full))
+        rows = ~unreadable(invalid, columns, len(full))
         for name in columns:
             rows &= full[name].notna().to_numpy()
         return rows
 
     def _unique_keys(
-        self, spec: TableSpec, chunk: SeedChunk, full: pd.DataFrame, invalid: dict[str, np.ndarray]
+        self,
+        spec: TableSpec,
+        chunk: SeedChunk,
+        full: pd.DataFrame,
+        computed: dict[str, ChunkKeys],
+        duplicates: dict[str, np.ndarray],
     ) -> ValidationReport:
-        label, lines, unit = chunk.label, chunk.lines, chunk.unit
+        """Keys across chunks: Pandera found the duplicates within the chunk, and its
+        checks left their hashes in ``computed``; here they meet the keys seen before."""
+        label, lines = chunk.label, chunk.lines
         reports = []
         for key in spec.unique_keys:
-            rows = self._eligible(full, key.columns, invalid)
-            for name in key.where_null:
-                rows &= full[name].isna().to_numpy()
-            for name in key.where_not_null:
-                rows &= full[name].notna().to_numpy()
-            if not rows.any():
+            keys = computed.get(key.name) or chunk_keys(full, key)
+            if not keys.rows.any():
                 continue
-            hashes = key_hashes(full.loc[rows], key.columns)
-            row_lines = lines[rows]
+            row_lines = lines[keys.rows]
             seen = self._unique_set(spec.name, key)
-            order = np.argsort(hashes, kind="stable")
-            ordered = hashes[order]
-            starts = np.concatenate(([True], ordered[1:] != ordered[:-1]))
-            known = seen.contains_sorted(ordered)
-            first = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
+            ordered = keys.hashes[keys.order]
+            known_sorted = seen.contains_sorted(ordered)
             # -1: not a duplicate; -2: first seen in an earlier chunk; else that row's line.
-            earlier = np.full(len(hashes), -1, dtype=np.int64)
-            earlier[order[~starts]] = row_lines[first[~starts]]
-            earlier[order[known]] = -2
-            duplicate = earlier != -1
-            if duplicate.any():
-                positions = np.flatnonzero(rows)[duplicate]
-                mask = np.zeros(len(full), dtype=bool)
-                mask[positions] = True
-                values = self._key_values(spec, full, key.columns, mask)
-                for first_line in np.unique(earlier[duplicate]):
-                    pick = earlier[duplicate] == first_line
-                    where = (
-                        f"on {unit} {first_line}" if first_line >= 0 else f"on an earlier {unit}"
-                    )
-                    reports.append(
-                        ValidationReport.from_rows(
-                            file=label,
-                            table=spec.name,
-                            lines=row_lines[duplicate][pick],
-                            column=", ".join(key.columns),
-                            rule=key.name,
-                            values=[v for v, p in zip(values, pick, strict=True) if p],
-                            message=f"duplicate: the same {self._key_words(key)} "
-                            f"is already {where}",
-                        )
-                    )
-            seen.add_sorted(ordered[starts & ~known])
+            earlier = np.full(len(keys.hashes), -1, dtype=np.int64)
+            within = duplicates.get(key.name, np.zeros(len(full), dtype=bool))[keys.rows]
+            earlier[within] = row_lines[keys.earlier[within]]
+            earlier[keys.order[known_sorted]] = -2
+            if (earlier != -1).any():
+                reports.append(self._duplicates(spec, chunk, full, key, keys.rows, earlier))
+            seen.add_sorted(ordered[keys.starts & ~known_sorted])
             if self.engine is not None and (
                 self.unique_against_db is None or spec.name in self.unique_against_db
             ):
-                reports.append(self._in_database(spec, label, key, full, lines, rows))
+                reports.append(self._in_database(spec, label, key, full, lines, keys.rows))
+        return ValidationReport.concat(reports)
+
+    def _duplicates(
+        self,
+        spec: TableSpec,
+        chunk: SeedChunk,
+        full: pd.DataFrame,
+        key: UniqueKey,
+        rows: np.ndarray,
+        earlier: np.ndarray,
+    ) -> ValidationReport:
+        """Report rows for the held ``rows`` whose ``earlier`` is not -1 (see above)."""
+        duplicate = earlier != -1
+        mask = np.zeros(len(full), dtype=bool)
+        mask[np.flatnonzero(rows)[duplicate]] = True
+        values = self._key_values(spec, full, key.columns, mask)
+        row_lines = chunk.lines[rows][duplicate]
+        reports = []
+        for first_line in np.unique(earlier[duplicate]):
+            pick = earlier[duplicate] == first_line
+            where = (
+                f"on {chunk.unit} {first_line}"
+                if first_line >= 0
+                else f"on an earlier {chunk.unit}"
+            )
+            reports.append(
+                ValidationReport.from_rows(
+                    file=chunk.label,
+                    table=spec.name,
+                    lines=row_lines[pick],
+                    column=", ".join(key.columns),
+                    rule=key.name,
+                    values=[v for v, p in zip(values, pick, strict=True) if p],
+                    message=f"duplicate: the same {self._key_words(key)} is already {where}",
+                )
+            )
         return ValidationReport.concat(reports)
 
     def _unique_set(self, table: str, key: UniqueKey) -> KeySet:
@@ -425,7 +400,7 @@ class SeedValidator:
             column=", ".join(key.columns),
             rule=key.name,
             values=self._key_values(spec, full, key.columns, taken),
-            message=f"already taken: the database has a {spec.name} row with this "
+            message=f"{IN_DATABASE}: the database has a {spec.name} row with this "
             f"{self._key_words(key)}",
         )
 
@@ -449,4 +424,4 @@ def _first_line(exc: sa.exc.SQLAlchemyError) -> str:
     return text.splitlines()[0] if text else type(orig).__name__
 
 
-__all__ = ["SeedValidator"]
+__all__ = ["IN_DATABASE", "SeedValidator", "in_database_hint", "rows_in_database"]

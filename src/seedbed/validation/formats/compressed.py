@@ -1,43 +1,81 @@
 """Gzip-compressed CSV and TSV (``.csv.gz``, ``.tsv.gz``), decompressed as they stream.
 
-Validation and COPY both read through :func:`gzip.open`, block by block, so
-memory stays bounded and COPY receives the same bytes an uncompressed file
-would send. Positions are the lines of the decompressed text.
+Validation and COPY both decompress as they read, block by block, so memory
+stays bounded and COPY receives the same bytes an uncompressed file would
+send. Positions are the lines of the decompressed text. Decompression uses
+ISA-L (``isal.igzip``, the same format, three to four times faster than
+:mod:`gzip`: the file is read twice, once by validation and once by COPY,
+and this keeps a ``.csv.gz`` load at the speed of the plain CSV); the
+standard library's :mod:`gzip` stands in where ``isal`` is not installed.
 """
 
 from __future__ import annotations
 
 import gzip
-from typing import BinaryIO, ClassVar, cast
+import io
+import zlib
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar
 
 from seedbed.validation.formats.base import register
 from seedbed.validation.formats.delimited import CsvFile, TsvFile
 
 
-@register
-class GzipCsvFile(CsvFile):
-    """A gzip-compressed CSV file."""
+def _decompressing(path: Path) -> Any:
+    try:
+        from isal import igzip
+    except ImportError:  # pragma: no cover - isal is a dependency; this is the fallback
+        return gzip.open(path, "rb")
+    return igzip.open(path, "rb")  # type: ignore[no-untyped-call]
 
+
+class _Decompressed(io.RawIOBase):
+    """The decompressed bytes; corrupt data is an ``OSError``, as for any unreadable file."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._inner = _decompressing(path)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self._inner.read(len(buffer))
+        except OSError:
+            raise
+        except EOFError as exc:
+            raise OSError(f"the gzip stream is cut short: {exc}") from None
+        except (zlib.error, ValueError, RuntimeError) as exc:
+            raise OSError(f"corrupt gzip data: {exc}") from None
+        except Exception as exc:  # isal's own error type, which is not an OSError
+            raise OSError(f"corrupt gzip data: {exc}") from None
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+class Gzipped(CsvFile):
+    """A delimited file read through gzip (the size of what it holds is not known)."""
+
+    def open_binary(self) -> BinaryIO:
+        return io.BufferedReader(_Decompressed(self.path), buffer_size=1 << 20)
+
+    def progress_total(self) -> tuple[int | None, str]:
+        return None, "B"
+
+
+@register
+class GzipCsvFile(Gzipped):
     suffixes: ClassVar[tuple[str, ...]] = (".csv.gz",)
 
-    def open_binary(self) -> BinaryIO:
-        return cast(BinaryIO, gzip.open(self.path, "rb"))
-
-    def progress_total(self) -> tuple[int | None, str]:
-        return None, "B"
-
 
 @register
-class GzipTsvFile(TsvFile):
-    """A gzip-compressed TSV file."""
-
+class GzipTsvFile(Gzipped, TsvFile):
     suffixes: ClassVar[tuple[str, ...]] = (".tsv.gz",)
-
-    def open_binary(self) -> BinaryIO:
-        return cast(BinaryIO, gzip.open(self.path, "rb"))
-
-    def progress_total(self) -> tuple[int | None, str]:
-        return None, "B"
 
 
 __all__ = ["GzipCsvFile", "GzipTsvFile"]

@@ -21,7 +21,8 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from seedbed.validation.csvread import BOM, COMMA, CsvReader
+from seedbed.validation.csvread import BOM, CsvReader
+from seedbed.validation.csvscan import COMMA
 from seedbed.validation.formats.base import FileFormat, Progress, RawPiece, register
 
 BLOCK_BYTES = 1 << 20

@@ -1,0 +1,339 @@
+"""The checks behind the lint rules: one function per kind of Alembic operation.
+
+:data:`CHECKS` says which operation types each check reads. A check gets the
+recorded operation and a :class:`Scope` that can ask the database about the
+rows there now, and returns findings for the rules in
+:mod:`seedbed.safety.rules`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.operations import ops
+
+from seedbed.safety import probes
+from seedbed.safety.findings import Finding, Severity
+from seedbed.safety.probes import Relation
+from seedbed.safety.rules import INDEX_SIZE_THRESHOLD, RULES
+
+
+@dataclass
+class Scope:
+    """What a check may ask: the connection, the namespace, and what earlier steps did."""
+
+    connection: sa.Connection
+    namespace: str
+    revision: str = ""
+    index_size_threshold: int = INDEX_SIZE_THRESHOLD
+    new_tables: set[str] = field(default_factory=set)
+    new_columns: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(table, column) added by earlier pending steps -> SQL of the value rows get."""
+
+    def relation(self, table: str, schema: str | None = None) -> Relation:
+        added = tuple((c, value) for (t, c), value in self.new_columns.items() if t == table)
+        return Relation(self.connection, schema or self.namespace, table, added)
+
+    def is_new(self, table: str, column: str | None = None) -> bool:
+        """Created by an earlier pending step, so it holds no rows yet."""
+        return table in self.new_tables or (table, column) in self.new_columns
+
+    def finding(
+        self, rule: str, target: str, effect: str, *, error: bool, affected: int = 0
+    ) -> Finding:
+        severity = Severity.ERROR if error else Severity.WARNING
+        return Finding(rule, severity, self.revision, target, effect, RULES[rule].fix, affected)
+
+
+def counted(value: int | None, what: str) -> str:
+    return f"{value:,} {what}" if value is not None else f"an unknown number of {what}"
+
+
+def adding_required_field(op: ops.AddColumnOp, scope: Scope) -> Iterable[Finding]:
+    column = op.column
+    if column.nullable or column.server_default is not None or column.computed is not None:
+        return
+    if column.identity is not None or scope.is_new(op.table_name):
+        return
+    rows = probes.row_count(scope.relation(op.table_name, op.schema))
+    if rows == 0:
+        return
+    yield scope.finding(
+        "adding-required-field",
+        f"{op.table_name}.{column.name}",
+        f"{op.table_name} has {counted(rows, 'row(s)')}; adding {column.name} NOT NULL without "
+        "a server default fails on them (column contains null values) and nothing changes",
+        error=rows is not None,
+        affected=rows or 0,
+    )
+
+
+def altered_column(op: ops.AlterColumnOp, scope: Scope) -> Iterable[Finding]:
+    if scope.is_new(op.table_name, op.column_name):
+        return
+    relation = scope.relation(op.table_name, op.schema)
+    target = f"{op.table_name}.{op.column_name}"
+    if op.modify_type is not None:
+        yield changed_type(op, scope, relation, target)
+    if op.modify_nullable is False and op.existing_nullable is not False:
+        nulls = probes.value_count(relation, op.column_name, null=True)
+        if nulls != 0:
+            yield scope.finding(
+                "adding-not-nullable-field",
+                target,
+                f"{counted(nulls, 'row(s)')} hold NULL in {target}; SET NOT NULL fails on them",
+                error=nulls is not None,
+                affected=nulls or 0,
+            )
+    if op.modify_name is not None:
+        values = probes.value_count(relation, op.column_name)
+        yield scope.finding(
+            "renaming-column",
+            target,
+            f"{target} becomes {op.table_name}.{op.modify_name} ({counted(values, 'value(s)')} "
+            "kept); readers and writers that use the old name fail from then on",
+            error=False,
+        )
+
+
+def changed_type(op: ops.AlterColumnOp, scope: Scope, relation: Relation, target: str) -> Finding:
+    """How many current values would not convert; an error when any would not."""
+    new = str(sa.types.to_instance(op.modify_type).compile(dialect=scope.connection.dialect))
+    old = probes.column_type(relation, op.column_name) or "its current type"
+    using: str | None = op.kw.get("postgresql_using")
+    values = probes.value_count(relation, op.column_name)
+    column = relation.column(op.column_name)
+    if using is None and probes.casts_by_assignment(scope.connection, old, new) is False:
+        bad = probes.unconvertible_count(relation, op.column_name, new, f"{column}::{new}")
+        effect = (
+            f"PostgreSQL has no automatic cast from {old} to {new}: the ALTER fails whatever "
+            f"the data; with postgresql_using='{column}::{new}', {counted(bad, 'of')} "
+            f"{counted(values, 'non-null value(s)')} would not convert"
+        )
+        return scope.finding("changing-column-type", target, effect, error=True, affected=bad or 0)
+    bad = probes.unconvertible_count(relation, op.column_name, new, using)
+    if bad is None:
+        effect = f"could not test the conversion of {target} from {old} to {new}"
+        return scope.finding("changing-column-type", target, effect, error=False)
+    if bad == 0:
+        effect = (
+            f"all {counted(values, 'non-null value(s)')} convert from {old} to {new}; the table "
+            "is rewritten under an ACCESS EXCLUSIVE lock"
+        )
+        return scope.finding("changing-column-type", target, effect, error=False)
+    effect = (
+        f"{bad:,} of {counted(values, 'non-null value(s)')} in {target} would not convert "
+        f"from {old} to {new}; the ALTER fails and nothing changes"
+    )
+    return scope.finding("changing-column-type", target, effect, error=True, affected=bad)
+
+
+def dropped_column(op: ops.DropColumnOp, scope: Scope) -> Iterable[Finding]:
+    if scope.is_new(op.table_name, op.column_name):
+        return
+    values = probes.value_count(scope.relation(op.table_name, op.schema), op.column_name)
+    target = f"{op.table_name}.{op.column_name}"
+    lost = f"{counted(values, 'non-null value(s)')} in {target} are lost"
+    yield scope.finding(
+        "ban-drop-column",
+        target,
+        f"{lost}; readers and writers of the column fail",
+        error=bool(values),
+        affected=values or 0,
+    )
+
+
+def dropped_table(op: ops.DropTableOp, scope: Scope) -> Iterable[Finding]:
+    if scope.is_new(op.table_name):
+        return
+    rows = probes.row_count(scope.relation(op.table_name, op.schema))
+    yield scope.finding(
+        "ban-drop-table",
+        op.table_name,
+        f"{counted(rows, 'row(s)')} of {op.table_name} are lost; its readers and writers fail",
+        error=bool(rows),
+        affected=rows or 0,
+    )
+
+
+def renamed_table(op: ops.RenameTableOp, scope: Scope) -> Iterable[Finding]:
+    yield scope.finding(
+        "renaming-table",
+        op.table_name,
+        f"{op.table_name} becomes {op.new_table_name}; readers and writers that use the old "
+        "name fail from then on",
+        error=False,
+    )
+
+
+def created_index(op: ops.CreateIndexOp, scope: Scope) -> Iterable[Finding]:
+    if scope.is_new(op.table_name):
+        return
+    relation = scope.relation(op.table_name, op.schema)
+    if op.unique and "postgresql_where" not in op.kw:
+        yield from _duplicates(scope, relation, op.columns, str(op.index_name))
+    if op.kw.get("postgresql_concurrently"):
+        return
+    size = probes.table_bytes(relation)
+    if size is None or size < scope.index_size_threshold:
+        return
+    rows = probes.row_count(relation)
+    yield scope.finding(
+        "require-concurrent-index-creation",
+        f"{op.table_name}.{','.join(str(c) for c in op.columns)}",
+        f"{op.table_name} holds {counted(rows, 'row(s)')} ({size / 2**20:.1f} MB); building "
+        f"{op.index_name} without CONCURRENTLY blocks writes to it until the index is done",
+        error=False,
+    )
+
+
+def added_unique(op: ops.CreateUniqueConstraintOp, scope: Scope) -> Iterable[Finding]:
+    if not scope.is_new(op.table_name):
+        relation = scope.relation(op.table_name, op.schema)
+        yield from _duplicates(scope, relation, op.columns, str(op.constraint_name))
+
+
+def _duplicates(
+    scope: Scope, relation: Relation, columns: Sequence[Any], name: str
+) -> Iterable[Finding]:
+    """Rows sharing a key, for a unique index or constraint on plain columns."""
+    if not all(isinstance(c, str) for c in columns):
+        return  # expressions: the database will say (db migrate --dry-run)
+    duplicated = probes.duplicate_rows(relation, columns)
+    if duplicated:
+        yield scope.finding(
+            "constraint-violated-by-data",
+            f"{relation.table}.{','.join(columns)}",
+            f"{duplicated:,} row(s) of {relation.table} share their key with another row; "
+            f"building {name} fails and nothing changes",
+            error=True,
+            affected=duplicated,
+        )
+
+
+def added_check(op: ops.CreateCheckConstraintOp, scope: Scope) -> Iterable[Finding]:
+    if scope.is_new(op.table_name):
+        return
+    relation = scope.relation(op.table_name, op.schema)
+    condition = _sql(op.condition, scope.connection)
+    broken = probes.check_violations(relation, condition)
+    target = f"{op.table_name} ({op.constraint_name})"
+    yield from _added_constraint(scope, relation, target, op.kw, broken)
+
+
+def added_foreign_key(op: ops.CreateForeignKeyOp, scope: Scope) -> Iterable[Finding]:
+    if scope.is_new(op.source_table):
+        return
+    relation = scope.relation(op.source_table, op.kw.get("source_schema"))
+    referred = scope.relation(op.referent_table, op.kw.get("referent_schema"))
+    if scope.is_new(op.referent_table):
+        broken = probes.value_count(relation, op.local_cols[0]) if len(op.local_cols) == 1 else None
+    else:
+        broken = probes.foreign_key_violations(relation, op.local_cols, referred, op.remote_cols)
+    target = f"{op.source_table}.{','.join(op.local_cols)}"
+    yield from _added_constraint(scope, relation, target, op.kw, broken)
+
+
+def _added_constraint(
+    scope: Scope, relation: Relation, target: str, kw: dict[str, Any], broken: int | None
+) -> Iterable[Finding]:
+    not_valid = bool(kw.get("postgresql_not_valid"))
+    rows = probes.row_count(relation)
+    if rows and not not_valid:
+        yield scope.finding(
+            "constraint-missing-not-valid",
+            target,
+            f"all {counted(rows, 'row(s)')} of {relation.table} are checked while writes wait",
+            error=False,
+        )
+    if broken is None and rows:
+        effect = (
+            f"could not count the rows of {relation.table} that break it (it names a column "
+            "an earlier step adds?); `db migrate --dry-run` tells"
+        )
+        yield scope.finding("constraint-violated-by-data", target, effect, error=False)
+    elif broken and rows:
+        effect = f"{broken:,} row(s) of {relation.table} break it now; " + (
+            "VALIDATE CONSTRAINT will fail until they are fixed"
+            if not_valid
+            else "adding it fails and nothing changes"
+        )
+        yield scope.finding(
+            "constraint-violated-by-data", target, effect, error=not not_valid, affected=broken
+        )
+
+
+_HARMLESS_SQL = (
+    "create schema",
+    "create function",
+    "create or replace function",
+    "create trigger",
+    "create or replace trigger",
+    "drop trigger",
+    "drop function",
+    "create type",
+    "alter type",
+    "drop type",
+    "create extension",
+    "comment on",
+    "grant",
+)
+
+
+def executed_sql(op: ops.ExecuteSQLOp, scope: Scope) -> Iterable[Finding]:
+    text = " ".join(_sql(op.sqltext, scope.connection).split())
+    if text.lower().startswith(_HARMLESS_SQL):
+        return
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    yield scope.finding(
+        "unchecked-sql",
+        "(raw SQL)",
+        f"op.execute({shown!r}) is not checked against the data",
+        error=False,
+    )
+
+
+def added_value(column: sa.Column[Any], connection: sa.Connection) -> str:
+    """SQL for the value an added column gives the rows already there: its default, or NULL."""
+    default = getattr(column.server_default, "arg", None)
+    if isinstance(default, str):
+        value = "'" + default.replace("'", "''") + "'"
+    else:
+        value = "null" if default is None else _sql(default, connection)
+    return f"cast({value} as {column.type.compile(dialect=connection.dialect)})"
+
+
+def _sql(clause: Any, connection: sa.Connection) -> str:
+    if isinstance(clause, str):
+        return clause
+    compiled = clause.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+    return str(compiled)
+
+
+Check = Callable[[Any, Scope], Iterable[Finding]]
+
+CHECKS: dict[type[ops.MigrateOperation], tuple[Check, ...]] = {
+    ops.AddColumnOp: (adding_required_field,),
+    ops.AlterColumnOp: (altered_column,),
+    ops.DropColumnOp: (dropped_column,),
+    ops.DropTableOp: (dropped_table,),
+    ops.RenameTableOp: (renamed_table,),
+    ops.CreateIndexOp: (created_index,),
+    ops.CreateCheckConstraintOp: (added_check,),
+    ops.CreateUniqueConstraintOp: (added_unique,),
+    ops.CreateForeignKeyOp: (added_foreign_key,),
+    ops.ExecuteSQLOp: (executed_sql,),
+}
+"""Which checks read which operation type (an operation's subclasses included)."""
+
+
+def check(operation: ops.MigrateOperation, scope: Scope) -> list[Finding]:
+    """Every finding of every check that reads ``operation``'s type."""
+    found: list[Finding] = []
+    for kind in type(operation).__mro__:
+        for rule_check in CHECKS.get(kind, ()):
+            found.extend(rule_check(operation, scope))
+    return found

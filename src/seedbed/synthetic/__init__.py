@@ -1,0 +1,146 @@
+"""Deterministic synthetic seed sets for every table of the model, at any scale.
+
+``generate_seed_set(users, out_dir, seed=0)`` writes one CSV per table of the
+model, parents first; rows of the other tables are proportional to ``users``.
+A table added to the model later gets valid rows with no code: the generic
+generator (:mod:`.generic`) reads its columns, keys, foreign keys and rules.
+The shipped tables have recipes (:mod:`.recipes`) that make them look real,
+with skew: some users have many sessions and posts, many have none.
+
+Generated values never collide with hand-written seeds: emails use the
+``synthetic.example`` domain, and tag names, slugs, account ids and tokens
+have forms the repository's ``data/seeds/`` does not use, so a generated set
+loads on top of them.
+
+Columns are built as NumPy arrays and Arrow compute kernels (no per-row
+Python) and written by pyarrow's CSV writer, so a million users take seconds.
+
+``invalid_fraction`` breaks about that fraction of the rows of every table in
+ways the validator (and the database) must catch (:mod:`.breakage`); the
+shipped tables break in several telling ways, other tables by an empty NOT
+NULL column. The valid rows stay the same as without it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlalchemy import MetaData
+
+from seedbed.synthetic.arrays import SYNTHETIC_DOMAIN, uuid4_strings
+from seedbed.synthetic.breakage import break_rows, ways_to_break
+from seedbed.synthetic.generic import Context, as_text_table, generate_table
+from seedbed.synthetic.recipes import (
+    ACCOUNTS_PER_USER,
+    POSTS_PER_USER,
+    RECIPES,
+    SESSIONS_PER_USER,
+    TAGS_PER_POST,
+    VERIFICATIONS_PER_USER,
+    user_columns,
+)
+
+
+def _model(metadata: MetaData | None) -> MetaData:
+    if metadata is not None:
+        return metadata
+    from seedbed.models import metadata as shipped
+
+    return shipped
+
+
+def generate_typed_tables(
+    users: int, seed: int = 0, *, metadata: MetaData | None = None
+) -> dict[str, pa.Table]:
+    """Every table of ``metadata`` (default: the package's model) as typed pyarrow tables."""
+    ctx = Context(users=users, seed=seed)
+    for table in _model(metadata).sorted_tables:
+        ctx.tables[table.name] = generate_table(ctx, table, RECIPES.get(table.name))
+    return ctx.tables
+
+
+def generate_tables(
+    users: int,
+    seed: int = 0,
+    invalid_fraction: float = 0.0,
+    *,
+    metadata: MetaData | None = None,
+) -> dict[str, pa.Table]:
+    """The whole seed set as pyarrow tables of CSV text, keyed by table name, parents first.
+
+    ``metadata`` is the model to generate for (default: the package's); every
+    table in it gets rows. ``invalid_fraction`` breaks about that share of the
+    rows of every table: the shipped tables in their telling ways, any other
+    table by emptying a NOT NULL column (:mod:`seedbed.synthetic.breakage`).
+    Raises :class:`~seedbed.errors.GenerateError` naming the table and rule
+    when a rule's values cannot be made (say, a pattern with a look-ahead).
+    """
+    if users < 0:
+        raise ValueError(f"users must be 0 or more, got {users}")
+    if not 0.0 <= invalid_fraction <= 1.0:
+        raise ValueError(f"invalid_fraction must be between 0 and 1, got {invalid_fraction}")
+    model = _model(metadata)
+    typed = generate_typed_tables(users, seed, metadata=model)
+    tables = {name: as_text_table(table) for name, table in typed.items()}
+    if invalid_fraction > 0:
+        breaker = np.random.default_rng([seed, 1])
+        for table in model.sorted_tables:
+            text = tables[table.name]
+            ways = ways_to_break(table, text.column_names)
+            tables[table.name] = break_rows(text, breaker, invalid_fraction, ways)
+    return tables
+
+
+def generate_seed_set(
+    users: int,
+    out_dir: Path | str,
+    seed: int = 0,
+    invalid_fraction: float = 0.0,
+    *,
+    metadata: MetaData | None = None,
+) -> dict[str, int]:
+    """Write one CSV per table of the model into ``out_dir``; return row counts per table.
+
+    >>> generate_seed_set(1000, "data/demo", seed=1)           # doctest: +SKIP
+    {'user': 1000, 'account': 1000, 'post': 500, ...}
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    for name, table in generate_tables(users, seed, invalid_fraction, metadata=metadata).items():
+        pacsv.write_csv(table, out / f"{name}.csv")
+        counts[name] = table.num_rows
+    return counts
+
+
+def generate_users_csv(
+    users: int, path: Path | str, seed: int = 0, chunk_rows: int = 1_000_000
+) -> int:
+    """Write a ``user.csv`` of any size in bounded memory (for memory benchmarks); return rows."""
+    rng = np.random.default_rng(seed)
+
+    def chunk(n: int, first: int) -> pa.Table:
+        return as_text_table(pa.table(user_columns(rng, n, first)))
+
+    with pacsv.CSVWriter(Path(path), chunk(0, 0).schema) as writer:
+        for first in range(0, users, chunk_rows):
+            writer.write_table(chunk(min(chunk_rows, users - first), first))
+    return users
+
+
+__all__ = [
+    "ACCOUNTS_PER_USER",
+    "POSTS_PER_USER",
+    "SESSIONS_PER_USER",
+    "SYNTHETIC_DOMAIN",
+    "TAGS_PER_POST",
+    "VERIFICATIONS_PER_USER",
+    "generate_seed_set",
+    "generate_tables",
+    "generate_typed_tables",
+    "generate_users_csv",
+    "uuid4_strings",
+]

@@ -1,0 +1,123 @@
+"""Row checks through Pandera: one ``validate(lazy=True)`` per chunk, failures as report rows.
+
+:class:`RowChecks` runs a table's :func:`~seedbed.validation.schemas.chunk_schema`
+on a typed chunk: NOT NULL, every rule, and uniqueness within the chunk. On
+the happy path that is all it costs; when Pandera raises ``SchemaErrors``,
+its failure cases (check name and row index) are mapped to file, line,
+column, rule and value. Cells that could not be read are NA in the chunk and
+already reported as ``type``; their NOT NULL and rule failures are dropped
+here, so each problem is reported once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pandera.errors
+import sqlalchemy as sa
+
+from seedbed.validation.keys import ChunkKeys
+from seedbed.validation.report import ValidationReport, display_values
+from seedbed.validation.schemas import chunk_schema
+from seedbed.validation.sources import SeedChunk
+from seedbed.validation.spec import table_spec
+
+NOT_NULL = "must not be empty (an unquoted empty field is NULL)"
+
+
+def unreadable(invalid: dict[str, np.ndarray], columns: Sequence[str], n: int) -> np.ndarray:
+    """Rows where any of ``columns`` held a value that could not be read."""
+    bad = np.zeros(n, dtype=bool)
+    for name in columns:
+        if name in invalid:
+            bad |= invalid[name]
+    return bad
+
+
+def _rows(cases: pd.DataFrame, n: int) -> np.ndarray:
+    """The rows named by failure cases' ``index`` (cases without one name no row)."""
+    index = pd.to_numeric(cases["index"], errors="coerce").dropna().astype(np.int64)
+    rows = np.zeros(n, dtype=bool)
+    rows[index.to_numpy()] = True
+    return rows
+
+
+class RowChecks:
+    """One table's Pandera row checks, run chunk by chunk."""
+
+    def __init__(self, table: sa.Table) -> None:
+        self.spec = table_spec(table)
+        #: per unique key, what its check computed on the last chunk (hashes, duplicates)
+        self.keys: dict[str, ChunkKeys] = {}
+        self.schema = chunk_schema(table, self.keys)
+        self._rules = {item.name: item for item in self.spec.rules}
+        self._unique = {key.name for key in self.spec.unique_keys}
+
+    def run(
+        self, chunk: SeedChunk, full: pd.DataFrame
+    ) -> tuple[ValidationReport, dict[str, np.ndarray]]:
+        """The chunk's NOT NULL and rule problems, and per unique key its duplicate rows.
+
+        ``full`` is the chunk's frame with the left-out columns a check reads.
+        """
+        self.keys.clear()
+        try:
+            self.schema.validate(full, lazy=True, inplace=True)
+        except pandera.errors.SchemaErrors as exc:
+            return self._mapped(chunk, full, exc.failure_cases)
+        return ValidationReport(), {}
+
+    def _mapped(
+        self, chunk: SeedChunk, full: pd.DataFrame, cases: pd.DataFrame
+    ) -> tuple[ValidationReport, dict[str, np.ndarray]]:
+        reports = []
+        duplicates: dict[str, np.ndarray] = {}
+        n = len(full)
+        for check, group in cases.groupby("check", sort=False):
+            name = str(check)
+            if name == "not_nullable":
+                for column, cells in group.groupby("column", sort=False):
+                    rows = _rows(cells, n) & ~unreadable(chunk.invalid, [str(column)], n)
+                    if str(column) in chunk.frame.columns:
+                        reports.append(
+                            self._report(chunk, rows, str(column), "not_null", None, NOT_NULL)
+                        )
+            elif name in self._rules:
+                item = self._rules[name]
+                rows = _rows(group, n) & ~unreadable(chunk.invalid, item.rule.columns, n)
+                first = item.rule.columns[0]
+                shown = display_values(full[first].to_numpy()[rows], self.spec.sensitive(first))
+                reports.append(self._report(chunk, rows, first, name, shown, item.rule.description))
+            elif name in self._unique:
+                duplicates[name] = _rows(group, n)
+            else:  # a check that could not run: say so rather than drop it
+                message = f"check failed: {group['failure_case'].iloc[0]}"
+                column = group["column"].iloc[0]
+                reports.append(self._report(chunk, _rows(group, n), column, name, None, message))
+        return ValidationReport.concat(reports), duplicates
+
+    def _report(
+        self,
+        chunk: SeedChunk,
+        rows: np.ndarray,
+        column: str | None,
+        rule: str,
+        values: list[str | None] | None,
+        message: str,
+    ) -> ValidationReport:
+        if not rows.any():
+            return ValidationReport()
+        return ValidationReport.from_rows(
+            file=chunk.label,
+            table=self.spec.name,
+            lines=chunk.lines[rows],
+            column=column,
+            rule=rule,
+            values=values,
+            message=message,
+        )
+
+
+__all__ = ["RowChecks", "unreadable"]
