@@ -37,6 +37,7 @@ from seedbed.docs_tables import (
     table_section,
 )
 from seedbed.erd import mermaid_er, ordered_tables, relationships
+from seedbed.errors import SeedError, map_errors
 from seedbed.models.base import NAMING_CONVENTION, UPDATED_AT_FUNCTION, tables_with_updated_at
 
 DEFAULT_PATH = Path("docs/data-models.md")
@@ -90,15 +91,16 @@ def render_data_models(metadata: sa.MetaData, *, namespace: str = DEFAULT_SCHEMA
 def write_docs(path: str | Path = DEFAULT_PATH, metadata: sa.MetaData | None = None) -> bool:
     """Write the document to ``path`` (creating folders); True when the file changed.
 
-    ``metadata`` defaults to the project's models. Raises ``OSError`` when the
-    file cannot be written.
+    ``metadata`` defaults to the project's models. Raises
+    :class:`~seedbed.errors.SeedError` when the file cannot be written.
     """
     target = Path(path)
     text = render_data_models(_default_metadata(metadata)).encode()
-    if target.is_file() and target.read_bytes() == text:
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(text)
+    with map_errors({OSError: SeedError}, f"cannot write {target}"):
+        if target.is_file() and target.read_bytes() == text:
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text)
     return True
 
 
@@ -108,13 +110,14 @@ def check_docs(path: str | Path = DEFAULT_PATH, metadata: sa.MetaData | None = N
     An empty list means the file is exactly what :func:`render_data_models`
     gives. Sections are named by their headings, e.g. ``Table Definitions >
     post``. A missing file is reported as stale; a file that exists but
-    cannot be read raises ``OSError``.
+    cannot be read raises :class:`~seedbed.errors.SeedError`.
     """
     target = Path(path)
     expected = render_data_models(_default_metadata(metadata))
     if not target.exists():
         return [f"{target} does not exist"]
-    actual = target.read_bytes().decode("utf-8", errors="replace")
+    with map_errors({OSError: SeedError}, f"cannot read {target}"):
+        actual = target.read_bytes().decode("utf-8", errors="replace")
     if actual == expected:
         return []
     return _stale_sections(actual, expected) or [f"{target} differs in whitespace or line endings"]

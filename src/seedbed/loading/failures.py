@@ -21,7 +21,7 @@ import re
 
 import psycopg
 
-from seedbed.errors import DatabaseError, LoadError, SeedbedError
+from seedbed.errors import DatabaseError, LoadError, SeedbedError, reason
 from seedbed.validation.sources import SeedSource
 
 REDACTED = "[redacted]"
@@ -48,7 +48,7 @@ def to_seedbed_error(exc: psycopg.Error, target: SeedSource | None) -> SeedbedEr
     """The seedbed error for ``exc``, raised while writing ``target`` (None: at commit)."""
     where = f"table {target.table.name!r} from {target.label}" if target else "the commit"
     diag = exc.diag
-    primary = (diag.message_primary or str(exc).strip().splitlines()[0]).strip()
+    primary = reason(exc)
     if is_connection_error(exc):
         return DatabaseError(
             f"lost the connection to the database while loading {where}: {primary}; "

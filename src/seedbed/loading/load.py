@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seedbed.db import get_engine, require_tables, schema_of
-from seedbed.errors import DatabaseError, DataError, SeedError
+from seedbed.errors import DatabaseError, DataError, SeedError, map_errors
 from seedbed.loading.copy import copy_blocks, copy_sql, qualified
 from seedbed.loading.failures import is_retryable, to_seedbed_error
 from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
@@ -333,11 +333,8 @@ def _stop(writer: _Writer, thread: threading.Thread) -> None:
 
 
 def _connect(engine: Engine) -> Any:
-    try:
+    with map_errors({sa.exc.SQLAlchemyError: DatabaseError}, "cannot connect to the database"):
         return engine.raw_connection()
-    except sa.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise DatabaseError(f"cannot connect to the database: {reason}") from None
 
 
 def _commit(connection: psycopg.Connection[Any]) -> None:
