@@ -31,7 +31,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,13 +181,18 @@ def _validate(
     mode: LoadMode,
     plan: LoadPlan,
     display: ProgressDisplay,
+    keys_against_db: Collection[str] = (),
 ) -> ValidationReport:
-    """The validation report for ``sources``, read in chunks (bounded memory)."""
-    # Keys already in the database are the point of upsert and skip-existing, not a
-    # problem; and a table that is empty when the load begins has nothing to collide
-    # with (skipping those lookups halves its validation; the database still judges).
-    # Tables being rebuilt are locked by the writer: validation must not read them.
-    keys_against_db = plan.non_empty if mode is LoadMode.INSERT else set()
+    """The validation report for ``sources``, read in chunks (bounded memory).
+
+    Unique keys are not looked up in the database unless ``keys_against_db``
+    names the table: the database refuses a key it already has anyway, and
+    the lookups made validation the critical path of a load into a table
+    with rows (500k users into 500k: validation 25 to 31 s with them, 5 to
+    6 s without, against 12 to 18 s for ``\\copy``). When the database does
+    refuse a key, :func:`_refused` looks them all up for the report.
+    Tables being rebuilt are locked by the writer: validation never reads them.
+    """
     meter = ValidationMeter(display, sources)
     try:
         return check_sources(
@@ -279,7 +284,9 @@ def load(
             writer = _Writer(connection, jobs, load_mode, show, plan, timeout)
             writer.run()
         if writer.error is not None:
-            raise _mapped(writer.error, writer.current) from None
+            with contextlib.suppress(psycopg.Error):
+                connection.rollback()  # release the locks before looking keys up
+            raise _refused(writer, sources, engine, load_mode, plan, display) from None
         result.attempts = attempts
         result.tables = writer.results
         result.write_seconds = writer.seconds
@@ -296,6 +303,31 @@ def load(
         _release(raw, connection, healthy)
     result.total_seconds = time.perf_counter() - started
     return result
+
+
+def _refused(
+    writer: _Writer,
+    sources: Mapping[str, SeedSource],
+    engine: Engine,
+    mode: LoadMode,
+    plan: LoadPlan,
+    display: ProgressDisplay,
+) -> BaseException:
+    """The error for what the writer hit; for a key the database already had, every such row.
+
+    A unique violation while inserting into tables with rows means some keys
+    of the sources are taken: validation runs again with the database
+    lookups, so the report lists every taken key by file and line, not only
+    the first one the database met.
+    """
+    error = writer.error
+    assert error is not None
+    duplicate = isinstance(error, psycopg.Error) and error.sqlstate == "23505"
+    if duplicate and mode is LoadMode.INSERT and plan.non_empty:
+        report = _validate(sources, engine, mode, plan, display, keys_against_db=plan.non_empty)
+        if not report.ok:
+            return DataError(_invalid_message(report), report)
+    return _mapped(error, writer.current)
 
 
 def _stop(writer: _Writer, thread: threading.Thread) -> None:
