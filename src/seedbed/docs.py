@@ -39,6 +39,7 @@ from seedbed.docs_tables import (
 from seedbed.erd import mermaid_er, ordered_tables, relationships
 from seedbed.errors import SeedError, map_errors
 from seedbed.models.base import NAMING_CONVENTION, UPDATED_AT_FUNCTION, tables_with_updated_at
+from seedbed.tablekeys import table_keys
 
 DEFAULT_PATH = Path("docs/data-models.md")
 PARAGRAPH = "\n\n"
@@ -338,10 +339,9 @@ def _soft_delete_section(tables: list[sa.Table]) -> str:
         "",
     ]
     for table in soft:
-        for index in sorted(table.indexes, key=lambda i: str(i.name)):
-            where = index.dialect_options["postgresql"].get("where")
-            if where is not None and "deleted_at" in str(where):
-                lines.append(f"- `{index.name}` on `{table.name}`: `WHERE {where}`")
+        for index in table_keys(table).indexes:
+            if index.where is not None and "deleted_at" in index.where:
+                lines.append(f"- `{index.name}` on `{table.name}`: `WHERE {index.where}`")
     lines += ["", "Query pattern:", "", "```sql", "SELECT ... WHERE deleted_at IS NULL", "```"]
     return "\n".join(lines)
 
@@ -375,15 +375,11 @@ def _indexing_section(metadata: sa.MetaData) -> str:
 
 def _leading_index(table: sa.Table, columns: tuple[str, ...]) -> str | None:
     """Name of an index (or the primary key) whose leading columns are ``columns``."""
-    candidates: list[tuple[str, list[str]]] = [
-        (str(table.primary_key.name), [c.name for c in table.primary_key.columns])
-    ]
-    for index in sorted(table.indexes, key=lambda i: str(i.name)):
-        if index.dialect_options["postgresql"].get("where") is None:
-            candidates.append((str(index.name), [c.name for c in index.columns]))
-    for constraint in table.constraints:
-        if isinstance(constraint, sa.UniqueConstraint):
-            candidates.append((str(constraint.name), [c.name for c in constraint.columns]))
+    keys = table_keys(table)
+    pk = [(k.name, k.columns) for k in keys.unique if k.kind == "primary key"]
+    indexes = [(i.name, i.terms) for i in keys.indexes if i.where is None]
+    constraints = [(k.name, k.columns) for k in keys.unique if k.kind == "unique constraint"]
+    candidates = [*pk, *indexes, *constraints]
     for name, indexed in candidates:
         if tuple(indexed[: len(columns)]) == columns:
             return name
