@@ -19,7 +19,10 @@ The CLI turns each into a one-line message and the documented exit code::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from seedbed.validation.report import ValidationReport
 
 
 class SeedbedError(Exception):
@@ -74,7 +77,7 @@ class DataError(SeedbedError):
 
     exit_code = 1
 
-    def __init__(self, message: str, report: Any = None) -> None:
+    def __init__(self, message: str, report: ValidationReport | None = None) -> None:
         super().__init__(message)
         self.report = report
 
@@ -90,7 +93,7 @@ class LoadError(DataError):
         file: str | None = None,
         line: int | None = None,
         constraint: str | None = None,
-        report: Any = None,
+        report: ValidationReport | None = None,
     ) -> None:
         super().__init__(message, report)
         self.table = table
