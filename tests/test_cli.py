@@ -56,8 +56,24 @@ def test_every_command_has_help_and_a_readme_row(
     assert f"| `{name}" in readme, f"{name} is missing from the README's CLI table"
 
 
-def test_no_command_is_a_usage_error_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bare_seedbed_prints_help_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: seedbed") and "validate" in out and "db" in out
+
+
+def test_version_names_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import seedbed
+
     with pytest.raises(SystemExit) as exit_info:
-        main([])
-    assert exit_info.value.code == 2
-    assert "usage: seedbed" in capsys.readouterr().err
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"seedbed {seedbed.__version__}"
+    assert seedbed.__version__[0].isdigit()
+
+
+@pytest.mark.parametrize(
+    ("name", "parser"), [(n, p) for n, p, _ in COMMANDS], ids=[c[0] for c in COMMANDS]
+)
+def test_every_command_has_a_description(name: str, parser: argparse.ArgumentParser) -> None:
+    assert (parser.description or "").strip(), f"{name} --help has no description"

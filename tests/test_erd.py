@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import itertools
 import re
 
 import matplotlib
 import pytest
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from seedbed.erd import column_type, er_figure, mermaid_er, relationships
+from seedbed.erd import column_type, edge_paths, er_figure, mermaid_er, relationships
 from seedbed.models import metadata, metadata_for
 
 TABLES = sorted(t.name for t in metadata.tables.values())
@@ -156,3 +157,62 @@ def test_mermaid_attribute_types_use_only_allowed_characters():
     for line in mermaid_er(metadata).splitlines():
         if line.startswith("        "):
             assert re.fullmatch(r"[A-Za-z][A-Za-z0-9_()\[\]-]*", line.split()[0]), line
+
+
+def test_no_edge_runs_under_a_box():
+    """Every arrow stays in the gaps between boxes; it only touches its two boxes' sides."""
+    figure = er_figure(metadata)
+    boxes = {
+        p.get_gid().removeprefix("table:"): p.get_bbox()
+        for p in figure.axes[0].patches
+        if (p.get_gid() or "").startswith("table:")
+    }
+    inset = 0.05
+    for name, points in edge_paths(metadata).items():
+        assert len(points) >= 3
+        for (x0, y0), (x1, y1) in itertools.pairwise(points):
+            assert x0 == x1 or y0 == y1, f"{name}: not a horizontal or vertical segment"
+            for table, box in boxes.items():
+                inside_x = min(x0, x1) < box.x1 - inset and max(x0, x1) > box.x0 + inset
+                inside_y = min(y0, y1) < box.y1 - inset and max(y0, y1) > box.y0 + inset
+                assert not (inside_x and inside_y), f"{name} runs under {table}"
+
+
+def test_every_arrow_follows_its_path():
+    figure = er_figure(metadata)
+    arrows = {
+        p.get_gid(): p for p in figure.axes[0].patches if (p.get_gid() or "").startswith("fk:")
+    }
+    for name, points in edge_paths(metadata).items():
+        # the path the arrow was given, before matplotlib turns it into an arrow outline
+        vertices = arrows[f"fk:{name}"]._path_original.vertices
+        assert [tuple(float(c) for c in v) for v in vertices] == points
+
+
+def test_primary_and_foreign_keys_are_marked():
+    texts = [t.get_text() for t in er_figure(metadata).axes[0].texts]
+    primary = sum(len(t.primary_key.columns) for t in metadata.tables.values())
+    foreign = sum(1 for t in metadata.tables.values() for c in t.columns if c.foreign_keys)
+    assert texts.count("PK") == primary
+    assert texts.count("FK") == foreign
+
+
+def test_labels_are_readable():
+    figure = er_figure(metadata)
+    sizes = [t.get_fontsize() for t in figure.axes[0].texts]
+    assert min(sizes) >= 7
+    # every column name fits inside its box, clear of the type on the right
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    boxes = [
+        p.get_window_extent(renderer)
+        for p in figure.axes[0].patches
+        if (p.get_gid() or "").startswith("table:")
+    ]
+    extents = [t.get_window_extent(renderer) for t in figure.axes[0].texts]
+    inside = [e for e in extents if any(b.contains(e.x0, e.y0) for b in boxes)]
+    for i, first in enumerate(inside):
+        for second in inside[i + 1 :]:
+            overlap = first.intersection(first, second)
+            assert overlap is None or overlap.width < 1 or overlap.height < 1

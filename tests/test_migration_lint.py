@@ -340,3 +340,25 @@ def test_unique_keys_count_the_rows_that_share_a_key(
     )
     assert found == {"user.name": shared} | ({"user.name,image": with_image} if with_image else {})
     assert shared > 1
+
+
+def test_constraints_on_columns_added_earlier_see_the_values_rows_will_get(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    users = scalar(get_engine(populated), f'select count(*) from "{populated.schema}"."user"')
+    revisions.add(
+        """
+        op.add_column('user', sa.Column('nickname', sa.Text()), schema=schema)
+        op.add_column('user', sa.Column('motto', sa.Text(), server_default='hi'), schema=schema)
+        op.add_column('user', sa.Column('friend', sa.Text()), schema=schema)
+        op.create_check_constraint('ck_nick', 'user', 'char_length(nickname) < 40', schema=schema)
+        op.create_check_constraint('ck_motto', 'user', "char_length(motto) > 3", schema=schema)
+        op.create_foreign_key('fk_friend', 'user', 'user', ['friend'], ['id'],
+                              source_schema=schema, referent_schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    violated = {f.target: f for f in report if f.rule == "constraint-violated-by-data"}
+    assert set(violated) == {"user (ck_motto)"}, report.render()
+    assert violated["user (ck_motto)"].affected == users
+    assert violated["user (ck_motto)"].severity is Severity.ERROR

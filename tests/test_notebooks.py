@@ -76,6 +76,44 @@ def test_notebook_executes(
     assert errors == []
 
 
+def test_a_failed_load_in_a_notebook_shows_its_report_as_html_and_nothing_on_stderr(
+    kernel_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    namespace = fresh_namespace("nb")
+    for name, value in {**kernel_env, "SEEDBED_SCHEMA": namespace}.items():
+        monkeypatch.setenv(name, value)
+    cells = [
+        "import seedbed\nfrom seedbed import migrate\n"
+        "settings = seedbed.load_settings()\nmigrate.upgrade(settings)\n"
+        "engine = seedbed.get_engine(settings)",
+        f"seedbed.load({str(ROOT / 'data' / 'seeds')!r}, engine=engine)",  # progress: default
+        f"seedbed.load({str(ROOT / 'data' / 'seeds')!r}, engine=engine)",  # fails: keys taken
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    client = NotebookClient(
+        notebook, kernel_name=KERNEL, timeout=TIMEOUT, allow_errors=True, record_timing=False
+    )
+    try:
+        client.execute()
+    finally:
+        _drop_namespaces(namespace, kernel_env)
+    outputs = [o for c in notebook.cells for o in c.outputs]
+    assert [o for o in outputs if o.output_type == "stream" and o.name == "stderr"] == []
+    loaded, failed = notebook.cells[1].outputs, notebook.cells[2].outputs
+    assert loaded[-1].output_type == "execute_result"
+    assert "<table>" in loaded[-1].data["text/html"]
+    # the progress display was there, and is cleared once the load is over
+    progress = [o for o in loaded if o.output_type == "display_data"]
+    assert progress and all(o.data["text/html"] == "" for o in progress)
+    shown = [o for o in failed if o.output_type == "display_data"]
+    html = shown[-1].data["text/html"]
+    assert "DataError" in html and "problems per table and rule" not in html
+    assert "<th>problems</th>" in html and "uq_user_email" in html and "--mode upsert" in html
+    assert html.index("<th>problems</th>") < html.index("<th>message</th>")  # summary first
+    error = next(o for o in failed if o.output_type == "error")
+    assert error.ename == "DataError" and len(error.traceback) == 1
+
+
 def _drop_namespaces(namespace: str, env: dict[str, str]) -> None:
     """Drop the namespace a notebook used and the ``<namespace>_<suffix>`` samples it built."""
     settings = load_settings(schema=namespace, home=env["SEEDBED_HOME"])

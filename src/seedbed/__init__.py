@@ -6,8 +6,11 @@ loader and documentation. The public API is what ``__all__`` lists.
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
+from seedbed.display import install_ipython_hook as _install_ipython_hook
 from seedbed.errors import (
     BackupError,
     ConfigError,
@@ -33,6 +36,11 @@ from seedbed.explore import (
 )
 from seedbed.loading import LoadResult, load
 from seedbed.validation import ValidationReport, pandera_schema, validate
+
+try:
+    __version__ = _metadata.version("seedbed")
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "BackupError",
@@ -63,3 +71,5 @@ __all__ = [
     "uses_index",
     "validate",
 ]
+
+_install_ipython_hook()  # inside IPython: uncaught DataErrors render with their report

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import subprocess
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,38 @@ def schema_of(engine: Engine, default: str | None = None) -> str:
     """The namespace an engine from :func:`get_engine` was made for."""
     schema = engine.get_execution_options().get(_SCHEMA_OPTION)
     return str(schema or default or load_settings().schema)
+
+
+def require_tables(engine: Engine, tables: Sequence[sa.Table]) -> None:
+    """Raise :class:`DatabaseError` naming what to run when a table or the namespace is missing.
+
+    Loading or validating against the database before ``seedbed db migrate``
+    would otherwise fail deep inside with ``relation ... does not exist``.
+    """
+    if not tables:
+        return
+    schema = str(tables[0].schema)
+    names = [t.name for t in tables]
+    sql = (
+        "SELECT n.nspname IS NOT NULL, array_agg(c.relname) FILTER (WHERE c.relname IS NOT NULL) "
+        "FROM (SELECT 1) AS one LEFT JOIN pg_namespace AS n ON n.nspname = :schema "
+        "LEFT JOIN pg_class AS c ON c.relnamespace = n.oid AND c.relname = ANY(:names) "
+        "GROUP BY n.nspname"
+    )
+    try:
+        with engine.connect() as conn:
+            has_schema, found = conn.execute(sa.text(sql), {"schema": schema, "names": names}).one()
+    except sa.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise DatabaseError(f"cannot read the namespace {schema!r}: {reason}") from None
+    if not has_schema:
+        raise DatabaseError(
+            f"the namespace {schema!r} does not exist in the database: "
+            "run `seedbed db migrate` to create it"
+        )
+    missing = [name for name in names if name not in set(found or [])]
+    if missing:
+        raise DatabaseError(
+            f"the namespace {schema!r} has no table {', '.join(missing)}: "
+            "run `seedbed db migrate` to create the tables"
+        )

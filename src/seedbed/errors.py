@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from seedbed.validation.report import ValidationReport
 
+from seedbed.display import ReportDisplay
+
 
 class SeedbedError(Exception):
     """Base class of every error seedbed raises on purpose."""
@@ -72,8 +74,9 @@ class GenerateError(SeedbedError):
     """The synthetic generator cannot make valid rows for a table; names the table and rule."""
 
 
-class DataError(SeedbedError):
-    """The data is invalid. ``report`` holds the details, when there are any."""
+class DataError(ReportDisplay, SeedbedError):
+    """The data is invalid. ``report`` holds the details, when there are any (shown as
+    HTML in Jupyter, see :mod:`seedbed.display`)."""
 
     exit_code = 1
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from seedbed.cli._output import add_output_options, announce, show_problems
 from seedbed.cli.sources import add_table_option, seed_input
 from seedbed.errors import DataError
 
@@ -48,9 +51,7 @@ def register(commands: Any) -> None:
     load.add_argument(
         "--dry-run", action="store_true", help="do everything but commit; report what would happen"
     )
-    load.add_argument(
-        "--quiet", action="store_true", help="no progress bars and no summary; errors only"
-    )
+    add_output_options(load, json_help="print the result (or every problem) as JSON")
     load.set_defaults(handler=_load)
 
     generate = commands.add_parser(
@@ -106,7 +107,9 @@ def _load(args: argparse.Namespace) -> int:
     from seedbed.loading import load
 
     source = seed_input(args)
-    engine = get_engine(load_settings())
+    settings = load_settings()
+    announce(settings, args.quiet)
+    engine = get_engine(settings)
     try:
         result = load(
             source,
@@ -117,10 +120,11 @@ def _load(args: argparse.Namespace) -> int:
             progress=False if args.quiet else None,
         )
     except DataError as exc:
-        if exc.report is not None:
-            print(exc.report, file=sys.stderr)
+        show_problems(exc.problem_report(), args, sys.stderr)
         raise
-    if not args.quiet:
+    if args.json:
+        print(json.dumps(dataclasses.asdict(result), indent=2))
+    elif not args.quiet:
         print(result)
     return 0
 

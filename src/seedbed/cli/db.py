@@ -13,18 +13,38 @@ from seedbed.safety.revisions import revision_at
 
 
 def register(commands: Any) -> None:
-    db = commands.add_parser("db", help="create, migrate and check the namespaced schema")
+    db = commands.add_parser(
+        "db",
+        help="create, migrate and check the namespaced schema",
+        description="Create, migrate and check the tables of the namespace (SEEDBED_SCHEMA) "
+        "in the database (DATABASE_URL, or the embedded server in SEEDBED_HOME).",
+    )
+    db.set_defaults(uses_database=True)
     verbs = db.add_subparsers(dest="verb", metavar="VERB", required=True)
 
-    generate = verbs.add_parser("generate", help="autogenerate a revision into migrations/")
+    generate = verbs.add_parser(
+        "generate",
+        help="autogenerate a revision into migrations/",
+        description="Compare the database with the models and write the difference as a new "
+        "Alembic revision file in migrations/versions/. The namespace is not baked into it.",
+    )
     generate.add_argument("-m", "--message", required=True, help="what the revision does")
     generate.set_defaults(handler=_generate)
 
-    push = verbs.add_parser("push", help="dev: apply the models' diff directly, no revision")
+    push = verbs.add_parser(
+        "push",
+        help="dev: apply the models' diff directly, no revision",
+        description="For development: apply the difference between the models and the "
+        "database directly, without writing a revision file.",
+    )
     push.set_defaults(handler=_push)
 
     upgrade = verbs.add_parser(
-        "migrate", help="lint, then apply revisions up to head (or --to); --dry-run rolls back"
+        "migrate",
+        help="lint, then apply revisions up to head (or --to); --dry-run rolls back",
+        description="Create the namespace if needed, lint the pending revisions and apply "
+        "them up to head (or --to REV); --dry-run runs them in one transaction and rolls "
+        "back. Run it before the first load.",
     )
     upgrade.add_argument("--to", default="head", help="target revision (default: head)")
     upgrade.add_argument(
@@ -34,28 +54,56 @@ def register(commands: Any) -> None:
     )
     upgrade.set_defaults(handler=_migrate)
 
-    downgrade = verbs.add_parser("downgrade", help="undo revisions down to --to")
+    downgrade = verbs.add_parser(
+        "downgrade",
+        help="undo revisions down to --to",
+        description="Undo applied revisions, one by default, or down to --to REV "
+        "(`base` undoes all of them).",
+    )
     downgrade.add_argument("--to", default="-1", help="target revision (default: -1)")
     downgrade.set_defaults(handler=_downgrade)
 
-    check = verbs.add_parser("check", help="exit 1 and list differences if DB != models")
+    check = verbs.add_parser(
+        "check",
+        help="exit 1 and list differences if DB != models",
+        description="Compare the database with the models (tables, columns, indexes, "
+        "constraints, triggers). Exit 0 when they match, 1 with the differences listed.",
+    )
     check.set_defaults(handler=_check)
 
-    reset = verbs.add_parser("reset", help="drop the namespace and everything in it")
+    reset = verbs.add_parser(
+        "reset",
+        help="drop the namespace and everything in it",
+        description="Drop the namespace with every table and row in it. Needs --yes.",
+    )
     reset.add_argument("--yes", action="store_true", help="really drop it")
     reset.set_defaults(handler=_reset)
 
     lint = verbs.add_parser(
-        "lint", help="check revisions (default: pending) against the rules and the data there now"
+        "lint",
+        help="check revisions (default: pending) against the rules and the data there now",
+        description="Check revisions (default: the pending ones) against the migration "
+        "rules and the rows in the namespace now; each finding names the rule, the revision "
+        "and the table.column, what happens to the rows and the fix. Exit 1 on error findings.",
     )
     lint.add_argument("revisions", nargs="*", metavar="REV", help="revisions to check")
     lint.set_defaults(handler=_lint)
 
-    backup = verbs.add_parser("backup", help="pg_dump the namespace (schema and data) to a file")
+    backup = verbs.add_parser(
+        "backup",
+        help="pg_dump the namespace (schema and data) to a file",
+        description="Write the namespace, schema and data, with pg_dump in custom format "
+        "(default: .seedbed/backups/<schema>-<UTC time>.dump) and print the file's path.",
+    )
     backup.add_argument("--out", type=Path, help="file to write (default: .seedbed/backups/)")
     backup.set_defaults(handler=_backup)
 
-    restore = verbs.add_parser("restore", help="replace the namespace with a backup")
+    restore = verbs.add_parser(
+        "restore",
+        help="replace the namespace with a backup",
+        description="Replace the namespace with a file written by `seedbed db backup`, in "
+        "one transaction: a failed restore changes nothing. Needs --yes.",
+    )
     restore.add_argument("file", type=Path, help="a file written by `seedbed db backup`")
     restore.add_argument("--yes", action="store_true", help="really replace the namespace")
     restore.set_defaults(handler=_restore)

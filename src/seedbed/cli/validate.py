@@ -1,4 +1,4 @@
-"""``seedbed validate PATH... [--json] [--against-db]``."""
+"""``seedbed validate PATH... [--against-db] [--mode M] [--json] [--failures F] [--max-rows N]``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from seedbed.cli._output import add_output_options, announce, show_problems
 from seedbed.cli.sources import add_table_option, seed_input
 from seedbed.config import load_settings
 from seedbed.db import get_engine
 from seedbed.validation import validate
+from seedbed.validation.validator import in_database_hint
 
 
 def register(commands: Any) -> None:
@@ -25,22 +27,40 @@ def register(commands: Any) -> None:
         ),
     )
     command.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="seed file or folder")
-    command.add_argument("--json", action="store_true", help="print the problems as JSON")
     add_table_option(command)
     command.add_argument(
         "--against-db",
         action="store_true",
         help="also check foreign keys and unique values against the database's rows",
     )
+    command.add_argument(
+        "--mode",
+        choices=["insert", "upsert", "skip-existing"],
+        default="insert",
+        help="the verdict `seedbed load --mode M` would give: with --against-db, insert "
+        "flags keys already in the database, upsert and skip-existing do not (default insert)",
+    )
+    add_output_options(command, json_help="print every problem as JSON")
     command.set_defaults(handler=_validate)
 
 
 def _validate(args: argparse.Namespace) -> int:
-    engine = get_engine(load_settings()) if args.against_db else None
-    report = validate(seed_input(args), engine=engine)
-    if args.json:
-        print(report.to_json(indent=2))
-    else:
-        print(report)
-    sys.stdout.flush()
-    return 0 if report.ok else 1
+    engine = None
+    if args.against_db:
+        settings = load_settings()
+        announce(settings, args.quiet)
+        engine = get_engine(settings)
+    report = validate(
+        seed_input(args), engine=engine, mode=args.mode, progress=False if args.quiet else None
+    )
+    if report.ok:
+        if args.json:
+            print(report.to_json(indent=2))
+        elif not args.quiet:
+            print(report)
+        return 0
+    show_problems(report, args, sys.stdout)
+    hint = in_database_hint(report)
+    if hint and not args.json:
+        print(hint, file=sys.stderr)
+    return 1

@@ -16,6 +16,8 @@ server as :class:`seedbed.DatabaseError`, never as driver exceptions.
   ``orphans``, ``cascade_effect``.
 - :mod:`~seedbed.explore.indexes`: ``index_catalog`` (purpose, size, scans)
   and ``index_scans_during`` for an unused-index audit.
+- :mod:`~seedbed.explore.display`: ``styled`` DataFrames (number formats, one
+  sign for missing values, no overflow) and ``use_notebook_display``.
 
 The package is split along those four seams to keep each module about one
 concern; import everything from here.
@@ -23,6 +25,7 @@ concern; import everything from here.
 
 from __future__ import annotations
 
+from seedbed.explore.display import styled, use_notebook_display
 from seedbed.explore.indexes import index_catalog, index_scans_during
 from seedbed.explore.plans import (
     ScratchTable,
@@ -74,9 +77,11 @@ __all__ = [
     "sample_settings",
     "scan_summary",
     "scratch_table",
+    "styled",
     "time_call",
     "time_calls",
     "time_query",
+    "use_notebook_display",
     "uses_index",
     "vacuum_analyze",
 ]

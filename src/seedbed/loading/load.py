@@ -37,18 +37,24 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from seedbed.db import get_engine, schema_of
+from seedbed.db import get_engine, require_tables, schema_of
 from seedbed.errors import DatabaseError, DataError, SeedError
 from seedbed.loading.copy import copy_blocks, copy_sql, qualified
 from seedbed.loading.failures import is_retryable, to_seedbed_error
 from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
 from seedbed.loading.modes import LoadMode, conflict_key, create_stage_sql, merge_sql, stage_name
-from seedbed.loading.progress import progress_bar, wanted
+from seedbed.loading.progress import (
+    ProgressDisplay,
+    ValidationMeter,
+    progress_bar,
+    progress_display,
+)
 from seedbed.loading.rebuild import LoadPlan, Rebuild, Strategy, plan_load
 from seedbed.loading.result import LoadResult, TableLoad
 from seedbed.validation import SeedSource, ValidationReport, resolve_sources
 from seedbed.validation.api import check_sources
 from seedbed.validation.sources import SeedInput
+from seedbed.validation.validator import in_database_hint
 
 MAX_ATTEMPTS = 6
 
@@ -172,7 +178,7 @@ def _validate(
     engine: Engine,
     mode: LoadMode,
     plan: LoadPlan,
-    progress: bool,
+    display: ProgressDisplay,
 ) -> ValidationReport:
     """The validation report for ``sources``, read in chunks (bounded memory)."""
     # Keys already in the database are the point of upsert and skip-existing, not a
@@ -180,17 +186,17 @@ def _validate(
     # with (skipping those lookups halves its validation; the database still judges).
     # Tables being rebuilt are locked by the writer: validation must not read them.
     keys_against_db = plan.non_empty if mode is LoadMode.INSERT else set()
-    bar = progress_bar(progress, description="validate", total=None, unit="rows")
+    meter = ValidationMeter(display, sources)
     try:
         return check_sources(
             sources,
             engine=engine,
             unique_against_db=keys_against_db,
             empty_in_db=plan.empty,
-            on_rows=bar.update,
+            meter=meter,
         )
     finally:
-        bar.close()
+        meter.close()
 
 
 def load(
@@ -231,8 +237,10 @@ def load(
     engine = engine or get_engine()
     schema = schema_of(engine)
     sources = resolve_sources(source, schema)
+    require_tables(engine, [s.table for s in sources.values()])
     jobs = _jobs(sources, load_mode)
-    show = wanted(progress)
+    display = progress_display(progress)
+    show = display.enabled
     plan = plan_load(engine, [job.table for job in jobs], load_strategy, load_mode, timeout)
 
     result = LoadResult(mode=load_mode.value, committed=False)
@@ -240,12 +248,13 @@ def load(
     connection: psycopg.Connection[Any] = raw.driver_connection
     healthy = False
     try:
+        display.__enter__()  # closed (and cleared) in ``finally``, before any error is shown
         writer = _Writer(connection, jobs, load_mode, show, plan, timeout)
         thread = threading.Thread(target=writer.run, name="seedbed-copy", daemon=True)
         thread.start()
         validate_started = time.perf_counter()
         try:
-            report = _validate(sources, engine, load_mode, plan, show)
+            report = _validate(sources, engine, load_mode, plan, display)
             result.validate_seconds = time.perf_counter() - validate_started
             if not report.ok:
                 writer.cancel.set()
@@ -276,6 +285,7 @@ def load(
             result.committed = True
         healthy = True
     finally:
+        display.close()
         _release(raw, connection, healthy)
     result.total_seconds = time.perf_counter() - started
     return result
@@ -330,6 +340,6 @@ def _release(raw: Any, connection: psycopg.Connection[Any], healthy: bool) -> No
 def _invalid_message(report: ValidationReport) -> str:
     failures = report.failures
     files = failures["file"].nunique() if len(failures) else 0
-    return (
-        f"{len(failures):,} problems in {files} file{'s' if files != 1 else ''}; nothing was loaded"
-    )
+    message = f"{len(failures):,} problems in {files} file{'s' if files != 1 else ''}"
+    hint = in_database_hint(report)
+    return message + (f"; {hint}" if hint else "") + "; nothing was loaded"

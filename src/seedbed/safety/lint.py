@@ -115,4 +115,5 @@ def _remember(operation: ops.MigrateOperation, scope: checks.Scope) -> None:
     if isinstance(operation, ops.CreateTableOp):
         scope.new_tables.add(operation.table_name)
     elif isinstance(operation, ops.AddColumnOp):
-        scope.new_columns.add((operation.table_name, operation.column.name))
+        key = (operation.table_name, operation.column.name)
+        scope.new_columns[key] = checks.added_value(operation.column, scope.connection)

@@ -72,7 +72,11 @@ def generate_tables(
     """The whole seed set as pyarrow tables of CSV text, keyed by table name, parents first.
 
     ``metadata`` is the model to generate for (default: the package's); every
-    table in it gets rows.
+    table in it gets rows. ``invalid_fraction`` breaks about that share of the
+    rows of every table: the shipped tables in their telling ways, any other
+    table by emptying a NOT NULL column (:mod:`seedbed.synthetic.breakage`).
+    Raises :class:`~seedbed.errors.GenerateError` naming the table and rule
+    when a rule's values cannot be made (say, a pattern with a look-ahead).
     """
     if users < 0:
         raise ValueError(f"users must be 0 or more, got {users}")

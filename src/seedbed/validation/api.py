@@ -1,16 +1,32 @@
-"""``validate``, and the one loop that checks a seed set for ``validate`` and ``load``."""
+"""``validate``: the whole check of a seed set, built from the streaming pieces."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+import time
+from collections.abc import Collection, Mapping
+from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
-from seedbed.db import schema_of
+from seedbed.db import require_tables, schema_of
 from seedbed.models import metadata
-from seedbed.validation.report import ValidationReport
-from seedbed.validation.sources import SeedInput, SeedSource, read_seed_chunks, resolve_sources
+from seedbed.validation.report import Checked, ValidationReport
+from seedbed.validation.sources import (
+    SeedChunk,
+    SeedInput,
+    SeedSource,
+    read_seed_chunks,
+    resolve_sources,
+)
 from seedbed.validation.validator import SeedValidator
+
+
+class ChunkMeter(Protocol):
+    """What follows the loop for a progress display (``loading.progress.ValidationMeter``)."""
+
+    def chunk(self, seed: SeedSource, chunk: SeedChunk) -> None: ...
+
+    def source_done(self, seed: SeedSource) -> None: ...
 
 
 def check_sources(
@@ -19,30 +35,44 @@ def check_sources(
     engine: Engine | None = None,
     unique_against_db: Collection[str] | None = None,
     empty_in_db: Collection[str] = (),
-    on_rows: Callable[[int], object] | None = None,
+    meter: ChunkMeter | None = None,
 ) -> ValidationReport:
     """Read every source chunk by chunk and check it; the sorted report of everything.
 
-    The loop ``validate`` and ``load`` share. ``on_rows`` is told how many
-    rows each chunk had (for progress bars); ``engine``, ``unique_against_db``
-    and ``empty_in_db`` are :class:`SeedValidator`'s.
+    The loop ``validate`` and ``load`` share. ``meter`` is told of each chunk
+    and each finished source (for progress displays); ``engine``,
+    ``unique_against_db`` and ``empty_in_db`` are :class:`SeedValidator`'s. The
+    report's ``checked`` says how many sources and rows were read, in how long.
     """
+    started = time.perf_counter()
     tables = [s.table for s in sources.values()]
     validator = SeedValidator(
         tables, engine=engine, unique_against_db=unique_against_db, empty_in_db=empty_in_db
     )
     reports = []
+    rows = 0
     for seed in sources.values():
         for chunk in read_seed_chunks(seed):
             reports.append(chunk.report)
             reports.append(validator.check_chunk(seed, chunk))
-            if on_rows is not None:
-                on_rows(len(chunk.frame))
+            rows += len(chunk.frame)
+            if meter is not None:
+                meter.chunk(seed, chunk)
+        if meter is not None:
+            meter.source_done(seed)
     reports.append(validator.finish())
-    return ValidationReport.concat(reports).sorted()
+    report = ValidationReport.concat(reports).sorted()
+    report.checked = Checked(len(sources), rows, time.perf_counter() - started)
+    return report
 
 
-def validate(source: SeedInput, *, engine: Engine | None = None) -> ValidationReport:
+def validate(
+    source: SeedInput,
+    *,
+    engine: Engine | None = None,
+    mode: str = "insert",
+    progress: bool | None = False,
+) -> ValidationReport:
     """Check a seed set and report every problem: file, line, column, rule, value, message.
 
     ``source`` is a folder of seed files named after their tables
@@ -50,17 +80,34 @@ def validate(source: SeedInput, *, engine: Engine | None = None) -> ValidationRe
     ``user.parquet``, or a folder ``user/`` of part files), a list of such
     files and folders, or a mapping of table name to a DataFrame, file or
     folder (``{"user": "people.csv"}``). With an ``engine``, foreign keys may
-    point at rows already in the database and unique values must not collide
-    with them. Files that cannot be read or name no table raise
-    :class:`~seedbed.errors.SeedError`; invalid data never raises, it is in
-    the report.
+    point at rows already in the database and, for ``mode="insert"``, unique
+    values must not collide with them; for ``"upsert"`` and
+    ``"skip-existing"`` a key already in the database is what the load will
+    update or skip, not a problem: the verdict is the one :func:`seedbed.load`
+    in that mode gives. ``progress`` shows a progress display (``None``: in
+    terminals and notebooks). Files that cannot be read or name no table
+    raise :class:`~seedbed.errors.SeedError`; invalid data never raises, it
+    is in the report.
 
     >>> report = validate("data/seeds")            # doctest: +SKIP
     >>> report.ok                                  # doctest: +SKIP
     True
     """
+    from seedbed.loading.modes import LoadMode
+    from seedbed.loading.progress import ValidationMeter, progress_display
+
+    inserting = LoadMode.parse(mode) is LoadMode.INSERT
     schema = schema_of(engine) if engine is not None else str(metadata.schema)
-    return check_sources(resolve_sources(source, schema), engine=engine)
+    sources = resolve_sources(source, schema)
+    if engine is not None:
+        require_tables(engine, [s.table for s in sources.values()])
+    with progress_display(progress) as display:
+        return check_sources(
+            sources,
+            engine=engine,
+            unique_against_db=None if inserting else (),
+            meter=ValidationMeter(display, sources),
+        )
 
 
 __all__ = ["check_sources", "validate"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -134,6 +135,8 @@ class ValidationReport:
         # validation makes many small, mostly empty reports.
         self._blocks: list[_Block | pd.DataFrame] = []
         self._cache: pd.DataFrame | None = None
+        #: files, rows and seconds of the validation that made this report, when known
+        self.checked: Checked | None = None
         if failures is not None and not failures.empty:
             self._blocks.append(failures.loc[:, list(COLUMNS)])
 
@@ -254,57 +257,84 @@ class ValidationReport:
         return json.dumps(self.to_records(), indent=indent, ensure_ascii=False)
 
     def _headline(self) -> str:
+        checked = f" ({self.checked})" if self.checked is not None else ""
         if self.ok:
-            return "valid: no problems found"
+            return f"valid: no problems found{checked}"
         tables = self._frame["table"].nunique()
-        return f"invalid: {len(self):,} problem(s) in {tables} table(s)"
+        return f"invalid: {len(self):,} problem(s) in {tables} table(s){checked}"
 
-    def __str__(self) -> str:
+    def to_text(self, max_rows: int = DISPLAY_ROWS) -> str:
+        """The headline, problems per table and rule, then at most ``max_rows`` rows."""
         lines = [self._headline()]
         if self.ok:
             return lines[0]
-        for record in self.head(DISPLAY_ROWS).to_records():
+        lines.append("problems per table and rule:")
+        for row in self.summary().itertuples(index=False):
+            lines.append(f"  {row.table:<14} {row.rule:<40} {row.problems:>8,}")
+        for record in self.head(max(max_rows, 0)).to_records():
             line = record["line"]
             where = f"{record['file']}:{line}" if line is not None else str(record["file"])
             column = f" {record['column']}" if record["column"] is not None else ""
             value = f" (value: {record['value']!r})" if record["value"] is not None else ""
             lines.append(f"{where}{column}: {record['message']}{value} [{record['rule']}]")
-        if len(self) > DISPLAY_ROWS:
-            lines.append(f"… and {len(self) - DISPLAY_ROWS:,} more (see .failures or --json)")
-        lines.append("summary:")
-        for row in self.summary().itertuples(index=False):
-            lines.append(f"  {row.table:<14} {row.rule:<40} {row.problems:>8,}")
+        if len(self) > max_rows:
+            lines.append(
+                f"… and {len(self) - max(max_rows, 0):,} more "
+                "(all of them: --failures FILE.csv or --json; in Python .failures)"
+            )
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
 
     def __repr__(self) -> str:
         return f"<ValidationReport {self._headline()}>"
 
     def _repr_html_(self) -> str:
-        """A plain HTML table (no JavaScript), capped at :data:`DISPLAY_ROWS` rows."""
+        return self.to_html()
+
+    def to_html(self, max_rows: int = DISPLAY_ROWS) -> str:
+        """Plain HTML (no JavaScript): headline, problems per table and rule, then rows."""
         parts = [f"<p><strong>{html.escape(self._headline())}</strong></p>"]
         if self.ok:
             return "".join(parts)
-        parts.append("<table><thead><tr>")
-        parts.extend(f"<th>{name}</th>" for name in COLUMNS)
+        parts.append("<table><thead><tr><th>table</th><th>rule</th><th>problems</th>")
         parts.append("</tr></thead><tbody>")
-        for row in self._frame.head(DISPLAY_ROWS).itertuples(index=False):
-            cells = ["" if _missing(v) else str(v) for v in row]
-            parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-        parts.append("</tbody></table>")
-        if len(self) > DISPLAY_ROWS:
-            parts.append(
-                f"<p>… and {len(self) - DISPLAY_ROWS:,} more rows "
-                "(<code>report.failures</code> holds them all)</p>"
-            )
-        parts.append("<p>Problems per table and rule:</p><table><thead><tr>")
-        parts.append("<th>table</th><th>rule</th><th>problems</th></tr></thead><tbody>")
         for srow in self.summary().itertuples(index=False):
             parts.append(
                 f"<tr><td>{html.escape(str(srow.table))}</td><td>{html.escape(str(srow.rule))}"
                 f"</td><td>{srow.problems:,}</td></tr>"
             )
+        parts.append("</tbody></table><table><thead><tr>")
+        parts.extend(f"<th>{name}</th>" for name in COLUMNS)
+        parts.append("</tr></thead><tbody>")
+        for row in self._frame.head(max(max_rows, 0)).itertuples(index=False):
+            cells = ["" if _missing(v) else str(v) for v in row]
+            parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
         parts.append("</tbody></table>")
+        if len(self) > max_rows:
+            parts.append(
+                f"<p>… and {len(self) - max(max_rows, 0):,} more rows "
+                "(<code>report.failures</code> holds them all)</p>"
+            )
         return "".join(parts)
 
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        """Write every row (never capped) to a CSV file; secrets are already redacted."""
+        self._frame.to_csv(path, index=False, na_rep="")
 
-__all__ = ["COLUMNS", "REDACTED", "RULES", "ValidationReport", "display_values"]
+
+@dataclass(frozen=True)
+class Checked:
+    """What a validation read: sources, rows and seconds."""
+
+    files: int
+    rows: int
+    seconds: float
+
+    def __str__(self) -> str:
+        files = f"{self.files} file{'s' if self.files != 1 else ''}"
+        return f"{files}, {self.rows:,} rows checked in {self.seconds:.2f} s"
+
+
+__all__ = ["COLUMNS", "REDACTED", "RULES", "Checked", "ValidationReport", "display_values"]

@@ -36,6 +36,33 @@ from seedbed.validation.schemas import with_defaults
 from seedbed.validation.sources import SeedChunk, SeedSource
 from seedbed.validation.spec import ForeignKeySpec, TableSpec, UniqueKey, table_spec
 
+#: How a report message about a key the database already holds begins.
+IN_DATABASE = "already taken"
+
+
+def rows_in_database(report: ValidationReport) -> int:
+    """Rows of ``report`` refused only because their key is already in the database.
+
+    These are what ``upsert`` and ``skip-existing`` are for; the CLI suggests them.
+    """
+    if report.ok:
+        return 0
+    failures = report.failures
+    taken = failures["message"].str.startswith(IN_DATABASE, na=False)
+    return len(failures.loc[taken, ["file", "line"]].drop_duplicates())
+
+
+def in_database_hint(report: ValidationReport) -> str:
+    """What to do about rows whose key the database already holds; ``""`` when none."""
+    existing = rows_in_database(report)
+    if not existing:
+        return ""
+    rows = "1 row is" if existing == 1 else f"{existing:,} rows are"
+    return (
+        f"{rows} already in the database: load with --mode upsert to update them "
+        "or --mode skip-existing to keep them"
+    )
+
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -373,7 +400,7 @@ class SeedValidator:
             column=", ".join(key.columns),
             rule=key.name,
             values=self._key_values(spec, full, key.columns, taken),
-            message=f"already taken: the database has a {spec.name} row with this "
+            message=f"{IN_DATABASE}: the database has a {spec.name} row with this "
             f"{self._key_words(key)}",
         )
 
@@ -397,4 +424,4 @@ def _first_line(exc: sa.exc.SQLAlchemyError) -> str:
     return text.splitlines()[0] if text else type(orig).__name__
 
 
-__all__ = ["SeedValidator"]
+__all__ = ["IN_DATABASE", "SeedValidator", "in_database_hint", "rows_in_database"]
