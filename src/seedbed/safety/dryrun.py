@@ -20,7 +20,12 @@ from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
 from seedbed.errors import DatabaseError
 from seedbed.migrate import _first_line
-from seedbed.safety.revisions import RevisionOperations, migration_context, pending_scripts
+from seedbed.safety.revisions import (
+    RevisionOperations,
+    migration_context,
+    pending_scripts,
+    reason,
+)
 
 
 @dataclass(frozen=True)
@@ -129,8 +134,7 @@ def _run(tracer: TracingOperations) -> Step | None:
     except _StepFailed:
         return None
     except Exception as exc:  # revision code may raise anything; the dry run reports it
-        reason = _first_line(exc) if isinstance(exc, sa.exc.DBAPIError) else str(exc) or repr(exc)
-        return Step(tracer.script.revision, "revision code", "failed", reason)
+        return Step(tracer.script.revision, "revision code", "failed", reason(exc))
     return None
 
 

@@ -29,6 +29,7 @@ from seedbed.safety.revisions import (
     migration_context,
     named_scripts,
     pending_scripts,
+    reason,
 )
 from seedbed.safety.rules import INDEX_SIZE_THRESHOLD
 
@@ -92,12 +93,11 @@ def lint_script(script: Script, scope: checks.Scope, settings: Settings) -> list
         savepoint.commit()
     except Exception as exc:  # revision code may raise anything; the lint reports it
         savepoint.rollback()
-        reason = (_first_line(exc) if isinstance(exc, sa.exc.DBAPIError) else str(exc)) or repr(exc)
         stopped.append(
             scope.finding(
                 "unchecked-code",
                 "(revision code)",
-                f"upgrade() stopped after {len(recorder.recorded)} operation(s): {reason}",
+                f"upgrade() stopped after {len(recorder.recorded)} operation(s): {reason(exc)}",
                 error=False,
             )
         )
