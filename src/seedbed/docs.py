@@ -37,7 +37,9 @@ from seedbed.docs_tables import (
     table_section,
 )
 from seedbed.erd import mermaid_er, ordered_tables, relationships
+from seedbed.errors import SeedError, map_errors
 from seedbed.models.base import NAMING_CONVENTION, UPDATED_AT_FUNCTION, tables_with_updated_at
+from seedbed.tablekeys import table_keys
 
 DEFAULT_PATH = Path("docs/data-models.md")
 PARAGRAPH = "\n\n"
@@ -90,15 +92,16 @@ def render_data_models(metadata: sa.MetaData, *, namespace: str = DEFAULT_SCHEMA
 def write_docs(path: str | Path = DEFAULT_PATH, metadata: sa.MetaData | None = None) -> bool:
     """Write the document to ``path`` (creating folders); True when the file changed.
 
-    ``metadata`` defaults to the project's models. Raises ``OSError`` when the
-    file cannot be written.
+    ``metadata`` defaults to the project's models. Raises
+    :class:`~seedbed.errors.SeedError` when the file cannot be written.
     """
     target = Path(path)
     text = render_data_models(_default_metadata(metadata)).encode()
-    if target.is_file() and target.read_bytes() == text:
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(text)
+    with map_errors({OSError: SeedError}, f"cannot write {target}"):
+        if target.is_file() and target.read_bytes() == text:
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text)
     return True
 
 
@@ -108,13 +111,14 @@ def check_docs(path: str | Path = DEFAULT_PATH, metadata: sa.MetaData | None = N
     An empty list means the file is exactly what :func:`render_data_models`
     gives. Sections are named by their headings, e.g. ``Table Definitions >
     post``. A missing file is reported as stale; a file that exists but
-    cannot be read raises ``OSError``.
+    cannot be read raises :class:`~seedbed.errors.SeedError`.
     """
     target = Path(path)
     expected = render_data_models(_default_metadata(metadata))
     if not target.exists():
         return [f"{target} does not exist"]
-    actual = target.read_bytes().decode("utf-8", errors="replace")
+    with map_errors({OSError: SeedError}, f"cannot read {target}"):
+        actual = target.read_bytes().decode("utf-8", errors="replace")
     if actual == expected:
         return []
     return _stale_sections(actual, expected) or [f"{target} differs in whitespace or line endings"]
@@ -246,8 +250,19 @@ seedbed db generate -m "add a column to post"
 # Dev: apply the models' diff directly, without a revision file
 seedbed db push
 
-# Production: apply revisions up to head (or --to REV); undo with `seedbed db downgrade`
+# Check pending revisions against the rows there now (exit 1 on an error finding)
+seedbed db lint
+
+# Run pending revisions in one transaction, print each step, roll back
+seedbed db migrate --dry-run
+
+# Production: lint, then apply revisions up to head (or --to REV); undo with
+# `seedbed db downgrade`. Refuses revisions with unacknowledged error findings.
 seedbed db migrate
+
+# Back up the namespace (pg_dump), and put a backup back
+seedbed db backup --out before.dump
+seedbed db restore before.dump --yes
 
 # Drift check for CI: exit 1 and list the differences when the database differs
 seedbed db check
@@ -257,16 +272,18 @@ seedbed db reset --yes
 ```
 
 Revisions do not name the namespace: the same files migrate any `SEEDBED_SCHEMA`.
-Exit codes: 0 success, 1 differences found (`check`), 2 usage, configuration or
-connection errors.
+Exit codes: 0 success, 1 differences found (`check`), error findings (`lint`,
+`migrate`) or a failing dry run, 2 usage, configuration or connection errors.
 
 ### Migration Guidelines
 
 1. **Always use migrations** (`seedbed db migrate`) for schema changes in production;
    `seedbed db push` is for development databases.
 2. **Review** every generated revision before committing it.
-3. **Test migrations** on a development database first, then run `seedbed db check`.
-4. **Back up data** before running migrations in production.
+3. **Test migrations** on a development database first (`seedbed db lint`,
+   `seedbed db migrate --dry-run`), then run `seedbed db check`.
+4. **Back up data** before running migrations in production (`seedbed db backup`;
+   `seedbed db migrate` takes one by itself before a revision that drops data).
 5. **Regenerate this document** with `seedbed docs` in the same commit as the model change."""
 
 
@@ -335,10 +352,9 @@ def _soft_delete_section(tables: list[sa.Table]) -> str:
         "",
     ]
     for table in soft:
-        for index in sorted(table.indexes, key=lambda i: str(i.name)):
-            where = index.dialect_options["postgresql"].get("where")
-            if where is not None and "deleted_at" in str(where):
-                lines.append(f"- `{index.name}` on `{table.name}`: `WHERE {where}`")
+        for index in table_keys(table).indexes:
+            if index.where is not None and "deleted_at" in index.where:
+                lines.append(f"- `{index.name}` on `{table.name}`: `WHERE {index.where}`")
     lines += ["", "Query pattern:", "", "```sql", "SELECT ... WHERE deleted_at IS NULL", "```"]
     return "\n".join(lines)
 
@@ -372,15 +388,11 @@ def _indexing_section(metadata: sa.MetaData) -> str:
 
 def _leading_index(table: sa.Table, columns: tuple[str, ...]) -> str | None:
     """Name of an index (or the primary key) whose leading columns are ``columns``."""
-    candidates: list[tuple[str, list[str]]] = [
-        (str(table.primary_key.name), [c.name for c in table.primary_key.columns])
-    ]
-    for index in sorted(table.indexes, key=lambda i: str(i.name)):
-        if index.dialect_options["postgresql"].get("where") is None:
-            candidates.append((str(index.name), [c.name for c in index.columns]))
-    for constraint in table.constraints:
-        if isinstance(constraint, sa.UniqueConstraint):
-            candidates.append((str(constraint.name), [c.name for c in constraint.columns]))
+    keys = table_keys(table)
+    pk = [(k.name, k.columns) for k in keys.unique if k.kind == "primary key"]
+    indexes = [(i.name, i.terms) for i in keys.indexes if i.where is None]
+    constraints = [(k.name, k.columns) for k in keys.unique if k.kind == "unique constraint"]
+    candidates = [*pk, *indexes, *constraints]
     for name, indexed in candidates:
         if tuple(indexed[: len(columns)]) == columns:
             return name

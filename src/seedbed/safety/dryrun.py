@@ -18,13 +18,11 @@ from alembic.operations import ops
 
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
-from seedbed.errors import DatabaseError
-from seedbed.migrate import _first_line
+from seedbed.errors import DatabaseError, reason
 from seedbed.safety.revisions import (
     RevisionOperations,
     migration_context,
     pending_scripts,
-    reason,
 )
 
 
@@ -96,7 +94,7 @@ class TracingOperations(RevisionOperations):
         try:
             result = super().invoke(operation)
         except sa.exc.DBAPIError as exc:
-            self.steps.append(Step(self.script.revision, name, "failed", _first_line(exc)))
+            self.steps.append(Step(self.script.revision, name, "failed", reason(exc)))
             raise _StepFailed from None
         self.steps.append(Step(self.script.revision, name, "ok"))
         return result
@@ -123,7 +121,7 @@ def dry_run(settings: Settings | None = None, target: str = "head") -> DryRunRes
                     break
             transaction.rollback()
     except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"dry run failed: {_first_line(exc)}") from None
+        raise DatabaseError(f"dry run failed: {reason(exc)}") from None
     return DryRunResult(tuple(s.revision for s in scripts), tuple(steps))
 
 

@@ -19,8 +19,7 @@ from alembic.script import Script
 
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
-from seedbed.errors import DatabaseError
-from seedbed.migrate import _first_line
+from seedbed.errors import DatabaseError, reason
 from seedbed.safety import checks
 from seedbed.safety.findings import Finding, LintReport
 from seedbed.safety.revisions import (
@@ -29,7 +28,6 @@ from seedbed.safety.revisions import (
     migration_context,
     named_scripts,
     pending_scripts,
-    reason,
 )
 from seedbed.safety.rules import INDEX_SIZE_THRESHOLD
 
@@ -78,7 +76,7 @@ def lint(
             findings = [f for script in scripts for f in lint_script(script, scope, settings)]
             transaction.rollback()
     except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"lint failed: {_first_line(exc)}") from None
+        raise DatabaseError(f"lint failed: {reason(exc)}") from None
     return LintReport(tuple(s.revision for s in scripts), tuple(findings))
 
 

@@ -21,7 +21,7 @@ from alembic.util.exc import CommandError
 
 from seedbed.config import Settings
 from seedbed.errors import MigrationError
-from seedbed.migrate import _first_line, alembic_config, migrations_dir
+from seedbed.migrate import alembic_config, migrations_dir
 
 ACKNOWLEDGED_ATTRIBUTE = "seedbed_safety_assured"
 """Module-level set of rule ids a revision acknowledges, e.g. ``{"ban-drop-column"}``."""
@@ -42,13 +42,6 @@ def revision_errors() -> Iterator[None]:
         raise MigrationError(f"{exc.filename}:{exc.lineno}: {exc.msg}") from None
     except ImportError as exc:
         raise MigrationError(f"a revision cannot be loaded: {exc}") from None
-
-
-def reason(exc: BaseException) -> str:
-    """One line for an error a revision raised: the driver's first line, or the message."""
-    if isinstance(exc, sa.exc.DBAPIError):
-        return _first_line(exc)
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
 
 
 def migration_context(connection: sa.Connection, settings: Settings) -> MigrationContext:

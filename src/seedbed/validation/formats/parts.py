@@ -16,7 +16,14 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError
-from seedbed.validation.formats.base import FileFormat, Progress, RawPiece, SeedFormat, Unit
+from seedbed.validation.formats.base import (
+    FileFormat,
+    Progress,
+    RawPiece,
+    SeedFormat,
+    Unit,
+    printable,
+)
 
 
 def is_hidden(path: Path) -> bool:
@@ -27,7 +34,7 @@ class PartFolder(SeedFormat):
     """Part files of one table, in one format, read one after the other."""
 
     def __init__(self, path: Path, parts: Sequence[SeedFormat]) -> None:
-        super().__init__(str(path))
+        super().__init__(printable(path))
         self.path = path
         self.parts = list(parts)
 
