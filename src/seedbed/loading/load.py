@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seedbed.db import get_engine, require_tables, schema_of
-from seedbed.errors import DatabaseError, DataError, SeedError, map_errors
+from seedbed.errors import DatabaseError, DataError, SeedError, map_errors, reason
 from seedbed.loading.copy import copy_blocks, copy_sql, qualified
 from seedbed.loading.failures import is_retryable, to_seedbed_error
 from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
@@ -355,7 +355,7 @@ def _mapped(error: BaseException, target: SeedSource | None) -> BaseException:
     if isinstance(error, psycopg.Error):
         return to_seedbed_error(error, target)
     if isinstance(error, OSError) and target is not None:
-        return SeedError(f"{target.label}: cannot read: {error.strerror or error}")
+        return SeedError(f"{target.label}: cannot read: {reason(error)}")
     return error
 
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from seedbed.errors import SeedError
+from seedbed.errors import SeedError, reason
 from seedbed.validation.csvscan import (
     COMMA,
     CR,
@@ -214,7 +214,7 @@ class CsvReader:
         try:
             handle = self.opener(self.path)
         except OSError as exc:
-            raise SeedError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+            raise SeedError(f"{self.path}: cannot read: {reason(exc)}") from None
         with handle:
             carry = b""
             line = 1
@@ -224,8 +224,7 @@ class CsvReader:
                 try:
                     data = handle.read(want)
                 except (OSError, EOFError, zlib.error) as exc:
-                    reason = getattr(exc, "strerror", None) or exc
-                    raise SeedError(f"{self.path}: cannot read: {reason}") from None
+                    raise SeedError(f"{self.path}: cannot read: {reason(exc)}") from None
                 at_eof = len(data) < want
                 if first:
                     data = data.removeprefix(BOM)
