@@ -12,6 +12,8 @@ from seedbed import migrate, safety
 from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.errors import UnsafeMigrationError
+from seedbed.models import metadata_for, rules
+from seedbed.models.base import NAMING_CONVENTION
 from seedbed.safety.backup import backup_namespaces
 from seedbed.safety.dryrun import describe
 from tests.helpers import run_cli, snapshot
@@ -41,7 +43,7 @@ def test_migrate_refuses_an_unsafe_revision_and_applies_nothing(
     result = run_cli("db", "migrate", env=env)
     assert result.returncode == 1, result.stderr
     assert f"error: adding-required-field in {unsafe} on user.nickname" in result.stdout
-    assert result.stderr.startswith("seedbed: error: 1 error-level finding(s)")
+    assert result.stderr.splitlines()[-1].startswith("seedbed: error: 1 error-level finding(s)")
     assert (migrate.current_revision(populated), snapshot(get_engine(populated))) == before
     assert {"bio", "nickname"}.isdisjoint(columns(populated, "user"))
     assert safe != unsafe
@@ -131,3 +133,38 @@ def test_operations_are_described_by_kind_and_target() -> None:
     assert describe(ops.DropColumnOp("user", "name")) == "drop_column user.name"
     assert describe(ops.ExecuteSQLOp("select 1")) == "execute select 1"
     assert describe(ops.CreateIndexOp("ix_a", "t", ["a"])) == "create_index ix_a on t"
+
+
+def changed_model(schema: str) -> sa.MetaData:
+    """The models plus a nullable ``user.nickname`` with a length rule and a ``note`` table."""
+    changed = sa.MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+    for table in metadata_for(schema).sorted_tables:
+        table.to_metadata(changed)
+    user = changed.tables[f"{schema}.user"]
+    user.append_column(sa.Column("nickname", sa.Text))
+    user.append_constraint(rules.length("nickname", 1, 40).constraint())
+    sa.Table(
+        "note",
+        changed,
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("user_id", sa.ForeignKey("user.id"), nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+        *rules.checks(rules.length("body", 1, 500)),
+        sa.Index(None, "user_id"),
+    )
+    return changed
+
+
+def test_a_routine_model_change_lints_without_errors_and_migrates(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    model = changed_model(populated.schema)
+    path = migrate.generate(populated, "nickname and notes", metadata=model)
+    assert path is not None
+    report = safety.lint(populated)
+    assert report.ok, report.render()
+    assert [f.rule for f in report] == ["constraint-missing-not-valid"], report.render()
+    outcome = safety.upgrade(populated)
+    assert outcome.backup is None
+    assert migrate.check(populated, metadata=model) == []

@@ -150,3 +150,16 @@ def test_a_step_outside_any_display_gets_a_display_of_its_own() -> None:
         inner.close()
         assert display.enabled
     assert type(progress_bar(False, description="x", total=1, unit="rows")).__name__ == "_Silent"
+
+
+@needs_tmux
+def test_validate_shows_progress_then_files_rows_and_seconds(pane: Pane, big_set: Path) -> None:
+    command = f"{sys.executable} -m seedbed validate {big_set}"
+    screen, seen = pane.run(command, timeout=600)
+    _assert_clean_while_running(seen, command)
+    assert {line.split()[0] for s in seen for line in _bars(s)} == {"validate"}
+    assert _bars(screen) == []
+    assert re.fullmatch(
+        r"valid: no problems found \(7 files, [\d,]+ rows checked in [\d.]+ s\)", screen[1]
+    )
+    assert screen[-1] == "EXIT=0"

@@ -306,7 +306,11 @@ class JsonShape(Rule):
             fragment = arrays.join(json.dumps(key), ": ", value, ", ")
             parts.append(arrays.null_where(fragment, rng.random(n) < 0.3))
         body = pc.binary_join_element_wise(
-            *parts, pa.array([""] * n), "", null_handling="replace", null_replacement=""
+            *parts,
+            pa.array([""] * n, pa.string()),
+            "",
+            null_handling="replace",
+            null_replacement="",
         )
         values = arrays.join("{", pc.replace_substring_regex(body, ", $", ""), "}")
         column = self.columns[0]

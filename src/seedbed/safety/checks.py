@@ -30,10 +30,12 @@ class Scope:
     revision: str = ""
     index_size_threshold: int = INDEX_SIZE_THRESHOLD
     new_tables: set[str] = field(default_factory=set)
-    new_columns: set[tuple[str, str]] = field(default_factory=set)
+    new_columns: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(table, column) added by earlier pending steps -> SQL of the value rows get."""
 
     def relation(self, table: str, schema: str | None = None) -> Relation:
-        return Relation(self.connection, schema or self.namespace, table)
+        added = tuple((c, value) for (t, c), value in self.new_columns.items() if t == table)
+        return Relation(self.connection, schema or self.namespace, table, added)
 
     def is_new(self, table: str, column: str | None = None) -> bool:
         """Created by an earlier pending step, so it holds no rows yet."""
@@ -64,7 +66,7 @@ def adding_required_field(op: ops.AddColumnOp, scope: Scope) -> Iterable[Finding
         f"{op.table_name}.{column.name}",
         f"{op.table_name} has {counted(rows, 'row(s)')}; adding {column.name} NOT NULL without "
         "a server default fails on them (column contains null values) and nothing changes",
-        error=True,
+        error=rows is not None,
         affected=rows or 0,
     )
 
@@ -83,7 +85,7 @@ def altered_column(op: ops.AlterColumnOp, scope: Scope) -> Iterable[Finding]:
                 "adding-not-nullable-field",
                 target,
                 f"{counted(nulls, 'row(s)')} hold NULL in {target}; SET NOT NULL fails on them",
-                error=True,
+                error=nulls is not None,
                 affected=nulls or 0,
             )
     if op.modify_name is not None:
@@ -139,7 +141,7 @@ def dropped_column(op: ops.DropColumnOp, scope: Scope) -> Iterable[Finding]:
         "ban-drop-column",
         target,
         f"{lost}; readers and writers of the column fail",
-        error=values != 0,
+        error=bool(values),
         affected=values or 0,
     )
 
@@ -152,7 +154,7 @@ def dropped_table(op: ops.DropTableOp, scope: Scope) -> Iterable[Finding]:
         "ban-drop-table",
         op.table_name,
         f"{counted(rows, 'row(s)')} of {op.table_name} are lost; its readers and writers fail",
-        error=rows != 0,
+        error=bool(rows),
         affected=rows or 0,
     )
 
@@ -247,14 +249,20 @@ def _added_constraint(
             f"all {counted(rows, 'row(s)')} of {relation.table} are checked while writes wait",
             error=False,
         )
-    if broken != 0 and rows != 0:
-        effect = f"{counted(broken, 'row(s)')} of {relation.table} break it now; " + (
+    if broken is None and rows:
+        effect = (
+            f"could not count the rows of {relation.table} that break it (it names a column "
+            "an earlier step adds?); `db migrate --dry-run` tells"
+        )
+        yield scope.finding("constraint-violated-by-data", target, effect, error=False)
+    elif broken and rows:
+        effect = f"{broken:,} row(s) of {relation.table} break it now; " + (
             "VALIDATE CONSTRAINT will fail until they are fixed"
             if not_valid
             else "adding it fails and nothing changes"
         )
         yield scope.finding(
-            "constraint-violated-by-data", target, effect, error=not not_valid, affected=broken or 0
+            "constraint-violated-by-data", target, effect, error=not not_valid, affected=broken
         )
 
 
@@ -286,6 +294,16 @@ def executed_sql(op: ops.ExecuteSQLOp, scope: Scope) -> Iterable[Finding]:
         f"op.execute({shown!r}) is not checked against the data",
         error=False,
     )
+
+
+def added_value(column: sa.Column[Any], connection: sa.Connection) -> str:
+    """SQL for the value an added column gives the rows already there: its default, or NULL."""
+    default = getattr(column.server_default, "arg", None)
+    if isinstance(default, str):
+        value = "'" + default.replace("'", "''") + "'"
+    else:
+        value = "null" if default is None else _sql(default, connection)
+    return f"cast({value} as {column.type.compile(dialect=connection.dialect)})"
 
 
 def _sql(clause: Any, connection: sa.Connection) -> str:

@@ -19,11 +19,16 @@ _COUNT_SETTING = "seedbed.lint_count"
 
 @dataclass(frozen=True)
 class Relation:
-    """A table in a schema, and the connection to ask about it."""
+    """A table in a schema, and the connection to ask about it.
+
+    ``added`` lists columns that earlier pending steps add, each with the SQL
+    of the value every current row will get (its server default, or NULL).
+    """
 
     connection: sa.Connection
     schema: str
     table: str
+    added: tuple[tuple[str, str], ...] = ()
 
     @property
     def sql(self) -> str:
@@ -32,6 +37,14 @@ class Relation:
 
     def column(self, name: str) -> str:
         return quote(self.connection, name)
+
+    def rows(self, alias: str | None = None) -> str:
+        """A FROM item for the rows as they will be, added columns included."""
+        name = quote(self.connection, alias or self.table)
+        if not self.added:
+            return f"{self.sql} as {name}"
+        values = ", ".join(f"{value} as {self.column(column)}" for column, value in self.added)
+        return f"(select t.*, {values} from {self.sql} t) as {name}"
 
 
 def quote(connection: sa.Connection, name: str) -> str:
@@ -189,7 +202,7 @@ def _plpgsql(target: str, body: str) -> str:
 
 def check_violations(relation: Relation, condition: str) -> int | None:
     """Rows for which the CHECK ``condition`` is false (NULL passes, as in PostgreSQL)."""
-    sql = f"select count(*) from {relation.sql} where not ({condition})"
+    sql = f"select count(*) from {relation.rows()} where not ({condition})"
     return count(relation.connection, sql)
 
 
@@ -200,7 +213,7 @@ def foreign_key_violations(
     here = [f"c.{relation.column(c)}" for c in columns]
     pairs = [f"p.{referred.column(r)} = {h}" for r, h in zip(referred_columns, here, strict=True)]
     sql = (
-        f"select count(*) from {relation.sql} c where "
+        f"select count(*) from {relation.rows('c')} where "
         + " and ".join(f"{h} is not null" for h in here)
         + f" and not exists (select 1 from {referred.sql} p where {' and '.join(pairs)})"
     )

@@ -152,12 +152,13 @@ def _foreign_key(ctx: Context, draft: TableDraft, fk: ForeignKeySpec) -> None:
     nullable = all(draft.spec.columns[c].nullable for c in fk.columns)
     missing = (draft.rng.random(draft.num_rows) < NULL_FRACTION) if nullable else None
     if source.num_rows == 0:
-        missing = np.ones(draft.num_rows, dtype=bool)
+        if not nullable:
+            draft.keep(np.zeros(draft.num_rows, dtype=bool))  # no parent: no child either
+        for child, parent_column in zip(fk.columns, fk.parent_columns, strict=True):
+            draft.set(child, pa.nulls(draft.num_rows, source.schema.field(parent_column).type))
+        return
     for child, parent_column in zip(fk.columns, fk.parent_columns, strict=True):
-        values = source.column(parent_column).combine_chunks()
-        taken = values.take(pa.array(np.clip(rows, 0, max(len(values) - 1, 0))))
-        if source.num_rows == 0:
-            taken = pa.nulls(draft.num_rows, values.type)
+        taken = arrays.single(source.column(parent_column)).take(pa.array(rows))
         draft.set(child, taken if missing is None else arrays.null_where(taken, missing))
 
 
