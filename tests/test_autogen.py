@@ -72,7 +72,7 @@ def changed_model(schema: str) -> sa.MetaData:
     )
     post = table(metadata, "post")
     post.c.status.type = sa.Enum(
-        "draft", "published", "archived", "scheduled", name="post_status", schema=schema
+        "idea", "draft", "published", "archived", "scheduled", name="post_status", schema=schema
     )
     replace_check(table(metadata, "tag"), "ck_tag_name_length", rules.length("name", 1, 80))
     user = table(metadata, "user")
@@ -135,7 +135,7 @@ def test_generated_revision_brings_every_change(settings: Settings, migrations: 
         labels = conn.exec_driver_sql(
             f'select enum_range(null::"{settings.schema}".post_status)::text'
         ).scalar_one()
-    assert labels == "{draft,published,archived,scheduled}"
+    assert labels == "{idea,draft,published,archived,scheduled}"
 
 
 def test_dropping_tables_columns_and_enums(settings: Settings, migrations: Path) -> None:

@@ -72,6 +72,15 @@ def test_version_names_the_package_version(capsys: pytest.CaptureFixture[str]) -
     assert seedbed.__version__[0].isdigit()
 
 
+def test_a_usage_error_is_one_line_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("seedbed validate: error:") and "seedbed validate --help" in err
+    assert len(err.splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     ("name", "parser"), [(n, p) for n, p, _ in COMMANDS], ids=[c[0] for c in COMMANDS]
 )

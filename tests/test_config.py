@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from seedbed.config import check_identifier, load_settings, normalize_url, redact_url
@@ -61,3 +63,44 @@ def test_bad_schema_in_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("SEEDBED_SCHEMA", "Robert'); DROP TABLE")
     with pytest.raises(ConfigError):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://me:s3cret@h/db", "postgresql://me:***@h/db"),
+        ("postgresql://me:s3@cret@h:5432/db", "postgresql://me:***@h:5432/db"),
+        ("postgresql://me:s3/cr@t@h/db", "postgresql://me:***@h/db"),
+        ("postgresql://me@h/db?password=s3cret", "postgresql://me@h/db?password=***"),
+        (
+            "postgresql://me@h/db?sslmode=require&PASSWORD=s3cret&x=1",
+            "postgresql://me@h/db?sslmode=require&PASSWORD=***&x=1",
+        ),
+        ("postgresql://h/db?sslpassword=s3cret", "postgresql://h/db?sslpassword=***"),
+    ],
+)
+def test_redact_url_hides_every_password(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_an_unescaped_at_sign_stays_in_the_password() -> None:
+    normal = normalize_url("postgresql://me:s3@cret@h:5432/db")
+    assert normal == "postgresql+psycopg://me:s3%40cret@h:5432/db"
+    assert normalize_url("postgresql://me:s3%40cret@h/db").endswith("me:s3%40cret@h/db")
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://me:pw@h:abc/db", "postgresql://h:5432,h2:x/db", "postgresql://me:a?b@h/d"]
+)
+def test_a_port_that_is_not_a_number_is_refused_without_the_password(url: str) -> None:
+    with pytest.raises(ConfigError, match="port is not a number") as caught:
+        normalize_url(url)
+    assert "pw" not in str(caught.value) and "a?b" not in str(caught.value)
+
+
+def test_a_home_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.write_text("")
+    with pytest.raises(ConfigError, match="not a folder"):
+        load_settings(home=home)
+    assert load_settings(home=home, database_url="postgresql://h/d").home == home

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 import seedbed
 from seedbed import migrate
 from seedbed.db import schema_of
-from seedbed.errors import ConfigError, LoadError, SeedError
+from seedbed.errors import ConfigError, DataError, LoadError, SeedError
 from seedbed.loading.locks import DEFAULT_LOCK_TIMEOUT, lock_timeout
 from seedbed.loading.rebuild import maintenance_work_mem_mb
 from tests.conftest import ROOT
@@ -334,3 +334,36 @@ def test_cli_strategy_option(cli_env):
     assert bad.returncode == 2 and "SEEDBED_LOCK_TIMEOUT" in bad.stderr
     assert "Traceback" not in bad.stderr
     assert Path(ROOT / "README.md").read_text().count("SEEDBED_LOCK_TIMEOUT") >= 1
+
+
+# -- the incremental path into tables with rows ------------------------------------
+
+
+def test_keys_the_database_already_has_are_all_reported_by_line(engine, tmp_path):
+    seedbed.load([SEEDS / "user.csv"], engine=engine, progress=False)
+    other = distinct_seed_set(tmp_path / "other", 20, seed=4)
+    header, rows = user_rows(other / "user.csv")
+    _, existing = user_rows(SEEDS / "user.csv")
+    rows[4][header.index("id")] = existing[0][0]
+    rows[9][header.index("email")] = existing[1][header.index("email")]
+    path = write_csv(tmp_path / "user.csv", header, rows)
+    with pytest.raises(DataError) as caught:
+        seedbed.load([path], engine=engine, progress=False)
+    failures = caught.value.report.failures
+    assert sorted(failures["line"]) == [6, 11]
+    assert set(failures["rule"]) == {"pk_user", "uq_user_email"}
+    assert counts(engine)["user"] == file_rows(SEEDS / "user.csv")
+
+
+def test_a_part_folder_row_the_rebuild_refuses_names_its_part_and_line(engine, tmp_path):
+    execute(
+        engine, """ALTER TABLE "{schema}".tag ADD CONSTRAINT ck_no_spam CHECK (name <> 'spam')"""
+    )
+    header, rows = user_rows(SEEDS / "tag.csv")
+    rows[6][header.index("name")] = "spam"
+    write_csv(tmp_path / "tag" / "part-0000.csv", header, rows[:4])
+    write_csv(tmp_path / "tag" / "part-0001.csv", header, rows[4:])
+    with pytest.raises(LoadError) as caught:
+        seedbed.load([tmp_path / "tag"], engine=engine, progress=False)
+    assert "part-0001.csv, line 4" in str(caught.value)
+    assert counts(engine)["tag"] == 0

@@ -38,6 +38,27 @@ SEEDS = ROOT / "data" / "seeds"
 STAMP = sa.DateTime(timezone=True)
 
 
+REVIEW_RULES = (
+    rules.uuid_v4("id"),
+    rules.Matches("code_format", ("code",), "three letters, dash, 4 digits", r"[A-Z]{3}-[0-9]{4}"),
+    rules.length("code", 8, 8),
+    rules.email("contact"),
+    rules.url("homepage"),
+    rules.later("ends_on", "starts_on"),
+    rules.later("closed_at", "created_at"),
+    rules.required_when("closed_at", "state", "seen"),
+    rules.JsonShape(
+        "details_shape",
+        ("details",),
+        "tags and a count",
+        keys={
+            "tags": rules.JsonKey("string_list", "a list of strings"),
+            "count": rules.JsonKey("non_negative_integer", "an integer of at least 0"),
+        },
+    ),
+)
+
+
 def with_review(schema: str) -> sa.MetaData:
     """The model in ``schema`` plus a ``review`` table no recipe knows about.
 
@@ -77,27 +98,7 @@ def with_review(schema: str) -> sa.MetaData:
             unique=True,
             postgresql_where=sa.text("deleted_at IS NULL"),
         ),
-        *rules.checks(
-            rules.uuid_v4("id"),
-            rules.Matches(
-                "code_format", ("code",), "three letters, dash, 4 digits", r"[A-Z]{3}-[0-9]{4}"
-            ),
-            rules.length("code", 8, 8),
-            rules.email("contact"),
-            rules.url("homepage"),
-            rules.later("ends_on", "starts_on"),
-            rules.later("closed_at", "created_at"),
-            rules.required_when("closed_at", "state", "seen"),
-            rules.JsonShape(
-                "details_shape",
-                ("details",),
-                "tags and a count",
-                keys={
-                    "tags": rules.JsonKey("string_list", "a list of strings"),
-                    "count": rules.JsonKey("non_negative_integer", "an integer of at least 0"),
-                },
-            ),
-        ),
+        *rules.checks(*REVIEW_RULES),
     )
     return model
 

@@ -11,6 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from seedbed.errors import ConfigError
 
@@ -39,18 +40,74 @@ def check_identifier(name: str) -> str:
     return name
 
 
+_PREFIXES = ("postgresql+psycopg://", "postgresql://", "postgres://")
+_PASSWORD_PARAM = re.compile(r"([?&;][^=&;#]*password[^=&;#]*=)[^&;#]*", re.IGNORECASE)
+_USERINFO_SAFE = "%!$&'()*+,;="  # everything else ('@', ':', '/', '?', '#', ...) is escaped
+
+
+def _split_authority(rest: str) -> tuple[str, str]:
+    """``user:pass@host:port`` and what follows (path, query), from a URL without its scheme.
+
+    The user part ends at the last ``@`` before the query string, so an
+    unescaped ``@`` or ``/`` in a password stays in the password; the
+    authority ends at the first ``/``, ``?`` or ``#`` after that.
+    """
+    query = re.search(r"[?#]", rest)
+    at = rest.rfind("@", 0, query.start() if query else len(rest))
+    match = re.compile(r"[/?#]").search(rest, at + 1)
+    end = match.start() if match else len(rest)
+    return rest[:end], rest[end:]
+
+
+def _check_ports(hosts: str) -> None:
+    # The URL is not quoted back: a password holding '?' or '#' is misread as the host part.
+    for host in hosts.split(","):
+        port = host.rsplit("]", 1)[-1].rpartition(":")[2] if ":" in host else ""
+        if port and not port.isdigit():
+            raise ConfigError(
+                "DATABASE_URL: the port is not a number "
+                "(write special characters in the password as %XX, e.g. '?' as %3F)"
+            )
+
+
 def normalize_url(url: str) -> str:
-    """Make a pasted ``postgres://`` or ``postgresql://`` URL use the psycopg 3 driver."""
-    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+    """Make a pasted ``postgres://`` or ``postgresql://`` URL use the psycopg 3 driver.
+
+    User name and password are percent-escaped where needed (an ``@`` or ``:``
+    in a password pasted as is), and a port that is not a number is refused
+    with :class:`ConfigError`, before anything tries to connect.
+    """
+    for prefix in _PREFIXES:
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
+            authority, tail = _split_authority(url[len(prefix) :])
+            userinfo, at, hosts = authority.rpartition("@")
+            _check_ports(hosts)
+            if at:
+                user, colon, password = userinfo.partition(":")
+                userinfo = quote(user, safe=_USERINFO_SAFE) + colon
+                userinfo += quote(password, safe=_USERINFO_SAFE) + "@"
+            return f"postgresql+psycopg://{userinfo}{hosts}{tail}"
     scheme = url.split("://", 1)[0] if "://" in url else "(none)"
     raise ConfigError(f"DATABASE_URL must be a postgresql:// URL, got scheme {scheme!r}")
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``, safe to print."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    """The URL with every password replaced by ``***``, safe to print.
+
+    Covers the password in the user part (even with unescaped ``@`` in it) and
+    ``password=`` (or ``sslpassword=``) in the query string.
+
+    >>> redact_url("postgresql://me:p@ss@db.example/app?sslpassword=x&sslmode=require")
+    'postgresql://me:***@db.example/app?sslpassword=***&sslmode=require'
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        authority, tail = _split_authority(rest)
+        userinfo, at, hosts = authority.rpartition("@")
+        if at and ":" in userinfo:
+            authority = userinfo.partition(":")[0] + ":***@" + hosts
+        url = f"{scheme}://{authority}{tail}"
+    return _PASSWORD_PARAM.sub(r"\1***", url)
 
 
 @dataclass(frozen=True)
@@ -74,11 +131,15 @@ def load_settings(
     """Settings from arguments, falling back to the environment.
 
     Raises :class:`ConfigError` for a namespace that is not a plain identifier,
-    before anything talks to a database.
+    a ``DATABASE_URL`` that is not a PostgreSQL URL or has a port that is not
+    a number, or a ``SEEDBED_HOME`` that is a file, before anything talks to a
+    database.
     """
     schema = schema if schema is not None else os.environ.get("SEEDBED_SCHEMA") or DEFAULT_SCHEMA
     url = database_url if database_url is not None else os.environ.get("DATABASE_URL") or None
     home_path = Path(home) if home is not None else Path(os.environ.get("SEEDBED_HOME", ".seedbed"))
+    if not url and home_path.exists() and not home_path.is_dir():
+        raise ConfigError(f"SEEDBED_HOME {str(home_path)!r} is not a folder")
     return Settings(
         schema=check_identifier(schema),
         database_url=normalize_url(url) if url else None,

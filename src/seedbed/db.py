@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seedbed.config import Settings, load_settings, redact_url
-from seedbed.errors import DatabaseError
+from seedbed.errors import ConfigError, DatabaseError, map_errors
 
 _engines: dict[str, Engine] = {}
 _servers: dict[Path, Any] = {}
@@ -31,7 +31,8 @@ def embedded_url(home: Path) -> str:
     pgdata = (home / "pgdata").resolve()
     server = _servers.get(pgdata)
     if server is None:
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        with map_errors({OSError: ConfigError}, f"cannot use SEEDBED_HOME {str(home)!r}"):
+            pgdata.parent.mkdir(parents=True, exist_ok=True)
         try:
             with warnings.catch_warnings():
                 # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless here.
@@ -95,13 +96,10 @@ def get_engine(settings: Settings | None = None) -> Engine:
 
 def check_connection(engine: Engine) -> None:
     """Raise :class:`DatabaseError` (password redacted) unless ``engine`` connects to PG 14+."""
-    try:
-        with engine.connect() as conn:
-            version = conn.exec_driver_sql("show server_version_num").scalar_one()
-    except sa.exc.SQLAlchemyError as exc:
-        url = redact_url(engine.url.render_as_string(hide_password=True))
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise DatabaseError(f"cannot connect to {url}: {reason}") from None
+    url = redact_url(engine.url.render_as_string(hide_password=False))
+    failed = map_errors({sa.exc.SQLAlchemyError: DatabaseError}, f"cannot connect to {url}")
+    with failed, engine.connect() as conn:
+        version = conn.exec_driver_sql("show server_version_num").scalar_one()
     if int(version) < 140000:
         raise DatabaseError(f"PostgreSQL 14 or newer is required, server is {version}")
 

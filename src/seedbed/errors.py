@@ -1,8 +1,10 @@
-"""Every error seedbed raises on purpose.
+"""Every error seedbed raises on purpose, and the one way other errors become them.
 
 Callers catch :class:`SeedbedError` and never a driver's exception: errors from
-psycopg and SQLAlchemy are mapped at the edge (``raise ... from exc``).
-The CLI turns each into a one-line message and the documented exit code::
+psycopg and SQLAlchemy, the OS, pyarrow and the csv module are mapped at the
+edge where they arise, by :func:`map_errors`, with :func:`reason` giving the
+one line worth showing. The CLI turns each into a one-line message and the
+documented exit code::
 
     SeedbedError                      exit 2 unless stated
     ├── ConfigError                   bad SEEDBED_SCHEMA / DATABASE_URL
@@ -19,7 +21,15 @@ The CLI turns each into a one-line message and the documented exit code::
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from seedbed.validation.report import ValidationReport
+
+import psycopg
+import sqlalchemy as sa
 
 from seedbed.display import ReportDisplay
 
@@ -77,7 +87,7 @@ class DataError(ReportDisplay, SeedbedError):
 
     exit_code = 1
 
-    def __init__(self, message: str, report: Any = None) -> None:
+    def __init__(self, message: str, report: ValidationReport | None = None) -> None:
         super().__init__(message)
         self.report = report
 
@@ -93,10 +103,62 @@ class LoadError(DataError):
         file: str | None = None,
         line: int | None = None,
         constraint: str | None = None,
-        report: Any = None,
+        report: ValidationReport | None = None,
     ) -> None:
         super().__init__(message, report)
         self.table = table
         self.file = file
         self.line = line
         self.constraint = constraint
+
+
+#: Every error the database driver raises, bare (psycopg) or wrapped (SQLAlchemy).
+DRIVER_ERRORS = (sa.exc.SQLAlchemyError, psycopg.Error)
+
+
+def reason(exc: BaseException) -> str:
+    """The one line worth showing for ``exc``, from whichever library raised it.
+
+    A database error gives the server's primary message (no SQL, no detail
+    rows, no "Background on this error" link); an OS error its ``strerror``;
+    anything else the first line of its message, or its type's name.
+
+    >>> reason(FileNotFoundError(2, "No such file or directory", "user.csv"))
+    'No such file or directory'
+    """
+    orig = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    primary = getattr(getattr(orig, "diag", None), "message_primary", None)
+    if primary:
+        return str(primary).strip()
+    if isinstance(orig, OSError) and orig.strerror:
+        return orig.strerror
+    lines = str(orig).strip().splitlines()
+    return lines[0].strip() if lines else type(orig).__name__
+
+
+@contextmanager
+def map_errors(
+    mapping: Mapping[type[BaseException] | tuple[type[BaseException], ...], type[SeedbedError]],
+    context: str = "",
+) -> Iterator[None]:
+    """Raise ``mapping[type](f"{context}: {reason(exc)}")`` for an error of a mapped type.
+
+    Used at each edge where a library's error can arise, so callers see only
+    seedbed errors::
+
+        with map_errors({OSError: SeedError}, f"cannot write {path}"):
+            path.write_text(text)
+
+    The first matching entry wins, so list subclasses first. Without ``context``
+    the message is the reason alone. A :class:`SeedbedError` passes through
+    unchanged; so do unmapped errors.
+    """
+    try:
+        yield
+    except SeedbedError:
+        raise
+    except BaseException as exc:
+        for kinds, target in mapping.items():
+            if isinstance(exc, kinds):
+                raise target(f"{context}: {reason(exc)}" if context else reason(exc)) from exc
+        raise

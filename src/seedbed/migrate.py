@@ -24,7 +24,7 @@ from alembic.util.exc import CommandError
 from seedbed import autogen
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
-from seedbed.errors import DatabaseError, MigrationError
+from seedbed.errors import DatabaseError, MigrationError, reason
 from seedbed.models import metadata_for
 
 _PACKAGED = Path(__file__).resolve().parent / "_migrations"
@@ -75,11 +75,7 @@ def _connected(settings: Settings, metadata: sa.MetaData | None = None) -> Itera
     except CommandError as exc:
         raise MigrationError(str(exc)) from None
     except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"migration failed: {_first_line(exc)}") from None
-
-
-def _first_line(exc: sa.exc.DBAPIError) -> str:
-    return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseError(f"migration failed: {reason(exc)}") from None
 
 
 def upgrade(settings: Settings | None = None, revision: str = "head") -> None:
@@ -160,7 +156,7 @@ def push(settings: Settings | None = None, *, metadata: sa.MetaData | None = Non
             for op in found:
                 operations.invoke(op)
     except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"push failed: {_first_line(exc)}") from None
+        raise DatabaseError(f"push failed: {reason(exc)}") from None
     return [_as_done(line) for op in found for line in autogen.describe(op)]
 
 
@@ -182,7 +178,7 @@ def check(settings: Settings | None = None, *, metadata: sa.MetaData | None = No
             found = _diff_ops(connection, settings, metadata)
             connection.rollback()
     except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"check failed: {_first_line(exc)}") from None
+        raise DatabaseError(f"check failed: {reason(exc)}") from None
     return [line for op in found for line in autogen.describe(op)]
 
 
@@ -193,4 +189,4 @@ def reset(settings: Settings | None = None) -> None:
         with get_engine(settings).begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{settings.schema}" CASCADE')
     except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"reset failed: {_first_line(exc)}") from None
+        raise DatabaseError(f"reset failed: {reason(exc)}") from None

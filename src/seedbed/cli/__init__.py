@@ -10,21 +10,31 @@ modules of this package, one module per group, each exposing ``register``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from seedbed import __version__
 from seedbed.cli._output import announce
 from seedbed.config import load_settings
-from seedbed.errors import SeedbedError
+from seedbed.errors import SeedbedError, reason
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error on one line like every other error (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from seedbed.cli import data, db, docs, validate
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="seedbed",
         description="Declare a PostgreSQL data model once; validate, load and document it.",
         epilog="Start with `seedbed db migrate`, then `seedbed load data/seeds`. "
@@ -47,7 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``seedbed`` console script; returns the exit code."""
+    """Entry point of the ``seedbed`` console script; returns the exit code.
+
+    The only place that prints an error: a :class:`SeedbedError` as one line
+    with its exit code; a closed pipe (``seedbed validate --json | head -1``)
+    quietly, with exit 141 as for any program stopped by SIGPIPE; anything
+    unexpected as one line naming it, exit 70 (``SEEDBED_DEBUG=1`` re-raises
+    it with its traceback).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:  # bare `seedbed`: what it can do, not a usage error
@@ -57,12 +74,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.quiet = True
     handler: Handler = args.handler
     try:
+        settings = load_settings()  # every command refuses bad settings first, used or not
         if getattr(args, "uses_database", False):
-            announce(load_settings(), getattr(args, "quiet", False))
-        return handler(args)
+            announce(settings, getattr(args, "quiet", False))
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
     except SeedbedError as exc:
-        print(f"seedbed: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        print("seedbed: interrupted", file=sys.stderr)
+        _error("interrupted", prefix="seedbed: ")
         return 130
+    except BrokenPipeError:
+        # The Python documentation's recipe: send what remains to devnull, so the
+        # interpreter's final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except Exception as exc:
+        if os.environ.get("SEEDBED_DEBUG"):
+            raise
+        _error(f"unexpected {type(exc).__name__}: {reason(exc)} (SEEDBED_DEBUG=1 shows where)")
+        return 70
+
+
+def _error(message: str, prefix: str = "seedbed: error: ") -> None:
+    text = " ".join(message.split())  # one line, whatever the message held
+    with contextlib.suppress(OSError):  # stderr closed too: the exit code is all that is left
+        print(f"{prefix}{text}", file=sys.stderr, flush=True)

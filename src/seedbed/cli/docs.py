@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from seedbed.docs import DEFAULT_PATH, check_docs, write_docs
@@ -33,23 +32,15 @@ def register(commands: Any) -> None:
 
 
 def _docs(args: argparse.Namespace) -> int:
-    try:
-        if args.check:
-            stale = check_docs(args.out)
-            if not stale:
-                print(f"{args.out} is current")
-                return 0
-            print(f"{args.out} is stale; run `seedbed docs --out {args.out}`:")
-            for line in stale:
-                print(f"  - {line}")
-            return 1
-        changed = write_docs(args.out)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        print(
-            f"seedbed: error: cannot {'read' if args.check else 'write'} {args.out}: {reason}",
-            file=sys.stderr,
-        )
-        return 2
+    if args.check:
+        stale = check_docs(args.out)
+        if not stale:
+            print(f"{args.out} is current")
+            return 0
+        print(f"{args.out} is stale; run `seedbed docs --out {args.out}`:")
+        for line in stale:
+            print(f"  - {line}")
+        return 1
+    changed = write_docs(args.out)
     print(f"wrote {args.out}" if changed else f"{args.out} is already current")
     return 0

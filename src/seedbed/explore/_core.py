@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from seedbed.db import schema_of
-from seedbed.errors import DatabaseError, QueryError
+from seedbed.errors import DatabaseError, QueryError, map_errors
 from seedbed.models import metadata_for
 
 Bind: TypeAlias = Engine | Connection
@@ -34,7 +34,8 @@ def connection(bind: Bind) -> Iterator[Connection]:
     anything the caller changed is rolled back. Given a connection, it is used
     as it is, inside the caller's transaction.
     """
-    try:
+    # A lost server is the database's fault; bad SQL or a :placeholder without a value, the query's.
+    with map_errors({sa.exc.OperationalError: DatabaseError, sa.exc.StatementError: QueryError}):
         if isinstance(bind, Connection):
             use_namespace(bind)
             yield bind
@@ -42,12 +43,6 @@ def connection(bind: Bind) -> Iterator[Connection]:
             with bind.connect() as conn:
                 use_namespace(conn)
                 yield conn
-    except sa.exc.OperationalError as exc:
-        raise DatabaseError(first_line(exc)) from None
-    except sa.exc.DBAPIError as exc:
-        raise QueryError(first_line(exc)) from None
-    except sa.exc.StatementError as exc:  # e.g. a :placeholder without a value
-        raise QueryError(str(exc.orig or exc).splitlines()[0]) from None
 
 
 def use_namespace(conn: Connection) -> None:
@@ -56,10 +51,6 @@ def use_namespace(conn: Connection) -> None:
     conn.execute(
         sa.text("select set_config('search_path', :path, true)"), {"path": f'"{schema}", public'}
     )
-
-
-def first_line(exc: sa.exc.DBAPIError) -> str:
-    return str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
 
 
 def model_table(bind: Bind, name: str) -> sa.Table:

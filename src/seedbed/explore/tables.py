@@ -13,13 +13,12 @@ from sqlalchemy.engine import Engine
 
 from seedbed.config import Settings, check_identifier, load_settings
 from seedbed.db import get_engine
-from seedbed.errors import DatabaseError, QueryError
+from seedbed.errors import DatabaseError, QueryError, reason
 from seedbed.explore._core import (
     Bind,
     Params,
     as_statement,
     connection,
-    first_line,
     frame,
     model_columns,
     model_table,
@@ -251,4 +250,4 @@ def vacuum_analyze(engine: Engine) -> None:
             for table in metadata_for(schema).sorted_tables:
                 conn.exec_driver_sql(f'VACUUM ANALYZE "{schema}"."{table.name}"')
     except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"VACUUM ANALYZE failed: {first_line(exc)}") from None
+        raise DatabaseError(f"VACUUM ANALYZE failed: {reason(exc)}") from None

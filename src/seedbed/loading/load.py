@@ -19,8 +19,10 @@ How a load runs:
    the full report; a row only the database refuses raises
    :class:`~seedbed.errors.LoadError` naming table, file, line and constraint.
 
-Deadlocks and serialization failures (concurrent upserts) are retried a few
-times from the start of the transaction; nothing is committed in between.
+Deadlocks, serialization failures and, for upsert and skip-existing, unique
+violations that a concurrent load's commit caused (``is_retryable``) are
+retried a few times from the start of the transaction; nothing is committed
+in between.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seedbed.db import get_engine, require_tables, schema_of
-from seedbed.errors import DatabaseError, DataError, SeedError
+from seedbed.errors import DatabaseError, DataError, SeedError, map_errors, reason
 from seedbed.loading.copy import copy_blocks, copy_sql, qualified
 from seedbed.loading.failures import is_retryable, to_seedbed_error
 from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
@@ -179,13 +181,18 @@ def _validate(
     mode: LoadMode,
     plan: LoadPlan,
     display: ProgressDisplay,
+    keys_against_db: Collection[str] = (),
 ) -> ValidationReport:
-    """The validation report for ``sources``, read in chunks (bounded memory)."""
-    # Keys already in the database are the point of upsert and skip-existing, not a
-    # problem; and a table that is empty when the load begins has nothing to collide
-    # with (skipping those lookups halves its validation; the database still judges).
-    # Tables being rebuilt are locked by the writer: validation must not read them.
-    keys_against_db = plan.non_empty if mode is LoadMode.INSERT else set()
+    """The validation report for ``sources``, read in chunks (bounded memory).
+
+    Unique keys are not looked up in the database unless ``keys_against_db``
+    names the table: the database refuses a key it already has anyway, and
+    the lookups made validation the critical path of a load into a table
+    with rows (500k users into 500k: validation 25 to 31 s with them, 5 to
+    6 s without, against 12 to 18 s for ``\\copy``). When the database does
+    refuse a key, :func:`_refused` looks them all up for the report.
+    Tables being rebuilt are locked by the writer: validation never reads them.
+    """
     meter = ValidationMeter(display, sources)
     try:
         return check_sources(
@@ -264,15 +271,22 @@ def load(
             raise
         if not report.ok:
             raise DataError(_invalid_message(report), report)
-        attempts = 1
-        while writer.error is not None and is_retryable(writer.error) and attempts < MAX_ATTEMPTS:
+        attempts, previous = 1, None
+        merging = load_mode is not LoadMode.INSERT
+        while (
+            writer.error is not None
+            and is_retryable(writer.error, previous, merging=merging)
+            and attempts < MAX_ATTEMPTS
+        ):
             connection.rollback()
             time.sleep(random.uniform(0.05, 0.2) * attempts)
-            attempts += 1
+            attempts, previous = attempts + 1, writer.error
             writer = _Writer(connection, jobs, load_mode, show, plan, timeout)
             writer.run()
         if writer.error is not None:
-            raise _mapped(writer.error, writer.current) from None
+            with contextlib.suppress(psycopg.Error):
+                connection.rollback()  # release the locks before looking keys up
+            raise _refused(writer, sources, engine, load_mode, plan, display) from None
         result.attempts = attempts
         result.tables = writer.results
         result.write_seconds = writer.seconds
@@ -291,6 +305,31 @@ def load(
     return result
 
 
+def _refused(
+    writer: _Writer,
+    sources: Mapping[str, SeedSource],
+    engine: Engine,
+    mode: LoadMode,
+    plan: LoadPlan,
+    display: ProgressDisplay,
+) -> BaseException:
+    """The error for what the writer hit; for a key the database already had, every such row.
+
+    A unique violation while inserting into tables with rows means some keys
+    of the sources are taken: validation runs again with the database
+    lookups, so the report lists every taken key by file and line, not only
+    the first one the database met.
+    """
+    error = writer.error
+    assert error is not None
+    duplicate = isinstance(error, psycopg.Error) and error.sqlstate == "23505"
+    if duplicate and mode is LoadMode.INSERT and plan.non_empty:
+        report = _validate(sources, engine, mode, plan, display, keys_against_db=plan.non_empty)
+        if not report.ok:
+            return DataError(_invalid_message(report), report)
+    return _mapped(error, writer.current)
+
+
 def _stop(writer: _Writer, thread: threading.Thread) -> None:
     """Call the writer off: between blocks by flag, mid-statement by a cancel request."""
     writer.cancel.set()
@@ -301,11 +340,8 @@ def _stop(writer: _Writer, thread: threading.Thread) -> None:
 
 
 def _connect(engine: Engine) -> Any:
-    try:
+    with map_errors({sa.exc.SQLAlchemyError: DatabaseError}, "cannot connect to the database"):
         return engine.raw_connection()
-    except sa.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise DatabaseError(f"cannot connect to the database: {reason}") from None
 
 
 def _commit(connection: psycopg.Connection[Any]) -> None:
@@ -319,7 +355,7 @@ def _mapped(error: BaseException, target: SeedSource | None) -> BaseException:
     if isinstance(error, psycopg.Error):
         return to_seedbed_error(error, target)
     if isinstance(error, OSError) and target is not None:
-        return SeedError(f"{target.label}: cannot read: {error.strerror or error}")
+        return SeedError(f"{target.label}: cannot read: {reason(error)}")
     return error
 
 

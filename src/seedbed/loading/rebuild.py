@@ -51,7 +51,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from seedbed.errors import DatabaseError, SeedError
+from seedbed.errors import DRIVER_ERRORS, DatabaseError, SeedError, map_errors
 from seedbed.loading.catalog import Definition, read_definitions
 from seedbed.loading.copy import qualified, quote_ident
 from seedbed.loading.locks import (
@@ -128,19 +128,16 @@ def plan_load(
     """
     relations = [qualified(t) for t in tables]
     names = dict(zip(relations, (t.name for t in tables), strict=True))
-    try:
-        with engine.connect() as conn:
-            children = _referencing(conn, relations)
-            kids = sorted({c for cs in children.values() for c in cs} - set(relations))
-            probed = [*relations, *kids]
-            reads = [LockRequest(r, names.get(r, r), ACCESS_SHARE) for r in probed]
-            driver = conn.connection.driver_connection
-            assert isinstance(driver, psycopg.Connection)
-            lock_tables(driver, reads, timeout)
-            filled = _non_empty(conn, probed)
-    except sa.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise DatabaseError(f"cannot read the tables to load: {reason}") from None
+    failed = map_errors({DRIVER_ERRORS: DatabaseError}, "cannot read the tables to load")
+    with failed, engine.connect() as conn:
+        children = _referencing(conn, relations)
+        kids = sorted({c for cs in children.values() for c in cs} - set(relations))
+        probed = [*relations, *kids]
+        reads = [LockRequest(r, names.get(r, r), ACCESS_SHARE) for r in probed]
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        lock_tables(driver, reads, timeout)
+        filled = _non_empty(conn, probed)
     strategies: dict[str, Strategy] = {}
     for table, relation in zip(tables, relations, strict=True):
         why_not = _why_not_rebuild(relation, children.get(relation, ()), filled, mode)

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import MetaData
 
+from seedbed.errors import SeedError, map_errors
 from seedbed.synthetic.arrays import SYNTHETIC_DOMAIN, uuid4_strings
 from seedbed.synthetic.breakage import break_rows, ways_to_break
 from seedbed.synthetic.generic import Context, as_text_table, generate_table
@@ -107,12 +108,18 @@ def generate_seed_set(
     >>> generate_seed_set(1000, "data/demo", seed=1)           # doctest: +SKIP
     {'user': 1000, 'account': 1000, 'post': 500, ...}
     """
+    if users < 0:
+        raise SeedError(f"cannot generate {users} users: give 0 or more")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise SeedError(f"cannot write into {out}: it is a file, not a folder")
     counts: dict[str, int] = {}
-    for name, table in generate_tables(users, seed, invalid_fraction, metadata=metadata).items():
-        pacsv.write_csv(table, out / f"{name}.csv")
-        counts[name] = table.num_rows
+    tables = generate_tables(users, seed, invalid_fraction, metadata=metadata)
+    with map_errors({(OSError, pa.ArrowException): SeedError}, f"cannot write into {out}"):
+        out.mkdir(parents=True, exist_ok=True)
+        for name, table in tables.items():
+            pacsv.write_csv(table, out / f"{name}.csv")
+            counts[name] = table.num_rows
     return counts
 
 

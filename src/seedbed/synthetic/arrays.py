@@ -98,9 +98,14 @@ def timestamp_array(
     return pa.array(values.astype("datetime64[us]"), type=pa.timestamp("us"), mask=mask).view(type_)
 
 
+_OCTETS = pa.array([str(i) for i in range(256)])
+
+
 def ip_addresses(rng: np.random.Generator, n: int) -> pa.Array:
+    """Random IPv4 addresses (octets 1 to 254), spelled without leading zeros."""
     octets = rng.integers(1, 255, size=(n, 4))
-    return pc.binary_join_element_wise(*(numbers(octets[:, i]) for i in range(4)), ".")
+    parts = (_OCTETS.take(pa.array(octets[:, i])) for i in range(4))
+    return pc.binary_join_element_wise(*parts, ".")
 
 
 def pick(rng: np.random.Generator, values: pa.Array, n: int) -> pa.Array:

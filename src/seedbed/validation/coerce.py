@@ -190,7 +190,7 @@ def _json_text(value: Any) -> Any:
     if isinstance(value, dict | list):
         try:
             return json.dumps(value, allow_nan=False, ensure_ascii=False)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):  # judged (and reported) as not JSON
             return value
     return value
 
@@ -319,6 +319,14 @@ def coerce_column(column: ColumnSpec, series: pd.Series) -> Coerced:
     typed = _from_typed(column, series)
     if typed is not None:
         return Coerced(typed[0], typed[1], rule, type_message(column))
+    if series.dtype == np.dtype(object):
+        # Text mixed with other objects (sets, bytes, anything): only those cells are bad.
+        prepared = series.map(_json_text) if column.kind == k.JSON else series
+        cells = prepared.to_numpy(dtype=object)
+        odd = np.fromiter((not isinstance(v, str) for v in cells), bool, len(cells))
+        odd &= ~pd.isna(cells)
+        kept = coerce_column(column, prepared.where(~odd, None))
+        return Coerced(kept.values, kept.bad | odd, kept.rule, kept.message)
     bad = ~series.isna().to_numpy()
     empty = pd.Series(pd.array([None] * len(series), dtype="str"), index=series.index)
     return Coerced(empty, bad, rule, f"{type_message(column)} (got {series.dtype} values)")

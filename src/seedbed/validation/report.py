@@ -59,8 +59,18 @@ def display_values(values: Any, sensitive: bool) -> list[str | None]:
         if item is None or (not isinstance(item, list | tuple | dict) and pd.isna(item)):
             out.append(None)
         else:
-            out.append(shorten(item if isinstance(item, str) else str(item)))
+            out.append(shorten(item if isinstance(item, str) else _text_of(item)))
     return out
+
+
+def _text_of(item: object) -> str:
+    """``str(item)``, or a stand-in for an object that cannot be shown (nested too deeply)."""
+    try:
+        return str(item)
+    except RecursionError:
+        return f"<{type(item).__name__} nested too deeply to show>"
+    except Exception:  # a user object whose __str__ fails still gets its report row
+        return f"<{type(item).__name__} that cannot be shown>"
 
 
 def _missing(value: Any) -> bool:

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from seedbed.errors import SeedError
+from seedbed.errors import SeedError, reason
 from seedbed.models import metadata_for
 from seedbed.validation.coerce import coerce_column
 from seedbed.validation.formats import (
@@ -113,7 +113,7 @@ def _folder_sources(path: Path, tables: Mapping[str, sa.Table]) -> list[tuple[st
     try:
         entries = sorted(p for p in path.iterdir() if not is_hidden(p))
     except OSError as exc:
-        raise SeedError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise SeedError(f"{path}: cannot read: {reason(exc)}") from None
     for entry in entries:
         if entry.is_dir():
             found.append((entry.name, PartFolder.open(entry, claim)))
@@ -131,7 +131,7 @@ def _path_sources(given: Path, tables: Mapping[str, sa.Table]) -> list[tuple[str
         if _is_part_folder(given, tables):
             return [(given.name, open_path(given))]
         return _folder_sources(given, tables)
-    if not given.is_file():
+    if not given.exists():
         raise SeedError(f"{given}: no such file or folder")
     source = open_path(given)
     name = table_name(given)
@@ -159,6 +159,11 @@ def _given(source: SeedInput, tables: Mapping[str, sa.Table]) -> list[tuple[str,
         return [(str(name), _bound_source(str(name), value)) for name, value in source.items()]
     if isinstance(source, pd.DataFrame | pa.Table):
         raise SeedError("a DataFrame needs a table name: pass {'table_name': frame}")
+    if not isinstance(source, str | os.PathLike | Iterable) or isinstance(source, bytes):
+        raise SeedError(
+            f"cannot read a seed from {type(source).__name__}: give a file or folder, "
+            "a list of them, or a mapping of table name to DataFrame, file or folder"
+        )
     paths = [source] if isinstance(source, str | os.PathLike) else list(source)
     if not paths:
         raise SeedError("no seed files given")

@@ -28,7 +28,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from seedbed.errors import DatabaseError
+from seedbed.errors import DatabaseError, reason
 from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys, key_hashes
 from seedbed.validation.report import REDACTED, ValidationReport, display_values, shorten
 from seedbed.validation.rowchecks import RowChecks, unreadable
@@ -332,7 +332,7 @@ class SeedValidator:
             try:
                 self._connection = self.engine.connect()
             except sa.exc.SQLAlchemyError as exc:
-                raise DatabaseError(f"cannot connect: {_first_line(exc)}") from None
+                raise DatabaseError(f"cannot connect: {reason(exc)}") from None
         return self._connection
 
     def _existing(
@@ -370,9 +370,7 @@ class SeedValidator:
         try:
             hits = [int(row[0]) - 1 for row in self._conn().execute(sa.text(sql), params)]
         except sa.exc.SQLAlchemyError as exc:
-            raise DatabaseError(
-                f"checking {table.name} in the database: {_first_line(exc)}"
-            ) from None
+            raise DatabaseError(f"checking {table.name} in the database: {reason(exc)}") from None
         found = np.zeros(len(frame), dtype=bool)
         if hits:
             taken = {unique[i] for i in hits}
@@ -416,12 +414,6 @@ def _checked_columns(spec: TableSpec) -> tuple[str, ...]:
     for fk in spec.foreign_keys:
         names.update(dict.fromkeys(fk.columns))
     return tuple(name for name in names if name in spec.columns)
-
-
-def _first_line(exc: sa.exc.SQLAlchemyError) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip()
-    return text.splitlines()[0] if text else type(orig).__name__
 
 
 __all__ = ["IN_DATABASE", "SeedValidator", "in_database_hint", "rows_in_database"]

@@ -19,6 +19,7 @@ package, so adding a format is adding one module.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
+from seedbed.errors import SeedError
 from seedbed.validation.csvread import RecordProblem
 
 Unit = Literal["line", "row"]
@@ -150,8 +152,15 @@ class FileFormat(SeedFormat):
     """A format of single files, claimed by the end of their name."""
 
     def __init__(self, path: Path, label: str | None = None) -> None:
-        super().__init__(label or str(path))
+        super().__init__(label or printable(path))
+        if path.exists() and not path.is_file():  # reading a FIFO or device would wait forever
+            raise SeedError(f"{self.label}: not a regular file (a FIFO, socket or device)")
         self.path = path
+
+
+def printable(path: Path) -> str:
+    """``path`` as text that prints anywhere, even when its name is not valid UTF-8."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
 
 
 FormatClass = TypeVar("FormatClass", bound=type[FileFormat])
@@ -164,4 +173,12 @@ def register(cls: FormatClass) -> FormatClass:
     return cls
 
 
-__all__ = ["FileFormat", "RawPiece", "SeedFormat", "Unit", "arrow_csv_blocks", "register"]
+__all__ = [
+    "FileFormat",
+    "RawPiece",
+    "SeedFormat",
+    "Unit",
+    "arrow_csv_blocks",
+    "printable",
+    "register",
+]

@@ -15,8 +15,15 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from seedbed.errors import SeedError
-from seedbed.validation.formats.base import FileFormat, Progress, RawPiece, SeedFormat, Unit
+from seedbed.errors import SeedError, reason
+from seedbed.validation.formats.base import (
+    FileFormat,
+    Progress,
+    RawPiece,
+    SeedFormat,
+    Unit,
+    printable,
+)
 
 
 def is_hidden(path: Path) -> bool:
@@ -27,7 +34,7 @@ class PartFolder(SeedFormat):
     """Part files of one table, in one format, read one after the other."""
 
     def __init__(self, path: Path, parts: Sequence[SeedFormat]) -> None:
-        super().__init__(str(path))
+        super().__init__(printable(path))
         self.path = path
         self.parts = list(parts)
 
@@ -37,7 +44,7 @@ class PartFolder(SeedFormat):
         try:
             entries = sorted(p for p in path.iterdir() if not is_hidden(p))
         except OSError as exc:
-            raise SeedError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            raise SeedError(f"{path}: cannot read: {reason(exc)}") from None
         parts: list[SeedFormat] = []
         kinds: set[type[FileFormat]] = set()
         for entry in entries:
