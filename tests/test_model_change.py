@@ -1,6 +1,6 @@
 """Changing the model, as a user does it: edit model modules, then only run commands.
 
-A copy of the project (``src/``, ``migrations/``, ``docs/``, ``data/``) gets a new
+A copy of the project (``src/``, ``migrations/``, ``docs/``, ``data/seeds/``) gets a new
 table module and a new nullable column with a rule on an existing table. From
 there everything must flow with no hand edit: the revision, the database, the
 drift check, the synthetic data, validation, the load and the document. Then an
@@ -97,8 +97,8 @@ def project(
 ) -> Iterator[tuple[Project, Settings]]:
     root = tmp_path / "project"
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".seedbed")
-    for part in ("src", "migrations", "docs", "data"):
-        shutil.copytree(ROOT / part, root / part, ignore=ignore)
+    for part in ("src", "migrations", "docs", "data/seeds"):
+        shutil.copytree(ROOT / part, root / part, ignore=ignore, symlinks=True)
     settings = fresh_settings(base_settings, "chg")
     env = {
         **db_env,
