@@ -255,8 +255,19 @@ seedbed db generate -m "add a column to post"
 # Dev: apply the models' diff directly, without a revision file
 seedbed db push
 
-# Production: apply revisions up to head (or --to REV); undo with `seedbed db downgrade`
+# Check pending revisions against the rows there now (exit 1 on an error finding)
+seedbed db lint
+
+# Run pending revisions in one transaction, print each step, roll back
+seedbed db migrate --dry-run
+
+# Production: lint, then apply revisions up to head (or --to REV); undo with
+# `seedbed db downgrade`. Refuses revisions with unacknowledged error findings.
 seedbed db migrate
+
+# Back up the namespace (pg_dump), and put a backup back
+seedbed db backup --out before.dump
+seedbed db restore before.dump --yes
 
 # Drift check for CI: exit 1 and list the differences when the database differs
 seedbed db check
@@ -273,16 +284,18 @@ seedbed db reset --yes
 ```
 
 Revisions do not name the namespace: the same files migrate any `SEEDBED_SCHEMA`.
-Exit codes: 0 success, 1 differences found (`check`), 2 usage, configuration or
-connection errors.
+Exit codes: 0 success, 1 differences found (`check`), error findings (`lint`,
+`migrate`) or a failing dry run, 2 usage, configuration or connection errors.
 
 ### Migration Guidelines
 
 1. **Always use migrations** (`seedbed db migrate`) for schema changes in production;
    `seedbed db push` is for development databases.
 2. **Review** every generated revision before committing it.
-3. **Test migrations** on a development database first, then run `seedbed db check`.
-4. **Back up data** before running migrations in production.
+3. **Test migrations** on a development database first (`seedbed db lint`,
+   `seedbed db migrate --dry-run`), then run `seedbed db check`.
+4. **Back up data** before running migrations in production (`seedbed db backup`;
+   `seedbed db migrate` takes one by itself before a revision that drops data).
 5. **Regenerate this document** with `seedbed docs` in the same commit as the model change."""
 
 

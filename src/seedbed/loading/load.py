@@ -376,6 +376,7 @@ def _release(raw: Any, connection: psycopg.Connection[Any], healthy: bool) -> No
 def _invalid_message(report: ValidationReport) -> str:
     failures = report.failures
     files = failures["file"].nunique() if len(failures) else 0
-    message = f"{len(failures):,} problems in {files} file{'s' if files != 1 else ''}"
+    problems = "1 problem" if len(failures) == 1 else f"{len(failures):,} problems"
+    message = f"{problems} in {files} file{'s' if files != 1 else ''}"
     hint = in_database_hint(report)
     return message + (f"; {hint}" if hint else "") + "; nothing was loaded"
