@@ -279,3 +279,9 @@ def test_driver_errors_never_escape_a_load(settings: Settings) -> None:
     with pytest.raises(SeedbedError) as caught:
         seedbed.load(SEEDS, engine=engine, progress=False)
     assert not isinstance(caught.value, psycopg.Error | sa.exc.SQLAlchemyError)
+
+
+def test_bare_cr_line_endings_are_named_as_such() -> None:
+    report = seedbed.validate(INPUTS / "cr_line_endings")
+    assert list(report.failures["rule"]) == ["line_endings"]
+    assert "bare CR" in report.failures["message"].iloc[0]

@@ -276,7 +276,9 @@ class CsvReader:
                     self.header_problem = "encoding"
                     return
                 except csv.Error:
-                    self.header_problem = "csv_format"
+                    # A whole file of bare-CR line endings reads as one record.
+                    bare_cr = CR in buf[start:stop] and LF not in buf[start:stop]
+                    self.header_problem = "line_endings" if bare_cr else "csv_format"
                     return
                 n_fields = len(self.header)
                 rest = int(records.stops[0]) + (2 if self.crlf_header else 1)

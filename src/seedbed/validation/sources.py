@@ -310,6 +310,7 @@ _HEADER_MESSAGES = {
     "empty_file": "the file is empty; the first line must name the columns",
     "encoding": "the header is not UTF-8",
     "csv_format": "the header is not a valid CSV record",
+    "line_endings": "lines end in a bare CR (old Mac style); save the file with LF or CRLF",
 }
 
 
