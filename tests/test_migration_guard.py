@@ -43,7 +43,7 @@ def test_migrate_refuses_an_unsafe_revision_and_applies_nothing(
     result = run_cli("db", "migrate", env=env)
     assert result.returncode == 1, result.stderr
     assert f"error: adding-required-field in {unsafe} on user.nickname" in result.stdout
-    assert result.stderr.startswith("seedbed: error: 1 error-level finding(s)")
+    assert result.stderr.splitlines()[-1].startswith("seedbed: error: 1 error-level finding(s)")
     assert (migrate.current_revision(populated), snapshot(get_engine(populated))) == before
     assert {"bio", "nickname"}.isdisjoint(columns(populated, "user"))
     assert safe != unsafe

@@ -282,7 +282,8 @@ def test_cli_lint_exit_codes_and_finding_lines(
     assert "fix: " in found.stdout
     unknown = run_cli("db", "lint", "nope", env=env)
     assert unknown.returncode == 2
-    assert unknown.stderr.startswith("seedbed: error:") and "Traceback" not in unknown.stderr
+    assert unknown.stderr.splitlines()[-1].startswith("seedbed: error:")
+    assert "Traceback" not in unknown.stderr
 
 
 def test_generate_lints_the_revision_it_wrote(
@@ -362,3 +363,15 @@ def test_constraints_on_columns_added_earlier_see_the_values_rows_will_get(
     assert set(violated) == {"user (ck_motto)"}, report.render()
     assert violated["user (ck_motto)"].affected == users
     assert violated["user (ck_motto)"].severity is Severity.ERROR
+
+
+def test_a_broken_revision_file_is_one_line_exit_2(
+    settings: Settings, revisions: RevisionFolder, db_env: dict[str, str]
+) -> None:
+    (revisions.root / "versions" / "zz_broken.py").write_text("revision = 'zz'\ndef upgrade(:\n")
+    env = {**db_env, "SEEDBED_SCHEMA": settings.schema, "SEEDBED_MIGRATIONS": str(revisions.root)}
+    for command in (["db", "lint"], ["db", "migrate"], ["db", "migrate", "--dry-run"]):
+        result = run_cli(*command, env=env)
+        assert result.returncode == 2, command
+        assert "zz_broken.py:2: invalid syntax" in result.stderr
+        assert "Traceback" not in result.stderr

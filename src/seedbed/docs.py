@@ -28,6 +28,12 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from seedbed.config import DEFAULT_SCHEMA
+from seedbed.docs_sections import (
+    indexing_section,
+    integrity_section,
+    soft_delete_section,
+    structure_section,
+)
 from seedbed.docs_tables import (
     cell,
     enum_values,
@@ -38,7 +44,7 @@ from seedbed.docs_tables import (
 )
 from seedbed.erd import mermaid_er, ordered_tables, relationships
 from seedbed.errors import SeedError, map_errors
-from seedbed.models.base import NAMING_CONVENTION, UPDATED_AT_FUNCTION, tables_with_updated_at
+from seedbed.models.base import UPDATED_AT_FUNCTION, tables_with_updated_at
 
 DEFAULT_PATH = Path("docs/data-models.md")
 PARAGRAPH = "\n\n"
@@ -80,10 +86,10 @@ def render_data_models(metadata: sa.MetaData, *, namespace: str = DEFAULT_SCHEMA
         _enum_section(tables),
         _json_section(tables),
         _timestamps_section(metadata),
-        _soft_delete_section(tables),
-        _indexing_section(metadata),
-        _integrity_section(),
-        _structure_section(tables),
+        soft_delete_section(tables),
+        indexing_section(metadata),
+        integrity_section(),
+        structure_section(tables),
     ]
     return "\n\n".join(part.rstrip("\n") for part in parts) + "\n"
 
@@ -249,27 +255,47 @@ seedbed db generate -m "add a column to post"
 # Dev: apply the models' diff directly, without a revision file
 seedbed db push
 
-# Production: apply revisions up to head (or --to REV); undo with `seedbed db downgrade`
+# Check pending revisions against the rows there now (exit 1 on an error finding)
+seedbed db lint
+
+# Run pending revisions in one transaction, print each step, roll back
+seedbed db migrate --dry-run
+
+# Production: lint, then apply revisions up to head (or --to REV); undo with
+# `seedbed db downgrade`. Refuses revisions with unacknowledged error findings.
 seedbed db migrate
+
+# Back up the namespace (pg_dump), and put a backup back
+seedbed db backup --out before.dump
+seedbed db restore before.dump --yes
 
 # Drift check for CI: exit 1 and list the differences when the database differs
 seedbed db check
+
+# Lint pending revisions against the rows in the namespace (migrate does it first)
+seedbed db lint
+
+# Back up the namespace, and put a backup back
+seedbed db backup
+seedbed db restore FILE --yes
 
 # Drop the namespace and everything in it
 seedbed db reset --yes
 ```
 
 Revisions do not name the namespace: the same files migrate any `SEEDBED_SCHEMA`.
-Exit codes: 0 success, 1 differences found (`check`), 2 usage, configuration or
-connection errors.
+Exit codes: 0 success, 1 differences found (`check`), error findings (`lint`,
+`migrate`) or a failing dry run, 2 usage, configuration or connection errors.
 
 ### Migration Guidelines
 
 1. **Always use migrations** (`seedbed db migrate`) for schema changes in production;
    `seedbed db push` is for development databases.
 2. **Review** every generated revision before committing it.
-3. **Test migrations** on a development database first, then run `seedbed db check`.
-4. **Back up data** before running migrations in production.
+3. **Test migrations** on a development database first (`seedbed db lint`,
+   `seedbed db migrate --dry-run`), then run `seedbed db check`.
+4. **Back up data** before running migrations in production (`seedbed db backup`;
+   `seedbed db migrate` takes one by itself before a revision that drops data).
 5. **Regenerate this document** with `seedbed docs` in the same commit as the model change."""
 
 
@@ -324,111 +350,6 @@ trigger on INSERT would push COPY off its batched path), so every writer gets it
 this toolkit.
 
 Tables with the `updated_at` trigger: {names}."""
-
-
-def _soft_delete_section(tables: list[sa.Table]) -> str:
-    soft = [t for t in tables if "deleted_at" in t.c]
-    lines = ["## Soft Deletes", ""]
-    if not soft:
-        return "\n".join([*lines, "No table is soft-deleted."])
-    names = ", ".join(f"`{t.name}`" for t in soft)
-    lines += [
-        f"Soft-deleted tables: {names}. A row is deleted by setting `deleted_at`; "
-        "live rows have `deleted_at IS NULL`. Partial indexes cover only live rows:",
-        "",
-    ]
-    for table in soft:
-        for index in sorted(table.indexes, key=lambda i: str(i.name)):
-            where = index.dialect_options["postgresql"].get("where")
-            if where is not None and "deleted_at" in str(where):
-                lines.append(f"- `{index.name}` on `{table.name}`: `WHERE {where}`")
-    lines += ["", "Query pattern:", "", "```sql", "SELECT ... WHERE deleted_at IS NULL", "```"]
-    return "\n".join(lines)
-
-
-def _indexing_section(metadata: sa.MetaData) -> str:
-    lines = [
-        "## Performance Considerations",
-        "",
-        "### Indexing Strategy",
-        "",
-        "- **Primary keys** and **unique constraints** are indexed by PostgreSQL.",
-        "- **Foreign keys** used in joins and cascades get an index whose first column is "
-        "the key column:",
-        "",
-        "| Foreign key | Columns | Index |",
-        "|---|---|---|",
-    ]
-    tables = {t.name: t for t in ordered_tables(metadata)}
-    for rel in relationships(metadata):
-        index = _leading_index(tables[rel.child], rel.columns)
-        shown = f"`{index}`" if index else "**none**"
-        lines.append(f"| `{rel.name}` | `{rel.child}`.({', '.join(rel.columns)}) | {shown} |")
-    lines += [
-        "",
-        "- **Partial indexes** serve queries on live or published rows only; see each "
-        "table's indexes.",
-        "- Index choices and query plans are measured in the notebooks under `notebooks/`.",
-    ]
-    return "\n".join(lines)
-
-
-def _leading_index(table: sa.Table, columns: tuple[str, ...]) -> str | None:
-    """Name of an index (or the primary key) whose leading columns are ``columns``."""
-    candidates: list[tuple[str, list[str]]] = [
-        (str(table.primary_key.name), [c.name for c in table.primary_key.columns])
-    ]
-    for index in sorted(table.indexes, key=lambda i: str(i.name)):
-        if index.dialect_options["postgresql"].get("where") is None:
-            candidates.append((str(index.name), [c.name for c in index.columns]))
-    for constraint in table.constraints:
-        if isinstance(constraint, sa.UniqueConstraint):
-            candidates.append((str(constraint.name), [c.name for c in constraint.columns]))
-    for name, indexed in candidates:
-        if tuple(indexed[: len(columns)]) == columns:
-            return name
-    return None
-
-
-def _integrity_section() -> str:
-    lines = [
-        "## Data Integrity Rules",
-        "",
-        "1. **Foreign keys**: `sa.ForeignKey(..., ondelete=...)`; the on-delete behaviour is "
-        "listed with each relationship.",
-        "2. **NOT NULL**: `nullable=False` for required columns.",
-        "3. **Unique**: `unique=True` or `sa.UniqueConstraint`; partial uniqueness with a "
-        "unique `sa.Index(..., postgresql_where=...)`.",
-        "4. **Checks**: declared once as rule objects in `src/seedbed/models/rules.py` and "
-        "attached with `checks(...)`; each becomes a named CHECK constraint and a Pandera check.",
-        "5. **Defaults**: `server_default=...`, so that every writer gets them.",
-        "",
-        "Constraint and index names follow the naming convention in "
-        "`src/seedbed/models/base.py`; validation reports quote them:",
-        "",
-        "| Kind | Name pattern |",
-        "|---|---|",
-    ]
-    kinds = {"pk": "primary key", "fk": "foreign key", "uq": "unique", "ix": "index"}
-    kinds["ck"] = "check"
-    for key, pattern in NAMING_CONVENTION.items():
-        shown = pattern.replace("%(", "<").replace(")s", ">")
-        lines.append(f"| {kinds.get(key, key)} | `{shown}` |")
-    return "\n".join(lines)
-
-
-def _structure_section(tables: list[sa.Table]) -> str:
-    lines = ["## Model Structure", "", "```", "src/seedbed/models/"]
-    lines.append("├── __init__.py        # imports every table module; `metadata`, `metadata_for`")
-    lines.append("├── base.py            # Base, namespace, naming convention, updated_at trigger")
-    lines.append("├── rules.py           # validation rules, each declared once")
-    modules = sorted({module_path(t).rsplit("/", 1)[-1]: t.name for t in tables}.items())
-    for position, (module, table) in enumerate(modules):
-        branch = "└──" if position == len(modules) - 1 else "├──"
-        lines.append(f"{branch} {module:<18} # table {table}")
-    lines += ["```", "", "Adding a table means adding one module there; this document then "]
-    lines[-1] += "lists it after `seedbed docs`."
-    return "\n".join(lines)
 
 
 __all__ = ["DEFAULT_PATH", "check_docs", "render_data_models", "write_docs"]

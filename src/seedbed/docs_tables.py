@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 from seedbed.erd import Relationship, column_type, relationships, unique_column_sets
 from seedbed.models.rules import JsonShape, Rule, all_rules
+from seedbed.tablekeys import table_keys
 
 _POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -88,23 +89,13 @@ def _rule_text(rule: Rule, constraint: str) -> str:
 
 
 def _partial_uniques(table: sa.Table) -> list[tuple[tuple[str, ...], str, str]]:
-    found = []
-    for index in sorted(table.indexes, key=lambda i: str(i.name)):
-        where = index.dialect_options["postgresql"].get("where")
-        if index.unique and where is not None:
-            found.append((tuple(c.name for c in index.columns), str(index.name), str(where)))
-    return found
+    keys = table_keys(table).unique
+    return [(k.columns or k.expressions, k.name, str(k.where)) for k in keys if k.partial]
 
 
 def _unique_constraint_names(table: sa.Table) -> dict[tuple[str, ...], str]:
-    names = {}
-    for constraint in table.constraints:
-        if isinstance(constraint, sa.UniqueConstraint):
-            names[tuple(c.name for c in constraint.columns)] = str(constraint.name)
-    for index in table.indexes:
-        if index.unique and index.dialect_options["postgresql"].get("where") is None:
-            names[tuple(c.name for c in index.columns)] = str(index.name)
-    return names
+    keys = table_keys(table).unique
+    return {k.columns: k.name for k in keys if k.whole_rows and k.kind != "primary key"}
 
 
 def _fk_name(fk: sa.ForeignKey) -> str:
@@ -160,22 +151,18 @@ def _validation_rules(table: sa.Table) -> list[str]:
 
 
 def _index_lines(table: sa.Table) -> list[str]:
-    pk = table.primary_key
-    lines = [f"- `{pk.name}`: primary key on ({_names([c.name for c in pk.columns])})"]
-    for constraint in sorted(table.constraints, key=lambda c: str(c.name)):
-        if isinstance(constraint, sa.UniqueConstraint):
-            columns = [c.name for c in constraint.columns]
-            lines.append(f"- `{constraint.name}`: unique constraint on ({_names(columns)})")
-    for index in sorted(table.indexes, key=lambda i: str(i.name)):
-        expressions = [
-            f"`{e.name}`" if isinstance(e, sa.Column) else f"`{e}`" for e in index.expressions
-        ]
+    keys = table_keys(table)
+    lines = [
+        f"- `{key.name}`: {key.kind} on ({_names(key.columns)})"
+        for key in keys.unique
+        if key.kind != "unique index"
+    ]
+    for index in keys.indexes:
         kind = "unique index" if index.unique else "index"
-        text = f"- `{index.name}`: {kind} on ({', '.join(expressions)})"
-        where = index.dialect_options["postgresql"].get("where")
-        if where is not None:
-            text += f" where `{where}`"
-        purpose = index.info.get("purpose") or "(no purpose declared in `info['purpose']`)"
+        text = f"- `{index.name}`: {kind} on ({_names(index.terms)})"
+        if index.where is not None:
+            text += f" where `{index.where}`"
+        purpose = index.purpose or "(no purpose declared in `info['purpose']`)"
         lines.append(f"{text}: {purpose}")
     return lines
 
@@ -194,10 +181,12 @@ def join_tables(metadata: sa.MetaData) -> dict[str, tuple[str, str]]:
     """Tables that only join two others (primary key = two foreign keys): name to the pair."""
     found = {}
     for table in metadata.tables.values():
-        fks = sorted(table.foreign_key_constraints, key=lambda c: str(c.name))
-        key_columns = {c.name for fk in fks for c in fk.columns}
-        if len(fks) == 2 and key_columns == {c.name for c in table.primary_key.columns}:
-            found[table.name] = (fks[0].referred_table.name, fks[1].referred_table.name)
+        keys = table_keys(table)
+        fks = keys.foreign_keys
+        key_columns = {c for fk in fks for c in fk.columns}
+        primary = set(keys.primary_key.columns if keys.primary_key else ())
+        if len(fks) == 2 and key_columns == primary:
+            found[table.name] = (fks[0].parent.name, fks[1].parent.name)
     return found
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from seedbed.tablekeys import table_keys
+
 _POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
@@ -71,8 +73,8 @@ def ordered_tables(metadata: sa.MetaData) -> list[sa.Table]:
     links = {t.name: 0 for t in tables}
     parents: dict[str, set[str]] = {t.name: set() for t in tables}
     for table in tables:
-        for fk in table.foreign_key_constraints:
-            parent = fk.referred_table.name
+        for fk in table_keys(table).foreign_keys:
+            parent = fk.parent.name
             links[table.name] += 1
             if parent in links:
                 links[parent] += 1
@@ -106,21 +108,7 @@ def unique_column_sets(table: sa.Table) -> list[tuple[str, ...]]:
     The primary key is not included; partial unique indexes are not either,
     since they leave some rows out.
     """
-    found: list[tuple[str, ...]] = []
-    for constraint in table.constraints:
-        if isinstance(constraint, sa.UniqueConstraint) and not isinstance(
-            constraint, sa.PrimaryKeyConstraint
-        ):
-            found.append(tuple(c.name for c in constraint.columns))
-    for index in table.indexes:
-        partial = index.dialect_options["postgresql"].get("where") is not None
-        if (
-            index.unique
-            and not partial
-            and all(isinstance(e, sa.Column) for e in index.expressions)
-        ):
-            found.append(tuple(c.name for c in index.columns))
-    return sorted(set(found))
+    return table_keys(table).unique_column_sets()
 
 
 def column_keys(table: sa.Table, column: sa.Column[object]) -> list[str]:
@@ -139,20 +127,20 @@ def relationships(metadata: sa.MetaData) -> list[Relationship]:
     """Every foreign key in ``metadata`` as a :class:`Relationship`, in a stable order."""
     found = []
     for table in ordered_tables(metadata):
-        unique_sets = {frozenset(s) for s in unique_column_sets(table)}
-        primary = frozenset(c.name for c in table.primary_key.columns)
-        for fk in sorted(table.foreign_key_constraints, key=lambda c: str(c.name)):
-            columns = tuple(c.name for c in fk.columns)
-            key = frozenset(columns)
+        keys = table_keys(table)
+        unique_sets = {frozenset(s) for s in keys.unique_column_sets()}
+        primary = frozenset(keys.primary_key.columns if keys.primary_key else ())
+        for fk in keys.foreign_keys:
+            key = frozenset(fk.columns)
             found.append(
                 Relationship(
-                    parent=fk.referred_table.name,
+                    parent=fk.parent.name,
                     child=table.name,
-                    columns=columns,
-                    referred_columns=tuple(e.column.name for e in fk.elements),
-                    name=str(fk.name),
-                    ondelete=(fk.ondelete or "NO ACTION").upper(),
-                    parent_optional=any(c.nullable for c in fk.columns),
+                    columns=fk.columns,
+                    referred_columns=fk.parent_columns,
+                    name=fk.name,
+                    ondelete=fk.ondelete,
+                    parent_optional=any(table.c[c].nullable for c in fk.columns),
                     child_many=key not in unique_sets and key != primary,
                 )
             )

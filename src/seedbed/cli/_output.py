@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from seedbed.config import Settings, redact_url
-from seedbed.errors import SeedError
+from seedbed.errors import SeedError, reason
 from seedbed.validation import ValidationReport
 from seedbed.validation.report import DISPLAY_ROWS
 
@@ -83,7 +83,7 @@ def write_failures(report: ValidationReport, path: Path, quiet: bool) -> None:
     try:
         report.to_csv(path)
     except OSError as exc:
-        raise SeedError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise SeedError(f"cannot write {path}: {reason(exc)}") from None
     if not quiet:
         print(f"wrote {len(report):,} problem row(s) to {path}", file=sys.stderr)
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 from seedbed.explore._core import Bind, connection, frame, namespace
 from seedbed.models import metadata as declared_metadata
 from seedbed.models import metadata_for
+from seedbed.tablekeys import table_keys
 
 _CATALOG = sa.text(
     """
@@ -40,14 +41,15 @@ def _purposes() -> dict[str, str]:
     """
     purposes: dict[str, str] = {}
     for table in declared_metadata.sorted_tables:
-        for index in table.indexes:
-            purposes[str(index.name)] = str(index.info.get("purpose", ""))
-        for constraint in table.constraints:
-            columns = ", ".join(c.name for c in constraint.columns)  # type: ignore[attr-defined]
-            if isinstance(constraint, sa.PrimaryKeyConstraint):
-                purposes[str(constraint.name)] = f"primary key ({columns}); foreign keys point here"
-            elif isinstance(constraint, sa.UniqueConstraint):
-                purposes[str(constraint.name)] = f"enforces unique ({columns})"
+        keys = table_keys(table)
+        for index in keys.indexes:
+            purposes[index.name] = index.purpose
+        for key in keys.unique:
+            columns = ", ".join(key.columns)
+            if key.kind == "primary key":
+                purposes[key.name] = f"primary key ({columns}); foreign keys point here"
+            elif key.kind == "unique constraint":
+                purposes[key.name] = f"enforces unique ({columns})"
     return purposes
 
 

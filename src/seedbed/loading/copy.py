@@ -9,12 +9,29 @@ whatever the size of the source.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+
+
+class _SecondCopyError(logging.Filter):
+    """Drop psycopg's "error ignored terminating <Copy>" warning.
+
+    When the connection dies mid-COPY (a server restart), psycopg logs the
+    failure to end the COPY as well as raising the error that stopped it.
+    That first error is mapped and reported; the second would be a stray
+    line on stderr.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored terminating")
+
+
+logging.getLogger("psycopg").addFilter(_SecondCopyError())
 
 
 class Cancelled(Exception):

@@ -29,12 +29,35 @@ _COPY_LINE = re.compile(r"^COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
 _KEY = re.compile(r"^Key \((?P<columns>.+?)\)=\((?P<values>.*)\) (?:already exists|is not present)")
 _QUOTED_VALUE = re.compile(r': ".*"$', re.DOTALL)
 _CONNECTION_STATES = ("08", "57P01", "57P02", "57P03")
-RETRYABLE_STATES = frozenset({"40001", "40P01"})
+RETRYABLE_STATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+UNIQUE_VIOLATION = "23505"
 
 
-def is_retryable(exc: BaseException) -> bool:
-    """Deadlocks and serialization failures: the whole load may simply be run again."""
-    return isinstance(exc, psycopg.Error) and exc.sqlstate in RETRYABLE_STATES
+def is_retryable(
+    exc: BaseException, previous: BaseException | None = None, *, merging: bool = False
+) -> bool:
+    """May the whole load simply be run again after ``exc``?
+
+    Deadlocks and serialization failures: yes. A unique violation while
+    merging (upsert, skip-existing): yes, unless the attempt before failed
+    the same way (``previous``). ``ON CONFLICT`` arbitrates on one key, so a
+    concurrent load committing the same new row shows up as a violation of
+    another unique key (``uq_tag_name`` while the conflict key is ``id``);
+    run again, the committed row is seen and merged. A real duplicate fails
+    again with the same constraint and key, and is reported.
+    """
+    if not isinstance(exc, psycopg.Error):
+        return False
+    if exc.sqlstate in RETRYABLE_STATES:
+        return True
+    if not merging or exc.sqlstate != UNIQUE_VIOLATION:
+        return False
+    return not (
+        isinstance(previous, psycopg.Error)
+        and previous.sqlstate == exc.sqlstate
+        and previous.diag.constraint_name == exc.diag.constraint_name
+        and previous.diag.message_detail == exc.diag.message_detail
+    )
 
 
 def is_connection_error(exc: psycopg.Error) -> bool:

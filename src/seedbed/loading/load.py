@@ -19,8 +19,10 @@ How a load runs:
    the full report; a row only the database refuses raises
    :class:`~seedbed.errors.LoadError` naming table, file, line and constraint.
 
-Deadlocks and serialization failures (concurrent upserts) are retried a few
-times from the start of the transaction; nothing is committed in between.
+Deadlocks, serialization failures and, for upsert and skip-existing, unique
+violations that a concurrent load's commit caused (``is_retryable``) are
+retried a few times from the start of the transaction; nothing is committed
+in between.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seedbed.db import get_engine, require_tables, schema_of
-from seedbed.errors import DatabaseError, DataError, SeedError, map_errors
+from seedbed.errors import DatabaseError, DataError, SeedError, map_errors, reason
 from seedbed.loading.copy import copy_blocks, copy_sql, qualified
 from seedbed.loading.failures import is_retryable, to_seedbed_error
 from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
@@ -269,11 +271,16 @@ def load(
             raise
         if not report.ok:
             raise DataError(_invalid_message(report), report)
-        attempts = 1
-        while writer.error is not None and is_retryable(writer.error) and attempts < MAX_ATTEMPTS:
+        attempts, previous = 1, None
+        merging = load_mode is not LoadMode.INSERT
+        while (
+            writer.error is not None
+            and is_retryable(writer.error, previous, merging=merging)
+            and attempts < MAX_ATTEMPTS
+        ):
             connection.rollback()
             time.sleep(random.uniform(0.05, 0.2) * attempts)
-            attempts += 1
+            attempts, previous = attempts + 1, writer.error
             writer = _Writer(connection, jobs, load_mode, show, plan, timeout)
             writer.run()
         if writer.error is not None:
@@ -348,7 +355,7 @@ def _mapped(error: BaseException, target: SeedSource | None) -> BaseException:
     if isinstance(error, psycopg.Error):
         return to_seedbed_error(error, target)
     if isinstance(error, OSError) and target is not None:
-        return SeedError(f"{target.label}: cannot read: {error.strerror or error}")
+        return SeedError(f"{target.label}: cannot read: {reason(error)}")
     return error
 
 
@@ -369,6 +376,7 @@ def _release(raw: Any, connection: psycopg.Connection[Any], healthy: bool) -> No
 def _invalid_message(report: ValidationReport) -> str:
     failures = report.failures
     files = failures["file"].nunique() if len(failures) else 0
-    message = f"{len(failures):,} problems in {files} file{'s' if files != 1 else ''}"
+    problems = "1 problem" if len(failures) == 1 else f"{len(failures):,} problems"
+    message = f"{problems} in {files} file{'s' if files != 1 else ''}"
     hint = in_database_hint(report)
     return message + (f"; {hint}" if hint else "") + "; nothing was loaded"

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from seedbed.errors import SeedError
 from seedbed.loading.copy import qualified, quote_ident
+from seedbed.tablekeys import table_keys
 
 # Kept current by the updated_at trigger; comparing it would make every upsert an update.
 TRIGGER_MAINTAINED = frozenset({"updated_at"})
@@ -43,21 +44,15 @@ class LoadMode(enum.StrEnum):
 def conflict_key(table: sa.Table, columns: Sequence[str]) -> tuple[str, ...]:
     """The primary key, or the first declared unique key, whose columns are all in ``columns``."""
     present = set(columns)
-    candidates: list[tuple[str, ...]] = [tuple(c.name for c in table.primary_key.columns)]
-    for constraint in sorted(table.constraints, key=lambda c: str(c.name)):
-        if isinstance(constraint, sa.UniqueConstraint) and not isinstance(
-            constraint, sa.PrimaryKeyConstraint
-        ):
-            candidates.append(tuple(c.name for c in constraint.columns))
-    for index in sorted(table.indexes, key=lambda i: str(i.name)):
-        if index.unique and index.dialect_options["postgresql"].get("where") is None:
-            candidates.append(tuple(c.name for c in index.columns))
-    for key in candidates:
-        if key and set(key) <= present:
-            return key
+    keys = table_keys(table)
+    # ON CONFLICT (columns) can arbitrate only on a key over whole rows of plain columns.
+    for key in keys.unique:
+        if key.whole_rows and key.columns and set(key.columns) <= present:
+            return key.columns
+    primary = ", ".join(keys.primary_key.columns) if keys.primary_key else "none"
     raise SeedError(
         f"table {table.name!r}: cannot upsert without a key; the source needs the columns of "
-        f"the primary key ({', '.join(candidates[0])}) or of a unique constraint"
+        f"the primary key ({primary}) or of a unique constraint"
     )
 
 

@@ -18,9 +18,12 @@ from alembic.operations import ops
 
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
-from seedbed.errors import DatabaseError
-from seedbed.errors import reason as first_line
-from seedbed.safety.revisions import RevisionOperations, migration_context, pending_scripts
+from seedbed.errors import DatabaseError, reason
+from seedbed.safety.revisions import (
+    RevisionOperations,
+    migration_context,
+    pending_scripts,
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ class TracingOperations(RevisionOperations):
         try:
             result = super().invoke(operation)
         except sa.exc.DBAPIError as exc:
-            self.steps.append(Step(self.script.revision, name, "failed", first_line(exc)))
+            self.steps.append(Step(self.script.revision, name, "failed", reason(exc)))
             raise _StepFailed from None
         self.steps.append(Step(self.script.revision, name, "ok"))
         return result
@@ -118,7 +121,7 @@ def dry_run(settings: Settings | None = None, target: str = "head") -> DryRunRes
                     break
             transaction.rollback()
     except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"dry run failed: {first_line(exc)}") from None
+        raise DatabaseError(f"dry run failed: {reason(exc)}") from None
     return DryRunResult(tuple(s.revision for s in scripts), tuple(steps))
 
 
@@ -129,8 +132,7 @@ def _run(tracer: TracingOperations) -> Step | None:
     except _StepFailed:
         return None
     except Exception as exc:  # revision code may raise anything; the dry run reports it
-        reason = first_line(exc) if isinstance(exc, sa.exc.DBAPIError) else str(exc) or repr(exc)
-        return Step(tracer.script.revision, "revision code", "failed", reason)
+        return Step(tracer.script.revision, "revision code", "failed", reason(exc))
     return None
 
 

@@ -19,8 +19,7 @@ from alembic.script import Script
 
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
-from seedbed.errors import DatabaseError
-from seedbed.errors import reason as first_line
+from seedbed.errors import DatabaseError, reason
 from seedbed.safety import checks
 from seedbed.safety.findings import Finding, LintReport
 from seedbed.safety.revisions import (
@@ -77,7 +76,7 @@ def lint(
             findings = [f for script in scripts for f in lint_script(script, scope, settings)]
             transaction.rollback()
     except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"lint failed: {first_line(exc)}") from None
+        raise DatabaseError(f"lint failed: {reason(exc)}") from None
     return LintReport(tuple(s.revision for s in scripts), tuple(findings))
 
 
@@ -92,12 +91,11 @@ def lint_script(script: Script, scope: checks.Scope, settings: Settings) -> list
         savepoint.commit()
     except Exception as exc:  # revision code may raise anything; the lint reports it
         savepoint.rollback()
-        reason = (first_line(exc) if isinstance(exc, sa.exc.DBAPIError) else str(exc)) or repr(exc)
         stopped.append(
             scope.finding(
                 "unchecked-code",
                 "(revision code)",
-                f"upgrade() stopped after {len(recorder.recorded)} operation(s): {reason}",
+                f"upgrade() stopped after {len(recorder.recorded)} operation(s): {reason(exc)}",
                 error=False,
             )
         )

@@ -31,6 +31,19 @@ def script_directory(settings: Settings) -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config(settings))
 
 
+@contextmanager
+def revision_errors() -> Iterator[None]:
+    """Map what loading revision files raises (unknown ids, broken files) to MigrationError."""
+    try:
+        yield
+    except CommandError as exc:
+        raise MigrationError(str(exc)) from None
+    except SyntaxError as exc:
+        raise MigrationError(f"{exc.filename}:{exc.lineno}: {exc.msg}") from None
+    except ImportError as exc:
+        raise MigrationError(f"a revision cannot be loaded: {exc}") from None
+
+
 def migration_context(connection: sa.Connection, settings: Settings) -> MigrationContext:
     """A context on ``connection`` that tells revisions their namespace, as ``env.py`` does."""
     return MigrationContext.configure(connection, opts={"version_table_schema": settings.schema})
@@ -44,31 +57,27 @@ def pending_scripts(
     connection: sa.Connection, settings: Settings, target: str = "head"
 ) -> list[Script]:
     """Revisions between the namespace's current revision and ``target``, in upgrade order."""
-    scripts = script_directory(settings)
     current = current_revision(connection, settings)
-    try:
-        found = list(scripts.iterate_revisions(target, current or "base"))
-    except CommandError as exc:
-        raise MigrationError(str(exc)) from None
+    with revision_errors():
+        found = list(script_directory(settings).iterate_revisions(target, current or "base"))
     return [s for s in reversed(found) if s.revision != current]
 
 
 def named_scripts(settings: Settings, revisions: Sequence[str]) -> list[Script]:
     """The scripts for ``revisions`` (ids or unique prefixes), oldest first."""
     scripts = script_directory(settings)
-    try:
+    with revision_errors():
         chosen = {scripts.get_revision(rev).revision for rev in revisions}
         ordered = reversed(list(scripts.walk_revisions()))
-    except CommandError as exc:
-        raise MigrationError(str(exc)) from None
     return [s for s in ordered if s.revision in chosen]
 
 
 def revision_at(settings: Settings, path: Path) -> str:
     """The id of the revision whose file is ``path`` (as ``db generate`` returns it)."""
-    for script in script_directory(settings).walk_revisions():
-        if Path(script.path).resolve() == path.resolve():
-            return script.revision
+    with revision_errors():
+        for script in script_directory(settings).walk_revisions():
+            if Path(script.path).resolve() == path.resolve():
+                return script.revision
     raise MigrationError(f"{path} is not a revision in {migrations_dir()}")
 
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from seedbed.errors import SeedError
+from seedbed.errors import SeedError, reason
 from seedbed.validation.csvscan import (
     COMMA,
     CR,
@@ -214,7 +214,7 @@ class CsvReader:
         try:
             handle = self.opener(self.path)
         except OSError as exc:
-            raise SeedError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+            raise SeedError(f"{self.path}: cannot read: {reason(exc)}") from None
         with handle:
             carry = b""
             line = 1
@@ -224,8 +224,7 @@ class CsvReader:
                 try:
                     data = handle.read(want)
                 except (OSError, EOFError, zlib.error) as exc:
-                    reason = getattr(exc, "strerror", None) or exc
-                    raise SeedError(f"{self.path}: cannot read: {reason}") from None
+                    raise SeedError(f"{self.path}: cannot read: {reason(exc)}") from None
                 at_eof = len(data) < want
                 if first:
                     data = data.removeprefix(BOM)
@@ -257,6 +256,11 @@ class CsvReader:
         return self.header
 
     def pieces(self) -> Iterator[CsvPiece]:
+        """The file's rows in pieces; the header is read from the first block.
+
+        One loop over the blocks on purpose (a little over 60 lines): the
+        header, the fast path and the exact scan share the block's line count.
+        """
         n_fields = 0
         for buf, base_line, at_eof in self._blocks():
             if self.header is None:

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from seedbed.errors import SeedError
+from seedbed.errors import SeedError, reason
 from seedbed.models import metadata_for
 from seedbed.validation.coerce import coerce_column
 from seedbed.validation.formats import (
@@ -113,7 +113,7 @@ def _folder_sources(path: Path, tables: Mapping[str, sa.Table]) -> list[tuple[st
     try:
         entries = sorted(p for p in path.iterdir() if not is_hidden(p))
     except OSError as exc:
-        raise SeedError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise SeedError(f"{path}: cannot read: {reason(exc)}") from None
     for entry in entries:
         if entry.is_dir():
             found.append((entry.name, PartFolder.open(entry, claim)))

@@ -4,7 +4,8 @@
 column's kind (how text becomes a value), nullability, default and
 sensitivity; the table's rules (from ``models.rules``); its unique keys
 (primary key, unique constraints, unique and partial unique indexes) and its
-foreign keys, each under the name of its database constraint. Both the
+foreign keys, each under the name of its database constraint, as
+:func:`seedbed.tablekeys.table_keys` reads them. Both the
 Pandera schema (:mod:`seedbed.validation.schemas`) and the fast chunk
 validator are built from this one description, so nothing is written twice.
 """
@@ -12,7 +13,6 @@ validator are built from this one description, so nothing is written twice.
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from seedbed.models.rules import Rule, all_rules
+from seedbed.tablekeys import ForeignKeySpec, UniqueKey, table_keys
 
 TEXT = "text"
 BOOLEAN = "boolean"
@@ -68,24 +69,6 @@ class ColumnSpec:
     def required(self) -> bool:
         """Must the column appear in a seed file's header?"""
         return not (self.nullable or self.has_default)
-
-
-@dataclass(frozen=True)
-class UniqueKey:
-    """A primary key, unique constraint or unique index, by its database name."""
-
-    name: str
-    columns: tuple[str, ...]
-    where_null: tuple[str, ...] = ()  # partial index: only rows where these are NULL
-    where_not_null: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ForeignKeySpec:
-    name: str
-    columns: tuple[str, ...]
-    parent: sa.Table
-    parent_columns: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -177,67 +160,22 @@ def _fields(column: sa.Column[Any]) -> dict[str, Any]:
     }
 
 
-_IS_NULL = re.compile(r'^\(?\s*"?(\w+)"?\s+IS\s+(NOT\s+)?NULL\s*\)?$', re.IGNORECASE)
-
-
-def _predicate(index: sa.Index) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Split a partial index's ``WHERE`` into columns that must be NULL / NOT NULL."""
-    where = index.dialect_options["postgresql"].get("where")
-    if where is None:
-        return (), ()
-    text = where if isinstance(where, str) else str(where.compile(dialect=_DIALECT))
-    null: list[str] = []
-    not_null: list[str] = []
-    for part in re.split(r"\s+AND\s+", text.strip(), flags=re.IGNORECASE):
-        match = _IS_NULL.match(part.strip())
-        if not match:
-            raise NotImplementedError(
-                f"partial unique index {index.name}: seedbed understands only "
-                f"'<column> IS [NOT] NULL' predicates joined by AND, not {text!r}"
-            )
-        (not_null if match.group(2) else null).append(match.group(1))
-    return tuple(null), tuple(not_null)
-
-
-def _unique_keys(table: sa.Table) -> tuple[UniqueKey, ...]:
-    keys: list[UniqueKey] = []
-    pk = table.primary_key
-    if pk.columns:
-        keys.append(UniqueKey(str(pk.name), tuple(c.name for c in pk.columns)))
-    for constraint in sorted(table.constraints, key=lambda c: str(c.name)):
-        if isinstance(constraint, sa.UniqueConstraint) and not isinstance(
-            constraint, sa.PrimaryKeyConstraint
-        ):
-            keys.append(UniqueKey(str(constraint.name), tuple(c.name for c in constraint.columns)))
-    for index in sorted(table.indexes, key=lambda i: str(i.name)):
-        if not index.unique:
-            continue
-        columns = tuple(c.name for c in index.columns)
-        if len(columns) != len(index.expressions):
-            raise NotImplementedError(f"unique index {index.name} on expressions")
-        null, not_null = _predicate(index)
-        keys.append(UniqueKey(str(index.name), columns, null, not_null))
-    return tuple(keys)
-
-
-def _foreign_keys(table: sa.Table) -> tuple[ForeignKeySpec, ...]:
-    found = []
-    for fk in sorted(table.foreign_key_constraints, key=lambda c: str(c.name)):
-        parent = fk.referred_table
-        found.append(
-            ForeignKeySpec(
-                name=str(fk.name),
-                columns=tuple(fk.column_keys),
-                parent=parent,
-                parent_columns=tuple(e.column.name for e in fk.elements),
-            )
-        )
-    return tuple(found)
-
-
 @cache
 def table_spec(table: sa.Table) -> TableSpec:
     """Everything seedbed checks about ``table``'s rows, derived from its declaration."""
     columns = {c.name: ColumnSpec(**_fields(c)) for c in table.columns}
     rules = tuple(RuleSpec(f"ck_{table.name}_{rule.name}", rule) for rule in all_rules(table))
-    return TableSpec(table, columns, rules, _unique_keys(table), _foreign_keys(table))
+    keys = table_keys(table)
+    # Keys on expressions, or partial on another kind of predicate, are left to the database.
+    checked = tuple(key for key in keys.unique if key.checkable)
+    return TableSpec(table, columns, rules, checked, keys.foreign_keys)
+
+
+__all__ = [
+    "ColumnSpec",
+    "ForeignKeySpec",  # from seedbed.tablekeys, the one reader of keys
+    "RuleSpec",
+    "TableSpec",
+    "UniqueKey",
+    "table_spec",
+]

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from seedbed.errors import SeedError
+from seedbed.errors import SeedError, reason
 from seedbed.validation.csvread import RecordProblem
 from seedbed.validation.formats.base import (
     COPY_BATCH_ROWS,
@@ -98,7 +98,7 @@ class JsonLinesFile(FileFormat):
                         yield rows, lines, problems
                         rows, lines, problems = [], [], []
         except OSError as exc:
-            raise SeedError(f"{self.label}: cannot read: {exc.strerror or exc}") from None
+            raise SeedError(f"{self.label}: cannot read: {reason(exc)}") from None
         yield rows, lines, problems
 
     def columns(self) -> tuple[str, ...]:

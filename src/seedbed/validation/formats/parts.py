@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from seedbed.errors import SeedError
+from seedbed.errors import SeedError, reason
 from seedbed.validation.formats.base import (
     FileFormat,
     Progress,
@@ -44,7 +44,7 @@ class PartFolder(SeedFormat):
         try:
             entries = sorted(p for p in path.iterdir() if not is_hidden(p))
         except OSError as exc:
-            raise SeedError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            raise SeedError(f"{path}: cannot read: {reason(exc)}") from None
         parts: list[SeedFormat] = []
         kinds: set[type[FileFormat]] = set()
         for entry in entries:

@@ -1,0 +1,184 @@
+"""What a table's declaration says about its keys, indexes and foreign keys.
+
+The one place that reads a SQLAlchemy ``Table`` for these facts. Validation
+(:mod:`seedbed.validation.spec`), load modes, the ER diagram, the data-model
+document and the index audit all ask :func:`table_keys`, so a partial or an
+expression index means the same thing everywhere.
+
+>>> from seedbed.models import metadata
+>>> keys = table_keys(metadata.tables["seedbed.post"])
+>>> [(k.name, k.columns, k.where) for k in keys.unique if k.partial]
+[('uq_post_slug_live', ('slug',), 'deleted_at IS NULL')]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+_DIALECT: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
+_IS_NULL = re.compile(r'^\(?\s*(?:"?\w+"?\.)*"?(\w+)"?\s+IS\s+(NOT\s+)?NULL\s*\)?$', re.IGNORECASE)
+
+KeyKind = Literal["primary key", "unique constraint", "unique index"]
+
+
+@dataclass(frozen=True)
+class UniqueKey:
+    """A primary key, unique constraint or unique index, by its database name.
+
+    ``columns`` are the key's columns (empty for an index on expressions,
+    whose SQL is in ``expressions``). A partial index has its predicate in
+    ``where``; when that is ``col IS [NOT] NULL`` joined by AND, the columns
+    are in ``where_null`` / ``where_not_null`` and seedbed checks the key
+    itself; otherwise (``checkable`` false) only the database does.
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    where_null: tuple[str, ...] = ()  # partial index: only rows where these are NULL
+    where_not_null: tuple[str, ...] = ()
+    kind: KeyKind = "unique constraint"
+    where: str | None = None
+    expressions: tuple[str, ...] = ()
+    checkable: bool = True
+
+    @property
+    def partial(self) -> bool:
+        return self.where is not None
+
+    @property
+    def whole_rows(self) -> bool:
+        """Unique over every row by plain columns: not partial, not on expressions."""
+        return not self.partial and not self.expressions
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """An index as declared: what it covers, whether it is unique or partial, and why."""
+
+    name: str
+    terms: tuple[str, ...]  # column names, or the SQL of expressions
+    columns: tuple[str, ...]  # the plain columns among ``terms``, in order
+    unique: bool
+    where: str | None
+    purpose: str
+
+
+@dataclass(frozen=True)
+class ForeignKeySpec:
+    name: str
+    columns: tuple[str, ...]
+    parent: sa.Table
+    parent_columns: tuple[str, ...]
+    ondelete: str = "NO ACTION"
+
+
+@dataclass(frozen=True, eq=False)  # one per table (cached), compared by identity
+class TableKeys:
+    """Every key, index and foreign key of one table; see :func:`table_keys`."""
+
+    primary_key: UniqueKey | None
+    unique: tuple[UniqueKey, ...]  # primary key first, then constraints, then indexes, by name
+    indexes: tuple[IndexSpec, ...]  # declared indexes (not the ones behind constraints), by name
+    foreign_keys: tuple[ForeignKeySpec, ...]
+
+    def unique_column_sets(self) -> list[tuple[str, ...]]:
+        """Column sets unique over every row, the primary key left out, sorted."""
+        return sorted({k.columns for k in self.unique if k.whole_rows and k.kind != "primary key"})
+
+
+def _sql(clause: Any) -> str:
+    if isinstance(clause, str):
+        return clause
+    return str(clause.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
+
+
+def _where(index: sa.Index) -> str | None:
+    where = index.dialect_options["postgresql"].get("where")
+    return None if where is None else _sql(where)
+
+
+def _predicate(where: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """Columns that must be NULL / NOT NULL, or None for a predicate of another form."""
+    null: list[str] = []
+    not_null: list[str] = []
+    for part in re.split(r"\s+AND\s+", where.strip(), flags=re.IGNORECASE):
+        match = _IS_NULL.match(part.strip())
+        if not match:
+            return None
+        (not_null if match.group(2) else null).append(match.group(1))
+    return tuple(null), tuple(not_null)
+
+
+def _index_key(index: sa.Index) -> UniqueKey:
+    terms = [e for e in index.expressions if not isinstance(e, sa.Column)]
+    expressions = tuple(_sql(e) for e in terms)
+    where = _where(index)
+    parsed = _predicate(where) if where is not None else ((), ())
+    null, not_null = parsed or ((), ())
+    return UniqueKey(
+        str(index.name),
+        () if expressions else tuple(c.name for c in index.columns),
+        null,
+        not_null,
+        "unique index",
+        where,
+        expressions,
+        checkable=parsed is not None and not expressions,
+    )
+
+
+def _unique(table: sa.Table) -> tuple[UniqueKey, ...]:
+    keys: list[UniqueKey] = []
+    pk = table.primary_key
+    if pk.columns:
+        keys.append(UniqueKey(str(pk.name), tuple(c.name for c in pk.columns), kind="primary key"))
+    for constraint in sorted(table.constraints, key=lambda c: str(c.name)):
+        if isinstance(constraint, sa.UniqueConstraint) and not isinstance(
+            constraint, sa.PrimaryKeyConstraint
+        ):
+            keys.append(UniqueKey(str(constraint.name), tuple(c.name for c in constraint.columns)))
+    keys.extend(_index_key(i) for i in sorted(table.indexes, key=lambda i: str(i.name)) if i.unique)
+    return tuple(keys)
+
+
+def _index(index: sa.Index) -> IndexSpec:
+    terms = tuple(e.name if isinstance(e, sa.Column) else _sql(e) for e in index.expressions)
+    return IndexSpec(
+        name=str(index.name),
+        terms=terms,
+        columns=tuple(c.name for c in index.columns),
+        unique=bool(index.unique),
+        where=_where(index),
+        purpose=str(index.info.get("purpose", "")),
+    )
+
+
+def _foreign_keys(table: sa.Table) -> tuple[ForeignKeySpec, ...]:
+    return tuple(
+        ForeignKeySpec(
+            name=str(fk.name),
+            columns=tuple(fk.column_keys),
+            parent=fk.referred_table,
+            parent_columns=tuple(e.column.name for e in fk.elements),
+            ondelete=str(fk.ondelete or "NO ACTION").upper(),
+        )
+        for fk in sorted(table.foreign_key_constraints, key=lambda c: str(c.name))
+    )
+
+
+@cache
+def table_keys(table: sa.Table) -> TableKeys:
+    """The keys, indexes and foreign keys declared on ``table``."""
+    unique = _unique(table)
+    primary = unique[0] if unique and unique[0].kind == "primary key" else None
+    indexes = tuple(_index(i) for i in sorted(table.indexes, key=lambda i: str(i.name)))
+    return TableKeys(primary, unique, indexes, _foreign_keys(table))
+
+
+__all__ = ["ForeignKeySpec", "IndexSpec", "TableKeys", "UniqueKey", "table_keys"]
