@@ -94,3 +94,16 @@ def namespace_checksums(engine: Engine, schema: str) -> dict[str, tuple[int, str
             )
             for table in tables
         }
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a Python file imports, read with ``ast`` (the file is not run)."""
+    import ast
+
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+    return imported

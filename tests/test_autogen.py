@@ -21,7 +21,7 @@ from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.models import NAMING_CONVENTION, metadata_for, rules
 from seedbed.models.base import created_at, updated_at
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT, imported_modules, run_cli
 
 VERSIONS = ROOT / "migrations" / "versions"
 
@@ -72,7 +72,7 @@ def changed_model(schema: str) -> sa.MetaData:
     )
     post = table(metadata, "post")
     post.c.status.type = sa.Enum(
-        "draft", "published", "archived", "scheduled", name="post_status", schema=schema
+        "idea", "draft", "published", "archived", "scheduled", name="post_status", schema=schema
     )
     replace_check(table(metadata, "tag"), "ck_tag_name_length", rules.length("name", 1, 80))
     user = table(metadata, "user")
@@ -135,7 +135,7 @@ def test_generated_revision_brings_every_change(settings: Settings, migrations: 
         labels = conn.exec_driver_sql(
             f'select enum_range(null::"{settings.schema}".post_status)::text'
         ).scalar_one()
-    assert labels == "{draft,published,archived,scheduled}"
+    assert labels == "{idea,draft,published,archived,scheduled}"
 
 
 def test_dropping_tables_columns_and_enums(settings: Settings, migrations: Path) -> None:
@@ -209,12 +209,7 @@ def test_base_to_head_and_back_leaves_only_the_version_table(empty_settings: Set
 
 @pytest.mark.parametrize("path", sorted(VERSIONS.glob("*.py")), ids=lambda p: p.name)
 def test_no_revision_imports_seedbed(path: Path) -> None:
-    imported: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module or "")
+    imported = imported_modules(path)
     assert not {name for name in imported if name.split(".")[0] == "seedbed"}
     assert imported <= {"typing", "alembic", "sqlalchemy", "sqlalchemy.dialects"}
 

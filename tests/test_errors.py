@@ -31,10 +31,8 @@ SEEDS = ROOT / "data" / "seeds"
 INPUT_CASES = {
     "cr_line_endings": (1, "nothing was loaded"),
     "csv_named_parquet": (2, "cannot read as Parquet"),
-    "dangling_symlink": (2, "No such file or directory"),
     "folder_named_like_seed": (2, "no part files"),
     "long_header_field": (1, "nothing was loaded"),
-    "looping_symlink": (2, "Too many levels of symbolic links"),
     "truncated_parquet": (2, "cannot read as Parquet"),
     "unknown_table": (2, "no table named 'users'"),
 }
@@ -112,6 +110,20 @@ def test_load_gives_one_line_for_each_unusual_input(
     assert last.startswith("seedbed: error: ") and words in last
     if code == 2:
         assert_one_line(done, 2)
+
+
+@pytest.mark.parametrize(
+    ("target", "words"),
+    [("missing.csv", "No such file or directory"), ("user.csv", "Too many levels")],
+    ids=["dangling", "looping"],
+)
+def test_a_broken_link_named_like_a_seed_is_one_line(
+    tmp_path: Path, target: str, words: str
+) -> None:
+    (tmp_path / "user.csv").symlink_to(target)
+    done = run_cli("validate", str(tmp_path))
+    assert_one_line(done, 2)
+    assert words in done.stderr
 
 
 def test_a_fifo_named_like_a_seed_is_refused_not_read(tmp_path: Path) -> None:

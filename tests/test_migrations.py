@@ -213,5 +213,8 @@ def test_unreachable_database_is_one_line_without_password(db_env: dict[str, str
     result = run_cli("db", "check", env=env)
     assert result.returncode == 2
     assert "hunter2" not in result.stderr + result.stdout
-    assert result.stderr.startswith("seedbed: error: cannot connect")
+    # The line naming the database (password redacted), then the one error line.
+    announced, error = result.stderr.splitlines()
+    assert announced == "using postgresql://me:***@127.0.0.1:1/nope (namespace seedbed)"
+    assert error.startswith("seedbed: error: cannot connect")
     assert "Traceback" not in result.stderr

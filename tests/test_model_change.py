@@ -1,6 +1,6 @@
 """Changing the model, as a user does it: edit model modules, then only run commands.
 
-A copy of the project (``src/``, ``migrations/``, ``docs/``, ``data/``) gets a new
+A copy of the project (``src/``, ``migrations/``, ``docs/``, ``data/seeds/``) gets a new
 table module and a new nullable column with a rule on an existing table. From
 there everything must flow with no hand edit: the revision, the database, the
 drift check, the synthetic data, validation, the load and the document. Then an
@@ -10,7 +10,6 @@ round trip gives the same rows.
 
 from __future__ import annotations
 
-import ast
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ import sqlalchemy as sa
 from seedbed import migrate
 from seedbed.config import Settings
 from seedbed.db import get_engine
-from tests.helpers import ROOT, fresh_settings, run_cli
+from tests.helpers import ROOT, fresh_settings, imported_modules, run_cli
 
 BOOKMARK = '''"""The ``bookmark`` table: posts a user saved, with an optional note."""
 
@@ -98,8 +97,8 @@ def project(
 ) -> Iterator[tuple[Project, Settings]]:
     root = tmp_path / "project"
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".seedbed")
-    for part in ("src", "migrations", "docs", "data"):
-        shutil.copytree(ROOT / part, root / part, ignore=ignore)
+    for part in ("src", "migrations", "docs", "data/seeds"):
+        shutil.copytree(ROOT / part, root / part, ignore=ignore, symlinks=True)
     settings = fresh_settings(base_settings, "chg")
     env = {
         **db_env,
@@ -192,17 +191,7 @@ def test_a_new_table_and_column_flow_from_the_declaration(
     assert "description" in (proj.root / "docs" / "data-models.md").read_text()
 
     for revision in [*proj.revisions(), written]:
-        tree = ast.parse(revision.read_text())
-        imported = {
-            alias.name.split(".")[0]
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Import)
-            for alias in node.names
-        } | {
-            (node.module or "").split(".")[0]
-            for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom)
-        }
+        imported = {name.split(".")[0] for name in imported_modules(revision)}
         assert "seedbed" not in imported, revision.name
 
 

@@ -560,7 +560,7 @@ def test_validate_command_has_help_and_is_in_the_readme(capsys: pytest.CaptureFi
         main(["validate"])
     assert usage.value.code == 2
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "`seedbed validate PATH... [--table NAME] [--json] [--against-db]`" in readme
+    assert "`seedbed validate PATH... [--table NAME]" in readme
     assert "## Validating seeds" in readme
 
 

@@ -272,6 +272,13 @@ seedbed db restore before.dump --yes
 # Drift check for CI: exit 1 and list the differences when the database differs
 seedbed db check
 
+# Lint pending revisions against the rows in the namespace (migrate does it first)
+seedbed db lint
+
+# Back up the namespace, and put a backup back
+seedbed db backup
+seedbed db restore FILE --yes
+
 # Drop the namespace and everything in it
 seedbed db reset --yes
 ```

@@ -23,7 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from seedbed.validation.report import ValidationReport
 
 import psycopg
 import sqlalchemy as sa
@@ -84,7 +87,7 @@ class DataError(ReportDisplay, SeedbedError):
 
     exit_code = 1
 
-    def __init__(self, message: str, report: Any = None) -> None:
+    def __init__(self, message: str, report: ValidationReport | None = None) -> None:
         super().__init__(message)
         self.report = report
 
@@ -100,7 +103,7 @@ class LoadError(DataError):
         file: str | None = None,
         line: int | None = None,
         constraint: str | None = None,
-        report: Any = None,
+        report: ValidationReport | None = None,
     ) -> None:
         super().__init__(message, report)
         self.table = table

@@ -100,9 +100,13 @@ def _compare_enums(
             front.append(namespace_ops.CreateEnumOp(namespace, name, labels))
             continue
         for position, label in enumerate(labels):
-            if label not in present[name]:
-                after = labels[position - 1] if position else None
-                front.append(namespace_ops.AddEnumValueOp(namespace, name, label, after))
+            if label in present[name]:
+                continue
+            # After the model's previous value (present, or added just before);
+            # a new first value goes before the first value already there.
+            after = labels[position - 1] if position else None
+            before = next((v for v in labels[position + 1 :] if v in present[name]), None)
+            front.append(namespace_ops.AddEnumValueOp(namespace, name, label, after, before))
     for name, labels in sorted(present.items()):
         if name not in declared:
             back.append(namespace_ops.DropEnumOp(namespace, name, labels))

@@ -162,11 +162,14 @@ class DropEnumOp(_EnumOp):
 
 
 class _EnumValueOp(NamespaceOp):
-    def __init__(self, schema: str, name: str, label: str, after: str | None) -> None:
+    def __init__(
+        self, schema: str, name: str, label: str, after: str | None, before: str | None = None
+    ) -> None:
         super().__init__(schema)
         self.name = name
         self.label = label
         self.after = after
+        self.before = before
 
 
 class AddEnumValueOp(_EnumValueOp):
@@ -177,7 +180,11 @@ class AddEnumValueOp(_EnumValueOp):
     """
 
     def sql(self, schema: str) -> str:
-        place = f" AFTER {quote_literal(self.after)}" if self.after is not None else ""
+        place = ""
+        if self.after is not None:
+            place = f" AFTER {quote_literal(self.after)}"
+        elif self.before is not None:
+            place = f" BEFORE {quote_literal(self.before)}"
         return (
             f"ALTER TYPE {quote_ident(schema)}.{quote_ident(self.name)} "
             f"ADD VALUE IF NOT EXISTS {quote_literal(self.label)}{place}"
@@ -187,7 +194,7 @@ class AddEnumValueOp(_EnumValueOp):
         return f"missing value {self.label!r} in enum {self.schema}.{self.name}"
 
     def reverse(self) -> NamespaceOp:
-        return KeepEnumValueOp(self.schema, self.name, self.label, self.after)
+        return KeepEnumValueOp(self.schema, self.name, self.label, self.after, self.before)
 
 
 class KeepEnumValueOp(_EnumValueOp):
@@ -198,7 +205,7 @@ class KeepEnumValueOp(_EnumValueOp):
         return f"PostgreSQL cannot drop value {self.label!r} from enum {self.schema}.{self.name}"
 
     def reverse(self) -> NamespaceOp:
-        return AddEnumValueOp(self.schema, self.name, self.label, self.after)
+        return AddEnumValueOp(self.schema, self.name, self.label, self.after, self.before)
 
 
 for _name, _class in {

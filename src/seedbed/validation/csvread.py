@@ -256,6 +256,11 @@ class CsvReader:
         return self.header
 
     def pieces(self) -> Iterator[CsvPiece]:
+        """The file's rows in pieces; the header is read from the first block.
+
+        One loop over the blocks on purpose (a little over 60 lines): the
+        header, the fast path and the exact scan share the block's line count.
+        """
         n_fields = 0
         for buf, base_line, at_eof in self._blocks():
             if self.header is None:
