@@ -31,7 +31,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -236,6 +236,10 @@ def load(
 
     >>> result = seedbed.load("data/seeds", mode="upsert")   # doctest: +SKIP
     >>> print(result)                                         # doctest: +SKIP
+
+    (Longer than 60 lines on purpose: the connection, the writer thread, the
+    retries and the commit sit in one ``try``/``finally`` that always gives
+    the connection back, and are easier to check for that read as one.)
     """
     started = time.perf_counter()
     load_mode = LoadMode.parse(mode)
@@ -271,18 +275,9 @@ def load(
             raise
         if not report.ok:
             raise DataError(_invalid_message(report), report)
-        attempts, previous = 1, None
-        merging = load_mode is not LoadMode.INSERT
-        while (
-            writer.error is not None
-            and is_retryable(writer.error, previous, merging=merging)
-            and attempts < MAX_ATTEMPTS
-        ):
-            connection.rollback()
-            time.sleep(random.uniform(0.05, 0.2) * attempts)
-            attempts, previous = attempts + 1, writer.error
-            writer = _Writer(connection, jobs, load_mode, show, plan, timeout)
-            writer.run()
+        writer, attempts = _retried(
+            writer, lambda: _Writer(connection, jobs, load_mode, show, plan, timeout)
+        )
         if writer.error is not None:
             with contextlib.suppress(psycopg.Error):
                 connection.rollback()  # release the locks before looking keys up
@@ -328,6 +323,26 @@ def _refused(
         if not report.ok:
             return DataError(_invalid_message(report), report)
     return _mapped(error, writer.current)
+
+
+def _retried(writer: _Writer, again: Callable[[], _Writer]) -> tuple[_Writer, int]:
+    """Run the writes again (a fresh writer from ``again``) while the error is retryable.
+
+    Returns the last writer and the number of attempts, at most ``MAX_ATTEMPTS``.
+    """
+    attempts, previous = 1, None
+    merging = writer.mode is not LoadMode.INSERT
+    while (
+        writer.error is not None
+        and is_retryable(writer.error, previous, merging=merging)
+        and attempts < MAX_ATTEMPTS
+    ):
+        writer.connection.rollback()
+        time.sleep(random.uniform(0.05, 0.2) * attempts)
+        attempts, previous = attempts + 1, writer.error
+        writer = again()
+        writer.run()
+    return writer, attempts
 
 
 def _stop(writer: _Writer, thread: threading.Thread) -> None:
