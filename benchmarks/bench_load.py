@@ -3,7 +3,7 @@
 Run it from the repository root (the full size takes 20 to 40 minutes on 2 cores)::
 
     .venv/bin/python benchmarks/bench_load.py --users 1000000
-    .venv/bin/python benchmarks/bench_load.py --users 1000000 --skip-seed-set   # user table only
+    .venv/bin/python benchmarks/bench_load.py --users 1000000 --scenarios user,rows
     .venv/bin/python benchmarks/bench_load.py --users 20000                     # a quick run
 
 In one run, on the same generated CSV files and the same migrated tables
@@ -173,11 +173,11 @@ def main() -> None:
     parser.add_argument(
         "--skip-to-sql", action="store_true", help="leave out pandas to_sql (the slowest)"
     )
-    parser.add_argument("--skip-seed-set", action="store_true", help="leave out the full seed set")
     parser.add_argument(
-        "--skip-incremental-into-rows",
-        action="store_true",
-        help="leave out the load into a table that already has rows",
+        "--scenarios",
+        default="user,set,rows",
+        help="which to run, comma-separated: user (user.csv into an empty table), set (the "
+        "full seed set), rows (half of user.csv into a table holding the other half)",
     )
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs of psql and seedbed each; the fastest counts"
@@ -336,11 +336,13 @@ class Bench:
         _print_table(results, n_rows)
 
     def run_all(self) -> None:
-        user_only = {"user": self.files["user"]}
-        self.scenario("1 table: user, empty", user_only, self.empty, into_rows=False)
-        if not self.args.skip_seed_set:
+        wanted = set(self.args.scenarios.split(","))
+        if "user" in wanted:
+            user_only = {"user": self.files["user"]}
+            self.scenario("1 table: user, empty", user_only, self.empty, into_rows=False)
+        if "set" in wanted:
             self.scenario("full seed set, empty tables", self.files, self.empty, into_rows=False)
-        if not self.args.skip_incremental_into_rows:
+        if "rows" in wanted:
             first, second = _halves(self.files["user"], self.args.data_dir / "halves")
 
             def half_full() -> None:

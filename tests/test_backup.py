@@ -66,6 +66,9 @@ def test_restore_refuses_a_backup_of_another_namespace(
 ) -> None:
     path = safety.backup(populated, tmp_path / "other.dump")
     elsewhere = fresh_settings(base_settings)
+    with pytest.raises(BackupError, match="no matching schemas"):
+        safety.backup(elsewhere, tmp_path / "nothing.dump")
+    assert not (tmp_path / "nothing.dump").exists()
     with pytest.raises(BackupError, match=f"holds {populated.schema}, not the namespace"):
         safety.restore(elsewhere, path)
     with pytest.raises(BackupError, match="no backup file"):

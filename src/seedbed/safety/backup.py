@@ -61,7 +61,11 @@ def backup(settings: Settings | None = None, out: Path | str | None = None) -> P
     conninfo, env = _connection(settings)
     command = [str(pg_program("pg_dump")), "--format=custom", f"--schema={settings.schema}"]
     command += ["--no-owner", "--no-privileges", f"--file={path}", f"--dbname={conninfo}"]
-    _run(command, env, "backup")
+    try:
+        _run(command, env, "backup")
+    except BackupError:
+        path.unlink(missing_ok=True)  # no half-written backup left behind
+        raise
     return path
 
 
