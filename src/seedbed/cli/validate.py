@@ -12,7 +12,7 @@ from seedbed.cli.sources import add_table_option, seed_input
 from seedbed.config import load_settings
 from seedbed.db import get_engine
 from seedbed.validation import validate
-from seedbed.validation.validator import in_database_hint
+from seedbed.validation.hints import in_database_hint
 
 
 def register(commands: Any) -> None:

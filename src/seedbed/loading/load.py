@@ -55,8 +55,8 @@ from seedbed.loading.rebuild import LoadPlan, Rebuild, Strategy, plan_load
 from seedbed.loading.result import LoadResult, TableLoad
 from seedbed.validation import SeedSource, ValidationReport, resolve_sources
 from seedbed.validation.api import check_sources
+from seedbed.validation.hints import in_database_hint
 from seedbed.validation.sources import SeedInput
-from seedbed.validation.validator import in_database_hint
 
 MAX_ATTEMPTS = 6
 

@@ -29,39 +29,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from seedbed.errors import DatabaseError, reason
+from seedbed.validation.hints import IN_DATABASE
 from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys, key_hashes
 from seedbed.validation.report import REDACTED, ValidationReport, display_values, shorten
 from seedbed.validation.rowchecks import RowChecks, unreadable
 from seedbed.validation.schemas import with_defaults
 from seedbed.validation.sources import SeedChunk, SeedSource
 from seedbed.validation.spec import ForeignKeySpec, TableSpec, UniqueKey, table_spec
-
-#: How a report message about a key the database already holds begins.
-IN_DATABASE = "already taken"
-
-
-def rows_in_database(report: ValidationReport) -> int:
-    """Rows of ``report`` refused only because their key is already in the database.
-
-    These are what ``upsert`` and ``skip-existing`` are for; the CLI suggests them.
-    """
-    if report.ok:
-        return 0
-    failures = report.failures
-    taken = failures["message"].str.startswith(IN_DATABASE, na=False)
-    return len(failures.loc[taken, ["file", "line"]].drop_duplicates())
-
-
-def in_database_hint(report: ValidationReport) -> str:
-    """What to do about rows whose key the database already holds; ``""`` when none."""
-    existing = rows_in_database(report)
-    if not existing:
-        return ""
-    rows = "1 row is" if existing == 1 else f"{existing:,} rows are"
-    return (
-        f"{rows} already in the database: load with --mode upsert to update them "
-        "or --mode skip-existing to keep them"
-    )
 
 
 def _q(name: str) -> str:
@@ -416,4 +390,4 @@ def _checked_columns(spec: TableSpec) -> tuple[str, ...]:
     return tuple(name for name in names if name in spec.columns)
 
 
-__all__ = ["IN_DATABASE", "SeedValidator", "in_database_hint", "rows_in_database"]
+__all__ = ["SeedValidator"]
