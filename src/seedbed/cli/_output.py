@@ -36,7 +36,7 @@ def add_output_options(command: argparse.ArgumentParser, *, json_help: str) -> N
     )
     command.add_argument(
         "--max-rows",
-        type=_count,
+        type=whole_number,
         default=DISPLAY_ROWS,
         metavar="N",
         help=f"show at most N problem rows in the terminal (default {DISPLAY_ROWS})",
@@ -48,7 +48,8 @@ def add_output_options(command: argparse.ArgumentParser, *, json_help: str) -> N
     )
 
 
-def _count(text: str) -> int:
+def whole_number(text: str) -> int:
+    """argparse type: a whole number of 0 or more."""
     try:
         value = int(text)
     except ValueError:

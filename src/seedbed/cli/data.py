@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from seedbed.cli._output import add_output_options, announce, show_problems
+from seedbed.cli._output import add_output_options, announce, show_problems, whole_number
 from seedbed.cli.sources import add_table_option, seed_input
 from seedbed.errors import DataError
 
@@ -63,7 +63,7 @@ def register(commands: Any) -> None:
         ),
     )
     generate.add_argument("out_dir", type=Path, help="folder to write <table>.csv files into")
-    generate.add_argument("--users", type=_count, required=True, help="number of users")
+    generate.add_argument("--users", type=whole_number, required=True, help="number of users")
     generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     generate.add_argument(
         "--invalid-fraction",
@@ -73,16 +73,6 @@ def register(commands: Any) -> None:
         help="fraction of rows (0 to 1) to make invalid, for demos (default 0)",
     )
     generate.set_defaults(handler=_generate)
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
 
 
 def _fraction(text: str) -> float:

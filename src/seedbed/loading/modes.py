@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from typing import Self
 
 import sqlalchemy as sa
 
@@ -27,18 +28,26 @@ from seedbed.tablekeys import table_keys
 TRIGGER_MAINTAINED = frozenset({"updated_at"})
 
 
-class LoadMode(enum.StrEnum):
-    INSERT = "insert"
-    UPSERT = "upsert"
-    SKIP_EXISTING = "skip-existing"
+class Choice(enum.StrEnum):
+    """A load option given by name; ``parse`` refuses an unknown name with a SeedError."""
 
     @classmethod
-    def parse(cls, value: str | LoadMode) -> LoadMode:
+    def _noun(cls) -> str:
+        return cls.__name__.removeprefix("Load").lower()
+
+    @classmethod
+    def parse(cls, value: str | Self) -> Self:
         try:
             return cls(value)
         except ValueError:
             choices = ", ".join(m.value for m in cls)
-            raise SeedError(f"unknown load mode {value!r}: use one of {choices}") from None
+            raise SeedError(f"unknown load {cls._noun()} {value!r}: use one of {choices}") from None
+
+
+class LoadMode(Choice):
+    INSERT = "insert"
+    UPSERT = "upsert"
+    SKIP_EXISTING = "skip-existing"
 
 
 def conflict_key(table: sa.Table, columns: Sequence[str]) -> tuple[str, ...]:

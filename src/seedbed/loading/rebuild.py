@@ -40,7 +40,6 @@ scan, and a duplicate key is the likelier error to report first).
 
 from __future__ import annotations
 
-import enum
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -61,7 +60,7 @@ from seedbed.loading.locks import (
     LockRequest,
     lock_tables,
 )
-from seedbed.loading.modes import LoadMode
+from seedbed.loading.modes import Choice, LoadMode
 from seedbed.loading.progress import progress_bar
 from seedbed.loading.rebuild_errors import located_error
 from seedbed.validation.sources import SeedSource
@@ -71,20 +70,12 @@ _QUOTED = "'\"' || replace({ns}, '\"', '\"\"') || '\".\"' || replace({rel}, '\"'
 _BUILD_ORDER = {"p": 0, "u": 1, "x": 1, "i": 1, "c": 2, "f": 3}
 
 
-class Strategy(enum.StrEnum):
+class Strategy(Choice):
     """How a table is written: ``rebuild`` (empty tables), ``incremental``, or ``auto``."""
 
     AUTO = "auto"
     REBUILD = "rebuild"
     INCREMENTAL = "incremental"
-
-    @classmethod
-    def parse(cls, value: str | Strategy) -> Strategy:
-        try:
-            return cls(value)
-        except ValueError:
-            choices = ", ".join(s.value for s in cls)
-            raise SeedError(f"unknown load strategy {value!r}: use one of {choices}") from None
 
 
 @dataclass(frozen=True)
