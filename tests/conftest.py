@@ -19,6 +19,7 @@ from seedbed import migrate
 from seedbed.config import Settings, load_settings
 from seedbed.db import database_url, get_engine, stop_embedded
 from tests.helpers import ROOT, fresh_namespace, fresh_settings, run_cli
+from tests.notebook_runs import NotebookRuns, kernel_environment
 from tests.revision_files import RevisionFolder
 
 # The fixtures below use these; test modules import them from ``tests.helpers``.
@@ -85,3 +86,15 @@ def populated(settings: Settings) -> Settings:
 def revisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RevisionFolder:
     """A copy of the migrations that tests add revisions to (``SEEDBED_MIGRATIONS`` names it)."""
     return RevisionFolder.copy_of_project(tmp_path / "migrations", monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def kernel_env(db_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for notebook kernels: the test server, a small sample, this interpreter."""
+    return kernel_environment(db_env, tmp_path_factory.mktemp("jupyter"))
+
+
+@pytest.fixture(scope="session")
+def notebook_runs(kernel_env: dict[str, str]) -> NotebookRuns:
+    """The notebooks, each executed once for the whole run."""
+    return NotebookRuns(kernel_env)

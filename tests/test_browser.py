@@ -14,13 +14,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
-from .conftest import ROOT, fresh_namespace
-from .test_notebooks import KERNEL, TIMEOUT, _drop_namespaces, kernel_env  # noqa: F401
+from tests.helpers import ROOT
+from tests.notebook_runs import NotebookRuns
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -43,28 +41,9 @@ def _chromium(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def exported(
-    kernel_env: dict[str, str],  # noqa: F811
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Path:
-    """Notebook 02, executed at a small size and exported to HTML."""
-    namespace = fresh_namespace("nb")
-    path = ROOT / "notebooks" / "02-relationships.ipynb"
-    notebook = nbformat.read(path, as_version=4)
-    env = {**kernel_env, "SEEDBED_SCHEMA": namespace}
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        client = NotebookClient(
-            notebook,
-            kernel_name=KERNEL,
-            timeout=TIMEOUT,
-            resources={"metadata": {"path": str(path.parent)}},
-        )
-        try:
-            client.execute()
-        finally:
-            _drop_namespaces(namespace, env)
+def exported(notebook_runs: NotebookRuns, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Notebook 02, executed at a small size (the run test_notebooks checks) and exported."""
+    notebook = notebook_runs.of(ROOT / "notebooks" / "02-relationships.ipynb")
     body, _ = HTMLExporter().from_notebook_node(notebook)
     out = tmp_path_factory.mktemp("html") / "02-relationships.html"
     out.write_text(body, encoding="utf-8")

@@ -7,43 +7,15 @@ here. The kernel is this interpreter (a kernelspec written to a temporary
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from seedbed import migrate
-from seedbed.config import load_settings
-from seedbed.explore import sample_settings
-
-from .conftest import ROOT, fresh_namespace
+from tests.helpers import ROOT
+from tests.notebook_runs import NotebookRuns, execute
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-KERNEL = "seedbed-tests"
-ROWS = "400"  # users in each notebook's sample: small, so the suite stays fast
-TIMEOUT = 240  # seconds per cell
-
-
-@pytest.fixture(scope="module")
-def kernel_env(db_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Environment for kernels: the test server, a small sample, and this interpreter as kernel."""
-    jupyter_path = tmp_path_factory.mktemp("jupyter")
-    spec = jupyter_path / "kernels" / KERNEL
-    spec.mkdir(parents=True)
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    spec.joinpath("kernel.json").write_text(
-        json.dumps({"argv": argv, "display_name": "seedbed tests", "language": "python"})
-    )
-    env = dict(db_env)
-    env["JUPYTER_PATH"] = str(jupyter_path)
-    env["SEEDBED_NOTEBOOK_ROWS"] = ROWS
-    env["SEEDBED_NOTEBOOK_REPEAT"] = "2"
-    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
-    return env
 
 
 def test_every_named_notebook_exists() -> None:
@@ -53,23 +25,8 @@ def test_every_named_notebook_exists() -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(
-    path: Path, kernel_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    namespace = fresh_namespace("nb")
-    for name, value in {**kernel_env, "SEEDBED_SCHEMA": namespace}.items():
-        monkeypatch.setenv(name, value)
-    notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook,
-        kernel_name=KERNEL,
-        timeout=TIMEOUT,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    try:
-        client.execute()
-    finally:
-        _drop_namespaces(namespace, kernel_env)
+def test_notebook_executes(path: Path, notebook_runs: NotebookRuns) -> None:
+    notebook = notebook_runs.of(path)
     code_cells = [c for c in notebook.cells if c.cell_type == "code"]
     assert all(c.get("execution_count") for c in code_cells), "a code cell did not run"
     errors = [o for c in code_cells for o in c.outputs if o.output_type == "error"]
@@ -77,11 +34,8 @@ def test_notebook_executes(
 
 
 def test_a_failed_load_in_a_notebook_shows_its_report_as_html_and_nothing_on_stderr(
-    kernel_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    kernel_env: dict[str, str],
 ) -> None:
-    namespace = fresh_namespace("nb")
-    for name, value in {**kernel_env, "SEEDBED_SCHEMA": namespace}.items():
-        monkeypatch.setenv(name, value)
     cells = [
         "import seedbed\nfrom seedbed import migrate\n"
         "settings = seedbed.load_settings()\nmigrate.upgrade(settings)\n"
@@ -90,13 +44,7 @@ def test_a_failed_load_in_a_notebook_shows_its_report_as_html_and_nothing_on_std
         f"seedbed.load({str(ROOT / 'data' / 'seeds')!r}, engine=engine)",  # fails: keys taken
     ]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    client = NotebookClient(
-        notebook, kernel_name=KERNEL, timeout=TIMEOUT, allow_errors=True, record_timing=False
-    )
-    try:
-        client.execute()
-    finally:
-        _drop_namespaces(namespace, kernel_env)
+    execute(notebook, kernel_env, allow_errors=True, record_timing=False)
     outputs = [o for c in notebook.cells for o in c.outputs]
     assert [o for o in outputs if o.output_type == "stream" and o.name == "stderr"] == []
     loaded, failed = notebook.cells[1].outputs, notebook.cells[2].outputs
@@ -112,12 +60,3 @@ def test_a_failed_load_in_a_notebook_shows_its_report_as_html_and_nothing_on_std
     assert html.index("<th>problems</th>") < html.index("<th>message</th>")  # summary first
     error = next(o for o in failed if o.output_type == "error")
     assert error.ename == "DataError" and len(error.traceback) == 1
-
-
-def _drop_namespaces(namespace: str, env: dict[str, str]) -> None:
-    """Drop the namespace a notebook used and the ``<namespace>_<suffix>`` samples it built."""
-    settings = load_settings(schema=namespace, home=env["SEEDBED_HOME"])
-    migrate.reset(settings)
-    suffixes = ("quickstart", "relationships", "index_choices", "query_performance")
-    for suffix in suffixes:
-        migrate.reset(sample_settings(suffix, settings))
