@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,3 +99,9 @@ def kernel_env(db_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
 def notebook_runs(kernel_env: dict[str, str]) -> NotebookRuns:
     """The notebooks, each executed once for the whole run."""
     return NotebookRuns(kernel_env)
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    """A private copy of the repository's seed folder, free to edit."""
+    return Path(shutil.copytree(ROOT / "data" / "seeds", tmp_path / "seeds"))

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from seedbed.config import Settings
-
-from .conftest import ROOT, run_cli
+from tests.helpers import ROOT, run_cli
 
 SEEDS = str(ROOT / "data" / "seeds")
 SEED_ROWS = sum(

@@ -7,8 +7,7 @@ from pathlib import Path
 import seedbed
 from seedbed.display import install_ipython_hook
 from seedbed.errors import DataError, LoadError
-
-from .conftest import ROOT
+from tests.helpers import ROOT
 
 BAD_EMAIL = ROOT / "data" / "invalid" / "bad_email"
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 import seedbed
 from seedbed.config import load_settings
@@ -20,41 +17,11 @@ from seedbed.loading.modes import conflict_key
 from seedbed.models import metadata_for
 from seedbed.synthetic import generate_seed_set
 from tests.helpers import counts, run_cli, snapshot
+from tests.load_helpers import execute, file_rows, user_rows, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "data" / "seeds"
 SECRET = "vf_topsecret_value_42"
-
-
-def file_rows(path: Path) -> int:
-    with path.open(newline="") as handle:
-        return sum(1 for _ in csv.reader(handle)) - 1
-
-
-def execute(engine: Engine, sql: str) -> None:
-    with engine.begin() as conn:
-        conn.exec_driver_sql(sql.format(schema=schema_of(engine)))
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-def user_rows(path: Path) -> tuple[list[str], list[list[str]]]:
-    with path.open(newline="") as handle:
-        rows = list(csv.reader(handle))
-    return rows[0], rows[1:]
-
-
-@pytest.fixture
-def seeds(tmp_path) -> Path:
-    """A private copy of the repository's seed folder, free to edit."""
-    return Path(shutil.copytree(SEEDS, tmp_path / "seeds"))
 
 
 def test_load_seed_folder_inserts_every_table_in_fk_order(engine):

@@ -12,11 +12,8 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -24,21 +21,12 @@ from sqlalchemy.engine import Engine
 import seedbed
 from seedbed.db import schema_of
 from seedbed.errors import DatabaseError
-from seedbed.synthetic import generate_seed_set, generate_tables
+from seedbed.synthetic import generate_seed_set
 from tests.helpers import counts, snapshot
+from tests.load_helpers import backend_gone, distinct_seed_set, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "data" / "seeds"
-
-
-def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def copy_backend_waiting_on(engine: Engine, table: str) -> int | None:
@@ -51,13 +39,6 @@ def copy_backend_waiting_on(engine: Engine, table: str) -> int | None:
             ),
             {"copy": f'COPY %"{table}"%', "lock": f'LOCK TABLE %"{table}"%'},
         ).scalar()
-
-
-def backend_gone(engine: Engine, pid: int) -> bool:
-    with engine.connect() as conn:
-        return not conn.execute(
-            sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
-        ).scalar_one()
 
 
 class TableLock:
@@ -77,22 +58,6 @@ def preloaded(engine: Engine) -> dict[str, str]:
     """The repository's seeds loaded; the snapshot every fault must leave intact."""
     seedbed.load(SEEDS, engine=engine)
     return snapshot(engine)
-
-
-def distinct_seed_set(folder: Path, users: int, seed: int) -> Path:
-    """A generated seed set whose unique values differ from the repository's seeds."""
-    tables = generate_tables(users, seed=seed)
-    renamed = {"user": "email", "account": "account_id", "tag": "name", "post": "slug"}
-    folder.mkdir(parents=True)
-    for name, table in tables.items():
-        if name in renamed:
-            column = renamed[name]
-            index = table.schema.get_field_index(column)
-            table = table.set_column(
-                index, column, pc.binary_join_element_wise("x", table[column], "")
-            )
-        pacsv.write_csv(table, folder / f"{name}.csv")
-    return folder
 
 
 @pytest.fixture

@@ -19,14 +19,20 @@ from seedbed.db import schema_of
 from seedbed.errors import ConfigError, DataError, LoadError, SeedError
 from seedbed.loading.locks import DEFAULT_LOCK_TIMEOUT, lock_timeout
 from seedbed.loading.rebuild import maintenance_work_mem_mb
-from tests.conftest import ROOT
-from tests.helpers import counts, run_cli
-from tests.test_load import execute, file_rows, seeds, user_rows, write_csv
-from tests.test_load_faults import backend_gone, distinct_seed_set, wait_for
+from seedbed.models import metadata
+from tests.helpers import ROOT, counts, run_cli
+from tests.load_helpers import (
+    backend_gone,
+    distinct_seed_set,
+    execute,
+    file_rows,
+    user_rows,
+    wait_for,
+    write_csv,
+)
 
 SEEDS = ROOT / "data" / "seeds"
-__all__ = ["seeds"]  # a fixture
-TABLES = ("tag", "user", "verification", "account", "post", "session", "post_tag")
+TABLES = tuple(t.name for t in metadata.sorted_tables)
 
 
 def catalog(engine: Engine) -> list[tuple[object, ...]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from seedbed import migrate
 from seedbed.config import Settings
-from tests.conftest import ROOT, fresh_settings
+from tests.helpers import ROOT, fresh_settings
 
 
 def _build_wheel(out: Path) -> Path:

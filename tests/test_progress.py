@@ -22,8 +22,7 @@ import pytest
 
 from seedbed.config import Settings
 from seedbed.loading.progress import ProgressDisplay, progress_bar
-
-from .conftest import ROOT, run_cli
+from tests.helpers import ROOT, run_cli
 
 USERS = int(os.environ.get("SEEDBED_TMUX_USERS", "200000"))
 WIDTH = 200
