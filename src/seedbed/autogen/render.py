@@ -1,6 +1,6 @@
 """Rendering revisions that stand alone and work in any namespace.
 
-Three Alembic hooks, no editing of generated text:
+Alembic's own hooks, no editing of generated text:
 
 - a renderer per :class:`~seedbed.autogen.ops.NamespaceOp` writes
   ``op.execute(f"...")`` with the statement's SQL, the namespace replaced by
@@ -8,6 +8,11 @@ Three Alembic hooks, no editing of generated text:
 - ``render_item`` writes enum column types as
   ``postgresql.ENUM(..., schema=schema, create_type=False)`` and foreign keys
   with ``f'{schema}.table.column'`` targets;
+- CHECK conditions (``render_item`` for a new table's, a renderer for
+  ``op.create_check_constraint``) keep a ``%`` as written. Alembic compiles them
+  with the connection's dialect, whose ``pyformat`` parameters double every
+  ``%``; the revision compiles the text again when it runs, so a ``LIKE '%x'``
+  would reach PostgreSQL as ``LIKE '%%x'`` and ``db check`` would never be clean;
 - ``process_revision_directives`` replaces the namespace on every op
   (``schema``, ``referent_schema``, ``source_schema``) with
   :class:`SchemaVariable`, whose ``repr`` is the word ``schema``, so Alembic's
@@ -24,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.autogenerate import renderers
 from alembic.autogenerate.api import AutogenContext
-from alembic.autogenerate.render import _render_gen_name
+from alembic.autogenerate.render import _render_dialect_kwargs_items, _render_gen_name
 from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.sql.elements import quoted_name
@@ -89,7 +94,48 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
         return f"postgresql.ENUM({labels}, name={name}, schema={schema}, create_type=False)"
     if type_ == "foreign_key" and isinstance(obj, sa.ForeignKeyConstraint):
         return _foreign_key(obj, autogen_context, namespace)
+    if type_ == "check" and isinstance(obj, sa.CheckConstraint) and obj._type_bound is False:
+        return _check_constraint(obj, autogen_context)
     return False
+
+
+def check_condition(condition: Any, autogen_context: AutogenContext) -> str:
+    """A CHECK condition as a Python literal for a revision: the SQL, ``%`` not doubled."""
+    impl = autogen_context.migration_context.impl
+    sql = impl.render_ddl_sql_expr(condition)
+    if impl.render_ddl_sql_expr(sa.text("%")) == "%%":
+        sql = sql.replace("%%", "%")
+    return repr(sql)
+
+
+def _check_constraint(constraint: sa.CheckConstraint, autogen_context: AutogenContext) -> str:
+    prefix = autogen_context.opts["sqlalchemy_module_prefix"] or ""
+    args = [check_condition(constraint.sqltext, autogen_context)]
+    if constraint.name:
+        args.append(f"name={_render_gen_name(autogen_context, constraint.name)!r}")
+    args += _render_dialect_kwargs_items(autogen_context, constraint.dialect_kwargs)
+    return f"{prefix}CheckConstraint({', '.join(args)})"
+
+
+_ALEMBIC_ADD_CHECK = renderers.dispatch(ops.CreateCheckConstraintOp)
+
+
+@renderers.dispatch_for(ops.CreateCheckConstraintOp, replace=True)
+def render_add_check(autogen_context: AutogenContext, op: ops.CreateCheckConstraintOp) -> str:
+    """``op.create_check_constraint(...)`` with the condition as written (see above)."""
+    if not autogen_context.opts.get("seedbed_namespace"):
+        return str(_ALEMBIC_ADD_CHECK(autogen_context, op))
+    constraint = op.to_constraint()
+    args = [
+        repr(_render_gen_name(autogen_context, op.constraint_name)),
+        repr(str(op.table_name)),
+        check_condition(constraint.sqltext, autogen_context),
+    ]
+    if op.schema:
+        args.append(f"schema={op.schema!r}")
+    args += _render_dialect_kwargs_items(autogen_context, constraint.dialect_kwargs)
+    prefix = autogen_context.opts["alembic_module_prefix"] or ""
+    return f"{prefix}create_check_constraint({', '.join(args)})"
 
 
 def _foreign_key(

@@ -135,6 +135,41 @@ class Matches(Rule):
 
 
 @dataclass(frozen=True)
+class UuidV4(Matches):
+    """A lowercase UUID version 4: ``pattern`` is :data:`UUID_V4`; the CHECK is cheaper SQL.
+
+    PostgreSQL's regex engine builds its DFA states afresh for every value, and a
+    fixed-length pattern visits one new state per character, so the CHECK
+    ``id ~ '^(UUID_V4)$'`` costs 2.41 s per million ids (PostgreSQL 18, one core,
+    ``SELECT count(*) ... WHERE NOT (check)`` over 1M ids), the largest single
+    cost of loading ``user``. The CHECK here costs 0.52 s and accepts exactly
+    the same strings:
+
+    - ``~ '^[0-9a-f-]+$'`` (0.31 s): only lowercase hex digits and hyphens;
+    - ``LIKE ANY`` of four patterns, one per variant ``8``/``9``/``a``/``b``
+      (0.16 s): 36 characters, hyphens at 9, 14, 19 and 24, the version ``4``
+      at 15 and the variant at 20;
+    - ``NOT LIKE '%-%-%-%-%-%'`` (0.12 s): at most four hyphens, so those four
+      are the only ones, and every other position is a hex digit.
+
+    Each part is NULL on NULL, so a NULL passes the CHECK, as it does the
+    regex. The forms measured against it (seconds per million): ``[0-9a-f]``
+    written out 36 times 2.45, ``SIMILAR TO`` 2.49, ``^[0-9a-f-]{36}$`` 2.12,
+    ``translate(...)`` 3.28, ``ltrim(id, '0123456789abcdef-') = ''`` 1.58.
+    Pandera and the generator keep using ``pattern``.
+    """
+
+    @property
+    def sql(self) -> str:
+        column = _q(self.columns[0])
+        shapes = ", ".join(f"'________-____-4___-{variant}___-____________'" for variant in "89ab")
+        return (
+            f"{column} ~ '^[0-9a-f-]+$' AND {column} LIKE ANY (ARRAY[{shapes}]) "
+            f"AND {column} NOT LIKE '%-%-%-%-%-%'"
+        )
+
+
+@dataclass(frozen=True)
 class Length(Rule):
     """Character length between ``minimum`` and ``maximum``, inclusive."""
 
@@ -326,8 +361,8 @@ def email(column: str) -> Matches:
     return Matches(f"{column}_format", (column,), "must be an email address", EMAIL)
 
 
-def uuid_v4(column: str) -> Matches:
-    return Matches(f"{column}_uuid_v4", (column,), "must be a lowercase UUID version 4", UUID_V4)
+def uuid_v4(column: str) -> UuidV4:
+    return UuidV4(f"{column}_uuid_v4", (column,), "must be a lowercase UUID version 4", UUID_V4)
 
 
 def url(column: str) -> Matches:
@@ -386,6 +421,7 @@ __all__ = [
     "Matches",
     "RequiredWhen",
     "Rule",
+    "UuidV4",
     "all_rules",
     "checks",
     "email",
