@@ -35,6 +35,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -180,7 +181,17 @@ def main() -> None:
         "full seed set), rows (half of user.csv into a table holding the other half)",
     )
     parser.add_argument(
-        "--repeat", type=int, default=1, help="runs of psql and seedbed each; the fastest counts"
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of psql and seedbed, interleaved; medians are shown (default 1)",
+    )
+    parser.add_argument(
+        "--methods",
+        type=lambda text: set(text.split(",")),
+        default=None,
+        help="only these, comma-separated: copy, rebuild, incremental, pgloader, to_sql "
+        "(default: all; copy is the baseline of every ratio)",
     )
     parser.add_argument(
         "--memory-users",
@@ -303,37 +314,40 @@ class Bench:
             found.append(("pgloader", self.pgloader_load))
             if not self.args.skip_to_sql:
                 found.append(("pandas to_sql", self.to_sql))
-        return found
+        wanted = self.args.methods
+        return [m for m in found if wanted is None or m[0].split()[-1].strip("\\") in wanted]
 
     def scenario(
         self, title: str, files: dict[str, Path], prepare: Callable[[], None], into_rows: bool
     ) -> None:
+        """Time every method on ``files``; with ``--repeat N``, N interleaved rounds.
+
+        A round runs each method once, ``\\copy`` first, so a method's ratio is
+        taken against the ``\\copy`` of its own round, and the machine's drift
+        falls on both. The table shows each method's median seconds and the
+        median of its per-round ratios (pgloader and ``to_sql`` run once).
+        """
         n_rows = sum(_count_rows(p) for p in files.values())
         megabytes = sum(p.stat().st_size for p in files.values()) / 1e6
         print(f"\n== {title}: {n_rows:,} rows, {megabytes:,.0f} MB ==", flush=True)
-        results: list[tuple[str, Timing | None]] = []
-        for label, method in self.methods(into_rows):
-            timing: Timing | None = None
-            repeats = self.args.repeat if label.startswith(("psql", "seedbed")) else 1
-            for _ in range(repeats):
+        runs: dict[str, list[Timing]] = {}
+        for round_number in range(self.args.repeat):
+            for label, method in self.methods(into_rows):
+                if round_number and not label.startswith(("psql", "seedbed")):
+                    continue
                 prepare()
                 before = {name: self.count(name) for name in files}
                 attempt = method(files)
                 if attempt is None:
-                    break
+                    runs[label] = []
+                    continue
                 for name, path in files.items():
                     added = self.count(name) - before[name]
                     if added != _count_rows(path):
                         raise SystemExit(f"{label}: {name}: {added:,} rows loaded, not {n_rows:,}")
-                if timing is None or attempt.seconds < timing.seconds:
-                    peak = max(attempt.peak_rss_mb, timing.peak_rss_mb if timing else 0.0)
-                    timing = Timing(attempt.seconds, peak, attempt.split)
-            results.append((label, timing))
-            print(
-                f"  {label}: {timing.seconds:.2f} s" if timing else f"  {label}: skipped",
-                flush=True,
-            )
-        _print_table(results, n_rows)
+                runs.setdefault(label, []).append(attempt)
+                print(f"  {label}: {attempt.seconds:.2f} s", flush=True)
+        _print_table(runs, n_rows)
 
     def run_all(self) -> None:
         wanted = set(self.args.scenarios.split(","))
@@ -343,7 +357,7 @@ class Bench:
         if "set" in wanted:
             self.scenario("full seed set, empty tables", self.files, self.empty, into_rows=False)
         if "rows" in wanted:
-            first, second = _halves(self.files["user"], self.args.data_dir / "halves")
+            first, second = _halves(self.files["user"], self.folder / "halves")
 
             def half_full() -> None:
                 self.empty()
@@ -372,21 +386,28 @@ class Bench:
         )
 
 
-def _print_table(results: list[tuple[str, Timing | None]], n_rows: int) -> None:
-    baseline = results[0][1]
+def _print_table(runs: dict[str, list[Timing]], n_rows: int) -> None:
+    """Median seconds, rows/s, peak RSS, median ratio to the same round's ``\\copy``, split."""
+    baseline = runs.get("psql \\copy", [])
     print(
         f"{'method':<20} {'seconds':>9} {'rows/s':>11} {'peak RSS':>10} {'vs psql':>8}  split (s)"
     )
-    for label, timing in results:
-        if timing is None:
+    for label, timings in runs.items():
+        if not timings:
             note = "not installed" if label == "pgloader" else "no psql found"
             print(f"{label:<20} skipped: {note}")
             continue
-        ratio = f"{timing.seconds / baseline.seconds:.2f}x" if baseline else "n/a"
+        middle = sorted(timings, key=lambda t: t.seconds)[(len(timings) - 1) // 2]
+        ratios = [t.seconds / b.seconds for t, b in zip(timings, baseline, strict=False)]
+        ratio = f"{statistics.median(ratios):.2f}x" if ratios else "n/a"
+        peak = max(t.peak_rss_mb for t in timings)
         print(
-            f"{label:<20} {timing.seconds:>9.2f} {n_rows / timing.seconds:>11,.0f} "
-            f"{timing.peak_rss_mb:>7.0f} MB {ratio:>8}  {timing.split}"
+            f"{label:<20} {middle.seconds:>9.2f} {n_rows / middle.seconds:>11,.0f} "
+            f"{peak:>7.0f} MB {ratio:>8}  {middle.split}"
         )
+        if len(timings) > 1:
+            every = ", ".join(f"{t.seconds:.2f}" for t in timings)
+            print(f"{'':<20} runs: {every}; ratios: {', '.join(f'{r:.2f}' for r in ratios)}")
 
 
 def _halves(path: Path, folder: Path) -> tuple[Path, Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -178,6 +179,31 @@ def test_validate_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
     process.stderr.close()
     assert process.wait(timeout=120) == 141
     assert stderr == ""
+
+
+def test_the_console_script_flushes_its_output_and_lets_go_of_the_server(
+    tmp_path: Path, settings: Settings, db_env: dict[str, str]
+) -> None:
+    """The quick exit (``seedbed.cli.run``) keeps output, exit code and the server handle right."""
+    lines = ["id,email", *(f"8b4ae5f1-a941-46a0-956a-{i:012d},bad{i}" for i in range(3000))]
+    (tmp_path / "user.csv").write_text("\n".join(lines) + "\n")
+    command = [sys.executable, "-m", "seedbed", "validate", "--json", "--against-db"]
+    process = subprocess.Popen(
+        [*command, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env_for(settings, db_env),
+    )
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr
+    problems = json.loads(stdout)  # every byte of a report far larger than a pipe's buffer
+    assert len(problems) == 3000 and len(stdout) > 10 * 65536
+    assert {p["line"] for p in problems if p["column"] == "email"} == set(range(2, 3002))
+    if settings.embedded:
+        handles = json.loads((settings.home / "pgdata" / ".handle_pids.json").read_text())
+        assert process.pid not in handles and os.getpid() in handles
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,16 @@
 
 From the declaration come its Pandera schemas, migrations, a validated fast
 loader and documentation. The public API is what ``__all__`` lists.
+
+The analysis helpers, the loader and the validator are imported when first
+used (``seedbed.load`` imports :mod:`seedbed.loading`), so the command line and
+scripts that need one of them do not pay for importing the others.
 """
 
 from __future__ import annotations
 
+import importlib
+import typing
 from importlib import metadata as _metadata
 
 from seedbed.config import Settings, load_settings
@@ -23,19 +29,39 @@ from seedbed.errors import (
     SeedError,
     UnsafeMigrationError,
 )
-from seedbed.explore import (
-    Timing,
-    explain,
-    keyset_page,
-    keyset_pages,
-    offset_page,
-    read_query,
-    read_table,
-    time_query,
-    uses_index,
-)
-from seedbed.loading import LoadResult, load
-from seedbed.validation import ValidationReport, pandera_schema, validate
+
+if typing.TYPE_CHECKING:
+    from seedbed.explore import (
+        Timing,
+        explain,
+        keyset_page,
+        keyset_pages,
+        offset_page,
+        read_query,
+        read_table,
+        time_query,
+        uses_index,
+    )
+    from seedbed.loading import LoadResult, load
+    from seedbed.validation import ValidationReport, pandera_schema, validate
+
+#: The public names imported on first use, by the module that defines them.
+_LAZY = {
+    "seedbed.explore": (
+        "Timing",
+        "explain",
+        "keyset_page",
+        "keyset_pages",
+        "offset_page",
+        "read_query",
+        "read_table",
+        "time_query",
+        "uses_index",
+    ),
+    "seedbed.loading": ("LoadResult", "load"),
+    "seedbed.validation": ("ValidationReport", "pandera_schema", "validate"),
+}
+_HOME = {name: module for module, names in _LAZY.items() for name in names}
 
 try:
     __version__ = _metadata.version("seedbed")
@@ -71,5 +97,20 @@ __all__ = [
     "uses_index",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> typing.Any:
+    """Import a public name of :data:`_LAZY` the first time it is asked for."""
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'seedbed' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME})
+
 
 _install_ipython_hook()  # inside IPython: uncaught DataErrors render with their report

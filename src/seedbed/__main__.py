@@ -1,7 +1,5 @@
 """``python -m seedbed`` runs the CLI."""
 
-import sys
+from seedbed.cli import run
 
-from seedbed.cli import main
-
-sys.exit(main())
+run()

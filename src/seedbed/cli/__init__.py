@@ -10,11 +10,14 @@ modules of this package, one module per group, each exposing ``register``.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
+import functools
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from seedbed import __version__
 from seedbed.cli._output import announce
@@ -25,10 +28,24 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with a usage error on one line like every other error (exit 2)."""
+    """argparse, with a usage error on one line like every other error (exit 2).
+
+    The help is wrapped to the terminal's width, asked once: argparse asks for
+    every argument it adds, 90 ms per command line when stdout is not a terminal.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _formatter())
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+@functools.cache
+def _formatter() -> Callable[..., argparse.HelpFormatter]:
+    width = shutil.get_terminal_size().columns - 2  # what argparse computes each time
+    return functools.partial(argparse.HelpFormatter, width=width)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +114,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _error(f"unexpected {type(exc).__name__}: {reason(exc)} (SEEDBED_DEBUG=1 shows where)")
         return 70
+
+
+def run() -> NoReturn:
+    """The ``seedbed`` console script and ``python -m seedbed``: :func:`main`, then exit.
+
+    A finished command ends the way a C program does: the output is flushed
+    and the exit handlers run (they let go of the embedded server), but the
+    interpreter does not tear down every module it loaded, which takes 0.3 to
+    0.4 s after pandas, pyarrow and SQLAlchemy and changes nothing outside the
+    process. Every thread seedbed starts has been joined by then.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # closed: nothing left to say
+            stream.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
 
 
 def _error(message: str, prefix: str = "seedbed: error: ") -> None:

@@ -1,4 +1,9 @@
-"""``seedbed db``: generate, push, migrate, downgrade, check, reset, lint, backup, restore."""
+"""``seedbed db``: generate, push, migrate, downgrade, check, reset, lint, backup, restore.
+
+:mod:`seedbed.migrate` and :mod:`seedbed.safety` (with Alembic) are imported by
+the commands that use them, not when the parser is built: ``seedbed load``
+does not wait for them.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from seedbed import migrate, safety
 from seedbed.config import load_settings
 from seedbed.errors import UnsafeMigrationError
-from seedbed.safety.revisions import revision_at
 
 
 def register(commands: Any) -> None:
@@ -110,6 +113,9 @@ def register(commands: Any) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from seedbed import migrate, safety
+    from seedbed.safety.revisions import revision_at
+
     settings = load_settings()
     path = migrate.generate(settings, args.message)
     if path is None:
@@ -123,6 +129,8 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _push(args: argparse.Namespace) -> int:
+    from seedbed import migrate
+
     settings = load_settings()
     changes = migrate.push(settings)
     for line in changes:
@@ -132,6 +140,8 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from seedbed import safety
+
     settings = load_settings()
     if args.dry_run:
         result = safety.dry_run(settings, args.to)
@@ -151,6 +161,8 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _downgrade(args: argparse.Namespace) -> int:
+    from seedbed import migrate
+
     settings = load_settings()
     migrate.downgrade(settings, args.to)
     print(f"{settings.schema}: at revision {migrate.current_revision(settings) or 'base'}")
@@ -158,6 +170,8 @@ def _downgrade(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from seedbed import migrate
+
     settings = load_settings()
     differences = migrate.check(settings)
     if not differences:
@@ -170,6 +184,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _reset(args: argparse.Namespace) -> int:
+    from seedbed import migrate
+
     settings = load_settings()
     if _refused(args, "drop", settings.schema):
         return 2
@@ -179,12 +195,16 @@ def _reset(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
+    from seedbed import safety
+
     report = safety.lint(load_settings(), args.revisions)
     print(report.render())
     return 0 if report.ok else 1
 
 
 def _backup(args: argparse.Namespace) -> int:
+    from seedbed import safety
+
     settings = load_settings()
     path = safety.backup(settings, args.out)
     print(f"backed up {settings.schema} to {path}")
@@ -192,6 +212,8 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
+    from seedbed import safety
+
     settings = load_settings()
     if _refused(args, "replace", settings.schema):
         return 2

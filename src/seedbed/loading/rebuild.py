@@ -12,12 +12,13 @@ default, in ``insert`` mode), the writer, inside the load's one transaction:
 3. drops them and ``TRUNCATE`` s the table (it is empty: this only gives it a
    new file, which lets ``COPY ... FREEZE`` write rows already frozen, so no
    later VACUUM has to rewrite every page to freeze them or set hint bits);
-4. after the COPY, rebuilds them under the same names and definitions:
-   primary key, unique constraints and indexes first (sorted index builds, with
-   ``maintenance_work_mem`` sized to the data and the machine, see
-   :func:`maintenance_work_mem_mb`), then the CHECKs (all of a table's CHECKs in
-   one ``ALTER TABLE``, so one validating scan), then the foreign keys (each
-   validated by one join). Nothing is ever left ``NOT VALID``. Then ``ANALYZE``.
+4. after the COPY, rebuilds them under the same names and definitions: the
+   CHECKs first (all of a table's CHECKs in one ``ALTER TABLE``, so one
+   validating scan), then the primary key, unique constraints and indexes
+   (sorted index builds, with ``maintenance_work_mem`` sized to the data and
+   the machine, see :func:`maintenance_work_mem_mb`), then the foreign keys
+   (each validated by one join). Nothing is ever left ``NOT VALID``. Then
+   ``ANALYZE``.
 
 If anything fails the transaction rolls back, and with it the drops: catalog
 and data are exactly as before. A row that only the database refuses is found
@@ -34,8 +35,9 @@ parent ``ACCESS EXCLUSIVE``, and validation reads that parent meanwhile.
 What was measured, and kept or not, is in the README's Performance section:
 freezing is kept (no cost at load, it saves the first VACUUM's rewrite);
 parallel index builds are left to the server's ``max_parallel_maintenance_workers``;
-CHECKs are validated after the index builds (either order costs the same
-scan, and a duplicate key is the likelier error to report first).
+the CHECK scan runs first, on one core, while validation is still using the
+other; the index builds come after it, when their parallel workers have both
+cores to themselves.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ from seedbed.validation.sources import SeedSource
 
 # A relation's name quoted as :func:`seedbed.loading.copy.qualified` quotes it.
 _QUOTED = "'\"' || replace({ns}, '\"', '\"\"') || '\".\"' || replace({rel}, '\"', '\"\"') || '\"'"
-_BUILD_ORDER = {"p": 0, "u": 1, "x": 1, "i": 1, "c": 2, "f": 3}
+_BUILD_ORDER = {"c": 0, "p": 1, "u": 2, "x": 2, "i": 2, "f": 3}
 
 
 class Strategy(Choice):
@@ -246,7 +248,7 @@ class Rebuild:
         self.seconds += time.perf_counter() - started
 
     def restore(self, targets: Mapping[str, SeedSource]) -> None:
-        """After the COPY: indexes, then CHECKs, then foreign keys, then statistics."""
+        """After the COPY: CHECKs, then keys and indexes, then foreign keys, then statistics."""
         started = time.perf_counter()
         with self.connection.cursor() as cursor:
             cursor.execute(
