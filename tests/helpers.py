@@ -13,6 +13,8 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from seedbed.config import Settings, load_settings
@@ -21,6 +23,13 @@ from seedbed.models import metadata_for
 
 ROOT = Path(__file__).resolve().parents[1]
 _counter = itertools.count()
+
+
+def head_revision() -> str:
+    """The newest revision in the repository's ``migrations/``, as Alembic finds it."""
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    return str(ScriptDirectory.from_config(config).get_current_head())
 
 
 def run_cli(

@@ -268,11 +268,12 @@ def test_a_changed_updated_at_function_is_replaced_and_restored(
             f"LANGUAGE plpgsql AS $${old_body}$$"
         )
     assert migrate.check(settings) == [f"changed function {settings.schema}.set_updated_at()"]
+    before = migrate.current_revision(settings)
     path = migrate.generate(settings, "function")
     assert path is not None
     migrate.upgrade(settings)
     assert migrate.check(settings) == []
-    migrate.downgrade(settings, "0001")
+    migrate.downgrade(settings, str(before))
     with get_engine(settings).connect() as conn:
         body = conn.execute(
             sa.text(
