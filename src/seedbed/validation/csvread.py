@@ -251,12 +251,14 @@ class CsvReader:
 
     def read_header(self) -> list[str] | None:
         """The header's column names alone (None: the file has no readable header)."""
-        for _ in self.pieces():
+        for _ in self.pieces(header_only=True):
             break
         return self.header
 
-    def pieces(self) -> Iterator[CsvPiece]:
+    def pieces(self, header_only: bool = False) -> Iterator[CsvPiece]:
         """The file's rows in pieces; the header is read from the first block.
+
+        ``header_only`` stops once the header is read, before any row is parsed.
 
         One loop over the blocks on purpose (a little over 60 lines): the
         header, the fast path and the exact scan share the block's line count.
@@ -281,6 +283,8 @@ class CsvReader:
                     self.header_problem = "line_endings" if bare_cr else "csv_format"
                     return
                 n_fields = len(self.header)
+                if header_only:
+                    return
                 rest = int(records.stops[0]) + (2 if self.crlf_header else 1)
                 if rest >= len(buf):
                     yield CsvPiece(
