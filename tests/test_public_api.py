@@ -50,6 +50,10 @@ def test_importing_seedbed_leaves_the_heavy_parts_until_they_are_used() -> None:
     assert "seedbed.loading" in loaded and "seedbed.explore" not in loaded
 
 
-def test_the_command_line_parser_does_not_import_the_migration_tools() -> None:
-    loaded = _imported_after("from seedbed.cli import build_parser\nbuild_parser()")
+def test_the_command_line_and_the_loader_leave_migrations_and_pandera_until_used() -> None:
+    code = "from seedbed.cli import build_parser\nbuild_parser()\nimport seedbed.loading.load"
+    loaded = _imported_after(code)
     assert not loaded & {"alembic", "seedbed.migrate", "seedbed.safety", "seedbed.explore"}
+    assert "pandera" not in loaded  # imported by the first schema built, in validation
+    loaded = _imported_after("import seedbed\nseedbed.pandera_schema('user')")
+    assert "pandera" in loaded

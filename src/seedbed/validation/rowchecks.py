@@ -15,7 +15,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import pandera.errors
 import sqlalchemy as sa
 
 from seedbed.validation.keys import ChunkKeys
@@ -62,10 +61,12 @@ class RowChecks:
 
         ``full`` is the chunk's frame with the left-out columns a check reads.
         """
+        from pandera.errors import SchemaErrors  # imported with the schema, in __init__
+
         self.keys.clear()
         try:
             self.schema.validate(full, lazy=True, inplace=True)
-        except pandera.errors.SchemaErrors as exc:
+        except SchemaErrors as exc:
             return self._mapped(chunk, full, exc.failure_cases)
         return ValidationReport(), {}
 

@@ -24,11 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError
@@ -37,6 +36,13 @@ from seedbed.validation import spec as k
 from seedbed.validation.coerce import coerce_column, default_series, type_message
 from seedbed.validation.keys import ChunkKeys, chunk_keys
 from seedbed.validation.spec import ColumnSpec, RuleSpec, TableSpec, UniqueKey, table_spec
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
+
+# Pandera (with pydantic) takes about 0.15 s to import, so each function that
+# builds a schema imports it: ``seedbed load`` starts its COPY first, and the
+# import happens in the validation thread meanwhile.
 
 TEXT_DTYPE = pd.StringDtype(storage="pyarrow", na_value=np.nan)
 _DTYPES: dict[str, Any] = {
@@ -73,6 +79,8 @@ def with_defaults(
 
 
 def _parser(column: ColumnSpec) -> pa.Parser:
+    import pandera.pandas as pa
+
     def parse(series: pd.Series) -> pd.Series:
         coerced = coerce_column(column, series)
         return series if coerced.bad.any() else coerced.values
@@ -81,6 +89,8 @@ def _parser(column: ColumnSpec) -> pa.Parser:
 
 
 def _type_check(column: ColumnSpec) -> pa.Check:
+    import pandera.pandas as pa
+
     def readable(series: pd.Series) -> pd.Series:
         return pd.Series(~coerce_column(column, series).bad, index=series.index)
 
@@ -89,6 +99,8 @@ def _type_check(column: ColumnSpec) -> pa.Check:
 
 
 def _column_rule_check(name: str, item: RuleSpec) -> pa.Check:
+    import pandera.pandas as pa
+
     def passes(series: pd.Series) -> pd.Series:
         return item.rule.passes(series.to_frame(name))
 
@@ -96,6 +108,8 @@ def _column_rule_check(name: str, item: RuleSpec) -> pa.Check:
 
 
 def _frame_rule_check(spec: TableSpec, item: RuleSpec) -> pa.Check:
+    import pandera.pandas as pa
+
     def passes(frame: pd.DataFrame) -> pd.Series:
         return item.rule.passes(with_defaults(spec, frame, item.rule.columns)).astype(bool)
 
@@ -103,6 +117,8 @@ def _frame_rule_check(spec: TableSpec, item: RuleSpec) -> pa.Check:
 
 
 def _unique_check(spec: TableSpec, key: UniqueKey, sink: KeySink | None) -> pa.Check:
+    import pandera.pandas as pa
+
     def passes(frame: pd.DataFrame) -> pd.Series:
         read = (*key.columns, *key.where_null, *key.where_not_null)
         keys = chunk_keys(frame if sink is not None else with_defaults(spec, frame, read), key)
@@ -121,6 +137,8 @@ def _unique_check(spec: TableSpec, key: UniqueKey, sink: KeySink | None) -> pa.C
 
 def _compile(spec: TableSpec, *, typed: bool, sink: KeySink | None) -> pa.DataFrameSchema:
     """The table's checks as a schema; ``typed``: for chunks seedbed has already typed."""
+    import pandera.pandas as pa
+
     table = spec.table
     single: dict[str, list[pa.Check]] = {}
     frame_checks: list[pa.Check] = []
