@@ -1,4 +1,4 @@
-"""Load benchmark: ``psql \\copy``, ``seedbed load`` (rebuild, incremental), pgloader, ``to_sql``.
+"""Load benchmark: ``psql \\copy``, ``seedbed load`` and ``seedbed.load()``, pgloader, ``to_sql``.
 
 Run it from the repository root (the full size takes 20 to 40 minutes on 2 cores)::
 
@@ -14,6 +14,9 @@ In one run, on the same generated CSV files and the same migrated tables
 - ``seedbed load --strategy rebuild`` and ``--strategy incremental`` as
   subprocesses, process start to commit, validation included; their split
   (validation, COPY and rebuild seconds) is read from the result they print;
+- ``seedbed.load()`` with each strategy, timed inside a Python process that
+  has already imported seedbed, as a notebook calls it: the difference to
+  ``seedbed load`` is the interpreter's start and the imports;
 - pgloader (Debian package ``pgloader``), ``LOAD CSV`` of each file into the
   same tables with its default options (skipped with a note when not
   installed);
@@ -75,6 +78,29 @@ for name, path in zip(sys.argv[1::2], sys.argv[2::2]):
             dtype[column.name] = column.type
     frame.to_sql(name, engine, schema="{schema}", if_exists="append", index=False, dtype=dtype)
 """
+
+API = """
+import sys, time
+import pandera.pandas
+import seedbed
+import seedbed.loading
+targets = sys.argv[2:]
+started = time.perf_counter()
+result = seedbed.load(targets if len(targets) > 1 else targets[0], strategy=sys.argv[1])
+print(f"api seconds {time.perf_counter() - started:.3f}")
+print(result)
+"""
+
+#: ``--methods`` names of the methods.
+_KEYS = {
+    "psql \\copy": "copy",
+    "seedbed rebuild": "rebuild",
+    "seedbed incremental": "incremental",
+    "seedbed.load() rebuild": "api-rebuild",
+    "seedbed.load() incremental": "api-incremental",
+    "pgloader": "pgloader",
+    "pandas to_sql": "to_sql",
+}
 
 
 @dataclass
@@ -190,8 +216,9 @@ def main() -> None:
         "--methods",
         type=lambda text: set(text.split(",")),
         default=None,
-        help="only these, comma-separated: copy, rebuild, incremental, pgloader, to_sql "
-        "(default: all; copy is the baseline of every ratio)",
+        help="only these, comma-separated: copy, rebuild, incremental, api-rebuild, "
+        "api-incremental (seedbed.load() in a process that has imported seedbed), pgloader, "
+        "to_sql (default: all; copy is the baseline of every ratio)",
     )
     parser.add_argument(
         "--memory-users",
@@ -284,6 +311,28 @@ class Bench:
 
         return load
 
+    def api(self, strategy: str) -> Callable[[dict[str, Path]], Timing]:
+        """``seedbed.load()`` called in a Python process that has already imported seedbed.
+
+        The time is the call alone, as in a notebook that has used seedbed
+        before: the loader, pandas and pandera are imported before the clock
+        starts (the interpreter's start and those imports, 0.7 to 0.8 s, are
+        what ``seedbed load`` pays on top).
+        """
+
+        def load(files: dict[str, Path]) -> Timing:
+            target = [str(p) for p in files.values()]
+            if len(files) == len(self.files):
+                target = [str(self.folder)]
+            timing, stdout = run([sys.executable, "-c", API, strategy, *target], self.env)
+            timing.seconds = float(stdout.split("api seconds ", 1)[1].split()[0])
+            found = SPLIT.search(stdout)
+            if found:
+                timing.split = "val {} / COPY {} / rebuild {}".format(*found.groups())
+            return timing
+
+        return load
+
     def pgloader_load(self, files: dict[str, Path]) -> Timing | None:
         if self.pgloader is None:
             return None
@@ -304,18 +353,19 @@ class Bench:
     def methods(
         self, into_rows: bool
     ) -> list[tuple[str, Callable[[dict[str, Path]], Timing | None]]]:
+        """(label, method) in the order a round runs them; ``--methods`` keys in ``_KEYS``."""
+        strategies = ["incremental"] if into_rows else ["rebuild", "incremental"]
         found: list[tuple[str, Callable[[dict[str, Path]], Timing | None]]] = [
             ("psql \\copy", self.psql_copy)
         ]
-        if not into_rows:
-            found.append(("seedbed rebuild", self.seedbed("rebuild")))
-        found.append(("seedbed incremental", self.seedbed("incremental")))
+        found += [(f"seedbed {name}", self.seedbed(name)) for name in strategies]
+        found += [(f"seedbed.load() {name}", self.api(name)) for name in strategies]
         if not into_rows:
             found.append(("pgloader", self.pgloader_load))
             if not self.args.skip_to_sql:
                 found.append(("pandas to_sql", self.to_sql))
         wanted = self.args.methods
-        return [m for m in found if wanted is None or m[0].split()[-1].strip("\\") in wanted]
+        return [m for m in found if wanted is None or _KEYS[m[0]] in wanted]
 
     def scenario(
         self, title: str, files: dict[str, Path], prepare: Callable[[], None], into_rows: bool
@@ -333,7 +383,7 @@ class Bench:
         runs: dict[str, list[Timing]] = {}
         for round_number in range(self.args.repeat):
             for label, method in self.methods(into_rows):
-                if round_number and not label.startswith(("psql", "seedbed")):
+                if round_number and label in ("pgloader", "pandas to_sql"):
                     continue
                 prepare()
                 before = {name: self.count(name) for name in files}
@@ -357,7 +407,8 @@ class Bench:
         if "set" in wanted:
             self.scenario("full seed set, empty tables", self.files, self.empty, into_rows=False)
         if "rows" in wanted:
-            first, second = _halves(self.files["user"], self.folder / "halves")
+            halves = self.args.data_dir / f"halves-{self.args.users}"
+            first, second = _halves(self.files["user"], halves)
 
             def half_full() -> None:
                 self.empty()
