@@ -158,6 +158,27 @@ def test_a_percent_sign_in_a_check_reaches_the_database_as_written(
     assert "%%" not in source
 
 
+def test_a_colon_name_in_a_rule_reaches_the_database_as_written(
+    settings: Settings, migrations: Path
+) -> None:
+    """``text()`` reads ``:v`` as a parameter; the model and the revision both escape it."""
+    metadata = model_copy(settings.schema)
+    rule = rules.Matches("name_format", ("name",), "a tag, maybe versioned", r"tag(:v[0-9]+)?")
+    sa.Table("label", metadata, sa.Column("name", sa.Text, primary_key=True), rule.constraint())
+    path = assert_round_trip(settings, metadata)
+    assert "\\\\:v" in revision_source(path)  # ``'\\:v'`` in the file: ``text()`` undoes it
+    with get_engine(settings).connect() as conn:
+        definition = conn.execute(
+            sa.text(
+                "select pg_get_constraintdef(k.oid) from pg_constraint k "
+                "join pg_namespace n on n.oid = k.connamespace "
+                "where k.conname = 'ck_label_name_format' and n.nspname = :schema"
+            ),
+            {"schema": settings.schema},
+        ).scalar_one()
+    assert "(:v[0-9]+)" in definition
+
+
 def test_dropping_tables_columns_and_enums(settings: Settings, migrations: Path) -> None:
     metadata = model_copy(settings.schema)
     for name in ("post_tag", "verification"):

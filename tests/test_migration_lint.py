@@ -221,6 +221,26 @@ def test_check_and_foreign_key_count_the_rows_that_break_them(
     assert all(f.severity is Severity.ERROR for f in violated.values())
 
 
+def test_a_revisions_escaped_colon_is_counted_as_the_database_will_read_it(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    """Alembic passes a revision's condition through ``text()``: ``\\:draft`` means ``:draft``."""
+    engine = get_engine(populated)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f"update \"{populated.schema}\".tag set name = ':draft' "
+            f'where id = (select min(id) from "{populated.schema}".tag)'
+        )
+    revisions.add(
+        """
+        op.create_check_constraint('ck_tag_not_draft', 'tag', "name <> '\\\\:draft'", schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    found = {f.target: f.affected for f in report if f.rule == "constraint-violated-by-data"}
+    assert found == {"tag (ck_tag_not_draft)": 1}
+
+
 def test_lint_executes_nothing(populated: Settings, revisions: RevisionFolder) -> None:
     engine = get_engine(populated)
     schema = populated.schema

@@ -35,6 +35,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.sql.elements import quoted_name
 
 from seedbed.autogen.ops import NamespaceOp
+from seedbed.sqltext import escaped
 
 _TOKEN = "\x00namespace\x00"
 # A name a SQLAlchemy text() would take for a bind parameter, as in ":name".
@@ -100,12 +101,13 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
 
 
 def check_condition(condition: Any, autogen_context: AutogenContext) -> str:
-    """A CHECK condition as a Python literal for a revision: the SQL, ``%`` not doubled."""
+    """A CHECK condition as a Python literal for a revision: the SQL, ``%`` not doubled,
+    ``:name`` escaped (:mod:`seedbed.sqltext`)."""
     impl = autogen_context.migration_context.impl
     sql = impl.render_ddl_sql_expr(condition)
     if impl.render_ddl_sql_expr(sa.text("%")) == "%%":
         sql = sql.replace("%%", "%")
-    return repr(sql)
+    return repr(escaped(sql))  # the revision's string goes through ``text()`` again
 
 
 def _check_constraint(constraint: sa.CheckConstraint, autogen_context: AutogenContext) -> str:

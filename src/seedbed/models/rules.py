@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from sqlalchemy import CheckConstraint
 
 from seedbed.jsontext import InvalidJson, parse_json
+from seedbed.sqltext import escaped
 
 
 def _q(name: str) -> str:
@@ -78,7 +79,8 @@ class Rule:
         raise NotImplementedError
 
     def constraint(self) -> CheckConstraint:
-        return CheckConstraint(self.sql, name=self.name, info={"rule": self})
+        # escaped: SQLAlchemy would read a ``:name`` in the SQL as a parameter
+        return CheckConstraint(escaped(self.sql), name=self.name, info={"rule": self})
 
     def fill(self, draft: Draft) -> None:
         """Change the draft's values of this rule's columns so that every row passes."""

@@ -19,6 +19,7 @@ from seedbed.safety import probes
 from seedbed.safety.findings import Finding, Severity
 from seedbed.safety.probes import Relation
 from seedbed.safety.rules import INDEX_SIZE_THRESHOLD, RULES
+from seedbed.sqltext import unescaped
 
 
 @dataclass
@@ -307,8 +308,9 @@ def added_value(column: sa.Column[Any], connection: sa.Connection) -> str:
 
 
 def _sql(clause: Any, connection: sa.Connection) -> str:
+    """The SQL the database gets for ``clause`` (a revision's string goes through ``text()``)."""
     if isinstance(clause, str):
-        return clause
+        return unescaped(clause)
     compiled = clause.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
     return str(compiled)
 

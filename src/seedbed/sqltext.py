@@ -1,0 +1,26 @@
+"""SQL that SQLAlchemy's ``text()`` must pass on exactly as written.
+
+``text()``, which ``CheckConstraint`` applies to a string (in the models and
+again in every revision), reads ``:name`` as a bind parameter: a rule
+``Matches(..., r"tag(:v[0-9]+)?")`` would reach the database as
+``'^(tag(NULL[0-9]+)?)$'``, and ``<> ':draft'`` as ``<> NULL``. :func:`escaped`
+writes each such colon (and an existing ``\\:``) so that ``text()`` compiles it
+back to the original; :func:`unescaped` is that compile step, for SQL from a
+revision that seedbed sends to the database itself. Both use SQLAlchemy's own
+patterns, so they agree with it exactly.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.sql.compiler import BIND_PARAMS, BIND_PARAMS_ESC
+
+
+def escaped(sql: str) -> str:
+    """``sql`` for ``text()``: what it compiles to is ``sql`` again, no parameters."""
+    kept = BIND_PARAMS_ESC.sub(lambda m: "\\" + m.group(0), sql)
+    return BIND_PARAMS.sub(lambda m: "\\" + m.group(0), kept)
+
+
+def unescaped(text: str) -> str:
+    """What ``text(text)`` compiles to when it has no parameters: ``\\:x`` becomes ``:x``."""
+    return BIND_PARAMS_ESC.sub(lambda m: m.group(1), text)
