@@ -10,6 +10,8 @@ import types
 import pytest
 
 import seedbed
+from seedbed.config import Settings
+from tests.helpers import ROOT
 
 
 def test_all_names_exist() -> None:
@@ -36,10 +38,12 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
         _ = seedbed.lod  # type: ignore[attr-defined]
 
 
-def _imported_after(code: str) -> set[str]:
+def _imported_after(code: str, env: dict[str, str] | None = None) -> set[str]:
     """The modules a fresh interpreter has loaded after running ``code``."""
     probe = f"{code}\nimport sys\nprint(' '.join(sys.modules))"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    )
     return set(done.stdout.split())
 
 
@@ -57,3 +61,43 @@ def test_the_command_line_and_the_loader_leave_migrations_and_pandera_until_used
     assert "pandera" not in loaded  # imported by the first schema built, in validation
     loaded = _imported_after("import seedbed\nseedbed.pandera_schema('user')")
     assert "pandera" in loaded
+
+
+#: Everything the loader's writer does for a seed folder, in the calling thread:
+#: read the headers, plan, lock, drop, COPY every file, rebuild; then roll back.
+_WRITE_ONLY = """
+from pathlib import Path
+from seedbed.db import get_engine, schema_of
+from seedbed.loading.load import _connect, _jobs, _Writer
+from seedbed.loading.modes import LoadMode
+from seedbed.loading.rebuild import Strategy, plan_load
+from seedbed.validation.sources import resolve_sources
+
+engine = get_engine()
+sources = resolve_sources(Path({folder!r}), schema_of(engine))
+jobs = _jobs(sources, LoadMode.INSERT)
+plan = plan_load(engine, [job.table for job in jobs], Strategy.AUTO, LoadMode.INSERT, 10.0)
+raw = _connect(engine)
+writer = _Writer(raw.driver_connection, jobs, LoadMode.INSERT, False, plan, 10.0)
+writer.run()
+raw.driver_connection.rollback()
+assert writer.error is None, writer.error
+assert {{table.strategy for table in writer.results}} == {{"rebuild"}}, writer.results
+assert sum(table.inserted for table in writer.results) == {rows}, writer.results
+"""
+
+
+def test_the_writer_copies_and_rebuilds_before_pandas_is_imported(
+    settings: Settings, db_env: dict[str, str]
+) -> None:
+    """The COPY starts while the calling thread is still importing pandas to validate.
+
+    So nothing the writer runs may import pandas or pyarrow (numpy, which reads
+    the CSV header, is allowed).
+    """
+    folder = ROOT / "data" / "seeds"
+    rows = sum(len(path.read_text().splitlines()) - 1 for path in folder.glob("*.csv"))
+    env = dict(db_env, SEEDBED_SCHEMA=settings.schema)
+    loaded = _imported_after(_WRITE_ONLY.format(folder=str(folder), rows=rows), env)
+    assert "seedbed.loading.rebuild" in loaded
+    assert not loaded & {"pandas", "pyarrow", "pandera"}

@@ -10,7 +10,6 @@ scripts that need one of them do not pay for importing the others.
 
 from __future__ import annotations
 
-import importlib
 import typing
 from importlib import metadata as _metadata
 
@@ -29,6 +28,7 @@ from seedbed.errors import (
     SeedError,
     UnsafeMigrationError,
 )
+from seedbed.lazymodules import lazy_exports as _lazy_exports
 
 if typing.TYPE_CHECKING:
     from seedbed.explore import (
@@ -61,7 +61,6 @@ _LAZY = {
     "seedbed.loading": ("LoadResult", "load"),
     "seedbed.validation": ("ValidationReport", "pandera_schema", "validate"),
 }
-_HOME = {name: module for module, names in _LAZY.items() for name in names}
 
 try:
     __version__ = _metadata.version("seedbed")
@@ -99,18 +98,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> typing.Any:
-    """Import a public name of :data:`_LAZY` the first time it is asked for."""
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module 'seedbed' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOME})
-
+__getattr__, __dir__ = _lazy_exports(globals(), _LAZY)
 
 _install_ipython_hook()  # inside IPython: uncaught DataErrors render with their report

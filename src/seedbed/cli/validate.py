@@ -11,7 +11,6 @@ from seedbed.cli._output import add_output_options, announce, show_problems
 from seedbed.cli.sources import add_table_option, seed_input
 from seedbed.config import load_settings
 from seedbed.db import get_engine
-from seedbed.validation import validate
 from seedbed.validation.hints import in_database_hint
 
 
@@ -45,6 +44,8 @@ def register(commands: Any) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from seedbed.validation import validate
+
     engine = None
     if args.against_db:
         settings = load_settings()

@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import sqlalchemy as sa
@@ -53,10 +53,11 @@ from seedbed.loading.progress import (
 )
 from seedbed.loading.rebuild import LoadPlan, Rebuild, Strategy, plan_load
 from seedbed.loading.result import LoadResult, TableLoad
-from seedbed.validation import SeedSource, ValidationReport, resolve_sources
-from seedbed.validation.api import check_sources
 from seedbed.validation.hints import in_database_hint
-from seedbed.validation.sources import SeedInput
+from seedbed.validation.sources import SeedInput, SeedSource, resolve_sources
+
+if TYPE_CHECKING:
+    from seedbed.validation.report import ValidationReport
 
 MAX_ATTEMPTS = 6
 
@@ -193,6 +194,10 @@ def _validate(
     refuse a key, :func:`_refused` looks them all up for the report.
     Tables being rebuilt are locked by the writer: validation never reads them.
     """
+    # Imported here, not with this module: pandas and pandera load while the
+    # writer's first COPY is already under way (see seedbed.lazymodules).
+    from seedbed.validation.api import check_sources
+
     meter = ValidationMeter(display, sources)
     try:
         return check_sources(

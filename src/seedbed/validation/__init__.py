@@ -31,16 +31,36 @@ What the signatures above do not show:
 
 from __future__ import annotations
 
-from seedbed.validation.api import validate
-from seedbed.validation.report import ValidationReport
-from seedbed.validation.schemas import coerce_frame, pandera_schema, schema_for
-from seedbed.validation.sources import (
-    SeedChunk,
-    SeedSource,
-    read_seed_chunks,
-    resolve_sources,
-)
-from seedbed.validation.validator import SeedValidator
+from typing import TYPE_CHECKING
+
+from seedbed.lazymodules import lazy_exports
+
+if TYPE_CHECKING:
+    from seedbed.validation.api import validate
+    from seedbed.validation.report import ValidationReport
+    from seedbed.validation.schemas import coerce_frame, pandera_schema, schema_for
+    from seedbed.validation.sources import (
+        SeedChunk,
+        SeedSource,
+        read_seed_chunks,
+        resolve_sources,
+    )
+    from seedbed.validation.validator import SeedValidator
+
+#: The public names, imported on first use from the module that defines them:
+#: the loader's writer needs only ``sources``, and starts before pandas is imported.
+_LAZY = {
+    "seedbed.validation.api": ("validate",),
+    "seedbed.validation.report": ("ValidationReport",),
+    "seedbed.validation.schemas": ("coerce_frame", "pandera_schema", "schema_for"),
+    "seedbed.validation.sources": (
+        "SeedChunk",
+        "SeedSource",
+        "read_seed_chunks",
+        "resolve_sources",
+    ),
+    "seedbed.validation.validator": ("SeedValidator",),
+}
 
 __all__ = [
     "SeedChunk",
@@ -54,3 +74,5 @@ __all__ = [
     "schema_for",
     "validate",
 ]
+
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

@@ -16,14 +16,10 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
-
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
+from typing import TYPE_CHECKING, BinaryIO
 
 from seedbed.errors import SeedError, reason
+from seedbed.lazymodules import lazy_module
 from seedbed.validation.csvscan import (
     COMMA,
     CR,
@@ -36,6 +32,17 @@ from seedbed.validation.csvscan import (
     record_problems,
     stray_quotes,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+else:
+    np = lazy_module("numpy")
+    pa = lazy_module("pyarrow")
+    pc = lazy_module("pyarrow.compute")
+    pacsv = lazy_module("pyarrow.csv")
 
 BOM = b"\xef\xbb\xbf"
 BLOCK_BYTES = 4 << 20  # small blocks keep memory flat; larger ones are not faster

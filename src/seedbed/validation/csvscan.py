@@ -11,8 +11,15 @@ not UTF-8, NUL bytes, and a line holding only ``\\.``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+from seedbed.lazymodules import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
+
 
 QUOTE, COMMA, LF, CR, NUL = 34, 44, 10, 13, 0
 

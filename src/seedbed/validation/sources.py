@@ -17,16 +17,13 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeAlias, Union
+from typing import TYPE_CHECKING, TypeAlias, Union, cast
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError, reason
+from seedbed.lazymodules import imported, lazy_module
 from seedbed.models import metadata_for
-from seedbed.validation.coerce import coerce_column
 from seedbed.validation.formats import (
     FrameInput,
     PartFolder,
@@ -42,8 +39,17 @@ from seedbed.validation.formats.base import Unit
 from seedbed.validation.report import ValidationReport, display_values
 from seedbed.validation.spec import TableSpec, table_spec
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
+    pa = lazy_module("pyarrow")
+
 PathInput = Union[str, "os.PathLike[str]"]
-FrameLike: TypeAlias = pd.DataFrame | pa.Table
+FrameLike: TypeAlias = Union["pd.DataFrame", "pa.Table"]
 #: What ``validate`` and ``load`` take: a folder or file, a list of them, or a
 #: mapping of table name to a file, folder or DataFrame.
 SeedInput: TypeAlias = PathInput | Iterable[PathInput] | Mapping[str, PathInput | FrameLike]
@@ -139,12 +145,18 @@ def _path_sources(given: Path, tables: Mapping[str, sa.Table]) -> list[tuple[str
     return [(name, source)]
 
 
+def _is_frame(value: object) -> bool:
+    """A DataFrame or an Arrow table, asked without importing pandas or pyarrow."""
+    return (imported("pandas") and isinstance(value, pd.DataFrame)) or (
+        imported("pyarrow") and isinstance(value, pa.Table)
+    )
+
+
 def _bound_source(name: str, value: PathInput | FrameLike) -> SeedFormat:
     """The source bound to table ``name`` by a mapping: a DataFrame, a file or a folder."""
-    if isinstance(value, pa.Table):
-        value = value.to_pandas()
-    if isinstance(value, pd.DataFrame):
-        return FrameInput(value, f"<frame:{name}>")
+    if _is_frame(value):
+        frame = value.to_pandas() if isinstance(value, pa.Table) else value
+        return FrameInput(cast("pd.DataFrame", frame), f"<frame:{name}>")
     if isinstance(value, str | os.PathLike):
         path = Path(value)
         if not path.exists():
@@ -157,7 +169,7 @@ def _bound_source(name: str, value: PathInput | FrameLike) -> SeedFormat:
 def _given(source: SeedInput, tables: Mapping[str, sa.Table]) -> list[tuple[str, SeedFormat]]:
     if isinstance(source, Mapping):
         return [(str(name), _bound_source(str(name), value)) for name, value in source.items()]
-    if isinstance(source, pd.DataFrame | pa.Table):
+    if _is_frame(source):
         raise SeedError("a DataFrame needs a table name: pass {'table_name': frame}")
     if not isinstance(source, str | os.PathLike | Iterable) or isinstance(source, bytes):
         raise SeedError(
@@ -169,7 +181,7 @@ def _given(source: SeedInput, tables: Mapping[str, sa.Table]) -> list[tuple[str,
         raise SeedError("no seed files given")
     found = []
     for given in paths:
-        if isinstance(given, pd.DataFrame | pa.Table):
+        if _is_frame(given):
             raise SeedError(
                 "a DataFrame in a list has no table name: pass a mapping "
                 "{'table_name': frame_or_path, ...} to mix frames and files"
@@ -259,6 +271,8 @@ def header_report(
 
 def typed_chunk(label: str, spec: TableSpec, raw: pd.DataFrame, lines: np.ndarray) -> SeedChunk:
     """Read each column of ``raw`` as its column's type; report what cannot be read."""
+    from seedbed.validation.coerce import coerce_column  # pandas: validation, not the writer
+
     columns: dict[str, pd.Series] = {}
     invalid: dict[str, np.ndarray] = {}
     reports = []

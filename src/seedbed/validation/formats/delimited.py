@@ -15,15 +15,21 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, ClassVar
+from typing import TYPE_CHECKING, BinaryIO, ClassVar
 
-import numpy as np
-import pyarrow as pa
 import sqlalchemy as sa
 
+from seedbed.lazymodules import lazy_module
 from seedbed.validation.csvread import BOM, CsvReader
 from seedbed.validation.csvscan import COMMA
 from seedbed.validation.formats.base import FileFormat, Progress, RawPiece, register
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+else:
+    np = lazy_module("numpy")
+    pa = lazy_module("pyarrow")
 
 BLOCK_BYTES = 1 << 20
 TAB = 9

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from seedbed.lazymodules import lazy_module
 from seedbed.validation.formats.base import (
     COPY_BATCH_ROWS,
     Progress,
@@ -24,6 +22,15 @@ from seedbed.validation.formats.base import (
     Unit,
     arrow_csv_blocks,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
+    pa = lazy_module("pyarrow")
 
 
 def _json_text(value: object) -> object:

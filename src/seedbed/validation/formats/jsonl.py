@@ -13,14 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError, reason
+from seedbed.lazymodules import lazy_module
 from seedbed.validation.csvread import RecordProblem
 from seedbed.validation.formats.base import (
     COPY_BATCH_ROWS,
@@ -30,6 +28,15 @@ from seedbed.validation.formats.base import (
     arrow_csv_blocks,
     register,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
+    pa = lazy_module("pyarrow")
 
 _Row = dict[str, str | None]
 

@@ -6,14 +6,12 @@ Positions are rows, from 0.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError
+from seedbed.lazymodules import lazy_module
 from seedbed.validation.formats.base import (
     COPY_BATCH_ROWS,
     FileFormat,
@@ -23,6 +21,15 @@ from seedbed.validation.formats.base import (
     arrow_csv_blocks,
     register,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+else:
+    np = lazy_module("numpy")
+    pa = lazy_module("pyarrow")
+    pq = lazy_module("pyarrow.parquet")
 
 
 @register
