@@ -369,10 +369,11 @@ def test_a_zero_byte_csv_part_is_an_empty_file_problem_named_by_its_part(
     assert counts(engine)["user"] == 0
 
 
+@pytest.mark.parametrize("empty_first", [False, True])
 @pytest.mark.parametrize("strategy", ["rebuild", "incremental"])
 @pytest.mark.parametrize("suffix", FORMATS)
 def test_a_row_only_the_database_refuses_is_named_by_its_part_whatever_the_headers(
-    engine: Engine, tmp_path: Path, suffix: str, strategy: str
+    engine: Engine, tmp_path: Path, suffix: str, strategy: str, empty_first: bool
 ) -> None:
     execute(
         engine,
@@ -382,11 +383,13 @@ def test_a_row_only_the_database_refuses_is_named_by_its_part_whatever_the_heade
         (("id", "email"), users(1, 2)),
         (("name", "email", "id"), [user(3), user(4, name="Mallory")]),
     ]
-    folder = write_folder(tmp_path, suffix, parts)
+    empty: list[Part] = [(("image", "id", "email"), [])] if empty_first else []
+    folder = write_folder(tmp_path, suffix, [*empty, *parts])
     with pytest.raises(LoadError) as caught:
         seedbed.load(folder, engine=engine, strategy=strategy, progress=False)
     error = caught.value
-    assert error.file is not None and error.file.endswith(f"user/part-0001{suffix}")
+    part = f"user/part-{len(empty) + 1:04d}{suffix}"
+    assert error.file is not None and error.file.endswith(part)
     assert (error.line, error.constraint) == (SECOND_ROW[suffix], "ck_no_mallory")
     assert counts(engine)["user"] == 0
 
@@ -445,3 +448,39 @@ def test_a_jsonl_object_that_leaves_a_not_null_key_out_is_reported_at_its_line(
         (2, "email_verified")
     ]
     assert counts(engine)["user"] == 0
+
+
+def test_insert_into_a_table_with_rows_adds_parts_with_other_columns(
+    engine: Engine, tmp_path: Path
+) -> None:
+    before = load_before(engine, tmp_path / "before")
+    parts: list[Part] = [
+        (("email", "id"), users(7)),
+        (("id", "email", "name", "created_at"), users(8, 9)),
+    ]
+    folder = write_folder(tmp_path / "new", ".parquet", parts)
+    started = database_now(engine)
+    result = seedbed.load(folder, engine=engine, progress=False)
+    assert [(t.strategy, t.inserted) for t in result.tables] == [("incremental", 3)]
+    assert_rows(engine, expected(parts, before), started)
+
+
+def test_a_key_the_database_has_is_named_by_its_part_and_line(
+    engine: Engine, tmp_path: Path
+) -> None:
+    load_before(engine, tmp_path / "before")
+    state = snapshot(engine)
+    parts: list[Part] = [
+        (("email", "id"), users(7)),
+        (("name", "id", "email"), []),
+        (("name", "id", "email"), [user(8), user(5, name="Again")]),
+    ]
+    folder = write_folder(tmp_path / "new", ".csv", parts)
+    with pytest.raises(DataError) as caught:
+        seedbed.load(folder, engine=engine, progress=False)
+    problems = caught.value.report.failures
+    assert set(problems["file"].str.rsplit("/", n=2).str[-2:].str.join("/")) == {
+        "user/part-0002.csv"
+    }
+    assert set(problems["line"]) == {3}
+    assert snapshot(engine) == state
