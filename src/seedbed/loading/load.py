@@ -63,12 +63,21 @@ MAX_ATTEMPTS = 6
 
 
 @dataclass(frozen=True)
+class _Merge:
+    """Files of one source that give the same columns, staged and merged on ``key`` together."""
+
+    files: tuple[SeedSource, ...]
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class _Job:
-    """One source bound for one table, with the columns it provides and the merge key."""
+    """One source bound for one table, with the columns it provides and, to merge, its merges."""
 
     source: SeedSource
     columns: tuple[str, ...]
-    key: tuple[str, ...] = ()
+    merges: tuple[_Merge, ...] = ()
 
     @property
     def table(self) -> sa.Table:
@@ -79,9 +88,30 @@ def _jobs(sources: Mapping[str, SeedSource], mode: LoadMode) -> list[_Job]:
     jobs = []
     for source in sources.values():
         columns = source.format.columns()
-        key = conflict_key(source.table, columns) if mode is not LoadMode.INSERT and columns else ()
-        jobs.append(_Job(source, columns, key))
+        merges = _merges(source, columns) if mode is not LoadMode.INSERT and columns else ()
+        jobs.append(_Job(source, columns, merges))
     return jobs
+
+
+def _merges(source: SeedSource, columns: tuple[str, ...]) -> tuple[_Merge, ...]:
+    """One merge per set of columns among the source's files (one, unless part headers differ),
+    so that a column a part file leaves out keeps its value in the rows that part updates, as
+    for a single file without it, rather than taking the staging table's default."""
+    files = source.files()
+    groups: dict[frozenset[str], list[SeedSource]] = {}
+    for part in files:
+        names = part.format.columns() if len(files) > 1 else columns
+        if names:
+            groups.setdefault(frozenset(names), []).append(part)
+    merges = []
+    for group in groups.values():
+        names = group[0].format.columns() if len(files) > 1 else columns
+        try:
+            key = conflict_key(source.table, names)
+        except SeedError as exc:
+            raise SeedError(f"{group[0].label}: {exc}" if len(files) > 1 else str(exc)) from None
+        merges.append(_Merge(tuple(group), names, key))
+    return tuple(merges)
 
 
 class _Writer:
@@ -143,19 +173,29 @@ class _Writer:
                 result.inserted = self._copy(cursor, job, qualified(job.table))
             else:
                 cursor.execute(create_stage_sql(job.table))
-                staged = self._copy(cursor, job, stage_name(job.table))
-                cursor.execute(merge_sql(job.table, job.columns, job.key, self.mode))
-                row = cursor.fetchone()
-                assert row is not None
-                result.inserted, result.updated = int(row[0]), int(row[1])
-                result.skipped = staged - result.inserted - result.updated
+                for number, merge in enumerate(job.merges):
+                    if number:
+                        cursor.execute(f"TRUNCATE {stage_name(job.table)}")
+                    staged = self._copy(cursor, job, stage_name(job.table), merge.files)
+                    cursor.execute(merge_sql(job.table, merge.columns, merge.key, self.mode))
+                    row = cursor.fetchone()
+                    assert row is not None
+                    result.inserted += int(row[0])
+                    result.updated += int(row[1])
+                    result.skipped += staged - int(row[0]) - int(row[1])
         result.seconds = time.perf_counter() - started
         return result
 
-    def _copy(self, cursor: psycopg.Cursor[Any], job: _Job, relation: str) -> int:
-        """COPY each file of the job's source into ``relation``; the rows copied."""
+    def _copy(
+        self,
+        cursor: psycopg.Cursor[Any],
+        job: _Job,
+        relation: str,
+        files: Collection[SeedSource] = (),
+    ) -> int:
+        """COPY ``files`` (default: each file of the job's source) into ``relation``; the rows."""
         copied = 0
-        for part in job.source.files():
+        for part in files or job.source.files():
             self.current = part
             fmt = part.format
             columns = fmt.columns() if len(job.source.files()) > 1 else job.columns

@@ -5,7 +5,9 @@
 columns, defaults and CHECK constraints, dropped at commit) and then merge it
 with one ``INSERT ... SELECT ... ON CONFLICT`` on the conflict key: the
 primary key when the source has all of its columns, otherwise the first
-declared unique key it has.
+declared unique key it has. The part files of a folder that give different
+columns are staged and merged one set of columns at a time, so each merge sets
+only the columns its files give.
 
 An upsert only updates rows whose values differ, so running the same upsert
 twice changes nothing (not even ``updated_at``). Staged rows are merged in key

@@ -360,6 +360,9 @@ def read_seed_chunks(source: SeedSource, *, chunk_rows: int = 250_000) -> Iterat
         if piece.header is not None:
             line = 1 if piece.unit == "line" else None
             head, usable = header_report(piece.label, spec, piece.header, line)
+            if not piece.header and not piece.rows:
+                # Names no column and holds no row (an empty JSON Lines file): nothing is missing.
+                head = ValidationReport()
         chunk = _piece_chunk(spec, piece, usable)
         chunk.report = ValidationReport.concat([head, chunk.report])
         yield chunk
