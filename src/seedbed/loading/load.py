@@ -44,7 +44,14 @@ from seedbed.errors import DatabaseError, DataError, SeedError, map_errors, reas
 from seedbed.loading.copy import copy_blocks, copy_sql, qualified
 from seedbed.loading.failures import is_retryable, to_seedbed_error
 from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
-from seedbed.loading.modes import LoadMode, conflict_key, create_stage_sql, merge_sql, stage_name
+from seedbed.loading.modes import (
+    LoadMode,
+    Merge,
+    create_stage_sql,
+    merge_sql,
+    merges_of,
+    stage_name,
+)
 from seedbed.loading.progress import (
     ProgressDisplay,
     ValidationMeter,
@@ -63,21 +70,12 @@ MAX_ATTEMPTS = 6
 
 
 @dataclass(frozen=True)
-class _Merge:
-    """Files of one source that give the same columns, staged and merged on ``key`` together."""
-
-    files: tuple[SeedSource, ...]
-    columns: tuple[str, ...]
-    key: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class _Job:
     """One source bound for one table, with the columns it provides and, to merge, its merges."""
 
     source: SeedSource
     columns: tuple[str, ...]
-    merges: tuple[_Merge, ...] = ()
+    merges: tuple[Merge, ...] = ()
 
     @property
     def table(self) -> sa.Table:
@@ -88,30 +86,9 @@ def _jobs(sources: Mapping[str, SeedSource], mode: LoadMode) -> list[_Job]:
     jobs = []
     for source in sources.values():
         columns = source.format.columns()
-        merges = _merges(source, columns) if mode is not LoadMode.INSERT and columns else ()
+        merges = merges_of(source, columns) if mode is not LoadMode.INSERT and columns else ()
         jobs.append(_Job(source, columns, merges))
     return jobs
-
-
-def _merges(source: SeedSource, columns: tuple[str, ...]) -> tuple[_Merge, ...]:
-    """One merge per set of columns among the source's files (one, unless part headers differ),
-    so that a column a part file leaves out keeps its value in the rows that part updates, as
-    for a single file without it, rather than taking the staging table's default."""
-    files = source.files()
-    groups: dict[frozenset[str], list[SeedSource]] = {}
-    for part in files:
-        names = part.format.columns() if len(files) > 1 else columns
-        if names:
-            groups.setdefault(frozenset(names), []).append(part)
-    merges = []
-    for group in groups.values():
-        names = group[0].format.columns() if len(files) > 1 else columns
-        try:
-            key = conflict_key(source.table, names)
-        except SeedError as exc:
-            raise SeedError(f"{group[0].label}: {exc}" if len(files) > 1 else str(exc)) from None
-        merges.append(_Merge(tuple(group), names, key))
-    return tuple(merges)
 
 
 class _Writer:

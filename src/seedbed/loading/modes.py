@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Self
 
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ import sqlalchemy as sa
 from seedbed.errors import SeedError
 from seedbed.loading.copy import qualified, quote_ident
 from seedbed.tablekeys import table_keys
+from seedbed.validation.sources import SeedSource
 
 # Kept current by the updated_at trigger; comparing it would make every upsert an update.
 TRIGGER_MAINTAINED = frozenset({"updated_at"})
@@ -99,3 +101,36 @@ def merge_sql(table: sa.Table, columns: Sequence[str], key: Sequence[str], mode:
         f"WITH merged AS ({head} RETURNING (xmax = 0) AS inserted) "
         "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"
     )
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Files of one source that give the same columns, staged and merged on ``key`` together."""
+
+    files: tuple[SeedSource, ...]
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+
+
+def merges_of(source: SeedSource, columns: tuple[str, ...]) -> tuple[Merge, ...]:
+    """One merge per set of columns among the source's files (one, unless part headers differ).
+
+    So a column a part file leaves out keeps its value in the rows that part
+    updates, as for a single file without it, rather than taking the staging
+    table's default.
+    """
+    files = source.files()
+    groups: dict[frozenset[str], list[SeedSource]] = {}
+    for part in files:
+        names = part.format.columns() if len(files) > 1 else columns
+        if names:
+            groups.setdefault(frozenset(names), []).append(part)
+    found = []
+    for group in groups.values():
+        names = group[0].format.columns() if len(files) > 1 else columns
+        try:
+            key = conflict_key(source.table, names)
+        except SeedError as exc:
+            raise SeedError(f"{group[0].label}: {exc}" if len(files) > 1 else str(exc)) from None
+        found.append(Merge(tuple(group), names, key))
+    return tuple(found)
