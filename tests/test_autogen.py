@@ -179,6 +179,45 @@ def test_a_colon_name_in_a_rule_reaches_the_database_as_written(
     assert "(:v[0-9]+)" in definition
 
 
+def _collation(settings: Settings, table_name: str, column: str) -> str | None:
+    with get_engine(settings).connect() as conn:
+        return conn.execute(
+            sa.text(
+                "select c.collname from pg_attribute a "
+                "join pg_collation c on c.oid = a.attcollation "
+                "join pg_type t on t.oid = a.atttypid "
+                "where a.attrelid = cast(:rel as regclass) and a.attname = :col "
+                "and a.attcollation <> t.typcollation"
+            ),
+            {"rel": f'"{settings.schema}"."{table_name}"', "col": column},
+        ).scalar()
+
+
+def test_a_collation_declared_or_removed_is_a_change(settings: Settings, migrations: Path) -> None:
+    """Alembic compares collations only when both sides name one; seedbed compares them always."""
+    metadata = model_copy(settings.schema)
+    table(metadata, "user").c.name.type = sa.Text(collation="C")
+    assert migrate.check(settings, metadata=metadata) == [
+        "changed type of column user.name: database TEXT(), models Text(collation='C')"
+    ]
+    path = assert_round_trip(settings, metadata)
+    assert "collation='C'" in revision_source(path)
+    assert _collation(settings, "user", "name") == "C"
+    with get_engine(
+        settings
+    ).begin() as conn:  # the database's collation, not the model's, differs now
+        conn.exec_driver_sql(f'alter table "{settings.schema}"."user" alter column name type text')
+    assert migrate.check(settings, metadata=metadata) == [
+        "changed type of column user.name: database TEXT(), models Text(collation='C')"
+    ]
+    migrate.push(settings, metadata=metadata)
+    assert _collation(settings, "user", "name") == "C"
+    assert migrate.check(settings, metadata=metadata) == []
+    assert migrate.check(settings) == [
+        "changed type of column user.name: database TEXT(collation='C'), models Text()"
+    ]
+
+
 def test_dropping_tables_columns_and_enums(settings: Settings, migrations: Path) -> None:
     metadata = model_copy(settings.schema)
     for name in ("post_tag", "verification"):

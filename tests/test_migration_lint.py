@@ -395,3 +395,20 @@ def test_a_broken_revision_file_is_one_line_exit_2(
         assert result.returncode == 2, command
         assert "zz_broken.py:2: invalid syntax" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_collation_change_is_a_type_change_that_keeps_every_value(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    revisions.add(
+        "op.alter_column('user', 'email', type_=sa.Text(collation='C'), "
+        "existing_type=sa.TEXT(), schema=schema)"
+    )
+    finding = only(safety.lint(populated), "changing-column-type")
+    assert (finding.target, finding.severity, finding.affected) == (
+        "user.email",
+        Severity.WARNING,
+        0,
+    )
+    assert 'only the collation of user.email changes (TEXT COLLATE "C")' in finding.effect
+    assert "not rewritten" in finding.effect and "indexes" in finding.effect

@@ -63,10 +63,23 @@ def compare_type(
     inspected_type: sa.types.TypeEngine[Any],
     metadata_type: sa.types.TypeEngine[Any],
 ) -> bool | None:
-    """Enum columns compare by type name: their values are the enum comparator's job,
-    and the reflected type names no schema while the namespace is on the search_path."""
+    """Alembic's comparison, with two corrections.
+
+    Enum columns compare by type name: their values are the enum comparator's
+    job, and the reflected type names no schema while the namespace is on the
+    search_path. Text columns compare their collations too, a column without
+    one having the database's default: Alembic compares a collation only when
+    both sides name one, so declaring ``COLLATE "C"`` on a column, or removing
+    it, went unseen by ``db check`` and ``db generate``.
+    """
     if isinstance(inspected_type, sa.Enum) and isinstance(metadata_type, sa.Enum):
         return inspected_type.name != metadata_type.name
+    if (
+        isinstance(inspected_type, sa.String)
+        and isinstance(metadata_type, sa.String)
+        and inspected_type.collation != metadata_type.collation
+    ):
+        return True
     return None  # Alembic's own comparison
 
 

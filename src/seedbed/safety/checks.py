@@ -8,6 +8,7 @@ rows there now, and returns findings for the rules in
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,8 +103,16 @@ def altered_column(op: ops.AlterColumnOp, scope: Scope) -> Iterable[Finding]:
 
 def changed_type(op: ops.AlterColumnOp, scope: Scope, relation: Relation, target: str) -> Finding:
     """How many current values would not convert; an error when any would not."""
-    new = str(sa.types.to_instance(op.modify_type).compile(dialect=scope.connection.dialect))
+    kind = sa.types.to_instance(op.modify_type)
+    new = str(kind.compile(dialect=scope.connection.dialect))
     old = probes.column_type(relation, op.column_name) or "its current type"
+    if _collation_change(kind, old, relation, op.column_name, scope.connection.dialect):
+        effect = (
+            f"only the collation of {target} changes ({new}): every value is kept and the "
+            "table is not rewritten, but its indexes on the column are rebuilt under an ACCESS "
+            "EXCLUSIVE lock, and sorting and comparing it follow the new collation"
+        )
+        return scope.finding("changing-column-type", target, effect, error=False)
     using: str | None = op.kw.get("postgresql_using")
     values = probes.value_count(relation, op.column_name)
     column = relation.column(op.column_name)
@@ -130,6 +139,19 @@ def changed_type(op: ops.AlterColumnOp, scope: Scope, relation: Relation, target
         f"from {old} to {new}; the ALTER fails and nothing changes"
     )
     return scope.finding("changing-column-type", target, effect, error=True, affected=bad)
+
+
+def _collation_change(
+    kind: sa.types.TypeEngine[Any], old: str, relation: Relation, column: str, dialect: sa.Dialect
+) -> bool:
+    """True when ``kind`` is the column's current type (``old``, as PostgreSQL names it)
+    with another collation: PostgreSQL keeps the data and rebuilds the indexes."""
+    if not isinstance(kind, sa.String) or isinstance(kind, sa.Enum):
+        return False
+    plain = copy.copy(kind)
+    plain.collation = None
+    same_type = str(plain.compile(dialect=dialect)).lower() == old.lower()
+    return same_type and kind.collation != probes.column_collation(relation, column)
 
 
 def dropped_column(op: ops.DropColumnOp, scope: Scope) -> Iterable[Finding]:

@@ -118,6 +118,18 @@ def column_type(relation: Relation, column: str) -> str | None:
     return None if value is None else str(value)
 
 
+def column_collation(relation: Relation, column: str) -> str | None:
+    """The column's collation when it is not its type's default (``C``), else None."""
+    sql = (
+        "select c.collname from pg_attribute a join pg_type t on t.oid = a.atttypid "
+        "join pg_collation c on c.oid = a.attcollation "
+        "where a.attrelid = to_regclass(:name) and a.attname = :column "
+        "and not a.attisdropped and a.attcollation <> t.typcollation"
+    )
+    value = ask(relation.connection, sql, {"name": relation.sql, "column": column})
+    return None if value is None else str(value)
+
+
 def casts_by_assignment(connection: sa.Connection, source: str, target: str) -> bool | None:
     """Whether ``ALTER COLUMN ... TYPE target`` without USING can convert from ``source``.
 
