@@ -218,6 +218,36 @@ def test_a_collation_declared_or_removed_is_a_change(settings: Settings, migrati
     ]
 
 
+def test_a_server_default_changed_added_or_removed_is_a_change(
+    settings: Settings, migrations: Path
+) -> None:
+    metadata = model_copy(settings.schema)
+    user, post = table(metadata, "user"), table(metadata, "post")
+    user.c.email_verified.server_default = sa.DefaultClause(sa.text("true"))
+    user.c.name.server_default = sa.DefaultClause("anonymous")
+    post.c.published_at.server_default = sa.DefaultClause(sa.text("now()"))
+    assert set(migrate.check(settings, metadata=metadata)) == {
+        "changed default of column user.email_verified: database false, models true",
+        "changed default of column user.name: database none, models anonymous",
+        "changed default of column post.published_at: database none, models now()",
+    }
+    assert_round_trip(settings, metadata)
+    with get_engine(settings).begin() as conn:
+        conn.exec_driver_sql(
+            f'insert into "{settings.schema}"."user" (id, email) '
+            "values ('2d2e6f4c-8f55-4d5e-9a43-2f3c1b8e7d12', 'new@example.com')"
+        )
+        row = conn.exec_driver_sql(
+            f'select email_verified, name from "{settings.schema}"."user"'
+        ).one()
+    assert tuple(row) == (True, "anonymous")
+    assert set(migrate.check(settings)) == {
+        "changed default of column user.email_verified: database true, models false",
+        "changed default of column user.name: database 'anonymous'::text, models none",
+        "changed default of column post.published_at: database now(), models none",
+    }
+
+
 def test_dropping_tables_columns_and_enums(settings: Settings, migrations: Path) -> None:
     metadata = model_copy(settings.schema)
     for name in ("post_tag", "verification"):

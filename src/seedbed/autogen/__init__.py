@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import produce_migrations
 from alembic.operations.ops import MigrateOperation, OpContainer
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy.dialects import postgresql
 
 from seedbed.autogen.compare import NAMESPACE_OPTION
 from seedbed.autogen.definitions import CHANGED
@@ -37,6 +38,7 @@ def context_options(namespace: str, metadata: sa.MetaData) -> dict[str, Any]:
         "include_schemas": True,
         "include_name": include_name,
         "compare_type": compare_type,
+        "compare_server_default": True,
         "render_item": render_item,
         "process_revision_directives": revision_directives,
         NAMESPACE_OPTION: namespace,
@@ -135,8 +137,26 @@ def describe_diff(diff: Any) -> str:
         # ("modify_nullable", schema, table, column, info, existing, new)
         what = kind.removeprefix("modify_").replace("_", " ")
         column = f"{diff[2]}.{diff[3]}"
-        return f"changed {what} of column {column}: database {diff[5]!r}, models {diff[6]!r}"
+        before, after = (
+            _default_sql(v) if kind == "modify_default" else repr(v) for v in diff[5:7]
+        )
+        return f"changed {what} of column {column}: database {before}, models {after}"
     return f"{kind}: {diff[1:]}"
+
+
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _default_sql(default: Any) -> str:
+    """A server default as SQL (``now()``, ``false``), or ``none``."""
+    if default is None:
+        return "none"
+    value = getattr(default, "arg", default)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, sa.TextClause):
+        return value.text
+    return str(value.compile(dialect=_DIALECT))
 
 
 __all__ = [
