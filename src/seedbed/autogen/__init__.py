@@ -137,9 +137,8 @@ def describe_diff(diff: Any) -> str:
         # ("modify_nullable", schema, table, column, info, existing, new)
         what = kind.removeprefix("modify_").replace("_", " ")
         column = f"{diff[2]}.{diff[3]}"
-        before, after = (
-            _default_sql(v) if kind == "modify_default" else repr(v) for v in diff[5:7]
-        )
+        shown = _default_sql if kind == "modify_default" else repr
+        before, after = shown(diff[5]), shown(diff[6])
         return f"changed {what} of column {column}: database {before}, models {after}"
     return f"{kind}: {diff[1:]}"
 

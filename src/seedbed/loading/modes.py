@@ -120,14 +120,13 @@ def merges_of(source: SeedSource, columns: tuple[str, ...]) -> tuple[Merge, ...]
     table's default.
     """
     files = source.files()
-    groups: dict[frozenset[str], list[SeedSource]] = {}
+    groups: dict[frozenset[str], tuple[tuple[str, ...], list[SeedSource]]] = {}
     for part in files:
         names = part.format.columns() if len(files) > 1 else columns
         if names:
-            groups.setdefault(frozenset(names), []).append(part)
+            groups.setdefault(frozenset(names), (names, []))[1].append(part)
     found = []
-    for group in groups.values():
-        names = group[0].format.columns() if len(files) > 1 else columns
+    for names, group in groups.values():
         try:
             key = conflict_key(source.table, names)
         except SeedError as exc:
