@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import seedbed
-from seedbed.display import install_ipython_hook
 from seedbed.errors import DataError, LoadError
+from seedbed.notebook import use_notebook_display
+from seedbed.validation.report import ValidationReport
 from tests.helpers import ROOT
 
 BAD_EMAIL = ROOT / "data" / "invalid" / "bad_email"
@@ -23,16 +26,15 @@ def test_a_data_error_renders_its_report_summary_first() -> None:
     assert str(error) == "1 problem in 1 file; nothing was loaded"  # the terminal's short form
 
 
-def test_a_load_error_without_a_report_shows_where_the_database_refused() -> None:
-    error = LoadError(
-        "user.csv, line 7: table 'user': duplicate key value",
-        table="user",
-        file="user.csv",
-        line=7,
-        constraint="uq_user_email",
+def test_a_load_error_carries_the_one_row_the_database_refused() -> None:
+    message = "user.csv, line 7: table 'user': duplicate key value"
+    report = ValidationReport.refused(
+        table="user", file="user.csv", line=7, constraint="uq_user_email", message=message
     )
-    report = error.problem_report()
-    assert report.to_records() == [
+    error = LoadError(
+        message, table="user", file="user.csv", line=7, constraint="uq_user_email", report=report
+    )
+    assert error.report.to_records() == [
         {
             "file": "user.csv",
             "table": "user",
@@ -40,10 +42,28 @@ def test_a_load_error_without_a_report_shows_where_the_database_refused() -> Non
             "column": None,
             "rule": "uq_user_email",
             "value": None,
-            "message": str(error),
+            "message": message,
         }
     ]
+    assert (error.table, error.file, error.line) == ("user", "user.csv", 7)
     assert "uq_user_email" in error._repr_html_()
+
+
+def test_a_refusal_without_a_place_is_a_load_row() -> None:
+    report = ValidationReport.refused(
+        table=None, file=None, line=None, constraint=None, message="refused"
+    )
+    assert report.to_records() == [
+        {
+            "file": "",
+            "table": "",
+            "line": None,
+            "column": None,
+            "rule": "load",
+            "value": None,
+            "message": "refused",
+        }
+    ]
 
 
 def test_report_text_puts_the_summary_before_the_rows_and_caps_them(tmp_path: Path) -> None:
@@ -59,5 +79,26 @@ def test_report_text_puts_the_summary_before_the_rows_and_caps_them(tmp_path: Pa
     assert text[-1].startswith(f"… and {len(report) - 2:,} more")
 
 
-def test_the_ipython_hook_is_only_installed_inside_ipython() -> None:
-    assert install_ipython_hook() is False  # pytest is not IPython
+def test_the_notebook_display_is_only_installed_inside_ipython() -> None:
+    assert use_notebook_display() is False  # pytest is not IPython
+    assert seedbed.use_notebook_display is use_notebook_display
+
+
+_HOOK_PROBE = """
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+import seedbed
+print(shell.custom_exceptions)
+print(seedbed.use_notebook_display())
+print(shell.custom_exceptions)
+"""
+
+
+def test_importing_seedbed_installs_no_hook_and_asking_installs_one() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _HOOK_PROBE], capture_output=True, text=True, check=True
+    )
+    before, installed, after = done.stdout.splitlines()[-3:]
+    assert before == "()"  # import seedbed left IPython's exception handling alone
+    assert installed == "True"
+    assert after == "(<class 'seedbed.errors.DataError'>,)"

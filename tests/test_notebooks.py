@@ -37,7 +37,7 @@ def test_a_failed_load_in_a_notebook_shows_its_report_as_html_and_nothing_on_std
     kernel_env: dict[str, str],
 ) -> None:
     cells = [
-        "import seedbed\nfrom seedbed import migrate\n"
+        "import seedbed\nfrom seedbed import migrate\nseedbed.use_notebook_display()\n"
         "settings = seedbed.load_settings()\nmigrate.upgrade(settings)\n"
         "engine = seedbed.get_engine(settings)",
         f"seedbed.load({str(ROOT / 'data' / 'seeds')!r}, engine=engine)",  # progress: default

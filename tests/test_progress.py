@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from seedbed.config import Settings
-from seedbed.loading.progress import ProgressDisplay, progress_bar
+from seedbed.progress import ProgressDisplay, progress_bar
 from tests.helpers import ROOT, run_cli
 
 USERS = int(os.environ.get("SEEDBED_TMUX_USERS", "200000"))

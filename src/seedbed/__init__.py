@@ -6,6 +6,9 @@ loader and documentation. The public API is what ``__all__`` lists.
 The analysis helpers, the loader and the validator are imported when first
 used (``seedbed.load`` imports :mod:`seedbed.loading`), so the command line and
 scripts that need one of them do not pay for importing the others.
+
+In Jupyter, ``seedbed.use_notebook_display()`` shows an uncaught
+:class:`DataError` as its report; importing seedbed installs nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from importlib import metadata as _metadata
 
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
-from seedbed.display import install_ipython_hook as _install_ipython_hook
 from seedbed.errors import (
     BackupError,
     ConfigError,
@@ -29,6 +31,7 @@ from seedbed.errors import (
     UnsafeMigrationError,
 )
 from seedbed.lazymodules import lazy_exports as _lazy_exports
+from seedbed.notebook import use_notebook_display
 
 if typing.TYPE_CHECKING:
     from seedbed.explore import (
@@ -93,11 +96,10 @@ __all__ = [
     "read_query",
     "read_table",
     "time_query",
+    "use_notebook_display",
     "uses_index",
     "validate",
 ]
 
 
 __getattr__, __dir__ = _lazy_exports(globals(), _LAZY)
-
-_install_ipython_hook()  # inside IPython: uncaught DataErrors render with their report

@@ -21,17 +21,19 @@ documented exit code::
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from seedbed.validation.report import ValidationReport
-
 import psycopg
 import sqlalchemy as sa
 
-from seedbed.display import ReportDisplay
+if TYPE_CHECKING:
+    from seedbed.validation.report import ValidationReport
+
+#: Problem rows an error shows in a notebook (``error.report.failures`` has them all).
+NOTEBOOK_ROWS = 20
 
 
 class SeedbedError(Exception):
@@ -81,29 +83,44 @@ class GenerateError(SeedbedError):
     """The synthetic generator cannot make valid rows for a table; names the table and rule."""
 
 
-class DataError(ReportDisplay, SeedbedError):
-    """The data is invalid. ``report`` holds the details, when there are any (shown as
-    HTML in Jupyter, see :mod:`seedbed.display`)."""
+class DataError(SeedbedError):
+    """The data is invalid; ``report`` holds every problem, one row each.
+
+    In Jupyter the error shows as its message over the report's HTML; see
+    :func:`seedbed.use_notebook_display` for errors left uncaught.
+    """
 
     exit_code = 1
 
-    def __init__(self, message: str, report: ValidationReport | None = None) -> None:
+    def __init__(self, message: str, report: ValidationReport) -> None:
         super().__init__(message)
         self.report = report
 
+    def _repr_html_(self) -> str:
+        title = f"<strong>{type(self).__name__}</strong>: {html.escape(str(self))}"
+        body = self.report.to_html(NOTEBOOK_ROWS)
+        return (
+            '<div style="border-left: 4px solid #c62828; padding-left: 0.6em">'
+            f"<p>{title}</p>{body}</div>"
+        )
+
 
 class LoadError(DataError):
-    """The database refused a row; names table, file, line and constraint where known."""
+    """The database refused a row; names table, file, line and constraint where known.
+
+    ``report`` is built where the error is raised: the one row the database
+    refused (``ValidationReport.refused``), or every problem found for it.
+    """
 
     def __init__(
         self,
         message: str,
         *,
+        report: ValidationReport,
         table: str | None = None,
         file: str | None = None,
         line: int | None = None,
         constraint: str | None = None,
-        report: ValidationReport | None = None,
     ) -> None:
         super().__init__(message, report)
         self.table = table

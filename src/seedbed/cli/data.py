@@ -110,7 +110,7 @@ def _load(args: argparse.Namespace) -> int:
             progress=False if args.quiet else None,
         )
     except DataError as exc:
-        show_problems(exc.problem_report(), args, sys.stderr)
+        show_problems(exc.report, args, sys.stderr)
         raise
     if args.json:
         print(json.dumps(dataclasses.asdict(result), indent=2))

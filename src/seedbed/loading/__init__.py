@@ -3,7 +3,7 @@
 Modules, one concern each: ``load`` (the all-or-nothing orchestration),
 ``copy`` (streaming a source into COPY), ``modes`` (insert, upsert,
 skip-existing), ``failures`` (database errors mapped to file and line),
-``result`` (:class:`LoadResult`) and ``progress`` (progress bars).
+and ``result`` (:class:`LoadResult`). Progress bars come from :mod:`seedbed.progress`.
 """
 
 from __future__ import annotations

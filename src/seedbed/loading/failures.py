@@ -22,6 +22,7 @@ import re
 import psycopg
 
 from seedbed.errors import DatabaseError, LoadError, SeedbedError, reason
+from seedbed.validation.report import ValidationReport
 from seedbed.validation.sources import SeedSource
 
 REDACTED = "[redacted]"
@@ -116,12 +117,13 @@ def to_seedbed_error(exc: psycopg.Error, target: SeedSource | None) -> SeedbedEr
     if column and not key:
         place += f", column {column!r}"
     constraint = diag.constraint_name
+    message = f"{place}: table {target.table.name!r}: {primary}{detail}"
+    table, file = target.table.name, target.label
+    report = ValidationReport.refused(
+        table=table, file=file, line=line, constraint=constraint, message=message
+    )
     return LoadError(
-        f"{place}: table {target.table.name!r}: {primary}{detail}",
-        table=target.table.name,
-        file=target.label,
-        line=line,
-        constraint=constraint,
+        message, table=table, file=file, line=line, constraint=constraint, report=report
     )
 
 

@@ -52,15 +52,11 @@ from seedbed.loading.modes import (
     merges_of,
     stage_name,
 )
-from seedbed.loading.progress import (
-    ProgressDisplay,
-    ValidationMeter,
-    progress_bar,
-    progress_display,
-)
 from seedbed.loading.rebuild import LoadPlan, Rebuild, Strategy, plan_load
 from seedbed.loading.result import LoadResult, TableLoad
+from seedbed.progress import ProgressDisplay, progress_bar, progress_display
 from seedbed.validation.hints import in_database_hint
+from seedbed.validation.meter import ValidationMeter
 from seedbed.validation.sources import SeedInput, SeedSource, resolve_sources
 
 if TYPE_CHECKING:

@@ -63,8 +63,8 @@ from seedbed.loading.locks import (
     lock_tables,
 )
 from seedbed.loading.modes import Choice, LoadMode
-from seedbed.loading.progress import progress_bar
 from seedbed.loading.rebuild_errors import located_error
+from seedbed.progress import progress_bar
 from seedbed.validation.sources import SeedSource
 
 # A relation's name quoted as :func:`seedbed.loading.copy.qualified` quotes it.

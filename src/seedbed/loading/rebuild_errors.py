@@ -19,6 +19,7 @@ from seedbed.errors import LoadError
 from seedbed.loading.catalog import Definition
 from seedbed.loading.failures import REDACTED
 from seedbed.validation.formats.base import COPY_BATCH_ROWS
+from seedbed.validation.report import ValidationReport
 from seedbed.validation.sources import SeedSource
 
 _KEY_DETAIL = re.compile(r"^Key \((?P<columns>.+?)\)=\((?P<values>.*)\) (?:is duplicated|is not)")
@@ -105,11 +106,14 @@ def located_error(
     place = target.label if target else definition.table
     if line is not None and target is not None:
         place += f", {target.unit} {line}"
-    return LoadError(
+    message = (
         f"{place}: table {definition.table!r}: {problem} (found while rebuilding; nothing was "
-        "written)",
-        table=definition.table,
-        file=target.label if target else None,
-        line=line,
-        constraint=definition.name,
+        "written)"
+    )
+    table, file, constraint = definition.table, target.label if target else None, definition.name
+    report = ValidationReport.refused(
+        table=table, file=file, line=line, constraint=constraint, message=message
+    )
+    return LoadError(
+        message, table=table, file=file, line=line, constraint=constraint, report=report
     )

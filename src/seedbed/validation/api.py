@@ -10,6 +10,8 @@ from sqlalchemy.engine import Engine
 
 from seedbed.db import require_tables, schema_of
 from seedbed.models import metadata
+from seedbed.progress import progress_display
+from seedbed.validation.meter import ValidationMeter
 from seedbed.validation.report import Checked, ValidationReport
 from seedbed.validation.sources import (
     SeedChunk,
@@ -22,7 +24,7 @@ from seedbed.validation.validator import SeedValidator
 
 
 class ChunkMeter(Protocol):
-    """What follows the loop for a progress display (``loading.progress.ValidationMeter``)."""
+    """What follows the loop for a progress display (``validation.meter.ValidationMeter``)."""
 
     def chunk(self, seed: SeedSource, chunk: SeedChunk) -> None: ...
 
@@ -94,7 +96,6 @@ def validate(
     True
     """
     from seedbed.loading.modes import LoadMode
-    from seedbed.loading.progress import ValidationMeter, progress_display
 
     inserting = LoadMode.parse(mode) is LoadMode.INSERT
     schema = schema_of(engine) if engine is not None else str(metadata.schema)

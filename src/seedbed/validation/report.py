@@ -181,6 +181,27 @@ class ValidationReport:
         return report
 
     @classmethod
+    def refused(
+        cls,
+        *,
+        table: str | None,
+        file: str | None,
+        line: int | None,
+        constraint: str | None,
+        message: str,
+    ) -> ValidationReport:
+        """The one row the database refused during a load, for a ``LoadError``."""
+        return cls.from_rows(
+            file=file or "",
+            table=table or "",
+            lines=[line],
+            column=None,
+            rule=constraint or "load",
+            values=None,
+            message=message,
+        )
+
+    @classmethod
     def concat(cls, reports: Iterable[ValidationReport]) -> ValidationReport:
         """One report holding the rows of all ``reports``, in order."""
         report = cls()

@@ -9,6 +9,8 @@ format is asked of it:
   (:meth:`SeedFormat.pieces`), and whether positions are lines or rows (``unit``);
 - the COPY statement's options and byte stream (:attr:`SeedFormat.copy_options`,
   :meth:`SeedFormat.copy_blocks`);
+- how many bytes it holds and one position spans, for progress
+  (:meth:`SeedFormat.size_in_bytes`, :meth:`SeedFormat.bytes_per_position`);
 - where a row the database refused sits in the input
   (:meth:`SeedFormat.position_of_copy_line`, :meth:`SeedFormat.find_key`).
 
@@ -46,6 +48,7 @@ else:
 Unit = Literal["line", "row"]
 Progress = Callable[[int], object]
 COPY_BATCH_ROWS = 50_000
+SAMPLE_BYTES = 1 << 20  # read to estimate a text file's bytes per line
 
 
 @dataclass
@@ -120,6 +123,17 @@ class SeedFormat(ABC):
         """What :meth:`copy_blocks` reports progress in, and how much there is."""
         return None, "rows"
 
+    def size_in_bytes(self) -> int:
+        """The bytes the input holds as given (a file's size, a frame's memory); 0 if unknown."""
+        return 0
+
+    def bytes_per_position(self) -> float | None:
+        """About how many of :meth:`size_in_bytes` one position spans; None if not cheap to tell.
+
+        Progress displays turn the last position a chunk reached into bytes read.
+        """
+        return None
+
     def position_of_copy_line(self, copy_line: int) -> int:
         """The position of the row COPY calls ``line copy_line`` (no header: row from 0)."""
         return copy_line - 1
@@ -165,6 +179,16 @@ class FileFormat(SeedFormat):
             raise SeedError(f"{self.label}: not a regular file (a FIFO, socket or device)")
         self.path = path
 
+    def size_in_bytes(self) -> int:
+        return self.path.stat().st_size if self.path.is_file() else 0
+
+
+def bytes_per_line(path: Path, sample: int = SAMPLE_BYTES) -> float:
+    """Bytes per physical line in the first ``sample`` bytes of an uncompressed text file."""
+    with path.open("rb") as handle:
+        head = handle.read(sample)
+    return len(head) / max(head.count(b"\n"), 1)
+
 
 def printable(path: Path) -> str:
     """``path`` as text that prints anywhere, even when its name is not valid UTF-8."""
@@ -187,6 +211,7 @@ __all__ = [
     "SeedFormat",
     "Unit",
     "arrow_csv_blocks",
+    "bytes_per_line",
     "printable",
     "register",
 ]

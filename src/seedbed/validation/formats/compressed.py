@@ -100,6 +100,9 @@ class Gzipped(CsvFile):
     def progress_total(self) -> tuple[int | None, str]:
         return None, "B"
 
+    def bytes_per_position(self) -> float | None:
+        return None  # the file's bytes are compressed: a line's share is not known cheaply
+
 
 @register
 class GzipCsvFile(Gzipped):

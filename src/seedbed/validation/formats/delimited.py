@@ -22,7 +22,13 @@ import sqlalchemy as sa
 from seedbed.lazymodules import lazy_module
 from seedbed.validation.csvread import BOM, CsvReader
 from seedbed.validation.csvscan import COMMA
-from seedbed.validation.formats.base import FileFormat, Progress, RawPiece, register
+from seedbed.validation.formats.base import (
+    FileFormat,
+    Progress,
+    RawPiece,
+    bytes_per_line,
+    register,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -97,6 +103,9 @@ class CsvFile(FileFormat):
 
     def progress_total(self) -> tuple[int | None, str]:
         return self.path.stat().st_size, "B"
+
+    def bytes_per_position(self) -> float | None:
+        return bytes_per_line(self.path)
 
     # -- where a refused row is ------------------------------------------------
 

@@ -82,5 +82,11 @@ class FrameInput(SeedFormat):
     def progress_total(self) -> tuple[int | None, str]:
         return len(self.frame), "rows"
 
+    def size_in_bytes(self) -> int:
+        return int(self.frame.memory_usage(index=False).sum())
+
+    def bytes_per_position(self) -> float | None:
+        return self.size_in_bytes() / max(len(self.frame), 1)
+
 
 __all__ = ["FrameInput", "frame_to_arrow"]

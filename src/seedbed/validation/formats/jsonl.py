@@ -26,6 +26,7 @@ from seedbed.validation.formats.base import (
     Progress,
     RawPiece,
     arrow_csv_blocks,
+    bytes_per_line,
     register,
 )
 
@@ -131,6 +132,9 @@ class JsonLinesFile(FileFormat):
             positions = np.asarray(lines, dtype=np.int64)
             yield RawPiece(self.label, self.unit, frame, positions, header, None, problems)
             header = None
+
+    def bytes_per_position(self) -> float | None:
+        return bytes_per_line(self.path)
 
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
         for frame, _, _ in self._frames(COPY_BATCH_ROWS):

@@ -70,6 +70,11 @@ class ParquetFile(FileFormat):
                 empty = parquet.schema_arrow.empty_table().to_pandas()
                 yield RawPiece(self.label, self.unit, empty, np.zeros(0, np.int64), header)
 
+    def bytes_per_position(self) -> float | None:
+        with self._open() as parquet:
+            rows: int = parquet.metadata.num_rows
+        return self.size_in_bytes() / max(rows, 1)
+
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
         with self._open() as parquet:
             try:

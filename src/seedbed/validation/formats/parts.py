@@ -79,6 +79,9 @@ class PartFolder(SeedFormat):
         for part in self.parts:
             yield from part.pieces(chunk_rows)
 
+    def size_in_bytes(self) -> int:
+        return sum(part.size_in_bytes() for part in self.parts)
+
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
         raise NotImplementedError("COPY reads each part file on its own (see files())")
 

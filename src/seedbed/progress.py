@@ -7,6 +7,9 @@ anywhere else, or when turned off, nothing at all. The display is
 *transient*: when it stops, after success or failure, it leaves nothing on
 screen, so the summary or the error that follows stands alone.
 
+It sits below validation and loading, which both draw on it (validation's
+byte meter is :class:`seedbed.validation.meter.ValidationMeter`).
+
 How the loader uses it::
 
     with progress_display(progress) as display:          # None: on in terminals and notebooks
@@ -25,16 +28,13 @@ import html
 import sys
 import threading
 import time
-from collections.abc import Mapping
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from seedbed.notebook import in_notebook
+
 if TYPE_CHECKING:
     from rich.progress import Progress
-
-    from seedbed.validation import SeedChunk, SeedSource
-    from seedbed.validation.formats import SeedFormat
 
 
 class Bar(Protocol):
@@ -51,16 +51,6 @@ class _Silent:
 
     def close(self) -> None:
         return None
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel."""
-    shell = sys.modules.get("IPython")
-    if shell is None or "ipykernel" not in sys.modules:
-        return False
-    get_ipython = getattr(shell, "get_ipython", None)
-    app = get_ipython() if get_ipython else None
-    return app is not None and "IPKernelApp" in getattr(app, "config", {})
 
 
 def wanted(progress: bool | None) -> bool:
@@ -309,87 +299,9 @@ def progress_bar(enabled: bool, *, description: str, total: float | None, unit: 
     return _Standalone(display, display.task(description, total=total, unit=unit))
 
 
-class ValidationMeter:
-    """Validation progress in bytes of the sources' files, advanced chunk by chunk.
-
-    A chunk tells how far into its file it reached (its last line or row);
-    bytes are estimated from that and the file's size, and made exact when
-    the source is done. DataFrames count their memory.
-    """
-
-    SAMPLE = 1 << 20
-
-    def __init__(self, display: ProgressDisplay, sources: Mapping[str, SeedSource]) -> None:
-        self._parts = {
-            part.label: part for seed in sources.values() for part in seed.format.files()
-        }
-        self._sizes = {label: _size_of(part) for label, part in self._parts.items()}
-        self._per_unit: dict[str, float | None] = {}
-        self._counted: dict[str, float] = {}
-        self._bar = display.task("validate", total=float(sum(self._sizes.values())), unit="B")
-
-    def chunk(self, seed: SeedSource, chunk: SeedChunk) -> None:
-        """Count ``chunk`` of ``seed``, read after the chunks before it."""
-        label = chunk.label or seed.label
-        if not len(chunk.lines) or label not in self._parts:
-            return
-        if label not in self._per_unit:
-            self._per_unit[label] = _bytes_per_unit(self._parts[label], self.SAMPLE)
-        per = self._per_unit[label]
-        if per is not None:
-            reached = float(chunk.lines[-1]) * per
-            self._advance_to(label, min(reached, self._sizes[label] * 0.99))
-
-    def source_done(self, seed: SeedSource) -> None:
-        for part in seed.format.files():
-            if part.label in self._sizes:
-                self._advance_to(part.label, float(self._sizes[part.label]))
-
-    def close(self) -> None:
-        self._bar.close()
-
-    def _advance_to(self, label: str, reached: float) -> None:
-        before = self._counted.get(label, 0.0)
-        if reached > before:
-            self._counted[label] = reached
-            self._bar.update(reached - before)
-
-
-def _size_of(part: SeedFormat) -> int:
-    frame = getattr(part, "frame", None)
-    if frame is not None:
-        return int(frame.memory_usage(index=False).sum())
-    path: Path | None = getattr(part, "path", None)
-    return path.stat().st_size if path is not None and path.is_file() else 0
-
-
-def _bytes_per_unit(part: SeedFormat, sample: int) -> float | None:
-    """Bytes per unit of ``chunk.lines``: a text file's line, a Parquet file's or frame's row."""
-    size = _size_of(part)
-    frame = getattr(part, "frame", None)
-    if frame is not None:
-        return size / max(len(frame), 1)
-    path: Path | None = getattr(part, "path", None)
-    if path is None:
-        return None
-    name = path.name.lower()
-    if name.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        rows: int = pq.ParquetFile(path).metadata.num_rows
-        return size / max(rows, 1)
-    if part.unit != "line" or name.endswith((".gz", ".zst", ".bz2", ".xz")):
-        return None
-    with path.open("rb") as handle:
-        head = handle.read(sample)
-    return len(head) / max(head.count(b"\n"), 1)
-
-
 __all__ = [
     "Bar",
     "ProgressDisplay",
-    "ValidationMeter",
-    "in_notebook",
     "progress_bar",
     "progress_display",
     "wanted",
