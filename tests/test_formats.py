@@ -17,6 +17,7 @@ from seedbed.db import schema_of
 from seedbed.errors import DataError, LoadError, SeedError
 from seedbed.validation.formats import claim, file_formats
 from seedbed.validation.formats.base import REGISTERED
+from seedbed.validation.formats.frame import FrameInput
 from tests.helpers import counts, run_cli, snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -308,3 +309,33 @@ def test_a_key_only_the_database_sees_is_found_in_its_part_file(
     error = caught.value
     assert error.file is not None and error.file.endswith("user/part-0001.csv")
     assert (error.line, error.constraint) == (3, "uq_user_name_extra")
+
+
+@pytest.mark.parametrize("kind", ["csv", "tsv", "jsonl", "parquet", "csv.gz"])
+def test_each_file_format_says_how_many_bytes_a_position_spans(kind: str, tmp_path: Path) -> None:
+    header, rows = read_rows(SEEDS / "user.csv")
+    writer = FORMATS[kind][0] if kind in FORMATS else _write_csv
+    path = writer(tmp_path, "user", header, rows)
+    kind_of = claim(path)
+    assert kind_of is not None
+    seed = kind_of(path)
+    assert seed.size_in_bytes() == path.stat().st_size
+    per = seed.bytes_per_position()
+    if kind == "csv.gz":
+        assert per is None  # compressed bytes do not map to lines cheaply
+        return
+    assert per is not None
+    # a header line (csv, tsv) or a blank line (jsonl) counts as a position; Parquet rows do not
+    positions = len(rows) + (1 if seed.unit == "line" else 0)
+    assert per * positions == pytest.approx(seed.size_in_bytes())
+
+
+def test_a_frame_counts_its_memory_per_row() -> None:
+    frame = pd.read_csv(SEEDS / "user.csv", dtype=str)
+    seed = FrameInput(frame, "user")
+    assert seed.size_in_bytes() == int(frame.memory_usage(index=False).sum()) > 0
+    assert seed.bytes_per_position() == pytest.approx(seed.size_in_bytes() / len(frame))
+
+
+def _write_csv(folder: Path, name: str, header: list[str], rows: list[list[str]]) -> Path:
+    return write_delimited(folder / f"{name}.csv", header, rows)

@@ -162,3 +162,40 @@ def test_validate_shows_progress_then_files_rows_and_seconds(pane: Pane, big_set
         r"valid: no problems found \(7 files, [\d,]+ rows checked in [\d.]+ s\)", screen[1]
     )
     assert screen[-1] == "EXIT=0"
+
+
+class _Row:
+    """A display row that records what a meter tells it."""
+
+    def __init__(self) -> None:
+        self.total: float | None = None
+        self.done = 0.0
+        self.seen: list[float] = []
+
+    def task(self, description: str, *, total: float | None, unit: str) -> _Row:
+        assert (description, unit) == ("validate", "B")
+        self.total = total
+        return self
+
+    def update(self, n: float | None = 1) -> None:
+        self.done += n or 0
+        self.seen.append(self.done)
+
+    def close(self) -> None:
+        return None
+
+
+def test_validation_counts_the_bytes_of_its_files_up_to_their_size() -> None:
+    from seedbed.models import metadata
+    from seedbed.validation.api import check_sources
+    from seedbed.validation.meter import ValidationMeter
+    from seedbed.validation.sources import resolve_sources
+
+    seeds = ROOT / "data" / "seeds"
+    sources = resolve_sources(seeds, str(metadata.schema))
+    row = _Row()
+    check_sources(sources, meter=ValidationMeter(row, sources))  # type: ignore[arg-type]
+    size = sum(path.stat().st_size for path in seeds.glob("*.csv"))
+    assert row.total == size
+    assert row.done == pytest.approx(size)
+    assert row.seen == sorted(row.seen) and len(row.seen) > len(sources)  # chunk by chunk
