@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from seedbed.errors import GenerateError
+import seedbed.models
 from seedbed.models import rules
 from seedbed.synthetic import fills, generate_tables
 
@@ -79,3 +82,28 @@ def test_importing_the_models_imports_neither_pyarrow_nor_the_generator():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert run.stdout.strip() == "[]"
+
+
+def imported_names(source: Path) -> set[str]:
+    """Modules a file imports anywhere (functions and type-only blocks too) or names lazily."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "lazy_module":
+            names.update(arg.value for arg in node.args if isinstance(arg, ast.Constant))
+    return names
+
+
+def test_no_model_module_names_pyarrow_or_the_generator():
+    folder = Path(seedbed.models.__file__).parent
+    for source in sorted(folder.glob("*.py")):
+        reached = {
+            name
+            for name in imported_names(source)
+            if name.split(".")[0] == "pyarrow" or name.startswith("seedbed.synthetic")
+        }
+        assert reached == set(), f"{source.name} imports {sorted(reached)}"
