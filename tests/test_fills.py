@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from seedbed.errors import GenerateError
 import seedbed.models
+from seedbed.errors import GenerateError
 from seedbed.models import rules
 from seedbed.synthetic import fills, generate_tables
 
