@@ -13,7 +13,7 @@ model rather than knowing table names:
    are NULL in some rows. Columns whose server default is computed (``now()``)
    are left out for the database to fill, unless a key or rule needs them.
 4. **Rules and keys.** Every rule on a drafted column makes its rows valid
-   (``Rule.fill``); rows that still fail a rule's ``passes`` or repeat a
+   (its fill in :mod:`.fills`); rows that still fail a rule's ``passes`` or repeat a
    unique key (including partial unique indexes) are dropped.
 """
 
@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from seedbed.errors import GenerateError
 from seedbed.models.rules import Rule
 from seedbed.synthetic import arrays
+from seedbed.synthetic.fills import fill
 from seedbed.synthetic.values import column_values
 from seedbed.validation.spec import ForeignKeySpec, TableSpec, UniqueKey, table_spec
 
@@ -73,7 +74,7 @@ class Recipe:
 
 
 class TableDraft:
-    """The rows of one table being generated; what ``Rule.fill`` works on."""
+    """The rows of one table being generated; what a rule's fill works on (a ``fills.Draft``)."""
 
     def __init__(self, table: sa.Table, spec: TableSpec, num_rows: int, rng: np.random.Generator):
         self.table, self.spec, self.num_rows, self.rng = table, spec, num_rows, rng
@@ -190,7 +191,7 @@ def _apply_rules(draft: TableDraft, rules: list[tuple[str, Rule]]) -> None:
     """Let each rule fill its columns, then drop the rows that still fail one."""
     for name, rule in rules:
         try:
-            rule.fill(draft)
+            fill(rule, draft)
         except (NotImplementedError, ValueError, KeyError, pa.ArrowException) as exc:
             raise GenerateError(
                 f"{draft.table.name}: cannot generate values for {name}: {exc}"
