@@ -12,6 +12,7 @@ from typing import Any
 from seedbed.cli._output import add_output_options, announce, show_problems, whole_number
 from seedbed.cli.sources import add_table_option, seed_input
 from seedbed.errors import DataError
+from seedbed.loadmode import LoadMode, Strategy
 
 
 def register(commands: Any) -> None:
@@ -34,19 +35,15 @@ def register(commands: Any) -> None:
     add_table_option(load)
     load.add_argument(
         "--mode",
-        choices=["insert", "upsert", "skip-existing"],
+        choices=LoadMode.choices(),
         default="insert",
-        help="insert (conflicts are errors, the default), upsert or skip-existing",
+        help=LoadMode.described(),
     )
     load.add_argument(
         "--strategy",
-        choices=["auto", "rebuild", "incremental"],
+        choices=Strategy.choices(),
         default="auto",
-        help=(
-            "auto (the default: rebuild empty tables, COPY into the others as they are), "
-            "rebuild (drop constraints and indexes, COPY, rebuild them validated; empty tables "
-            "only) or incremental"
-        ),
+        help=Strategy.described(),
     )
     load.add_argument(
         "--dry-run", action="store_true", help="do everything but commit; report what would happen"

@@ -11,6 +11,7 @@ from seedbed.cli._output import add_output_options, announce, show_problems
 from seedbed.cli.sources import add_table_option, seed_input
 from seedbed.config import load_settings
 from seedbed.db import get_engine
+from seedbed.loadmode import LoadMode, spoken
 from seedbed.validation.hints import in_database_hint
 
 
@@ -34,13 +35,22 @@ def register(commands: Any) -> None:
     )
     command.add_argument(
         "--mode",
-        choices=["insert", "upsert", "skip-existing"],
+        choices=LoadMode.choices(),
         default="insert",
-        help="the verdict `seedbed load --mode M` would give: with --against-db, insert "
-        "flags keys already in the database, upsert and skip-existing do not (default insert)",
+        help=_mode_help(),
     )
     add_output_options(command, json_help="print every problem as JSON")
     command.set_defaults(handler=_validate)
+
+
+def _mode_help() -> str:
+    flagging = [mode.value for mode in LoadMode if mode.existing_keys_are_errors]
+    merging = [mode.value for mode in LoadMode if not mode.existing_keys_are_errors]
+    return (
+        f"the verdict `seedbed load --mode M` would give: with --against-db, "
+        f"{spoken(flagging, 'and')} flag{'s' * (len(flagging) == 1)} keys already in the "
+        f"database, {spoken(merging, 'and')} do{'es' * (len(merging) == 1)} not (default insert)"
+    )
 
 
 def _validate(args: argparse.Namespace) -> int:

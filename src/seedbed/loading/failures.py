@@ -35,15 +35,17 @@ UNIQUE_VIOLATION = "23505"
 
 
 def is_retryable(
-    exc: BaseException, previous: BaseException | None = None, *, merging: bool = False
+    exc: BaseException, previous: BaseException | None = None, *, retry_unique: bool = False
 ) -> bool:
     """May the whole load simply be run again after ``exc``?
 
-    Deadlocks and serialization failures: yes. A unique violation while
-    merging (upsert, skip-existing): yes, unless the attempt before failed
-    the same way (``previous``). ``ON CONFLICT`` arbitrates on one key, so a
-    concurrent load committing the same new row shows up as a violation of
-    another unique key (``uq_tag_name`` while the conflict key is ``id``);
+    Deadlocks and serialization failures: yes. A unique violation, with
+    ``retry_unique`` (the modes that merge,
+    :attr:`~seedbed.loadmode.LoadMode.retries_unique_violation`): yes, unless
+    the attempt before failed the same way (``previous``). ``ON CONFLICT``
+    arbitrates on one key, so a concurrent load committing the same new row
+    shows up as a violation of another unique key (``uq_tag_name`` while the
+    conflict key is ``id``);
     run again, the committed row is seen and merged. A real duplicate fails
     again with the same constraint and key, and is reported.
     """
@@ -51,7 +53,7 @@ def is_retryable(
         return False
     if exc.sqlstate in RETRYABLE_STATES:
         return True
-    if not merging or exc.sqlstate != UNIQUE_VIOLATION:
+    if not retry_unique or exc.sqlstate != UNIQUE_VIOLATION:
         return False
     return not (
         isinstance(previous, psycopg.Error)

@@ -44,16 +44,10 @@ from seedbed.errors import DatabaseError, DataError, SeedError, map_errors, reas
 from seedbed.loading.copy import copy_blocks, copy_sql, qualified
 from seedbed.loading.failures import is_retryable, to_seedbed_error
 from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
-from seedbed.loading.modes import (
-    LoadMode,
-    Merge,
-    create_stage_sql,
-    merge_sql,
-    merges_of,
-    stage_name,
-)
-from seedbed.loading.rebuild import LoadPlan, Rebuild, Strategy, plan_load
+from seedbed.loading.modes import Merge, create_stage_sql, merge_sql, merges_of, stage_name
+from seedbed.loading.rebuild import LoadPlan, Rebuild, plan_load
 from seedbed.loading.result import LoadResult, TableLoad
+from seedbed.loadmode import LoadMode, Strategy
 from seedbed.progress import ProgressDisplay, progress_bar, progress_display
 from seedbed.validation.hints import in_database_hint
 from seedbed.validation.meter import ValidationMeter
@@ -82,7 +76,7 @@ def _jobs(sources: Mapping[str, SeedSource], mode: LoadMode) -> list[_Job]:
     jobs = []
     for source in sources.values():
         columns = source.format.columns()
-        merges = merges_of(source, columns) if mode is not LoadMode.INSERT and columns else ()
+        merges = merges_of(source, columns) if mode.stages and columns else ()
         jobs.append(_Job(source, columns, merges))
     return jobs
 
@@ -139,10 +133,10 @@ class _Writer:
         result = TableLoad(job.table.name, job.source.label, strategy.value)
         if not job.columns:  # an empty file: nothing to write, validation says why
             return result
-        if strategy is Strategy.INCREMENTAL:
+        if not self.plan.rebuilds(job.table.name):  # a rebuilt table is locked already
             lock_tables(self.connection, [self.plan.lock(job.table.name)], self.timeout)
         with self.connection.cursor() as cursor:
-            if self.mode is LoadMode.INSERT:
+            if not self.mode.stages:
                 result.inserted = self._copy(cursor, job, qualified(job.table))
             else:
                 cursor.execute(create_stage_sql(job.table))
@@ -178,7 +172,7 @@ class _Writer:
             bar = progress_bar(self.progress, description=job.table.name, total=total, unit=unit)
             try:
                 # Rows of a table truncated in this transaction are written frozen.
-                freeze = self.plan.strategy(job.table.name) is Strategy.REBUILD
+                freeze = self.plan.rebuilds(job.table.name)
                 sql = copy_sql(relation, columns, fmt.copy_options + ", FREEZE true" * freeze)
                 copied += copy_blocks(
                     cursor, sql, fmt.copy_blocks(job.table, bar.update), self.cancel
@@ -336,7 +330,7 @@ def _refused(
     error = writer.error
     assert error is not None
     duplicate = isinstance(error, psycopg.Error) and error.sqlstate == "23505"
-    if duplicate and mode is LoadMode.INSERT and plan.non_empty:
+    if duplicate and mode.existing_keys_are_errors and plan.non_empty:
         report = _validate(sources, engine, mode, plan, display, keys_against_db=plan.non_empty)
         if not report.ok:
             return DataError(_invalid_message(report), report)
@@ -349,10 +343,10 @@ def _retried(writer: _Writer, again: Callable[[], _Writer]) -> tuple[_Writer, in
     Returns the last writer and the number of attempts, at most ``MAX_ATTEMPTS``.
     """
     attempts, previous = 1, None
-    merging = writer.mode is not LoadMode.INSERT
+    retry_unique = writer.mode.retries_unique_violation
     while (
         writer.error is not None
-        and is_retryable(writer.error, previous, merging=merging)
+        and is_retryable(writer.error, previous, retry_unique=retry_unique)
         and attempts < MAX_ATTEMPTS
     ):
         writer.connection.rollback()

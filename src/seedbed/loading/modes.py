@@ -1,8 +1,8 @@
-"""Load modes and the SQL that merges a staged table into its target.
+"""The SQL of load modes that merge: stage a table, then merge it into its target.
 
-``insert`` COPYs straight into the table: any conflict is an error.
-``upsert`` and ``skip-existing`` COPY into a temporary staging table (same
-columns, defaults and CHECK constraints, dropped at commit) and then merge it
+What each mode does is its policy in :mod:`seedbed.loadmode`. A mode that
+stages (``upsert``, ``skip-existing``) COPYs into a temporary staging table (same
+columns, defaults and CHECK constraints, dropped at commit) and then merges it
 with one ``INSERT ... SELECT ... ON CONFLICT`` on the conflict key: the
 primary key when the source has all of its columns, otherwise the first
 declared unique key it has. The part files of a folder that give different
@@ -16,42 +16,19 @@ order, so concurrent loads lock rows in the same order.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Self
 
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError
 from seedbed.loading.copy import qualified, quote_ident
+from seedbed.loadmode import LoadMode, MergeAction
 from seedbed.tablekeys import table_keys
 from seedbed.validation.sources import SeedSource
 
 # Kept current by the updated_at trigger; comparing it would make every upsert an update.
 TRIGGER_MAINTAINED = frozenset({"updated_at"})
-
-
-class Choice(enum.StrEnum):
-    """A load option given by name; ``parse`` refuses an unknown name with a SeedError."""
-
-    @classmethod
-    def _noun(cls) -> str:
-        return cls.__name__.removeprefix("Load").lower()
-
-    @classmethod
-    def parse(cls, value: str | Self) -> Self:
-        try:
-            return cls(value)
-        except ValueError:
-            choices = ", ".join(m.value for m in cls)
-            raise SeedError(f"unknown load {cls._noun()} {value!r}: use one of {choices}") from None
-
-
-class LoadMode(Choice):
-    INSERT = "insert"
-    UPSERT = "upsert"
-    SKIP_EXISTING = "skip-existing"
 
 
 def conflict_key(table: sa.Table, columns: Sequence[str]) -> tuple[str, ...]:
@@ -81,7 +58,10 @@ def create_stage_sql(table: sa.Table) -> str:
 
 
 def merge_sql(table: sa.Table, columns: Sequence[str], key: Sequence[str], mode: LoadMode) -> str:
-    """One statement that merges the stage into ``table`` and returns (inserted, updated)."""
+    """One statement that merges the stage into ``table`` and returns (inserted, updated).
+
+    A key the table already has is updated or skipped as ``mode.merge`` says.
+    """
     cols = ", ".join(quote_ident(c) for c in columns)
     keys = ", ".join(quote_ident(c) for c in key)
     head = (
@@ -90,7 +70,7 @@ def merge_sql(table: sa.Table, columns: Sequence[str], key: Sequence[str], mode:
         f"ON CONFLICT ({keys}) "
     )
     changing = [c for c in columns if c not in key and c not in TRIGGER_MAINTAINED]
-    if mode is LoadMode.UPSERT and changing:
+    if mode.merge is MergeAction.UPDATE and changing:
         sets = ", ".join(f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in changing)
         old = ", ".join(f"target.{quote_ident(c)}" for c in changing)
         new = ", ".join(f"EXCLUDED.{quote_ident(c)}" for c in changing)

@@ -62,22 +62,14 @@ from seedbed.loading.locks import (
     LockRequest,
     lock_tables,
 )
-from seedbed.loading.modes import Choice, LoadMode
 from seedbed.loading.rebuild_errors import located_error
+from seedbed.loadmode import LoadMode, Strategy, spoken
 from seedbed.progress import progress_bar
 from seedbed.validation.sources import SeedSource
 
 # A relation's name quoted as :func:`seedbed.loading.copy.qualified` quotes it.
 _QUOTED = "'\"' || replace({ns}, '\"', '\"\"') || '\".\"' || replace({rel}, '\"', '\"\"') || '\"'"
 _BUILD_ORDER = {"c": 0, "p": 1, "u": 2, "x": 2, "i": 2, "f": 3}
-
-
-class Strategy(Choice):
-    """How a table is written: ``rebuild`` (empty tables), ``incremental``, or ``auto``."""
-
-    AUTO = "auto"
-    REBUILD = "rebuild"
-    INCREMENTAL = "incremental"
 
 
 @dataclass(frozen=True)
@@ -98,6 +90,10 @@ class LoadPlan:
 
     def strategy(self, table: str) -> Strategy:
         return self.strategies.get(table, Strategy.INCREMENTAL)
+
+    def rebuilds(self, table: str) -> bool:
+        """Is loaded ``table`` rebuilt (truncated in the load's transaction, so COPY may freeze)?"""
+        return self.strategy(table) is Strategy.REBUILD
 
     def lock(self, table: str) -> LockRequest:
         """The lock to take on loaded ``table``."""
@@ -134,9 +130,9 @@ def plan_load(
     strategies: dict[str, Strategy] = {}
     for table, relation in zip(tables, relations, strict=True):
         why_not = _why_not_rebuild(relation, children.get(relation, ()), filled, mode)
-        if strategy is Strategy.REBUILD and why_not:
+        if strategy.must_rebuild and why_not:
             raise SeedError(f"table {table.name!r} cannot be rebuilt: {why_not}")
-        wanted = strategy is not Strategy.INCREMENTAL and not why_not
+        wanted = strategy.may_rebuild and not why_not
         strategies[table.name] = Strategy.REBUILD if wanted else Strategy.INCREMENTAL
     rebuilt = tuple(t for t in tables if strategies[t.name] is Strategy.REBUILD)
     exclusive = [qualified(t) for t in rebuilt]
@@ -157,8 +153,9 @@ def plan_load(
 def _why_not_rebuild(
     relation: str, children: Sequence[str], filled: set[str], mode: LoadMode
 ) -> str | None:
-    if mode is not LoadMode.INSERT:
-        return f"the rebuild strategy is for insert mode, not {mode.value}"
+    if not mode.can_rebuild:
+        rebuildable = spoken([m.value for m in LoadMode if m.can_rebuild])
+        return f"the rebuild strategy is for {rebuildable} mode, not {mode.value}"
     if relation in filled:
         return "it has rows (rebuild is for empty tables; use auto or incremental)"
     busy = [c for c in children if c in filled and c != relation]

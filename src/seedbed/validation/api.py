@@ -95,9 +95,9 @@ def validate(
     >>> report.ok                                  # doctest: +SKIP
     True
     """
-    from seedbed.loading.modes import LoadMode
+    from seedbed.loadmode import LoadMode
 
-    inserting = LoadMode.parse(mode) is LoadMode.INSERT
+    existing_are_errors = LoadMode.parse(mode).existing_keys_are_errors
     schema = schema_of(engine) if engine is not None else str(metadata.schema)
     sources = resolve_sources(source, schema)
     if engine is not None:
@@ -106,7 +106,7 @@ def validate(
         return check_sources(
             sources,
             engine=engine,
-            unique_against_db=None if inserting else (),
+            unique_against_db=None if existing_are_errors else (),
             meter=ValidationMeter(display, sources),
         )
 
