@@ -9,7 +9,7 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 
 from seedbed.db import require_tables, schema_of
-from seedbed.models import metadata
+from seedbed.facts import declared_metadata
 from seedbed.validation.report import Checked, ValidationReport
 from seedbed.validation.sources import (
     SeedChunk,
@@ -97,7 +97,7 @@ def validate(
     from seedbed.loading.progress import ValidationMeter, progress_display
 
     inserting = LoadMode.parse(mode) is LoadMode.INSERT
-    schema = schema_of(engine) if engine is not None else str(metadata.schema)
+    schema = schema_of(engine) if engine is not None else str(declared_metadata().schema)
     sources = resolve_sources(source, schema)
     if engine is not None:
         require_tables(engine, [s.table for s in sources.values()])
