@@ -17,11 +17,14 @@ from seedbed.lazymodules import lazy_exports as _lazy_exports
 if typing.TYPE_CHECKING:
     from seedbed.facts.declaration import (
         NAMING_CONVENTION,
+        UPDATED_AT_BODY,
         UPDATED_AT_FUNCTION,
         JsonShape,
         Rule,
         all_rules,
         tables_with_updated_at,
+        updated_at_function_sql,
+        updated_at_trigger_sql,
     )
     from seedbed.facts.keys import ForeignKeySpec, IndexSpec, TableKeys, UniqueKey, table_keys
     from seedbed.facts.relations import (
@@ -46,11 +49,14 @@ if typing.TYPE_CHECKING:
 _LAZY = {
     "seedbed.facts.declaration": (
         "NAMING_CONVENTION",
+        "UPDATED_AT_BODY",
         "UPDATED_AT_FUNCTION",
         "JsonShape",
         "Rule",
         "all_rules",
         "tables_with_updated_at",
+        "updated_at_function_sql",
+        "updated_at_trigger_sql",
     ),
     "seedbed.facts.keys": ("ForeignKeySpec", "IndexSpec", "TableKeys", "UniqueKey", "table_keys"),
     "seedbed.facts.relations": (
@@ -74,6 +80,7 @@ _LAZY = {
 
 __all__ = [
     "NAMING_CONVENTION",
+    "UPDATED_AT_BODY",
     "UPDATED_AT_FUNCTION",
     "ColumnSpec",
     "ForeignKeySpec",
@@ -100,6 +107,8 @@ __all__ = [
     "table_spec",
     "tables_with_updated_at",
     "unique_column_sets",
+    "updated_at_function_sql",
+    "updated_at_trigger_sql",
 ]
 
 __getattr__, __dir__ = _lazy_exports(globals(), _LAZY)

@@ -77,7 +77,8 @@ class PackageSource:
         return f"<model source: {self.name}>"
 
 
-_PACKAGE = PackageSource()
+#: The source in use; the one value ``SEEDBED_MODELS`` will set.
+_chosen: ModelSource = PackageSource()
 
 
 def model_source() -> ModelSource:
@@ -86,7 +87,7 @@ def model_source() -> ModelSource:
     Always the shipped package today; ``SEEDBED_MODELS`` will choose here
     among the package, a user's model folder and the live database.
     """
-    return _PACKAGE
+    return _chosen
 
 
 def metadata_for(schema: str) -> sa.MetaData:
