@@ -21,7 +21,7 @@ from alembic import context
 from seedbed.autogen import context_options, use_namespace
 from seedbed.config import load_settings
 from seedbed.db import get_engine
-from seedbed.models import metadata_for
+from seedbed.facts import metadata_for
 
 config = context.config
 schema: str = config.attributes.get("schema") or load_settings().schema

@@ -21,7 +21,7 @@ from seedbed.models.rules import JsonShape, all_rules
 from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMITTED = ROOT / "docs" / "data-models.md"
+COMMITTED = ROOT / "docs" / "reference" / "data-models.md"
 TABLES = sorted(t.name for t in metadata.tables.values())
 
 
@@ -50,7 +50,7 @@ def _section(document: str, table: str) -> str:
 
 def test_committed_document_is_current():
     assert check_docs(COMMITTED, metadata) == [], (
-        "run `seedbed docs` and commit docs/data-models.md"
+        "run `seedbed docs` and commit docs/reference/data-models.md"
     )
 
 
@@ -265,5 +265,5 @@ def test_cli_check_ignores_seedbed_schema():
 
 def test_readme_links_the_document_and_the_command():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "(docs/data-models.md)" in readme
+    assert "(docs/reference/data-models.md)" in readme
     assert "`seedbed docs [--out PATH] [--check]`" in readme

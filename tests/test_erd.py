@@ -10,7 +10,8 @@ import matplotlib
 import pytest
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from seedbed.erd import column_type, edge_paths, er_figure, mermaid_er, relationships
+from seedbed.erd import edge_paths, er_figure, mermaid_er
+from seedbed.facts import column_type, relationships
 from seedbed.models import metadata, metadata_for
 
 TABLES = sorted(t.name for t in metadata.tables.values())

@@ -188,7 +188,7 @@ def test_a_new_table_and_column_flow_from_the_declaration(
     assert "bookmark" in stale.stdout
     proj.ok("docs")
     proj.ok("docs", "--check")
-    assert "description" in (proj.root / "docs" / "data-models.md").read_text()
+    assert "description" in (proj.root / "docs" / "reference" / "data-models.md").read_text()
 
     for revision in [*proj.revisions(), written]:
         imported = {name.split(".")[0] for name in imported_modules(revision)}

@@ -37,11 +37,11 @@ from sqlalchemy.engine import Engine
 from seedbed import migrate
 from seedbed.config import Settings
 from seedbed.db import get_engine, schema_of
+from seedbed.facts import spec as kinds
+from seedbed.facts import table_spec
 from seedbed.models import metadata_for
 from seedbed.models.rules import EMAIL, SLUG, URL
 from seedbed.validation import coerce_frame, csvread, schema_for, validate
-from seedbed.validation import spec as kinds
-from seedbed.validation.spec import table_spec
 from tests.helpers import fresh_settings
 
 #: (column kind or None for the file, rule) -> why seedbed refuses what COPY accepts.

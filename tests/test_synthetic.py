@@ -23,6 +23,7 @@ from seedbed import migrate
 from seedbed.config import Settings
 from seedbed.db import get_engine, schema_of
 from seedbed.errors import GenerateError
+from seedbed.facts import table_spec
 from seedbed.models import metadata, metadata_for, rules
 from seedbed.synthetic import (
     SYNTHETIC_DOMAIN,
@@ -31,7 +32,6 @@ from seedbed.synthetic import (
     generate_typed_tables,
     uuid4_strings,
 )
-from seedbed.validation.spec import table_spec
 from tests.helpers import ROOT, counts, fresh_namespace, fresh_settings, run_cli
 
 SEEDS = ROOT / "data" / "seeds"

@@ -5,13 +5,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from seedbed.docs_tables import table_section
-from seedbed.erd import unique_column_sets
+from seedbed.docs.tables import table_section
 from seedbed.errors import SeedError
+from seedbed.facts import table_keys, table_spec, unique_column_sets
 from seedbed.loading.modes import conflict_key
 from seedbed.models import metadata
-from seedbed.tablekeys import table_keys
-from seedbed.validation.spec import table_spec
 
 
 def _gadget() -> sa.Table:

@@ -25,7 +25,7 @@ from seedbed import autogen
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
 from seedbed.errors import DatabaseError, MigrationError, reason
-from seedbed.models import metadata_for
+from seedbed.facts import metadata_for
 
 _PACKAGED = Path(__file__).resolve().parent / "_migrations"
 

@@ -35,7 +35,7 @@ from sqlalchemy.sql.elements import conv
 
 from seedbed.autogen import ops as namespace_ops
 from seedbed.autogen.definitions import changed_definitions
-from seedbed.models.base import UPDATED_AT_BODY, UPDATED_AT_FUNCTION, tables_with_updated_at
+from seedbed.facts import UPDATED_AT_BODY, UPDATED_AT_FUNCTION, tables_with_updated_at
 
 NAMESPACE_OPTION = "seedbed_namespace"
 _CONTINUE = PriorityDispatchResult.CONTINUE

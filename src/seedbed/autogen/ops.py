@@ -15,7 +15,7 @@ from typing import Any
 from alembic.operations import Operations
 from alembic.operations.ops import MigrateOperation
 
-from seedbed.models.base import (
+from seedbed.facts import (
     UPDATED_AT_FUNCTION,
     updated_at_function_sql,
     updated_at_trigger_sql,

@@ -1,4 +1,4 @@
-"""``seedbed docs [--out docs/data-models.md] [--check]``."""
+"""``seedbed docs [--out docs/reference/data-models.md] [--check]``."""
 
 from __future__ import annotations
 

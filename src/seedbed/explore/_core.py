@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from seedbed.db import schema_of
 from seedbed.errors import DatabaseError, QueryError, map_errors
-from seedbed.models import metadata_for
+from seedbed.facts import metadata_for
 
 Bind: TypeAlias = Engine | Connection
 """An engine from :func:`seedbed.get_engine`, or a connection from one (its transaction is kept)."""

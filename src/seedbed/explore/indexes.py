@@ -10,9 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from seedbed.explore._core import Bind, connection, frame, namespace
-from seedbed.models import metadata as declared_metadata
-from seedbed.models import metadata_for
-from seedbed.tablekeys import table_keys
+from seedbed.facts import declared_metadata, metadata_for, table_keys
 
 _CATALOG = sa.text(
     """
@@ -40,7 +38,7 @@ def _purposes() -> dict[str, str]:
     ``Table.to_metadata`` (behind ``metadata_for``) does not copy ``Index.info``.
     """
     purposes: dict[str, str] = {}
-    for table in declared_metadata.sorted_tables:
+    for table in declared_metadata().sorted_tables:
         keys = table_keys(table)
         for index in keys.indexes:
             purposes[index.name] = index.purpose

@@ -8,10 +8,9 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from seedbed.erd import relationships
 from seedbed.errors import QueryError
 from seedbed.explore._core import Bind, connection, frame, model_columns, model_table, namespace
-from seedbed.models import metadata_for
+from seedbed.facts import metadata_for, relationships
 
 
 def foreign_keys(bind: Bind) -> pd.DataFrame:

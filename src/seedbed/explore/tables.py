@@ -24,8 +24,8 @@ from seedbed.explore._core import (
     model_table,
     namespace,
 )
+from seedbed.facts import metadata_for
 from seedbed.loading import load
-from seedbed.models import metadata_for
 from seedbed.synthetic import generate_seed_set
 
 SOFT_DELETE_COLUMN = "deleted_at"

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError
+from seedbed.facts import table_keys
 from seedbed.loading.copy import qualified, quote_ident
 from seedbed.loadmode import LoadMode, MergeAction
-from seedbed.tablekeys import table_keys
 from seedbed.validation.sources import SeedSource
 
 # Kept current by the updated_at trigger; comparing it would make every upsert an update.

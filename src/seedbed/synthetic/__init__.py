@@ -48,9 +48,9 @@ from seedbed.synthetic.recipes import (
 def _model(metadata: MetaData | None) -> MetaData:
     if metadata is not None:
         return metadata
-    from seedbed.models import metadata as shipped
+    from seedbed.facts import declared_metadata
 
-    return shipped
+    return declared_metadata()
 
 
 def generate_typed_tables(

@@ -28,11 +28,10 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from seedbed.errors import GenerateError
-from seedbed.models.rules import Rule
+from seedbed.facts import ForeignKeySpec, Rule, TableSpec, UniqueKey, table_spec
 from seedbed.synthetic import arrays
 from seedbed.synthetic.fills import fill
 from seedbed.synthetic.values import column_values
-from seedbed.validation.spec import ForeignKeySpec, TableSpec, UniqueKey, table_spec
 
 NULL_FRACTION = 0.1
 

@@ -1,7 +1,7 @@
 """Values for one column from its type alone, before any rule has a say.
 
 :func:`column_values` gives ``n`` non-null values of a column's kind (as
-:mod:`seedbed.validation.spec` reads it), typed as pyarrow arrays. With
+:mod:`seedbed.facts.spec` reads it), typed as pyarrow arrays. With
 ``distinct=True`` every value differs, so a unique key that holds the
 column is unique too (booleans and enums cannot be; the generator drops the
 duplicate rows of those).
@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from seedbed.facts import spec as kinds
 from seedbed.synthetic import arrays
-from seedbed.validation import spec as kinds
 
 
 def _text(

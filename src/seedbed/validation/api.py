@@ -9,7 +9,7 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 
 from seedbed.db import require_tables, schema_of
-from seedbed.models import metadata
+from seedbed.facts import declared_metadata
 from seedbed.progress import progress_display
 from seedbed.validation.meter import ValidationMeter
 from seedbed.validation.report import Checked, ValidationReport
@@ -98,7 +98,7 @@ def validate(
     from seedbed.loadmode import LoadMode
 
     existing_are_errors = LoadMode.parse(mode).existing_keys_are_errors
-    schema = schema_of(engine) if engine is not None else str(metadata.schema)
+    schema = schema_of(engine) if engine is not None else str(declared_metadata().schema)
     sources = resolve_sources(source, schema)
     if engine is not None:
         require_tables(engine, [s.table for s in sources.values()])

@@ -32,9 +32,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from seedbed.models.rules import InvalidJson, parse_json
-from seedbed.validation import spec as k
-from seedbed.validation.spec import ColumnSpec
+from seedbed.facts import ColumnSpec
+from seedbed.facts import spec as k
+from seedbed.jsontext import InvalidJson, parse_json
 
 TIMESTAMPTZ_PATTERN = (
     r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from seedbed.validation.spec import UniqueKey
+from seedbed.facts import UniqueKey
 
 
 def key_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from seedbed.facts import table_spec
 from seedbed.validation.keys import ChunkKeys
 from seedbed.validation.report import ValidationReport, display_values
 from seedbed.validation.schemas import chunk_schema
 from seedbed.validation.sources import SeedChunk
-from seedbed.validation.spec import table_spec
 
 NOT_NULL = "must not be empty (an unquoted empty field is NULL)"
 

@@ -1,6 +1,6 @@
 """Pandera schemas derived from the models: the checks every row goes through.
 
-Each schema is compiled from the table's :class:`~seedbed.validation.spec.TableSpec`,
+Each schema is compiled from the table's :class:`~seedbed.facts.spec.TableSpec`,
 so a new table module gets its schema with no other code. Checks are named
 after the database constraint (``ck_user_email_format``, ``uq_user_email``,
 ``uq_post_slug_live``) or the report's rule name (``type``, ``enum``).
@@ -31,11 +31,17 @@ import pandas as pd
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError
-from seedbed.models import metadata
-from seedbed.validation import spec as k
+from seedbed.facts import (
+    ColumnSpec,
+    RuleSpec,
+    TableSpec,
+    UniqueKey,
+    declared_metadata,
+    table_spec,
+)
+from seedbed.facts import spec as k
 from seedbed.validation.coerce import coerce_column, default_series, type_message
 from seedbed.validation.keys import ChunkKeys, chunk_keys
-from seedbed.validation.spec import ColumnSpec, RuleSpec, TableSpec, UniqueKey, table_spec
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
@@ -193,7 +199,7 @@ def pandera_schema(table_name: str) -> pa.DataFrameSchema:
     >>> schema = seedbed.pandera_schema("user")                 # doctest: +SKIP
     >>> schema.validate(pd.read_csv("user.csv"), lazy=True)     # doctest: +SKIP
     """
-    tables = {t.name: t for t in metadata.sorted_tables}
+    tables = {t.name: t for t in declared_metadata().sorted_tables}
     if table_name not in tables:
         known = ", ".join(sorted(tables))
         raise SeedError(f"no table named {table_name!r} (tables: {known})")

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, TypeAlias, Union, cast
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError, reason
+from seedbed.facts import TableSpec, metadata_for, table_spec
 from seedbed.lazymodules import imported, lazy_module
-from seedbed.models import metadata_for
 from seedbed.validation.formats import (
     FrameInput,
     PartFolder,
@@ -37,7 +37,6 @@ from seedbed.validation.formats import (
 )
 from seedbed.validation.formats.base import Unit
 from seedbed.validation.report import ValidationReport, display_values
-from seedbed.validation.spec import TableSpec, table_spec
 
 if TYPE_CHECKING:
     import numpy as np

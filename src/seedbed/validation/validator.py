@@ -29,13 +29,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from seedbed.errors import DatabaseError, reason
+from seedbed.facts import ForeignKeySpec, TableSpec, UniqueKey, table_spec
 from seedbed.validation.hints import IN_DATABASE
 from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys, key_hashes
 from seedbed.validation.report import REDACTED, ValidationReport, display_values, shorten
 from seedbed.validation.rowchecks import RowChecks, unreadable
 from seedbed.validation.schemas import with_defaults
 from seedbed.validation.sources import SeedChunk, SeedSource
-from seedbed.validation.spec import ForeignKeySpec, TableSpec, UniqueKey, table_spec
 
 
 def _q(name: str) -> str:

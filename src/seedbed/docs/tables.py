@@ -1,4 +1,4 @@
-"""The per-table part of the data-model document (see :mod:`seedbed.docs`).
+"""The per-table part of the data-model document (see :mod:`seedbed.docs.document`).
 
 One function, :func:`table_section`, writes a table's columns, indexes,
 relationships and validation rules in plain words; the helpers beside it
@@ -12,9 +12,17 @@ import inspect
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from seedbed.erd import Relationship, column_type, relationships, unique_column_sets
-from seedbed.models.rules import JsonShape, Rule, all_rules
-from seedbed.tablekeys import table_keys
+from seedbed.facts import (
+    JsonShape,
+    Relationship,
+    Rule,
+    all_rules,
+    column_type,
+    declaring_class,
+    relationships,
+    table_keys,
+    unique_column_sets,
+)
 
 _POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -32,24 +40,15 @@ def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _model_class(table: sa.Table) -> type | None:
-    from seedbed.models import Base
-
-    for mapper in Base.registry.mappers:
-        if getattr(mapper.local_table, "name", None) == table.name:
-            return mapper.class_
-    return None
-
-
 def module_path(table: sa.Table) -> str:
     """Where ``table`` is declared, e.g. ``src/seedbed/models/user.py``; empty if unmapped."""
-    cls = _model_class(table)
+    cls = declaring_class(table)
     return "src/" + cls.__module__.replace(".", "/") + ".py" if cls is not None else ""
 
 
 def table_purpose(table: sa.Table) -> str:
     """The model's docstring as Markdown: the table's purpose."""
-    cls = _model_class(table)
+    cls = declaring_class(table)
     doc = inspect.getdoc(cls) if cls is not None else None
     text = doc or table.comment or "(no purpose declared: add a docstring to the model)"
     return text.replace("``", "`")
@@ -221,7 +220,7 @@ def _relationship_lines(table: sa.Table, metadata: sa.MetaData) -> list[str]:
 
 def table_section(table: sa.Table, metadata: sa.MetaData) -> str:
     """The ``### table`` section: module, purpose, columns, indexes, relationships, rules."""
-    cls = _model_class(table)
+    cls = declaring_class(table)
     where = f"`{module_path(table)}` (class `{cls.__name__}`)" if cls else "(not a mapped class)"
     lines = [
         f"### `{table.name}`",

@@ -1,27 +1,22 @@
-"""Entity-relationship diagrams drawn from the models: Mermaid text and a matplotlib figure.
+"""How the tables relate: foreign keys as relationships, tables in parents-first order, type names.
 
-Both read the same facts from a SQLAlchemy ``MetaData`` (tables, columns,
-keys, foreign keys), so the two pictures always agree with each other and
-with the database. Neither names the schema namespace, so the output does not
-change with ``SEEDBED_SCHEMA``.
+Read from a ``MetaData`` through :func:`seedbed.facts.keys.table_keys`, so
+the ER diagram, the data-model document and explore's relationship helpers
+describe the same relationships in the same order.
 
->>> from seedbed.models import metadata
->>> print(mermaid_er(metadata).splitlines()[0])
-erDiagram
-
-In a notebook, ``er_figure(metadata)`` displays itself; elsewhere, save it
-with ``er_figure(metadata).savefig("erd.png")``.
+>>> from seedbed.facts import declared_metadata
+>>> [t.name for t in ordered_tables(declared_metadata())][:2]
+['user', 'tag']
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from seedbed.tablekeys import table_keys
+from seedbed.facts.keys import table_keys
 
 _POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -147,48 +142,10 @@ def relationships(metadata: sa.MetaData) -> list[Relationship]:
     return found
 
 
-def _mermaid_comment(text: str) -> str:
-    return text.replace('"', "'").replace("\n", " ")
-
-
-def mermaid_er(metadata: sa.MetaData) -> str:
-    """A Mermaid ``erDiagram`` of ``metadata``: entities with typed columns, keys, relationships.
-
-    Each relationship is labelled with the foreign-key column(s), e.g.
-    ``user ||--o{ session : "user_id"``. The text ends with a newline.
-    """
-    lines = ["erDiagram"]
-    for table in ordered_tables(metadata):
-        lines.append(f"    {table.name} {{")
-        for column in table.columns:
-            # Mermaid types allow only letters, digits and _-()[]: "numeric(10, 2)" loses a space.
-            parts = [re.sub(r"[^A-Za-z0-9_()\[\]-]", "", column_type(column)), column.name]
-            keys = column_keys(table, column)
-            if keys:
-                parts.append(", ".join(keys))
-            doc = str(column.info.get("doc", ""))
-            if column.info.get("sensitive"):
-                doc = f"sensitive: {doc}" if doc else "sensitive"
-            if doc:
-                parts.append(f'"{_mermaid_comment(doc)}"')
-            lines.append("        " + " ".join(parts))
-        lines.append("    }")
-    for rel in relationships(metadata):
-        marker = f"{rel.parent_cardinality}--{rel.child_cardinality}"
-        lines.append(f'    {rel.parent} {marker} {rel.child} : "{", ".join(rel.columns)}"')
-    return "\n".join(lines) + "\n"
-
-
-# The figure lives in its own module; matplotlib is imported only when it draws.
-from seedbed.erd_figure import edge_paths, er_figure  # noqa: E402
-
 __all__ = [
     "Relationship",
     "column_keys",
     "column_type",
-    "edge_paths",
-    "er_figure",
-    "mermaid_er",
     "ordered_tables",
     "relationships",
     "unique_column_sets",

@@ -2,10 +2,10 @@
 
 :func:`table_spec` turns a ``sa.Table`` into a :class:`TableSpec`: each
 column's kind (how text becomes a value), nullability, default and
-sensitivity; the table's rules (from ``models.rules``); its unique keys
+sensitivity; the table's rules (the model's rule objects); its unique keys
 (primary key, unique constraints, unique and partial unique indexes) and its
 foreign keys, each under the name of its database constraint, as
-:func:`seedbed.tablekeys.table_keys` reads them. Both the
+:func:`seedbed.facts.keys.table_keys` reads them. Both the
 Pandera schema (:mod:`seedbed.validation.schemas`) and the fast chunk
 validator are built from this one description, so nothing is written twice.
 """
@@ -20,8 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from seedbed.models.rules import Rule, all_rules
-from seedbed.tablekeys import ForeignKeySpec, UniqueKey, table_keys
+from seedbed.facts.declaration import Rule, all_rules
+from seedbed.facts.keys import ForeignKeySpec, UniqueKey, table_keys
 
 TEXT = "text"
 BOOLEAN = "boolean"
@@ -122,7 +122,7 @@ def _kind(column: sa.Column[Any]) -> dict[str, Any]:
         return {"kind": TEXT, "max_length": type_.length}
     raise NotImplementedError(
         f"seedbed cannot yet validate column {column.table.name}.{column.name} "
-        f"of type {type_!r}; add its kind to seedbed.validation.spec"
+        f"of type {type_!r}; add its kind to seedbed.facts.spec"
     )
 
 
@@ -173,7 +173,7 @@ def table_spec(table: sa.Table) -> TableSpec:
 
 __all__ = [
     "ColumnSpec",
-    "ForeignKeySpec",  # from seedbed.tablekeys, the one reader of keys
+    "ForeignKeySpec",  # from seedbed.facts.keys, the one reader of keys
     "RuleSpec",
     "TableSpec",
     "UniqueKey",

@@ -1,7 +1,8 @@
 """The ER diagram as a matplotlib figure: boxes in layers, edges in the gaps between them.
 
 Part of :mod:`seedbed.erd` (import it from there); the facts come from the
-same functions as the Mermaid text, so the two pictures always agree.
+same functions of :mod:`seedbed.facts.relations` as the Mermaid text, so the
+two pictures always agree.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from seedbed import erd
+from seedbed.facts import relations
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -30,9 +31,9 @@ _FK_COLOR = "#1f4e79"
 
 def _layers(metadata: sa.MetaData) -> dict[str, int]:
     """Layer (column of the picture) per table: children to the right of their parents."""
-    tables = erd.ordered_tables(metadata)
+    tables = relations.ordered_tables(metadata)
     parents: dict[str, set[str]] = {t.name: set() for t in tables}
-    for rel in erd.relationships(metadata):
+    for rel in relations.relationships(metadata):
         if rel.parent != rel.child and rel.parent in parents:
             parents[rel.child].add(rel.parent)
     layer: dict[str, int] = {}
@@ -67,7 +68,7 @@ class _Layout:
 def _layout(metadata: sa.MetaData, tables: list[sa.Table]) -> _Layout:
     layer = _layers(metadata)
     children = {t.name: 0 for t in tables}
-    for rel in erd.relationships(metadata):
+    for rel in relations.relationships(metadata):
         children[rel.parent] += 1
     by_layer: dict[int, list[sa.Table]] = {}
     # Inside a layer, tables with children go on top, nearest the next layer's boxes.
@@ -99,13 +100,13 @@ def edge_paths(metadata: sa.MetaData) -> dict[str, list[tuple[float, float]]]:
     that would have to cross a layer goes over the top of the picture; a
     self-reference loops in the gap left of its table.
     """
-    tables = erd.ordered_tables(metadata)
+    tables = relations.ordered_tables(metadata)
     layout = _layout(metadata, tables)
     by_name = {t.name: t for t in tables}
     step = _BOX_WIDTH + _LAYER_GAP
     lanes: dict[int, list[str]] = {}  # gap left of layer i -> edges with a lane in it
     plans = []
-    for rel in erd.relationships(metadata):
+    for rel in relations.relationships(metadata):
         child_layer = int(layout.layer_x[rel.child])
         parent_layer = int(layout.layer_x[rel.parent])
         # the gap the edge leaves the child by, and the gap it enters the parent by
@@ -185,7 +186,7 @@ def _draw_box(axes: Any, table: sa.Table, layout: _Layout) -> None:
     )
     for column in table.columns:
         y = layout.row_y(table, column.name)
-        keys = erd.column_keys(table, column)
+        keys = relations.column_keys(table, column)
         marks = [k for k in keys if k in ("PK", "FK")]
         for i, mark in enumerate(marks):
             axes.text(
@@ -214,7 +215,7 @@ def _draw_box(axes: Any, table: sa.Table, layout: _Layout) -> None:
         axes.text(
             x + _BOX_WIDTH - 0.2,
             y,
-            " ".join([erd.column_type(column), *extra]),
+            " ".join([relations.column_type(column), *extra]),
             va="center",
             ha="right",
             fontsize=_FONT - 1,
@@ -242,7 +243,7 @@ def er_figure(metadata: sa.MetaData) -> Figure:
     from matplotlib.patches import FancyArrowPatch
     from matplotlib.path import Path as MplPath
 
-    tables = erd.ordered_tables(metadata)
+    tables = relations.ordered_tables(metadata)
     layout = _layout(metadata, tables)
     paths = edge_paths(metadata)
     top = max((y for points in paths.values() for _, y in points), default=0.0)
@@ -260,7 +261,7 @@ def er_figure(metadata: sa.MetaData) -> Figure:
     axes.set_axis_off()
     for table in tables:
         _draw_box(axes, table, layout)
-    for rel in erd.relationships(metadata):
+    for rel in relations.relationships(metadata):
         points = paths[rel.name]
         axes.add_patch(
             FancyArrowPatch(

@@ -1,18 +1,16 @@
-"""The model-wide closing sections of the data-model document (see :mod:`seedbed.docs`).
+"""The model-wide closing sections of the data-model document (see :mod:`seedbed.docs.document`).
 
 Soft deletes, indexing strategy, data-integrity rules and the model's file
 structure, each read from the models (keys and indexes through
-:func:`seedbed.tablekeys.table_keys`).
+:func:`seedbed.facts.keys.table_keys`).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from seedbed.docs_tables import module_path
-from seedbed.erd import ordered_tables, relationships
-from seedbed.models.base import NAMING_CONVENTION
-from seedbed.tablekeys import table_keys
+from seedbed.docs.tables import module_path
+from seedbed.facts import NAMING_CONVENTION, ordered_tables, relationships, table_keys
 
 
 def soft_delete_section(tables: list[sa.Table]) -> str:

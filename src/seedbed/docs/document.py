@@ -13,10 +13,10 @@ timestamps. It never reads ``SEEDBED_SCHEMA``: the document always names the
 default namespace ``seedbed`` (override with ``namespace=``), so a file
 generated on any machine matches the committed one.
 
->>> from seedbed.models import metadata
->>> render_data_models(metadata).splitlines()[0]
+>>> from seedbed.facts import declared_metadata
+>>> render_data_models(declared_metadata()).splitlines()[0]
 '# Data Models'
->>> check_docs("docs/data-models.md", metadata)  # doctest: +SKIP
+>>> check_docs("docs/reference/data-models.md")  # doctest: +SKIP
 []
 """
 
@@ -28,13 +28,13 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from seedbed.config import DEFAULT_SCHEMA
-from seedbed.docs_sections import (
+from seedbed.docs.sections import (
     indexing_section,
     integrity_section,
     soft_delete_section,
     structure_section,
 )
-from seedbed.docs_tables import (
+from seedbed.docs.tables import (
     cell,
     enum_values,
     json_shapes,
@@ -42,11 +42,17 @@ from seedbed.docs_tables import (
     table_purpose,
     table_section,
 )
-from seedbed.erd import mermaid_er, ordered_tables, relationships
+from seedbed.erd.mermaid import mermaid_er
 from seedbed.errors import SeedError, map_errors
-from seedbed.models.base import UPDATED_AT_FUNCTION, tables_with_updated_at
+from seedbed.facts import (
+    UPDATED_AT_FUNCTION,
+    declared_metadata,
+    ordered_tables,
+    relationships,
+    tables_with_updated_at,
+)
 
-DEFAULT_PATH = Path("docs/data-models.md")
+DEFAULT_PATH = Path("docs/reference/data-models.md")
 PARAGRAPH = "\n\n"
 
 TABLE_DEFINITIONS = """## Table Definitions
@@ -130,11 +136,7 @@ def check_docs(path: str | Path = DEFAULT_PATH, metadata: sa.MetaData | None = N
 
 
 def _default_metadata(metadata: sa.MetaData | None) -> sa.MetaData:
-    if metadata is not None:
-        return metadata
-    from seedbed.models import metadata as project_metadata
-
-    return project_metadata
+    return metadata if metadata is not None else declared_metadata()
 
 
 def _sections(text: str) -> Iterator[tuple[str, str]]:

@@ -1,12 +1,12 @@
 """What a table's declaration says about its keys, indexes and foreign keys.
 
 The one place that reads a SQLAlchemy ``Table`` for these facts. Validation
-(:mod:`seedbed.validation.spec`), load modes, the ER diagram, the data-model
+(through :mod:`seedbed.facts.spec`), load modes, the ER diagram, the data-model
 document and the index audit all ask :func:`table_keys`, so a partial or an
 expression index means the same thing everywhere.
 
->>> from seedbed.models import metadata
->>> keys = table_keys(metadata.tables["seedbed.post"])
+>>> from seedbed.facts import metadata_for
+>>> keys = table_keys(metadata_for("seedbed").tables["seedbed.post"])
 >>> [(k.name, k.columns, k.where) for k in keys.unique if k.partial]
 [('uq_post_slug_live', ('slug',), 'deleted_at IS NULL')]
 """

@@ -1,0 +1,114 @@
+"""The model-facts layer: what the model says, read in one place, from the source in use.
+
+Keys (:mod:`~seedbed.facts.keys`), what a table demands of its rows
+(:mod:`~seedbed.facts.spec`), how tables relate and their type names
+(:mod:`~seedbed.facts.relations`), and the model itself from the source
+chosen in :mod:`~seedbed.facts.source`. Validation, loading, synthetic data,
+docs, the ER diagram and explore import from here, never from
+:mod:`seedbed.models`. Each name is imported with its module on first use.
+"""
+
+from __future__ import annotations
+
+import typing
+
+from seedbed.lazymodules import lazy_exports as _lazy_exports
+
+if typing.TYPE_CHECKING:
+    from seedbed.facts.declaration import (
+        NAMING_CONVENTION,
+        UPDATED_AT_BODY,
+        UPDATED_AT_FUNCTION,
+        JsonShape,
+        Rule,
+        all_rules,
+        tables_with_updated_at,
+        updated_at_function_sql,
+        updated_at_trigger_sql,
+    )
+    from seedbed.facts.keys import ForeignKeySpec, IndexSpec, TableKeys, UniqueKey, table_keys
+    from seedbed.facts.relations import (
+        Relationship,
+        column_keys,
+        column_type,
+        ordered_tables,
+        relationships,
+        unique_column_sets,
+    )
+    from seedbed.facts.source import (
+        ModelSource,
+        PackageSource,
+        declared_metadata,
+        declaring_class,
+        metadata_for,
+        model_source,
+    )
+    from seedbed.facts.spec import ColumnSpec, RuleSpec, TableSpec, table_spec
+
+#: The public names, by the module that defines them.
+_LAZY = {
+    "seedbed.facts.declaration": (
+        "NAMING_CONVENTION",
+        "UPDATED_AT_BODY",
+        "UPDATED_AT_FUNCTION",
+        "JsonShape",
+        "Rule",
+        "all_rules",
+        "tables_with_updated_at",
+        "updated_at_function_sql",
+        "updated_at_trigger_sql",
+    ),
+    "seedbed.facts.keys": ("ForeignKeySpec", "IndexSpec", "TableKeys", "UniqueKey", "table_keys"),
+    "seedbed.facts.relations": (
+        "Relationship",
+        "column_keys",
+        "column_type",
+        "ordered_tables",
+        "relationships",
+        "unique_column_sets",
+    ),
+    "seedbed.facts.source": (
+        "ModelSource",
+        "PackageSource",
+        "declared_metadata",
+        "declaring_class",
+        "metadata_for",
+        "model_source",
+    ),
+    "seedbed.facts.spec": ("ColumnSpec", "RuleSpec", "TableSpec", "table_spec"),
+}
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "UPDATED_AT_BODY",
+    "UPDATED_AT_FUNCTION",
+    "ColumnSpec",
+    "ForeignKeySpec",
+    "IndexSpec",
+    "JsonShape",
+    "ModelSource",
+    "PackageSource",
+    "Relationship",
+    "Rule",
+    "RuleSpec",
+    "TableKeys",
+    "TableSpec",
+    "UniqueKey",
+    "all_rules",
+    "column_keys",
+    "column_type",
+    "declared_metadata",
+    "declaring_class",
+    "metadata_for",
+    "model_source",
+    "ordered_tables",
+    "relationships",
+    "table_keys",
+    "table_spec",
+    "tables_with_updated_at",
+    "unique_column_sets",
+    "updated_at_function_sql",
+    "updated_at_trigger_sql",
+]
+
+__getattr__, __dir__ = _lazy_exports(globals(), _LAZY)

@@ -1,0 +1,31 @@
+"""Names that belong to the model's declaration itself, offered here so upper layers ask facts.
+
+The rule kinds are the vocabulary every source describes its CHECKs in; the
+naming convention and the ``updated_at`` trigger are how seedbed declares
+tables. They live in :mod:`seedbed.models`; docs, validation, synthetic
+data and autogenerate import them from here.
+"""
+
+from __future__ import annotations
+
+from seedbed.models.base import (
+    NAMING_CONVENTION,
+    UPDATED_AT_BODY,
+    UPDATED_AT_FUNCTION,
+    tables_with_updated_at,
+    updated_at_function_sql,
+    updated_at_trigger_sql,
+)
+from seedbed.models.rules import JsonShape, Rule, all_rules
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "UPDATED_AT_BODY",
+    "UPDATED_AT_FUNCTION",
+    "JsonShape",
+    "Rule",
+    "all_rules",
+    "tables_with_updated_at",
+    "updated_at_function_sql",
+    "updated_at_trigger_sql",
+]
