@@ -265,5 +265,5 @@ def test_cli_check_ignores_seedbed_schema():
 
 def test_readme_links_the_document_and_the_command():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "(docs/data-models.md)" in readme
+    assert "(docs/reference/data-models.md)" in readme
     assert "`seedbed docs [--out PATH] [--check]`" in readme
