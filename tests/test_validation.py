@@ -561,7 +561,9 @@ def test_validate_command_has_help_and_is_in_the_readme(capsys: pytest.CaptureFi
     assert usage.value.code == 2
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "`seedbed validate PATH... [--table NAME]" in readme
-    assert "## Validating seeds" in readme
+    assert "(docs/validating.md)" in readme
+    guide = (ROOT / "docs" / "validating.md").read_text(encoding="utf-8")
+    assert guide.startswith("# Validating seeds") and "`--against-db`" in guide
 
 
 def test_the_public_pandera_schema_judges_frames_read_by_plain_pandas() -> None:
