@@ -16,14 +16,36 @@ from seedbed.models.base import (
     updated_at_function_sql,
     updated_at_trigger_sql,
 )
-from seedbed.models.rules import JsonShape, Rule, all_rules
+from seedbed.models.rules import (
+    EMAIL,
+    SLUG,
+    URL,
+    UUID_V4,
+    JsonShape,
+    Later,
+    Length,
+    Matches,
+    RequiredWhen,
+    Rule,
+    UuidV4,
+    all_rules,
+)
 
 __all__ = [
+    "EMAIL",
     "NAMING_CONVENTION",
+    "SLUG",
     "UPDATED_AT_BODY",
     "UPDATED_AT_FUNCTION",
+    "URL",
+    "UUID_V4",
     "JsonShape",
+    "Later",
+    "Length",
+    "Matches",
+    "RequiredWhen",
     "Rule",
+    "UuidV4",
     "all_rules",
     "tables_with_updated_at",
     "updated_at_function_sql",

@@ -1,7 +1,7 @@
 """How the generator makes rows satisfy each rule kind: one fill function per rule class.
 
-The rules are declared in :mod:`seedbed.models.rules` (their CHECK, frame check
-and sentence); :data:`FILLS` says which function fills each rule class. A fill
+The rule kinds (their CHECK, frame check and sentence) are declared with the
+model and offered by :mod:`seedbed.facts.declaration`; :data:`FILLS` says which function fills each rule class. A fill
 gets the rule and the :class:`Draft` and changes the values of the rule's
 columns so that every row passes. Adding a rule kind is its declaration plus
 its fill here.
@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from seedbed.models.rules import (
+from seedbed.facts.declaration import (
     EMAIL,
     SLUG,
     URL,
