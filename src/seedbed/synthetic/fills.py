@@ -1,10 +1,10 @@
 """How the generator makes rows satisfy each rule kind: one fill function per rule class.
 
 The rule kinds (their CHECK, frame check and sentence) are declared with the
-model and offered by :mod:`seedbed.facts.declaration`; :data:`FILLS` says which function fills each rule class. A fill
-gets the rule and the :class:`Draft` and changes the values of the rule's
-columns so that every row passes. Adding a rule kind is its declaration plus
-its fill here.
+model and offered by :mod:`seedbed.facts.declaration`; :data:`FILLS` says
+which function fills each rule class. A fill gets the rule and the
+:class:`Draft` and changes the values of the rule's columns so that every row
+passes. Adding a rule kind is its declaration plus its fill here.
 """
 
 from __future__ import annotations
