@@ -24,7 +24,8 @@ from typing import Self
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError
-from seedbed.loading.copy import qualified, quote_ident
+from seedbed.loading.copy import qualified
+from seedbed.sqltext import quote_ident
 from seedbed.tablekeys import table_keys
 from seedbed.validation.sources import SeedSource
 

@@ -54,7 +54,7 @@ from sqlalchemy.engine import Engine
 
 from seedbed.errors import DRIVER_ERRORS, DatabaseError, SeedError, map_errors
 from seedbed.loading.catalog import Definition, read_definitions
-from seedbed.loading.copy import qualified, quote_ident
+from seedbed.loading.copy import qualified
 from seedbed.loading.locks import (
     ACCESS_EXCLUSIVE,
     ACCESS_SHARE,
@@ -65,6 +65,7 @@ from seedbed.loading.locks import (
 from seedbed.loading.modes import Choice, LoadMode
 from seedbed.loading.progress import progress_bar
 from seedbed.loading.rebuild_errors import located_error
+from seedbed.sqltext import quote_ident
 from seedbed.validation.sources import SeedSource
 
 # A relation's name quoted as :func:`seedbed.loading.copy.qualified` quotes it.

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from seedbed.errors import DatabaseError, reason
+from seedbed.sqltext import qualified_name, quote_ident
 from seedbed.validation.hints import IN_DATABASE
 from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys, key_hashes
 from seedbed.validation.report import REDACTED, ValidationReport, display_values, shorten
@@ -36,10 +37,6 @@ from seedbed.validation.rowchecks import RowChecks, unreadable
 from seedbed.validation.schemas import with_defaults
 from seedbed.validation.sources import SeedChunk, SeedSource
 from seedbed.validation.spec import ForeignKeySpec, TableSpec, UniqueKey, table_spec
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass
@@ -330,14 +327,14 @@ class SeedValidator:
         names = [f"k{i}" for i in range(len(columns))]
         arrays = ", ".join(f"CAST(:{n} AS TEXT[])" for n in names)
         matches = [
-            f"t.{_q(c)} = CAST(u.{n} AS {spec.columns[c].sql_type})"
+            f"t.{quote_ident(c)} = CAST(u.{n} AS {spec.columns[c].sql_type})"
             for n, c in zip(names, columns, strict=True)
         ]
-        matches += [f"t.{_q(c)} IS NULL" for c in where_null]
-        matches += [f"t.{_q(c)} IS NOT NULL" for c in where_not_null]
+        matches += [f"t.{quote_ident(c)} IS NULL" for c in where_null]
+        matches += [f"t.{quote_ident(c)} IS NOT NULL" for c in where_not_null]
         sql = (
             f"SELECT u.i FROM unnest({arrays}) WITH ORDINALITY AS u({', '.join(names)}, i) "
-            f"WHERE EXISTS (SELECT 1 FROM {_q(str(table.schema))}.{_q(table.name)} AS t "
+            f"WHERE EXISTS (SELECT 1 FROM {qualified_name(str(table.schema), table.name)} AS t "
             f"WHERE {' AND '.join(matches)})"
         )
         params: dict[str, Any] = {n: [k[i] for k in unique] for i, n in enumerate(names)}
