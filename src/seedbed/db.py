@@ -22,6 +22,17 @@ from sqlalchemy.engine import Engine
 from seedbed.config import Settings, load_settings, redact_url
 from seedbed.errors import DRIVER_ERRORS, ConfigError, DatabaseError, map_errors
 
+__all__ = [
+    "check_connection",
+    "database_errors",
+    "database_url",
+    "embedded_url",
+    "get_engine",
+    "require_tables",
+    "schema_of",
+    "stop_embedded",
+]
+
 _engines: dict[str, Engine] = {}
 _servers: dict[Path, Any] = {}
 _SCHEMA_OPTION = "seedbed_schema"

@@ -52,7 +52,8 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from seedbed.errors import DRIVER_ERRORS, DatabaseError, SeedError, map_errors
+from seedbed.db import database_errors
+from seedbed.errors import DatabaseError, SeedError
 from seedbed.loading.catalog import Definition, read_definitions
 from seedbed.loading.copy import qualified
 from seedbed.loading.locks import (
@@ -122,7 +123,7 @@ def plan_load(
     """
     relations = [qualified(t) for t in tables]
     names = dict(zip(relations, (t.name for t in tables), strict=True))
-    failed = map_errors({DRIVER_ERRORS: DatabaseError}, "cannot read the tables to load")
+    failed = database_errors("cannot read the tables to load")
     with failed, engine.connect() as conn:
         children = _referencing(conn, relations)
         kids = sorted({c for cs in children.values() for c in cs} - set(relations))

@@ -28,7 +28,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from seedbed.errors import DatabaseError, reason
+from seedbed.db import database_errors
 from seedbed.sqltext import qualified_name, quote_ident
 from seedbed.validation.hints import IN_DATABASE
 from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys, key_hashes
@@ -300,10 +300,8 @@ class SeedValidator:
     def _conn(self) -> Connection:
         if self._connection is None:
             assert self.engine is not None
-            try:
+            with database_errors("cannot connect"):
                 self._connection = self.engine.connect()
-            except sa.exc.SQLAlchemyError as exc:
-                raise DatabaseError(f"cannot connect: {reason(exc)}") from None
         return self._connection
 
     def _existing(
@@ -338,10 +336,8 @@ class SeedValidator:
             f"WHERE {' AND '.join(matches)})"
         )
         params: dict[str, Any] = {n: [k[i] for k in unique] for i, n in enumerate(names)}
-        try:
+        with database_errors(f"checking {table.name} in the database"):
             hits = [int(row[0]) - 1 for row in self._conn().execute(sa.text(sql), params)]
-        except sa.exc.SQLAlchemyError as exc:
-            raise DatabaseError(f"checking {table.name} in the database: {reason(exc)}") from None
         found = np.zeros(len(frame), dtype=bool)
         if hits:
             taken = {unique[i] for i in hits}
