@@ -11,7 +11,14 @@ from sqlalchemy.schema import CreateTable
 from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.models import rules
-from seedbed.sqltext import escaped, qualified_name, quote_ident, quote_literal, unescaped
+from seedbed.sqltext import (
+    escaped,
+    qualified_name,
+    quote_ident,
+    quote_literal,
+    quoted_in_sql,
+    unescaped,
+)
 
 
 def test_text_compiles_escaped_sql_back_to_the_original() -> None:
@@ -42,6 +49,8 @@ def test_quoted_names_and_literals_reach_the_database_as_written(empty_settings:
             sql = f"SELECT {quote_literal(text)} AS {quote_ident(text)}"
             result = conn.exec_driver_sql(sql, execution_options={"no_parameters": True})
             assert (list(result.keys()), result.scalar_one()) == ([text], text)
+            in_server = conn.exec_driver_sql(f"SELECT {quoted_in_sql(quote_literal(text))}")
+            assert in_server.scalar_one() == quote_ident(text)
         table = qualified_name(empty_settings.schema, 'a "table"')
         column = quote_ident("it's")
         conn.exec_driver_sql(f"CREATE SCHEMA {quote_ident(empty_settings.schema)}")

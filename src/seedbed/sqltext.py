@@ -30,6 +30,11 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def quoted_in_sql(expression: str) -> str:
+    """SQL that quotes the text ``expression`` in the server exactly as :func:`quote_ident` does."""
+    return f"'\"' || replace({expression}, '\"', '\"\"') || '\"'"
+
+
 def qualified_name(schema: str, name: str) -> str:
     """``"schema"."name"``, both quoted with :func:`quote_ident`."""
     return f"{quote_ident(schema)}.{quote_ident(name)}"

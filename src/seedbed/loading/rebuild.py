@@ -66,11 +66,9 @@ from seedbed.loading.locks import (
 from seedbed.loading.modes import Choice, LoadMode
 from seedbed.loading.progress import progress_bar
 from seedbed.loading.rebuild_errors import located_error
-from seedbed.sqltext import quote_ident
+from seedbed.sqltext import quote_ident, quoted_in_sql
 from seedbed.validation.sources import SeedSource
 
-# A relation's name quoted as :func:`seedbed.loading.copy.qualified` quotes it.
-_QUOTED = "'\"' || replace({ns}, '\"', '\"\"') || '\".\"' || replace({rel}, '\"', '\"\"') || '\"'"
 _BUILD_ORDER = {"c": 0, "p": 1, "u": 2, "x": 2, "i": 2, "f": 3}
 
 
@@ -171,8 +169,9 @@ def _why_not_rebuild(
 
 def _referencing(conn: sa.Connection, relations: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """For each relation, the relations whose foreign keys point at it (quoted, qualified)."""
+    referencing = f"{quoted_in_sql('cn.nspname')} || '.' || {quoted_in_sql('c.relname')}"
     rows = conn.exec_driver_sql(
-        f"SELECT DISTINCT r.name, {_QUOTED.format(ns='cn.nspname', rel='c.relname')} "
+        f"SELECT DISTINCT r.name, {referencing} "
         "FROM unnest(%(rels)s::text[]) AS r(name) "
         "JOIN pg_constraint AS k ON k.confrelid = r.name::regclass AND k.contype = 'f' "
         "JOIN pg_class AS c ON c.oid = k.conrelid "
