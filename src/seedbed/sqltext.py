@@ -1,10 +1,10 @@
 """SQL text seedbed writes itself: quoted names and literals, and what ``text()`` must pass on.
 
 :func:`quote_ident` and :func:`quote_literal` are the one place SQL names and
-string constants are quoted; every statement seedbed builds as text uses them.
+string constants are quoted (:func:`quoted_in_sql` is the same quoting done by
+the server); every statement seedbed builds as text uses them.
 
-SQLAlchemy's ``text()`` must pass SQL on exactly as written.
-
+SQLAlchemy's ``text()`` must also pass SQL on exactly as written, yet
 ``text()``, which ``CheckConstraint`` applies to a string (in the models and
 again in every revision), reads ``:name`` as a bind parameter: a rule
 ``Matches(..., r"tag(:v[0-9]+)?")`` would reach the database as
