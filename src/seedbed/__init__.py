@@ -3,6 +3,14 @@
 From the declaration come its Pandera schemas, migrations, a validated fast
 loader and documentation. The public API is what ``__all__`` lists.
 
+Public modules, each with its API in its own ``__all__``: seedbed,
+seedbed.config, seedbed.db, seedbed.docs, seedbed.erd, seedbed.errors,
+seedbed.explore, seedbed.facts, seedbed.loading, seedbed.migrate,
+seedbed.models, seedbed.notebook, seedbed.safety, seedbed.synthetic,
+seedbed.validation. Their submodules and every other module (the command line
+``seedbed.cli`` included) are internal: import from the public module, not
+from where a name happens to be defined.
+
 The analysis helpers, the loader and the validator are imported when first
 used (``seedbed.load`` imports :mod:`seedbed.loading`), so the command line and
 scripts that need one of them do not pay for importing the others.

@@ -15,6 +15,15 @@ from urllib.parse import quote
 
 from seedbed.errors import ConfigError
 
+__all__ = [
+    "DEFAULT_SCHEMA",
+    "Settings",
+    "check_identifier",
+    "load_settings",
+    "normalize_url",
+    "redact_url",
+]
+
 DEFAULT_SCHEMA = "seedbed"
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 

@@ -12,6 +12,7 @@ import atexit
 import subprocess
 import warnings
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,35 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seedbed.config import Settings, load_settings, redact_url
-from seedbed.errors import ConfigError, DatabaseError, map_errors
+from seedbed.errors import DRIVER_ERRORS, ConfigError, DatabaseError, map_errors
+
+__all__ = [
+    "check_connection",
+    "database_errors",
+    "database_url",
+    "embedded_url",
+    "get_engine",
+    "require_tables",
+    "schema_of",
+    "stop_embedded",
+]
 
 _engines: dict[str, Engine] = {}
 _servers: dict[Path, Any] = {}
 _SCHEMA_OPTION = "seedbed_schema"
+
+
+def database_errors(context: str) -> AbstractContextManager[None]:
+    """Raise :class:`DatabaseError` ``"{context}: {reason}"`` for a driver error inside.
+
+    The one boundary between the database driver and seedbed: psycopg's and
+    SQLAlchemy's errors become a :class:`DatabaseError` with the server's one
+    line (see :func:`~seedbed.errors.reason`), and seedbed's own errors pass.
+
+    >>> with database_errors("reset failed"):                    # doctest: +SKIP
+    ...     connection.exec_driver_sql("DROP SCHEMA shop CASCADE")
+    """
+    return map_errors({DRIVER_ERRORS: DatabaseError}, context)
 
 
 def embedded_url(home: Path) -> str:
@@ -97,8 +122,7 @@ def get_engine(settings: Settings | None = None) -> Engine:
 def check_connection(engine: Engine) -> None:
     """Raise :class:`DatabaseError` (password redacted) unless ``engine`` connects to PG 14+."""
     url = redact_url(engine.url.render_as_string(hide_password=False))
-    failed = map_errors({sa.exc.SQLAlchemyError: DatabaseError}, f"cannot connect to {url}")
-    with failed, engine.connect() as conn:
+    with database_errors(f"cannot connect to {url}"), engine.connect() as conn:
         version = conn.exec_driver_sql("show server_version_num").scalar_one()
     if int(version) < 140000:
         raise DatabaseError(f"PostgreSQL 14 or newer is required, server is {version}")
@@ -126,12 +150,8 @@ def require_tables(engine: Engine, tables: Sequence[sa.Table]) -> None:
         "LEFT JOIN pg_class AS c ON c.relnamespace = n.oid AND c.relname = ANY(:names) "
         "GROUP BY n.nspname"
     )
-    try:
-        with engine.connect() as conn:
-            has_schema, found = conn.execute(sa.text(sql), {"schema": schema, "names": names}).one()
-    except sa.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise DatabaseError(f"cannot read the namespace {schema!r}: {reason}") from None
+    with database_errors(f"cannot read the namespace {schema!r}"), engine.connect() as conn:
+        has_schema, found = conn.execute(sa.text(sql), {"schema": schema, "names": names}).one()
     if not has_schema:
         raise DatabaseError(
             f"the namespace {schema!r} does not exist in the database: "

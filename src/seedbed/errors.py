@@ -179,3 +179,21 @@ def map_errors(
             if isinstance(exc, kinds):
                 raise target(f"{context}: {reason(exc)}" if context else reason(exc)) from exc
         raise
+
+
+__all__ = [
+    "DRIVER_ERRORS",
+    "BackupError",
+    "ConfigError",
+    "DataError",
+    "DatabaseError",
+    "GenerateError",
+    "LoadError",
+    "MigrationError",
+    "QueryError",
+    "SeedError",
+    "SeedbedError",
+    "UnsafeMigrationError",
+    "map_errors",
+    "reason",
+]

@@ -1,104 +1,97 @@
 """Migration verbs: plain functions taking settings first, the CLI built on them.
 
-``generate`` writes an Alembic revision, ``upgrade`` / ``downgrade`` apply
-revisions, ``push`` applies the models' diff with no revision file (dev only),
-``check`` lists differences between database and models, ``reset`` drops the
-namespace.
+``upgrade`` is ``seedbed db migrate``: it lints the pending revisions, refuses
+unsafe ones, backs up before acknowledged data loss, then applies them;
+:func:`upgrade_unchecked` applies them with none of that. ``generate`` writes
+an Alembic revision, ``downgrade`` undoes revisions, ``push`` applies the
+models' diff with no revision file (dev only), ``check`` lists differences
+between database and models, ``reset`` drops the namespace.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 from alembic.operations import Operations
 from alembic.operations.ops import MigrateOperation
 from alembic.runtime.migration import MigrationContext
-from alembic.util.exc import CommandError
 
 from seedbed import autogen
+from seedbed._alembic import (
+    PACKAGED_MIGRATIONS,
+    alembic_config,
+    connected,
+    current_revision,
+    migrations_dir,
+    upgrade_unchecked,
+)
 from seedbed.config import Settings, load_settings
-from seedbed.db import get_engine
-from seedbed.errors import DatabaseError, MigrationError, reason
+from seedbed.db import database_errors, get_engine
+from seedbed.errors import MigrationError, UnsafeMigrationError
 from seedbed.facts import metadata_for
+from seedbed.safety import LintReport, backup, lint
+from seedbed.sqltext import quote_ident
 
-_PACKAGED = Path(__file__).resolve().parent / "_migrations"
+__all__ = [
+    "DATA_LOSS_RULES",
+    "UpgradeOutcome",
+    "alembic_config",
+    "check",
+    "current_revision",
+    "downgrade",
+    "generate",
+    "migrations_dir",
+    "push",
+    "reset",
+    "upgrade",
+    "upgrade_unchecked",
+]
+
+DATA_LOSS_RULES = frozenset({"ban-drop-column", "ban-drop-table"})
+"""Acknowledged findings of these rules, with rows affected, make :func:`upgrade` back up first."""
 
 
-def migrations_dir() -> Path:
-    """The Alembic environment and revisions to use.
+@dataclass(frozen=True)
+class UpgradeOutcome:
+    """What :func:`upgrade` checked, the backup it took (if any), and the revision reached."""
 
-    ``SEEDBED_MIGRATIONS`` if set; else the ``migrations/`` folder of the source
-    checkout this package runs from (an editable install or ``PYTHONPATH=src``),
-    so ``db generate`` writes into the repository; else the copy that an
-    installed package ships as ``seedbed/_migrations``.
+    report: LintReport
+    backup: Path | None
+    revision: str | None
+
+
+def upgrade(settings: Settings | None = None, revision: str = "head") -> UpgradeOutcome:
+    """Lint the revisions pending up to ``revision``, refuse or back up, then apply them.
+
+    Raises :class:`~seedbed.errors.UnsafeMigrationError` (exit code 1, with
+    the report) when a finding is an error the revision does not acknowledge;
+    then nothing is applied. When a revision acknowledges losing data that is
+    there now, the namespace is backed up first (:func:`~seedbed.safety.backup`).
+    Lint and upgrade are separate transactions: rows written in between are
+    not in the lint's counts.
     """
-    package = Path(__file__).resolve().parent
-    candidates = [
-        Path(os.environ["SEEDBED_MIGRATIONS"]) if "SEEDBED_MIGRATIONS" in os.environ else None,
-        package.parents[1] / "migrations" if package.parent.name == "src" else None,
-        _PACKAGED,
-    ]
-    for candidate in candidates:
-        if candidate is not None and (candidate / "env.py").is_file():
-            return candidate
-    raise MigrationError("no migrations folder with env.py found; set SEEDBED_MIGRATIONS")
-
-
-def alembic_config(
-    settings: Settings,
-    connection: sa.Connection | None = None,
-    metadata: sa.MetaData | None = None,
-) -> Config:
-    """Alembic's config for ``settings``; env.py reads the namespace and metadata from it."""
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
-    config.attributes["schema"] = settings.schema
-    if metadata is not None:
-        config.attributes["metadata"] = metadata
-    if connection is not None:
-        config.attributes["connection"] = connection
-    return config
-
-
-@contextmanager
-def _connected(settings: Settings, metadata: sa.MetaData | None = None) -> Iterator[Config]:
-    engine = get_engine(settings)
-    try:
-        with engine.begin() as connection:
-            yield alembic_config(settings, connection, metadata)
-    except CommandError as exc:
-        raise MigrationError(str(exc)) from None
-    except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"migration failed: {reason(exc)}") from None
-
-
-def upgrade(settings: Settings | None = None, revision: str = "head") -> None:
-    """Apply revisions up to ``revision`` in the settings' namespace."""
     settings = settings or load_settings()
-    with _connected(settings) as config:
-        command.upgrade(config, revision)
+    report = lint(settings, target=revision)
+    if not report.ok:
+        raise UnsafeMigrationError(
+            f"{len(report.blocking)} error-level finding(s) in pending revisions; nothing "
+            "applied (fix them, or acknowledge them with seedbed_safety_assured in the revision)",
+            report,
+        )
+    loses_data = any(f.rule in DATA_LOSS_RULES and f.affected > 0 for f in report)
+    saved = backup(settings) if loses_data else None
+    upgrade_unchecked(settings, revision)
+    return UpgradeOutcome(report, saved, current_revision(settings))
 
 
 def downgrade(settings: Settings | None = None, revision: str = "base") -> None:
     """Undo revisions down to ``revision``."""
     settings = settings or load_settings()
-    with _connected(settings) as config:
+    with connected(settings) as config:
         command.downgrade(config, revision)
-
-
-def current_revision(settings: Settings | None = None) -> str | None:
-    settings = settings or load_settings()
-    with get_engine(settings).connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"version_table_schema": settings.schema}
-        )
-        return context.get_current_revision()
 
 
 def generate(
@@ -116,12 +109,12 @@ def generate(
     compared with.
     """
     settings = settings or load_settings()
-    if migrations_dir() == _PACKAGED:
+    if migrations_dir() == PACKAGED_MIGRATIONS:
         raise MigrationError(
             "db generate writes revisions into a source checkout's migrations/ folder; "
             "this is an installed package: run it from the checkout or set SEEDBED_MIGRATIONS"
         )
-    with _connected(settings, metadata) as config:
+    with connected(settings, metadata) as config:
         script = command.revision(config, message=message, autogenerate=True)
     if isinstance(script, list):  # what Alembic returns when there was nothing to write
         if script:
@@ -144,19 +137,16 @@ def push(settings: Settings | None = None, *, metadata: sa.MetaData | None = Non
     """
     settings = settings or load_settings()
     target = metadata or metadata_for(settings.schema)
-    try:
-        with get_engine(settings).begin() as connection:
-            connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{settings.schema}"')
-            found = _diff_ops(connection, settings, target)
-            operations = Operations(
-                MigrationContext.configure(
-                    connection, opts=autogen.context_options(settings.schema, target)
-                )
+    with database_errors("push failed"), get_engine(settings).begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(settings.schema)}")
+        found = _diff_ops(connection, settings, target)
+        operations = Operations(
+            MigrationContext.configure(
+                connection, opts=autogen.context_options(settings.schema, target)
             )
-            for op in found:
-                operations.invoke(op)
-    except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"push failed: {reason(exc)}") from None
+        )
+        for op in found:
+            operations.invoke(op)
     return [_as_done(line) for op in found for line in autogen.describe(op)]
 
 
@@ -173,20 +163,14 @@ def check(settings: Settings | None = None, *, metadata: sa.MetaData | None = No
     ``generate`` would write and ``push`` would run.
     """
     settings = settings or load_settings()
-    try:
-        with get_engine(settings).connect() as connection:
-            found = _diff_ops(connection, settings, metadata)
-            connection.rollback()
-    except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"check failed: {reason(exc)}") from None
+    with database_errors("check failed"), get_engine(settings).connect() as connection:
+        found = _diff_ops(connection, settings, metadata)
+        connection.rollback()
     return [line for op in found for line in autogen.describe(op)]
 
 
 def reset(settings: Settings | None = None) -> None:
     """Drop the namespace and everything in it."""
     settings = settings or load_settings()
-    try:
-        with get_engine(settings).begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{settings.schema}" CASCADE')
-    except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"reset failed: {reason(exc)}") from None
+    with database_errors("reset failed"), get_engine(settings).begin() as connection:
+        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quote_ident(settings.schema)} CASCADE")

@@ -1,5 +1,10 @@
-"""SQL that SQLAlchemy's ``text()`` must pass on exactly as written.
+"""SQL text seedbed writes itself: quoted names and literals, and what ``text()`` must pass on.
 
+:func:`quote_ident` and :func:`quote_literal` are the one place SQL names and
+string constants are quoted (:func:`quoted_in_sql` is the same quoting done by
+the server); every statement seedbed builds as text uses them.
+
+SQLAlchemy's ``text()`` must also pass SQL on exactly as written, yet
 ``text()``, which ``CheckConstraint`` applies to a string (in the models and
 again in every revision), reads ``:name`` as a bind parameter: a rule
 ``Matches(..., r"tag(:v[0-9]+)?")`` would reach the database as
@@ -13,6 +18,26 @@ patterns, so they agree with it exactly.
 from __future__ import annotations
 
 from sqlalchemy.sql.compiler import BIND_PARAMS, BIND_PARAMS_ESC
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as a quoted SQL identifier, case kept and any ``"`` doubled: ``"a""b"``."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """``text`` as a SQL string constant, any ``'`` doubled: ``it's`` gives ``'it''s'``."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def quoted_in_sql(expression: str) -> str:
+    """SQL that quotes the text ``expression`` in the server exactly as :func:`quote_ident` does."""
+    return f"'\"' || replace({expression}, '\"', '\"\"') || '\"'"
+
+
+def qualified_name(schema: str, name: str) -> str:
+    """``"schema"."name"``, both quoted with :func:`quote_ident`."""
+    return f"{quote_ident(schema)}.{quote_ident(name)}"
 
 
 def escaped(sql: str) -> str:

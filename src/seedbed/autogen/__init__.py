@@ -22,6 +22,7 @@ from seedbed.autogen.compare import NAMESPACE_OPTION
 from seedbed.autogen.definitions import CHANGED
 from seedbed.autogen.ops import NamespaceOp
 from seedbed.autogen.render import render_item, revision_directives
+from seedbed.sqltext import quote_ident
 
 
 def context_options(namespace: str, metadata: sa.MetaData) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def use_namespace(connection: sa.Connection, namespace: str) -> None:
     learned its default schema, and only for the transaction (``SET LOCAL``),
     so pooled connections are not changed.
     """
-    connection.exec_driver_sql(f'SET LOCAL search_path TO "{namespace}", public')
+    connection.exec_driver_sql(f"SET LOCAL search_path TO {quote_ident(namespace)}, public")
 
 
 def compare_type(

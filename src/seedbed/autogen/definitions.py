@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic.operations import ops
 from sqlalchemy.sql.elements import conv
 
-from seedbed.autogen.ops import quote_ident
+from seedbed.sqltext import quote_ident
 
 _PROBE = "seedbed_probe"
 CHANGED = "seedbed_changed"

@@ -20,14 +20,7 @@ from seedbed.facts import (
     updated_at_function_sql,
     updated_at_trigger_sql,
 )
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+from seedbed.sqltext import quote_ident, quote_literal
 
 
 class NamespaceOp(MigrateOperation):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from seedbed.config import Settings, redact_url
-from seedbed.errors import SeedError, reason
+from seedbed.errors import SeedError, map_errors
 from seedbed.validation import ValidationReport
 from seedbed.validation.report import DISPLAY_ROWS
 
@@ -81,10 +81,8 @@ def announce(settings: Settings, quiet: bool) -> None:
 
 def write_failures(report: ValidationReport, path: Path, quiet: bool) -> None:
     """Write every row of ``report`` to ``path`` as CSV, and say so unless ``quiet``."""
-    try:
+    with map_errors({OSError: SeedError}, f"cannot write {path}"):
         report.to_csv(path)
-    except OSError as exc:
-        raise SeedError(f"cannot write {path}: {reason(exc)}") from None
     if not quiet:
         print(f"wrote {len(report):,} problem row(s) to {path}", file=sys.stderr)
 

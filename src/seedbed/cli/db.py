@@ -140,7 +140,7 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from seedbed import safety
+    from seedbed import migrate, safety
 
     settings = load_settings()
     if args.dry_run:
@@ -148,7 +148,7 @@ def _migrate(args: argparse.Namespace) -> int:
         print(result.render())
         return 0 if result.ok else 1
     try:
-        outcome = safety.upgrade(settings, args.to)
+        outcome = migrate.upgrade(settings, args.to)
     except UnsafeMigrationError as exc:
         print(exc.report.render())
         raise

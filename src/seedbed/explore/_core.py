@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 from seedbed.db import schema_of
 from seedbed.errors import DatabaseError, QueryError, map_errors
 from seedbed.facts import metadata_for
+from seedbed.sqltext import quote_ident
 
 Bind: TypeAlias = Engine | Connection
 """An engine from :func:`seedbed.get_engine`, or a connection from one (its transaction is kept)."""
@@ -49,7 +50,8 @@ def use_namespace(conn: Connection) -> None:
     """Resolve unqualified table names in the namespace for the current transaction."""
     schema = namespace(conn)
     conn.execute(
-        sa.text("select set_config('search_path', :path, true)"), {"path": f'"{schema}", public'}
+        sa.text("select set_config('search_path', :path, true)"),
+        {"path": f"{quote_ident(schema)}, public"},
     )
 
 

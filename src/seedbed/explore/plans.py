@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from seedbed.errors import QueryError
 from seedbed.explore._core import Bind, Params, as_statement, connection, model_table
+from seedbed.sqltext import qualified_name, quote_ident
 
 # Plan node keys kept as columns, in EXPLAIN's words on the right.
 _NODE_FIELDS = {
@@ -221,7 +222,7 @@ class ScratchTable:
     def __init__(self, conn: Connection, model: sa.Table) -> None:
         self.connection = conn
         self.model = model
-        self.name = f'pg_temp."{model.name}"'
+        self.name = f"pg_temp.{quote_ident(model.name)}"
 
     def set_indexes(self, *indexes: str) -> None:
         """Drop the copy's indexes, build ``indexes``, then ``ANALYZE``.
@@ -296,11 +297,13 @@ def scratch_table(
     outside the transaction changes.
     """
     model = model_table(engine, table)
-    real = f'"{model.schema}"."{model.name}"'
+    real = qualified_name(str(model.schema), model.name)
     select = (source or "SELECT * FROM {source}").replace("{source}", real)
     with connection(engine) as conn:
         scratch = ScratchTable(conn, model)
-        conn.exec_driver_sql(f'CREATE TEMP TABLE "{model.name}" (LIKE {real}) ON COMMIT DROP')
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {quote_ident(model.name)} (LIKE {real}) ON COMMIT DROP"
+        )
         limit = "" if rows is None else " LIMIT :_rows"
         conn.execute(
             sa.text(f"INSERT INTO {scratch.name} {select}{limit}"),

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seedbed.config import Settings, check_identifier, load_settings
-from seedbed.db import get_engine
-from seedbed.errors import DatabaseError, QueryError, reason
+from seedbed.db import database_errors, get_engine
+from seedbed.errors import QueryError
 from seedbed.explore._core import (
     Bind,
     Params,
@@ -26,6 +26,7 @@ from seedbed.explore._core import (
 )
 from seedbed.facts import metadata_for
 from seedbed.loading import load
+from seedbed.sqltext import qualified_name
 from seedbed.synthetic import generate_seed_set
 
 SOFT_DELETE_COLUMN = "deleted_at"
@@ -232,7 +233,7 @@ def prepare_sample(
 
     sample = sample_settings(suffix, settings)
     migrate.reset(sample)
-    migrate.upgrade(sample)
+    migrate.upgrade_unchecked(sample)
     engine = get_engine(sample)
     with tempfile.TemporaryDirectory(prefix="seedbed-sample-") as folder:
         generate_seed_set(users, folder, seed=seed)
@@ -244,10 +245,7 @@ def prepare_sample(
 def vacuum_analyze(engine: Engine) -> None:
     """``VACUUM ANALYZE`` every table of the namespace (fresh statistics and visibility map)."""
     schema = namespace(engine)
-    try:
-        with engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-            for table in metadata_for(schema).sorted_tables:
-                conn.exec_driver_sql(f'VACUUM ANALYZE "{schema}"."{table.name}"')
-    except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"VACUUM ANALYZE failed: {reason(exc)}") from None
+    with database_errors("VACUUM ANALYZE failed"), engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in metadata_for(schema).sorted_tables:
+            conn.exec_driver_sql(f"VACUUM ANALYZE {qualified_name(schema, table.name)}")

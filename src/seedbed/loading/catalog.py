@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from seedbed.loading.copy import quote_ident
+from seedbed.sqltext import quote_ident
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 
+from seedbed.sqltext import qualified_name, quote_ident
+
 
 class _SecondCopyError(logging.Filter):
     """Drop psycopg's "error ignored terminating <Copy>" warning.
@@ -38,12 +40,8 @@ class Cancelled(Exception):
     """Raised inside the writer when the load was called off (validation failed)."""
 
 
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def qualified(table: sa.Table) -> str:
-    return f"{quote_ident(str(table.schema))}.{quote_ident(table.name)}"
+    return qualified_name(str(table.schema), table.name)
 
 
 def copy_sql(relation: str, columns: tuple[str, ...], options: str) -> str:

@@ -39,8 +39,8 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from seedbed.db import get_engine, require_tables, schema_of
-from seedbed.errors import DatabaseError, DataError, SeedError, map_errors, reason
+from seedbed.db import database_errors, get_engine, require_tables, schema_of
+from seedbed.errors import DataError, SeedError, reason
 from seedbed.loading.copy import copy_blocks, copy_sql, qualified
 from seedbed.loading.failures import is_retryable, to_seedbed_error
 from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
@@ -367,7 +367,7 @@ def _stop(writer: _Writer, thread: threading.Thread) -> None:
 
 
 def _connect(engine: Engine) -> Any:
-    with map_errors({sa.exc.SQLAlchemyError: DatabaseError}, "cannot connect to the database"):
+    with database_errors("cannot connect to the database"):
         return engine.raw_connection()
 
 

@@ -23,8 +23,9 @@ import sqlalchemy as sa
 
 from seedbed.errors import SeedError
 from seedbed.facts import table_keys
-from seedbed.loading.copy import qualified, quote_ident
+from seedbed.loading.copy import qualified
 from seedbed.loadmode import LoadMode, MergeAction
+from seedbed.sqltext import quote_ident
 from seedbed.validation.sources import SeedSource
 
 # Kept current by the updated_at trigger; comparing it would make every upsert an update.

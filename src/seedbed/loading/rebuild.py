@@ -52,9 +52,10 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from seedbed.errors import DRIVER_ERRORS, DatabaseError, SeedError, map_errors
+from seedbed.db import database_errors
+from seedbed.errors import DatabaseError, SeedError
 from seedbed.loading.catalog import Definition, read_definitions
-from seedbed.loading.copy import qualified, quote_ident
+from seedbed.loading.copy import qualified
 from seedbed.loading.locks import (
     ACCESS_EXCLUSIVE,
     ACCESS_SHARE,
@@ -65,10 +66,9 @@ from seedbed.loading.locks import (
 from seedbed.loading.rebuild_errors import located_error
 from seedbed.loadmode import LoadMode, Strategy, spoken
 from seedbed.progress import progress_bar
+from seedbed.sqltext import quote_ident, quoted_in_sql
 from seedbed.validation.sources import SeedSource
 
-# A relation's name quoted as :func:`seedbed.loading.copy.qualified` quotes it.
-_QUOTED = "'\"' || replace({ns}, '\"', '\"\"') || '\".\"' || replace({rel}, '\"', '\"\"') || '\"'"
 _BUILD_ORDER = {"c": 0, "p": 1, "u": 2, "x": 2, "i": 2, "f": 3}
 
 
@@ -117,7 +117,7 @@ def plan_load(
     """
     relations = [qualified(t) for t in tables]
     names = dict(zip(relations, (t.name for t in tables), strict=True))
-    failed = map_errors({DRIVER_ERRORS: DatabaseError}, "cannot read the tables to load")
+    failed = database_errors("cannot read the tables to load")
     with failed, engine.connect() as conn:
         children = _referencing(conn, relations)
         kids = sorted({c for cs in children.values() for c in cs} - set(relations))
@@ -166,8 +166,9 @@ def _why_not_rebuild(
 
 def _referencing(conn: sa.Connection, relations: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """For each relation, the relations whose foreign keys point at it (quoted, qualified)."""
+    referencing = f"{quoted_in_sql('cn.nspname')} || '.' || {quoted_in_sql('c.relname')}"
     rows = conn.exec_driver_sql(
-        f"SELECT DISTINCT r.name, {_QUOTED.format(ns='cn.nspname', rel='c.relname')} "
+        f"SELECT DISTINCT r.name, {referencing} "
         "FROM unnest(%(rels)s::text[]) AS r(name) "
         "JOIN pg_constraint AS k ON k.confrelid = r.name::regclass AND k.contype = 'f' "
         "JOIN pg_class AS c ON c.oid = k.conrelid "

@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from seedbed.config import DEFAULT_SCHEMA, check_identifier
 from seedbed.errors import ConfigError
 from seedbed.models import rules
+from seedbed.sqltext import qualified_name, quote_ident
 
 NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
@@ -77,15 +78,16 @@ UPDATED_AT_BODY = "\nBEGIN\n  NEW.updated_at := now();\n  RETURN NEW;\nEND;\n"
 def updated_at_function_sql(schema: str, body: str = UPDATED_AT_BODY) -> str:
     """The trigger function; ``body`` is its PL/pgSQL source (``pg_proc.prosrc``)."""
     return (
-        f'CREATE OR REPLACE FUNCTION "{schema}".{UPDATED_AT_FUNCTION}() RETURNS trigger\n'
+        f"CREATE OR REPLACE FUNCTION {quote_ident(schema)}.{UPDATED_AT_FUNCTION}() "
+        "RETURNS trigger\n"
         f"LANGUAGE plpgsql AS $${body}$$"
     )
 
 
 def updated_at_trigger_sql(schema: str, table: str) -> str:
     return (
-        f'CREATE TRIGGER trg_{table}_updated_at BEFORE UPDATE ON "{schema}"."{table}" '
-        f'FOR EACH ROW EXECUTE FUNCTION "{schema}".{UPDATED_AT_FUNCTION}()'
+        f"CREATE TRIGGER trg_{table}_updated_at BEFORE UPDATE ON {qualified_name(schema, table)} "
+        f"FOR EACH ROW EXECUTE FUNCTION {quote_ident(schema)}.{UPDATED_AT_FUNCTION}()"
     )
 
 
@@ -99,14 +101,15 @@ def create_updated_at_triggers(connection: sa.Connection, metadata: MetaData) ->
     connection.exec_driver_sql(updated_at_function_sql(str(schema)))
     for table in tables_with_updated_at(metadata):
         connection.exec_driver_sql(
-            f'DROP TRIGGER IF EXISTS trg_{table.name}_updated_at ON "{schema}"."{table.name}"'
+            f"DROP TRIGGER IF EXISTS trg_{table.name}_updated_at "
+            f"ON {qualified_name(str(schema), table.name)}"
         )
         connection.exec_driver_sql(updated_at_trigger_sql(str(schema), table.name))
 
 
 def _attach_ddl(metadata: MetaData) -> None:
     """Create the schema, the updated_at function and its triggers with ``create_all``."""
-    create_schema = DDL(f'CREATE SCHEMA IF NOT EXISTS "{metadata.schema}"')  # type: ignore[no-untyped-call]
+    create_schema = DDL(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(str(metadata.schema))}")  # type: ignore[no-untyped-call]
     event.listen(metadata, "before_create", create_schema)
 
     def after_create(target: MetaData, connection: sa.Connection, **kw: Any) -> None:

@@ -2,8 +2,10 @@
 
 - :func:`lint` checks pending revisions with static rules and the rows there now;
 - :func:`dry_run` runs them in one transaction and rolls back;
-- :func:`backup` / :func:`restore` write and put back the namespace with pg_dump;
-- :func:`upgrade` is ``db migrate``: lint, refuse, back up if data will be lost, apply.
+- :func:`backup` / :func:`restore` write and put back the namespace with pg_dump.
+
+:func:`seedbed.migrate.upgrade` (``db migrate``) builds on them: lint, refuse,
+back up if data will be lost, apply.
 
 A revision acknowledges findings in its own file with a module-level set of
 rule ids, ``seedbed_safety_assured = {"ban-drop-column"}``.
@@ -14,7 +16,6 @@ from __future__ import annotations
 from seedbed.safety.backup import backup, restore
 from seedbed.safety.dryrun import DryRunResult, Step, dry_run
 from seedbed.safety.findings import Finding, LintReport, Severity
-from seedbed.safety.guard import UpgradeOutcome, upgrade
 from seedbed.safety.lint import lint
 from seedbed.safety.rules import INDEX_SIZE_THRESHOLD, RULES
 
@@ -26,10 +27,8 @@ __all__ = [
     "LintReport",
     "Severity",
     "Step",
-    "UpgradeOutcome",
     "backup",
     "dry_run",
     "lint",
     "restore",
-    "upgrade",
 ]

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from seedbed.config import Settings, load_settings
 from seedbed.db import database_url, get_engine
 from seedbed.errors import BackupError
+from seedbed.sqltext import quote_ident
 
 _TIMEOUT_SETTING = "SET transaction_timeout = 0;\n"
 
@@ -99,7 +100,7 @@ def restore(settings: Settings | None = None, path: Path | str = "") -> None:
         ) as writer,
     ):
         assert reader.stdout is not None and writer.stdin is not None
-        begin = f'BEGIN;\nDROP SCHEMA IF EXISTS "{settings.schema}" CASCADE;\n'
+        begin = f"BEGIN;\nDROP SCHEMA IF EXISTS {quote_ident(settings.schema)} CASCADE;\n"
         try:
             writer.stdin.write(begin.encode())
             _copy(reader.stdout, writer.stdin, skip_timeout=old_server)

@@ -20,7 +20,7 @@ from seedbed.safety import probes
 from seedbed.safety.findings import Finding, Severity
 from seedbed.safety.probes import Relation
 from seedbed.safety.rules import INDEX_SIZE_THRESHOLD, RULES
-from seedbed.sqltext import unescaped
+from seedbed.sqltext import quote_literal, unescaped
 
 
 @dataclass
@@ -323,7 +323,7 @@ def added_value(column: sa.Column[Any], connection: sa.Connection) -> str:
     """SQL for the value an added column gives the rows already there: its default, or NULL."""
     default = getattr(column.server_default, "arg", None)
     if isinstance(default, str):
-        value = "'" + default.replace("'", "''") + "'"
+        value = quote_literal(default)
     else:
         value = "null" if default is None else _sql(default, connection)
     return f"cast({value} as {column.type.compile(dialect=connection.dialect)})"

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic.operations import ops
 
 from seedbed.config import Settings, load_settings
-from seedbed.db import get_engine
-from seedbed.errors import DatabaseError, reason
+from seedbed.db import database_errors, get_engine
+from seedbed.errors import reason
 from seedbed.safety.revisions import (
     RevisionOperations,
     migration_context,
@@ -108,20 +108,21 @@ def dry_run(settings: Settings | None = None, target: str = "head") -> DryRunRes
     """
     settings = settings or load_settings()
     steps: list[Step] = []
-    try:
-        with get_engine(settings).connect() as connection, connection.begin() as transaction:
-            scripts = pending_scripts(connection, settings, target)
-            for script in scripts:
-                tracer = TracingOperations(migration_context(connection, settings), script)
-                failed = _run(tracer)
-                steps.extend(tracer.steps)
-                if failed is not None:
-                    steps.append(failed)
-                if failed is not None or any(s.status == "failed" for s in tracer.steps):
-                    break
-            transaction.rollback()
-    except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"dry run failed: {reason(exc)}") from None
+    with (
+        database_errors("dry run failed"),
+        get_engine(settings).connect() as connection,
+        connection.begin() as transaction,
+    ):
+        scripts = pending_scripts(connection, settings, target)
+        for script in scripts:
+            tracer = TracingOperations(migration_context(connection, settings), script)
+            failed = _run(tracer)
+            steps.extend(tracer.steps)
+            if failed is not None:
+                steps.append(failed)
+            if failed is not None or any(s.status == "failed" for s in tracer.steps):
+                break
+        transaction.rollback()
     return DryRunResult(tuple(s.revision for s in scripts), tuple(steps))
 
 

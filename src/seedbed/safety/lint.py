@@ -13,13 +13,12 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-import sqlalchemy as sa
 from alembic.operations import ops
 from alembic.script import Script
 
 from seedbed.config import Settings, load_settings
-from seedbed.db import get_engine
-from seedbed.errors import DatabaseError, reason
+from seedbed.db import database_errors, get_engine
+from seedbed.errors import reason
 from seedbed.safety import checks
 from seedbed.safety.findings import Finding, LintReport
 from seedbed.safety.revisions import (
@@ -63,20 +62,19 @@ def lint(
     >>> report.ok, report.to_frame()                      # doctest: +SKIP
     """
     settings = settings or load_settings()
-    try:
-        with get_engine(settings).connect() as connection, connection.begin() as transaction:
-            connection.exec_driver_sql("set transaction read only")
-            if revisions:
-                scripts = named_scripts(settings, revisions)
-            else:
-                scripts = pending_scripts(connection, settings, target)
-            scope = checks.Scope(
-                connection, settings.schema, index_size_threshold=index_size_threshold
-            )
-            findings = [f for script in scripts for f in lint_script(script, scope, settings)]
-            transaction.rollback()
-    except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"lint failed: {reason(exc)}") from None
+    with (
+        database_errors("lint failed"),
+        get_engine(settings).connect() as connection,
+        connection.begin() as transaction,
+    ):
+        connection.exec_driver_sql("set transaction read only")
+        if revisions:
+            scripts = named_scripts(settings, revisions)
+        else:
+            scripts = pending_scripts(connection, settings, target)
+        scope = checks.Scope(connection, settings.schema, index_size_threshold=index_size_threshold)
+        findings = [f for script in scripts for f in lint_script(script, scope, settings)]
+        transaction.rollback()
     return LintReport(tuple(s.revision for s in scripts), tuple(findings))
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from seedbed.sqltext import qualified_name, quote_ident
+
 _COUNT_SETTING = "seedbed.lint_count"
 
 
@@ -33,22 +35,18 @@ class Relation:
     @property
     def sql(self) -> str:
         """The table's quoted, schema-qualified name."""
-        return f"{quote(self.connection, self.schema)}.{quote(self.connection, self.table)}"
+        return qualified_name(self.schema, self.table)
 
     def column(self, name: str) -> str:
-        return quote(self.connection, name)
+        return quote_ident(name)
 
     def rows(self, alias: str | None = None) -> str:
         """A FROM item for the rows as they will be, added columns included."""
-        name = quote(self.connection, alias or self.table)
+        name = quote_ident(alias or self.table)
         if not self.added:
             return f"{self.sql} as {name}"
         values = ", ".join(f"{value} as {self.column(column)}" for column, value in self.added)
         return f"(select t.*, {values} from {self.sql} t) as {name}"
-
-
-def quote(connection: sa.Connection, name: str) -> str:
-    return connection.dialect.identifier_preparer.quote_identifier(name)
 
 
 def ask(connection: sa.Connection, sql: str, params: dict[str, Any] | None = None) -> Any:

@@ -19,9 +19,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from alembic.util.exc import CommandError
 
+from seedbed._alembic import alembic_config, migrations_dir
 from seedbed.config import Settings
 from seedbed.errors import MigrationError
-from seedbed.migrate import alembic_config, migrations_dir
 
 ACKNOWLEDGED_ATTRIBUTE = "seedbed_safety_assured"
 """Module-level set of rule ids a revision acknowledges, e.g. ``{"ban-drop-column"}``."""

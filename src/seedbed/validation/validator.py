@@ -28,18 +28,15 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from seedbed.errors import DatabaseError, reason
+from seedbed.db import database_errors
 from seedbed.facts import ForeignKeySpec, TableSpec, UniqueKey, table_spec
+from seedbed.sqltext import qualified_name, quote_ident
 from seedbed.validation.hints import IN_DATABASE
 from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys, key_hashes
 from seedbed.validation.report import REDACTED, ValidationReport, display_values, shorten
 from seedbed.validation.rowchecks import RowChecks, unreadable
 from seedbed.validation.schemas import with_defaults
 from seedbed.validation.sources import SeedChunk, SeedSource
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass
@@ -303,10 +300,8 @@ class SeedValidator:
     def _conn(self) -> Connection:
         if self._connection is None:
             assert self.engine is not None
-            try:
+            with database_errors("cannot connect"):
                 self._connection = self.engine.connect()
-            except sa.exc.SQLAlchemyError as exc:
-                raise DatabaseError(f"cannot connect: {reason(exc)}") from None
         return self._connection
 
     def _existing(
@@ -330,21 +325,19 @@ class SeedValidator:
         names = [f"k{i}" for i in range(len(columns))]
         arrays = ", ".join(f"CAST(:{n} AS TEXT[])" for n in names)
         matches = [
-            f"t.{_q(c)} = CAST(u.{n} AS {spec.columns[c].sql_type})"
+            f"t.{quote_ident(c)} = CAST(u.{n} AS {spec.columns[c].sql_type})"
             for n, c in zip(names, columns, strict=True)
         ]
-        matches += [f"t.{_q(c)} IS NULL" for c in where_null]
-        matches += [f"t.{_q(c)} IS NOT NULL" for c in where_not_null]
+        matches += [f"t.{quote_ident(c)} IS NULL" for c in where_null]
+        matches += [f"t.{quote_ident(c)} IS NOT NULL" for c in where_not_null]
         sql = (
             f"SELECT u.i FROM unnest({arrays}) WITH ORDINALITY AS u({', '.join(names)}, i) "
-            f"WHERE EXISTS (SELECT 1 FROM {_q(str(table.schema))}.{_q(table.name)} AS t "
+            f"WHERE EXISTS (SELECT 1 FROM {qualified_name(str(table.schema), table.name)} AS t "
             f"WHERE {' AND '.join(matches)})"
         )
         params: dict[str, Any] = {n: [k[i] for k in unique] for i, n in enumerate(names)}
-        try:
+        with database_errors(f"checking {table.name} in the database"):
             hits = [int(row[0]) - 1 for row in self._conn().execute(sa.text(sql), params)]
-        except sa.exc.SQLAlchemyError as exc:
-            raise DatabaseError(f"checking {table.name} in the database: {reason(exc)}") from None
         found = np.zeros(len(frame), dtype=bool)
         if hits:
             taken = {unique[i] for i in hits}
