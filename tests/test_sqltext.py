@@ -19,6 +19,7 @@ from seedbed.sqltext import (
     quoted_in_sql,
     unescaped,
 )
+from tests.helpers import ROOT
 
 
 def test_text_compiles_escaped_sql_back_to_the_original() -> None:
@@ -61,3 +62,21 @@ def test_quoted_names_and_literals_reach_the_database_as_written(empty_settings:
         ).all()
         conn.rollback()
     assert found == [(empty_settings.schema, 'a "table"', "it's")]
+
+
+#: Quoting written by hand: a name's ``"`` or a literal's ``'`` doubled in place.
+_HAND_QUOTING = ("replace('\"', '\"\"')", 'replace("\'", "\'\'")')
+
+
+def test_no_module_but_sqltext_quotes_sql_by_hand() -> None:
+    package = ROOT / "src" / "seedbed"
+    quoting = [
+        str(path.relative_to(package))
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "sqltext.py" and any(q in path.read_text() for q in _HAND_QUOTING)
+    ]
+    assert quoting == []
+
+
+def test_the_hand_quoting_scan_sees_a_hand_written_quote() -> None:
+    assert any(q in "    return '\"' + name.replace('\"', '\"\"') + '\"'" for q in _HAND_QUOTING)

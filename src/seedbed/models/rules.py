@@ -22,16 +22,12 @@ from sqlalchemy import CheckConstraint
 
 from seedbed.jsontext import InvalidJson, parse_json
 from seedbed.lazymodules import lazy_module
-from seedbed.sqltext import escaped
+from seedbed.sqltext import escaped, quote_ident, quote_literal
 
 if TYPE_CHECKING:
     import pandas as pd
 else:
     pd = lazy_module("pandas")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -71,8 +67,7 @@ class Matches(Rule):
 
     @property
     def sql(self) -> str:
-        literal = self.pattern.replace("'", "''")
-        return f"{_q(self.columns[0])} ~ '^({literal})$'"
+        return f"{quote_ident(self.columns[0])} ~ {quote_literal(f'^({self.pattern})$')}"
 
     def passes(self, frame: pd.DataFrame) -> pd.Series:
         values = frame[self.columns[0]]
@@ -95,7 +90,7 @@ class UuidV4(Matches):
         # Only hex digits and hyphens; 36 characters shaped like a version 4 id (one
         # LIKE per variant); at most four hyphens, so every other position is a hex
         # digit. Each part is NULL on NULL, so NULL passes, as it does the regex.
-        column = _q(self.columns[0])
+        column = quote_ident(self.columns[0])
         shapes = ", ".join(f"'________-____-4___-{variant}___-____________'" for variant in "89ab")
         return (
             f"{column} ~ '^[0-9a-f-]+$' AND {column} LIKE ANY (ARRAY[{shapes}]) "
@@ -112,7 +107,8 @@ class Length(Rule):
 
     @property
     def sql(self) -> str:
-        return f"char_length({_q(self.columns[0])}) BETWEEN {self.minimum} AND {self.maximum}"
+        column = quote_ident(self.columns[0])
+        return f"char_length({column}) BETWEEN {self.minimum} AND {self.maximum}"
 
     def passes(self, frame: pd.DataFrame) -> pd.Series:
         values = frame[self.columns[0]]
@@ -127,7 +123,7 @@ class Later(Rule):
 
     @property
     def sql(self) -> str:
-        return f"{_q(self.columns[0])} > {_q(self.columns[1])}"
+        return f"{quote_ident(self.columns[0])} > {quote_ident(self.columns[1])}"
 
     def passes(self, frame: pd.DataFrame) -> pd.Series:
         later, earlier = frame[self.columns[0]], frame[self.columns[1]]
@@ -143,8 +139,8 @@ class RequiredWhen(Rule):
 
     @property
     def sql(self) -> str:
-        literal = self.value.replace("'", "''")
-        return f"{_q(self.columns[1])} <> '{literal}' OR {_q(self.columns[0])} IS NOT NULL"
+        column, when = quote_ident(self.columns[0]), quote_ident(self.columns[1])
+        return f"{when} <> {quote_literal(self.value)} OR {column} IS NOT NULL"
 
     def passes(self, frame: pd.DataFrame) -> pd.Series:
         required, when = frame[self.columns[0]], frame[self.columns[1]]
@@ -171,18 +167,19 @@ class JsonShape(Rule):
 
     @property
     def sql(self) -> str:
-        col = _q(self.columns[0])
-        allowed = " - ".join([col, *(f"'{k}'" for k in self.keys)])
+        col = quote_ident(self.columns[0])
+        allowed = " - ".join([col, *(quote_literal(k) for k in self.keys)])
         parts = [f"jsonb_typeof({col}) = 'object'", f"({allowed}) = '{{}}'::jsonb"]
         for key, spec in self.keys.items():
-            item = f"({col} -> '{key}')"
+            item = f"({col} -> {quote_literal(key)})"
             if spec.kind == "string_list":
+                path = f'$.{key}[*] ? (@.type() != "string")'
                 test = (
                     f"jsonb_typeof({item}) = 'array' AND NOT jsonb_path_exists("
-                    f"{col}, '$.{key}[*] ? (@.type() != \"string\")')"
+                    f"{col}, {quote_literal(path)})"
                 )
             elif spec.kind == "non_negative_integer":
-                number = f"({col} ->> '{key}')::numeric"
+                number = f"({col} ->> {quote_literal(key)})::numeric"
                 test = (
                     f"jsonb_typeof({item}) = 'number' AND {number} >= 0 "
                     f"AND {number} = trunc({number})"
