@@ -2,9 +2,10 @@
 
 ``seedbed load`` starts its COPY before it needs pandas: the writer thread
 streams a CSV file's bytes, and PostgreSQL, in its own process, works on them
-while the calling thread imports pandas, pyarrow and pandera (about 0.3 s)
-and validates. So the modules the writer goes through (the models and their
-rules, the seed sources and file formats) name these libraries like this::
+while the calling thread imports pandas, pyarrow and pandera and validates
+(``docs/decisions/2026-11-copy-before-pandas-import.md``). So the modules
+the writer goes through (the models and their rules, the seed sources and
+file formats) name these libraries like this::
 
     if TYPE_CHECKING:
         import pandas as pd

@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with a usage error on one line like every other error (exit 2).
 
     The help is wrapped to the terminal's width, asked once: argparse asks for
-    every argument it adds, 90 ms per command line when stdout is not a terminal.
+    every argument it adds (``docs/decisions/2026-11-process-start-up.md``).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -121,9 +121,10 @@ def run() -> NoReturn:
 
     A finished command ends the way a C program does: the output is flushed
     and the exit handlers run (they let go of the embedded server), but the
-    interpreter does not tear down every module it loaded, which takes 0.3 to
-    0.4 s after pandas, pyarrow and SQLAlchemy and changes nothing outside the
-    process. Every thread seedbed starts has been joined by then.
+    interpreter does not tear down every module it loaded, which is slow after
+    pandas, pyarrow and SQLAlchemy and changes nothing outside the process
+    (``docs/decisions/2026-11-process-start-up.md``). Every thread seedbed
+    starts has been joined by then.
     """
     code = main()
     for stream in (sys.stdout, sys.stderr):

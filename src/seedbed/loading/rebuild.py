@@ -32,12 +32,12 @@ Foreign keys to parents outside the rebuilt set stay in place during the COPY
 (checked row by row, as in the incremental path): dropping one would lock the
 parent ``ACCESS EXCLUSIVE``, and validation reads that parent meanwhile.
 
-What was measured, and kept or not, is in the README's Performance section:
-freezing is kept (no cost at load, it saves the first VACUUM's rewrite);
-parallel index builds are left to the server's ``max_parallel_maintenance_workers``;
-the CHECK scan runs first, on one core, while validation is still using the
-other; the index builds come after it, when their parallel workers have both
-cores to themselves.
+Freezing is kept (it saves the first VACUUM's rewrite); parallel index
+builds are left to the server's ``max_parallel_maintenance_workers``; the
+CHECK scan runs first, on one core, while validation still uses the other,
+and the index builds come after it. Why, with the measurements: the records
+under ``docs/decisions/`` (``rebuild-strategy``, ``checks-before-index-builds``,
+``parallel-index-builds``).
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ from seedbed.validation.keys import ChunkKeys, chunk_keys
 if TYPE_CHECKING:
     import pandera.pandas as pa
 
-# Pandera (with pydantic) takes about 0.15 s to import, so each function that
+# Pandera (with pydantic) is slow to import, so each function that
 # builds a schema imports it: ``seedbed load`` starts its COPY first, and the
 # import happens in the validation thread meanwhile.
 

@@ -3,10 +3,9 @@
 Validation and COPY both decompress as they read, block by block, so memory
 stays bounded and COPY receives the same bytes an uncompressed file would
 send. Positions are the lines of the decompressed text. Decompression uses
-ISA-L (``isal.igzip``, the same format, three to four times faster than
-:mod:`gzip`: the file is read twice, once by validation and once by COPY,
-and this keeps a ``.csv.gz`` load at the speed of the plain CSV); the
-standard library's :mod:`gzip` stands in where ``isal`` is not installed.
+ISA-L (``isal.igzip``, the same format, faster than :mod:`gzip`: the file is
+read twice, once by validation and once by COPY; see ``docs/performance.md``);
+the standard library's :mod:`gzip` stands in where ``isal`` is not installed.
 """
 
 from __future__ import annotations
