@@ -117,7 +117,10 @@ def test_a_200k_user_load_leaves_a_clean_screen(pane: Pane, big_set: Path) -> No
     assert screen[1].startswith("using ")
     header = screen[2].split()
     assert header[0] == "table" and {"inserted", "updated", "skipped"} <= set(header)
-    assert re.fullmatch(r"loaded [\d,]+ rows into 7 tables \(insert\) in .+", screen[-2])
+    # A busy machine may add one line after the summary: which side was the critical path.
+    summary = [line for line in screen[-3:-1] if line.startswith("loaded ")]
+    assert len(summary) == 1, screen[-3:]
+    assert re.fullmatch(r"loaded [\d,]+ rows into 7 tables \(insert\) in .+", summary[0])
     assert screen[-1] == "EXIT=0"
 
 
