@@ -86,3 +86,12 @@ def test_a_usage_error_is_one_line_with_exit_2(capsys: pytest.CaptureFixture[str
 )
 def test_every_command_has_a_description(name: str, parser: argparse.ArgumentParser) -> None:
     assert (parser.description or "").strip(), f"{name} --help has no description"
+
+
+@pytest.mark.parametrize("command", ["load", "validate"])
+def test_the_help_names_every_registered_seed_format(command: str) -> None:
+    from seedbed.validation.formats import known_suffixes
+
+    parser = next(p for name, p, _ in COMMANDS if name == f"seedbed {command}")
+    shown = " ".join(parser.format_help().split())
+    assert [s for s in known_suffixes() if s not in shown] == []

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from seedbed.cli._output import add_output_options, announce, show_problems, whole_number
-from seedbed.cli.sources import add_table_option, seed_input
+from seedbed.cli.sources import add_table_option, seed_files, seed_input
 from seedbed.errors import DataError
 from seedbed.loadmode import LoadMode, Strategy
 
@@ -29,8 +29,7 @@ def register(commands: Any) -> None:
         type=Path,
         nargs="+",
         metavar="PATH",
-        help="a seed folder, files named <table>.csv (.tsv, .csv.gz, .jsonl, .parquet), "
-        "or <table>/ folders of part files",
+        help=f"a seed folder, files named {seed_files()}, or <table>/ folders of part files",
     )
     add_table_option(load)
     load.add_argument(

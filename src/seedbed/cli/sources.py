@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from seedbed.errors import SeedError
+from seedbed.validation.formats import known_suffixes
 from seedbed.validation.sources import SeedInput
+
+
+def seed_files() -> str:
+    """The seed files the registered formats read, for help text: ``<table>.csv (.csv.gz, …)``."""
+    first, *rest = known_suffixes()
+    return f"<table>{first} ({', '.join(rest)})"
 
 
 def add_table_option(command: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from seedbed.cli._output import add_output_options, announce, show_problems
-from seedbed.cli.sources import add_table_option, seed_input
+from seedbed.cli.sources import add_table_option, seed_files, seed_input
 from seedbed.config import load_settings
 from seedbed.db import get_engine
 from seedbed.loadmode import LoadMode, spoken
@@ -20,8 +20,8 @@ def register(commands: Any) -> None:
         "validate",
         help="check seed files against the model's rules; exit 1 when invalid",
         description=(
-            "Check seed files (CSV, TSV, .csv.gz, JSON Lines, Parquet, folders of part files, "
-            "or folders of those) against every rule of the model and report file, line, "
+            f"Check seed files ({seed_files()}, folders of part files, or folders of those) "
+            "against every rule of the model and report file, line, "
             "column, rule and value for each problem. "
             "Exit 0 valid, 1 invalid, 2 unreadable input or no database."
         ),
