@@ -66,7 +66,7 @@ from seedbed.loading.locks import (
 from seedbed.loading.rebuild_errors import located_error
 from seedbed.loadmode import LoadMode, Strategy, spoken
 from seedbed.progress import progress_bar
-from seedbed.sqltext import quote_ident, quoted_in_sql
+from seedbed.sqltext import quoted_in_sql
 from seedbed.validation.sources import SeedSource
 
 _BUILD_ORDER = {"c": 0, "p": 1, "u": 2, "x": 2, "i": 2, "f": 3}
@@ -257,6 +257,9 @@ class Rebuild:
             megabytes = maintenance_work_mem_mb(int(row[0]) if row else 0)
             cursor.execute(f"SET LOCAL maintenance_work_mem = '{megabytes}MB'")
             steps = self._steps()
+            cursor.execute("SELECT current_setting('default_tablespace')")
+            row = cursor.fetchone()
+            default_tablespace = str(row[0]) if row else ""
             bar = progress_bar(self.progress, description="rebuild", total=len(steps), unit="steps")
             try:
                 for step in steps:
@@ -264,8 +267,11 @@ class Rebuild:
                     bar.update(1)
             finally:
                 bar.close()
+            cursor.execute(
+                "SELECT set_config('default_tablespace', %s, true)", (default_tablespace,)
+            )
             for definition in self.definitions:
-                for statement in definition.comment_sql():
+                for statement in definition.marks_sql():
                     cursor.execute(statement)
             cursor.execute(f"ANALYZE {', '.join(self.relations)}")
         self.seconds += time.perf_counter() - started
@@ -286,18 +292,33 @@ class Rebuild:
     def _run(
         self, cursor: psycopg.Cursor[Any], step: list[Definition], targets: Mapping[str, SeedSource]
     ) -> None:
-        if len(step) == 1:
-            sql = step[0].create_sql
-        else:
-            adds = ", ".join(f"ADD CONSTRAINT {quote_ident(d.name)} {d.definition}" for d in step)
-            sql = f"ALTER TABLE {step[0].relation} {adds}"
+        """One step under a savepoint; a row it refuses is located by file and line.
+
+        An index goes back into its own tablespace (``pg_get_indexdef`` leaves
+        it out): ``default_tablespace`` is set for the step, as ``pg_restore``
+        does. A ``NOT VALID`` constraint is first added validated, so the
+        loaded rows are checked as a COPY into the table with it in place
+        checks them, then added back ``NOT VALID``, as it was.
+        """
+        cursor.execute("SELECT set_config('default_tablespace', %s, true)", (step[0].tablespace,))
         cursor.execute("SAVEPOINT seedbed_rebuild")
         try:
-            cursor.execute(sql)
+            cursor.execute(_step_sql(step, validated=True))
         except psycopg.Error as exc:
             if not (exc.sqlstate or "").startswith("23"):
                 raise
             cursor.execute("ROLLBACK TO SAVEPOINT seedbed_rebuild")
             failed = next((d for d in step if d.name == exc.diag.constraint_name), step[0])
             raise located_error(cursor, exc, failed, targets) from None
+        if any(d.not_valid for d in step):
+            cursor.execute("ROLLBACK TO SAVEPOINT seedbed_rebuild")
+            cursor.execute(_step_sql(step, validated=False))
         cursor.execute("RELEASE SAVEPOINT seedbed_rebuild")
+
+
+def _step_sql(step: list[Definition], validated: bool) -> str:
+    """One index or constraint; or all of a table's CHECKs in one ``ALTER TABLE`` (one scan)."""
+    if len(step) == 1:
+        return step[0].add_sql(validated)
+    adds = ", ".join(f"ADD CONSTRAINT {d.constraint_sql(validated)}" for d in step)
+    return f"ALTER TABLE {step[0].relation} {adds}"
