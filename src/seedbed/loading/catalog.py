@@ -2,10 +2,18 @@
 
 Read with ``pg_get_constraintdef`` and ``pg_get_indexdef`` (and ``search_path``
 set to ``pg_catalog`` alone, so every name comes out schema-qualified), so
-that dropping a definition and re-running :attr:`Definition.create_sql`
-gives back the same name and definition: primary key, unique, exclusion,
-CHECK and foreign-key constraints, and every other index, partial and
-expression ones too, with their comments.
+that dropping a definition and re-running :meth:`Definition.add_sql` gives
+back the same name and definition: primary key, unique, exclusion, CHECK and
+foreign-key constraints, and every other index, partial and expression ones
+too. With them, what those functions leave out and a drop loses: the
+comments, the index's tablespace, a key's storage parameters
+(``pg_get_constraintdef`` omits its ``WITH``), the table's ``CLUSTER ON``
+and ``REPLICA IDENTITY USING INDEX`` marks, and the statistics targets of
+expression columns. Deferrability, ``NOT VALID``, ``INCLUDE``, ``NULLS NOT
+DISTINCT``, collations, operator classes and an index's own storage
+parameters are in the definitions. The table itself is not dropped: its
+owner, grants, policies, storage parameters, column statistics targets and
+publications stay as they are.
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ default, in ``insert`` mode), the writer, inside the load's one transaction:
 2. reads every definition from the catalog (``pg_get_constraintdef``,
    ``pg_get_indexdef``): primary key, unique, exclusion, CHECK and foreign-key
    constraints, including foreign keys of other tables that point at it, and
-   every other index (partial and expression ones too), with their comments;
+   every other index (partial and expression ones too), with what a drop
+   loses besides (comments, tablespaces, a key's storage parameters, the
+   cluster and replica-identity marks, statistics targets; see
+   :mod:`seedbed.loading.catalog`);
 3. drops them and ``TRUNCATE`` s the table (it is empty: this only gives it a
    new file, which lets ``COPY ... FREEZE`` write rows already frozen, so no
    later VACUUM has to rewrite every page to freeze them or set hint bits);
@@ -16,9 +19,11 @@ default, in ``insert`` mode), the writer, inside the load's one transaction:
    CHECKs first (all of a table's CHECKs in one ``ALTER TABLE``, so one
    validating scan), then the primary key, unique constraints and indexes
    (sorted index builds, with ``maintenance_work_mem`` sized to the data and
-   the machine, see :func:`maintenance_work_mem_mb`), then the foreign keys
-   (each validated by one join). Nothing is ever left ``NOT VALID``. Then
-   ``ANALYZE``.
+   the machine, see :func:`maintenance_work_mem_mb`; each in its own
+   tablespace), then the foreign keys (each validated by one join). Every
+   loaded row is checked: a constraint that was ``NOT VALID`` is added
+   validated first, then put back ``NOT VALID`` as it was. Then the comments,
+   marks and statistics targets, and ``ANALYZE``.
 
 If anything fails the transaction rolls back, and with it the drops: catalog
 and data are exactly as before. A row that only the database refuses is found
