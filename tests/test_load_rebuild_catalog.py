@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 import seedbed
 from seedbed.db import schema_of
-from seedbed.errors import LoadError
+from seedbed.errors import LoadError, SeedError
 from tests.catalog_state import catalog_state, changes
 from tests.helpers import ROOT, counts
 from tests.load_helpers import execute, user_rows, write_csv
@@ -104,7 +104,8 @@ def decorate(engine: Engine, tablespace: str, publication: str) -> None:
         ALTER TABLE post_tag REPLICA IDENTITY NOTHING;
         ALTER TABLE post_tag ALTER CONSTRAINT fk_post_tag_tag_id_tag
             DEFERRABLE INITIALLY DEFERRED;
-        CREATE PUBLICATION "{publication}" FOR TABLE tag, post WHERE (deleted_at IS NULL);
+        CREATE PUBLICATION "{publication}" FOR TABLE tag, post WHERE (deleted_at IS NULL)
+            WITH (publish = 'insert, update, delete');
         """,
     )
 
@@ -143,9 +144,11 @@ def test_update_works_on_a_published_table_after_a_load(engine, publication, str
     execute(
         engine,
         'ALTER TABLE "{schema}".tag REPLICA IDENTITY USING INDEX uq_tag_name; '
-        f'CREATE PUBLICATION "{publication}" FOR TABLE "{{schema}}".tag, "{{schema}}"."user"',
+        f'CREATE PUBLICATION "{publication}" FOR TABLE "{{schema}}".tag, "{{schema}}"."user" '
+        "WITH (publish = 'insert, update, delete')",
     )
-    seedbed.load(SEEDS, engine=engine, strategy=strategy, progress=False)
+    result = seedbed.load(SEEDS, engine=engine, strategy=strategy, progress=False)
+    assert {t.strategy for t in result.tables} == {strategy}
     with engine.begin() as conn:
         schema = schema_of(engine)
         renamed = conn.exec_driver_sql(f"UPDATE \"{schema}\".tag SET name = name || '!'").rowcount
@@ -214,3 +217,27 @@ def test_replica_identity_nothing_full_and_default_stay(engine):
             ).all()
         )
     assert identities["tag"] == "n" and identities["post"] == "f" and identities["user"] == "d"
+
+
+def test_a_table_whose_truncate_would_be_seen_outside_the_load_is_not_rebuilt(engine, publication):
+    execute(
+        engine,
+        'CREATE FUNCTION "{schema}".refuse() RETURNS trigger LANGUAGE plpgsql '
+        "AS $$ BEGIN RAISE EXCEPTION 'truncated'; END $$; "
+        'CREATE TRIGGER no_truncate BEFORE TRUNCATE ON "{schema}".tag '
+        'FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".refuse(); '
+        f'CREATE PUBLICATION "{publication}" FOR TABLE "{{schema}}".verification',
+    )
+    for table, reason in [
+        ("tag", "its trigger no_truncate fires on TRUNCATE"),
+        ("verification", f"publication {publication} publishes truncates"),
+    ]:
+        with pytest.raises(SeedError) as caught:
+            seedbed.load([SEEDS / f"{table}.csv"], engine=engine, strategy="rebuild")
+        why = f"'{table}' cannot be rebuilt: emptying it would be seen outside the load: {reason}"
+        assert why in str(caught.value)
+    result = seedbed.load(SEEDS, engine=engine, progress=False)
+    strategies = {t.table: t.strategy for t in result.tables}
+    assert strategies.pop("tag") == strategies.pop("verification") == "incremental"
+    assert set(strategies.values()) == {"rebuild"}
+    assert counts(engine)["tag"] > 0 and counts(engine)["verification"] > 0

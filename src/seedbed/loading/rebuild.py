@@ -115,7 +115,8 @@ def plan_load(
     """Decide each table's strategy; ``tables`` are in load (foreign-key) order.
 
     ``auto`` rebuilds a table in ``insert`` mode when it and every table whose
-    foreign keys point at it are empty; ``rebuild`` insists (a table that
+    foreign keys point at it are empty, and no trigger or publication would
+    see it truncated (see :func:`_truncate_observed`); ``rebuild`` insists (a table that
     cannot be rebuilt is a :class:`~seedbed.errors.SeedError`). Looking for
     rows waits, with a message, for another load that holds a table locked
     (at most ``timeout`` seconds, as :func:`~seedbed.loading.locks.lock_tables`).
@@ -132,9 +133,12 @@ def plan_load(
         assert isinstance(driver, psycopg.Connection)
         lock_tables(driver, reads, timeout)
         filled = _non_empty(conn, probed)
+        observed = _truncate_observed(conn, relations)
     strategies: dict[str, Strategy] = {}
     for table, relation in zip(tables, relations, strict=True):
-        why_not = _why_not_rebuild(relation, children.get(relation, ()), filled, mode)
+        why_not = observed.get(relation) or _why_not_rebuild(
+            relation, children.get(relation, ()), filled, mode
+        )
         if strategy.must_rebuild and why_not:
             raise SeedError(f"table {table.name!r} cannot be rebuilt: {why_not}")
         wanted = strategy.may_rebuild and not why_not
@@ -167,6 +171,37 @@ def _why_not_rebuild(
     if busy:
         return f"{busy[0]} has rows that point at it"
     return None
+
+
+def _truncate_observed(conn: sa.Connection, relations: Sequence[str]) -> dict[str, str]:
+    """Why emptying a relation with ``TRUNCATE`` would be seen outside the load, if it would.
+
+    A rebuild truncates the (empty) table. That fires its ``ON TRUNCATE``
+    triggers, and a publication that publishes truncates sends it to every
+    subscriber, which then empties its own copy, rows and all. Such a table
+    keeps the incremental path.
+    """
+    rows = conn.exec_driver_sql(
+        "SELECT r.name, 'its trigger ' || quote_ident(t.tgname) || ' fires on TRUNCATE' "
+        "FROM unnest(%(rels)s::text[]) AS r(name) "
+        "JOIN pg_trigger AS t ON t.tgrelid = r.name::regclass AND NOT t.tgisinternal "
+        "AND t.tgenabled <> 'D' AND t.tgtype & 32 <> 0 "  # TRIGGER_TYPE_TRUNCATE
+        "UNION ALL "
+        "SELECT r.name, 'publication ' || quote_ident(p.pubname) || ' publishes truncates "
+        "to its subscribers' "
+        "FROM unnest(%(rels)s::text[]) AS r(name) "
+        "JOIN pg_class AS c ON c.oid = r.name::regclass "
+        "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+        "JOIN pg_publication_tables AS pt ON pt.schemaname = n.nspname "
+        "AND pt.tablename = c.relname "
+        "JOIN pg_publication AS p ON p.pubname = pt.pubname AND p.pubtruncate "
+        "ORDER BY 1, 2",
+        {"rels": list(relations)},
+    ).all()
+    found: dict[str, str] = {}
+    for relation, reason in rows:
+        found.setdefault(str(relation), f"emptying it would be seen outside the load: {reason}")
+    return found
 
 
 def _referencing(conn: sa.Connection, relations: Sequence[str]) -> dict[str, tuple[str, ...]]:
