@@ -100,6 +100,10 @@ def decorate(engine: Engine, tablespace: str, publication: str) -> None:
         CREATE UNIQUE INDEX uq_post_title_slug ON post (title DESC NULLS LAST, slug){distinct};
         COMMENT ON CONSTRAINT ck_post_no_spam ON post IS 'not for old rows';
         {not_enforced}
+        -- user: replica identity and cluster mark on a plain unique index
+        CREATE UNIQUE INDEX ix_user_email_identity ON "user" (email) WITH (fillfactor = 90);
+        ALTER TABLE "user" REPLICA IDENTITY USING INDEX ix_user_email_identity;
+        ALTER TABLE "user" CLUSTER ON ix_user_email_identity;
         -- post_tag: no replica identity, a deferred foreign key
         ALTER TABLE post_tag REPLICA IDENTITY NOTHING;
         ALTER TABLE post_tag ALTER CONSTRAINT fk_post_tag_tag_id_tag
@@ -116,6 +120,8 @@ def test_a_rebuild_restores_the_whole_catalog_state_of_every_table(engine, table
     index, table = before["index"], before["table"]
     assert table["tag"]["relreplident"] == "i" and index["uq_tag_name"]["index"]["indisreplident"]
     assert index["pk_tag"]["index"]["indisclustered"]
+    user_index = index["ix_user_email_identity"]["index"]
+    assert user_index["indisreplident"] and user_index["indisclustered"]
     assert index["pk_tag"]["class"]["reloptions"] == ["fillfactor=70"]
     assert index["uq_tag_name"]["tablespace"] == tablespace
     assert index["ix_tag_lower_name"]["columns"][0]["attstattarget"] == 500
