@@ -71,10 +71,6 @@ class Definition:
             return self.definition[: -len(_NOT_VALID)]
         return self.definition
 
-    @property
-    def create_sql(self) -> str:
-        return self.add_sql(validated=False)
-
     def add_sql(self, validated: bool) -> str:
         """The statement that re-creates it (``validated``: a ``NOT VALID`` one checks rows)."""
         if self.kind == "i":

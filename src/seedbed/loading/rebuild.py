@@ -116,8 +116,8 @@ def plan_load(
 
     ``auto`` rebuilds a table in ``insert`` mode when it and every table whose
     foreign keys point at it are empty, and no trigger or publication would
-    see it truncated (see :func:`_truncate_observed`); ``rebuild`` insists (a table that
-    cannot be rebuilt is a :class:`~seedbed.errors.SeedError`). Looking for
+    see it truncated (:func:`_truncate_observed`); ``rebuild`` insists (a
+    table that cannot be rebuilt is a :class:`~seedbed.errors.SeedError`). Looking for
     rows waits, with a message, for another load that holds a table locked
     (at most ``timeout`` seconds, as :func:`~seedbed.loading.locks.lock_tables`).
     """
@@ -336,9 +336,10 @@ class Rebuild:
 
         An index goes back into its own tablespace (``pg_get_indexdef`` leaves
         it out): ``default_tablespace`` is set for the step, as ``pg_restore``
-        does. A ``NOT VALID`` constraint is first added validated, so the
-        loaded rows are checked as a COPY into the table with it in place
-        checks them, then added back ``NOT VALID``, as it was.
+        does. A ``NOT VALID`` constraint is first added validated, so that
+        every loaded row is checked against it (as a COPY into the table with
+        the constraint in place would check it), then added back ``NOT
+        VALID``, as it was.
         """
         cursor.execute("SELECT set_config('default_tablespace', %s, true)", (step[0].tablespace,))
         cursor.execute("SAVEPOINT seedbed_rebuild")
