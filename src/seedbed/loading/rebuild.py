@@ -8,7 +8,10 @@ default, in ``insert`` mode), the writer, inside the load's one transaction:
 2. reads every definition from the catalog (``pg_get_constraintdef``,
    ``pg_get_indexdef``): primary key, unique, exclusion, CHECK and foreign-key
    constraints, including foreign keys of other tables that point at it, and
-   every other index (partial and expression ones too), with their comments;
+   every other index (partial and expression ones too), with what a drop
+   loses besides (comments, tablespaces, a key's storage parameters, the
+   cluster and replica-identity marks, statistics targets; see
+   :mod:`seedbed.loading.catalog`);
 3. drops them and ``TRUNCATE`` s the table (it is empty: this only gives it a
    new file, which lets ``COPY ... FREEZE`` write rows already frozen, so no
    later VACUUM has to rewrite every page to freeze them or set hint bits);
@@ -16,9 +19,11 @@ default, in ``insert`` mode), the writer, inside the load's one transaction:
    CHECKs first (all of a table's CHECKs in one ``ALTER TABLE``, so one
    validating scan), then the primary key, unique constraints and indexes
    (sorted index builds, with ``maintenance_work_mem`` sized to the data and
-   the machine, see :func:`maintenance_work_mem_mb`), then the foreign keys
-   (each validated by one join). Nothing is ever left ``NOT VALID``. Then
-   ``ANALYZE``.
+   the machine, see :func:`maintenance_work_mem_mb`; each in its own
+   tablespace), then the foreign keys (each validated by one join). Every
+   loaded row is checked: a constraint that was ``NOT VALID`` is added
+   validated first, then put back ``NOT VALID`` as it was. Then the comments,
+   marks and statistics targets, and ``ANALYZE``.
 
 If anything fails the transaction rolls back, and with it the drops: catalog
 and data are exactly as before. A row that only the database refuses is found
@@ -66,7 +71,7 @@ from seedbed.loading.locks import (
 from seedbed.loading.rebuild_errors import located_error
 from seedbed.loadmode import LoadMode, Strategy, spoken
 from seedbed.progress import progress_bar
-from seedbed.sqltext import quote_ident, quoted_in_sql
+from seedbed.sqltext import quoted_in_sql
 from seedbed.validation.sources import SeedSource
 
 _BUILD_ORDER = {"c": 0, "p": 1, "u": 2, "x": 2, "i": 2, "f": 3}
@@ -110,8 +115,9 @@ def plan_load(
     """Decide each table's strategy; ``tables`` are in load (foreign-key) order.
 
     ``auto`` rebuilds a table in ``insert`` mode when it and every table whose
-    foreign keys point at it are empty; ``rebuild`` insists (a table that
-    cannot be rebuilt is a :class:`~seedbed.errors.SeedError`). Looking for
+    foreign keys point at it are empty, and no trigger or publication would
+    see it truncated (:func:`_truncate_observed`); ``rebuild`` insists (a
+    table that cannot be rebuilt is a :class:`~seedbed.errors.SeedError`). Looking for
     rows waits, with a message, for another load that holds a table locked
     (at most ``timeout`` seconds, as :func:`~seedbed.loading.locks.lock_tables`).
     """
@@ -127,9 +133,12 @@ def plan_load(
         assert isinstance(driver, psycopg.Connection)
         lock_tables(driver, reads, timeout)
         filled = _non_empty(conn, probed)
+        observed = _truncate_observed(conn, relations)
     strategies: dict[str, Strategy] = {}
     for table, relation in zip(tables, relations, strict=True):
-        why_not = _why_not_rebuild(relation, children.get(relation, ()), filled, mode)
+        why_not = observed.get(relation) or _why_not_rebuild(
+            relation, children.get(relation, ()), filled, mode
+        )
         if strategy.must_rebuild and why_not:
             raise SeedError(f"table {table.name!r} cannot be rebuilt: {why_not}")
         wanted = strategy.may_rebuild and not why_not
@@ -162,6 +171,37 @@ def _why_not_rebuild(
     if busy:
         return f"{busy[0]} has rows that point at it"
     return None
+
+
+def _truncate_observed(conn: sa.Connection, relations: Sequence[str]) -> dict[str, str]:
+    """Why emptying a relation with ``TRUNCATE`` would be seen outside the load, if it would.
+
+    A rebuild truncates the (empty) table. That fires its ``ON TRUNCATE``
+    triggers, and a publication that publishes truncates sends it to every
+    subscriber, which then empties its own copy, rows and all. Such a table
+    keeps the incremental path.
+    """
+    rows = conn.exec_driver_sql(
+        "SELECT r.name, 'its trigger ' || quote_ident(t.tgname) || ' fires on TRUNCATE' "
+        "FROM unnest(%(rels)s::text[]) AS r(name) "
+        "JOIN pg_trigger AS t ON t.tgrelid = r.name::regclass AND NOT t.tgisinternal "
+        "AND t.tgenabled <> 'D' AND t.tgtype & 32 <> 0 "  # TRIGGER_TYPE_TRUNCATE
+        "UNION ALL "
+        "SELECT r.name, 'publication ' || quote_ident(p.pubname) || ' publishes truncates "
+        "to its subscribers' "
+        "FROM unnest(%(rels)s::text[]) AS r(name) "
+        "JOIN pg_class AS c ON c.oid = r.name::regclass "
+        "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+        "JOIN pg_publication_tables AS pt ON pt.schemaname = n.nspname "
+        "AND pt.tablename = c.relname "
+        "JOIN pg_publication AS p ON p.pubname = pt.pubname AND p.pubtruncate "
+        "ORDER BY 1, 2",
+        {"rels": list(relations)},
+    ).all()
+    found: dict[str, str] = {}
+    for relation, reason in rows:
+        found.setdefault(str(relation), f"emptying it would be seen outside the load: {reason}")
+    return found
 
 
 def _referencing(conn: sa.Connection, relations: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -257,6 +297,9 @@ class Rebuild:
             megabytes = maintenance_work_mem_mb(int(row[0]) if row else 0)
             cursor.execute(f"SET LOCAL maintenance_work_mem = '{megabytes}MB'")
             steps = self._steps()
+            cursor.execute("SELECT current_setting('default_tablespace')")
+            row = cursor.fetchone()
+            default_tablespace = str(row[0]) if row else ""
             bar = progress_bar(self.progress, description="rebuild", total=len(steps), unit="steps")
             try:
                 for step in steps:
@@ -264,8 +307,11 @@ class Rebuild:
                     bar.update(1)
             finally:
                 bar.close()
+            cursor.execute(
+                "SELECT set_config('default_tablespace', %s, true)", (default_tablespace,)
+            )
             for definition in self.definitions:
-                for statement in definition.comment_sql():
+                for statement in definition.marks_sql():
                     cursor.execute(statement)
             cursor.execute(f"ANALYZE {', '.join(self.relations)}")
         self.seconds += time.perf_counter() - started
@@ -286,18 +332,34 @@ class Rebuild:
     def _run(
         self, cursor: psycopg.Cursor[Any], step: list[Definition], targets: Mapping[str, SeedSource]
     ) -> None:
-        if len(step) == 1:
-            sql = step[0].create_sql
-        else:
-            adds = ", ".join(f"ADD CONSTRAINT {quote_ident(d.name)} {d.definition}" for d in step)
-            sql = f"ALTER TABLE {step[0].relation} {adds}"
+        """One step under a savepoint; a row it refuses is located by file and line.
+
+        An index goes back into its own tablespace (``pg_get_indexdef`` leaves
+        it out): ``default_tablespace`` is set for the step, as ``pg_restore``
+        does. A ``NOT VALID`` constraint is first added validated, so that
+        every loaded row is checked against it (as a COPY into the table with
+        the constraint in place would check it), then added back ``NOT
+        VALID``, as it was.
+        """
+        cursor.execute("SELECT set_config('default_tablespace', %s, true)", (step[0].tablespace,))
         cursor.execute("SAVEPOINT seedbed_rebuild")
         try:
-            cursor.execute(sql)
+            cursor.execute(_step_sql(step, validated=True))
         except psycopg.Error as exc:
             if not (exc.sqlstate or "").startswith("23"):
                 raise
             cursor.execute("ROLLBACK TO SAVEPOINT seedbed_rebuild")
             failed = next((d for d in step if d.name == exc.diag.constraint_name), step[0])
             raise located_error(cursor, exc, failed, targets) from None
+        if any(d.not_valid for d in step):
+            cursor.execute("ROLLBACK TO SAVEPOINT seedbed_rebuild")
+            cursor.execute(_step_sql(step, validated=False))
         cursor.execute("RELEASE SAVEPOINT seedbed_rebuild")
+
+
+def _step_sql(step: list[Definition], validated: bool) -> str:
+    """One index or constraint; or all of a table's CHECKs in one ``ALTER TABLE`` (one scan)."""
+    if len(step) == 1:
+        return step[0].add_sql(validated)
+    adds = ", ".join(f"ADD CONSTRAINT {d.constraint_sql(validated)}" for d in step)
+    return f"ALTER TABLE {step[0].relation} {adds}"
