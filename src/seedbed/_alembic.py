@@ -2,25 +2,28 @@
 
 :mod:`seedbed.safety` reads revisions through this module and
 :mod:`seedbed.migrate` builds its guarded ``upgrade`` on top of both, so
-nothing here imports either of them.
+nothing here imports either of them. :func:`alembic_errors` is the one
+boundary where what Alembic (or a revision file) raises for a user's input
+becomes a :class:`~seedbed.errors.MigrationError`.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script.revision import MultipleHeads, RevisionError
 from alembic.util.exc import CommandError
 
-from seedbed.config import Settings, load_settings
+from seedbed.config import Settings, load_settings, migrations_setting
 from seedbed.db import database_errors, get_engine
-from seedbed.errors import MigrationError
+from seedbed.errors import DRIVER_ERRORS, MigrationError, SeedbedError, reason
 
 PACKAGED_MIGRATIONS = Path(__file__).resolve().parent / "_migrations"
 """Where an installed package keeps its copy of the revisions."""
@@ -34,16 +37,79 @@ def migrations_dir() -> Path:
     so ``db generate`` writes into the repository; else the copy that an
     installed package ships as ``seedbed/_migrations``.
     """
+    chosen = migrations_setting()  # refuses a folder that is missing or has no env.py
+    if chosen is not None:
+        return chosen
     package = Path(__file__).resolve().parent
-    candidates = [
-        Path(os.environ["SEEDBED_MIGRATIONS"]) if "SEEDBED_MIGRATIONS" in os.environ else None,
-        package.parents[1] / "migrations" if package.parent.name == "src" else None,
-        PACKAGED_MIGRATIONS,
-    ]
-    for candidate in candidates:
+    checkout = package.parents[1] / "migrations" if package.parent.name == "src" else None
+    for candidate in (checkout, PACKAGED_MIGRATIONS):
         if candidate is not None and (candidate / "env.py").is_file():
             return candidate
     raise MigrationError("no migrations folder with env.py found; set SEEDBED_MIGRATIONS")
+
+
+def target_revision(revision: str) -> str:
+    """``revision`` as given, unless it is empty (Alembic would fail an assertion on it)."""
+    if not revision.strip():
+        raise MigrationError("no target revision given: name a revision id, 'head' or 'base'")
+    return revision
+
+
+@contextmanager
+def alembic_errors() -> Iterator[None]:
+    """Raise :class:`MigrationError` for what Alembic raises on a user's input.
+
+    That is Alembic's ``CommandError`` and ``RevisionError`` (an unknown or
+    ambiguous revision, two heads, a cycle, a range that is not a line of
+    history), a revision file that does not compile, and any exception raised
+    while a revision file is imported or its ``upgrade()``/``downgrade()``
+    runs: the message names the file and the error's first line. Database
+    errors pass, for :func:`~seedbed.db.database_errors`; so does anything
+    raised by seedbed or a library outside a revision file (a bug: exit 70).
+    """
+    try:
+        yield
+    except (SeedbedError, *DRIVER_ERRORS):
+        raise
+    except MultipleHeads as exc:
+        raise MigrationError(
+            f"more than one head revision ({', '.join(exc.heads)}): add a merge revision "
+            "whose down_revision names them all, or name one with --to"
+        ) from exc
+    except (CommandError, RevisionError) as exc:
+        raise MigrationError(reason(exc)) from exc
+    except SyntaxError as exc:
+        if exc.filename is None or not _in_migrations(exc.filename, env=True):
+            raise
+        raise MigrationError(f"cannot load {exc.filename}:{exc.lineno}: {exc.msg}") from exc
+    except Exception as exc:
+        frame = _revision_frame(exc.__traceback__)
+        if frame is None:
+            raise
+        file, function = frame
+        doing = "cannot load" if function == "<module>" else f"{function}() failed in"
+        raise MigrationError(f"{doing} {file}: {type(exc).__name__}: {reason(exc)}") from exc
+
+
+def _in_migrations(file: str, *, env: bool = False) -> bool:
+    """True for a revision file (or, with ``env``, also env.py) of the migrations folder."""
+    try:
+        folder = migrations_dir().resolve()
+    except SeedbedError:
+        return False
+    path = Path(file).resolve()
+    return path.suffix == ".py" and (env or path.name != "env.py") and folder in path.parents
+
+
+def _revision_frame(tb: TracebackType | None) -> tuple[str, str] | None:
+    """File and function of the innermost frame of ``tb`` that runs a revision file's code."""
+    found = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if _in_migrations(code.co_filename):
+            found = (code.co_filename, code.co_name)
+        tb = tb.tb_next
+    return found
 
 
 def alembic_config(
@@ -66,11 +132,12 @@ def alembic_config(
 def connected(settings: Settings, metadata: sa.MetaData | None = None) -> Iterator[Config]:
     """Alembic's config on one transaction, committed at the end; its errors become ours."""
     engine = get_engine(settings)
-    try:
-        with database_errors("migration failed"), engine.begin() as connection:
-            yield alembic_config(settings, connection, metadata)
-    except CommandError as exc:
-        raise MigrationError(str(exc)) from None
+    with (
+        database_errors("migration failed"),
+        alembic_errors(),
+        engine.begin() as connection,
+    ):
+        yield alembic_config(settings, connection, metadata)
 
 
 def upgrade_unchecked(settings: Settings | None = None, revision: str = "head") -> None:
@@ -80,14 +147,19 @@ def upgrade_unchecked(settings: Settings | None = None, revision: str = "head") 
     everything else goes through :func:`seedbed.migrate.upgrade`.
     """
     settings = settings or load_settings()
+    target = target_revision(revision)
     with connected(settings) as config:
-        command.upgrade(config, revision)
+        command.upgrade(config, target)
 
 
 def current_revision(settings: Settings | None = None) -> str | None:
     """The revision the settings' namespace is at, or None before the first one."""
     settings = settings or load_settings()
-    with get_engine(settings).connect() as connection:
+    with (
+        database_errors("cannot read the revision"),
+        alembic_errors(),  # a version table holding two heads
+        get_engine(settings).connect() as connection,
+    ):
         context = MigrationContext.configure(
             connection, opts={"version_table_schema": settings.schema}
         )
