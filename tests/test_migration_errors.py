@@ -62,9 +62,10 @@ def namespace_exists(settings: Settings) -> bool:
     [
         (["--to", "garbage"], "'garbage'"),
         (["--to", "garbage", "--dry-run"], "'garbage'"),
-        (["--to", ""], "no target revision"),
-        (["--to", "", "--dry-run"], "no target revision"),
-        (["--to", " "], "no target revision"),
+        (["--to", ""], "is not a revision"),
+        (["--to", "", "--dry-run"], "is not a revision"),
+        (["--to", " "], "is not a revision"),
+        (["--to", "0001@"], "is not a revision"),
         (["--to", "base"], "forward only"),
         (["--to", "base", "--dry-run"], "forward only"),
     ],
@@ -83,7 +84,7 @@ def test_migrate_to_a_revision_that_is_not_ahead_is_refused(
     assert "bio" not in before[1]
 
 
-@pytest.mark.parametrize("name", ["base", "", "garbage"])
+@pytest.mark.parametrize("name", ["base", "", "@", "garbage"])
 def test_lint_of_something_that_is_not_a_revision_is_refused(
     settings: Settings, env: dict[str, str], name: str
 ) -> None:
@@ -95,7 +96,7 @@ def test_downgrade_to_an_unknown_or_empty_revision_is_refused(
 ) -> None:
     before = state(settings)
     refused(run_cli("-q", "db", "downgrade", "--to", "garbage", env=env), "'garbage'")
-    refused(run_cli("-q", "db", "downgrade", "--to", "", env=env), "no target revision")
+    refused(run_cli("-q", "db", "downgrade", "--to", "", env=env), "is not a revision")
     assert state(settings) == before
 
 
@@ -241,3 +242,23 @@ def test_every_alembic_error_a_user_can_cause_is_a_migration_error(error: Except
 def test_an_error_outside_revision_files_stays_unexpected() -> None:
     with pytest.raises(KeyError), alembic_errors():
         raise KeyError("a bug in seedbed, not in a revision")
+
+
+def test_an_env_py_that_raises_is_named(
+    settings: Settings, revisions: RevisionFolder, env: dict[str, str]
+) -> None:
+    env_py = revisions.root / "env.py"
+    env_py.write_text(env_py.read_text() + "\nraise RuntimeError('this env.py is broken')\n")
+    refused(
+        run_cli("-q", "db", "migrate", env=env),
+        f"failed in {env_py}: RuntimeError: this env.py is broken",
+    )
+
+
+def test_generate_without_a_revision_template_writes_nothing(
+    settings: Settings, revisions: RevisionFolder, env: dict[str, str]
+) -> None:
+    (revisions.root / "script.py.mako").unlink()
+    before = sorted((revisions.root / "versions").glob("*.py"))
+    refused(run_cli("-q", "db", "generate", "-m", "x", env=env), "script.py.mako")
+    assert sorted((revisions.root / "versions").glob("*.py")) == before

@@ -49,9 +49,9 @@ def migrations_dir() -> Path:
 
 
 def target_revision(revision: str) -> str:
-    """``revision`` as given, unless it is empty (Alembic would fail an assertion on it)."""
-    if not revision.strip():
-        raise MigrationError("no target revision given: name a revision id, 'head' or 'base'")
+    """``revision`` as given, unless it is empty or ends in ``@`` (Alembic asserts on those)."""
+    if not revision.strip() or revision.endswith("@"):
+        raise MigrationError(f"{revision!r} is not a revision: name a revision id, head or base")
     return revision
 
 
@@ -61,11 +61,12 @@ def alembic_errors() -> Iterator[None]:
 
     That is Alembic's ``CommandError`` and ``RevisionError`` (an unknown or
     ambiguous revision, two heads, a cycle, a range that is not a line of
-    history), a revision file that does not compile, and any exception raised
-    while a revision file is imported or its ``upgrade()``/``downgrade()``
-    runs: the message names the file and the error's first line. Database
-    errors pass, for :func:`~seedbed.db.database_errors`; so does anything
-    raised by seedbed or a library outside a revision file (a bug: exit 70).
+    history), a file of the migrations folder that does not compile, any
+    exception raised while a revision file is imported or its code runs, and
+    one raised by env.py's own code: the message names the file and the
+    error's first line. Database errors pass, for
+    :func:`~seedbed.db.database_errors`; so does anything seedbed or a library
+    raises outside those files (a bug: exit 70).
     """
     try:
         yield
@@ -79,37 +80,45 @@ def alembic_errors() -> Iterator[None]:
     except (CommandError, RevisionError) as exc:
         raise MigrationError(reason(exc)) from exc
     except SyntaxError as exc:
-        if exc.filename is None or not _in_migrations(exc.filename, env=True):
+        if exc.filename is None or _migrations_file(exc.filename) is None:
             raise
         raise MigrationError(f"cannot load {exc.filename}:{exc.lineno}: {exc.msg}") from exc
     except Exception as exc:
-        frame = _revision_frame(exc.__traceback__)
+        frame = _user_frame(exc.__traceback__)
         if frame is None:
             raise
         file, function = frame
-        doing = "cannot load" if function == "<module>" else f"{function}() failed in"
+        doing = f"{function}() failed in" if function != "<module>" else "cannot load"
+        if Path(file).name == "env.py":
+            doing = "failed in"
         raise MigrationError(f"{doing} {file}: {type(exc).__name__}: {reason(exc)}") from exc
 
 
-def _in_migrations(file: str, *, env: bool = False) -> bool:
-    """True for a revision file (or, with ``env``, also env.py) of the migrations folder."""
+def _migrations_file(file: str) -> Path | None:
+    """``file`` as a path if it is a Python file of the migrations folder."""
     try:
         folder = migrations_dir().resolve()
     except SeedbedError:
-        return False
+        return None
     path = Path(file).resolve()
-    return path.suffix == ".py" and (env or path.name != "env.py") and folder in path.parents
+    return path if path.suffix == ".py" and folder in path.parents else None
 
 
-def _revision_frame(tb: TracebackType | None) -> tuple[str, str] | None:
-    """File and function of the innermost frame of ``tb`` that runs a revision file's code."""
-    found = None
+def _user_frame(tb: TracebackType | None) -> tuple[str, str] | None:
+    """File and function of the code in the migrations folder that raised, if it did.
+
+    The innermost frame of a revision file anywhere in the traceback (its
+    code called what raised), else env.py when the error was raised in it.
+    """
+    frames: list[tuple[str, str]] = []
     while tb is not None:
-        code = tb.tb_frame.f_code
-        if _in_migrations(code.co_filename):
-            found = (code.co_filename, code.co_name)
+        frames.append((tb.tb_frame.f_code.co_filename, tb.tb_frame.f_code.co_name))
         tb = tb.tb_next
-    return found
+    ours = [(file, function) for file, function in frames if _migrations_file(file)]
+    revisions = [frame for frame in ours if Path(frame[0]).name != "env.py"]
+    if revisions:
+        return revisions[-1]
+    return frames[-1] if frames and ours and frames[-1] == ours[-1] else None
 
 
 def alembic_config(

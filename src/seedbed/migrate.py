@@ -125,6 +125,10 @@ def generate(
             "db generate writes revisions into a source checkout's migrations/ folder; "
             "this is an installed package: run it from the checkout or set SEEDBED_MIGRATIONS"
         )
+    if not (migrations_dir() / "script.py.mako").is_file():
+        raise MigrationError(
+            f"{migrations_dir()} has no script.py.mako, the template revisions are written from"
+        )
     with connected(settings, metadata) as config:
         script = command.revision(config, message=message, autogenerate=True)
     if isinstance(script, list):  # what Alembic returns when there was nothing to write

@@ -156,7 +156,7 @@ def _migrate(args: argparse.Namespace) -> int:
         print(outcome.report.render())
     if outcome.backup is not None:
         print(f"backed up {settings.schema} to {outcome.backup} before losing data")
-    print(f"{settings.schema}: at revision {outcome.revision}")
+    print(f"{settings.schema}: at revision {outcome.revision or 'base'}")
     return 0
 
 

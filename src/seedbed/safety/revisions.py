@@ -68,7 +68,7 @@ def named_scripts(settings: Settings, revisions: Sequence[str]) -> list[Script]:
     chosen: set[str] = set()
     with alembic_errors():
         for name in revisions:
-            found = scripts.get_revisions(name) if name.strip() else ()
+            found = scripts.get_revisions(target_revision(name))
             if not found:  # "base" is the empty history, not a file
                 raise MigrationError(f"{name!r} names no revision file: give revision ids")
             chosen.update(script.revision for script in found)
