@@ -171,6 +171,28 @@ def test_a_cycle_in_the_history_is_refused(
     refused(run_cli("-q", "db", "migrate", env=env), phrase)
 
 
+@pytest.mark.parametrize(
+    ("source", "phrase"),
+    [
+        ("revision = 't001'\ndown_revision = 'zzzz'\n", "Revision zzzz referenced from"),
+        ("revision = 't001'\ndown_revision = {head}\ndepends_on = 'nope'\n", "'nope'"),
+        ("revision = {head}\ndown_revision = None\n", "present more than once"),
+        ("revision = 5\ndown_revision = {head}\n", "TypeError"),
+        ("import sys\nsys.exit(3)\n", "t001_bad.py: SystemExit: 3"),
+    ],
+    ids=["missing parent", "missing dependency", "id twice", "id not a string", "sys.exit"],
+)
+def test_a_history_that_cannot_be_read_is_refused(
+    settings: Settings, revisions: RevisionFolder, env: dict[str, str], source: str, phrase: str
+) -> None:
+    text = source.format(head=repr(revisions.head())) + "\ndef upgrade():\n    pass\n"
+    (revisions.root / "versions" / "t001_bad.py").write_text(text)
+    before = state(settings)
+    for command in (["db", "migrate"], ["db", "lint"]):
+        refused(run_cli("-q", *command, env=env), phrase)
+    assert state(settings) == before
+
+
 def test_migrate_that_cannot_write_its_backup_applies_nothing(
     populated: Settings, revisions: RevisionFolder, db_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -9,6 +9,7 @@ becomes a :class:`~seedbed.errors.MigrationError`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from alembic.script.revision import MultipleHeads, RevisionError
 from alembic.util.exc import CommandError
 
@@ -83,7 +85,7 @@ def alembic_errors() -> Iterator[None]:
         if exc.filename is None or _migrations_file(exc.filename) is None:
             raise
         raise MigrationError(f"cannot load {exc.filename}:{exc.lineno}: {exc.msg}") from exc
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a revision may even call sys.exit()
         frame = _user_frame(exc.__traceback__)
         if frame is None:
             raise
@@ -121,6 +123,35 @@ def _user_frame(tb: TracebackType | None) -> tuple[str, str] | None:
     return frames[-1] if frames and ours and frames[-1] == ours[-1] else None
 
 
+def load_scripts(config: Config) -> ScriptDirectory:
+    """Alembic's revisions for ``config``, every file loaded and linked to its parents.
+
+    Raises :class:`MigrationError` for what makes the history unreadable: a
+    file that does not load (see :func:`alembic_errors`), a revision id given
+    twice, a parent or ``depends_on`` that names no revision, an id that is
+    not a string. Alembic warns about some of these and then fails further
+    on, or carries on with a history that is not the one in the files.
+    """
+    scripts = ScriptDirectory.from_config(config)
+    with alembic_errors(), warnings.catch_warnings():
+        warnings.filterwarnings("error", category=UserWarning, module=r"alembic\.")
+        try:
+            scripts.revision_map.heads  # noqa: B018  (building the map loads every file)
+        except (SeedbedError, CommandError, RevisionError, SyntaxError):
+            raise
+        except (Exception, SystemExit) as exc:
+            if _user_frame(exc.__traceback__) is not None:
+                raise  # alembic_errors names the file
+            if isinstance(exc, KeyError):  # Alembic looks up a parent that is not there
+                why = f"a revision depends on {exc.args[0]!r}, which no file defines"
+            elif isinstance(exc, UserWarning):
+                why = reason(exc)
+            else:
+                why = f"{type(exc).__name__}: {reason(exc)}"
+            raise MigrationError(f"cannot read the revisions in {scripts.dir}: {why}") from exc
+    return scripts
+
+
 def alembic_config(
     settings: Settings,
     connection: sa.Connection | None = None,
@@ -146,7 +177,9 @@ def connected(settings: Settings, metadata: sa.MetaData | None = None) -> Iterat
         alembic_errors(),
         engine.begin() as connection,
     ):
-        yield alembic_config(settings, connection, metadata)
+        config = alembic_config(settings, connection, metadata)
+        load_scripts(config)  # Alembic loads them again; this way a broken file is named
+        yield config
 
 
 def upgrade_unchecked(settings: Settings | None = None, revision: str = "head") -> None:

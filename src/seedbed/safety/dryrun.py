@@ -144,7 +144,7 @@ def _run(tracer: TracingOperations) -> Step | None:
         tracer.run_upgrade()
     except _StepFailed:
         return None
-    except Exception as exc:  # revision code may raise anything; the dry run reports it
+    except (Exception, SystemExit) as exc:  # revision code may raise anything; reported
         return Step(tracer.script.revision, "revision code", "failed", reason(exc))
     return None
 

@@ -19,7 +19,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RangeNotAncestorError
 
-from seedbed._alembic import alembic_config, alembic_errors, migrations_dir, target_revision
+from seedbed._alembic import (
+    alembic_config,
+    alembic_errors,
+    load_scripts,
+    migrations_dir,
+    target_revision,
+)
 from seedbed.config import Settings
 from seedbed.errors import MigrationError
 
@@ -28,7 +34,8 @@ ACKNOWLEDGED_ATTRIBUTE = "seedbed_safety_assured"
 
 
 def script_directory(settings: Settings) -> ScriptDirectory:
-    return ScriptDirectory.from_config(alembic_config(settings))
+    """The revisions, loaded and linked (:func:`~seedbed._alembic.load_scripts`)."""
+    return load_scripts(alembic_config(settings))
 
 
 def migration_context(connection: sa.Connection, settings: Settings) -> MigrationContext:
