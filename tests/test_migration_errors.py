@@ -138,7 +138,7 @@ def test_a_revision_without_upgrade_is_named(
         refused(run_cli("-q", *command, env=env), f"{path} has no upgrade()")
 
 
-def test_two_heads_are_refused_with_both_named(
+def test_two_heads_are_refused_with_both_named_unless_both_are_the_target(
     settings: Settings, revisions: RevisionFolder, env: dict[str, str]
 ) -> None:
     parent = revisions.head()
@@ -151,6 +151,14 @@ def test_two_heads_are_refused_with_both_named(
     for command in (["db", "migrate"], ["db", "migrate", "--dry-run"], ["db", "lint"]):
         refused(run_cli("-q", *command, env=env), "more than one head", "h1", "h2", "merge")
     assert state(settings) == before
+    both = run_cli("-q", "db", "migrate", "--to", "heads", env=env)
+    assert both.returncode == 0, both.stderr
+    assert both.stdout.splitlines()[-1] in {
+        f"{settings.schema}: at revision h1, h2",
+        f"{settings.schema}: at revision h2, h1",
+    }
+    after = run_cli("-q", "db", "migrate", "--dry-run", "--to", "heads", env=env)
+    assert after.stdout.splitlines() == ["nothing to do: no pending revision"], after.stderr
 
 
 @pytest.mark.parametrize(
@@ -284,3 +292,14 @@ def test_generate_without_a_revision_template_writes_nothing(
     before = sorted((revisions.root / "versions").glob("*.py"))
     refused(run_cli("-q", "db", "generate", "-m", "x", env=env), "script.py.mako")
     assert sorted((revisions.root / "versions").glob("*.py")) == before
+
+
+def test_a_namespace_at_a_revision_no_file_defines_is_refused(
+    settings: Settings, env: dict[str, str]
+) -> None:
+    with get_engine(settings).begin() as connection:
+        connection.exec_driver_sql(
+            f"update \"{settings.schema}\".alembic_version set version_num = 'gone1234'"
+        )
+    for command in (["db", "migrate"], ["db", "migrate", "--dry-run"], ["db", "lint"]):
+        refused(run_cli("-q", *command, env=env), "at revision 'gone1234', which no file")

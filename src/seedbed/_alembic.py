@@ -71,7 +71,11 @@ def alembic_errors() -> Iterator[None]:
     raises outside those files (a bug: exit 70).
     """
     try:
-        yield
+        with warnings.catch_warnings():
+            # Alembic warns of a broken history (an id twice, a missing parent), then
+            # fails further on or carries on with a history that is not in the files.
+            warnings.filterwarnings("error", category=UserWarning, module=r"alembic\.script\.")
+            yield
     except (SeedbedError, *DRIVER_ERRORS):
         raise
     except MultipleHeads as exc:
@@ -79,7 +83,7 @@ def alembic_errors() -> Iterator[None]:
             f"more than one head revision ({', '.join(exc.heads)}): add a merge revision "
             "whose down_revision names them all, or name one with --to"
         ) from exc
-    except (CommandError, RevisionError) as exc:
+    except (CommandError, RevisionError, UserWarning) as exc:
         raise MigrationError(reason(exc)) from exc
     except SyntaxError as exc:
         if exc.filename is None or _migrations_file(exc.filename) is None:
@@ -133,8 +137,7 @@ def load_scripts(config: Config) -> ScriptDirectory:
     on, or carries on with a history that is not the one in the files.
     """
     scripts = ScriptDirectory.from_config(config)
-    with alembic_errors(), warnings.catch_warnings():
-        warnings.filterwarnings("error", category=UserWarning, module=r"alembic\.")
+    with alembic_errors():
         try:
             scripts.revision_map.heads  # noqa: B018  (building the map loads every file)
         except (SeedbedError, CommandError, RevisionError, SyntaxError):
@@ -144,7 +147,7 @@ def load_scripts(config: Config) -> ScriptDirectory:
                 raise  # alembic_errors names the file
             if isinstance(exc, KeyError):  # Alembic looks up a parent that is not there
                 why = f"a revision depends on {exc.args[0]!r}, which no file defines"
-            elif isinstance(exc, UserWarning):
+            elif isinstance(exc, UserWarning):  # turned into an error by alembic_errors
                 why = reason(exc)
             else:
                 why = f"{type(exc).__name__}: {reason(exc)}"
@@ -195,14 +198,13 @@ def upgrade_unchecked(settings: Settings | None = None, revision: str = "head") 
 
 
 def current_revision(settings: Settings | None = None) -> str | None:
-    """The revision the settings' namespace is at, or None before the first one."""
+    """The revision the settings' namespace is at, or None before the first one.
+
+    On a history with branches it may be at more than one: they are joined by ``, ``.
+    """
     settings = settings or load_settings()
-    with (
-        database_errors("cannot read the revision"),
-        alembic_errors(),  # a version table holding two heads
-        get_engine(settings).connect() as connection,
-    ):
+    with database_errors("cannot read the revision"), get_engine(settings).connect() as connection:
         context = MigrationContext.configure(
             connection, opts={"version_table_schema": settings.schema}
         )
-        return context.get_current_revision()
+        return ", ".join(context.get_current_heads()) or None

@@ -18,6 +18,7 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RangeNotAncestorError
+from alembic.util.exc import CommandError
 
 from seedbed._alembic import (
     alembic_config,
@@ -43,9 +44,9 @@ def migration_context(connection: sa.Connection, settings: Settings) -> Migratio
     return MigrationContext.configure(connection, opts={"version_table_schema": settings.schema})
 
 
-def current_revision(connection: sa.Connection, settings: Settings) -> str | None:
-    with alembic_errors():  # a version table holding two heads
-        return migration_context(connection, settings).get_current_revision()
+def current_heads(connection: sa.Connection, settings: Settings) -> tuple[str, ...]:
+    """The revisions the namespace is at: none before the first, more than one on branches."""
+    return migration_context(connection, settings).get_current_heads()
 
 
 def pending_scripts(
@@ -53,16 +54,25 @@ def pending_scripts(
 ) -> list[Script]:
     """Revisions between the namespace's current revision and ``target``, in upgrade order."""
     target = target_revision(target)
-    current = current_revision(connection, settings)
+    current = current_heads(connection, settings)
+    scripts = script_directory(settings)
     with alembic_errors():
+        for revision in current:
+            try:
+                scripts.get_revision(revision)
+            except CommandError:
+                raise MigrationError(
+                    f"{settings.schema} is at revision {revision!r}, which no file in "
+                    f"{scripts.dir} defines (are these the namespace's revisions?)"
+                ) from None
         try:
-            found = list(script_directory(settings).iterate_revisions(target, current or "base"))
+            found = list(scripts.iterate_revisions(target, current or "base"))
         except RangeNotAncestorError:
             raise MigrationError(
-                f"{target!r} is not ahead of the revision {settings.schema} is at ({current}): "
-                "db migrate goes forward only, db downgrade goes back"
+                f"{target!r} is not ahead of the revision {settings.schema} is at "
+                f"({', '.join(current)}): db migrate goes forward only, db downgrade goes back"
             ) from None
-    pending = [s for s in reversed(found) if s.revision != current]
+    pending = [s for s in reversed(found) if s.revision not in current]
     for script in pending:
         if not callable(getattr(script.module, "upgrade", None)):
             raise MigrationError(f"{script.path} has no upgrade() function")
