@@ -166,3 +166,17 @@ def test_a_url_naming_a_local_path_that_is_not_there_is_refused(url: str, refuse
 )
 def test_a_url_naming_paths_that_are_there_is_accepted(url: str) -> None:
     assert load_settings(database_url=url).database_url is not None
+
+
+def test_a_setting_set_to_the_empty_string_counts_as_unset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("SEEDBED_SCHEMA", "DATABASE_URL", "SEEDBED_HOME", "SEEDBED_MIGRATIONS"):
+        monkeypatch.setenv(name, "")
+    settings = load_settings()
+    assert (settings.schema, settings.database_url, settings.home) == (
+        "seedbed",
+        None,
+        Path(".seedbed"),
+    )
+    assert migrations_setting() is None

@@ -203,7 +203,7 @@ def load_settings(
     """
     schema = schema if schema is not None else os.environ.get("SEEDBED_SCHEMA") or DEFAULT_SCHEMA
     url = database_url if database_url is not None else os.environ.get("DATABASE_URL") or None
-    home_path = Path(home) if home is not None else Path(os.environ.get("SEEDBED_HOME", ".seedbed"))
+    home_path = Path(home if home is not None else os.environ.get("SEEDBED_HOME") or ".seedbed")
     if url:
         url = normalize_url(url)
         _check_local_paths(url)
