@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from seedbed.config import check_identifier, load_settings, normalize_url, redact_url
+from seedbed.config import (
+    check_identifier,
+    load_settings,
+    migrations_setting,
+    normalize_url,
+    redact_url,
+)
 from seedbed.errors import ConfigError
 
 
@@ -104,3 +110,73 @@ def test_a_home_that_is_a_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a folder"):
         load_settings(home=home)
     assert load_settings(home=home, database_url="postgresql://h/d").home == home
+
+
+def test_a_home_under_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="lies under"):
+        load_settings(home=tmp_path / "file" / "deeper" / "home")
+    assert load_settings(home=tmp_path / "new" / "home").home == tmp_path / "new" / "home"
+
+
+def test_migrations_that_are_not_an_alembic_folder_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEEDBED_MIGRATIONS", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="is not a folder"):
+        load_settings()
+    monkeypatch.setenv("SEEDBED_MIGRATIONS", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"has no env\.py"):
+        migrations_setting()
+    (tmp_path / "env.py").write_text("")
+    assert migrations_setting() == tmp_path
+    monkeypatch.setenv("SEEDBED_MIGRATIONS", "")
+    assert migrations_setting() is None
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("postgresql://u@/d?host=/no/such/socket", "socket folder '/no/such/socket'"),
+        ("postgresql://u@/d?host=/tmp,/no/such/socket", "socket folder '/no/such/socket'"),
+        ("postgresql://u@%2Fno%2Fsuch/d", "socket folder '/no/such'"),
+        ("postgresql://u:pw@h/d?sslmode=require&sslrootcert=/no/ca.pem", "sslrootcert"),
+        ("postgresql://u:pw@h/d?sslcert=/no/client.crt", "sslcert '/no/client.crt'"),
+        ("postgresql://u:pw@h/d?sslkey=/no/client.key", "sslkey"),
+        ("postgresql://u:pw@h/d?sslcrl=/no/crl.pem", "sslcrl"),
+        ("postgresql://u:pw@h/d?sslcrldir=/no/crls", "sslcrldir '/no/crls' is not a folder"),
+        ("postgresql://u:pw@h/d?passfile=/no/pgpass", "passfile"),
+    ],
+)
+def test_a_url_naming_a_local_path_that_is_not_there_is_refused(url: str, refused: str) -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL") as caught:
+        load_settings(database_url=url)
+    assert refused in str(caught.value)
+    assert "pw" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u@/d?host=/tmp",
+        "postgresql://u@%2Ftmp:5433/d",
+        "postgresql://u@h/d?sslmode=verify-full&sslrootcert=system",
+        "postgresql://u@h1,h2:5433/d?connect_timeout=3",
+    ],
+)
+def test_a_url_naming_paths_that_are_there_is_accepted(url: str) -> None:
+    assert load_settings(database_url=url).database_url is not None
+
+
+def test_a_setting_set_to_the_empty_string_counts_as_unset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("SEEDBED_SCHEMA", "DATABASE_URL", "SEEDBED_HOME", "SEEDBED_MIGRATIONS"):
+        monkeypatch.setenv(name, "")
+    settings = load_settings()
+    assert (settings.schema, settings.database_url, settings.home) == (
+        "seedbed",
+        None,
+        Path(".seedbed"),
+    )
+    assert migrations_setting() is None

@@ -2,25 +2,30 @@
 
 :mod:`seedbed.safety` reads revisions through this module and
 :mod:`seedbed.migrate` builds its guarded ``upgrade`` on top of both, so
-nothing here imports either of them.
+nothing here imports either of them. :func:`alembic_errors` is the one
+boundary where what Alembic (or a revision file) raises for a user's input
+becomes a :class:`~seedbed.errors.MigrationError`.
 """
 
 from __future__ import annotations
 
-import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import MultipleHeads, RevisionError
 from alembic.util.exc import CommandError
 
-from seedbed.config import Settings, load_settings
+from seedbed.config import Settings, load_settings, migrations_setting
 from seedbed.db import database_errors, get_engine
-from seedbed.errors import MigrationError
+from seedbed.errors import DRIVER_ERRORS, MigrationError, SeedbedError, reason
 
 PACKAGED_MIGRATIONS = Path(__file__).resolve().parent / "_migrations"
 """Where an installed package keeps its copy of the revisions."""
@@ -34,16 +39,120 @@ def migrations_dir() -> Path:
     so ``db generate`` writes into the repository; else the copy that an
     installed package ships as ``seedbed/_migrations``.
     """
+    chosen = migrations_setting()  # refuses a folder that is missing or has no env.py
+    if chosen is not None:
+        return chosen
     package = Path(__file__).resolve().parent
-    candidates = [
-        Path(os.environ["SEEDBED_MIGRATIONS"]) if "SEEDBED_MIGRATIONS" in os.environ else None,
-        package.parents[1] / "migrations" if package.parent.name == "src" else None,
-        PACKAGED_MIGRATIONS,
-    ]
-    for candidate in candidates:
+    checkout = package.parents[1] / "migrations" if package.parent.name == "src" else None
+    for candidate in (checkout, PACKAGED_MIGRATIONS):
         if candidate is not None and (candidate / "env.py").is_file():
             return candidate
     raise MigrationError("no migrations folder with env.py found; set SEEDBED_MIGRATIONS")
+
+
+def target_revision(revision: str) -> str:
+    """``revision`` as given, unless it is empty or ends in ``@`` (Alembic asserts on those)."""
+    if not revision.strip() or revision.endswith("@"):
+        raise MigrationError(f"{revision!r} is not a revision: name a revision id, head or base")
+    return revision
+
+
+@contextmanager
+def alembic_errors() -> Iterator[None]:
+    """Raise :class:`MigrationError` for what Alembic raises on a user's input.
+
+    That is Alembic's ``CommandError`` and ``RevisionError`` (an unknown or
+    ambiguous revision, two heads, a cycle, a range that is not a line of
+    history), a file of the migrations folder that does not compile, any
+    exception raised while a revision file is imported or its code runs, and
+    one raised by env.py's own code: the message names the file and the
+    error's first line. Database errors pass, for
+    :func:`~seedbed.db.database_errors`; so does anything seedbed or a library
+    raises outside those files (a bug: exit 70).
+    """
+    try:
+        with warnings.catch_warnings():
+            # Alembic warns of a broken history (an id twice, a missing parent), then
+            # fails further on or carries on with a history that is not in the files.
+            warnings.filterwarnings("error", category=UserWarning, module=r"alembic\.script\.")
+            yield
+    except (SeedbedError, *DRIVER_ERRORS):
+        raise
+    except MultipleHeads as exc:
+        raise MigrationError(
+            f"more than one head revision ({', '.join(exc.heads)}): add a merge revision "
+            "whose down_revision names them all, or name one with --to"
+        ) from exc
+    except (CommandError, RevisionError, UserWarning) as exc:
+        raise MigrationError(reason(exc)) from exc
+    except SyntaxError as exc:
+        if exc.filename is None or _migrations_file(exc.filename) is None:
+            raise
+        raise MigrationError(f"cannot load {exc.filename}:{exc.lineno}: {exc.msg}") from exc
+    except (Exception, SystemExit) as exc:  # a revision may even call sys.exit()
+        frame = _user_frame(exc.__traceback__)
+        if frame is None:
+            raise
+        file, function = frame
+        doing = f"{function}() failed in" if function != "<module>" else "cannot load"
+        if Path(file).name == "env.py":
+            doing = "failed in"
+        raise MigrationError(f"{doing} {file}: {type(exc).__name__}: {reason(exc)}") from exc
+
+
+def _migrations_file(file: str) -> Path | None:
+    """``file`` as a path if it is a Python file of the migrations folder."""
+    try:
+        folder = migrations_dir().resolve()
+    except SeedbedError:
+        return None
+    path = Path(file).resolve()
+    return path if path.suffix == ".py" and folder in path.parents else None
+
+
+def _user_frame(tb: TracebackType | None) -> tuple[str, str] | None:
+    """File and function of the code in the migrations folder that raised, if it did.
+
+    The innermost frame of a revision file anywhere in the traceback (its
+    code called what raised), else env.py when the error was raised in it.
+    """
+    frames: list[tuple[str, str]] = []
+    while tb is not None:
+        frames.append((tb.tb_frame.f_code.co_filename, tb.tb_frame.f_code.co_name))
+        tb = tb.tb_next
+    ours = [(file, function) for file, function in frames if _migrations_file(file)]
+    revisions = [frame for frame in ours if Path(frame[0]).name != "env.py"]
+    if revisions:
+        return revisions[-1]
+    return frames[-1] if frames and ours and frames[-1] == ours[-1] else None
+
+
+def load_scripts(config: Config) -> ScriptDirectory:
+    """Alembic's revisions for ``config``, every file loaded and linked to its parents.
+
+    Raises :class:`MigrationError` for what makes the history unreadable: a
+    file that does not load (see :func:`alembic_errors`), a revision id given
+    twice, a parent or ``depends_on`` that names no revision, an id that is
+    not a string. Alembic warns about some of these and then fails further
+    on, or carries on with a history that is not the one in the files.
+    """
+    scripts = ScriptDirectory.from_config(config)
+    with alembic_errors():
+        try:
+            scripts.revision_map.heads  # noqa: B018  (building the map loads every file)
+        except (SeedbedError, CommandError, RevisionError, SyntaxError):
+            raise
+        except (Exception, SystemExit) as exc:
+            if _user_frame(exc.__traceback__) is not None:
+                raise  # alembic_errors names the file
+            if isinstance(exc, KeyError):  # Alembic looks up a parent that is not there
+                why = f"a revision depends on {exc.args[0]!r}, which no file defines"
+            elif isinstance(exc, UserWarning):  # turned into an error by alembic_errors
+                why = reason(exc)
+            else:
+                why = f"{type(exc).__name__}: {reason(exc)}"
+            raise MigrationError(f"cannot read the revisions in {scripts.dir}: {why}") from exc
+    return scripts
 
 
 def alembic_config(
@@ -66,11 +175,14 @@ def alembic_config(
 def connected(settings: Settings, metadata: sa.MetaData | None = None) -> Iterator[Config]:
     """Alembic's config on one transaction, committed at the end; its errors become ours."""
     engine = get_engine(settings)
-    try:
-        with database_errors("migration failed"), engine.begin() as connection:
-            yield alembic_config(settings, connection, metadata)
-    except CommandError as exc:
-        raise MigrationError(str(exc)) from None
+    with (
+        database_errors("migration failed"),
+        alembic_errors(),
+        engine.begin() as connection,
+    ):
+        config = alembic_config(settings, connection, metadata)
+        load_scripts(config)  # Alembic loads them again; this way a broken file is named
+        yield config
 
 
 def upgrade_unchecked(settings: Settings | None = None, revision: str = "head") -> None:
@@ -80,15 +192,19 @@ def upgrade_unchecked(settings: Settings | None = None, revision: str = "head") 
     everything else goes through :func:`seedbed.migrate.upgrade`.
     """
     settings = settings or load_settings()
+    target = target_revision(revision)
     with connected(settings) as config:
-        command.upgrade(config, revision)
+        command.upgrade(config, target)
 
 
 def current_revision(settings: Settings | None = None) -> str | None:
-    """The revision the settings' namespace is at, or None before the first one."""
+    """The revision the settings' namespace is at, or None before the first one.
+
+    On a history with branches it may be at more than one: they are joined by ``, ``.
+    """
     settings = settings or load_settings()
-    with get_engine(settings).connect() as connection:
+    with database_errors("cannot read the revision"), get_engine(settings).connect() as connection:
         context = MigrationContext.configure(
             connection, opts={"version_table_schema": settings.schema}
         )
-        return context.get_current_revision()
+        return ", ".join(context.get_current_heads()) or None

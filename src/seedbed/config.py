@@ -3,6 +3,8 @@
 ``SEEDBED_SCHEMA`` names the namespace (default ``seedbed``).
 ``DATABASE_URL`` names an external PostgreSQL 14+; without it an embedded
 server is started with its data under ``.seedbed/`` in the working directory.
+``SEEDBED_MIGRATIONS`` names another Alembic folder. A setting that names a
+folder or file that is not there is refused, never passed over for a default.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, unquote
 
 from seedbed.errors import ConfigError
 
@@ -20,6 +22,7 @@ __all__ = [
     "Settings",
     "check_identifier",
     "load_settings",
+    "migrations_setting",
     "normalize_url",
     "redact_url",
 ]
@@ -119,6 +122,58 @@ def redact_url(url: str) -> str:
     return _PASSWORD_PARAM.sub(r"\1***", url)
 
 
+# libpq reads these files (or folder) if named; a missing sslcert, sslkey or passfile
+# is passed over without a word, and the connection made without it.
+_URL_FILES = ("sslcert", "sslkey", "sslrootcert", "sslcrl", "passfile")
+_URL_FOLDERS = ("sslcrldir",)
+
+
+def _check_local_paths(url: str) -> None:
+    """Refuse a socket folder, or a file for libpq to read, that the URL names and is not there."""
+    authority, tail = _split_authority(url.split("://", 1)[1])
+    hosts = [unquote(host) for host in authority.rpartition("@")[2].split(",")]
+    query = tail.partition("?")[2].partition("#")[0]
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key == "host":
+            hosts += value.split(",")
+        elif key in _URL_FILES and value and value != "system" and not Path(value).is_file():
+            raise ConfigError(f"DATABASE_URL: {key} {value!r} is not a file")
+        elif key in _URL_FOLDERS and value and not Path(value).is_dir():
+            raise ConfigError(f"DATABASE_URL: {key} {value!r} is not a folder")
+    for host in hosts:
+        folder = re.sub(r":\d*$", "", host)  # a port after a socket folder
+        if folder.startswith("/") and not Path(folder).is_dir():
+            raise ConfigError(f"DATABASE_URL: the socket folder {folder!r} does not exist")
+
+
+def _check_home(home: Path) -> None:
+    """Refuse a home that is a file or lies under one: the server's data could never go there."""
+    if home.exists() and not home.is_dir():
+        raise ConfigError(f"SEEDBED_HOME {str(home)!r} is not a folder")
+    above = next((parent for parent in home.parents if parent.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ConfigError(f"SEEDBED_HOME {str(home)!r} lies under {str(above)!r}, a file")
+
+
+def migrations_setting() -> Path | None:
+    """The Alembic folder ``SEEDBED_MIGRATIONS`` names; None when it is unset or empty.
+
+    Raises :class:`ConfigError` when it names no folder, or a folder without
+    ``env.py``, rather than falling back to the default revisions.
+    """
+    text = os.environ.get("SEEDBED_MIGRATIONS", "")
+    if not text:
+        return None
+    folder = Path(text)
+    if not folder.is_dir():
+        raise ConfigError(f"SEEDBED_MIGRATIONS {text!r} is not a folder")
+    if not (folder / "env.py").is_file():
+        raise ConfigError(
+            f"SEEDBED_MIGRATIONS {text!r} has no env.py: name an Alembic folder (env.py, versions/)"
+        )
+    return folder
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings. Build with :func:`load_settings`."""
@@ -139,18 +194,20 @@ def load_settings(
 ) -> Settings:
     """Settings from arguments, falling back to the environment.
 
-    Raises :class:`ConfigError` for a namespace that is not a plain identifier,
-    a ``DATABASE_URL`` that is not a PostgreSQL URL or has a port that is not
-    a number, or a ``SEEDBED_HOME`` that is a file, before anything talks to a
-    database.
+    Raises :class:`ConfigError`, before anything talks to a database, for a
+    namespace that is not a plain identifier; a ``DATABASE_URL`` that is not
+    a PostgreSQL URL, has a port that is not a number, or names a socket
+    folder or certificate file that is not there; a ``SEEDBED_HOME`` that is,
+    or lies under, a file (with the embedded server); and a
+    ``SEEDBED_MIGRATIONS`` that is not an Alembic folder.
     """
     schema = schema if schema is not None else os.environ.get("SEEDBED_SCHEMA") or DEFAULT_SCHEMA
     url = database_url if database_url is not None else os.environ.get("DATABASE_URL") or None
-    home_path = Path(home) if home is not None else Path(os.environ.get("SEEDBED_HOME", ".seedbed"))
-    if not url and home_path.exists() and not home_path.is_dir():
-        raise ConfigError(f"SEEDBED_HOME {str(home_path)!r} is not a folder")
-    return Settings(
-        schema=check_identifier(schema),
-        database_url=normalize_url(url) if url else None,
-        home=home_path,
-    )
+    home_path = Path(home if home is not None else os.environ.get("SEEDBED_HOME") or ".seedbed")
+    if url:
+        url = normalize_url(url)
+        _check_local_paths(url)
+    else:
+        _check_home(home_path)
+    migrations_setting()
+    return Settings(schema=check_identifier(schema), database_url=url or None, home=home_path)

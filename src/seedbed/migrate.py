@@ -26,11 +26,12 @@ from seedbed._alembic import (
     connected,
     current_revision,
     migrations_dir,
+    target_revision,
     upgrade_unchecked,
 )
 from seedbed.config import Settings, load_settings
 from seedbed.db import database_errors, get_engine
-from seedbed.errors import MigrationError, UnsafeMigrationError
+from seedbed.errors import BackupError, MigrationError, UnsafeMigrationError, map_errors
 from seedbed.facts import metadata_for
 from seedbed.safety import LintReport, backup, lint
 from seedbed.sqltext import quote_ident
@@ -82,16 +83,26 @@ def upgrade(settings: Settings | None = None, revision: str = "head") -> Upgrade
             report,
         )
     loses_data = any(f.rule in DATA_LOSS_RULES and f.affected > 0 for f in report)
-    saved = backup(settings) if loses_data else None
+    saved = _backup_first(settings) if loses_data else None
     upgrade_unchecked(settings, revision)
     return UpgradeOutcome(report, saved, current_revision(settings))
+
+
+def _backup_first(settings: Settings) -> Path:
+    """The backup :func:`upgrade` takes before losing data; when it fails, nothing is applied."""
+    try:
+        with map_errors({OSError: BackupError}, f"cannot write into {settings.home / 'backups'}"):
+            return backup(settings)
+    except BackupError as exc:
+        raise BackupError(f"{exc} (nothing applied: the backup comes first)") from exc
 
 
 def downgrade(settings: Settings | None = None, revision: str = "base") -> None:
     """Undo revisions down to ``revision``."""
     settings = settings or load_settings()
+    target = target_revision(revision)
     with connected(settings) as config:
-        command.downgrade(config, revision)
+        command.downgrade(config, target)
 
 
 def generate(
@@ -113,6 +124,10 @@ def generate(
         raise MigrationError(
             "db generate writes revisions into a source checkout's migrations/ folder; "
             "this is an installed package: run it from the checkout or set SEEDBED_MIGRATIONS"
+        )
+    if not (migrations_dir() / "script.py.mako").is_file():
+        raise MigrationError(
+            f"{migrations_dir()} has no script.py.mako, the template revisions are written from"
         )
     with connected(settings, metadata) as config:
         script = command.revision(config, message=message, autogenerate=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from seedbed.config import load_settings
-from seedbed.errors import UnsafeMigrationError
+from seedbed.errors import BackupError, UnsafeMigrationError, map_errors
 
 
 def register(commands: Any) -> None:
@@ -156,7 +156,7 @@ def _migrate(args: argparse.Namespace) -> int:
         print(outcome.report.render())
     if outcome.backup is not None:
         print(f"backed up {settings.schema} to {outcome.backup} before losing data")
-    print(f"{settings.schema}: at revision {outcome.revision}")
+    print(f"{settings.schema}: at revision {outcome.revision or 'base'}")
     return 0
 
 
@@ -206,7 +206,9 @@ def _backup(args: argparse.Namespace) -> int:
     from seedbed import safety
 
     settings = load_settings()
-    path = safety.backup(settings, args.out)
+    where = args.out or settings.home / "backups"
+    with map_errors({OSError: BackupError}, f"cannot write a backup to {where}"):
+        path = safety.backup(settings, args.out)
     print(f"backed up {settings.schema} to {path}")
     return 0
 

@@ -5,7 +5,8 @@ as a :class:`Step`; the first database error stops the run and is kept as
 that step's one-line reason. Operations inside
 ``op.get_context().autocommit_block()`` (such as CREATE INDEX CONCURRENTLY)
 cannot run inside a transaction that is rolled back, so they are listed as
-skipped.
+skipped. A namespace that does not exist yet is created inside the
+transaction, so it still does not exist afterwards.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from seedbed.safety.revisions import (
     migration_context,
     pending_scripts,
 )
+from seedbed.sqltext import quote_ident
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ def dry_run(settings: Settings | None = None, target: str = "head") -> DryRunRes
         connection.begin() as transaction,
     ):
         scripts = pending_scripts(connection, settings, target)
+        _create_namespace(connection, settings.schema)
         for script in scripts:
             tracer = TracingOperations(migration_context(connection, settings), script)
             failed = _run(tracer)
@@ -126,13 +129,22 @@ def dry_run(settings: Settings | None = None, target: str = "head") -> DryRunRes
     return DryRunResult(tuple(s.revision for s in scripts), tuple(steps))
 
 
+def _create_namespace(connection: sa.Connection, schema: str) -> None:
+    """Create the namespace if it is not there, as env.py does; rolled back with the rest."""
+    found = connection.execute(
+        sa.text("select 1 from pg_namespace where nspname = :schema"), {"schema": schema}
+    ).first()
+    if found is None:
+        connection.exec_driver_sql(f"CREATE SCHEMA {quote_ident(schema)}")
+
+
 def _run(tracer: TracingOperations) -> Step | None:
     """Run one revision; a failure outside an operation becomes a step of its own."""
     try:
         tracer.run_upgrade()
     except _StepFailed:
         return None
-    except Exception as exc:  # revision code may raise anything; the dry run reports it
+    except (Exception, SystemExit) as exc:  # revision code may raise anything; reported
         return Step(tracer.script.revision, "revision code", "failed", reason(exc))
     return None
 

@@ -87,7 +87,7 @@ def lint_script(script: Script, scope: checks.Scope, settings: Settings) -> list
     try:
         recorder.run_upgrade()
         savepoint.commit()
-    except Exception as exc:  # revision code may raise anything; the lint reports it
+    except (Exception, SystemExit) as exc:  # revision code may raise anything; reported
         savepoint.rollback()
         stopped.append(
             scope.finding(

@@ -17,9 +17,16 @@ import sqlalchemy as sa
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import RangeNotAncestorError
 from alembic.util.exc import CommandError
 
-from seedbed._alembic import alembic_config, migrations_dir
+from seedbed._alembic import (
+    alembic_config,
+    alembic_errors,
+    load_scripts,
+    migrations_dir,
+    target_revision,
+)
 from seedbed.config import Settings
 from seedbed.errors import MigrationError
 
@@ -28,20 +35,8 @@ ACKNOWLEDGED_ATTRIBUTE = "seedbed_safety_assured"
 
 
 def script_directory(settings: Settings) -> ScriptDirectory:
-    return ScriptDirectory.from_config(alembic_config(settings))
-
-
-@contextmanager
-def revision_errors() -> Iterator[None]:
-    """Map what loading revision files raises (unknown ids, broken files) to MigrationError."""
-    try:
-        yield
-    except CommandError as exc:
-        raise MigrationError(str(exc)) from None
-    except SyntaxError as exc:
-        raise MigrationError(f"{exc.filename}:{exc.lineno}: {exc.msg}") from None
-    except ImportError as exc:
-        raise MigrationError(f"a revision cannot be loaded: {exc}") from None
+    """The revisions, loaded and linked (:func:`~seedbed._alembic.load_scripts`)."""
+    return load_scripts(alembic_config(settings))
 
 
 def migration_context(connection: sa.Connection, settings: Settings) -> MigrationContext:
@@ -49,32 +44,58 @@ def migration_context(connection: sa.Connection, settings: Settings) -> Migratio
     return MigrationContext.configure(connection, opts={"version_table_schema": settings.schema})
 
 
-def current_revision(connection: sa.Connection, settings: Settings) -> str | None:
-    return migration_context(connection, settings).get_current_revision()
+def current_heads(connection: sa.Connection, settings: Settings) -> tuple[str, ...]:
+    """The revisions the namespace is at: none before the first, more than one on branches."""
+    return migration_context(connection, settings).get_current_heads()
 
 
 def pending_scripts(
     connection: sa.Connection, settings: Settings, target: str = "head"
 ) -> list[Script]:
     """Revisions between the namespace's current revision and ``target``, in upgrade order."""
-    current = current_revision(connection, settings)
-    with revision_errors():
-        found = list(script_directory(settings).iterate_revisions(target, current or "base"))
-    return [s for s in reversed(found) if s.revision != current]
+    target = target_revision(target)
+    current = current_heads(connection, settings)
+    scripts = script_directory(settings)
+    with alembic_errors():
+        for revision in current:
+            try:
+                scripts.get_revision(revision)
+            except CommandError:
+                raise MigrationError(
+                    f"{settings.schema} is at revision {revision!r}, which no file in "
+                    f"{scripts.dir} defines (are these the namespace's revisions?)"
+                ) from None
+        try:
+            found = list(scripts.iterate_revisions(target, current or "base"))
+        except RangeNotAncestorError:
+            raise MigrationError(
+                f"{target!r} is not ahead of the revision {settings.schema} is at "
+                f"({', '.join(current)}): db migrate goes forward only, db downgrade goes back"
+            ) from None
+    pending = [s for s in reversed(found) if s.revision not in current]
+    for script in pending:
+        if not callable(getattr(script.module, "upgrade", None)):
+            raise MigrationError(f"{script.path} has no upgrade() function")
+    return pending
 
 
 def named_scripts(settings: Settings, revisions: Sequence[str]) -> list[Script]:
-    """The scripts for ``revisions`` (ids or unique prefixes), oldest first."""
+    """The scripts for ``revisions`` (ids, unique prefixes, ``head``), oldest first."""
     scripts = script_directory(settings)
-    with revision_errors():
-        chosen = {scripts.get_revision(rev).revision for rev in revisions}
+    chosen: set[str] = set()
+    with alembic_errors():
+        for name in revisions:
+            found = scripts.get_revisions(target_revision(name))
+            if not found:  # "base" is the empty history, not a file
+                raise MigrationError(f"{name!r} names no revision file: give revision ids")
+            chosen.update(script.revision for script in found)
         ordered = reversed(list(scripts.walk_revisions()))
     return [s for s in ordered if s.revision in chosen]
 
 
 def revision_at(settings: Settings, path: Path) -> str:
     """The id of the revision whose file is ``path`` (as ``db generate`` returns it)."""
-    with revision_errors():
+    with alembic_errors():
         for script in script_directory(settings).walk_revisions():
             if Path(script.path).resolve() == path.resolve():
                 return script.revision
