@@ -281,6 +281,14 @@ def all_rules(table: Any) -> list[Rule]:
 
 __all__ = [
     "EMAIL",
+    "AllOf",
+    "AnyOf",
+    "Compare",
+    "IsNull",
+    "Not",
+    "OneOf",
+    "Pattern",
+    "Predicate",
     "SLUG",
     "URL",
     "UUID_V4",
@@ -304,3 +312,28 @@ __all__ = [
     "url",
     "uuid_v4",
 ]
+
+
+# The predicate kinds (comparisons, lists, patterns, NULL tests and their combinations) live in
+# seedbed.models.predicates, which builds on Rule above; they are offered here too.
+_PREDICATE_NAMES = ("AllOf", "AnyOf", "Compare", "IsNull", "Not", "OneOf", "Pattern", "Predicate")
+
+if TYPE_CHECKING:
+    from seedbed.models.predicates import (
+        AllOf,
+        AnyOf,
+        Compare,
+        IsNull,
+        Not,
+        OneOf,
+        Pattern,
+        Predicate,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PREDICATE_NAMES:
+        from seedbed.models import predicates
+
+        return getattr(predicates, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
