@@ -56,7 +56,11 @@ _MICRO = dt.timedelta(microseconds=1)
 _FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "<>": "<>"}
 _REGEX = {"~": (False, False), "~*": (False, True), "!~": (True, False), "!~*": (True, True)}
 _LIKE = {"~~": (False, False), "~~*": (False, True), "!~~": (True, False), "!~~*": (True, True)}
-_LENGTHS = {"length": "char_length", "char_length": "char_length", "character_length": "char_length"}
+_LENGTHS = {
+    "length": "char_length",
+    "char_length": "char_length",
+    "character_length": "char_length",
+}
 
 
 class _Unknown(Exception):
@@ -84,7 +88,7 @@ def _name(names: Any) -> str:
     return str(parts[0])
 
 
-def _cast_family(type_name: ast.TypeName) -> str:
+def _cast_family(type_name: Any) -> str:
     if type_name.arrayBounds:
         return p.OTHER
     name = _name(type_name.names)
@@ -106,7 +110,7 @@ class _Walker:
     def term(self, node: Any) -> p.Column | p.Constant | tuple[str, str]:
         """A column term, a typed constant, or ("unknown", text) for an untyped literal."""
         if isinstance(node, ast.ColumnRef):
-            fields = node.fields
+            fields: Any = node.fields
             if len(fields) != 1 or not isinstance(fields[0], ast.String):
                 raise _Unknown
             column = fields[0].sval
@@ -121,32 +125,40 @@ class _Walker:
             return self.cast(self.term(node.arg), _cast_family(node.typeName), node)
         if isinstance(node, ast.FuncCall):
             return self.function(node)
-        if isinstance(node, ast.A_Expr) and node.kind == enums.A_Expr_Kind.AEXPR_OP:
-            if node.lexpr is None and _name(node.name) == "-":
-                inner = self.term(node.rexpr)
-                if isinstance(inner, p.Constant) and inner.family == p.NUMBER:
-                    return p.Constant(-inner.value, p.NUMBER, RawStream()(node))
+        if (
+            isinstance(node, ast.A_Expr)
+            and node.kind == enums.A_Expr_Kind.AEXPR_OP
+            and node.lexpr is None
+            and _name(node.name) == "-"
+        ):
+            inner = self.term(node.rexpr)
+            if isinstance(inner, p.Constant) and inner.family == p.NUMBER:
+                return p.Constant(-inner.value, p.NUMBER, RawStream()(node))
         raise _Unknown
 
-    def literal(self, node: ast.A_Const) -> p.Constant | tuple[str, str]:
-        value = node.val
+    def literal(self, node: Any) -> p.Constant | tuple[str, str]:
+        value: Any = node.val
         if node.isnull or value is None:
             raise _Unknown
         if isinstance(value, ast.Integer):
-            return p.Constant(Decimal(value.ival), p.NUMBER, str(value.ival))
+            return p.Constant(Decimal(str(value.ival)), p.NUMBER, str(value.ival))
         if isinstance(value, ast.Float):
-            return p.Constant(Decimal(value.fval), p.NUMBER, str(value.fval))
+            return p.Constant(Decimal(str(value.fval)), p.NUMBER, str(value.fval))
         if isinstance(value, ast.Boolean):
             return p.Constant(bool(value.boolval), p.BOOLEAN, "true" if value.boolval else "false")
         if isinstance(value, ast.String):
             return ("unknown", str(value.sval))
         raise _Unknown
 
-    def cast(self, inner: Any, family: str, node: Any) -> p.Column | p.Constant:
+    def cast(
+        self, inner: p.Column | p.Constant | tuple[str, str], family: str, node: Any
+    ) -> p.Column | p.Constant:
         if isinstance(inner, tuple):
             return _constant(inner[1], family, RawStream()(node))
         if isinstance(inner, p.Constant):
-            if inner.family == family or (inner.family == p.NUMBER and family in p.NUMERIC_FAMILIES):
+            if inner.family == family or (
+                inner.family == p.NUMBER and family in p.NUMERIC_FAMILIES
+            ):
                 return p.Constant(inner.value, family, RawStream()(node))
             raise _Unknown
         source = inner.result_family
@@ -158,9 +170,9 @@ class _Walker:
             return p.Column(inner.name, p.TIMESTAMP)
         raise _Unknown
 
-    def function(self, node: ast.FuncCall) -> p.Column:
+    def function(self, node: Any) -> p.Column:
         name = _name(node.funcname)
-        args = node.args or ()
+        args: Any = node.args or ()
         if node.agg_star or node.agg_distinct or node.over or len(args) != 1:
             raise _Unknown
         inner = self.term(args[0])
@@ -176,7 +188,8 @@ class _Walker:
 
     def rule(self, node: Any) -> Rule:
         if isinstance(node, ast.BoolExpr):
-            parts = tuple(self.rule(arg) for arg in node.args)
+            args: Any = node.args
+            parts = tuple(self.rule(arg) for arg in args)
             if node.boolop == enums.BoolExprType.AND_EXPR:
                 return p.AllOf(self.name, self._cols(parts), "", parts)
             if node.boolop == enums.BoolExprType.OR_EXPR:
@@ -200,7 +213,7 @@ class _Walker:
     def _cols(self, parts: tuple[Rule, ...]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(c for part in parts for c in part.columns))
 
-    def expression(self, node: ast.A_Expr) -> Rule:
+    def expression(self, node: Any) -> Rule:
         kind = node.kind
         k = enums.A_Expr_Kind
         if kind in (k.AEXPR_BETWEEN, k.AEXPR_NOT_BETWEEN):
@@ -220,8 +233,8 @@ class _Walker:
             items = tuple(node.rexpr)
             return self.listed(op, node.lexpr, items, any_=op == "=")
         if kind in (k.AEXPR_OP_ANY, k.AEXPR_OP_ALL):
-            array = node.rexpr
-            while isinstance(array, ast.TypeCast) and array.typeName.arrayBounds:
+            array: Any = node.rexpr
+            while isinstance(array, ast.TypeCast) and getattr(array.typeName, "arrayBounds", None):
                 array = array.arg
             if not isinstance(array, ast.A_ArrayExpr):
                 raise _Unknown
@@ -301,10 +314,15 @@ class _Walker:
         other = right.result_family if isinstance(right, p.Column) else right.family
         if not self.comparable(family, other, op):
             raise _Unknown
-        if isinstance(right, p.Constant) and family in p.TEXT_FAMILIES:
-            if right.family == p.BPCHAR or family == p.BPCHAR:
-                right = p.Constant(str(right.value).rstrip(" "), right.family, right.sql)
-        columns = tuple(dict.fromkeys([left.name] + ([right.name] if isinstance(right, p.Column) else [])))
+        if (
+            isinstance(right, p.Constant)
+            and family in p.TEXT_FAMILIES
+            and p.BPCHAR in (right.family, family)
+        ):
+            right = p.Constant(str(right.value).rstrip(" "), right.family, right.sql)
+        columns = tuple(
+            dict.fromkeys([left.name] + ([right.name] if isinstance(right, p.Column) else []))
+        )
         return p.Compare(self.name, columns, "", left, op, right)
 
     def comparable(self, left: str, right: str, op: str) -> bool:
@@ -352,12 +370,12 @@ def _expression(text: str) -> Any:
     """The expression tree of a CHECK: ``CHECK (...)`` as printed, or the bare expression."""
     stripped = text.strip()
     if stripped[:5].upper() == "CHECK":
-        statement = parse_sql(f"CREATE TABLE _seedbed_check ({stripped})")[0].stmt
+        statement: Any = parse_sql(f"CREATE TABLE _seedbed_check ({stripped})")[0].stmt
         elements = statement.tableElts
         if len(elements) != 1 or not isinstance(elements[0], ast.Constraint):
             raise _Unknown
         return elements[0].raw_expr
-    statements = parse_sql(f"SELECT 1 WHERE {stripped}")
+    statements: Any = parse_sql(f"SELECT 1 WHERE {stripped}")
     if len(statements) != 1:
         raise _Unknown
     return statements[0].stmt.whereClause

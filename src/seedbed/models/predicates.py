@@ -237,7 +237,7 @@ class Compare(Predicate):
         result = np.asarray(compare(left.values, right.values), dtype=bool)
         if left.exact is not None and right.exact is not None:
             for i in np.flatnonzero((left.values == right.values) & ~null):
-                result[i] = compare(left.exact(i), right.exact(i))
+                result[int(i)] = compare(left.exact(int(i)), right.exact(int(i)))
         return _truth(result, null)
 
 
@@ -325,7 +325,9 @@ def _part(rule: Rule, frame: pd.DataFrame) -> pd.arrays.BooleanArray:
     if isinstance(rule, Predicate):
         return rule.truth(frame)
     # A rule of another kind is not three-valued: it passes (True) or fails (False).
-    return pd.arrays.BooleanArray(rule.passes(frame).to_numpy(dtype=bool), np.zeros(len(frame), bool))
+    return pd.arrays.BooleanArray(
+        rule.passes(frame).to_numpy(dtype=bool), np.zeros(len(frame), bool)
+    )
 
 
 @dataclass(frozen=True)
@@ -360,7 +362,7 @@ class AnyOf(Predicate):
             return pd.arrays.BooleanArray(np.zeros(len(frame), bool), np.zeros(len(frame), bool))
         result = _part(self.parts[0], frame)
         for part in self.parts[1:]:
-            result = result | _part(part, frame)
+            result = result | _part(part, frame)  # type: ignore[operator]
         return result
 
 
