@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from seedbed import migrate
 from seedbed.config import Settings
 from seedbed.db import get_engine
+from seedbed.errors import GenerateError
 from seedbed.facts.checksql import rules_from_check, type_family
 from seedbed.models import predicates, rules
 from seedbed.sqltext import escaped, quote_ident, quote_literal
-from seedbed.synthetic import fills
+from seedbed.synthetic import fills, generate_typed_tables
 from tests.helpers import fresh_settings
 
 INTS = [
@@ -424,3 +425,66 @@ def test_the_predicate_kinds_are_offered_by_the_rules_module_and_each_has_a_fill
     for kind in predicates.PREDICATE_KINDS:
         assert getattr(rules, kind.__name__) is kind
         assert fills.fill_for(kind.__new__(kind)) is not None, kind.__name__
+
+
+GENERATED_CHECKS = {
+    "qty_range": "qty BETWEEN 1 AND 10",
+    "price_positive": "price > 0",
+    "status_known": "status IN ('draft', 'live')",
+    "code_length": "char_length(code) >= 3",
+    "code_prefix": "code LIKE 'c%'",
+    "ends_after_start": "ends_on >= starts_on",
+    "code_unless_draft": "code IS NOT NULL OR status = 'draft'",
+    "label_shape": "label ~ '^[a-z]{2,8}$'",
+}
+
+
+def test_rows_generated_for_translated_checks_are_taken_by_postgresql(namespace):
+    model = sa.MetaData(schema=namespace.schema)
+    types = {
+        "qty": "integer",
+        "price": "numeric(10,2)",
+        "status": "character varying(20)",
+        "code": "text",
+        "label": "text",
+        "starts_on": "date",
+        "ends_on": "date",
+    }
+    translated = [
+        rules_from_check(check, types, name=name) for name, check in GENERATED_CHECKS.items()
+    ]
+    table = sa.Table(
+        "item",
+        model,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("qty", sa.Integer, nullable=False),
+        sa.Column("price", sa.Numeric(10, 2), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("code", sa.Text),
+        sa.Column("label", sa.Text, nullable=False),
+        sa.Column("starts_on", sa.Date, nullable=False),
+        sa.Column("ends_on", sa.Date, nullable=False),
+        *rules.checks(*(found[0] for found in translated if found)),
+    )
+    assert all(translated)
+    rows = generate_typed_tables(1600, seed=3, metadata=model)["item"]
+    assert rows.num_rows >= 4
+    with get_engine(namespace).begin() as connection:
+        model.create_all(connection)
+        connection.execute(table.insert(), rows.to_pylist())
+        stored = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+    assert stored == rows.num_rows
+
+
+def test_a_negation_has_no_fill_and_generation_says_which_rule():
+    model = sa.MetaData(schema="x")
+    (rule,) = rules_from_check("NOT (n = 3)", {"n": "integer"}, name="n_not_three") or ()
+    sa.Table(
+        "box",
+        model,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("n", sa.Integer, nullable=False),
+        *rules.checks(rule),
+    )
+    with pytest.raises(GenerateError, match=r"box: .*n_not_three.*\(Not\)"):
+        generate_typed_tables(10, metadata=model)

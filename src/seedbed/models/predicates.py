@@ -406,7 +406,14 @@ def sentence(rule: Rule) -> str:
 
 def _say(term: Term) -> str:
     if isinstance(term, Constant):
-        return repr(term.value) if term.family in TEXT_FAMILIES else term.sql.split("::")[0]
+        if term.family in TIME_FAMILIES:
+            stamp = np.datetime64(int(term.value), "us")
+            text = str(stamp.astype("datetime64[D]") if term.family == DATE else stamp)
+            text = text.replace("T", " ").removesuffix(".000000")
+            return text + (" UTC" if term.family == TIMESTAMPTZ else "")
+        if term.family in (BOOLEAN, NUMBER, FLOAT, FLOAT4):
+            return str(term.value).lower() if term.family == BOOLEAN else str(term.value)
+        return repr(term.value)
     text = term.name
     for function in term.functions:
         text = f"{function}({text})"

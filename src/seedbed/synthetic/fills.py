@@ -264,8 +264,8 @@ def _like_sample(pattern: str) -> str:
             escaped = False
         elif char == "\\":
             escaped = True
-        elif char != "%":
-            out.append("x" if char == "_" else char)
+        else:  # "%" stands for a short word, so that length rules on the column hold too
+            out.append({"_": "x", "%": "seed"}.get(char, char))
     return "".join(out)
 
 
