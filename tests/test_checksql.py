@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Iterator
+from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -148,6 +150,7 @@ EDGES = {
     "timestamp": STAMPS,
     "timestamptz": STAMPTZ,
     "boolean": BOOLS,
+    "mood": [None, "sad", "ok", "happy"],
 }
 
 # (column definitions, CHECK expression as written)
@@ -213,6 +216,9 @@ CORPUS: list[tuple[str, str]] = [
     ("ts timestamptz", "ts > '2020-01-01 00:00:00+02'"),
     ("ts timestamptz", "ts <= '2030-01-01 00:00:00+00'"),
     ("ts timestamp", "ts >= '2019-12-31 22:00:00'"),
+    ("m mood", "m IN ('ok', 'happy')"),
+    ("m mood", "m <> 'sad'"),
+    ("m mood", "m > 'sad'"),
     ("b boolean", "b"),
     ("b boolean", "NOT b"),
     ("b boolean", "b = true OR b IS NULL"),
@@ -245,6 +251,7 @@ UNKNOWN = {
     "date_part('year', d) > 2000",
     "t COLLATE \"C\" > 'a'",
     "a IS NULL = (t IS NULL)",
+    "m > 'sad'",  # enum order is the declaration's, not the labels'
 }
 
 
@@ -252,7 +259,9 @@ UNKNOWN = {
 def namespace(base_settings: Settings) -> Iterator[Settings]:
     settings = fresh_settings(base_settings, prefix="ck")
     with get_engine(settings).begin() as connection:
-        connection.execute(sa.text(f"CREATE SCHEMA {quote_ident(settings.schema)}"))
+        schema = quote_ident(settings.schema)
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+        connection.execute(sa.text(f"CREATE TYPE {schema}.mood AS ENUM ('sad', 'ok', 'happy')"))
     yield settings
     migrate.reset(settings)
 
@@ -282,8 +291,63 @@ def _frame_values(type_name: str, values: list[str | None]) -> pd.Series:
     return pd.Series(values, dtype=object)
 
 
-def _rows(columns: list[tuple[str, str]]) -> list[tuple[str | None, ...]]:
-    lists = [EDGES[kind] for _, kind in columns]
+def _constants(rule: rules.Rule) -> Iterator[tuple[predicates.Column, predicates.Constant]]:
+    """Every (column term, constant) pair the rule compares."""
+    if isinstance(rule, predicates.Compare | predicates.OneOf):
+        term = rule.left if isinstance(rule, predicates.Compare) else rule.term
+        values = [rule.right] if isinstance(rule, predicates.Compare) else list(rule.values)
+        for value in values:
+            if isinstance(term, predicates.Column) and isinstance(value, predicates.Constant):
+                yield term, value
+    for part in getattr(rule, "parts", ()):
+        yield from _constants(part)
+    if isinstance(rule, predicates.Not):
+        yield from _constants(rule.part)
+
+
+def _around(term: predicates.Column, constant: predicates.Constant, kind: str) -> list[str]:
+    """Values of a column of type ``kind`` on and either side of ``constant``."""
+    value = constant.value
+    if term.functions and term.functions[-1].endswith("length"):
+        size = int(value)
+        return [c * n for n in (size - 1, size, size + 1) if n >= 0 for c in ("x", "é", "😀")]
+    if constant.family == predicates.NUMBER:
+        if "int" in kind:
+            bits = {"smallint": 15, "integer": 31, "bigint": 63}[kind]
+            near = {int(value) + d for d in (-1, 0, 1)} if value == int(value) else set()
+            return [str(v) for v in sorted(near) if -(2**bits) <= v < 2**bits]
+        return [str(value + d) for step in (Decimal("0.01"), 1) for d in (-step, 0, step)]
+    if constant.family in (predicates.FLOAT, predicates.FLOAT4):
+        number = float(value)
+        return [repr(float(np.nextafter(number, d))) for d in (-np.inf, np.inf)] + [repr(number)]
+    if constant.family in (predicates.DATE, predicates.TIMESTAMP, predicates.TIMESTAMPTZ):
+        unit = 86_400_000_000 if kind == "date" else 1
+        stamps = [np.datetime64(int(value) + d * unit, "us") for d in (-1, 0, 1)]
+        if kind == "date":
+            return [str(t.astype("datetime64[D]")) for t in stamps]
+        return [str(t).replace("T", " ") + ("+00" if kind == "timestamptz" else "") for t in stamps]
+    if isinstance(value, str) and kind in ("text", "varchar(20)", "char(3)"):
+        return [
+            value,
+            value.upper(),
+            value.lower(),
+            value + " ",
+            " " + value,
+            value + "x",
+            value[:-1],
+        ]
+    return []
+
+
+def _rows(
+    columns: list[tuple[str, str]], rule: rules.Rule | None = None
+) -> list[tuple[str | None, ...]]:
+    lists = [list(EDGES[kind]) for _, kind in columns]
+    for term, constant in _constants(rule) if rule is not None else ():
+        for (name, kind), values in zip(columns, lists, strict=True):
+            limit = int(kind.partition("(")[2].rstrip(")") or 0) if "char" in kind else 0
+            extra = _around(term, constant, kind) if name == term.name else []
+            values.extend(v for v in extra if v not in values and (not limit or len(v) <= limit))
     if len(lists) == 1:
         return [(v,) for v in lists[0]]
     small = [[*values[:: max(1, len(values) // 12)], None] for values in lists]
@@ -310,6 +374,7 @@ def test_a_translated_check_agrees_with_postgresql_on_every_value(namespace, def
     columns = _columns(definition)
     table = f"{quote_ident(namespace.schema)}.t{CORPUS.index((definition, check))}"
     with get_engine(namespace).begin() as connection:
+        connection.execute(sa.text(f"SET LOCAL search_path TO {quote_ident(namespace.schema)}"))
         connection.execute(
             sa.text(escaped(f"CREATE TABLE {table} ({definition}, CHECK ({check}))"))
         )
@@ -326,8 +391,10 @@ def test_a_translated_check_agrees_with_postgresql_on_every_value(namespace, def
         types = dict(
             connection.execute(
                 sa.text(
-                    "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
-                    " WHERE attrelid = CAST(:t AS regclass) AND attnum > 0"
+                    "SELECT a.attname, CASE t.typtype WHEN 'e' THEN 'enum'"
+                    " ELSE format_type(a.atttypid, a.atttypmod) END"
+                    " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
+                    " WHERE a.attrelid = CAST(:t AS regclass) AND a.attnum > 0"
                 ),
                 {"t": table},
             ).all()
@@ -338,7 +405,7 @@ def test_a_translated_check_agrees_with_postgresql_on_every_value(namespace, def
             return
         assert found is not None, f"{printed} was not translated"
         (rule,) = found
-        rows = _rows(columns)
+        rows = _rows(columns, rule)
         names = [name for name, _ in columns]
         values = ", ".join(
             "("
@@ -488,3 +555,42 @@ def test_a_negation_has_no_fill_and_generation_says_which_rule():
     )
     with pytest.raises(GenerateError, match=r"box: .*n_not_three.*\(Not\)"):
         generate_typed_tables(10, metadata=model)
+
+
+DOMAINS = [
+    ("numeric(10,2)", "VALUE > 0"),
+    ("integer", "VALUE BETWEEN 1 AND 10"),
+    ("text", "VALUE ~ '^[a-z]+$'"),
+    ("text", "char_length(VALUE) BETWEEN 2 AND 5"),
+    ("varchar(20)", "VALUE IN ('draft', 'published')"),
+    ("date", "VALUE >= '2020-01-01'"),
+    ("text", "VALUE IS NOT NULL AND VALUE <> lower(VALUE)"),
+]
+
+
+@pytest.mark.parametrize(("base", "check"), DOMAINS, ids=[c for _, c in DOMAINS])
+def test_a_translated_domain_check_agrees_with_postgresql(namespace, base, check):
+    domain = f"{quote_ident(namespace.schema)}.d{DOMAINS.index((base, check))}"
+    with get_engine(namespace).begin() as connection:
+        connection.execute(sa.text(escaped(f"CREATE DOMAIN {domain} AS {base} CHECK ({check})")))
+        printed, base_type = connection.execute(
+            sa.text(
+                "SELECT pg_get_constraintdef(c.oid), format_type(t.typbasetype, t.typtypmod)"
+                " FROM pg_constraint c JOIN pg_type t ON t.oid = c.contypid"
+                " WHERE c.contypid = CAST(:d AS regtype)"
+            ),
+            {"d": domain},
+        ).one()
+        (rule,) = rules_from_check(printed, {"value": base_type}) or ()
+        values = [v for v in EDGES[base] if v is not None]
+        verdicts = (
+            connection.execute(
+                sa.text("SELECT pg_input_is_valid(v, :d) FROM unnest(CAST(:vs AS text[])) AS v"),
+                {"d": domain, "vs": values},
+            )
+            .scalars()
+            .all()
+        )
+    frame = pd.DataFrame({"value": _frame_values(base, values)})
+    assert rule.passes(frame).tolist() == verdicts, printed
+    assert any(verdicts) and not all(verdicts)

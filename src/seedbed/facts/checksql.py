@@ -154,12 +154,15 @@ class _Walker:
         self, inner: p.Column | p.Constant | tuple[str, str], family: str, node: Any
     ) -> p.Column | p.Constant:
         if isinstance(inner, tuple):
+            if family == p.OTHER:  # a label cast to a type of the schema: an enum's, say
+                return p.Constant(inner[1], p.OTHER, RawStream()(node))
             return _constant(inner[1], family, RawStream()(node))
         if isinstance(inner, p.Constant):
             if inner.family == family or (
                 inner.family == p.NUMBER and family in p.NUMERIC_FAMILIES
             ):
-                return p.Constant(inner.value, family, RawStream()(node))
+                value = inner.value if family == inner.family else float(inner.value)
+                return p.Constant(value, family, RawStream()(node))
             raise _Unknown
         source = inner.result_family
         if source in p.TEXT_FAMILIES and family == p.TEXT:
@@ -311,6 +314,8 @@ class _Walker:
         family = left.result_family
         if isinstance(right, tuple):
             right = _constant(right[1], family, "'" + right[1].replace("'", "''") + "'")
+        if isinstance(right, p.Constant) and right.family == p.OTHER and family == p.ENUM:
+            right = p.Constant(right.value, p.ENUM, right.sql)
         other = right.result_family if isinstance(right, p.Column) else right.family
         if not self.comparable(family, other, op):
             raise _Unknown

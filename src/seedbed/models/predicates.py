@@ -169,7 +169,8 @@ def _values(term: Term, frame: pd.DataFrame) -> _Values:
             exact = Decimal(value)
             return _Values(np.full(n, float(exact)), np.zeros(n, bool), lambda i: exact)
         if term.family in (FLOAT, FLOAT4):
-            return _Values(np.full(n, float(value)), np.zeros(n, bool))
+            number = float(np.float32(value)) if term.family == FLOAT4 else float(value)
+            return _Values(np.full(n, number), np.zeros(n, bool))
         if term.family in TIME_FAMILIES:
             return _Values(np.full(n, int(value), dtype="int64"), np.zeros(n, bool))
         filled = np.empty(n, dtype=object)
