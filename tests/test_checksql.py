@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from seedbed import migrate
 from seedbed.config import Settings
@@ -594,3 +596,43 @@ def test_a_translated_domain_check_agrees_with_postgresql(namespace, base, check
     frame = pd.DataFrame({"value": _frame_values(base, values)})
     assert rule.passes(frame).tolist() == verdicts, printed
     assert any(verdicts) and not all(verdicts)
+
+
+MIXED = "(p >= 0.5 AND p < 100) OR (t ILIKE 'a_%' AND char_length(t) <= 4) OR lower(t) = 'ß'"
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.none() | st.decimals(min_value=-1, max_value=101, places=2, allow_nan=False),
+            st.none() | st.text(alphabet="aAbß_%é ẞ", max_size=5),
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_generated_rows_get_postgresql_s_verdict(namespace, rows):
+    types = {"p": "numeric(10,2)", "t": "text"}
+    (rule,) = rules_from_check(MIXED, types) or ()
+    with get_engine(namespace).begin() as connection:
+        verdicts = (
+            connection.execute(
+                sa.text(
+                    f"SELECT ({MIXED}) IS NOT FALSE FROM unnest(CAST(:p AS numeric[]),"
+                    " CAST(:t AS text[])) WITH ORDINALITY AS v(p, t, i) ORDER BY i"
+                ),
+                {"p": [p for p, _ in rows], "t": [t for _, t in rows]},
+            )
+            .scalars()
+            .all()
+        )
+    frame = pd.DataFrame(
+        {
+            "p": pd.Series([None if p is None else str(p) for p, _ in rows], dtype=object),
+            "t": pd.Series([t for _, t in rows], dtype=object),
+        }
+    )
+    assert rule.passes(frame).tolist() == verdicts
