@@ -636,3 +636,26 @@ def test_generated_rows_get_postgresql_s_verdict(namespace, rows):
         }
     )
     assert rule.passes(frame).tolist() == verdicts
+
+
+@pytest.mark.parametrize(
+    "check", ["lower(t) = t", "upper(t) <> t", "t ILIKE 'ä%'", "t NOT ILIKE '%S%'", "t < 'b'"]
+)
+def test_under_the_c_collation_case_changes_ascii_letters_only(namespace, check):
+    (rule,) = rules_from_check(check, {"t": "text"}, codepoint_order=True, ascii_case=True) or ()
+    values = [v for v in TEXTS if v is not None]
+    with get_engine(namespace).begin() as connection:
+        verdicts = (
+            connection.execute(
+                sa.text(
+                    f"SELECT ({check}) IS NOT FALSE FROM"
+                    ' (SELECT CAST(v AS text) COLLATE "C" AS t, i'
+                    " FROM unnest(CAST(:vs AS text[])) WITH ORDINALITY AS u(v, i)) AS s ORDER BY i"
+                ),
+                {"vs": values},
+            )
+            .scalars()
+            .all()
+        )
+    frame = pd.DataFrame({"t": pd.Series(values, dtype=object)})
+    assert rule.passes(frame).tolist() == verdicts

@@ -99,10 +99,13 @@ def _cast_family(type_name: Any) -> str:
 
 
 class _Walker:
-    def __init__(self, columns: Mapping[str, str], name: str, codepoint_order: bool) -> None:
+    def __init__(
+        self, columns: Mapping[str, str], name: str, codepoint_order: bool, ascii_case: bool
+    ) -> None:
         self.families = {column: type_family(kind) for column, kind in columns.items()}
         self.name = name
         self.codepoint_order = codepoint_order
+        self.ascii_case = ascii_case
         self.seen: list[str] = []
 
     # --- operands ---
@@ -118,7 +121,7 @@ class _Walker:
                 raise _Unknown
             if column not in self.seen:
                 self.seen.append(column)
-            return p.Column(column, self.families[column])
+            return p.Column(column, self.families[column], ascii_case=self.ascii_case)
         if isinstance(node, ast.A_Const):
             return self.literal(node)
         if isinstance(node, ast.TypeCast):
@@ -170,7 +173,7 @@ class _Walker:
         if source == family or (source == p.NUMBER and family == p.NUMBER):
             return inner
         if source == p.DATE and family == p.TIMESTAMP and not inner.functions:
-            return p.Column(inner.name, p.TIMESTAMP)
+            return p.Column(inner.name, p.TIMESTAMP, ascii_case=self.ascii_case)
         raise _Unknown
 
     def function(self, node: Any) -> p.Column:
@@ -182,9 +185,10 @@ class _Walker:
         if not isinstance(inner, p.Column) or inner.result_family not in p.TEXT_FAMILIES:
             raise _Unknown
         if name in ("lower", "upper", "btrim"):
-            return p.Column(inner.name, inner.family, (*inner.functions, name))
+            return p.Column(inner.name, inner.family, (*inner.functions, name), self.ascii_case)
         if name in _LENGTHS or (name == "octet_length" and inner.family != p.BPCHAR):
-            return p.Column(inner.name, inner.family, (*inner.functions, _LENGTHS.get(name, name)))
+            functions = (*inner.functions, _LENGTHS.get(name, name))
+            return p.Column(inner.name, inner.family, functions, self.ascii_case)
         raise _Unknown
 
     # --- predicates ---
@@ -272,7 +276,7 @@ class _Walker:
     def pattern(self, op: str, left_node: Any, right_node: Any) -> Rule:
         term = self.term(left_node)
         if not isinstance(term, p.Column) or term.result_family != p.TEXT:
-            raise _Unknown  # char(n) compares its padding in LIKE: left to the database
+            raise _Unknown  # patterns on char(n) are left to the database
         kind = "regex" if op in _REGEX else "like"
         negated, insensitive = (_REGEX if op in _REGEX else _LIKE)[op]
         if isinstance(right_node, ast.FuncCall) and _name(right_node.funcname) == (
@@ -392,6 +396,7 @@ def rules_from_check(
     *,
     name: str = "check",
     codepoint_order: bool = False,
+    ascii_case: bool = False,
 ) -> tuple[Rule, ...] | None:
     """The rules a CHECK expression stands for, or None when it is not a known kind.
 
@@ -401,9 +406,11 @@ def rules_from_check(
     ``VALUE`` is the column ``value``). ``name`` becomes the rule's name.
     ``codepoint_order``: the column's collation orders text by code point
     (``C``, ``POSIX``, ``C.UTF-8``), so ``<``/``>`` on text can be translated;
-    otherwise they are left to the database.
+    otherwise they are left to the database. ``ascii_case``: the ctype is
+    ``C`` or ``POSIX``, so ``lower``, ``upper`` and ``ILIKE`` change ASCII
+    letters only; otherwise they follow Unicode's simple case mapping.
     """
-    walker = _Walker(columns, name, codepoint_order)
+    walker = _Walker(columns, name, codepoint_order, ascii_case)
     try:
         rule = walker.rule(_expression(expression))
     except (_Unknown, ParseError, ValueError, KeyError, TypeError):

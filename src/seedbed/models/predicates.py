@@ -18,8 +18,9 @@ Operands are :class:`Column` (a column, optionally wrapped in ``lower``,
 - ``text``; ``bpchar`` (``char(n)``: trailing spaces do not count, as in
   PostgreSQL). Ordering (``<``, ``>``) compares code points, which is
   PostgreSQL's order only under a bytewise collation (``C``, ``C.UTF-8``);
-  ``lower``/``upper`` and case-insensitive matching use Unicode's simple case
-  mapping, one character at a time;
+  ``lower``/``upper`` and ``ILIKE`` use Unicode's simple case mapping, one
+  character at a time, or ASCII only for a column whose ctype is ``C`` or
+  ``POSIX`` (``Column.ascii_case``); ``~*`` patterns are ASCII;
 - ``date``, ``timestamp``, ``timestamptz``: compared as instants (microseconds);
 - ``boolean`` and ``enum``: equality and lists; ``other``: only ``IS [NOT] NULL``.
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import operator
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -85,6 +87,7 @@ class Column:
     name: str
     family: str
     functions: tuple[str, ...] = ()
+    ascii_case: bool = False  # lower/upper/ILIKE change ASCII letters only (a C or POSIX ctype)
 
     @property
     def result_family(self) -> str:
@@ -112,12 +115,17 @@ class Constant:
 Term = Column | Constant
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 # Where Unicode's full lower-case mapping (Python's) is longer than its simple one.
 _SIMPLE_LOWER = {"\u0130": "i"}
 
 
-def _case(text: str, upper: bool) -> str:
+def _case(text: str, upper: bool, ascii_only: bool = False) -> str:
     """Unicode simple case mapping, one character at a time (as ``towlower``/``towupper``)."""
+    if ascii_only:
+        table = _ASCII_UPPER if upper else _ASCII_LOWER
+        return text.translate(table)
     if text.isascii():
         return text.upper() if upper else text.lower()
     out = []
@@ -127,11 +135,11 @@ def _case(text: str, upper: bool) -> str:
     return "".join(out)
 
 
-def _apply(function: str, value: str) -> Any:
+def _apply(function: str, value: str, ascii_only: bool) -> Any:
     if function == "lower":
-        return _case(value, upper=False)
+        return _case(value, upper=False, ascii_only=ascii_only)
     if function == "upper":
-        return _case(value, upper=True)
+        return _case(value, upper=True, ascii_only=ascii_only)
     if function == "btrim":
         return value.strip(" ")
     if function == "char_length":
@@ -193,7 +201,10 @@ def _values(term: Term, frame: pd.DataFrame) -> _Values:
     if family == BPCHAR:
         objects = np.array([v if v is None else v.rstrip(" ") for v in objects], dtype=object)
     for function in term.functions:
-        objects = np.array([v if v is None else _apply(function, v) for v in objects], dtype=object)
+        objects = np.array(
+            [v if v is None else _apply(function, v, term.ascii_case) for v in objects],
+            dtype=object,
+        )
     if term.result_family == NUMBER:
         return _Values(np.where(null, 0, objects).astype("float64"), null, lambda i: objects[i])
     return _Values(objects, null)
@@ -297,8 +308,12 @@ class Pattern(Predicate):
         values = _values(self.term, frame)
         ci = self.case_insensitive
         if self.kind == "like" and ci:  # ILIKE compares lower-cased text with a lower-cased pattern
-            regex = _compiled(self.kind, _case(self.pattern, upper=False), False)
-            found = [v is not None and bool(regex.search(_case(v, False))) for v in values.values]
+            ascii_only = self.term.ascii_case
+            regex = _compiled(self.kind, _case(self.pattern, False, ascii_only), False)
+            found = [
+                v is not None and bool(regex.search(_case(v, False, ascii_only)))
+                for v in values.values
+            ]
         else:
             regex = _compiled(self.kind, self.pattern, ci)
             found = [v is not None and bool(regex.search(v)) for v in values.values]
