@@ -659,3 +659,44 @@ def test_under_the_c_collation_case_changes_ascii_letters_only(namespace, check)
         )
     frame = pd.DataFrame({"t": pd.Series(values, dtype=object)})
     assert rule.passes(frame).tolist() == verdicts
+
+
+def test_a_table_with_translated_checks_gets_a_pandera_schema_that_names_them():
+    import pandera.pandas as pandera
+
+    from seedbed.validation.schemas import schema_for
+
+    types = {"qty": "integer", "price": "numeric(10,2)", "status": "character varying(20)"}
+    checks = {
+        "qty_range": "CHECK (((qty >= 1) AND (qty <= 10)))",
+        "status_known": "CHECK (((status)::text = ANY ((ARRAY['draft'::character varying,"
+        " 'live'::character varying])::text[])))",
+        "price_over_qty": "CHECK (((price > (0)::numeric) OR (qty IS NULL)))",
+    }
+    found = [rules_from_check(check, types, name=name) for name, check in checks.items()]
+    table = sa.Table(
+        "item",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("qty", sa.Integer),
+        sa.Column("price", sa.Numeric(10, 2)),
+        sa.Column("status", sa.String(20)),
+        *rules.checks(*(rule for rules_found in found for rule in rules_found or ())),
+    )
+    frame = pd.DataFrame(
+        {
+            "id": ["1", "2", "3", "4"],
+            "qty": ["1", "11", None, "5"],
+            "price": ["0", "2.50", "0", None],
+            "status": ["draft", "live", "Draft", None],
+        }
+    )
+    with pytest.raises(pandera.errors.SchemaErrors) as caught:
+        schema_for(table).validate(frame, lazy=True)
+    cases = caught.value.failure_cases
+    failed = sorted({(str(r["check"]), int(r["index"])) for _, r in cases.iterrows()})
+    assert failed == [
+        ("ck_item_price_over_qty", 0),
+        ("ck_item_qty_range", 1),
+        ("ck_item_status_known", 2),
+    ]
