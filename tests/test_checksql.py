@@ -104,6 +104,13 @@ TEXTS = [
     "a\\b",
     "ab ",
     "ab  ",
+    "a\tb",
+    "\u00a0",
+    "a\u2003b",
+    "\u3000",
+    "\x1c",
+    "\u0085",
+    "\u2007",
 ]
 CHARS = [None, "", "a", "ab", "ab ", "cd", "abc", "ABC", "a b"]
 DATES = [
@@ -196,6 +203,10 @@ CORPUS: list[tuple[str, str]] = [
     ("t text", "t ~ '^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}$'"),
     ("t text", "t ~ 'b$'"),
     ("t text", "t ~ '^a.b$'"),
+    ("t text", "t ~ '^[^@\\s]+@[^@\\s]+$'"),
+    ("t text", "t !~ '\\s'"),
+    ("t text", "t ~ '^[[:space:]]*$'"),
+    ("t text", "t ~ '\\S'"),
     ("t text", "t LIKE 'a%'"),
     ("t text", "t NOT LIKE '%b%'"),
     ("t text", "t LIKE 'a_b'"),
@@ -639,7 +650,16 @@ def test_generated_rows_get_postgresql_s_verdict(namespace, rows):
 
 
 @pytest.mark.parametrize(
-    "check", ["lower(t) = t", "upper(t) <> t", "t ILIKE 'ä%'", "t NOT ILIKE '%S%'", "t < 'b'"]
+    "check",
+    [
+        "lower(t) = t",
+        "upper(t) <> t",
+        "t ILIKE 'ä%'",
+        "t NOT ILIKE '%S%'",
+        "t < 'b'",
+        "t !~ '\\s'",
+        "t ~ '^[[:space:]]*$'",
+    ],
 )
 def test_under_the_c_collation_case_changes_ascii_letters_only(namespace, check):
     (rule,) = rules_from_check(check, {"t": "text"}, codepoint_order=True, ascii_case=True) or ()

@@ -273,8 +273,10 @@ class OneOf(Predicate):
 
 
 @lru_cache(maxsize=256)
-def _compiled(kind: str, pattern: str, case_insensitive: bool) -> re.Pattern[str]:
-    regex = python_regex(kind, pattern)
+def _compiled(
+    kind: str, pattern: str, case_insensitive: bool, ascii_only: bool = False
+) -> re.Pattern[str]:
+    regex = python_regex(kind, pattern, ascii_only)
     if regex is None:
         raise ValueError(f"pattern {pattern!r} has no Python equivalent")
     # Case-insensitive patterns are ASCII (the translator sees to it): each letter then
@@ -315,7 +317,7 @@ class Pattern(Predicate):
                 for v in values.values
             ]
         else:
-            regex = _compiled(self.kind, self.pattern, ci)
+            regex = _compiled(self.kind, self.pattern, ci, self.term.ascii_case)
             found = [v is not None and bool(regex.search(v)) for v in values.values]
         result = np.array(found, dtype=bool)
         return _truth(~result if self.negated else result, values.null)
@@ -439,12 +441,29 @@ def _say(term: Term) -> str:
 # --- patterns -------------------------------------------------------------------------------
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v"}
-_CLASS_ESCAPES = {"d": "[0-9]", "D": "[^0-9]"}
 _POSIX_CLASSES = {"digit": "0-9", "xdigit": "0-9A-Fa-f"}
+# What ``[[:space:]]`` and ``\s`` hold: under a C or POSIX ctype, and under the
+# Unicode ctypes of the C library (``iswspace``: no no-break spaces, no U+0085).
+_ASCII_SPACE = re.escape(" \t\n\r\f\v")
+_UNICODE_SPACE = _ASCII_SPACE + "\u1680\u2000-\u2006\u2008-\u200a\u2028\u2029\u205f\u3000"
+
+
+def _space(ascii_only: bool) -> str:
+    return _ASCII_SPACE if ascii_only else _UNICODE_SPACE
+
+
+def _class_escape(letter: str, ascii_only: bool) -> str | None:
+    """``\\d``, ``\\D``, ``\\s``, ``\\S`` as Python classes (others differ between the engines)."""
+    inside = {"d": "0-9", "s": _space(ascii_only)}.get(letter.lower())
+    if inside is None:
+        return None
+    return f"[{'^' if letter.isupper() else ''}{inside}]"
+
+
 _BOUND = re.compile(r"\{[0-9]{1,3}(,([0-9]{1,3})?)?\}\??")
 
 
-def _bracket(pattern: str, start: int) -> tuple[str, int] | None:
+def _bracket(pattern: str, start: int, ascii_only: bool) -> tuple[str, int] | None:
     """A bracket expression at ``start`` (just after ``[``) as Python text, and where it ends."""
     i, out = start, ["["]
     if pattern[i : i + 1] == "^":
@@ -459,15 +478,22 @@ def _bracket(pattern: str, start: int) -> tuple[str, int] | None:
         if pattern.startswith("[:", i):
             end = pattern.find(":]", i + 2)
             name = pattern[i + 2 : end] if end > 0 else ""
-            if name not in _POSIX_CLASSES:
+            if name == "space":
+                out.append(_space(ascii_only))
+            elif name in _POSIX_CLASSES:
+                out.append(_POSIX_CLASSES[name])
+            else:
                 return None
-            out.append(_POSIX_CLASSES[name])
             i = end + 2
             continue
         if char == "[" and pattern[i + 1 : i + 2] in (".", "="):
             return None
         if char == "\\":
             nxt = pattern[i + 1 : i + 2]
+            if nxt in ("d", "s"):
+                out.append("0-9" if nxt == "d" else _space(ascii_only))
+                i += 2
+                continue
             if not nxt or nxt.isalnum():
                 return None
             char = nxt
@@ -480,7 +506,7 @@ def _bracket(pattern: str, start: int) -> tuple[str, int] | None:
     return None
 
 
-def _regex(pattern: str) -> str | None:
+def _regex(pattern: str, ascii_only: bool = False) -> str | None:
     """A PostgreSQL advanced regular expression as Python's, or None if it may differ."""
     if pattern.startswith("***"):
         return None
@@ -490,8 +516,9 @@ def _regex(pattern: str) -> str | None:
         char = pattern[i]
         if char == "\\":
             nxt = pattern[i + 1 : i + 2]
-            if nxt in _CLASS_ESCAPES:
-                out.append(_CLASS_ESCAPES[nxt])
+            escape = _class_escape(nxt, ascii_only) if nxt else None
+            if escape is not None:
+                out.append(escape)
             elif nxt in _ESCAPES:
                 out.append(re.escape(_ESCAPES[nxt]))
             elif nxt and not nxt.isalnum():
@@ -500,7 +527,7 @@ def _regex(pattern: str) -> str | None:
                 return None
             i += 2
         elif char == "[":
-            found = _bracket(pattern, i + 1)
+            found = _bracket(pattern, i + 1, ascii_only)
             if found is None:
                 return None
             out.append(found[0])
@@ -577,14 +604,17 @@ def similar_to_regex(pattern: str, escape: str | None = "\\") -> str | None:
     return None if in_class else "^(?:" + "".join(out) + ")$"
 
 
-def python_regex(kind: str, pattern: str) -> str | None:
-    """The Python regular expression that ``search``-es what ``pattern`` matches, or None."""
+def python_regex(kind: str, pattern: str, ascii_only: bool = False) -> str | None:
+    """The Python regular expression that ``search``-es what ``pattern`` matches, or None.
+
+    ``ascii_only``: the column's ctype is C or POSIX (``[[:space:]]`` is ASCII only).
+    """
     if kind == "like":
         return _like(pattern)
     if kind == "similar":
         pattern_re = similar_to_regex(pattern)
-        return None if pattern_re is None else _regex(pattern_re)
-    return _regex(pattern)
+        return None if pattern_re is None else _regex(pattern_re, ascii_only)
+    return _regex(pattern, ascii_only)
 
 
 PREDICATE_KINDS: tuple[type[Predicate], ...] = (Compare, OneOf, Pattern, IsNull, AllOf, AnyOf, Not)
