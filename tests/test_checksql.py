@@ -245,6 +245,8 @@ CORPUS: list[tuple[str, str]] = [
     ("a integer, t text", "(a > 0 AND t IS NOT NULL) OR (a <= 0 AND t IS NULL)"),
     ("a integer, t text", "NOT (a > 5 OR t LIKE 'x%')"),
     ("a integer, t text", "a IS NULL = (t IS NULL)"),
+    ("a integer, t text", "(a > 0) <> (t LIKE 'a%')"),
+    ("a integer, b integer", "(a + b = 2) = (a IS NULL)"),
     ("n integer", "abs(n) < 5"),
     ("a integer, b integer", "a + b > 10"),
     ("n integer", "n % 2 = 0"),
@@ -257,13 +259,13 @@ CORPUS: list[tuple[str, str]] = [
 UNKNOWN = {
     "abs(n) < 5",
     "a + b > 10",
+    "(a + b = 2) = (a IS NULL)",
     "n % 2 = 0",
     "t ~ '^\\w+$'",
     "t ~ '[[:alpha:]]'",
     "t IS DISTINCT FROM 'x'",
     "date_part('year', d) > 2000",
     "t COLLATE \"C\" > 'a'",
-    "a IS NULL = (t IS NULL)",
     "m > 'sad'",  # enum order is the declaration's, not the labels'
 }
 
@@ -516,6 +518,7 @@ GENERATED_CHECKS = {
     "ends_after_start": "ends_on >= starts_on",
     "code_unless_draft": "code IS NOT NULL OR status = 'draft'",
     "label_shape": "label ~ '^[a-z]{2,8}$'",
+    "price_iff_qty": "(price IS NULL) = (qty IS NULL)",
 }
 
 
@@ -538,7 +541,7 @@ def test_rows_generated_for_translated_checks_are_taken_by_postgresql(namespace)
         model,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("qty", sa.Integer, nullable=False),
-        sa.Column("price", sa.Numeric(10, 2), nullable=False),
+        sa.Column("price", sa.Numeric(10, 2)),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("code", sa.Text),
         sa.Column("label", sa.Text, nullable=False),

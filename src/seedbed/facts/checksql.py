@@ -271,6 +271,9 @@ class _Walker:
             return self.pattern(op, left_node, right_node)
         if op not in p.OPERATORS:
             raise _Unknown
+        if op in ("=", "<>") and _is_predicate(left_node) and _is_predicate(right_node):
+            parts = (self.rule(left_node), self.rule(right_node))
+            return p.SameTruth(self.name, self._cols(parts), "", parts, op == "<>")
         return self.compare(self.term(left_node), op, self.term(right_node))
 
     def pattern(self, op: str, left_node: Any, right_node: Any) -> Rule:
@@ -347,6 +350,17 @@ class _Walker:
         if left in (p.BOOLEAN, p.ENUM) and right == left:
             return not ordered
         return False
+
+
+def _is_predicate(node: Any) -> bool:
+    """True for a node that is a truth value itself: ``(a IS NULL)``, ``(x > 0 AND ...)``."""
+    if isinstance(node, ast.NullTest | ast.BoolExpr):
+        return True
+    if isinstance(node, ast.A_Expr):
+        if node.kind != enums.A_Expr_Kind.AEXPR_OP:
+            return True  # IN, LIKE, BETWEEN, ANY and the others are all truth values
+        return _name(node.name) in (*p.OPERATORS, *_REGEX, *_LIKE)
+    return False
 
 
 def _constant(text: str, family: str, sql: str) -> p.Constant:

@@ -27,6 +27,7 @@ from seedbed.models.predicates import (
     OneOf,
     Pattern,
     Predicate,
+    SameTruth,
     python_regex,
 )
 from seedbed.models.rules import (
@@ -68,6 +69,7 @@ __all__ = [
     "Predicate",
     "RequiredWhen",
     "Rule",
+    "SameTruth",
     "UuidV4",
     "all_rules",
     "python_regex",

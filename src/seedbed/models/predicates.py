@@ -398,6 +398,24 @@ class Not(Predicate):
         return ~_part(self.part, frame)
 
 
+@dataclass(frozen=True)
+class SameTruth(Predicate):
+    """Both parts hold or neither does (``(P) = (Q)``); they differ when ``negated`` (``<>``)."""
+
+    parts: tuple[Rule, Rule]
+    negated: bool = False
+
+    @property
+    def sql(self) -> str:
+        left, right = self.parts
+        return f"({left.sql}) {'<>' if self.negated else '='} ({right.sql})"
+
+    def truth(self, frame: pd.DataFrame) -> pd.arrays.BooleanArray:
+        left, right = (_part(part, frame) for part in self.parts)
+        result: pd.arrays.BooleanArray = left == right  # type: ignore[assignment]  # NA stays NA
+        return ~result if self.negated else result
+
+
 def sentence(rule: Rule) -> str:
     """A plain sentence for a predicate rule, naming its columns."""
     if isinstance(rule, Compare):
@@ -406,8 +424,8 @@ def sentence(rule: Rule) -> str:
         listed = ", ".join(_say(v) for v in rule.values)
         return f"{_say(rule.term)} must {'not ' if rule.negated else ''}be one of {listed}"
     if isinstance(rule, Pattern):
-        how = {"regex": "the regular expression", "like": "the LIKE pattern"}
-        kind = how.get(rule.kind, "the SIMILAR TO pattern")
+        kinds = {"regex": "the regular expression", "like": "the LIKE pattern"}
+        kind = kinds.get(rule.kind, "the SIMILAR TO pattern")
         case = " (any case)" if rule.case_insensitive else ""
         verb = "must not match" if rule.negated else "must match"
         return f"{_say(rule.term)} {verb} {kind} {rule.pattern!r}{case}"
@@ -419,6 +437,10 @@ def sentence(rule: Rule) -> str:
         return "either " + ", or ".join(sentence(part) for part in rule.parts)
     if isinstance(rule, Not):
         return f"not so: {sentence(rule.part)}"
+    if isinstance(rule, SameTruth):
+        said = [sentence(part) for part in rule.parts]
+        when = "exactly when not" if rule.negated else "exactly when"
+        return f"{said[0]}, {when}: {said[1]}"
     return rule.description
 
 
@@ -617,7 +639,16 @@ def python_regex(kind: str, pattern: str, ascii_only: bool = False) -> str | Non
     return _regex(pattern, ascii_only)
 
 
-PREDICATE_KINDS: tuple[type[Predicate], ...] = (Compare, OneOf, Pattern, IsNull, AllOf, AnyOf, Not)
+PREDICATE_KINDS: tuple[type[Predicate], ...] = (
+    Compare,
+    OneOf,
+    Pattern,
+    IsNull,
+    AllOf,
+    AnyOf,
+    Not,
+    SameTruth,
+)
 
 __all__ = [
     "BOOLEAN",
@@ -643,6 +674,7 @@ __all__ = [
     "OneOf",
     "Pattern",
     "Predicate",
+    "SameTruth",
     "Term",
     "python_regex",
     "sentence",

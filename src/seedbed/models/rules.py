@@ -300,6 +300,7 @@ __all__ = [
     "Predicate",
     "RequiredWhen",
     "Rule",
+    "SameTruth",
     "UuidV4",
     "all_rules",
     "checks",
@@ -316,7 +317,17 @@ __all__ = [
 
 # The predicate kinds (comparisons, lists, patterns, NULL tests and their combinations) live in
 # seedbed.models.predicates, which builds on Rule above; they are offered here too.
-_PREDICATE_NAMES = ("AllOf", "AnyOf", "Compare", "IsNull", "Not", "OneOf", "Pattern", "Predicate")
+_PREDICATE_NAMES = (
+    "AllOf",
+    "AnyOf",
+    "Compare",
+    "IsNull",
+    "Not",
+    "OneOf",
+    "Pattern",
+    "Predicate",
+    "SameTruth",
+)
 
 if TYPE_CHECKING:
     from seedbed.models.predicates import (
@@ -328,6 +339,7 @@ if TYPE_CHECKING:
         OneOf,
         Pattern,
         Predicate,
+        SameTruth,
     )
 
 

@@ -38,6 +38,7 @@ from seedbed.facts.declaration import (
     Pattern,
     RequiredWhen,
     Rule,
+    SameTruth,
     python_regex,
 )
 from seedbed.synthetic import arrays
@@ -317,6 +318,19 @@ def fill_not(rule: Not, draft: Draft) -> None:
     raise NoFill(f"rule {rule.name!r} (Not) has no way to generate valid values")
 
 
+def fill_same_truth(rule: SameTruth, draft: Draft) -> None:
+    """``(a IS NULL) = (b IS NULL)`` and the like: ``b`` is given or left NULL as ``a`` says."""
+    left, right = rule.parts
+    if not (isinstance(left, IsNull) and isinstance(right, IsNull)):
+        raise NoFill(f"rule {rule.name!r}: only NULL tests on both sides can be generated")
+    source, target = left.term.name, right.term.name
+    holds = pc.xor(pc.is_null(draft.column(source)), pa.scalar(left.negated))
+    empty = pc.xor(pc.xor(holds, pa.scalar(rule.negated)), pa.scalar(right.negated))
+    current = draft.column(target)
+    given = pc.coalesce(current, draft.candidates(target).cast(current.type))
+    draft.set(target, pc.if_else(empty, pa.scalar(None, current.type), given))
+
+
 Fill = Callable[[Any, Draft], None]
 
 FILLS: dict[type[Rule], Fill] = {
@@ -332,6 +346,7 @@ FILLS: dict[type[Rule], Fill] = {
     AllOf: fill_all_of,
     AnyOf: fill_any_of,
     Not: fill_not,
+    SameTruth: fill_same_truth,
 }
 """Which fill makes rows pass which rule class (a class's subclasses included: ``UuidV4``)."""
 
