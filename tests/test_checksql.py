@@ -270,6 +270,9 @@ UNKNOWN = {
 }
 
 
+ORDERED_TEXT = {"t < 'b'", "t >= 'B' AND t <= 'b'"}
+
+
 @pytest.fixture(scope="module")
 def namespace(base_settings: Settings) -> Iterator[Settings]:
     settings = fresh_settings(base_settings, prefix="ck")
@@ -381,9 +384,6 @@ def _columns(definition: str) -> list[tuple[str, str]]:
     return parts
 
 
-TRANSLATED: list[str] = []
-
-
 @pytest.mark.parametrize(("definition", "check"), CORPUS, ids=[c for _, c in CORPUS])
 def test_a_translated_check_agrees_with_postgresql_on_every_value(namespace, definition, check):
     columns = _columns(definition)
@@ -414,6 +414,8 @@ def test_a_translated_check_agrees_with_postgresql_on_every_value(namespace, def
                 {"t": table},
             ).all()
         )
+        if check in ORDERED_TEXT and not bytewise:
+            pytest.skip("the server's collation does not order text by code point")
         found = rules_from_check(printed, types, name="probe", codepoint_order=bytewise)
         if check in UNKNOWN:
             assert found is None, f"{printed} should be left to the database"
@@ -455,16 +457,37 @@ def test_a_translated_check_agrees_with_postgresql_on_every_value(namespace, def
     assert disagree == [], f"{printed}: (row, PostgreSQL's verdict) where the rule differs"
     assert [own for _, _, own in verdicts] == theirs, f"{rule.sql} is not {printed}"
     assert (any(theirs) and not all(theirs)) or check in {"t IS NULL OR t <> ''"}
-    TRANSLATED.append(check)
 
 
-def test_most_of_the_corpus_runs_in_process():
+def test_most_of_the_corpus_runs_in_process(namespace):
+    """The share of the corpus translated, read back from PostgreSQL as a catalog gives it."""
+    translated = 0
+    with get_engine(namespace).connect() as connection, connection.begin():
+        connection.execute(sa.text(f"SET LOCAL search_path TO {quote_ident(namespace.schema)}"))
+        for i, (definition, check) in enumerate(CORPUS):
+            table = f"{quote_ident(namespace.schema)}.share{i}"
+            connection.execute(
+                sa.text(escaped(f"CREATE TABLE {table} ({definition}, CHECK ({check}))"))
+            )
+            printed, types = connection.execute(
+                sa.text(
+                    "SELECT pg_get_constraintdef(c.oid), (SELECT json_object_agg(a.attname,"
+                    " CASE t.typtype WHEN 'e' THEN 'enum'"
+                    " ELSE format_type(a.atttypid, a.atttypmod) END)"
+                    " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
+                    " WHERE a.attrelid = c.conrelid AND a.attnum > 0)"
+                    " FROM pg_constraint c WHERE c.conrelid = CAST(:t AS regclass)"
+                    " AND c.contype = 'c'"
+                ),
+                {"t": table},
+            ).one()
+            found = rules_from_check(printed, types, codepoint_order=True)
+            assert (found is None) == (check in UNKNOWN), printed
+            translated += found is not None
+        connection.rollback()
     total = len(CORPUS)
-    translated = len(TRANSLATED)
     print(f"checks: {translated} in-process, {total - translated} in the database (of {total})")
-    if translated:  # the parity test ran in this session
-        assert translated == total - len(UNKNOWN)
-        assert translated >= 40
+    assert translated >= 40
 
 
 def test_a_top_level_check_keyword_and_a_bare_expression_read_alike():
