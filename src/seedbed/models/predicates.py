@@ -147,6 +147,27 @@ def _apply(function: str, value: str, ascii_only: bool) -> Any:
     return len(value.encode("utf-8"))
 
 
+def _applied(function: str, objects: np.ndarray, ascii_only: bool) -> np.ndarray:
+    """``function`` applied to each text (None stays None); pandas' string kernels where exact."""
+    text = pd.Series(objects, dtype=object)
+    result: pd.Series
+    if function == "char_length":
+        result = text.str.len()
+    elif function == "btrim":
+        result = text.str.strip(" ")
+    elif function in ("lower", "upper"):
+        result = text.str.lower() if function == "lower" else text.str.upper()
+        odd = ~text.str.isascii().fillna(True).astype(bool)
+        if odd.any():  # Unicode case needs the simple mapping, one character at a time
+            result.loc[odd] = pd.Series(
+                [_apply(function, v, ascii_only) for v in text[odd]], index=text.index[odd]
+            )
+    else:
+        result = pd.Series([v if v is None else _apply(function, v, ascii_only) for v in objects])
+    values: np.ndarray = result.astype(object).where(text.notna(), None).to_numpy(dtype=object)
+    return values
+
+
 def _micros(series: pd.Series, family: str) -> np.ndarray:
     """Times as int64 microseconds (UTC instants for ``timestamptz``); NULL as 0."""
     if family == DATE and not pd.api.types.is_datetime64_any_dtype(series.dtype):
@@ -201,10 +222,7 @@ def _values(term: Term, frame: pd.DataFrame) -> _Values:
     if family == BPCHAR:
         objects = np.array([v if v is None else v.rstrip(" ") for v in objects], dtype=object)
     for function in term.functions:
-        objects = np.array(
-            [v if v is None else _apply(function, v, term.ascii_case) for v in objects],
-            dtype=object,
-        )
+        objects = _applied(function, objects, term.ascii_case)
     if term.result_family == NUMBER:
         return _Values(np.where(null, 0, objects).astype("float64"), null, lambda i: objects[i])
     return _Values(objects, null)
