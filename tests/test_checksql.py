@@ -542,6 +542,8 @@ GENERATED_CHECKS = {
     "code_unless_draft": "code IS NOT NULL OR status = 'draft'",
     "label_shape": "label ~ '^[a-z]{2,8}$'",
     "price_iff_qty": "(price IS NULL) = (qty IS NULL)",
+    "starts_recently": "starts_on > '2020-01-01'",
+    "status_not_x": "status <> 'x'",
 }
 
 

@@ -167,20 +167,17 @@ def _replace(rule: Rule, draft: Draft, column: str, values: pa.Array) -> None:
 
 
 def _scalar(constant: Constant, kind: pa.DataType) -> pa.Scalar:
-    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-        stamp = pa.scalar(int(constant.value), pa.timestamp("us", tz=getattr(kind, "tz", None)))
-        return (
-            stamp.cast(kind)
-            if pa.types.is_timestamp(kind)
-            else pa.scalar(np.datetime64(int(constant.value), "us").astype("datetime64[D]"), kind)
-        )
+    """``constant`` as a value of the draft column's Arrow type (times are microseconds)."""
+    if pa.types.is_date(kind):
+        days = int(constant.value) // 86_400_000_000
+        return pa.scalar(days, pa.int32()).cast(kind)
+    if pa.types.is_timestamp(kind):
+        return pa.scalar(int(constant.value), pa.timestamp("us", tz=kind.tz)).cast(kind)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return pa.scalar(str(constant.value), kind)
-    return (
-        pa.scalar(float(constant.value)).cast(kind, safe=False)
-        if pa.types.is_floating(kind)
-        else pa.scalar(constant.value).cast(kind, safe=False)
-    )
+    if pa.types.is_floating(kind):
+        return pa.scalar(float(constant.value)).cast(kind, safe=False)
+    return pa.scalar(constant.value).cast(kind, safe=False)
 
 
 def _step(kind: pa.DataType, values: pa.Array, sign: int) -> pa.Array:
