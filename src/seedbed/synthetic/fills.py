@@ -23,12 +23,23 @@ from seedbed.facts.declaration import (
     SLUG,
     URL,
     UUID_V4,
+    AllOf,
+    AnyOf,
+    Column,
+    Compare,
+    Constant,
+    IsNull,
     JsonShape,
     Later,
     Length,
     Matches,
+    Not,
+    OneOf,
+    Pattern,
     RequiredWhen,
     Rule,
+    SameTruth,
+    python_regex,
 )
 from seedbed.synthetic import arrays
 from seedbed.synthetic.pattern import matching_strings
@@ -143,6 +154,180 @@ def fill_json_shape(rule: JsonShape, draft: Draft) -> None:
     draft.set(column, _keep_nulls(draft.column(column), values))
 
 
+def _failing(rule: Rule, draft: Draft) -> pa.Array:
+    """True for each row of the draft that ``rule`` refuses."""
+    frame = pa.table({c: draft.column(c) for c in rule.columns}).to_pandas()
+    return pa.array(~rule.passes(frame).to_numpy(dtype=bool))
+
+
+def _replace(rule: Rule, draft: Draft, column: str, values: pa.Array) -> None:
+    """``values`` in the rows that fail ``rule``; the other rows keep theirs."""
+    current = draft.column(column)
+    draft.set(column, pc.if_else(_failing(rule, draft), values.cast(current.type), current))
+
+
+def _scalar(constant: Constant, kind: pa.DataType) -> pa.Scalar:
+    """``constant`` as a value of the draft column's Arrow type (times are microseconds)."""
+    if pa.types.is_date(kind):
+        days = int(constant.value) // 86_400_000_000
+        return pa.scalar(days, pa.int32()).cast(kind)
+    if pa.types.is_timestamp(kind):
+        return pa.scalar(int(constant.value), pa.timestamp("us", tz=kind.tz)).cast(kind)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return pa.scalar(str(constant.value), kind)
+    if pa.types.is_floating(kind):
+        return pa.scalar(float(constant.value)).cast(kind, safe=False)
+    return pa.scalar(constant.value).cast(kind, safe=False)
+
+
+def _step(kind: pa.DataType, values: pa.Array, sign: int) -> pa.Array:
+    """``values`` moved a small step up (``sign`` 1) or down (-1)."""
+    if pa.types.is_timestamp(kind):
+        return pc.add(
+            values, pa.scalar(sign * 1_000_000, pa.duration("us")).cast(pa.duration(kind.unit))
+        )
+    if pa.types.is_date(kind):
+        moved = pc.add(values.cast(pa.timestamp("s")), pa.scalar(sign * 86_400, pa.duration("s")))
+        return moved.cast(kind)
+    if pa.types.is_string(kind):
+        if sign < 0:
+            raise NoFill("no text value is generated below another one")
+        return pc.binary_join_element_wise(values, "~", "")
+    return pc.add(values, pa.scalar(sign).cast(kind, safe=False))
+
+
+def _length_fill(rule: Compare, draft: Draft, column: Column) -> None:
+    """Pad with ``x`` or cut text so that its length satisfies the comparison."""
+    bound = int(rule.right.value) if isinstance(rule.right, Constant) else 0
+    want = {"<": bound - 1, "<=": bound, ">": bound + 1, ">=": bound, "=": bound}.get(rule.op)
+    if want is None or want < 0:
+        raise NoFill(f"rule {rule.name!r}: no length to aim at")
+    text = pc.cast(draft.column(column.name), pa.string())
+    if rule.op in (">", ">=", "="):
+        text = pc.utf8_rpad(text, want, "x")
+    if rule.op in ("<", "<=", "="):
+        text = pc.utf8_slice_codeunits(text, 0, want)
+    _replace(rule, draft, column.name, text)
+
+
+def fill_compare(rule: Compare, draft: Draft) -> None:
+    """Rows that fail get the constant (or the other column), a step away where strict."""
+    left, right = rule.left, rule.right
+    if not isinstance(left, Column):
+        raise NoFill(f"rule {rule.name!r}: no column on the left")
+    if left.functions and left.functions[-1].endswith("length"):
+        _length_fill(rule, draft, left)
+        return
+    if left.functions or (isinstance(right, Column) and right.functions):
+        if isinstance(right, Column) and rule.op == "=" and right.name == left.name:
+            source = pc.cast(draft.column(left.name), pa.string())
+            function = right.functions[-1] if right.functions else ""
+            mapped = {"lower": pc.utf8_lower, "upper": pc.utf8_upper}.get(function)
+            if mapped is not None and not left.functions:
+                _replace(rule, draft, left.name, mapped(source))
+                return
+        raise NoFill(f"rule {rule.name!r}: no way to generate values through functions")
+    kind = draft.column(left.name).type
+    if isinstance(right, Constant):
+        base = pa.array([_scalar(right, kind).as_py()] * draft.num_rows, kind)
+    else:
+        base = draft.column(right.name).cast(kind)
+        base = pc.coalesce(base, draft.candidates(left.name).cast(kind))
+    if rule.op == "<>":
+        base = _step(kind, base, 1)
+    elif rule.op in ("<", ">"):
+        base = _step(kind, base, 1 if rule.op == ">" else -1)
+    _replace(rule, draft, left.name, base)
+
+
+def fill_one_of(rule: OneOf, draft: Draft) -> None:
+    """Rows that fail get one of the listed values (NOT IN: a candidate, moved on)."""
+    term = rule.term
+    if not isinstance(term, Column) or term.functions:
+        raise NoFill(f"rule {rule.name!r}: no column to fill")
+    kind = draft.column(term.name).type
+    if rule.negated:
+        _replace(rule, draft, term.name, _step(kind, draft.candidates(term.name).cast(kind), 1))
+        return
+    allowed = pa.array([_scalar(v, kind).as_py() for v in rule.values], kind)
+    picks = draft.rng.integers(0, len(allowed), size=draft.num_rows)
+    _replace(rule, draft, term.name, allowed.take(pa.array(picks)))
+
+
+def _like_sample(pattern: str) -> str:
+    out, escaped = [], False
+    for char in pattern:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        else:  # "%" stands for a short word, so that length rules on the column hold too
+            out.append({"_": "x", "%": "seed"}.get(char, char))
+    return "".join(out)
+
+
+def fill_pattern(rule: Pattern, draft: Draft) -> None:
+    """Rows that fail get a sample of the pattern (a negated pattern keeps passing rows only)."""
+    column = rule.term.name
+    if rule.negated:
+        _replace(rule, draft, column, pc.cast(draft.candidates(column), pa.string()))
+        return
+    if rule.kind == "like":
+        values = pa.array([_like_sample(rule.pattern)] * draft.num_rows, pa.string())
+    else:
+        regex = python_regex(rule.kind, rule.pattern) or ""
+        plain = regex.replace("\\A(?:", "(").replace("\\Z", "").lstrip("^")
+        seed = int(draft.rng.integers(2**63))
+        values = pa.array(matching_strings(plain, draft.num_rows, seed), pa.string())
+    _replace(rule, draft, column, values)
+
+
+def fill_is_null(rule: IsNull, draft: Draft) -> None:
+    """IS NOT NULL: candidates where NULL; IS NULL: NULL everywhere."""
+    column = rule.term.name
+    current = draft.column(column)
+    if rule.negated:
+        draft.set(column, pc.coalesce(current, draft.candidates(column).cast(current.type)))
+    else:
+        draft.set(column, pa.nulls(draft.num_rows, current.type))
+
+
+def fill_all_of(rule: AllOf, draft: Draft) -> None:
+    """Each part in turn (a later part may undo an earlier one: the check after filling sees)."""
+    for part in rule.parts:
+        fill(part, draft)
+
+
+def fill_any_of(rule: AnyOf, draft: Draft) -> None:
+    """The first part that can be filled."""
+    for part in rule.parts:
+        try:
+            fill(part, draft)
+        except NotImplementedError:
+            continue
+        return
+    raise NoFill(f"rule {rule.name!r}: no part of it can be generated")
+
+
+def fill_not(rule: Not, draft: Draft) -> None:
+    """A negation has no general fill."""
+    raise NoFill(f"rule {rule.name!r} (Not) has no way to generate valid values")
+
+
+def fill_same_truth(rule: SameTruth, draft: Draft) -> None:
+    """``(a IS NULL) = (b IS NULL)`` and the like: ``b`` is given or left NULL as ``a`` says."""
+    left, right = rule.parts
+    if not (isinstance(left, IsNull) and isinstance(right, IsNull)):
+        raise NoFill(f"rule {rule.name!r}: only NULL tests on both sides can be generated")
+    source, target = left.term.name, right.term.name
+    holds = pc.xor(pc.is_null(draft.column(source)), pa.scalar(left.negated))
+    empty = pc.xor(pc.xor(holds, pa.scalar(rule.negated)), pa.scalar(right.negated))
+    current = draft.column(target)
+    given = pc.coalesce(current, draft.candidates(target).cast(current.type))
+    draft.set(target, pc.if_else(empty, pa.scalar(None, current.type), given))
+
+
 Fill = Callable[[Any, Draft], None]
 
 FILLS: dict[type[Rule], Fill] = {
@@ -151,6 +336,14 @@ FILLS: dict[type[Rule], Fill] = {
     Later: fill_later,
     RequiredWhen: fill_required_when,
     JsonShape: fill_json_shape,
+    Compare: fill_compare,
+    OneOf: fill_one_of,
+    Pattern: fill_pattern,
+    IsNull: fill_is_null,
+    AllOf: fill_all_of,
+    AnyOf: fill_any_of,
+    Not: fill_not,
+    SameTruth: fill_same_truth,
 }
 """Which fill makes rows pass which rule class (a class's subclasses included: ``UuidV4``)."""
 
