@@ -24,6 +24,7 @@ from seedbed import migrate
 from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.errors import GenerateError
+from seedbed.facts import declaration
 from seedbed.facts.checksql import rules_from_check, type_family
 from seedbed.models import predicates, rules
 from seedbed.sqltext import escaped, quote_ident, quote_literal
@@ -526,9 +527,9 @@ def test_three_valued_logic_matches_sql():
     assert negated.passes(frame).tolist() == [True, True, True, False]
 
 
-def test_the_predicate_kinds_are_offered_by_the_rules_module_and_each_has_a_fill():
+def test_the_predicate_kinds_are_offered_by_the_facts_layer_and_each_has_a_fill():
     for kind in predicates.PREDICATE_KINDS:
-        assert getattr(rules, kind.__name__) is kind
+        assert getattr(declaration, kind.__name__) is kind
         assert fills.fill_for(kind.__new__(kind)) is not None, kind.__name__
 
 

@@ -14,18 +14,18 @@ import sqlalchemy as sa
 
 import seedbed.models
 from seedbed.errors import GenerateError
-from seedbed.models import rules
+from seedbed.models import predicates, rules
 from seedbed.synthetic import fills, generate_tables
 
 
 def rule_kinds() -> list[type[rules.Rule]]:
-    """Every subclass of ``Rule`` declared in :mod:`seedbed.models.rules`, however deep."""
+    """Every subclass of ``Rule`` declared in the model's rule modules, however deep."""
     found: list[type[rules.Rule]] = []
     pending = list(rules.Rule.__subclasses__())
     while pending:
         kind = pending.pop()
         pending.extend(kind.__subclasses__())
-        if kind.__module__ == rules.__name__:
+        if kind.__module__ == rules.__name__ or kind in predicates.PREDICATE_KINDS:
             found.append(kind)
     return sorted(found, key=lambda kind: kind.__name__)
 
@@ -33,6 +33,7 @@ def rule_kinds() -> list[type[rules.Rule]]:
 def test_the_rule_kinds_are_found():
     names = {kind.__name__ for kind in rule_kinds()}
     assert {"Matches", "UuidV4", "Length", "Later", "RequiredWhen", "JsonShape"} <= names
+    assert {"Compare", "OneOf", "Pattern", "IsNull", "AllOf", "AnyOf", "Not"} <= names
 
 
 @pytest.mark.parametrize("kind", rule_kinds(), ids=lambda kind: kind.__name__)

@@ -26,6 +26,7 @@ from pglast.stream import RawStream
 
 from seedbed.models import predicates as p
 from seedbed.models.rules import Rule
+from seedbed.sqltext import quote_literal
 
 _FAMILIES = {
     p.NUMBER: (
@@ -320,7 +321,7 @@ class _Walker:
             left, op, right = right, _FLIPPED[op], left
         family = left.result_family
         if isinstance(right, tuple):
-            right = _constant(right[1], family, "'" + right[1].replace("'", "''") + "'")
+            right = _constant(right[1], family, quote_literal(right[1]))
         if isinstance(right, p.Constant) and right.family == p.OTHER and family == p.ENUM:
             right = p.Constant(right.value, p.ENUM, right.sql)
         other = right.result_family if isinstance(right, p.Column) else right.family

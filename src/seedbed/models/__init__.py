@@ -11,7 +11,7 @@ import pkgutil
 from seedbed.models.base import NAMING_CONVENTION, Base, metadata_for
 
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-    if _module not in {"base", "rules"}:
+    if _module not in {"base", "predicates", "rules"}:
         importlib.import_module(f"{__name__}.{_module}")
 
 metadata = Base.metadata

@@ -42,14 +42,15 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from seedbed.lazymodules import lazy_module
-from seedbed.models.rules import Rule, _q
+from seedbed.models.rules import Rule
+from seedbed.sqltext import quote_ident, quote_literal
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 else:
+    np = lazy_module("numpy")
     pd = lazy_module("pandas")
 
 NUMBER, FLOAT, FLOAT4 = "number", "float", "float4"
@@ -97,7 +98,7 @@ class Column:
 
     @property
     def sql(self) -> str:
-        text = _q(self.name)
+        text = quote_ident(self.name)
         for function in self.functions:
             text = f"{function}({text})"
         return text
@@ -315,7 +316,7 @@ class Pattern(Predicate):
 
     @property
     def sql(self) -> str:
-        literal = "'" + self.pattern.replace("'", "''") + "'"
+        literal = quote_literal(self.pattern)
         if self.kind == "regex":
             op = ("!" if self.negated else "") + ("~*" if self.case_insensitive else "~")
         elif self.kind == "like":

@@ -281,23 +281,14 @@ __all__ = [
     "SLUG",
     "URL",
     "UUID_V4",
-    "AllOf",
-    "AnyOf",
-    "Compare",
     "InvalidJson",
-    "IsNull",
     "JsonKey",
     "JsonShape",
     "Later",
     "Length",
     "Matches",
-    "Not",
-    "OneOf",
-    "Pattern",
-    "Predicate",
     "RequiredWhen",
     "Rule",
-    "SameTruth",
     "UuidV4",
     "all_rules",
     "checks",
@@ -310,39 +301,3 @@ __all__ = [
     "url",
     "uuid_v4",
 ]
-
-
-# The predicate kinds (comparisons, lists, patterns, NULL tests and their combinations) live in
-# seedbed.models.predicates, which builds on Rule above; they are offered here too.
-_PREDICATE_NAMES = (
-    "AllOf",
-    "AnyOf",
-    "Compare",
-    "IsNull",
-    "Not",
-    "OneOf",
-    "Pattern",
-    "Predicate",
-    "SameTruth",
-)
-
-if TYPE_CHECKING:
-    from seedbed.models.predicates import (
-        AllOf,
-        AnyOf,
-        Compare,
-        IsNull,
-        Not,
-        OneOf,
-        Pattern,
-        Predicate,
-        SameTruth,
-    )
-
-
-def __getattr__(name: str) -> Any:
-    if name in _PREDICATE_NAMES:
-        from seedbed.models import predicates
-
-        return getattr(predicates, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
