@@ -68,12 +68,30 @@ def embedded_url(home: Path) -> str:
 
                 server = postgres_server.get_server(pgdata, cleanup_mode="stop")
         except Exception as exc:  # the wheel raises assorted subprocess/OS errors
+            reason = _start_failure(exc, pgdata)
             raise DatabaseError(
-                f"could not start the embedded PostgreSQL in {pgdata}: {exc}"
+                f"could not start the embedded PostgreSQL in {pgdata}: {reason}"
             ) from exc
         _servers[pgdata] = server
     uri: str = server.get_uri()
     return uri
+
+
+def _start_failure(exc: Exception, pgdata: Path) -> str:
+    """Why the server did not start: the server log's last line rather than a command list."""
+    if not isinstance(exc, subprocess.CalledProcessError | subprocess.TimeoutExpired):
+        return str(exc)
+    log = pgdata / "log"
+    try:
+        with log.open("rb") as handle:
+            handle.seek(max(0, log.stat().st_size - 4096))
+            lines = handle.read().decode(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    last = next((line.strip() for line in reversed(lines) if line.strip()), None)
+    program = Path(str(exc.cmd[0])).name
+    ended = "timed out" if isinstance(exc, subprocess.TimeoutExpired) else "failed"
+    return f"{program} {ended}" + (f": {last}" if last else "") + f" (server log: {log})"
 
 
 def stop_embedded(home: Path) -> None:
