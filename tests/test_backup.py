@@ -131,3 +131,23 @@ def test_old_servers_get_the_script_without_transaction_timeout() -> None:
     data = [b"COPY s.t (a) FROM stdin;\n", b"SET transaction_timeout = 0;\n"]
     kept = list(without_timeout_setting(script + data))
     assert kept == [script[0], script[2], *data]
+
+
+@pytest.mark.parametrize(
+    ("out", "reason"),
+    [
+        ("folder", "Is a directory"),
+        ("a-file/x.dump", "Not a directory"),
+        ("/proc/x.dump", "No such file or directory"),
+    ],
+)
+def test_a_backup_that_cannot_be_written_there_is_a_backup_error(
+    out: str, reason: str, settings: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "a-file").write_text("kept")
+    target = tmp_path / out
+    with pytest.raises(BackupError, match=f"cannot write the backup to {target}: {reason}"):
+        safety.backup(settings, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "folder"]
+    assert list((tmp_path / "folder").iterdir()) == []

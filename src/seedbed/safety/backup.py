@@ -10,6 +10,7 @@ there untouched.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -64,6 +65,8 @@ def backup(settings: Settings | None = None, out: Path | str | None = None) -> P
         map_errors({OSError: BackupError}, f"cannot write the backup to {path}"),
         client_connection(settings) as connection,
     ):
+        if path.parent.exists() and not path.parent.is_dir():  # mkdir would say "File exists"
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
         path.parent.mkdir(parents=True, exist_ok=True)
         with replacing(path, durable=True) as temp:
             command = [str(pg_program("pg_dump")), "--format=custom"]
