@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from seedbed.config import Settings
+from seedbed.db import get_engine
 from tests.helpers import ROOT, run_cli
 
 SEEDS = str(ROOT / "data" / "seeds")
@@ -181,3 +184,55 @@ def test_a_valid_validate_names_files_rows_and_seconds(db_env: dict[str, str]) -
     )
     assert done.stdout.rstrip().endswith(" s)")
     assert done.stderr == ""  # not a terminal: no progress, and no database was used
+
+
+@pytest.mark.parametrize(
+    ("args", "verb"), [(["db", "reset"], "drop"), (["db", "restore"], "replace")]
+)
+def test_a_destructive_command_without_yes_is_refused_on_stderr_in_one_line(
+    args: list[str], verb: str, settings: Settings, db_env: dict[str, str], tmp_path: Path
+) -> None:
+    if verb == "replace":
+        args = [*args, str(tmp_path / "any.dump")]
+    refused = cli(settings, db_env, *args)
+    assert refused.returncode == 2 and refused.stdout == ""
+    using, error = refused.stderr.splitlines()
+    assert using.startswith("using ")
+    assert (
+        error == f"seedbed: error: refusing to {verb} namespace '{settings.schema}' without --yes"
+    )
+    assert "alembic_version" in _table_names(settings)  # nothing was dropped
+
+
+@pytest.mark.parametrize("server", ["embedded", "url"])
+def test_backup_and_restore_print_no_library_warning_without_xdg_runtime_dir(
+    server: str, settings: Settings, db_env: dict[str, str], tmp_path: Path
+) -> None:
+    """CI containers rarely set XDG_RUNTIME_DIR; platformdirs then warns, on import of the wheel."""
+    from seedbed.db import database_url
+
+    env = {k: v for k, v in db_env.items() if k != "XDG_RUNTIME_DIR"}
+    if server == "url":
+        env["DATABASE_URL"] = database_url(settings).replace("+psycopg", "")
+    dump = str(tmp_path / "ci.dump")
+    for args in (["db", "backup", "--out", dump], ["db", "restore", dump, "--yes"]):
+        done = cli(settings, env, *args)
+        assert done.returncode == 0, done.stderr
+        assert [line.split()[0] for line in done.stderr.splitlines()] == ["using"], done.stderr
+
+
+def test_an_embedded_server_that_cannot_start_is_one_line_naming_the_reason(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pgdata").mkdir()
+    (tmp_path / "pgdata" / "PG_VERSION").write_text("9\n")  # looks made, is not
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "XDG_RUNTIME_DIR")}
+    done = run_cli("db", "check", env={**env, "SEEDBED_HOME": str(tmp_path)})
+    assert done.returncode == 2
+    _, error = done.stderr.splitlines()
+    assert error.startswith("seedbed: error: could not start the embedded PostgreSQL in ")
+    assert "pg_ctl failed: postgres: could not access the server configuration file" in error
+
+
+def _table_names(settings: Settings) -> list[str]:
+    return sa.inspect(get_engine(settings)).get_table_names(schema=settings.schema)

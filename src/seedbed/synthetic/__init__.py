@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import MetaData
 
+from seedbed.atomic import replacing, replacing_all
 from seedbed.errors import SeedError, map_errors
 from seedbed.synthetic.arrays import SYNTHETIC_DOMAIN, uuid4_strings
 from seedbed.synthetic.breakage import break_rows, ways_to_break
@@ -105,6 +106,10 @@ def generate_seed_set(
 ) -> dict[str, int]:
     """Write one CSV per table of the model into ``out_dir``; return row counts per table.
 
+    Every file is written beside its target first and the set replaces the
+    files there only when all were written, so a failed run leaves an
+    earlier set in ``out_dir`` as it was.
+
     >>> generate_seed_set(1000, "data/demo", seed=1)           # doctest: +SKIP
     {'user': 1000, 'account': 1000, 'post': 500, ...}
     """
@@ -117,9 +122,11 @@ def generate_seed_set(
     tables = generate_tables(users, seed, invalid_fraction, metadata=metadata)
     with map_errors({(OSError, pa.ArrowException): SeedError}, f"cannot write into {out}"):
         out.mkdir(parents=True, exist_ok=True)
-        for name, table in tables.items():
-            pacsv.write_csv(table, out / f"{name}.csv")
-            counts[name] = table.num_rows
+        targets = [out / f"{name}.csv" for name in tables]
+        with replacing_all(targets) as temps:
+            for (name, table), temp in zip(tables.items(), temps, strict=True):
+                pacsv.write_csv(table, temp)
+                counts[name] = table.num_rows
     return counts
 
 
@@ -132,7 +139,7 @@ def generate_users_csv(
     def chunk(n: int, first: int) -> pa.Table:
         return as_text_table(pa.table(user_columns(rng, n, first)))
 
-    with pacsv.CSVWriter(Path(path), chunk(0, 0).schema) as writer:
+    with replacing(path) as temp, pacsv.CSVWriter(temp, chunk(0, 0).schema) as writer:
         for first in range(0, users, chunk_rows):
             writer.write_table(chunk(min(chunk_rows, users - first), first))
     return users

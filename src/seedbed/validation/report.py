@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from seedbed.atomic import replacing
 from seedbed.lazymodules import lazy_module
 
 if TYPE_CHECKING:
@@ -358,8 +359,12 @@ class ValidationReport:
         return "".join(parts)
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
-        """Write every row (never capped) to a CSV file; secrets are already redacted."""
-        self._frame.to_csv(path, index=False, na_rep="")
+        """Write every row (never capped) to a CSV file; secrets are already redacted.
+
+        The file is replaced whole or not at all (:mod:`seedbed.atomic`).
+        """
+        with replacing(os.fspath(path)) as temp:
+            self._frame.to_csv(temp, index=False, na_rep="")
 
 
 @dataclass(frozen=True)
