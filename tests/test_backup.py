@@ -97,13 +97,15 @@ def test_a_password_in_the_query_wins_over_the_user_part_as_for_psycopg() -> Non
         assert "first" not in connection.conninfo and "second" not in connection.conninfo
 
 
-def test_an_sslpassword_goes_to_a_private_service_file_removed_afterwards() -> None:
-    url = "postgresql://me@db.example/app?sslpassword=k%C3%A9y%3D1&sslkey=/keys/me.key"
+def test_an_sslpassword_goes_to_a_private_service_file_removed_afterwards(tmp_path: Path) -> None:
+    key = tmp_path / "me.key"  # a file libpq would find: a missing one is refused first
+    key.write_text("not a real key\n")
+    url = f"postgresql://me@db.example/app?sslpassword=k%C3%A9y%3D1&sslkey={key}"
     with client_connection(load_settings(database_url=url)) as connection:
         service_file = Path(connection.env["PGSERVICEFILE"])
         assert service_file.read_text(encoding="utf-8") == "[seedbed]\nsslpassword=kéy=1\n"
         assert service_file.stat().st_mode & 0o777 == 0o600
-        assert connection.conninfo.endswith("sslkey=/keys/me.key service=seedbed")
+        assert connection.conninfo.endswith(f"sslkey={key} service=seedbed")
         assert "kéy" not in connection.conninfo
     assert not service_file.parent.exists()
 
