@@ -83,6 +83,10 @@ def test_bad_schema_in_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -
             "postgresql://me@h/db?sslmode=require&PASSWORD=***&x=1",
         ),
         ("postgresql://h/db?sslpassword=s3cret", "postgresql://h/db?sslpassword=***"),
+        (
+            "postgresql://h/db?oauth_client_secret=s3cret&sslmode=require",
+            "postgresql://h/db?oauth_client_secret=***&sslmode=require",
+        ),
     ],
 )
 def test_redact_url_hides_every_password(url: str, shown: str) -> None:

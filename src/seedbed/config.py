@@ -53,7 +53,8 @@ def check_identifier(name: str) -> str:
 
 
 _PREFIXES = ("postgresql+psycopg://", "postgresql://", "postgres://")
-_PASSWORD_PARAM = re.compile(r"([?&;][^=&;#]*password[^=&;#]*=)[^&;#]*", re.IGNORECASE)
+# Every query parameter libpq treats as a secret: password, sslpassword, oauth_client_secret.
+_PASSWORD_PARAM = re.compile(r"([?&;][^=&;#]*(?:password|secret)[^=&;#]*=)[^&;#]*", re.IGNORECASE)
 _USERINFO_SAFE = "%!$&'()*+,;="  # everything else ('@', ':', '/', '?', '#', ...) is escaped
 
 
@@ -107,7 +108,7 @@ def redact_url(url: str) -> str:
     """The URL with every password replaced by ``***``, safe to print.
 
     Covers the password in the user part (even with unescaped ``@`` in it) and
-    ``password=`` (or ``sslpassword=``) in the query string.
+    ``password=``, ``sslpassword=`` and ``oauth_client_secret=`` in the query string.
 
     >>> redact_url("postgresql://me:p@ss@db.example/app?sslpassword=x&sslmode=require")
     'postgresql://me:***@db.example/app?sslpassword=***&sslmode=require'
