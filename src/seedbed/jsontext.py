@@ -4,6 +4,10 @@
 JSON column: numbers become ``int`` or ``Decimal`` (never a lossy float), and
 what ``jsonb`` refuses (NaN, ``\\u0000``, lone surrogates, numbers beyond
 ``numeric``) raises :class:`InvalidJson`.
+
+``object_cells`` reads one line of a JSON Lines file: the members of its one
+object, each value as the text a CSV cell would hold, taken from the line as
+written (numbers, nested objects and arrays are never re-printed).
 """
 
 from __future__ import annotations
@@ -76,4 +80,103 @@ def parse_json(text: str) -> Any:
     return value
 
 
-__all__ = ["InvalidJson", "parse_json"]
+def _not_json(name: str) -> Any:
+    raise ValueError(f"holds {name}, which is not JSON")
+
+
+class _Literal(str):
+    """A JSON number: the text exactly as written."""
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object: its members in order, a key given twice kept twice."""
+
+
+# Numbers stay the text they were written as; objects stay lists of pairs.
+_DECODER = json.JSONDecoder(
+    parse_float=_Literal, parse_int=_Literal, parse_constant=_not_json, object_pairs_hook=_Pairs
+)
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(line: str, at: int) -> int:
+    """Where the JSON whitespace from ``at`` ends."""
+    match = _SPACE.match(line, at)
+    return at if match is None else match.end()
+
+
+def _raw_values(line: str) -> list[str]:
+    """The JSON text of each member's value, as written, of the one object on ``line``.
+
+    ``line`` has been decoded already: it is valid JSON and one object.
+    """
+    raws: list[str] = []
+    at = line.index("{") + 1
+    while True:
+        at = line.index('"', at)  # only whitespace and a comma come before the next key
+        _, at = json.decoder.scanstring(line, at + 1)
+        at = _skip(line, line.index(":", at) + 1)
+        _, end = _DECODER.scan_once(line, at)
+        raws.append(line[at:end])
+        at = _skip(line, end)
+        if line[at] == "}":
+            return raws
+        at += 1
+
+
+def _text(value: str, what: str) -> str:
+    try:
+        value.encode("utf-8")  # only a lone surrogate fails to encode
+    except UnicodeEncodeError:
+        raise InvalidJson(f"has a {what} with a lone surrogate escape (such as \\ud800)") from None
+    return value
+
+
+def _cells(line: str) -> dict[str, str | None]:
+    value = _DECODER.decode(line)
+    if not isinstance(value, _Pairs):
+        raise InvalidJson("must hold one JSON object")
+    nested = any(isinstance(item, list) for _, item in value)
+    raws = _raw_values(line) if nested else []
+    cells: dict[str, str | None] = {}
+    for number, (key, item) in enumerate(value):
+        if _text(key, "key") in cells:
+            raise InvalidJson(f"names the key {json.dumps(key)} twice in one object")
+        if item is None:
+            cells[key] = None
+        elif isinstance(item, bool):
+            cells[key] = "true" if item else "false"
+        elif isinstance(item, _Literal):
+            cells[key] = str(item)
+        elif isinstance(item, str):
+            cells[key] = _text(item, "string")
+        else:  # an object or array: its text as written
+            cells[key] = raws[number]
+    return cells
+
+
+def object_cells(line: str) -> dict[str, str | None]:
+    """The members of the one JSON object on ``line``, each value as a CSV cell's text.
+
+    A string gives its text; ``null`` gives None; ``true``, ``false``, numbers,
+    objects and arrays give their JSON text exactly as written (``1.10`` stays
+    ``1.10``, ``-0`` stays ``-0``), so a JSON column's value reaches PostgreSQL
+    as the same text a CSV cell would hold, and ``jsonb`` judges it the same
+    way (a key given twice inside a nested object included). Raises
+    :class:`InvalidJson` for a line that is not one JSON object, for NaN and
+    Infinity (not JSON), for a key the object gives twice, and for a lone
+    surrogate escape in a key or string value.
+    """
+    try:
+        return _cells(line)
+    except InvalidJson:
+        raise
+    except json.JSONDecodeError as exc:
+        raise InvalidJson(f"is not valid JSON: {exc.msg} at character {exc.pos}") from None
+    except RecursionError:
+        raise InvalidJson("is nested too deeply") from None
+    except ValueError as exc:  # NaN and Infinity, from parse_constant
+        raise InvalidJson(str(exc)) from None
+
+
+__all__ = ["InvalidJson", "object_cells", "parse_json"]
