@@ -307,7 +307,7 @@ def _piece_chunk(spec: TableSpec, piece: RawPiece, usable: dict[str, int]) -> Se
             file=piece.label,
             table=spec.name,
             lines=[p.line],
-            column=None,
+            column=p.column,
             rule=p.rule,
             values=None,
             message=p.message,
