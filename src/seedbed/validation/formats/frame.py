@@ -49,11 +49,15 @@ def _json_text(value: object) -> object:
 
 
 def frame_to_arrow(frame: pd.DataFrame, table: sa.Table) -> pa.Table:
-    """``frame`` as an Arrow table COPY can read back as CSV (JSON columns as JSON text)."""
+    """``frame`` as an Arrow table COPY can read back as CSV (JSON objects as JSON text).
+
+    Arrow and pandas types are left to :func:`arrow_csv_blocks`, which makes them plain.
+    """
     converted = {}
     for name in frame.columns:
         column = frame[name]
-        if name in table.c and isinstance(table.c[name].type, JSONB | sa.JSON):
+        json_column = name in table.c and isinstance(table.c[name].type, JSONB | sa.JSON)
+        if json_column and column.dtype == np.dtype(object):  # Python objects: as JSON text
             column = column.map(_json_text).astype("string")
         converted[name] = column
     return pa.Table.from_pandas(pd.DataFrame(converted), preserve_index=False)
