@@ -261,3 +261,105 @@ def test_a_lone_surrogate_in_a_frame_is_a_report_row(dtype: str, engine: Engine)
     with pytest.raises(DataError):
         seedbed.load({"user": users}, engine=engine, progress=False)
     assert snapshot(engine) == before
+
+
+class GadgetModel:
+    """A model of one table with integer, numeric, boolean and timestamp columns."""
+
+    name = "test model: gadget"
+
+    def metadata(self, schema: str) -> sa.MetaData:
+        metadata = sa.MetaData(schema=schema)
+        sa.Table(
+            "gadget",
+            metadata,
+            sa.Column("id", sa.Text, primary_key=True),
+            sa.Column("units", sa.Integer),
+            sa.Column("stock", sa.SmallInteger, nullable=False),
+            sa.Column("price", sa.Numeric(12, 2)),
+            sa.Column("ok", sa.Boolean),
+            sa.Column("made_at", sa.DateTime(timezone=True)),
+        )
+        return metadata
+
+    def declared_metadata(self) -> sa.MetaData:
+        return self.metadata("gadget")
+
+    def declaring_class(self, table: sa.Table) -> type | None:
+        return None
+
+
+GADGETS = pd.DataFrame(
+    {
+        "id": ["a", "b", "c"],
+        "units": pd.array([1, None, 2**31 - 1], dtype="Int64"),
+        "stock": pd.array([0, -5, 32767], dtype="Int16"),
+        "price": pd.array([1.5, None, 9999999999.25], dtype="Float64"),
+        "ok": pd.array([True, None, False], dtype="boolean"),
+        "made_at": pd.to_datetime(
+            ["2024-05-01T12:00:00Z", None, "1999-12-31T23:59:59.5Z"], utc=True, format="ISO8601"
+        ),
+    }
+)
+GADGET_ROWS = [
+    ("a", 1, 0, "1.50", True, pd.Timestamp("2024-05-01T12:00:00Z")),
+    ("b", None, -5, None, None, None),
+    ("c", 2**31 - 1, 32767, "9999999999.25", False, pd.Timestamp("1999-12-31T23:59:59.5Z")),
+]
+
+
+@pytest.fixture
+def gadget_engine(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """The test's namespace with the gadget model in use and its table created."""
+    model = GadgetModel()
+    monkeypatch.setattr("seedbed.facts.source._chosen", model)
+    model.metadata(schema_of(engine)).create_all(engine)
+    return engine
+
+
+def gadget_rows(engine: Engine) -> list[tuple[Any, ...]]:
+    query = f'SELECT id, units, stock, price::text, ok, made_at FROM "{schema_of(engine)}".gadget'
+    with engine.connect() as conn:
+        return sorted(tuple(row) for row in conn.execute(sa.text(query)))
+
+
+GADGET_DTYPES: dict[str, Callable[[pd.DataFrame], Any]] = {
+    "Int64, Float64, boolean, datetime64[ns, UTC]": lambda f: f,
+    "ArrowDtype(int64, float64, bool, timestamp)": lambda f: f.astype(
+        {
+            "units": pd.ArrowDtype(pa.int64()),
+            "stock": pd.ArrowDtype(pa.int16()),
+            "price": pd.ArrowDtype(pa.float64()),
+            "ok": pd.ArrowDtype(pa.bool_()),
+            "made_at": pd.ArrowDtype(pa.timestamp("us", tz="UTC")),
+        }
+    ),
+    "arrow table": lambda f: pa.Table.from_pandas(f, preserve_index=False),
+    "parquet": lambda f: pa.Table.from_pandas(f, preserve_index=False),
+}
+
+
+@pytest.mark.parametrize("dtype", GADGET_DTYPES)
+def test_nullable_number_boolean_and_timestamp_dtypes_validate_and_load(
+    dtype: str, gadget_engine: Engine, tmp_path: Path
+) -> None:
+    source: Any = GADGET_DTYPES[dtype](GADGETS)
+    if dtype == "parquet":
+        pq.write_table(source, tmp_path / "gadget.parquet")
+        source = tmp_path / "gadget.parquet"
+    report = seedbed.validate({"gadget": source})
+    assert report.ok, report.failures[["column", "rule", "message"]].to_dict("records")
+    seedbed.load({"gadget": source}, engine=gadget_engine, progress=False)
+    assert gadget_rows(gadget_engine) == GADGET_ROWS
+
+
+def test_a_number_out_of_its_column_range_is_a_report_row_whatever_its_dtype(
+    gadget_engine: Engine,
+) -> None:
+    for dtype in ("Int64", pd.ArrowDtype(pa.int64())):
+        frame = GADGETS.astype({"stock": dtype})
+        frame.loc[1, "stock"] = 40000  # beyond smallint
+        report = seedbed.validate({"gadget": frame})
+        assert [(r["line"], r["column"], r["rule"]) for r in report.to_records()] == [
+            (1, "stock", "type")
+        ], dtype
