@@ -114,9 +114,9 @@ def _raw_values(line: str) -> list[str]:
     at = line.index("{") + 1
     while True:
         at = line.index('"', at)  # only whitespace and a comma come before the next key
-        _, at = json.decoder.scanstring(line, at + 1)
+        _, at = _DECODER.raw_decode(line, at)
         at = _skip(line, line.index(":", at) + 1)
-        _, end = _DECODER.scan_once(line, at)
+        _, end = _DECODER.raw_decode(line, at)
         raws.append(line[at:end])
         at = _skip(line, end)
         if line[at] == "}":

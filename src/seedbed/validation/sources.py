@@ -154,8 +154,9 @@ def _is_frame(value: object) -> bool:
 def _bound_source(name: str, value: PathInput | FrameLike) -> SeedFormat:
     """The source bound to table ``name`` by a mapping: a DataFrame, a file or a folder."""
     if _is_frame(value):
-        # An Arrow table keeps its Arrow types; the format object makes them plain.
-        frame = value.to_pandas(types_mapper=pd.ArrowDtype) if isinstance(value, pa.Table) else value
+        frame = value
+        if isinstance(value, pa.Table):  # Arrow types kept; the format object makes them plain
+            frame = value.to_pandas(types_mapper=pd.ArrowDtype)
         return FrameInput(cast("pd.DataFrame", frame), f"<frame:{name}>")
     if isinstance(value, str | os.PathLike):
         path = Path(value)
