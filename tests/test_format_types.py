@@ -9,6 +9,7 @@ Unicode) is a report row with its column, never a crash.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,39 @@ def test_an_enum_value_in_a_category_column_is_judged_by_its_value(tmp_path: Pat
         rows = [(r["line"], r["column"], r["rule"], r["value"]) for r in report.to_records()]
         assert (1, "status", "enum", "gone") in rows, label
         assert [r for r in rows if r[1] == "status"] == [(1, "status", "enum", "gone")], label
+
+
+UUID_COLUMNS = {"id", "author_id"}
+
+
+def _uuid_arrow(table: pa.Table) -> pa.Table:
+    """``table`` with its UUID columns as Arrow's ``uuid`` type, as DuckDB writes them."""
+    for name in UUID_COLUMNS & set(table.column_names):
+        cells = [None if v is None else uuid.UUID(v).bytes for v in table.column(name).to_pylist()]
+        storage = pa.array(cells, pa.binary(16))
+        column = pa.ExtensionArray.from_storage(pa.uuid(), storage)
+        table = table.set_column(table.schema.get_field_index(name), name, column)
+    return table
+
+
+def _uuid_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.astype(object).where(frame.notna(), None)
+    for name in UUID_COLUMNS & set(frame.columns):
+        frame[name] = [uuid.UUID(v) for v in frame[name]]
+    return frame
+
+
+@pytest.mark.parametrize("container", ["parquet", "arrow table", "frame of uuid.UUID"])
+def test_uuid_typed_columns_validate_and_load_as_their_text(
+    container: str, engine: Engine, tmp_path: Path, from_csv: dict[str, list[str]]
+) -> None:
+    source: dict[str, Any]
+    if container == "frame of uuid.UUID":
+        source = {name: _uuid_objects(csv_frame(name)) for name in TABLES}
+    else:
+        tables = {name: _uuid_arrow(text_table(name, pa.string())) for name in TABLES}
+        source = CONTAINERS[container](tables, tmp_path)
+    validates_and_loads(source, engine, from_csv)
 
 
 def _not_utf8(texts: list[str | None], row: int, kind: pa.DataType) -> pa.Array:

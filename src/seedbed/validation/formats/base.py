@@ -18,7 +18,8 @@ How Arrow and pandas typed a column is made plain here, once, for reading
 (:func:`plain_piece`) and for COPY (:func:`arrow_csv_blocks`): dictionary
 and ``category`` columns are decoded to their values; every Arrow string
 kind (``string``, ``large_string``, ``string_view``) and binary kind holding
-text becomes ``string``; dates become ISO text; integer and boolean columns
+text becomes ``string``; dates and UUIDs (Arrow's ``uuid``, Python's
+``uuid.UUID``) become their text; integer and boolean columns
 keep their nulls (nullable ``Int64``, ``boolean``). A cell that is not valid
 UTF-8 (Arrow) or holds a lone surrogate (a Python ``str``) is an ``encoding``
 problem naming its column, and its row is left out, as a CSV record that is
@@ -32,6 +33,7 @@ package, so adding a format is adding one module.
 from __future__ import annotations
 
 import os
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -212,7 +214,8 @@ def plain_array(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, list[tuple
 
     Dictionary arrays are decoded to their values; string and binary kinds
     become ``string`` (a cell that is not UTF-8 becomes null and is listed
-    with why); dates become ISO text. Other types are left as they are.
+    with why); dates and UUIDs (``arrow.uuid``, as DuckDB writes them) become
+    their text. Other types are left as they are.
     """
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
@@ -222,6 +225,9 @@ def plain_array(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, list[tuple
         return _utf8(array)
     if pa.types.is_date(array.type):
         return array.cast(pa.string()), []
+    if getattr(array.type, "extension_name", None) == "arrow.uuid":
+        cells = array.storage.to_pylist()
+        return pa.array([None if b is None else str(uuid.UUID(bytes=b)) for b in cells]), []
     return array, []
 
 
@@ -249,23 +255,26 @@ def _to_pandas(array: pa.Array, index: pd.Index) -> pd.Series:
     return column.set_axis(index)
 
 
-def _no_surrogates(series: pd.Series) -> list[tuple[int, str]]:
-    """The rows of a column of Python text whose text is not Unicode (a lone surrogate)."""
-    values = series.to_numpy(dtype=object)
+def _python_text(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
+    """Python objects: UUIDs as their text, and the rows whose text has a lone surrogate."""
+    values = series.to_numpy(dtype=object, copy=True)
     try:
         pa.array(values, type=pa.string(), from_pandas=True)
-        return []
+        return series, []
     except (pa.ArrowException, UnicodeEncodeError):
         pass  # a lone surrogate, or objects that are not text (the column's check says so)
     bad = []
+    found_uuid = False
     for row, value in enumerate(values):
-        if isinstance(value, str):
+        if isinstance(value, uuid.UUID):
+            values[row], found_uuid = str(value), True
+        elif isinstance(value, str):
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError as exc:
                 code = ord(value[exc.start])
                 bad.append((row, f"is not valid text (a lone surrogate, U+{code:04X})"))
-    return bad
+    return (pd.Series(values, index=series.index) if found_uuid else series), bad
 
 
 def _plain_series(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
@@ -273,10 +282,10 @@ def _plain_series(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
     if isinstance(dtype, pd.CategoricalDtype | pd.ArrowDtype):
         array, bad = plain_array(pa.array(series, from_pandas=True))
         return _to_pandas(array, series.index), bad
-    if dtype == np.dtype(object) or (
-        isinstance(dtype, pd.StringDtype) and dtype.storage == "python"
-    ):
-        return series, _no_surrogates(series)
+    if dtype == np.dtype(object):
+        return _python_text(series)
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "python":
+        return series, _python_text(series)[1]
     return series, []
 
 
