@@ -279,6 +279,9 @@ def _python_text(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
 
 def _plain_series(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
     dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype) and dtype.categories.dtype == np.dtype(object):
+        values = series.astype(object)  # Python objects: text, or anything else
+        return _python_text(values.where(values.notna(), None))
     if isinstance(dtype, pd.CategoricalDtype | pd.ArrowDtype):
         array, bad = plain_array(pa.array(series, from_pandas=True))
         return _to_pandas(array, series.index), bad
