@@ -361,6 +361,11 @@ def gadget_rows(engine: Engine) -> list[tuple[Any, ...]]:
         return sorted(tuple(row) for row in conn.execute(sa.text(query)))
 
 
+def _decimal_price(table: pa.Table) -> pa.Table:
+    price = table.schema.get_field_index("price")
+    return table.set_column(price, "price", table.column("price").cast(pa.decimal128(12, 2)))
+
+
 GADGET_DTYPES: dict[str, Callable[[pd.DataFrame], Any]] = {
     "Int64, Float64, boolean, datetime64[ns, UTC]": lambda f: f,
     "ArrowDtype(int64, float64, bool, timestamp)": lambda f: f.astype(
@@ -374,6 +379,9 @@ GADGET_DTYPES: dict[str, Callable[[pd.DataFrame], Any]] = {
     ),
     "arrow table": lambda f: pa.Table.from_pandas(f, preserve_index=False),
     "parquet": lambda f: pa.Table.from_pandas(f, preserve_index=False),
+    "parquet with decimal128(12, 2) price": lambda f: _decimal_price(
+        pa.Table.from_pandas(f, preserve_index=False)
+    ),
     # as Spark or DuckDB write it: no pandas metadata to bring back Int64 and boolean
     "parquet without pandas metadata": lambda f: pa.Table.from_pandas(
         f, preserve_index=False

@@ -18,8 +18,8 @@ How Arrow and pandas typed a column is made plain here, once, for reading
 (:func:`plain_piece`) and for COPY (:func:`arrow_csv_blocks`): dictionary
 and ``category`` columns are decoded to their values; every Arrow string
 kind (``string``, ``large_string``, ``string_view``) and binary kind holding
-text becomes ``string``; dates and UUIDs (Arrow's ``uuid``, Python's
-``uuid.UUID``) become their text; integer and boolean columns
+text becomes ``string``; dates, decimals and UUIDs (Arrow's ``uuid``,
+Python's ``uuid.UUID``) become their text; integer and boolean columns
 keep their nulls (nullable ``Int64``, ``boolean``). A cell that is not valid
 UTF-8 (Arrow) or holds a lone surrogate (a Python ``str``) is an ``encoding``
 problem naming its column, and its row is left out, as a CSV record that is
@@ -214,8 +214,8 @@ def plain_array(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, list[tuple
 
     Dictionary arrays are decoded to their values; string and binary kinds
     become ``string`` (a cell that is not UTF-8 becomes null and is listed
-    with why); dates and UUIDs (``arrow.uuid``, as DuckDB writes them) become
-    their text. Other types are left as they are.
+    with why); dates, decimals and UUIDs (``arrow.uuid``, as DuckDB writes
+    them) become their text. Other types are left as they are.
     """
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
@@ -223,8 +223,8 @@ def plain_array(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, list[tuple
         array = array.dictionary_decode()
     if _is_text(array.type) or _is_bytes(array.type):
         return _utf8(array)
-    if pa.types.is_date(array.type):
-        return array.cast(pa.string()), []
+    if pa.types.is_date(array.type) or pa.types.is_decimal(array.type):
+        return array.cast(pa.string()), []  # ISO dates; decimals with their scale (1.50)
     if getattr(array.type, "extension_name", None) == "arrow.uuid":
         cells = array.storage.to_pylist()
         return pa.array([None if b is None else str(uuid.UUID(bytes=b)) for b in cells]), []
