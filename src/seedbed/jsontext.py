@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -96,6 +97,8 @@ class _Pairs(list[tuple[str, Any]]):
 _DECODER = json.JSONDecoder(
     parse_float=_Literal, parse_int=_Literal, parse_constant=_not_json, object_pairs_hook=_Pairs
 )
+# The C scanner behind ``raw_decode``: one value from a position, and where it ends.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 _SPACE = re.compile(r"[ \t\n\r]*")
 
 
@@ -103,25 +106,6 @@ def _skip(line: str, at: int) -> int:
     """Where the JSON whitespace from ``at`` ends."""
     match = _SPACE.match(line, at)
     return at if match is None else match.end()
-
-
-def _raw_values(line: str) -> list[str]:
-    """The JSON text of each member's value, as written, of the one object on ``line``.
-
-    ``line`` has been decoded already: it is valid JSON and one object.
-    """
-    raws: list[str] = []
-    at = line.index("{") + 1
-    while True:
-        at = line.index('"', at)  # only whitespace and a comma come before the next key
-        _, at = _DECODER.raw_decode(line, at)
-        at = _skip(line, line.index(":", at) + 1)
-        _, end = _DECODER.raw_decode(line, at)
-        raws.append(line[at:end])
-        at = _skip(line, end)
-        if line[at] == "}":
-            return raws
-        at += 1
 
 
 def _text(value: str, what: str) -> str:
@@ -132,26 +116,70 @@ def _text(value: str, what: str) -> str:
     return value
 
 
-def _cells(line: str) -> dict[str, str | None]:
+def _cell(value: Any, raw: str) -> str | None:
+    """The CSV cell for a member's decoded ``value``, whose JSON text is ``raw``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, _Literal):
+        return str(value)
+    if isinstance(value, str):
+        return _text(value, "string")
+    return raw  # an object or array: its text as written
+
+
+def _add(cells: dict[str, str | None], key: str, cell: str | None) -> None:
+    if _text(key, "key") in cells:
+        raise InvalidJson(f"names the key {json.dumps(key)} twice in one object")
+    cells[key] = cell
+
+
+def _flat(line: str) -> dict[str, str | None]:
+    """The members of a line without nested values: decoded in one call."""
     value = _DECODER.decode(line)
     if not isinstance(value, _Pairs):
         raise InvalidJson("must hold one JSON object")
-    nested = any(isinstance(item, list) for _, item in value)
-    raws = _raw_values(line) if nested else []
     cells: dict[str, str | None] = {}
-    for number, (key, item) in enumerate(value):
-        if _text(key, "key") in cells:
-            raise InvalidJson(f"names the key {json.dumps(key)} twice in one object")
-        if item is None:
-            cells[key] = None
-        elif isinstance(item, bool):
-            cells[key] = "true" if item else "false"
-        elif isinstance(item, _Literal):
-            cells[key] = str(item)
-        elif isinstance(item, str):
-            cells[key] = _text(item, "string")
-        else:  # an object or array: its text as written
-            cells[key] = raws[number]
+    for key, item in value:
+        _add(cells, key, _cell(item, ""))
+    return cells
+
+
+def _expected(line: str, at: int, what: str) -> json.JSONDecodeError:
+    return json.JSONDecodeError(f"Expecting {what}", line, at)
+
+
+def _walked(line: str) -> dict[str, str | None]:
+    """The members of a line that may hold objects or arrays, each value sliced as written."""
+    at = _skip(line, 0)
+    if not line.startswith("{", at):
+        _DECODER.decode(line)  # says why, when the line is not JSON at all
+        raise InvalidJson("must hold one JSON object")
+    cells: dict[str, str | None] = {}
+    at = _skip(line, at + 1)
+    closed = line.startswith("}", at)
+    while not closed:
+        if not line.startswith('"', at):
+            raise _expected(line, at, "property name enclosed in double quotes")
+        key, at = _SCAN(line, at)
+        at = _skip(line, at)
+        if not line.startswith(":", at):
+            raise _expected(line, at, "':' delimiter")
+        at = _skip(line, at + 1)
+        try:
+            value, end = _SCAN(line, at)
+        except StopIteration:
+            raise _expected(line, at, "value") from None
+        _add(cells, key, _cell(value, line[at:end]))
+        at = _skip(line, end)
+        closed = line.startswith("}", at)
+        if not closed and not line.startswith(",", at):
+            raise _expected(line, at, "',' delimiter")
+        at = _skip(line, at + 1) if not closed else at
+    at = _skip(line, at + 1)
+    if at != len(line):
+        raise json.JSONDecodeError("Extra data", line, at)
     return cells
 
 
@@ -168,7 +196,9 @@ def object_cells(line: str) -> dict[str, str | None]:
     surrogate escape in a key or string value.
     """
     try:
-        return _cells(line)
+        if "[" in line or line.count("{") > 1:  # maybe nested values (or brackets in text)
+            return _walked(line)
+        return _flat(line)
     except InvalidJson:
         raise
     except json.JSONDecodeError as exc:
