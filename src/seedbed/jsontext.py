@@ -4,12 +4,17 @@
 JSON column: numbers become ``int`` or ``Decimal`` (never a lossy float), and
 what ``jsonb`` refuses (NaN, ``\\u0000``, lone surrogates, numbers beyond
 ``numeric``) raises :class:`InvalidJson`.
+
+``object_cells`` reads one line of a JSON Lines file: the members of its one
+object, each value as the text a CSV cell would hold, taken from the line as
+written (numbers, nested objects and arrays are never re-printed).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -76,4 +81,132 @@ def parse_json(text: str) -> Any:
     return value
 
 
-__all__ = ["InvalidJson", "parse_json"]
+def _not_json(name: str) -> Any:
+    raise ValueError(f"holds {name}, which is not JSON")
+
+
+class _Literal(str):
+    """A JSON number: the text exactly as written."""
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object: its members in order, a key given twice kept twice."""
+
+
+# Numbers stay the text they were written as; objects stay lists of pairs.
+_DECODER = json.JSONDecoder(
+    parse_float=_Literal, parse_int=_Literal, parse_constant=_not_json, object_pairs_hook=_Pairs
+)
+# The C scanner behind ``raw_decode``: one value from a position, and where it ends.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(line: str, at: int) -> int:
+    """Where the JSON whitespace from ``at`` ends."""
+    match = _SPACE.match(line, at)
+    return at if match is None else match.end()
+
+
+def _text(value: str, what: str) -> str:
+    try:
+        value.encode("utf-8")  # only a lone surrogate fails to encode
+    except UnicodeEncodeError:
+        raise InvalidJson(f"has a {what} with a lone surrogate escape (such as \\ud800)") from None
+    return value
+
+
+def _cell(value: Any, raw: str) -> str | None:
+    """The CSV cell for a member's decoded ``value``, whose JSON text is ``raw``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, _Literal):
+        return str(value)
+    if isinstance(value, str):
+        return _text(value, "string")
+    return raw  # an object or array: its text as written
+
+
+def _add(cells: dict[str, str | None], key: str, cell: str | None) -> None:
+    if _text(key, "key") in cells:
+        raise InvalidJson(f"names the key {json.dumps(key)} twice in one object")
+    cells[key] = cell
+
+
+def _flat(line: str) -> dict[str, str | None]:
+    """The members of a line without nested values: decoded in one call."""
+    value = _DECODER.decode(line)
+    if not isinstance(value, _Pairs):
+        raise InvalidJson("must hold one JSON object")
+    cells: dict[str, str | None] = {}
+    for key, item in value:
+        _add(cells, key, _cell(item, ""))
+    return cells
+
+
+def _expected(line: str, at: int, what: str) -> json.JSONDecodeError:
+    return json.JSONDecodeError(f"Expecting {what}", line, at)
+
+
+def _walked(line: str) -> dict[str, str | None]:
+    """The members of a line that may hold objects or arrays, each value sliced as written."""
+    at = _skip(line, 0)
+    if not line.startswith("{", at):
+        _DECODER.decode(line)  # says why, when the line is not JSON at all
+        raise InvalidJson("must hold one JSON object")
+    cells: dict[str, str | None] = {}
+    at = _skip(line, at + 1)
+    closed = line.startswith("}", at)
+    while not closed:
+        if not line.startswith('"', at):
+            raise _expected(line, at, "property name enclosed in double quotes")
+        key, at = _SCAN(line, at)
+        at = _skip(line, at)
+        if not line.startswith(":", at):
+            raise _expected(line, at, "':' delimiter")
+        at = _skip(line, at + 1)
+        try:
+            value, end = _SCAN(line, at)
+        except StopIteration:
+            raise _expected(line, at, "value") from None
+        _add(cells, key, _cell(value, line[at:end]))
+        at = _skip(line, end)
+        closed = line.startswith("}", at)
+        if not closed and not line.startswith(",", at):
+            raise _expected(line, at, "',' delimiter")
+        at = _skip(line, at + 1) if not closed else at
+    at = _skip(line, at + 1)
+    if at != len(line):
+        raise json.JSONDecodeError("Extra data", line, at)
+    return cells
+
+
+def object_cells(line: str) -> dict[str, str | None]:
+    """The members of the one JSON object on ``line``, each value as a CSV cell's text.
+
+    A string gives its text; ``null`` gives None; ``true``, ``false``, numbers,
+    objects and arrays give their JSON text exactly as written (``1.10`` stays
+    ``1.10``, ``-0`` stays ``-0``), so a JSON column's value reaches PostgreSQL
+    as the same text a CSV cell would hold, and ``jsonb`` judges it the same
+    way (a key given twice inside a nested object included). Raises
+    :class:`InvalidJson` for a line that is not one JSON object, for NaN and
+    Infinity (not JSON), for a key the object gives twice, and for a lone
+    surrogate escape in a key or string value.
+    """
+    try:
+        if "[" in line or line.count("{") > 1:  # maybe nested values (or brackets in text)
+            return _walked(line)
+        return _flat(line)
+    except InvalidJson:
+        raise
+    except json.JSONDecodeError as exc:
+        raise InvalidJson(f"is not valid JSON: {exc.msg} at character {exc.pos}") from None
+    except RecursionError:
+        raise InvalidJson("is nested too deeply") from None
+    except ValueError as exc:  # NaN and Infinity, from parse_constant
+        raise InvalidJson(str(exc)) from None
+
+
+__all__ = ["InvalidJson", "object_cells", "parse_json"]

@@ -88,7 +88,12 @@ def _string_array(series: pd.Series) -> pa.Array | None:
     """The values as a pyarrow string array, or None when they are not all text."""
     dtype = series.dtype
     if isinstance(dtype, pd.StringDtype) or (
-        isinstance(dtype, pd.ArrowDtype) and pa.types.is_string(dtype.pyarrow_dtype)
+        isinstance(dtype, pd.ArrowDtype)
+        and (
+            pa.types.is_string(dtype.pyarrow_dtype)
+            or pa.types.is_large_string(dtype.pyarrow_dtype)
+            or pa.types.is_string_view(dtype.pyarrow_dtype)
+        )
     ):
         arr = pa.array(series, from_pandas=True)
     elif dtype is np.dtype(object) or dtype == np.dtype(object):
@@ -101,7 +106,7 @@ def _string_array(series: pd.Series) -> pa.Array | None:
         return None
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    if pa.types.is_large_string(arr.type):
+    if not pa.types.is_string(arr.type):  # large_string, string_view
         arr = arr.cast(pa.string())
     return arr
 

@@ -54,6 +54,7 @@ class RecordProblem:
     line: int
     rule: str
     message: str
+    column: str | None = None  # the column, when one cell is the problem
 
 
 @dataclass

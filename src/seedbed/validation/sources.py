@@ -154,7 +154,9 @@ def _is_frame(value: object) -> bool:
 def _bound_source(name: str, value: PathInput | FrameLike) -> SeedFormat:
     """The source bound to table ``name`` by a mapping: a DataFrame, a file or a folder."""
     if _is_frame(value):
-        frame = value.to_pandas() if isinstance(value, pa.Table) else value
+        frame = value
+        if isinstance(value, pa.Table):  # Arrow types kept; the format object makes them plain
+            frame = value.to_pandas(types_mapper=pd.ArrowDtype)
         return FrameInput(cast("pd.DataFrame", frame), f"<frame:{name}>")
     if isinstance(value, str | os.PathLike):
         path = Path(value)
@@ -307,7 +309,7 @@ def _piece_chunk(spec: TableSpec, piece: RawPiece, usable: dict[str, int]) -> Se
             file=piece.label,
             table=spec.name,
             lines=[p.line],
-            column=None,
+            column=p.column,
             rule=p.rule,
             values=None,
             message=p.message,

@@ -14,6 +14,17 @@ format is asked of it:
 - where a row the database refused sits in the input
   (:meth:`SeedFormat.position_of_copy_line`, :meth:`SeedFormat.find_key`).
 
+How Arrow and pandas typed a column is made plain here, once, for reading
+(:func:`plain_piece`) and for COPY (:func:`arrow_csv_blocks`): dictionary
+and ``category`` columns are decoded to their values; every Arrow string
+kind (``string``, ``large_string``, ``string_view``) and binary kind holding
+text becomes ``string``; dates, decimals and UUIDs (Arrow's ``uuid``,
+Python's ``uuid.UUID``) become their text; integer and boolean columns
+keep their nulls (nullable ``Int64``, ``boolean``). A cell that is not valid
+UTF-8 (Arrow) or holds a lone surrogate (a Python ``str``) is an ``encoding``
+problem naming its column, and its row is left out, as a CSV record that is
+not UTF-8 is.
+
 File formats decorate their class with :func:`register`;
 :func:`seedbed.validation.formats.file_formats` imports every module of the
 package, so adding a format is adding one module.
@@ -22,6 +33,7 @@ package, so adding a format is adding one module.
 from __future__ import annotations
 
 import os
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -155,6 +167,172 @@ class SeedFormat(ABC):
         return None
 
 
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+    )
+
+
+def _is_bytes(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+        or pa.types.is_binary_view(kind)
+        or pa.types.is_fixed_size_binary(kind)
+    )
+
+
+_AS_BYTES = {"string": "binary", "large_string": "large_binary", "string_view": "binary_view"}
+
+
+def _utf8(array: pa.Array) -> tuple[pa.Array, list[tuple[int, str]]]:
+    """Text or bytes as ``string``, and the rows that are not UTF-8 (null in the result)."""
+    if _is_text(array.type):
+        try:
+            array.validate(full=True)  # text read from a file is not checked as it is read
+            return array.cast(pa.string()), []
+        except pa.ArrowInvalid:
+            array = array.view(getattr(pa, _AS_BYTES[str(array.type)])())
+    else:
+        try:
+            return array.cast(pa.string()), []
+        except pa.ArrowInvalid:
+            pass
+    cells: list[str | None] = []
+    bad: list[tuple[int, str]] = []
+    for row, raw in enumerate(array.to_pylist()):
+        try:
+            cells.append(None if raw is None else raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            cells.append(None)
+            bad.append((row, f"is not UTF-8 (byte 0x{raw[exc.start]:02x})"))
+    return pa.array(cells, pa.string()), bad
+
+
+def plain_array(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, list[tuple[int, str]]]:
+    """``array`` with its text in one type, and the rows whose text cannot be read.
+
+    Dictionary arrays are decoded to their values; string and binary kinds
+    become ``string`` (a cell that is not UTF-8 becomes null and is listed
+    with why); dates, decimals and UUIDs (``arrow.uuid``, as DuckDB writes
+    them) become their text. Other types are left as they are.
+    """
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    if _is_text(array.type) or _is_bytes(array.type):
+        return _utf8(array)
+    if pa.types.is_date(array.type) or pa.types.is_decimal(array.type):
+        return array.cast(pa.string()), []  # ISO dates; decimals with their scale (1.50)
+    if getattr(array.type, "extension_name", None) == "arrow.uuid":
+        cells = array.storage.to_pylist()
+        return pa.array([None if b is None else str(uuid.UUID(bytes=b)) for b in cells]), []
+    return array, []
+
+
+_NULLABLE = {
+    "bool": "boolean",
+    **{
+        f"{sign}int{bits}": f"{sign.upper()}Int{bits}"
+        for sign in ("", "u")
+        for bits in (8, 16, 32, 64)
+    },
+}
+
+
+def _pandas_dtype(kind: pa.DataType) -> object:
+    """The pandas dtype an Arrow column becomes: text as ``string``, nullable ints and booleans."""
+    if pa.types.is_string(kind):
+        return pd.StringDtype()
+    name = _NULLABLE.get(str(kind))
+    return None if name is None else pd.api.types.pandas_dtype(name)
+
+
+def _to_pandas(array: pa.Array, index: pd.Index) -> pd.Series:
+    table = pa.table({"value": array})
+    column: pd.Series = table.to_pandas(types_mapper=_pandas_dtype)["value"]
+    return column.set_axis(index)
+
+
+def _python_text(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
+    """Python objects: UUIDs as their text, and the rows whose text has a lone surrogate."""
+    values = series.to_numpy(dtype=object, copy=True)
+    try:
+        pa.array(values, type=pa.string(), from_pandas=True)
+        return series, []
+    except (pa.ArrowException, UnicodeEncodeError):
+        pass  # a lone surrogate, or objects that are not text (the column's check says so)
+    bad = []
+    found_uuid = False
+    for row, value in enumerate(values):
+        if isinstance(value, uuid.UUID):
+            values[row], found_uuid = str(value), True
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                code = ord(value[exc.start])
+                bad.append((row, f"is not valid text (a lone surrogate, U+{code:04X})"))
+    return (pd.Series(values, index=series.index) if found_uuid else series), bad
+
+
+def _plain_series(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype) and dtype.categories.dtype == np.dtype(object):
+        values = series.astype(object)  # Python objects: text, or anything else
+        return _python_text(values.where(values.notna(), None))
+    if isinstance(dtype, pd.CategoricalDtype | pd.ArrowDtype):
+        array, bad = plain_array(pa.array(series, from_pandas=True))
+        return _to_pandas(array, series.index), bad
+    if dtype == np.dtype(object):
+        return _python_text(series)
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "python":
+        return series, _python_text(series)[1]
+    return series, []
+
+
+def plain_piece(
+    label: str,
+    unit: Unit,
+    data: pa.Table | pd.DataFrame,
+    positions: np.ndarray,
+    header: list[str] | None,
+) -> RawPiece:
+    """Rows read by Arrow or given as a DataFrame, with their types made plain (see above).
+
+    Rows holding a cell that is not text are left out and reported, by column.
+    """
+    columns: dict[str, pd.Series] = {}
+    index = pd.RangeIndex(len(positions))
+    problems: dict[int, RecordProblem] = {}
+    for number in range(data.num_columns if isinstance(data, pa.Table) else data.shape[1]):
+        if isinstance(data, pa.Table):
+            array, bad = plain_array(data.column(number))
+            name = data.column_names[number]
+            column = _to_pandas(array, index)
+        else:
+            name = str(data.columns[number])
+            column, bad = _plain_series(data.iloc[:, number].set_axis(index))
+        columns[f"{number}"] = column
+        for row, why in bad:
+            problems.setdefault(row, RecordProblem(int(positions[row]), "encoding", why, name))
+    frame = pd.DataFrame(columns, index=index)
+    frame.columns = list(data.column_names if isinstance(data, pa.Table) else data.columns)
+    if problems:
+        keep = np.ones(len(positions), dtype=bool)
+        keep[list(problems)] = False
+        frame = frame[keep].reset_index(drop=True)
+        positions = positions[keep]
+    return RawPiece(label, unit, frame, positions, header, problems=list(problems.values()))
+
+
+def _plain_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with text in one type, as the CSV writer takes it."""
+    arrays = [plain_array(column)[0] for column in batch.columns]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
 def arrow_csv_blocks(
     batches: Iterator[pa.RecordBatch], on_progress: Progress | None
 ) -> Iterator[bytes]:
@@ -164,7 +342,7 @@ def arrow_csv_blocks(
         if batch.num_rows == 0:
             continue
         sink = pa.BufferOutputStream()
-        pacsv.write_csv(batch, sink, options)
+        pacsv.write_csv(_plain_batch(batch), sink, options)
         yield sink.getvalue().to_pybytes()
         if on_progress:
             on_progress(batch.num_rows)
@@ -212,6 +390,8 @@ __all__ = [
     "Unit",
     "arrow_csv_blocks",
     "bytes_per_line",
+    "plain_array",
+    "plain_piece",
     "printable",
     "register",
 ]

@@ -1,7 +1,12 @@
 """DataFrames (and Arrow tables) as seed sources: positions are rows, from 0.
 
-COPY gets the frame as CSV written by pyarrow in batches; JSON columns
-holding Python objects are written as JSON text.
+Column types are made plain as for every Arrow input
+(:func:`~seedbed.validation.formats.base.plain_piece`): ``category`` and
+every Arrow-backed dtype (``ArrowDtype(large_string())``, string views,
+timestamps) are read by their values, and a lone surrogate in a text cell
+is an ``encoding`` problem, not a crash. COPY gets the frame as CSV written
+by pyarrow in batches; JSON columns holding Python objects are written as
+JSON text.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from seedbed.validation.formats.base import (
     SeedFormat,
     Unit,
     arrow_csv_blocks,
+    plain_piece,
 )
 
 if TYPE_CHECKING:
@@ -43,11 +49,15 @@ def _json_text(value: object) -> object:
 
 
 def frame_to_arrow(frame: pd.DataFrame, table: sa.Table) -> pa.Table:
-    """``frame`` as an Arrow table COPY can read back as CSV (JSON columns as JSON text)."""
+    """``frame`` as an Arrow table COPY can read back as CSV (JSON objects as JSON text).
+
+    Arrow and pandas types are left to :func:`arrow_csv_blocks`, which makes them plain.
+    """
     converted = {}
     for name in frame.columns:
         column = frame[name]
-        if name in table.c and isinstance(table.c[name].type, JSONB | sa.JSON):
+        json_column = name in table.c and isinstance(table.c[name].type, JSONB | sa.JSON)
+        if json_column and column.dtype == np.dtype(object):  # Python objects: as JSON text
             column = column.map(_json_text).astype("string")
         converted[name] = column
     return pa.Table.from_pandas(pd.DataFrame(converted), preserve_index=False)
@@ -71,7 +81,7 @@ class FrameInput(SeedFormat):
         for start in range(0, max(total, 1), chunk_rows):
             part = self.frame.iloc[start : start + chunk_rows].reset_index(drop=True)
             positions = np.arange(start, start + len(part), dtype=np.int64)
-            yield RawPiece(self.label, self.unit, part, positions, header)
+            yield plain_piece(self.label, self.unit, part, positions, header)
             header = None
 
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:

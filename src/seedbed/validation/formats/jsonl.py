@@ -2,15 +2,18 @@
 
 Positions are lines (the first line is 1). The columns are the keys of all
 objects, in the order they first appear; a key an object leaves out is NULL
-there. Values are read as the text a CSV would hold: strings as they are,
-``true``/``false``, numbers as written, ``null`` as NULL, and objects and
-arrays as JSON text (for JSON columns). Blank lines are skipped. COPY gets
-the rows as CSV written by pyarrow.
+there. Values are read as the text a CSV would hold, taken from the line as
+written (:func:`seedbed.jsontext.object_cells`): strings as they are,
+``true``/``false``, numbers exactly as written (``1.10``, ``1e2``, ``-0``),
+``null`` as NULL, and objects and arrays as their JSON text as written (for
+JSON columns, so ``jsonb`` judges them as it would the same CSV cell). A line
+that is not one JSON object, holds NaN or Infinity, names a key twice or
+holds a lone surrogate escape is a ``json_format`` problem. Blank lines are
+skipped. COPY gets the rows as CSV written by pyarrow.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError, reason
+from seedbed.jsontext import InvalidJson, object_cells
 from seedbed.lazymodules import lazy_module
 from seedbed.validation.csvread import RecordProblem
 from seedbed.validation.formats.base import (
@@ -42,30 +46,12 @@ else:
 _Row = dict[str, str | None]
 
 
-def _text(value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value) if isinstance(value, float) else str(value)
-    return json.dumps(value, ensure_ascii=False)
-
-
 def _parse(line: str) -> _Row | str:
     """The object on ``line`` as text values, or why it cannot be read."""
     try:
-        value = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return f"is not valid JSON: {exc.msg} at character {exc.pos}"
-    except RecursionError:
-        return "is nested too deeply"
-    if not isinstance(value, dict):
-        return "must hold one JSON object"
-    try:
-        return {str(k): _text(v) for k, v in value.items()}
-    except (RecursionError, ValueError):
-        return "is nested too deeply"
+        return object_cells(line)
+    except InvalidJson as exc:
+        return str(exc)
 
 
 @register

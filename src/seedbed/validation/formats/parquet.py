@@ -1,6 +1,8 @@
 """Parquet files: read in record batches; COPY gets them as CSV written by pyarrow.
 
-Positions are rows, from 0.
+Positions are rows, from 0. Column types are made plain as for every Arrow
+input (:func:`~seedbed.validation.formats.base.plain_piece`): dictionary,
+``large_string``, ``string_view`` and binary columns are read as text.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from seedbed.validation.formats.base import (
     RawPiece,
     Unit,
     arrow_csv_blocks,
+    plain_piece,
     register,
 )
 
@@ -62,13 +65,13 @@ class ParquetFile(FileFormat):
                     table = pa.Table.from_batches([batch])
                     positions = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
                     offset += batch.num_rows
-                    yield RawPiece(self.label, self.unit, table.to_pandas(), positions, header)
+                    yield plain_piece(self.label, self.unit, table, positions, header)
                     header = None
             except (OSError, pa.ArrowException) as exc:
                 raise self._fail(exc) from None
             if header is not None:
-                empty = parquet.schema_arrow.empty_table().to_pandas()
-                yield RawPiece(self.label, self.unit, empty, np.zeros(0, np.int64), header)
+                empty = parquet.schema_arrow.empty_table()
+                yield plain_piece(self.label, self.unit, empty, np.zeros(0, np.int64), header)
 
     def bytes_per_position(self) -> float | None:
         with self._open() as parquet:
