@@ -165,3 +165,34 @@ def test_cli_against_db_uses_the_database(settings: Settings, db_env: dict[str, 
     bad = run(session, "--against-db")
     assert bad.returncode == 2 and bad.stderr.startswith("seedbed: error:")
     assert os.linesep not in bad.stderr.strip()
+
+
+#: An empty last field after a quoted one, with and without a line ending, LF and CRLF.
+_EMPTY_LAST_FIELD = {
+    "crlf": b'id,name\r\n"6f1b6c1e-3c4d-4a5b-8c6d-7e8f9a0b1c2d",\r\n',
+    "crlf_at_eof": b'id,name\r\n"6f1b6c1e-3c4d-4a5b-8c6d-7e8f9a0b1c2d",',
+    "lf_at_eof": b'id,name\n"6f1b6c1e-3c4d-4a5b-8c6d-7e8f9a0b1c2d",',
+    "quoted_empty": b'id,name\r\n"6f1b6c1e-3c4d-4a5b-8c6d-7e8f9a0b1c2d",""\r\n',
+}
+
+
+@pytest.mark.parametrize("case", sorted(_EMPTY_LAST_FIELD))
+def test_an_empty_last_field_is_null_exactly_when_copy_reads_null(
+    engine: Engine, tmp_path: Path, case: str
+) -> None:
+    data = _EMPTY_LAST_FIELD[case]
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE t (id text, name text)")
+            with cur.copy("COPY t FROM STDIN (FORMAT csv, HEADER true)") as copy:
+                copy.write(data)
+            cur.execute("SELECT name IS NULL FROM t")
+            copy_reads_null = cur.fetchone()[0]
+        conn.rollback()
+    path = tmp_path / "tag.csv"
+    path.write_bytes(data)
+    rules = set(validate(path).failures["rule"])
+    # name is NOT NULL with a length CHECK: NULL breaks the first, "" the second.
+    assert rules == ({"not_null"} if copy_reads_null else {"ck_tag_name_length"})

@@ -113,8 +113,9 @@ def fast_parse(buf: np.ndarray, base_line: int, n_fields: int, sep: int = COMMA)
 
     Plainly well formed: UTF-8 without NUL, no carriage return, balanced quotes
     that only open and close fields, and every record with the header's field
-    count (pyarrow reports no invalid row). Then pyarrow's records are exactly
-    COPY's, and a row's line follows from the newlines inside earlier values.
+    count (pyarrow reports no invalid row), ending with a line ending. Then
+    pyarrow's records are exactly COPY's, and a row's line follows from the
+    newlines inside earlier values.
     Anything else goes through the exact scan of :func:`find_records`.
     """
     if n_fields < 2 or not len(buf):
@@ -124,6 +125,8 @@ def fast_parse(buf: np.ndarray, base_line: int, n_fields: int, sep: int = COMMA)
     newline = buf == LF
     if newline[0] or np.count_nonzero(newline[1:] & newline[:-1]):
         return None  # an empty line: pyarrow would read a row of empty strings
+    if not newline[-1]:
+        return None  # no line ending at the end: pyarrow may read a last empty field as ""
     if int(buf.max()) >= 128:
         try:
             buf.tobytes().decode("utf-8")
@@ -143,8 +146,7 @@ def fast_parse(buf: np.ndarray, base_line: int, n_fields: int, sep: int = COMMA)
     rows = table.num_rows
     newlines = int(np.count_nonzero(newline))
     lines = base_line + np.arange(rows, dtype=np.int64)
-    records_by_newline = rows if buf[-1] == LF else rows - 1
-    if newlines != records_by_newline:
+    if newlines != rows:
         inner = np.zeros(rows, dtype=np.int64)
         for column in table.columns:
             counts = pc.count_substring(column, "\n").fill_null(0)
@@ -178,7 +180,15 @@ def parse_records(
         return _single_column(buf, starts, stops, sep)
     body: bytes | pa.Buffer
     if keep.all():
-        body = pa.py_buffer(buf[int(records.starts[0]) : int(records.stops[-1])])
+        first, last = int(records.starts[0]), int(records.stops[-1])
+        # The last record goes with its line ending: without one, pyarrow reads an empty
+        # last field after a quoted field as "" where COPY reads NULL.
+        after = buf[last : last + 2].tobytes()
+        ending = next((len(e) for e in (b"\r\n", b"\n") if after.startswith(e)), 0)
+        if ending:
+            body = pa.py_buffer(buf[first : last + ending])
+        else:
+            body = buf[first:last].tobytes() + b"\n"
     else:
         pieces = [buf[int(a) : int(b)].tobytes() for a, b in zip(starts, stops, strict=True)]
         body = b"\n".join(pieces) + b"\n"
