@@ -1,6 +1,7 @@
 """Settings: the schema namespace and the database to talk to.
 
 ``SEEDBED_SCHEMA`` names the namespace (default ``seedbed``).
+``SEEDBED_MODELS`` says where the model comes from (see :func:`check_models`).
 ``DATABASE_URL`` names an external PostgreSQL 14+; without it an embedded
 server is started with its data under ``.seedbed/`` in the working directory.
 """
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_SCHEMA",
     "Settings",
     "check_identifier",
+    "check_models",
     "load_settings",
     "normalize_url",
     "redact_url",
@@ -47,6 +49,32 @@ def check_identifier(name: str) -> str:
     if name.startswith("pg_"):
         raise ConfigError(f"invalid namespace {name!r}: names starting with pg_ are reserved")
     return name
+
+
+#: ``SEEDBED_MODELS=database``: the namespace's tables, read from the catalog.
+MODELS_FROM_DATABASE = "database"
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def check_models(value: str | None) -> str | None:
+    """Return the ``SEEDBED_MODELS`` value, or None when unset; :class:`ConfigError` if unusable.
+
+    Unset (or empty): the model package shipped with seedbed. ``database``: the
+    namespace's tables as the catalog holds them. A folder of model modules
+    (a path; it must exist), or a dotted module name (imported when first used).
+
+    >>> check_models("database")
+    'database'
+    """
+    if not value:
+        return None
+    if value == MODELS_FROM_DATABASE or Path(value).is_dir():
+        return value
+    if _DOTTED.fullmatch(value) and not Path(value).exists():
+        return value
+    raise ConfigError(
+        f"SEEDBED_MODELS {value!r}: not a folder of model modules, a module name or 'database'"
+    )
 
 
 _PREFIXES = ("postgresql+psycopg://", "postgresql://", "postgres://")
@@ -126,6 +154,7 @@ class Settings:
     schema: str = DEFAULT_SCHEMA
     database_url: str | None = None
     home: Path = Path(".seedbed")
+    models: str | None = None  # SEEDBED_MODELS: see check_models
 
     @property
     def embedded(self) -> bool:
@@ -136,6 +165,7 @@ def load_settings(
     schema: str | None = None,
     database_url: str | None = None,
     home: Path | str | None = None,
+    models: str | None = None,
 ) -> Settings:
     """Settings from arguments, falling back to the environment.
 
@@ -153,4 +183,5 @@ def load_settings(
         schema=check_identifier(schema),
         database_url=normalize_url(url) if url else None,
         home=home_path,
+        models=check_models(models if models is not None else os.environ.get("SEEDBED_MODELS")),
     )

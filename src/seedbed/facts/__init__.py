@@ -21,6 +21,7 @@ if typing.TYPE_CHECKING:
         UPDATED_AT_FUNCTION,
         JsonShape,
         Rule,
+        SqlCheck,
         all_rules,
         tables_with_updated_at,
         updated_at_function_sql,
@@ -36,12 +37,17 @@ if typing.TYPE_CHECKING:
         unique_column_sets,
     )
     from seedbed.facts.source import (
+        DatabaseSource,
+        FolderSource,
+        Models,
         ModelSource,
+        ModuleSource,
         PackageSource,
         declared_metadata,
         declaring_class,
         metadata_for,
         model_source,
+        using_models,
     )
     from seedbed.facts.spec import ColumnSpec, RuleSpec, TableSpec, table_spec
 
@@ -53,6 +59,7 @@ _LAZY = {
         "UPDATED_AT_FUNCTION",
         "JsonShape",
         "Rule",
+        "SqlCheck",
         "all_rules",
         "tables_with_updated_at",
         "updated_at_function_sql",
@@ -68,12 +75,17 @@ _LAZY = {
         "unique_column_sets",
     ),
     "seedbed.facts.source": (
+        "DatabaseSource",
+        "FolderSource",
         "ModelSource",
+        "Models",
+        "ModuleSource",
         "PackageSource",
         "declared_metadata",
         "declaring_class",
         "metadata_for",
         "model_source",
+        "using_models",
     ),
     "seedbed.facts.spec": ("ColumnSpec", "RuleSpec", "TableSpec", "table_spec"),
 }
@@ -83,14 +95,19 @@ __all__ = [
     "UPDATED_AT_BODY",
     "UPDATED_AT_FUNCTION",
     "ColumnSpec",
+    "DatabaseSource",
+    "FolderSource",
     "ForeignKeySpec",
     "IndexSpec",
     "JsonShape",
     "ModelSource",
+    "Models",
+    "ModuleSource",
     "PackageSource",
     "Relationship",
     "Rule",
     "RuleSpec",
+    "SqlCheck",
     "TableKeys",
     "TableSpec",
     "UniqueKey",
@@ -109,6 +126,7 @@ __all__ = [
     "unique_column_sets",
     "updated_at_function_sql",
     "updated_at_trigger_sql",
+    "using_models",
 ]
 
 __getattr__, __dir__ = _lazy_exports(globals(), _LAZY)

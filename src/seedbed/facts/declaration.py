@@ -27,6 +27,7 @@ from seedbed.models.rules import (
     Matches,
     RequiredWhen,
     Rule,
+    SqlCheck,
     UuidV4,
     all_rules,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "Matches",
     "RequiredWhen",
     "Rule",
+    "SqlCheck",
     "UuidV4",
     "all_rules",
     "tables_with_updated_at",

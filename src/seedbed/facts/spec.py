@@ -160,11 +160,25 @@ def _fields(column: sa.Column[Any]) -> dict[str, Any]:
     }
 
 
+def _check_name(table: sa.Table, rule: Rule) -> str:
+    """The CHECK's name in the database: the metadata's naming convention applied, if any.
+
+    Code declares ``ck_<table>_<rule>``; a catalog's rules already carry the real name.
+    """
+    convention = table.metadata.naming_convention.get("ck")
+    if not isinstance(convention, str):
+        return rule.name
+    try:
+        return convention % {"table_name": table.name, "constraint_name": rule.name}
+    except KeyError:
+        return rule.name
+
+
 @cache
 def table_spec(table: sa.Table) -> TableSpec:
     """Everything seedbed checks about ``table``'s rows, derived from its declaration."""
     columns = {c.name: ColumnSpec(**_fields(c)) for c in table.columns}
-    rules = tuple(RuleSpec(f"ck_{table.name}_{rule.name}", rule) for rule in all_rules(table))
+    rules = tuple(RuleSpec(_check_name(table, rule), rule) for rule in all_rules(table))
     keys = table_keys(table)
     # Keys on expressions, or partial on another kind of predicate, are left to the database.
     checked = tuple(key for key in keys.unique if key.checkable)

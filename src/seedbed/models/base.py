@@ -121,14 +121,34 @@ def _attach_ddl(metadata: MetaData) -> None:
 _attach_ddl(Base.metadata)
 
 
+def new_base() -> type[DeclarativeBase]:
+    """A declarative base for a model of your own, outside this package (``SEEDBED_MODELS``).
+
+    Its ``MetaData`` is fresh (the shipped tables are not in it), in the
+    namespace ``SEEDBED_SCHEMA`` names, with seedbed's naming convention and
+    the ``updated_at`` trigger, like :class:`Base`.
+    """
+
+    class ModelBase(DeclarativeBase):
+        metadata = MetaData(schema=_import_time_schema(), naming_convention=NAMING_CONVENTION)
+
+    _attach_ddl(ModelBase.metadata)
+    return ModelBase
+
+
 @cache
 def metadata_for(schema: str) -> MetaData:
     """The whole model in namespace ``schema`` (validated as a plain identifier)."""
     check_identifier(schema)
     if schema == Base.metadata.schema:
         return Base.metadata
-    copy = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
-    for table in Base.metadata.sorted_tables:
+    return moved_metadata(Base.metadata, schema)
+
+
+def moved_metadata(metadata: MetaData, schema: str) -> MetaData:
+    """A copy of every table of ``metadata`` in namespace ``schema``, with its DDL."""
+    copy = MetaData(schema=schema, naming_convention=metadata.naming_convention)
+    for table in metadata.sorted_tables:
         moved = table.to_metadata(copy, schema=schema)
         # to_metadata does not carry Index.info (the documented purpose); copy it by name.
         purposes = {index.name: index.info for index in table.indexes}
@@ -143,6 +163,8 @@ __all__ = [
     "Base",
     "created_at",
     "metadata_for",
+    "moved_metadata",
+    "new_base",
     "rules",
     "sensitive",
     "updated_at",

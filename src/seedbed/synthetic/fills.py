@@ -29,6 +29,7 @@ from seedbed.facts.declaration import (
     Matches,
     RequiredWhen,
     Rule,
+    SqlCheck,
 )
 from seedbed.synthetic import arrays
 from seedbed.synthetic.pattern import matching_strings
@@ -143,6 +144,11 @@ def fill_json_shape(rule: JsonShape, draft: Draft) -> None:
     draft.set(column, _keep_nulls(draft.column(column), values))
 
 
+def fill_in_database(rule: SqlCheck, draft: Draft) -> None:
+    """None: only PostgreSQL knows which values pass; generating is refused (GenerateError)."""
+    raise NoFill(f"it is evaluated by PostgreSQL ({rule.expression}); seedbed has no fill for it")
+
+
 Fill = Callable[[Any, Draft], None]
 
 FILLS: dict[type[Rule], Fill] = {
@@ -151,6 +157,7 @@ FILLS: dict[type[Rule], Fill] = {
     Later: fill_later,
     RequiredWhen: fill_required_when,
     JsonShape: fill_json_shape,
+    SqlCheck: fill_in_database,
 }
 """Which fill makes rows pass which rule class (a class's subclasses included: ``UuidV4``)."""
 
