@@ -27,23 +27,21 @@ __all__ = [
 ]
 
 DEFAULT_SCHEMA = "seedbed"
-_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 def check_identifier(name: str) -> str:
-    """Return ``name`` if it is a plain PostgreSQL identifier, else raise :class:`ConfigError`.
+    """Return ``name`` if PostgreSQL can name a namespace so, else raise :class:`ConfigError`.
 
-    Plain means: a lowercase letter or underscore first, then lowercase letters,
-    digits and underscores; at most 63 bytes; not starting with ``pg_``.
+    Any name is accepted (``my-app``, ``Auth``, ``public``); seedbed quotes it
+    wherever it is written into SQL. Refused: an empty name, one longer than
+    63 bytes (PostgreSQL would cut it), a NUL character, and names starting
+    with ``pg_`` (reserved for the system).
 
-    >>> check_identifier("shop_2024")
-    'shop_2024'
+    >>> check_identifier("my-app")
+    'my-app'
     """
-    if not _IDENTIFIER.fullmatch(name):
-        raise ConfigError(
-            f"invalid namespace {name!r}: use a lowercase letter or underscore first, "
-            "then lowercase letters, digits or underscores"
-        )
+    if not name or "\x00" in name:
+        raise ConfigError(f"invalid namespace {name!r}: give a non-empty name without NUL")
     if len(name.encode()) > 63:
         raise ConfigError(f"invalid namespace {name!r}: longer than 63 bytes")
     if name.startswith("pg_"):

@@ -60,7 +60,11 @@ def backup(settings: Settings | None = None, out: Path | str | None = None) -> P
     path = Path(out) if out is not None else default_backup_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     conninfo, env = _connection(settings)
-    command = [str(pg_program("pg_dump")), "--format=custom", f"--schema={settings.schema}"]
+    command = [
+        str(pg_program("pg_dump")),
+        "--format=custom",
+        f"--schema={quote_ident(settings.schema)}",
+    ]
     command += ["--no-owner", "--no-privileges", f"--file={path}", f"--dbname={conninfo}"]
     try:
         _run(command, env, "backup")
