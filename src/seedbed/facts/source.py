@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -178,21 +179,30 @@ class FolderSource(_CodeSource):
         package = "seedbed_models_" + hashlib.sha1(str(folder).encode()).hexdigest()[:12]
         module = sys.modules.get(package)
         if module is None:
-            init = folder / "__init__.py"
-            spec = importlib.util.spec_from_file_location(
-                package, init if init.exists() else None, submodule_search_locations=[str(folder)]
-            )
-            if spec is None:
-                raise ConfigError(f"SEEDBED_MODELS: cannot import {str(folder)!r}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[package] = module
-            try:
-                if spec.loader is not None:
-                    spec.loader.exec_module(module)
-            except Exception as exc:
-                del sys.modules[package]
-                raise ConfigError(f"SEEDBED_MODELS: {folder}: {reason(exc)}") from None
+            module = _import_folder(folder, package)
         super().__init__([module, *_submodules(module)], f"folder {folder}")
+
+
+def _import_folder(folder: Path, package: str) -> ModuleType:
+    """``folder`` as package ``package`` (its ``__init__.py`` run, if it has one)."""
+    init = folder / "__init__.py"
+    if init.exists():
+        spec = importlib.util.spec_from_file_location(
+            package, init, submodule_search_locations=[str(folder)]
+        )
+    else:
+        spec = importlib.machinery.ModuleSpec(package, None, is_package=True)
+        spec.submodule_search_locations = [str(folder)]
+    assert spec is not None  # a file location always has a spec
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[package] = module
+    try:
+        if spec.loader is not None:
+            spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[package]
+        raise ConfigError(f"SEEDBED_MODELS: {folder}: {reason(exc)}") from None
+    return module
 
 
 def _submodules(package: ModuleType) -> list[ModuleType]:
