@@ -30,7 +30,8 @@ NAMING_CONVENTION = {
 }
 
 UPDATED_AT_FUNCTION = "set_updated_at"
-_TRIGGERS = "updated_at_trigger"  # MetaData.info key: seedbed declares the trigger here
+#: ``MetaData.info`` key set on a model seedbed did not declare (a catalog): no trigger there.
+NO_UPDATED_AT_TRIGGER = "no_updated_at_trigger"
 
 
 def _import_time_schema() -> str:
@@ -94,7 +95,7 @@ def updated_at_trigger_sql(schema: str, table: str) -> str:
 
 def tables_with_updated_at(metadata: MetaData) -> list[sa.Table]:
     """Tables the ``updated_at`` trigger serves: none in a model seedbed did not declare."""
-    if not metadata.info.get(_TRIGGERS):
+    if metadata.info.get(NO_UPDATED_AT_TRIGGER):
         return []
     return [t for t in metadata.sorted_tables if "updated_at" in t.c]
 
@@ -113,7 +114,6 @@ def create_updated_at_triggers(connection: sa.Connection, metadata: MetaData) ->
 
 def _attach_ddl(metadata: MetaData) -> None:
     """Create the schema, the updated_at function and its triggers with ``create_all``."""
-    metadata.info[_TRIGGERS] = True
     create_schema = DDL(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(str(metadata.schema))}")  # type: ignore[no-untyped-call]
     event.listen(metadata, "before_create", create_schema)
 
@@ -165,6 +165,7 @@ def moved_metadata(metadata: MetaData, schema: str) -> MetaData:
 
 __all__ = [
     "NAMING_CONVENTION",
+    "NO_UPDATED_AT_TRIGGER",
     "Base",
     "created_at",
     "metadata_for",
