@@ -21,6 +21,7 @@ from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.errors import ConfigError, DataError
 from seedbed.facts import DatabaseSource, FolderSource, SqlCheck, table_spec
+from seedbed.safety.owner import namespace_owner
 from seedbed.sqltext import quote_ident
 from tests.helpers import fresh_settings, run_cli
 
@@ -334,3 +335,80 @@ def test_a_namespace_without_tables_is_refused_by_name(base_settings):
     engine = get_engine(base_settings)
     with pytest.raises(ConfigError, match="'no_such_namespace_here' has no tables"):
         DatabaseSource(engine).metadata("no_such_namespace_here")
+
+
+# -- who owns the namespace -------------------------------------------------------
+
+
+@pytest.fixture
+def drizzle_history(auth: Settings) -> Iterator[str]:
+    """drizzle-kit's migration history, in a schema of its own as drizzle-kit keeps it."""
+    schema = f"drizzle_{auth.schema}"
+    engine = get_engine(auth)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {quote_ident(schema)}")
+        conn.exec_driver_sql(
+            f"CREATE TABLE {quote_ident(schema)}.__drizzle_migrations "
+            "(id serial PRIMARY KEY, hash text NOT NULL, created_at bigint)"
+        )
+    yield schema
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {quote_ident(schema)} CASCADE")
+
+
+@pytest.mark.parametrize(
+    "verb",
+    [("db", "migrate"), ("db", "push"), ("db", "downgrade"), ("db", "reset", "--yes")],
+    ids=lambda verb: verb[1],
+)
+def test_schema_changes_are_refused_in_a_namespace_drizzle_owns(
+    verb, auth, drizzle_history, db_env
+):
+    result = run_cli("-q", *verb, env={**db_env, "SEEDBED_SCHEMA": auth.schema})
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"drizzle-kit (its migration history is {drizzle_history}.__drizzle_migrations)" in (
+        result.stderr
+    )
+    assert _rows(get_engine(auth), auth.schema, "user") == 0  # the namespace is still there
+
+
+def test_restore_is_refused_in_a_namespace_drizzle_owns(auth, drizzle_history, db_env, tmp_path):
+    env = {**db_env, "SEEDBED_SCHEMA": auth.schema}
+    saved = run_cli("db", "backup", "--out", str(tmp_path / "auth.dump"), env=env)
+    assert saved.returncode == 0, saved.stderr
+    result = run_cli("db", "restore", str(tmp_path / "auth.dump"), "--yes", env=env)
+    assert result.returncode == 2 and "drizzle-kit" in result.stderr
+
+
+def test_reading_commands_work_in_a_namespace_another_tool_owns(
+    auth, drizzle_history, db_env, tmp_path
+):
+    env = _env(db_env, auth, "database")
+    (tmp_path / "user.csv").write_text(USER_HEADER + VALID_USER)
+    for command in (("validate", str(tmp_path)), ("load", str(tmp_path)), ("db", "check")):
+        result = run_cli(*command, env=env)
+        assert result.returncode == 0, (command, result.stderr)
+
+
+def test_prisma_history_inside_the_namespace_names_prisma(auth):
+    with get_engine(auth).begin() as conn:
+        conn.exec_driver_sql(
+            f"CREATE TABLE {quote_ident(auth.schema)}._prisma_migrations (id text PRIMARY KEY)"
+        )
+    owner = namespace_owner(auth)
+    assert owner is not None and owner.tool == "Prisma"
+
+
+def test_a_new_namespace_is_seedbeds_even_beside_another_tools_history(
+    drizzle_history, empty_settings
+):
+    assert namespace_owner(empty_settings) is None
+
+
+@pytest.mark.parametrize("verb", ["migrate", "push", "generate"])
+def test_with_the_database_as_model_there_is_nothing_to_migrate(verb, auth, db_env):
+    args = ("db", verb, "-m", "x") if verb == "generate" else ("db", verb)
+    result = run_cli(*args, env=_env(db_env, auth, "database"))
+    assert result.returncode == 2
+    assert "nothing to generate, push or migrate" in result.stderr

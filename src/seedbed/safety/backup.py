@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from seedbed.config import Settings, load_settings
 from seedbed.db import database_url, get_engine
 from seedbed.errors import BackupError
+from seedbed.safety.owner import refuse_foreign_owner
 from seedbed.sqltext import quote_ident
 
 _TIMEOUT_SETTING = "SET transaction_timeout = 0;\n"
@@ -86,6 +87,7 @@ def restore(settings: Settings | None = None, path: Path | str = "") -> None:
     path = Path(path)
     if not path.is_file():
         raise BackupError(f"no backup file at {path}")
+    refuse_foreign_owner(settings, "db restore")
     found = backup_namespaces(path)
     if found != [settings.schema]:
         names = ", ".join(found) or "no namespace"
