@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 
 from seedbed.db import database_errors
 from seedbed.errors import ConfigError
+from seedbed.facts.spec import TYPES_LEFT_TO_DATABASE
 from seedbed.lazymodules import lazy_module
 from seedbed.models.base import NO_UPDATED_AT_TRIGGER
 from seedbed.models.rules import Rule, SqlCheck
@@ -196,7 +197,8 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     Raises :class:`~seedbed.errors.ConfigError` when the namespace holds no
     table, and :class:`~seedbed.errors.DatabaseError` when it cannot be read.
     """
-    metadata = sa.MetaData(schema=schema, info={NO_UPDATED_AT_TRIGGER: True})
+    info = {NO_UPDATED_AT_TRIGGER: True, TYPES_LEFT_TO_DATABASE: True}
+    metadata = sa.MetaData(schema=schema, info=info)
     with database_errors(f"cannot read the namespace {schema!r}"), engine.connect() as conn:
         metadata.reflect(conn, schema=schema, resolve_fks=False)
         checks = _catalog_checks(conn, schema)
