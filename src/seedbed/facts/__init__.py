@@ -15,6 +15,7 @@ import typing
 from seedbed.lazymodules import lazy_exports as _lazy_exports
 
 if typing.TYPE_CHECKING:
+    from seedbed.facts.catalog import DatabaseEvaluator, reflect_namespace
     from seedbed.facts.declaration import (
         NAMING_CONVENTION,
         UPDATED_AT_BODY,
@@ -53,6 +54,7 @@ if typing.TYPE_CHECKING:
 
 #: The public names, by the module that defines them.
 _LAZY = {
+    "seedbed.facts.catalog": ("DatabaseEvaluator", "reflect_namespace"),
     "seedbed.facts.declaration": (
         "NAMING_CONVENTION",
         "UPDATED_AT_BODY",
@@ -95,6 +97,7 @@ __all__ = [
     "UPDATED_AT_BODY",
     "UPDATED_AT_FUNCTION",
     "ColumnSpec",
+    "DatabaseEvaluator",
     "DatabaseSource",
     "FolderSource",
     "ForeignKeySpec",
@@ -119,6 +122,7 @@ __all__ = [
     "metadata_for",
     "model_source",
     "ordered_tables",
+    "reflect_namespace",
     "relationships",
     "table_keys",
     "table_spec",

@@ -15,10 +15,9 @@ a parser can translate become in-process rules instead.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
@@ -74,55 +73,78 @@ class CatalogCheck:
 
 
 class DatabaseEvaluator:
-    """Judges a :class:`SqlCheck` on a frame in the database: one query per call.
+    """Judges :class:`SqlCheck` rules on a frame in the database: one query for all of them.
 
-    The frame's distinct value combinations for the rule's columns are sent as
-    text arrays (bound parameters, never SQL text), cast to the columns' types,
-    and the query returns those for which the expression is false. NULL passes,
-    as it does in a CHECK.
+    The frame's distinct value combinations for the columns the rules read are
+    sent as text arrays (bound parameters, never SQL text), cast to the
+    columns' types, and the query returns, for each combination some rule
+    refuses, which rules refuse it. NULL passes, as it does in a CHECK.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def __call__(self, rule: SqlCheck, frame: pd.DataFrame) -> pd.Series:
+        return pd.Series(~self.refused([rule], frame)[0], index=frame.index)
+
+    def refused(self, rules: Sequence[SqlCheck], frame: pd.DataFrame) -> list[np.ndarray]:
+        """Per rule, a boolean array over ``frame``'s rows: True where the rule refuses it."""
         n = len(frame)
-        texts = [_as_text(frame[c]) if c in frame.columns else [None] * n for c in rule.columns]
+        types = {
+            c: t for rule in rules for c, t in zip(rule.columns, rule.column_types, strict=True)
+        }
+        columns = list(types)
+        texts = [_as_text(frame[c]) if c in frame.columns else [None] * n for c in columns]
         rows = list(zip(*texts, strict=True)) if texts else [()] * n
         unique = list(dict.fromkeys(rows))
-        failing = {unique[i] for i in self._failing(rule, unique)} if unique else set()
-        passes = np.fromiter((row not in failing for row in rows), dtype=bool, count=n)
-        return pd.Series(passes, index=frame.index)
+        out = [np.zeros(n, dtype=bool) for _ in rules]
+        if not unique or not rules:
+            return out
+        verdicts = self._refusals(rules, columns, [types[c] for c in columns], unique)
+        if not verdicts:
+            return out
+        position = {row: i for i, row in enumerate(unique)}
+        at = np.fromiter((position[row] for row in rows), dtype=np.int64, count=n)
+        for k in range(len(rules)):
+            refusing = np.zeros(len(unique), dtype=bool)
+            for index, flags in verdicts.items():
+                refusing[index] = flags[k]
+            out[k] = refusing[at]
+        return out
 
-    def _failing(self, rule: SqlCheck, unique: Sequence[tuple[str | None, ...]]) -> list[int]:
-        """Positions in ``unique`` (from 0) of the value combinations the expression refuses."""
-        if not rule.columns:
-            sql = f"SELECT 1 WHERE NOT ({escaped(rule.expression)})"
-            with self._connection(rule) as conn:
-                refused = conn.execute(sa.text(sql)).first() is not None
-            return list(range(len(unique))) if refused else []
-        names = [f"v{i}" for i in range(len(rule.columns))]
-        arrays = ", ".join(f"CAST(:{n} AS TEXT[])" for n in names)
-        typed = ", ".join(
-            f"CAST(u.{n} AS {kind}) AS {quote_ident(column)}"
-            for n, column, kind in zip(names, rule.columns, rule.column_types, strict=True)
-        )
-        sql = (
-            f"SELECT t.{_ROW} FROM (SELECT {typed}, u.{_ROW} FROM unnest({arrays}) "
-            f"WITH ORDINALITY AS u({', '.join(names)}, {_ROW})) AS t "
-            f"WHERE NOT ({escaped(rule.expression)})"
-        )
+    def _refusals(
+        self,
+        rules: Sequence[SqlCheck],
+        columns: Sequence[str],
+        types: Sequence[str],
+        unique: Sequence[tuple[str | None, ...]],
+    ) -> dict[int, tuple[bool, ...]]:
+        """Position in ``unique`` -> which rules refuse it, for the refused combinations."""
+        names = [f"v{i}" for i in range(len(columns))]
+        tests = [f"({escaped(rule.expression)}) IS FALSE" for rule in rules]
+        if columns:
+            arrays = ", ".join(f"CAST(:{n} AS TEXT[])" for n in names)
+            typed = ", ".join(
+                f"CAST(u.{n} AS {kind}) AS {quote_ident(column)}"
+                for n, column, kind in zip(names, columns, types, strict=True)
+            )
+            source = (
+                f"(SELECT {typed}, u.{_ROW} FROM unnest({arrays}) "
+                f"WITH ORDINALITY AS u({', '.join(names)}, {_ROW})) AS t"
+            )
+        else:  # CHECKs that read no column: one verdict for every row
+            source = f"(SELECT 1 AS {_ROW}) AS t"
+        sql = f"SELECT t.{_ROW}, {', '.join(tests)} FROM {source} WHERE {' OR '.join(tests)}"
         params = {n: [row[i] for row in unique] for i, n in enumerate(names)}
-        with self._connection(rule) as conn:
-            return [int(row[0]) - 1 for row in conn.execute(sa.text(sql), params)]
-
-    @contextlib.contextmanager
-    def _connection(self, rule: SqlCheck) -> Iterator[sa.Connection]:
+        what = ", ".join(rule.name for rule in rules)
         with (
-            database_errors(f"checking {rule.name} in the database"),
+            database_errors(f"checking {what} in the database"),
             self.engine.connect() as conn,
         ):
-            yield conn
+            found = conn.execute(sa.text(sql), params).all()
+        if not columns:
+            return {i: tuple(found[0][1:]) for i in range(len(unique))} if found else {}
+        return {int(row[0]) - 1: tuple(bool(v) for v in row[1:]) for row in found}
 
 
 def _as_text(series: pd.Series) -> list[str | None]:
@@ -153,7 +175,7 @@ def _rules_for_check(check: CatalogCheck, evaluator: DatabaseEvaluator) -> tuple
         SqlCheck(
             check.name,
             check.columns,
-            f"must satisfy CHECK {check.expression} (checked in the database)",
+            f"must satisfy CHECK {check.expression} (checked {SqlCheck.runs})",
             check.expression,
             check.column_types,
             evaluator,
