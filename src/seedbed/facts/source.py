@@ -115,14 +115,20 @@ class _CodeSource:
 
     def __init__(self, modules: list[ModuleType], name: str) -> None:
         self._name = name
+        shipped = getattr(
+            getattr(sys.modules.get("seedbed.models.base"), "Base", None), "metadata", None
+        )
         found: dict[int, tuple[sa.MetaData, object]] = {}
         for module in modules:
             for value in vars(module).values():
                 metadata = (
                     value if isinstance(value, sa.MetaData) else getattr(value, "metadata", None)
                 )
-                shipped = getattr(value, "__module__", "").startswith("seedbed.")
-                if isinstance(metadata, sa.MetaData) and metadata.tables and not shipped:
+                if (
+                    isinstance(metadata, sa.MetaData)
+                    and metadata.tables
+                    and metadata is not shipped
+                ):
                     found.setdefault(id(metadata), (metadata, getattr(value, "registry", None)))
         if len(found) != 1:
             what = "no tables" if not found else "tables on more than one MetaData"
@@ -210,7 +216,9 @@ def _submodules(package: ModuleType) -> list[ModuleType]:
     import pkgutil
 
     found = []
-    for info in sorted(pkgutil.iter_modules(getattr(package, "__path__", [])), key=str):
+    for info in sorted(
+        pkgutil.iter_modules(getattr(package, "__path__", [])), key=lambda m: m.name
+    ):
         name = f"{package.__name__}.{info.name}"
         try:
             found.append(importlib.import_module(name))
