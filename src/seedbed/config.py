@@ -34,14 +34,17 @@ def check_identifier(name: str) -> str:
 
     Any name is accepted (``my-app``, ``Auth``, ``public``); seedbed quotes it
     wherever it is written into SQL. Refused: an empty name, one longer than
-    63 bytes (PostgreSQL would cut it), a NUL character, and names starting
-    with ``pg_`` (reserved for the system).
+    63 bytes (PostgreSQL would cut it), a NUL or double quote (frozen
+    revisions write the name between double quotes), and names starting with
+    ``pg_`` (reserved for the system).
 
     >>> check_identifier("my-app")
     'my-app'
     """
-    if not name or "\x00" in name:
-        raise ConfigError(f"invalid namespace {name!r}: give a non-empty name without NUL")
+    if not name or "\x00" in name or '"' in name:
+        raise ConfigError(
+            f"invalid namespace {name!r}: give a non-empty name without NUL or double quote"
+        )
     if len(name.encode()) > 63:
         raise ConfigError(f"invalid namespace {name!r}: longer than 63 bytes")
     if name.startswith("pg_"):

@@ -190,8 +190,9 @@ This document shows the default namespace, `{namespace}`.
 
 The namespace comes from the `SEEDBED_SCHEMA` environment variable (default
 `{DEFAULT_SCHEMA}`). Any name PostgreSQL takes works (`auth`, `public`, `my-app`); seedbed
-quotes it wherever it writes SQL. It must be non-empty, at most 63 bytes and not start with
-`pg_`; anything else is refused with a one-line error (exit code 2) before any SQL runs.
+quotes it wherever it writes SQL. It must be non-empty, at most 63 bytes, hold no double
+quote and not start with `pg_`; anything else is refused with a one-line error (exit code 2)
+before any SQL runs.
 
 ```python
 from seedbed.models import metadata, metadata_for
