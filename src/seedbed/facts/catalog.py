@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 
 from seedbed.db import database_errors
 from seedbed.errors import ConfigError
-from seedbed.facts.spec import TYPES_LEFT_TO_DATABASE
+from seedbed.facts.spec import FROM_CATALOG
 from seedbed.lazymodules import lazy_module
 from seedbed.models.base import NO_UPDATED_AT_TRIGGER
 from seedbed.models.rules import Rule, SqlCheck
@@ -219,7 +219,7 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     Raises :class:`~seedbed.errors.ConfigError` when the namespace holds no
     table, and :class:`~seedbed.errors.DatabaseError` when it cannot be read.
     """
-    info = {NO_UPDATED_AT_TRIGGER: True, TYPES_LEFT_TO_DATABASE: True}
+    info = {NO_UPDATED_AT_TRIGGER: True, FROM_CATALOG: True}
     metadata = sa.MetaData(schema=schema, info=info)
     with database_errors(f"cannot read the namespace {schema!r}"), engine.connect() as conn:
         metadata.reflect(conn, schema=schema, resolve_fks=False)

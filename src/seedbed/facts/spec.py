@@ -96,9 +96,10 @@ class TableSpec:
         return bool(spec and spec.sensitive)
 
 
-#: ``MetaData.info`` key of a model read from a catalog: a column of a type seedbed
-#: cannot read yet is kept as text, and PostgreSQL judges its values at COPY.
-TYPES_LEFT_TO_DATABASE = "types_left_to_database"
+#: ``MetaData.info`` key of a model read from a catalog: its CHECKs carry the
+#: database's own names, and a column of a type seedbed cannot read yet is kept
+#: as text, for PostgreSQL to judge at COPY.
+FROM_CATALOG = "from_catalog"
 
 
 def _kind(column: sa.Column[Any]) -> dict[str, Any]:
@@ -127,7 +128,7 @@ def _kind(column: sa.Column[Any]) -> dict[str, Any]:
         return {"kind": NUMERIC}
     if isinstance(type_, sa.String):  # Text, String, VARCHAR(n)
         return {"kind": TEXT, "max_length": type_.length}
-    if column.table.metadata.info.get(TYPES_LEFT_TO_DATABASE):
+    if column.table.metadata.info.get(FROM_CATALOG):
         return {"kind": TEXT}
     raise NotImplementedError(
         f"seedbed cannot yet validate column {column.table.name}.{column.name} "
@@ -170,17 +171,11 @@ def _fields(column: sa.Column[Any]) -> dict[str, Any]:
 
 
 def _check_name(table: sa.Table, rule: Rule) -> str:
-    """The CHECK's name in the database: the metadata's naming convention applied, if any.
-
-    Code declares ``ck_<table>_<rule>``; a catalog's rules already carry the real name.
-    """
-    convention = table.metadata.naming_convention.get("ck")
-    if not isinstance(convention, str):
+    """The CHECK's name in the database: ``ck_<table>_<rule>`` as code declares it
+    (the naming convention), the rule's own name for a catalog's."""
+    if table.metadata.info.get(FROM_CATALOG):
         return rule.name
-    try:
-        return convention % {"table_name": table.name, "constraint_name": rule.name}
-    except KeyError:
-        return rule.name
+    return f"ck_{table.name}_{rule.name}"
 
 
 @cache
