@@ -22,6 +22,7 @@ from seedbed.autogen import context_options, use_namespace
 from seedbed.config import load_settings
 from seedbed.db import get_engine
 from seedbed.facts import metadata_for
+from seedbed.sqltext import quote_ident
 
 config = context.config
 schema: str = config.attributes.get("schema") or load_settings().schema
@@ -37,7 +38,7 @@ def run_migrations_offline() -> None:
         **context_options(schema, target_metadata),
     )
     with context.begin_transaction():
-        context.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        context.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
         context.run_migrations()
 
 
@@ -52,7 +53,7 @@ def run_migrations_online() -> None:
 
 def _run(connection: object) -> None:
     # The version table goes inside the namespace, so the namespace must exist first.
-    connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')  # type: ignore[attr-defined]
+    connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")  # type: ignore[attr-defined]
     use_namespace(connection, schema)  # type: ignore[arg-type]
     context.configure(connection=connection, **context_options(schema, target_metadata))
     with context.begin_transaction():

@@ -16,15 +16,15 @@ from seedbed.config import (
 from seedbed.errors import ConfigError
 
 
-@pytest.mark.parametrize("name", ["seedbed", "_x", "shop_2024", "a" * 63])
-def test_plain_identifiers_are_accepted(name: str) -> None:
+@pytest.mark.parametrize(
+    "name",
+    ["seedbed", "_x", "shop_2024", "a" * 63, "public", "my-app", "Auth", "it's", "é", "1abc"],
+)
+def test_any_name_postgresql_takes_is_accepted(name: str) -> None:
     assert check_identifier(name) == name
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["", "Seedbed", "1abc", "has-dash", "has space", 'quo"te', "a" * 64, "pg_catalog", "é"],
-)
+@pytest.mark.parametrize("name", ["", "a" * 64, "pg_catalog", "nul\x00byte", 'quo"te'])
 def test_other_names_are_refused(name: str) -> None:
     with pytest.raises(ConfigError, match="invalid namespace"):
         check_identifier(name)
@@ -66,8 +66,21 @@ def test_settings_read_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_bad_schema_in_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SEEDBED_SCHEMA", "Robert'); DROP TABLE")
+    monkeypatch.setenv("SEEDBED_SCHEMA", "pg_robert")
     with pytest.raises(ConfigError):
+        load_settings()
+
+
+def test_models_setting_names_a_folder_a_module_or_the_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("SEEDBED_MODELS", raising=False)
+    assert load_settings().models is None
+    for value in ("database", str(tmp_path), "shop.models"):
+        monkeypatch.setenv("SEEDBED_MODELS", value)
+        assert load_settings().models == value
+    monkeypatch.setenv("SEEDBED_MODELS", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="SEEDBED_MODELS"):
         load_settings()
 
 

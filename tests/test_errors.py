@@ -209,9 +209,9 @@ def test_the_console_script_flushes_its_output_and_lets_go_of_the_server(
 @pytest.mark.parametrize(
     ("variable", "value", "command"),
     [
-        ("SEEDBED_SCHEMA", "Not A Name", ["validate", str(SEEDS)]),
-        ("SEEDBED_SCHEMA", "Not A Name", ["docs", "--check"]),
-        ("SEEDBED_SCHEMA", "Not A Name", ["generate", "{tmp}", "--users", "1"]),
+        ("SEEDBED_SCHEMA", "pg_not_a_name", ["validate", str(SEEDS)]),
+        ("SEEDBED_SCHEMA", "pg_not_a_name", ["docs", "--check"]),
+        ("SEEDBED_SCHEMA", "pg_not_a_name", ["generate", "{tmp}", "--users", "1"]),
         ("DATABASE_URL", "postgresql://me:s3cret@localhost:abc/db", ["validate", str(SEEDS)]),
         ("DATABASE_URL", "mysql://localhost/db", ["db", "check"]),
         ("SEEDBED_HOME", str(ROOT / "README.md"), ["generate", "{tmp}", "--users", "1"]),

@@ -452,7 +452,7 @@ def test_index_scans_during_counts_only_the_workload(db: Engine, generated: dict
 def test_sample_settings_suffix_the_configured_namespace(base_settings: Settings) -> None:
     assert explore.sample_settings("demo", base_settings).schema == "seedbed_demo"
     with pytest.raises(ConfigError):
-        explore.sample_settings("Bad-Name", base_settings)
+        explore.sample_settings("x" * 60, base_settings)  # longer than 63 bytes with the prefix
 
 
 def test_prepare_sample_builds_a_loaded_namespace(base_settings: Settings) -> None:

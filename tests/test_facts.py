@@ -9,13 +9,14 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 import seedbed.facts as facts
 import seedbed.models as models
 from seedbed.docs import check_docs, render_data_models
-from seedbed.errors import SeedError
+from seedbed.errors import ConfigError, SeedError
 from seedbed.facts import source
 from seedbed.validation import pandera_schema
 from tests.helpers import ROOT
@@ -135,3 +136,28 @@ def test_the_import_check_sees_a_model_import(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("def f():\n    from seedbed.models import metadata\n")
     assert "seedbed.models" in _imported_modules(probe)
+
+
+def test_the_models_setting_chooses_the_source(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setenv("SEEDBED_MODELS", "database")
+    chosen = facts.model_source()
+    assert isinstance(chosen, facts.DatabaseSource)  # nothing is read until asked
+    monkeypatch.setenv("SEEDBED_MODELS", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="SEEDBED_MODELS"):
+        facts.model_source()
+    monkeypatch.delenv("SEEDBED_MODELS")
+    assert facts.model_source() is source._chosen
+
+
+def test_a_pinned_source_is_the_one_every_fact_reads(gadgets):
+    other = GadgetSource()
+    with facts.using_models(other) as pinned:
+        assert pinned is other and facts.model_source() is other
+        assert facts.declared_metadata() is other.metadata("gadgets")
+    assert facts.model_source() is gadgets
+
+
+def test_a_check_only_postgresql_can_judge_needs_its_database():
+    rule = facts.SqlCheck("ck_odd", ("n",), "must be odd", "n % 2 = 1", ("integer",))
+    with pytest.raises(SeedError, match="evaluated by PostgreSQL"):
+        rule.passes(pd.DataFrame({"n": [1]}))

@@ -199,7 +199,7 @@ def test_cli_migrate_then_reset(empty_settings: Settings, db_env: dict[str, str]
     assert relations(get_engine(empty_settings), empty_settings.schema) == set()
 
 
-@pytest.mark.parametrize("name", ["Bad-Name", "pg_toast2", "x" * 64, "robert'); drop"])
+@pytest.mark.parametrize("name", ["pg_toast2", "x" * 64, 'robert"; drop'])
 def test_bad_namespace_is_one_line_exit_2(name: str, db_env: dict[str, str]) -> None:
     result = run_cli("db", "migrate", env={**db_env, "SEEDBED_SCHEMA": name})
     assert result.returncode == 2

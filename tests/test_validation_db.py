@@ -161,7 +161,7 @@ def test_cli_against_db_uses_the_database(settings: Settings, db_env: dict[str, 
     assert taken.returncode == 1 and "already taken" in taken.stdout
     assert "Traceback" not in taken.stderr
     env.pop("SEEDBED_SCHEMA")
-    env["SEEDBED_SCHEMA"] = "Not A Name"
+    env["SEEDBED_SCHEMA"] = "pg_not_a_name"
     bad = run(session, "--against-db")
     assert bad.returncode == 2 and bad.stderr.startswith("seedbed: error:")
     assert os.linesep not in bad.stderr.strip()

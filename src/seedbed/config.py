@@ -1,6 +1,7 @@
 """Settings: the schema namespace and the database to talk to.
 
 ``SEEDBED_SCHEMA`` names the namespace (default ``seedbed``).
+``SEEDBED_MODELS`` says where the model comes from (see :func:`check_models`).
 ``DATABASE_URL`` names an external PostgreSQL 14+; without it an embedded
 server is started with its data under ``.seedbed/`` in the working directory.
 ``SEEDBED_MIGRATIONS`` names another Alembic folder. A setting that names a
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULT_SCHEMA",
     "Settings",
     "check_identifier",
+    "check_models",
     "load_settings",
     "migrations_setting",
     "normalize_url",
@@ -28,28 +30,55 @@ __all__ = [
 ]
 
 DEFAULT_SCHEMA = "seedbed"
-_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 def check_identifier(name: str) -> str:
-    """Return ``name`` if it is a plain PostgreSQL identifier, else raise :class:`ConfigError`.
+    """Return ``name`` if PostgreSQL can name a namespace so, else raise :class:`ConfigError`.
 
-    Plain means: a lowercase letter or underscore first, then lowercase letters,
-    digits and underscores; at most 63 bytes; not starting with ``pg_``.
+    Any name is accepted (``my-app``, ``Auth``, ``public``); seedbed quotes it
+    wherever it is written into SQL. Refused: an empty name, one longer than
+    63 bytes (PostgreSQL would cut it), a NUL or double quote (frozen
+    revisions write the name between double quotes), and names starting with
+    ``pg_`` (reserved for the system).
 
-    >>> check_identifier("shop_2024")
-    'shop_2024'
+    >>> check_identifier("my-app")
+    'my-app'
     """
-    if not _IDENTIFIER.fullmatch(name):
+    if not name or "\x00" in name or '"' in name:
         raise ConfigError(
-            f"invalid namespace {name!r}: use a lowercase letter or underscore first, "
-            "then lowercase letters, digits or underscores"
+            f"invalid namespace {name!r}: give a non-empty name without NUL or double quote"
         )
     if len(name.encode()) > 63:
         raise ConfigError(f"invalid namespace {name!r}: longer than 63 bytes")
     if name.startswith("pg_"):
         raise ConfigError(f"invalid namespace {name!r}: names starting with pg_ are reserved")
     return name
+
+
+#: ``SEEDBED_MODELS=database``: the namespace's tables, read from the catalog.
+MODELS_FROM_DATABASE = "database"
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def check_models(value: str | None) -> str | None:
+    """Return the ``SEEDBED_MODELS`` value, or None when unset; :class:`ConfigError` if unusable.
+
+    Unset (or empty): the model package shipped with seedbed. ``database``: the
+    namespace's tables as the catalog holds them. A folder of model modules
+    (a path; it must exist), or a dotted module name (imported when first used).
+
+    >>> check_models("database")
+    'database'
+    """
+    if not value:
+        return None
+    if value == MODELS_FROM_DATABASE or Path(value).is_dir():
+        return value
+    if _DOTTED.fullmatch(value) and not Path(value).exists():
+        return value
+    raise ConfigError(
+        f"SEEDBED_MODELS {value!r}: not a folder of model modules, a module name or 'database'"
+    )
 
 
 _PREFIXES = ("postgresql+psycopg://", "postgresql://", "postgres://")
@@ -182,6 +211,7 @@ class Settings:
     schema: str = DEFAULT_SCHEMA
     database_url: str | None = None
     home: Path = Path(".seedbed")
+    models: str | None = None  # SEEDBED_MODELS: see check_models
 
     @property
     def embedded(self) -> bool:
@@ -192,6 +222,7 @@ def load_settings(
     schema: str | None = None,
     database_url: str | None = None,
     home: Path | str | None = None,
+    models: str | None = None,
 ) -> Settings:
     """Settings from arguments, falling back to the environment.
 
@@ -211,4 +242,9 @@ def load_settings(
     else:
         _check_home(home_path)
     migrations_setting()
-    return Settings(schema=check_identifier(schema), database_url=url or None, home=home_path)
+    return Settings(
+        schema=check_identifier(schema),
+        database_url=url or None,
+        home=home_path,
+        models=check_models(models if models is not None else os.environ.get("SEEDBED_MODELS")),
+    )

@@ -34,6 +34,7 @@ from seedbed.db import database_errors, get_engine
 from seedbed.errors import BackupError, MigrationError, UnsafeMigrationError
 from seedbed.facts import metadata_for
 from seedbed.safety import LintReport, backup, lint
+from seedbed.safety.owner import refuse_foreign_owner, refuse_when_database_is_model
 from seedbed.sqltext import quote_ident
 
 __all__ = [
@@ -75,6 +76,8 @@ def upgrade(settings: Settings | None = None, revision: str = "head") -> Upgrade
     not in the lint's counts.
     """
     settings = settings or load_settings()
+    refuse_when_database_is_model("db migrate")
+    refuse_foreign_owner(settings, "db migrate")
     report = lint(settings, target=revision)
     if not report.ok:
         raise UnsafeMigrationError(
@@ -99,6 +102,7 @@ def _backup_first(settings: Settings) -> Path:
 def downgrade(settings: Settings | None = None, revision: str = "base") -> None:
     """Undo revisions down to ``revision``."""
     settings = settings or load_settings()
+    refuse_foreign_owner(settings, "db downgrade")
     target = target_revision(revision)
     with connected(settings) as config:
         command.downgrade(config, target)
@@ -119,6 +123,8 @@ def generate(
     compared with.
     """
     settings = settings or load_settings()
+    if metadata is None:
+        refuse_when_database_is_model("db generate")
     if migrations_dir() == PACKAGED_MIGRATIONS:
         raise MigrationError(
             "db generate writes revisions into a source checkout's migrations/ folder; "
@@ -150,6 +156,9 @@ def push(settings: Settings | None = None, *, metadata: sa.MetaData | None = Non
     per change made, in the words of :func:`check`.
     """
     settings = settings or load_settings()
+    if metadata is None:
+        refuse_when_database_is_model("db push")
+    refuse_foreign_owner(settings, "db push")
     target = metadata or metadata_for(settings.schema)
     with database_errors("push failed"), get_engine(settings).begin() as connection:
         connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(settings.schema)}")
@@ -184,7 +193,8 @@ def check(settings: Settings | None = None, *, metadata: sa.MetaData | None = No
 
 
 def reset(settings: Settings | None = None) -> None:
-    """Drop the namespace and everything in it."""
+    """Drop the namespace and everything in it (refused when another tool owns it)."""
     settings = settings or load_settings()
+    refuse_foreign_owner(settings, "db reset")
     with database_errors("reset failed"), get_engine(settings).begin() as connection:
         connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quote_ident(settings.schema)} CASCADE")

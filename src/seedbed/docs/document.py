@@ -191,10 +191,10 @@ def _namespace_section(namespace: str) -> str:
 This document shows the default namespace, `{namespace}`.
 
 The namespace comes from the `SEEDBED_SCHEMA` environment variable (default
-`{DEFAULT_SCHEMA}`). It must be a plain PostgreSQL identifier: a lowercase letter or
-underscore first, then lowercase letters, digits or underscores; at most 63 bytes; not
-starting with `pg_`. Any other name is refused with a one-line error (exit code 2) before
-any SQL runs.
+`{DEFAULT_SCHEMA}`). Any name PostgreSQL takes works (`auth`, `public`, `my-app`); seedbed
+quotes it wherever it writes SQL. It must be non-empty, at most 63 bytes, hold no double
+quote and not start with `pg_`; anything else is refused with a one-line error (exit code 2)
+before any SQL runs.
 
 ```python
 from seedbed.models import metadata, metadata_for

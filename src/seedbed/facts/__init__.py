@@ -15,12 +15,14 @@ import typing
 from seedbed.lazymodules import lazy_exports as _lazy_exports
 
 if typing.TYPE_CHECKING:
+    from seedbed.facts.catalog import DatabaseEvaluator, reflect_namespace
     from seedbed.facts.declaration import (
         NAMING_CONVENTION,
         UPDATED_AT_BODY,
         UPDATED_AT_FUNCTION,
         JsonShape,
         Rule,
+        SqlCheck,
         all_rules,
         tables_with_updated_at,
         updated_at_function_sql,
@@ -36,23 +38,30 @@ if typing.TYPE_CHECKING:
         unique_column_sets,
     )
     from seedbed.facts.source import (
+        DatabaseSource,
+        FolderSource,
+        Models,
         ModelSource,
+        ModuleSource,
         PackageSource,
         declared_metadata,
         declaring_class,
         metadata_for,
         model_source,
+        using_models,
     )
     from seedbed.facts.spec import ColumnSpec, RuleSpec, TableSpec, table_spec
 
 #: The public names, by the module that defines them.
 _LAZY = {
+    "seedbed.facts.catalog": ("DatabaseEvaluator", "reflect_namespace"),
     "seedbed.facts.declaration": (
         "NAMING_CONVENTION",
         "UPDATED_AT_BODY",
         "UPDATED_AT_FUNCTION",
         "JsonShape",
         "Rule",
+        "SqlCheck",
         "all_rules",
         "tables_with_updated_at",
         "updated_at_function_sql",
@@ -68,12 +77,17 @@ _LAZY = {
         "unique_column_sets",
     ),
     "seedbed.facts.source": (
+        "DatabaseSource",
+        "FolderSource",
         "ModelSource",
+        "Models",
+        "ModuleSource",
         "PackageSource",
         "declared_metadata",
         "declaring_class",
         "metadata_for",
         "model_source",
+        "using_models",
     ),
     "seedbed.facts.spec": ("ColumnSpec", "RuleSpec", "TableSpec", "table_spec"),
 }
@@ -83,14 +97,20 @@ __all__ = [
     "UPDATED_AT_BODY",
     "UPDATED_AT_FUNCTION",
     "ColumnSpec",
+    "DatabaseEvaluator",
+    "DatabaseSource",
+    "FolderSource",
     "ForeignKeySpec",
     "IndexSpec",
     "JsonShape",
     "ModelSource",
+    "Models",
+    "ModuleSource",
     "PackageSource",
     "Relationship",
     "Rule",
     "RuleSpec",
+    "SqlCheck",
     "TableKeys",
     "TableSpec",
     "UniqueKey",
@@ -102,6 +122,7 @@ __all__ = [
     "metadata_for",
     "model_source",
     "ordered_tables",
+    "reflect_namespace",
     "relationships",
     "table_keys",
     "table_spec",
@@ -109,6 +130,7 @@ __all__ = [
     "unique_column_sets",
     "updated_at_function_sql",
     "updated_at_trigger_sql",
+    "using_models",
 ]
 
 __getattr__, __dir__ = _lazy_exports(globals(), _LAZY)

@@ -41,6 +41,7 @@ from seedbed.models.rules import (
     Matches,
     RequiredWhen,
     Rule,
+    SqlCheck,
     UuidV4,
     all_rules,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "RequiredWhen",
     "Rule",
     "SameTruth",
+    "SqlCheck",
     "UuidV4",
     "all_rules",
     "python_regex",

@@ -96,8 +96,16 @@ class TableSpec:
         return bool(spec and spec.sensitive)
 
 
+#: ``MetaData.info`` key of a model read from a catalog: its CHECKs carry the
+#: database's own names, and a column of a type seedbed cannot read yet is kept
+#: as text, for PostgreSQL to judge at COPY.
+FROM_CATALOG = "from_catalog"
+
+
 def _kind(column: sa.Column[Any]) -> dict[str, Any]:
     type_ = column.type
+    while isinstance(type_, postgresql.DOMAIN):  # a domain reads as its base type
+        type_ = type_.data_type
     if isinstance(type_, postgresql.INET):
         return {"kind": INET}
     if isinstance(type_, sa.Enum):
@@ -120,6 +128,8 @@ def _kind(column: sa.Column[Any]) -> dict[str, Any]:
         return {"kind": NUMERIC}
     if isinstance(type_, sa.String):  # Text, String, VARCHAR(n)
         return {"kind": TEXT, "max_length": type_.length}
+    if column.table.metadata.info.get(FROM_CATALOG):
+        return {"kind": TEXT}
     raise NotImplementedError(
         f"seedbed cannot yet validate column {column.table.name}.{column.name} "
         f"of type {type_!r}; add its kind to seedbed.facts.spec"
@@ -152,7 +162,7 @@ def _fields(column: sa.Column[Any]) -> dict[str, Any]:
     return {
         "name": column.name,
         "nullable": bool(column.nullable) and not column.primary_key,
-        "has_default": column.server_default is not None,
+        "has_default": column.server_default is not None or column.identity is not None,
         "sensitive": bool(column.info.get("sensitive")),
         "sql_type": _compiled(column.type),
         "default": _server_default(column),
@@ -160,11 +170,19 @@ def _fields(column: sa.Column[Any]) -> dict[str, Any]:
     }
 
 
+def _check_name(table: sa.Table, rule: Rule) -> str:
+    """The CHECK's name in the database: ``ck_<table>_<rule>`` as code declares it
+    (the naming convention), the rule's own name for a catalog's."""
+    if table.metadata.info.get(FROM_CATALOG):
+        return rule.name
+    return f"ck_{table.name}_{rule.name}"
+
+
 @cache
 def table_spec(table: sa.Table) -> TableSpec:
     """Everything seedbed checks about ``table``'s rows, derived from its declaration."""
     columns = {c.name: ColumnSpec(**_fields(c)) for c in table.columns}
-    rules = tuple(RuleSpec(f"ck_{table.name}_{rule.name}", rule) for rule in all_rules(table))
+    rules = tuple(RuleSpec(_check_name(table, rule), rule) for rule in all_rules(table))
     keys = table_keys(table)
     # Keys on expressions, or partial on another kind of predicate, are left to the database.
     checked = tuple(key for key in keys.unique if key.checkable)

@@ -41,6 +41,7 @@ from sqlalchemy.engine import Engine
 
 from seedbed.db import database_errors, get_engine, require_tables, schema_of
 from seedbed.errors import DataError, SeedError, reason
+from seedbed.facts import Models, using_models
 from seedbed.loading.copy import copy_blocks, copy_sql, qualified
 from seedbed.loading.failures import is_retryable, to_seedbed_error
 from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
@@ -226,6 +227,7 @@ def load(
     engine: Engine | None = None,
     dry_run: bool = False,
     progress: bool | None = None,
+    models: Models = None,
 ) -> LoadResult:
     """Validate ``source`` and load it into the namespace, all tables in one transaction.
 
@@ -239,7 +241,7 @@ def load(
     ``"incremental"`` (COPY into the tables as they are); see
     :mod:`seedbed.loading.rebuild`. ``dry_run`` does everything
     but the commit. ``progress`` shows bars (default: in notebooks and
-    terminals).
+    terminals). ``models`` chooses the model, as for :func:`seedbed.validate`.
 
     Raises :class:`~seedbed.errors.DataError` (with ``.report``) when anything
     is invalid, :class:`~seedbed.errors.LoadError` when the database refuses a
@@ -259,7 +261,8 @@ def load(
     timeout = lock_timeout()
     engine = engine or get_engine()
     schema = schema_of(engine)
-    sources = resolve_sources(source, schema)
+    with using_models(models, engine=engine):
+        sources = resolve_sources(source, schema)
     require_tables(engine, [s.table for s in sources.values()])
     jobs = _jobs(sources, load_mode)
     display = progress_display(progress)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from seedbed.models.base import NAMING_CONVENTION, Base, metadata_for
+from seedbed.models.base import NAMING_CONVENTION, Base, metadata_for, new_base
 
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     if _module not in {"base", "predicates", "rules"}:
@@ -16,4 +16,4 @@ for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
 
 metadata = Base.metadata
 
-__all__ = ["NAMING_CONVENTION", "Base", "metadata", "metadata_for"]
+__all__ = ["NAMING_CONVENTION", "Base", "metadata", "metadata_for", "new_base"]

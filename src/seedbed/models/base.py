@@ -30,6 +30,8 @@ NAMING_CONVENTION = {
 }
 
 UPDATED_AT_FUNCTION = "set_updated_at"
+#: ``MetaData.info`` key set on a model seedbed did not declare (a catalog): no trigger there.
+NO_UPDATED_AT_TRIGGER = "no_updated_at_trigger"
 
 
 def _import_time_schema() -> str:
@@ -86,12 +88,16 @@ def updated_at_function_sql(schema: str, body: str = UPDATED_AT_BODY) -> str:
 
 def updated_at_trigger_sql(schema: str, table: str) -> str:
     return (
-        f"CREATE TRIGGER trg_{table}_updated_at BEFORE UPDATE ON {qualified_name(schema, table)} "
+        f"CREATE TRIGGER {quote_ident(f'trg_{table}_updated_at')} BEFORE UPDATE "
+        f"ON {qualified_name(schema, table)} "
         f"FOR EACH ROW EXECUTE FUNCTION {quote_ident(schema)}.{UPDATED_AT_FUNCTION}()"
     )
 
 
 def tables_with_updated_at(metadata: MetaData) -> list[sa.Table]:
+    """Tables the ``updated_at`` trigger serves: none in a model seedbed did not declare."""
+    if metadata.info.get(NO_UPDATED_AT_TRIGGER):
+        return []
     return [t for t in metadata.sorted_tables if "updated_at" in t.c]
 
 
@@ -101,7 +107,7 @@ def create_updated_at_triggers(connection: sa.Connection, metadata: MetaData) ->
     connection.exec_driver_sql(updated_at_function_sql(str(schema)))
     for table in tables_with_updated_at(metadata):
         connection.exec_driver_sql(
-            f"DROP TRIGGER IF EXISTS trg_{table.name}_updated_at "
+            f"DROP TRIGGER IF EXISTS {quote_ident(f'trg_{table.name}_updated_at')} "
             f"ON {qualified_name(str(schema), table.name)}"
         )
         connection.exec_driver_sql(updated_at_trigger_sql(str(schema), table.name))
@@ -121,14 +127,34 @@ def _attach_ddl(metadata: MetaData) -> None:
 _attach_ddl(Base.metadata)
 
 
+def new_base() -> type[DeclarativeBase]:
+    """A declarative base for a model of your own, outside this package (``SEEDBED_MODELS``).
+
+    Its ``MetaData`` is fresh (the shipped tables are not in it), in the
+    namespace ``SEEDBED_SCHEMA`` names, with seedbed's naming convention and
+    the ``updated_at`` trigger, like :class:`Base`.
+    """
+
+    class ModelBase(DeclarativeBase):
+        metadata = MetaData(schema=_import_time_schema(), naming_convention=NAMING_CONVENTION)
+
+    _attach_ddl(ModelBase.metadata)
+    return ModelBase
+
+
 @cache
 def metadata_for(schema: str) -> MetaData:
     """The whole model in namespace ``schema`` (validated as a plain identifier)."""
     check_identifier(schema)
     if schema == Base.metadata.schema:
         return Base.metadata
-    copy = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
-    for table in Base.metadata.sorted_tables:
+    return moved_metadata(Base.metadata, schema)
+
+
+def moved_metadata(metadata: MetaData, schema: str) -> MetaData:
+    """A copy of every table of ``metadata`` in namespace ``schema``, with its DDL."""
+    copy = MetaData(schema=schema, naming_convention=metadata.naming_convention)
+    for table in metadata.sorted_tables:
         moved = table.to_metadata(copy, schema=schema)
         # to_metadata does not carry Index.info (the documented purpose); copy it by name.
         purposes = {index.name: index.info for index in table.indexes}
@@ -140,9 +166,12 @@ def metadata_for(schema: str) -> MetaData:
 
 __all__ = [
     "NAMING_CONVENTION",
+    "NO_UPDATED_AT_TRIGGER",
     "Base",
     "created_at",
     "metadata_for",
+    "moved_metadata",
+    "new_base",
     "rules",
     "sensitive",
     "updated_at",

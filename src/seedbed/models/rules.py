@@ -14,12 +14,14 @@ and gets its fill there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CheckConstraint
 
+from seedbed.errors import SeedError
 from seedbed.jsontext import InvalidJson, parse_json
 from seedbed.lazymodules import lazy_module
 from seedbed.sqltext import escaped, quote_ident, quote_literal
@@ -276,6 +278,39 @@ def all_rules(table: Any) -> list[Rule]:
     return sorted(found, key=lambda rule: rule.name)
 
 
+#: How a rule the database evaluates gets its verdict on a frame: True where a row passes.
+Evaluator = Callable[["SqlCheck", "pd.DataFrame"], "pd.Series"]
+
+
+@dataclass(frozen=True)
+class SqlCheck(Rule):
+    """A CHECK that only PostgreSQL can judge: ``expression``, as the catalog holds it.
+
+    Its frame check sends the frame's values of ``columns`` (cast to
+    ``column_types``) to the database the rule was read from, in one query,
+    through ``evaluator``; the verdict is PostgreSQL's own. ``name`` is the
+    constraint's name in the database. The generator has no fill for it.
+    """
+
+    expression: str = ""
+    column_types: tuple[str, ...] = ()
+    evaluator: Evaluator | None = field(default=None, compare=False, repr=False)
+
+    #: Where the verdict comes from, for reports and docs.
+    runs = "in the database"
+
+    @property
+    def sql(self) -> str:
+        return self.expression
+
+    def passes(self, frame: pd.DataFrame) -> pd.Series:
+        if self.evaluator is None:
+            raise SeedError(
+                f"CHECK {self.name} is evaluated by PostgreSQL: read the model from a database"
+            )
+        return self.evaluator(self, frame)
+
+
 __all__ = [
     "EMAIL",
     "SLUG",
@@ -289,6 +324,7 @@ __all__ = [
     "Matches",
     "RequiredWhen",
     "Rule",
+    "SqlCheck",
     "UuidV4",
     "all_rules",
     "checks",

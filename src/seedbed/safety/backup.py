@@ -31,6 +31,7 @@ from seedbed.safety.clients import (
     pg_program,
     run_client,
 )
+from seedbed.safety.owner import refuse_foreign_owner
 from seedbed.sqltext import quote_ident
 
 __all__ = ["backup", "backup_namespaces", "default_backup_path", "pg_program", "restore"]
@@ -70,7 +71,7 @@ def backup(settings: Settings | None = None, out: Path | str | None = None) -> P
         path.parent.mkdir(parents=True, exist_ok=True)
         with replacing(path, durable=True) as temp:
             command = [str(pg_program("pg_dump")), "--format=custom"]
-            command += [f"--schema={settings.schema}", "--no-owner", "--no-privileges"]
+            command += [f"--schema={quote_ident(settings.schema)}", "--no-owner", "--no-privileges"]
             command += [f"--file={temp}", f"--dbname={connection.conninfo}"]
             run_client(command, connection, "backup")
     return path
@@ -88,6 +89,7 @@ def restore(settings: Settings | None = None, path: Path | str = "") -> None:
     path = Path(path)
     if not path.is_file():
         raise BackupError(f"no backup file at {path}")
+    refuse_foreign_owner(settings, "db restore")
     found = backup_namespaces(path)
     if found != [settings.schema]:
         names = ", ".join(found) or "no namespace"

@@ -39,6 +39,7 @@ from seedbed.facts.declaration import (
     RequiredWhen,
     Rule,
     SameTruth,
+    SqlCheck,
     python_regex,
 )
 from seedbed.synthetic import arrays
@@ -328,6 +329,11 @@ def fill_same_truth(rule: SameTruth, draft: Draft) -> None:
     draft.set(target, pc.if_else(empty, pa.scalar(None, current.type), given))
 
 
+def fill_in_database(rule: SqlCheck, draft: Draft) -> None:
+    """None: only PostgreSQL knows which values pass; generating is refused (GenerateError)."""
+    raise NoFill(f"it is evaluated by PostgreSQL ({rule.expression}); seedbed has no fill for it")
+
+
 Fill = Callable[[Any, Draft], None]
 
 FILLS: dict[type[Rule], Fill] = {
@@ -344,6 +350,7 @@ FILLS: dict[type[Rule], Fill] = {
     AnyOf: fill_any_of,
     Not: fill_not,
     SameTruth: fill_same_truth,
+    SqlCheck: fill_in_database,
 }
 """Which fill makes rows pass which rule class (a class's subclasses included: ``UuidV4``)."""
 

@@ -9,7 +9,7 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 
 from seedbed.db import require_tables, schema_of
-from seedbed.facts import declared_metadata
+from seedbed.facts import Models, declared_metadata, using_models
 from seedbed.progress import progress_display
 from seedbed.validation.meter import ValidationMeter
 from seedbed.validation.report import Checked, ValidationReport
@@ -74,6 +74,7 @@ def validate(
     engine: Engine | None = None,
     mode: str = "insert",
     progress: bool | None = False,
+    models: Models = None,
 ) -> ValidationReport:
     """Check a seed set and report every problem: file, line, column, rule, value, message.
 
@@ -89,7 +90,9 @@ def validate(
     in that mode gives. ``progress`` shows a progress display (``None``: in
     terminals and notebooks). Files that cannot be read or name no table
     raise :class:`~seedbed.errors.SeedError`; invalid data never raises, it
-    is in the report.
+    is in the report. ``models`` chooses the model (default: ``SEEDBED_MODELS``):
+    ``"database"`` (the namespace as the database holds it), a folder of model
+    modules, a dotted module name, or a :class:`~seedbed.facts.ModelSource`.
 
     >>> report = validate("data/seeds")            # doctest: +SKIP
     >>> report.ok                                  # doctest: +SKIP
@@ -98,8 +101,9 @@ def validate(
     from seedbed.loadmode import LoadMode
 
     existing_are_errors = LoadMode.parse(mode).existing_keys_are_errors
-    schema = schema_of(engine) if engine is not None else str(declared_metadata().schema)
-    sources = resolve_sources(source, schema)
+    with using_models(models, engine=engine):
+        schema = schema_of(engine) if engine is not None else str(declared_metadata().schema)
+        sources = resolve_sources(source, schema)
     if engine is not None:
         require_tables(engine, [s.table for s in sources.values()])
     with progress_display(progress) as display:

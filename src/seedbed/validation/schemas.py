@@ -33,11 +33,14 @@ import sqlalchemy as sa
 from seedbed.errors import SeedError
 from seedbed.facts import (
     ColumnSpec,
+    Models,
     RuleSpec,
+    SqlCheck,
     TableSpec,
     UniqueKey,
     declared_metadata,
     table_spec,
+    using_models,
 )
 from seedbed.facts import spec as k
 from seedbed.validation.coerce import coerce_column, default_series, type_message
@@ -149,6 +152,8 @@ def _compile(spec: TableSpec, *, typed: bool, sink: KeySink | None) -> pa.DataFr
     single: dict[str, list[pa.Check]] = {}
     frame_checks: list[pa.Check] = []
     for item in spec.rules:
+        if typed and isinstance(item.rule, SqlCheck):
+            continue  # the validator sends these to the database, a chunk at a time
         if len(item.rule.columns) == 1:
             name = item.rule.columns[0]
             single.setdefault(name, []).append(_column_rule_check(name, item))
@@ -187,7 +192,7 @@ def chunk_schema(table: sa.Table, sink: KeySink) -> pa.DataFrameSchema:
     return _compile(table_spec(table), typed=True, sink=sink)
 
 
-def pandera_schema(table_name: str) -> pa.DataFrameSchema:
+def pandera_schema(table_name: str, *, models: Models = None) -> pa.DataFrameSchema:
     """The Pandera schema of the model's table ``table_name``: every rule the loader checks.
 
     Use it in your own pandas code; it gives the verdicts ``seedbed validate``
@@ -196,10 +201,15 @@ def pandera_schema(table_name: str) -> pa.DataFrameSchema:
     column and the check: the database constraint (``ck_user_email_format``,
     ``uq_user_email``), ``not_nullable``, or ``type`` / ``enum``.
 
+    ``models`` chooses the model (default: ``SEEDBED_MODELS``): ``"database"``
+    gives the schema of a table as the database holds it, its CHECKs
+    included; those PostgreSQL must judge are sent to it when the schema runs.
+
     >>> schema = seedbed.pandera_schema("user")                 # doctest: +SKIP
     >>> schema.validate(pd.read_csv("user.csv"), lazy=True)     # doctest: +SKIP
     """
-    tables = {t.name: t for t in declared_metadata().sorted_tables}
+    with using_models(models):
+        tables = {t.name: t for t in declared_metadata().sorted_tables}
     if table_name not in tables:
         known = ", ".join(sorted(tables))
         raise SeedError(f"no table named {table_name!r} (tables: {known})")

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from seedbed.db import database_errors
 from seedbed.facts import ForeignKeySpec, TableSpec, UniqueKey, table_spec
 from seedbed.sqltext import qualified_name, quote_ident
+from seedbed.validation.dbrules import check_in_database
 from seedbed.validation.hints import IN_DATABASE
 from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys, key_hashes
 from seedbed.validation.report import REDACTED, ValidationReport, display_values, shorten
@@ -105,6 +106,7 @@ class SeedValidator:
         rows_report, duplicates = checks.run(chunk, full)
         reports = [
             rows_report,
+            check_in_database(spec, chunk, full),
             self._unique_keys(spec, chunk, full, checks.keys, duplicates),
             self._foreign_keys(spec, chunk.label, full, chunk.lines, chunk.invalid),
         ]

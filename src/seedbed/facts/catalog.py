@@ -1,0 +1,241 @@
+"""The model as the database's catalog holds it: one namespace's tables, read at run time.
+
+:func:`reflect_namespace` reads every table of a namespace with SQLAlchemy's
+reflection (types, NOT NULL, server defaults, primary keys, unique
+constraints, unique and partial indexes, foreign keys, enums, comments) and
+turns each CHECK constraint into rules under the constraint's own name.
+Foreign keys to tables outside the namespace are left to the database.
+
+Every CHECK is enforced before load. Today each one becomes a
+:class:`~seedbed.models.rules.SqlCheck`: PostgreSQL evaluates the expression
+on the values of a whole chunk at once (:class:`DatabaseEvaluator`), so the
+verdict is the database's own. :func:`_rules_for_check` is where CHECKs that
+a parser can translate become in-process rules instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from seedbed.db import database_errors
+from seedbed.errors import ConfigError
+from seedbed.facts.spec import FROM_CATALOG
+from seedbed.lazymodules import lazy_module
+from seedbed.models.base import NO_UPDATED_AT_TRIGGER
+from seedbed.models.rules import Rule, SqlCheck
+from seedbed.sqltext import escaped, quote_ident
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
+
+#: A table's CHECKs: name, expression, and the columns it reads with their types.
+_CHECKS_SQL = """
+SELECT r.relname, c.conname, pg_get_expr(c.conbin, c.conrelid),
+       coalesce(array(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY AS k(num, pos)
+                      JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.num
+                      ORDER BY k.pos), '{}'),
+       coalesce(array(SELECT format_type(a.atttypid, a.atttypmod)
+                      FROM unnest(c.conkey) WITH ORDINALITY AS k(num, pos)
+                      JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.num
+                      ORDER BY k.pos), '{}')
+FROM pg_constraint AS c
+JOIN pg_class AS r ON r.oid = c.conrelid
+JOIN pg_namespace AS n ON n.oid = r.relnamespace
+WHERE c.contype = 'c' AND n.nspname = :schema
+ORDER BY r.relname, c.conname
+"""
+
+#: The row number column of the evaluation query; quoted, so no table column collides.
+_ROW = quote_ident("seedbed row")
+
+
+@dataclass(frozen=True)
+class CatalogCheck:
+    """One CHECK constraint as the catalog holds it."""
+
+    table: str
+    name: str
+    expression: str
+    columns: tuple[str, ...]
+    column_types: tuple[str, ...]
+
+
+class DatabaseEvaluator:
+    """Judges :class:`SqlCheck` rules on a frame in the database: one query for all of them.
+
+    The frame's distinct value combinations for the columns the rules read are
+    sent as text arrays (bound parameters, never SQL text), cast to the
+    columns' types, and the query returns, for each combination some rule
+    refuses, which rules refuse it. NULL passes, as it does in a CHECK.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self, rule: SqlCheck, frame: pd.DataFrame) -> pd.Series:
+        return pd.Series(~self.refused([rule], frame)[0], index=frame.index)
+
+    def refused(self, rules: Sequence[SqlCheck], frame: pd.DataFrame) -> list[np.ndarray]:
+        """Per rule, a boolean array over ``frame``'s rows: True where the rule refuses it."""
+        n = len(frame)
+        types = {
+            c: t for rule in rules for c, t in zip(rule.columns, rule.column_types, strict=True)
+        }
+        columns = list(types)
+        texts = [_as_text(frame[c]) if c in frame.columns else [None] * n for c in columns]
+        rows = list(zip(*texts, strict=True)) if texts else [()] * n
+        unique = list(dict.fromkeys(rows))
+        out = [np.zeros(n, dtype=bool) for _ in rules]
+        if not unique or not rules:
+            return out
+        verdicts = self._refusals(rules, columns, [types[c] for c in columns], unique)
+        if not verdicts:
+            return out
+        position = {row: i for i, row in enumerate(unique)}
+        at = np.fromiter((position[row] for row in rows), dtype=np.int64, count=n)
+        for k in range(len(rules)):
+            refusing = np.zeros(len(unique), dtype=bool)
+            for index, flags in verdicts.items():
+                refusing[index] = flags[k]
+            out[k] = refusing[at]
+        return out
+
+    def _refusals(
+        self,
+        rules: Sequence[SqlCheck],
+        columns: Sequence[str],
+        types: Sequence[str],
+        unique: Sequence[tuple[str | None, ...]],
+    ) -> dict[int, tuple[bool, ...]]:
+        """Position in ``unique`` -> which rules refuse it, for the refused combinations."""
+        names = [f"v{i}" for i in range(len(columns))]
+        tests = [f"({escaped(rule.expression)}) IS FALSE" for rule in rules]
+        if columns:
+            arrays = ", ".join(f"CAST(:{n} AS TEXT[])" for n in names)
+            typed = ", ".join(
+                f"CAST(u.{n} AS {kind}) AS {quote_ident(column)}"
+                for n, column, kind in zip(names, columns, types, strict=True)
+            )
+            source = (
+                f"(SELECT {typed}, u.{_ROW} FROM unnest({arrays}) "
+                f"WITH ORDINALITY AS u({', '.join(names)}, {_ROW})) AS t"
+            )
+        else:  # CHECKs that read no column: one verdict for every row
+            source = f"(SELECT 1 AS {_ROW}) AS t"
+        sql = f"SELECT t.{_ROW}, {', '.join(tests)} FROM {source} WHERE {' OR '.join(tests)}"
+        params = {n: [row[i] for row in unique] for i, n in enumerate(names)}
+        what = ", ".join(rule.name for rule in rules)
+        with (
+            database_errors(f"checking {what} in the database"),
+            self.engine.connect() as conn,
+        ):
+            found = conn.execute(sa.text(sql), params).all()
+        if not columns:
+            return {i: tuple(found[0][1:]) for i in range(len(unique))} if found else {}
+        return {int(row[0]) - 1: tuple(bool(v) for v in row[1:]) for row in found}
+
+
+def _as_text(series: pd.Series) -> list[str | None]:
+    """Values as PostgreSQL reads them from text; NA as None."""
+    missing = series.isna().to_numpy()
+    out: list[str | None] = []
+    for value, absent in zip(series.to_numpy(dtype=object), missing, strict=True):
+        if absent:
+            out.append(None)
+        elif isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, dict | list):
+            out.append(json.dumps(value))
+        elif isinstance(value, datetime | date | time):
+            out.append(value.isoformat())
+        else:
+            out.append(str(value))
+    return out
+
+
+def _rules_for_check(check: CatalogCheck, evaluator: DatabaseEvaluator) -> tuple[Rule, ...]:
+    """The rules that enforce ``check``; each carries the constraint's name.
+
+    Today every CHECK is evaluated by PostgreSQL. A translator to in-process
+    rules plugs in here, falling back to the :class:`SqlCheck` it cannot translate.
+    """
+    return (
+        SqlCheck(
+            check.name,
+            check.columns,
+            f"must satisfy CHECK {check.expression} (checked {SqlCheck.runs})",
+            check.expression,
+            check.column_types,
+            evaluator,
+        ),
+    )
+
+
+def _catalog_checks(conn: sa.Connection, schema: str) -> list[CatalogCheck]:
+    rows = conn.execute(sa.text(_CHECKS_SQL), {"schema": schema})
+    return [
+        CatalogCheck(table, name, expr, tuple(columns), tuple(types))
+        for table, name, expr, columns, types in rows
+    ]
+
+
+def _drop_outside_keys(metadata: sa.MetaData) -> None:
+    """Foreign keys to tables outside the namespace: the database checks them at load."""
+    for table in metadata.tables.values():
+        for constraint in list(table.foreign_key_constraints):
+            target = constraint.elements[0].target_fullname.rsplit(".", 1)[0]
+            if target in metadata.tables:
+                continue
+            table.constraints.discard(constraint)
+            for element in constraint.elements:
+                element.parent.foreign_keys.discard(element)
+                table.foreign_keys.discard(element)
+
+
+def _with_rules(table: sa.Table, checks: Sequence[CatalogCheck], evaluator: Any) -> None:
+    """Replace the reflected CHECKs of ``table`` with constraints that carry their rules."""
+    for constraint in [c for c in table.constraints if isinstance(c, sa.CheckConstraint)]:
+        table.constraints.discard(constraint)
+    for check in checks:
+        for rule in _rules_for_check(check, evaluator):
+            table.append_constraint(dataclasses.replace(rule, name=check.name).constraint())
+
+
+def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
+    """Every table of namespace ``schema`` as the catalog holds it, with its CHECKs as rules.
+
+    Raises :class:`~seedbed.errors.ConfigError` when the namespace holds no
+    table, and :class:`~seedbed.errors.DatabaseError` when it cannot be read.
+    """
+    info = {NO_UPDATED_AT_TRIGGER: True, FROM_CATALOG: True}
+    metadata = sa.MetaData(schema=schema, info=info)
+    with database_errors(f"cannot read the namespace {schema!r}"), engine.connect() as conn:
+        metadata.reflect(conn, schema=schema, resolve_fks=False)
+        checks = _catalog_checks(conn, schema)
+    if not metadata.tables:
+        raise ConfigError(
+            f"SEEDBED_MODELS=database: the namespace {schema!r} has no tables in the database"
+        )
+    _drop_outside_keys(metadata)
+    evaluator = DatabaseEvaluator(engine)
+    for table in metadata.tables.values():
+        for column in table.columns:
+            if column.comment:
+                column.info["doc"] = column.comment
+        _with_rules(table, [c for c in checks if c.table == table.name], evaluator)
+    return metadata
+
+
+__all__ = ["CatalogCheck", "DatabaseEvaluator", "reflect_namespace"]
