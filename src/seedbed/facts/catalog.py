@@ -6,11 +6,11 @@ constraints, unique and partial indexes, foreign keys, enums, comments) and
 turns each CHECK constraint into rules under the constraint's own name.
 Foreign keys to tables outside the namespace are left to the database.
 
-Every CHECK is enforced before load. Today each one becomes a
-:class:`~seedbed.models.rules.SqlCheck`: PostgreSQL evaluates the expression
-on the values of a whole chunk at once (:class:`DatabaseEvaluator`), so the
-verdict is the database's own. :func:`_rules_for_check` is where CHECKs that
-a parser can translate become in-process rules instead.
+Every CHECK is enforced before load. One that PostgreSQL's own parser shows
+to be a known kind becomes in-process rules (:mod:`seedbed.facts.checksql`);
+any other becomes a :class:`~seedbed.models.rules.SqlCheck`: PostgreSQL
+evaluates the expression on the values of a whole chunk at once
+(:class:`DatabaseEvaluator`), so the verdict is the database's own.
 """
 
 from __future__ import annotations
@@ -165,12 +165,22 @@ def _as_text(series: pd.Series) -> list[str | None]:
     return out
 
 
-def _rules_for_check(check: CatalogCheck, evaluator: DatabaseEvaluator) -> tuple[Rule, ...]:
+def _rules_for_check(
+    check: CatalogCheck, evaluator: DatabaseEvaluator, ascii_case: bool
+) -> tuple[Rule, ...]:
     """The rules that enforce ``check``; each carries the constraint's name.
 
-    Today every CHECK is evaluated by PostgreSQL. A translator to in-process
-    rules plugs in here, falling back to the :class:`SqlCheck` it cannot translate.
+    A CHECK that PostgreSQL's own parser shows to be a known kind becomes
+    in-process rules (:mod:`seedbed.facts.checksql`); any other is a
+    :class:`SqlCheck` that PostgreSQL evaluates. Text ordering is always left
+    to the database: a column may carry a collation of its own.
     """
+    from seedbed.facts.checksql import rules_from_check
+
+    types = dict(zip(check.columns, check.column_types, strict=True))
+    translated = rules_from_check(check.expression, types, name=check.name, ascii_case=ascii_case)
+    if translated is not None:
+        return translated
     return (
         SqlCheck(
             check.name,
@@ -204,12 +214,14 @@ def _drop_outside_keys(metadata: sa.MetaData) -> None:
                 table.foreign_keys.discard(element)
 
 
-def _with_rules(table: sa.Table, checks: Sequence[CatalogCheck], evaluator: Any) -> None:
+def _with_rules(
+    table: sa.Table, checks: Sequence[CatalogCheck], evaluator: Any, ascii_case: bool
+) -> None:
     """Replace the reflected CHECKs of ``table`` with constraints that carry their rules."""
     for constraint in [c for c in table.constraints if isinstance(c, sa.CheckConstraint)]:
         table.constraints.discard(constraint)
     for check in checks:
-        for rule in _rules_for_check(check, evaluator):
+        for rule in _rules_for_check(check, evaluator, ascii_case):
             table.append_constraint(dataclasses.replace(rule, name=check.name).constraint())
 
 
@@ -224,6 +236,9 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     with database_errors(f"cannot read the namespace {schema!r}"), engine.connect() as conn:
         metadata.reflect(conn, schema=schema, resolve_fks=False)
         checks = _catalog_checks(conn, schema)
+        ctype = conn.execute(
+            sa.text("SELECT datctype FROM pg_database WHERE datname = current_database()")
+        ).scalar_one()
     if not metadata.tables:
         raise ConfigError(
             f"SEEDBED_MODELS=database: the namespace {schema!r} has no tables in the database"
@@ -234,7 +249,9 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
         for column in table.columns:
             if column.comment:
                 column.info["doc"] = column.comment
-        _with_rules(table, [c for c in checks if c.table == table.name], evaluator)
+        # lower(), upper() and ILIKE change ASCII letters only under the C ctype.
+        ascii_case = ctype in ("C", "POSIX")
+        _with_rules(table, [c for c in checks if c.table == table.name], evaluator, ascii_case)
     return metadata
 
 
