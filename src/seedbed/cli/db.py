@@ -74,6 +74,18 @@ def register(commands: Any) -> None:
     )
     check.set_defaults(handler=_check)
 
+    pull = verbs.add_parser(
+        "pull",
+        help="write the namespace's tables as model modules (SEEDBED_MODELS=DIR)",
+        description="Read the namespace's tables from the database and write them into "
+        "DIR as model modules, one per table, with base.py; print what was carried, what "
+        "was left alone (views, functions, triggers, policies) and where each CHECK runs.",
+    )
+    pull.add_argument(
+        "--out", type=Path, default=Path("models"), help="empty folder to write (default: models)"
+    )
+    pull.set_defaults(handler=_pull)
+
     reset = verbs.add_parser(
         "reset",
         help="drop the namespace and everything in it",
@@ -181,6 +193,14 @@ def _check(args: argparse.Namespace) -> int:
     for line in differences:
         print(f"  - {line}")
     return 1
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from seedbed.facts.pull import pull
+
+    for line in pull(load_settings(), args.out).lines():
+        print(line)
+    return 0
 
 
 def _reset(args: argparse.Namespace) -> int:

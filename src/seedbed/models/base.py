@@ -153,7 +153,9 @@ def metadata_for(schema: str) -> MetaData:
 
 def moved_metadata(metadata: MetaData, schema: str) -> MetaData:
     """A copy of every table of ``metadata`` in namespace ``schema``, with its DDL."""
-    copy = MetaData(schema=schema, naming_convention=metadata.naming_convention)
+    copy = MetaData(
+        schema=schema, naming_convention=metadata.naming_convention, info=dict(metadata.info)
+    )
     for table in metadata.sorted_tables:
         moved = table.to_metadata(copy, schema=schema)
         # to_metadata does not carry Index.info (the documented purpose); copy it by name.

@@ -1,0 +1,382 @@
+"""``seedbed db pull``: a namespace's tables written as model modules, one per table.
+
+:func:`pull` reads the namespace with SQLAlchemy's reflection (the namespace
+first on the search_path, as ``db check`` reads it, so SQL read back names no
+namespace) and writes a folder that ``SEEDBED_MODELS`` can name: ``base.py``
+with ``Base = new_base()`` and one module per table, each a Core ``sa.Table``
+on ``Base.metadata`` with the catalog's exact types, NOT NULL, server
+defaults, identity and generated columns, keys, indexes (unique, partial,
+expression), foreign keys with their actions, CHECKs and comments, every
+constraint and index under its real name.
+
+Each CHECK is declared with :func:`catalog_check`: the catalog's own
+expression, carrying the rules :func:`~seedbed.facts.checksql.rules_from_check`
+finds in it, or a :class:`~seedbed.models.rules.SqlCheck` that PostgreSQL
+judges (in the database the settings name) when it is not a known kind.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql.elements import conv
+
+from seedbed.config import Settings, load_settings
+from seedbed.db import database_errors, get_engine
+from seedbed.errors import ConfigError
+from seedbed.facts.catalog import CatalogCheck, DatabaseEvaluator, _catalog_checks
+from seedbed.models.base import UPDATED_AT_FUNCTION
+from seedbed.models.rules import SqlCheck
+from seedbed.sqltext import escaped, quote_ident
+
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+#: What the namespace holds that a model does not declare, by kind.
+_LEFT_ALONE_SQL = """
+SELECT 'view', c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = :schema AND c.relkind IN ('v', 'm')
+UNION ALL
+SELECT 'function', p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = :schema AND p.proname <> :updated_at
+UNION ALL
+SELECT 'trigger', t.tgname || ' on ' || c.relname FROM pg_trigger t
+  JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = :schema AND NOT t.tgisinternal AND t.tgname <> 'trg_' || c.relname || '_updated_at'
+UNION ALL
+SELECT 'policy', pol.polname || ' on ' || c.relname FROM pg_policy pol
+  JOIN pg_class c ON c.oid = pol.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = :schema
+ORDER BY 1, 2
+"""
+
+
+class _SettingsEvaluator(DatabaseEvaluator):
+    """A :class:`DatabaseEvaluator` on the database the settings name, found when first used."""
+
+    def __init__(self) -> None:
+        self._engine: Engine | None = None
+
+    @property  # type: ignore[override]
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = get_engine(load_settings())
+        return self._engine
+
+    @engine.setter
+    def engine(self, value: Engine) -> None:
+        self._engine = value
+
+
+_EVALUATOR = _SettingsEvaluator()
+
+
+def catalog_check(
+    name: str, expression: str, columns: dict[str, str], *, ascii_case: bool = False
+) -> sa.CheckConstraint:
+    """A CHECK named ``name`` exactly, with the rules it stands for (pulled models use it).
+
+    ``expression`` is the catalog's text; ``columns`` maps each column it
+    reads to its SQL type (``format_type``). A CHECK that is not a known kind
+    becomes a :class:`SqlCheck`, judged by PostgreSQL.
+    """
+    from seedbed.facts.checksql import rules_from_check
+
+    rules = rules_from_check(expression, columns, name=name, ascii_case=ascii_case)
+    rule = (
+        rules[0]
+        if rules
+        else SqlCheck(
+            name,
+            tuple(columns),
+            f"must satisfy CHECK {expression} (checked {SqlCheck.runs})",
+            expression,
+            tuple(columns.values()),
+            _EVALUATOR,
+        )
+    )
+    return sa.CheckConstraint(sa.text(escaped(expression)), name=conv(name), info={"rule": rule})
+
+
+@dataclass
+class TableSummary:
+    """What one pulled table carries."""
+
+    name: str
+    module: str
+    columns: int
+    keys: int
+    foreign_keys: int
+    indexes: int
+    checks: int
+
+
+@dataclass
+class PullResult:
+    """What :func:`pull` wrote, and what it left alone."""
+
+    schema: str
+    out: Path
+    tables: list[TableSummary] = field(default_factory=list)
+    left_alone: list[tuple[str, str]] = field(default_factory=list)
+    in_process: int = 0
+    in_database: int = 0
+
+    def lines(self) -> list[str]:
+        out = [f"{self.schema}: wrote {len(self.tables)} table(s) to {self.out}"]
+        for t in self.tables:
+            out.append(
+                f"  {t.name} ({t.module}.py): {t.columns} columns, {t.keys} keys, "
+                f"{t.foreign_keys} foreign keys, {t.indexes} indexes, {t.checks} checks"
+            )
+        if self.left_alone:
+            out.append(f"left alone ({len(self.left_alone)}):")
+            out += [f"  {kind} {name}" for kind, name in self.left_alone]
+        else:
+            out.append("left alone: nothing")
+        out.append(f"checks: {self.in_process} in-process, {self.in_database} in the database")
+        return out
+
+
+def _identifier(name: str, taken: set[str]) -> str:
+    """A Python module name for table ``name``, unique in ``taken``."""
+    base = re.sub(r"\W", "_", name, flags=re.ASCII).lower() or "table"
+    if base[0].isdigit() or keyword.iskeyword(base) or base == "base":
+        base = f"t_{base}"
+    found, n = base, 2
+    while found in taken:
+        found, n = f"{base}_{n}", n + 1
+    taken.add(found)
+    return found
+
+
+def _type_names(kind: Any) -> list[str]:
+    names = [type(kind).__name__]
+    for inner in ("item_type", "data_type"):
+        if getattr(kind, inner, None) is not None:
+            names += _type_names(getattr(kind, inner))
+    return names
+
+
+def _render_type(kind: Any, imports: set[str]) -> str:
+    """``kind`` as a constructor from ``sqlalchemy.dialects.postgresql``; checked to round-trip."""
+    if isinstance(kind, sa.Enum):
+        labels = ", ".join(repr(v) for v in kind.enums)
+        imports.add("ENUM")
+        return f"ENUM({labels}, name={kind.name!r}, create_type=False)"
+    text = repr(kind)
+    names = _type_names(kind)
+    scope = {n: getattr(postgresql, n, None) for n in names}
+    try:
+        again = eval(text, {"__builtins__": {}}, scope)  # our own repr, names checked above
+        same = again.compile(dialect=_DIALECT) == kind.compile(dialect=_DIALECT)
+    except Exception:
+        same = False
+    if not same:
+        raise ConfigError(f"db pull: cannot write the type {kind.compile(dialect=_DIALECT)}")
+    imports.update(names)
+    return text
+
+
+def _text(sql: str) -> str:
+    return f"sa.text({escaped(sql)!r})"
+
+
+def _column(column: sa.Column[Any], imports: set[str]) -> str:
+    args = [repr(column.name), _render_type(column.type, imports)]
+    if column.computed is not None:
+        persisted = column.computed.persisted
+        args.append(f"sa.Computed({_text(str(column.computed.sqltext))}, persisted={persisted})")
+    elif column.identity is not None:
+        identity = column.identity
+        args.append(f"sa.Identity(always={bool(identity.always)})")
+    elif isinstance(column.server_default, sa.DefaultClause):
+        arg = column.server_default.arg
+        sql = arg.text if isinstance(arg, sa.TextClause) else str(arg)
+        args.append(f"server_default={_text(sql)}")
+    args.append(f"nullable={bool(column.nullable)}")
+    if column.comment:
+        args.append(f"comment={column.comment!r}")
+    return f"sa.Column({', '.join(args)})"
+
+
+def _fk(fk: sa.ForeignKeyConstraint, schema: str) -> str | None:
+    """The foreign key, or None when it points outside the namespace."""
+    targets = []
+    for element in fk.elements:
+        parts = element.target_fullname.split(".")
+        if len(parts) == 3 and parts[0] != schema:
+            return None
+        targets.append(f"{parts[-2]}.{parts[-1]}")
+    args = [repr([e.parent.name for e in fk.elements]), repr(targets), f"name={fk.name!r}"]
+    for option in ("ondelete", "onupdate", "deferrable", "initially", "match"):
+        value = getattr(fk, option)
+        if value is not None and str(value).upper() != "NO ACTION":
+            args.append(f"{option}={value!r}")
+    return f"sa.ForeignKeyConstraint({', '.join(args)})"
+
+
+def _index(index: sa.Index) -> str:
+    parts = [repr(index.name)]
+    for expr in index.expressions:
+        if isinstance(expr, sa.Column):
+            parts.append(repr(expr.name))
+        else:
+            parts.append(_text(str(expr)))
+    if index.unique:
+        parts.append("unique=True")
+    options = index.dialect_options["postgresql"]
+    if options.get("where") is not None:
+        parts.append(f"postgresql_where={_text(str(options['where']))}")
+    if options.get("using") and options["using"] != "btree":
+        parts.append(f"postgresql_using={options['using']!r}")
+    if options.get("include"):
+        parts.append(f"postgresql_include={list(options['include'])!r}")
+    return f"sa.Index({', '.join(parts)})"
+
+
+def _check(check: CatalogCheck, ascii_case: bool) -> str:
+    columns = dict(zip(check.columns, check.column_types, strict=True))
+    case = ", ascii_case=True" if ascii_case else ""
+    return f"catalog_check({check.name!r}, {check.expression!r}, {columns!r}{case})"
+
+
+def render_table(
+    table: sa.Table, schema: str, checks: list[CatalogCheck], *, ascii_case: bool = False
+) -> tuple[str, TableSummary]:
+    """The module source that declares ``table``, and what it carries."""
+    imports: set[str] = set()
+    items = [_column(c, imports) for c in table.columns]
+    pk = table.primary_key
+    keys = 0
+    if pk is not None and pk.columns:
+        names = [c.name for c in pk.columns]
+        items.append(f"sa.PrimaryKeyConstraint(*{names!r}, name={pk.name!r})")
+        keys += 1
+    uniques = sorted(
+        (c for c in table.constraints if isinstance(c, sa.UniqueConstraint)),
+        key=lambda c: str(c.name),
+    )
+    for unique in uniques:
+        names = [c.name for c in unique.columns]
+        items.append(f"sa.UniqueConstraint(*{names!r}, name={unique.name!r})")
+        keys += 1
+    fks = [
+        rendered
+        for fk in sorted(table.foreign_key_constraints, key=lambda c: str(c.name))
+        if (rendered := _fk(fk, schema)) is not None
+    ]
+    items += fks
+    items += [_check(check, ascii_case) for check in checks]
+    indexes = sorted(table.indexes, key=lambda i: str(i.name))
+    items += [_index(index) for index in indexes]
+    if table.comment:
+        items.append(f"comment={table.comment!r}")
+    body = "".join(f"    {item},\n" for item in items)
+    lines = [
+        f'"""The table {table.name!r}, written by `seedbed db pull` from the database."""',
+        "",
+        "import sqlalchemy as sa",
+    ]
+    if imports:
+        lines.append(f"from sqlalchemy.dialects.postgresql import {', '.join(sorted(imports))}")
+    if checks:
+        lines.append("")
+        lines.append("from seedbed.facts.pull import catalog_check")
+    lines += ["", "from .base import Base", "", ""]
+    source = "\n".join(lines) + f"table = sa.Table(\n    {table.name!r},\n    Base.metadata,\n{body})\n"
+    summary = TableSummary(
+        table.name, "", len(table.columns), keys, len(fks), len(indexes), len(checks)
+    )
+    return source, summary
+
+
+def _base_source(manages_updated_at: bool) -> str:
+    lines = [
+        '"""The base of the models `seedbed db pull` wrote: SEEDBED_MODELS names this folder."""',
+        "",
+        "from seedbed.facts.spec import FROM_CATALOG",
+        "from seedbed.models import new_base",
+        "from seedbed.models.base import NO_UPDATED_AT_TRIGGER",
+        "",
+        "Base = new_base()",
+        "# CHECKs carry the database's own names.",
+        "Base.metadata.info[FROM_CATALOG] = True",
+    ]
+    if not manages_updated_at:
+        lines.append("# The namespace has no set_updated_at trigger function: none is declared.")
+        lines.append("Base.metadata.info[NO_UPDATED_AT_TRIGGER] = True")
+    return "\n".join(lines) + "\n"
+
+
+def pull(settings: Settings | None = None, out: Path | str = "models") -> PullResult:
+    """Write the namespace's tables into folder ``out`` as model modules.
+
+    ``out`` must not exist or be empty: nothing is overwritten. Raises
+    :class:`~seedbed.errors.ConfigError` for a namespace without tables or a
+    type that cannot be written, before anything is written.
+    """
+    settings = settings or load_settings()
+    schema = settings.schema
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"db pull: {str(out)!r} exists and is not an empty folder")
+    engine = get_engine(settings)
+    metadata = sa.MetaData(schema=schema)
+    with database_errors(f"cannot read the namespace {schema!r}"), engine.begin() as conn:
+        conn.exec_driver_sql(f"SET LOCAL search_path TO {quote_ident(schema)}, public")
+        metadata.reflect(conn, schema=schema, resolve_fks=False)
+        checks = _catalog_checks(conn, schema)
+        ctype = conn.execute(
+            sa.text("SELECT datctype FROM pg_database WHERE datname = current_database()")
+        ).scalar_one()
+        left = [
+            (str(kind), str(name))
+            for kind, name in conn.execute(
+                sa.text(_LEFT_ALONE_SQL), {"schema": schema, "updated_at": UPDATED_AT_FUNCTION}
+            )
+        ]
+        manages = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE n.nspname = :schema AND p.proname = :name"
+            ),
+            {"schema": schema, "name": UPDATED_AT_FUNCTION},
+        ).scalar_one()
+    if not metadata.tables:
+        raise ConfigError(f"db pull: the namespace {schema!r} has no tables")
+    ascii_case = ctype in ("C", "POSIX")
+    result = PullResult(schema, out, left_alone=left)
+    taken: set[str] = set()
+    modules: dict[str, str] = {}
+    for table in sorted(metadata.tables.values(), key=lambda t: t.name):
+        own = [c for c in checks if c.table == table.name]
+        source, summary = render_table(table, schema, own, ascii_case=ascii_case)
+        summary.module = _identifier(table.name, taken)
+        modules[summary.module] = source
+        result.tables.append(summary)
+        for check in own:
+            constraint = catalog_check(
+                check.name,
+                check.expression,
+                dict(zip(check.columns, check.column_types, strict=True)),
+                ascii_case=ascii_case,
+            )
+            if isinstance(constraint.info["rule"], SqlCheck):
+                result.in_database += 1
+            else:
+                result.in_process += 1
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "base.py").write_text(_base_source(bool(manages)), encoding="utf-8")
+    for module, source in modules.items():
+        (out / f"{module}.py").write_text(source, encoding="utf-8")
+    return result
+
+
+__all__ = ["PullResult", "TableSummary", "catalog_check", "pull", "render_table"]

@@ -1,0 +1,113 @@
+"""``seedbed db pull``: a namespace another tool created, written as model modules.
+
+Right after a pull, the folder is a model ``SEEDBED_MODELS`` can name: ``db
+check`` finds no drift against the same namespace, and validation enforces
+the namespace's CHECKs under their own names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from seedbed.config import Settings
+from seedbed.db import get_engine
+from seedbed.facts import FolderSource, SqlCheck, table_spec
+from seedbed.sqltext import quote_ident
+from tests.helpers import fresh_settings, run_cli
+from tests.test_model_sources import BETTER_AUTH, SUBSCRIPTIONS, USER_HEADER, VALID_USER
+
+EXTRAS = """
+CREATE VIEW {ns}.active_users AS SELECT id FROM {ns}."user";
+CREATE FUNCTION {ns}.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END;$$;
+CREATE TRIGGER touch_session BEFORE INSERT ON {ns}."session"
+  FOR EACH ROW EXECUTE FUNCTION {ns}.touch();
+CREATE UNIQUE INDEX "account_provider_unique" ON {ns}."account" ("provider_id", "account_id");
+CREATE INDEX "session_live" ON {ns}."session" ("expires_at") WHERE "token" <> '';
+CREATE INDEX "user_lower_email" ON {ns}."user" (lower("email"));
+COMMENT ON TABLE {ns}."user" IS 'people who sign in';
+COMMENT ON COLUMN {ns}."user"."email" IS 'where we write';
+CREATE TABLE {ns}."Order Line" (
+  "lineId" integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  "select" varchar(20) DEFAULT 'a:b' NOT NULL,
+  "price" numeric(10, 2) CHECK ("price" >= 0),
+  "tags" text[],
+  "total" numeric GENERATED ALWAYS AS ("price" * 2) STORED
+);
+"""
+
+
+@pytest.fixture
+def auth(base_settings: Settings) -> Iterator[Settings]:
+    """The Better Auth tables, and what a model does not declare, created with plain SQL."""
+    settings = fresh_settings(base_settings, prefix="pull")
+    ns = quote_ident(settings.schema)
+    engine = get_engine(settings)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(BETTER_AUTH.format(ns=ns))
+        conn.exec_driver_sql(EXTRAS.format(ns=ns))
+    yield settings
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {ns} CASCADE")
+
+
+def test_a_pulled_namespace_is_a_model_without_drift(auth, db_env, tmp_path):
+    env = {**db_env, "SEEDBED_SCHEMA": auth.schema}
+    out = tmp_path / "pulled"
+    pulled = run_cli("db", "pull", "--out", str(out), env=env)
+    assert pulled.returncode == 0, pulled.stderr
+    lines = pulled.stdout.splitlines()
+    assert lines[0] == f"{auth.schema}: wrote 7 table(s) to {out}"
+    assert (
+        "  subscription (subscription.py): 6 columns, 1 keys, 1 foreign keys, 0 indexes, 5 checks"
+        in lines
+    )
+    assert "  view active_users" in lines and "  function touch" in lines
+    assert "  trigger touch_session on session" in lines
+    assert lines[-1] == "checks: 6 in-process, 1 in the database"
+    assert {p.name for p in out.iterdir()} >= {"base.py", "user.py", "twofactor.py"}
+
+    models = {**env, "SEEDBED_MODELS": str(out)}
+    check = run_cli("db", "check", env=models)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "matches" in check.stdout
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "user.csv").write_text(USER_HEADER + VALID_USER)
+    valid = run_cli("validate", str(seeds / "user.csv"), env=models)
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    (seeds / "subscription.csv").write_text(SUBSCRIPTIONS)
+    invalid = run_cli("validate", str(seeds), env=models)
+    assert invalid.returncode == 1, invalid.stdout + invalid.stderr
+    for name in ("subscription_team_seats", "subscription_pro_seats_even"):
+        assert f"[{name}]" in invalid.stdout
+
+
+def test_a_pull_never_writes_into_a_folder_that_holds_files(auth, db_env, tmp_path):
+    (tmp_path / "keep.py").write_text("X = 1\n")
+    result = run_cli(
+        "db", "pull", "--out", str(tmp_path), env={**db_env, "SEEDBED_SCHEMA": auth.schema}
+    )
+    assert result.returncode == 2
+    assert "not an empty folder" in result.stderr and "Traceback" not in result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.py"]
+
+
+def test_quoted_camel_case_and_reserved_names_round_trip(auth, tmp_path):
+    from seedbed.facts.pull import pull
+
+    pull(auth, tmp_path / "m")
+    source = FolderSource(tmp_path / "m")
+    metadata = source.metadata(auth.schema)
+    two = metadata.tables[f"{auth.schema}.twoFactor"]
+    assert [c.name for c in two.columns] == ["id", "userId", "backupCodes", "order", "größe"]
+    line = metadata.tables[f"{auth.schema}.Order Line"]
+    assert [c.name for c in line.columns] == ["lineId", "select", "price", "tags", "total"]
+    spec = table_spec(two)
+    assert [item.name for item in spec.rules] == ["twoFactor_größe_short"]
+    assert [fk.name for fk in spec.foreign_keys] == ["twoFactor_userId_fkey"]
+    subscription = table_spec(metadata.tables[f"{auth.schema}.subscription"])
+    in_db = {item.name for item in subscription.rules if isinstance(item.rule, SqlCheck)}
+    assert in_db == {"subscription_pro_seats_even"}
