@@ -28,7 +28,11 @@ CREATE INDEX "session_live" ON {ns}."session" ("expires_at") WHERE "token" <> ''
 CREATE INDEX "user_lower_email" ON {ns}."user" (lower("email"));
 COMMENT ON TABLE {ns}."user" IS 'people who sign in';
 COMMENT ON COLUMN {ns}."user"."email" IS 'where we write';
+CREATE TYPE {ns}.line_state AS ENUM ('open', 'shipped');
+CREATE DOMAIN {ns}.qty AS integer CHECK (VALUE > 0);
 CREATE TABLE {ns}."Order Line" (
+  "state" {ns}.line_state DEFAULT 'open' NOT NULL,
+  "qty" {ns}.qty,
   "lineId" integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   "select" varchar(20) DEFAULT 'a:b' NOT NULL,
   "price" numeric(10, 2) CHECK ("price" >= 0),
@@ -104,7 +108,7 @@ def test_quoted_camel_case_and_reserved_names_round_trip(auth, tmp_path):
     two = metadata.tables[f"{auth.schema}.twoFactor"]
     assert [c.name for c in two.columns] == ["id", "userId", "backupCodes", "order", "größe"]
     line = metadata.tables[f"{auth.schema}.Order Line"]
-    assert [c.name for c in line.columns] == ["lineId", "select", "price", "tags", "total"]
+    assert [c.name for c in line.columns] == ["state", "qty", "lineId", "select", "price", "tags", "total"]
     spec = table_spec(two)
     assert [item.name for item in spec.rules] == ["twoFactor_größe_short"]
     assert [fk.name for fk in spec.foreign_keys] == ["twoFactor_userId_fkey"]

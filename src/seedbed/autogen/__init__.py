@@ -68,7 +68,7 @@ def compare_type(
 ) -> bool | None:
     """Alembic's comparison, with two corrections.
 
-    Enum columns compare by type name: their values are the enum comparator's
+    Enum and domain columns compare by type name: their values are the enum comparator's
     job, and the reflected type names no schema while the namespace is on the
     search_path. Text columns compare their collations too, a column without
     one having the database's default: Alembic compares a collation only when
@@ -76,6 +76,10 @@ def compare_type(
     it, went unseen by ``db check`` and ``db generate``.
     """
     if isinstance(inspected_type, sa.Enum) and isinstance(metadata_type, sa.Enum):
+        return inspected_type.name != metadata_type.name
+    if isinstance(inspected_type, postgresql.DOMAIN) and isinstance(
+        metadata_type, postgresql.DOMAIN
+    ):  # a domain is a named type, like an enum: its definition is not the column's
         return inspected_type.name != metadata_type.name
     if (
         isinstance(inspected_type, sa.String)

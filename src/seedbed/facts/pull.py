@@ -164,12 +164,22 @@ def _type_names(kind: Any) -> list[str]:
     return names
 
 
-def _render_type(kind: Any, imports: set[str]) -> str:
-    """``kind`` as a constructor from ``sqlalchemy.dialects.postgresql``; checked to round-trip."""
+def _render_type(kind: Any, imports: set[str], schema: str) -> str:
+    """``kind`` as a constructor from ``sqlalchemy.dialects.postgresql``; checked to round-trip.
+
+    Enums and domains are referenced, never created: their schema is named
+    only when it is not the namespace.
+    """
+    where = getattr(kind, "schema", None)
+    elsewhere = f", schema={where!r}" if where not in (None, schema) else ""
     if isinstance(kind, sa.Enum):
         labels = ", ".join(repr(v) for v in kind.enums)
         imports.add("ENUM")
-        return f"ENUM({labels}, name={kind.name!r}, create_type=False)"
+        return f"ENUM({labels}, name={kind.name!r}{elsewhere}, create_type=False)"
+    if isinstance(kind, postgresql.DOMAIN):
+        imports.add("DOMAIN")
+        base = _render_type(kind.data_type, imports, schema)
+        return f"DOMAIN({kind.name!r}, {base}{elsewhere}, create_type=False)"
     text = repr(kind)
     names = _type_names(kind)
     scope = {n: getattr(postgresql, n, None) for n in names}
@@ -188,8 +198,8 @@ def _text(sql: str) -> str:
     return f"sa.text({escaped(sql)!r})"
 
 
-def _column(column: sa.Column[Any], imports: set[str]) -> str:
-    args = [repr(column.name), _render_type(column.type, imports)]
+def _column(column: sa.Column[Any], imports: set[str], schema: str) -> str:
+    args = [repr(column.name), _render_type(column.type, imports, schema)]
     if column.computed is not None:
         persisted = column.computed.persisted
         args.append(f"sa.Computed({_text(str(column.computed.sqltext))}, persisted={persisted})")
@@ -241,6 +251,10 @@ def _index(index: sa.Index) -> str:
     return f"sa.Index({', '.join(parts)})"
 
 
+def _names(names: list[str]) -> str:
+    return ", ".join(repr(name) for name in names)
+
+
 def _check(check: CatalogCheck, ascii_case: bool) -> str:
     columns = dict(zip(check.columns, check.column_types, strict=True))
     case = ", ascii_case=True" if ascii_case else ""
@@ -252,12 +266,12 @@ def render_table(
 ) -> tuple[str, TableSummary]:
     """The module source that declares ``table``, and what it carries."""
     imports: set[str] = set()
-    items = [_column(c, imports) for c in table.columns]
+    items = [_column(c, imports, schema) for c in table.columns]
     pk = table.primary_key
     keys = 0
     if pk is not None and pk.columns:
         names = [c.name for c in pk.columns]
-        items.append(f"sa.PrimaryKeyConstraint(*{names!r}, name={pk.name!r})")
+        items.append(f"sa.PrimaryKeyConstraint({_names(names)}, name={pk.name!r})")
         keys += 1
     uniques = sorted(
         (c for c in table.constraints if isinstance(c, sa.UniqueConstraint)),
@@ -265,7 +279,7 @@ def render_table(
     )
     for unique in uniques:
         names = [c.name for c in unique.columns]
-        items.append(f"sa.UniqueConstraint(*{names!r}, name={unique.name!r})")
+        items.append(f"sa.UniqueConstraint({_names(names)}, name={unique.name!r})")
         keys += 1
     fks = [
         rendered
