@@ -108,7 +108,15 @@ def test_quoted_camel_case_and_reserved_names_round_trip(auth, tmp_path):
     two = metadata.tables[f"{auth.schema}.twoFactor"]
     assert [c.name for c in two.columns] == ["id", "userId", "backupCodes", "order", "größe"]
     line = metadata.tables[f"{auth.schema}.Order Line"]
-    assert [c.name for c in line.columns] == ["state", "qty", "lineId", "select", "price", "tags", "total"]
+    assert [c.name for c in line.columns] == [
+        "state",
+        "qty",
+        "lineId",
+        "select",
+        "price",
+        "tags",
+        "total",
+    ]
     spec = table_spec(two)
     assert [item.name for item in spec.rules] == ["twoFactor_größe_short"]
     assert [fk.name for fk in spec.foreign_keys] == ["twoFactor_userId_fkey"]

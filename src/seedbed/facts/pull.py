@@ -48,7 +48,8 @@ SELECT 'function', p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pro
 UNION ALL
 SELECT 'trigger', t.tgname || ' on ' || c.relname FROM pg_trigger t
   JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = :schema AND NOT t.tgisinternal AND t.tgname <> 'trg_' || c.relname || '_updated_at'
+ WHERE n.nspname = :schema AND NOT t.tgisinternal
+   AND t.tgname <> 'trg_' || c.relname || '_updated_at'
 UNION ALL
 SELECT 'policy', pol.polname || ' on ' || c.relname FROM pg_policy pol
   JOIN pg_class c ON c.oid = pol.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -63,7 +64,7 @@ class _SettingsEvaluator(DatabaseEvaluator):
     def __init__(self) -> None:
         self._engine: Engine | None = None
 
-    @property  # type: ignore[override]
+    @property
     def engine(self) -> Engine:
         if self._engine is None:
             self._engine = get_engine(load_settings())
@@ -304,7 +305,8 @@ def render_table(
         lines.append("")
         lines.append("from seedbed.facts.pull import catalog_check")
     lines += ["", "from .base import Base", "", ""]
-    source = "\n".join(lines) + f"table = sa.Table(\n    {table.name!r},\n    Base.metadata,\n{body})\n"
+    declared = f"table = sa.Table(\n    {table.name!r},\n    Base.metadata,\n{body})\n"
+    source = "\n".join(lines) + declared
     summary = TableSummary(
         table.name, "", len(table.columns), keys, len(fks), len(indexes), len(checks)
     )
