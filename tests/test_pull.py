@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 
 from seedbed.config import Settings
 from seedbed.db import get_engine
@@ -123,3 +124,29 @@ def test_quoted_camel_case_and_reserved_names_round_trip(auth, tmp_path):
     subscription = table_spec(metadata.tables[f"{auth.schema}.subscription"])
     in_db = {item.name for item in subscription.rules if isinstance(item.rule, SqlCheck)}
     assert in_db == {"subscription_pro_seats_even"}
+
+
+def test_a_rendered_table_declares_quoted_names_exactly(tmp_path):
+    from seedbed.facts.pull import render_table
+
+    metadata = sa.MetaData(schema="app")
+    table = sa.Table(
+        "twoFactor",
+        metadata,
+        sa.Column("userId", sa.TEXT(), nullable=False),
+        sa.Column("order", sa.INTEGER(), server_default=sa.text("1")),
+        sa.PrimaryKeyConstraint("userId", name="twoFactor_pkey"),
+        sa.UniqueConstraint("order", name="twoFactor order key"),
+    )
+    source, summary = render_table(table, "app", [])
+    assert (summary.columns, summary.keys) == (2, 2)
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "base.py").write_text("from seedbed.models import new_base\n\nBase = new_base()\n")
+    (folder / "twofactor.py").write_text(source)
+    (declared,) = FolderSource(folder).declared_metadata().tables.values()
+    assert declared.name == "twoFactor"
+    assert [c.name for c in declared.columns] == ["userId", "order"]
+    assert declared.primary_key.name == "twoFactor_pkey"
+    assert {c.name for c in declared.constraints} >= {"twoFactor_pkey", "twoFactor order key"}
+    assert str(declared.c.order.server_default.arg) == "1"
