@@ -40,6 +40,12 @@ CREATE TABLE {ns}."Order Line" (
   "tags" text[],
   "total" numeric GENERATED ALWAYS AS ("price" * 2) STORED
 );
+CREATE TABLE {ns}.audit (
+  id bigserial PRIMARY KEY,
+  detail jsonb DEFAULT '{{}}'::jsonb NOT NULL,
+  at timestamptz DEFAULT CURRENT_TIMESTAMP NOT NULL
+);
+CREATE INDEX audit_latest ON {ns}.audit (at DESC, id);
 """
 
 
@@ -63,7 +69,7 @@ def test_a_pulled_namespace_is_a_model_without_drift(auth, db_env, tmp_path):
     pulled = run_cli("db", "pull", "--out", str(out), env=env)
     assert pulled.returncode == 0, pulled.stderr
     lines = pulled.stdout.splitlines()
-    assert lines[0] == f"{auth.schema}: wrote 7 table(s) to {out}"
+    assert lines[0] == f"{auth.schema}: wrote 8 table(s) to {out}"
     assert (
         "  subscription (subscription.py): 6 columns, 1 keys, 1 foreign keys, 0 indexes, 5 checks"
         in lines

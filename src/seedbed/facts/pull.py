@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
-from sqlalchemy.sql.elements import conv
+from sqlalchemy.sql.elements import UnaryExpression, conv
 
 from seedbed.config import Settings, load_settings
 from seedbed.db import database_errors, get_engine
@@ -157,12 +157,13 @@ def _identifier(name: str, taken: set[str]) -> str:
     return found
 
 
-def _type_names(kind: Any) -> list[str]:
-    names = [type(kind).__name__]
-    for inner in ("item_type", "data_type"):
-        if getattr(kind, inner, None) is not None:
-            names += _type_names(getattr(kind, inner))
-    return names
+def _constructor(name: str) -> str | None:
+    """Where a type constructor named in a repr comes from: its import line, or None."""
+    if isinstance(getattr(postgresql, name, None), type):
+        return "sqlalchemy.dialects.postgresql"
+    if isinstance(getattr(sa.types, name, None), type):
+        return "sqlalchemy.types"
+    return None
 
 
 def _render_type(kind: Any, imports: set[str], schema: str) -> str:
@@ -175,15 +176,20 @@ def _render_type(kind: Any, imports: set[str], schema: str) -> str:
     elsewhere = f", schema={where!r}" if where not in (None, schema) else ""
     if isinstance(kind, sa.Enum):
         labels = ", ".join(repr(v) for v in kind.enums)
-        imports.add("ENUM")
+        imports.add("sqlalchemy.dialects.postgresql:ENUM")
         return f"ENUM({labels}, name={kind.name!r}{elsewhere}, create_type=False)"
     if isinstance(kind, postgresql.DOMAIN):
-        imports.add("DOMAIN")
+        imports.add("sqlalchemy.dialects.postgresql:DOMAIN")
         base = _render_type(kind.data_type, imports, schema)
         return f"DOMAIN({kind.name!r}, {base}{elsewhere}, create_type=False)"
     text = repr(kind)
-    names = _type_names(kind)
-    scope = {n: getattr(postgresql, n, None) for n in names}
+    # The constructors the repr calls (JSONB(astext_type=Text()) calls two).
+    names = {n: _constructor(n) for n in re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\(", text)}
+    scope = {
+        n: getattr(postgresql if home.endswith("postgresql") else sa.types, n)
+        for n, home in names.items()
+        if home is not None
+    }
     try:
         again = eval(text, {"__builtins__": {}}, scope)  # our own repr, names checked above
         same = again.compile(dialect=_DIALECT) == kind.compile(dialect=_DIALECT)
@@ -191,7 +197,7 @@ def _render_type(kind: Any, imports: set[str], schema: str) -> str:
         same = False
     if not same:
         raise ConfigError(f"db pull: cannot write the type {kind.compile(dialect=_DIALECT)}")
-    imports.update(names)
+    imports.update(f"{home}:{n}" for n, home in names.items())
     return text
 
 
@@ -210,7 +216,11 @@ def _column(column: sa.Column[Any], imports: set[str], schema: str) -> str:
     elif isinstance(column.server_default, sa.DefaultClause):
         arg = column.server_default.arg
         sql = arg.text if isinstance(arg, sa.TextClause) else str(arg)
-        args.append(f"server_default={_text(sql)}")
+        if sql.startswith("nextval("):
+            # A serial column: its sequence is not modeled (the text names the namespace).
+            args.append("server_default=sa.FetchedValue()")
+        else:
+            args.append(f"server_default={_text(sql)}")
     args.append(f"nullable={bool(column.nullable)}")
     if column.comment:
         args.append(f"comment={column.comment!r}")
@@ -238,6 +248,9 @@ def _index(index: sa.Index) -> str:
     for expr in index.expressions:
         if isinstance(expr, sa.Column):
             parts.append(repr(expr.name))
+        elif isinstance(expr, UnaryExpression) and isinstance(expr.element, sa.Column):
+            order = str(expr).split(".")[-1].split(" ", 1)[1]  # DESC, NULLS FIRST, ...
+            parts.append(_text(f"{quote_ident(expr.element.name)} {order}"))
         else:
             parts.append(_text(str(expr)))
     if index.unique:
@@ -299,8 +312,9 @@ def render_table(
         "",
         "import sqlalchemy as sa",
     ]
-    if imports:
-        lines.append(f"from sqlalchemy.dialects.postgresql import {', '.join(sorted(imports))}")
+    for home in sorted({item.split(":")[0] for item in imports}):
+        names = sorted(item.split(":")[1] for item in imports if item.startswith(f"{home}:"))
+        lines.append(f"from {home} import {', '.join(names)}")
     if checks:
         lines.append("")
         lines.append("from seedbed.facts.pull import catalog_check")
