@@ -24,6 +24,7 @@ CREATE VIEW {ns}.active_users AS SELECT id FROM {ns}."user";
 CREATE FUNCTION {ns}.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END;$$;
 CREATE TRIGGER touch_session BEFORE INSERT ON {ns}."session"
   FOR EACH ROW EXECUTE FUNCTION {ns}.touch();
+CREATE POLICY own_rows ON {ns}."session" USING (true);
 CREATE UNIQUE INDEX "account_provider_unique" ON {ns}."account" ("provider_id", "account_id");
 CREATE INDEX "session_live" ON {ns}."session" ("expires_at") WHERE "token" <> '';
 CREATE INDEX "user_lower_email" ON {ns}."user" (lower("email"));
@@ -76,6 +77,7 @@ def test_a_pulled_namespace_is_a_model_without_drift(auth, db_env, tmp_path):
     )
     assert "  view active_users" in lines and "  function touch" in lines
     assert "  trigger touch_session on session" in lines
+    assert "  policy own_rows on session" in lines
     assert lines[-1] == "checks: 6 in-process, 1 in the database"
     assert {p.name for p in out.iterdir()} >= {"base.py", "user.py", "twofactor.py"}
 

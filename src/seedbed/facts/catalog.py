@@ -193,7 +193,8 @@ def _rules_for_check(
     )
 
 
-def _catalog_checks(conn: sa.Connection, schema: str) -> list[CatalogCheck]:
+def catalog_checks(conn: sa.Connection, schema: str) -> list[CatalogCheck]:
+    """Every table CHECK of namespace ``schema``, as the catalog holds it."""
     rows = conn.execute(sa.text(_CHECKS_SQL), {"schema": schema})
     return [
         CatalogCheck(table, name, expr, tuple(columns), tuple(types))
@@ -235,7 +236,7 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     metadata = sa.MetaData(schema=schema, info=info)
     with database_errors(f"cannot read the namespace {schema!r}"), engine.connect() as conn:
         metadata.reflect(conn, schema=schema, resolve_fks=False)
-        checks = _catalog_checks(conn, schema)
+        checks = catalog_checks(conn, schema)
         ctype = conn.execute(
             sa.text("SELECT datctype FROM pg_database WHERE datname = current_database()")
         ).scalar_one()
@@ -255,4 +256,4 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     return metadata
 
 
-__all__ = ["CatalogCheck", "DatabaseEvaluator", "reflect_namespace"]
+__all__ = ["CatalogCheck", "DatabaseEvaluator", "catalog_checks", "reflect_namespace"]

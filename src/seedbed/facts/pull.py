@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import UnaryExpression, conv
 from seedbed.config import Settings, load_settings
 from seedbed.db import database_errors, get_engine
 from seedbed.errors import ConfigError
-from seedbed.facts.catalog import CatalogCheck, DatabaseEvaluator, _catalog_checks
+from seedbed.facts.catalog import CatalogCheck, DatabaseEvaluator, catalog_checks
 from seedbed.models.base import UPDATED_AT_FUNCTION
 from seedbed.models.rules import SqlCheck
 from seedbed.sqltext import escaped, quote_ident
@@ -362,7 +362,7 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
     with database_errors(f"cannot read the namespace {schema!r}"), engine.begin() as conn:
         conn.exec_driver_sql(f"SET LOCAL search_path TO {quote_ident(schema)}, public")
         metadata.reflect(conn, schema=schema, resolve_fks=False)
-        checks = _catalog_checks(conn, schema)
+        checks = catalog_checks(conn, schema)
         ctype = conn.execute(
             sa.text("SELECT datctype FROM pg_database WHERE datname = current_database()")
         ).scalar_one()
