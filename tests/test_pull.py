@@ -158,3 +158,36 @@ def test_a_rendered_table_declares_quoted_names_exactly(tmp_path):
     assert declared.primary_key.name == "twoFactor_pkey"
     assert {c.name for c in declared.constraints} >= {"twoFactor_pkey", "twoFactor order key"}
     assert str(declared.c.order.server_default.arg) == "1"
+
+
+def test_a_namespace_pushed_from_a_pulled_model_matches_it(base_settings, db_env, tmp_path):
+    source, fresh = (fresh_settings(base_settings, prefix=p) for p in ("pulled", "pushed"))
+    engine = get_engine(source)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(BETTER_AUTH.format(ns=quote_ident(source.schema)))
+    try:
+        env = {**db_env, "SEEDBED_SCHEMA": source.schema}
+        assert run_cli("db", "pull", "--out", str(tmp_path / "m"), env=env).returncode == 0
+        models = {**db_env, "SEEDBED_SCHEMA": fresh.schema, "SEEDBED_MODELS": str(tmp_path / "m")}
+        pushed = run_cli("-q", "db", "push", env=models)
+        assert pushed.returncode == 0, pushed.stderr
+        assert f"created table {fresh.schema}.twoFactor" in pushed.stdout
+        check = run_cli("-q", "db", "check", env=models)
+        assert check.returncode == 0 and "matches" in check.stdout, check.stdout
+        with engine.connect() as conn:
+            found = conn.execute(
+                sa.text(
+                    "SELECT conname FROM pg_constraint c JOIN pg_namespace n "
+                    "ON n.oid = c.connamespace WHERE n.nspname = :ns ORDER BY 1"
+                ),
+                {"ns": fresh.schema},
+            ).scalars()
+            names = list(found)
+        assert "subscription_seats_range" in names and "user_email_unique" in names
+        assert "session_user_id_user_id_fk" in names
+    finally:
+        with engine.begin() as conn:
+            for settings in (source, fresh):
+                conn.exec_driver_sql(
+                    f"DROP SCHEMA IF EXISTS {quote_ident(settings.schema)} CASCADE"
+                )
