@@ -191,3 +191,11 @@ def test_a_namespace_pushed_from_a_pulled_model_matches_it(base_settings, db_env
                 conn.exec_driver_sql(
                     f"DROP SCHEMA IF EXISTS {quote_ident(settings.schema)} CASCADE"
                 )
+
+
+def test_pulling_a_namespace_without_tables_is_one_line_exit_2(db_env, tmp_path):
+    env = {**db_env, "SEEDBED_SCHEMA": "no_such_namespace_here"}
+    result = run_cli("-q", "db", "pull", "--out", str(tmp_path / "m"), env=env)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "has no tables" in result.stderr
+    assert not (tmp_path / "m").exists()
