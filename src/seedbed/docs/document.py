@@ -276,6 +276,9 @@ seedbed db restore before.dump --yes
 # Drift check for CI: exit 1 and list the differences when the database differs
 seedbed db check
 
+# Write the namespace's tables as model modules, one per table (SEEDBED_MODELS=models)
+seedbed db pull --out models
+
 # Lint pending revisions against the rows in the namespace (migrate does it first)
 seedbed db lint
 
