@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from seedbed.db import require_tables, schema_of
 from seedbed.facts import Models, declared_metadata, using_models
+from seedbed.loadmode import LoadMode
 from seedbed.progress import progress_display
 from seedbed.validation.meter import ValidationMeter
 from seedbed.validation.report import Checked, ValidationReport
@@ -98,8 +99,6 @@ def validate(
     >>> report.ok                                  # doctest: +SKIP
     True
     """
-    from seedbed.loadmode import LoadMode
-
     existing_are_errors = LoadMode.parse(mode).existing_keys_are_errors
     with using_models(models, engine=engine):
         schema = schema_of(engine) if engine is not None else str(declared_metadata().schema)
