@@ -19,12 +19,13 @@ from sqlalchemy.engine import Engine
 from seedbed import migrate
 from seedbed.config import Settings, load_settings
 from seedbed.db import database_url, get_engine, stop_embedded
+from tests.citus_cluster import citus
 from tests.helpers import ROOT, fresh_namespace, fresh_settings, run_cli
 from tests.notebook_runs import NotebookRuns, kernel_environment
 from tests.revision_files import RevisionFolder
 
 # The fixtures below use these; test modules import them from ``tests.helpers``.
-__all__ = ["ROOT", "fresh_namespace", "fresh_settings", "run_cli"]
+__all__ = ["ROOT", "citus", "fresh_namespace", "fresh_settings", "run_cli"]
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.citus_cluster import CitusCluster, citus  # noqa: F401  (the fixture)
+from tests.citus_cluster import CitusCluster
 from tests.helpers import fresh_namespace
 
 
