@@ -29,7 +29,7 @@ from seedbed.db import database_errors
 from seedbed.errors import ConfigError
 from seedbed.facts.spec import FROM_CATALOG
 from seedbed.lazymodules import lazy_module
-from seedbed.models.base import NO_UPDATED_AT_TRIGGER
+from seedbed.models.base import NO_UPDATED_AT_TRIGGER, PARTITIONS
 from seedbed.models.rules import Rule, SqlCheck
 from seedbed.sqltext import escaped, quote_ident
 
@@ -55,6 +55,26 @@ JOIN pg_class AS r ON r.oid = c.conrelid
 JOIN pg_namespace AS n ON n.oid = r.relnamespace
 WHERE c.contype = 'c' AND n.nspname = :schema
 ORDER BY r.relname, c.conname
+"""
+
+#: Every partition in the namespace, parents before their partitions, with its bound,
+#: and every partitioned table with its partition key.
+_PARTITIONS_SQL = """
+WITH RECURSIVE tree AS (
+    SELECT c.oid, c.relname, NULL::name AS parent, NULL::text COLLATE "C" AS bound, 0 AS depth
+    FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE n.nspname = :schema AND c.relkind = 'p' AND NOT c.relispartition
+  UNION ALL
+    SELECT c.oid, c.relname, tree.relname, pg_get_expr(c.relpartbound, c.oid) COLLATE "C",
+           tree.depth + 1
+    FROM tree JOIN pg_inherits AS i ON i.inhparent = tree.oid
+    JOIN pg_class AS c ON c.oid = i.inhrelid
+)
+SELECT relname, parent, bound,
+       CASE WHEN (SELECT relkind FROM pg_class WHERE oid = tree.oid) = 'p'
+            THEN pg_get_partkeydef(tree.oid) END
+FROM tree
+ORDER BY depth, (bound = 'DEFAULT'), relname
 """
 
 #: The row number column of the evaluation query; quoted, so no table column collides.
@@ -193,6 +213,59 @@ def _rules_for_check(
     )
 
 
+@dataclass(frozen=True)
+class CatalogPartitions:
+    """The namespace's partitioned tables: each one's key and its partitions, all levels."""
+
+    keys: dict[str, str]  # partitioned table that is no partition -> PARTITION BY text
+    partitions: dict[str, list[dict[str, str]]]  # that table -> Table.info[PARTITIONS]
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every partition, at any level: none is a table of the model."""
+        return frozenset(p["name"] for found in self.partitions.values() for p in found)
+
+    def apply(self, metadata: sa.MetaData) -> None:
+        """Give each partitioned table of ``metadata`` its key and partitions, as pulled code does.
+
+        Foreign keys that point at a partition (PostgreSQL adds one per partition
+        for each key that points at a partitioned table) are dropped: the key on
+        the partitioned table itself stays.
+        """
+        for table in metadata.tables.values():
+            if table.name in self.keys:
+                table.dialect_options["postgresql"]["partition_by"] = self.keys[table.name]
+                table.info[PARTITIONS] = self.partitions[table.name]
+        names = self.names
+        for table in metadata.tables.values():
+            for constraint in list(table.foreign_key_constraints):
+                target = constraint.elements[0].target_fullname.rsplit(".", 1)[0]
+                if target.rsplit(".", 1)[-1] in names:
+                    _drop_key(table, constraint)
+
+
+def catalog_partitions(conn: sa.Connection, schema: str) -> CatalogPartitions:
+    """The partitioned tables of namespace ``schema`` and their partitions, as the catalog has them.
+
+    A bound holds constants only, so it names no namespace, whatever the search_path.
+    """
+    keys: dict[str, str] = {}
+    root: dict[str, str] = {}
+    partitions: dict[str, list[dict[str, str]]] = {}
+    for name, parent, bound, key in conn.execute(sa.text(_PARTITIONS_SQL), {"schema": schema}):
+        if parent is None:
+            keys[name] = key
+            root[name] = name
+            partitions[name] = []
+            continue
+        root[name] = root[parent]
+        partition = {"name": name, "of": parent, "bound": bound}
+        if key is not None:
+            partition["partition_by"] = key
+        partitions[root[name]].append(partition)
+    return CatalogPartitions(keys, partitions)
+
+
 def catalog_checks(conn: sa.Connection, schema: str) -> list[CatalogCheck]:
     """Every table CHECK of namespace ``schema``, as the catalog holds it."""
     rows = conn.execute(sa.text(_CHECKS_SQL), {"schema": schema})
@@ -209,10 +282,14 @@ def _drop_outside_keys(metadata: sa.MetaData) -> None:
             target = constraint.elements[0].target_fullname.rsplit(".", 1)[0]
             if target in metadata.tables:
                 continue
-            table.constraints.discard(constraint)
-            for element in constraint.elements:
-                element.parent.foreign_keys.discard(element)
-                table.foreign_keys.discard(element)
+            _drop_key(table, constraint)
+
+
+def _drop_key(table: sa.Table, constraint: sa.ForeignKeyConstraint) -> None:
+    table.constraints.discard(constraint)
+    for element in constraint.elements:
+        element.parent.foreign_keys.discard(element)
+        table.foreign_keys.discard(element)
 
 
 def _with_rules(
@@ -235,7 +312,10 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     info = {NO_UPDATED_AT_TRIGGER: True, FROM_CATALOG: True}
     metadata = sa.MetaData(schema=schema, info=info)
     with database_errors(f"cannot read the namespace {schema!r}"), engine.connect() as conn:
-        metadata.reflect(conn, schema=schema, resolve_fks=False)
+        partitions = catalog_partitions(conn, schema)
+        # A partition is part of its partitioned table, never a table of the model.
+        not_a_partition = lambda name, _: name not in partitions.names  # noqa: E731
+        metadata.reflect(conn, schema=schema, resolve_fks=False, only=not_a_partition)
         checks = catalog_checks(conn, schema)
         ctype = conn.execute(
             sa.text("SELECT datctype FROM pg_database WHERE datname = current_database()")
@@ -244,6 +324,7 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
         raise ConfigError(
             f"SEEDBED_MODELS=database: the namespace {schema!r} has no tables in the database"
         )
+    partitions.apply(metadata)
     _drop_outside_keys(metadata)
     evaluator = DatabaseEvaluator(engine)
     for table in metadata.tables.values():
@@ -256,4 +337,11 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     return metadata
 
 
-__all__ = ["CatalogCheck", "DatabaseEvaluator", "catalog_checks", "reflect_namespace"]
+__all__ = [
+    "CatalogCheck",
+    "CatalogPartitions",
+    "DatabaseEvaluator",
+    "catalog_checks",
+    "catalog_partitions",
+    "reflect_namespace",
+]
