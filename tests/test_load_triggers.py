@@ -1,8 +1,9 @@
 """User triggers fire on a load as PostgreSQL fires them on COPY, in every strategy and mode.
 
-A ``BEFORE INSERT ... FOR EACH ROW`` trigger fills a column the seed leaves
-out or empty, and an ``AFTER INSERT`` trigger writes an audit row; the load
-never disables them, whether it rebuilds the table, writes it
+A ``BEFORE INSERT ... FOR EACH ROW`` trigger fills columns the seed leaves
+out or empty (one of them NOT NULL without a default: the catalog shows the
+trigger assigns it), and an ``AFTER INSERT`` trigger writes an audit row;
+the load never disables them, whether it rebuilds the table, writes it
 incrementally, or stages and merges it.
 """
 
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Engine
 import seedbed
 from seedbed.config import Settings
 from seedbed.db import get_engine, schema_of
+from seedbed.facts.pull import pull
 from seedbed.sqltext import quote_ident
 from tests.helpers import fresh_settings
 from tests.load_helpers import execute, write_csv
@@ -29,13 +31,15 @@ CREATE TABLE {ns}.book (
     author_id integer NOT NULL REFERENCES {ns}.author,
     title text NOT NULL,
     slug text,
-    stamped text DEFAULT '' NOT NULL
+    stamped text DEFAULT '' NOT NULL,
+    code text NOT NULL
 );
 CREATE TABLE {ns}.audit (book_id integer NOT NULL, op text NOT NULL);
 CREATE FUNCTION {ns}.book_fill() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     NEW.slug := coalesce(NEW.slug, lower(replace(NEW.title, ' ', '-')));
     NEW.stamped := 'filled on ' || TG_OP;
+    NEW.code := upper(left(NEW.title, 3)) || NEW.id;
     RETURN NEW;
 END $$;
 CREATE FUNCTION {ns}.book_audit() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -51,15 +55,20 @@ CREATE TRIGGER book_audit AFTER INSERT ON {ns}.book
 
 
 @pytest.fixture
-def shelf(base_settings: Settings) -> Iterator[Engine]:
+def books(base_settings: Settings) -> Iterator[Settings]:
     settings = fresh_settings(base_settings, prefix="trig")
     ns = quote_ident(settings.schema)
     engine = get_engine(settings)
     with engine.begin() as conn:
         conn.exec_driver_sql(SCHEMA.format(ns=ns))
-    yield engine
+    yield settings
     with engine.begin() as conn:
         conn.exec_driver_sql(f"DROP SCHEMA {ns} CASCADE")
+
+
+@pytest.fixture
+def shelf(books: Settings) -> Engine:
+    return get_engine(books)
 
 
 def _seeds(folder: Path, slug_column: bool) -> Path:
@@ -130,3 +139,21 @@ def test_triggers_fire_for_the_rows_a_mode_inserts_into_a_table_with_rows(shelf,
         assert result.updated["book"] == 1 and result.inserted["book"] == 1
     if mode == "skip-existing":
         assert result.skipped["book"] == 1 and result.inserted["book"] == 1
+
+
+def test_a_not_null_column_a_trigger_fills_may_be_left_out_of_a_seed(books, shelf, tmp_path):
+    seeds = _seeds(tmp_path / "seeds", slug_column=False)
+    pull(books, tmp_path / "models")
+    declared = (tmp_path / "models" / "book.py").read_text()
+    assert "sa.Column('code', TEXT(), nullable=False, info={'filled_by_trigger': 'book_fill'})" in (
+        declared
+    )
+    bad = write_csv(tmp_path / "bad" / "book.csv", ["id", "author_id", "title"], [["1", "1", ""]])
+    write_csv(bad.parent / "author.csv", ["id", "name"], [["1", "Ursula"]])
+    for models in ("database", str(tmp_path / "models")):
+        assert seedbed.validate(seeds, engine=shelf, models=models).ok
+        failures = seedbed.validate(bad.parent, engine=shelf, models=models).failures
+        assert failures[["column", "rule"]].values.tolist() == [["title", "not_null"]]
+    seedbed.load(seeds, engine=shelf, models="database", progress=False)
+    codes = _rows(shelf, "SELECT code FROM {ns}.book ORDER BY id")
+    assert codes == [("THE1",), ("INV2",), ("LAV3",)]

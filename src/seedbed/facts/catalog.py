@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 
 from seedbed.db import database_errors
 from seedbed.errors import ConfigError
-from seedbed.facts.spec import FROM_CATALOG
+from seedbed.facts.spec import FILLED_BY_TRIGGER, FROM_CATALOG
 from seedbed.lazymodules import lazy_module
 from seedbed.models.base import NO_UPDATED_AT_TRIGGER, PARTITIONS
 from seedbed.models.rules import Rule, SqlCheck
@@ -75,6 +75,21 @@ SELECT relname, parent, bound,
             THEN pg_get_partkeydef(tree.oid) END
 FROM tree
 ORDER BY depth, (bound = 'DEFAULT'), relname
+"""
+
+#: Each enabled ``BEFORE INSERT ... FOR EACH ROW`` trigger (tgtype bits ROW 1, BEFORE 2,
+#: INSERT 4) of the namespace's tables: its function's definition or, for the built-in
+#: tsvector triggers, the column its first argument names.
+_FILLING_TRIGGERS_SQL = """
+SELECT c.relname, t.tgname, l.lanname, p.proname,
+       CASE WHEN l.lanname = 'plpgsql' THEN pg_get_functiondef(p.oid) END,
+       encode(t.tgargs, 'escape')
+FROM pg_trigger AS t
+JOIN pg_class AS c ON c.oid = t.tgrelid JOIN pg_namespace AS n ON n.oid = c.relnamespace
+JOIN pg_proc AS p ON p.oid = t.tgfoid JOIN pg_language AS l ON l.oid = p.prolang
+WHERE n.nspname = :schema AND NOT t.tgisinternal AND t.tgenabled <> 'D' AND t.tgparentid = 0
+  AND t.tgtype & 7 = 7
+ORDER BY c.relname, t.tgname
 """
 
 #: The row number column of the evaluation query; quoted, so no table column collides.
@@ -266,6 +281,69 @@ def catalog_partitions(conn: sa.Connection, schema: str) -> CatalogPartitions:
     return CatalogPartitions(keys, partitions)
 
 
+def filled_by_triggers(conn: sa.Connection, schema: str) -> dict[str, dict[str, str]]:
+    """Table -> column -> the ``BEFORE INSERT`` row trigger that assigns it.
+
+    A PL/pgSQL function is read with PostgreSQL's own PL/pgSQL parser
+    (``pglast``): every ``NEW.column := ...`` in it counts. The built-in
+    ``tsvector_update_trigger`` functions fill the column their first argument
+    names. Other functions (C, SQL, other languages) are not looked into.
+    """
+    found: dict[str, dict[str, str]] = {}
+    rows = conn.execute(sa.text(_FILLING_TRIGGERS_SQL), {"schema": schema})
+    for table, trigger, language, function, definition, arguments in rows:
+        if function in ("tsvector_update_trigger", "tsvector_update_trigger_column"):
+            columns = [str(arguments).split("\\000")[0]]
+        elif language == "plpgsql" and definition:
+            columns = _assigned_fields(str(definition))
+        else:
+            continue
+        for column in columns:
+            found.setdefault(str(table), {}).setdefault(column, str(trigger))
+    return found
+
+
+def _assigned_fields(definition: str) -> list[str]:
+    """The fields of ``NEW`` a PL/pgSQL trigger function assigns, by its parse tree."""
+    from pglast import parse_plpgsql
+    from pglast.parser import ParseError
+
+    try:
+        (tree,) = parse_plpgsql(definition)
+    except (ParseError, ValueError):
+        return []
+    function = tree["PLpgSQL_function"]
+    new = function.get("new_varno", 0)
+    fields = {
+        number: datum["PLpgSQL_recfield"]["fieldname"]
+        for number, datum in enumerate(function.get("datums", []))
+        if "PLpgSQL_recfield" in datum and datum["PLpgSQL_recfield"].get("recparentno", 0) == new
+    }
+    assigned: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            assign = node.get("PLpgSQL_stmt_assign")
+            if isinstance(assign, dict) and assign.get("varno", 0) in fields:
+                assigned.append(fields[assign.get("varno", 0)])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(function.get("action"))
+    return list(dict.fromkeys(assigned))
+
+
+def mark_filled_columns(metadata: sa.MetaData, filled: dict[str, dict[str, str]]) -> None:
+    """Mark each column a ``BEFORE INSERT`` trigger fills (:data:`FILLED_BY_TRIGGER`)."""
+    for table in metadata.tables.values():
+        for column, trigger in filled.get(table.name, {}).items():
+            if column in table.columns:
+                table.columns[column].info[FILLED_BY_TRIGGER] = trigger
+
+
 def catalog_checks(conn: sa.Connection, schema: str) -> list[CatalogCheck]:
     """Every table CHECK of namespace ``schema``, as the catalog holds it."""
     rows = conn.execute(sa.text(_CHECKS_SQL), {"schema": schema})
@@ -317,6 +395,7 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
         not_a_partition = lambda name, _: name not in partitions.names  # noqa: E731
         metadata.reflect(conn, schema=schema, resolve_fks=False, only=not_a_partition)
         checks = catalog_checks(conn, schema)
+        filled = filled_by_triggers(conn, schema)
         ctype = conn.execute(
             sa.text("SELECT datctype FROM pg_database WHERE datname = current_database()")
         ).scalar_one()
@@ -325,6 +404,7 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
             f"SEEDBED_MODELS=database: the namespace {schema!r} has no tables in the database"
         )
     partitions.apply(metadata)
+    mark_filled_columns(metadata, filled)
     _drop_outside_keys(metadata)
     evaluator = DatabaseEvaluator(engine)
     for table in metadata.tables.values():
@@ -343,5 +423,7 @@ __all__ = [
     "DatabaseEvaluator",
     "catalog_checks",
     "catalog_partitions",
+    "filled_by_triggers",
+    "mark_filled_columns",
     "reflect_namespace",
 ]

@@ -36,7 +36,10 @@ from seedbed.facts.catalog import (
     DatabaseEvaluator,
     catalog_checks,
     catalog_partitions,
+    filled_by_triggers,
+    mark_filled_columns,
 )
+from seedbed.facts.spec import FILLED_BY_TRIGGER
 from seedbed.models.base import PARTITIONS, UPDATED_AT_FUNCTION
 from seedbed.models.rules import SqlCheck
 from seedbed.sqltext import escaped, quote_ident
@@ -252,6 +255,8 @@ def _column(column: sa.Column[Any], imports: set[str], schema: str) -> str:
     args.append(f"nullable={bool(column.nullable)}")
     if column.comment:
         args.append(f"comment={column.comment!r}")
+    if column.info.get(FILLED_BY_TRIGGER):  # a seed may leave it out: the trigger fills it
+        args.append(f"info={{{FILLED_BY_TRIGGER!r}: {column.info[FILLED_BY_TRIGGER]!r}}}")
     return f"sa.Column({', '.join(args)})"
 
 
@@ -411,6 +416,7 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
         not_a_partition = lambda name, _: name not in partitions.names  # noqa: E731
         metadata.reflect(conn, schema=schema, resolve_fks=False, only=not_a_partition)
         checks = catalog_checks(conn, schema)
+        filled = filled_by_triggers(conn, schema)
         ctype = conn.execute(
             sa.text("SELECT datctype FROM pg_database WHERE datname = current_database()")
         ).scalar_one()
@@ -430,6 +436,7 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
     if not metadata.tables:
         raise ConfigError(f"db pull: the namespace {schema!r} has no tables")
     partitions.apply(metadata)
+    mark_filled_columns(metadata, filled)
     ascii_case = ctype in ("C", "POSIX")
     result = PullResult(schema, out, left_alone=left)
     taken: set[str] = set()

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from seedbed.errors import SeedError
 from seedbed.facts import table_keys
+from seedbed.facts.spec import FILLED_BY_TRIGGER
 from seedbed.loading.copy import qualified
 from seedbed.loadmode import LoadMode, MergeAction
 from seedbed.sqltext import quote_ident
@@ -52,10 +53,19 @@ def stage_name(table: sa.Table) -> str:
 
 
 def create_stage_sql(table: sa.Table) -> str:
-    return (
+    """The staging table; a column a ``BEFORE INSERT`` trigger fills may be NULL there.
+
+    The trigger fires when the merge inserts into the table, not on the stage.
+    """
+    sql = (
         f"CREATE TEMP TABLE {stage_name(table)} "
         f"(LIKE {qualified(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) ON COMMIT DROP"
     )
+    for column in table.columns:
+        if FILLED_BY_TRIGGER in column.info:
+            sql += f"; ALTER TABLE {stage_name(table)} ALTER COLUMN {quote_ident(column.name)} "
+            sql += "DROP NOT NULL"
+    return sql
 
 
 def merge_sql(
