@@ -124,6 +124,8 @@ def test_pull_carries_the_partitions_and_check_finds_no_drift(sample, db_env):
     assert payment.endswith("partitioned by RANGE (payment_date) into 3 partitions")
     assert not any(line.startswith("  payment_p2022") for line in lines)
     assert "  trigger film_fulltext_trigger on film" in lines
+    film = (sample.models / "film.py").read_text()
+    assert "info={'filled_by_trigger': 'film_fulltext_trigger'}" in film  # a seed may leave it out
     for models in (str(sample.models), "database"):
         check = run_cli("-q", "db", "check", env=sample.env(db_env, sample.source, models))
         assert check.returncode == 0, check.stdout + check.stderr
