@@ -7,6 +7,7 @@ partitioned table, and the partitioned table's own key to another table.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from seedbed.errors import SeedError
 from seedbed.facts import DatabaseSource, table_spec
 from seedbed.facts.pull import pull
 from seedbed.sqltext import qualified_name, quote_ident
-from tests.helpers import fresh_settings, run_cli
+from tests.helpers import ROOT, fresh_settings, run_cli
 from tests.load_helpers import write_csv
 
 SCHEMA = """
@@ -266,3 +267,31 @@ def test_upsert_into_a_partitioned_table_counts_inserted_and_updated_rows(ledger
         1,
         1,
     )
+
+
+def test_a_revision_generated_from_the_pulled_model_creates_the_partitions(
+    ledger, base_settings, db_env, tmp_path
+):
+    pull(ledger, tmp_path / "m")
+    migrations = tmp_path / "migrations"
+    (migrations / "versions").mkdir(parents=True)
+    for name in ("env.py", "script.py.mako"):
+        shutil.copy(ROOT / "migrations" / name, migrations / name)
+    fresh = fresh_settings(base_settings, prefix="migrated")
+    env = {
+        **db_env,
+        "SEEDBED_SCHEMA": fresh.schema,
+        "SEEDBED_MODELS": str(tmp_path / "m"),
+        "SEEDBED_MIGRATIONS": str(migrations),
+    }
+    try:
+        generated = run_cli("-q", "db", "generate", "-m", "ledger", env=env)
+        assert generated.returncode == 0, generated.stdout + generated.stderr
+        (revision,) = (migrations / "versions").glob("*.py")
+        assert "postgresql_partition_by='RANGE (paid_on)'" in revision.read_text()
+        migrated = run_cli("-q", "db", "migrate", env=env)
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        assert _partitions(get_engine(fresh), fresh.schema) == PARTITIONS
+    finally:
+        with get_engine(fresh).begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quote_ident(fresh.schema)} CASCADE")
