@@ -27,9 +27,11 @@ from sqlalchemy.engine import Engine
 
 from seedbed.db import database_errors
 from seedbed.errors import ConfigError
-from seedbed.facts.spec import FILLED_BY_TRIGGER, FROM_CATALOG
+from seedbed.facts.partitions import catalog_partitions
+from seedbed.facts.spec import FROM_CATALOG
+from seedbed.facts.triggers import filled_by_triggers, mark_filled_columns
 from seedbed.lazymodules import lazy_module
-from seedbed.models.base import NO_UPDATED_AT_TRIGGER, PARTITIONS
+from seedbed.models.base import NO_UPDATED_AT_TRIGGER
 from seedbed.models.rules import Rule, SqlCheck
 from seedbed.sqltext import escaped, quote_ident
 
@@ -55,41 +57,6 @@ JOIN pg_class AS r ON r.oid = c.conrelid
 JOIN pg_namespace AS n ON n.oid = r.relnamespace
 WHERE c.contype = 'c' AND n.nspname = :schema
 ORDER BY r.relname, c.conname
-"""
-
-#: Every partition in the namespace, parents before their partitions, with its bound,
-#: and every partitioned table with its partition key.
-_PARTITIONS_SQL = """
-WITH RECURSIVE tree AS (
-    SELECT c.oid, c.relname, NULL::name AS parent, NULL::text COLLATE "C" AS bound, 0 AS depth
-    FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
-    WHERE n.nspname = :schema AND c.relkind = 'p' AND NOT c.relispartition
-  UNION ALL
-    SELECT c.oid, c.relname, tree.relname, pg_get_expr(c.relpartbound, c.oid) COLLATE "C",
-           tree.depth + 1
-    FROM tree JOIN pg_inherits AS i ON i.inhparent = tree.oid
-    JOIN pg_class AS c ON c.oid = i.inhrelid
-)
-SELECT relname, parent, bound,
-       CASE WHEN (SELECT relkind FROM pg_class WHERE oid = tree.oid) = 'p'
-            THEN pg_get_partkeydef(tree.oid) END
-FROM tree
-ORDER BY depth, (bound = 'DEFAULT'), relname
-"""
-
-#: Each enabled ``BEFORE INSERT ... FOR EACH ROW`` trigger (tgtype bits ROW 1, BEFORE 2,
-#: INSERT 4) of the namespace's tables: its function's definition or, for the built-in
-#: tsvector triggers, the column its first argument names.
-_FILLING_TRIGGERS_SQL = """
-SELECT c.relname, t.tgname, l.lanname, p.proname,
-       CASE WHEN l.lanname = 'plpgsql' THEN pg_get_functiondef(p.oid) END,
-       encode(t.tgargs, 'escape')
-FROM pg_trigger AS t
-JOIN pg_class AS c ON c.oid = t.tgrelid JOIN pg_namespace AS n ON n.oid = c.relnamespace
-JOIN pg_proc AS p ON p.oid = t.tgfoid JOIN pg_language AS l ON l.oid = p.prolang
-WHERE n.nspname = :schema AND NOT t.tgisinternal AND t.tgenabled <> 'D' AND t.tgparentid = 0
-  AND t.tgtype & 7 = 7
-ORDER BY c.relname, t.tgname
 """
 
 #: The row number column of the evaluation query; quoted, so no table column collides.
@@ -228,122 +195,6 @@ def _rules_for_check(
     )
 
 
-@dataclass(frozen=True)
-class CatalogPartitions:
-    """The namespace's partitioned tables: each one's key and its partitions, all levels."""
-
-    keys: dict[str, str]  # partitioned table that is no partition -> PARTITION BY text
-    partitions: dict[str, list[dict[str, str]]]  # that table -> Table.info[PARTITIONS]
-
-    @property
-    def names(self) -> frozenset[str]:
-        """Every partition, at any level: none is a table of the model."""
-        return frozenset(p["name"] for found in self.partitions.values() for p in found)
-
-    def apply(self, metadata: sa.MetaData) -> None:
-        """Give each partitioned table of ``metadata`` its key and partitions, as pulled code does.
-
-        Foreign keys that point at a partition (PostgreSQL adds one per partition
-        for each key that points at a partitioned table) are dropped: the key on
-        the partitioned table itself stays.
-        """
-        for table in metadata.tables.values():
-            if table.name in self.keys:
-                table.dialect_options["postgresql"]["partition_by"] = self.keys[table.name]
-                table.info[PARTITIONS] = self.partitions[table.name]
-        names = self.names
-        for table in metadata.tables.values():
-            for constraint in list(table.foreign_key_constraints):
-                target = constraint.elements[0].target_fullname.rsplit(".", 1)[0]
-                if target.rsplit(".", 1)[-1] in names:
-                    _drop_key(table, constraint)
-
-
-def catalog_partitions(conn: sa.Connection, schema: str) -> CatalogPartitions:
-    """The partitioned tables of namespace ``schema`` and their partitions, as the catalog has them.
-
-    A bound holds constants only, so it names no namespace, whatever the search_path.
-    """
-    keys: dict[str, str] = {}
-    root: dict[str, str] = {}
-    partitions: dict[str, list[dict[str, str]]] = {}
-    for name, parent, bound, key in conn.execute(sa.text(_PARTITIONS_SQL), {"schema": schema}):
-        if parent is None:
-            keys[name] = key
-            root[name] = name
-            partitions[name] = []
-            continue
-        root[name] = root[parent]
-        partition = {"name": name, "of": parent, "bound": bound}
-        if key is not None:
-            partition["partition_by"] = key
-        partitions[root[name]].append(partition)
-    return CatalogPartitions(keys, partitions)
-
-
-def filled_by_triggers(conn: sa.Connection, schema: str) -> dict[str, dict[str, str]]:
-    """Table -> column -> the ``BEFORE INSERT`` row trigger that assigns it.
-
-    A PL/pgSQL function is read with PostgreSQL's own PL/pgSQL parser
-    (``pglast``): every ``NEW.column := ...`` in it counts. The built-in
-    ``tsvector_update_trigger`` functions fill the column their first argument
-    names. Other functions (C, SQL, other languages) are not looked into.
-    """
-    found: dict[str, dict[str, str]] = {}
-    rows = conn.execute(sa.text(_FILLING_TRIGGERS_SQL), {"schema": schema})
-    for table, trigger, language, function, definition, arguments in rows:
-        if function in ("tsvector_update_trigger", "tsvector_update_trigger_column"):
-            columns = [str(arguments).split("\\000")[0]]
-        elif language == "plpgsql" and definition:
-            columns = _assigned_fields(str(definition))
-        else:
-            continue
-        for column in columns:
-            found.setdefault(str(table), {}).setdefault(column, str(trigger))
-    return found
-
-
-def _assigned_fields(definition: str) -> list[str]:
-    """The fields of ``NEW`` a PL/pgSQL trigger function assigns, by its parse tree."""
-    from pglast import parse_plpgsql
-    from pglast.parser import ParseError
-
-    try:
-        (tree,) = parse_plpgsql(definition)
-    except (ParseError, ValueError):
-        return []
-    function = tree["PLpgSQL_function"]
-    new = function.get("new_varno", 0)
-    fields = {
-        number: datum["PLpgSQL_recfield"]["fieldname"]
-        for number, datum in enumerate(function.get("datums", []))
-        if "PLpgSQL_recfield" in datum and datum["PLpgSQL_recfield"].get("recparentno", 0) == new
-    }
-    assigned: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            assign = node.get("PLpgSQL_stmt_assign")
-            if isinstance(assign, dict) and assign.get("varno", 0) in fields:
-                assigned.append(fields[assign.get("varno", 0)])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(function.get("action"))
-    return list(dict.fromkeys(assigned))
-
-
-def mark_filled_columns(metadata: sa.MetaData, filled: dict[str, dict[str, str]]) -> None:
-    """Mark each column a ``BEFORE INSERT`` trigger fills (:data:`FILLED_BY_TRIGGER`)."""
-    for table in metadata.tables.values():
-        for column, trigger in filled.get(table.name, {}).items():
-            if column in table.columns:
-                table.columns[column].info[FILLED_BY_TRIGGER] = trigger
-
-
 def catalog_checks(conn: sa.Connection, schema: str) -> list[CatalogCheck]:
     """Every table CHECK of namespace ``schema``, as the catalog holds it."""
     rows = conn.execute(sa.text(_CHECKS_SQL), {"schema": schema})
@@ -360,14 +211,10 @@ def _drop_outside_keys(metadata: sa.MetaData) -> None:
             target = constraint.elements[0].target_fullname.rsplit(".", 1)[0]
             if target in metadata.tables:
                 continue
-            _drop_key(table, constraint)
-
-
-def _drop_key(table: sa.Table, constraint: sa.ForeignKeyConstraint) -> None:
-    table.constraints.discard(constraint)
-    for element in constraint.elements:
-        element.parent.foreign_keys.discard(element)
-        table.foreign_keys.discard(element)
+            table.constraints.discard(constraint)
+            for element in constraint.elements:
+                element.parent.foreign_keys.discard(element)
+                table.foreign_keys.discard(element)
 
 
 def _with_rules(
@@ -417,13 +264,4 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     return metadata
 
 
-__all__ = [
-    "CatalogCheck",
-    "CatalogPartitions",
-    "DatabaseEvaluator",
-    "catalog_checks",
-    "catalog_partitions",
-    "filled_by_triggers",
-    "mark_filled_columns",
-    "reflect_namespace",
-]
+__all__ = ["CatalogCheck", "DatabaseEvaluator", "catalog_checks", "reflect_namespace"]

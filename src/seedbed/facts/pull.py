@@ -31,15 +31,10 @@ from sqlalchemy.sql.elements import UnaryExpression, conv
 from seedbed.config import Settings, load_settings
 from seedbed.db import database_errors, get_engine
 from seedbed.errors import ConfigError
-from seedbed.facts.catalog import (
-    CatalogCheck,
-    DatabaseEvaluator,
-    catalog_checks,
-    catalog_partitions,
-    filled_by_triggers,
-    mark_filled_columns,
-)
+from seedbed.facts.catalog import CatalogCheck, DatabaseEvaluator, catalog_checks
+from seedbed.facts.partitions import catalog_partitions
 from seedbed.facts.spec import FILLED_BY_TRIGGER
+from seedbed.facts.triggers import filled_by_triggers, mark_filled_columns
 from seedbed.models.base import PARTITIONS, UPDATED_AT_FUNCTION
 from seedbed.models.rules import SqlCheck
 from seedbed.sqltext import escaped, quote_ident
