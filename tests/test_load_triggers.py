@@ -157,3 +157,21 @@ def test_a_not_null_column_a_trigger_fills_may_be_left_out_of_a_seed(books, shel
     seedbed.load(seeds, engine=shelf, models="database", progress=False)
     codes = _rows(shelf, "SELECT code FROM {ns}.book ORDER BY id")
     assert codes == [("THE1",), ("INV2",), ("LAV3",)]
+
+
+@pytest.mark.parametrize(
+    ("body", "assigned"),
+    [
+        ("NEW.slug := lower(NEW.title); RETURN NEW;", ["slug"]),
+        ('new."Stamped" = now(); OLD.x := 1; RETURN NEW;', ["Stamped"]),
+        ("IF TG_OP = 'INSERT' THEN NEW.a := 1; ELSE NEW.b := 2; END IF; RETURN NEW;", ["a", "b"]),
+        ("PERFORM pg_notify('x', NEW.id::text); RETURN NEW;", []),
+    ],
+)
+def test_the_fields_a_trigger_function_assigns_are_read_from_its_parse_tree(body, assigned):
+    from seedbed.facts.triggers import _assigned_fields
+
+    definition = (
+        f"CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n    {body}\nEND $$"
+    )
+    assert _assigned_fields(definition) == assigned

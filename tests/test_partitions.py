@@ -295,3 +295,27 @@ def test_a_revision_generated_from_the_pulled_model_creates_the_partitions(
     finally:
         with get_engine(fresh).begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quote_ident(fresh.schema)} CASCADE")
+
+
+def test_a_partition_is_created_by_one_statement_with_its_bound_and_key():
+    from seedbed.models.base import partition_sql
+
+    january = {"name": "p 1", "of": "payment", "bound": "FOR VALUES FROM (1) TO (2)"}
+    assert partition_sql("my-app", january) == (
+        'CREATE TABLE "my-app"."p 1" PARTITION OF "my-app"."payment" FOR VALUES FROM (1) TO (2)'
+    )
+    nested = {**january, "partition_by": "LIST (id)"}
+    assert partition_sql(None, nested).endswith(
+        'PARTITION OF "payment" FOR VALUES FROM (1) TO (2) PARTITION BY LIST (id)'
+    )
+
+
+def test_an_upsert_into_a_partitioned_table_counts_by_key_not_by_xmax():
+    from seedbed.loading.modes import merge_sql
+    from seedbed.loadmode import LoadMode
+
+    table = sa.Table("payment", sa.MetaData(schema="app"), sa.Column("id", sa.Integer))
+    plain = merge_sql(table, ["id"], ["id"], LoadMode.UPSERT)
+    routed = merge_sql(table, ["id"], ["id"], LoadMode.UPSERT, partitioned=True)
+    assert "xmax" in plain and "xmax" not in routed
+    assert 'NOT EXISTS (SELECT 1 FROM "app"."payment" AS t WHERE t."id" = m."id")' in routed

@@ -106,7 +106,7 @@ def merge_sql(
         returning, inserted = "(xmax = 0) AS inserted", "m.inserted"
     return (
         f"WITH merged AS ({head} RETURNING {returning}) "
-        f"SELECT count(*) FILTER (WHERE {inserted}), count(*) FILTER (WHERE NOT {inserted}) "
+        f"SELECT count(*) FILTER (WHERE {inserted}), count(*) FILTER (WHERE NOT ({inserted})) "
         "FROM merged AS m"
     )
 
