@@ -22,22 +22,36 @@ from seedbed.autogen.compare import NAMESPACE_OPTION
 from seedbed.autogen.definitions import CHANGED
 from seedbed.autogen.ops import NamespaceOp
 from seedbed.autogen.render import render_item, revision_directives
+from seedbed.facts import PARTITIONS
 from seedbed.sqltext import quote_ident
 
 
 def context_options(namespace: str, metadata: sa.MetaData) -> dict[str, Any]:
     """Options for ``MigrationContext.configure`` / ``context.configure`` in ``namespace``."""
 
+    # A partition the model declares is part of its partitioned table, not a table.
+    partitions = {p["name"] for t in metadata.tables.values() for p in t.info.get(PARTITIONS, ())}
+
     def include_name(name: str | None, type_: str, parent_names: object) -> bool:
         if type_ == "schema":
             return name == namespace
-        return not (type_ == "table" and name == "alembic_version")
+        return not (type_ == "table" and (name == "alembic_version" or name in partitions))
+
+    def include_object(
+        item: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+    ) -> bool:
+        # PostgreSQL adds, for a foreign key to a partitioned table, one to each partition.
+        if type_ == "foreign_key_constraint" and reflected:
+            target = item.elements[0].target_fullname.rsplit(".", 2)[-2]
+            return target not in partitions
+        return True
 
     return {
         "target_metadata": metadata,
         "version_table_schema": namespace,
         "include_schemas": True,
         "include_name": include_name,
+        "include_object": include_object,
         "compare_type": compare_type,
         "compare_server_default": True,
         "render_item": render_item,

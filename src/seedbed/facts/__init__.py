@@ -18,6 +18,7 @@ if typing.TYPE_CHECKING:
     from seedbed.facts.catalog import DatabaseEvaluator, reflect_namespace
     from seedbed.facts.declaration import (
         NAMING_CONVENTION,
+        PARTITIONS,
         UPDATED_AT_BODY,
         UPDATED_AT_FUNCTION,
         JsonShape,
@@ -57,6 +58,7 @@ _LAZY = {
     "seedbed.facts.catalog": ("DatabaseEvaluator", "reflect_namespace"),
     "seedbed.facts.declaration": (
         "NAMING_CONVENTION",
+        "PARTITIONS",
         "UPDATED_AT_BODY",
         "UPDATED_AT_FUNCTION",
         "JsonShape",
@@ -94,6 +96,7 @@ _LAZY = {
 
 __all__ = [
     "NAMING_CONVENTION",
+    "PARTITIONS",
     "UPDATED_AT_BODY",
     "UPDATED_AT_FUNCTION",
     "ColumnSpec",

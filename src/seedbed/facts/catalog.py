@@ -27,7 +27,9 @@ from sqlalchemy.engine import Engine
 
 from seedbed.db import database_errors
 from seedbed.errors import ConfigError
+from seedbed.facts.partitions import catalog_partitions
 from seedbed.facts.spec import FROM_CATALOG
+from seedbed.facts.triggers import filled_by_triggers, mark_filled_columns
 from seedbed.lazymodules import lazy_module
 from seedbed.models.base import NO_UPDATED_AT_TRIGGER
 from seedbed.models.rules import Rule, SqlCheck
@@ -254,13 +256,19 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     info = {NO_UPDATED_AT_TRIGGER: True, FROM_CATALOG: True}
     metadata = sa.MetaData(schema=schema, info=info)
     with database_errors(f"cannot read the namespace {schema!r}"), engine.connect() as conn:
-        metadata.reflect(conn, schema=schema, resolve_fks=False)
+        partitions = catalog_partitions(conn, schema)
+        # A partition is part of its partitioned table, never a table of the model.
+        not_a_partition = lambda name, _: name not in partitions.names  # noqa: E731
+        metadata.reflect(conn, schema=schema, resolve_fks=False, only=not_a_partition)
         checks = catalog_checks(conn, schema)
+        filled = filled_by_triggers(conn, schema)
         ascii_case = ascii_case_only(conn)
     if not metadata.tables:
         raise ConfigError(
             f"SEEDBED_MODELS=database: the namespace {schema!r} has no tables in the database"
         )
+    partitions.apply(metadata)
+    mark_filled_columns(metadata, filled)
     _drop_outside_keys(metadata)
     evaluator = DatabaseEvaluator(engine)
     for table in metadata.tables.values():

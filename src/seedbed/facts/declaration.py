@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from seedbed.models.base import (
     NAMING_CONVENTION,
+    PARTITIONS,
     UPDATED_AT_BODY,
     UPDATED_AT_FUNCTION,
     tables_with_updated_at,
@@ -49,6 +50,7 @@ from seedbed.models.rules import (
 __all__ = [
     "EMAIL",
     "NAMING_CONVENTION",
+    "PARTITIONS",
     "SLUG",
     "UPDATED_AT_BODY",
     "UPDATED_AT_FUNCTION",

@@ -37,7 +37,10 @@ from seedbed.facts.catalog import (
     ascii_case_only,
     catalog_checks,
 )
-from seedbed.models.base import UPDATED_AT_FUNCTION
+from seedbed.facts.partitions import catalog_partitions
+from seedbed.facts.spec import FILLED_BY_TRIGGER
+from seedbed.facts.triggers import filled_by_triggers, mark_filled_columns
+from seedbed.models.base import PARTITIONS, UPDATED_AT_FUNCTION
 from seedbed.models.rules import SqlCheck
 from seedbed.sqltext import escaped, quote_ident
 
@@ -55,10 +58,24 @@ SELECT 'trigger', t.tgname || ' on ' || c.relname FROM pg_trigger t
   JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = :schema AND NOT t.tgisinternal
    AND t.tgname <> 'trg_' || c.relname || '_updated_at'
+   AND t.tgparentid = 0
 UNION ALL
 SELECT 'policy', pol.polname || ' on ' || c.relname FROM pg_policy pol
   JOIN pg_class c ON c.oid = pol.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = :schema
+UNION ALL
+SELECT 'constraint', k.conname || ' on partition ' || c.relname FROM pg_constraint k
+  JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = :schema AND c.relispartition AND k.conparentid = 0 AND k.coninhcount = 0
+   AND k.contype <> 'n'
+UNION ALL
+SELECT 'index', ci.relname || ' on partition ' || c.relname FROM pg_index i
+  JOIN pg_class ci ON ci.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = :schema AND c.relispartition
+   AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
+                   AND k.conrelid = i.indrelid)
 ORDER BY 1, 2
 """
 
@@ -121,6 +138,8 @@ class TableSummary:
     foreign_keys: int
     indexes: int
     checks: int
+    partitions: int = 0
+    partition_by: str | None = None
 
 
 @dataclass
@@ -140,6 +159,7 @@ class PullResult:
             out.append(
                 f"  {t.name} ({t.module}.py): {t.columns} columns, {t.keys} keys, "
                 f"{t.foreign_keys} foreign keys, {t.indexes} indexes, {t.checks} checks"
+                + _partitioned(t)
             )
         if self.left_alone:
             out.append(f"left alone ({len(self.left_alone)}):")
@@ -148,6 +168,12 @@ class PullResult:
             out.append("left alone: nothing")
         out.append(f"checks: {self.in_process} in-process, {self.in_database} in the database")
         return out
+
+
+def _partitioned(summary: TableSummary) -> str:
+    if summary.partition_by is None:
+        return ""
+    return f", partitioned by {summary.partition_by} into {summary.partitions} partitions"
 
 
 def _identifier(name: str, taken: set[str]) -> str:
@@ -229,6 +255,8 @@ def _column(column: sa.Column[Any], imports: set[str], schema: str) -> str:
     args.append(f"nullable={bool(column.nullable)}")
     if column.comment:
         args.append(f"comment={column.comment!r}")
+    if column.info.get(FILLED_BY_TRIGGER):  # a seed may leave it out: the trigger fills it
+        args.append(f"info={{{FILLED_BY_TRIGGER!r}: {column.info[FILLED_BY_TRIGGER]!r}}}")
     return f"sa.Column({', '.join(args)})"
 
 
@@ -311,6 +339,7 @@ def render_table(
     items += [_index(index) for index in indexes]
     if table.comment:
         items.append(f"comment={table.comment!r}")
+    items += _partition_items(table)
     body = "".join(f"    {item},\n" for item in items)
     lines = [
         f'"""The table {table.name!r}, written by `seedbed db pull` from the database."""',
@@ -329,7 +358,23 @@ def render_table(
     summary = TableSummary(
         table.name, "", len(table.columns), keys, len(fks), len(indexes), len(checks)
     )
+    summary.partition_by = table.dialect_options["postgresql"].get("partition_by")
+    summary.partitions = len(table.info.get(PARTITIONS, ()))
     return source, summary
+
+
+def _partition_items(table: sa.Table) -> list[str]:
+    """A partitioned table's key, and its partitions that ``db push`` and revisions create.
+
+    The partitions are data in ``info`` (Alembic writes ``info`` into a
+    revision's ``create_table``), created right after the table by
+    :func:`seedbed.models.base.partition_sql`.
+    """
+    key = table.dialect_options["postgresql"].get("partition_by")
+    if not key:
+        return []
+    partitions = "".join(f"        {p!r},\n" for p in table.info.get(PARTITIONS, ()))
+    return [f"postgresql_partition_by={key!r}", f"info={{{PARTITIONS!r}: [\n{partitions}    ]}}"]
 
 
 def _base_source(manages_updated_at: bool) -> str:
@@ -366,8 +411,12 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
     metadata = sa.MetaData(schema=schema)
     with database_errors(f"cannot read the namespace {schema!r}"), engine.begin() as conn:
         conn.exec_driver_sql(f"SET LOCAL search_path TO {quote_ident(schema)}, public")
-        metadata.reflect(conn, schema=schema, resolve_fks=False)
+        partitions = catalog_partitions(conn, schema)
+        # A partition is part of its partitioned table, never a table of the model.
+        not_a_partition = lambda name, _: name not in partitions.names  # noqa: E731
+        metadata.reflect(conn, schema=schema, resolve_fks=False, only=not_a_partition)
         checks = catalog_checks(conn, schema)
+        filled = filled_by_triggers(conn, schema)
         ascii_case = ascii_case_only(conn)
         left = [
             (str(kind), str(name))
@@ -384,6 +433,8 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
         ).scalar_one()
     if not metadata.tables:
         raise ConfigError(f"db pull: the namespace {schema!r} has no tables")
+    partitions.apply(metadata)
+    mark_filled_columns(metadata, filled)
     result = PullResult(schema, out, left_alone=left)
     taken: set[str] = set()
     modules: dict[str, str] = {}

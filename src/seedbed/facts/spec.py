@@ -100,6 +100,9 @@ class TableSpec:
 #: database's own names, and a column of a type seedbed cannot read yet is kept
 #: as text, for PostgreSQL to judge at COPY.
 FROM_CATALOG = "from_catalog"
+#: ``Column.info`` key of a column a ``BEFORE INSERT ... FOR EACH ROW`` trigger assigns
+#: (the trigger's name): a seed may leave it out or empty, the trigger fills it in.
+FILLED_BY_TRIGGER = "filled_by_trigger"
 
 
 def _kind(column: sa.Column[Any]) -> dict[str, Any]:
@@ -159,10 +162,11 @@ def _server_default(column: sa.Column[Any]) -> Any:
 
 
 def _fields(column: sa.Column[Any]) -> dict[str, Any]:
+    filled = FILLED_BY_TRIGGER in column.info
     return {
         "name": column.name,
-        "nullable": bool(column.nullable) and not column.primary_key,
-        "has_default": column.server_default is not None or column.identity is not None,
+        "nullable": (bool(column.nullable) or filled) and not column.primary_key,
+        "has_default": column.server_default is not None or column.identity is not None or filled,
         "sensitive": bool(column.info.get("sensitive")),
         "sql_type": _compiled(column.type),
         "default": _server_default(column),

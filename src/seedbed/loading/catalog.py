@@ -162,7 +162,7 @@ SELECT k.contype, k.conname, k.conrelid::regclass::text, t.relname, pg_get_const
 FROM pg_constraint AS k JOIN pg_class AS t ON t.oid = k.conrelid
 WHERE (k.contype IN ('p', 'u', 'x', 'c') AND k.conrelid = ANY(%(rebuilt)s::regclass[]))
    OR (k.contype = 'f' AND k.conrelid = ANY(%(locked)s::regclass[])
-       AND k.confrelid = ANY(%(locked)s::regclass[]))
+       AND k.confrelid = ANY(%(locked)s::regclass[]) AND k.conparentid = 0)
 ORDER BY k.conrelid, k.conname
 """
 _INDEXES = f"""

@@ -28,6 +28,10 @@ from seedbed.validation.sources import SeedSource
 REDACTED = "[redacted]"
 _COPY_LINE = re.compile(r"^COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
 _KEY = re.compile(r"^Key \((?P<columns>.+?)\)=\((?P<values>.*)\) (?:already exists|is not present)")
+# A row no partition takes; COPY names its line, a staged merge does not.
+_PARTITION_KEY = re.compile(
+    r"^Partition key of the failing row contains \((?P<columns>.+?)\) = \((?P<values>.*)\)\.?$"
+)
 _QUOTED_VALUE = re.compile(r': ".*"$', re.DOTALL)
 _CONNECTION_STATES = ("08", "57P01", "57P02", "57P03")
 RETRYABLE_STATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
@@ -94,6 +98,12 @@ def to_seedbed_error(exc: psycopg.Error, target: SeedSource | None) -> SeedbedEr
         line = target.format.position_of_copy_line(int(context.group(1)))
     detail = ""
     key = _KEY.match(diag.message_detail or "")
+    partition = _PARTITION_KEY.match(diag.message_detail or "")
+    if partition and line is None:
+        columns = [c.strip().strip('"') for c in partition.group("columns").split(", ")]
+        values = _split_values(partition.group("values"), len(columns))
+        if values is not None:
+            target, line = _find_key(target, columns, values)
     if key:
         columns = [c.strip().strip('"') for c in key.group("columns").split(", ")]
         values = _split_values(key.group("values"), len(columns))

@@ -132,6 +132,7 @@ class _Writer:
         started = time.perf_counter()
         strategy = self.plan.strategy(job.table.name)
         result = TableLoad(job.table.name, job.source.label, strategy.value)
+        result.note = self.plan.notes.get(job.table.name, "")
         if not job.columns:  # an empty file: nothing to write, validation says why
             return result
         if not self.plan.rebuilds(job.table.name):  # a rebuilt table is locked already
@@ -141,11 +142,13 @@ class _Writer:
                 result.inserted = self._copy(cursor, job, qualified(job.table))
             else:
                 cursor.execute(create_stage_sql(job.table))
+                partitioned = _is_partitioned(cursor, qualified(job.table))
                 for number, merge in enumerate(job.merges):
                     if number:
                         cursor.execute(f"TRUNCATE {stage_name(job.table)}")
                     staged = self._copy(cursor, job, stage_name(job.table), merge.files)
-                    cursor.execute(merge_sql(job.table, merge.columns, merge.key, self.mode))
+                    merging = merge_sql(job.table, merge.columns, merge.key, self.mode, partitioned)
+                    cursor.execute(merging)
                     row = cursor.fetchone()
                     assert row is not None
                     result.inserted += int(row[0])
@@ -182,6 +185,12 @@ class _Writer:
                 bar.close()
         self.current = job.source
         return copied
+
+
+def _is_partitioned(cursor: psycopg.Cursor[Any], relation: str) -> bool:
+    cursor.execute("SELECT relkind = 'p' FROM pg_class WHERE oid = %s::regclass", (relation,))
+    row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 def _validate(

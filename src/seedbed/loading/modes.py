@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from seedbed.errors import SeedError
 from seedbed.facts import table_keys
+from seedbed.facts.spec import FILLED_BY_TRIGGER
 from seedbed.loading.copy import qualified
 from seedbed.loadmode import LoadMode, MergeAction
 from seedbed.sqltext import quote_ident
@@ -52,16 +53,35 @@ def stage_name(table: sa.Table) -> str:
 
 
 def create_stage_sql(table: sa.Table) -> str:
-    return (
+    """The staging table; a column a ``BEFORE INSERT`` trigger fills may be NULL there.
+
+    The trigger fires when the merge inserts into the table, not on the stage.
+    """
+    sql = (
         f"CREATE TEMP TABLE {stage_name(table)} "
         f"(LIKE {qualified(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) ON COMMIT DROP"
     )
+    for column in table.columns:
+        if FILLED_BY_TRIGGER in column.info:
+            sql += f"; ALTER TABLE {stage_name(table)} ALTER COLUMN {quote_ident(column.name)} "
+            sql += "DROP NOT NULL"
+    return sql
 
 
-def merge_sql(table: sa.Table, columns: Sequence[str], key: Sequence[str], mode: LoadMode) -> str:
+def merge_sql(
+    table: sa.Table,
+    columns: Sequence[str],
+    key: Sequence[str],
+    mode: LoadMode,
+    partitioned: bool = False,
+) -> str:
     """One statement that merges the stage into ``table`` and returns (inserted, updated).
 
     A key the table already has is updated or skipped as ``mode.merge`` says.
+    A row is counted as inserted when its ``xmax`` is 0; a ``partitioned``
+    table has no ``xmax`` of its own to return, so there a row counts as
+    inserted when its key was not in the table before the statement (the
+    outer query sees the table as the statement found it).
     """
     cols = ", ".join(quote_ident(c) for c in columns)
     keys = ", ".join(quote_ident(c) for c in key)
@@ -78,9 +98,16 @@ def merge_sql(table: sa.Table, columns: Sequence[str], key: Sequence[str], mode:
         head += f"DO UPDATE SET {sets} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
     else:
         head += "DO NOTHING"
+    if partitioned:
+        found = " AND ".join(f"t.{quote_ident(c)} = m.{quote_ident(c)}" for c in key)
+        returning = keys
+        inserted = f"NOT EXISTS (SELECT 1 FROM {qualified(table)} AS t WHERE {found})"
+    else:
+        returning, inserted = "(xmax = 0) AS inserted", "m.inserted"
     return (
-        f"WITH merged AS ({head} RETURNING (xmax = 0) AS inserted) "
-        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"
+        f"WITH merged AS ({head} RETURNING {returning}) "
+        f"SELECT count(*) FILTER (WHERE {inserted}), count(*) FILTER (WHERE NOT ({inserted})) "
+        "FROM merged AS m"
     )
 
 

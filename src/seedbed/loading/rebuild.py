@@ -50,7 +50,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -84,7 +84,8 @@ class LoadPlan:
     ``strategies`` maps each loaded table to ``rebuild`` or ``incremental``;
     ``locks`` lists every lock to take, in order; ``empty`` names the tables
     locked ``ACCESS EXCLUSIVE`` (empty, so validation must not read them);
-    ``non_empty`` the loaded tables that hold rows.
+    ``non_empty`` the loaded tables that hold rows; ``notes`` says, for an
+    empty table ``auto`` writes incrementally all the same, why.
     """
 
     strategies: Mapping[str, Strategy]
@@ -92,6 +93,7 @@ class LoadPlan:
     empty: frozenset[str]
     non_empty: frozenset[str]
     rebuilt: tuple[sa.Table, ...]
+    notes: Mapping[str, str] = field(default_factory=dict)
 
     def strategy(self, table: str) -> Strategy:
         return self.strategies.get(table, Strategy.INCREMENTAL)
@@ -134,15 +136,26 @@ def plan_load(
         lock_tables(driver, reads, timeout)
         filled = _non_empty(conn, probed)
         observed = _truncate_observed(conn, relations)
+        partitioned = _partitioned(conn, probed)
     strategies: dict[str, Strategy] = {}
+    notes: dict[str, str] = {}
     for table, relation in zip(tables, relations, strict=True):
-        why_not = observed.get(relation) or _why_not_rebuild(
-            relation, children.get(relation, ()), filled, mode
+        referencing = children.get(relation, ())
+        partitions = partitioned.get(relation) or _partitioned_child(
+            relation, referencing, partitioned
+        )
+        why_not = (
+            observed.get(relation)
+            or partitions
+            or _why_not_rebuild(relation, referencing, filled, mode)
         )
         if strategy.must_rebuild and why_not:
             raise SeedError(f"table {table.name!r} cannot be rebuilt: {why_not}")
         wanted = strategy.may_rebuild and not why_not
         strategies[table.name] = Strategy.REBUILD if wanted else Strategy.INCREMENTAL
+        if strategy.may_rebuild and partitions and mode.can_rebuild and relation not in filled:
+            notes[table.name] = f"written incrementally, not rebuilt: {partitions}"
+    notes.update(_kept_with_children(tables, relations, children, strategies))
     rebuilt = tuple(t for t in tables if strategies[t.name] is Strategy.REBUILD)
     exclusive = [qualified(t) for t in rebuilt]
     extra = sorted({c for r in exclusive for c in children.get(r, ())} - set(relations))
@@ -156,6 +169,7 @@ def plan_load(
         empty=frozenset(t.name for t in rebuilt),
         non_empty=frozenset(t.name for t, r in zip(tables, relations, strict=True) if r in filled),
         rebuilt=rebuilt,
+        notes=notes,
     )
 
 
@@ -204,13 +218,75 @@ def _truncate_observed(conn: sa.Connection, relations: Sequence[str]) -> dict[st
     return found
 
 
+def _partitioned(conn: sa.Connection, relations: Sequence[str]) -> dict[str, str]:
+    """Why a partitioned relation is not rebuilt.
+
+    COPY into a partitioned table routes each row to its partition: it cannot
+    write rows frozen, a row is not found by its position in the table's
+    file, and an index rebuilt on the table alone would not reach its
+    partitions. Such a table keeps the incremental path.
+    """
+    rows = conn.exec_driver_sql(
+        "SELECT r.name FROM unnest(%(rels)s::text[]) AS r(name) "
+        "JOIN pg_class AS c ON c.oid = r.name::regclass WHERE c.relkind = 'p'",
+        {"rels": list(relations)},
+    ).scalars()
+    why = "it is partitioned (COPY routes its rows to the partitions)"
+    return {str(relation): why for relation in rows}
+
+
+def _kept_with_children(
+    tables: Sequence[sa.Table],
+    relations: Sequence[str],
+    children: Mapping[str, Sequence[str]],
+    strategies: dict[str, Strategy],
+) -> dict[str, str]:
+    """Write incrementally every table that a loaded, incrementally written table points at.
+
+    A rebuilt table's primary key is dropped, so every key that points at it
+    must be dropped first, under an exclusive lock; a table written
+    incrementally keeps its keys. Returns why, for each table this changed.
+    """
+    names = dict(zip(relations, (t.name for t in tables), strict=True))
+    notes: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for table, relation in zip(tables, relations, strict=True):
+            if strategies[table.name] is not Strategy.REBUILD:
+                continue
+            kept = [
+                c
+                for c in children.get(relation, ())
+                if c in names and c != relation and strategies[names[c]] is Strategy.INCREMENTAL
+            ]
+            if kept:
+                strategies[table.name] = Strategy.INCREMENTAL
+                notes[table.name] = (
+                    f"written incrementally, not rebuilt: {kept[0]} points at it "
+                    "and is written incrementally"
+                )
+                changed = True
+    return notes
+
+
+def _partitioned_child(
+    relation: str, children: Sequence[str], partitioned: Mapping[str, str]
+) -> str | None:
+    """Why not, when a partitioned table points at ``relation``: its keys are not rebuilt."""
+    found = [c for c in children if c in partitioned and c != relation]
+    return f"the partitioned table {found[0]} points at it" if found else None
+
+
 def _referencing(conn: sa.Connection, relations: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """For each relation, the relations whose foreign keys point at it (quoted, qualified)."""
     referencing = f"{quoted_in_sql('cn.nspname')} || '.' || {quoted_in_sql('c.relname')}"
     rows = conn.exec_driver_sql(
         f"SELECT DISTINCT r.name, {referencing} "
         "FROM unnest(%(rels)s::text[]) AS r(name) "
+        # A partition's copy of its table's key (conparentid) comes and goes with it.
         "JOIN pg_constraint AS k ON k.confrelid = r.name::regclass AND k.contype = 'f' "
+        "AND k.conparentid = 0 "
         "JOIN pg_class AS c ON c.oid = k.conrelid "
         "JOIN pg_namespace AS cn ON cn.oid = c.relnamespace",
         {"rels": list(relations)},

@@ -36,6 +36,7 @@ class TableLoad:
     updated: int = 0
     skipped: int = 0
     seconds: float = 0.0
+    note: str = ""  # why an empty table was written incrementally, if the strategy was auto
 
     @property
     def rows(self) -> int:
@@ -131,7 +132,8 @@ class LoadResult:
             for row in [header, *body]
         ]
         lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join([*lines, self._headline()])
+        notes = [f"{t.table}: {t.note}" for t in self.tables if t.note]
+        return "\n".join([*lines, *notes, self._headline()])
 
     def _repr_html_(self) -> str:
         cells = "".join(
@@ -147,5 +149,10 @@ class LoadResult:
             "<table><thead><tr><th>table</th><th>source</th><th>strategy</th><th>inserted</th>"
             "<th>updated</th><th>skipped</th><th>seconds</th></tr></thead>"
             f"<tbody>{cells}</tbody></table>"
-            f"<p>{html.escape(self._headline())}</p>"
+            + "".join(
+                f"<p>{html.escape(t.table)}: {html.escape(t.note)}</p>"
+                for t in self.tables
+                if t.note
+            )
+            + f"<p>{html.escape(self._headline())}</p>"
         )

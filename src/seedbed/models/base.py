@@ -32,6 +32,37 @@ NAMING_CONVENTION = {
 UPDATED_AT_FUNCTION = "set_updated_at"
 #: ``MetaData.info`` key set on a model seedbed did not declare (a catalog): no trigger there.
 NO_UPDATED_AT_TRIGGER = "no_updated_at_trigger"
+#: ``Table.info`` key of a partitioned table: its partitions, parents before their own
+#: partitions, each a dict with ``name``, ``of`` (the table it is a partition of),
+#: ``bound`` (``FOR VALUES ...`` or ``DEFAULT``, as ``pg_get_expr`` prints it) and,
+#: for a partition that is partitioned itself, ``partition_by``.
+PARTITIONS = "partitions"
+
+
+def partition_sql(schema: str | None, partition: dict[str, str]) -> str:
+    """``CREATE TABLE ... PARTITION OF ...`` for one entry of ``Table.info[PARTITIONS]``."""
+    name, parent = (
+        qualified_name(schema, partition[k]) if schema else quote_ident(partition[k])
+        for k in ("name", "of")
+    )
+    sql = f"CREATE TABLE {name} PARTITION OF {parent} {partition['bound']}"
+    if partition.get("partition_by"):
+        sql += f" PARTITION BY {partition['partition_by']}"
+    return sql
+
+
+def _create_partitions(table: sa.Table, connection: sa.Connection, **kw: Any) -> None:
+    """A partitioned table's partitions, right after it, whoever creates it.
+
+    Listened for on every ``Table``: Alembic's ``op.create_table`` (``db push``,
+    revisions) builds a table of its own from the declaration's ``info`` and
+    ``postgresql_partition_by``, and fires this event on that one.
+    """
+    for partition in table.info.get(PARTITIONS, ()):
+        connection.exec_driver_sql(partition_sql(table.schema, partition))
+
+
+event.listen(sa.Table, "after_create", _create_partitions)
 
 
 def _import_time_schema() -> str:
@@ -169,11 +200,13 @@ def moved_metadata(metadata: MetaData, schema: str) -> MetaData:
 __all__ = [
     "NAMING_CONVENTION",
     "NO_UPDATED_AT_TRIGGER",
+    "PARTITIONS",
     "Base",
     "created_at",
     "metadata_for",
     "moved_metadata",
     "new_base",
+    "partition_sql",
     "rules",
     "sensitive",
     "updated_at",
