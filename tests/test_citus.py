@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from tests.citus_cluster import CitusCluster
-from tests.helpers import fresh_namespace
+from tests.helpers import fresh_namespace, run_cli
 
 
 def test_a_new_schema_on_the_cluster_is_a_distributed_schema(citus: CitusCluster) -> None:
@@ -25,3 +25,38 @@ def test_a_new_schema_on_the_cluster_is_a_distributed_schema(citus: CitusCluster
     engine.dispose()
     assert distributed == 1
     assert citus.placement(schema) <= set(citus.workers) and citus.placement(schema)
+
+
+def _env(citus: CitusCluster, db_env: dict[str, str], schema: str) -> dict[str, str]:
+    return {**db_env, "DATABASE_URL": citus.url, "SEEDBED_SCHEMA": schema}
+
+
+def test_migrate_makes_a_distributed_schema_whose_updated_at_trigger_fires(
+    citus: CitusCluster, db_env: dict[str, str]
+) -> None:
+    schema = fresh_namespace("cddl")
+    env = _env(citus, db_env, schema)
+    migrated = run_cli("db", "migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "(Citus 13.2, namespace " in migrated.stderr
+    assert "not created yet, will be a distributed schema" in migrated.stderr
+    checked = run_cli("db", "check", env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    (worker,) = citus.placement(schema)
+    assert f"distributed schema on worker 127.0.0.1:{worker})" in checked.stderr
+    engine = citus.engine()
+    with engine.begin() as conn:
+        # the setting was for the migration's transaction only
+        assert conn.exec_driver_sql("SHOW citus.enable_unsafe_triggers").scalar_one() == "off"
+        conn.exec_driver_sql(
+            f'INSERT INTO "{schema}".verification (id, identifier, value, expires_at, updated_at) '
+            "VALUES ('0b6e9a3e-8c1f-4b7a-9d2e-1f2a3b4c5d6e', 'a', 'b', now() + interval '1 day', "
+            "'2000-01-01')"
+        )
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE \"{schema}\".verification SET value = 'c'")
+        touched = conn.exec_driver_sql(
+            f"SELECT updated_at > '2000-01-02' FROM \"{schema}\".verification"
+        ).scalar_one()
+    engine.dispose()
+    assert touched is True

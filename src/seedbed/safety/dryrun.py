@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.operations import ops
 
+from seedbed.citus import allow_row_triggers
 from seedbed.config import Settings, load_settings
 from seedbed.db import database_errors, get_engine
 from seedbed.errors import reason
@@ -116,6 +117,7 @@ def dry_run(settings: Settings | None = None, target: str = "head") -> DryRunRes
         connection.begin() as transaction,
     ):
         scripts = pending_scripts(connection, settings, target)
+        allow_row_triggers(connection)
         _create_namespace(connection, settings.schema)
         for script in scripts:
             tracer = TracingOperations(migration_context(connection, settings), script)
