@@ -6,10 +6,19 @@ they skip and say so (see ``tests/citus_cluster.py``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 import sqlalchemy as sa
 
+from seedbed import migrate
+from seedbed.config import Settings, load_settings
+from seedbed.db import get_engine
+from seedbed.loading import load
 from tests.citus_cluster import CitusCluster
-from tests.helpers import fresh_namespace, run_cli
+from tests.helpers import ROOT, fresh_namespace, run_cli
+from tests.revision_files import RevisionFolder
+from tests.test_autogen import assert_round_trip, changed_model
 
 
 def test_a_new_schema_on_the_cluster_is_a_distributed_schema(citus: CitusCluster) -> None:
@@ -60,3 +69,22 @@ def test_migrate_makes_a_distributed_schema_whose_updated_at_trigger_fires(
         ).scalar_one()
     engine.dispose()
     assert touched is True
+
+
+@pytest.fixture
+def citus_settings(citus: CitusCluster, base_settings: Settings) -> Iterator[Settings]:
+    """A migrated namespace on the cluster, dropped afterwards."""
+    settings = load_settings(
+        schema=fresh_namespace("cddl"), database_url=citus.url, home=base_settings.home
+    )
+    migrate.upgrade_unchecked(settings)
+    yield settings
+    migrate.reset(settings)
+
+
+def test_a_model_change_generates_applies_and_downgrades_on_a_distributed_schema(
+    citus: CitusCluster, citus_settings: Settings, revisions: RevisionFolder
+) -> None:
+    load(ROOT / "data" / "seeds", engine=get_engine(citus_settings), progress=False)
+    assert_round_trip(citus_settings, changed_model(citus_settings.schema))
+    assert len(citus.placement(citus_settings.schema)) == 1

@@ -33,6 +33,8 @@ import sqlalchemy as sa
 from seedbed.db import database_errors
 
 __all__ = [
+    "ALLOW_ROW_TRIGGERS_SQL",
+    "PROPAGATE_SETTINGS_SQL",
     "Citus",
     "allow_row_triggers",
     "citus_of",
@@ -127,6 +129,11 @@ def describe_namespace(connection: sa.Connection, schema: str) -> str:
     return "not a distributed schema; its tables are on the coordinator"
 
 
+ALLOW_ROW_TRIGGERS_SQL = "SET LOCAL citus.enable_unsafe_triggers = on"
+PROPAGATE_SETTINGS_SQL = "SET LOCAL citus.propagate_set_commands = 'local'"
+"""Send the transaction's later ``SET LOCAL`` to every worker connection it uses."""
+
+
 def allow_row_triggers(connection: sa.Connection) -> None:
     """Let this transaction create and drop seedbed's ``updated_at`` trigger on Citus tables.
 
@@ -135,10 +142,10 @@ def allow_row_triggers(connection: sa.Connection) -> None:
     why the trigger is one that Citus can run.
     """
     if citus_of(connection) is not None:
-        connection.exec_driver_sql("SET LOCAL citus.enable_unsafe_triggers = on")
+        connection.exec_driver_sql(ALLOW_ROW_TRIGGERS_SQL)
 
 
 def propagate_settings(connection: sa.Connection) -> None:
     """Send this transaction's later ``SET LOCAL`` to the workers it uses, on Citus only."""
     if citus_of(connection) is not None:
-        connection.exec_driver_sql("SET LOCAL citus.propagate_set_commands = 'local'")
+        connection.exec_driver_sql(PROPAGATE_SETTINGS_SQL)

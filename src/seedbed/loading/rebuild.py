@@ -57,6 +57,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from seedbed.citus import Citus, citus_of
 from seedbed.db import database_errors
 from seedbed.errors import DatabaseError, SeedError
 from seedbed.loading.catalog import Definition, read_definitions
@@ -92,6 +93,8 @@ class LoadPlan:
     empty: frozenset[str]
     non_empty: frozenset[str]
     rebuilt: tuple[sa.Table, ...]
+    citus: Citus | None = None
+    """The Citus cluster the tables are on, if they are."""
 
     def strategy(self, table: str) -> Strategy:
         return self.strategies.get(table, Strategy.INCREMENTAL)
@@ -99,6 +102,10 @@ class LoadPlan:
     def rebuilds(self, table: str) -> bool:
         """Is loaded ``table`` rebuilt (truncated in the load's transaction, so COPY may freeze)?"""
         return self.strategy(table) is Strategy.REBUILD
+
+    def freezes(self, table: str) -> bool:
+        """Does COPY write ``table``'s rows frozen? Rebuilt, and not on Citus (which drops it)."""
+        return self.rebuilds(table) and self.citus is None
 
     def lock(self, table: str) -> LockRequest:
         """The lock to take on loaded ``table``."""
@@ -156,6 +163,7 @@ def plan_load(
         empty=frozenset(t.name for t in rebuilt),
         non_empty=frozenset(t.name for t, r in zip(tables, relations, strict=True) if r in filled),
         rebuilt=rebuilt,
+        citus=citus_of(engine),
     )
 
 
@@ -317,13 +325,17 @@ class Rebuild:
         self.seconds += time.perf_counter() - started
 
     def _steps(self) -> list[list[Definition]]:
-        """One statement per index and foreign key; one per table for all its CHECKs."""
+        """One statement per index and foreign key; one per table for all its CHECKs.
+
+        Citus takes one ``ADD CONSTRAINT`` per ``ALTER TABLE``: there, one per CHECK.
+        """
         ordered = sorted(self.definitions, key=lambda d: _BUILD_ORDER[d.kind])
         steps: list[list[Definition]] = []
+        together = self.plan.citus is None
         for definition in ordered:
             last = steps[-1] if steps else []
             same_table = bool(last) and last[0].relation == definition.relation
-            if definition.kind == "c" and same_table and last[0].kind == "c":
+            if together and definition.kind == "c" and same_table and last[0].kind == "c":
                 last.append(definition)
                 continue
             steps.append([definition])
