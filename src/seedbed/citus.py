@@ -91,7 +91,8 @@ def schema_worker(connection: sa.Connection, schema: str) -> str | None:
             "JOIN pg_dist_shard AS s ON s.logicalrelid = p.logicalrelid "
             "JOIN pg_dist_placement AS pl ON pl.shardid = s.shardid "
             "JOIN pg_dist_node AS n ON n.groupid = pl.groupid "
-            "WHERE ds.schemaid = to_regnamespace(:schema) "
+            "JOIN pg_namespace AS ns ON ns.oid = ds.schemaid "
+            "WHERE ns.nspname = :schema "
             "ORDER BY n.nodeid LIMIT 1"
         ),
         {"schema": schema},
@@ -107,11 +108,12 @@ def describe_namespace(connection: sa.Connection, schema: str) -> str:
     """
     exists, distributed, sharding, citus_tables = connection.execute(
         sa.text(
-            "SELECT to_regnamespace(:schema) IS NOT NULL, "
-            "EXISTS (SELECT FROM pg_dist_schema WHERE schemaid = to_regnamespace(:schema)), "
+            "SELECT ns.oid IS NOT NULL, "
+            "EXISTS (SELECT FROM pg_dist_schema WHERE schemaid = ns.oid), "
             "current_setting('citus.enable_schema_based_sharding', true), "
             "(SELECT count(*) FROM pg_dist_partition AS p JOIN pg_class AS c "
-            " ON c.oid = p.logicalrelid WHERE c.relnamespace = to_regnamespace(:schema))"
+            " ON c.oid = p.logicalrelid WHERE c.relnamespace = ns.oid) "
+            "FROM (SELECT 1) AS one LEFT JOIN pg_namespace AS ns ON ns.nspname = :schema"
         ),
         {"schema": schema},
     ).one()

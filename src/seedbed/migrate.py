@@ -31,7 +31,7 @@ from seedbed._alembic import (
 )
 from seedbed.citus import allow_row_triggers
 from seedbed.config import Settings, load_settings
-from seedbed.db import database_errors, get_engine
+from seedbed.db import create_namespace, database_errors, get_engine
 from seedbed.errors import BackupError, MigrationError, UnsafeMigrationError
 from seedbed.facts import metadata_for
 from seedbed.safety import LintReport, backup, lint
@@ -163,7 +163,7 @@ def push(settings: Settings | None = None, *, metadata: sa.MetaData | None = Non
     target = metadata or metadata_for(settings.schema)
     with database_errors("push failed"), get_engine(settings).begin() as connection:
         allow_row_triggers(connection)
-        connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(settings.schema)}")
+        create_namespace(connection, settings.schema)
         found = _diff_ops(connection, settings, target)
         operations = Operations(
             MigrationContext.configure(

@@ -270,9 +270,10 @@ def load(
     jobs = _jobs(sources, load_mode)
     display = progress_display(progress)
     show = display.enabled
-    plan = plan_load(engine, [job.table for job in jobs], load_strategy, load_mode, timeout)
+    size = sum(job.source.format.size_in_bytes() for job in jobs)
+    plan = plan_load(engine, [job.table for job in jobs], load_strategy, load_mode, timeout, size)
 
-    result = LoadResult(mode=load_mode.value, committed=False)
+    result = LoadResult(mode=load_mode.value, committed=False, strategy_note=plan.note)
     raw = _connect(engine)
     connection: psycopg.Connection[Any] = raw.driver_connection
     healthy = False
