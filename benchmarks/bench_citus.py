@@ -62,7 +62,8 @@ def main() -> None:
                 for strategy in STRATEGIES:
                     times.setdefault((label, strategy), []).append(_timed(url, folder, strategy))
         print(f"\n{folder} (median of {args.repeat})")
-        print(f"{'server':<10} {'strategy':<12} {'load s':>8} {'ratio':>6} {'write s':>8} {'ratio':>6}")
+        heads = ("load s", "ratio", "write s", "ratio")
+        print(f"{'server':<10} {'strategy':<12} " + " ".join(f"{h:>8}" for h in heads))
         for strategy in STRATEGIES:
             base = times[(servers[0][0], strategy)]
             base_total = statistics.median(t for t, _ in base)
@@ -72,10 +73,10 @@ def main() -> None:
                 total = statistics.median(t for t, _ in runs)
                 write = statistics.median(w for _, w in runs)
                 print(
-                    f"{label:<10} {strategy:<12} {total:>8.2f} {total / base_total:>6.2f} "
-                    f"{write:>8.2f} {write / base_write:>6.2f}"
+                    f"{label:<10} {strategy:<12} {total:>8.2f} {total / base_total:>8.2f} "
+                    f"{write:>8.2f} {write / base_write:>8.2f}"
                 )
-        for label, url in servers:
+        for _, url in servers:
             migrate.reset(load_settings(schema=SCHEMA, database_url=url))
 
 

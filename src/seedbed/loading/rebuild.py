@@ -43,6 +43,11 @@ CHECK scan runs first, on one core, while validation still uses the other,
 and the index builds come after it. Why, with the measurements: the records
 under ``docs/decisions/`` (``rebuild-strategy``, ``checks-before-index-builds``,
 ``parallel-index-builds``).
+
+On Citus tables (a distributed schema): one CHECK per ``ALTER TABLE`` (Citus
+takes one ``ADD CONSTRAINT`` per statement), no ``FREEZE`` (Citus drops it for
+the shards), the ``SET LOCAL`` s sent to the workers, and ``auto`` rebuilds only
+from :data:`CITUS_REBUILD_MIN_BYTES` of sources (``docs/decisions/2026-12-citus.md``).
 """
 
 from __future__ import annotations
