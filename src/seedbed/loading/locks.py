@@ -37,7 +37,7 @@ DEFAULT_LOCK_TIMEOUT = 30.0
 ACCESS_SHARE = "ACCESS SHARE"
 ROW_EXCLUSIVE = "ROW EXCLUSIVE"
 ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"
-_LOCK_NOT_AVAILABLE = "55P03"
+LOCK_NOT_AVAILABLE = "55P03"
 # pg_locks modes that conflict with each mode we take.
 _CONFLICTS = {
     ACCESS_SHARE: ("AccessExclusiveLock",),
@@ -142,7 +142,7 @@ def lock_tables(
             try:
                 cursor.execute(f"LOCK TABLE {request.relation} IN {request.mode} MODE")
             except psycopg.Error as exc:
-                if exc.sqlstate != _LOCK_NOT_AVAILABLE:
+                if exc.sqlstate != LOCK_NOT_AVAILABLE:
                     raise
                 raise DatabaseError(
                     f"gave up waiting for table {request.name!r} after {timeout:g} s: locked by "
@@ -157,7 +157,7 @@ def _try_lock(cursor: psycopg.Cursor[Any], request: LockRequest) -> bool:
     try:
         cursor.execute(f"LOCK TABLE {request.relation} IN {request.mode} MODE NOWAIT")
     except psycopg.Error as exc:
-        if exc.sqlstate != _LOCK_NOT_AVAILABLE:
+        if exc.sqlstate != LOCK_NOT_AVAILABLE:
             raise
         cursor.execute("ROLLBACK TO SAVEPOINT seedbed_lock")
         cursor.execute("RELEASE SAVEPOINT seedbed_lock")

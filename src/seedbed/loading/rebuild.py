@@ -43,6 +43,11 @@ CHECK scan runs first, on one core, while validation still uses the other,
 and the index builds come after it. Why, with the measurements: the records
 under ``docs/decisions/`` (``rebuild-strategy``, ``checks-before-index-builds``,
 ``parallel-index-builds``).
+
+On Citus tables (a distributed schema): one CHECK per ``ALTER TABLE`` (Citus
+takes one ``ADD CONSTRAINT`` per statement), no ``FREEZE`` (Citus drops it for
+the shards), the ``SET LOCAL`` s sent to the workers, and ``auto`` rebuilds only
+from :data:`CITUS_REBUILD_MIN_BYTES` of sources (``docs/decisions/2026-12-citus.md``).
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from seedbed.citus import Citus, citus_of, propagate_settings
 from seedbed.db import database_errors
 from seedbed.errors import DatabaseError, SeedError
 from seedbed.loading.catalog import Definition, read_definitions
@@ -64,17 +70,27 @@ from seedbed.loading.copy import qualified
 from seedbed.loading.locks import (
     ACCESS_EXCLUSIVE,
     ACCESS_SHARE,
+    LOCK_NOT_AVAILABLE,
+    LOCK_TIMEOUT_VARIABLE,
     ROW_EXCLUSIVE,
     LockRequest,
     lock_tables,
 )
-from seedbed.loading.rebuild_errors import located_error
+from seedbed.loading.rebuild_errors import located_error, refusal, refused_step
 from seedbed.loadmode import LoadMode, Strategy, spoken
 from seedbed.progress import progress_bar
 from seedbed.sqltext import quoted_in_sql
 from seedbed.validation.sources import SeedSource
 
 _BUILD_ORDER = {"c": 0, "p": 1, "u": 2, "x": 2, "i": 2, "f": 3}
+
+CITUS_REBUILD_MIN_BYTES = 32 << 20
+"""On Citus, ``auto`` rebuilds only loads whose sources hold at least this much.
+
+Every rebuild step there is a distributed DDL statement, a fixed cost of
+about a second for the project's seven tables, which a small load never earns
+back (``docs/decisions/2026-12-citus.md``).
+"""
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,10 @@ class LoadPlan:
     non_empty: frozenset[str]
     rebuilt: tuple[sa.Table, ...]
     notes: Mapping[str, str] = field(default_factory=dict)
+    citus: Citus | None = None
+    """The Citus cluster whose workers hold the tables, if they are Citus tables."""
+    note: str = ""
+    """Why ``auto`` wrote tables incrementally that it would rebuild elsewhere, if it did."""
 
     def strategy(self, table: str) -> Strategy:
         return self.strategies.get(table, Strategy.INCREMENTAL)
@@ -101,6 +121,10 @@ class LoadPlan:
     def rebuilds(self, table: str) -> bool:
         """Is loaded ``table`` rebuilt (truncated in the load's transaction, so COPY may freeze)?"""
         return self.strategy(table) is Strategy.REBUILD
+
+    def freezes(self, table: str) -> bool:
+        """Does COPY write ``table``'s rows frozen? Rebuilt, and not on Citus (which drops it)."""
+        return self.rebuilds(table) and self.citus is None
 
     def lock(self, table: str) -> LockRequest:
         """The lock to take on loaded ``table``."""
@@ -113,12 +137,15 @@ def plan_load(
     strategy: Strategy,
     mode: LoadMode,
     timeout: float,
+    source_bytes: int | None = None,
 ) -> LoadPlan:
     """Decide each table's strategy; ``tables`` are in load (foreign-key) order.
 
     ``auto`` rebuilds a table in ``insert`` mode when it and every table whose
     foreign keys point at it are empty, and no trigger or publication would
-    see it truncated (:func:`_truncate_observed`); ``rebuild`` insists (a
+    see it truncated (:func:`_truncate_observed`); on Citus, only when the
+    sources hold at least :data:`CITUS_REBUILD_MIN_BYTES` (``source_bytes``,
+    unknown: rebuild), and the plan's ``note`` says so; ``rebuild`` insists (a
     table that cannot be rebuilt is a :class:`~seedbed.errors.SeedError`). Looking for
     rows waits, with a message, for another load that holds a table locked
     (at most ``timeout`` seconds, as :func:`~seedbed.loading.locks.lock_tables`).
@@ -127,6 +154,7 @@ def plan_load(
     names = dict(zip(relations, (t.name for t in tables), strict=True))
     failed = database_errors("cannot read the tables to load")
     with failed, engine.connect() as conn:
+        propagate_settings(conn)  # on Citus, the probes' lock_timeout holds on the workers
         children = _referencing(conn, relations)
         kids = sorted({c for cs in children.values() for c in cs} - set(relations))
         probed = [*relations, *kids]
@@ -134,9 +162,17 @@ def plan_load(
         driver = conn.connection.driver_connection
         assert isinstance(driver, psycopg.Connection)
         lock_tables(driver, reads, timeout)
-        filled = _non_empty(conn, probed)
+        filled = _non_empty(conn, probed, timeout)
         observed = _truncate_observed(conn, relations)
         partitioned = _partitioned(conn, probed)
+        citus = citus_of(conn) if _distributed(conn, relations) else None
+    small = (
+        citus is not None
+        and not strategy.must_rebuild
+        and source_bytes is not None
+        and source_bytes < CITUS_REBUILD_MIN_BYTES
+    )
+    note = ""
     strategies: dict[str, Strategy] = {}
     notes: dict[str, str] = {}
     for table, relation in zip(tables, relations, strict=True):
@@ -152,6 +188,9 @@ def plan_load(
         if strategy.must_rebuild and why_not:
             raise SeedError(f"table {table.name!r} cannot be rebuilt: {why_not}")
         wanted = strategy.may_rebuild and not why_not
+        if wanted and small:
+            wanted = False
+            note = _small_on_citus(source_bytes or 0)
         strategies[table.name] = Strategy.REBUILD if wanted else Strategy.INCREMENTAL
         if strategy.may_rebuild and partitions and mode.can_rebuild and relation not in filled:
             notes[table.name] = f"written incrementally, not rebuilt: {partitions}"
@@ -170,6 +209,29 @@ def plan_load(
         non_empty=frozenset(t.name for t, r in zip(tables, relations, strict=True) if r in filled),
         rebuilt=rebuilt,
         notes=notes,
+        citus=citus,
+        note=note,
+    )
+
+
+def _distributed(conn: sa.Connection, relations: Sequence[str]) -> bool:
+    """Is any of ``relations`` a Citus table (its rows on workers, its DDL distributed)?"""
+    if citus_of(conn) is None:
+        return False
+    return bool(
+        conn.exec_driver_sql(
+            "SELECT EXISTS (SELECT FROM pg_dist_partition "
+            "WHERE logicalrelid = ANY(%(rels)s::regclass[]))",
+            {"rels": list(relations)},
+        ).scalar()
+    )
+
+
+def _small_on_citus(source_bytes: int) -> str:
+    return (
+        f"auto wrote the empty tables incrementally: on Citus the rebuild pays off from about "
+        f"{CITUS_REBUILD_MIN_BYTES >> 20} MB of sources, and these hold "
+        f"{source_bytes / (1 << 20):.1f} MB (--strategy rebuild insists)"
     )
 
 
@@ -297,13 +359,28 @@ def _referencing(conn: sa.Connection, relations: Sequence[str]) -> dict[str, tup
     return {parent: tuple(sorted(kids)) for parent, kids in found.items()}
 
 
-def _non_empty(conn: sa.Connection, relations: Sequence[str]) -> set[str]:
+def _non_empty(conn: sa.Connection, relations: Sequence[str], timeout: float) -> set[str]:
+    """The relations that hold rows.
+
+    On Citus the rows are on a worker, where a lock held there (not on the
+    coordinator, so :func:`lock_tables` did not see it) can make the probe
+    wait: for ``lock_timeout``, which the transaction sends the workers.
+    """
     if not relations:
         return set()
     probes = " UNION ALL ".join(
         f"SELECT {i} FROM (SELECT 1 FROM {r} LIMIT 1) AS t{i}" for i, r in enumerate(relations)
     )
-    return {relations[int(row[0])] for row in conn.exec_driver_sql(probes)}
+    try:
+        return {relations[int(row[0])] for row in conn.exec_driver_sql(probes)}
+    except sa.exc.DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise DatabaseError(
+            f"gave up waiting for a table lock held on a worker after {timeout:g} s while "
+            f"looking for rows to load; nothing was written (set {LOCK_TIMEOUT_VARIABLE} to "
+            "wait longer)"
+        ) from None
 
 
 def maintenance_work_mem_mb(data_bytes: int, memory_bytes: int | None = None) -> int:
@@ -357,8 +434,10 @@ class Rebuild:
                 )
             self.definitions = read_definitions(cursor, self.relations, locked)
             for definition in sorted(self.definitions, key=lambda d: -_BUILD_ORDER[d.kind]):
-                cursor.execute(definition.drop_sql)
-            cursor.execute(f"TRUNCATE {', '.join(self.relations)}")
+                with refusal([definition], "dropping"):
+                    cursor.execute(definition.drop_sql)
+            with refusal(f"emptying {', '.join(t.name for t in self.plan.rebuilt)}"):
+                cursor.execute(f"TRUNCATE {', '.join(self.relations)}")
         self.seconds += time.perf_counter() - started
 
     def restore(self, targets: Mapping[str, SeedSource]) -> None:
@@ -387,19 +466,25 @@ class Rebuild:
                 "SELECT set_config('default_tablespace', %s, true)", (default_tablespace,)
             )
             for definition in self.definitions:
-                for statement in definition.marks_sql():
-                    cursor.execute(statement)
-            cursor.execute(f"ANALYZE {', '.join(self.relations)}")
+                with refusal([definition], "restoring the comments and marks of"):
+                    for statement in definition.marks_sql():
+                        cursor.execute(statement)
+            with refusal(f"analyzing {', '.join(t.name for t in self.plan.rebuilt)}"):
+                cursor.execute(f"ANALYZE {', '.join(self.relations)}")
         self.seconds += time.perf_counter() - started
 
     def _steps(self) -> list[list[Definition]]:
-        """One statement per index and foreign key; one per table for all its CHECKs."""
+        """One statement per index and foreign key; one per table for all its CHECKs.
+
+        Citus takes one ``ADD CONSTRAINT`` per ``ALTER TABLE``: there, one per CHECK.
+        """
         ordered = sorted(self.definitions, key=lambda d: _BUILD_ORDER[d.kind])
         steps: list[list[Definition]] = []
+        together = self.plan.citus is None
         for definition in ordered:
             last = steps[-1] if steps else []
             same_table = bool(last) and last[0].relation == definition.relation
-            if definition.kind == "c" and same_table and last[0].kind == "c":
+            if together and definition.kind == "c" and same_table and last[0].kind == "c":
                 last.append(definition)
                 continue
             steps.append([definition])
@@ -423,13 +508,14 @@ class Rebuild:
             cursor.execute(_step_sql(step, validated=True))
         except psycopg.Error as exc:
             if not (exc.sqlstate or "").startswith("23"):
-                raise
+                raise refused_step(exc, step) from None
             cursor.execute("ROLLBACK TO SAVEPOINT seedbed_rebuild")
             failed = next((d for d in step if d.name == exc.diag.constraint_name), step[0])
             raise located_error(cursor, exc, failed, targets) from None
         if any(d.not_valid for d in step):
             cursor.execute("ROLLBACK TO SAVEPOINT seedbed_rebuild")
-            cursor.execute(_step_sql(step, validated=False))
+            with refusal(step):
+                cursor.execute(_step_sql(step, validated=False))
         cursor.execute("RELEASE SAVEPOINT seedbed_rebuild")
 
 

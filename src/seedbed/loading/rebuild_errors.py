@@ -1,5 +1,9 @@
 """Where the row is that a rebuild step found: file, physical line, key, secrets redacted.
 
+A step the database refuses for another reason (a statement it does not take,
+a permission) is named as the step it is (:func:`refused_step`), not as the
+commit or the last file copied.
+
 A rebuild step that fails on the data (a duplicate found by a unique index
 build, a CHECK by the validating scan, a foreign key when it is re-added)
 runs under a savepoint; after rolling back to it, the offending row is looked
@@ -10,17 +14,68 @@ parent) and its ``ctid`` turned into its position in the source.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 
-from seedbed.errors import LoadError
+from seedbed.errors import DatabaseError, LoadError, reason
 from seedbed.loading.catalog import Definition
-from seedbed.loading.failures import REDACTED
+from seedbed.loading.failures import REDACTED, is_connection_error, is_retryable
+from seedbed.loading.locks import LOCK_NOT_AVAILABLE, LOCK_TIMEOUT_VARIABLE
 from seedbed.validation.formats.base import COPY_BATCH_ROWS
 from seedbed.validation.report import ValidationReport
 from seedbed.validation.sources import SeedSource
+
+_KINDS = {
+    "p": "primary key",
+    "u": "unique constraint",
+    "x": "exclusion constraint",
+    "c": "check constraint",
+    "f": "foreign key",
+    "i": "index",
+}
+
+
+def step_name(step: Sequence[Definition], verb: str | None = None) -> str:
+    """``adding check constraint ck_tag_name_length on table 'tag'``: what a step does."""
+    first = step[0]
+    verb = verb or ("building" if first.kind == "i" else "adding")
+    noun = _KINDS[first.kind] + "s" * (len(step) > 1)
+    names = ", ".join(d.name for d in step)
+    return f"{verb} {noun} {names} on table {first.table!r}"
+
+
+def refused_step(
+    exc: psycopg.Error, step: Sequence[Definition] | str, verb: str | None = None
+) -> BaseException:
+    """The error for a rebuild step the database refused other than for a row.
+
+    A deadlock, a serialization failure or a lost connection stays as it is,
+    for the load's retry and connection messages.
+    """
+    if is_retryable(exc) or is_connection_error(exc):
+        return exc
+    what = step if isinstance(step, str) else step_name(step, verb)
+    if exc.sqlstate == LOCK_NOT_AVAILABLE:  # on Citus, a lock held on a worker
+        return DatabaseError(
+            f"gave up waiting for a table lock while {what}: {reason(exc)}; nothing was "
+            f"written (set {LOCK_TIMEOUT_VARIABLE} to wait longer)"
+        )
+    return DatabaseError(
+        f"the database refused the rebuild step {what}: {reason(exc)}; nothing was written"
+    )
+
+
+@contextmanager
+def refusal(step: Sequence[Definition] | str, verb: str | None = None) -> Iterator[None]:
+    """Raise :func:`refused_step`'s error for a database error inside."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise refused_step(exc, step, verb) from None
+
 
 _KEY_DETAIL = re.compile(r"^Key \((?P<columns>.+?)\)=\((?P<values>.*)\) (?:is duplicated|is not)")
 

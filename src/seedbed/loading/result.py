@@ -64,6 +64,8 @@ class LoadResult:
     rebuild_seconds: float = 0.0
     total_seconds: float = 0.0
     attempts: int = 1
+    strategy_note: str = ""
+    """Why ``auto`` chose another strategy than it usually would, if it did (on Citus)."""
 
     @property
     def inserted(self) -> dict[str, int]:
@@ -103,6 +105,8 @@ class LoadResult:
             f"{verb} {self.rows:,} rows into {len(self.tables)} tables ({self.mode}) "
             f"in {self.total_seconds:.2f} s ({split})"
         )
+        if self.strategy_note:
+            line += f"\n{self.strategy_note}"
         if self.validation_bound and self.tables:
             line += (
                 f"\nvalidation was the critical path: {self.validate_seconds:.2f} s against "

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from seedbed.atomic import replacing
+from seedbed.citus import ALLOW_ROW_TRIGGERS_SQL, citus_of
 from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
 from seedbed.errors import BackupError, map_errors
@@ -83,7 +84,9 @@ def restore(settings: Settings | None = None, path: Path | str = "") -> None:
     The namespace is dropped and the backup's objects and rows created in the
     same transaction, committed only when ``pg_restore`` has read the whole
     file, so a failed restore leaves the namespace as it was. The backup must
-    hold the same namespace (its name is inside the dump).
+    hold the same namespace (its name is inside the dump). On Citus, the
+    transaction may create the ``updated_at`` trigger on distributed tables
+    (:func:`~seedbed.citus.allow_row_triggers`).
     """
     settings = settings or load_settings()
     path = Path(path)
@@ -95,14 +98,17 @@ def restore(settings: Settings | None = None, path: Path | str = "") -> None:
         names = ", ".join(found) or "no namespace"
         raise BackupError(f"{path} holds {names}, not the namespace {settings.schema}")
     old_server = _server_version(settings) < 170000
+    citus = citus_of(get_engine(settings)) is not None
     with (
         map_errors({OSError: BackupError}, "restore failed"),
         client_connection(settings) as connection,
     ):
-        _replay(path, connection, settings.schema, skip_timeout=old_server)
+        _replay(path, connection, settings.schema, skip_timeout=old_server, citus=citus)
 
 
-def _replay(path: Path, connection: ClientConnection, schema: str, *, skip_timeout: bool) -> None:
+def _replay(
+    path: Path, connection: ClientConnection, schema: str, *, skip_timeout: bool, citus: bool
+) -> None:
     """``pg_restore`` the file into ``psql``, inside ``BEGIN`` ... ``COMMIT``."""
     env = connection.env
     script = [str(pg_program("pg_restore")), "--no-owner", "--no-privileges", "--file=-"]
@@ -117,7 +123,8 @@ def _replay(path: Path, connection: ClientConnection, schema: str, *, skip_timeo
         ) as writer,
     ):
         assert reader.stdout is not None and writer.stdin is not None
-        begin = f"BEGIN;\nDROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE;\n"
+        begin = "BEGIN;\n" + f"{ALLOW_ROW_TRIGGERS_SQL};\n" * citus
+        begin += f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE;\n"
         try:
             writer.stdin.write(begin.encode())
             _copy(reader.stdout, writer.stdin, skip_timeout=skip_timeout)

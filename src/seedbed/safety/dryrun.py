@@ -17,15 +17,15 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.operations import ops
 
+from seedbed.citus import allow_row_triggers
 from seedbed.config import Settings, load_settings
-from seedbed.db import database_errors, get_engine
+from seedbed.db import create_namespace, database_errors, get_engine
 from seedbed.errors import reason
 from seedbed.safety.revisions import (
     RevisionOperations,
     migration_context,
     pending_scripts,
 )
-from seedbed.sqltext import quote_ident
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,8 @@ def dry_run(settings: Settings | None = None, target: str = "head") -> DryRunRes
         connection.begin() as transaction,
     ):
         scripts = pending_scripts(connection, settings, target)
-        _create_namespace(connection, settings.schema)
+        allow_row_triggers(connection)
+        create_namespace(connection, settings.schema)
         for script in scripts:
             tracer = TracingOperations(migration_context(connection, settings), script)
             failed = _run(tracer)
@@ -127,15 +128,6 @@ def dry_run(settings: Settings | None = None, target: str = "head") -> DryRunRes
                 break
         transaction.rollback()
     return DryRunResult(tuple(s.revision for s in scripts), tuple(steps))
-
-
-def _create_namespace(connection: sa.Connection, schema: str) -> None:
-    """Create the namespace if it is not there, as env.py does; rolled back with the rest."""
-    found = connection.execute(
-        sa.text("select 1 from pg_namespace where nspname = :schema"), {"schema": schema}
-    ).first()
-    if found is None:
-        connection.exec_driver_sql(f"CREATE SCHEMA {quote_ident(schema)}")
 
 
 def _run(tracer: TracingOperations) -> Step | None:

@@ -1,0 +1,153 @@
+"""Citus: whether the server is a Citus coordinator, where a namespace lives, what to set.
+
+With Citus's schema-based sharding (``citus.enable_schema_based_sharding``),
+each new schema is a *distributed schema*: its tables are colocated on one
+worker, and different schemas spread over the cluster. That is seedbed's model
+(one project, one namespace), so seedbed needs no distribution keys there. It
+only has to know that it talks to Citus (:func:`citus_of`, asked once per
+engine), say where the namespace lives (:func:`describe_namespace`), and set,
+for its own transactions only, what Citus needs:
+
+- :func:`allow_row_triggers`: Citus refuses ``CREATE TRIGGER`` (and ``DROP``)
+  on a distributed table unless ``citus.enable_unsafe_triggers`` is on. The
+  only trigger seedbed writes sets the row's own ``updated_at`` in a ``BEFORE
+  UPDATE`` row trigger and reads no other row, which is the kind that runs on
+  a shard as it does on a table; the setting is checked when a trigger is
+  created or dropped, so ``SET LOCAL`` in the transaction that does it is
+  enough, and later writes need nothing.
+- :func:`propagate_settings`: ``SET LOCAL`` reaches the workers only with
+  ``citus.propagate_set_commands = 'local'``; the rebuild's
+  ``maintenance_work_mem`` and ``lock_timeout`` are meant for the servers that
+  build the indexes and take the locks.
+
+On a server without Citus every function here costs one cached catalog
+lookup per engine and sets nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from seedbed.db import database_errors
+
+__all__ = [
+    "ALLOW_ROW_TRIGGERS_SQL",
+    "PROPAGATE_SETTINGS_SQL",
+    "Citus",
+    "allow_row_triggers",
+    "citus_of",
+    "describe_namespace",
+    "propagate_settings",
+    "schema_worker",
+]
+
+
+@dataclass(frozen=True)
+class Citus:
+    """The Citus extension on the server seedbed talks to."""
+
+    version: str
+    """``major.minor`` of the installed extension, e.g. ``13.2``."""
+
+    def __str__(self) -> str:
+        return f"Citus {self.version}"
+
+
+_detected: dict[str, Citus | None] = {}
+
+
+def citus_of(bind: sa.Engine | sa.Connection) -> Citus | None:
+    """The Citus extension of ``bind``'s database, or None; asked once per engine URL.
+
+    >>> citus_of(get_engine())                              # doctest: +SKIP
+    Citus(version='13.2')
+    """
+    engine = bind.engine
+    key = engine.url.render_as_string(hide_password=False)
+    if key not in _detected:
+        sql = "SELECT extversion FROM pg_extension WHERE extname = 'citus'"
+        if isinstance(bind, sa.Connection):
+            version = bind.exec_driver_sql(sql).scalar()
+        else:
+            with database_errors("cannot read the server's extensions"), bind.connect() as conn:
+                version = conn.exec_driver_sql(sql).scalar()
+        _detected[key] = None if version is None else Citus(_major_minor(str(version)))
+    return _detected[key]
+
+
+def _major_minor(extversion: str) -> str:
+    """``13.2-1`` (the extension's catalog version) as ``13.2``."""
+    return ".".join(extversion.split("-", 1)[0].split(".")[:2])
+
+
+def schema_worker(connection: sa.Connection, schema: str) -> str | None:
+    """``host:port`` of the worker that holds a distributed schema's tables, if placed yet."""
+    return connection.execute(
+        sa.text(
+            "SELECT n.nodename || ':' || n.nodeport FROM pg_dist_schema AS ds "
+            "JOIN pg_dist_partition AS p ON p.colocationid = ds.colocationid "
+            "JOIN pg_dist_shard AS s ON s.logicalrelid = p.logicalrelid "
+            "JOIN pg_dist_placement AS pl ON pl.shardid = s.shardid "
+            "JOIN pg_dist_node AS n ON n.groupid = pl.groupid "
+            "JOIN pg_namespace AS ns ON ns.oid = ds.schemaid "
+            "WHERE ns.nspname = :schema "
+            "ORDER BY n.nodeid LIMIT 1"
+        ),
+        {"schema": schema},
+    ).scalar()
+
+
+def describe_namespace(connection: sa.Connection, schema: str) -> str:
+    """Where ``schema`` lives on a Citus cluster, in a few words.
+
+    ``distributed schema on worker 127.0.0.1:55451``; ``distributed schema,
+    no tables placed yet``; ``not created yet, will be a distributed schema``;
+    or, for a schema that is not distributed, where its tables are.
+    """
+    exists, distributed, sharding, citus_tables = connection.execute(
+        sa.text(
+            "SELECT ns.oid IS NOT NULL, "
+            "EXISTS (SELECT FROM pg_dist_schema WHERE schemaid = ns.oid), "
+            "current_setting('citus.enable_schema_based_sharding', true), "
+            "(SELECT count(*) FROM pg_dist_partition AS p JOIN pg_class AS c "
+            " ON c.oid = p.logicalrelid WHERE c.relnamespace = ns.oid) "
+            "FROM (SELECT 1) AS one LEFT JOIN pg_namespace AS ns ON ns.nspname = :schema"
+        ),
+        {"schema": schema},
+    ).one()
+    if distributed:
+        worker = schema_worker(connection, schema)
+        if worker is None:
+            return "distributed schema, no tables placed yet"
+        return f"distributed schema on worker {worker}"
+    if not exists:
+        if sharding == "on":
+            return "not created yet, will be a distributed schema"
+        return "not created yet; schema-based sharding is off, so it will stay on the coordinator"
+    if citus_tables:
+        return f"not a distributed schema; {citus_tables} of its tables are Citus tables"
+    return "not a distributed schema; its tables are on the coordinator"
+
+
+ALLOW_ROW_TRIGGERS_SQL = "SET LOCAL citus.enable_unsafe_triggers = on"
+PROPAGATE_SETTINGS_SQL = "SET LOCAL citus.propagate_set_commands = 'local'"
+"""Send the transaction's later ``SET LOCAL`` to every worker connection it uses."""
+
+
+def allow_row_triggers(connection: sa.Connection) -> None:
+    """Let this transaction create and drop seedbed's ``updated_at`` trigger on Citus tables.
+
+    Sets ``citus.enable_unsafe_triggers`` for the transaction only (``SET
+    LOCAL``); nothing on a server without Citus. See the module docstring for
+    why the trigger is one that Citus can run.
+    """
+    if citus_of(connection) is not None:
+        connection.exec_driver_sql(ALLOW_ROW_TRIGGERS_SQL)
+
+
+def propagate_settings(connection: sa.Connection) -> None:
+    """Send this transaction's later ``SET LOCAL`` to the workers it uses, on Citus only."""
+    if citus_of(connection) is not None:
+        connection.exec_driver_sql(PROPAGATE_SETTINGS_SQL)
