@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 import seedbed
@@ -21,7 +22,7 @@ from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.errors import ConfigError, DataError
 from seedbed.facts import DatabaseSource, FolderSource, SqlCheck, table_spec
-from seedbed.safety.owner import namespace_owner
+from seedbed.safety.owner import MARK, mark_namespace, namespace_owner
 from seedbed.sqltext import quote_ident
 from tests.helpers import fresh_settings, run_cli
 
@@ -410,6 +411,36 @@ def test_a_new_namespace_is_seedbeds_even_beside_another_tools_history(
     drizzle_history, empty_settings
 ):
     assert namespace_owner(empty_settings) is None
+
+
+def test_a_pushed_namespace_stays_seedbeds_beside_another_tools_history(
+    drizzle_history, empty_settings, gadget_models, db_env
+):
+    env = _env(db_env, empty_settings, str(gadget_models))
+    pushed = run_cli("-q", "db", "push", env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    with get_engine(empty_settings).connect() as conn:
+        comment = conn.execute(
+            sa.text(
+                "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = :ns"
+            ),
+            {"ns": empty_settings.schema},
+        ).scalar()
+    assert comment == MARK
+    assert namespace_owner(empty_settings) is None
+    again = run_cli("-q", "db", "push", env=env)
+    assert again.returncode == 0 and "up to date" in again.stdout, again.stderr
+
+
+def test_a_comment_of_someone_elses_is_kept_and_does_not_make_a_namespace_seedbeds(
+    auth, drizzle_history
+):
+    ns = quote_ident(auth.schema)
+    with get_engine(auth).begin() as conn:
+        conn.exec_driver_sql(f"COMMENT ON SCHEMA {ns} IS 'auth tables'")
+        mark_namespace(conn, auth.schema)
+    owner = namespace_owner(auth)
+    assert owner is not None and owner.tool == "drizzle-kit"
 
 
 @pytest.mark.parametrize("verb", ["migrate", "push", "generate"])

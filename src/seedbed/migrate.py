@@ -34,7 +34,11 @@ from seedbed.db import database_errors, get_engine
 from seedbed.errors import BackupError, MigrationError, UnsafeMigrationError
 from seedbed.facts import metadata_for
 from seedbed.safety import LintReport, backup, lint
-from seedbed.safety.owner import refuse_foreign_owner, refuse_when_database_is_model
+from seedbed.safety.owner import (
+    mark_namespace,
+    refuse_foreign_owner,
+    refuse_when_database_is_model,
+)
 from seedbed.sqltext import quote_ident
 
 __all__ = [
@@ -88,6 +92,8 @@ def upgrade(settings: Settings | None = None, revision: str = "head") -> Upgrade
     loses_data = any(f.rule in DATA_LOSS_RULES and f.affected > 0 for f in report)
     saved = _backup_first(settings) if loses_data else None
     upgrade_unchecked(settings, revision)
+    with database_errors("migration failed"), get_engine(settings).begin() as connection:
+        mark_namespace(connection, settings.schema)
     return UpgradeOutcome(report, saved, current_revision(settings))
 
 
@@ -170,6 +176,7 @@ def push(settings: Settings | None = None, *, metadata: sa.MetaData | None = Non
         )
         for op in found:
             operations.invoke(op)
+        mark_namespace(connection, settings.schema)  # no version table says it is seedbed's
     return [_as_done(line) for op in found for line in autogen.describe(op)]
 
 
