@@ -9,6 +9,7 @@ becomes a :class:`~seedbed.errors.MigrationError`.
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from alembic.util.exc import CommandError
 
 from seedbed.config import Settings, load_settings, migrations_setting
 from seedbed.db import database_errors, get_engine
-from seedbed.errors import DRIVER_ERRORS, MigrationError, SeedbedError, reason
+from seedbed.errors import DRIVER_ERRORS, MigrationError, SeedbedError, map_errors, reason
 
 PACKAGED_MIGRATIONS = Path(__file__).resolve().parent / "_migrations"
 """Where an installed package keeps its copy of the revisions."""
@@ -42,12 +43,38 @@ def migrations_dir() -> Path:
     chosen = migrations_setting()  # refuses a folder that is missing or has no env.py
     if chosen is not None:
         return chosen
+    return seedbed_environment()
+
+
+def seedbed_environment() -> Path:
+    """seedbed's own Alembic folder: the source checkout's ``migrations/``, else the packaged copy.
+
+    Its ``env.py`` reads the model from ``SEEDBED_MODELS``, so a copy of it
+    (:func:`new_environment`) serves any model.
+    """
     package = Path(__file__).resolve().parent
     checkout = package.parents[1] / "migrations" if package.parent.name == "src" else None
     for candidate in (checkout, PACKAGED_MIGRATIONS):
         if candidate is not None and (candidate / "env.py").is_file():
             return candidate
     raise MigrationError("no migrations folder with env.py found; set SEEDBED_MIGRATIONS")
+
+
+#: What an Alembic folder needs besides ``versions/``: the environment and the revision template.
+ENVIRONMENT_FILES = ("env.py", "script.py.mako")
+
+
+def new_environment(folder: Path) -> None:
+    """Make ``folder`` an Alembic folder for a model of its own: seedbed's env.py and template.
+
+    Files already there are kept; ``versions/`` is created empty if missing.
+    """
+    source = seedbed_environment()
+    with map_errors({OSError: MigrationError}, f"cannot write {folder}"):
+        (folder / "versions").mkdir(parents=True, exist_ok=True)
+        for name in ENVIRONMENT_FILES:
+            if not (folder / name).exists():
+                shutil.copyfile(source / name, folder / name)
 
 
 def target_revision(revision: str) -> str:
@@ -159,10 +186,15 @@ def alembic_config(
     settings: Settings,
     connection: sa.Connection | None = None,
     metadata: sa.MetaData | None = None,
+    *,
+    folder: Path | None = None,
 ) -> Config:
-    """Alembic's config for ``settings``; env.py reads the namespace and metadata from it."""
+    """Alembic's config for ``settings``; env.py reads the namespace and metadata from it.
+
+    ``folder`` is the Alembic folder (default: :func:`migrations_dir`).
+    """
     config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("script_location", str(folder or migrations_dir()))
     config.attributes["schema"] = settings.schema
     if metadata is not None:
         config.attributes["metadata"] = metadata
@@ -172,7 +204,9 @@ def alembic_config(
 
 
 @contextmanager
-def connected(settings: Settings, metadata: sa.MetaData | None = None) -> Iterator[Config]:
+def connected(
+    settings: Settings, metadata: sa.MetaData | None = None, *, folder: Path | None = None
+) -> Iterator[Config]:
     """Alembic's config on one transaction, committed at the end; its errors become ours."""
     engine = get_engine(settings)
     with (
@@ -180,7 +214,7 @@ def connected(settings: Settings, metadata: sa.MetaData | None = None) -> Iterat
         alembic_errors(),
         engine.begin() as connection,
     ):
-        config = alembic_config(settings, connection, metadata)
+        config = alembic_config(settings, connection, metadata, folder=folder)
         load_scripts(config)  # Alembic loads them again; this way a broken file is named
         yield config
 

@@ -34,7 +34,7 @@ from seedbed.errors import ConfigError
 from seedbed.facts.catalog import CatalogCheck, DatabaseEvaluator, catalog_checks
 from seedbed.models.base import UPDATED_AT_FUNCTION
 from seedbed.models.rules import SqlCheck
-from seedbed.sqltext import escaped, quote_ident
+from seedbed.sqltext import escaped, quote_ident, quote_literal
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -56,6 +56,73 @@ SELECT 'policy', pol.polname || ' on ' || c.relname FROM pg_policy pol
  WHERE n.nspname = :schema
 ORDER BY 1, 2
 """
+
+
+#: Domains of the namespace, base types first, written as the catalog holds them.
+_DOMAINS_SQL = """
+SELECT t.typname, format_type(t.typbasetype, t.typtypmod), t.typnotnull, t.typdefault,
+       coalesce((SELECT string_agg(' CONSTRAINT ' || quote_ident(c.conname) || ' '
+                                   || pg_get_constraintdef(c.oid), '' ORDER BY c.conname)
+                 FROM pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c'), '')
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE n.nspname = :schema AND t.typtype = 'd'
+ORDER BY t.oid
+"""
+
+#: Sequences of serial columns (owned by a column, not an identity's), with their column.
+_SERIALS_SQL = """
+SELECT s.relname, format_type(q.seqtypid, NULL), c.relname, a.attname
+FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace
+JOIN pg_sequence q ON q.seqrelid = s.oid
+JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid
+  AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a'
+JOIN pg_class c ON c.oid = d.refobjid
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.refobjsubid
+WHERE n.nspname = :schema AND s.relkind = 'S'
+ORDER BY c.relname, a.attname
+"""
+
+#: Stands for the quoted namespace in :attr:`NamespaceObject.create` and ``drop``.
+NAMESPACE = "\x01namespace\x01"
+
+
+@dataclass(frozen=True)
+class NamespaceObject:
+    """Something a pulled model references but does not declare: a domain, a serial's sequence.
+
+    ``create`` (statements, run after the tables when ``after_tables``) and
+    ``drop`` are SQL with :data:`NAMESPACE` where the quoted namespace goes;
+    a baseline revision (``db pull --adopt``) creates it in a fresh namespace.
+    """
+
+    kind: str
+    name: str
+    create: tuple[str, ...]
+    drop: str | None
+    after_tables: bool = False
+
+
+def namespace_objects(conn: sa.Connection, schema: str) -> list[NamespaceObject]:
+    """The namespace's domains and serial sequences (the namespace first on the search_path)."""
+    found = []
+    for name, base, not_null, default, checks in conn.execute(
+        sa.text(_DOMAINS_SQL), {"schema": schema}
+    ):
+        sql = f"CREATE DOMAIN {NAMESPACE}.{quote_ident(name)} AS {base}"
+        sql += f" DEFAULT {default}" if default is not None else ""
+        sql += " NOT NULL" if not_null else ""
+        drop = f"DROP DOMAIN {NAMESPACE}.{quote_ident(name)}"
+        found.append(NamespaceObject("domain", str(name), (sql + checks,), drop))
+    for sequence, kind, table, column in conn.execute(sa.text(_SERIALS_SQL), {"schema": schema}):
+        owner = f"{NAMESPACE}.{quote_ident(table)}"
+        qualified = f"{NAMESPACE}.{quote_ident(sequence)}"
+        create = (
+            f"CREATE SEQUENCE {qualified} AS {kind} OWNED BY {owner}.{quote_ident(column)}",
+            f"ALTER TABLE {owner} ALTER COLUMN {quote_ident(column)} "
+            f"SET DEFAULT nextval({quote_literal(quote_ident(sequence))}::regclass)",
+        )
+        found.append(NamespaceObject("sequence", str(sequence), create, None, after_tables=True))
+    return found
 
 
 class _SettingsEvaluator(DatabaseEvaluator):
@@ -128,6 +195,7 @@ class PullResult:
     left_alone: list[tuple[str, str]] = field(default_factory=list)
     in_process: int = 0
     in_database: int = 0
+    objects: list[NamespaceObject] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [f"{self.schema}: wrote {len(self.tables)} table(s) to {self.out}"]
@@ -363,6 +431,7 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
         conn.exec_driver_sql(f"SET LOCAL search_path TO {quote_ident(schema)}, public")
         metadata.reflect(conn, schema=schema, resolve_fks=False)
         checks = catalog_checks(conn, schema)
+        objects = namespace_objects(conn, schema)
         ctype = conn.execute(
             sa.text("SELECT datctype FROM pg_database WHERE datname = current_database()")
         ).scalar_one()
@@ -382,7 +451,7 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
     if not metadata.tables:
         raise ConfigError(f"db pull: the namespace {schema!r} has no tables")
     ascii_case = ctype in ("C", "POSIX")
-    result = PullResult(schema, out, left_alone=left)
+    result = PullResult(schema, out, left_alone=left, objects=objects)
     taken: set[str] = set()
     modules: dict[str, str] = {}
     for table in sorted(metadata.tables.values(), key=lambda t: t.name):
@@ -409,4 +478,13 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
     return result
 
 
-__all__ = ["PullResult", "TableSummary", "catalog_check", "pull", "render_table"]
+__all__ = [
+    "NAMESPACE",
+    "NamespaceObject",
+    "PullResult",
+    "TableSummary",
+    "catalog_check",
+    "namespace_objects",
+    "pull",
+    "render_table",
+]
