@@ -162,3 +162,70 @@ def _constraints(engine: sa.Engine, schema: str) -> set[tuple[str, str]]:
             {"ns": schema},
         )
         return {(str(name), str(sql).replace(schema, "NS")) for name, sql in rows}
+
+
+@pytest.fixture
+def drizzle_history(shop: Settings) -> Iterator[str]:
+    """drizzle-kit's migration history beside the namespace, as drizzle-kit keeps it."""
+    schema = f"drizzle_{shop.schema}"
+    engine = get_engine(shop)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"CREATE SCHEMA {quote_ident(schema)}; CREATE TABLE {quote_ident(schema)}"
+            ".__drizzle_migrations (id serial PRIMARY KEY, hash text NOT NULL)"
+        )
+    yield schema
+    _drop(engine, schema)
+
+
+def test_adopting_a_namespace_drizzle_owns_is_refused_and_writes_nothing(
+    shop, drizzle_history, db_env, tmp_path
+):
+    args = ("-q", "db", "pull", "--adopt", "--out", str(tmp_path / "models"))
+    result = run_cli(*args, env=_env(db_env, shop))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"belongs to drizzle-kit (its migration history is {drizzle_history}." in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_adopting_twice_or_into_a_folder_with_revisions_is_refused(shop, db_env, tmp_path):
+    _adopted(db_env, shop, tmp_path)
+    again = run_cli(
+        "-q", "db", "pull", "--adopt", "--out", str(tmp_path / "again"), env=_env(db_env, shop)
+    )
+    assert again.returncode == 2 and "at revision" in again.stderr, again.stderr
+    assert not (tmp_path / "again").exists()
+
+    other = get_engine(shop)
+    with other.begin() as conn:
+        conn.exec_driver_sql(f"DROP TABLE {quote_ident(shop.schema)}.alembic_version")
+    into = run_cli(
+        "-q",
+        "db",
+        "pull",
+        "--adopt",
+        "--out",
+        str(tmp_path / "again"),
+        "--migrations",
+        str(tmp_path / "migrations"),
+        env=_env(db_env, shop),
+    )
+    assert into.returncode == 2 and "holds 1 revision(s)" in into.stderr, into.stderr
+    assert not (tmp_path / "again").exists()
+
+
+def test_a_failed_adoption_leaves_no_files_behind(shop, db_env, tmp_path):
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / "env.py").write_text("raise RuntimeError('broken environment')\n")
+    (migrations / "script.py.mako").write_text("")
+    args = ("db", "pull", "--adopt", "--out", str(tmp_path / "models"))
+    result = run_cli(*args, "--migrations", str(migrations), env=_env(db_env, shop))
+    assert result.returncode == 2, result.stderr
+    assert "broken environment" in result.stderr
+    assert not (tmp_path / "models").exists()
+    assert sorted(p.name for p in migrations.iterdir()) == ["env.py", "script.py.mako"]
+    with get_engine(shop).connect() as conn:
+        tables = sa.inspect(conn).get_table_names(schema=shop.schema)
+    assert "alembic_version" not in tables

@@ -85,7 +85,7 @@ def target_revision(revision: str) -> str:
 
 
 @contextmanager
-def alembic_errors() -> Iterator[None]:
+def alembic_errors(folder: Path | None = None) -> Iterator[None]:
     """Raise :class:`MigrationError` for what Alembic raises on a user's input.
 
     That is Alembic's ``CommandError`` and ``RevisionError`` (an unknown or
@@ -95,7 +95,8 @@ def alembic_errors() -> Iterator[None]:
     one raised by env.py's own code: the message names the file and the
     error's first line. Database errors pass, for
     :func:`~seedbed.db.database_errors`; so does anything seedbed or a library
-    raises outside those files (a bug: exit 70).
+    raises outside those files (a bug: exit 70). ``folder`` is the Alembic
+    folder whose files those are (default: :func:`migrations_dir`).
     """
     try:
         with warnings.catch_warnings():
@@ -113,11 +114,11 @@ def alembic_errors() -> Iterator[None]:
     except (CommandError, RevisionError, UserWarning) as exc:
         raise MigrationError(reason(exc)) from exc
     except SyntaxError as exc:
-        if exc.filename is None or _migrations_file(exc.filename) is None:
+        if exc.filename is None or _migrations_file(exc.filename, folder) is None:
             raise
         raise MigrationError(f"cannot load {exc.filename}:{exc.lineno}: {exc.msg}") from exc
     except (Exception, SystemExit) as exc:  # a revision may even call sys.exit()
-        frame = _user_frame(exc.__traceback__)
+        frame = _user_frame(exc.__traceback__, folder)
         if frame is None:
             raise
         file, function = frame
@@ -127,17 +128,17 @@ def alembic_errors() -> Iterator[None]:
         raise MigrationError(f"{doing} {file}: {type(exc).__name__}: {reason(exc)}") from exc
 
 
-def _migrations_file(file: str) -> Path | None:
-    """``file`` as a path if it is a Python file of the migrations folder."""
+def _migrations_file(file: str, folder: Path | None = None) -> Path | None:
+    """``file`` as a path if it is a Python file of ``folder`` (default: the migrations folder)."""
     try:
-        folder = migrations_dir().resolve()
+        folder = (folder or migrations_dir()).resolve()
     except SeedbedError:
         return None
     path = Path(file).resolve()
     return path if path.suffix == ".py" and folder in path.parents else None
 
 
-def _user_frame(tb: TracebackType | None) -> tuple[str, str] | None:
+def _user_frame(tb: TracebackType | None, folder: Path | None = None) -> tuple[str, str] | None:
     """File and function of the code in the migrations folder that raised, if it did.
 
     The innermost frame of a revision file anywhere in the traceback (its
@@ -147,7 +148,7 @@ def _user_frame(tb: TracebackType | None) -> tuple[str, str] | None:
     while tb is not None:
         frames.append((tb.tb_frame.f_code.co_filename, tb.tb_frame.f_code.co_name))
         tb = tb.tb_next
-    ours = [(file, function) for file, function in frames if _migrations_file(file)]
+    ours = [(file, function) for file, function in frames if _migrations_file(file, folder)]
     revisions = [frame for frame in ours if Path(frame[0]).name != "env.py"]
     if revisions:
         return revisions[-1]
@@ -164,13 +165,14 @@ def load_scripts(config: Config) -> ScriptDirectory:
     on, or carries on with a history that is not the one in the files.
     """
     scripts = ScriptDirectory.from_config(config)
-    with alembic_errors():
+    folder = Path(scripts.dir)
+    with alembic_errors(folder):
         try:
             scripts.revision_map.heads  # noqa: B018  (building the map loads every file)
         except (SeedbedError, CommandError, RevisionError, SyntaxError):
             raise
         except (Exception, SystemExit) as exc:
-            if _user_frame(exc.__traceback__) is not None:
+            if _user_frame(exc.__traceback__, folder) is not None:
                 raise  # alembic_errors names the file
             if isinstance(exc, KeyError):  # Alembic looks up a parent that is not there
                 why = f"a revision depends on {exc.args[0]!r}, which no file defines"
@@ -211,7 +213,7 @@ def connected(
     engine = get_engine(settings)
     with (
         database_errors("migration failed"),
-        alembic_errors(),
+        alembic_errors(folder),
         engine.begin() as connection,
     ):
         config = alembic_config(settings, connection, metadata, folder=folder)

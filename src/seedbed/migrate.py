@@ -397,7 +397,7 @@ def _write_baseline(
     metadata = source.metadata(empty.schema)
     message = "baseline: the namespace as adopted"
     engine = get_engine(settings)
-    with database_errors("adopt failed"), alembic_errors(), engine.connect() as connection:
+    with database_errors("adopt failed"), alembic_errors(folder), engine.connect() as connection:
         try:
             config = alembic_config(empty, connection, metadata, folder=folder)
             script = command.revision(
