@@ -21,6 +21,10 @@ from seedbed.sqltext import quote_ident
 from tests.helpers import fresh_settings, run_cli
 
 SHOP = """
+CREATE SCHEMA {ref};
+CREATE TABLE {ref}.country (code text PRIMARY KEY);
+CREATE DOMAIN {ref}.cents AS integer CHECK (VALUE >= 0);
+CREATE TYPE {ref}.channel AS ENUM ('web', 'store');
 CREATE SCHEMA {ns};
 CREATE TYPE {ns}.order_state AS ENUM ('open', 'paid', 'shipped');
 CREATE DOMAIN {ns}.quantity AS integer DEFAULT 1 NOT NULL CONSTRAINT quantity_positive
@@ -39,6 +43,9 @@ CREATE TABLE {ns}."order" (
   total numeric(10, 2) NOT NULL CHECK (total >= 0),
   items {ns}.quantity,
   number serial NOT NULL,
+  country text CONSTRAINT order_country_fkey REFERENCES {ref}.country (code) ON DELETE SET NULL,
+  shipping {ref}.cents,
+  channel {ref}.channel DEFAULT 'web',
   lines jsonb DEFAULT '[]'::jsonb NOT NULL,
   deleted_at timestamptz
 );
@@ -58,10 +65,16 @@ def shop(base_settings: Settings) -> Iterator[Settings]:
     """A namespace written by hand in SQL, with no migration history anywhere."""
     settings = fresh_settings(base_settings, prefix="shop")
     engine = get_engine(settings)
+    ns, ref = settings.schema, _ref(settings)
     with engine.begin() as conn:
-        conn.exec_driver_sql(SHOP.format(ns=quote_ident(settings.schema)))
+        conn.exec_driver_sql(SHOP.format(ns=quote_ident(ns), ref=quote_ident(ref)))
     yield settings
-    _drop(engine, settings.schema)
+    _drop(engine, ns, ref)
+
+
+def _ref(shop: Settings) -> str:
+    """The namespace of the tables and types the shop refers to (not named like the shop)."""
+    return "ref" + shop.schema.removeprefix("shop")
 
 
 def _env(db_env: dict[str, str], settings: Settings, **more: str) -> dict[str, str]:
@@ -140,6 +153,9 @@ def test_a_fresh_namespace_migrated_from_the_baseline_matches_the_original(
         assert {"customer_email_at", "order_live", "quantity_positive"} <= set(found)
         assert found["order.number"] == "integer nextval('order_number_seq'::regclass) NO"
         assert found["order.items"] == "integer quantity"
+        assert found["order_country_fkey"] == (
+            f"FOREIGN KEY (country) REFERENCES {_ref(shop)}.country(code) ON DELETE SET NULL"
+        )
     finally:
         _drop(engine, fresh.schema)
 

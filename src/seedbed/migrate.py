@@ -47,7 +47,7 @@ from seedbed.config import Settings, load_settings, migrations_setting
 from seedbed.db import database_errors, get_engine
 from seedbed.errors import BackupError, MigrationError, UnsafeMigrationError
 from seedbed.facts import FolderSource, metadata_for
-from seedbed.facts.pull import NAMESPACE, NamespaceObject, PullResult, pull
+from seedbed.facts.pull import NAMESPACE, NamespaceObject, PullResult, keys_elsewhere, pull
 from seedbed.safety import LintReport, backup, lint
 from seedbed.safety.owner import (
     mark_namespace,
@@ -395,6 +395,7 @@ def _write_baseline(
     """
     empty = replace(settings, schema=f"seedbed_adopt_{uuid.uuid4().hex[:12]}")
     metadata = source.metadata(empty.schema)
+    objects = [*objects, *keys_elsewhere(metadata)]
     message = "baseline: the namespace as adopted"
     engine = get_engine(settings)
     with database_errors("adopt failed"), alembic_errors(folder), engine.connect() as connection:

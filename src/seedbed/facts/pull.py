@@ -82,6 +82,29 @@ WHERE n.nspname = :schema AND s.relkind = 'S'
 ORDER BY c.relname, a.attname
 """
 
+#: Foreign keys to tables in other namespaces, each with its definition as the catalog prints it.
+_ELSEWHERE_SQL = """
+SELECT cl.relname, c.conname, pg_get_constraintdef(c.oid), rn.nspname || '.' || rc.relname
+FROM pg_constraint c
+JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_namespace n ON n.oid = cl.relnamespace
+JOIN pg_class rc ON rc.oid = c.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+WHERE c.contype = 'f' AND n.nspname = :schema AND rn.nspname <> :schema
+ORDER BY cl.relname, c.conname
+"""
+
+#: ``Table.info`` key of a pulled table's foreign keys to other namespaces: name -> definition.
+#: They are not ``sa.ForeignKeyConstraint`` objects: the model has no table to point them at,
+#: so validation leaves them to the database, and ``db check`` does not count them as drift.
+REFERENCES_ELSEWHERE = "references elsewhere"
+
+
+def references_elsewhere(metadata: sa.MetaData, table: object) -> dict[str, str]:
+    """The foreign keys to other namespaces a pulled ``table`` (by name) declares."""
+    found = metadata.tables.get(f"{metadata.schema}.{table}")
+    declared = found.info.get(REFERENCES_ELSEWHERE, {}) if found is not None else {}
+    return dict(declared)
+
+
 #: Stands for the quoted namespace in :attr:`NamespaceObject.create` and ``drop``.
 NAMESPACE = "\x01namespace\x01"
 
@@ -123,6 +146,24 @@ def namespace_objects(conn: sa.Connection, schema: str) -> list[NamespaceObject]
         )
         found.append(NamespaceObject("sequence", str(sequence), create, None, after_tables=True))
     return found
+
+
+def keys_elsewhere(metadata: sa.MetaData) -> list[NamespaceObject]:
+    """The foreign keys to other namespaces that ``metadata``'s pulled tables declare."""
+    return [
+        NamespaceObject(
+            "foreign key",
+            name,
+            (
+                f"ALTER TABLE {NAMESPACE}.{quote_ident(table.name)} "
+                f"ADD CONSTRAINT {quote_ident(name)} {definition}",
+            ),
+            None,
+            after_tables=True,
+        )
+        for table in metadata.sorted_tables
+        for name, definition in table.info.get(REFERENCES_ELSEWHERE, {}).items()
+    ]
 
 
 class _SettingsEvaluator(DatabaseEvaluator):
@@ -196,6 +237,7 @@ class PullResult:
     in_process: int = 0
     in_database: int = 0
     objects: list[NamespaceObject] = field(default_factory=list)
+    elsewhere: list[tuple[str, str, str]] = field(default_factory=list)  # table, key, target
 
     def lines(self) -> list[str]:
         out = [f"{self.schema}: wrote {len(self.tables)} table(s) to {self.out}"]
@@ -204,6 +246,12 @@ class PullResult:
                 f"  {t.name} ({t.module}.py): {t.columns} columns, {t.keys} keys, "
                 f"{t.foreign_keys} foreign keys, {t.indexes} indexes, {t.checks} checks"
             )
+        if self.elsewhere:
+            out.append(
+                f"foreign keys to other namespaces ({len(self.elsewhere)}), referenced, "
+                "checked by the database at load, not by validation:"
+            )
+            out += [f"  {table}.{key} -> {target}" for table, key, target in self.elsewhere]
         if self.left_alone:
             out.append(f"left alone ({len(self.left_alone)}):")
             out += [f"  {kind} {name}" for kind, name in self.left_alone]
@@ -344,9 +392,18 @@ def _check(check: CatalogCheck, ascii_case: bool) -> str:
 
 
 def render_table(
-    table: sa.Table, schema: str, checks: list[CatalogCheck], *, ascii_case: bool = False
+    table: sa.Table,
+    schema: str,
+    checks: list[CatalogCheck],
+    *,
+    ascii_case: bool = False,
+    elsewhere: dict[str, str] | None = None,
 ) -> tuple[str, TableSummary]:
-    """The module source that declares ``table``, and what it carries."""
+    """The module source that declares ``table``, and what it carries.
+
+    ``elsewhere`` holds the table's foreign keys to other namespaces (name ->
+    definition), declared in ``info`` (:data:`REFERENCES_ELSEWHERE`).
+    """
     imports: set[str] = set()
     items = [_column(c, imports, schema) for c in table.columns]
     pk = table.primary_key
@@ -374,6 +431,8 @@ def render_table(
     items += [_index(index) for index in indexes]
     if table.comment:
         items.append(f"comment={table.comment!r}")
+    if elsewhere:
+        items.append(f"info={{{REFERENCES_ELSEWHERE!r}: {elsewhere!r}}}")
     body = "".join(f"    {item},\n" for item in items)
     lines = [
         f'"""The table {table.name!r}, written by `seedbed db pull` from the database."""',
@@ -432,6 +491,13 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
         metadata.reflect(conn, schema=schema, resolve_fks=False)
         checks = catalog_checks(conn, schema)
         objects = namespace_objects(conn, schema)
+        # Only the namespace on the search_path: a table elsewhere is printed qualified.
+        conn.exec_driver_sql(f"SET LOCAL search_path TO {quote_ident(schema)}")
+        elsewhere = [
+            tuple(map(str, row))
+            for row in conn.execute(sa.text(_ELSEWHERE_SQL), {"schema": schema})
+        ]
+        conn.exec_driver_sql(f"SET LOCAL search_path TO {quote_ident(schema)}, public")
         ctype = conn.execute(
             sa.text("SELECT datctype FROM pg_database WHERE datname = current_database()")
         ).scalar_one()
@@ -452,11 +518,13 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
         raise ConfigError(f"db pull: the namespace {schema!r} has no tables")
     ascii_case = ctype in ("C", "POSIX")
     result = PullResult(schema, out, left_alone=left, objects=objects)
+    result.elsewhere = [(table, key, target) for table, key, _, target in elsewhere]
     taken: set[str] = set()
     modules: dict[str, str] = {}
     for table in sorted(metadata.tables.values(), key=lambda t: t.name):
         own = [c for c in checks if c.table == table.name]
-        source, summary = render_table(table, schema, own, ascii_case=ascii_case)
+        keys = {key: sql for name, key, sql, _ in elsewhere if name == table.name}
+        source, summary = render_table(table, schema, own, ascii_case=ascii_case, elsewhere=keys)
         summary.module = _identifier(table.name, taken)
         modules[summary.module] = source
         result.tables.append(summary)
@@ -480,11 +548,14 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
 
 __all__ = [
     "NAMESPACE",
+    "REFERENCES_ELSEWHERE",
     "NamespaceObject",
     "PullResult",
     "TableSummary",
     "catalog_check",
+    "keys_elsewhere",
     "namespace_objects",
     "pull",
+    "references_elsewhere",
     "render_table",
 ]
