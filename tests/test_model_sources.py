@@ -478,3 +478,29 @@ def test_columns_of_every_common_type_validate_and_load_from_the_catalog(
     assert seedbed.validate(tmp_path, engine=auth_engine, models="database").ok
     seedbed.load(tmp_path, engine=auth_engine, models="database", progress=False)
     assert _rows(auth_engine, auth.schema, "kinds") == 1
+
+
+def test_with_the_database_as_model_reset_and_downgrade_refuse_and_restore_works(
+    auth, db_env, tmp_path
+):
+    env = _env(db_env, auth, "database")
+    engine = get_engine(auth)
+    down = run_cli("-q", "db", "downgrade", "--to", "base", env=env)
+    assert down.returncode == 2 and "at no revision; nothing to undo" in down.stderr
+    reset = run_cli("-q", "db", "reset", "--yes", env=env)
+    assert reset.returncode == 2 and reset.stderr.count("\n") == 1, reset.stderr
+    assert "seedbed did not make it" in reset.stderr
+    with engine.begin() as conn:
+        tables = sa.inspect(conn).get_table_names(schema=auth.schema)
+        conn.exec_driver_sql(
+            f'INSERT INTO {quote_ident(auth.schema)}."user" (id, name, email) '
+            "VALUES ('u1', 'Ann', 'ann@example.com')"
+        )
+    assert "user" in tables and "alembic_version" not in tables
+    saved = run_cli("-q", "db", "backup", "--out", str(tmp_path / "auth.dump"), env=env)
+    assert saved.returncode == 0, saved.stderr
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'DELETE FROM {quote_ident(auth.schema)}."user"')
+    restored = run_cli("-q", "db", "restore", str(tmp_path / "auth.dump"), "--yes", env=env)
+    assert restored.returncode == 0, restored.stderr
+    assert _rows(engine, auth.schema, "user") == 1

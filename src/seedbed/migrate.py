@@ -52,6 +52,7 @@ from seedbed.safety import LintReport, backup, lint
 from seedbed.safety.owner import (
     mark_namespace,
     namespace_owner,
+    refuse_dropping_the_model,
     refuse_foreign_owner,
     refuse_when_database_is_model,
 )
@@ -124,10 +125,14 @@ def _backup_first(settings: Settings) -> Path:
 
 
 def downgrade(settings: Settings | None = None, revision: str = "base") -> None:
-    """Undo revisions down to ``revision``."""
+    """Undo revisions down to ``revision``; refused in a namespace at no revision."""
     settings = settings or load_settings()
     refuse_foreign_owner(settings, "db downgrade")
     target = target_revision(revision)
+    if current_revision(settings) is None:  # Alembic would make an empty version table
+        raise MigrationError(
+            f"db downgrade: the namespace {settings.schema!r} is at no revision; nothing to undo"
+        )
     with connected(settings) as config:
         command.downgrade(config, target)
 
@@ -218,9 +223,14 @@ def check(settings: Settings | None = None, *, metadata: sa.MetaData | None = No
 
 
 def reset(settings: Settings | None = None) -> None:
-    """Drop the namespace and everything in it (refused when another tool owns it)."""
+    """Drop the namespace and everything in it.
+
+    Refused when another tool owns it, and with ``SEEDBED_MODELS=database``
+    when seedbed did not make it (there the namespace is the model).
+    """
     settings = settings or load_settings()
     refuse_foreign_owner(settings, "db reset")
+    refuse_dropping_the_model(settings, "db reset")
     with database_errors("reset failed"), get_engine(settings).begin() as connection:
         connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quote_ident(settings.schema)} CASCADE")
 

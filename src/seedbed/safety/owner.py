@@ -13,7 +13,8 @@ Reading commands (validate, load, check, lint, backup, docs, generate) work
 on any namespace.
 
 With ``SEEDBED_MODELS=database`` the database is the model, so ``db
-generate``, ``push`` and ``migrate`` have nothing to do: :func:`refuse_when_database_is_model`.
+generate``, ``push`` and ``migrate`` have nothing to do: :func:`refuse_when_database_is_model`;
+and ``db reset`` drops only a namespace seedbed made: :func:`refuse_dropping_the_model`.
 """
 
 from __future__ import annotations
@@ -145,6 +146,35 @@ def refuse_foreign_owner(settings: Settings, verb: str) -> None:
         )
 
 
+_VERSION_TABLE_SQL = """
+SELECT count(*) FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = :schema AND c.relname = :table AND c.relkind IN ('r', 'p')
+"""
+
+
+def marked_as_seedbeds(settings: Settings) -> bool:
+    """Does the namespace hold seedbed's version table or mark (:data:`MARK`)?"""
+    params = {"schema": settings.schema, "table": VERSION_TABLE}
+    with database_errors("cannot read the catalog"), get_engine(settings).connect() as conn:
+        if conn.execute(sa.text(_VERSION_TABLE_SQL), params).scalar_one():
+            return True
+        return _comment(conn, settings.schema) == MARK
+
+
+def refuse_dropping_the_model(settings: Settings, verb: str) -> None:
+    """With ``SEEDBED_MODELS=database``, refuse to drop a namespace seedbed did not make.
+
+    There the namespace is the model: ``db reset`` would drop it, tables and
+    rows, with nothing to make it again. A namespace seedbed made (its version
+    table or mark) can be made again by ``db migrate`` or ``db push``.
+    """
+    if isinstance(model_source(), DatabaseSource) and not marked_as_seedbeds(settings):
+        raise MigrationError(
+            f"{verb}: SEEDBED_MODELS=database makes the namespace {settings.schema!r} the "
+            "model, and seedbed did not make it; drop it with DROP SCHEMA yourself"
+        )
+
+
 def refuse_when_database_is_model(verb: str) -> None:
     """Raise :class:`MigrationError` when ``SEEDBED_MODELS=database``: nothing to ``verb``."""
     if isinstance(model_source(), DatabaseSource):
@@ -159,7 +189,9 @@ __all__ = [
     "MARK",
     "Owner",
     "mark_namespace",
+    "marked_as_seedbeds",
     "namespace_owner",
+    "refuse_dropping_the_model",
     "refuse_foreign_owner",
     "refuse_when_database_is_model",
 ]
