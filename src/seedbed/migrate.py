@@ -12,6 +12,7 @@ starts seedbed's history of it with a baseline revision, at which it stamps it.
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -400,8 +401,9 @@ def _write_baseline(
 
     The empty namespace is made for the comparison inside a transaction that
     is rolled back; revisions name the namespace only as ``schema``, so which
-    one it was is not in the file. ``objects`` (domains, serial sequences)
-    are created around the tables.
+    one it was is not in the file. ``objects`` (domains, serial sequences) and
+    the foreign keys to other namespaces the model declares are created
+    around the tables.
     """
     empty = replace(settings, schema=f"seedbed_adopt_{uuid.uuid4().hex[:12]}")
     metadata = source.metadata(empty.schema)
@@ -411,6 +413,7 @@ def _write_baseline(
     with database_errors("adopt failed"), alembic_errors(folder), engine.connect() as connection:
         try:
             config = alembic_config(empty, connection, metadata, folder=folder)
+            config.cmd_opts = argparse.Namespace(quiet=True)  # Alembic's "Generating ..."
             script = command.revision(
                 config,
                 message=message,
