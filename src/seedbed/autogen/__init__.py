@@ -22,7 +22,7 @@ from seedbed.autogen.compare import NAMESPACE_OPTION
 from seedbed.autogen.definitions import CHANGED
 from seedbed.autogen.ops import NamespaceOp
 from seedbed.autogen.render import render_item, revision_directives
-from seedbed.facts.pull import references_elsewhere
+from seedbed.facts.referenced import references_elsewhere
 from seedbed.sqltext import quote_ident
 
 

@@ -209,7 +209,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _pull(args: argparse.Namespace) -> int:
     if args.adopt:
-        from seedbed.migrate import adopt
+        from seedbed.adopt import adopt
 
         lines = adopt(load_settings(), args.out, args.migrations).lines()
     else:
