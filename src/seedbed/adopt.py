@@ -232,4 +232,4 @@ def _write_baseline(
             connection.rollback()
     if script is None or isinstance(script, list):
         raise MigrationError("db pull --adopt: Alembic wrote no baseline revision")
-    return Path(script.path), script.revision
+    return folder / "versions" / Path(script.path).name, script.revision
