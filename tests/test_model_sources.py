@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 import seedbed
@@ -21,7 +22,7 @@ from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.errors import ConfigError, DataError
 from seedbed.facts import DatabaseSource, FolderSource, SqlCheck, table_spec
-from seedbed.safety.owner import namespace_owner
+from seedbed.safety.owner import MARK, mark_namespace, namespace_owner
 from seedbed.sqltext import quote_ident
 from tests.helpers import fresh_settings, run_cli
 
@@ -412,6 +413,36 @@ def test_a_new_namespace_is_seedbeds_even_beside_another_tools_history(
     assert namespace_owner(empty_settings) is None
 
 
+def test_a_pushed_namespace_stays_seedbeds_beside_another_tools_history(
+    drizzle_history, empty_settings, gadget_models, db_env
+):
+    env = _env(db_env, empty_settings, str(gadget_models))
+    pushed = run_cli("-q", "db", "push", env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    with get_engine(empty_settings).connect() as conn:
+        comment = conn.execute(
+            sa.text(
+                "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = :ns"
+            ),
+            {"ns": empty_settings.schema},
+        ).scalar()
+    assert comment == MARK
+    assert namespace_owner(empty_settings) is None
+    again = run_cli("-q", "db", "push", env=env)
+    assert again.returncode == 0 and "up to date" in again.stdout, again.stderr
+
+
+def test_a_comment_of_someone_elses_is_kept_and_does_not_make_a_namespace_seedbeds(
+    auth, drizzle_history
+):
+    ns = quote_ident(auth.schema)
+    with get_engine(auth).begin() as conn:
+        conn.exec_driver_sql(f"COMMENT ON SCHEMA {ns} IS 'auth tables'")
+        mark_namespace(conn, auth.schema)
+    owner = namespace_owner(auth)
+    assert owner is not None and owner.tool == "drizzle-kit"
+
+
 @pytest.mark.parametrize("verb", ["migrate", "push", "generate"])
 def test_with_the_database_as_model_there_is_nothing_to_migrate(verb, auth, db_env):
     args = ("db", verb, "-m", "x") if verb == "generate" else ("db", verb)
@@ -447,3 +478,29 @@ def test_columns_of_every_common_type_validate_and_load_from_the_catalog(
     assert seedbed.validate(tmp_path, engine=auth_engine, models="database").ok
     seedbed.load(tmp_path, engine=auth_engine, models="database", progress=False)
     assert _rows(auth_engine, auth.schema, "kinds") == 1
+
+
+def test_with_the_database_as_model_reset_and_downgrade_refuse_and_restore_works(
+    auth, db_env, tmp_path
+):
+    env = _env(db_env, auth, "database")
+    engine = get_engine(auth)
+    down = run_cli("-q", "db", "downgrade", "--to", "base", env=env)
+    assert down.returncode == 2 and "at no revision; nothing to undo" in down.stderr
+    reset = run_cli("-q", "db", "reset", "--yes", env=env)
+    assert reset.returncode == 2 and reset.stderr.count("\n") == 1, reset.stderr
+    assert "seedbed did not make it" in reset.stderr
+    with engine.begin() as conn:
+        tables = sa.inspect(conn).get_table_names(schema=auth.schema)
+        conn.exec_driver_sql(
+            f'INSERT INTO {quote_ident(auth.schema)}."user" (id, name, email) '
+            "VALUES ('u1', 'Ann', 'ann@example.com')"
+        )
+    assert "user" in tables and "alembic_version" not in tables
+    saved = run_cli("-q", "db", "backup", "--out", str(tmp_path / "auth.dump"), env=env)
+    assert saved.returncode == 0, saved.stderr
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'DELETE FROM {quote_ident(auth.schema)}."user"')
+    restored = run_cli("-q", "db", "restore", str(tmp_path / "auth.dump"), "--yes", env=env)
+    assert restored.returncode == 0, restored.stderr
+    assert _rows(engine, auth.schema, "user") == 1

@@ -199,3 +199,69 @@ def test_pulling_a_namespace_without_tables_is_one_line_exit_2(db_env, tmp_path)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "has no tables" in result.stderr
     assert not (tmp_path / "m").exists()
+
+
+REFERENCES = """
+CREATE SCHEMA {ref};
+CREATE TABLE {ref}.country (code text PRIMARY KEY);
+CREATE DOMAIN {ref}.cents AS integer CHECK (VALUE >= 0);
+CREATE TYPE {ref}.channel AS ENUM ('web', 'store');
+CREATE SCHEMA {ns};
+CREATE TABLE {ns}.sale (
+  id integer PRIMARY KEY,
+  country text NOT NULL CONSTRAINT sale_country_fkey REFERENCES {ref}.country (code),
+  price {ref}.cents,
+  channel {ref}.channel
+);
+"""
+
+
+@pytest.fixture
+def sales(base_settings: Settings) -> Iterator[tuple[Settings, str]]:
+    """A namespace whose table refers to a table, a domain and an enum of another namespace."""
+    settings = fresh_settings(base_settings, prefix="sales")
+    ref = "ref" + settings.schema.removeprefix("sales")
+    engine = get_engine(settings)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            REFERENCES.format(ns=quote_ident(settings.schema), ref=quote_ident(ref))
+        )
+        conn.exec_driver_sql(f"INSERT INTO {quote_ident(ref)}.country VALUES ('fr')")
+    yield settings, ref
+    with engine.begin() as conn:
+        for schema in (settings.schema, ref):
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
+
+
+def test_keys_and_types_in_another_namespace_are_referenced_and_left_to_the_database(
+    sales, db_env, tmp_path
+):
+    settings, ref = sales
+    env = {**db_env, "SEEDBED_SCHEMA": settings.schema}
+    out = tmp_path / "m"
+    pulled = run_cli("-q", "db", "pull", "--out", str(out), env=env)
+    assert pulled.returncode == 0, pulled.stderr
+    lines = pulled.stdout.splitlines()
+    assert f"  sale.sale_country_fkey -> {ref}.country" in lines
+    assert any(line.startswith("foreign keys to other namespaces (1)") for line in lines)
+    module = (out / "sale.py").read_text()
+    assert f"DOMAIN('cents', INTEGER(), schema={ref!r}, create_type=False)" in module
+    assert f"name='channel', schema={ref!r}, create_type=False" in module
+    assert "CREATE" not in module and f"REFERENCES {ref}.country(code)" in module
+
+    models = {**env, "SEEDBED_MODELS": str(out)}
+    check = run_cli("-q", "db", "check", env=models)
+    assert check.returncode == 0, check.stdout + check.stderr
+    table = FolderSource(out).metadata(settings.schema).tables[f"{settings.schema}.sale"]
+    assert table_spec(table).foreign_keys == ()
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "sale.csv").write_text("id,country,price,channel\n1,fr,5,web\n2,xx,5,store\n")
+    valid = run_cli("-q", "validate", str(seeds), env=models)
+    assert valid.returncode == 0, valid.stdout + valid.stderr  # the key is the database's
+    loaded = run_cli("-q", "load", str(seeds), env=models)
+    assert loaded.returncode == 1, loaded.stdout + loaded.stderr
+    assert "sale_country_fkey" in loaded.stdout + loaded.stderr
+    with get_engine(settings).connect() as conn:
+        rows = conn.exec_driver_sql(f"SELECT count(*) FROM {quote_ident(settings.schema)}.sale")
+        assert rows.scalar_one() == 0

@@ -384,3 +384,92 @@ def test_generate_cli_refuses_negative_users(tmp_path: Path, db_env):
     assert done.returncode == 2
     assert "--users" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+SHOP_MODELS = {
+    "base.py": "from seedbed.models import new_base\n\nBase = new_base()\n",
+    "store.py": """
+import sqlalchemy as sa
+from .base import Base
+
+store = sa.Table(
+    "store", Base.metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+)
+color = sa.Table(
+    "color", Base.metadata,
+    sa.Column("code", sa.Text, primary_key=True),
+    sa.Column("parent", sa.Text, sa.ForeignKey("color.code")),
+)
+item = sa.Table(
+    "item", Base.metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("store_id", sa.Integer, sa.ForeignKey("store.id"), nullable=False),
+    sa.Column("color", sa.Text, sa.ForeignKey("color.code")),
+    sa.Column("price", sa.Integer, sa.CheckConstraint("price >= 0", name="price_positive")),
+)
+""",
+}
+
+
+def test_rows_sizes_each_table_without_a_parent_in_a_model_without_users(
+    base_settings, db_env, tmp_path
+):
+    folder = tmp_path / "shop_models"
+    folder.mkdir()
+    for name, source in SHOP_MODELS.items():
+        (folder / name).write_text(source)
+    settings = fresh_settings(base_settings, "rows")
+    env = {**db_env, "SEEDBED_SCHEMA": settings.schema, "SEEDBED_MODELS": str(folder)}
+    try:
+        assert run_cli("-q", "db", "push", env=env).returncode == 0
+        out = tmp_path / "out"
+        done = run_cli("generate", str(out), "--rows", "30", "--seed", "3", env=env)
+        assert done.returncode == 0, done.stderr
+        rows = {p.stem: len(pd.read_csv(p)) for p in out.glob("*.csv")}
+        assert rows["store"] == rows["color"] == 30  # roots, a self-reference included
+        assert 0 < rows["item"] <= 30  # one per root row, as per user with --users
+        loaded = run_cli("-q", "load", str(out), env=env)
+        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    finally:
+        migrate.reset(settings)
+
+
+def test_generate_cli_takes_users_or_rows_not_both(tmp_path, db_env):
+    done = run_cli("generate", str(tmp_path), "--users", "5", "--rows", "5", env=db_env)
+    assert done.returncode == 2 and "not allowed with" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rows_fills_a_pulled_model_and_the_database_as_model_alike(base_settings, db_env, tmp_path):
+    settings = fresh_settings(base_settings, "rowsdb")
+    ns = f'"{settings.schema}"'
+    engine = get_engine(settings)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"CREATE SCHEMA {ns}; CREATE TABLE {ns}.shelf (id int PRIMARY KEY, "
+            "label varchar(12) NOT NULL UNIQUE CHECK (length(label) >= 2)); "
+            f"CREATE TABLE {ns}.book (id bigint PRIMARY KEY, shelf_id int NOT NULL "
+            f"REFERENCES {ns}.shelf (id), pages int CHECK (pages BETWEEN 1 AND 900))"
+        )
+    env = {**db_env, "SEEDBED_SCHEMA": settings.schema}
+    try:
+        assert run_cli("-q", "db", "pull", "--out", str(tmp_path / "m"), env=env).returncode == 0
+        written = {}
+        for models in ("database", str(tmp_path / "m")):
+            out = tmp_path / f"out{len(written)}"
+            done = run_cli(
+                "generate", str(out), "--rows", "25", env={**env, "SEEDBED_MODELS": models}
+            )
+            assert done.returncode == 0, done.stderr
+            written[models] = {p.stem: p.read_bytes() for p in out.glob("*.csv")}
+        assert written["database"] == written[str(tmp_path / "m")]
+        assert len(pd.read_csv(tmp_path / "out0" / "shelf.csv")) == 25
+        loaded = run_cli(
+            "-q", "load", str(tmp_path / "out0"), env={**env, "SEEDBED_MODELS": "database"}
+        )
+        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {ns} CASCADE")

@@ -9,6 +9,7 @@ becomes a :class:`~seedbed.errors.MigrationError`.
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ from alembic.util.exc import CommandError
 from seedbed.citus import allow_row_triggers
 from seedbed.config import Settings, load_settings, migrations_setting
 from seedbed.db import database_errors, get_engine
-from seedbed.errors import DRIVER_ERRORS, MigrationError, SeedbedError, reason
+from seedbed.errors import DRIVER_ERRORS, MigrationError, SeedbedError, map_errors, reason
 
 PACKAGED_MIGRATIONS = Path(__file__).resolve().parent / "_migrations"
 """Where an installed package keeps its copy of the revisions."""
@@ -43,12 +44,38 @@ def migrations_dir() -> Path:
     chosen = migrations_setting()  # refuses a folder that is missing or has no env.py
     if chosen is not None:
         return chosen
+    return seedbed_environment()
+
+
+def seedbed_environment() -> Path:
+    """seedbed's own Alembic folder: the source checkout's ``migrations/``, else the packaged copy.
+
+    Its ``env.py`` reads the model from ``SEEDBED_MODELS``, so a copy of it
+    (:func:`new_environment`) serves any model.
+    """
     package = Path(__file__).resolve().parent
     checkout = package.parents[1] / "migrations" if package.parent.name == "src" else None
     for candidate in (checkout, PACKAGED_MIGRATIONS):
         if candidate is not None and (candidate / "env.py").is_file():
             return candidate
     raise MigrationError("no migrations folder with env.py found; set SEEDBED_MIGRATIONS")
+
+
+#: What an Alembic folder needs besides ``versions/``: the environment and the revision template.
+ENVIRONMENT_FILES = ("env.py", "script.py.mako")
+
+
+def new_environment(folder: Path) -> None:
+    """Make ``folder`` an Alembic folder for a model of its own: seedbed's env.py and template.
+
+    Files already there are kept; ``versions/`` is created empty if missing.
+    """
+    source = seedbed_environment()
+    with map_errors({OSError: MigrationError}, f"cannot write {folder}"):
+        (folder / "versions").mkdir(parents=True, exist_ok=True)
+        for name in ENVIRONMENT_FILES:
+            if not (folder / name).exists():
+                shutil.copyfile(source / name, folder / name)
 
 
 def target_revision(revision: str) -> str:
@@ -59,7 +86,7 @@ def target_revision(revision: str) -> str:
 
 
 @contextmanager
-def alembic_errors() -> Iterator[None]:
+def alembic_errors(folder: Path | None = None) -> Iterator[None]:
     """Raise :class:`MigrationError` for what Alembic raises on a user's input.
 
     That is Alembic's ``CommandError`` and ``RevisionError`` (an unknown or
@@ -69,7 +96,8 @@ def alembic_errors() -> Iterator[None]:
     one raised by env.py's own code: the message names the file and the
     error's first line. Database errors pass, for
     :func:`~seedbed.db.database_errors`; so does anything seedbed or a library
-    raises outside those files (a bug: exit 70).
+    raises outside those files (a bug: exit 70). ``folder`` is the Alembic
+    folder whose files those are (default: :func:`migrations_dir`).
     """
     try:
         with warnings.catch_warnings():
@@ -87,11 +115,11 @@ def alembic_errors() -> Iterator[None]:
     except (CommandError, RevisionError, UserWarning) as exc:
         raise MigrationError(reason(exc)) from exc
     except SyntaxError as exc:
-        if exc.filename is None or _migrations_file(exc.filename) is None:
+        if exc.filename is None or _migrations_file(exc.filename, folder) is None:
             raise
         raise MigrationError(f"cannot load {exc.filename}:{exc.lineno}: {exc.msg}") from exc
     except (Exception, SystemExit) as exc:  # a revision may even call sys.exit()
-        frame = _user_frame(exc.__traceback__)
+        frame = _user_frame(exc.__traceback__, folder)
         if frame is None:
             raise
         file, function = frame
@@ -101,17 +129,17 @@ def alembic_errors() -> Iterator[None]:
         raise MigrationError(f"{doing} {file}: {type(exc).__name__}: {reason(exc)}") from exc
 
 
-def _migrations_file(file: str) -> Path | None:
-    """``file`` as a path if it is a Python file of the migrations folder."""
+def _migrations_file(file: str, folder: Path | None = None) -> Path | None:
+    """``file`` as a path if it is a Python file of ``folder`` (default: the migrations folder)."""
     try:
-        folder = migrations_dir().resolve()
+        folder = (folder or migrations_dir()).resolve()
     except SeedbedError:
         return None
     path = Path(file).resolve()
     return path if path.suffix == ".py" and folder in path.parents else None
 
 
-def _user_frame(tb: TracebackType | None) -> tuple[str, str] | None:
+def _user_frame(tb: TracebackType | None, folder: Path | None = None) -> tuple[str, str] | None:
     """File and function of the code in the migrations folder that raised, if it did.
 
     The innermost frame of a revision file anywhere in the traceback (its
@@ -121,7 +149,7 @@ def _user_frame(tb: TracebackType | None) -> tuple[str, str] | None:
     while tb is not None:
         frames.append((tb.tb_frame.f_code.co_filename, tb.tb_frame.f_code.co_name))
         tb = tb.tb_next
-    ours = [(file, function) for file, function in frames if _migrations_file(file)]
+    ours = [(file, function) for file, function in frames if _migrations_file(file, folder)]
     revisions = [frame for frame in ours if Path(frame[0]).name != "env.py"]
     if revisions:
         return revisions[-1]
@@ -138,13 +166,14 @@ def load_scripts(config: Config) -> ScriptDirectory:
     on, or carries on with a history that is not the one in the files.
     """
     scripts = ScriptDirectory.from_config(config)
-    with alembic_errors():
+    folder = Path(scripts.dir)
+    with alembic_errors(folder):
         try:
             scripts.revision_map.heads  # noqa: B018  (building the map loads every file)
         except (SeedbedError, CommandError, RevisionError, SyntaxError):
             raise
         except (Exception, SystemExit) as exc:
-            if _user_frame(exc.__traceback__) is not None:
+            if _user_frame(exc.__traceback__, folder) is not None:
                 raise  # alembic_errors names the file
             if isinstance(exc, KeyError):  # Alembic looks up a parent that is not there
                 why = f"a revision depends on {exc.args[0]!r}, which no file defines"
@@ -160,10 +189,15 @@ def alembic_config(
     settings: Settings,
     connection: sa.Connection | None = None,
     metadata: sa.MetaData | None = None,
+    *,
+    folder: Path | None = None,
 ) -> Config:
-    """Alembic's config for ``settings``; env.py reads the namespace and metadata from it."""
+    """Alembic's config for ``settings``; env.py reads the namespace and metadata from it.
+
+    ``folder`` is the Alembic folder (default: :func:`migrations_dir`).
+    """
     config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("script_location", str(folder or migrations_dir()))
     config.attributes["schema"] = settings.schema
     if metadata is not None:
         config.attributes["metadata"] = metadata
@@ -173,7 +207,9 @@ def alembic_config(
 
 
 @contextmanager
-def connected(settings: Settings, metadata: sa.MetaData | None = None) -> Iterator[Config]:
+def connected(
+    settings: Settings, metadata: sa.MetaData | None = None, *, folder: Path | None = None
+) -> Iterator[Config]:
     """Alembic's config on one transaction, committed at the end; its errors become ours.
 
     On Citus the transaction may create and drop the ``updated_at`` trigger on
@@ -182,11 +218,11 @@ def connected(settings: Settings, metadata: sa.MetaData | None = None) -> Iterat
     engine = get_engine(settings)
     with (
         database_errors("migration failed"),
-        alembic_errors(),
+        alembic_errors(folder),
         engine.begin() as connection,
     ):
         allow_row_triggers(connection)
-        config = alembic_config(settings, connection, metadata)
+        config = alembic_config(settings, connection, metadata, folder=folder)
         load_scripts(config)  # Alembic loads them again; this way a broken file is named
         yield config
 

@@ -5,11 +5,13 @@ unsafe ones, backs up before acknowledged data loss, then applies them;
 :func:`upgrade_unchecked` applies them with none of that. ``generate`` writes
 an Alembic revision, ``downgrade`` undoes revisions, ``push`` applies the
 models' diff with no revision file (dev only), ``check`` lists differences
-between database and models, ``reset`` drops the namespace.
+between database and models, ``reset`` drops the namespace. (``seedbed db
+pull --adopt`` is :mod:`seedbed.adopt`.)
 """
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +37,12 @@ from seedbed.db import create_namespace, database_errors, get_engine
 from seedbed.errors import BackupError, MigrationError, UnsafeMigrationError
 from seedbed.facts import metadata_for
 from seedbed.safety import LintReport, backup, lint
-from seedbed.safety.owner import refuse_foreign_owner, refuse_when_database_is_model
+from seedbed.safety.owner import (
+    mark_namespace,
+    refuse_dropping_the_model,
+    refuse_foreign_owner,
+    refuse_when_database_is_model,
+)
 from seedbed.sqltext import quote_ident
 
 __all__ = [
@@ -89,6 +96,8 @@ def upgrade(settings: Settings | None = None, revision: str = "head") -> Upgrade
     loses_data = any(f.rule in DATA_LOSS_RULES and f.affected > 0 for f in report)
     saved = _backup_first(settings) if loses_data else None
     upgrade_unchecked(settings, revision)
+    with database_errors("migration failed"), get_engine(settings).begin() as connection:
+        mark_namespace(connection, settings.schema)
     return UpgradeOutcome(report, saved, current_revision(settings))
 
 
@@ -101,10 +110,14 @@ def _backup_first(settings: Settings) -> Path:
 
 
 def downgrade(settings: Settings | None = None, revision: str = "base") -> None:
-    """Undo revisions down to ``revision``."""
+    """Undo revisions down to ``revision``; refused in a namespace at no revision."""
     settings = settings or load_settings()
     refuse_foreign_owner(settings, "db downgrade")
     target = target_revision(revision)
+    if current_revision(settings) is None:  # Alembic would make an empty version table
+        raise MigrationError(
+            f"db downgrade: the namespace {settings.schema!r} is at no revision; nothing to undo"
+        )
     with connected(settings) as config:
         command.downgrade(config, target)
 
@@ -136,6 +149,7 @@ def generate(
             f"{migrations_dir()} has no script.py.mako, the template revisions are written from"
         )
     with connected(settings, metadata) as config:
+        config.cmd_opts = argparse.Namespace(quiet=True)  # Alembic's "Generating ...": ours says
         script = command.revision(config, message=message, autogenerate=True)
     if isinstance(script, list):  # what Alembic returns when there was nothing to write
         if script:
@@ -172,6 +186,7 @@ def push(settings: Settings | None = None, *, metadata: sa.MetaData | None = Non
         )
         for op in found:
             operations.invoke(op)
+        mark_namespace(connection, settings.schema)  # no version table says it is seedbed's
     return [_as_done(line) for op in found for line in autogen.describe(op)]
 
 
@@ -195,8 +210,13 @@ def check(settings: Settings | None = None, *, metadata: sa.MetaData | None = No
 
 
 def reset(settings: Settings | None = None) -> None:
-    """Drop the namespace and everything in it (refused when another tool owns it)."""
+    """Drop the namespace and everything in it.
+
+    Refused when another tool owns it, and with ``SEEDBED_MODELS=database``
+    when seedbed did not make it (there the namespace is the model).
+    """
     settings = settings or load_settings()
     refuse_foreign_owner(settings, "db reset")
+    refuse_dropping_the_model(settings, "db reset")
     with database_errors("reset failed"), get_engine(settings).begin() as connection:
         connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quote_ident(settings.schema)} CASCADE")

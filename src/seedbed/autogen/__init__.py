@@ -23,6 +23,7 @@ from seedbed.autogen.definitions import CHANGED
 from seedbed.autogen.ops import NamespaceOp
 from seedbed.autogen.render import render_item, revision_directives
 from seedbed.facts import PARTITIONS
+from seedbed.facts.referenced import references_elsewhere
 from seedbed.sqltext import quote_ident
 
 
@@ -35,6 +36,8 @@ def context_options(namespace: str, metadata: sa.MetaData) -> dict[str, Any]:
     def include_name(name: str | None, type_: str, parent_names: object) -> bool:
         if type_ == "schema":
             return name == namespace
+        if type_ == "foreign_key_constraint" and isinstance(parent_names, dict):
+            return name not in references_elsewhere(metadata, parent_names.get("table_name"))
         return not (type_ == "table" and (name == "alembic_version" or name in partitions))
 
     def include_object(

@@ -55,11 +55,19 @@ def register(commands: Any) -> None:
         help="write a synthetic seed set that validates and loads",
         description=(
             "Write one CSV per table of the model, tables added later included; rows are "
-            "proportional to --users and satisfy every key, foreign key and rule."
+            "proportional to --users (or to --rows, the rows of each table without a parent) "
+            "and satisfy every key, foreign key and rule."
         ),
     )
     generate.add_argument("out_dir", type=Path, help="folder to write <table>.csv files into")
-    generate.add_argument("--users", type=whole_number, required=True, help="number of users")
+    size = generate.add_mutually_exclusive_group(required=True)
+    size.add_argument("--users", type=whole_number, help="number of users")
+    size.add_argument(
+        "--rows",
+        type=whole_number,
+        help="rows of each table without a parent (any model, with or without a user table); "
+        "the others scale with them",
+    )
     generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     generate.add_argument(
         "--invalid-fraction",
@@ -118,8 +126,13 @@ def _load(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from seedbed.synthetic import generate_seed_set
 
+    users = args.users if args.users is not None else args.rows
     counts = generate_seed_set(
-        args.users, args.out_dir, seed=args.seed, invalid_fraction=args.invalid_fraction
+        users,
+        args.out_dir,
+        seed=args.seed,
+        invalid_fraction=args.invalid_fraction,
+        rows=args.rows,
     )
     _print_counts(counts)
     return 0

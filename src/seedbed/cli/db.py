@@ -84,6 +84,18 @@ def register(commands: Any) -> None:
     pull.add_argument(
         "--out", type=Path, default=Path("models"), help="empty folder to write (default: models)"
     )
+    pull.add_argument(
+        "--adopt",
+        action="store_true",
+        help="also write a baseline revision into --migrations and stamp the namespace at it, "
+        "so seedbed's migrations own it from here on",
+    )
+    pull.add_argument(
+        "--migrations",
+        type=Path,
+        help="with --adopt: the Alembic folder to start (default: SEEDBED_MIGRATIONS, else "
+        "migrations/ beside --out)",
+    )
     pull.set_defaults(handler=_pull)
 
     reset = verbs.add_parser(
@@ -196,9 +208,17 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from seedbed.facts.pull import pull
+    if args.adopt:
+        from seedbed.adopt import adopt
 
-    for line in pull(load_settings(), args.out).lines():
+        lines = adopt(load_settings(), args.out, args.migrations).lines()
+    else:
+        from seedbed.facts.pull import pull
+
+        if args.migrations is not None:
+            raise SeedbedError("db pull: --migrations needs --adopt")
+        lines = pull(load_settings(), args.out).lines()
+    for line in lines:
         print(line)
     return 0
 

@@ -38,6 +38,12 @@ from seedbed.facts.catalog import (
     catalog_checks,
 )
 from seedbed.facts.partitions import catalog_partitions
+from seedbed.facts.referenced import (
+    REFERENCES_ELSEWHERE,
+    NamespaceObject,
+    catalog_keys_elsewhere,
+    namespace_objects,
+)
 from seedbed.facts.spec import FILLED_BY_TRIGGER
 from seedbed.facts.triggers import filled_by_triggers, mark_filled_columns
 from seedbed.models.base import PARTITIONS, UPDATED_AT_FUNCTION
@@ -152,6 +158,8 @@ class PullResult:
     left_alone: list[tuple[str, str]] = field(default_factory=list)
     in_process: int = 0
     in_database: int = 0
+    objects: list[NamespaceObject] = field(default_factory=list)
+    elsewhere: list[tuple[str, str, str]] = field(default_factory=list)  # table, key, target
 
     def lines(self) -> list[str]:
         out = [f"{self.schema}: wrote {len(self.tables)} table(s) to {self.out}"]
@@ -161,6 +169,12 @@ class PullResult:
                 f"{t.foreign_keys} foreign keys, {t.indexes} indexes, {t.checks} checks"
                 + _partitioned(t)
             )
+        if self.elsewhere:
+            out.append(
+                f"foreign keys to other namespaces ({len(self.elsewhere)}), referenced, "
+                "checked by the database at load, not by validation:"
+            )
+            out += [f"  {table}.{key} -> {target}" for table, key, target in self.elsewhere]
         if self.left_alone:
             out.append(f"left alone ({len(self.left_alone)}):")
             out += [f"  {kind} {name}" for kind, name in self.left_alone]
@@ -309,9 +323,18 @@ def _check(check: CatalogCheck, ascii_case: bool) -> str:
 
 
 def render_table(
-    table: sa.Table, schema: str, checks: list[CatalogCheck], *, ascii_case: bool = False
+    table: sa.Table,
+    schema: str,
+    checks: list[CatalogCheck],
+    *,
+    ascii_case: bool = False,
+    elsewhere: dict[str, str] | None = None,
 ) -> tuple[str, TableSummary]:
-    """The module source that declares ``table``, and what it carries."""
+    """The module source that declares ``table``, and what it carries.
+
+    ``elsewhere`` holds the table's foreign keys to other namespaces (name ->
+    definition), declared in ``info`` (:data:`REFERENCES_ELSEWHERE`).
+    """
     imports: set[str] = set()
     items = [_column(c, imports, schema) for c in table.columns]
     pk = table.primary_key
@@ -340,6 +363,8 @@ def render_table(
     if table.comment:
         items.append(f"comment={table.comment!r}")
     items += _partition_items(table)
+    if elsewhere:
+        items.append(f"info={{{REFERENCES_ELSEWHERE!r}: {elsewhere!r}}}")
     body = "".join(f"    {item},\n" for item in items)
     lines = [
         f'"""The table {table.name!r}, written by `seedbed db pull` from the database."""',
@@ -418,6 +443,9 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
         checks = catalog_checks(conn, schema)
         filled = filled_by_triggers(conn, schema)
         ascii_case = ascii_case_only(conn)
+        objects = namespace_objects(conn, schema)
+        elsewhere = catalog_keys_elsewhere(conn, schema)
+        conn.exec_driver_sql(f"SET LOCAL search_path TO {quote_ident(schema)}, public")
         left = [
             (str(kind), str(name))
             for kind, name in conn.execute(
@@ -435,12 +463,14 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
         raise ConfigError(f"db pull: the namespace {schema!r} has no tables")
     partitions.apply(metadata)
     mark_filled_columns(metadata, filled)
-    result = PullResult(schema, out, left_alone=left)
+    result = PullResult(schema, out, left_alone=left, objects=objects)
+    result.elsewhere = [(table, key, target) for table, key, _, target in elsewhere]
     taken: set[str] = set()
     modules: dict[str, str] = {}
     for table in sorted(metadata.tables.values(), key=lambda t: t.name):
         own = [c for c in checks if c.table == table.name]
-        source, summary = render_table(table, schema, own, ascii_case=ascii_case)
+        keys = {key: sql for name, key, sql, _ in elsewhere if name == table.name}
+        source, summary = render_table(table, schema, own, ascii_case=ascii_case, elsewhere=keys)
         summary.module = _identifier(table.name, taken)
         modules[summary.module] = source
         result.tables.append(summary)

@@ -189,6 +189,10 @@ def moved_metadata(metadata: MetaData, schema: str) -> MetaData:
     )
     for table in metadata.sorted_tables:
         moved = table.to_metadata(copy, schema=schema)
+        for column in moved.columns:  # to_metadata moves a type kept in another namespace too
+            kept = getattr(table.c[column.key].type, "schema", None)
+            if kept not in (None, metadata.schema) and hasattr(column.type, "schema"):
+                column.type.schema = kept
         # to_metadata does not carry Index.info (the documented purpose); copy it by name.
         purposes = {index.name: index.info for index in table.indexes}
         for index in moved.indexes:

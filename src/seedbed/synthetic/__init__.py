@@ -2,6 +2,8 @@
 
 ``generate_seed_set(users, out_dir, seed=0)`` writes one CSV per table of the
 model, parents first; rows of the other tables are proportional to ``users``.
+``rows=N`` gives each table without a parent N rows (a model without a
+``user`` table is sized so), the others scaling with them as with ``users=N``.
 A table added to the model later gets valid rows with no code: the generic
 generator (:mod:`.generic`) reads its columns, keys, foreign keys and rules.
 The shipped tables have recipes (:mod:`.recipes`) that make them look real,
@@ -55,10 +57,14 @@ def _model(metadata: MetaData | None) -> MetaData:
 
 
 def generate_typed_tables(
-    users: int, seed: int = 0, *, metadata: MetaData | None = None
+    users: int, seed: int = 0, *, metadata: MetaData | None = None, rows: int | None = None
 ) -> dict[str, pa.Table]:
-    """Every table of ``metadata`` (default: the package's model) as typed pyarrow tables."""
-    ctx = Context(users=users, seed=seed)
+    """Every table of ``metadata`` (default: the package's model) as typed pyarrow tables.
+
+    ``rows``: the rows of each table without a parent (default: ``users`` for a
+    ``user`` table, a lookup table's few for the others).
+    """
+    ctx = Context(users=users, seed=seed, roots=rows)
     for table in _model(metadata).sorted_tables:
         ctx.tables[table.name] = generate_table(ctx, table, RECIPES.get(table.name))
     return ctx.tables
@@ -70,22 +76,24 @@ def generate_tables(
     invalid_fraction: float = 0.0,
     *,
     metadata: MetaData | None = None,
+    rows: int | None = None,
 ) -> dict[str, pa.Table]:
     """The whole seed set as pyarrow tables of CSV text, keyed by table name, parents first.
 
     ``metadata`` is the model to generate for (default: the package's); every
-    table in it gets rows. ``invalid_fraction`` breaks about that share of the
+    table in it gets rows; ``rows`` sizes the tables without a parent
+    (:func:`generate_typed_tables`). ``invalid_fraction`` breaks about that share of the
     rows of every table: the shipped tables in their telling ways, any other
     table by emptying a NOT NULL column (:mod:`seedbed.synthetic.breakage`).
     Raises :class:`~seedbed.errors.GenerateError` naming the table and rule
     when a rule's values cannot be made (say, a pattern with a look-ahead).
     """
-    if users < 0:
-        raise ValueError(f"users must be 0 or more, got {users}")
+    if users < 0 or (rows is not None and rows < 0):
+        raise ValueError(f"users and rows must be 0 or more, got {users} and {rows}")
     if not 0.0 <= invalid_fraction <= 1.0:
         raise ValueError(f"invalid_fraction must be between 0 and 1, got {invalid_fraction}")
     model = _model(metadata)
-    typed = generate_typed_tables(users, seed, metadata=model)
+    typed = generate_typed_tables(users, seed, metadata=model, rows=rows)
     tables = {name: as_text_table(table) for name, table in typed.items()}
     if invalid_fraction > 0:
         breaker = np.random.default_rng([seed, 1])
@@ -103,23 +111,27 @@ def generate_seed_set(
     invalid_fraction: float = 0.0,
     *,
     metadata: MetaData | None = None,
+    rows: int | None = None,
 ) -> dict[str, int]:
     """Write one CSV per table of the model into ``out_dir``; return row counts per table.
 
     Every file is written beside its target first and the set replaces the
     files there only when all were written, so a failed run leaves an
-    earlier set in ``out_dir`` as it was.
+    earlier set in ``out_dir`` as it was. ``rows`` gives each table without a
+    parent that many rows (see :func:`generate_typed_tables`).
 
     >>> generate_seed_set(1000, "data/demo", seed=1)           # doctest: +SKIP
     {'user': 1000, 'account': 1000, 'post': 500, ...}
     """
     if users < 0:
         raise SeedError(f"cannot generate {users} users: give 0 or more")
+    if rows is not None and rows < 0:
+        raise SeedError(f"cannot generate {rows} rows: give 0 or more")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise SeedError(f"cannot write into {out}: it is a file, not a folder")
     counts: dict[str, int] = {}
-    tables = generate_tables(users, seed, invalid_fraction, metadata=metadata)
+    tables = generate_tables(users, seed, invalid_fraction, metadata=metadata, rows=rows)
     with map_errors({(OSError, pa.ArrowException): SeedError}, f"cannot write into {out}"):
         out.mkdir(parents=True, exist_ok=True)
         targets = [out / f"{name}.csv" for name in tables]

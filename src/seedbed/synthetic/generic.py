@@ -42,6 +42,7 @@ class Context:
 
     users: int
     seed: int
+    roots: int | None = None  # rows of each table without a parent; None: see default_rows
     tables: dict[str, pa.Table] = field(default_factory=dict)
     _activity: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -100,8 +101,19 @@ class TableDraft:
         self.num_rows = int(rows.sum())
 
 
-def default_rows(table: sa.Table, users: int) -> int:
-    """Rows for a table nobody wrote a recipe for: one per user, or a lookup table's few."""
+def is_root(table: sa.Table) -> bool:
+    """Does ``table`` have no parent (no foreign key to another table)?"""
+    return all(fk.column.table is table for fk in table.foreign_keys)
+
+
+def default_rows(table: sa.Table, users: int, roots: int | None = None) -> int:
+    """Rows for a table nobody wrote a recipe for: one per user, or a lookup table's few.
+
+    With ``roots``, a table without a parent (:func:`is_root`) gets that many
+    rows instead, and the others one per user as before.
+    """
+    if roots is not None:
+        return roots if is_root(table) else users
     return users if table.foreign_keys else max(8, users // 200)
 
 
@@ -233,7 +245,7 @@ def generate_table(ctx: Context, table: sa.Table, recipe: Recipe | None = None) 
     given: dict[str, pa.Array] = {}
     if recipe is not None:
         given = {name: values for name, values in recipe.build(ctx).items() if name in table.c}
-    rows = len(next(iter(given.values()))) if given else default_rows(table, ctx.users)
+    rows = len(next(iter(given.values()))) if given else default_rows(table, ctx.users, ctx.roots)
     draft = TableDraft(table, spec, rows, ctx.rng(table.name, "columns"))
     for name, values in given.items():
         draft.set(name, values)
@@ -260,4 +272,12 @@ def as_text_table(table: pa.Table) -> pa.Table:
     return pa.table({name: arrays.as_text(table.column(name)) for name in table.column_names})
 
 
-__all__ = ["Context", "Recipe", "TableDraft", "as_text_table", "default_rows", "generate_table"]
+__all__ = [
+    "Context",
+    "Recipe",
+    "TableDraft",
+    "as_text_table",
+    "default_rows",
+    "generate_table",
+    "is_root",
+]

@@ -140,7 +140,7 @@ def _post(ctx: Context) -> dict[str, pa.Array]:
 
 
 def _tag(ctx: Context) -> dict[str, pa.Array]:
-    n = max(8, ctx.users // 200)
+    n = ctx.roots if ctx.roots is not None else max(8, ctx.users // 200)
     rng = ctx.rng("tag", "recipe")
     return {
         "id": arrays.uuid4_strings(rng, n),
