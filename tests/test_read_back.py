@@ -10,6 +10,7 @@ the catalog (``SEEDBED_MODELS=database``) and a folder written by ``db pull``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,3 +155,68 @@ def test_an_export_validates_and_loads_with_a_pulled_model(source, target, seeds
         namespace_checksums(get_engine(target), target.schema)["kinds"]
         == namespace_checksums(get_engine(source), source.schema)["kinds"]
     )
+
+
+#: column -> a value PostgreSQL refuses for it, and the rule the report names.
+PLANTED = {
+    "flag": ("maybe", "type"),
+    "at": ("2026-13-01 10:00:00+00", "type"),
+    "local_at": ("2026-02-30 10:00:00", "type"),
+    "day": ("2026-02-30", "type"),
+    "tm": ("25:00:00", "type"),
+    "tmz": ("10:00:00+99", "type"),
+    "span": ("1 fortnight", "type"),
+    "raw": ("\\xZZ", "type"),
+    "ints": ('"{1,x}"', "type"),
+    "texts": ('"{""a"', "type"),
+    "grid": ('"{{1,2},{3}}"', "type"),
+    "uuids": ("{not-a-uuid}", "type"),
+    "doc": ("'a", "type"),
+    "code": ("abcdef", "length"),
+    "label": ("thirteen chars", "length"),
+    "amount": ("12345678901234.5", "type"),
+    "ratio": ("1.2.3", "type"),
+    "real_v": ("1e999", "type"),
+    "small": ("40000", "type"),
+    "big": ("9223372036854775808", "type"),
+    "js": ("{bad", "type"),
+    "jb": ('"{""a"": 1"', "type"),
+    "u": ("xyz", "type"),
+    "mood": ("angry", "enum"),
+    "ip": ("10.1", "type"),
+}
+
+
+def _planted(folder: Path) -> Path:
+    """One row per planted value, each in its own column (the others NULL), from line 2."""
+    names = list(PLANTED)
+    rows = [",".join(PLANTED[c][0] if c == name else "" for c in names) for name in names]
+    (folder / "kinds.csv").write_text(",".join(names) + "\n" + "\n".join(rows) + "\n")
+    return folder
+
+
+def _expected() -> set[tuple[int, str, str]]:
+    return {(line, name, PLANTED[name][1]) for line, name in enumerate(PLANTED, start=2)}
+
+
+def test_a_wrong_value_of_every_type_is_a_report_row(target, tmp_path):
+    engine = get_engine(target)
+    report = seedbed.validate(_planted(tmp_path), engine=engine, models="database")
+    found = {(r.line, r.column, r.rule) for r in report.failures.itertuples()}
+    assert found == _expected(), report.failures.to_string()
+    assert all(report.failures["file"].str.endswith("kinds.csv"))
+    read_by_database = report.failures[report.failures["message"].str.contains("PostgreSQL")]
+    assert {"raw", "ints", "span", "tm", "amount", "real_v"} <= set(read_by_database["column"])
+
+
+def test_a_pulled_model_reports_every_wrong_value_too(source, target, db_env, tmp_path):
+    out = tmp_path / "pulled"
+    env = {**db_env, "SEEDBED_SCHEMA": source.schema}
+    assert run_cli("db", "pull", "--out", str(out), env=env).returncode == 0
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    env = {**db_env, "SEEDBED_SCHEMA": target.schema, "SEEDBED_MODELS": str(out)}
+    result = run_cli("validate", "--json", str(_planted(seeds)), env=env)
+    assert result.returncode == 1, result.stderr
+    found = {(r["line"], r["column"], r["rule"]) for r in json.loads(result.stdout)}
+    assert found == _expected()

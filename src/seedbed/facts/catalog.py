@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seedbed.db import database_errors
-from seedbed.errors import ConfigError
+from seedbed.errors import ConfigError, DatabaseError
 from seedbed.facts.spec import FROM_CATALOG
 from seedbed.lazymodules import lazy_module
 from seedbed.models.base import NO_UPDATED_AT_TRIGGER
@@ -56,6 +56,10 @@ JOIN pg_namespace AS n ON n.oid = r.relnamespace
 WHERE c.contype = 'c' AND n.nspname = :schema
 ORDER BY r.relname, c.conname
 """
+
+#: ``MetaData.info`` key: the :class:`DatabaseEvaluator` that reads the values of
+#: columns whose type seedbed does not read in-process (see :func:`type_judge`).
+TYPE_JUDGE = "type_judge"
 
 #: The row number column of the evaluation query; quoted, so no table column collides.
 _ROW = quote_ident("seedbed row")
@@ -112,6 +116,40 @@ class DatabaseEvaluator:
             out[k] = refusing[at]
         return out
 
+    def unreadable(self, schema: str, sql_type: str, values: Sequence[str | None]) -> np.ndarray:
+        """True where PostgreSQL cannot read a value as ``sql_type`` (a domain: its CHECKs too).
+
+        For the types seedbed does not read in-process (bytea, arrays,
+        intervals, times, tsvector, domains over them...). The distinct
+        values go in one query, bound as a text array; ``pg_input_is_valid``
+        judges them on PostgreSQL 16 and later, and on older servers a cast
+        of the whole batch is split in halves until the values that fail are
+        found. Type names resolve in ``schema`` first, as the table's do.
+        """
+        distinct = list(dict.fromkeys(v for v in values if v is not None))
+        bad = np.zeros(len(values), dtype=bool)
+        if not distinct:
+            return bad
+        with (
+            database_errors(f"reading values as {sql_type} in the database"),
+            self.engine.begin() as conn,
+        ):
+            conn.execute(
+                sa.text("SELECT set_config('search_path', :path, true)"),
+                {"path": f"{quote_ident(schema)}, public"},
+            )
+            if (conn.dialect.server_version_info or (0,)) >= (16,):
+                sql = (
+                    "SELECT u.v FROM unnest(CAST(:v AS TEXT[])) AS u(v) "
+                    "WHERE NOT pg_input_is_valid(u.v, :t)"
+                )
+                refused = set(conn.execute(sa.text(sql), {"v": distinct, "t": sql_type}).scalars())
+            else:
+                refused = _uncastable(conn, sql_type, distinct)
+        if refused:
+            bad[:] = [v in refused for v in values]
+        return bad
+
     def _refusals(
         self,
         rules: Sequence[SqlCheck],
@@ -119,7 +157,43 @@ class DatabaseEvaluator:
         types: Sequence[str],
         unique: Sequence[tuple[str | None, ...]],
     ) -> dict[int, tuple[bool, ...]]:
-        """Position in ``unique`` -> which rules refuse it, for the refused combinations."""
+        """Position in ``unique`` -> which rules refuse it, for the refused combinations.
+
+        A CHECK that raises an error for some values (a division by zero, a
+        cast that fails) would make COPY refuse those rows: the batch is split
+        in halves until the rows that raise are found, and the rule that
+        raises for a row refuses it. Only a failing batch pays for this.
+        """
+        try:
+            return self._batch(rules, columns, types, unique)
+        except DatabaseError as exc:
+            if not _raised_by_values(exc):
+                raise
+        if len(unique) > 1:
+            half = len(unique) // 2
+            found = self._refusals(rules, columns, types, unique[:half])
+            later = self._refusals(rules, columns, types, unique[half:])
+            found.update({i + half: flags for i, flags in later.items()})
+            return found
+        flags = []
+        for rule in rules:
+            try:
+                verdict = self._batch([rule], columns, types, unique)
+            except DatabaseError as exc:
+                if not _raised_by_values(exc):
+                    raise
+                verdict = {0: (True,)}
+            flags.append(bool(verdict.get(0, (False,))[0]))
+        return {0: tuple(flags)} if any(flags) else {}
+
+    def _batch(
+        self,
+        rules: Sequence[SqlCheck],
+        columns: Sequence[str],
+        types: Sequence[str],
+        unique: Sequence[tuple[str | None, ...]],
+    ) -> dict[int, tuple[bool, ...]]:
+        """:meth:`_refusals` in one query; a value a rule cannot judge raises DatabaseError."""
         names = [f"v{i}" for i in range(len(columns))]
         tests = [f"({escaped(rule.expression)}) IS FALSE" for rule in rules]
         if columns:
@@ -145,6 +219,28 @@ class DatabaseEvaluator:
         if not columns:
             return {i: tuple(found[0][1:]) for i in range(len(unique))} if found else {}
         return {int(row[0]) - 1: tuple(bool(v) for v in row[1:]) for row in found}
+
+
+def _uncastable(conn: sa.Connection, sql_type: str, values: list[str]) -> set[str]:
+    """The ``values`` a cast to ``sql_type`` refuses, found by halving a failing batch."""
+    sql = sa.text(f"SELECT count(CAST(u.v AS {sql_type})) FROM unnest(CAST(:v AS TEXT[])) AS u(v)")
+    try:
+        with conn.begin_nested():
+            conn.execute(sql, {"v": values})
+        return set()
+    except sa.exc.DBAPIError as exc:
+        if not (getattr(exc.orig, "sqlstate", None) or "").startswith(("22", "23")):
+            raise
+    if len(values) == 1:
+        return set(values)
+    half = len(values) // 2
+    return _uncastable(conn, sql_type, values[:half]) | _uncastable(conn, sql_type, values[half:])
+
+
+def _raised_by_values(exc: DatabaseError) -> bool:
+    """Did the server refuse the values themselves (a data exception, a domain's CHECK)?"""
+    state = getattr(getattr(exc.__cause__, "orig", None), "sqlstate", None) or ""
+    return state.startswith(("22", "23"))
 
 
 def _as_text(series: pd.Series) -> list[str | None]:
@@ -226,6 +322,13 @@ def _with_rules(
             table.append_constraint(dataclasses.replace(rule, name=check.name).constraint())
 
 
+def type_judge(table: sa.Table) -> DatabaseEvaluator | None:
+    """Who reads the values of ``table``'s columns of types seedbed does not read itself:
+    the database a catalog model was read from, or None (COPY judges them at load)."""
+    judge = table.metadata.info.get(TYPE_JUDGE)
+    return judge if isinstance(judge, DatabaseEvaluator) else None
+
+
 def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     """Every table of namespace ``schema`` as the catalog holds it, with its CHECKs as rules.
 
@@ -246,6 +349,7 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
         )
     _drop_outside_keys(metadata)
     evaluator = DatabaseEvaluator(engine)
+    metadata.info[TYPE_JUDGE] = evaluator
     for table in metadata.tables.values():
         for column in table.columns:
             if column.comment:
@@ -256,4 +360,11 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     return metadata
 
 
-__all__ = ["CatalogCheck", "DatabaseEvaluator", "catalog_checks", "reflect_namespace"]
+__all__ = [
+    "TYPE_JUDGE",
+    "CatalogCheck",
+    "DatabaseEvaluator",
+    "catalog_checks",
+    "reflect_namespace",
+    "type_judge",
+]

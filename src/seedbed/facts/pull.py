@@ -76,6 +76,8 @@ class _SettingsEvaluator(DatabaseEvaluator):
 
 
 _EVALUATOR = _SettingsEvaluator()
+#: The database the settings name, as judge of a pulled model's CHECKs and values.
+SETTINGS_EVALUATOR: DatabaseEvaluator = _EVALUATOR
 
 
 def catalog_check(
@@ -331,6 +333,8 @@ def _base_source(manages_updated_at: bool) -> str:
     lines = [
         '"""The base of the models `seedbed db pull` wrote: SEEDBED_MODELS names this folder."""',
         "",
+        "from seedbed.facts.catalog import TYPE_JUDGE",
+        "from seedbed.facts.pull import SETTINGS_EVALUATOR",
         "from seedbed.facts.spec import FROM_CATALOG",
         "from seedbed.models import new_base",
         "from seedbed.models.base import NO_UPDATED_AT_TRIGGER",
@@ -338,6 +342,8 @@ def _base_source(manages_updated_at: bool) -> str:
         "Base = new_base()",
         "# CHECKs carry the database's own names.",
         "Base.metadata.info[FROM_CATALOG] = True",
+        "# Values of bytea, arrays and other types seedbed does not read: the database reads them.",
+        "Base.metadata.info[TYPE_JUDGE] = SETTINGS_EVALUATOR",
     ]
     if not manages_updated_at:
         lines.append("# The namespace has no set_updated_at trigger function: none is declared.")
@@ -409,4 +415,11 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
     return result
 
 
-__all__ = ["PullResult", "TableSummary", "catalog_check", "pull", "render_table"]
+__all__ = [
+    "SETTINGS_EVALUATOR",
+    "PullResult",
+    "TableSummary",
+    "catalog_check",
+    "pull",
+    "render_table",
+]
