@@ -57,6 +57,45 @@ WHERE c.contype = 'c' AND n.nspname = :schema
 ORDER BY r.relname, c.conname
 """
 
+#: How a column's name ends (letters only, lowercase: ``accessToken``,
+#: ``access_token`` and ``ACCESS-TOKEN`` all end in ``token``) when it holds a
+#: secret. A model read from a catalog, or pulled, marks such columns
+#: sensitive, as the shipped model marks its own: their values never appear in
+#: reports, logs or errors.
+SECRET_SUFFIXES = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "hash",
+    "salt",
+    "apikey",
+    "accesskey",
+    "privatekey",
+    "secretkey",
+    "signingkey",
+    "encryptionkey",
+    "backupcodes",
+)
+#: Secret columns whose names say nothing: (table, column), compared as above.
+SECRET_COLUMNS = frozenset({("verification", "value")})  # Better Auth's verification secret
+
+
+def _letters(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def looks_secret(table: str, column: str) -> bool:
+    """Does the column's name say it holds a secret (see :data:`SECRET_SUFFIXES`)?
+
+    >>> looks_secret("account", "accessToken"), looks_secret("account", "token_expires_at")
+    (True, False)
+    """
+    name = _letters(column)
+    return name.endswith(SECRET_SUFFIXES) or (_letters(table), name) in SECRET_COLUMNS
+
+
 #: ``MetaData.info`` key: the :class:`DatabaseEvaluator` that reads the values of
 #: columns whose type seedbed does not read in-process (see :func:`type_judge`).
 TYPE_JUDGE = "type_judge"
@@ -354,6 +393,8 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
         for column in table.columns:
             if column.comment:
                 column.info["doc"] = column.comment
+            if looks_secret(table.name, column.name):
+                column.info["sensitive"] = True
         # lower(), upper() and ILIKE change ASCII letters only under the C ctype.
         ascii_case = ctype in ("C", "POSIX")
         _with_rules(table, [c for c in checks if c.table == table.name], evaluator, ascii_case)
@@ -361,10 +402,13 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
 
 
 __all__ = [
+    "SECRET_COLUMNS",
+    "SECRET_SUFFIXES",
     "TYPE_JUDGE",
     "CatalogCheck",
     "DatabaseEvaluator",
     "catalog_checks",
+    "looks_secret",
     "reflect_namespace",
     "type_judge",
 ]

@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import UnaryExpression, conv
 from seedbed.config import Settings, load_settings
 from seedbed.db import database_errors, get_engine
 from seedbed.errors import ConfigError
-from seedbed.facts.catalog import CatalogCheck, DatabaseEvaluator, catalog_checks
+from seedbed.facts.catalog import CatalogCheck, DatabaseEvaluator, catalog_checks, looks_secret
 from seedbed.models.base import UPDATED_AT_FUNCTION
 from seedbed.models.rules import SqlCheck
 from seedbed.sqltext import escaped, quote_ident
@@ -224,6 +224,8 @@ def _column(column: sa.Column[Any], imports: set[str], schema: str) -> str:
         else:
             args.append(f"server_default={_text(sql)}")
     args.append(f"nullable={bool(column.nullable)}")
+    if looks_secret(column.table.name, column.name):
+        args.append('info={"sensitive": True}')  # its values never appear in reports
     if column.comment:
         args.append(f"comment={column.comment!r}")
     return f"sa.Column({', '.join(args)})"

@@ -54,7 +54,8 @@ def stage_name(table: sa.Table) -> str:
 def create_stage_sql(table: sa.Table) -> str:
     return (
         f"CREATE TEMP TABLE {stage_name(table)} "
-        f"(LIKE {qualified(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) ON COMMIT DROP"
+        f"(LIKE {qualified(table)} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS) "
+        "ON COMMIT DROP"
     )
 
 
@@ -65,8 +66,11 @@ def merge_sql(table: sa.Table, columns: Sequence[str], key: Sequence[str], mode:
     """
     cols = ", ".join(quote_ident(c) for c in columns)
     keys = ", ".join(quote_ident(c) for c in key)
+    # A GENERATED ALWAYS identity keeps the seed's values, as COPY keeps them.
+    always = any(getattr(table.c[c].identity, "always", False) for c in columns)
     head = (
         f"INSERT INTO {qualified(table)} AS target ({cols}) "
+        f"{'OVERRIDING SYSTEM VALUE ' if always else ''}"
         f"SELECT {cols} FROM {stage_name(table)} ORDER BY {keys} "
         f"ON CONFLICT ({keys}) "
     )
