@@ -14,12 +14,15 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 import seedbed
 from seedbed.config import Settings
 from seedbed.db import get_engine
+from seedbed.facts.checksql import rules_from_check
 from seedbed.sqltext import quote_ident
 from tests.helpers import fresh_settings, namespace_checksums, run_cli
 
@@ -45,8 +48,8 @@ CREATE TABLE {ns}.kinds (
   code char(5),
   label varchar(12),
   amount numeric(12, 2),
-  ratio numeric,
-  real_v double precision,
+  ratio numeric CONSTRAINT ratio_floor CHECK (ratio >= -1),
+  real_v double precision CONSTRAINT real_floor CHECK (real_v >= -1 OR real_v IS NULL),
   small smallint,
   big bigint,
   js json,
@@ -220,3 +223,57 @@ def test_a_pulled_model_reports_every_wrong_value_too(source, target, db_env, tm
     assert result.returncode == 1, result.stderr
     found = {(r["line"], r["column"], r["rule"]) for r in json.loads(result.stdout)}
     assert found == _expected()
+
+
+NUMBER_CHECKS = [
+    "x >= 0",
+    "x > 5",
+    "x < 'Infinity'",
+    "x = 'NaN'",
+    "x <> 'NaN'",
+    "NOT (x > 5)",
+    "x BETWEEN 0 AND 10",
+    "x IN (1, 'NaN')",
+    "x > y",
+    "x = y",
+]
+NUMBERS = ["NaN", "Infinity", "-Infinity", "0", "5", "-1.5e-7", None]
+
+
+@pytest.mark.parametrize("kind", ["numeric", "double precision"])
+def test_translated_checks_judge_nan_and_infinity_as_postgresql_does(kind, base_settings):
+    engine = get_engine(base_settings)
+    pairs = [(x, y) for x in NUMBERS for y in ("NaN", "Infinity", "5")]
+    frame = pd.DataFrame({"x": [x for x, _ in pairs], "y": [y for _, y in pairs]}, dtype=object)
+    translated = 0
+    for check in NUMBER_CHECKS:
+        rules = rules_from_check(check, {"x": kind, "y": kind}, name="c")
+        if rules is None:
+            continue  # left to the database
+        translated += 1
+        ours = [all(bool(r.passes(frame).iloc[i]) for r in rules) for i in range(len(pairs))]
+        with engine.connect() as conn:
+            theirs = [
+                conn.execute(
+                    sa.text(
+                        f"SELECT ({check}) IS NOT FALSE FROM "
+                        f"(SELECT CAST(:x AS {kind}) AS x, CAST(:y AS {kind}) AS y) AS t"
+                    ),
+                    {"x": x, "y": y},
+                ).scalar_one()
+                for x, y in pairs
+            ]
+        assert ours == theirs, check
+    assert translated >= 6  # quoted constants ('NaN', 'Infinity') are left to the database
+
+
+def test_the_shipped_model_asks_for_an_explicit_offset_and_says_why(tmp_path):
+    (tmp_path / "user.csv").write_text(
+        "id,email,created_at\n"
+        "0b0c1c2e-1f0a-4a9a-9a1a-0a0a0a0a0a0a,a@example.com,2026-01-01 10:00:00\n"
+        "1b0c1c2e-1f0a-4a9a-9a1a-0a0a0a0a0a0a,b@example.com,2026-01-01 10:00:00+00\n"
+    )
+    report = seedbed.validate(tmp_path, models="seedbed.models")
+    [row] = report.failures.itertuples()
+    assert (row.line, row.column, row.rule) == (2, "created_at", "type")
+    assert "explicit UTC offset" in row.message and "session's TimeZone" in row.message
