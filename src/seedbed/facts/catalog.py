@@ -100,6 +100,9 @@ def looks_secret(table: str, column: str) -> bool:
 #: columns whose type seedbed does not read in-process (see :func:`type_judge`).
 TYPE_JUDGE = "type_judge"
 
+#: The values of a JSON array of strings bound as ``:v``, as rows of text.
+_JSON_VALUES = "json_array_elements_text(CAST(:v AS json))"
+
 #: The row number column of the evaluation query; quoted, so no table column collides.
 _ROW = quote_ident("seedbed row")
 
@@ -160,7 +163,8 @@ class DatabaseEvaluator:
 
         For the types seedbed does not read in-process (bytea, arrays,
         intervals, times, tsvector, domains over them...). The distinct
-        values go in one query, bound as a text array; ``pg_input_is_valid``
+        values go in one query, bound as one JSON array (several times
+        faster to send than a text array); ``pg_input_is_valid``
         judges them on PostgreSQL 16 and later, and on older servers a cast
         of the whole batch is split in halves until the values that fail are
         found. Type names resolve in ``schema`` first, as the table's do.
@@ -178,11 +182,9 @@ class DatabaseEvaluator:
                 {"path": f"{quote_ident(schema)}, public"},
             )
             if (conn.dialect.server_version_info or (0,)) >= (16,):
-                sql = (
-                    "SELECT u.v FROM unnest(CAST(:v AS TEXT[])) AS u(v) "
-                    "WHERE NOT pg_input_is_valid(u.v, :t)"
-                )
-                refused = set(conn.execute(sa.text(sql), {"v": distinct, "t": sql_type}).scalars())
+                sql = f"SELECT u.v FROM {_JSON_VALUES} AS u(v) WHERE NOT pg_input_is_valid(u.v, :t)"
+                params = {"v": json.dumps(distinct), "t": sql_type}
+                refused = set(conn.execute(sa.text(sql), params).scalars())
             else:
                 refused = _uncastable(conn, sql_type, distinct)
         if refused:
@@ -262,10 +264,10 @@ class DatabaseEvaluator:
 
 def _uncastable(conn: sa.Connection, sql_type: str, values: list[str]) -> set[str]:
     """The ``values`` a cast to ``sql_type`` refuses, found by halving a failing batch."""
-    sql = sa.text(f"SELECT count(CAST(u.v AS {sql_type})) FROM unnest(CAST(:v AS TEXT[])) AS u(v)")
+    sql = sa.text(f"SELECT count(CAST(u.v AS {sql_type})) FROM {_JSON_VALUES} AS u(v)")
     try:
         with conn.begin_nested():
-            conn.execute(sql, {"v": values})
+            conn.execute(sql, {"v": json.dumps(values)})
         return set()
     except sa.exc.DBAPIError as exc:
         if not (getattr(exc.orig, "sqlstate", None) or "").startswith(("22", "23")):
