@@ -16,8 +16,12 @@ first: a value it cannot read is a ``type`` row, as COPY would refuse it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from seedbed.facts import ColumnSpec, DatabaseEvaluator, RuleSpec, SqlCheck, TableSpec, type_judge
 from seedbed.facts import spec as k
@@ -33,11 +37,22 @@ _TEXT_TYPES = frozenset({"TEXT", "VARCHAR", "CHAR", "CHARACTER", "CHARACTER VARY
 _BOUNDED_NUMBERS = ("NUMERIC(", "DECIMAL(", "DOUBLE PRECISION", "REAL", "FLOAT")
 
 
-def read_by_database(column: ColumnSpec) -> bool:
-    """Is ``column`` of a type whose values seedbed does not check fully itself?"""
+_DIALECT: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def base_type(table: sa.Table, name: str) -> str:
+    """The SQL type of column ``name``, or of the base type of its domain."""
+    kind = table.c[name].type
+    while isinstance(kind, postgresql.DOMAIN):  # the domain's own CHECKs are rules
+        kind = kind.data_type
+    return str(kind.compile(dialect=_DIALECT))
+
+
+def read_by_database(column: ColumnSpec, sql_type: str) -> bool:
+    """Is ``column`` (of ``sql_type``) of a type whose values seedbed does not check fully?"""
     if column.kind == k.NUMERIC:
-        return column.sql_type.upper().startswith(_BOUNDED_NUMBERS)
-    return column.kind == k.TEXT and column.sql_type.split("(")[0].upper() not in _TEXT_TYPES
+        return sql_type.upper().startswith(_BOUNDED_NUMBERS)
+    return column.kind == k.TEXT and sql_type.split("(")[0].upper() not in _TEXT_TYPES
 
 
 def _types_in_database(spec: TableSpec, chunk: SeedChunk) -> ValidationReport:
@@ -49,13 +64,16 @@ def _types_in_database(spec: TableSpec, chunk: SeedChunk) -> ValidationReport:
     n = len(chunk.frame)
     for name in chunk.frame.columns:
         column = spec.columns.get(str(name))
-        if column is None or not read_by_database(column):
+        if column is None:
+            continue
+        sql_type = base_type(spec.table, column.name)
+        if not read_by_database(column, sql_type):
             continue
         series = chunk.frame[name]
         held = ~series.isna().to_numpy(dtype=bool) & ~unreadable(chunk.invalid, [column.name], n)
         cells = series.to_numpy(dtype=object)
         values = [str(v) if keep else None for v, keep in zip(cells, held, strict=True)]
-        bad = judge.unreadable(str(spec.table.schema), column.sql_type, values)
+        bad = judge.unreadable(str(spec.table.schema), sql_type, values)
         if not bad.any():
             continue
         chunk.invalid[column.name] = unreadable(chunk.invalid, [column.name], n) | bad
@@ -67,7 +85,7 @@ def _types_in_database(spec: TableSpec, chunk: SeedChunk) -> ValidationReport:
                 column=column.name,
                 rule="type",
                 values=display_values(cells[bad], column.sensitive),
-                message=f"must be a valid {column.sql_type} value (read by PostgreSQL)",
+                message=f"must be a valid {sql_type} value (read by PostgreSQL)",
             )
         )
     return ValidationReport.concat(reports)
