@@ -97,7 +97,12 @@ def test_the_catalog_says_which_columns_the_database_fills(adopted):
 
 @pytest.mark.parametrize(
     ("mode", "strategy"),
-    [("insert", "rebuild"), ("insert", "incremental"), ("upsert", "auto")],
+    [
+        ("insert", "rebuild"),
+        ("insert", "incremental"),
+        ("upsert", "auto"),
+        ("skip-existing", "auto"),
+    ],
 )
 def test_identity_serial_and_defaulted_columns_may_be_left_out(adopted, tmp_path, mode, strategy):
     engine = get_engine(adopted)
