@@ -159,10 +159,10 @@ class DatabaseEvaluator:
         return out
 
     def unreadable(self, schema: str, sql_type: str, values: Sequence[str | None]) -> np.ndarray:
-        """True where PostgreSQL cannot read a value as ``sql_type`` (a domain: its CHECKs too).
+        """True where PostgreSQL cannot read a value as ``sql_type``.
 
         For the types seedbed does not read in-process (bytea, arrays,
-        intervals, times, tsvector, domains over them...). The distinct
+        intervals, times, tsvector, bounded numbers...). The distinct
         values go in one query, bound as one JSON array (several times
         faster to send than a text array); ``pg_input_is_valid``
         judges them on PostgreSQL 16 and later, and on older servers a cast
