@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -363,6 +364,48 @@ def _with_rules(
             table.append_constraint(dataclasses.replace(rule, name=check.name).constraint())
 
 
+class CatalogType(sa.types.UserDefinedType[str]):
+    """A type SQLAlchemy does not know (``point``, a composite type, an extension's
+    type), under the name the catalog gives it; its values are read as text and
+    judged by the database (:meth:`DatabaseEvaluator.unreadable`)."""
+
+    cache_ok = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return self.name
+
+
+#: Every column's type as the catalog names it (``format_type``).
+_COLUMN_TYPES_SQL = """
+SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+FROM pg_attribute AS a
+JOIN pg_class AS c ON c.oid = a.attrelid
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = :schema AND a.attnum > 0 AND NOT a.attisdropped
+"""
+
+
+def _name_unknown_types(conn: sa.Connection, metadata: sa.MetaData, schema: str) -> None:
+    """Give each column that reflection could not type its catalog type, as a CatalogType."""
+    unknown = [
+        column
+        for table in metadata.tables.values()
+        for column in table.columns
+        if isinstance(column.type, sa.types.NullType)
+    ]
+    if not unknown:
+        return
+    names = {
+        (str(table), str(column)): str(kind)
+        for table, column, kind in conn.execute(sa.text(_COLUMN_TYPES_SQL), {"schema": schema})
+    }
+    for column in unknown:
+        column.type = CatalogType(names.get((column.table.name, column.name), "text"))
+
+
 def type_judge(table: sa.Table) -> DatabaseEvaluator | None:
     """Who reads the values of ``table``'s columns of types seedbed does not read itself:
     the database a catalog model was read from, or None (COPY judges them at load)."""
@@ -379,7 +422,10 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     info = {NO_UPDATED_AT_TRIGGER: True, FROM_CATALOG: True}
     metadata = sa.MetaData(schema=schema, info=info)
     with database_errors(f"cannot read the namespace {schema!r}"), engine.connect() as conn:
-        metadata.reflect(conn, schema=schema, resolve_fks=False)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)
+            metadata.reflect(conn, schema=schema, resolve_fks=False)
+        _name_unknown_types(conn, metadata, schema)
         checks = catalog_checks(conn, schema)
         ctype = conn.execute(
             sa.text("SELECT datctype FROM pg_database WHERE datname = current_database()")
@@ -408,6 +454,7 @@ __all__ = [
     "SECRET_SUFFIXES",
     "TYPE_JUDGE",
     "CatalogCheck",
+    "CatalogType",
     "DatabaseEvaluator",
     "catalog_checks",
     "looks_secret",
