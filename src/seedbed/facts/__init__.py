@@ -15,7 +15,7 @@ import typing
 from seedbed.lazymodules import lazy_exports as _lazy_exports
 
 if typing.TYPE_CHECKING:
-    from seedbed.facts.catalog import DatabaseEvaluator, reflect_namespace
+    from seedbed.facts.catalog import DatabaseEvaluator, reflect_namespace, type_judge
     from seedbed.facts.declaration import (
         NAMING_CONVENTION,
         PARTITIONS,
@@ -55,7 +55,7 @@ if typing.TYPE_CHECKING:
 
 #: The public names, by the module that defines them.
 _LAZY = {
-    "seedbed.facts.catalog": ("DatabaseEvaluator", "reflect_namespace"),
+    "seedbed.facts.catalog": ("DatabaseEvaluator", "reflect_namespace", "type_judge"),
     "seedbed.facts.declaration": (
         "NAMING_CONVENTION",
         "PARTITIONS",
@@ -130,6 +130,7 @@ __all__ = [
     "table_keys",
     "table_spec",
     "tables_with_updated_at",
+    "type_judge",
     "unique_column_sets",
     "updated_at_function_sql",
     "updated_at_trigger_sql",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -26,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seedbed.db import database_errors
-from seedbed.errors import ConfigError
+from seedbed.errors import ConfigError, DatabaseError
 from seedbed.facts.partitions import catalog_partitions
 from seedbed.facts.spec import FROM_CATALOG
 from seedbed.facts.triggers import filled_by_triggers, mark_filled_columns
@@ -58,6 +59,52 @@ JOIN pg_namespace AS n ON n.oid = r.relnamespace
 WHERE c.contype = 'c' AND n.nspname = :schema
 ORDER BY r.relname, c.conname
 """
+
+#: How a column's name ends (letters only, lowercase: ``accessToken``,
+#: ``access_token`` and ``ACCESS-TOKEN`` all end in ``token``) when it holds a
+#: secret. A model read from a catalog, or pulled, marks such columns
+#: sensitive, as the shipped model marks its own: their values never appear in
+#: reports, logs or errors.
+SECRET_SUFFIXES = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "hash",
+    "salt",
+    "apikey",
+    "accesskey",
+    "privatekey",
+    "secretkey",
+    "signingkey",
+    "encryptionkey",
+    "backupcodes",
+)
+#: Secret columns whose names say nothing: (table, column), compared as above.
+SECRET_COLUMNS = frozenset({("verification", "value")})  # Better Auth's verification secret
+
+
+def _letters(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def looks_secret(table: str, column: str) -> bool:
+    """Does the column's name say it holds a secret (see :data:`SECRET_SUFFIXES`)?
+
+    >>> looks_secret("account", "accessToken"), looks_secret("account", "token_expires_at")
+    (True, False)
+    """
+    name = _letters(column)
+    return name.endswith(SECRET_SUFFIXES) or (_letters(table), name) in SECRET_COLUMNS
+
+
+#: ``MetaData.info`` key: the :class:`DatabaseEvaluator` that reads the values of
+#: columns whose type seedbed does not read in-process (see :func:`type_judge`).
+TYPE_JUDGE = "type_judge"
+
+#: The values of a JSON array of strings bound as ``:v``, as rows of text.
+_JSON_VALUES = "json_array_elements_text(CAST(:v AS json))"
 
 #: The row number column of the evaluation query; quoted, so no table column collides.
 _ROW = quote_ident("seedbed row")
@@ -114,6 +161,39 @@ class DatabaseEvaluator:
             out[k] = refusing[at]
         return out
 
+    def unreadable(self, schema: str, sql_type: str, values: Sequence[str | None]) -> np.ndarray:
+        """True where PostgreSQL cannot read a value as ``sql_type``.
+
+        For the types seedbed does not read in-process (bytea, arrays,
+        intervals, times, tsvector, bounded numbers...). The distinct
+        values go in one query, bound as one JSON array (several times
+        faster to send than a text array); ``pg_input_is_valid``
+        judges them on PostgreSQL 16 and later, and on older servers a cast
+        of the whole batch is split in halves until the values that fail are
+        found. Type names resolve in ``schema`` first, as the table's do.
+        """
+        distinct = list(dict.fromkeys(v for v in values if v is not None))
+        bad = np.zeros(len(values), dtype=bool)
+        if not distinct:
+            return bad
+        with (
+            database_errors(f"reading values as {sql_type} in the database"),
+            self.engine.begin() as conn,
+        ):
+            conn.execute(
+                sa.text("SELECT set_config('search_path', :path, true)"),
+                {"path": f"{quote_ident(schema)}, public"},
+            )
+            if (conn.dialect.server_version_info or (0,)) >= (16,):
+                sql = f"SELECT u.v FROM {_JSON_VALUES} AS u(v) WHERE NOT pg_input_is_valid(u.v, :t)"
+                params = {"v": json.dumps(distinct), "t": sql_type}
+                refused = set(conn.execute(sa.text(sql), params).scalars())
+            else:
+                refused = _uncastable(conn, sql_type, distinct)
+        if refused:
+            bad[:] = [v in refused for v in values]
+        return bad
+
     def _refusals(
         self,
         rules: Sequence[SqlCheck],
@@ -121,7 +201,43 @@ class DatabaseEvaluator:
         types: Sequence[str],
         unique: Sequence[tuple[str | None, ...]],
     ) -> dict[int, tuple[bool, ...]]:
-        """Position in ``unique`` -> which rules refuse it, for the refused combinations."""
+        """Position in ``unique`` -> which rules refuse it, for the refused combinations.
+
+        A CHECK that raises an error for some values (a division by zero, a
+        cast that fails) would make COPY refuse those rows: the batch is split
+        in halves until the rows that raise are found, and the rule that
+        raises for a row refuses it. Only a failing batch pays for this.
+        """
+        try:
+            return self._batch(rules, columns, types, unique)
+        except DatabaseError as exc:
+            if not _raised_by_values(exc):
+                raise
+        if len(unique) > 1:
+            half = len(unique) // 2
+            found = self._refusals(rules, columns, types, unique[:half])
+            later = self._refusals(rules, columns, types, unique[half:])
+            found.update({i + half: flags for i, flags in later.items()})
+            return found
+        flags = []
+        for rule in rules:
+            try:
+                verdict = self._batch([rule], columns, types, unique)
+            except DatabaseError as exc:
+                if not _raised_by_values(exc):
+                    raise
+                verdict = {0: (True,)}
+            flags.append(bool(verdict.get(0, (False,))[0]))
+        return {0: tuple(flags)} if any(flags) else {}
+
+    def _batch(
+        self,
+        rules: Sequence[SqlCheck],
+        columns: Sequence[str],
+        types: Sequence[str],
+        unique: Sequence[tuple[str | None, ...]],
+    ) -> dict[int, tuple[bool, ...]]:
+        """:meth:`_refusals` in one query; a value a rule cannot judge raises DatabaseError."""
         names = [f"v{i}" for i in range(len(columns))]
         tests = [f"({escaped(rule.expression)}) IS FALSE" for rule in rules]
         if columns:
@@ -147,6 +263,28 @@ class DatabaseEvaluator:
         if not columns:
             return {i: tuple(found[0][1:]) for i in range(len(unique))} if found else {}
         return {int(row[0]) - 1: tuple(bool(v) for v in row[1:]) for row in found}
+
+
+def _uncastable(conn: sa.Connection, sql_type: str, values: list[str]) -> set[str]:
+    """The ``values`` a cast to ``sql_type`` refuses, found by halving a failing batch."""
+    sql = sa.text(f"SELECT count(CAST(u.v AS {sql_type})) FROM {_JSON_VALUES} AS u(v)")
+    try:
+        with conn.begin_nested():
+            conn.execute(sql, {"v": json.dumps(values)})
+        return set()
+    except sa.exc.DBAPIError as exc:
+        if not (getattr(exc.orig, "sqlstate", None) or "").startswith(("22", "23")):
+            raise
+    if len(values) == 1:
+        return set(values)
+    half = len(values) // 2
+    return _uncastable(conn, sql_type, values[:half]) | _uncastable(conn, sql_type, values[half:])
+
+
+def _raised_by_values(exc: DatabaseError) -> bool:
+    """Did the server refuse the values themselves (a data exception, a domain's CHECK)?"""
+    state = getattr(getattr(exc.__cause__, "orig", None), "sqlstate", None) or ""
+    return state.startswith(("22", "23"))
 
 
 def _as_text(series: pd.Series) -> list[str | None]:
@@ -247,6 +385,55 @@ def ascii_case_only(conn: sa.Connection) -> bool:
     return False
 
 
+class CatalogType(sa.types.UserDefinedType[str]):
+    """A type SQLAlchemy does not know (``point``, a composite type, an extension's
+    type), under the name the catalog gives it; its values are read as text and
+    judged by the database (:meth:`DatabaseEvaluator.unreadable`)."""
+
+    cache_ok = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return self.name
+
+
+#: Every column's type as the catalog names it (``format_type``).
+_COLUMN_TYPES_SQL = """
+SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+FROM pg_attribute AS a
+JOIN pg_class AS c ON c.oid = a.attrelid
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = :schema AND a.attnum > 0 AND NOT a.attisdropped
+"""
+
+
+def _name_unknown_types(conn: sa.Connection, metadata: sa.MetaData, schema: str) -> None:
+    """Give each column that reflection could not type its catalog type, as a CatalogType."""
+    unknown = [
+        column
+        for table in metadata.tables.values()
+        for column in table.columns
+        if isinstance(column.type, sa.types.NullType)
+    ]
+    if not unknown:
+        return
+    names = {
+        (str(table), str(column)): str(kind)
+        for table, column, kind in conn.execute(sa.text(_COLUMN_TYPES_SQL), {"schema": schema})
+    }
+    for column in unknown:
+        column.type = CatalogType(names.get((column.table.name, column.name), "text"))
+
+
+def type_judge(table: sa.Table) -> DatabaseEvaluator | None:
+    """Who reads the values of ``table``'s columns of types seedbed does not read itself:
+    the database a catalog model was read from, or None (COPY judges them at load)."""
+    judge = table.metadata.info.get(TYPE_JUDGE)
+    return judge if isinstance(judge, DatabaseEvaluator) else None
+
+
 def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     """Every table of namespace ``schema`` as the catalog holds it, with its CHECKs as rules.
 
@@ -259,7 +446,10 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
         partitions = catalog_partitions(conn, schema)
         # A partition is part of its partitioned table, never a table of the model.
         not_a_partition = lambda name, _: name not in partitions.names  # noqa: E731
-        metadata.reflect(conn, schema=schema, resolve_fks=False, only=not_a_partition)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)
+            metadata.reflect(conn, schema=schema, resolve_fks=False, only=not_a_partition)
+        _name_unknown_types(conn, metadata, schema)
         checks = catalog_checks(conn, schema)
         filled = filled_by_triggers(conn, schema)
         ascii_case = ascii_case_only(conn)
@@ -271,18 +461,27 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     mark_filled_columns(metadata, filled)
     _drop_outside_keys(metadata)
     evaluator = DatabaseEvaluator(engine)
+    metadata.info[TYPE_JUDGE] = evaluator
     for table in metadata.tables.values():
         for column in table.columns:
             if column.comment:
                 column.info["doc"] = column.comment
+            if looks_secret(table.name, column.name):
+                column.info["sensitive"] = True
         _with_rules(table, [c for c in checks if c.table == table.name], evaluator, ascii_case)
     return metadata
 
 
 __all__ = [
+    "SECRET_COLUMNS",
+    "SECRET_SUFFIXES",
+    "TYPE_JUDGE",
     "CatalogCheck",
+    "CatalogType",
     "DatabaseEvaluator",
     "ascii_case_only",
     "catalog_checks",
+    "looks_secret",
     "reflect_namespace",
+    "type_judge",
 ]

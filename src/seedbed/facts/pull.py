@@ -36,6 +36,7 @@ from seedbed.facts.catalog import (
     DatabaseEvaluator,
     ascii_case_only,
     catalog_checks,
+    looks_secret,
 )
 from seedbed.facts.partitions import catalog_partitions
 from seedbed.facts.referenced import (
@@ -104,6 +105,8 @@ class _SettingsEvaluator(DatabaseEvaluator):
 
 
 _EVALUATOR = _SettingsEvaluator()
+#: The database the settings name, as judge of a pulled model's CHECKs and values.
+SETTINGS_EVALUATOR: DatabaseEvaluator = _EVALUATOR
 
 
 def catalog_check(
@@ -269,8 +272,13 @@ def _column(column: sa.Column[Any], imports: set[str], schema: str) -> str:
     args.append(f"nullable={bool(column.nullable)}")
     if column.comment:
         args.append(f"comment={column.comment!r}")
+    info: dict[str, Any] = {}
+    if looks_secret(column.table.name, column.name):
+        info["sensitive"] = True  # its values never appear in reports
     if column.info.get(FILLED_BY_TRIGGER):  # a seed may leave it out: the trigger fills it
-        args.append(f"info={{{FILLED_BY_TRIGGER!r}: {column.info[FILLED_BY_TRIGGER]!r}}}")
+        info[FILLED_BY_TRIGGER] = column.info[FILLED_BY_TRIGGER]
+    if info:
+        args.append(f"info={info!r}")
     return f"sa.Column({', '.join(args)})"
 
 
@@ -406,6 +414,8 @@ def _base_source(manages_updated_at: bool) -> str:
     lines = [
         '"""The base of the models `seedbed db pull` wrote: SEEDBED_MODELS names this folder."""',
         "",
+        "from seedbed.facts.catalog import TYPE_JUDGE",
+        "from seedbed.facts.pull import SETTINGS_EVALUATOR",
         "from seedbed.facts.spec import FROM_CATALOG",
         "from seedbed.models import new_base",
         "from seedbed.models.base import NO_UPDATED_AT_TRIGGER",
@@ -413,6 +423,8 @@ def _base_source(manages_updated_at: bool) -> str:
         "Base = new_base()",
         "# CHECKs carry the database's own names.",
         "Base.metadata.info[FROM_CATALOG] = True",
+        "# Values of bytea, arrays and other types seedbed does not read: the database reads them.",
+        "Base.metadata.info[TYPE_JUDGE] = SETTINGS_EVALUATOR",
     ]
     if not manages_updated_at:
         lines.append("# The namespace has no set_updated_at trigger function: none is declared.")
@@ -492,4 +504,11 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
     return result
 
 
-__all__ = ["PullResult", "TableSummary", "catalog_check", "pull", "render_table"]
+__all__ = [
+    "SETTINGS_EVALUATOR",
+    "PullResult",
+    "TableSummary",
+    "catalog_check",
+    "pull",
+    "render_table",
+]

@@ -64,6 +64,7 @@ class ColumnSpec:
     max_length: int | None = None
     int_range: tuple[int, int] | None = None
     default: Any = None  # the value the database fills in when the column is left out
+    generated: bool = False  # GENERATED ALWAYS AS (...): the database computes it, COPY refuses it
 
     @property
     def required(self) -> bool:
@@ -166,10 +167,14 @@ def _fields(column: sa.Column[Any]) -> dict[str, Any]:
     return {
         "name": column.name,
         "nullable": (bool(column.nullable) or filled) and not column.primary_key,
-        "has_default": column.server_default is not None or column.identity is not None or filled,
+        "has_default": column.server_default is not None
+        or column.identity is not None
+        or column.computed is not None
+        or filled,
         "sensitive": bool(column.info.get("sensitive")),
         "sql_type": _compiled(column.type),
         "default": _server_default(column),
+        "generated": column.computed is not None,
         **_kind(column),
     }
 

@@ -59,7 +59,8 @@ def create_stage_sql(table: sa.Table) -> str:
     """
     sql = (
         f"CREATE TEMP TABLE {stage_name(table)} "
-        f"(LIKE {qualified(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) ON COMMIT DROP"
+        f"(LIKE {qualified(table)} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS) "
+        "ON COMMIT DROP"
     )
     for column in table.columns:
         if FILLED_BY_TRIGGER in column.info:
@@ -85,8 +86,11 @@ def merge_sql(
     """
     cols = ", ".join(quote_ident(c) for c in columns)
     keys = ", ".join(quote_ident(c) for c in key)
+    # A GENERATED ALWAYS identity keeps the seed's values, as COPY keeps them.
+    always = any(getattr(table.c[c].identity, "always", False) for c in columns)
     head = (
         f"INSERT INTO {qualified(table)} AS target ({cols}) "
+        f"{'OVERRIDING SYSTEM VALUE ' if always else ''}"
         f"SELECT {cols} FROM {stage_name(table)} ORDER BY {keys} "
         f"ON CONFLICT ({keys}) "
     )

@@ -191,16 +191,43 @@ class _Values:
     exact: Callable[[int], Any] | None = None
 
 
+class _NotANumber:
+    """PostgreSQL's NaN: equal to itself and greater than every other number, Infinity too."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _NotANumber)
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __lt__(self, other: object) -> bool:
+        return False
+
+    def __le__(self, other: object) -> bool:
+        return isinstance(other, _NotANumber)
+
+    def __gt__(self, other: object) -> bool:
+        return not isinstance(other, _NotANumber)
+
+    def __ge__(self, other: object) -> bool:
+        return True
+
+
+_NAN = _NotANumber()
+
+
 def _values(term: Term, frame: pd.DataFrame) -> _Values:
     n = len(frame)
     if isinstance(term, Constant):
         value = term.value
-        if term.family == NUMBER:
-            exact = Decimal(value)
-            return _Values(np.full(n, float(exact)), np.zeros(n, bool), lambda i: exact)
-        if term.family in (FLOAT, FLOAT4):
-            number = float(np.float32(value)) if term.family == FLOAT4 else float(value)
-            return _Values(np.full(n, number), np.zeros(n, bool))
+        if term.family in NUMERIC_FAMILIES:
+            exact: Any = Decimal(value) if term.family == NUMBER else float(value)
+            number = float(np.float32(exact)) if term.family == FLOAT4 else float(exact)
+            if number != number:  # NaN, as a column's NaN compares
+                exact, number = _NAN, np.inf
+            elif term.family != NUMBER:
+                exact = number
+            return _Values(np.full(n, number), np.zeros(n, bool), lambda i: exact)
         if term.family in TIME_FAMILIES:
             return _Values(np.full(n, int(value), dtype="int64"), np.zeros(n, bool))
         filled = np.empty(n, dtype=object)
@@ -210,13 +237,16 @@ def _values(term: Term, frame: pd.DataFrame) -> _Values:
     null = series.isna().to_numpy(dtype=bool)
     family = term.family
     if family in NUMERIC_FAMILIES and not term.functions:
-        floats = pd.to_numeric(series, errors="coerce").astype("float64").to_numpy(na_value=0.0)
+        numbers = pd.to_numeric(series, errors="coerce").astype("float64")
+        # NaN compares as infinity; a tie is settled by the exact values, where NaN is largest.
+        nan = numbers.isna().to_numpy(dtype=bool) & ~null
+        floats = np.where(nan, np.inf, numbers.to_numpy(na_value=0.0))
         if family == FLOAT4:
             floats = floats.astype(np.float32).astype(np.float64)
         if family != NUMBER:
-            return _Values(floats, null)
+            return _Values(floats, null, lambda i: _NAN if nan[i] else floats[i])
         objects = series.to_numpy(dtype=object)
-        return _Values(floats, null, lambda i: Decimal(str(objects[i])))
+        return _Values(floats, null, lambda i: _NAN if nan[i] else Decimal(str(objects[i])))
     if family in TIME_FAMILIES:
         return _Values(_micros(series, family), null)
     objects = series.astype(object).where(~null, None).to_numpy(dtype=object)

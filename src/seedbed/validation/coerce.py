@@ -5,11 +5,18 @@ pyarrow kernels (RE2 regular expressions, casts); where seedbed is stricter
 than PostgreSQL's input functions it says so below, and ``tests/test_parity.py``
 lists the same cases:
 
-- booleans: only ``true`` and ``false`` (PostgreSQL also takes t, yes, on, 1…);
-- timestamps: ISO 8601 with seconds and an explicit UTC offset, at most six
-  fractional digits, years 1 to 9999 (PostgreSQL would also take dates alone,
-  ``infinity``, words like ``now``, and would fill a missing offset from the
-  session's TimeZone, which makes the stored instant depend on the reader);
+- booleans: ``true``/``false`` and ``t``/``f`` as PostgreSQL prints them
+  (PostgreSQL also takes yes, on, 1…);
+- ``timestamptz``: ISO 8601 with seconds and an explicit UTC offset (``Z``,
+  ``+00``, ``+05:30``), at most six fractional digits, years 1 to 9999
+  (PostgreSQL would also take dates alone, ``infinity``, words like ``now``,
+  and would fill a missing offset from the session's TimeZone, which makes the
+  stored instant depend on the reader);
+- ``timestamp`` (without time zone): ISO 8601 dates alone, with minutes, or
+  with seconds and up to six fractional digits; an offset is ignored, as
+  PostgreSQL ignores it (not read: ``infinity``, words, other date styles);
+- numeric: decimal numbers, and ``NaN``, ``Infinity``, ``-Infinity`` as
+  PostgreSQL prints them;
 - integers: optional sign and ASCII digits only (no spaces, ``_`` or ``0x``);
 - inet: dotted-quad IPv4 without leading zeros, or IPv6, each with an optional
   prefix length (PostgreSQL also takes abbreviated forms such as ``10.1``);
@@ -36,17 +43,18 @@ from seedbed.facts import ColumnSpec
 from seedbed.facts import spec as k
 from seedbed.jsontext import InvalidJson, parse_json
 
+_OFFSET = r"(Z|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)"
 TIMESTAMPTZ_PATTERN = (
     r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]"
-    r":[0-5][0-9](\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)$"
+    r":[0-5][0-9](\.[0-9]{1,6})?" + _OFFSET + "$"
 )
 TIMESTAMP_PATTERN = (
-    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]"
-    r":[0-5][0-9](\.[0-9]{1,6})?$"
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([T ]([01][0-9]|2[0-3]):[0-5][0-9]"
+    r"(:[0-5][0-9](\.[0-9]{1,6})?)?" + _OFFSET + "?)?$"
 )
 DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 INTEGER_PATTERN = r"^[+-]?[0-9]{1,19}$"
-NUMERIC_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$"
+NUMERIC_PATTERN = r"^([+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?|NaN|[+-]?Infinity)$"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 IPV4_PATTERN = (
     r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
@@ -54,18 +62,23 @@ IPV4_PATTERN = (
 )
 
 _MESSAGES = {
-    k.BOOLEAN: "must be true or false",
-    k.TIMESTAMPTZ: "must be an ISO 8601 timestamp with a UTC offset, "
-    "e.g. 2024-05-01T12:00:00Z (years 1 to 9999, at most 6 fractional digits)",
-    k.TIMESTAMP: "must be an ISO 8601 timestamp, e.g. 2024-05-01T12:00:00",
+    k.BOOLEAN: "must be true or false (or t or f)",
+    k.TIMESTAMPTZ: "must be an ISO 8601 timestamp with an explicit UTC offset, "
+    "e.g. 2024-05-01T12:00:00Z or 2024-05-01 12:00:00+00 (without one, PostgreSQL would "
+    "use the session's TimeZone; years 1 to 9999, at most 6 fractional digits)",
+    k.TIMESTAMP: "must be an ISO 8601 timestamp, e.g. 2024-05-01T12:00:00 or 2024-05-01",
     k.DATE: "must be an ISO 8601 date, e.g. 2024-05-01",
     k.INTEGER: "must be a whole number in the column's range",
-    k.NUMERIC: "must be a decimal number",
+    k.NUMERIC: "must be a decimal number (or NaN, Infinity, -Infinity)",
     k.UUID: "must be a UUID",
     k.INET: "must be an IPv4 or IPv6 address, optionally with a /prefix length",
     k.JSON: "must be valid JSON (no NaN, no \\u0000)",
     k.TEXT: "must be text without NUL characters",
 }
+
+
+_TRUE = pa.array(["true", "t"])
+_FALSE = pa.array(["false", "f"])
 
 
 @dataclass
@@ -151,6 +164,8 @@ def _timestamps(arr: pa.Array, index: pd.Index, *, tz: bool) -> tuple[pd.Series,
     pattern = TIMESTAMPTZ_PATTERN if tz else TIMESTAMP_PATTERN
     present = ~_null_mask(arr)
     ok = _calendar_ok(arr, _matches(arr, pattern))
+    if not tz:  # PostgreSQL ignores an offset given to a timestamp without time zone
+        arr = pc.replace_substring_regex(arr, r"^([^T ]+[T ][0-9:.]+)" + _OFFSET + "$", r"\1")
     target = pa.timestamp("us", tz="UTC") if tz else pa.timestamp("us")
     readable = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
     stamps = readable.cast(target)
@@ -247,8 +262,8 @@ def _from_text(column: ColumnSpec, arr: pa.Array, index: pd.Index) -> tuple[pd.S
             arr = pc.if_else(pa.array(~bad), arr, pa.scalar(None, pa.string()))
         return _text_series(arr, index), bad
     if kind == k.BOOLEAN:
-        is_true = pc.equal(arr, "true").fill_null(False)
-        is_false = pc.equal(arr, "false").fill_null(False)
+        is_true = pc.is_in(arr, value_set=_TRUE).fill_null(False)
+        is_false = pc.is_in(arr, value_set=_FALSE).fill_null(False)
         ok = np.asarray(pc.or_(is_true, is_false).to_numpy(zero_copy_only=False), dtype=bool)
         values = pc.if_else(pa.array(ok), is_true, pa.scalar(None, pa.bool_()))
         return pd.Series(values.to_pandas(), index=index, dtype="boolean"), present & ~ok
@@ -261,7 +276,10 @@ def _from_text(column: ColumnSpec, arr: pa.Array, index: pd.Index) -> tuple[pd.S
         return dates, present & ~ok
     if kind == k.INTEGER:
         ints, bad = _integers(arr, column)
-        return pd.Series(ints.to_pandas(), index=index, dtype="Int64"), bad
+        # Built from the int64 buffer and a mask: through float64, big values lose digits.
+        held = np.asarray(ints.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+        whole = pd.arrays.IntegerArray(held, _null_mask(ints))
+        return pd.Series(whole, index=index), bad
     raise NotImplementedError(kind)
 
 

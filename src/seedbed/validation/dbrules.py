@@ -7,17 +7,88 @@ from, so a connection error stops validation (exit 2) instead of becoming a
 report row.
 Cells that could not be read are NA, pass the CHECK, and are reported once, as
 ``type``.
+
+Columns of types seedbed does not read in-process (bytea, arrays, intervals,
+times, tsvector, domains over them) of a model read from a catalog are read
+by that database too (:meth:`~seedbed.facts.DatabaseEvaluator.unreadable`),
+first: a value it cannot read is a ``type`` row, as COPY would refuse it.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
-from seedbed.facts import DatabaseEvaluator, RuleSpec, SqlCheck, TableSpec
+from seedbed.facts import ColumnSpec, DatabaseEvaluator, RuleSpec, SqlCheck, TableSpec, type_judge
+from seedbed.facts import spec as k
 from seedbed.validation.report import ValidationReport, display_values
 from seedbed.validation.rowchecks import unreadable
 from seedbed.validation.sources import SeedChunk
+
+#: Types of kind ``text`` that seedbed reads itself; the database reads the others.
+_TEXT_TYPES = frozenset({"TEXT", "VARCHAR", "CHAR", "CHARACTER", "CHARACTER VARYING", "NAME"})
+
+
+#: Numeric types whose range or precision seedbed does not check itself.
+_BOUNDED_NUMBERS = ("NUMERIC(", "DECIMAL(", "DOUBLE PRECISION", "REAL", "FLOAT")
+
+
+_DIALECT: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def base_type(table: sa.Table, name: str) -> str:
+    """The SQL type of column ``name``, or of the base type of its domain."""
+    kind = table.c[name].type
+    while isinstance(kind, postgresql.DOMAIN):  # the domain's own CHECKs are rules
+        kind = kind.data_type
+    return str(kind.compile(dialect=_DIALECT))
+
+
+def read_by_database(column: ColumnSpec, sql_type: str) -> bool:
+    """Is ``column`` (of ``sql_type``) of a type whose values seedbed does not check fully?"""
+    if column.kind == k.NUMERIC:
+        return sql_type.upper().startswith(_BOUNDED_NUMBERS)
+    return column.kind == k.TEXT and sql_type.split("(")[0].upper() not in _TEXT_TYPES
+
+
+def _types_in_database(spec: TableSpec, chunk: SeedChunk) -> ValidationReport:
+    """Values the database cannot read as their column's type; marked in ``chunk.invalid``."""
+    judge = type_judge(spec.table)
+    if judge is None:
+        return ValidationReport()
+    reports = []
+    n = len(chunk.frame)
+    for name in chunk.frame.columns:
+        column = spec.columns.get(str(name))
+        if column is None:
+            continue
+        sql_type = base_type(spec.table, column.name)
+        if not read_by_database(column, sql_type):
+            continue
+        series = chunk.frame[name]
+        held = ~series.isna().to_numpy(dtype=bool) & ~unreadable(chunk.invalid, [column.name], n)
+        cells = series.to_numpy(dtype=object)
+        values = [str(v) if keep else None for v, keep in zip(cells, held, strict=True)]
+        bad = judge.unreadable(str(spec.table.schema), sql_type, values)
+        if not bad.any():
+            continue
+        chunk.invalid[column.name] = unreadable(chunk.invalid, [column.name], n) | bad
+        reports.append(
+            ValidationReport.from_rows(
+                file=chunk.label,
+                table=spec.name,
+                lines=chunk.lines[np.flatnonzero(bad)],
+                column=column.name,
+                rule="type",
+                values=display_values(cells[bad], column.sensitive),
+                message=f"must be a valid {sql_type} value (read by PostgreSQL)",
+            )
+        )
+    return ValidationReport.concat(reports)
 
 
 def _verdicts(spec: TableSpec, full: pd.DataFrame) -> list[tuple[RuleSpec, np.ndarray]]:
@@ -40,8 +111,14 @@ def _verdicts(spec: TableSpec, full: pd.DataFrame) -> list[tuple[RuleSpec, np.nd
 
 def check_in_database(spec: TableSpec, chunk: SeedChunk, full: pd.DataFrame) -> ValidationReport:
     """The rows of ``chunk`` (``full``: with the defaults a rule reads) that a SqlCheck refuses."""
-    reports = []
+    reports = [_types_in_database(spec, chunk)]
     n = len(full)
+    if any(isinstance(item.rule, SqlCheck) for item in spec.rules) and chunk.invalid:
+        # Cells that cannot be read are NULL to the CHECKs, as they are to the rules.
+        full = full.copy()
+        for name, bad in chunk.invalid.items():
+            if name in full.columns and bad.any():
+                full[name] = full[name].astype(object).mask(bad, None)
     for item, refused in _verdicts(spec, full):
         rows = refused & ~unreadable(chunk.invalid, item.rule.columns, n)
         if not rows.any():

@@ -48,6 +48,7 @@ RULES = {
     "unknown_column": "a header names a column the table does not have",
     "duplicate_column": "a header names a column twice",
     "missing_column": "a required column (NOT NULL, no default) is not in the header",
+    "generated_column": "a header names a column the database generates (GENERATED ALWAYS AS)",
 }
 
 
