@@ -248,6 +248,12 @@ CORPUS: list[tuple[str, str]] = [
     ("a integer, t text", "a IS NULL = (t IS NULL)"),
     ("a integer, t text", "(a > 0) <> (t LIKE 'a%')"),
     ("a integer, b integer", "(a + b = 2) = (a IS NULL)"),
+    ("n integer", "coalesce(n, 0) <= 5"),
+    ("n integer", "COALESCE(n, 10) < 5"),
+    ("n integer", "3 < coalesce(n, 4)"),
+    ("p numeric(10,2)", "coalesce(p, 0.5) > 0.50"),
+    ("t text", "coalesce(t, '') <> ''"),
+    ("d date", "coalesce(d, '2019-12-31') >= '2020-01-01'"),
     ("n integer", "abs(n) < 5"),
     ("a integer, b integer", "a + b > 10"),
     ("n integer", "n % 2 = 0"),
@@ -256,6 +262,7 @@ CORPUS: list[tuple[str, str]] = [
     ("t text", "t IS DISTINCT FROM 'x'"),
     ("d date", "date_part('year', d) > 2000"),
     ("t text", "t COLLATE \"C\" > 'a'"),
+    ("a integer, b integer", "coalesce(a, b) > 0"),
 ]
 UNKNOWN = {
     "abs(n) < 5",
@@ -267,6 +274,7 @@ UNKNOWN = {
     "t IS DISTINCT FROM 'x'",
     "date_part('year', d) > 2000",
     "t COLLATE \"C\" > 'a'",
+    "coalesce(a, b) > 0",
     "m > 'sad'",  # enum order is the declaration's, not the labels'
 }
 

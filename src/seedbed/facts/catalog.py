@@ -40,13 +40,25 @@ else:
     np = lazy_module("numpy")
     pd = lazy_module("pandas")
 
-#: A table's CHECKs: name, expression, and the columns it reads with their types.
+#: A table's CHECKs: name, expression, and the columns it reads with their types. A
+#: domain column has its base type (through domains of domains): the CHECK compares
+#: base values, and a value the domain refuses must not stop the evaluation query.
 _CHECKS_SQL = """
+WITH RECURSIVE domain_base(oid, base, typmod) AS (
+  SELECT t.oid, t.typbasetype, t.typtypmod FROM pg_type AS t WHERE t.typtype = 'd'
+  UNION ALL
+  SELECT d.oid, t.typbasetype, CASE WHEN d.typmod >= 0 THEN d.typmod ELSE t.typtypmod END
+  FROM domain_base AS d JOIN pg_type AS t ON t.oid = d.base WHERE t.typtype = 'd'
+)
 SELECT r.relname, c.conname, pg_get_expr(c.conbin, c.conrelid),
        coalesce(array(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY AS k(num, pos)
                       JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.num
                       ORDER BY k.pos), '{}'),
-       coalesce(array(SELECT format_type(a.atttypid, a.atttypmod)
+       coalesce(array(SELECT coalesce(
+                        (SELECT format_type(d.base, d.typmod) FROM domain_base AS d
+                         JOIN pg_type AS b ON b.oid = d.base
+                         WHERE d.oid = a.atttypid AND b.typtype <> 'd'),
+                        format_type(a.atttypid, a.atttypmod))
                       FROM unnest(c.conkey) WITH ORDINALITY AS k(num, pos)
                       JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.num
                       ORDER BY k.pos), '{}')

@@ -6,7 +6,8 @@ the tree. Comparisons with constants and between columns, ``BETWEEN``,
 ``IN``/``= ANY (ARRAY[...])``/``<> ALL``, ``length``/``char_length``/
 ``octet_length``, ``~``/``~*``/``!~``/``!~*``, ``LIKE``/``ILIKE``/``SIMILAR TO``,
 ``IS [NOT] NULL``, ``lower``/``upper``/``btrim`` and casts that keep a value's
-meaning, and their combinations with ``AND``, ``OR`` and ``NOT``, become the
+meaning, ``COALESCE(column, constant)`` compared with a constant, and their
+combinations with ``AND``, ``OR`` and ``NOT``, become the
 rule kinds of :mod:`seedbed.models.predicates`. Anything else gives None, and
 the caller leaves that CHECK to PostgreSQL. The text is never matched with
 regular expressions; only the parser reads it.
@@ -57,6 +58,8 @@ _MICRO = dt.timedelta(microseconds=1)
 _FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "<>": "<>"}
 _REGEX = {"~": (False, False), "~*": (False, True), "!~": (True, False), "!~*": (True, True)}
 _LIKE = {"~~": (False, False), "~~*": (False, True), "!~~": (True, False), "!~~*": (True, True)}
+#: Families whose constants compare in Python exactly as in PostgreSQL.
+_EXACT_FAMILIES = (p.NUMBER, p.TEXT, p.DATE, p.TIMESTAMP, p.TIMESTAMPTZ)
 _LENGTHS = {
     "length": "char_length",
     "char_length": "char_length",
@@ -275,7 +278,37 @@ class _Walker:
         if op in ("=", "<>") and _is_predicate(left_node) and _is_predicate(right_node):
             parts = (self.rule(left_node), self.rule(right_node))
             return p.SameTruth(self.name, self._cols(parts), "", parts, op == "<>")
+        if isinstance(right_node, ast.CoalesceExpr):
+            return self.coalesced(right_node, _FLIPPED[op], left_node)
+        if isinstance(left_node, ast.CoalesceExpr):
+            return self.coalesced(left_node, op, right_node)
         return self.compare(self.term(left_node), op, self.term(right_node))
+
+    def coalesced(self, node: Any, op: str, other_node: Any) -> Rule:
+        """``COALESCE(column, k) op c``: ``column op c``, with NULL read as ``k op c`` says.
+
+        Exact for the families whose constants compare exactly (numbers, text,
+        dates and times): NULL makes the comparison NULL, so ``OR column IS
+        NULL`` turns it true and ``AND column IS NOT NULL`` false.
+        """
+        args: Any = node.args or ()
+        if len(args) != 2:
+            raise _Unknown
+        term = self.term(args[0])
+        if not isinstance(term, p.Column) or term.result_family not in _EXACT_FAMILIES:
+            raise _Unknown
+        compared = self.compare(term, op, self.term(other_node))
+        family = term.result_family
+        fallback = _typed(self.term(args[1]), family)
+        bound = _typed(compared.right, family)
+        if family == p.BPCHAR:
+            fallback = p.Constant(str(fallback.value).rstrip(" "), family, fallback.sql)
+        fallback_holds = p.OPERATORS[op](fallback.value, bound.value)
+        null = p.IsNull(self.name, (term.name,), "", term, negated=not fallback_holds)
+        parts = (compared, null)
+        if null.negated:
+            return p.AllOf(self.name, compared.columns, "", parts)
+        return p.AnyOf(self.name, compared.columns, "", parts)
 
     def pattern(self, op: str, left_node: Any, right_node: Any) -> Rule:
         term = self.term(left_node)
@@ -351,6 +384,15 @@ class _Walker:
         if left in (p.BOOLEAN, p.ENUM) and right == left:
             return not ordered
         return False
+
+
+def _typed(term: Any, family: str) -> p.Constant:
+    """A constant of exactly ``family``: a literal read as one, or a constant already of it."""
+    if isinstance(term, tuple):
+        return _constant(term[1], family, quote_literal(term[1]))
+    if isinstance(term, p.Constant) and term.family == family:
+        return term
+    raise _Unknown
 
 
 def _is_predicate(node: Any) -> bool:
