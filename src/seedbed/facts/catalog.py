@@ -61,7 +61,12 @@ SELECT r.relname, c.conname, pg_get_expr(c.conbin, c.conrelid),
                         format_type(a.atttypid, a.atttypmod))
                       FROM unnest(c.conkey) WITH ORDINALITY AS k(num, pos)
                       JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.num
-                      ORDER BY k.pos), '{}')
+                      ORDER BY k.pos), '{}'),
+       coalesce(array(SELECT DISTINCT format_type(a.atttypid, a.atttypmod)
+                      FROM unnest(c.conkey) AS k(num)
+                      JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.num
+                      JOIN pg_type AS t ON t.oid = a.atttypid
+                      WHERE t.typtype = 'e'), '{}')
 FROM pg_constraint AS c
 JOIN pg_class AS r ON r.oid = c.conrelid
 JOIN pg_namespace AS n ON n.oid = r.relnamespace
@@ -82,6 +87,7 @@ class CatalogCheck:
     expression: str
     columns: tuple[str, ...]
     column_types: tuple[str, ...]
+    enum_types: tuple[str, ...] = ()  # those of column_types that are enums
 
 
 class DatabaseEvaluator:
@@ -190,7 +196,9 @@ def _rules_for_check(
     from seedbed.facts.checksql import rules_from_check
 
     types = dict(zip(check.columns, check.column_types, strict=True))
-    translated = rules_from_check(check.expression, types, name=check.name, ascii_case=ascii_case)
+    translated = rules_from_check(
+        check.expression, types, name=check.name, ascii_case=ascii_case, enums=check.enum_types
+    )
     if translated is not None:
         return translated
     return (
@@ -209,8 +217,8 @@ def catalog_checks(conn: sa.Connection, schema: str) -> list[CatalogCheck]:
     """Every table CHECK of namespace ``schema``, as the catalog holds it."""
     rows = conn.execute(sa.text(_CHECKS_SQL), {"schema": schema})
     return [
-        CatalogCheck(table, name, expr, tuple(columns), tuple(types))
-        for table, name, expr, columns, types in rows
+        CatalogCheck(table, name, expr, tuple(columns), tuple(types), tuple(enums))
+        for table, name, expr, columns, types, enums in rows
     ]
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -92,9 +92,17 @@ def _name(names: Any) -> str:
     return str(parts[0])
 
 
-def _cast_family(type_name: Any) -> str:
+def _type_names(type_text: str) -> tuple[str, ...]:
+    """A type's name as the parser reads it: ``"my-app".mood`` as ``("my-app", "mood")``."""
+    statement: Any = parse_sql(f"SELECT CAST(NULL AS {type_text})")[0].stmt
+    return tuple(str(n.sval) for n in statement.targetList[0].val.typeName.names)
+
+
+def _cast_family(type_name: Any, enums: frozenset[tuple[str, ...]] = frozenset()) -> str:
     if type_name.arrayBounds:
         return p.OTHER
+    if tuple(str(n.sval) for n in type_name.names) in enums:
+        return p.ENUM
     name = _name(type_name.names)
     family = _BY_NAME.get(name, p.OTHER)
     if type_name.typmods and family in (p.TEXT, p.BPCHAR, p.NUMBER, p.TIMESTAMP, p.TIMESTAMPTZ):
@@ -104,9 +112,18 @@ def _cast_family(type_name: Any) -> str:
 
 class _Walker:
     def __init__(
-        self, columns: Mapping[str, str], name: str, codepoint_order: bool, ascii_case: bool
+        self,
+        columns: Mapping[str, str],
+        name: str,
+        codepoint_order: bool,
+        ascii_case: bool,
+        enums: Collection[str] = (),
     ) -> None:
-        self.families = {column: type_family(kind) for column, kind in columns.items()}
+        self.enums = frozenset(_type_names(kind) for kind in enums)
+        self.families = {
+            column: p.ENUM if kind in enums else type_family(kind)
+            for column, kind in columns.items()
+        }
         self.name = name
         self.codepoint_order = codepoint_order
         self.ascii_case = ascii_case
@@ -129,7 +146,8 @@ class _Walker:
         if isinstance(node, ast.A_Const):
             return self.literal(node)
         if isinstance(node, ast.TypeCast):
-            return self.cast(self.term(node.arg), _cast_family(node.typeName), node)
+            family = _cast_family(node.typeName, self.enums)
+            return self.cast(self.term(node.arg), family, node)
         if isinstance(node, ast.FuncCall):
             return self.function(node)
         if (
@@ -454,6 +472,7 @@ def rules_from_check(
     name: str = "check",
     codepoint_order: bool = False,
     ascii_case: bool = False,
+    enums: Collection[str] = (),
 ) -> tuple[Rule, ...] | None:
     """The rules a CHECK expression stands for, or None when it is not a known kind.
 
@@ -466,9 +485,11 @@ def rules_from_check(
     otherwise they are left to the database. ``ascii_case``: the ctype is
     ``C`` or ``POSIX``, so ``lower``, ``upper`` and ``ILIKE`` change ASCII
     letters only; otherwise they follow Unicode's simple case mapping.
+    ``enums``: the type names (as in ``columns``) that are enums, so their
+    columns and the labels cast to them compare as labels.
     """
-    walker = _Walker(columns, name, codepoint_order, ascii_case)
     try:
+        walker = _Walker(columns, name, codepoint_order, ascii_case, enums)
         rule = walker.rule(_expression(expression))
     except (_Unknown, ParseError, ValueError, KeyError, TypeError):
         return None

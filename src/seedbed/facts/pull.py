@@ -79,7 +79,12 @@ _EVALUATOR = _SettingsEvaluator()
 
 
 def catalog_check(
-    name: str, expression: str, columns: dict[str, str], *, ascii_case: bool = False
+    name: str,
+    expression: str,
+    columns: dict[str, str],
+    *,
+    ascii_case: bool = False,
+    enums: tuple[str, ...] = (),
 ) -> sa.CheckConstraint:
     """A CHECK named ``name`` exactly, with the rules it stands for (pulled models use it).
 
@@ -89,7 +94,7 @@ def catalog_check(
     """
     from seedbed.facts.checksql import rules_from_check
 
-    rules = rules_from_check(expression, columns, name=name, ascii_case=ascii_case)
+    rules = rules_from_check(expression, columns, name=name, ascii_case=ascii_case, enums=enums)
     rule = (
         rules[0]
         if rules
@@ -272,6 +277,7 @@ def _names(names: list[str]) -> str:
 def _check(check: CatalogCheck, ascii_case: bool) -> str:
     columns = dict(zip(check.columns, check.column_types, strict=True))
     case = ", ascii_case=True" if ascii_case else ""
+    case += f", enums={check.enum_types!r}" if check.enum_types else ""
     return f"catalog_check({check.name!r}, {check.expression!r}, {columns!r}{case})"
 
 
@@ -397,6 +403,7 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
                 check.expression,
                 dict(zip(check.columns, check.column_types, strict=True)),
                 ascii_case=ascii_case,
+                enums=check.enum_types,
             )
             if isinstance(constraint.info["rule"], SqlCheck):
                 result.in_database += 1
