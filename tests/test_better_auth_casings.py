@@ -45,7 +45,9 @@ SEEDS = {
             "a1,https://accounts.example.com,ann,credential,u1,hash,2026-01-01 10:00:00\n"
             "a2,https://accounts.example.com,bo,credential,u2,,2026-01-01 10:00:00\n"
         ),
-        "verification.csv": "id,identifier,value,expiresAt\nv1,ann@example.com,123456,2026-01-01 00:00:00\n",
+        "verification.csv": (
+            "id,identifier,value,expiresAt\nv1,ann@example.com,123456,2026-01-01 00:00:00\n"
+        ),
     },
     "snake": {
         "user.csv": (

@@ -93,10 +93,12 @@ class CatalogCheck:
 class DatabaseEvaluator:
     """Judges :class:`SqlCheck` rules on a frame in the database: one query for all of them.
 
-    The frame's distinct value combinations for the columns the rules read are
-    sent as text arrays (bound parameters, never SQL text), cast to the
-    columns' types, and the query returns, for each combination some rule
-    refuses, which rules refuse it. NULL passes, as it does in a CHECK.
+    Rules that read the same columns form a group. For each group, only the
+    frame's distinct combinations of those columns are sent: each column as
+    one text array literal (a bound parameter, never SQL text), cast to the
+    column's type. One query (a ``UNION ALL`` of the groups) returns, for each
+    combination some rule refuses, which of its group's rules refuse it. NULL
+    passes, as it does in a CHECK.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -108,68 +110,162 @@ class DatabaseEvaluator:
     def refused(self, rules: Sequence[SqlCheck], frame: pd.DataFrame) -> list[np.ndarray]:
         """Per rule, a boolean array over ``frame``'s rows: True where the rule refuses it."""
         n = len(frame)
+        out = [np.zeros(n, dtype=bool) for _ in rules]
+        if not rules or not n:
+            return out
         types = {
             c: t for rule in rules for c, t in zip(rule.columns, rule.column_types, strict=True)
         }
-        columns = list(types)
-        texts = [_as_text(frame[c]) if c in frame.columns else [None] * n for c in columns]
-        rows = list(zip(*texts, strict=True)) if texts else [()] * n
-        unique = list(dict.fromkeys(rows))
-        out = [np.zeros(n, dtype=bool) for _ in rules]
-        if not unique or not rules:
-            return out
-        verdicts = self._refusals(rules, columns, [types[c] for c in columns], unique)
-        if not verdicts:
-            return out
-        position = {row: i for i, row in enumerate(unique)}
-        at = np.fromiter((position[row] for row in rows), dtype=np.int64, count=n)
-        for k in range(len(rules)):
-            refusing = np.zeros(len(unique), dtype=bool)
-            for index, flags in verdicts.items():
-                refusing[index] = flags[k]
-            out[k] = refusing[at]
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for k, rule in enumerate(rules):
+            groups.setdefault(rule.columns, []).append(k)
+        columns = {c: _distinct_text(frame[c]) if c in frame.columns else None for c in types}
+        batches = [_Batch.of(cols, ks, columns, n) for cols, ks in groups.items()]
+        combinations = {k: np.zeros(b.count, dtype=bool) for b in batches for k in b.rules}
+        for g, index, flags in self._refusals(rules, batches, types):
+            for k, flag in zip(batches[g].rules, flags, strict=True):
+                combinations[k][index] |= flag
+        for batch in batches:
+            for k in batch.rules:
+                out[k] = combinations[k][batch.codes]
         return out
 
     def _refusals(
-        self,
-        rules: Sequence[SqlCheck],
-        columns: Sequence[str],
-        types: Sequence[str],
-        unique: Sequence[tuple[str | None, ...]],
-    ) -> dict[int, tuple[bool, ...]]:
-        """Position in ``unique`` -> which rules refuse it, for the refused combinations."""
-        names = [f"v{i}" for i in range(len(columns))]
-        tests = [f"({escaped(rule.expression)}) IS FALSE" for rule in rules]
-        if columns:
-            arrays = ", ".join(f"CAST(:{n} AS TEXT[])" for n in names)
-            typed = ", ".join(
-                f"CAST(u.{n} AS {kind}) AS {quote_ident(column)}"
-                for n, column, kind in zip(names, columns, types, strict=True)
+        self, rules: Sequence[SqlCheck], batches: Sequence[_Batch], types: dict[str, str]
+    ) -> list[tuple[int, int, tuple[bool, ...]]]:
+        """(group, position among its combinations, which of its rules refuse it) per refusal."""
+        selects: list[str] = []
+        params: dict[str, str] = {}
+        for g, batch in enumerate(batches):
+            tests = [f"({escaped(rules[k].expression)}) IS FALSE" for k in batch.rules]
+            if batch.columns:
+                names = [f"g{g}v{i}" for i in range(len(batch.columns))]
+                arrays = ", ".join(f"CAST(:{name} AS TEXT[])" for name in names)
+                typed = ", ".join(
+                    f"CAST(u.{name} AS {types[column]}) AS {quote_ident(column)}"
+                    for name, column in zip(names, batch.columns, strict=True)
+                )
+                source = (
+                    f"(SELECT {typed}, u.{_ROW} FROM unnest({arrays}) "
+                    f"WITH ORDINALITY AS u({', '.join(names)}, {_ROW})) AS t"
+                )
+                params.update(zip(names, batch.literals, strict=True))
+            else:  # CHECKs that read no column: one verdict for every row
+                source = f"(SELECT CAST(1 AS BIGINT) AS {_ROW}) AS t"
+            selects.append(
+                f"SELECT {g} AS g, t.{_ROW} AS r, ARRAY[{', '.join(tests)}] AS refused"
+                f" FROM {source} WHERE {' OR '.join(tests)}"
             )
-            source = (
-                f"(SELECT {typed}, u.{_ROW} FROM unnest({arrays}) "
-                f"WITH ORDINALITY AS u({', '.join(names)}, {_ROW})) AS t"
-            )
-        else:  # CHECKs that read no column: one verdict for every row
-            source = f"(SELECT 1 AS {_ROW}) AS t"
-        sql = f"SELECT t.{_ROW}, {', '.join(tests)} FROM {source} WHERE {' OR '.join(tests)}"
-        params = {n: [row[i] for row in unique] for i, n in enumerate(names)}
         what = ", ".join(rule.name for rule in rules)
         with (
             database_errors(f"checking {what} in the database"),
             self.engine.connect() as conn,
         ):
-            found = conn.execute(sa.text(sql), params).all()
-        if not columns:
-            return {i: tuple(found[0][1:]) for i in range(len(unique))} if found else {}
-        return {int(row[0]) - 1: tuple(bool(v) for v in row[1:]) for row in found}
+            found = conn.execute(sa.text(" UNION ALL ".join(selects)), params).all()
+        return [(int(g), int(r) - 1, tuple(bool(f) for f in flags)) for g, r, flags in found]
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Rules that read the same columns, and the distinct combinations of those columns."""
+
+    columns: tuple[str, ...]
+    rules: tuple[int, ...]
+    count: int  # how many distinct combinations
+    codes: np.ndarray  # per frame row: its combination's position (all 0 without columns)
+    literals: tuple[str, ...]  # per column: its values in each combination, as an array literal
+
+    @classmethod
+    def of(
+        cls,
+        columns: tuple[str, ...],
+        rules: Sequence[int],
+        texts: dict[str, tuple[np.ndarray, list[str | None]] | None],
+        n: int,
+    ) -> _Batch:
+        key = np.zeros(n, dtype=np.int64)
+        for column in columns:
+            codes = _codes(texts[column], n)
+            key, _ = pd.factorize(key * (int(codes.max()) + 1) + codes)
+            key = key.astype(np.int64)
+        count = int(key.max()) + 1
+        first = np.full(count, n, dtype=np.int64)
+        np.minimum.at(first, key, np.arange(n, dtype=np.int64))
+        literals = []
+        for column in columns:
+            found = texts[column]
+            if found is None:
+                literals.append(_array_literal([None] * count))
+            else:
+                codes, values = found
+                literals.append(_array_literal([values[i] for i in codes[first]]))
+        return cls(columns, tuple(rules), count, key, tuple(literals))
+
+
+def _codes(found: tuple[np.ndarray, list[str | None]] | None, n: int) -> np.ndarray:
+    return np.zeros(n, dtype=np.int64) if found is None else found[0]
+
+
+#: What ``infer_dtype`` calls values that are equal exactly when their text is.
+_SAME_AS_TEXT = {"string", "integer", "boolean", "date", "datetime", "time"}
+
+
+def _distinct_text(series: pd.Series) -> tuple[np.ndarray, list[str | None]]:
+    """Per row, the position of its value among the distinct ones, and those values as text.
+
+    Values are told apart as they are (hashable ones) or as text, and written
+    as PostgreSQL reads them from text; NA is None.
+    """
+    values: Any = series
+    if pd.api.types.is_float_dtype(series.dtype) or (
+        series.dtype == object
+        and pd.api.types.infer_dtype(series, skipna=True) not in _SAME_AS_TEXT
+    ):
+        values = pd.Series(_as_text(series), dtype=object)  # -0.0 is not 0.0; dicts hash as text
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = _as_text(pd.Series(uniques, dtype=object))
+    codes = np.where(codes < 0, len(texts), codes).astype(np.int64)
+    return codes, [*texts, None]
+
+
+def _array_literal(values: Sequence[str | None]) -> str:
+    """A text array literal of ``values``: each quoted, backslashes and quotes escaped."""
+    given = [v for v in values if v is not None]
+    joined = "".join(given)
+    if "\\" in joined or '"' in joined:
+        given = [v.replace("\\", "\\\\").replace('"', '\\"') for v in given]
+    if len(given) == len(values):
+        return '{"' + '","'.join(given) + '"}' if given else "{}"
+    it = iter(given)
+    return "{" + ",".join("NULL" if v is None else f'"{next(it)}"' for v in values) + "}"
+
+
+#: What ``infer_dtype`` calls values whose ``str`` is what PostgreSQL reads.
+_PLAIN = {"integer", "decimal", "floating", "boolean", "mixed-integer-float"}
 
 
 def _as_text(series: pd.Series) -> list[str | None]:
     """Values as PostgreSQL reads them from text; NA as None."""
-    missing = series.isna().to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        stamps = series
+        zone = getattr(series.dt, "tz", None) is not None
+        if zone:
+            stamps = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        text = np.datetime_as_string(stamps.to_numpy(dtype="datetime64[us]"), unit="us")
+        missing = series.isna().to_numpy()
+        return [
+            None if m else f"{t}+00" if zone else str(t) for t, m in zip(text, missing, strict=True)
+        ]
+    values = series.to_numpy(dtype=object, copy=True)
+    missing = pd.isna(values)
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind == "string":
+        values[missing] = None
+        return list(values)
+    if kind in _PLAIN:
+        return [None if m else str(v) for v, m in zip(values, missing, strict=True)]
     out: list[str | None] = []
-    for value, absent in zip(series.to_numpy(dtype=object), missing, strict=True):
+    for value, absent in zip(values, missing, strict=True):
         if absent:
             out.append(None)
         elif isinstance(value, str):
