@@ -189,6 +189,11 @@ CORPUS: list[tuple[str, str]] = [
     ("t text", "length(t) >= 3"),
     ("t text", "octet_length(t) <= 3"),
     ("t text", "length(btrim(t)) > 0"),
+    ("t text", "ltrim(t) = t"),
+    ("t text", "rtrim(t) <> t"),
+    ("t text", "length(trim(both ' ' from t)) > 0"),
+    ("t text", "trim(leading from t) LIKE 'a%'"),
+    ("t text", "rtrim(t, 'x') = t"),
     ("t text", "t = lower(t)"),
     ("t text", "upper(t) = t"),
     ("t text", "lower(t) IN ('draft', 'published')"),
@@ -275,6 +280,7 @@ UNKNOWN = {
     "date_part('year', d) > 2000",
     "t COLLATE \"C\" > 'a'",
     "coalesce(a, b) > 0",
+    "rtrim(t, 'x') = t",
     "m > 'sad'",  # enum order is the declaration's, not the labels'
 }
 

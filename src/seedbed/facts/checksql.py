@@ -5,7 +5,7 @@ it, or as written) with ``pglast``, which is PostgreSQL's parser, and walks
 the tree. Comparisons with constants and between columns, ``BETWEEN``,
 ``IN``/``= ANY (ARRAY[...])``/``<> ALL``, ``length``/``char_length``/
 ``octet_length``, ``~``/``~*``/``!~``/``!~*``, ``LIKE``/``ILIKE``/``SIMILAR TO``,
-``IS [NOT] NULL``, ``lower``/``upper``/``btrim`` and casts that keep a value's
+``IS [NOT] NULL``, ``lower``/``upper``/``btrim``/``ltrim``/``rtrim`` and casts that keep a value's
 meaning, ``COALESCE(column, constant)`` compared with a constant, and their
 combinations with ``AND``, ``OR`` and ``NOT``, become the
 rule kinds of :mod:`seedbed.models.predicates`. Anything else gives None, and
@@ -60,6 +60,7 @@ _REGEX = {"~": (False, False), "~*": (False, True), "!~": (True, False), "!~*": 
 _LIKE = {"~~": (False, False), "~~*": (False, True), "!~~": (True, False), "!~~*": (True, True)}
 #: Families whose constants compare in Python exactly as in PostgreSQL.
 _EXACT_FAMILIES = (p.NUMBER, p.TEXT, p.DATE, p.TIMESTAMP, p.TIMESTAMPTZ)
+_TRIMS = ("btrim", "ltrim", "rtrim")
 _LENGTHS = {
     "length": "char_length",
     "char_length": "char_length",
@@ -201,12 +202,14 @@ class _Walker:
     def function(self, node: Any) -> p.Column:
         name = _name(node.funcname)
         args: Any = node.args or ()
+        if name in _TRIMS and len(args) == 2 and _is_space(self.term(args[1])):
+            args = args[:1]  # trimming spaces, as with one argument
         if node.agg_star or node.agg_distinct or node.over or len(args) != 1:
             raise _Unknown
         inner = self.term(args[0])
         if not isinstance(inner, p.Column) or inner.result_family not in p.TEXT_FAMILIES:
             raise _Unknown
-        if name in ("lower", "upper", "btrim"):
+        if name in ("lower", "upper", *_TRIMS):
             return p.Column(inner.name, inner.family, (*inner.functions, name), self.ascii_case)
         if name in _LENGTHS or (name == "octet_length" and inner.family != p.BPCHAR):
             functions = (*inner.functions, _LENGTHS.get(name, name))
@@ -411,6 +414,13 @@ def _typed(term: Any, family: str) -> p.Constant:
     if isinstance(term, p.Constant) and term.family == family:
         return term
     raise _Unknown
+
+
+def _is_space(term: Any) -> bool:
+    """True for the constant ``' '`` (typed as text or not): what a trim removes by default."""
+    if isinstance(term, tuple):
+        return term[1] == " "
+    return isinstance(term, p.Constant) and term.family == p.TEXT and term.value == " "
 
 
 def _is_predicate(node: Any) -> bool:
