@@ -26,18 +26,20 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+import seedbed
 from seedbed import migrate
 from seedbed.config import Settings
 from seedbed.db import get_engine
+from seedbed.errors import DataError
 from seedbed.facts import DatabaseSource, table_spec
-from seedbed.facts.catalog import catalog_checks
+from seedbed.facts.catalog import catalog_checks, domain_checks
 from seedbed.facts.checksql import rules_from_check, type_family
 from seedbed.facts.spec import ColumnSpec
 from seedbed.models import predicates as p
 from seedbed.models.rules import Rule
 from seedbed.sqltext import escaped, quote_ident
 from seedbed.validation.coerce import coerce_column
-from tests.helpers import fresh_settings
+from tests.helpers import fresh_settings, run_cli
 from tests.test_model_sources import BETTER_AUTH
 from tests.test_pull import EXTRAS
 
@@ -45,20 +47,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 #: Share of the CHECK-heavy schema's CHECKs (table and domain) that must run in-process.
 IN_PROCESS_SHARE = 0.9
-
-_DOMAIN_CHECKS_SQL = """
-SELECT t.typname, c.conname, pg_get_expr(c.conbin, 0), format_type(t.typbasetype, t.typtypmod)
-FROM pg_constraint AS c JOIN pg_type AS t ON t.oid = c.contypid
-JOIN pg_namespace AS n ON n.oid = t.typnamespace
-WHERE n.nspname = :schema ORDER BY c.conname
-"""
-_COLUMN_OF_DOMAIN_SQL = """
-SELECT DISTINCT ON (t.typname) t.typname, r.relname, a.attname
-FROM pg_attribute AS a JOIN pg_class AS r ON r.oid = a.attrelid
-JOIN pg_type AS t ON t.oid = a.atttypid JOIN pg_namespace AS n ON n.oid = t.typnamespace
-WHERE n.nspname = :schema AND t.typtype = 'd' AND r.relkind = 'r' AND a.attnum > 0
-ORDER BY t.typname, r.relname, a.attname
-"""
 
 
 @dataclass(frozen=True)
@@ -98,13 +86,7 @@ def _checks(engine: sa.Engine, schema: str, corpus: str) -> list[Check]:
     specs = {t.name: table_spec(t) for t in metadata.tables.values()}
     with engine.connect() as conn:
         table_checks = catalog_checks(conn, schema)
-        domains = conn.execute(sa.text(_DOMAIN_CHECKS_SQL), {"schema": schema}).all()
-        users = {
-            typname: (table, column)
-            for typname, table, column in conn.execute(
-                sa.text(_COLUMN_OF_DOMAIN_SQL), {"schema": schema}
-            )
-        }
+        domain_checks_of = domain_checks(conn, schema)
     found = []
     for check in table_checks:
         types = dict(zip(check.columns, check.column_types, strict=True))
@@ -120,12 +102,19 @@ def _checks(engine: sa.Engine, schema: str, corpus: str) -> list[Check]:
                 rules[0] if rules else None,
             )
         )
-    for typname, name, printed, base in domains:
-        table, column = users[typname]
-        rules = rules_from_check(printed, {"value": base}, name=name)
-        spec = specs[table].columns[column]
+    for check in domain_checks_of:
+        types = dict(zip(check.columns, check.column_types, strict=True))
+        rules = rules_from_check(check.expression, types, name=check.name, enums=check.enum_types)
         found.append(
-            Check(corpus, name, printed, ("value",), (base,), (spec,), rules[0] if rules else None)
+            Check(
+                corpus,
+                check.name,
+                check.expression,
+                check.columns,
+                check.column_types,
+                (specs[check.table].columns[check.columns[0]],),
+                rules[0] if rules else None,
+            )
         )
     return found
 
@@ -134,21 +123,23 @@ CORPORA = ("check_heavy", "better_auth", "seedbed")
 
 
 @pytest.fixture(scope="module")
-def corpora(base_settings: Settings) -> Iterator[tuple[sa.Engine, dict[str, list[Check]]]]:
-    """Each corpus created in a namespace of its own, and its CHECKs."""
-    made: list[Settings] = []
+def corpora(
+    base_settings: Settings,
+) -> Iterator[tuple[sa.Engine, dict[str, list[Check]], dict[str, Settings]]]:
+    """Each corpus created in a namespace of its own, its CHECKs, and the namespaces."""
+    made: dict[str, Settings] = {}
     found: dict[str, list[Check]] = {}
     engine = get_engine(base_settings)
     for corpus in CORPORA:
         settings = fresh_settings(base_settings, prefix=f"cc{corpus[:3]}")
-        made.append(settings)
+        made[corpus] = settings
         if corpus == "seedbed":
             migrate.upgrade_unchecked(settings)
         else:
             _create(engine, settings.schema, corpus)
         found[corpus] = _checks(get_engine(settings), settings.schema, corpus)
-    yield engine, found
-    for settings in made:
+    yield engine, found, made
+    for settings in made.values():
         migrate.reset(settings)
 
 
@@ -408,7 +399,7 @@ def _patterns(check: Check) -> list[tuple[str, str]]:
 
 
 def test_the_check_heavy_schema_runs_most_checks_in_process(corpora):
-    _, found = corpora
+    _, found, _ = corpora
     checks = found["check_heavy"]
     in_process = sum(c.rule is not None for c in checks)
     in_database = [c.name for c in checks if c.rule is None]
@@ -427,7 +418,7 @@ def test_the_check_heavy_schema_runs_most_checks_in_process(corpora):
 
 
 def test_every_translated_check_agrees_with_postgresql_on_boundary_values(corpora):
-    engine, found = corpora
+    engine, found, _ = corpora
     disagreements: list[tuple[str, str, tuple[str | None, ...], bool]] = []
     judged = refusing = rows_judged = 0
     for corpus in CORPORA:
@@ -458,7 +449,7 @@ def test_every_translated_check_agrees_with_postgresql_on_boundary_values(corpor
 
 
 def test_the_other_corpora_leave_only_what_needs_postgresql_to_it(corpora):
-    _, found = corpora
+    _, found, _ = corpora
     in_database = {
         corpus: sorted(c.name for c in found[corpus] if c.rule is None) for corpus in CORPORA
     }
@@ -468,3 +459,27 @@ def test_the_other_corpora_leave_only_what_needs_postgresql_to_it(corpora):
         "seedbed": ["ck_post_metadata_shape"],  # jsonb operators
     }
     assert any(isinstance(c.rule, p.OneOf) for c in found["better_auth"])
+
+
+def test_a_domain_check_is_enforced_on_its_column_under_its_own_name(corpora, db_env, tmp_path):
+    _, _, namespaces = corpora
+    settings = namespaces["check_heavy"]
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "customer.csv").write_text(
+        "id,email,full_name,phone,postal_code,country\n"
+        "1,ann@example.com,Ann,+4915112345678,12345-6789,DE\n"
+        "2,not-an-email,Bo,12345,1234,de\n"
+    )
+    report = seedbed.validate(seeds, engine=get_engine(settings), models="database")
+    assert sorted((r.line, r.column, r.rule) for r in report.failures.itertuples()) == [
+        (3, "country", "country_code_check"),
+        (3, "email", "email_address_check"),
+        (3, "phone", "phone_check"),
+        (3, "postal_code", "us_postal_code_check"),
+    ]
+    with pytest.raises(DataError):
+        seedbed.load(seeds, engine=get_engine(settings), models="database", progress=False)
+    env = {**db_env, "SEEDBED_SCHEMA": settings.schema, "SEEDBED_MODELS": "database"}
+    check = run_cli("db", "check", env=env)  # a domain's CHECK is no table CHECK: no drift
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -30,7 +30,7 @@ from seedbed.errors import ConfigError
 from seedbed.facts.spec import FROM_CATALOG
 from seedbed.lazymodules import lazy_module
 from seedbed.models.base import NO_UPDATED_AT_TRIGGER
-from seedbed.models.rules import Rule, SqlCheck
+from seedbed.models.rules import COLUMN_RULES, Rule, SqlCheck
 from seedbed.sqltext import escaped, quote_ident
 
 if TYPE_CHECKING:
@@ -43,13 +43,17 @@ else:
 #: A table's CHECKs: name, expression, and the columns it reads with their types. A
 #: domain column has its base type (through domains of domains): the CHECK compares
 #: base values, and a value the domain refuses must not stop the evaluation query.
-_CHECKS_SQL = """
-WITH RECURSIVE domain_base(oid, base, typmod) AS (
+_DOMAIN_BASE = """
+domain_base(oid, base, typmod) AS (
   SELECT t.oid, t.typbasetype, t.typtypmod FROM pg_type AS t WHERE t.typtype = 'd'
   UNION ALL
   SELECT d.oid, t.typbasetype, CASE WHEN d.typmod >= 0 THEN d.typmod ELSE t.typtypmod END
   FROM domain_base AS d JOIN pg_type AS t ON t.oid = d.base WHERE t.typtype = 'd'
-)
+)"""
+_CHECKS_SQL = (
+    "WITH RECURSIVE"
+    + _DOMAIN_BASE
+    + """
 SELECT r.relname, c.conname, pg_get_expr(c.conbin, c.conrelid),
        coalesce(array(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY AS k(num, pos)
                       JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.num
@@ -73,6 +77,35 @@ JOIN pg_namespace AS n ON n.oid = r.relnamespace
 WHERE c.contype = 'c' AND n.nspname = :schema
 ORDER BY r.relname, c.conname
 """
+)
+
+#: The CHECKs of the domains (and the domains they are based on) of the namespace's columns:
+#: table, constraint, expression (with VALUE), column, the column's base type, is it an enum.
+_DOMAIN_CHECKS_SQL = (
+    "WITH RECURSIVE"
+    + _DOMAIN_BASE
+    + """,
+chain(rel, num, domain) AS (
+  SELECT a.attrelid, a.attnum, a.atttypid
+  FROM pg_attribute AS a JOIN pg_class AS r ON r.oid = a.attrelid
+  JOIN pg_namespace AS n ON n.oid = r.relnamespace JOIN pg_type AS t ON t.oid = a.atttypid
+  WHERE n.nspname = :schema AND r.relkind IN ('r', 'p') AND a.attnum > 0
+    AND NOT a.attisdropped AND t.typtype = 'd'
+  UNION ALL
+  SELECT c.rel, c.num, t.typbasetype FROM chain AS c JOIN pg_type AS t ON t.oid = c.domain
+  JOIN pg_type AS b ON b.oid = t.typbasetype WHERE b.typtype = 'd'
+)
+SELECT r.relname, con.conname, pg_get_expr(con.conbin, 0), a.attname,
+       format_type(d.base, d.typmod), b.typtype = 'e'
+FROM chain AS c
+JOIN pg_constraint AS con ON con.contypid = c.domain AND con.contype = 'c'
+JOIN pg_class AS r ON r.oid = c.rel
+JOIN pg_attribute AS a ON a.attrelid = c.rel AND a.attnum = c.num
+JOIN domain_base AS d ON d.oid = a.atttypid
+JOIN pg_type AS b ON b.oid = d.base AND b.typtype <> 'd'
+ORDER BY r.relname, a.attnum, con.conname
+"""
+)
 
 #: The row number column of the evaluation query; quoted, so no table column collides.
 _ROW = quote_ident("seedbed row")
@@ -88,6 +121,7 @@ class CatalogCheck:
     columns: tuple[str, ...]
     column_types: tuple[str, ...]
     enum_types: tuple[str, ...] = ()  # those of column_types that are enums
+    domain: bool = False  # a domain's CHECK, on a column of that domain
 
 
 class DatabaseEvaluator:
@@ -318,6 +352,30 @@ def catalog_checks(conn: sa.Connection, schema: str) -> list[CatalogCheck]:
     ]
 
 
+def domain_checks(conn: sa.Connection, schema: str) -> list[CatalogCheck]:
+    """The domain CHECKs on the columns of namespace ``schema``, each written for its column.
+
+    A column whose type is a domain (of any namespace, or a domain based on
+    another) takes the CHECKs of each domain in the chain, under their own
+    names, with ``VALUE`` replaced by the column.
+    """
+    from seedbed.facts.checksql import domain_check_on
+
+    rows = conn.execute(sa.text(_DOMAIN_CHECKS_SQL), {"schema": schema})
+    return [
+        CatalogCheck(
+            table,
+            name,
+            domain_check_on(expression, column),
+            (column,),
+            (base,),
+            (base,) if is_enum else (),
+            domain=True,
+        )
+        for table, name, expression, column, base, is_enum in rows
+    ]
+
+
 def _drop_outside_keys(metadata: sa.MetaData) -> None:
     """Foreign keys to tables outside the namespace: the database checks them at load."""
     for table in metadata.tables.values():
@@ -334,12 +392,23 @@ def _drop_outside_keys(metadata: sa.MetaData) -> None:
 def _with_rules(
     table: sa.Table, checks: Sequence[CatalogCheck], evaluator: Any, ascii_case: bool
 ) -> None:
-    """Replace the reflected CHECKs of ``table`` with constraints that carry their rules."""
+    """Replace the reflected CHECKs of ``table`` with constraints that carry their rules.
+
+    A domain's CHECK is the domain's, not the table's: its rules go to the
+    column (``info[COLUMN_RULES]``), so they are enforced but never declared
+    as a table CHECK.
+    """
     for constraint in [c for c in table.constraints if isinstance(c, sa.CheckConstraint)]:
         table.constraints.discard(constraint)
     for check in checks:
         for rule in _rules_for_check(check, evaluator, ascii_case):
-            table.append_constraint(dataclasses.replace(rule, name=check.name).constraint())
+            named = dataclasses.replace(rule, name=check.name)
+            if check.domain:
+                table.columns[check.columns[0]].info.setdefault(COLUMN_RULES, []).append(named)
+                continue
+            # The catalog's own text, so that drift is judged against what the database holds.
+            sql = sa.text(escaped(check.expression))
+            table.append_constraint(sa.CheckConstraint(sql, name=check.name, info={"rule": named}))
 
 
 def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
@@ -352,7 +421,7 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     metadata = sa.MetaData(schema=schema, info=info)
     with database_errors(f"cannot read the namespace {schema!r}"), engine.connect() as conn:
         metadata.reflect(conn, schema=schema, resolve_fks=False)
-        checks = catalog_checks(conn, schema)
+        checks = catalog_checks(conn, schema) + domain_checks(conn, schema)
         ctype = conn.execute(
             sa.text("SELECT datctype FROM pg_database WHERE datname = current_database()")
         ).scalar_one()
@@ -372,4 +441,10 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     return metadata
 
 
-__all__ = ["CatalogCheck", "DatabaseEvaluator", "catalog_checks", "reflect_namespace"]
+__all__ = [
+    "CatalogCheck",
+    "DatabaseEvaluator",
+    "catalog_checks",
+    "domain_checks",
+    "reflect_namespace",
+]

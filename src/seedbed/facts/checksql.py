@@ -24,6 +24,7 @@ from typing import Any
 from pglast import ast, enums, parse_sql
 from pglast.parser import ParseError
 from pglast.stream import RawStream
+from pglast.visitors import Visitor
 
 from seedbed.models import predicates as p
 from seedbed.models.rules import Rule
@@ -419,8 +420,8 @@ def _typed(term: Any, family: str) -> p.Constant:
 def _is_space(term: Any) -> bool:
     """True for the constant ``' '`` (typed as text or not): what a trim removes by default."""
     if isinstance(term, tuple):
-        return term[1] == " "
-    return isinstance(term, p.Constant) and term.family == p.TEXT and term.value == " "
+        return bool(term[1] == " ")
+    return isinstance(term, p.Constant) and term.family == p.TEXT and bool(term.value == " ")
 
 
 def _is_predicate(node: Any) -> bool:
@@ -475,6 +476,30 @@ def _expression(text: str) -> Any:
     return statements[0].stmt.whereClause
 
 
+class _ValueAs(Visitor):
+    """Replaces a domain CHECK's ``VALUE`` with a column."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+
+    def visit_ColumnRef(self, ancestors: Any, node: Any) -> Any:
+        fields: Any = node.fields
+        if len(fields) == 1 and isinstance(fields[0], ast.String) and fields[0].sval == "value":
+            return ast.ColumnRef(fields=(ast.String(sval=self.column),))
+        return None
+
+
+def domain_check_on(expression: str, column: str) -> str:
+    """A domain CHECK's expression (``VALUE > 0``) written for a column of the domain.
+
+    The parser reads the expression and the tree is printed again with
+    ``VALUE`` replaced, so the result holds the column's quoted name.
+    """
+    tree = _expression(expression)
+    _ValueAs(column)(tree)
+    return str(RawStream()(tree))
+
+
 def rules_from_check(
     expression: str,
     columns: Mapping[str, str],
@@ -510,4 +535,4 @@ def _named(rule: Rule, name: str) -> Rule:
     return dataclasses.replace(rule, name=name, description=p.sentence(rule))
 
 
-__all__ = ["rules_from_check", "type_family"]
+__all__ = ["domain_check_on", "rules_from_check", "type_family"]
