@@ -34,6 +34,7 @@ from seedbed.errors import DataError
 from seedbed.facts import DatabaseSource, table_spec
 from seedbed.facts.catalog import catalog_checks, domain_checks
 from seedbed.facts.checksql import rules_from_check, type_family
+from seedbed.facts.pull import pull
 from seedbed.facts.spec import ColumnSpec
 from seedbed.models import predicates as p
 from seedbed.models.rules import Rule
@@ -471,13 +472,18 @@ def test_a_domain_check_is_enforced_on_its_column_under_its_own_name(corpora, db
         "1,ann@example.com,Ann,+4915112345678,12345-6789,DE\n"
         "2,not-an-email,Bo,12345,1234,de\n"
     )
-    report = seedbed.validate(seeds, engine=get_engine(settings), models="database")
-    assert sorted((r.line, r.column, r.rule) for r in report.failures.itertuples()) == [
+    expected = [
         (3, "country", "country_code_check"),
         (3, "email", "email_address_check"),
         (3, "phone", "phone_check"),
         (3, "postal_code", "us_postal_code_check"),
     ]
+    pulled = tmp_path / "pulled"
+    assert pull(settings, pulled).in_database == 7  # the table CHECKs that need PostgreSQL
+    for models in ("database", pulled):
+        report = seedbed.validate(seeds, engine=get_engine(settings), models=models)
+        found = sorted((r.line, r.column, r.rule) for r in report.failures.itertuples())
+        assert found == expected, models
     with pytest.raises(DataError):
         seedbed.load(seeds, engine=get_engine(settings), models="database", progress=False)
     env = {**db_env, "SEEDBED_SCHEMA": settings.schema, "SEEDBED_MODELS": "database"}

@@ -10,7 +10,9 @@ Every CHECK is enforced before load. One that PostgreSQL's own parser shows
 to be a known kind becomes in-process rules (:mod:`seedbed.facts.checksql`);
 any other becomes a :class:`~seedbed.models.rules.SqlCheck`: PostgreSQL
 evaluates the expression on the values of a whole chunk at once
-(:class:`DatabaseEvaluator`), so the verdict is the database's own.
+(:class:`DatabaseEvaluator`), so the verdict is the database's own. A
+domain's CHECKs (:func:`domain_checks`) are read the same way for each column
+of the domain, and their rules go to the column.
 """
 
 from __future__ import annotations
