@@ -34,7 +34,8 @@ from sqlalchemy.sql.elements import UnaryExpression, conv
 from seedbed.config import Settings, load_settings
 from seedbed.db import database_errors, get_engine
 from seedbed.errors import ConfigError
-from seedbed.facts.catalog import CatalogCheck, DatabaseEvaluator, catalog_checks, domain_checks
+from seedbed.facts.catalog import CatalogCheck, catalog_checks, domain_checks
+from seedbed.facts.sqlchecks import DatabaseEvaluator
 from seedbed.models.base import UPDATED_AT_FUNCTION
 from seedbed.models.rules import COLUMN_RULES, Rule, SqlCheck
 from seedbed.sqltext import escaped, quote_ident
