@@ -15,9 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import seedbed
 from seedbed.db import get_engine
 from seedbed.facts import DatabaseEvaluator
 from seedbed.models.rules import SqlCheck
+from seedbed.sqltext import quote_ident
+from tests.helpers import fresh_settings
 
 AWKWARD = ["", "NULL", None, 'a"b', "a\\b", "{x}", "a,b", " ", "é", "'", '\\"', "null", "{}"]
 
@@ -115,3 +118,33 @@ def test_an_empty_frame_asks_nothing(evaluator):
     rule = _check(evaluator, "n_odd", ("n",), "mod(n, 2) = 1", ("integer",))
     (refused,) = evaluator.refused([rule], pd.DataFrame({"n": pd.array([], dtype="Int64")}))
     assert refused.tolist() == []
+
+
+def test_a_domain_of_a_domain_checks_both_and_postgresql_judges_what_it_must(
+    base_settings, tmp_path
+):
+    settings = fresh_settings(base_settings, prefix="dom")
+    ns = quote_ident(settings.schema)
+    engine = get_engine(settings)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"CREATE SCHEMA {ns}; CREATE DOMAIN {ns}.even_int AS integer CHECK (VALUE %% 2 = 0);"
+            f" CREATE DOMAIN {ns}.small_even AS {ns}.even_int CHECK (VALUE < 10);"
+            f' CREATE TABLE {ns}."T t" (id integer PRIMARY KEY, "My X" {ns}.small_even)'
+        )
+    try:
+        (tmp_path / "T t.csv").write_text("id,My X\n1,4\n2,3\n3,12\n4,\n")
+        report = seedbed.validate(tmp_path, engine=engine, models="database")
+        found = [(r.line, r.column, r.rule, r.message) for r in report.failures.itertuples()]
+        assert found == [
+            (
+                3,
+                "My X",
+                "even_int_check",
+                'must satisfy CHECK "My X" % 2 = 0 (checked in the database)',
+            ),
+            (4, "My X", "small_even_check", "My X must be less than 10"),
+        ]
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {ns} CASCADE")
