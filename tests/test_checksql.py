@@ -189,6 +189,11 @@ CORPUS: list[tuple[str, str]] = [
     ("t text", "length(t) >= 3"),
     ("t text", "octet_length(t) <= 3"),
     ("t text", "length(btrim(t)) > 0"),
+    ("t text", "ltrim(t) = t"),
+    ("t text", "rtrim(t) <> t"),
+    ("t text", "length(trim(both ' ' from t)) > 0"),
+    ("t text", "trim(leading from t) LIKE 'a%'"),
+    ("t text", "rtrim(t, 'x') = t"),
     ("t text", "t = lower(t)"),
     ("t text", "upper(t) = t"),
     ("t text", "lower(t) IN ('draft', 'published')"),
@@ -248,6 +253,12 @@ CORPUS: list[tuple[str, str]] = [
     ("a integer, t text", "a IS NULL = (t IS NULL)"),
     ("a integer, t text", "(a > 0) <> (t LIKE 'a%')"),
     ("a integer, b integer", "(a + b = 2) = (a IS NULL)"),
+    ("n integer", "coalesce(n, 0) <= 5"),
+    ("n integer", "COALESCE(n, 10) < 5"),
+    ("n integer", "3 < coalesce(n, 4)"),
+    ("p numeric(10,2)", "coalesce(p, 0.5) > 0.50"),
+    ("t text", "coalesce(t, '') <> ''"),
+    ("d date", "coalesce(d, '2019-12-31') >= '2020-01-01'"),
     ("n integer", "abs(n) < 5"),
     ("a integer, b integer", "a + b > 10"),
     ("n integer", "n % 2 = 0"),
@@ -256,6 +267,7 @@ CORPUS: list[tuple[str, str]] = [
     ("t text", "t IS DISTINCT FROM 'x'"),
     ("d date", "date_part('year', d) > 2000"),
     ("t text", "t COLLATE \"C\" > 'a'"),
+    ("a integer, b integer", "coalesce(a, b) > 0"),
 ]
 UNKNOWN = {
     "abs(n) < 5",
@@ -267,6 +279,8 @@ UNKNOWN = {
     "t IS DISTINCT FROM 'x'",
     "date_part('year', d) > 2000",
     "t COLLATE \"C\" > 'a'",
+    "coalesce(a, b) > 0",
+    "rtrim(t, 'x') = t",
     "m > 'sad'",  # enum order is the declaration's, not the labels'
 }
 

@@ -78,7 +78,7 @@ def test_a_pulled_namespace_is_a_model_without_drift(auth, db_env, tmp_path):
     assert "  view active_users" in lines and "  function touch" in lines
     assert "  trigger touch_session on session" in lines
     assert "  policy own_rows on session" in lines
-    assert lines[-1] == "checks: 6 in-process, 1 in the database"
+    assert lines[-1] == "checks: 7 in-process, 1 in the database"  # with the domain qty's
     assert {p.name for p in out.iterdir()} >= {"base.py", "user.py", "twofactor.py"}
 
     models = {**env, "SEEDBED_MODELS": str(out)}

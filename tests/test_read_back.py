@@ -22,8 +22,8 @@ from sqlalchemy.engine import Engine
 import seedbed
 from seedbed.config import Settings
 from seedbed.db import get_engine
-from seedbed.facts.catalog import _uncastable
 from seedbed.facts.checksql import rules_from_check
+from seedbed.facts.sqlchecks import _uncastable
 from seedbed.sqltext import quote_ident
 from tests.helpers import fresh_settings, namespace_checksums, run_cli
 

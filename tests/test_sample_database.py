@@ -188,16 +188,7 @@ def _plant(folder: Path, table: str, row: int, column: str, value: str) -> int:
 PLANTED = [
     # table, data row, column, value, the rule the report names (the constraint where one exists)
     ("film", 2, "rating", "X", "enum"),
-    pytest.param(
-        "film",
-        3,
-        "release_year",
-        "1800",
-        "year_check",
-        marks=pytest.mark.xfail(
-            strict=True, reason="a domain's CHECK is not read from the catalog yet"
-        ),
-    ),
+    ("film", 3, "release_year", "1800", "year_check"),
     ("film", 5, "rental_duration", "20", "film_rental_duration_check"),
     ("film_actor", 4, "actor_id", "999", "film_actor_actor_id_fkey"),
     ("actor", 6, "*duplicate*", "", "actor_pkey"),
@@ -250,7 +241,7 @@ def test_a_planted_error_gets_a_row_with_file_line_column_and_rule(
 @pytest.mark.parametrize("models", ["pulled", "database"])
 def test_the_planted_seeds_get_no_other_report_row(planted_reports, models):
     failures = planted_reports[models]
-    assert len(failures) == len(PLANTED) - 1, failures.to_string()  # the domain CHECK is missed
+    assert len(failures) == len(PLANTED), failures.to_string()
     assert "mpaa_rating" in failures[failures["rule"] == "enum"].iloc[0]["message"]
 
 

@@ -15,7 +15,7 @@ import typing
 from seedbed.lazymodules import lazy_exports as _lazy_exports
 
 if typing.TYPE_CHECKING:
-    from seedbed.facts.catalog import DatabaseEvaluator, reflect_namespace, type_judge
+    from seedbed.facts.catalog import reflect_namespace, type_judge
     from seedbed.facts.declaration import (
         NAMING_CONVENTION,
         PARTITIONS,
@@ -52,10 +52,12 @@ if typing.TYPE_CHECKING:
         using_models,
     )
     from seedbed.facts.spec import ColumnSpec, RuleSpec, TableSpec, table_spec
+    from seedbed.facts.sqlchecks import DatabaseEvaluator
 
 #: The public names, by the module that defines them.
 _LAZY = {
-    "seedbed.facts.catalog": ("DatabaseEvaluator", "reflect_namespace", "type_judge"),
+    "seedbed.facts.catalog": ("reflect_namespace", "type_judge"),
+    "seedbed.facts.sqlchecks": ("DatabaseEvaluator",),
     "seedbed.facts.declaration": (
         "NAMING_CONVENTION",
         "PARTITIONS",

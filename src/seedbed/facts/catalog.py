@@ -10,31 +10,32 @@ Every CHECK is enforced before load. One that PostgreSQL's own parser shows
 to be a known kind becomes in-process rules (:mod:`seedbed.facts.checksql`);
 any other becomes a :class:`~seedbed.models.rules.SqlCheck`: PostgreSQL
 evaluates the expression on the values of a whole chunk at once
-(:class:`DatabaseEvaluator`), so the verdict is the database's own.
+(:class:`~seedbed.facts.sqlchecks.DatabaseEvaluator`), so the verdict is the
+database's own. A domain's CHECKs (:func:`domain_checks`) are read the same
+way for each column of the domain, and their rules go to the column.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seedbed.db import database_errors
-from seedbed.errors import ConfigError, DatabaseError
+from seedbed.errors import ConfigError
 from seedbed.facts.partitions import catalog_partitions
 from seedbed.facts.spec import FROM_CATALOG
+from seedbed.facts.sqlchecks import DatabaseEvaluator
 from seedbed.facts.triggers import filled_by_triggers, mark_filled_columns
 from seedbed.lazymodules import lazy_module
 from seedbed.models.base import NO_UPDATED_AT_TRIGGER
-from seedbed.models.rules import Rule, SqlCheck
-from seedbed.sqltext import escaped, quote_ident
+from seedbed.models.rules import COLUMN_RULES, Rule, SqlCheck
+from seedbed.sqltext import escaped
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,22 +44,44 @@ else:
     np = lazy_module("numpy")
     pd = lazy_module("pandas")
 
-#: A table's CHECKs: name, expression, and the columns it reads with their types.
-_CHECKS_SQL = """
+#: A table's CHECKs: name, expression, and the columns it reads with their types. A
+#: domain column has its base type (through domains of domains): the CHECK compares
+#: base values, and a value the domain refuses must not stop the evaluation query.
+_DOMAIN_BASE = """
+domain_base(oid, base, typmod) AS (
+  SELECT t.oid, t.typbasetype, t.typtypmod FROM pg_type AS t WHERE t.typtype = 'd'
+  UNION ALL
+  SELECT d.oid, t.typbasetype, CASE WHEN d.typmod >= 0 THEN d.typmod ELSE t.typtypmod END
+  FROM domain_base AS d JOIN pg_type AS t ON t.oid = d.base WHERE t.typtype = 'd'
+)"""
+_CHECKS_SQL = (
+    "WITH RECURSIVE"
+    + _DOMAIN_BASE
+    + """
 SELECT r.relname, c.conname, pg_get_expr(c.conbin, c.conrelid),
        coalesce(array(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY AS k(num, pos)
                       JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.num
                       ORDER BY k.pos), '{}'),
-       coalesce(array(SELECT format_type(a.atttypid, a.atttypmod)
+       coalesce(array(SELECT coalesce(
+                        (SELECT format_type(d.base, d.typmod) FROM domain_base AS d
+                         JOIN pg_type AS b ON b.oid = d.base
+                         WHERE d.oid = a.atttypid AND b.typtype <> 'd'),
+                        format_type(a.atttypid, a.atttypmod))
                       FROM unnest(c.conkey) WITH ORDINALITY AS k(num, pos)
                       JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.num
-                      ORDER BY k.pos), '{}')
+                      ORDER BY k.pos), '{}'),
+       coalesce(array(SELECT DISTINCT format_type(a.atttypid, a.atttypmod)
+                      FROM unnest(c.conkey) AS k(num)
+                      JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.num
+                      JOIN pg_type AS t ON t.oid = a.atttypid
+                      WHERE t.typtype = 'e'), '{}')
 FROM pg_constraint AS c
 JOIN pg_class AS r ON r.oid = c.conrelid
 JOIN pg_namespace AS n ON n.oid = r.relnamespace
 WHERE c.contype = 'c' AND n.nspname = :schema
 ORDER BY r.relname, c.conname
 """
+)
 
 #: How a column's name ends (letters only, lowercase: ``accessToken``,
 #: ``access_token`` and ``ACCESS-TOKEN`` all end in ``token``) when it holds a
@@ -103,11 +126,34 @@ def looks_secret(table: str, column: str) -> bool:
 #: columns whose type seedbed does not read in-process (see :func:`type_judge`).
 TYPE_JUDGE = "type_judge"
 
-#: The values of a JSON array of strings bound as ``:v``, as rows of text.
-_JSON_VALUES = "json_array_elements_text(CAST(:v AS json))"
 
-#: The row number column of the evaluation query; quoted, so no table column collides.
-_ROW = quote_ident("seedbed row")
+#: The CHECKs of the domains (and the domains they are based on) of the namespace's columns:
+#: table, constraint, expression (with VALUE), column, the column's base type, is it an enum.
+_DOMAIN_CHECKS_SQL = (
+    "WITH RECURSIVE"
+    + _DOMAIN_BASE
+    + """,
+chain(rel, num, domain) AS (
+  SELECT a.attrelid, a.attnum, a.atttypid
+  FROM pg_attribute AS a JOIN pg_class AS r ON r.oid = a.attrelid
+  JOIN pg_namespace AS n ON n.oid = r.relnamespace JOIN pg_type AS t ON t.oid = a.atttypid
+  WHERE n.nspname = :schema AND r.relkind IN ('r', 'p') AND a.attnum > 0
+    AND NOT a.attisdropped AND t.typtype = 'd'
+  UNION ALL
+  SELECT c.rel, c.num, t.typbasetype FROM chain AS c JOIN pg_type AS t ON t.oid = c.domain
+  JOIN pg_type AS b ON b.oid = t.typbasetype WHERE b.typtype = 'd'
+)
+SELECT r.relname, con.conname, pg_get_expr(con.conbin, 0), a.attname,
+       format_type(d.base, d.typmod), b.typtype = 'e'
+FROM chain AS c
+JOIN pg_constraint AS con ON con.contypid = c.domain AND con.contype = 'c'
+JOIN pg_class AS r ON r.oid = c.rel
+JOIN pg_attribute AS a ON a.attrelid = c.rel AND a.attnum = c.num
+JOIN domain_base AS d ON d.oid = a.atttypid
+JOIN pg_type AS b ON b.oid = d.base AND b.typtype <> 'd'
+ORDER BY r.relname, a.attnum, con.conname
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -119,190 +165,8 @@ class CatalogCheck:
     expression: str
     columns: tuple[str, ...]
     column_types: tuple[str, ...]
-
-
-class DatabaseEvaluator:
-    """Judges :class:`SqlCheck` rules on a frame in the database: one query for all of them.
-
-    The frame's distinct value combinations for the columns the rules read are
-    sent as text arrays (bound parameters, never SQL text), cast to the
-    columns' types, and the query returns, for each combination some rule
-    refuses, which rules refuse it. NULL passes, as it does in a CHECK.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def __call__(self, rule: SqlCheck, frame: pd.DataFrame) -> pd.Series:
-        return pd.Series(~self.refused([rule], frame)[0], index=frame.index)
-
-    def refused(self, rules: Sequence[SqlCheck], frame: pd.DataFrame) -> list[np.ndarray]:
-        """Per rule, a boolean array over ``frame``'s rows: True where the rule refuses it."""
-        n = len(frame)
-        types = {
-            c: t for rule in rules for c, t in zip(rule.columns, rule.column_types, strict=True)
-        }
-        columns = list(types)
-        texts = [_as_text(frame[c]) if c in frame.columns else [None] * n for c in columns]
-        rows = list(zip(*texts, strict=True)) if texts else [()] * n
-        unique = list(dict.fromkeys(rows))
-        out = [np.zeros(n, dtype=bool) for _ in rules]
-        if not unique or not rules:
-            return out
-        verdicts = self._refusals(rules, columns, [types[c] for c in columns], unique)
-        if not verdicts:
-            return out
-        position = {row: i for i, row in enumerate(unique)}
-        at = np.fromiter((position[row] for row in rows), dtype=np.int64, count=n)
-        for k in range(len(rules)):
-            refusing = np.zeros(len(unique), dtype=bool)
-            for index, flags in verdicts.items():
-                refusing[index] = flags[k]
-            out[k] = refusing[at]
-        return out
-
-    def unreadable(self, schema: str, sql_type: str, values: Sequence[str | None]) -> np.ndarray:
-        """True where PostgreSQL cannot read a value as ``sql_type``.
-
-        For the types seedbed does not read in-process (bytea, arrays,
-        intervals, times, tsvector, bounded numbers...). The distinct
-        values go in one query, bound as one JSON array (several times
-        faster to send than a text array); ``pg_input_is_valid``
-        judges them on PostgreSQL 16 and later, and on older servers a cast
-        of the whole batch is split in halves until the values that fail are
-        found. Type names resolve in ``schema`` first, as the table's do.
-        """
-        distinct = list(dict.fromkeys(v for v in values if v is not None))
-        bad = np.zeros(len(values), dtype=bool)
-        if not distinct:
-            return bad
-        with (
-            database_errors(f"reading values as {sql_type} in the database"),
-            self.engine.begin() as conn,
-        ):
-            conn.execute(
-                sa.text("SELECT set_config('search_path', :path, true)"),
-                {"path": f"{quote_ident(schema)}, public"},
-            )
-            if (conn.dialect.server_version_info or (0,)) >= (16,):
-                sql = f"SELECT u.v FROM {_JSON_VALUES} AS u(v) WHERE NOT pg_input_is_valid(u.v, :t)"
-                params = {"v": json.dumps(distinct), "t": sql_type}
-                refused = set(conn.execute(sa.text(sql), params).scalars())
-            else:
-                refused = _uncastable(conn, sql_type, distinct)
-        if refused:
-            bad[:] = [v in refused for v in values]
-        return bad
-
-    def _refusals(
-        self,
-        rules: Sequence[SqlCheck],
-        columns: Sequence[str],
-        types: Sequence[str],
-        unique: Sequence[tuple[str | None, ...]],
-    ) -> dict[int, tuple[bool, ...]]:
-        """Position in ``unique`` -> which rules refuse it, for the refused combinations.
-
-        A CHECK that raises an error for some values (a division by zero, a
-        cast that fails) would make COPY refuse those rows: the batch is split
-        in halves until the rows that raise are found, and the rule that
-        raises for a row refuses it. Only a failing batch pays for this.
-        """
-        try:
-            return self._batch(rules, columns, types, unique)
-        except DatabaseError as exc:
-            if not _raised_by_values(exc):
-                raise
-        if len(unique) > 1:
-            half = len(unique) // 2
-            found = self._refusals(rules, columns, types, unique[:half])
-            later = self._refusals(rules, columns, types, unique[half:])
-            found.update({i + half: flags for i, flags in later.items()})
-            return found
-        flags = []
-        for rule in rules:
-            try:
-                verdict = self._batch([rule], columns, types, unique)
-            except DatabaseError as exc:
-                if not _raised_by_values(exc):
-                    raise
-                verdict = {0: (True,)}
-            flags.append(bool(verdict.get(0, (False,))[0]))
-        return {0: tuple(flags)} if any(flags) else {}
-
-    def _batch(
-        self,
-        rules: Sequence[SqlCheck],
-        columns: Sequence[str],
-        types: Sequence[str],
-        unique: Sequence[tuple[str | None, ...]],
-    ) -> dict[int, tuple[bool, ...]]:
-        """:meth:`_refusals` in one query; a value a rule cannot judge raises DatabaseError."""
-        names = [f"v{i}" for i in range(len(columns))]
-        tests = [f"({escaped(rule.expression)}) IS FALSE" for rule in rules]
-        if columns:
-            arrays = ", ".join(f"CAST(:{n} AS TEXT[])" for n in names)
-            typed = ", ".join(
-                f"CAST(u.{n} AS {kind}) AS {quote_ident(column)}"
-                for n, column, kind in zip(names, columns, types, strict=True)
-            )
-            source = (
-                f"(SELECT {typed}, u.{_ROW} FROM unnest({arrays}) "
-                f"WITH ORDINALITY AS u({', '.join(names)}, {_ROW})) AS t"
-            )
-        else:  # CHECKs that read no column: one verdict for every row
-            source = f"(SELECT 1 AS {_ROW}) AS t"
-        sql = f"SELECT t.{_ROW}, {', '.join(tests)} FROM {source} WHERE {' OR '.join(tests)}"
-        params = {n: [row[i] for row in unique] for i, n in enumerate(names)}
-        what = ", ".join(rule.name for rule in rules)
-        with (
-            database_errors(f"checking {what} in the database"),
-            self.engine.connect() as conn,
-        ):
-            found = conn.execute(sa.text(sql), params).all()
-        if not columns:
-            return {i: tuple(found[0][1:]) for i in range(len(unique))} if found else {}
-        return {int(row[0]) - 1: tuple(bool(v) for v in row[1:]) for row in found}
-
-
-def _uncastable(conn: sa.Connection, sql_type: str, values: list[str]) -> set[str]:
-    """The ``values`` a cast to ``sql_type`` refuses, found by halving a failing batch."""
-    sql = sa.text(f"SELECT count(CAST(u.v AS {sql_type})) FROM {_JSON_VALUES} AS u(v)")
-    try:
-        with conn.begin_nested():
-            conn.execute(sql, {"v": json.dumps(values)})
-        return set()
-    except sa.exc.DBAPIError as exc:
-        if not (getattr(exc.orig, "sqlstate", None) or "").startswith(("22", "23")):
-            raise
-    if len(values) == 1:
-        return set(values)
-    half = len(values) // 2
-    return _uncastable(conn, sql_type, values[:half]) | _uncastable(conn, sql_type, values[half:])
-
-
-def _raised_by_values(exc: DatabaseError) -> bool:
-    """Did the server refuse the values themselves (a data exception, a domain's CHECK)?"""
-    state = getattr(getattr(exc.__cause__, "orig", None), "sqlstate", None) or ""
-    return state.startswith(("22", "23"))
-
-
-def _as_text(series: pd.Series) -> list[str | None]:
-    """Values as PostgreSQL reads them from text; NA as None."""
-    missing = series.isna().to_numpy()
-    out: list[str | None] = []
-    for value, absent in zip(series.to_numpy(dtype=object), missing, strict=True):
-        if absent:
-            out.append(None)
-        elif isinstance(value, str):
-            out.append(value)
-        elif isinstance(value, dict | list):
-            out.append(json.dumps(value))
-        elif isinstance(value, datetime | date | time):
-            out.append(value.isoformat())
-        else:
-            out.append(str(value))
-    return out
+    enum_types: tuple[str, ...] = ()  # those of column_types that are enums
+    domain: bool = False  # a domain's CHECK, on a column of that domain
 
 
 def _rules_for_check(
@@ -318,7 +182,9 @@ def _rules_for_check(
     from seedbed.facts.checksql import rules_from_check
 
     types = dict(zip(check.columns, check.column_types, strict=True))
-    translated = rules_from_check(check.expression, types, name=check.name, ascii_case=ascii_case)
+    translated = rules_from_check(
+        check.expression, types, name=check.name, ascii_case=ascii_case, enums=check.enum_types
+    )
     if translated is not None:
         return translated
     return (
@@ -337,8 +203,32 @@ def catalog_checks(conn: sa.Connection, schema: str) -> list[CatalogCheck]:
     """Every table CHECK of namespace ``schema``, as the catalog holds it."""
     rows = conn.execute(sa.text(_CHECKS_SQL), {"schema": schema})
     return [
-        CatalogCheck(table, name, expr, tuple(columns), tuple(types))
-        for table, name, expr, columns, types in rows
+        CatalogCheck(table, name, expr, tuple(columns), tuple(types), tuple(enums))
+        for table, name, expr, columns, types, enums in rows
+    ]
+
+
+def domain_checks(conn: sa.Connection, schema: str) -> list[CatalogCheck]:
+    """The domain CHECKs on the columns of namespace ``schema``, each written for its column.
+
+    A column whose type is a domain (of any namespace, or a domain based on
+    another) takes the CHECKs of each domain in the chain, under their own
+    names, with ``VALUE`` replaced by the column.
+    """
+    from seedbed.facts.checksql import domain_check_on
+
+    rows = conn.execute(sa.text(_DOMAIN_CHECKS_SQL), {"schema": schema})
+    return [
+        CatalogCheck(
+            table,
+            name,
+            domain_check_on(expression, column),
+            (column,),
+            (base,),
+            (base,) if is_enum else (),
+            domain=True,
+        )
+        for table, name, expression, column, base, is_enum in rows
     ]
 
 
@@ -358,12 +248,23 @@ def _drop_outside_keys(metadata: sa.MetaData) -> None:
 def _with_rules(
     table: sa.Table, checks: Sequence[CatalogCheck], evaluator: Any, ascii_case: bool
 ) -> None:
-    """Replace the reflected CHECKs of ``table`` with constraints that carry their rules."""
+    """Replace the reflected CHECKs of ``table`` with constraints that carry their rules.
+
+    A domain's CHECK is the domain's, not the table's: its rules go to the
+    column (``info[COLUMN_RULES]``), so they are enforced but never declared
+    as a table CHECK.
+    """
     for constraint in [c for c in table.constraints if isinstance(c, sa.CheckConstraint)]:
         table.constraints.discard(constraint)
     for check in checks:
         for rule in _rules_for_check(check, evaluator, ascii_case):
-            table.append_constraint(dataclasses.replace(rule, name=check.name).constraint())
+            named = dataclasses.replace(rule, name=check.name)
+            if check.domain:
+                table.columns[check.columns[0]].info.setdefault(COLUMN_RULES, []).append(named)
+                continue
+            # The catalog's own text, so that drift is judged against what the database holds.
+            sql = sa.text(escaped(check.expression))
+            table.append_constraint(sa.CheckConstraint(sql, name=check.name, info={"rule": named}))
 
 
 #: The database's locale fields, whichever of them this server version has.
@@ -450,7 +351,7 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
             warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)
             metadata.reflect(conn, schema=schema, resolve_fks=False, only=not_a_partition)
         _name_unknown_types(conn, metadata, schema)
-        checks = catalog_checks(conn, schema)
+        checks = catalog_checks(conn, schema) + domain_checks(conn, schema)
         filled = filled_by_triggers(conn, schema)
         ascii_case = ascii_case_only(conn)
     if not metadata.tables:
@@ -478,9 +379,9 @@ __all__ = [
     "TYPE_JUDGE",
     "CatalogCheck",
     "CatalogType",
-    "DatabaseEvaluator",
     "ascii_case_only",
     "catalog_checks",
+    "domain_checks",
     "looks_secret",
     "reflect_namespace",
     "type_judge",

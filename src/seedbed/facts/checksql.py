@@ -5,8 +5,9 @@ it, or as written) with ``pglast``, which is PostgreSQL's parser, and walks
 the tree. Comparisons with constants and between columns, ``BETWEEN``,
 ``IN``/``= ANY (ARRAY[...])``/``<> ALL``, ``length``/``char_length``/
 ``octet_length``, ``~``/``~*``/``!~``/``!~*``, ``LIKE``/``ILIKE``/``SIMILAR TO``,
-``IS [NOT] NULL``, ``lower``/``upper``/``btrim`` and casts that keep a value's
-meaning, and their combinations with ``AND``, ``OR`` and ``NOT``, become the
+``IS [NOT] NULL``, ``lower``/``upper``/``btrim``/``ltrim``/``rtrim`` and casts that keep a value's
+meaning, ``COALESCE(column, constant)`` compared with a constant, and their
+combinations with ``AND``, ``OR`` and ``NOT``, become the
 rule kinds of :mod:`seedbed.models.predicates`. Anything else gives None, and
 the caller leaves that CHECK to PostgreSQL. The text is never matched with
 regular expressions; only the parser reads it.
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pglast import ast, enums, parse_sql
 from pglast.parser import ParseError
 from pglast.stream import RawStream
+from pglast.visitors import Visitor
 
 from seedbed.models import predicates as p
 from seedbed.models.rules import Rule
@@ -57,6 +59,9 @@ _MICRO = dt.timedelta(microseconds=1)
 _FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "<>": "<>"}
 _REGEX = {"~": (False, False), "~*": (False, True), "!~": (True, False), "!~*": (True, True)}
 _LIKE = {"~~": (False, False), "~~*": (False, True), "!~~": (True, False), "!~~*": (True, True)}
+#: Families whose constants compare in Python exactly as in PostgreSQL.
+_EXACT_FAMILIES = (p.NUMBER, p.TEXT, p.DATE, p.TIMESTAMP, p.TIMESTAMPTZ)
+_TRIMS = ("btrim", "ltrim", "rtrim")
 _LENGTHS = {
     "length": "char_length",
     "char_length": "char_length",
@@ -89,9 +94,17 @@ def _name(names: Any) -> str:
     return str(parts[0])
 
 
-def _cast_family(type_name: Any) -> str:
+def _type_names(type_text: str) -> tuple[str, ...]:
+    """A type's name as the parser reads it: ``"my-app".mood`` as ``("my-app", "mood")``."""
+    statement: Any = parse_sql(f"SELECT CAST(NULL AS {type_text})")[0].stmt
+    return tuple(str(n.sval) for n in statement.targetList[0].val.typeName.names)
+
+
+def _cast_family(type_name: Any, enums: frozenset[tuple[str, ...]] = frozenset()) -> str:
     if type_name.arrayBounds:
         return p.OTHER
+    if tuple(str(n.sval) for n in type_name.names) in enums:
+        return p.ENUM
     name = _name(type_name.names)
     family = _BY_NAME.get(name, p.OTHER)
     if type_name.typmods and family in (p.TEXT, p.BPCHAR, p.NUMBER, p.TIMESTAMP, p.TIMESTAMPTZ):
@@ -101,9 +114,18 @@ def _cast_family(type_name: Any) -> str:
 
 class _Walker:
     def __init__(
-        self, columns: Mapping[str, str], name: str, codepoint_order: bool, ascii_case: bool
+        self,
+        columns: Mapping[str, str],
+        name: str,
+        codepoint_order: bool,
+        ascii_case: bool,
+        enums: Collection[str] = (),
     ) -> None:
-        self.families = {column: type_family(kind) for column, kind in columns.items()}
+        self.enums = frozenset(_type_names(kind) for kind in enums)
+        self.families = {
+            column: p.ENUM if kind in enums else type_family(kind)
+            for column, kind in columns.items()
+        }
         self.name = name
         self.codepoint_order = codepoint_order
         self.ascii_case = ascii_case
@@ -126,7 +148,8 @@ class _Walker:
         if isinstance(node, ast.A_Const):
             return self.literal(node)
         if isinstance(node, ast.TypeCast):
-            return self.cast(self.term(node.arg), _cast_family(node.typeName), node)
+            family = _cast_family(node.typeName, self.enums)
+            return self.cast(self.term(node.arg), family, node)
         if isinstance(node, ast.FuncCall):
             return self.function(node)
         if (
@@ -180,12 +203,14 @@ class _Walker:
     def function(self, node: Any) -> p.Column:
         name = _name(node.funcname)
         args: Any = node.args or ()
+        if name in _TRIMS and len(args) == 2 and _is_space(self.term(args[1])):
+            args = args[:1]  # trimming spaces, as with one argument
         if node.agg_star or node.agg_distinct or node.over or len(args) != 1:
             raise _Unknown
         inner = self.term(args[0])
         if not isinstance(inner, p.Column) or inner.result_family not in p.TEXT_FAMILIES:
             raise _Unknown
-        if name in ("lower", "upper", "btrim"):
+        if name in ("lower", "upper", *_TRIMS):
             return p.Column(inner.name, inner.family, (*inner.functions, name), self.ascii_case)
         if name in _LENGTHS or (name == "octet_length" and inner.family != p.BPCHAR):
             functions = (*inner.functions, _LENGTHS.get(name, name))
@@ -275,7 +300,37 @@ class _Walker:
         if op in ("=", "<>") and _is_predicate(left_node) and _is_predicate(right_node):
             parts = (self.rule(left_node), self.rule(right_node))
             return p.SameTruth(self.name, self._cols(parts), "", parts, op == "<>")
+        if isinstance(right_node, ast.CoalesceExpr):
+            return self.coalesced(right_node, _FLIPPED[op], left_node)
+        if isinstance(left_node, ast.CoalesceExpr):
+            return self.coalesced(left_node, op, right_node)
         return self.compare(self.term(left_node), op, self.term(right_node))
+
+    def coalesced(self, node: Any, op: str, other_node: Any) -> Rule:
+        """``COALESCE(column, k) op c``: ``column op c``, with NULL read as ``k op c`` says.
+
+        Exact for the families whose constants compare exactly (numbers, text,
+        dates and times): NULL makes the comparison NULL, so ``OR column IS
+        NULL`` turns it true and ``AND column IS NOT NULL`` false.
+        """
+        args: Any = node.args or ()
+        if len(args) != 2:
+            raise _Unknown
+        term = self.term(args[0])
+        if not isinstance(term, p.Column) or term.result_family not in _EXACT_FAMILIES:
+            raise _Unknown
+        compared = self.compare(term, op, self.term(other_node))
+        family = term.result_family
+        fallback = _typed(self.term(args[1]), family)
+        bound = _typed(compared.right, family)
+        if family == p.BPCHAR:
+            fallback = p.Constant(str(fallback.value).rstrip(" "), family, fallback.sql)
+        fallback_holds = p.OPERATORS[op](fallback.value, bound.value)
+        null = p.IsNull(self.name, (term.name,), "", term, negated=not fallback_holds)
+        parts = (compared, null)
+        if null.negated:
+            return p.AllOf(self.name, compared.columns, "", parts)
+        return p.AnyOf(self.name, compared.columns, "", parts)
 
     def pattern(self, op: str, left_node: Any, right_node: Any) -> Rule:
         term = self.term(left_node)
@@ -353,6 +408,22 @@ class _Walker:
         return False
 
 
+def _typed(term: Any, family: str) -> p.Constant:
+    """A constant of exactly ``family``: a literal read as one, or a constant already of it."""
+    if isinstance(term, tuple):
+        return _constant(term[1], family, quote_literal(term[1]))
+    if isinstance(term, p.Constant) and term.family == family:
+        return term
+    raise _Unknown
+
+
+def _is_space(term: Any) -> bool:
+    """True for the constant ``' '`` (typed as text or not): what a trim removes by default."""
+    if isinstance(term, tuple):
+        return bool(term[1] == " ")
+    return isinstance(term, p.Constant) and term.family == p.TEXT and bool(term.value == " ")
+
+
 def _is_predicate(node: Any) -> bool:
     """True for a node that is a truth value itself: ``(a IS NULL)``, ``(x > 0 AND ...)``."""
     if isinstance(node, ast.NullTest | ast.BoolExpr):
@@ -405,6 +476,30 @@ def _expression(text: str) -> Any:
     return statements[0].stmt.whereClause
 
 
+class _ValueAs(Visitor):
+    """Replaces a domain CHECK's ``VALUE`` with a column."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+
+    def visit_ColumnRef(self, ancestors: Any, node: Any) -> Any:
+        fields: Any = node.fields
+        if len(fields) == 1 and isinstance(fields[0], ast.String) and fields[0].sval == "value":
+            return ast.ColumnRef(fields=(ast.String(sval=self.column),))
+        return None
+
+
+def domain_check_on(expression: str, column: str) -> str:
+    """A domain CHECK's expression (``VALUE > 0``) written for a column of the domain.
+
+    The parser reads the expression and the tree is printed again with
+    ``VALUE`` replaced, so the result holds the column's quoted name.
+    """
+    tree = _expression(expression)
+    _ValueAs(column)(tree)
+    return str(RawStream()(tree))
+
+
 def rules_from_check(
     expression: str,
     columns: Mapping[str, str],
@@ -412,6 +507,7 @@ def rules_from_check(
     name: str = "check",
     codepoint_order: bool = False,
     ascii_case: bool = False,
+    enums: Collection[str] = (),
 ) -> tuple[Rule, ...] | None:
     """The rules a CHECK expression stands for, or None when it is not a known kind.
 
@@ -424,9 +520,11 @@ def rules_from_check(
     otherwise they are left to the database. ``ascii_case``: the ctype is
     ``C`` or ``POSIX``, so ``lower``, ``upper`` and ``ILIKE`` change ASCII
     letters only; otherwise they follow Unicode's simple case mapping.
+    ``enums``: the type names (as in ``columns``) that are enums, so their
+    columns and the labels cast to them compare as labels.
     """
-    walker = _Walker(columns, name, codepoint_order, ascii_case)
     try:
+        walker = _Walker(columns, name, codepoint_order, ascii_case, enums)
         rule = walker.rule(_expression(expression))
     except (_Unknown, ParseError, ValueError, KeyError, TypeError):
         return None
@@ -437,4 +535,4 @@ def _named(rule: Rule, name: str) -> Rule:
     return dataclasses.replace(rule, name=name, description=p.sentence(rule))
 
 
-__all__ = ["rules_from_check", "type_family"]
+__all__ = ["domain_check_on", "rules_from_check", "type_family"]

@@ -12,7 +12,10 @@ constraint and index under its real name.
 Each CHECK is declared with :func:`catalog_check`: the catalog's own
 expression, carrying the rules :func:`~seedbed.facts.checksql.rules_from_check`
 finds in it, or a :class:`~seedbed.models.rules.SqlCheck` that PostgreSQL
-judges (in the database the settings name) when it is not a known kind.
+judges (in the database the settings name) when it is not a known kind. The
+CHECKs of a column's domain follow the table, each a :func:`domain_check` that
+gives the column the rule, so a domain's CHECK is enforced but never declared
+as the table's.
 """
 
 from __future__ import annotations
@@ -33,9 +36,9 @@ from seedbed.db import database_errors, get_engine
 from seedbed.errors import ConfigError
 from seedbed.facts.catalog import (
     CatalogCheck,
-    DatabaseEvaluator,
     ascii_case_only,
     catalog_checks,
+    domain_checks,
     looks_secret,
 )
 from seedbed.facts.partitions import catalog_partitions
@@ -46,9 +49,10 @@ from seedbed.facts.referenced import (
     namespace_objects,
 )
 from seedbed.facts.spec import FILLED_BY_TRIGGER
+from seedbed.facts.sqlchecks import DatabaseEvaluator
 from seedbed.facts.triggers import filled_by_triggers, mark_filled_columns
 from seedbed.models.base import PARTITIONS, UPDATED_AT_FUNCTION
-from seedbed.models.rules import SqlCheck
+from seedbed.models.rules import COLUMN_RULES, Rule, SqlCheck
 from seedbed.sqltext import escaped, quote_ident
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -109,8 +113,31 @@ _EVALUATOR = _SettingsEvaluator()
 SETTINGS_EVALUATOR: DatabaseEvaluator = _EVALUATOR
 
 
+def _rule(
+    name: str, expression: str, columns: dict[str, str], ascii_case: bool, enums: tuple[str, ...]
+) -> Rule:
+    from seedbed.facts.checksql import rules_from_check
+
+    rules = rules_from_check(expression, columns, name=name, ascii_case=ascii_case, enums=enums)
+    if rules:
+        return rules[0]
+    return SqlCheck(
+        name,
+        tuple(columns),
+        f"must satisfy CHECK {expression} (checked {SqlCheck.runs})",
+        expression,
+        tuple(columns.values()),
+        _EVALUATOR,
+    )
+
+
 def catalog_check(
-    name: str, expression: str, columns: dict[str, str], *, ascii_case: bool = False
+    name: str,
+    expression: str,
+    columns: dict[str, str],
+    *,
+    ascii_case: bool = False,
+    enums: tuple[str, ...] = (),
 ) -> sa.CheckConstraint:
     """A CHECK named ``name`` exactly, with the rules it stands for (pulled models use it).
 
@@ -118,22 +145,36 @@ def catalog_check(
     reads to its SQL type (``format_type``). A CHECK that is not a known kind
     becomes a :class:`SqlCheck`, judged by PostgreSQL.
     """
-    from seedbed.facts.checksql import rules_from_check
-
-    rules = rules_from_check(expression, columns, name=name, ascii_case=ascii_case)
-    rule = (
-        rules[0]
-        if rules
-        else SqlCheck(
-            name,
-            tuple(columns),
-            f"must satisfy CHECK {expression} (checked {SqlCheck.runs})",
-            expression,
-            tuple(columns.values()),
-            _EVALUATOR,
-        )
-    )
+    rule = _rule(name, expression, columns, ascii_case, enums)
     return sa.CheckConstraint(sa.text(escaped(expression)), name=conv(name), info={"rule": rule})
+
+
+def domain_check(
+    table: sa.Table,
+    name: str,
+    expression: str,
+    columns: dict[str, str],
+    *,
+    ascii_case: bool = False,
+    enums: tuple[str, ...] = (),
+) -> Rule:
+    """Enforce a domain's CHECK ``name`` on a column of ``table`` (pulled models use it).
+
+    ``expression`` is the domain's CHECK with ``VALUE`` written as the column,
+    ``columns`` that one column and its base type. The rule goes to the
+    column, not to the table: the CHECK is the domain's, never declared again.
+    """
+    rule = _rule(name, expression, columns, ascii_case, enums)
+    (column,) = columns
+    table.c[column].info.setdefault(COLUMN_RULES, []).append(rule)
+    return rule
+
+
+def _domain_check(check: CatalogCheck, ascii_case: bool) -> str:
+    columns = dict(zip(check.columns, check.column_types, strict=True))
+    case = ", ascii_case=True" if ascii_case else ""
+    case += f", enums={check.enum_types!r}" if check.enum_types else ""
+    return f"domain_check(table, {check.name!r}, {check.expression!r}, {columns!r}{case})\n"
 
 
 @dataclass
@@ -327,6 +368,7 @@ def _names(names: list[str]) -> str:
 def _check(check: CatalogCheck, ascii_case: bool) -> str:
     columns = dict(zip(check.columns, check.column_types, strict=True))
     case = ", ascii_case=True" if ascii_case else ""
+    case += f", enums={check.enum_types!r}" if check.enum_types else ""
     return f"catalog_check({check.name!r}, {check.expression!r}, {columns!r}{case})"
 
 
@@ -337,12 +379,15 @@ def render_table(
     *,
     ascii_case: bool = False,
     elsewhere: dict[str, str] | None = None,
+    domains: list[CatalogCheck] | None = None,
 ) -> tuple[str, TableSummary]:
     """The module source that declares ``table``, and what it carries.
 
     ``elsewhere`` holds the table's foreign keys to other namespaces (name ->
-    definition), declared in ``info`` (:data:`REFERENCES_ELSEWHERE`).
+    definition), declared in ``info`` (:data:`REFERENCES_ELSEWHERE`);
+    ``domains``: the CHECKs of its columns' domains, enforced on those columns.
     """
+    domains = domains or []
     imports: set[str] = set()
     items = [_column(c, imports, schema) for c in table.columns]
     pk = table.primary_key
@@ -382,11 +427,15 @@ def render_table(
     for home in sorted({item.split(":")[0] for item in imports}):
         names = sorted(item.split(":")[1] for item in imports if item.startswith(f"{home}:"))
         lines.append(f"from {home} import {', '.join(names)}")
-    if checks:
+    helpers = ["catalog_check"] * bool(checks) + ["domain_check"] * bool(domains)
+    if helpers:
         lines.append("")
-        lines.append("from seedbed.facts.pull import catalog_check")
+        lines.append(f"from seedbed.facts.pull import {', '.join(helpers)}")
     lines += ["", "from .base import Base", "", ""]
     declared = f"table = sa.Table(\n    {table.name!r},\n    Base.metadata,\n{body})\n"
+    if domains:
+        declared += "# The CHECKs of the columns' domains.\n"
+        declared += "".join(_domain_check(check, ascii_case) for check in domains)
     source = "\n".join(lines) + declared
     summary = TableSummary(
         table.name, "", len(table.columns), keys, len(fks), len(indexes), len(checks)
@@ -458,6 +507,7 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
         objects = namespace_objects(conn, schema)
         elsewhere = catalog_keys_elsewhere(conn, schema)
         conn.exec_driver_sql(f"SET LOCAL search_path TO {quote_ident(schema)}, public")
+        domains = domain_checks(conn, schema)
         left = [
             (str(kind), str(name))
             for kind, name in conn.execute(
@@ -482,18 +532,22 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
     for table in sorted(metadata.tables.values(), key=lambda t: t.name):
         own = [c for c in checks if c.table == table.name]
         keys = {key: sql for name, key, sql, _ in elsewhere if name == table.name}
-        source, summary = render_table(table, schema, own, ascii_case=ascii_case, elsewhere=keys)
+        own_domains = [c for c in domains if c.table == table.name]
+        source, summary = render_table(
+            table, schema, own, ascii_case=ascii_case, elsewhere=keys, domains=own_domains
+        )
         summary.module = _identifier(table.name, taken)
         modules[summary.module] = source
         result.tables.append(summary)
-        for check in own:
-            constraint = catalog_check(
+        for check in own + own_domains:  # table and domain CHECKs together
+            rule = _rule(
                 check.name,
                 check.expression,
                 dict(zip(check.columns, check.column_types, strict=True)),
-                ascii_case=ascii_case,
+                ascii_case,
+                check.enum_types,
             )
-            if isinstance(constraint.info["rule"], SqlCheck):
+            if isinstance(rule, SqlCheck):
                 result.in_database += 1
             else:
                 result.in_process += 1
@@ -509,6 +563,7 @@ __all__ = [
     "PullResult",
     "TableSummary",
     "catalog_check",
+    "domain_check",
     "pull",
     "render_table",
 ]

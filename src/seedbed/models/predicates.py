@@ -77,8 +77,10 @@ _WORDS = {
     "=": "equal to",
     "<>": "different from",
 }
-_TEXT_FUNCTIONS = ("lower", "upper", "btrim")
+_TEXT_FUNCTIONS = ("lower", "upper", "btrim", "ltrim", "rtrim")
 _LENGTH_FUNCTIONS = ("char_length", "octet_length")
+#: PostgreSQL's trims of spaces, by the name of the ``str`` method that does the same.
+_TRIMS = {"btrim": "strip", "ltrim": "lstrip", "rtrim": "rstrip"}
 
 
 @dataclass(frozen=True)
@@ -141,8 +143,8 @@ def _apply(function: str, value: str, ascii_only: bool) -> Any:
         return _case(value, upper=False, ascii_only=ascii_only)
     if function == "upper":
         return _case(value, upper=True, ascii_only=ascii_only)
-    if function == "btrim":
-        return value.strip(" ")
+    if function in _TRIMS:
+        return getattr(value, _TRIMS[function])(" ")
     if function == "char_length":
         return len(value)
     return len(value.encode("utf-8"))
@@ -154,8 +156,8 @@ def _applied(function: str, objects: np.ndarray, ascii_only: bool) -> np.ndarray
     result: pd.Series
     if function == "char_length":
         result = text.str.len()
-    elif function == "btrim":
-        result = text.str.strip(" ")
+    elif function in _TRIMS:
+        result = getattr(text.str, _TRIMS[function])(" ")
     elif function in ("lower", "upper"):
         result = text.str.lower() if function == "lower" else text.str.upper()
         odd = ~text.str.isascii().fillna(True).astype(bool)

@@ -272,9 +272,14 @@ def required_when(column: str, when: str, value: str) -> RequiredWhen:
     )
 
 
+#: ``Column.info`` key: rules a column carries without a table CHECK (its domain's CHECKs).
+COLUMN_RULES = "rules"
+
+
 def all_rules(table: Any) -> list[Rule]:
     """Every rule declared on a SQLAlchemy ``Table``, sorted by rule name (a stable order)."""
     found = [c.info["rule"] for c in table.constraints if "rule" in getattr(c, "info", {})]
+    found += [rule for column in table.columns for rule in column.info.get(COLUMN_RULES, ())]
     return sorted(found, key=lambda rule: rule.name)
 
 
@@ -312,6 +317,7 @@ class SqlCheck(Rule):
 
 
 __all__ = [
+    "COLUMN_RULES",
     "EMAIL",
     "SLUG",
     "URL",

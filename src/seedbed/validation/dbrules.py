@@ -45,6 +45,9 @@ def base_type(table: sa.Table, name: str) -> str:
     kind = table.c[name].type
     while isinstance(kind, postgresql.DOMAIN):  # the domain's own CHECKs are rules
         kind = kind.data_type
+    if isinstance(kind, sa.String) and kind.collation is not None:  # not part of the type
+        kind = kind.copy()
+        kind.collation = None
     return str(kind.compile(dialect=_DIALECT))
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from seedbed.db import database_errors
@@ -327,7 +328,7 @@ class SeedValidator:
         names = [f"k{i}" for i in range(len(columns))]
         arrays = ", ".join(f"CAST(:{n} AS TEXT[])" for n in names)
         matches = [
-            f"t.{quote_ident(c)} = CAST(u.{n} AS {spec.columns[c].sql_type})"
+            f"t.{quote_ident(c)} = CAST(u.{n} AS {_key_type(table.c[c], spec.columns[c].sql_type)})"
             for n, c in zip(names, columns, strict=True)
         ]
         matches += [f"t.{quote_ident(c)} IS NULL" for c in where_null]
@@ -383,6 +384,19 @@ def _checked_columns(spec: TableSpec) -> tuple[str, ...]:
     for fk in spec.foreign_keys:
         names.update(dict.fromkeys(fk.columns))
     return tuple(name for name in names if name in spec.columns)
+
+
+def _key_type(column: sa.Column[Any], sql_type: str) -> str:
+    """The type a key's text is read as: a domain's base type, so its CHECK stops no look-up."""
+    type_ = column.type
+    if not isinstance(type_, postgresql.DOMAIN):
+        return sql_type
+    while isinstance(type_, postgresql.DOMAIN):
+        type_ = type_.data_type
+    if getattr(type_, "collation", None):  # a cast names no collation
+        type_ = type_.copy()
+        type_.collation = None  # type: ignore[attr-defined]
+    return str(type_.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
 
 
 __all__ = ["SeedValidator"]
