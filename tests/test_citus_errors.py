@@ -204,3 +204,21 @@ def test_sensitive_values_a_worker_reports_stay_hidden(cluster_engine: Engine, s
     assert (caught.value.constraint, caught.value.line) == ("uq_verification_value_extra", 5)
     assert SECRET not in str(caught.value)
     assert "[redacted]" in str(caught.value)
+
+
+def test_an_upsert_that_takes_another_rows_unique_name_on_a_worker_names_its_line(
+    cluster_engine: Engine, tmp_path: Path
+) -> None:
+    seedbed.load(SEEDS, engine=cluster_engine, strategy=INCREMENTAL, progress=False)
+    before = counts(cluster_engine)
+    header, rows = user_rows(SEEDS / "tag.csv")
+    clash = [
+        ["11111111-1111-4111-8111-111111111111", "brand-new"],
+        ["22222222-2222-4222-8222-222222222222", rows[3][header.index("name")]],
+    ]
+    path = write_csv(tmp_path / "tag.csv", header, clash)
+    with pytest.raises(LoadError) as caught:
+        seedbed.load([path], engine=cluster_engine, mode="upsert", progress=False)
+    assert (caught.value.constraint, caught.value.line) == ("uq_tag_name", 3)
+    assert '"uq_tag_name"' in str(caught.value) and "_1020" not in str(caught.value)
+    assert counts(cluster_engine) == before
