@@ -48,7 +48,8 @@ NOT_NULL_VIOLATION = "23502"
 #: ``i``: a unique index that is no constraint).
 _KIND_STATE = {"p": "23505", "u": "23505", "i": "23505", "f": "23503", "c": "23514", "x": "23P01"}
 _REPLAYED_STATES = frozenset({"23505", "23514", "23P01", NOT_NULL_VIOLATION})
-_QUOTED = re.compile(r'"((?:[^"]|"")+)"')
+# A name as messages quote it: in double quotes, as it is (messages do not escape it).
+_QUOTED = re.compile(r'"([^"]+)"')
 _REPLAY_TABLE = "pg_temp.seedbed_replay"
 
 _SHARDS_SQL = """
@@ -111,11 +112,11 @@ class ShardNames:
         found: list[str] = []
 
         def own(match: re.Match[str]) -> str:
-            name = self.names.get(match.group(1).replace('""', '"'))
+            name = self.names.get(match.group(1))
             if name is None:
                 return match.group(0)
             found.append(name)
-            return '"' + name.replace('"', '""') + '"'
+            return f'"{name}"'
 
         return _QUOTED.sub(own, text), found
 
