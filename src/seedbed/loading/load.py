@@ -343,7 +343,7 @@ def _refused(
         if not report.ok:
             return DataError(_invalid_message(report), report)
     if refusal is not None and target is not None:
-        target, refusal = with_line(writer.connection, refusal, target)
+        target, refusal = with_line(writer.connection, refusal, target, writer.timeout)
     return _mapped(error, target, refusal)
 
 

@@ -130,13 +130,18 @@ class ShardNames:
         return replace(said, sqlstate=state, primary=primary, detail=detail, constraint=constraint)
 
 
-def replay(cursor: psycopg.Cursor[Any], source: SeedSource) -> tuple[SeedSource, Refusal] | None:
+def replay(
+    cursor: psycopg.Cursor[Any], source: SeedSource, lock_timeout: float = 0.0
+) -> tuple[SeedSource, Refusal] | None:
     """Copy ``source``'s files into a temporary copy of its table; the first refusal, by file.
 
     The copy has the table's defaults, generated columns, checks and unique
     indexes, not its foreign keys or triggers. None when every row fits.
-    The caller rolls the transaction back.
+    The caller rolls the transaction back. ``lock_timeout`` (seconds; 0: none)
+    bounds the wait for the table's lock, as the load's own.
     """
+    if lock_timeout > 0:
+        cursor.execute(f"SET LOCAL lock_timeout = {int(lock_timeout * 1000)}")
     cursor.execute(
         f"CREATE TEMP TABLE seedbed_replay (LIKE {qualified(source.table)} INCLUDING ALL) "
         "ON COMMIT DROP"
@@ -189,7 +194,10 @@ def worker_refusal(
 
 
 def with_line(
-    connection: psycopg.Connection[Any], said: Refusal, target: SeedSource
+    connection: psycopg.Connection[Any],
+    said: Refusal,
+    target: SeedSource,
+    lock_timeout: float = 0.0,
 ) -> tuple[SeedSource, Refusal]:
     """``said`` with the file and COPY line of the refused row, found by :func:`replay`.
 
@@ -200,7 +208,7 @@ def with_line(
         return target, said
     try:
         with connection.cursor() as cursor:
-            replayed = replay(cursor, target)
+            replayed = replay(cursor, target, lock_timeout)
     except psycopg.Error:
         replayed = None
     finally:
