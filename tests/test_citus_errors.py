@@ -222,3 +222,53 @@ def test_an_upsert_that_takes_another_rows_unique_name_on_a_worker_names_its_lin
     assert (caught.value.constraint, caught.value.line) == ("uq_tag_name", 3)
     assert '"uq_tag_name"' in str(caught.value) and "_1020" not in str(caught.value)
     assert counts(cluster_engine) == before
+
+
+def test_a_row_a_worker_refuses_in_a_second_part_file_names_that_part(
+    cluster_engine: Engine, tmp_path: Path
+) -> None:
+    execute(
+        cluster_engine,
+        """ALTER TABLE "{schema}"."user" ADD CONSTRAINT ck_no_mallory CHECK (name <> 'Mallory')""",
+    )
+    header, rows = user_rows(SEEDS / "user.csv")
+    rows[13][header.index("name")] = "Mallory"
+    write_csv(tmp_path / "user" / "part-0000.csv", header, rows[:10])
+    write_csv(tmp_path / "user" / "part-0001.csv", header, rows[10:])
+    with pytest.raises(LoadError) as caught:
+        seedbed.load(
+            [tmp_path / "user"], engine=cluster_engine, strategy=INCREMENTAL, progress=False
+        )
+    error = caught.value
+    assert error.file is not None and error.file.endswith("user/part-0001.csv")
+    assert (error.line, error.constraint) == (5, "ck_no_mallory")
+    assert set(counts(cluster_engine).values()) == {0}
+
+
+def test_tables_kept_on_the_coordinator_report_a_refused_row_as_one_server_does(
+    citus: CitusCluster, unsafe_triggers: None, base_settings: Settings, seeds: Path
+) -> None:
+    # With schema-based sharding off for seedbed's sessions, the namespace stays an ordinary
+    # schema on the coordinator. (Turning it off only while creating the schema is not
+    # enough: Citus distributes an existing schema named by CREATE SCHEMA IF NOT EXISTS.)
+    url = citus.url + "?options=-c%20citus.enable_schema_based_sharding%3Doff"
+    schema = fresh_namespace("clocal")
+    settings = load_settings(schema=schema, database_url=url, home=base_settings.home)
+    migrate.upgrade_unchecked(settings)
+    engine = get_engine(settings)
+    try:
+        assert citus.placement(schema) == set()
+        execute(
+            engine,
+            """ALTER TABLE "{schema}"."user" ADD CONSTRAINT ck_no_mallory """
+            """CHECK (name <> 'Mallory')""",
+        )
+        header, rows = user_rows(seeds / "user.csv")
+        rows[6][header.index("name")] = "Mallory"
+        write_csv(seeds / "user.csv", header, rows)
+        with pytest.raises(LoadError) as caught:
+            seedbed.load(seeds, engine=engine, progress=False)
+        assert (caught.value.line, caught.value.constraint) == (8, "ck_no_mallory")
+        assert set(counts(engine).values()) == {0}
+    finally:
+        migrate.reset(settings)
