@@ -9,6 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from seedbed.explore import distributed
 from seedbed.explore._core import Bind, connection, frame, namespace
 from seedbed.facts import declared_metadata, metadata_for, table_keys
 
@@ -57,14 +58,30 @@ def index_catalog(bind: Bind) -> pd.DataFrame:
     ``purpose`` comes from the model (``info["purpose"]`` on the index, or
     the primary key / unique constraint it enforces). ``scans`` is
     ``pg_stat_user_indexes.idx_scan``: cumulative since the index was made.
+
+    On a Citus distributed schema the coordinator's tables are empty shells:
+    ``size_bytes`` and ``scans`` are then summed over the index's shards, read
+    on the workers, and ``workers`` says where they are. When a worker cannot
+    be asked, :class:`~seedbed.errors.QueryError` says which.
     """
     schema = namespace(bind)
     tables = [t.name for t in metadata_for(schema).sorted_tables]
     with connection(bind) as conn:
         catalog = frame(conn, _CATALOG, {"schema": schema, "tables": tables})
+        if distributed.distributed_tables(conn, schema):
+            catalog = _with_shards(catalog, distributed.shard_index_statistics(conn, schema))
     catalog.insert(2, "purpose", catalog["index"].map(_purposes()).fillna(""))
     catalog["enforces_constraint"] = catalog["primary"] | catalog["unique"]
     return catalog
+
+
+def _with_shards(catalog: pd.DataFrame, shards: pd.DataFrame) -> pd.DataFrame:
+    """``catalog`` with each index's shard sizes and scans added to the coordinator's."""
+    found = catalog.merge(shards, on="index", how="left", suffixes=("", "_shards"))
+    for column in ("size_bytes", "scans"):
+        found[column] = found[column] + found.pop(f"{column}_shards").fillna(0).astype("int64")
+    found["workers"] = found["workers"].fillna("")
+    return found
 
 
 def _flush_statistics(conn: Connection) -> None:
@@ -85,6 +102,9 @@ def _settled_scans(engine: Engine) -> pd.Series:
     their backends report as they exit, which takes a moment.
     """
     engine.dispose()
+    with connection(engine) as conn:
+        if distributed.has_citus(conn):
+            distributed.wait_for_workers(conn)
     scans = index_catalog(engine).set_index("index")["scans"]
     for _ in range(20):
         time.sleep(0.05)
@@ -102,15 +122,27 @@ def index_scans_during(engine: Engine, workload: Callable[[Connection], object])
     e.g. ``read_query(conn, ...)``); its changes are rolled back. Indexes with
     ``workload_scans == 0`` and ``enforces_constraint == False`` are the
     candidates for dropping; a unique or primary-key index is kept for the
-    rule it enforces even when no query reads it.
+    rule it enforces even when no query reads it. On Citus the workload's
+    connection is closed first, and its backends on the workers awaited:
+    they report their counters as they exit.
     """
     before = _settled_scans(engine)
     with connection(engine) as conn:
+        citus = distributed.has_citus(conn)
         workload(conn)
         conn.rollback()
-        _flush_statistics(conn)
-        conn.exec_driver_sql("select pg_stat_clear_snapshot()")
-        after = index_catalog(conn)
-        conn.rollback()
+        if citus:
+            conn.invalidate()  # closed, not pooled: its backend and theirs on the workers end
+        else:
+            _flush_statistics(conn)
+            conn.exec_driver_sql("select pg_stat_clear_snapshot()")
+            after = index_catalog(conn)
+            conn.rollback()
+    if citus:
+        # On Citus the scans happened in the workers' backends serving that connection;
+        # they report their counters as they exit, once it is closed.
+        with connection(engine) as conn:
+            distributed.wait_for_workers(conn)
+            after = index_catalog(conn)
     after["workload_scans"] = after["scans"] - after["index"].map(before).fillna(0).astype(int)
     return after

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from seedbed.errors import QueryError
+from seedbed.explore import distributed
 from seedbed.explore._core import Bind, Params, as_statement, connection, model_table
 from seedbed.sqltext import qualified_name, quote_ident
 
@@ -41,6 +42,8 @@ _NODE_FIELDS = {
     "filter": "Filter",
     "sort_key": "Sort Key",
 }
+# Columns a Citus plan adds (see ``plan_frame``).
+_CITUS_COLUMNS = ["subplan", "task", "worker", "shard", "task_count", "tasks_shown"]
 
 
 def explain(
@@ -78,27 +81,51 @@ def explain(
         values = {**compiled.params, **dict(params or {})}
         explained = f"EXPLAIN ({', '.join(options)}) {compiled}"
         raw = conn.exec_driver_sql(explained, values).scalar_one()
-    document = json.loads(raw) if isinstance(raw, str) else raw
-    return plan_frame(document[0])
+        document = json.loads(raw) if isinstance(raw, str) else raw
+        plan = plan_frame(document[0])
+        if "worker" in plan:
+            distributed.unshard_plan(conn, plan)
+    return plan
 
 
 def plan_frame(document: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per node of an EXPLAIN JSON document (the dict holding ``"Plan"``)."""
+    """One row per node of an EXPLAIN JSON document (the dict holding ``"Plan"``).
+
+    A Citus plan (a distributed schema) has its distributed subplans and the
+    plans its workers ran as children of its ``Custom Scan (Citus Adaptive)``
+    node, with five more columns: ``subplan`` (its number), ``task`` and
+    ``worker`` (``host:port``) for a worker's nodes, and ``task_count`` and
+    ``tasks_shown`` on the Citus node (``One of N`` unless every task is shown).
+    """
     rows: list[dict[str, Any]] = []
 
-    def walk(node: Mapping[str, Any], parent: int | None, depth: int) -> None:
+    def walk(
+        node: Mapping[str, Any], parent: int | None, depth: int, where: dict[str, Any]
+    ) -> None:
         node_id = len(rows)
         row: dict[str, Any] = {"node_id": node_id, "parent_id": parent, "depth": depth}
         row.update({column: node.get(key) for column, key in _NODE_FIELDS.items()})
         if isinstance(row["sort_key"], list):
             row["sort_key"] = ", ".join(row["sort_key"])
+        if node.get("Custom Plan Provider"):
+            row["node_type"] = f"{row['node_type']} ({node['Custom Plan Provider']})"
+        row.update(where)
+        row.update(distributed.job_columns(node))
         rows.append(row)
         for child in node.get("Plans", []):
-            walk(child, node_id, depth + 1)
+            walk(child, node_id, depth + 1, where)
+        for child, placed in distributed.distributed_children(node):
+            walk(child, node_id, depth + 1, {**where, **placed})
 
-    walk(document["Plan"], None, 0)
-    plan = pd.DataFrame(rows, columns=["node_id", "parent_id", "depth", *_NODE_FIELDS])
+    walk(document["Plan"], None, 0, {})
+    columns = ["node_id", "parent_id", "depth", *_NODE_FIELDS]
+    if any("task_count" in row for row in rows):
+        columns += _CITUS_COLUMNS
+    plan = pd.DataFrame(rows, columns=columns)
     plan["parent_id"] = plan["parent_id"].astype("Int64")
+    for column in ("subplan", "task", "shard", "task_count"):
+        if column in plan:
+            plan[column] = plan[column].astype("Int64")
     plan.attrs["planning_ms"] = document.get("Planning Time")
     plan.attrs["execution_ms"] = document.get("Execution Time")
     plan.attrs["plan"] = dict(document)
@@ -111,10 +138,27 @@ def uses_index(plan: pd.DataFrame, name: str) -> bool:
 
 
 def buffers_touched(plan: pd.DataFrame) -> int:
-    """Buffers the plan hit or read, shared and local (the root node counts its children)."""
-    root = plan.iloc[0]
+    """Buffers the plan hit or read, shared and local (the root node counts its children).
+
+    For a Citus plan, the coordinator's root and the root of every subplan and
+    worker plan shown, each of which counts its own children.
+    """
+    roots = [0]
+    if "worker" in plan:
+        # node_id is the row's position; a node in another subplan or task than its parent
+        # is the root of what that subplan or worker ran.
+        part = [
+            f"{subplan}/{task}" for subplan, task in zip(plan["subplan"], plan["task"], strict=True)
+        ]
+        parents = plan["parent_id"].tolist()
+        roots += [
+            node
+            for node, parent in enumerate(parents)
+            if parent is not pd.NA and part[node] != part[parent]
+        ]
     fields = ["shared_hit", "shared_read", "local_hit", "local_read"]
-    return int(sum(int(root[f]) for f in fields if pd.notna(root[f])))
+    counted = plan.loc[plan["node_id"].isin(roots), fields]
+    return int(counted.fillna(0).to_numpy(dtype="int64").sum())
 
 
 def scan_summary(plan: pd.DataFrame) -> str:

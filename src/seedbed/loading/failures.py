@@ -13,11 +13,16 @@ mapped back to table, file, physical line and constraint:
 Values of sensitive columns are replaced by ``[redacted]``; the server's
 ``Failing row contains (...)`` detail and the COPY context (the raw line) are
 never shown, since they hold whole rows.
+
+The fields that matter are read once into a :class:`Refusal`. On Citus, a
+worker's error arrives without them (``loading.worker_errors`` rebuilds the
+refusal and hands it in).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import psycopg
 
@@ -74,31 +79,67 @@ def is_connection_error(exc: psycopg.Error) -> bool:
     return state.startswith(_CONNECTION_STATES)
 
 
-def to_seedbed_error(exc: psycopg.Error, target: SeedSource | None) -> SeedbedError:
-    """The seedbed error for ``exc``, raised while writing ``target`` (None: at commit)."""
+@dataclass(frozen=True)
+class Refusal:
+    """What the database said when it refused a write: the diagnostic fields seedbed uses.
+
+    ``copy_line`` and ``copy_column`` come from a COPY error's context
+    (``COPY <table>, line N, column C``): N counts COPY's lines, which the
+    source's format turns into its own positions.
+    """
+
+    sqlstate: str
+    primary: str
+    detail: str = ""
+    constraint: str | None = None
+    column: str | None = None
+    copy_line: int | None = None
+    copy_column: str | None = None
+
+    @classmethod
+    def of(cls, exc: psycopg.Error) -> Refusal:
+        diag = exc.diag
+        context = _COPY_LINE.match(diag.context or "")
+        return cls(
+            sqlstate=exc.sqlstate or "",
+            primary=reason(exc),
+            detail=diag.message_detail or "",
+            constraint=diag.constraint_name,
+            column=diag.column_name,
+            copy_line=int(context.group(1)) if context else None,
+            copy_column=context.group(2) if context else None,
+        )
+
+
+def to_seedbed_error(
+    exc: psycopg.Error, target: SeedSource | None, refusal: Refusal | None = None
+) -> SeedbedError:
+    """The seedbed error for ``exc``, raised while writing ``target`` (None: at commit).
+
+    ``refusal`` replaces what ``exc`` itself says (see :class:`Refusal`), for an
+    error whose fields were lost on the way (a Citus worker's).
+    """
     where = f"table {target.table.name!r} from {target.label}" if target else "the commit"
-    diag = exc.diag
-    primary = reason(exc)
+    said = refusal or Refusal.of(exc)
+    primary = said.primary
     if is_connection_error(exc):
         return DatabaseError(
             f"lost the connection to the database while loading {where}: {primary}; "
             "nothing was committed"
         )
-    state = exc.sqlstate or ""
+    state = said.sqlstate
     if state == "42501":
         return DatabaseError(f"permission denied while loading {where}: {primary}")
     if target is None or not (state.startswith("23") or state.startswith("22")):
         return DatabaseError(f"the database refused the load of {where}: {primary}")
 
     line: int | None = None
-    column = diag.column_name
-    context = _COPY_LINE.match(diag.context or "")
-    if context:
-        column = column or context.group(2)
-        line = target.format.position_of_copy_line(int(context.group(1)))
+    column = said.column or said.copy_column
+    if said.copy_line is not None:
+        line = target.format.position_of_copy_line(said.copy_line)
     detail = ""
-    key = _KEY.match(diag.message_detail or "")
-    partition = _PARTITION_KEY.match(diag.message_detail or "")
+    key = _KEY.match(said.detail)
+    partition = _PARTITION_KEY.match(said.detail)
     if partition and line is None:
         columns = [c.strip().strip('"') for c in partition.group("columns").split(", ")]
         values = _split_values(partition.group("values"), len(columns))
@@ -113,7 +154,7 @@ def to_seedbed_error(exc: psycopg.Error, target: SeedSource | None) -> SeedbedEr
             REDACTED if target.sensitive(c) or values is None else v
             for c, v in zip(columns, values or columns, strict=True)
         ]
-        message_detail = diag.message_detail or ""
+        message_detail = said.detail
         verb = "already exists" if "already exists" in message_detail else "is not present"
         detail = f": key ({', '.join(columns)})=({', '.join(shown)}) {verb}"
         if verb == "is not present":
@@ -128,7 +169,7 @@ def to_seedbed_error(exc: psycopg.Error, target: SeedSource | None) -> SeedbedEr
         place += f", {target.unit} {line}"
     if column and not key:
         place += f", column {column!r}"
-    constraint = diag.constraint_name
+    constraint = said.constraint
     message = f"{place}: table {target.table.name!r}: {primary}{detail}"
     table, file = target.table.name, target.label
     report = ValidationReport.refused(

@@ -44,11 +44,12 @@ from seedbed.db import database_errors, get_engine, require_tables, schema_of
 from seedbed.errors import DataError, SeedError, reason
 from seedbed.facts import Models, using_models
 from seedbed.loading.copy import copy_blocks, copy_sql, qualified
-from seedbed.loading.failures import is_retryable, to_seedbed_error
+from seedbed.loading.failures import Refusal, is_retryable, to_seedbed_error
 from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
 from seedbed.loading.modes import Merge, create_stage_sql, merge_sql, merges_of, stage_name
 from seedbed.loading.rebuild import LoadPlan, Rebuild, plan_load
 from seedbed.loading.result import LoadResult, TableLoad
+from seedbed.loading.worker_errors import with_line, worker_refusal
 from seedbed.loadmode import LoadMode, Strategy
 from seedbed.progress import ProgressDisplay, progress_bar, progress_display
 from seedbed.validation.hints import in_database_hint
@@ -341,16 +342,22 @@ def _refused(
     A unique violation while inserting into tables with rows means some keys
     of the sources are taken: validation runs again with the database
     lookups, so the report lists every taken key by file and line, not only
-    the first one the database met.
+    the first one the database met. A Citus worker's error is first given back
+    its SQLSTATE, names and line (``loading.worker_errors``).
     """
     error = writer.error
     assert error is not None
-    duplicate = isinstance(error, psycopg.Error) and error.sqlstate == "23505"
-    if duplicate and mode.existing_keys_are_errors and plan.non_empty:
+    target, refusal = writer.current, None
+    if isinstance(error, psycopg.Error):
+        refusal = worker_refusal(writer.connection, error, target)
+    state = refusal.sqlstate if refusal else getattr(error, "sqlstate", None)
+    if state == "23505" and mode.existing_keys_are_errors and plan.non_empty:
         report = _validate(sources, engine, mode, plan, display, keys_against_db=plan.non_empty)
         if not report.ok:
             return DataError(_invalid_message(report), report)
-    return _mapped(error, writer.current)
+    if refusal is not None and target is not None:
+        target, refusal = with_line(writer.connection, refusal, target, writer.timeout)
+    return _mapped(error, target, refusal)
 
 
 def _retried(writer: _Writer, again: Callable[[], _Writer]) -> tuple[_Writer, int]:
@@ -394,9 +401,11 @@ def _commit(connection: psycopg.Connection[Any]) -> None:
         raise to_seedbed_error(exc, None) from None
 
 
-def _mapped(error: BaseException, target: SeedSource | None) -> BaseException:
+def _mapped(
+    error: BaseException, target: SeedSource | None, refusal: Refusal | None = None
+) -> BaseException:
     if isinstance(error, psycopg.Error):
-        return to_seedbed_error(error, target)
+        return to_seedbed_error(error, target, refusal)
     if isinstance(error, OSError) and target is not None:
         return SeedError(f"{target.label}: cannot read: {reason(error)}")
     return error

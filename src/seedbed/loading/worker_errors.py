@@ -1,0 +1,226 @@
+"""A row a Citus worker refused, mapped back to the coordinator's names and the source's line.
+
+On a distributed schema the rows of a COPY are written by a worker, into a
+shard of the table. When the worker refuses one, Citus raises the worker's
+message again on the coordinator, as an internal error (``XX000``): the
+SQLSTATE, the constraint field and the COPY line are gone, and every name in
+the message carries the shard's id (``pk_tag_102052`` for ``pk_tag``).
+Citus's own functions are named in the error's ``source_function`` field,
+which is how such an error is told apart.
+
+:func:`worker_refusal` puts the fields back:
+
+- the names: a quoted name in the message or its detail that is a relation,
+  constraint or unique index of the namespace followed by ``_<shard id>`` of
+  its table (both read from the coordinator's catalog) loses the suffix;
+  nothing else is touched;
+- the SQLSTATE, from the kind of the constraint so found (unique, foreign
+  key, check, exclusion);
+- the line, by replaying the source on the coordinator (:func:`replay`): its
+  files are copied into a temporary copy of the table with the same defaults,
+  checks and unique indexes, where PostgreSQL refuses the same row with its
+  COPY line. The replay is taken only when it names the same constraint, or
+  the same key, as the worker did. Foreign keys are not replayed: their
+  detail names the key, which the source's format finds.
+
+The replay runs in its own transaction, rolled back: nothing is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from dataclasses import dataclass, replace
+from typing import Any
+
+import psycopg
+
+from seedbed.loading.copy import copy_blocks, copy_sql, qualified
+from seedbed.loading.failures import Refusal
+from seedbed.validation.sources import SeedSource
+
+#: The Citus functions that raise a worker's error again on the coordinator.
+WORKER_ERROR_FUNCTIONS = frozenset({"ReportCopyError", "ReportResultError"})
+INTERNAL_ERROR = "XX000"
+NOT_NULL_VIOLATION = "23502"
+#: The SQLSTATE a violation of each kind of constraint raises (``pg_constraint.contype``;
+#: ``i``: a unique index that is no constraint).
+_KIND_STATE = {"p": "23505", "u": "23505", "i": "23505", "f": "23503", "c": "23514", "x": "23P01"}
+_REPLAYED_STATES = frozenset({"23505", "23514", "23P01", NOT_NULL_VIOLATION})
+# A name as messages quote it: in double quotes, as it is (messages do not escape it).
+_QUOTED = re.compile(r'"([^"]+)"')
+_REPLAY_TABLE = "pg_temp.seedbed_replay"
+
+_SHARDS_SQL = """
+SELECT c.relname, s.shardid
+FROM pg_dist_shard AS s
+JOIN pg_class AS c ON c.oid = s.logicalrelid
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = %(schema)s
+"""
+_CONSTRAINTS_SQL = """
+SELECT c.relname, k.conname, k.contype::text
+FROM pg_constraint AS k
+JOIN pg_class AS c ON c.oid = k.conrelid
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = %(schema)s
+UNION ALL
+SELECT c.relname, i.relname, 'i'
+FROM pg_index AS x
+JOIN pg_class AS i ON i.oid = x.indexrelid
+JOIN pg_class AS c ON c.oid = x.indrelid
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = %(schema)s AND x.indisunique
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conindid = x.indexrelid)
+"""
+
+
+def is_worker_error(exc: BaseException) -> bool:
+    """Was ``exc`` a Citus worker's error, raised again on the coordinator?"""
+    return (
+        isinstance(exc, psycopg.Error)
+        and exc.diag.source_function in WORKER_ERROR_FUNCTIONS
+        and exc.diag.constraint_name is None
+    )
+
+
+@dataclass(frozen=True)
+class ShardNames:
+    """The namespace's names as a worker spells them: ``<name>_<shard id>`` to ``<name>``."""
+
+    names: dict[str, str]
+    kinds: dict[str, str]
+
+    @classmethod
+    def read(cls, cursor: psycopg.Cursor[Any], schema: str) -> ShardNames:
+        """The relations, constraints and unique indexes of ``schema`` and their shards."""
+        cursor.execute(_SHARDS_SQL, {"schema": schema})
+        shards: dict[str, list[int]] = {}
+        for relation, shard in cursor.fetchall():
+            shards.setdefault(str(relation), []).append(int(shard))
+        cursor.execute(_CONSTRAINTS_SQL, {"schema": schema})
+        kinds: dict[str, str] = {}
+        names = {f"{rel}_{shard}": rel for rel, ids in shards.items() for shard in ids}
+        for relation, name, kind in cursor.fetchall():
+            kinds.setdefault(str(name), str(kind))
+            names.update({f"{name}_{shard}": str(name) for shard in shards.get(str(relation), ())})
+        return cls(names, kinds)
+
+    def unshard(self, text: str) -> tuple[str, list[str]]:
+        """``text`` with every quoted shard name replaced by its own; the names so found."""
+        found: list[str] = []
+
+        def own(match: re.Match[str]) -> str:
+            name = self.names.get(match.group(1))
+            if name is None:
+                return match.group(0)
+            found.append(name)
+            return f'"{name}"'
+
+        return _QUOTED.sub(own, text), found
+
+    def refusal(self, exc: psycopg.Error) -> Refusal:
+        """What the worker said, in the coordinator's names, with the SQLSTATE of its constraint."""
+        said = Refusal.of(exc)
+        primary, named = self.unshard(said.primary)
+        detail, _ = self.unshard(said.detail)
+        constraint = next((name for name in named if name in self.kinds), None)
+        state = _KIND_STATE[self.kinds[constraint]] if constraint else said.sqlstate
+        return replace(said, sqlstate=state, primary=primary, detail=detail, constraint=constraint)
+
+
+def replay(
+    cursor: psycopg.Cursor[Any], source: SeedSource, lock_timeout: float = 0.0
+) -> tuple[SeedSource, Refusal] | None:
+    """Copy ``source``'s files into a temporary copy of its table; the first refusal, by file.
+
+    The copy has the table's defaults, generated columns, checks and unique
+    indexes, not its foreign keys or triggers. None when every row fits.
+    The caller rolls the transaction back. ``lock_timeout`` (seconds; 0: none)
+    bounds the wait for the table's lock, as the load's own.
+    """
+    if lock_timeout > 0:
+        cursor.execute(f"SET LOCAL lock_timeout = {int(lock_timeout * 1000)}")
+    cursor.execute(
+        f"CREATE TEMP TABLE seedbed_replay (LIKE {qualified(source.table)} INCLUDING ALL) "
+        "ON COMMIT DROP"
+    )
+    for part in source.files():
+        fmt = part.format
+        columns = fmt.columns()
+        if not columns:
+            continue
+        sql = copy_sql(_REPLAY_TABLE, columns, fmt.copy_options)
+        try:
+            copy_blocks(cursor, sql, fmt.copy_blocks(source.table, None), threading.Event())
+        except psycopg.Error as exc:
+            said = Refusal.of(exc)
+            return (part, said) if said.copy_line is not None else None
+    return None
+
+
+def _agrees(worker: Refusal, replayed: Refusal) -> bool:
+    """Is the replayed refusal the one the worker made (the same constraint, or key)?"""
+    if replayed.sqlstate == NOT_NULL_VIOLATION:
+        return worker.constraint is None and f'"{replayed.column}"' in worker.primary
+    if replayed.sqlstate != worker.sqlstate:
+        return False
+    if replayed.constraint == worker.constraint:
+        return True
+    # A copied unique index has a name of its own: the same key names the same row.
+    return replayed.detail.startswith("Key (") and replayed.detail == worker.detail
+
+
+def worker_refusal(
+    connection: psycopg.Connection[Any], exc: psycopg.Error, target: SeedSource | None
+) -> Refusal | None:
+    """What a Citus worker's error says, in the coordinator's names; None for any other error.
+
+    ``connection``'s transaction must be rolled back already; it is rolled back
+    again afterwards. When the catalog cannot be read, the error stays as it
+    was (None).
+    """
+    if not is_worker_error(exc) or target is None:
+        return None
+    try:
+        with connection.cursor() as cursor:
+            return ShardNames.read(cursor, str(target.table.schema)).refusal(exc)
+    except psycopg.Error:
+        return None
+    finally:
+        with contextlib.suppress(psycopg.Error):
+            connection.rollback()
+
+
+def with_line(
+    connection: psycopg.Connection[Any],
+    said: Refusal,
+    target: SeedSource,
+    lock_timeout: float = 0.0,
+) -> tuple[SeedSource, Refusal]:
+    """``said`` with the file and COPY line of the refused row, found by :func:`replay`.
+
+    Unchanged when the kind of refusal is not replayed (a foreign key), the
+    replay refuses nothing or something else, or cannot run.
+    """
+    if said.sqlstate not in _REPLAYED_STATES | {INTERNAL_ERROR}:
+        return target, said
+    try:
+        with connection.cursor() as cursor:
+            replayed = replay(cursor, target, lock_timeout)
+    except psycopg.Error:
+        replayed = None
+    finally:
+        with contextlib.suppress(psycopg.Error):
+            connection.rollback()
+    if replayed is None or not _agrees(said, replayed[1]):
+        return target, said
+    part, found = replayed
+    return part, replace(
+        said,
+        sqlstate=found.sqlstate if said.sqlstate == INTERNAL_ERROR else said.sqlstate,
+        column=found.column,
+        copy_line=found.copy_line,
+        copy_column=found.copy_column,
+    )
