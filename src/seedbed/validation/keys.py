@@ -20,15 +20,20 @@ from seedbed.facts import UniqueKey
 
 
 def key_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """One uint64 per row for the values of ``columns`` (same values, same hash)."""
+    """One uint64 per row for the values of ``columns`` (same values, same hash).
+
+    Values are hashed as text, by Polars on every core (its hashes are stable
+    within one Polars version, and a run never keeps them longer).
+    """
+    import polars as pl  # validation only: the writer's path never hashes keys
+
     parts = {}
     for i, name in enumerate(columns):
         values = frame[name]
         if not isinstance(values.dtype, pd.StringDtype):
             values = values.astype("str")
         parts[f"k{i}"] = values.reset_index(drop=True)
-    keys = pd.DataFrame(parts) if len(parts) > 1 else parts["k0"]
-    hashed = pd.util.hash_pandas_object(keys, index=False, categorize=False)
+    hashed = pl.from_pandas(pd.DataFrame(parts)).hash_rows(seed=0)
     return np.asarray(hashed.to_numpy(), dtype=np.uint64)
 
 
