@@ -6,7 +6,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
@@ -22,7 +22,7 @@ from seedbed.validation.sources import (
     SeedChunk,
     SeedInput,
     SeedSource,
-    read_seed_chunks,
+    read_seed_pieces,
     resolve_sources,
 )
 from seedbed.validation.validator import RowResult, SeedValidator
@@ -125,13 +125,18 @@ def _checked_chunks(
                 continue
         return False
 
+    def check(
+        source: SeedSource, typed: Callable[[], SeedChunk]
+    ) -> tuple[SeedChunk, RowResult | None]:
+        chunk = typed()
+        return chunk, validator.check_rows(source, chunk)
+
     def read(index: int, checkers: ThreadPoolExecutor) -> None:
         _, source = files[index]
         box = queues[index]
         try:
-            for chunk in read_seed_chunks(source):
-                future = checkers.submit(validator.check_rows, source, chunk)
-                if not put(box, (chunk, future)):
+            for typed in read_seed_pieces(source):
+                if not put(box, checkers.submit(check, source, typed)):
                     return
         except BaseException as exc:  # raised in the consumer, in file order
             put(box, exc)
@@ -152,9 +157,9 @@ def _checked_chunks(
                         break
                     if isinstance(item, BaseException):
                         raise item
-                    chunk, future = item  # type: ignore[misc]
-                    checked: Future[RowResult | None] = future
-                    yield seed, chunk, checked.result()
+                    checked: Future[tuple[SeedChunk, RowResult | None]] = item  # type: ignore[assignment]
+                    chunk, rows = checked.result()
+                    yield seed, chunk, rows
                 last = index + 1 == len(files) or files[index + 1][0] is not seed
                 if last:
                     yield seed, None, None

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from seedbed.facts import ColumnSpec
 from seedbed.facts import spec as k
-from seedbed.lazymodules import lazy_module
 from seedbed.facts.declaration import (
     AllOf,
     AnyOf,
@@ -40,6 +39,7 @@ from seedbed.facts.declaration import (
     Rule,
     SameTruth,
 )
+from seedbed.lazymodules import lazy_module
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -92,7 +92,7 @@ def _length(rule: Length, dtypes: Dtypes) -> pl.Expr | None:
 def _later(rule: Later, dtypes: Dtypes) -> pl.Expr | None:
     later, earlier = rule.columns
     kinds = {dtypes.get(later), dtypes.get(earlier)}
-    if len(kinds) != 1 or not next(iter(kinds)) in (pl.Datetime, pl.Date):
+    if len(kinds) != 1 or next(iter(kinds)) not in (pl.Datetime, pl.Date):
         return None  # mixed or untyped columns: the pandas side says what they mean
     left, right = pl.col(later), pl.col(earlier)
     return (left > right) | left.is_null() | right.is_null()

@@ -84,46 +84,33 @@ def chunk_keys(frame: pd.DataFrame, key: UniqueKey) -> ChunkKeys:
     return ChunkKeys(rows, hashes, order, starts, earlier)
 
 
-BUCKETS = 256
-_EDGES = (np.arange(1, BUCKETS, dtype=np.uint64) << np.uint64(56)).astype(np.uint64)
-
-
 class KeySet:
-    """The hashes of the keys seen so far, in 256 sorted buckets by their top byte.
+    """The hashes of the keys seen so far, in a few sorted runs (a log-structured set).
 
-    Buckets keep growth cheap: adding keys copies one bucket, not every key
-    seen, so memory stays at about 8 bytes a key with no large transient copy.
+    Each chunk's new keys are one sorted run; two runs are merged when the
+    newer is at least half as long as the older, so there are about log2 of
+    the chunks' count runs, a key is copied about that many times in all, and
+    a lookup is one vectorised binary search per run. Memory stays at about 8
+    bytes a key, plus one merge's copy of the runs being merged.
     """
 
     def __init__(self) -> None:
-        self.buckets = [np.empty(0, dtype=np.uint64) for _ in range(BUCKETS)]
+        self.runs: list[np.ndarray] = []
 
     def __len__(self) -> int:
-        return sum(len(b) for b in self.buckets)
+        return sum(len(run) for run in self.runs)
 
     @property
     def hashes(self) -> np.ndarray:
         """Every hash, sorted (a copy)."""
-        return np.concatenate(self.buckets)
-
-    @staticmethod
-    def _bounds(ordered: np.ndarray) -> list[int]:
-        inner = np.searchsorted(ordered, _EDGES).tolist()
-        return [0, *inner, len(ordered)]
+        return np.sort(np.concatenate([np.empty(0, np.uint64), *self.runs]))
 
     def contains_sorted(self, ordered: np.ndarray) -> np.ndarray:
         """True where a hash of the sorted array ``ordered`` was seen before."""
         found = np.zeros(len(ordered), dtype=bool)
-        if not len(ordered):
-            return found
-        bounds = self._bounds(ordered)
-        for bucket, stored in enumerate(self.buckets):
-            low, high = bounds[bucket], bounds[bucket + 1]
-            if low == high or not len(stored):
-                continue
-            part = ordered[low:high]
-            at = np.minimum(np.searchsorted(stored, part), len(stored) - 1)
-            found[low:high] = stored[at] == part
+        for run in self.runs:
+            at = np.minimum(np.searchsorted(run, ordered), len(run) - 1)
+            found |= run[at] == ordered
         return found
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
@@ -138,12 +125,12 @@ class KeySet:
         """Remember ``new``: sorted, distinct and not seen before."""
         if not len(new):
             return
-        bounds = self._bounds(new)
-        for bucket, stored in enumerate(self.buckets):
-            low, high = bounds[bucket], bounds[bucket + 1]
-            if low < high:
-                part = new[low:high]
-                self.buckets[bucket] = np.insert(stored, np.searchsorted(stored, part), part)
+        self.runs.append(np.array(new, dtype=np.uint64))
+        while len(self.runs) > 1 and 2 * len(self.runs[-1]) >= len(self.runs[-2]):
+            newer, older = self.runs.pop(), self.runs.pop()
+            merged = np.concatenate((older, newer))
+            merged.sort(kind="stable")  # two sorted runs: a merge
+            self.runs.append(merged)
 
     def add(self, hashes: np.ndarray) -> None:
         """Remember ``hashes``."""

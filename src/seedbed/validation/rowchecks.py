@@ -99,7 +99,6 @@ class RowChecks:
         from pandera.errors import SchemaErrors
 
         reports = []
-        n = len(full)
         frame = to_polars(full, self.polars.columns)
         wrong = [c for c in frame.columns if frame.schema[c] != self._dtypes[c]]
         if wrong:  # all-NA columns, and dates held as objects
