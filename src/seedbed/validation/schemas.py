@@ -247,36 +247,42 @@ def polars_dtypes(spec: TableSpec) -> dict[str, pl.DataType]:
     return {name: polars_dtype(column) for name, column in spec.columns.items()}
 
 
-def _polars_rule_check(item: RuleSpec, expr: pl.Expr) -> pap.Check:
-    import pandera.polars as pap
+def _pandas_side(spec: TableSpec, data: pap.PolarsData, names: Iterable[str]) -> pd.DataFrame:
+    """The frame's ``names`` as a typed pandas frame, left-out columns filled as PostgreSQL
+    fills them (what the pandas schema's checks see)."""
+    frame = data.lazyframe.collect()
+    present = [c for c in names if c in frame.columns]
+    typed = pd.DataFrame(
+        {c: frame[c].to_pandas().astype(dtype_for(spec.columns[c])) for c in present},
+        index=pd.RangeIndex(frame.height),
+    )
+    return with_defaults(spec, typed, [c for c in names if c in spec.columns])
 
-    def passes(data: pap.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(expr)
 
-    return pap.Check(passes, name=item.name, description=item.rule.description)
+def _complete(data: pap.PolarsData, names: Iterable[str]) -> bool:
+    return set(names) <= set(data.lazyframe.collect_schema().names())
 
 
-def _polars_frame_side(spec: TableSpec, item: RuleSpec) -> pap.Check:
-    """A rule without a columnar form, judged by its pandas frame side."""
+def _polars_rule_check(spec: TableSpec, item: RuleSpec, expr: pl.Expr | None) -> pap.Check:
+    """A rule's columnar form; its pandas frame side when it has none, or when a column it
+    reads is left out of the frame (then it takes the column's default, as the database)."""
     import pandera.polars as pap
     import polars as pl
 
     def passes(data: pap.PolarsData) -> pl.LazyFrame:
-        frame = data.lazyframe.collect()
-        names = [c for c in item.rule.columns if c in frame.columns]
-        typed = pd.DataFrame(
-            {c: frame[c].to_pandas().astype(dtype_for(spec.columns[c])) for c in names}
-        )
-        ok = item.rule.passes(with_defaults(spec, typed, item.rule.columns))
+        if expr is not None and _complete(data, item.rule.columns):
+            return data.lazyframe.select(expr)
+        ok = item.rule.passes(_pandas_side(spec, data, item.rule.columns))
         return pl.LazyFrame({item.name: ok.to_numpy(dtype=bool)})
 
-    return pap.Check(passes, name=item.name, description=item.rule.description)
+    return pap.Check(passes, name=str(item.name), description=item.rule.description)
 
 
-def _polars_unique(key: UniqueKey) -> pap.Check:
+def _polars_unique(spec: TableSpec, key: UniqueKey) -> pap.Check:
     import pandera.polars as pap
     import polars as pl
 
+    read = (*key.columns, *key.where_null, *key.where_not_null)
     held = pl.all_horizontal(
         *(pl.col(c).is_not_null() for c in (*key.columns, *key.where_not_null)),
         *(pl.col(c).is_null() for c in key.where_null),
@@ -284,11 +290,14 @@ def _polars_unique(key: UniqueKey) -> pap.Check:
     first = pl.struct(list(key.columns)).is_first_distinct().over(held)
 
     def passes(data: pap.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select((~held | first).alias(key.name))
+        if _complete(data, read):
+            return data.lazyframe.select((~held | first).alias(key.name))
+        keys = chunk_keys(_pandas_side(spec, data, read), key)
+        return pl.LazyFrame({key.name: keys.passes()})
 
     where = f" among rows where {', '.join(key.where_null)} is NULL" if key.where_null else ""
     return pap.Check(
-        passes, name=key.name, description=f"{' and '.join(key.columns)} must be unique{where}"
+        passes, name=str(key.name), description=f"{' and '.join(key.columns)} must be unique{where}"
     )
 
 
@@ -328,17 +337,15 @@ def _compile_polars(spec: TableSpec, *, typed: bool) -> PolarsChunkSchema:
         if typed and isinstance(item.rule, SqlCheck):
             continue  # the validator sends these to the database, a chunk at a time
         expr = passes_expr(item.rule, dtypes)
-        if expr is None:
-            if typed:
-                on_pandas.append(item)
-            else:
-                frame_checks.append(_polars_frame_side(spec, item))
-        elif len(item.rule.columns) == 1:
-            single.setdefault(item.rule.columns[0], []).append(_polars_rule_check(item, expr))
+        if expr is None and typed:
+            on_pandas.append(item)
+        elif expr is not None and len(item.rule.columns) == 1:
+            check = _polars_rule_check(spec, item, expr)
+            single.setdefault(item.rule.columns[0], []).append(check)
         else:
-            frame_checks.append(_polars_rule_check(item, expr))
+            frame_checks.append(_polars_rule_check(spec, item, expr))
     if not typed:
-        frame_checks.extend(_polars_unique(key) for key in spec.unique_keys)
+        frame_checks.extend(_polars_unique(spec, key) for key in spec.unique_keys)
     columns: dict[str, pap.Column] = {}
     for name, column in spec.columns.items():
         checks = single.get(name, [])
@@ -346,19 +353,21 @@ def _compile_polars(spec: TableSpec, *, typed: bool) -> PolarsChunkSchema:
             checks = [_polars_type_check(column), *checks]
         if typed and not checks and column.nullable:
             continue
-        columns[name] = pap.Column(
+        # Plain str: SQLAlchemy's quoted_name is a str subclass that Polars would take for
+        # a record when it builds the failure cases.
+        columns[str(name)] = pap.Column(
             None if typed else dtypes[name],
             checks=checks,
             nullable=column.nullable,
             required=column.required and not typed,
-            name=name,
+            name=str(name),
             description=str(spec.table.c[name].info.get("doc", "")) or None,
         )
     read = {name: None for name in columns}
     for item in spec.rules:
         read.update(dict.fromkeys(c for c in item.rule.columns if c in spec.columns))
     schema = pap.DataFrameSchema(
-        columns, checks=frame_checks, strict=not typed, name=spec.name, ordered=False
+        columns, checks=frame_checks, strict=not typed, name=str(spec.name), ordered=False
     )
     return PolarsChunkSchema(schema, tuple(on_pandas), tuple(read))
 
