@@ -28,7 +28,7 @@ from seedbed.validation.sources import (
 from seedbed.validation.validator import RowResult, SeedValidator
 
 #: Chunks read ahead per file being read: with the workers, what bounds memory.
-READ_AHEAD = 2
+READ_AHEAD = 1
 _DONE = object()
 
 

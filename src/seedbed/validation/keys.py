@@ -84,14 +84,19 @@ def chunk_keys(frame: pd.DataFrame, key: UniqueKey) -> ChunkKeys:
     return ChunkKeys(rows, hashes, order, starts, earlier)
 
 
+#: Runs are not merged past this many keys (16 MB): a merge's copy stays small.
+MAX_MERGED = 1 << 21
+
+
 class KeySet:
     """The hashes of the keys seen so far, in a few sorted runs (a log-structured set).
 
     Each chunk's new keys are one sorted run; two runs are merged when the
-    newer is at least half as long as the older, so there are about log2 of
-    the chunks' count runs, a key is copied about that many times in all, and
-    a lookup is one vectorised binary search per run. Memory stays at about 8
-    bytes a key, plus one merge's copy of the runs being merged.
+    newer is at least half as long as the older and the older holds fewer
+    than :data:`MAX_MERGED`, so there are about log2 of the chunks' count runs
+    (plus one per ``MAX_MERGED`` keys), a key is copied about that many times
+    in all, and a lookup is one vectorised binary search per run. Memory stays
+    at about 8 bytes a key, plus one merge's copy of at most ``MAX_MERGED``.
     """
 
     def __init__(self) -> None:
@@ -126,7 +131,11 @@ class KeySet:
         if not len(new):
             return
         self.runs.append(np.array(new, dtype=np.uint64))
-        while len(self.runs) > 1 and 2 * len(self.runs[-1]) >= len(self.runs[-2]):
+        while (
+            len(self.runs) > 1
+            and 2 * len(self.runs[-1]) >= len(self.runs[-2])
+            and len(self.runs[-2]) < MAX_MERGED
+        ):
             newer, older = self.runs.pop(), self.runs.pop()
             merged = np.concatenate((older, newer))
             merged.sort(kind="stable")  # two sorted runs: a merge
