@@ -120,8 +120,16 @@ def run_frictionless(path: Path) -> None:
     schema = Schema.from_descriptor(
         {
             "fields": [
-                {"name": "id", "type": "string", "constraints": {"required": True, "unique": True, "pattern": UUID_V4}},  # noqa: E501
-                {"name": "email", "type": "string", "constraints": {"required": True, "unique": True, "pattern": EMAIL}},  # noqa: E501
+                {
+                    "name": "id",
+                    "type": "string",
+                    "constraints": {"required": True, "unique": True, "pattern": UUID_V4},
+                },
+                {
+                    "name": "email",
+                    "type": "string",
+                    "constraints": {"required": True, "unique": True, "pattern": EMAIL},
+                },
                 {"name": "name", "type": "string"},
                 {"name": "email_verified", "type": "boolean", "constraints": {"required": True}},
                 {"name": "image", "type": "string", "constraints": {"pattern": URL}},
@@ -253,7 +261,7 @@ def main() -> None:
     floor = median.get("pyarrow read_csv (parse floor)")
     ours = median.get("seedbed.validate() in-process")
     print(f"user.csv: {rows:,} rows, {size_mb:,.0f} MB; median of {args.repeat} runs each")
-    print(f"{'':<34}{'s':>8}{'MB/s':>8}{'rows/s':>12}{'peak MB':>9}{'× floor':>9}{'× seedbed':>10}")
+    print(f"{'':<34}{'s':>8}{'MB/s':>8}{'rows/s':>12}{'peak MB':>9}{'x floor':>9}{'x seedbed':>10}")
     for name, seconds in median.items():
         peak = float(results[name]["peak_mb"])  # type: ignore[arg-type]
         vs_floor = f"{seconds / floor:9.1f}" if floor else f"{'':9}"
