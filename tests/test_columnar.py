@@ -12,10 +12,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.errors
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import seedbed
 from seedbed.errors import SeedError
@@ -181,3 +184,15 @@ def test_the_polars_schema_flags_what_the_pandas_schema_flags():
 def test_an_unknown_schema_backend_is_refused():
     with pytest.raises(SeedError, match="backend must be"):
         seedbed.pandera_schema("user", backend="spark")
+
+
+@given(st.lists(st.sampled_from([b"a", b",", b'"', b"\n", b"\r", b"\r\n"]), min_size=1))
+@settings(max_examples=300, deadline=None)
+def test_the_header_record_is_found_where_the_full_scan_finds_it(parts):
+    from seedbed.validation.csvread import first_record
+    from seedbed.validation.csvscan import find_records
+
+    buf = np.frombuffer(b"".join(parts), dtype=np.uint8)
+    records = find_records(buf, 1, True)
+    expected = (int(records.starts[0]), int(records.stops[0]), bool(records.crlf[0]))
+    assert first_record(buf) == expected
