@@ -399,6 +399,16 @@ def _columns(definition: str) -> list[tuple[str, str]]:
     return parts
 
 
+def _columnar_verdicts(rule, frame: pd.DataFrame) -> list[bool] | None:
+    import polars as pl
+
+    from seedbed.validation.columnar import passes_expr
+
+    polars = pl.from_pandas(frame)
+    expr = passes_expr(rule, dict(polars.schema))
+    return None if expr is None else polars.select(expr).to_series().to_list()
+
+
 @pytest.mark.parametrize(("definition", "check"), CORPUS, ids=[c for _, c in CORPUS])
 def test_a_translated_check_agrees_with_postgresql_on_every_value(namespace, definition, check):
     columns = _columns(definition)
@@ -470,6 +480,8 @@ def test_a_translated_check_agrees_with_postgresql_on_every_value(namespace, def
     theirs = [verdict for _, verdict, _ in verdicts]
     disagree = [(rows[i], theirs[i]) for i in range(len(rows)) if ours[i] != theirs[i]]
     assert disagree == [], f"{printed}: (row, PostgreSQL's verdict) where the rule differs"
+    columnar = _columnar_verdicts(rule, frame)  # the row engine's form, where the kind has one
+    assert columnar is None or columnar == theirs, f"{printed}: the columnar form differs"
     assert [own for _, _, own in verdicts] == theirs, f"{rule.sql} is not {printed}"
     assert (any(theirs) and not all(theirs)) or check in {"t IS NULL OR t <> ''"}
 

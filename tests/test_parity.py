@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 import pandera.pandas as pandera
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -42,6 +43,7 @@ from seedbed.facts import table_spec
 from seedbed.models import metadata_for
 from seedbed.models.rules import EMAIL, SLUG, URL
 from seedbed.validation import coerce_frame, csvread, schema_for, validate
+from seedbed.validation.schemas import polars_schema_for
 from tests.helpers import fresh_settings
 
 #: (column kind or None for the file, rule) -> why seedbed refuses what COPY accepts.
@@ -495,3 +497,11 @@ def test_the_pandera_schema_agrees_with_the_report(table: str, data: st.DataObje
         pandera_ok = False
     row_rules = {r for r in rules if not r.startswith("fk_")}
     assert pandera_ok == (not row_rules), report.failures.to_dict("records")
+    typed = coerce_frame(sa_table, raw)
+    if not row_rules & {"type", "enum", "length"}:  # the Polars schema takes typed frames
+        try:
+            polars_schema_for(sa_table).validate(pl.from_pandas(typed), lazy=True)
+            polars_ok = True
+        except pandera.errors.SchemaErrors:
+            polars_ok = False
+        assert polars_ok == pandera_ok, report.failures.to_dict("records")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import queue
+import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
@@ -18,10 +22,19 @@ from seedbed.validation.sources import (
     SeedChunk,
     SeedInput,
     SeedSource,
-    read_seed_chunks,
+    read_seed_pieces,
     resolve_sources,
 )
-from seedbed.validation.validator import SeedValidator
+from seedbed.validation.validator import RowResult, SeedValidator
+
+#: Chunks read ahead per file being read: with the workers, what bounds memory.
+READ_AHEAD = 1
+_DONE = object()
+
+
+def default_workers() -> int:
+    """Threads that read and check chunks: the machine's cores, at most 8."""
+    return max(1, min(os.cpu_count() or 1, 8))
 
 
 class ChunkMeter(Protocol):
@@ -39,34 +52,119 @@ def check_sources(
     unique_against_db: Collection[str] | None = None,
     empty_in_db: Collection[str] = (),
     meter: ChunkMeter | None = None,
+    workers: int | None = None,
+    row_engine: str = "polars",
 ) -> ValidationReport:
     """Read every source chunk by chunk and check it; the sorted report of everything.
 
     The loop ``validate`` and ``load`` share. ``meter`` is told of each chunk
     and each finished source (for progress displays); ``engine``,
-    ``unique_against_db`` and ``empty_in_db`` are :class:`SeedValidator`'s. The
-    report's ``checked`` says how many sources and rows were read, in how long.
+    ``unique_against_db``, ``empty_in_db`` and ``row_engine`` are
+    :class:`SeedValidator`'s. ``workers`` threads (default: the machine's
+    cores) read files and part files side by side and check chunks' rows;
+    the checks across chunks, files and the database take the chunks in file
+    order, so their verdicts do not depend on ``workers``. The report's
+    ``checked`` says how many sources and rows were read, in how long.
     """
     started = time.perf_counter()
     tables = [s.table for s in sources.values()]
     validator = SeedValidator(
-        tables, engine=engine, unique_against_db=unique_against_db, empty_in_db=empty_in_db
+        tables,
+        engine=engine,
+        unique_against_db=unique_against_db,
+        empty_in_db=empty_in_db,
+        row_engine=row_engine,
     )
     reports = []
     rows = 0
-    for seed in sources.values():
-        for chunk in read_seed_chunks(seed):
-            reports.append(chunk.report)
-            reports.append(validator.check_chunk(seed, chunk))
-            rows += len(chunk.frame)
+    for seed, chunk, checked in _checked_chunks(sources, validator, workers or default_workers()):
+        if chunk is None:
             if meter is not None:
-                meter.chunk(seed, chunk)
+                meter.source_done(seed)
+            continue
+        reports.append(chunk.report)
+        reports.append(validator.check_across(seed, chunk, checked))
+        rows += len(chunk.frame)
         if meter is not None:
-            meter.source_done(seed)
+            meter.chunk(seed, chunk)
     reports.append(validator.finish())
     report = ValidationReport.concat(reports).sorted()
     report.checked = Checked(len(sources), rows, time.perf_counter() - started)
     return report
+
+
+_Item = tuple[SeedSource, "SeedChunk | None", "RowResult | None"]
+
+
+def _checked_chunks(
+    sources: Mapping[str, SeedSource], validator: SeedValidator, workers: int
+) -> Iterator[_Item]:
+    """Every chunk of every file, in file order, with its row checks done.
+
+    Readers (``workers`` threads, one file each, files taken in order) read
+    up to :data:`READ_AHEAD` chunks ahead and hand each to a checker thread;
+    this generator yields them in order, and ``(seed, None, None)`` after
+    each source's last file. A file that cannot be read raises here, where
+    its turn comes. Parsing, Arrow and Polars kernels release the GIL, so the
+    threads share the cores.
+    """
+    files = [
+        (seed, SeedSource(seed.table, fmt))
+        for seed in sources.values()
+        for fmt in seed.format.files()
+    ]
+    stop = threading.Event()
+    queues: list[queue.Queue[object]] = [queue.Queue(READ_AHEAD) for _ in files]
+
+    def put(box: queue.Queue[object], item: object) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def check(
+        source: SeedSource, typed: Callable[[], SeedChunk]
+    ) -> tuple[SeedChunk, RowResult | None]:
+        chunk = typed()
+        return chunk, validator.check_rows(source, chunk)
+
+    def read(index: int, checkers: ThreadPoolExecutor) -> None:
+        _, source = files[index]
+        box = queues[index]
+        try:
+            for typed in read_seed_pieces(source):
+                if not put(box, checkers.submit(check, source, typed)):
+                    return
+        except BaseException as exc:  # raised in the consumer, in file order
+            put(box, exc)
+            return
+        put(box, _DONE)
+
+    with (
+        ThreadPoolExecutor(workers, thread_name_prefix="seedbed-read") as readers,
+        ThreadPoolExecutor(workers, thread_name_prefix="seedbed-check") as checkers,
+    ):
+        try:
+            for index in range(len(files)):
+                readers.submit(read, index, checkers)
+            for index, (seed, _) in enumerate(files):
+                while True:
+                    item = queues[index].get()
+                    if item is _DONE:
+                        break
+                    if isinstance(item, BaseException):
+                        raise item
+                    checked: Future[tuple[SeedChunk, RowResult | None]] = item  # type: ignore[assignment]
+                    chunk, rows = checked.result()
+                    yield seed, chunk, rows
+                last = index + 1 == len(files) or files[index + 1][0] is not seed
+                if last:
+                    yield seed, None, None
+        finally:
+            stop.set()
 
 
 def validate(

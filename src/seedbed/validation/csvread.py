@@ -168,13 +168,33 @@ def _single_column(
     return pa.table({"f0": pa.array(values, type=pa.string())})
 
 
+def _no_rows(n_fields: int) -> pa.Table:
+    return pa.table({f"f{i}": pa.array([], type=pa.string()) for i in range(n_fields)})
+
+
+def first_record(buf: np.ndarray) -> tuple[int, int, bool]:
+    """Where the first record of ``buf`` starts and stops (without its line ending), and
+    whether it ends in CRLF: what :func:`find_records` gives for record 0, without
+    scanning the whole block."""
+    data = buf.tobytes()
+    end, at, quotes = len(data), 0, 0
+    while (newline := data.find(b"\n", at)) >= 0:
+        quotes += data.count(b'"', at, newline)
+        if quotes % 2 == 0:  # a newline outside quotes ends the record
+            end = newline
+            break
+        at = newline + 1
+    crlf = end < len(data) and end > 0 and data[end - 1] == CR
+    return 0, end - 1 if crlf else end, crlf
+
+
 def parse_records(
     buf: np.ndarray, records: Records, keep: np.ndarray, n_fields: int, sep: int = COMMA
 ) -> pa.Table:
     """Parse the kept records with pyarrow: every field as text, unquoted empty as NULL."""
     names = [f"f{i}" for i in range(n_fields)]
     if not keep.any():
-        return pa.table({name: pa.array([], type=pa.string()) for name in names})
+        return _no_rows(n_fields)
     starts, stops = records.starts[keep], records.stops[keep]
     if n_fields == 1:
         return _single_column(buf, starts, stops, sep)
@@ -287,9 +307,7 @@ class CsvReader:
                 if len(buf) == 0:
                     self.header_problem = "empty_file"
                     return
-                records = find_records(buf, base_line, at_eof)
-                stop, start = int(records.stops[0]), int(records.starts[0])
-                self.crlf_header = bool(records.crlf[0])
+                start, stop, self.crlf_header = first_record(buf)
                 try:
                     self.header = parse_header(buf[start:stop].tobytes(), self.sep)
                 except UnicodeDecodeError:
@@ -303,12 +321,9 @@ class CsvReader:
                 n_fields = len(self.header)
                 if header_only:
                     return
-                rest = int(records.stops[0]) + (2 if self.crlf_header else 1)
+                rest = stop + (2 if self.crlf_header else 1)
                 if rest >= len(buf):
-                    yield CsvPiece(
-                        parse_records(buf, records, np.zeros(0, bool), n_fields, self.sep),
-                        np.zeros(0, np.int64),
-                    )
+                    yield CsvPiece(_no_rows(n_fields), np.zeros(0, np.int64))
                     continue
                 base_line += int(np.count_nonzero(buf[:rest] == LF))
                 buf = buf[rest:]

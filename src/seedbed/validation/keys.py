@@ -20,15 +20,20 @@ from seedbed.facts import UniqueKey
 
 
 def key_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """One uint64 per row for the values of ``columns`` (same values, same hash)."""
+    """One uint64 per row for the values of ``columns`` (same values, same hash).
+
+    Values are hashed as text, by Polars on every core (its hashes are stable
+    within one Polars version, and a run never keeps them longer).
+    """
+    import polars as pl  # validation only: the writer's path never hashes keys
+
     parts = {}
     for i, name in enumerate(columns):
         values = frame[name]
         if not isinstance(values.dtype, pd.StringDtype):
             values = values.astype("str")
         parts[f"k{i}"] = values.reset_index(drop=True)
-    keys = pd.DataFrame(parts) if len(parts) > 1 else parts["k0"]
-    hashed = pd.util.hash_pandas_object(keys, index=False, categorize=False)
+    hashed = pl.from_pandas(pd.DataFrame(parts)).hash_rows(seed=0)
     return np.asarray(hashed.to_numpy(), dtype=np.uint64)
 
 
@@ -79,46 +84,38 @@ def chunk_keys(frame: pd.DataFrame, key: UniqueKey) -> ChunkKeys:
     return ChunkKeys(rows, hashes, order, starts, earlier)
 
 
-BUCKETS = 256
-_EDGES = (np.arange(1, BUCKETS, dtype=np.uint64) << np.uint64(56)).astype(np.uint64)
+#: Runs are not merged past this many keys (16 MB): a merge's copy stays small.
+MAX_MERGED = 1 << 21
 
 
 class KeySet:
-    """The hashes of the keys seen so far, in 256 sorted buckets by their top byte.
+    """The hashes of the keys seen so far, in a few sorted runs (a log-structured set).
 
-    Buckets keep growth cheap: adding keys copies one bucket, not every key
-    seen, so memory stays at about 8 bytes a key with no large transient copy.
+    Each chunk's new keys are one sorted run; two runs are merged when the
+    newer is at least half as long as the older and the older holds fewer
+    than :data:`MAX_MERGED`, so there are about log2 of the chunks' count runs
+    (plus one per ``MAX_MERGED`` keys), a key is copied about that many times
+    in all, and a lookup is one vectorised binary search per run. Memory stays
+    at about 8 bytes a key, plus one merge's copy of at most ``MAX_MERGED``.
     """
 
     def __init__(self) -> None:
-        self.buckets = [np.empty(0, dtype=np.uint64) for _ in range(BUCKETS)]
+        self.runs: list[np.ndarray] = []
 
     def __len__(self) -> int:
-        return sum(len(b) for b in self.buckets)
+        return sum(len(run) for run in self.runs)
 
     @property
     def hashes(self) -> np.ndarray:
         """Every hash, sorted (a copy)."""
-        return np.concatenate(self.buckets)
-
-    @staticmethod
-    def _bounds(ordered: np.ndarray) -> list[int]:
-        inner = np.searchsorted(ordered, _EDGES).tolist()
-        return [0, *inner, len(ordered)]
+        return np.sort(np.concatenate([np.empty(0, np.uint64), *self.runs]))
 
     def contains_sorted(self, ordered: np.ndarray) -> np.ndarray:
         """True where a hash of the sorted array ``ordered`` was seen before."""
         found = np.zeros(len(ordered), dtype=bool)
-        if not len(ordered):
-            return found
-        bounds = self._bounds(ordered)
-        for bucket, stored in enumerate(self.buckets):
-            low, high = bounds[bucket], bounds[bucket + 1]
-            if low == high or not len(stored):
-                continue
-            part = ordered[low:high]
-            at = np.minimum(np.searchsorted(stored, part), len(stored) - 1)
-            found[low:high] = stored[at] == part
+        for run in self.runs:
+            at = np.minimum(np.searchsorted(run, ordered), len(run) - 1)
+            found |= run[at] == ordered
         return found
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
@@ -133,12 +130,16 @@ class KeySet:
         """Remember ``new``: sorted, distinct and not seen before."""
         if not len(new):
             return
-        bounds = self._bounds(new)
-        for bucket, stored in enumerate(self.buckets):
-            low, high = bounds[bucket], bounds[bucket + 1]
-            if low < high:
-                part = new[low:high]
-                self.buckets[bucket] = np.insert(stored, np.searchsorted(stored, part), part)
+        self.runs.append(np.array(new, dtype=np.uint64))
+        while (
+            len(self.runs) > 1
+            and 2 * len(self.runs[-1]) >= len(self.runs[-2])
+            and len(self.runs[-2]) < MAX_MERGED
+        ):
+            newer, older = self.runs.pop(), self.runs.pop()
+            merged = np.concatenate((older, newer))
+            merged.sort(kind="stable")  # two sorted runs: a merge
+            self.runs.append(merged)
 
     def add(self, hashes: np.ndarray) -> None:
         """Remember ``hashes``."""

@@ -1,8 +1,17 @@
 """Row checks through Pandera: one ``validate(lazy=True)`` per chunk, failures as report rows.
 
-:class:`RowChecks` runs a table's :func:`~seedbed.validation.schemas.chunk_schema`
-on a typed chunk: NOT NULL, every rule, and uniqueness within the chunk. On
-the happy path that is all it costs; when Pandera raises ``SchemaErrors``,
+:class:`RowChecks` runs a table's checks on a typed chunk: NOT NULL, every
+rule, and uniqueness within the chunk. Two engines give the same verdicts:
+
+- ``"polars"`` (the default): the chunk's checked columns as a Polars frame,
+  the table's :func:`~seedbed.validation.schemas.polars_chunk_schema` run by
+  ``pandera.polars`` (each rule's columnar form, see
+  :mod:`seedbed.validation.columnar`), the rules without one by their pandas
+  frame side, and unique keys hashed once for within and across chunks;
+- ``"pandas"``: the table's :func:`~seedbed.validation.schemas.chunk_schema`
+  on the pandas frame, the reference the tests compare the first with.
+
+On the happy path that is all it costs; when Pandera raises ``SchemaErrors``,
 its failure cases (check name and row index) are mapped to file, line,
 column, rule and value. Cells that could not be read are NA in the chunk and
 already reported as ``type``; their NOT NULL and rule failures are dropped
@@ -18,11 +27,14 @@ import pandas as pd
 import sqlalchemy as sa
 
 from seedbed.facts import table_spec
-from seedbed.validation.keys import ChunkKeys
+from seedbed.validation.columnar import to_polars
+from seedbed.validation.keys import ChunkKeys, chunk_keys
 from seedbed.validation.report import ValidationReport, display_values
-from seedbed.validation.schemas import chunk_schema
+from seedbed.validation.schemas import chunk_schema, polars_chunk_schema, polars_dtypes
 from seedbed.validation.sources import SeedChunk
 
+#: The row engines :class:`RowChecks` runs.
+ROW_ENGINES = ("polars", "pandas")
 NOT_NULL = "must not be empty (an unquoted empty field is NULL)"
 
 
@@ -44,13 +56,20 @@ def _rows(cases: pd.DataFrame, n: int) -> np.ndarray:
 
 
 class RowChecks:
-    """One table's Pandera row checks, run chunk by chunk."""
+    """One table's Pandera row checks, run chunk by chunk, by the ``engine`` named."""
 
-    def __init__(self, table: sa.Table) -> None:
+    def __init__(self, table: sa.Table, engine: str = "polars") -> None:
+        if engine not in ROW_ENGINES:
+            raise ValueError(f"row engine must be one of {', '.join(ROW_ENGINES)}")
         self.spec = table_spec(table)
+        self.engine = engine
         #: per unique key, what its check computed on the last chunk (hashes, duplicates)
         self.keys: dict[str, ChunkKeys] = {}
-        self.schema = chunk_schema(table, self.keys)
+        if engine == "pandas":
+            self.schema = chunk_schema(table, self.keys)
+        else:
+            self.polars = polars_chunk_schema(table)
+            self._dtypes = polars_dtypes(self.spec)
         self._rules = {item.name: item for item in self.spec.rules}
         self._unique = {key.name for key in self.spec.unique_keys}
 
@@ -60,15 +79,49 @@ class RowChecks:
         """The chunk's NOT NULL and rule problems, and per unique key its duplicate rows.
 
         ``full`` is the chunk's frame with the left-out columns a check reads.
+        Not thread-safe (``keys``): one instance per thread.
         """
         from pandera.errors import SchemaErrors  # imported with the schema, in __init__
 
         self.keys.clear()
+        if self.engine == "polars":
+            return self._run_polars(chunk, full)
         try:
             self.schema.validate(full, lazy=True, inplace=True)
         except SchemaErrors as exc:
             return self._mapped(chunk, full, exc.failure_cases)
         return ValidationReport(), {}
+
+    def _run_polars(
+        self, chunk: SeedChunk, full: pd.DataFrame
+    ) -> tuple[ValidationReport, dict[str, np.ndarray]]:
+        import polars as pl
+        from pandera.errors import SchemaErrors
+
+        reports = []
+        frame = to_polars(full, self.polars.columns)
+        wrong = [c for c in frame.columns if frame.schema[c] != self._dtypes[c]]
+        if wrong:  # all-NA columns, and dates held as objects
+            frame = frame.with_columns(pl.col(c).cast(self._dtypes[c]) for c in wrong)
+        try:
+            self.polars.schema.validate(frame, lazy=True)
+        except SchemaErrors as exc:
+            cases = exc.failure_cases.to_pandas()
+            reports.append(self._mapped(chunk, full, cases)[0])
+        for item in self.polars.on_pandas:
+            failed = ~item.rule.passes(full).to_numpy(dtype=bool)
+            if failed.any():
+                cases = pd.DataFrame(
+                    {"check": item.name, "column": None, "index": np.flatnonzero(failed)}
+                )
+                reports.append(self._mapped(chunk, full, cases)[0])
+        duplicates = {}
+        for key in self.spec.unique_keys:
+            keys = self.keys[key.name] = chunk_keys(full, key)
+            duplicate = ~keys.passes()
+            if duplicate.any():
+                duplicates[key.name] = duplicate
+        return ValidationReport.concat(reports), duplicates
 
     def _mapped(
         self, chunk: SeedChunk, full: pd.DataFrame, cases: pd.DataFrame

@@ -11,10 +11,18 @@ Two compilations of the same checks:
   column is parsed from what ``pd.read_csv`` gives (text, or typed values)
   into its type the way COPY would read it, and a value that cannot be read
   fails the ``type`` (or ``enum``) check.
-- :func:`chunk_schema`, which ``validate`` and ``load`` run on every chunk:
-  the chunk is already typed (unreadable cells are reported and NA), so it
-  has no parsers, no dtype and no type checks, and its unique-key checks
-  hand the hashes they computed to the cross-chunk key check.
+- :func:`chunk_schema`, for typed chunks (unreadable cells are reported and
+  NA), so it has no parsers, no dtype and no type checks, and its unique-key
+  checks hand the hashes they computed to the cross-chunk key check.
+
+And two on Polars (``pandera.polars``), from the columnar form of each rule
+(:mod:`seedbed.validation.columnar`):
+
+- :func:`polars_schema_for`, for anyone's Polars code
+  (``pandera_schema(table, backend="polars")``);
+- :func:`polars_chunk_schema`, the row engine ``validate`` and ``load`` run
+  on every typed chunk; rules without a columnar form are left to their
+  pandas frame side (:class:`PolarsChunkSchema` lists them).
 
 >>> frame = pd.read_csv("data/seeds/user.csv")                       # doctest: +SKIP
 >>> seedbed.pandera_schema("user").validate(frame, lazy=True)       # doctest: +SKIP
@@ -23,6 +31,7 @@ Two compilations of the same checks:
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -44,10 +53,13 @@ from seedbed.facts import (
 )
 from seedbed.facts import spec as k
 from seedbed.validation.coerce import coerce_column, default_series, type_message
+from seedbed.validation.columnar import passes_expr, polars_dtype
 from seedbed.validation.keys import ChunkKeys, chunk_keys
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
+    import pandera.polars as pap
+    import polars as pl
 
 # Pandera (with pydantic) is slow to import, so each function that
 # builds a schema imports it: ``seedbed load`` starts its COPY first, and the
@@ -192,7 +204,9 @@ def chunk_schema(table: sa.Table, sink: KeySink) -> pa.DataFrameSchema:
     return _compile(table_spec(table), typed=True, sink=sink)
 
 
-def pandera_schema(table_name: str, *, models: Models = None) -> pa.DataFrameSchema:
+def pandera_schema(
+    table_name: str, *, backend: str = "pandas", models: Models = None
+) -> pa.DataFrameSchema | pap.DataFrameSchema:
     """The Pandera schema of the model's table ``table_name``: every rule the loader checks.
 
     Use it in your own pandas code; it gives the verdicts ``seedbed validate``
@@ -201,6 +215,11 @@ def pandera_schema(table_name: str, *, models: Models = None) -> pa.DataFrameSch
     column and the check: the database constraint (``ck_user_email_format``,
     ``uq_user_email``), ``not_nullable``, or ``type`` / ``enum``.
 
+    ``backend="polars"`` gives a ``pandera.polars`` schema of the same checks
+    for a Polars frame of typed columns (text as ``String``, booleans,
+    ``Datetime("us", "UTC")`` for ``timestamptz``, ``Int64``, ``Date``),
+    built from the same columnar rules as ``seedbed validate``'s row engine.
+
     ``models`` chooses the model (default: ``SEEDBED_MODELS``): ``"database"``
     gives the schema of a table as the database holds it, its CHECKs
     included; those PostgreSQL must judge are sent to it when the schema runs.
@@ -208,12 +227,161 @@ def pandera_schema(table_name: str, *, models: Models = None) -> pa.DataFrameSch
     >>> schema = seedbed.pandera_schema("user")                 # doctest: +SKIP
     >>> schema.validate(pd.read_csv("user.csv"), lazy=True)     # doctest: +SKIP
     """
+    if backend not in ("pandas", "polars"):
+        raise SeedError(f"backend must be 'pandas' or 'polars', not {backend!r}")
     with using_models(models):
         tables = {t.name: t for t in declared_metadata().sorted_tables}
     if table_name not in tables:
         known = ", ".join(sorted(tables))
         raise SeedError(f"no table named {table_name!r} (tables: {known})")
+    if backend == "polars":
+        return polars_schema_for(tables[table_name])
     return schema_for(tables[table_name])
+
+
+# -- Polars -------------------------------------------------------------------
+
+
+def polars_dtypes(spec: TableSpec) -> dict[str, pl.DataType]:
+    """Each column's Polars type in a typed frame."""
+    return {name: polars_dtype(column) for name, column in spec.columns.items()}
+
+
+def _pandas_side(spec: TableSpec, data: pap.PolarsData, names: Iterable[str]) -> pd.DataFrame:
+    """The frame's ``names`` as a typed pandas frame, left-out columns filled as PostgreSQL
+    fills them (what the pandas schema's checks see)."""
+    frame = data.lazyframe.collect()
+    present = [c for c in names if c in frame.columns]
+    typed = pd.DataFrame(
+        {c: frame[c].to_pandas().astype(dtype_for(spec.columns[c])) for c in present},
+        index=pd.RangeIndex(frame.height),
+    )
+    return with_defaults(spec, typed, [c for c in names if c in spec.columns])
+
+
+def _complete(data: pap.PolarsData, names: Iterable[str]) -> bool:
+    return set(names) <= set(data.lazyframe.collect_schema().names())
+
+
+def _polars_rule_check(spec: TableSpec, item: RuleSpec, expr: pl.Expr | None) -> pap.Check:
+    """A rule's columnar form; its pandas frame side when it has none, or when a column it
+    reads is left out of the frame (then it takes the column's default, as the database)."""
+    import pandera.polars as pap
+    import polars as pl
+
+    def passes(data: pap.PolarsData) -> pl.LazyFrame:
+        if expr is not None and _complete(data, item.rule.columns):
+            return data.lazyframe.select(expr)
+        ok = item.rule.passes(_pandas_side(spec, data, item.rule.columns))
+        return pl.LazyFrame({item.name: ok.to_numpy(dtype=bool)})
+
+    return pap.Check(passes, name=str(item.name), description=item.rule.description)
+
+
+def _polars_unique(spec: TableSpec, key: UniqueKey) -> pap.Check:
+    import pandera.polars as pap
+    import polars as pl
+
+    read = (*key.columns, *key.where_null, *key.where_not_null)
+    held = pl.all_horizontal(
+        *(pl.col(c).is_not_null() for c in (*key.columns, *key.where_not_null)),
+        *(pl.col(c).is_null() for c in key.where_null),
+    )
+    first = pl.struct(list(key.columns)).is_first_distinct().over(held)
+
+    def passes(data: pap.PolarsData) -> pl.LazyFrame:
+        if _complete(data, read):
+            return data.lazyframe.select((~held | first).alias(key.name))
+        keys = chunk_keys(_pandas_side(spec, data, read), key)
+        return pl.LazyFrame({key.name: keys.passes()})
+
+    where = f" among rows where {', '.join(key.where_null)} is NULL" if key.where_null else ""
+    return pap.Check(
+        passes, name=str(key.name), description=f"{' and '.join(key.columns)} must be unique{where}"
+    )
+
+
+def _polars_type_check(column: ColumnSpec) -> pap.Check:
+    """Text that the column's type cannot read (the same reading as the pandas schema)."""
+    import pandera.polars as pap
+    import polars as pl
+
+    def readable(data: pap.PolarsData) -> pl.LazyFrame:
+        values = data.lazyframe.select(data.key).collect().to_series()
+        bad = coerce_column(column, values.to_pandas().astype(TEXT_DTYPE)).bad
+        return pl.LazyFrame({data.key: ~bad})
+
+    name = "enum" if column.kind == k.ENUM else "type"
+    return pap.Check(readable, name=name, description=type_message(column))
+
+
+@dataclass
+class PolarsChunkSchema:
+    """The row engine's schema of one table, and the rules it leaves to pandas."""
+
+    schema: pap.DataFrameSchema
+    #: rules without a columnar form: their pandas frame side judges them
+    on_pandas: tuple[RuleSpec, ...]
+    #: the columns the schema reads
+    columns: tuple[str, ...]
+
+
+def _compile_polars(spec: TableSpec, *, typed: bool) -> PolarsChunkSchema:
+    import pandera.polars as pap
+
+    dtypes = polars_dtypes(spec)
+    single: dict[str, list[pap.Check]] = {}
+    frame_checks: list[pap.Check] = []
+    on_pandas: list[RuleSpec] = []
+    for item in spec.rules:
+        if typed and isinstance(item.rule, SqlCheck):
+            continue  # the validator sends these to the database, a chunk at a time
+        expr = passes_expr(item.rule, dtypes)
+        if expr is None and typed:
+            on_pandas.append(item)
+        elif expr is not None and len(item.rule.columns) == 1:
+            check = _polars_rule_check(spec, item, expr)
+            single.setdefault(item.rule.columns[0], []).append(check)
+        else:
+            frame_checks.append(_polars_rule_check(spec, item, expr))
+    if not typed:
+        frame_checks.extend(_polars_unique(spec, key) for key in spec.unique_keys)
+    columns: dict[str, pap.Column] = {}
+    for name, column in spec.columns.items():
+        checks = single.get(name, [])
+        if not typed and dtype_for(column) is TEXT_DTYPE:
+            checks = [_polars_type_check(column), *checks]
+        if typed and not checks and column.nullable:
+            continue
+        # Plain str: SQLAlchemy's quoted_name is a str subclass that Polars would take for
+        # a record when it builds the failure cases.
+        columns[str(name)] = pap.Column(
+            None if typed else dtypes[name],
+            checks=checks,
+            nullable=column.nullable,
+            required=column.required and not typed,
+            name=str(name),
+            description=str(spec.table.c[name].info.get("doc", "")) or None,
+        )
+    read = {name: None for name in columns}
+    for item in spec.rules:
+        read.update(dict.fromkeys(c for c in item.rule.columns if c in spec.columns))
+    schema = pap.DataFrameSchema(
+        columns, checks=frame_checks, strict=not typed, name=str(spec.name), ordered=False
+    )
+    return PolarsChunkSchema(schema, tuple(on_pandas), tuple(read))
+
+
+@cache
+def polars_schema_for(table: sa.Table) -> pap.DataFrameSchema:
+    """The ``pandera.polars`` schema of ``table``, for typed Polars frames."""
+    return _compile_polars(table_spec(table), typed=False).schema
+
+
+@cache
+def polars_chunk_schema(table: sa.Table) -> PolarsChunkSchema:
+    """The row engine's checks of ``table`` for typed chunks (no dtypes, no type checks)."""
+    return _compile_polars(table_spec(table), typed=True)
 
 
 def coerce_frame(table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
@@ -236,10 +404,14 @@ def coerce_frame(table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = [
+    "PolarsChunkSchema",
     "chunk_schema",
     "coerce_frame",
     "dtype_for",
     "pandera_schema",
+    "polars_chunk_schema",
+    "polars_dtypes",
+    "polars_schema_for",
     "schema_for",
     "with_defaults",
 ]

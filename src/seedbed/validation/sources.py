@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias, Union, cast
 
@@ -349,6 +350,18 @@ def read_seed_chunks(source: SeedSource, *, chunk_rows: int = 250_000) -> Iterat
     header-only file yields one chunk without rows. Files that cannot be
     opened raise :class:`~seedbed.errors.SeedError`.
     """
+    for typed in read_seed_pieces(source, chunk_rows=chunk_rows):
+        yield typed()
+
+
+def read_seed_pieces(
+    source: SeedSource, *, chunk_rows: int = 250_000
+) -> Iterator[Callable[[], SeedChunk]]:
+    """:func:`read_seed_chunks` in two steps: each piece parsed, and a call that types it.
+
+    The calls are independent of each other, so threads can type pieces side
+    by side while this iterator parses the next (reading stays in file order).
+    """
     spec = table_spec(source.table)
     usable: dict[str, int] = {}
     for piece in source.format.pieces(chunk_rows):
@@ -363,13 +376,14 @@ def read_seed_chunks(source: SeedSource, *, chunk_rows: int = 250_000) -> Iterat
                 values=None,
                 message=_HEADER_MESSAGES[piece.header_problem],
             )
-            yield SeedChunk(
+            chunk = SeedChunk(
                 pd.DataFrame(index=pd.RangeIndex(0)),
                 np.zeros(0, np.int64),
                 head,
                 label=piece.label,
                 unit=piece.unit,
             )
+            yield lambda chunk=chunk: chunk  # type: ignore[misc]
             continue
         if piece.header is not None:
             line = 1 if piece.unit == "line" else None
@@ -377,9 +391,22 @@ def read_seed_chunks(source: SeedSource, *, chunk_rows: int = 250_000) -> Iterat
             if not piece.header and not piece.rows:
                 # Names no column and holds no row (an empty JSON Lines file): nothing is missing.
                 head = ValidationReport()
-        chunk = _piece_chunk(spec, piece, usable)
-        chunk.report = ValidationReport.concat([head, chunk.report])
-        yield chunk
+        yield partial(_typed, spec, piece, dict(usable), head)
 
 
-__all__ = ["SeedChunk", "SeedInput", "SeedSource", "read_seed_chunks", "resolve_sources"]
+def _typed(
+    spec: TableSpec, piece: RawPiece, usable: dict[str, int], head: ValidationReport
+) -> SeedChunk:
+    chunk = _piece_chunk(spec, piece, usable)
+    chunk.report = ValidationReport.concat([head, chunk.report])
+    return chunk
+
+
+__all__ = [
+    "SeedChunk",
+    "SeedInput",
+    "SeedSource",
+    "read_seed_chunks",
+    "read_seed_pieces",
+    "resolve_sources",
+]

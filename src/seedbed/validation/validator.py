@@ -18,6 +18,7 @@ report row shows the line only.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -32,13 +33,24 @@ from sqlalchemy.engine import Connection, Engine
 from seedbed.db import database_errors
 from seedbed.facts import ForeignKeySpec, TableSpec, UniqueKey, table_spec
 from seedbed.sqltext import qualified_name, quote_ident
-from seedbed.validation.dbrules import check_in_database
+from seedbed.validation.dbrules import base_type, check_in_database
 from seedbed.validation.hints import IN_DATABASE
 from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys, key_hashes
 from seedbed.validation.report import REDACTED, ValidationReport, display_values, shorten
 from seedbed.validation.rowchecks import RowChecks, unreadable
 from seedbed.validation.schemas import with_defaults
 from seedbed.validation.sources import SeedChunk, SeedSource
+
+
+@dataclass
+class RowResult:
+    """What a chunk's row checks found: ``full`` (the chunk with the left-out columns a check
+    reads), the report, per unique key its duplicate rows and its hashes."""
+
+    full: pd.DataFrame
+    report: ValidationReport
+    duplicates: dict[str, np.ndarray]
+    keys: dict[str, ChunkKeys]
 
 
 @dataclass
@@ -67,12 +79,15 @@ class SeedValidator:
         engine: Engine | None = None,
         unique_against_db: Collection[str] | None = None,
         empty_in_db: Collection[str] = (),
+        row_engine: str = "polars",
     ) -> None:
         """``unique_against_db``: names of the tables whose unique keys are looked up in
         the database (default: all, when there is an engine). A loader that upserts, or
         inserts into a table that is empty, can skip those lookups. ``empty_in_db``:
         tables known to be empty, never looked up (a loader that holds them locked
-        for a rebuild must not wait for itself)."""
+        for a rebuild must not wait for itself). ``row_engine``: the :class:`RowChecks`
+        engine, ``"polars"`` or ``"pandas"`` (the same verdicts)."""
+        self.row_engine = row_engine
         self.specs = {t.name: table_spec(t) for t in tables}
         self.engine = engine
         self.unique_against_db = None if unique_against_db is None else set(unique_against_db)
@@ -83,7 +98,7 @@ class SeedValidator:
         self._current: str | None = None
         self._deferred: list[_Deferred] = []
         self._connection: Connection | None = None
-        self._row_checks: dict[str, RowChecks] = {}
+        self._local = threading.local()  # RowChecks per thread and table
         for spec in self.specs.values():
             for fk in spec.foreign_keys:
                 if fk.parent.name in self.specs:
@@ -93,22 +108,44 @@ class SeedValidator:
 
     def check_chunk(self, source: SeedSource, chunk: SeedChunk) -> ValidationReport:
         """Problems of ``chunk`` beyond reading it: NULLs, rules, uniqueness, foreign keys."""
+        return self.check_across(source, chunk, self.check_rows(source, chunk))
+
+    def check_rows(self, source: SeedSource, chunk: SeedChunk) -> RowResult | None:
+        """The chunk's own checks (NOT NULL, rules, keys within it); None for no rows.
+
+        Safe to call from several threads at once, for chunks in any order:
+        it keeps no state across chunks.
+        """
+        if not len(chunk.frame):
+            return None
+        spec = table_spec(source.table)
+        full = with_defaults(spec, chunk.frame, _checked_columns(spec))
+        mine: dict[str, RowChecks] = self._local.__dict__.setdefault("checks", {})
+        checks = mine.get(spec.name)
+        if checks is None:
+            checks = mine[spec.name] = RowChecks(spec.table, self.row_engine)
+        report, duplicates = checks.run(chunk, full)
+        return RowResult(full, report, duplicates, dict(checks.keys))
+
+    def check_across(
+        self, source: SeedSource, chunk: SeedChunk, rows: RowResult | None
+    ) -> ValidationReport:
+        """The checks across chunks, files and the database, given the chunk's own ``rows``.
+
+        Chunks must come in file order, a source's files one after the other.
+        """
         spec = table_spec(source.table)
         if self._current != spec.name:
             if self._current is not None:
                 self._complete.add(self._current)
             self._current = spec.name
-        if not len(chunk.frame):
+        if rows is None:
             return ValidationReport()
-        full = with_defaults(spec, chunk.frame, _checked_columns(spec))
-        checks = self._row_checks.get(spec.name)
-        if checks is None:
-            checks = self._row_checks[spec.name] = RowChecks(spec.table)
-        rows_report, duplicates = checks.run(chunk, full)
+        full = rows.full
         reports = [
-            rows_report,
+            rows.report,
             check_in_database(spec, chunk, full),
-            self._unique_keys(spec, chunk, full, checks.keys, duplicates),
+            self._unique_keys(spec, chunk, full, rows.keys, rows.duplicates),
             self._foreign_keys(spec, chunk.label, full, chunk.lines, chunk.invalid),
         ]
         return ValidationReport.concat(reports)
@@ -388,15 +425,9 @@ def _checked_columns(spec: TableSpec) -> tuple[str, ...]:
 
 def _key_type(column: sa.Column[Any], sql_type: str) -> str:
     """The type a key's text is read as: a domain's base type, so its CHECK stops no look-up."""
-    type_ = column.type
-    if not isinstance(type_, postgresql.DOMAIN):
+    if not isinstance(column.type, postgresql.DOMAIN):
         return sql_type
-    while isinstance(type_, postgresql.DOMAIN):
-        type_ = type_.data_type
-    if getattr(type_, "collation", None):  # a cast names no collation
-        type_ = type_.copy()
-        type_.collation = None  # type: ignore[attr-defined]
-    return str(type_.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+    return base_type(column.table, column.name)
 
 
-__all__ = ["SeedValidator"]
+__all__ = ["RowResult", "SeedValidator"]

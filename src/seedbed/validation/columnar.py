@@ -1,0 +1,235 @@
+"""The columnar form of the rules: each rule kind compiled once to a Polars expression.
+
+A rule (:mod:`seedbed.models.rules`, :mod:`seedbed.models.predicates`) has a
+SQL side and a frame side. This module gives it a second frame side, a
+Polars expression over the typed columns, which Polars evaluates on every
+core. :data:`COLUMNAR` holds one compiler per rule class (looked up along the
+class's bases, like the generator's ``FILLS``), so a new rule kind is one
+entry here. A compiler gives the rule's *truth* (SQL's three values: True,
+False, NULL) or None when the rule, or this frame's column types, has no
+columnar form that gives the same verdicts: such a rule is judged by its
+pandas frame side (:meth:`Rule.passes`), exactly as before. Kinds that stay
+on the pandas side on purpose: JSON shapes (a parse per value), comparisons,
+lists and patterns read from a catalog (exact decimal ties, PostgreSQL's
+case mapping and pattern dialects), and CHECKs only PostgreSQL can judge.
+
+Like a CHECK, a rule passes unless its truth is False.
+
+>>> expr = passes_expr(rule, {"email": pl.String})      # doctest: +SKIP
+>>> frame.select(expr)                                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from seedbed.facts import ColumnSpec
+from seedbed.facts import spec as k
+from seedbed.facts.declaration import (
+    AllOf,
+    AnyOf,
+    IsNull,
+    Later,
+    Length,
+    Matches,
+    Not,
+    Predicate,
+    RequiredWhen,
+    Rule,
+    SameTruth,
+)
+from seedbed.lazymodules import lazy_module
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+else:
+    pd = lazy_module("pandas")
+    pl = lazy_module("polars")
+
+#: The column types of the frame a rule is compiled for: column name -> Polars dtype.
+Dtypes = Mapping[str, "pl.DataType"]
+#: A compiler: the rule's truth over a frame of these column types, or None.
+Compiler = Callable[[Any, Dtypes], "pl.Expr | None"]
+
+
+def _is_text(dtypes: Dtypes, name: str) -> bool:
+    dtype = dtypes.get(name)
+    return dtype is not None and dtype == pl.String
+
+
+def _regex_ok(pattern: str) -> bool:
+    """Polars (Rust's regex crate) can run ``pattern``: no look-around, no back-references."""
+    try:
+        pl.DataFrame({"v": ["x"]}, schema={"v": pl.String}).select(
+            pl.col("v").str.contains(pattern)
+        )
+    except pl.exceptions.PolarsError:
+        return False
+    return True
+
+
+def _matches(rule: Matches, dtypes: Dtypes) -> pl.Expr | None:
+    """The whole value matches, as ``str.fullmatch`` and PostgreSQL's ``~ '^(...)$'`` do."""
+    name = rule.columns[0]
+    anchored = f"^(?:{rule.pattern})$"
+    if not _is_text(dtypes, name) or not _regex_ok(anchored):
+        return None
+    column = pl.col(name)
+    return column.str.contains(anchored).fill_null(True)
+
+
+def _length(rule: Length, dtypes: Dtypes) -> pl.Expr | None:
+    """Characters (code points), as ``char_length`` counts them."""
+    name = rule.columns[0]
+    if not _is_text(dtypes, name):
+        return None
+    size = pl.col(name).str.len_chars()
+    return size.is_between(rule.minimum, rule.maximum).fill_null(True)
+
+
+def _later(rule: Later, dtypes: Dtypes) -> pl.Expr | None:
+    later, earlier = rule.columns
+    kinds = {dtypes.get(later), dtypes.get(earlier)}
+    if len(kinds) != 1 or next(iter(kinds)) not in (pl.Datetime, pl.Date):
+        return None  # mixed or untyped columns: the pandas side says what they mean
+    left, right = pl.col(later), pl.col(earlier)
+    return (left > right) | left.is_null() | right.is_null()
+
+
+def _required_when(rule: RequiredWhen, dtypes: Dtypes) -> pl.Expr | None:
+    required, when = rule.columns
+    if not _is_text(dtypes, when) or required not in dtypes:
+        return None
+    triggered = (pl.col(when) == rule.value).fill_null(False)
+    return ~triggered | pl.col(required).is_not_null()
+
+
+def _is_null(rule: IsNull, dtypes: Dtypes) -> pl.Expr | None:
+    if rule.term.name not in dtypes:
+        return None
+    null = pl.col(rule.term.name).is_null()
+    return ~null if rule.negated else null
+
+
+def _part(rule: Rule, dtypes: Dtypes) -> pl.Expr | None:
+    """A part of a combination: a predicate's truth, another rule's pass or fail."""
+    found = truth_expr(rule, dtypes)
+    if found is None or isinstance(rule, Predicate):
+        return found
+    return found.fill_null(True)
+
+
+def _parts(parts: Sequence[Rule], dtypes: Dtypes) -> list[pl.Expr] | None:
+    compiled = [_part(part, dtypes) for part in parts]
+    if any(part is None for part in compiled):
+        return None
+    return [part for part in compiled if part is not None]
+
+
+# Polars combines booleans with Kleene logic, as SQL's AND, OR and NOT do with NULL.
+
+
+def _all_of(rule: AllOf, dtypes: Dtypes) -> pl.Expr | None:
+    parts = _parts(rule.parts, dtypes)
+    if not parts:
+        return None
+    result = parts[0]
+    for part in parts[1:]:
+        result = result & part
+    return result
+
+
+def _any_of(rule: AnyOf, dtypes: Dtypes) -> pl.Expr | None:
+    parts = _parts(rule.parts, dtypes)
+    if not parts:
+        return None if parts is None else pl.lit(False)
+    result = parts[0]
+    for part in parts[1:]:
+        result = result | part
+    return result
+
+
+def _not(rule: Not, dtypes: Dtypes) -> pl.Expr | None:
+    part = _part(rule.part, dtypes)
+    return None if part is None else ~part
+
+
+def _same_truth(rule: SameTruth, dtypes: Dtypes) -> pl.Expr | None:
+    parts = _parts(rule.parts, dtypes)
+    if parts is None:
+        return None
+    same = parts[0] == parts[1]  # NULL on either side stays NULL
+    return ~same if rule.negated else same
+
+
+#: Rule class -> its columnar compiler. Kinds not listed (JsonShape, Compare,
+#: OneOf, Pattern, SqlCheck) are judged by their pandas frame side.
+COLUMNAR: dict[type[Rule], Compiler] = {
+    Matches: _matches,
+    Length: _length,
+    Later: _later,
+    RequiredWhen: _required_when,
+    IsNull: _is_null,
+    AllOf: _all_of,
+    AnyOf: _any_of,
+    Not: _not,
+    SameTruth: _same_truth,
+}
+
+
+def compiler_for(rule: Rule) -> Compiler | None:
+    """The compiler of ``rule``'s class, or of the nearest base class that has one."""
+    for kind in type(rule).__mro__:
+        if kind in COLUMNAR:
+            return COLUMNAR[kind]
+    return None
+
+
+def truth_expr(rule: Rule, dtypes: Dtypes) -> pl.Expr | None:
+    """``rule``'s truth over a frame with these column types, or None (no columnar form)."""
+    if any(name not in dtypes for name in rule.columns):
+        return None
+    found = compiler_for(rule)
+    return None if found is None else found(rule, dtypes)
+
+
+def passes_expr(rule: Rule, dtypes: Dtypes) -> pl.Expr | None:
+    """True where a row passes ``rule`` (NULL passes, as in a CHECK), or None."""
+    found = truth_expr(rule, dtypes)
+    return None if found is None else found.fill_null(True)
+
+
+_POLARS_TYPES: dict[str, Callable[[], pl.DataType]] = {
+    k.BOOLEAN: lambda: pl.Boolean(),
+    k.TIMESTAMPTZ: lambda: pl.Datetime("us", "UTC"),
+    k.TIMESTAMP: lambda: pl.Datetime("us"),
+    k.INTEGER: lambda: pl.Int64(),
+    k.DATE: lambda: pl.Date(),
+}
+
+
+def polars_dtype(column: ColumnSpec) -> pl.DataType:
+    """The Polars type of ``column`` in a typed frame (text for the text-like kinds)."""
+    make = _POLARS_TYPES.get(column.kind)
+    return make() if make is not None else pl.String()
+
+
+def to_polars(frame: pd.DataFrame, names: Sequence[str]) -> pl.DataFrame:
+    """The columns ``names`` of a typed chunk as a Polars frame (Arrow buffers, no Python)."""
+    columns = [name for name in names if name in frame.columns]
+    if not columns:
+        return pl.DataFrame(schema={})
+    return pl.from_pandas(frame[columns])
+
+
+__all__ = [
+    "COLUMNAR",
+    "Compiler",
+    "compiler_for",
+    "passes_expr",
+    "polars_dtype",
+    "to_polars",
+    "truth_expr",
+]

@@ -1,0 +1,198 @@
+"""The columnar row engine: rules as Polars expressions give the pandas frame side's verdicts.
+
+The engine's verdicts against PostgreSQL are proven by tests/test_parity.py
+(``validate`` runs this engine) and, for the rule kinds read from a catalog,
+by tests/test_checksql.py. Here: each compiled rule kind against its pandas
+frame side, both row engines on the bad-seed corpus, reports that do not
+depend on the number of worker threads, and the public Polars schema.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.errors
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import seedbed
+from seedbed.errors import SeedError
+from seedbed.facts import declaration as d
+from seedbed.validation.api import check_sources
+from seedbed.validation.columnar import COLUMNAR, compiler_for, passes_expr, truth_expr
+from seedbed.validation.keys import KeySet
+from seedbed.validation.sources import resolve_sources
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = sorted(p for p in (ROOT / "data" / "invalid").iterdir() if p.is_dir())
+CASES = [case for case in CASES if case.name != "inputs"]  # inputs: unreadable on purpose
+
+TEXT = ["a@b.co", "", "x", "ÄÖÜ@b.co", None, "user@example.com", "a" * 5, "ab\ncd"]
+STAMPS = [datetime(2024, 1, day, tzinfo=UTC) for day in (1, 2, 3, 3, 1, 2, 5, 4)]
+STAMPS[4] = None
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "t": pd.array(TEXT, dtype="str"),
+            "u": pd.array(["published", "draft", None, *["published"] * 2, "", "y", "z"], "str"),
+            "a": pd.Series(STAMPS, dtype="datetime64[us, UTC]"),
+            "b": pd.Series(list(reversed(STAMPS)), dtype="datetime64[us, UTC]"),
+        }
+    )
+
+
+def _columnar(rule: d.Rule, frame: pd.DataFrame) -> list[bool] | None:
+    polars = pl.from_pandas(frame)
+    expr = passes_expr(rule, dict(polars.schema))
+    return None if expr is None else polars.select(expr).to_series().to_list()
+
+
+RULES = [
+    d.Matches("email", ("t",), "", d.EMAIL),
+    d.Matches("any", ("t",), "", "a+"),
+    d.UuidV4("id", ("t",), "", d.UUID_V4),
+    d.Length("len", ("t",), "", 1, 3),
+    d.Later("later", ("a", "b"), ""),
+    d.RequiredWhen("req", ("t", "u"), "", "published"),
+    d.IsNull("null", ("t",), "", d.Column("t", "text")),
+    d.IsNull("not_null", ("t",), "", d.Column("t", "text"), negated=True),
+]
+COMBINED = [
+    d.AllOf("all", ("t", "u"), "", (RULES[6], RULES[1])),
+    d.AnyOf("any_of", ("t", "u"), "", (RULES[6], RULES[3])),
+    d.Not("not", ("t",), "", RULES[7]),
+    d.SameTruth("same", ("t",), "", (RULES[6], RULES[3])),
+]
+
+
+@pytest.mark.parametrize("rule", RULES + COMBINED, ids=lambda r: f"{type(r).__name__}:{r.name}")
+def test_a_compiled_rule_gives_the_verdicts_of_its_pandas_frame_side(rule):
+    frame = _frame()
+    expected = rule.passes(frame).tolist()
+    assert _columnar(rule, frame) == expected
+    assert any(expected) and not all(expected)
+
+
+def test_every_compiler_is_registered_by_rule_class_and_found_along_the_bases():
+    assert compiler_for(d.UuidV4("id", ("t",), "", d.UUID_V4)) is COLUMNAR[d.Matches]
+    assert compiler_for(d.JsonShape("shape", ("t",), "")) is None
+
+
+def test_a_rule_without_a_columnar_form_is_left_to_its_pandas_frame_side():
+    dtypes = {"t": pl.String(), "n": pl.Int64()}
+    assert passes_expr(d.JsonShape("shape", ("t",), ""), dtypes) is None
+    assert passes_expr(d.Matches("lookbehind", ("t",), "", "(?<=a)b"), dtypes) is None
+    assert passes_expr(d.Length("len", ("n",), "", 1, 2), dtypes) is None  # not text
+    assert passes_expr(d.Matches("m", ("missing",), "", "a"), dtypes) is None
+    # a combination is columnar only when every part is
+    part = d.Compare("c", ("n",), "", d.Column("n", "number"), ">", d.Constant(0, "number", "0"))
+    assert truth_expr(d.Not("not", ("n",), "", part), dtypes) is None
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_both_row_engines_report_the_bad_seed_corpus_alike(case):
+    sources = resolve_sources(case, "seedbed")
+    reference = check_sources(sources, row_engine="pandas", workers=1).failures
+    columnar = check_sources(sources, row_engine="polars").failures
+    assert len(reference)
+    pd.testing.assert_frame_equal(columnar.reset_index(drop=True), reference.reset_index(drop=True))
+
+
+def _seed_set(folder: Path) -> Path:
+    """Users in three part files (a duplicate across parts), sessions pointing at them."""
+    users = folder / "user"
+    users.mkdir(parents=True)
+    ids = [f"{i:08x}-0000-4000-8000-000000000000" for i in range(9)]
+    for part in range(3):
+        rows = [f"{ids[i]},u{i}@example.com" for i in range(part * 3, part * 3 + 3)]
+        if part == 2:
+            rows.append(f"{ids[0]},again@example.com")
+        (users / f"part-{part}.csv").write_text("id,email\n" + "\n".join(rows) + "\n")
+    sessions = ["id,user_id,token,expires_at,created_at"]
+    for i, owner in enumerate([ids[1], ids[8], "ffffffff-0000-4000-8000-000000000000"]):
+        sessions.append(
+            f"{i:08x}-1111-4000-8000-000000000000,{owner},t{i},"
+            "2030-01-01T00:00:00Z,2024-01-01T00:00:00Z"
+        )
+    (folder / "session.csv").write_text("\n".join(sessions) + "\n")
+    return folder
+
+
+def test_the_report_does_not_depend_on_the_number_of_workers(tmp_path):
+    sources = resolve_sources(_seed_set(tmp_path / "set"), "seedbed")
+    reports = [check_sources(sources, workers=n).failures for n in (1, 2, 4)]
+    assert sorted(reports[0]["rule"]) == ["fk_session_user_id_user", "pk_user"]
+    assert reports[0]["file"].str.endswith("part-2.csv").sum() == 1
+    for other in reports[1:]:
+        pd.testing.assert_frame_equal(other, reports[0])
+
+
+def test_a_file_that_cannot_be_read_is_an_error_in_its_turn(tmp_path):
+    folder = _seed_set(tmp_path / "set")
+    (folder / "session.csv").unlink()
+    (folder / "session.csv.gz").write_bytes(b"\x1f\x8b\x08\x00 not gzip after all")
+    with pytest.raises(SeedError, match=r"session.csv.gz: cannot read"):
+        seedbed.validate(folder)
+
+
+def test_a_key_set_of_sorted_runs_remembers_every_key_it_was_given():
+    keys = KeySet()
+    for start in range(0, 1000, 100):
+        keys.add(pd.util.hash_array(pd.array(range(start, start + 100)).to_numpy()))
+    assert len(keys) == 1000 and len(keys.runs) <= 10
+    assert keys.contains(pd.util.hash_array(pd.array([5, 999, 1000]).to_numpy())).tolist() == [
+        True,
+        True,
+        False,
+    ]
+
+
+def test_the_polars_schema_flags_what_the_pandas_schema_flags():
+    frame = pd.DataFrame(
+        {
+            "id": ["c5e633de-70a1-4a46-ad3b-b627a9162141", "not-a-uuid", None],
+            "email": ["a@example.com", "a@example.com", "nope"],
+            "email_verified": [True, False, True],
+        }
+    )
+    with pytest.raises(pandera.errors.SchemaErrors) as pandas_caught:
+        seedbed.pandera_schema("user").validate(frame, lazy=True)
+    with pytest.raises(pandera.errors.SchemaErrors) as polars_caught:
+        seedbed.pandera_schema("user", backend="polars").validate(pl.from_pandas(frame), lazy=True)
+
+    def failed(cases) -> set[tuple[str, int]]:
+        rows = cases.to_dicts() if isinstance(cases, pl.DataFrame) else cases.to_dict("records")
+        return {(str(r["check"]), int(r["index"])) for r in rows if pd.notna(r["index"])}
+
+    expected = {
+        ("not_nullable", 2),
+        ("ck_user_id_uuid_v4", 1),
+        ("ck_user_email_format", 2),
+        ("uq_user_email", 1),
+    }
+    assert failed(polars_caught.value.failure_cases) == expected
+    assert expected <= failed(pandas_caught.value.failure_cases)
+
+
+def test_an_unknown_schema_backend_is_refused():
+    with pytest.raises(SeedError, match="backend must be"):
+        seedbed.pandera_schema("user", backend="spark")
+
+
+@given(st.lists(st.sampled_from([b"a", b",", b'"', b"\n", b"\r", b"\r\n"]), min_size=1))
+@settings(max_examples=300, deadline=None)
+def test_the_header_record_is_found_where_the_full_scan_finds_it(parts):
+    from seedbed.validation.csvread import first_record
+    from seedbed.validation.csvscan import find_records
+
+    buf = np.frombuffer(b"".join(parts), dtype=np.uint8)
+    records = find_records(buf, 1, True)
+    expected = (int(records.starts[0]), int(records.stops[0]), bool(records.crlf[0]))
+    assert first_record(buf) == expected
