@@ -5,8 +5,10 @@ each new schema is a *distributed schema*: its tables are colocated on one
 worker, and different schemas spread over the cluster. That is seedbed's model
 (one project, one namespace), so seedbed needs no distribution keys there. It
 only has to know that it talks to Citus (:func:`citus_of`, asked once per
-engine), say where the namespace lives (:func:`describe_namespace`), and set,
-for its own transactions only, what Citus needs:
+engine), say where the namespace lives (:func:`describe_namespace`), read the
+names a worker gives its shards back as the coordinator's
+(:func:`shard_names`), and set, for its own transactions only, what Citus
+needs:
 
 - :func:`allow_row_triggers`: Citus refuses ``CREATE TRIGGER`` (and ``DROP``)
   on a distributed table unless ``citus.enable_unsafe_triggers`` is on. The
@@ -26,8 +28,12 @@ lookup per engine and sets nothing.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 
 from seedbed.db import database_errors
@@ -36,11 +42,13 @@ __all__ = [
     "ALLOW_ROW_TRIGGERS_SQL",
     "PROPAGATE_SETTINGS_SQL",
     "Citus",
+    "ShardNames",
     "allow_row_triggers",
     "citus_of",
     "describe_namespace",
     "propagate_settings",
     "schema_worker",
+    "shard_names",
 ]
 
 
@@ -129,6 +137,106 @@ def describe_namespace(connection: sa.Connection, schema: str) -> str:
     if citus_tables:
         return f"not a distributed schema; {citus_tables} of its tables are Citus tables"
     return "not a distributed schema; its tables are on the coordinator"
+
+
+# A name as messages quote it: in double quotes, as it is (messages do not escape it).
+_QUOTED = re.compile(r'"([^"]+)"')
+_SHARDS_BY_SCHEMA_SQL = """
+SELECT c.oid, c.relname, s.shardid
+FROM pg_dist_shard AS s
+JOIN pg_class AS c ON c.oid = s.logicalrelid
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = %(schema)s
+"""
+_SHARDS_BY_ID_SQL = """
+SELECT c.oid, c.relname, s.shardid
+FROM pg_dist_shard AS s
+JOIN pg_class AS c ON c.oid = s.logicalrelid
+WHERE s.shardid = ANY(CAST(%(ids)s AS bigint[]))
+"""
+# The constraints and indexes of the given tables; kind is pg_constraint.contype, 'i' for a
+# unique index that is no constraint, NULL for any other index.
+_NAMES_SQL = """
+SELECT k.conrelid, k.conname, k.contype::text
+FROM pg_constraint AS k
+WHERE k.conrelid = ANY(CAST(%(tables)s AS oid[]))
+UNION ALL
+SELECT x.indrelid, i.relname,
+       CASE WHEN x.indisunique AND NOT EXISTS (
+           SELECT 1 FROM pg_constraint AS k WHERE k.conindid = x.indexrelid) THEN 'i' END
+FROM pg_index AS x
+JOIN pg_class AS i ON i.oid = x.indexrelid
+WHERE x.indrelid = ANY(CAST(%(tables)s AS oid[]))
+"""
+
+
+@dataclass(frozen=True)
+class ShardNames:
+    """Names as a worker spells them, ``<name>_<shard id>``, mapped to the coordinator's ``<name>``.
+
+    The names are those of the sharded tables, their constraints and indexes.
+    """
+
+    names: dict[str, str]
+    """``<name>_<shard id>`` to ``<name>``."""
+    kinds: dict[str, str]
+    """A constraint's or unique index's name to its kind (``pg_constraint.contype``; ``i``: a
+    unique index that is no constraint)."""
+
+    def shard(self, sharded: str) -> int:
+        """The shard id of a known shard name (``102052`` for ``pk_tag_102052``)."""
+        return int(sharded[len(self.names[sharded]) + 1 :])
+
+    def unshard(self, text: str) -> tuple[str, list[str]]:
+        """``text`` with every quoted shard name replaced by its own; the names so found."""
+        found: list[str] = []
+
+        def own(match: re.Match[str]) -> str:
+            name = self.names.get(match.group(1))
+            if name is None:
+                return match.group(0)
+            found.append(name)
+            return f'"{name}"'
+
+        return _QUOTED.sub(own, text), found
+
+
+def _rows(
+    bind: sa.Connection | psycopg.Cursor[Any], sql: str, params: dict[str, Any]
+) -> Sequence[Sequence[Any]]:
+    if isinstance(bind, sa.Connection):
+        return bind.exec_driver_sql(sql, params).all()
+    bind.execute(sql, params)
+    return bind.fetchall()
+
+
+def shard_names(
+    bind: sa.Connection | psycopg.Cursor[Any],
+    *,
+    schema: str | None = None,
+    shard_ids: Iterable[int] = (),
+) -> ShardNames:
+    """The shard names of ``schema``'s distributed tables, or of the shards ``shard_ids``.
+
+    Read from the coordinator's catalog on ``bind`` (a connection, or a
+    cursor of the driver's own); needs Citus.
+    """
+    if schema is not None:
+        shards = _rows(bind, _SHARDS_BY_SCHEMA_SQL, {"schema": schema})
+    else:
+        shards = _rows(bind, _SHARDS_BY_ID_SQL, {"ids": sorted(set(shard_ids))})
+    by_table: dict[int, list[int]] = {}
+    names: dict[str, str] = {}
+    for table, relation, shard in shards:
+        by_table.setdefault(int(table), []).append(int(shard))
+        names[f"{relation}_{shard}"] = str(relation)
+    kinds: dict[str, str] = {}
+    if by_table:
+        for table, name, kind in _rows(bind, _NAMES_SQL, {"tables": sorted(by_table)}):
+            if kind is not None:
+                kinds.setdefault(str(name), str(kind))
+            names.update({f"{name}_{shard}": str(name) for shard in by_table[int(table)]})
+    return ShardNames(names, kinds)
 
 
 ALLOW_ROW_TRIGGERS_SQL = "SET LOCAL citus.enable_unsafe_triggers = on"

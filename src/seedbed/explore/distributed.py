@@ -32,6 +32,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from seedbed.citus import citus_of, shard_names
 from seedbed.errors import QueryError
 
 #: The key of the distributed part of a Citus plan node in EXPLAIN's JSON.
@@ -40,39 +41,11 @@ _SHARD_SUFFIX = re.compile(r"_(\d+)$")
 #: How long to wait for a closed connection's backends on the workers to end.
 WORKER_EXIT_SECONDS = 10.0
 
-_SHARDS_SQL = sa.text(
-    """
-    select s.shardid, c.relname,
-           array(select i.relname::text from pg_index x join pg_class i on i.oid = x.indexrelid
-                 where x.indrelid = c.oid) as indexes
-    from pg_dist_shard s join pg_class c on c.oid = s.logicalrelid
-    where s.shardid = any(cast(:ids as bigint[]))
-    """
-)
-_NAMESPACE_SHARDS_SQL = sa.text(
-    """
-    select s.shardid, c.relname,
-           array(select i.relname::text from pg_index x join pg_class i on i.oid = x.indexrelid
-                 where x.indrelid = c.oid) as indexes
-    from pg_dist_shard s join pg_class c on c.oid = s.logicalrelid
-    join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = :schema
-    """
-)
 # Run on every worker; %s is the namespace, quoted as a literal by the caller.
 _WORKER_INDEX_STATISTICS = (
     "select coalesce(json_agg(json_build_array(indexrelname, idx_scan, "
     "pg_relation_size(indexrelid))), '[]') from pg_stat_user_indexes where schemaname = {schema}"
 )
-
-
-def has_citus(conn: Connection) -> bool:
-    """Is the Citus extension installed in ``conn``'s database?"""
-    return bool(
-        conn.exec_driver_sql(
-            "select count(*) from pg_extension where extname = 'citus'"
-        ).scalar_one()
-    )
 
 
 def _worker(conninfo: str) -> str:
@@ -111,17 +84,6 @@ def job_columns(node: Mapping[str, Any]) -> dict[str, Any]:
     return {"task_count": job.get("Task Count"), "tasks_shown": job.get("Tasks Shown")}
 
 
-def _shard_names(
-    conn: Connection, sql: sa.TextClause, params: Mapping[str, Any]
-) -> dict[str, tuple[str, int]]:
-    """``<name>_<shard id>`` to (name, shard id), for the shards' relations and indexes."""
-    names: dict[str, tuple[str, int]] = {}
-    for shard, relation, indexes in conn.execute(sql, dict(params)).all():
-        for name in [relation, *indexes]:
-            names[f"{name}_{shard}"] = (str(name), int(shard))
-    return names
-
-
 def unshard_plan(conn: Connection, plan: pd.DataFrame) -> None:
     """Rename the shards in the worker rows of ``plan`` to their tables and indexes, in place.
 
@@ -135,16 +97,16 @@ def unshard_plan(conn: Connection, plan: pd.DataFrame) -> None:
     )
     if not ids:
         return
-    names = _shard_names(conn, _SHARDS_SQL, {"ids": ids})
+    names = shard_names(conn, shard_ids=ids)
     for column in ("relation", "index_name"):
-        known = on_worker & plan[column].isin(names)
-        plan.loc[known, "shard"] = [names[n][1] for n in plan.loc[known, column]]
-        plan.loc[known, column] = [names[n][0] for n in plan.loc[known, column]]
+        known = on_worker & plan[column].isin(names.names)
+        plan.loc[known, "shard"] = [names.shard(n) for n in plan.loc[known, column]]
+        plan.loc[known, column] = [names.names[n] for n in plan.loc[known, column]]
 
 
 def distributed_tables(conn: Connection, schema: str) -> int:
     """How many tables of ``schema`` are distributed (0 without Citus)."""
-    if not has_citus(conn):
+    if citus_of(conn) is None:
         return 0
     return int(
         conn.execute(
@@ -165,7 +127,7 @@ def shard_index_statistics(conn: Connection, schema: str) -> pd.DataFrame:
     shards are). Raises :class:`~seedbed.errors.QueryError`, naming the
     worker, when a worker cannot be asked.
     """
-    names = _shard_names(conn, _NAMESPACE_SHARDS_SQL, {"schema": schema})
+    names = shard_names(conn, schema=schema).names
     literal = conn.execute(sa.text("select quote_literal(cast(:s as text))"), {"s": schema})
     command = _WORKER_INDEX_STATISTICS.format(schema=literal.scalar_one())
     rows: list[tuple[str, int, int, str]] = []
@@ -181,7 +143,7 @@ def shard_index_statistics(conn: Connection, schema: str) -> pd.DataFrame:
             )
         for shard_index, scans, size in json.loads(result):
             if shard_index in names:
-                rows.append((names[shard_index][0], int(scans or 0), int(size or 0), worker))
+                rows.append((names[shard_index], int(scans or 0), int(size or 0), worker))
     found = pd.DataFrame(rows, columns=["index", "scans", "size_bytes", "workers"])
     return (
         found.groupby("index", as_index=False)

@@ -9,6 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from seedbed.citus import citus_of
 from seedbed.explore import distributed
 from seedbed.explore._core import Bind, connection, frame, namespace
 from seedbed.facts import declared_metadata, metadata_for, table_keys
@@ -103,7 +104,7 @@ def _settled_scans(engine: Engine) -> pd.Series:
     """
     engine.dispose()
     with connection(engine) as conn:
-        if distributed.has_citus(conn):
+        if citus_of(conn) is not None:
             distributed.wait_for_workers(conn)
     scans = index_catalog(engine).set_index("index")["scans"]
     for _ in range(20):
@@ -128,7 +129,7 @@ def index_scans_during(engine: Engine, workload: Callable[[Connection], object])
     """
     before = _settled_scans(engine)
     with connection(engine) as conn:
-        citus = distributed.has_citus(conn)
+        citus = citus_of(conn) is not None
         workload(conn)
         conn.rollback()
         if citus:

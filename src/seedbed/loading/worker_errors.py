@@ -11,9 +11,9 @@ which is how such an error is told apart.
 :func:`worker_refusal` puts the fields back:
 
 - the names: a quoted name in the message or its detail that is a relation,
-  constraint or unique index of the namespace followed by ``_<shard id>`` of
-  its table (both read from the coordinator's catalog) loses the suffix;
-  nothing else is touched;
+  constraint or index of the namespace followed by ``_<shard id>`` of its
+  table (:func:`seedbed.citus.shard_names`, read from the coordinator's
+  catalog) loses the suffix; nothing else is touched;
 - the SQLSTATE, from the kind of the constraint so found (unique, foreign
   key, check, exclusion);
 - the line, by replaying the source on the coordinator (:func:`replay`): its
@@ -29,13 +29,13 @@ The replay runs in its own transaction, rolled back: nothing is written.
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import psycopg
 
+from seedbed.citus import ShardNames, shard_names
 from seedbed.loading.copy import copy_blocks, copy_sql, qualified
 from seedbed.loading.failures import Refusal
 from seedbed.validation.sources import SeedSource
@@ -48,32 +48,7 @@ NOT_NULL_VIOLATION = "23502"
 #: ``i``: a unique index that is no constraint).
 _KIND_STATE = {"p": "23505", "u": "23505", "i": "23505", "f": "23503", "c": "23514", "x": "23P01"}
 _REPLAYED_STATES = frozenset({"23505", "23514", "23P01", NOT_NULL_VIOLATION})
-# A name as messages quote it: in double quotes, as it is (messages do not escape it).
-_QUOTED = re.compile(r'"([^"]+)"')
 _REPLAY_TABLE = "pg_temp.seedbed_replay"
-
-_SHARDS_SQL = """
-SELECT c.relname, s.shardid
-FROM pg_dist_shard AS s
-JOIN pg_class AS c ON c.oid = s.logicalrelid
-JOIN pg_namespace AS n ON n.oid = c.relnamespace
-WHERE n.nspname = %(schema)s
-"""
-_CONSTRAINTS_SQL = """
-SELECT c.relname, k.conname, k.contype::text
-FROM pg_constraint AS k
-JOIN pg_class AS c ON c.oid = k.conrelid
-JOIN pg_namespace AS n ON n.oid = c.relnamespace
-WHERE n.nspname = %(schema)s
-UNION ALL
-SELECT c.relname, i.relname, 'i'
-FROM pg_index AS x
-JOIN pg_class AS i ON i.oid = x.indexrelid
-JOIN pg_class AS c ON c.oid = x.indrelid
-JOIN pg_namespace AS n ON n.oid = c.relnamespace
-WHERE n.nspname = %(schema)s AND x.indisunique
-  AND NOT EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conindid = x.indexrelid)
-"""
 
 
 def is_worker_error(exc: BaseException) -> bool:
@@ -85,49 +60,14 @@ def is_worker_error(exc: BaseException) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class ShardNames:
-    """The namespace's names as a worker spells them: ``<name>_<shard id>`` to ``<name>``."""
-
-    names: dict[str, str]
-    kinds: dict[str, str]
-
-    @classmethod
-    def read(cls, cursor: psycopg.Cursor[Any], schema: str) -> ShardNames:
-        """The relations, constraints and unique indexes of ``schema`` and their shards."""
-        cursor.execute(_SHARDS_SQL, {"schema": schema})
-        shards: dict[str, list[int]] = {}
-        for relation, shard in cursor.fetchall():
-            shards.setdefault(str(relation), []).append(int(shard))
-        cursor.execute(_CONSTRAINTS_SQL, {"schema": schema})
-        kinds: dict[str, str] = {}
-        names = {f"{rel}_{shard}": rel for rel, ids in shards.items() for shard in ids}
-        for relation, name, kind in cursor.fetchall():
-            kinds.setdefault(str(name), str(kind))
-            names.update({f"{name}_{shard}": str(name) for shard in shards.get(str(relation), ())})
-        return cls(names, kinds)
-
-    def unshard(self, text: str) -> tuple[str, list[str]]:
-        """``text`` with every quoted shard name replaced by its own; the names so found."""
-        found: list[str] = []
-
-        def own(match: re.Match[str]) -> str:
-            name = self.names.get(match.group(1))
-            if name is None:
-                return match.group(0)
-            found.append(name)
-            return f'"{name}"'
-
-        return _QUOTED.sub(own, text), found
-
-    def refusal(self, exc: psycopg.Error) -> Refusal:
-        """What the worker said, in the coordinator's names, with the SQLSTATE of its constraint."""
-        said = Refusal.of(exc)
-        primary, named = self.unshard(said.primary)
-        detail, _ = self.unshard(said.detail)
-        constraint = next((name for name in named if name in self.kinds), None)
-        state = _KIND_STATE[self.kinds[constraint]] if constraint else said.sqlstate
-        return replace(said, sqlstate=state, primary=primary, detail=detail, constraint=constraint)
+def shard_refusal(names: ShardNames, exc: psycopg.Error) -> Refusal:
+    """What the worker said, in the coordinator's names, with the SQLSTATE of its constraint."""
+    said = Refusal.of(exc)
+    primary, named = names.unshard(said.primary)
+    detail, _ = names.unshard(said.detail)
+    constraint = next((name for name in named if name in names.kinds), None)
+    state = _KIND_STATE[names.kinds[constraint]] if constraint else said.sqlstate
+    return replace(said, sqlstate=state, primary=primary, detail=detail, constraint=constraint)
 
 
 def replay(
@@ -185,7 +125,8 @@ def worker_refusal(
         return None
     try:
         with connection.cursor() as cursor:
-            return ShardNames.read(cursor, str(target.table.schema)).refusal(exc)
+            names = shard_names(cursor, schema=str(target.table.schema))
+            return shard_refusal(names, exc)
     except psycopg.Error:
         return None
     finally:
