@@ -66,7 +66,9 @@ def execute(
 
 def drop_namespaces(namespace: str, env: dict[str, str]) -> None:
     """Drop the namespace a notebook used and the ``<namespace>_<suffix>`` samples it built."""
-    settings = load_settings(schema=namespace, home=env["SEEDBED_HOME"])
+    settings = load_settings(
+        schema=namespace, database_url=env.get("DATABASE_URL"), home=env["SEEDBED_HOME"]
+    )
     migrate.reset(settings)
     for suffix in ("quickstart", "relationships", "index_choices", "query_performance"):
         migrate.reset(sample_settings(suffix, settings))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import nbformat
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ from seedbed.config import Settings, load_settings
 from seedbed.db import get_engine
 from tests.citus_cluster import CitusCluster
 from tests.helpers import ROOT, fresh_namespace
+from tests.notebook_runs import execute
 
 SEEDS = ROOT / "data" / "seeds"
 
@@ -154,3 +156,17 @@ def test_index_scans_during_counts_a_workload_run_on_a_worker(cluster_engine: En
     scans = explore.index_scans_during(cluster_engine, lookups).set_index("index")
     assert scans.loc["uq_user_email", "workload_scans"] == 5
     assert scans.loc["ix_session_user_id", "workload_scans"] == 0
+
+
+def test_the_index_choices_notebook_runs_on_a_distributed_schema_and_shows_citus_plans(
+    citus: CitusCluster, kernel_env: dict[str, str]
+) -> None:
+    notebook = nbformat.read(ROOT / "notebooks" / "03-index-choices.ipynb", as_version=4)
+    execute(notebook, {**kernel_env, "DATABASE_URL": citus.url})
+    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+    errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in outputs if o.output_type == "error"]
+    assert errors == []
+    shown = "\n".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs
+    )
+    assert "Custom Scan (Citus Adaptive)" in shown
