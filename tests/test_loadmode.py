@@ -13,7 +13,7 @@ from seedbed.cli import build_parser
 from seedbed.errors import SeedError
 from seedbed.loading.failures import is_retryable
 from seedbed.loading.modes import merge_sql
-from seedbed.loading.rebuild import _why_not_rebuild
+from seedbed.loading.plan import _why_not_rebuild
 from seedbed.loadmode import LoadMode, MergeAction, Strategy, spoken
 from seedbed.models import metadata
 from tests.helpers import ROOT

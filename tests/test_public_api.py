@@ -70,7 +70,7 @@ from pathlib import Path
 from seedbed.db import get_engine, schema_of
 from seedbed.loading.load import _connect, _jobs, _Writer
 from seedbed.loadmode import LoadMode, Strategy
-from seedbed.loading.rebuild import plan_load
+from seedbed.loading.plan import plan_load
 from seedbed.validation.sources import resolve_sources
 
 engine = get_engine()

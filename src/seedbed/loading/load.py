@@ -47,7 +47,8 @@ from seedbed.loading.copy import copy_blocks, copy_sql, qualified
 from seedbed.loading.failures import Refusal, is_retryable, to_seedbed_error
 from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
 from seedbed.loading.modes import Merge, create_stage_sql, merge_sql, merges_of, stage_name
-from seedbed.loading.rebuild import LoadPlan, Rebuild, plan_load
+from seedbed.loading.plan import LoadPlan, plan_load
+from seedbed.loading.rebuild import Rebuild
 from seedbed.loading.result import LoadResult, TableLoad
 from seedbed.loading.worker_errors import with_line, worker_refusal
 from seedbed.loadmode import LoadMode, Strategy
