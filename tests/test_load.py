@@ -145,6 +145,28 @@ def test_a_foreign_key_only_the_database_checks_is_found_by_its_key(engine, seed
     assert "nobody@example.com" in str(error)
 
 
+def test_a_deferred_foreign_key_refused_at_commit_names_the_commit_and_the_row(engine, seeds):
+    execute(
+        engine,
+        'ALTER TABLE "{schema}".verification ADD CONSTRAINT fk_verification_identifier_user '
+        'FOREIGN KEY (identifier) REFERENCES "{schema}"."user" (email) '
+        "DEFERRABLE INITIALLY DEFERRED",
+    )
+    header, rows = user_rows(seeds / "verification.csv")
+    rows[4][header.index("identifier")] = "nobody@example.com"
+    write_csv(seeds / "verification.csv", header, rows)
+    with pytest.raises(LoadError) as caught:
+        seedbed.load(seeds, engine=engine, strategy="incremental", progress=False)
+    error = caught.value
+    assert (error.table, error.constraint, error.line) == (
+        "verification",
+        "fk_verification_identifier_user",
+        6,
+    )
+    assert "at commit: " in str(error)
+    assert set(counts(engine).values()) == {0}
+
+
 def test_sensitive_values_never_appear_in_database_errors(engine, seeds):
     execute(
         engine, 'CREATE UNIQUE INDEX uq_verification_value_extra ON "{schema}".verification (value)'

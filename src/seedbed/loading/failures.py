@@ -112,16 +112,32 @@ class Refusal:
 
 
 def to_seedbed_error(
-    exc: psycopg.Error, target: SeedSource | None, refusal: Refusal | None = None
+    exc: psycopg.Error,
+    target: SeedSource | None,
+    refusal: Refusal | None = None,
+    *,
+    at_commit: bool = False,
 ) -> SeedbedError:
-    """The seedbed error for ``exc``, raised while writing ``target`` (None: at commit).
+    """The seedbed error for ``exc``, raised while writing ``target`` (None: not known).
 
     ``refusal`` replaces what ``exc`` itself says (see :class:`Refusal`), for an
-    error whose fields were lost on the way (a Citus worker's).
+    error whose fields were lost on the way (a Citus worker's). ``at_commit``:
+    raised by the ``COMMIT`` (deferred constraints are checked there, and on
+    Citus the workers commit there), ``target`` then being the table it names.
     """
-    where = f"table {target.table.name!r} from {target.label}" if target else "the commit"
     said = refusal or Refusal.of(exc)
     primary = said.primary
+    if at_commit:
+        if is_connection_error(exc):
+            return DatabaseError(
+                f"lost the connection to the database while committing the load: {primary}; "
+                "whether it was committed is not known"
+            )
+        state = said.sqlstate
+        if target is None or not (state.startswith("23") or state.startswith("22")):
+            return DatabaseError(f"the database refused the load when committing it: {primary}")
+        primary = f"at commit: {primary}"
+    where = f"table {target.table.name!r} from {target.label}" if target else "the tables"
     if is_connection_error(exc):
         return DatabaseError(
             f"lost the connection to the database while loading {where}: {primary}; "

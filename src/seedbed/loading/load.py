@@ -31,7 +31,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,7 @@ from seedbed.loading.modes import Merge, create_stage_sql, merge_sql, merges_of,
 from seedbed.loading.plan import LoadPlan, plan_load
 from seedbed.loading.rebuild import Rebuild
 from seedbed.loading.result import LoadResult, TableLoad
-from seedbed.loading.worker_errors import with_line, worker_refusal
+from seedbed.loading.worker_errors import commit_refusal, with_line, worker_refusal
 from seedbed.loadmode import LoadMode, Strategy
 from seedbed.progress import ProgressDisplay, progress_bar, progress_display
 from seedbed.validation.hints import in_database_hint
@@ -320,7 +320,7 @@ def load(
         if dry_run:
             connection.rollback()
         else:
-            _commit(connection)
+            _commit(connection, [job.source for job in jobs])
             result.committed = True
         healthy = True
     finally:
@@ -395,11 +395,12 @@ def _connect(engine: Engine) -> Any:
         return engine.raw_connection()
 
 
-def _commit(connection: psycopg.Connection[Any]) -> None:
+def _commit(connection: psycopg.Connection[Any], sources: Sequence[SeedSource]) -> None:
     try:
         connection.commit()
     except psycopg.Error as exc:
-        raise to_seedbed_error(exc, None) from None
+        target, refusal = commit_refusal(connection, exc, sources)
+        raise to_seedbed_error(exc, target, refusal, at_commit=True) from None
 
 
 def _mapped(

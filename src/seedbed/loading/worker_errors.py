@@ -29,7 +29,9 @@ The replay runs in its own transaction, rolled back: nothing is written.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -47,6 +49,8 @@ NOT_NULL_VIOLATION = "23502"
 #: The SQLSTATE a violation of each kind of constraint raises (``pg_constraint.contype``;
 #: ``i``: a unique index that is no constraint).
 _KIND_STATE = {"p": "23505", "u": "23505", "i": "23505", "f": "23503", "c": "23514", "x": "23P01"}
+# The table a constraint's message names: ``... on table "session" violates ...``.
+_ON_TABLE = re.compile(r'on table "([^"]+)"')
 _REPLAYED_STATES = frozenset({"23505", "23514", "23P01", NOT_NULL_VIOLATION})
 _REPLAY_TABLE = "pg_temp.seedbed_replay"
 
@@ -132,6 +136,25 @@ def worker_refusal(
     finally:
         with contextlib.suppress(psycopg.Error):
             connection.rollback()
+
+
+def commit_refusal(
+    connection: psycopg.Connection[Any], exc: psycopg.Error, sources: Sequence[SeedSource]
+) -> tuple[SeedSource | None, Refusal | None]:
+    """For an error the ``COMMIT`` raised: the source of the table it names, and what it says.
+
+    A deferred constraint is checked at commit (on Citus, by the worker, so
+    the names carry shard ids: :func:`worker_refusal` takes them off). The
+    table is the error's own field, or the one its message names (``... on
+    table "session"``); None when no loaded table is named.
+    """
+    refusal = worker_refusal(connection, exc, sources[0]) if sources else None
+    table = exc.diag.table_name
+    if table is None:
+        named = _ON_TABLE.search((refusal or Refusal.of(exc)).primary)
+        table = named.group(1) if named else None
+    target = next((source for source in sources if source.table.name == table), None)
+    return target, refusal
 
 
 def with_line(
