@@ -173,9 +173,10 @@ class _ObjectStatementOp(NamespaceOp):
 def _with_objects(schema: str, objects: list[NamespaceObject]) -> Any:
     """A ``process_revision_directives`` hook that adds ``objects`` to the baseline.
 
-    Domains go after the enum types (a domain may be over one) and before the
-    tables; a serial's sequence and default after the tables. The downgrade
-    drops domains after the tables (a sequence goes with its column).
+    A serial's sequence and default, and the foreign keys to other
+    namespaces, go after the tables (the namespace's domains are the model's
+    own, created by autogenerate before the tables). A sequence goes with its
+    column in the downgrade.
     """
 
     def hook(context: object, revision: object, directives: list[Any]) -> None:
@@ -209,7 +210,7 @@ def _write_baseline(
 
     The empty namespace is made for the comparison inside a transaction that
     is rolled back; revisions name the namespace only as ``schema``, so which
-    one it was is not in the file. ``objects`` (domains, serial sequences) and
+    one it was is not in the file. ``objects`` (serial sequences) and
     the foreign keys to other namespaces the model declares are created
     around the tables.
     """

@@ -46,6 +46,7 @@ from seedbed.facts.referenced import (
     REFERENCES_ELSEWHERE,
     NamespaceObject,
     catalog_keys_elsewhere,
+    namespace_domains,
     namespace_objects,
 )
 from seedbed.facts.spec import FILLED_BY_TRIGGER
@@ -459,12 +460,13 @@ def _partition_items(table: sa.Table) -> list[str]:
     return [f"postgresql_partition_by={key!r}", f"info={{{PARTITIONS!r}: [\n{partitions}    ]}}"]
 
 
-def _base_source(manages_updated_at: bool) -> str:
+def _base_source(manages_updated_at: bool, domains: dict[str, str]) -> str:
     lines = [
         '"""The base of the models `seedbed db pull` wrote: SEEDBED_MODELS names this folder."""',
         "",
         "from seedbed.facts.catalog import TYPE_JUDGE",
         "from seedbed.facts.pull import SETTINGS_EVALUATOR",
+        *(["from seedbed.facts.referenced import DOMAINS"] if domains else []),
         "from seedbed.facts.spec import FROM_CATALOG",
         "from seedbed.models import new_base",
         "from seedbed.models.base import NO_UPDATED_AT_TRIGGER",
@@ -478,6 +480,11 @@ def _base_source(manages_updated_at: bool) -> str:
     if not manages_updated_at:
         lines.append("# The namespace has no set_updated_at trigger function: none is declared.")
         lines.append("Base.metadata.info[NO_UPDATED_AT_TRIGGER] = True")
+    if domains:
+        lines.append("# The namespace's own domains: db push and revisions create them.")
+        lines.append("Base.metadata.info[DOMAINS] = {")
+        lines += [f"    {name!r}: {definition!r}," for name, definition in domains.items()]
+        lines.append("}")
     return "\n".join(lines) + "\n"
 
 
@@ -505,6 +512,7 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
         filled = filled_by_triggers(conn, schema)
         ascii_case = ascii_case_only(conn)
         objects = namespace_objects(conn, schema)
+        declared_domains = namespace_domains(conn, schema)
         elsewhere = catalog_keys_elsewhere(conn, schema)
         conn.exec_driver_sql(f"SET LOCAL search_path TO {quote_ident(schema)}, public")
         domains = domain_checks(conn, schema)
@@ -552,7 +560,7 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
             else:
                 result.in_process += 1
     out.mkdir(parents=True, exist_ok=True)
-    (out / "base.py").write_text(_base_source(bool(manages)), encoding="utf-8")
+    (out / "base.py").write_text(_base_source(bool(manages), declared_domains), encoding="utf-8")
     for module, source in modules.items():
         (out / f"{module}.py").write_text(source, encoding="utf-8")
     return result
