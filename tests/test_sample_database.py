@@ -152,6 +152,36 @@ def test_push_alone_creates_the_namespaces_own_domain_as_the_source_has_it(sampl
     assert "Base.metadata.info[DOMAINS]" in (sample.models / "base.py").read_text()
 
 
+def test_push_leaves_an_integer_key_without_a_default_as_the_source_has_it(sample):
+    def defaults(settings: Settings) -> list[tuple[str, str, str | None, str]]:
+        with get_engine(settings).connect() as conn:
+            return [
+                tuple(row)
+                for row in conn.execute(
+                    sa.text(
+                        "SELECT table_name, column_name, "
+                        "replace(column_default, :schema || '.', ''), is_identity "
+                        "FROM information_schema.columns WHERE table_schema = :schema "
+                        "AND table_name = ANY(:tables) ORDER BY 1, 2"
+                    ),
+                    {"schema": settings.schema, "tables": list(TABLES)},
+                )
+            ]
+
+    def sequences(settings: Settings) -> int:
+        with get_engine(settings).connect() as conn:
+            return conn.execute(
+                sa.text("SELECT count(*) FROM pg_sequences WHERE schemaname = :schema"),
+                {"schema": settings.schema},
+            ).scalar_one()
+
+    pushed = defaults(sample.target)
+    assert ("language", "language_id", None, "NO") in pushed  # not made a serial
+    assert pushed == defaults(sample.source)
+    assert sequences(sample.target) == sequences(sample.source) == 0
+    assert "autoincrement=False" in (sample.models / "language.py").read_text()
+
+
 @pytest.mark.parametrize("models", ["pulled", "database"])
 def test_the_exports_validate_clean(sample, models):
     chosen = str(sample.models) if models == "pulled" else "database"

@@ -311,6 +311,9 @@ def _column(column: sa.Column[Any], imports: set[str], schema: str) -> str:
             args.append("server_default=sa.FetchedValue()")
         else:
             args.append(f"server_default={_text(sql)}")
+    elif column.primary_key and column.computed is None and isinstance(column.type, sa.Integer):
+        # No default in the catalog: without this, db push would make the key a serial.
+        args.append("autoincrement=False")
     args.append(f"nullable={bool(column.nullable)}")
     if column.comment:
         args.append(f"comment={column.comment!r}")
