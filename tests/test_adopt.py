@@ -141,6 +141,11 @@ def test_a_fresh_namespace_migrated_from_the_baseline_matches_the_original(
     engine = get_engine(fresh)
     try:
         fresh_env = {**env, "SEEDBED_SCHEMA": fresh.schema}
+        (baseline,) = (tmp_path / "migrations" / "versions").glob("*.py")
+        assert baseline.read_text().count("CREATE DOMAIN") == 1  # quantity; cents is referenced
+        lint = run_cli("db", "lint", env=fresh_env)
+        assert "CREATE DOMAIN" not in lint.stdout and "CREATE SEQUENCE" not in lint.stdout
+        assert "unchecked-sql" in lint.stdout  # the serial's default and the key elsewhere
         migrated = run_cli("-q", "db", "migrate", env=fresh_env)
         assert migrated.returncode == 0, migrated.stderr
         check = run_cli("-q", "db", "check", env=fresh_env)

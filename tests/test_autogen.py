@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import DOMAIN, JSONB
 
 from seedbed import migrate
 from seedbed.config import Settings
 from seedbed.db import get_engine
+from seedbed.facts.referenced import DOMAINS
 from seedbed.models import NAMING_CONVENTION, metadata_for, rules
 from seedbed.models.base import created_at, updated_at
 from tests.helpers import ROOT, imported_modules, run_cli
@@ -287,6 +288,37 @@ def test_a_changed_partial_index_predicate_is_recreated(
         "models ((deleted_at IS NULL) AND (slug <> ''::text))"
     ]
     assert_round_trip(settings, metadata)
+
+
+def test_a_domain_the_model_declares_is_created_before_its_table_and_dropped_after(
+    settings: Settings, migrations: Path
+) -> None:
+    metadata = model_copy(settings.schema)
+    metadata.info[DOMAINS] = {
+        "positive": "AS integer DEFAULT 1 NOT NULL CONSTRAINT positive_check CHECK (VALUE > 0)"
+    }
+    kind = DOMAIN("positive", sa.Integer(), create_type=False)
+    # A column declares its domain's NOT NULL and default as its own (the catalog reports them).
+    n = sa.Column("n", kind, nullable=False, server_default=sa.text("1"))
+    sa.Table("stock", metadata, sa.Column("id", sa.Integer, primary_key=True), n)
+    s = settings.schema
+    assert migrate.check(settings, metadata=metadata)[:2] == [
+        f"missing domain {s}.positive",
+        f"missing table {s}.stock",
+    ]
+    path = assert_round_trip(settings, metadata)
+    source = revision_source(path)
+    assert source.index("CREATE DOMAIN") < source.index("create_table")
+    with get_engine(settings).connect() as conn:
+        found = conn.execute(
+            sa.text(
+                "SELECT t.typnotnull, t.typdefault, pg_get_constraintdef(c.oid) "
+                "FROM pg_type t JOIN pg_constraint c ON c.contypid = t.oid AND c.contype = 'c' "
+                "WHERE t.typname = 'positive' AND t.typnamespace = CAST(:s AS regnamespace)"
+            ),
+            {"s": s},
+        ).one()
+    assert tuple(found) == (True, "1", "CHECK ((VALUE > 0))")
 
 
 def test_push_runs_the_same_operations(settings: Settings) -> None:

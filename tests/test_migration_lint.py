@@ -261,6 +261,25 @@ def test_lint_executes_nothing(populated: Settings, revisions: RevisionFolder) -
     assert scalar(engine, f'select count(*) from "{schema}".tag') > 0
 
 
+def test_creating_a_domain_or_a_sequence_is_no_unchecked_sql(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    revisions.add(
+        """
+        op.execute(f'CREATE DOMAIN "{schema}".cents AS integer CHECK (VALUE >= 0)')
+        op.execute(f'CREATE SEQUENCE "{schema}".note_id_seq AS integer')
+        op.execute(f'delete from "{schema}".tag')
+        """
+    )
+    report = safety.lint(populated)
+    assert [(f.rule, f.effect) for f in report] == [
+        (
+            "unchecked-sql",
+            f"op.execute('delete from \"{populated.schema}\".tag') is not checked against the data",
+        )
+    ]
+
+
 def test_tables_created_by_an_earlier_pending_step_hold_no_rows(
     populated: Settings, revisions: RevisionFolder
 ) -> None:

@@ -24,6 +24,7 @@ from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.errors import LoadError
 from seedbed.facts.pull import PullResult, pull
+from seedbed.facts.referenced import namespace_domains
 from seedbed.sqltext import qualified_name, quote_ident
 from tests.helpers import ROOT, fresh_settings, run_cli
 
@@ -100,13 +101,7 @@ def sample(
         pulled = pull(source, folder / "models")
         _export(source, folder / "exports")
         made = Sample(source, empty, target, folder / "models", folder / "exports", pulled)
-        # db push creates the namespace's enums, not its domains (a pulled model names them).
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {quote_ident(target.schema)}")
-            conn.exec_driver_sql(
-                f"CREATE DOMAIN {qualified_name(target.schema, 'year')} AS integer "
-                "CONSTRAINT year_check CHECK (VALUE >= 1901 AND VALUE <= 2155)"
-            )
+        # db push alone makes the namespace: its enums, its domains, its tables.
         pushed = run_cli("-q", "db", "push", env=made.env(db_env, target, str(made.models)))
         assert pushed.returncode == 0, pushed.stdout + pushed.stderr
         yield made
@@ -142,6 +137,49 @@ def test_pull_carries_the_partitions_and_check_finds_no_drift(sample, db_env):
         ).all()
     assert [name for name, _ in bounds] == [f"payment_p2022_0{m}" for m in (1, 2, 3)]
     assert bounds[0][1] == "FOR VALUES FROM ('2022-01-01 00:00:00') TO ('2022-02-01 00:00:00')"
+
+
+def test_push_alone_creates_the_namespaces_own_domain_as_the_source_has_it(sample):
+    def domains(settings: Settings) -> dict[str, str]:
+        with get_engine(settings).begin() as conn:
+            conn.exec_driver_sql(f"SET LOCAL search_path TO {quote_ident(settings.schema)}")
+            return namespace_domains(conn, settings.schema)
+
+    assert domains(sample.target) == domains(sample.source)
+    assert domains(sample.target) == {
+        "year": "AS integer CONSTRAINT year_check CHECK (((VALUE >= 1901) AND (VALUE <= 2155)))"
+    }
+    assert "Base.metadata.info[DOMAINS]" in (sample.models / "base.py").read_text()
+
+
+def test_push_leaves_an_integer_key_without_a_default_as_the_source_has_it(sample):
+    def defaults(settings: Settings) -> list[tuple[str, str, str | None, str]]:
+        with get_engine(settings).connect() as conn:
+            return [
+                tuple(row)
+                for row in conn.execute(
+                    sa.text(
+                        "SELECT table_name, column_name, "
+                        "replace(column_default, :schema || '.', ''), is_identity "
+                        "FROM information_schema.columns WHERE table_schema = :schema "
+                        "AND table_name = ANY(:tables) ORDER BY 1, 2"
+                    ),
+                    {"schema": settings.schema, "tables": list(TABLES)},
+                )
+            ]
+
+    def sequences(settings: Settings) -> int:
+        with get_engine(settings).connect() as conn:
+            return conn.execute(
+                sa.text("SELECT count(*) FROM pg_sequences WHERE schemaname = :schema"),
+                {"schema": settings.schema},
+            ).scalar_one()
+
+    pushed = defaults(sample.target)
+    assert ("language", "language_id", None, "NO") in pushed  # not made a serial
+    assert pushed == defaults(sample.source)
+    assert sequences(sample.target) == sequences(sample.source) == 0
+    assert "autoincrement=False" in (sample.models / "language.py").read_text()
 
 
 @pytest.mark.parametrize("models", ["pulled", "database"])

@@ -20,7 +20,6 @@ from typing import Any
 
 from alembic import command
 from alembic.operations import ops as alembic_ops
-from sqlalchemy.dialects import postgresql
 
 from seedbed._alembic import (
     ENVIRONMENT_FILES,
@@ -31,7 +30,6 @@ from seedbed._alembic import (
     new_environment,
 )
 from seedbed.autogen.ops import NamespaceOp
-from seedbed.autogen.render import SchemaVariable
 from seedbed.config import Settings, load_settings, migrations_setting
 from seedbed.db import database_errors, get_engine
 from seedbed.errors import MigrationError
@@ -173,9 +171,10 @@ class _ObjectStatementOp(NamespaceOp):
 def _with_objects(schema: str, objects: list[NamespaceObject]) -> Any:
     """A ``process_revision_directives`` hook that adds ``objects`` to the baseline.
 
-    Domains go after the enum types (a domain may be over one) and before the
-    tables; a serial's sequence and default after the tables. The downgrade
-    drops domains after the tables (a sequence goes with its column).
+    A serial's sequence and default, and the foreign keys to other
+    namespaces, go after the tables (the namespace's domains are the model's
+    own, created by autogenerate before the tables). A sequence goes with its
+    column in the downgrade.
     """
 
     def hook(context: object, revision: object, directives: list[Any]) -> None:
@@ -189,11 +188,6 @@ def _with_objects(schema: str, objects: list[NamespaceObject]) -> Any:
             else:
                 upgrade[front:front] = made
                 front += len(made)
-        for op in upgrade:  # a domain of the namespace is the revision's namespace's
-            for column in op.columns if isinstance(op, alembic_ops.CreateTableOp) else ():
-                kind = getattr(column, "type", None)  # columns, and the table's constraints
-                if isinstance(kind, postgresql.DOMAIN) and kind.schema == schema:
-                    kind.schema = SchemaVariable(schema)
         tables = [i for i, o in enumerate(downgrade) if isinstance(o, alembic_ops.DropTableOp)]
         back = tables[-1] + 1 if tables else 0
         drops = [_ObjectStatementOp(schema, i, i.drop) for i in objects if i.drop is not None]
@@ -209,7 +203,7 @@ def _write_baseline(
 
     The empty namespace is made for the comparison inside a transaction that
     is rolled back; revisions name the namespace only as ``schema``, so which
-    one it was is not in the file. ``objects`` (domains, serial sequences) and
+    one it was is not in the file. ``objects`` (serial sequences) and
     the foreign keys to other namespaces the model declares are created
     around the tables.
     """

@@ -11,6 +11,9 @@ found:
 - enum types: created before any table uses them, new values added with
   ``ALTER TYPE ... ADD VALUE``, dropped when no column uses them; enum columns are
   rendered with ``create_type=False`` so tables never create or drop types;
+- the domains the model declares in its namespace (``MetaData.info[DOMAINS]``):
+  created after the enum types and before any table uses them (only the missing
+  ones: a domain already there is not compared, one the model does not declare stays);
 - CHECK constraints on existing tables, compared by name and by definition;
 - the WHERE clause of partial indexes present on both sides.
 
@@ -36,6 +39,7 @@ from sqlalchemy.sql.elements import conv
 from seedbed.autogen import ops as namespace_ops
 from seedbed.autogen.definitions import changed_definitions
 from seedbed.facts import UPDATED_AT_BODY, UPDATED_AT_FUNCTION, tables_with_updated_at
+from seedbed.facts.referenced import DOMAINS
 
 NAMESPACE_OPTION = "seedbed_namespace"
 _CONTINUE = PriorityDispatchResult.CONTINUE
@@ -50,7 +54,7 @@ def _namespace(autogen_context: AutogenContext) -> str | None:
 def compare_namespace(
     autogen_context: AutogenContext, upgrade_ops: ops.UpgradeOps, schemas: set[str | None]
 ) -> PriorityDispatchResult:
-    """Enum types and the updated_at function and triggers, around Alembic's table ops."""
+    """Enum types, domains and the updated_at function and triggers, around Alembic's table ops."""
     namespace = _namespace(autogen_context)
     metadata = autogen_context.metadata
     connection = autogen_context.connection
@@ -61,6 +65,12 @@ def compare_namespace(
     reflected = _inspector(autogen_context).get_enums(namespace)
     db_enums = {e["name"]: tuple(e["labels"]) for e in reflected}
     _compare_enums(namespace, model_enums(metadata, namespace), db_enums, front, back)
+    present = {d["name"] for d in _inspector(autogen_context).get_domains(namespace)}
+    front += [
+        namespace_ops.CreateDomainOp(namespace, name, definition)
+        for name, definition in metadata.info.get(DOMAINS, {}).items()
+        if name not in present
+    ]
     upgrade_ops.ops[:] = (
         front
         + _with_triggers(autogen_context, connection, upgrade_ops.ops, metadata, namespace)

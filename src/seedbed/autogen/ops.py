@@ -1,4 +1,4 @@
-"""Operations Alembic has no verb for: the updated_at function and triggers, enum types.
+"""Operations Alembic has no verb for: the updated_at function and triggers, enum types, domains.
 
 Each operation knows its SQL for any namespace (:meth:`NamespaceOp.sql`), its
 reverse, and one readable line for ``seedbed db check``. The SQL is run by one
@@ -20,6 +20,7 @@ from seedbed.facts import (
     updated_at_function_sql,
     updated_at_trigger_sql,
 )
+from seedbed.facts.referenced import domain_sql
 from seedbed.sqltext import quote_ident, quote_literal
 
 
@@ -152,6 +153,37 @@ class DropEnumOp(_EnumOp):
 
     def reverse(self) -> NamespaceOp:
         return CreateEnumOp(self.schema, self.name, self.labels)
+
+
+class _DomainOp(NamespaceOp):
+    def __init__(self, schema: str, name: str, definition: str) -> None:
+        super().__init__(schema)
+        self.name = name
+        self.definition = definition
+
+
+class CreateDomainOp(_DomainOp):
+    """A domain the model declares in its namespace (``MetaData.info[DOMAINS]``)."""
+
+    def sql(self, schema: str) -> str:
+        return domain_sql(schema, self.name, self.definition)
+
+    def describe(self) -> str:
+        return f"missing domain {self.schema}.{self.name}"
+
+    def reverse(self) -> NamespaceOp:
+        return DropDomainOp(self.schema, self.name, self.definition)
+
+
+class DropDomainOp(_DomainOp):
+    def sql(self, schema: str) -> str:
+        return f"DROP DOMAIN {quote_ident(schema)}.{quote_ident(self.name)}"
+
+    def describe(self) -> str:
+        return f"extra domain {self.schema}.{self.name}"
+
+    def reverse(self) -> NamespaceOp:
+        return CreateDomainOp(self.schema, self.name, self.definition)
 
 
 class _EnumValueOp(NamespaceOp):

@@ -32,6 +32,7 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.autogenerate.render import _render_dialect_kwargs_items, _render_gen_name
 from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import quoted_name
 
 from seedbed.autogen.ops import NamespaceOp
@@ -93,6 +94,9 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
         schema = "schema" if obj.schema in (None, namespace) else repr(str(obj.schema))
         name = repr(str(obj.name))
         return f"postgresql.ENUM({labels}, name={name}, schema={schema}, create_type=False)"
+    if type_ == "type" and isinstance(obj, postgresql.DOMAIN) and obj.schema == namespace:
+        obj.schema = SchemaVariable(str(namespace))  # a domain of the namespace: ``schema=schema``
+        return False  # Alembic renders the rest
     if type_ == "foreign_key" and isinstance(obj, sa.ForeignKeyConstraint):
         return _foreign_key(obj, autogen_context, namespace)
     if type_ == "check" and isinstance(obj, sa.CheckConstraint) and obj._type_bound is False:

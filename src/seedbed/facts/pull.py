@@ -46,6 +46,7 @@ from seedbed.facts.referenced import (
     REFERENCES_ELSEWHERE,
     NamespaceObject,
     catalog_keys_elsewhere,
+    namespace_domains,
     namespace_objects,
 )
 from seedbed.facts.spec import FILLED_BY_TRIGGER
@@ -310,6 +311,9 @@ def _column(column: sa.Column[Any], imports: set[str], schema: str) -> str:
             args.append("server_default=sa.FetchedValue()")
         else:
             args.append(f"server_default={_text(sql)}")
+    elif column.primary_key and column.computed is None and isinstance(column.type, sa.Integer):
+        # No default in the catalog: without this, db push would make the key a serial.
+        args.append("autoincrement=False")
     args.append(f"nullable={bool(column.nullable)}")
     if column.comment:
         args.append(f"comment={column.comment!r}")
@@ -459,12 +463,13 @@ def _partition_items(table: sa.Table) -> list[str]:
     return [f"postgresql_partition_by={key!r}", f"info={{{PARTITIONS!r}: [\n{partitions}    ]}}"]
 
 
-def _base_source(manages_updated_at: bool) -> str:
+def _base_source(manages_updated_at: bool, domains: dict[str, str]) -> str:
     lines = [
         '"""The base of the models `seedbed db pull` wrote: SEEDBED_MODELS names this folder."""',
         "",
         "from seedbed.facts.catalog import TYPE_JUDGE",
         "from seedbed.facts.pull import SETTINGS_EVALUATOR",
+        *(["from seedbed.facts.referenced import DOMAINS"] if domains else []),
         "from seedbed.facts.spec import FROM_CATALOG",
         "from seedbed.models import new_base",
         "from seedbed.models.base import NO_UPDATED_AT_TRIGGER",
@@ -478,6 +483,11 @@ def _base_source(manages_updated_at: bool) -> str:
     if not manages_updated_at:
         lines.append("# The namespace has no set_updated_at trigger function: none is declared.")
         lines.append("Base.metadata.info[NO_UPDATED_AT_TRIGGER] = True")
+    if domains:
+        lines.append("# The namespace's own domains: db push and revisions create them.")
+        lines.append("Base.metadata.info[DOMAINS] = {")
+        lines += [f"    {name!r}: {definition!r}," for name, definition in domains.items()]
+        lines.append("}")
     return "\n".join(lines) + "\n"
 
 
@@ -505,6 +515,7 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
         filled = filled_by_triggers(conn, schema)
         ascii_case = ascii_case_only(conn)
         objects = namespace_objects(conn, schema)
+        declared_domains = namespace_domains(conn, schema)
         elsewhere = catalog_keys_elsewhere(conn, schema)
         conn.exec_driver_sql(f"SET LOCAL search_path TO {quote_ident(schema)}, public")
         domains = domain_checks(conn, schema)
@@ -552,7 +563,7 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
             else:
                 result.in_process += 1
     out.mkdir(parents=True, exist_ok=True)
-    (out / "base.py").write_text(_base_source(bool(manages)), encoding="utf-8")
+    (out / "base.py").write_text(_base_source(bool(manages), declared_domains), encoding="utf-8")
     for module, source in modules.items():
         (out / f"{module}.py").write_text(source, encoding="utf-8")
     return result

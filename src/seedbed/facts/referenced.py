@@ -1,10 +1,13 @@
-"""What a pulled model references but does not declare, and how a baseline creates it.
+"""What a pulled model declares beside its tables, and how a baseline creates the rest.
 
-A namespace's domains, its serial columns' sequences, and foreign keys to
-tables in other namespaces: ``db pull`` reads them (:func:`namespace_objects`,
+A namespace's domains: ``db pull`` reads them (:func:`namespace_domains`) and
+the model declares them in ``MetaData.info`` (:data:`DOMAINS`), so ``db push``,
+``db generate`` and a baseline create them (:func:`domain_sql`) before the
+tables. Its serial columns' sequences and foreign keys to tables in other
+namespaces: ``db pull`` reads them (:func:`namespace_objects`,
 :func:`catalog_keys_elsewhere`), a pulled table declares its keys elsewhere in
-``info`` (:data:`REFERENCES_ELSEWHERE`), and ``db pull --adopt`` creates all
-of them in its baseline revision (:class:`NamespaceObject`, with SQL for any
+``info`` (:data:`REFERENCES_ELSEWHERE`), and ``db pull --adopt`` creates them
+in its baseline revision (:class:`NamespaceObject`, with SQL for any
 namespace).
 """
 
@@ -50,6 +53,31 @@ WHERE c.contype = 'f' AND n.nspname = :schema AND rn.nspname <> :schema
 ORDER BY cl.relname, c.conname
 """
 
+#: ``MetaData.info`` key of the domains a model declares in its own namespace, in the order
+#: they are created (a domain over another after it): name -> definition, what follows
+#: ``CREATE DOMAIN name`` (``AS`` the base type, DEFAULT, NOT NULL, the named CHECKs).
+#: A domain of another namespace a column uses is referenced, never created.
+DOMAINS = "domains"
+
+
+def domain_sql(schema: str, name: str, definition: str) -> str:
+    """``CREATE DOMAIN`` for one entry of ``MetaData.info[DOMAINS]``, in namespace ``schema``."""
+    return f"CREATE DOMAIN {quote_ident(schema)}.{quote_ident(name)} {definition}"
+
+
+def namespace_domains(conn: sa.Connection, schema: str) -> dict[str, str]:
+    """The namespace's domains, as :data:`DOMAINS` declares them (the namespace on the path)."""
+    found = {}
+    for name, base, not_null, default, checks in conn.execute(
+        sa.text(_DOMAINS_SQL), {"schema": schema}
+    ):
+        definition = f"AS {base}"
+        definition += f" DEFAULT {default}" if default is not None else ""
+        definition += " NOT NULL" if not_null else ""
+        found[str(name)] = definition + checks
+    return found
+
+
 #: ``Table.info`` key of a pulled table's foreign keys to other namespaces: name -> definition.
 #: They are not ``sa.ForeignKeyConstraint`` objects: the model has no table to point them at,
 #: so validation leaves them to the database, and ``db check`` does not count them as drift.
@@ -69,7 +97,7 @@ NAMESPACE = "\x01namespace\x01"
 
 @dataclass(frozen=True)
 class NamespaceObject:
-    """Something a pulled model references but does not declare: a domain, a serial's sequence.
+    """Something a pulled model references but does not declare: a serial's sequence, a key.
 
     ``create`` (statements, run after the tables when ``after_tables``) and
     ``drop`` are SQL with :data:`NAMESPACE` where the quoted namespace goes;
@@ -84,16 +112,8 @@ class NamespaceObject:
 
 
 def namespace_objects(conn: sa.Connection, schema: str) -> list[NamespaceObject]:
-    """The namespace's domains and serial sequences (the namespace first on the search_path)."""
+    """The namespace's serial sequences (the namespace first on the search_path)."""
     found = []
-    for name, base, not_null, default, checks in conn.execute(
-        sa.text(_DOMAINS_SQL), {"schema": schema}
-    ):
-        sql = f"CREATE DOMAIN {NAMESPACE}.{quote_ident(name)} AS {base}"
-        sql += f" DEFAULT {default}" if default is not None else ""
-        sql += " NOT NULL" if not_null else ""
-        drop = f"DROP DOMAIN {NAMESPACE}.{quote_ident(name)}"
-        found.append(NamespaceObject("domain", str(name), (sql + checks,), drop))
     for sequence, kind, table, column in conn.execute(sa.text(_SERIALS_SQL), {"schema": schema}):
         owner = f"{NAMESPACE}.{quote_ident(table)}"
         qualified = f"{NAMESPACE}.{quote_ident(sequence)}"
@@ -136,11 +156,14 @@ def catalog_keys_elsewhere(conn: sa.Connection, schema: str) -> list[tuple[str, 
 
 
 __all__ = [
+    "DOMAINS",
     "NAMESPACE",
     "REFERENCES_ELSEWHERE",
     "NamespaceObject",
     "catalog_keys_elsewhere",
+    "domain_sql",
     "keys_elsewhere",
+    "namespace_domains",
     "namespace_objects",
     "references_elsewhere",
 ]

@@ -53,6 +53,7 @@ from seedbed.loading.result import LoadResult, TableLoad
 from seedbed.loading.worker_errors import commit_refusal, with_line, worker_refusal
 from seedbed.loadmode import LoadMode, Strategy
 from seedbed.progress import ProgressDisplay, progress_bar, progress_display
+from seedbed.sqltext import quote_ident, quote_literal
 from seedbed.validation.hints import in_database_hint
 from seedbed.validation.meter import ValidationMeter
 from seedbed.validation.sources import SeedInput, SeedSource, resolve_sources
@@ -320,6 +321,7 @@ def load(
         if dry_run:
             connection.rollback()
         else:
+            _advance_sequences(connection, writer.jobs)
             _commit(connection, [job.source for job in jobs])
             result.committed = True
         healthy = True
@@ -393,6 +395,43 @@ def _stop(writer: _Writer, thread: threading.Thread) -> None:
 def _connect(engine: Engine) -> Any:
     with database_errors("cannot connect to the database"):
         return engine.raw_connection()
+
+
+#: The sequence behind each of a table's columns the seed gave values (serial or identity).
+_SEQUENCES_SQL = """
+SELECT a.attname, pg_get_serial_sequence(%(relation)s, a.attname)
+FROM pg_attribute AS a
+WHERE a.attrelid = %(relation)s::regclass AND a.attname = ANY(%(columns)s) AND NOT a.attisdropped
+  AND pg_get_serial_sequence(%(relation)s, a.attname) IS NOT NULL
+ORDER BY a.attnum
+"""
+
+
+def _advance_sequences(connection: psycopg.Connection[Any], jobs: list[_Job]) -> None:
+    """Move the sequence of each serial or identity column the seeds gave values past their max.
+
+    Only a sequence whose next value the column has reached is moved (to the
+    column's max, so the next INSERT gets max + 1); none is ever lowered.
+    Run in the load's transaction, just before the commit: ``setval`` is not
+    undone by a rollback, so a dry run never gets here.
+    """
+    try:
+        with connection.cursor() as cursor:
+            for job in jobs:
+                if not job.columns:
+                    continue
+                relation = qualified(job.table)
+                cursor.execute(_SEQUENCES_SQL, {"relation": relation, "columns": list(job.columns)})
+                for column, sequence in cursor.fetchall():
+                    # No parameters: the names are sent as they are (a % in one is no placeholder).
+                    cursor.execute(
+                        f"SELECT setval({quote_literal(sequence)}, t.top) "
+                        f"FROM (SELECT max({quote_ident(column)}) AS top FROM {relation}) AS t, "
+                        f"(SELECT last_value + is_called::int AS next FROM {sequence}) AS s "
+                        "WHERE t.top >= s.next"
+                    )
+    except psycopg.Error as exc:
+        raise to_seedbed_error(exc, None) from None
 
 
 def _commit(connection: psycopg.Connection[Any], sources: Sequence[SeedSource]) -> None:

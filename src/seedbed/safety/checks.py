@@ -301,6 +301,8 @@ _HARMLESS_SQL = (
     "alter type",
     "drop type",
     "create extension",
+    "create domain",  # a new domain or sequence holds no rows: a baseline creates them
+    "create sequence",
     "comment on",
     "grant",
 )
