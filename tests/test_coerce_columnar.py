@@ -17,7 +17,9 @@ import pytest
 
 from seedbed.facts import ColumnSpec, declared_metadata, table_spec
 from seedbed.facts import spec as kinds
+from seedbed.facts.keys import UniqueKey
 from seedbed.validation.coerce import COLUMNAR_KINDS, coerce_column
+from seedbed.validation.keys import chunk_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -202,3 +204,17 @@ def test_timestamps_keep_offsets_and_fractions_as_instants() -> None:
     typed = coerce_column(COLUMNS[kinds.TIMESTAMPTZ], series)
     assert typed.values[0] == typed.values[1]
     assert typed.bad.tolist() == [False, False, True]
+
+
+def test_duplicate_keys_point_at_the_first_row_with_their_value() -> None:
+    values = [str(i % 7) for i in range(300)]
+    values[10] = None  # not held by the key
+    frame = pd.DataFrame({"k": pd.Series(values, dtype="str")})
+    keys = chunk_keys(frame, UniqueKey("uq_k", ("k",)))
+    held = [i for i, v in enumerate(values) if v is not None]
+    first = {}
+    for position, row in enumerate(held):
+        first.setdefault(values[row], position)
+    expected = [-1 if first[values[row]] == p else first[values[row]] for p, row in enumerate(held)]
+    assert keys.earlier.tolist() == expected
+    assert keys.passes().tolist() == [v is None or i < 7 for i, v in enumerate(values)]
