@@ -1,6 +1,7 @@
 """The Polars typing of ``coerce_column`` against its pyarrow reference, value for value.
 
-Each kind in ``COLUMNAR_KINDS`` reads the same cells as the reference
+Each kind with a Polars form (``POLARS_KINDS``, of which ``COLUMNAR_KINDS`` are
+switched on) reads the same cells as the reference
 (``columnar=False``) on every corpus: the invalid seed files, the parity
 values, and the forms PostgreSQL itself exports.
 """
@@ -18,7 +19,8 @@ import pytest
 from seedbed.facts import ColumnSpec, declared_metadata, table_spec
 from seedbed.facts import spec as kinds
 from seedbed.facts.keys import UniqueKey
-from seedbed.validation.coerce import COLUMNAR_KINDS, coerce_column
+from seedbed.validation import coerce
+from seedbed.validation.coerce import COLUMNAR_KINDS, POLARS_KINDS, coerce_column
 from seedbed.validation.keys import chunk_keys
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,7 +168,7 @@ def _columns() -> dict[str, ColumnSpec]:
                 key = "text with a length"
             found.setdefault(key, column)
     text = found[kinds.TEXT]
-    for kind in COLUMNAR_KINDS:
+    for kind in POLARS_KINDS:
         if kind not in {c.kind for c in found.values()}:
             found[kind] = replace(text, kind=kind)
     found["smallint"] = replace(text, kind=kinds.INTEGER, int_range=(-(2**15), 2**15 - 1))
@@ -178,7 +180,10 @@ COLUMNS = _columns()
 
 
 @pytest.mark.parametrize("key", sorted(COLUMNS))
-def test_columnar_typing_reads_every_cell_as_the_reference(key: str) -> None:
+def test_columnar_typing_reads_every_cell_as_the_reference(
+    key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(coerce, "COLUMNAR_KINDS", POLARS_KINDS)
     column = COLUMNS[key]
     series = pd.Series([*VALUES, None], dtype="str")
     fast = coerce_column(column, series)
@@ -190,7 +195,7 @@ def test_columnar_typing_reads_every_cell_as_the_reference(key: str) -> None:
 
 def test_the_corpora_hold_readable_and_unreadable_values_of_each_kind() -> None:
     series = pd.Series(VALUES, dtype="str")
-    for kind in COLUMNAR_KINDS - {kinds.TEXT}:
+    for kind in POLARS_KINDS - {kinds.TEXT}:
         column = COLUMNS[kind]
         bad = coerce_column(column, series).bad
         assert bad.any() and not bad.all(), kind
@@ -218,3 +223,7 @@ def test_duplicate_keys_point_at_the_first_row_with_their_value() -> None:
     expected = [-1 if first[values[row]] == p else first[values[row]] for p, row in enumerate(held)]
     assert keys.earlier.tolist() == expected
     assert keys.passes().tolist() == [v is None or i < 7 for i, v in enumerate(values)]
+
+
+def test_the_kinds_switched_on_have_a_polars_form() -> None:
+    assert COLUMNAR_KINDS <= POLARS_KINDS

@@ -25,9 +25,9 @@ lists the same cases:
 Two engines give the same verdicts: the pyarrow kernels above are the
 reference (``columnar=False``); by default the kinds in :data:`COLUMNAR_KINDS`
 decide which cells are readable with Polars expressions instead (the same
-regular expressions, the calendar, the NUL search), several times faster,
-and still cast the readable cells with pyarrow, so the values are the
-same. ``tests/test_coerce_columnar.py`` compares both on every corpus.
+regular expressions and NUL search) and read the calendar from the Arrow
+buffers, then still cast the readable cells with pyarrow, so the values are
+the same. ``tests/test_coerce_columnar.py`` compares both on every corpus.
 
 The result keeps the values that could be read (typed: ``boolean``,
 ``datetime64[us, UTC]``, ``Int64``; text kinds stay ``str``) and marks the
@@ -90,11 +90,13 @@ _MESSAGES = {
 }
 
 
-#: Kinds whose readable cells are found by Polars expressions (compared with the
-#: pyarrow reference by ``tests/test_coerce_columnar.py``).
-COLUMNAR_KINDS = frozenset(
+#: Every kind that has a Polars form (the test compares them all with the reference).
+POLARS_KINDS = frozenset(
     {k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE, k.INTEGER, k.NUMERIC, k.UUID, k.TEXT, k.INET}
 )
+#: The kinds that use it: those it makes cheaper. Short values (integers) are read
+#: faster by pyarrow's kernels than they are handed to Polars.
+COLUMNAR_KINDS = frozenset({k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE, k.UUID, k.TEXT})
 
 _TRUE = pa.array(["true", "t"])
 _FALSE = pa.array(["false", "f"])
@@ -446,4 +448,11 @@ def default_series(column: ColumnSpec, length: int, index: pd.Index) -> pd.Serie
     return coerce_column(column, text).values
 
 
-__all__ = ["COLUMNAR_KINDS", "Coerced", "coerce_column", "default_series", "type_message"]
+__all__ = [
+    "COLUMNAR_KINDS",
+    "POLARS_KINDS",
+    "Coerced",
+    "coerce_column",
+    "default_series",
+    "type_message",
+]
