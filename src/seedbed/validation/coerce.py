@@ -22,6 +22,13 @@ lists the same cases:
   prefix length (PostgreSQL also takes abbreviated forms such as ``10.1``);
 - uuid: the 8-4-4-4-12 hex form only.
 
+Two engines give the same verdicts: the pyarrow kernels above are the
+reference (``columnar=False``); by default the kinds in :data:`COLUMNAR_KINDS`
+decide which cells are readable with Polars expressions instead (the same
+regular expressions and NUL search) and read the calendar from the Arrow
+buffers, then still cast the readable cells with pyarrow, so the values are
+the same. ``tests/test_coerce_columnar.py`` compares both on every corpus.
+
 The result keeps the values that could be read (typed: ``boolean``,
 ``datetime64[us, UTC]``, ``Int64``; text kinds stay ``str``) and marks the
 others in ``bad`` with a message; those cells become NA.
@@ -32,7 +39,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +49,12 @@ import pyarrow.compute as pc
 from seedbed.facts import ColumnSpec
 from seedbed.facts import spec as k
 from seedbed.jsontext import InvalidJson, parse_json
+from seedbed.lazymodules import lazy_module
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = lazy_module("polars")
 
 _OFFSET = r"(Z|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)"
 TIMESTAMPTZ_PATTERN = (
@@ -76,6 +89,14 @@ _MESSAGES = {
     k.TEXT: "must be text without NUL characters",
 }
 
+
+#: Every kind that has a Polars form (the test compares them all with the reference).
+POLARS_KINDS = frozenset(
+    {k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE, k.INTEGER, k.NUMERIC, k.UUID, k.TEXT, k.INET}
+)
+#: The kinds that use it: those it makes cheaper. Short values (integers) are read
+#: faster by pyarrow's kernels than they are handed to Polars.
+COLUMNAR_KINDS = frozenset({k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE, k.UUID, k.TEXT})
 
 _TRUE = pa.array(["true", "t"])
 _FALSE = pa.array(["false", "f"])
@@ -124,10 +145,33 @@ def _string_array(series: pd.Series) -> pa.Array | None:
     return arr
 
 
-def _matches(arr: pa.Array, pattern: str) -> np.ndarray:
-    """True where the (non-null) value matches; False for nulls."""
+def _series(arr: pa.Array) -> pl.Series:
+    found = pl.from_arrow(arr)
+    assert isinstance(found, pl.Series)
+    return found
+
+
+def _matches(arr: pa.Array, pattern: str, fast: bool = False) -> np.ndarray:
+    """True where the (non-null) value matches; False for nulls.
+
+    ``fast``: by Polars (Rust's regex crate), which reads these patterns (ASCII
+    classes, ``^``/``$`` at the ends of the text) as RE2 does.
+    """
+    if fast:
+        found = _series(arr).str.contains(pattern).fill_null(False)
+        return np.asarray(found.to_numpy(), dtype=bool)
     result = pc.match_substring_regex(arr, pattern)
     return np.asarray(result.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _has_nul(arr: pa.Array, fast: bool) -> np.ndarray:
+    if fast:
+        found = _series(arr).str.contains("\x00", literal=True).fill_null(False)
+        return np.asarray(found.to_numpy(), dtype=bool)
+    return np.asarray(
+        pc.match_substring(arr, "\x00").fill_null(False).to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
 
 
 def _null_mask(arr: pa.Array) -> np.ndarray:
@@ -138,10 +182,33 @@ def _text_series(arr: pa.Array, index: pd.Index) -> pd.Series:
     return pd.Series(arr.to_pandas(), index=index)
 
 
-def _calendar_ok(arr: pa.Array, ok: np.ndarray) -> np.ndarray:
+def _calendar_ok_bytes(arr: pa.Array, ok: np.ndarray) -> np.ndarray:
+    """:func:`_calendar_ok` from the Arrow buffers: the pattern put ASCII digits of the
+    year, month and day at bytes 0-3, 5-6 and 8-9 of every ``ok`` value."""
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    _, offsets_buffer, data_buffer = arr.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[arr.offset : arr.offset + len(arr)]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    where = np.flatnonzero(ok)
+    digits = data[offsets[where].astype(np.int64)[:, None] + np.arange(10)].astype(np.int64) - 48
+    y = digits[:, :4] @ np.array([1000, 100, 10, 1])
+    m = digits[:, 5:7] @ np.array([10, 1])
+    d = digits[:, 8:10] @ np.array([10, 1])
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(m, 0, 12)]
+    days = days + ((m == 2) & leap)
+    result = ok.copy()
+    result[where] = (y >= 1) & (d <= days)
+    return result
+
+
+def _calendar_ok(arr: pa.Array, ok: np.ndarray, fast: bool = False) -> np.ndarray:
     """Of the rows already ``ok`` by pattern, those whose day exists in their month."""
     if not ok.any():
         return ok
+    if fast:
+        return _calendar_ok_bytes(arr, ok)
     arr = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
     year = pc.cast(pc.utf8_slice_codeunits(arr, 0, 4), pa.int32(), safe=False)
     month = pc.cast(pc.utf8_slice_codeunits(arr, 5, 7), pa.int32(), safe=False)
@@ -160,10 +227,12 @@ _MIN_US = np.datetime64("0001-01-01T00:00:00", "us")
 _MAX_US = np.datetime64("9999-12-31T23:59:59.999999", "us")
 
 
-def _timestamps(arr: pa.Array, index: pd.Index, *, tz: bool) -> tuple[pd.Series, np.ndarray]:
+def _timestamps(
+    arr: pa.Array, index: pd.Index, *, tz: bool, fast: bool
+) -> tuple[pd.Series, np.ndarray]:
     pattern = TIMESTAMPTZ_PATTERN if tz else TIMESTAMP_PATTERN
     present = ~_null_mask(arr)
-    ok = _calendar_ok(arr, _matches(arr, pattern))
+    ok = _calendar_ok(arr, _matches(arr, pattern, fast), fast)
     if not tz:  # PostgreSQL ignores an offset given to a timestamp without time zone
         arr = pc.replace_substring_regex(arr, r"^([^T ]+[T ][0-9:.]+)" + _OFFSET + "$", r"\1")
     target = pa.timestamp("us", tz="UTC") if tz else pa.timestamp("us")
@@ -194,9 +263,9 @@ def _valid_inet(text: str) -> bool:
     return not prefix or int(prefix) <= (32 if parsed.version == 4 else 128)
 
 
-def _inet(arr: pa.Array) -> np.ndarray:
+def _inet(arr: pa.Array, fast: bool) -> np.ndarray:
     present = ~_null_mask(arr)
-    ok = _matches(arr, IPV4_PATTERN)
+    ok = _matches(arr, IPV4_PATTERN, fast)
     rest = present & ~ok
     if rest.any():
         candidates = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
@@ -227,9 +296,9 @@ def _json(arr: pa.Array) -> np.ndarray:
     return bad
 
 
-def _integers(arr: pa.Array, column: ColumnSpec) -> tuple[pa.Array, np.ndarray]:
+def _integers(arr: pa.Array, column: ColumnSpec, fast: bool) -> tuple[pa.Array, np.ndarray]:
     present = ~_null_mask(arr)
-    ok = _matches(arr, INTEGER_PATTERN)
+    ok = _matches(arr, INTEGER_PATTERN, fast)
     low, high = column.int_range or (-(2**63), 2**63 - 1)
     readable = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
     as_dec = readable.cast(pa.decimal128(20, 0))
@@ -239,23 +308,25 @@ def _integers(arr: pa.Array, column: ColumnSpec) -> tuple[pa.Array, np.ndarray]:
     return ints, present & ~ok
 
 
-def _from_text(column: ColumnSpec, arr: pa.Array, index: pd.Index) -> tuple[pd.Series, np.ndarray]:
+def _from_text(
+    column: ColumnSpec, arr: pa.Array, index: pd.Index, columnar: bool
+) -> tuple[pd.Series, np.ndarray]:
     kind = column.kind
+    fast = columnar and kind in COLUMNAR_KINDS
     present = ~_null_mask(arr)
     if kind in (k.TEXT, k.JSON, k.ENUM, k.UUID, k.NUMERIC, k.INET):
         if kind == k.TEXT:
-            found = pc.match_substring(arr, "\x00").fill_null(False)
-            bad = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+            bad = _has_nul(arr, fast)
         elif kind == k.ENUM:
             allowed = pa.array(list(column.enum_values), type=pa.string())
             member = pc.is_in(arr, value_set=allowed).fill_null(False)
             bad = present & ~np.asarray(member.to_numpy(zero_copy_only=False), dtype=bool)
         elif kind == k.UUID:
-            bad = present & ~_matches(arr, UUID_PATTERN)
+            bad = present & ~_matches(arr, UUID_PATTERN, fast)
         elif kind == k.NUMERIC:
-            bad = present & ~_matches(arr, NUMERIC_PATTERN)
+            bad = present & ~_matches(arr, NUMERIC_PATTERN, fast)
         elif kind == k.INET:
-            bad = _inet(arr)
+            bad = _inet(arr, fast)
         else:
             bad = _json(arr)
         if bad.any():
@@ -268,14 +339,14 @@ def _from_text(column: ColumnSpec, arr: pa.Array, index: pd.Index) -> tuple[pd.S
         values = pc.if_else(pa.array(ok), is_true, pa.scalar(None, pa.bool_()))
         return pd.Series(values.to_pandas(), index=index, dtype="boolean"), present & ~ok
     if kind in (k.TIMESTAMPTZ, k.TIMESTAMP):
-        return _timestamps(arr, index, tz=kind == k.TIMESTAMPTZ)
+        return _timestamps(arr, index, tz=kind == k.TIMESTAMPTZ, fast=fast)
     if kind == k.DATE:
-        ok = _calendar_ok(arr, _matches(arr, DATE_PATTERN))
+        ok = _calendar_ok(arr, _matches(arr, DATE_PATTERN, fast), fast)
         readable = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
         dates = pd.Series(readable.cast(pa.date32()).to_pandas(), index=index, dtype=object)
         return dates, present & ~ok
     if kind == k.INTEGER:
-        ints, bad = _integers(arr, column)
+        ints, bad = _integers(arr, column, fast)
         # Built from the int64 buffer and a mask: through float64, big values lose digits.
         held = np.asarray(ints.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
         whole = pd.arrays.IntegerArray(held, _null_mask(ints))
@@ -321,12 +392,15 @@ def _json_objects(series: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
     return _text_series(values, series.index), bad
 
 
-def coerce_column(column: ColumnSpec, series: pd.Series) -> Coerced:
-    """Read ``series`` as ``column``; cells that cannot be read are NA and marked ``bad``."""
+def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = True) -> Coerced:
+    """Read ``series`` as ``column``; cells that cannot be read are NA and marked ``bad``.
+
+    ``columnar=False``: the pyarrow reference only (see the module doc).
+    """
     rule = "enum" if column.kind == k.ENUM else "type"
     arr = _string_array(series)
     if arr is not None:
-        values, bad = _from_text(column, arr, series.index)
+        values, bad = _from_text(column, arr, series.index, columnar)
         message = type_message(column)
         if column.kind == k.TEXT and column.max_length is not None:
             too_long = (values.str.len() > column.max_length).fillna(False).to_numpy(dtype=bool)
@@ -348,7 +422,7 @@ def coerce_column(column: ColumnSpec, series: pd.Series) -> Coerced:
         cells = prepared.to_numpy(dtype=object)
         odd = np.fromiter((not isinstance(v, str) for v in cells), bool, len(cells))
         odd &= ~pd.isna(cells)
-        kept = coerce_column(column, prepared.where(~odd, None))
+        kept = coerce_column(column, prepared.where(~odd, None), columnar=columnar)
         return Coerced(kept.values, kept.bad | odd, kept.rule, kept.message)
     bad = ~series.isna().to_numpy()
     empty = pd.Series(pd.array([None] * len(series), dtype="str"), index=series.index)
@@ -374,4 +448,11 @@ def default_series(column: ColumnSpec, length: int, index: pd.Index) -> pd.Serie
     return coerce_column(column, text).values
 
 
-__all__ = ["Coerced", "coerce_column", "default_series", "type_message"]
+__all__ = [
+    "COLUMNAR_KINDS",
+    "POLARS_KINDS",
+    "Coerced",
+    "coerce_column",
+    "default_series",
+    "type_message",
+]

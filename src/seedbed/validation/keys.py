@@ -75,9 +75,12 @@ def chunk_keys(frame: pd.DataFrame, key: UniqueKey) -> ChunkKeys:
     """Hash and sort ``key`` over ``frame`` once, for the check within and across chunks."""
     rows = key_rows(frame, key)
     hashes = key_hashes(frame.loc[rows], key.columns) if rows.any() else np.zeros(0, np.uint64)
-    order = np.argsort(hashes, kind="stable")
+    order = np.argsort(hashes)  # an unstable sort, several times faster than a stable one
     ordered = hashes[order]
     starts = np.concatenate(([True], ordered[1:] != ordered[:-1])) if len(order) else order > 0
+    if not starts.all():  # equal keys: the stable order puts the first row first
+        order = np.argsort(hashes, kind="stable")
+        ordered = hashes[order]
     first = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
     earlier = np.full(len(hashes), -1, dtype=np.int64)
     earlier[order[~starts]] = first[~starts]
