@@ -11,9 +11,10 @@ seedbed.validation. Their submodules and every other module (the command line
 ``seedbed.cli`` included) are internal: import from the public module, not
 from where a name happens to be defined.
 
-The analysis helpers, the loader and the validator are imported when first
-used (``seedbed.load`` imports :mod:`seedbed.loading`), so the command line and
-scripts that need one of them do not pay for importing the others.
+The engine, the analysis helpers, the loader and the validator are imported
+when first used (``seedbed.load`` imports :mod:`seedbed.loading`,
+``seedbed.get_engine`` SQLAlchemy), so the command line and scripts that need
+one of them do not pay for importing the others.
 
 In Jupyter, ``seedbed.use_notebook_display()`` shows an uncaught
 :class:`DataError` as its report; importing seedbed installs nothing.
@@ -25,7 +26,6 @@ import typing
 from importlib import metadata as _metadata
 
 from seedbed.config import Settings, load_settings
-from seedbed.db import get_engine
 from seedbed.errors import (
     BackupError,
     ConfigError,
@@ -42,6 +42,7 @@ from seedbed.lazymodules import lazy_exports as _lazy_exports
 from seedbed.notebook import use_notebook_display
 
 if typing.TYPE_CHECKING:
+    from seedbed.db import get_engine
     from seedbed.explore import (
         Timing,
         explain,
@@ -58,6 +59,7 @@ if typing.TYPE_CHECKING:
 
 #: The public names imported on first use, by the module that defines them.
 _LAZY = {
+    "seedbed.db": ("get_engine",),
     "seedbed.explore": (
         "Timing",
         "explain",
