@@ -23,7 +23,6 @@ In Jupyter, ``seedbed.use_notebook_display()`` shows an uncaught
 from __future__ import annotations
 
 import typing
-from importlib import metadata as _metadata
 
 from seedbed.config import Settings, load_settings
 from seedbed.errors import (
@@ -42,6 +41,8 @@ from seedbed.lazymodules import lazy_exports as _lazy_exports
 from seedbed.notebook import use_notebook_display
 
 if typing.TYPE_CHECKING:
+    __version__: str
+
     from seedbed.db import get_engine
     from seedbed.explore import (
         Timing,
@@ -75,11 +76,6 @@ _LAZY = {
     "seedbed.validation": ("ValidationReport", "pandera_schema", "validate"),
 }
 
-try:
-    __version__ = _metadata.version("seedbed")
-except _metadata.PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0+unknown"
-
 __all__ = [
     "BackupError",
     "ConfigError",
@@ -112,4 +108,19 @@ __all__ = [
 ]
 
 
-__getattr__, __dir__ = _lazy_exports(globals(), _LAZY)
+_exported, __dir__ = _lazy_exports(globals(), _LAZY)
+
+
+def __getattr__(name: str) -> typing.Any:
+    if name != "__version__":
+        return _exported(name)
+    # read from the installed package's metadata when first asked for: importing
+    # importlib.metadata is a good part of what the command line takes to start
+    from importlib import metadata
+
+    try:
+        version = metadata.version("seedbed")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        version = "0+unknown"
+    globals()[name] = version
+    return version

@@ -20,7 +20,6 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from seedbed.cli._output import announce
 from seedbed.config import load_settings
 from seedbed.errors import SeedbedError, reason
 
@@ -152,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()  # every command refuses bad settings first, used or not
         if getattr(args, "uses_database", False):
+            from seedbed.cli._output import announce
+
             announce(settings, getattr(args, "quiet", False))
         code = handler(args)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
