@@ -11,7 +11,6 @@ from seedbed.cli import summary
 from seedbed.cli._output import add_output_options, announce, show_problems
 from seedbed.cli.sources import add_table_option, seed_files, seed_input
 from seedbed.config import load_settings
-from seedbed.db import get_engine
 from seedbed.loadmode import LoadMode, spoken
 from seedbed.validation.hints import in_database_hint
 
@@ -59,6 +58,8 @@ def _validate(args: argparse.Namespace) -> int:
 
     engine = None
     if args.against_db:
+        from seedbed.db import get_engine
+
         settings = load_settings()
         announce(settings, args.quiet)
         engine = get_engine(settings)
