@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +99,45 @@ def test_the_help_names_every_registered_seed_format(command: str) -> None:
     parser = next(p for name, p, _ in COMMANDS if name == f"seedbed {command}")
     shown = " ".join(parser.format_help().split())
     assert [s for s in known_suffixes() if s not in shown] == []
+
+
+def _summaries(parser: argparse.ArgumentParser) -> list[tuple[str, str | None]]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return [(choice.dest, choice.help) for choice in action._choices_actions]
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["-q", "validate", "x.csv"], ["load", "-h"]])
+def test_the_parser_for_some_arguments_lists_every_command_as_the_full_one_does(
+    argv: list[str],
+) -> None:
+    assert _summaries(build_parser(argv)) == _summaries(build_parser())
+
+
+def _modules_after(code: str, tmp_path: Path) -> set[str]:
+    """The modules a fresh interpreter has loaded after running ``code`` in ``tmp_path``."""
+    probe = f"{code}\nimport sys\nprint('\\n' + ' '.join(sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "SEEDBED_MODELS"},
+    )
+    return set(done.stdout.splitlines()[-1].split())  # below what ``code`` printed
+
+
+def test_help_imports_no_command_and_no_database_library(tmp_path: Path) -> None:
+    code = "from seedbed.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+    loaded = _modules_after(code, tmp_path)
+    commands = {"seedbed.cli.data", "seedbed.cli.db", "seedbed.cli.docs", "seedbed.cli.validate"}
+    assert not loaded & {*commands, "sqlalchemy", "psycopg", "pandas", "importlib.metadata"}
+
+
+def test_validating_a_file_imports_neither_the_driver_nor_other_commands(tmp_path: Path) -> None:
+    seed = tmp_path / "tag.csv"
+    seed.write_text("id,name\n2b6c9a38-4f43-4b5e-8a49-0d3c9f0e6d1a,sql\n", encoding="utf-8")
+    code = f"from seedbed.cli import main\nassert main(['-q', 'validate', {str(seed)!r}]) == 0"
+    loaded = _modules_after(code, tmp_path)
+    assert "seedbed.validation.validator" in loaded
+    assert not loaded & {"psycopg", "seedbed.cli.db", "seedbed.cli.docs", "seedbed.docs"}

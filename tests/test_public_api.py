@@ -50,6 +50,7 @@ def _imported_after(code: str, env: dict[str, str] | None = None) -> set[str]:
 def test_importing_seedbed_leaves_the_heavy_parts_until_they_are_used() -> None:
     loaded = _imported_after("import seedbed")
     assert not loaded & {"seedbed.explore", "seedbed.loading", "seedbed.validation", "pandas"}
+    assert not loaded & {"sqlalchemy", "psycopg", "importlib.metadata"}
     loaded = _imported_after("import seedbed\nseedbed.load")
     assert "seedbed.loading" in loaded and "seedbed.explore" not in loaded
 

@@ -11,9 +11,10 @@ seedbed.validation. Their submodules and every other module (the command line
 ``seedbed.cli`` included) are internal: import from the public module, not
 from where a name happens to be defined.
 
-The analysis helpers, the loader and the validator are imported when first
-used (``seedbed.load`` imports :mod:`seedbed.loading`), so the command line and
-scripts that need one of them do not pay for importing the others.
+The engine, the analysis helpers, the loader and the validator are imported
+when first used (``seedbed.load`` imports :mod:`seedbed.loading`,
+``seedbed.get_engine`` SQLAlchemy), so the command line and scripts that need
+one of them do not pay for importing the others.
 
 In Jupyter, ``seedbed.use_notebook_display()`` shows an uncaught
 :class:`DataError` as its report; importing seedbed installs nothing.
@@ -22,10 +23,8 @@ In Jupyter, ``seedbed.use_notebook_display()`` shows an uncaught
 from __future__ import annotations
 
 import typing
-from importlib import metadata as _metadata
 
 from seedbed.config import Settings, load_settings
-from seedbed.db import get_engine
 from seedbed.errors import (
     BackupError,
     ConfigError,
@@ -42,6 +41,9 @@ from seedbed.lazymodules import lazy_exports as _lazy_exports
 from seedbed.notebook import use_notebook_display
 
 if typing.TYPE_CHECKING:
+    __version__: str
+
+    from seedbed.db import get_engine
     from seedbed.explore import (
         Timing,
         explain,
@@ -58,6 +60,7 @@ if typing.TYPE_CHECKING:
 
 #: The public names imported on first use, by the module that defines them.
 _LAZY = {
+    "seedbed.db": ("get_engine",),
     "seedbed.explore": (
         "Timing",
         "explain",
@@ -72,11 +75,6 @@ _LAZY = {
     "seedbed.loading": ("LoadResult", "load"),
     "seedbed.validation": ("ValidationReport", "pandera_schema", "validate"),
 }
-
-try:
-    __version__ = _metadata.version("seedbed")
-except _metadata.PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0+unknown"
 
 __all__ = [
     "BackupError",
@@ -110,4 +108,19 @@ __all__ = [
 ]
 
 
-__getattr__, __dir__ = _lazy_exports(globals(), _LAZY)
+_exported, __dir__ = _lazy_exports(globals(), _LAZY)
+
+
+def __getattr__(name: str) -> typing.Any:
+    if name != "__version__":
+        return _exported(name)
+    # read from the installed package's metadata when first asked for: importing
+    # importlib.metadata is a good part of what the command line takes to start
+    from importlib import metadata
+
+    try:
+        version = metadata.version("seedbed")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        version = "0+unknown"
+    globals()[name] = version
+    return version

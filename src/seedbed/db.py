@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seedbed.config import Settings, load_settings, redact_url
-from seedbed.errors import DRIVER_ERRORS, ConfigError, DatabaseError, map_errors
+from seedbed.errors import ConfigError, DatabaseError, driver_errors, map_errors
 from seedbed.sqltext import quote_ident
 
 __all__ = [
@@ -52,7 +52,7 @@ def database_errors(context: str) -> AbstractContextManager[None]:
     >>> with database_errors("reset failed"):                    # doctest: +SKIP
     ...     connection.exec_driver_sql("DROP SCHEMA shop CASCADE")
     """
-    return map_errors({DRIVER_ERRORS: DatabaseError}, context)
+    return map_errors({driver_errors(): DatabaseError}, context)
 
 
 def embedded_url(home: Path) -> str:

@@ -24,13 +24,19 @@ from __future__ import annotations
 import html
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-import sqlalchemy as sa
-
 if TYPE_CHECKING:
+    import psycopg
+    import sqlalchemy.exc
+
     from seedbed.validation.report import ValidationReport
+
+    _DriverErrors = tuple[type[sqlalchemy.exc.SQLAlchemyError], type[psycopg.Error]]
+
+    #: Every error the database driver raises, bare (psycopg) or wrapped (SQLAlchemy).
+    DRIVER_ERRORS: _DriverErrors
 
 #: Problem rows an error shows in a notebook (``error.report.failures`` has them all).
 NOTEBOOK_ROWS = 20
@@ -129,8 +135,24 @@ class LoadError(DataError):
         self.constraint = constraint
 
 
-#: Every error the database driver raises, bare (psycopg) or wrapped (SQLAlchemy).
-DRIVER_ERRORS = (sa.exc.SQLAlchemyError, psycopg.Error)
+@cache
+def driver_errors() -> _DriverErrors:
+    """Every error the database driver raises, bare (psycopg) or wrapped (SQLAlchemy).
+
+    Asked for where a database is used, so a command that uses none (``seedbed
+    validate`` without ``--against-db``, ``seedbed --help``) does not import
+    the driver; :data:`DRIVER_ERRORS` is the same tuple.
+    """
+    import psycopg
+    import sqlalchemy.exc
+
+    return (sqlalchemy.exc.SQLAlchemyError, psycopg.Error)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DRIVER_ERRORS":  # imports the driver when first read
+        return driver_errors()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def reason(exc: BaseException) -> str:
@@ -194,6 +216,7 @@ __all__ = [
     "SeedError",
     "SeedbedError",
     "UnsafeMigrationError",
+    "driver_errors",
     "map_errors",
     "reason",
 ]

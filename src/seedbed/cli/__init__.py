@@ -13,14 +13,13 @@ import argparse
 import atexit
 import contextlib
 import functools
+import importlib
 import os
 import shutil
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from seedbed import __version__
-from seedbed.cli._output import announce
 from seedbed.config import load_settings
 from seedbed.errors import SeedbedError, reason
 
@@ -48,16 +47,44 @@ def _formatter() -> Callable[..., argparse.HelpFormatter]:
     return functools.partial(argparse.HelpFormatter, width=width)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from seedbed.cli import data, db, docs, validate
+#: Every command, in the order ``seedbed --help`` lists them: the module that
+#: implements it (its ``register`` adds its commands) and its line in that list.
+SUMMARIES: dict[str, tuple[str, str]] = {
+    "db": ("seedbed.cli.db", "create, migrate and check the namespaced schema"),
+    "load": ("seedbed.cli.data", "validate seed files and load them in one transaction"),
+    "generate": ("seedbed.cli.data", "write a synthetic seed set that validates and loads"),
+    "docs": (
+        "seedbed.cli.docs",
+        "write the data-model document from the models (--check: exit 1 if stale)",
+    ),
+    "validate": (
+        "seedbed.cli.validate",
+        "check seed files against the model's rules; exit 1 when invalid",
+    ),
+}
 
+
+def summary(command: str) -> str:
+    """The line that describes ``command`` in ``seedbed --help``."""
+    return SUMMARIES[command][1]
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; for ``argv``, the one that parses those arguments.
+
+    Given ``argv``, only the command it names is built in full (its module
+    imported); every other command is its name and summary, enough for
+    ``seedbed --help`` and for argparse's errors. ``seedbed validate`` does not
+    import what ``seedbed docs`` or ``seedbed db`` need, nor ``seedbed --help``
+    any of them.
+    """
     parser = _Parser(
         prog="seedbed",
         description="Declare a PostgreSQL data model once; validate, load and document it.",
         epilog="Start with `seedbed db migrate`, then `seedbed load data/seeds`. "
         "`seedbed COMMAND --help` describes each command.",
     )
-    parser.add_argument("--version", action="version", version=f"seedbed {__version__}")
+    parser.add_argument("--version", action=_Version)
     parser.add_argument(
         "-q",
         "--quiet",
@@ -66,11 +93,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="no progress and no line naming the database; errors still print",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    db.register(commands)
-    data.register(commands)
-    docs.register(commands)
-    validate.register(commands)
+    chosen = None if argv is None else _command_in(argv)
+    built: set[str] = set()
+    for name, (module, line) in SUMMARIES.items():
+        if argv is None or module == chosen:
+            if module not in built:
+                importlib.import_module(module).register(commands)
+                built.add(module)
+        else:
+            commands.add_parser(name, help=line)
     return parser
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The module of the command ``argv`` names: its first word that is not an option.
+
+    The options before a command take no value, so that word is the command;
+    None when there is none, or it is no command (argparse then says so).
+    """
+    for word in argv:
+        if word == "--":
+            break
+        if not word.startswith("-"):
+            found = SUMMARIES.get(word)
+            return None if found is None else found[0]
+    return None
+
+
+class _Version(argparse._VersionAction):
+    """``--version``: the installed version, read only when asked for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from seedbed import __version__
+
+        self.version = f"seedbed {__version__}"
+        super().__call__(parser, *args, **kwargs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,8 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     unexpected as one line naming it, exit 70 (``SEEDBED_DEBUG=1`` re-raises
     it with its traceback).
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(arguments)
+    args = parser.parse_args(arguments)
     if args.command is None:  # bare `seedbed`: what it can do, not a usage error
         parser.print_help()
         return 0
@@ -93,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()  # every command refuses bad settings first, used or not
         if getattr(args, "uses_database", False):
+            from seedbed.cli._output import announce
+
             announce(settings, getattr(args, "quiet", False))
         code = handler(args)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit

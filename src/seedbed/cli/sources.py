@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from seedbed.errors import SeedError
 from seedbed.validation.formats import known_suffixes
-from seedbed.validation.sources import SeedInput
+
+if TYPE_CHECKING:
+    from seedbed.validation.sources import SeedInput
 
 
 def seed_files() -> str:

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from seedbed.cli import summary
 from seedbed.cli._output import add_output_options, announce, show_problems
 from seedbed.cli.sources import add_table_option, seed_files, seed_input
 from seedbed.config import load_settings
-from seedbed.db import get_engine
 from seedbed.loadmode import LoadMode, spoken
 from seedbed.validation.hints import in_database_hint
 
@@ -18,7 +18,7 @@ from seedbed.validation.hints import in_database_hint
 def register(commands: Any) -> None:
     command = commands.add_parser(
         "validate",
-        help="check seed files against the model's rules; exit 1 when invalid",
+        help=summary("validate"),
         description=(
             f"Check seed files ({seed_files()}, folders of part files, or folders of those) "
             "against every rule of the model and report file, line, "
@@ -58,6 +58,8 @@ def _validate(args: argparse.Namespace) -> int:
 
     engine = None
     if args.against_db:
+        from seedbed.db import get_engine
+
         settings = load_settings()
         announce(settings, args.quiet)
         engine = get_engine(settings)
