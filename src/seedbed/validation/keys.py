@@ -68,16 +68,24 @@ def key_rows(frame: pd.DataFrame, key: UniqueKey) -> np.ndarray:
 class ChunkKeys:
     """One unique key over one chunk: the rows it holds and their hashes, sorted once.
 
-    ``earlier``: for each held row, the position (among held rows) of the
-    first earlier row with the same key, else -1. ``order`` sorts ``hashes``;
-    ``starts`` marks, in sorted order, the first of each distinct hash.
+    ``ordered``: ``hashes`` sorted; ``starts`` marks, in that order, the first
+    of each distinct hash. ``earlier``: for each held row, the position (among
+    held rows) of the first earlier row with the same key, else -1.
     """
 
     rows: np.ndarray
     hashes: np.ndarray
-    order: np.ndarray
+    ordered: np.ndarray
     starts: np.ndarray
     earlier: np.ndarray
+    _order: np.ndarray | None = None
+
+    @property
+    def order(self) -> np.ndarray:
+        """The permutation that sorts ``hashes`` (equal ones in row order)."""
+        if self._order is None:  # distinct hashes: any sort gives this one order
+            self._order = np.argsort(self.hashes)
+        return self._order
 
     def passes(self) -> np.ndarray:
         """True for every row of the chunk but the second and later sharing a key."""
@@ -127,16 +135,15 @@ def polars_chunk_keys(frame: pl.DataFrame, keys: Sequence[UniqueKey]) -> dict[st
 
 
 def _sorted(rows: np.ndarray, hashes: np.ndarray) -> ChunkKeys:
-    order = np.argsort(hashes)  # an unstable sort, several times faster than a stable one
-    ordered = hashes[order]
-    starts = np.concatenate(([True], ordered[1:] != ordered[:-1])) if len(order) else order > 0
-    if not starts.all():  # equal keys: the stable order puts the first row first
-        order = np.argsort(hashes, kind="stable")
-        ordered = hashes[order]
-    first = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
+    ordered = np.sort(hashes)  # a sort without the permutation: a good deal faster
+    starts = np.concatenate(([True], ordered[1:] != ordered[:-1])) if len(ordered) else ordered > 0
     earlier = np.full(len(hashes), -1, dtype=np.int64)
+    if starts.all():  # the usual case: no key twice, no permutation needed yet
+        return ChunkKeys(rows, hashes, ordered, starts, earlier)
+    order = np.argsort(hashes, kind="stable")  # equal keys: the first row first
+    first = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
     earlier[order[~starts]] = first[~starts]
-    return ChunkKeys(rows, hashes, order, starts, earlier)
+    return ChunkKeys(rows, hashes, ordered, starts, earlier, order)
 
 
 #: Runs are not merged past this many keys (16 MB): a merge's copy stays small.
