@@ -2,8 +2,8 @@
 
 Uniqueness across chunks and foreign keys across files need the keys seen so
 far. Kept as Python strings they would cost ~100 bytes a key; a
-:class:`KeySet` keeps 8, plus 1 to 2 for a bitmap that answers most misses at
-once (five million emails: about 48 MB). Two different keys share
+:class:`KeySet` keeps 8, plus about 1 for a bitmap that answers most misses at
+once (five million emails: about 44 MB). Two different keys share
 a hash with probability ~n²/2⁶⁵ (about 10⁻⁶ for five million keys): the
 effect would be a reported duplicate that is not one, or, for a foreign key,
 a missing parent that goes unnoticed with that same tiny chance.
@@ -148,6 +148,10 @@ def _sorted(rows: np.ndarray, hashes: np.ndarray) -> ChunkKeys:
 
 #: Runs are not merged past this many keys (16 MB): a merge's copy stays small.
 MAX_MERGED = 1 << 21
+#: The key set's bitmap holds at least this many bits a key, rounded up to a power
+#: of two (0.75 to 1.5 bytes a key); at most about one new key in seven shares a set bit.
+BITMAP_BITS_PER_KEY = 6
+_MARKED = 1 << 16  # keys marked in the bitmap at a time
 
 
 class KeySet:
@@ -157,12 +161,12 @@ class KeySet:
     newer is at least half as long as the older and the older holds fewer
     than :data:`MAX_MERGED`, so there are about log2 of the chunks' count runs
     (plus one per ``MAX_MERGED`` keys), and a key is copied about that many
-    times in all. A bitmap of at least 8 bits a key, one bit set per key (a
-    Bloom filter with one hash: the hash's top bits), answers most lookups of a
-    key not seen at once (all but about one in nine); the rest take one
-    vectorised binary search per run, largest first, until found. Memory
-    stays at about 9 to 10 bytes a key, plus one merge's copy of at most
-    ``MAX_MERGED``.
+    times in all. A bitmap of :data:`BITMAP_BITS_PER_KEY` bits or more a key,
+    one bit set per key (a Bloom filter with one hash: the hash's top bits),
+    answers most lookups of a key not seen at once (all but about one in
+    seven, at most); the rest take one vectorised binary search per run,
+    largest first, until found. Memory stays at about 9 bytes a key, plus
+    one merge's copy of at most ``MAX_MERGED``.
     """
 
     def __init__(self) -> None:
@@ -185,8 +189,9 @@ class KeySet:
         return slot >> np.uint64(3), (slot & np.uint64(7)).astype(np.uint8)
 
     def _mark(self, hashes: np.ndarray) -> None:
-        byte, bit = self._slots(hashes)
-        np.bitwise_or.at(self._bitmap, byte, np.left_shift(np.uint8(1), bit))
+        for start in range(0, len(hashes), _MARKED):  # a slice at a time: small temporaries
+            byte, bit = self._slots(hashes[start : start + _MARKED])
+            np.bitwise_or.at(self._bitmap, byte, np.left_shift(np.uint8(1), bit))
 
     def _maybe(self, hashes: np.ndarray) -> np.ndarray:
         """False for hashes surely not seen; True for the rest (seen, or sharing a bit)."""
@@ -223,7 +228,7 @@ class KeySet:
         if not len(new):
             return
         self._count += len(new)
-        bits = max(16, int(8 * self._count - 1).bit_length())
+        bits = max(16, int(BITMAP_BITS_PER_KEY * self._count - 1).bit_length())
         if bits > self._bits:  # too full: a bitmap twice (or more) the size, marked anew
             self._bits = bits
             self._bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
