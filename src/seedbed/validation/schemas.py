@@ -342,10 +342,11 @@ class PolarsChunkSchema:
         False means "run ``validate``": a row may fail, or a check raised, or
         the schema uses what this happy path does not read (see the module doc).
         """
-        return self._happy_path and _all_pass(self.schema, frame)
+        return self._readable and _all_pass(self.schema, frame)
 
     @cached_property
-    def _happy_path(self) -> bool:
+    def _readable(self) -> bool:
+        """Whether the happy path reads all of the schema (computed once)."""
         return _happy_path(self.schema)
 
 
