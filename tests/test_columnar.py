@@ -22,10 +22,12 @@ from hypothesis import strategies as st
 
 import seedbed
 from seedbed.errors import SeedError
+from seedbed.facts import UniqueKey, declared_metadata
 from seedbed.facts import declaration as d
 from seedbed.validation.api import check_sources
 from seedbed.validation.columnar import COLUMNAR, compiler_for, passes_expr, truth_expr
-from seedbed.validation.keys import KeySet
+from seedbed.validation.keys import KeySet, chunk_keys, polars_chunk_keys
+from seedbed.validation.schemas import PolarsChunkSchema, polars_chunk_schema
 from seedbed.validation.sources import resolve_sources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,6 +154,110 @@ def test_a_key_set_of_sorted_runs_remembers_every_key_it_was_given():
         True,
         False,
     ]
+
+
+def test_a_key_set_answers_as_a_set_of_the_same_hashes_while_its_bitmap_grows():
+    rng = np.random.default_rng(7)
+    keys, seen = KeySet(), set()
+    for size in (1, 50, 3000, 20000, 40000):
+        batch = rng.integers(0, 2**64 - 1, size, dtype=np.uint64)
+        batch[: size // 3] = rng.choice(np.array(sorted(seen) or [0], dtype=np.uint64), size // 3)
+        assert keys.contains(batch).tolist() == [int(h) in seen for h in batch]
+        keys.add(batch)
+        seen.update(int(h) for h in batch)
+    assert len(keys) == len(seen)
+    misses = rng.integers(0, 2**64 - 1, 5000, dtype=np.uint64)
+    assert keys.contains(misses).tolist() == [int(h) in seen for h in misses]
+
+
+def _user_chunk_schema() -> PolarsChunkSchema:
+    tables = {t.name: t for t in declared_metadata().sorted_tables}
+    return polars_chunk_schema(tables["user"])
+
+
+USER_ROW = {
+    "id": "c5e633de-70a1-4a46-ad3b-b627a9162141",
+    "email": "a@example.com",
+    "email_verified": True,
+    "image": "https://example.com/a.png",
+}
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        (None, None),
+        ("id", "not-a-uuid"),
+        ("id", None),
+        ("email", "nope"),
+        ("email_verified", None),
+        ("image", "ftp:/x"),
+        ("image", None),
+    ],
+)
+def test_the_row_engines_happy_path_passes_a_frame_exactly_when_pandera_does(column, value):
+    chunk = _user_chunk_schema()
+    rows = [dict(USER_ROW) for _ in range(3)]
+    if column is not None:
+        rows[1][column] = value
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "id": pl.String,
+            "email": pl.String,
+            "email_verified": pl.Boolean,
+            "image": pl.String,
+        },
+    )
+    try:
+        chunk.schema.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors:
+        valid = False
+    else:
+        valid = True
+    assert chunk.clean(frame) is valid
+    assert chunk.clean(frame.drop("image")) is (valid or column == "image")
+
+
+def test_the_happy_path_leaves_what_it_does_not_read_to_pandera():
+    import pandera.polars as pap
+
+    frame = pl.DataFrame({"x": [1, 2]})
+    typed = PolarsChunkSchema(pap.DataFrameSchema({"x": pap.Column(pl.String)}), (), ("x",))
+    assert not typed.clean(frame)  # a dtype: only validate reads it
+    raising = pap.Check(lambda data: 1 / 0, name="raises")
+    broken = PolarsChunkSchema(pap.DataFrameSchema({"x": pap.Column(checks=[raising])}), (), ())
+    assert not broken.clean(frame)
+    required = PolarsChunkSchema(pap.DataFrameSchema({"y": pap.Column(nullable=True)}), (), ())
+    assert not required.clean(frame)
+    passing = pap.Check(lambda data: data.lazyframe.select(pl.col("x") > 0), name="positive")
+    plain = PolarsChunkSchema(pap.DataFrameSchema({"x": pap.Column(checks=[passing])}), (), ())
+    assert plain.clean(frame) and not plain.clean(pl.DataFrame({"x": [1, -2]}))
+
+
+def test_keys_hashed_from_the_polars_frame_are_the_keys_hashed_from_pandas():
+    frame = pd.DataFrame(
+        {
+            "a": pd.array(["x", "y", "x", None, "y", "z"], dtype="str"),
+            "b": pd.array(["1", "1", "1", "1", None, "2"], dtype="str"),
+            "gone": pd.array([None, None, "t", None, None, None], dtype="str"),
+            "n": pd.array([1, 2, 1, 2, 1, 2], dtype="Int64"),
+        }
+    )
+    keys = [
+        UniqueKey("uq_a", ("a",)),
+        UniqueKey("uq_ab", ("a", "b")),
+        UniqueKey("uq_a_live", ("a",), where_null=("gone",)),
+        UniqueKey("uq_n", ("n",)),
+    ]
+    hashed = polars_chunk_keys(pl.from_pandas(frame), keys)
+    assert sorted(hashed) == ["uq_a", "uq_a_live", "uq_ab"]  # a number is hashed as pandas shows it
+    for key in keys[:3]:
+        expected, found = chunk_keys(frame, key), hashed[key.name]
+        assert found.rows.tolist() == expected.rows.tolist()
+        assert found.hashes.tolist() == expected.hashes.tolist()
+        assert found.earlier.tolist() == expected.earlier.tolist()
+    assert hashed["uq_a"].passes().tolist() == [True, True, False, True, False, True]
 
 
 def test_the_polars_schema_flags_what_the_pandas_schema_flags():

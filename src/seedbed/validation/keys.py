@@ -1,8 +1,9 @@
-"""Compact memory of key values: 64-bit hashes in one sorted NumPy array.
+"""Compact memory of key values: 64-bit hashes in a few sorted NumPy arrays.
 
 Uniqueness across chunks and foreign keys across files need the keys seen so
 far. Kept as Python strings they would cost ~100 bytes a key; a
-:class:`KeySet` keeps 8 (five million emails: 40 MB). Two different keys share
+:class:`KeySet` keeps 8, plus about 1 for a bitmap that answers most misses at
+once (five million emails: about 44 MB). Two different keys share
 a hash with probability ~n²/2⁶⁵ (about 10⁻⁶ for five million keys): the
 effect would be a reported duplicate that is not one, or, for a foreign key,
 a missing parent that goes unnoticed with that same tiny chance.
@@ -12,11 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from seedbed.facts import UniqueKey
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def key_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
@@ -37,6 +42,16 @@ def key_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     return np.asarray(hashed.to_numpy(), dtype=np.uint64)
 
 
+def _held(key: UniqueKey) -> pl.Expr:
+    """True for the rows ``key`` holds (see :func:`key_rows`), as a Polars expression."""
+    import polars as pl
+
+    return pl.all_horizontal(
+        *(pl.col(str(c)).is_not_null() for c in (*key.columns, *key.where_not_null)),
+        *(pl.col(str(c)).is_null() for c in key.where_null),
+    )
+
+
 def key_rows(frame: pd.DataFrame, key: UniqueKey) -> np.ndarray:
     """The rows a unique key holds: all key columns present, the partial index's WHERE true."""
     rows = np.ones(len(frame), dtype=bool)
@@ -53,16 +68,24 @@ def key_rows(frame: pd.DataFrame, key: UniqueKey) -> np.ndarray:
 class ChunkKeys:
     """One unique key over one chunk: the rows it holds and their hashes, sorted once.
 
-    ``earlier``: for each held row, the position (among held rows) of the
-    first earlier row with the same key, else -1. ``order`` sorts ``hashes``;
-    ``starts`` marks, in sorted order, the first of each distinct hash.
+    ``ordered``: ``hashes`` sorted; ``starts`` marks, in that order, the first
+    of each distinct hash. ``earlier``: for each held row, the position (among
+    held rows) of the first earlier row with the same key, else -1.
     """
 
     rows: np.ndarray
     hashes: np.ndarray
-    order: np.ndarray
+    ordered: np.ndarray
     starts: np.ndarray
     earlier: np.ndarray
+    _order: np.ndarray | None = None
+
+    @property
+    def order(self) -> np.ndarray:
+        """The permutation that sorts ``hashes`` (equal ones in row order)."""
+        if self._order is None:  # distinct hashes: any sort gives this one order
+            self._order = np.argsort(self.hashes)
+        return self._order
 
     def passes(self) -> np.ndarray:
         """True for every row of the chunk but the second and later sharing a key."""
@@ -75,20 +98,60 @@ def chunk_keys(frame: pd.DataFrame, key: UniqueKey) -> ChunkKeys:
     """Hash and sort ``key`` over ``frame`` once, for the check within and across chunks."""
     rows = key_rows(frame, key)
     hashes = key_hashes(frame.loc[rows], key.columns) if rows.any() else np.zeros(0, np.uint64)
-    order = np.argsort(hashes)  # an unstable sort, several times faster than a stable one
-    ordered = hashes[order]
-    starts = np.concatenate(([True], ordered[1:] != ordered[:-1])) if len(order) else order > 0
-    if not starts.all():  # equal keys: the stable order puts the first row first
-        order = np.argsort(hashes, kind="stable")
-        ordered = hashes[order]
-    first = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
+    return _sorted(rows, hashes)
+
+
+def polars_chunk_keys(frame: pl.DataFrame, keys: Sequence[UniqueKey]) -> dict[str, ChunkKeys]:
+    """:func:`chunk_keys` of the ``keys`` whose columns ``frame`` holds (the key's as text), hashed
+    from the Polars frame (the same hashes as :func:`key_hashes` gives).
+
+    Keys with a column missing or not text are left out: the caller hashes
+    them from the pandas frame, whose text form of other types is the one
+    foreign keys are hashed in.
+    """
+    import polars as pl
+
+    here = [
+        key
+        for key in keys
+        if all(frame.schema.get(str(c)) == pl.String for c in key.columns)
+        and all(str(c) in frame.schema for c in (*key.where_null, *key.where_not_null))
+    ]
+    if not here:
+        return {}
+    held = frame.select(_held(key).alias(f"h{i}") for i, key in enumerate(here))
+    out = {}
+    for i, key in enumerate(here):
+        rows = held[f"h{i}"].to_numpy()
+        columns = [str(c) for c in key.columns]
+        if rows.all():
+            hashes = frame.select(columns).hash_rows(seed=0).to_numpy()
+        elif rows.any():
+            hashes = frame.filter(held[f"h{i}"]).select(columns).hash_rows(seed=0).to_numpy()
+        else:
+            hashes = np.zeros(0, np.uint64)
+        out[key.name] = _sorted(rows, np.asarray(hashes, dtype=np.uint64))
+    return out
+
+
+def _sorted(rows: np.ndarray, hashes: np.ndarray) -> ChunkKeys:
+    ordered = np.sort(hashes)  # a sort without the permutation: a good deal faster
+    starts = np.concatenate(([True], ordered[1:] != ordered[:-1])) if len(ordered) else ordered > 0
     earlier = np.full(len(hashes), -1, dtype=np.int64)
+    if starts.all():  # the usual case: no key twice, no permutation needed yet
+        return ChunkKeys(rows, hashes, ordered, starts, earlier)
+    order = np.argsort(hashes, kind="stable")  # equal keys: the first row first
+    first = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
     earlier[order[~starts]] = first[~starts]
-    return ChunkKeys(rows, hashes, order, starts, earlier)
+    return ChunkKeys(rows, hashes, ordered, starts, earlier, order)
 
 
 #: Runs are not merged past this many keys (16 MB): a merge's copy stays small.
 MAX_MERGED = 1 << 21
+#: The key set's bitmap holds at least this many bits a key, rounded up to a power
+#: of two (0.75 to 1.5 bytes a key); at most about one new key in seven shares a set bit.
+BITMAP_BITS_PER_KEY = 6
+_MARKED = 1 << 16  # keys marked in the bitmap at a time
 
 
 class KeySet:
@@ -97,28 +160,59 @@ class KeySet:
     Each chunk's new keys are one sorted run; two runs are merged when the
     newer is at least half as long as the older and the older holds fewer
     than :data:`MAX_MERGED`, so there are about log2 of the chunks' count runs
-    (plus one per ``MAX_MERGED`` keys), a key is copied about that many times
-    in all, and a lookup is one vectorised binary search per run. Memory stays
-    at about 8 bytes a key, plus one merge's copy of at most ``MAX_MERGED``.
+    (plus one per ``MAX_MERGED`` keys), and a key is copied about that many
+    times in all. A bitmap of :data:`BITMAP_BITS_PER_KEY` bits or more a key,
+    one bit set per key (a Bloom filter with one hash: the hash's top bits),
+    answers most lookups of a key not seen at once (all but about one in
+    seven, at most); the rest take one vectorised binary search per run,
+    largest first, until found. Memory stays at about 9 bytes a key, plus
+    one merge's copy of at most ``MAX_MERGED``.
     """
 
     def __init__(self) -> None:
         self.runs: list[np.ndarray] = []
+        self._count = 0
+        self._bits = 0  # the bitmap holds 2**_bits bits (none while empty)
+        self._bitmap = np.zeros(0, dtype=np.uint8)
 
     def __len__(self) -> int:
-        return sum(len(run) for run in self.runs)
+        return self._count
 
     @property
     def hashes(self) -> np.ndarray:
         """Every hash, sorted (a copy)."""
         return np.sort(np.concatenate([np.empty(0, np.uint64), *self.runs]))
 
+    def _slots(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each hash's bitmap byte and the bit within it (its top ``_bits`` bits)."""
+        slot = hashes >> np.uint64(64 - self._bits)
+        return slot >> np.uint64(3), (slot & np.uint64(7)).astype(np.uint8)
+
+    def _mark(self, hashes: np.ndarray) -> None:
+        for start in range(0, len(hashes), _MARKED):  # a slice at a time: small temporaries
+            byte, bit = self._slots(hashes[start : start + _MARKED])
+            np.bitwise_or.at(self._bitmap, byte, np.left_shift(np.uint8(1), bit))
+
+    def _maybe(self, hashes: np.ndarray) -> np.ndarray:
+        """False for hashes surely not seen; True for the rest (seen, or sharing a bit)."""
+        if not self._bits:
+            return np.zeros(len(hashes), dtype=bool)
+        byte, bit = self._slots(hashes)
+        found: np.ndarray = (np.right_shift(self._bitmap[byte], bit) & np.uint8(1)).astype(bool)
+        return found
+
     def contains_sorted(self, ordered: np.ndarray) -> np.ndarray:
         """True where a hash of the sorted array ``ordered`` was seen before."""
         found = np.zeros(len(ordered), dtype=bool)
-        for run in self.runs:
-            at = np.minimum(np.searchsorted(run, ordered), len(run) - 1)
-            found |= run[at] == ordered
+        where = np.flatnonzero(self._maybe(ordered))
+        needles = ordered[where]
+        for run in sorted(self.runs, key=len, reverse=True):
+            if not len(needles):
+                break
+            at = np.minimum(np.searchsorted(run, needles), len(run) - 1)
+            hit = run[at] == needles
+            found[where[hit]] = True
+            where, needles = where[~hit], needles[~hit]
         return found
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
@@ -133,6 +227,14 @@ class KeySet:
         """Remember ``new``: sorted, distinct and not seen before."""
         if not len(new):
             return
+        self._count += len(new)
+        bits = max(16, int(BITMAP_BITS_PER_KEY * self._count - 1).bit_length())
+        if bits > self._bits:  # too full: a bitmap twice (or more) the size, marked anew
+            self._bits = bits
+            self._bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
+            for run in self.runs:
+                self._mark(run)
+        self._mark(new)
         self.runs.append(np.array(new, dtype=np.uint64))
         while (
             len(self.runs) > 1
@@ -149,4 +251,4 @@ class KeySet:
         self.add_sorted(np.unique(hashes[~self.contains(hashes)]))
 
 
-__all__ = ["ChunkKeys", "KeySet", "chunk_keys", "key_hashes", "key_rows"]
+__all__ = ["ChunkKeys", "KeySet", "chunk_keys", "key_hashes", "key_rows", "polars_chunk_keys"]

@@ -3,11 +3,15 @@
 :class:`RowChecks` runs a table's checks on a typed chunk: NOT NULL, every
 rule, and uniqueness within the chunk. Two engines give the same verdicts:
 
-- ``"polars"`` (the default): the chunk's checked columns as a Polars frame,
+- ``"polars"`` (the default): the chunk's checked columns as one Polars frame,
   the table's :func:`~seedbed.validation.schemas.polars_chunk_schema` run by
   ``pandera.polars`` (each rule's columnar form, see
   :mod:`seedbed.validation.columnar`), the rules without one by their pandas
-  frame side, and unique keys hashed once for within and across chunks;
+  frame side, and unique keys hashed from that frame once for within and
+  across chunks. The schema's happy path
+  (:meth:`~seedbed.validation.schemas.PolarsChunkSchema.clean`: its own checks
+  and NOT NULLs in one Polars collect) comes first; only a chunk it does not
+  pass goes through ``validate(lazy=True)``, which makes the report;
 - ``"pandas"``: the table's :func:`~seedbed.validation.schemas.chunk_schema`
   on the pandas frame, the reference the tests compare the first with.
 
@@ -28,7 +32,7 @@ import sqlalchemy as sa
 
 from seedbed.facts import table_spec
 from seedbed.validation.columnar import to_polars
-from seedbed.validation.keys import ChunkKeys, chunk_keys
+from seedbed.validation.keys import ChunkKeys, chunk_keys, polars_chunk_keys
 from seedbed.validation.report import ValidationReport, display_values
 from seedbed.validation.schemas import chunk_schema, polars_chunk_schema, polars_dtypes
 from seedbed.validation.sources import SeedChunk
@@ -70,6 +74,11 @@ class RowChecks:
         else:
             self.polars = polars_chunk_schema(table)
             self._dtypes = polars_dtypes(self.spec)
+            # what the schema reads, and the unique keys' columns: hashed from the same frame
+            read = dict.fromkeys(self.polars.columns)
+            for key in self.spec.unique_keys:
+                read.update(dict.fromkeys((*key.columns, *key.where_null, *key.where_not_null)))
+            self._read = tuple(str(name) for name in read if name in self.spec.columns)
         self._rules = {item.name: item for item in self.spec.rules}
         self._unique = {key.name for key in self.spec.unique_keys}
 
@@ -99,15 +108,16 @@ class RowChecks:
         from pandera.errors import SchemaErrors
 
         reports = []
-        frame = to_polars(full, self.polars.columns)
+        frame = to_polars(full, self._read)
         wrong = [c for c in frame.columns if frame.schema[c] != self._dtypes[c]]
         if wrong:  # all-NA columns, and dates held as objects
             frame = frame.with_columns(pl.col(c).cast(self._dtypes[c]) for c in wrong)
-        try:
-            self.polars.schema.validate(frame, lazy=True)
-        except SchemaErrors as exc:
-            cases = exc.failure_cases.to_pandas()
-            reports.append(self._mapped(chunk, full, cases)[0])
+        if not self.polars.clean(frame):
+            try:
+                self.polars.schema.validate(frame, lazy=True)
+            except SchemaErrors as exc:
+                cases = exc.failure_cases.to_pandas()
+                reports.append(self._mapped(chunk, full, cases)[0])
         for item in self.polars.on_pandas:
             failed = ~item.rule.passes(full).to_numpy(dtype=bool)
             if failed.any():
@@ -116,8 +126,9 @@ class RowChecks:
                 )
                 reports.append(self._mapped(chunk, full, cases)[0])
         duplicates = {}
+        hashed = polars_chunk_keys(frame, self.spec.unique_keys)
         for key in self.spec.unique_keys:
-            keys = self.keys[key.name] = chunk_keys(full, key)
+            keys = self.keys[key.name] = hashed.get(key.name) or chunk_keys(full, key)
             duplicate = ~keys.passes()
             if duplicate.any():
                 duplicates[key.name] = duplicate

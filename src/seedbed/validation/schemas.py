@@ -24,6 +24,17 @@ And two on Polars (``pandera.polars``), from the columnar form of each rule
   on every typed chunk; rules without a columnar form are left to their
   pandas frame side (:class:`PolarsChunkSchema` lists them).
 
+Pandera is the engine of record for the row engine too, and
+:meth:`PolarsChunkSchema.clean` is its happy path: it runs the schema's own
+checks (each ``pandera.polars`` Check's function, on the same ``PolarsData``
+Pandera gives it, reduced as Pandera reduces it) and each Column's NOT NULL
+in one Polars collect, and says True only when Pandera's
+``validate(lazy=True)`` would find nothing. On any other answer the caller runs
+that ``validate``, whose failure cases make the report; a schema using what
+the happy path does not read (dtypes, coercion, parsers, uniqueness, regex
+columns, element-wise or grouped checks) always goes through ``validate``. The
+happy path reads the schema object; it holds no list of checks of its own.
+
 >>> frame = pd.read_csv("data/seeds/user.csv")                       # doctest: +SKIP
 >>> seedbed.pandera_schema("user").validate(frame, lazy=True)       # doctest: +SKIP
 """
@@ -32,7 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -324,6 +335,114 @@ class PolarsChunkSchema:
     on_pandas: tuple[RuleSpec, ...]
     #: the columns the schema reads
     columns: tuple[str, ...]
+
+    def clean(self, frame: pl.DataFrame) -> bool:
+        """True only when ``schema.validate(frame, lazy=True)`` would raise nothing.
+
+        False means "run ``validate``": a row may fail, or a check raised, or
+        the schema uses what this happy path does not read (see the module doc).
+        """
+        return self._readable and _all_pass(self.schema, frame)
+
+    @cached_property
+    def _readable(self) -> bool:
+        """Whether the happy path reads all of the schema (computed once)."""
+        return _happy_path(self.schema)
+
+
+def _plain_check(check: pap.Check) -> bool:
+    """A check whose function takes the ``PolarsData`` and returns a bool or a LazyFrame."""
+    return bool(
+        check._check_fn is not None
+        and not check.element_wise
+        and check.groupby is None
+        and not check.raise_warning
+    )
+
+
+def _happy_path(schema: pap.DataFrameSchema) -> bool:
+    """Whether :func:`_all_pass` reads every part of ``schema`` that can fail a frame."""
+    if (
+        schema.dtype is not None
+        or schema.coerce
+        or schema.parsers
+        or schema.unique
+        or schema.unique_column_names
+        or schema.add_missing_columns
+        or schema.strict is not False
+        or schema.drop_invalid_rows
+        or schema.index is not None
+        or not all(_plain_check(c) for c in schema.checks)
+    ):
+        return False
+    return all(
+        column.dtype is None
+        and not column.coerce
+        and not column.parsers
+        and not column.unique
+        and not column.regex
+        and column.default is None
+        and not column.drop_invalid_rows
+        and all(_plain_check(c) for c in column.checks)
+        for column in schema.columns.values()
+    )
+
+
+def _check_passes(check: pap.Check, data: pap.PolarsData) -> pl.LazyFrame | bool:
+    """Pandera's verdict on the whole frame for ``check``, as its Polars check backend
+    reaches it: several output columns ANDed, NULL a pass when ``ignore_na``."""
+    import polars as pl
+
+    out: pl.LazyFrame | bool = check._check_fn(data, **check._check_kwargs)
+    if isinstance(out, bool):
+        return out
+    names = out.collect_schema().names()
+    result = pl.all_horizontal(names) if len(names) > 1 else pl.col(names[0])
+    result = result.fill_null(True) if check.ignore_na else result.fill_null(False)
+    return out.select(result.all())
+
+
+def _all_pass(schema: pap.DataFrameSchema, frame: pl.DataFrame) -> bool:
+    import polars as pl
+    from pandera.api.polars.types import PolarsData
+
+    lazy = frame.lazy()
+    present = frame.schema
+    verdicts: list[pl.LazyFrame] = []
+    not_null: list[pl.Expr] = []
+    try:
+        for name, column in schema.columns.items():
+            if name not in present:
+                if column.required:
+                    return False
+                continue
+            if not column.nullable:
+                value = pl.col(name)
+                filled = value.is_not_null()
+                if present[name].is_float():
+                    filled &= value.is_not_nan()
+                not_null.append(filled.all())
+            for check in column.checks:
+                found = _check_passes(check, PolarsData(lazy, name))
+                if found is False:
+                    return False
+                if found is not True:
+                    verdicts.append(found)
+        for check in schema.checks:
+            found = _check_passes(check, PolarsData(lazy, "*"))
+            if found is False:
+                return False
+            if found is not True:
+                verdicts.append(found)
+        if not_null:
+            verdicts.append(lazy.select(pl.all_horizontal(not_null)))
+        if not verdicts:
+            return True
+        named = [found.select(pl.all().alias(f"v{i}")) for i, found in enumerate(verdicts)]
+        result = pl.concat(named, how="horizontal").collect()  # one collect: one plan
+    except Exception:  # validate runs the check again, and reports what it raised
+        return False
+    return all(value is True for value in result.row(0))
 
 
 def _compile_polars(spec: TableSpec, *, typed: bool) -> PolarsChunkSchema:

@@ -206,13 +206,14 @@ class SeedValidator:
                 continue
             row_lines = lines[keys.rows]
             seen = self._unique_set(spec.name, key)
-            ordered = keys.hashes[keys.order]
+            ordered = keys.ordered
             known_sorted = seen.contains_sorted(ordered)
             # -1: not a duplicate; -2: first seen in an earlier chunk; else that row's line.
             earlier = np.full(len(keys.hashes), -1, dtype=np.int64)
             within = duplicates.get(key.name, np.zeros(len(full), dtype=bool))[keys.rows]
             earlier[within] = row_lines[keys.earlier[within]]
-            earlier[keys.order[known_sorted]] = -2
+            if known_sorted.any():
+                earlier[keys.order[known_sorted]] = -2
             if (earlier != -1).any():
                 reports.append(self._duplicates(spec, chunk, full, key, keys.rows, earlier))
             seen.add_sorted(ordered[keys.starts & ~known_sorted])
