@@ -24,13 +24,12 @@ from seedbed.validation.csvscan import (
     COMMA,
     CR,
     LF,
-    NUL,
     QUOTE,
     Records,
     find_records,
     last_record_end,
+    plain_quotes,
     record_problems,
-    stray_quotes,
 )
 
 if TYPE_CHECKING:
@@ -108,49 +107,65 @@ def _read_csv(
     )
 
 
-def fast_parse(buf: np.ndarray, base_line: int, n_fields: int, sep: int = COMMA) -> CsvPiece | None:
+def _all_null_rows(table: pa.Table) -> bool:
+    """Whether some row is NULL in every column (an empty line reads so, and so does ``,,``)."""
+    if not table.num_rows or any(column.null_count == 0 for column in table.columns):
+        return False
+    mask = pc.is_null(table.column(0))
+    for column in table.columns[1:]:
+        mask = pc.and_(mask, pc.is_null(column))
+    return bool(pc.any(mask).as_py())
+
+
+def fast_parse(
+    data: bytes, base_line: int, n_fields: int, sep: int = COMMA, newlines: int | None = None
+) -> CsvPiece | None:
     """Parse a block of whole records when it is plainly well formed, else None.
 
     Plainly well formed: UTF-8 without NUL, no carriage return, balanced quotes
-    that only open and close fields, and every record with the header's field
-    count (pyarrow reports no invalid row), ending with a line ending. Then
-    pyarrow's records are exactly COPY's, and a row's line follows from the
-    newlines inside earlier values.
+    that only open and close fields, no empty line, and every record with the
+    header's field count (pyarrow reports no invalid row), ending with a line
+    ending. Then pyarrow's records are exactly COPY's, and a row's line follows
+    from the newlines inside earlier values. ``newlines``: the block's line
+    feeds, when the caller has counted them.
     Anything else goes through the exact scan of :func:`find_records`.
     """
-    if n_fields < 2 or not len(buf):
-        return None  # one-column files: an empty line or \. is a row there; scan exactly
-    if np.count_nonzero(buf == CR) or np.count_nonzero(buf == NUL):
+    if n_fields < 2 or not data or data[-1] != LF:
+        # One-column files: an empty line or \. is a row there; scan exactly. Without a
+        # line ending at the end, pyarrow may read a last empty field as "".
         return None
-    newline = buf == LF
-    if newline[0] or np.count_nonzero(newline[1:] & newline[:-1]):
-        return None  # an empty line: pyarrow would read a row of empty strings
-    if not newline[-1]:
-        return None  # no line ending at the end: pyarrow may read a last empty field as ""
-    if int(buf.max()) >= 128:
+    if data.find(b"\r") >= 0 or data.find(b"\0") >= 0:
+        return None
+    if not data.isascii():
         try:
-            buf.tobytes().decode("utf-8")
+            data.decode("utf-8")
         except UnicodeDecodeError:
             return None
+    buf = np.frombuffer(data, dtype=np.uint8)
     quotes = np.flatnonzero(buf == QUOTE)
-    if len(quotes) % 2 or len(stray_quotes(buf, quotes, sep)):
+    if len(quotes) % 2 or not plain_quotes(buf, quotes, sep):
         return None
     invalid: list[int] = []
     names = [f"f{i}" for i in range(n_fields)]
     try:
-        table = _read_csv(pa.py_buffer(buf), names, len(buf), invalid, sep)
+        table = _read_csv(pa.py_buffer(data), names, len(data), invalid, sep)
     except pa.ArrowException:
         return None
     if invalid:
         return None
+    if _all_null_rows(table) and (data[0] == LF or data.find(b"\n\n") >= 0):
+        return None  # an empty line: pyarrow would read a row of NULLs
     rows = table.num_rows
-    newlines = int(np.count_nonzero(newline))
+    if newlines is None:
+        newlines = data.count(b"\n")
     lines = base_line + np.arange(rows, dtype=np.int64)
     if newlines != rows:
         inner = np.zeros(rows, dtype=np.int64)
         for column in table.columns:
             counts = pc.count_substring(column, "\n").fill_null(0)
             inner += np.asarray(counts.to_numpy(zero_copy_only=False), dtype=np.int64)
+        if rows + int(inner.sum()) != newlines:
+            return None
         lines[1:] += np.cumsum(inner)[:-1]
     return CsvPiece(table, lines)
 
@@ -172,11 +187,11 @@ def _no_rows(n_fields: int) -> pa.Table:
     return pa.table({f"f{i}": pa.array([], type=pa.string()) for i in range(n_fields)})
 
 
-def first_record(buf: np.ndarray) -> tuple[int, int, bool]:
+def first_record(buf: bytes | np.ndarray) -> tuple[int, int, bool]:
     """Where the first record of ``buf`` starts and stops (without its line ending), and
     whether it ends in CRLF: what :func:`find_records` gives for record 0, without
     scanning the whole block."""
-    data = buf.tobytes()
+    data = buf if isinstance(buf, bytes) else buf.tobytes()
     end, at, quotes = len(data), 0, 0
     while (newline := data.find(b"\n", at)) >= 0:
         quotes += data.count(b'"', at, newline)
@@ -247,8 +262,9 @@ class CsvReader:
         self.header_problem: str | None = None
         self.crlf_header = False
 
-    def _blocks(self) -> Iterator[tuple[np.ndarray, int, bool]]:
-        """Buffers that start at a record boundary, with the line of their first byte."""
+    def _blocks(self) -> Iterator[tuple[bytes, int, int | None, bool]]:
+        """Blocks that start at a record boundary, with the line of their first byte and
+        their line feeds (None: not counted, for the last block)."""
         try:
             handle = self.opener(self.path)
         except OSError as exc:
@@ -267,25 +283,25 @@ class CsvReader:
                 if first:
                     data = data.removeprefix(BOM)
                     first = False
-                buffer = carry + data
-                arr = np.frombuffer(buffer, dtype=np.uint8)
-                if not at_eof:
-                    cut = last_record_end(buffer)
-                    if cut == 0:
-                        if len(buffer) > MAX_RECORD_BYTES:
-                            raise SeedError(
-                                f"{self.path}:{line}: a record longer than "
-                                f"{MAX_RECORD_BYTES >> 20} MB (is a quote left open?)"
-                            )
-                        carry, want = buffer, want * 2
-                        continue
-                    want = BLOCK_BYTES
-                    yield arr[:cut], line, False
-                    line += int(np.count_nonzero(arr[:cut] == LF))
-                    carry = buffer[cut:]
-                else:
-                    yield arr, line, True
+                buffer = carry + data if carry else data
+                if at_eof:
+                    yield buffer, line, None, True
                     return
+                cut = last_record_end(buffer)
+                if cut == 0:
+                    if len(buffer) > MAX_RECORD_BYTES:
+                        raise SeedError(
+                            f"{self.path}:{line}: a record longer than "
+                            f"{MAX_RECORD_BYTES >> 20} MB (is a quote left open?)"
+                        )
+                    carry, want = buffer, want * 2
+                    continue
+                want = BLOCK_BYTES
+                block = buffer[:cut] if cut < len(buffer) else buffer
+                newlines = int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == LF))
+                yield block, line, newlines, False
+                line += newlines
+                carry = buffer[cut:]
 
     def read_header(self) -> list[str] | None:
         """The header's column names alone (None: the file has no readable header)."""
@@ -302,34 +318,36 @@ class CsvReader:
         header, the fast path and the exact scan share the block's line count.
         """
         n_fields = 0
-        for buf, base_line, at_eof in self._blocks():
+        for data, base_line, newlines, at_eof in self._blocks():
             if self.header is None:
-                if len(buf) == 0:
+                if len(data) == 0:
                     self.header_problem = "empty_file"
                     return
-                start, stop, self.crlf_header = first_record(buf)
+                start, stop, self.crlf_header = first_record(data)
                 try:
-                    self.header = parse_header(buf[start:stop].tobytes(), self.sep)
+                    self.header = parse_header(data[start:stop], self.sep)
                 except UnicodeDecodeError:
                     self.header_problem = "encoding"
                     return
                 except csv.Error:
                     # A whole file of bare-CR line endings reads as one record.
-                    bare_cr = CR in buf[start:stop] and LF not in buf[start:stop]
+                    bare_cr = CR in data[start:stop] and LF not in data[start:stop]
                     self.header_problem = "line_endings" if bare_cr else "csv_format"
                     return
                 n_fields = len(self.header)
                 if header_only:
                     return
                 rest = stop + (2 if self.crlf_header else 1)
-                if rest >= len(buf):
+                if rest >= len(data):
                     yield CsvPiece(_no_rows(n_fields), np.zeros(0, np.int64))
                     continue
-                base_line += int(np.count_nonzero(buf[:rest] == LF))
-                buf = buf[rest:]
-            if len(buf) == 0:
+                header_lines = data.count(b"\n", 0, rest)
+                base_line += header_lines
+                newlines = None if newlines is None else newlines - header_lines
+                data = data[rest:]
+            if len(data) == 0:
                 continue
-            fast = fast_parse(buf, base_line, n_fields, self.sep)
+            fast = fast_parse(data, base_line, n_fields, self.sep, newlines)
             if fast is not None:
                 for first in range(0, fast.table.num_rows, self.chunk_rows):
                     yield CsvPiece(
@@ -337,6 +355,7 @@ class CsvReader:
                         fast.lines[first : first + self.chunk_rows],
                     )
                 continue
+            buf = np.frombuffer(data, dtype=np.uint8)
             records = find_records(buf, base_line, at_eof)
             problems = record_problems(buf, records, n_fields, self.crlf_header, self.sep)
             keep = np.ones(len(records.starts), dtype=bool)
