@@ -209,6 +209,40 @@ def test_records_copy_would_refuse_are_reported_with_their_line(
     assert message in report.failures.loc[0, "message"]
 
 
+@pytest.mark.parametrize(
+    ("block", "fast"),
+    [
+        ('"a",b\n"c","d"\n', True),
+        ('"a""b",c\n"""",d\n', True),  # doubled quotes take the full stray-quote check
+        ('"two\nlines",x\ny,z\n', True),
+        (",\n", True),  # a row of NULLs that is not an empty line
+        ('"a"b",c\n', False),  # an odd number of quotes
+        ('"ab"c,"d"\n', False),  # a stray quote, no two quotes adjacent
+        ('a""b,c\n', False),  # a stray quote next to another
+        ('a,"b"c\n', False),  # a quote closes mid-field
+        ("a,b\n\nc,d\n", False),  # an empty line
+        ("a,b\nc\n", False),  # a ragged record
+        ("a,b\nc,d", False),  # no final line ending
+    ],
+)
+def test_the_fast_csv_path_takes_only_plain_blocks_and_reads_them_as_the_exact_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: str, fast: bool
+) -> None:
+    assert (csvread.fast_parse(block.encode(), 2, 2) is not None) == fast
+    path = write(tmp_path, "t.csv", "h1,h2\n" + block)
+
+    def read() -> list[tuple[object, ...]]:
+        pieces = csvread.CsvReader(path, 100).pieces()
+        return [
+            (p.table.to_pydict(), p.lines.tolist(), [(r.line, r.rule) for r in p.problems])
+            for p in pieces
+        ]
+
+    taken = read()
+    monkeypatch.setattr(csvread, "fast_parse", lambda *args: None)
+    assert taken == read()
+
+
 def test_an_unbalanced_quote_swallows_the_rest_and_is_reported_where_it_starts(
     tmp_path: Path,
 ) -> None:

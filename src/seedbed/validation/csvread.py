@@ -15,6 +15,7 @@ import csv
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -309,15 +310,9 @@ class CsvReader:
             break
         return self.header
 
-    def pieces(self, header_only: bool = False) -> Iterator[CsvPiece]:
-        """The file's rows in pieces; the header is read from the first block.
-
-        ``header_only`` stops once the header is read, before any row is parsed.
-
-        One loop over the blocks on purpose (a little over 60 lines): the
-        header, the fast path and the exact scan share the block's line count.
-        """
-        n_fields = 0
+    def _bodies(self, header_only: bool) -> Iterator[tuple[bytes, int, int | None, bool]]:
+        """The blocks after the header, as :meth:`_blocks` gives them; the header is read
+        from the first. A file of only a header gives one empty block."""
         for data, base_line, newlines, at_eof in self._blocks():
             if self.header is None:
                 if len(data) == 0:
@@ -334,51 +329,97 @@ class CsvReader:
                     bare_cr = CR in data[start:stop] and LF not in data[start:stop]
                     self.header_problem = "line_endings" if bare_cr else "csv_format"
                     return
-                n_fields = len(self.header)
                 if header_only:
                     return
                 rest = stop + (2 if self.crlf_header else 1)
                 if rest >= len(data):
-                    yield CsvPiece(_no_rows(n_fields), np.zeros(0, np.int64))
+                    yield b"", base_line, 0, at_eof
                     continue
                 header_lines = data.count(b"\n", 0, rest)
                 base_line += header_lines
                 newlines = None if newlines is None else newlines - header_lines
                 data = data[rest:]
-            if len(data) == 0:
-                continue
-            fast = fast_parse(data, base_line, n_fields, self.sep, newlines)
-            if fast is not None:
-                for first in range(0, fast.table.num_rows, self.chunk_rows):
-                    yield CsvPiece(
-                        fast.table.slice(first, self.chunk_rows),
-                        fast.lines[first : first + self.chunk_rows],
-                    )
-                continue
-            buf = np.frombuffer(data, dtype=np.uint8)
-            records = find_records(buf, base_line, at_eof)
-            problems = record_problems(buf, records, n_fields, self.crlf_header, self.sep)
-            keep = np.ones(len(records.starts), dtype=bool)
-            if problems:
-                keep[list(problems)] = False
-            for first in range(0, len(records.starts), self.chunk_rows):
-                part = slice(first, first + self.chunk_rows)
-                sub = Records(
-                    records.starts[part],
-                    records.stops[part],
-                    records.lines[part],
-                    records.crlf[part],
-                    0,
-                    False,
+            if len(data):
+                yield data, base_line, newlines, at_eof
+
+    def pieces(self, header_only: bool = False) -> Iterator[CsvPiece]:
+        """The file's rows in pieces; the header is read from the first block.
+
+        ``header_only`` stops once the header is read, before any row is parsed.
+        """
+        for data, base_line, newlines, at_eof in self._bodies(header_only):
+            yield from self._parse(data, base_line, newlines, at_eof)
+
+    def deferred_pieces(self) -> Iterator[CsvPiece | Callable[[], CsvPiece]]:
+        """:meth:`pieces`, with each block after the first that holds at most
+        ``chunk_rows`` records given as a call that parses it into one piece.
+
+        The blocks are cut here, in file order, with their first line; the calls
+        are independent, so threads can parse blocks side by side.
+        """
+        first = True
+        for data, base_line, newlines, at_eof in self._bodies(False):
+            records = data.count(b"\n") + 1 if newlines is None else newlines
+            if first or not data or records > self.chunk_rows:
+                yield from self._parse(data, base_line, newlines, at_eof)
+            else:
+                yield partial(self._parse_one, data, base_line, newlines, at_eof)
+            first = False
+
+    def _parse_one(
+        self, data: bytes, base_line: int, newlines: int | None, at_eof: bool
+    ) -> CsvPiece:
+        """One block (of at most ``chunk_rows`` records) as one piece."""
+        found = list(self._parse(data, base_line, newlines, at_eof))
+        if len(found) == 1:
+            return found[0]
+        n_fields = len(self.header or ())
+        return CsvPiece(
+            pa.concat_tables([p.table for p in found]) if found else _no_rows(n_fields),
+            np.concatenate([p.lines for p in found]) if found else np.zeros(0, np.int64),
+            [problem for p in found for problem in p.problems],
+        )
+
+    def _parse(
+        self, data: bytes, base_line: int, newlines: int | None, at_eof: bool
+    ) -> Iterator[CsvPiece]:
+        """The records of one block after the header, in pieces of at most ``chunk_rows``."""
+        n_fields = len(self.header or ())
+        if not data:
+            yield CsvPiece(_no_rows(n_fields), np.zeros(0, np.int64))
+            return
+        fast = fast_parse(data, base_line, n_fields, self.sep, newlines)
+        if fast is not None:
+            for first in range(0, fast.table.num_rows, self.chunk_rows):
+                yield CsvPiece(
+                    fast.table.slice(first, self.chunk_rows),
+                    fast.lines[first : first + self.chunk_rows],
                 )
-                try:
-                    table = parse_records(buf, sub, keep[part], n_fields, self.sep)
-                except (pa.ArrowException, csv.Error, UnicodeDecodeError) as exc:
-                    line = int(sub.lines[0]) if len(sub.lines) else base_line
-                    raise SeedError(f"{self.path}:{line}: cannot parse CSV: {exc}") from None
-                found = [
-                    RecordProblem(int(records.lines[i]), *problems[i])
-                    for i in range(first, min(first + self.chunk_rows, len(records.starts)))
-                    if i in problems
-                ]
-                yield CsvPiece(table, sub.lines[keep[part]], found)
+            return
+        buf = np.frombuffer(data, dtype=np.uint8)
+        records = find_records(buf, base_line, at_eof)
+        problems = record_problems(buf, records, n_fields, self.crlf_header, self.sep)
+        keep = np.ones(len(records.starts), dtype=bool)
+        if problems:
+            keep[list(problems)] = False
+        for first in range(0, len(records.starts), self.chunk_rows):
+            part = slice(first, first + self.chunk_rows)
+            sub = Records(
+                records.starts[part],
+                records.stops[part],
+                records.lines[part],
+                records.crlf[part],
+                0,
+                False,
+            )
+            try:
+                table = parse_records(buf, sub, keep[part], n_fields, self.sep)
+            except (pa.ArrowException, csv.Error, UnicodeDecodeError) as exc:
+                line = int(sub.lines[0]) if len(sub.lines) else base_line
+                raise SeedError(f"{self.path}:{line}: cannot parse CSV: {exc}") from None
+            found = [
+                RecordProblem(int(records.lines[i]), *problems[i])
+                for i in range(first, min(first + self.chunk_rows, len(records.starts)))
+                if i in problems
+            ]
+            yield CsvPiece(table, sub.lines[keep[part]], found)
