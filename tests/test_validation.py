@@ -26,6 +26,7 @@ from seedbed.validation import (
     schema_for,
     validate,
 )
+from seedbed.validation.formats import RawPiece
 from seedbed.validation.report import DISPLAY_ROWS, REDACTED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -282,6 +283,38 @@ def test_records_that_span_read_blocks_keep_their_lines(
     lines[25] = lines[25].replace("@b.io", "")
     write(tmp_path, "user.csv", USER_HEADER + "".join(lines))
     assert rows(validate(tmp_path)) == [(2 + 25 * 2, "email", "ck_user_email_format")]
+
+
+def test_blocks_parsed_later_give_the_pieces_read_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(csvread, "BLOCK_BYTES", 64)
+    ids = [f"{i:08x}-a941-46a0-956a-26afbccdafe5" for i in range(30)]
+    lines = [user_row(uid, f"u{i}@b.io", '"a\nb"' if i % 3 else "Ada") for i, uid in enumerate(ids)]
+    lines[9] = lines[9].replace(",Ada,", ',"Ada"x,')  # a stray quote
+    lines[12] = "\n" + lines[12]  # an empty line
+    lines[20] = lines[20].replace("@b.io", "")
+    write(tmp_path, "user.csv", USER_HEADER + "".join(lines))
+    fmt = resolve_sources(tmp_path, SCHEMA)["user"].format
+    items = list(fmt.deferred_pieces(1000))
+    assert any(callable(item) for item in items) and not callable(items[0])
+    later = [item() if callable(item) else item for item in reversed(items)][::-1]
+    eager = list(fmt.pieces(1000))
+
+    def seen(pieces: list[RawPiece]) -> list[tuple[object, ...]]:
+        return [
+            (p.data.to_pydict(), p.positions.tolist(), [(r.line, r.rule) for r in p.problems])
+            for p in pieces
+        ]
+
+    assert seen(later) == seen(eager)
+    problems = sorted((r.line, r.rule) for p in eager for r in p.problems)
+    assert problems == [(17, "csv_format"), (22, "csv_format")]
+    assert rows(validate(tmp_path)) == [
+        (17, None, "csv_format"),
+        (22, None, "csv_format"),
+        (36, "email", "ck_user_email_format"),
+    ]
 
 
 def test_duplicates_are_found_across_chunks(tmp_path: Path) -> None:
