@@ -66,7 +66,7 @@ class CsvPiece:
     problems: list[RecordProblem] = field(default_factory=list)
 
 
-def parse_header(raw: bytes, sep: int = COMMA) -> list[str]:
+def parse_header(raw: bytes | bytearray, sep: int = COMMA) -> list[str]:
     """Column names from the header record's bytes (BOM already removed)."""
     text = raw.decode("utf-8")  # callers catch UnicodeDecodeError
     text = text[:-1] if text.endswith("\r") else text
@@ -119,7 +119,11 @@ def _all_null_rows(table: pa.Table) -> bool:
 
 
 def fast_parse(
-    data: bytes, base_line: int, n_fields: int, sep: int = COMMA, newlines: int | None = None
+    data: bytes | bytearray,
+    base_line: int,
+    n_fields: int,
+    sep: int = COMMA,
+    newlines: int | None = None,
 ) -> CsvPiece | None:
     """Parse a block of whole records when it is plainly well formed, else None.
 
@@ -188,11 +192,11 @@ def _no_rows(n_fields: int) -> pa.Table:
     return pa.table({f"f{i}": pa.array([], type=pa.string()) for i in range(n_fields)})
 
 
-def first_record(buf: bytes | np.ndarray) -> tuple[int, int, bool]:
+def first_record(buf: bytes | bytearray | np.ndarray) -> tuple[int, int, bool]:
     """Where the first record of ``buf`` starts and stops (without its line ending), and
     whether it ends in CRLF: what :func:`find_records` gives for record 0, without
     scanning the whole block."""
-    data = buf if isinstance(buf, bytes) else buf.tobytes()
+    data = buf.tobytes() if isinstance(buf, np.ndarray) else buf
     end, at, quotes = len(data), 0, 0
     while (newline := data.find(b"\n", at)) >= 0:
         quotes += data.count(b'"', at, newline)
@@ -240,6 +244,17 @@ def _open_binary(path: Path) -> BinaryIO:
     return path.open("rb")
 
 
+def _fill(handle: BinaryIO, view: memoryview) -> int:
+    """Read into ``view`` until it is full or the input ends; the bytes read."""
+    got = 0
+    while got < len(view):
+        count = handle.readinto(view[got:])  # type: ignore[attr-defined]
+        if not count:
+            break
+        got += count
+    return got
+
+
 class CsvReader:
     """Stream a CSV seed file as :class:`CsvPiece` objects of at most ``chunk_rows`` rows.
 
@@ -263,9 +278,13 @@ class CsvReader:
         self.header_problem: str | None = None
         self.crlf_header = False
 
-    def _blocks(self) -> Iterator[tuple[bytes, int, int | None, bool]]:
+    def _blocks(self) -> Iterator[tuple[bytearray, int, int | None, bool]]:
         """Blocks that start at a record boundary, with the line of their first byte and
-        their line feeds (None: not counted, for the last block)."""
+        their line feeds (None: not counted, for the last block).
+
+        Each block is read straight into a buffer of its own (parsed later, maybe on
+        another thread); the bytes after its last record move to the next one.
+        """
         try:
             handle = self.opener(self.path)
         except OSError as exc:
@@ -276,15 +295,18 @@ class CsvReader:
             first = True
             want = BLOCK_BYTES
             while True:
+                buffer = bytearray(len(carry) + want)
+                buffer[: len(carry)] = carry
                 try:
-                    data = handle.read(want)
+                    got = _fill(handle, memoryview(buffer)[len(carry) :])
                 except (OSError, EOFError, zlib.error) as exc:
                     raise SeedError(f"{self.path}: cannot read: {reason(exc)}") from None
-                at_eof = len(data) < want
+                at_eof = got < want
+                del buffer[len(carry) + got :]
                 if first:
-                    data = data.removeprefix(BOM)
+                    if buffer.startswith(BOM):
+                        del buffer[: len(BOM)]
                     first = False
-                buffer = carry + data if carry else data
                 if at_eof:
                     yield buffer, line, None, True
                     return
@@ -295,14 +317,14 @@ class CsvReader:
                             f"{self.path}:{line}: a record longer than "
                             f"{MAX_RECORD_BYTES >> 20} MB (is a quote left open?)"
                         )
-                    carry, want = buffer, want * 2
+                    carry, want = bytes(buffer), want * 2
                     continue
                 want = BLOCK_BYTES
-                block = buffer[:cut] if cut < len(buffer) else buffer
-                newlines = int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == LF))
-                yield block, line, newlines, False
+                carry = bytes(buffer[cut:])
+                del buffer[cut:]
+                newlines = int(np.count_nonzero(np.frombuffer(buffer, dtype=np.uint8) == LF))
+                yield buffer, line, newlines, False
                 line += newlines
-                carry = buffer[cut:]
 
     def read_header(self) -> list[str] | None:
         """The header's column names alone (None: the file has no readable header)."""
@@ -310,7 +332,7 @@ class CsvReader:
             break
         return self.header
 
-    def _bodies(self, header_only: bool) -> Iterator[tuple[bytes, int, int | None, bool]]:
+    def _bodies(self, header_only: bool) -> Iterator[tuple[bytearray, int, int | None, bool]]:
         """The blocks after the header, as :meth:`_blocks` gives them; the header is read
         from the first. A file of only a header gives one empty block."""
         for data, base_line, newlines, at_eof in self._blocks():
@@ -333,7 +355,7 @@ class CsvReader:
                     return
                 rest = stop + (2 if self.crlf_header else 1)
                 if rest >= len(data):
-                    yield b"", base_line, 0, at_eof
+                    yield bytearray(), base_line, 0, at_eof
                     continue
                 header_lines = data.count(b"\n", 0, rest)
                 base_line += header_lines
@@ -367,7 +389,7 @@ class CsvReader:
             first = False
 
     def _parse_one(
-        self, data: bytes, base_line: int, newlines: int | None, at_eof: bool
+        self, data: bytearray, base_line: int, newlines: int | None, at_eof: bool
     ) -> CsvPiece:
         """One block (of at most ``chunk_rows`` records) as one piece."""
         found = list(self._parse(data, base_line, newlines, at_eof))
@@ -381,7 +403,7 @@ class CsvReader:
         )
 
     def _parse(
-        self, data: bytes, base_line: int, newlines: int | None, at_eof: bool
+        self, data: bytearray, base_line: int, newlines: int | None, at_eof: bool
     ) -> Iterator[CsvPiece]:
         """The records of one block after the header, in pieces of at most ``chunk_rows``."""
         n_fields = len(self.header or ())

@@ -75,7 +75,7 @@ def find_records(buf: np.ndarray, base_line: int, at_eof: bool) -> Records:
     )
 
 
-def last_record_end(data: bytes) -> int:
+def last_record_end(data: bytes | bytearray) -> int:
     """Bytes up to and including the last newline outside quotes (0: none yet)."""
     quotes_total = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == QUOTE))
     end = len(data)
