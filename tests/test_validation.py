@@ -26,6 +26,7 @@ from seedbed.validation import (
     schema_for,
     validate,
 )
+from seedbed.validation.formats import RawPiece
 from seedbed.validation.report import DISPLAY_ROWS, REDACTED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,6 +210,40 @@ def test_records_copy_would_refuse_are_reported_with_their_line(
     assert message in report.failures.loc[0, "message"]
 
 
+@pytest.mark.parametrize(
+    ("block", "fast"),
+    [
+        ('"a",b\n"c","d"\n', True),
+        ('"a""b",c\n"""",d\n', True),  # doubled quotes take the full stray-quote check
+        ('"two\nlines",x\ny,z\n', True),
+        (",\n", True),  # a row of NULLs that is not an empty line
+        ('"a"b",c\n', False),  # an odd number of quotes
+        ('"ab"c,"d"\n', False),  # a stray quote, no two quotes adjacent
+        ('a""b,c\n', False),  # a stray quote next to another
+        ('a,"b"c\n', False),  # a quote closes mid-field
+        ("a,b\n\nc,d\n", False),  # an empty line
+        ("a,b\nc\n", False),  # a ragged record
+        ("a,b\nc,d", False),  # no final line ending
+    ],
+)
+def test_the_fast_csv_path_takes_only_plain_blocks_and_reads_them_as_the_exact_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: str, fast: bool
+) -> None:
+    assert (csvread.fast_parse(block.encode(), 2, 2) is not None) == fast
+    path = write(tmp_path, "t.csv", "h1,h2\n" + block)
+
+    def read() -> list[tuple[object, ...]]:
+        pieces = csvread.CsvReader(path, 100).pieces()
+        return [
+            (p.table.to_pydict(), p.lines.tolist(), [(r.line, r.rule) for r in p.problems])
+            for p in pieces
+        ]
+
+    taken = read()
+    monkeypatch.setattr(csvread, "fast_parse", lambda *args: None)
+    assert taken == read()
+
+
 def test_an_unbalanced_quote_swallows_the_rest_and_is_reported_where_it_starts(
     tmp_path: Path,
 ) -> None:
@@ -248,6 +283,38 @@ def test_records_that_span_read_blocks_keep_their_lines(
     lines[25] = lines[25].replace("@b.io", "")
     write(tmp_path, "user.csv", USER_HEADER + "".join(lines))
     assert rows(validate(tmp_path)) == [(2 + 25 * 2, "email", "ck_user_email_format")]
+
+
+def test_blocks_parsed_later_give_the_pieces_read_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(csvread, "BLOCK_BYTES", 64)
+    ids = [f"{i:08x}-a941-46a0-956a-26afbccdafe5" for i in range(30)]
+    lines = [user_row(uid, f"u{i}@b.io", '"a\nb"' if i % 3 else "Ada") for i, uid in enumerate(ids)]
+    lines[9] = lines[9].replace(",Ada,", ',"Ada"x,')  # a stray quote
+    lines[12] = "\n" + lines[12]  # an empty line
+    lines[20] = lines[20].replace("@b.io", "")
+    write(tmp_path, "user.csv", USER_HEADER + "".join(lines))
+    fmt = resolve_sources(tmp_path, SCHEMA)["user"].format
+    items = list(fmt.deferred_pieces(1000))
+    assert any(callable(item) for item in items) and not callable(items[0])
+    later = [item() if callable(item) else item for item in reversed(items)][::-1]
+    eager = list(fmt.pieces(1000))
+
+    def seen(pieces: list[RawPiece]) -> list[tuple[object, ...]]:
+        return [
+            (p.data.to_pydict(), p.positions.tolist(), [(r.line, r.rule) for r in p.problems])
+            for p in pieces
+        ]
+
+    assert seen(later) == seen(eager)
+    problems = sorted((r.line, r.rule) for p in eager for r in p.problems)
+    assert problems == [(17, "csv_format"), (22, "csv_format")]
+    assert rows(validate(tmp_path)) == [
+        (17, None, "csv_format"),
+        (22, None, "csv_format"),
+        (36, "email", "ck_user_email_format"),
+    ]
 
 
 def test_duplicates_are_found_across_chunks(tmp_path: Path) -> None:

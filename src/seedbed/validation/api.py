@@ -102,7 +102,8 @@ def _checked_chunks(
     """Every chunk of every file, in file order, with its row checks done.
 
     Readers (``workers`` threads, one file each, files taken in order) read
-    up to :data:`READ_AHEAD` chunks ahead and hand each to a checker thread;
+    up to :data:`READ_AHEAD` chunks ahead and hand each to a checker thread,
+    which parses it too when the format leaves that to the piece's call;
     this generator yields them in order, and ``(seed, None, None)`` after
     each source's last file. A file that cannot be read raises here, where
     its turn comes. Parsing, Arrow and Polars kernels release the GIL, so the

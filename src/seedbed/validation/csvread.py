@@ -15,6 +15,7 @@ import csv
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -24,13 +25,12 @@ from seedbed.validation.csvscan import (
     COMMA,
     CR,
     LF,
-    NUL,
     QUOTE,
     Records,
     find_records,
     last_record_end,
+    plain_quotes,
     record_problems,
-    stray_quotes,
 )
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class CsvPiece:
     problems: list[RecordProblem] = field(default_factory=list)
 
 
-def parse_header(raw: bytes, sep: int = COMMA) -> list[str]:
+def parse_header(raw: bytes | bytearray, sep: int = COMMA) -> list[str]:
     """Column names from the header record's bytes (BOM already removed)."""
     text = raw.decode("utf-8")  # callers catch UnicodeDecodeError
     text = text[:-1] if text.endswith("\r") else text
@@ -108,49 +108,69 @@ def _read_csv(
     )
 
 
-def fast_parse(buf: np.ndarray, base_line: int, n_fields: int, sep: int = COMMA) -> CsvPiece | None:
+def _all_null_rows(table: pa.Table) -> bool:
+    """Whether some row is NULL in every column (an empty line reads so, and so does ``,,``)."""
+    if not table.num_rows or any(column.null_count == 0 for column in table.columns):
+        return False
+    mask = pc.is_null(table.column(0))
+    for column in table.columns[1:]:
+        mask = pc.and_(mask, pc.is_null(column))
+    return bool(pc.any(mask).as_py())
+
+
+def fast_parse(
+    data: bytes | bytearray,
+    base_line: int,
+    n_fields: int,
+    sep: int = COMMA,
+    newlines: int | None = None,
+) -> CsvPiece | None:
     """Parse a block of whole records when it is plainly well formed, else None.
 
     Plainly well formed: UTF-8 without NUL, no carriage return, balanced quotes
-    that only open and close fields, and every record with the header's field
-    count (pyarrow reports no invalid row), ending with a line ending. Then
-    pyarrow's records are exactly COPY's, and a row's line follows from the
-    newlines inside earlier values.
+    that only open and close fields, no empty line, and every record with the
+    header's field count (pyarrow reports no invalid row), ending with a line
+    ending. Then pyarrow's records are exactly COPY's, and a row's line follows
+    from the newlines inside earlier values. ``newlines``: the block's line
+    feeds, when the caller has counted them.
     Anything else goes through the exact scan of :func:`find_records`.
     """
-    if n_fields < 2 or not len(buf):
-        return None  # one-column files: an empty line or \. is a row there; scan exactly
-    if np.count_nonzero(buf == CR) or np.count_nonzero(buf == NUL):
+    if n_fields < 2 or not data or data[-1] != LF:
+        # One-column files: an empty line or \. is a row there; scan exactly. Without a
+        # line ending at the end, pyarrow may read a last empty field as "".
         return None
-    newline = buf == LF
-    if newline[0] or np.count_nonzero(newline[1:] & newline[:-1]):
-        return None  # an empty line: pyarrow would read a row of empty strings
-    if not newline[-1]:
-        return None  # no line ending at the end: pyarrow may read a last empty field as ""
-    if int(buf.max()) >= 128:
+    if data.find(b"\r") >= 0 or data.find(b"\0") >= 0:
+        return None
+    if not data.isascii():
         try:
-            buf.tobytes().decode("utf-8")
+            data.decode("utf-8")
         except UnicodeDecodeError:
             return None
+    buf = np.frombuffer(data, dtype=np.uint8)
     quotes = np.flatnonzero(buf == QUOTE)
-    if len(quotes) % 2 or len(stray_quotes(buf, quotes, sep)):
+    if len(quotes) % 2 or not plain_quotes(buf, quotes, sep):
         return None
     invalid: list[int] = []
     names = [f"f{i}" for i in range(n_fields)]
     try:
-        table = _read_csv(pa.py_buffer(buf), names, len(buf), invalid, sep)
+        table = _read_csv(pa.py_buffer(data), names, len(data), invalid, sep)
     except pa.ArrowException:
         return None
     if invalid:
         return None
+    if _all_null_rows(table) and (data[0] == LF or data.find(b"\n\n") >= 0):
+        return None  # an empty line: pyarrow would read a row of NULLs
     rows = table.num_rows
-    newlines = int(np.count_nonzero(newline))
+    if newlines is None:
+        newlines = data.count(b"\n")
     lines = base_line + np.arange(rows, dtype=np.int64)
     if newlines != rows:
         inner = np.zeros(rows, dtype=np.int64)
         for column in table.columns:
             counts = pc.count_substring(column, "\n").fill_null(0)
             inner += np.asarray(counts.to_numpy(zero_copy_only=False), dtype=np.int64)
+        if rows + int(inner.sum()) != newlines:
+            return None
         lines[1:] += np.cumsum(inner)[:-1]
     return CsvPiece(table, lines)
 
@@ -172,11 +192,11 @@ def _no_rows(n_fields: int) -> pa.Table:
     return pa.table({f"f{i}": pa.array([], type=pa.string()) for i in range(n_fields)})
 
 
-def first_record(buf: np.ndarray) -> tuple[int, int, bool]:
+def first_record(buf: bytes | bytearray | np.ndarray) -> tuple[int, int, bool]:
     """Where the first record of ``buf`` starts and stops (without its line ending), and
     whether it ends in CRLF: what :func:`find_records` gives for record 0, without
     scanning the whole block."""
-    data = buf.tobytes()
+    data = buf.tobytes() if isinstance(buf, np.ndarray) else buf
     end, at, quotes = len(data), 0, 0
     while (newline := data.find(b"\n", at)) >= 0:
         quotes += data.count(b'"', at, newline)
@@ -224,6 +244,17 @@ def _open_binary(path: Path) -> BinaryIO:
     return path.open("rb")
 
 
+def _fill(handle: BinaryIO, view: memoryview) -> int:
+    """Read into ``view`` until it is full or the input ends; the bytes read."""
+    got = 0
+    while got < len(view):
+        count = handle.readinto(view[got:])  # type: ignore[attr-defined]
+        if not count:
+            break
+        got += count
+    return got
+
+
 class CsvReader:
     """Stream a CSV seed file as :class:`CsvPiece` objects of at most ``chunk_rows`` rows.
 
@@ -247,8 +278,13 @@ class CsvReader:
         self.header_problem: str | None = None
         self.crlf_header = False
 
-    def _blocks(self) -> Iterator[tuple[np.ndarray, int, bool]]:
-        """Buffers that start at a record boundary, with the line of their first byte."""
+    def _blocks(self) -> Iterator[tuple[bytearray, int, int | None, bool]]:
+        """Blocks that start at a record boundary, with the line of their first byte and
+        their line feeds (None: not counted, for the last block).
+
+        Each block is read straight into a buffer of its own (parsed later, maybe on
+        another thread); the bytes after its last record move to the next one.
+        """
         try:
             handle = self.opener(self.path)
         except OSError as exc:
@@ -259,33 +295,36 @@ class CsvReader:
             first = True
             want = BLOCK_BYTES
             while True:
+                buffer = bytearray(len(carry) + want)
+                buffer[: len(carry)] = carry
                 try:
-                    data = handle.read(want)
+                    got = _fill(handle, memoryview(buffer)[len(carry) :])
                 except (OSError, EOFError, zlib.error) as exc:
                     raise SeedError(f"{self.path}: cannot read: {reason(exc)}") from None
-                at_eof = len(data) < want
+                at_eof = got < want
+                del buffer[len(carry) + got :]
                 if first:
-                    data = data.removeprefix(BOM)
+                    if buffer.startswith(BOM):
+                        del buffer[: len(BOM)]
                     first = False
-                buffer = carry + data
-                arr = np.frombuffer(buffer, dtype=np.uint8)
-                if not at_eof:
-                    cut = last_record_end(buffer)
-                    if cut == 0:
-                        if len(buffer) > MAX_RECORD_BYTES:
-                            raise SeedError(
-                                f"{self.path}:{line}: a record longer than "
-                                f"{MAX_RECORD_BYTES >> 20} MB (is a quote left open?)"
-                            )
-                        carry, want = buffer, want * 2
-                        continue
-                    want = BLOCK_BYTES
-                    yield arr[:cut], line, False
-                    line += int(np.count_nonzero(arr[:cut] == LF))
-                    carry = buffer[cut:]
-                else:
-                    yield arr, line, True
+                if at_eof:
+                    yield buffer, line, None, True
                     return
+                cut = last_record_end(buffer)
+                if cut == 0:
+                    if len(buffer) > MAX_RECORD_BYTES:
+                        raise SeedError(
+                            f"{self.path}:{line}: a record longer than "
+                            f"{MAX_RECORD_BYTES >> 20} MB (is a quote left open?)"
+                        )
+                    carry, want = bytes(buffer), want * 2
+                    continue
+                want = BLOCK_BYTES
+                carry = bytes(buffer[cut:])
+                del buffer[cut:]
+                newlines = int(np.count_nonzero(np.frombuffer(buffer, dtype=np.uint8) == LF))
+                yield buffer, line, newlines, False
+                line += newlines
 
     def read_header(self) -> list[str] | None:
         """The header's column names alone (None: the file has no readable header)."""
@@ -293,73 +332,116 @@ class CsvReader:
             break
         return self.header
 
-    def pieces(self, header_only: bool = False) -> Iterator[CsvPiece]:
-        """The file's rows in pieces; the header is read from the first block.
-
-        ``header_only`` stops once the header is read, before any row is parsed.
-
-        One loop over the blocks on purpose (a little over 60 lines): the
-        header, the fast path and the exact scan share the block's line count.
-        """
-        n_fields = 0
-        for buf, base_line, at_eof in self._blocks():
+    def _bodies(self, header_only: bool) -> Iterator[tuple[bytearray, int, int | None, bool]]:
+        """The blocks after the header, as :meth:`_blocks` gives them; the header is read
+        from the first. A file of only a header gives one empty block."""
+        for data, base_line, newlines, at_eof in self._blocks():
             if self.header is None:
-                if len(buf) == 0:
+                if len(data) == 0:
                     self.header_problem = "empty_file"
                     return
-                start, stop, self.crlf_header = first_record(buf)
+                start, stop, self.crlf_header = first_record(data)
                 try:
-                    self.header = parse_header(buf[start:stop].tobytes(), self.sep)
+                    self.header = parse_header(data[start:stop], self.sep)
                 except UnicodeDecodeError:
                     self.header_problem = "encoding"
                     return
                 except csv.Error:
                     # A whole file of bare-CR line endings reads as one record.
-                    bare_cr = CR in buf[start:stop] and LF not in buf[start:stop]
+                    bare_cr = CR in data[start:stop] and LF not in data[start:stop]
                     self.header_problem = "line_endings" if bare_cr else "csv_format"
                     return
-                n_fields = len(self.header)
                 if header_only:
                     return
                 rest = stop + (2 if self.crlf_header else 1)
-                if rest >= len(buf):
-                    yield CsvPiece(_no_rows(n_fields), np.zeros(0, np.int64))
+                if rest >= len(data):
+                    yield bytearray(), base_line, 0, at_eof
                     continue
-                base_line += int(np.count_nonzero(buf[:rest] == LF))
-                buf = buf[rest:]
-            if len(buf) == 0:
-                continue
-            fast = fast_parse(buf, base_line, n_fields, self.sep)
-            if fast is not None:
-                for first in range(0, fast.table.num_rows, self.chunk_rows):
-                    yield CsvPiece(
-                        fast.table.slice(first, self.chunk_rows),
-                        fast.lines[first : first + self.chunk_rows],
-                    )
-                continue
-            records = find_records(buf, base_line, at_eof)
-            problems = record_problems(buf, records, n_fields, self.crlf_header, self.sep)
-            keep = np.ones(len(records.starts), dtype=bool)
-            if problems:
-                keep[list(problems)] = False
-            for first in range(0, len(records.starts), self.chunk_rows):
-                part = slice(first, first + self.chunk_rows)
-                sub = Records(
-                    records.starts[part],
-                    records.stops[part],
-                    records.lines[part],
-                    records.crlf[part],
-                    0,
-                    False,
+                header_lines = data.count(b"\n", 0, rest)
+                base_line += header_lines
+                newlines = None if newlines is None else newlines - header_lines
+                data = data[rest:]
+            if len(data):
+                yield data, base_line, newlines, at_eof
+
+    def pieces(self, header_only: bool = False) -> Iterator[CsvPiece]:
+        """The file's rows in pieces; the header is read from the first block.
+
+        ``header_only`` stops once the header is read, before any row is parsed.
+        """
+        for data, base_line, newlines, at_eof in self._bodies(header_only):
+            yield from self._parse(data, base_line, newlines, at_eof)
+
+    def deferred_pieces(self) -> Iterator[CsvPiece | Callable[[], CsvPiece]]:
+        """:meth:`pieces`, with each block after the first that holds at most
+        ``chunk_rows`` records given as a call that parses it into one piece.
+
+        The blocks are cut here, in file order, with their first line; the calls
+        are independent, so threads can parse blocks side by side.
+        """
+        first = True
+        for data, base_line, newlines, at_eof in self._bodies(False):
+            records = data.count(b"\n") + 1 if newlines is None else newlines
+            if first or not data or records > self.chunk_rows:
+                yield from self._parse(data, base_line, newlines, at_eof)
+            else:
+                yield partial(self._parse_one, data, base_line, newlines, at_eof)
+            first = False
+
+    def _parse_one(
+        self, data: bytearray, base_line: int, newlines: int | None, at_eof: bool
+    ) -> CsvPiece:
+        """One block (of at most ``chunk_rows`` records) as one piece."""
+        found = list(self._parse(data, base_line, newlines, at_eof))
+        if len(found) == 1:
+            return found[0]
+        n_fields = len(self.header or ())
+        return CsvPiece(
+            pa.concat_tables([p.table for p in found]) if found else _no_rows(n_fields),
+            np.concatenate([p.lines for p in found]) if found else np.zeros(0, np.int64),
+            [problem for p in found for problem in p.problems],
+        )
+
+    def _parse(
+        self, data: bytearray, base_line: int, newlines: int | None, at_eof: bool
+    ) -> Iterator[CsvPiece]:
+        """The records of one block after the header, in pieces of at most ``chunk_rows``."""
+        n_fields = len(self.header or ())
+        if not data:
+            yield CsvPiece(_no_rows(n_fields), np.zeros(0, np.int64))
+            return
+        fast = fast_parse(data, base_line, n_fields, self.sep, newlines)
+        if fast is not None:
+            for first in range(0, fast.table.num_rows, self.chunk_rows):
+                yield CsvPiece(
+                    fast.table.slice(first, self.chunk_rows),
+                    fast.lines[first : first + self.chunk_rows],
                 )
-                try:
-                    table = parse_records(buf, sub, keep[part], n_fields, self.sep)
-                except (pa.ArrowException, csv.Error, UnicodeDecodeError) as exc:
-                    line = int(sub.lines[0]) if len(sub.lines) else base_line
-                    raise SeedError(f"{self.path}:{line}: cannot parse CSV: {exc}") from None
-                found = [
-                    RecordProblem(int(records.lines[i]), *problems[i])
-                    for i in range(first, min(first + self.chunk_rows, len(records.starts)))
-                    if i in problems
-                ]
-                yield CsvPiece(table, sub.lines[keep[part]], found)
+            return
+        buf = np.frombuffer(data, dtype=np.uint8)
+        records = find_records(buf, base_line, at_eof)
+        problems = record_problems(buf, records, n_fields, self.crlf_header, self.sep)
+        keep = np.ones(len(records.starts), dtype=bool)
+        if problems:
+            keep[list(problems)] = False
+        for first in range(0, len(records.starts), self.chunk_rows):
+            part = slice(first, first + self.chunk_rows)
+            sub = Records(
+                records.starts[part],
+                records.stops[part],
+                records.lines[part],
+                records.crlf[part],
+                0,
+                False,
+            )
+            try:
+                table = parse_records(buf, sub, keep[part], n_fields, self.sep)
+            except (pa.ArrowException, csv.Error, UnicodeDecodeError) as exc:
+                line = int(sub.lines[0]) if len(sub.lines) else base_line
+                raise SeedError(f"{self.path}:{line}: cannot parse CSV: {exc}") from None
+            found = [
+                RecordProblem(int(records.lines[i]), *problems[i])
+                for i in range(first, min(first + self.chunk_rows, len(records.starts)))
+                if i in problems
+            ]
+            yield CsvPiece(table, sub.lines[keep[part]], found)

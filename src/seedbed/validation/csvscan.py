@@ -75,9 +75,9 @@ def find_records(buf: np.ndarray, base_line: int, at_eof: bool) -> Records:
     )
 
 
-def last_record_end(data: bytes) -> int:
+def last_record_end(data: bytes | bytearray) -> int:
     """Bytes up to and including the last newline outside quotes (0: none yet)."""
-    quotes_total = data.count(b'"')
+    quotes_total = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == QUOTE))
     end = len(data)
     quotes_after = 0
     while True:
@@ -118,6 +118,23 @@ def stray_quotes(buf: np.ndarray, quotes: np.ndarray, sep: int = COMMA) -> np.nd
     ok = np.where(opening, boundary_before | prev_is_quote, boundary_after | next_is_quote)
     result: np.ndarray = quotes[~ok]
     return result
+
+
+def plain_quotes(buf: np.ndarray, quotes: np.ndarray, sep: int = COMMA) -> bool:
+    """Whether no quote is stray (:func:`stray_quotes` finds none), for a block of whole
+    records without a carriage return that ends in a line feed.
+
+    The common case is cheap: when no two quotes are adjacent, each even-numbered quote
+    must follow a separator, a line feed or the start, and each odd-numbered one precede
+    a separator or a line feed. Adjacent quotes (``""``) take the full check.
+    """
+    if not len(quotes):
+        return True
+    if bool((np.diff(quotes) == 1).any()):
+        return not len(stray_quotes(buf, quotes, sep))
+    before = buf[quotes[0::2] - 1]  # at the start, index -1 is the final line feed
+    after = buf[quotes[1::2] + 1]  # the final byte is a line feed, never a quote
+    return bool(((before == sep) | (before == LF)).all() and ((after == sep) | (after == LF)).all())
 
 
 def _bare_carriage_returns(buf: np.ndarray, records: Records) -> np.ndarray:

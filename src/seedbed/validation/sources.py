@@ -333,11 +333,15 @@ def read_seed_pieces(
     """:func:`read_seed_chunks` in two steps: each piece parsed, and a call that types it.
 
     The calls are independent of each other, so threads can type pieces side
-    by side while this iterator parses the next (reading stays in file order).
+    by side while this iterator reads the next (reading stays in file order);
+    a format may leave parsing a piece to its call, too.
     """
     spec = table_spec(source.table)
     usable: dict[str, int] = {}
-    for piece in source.format.pieces(chunk_rows):
+    for piece in source.format.deferred_pieces(chunk_rows):
+        if callable(piece):  # parsed by the call, on the thread that types it
+            yield partial(_parsed_typed, spec, piece, dict(usable))
+            continue
         head = ValidationReport()
         if piece.header_problem is not None:
             head = ValidationReport.from_rows(
@@ -365,6 +369,12 @@ def read_seed_pieces(
                 # Names no column and holds no row (an empty JSON Lines file): nothing is missing.
                 head = ValidationReport()
         yield partial(_typed, spec, piece, dict(usable), head)
+
+
+def _parsed_typed(
+    spec: TableSpec, parse: Callable[[], RawPiece], usable: dict[str, int]
+) -> SeedChunk:
+    return _typed(spec, parse(), usable, ValidationReport())
 
 
 def _typed(

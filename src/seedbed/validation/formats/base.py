@@ -127,6 +127,10 @@ class SeedFormat(ABC):
     def pieces(self, chunk_rows: int) -> Iterator[RawPiece]:
         """The rows in pieces of at most ``chunk_rows``; the first carries the header."""
 
+    def deferred_pieces(self, chunk_rows: int) -> Iterator[RawPiece | Callable[[], RawPiece]]:
+        """:meth:`pieces`, where a piece after the first may be a call that reads it."""
+        return iter(self.pieces(chunk_rows))
+
     @abstractmethod
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
         """The bytes COPY reads with :attr:`copy_options`, in bounded blocks."""

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, BinaryIO, ClassVar
 
 import sqlalchemy as sa
 
 from seedbed.lazymodules import lazy_module
-from seedbed.validation.csvread import BOM, CsvReader
+from seedbed.validation.csvread import BOM, CsvPiece, CsvReader
 from seedbed.validation.csvscan import COMMA
 from seedbed.validation.formats.base import (
     FileFormat,
@@ -67,9 +68,17 @@ class CsvFile(FileFormat):
         return tuple(self._reader(1).read_header() or ())
 
     def pieces(self, chunk_rows: int) -> Iterator[RawPiece]:
+        for piece in self.deferred_pieces(chunk_rows):
+            yield piece() if callable(piece) else piece
+
+    def deferred_pieces(self, chunk_rows: int) -> Iterator[RawPiece | Callable[[], RawPiece]]:
+        """:meth:`pieces`, with blocks after the first parsed when called (on any thread)."""
         reader = self._reader(chunk_rows)
         first = True
-        for piece in reader.pieces():
+        for piece in reader.deferred_pieces():
+            if callable(piece):
+                yield partial(self._raw, piece)
+                continue
             yield RawPiece(
                 self.label,
                 self.unit,
@@ -88,6 +97,10 @@ class CsvFile(FileFormat):
                 header=[],
                 header_problem=reader.header_problem or "empty_file",
             )
+
+    def _raw(self, parse: Callable[[], CsvPiece]) -> RawPiece:
+        piece = parse()
+        return RawPiece(self.label, self.unit, piece.table, piece.lines, problems=piece.problems)
 
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
         """The file's bytes in blocks, without a UTF-8 BOM (COPY would take it as data)."""
