@@ -164,8 +164,19 @@ def _matches(arr: pa.Array, pattern: str, fast: bool = False) -> np.ndarray:
     return np.asarray(result.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A string array's value offsets (``len(arr) + 1`` of them, into the data) and data bytes."""
+    _, offsets_buffer, data_buffer = arr.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer else np.zeros(0, np.uint8)
+    return offsets, data
+
+
 def _has_nul(arr: pa.Array, fast: bool) -> np.ndarray:
     if fast:
+        offsets, data = _buffers(arr)
+        if not len(arr) or not (data[offsets[0] : offsets[-1]] == 0).any():
+            return np.zeros(len(arr), dtype=bool)  # no NUL byte in any value
         found = _series(arr).str.contains("\x00", literal=True).fill_null(False)
         return np.asarray(found.to_numpy(), dtype=bool)
     return np.asarray(
@@ -187,9 +198,7 @@ def _calendar_ok_bytes(arr: pa.Array, ok: np.ndarray) -> np.ndarray:
     year, month and day at bytes 0-3, 5-6 and 8-9 of every ``ok`` value."""
     if arr.type != pa.string():
         arr = arr.cast(pa.string())
-    _, offsets_buffer, data_buffer = arr.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[arr.offset : arr.offset + len(arr)]
-    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    offsets, data = _buffers(arr)
     where = np.flatnonzero(ok)
     digits = data[offsets[where].astype(np.int64)[:, None] + np.arange(10)].astype(np.int64) - 48
     y = digits[:, :4] @ np.array([1000, 100, 10, 1])
@@ -392,6 +401,12 @@ def _json_objects(series: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
     return _text_series(values, series.index), bad
 
 
+def _longest(arr: pa.Array) -> int:
+    """An upper bound of the values' lengths in characters: their longest in bytes."""
+    offsets, _ = _buffers(arr)
+    return int(np.diff(offsets).max()) if len(arr) else 0
+
+
 def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = True) -> Coerced:
     """Read ``series`` as ``column``; cells that cannot be read are NA and marked ``bad``.
 
@@ -402,7 +417,11 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
     if arr is not None:
         values, bad = _from_text(column, arr, series.index, columnar)
         message = type_message(column)
-        if column.kind == k.TEXT and column.max_length is not None:
+        if (
+            column.kind == k.TEXT
+            and column.max_length is not None
+            and _longest(arr) > column.max_length
+        ):
             too_long = (values.str.len() > column.max_length).fillna(False).to_numpy(dtype=bool)
             if too_long.any():
                 values = values.mask(too_long)
