@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -186,7 +187,12 @@ def _has_nul(arr: pa.Array, fast: bool) -> np.ndarray:
 
 
 def _null_mask(arr: pa.Array) -> np.ndarray:
-    return np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if not arr.null_count:
+        return np.zeros(len(arr), dtype=bool)
+    valid = np.frombuffer(arr.buffers()[0], dtype=np.uint8)
+    bits = np.unpackbits(valid, bitorder="little")[arr.offset : arr.offset + len(arr)]
+    result: np.ndarray = bits == 0
+    return result
 
 
 def _text_series(arr: pa.Array, index: pd.Index) -> pd.Series:
@@ -236,22 +242,165 @@ _MIN_US = np.datetime64("0001-01-01T00:00:00", "us")
 _MAX_US = np.datetime64("9999-12-31T23:59:59.999999", "us")
 
 
-def _timestamps(
-    arr: pa.Array, index: pd.Index, *, tz: bool, fast: bool
-) -> tuple[pd.Series, np.ndarray]:
+def _stamp_micros(arr: pa.Array, *, tz: bool, fast: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's microseconds since the epoch (0 where unreadable), and which are readable."""
     pattern = TIMESTAMPTZ_PATTERN if tz else TIMESTAMP_PATTERN
-    present = ~_null_mask(arr)
     ok = _calendar_ok(arr, _matches(arr, pattern, fast), fast)
     if not tz:  # PostgreSQL ignores an offset given to a timestamp without time zone
         arr = pc.replace_substring_regex(arr, r"^([^T ]+[T ][0-9:.]+)" + _OFFSET + "$", r"\1")
     target = pa.timestamp("us", tz="UTC") if tz else pa.timestamp("us")
     readable = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
-    stamps = readable.cast(target)
-    raw = stamps.cast(pa.int64()).to_numpy(zero_copy_only=False)
-    as_us = np.asarray(raw, dtype="float64")
+    raw = readable.cast(target).cast(pa.int64())
+    as_us = np.asarray(raw.to_numpy(zero_copy_only=False), dtype="float64")
     in_range = (as_us >= _MIN_US.astype("int64")) & (as_us <= _MAX_US.astype("int64"))
     ok = ok & in_range
-    stamps = pc.if_else(pa.array(ok), stamps, pa.scalar(None, target))
+    micros = np.asarray(raw.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.where(ok, micros, 0), ok
+
+
+#: The layouts :func:`_one_layout_stamps` reads: a date, then optionally a time
+#: (seconds, fraction) and an offset, ASCII digits only.
+_STAMP_LAYOUT = re.compile(
+    rb"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    rb"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
+)
+
+
+def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Lookups for :func:`_one_layout_stamps`: two ASCII digits (as a little-endian
+    ``uint16``) to their value; per year 0-9999, days from 1970-01-01 to its first
+    day and whether it is a leap year; per month 0-99, its days in a common year."""
+    pairs = np.arange(65536)
+    low, high = pairs & 255, pairs >> 8  # the first byte is the low one
+    two_digits = ((low - 48) * 10 + high - 48).astype(np.int32)
+    years = np.arange(10000)
+    leap = ((years % 4 == 0) & (years % 100 != 0)) | (years % 400 == 0)
+    start = np.concatenate([[0], np.cumsum(365 + leap[:-1])]) - 719162  # 0001 -> 1970
+    start -= 366  # year 0 (a leap year) comes first
+    month_days = np.zeros(100, dtype=np.int64)
+    month_days[1:13] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    return two_digits, start.astype(np.int64), leap, month_days
+
+
+_TWO_DIGITS, _YEAR_START, _LEAP, _MONTH_DAYS = _tables()
+_MONTH_START = np.concatenate([[0, 0], np.cumsum(_MONTH_DAYS[1:12])])  # before month m
+
+
+def _one_layout_stamps(
+    arr: pa.Array, present: np.ndarray, *, tz: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`_stamp_micros` from the Arrow bytes, for the values laid out as the first one.
+
+    A value has the first one's layout when it has its length, ASCII digits where
+    it has them and its other characters (``T`` or a space between date and time,
+    ``+`` or ``-`` before an offset). Of those, the ones whose fields are in range
+    (the ranges of the patterns, and a day that exists in its month) are read by
+    arithmetic on the digits. Returns (laid out, microseconds, readable), or None
+    when the first value's layout is not one the pattern could accept.
+    """
+    offsets, data = _buffers(arr)
+    held = np.flatnonzero(present)
+    if not len(held):
+        return None
+    lengths = np.diff(offsets)
+    size = int(lengths[held[0]])
+    sample = data[offsets[held[0]] : offsets[held[0]] + size].tobytes()
+    layout = _STAMP_LAYOUT.fullmatch(sample)
+    if layout is None or (tz and (layout[2] is None or layout[4] is None)):
+        return None
+    rows = np.flatnonzero(present & (lengths == size))
+    count = len(rows)
+    if count * size == offsets[-1] - offsets[0]:  # those values are all the bytes
+        matrix = data[offsets[0] : offsets[-1]].reshape(count, size)
+    else:
+        matrix = data[offsets[rows].astype(np.int64)[:, None] + np.arange(size)]
+
+    def at(position: int, dtype: str = "u1") -> np.ndarray:
+        """The byte (``u1``) or two bytes (``<u2``) at ``position`` of every row, in place."""
+        return np.ndarray((count,), dtype, matrix, position, (size,))
+
+    def pair(position: int) -> np.ndarray:
+        return np.take(_TWO_DIGITS, at(position, "<u2"))
+
+    # Every byte in its range (a digit, or the sample's character) in one pass.
+    sign = layout.start(4) if layout[4] is not None and layout[4] != b"Z" else -1
+    expected = np.frombuffer(sample, dtype=np.uint8)
+    digit = (expected >= ord("0")) & (expected <= ord("9"))
+    low = np.where(digit, ord("0"), expected).astype(np.uint8)
+    span = np.where(digit, 9, 0).astype(np.uint8)
+    either = {10: b"T ", sign: b"+-"} if size > 10 else {}
+    for position in either:
+        if position >= 0:
+            low[position], span[position] = 0, 255
+    fits = np.ones(count, dtype=bool)
+    outside = (matrix - low) > span
+    if np.count_nonzero(outside):
+        fits[np.flatnonzero(outside) // size] = False
+    for position, pair_of in either.items():
+        if position >= 0:
+            fits &= (at(position) == pair_of[0]) | (at(position) == pair_of[1])
+    year = pair(0) * 100 + pair(2)
+    month, day = pair(5), pair(8)
+    leap = np.take(_LEAP, year, mode="clip")  # clipped: rows that do not fit
+    month_days = np.take(_MONTH_DAYS, month, mode="clip") + (leap & (month == 2))
+    ok = fits & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
+    days = np.take(_YEAR_START, year, mode="clip") + np.take(_MONTH_START, month, mode="clip")
+    days += (leap & (month > 2)) + day - 1
+    seconds = days * 86400
+    if layout[1] is not None:
+        hour, minute = pair(11), pair(14)
+        ok &= (hour <= 23) & (minute <= 59)
+        seconds += hour * 3600 + minute * 60
+    if layout[2] is not None:
+        second = pair(17)
+        ok &= second <= 59
+        seconds += second
+    micros = seconds * 1_000_000
+    fraction = layout[3]
+    if fraction is not None:
+        part = np.zeros(count, dtype=np.int64)
+        for position in range(20, 19 + len(fraction), 2):
+            if position + 1 < 19 + len(fraction):
+                part = part * 100 + pair(position)
+            else:
+                part = part * 10 + at(position) - ord("0")
+        micros += part * 10 ** (7 - len(fraction))
+    if sign >= 0:
+        shift = pair(sign + 1).astype(np.int64) * 60
+        ok &= shift <= 15 * 60
+        if size - sign > 3:
+            minutes = pair(size - 2)
+            ok &= minutes <= 59
+            shift += minutes
+        if tz:
+            micros -= np.where(at(sign) == ord("-"), -shift, shift) * 60_000_000
+    ok &= (micros >= _MIN_US.astype("int64")) & (micros <= _MAX_US.astype("int64"))
+    micros[~ok] = 0
+    if count == len(arr):
+        return fits, micros, ok
+    laid_out = np.zeros(len(arr), dtype=bool)
+    laid_out[rows] = fits
+    readable = np.zeros(len(arr), dtype=bool)
+    readable[rows] = ok
+    all_micros = np.zeros(len(arr), dtype=np.int64)
+    all_micros[rows] = micros
+    return laid_out, all_micros, readable
+
+
+def _timestamps(
+    arr: pa.Array, index: pd.Index, *, tz: bool, fast: bool
+) -> tuple[pd.Series, np.ndarray]:
+    present = ~_null_mask(arr)
+    found = _one_layout_stamps(arr, present, tz=tz) if fast else None
+    if found is None:
+        micros, ok = _stamp_micros(arr, tz=tz, fast=fast)
+    else:
+        laid_out, micros, ok = found
+        rest = np.flatnonzero(present & ~laid_out)
+        if len(rest):  # laid out otherwise: each read as the reference reads it
+            micros[rest], ok[rest] = _stamp_micros(arr.take(rest), tz=tz, fast=fast)
+    target = pa.timestamp("us", tz="UTC") if tz else pa.timestamp("us")
+    stamps = pa.array(micros, type=pa.int64(), mask=~ok).cast(target)
     values = pd.Series(stamps.to_pandas(), index=index)
     values = values.astype(pd.DatetimeTZDtype("us", "UTC") if tz else "datetime64[us]")
     return values, present & ~ok
