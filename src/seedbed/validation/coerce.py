@@ -93,11 +93,11 @@ _MESSAGES = {
 
 #: Every kind that has a Polars form (the test compares them all with the reference).
 POLARS_KINDS = frozenset(
-    {k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE, k.INTEGER, k.NUMERIC, k.UUID, k.TEXT, k.INET}
+    {k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE, k.INTEGER, k.NUMERIC, k.UUID, k.TEXT, k.INET, k.BOOLEAN}
 )
 #: The kinds that use it: those it makes cheaper. Short values (integers) are read
 #: faster by pyarrow's kernels than they are handed to Polars.
-COLUMNAR_KINDS = frozenset({k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE, k.UUID, k.TEXT})
+COLUMNAR_KINDS = frozenset({k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE, k.UUID, k.TEXT, k.BOOLEAN})
 
 _TRUE = pa.array(["true", "t"])
 _FALSE = pa.array(["false", "f"])
@@ -186,6 +186,28 @@ def _has_nul(arr: pa.Array, fast: bool) -> np.ndarray:
     )
 
 
+def _boolean_words(arr: pa.Array, present: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Which values are ``true`` or ``t``, and which ``false`` or ``f``, from the Arrow bytes:
+    each value's first four bytes read as one little-endian ``uint32``."""
+    offsets, data = _buffers(arr)
+    if len(data) < 5:
+        return None
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    words = np.take(np.ndarray((len(data) - 3,), "<u4", data, 0, (1,)), starts, mode="clip")
+    first = np.take(data, starts, mode="clip")
+    single = present & (lengths == 1)
+    is_true = (single & (first == ord("t"))) | (
+        present & (lengths == 4) & (words == int.from_bytes(b"true", "little"))
+    )
+    is_false = (single & (first == ord("f"))) | (
+        present
+        & (lengths == 5)
+        & (words == int.from_bytes(b"fals", "little"))
+        & (np.take(data, starts + 4, mode="clip") == ord("e"))
+    )
+    return is_true, is_false
+
+
 def _null_mask(arr: pa.Array) -> np.ndarray:
     if not arr.null_count:
         return np.zeros(len(arr), dtype=bool)
@@ -240,6 +262,7 @@ def _calendar_ok(arr: pa.Array, ok: np.ndarray, fast: bool = False) -> np.ndarra
 
 _MIN_US = np.datetime64("0001-01-01T00:00:00", "us")
 _MAX_US = np.datetime64("9999-12-31T23:59:59.999999", "us")
+_NAT = np.iinfo(np.int64).min  # NaT's microseconds
 
 
 def _stamp_micros(arr: pa.Array, *, tz: bool, fast: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -399,10 +422,8 @@ def _timestamps(
         rest = np.flatnonzero(present & ~laid_out)
         if len(rest):  # laid out otherwise: each read as the reference reads it
             micros[rest], ok[rest] = _stamp_micros(arr.take(rest), tz=tz, fast=fast)
-    target = pa.timestamp("us", tz="UTC") if tz else pa.timestamp("us")
-    stamps = pa.array(micros, type=pa.int64(), mask=~ok).cast(target)
-    values = pd.Series(stamps.to_pandas(), index=index)
-    values = values.astype(pd.DatetimeTZDtype("us", "UTC") if tz else "datetime64[us]")
+    stamps = pd.DatetimeIndex(np.where(ok, micros, _NAT).view("M8[us]"))
+    values = pd.Series(stamps.tz_localize("UTC") if tz else stamps, index=index)
     return values, present & ~ok
 
 
@@ -491,11 +512,16 @@ def _from_text(
             arr = pc.if_else(pa.array(~bad), arr, pa.scalar(None, pa.string()))
         return _text_series(arr, index), bad
     if kind == k.BOOLEAN:
-        is_true = pc.is_in(arr, value_set=_TRUE).fill_null(False)
-        is_false = pc.is_in(arr, value_set=_FALSE).fill_null(False)
-        ok = np.asarray(pc.or_(is_true, is_false).to_numpy(zero_copy_only=False), dtype=bool)
-        values = pc.if_else(pa.array(ok), is_true, pa.scalar(None, pa.bool_()))
-        return pd.Series(values.to_pandas(), index=index, dtype="boolean"), present & ~ok
+        words = _boolean_words(arr, present) if fast else None
+        if words is None:
+            is_true = pc.is_in(arr, value_set=_TRUE).fill_null(False)
+            is_false = pc.is_in(arr, value_set=_FALSE).fill_null(False)
+            words = (
+                np.asarray(is_true.to_numpy(zero_copy_only=False), dtype=bool),
+                np.asarray(is_false.to_numpy(zero_copy_only=False), dtype=bool),
+            )
+        truth, ok = words[0], words[0] | words[1]
+        return pd.Series(pd.arrays.BooleanArray(truth, ~ok), index=index), present & ~ok
     if kind in (k.TIMESTAMPTZ, k.TIMESTAMP):
         return _timestamps(arr, index, tz=kind == k.TIMESTAMPTZ, fast=fast)
     if kind == k.DATE:
