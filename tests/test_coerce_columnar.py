@@ -9,6 +9,8 @@ values, and the forms PostgreSQL itself exports.
 from __future__ import annotations
 
 import csv
+import random
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -112,6 +114,12 @@ OTHER = [
     "true",
     "false",
     "TRUE",
+    "tru",
+    "fals",
+    "truee",
+    "falsE",
+    "t ",
+    " f",
     "yes",
     "1",
     "d0d4808f-f4e5-4b75-8b20-10d8edefc2f2",
@@ -191,6 +199,83 @@ def test_columnar_typing_reads_every_cell_as_the_reference(
     assert np.array_equal(fast.bad, reference.bad)
     pd.testing.assert_series_equal(fast.values, reference.values)
     assert (fast.rule, fast.message) == (reference.rule, reference.message)
+    sliced = series.iloc[5:]  # an Arrow array that starts inside its buffers
+    _assert_same(coerce_column(column, sliced), coerce_column(column, sliced, columnar=False))
+
+
+def _assert_same(fast: coerce.Coerced, reference: coerce.Coerced) -> None:
+    assert np.array_equal(fast.bad, reference.bad)
+    pd.testing.assert_series_equal(fast.values, reference.values)
+    assert (fast.rule, fast.message) == (reference.rule, reference.message)
+
+
+def _stamps(count: int, seed: int) -> list[str]:
+    """Timestamps of many layouts, with fields in and out of range."""
+    pick = random.Random(seed)
+    found = []
+    for _ in range(count):
+        year = pick.choice([1, 2, 1969, 1970, 2000, 2024, 2100, 9999, pick.randint(0, 9999)])
+        month, day = (
+            pick.randint(0, 13),
+            pick.choice([0, 1, 28, 29, 30, 31, 32, pick.randint(1, 9)]),
+        )
+        hour, minute, second = pick.randint(0, 24), pick.randint(0, 60), pick.randint(0, 60)
+        digits = pick.randint(1, 7)
+        fraction = pick.choice(["", "." + str(pick.randint(0, 10**digits - 1)).zfill(digits)])
+        offset = pick.choice(
+            ["Z", "+00", "-00", "+05:30", "-0800", "+15:59", "-16", "z", "", "+05:60"]
+        )
+        separator = pick.choice("T ")
+        found.append(
+            f"{year:04d}-{month:02d}-{day:02d}{separator}{hour:02d}:{minute:02d}:{second:02d}"
+            f"{fraction}{offset}"
+        )
+    return found
+
+
+def _layouts() -> list[list[str]]:
+    """The corpus and generated timestamps grouped by layout (digits in the same places)."""
+    groups: dict[str, list[str]] = {}
+    for value in [*VALUES, *_stamps(400, 1)]:
+        groups.setdefault(re.sub("[0-9]", "0", value), []).append(value)
+    return list(groups.values())
+
+
+@pytest.mark.parametrize("kind", [kinds.TIMESTAMPTZ, kinds.TIMESTAMP])
+def test_timestamps_of_each_layout_are_read_from_their_bytes_as_the_reference(kind: str) -> None:
+    """A column of one layout goes the byte path (its first value sets the layout)."""
+    column = COLUMNS[kind]
+    for group in _layouts():
+        series = pd.Series([None, *group, None, *reversed(group)], dtype="str")
+        _assert_same(coerce_column(column, series), coerce_column(column, series, columnar=False))
+
+
+@pytest.mark.parametrize("kind", [kinds.TIMESTAMPTZ, kinds.TIMESTAMP])
+def test_a_column_of_one_layout_is_read_without_the_reference(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pick = random.Random(2)
+    stamps = [
+        f"{pick.choice([1, 1900, 2000, 2024, 2100, 9999]):04d}-{pick.randint(1, 12):02d}-"
+        f"{pick.choice([1, 28, 29, 30, 31]):02d} {pick.randint(0, 23):02d}:"
+        f"{pick.randint(0, 59):02d}:{pick.randint(0, 59):02d}.{pick.randint(0, 999999):06d}Z"
+        for _ in range(300)
+    ]
+    series = pd.Series([*stamps[:100], None, *stamps[100:]], dtype="str")
+    reference = coerce_column(COLUMNS[kind], series, columnar=False)
+    read = []
+    monkeypatch.setattr(coerce, "_stamp_micros", lambda arr, **_: read.append(arr))
+    fast = coerce_column(COLUMNS[kind], series)
+    assert read == []
+    _assert_same(fast, reference)
+    assert reference.bad.any() and not reference.bad.all()  # 29th-31st of short months
+
+
+def test_text_without_nul_characters_is_read_as_the_reference() -> None:
+    series = pd.Series([v for v in VALUES if "\x00" not in v] + [None], dtype="str")
+    fast = coerce_column(COLUMNS[kinds.TEXT], series)
+    _assert_same(fast, coerce_column(COLUMNS[kinds.TEXT], series, columnar=False))
+    assert not fast.bad.any()
 
 
 def test_the_corpora_hold_readable_and_unreadable_values_of_each_kind() -> None:
