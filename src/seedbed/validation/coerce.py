@@ -290,19 +290,20 @@ _STAMP_LAYOUT = re.compile(
 
 
 def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Lookups for :func:`_one_layout_stamps`: two ASCII digits (as a little-endian
-    ``uint16``) to their value; per year 0-9999, days from 1970-01-01 to its first
+    """Lookups for :func:`_one_layout_stamps`: two bytes (as a little-endian ``uint16``)
+    to their value as ASCII digits, else 10 000; per year 0-9999, days from 1970-01-01 to its first
     day and whether it is a leap year; per month 0-99, its days in a common year."""
     pairs = np.arange(65536)
     low, high = pairs & 255, pairs >> 8  # the first byte is the low one
-    two_digits = ((low - 48) * 10 + high - 48).astype(np.int32)
+    digits = (low >= 48) & (low <= 57) & (high >= 48) & (high <= 57)
+    two_digits = np.where(digits, (low - 48) * 10 + high - 48, 10_000)
     years = np.arange(10000)
     leap = ((years % 4 == 0) & (years % 100 != 0)) | (years % 400 == 0)
     start = np.concatenate([[0], np.cumsum(365 + leap[:-1])]) - 719162  # 0001 -> 1970
     start -= 366  # year 0 (a leap year) comes first
     month_days = np.zeros(100, dtype=np.int64)
     month_days[1:13] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-    return two_digits, start.astype(np.int64), leap, month_days
+    return two_digits.astype(np.int32), start.astype(np.int64), leap, month_days
 
 
 _TWO_DIGITS, _YEAR_START, _LEAP, _MONTH_DAYS = _tables()
@@ -343,60 +344,65 @@ def _one_layout_stamps(
         return np.ndarray((count,), dtype, matrix, position, (size,))
 
     def pair(position: int) -> np.ndarray:
+        """The two digits at ``position`` as a number; 100 or more where one is not a digit."""
         return np.take(_TWO_DIGITS, at(position, "<u2"))
 
-    # Every byte in its range (a digit, or the sample's character) in one pass.
+    # Every byte is checked once: the sample's other characters here, the digits
+    # by the range each field is checked against below (all below 100).
     sign = layout.start(4) if layout[4] is not None and layout[4] != b"Z" else -1
-    expected = np.frombuffer(sample, dtype=np.uint8)
-    digit = (expected >= ord("0")) & (expected <= ord("9"))
-    low = np.where(digit, ord("0"), expected).astype(np.uint8)
-    span = np.where(digit, 9, 0).astype(np.uint8)
-    either = {10: b"T ", sign: b"+-"} if size > 10 else {}
-    for position in either:
-        if position >= 0:
-            low[position], span[position] = 0, 255
     fits = np.ones(count, dtype=bool)
-    outside = (matrix - low) > span
-    if np.count_nonzero(outside):
-        fits[np.flatnonzero(outside) // size] = False
-    for position, pair_of in either.items():
-        if position >= 0:
-            fits &= (at(position) == pair_of[0]) | (at(position) == pair_of[1])
-    year = pair(0) * 100 + pair(2)
-    month, day = pair(5), pair(8)
+    for position, char in enumerate(sample):
+        if not 48 <= char <= 57 and position not in (10, sign):
+            fits &= at(position) == char
+    for position, either in ((10, b"T "), (sign, b"+-")):
+        if 0 <= position < size:
+            fits &= (at(position) == either[0]) | (at(position) == either[1])
+    centuries, years, month, day = pair(0), pair(2), pair(5), pair(8)
+    fits &= (centuries < 100) & (years < 100) & (month < 100) & (day < 100)
+    year = centuries * 100 + years
     leap = np.take(_LEAP, year, mode="clip")  # clipped: rows that do not fit
     month_days = np.take(_MONTH_DAYS, month, mode="clip") + (leap & (month == 2))
-    ok = fits & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
+    ok = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
     days = np.take(_YEAR_START, year, mode="clip") + np.take(_MONTH_START, month, mode="clip")
     days += (leap & (month > 2)) + day - 1
-    seconds = days * 86400
+    of_day = np.zeros(count, dtype=np.int32)  # seconds
     if layout[1] is not None:
         hour, minute = pair(11), pair(14)
+        fits &= (hour < 100) & (minute < 100)
         ok &= (hour <= 23) & (minute <= 59)
-        seconds += hour * 3600 + minute * 60
+        of_day += hour * 3600 + minute * 60
     if layout[2] is not None:
         second = pair(17)
+        fits &= second < 100
         ok &= second <= 59
-        seconds += second
-    micros = seconds * 1_000_000
+        of_day += second
+    micros = (days * 86400 + of_day) * 1_000_000
     fraction = layout[3]
     if fraction is not None:
-        part = np.zeros(count, dtype=np.int64)
+        part = np.zeros(count, dtype=np.int32)
         for position in range(20, 19 + len(fraction), 2):
             if position + 1 < 19 + len(fraction):
-                part = part * 100 + pair(position)
+                digits = pair(position)
+                part = part * 100 + digits
             else:
-                part = part * 10 + at(position) - ord("0")
+                digit_and_zero = at(position).astype(np.uint16) | ord("0") << 8
+                digits = np.take(_TWO_DIGITS, digit_and_zero) // 10  # the last, odd digit
+                part = part * 10 + digits
+            fits &= digits < 100
         micros += part * 10 ** (7 - len(fraction))
     if sign >= 0:
-        shift = pair(sign + 1).astype(np.int64) * 60
-        ok &= shift <= 15 * 60
+        hours = pair(sign + 1)
+        fits &= hours < 100
+        ok &= hours <= 15
+        shift = hours.astype(np.int64) * 60
         if size - sign > 3:
             minutes = pair(size - 2)
+            fits &= minutes < 100
             ok &= minutes <= 59
             shift += minutes
         if tz:
             micros -= np.where(at(sign) == ord("-"), -shift, shift) * 60_000_000
+    ok &= fits
     ok &= (micros >= _MIN_US.astype("int64")) & (micros <= _MAX_US.astype("int64"))
     micros[~ok] = 0
     if count == len(arr):
