@@ -271,6 +271,31 @@ def test_a_column_of_one_layout_is_read_without_the_reference(
     assert reference.bad.any() and not reference.bad.all()  # 29th-31st of short months
 
 
+def test_uuids_are_read_from_their_bytes_as_the_reference() -> None:
+    pick = random.Random(3)
+    uuids = [
+        "-".join(f"{pick.getrandbits(4 * n):0{n}x}" for n in (8, 4, 4, 4, 12)) for _ in range(60)
+    ]
+    spoilt = []
+    for position in range(36):  # each place: a wrong byte, and a hex digit or a dash swapped in
+        for char in ("g", "-", "A", "é", "\x00"):
+            spoilt.append(uuids[position][:position] + char + uuids[position][position + 1 :])
+    hex_for_dash = uuids[0][:8] + "a" + uuids[0][9:]
+    dash_for_hex = uuids[1][:9] + "-" + uuids[1][10:]
+    both = [hex_for_dash, dash_for_hex, uuids[2].upper(), uuids[3][:35]]  # counts that even out
+    column = COLUMNS[kinds.UUID]
+    for values in (
+        [*uuids, None, *spoilt, *both],
+        both,
+        uuids,
+        [hex_for_dash, uuids[4][:-1] + "z"],
+    ):
+        series = pd.Series(values, dtype="str")
+        fast = coerce_column(column, series)
+        _assert_same(fast, coerce_column(column, series, columnar=False))
+    assert fast.bad.tolist() == [True, True]
+
+
 def test_text_without_nul_characters_is_read_as_the_reference() -> None:
     series = pd.Series([v for v in VALUES if "\x00" not in v] + [None], dtype="str")
     fast = coerce_column(COLUMNS[kinds.TEXT], series)

@@ -99,6 +99,7 @@ POLARS_KINDS = frozenset(
 #: faster by pyarrow's kernels than they are handed to Polars.
 COLUMNAR_KINDS = frozenset({k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE, k.UUID, k.TEXT, k.BOOLEAN})
 
+_TEXT = pd.StringDtype(storage="pyarrow", na_value=np.nan)  # pandas' default ``str``
 _TRUE = pa.array(["true", "t"])
 _FALSE = pa.array(["false", "f"])
 
@@ -206,6 +207,34 @@ def _boolean_words(arr: pa.Array, present: np.ndarray) -> tuple[np.ndarray, np.n
         & (np.take(data, starts + 4, mode="clip") == ord("e"))
     )
     return is_true, is_false
+
+
+#: Byte to 1 for an ASCII hex digit, 0 else.
+_HEX = np.zeros(256, dtype=np.uint8)
+_HEX[np.frombuffer(b"0123456789abcdefABCDEF", dtype=np.uint8)] = 1
+_UUID_DASHES = (8, 13, 18, 23)
+
+
+def _uuid_bytes(arr: pa.Array, present: np.ndarray) -> np.ndarray:
+    """The present values not in the 8-4-4-4-12 hex form, from the Arrow bytes: a value
+    fits when it has 36 bytes, dashes where the form has them and hex digits elsewhere."""
+    offsets, data = _buffers(arr)
+    rows = np.flatnonzero(present & (np.diff(offsets) == 36))
+    if len(rows) * 36 == offsets[-1] - offsets[0]:  # those values are all the bytes
+        matrix = data[offsets[0] : offsets[-1]].reshape(len(rows), 36)
+    else:
+        matrix = data[offsets[rows].astype(np.int64)[:, None] + np.arange(36)]
+    fits = np.ones(len(rows), dtype=bool)
+    for position in _UUID_DASHES:
+        fits &= matrix[:, position] == ord("-")
+    hex_digits = np.take(_HEX, matrix)
+    if not fits.all() or np.count_nonzero(hex_digits) != 32 * len(rows):  # 32 when all fit
+        not_hex = np.flatnonzero(hex_digits.reshape(-1) == 0)
+        not_hex = not_hex[~np.isin(not_hex % 36, _UUID_DASHES)]
+        fits[not_hex // 36] = False
+    bad = present.copy()
+    bad[rows[fits]] = False
+    return bad
 
 
 def _null_mask(arr: pa.Array) -> np.ndarray:
@@ -494,9 +523,10 @@ def _integers(arr: pa.Array, column: ColumnSpec, fast: bool) -> tuple[pa.Array, 
 
 
 def _from_text(
-    column: ColumnSpec, arr: pa.Array, index: pd.Index, columnar: bool
+    column: ColumnSpec, arr: pa.Array, source: pd.Series, columnar: bool
 ) -> tuple[pd.Series, np.ndarray]:
-    kind = column.kind
+    """``source`` read as ``column``; ``arr``: its values as a pyarrow string array."""
+    kind, index = column.kind, source.index
     fast = columnar and kind in COLUMNAR_KINDS
     present = ~_null_mask(arr)
     if kind in (k.TEXT, k.JSON, k.ENUM, k.UUID, k.NUMERIC, k.INET):
@@ -507,7 +537,7 @@ def _from_text(
             member = pc.is_in(arr, value_set=allowed).fill_null(False)
             bad = present & ~np.asarray(member.to_numpy(zero_copy_only=False), dtype=bool)
         elif kind == k.UUID:
-            bad = present & ~_matches(arr, UUID_PATTERN, fast)
+            bad = _uuid_bytes(arr, present) if fast else present & ~_matches(arr, UUID_PATTERN)
         elif kind == k.NUMERIC:
             bad = present & ~_matches(arr, NUMERIC_PATTERN, fast)
         elif kind == k.INET:
@@ -516,6 +546,8 @@ def _from_text(
             bad = _json(arr)
         if bad.any():
             arr = pc.if_else(pa.array(~bad), arr, pa.scalar(None, pa.string()))
+        elif source.dtype == _TEXT:  # the values as they came, without a copy
+            return pd.Series(source.array, index=index), bad
         return _text_series(arr, index), bad
     if kind == k.BOOLEAN:
         words = _boolean_words(arr, present) if fast else None
@@ -596,7 +628,7 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
     rule = "enum" if column.kind == k.ENUM else "type"
     arr = _string_array(series)
     if arr is not None:
-        values, bad = _from_text(column, arr, series.index, columnar)
+        values, bad = _from_text(column, arr, series, columnar)
         message = type_message(column)
         if (
             column.kind == k.TEXT
