@@ -177,7 +177,8 @@ def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 def _has_nul(arr: pa.Array, fast: bool) -> np.ndarray:
     if fast:
         offsets, data = _buffers(arr)
-        if not len(arr) or not (data[offsets[0] : offsets[-1]] == 0).any():
+        values = data[offsets[0] : offsets[-1]]
+        if not len(values) or values.min() > 0:
             return np.zeros(len(arr), dtype=bool)  # no NUL byte in any value
         found = _series(arr).str.contains("\x00", literal=True).fill_null(False)
         return np.asarray(found.to_numpy(), dtype=bool)
@@ -352,21 +353,22 @@ def _one_layout_stamps(
     when the first value's layout is not one the pattern could accept.
     """
     offsets, data = _buffers(arr)
-    held = np.flatnonzero(present)
-    if not len(held):
+    first = int(np.argmax(present))
+    if not present[first]:
         return None
     lengths = np.diff(offsets)
-    size = int(lengths[held[0]])
-    sample = data[offsets[held[0]] : offsets[held[0]] + size].tobytes()
+    size = int(lengths[first])
+    sample = data[offsets[first] : offsets[first] + size].tobytes()
     layout = _STAMP_LAYOUT.fullmatch(sample)
     if layout is None or (tz and (layout[2] is None or layout[4] is None)):
         return None
-    rows = np.flatnonzero(present & (lengths == size))
-    count = len(rows)
+    same = present & (lengths == size)
+    count = int(np.count_nonzero(same))
+    rows = np.flatnonzero(same) if count < len(arr) else slice(None)
     if count * size == offsets[-1] - offsets[0]:  # those values are all the bytes
         matrix = data[offsets[0] : offsets[-1]].reshape(count, size)
     else:
-        matrix = data[offsets[rows].astype(np.int64)[:, None] + np.arange(size)]
+        matrix = data[offsets[:-1][rows].astype(np.int64)[:, None] + np.arange(size)]
 
     def at(position: int, dtype: str = "u1") -> np.ndarray:
         """The byte (``u1``) or two bytes (``<u2``) at ``position`` of every row, in place."""
