@@ -296,6 +296,13 @@ def test_uuids_are_read_from_their_bytes_as_the_reference() -> None:
     assert fast.bad.tolist() == [True, True]
 
 
+@pytest.mark.parametrize("values", [[], [None], [None, None], [""], ["", None], ["x"]])
+def test_empty_and_null_columns_are_read_as_the_reference(values: list[str | None]) -> None:
+    for column in COLUMNS.values():
+        series = pd.Series(values, dtype="str")
+        _assert_same(coerce_column(column, series), coerce_column(column, series, columnar=False))
+
+
 def test_text_without_nul_characters_is_read_as_the_reference() -> None:
     series = pd.Series([v for v in VALUES if "\x00" not in v] + [None], dtype="str")
     fast = coerce_column(COLUMNS[kinds.TEXT], series)

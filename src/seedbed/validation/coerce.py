@@ -360,9 +360,9 @@ def _one_layout_stamps(
     when the first value's layout is not one the pattern could accept.
     """
     offsets, data = _buffers(arr)
-    first = int(np.argmax(present))
-    if not present[first]:
+    if not present.any():
         return None
+    first = int(np.argmax(present))
     lengths = np.diff(offsets)
     size = int(lengths[first])
     sample = data[offsets[first] : offsets[first] + size].tobytes()
