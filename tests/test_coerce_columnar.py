@@ -271,6 +271,32 @@ def test_a_column_of_one_layout_is_read_without_the_reference(
     assert reference.bad.any() and not reference.bad.all()  # 29th-31st of short months
 
 
+def test_a_postgresql_export_is_read_in_a_few_layouts_from_its_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL leaves out a fraction's trailing zeros: each length is a layout."""
+    pick = random.Random(4)
+    stamps = []
+    for digits in [6] * 60 + [5] * 20 + [4] * 5 + [0] * 5 + [3, 2]:
+        fraction = f".{pick.randint(1, 9) * 10 ** (digits - 1):0{digits}d}" if digits else ""
+        stamps.append(
+            f"2024-{pick.randint(1, 12):02d}-{pick.randint(1, 28):02d} 10:00:00{fraction}+00"
+        )
+    common = stamps[:-2]
+    pick.shuffle(common)
+    series = pd.Series([None, *common, *stamps[-2:]], dtype="str")  # the rarest last
+    column = COLUMNS[kinds.TIMESTAMPTZ]
+    reference = coerce_column(column, series, columnar=False)
+    read: list[int] = []
+    original = coerce._stamp_micros
+    monkeypatch.setattr(
+        coerce, "_stamp_micros", lambda arr, **kw: read.append(len(arr)) or original(arr, **kw)
+    )
+    _assert_same(coerce_column(column, series), reference)
+    assert not reference.bad[1:].any()
+    assert read == [2]  # four layouts from the bytes, the two rarest by the reference
+
+
 def test_uuids_are_read_from_their_bytes_as_the_reference() -> None:
     pick = random.Random(3)
     uuids = [

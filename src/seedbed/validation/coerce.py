@@ -454,18 +454,30 @@ def _one_layout_stamps(
     return laid_out, all_micros, readable
 
 
+#: How many layouts of timestamps one column is read in from its bytes.
+_LAYOUTS = 4
+
+
 def _timestamps(
     arr: pa.Array, index: pd.Index, *, tz: bool, fast: bool
 ) -> tuple[pd.Series, np.ndarray]:
     present = ~_null_mask(arr)
-    found = _one_layout_stamps(arr, present, tz=tz) if fast else None
-    if found is None:
+    if not fast:
         micros, ok = _stamp_micros(arr, tz=tz, fast=fast)
     else:
-        laid_out, micros, ok = found
-        rest = np.flatnonzero(present & ~laid_out)
-        if len(rest):  # laid out otherwise: each read as the reference reads it
-            micros[rest], ok[rest] = _stamp_micros(arr.take(rest), tz=tz, fast=fast)
+        micros = np.zeros(len(arr), dtype=np.int64)
+        ok = np.zeros(len(arr), dtype=bool)
+        rest = present.copy()
+        for _ in range(_LAYOUTS):  # e.g. fractions with trailing zeros left out
+            found = _one_layout_stamps(arr, rest, tz=tz)
+            if found is None:
+                break
+            laid_out, layout_micros, layout_ok = found
+            micros[laid_out], ok[laid_out] = layout_micros[laid_out], layout_ok[laid_out]
+            rest &= ~laid_out
+        left = np.flatnonzero(rest)
+        if len(left):  # each read as the reference reads it
+            micros[left], ok[left] = _stamp_micros(arr.take(left), tz=tz, fast=fast)
     stamps = pd.DatetimeIndex(np.where(ok, micros, _NAT).view("M8[us]"))
     values = pd.Series(stamps.tz_localize("UTC") if tz else stamps, index=index)
     return values, present & ~ok
