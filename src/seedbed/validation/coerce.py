@@ -356,8 +356,9 @@ def _one_layout_stamps(
     it has them and its other characters (``T`` or a space between date and time,
     ``+`` or ``-`` before an offset). Of those, the ones whose fields are in range
     (the ranges of the patterns, and a day that exists in its month) are read by
-    arithmetic on the digits. Returns (laid out, microseconds, readable), or None
-    when the first value's layout is not one the pattern could accept.
+    arithmetic on the digits. Returns (laid out, microseconds (0 where not
+    readable), readable), or None when the first present value's layout is not one
+    the pattern could accept.
     """
     offsets, data = _buffers(arr)
     if not present.any():
@@ -469,11 +470,12 @@ def _timestamps(
         ok = np.zeros(len(arr), dtype=bool)
         rest = present.copy()
         for _ in range(_LAYOUTS):  # e.g. fractions with trailing zeros left out
-            found = _one_layout_stamps(arr, rest, tz=tz)
+            found = _one_layout_stamps(arr, rest, tz=tz) if rest.any() else None
             if found is None:
                 break
-            laid_out, layout_micros, layout_ok = found
-            micros[laid_out], ok[laid_out] = layout_micros[laid_out], layout_ok[laid_out]
+            laid_out, layout_micros, layout_ok = found  # 0 and False outside the layout
+            micros += layout_micros
+            ok |= layout_ok
             rest &= ~laid_out
         left = np.flatnonzero(rest)
         if len(left):  # each read as the reference reads it
