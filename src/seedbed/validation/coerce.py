@@ -327,17 +327,18 @@ _STAMP_LAYOUT = re.compile(
 
 
 def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Lookups for :func:`_one_layout_stamps`: two bytes (as a little-endian ``uint16``)
-    to their value as ASCII digits, else 10 000; per year 0-9999, days from 1970-01-01 to its first
-    day and whether it is a leap year; per month 0-99, its days in a common year."""
+    """Lookups for :func:`_one_layout_stamps`: two bytes (as a little-endian
+    ``uint16``) to their value as ASCII digits, else 10 000; per year 0-9999, the
+    days from 1970-01-01 to its first day and whether it is a leap year; per
+    month 0-99, its days in a common year (0 for no month)."""
     pairs = np.arange(65536)
     low, high = pairs & 255, pairs >> 8  # the first byte is the low one
     digits = (low >= 48) & (low <= 57) & (high >= 48) & (high <= 57)
     two_digits = np.where(digits, (low - 48) * 10 + high - 48, 10_000)
     years = np.arange(10000)
     leap = ((years % 4 == 0) & (years % 100 != 0)) | (years % 400 == 0)
-    start = np.concatenate([[0], np.cumsum(365 + leap[:-1])]) - 719162  # 0001 -> 1970
-    start -= 366  # year 0 (a leap year) comes first
+    start = np.concatenate([[0], np.cumsum(365 + leap[:-1])])  # days since 0000-01-01
+    start -= 719528  # 0000-01-01 to 1970-01-01
     month_days = np.zeros(100, dtype=np.int64)
     month_days[1:13] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
     return two_digits.astype(np.int32), start.astype(np.int64), leap, month_days
@@ -383,7 +384,7 @@ def _one_layout_stamps(
         return np.ndarray((count,), dtype, matrix, position, (size,))
 
     def pair(position: int) -> np.ndarray:
-        """The two digits at ``position`` as a number; 100 or more where one is not a digit."""
+        """The two digits at ``position`` as a number; 10 000 where one is not a digit."""
         return np.take(_TWO_DIGITS, at(position, "<u2"))
 
     # Every byte is checked once: the sample's other characters here, the digits
