@@ -9,6 +9,8 @@ values, and the forms PostgreSQL itself exports.
 from __future__ import annotations
 
 import csv
+import random
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -112,6 +114,12 @@ OTHER = [
     "true",
     "false",
     "TRUE",
+    "tru",
+    "fals",
+    "truee",
+    "falsE",
+    "t ",
+    " f",
     "yes",
     "1",
     "d0d4808f-f4e5-4b75-8b20-10d8edefc2f2",
@@ -191,6 +199,141 @@ def test_columnar_typing_reads_every_cell_as_the_reference(
     assert np.array_equal(fast.bad, reference.bad)
     pd.testing.assert_series_equal(fast.values, reference.values)
     assert (fast.rule, fast.message) == (reference.rule, reference.message)
+    sliced = series.iloc[5:]  # an Arrow array that starts inside its buffers
+    _assert_same(coerce_column(column, sliced), coerce_column(column, sliced, columnar=False))
+
+
+def _assert_same(fast: coerce.Coerced, reference: coerce.Coerced) -> None:
+    assert np.array_equal(fast.bad, reference.bad)
+    pd.testing.assert_series_equal(fast.values, reference.values)
+    assert (fast.rule, fast.message) == (reference.rule, reference.message)
+
+
+def _stamps(count: int, seed: int) -> list[str]:
+    """Timestamps of many layouts, with fields in and out of range."""
+    pick = random.Random(seed)
+    found = []
+    for _ in range(count):
+        year = pick.choice([1, 2, 1969, 1970, 2000, 2024, 2100, 9999, pick.randint(0, 9999)])
+        month, day = (
+            pick.randint(0, 13),
+            pick.choice([0, 1, 28, 29, 30, 31, 32, pick.randint(1, 9)]),
+        )
+        hour, minute, second = pick.randint(0, 24), pick.randint(0, 60), pick.randint(0, 60)
+        digits = pick.randint(1, 7)
+        fraction = pick.choice(["", "." + str(pick.randint(0, 10**digits - 1)).zfill(digits)])
+        offset = pick.choice(
+            ["Z", "+00", "-00", "+05:30", "-0800", "+15:59", "-16", "z", "", "+05:60"]
+        )
+        separator = pick.choice("T ")
+        found.append(
+            f"{year:04d}-{month:02d}-{day:02d}{separator}{hour:02d}:{minute:02d}:{second:02d}"
+            f"{fraction}{offset}"
+        )
+    return found
+
+
+def _layouts() -> list[list[str]]:
+    """The corpus and generated timestamps grouped by layout (digits in the same places)."""
+    groups: dict[str, list[str]] = {}
+    for value in [*VALUES, *_stamps(400, 1)]:
+        groups.setdefault(re.sub("[0-9]", "0", value), []).append(value)
+    return list(groups.values())
+
+
+@pytest.mark.parametrize("kind", [kinds.TIMESTAMPTZ, kinds.TIMESTAMP])
+def test_timestamps_of_each_layout_are_read_from_their_bytes_as_the_reference(kind: str) -> None:
+    """A column of one layout goes the byte path (its first value sets the layout)."""
+    column = COLUMNS[kind]
+    for group in _layouts():
+        series = pd.Series([None, *group, None, *reversed(group)], dtype="str")
+        _assert_same(coerce_column(column, series), coerce_column(column, series, columnar=False))
+
+
+@pytest.mark.parametrize("kind", [kinds.TIMESTAMPTZ, kinds.TIMESTAMP])
+def test_a_column_of_one_layout_is_read_without_the_reference(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pick = random.Random(2)
+    stamps = [
+        f"{pick.choice([1, 1900, 2000, 2024, 2100, 9999]):04d}-{pick.randint(1, 12):02d}-"
+        f"{pick.choice([1, 28, 29, 30, 31]):02d} {pick.randint(0, 23):02d}:"
+        f"{pick.randint(0, 59):02d}:{pick.randint(0, 59):02d}.{pick.randint(0, 999999):06d}Z"
+        for _ in range(300)
+    ]
+    series = pd.Series([*stamps[:100], None, *stamps[100:]], dtype="str")
+    reference = coerce_column(COLUMNS[kind], series, columnar=False)
+    read = []
+    monkeypatch.setattr(coerce, "_stamp_micros", lambda arr, **_: read.append(arr))
+    fast = coerce_column(COLUMNS[kind], series)
+    assert read == []
+    _assert_same(fast, reference)
+    assert reference.bad.any() and not reference.bad.all()  # 29th-31st of short months
+
+
+def test_a_postgresql_export_is_read_in_a_few_layouts_from_its_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL leaves out a fraction's trailing zeros: each length is a layout."""
+    pick = random.Random(4)
+    stamps = []
+    for digits in [6] * 60 + [5] * 20 + [4] * 5 + [0] * 5 + [3, 2]:
+        fraction = f".{pick.randint(1, 9) * 10 ** (digits - 1):0{digits}d}" if digits else ""
+        stamps.append(
+            f"2024-{pick.randint(1, 12):02d}-{pick.randint(1, 28):02d} 10:00:00{fraction}+00"
+        )
+    common = stamps[:-2]
+    pick.shuffle(common)
+    series = pd.Series([None, *common, *stamps[-2:]], dtype="str")  # the rarest last
+    column = COLUMNS[kinds.TIMESTAMPTZ]
+    reference = coerce_column(column, series, columnar=False)
+    read: list[int] = []
+    original = coerce._stamp_micros
+    monkeypatch.setattr(
+        coerce, "_stamp_micros", lambda arr, **kw: read.append(len(arr)) or original(arr, **kw)
+    )
+    _assert_same(coerce_column(column, series), reference)
+    assert not reference.bad[1:].any()
+    assert read == [2]  # four layouts from the bytes, the two rarest by the reference
+
+
+def test_uuids_are_read_from_their_bytes_as_the_reference() -> None:
+    pick = random.Random(3)
+    uuids = [
+        "-".join(f"{pick.getrandbits(4 * n):0{n}x}" for n in (8, 4, 4, 4, 12)) for _ in range(60)
+    ]
+    spoilt = []
+    for position in range(36):  # each place: a wrong byte, and a hex digit or a dash swapped in
+        for char in ("g", "-", "A", "é", "\x00"):
+            spoilt.append(uuids[position][:position] + char + uuids[position][position + 1 :])
+    hex_for_dash = uuids[0][:8] + "a" + uuids[0][9:]
+    dash_for_hex = uuids[1][:9] + "-" + uuids[1][10:]
+    both = [hex_for_dash, dash_for_hex, uuids[2].upper(), uuids[3][:35]]  # counts that even out
+    column = COLUMNS[kinds.UUID]
+    for values in (
+        [*uuids, None, *spoilt, *both],
+        both,
+        uuids,
+        [hex_for_dash, uuids[4][:-1] + "z"],
+    ):
+        series = pd.Series(values, dtype="str")
+        fast = coerce_column(column, series)
+        _assert_same(fast, coerce_column(column, series, columnar=False))
+    assert fast.bad.tolist() == [True, True]
+
+
+@pytest.mark.parametrize("values", [[], [None], [None, None], [""], ["", None], ["x"]])
+def test_empty_and_null_columns_are_read_as_the_reference(values: list[str | None]) -> None:
+    for column in COLUMNS.values():
+        series = pd.Series(values, dtype="str")
+        _assert_same(coerce_column(column, series), coerce_column(column, series, columnar=False))
+
+
+def test_text_without_nul_characters_is_read_as_the_reference() -> None:
+    series = pd.Series([v for v in VALUES if "\x00" not in v] + [None], dtype="str")
+    fast = coerce_column(COLUMNS[kinds.TEXT], series)
+    _assert_same(fast, coerce_column(COLUMNS[kinds.TEXT], series, columnar=False))
+    assert not fast.bad.any()
 
 
 def test_the_corpora_hold_readable_and_unreadable_values_of_each_kind() -> None:

@@ -24,10 +24,16 @@ lists the same cases:
 
 Two engines give the same verdicts: the pyarrow kernels above are the
 reference (``columnar=False``); by default the kinds in :data:`COLUMNAR_KINDS`
-decide which cells are readable with Polars expressions instead (the same
-regular expressions and NUL search) and read the calendar from the Arrow
-buffers, then still cast the readable cells with pyarrow, so the values are
-the same. ``tests/test_coerce_columnar.py`` compares both on every corpus.
+take a faster road to the same cells and values. Most read the Arrow buffers
+with NumPy: text is searched for a NUL byte once (each value only when one is
+found); booleans compare each value's first bytes; a uuid needs 36 bytes with
+dashes in place and hex digits elsewhere; timestamps laid out as the column's
+first one (same length, digits and separators in the same places) have their
+fields checked against the pattern's ranges and the calendar and are turned
+into microseconds by arithmetic, while values laid out otherwise are read by
+the reference. Dates use Polars expressions (the same regular expressions) and
+the calendar from the buffers. ``tests/test_coerce_columnar.py`` compares both
+on every corpus.
 
 The result keeps the values that could be read (typed: ``boolean``,
 ``datetime64[us, UTC]``, ``Int64``; text kinds stay ``str``) and marks the
@@ -38,6 +44,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -90,14 +97,16 @@ _MESSAGES = {
 }
 
 
-#: Every kind that has a Polars form (the test compares them all with the reference).
+#: Every kind that has a faster form (Polars expressions or the Arrow buffers read with
+#: NumPy; the test compares them all with the reference).
 POLARS_KINDS = frozenset(
-    {k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE, k.INTEGER, k.NUMERIC, k.UUID, k.TEXT, k.INET}
+    {k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE, k.INTEGER, k.NUMERIC, k.UUID, k.TEXT, k.INET, k.BOOLEAN}
 )
 #: The kinds that use it: those it makes cheaper. Short values (integers) are read
 #: faster by pyarrow's kernels than they are handed to Polars.
-COLUMNAR_KINDS = frozenset({k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE, k.UUID, k.TEXT})
+COLUMNAR_KINDS = frozenset({k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE, k.UUID, k.TEXT, k.BOOLEAN})
 
+_TEXT = pd.StringDtype(storage="pyarrow", na_value=np.nan)  # pandas' default ``str``
 _TRUE = pa.array(["true", "t"])
 _FALSE = pa.array(["false", "f"])
 
@@ -164,8 +173,20 @@ def _matches(arr: pa.Array, pattern: str, fast: bool = False) -> np.ndarray:
     return np.asarray(result.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A string array's value offsets (``len(arr) + 1`` of them, into the data) and data bytes."""
+    _, offsets_buffer, data_buffer = arr.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer else np.zeros(0, np.uint8)
+    return offsets, data
+
+
 def _has_nul(arr: pa.Array, fast: bool) -> np.ndarray:
     if fast:
+        offsets, data = _buffers(arr)
+        values = data[offsets[0] : offsets[-1]]
+        if not len(values) or values.min() > 0:
+            return np.zeros(len(arr), dtype=bool)  # no NUL byte in any value
         found = _series(arr).str.contains("\x00", literal=True).fill_null(False)
         return np.asarray(found.to_numpy(), dtype=bool)
     return np.asarray(
@@ -174,8 +195,63 @@ def _has_nul(arr: pa.Array, fast: bool) -> np.ndarray:
     )
 
 
+def _boolean_words(arr: pa.Array, present: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Which values are ``true`` or ``t``, and which ``false`` or ``f``, from the Arrow bytes:
+    each value's first four bytes read as one little-endian ``uint32``."""
+    offsets, data = _buffers(arr)
+    if len(data) < 5:
+        return None
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    words = np.take(np.ndarray((len(data) - 3,), "<u4", data, 0, (1,)), starts, mode="clip")
+    first = np.take(data, starts, mode="clip")
+    single = present & (lengths == 1)
+    is_true = (single & (first == ord("t"))) | (
+        present & (lengths == 4) & (words == int.from_bytes(b"true", "little"))
+    )
+    is_false = (single & (first == ord("f"))) | (
+        present
+        & (lengths == 5)
+        & (words == int.from_bytes(b"fals", "little"))
+        & (np.take(data, starts + 4, mode="clip") == ord("e"))
+    )
+    return is_true, is_false
+
+
+#: Byte to 1 for an ASCII hex digit, 0 else.
+_HEX = np.zeros(256, dtype=np.uint8)
+_HEX[np.frombuffer(b"0123456789abcdefABCDEF", dtype=np.uint8)] = 1
+_UUID_DASHES = (8, 13, 18, 23)
+
+
+def _uuid_bytes(arr: pa.Array, present: np.ndarray) -> np.ndarray:
+    """The present values not in the 8-4-4-4-12 hex form, from the Arrow bytes: a value
+    fits when it has 36 bytes, dashes where the form has them and hex digits elsewhere."""
+    offsets, data = _buffers(arr)
+    rows = np.flatnonzero(present & (np.diff(offsets) == 36))
+    if len(rows) * 36 == offsets[-1] - offsets[0]:  # those values are all the bytes
+        matrix = data[offsets[0] : offsets[-1]].reshape(len(rows), 36)
+    else:
+        matrix = data[offsets[rows].astype(np.int64)[:, None] + np.arange(36)]
+    fits = np.ones(len(rows), dtype=bool)
+    for position in _UUID_DASHES:
+        fits &= matrix[:, position] == ord("-")
+    hex_digits = np.take(_HEX, matrix)
+    if not fits.all() or np.count_nonzero(hex_digits) != 32 * len(rows):  # 32 when all fit
+        not_hex = np.flatnonzero(hex_digits.reshape(-1) == 0)
+        not_hex = not_hex[~np.isin(not_hex % 36, _UUID_DASHES)]
+        fits[not_hex // 36] = False
+    bad = present.copy()
+    bad[rows[fits]] = False
+    return bad
+
+
 def _null_mask(arr: pa.Array) -> np.ndarray:
-    return np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if not arr.null_count:
+        return np.zeros(len(arr), dtype=bool)
+    valid = np.frombuffer(arr.buffers()[0], dtype=np.uint8)
+    bits = np.unpackbits(valid, bitorder="little")[arr.offset : arr.offset + len(arr)]
+    result: np.ndarray = bits == 0
+    return result
 
 
 def _text_series(arr: pa.Array, index: pd.Index) -> pd.Series:
@@ -187,9 +263,7 @@ def _calendar_ok_bytes(arr: pa.Array, ok: np.ndarray) -> np.ndarray:
     year, month and day at bytes 0-3, 5-6 and 8-9 of every ``ok`` value."""
     if arr.type != pa.string():
         arr = arr.cast(pa.string())
-    _, offsets_buffer, data_buffer = arr.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[arr.offset : arr.offset + len(arr)]
-    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    offsets, data = _buffers(arr)
     where = np.flatnonzero(ok)
     digits = data[offsets[where].astype(np.int64)[:, None] + np.arange(10)].astype(np.int64) - 48
     y = digits[:, :4] @ np.array([1000, 100, 10, 1])
@@ -225,26 +299,190 @@ def _calendar_ok(arr: pa.Array, ok: np.ndarray, fast: bool = False) -> np.ndarra
 
 _MIN_US = np.datetime64("0001-01-01T00:00:00", "us")
 _MAX_US = np.datetime64("9999-12-31T23:59:59.999999", "us")
+_NAT = np.iinfo(np.int64).min  # NaT's microseconds
 
 
-def _timestamps(
-    arr: pa.Array, index: pd.Index, *, tz: bool, fast: bool
-) -> tuple[pd.Series, np.ndarray]:
+def _stamp_micros(arr: pa.Array, *, tz: bool, fast: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's microseconds since the epoch (0 where unreadable), and which are readable."""
     pattern = TIMESTAMPTZ_PATTERN if tz else TIMESTAMP_PATTERN
-    present = ~_null_mask(arr)
     ok = _calendar_ok(arr, _matches(arr, pattern, fast), fast)
     if not tz:  # PostgreSQL ignores an offset given to a timestamp without time zone
         arr = pc.replace_substring_regex(arr, r"^([^T ]+[T ][0-9:.]+)" + _OFFSET + "$", r"\1")
     target = pa.timestamp("us", tz="UTC") if tz else pa.timestamp("us")
     readable = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
-    stamps = readable.cast(target)
-    raw = stamps.cast(pa.int64()).to_numpy(zero_copy_only=False)
-    as_us = np.asarray(raw, dtype="float64")
+    raw = readable.cast(target).cast(pa.int64())
+    as_us = np.asarray(raw.to_numpy(zero_copy_only=False), dtype="float64")
     in_range = (as_us >= _MIN_US.astype("int64")) & (as_us <= _MAX_US.astype("int64"))
     ok = ok & in_range
-    stamps = pc.if_else(pa.array(ok), stamps, pa.scalar(None, target))
-    values = pd.Series(stamps.to_pandas(), index=index)
-    values = values.astype(pd.DatetimeTZDtype("us", "UTC") if tz else "datetime64[us]")
+    micros = np.asarray(raw.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.where(ok, micros, 0), ok
+
+
+#: The layouts :func:`_one_layout_stamps` reads: a date, then optionally a time
+#: (seconds, fraction) and an offset, ASCII digits only.
+_STAMP_LAYOUT = re.compile(
+    rb"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    rb"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
+)
+
+
+def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Lookups for :func:`_one_layout_stamps`: two bytes (as a little-endian
+    ``uint16``) to their value as ASCII digits, else 10 000; per year 0-9999, the
+    days from 1970-01-01 to its first day and whether it is a leap year; per
+    month 0-99, its days in a common year (0 for no month)."""
+    pairs = np.arange(65536)
+    low, high = pairs & 255, pairs >> 8  # the first byte is the low one
+    digits = (low >= 48) & (low <= 57) & (high >= 48) & (high <= 57)
+    two_digits = np.where(digits, (low - 48) * 10 + high - 48, 10_000)
+    years = np.arange(10000)
+    leap = ((years % 4 == 0) & (years % 100 != 0)) | (years % 400 == 0)
+    start = np.concatenate([[0], np.cumsum(365 + leap[:-1])])  # days since 0000-01-01
+    start -= 719528  # 0000-01-01 to 1970-01-01
+    month_days = np.zeros(100, dtype=np.int64)
+    month_days[1:13] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    return two_digits.astype(np.int32), start.astype(np.int64), leap, month_days
+
+
+_TWO_DIGITS, _YEAR_START, _LEAP, _MONTH_DAYS = _tables()
+_MONTH_START = np.concatenate([[0, 0], np.cumsum(_MONTH_DAYS[1:12])])  # before month m
+
+
+def _one_layout_stamps(
+    arr: pa.Array, present: np.ndarray, *, tz: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`_stamp_micros` from the Arrow bytes, for the values laid out as the first one.
+
+    A value has the first one's layout when it has its length, ASCII digits where
+    it has them and its other characters (``T`` or a space between date and time,
+    ``+`` or ``-`` before an offset). Of those, the ones whose fields are in range
+    (the ranges of the patterns, and a day that exists in its month) are read by
+    arithmetic on the digits. Returns (laid out, microseconds (0 where not
+    readable), readable), or None when the first present value's layout is not one
+    the pattern could accept.
+    """
+    offsets, data = _buffers(arr)
+    if not present.any():
+        return None
+    first = int(np.argmax(present))
+    lengths = np.diff(offsets)
+    size = int(lengths[first])
+    sample = data[offsets[first] : offsets[first] + size].tobytes()
+    layout = _STAMP_LAYOUT.fullmatch(sample)
+    if layout is None or (tz and (layout[2] is None or layout[4] is None)):
+        return None
+    same = present & (lengths == size)
+    count = int(np.count_nonzero(same))
+    rows = np.flatnonzero(same) if count < len(arr) else slice(None)
+    if count * size == offsets[-1] - offsets[0]:  # those values are all the bytes
+        matrix = data[offsets[0] : offsets[-1]].reshape(count, size)
+    else:
+        matrix = data[offsets[:-1][rows].astype(np.int64)[:, None] + np.arange(size)]
+
+    def at(position: int, dtype: str = "u1") -> np.ndarray:
+        """The byte (``u1``) or two bytes (``<u2``) at ``position`` of every row, in place."""
+        return np.ndarray((count,), dtype, matrix, position, (size,))
+
+    def pair(position: int) -> np.ndarray:
+        """The two digits at ``position`` as a number; 10 000 where one is not a digit."""
+        return np.take(_TWO_DIGITS, at(position, "<u2"))
+
+    # Every byte is checked once: the sample's other characters here, the digits
+    # by the range each field is checked against below (all below 100).
+    sign = layout.start(4) if layout[4] is not None and layout[4] != b"Z" else -1
+    fits = np.ones(count, dtype=bool)
+    for position, char in enumerate(sample):
+        if not 48 <= char <= 57 and position not in (10, sign):
+            fits &= at(position) == char
+    for position, either in ((10, b"T "), (sign, b"+-")):
+        if 0 <= position < size:
+            fits &= (at(position) == either[0]) | (at(position) == either[1])
+    centuries, years, month, day = pair(0), pair(2), pair(5), pair(8)
+    fits &= (centuries < 100) & (years < 100) & (month < 100) & (day < 100)
+    year = centuries * 100 + years
+    leap = np.take(_LEAP, year, mode="clip")  # clipped: rows that do not fit
+    month_days = np.take(_MONTH_DAYS, month, mode="clip") + (leap & (month == 2))
+    ok = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
+    days = np.take(_YEAR_START, year, mode="clip") + np.take(_MONTH_START, month, mode="clip")
+    days += (leap & (month > 2)) + day - 1
+    of_day = np.zeros(count, dtype=np.int32)  # seconds
+    if layout[1] is not None:
+        hour, minute = pair(11), pair(14)
+        fits &= (hour < 100) & (minute < 100)
+        ok &= (hour <= 23) & (minute <= 59)
+        of_day += hour * 3600 + minute * 60
+    if layout[2] is not None:
+        second = pair(17)
+        fits &= second < 100
+        ok &= second <= 59
+        of_day += second
+    micros = (days * 86400 + of_day) * 1_000_000
+    fraction = layout[3]
+    if fraction is not None:
+        part = np.zeros(count, dtype=np.int32)
+        for position in range(20, 19 + len(fraction), 2):
+            if position + 1 < 19 + len(fraction):
+                digits = pair(position)
+                part = part * 100 + digits
+            else:
+                digit_and_zero = at(position).astype(np.uint16) | ord("0") << 8
+                digits = np.take(_TWO_DIGITS, digit_and_zero) // 10  # the last, odd digit
+                part = part * 10 + digits
+            fits &= digits < 100
+        micros += part * 10 ** (7 - len(fraction))
+    if sign >= 0:
+        hours = pair(sign + 1)
+        fits &= hours < 100
+        ok &= hours <= 15
+        shift = hours.astype(np.int64) * 60
+        if size - sign > 3:
+            minutes = pair(size - 2)
+            fits &= minutes < 100
+            ok &= minutes <= 59
+            shift += minutes
+        if tz:
+            micros -= np.where(at(sign) == ord("-"), -shift, shift) * 60_000_000
+    ok &= fits
+    ok &= (micros >= _MIN_US.astype("int64")) & (micros <= _MAX_US.astype("int64"))
+    micros[~ok] = 0
+    if count == len(arr):
+        return fits, micros, ok
+    laid_out = np.zeros(len(arr), dtype=bool)
+    laid_out[rows] = fits
+    readable = np.zeros(len(arr), dtype=bool)
+    readable[rows] = ok
+    all_micros = np.zeros(len(arr), dtype=np.int64)
+    all_micros[rows] = micros
+    return laid_out, all_micros, readable
+
+
+#: How many layouts of timestamps one column is read in from its bytes.
+_LAYOUTS = 4
+
+
+def _timestamps(
+    arr: pa.Array, index: pd.Index, *, tz: bool, fast: bool
+) -> tuple[pd.Series, np.ndarray]:
+    present = ~_null_mask(arr)
+    if not fast:
+        micros, ok = _stamp_micros(arr, tz=tz, fast=fast)
+    else:
+        micros = np.zeros(len(arr), dtype=np.int64)
+        ok = np.zeros(len(arr), dtype=bool)
+        rest = present.copy()
+        for _ in range(_LAYOUTS):  # e.g. fractions with trailing zeros left out
+            found = _one_layout_stamps(arr, rest, tz=tz) if rest.any() else None
+            if found is None:
+                break
+            laid_out, layout_micros, layout_ok = found  # 0 and False outside the layout
+            micros += layout_micros
+            ok |= layout_ok
+            rest &= ~laid_out
+        left = np.flatnonzero(rest)
+        if len(left):  # each read as the reference reads it
+            micros[left], ok[left] = _stamp_micros(arr.take(left), tz=tz, fast=fast)
+    stamps = pd.DatetimeIndex(np.where(ok, micros, _NAT).view("M8[us]"))
+    values = pd.Series(stamps.tz_localize("UTC") if tz else stamps, index=index)
     return values, present & ~ok
 
 
@@ -309,9 +547,10 @@ def _integers(arr: pa.Array, column: ColumnSpec, fast: bool) -> tuple[pa.Array, 
 
 
 def _from_text(
-    column: ColumnSpec, arr: pa.Array, index: pd.Index, columnar: bool
+    column: ColumnSpec, arr: pa.Array, source: pd.Series, columnar: bool
 ) -> tuple[pd.Series, np.ndarray]:
-    kind = column.kind
+    """``source`` read as ``column``; ``arr``: its values as a pyarrow string array."""
+    kind, index = column.kind, source.index
     fast = columnar and kind in COLUMNAR_KINDS
     present = ~_null_mask(arr)
     if kind in (k.TEXT, k.JSON, k.ENUM, k.UUID, k.NUMERIC, k.INET):
@@ -322,7 +561,7 @@ def _from_text(
             member = pc.is_in(arr, value_set=allowed).fill_null(False)
             bad = present & ~np.asarray(member.to_numpy(zero_copy_only=False), dtype=bool)
         elif kind == k.UUID:
-            bad = present & ~_matches(arr, UUID_PATTERN, fast)
+            bad = _uuid_bytes(arr, present) if fast else present & ~_matches(arr, UUID_PATTERN)
         elif kind == k.NUMERIC:
             bad = present & ~_matches(arr, NUMERIC_PATTERN, fast)
         elif kind == k.INET:
@@ -331,13 +570,20 @@ def _from_text(
             bad = _json(arr)
         if bad.any():
             arr = pc.if_else(pa.array(~bad), arr, pa.scalar(None, pa.string()))
+        elif source.dtype == _TEXT:  # the values as they came, without a copy
+            return pd.Series(source.array, index=index), bad
         return _text_series(arr, index), bad
     if kind == k.BOOLEAN:
-        is_true = pc.is_in(arr, value_set=_TRUE).fill_null(False)
-        is_false = pc.is_in(arr, value_set=_FALSE).fill_null(False)
-        ok = np.asarray(pc.or_(is_true, is_false).to_numpy(zero_copy_only=False), dtype=bool)
-        values = pc.if_else(pa.array(ok), is_true, pa.scalar(None, pa.bool_()))
-        return pd.Series(values.to_pandas(), index=index, dtype="boolean"), present & ~ok
+        words = _boolean_words(arr, present) if fast else None
+        if words is None:
+            is_true = pc.is_in(arr, value_set=_TRUE).fill_null(False)
+            is_false = pc.is_in(arr, value_set=_FALSE).fill_null(False)
+            words = (
+                np.asarray(is_true.to_numpy(zero_copy_only=False), dtype=bool),
+                np.asarray(is_false.to_numpy(zero_copy_only=False), dtype=bool),
+            )
+        truth, ok = words[0], words[0] | words[1]
+        return pd.Series(pd.arrays.BooleanArray(truth, ~ok), index=index), present & ~ok
     if kind in (k.TIMESTAMPTZ, k.TIMESTAMP):
         return _timestamps(arr, index, tz=kind == k.TIMESTAMPTZ, fast=fast)
     if kind == k.DATE:
@@ -392,6 +638,12 @@ def _json_objects(series: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
     return _text_series(values, series.index), bad
 
 
+def _longest(arr: pa.Array) -> int:
+    """An upper bound of the values' lengths in characters: their longest in bytes."""
+    offsets, _ = _buffers(arr)
+    return int(np.diff(offsets).max()) if len(arr) else 0
+
+
 def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = True) -> Coerced:
     """Read ``series`` as ``column``; cells that cannot be read are NA and marked ``bad``.
 
@@ -400,9 +652,13 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
     rule = "enum" if column.kind == k.ENUM else "type"
     arr = _string_array(series)
     if arr is not None:
-        values, bad = _from_text(column, arr, series.index, columnar)
+        values, bad = _from_text(column, arr, series, columnar)
         message = type_message(column)
-        if column.kind == k.TEXT and column.max_length is not None:
+        if (
+            column.kind == k.TEXT
+            and column.max_length is not None
+            and _longest(arr) > column.max_length
+        ):
             too_long = (values.str.len() > column.max_length).fillna(False).to_numpy(dtype=bool)
             if too_long.any():
                 values = values.mask(too_long)
