@@ -141,3 +141,13 @@ def test_validating_a_file_imports_neither_the_driver_nor_other_commands(tmp_pat
     loaded = _modules_after(code, tmp_path)
     assert "seedbed.validation.validator" in loaded
     assert not loaded & {"psycopg", "seedbed.cli.db", "seedbed.cli.docs", "seedbed.docs"}
+
+
+def test_the_seedbed_process_returns_freed_memory_but_keeps_settings_given(monkeypatch):
+    from seedbed import cli
+
+    monkeypatch.delenv("_RJEM_MALLOC_CONF", raising=False)
+    monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "250")
+    cli.lean_allocators()
+    assert os.environ["_RJEM_MALLOC_CONF"] == cli.LEAN_ALLOCATORS["_RJEM_MALLOC_CONF"]
+    assert os.environ["MIMALLOC_PURGE_DELAY"] == "250"

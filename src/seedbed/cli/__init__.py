@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import ctypes
 import functools
 import importlib
 import os
@@ -186,12 +187,37 @@ def run() -> NoReturn:
     (``docs/decisions/2026-11-process-start-up.md``). Every thread seedbed
     starts has been joined by then.
     """
+    lean_allocators()
     code = main()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # closed: nothing left to say
             stream.flush()
     atexit._run_exitfuncs()
     os._exit(code)
+
+
+#: The ``seedbed`` process's allocators give freed memory back at once: Arrow's
+#: mimalloc and Polars' jemalloc, which otherwise keep it for a while (and
+#: ``lean_allocators`` caps glibc's per-thread arenas at two).
+LEAN_ALLOCATORS = {
+    "MIMALLOC_PURGE_DELAY": "0",
+    "_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0",
+}
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def lean_allocators() -> None:
+    """Keep the process's peak memory down, before pyarrow and Polars are imported.
+
+    For the ``seedbed`` command only: a notebook that imports seedbed keeps its
+    own allocators. Settings already in the environment win. See
+    ``docs/decisions/2026-12-05-columnar-engine.md`` for what each one saves.
+    """
+    for name, value in LEAN_ALLOCATORS.items():
+        os.environ.setdefault(name, value)
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to cap
+            ctypes.CDLL(None).mallopt(M_ARENA_MAX, 2)
 
 
 def _error(message: str, prefix: str = "seedbed: error: ") -> None:
