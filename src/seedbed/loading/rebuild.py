@@ -226,7 +226,8 @@ class Rebuild:
         the table has a btree index whose leading columns are the key's
         columns (built by now), walking it in step with the parent's key
         index (both index-only: COPY ``FREEZE`` marked every page all-visible)
-        costs a quarter of the CPU. Not on Citus, where the workers plan it.
+        is much cheaper (``docs/decisions/2026-12-05-rebuild-database-work.md``).
+        Not on Citus, where the workers plan it.
         """
         first = step[0]
         if first.kind != "f" or len(step) > 1 or self.plan.citus is not None:
