@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -17,8 +18,10 @@ import seedbed
 from seedbed import migrate
 from seedbed.db import schema_of
 from seedbed.errors import ConfigError, DatabaseError, DataError, LoadError, SeedError
+from seedbed.loading.catalog import read_definitions
 from seedbed.loading.locks import DEFAULT_LOCK_TIMEOUT, lock_timeout
-from seedbed.loading.rebuild import maintenance_work_mem_mb
+from seedbed.loading.plan import LoadPlan
+from seedbed.loading.rebuild import Rebuild, maintenance_work_mem_mb
 from seedbed.models import metadata
 from tests.helpers import ROOT, counts, run_cli
 from tests.load_helpers import (
@@ -352,6 +355,40 @@ def test_maintenance_work_mem_follows_the_data_within_the_machine():
     assert maintenance_work_mem_mb(400 << 20, 24 * gib) == 516
     assert maintenance_work_mem_mb(10 * gib, 24 * gib) == 2048
     assert maintenance_work_mem_mb(10 * gib, 4 * gib) == 512
+
+
+def test_a_foreign_key_on_an_indexed_column_is_validated_by_merge_join_setting_put_back(engine):
+    """The join is chosen by the table's indexes; the transaction's own setting survives."""
+    schema = schema_of(engine)
+    plan = LoadPlan(strategies={}, locks=(), empty=frozenset(), non_empty=frozenset(), rebuilt=())
+    with engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        with driver.cursor() as cursor:
+            user, tag, post, post_tag = (
+                f'"{schema}"."{t}"' for t in ("user", "tag", "post", "post_tag")
+            )
+            found = read_definitions(cursor, [post, post_tag], [user, tag, post, post_tag])
+            keys = {d.name: d for d in found if d.kind == "f"}
+            rebuild = Rebuild(driver, plan)
+            cursor.execute("SELECT current_setting('enable_hashjoin')")
+            assert cursor.fetchone() == (rebuild.hashjoin,) == ("on",)
+            author = keys["fk_post_author_id_user"]  # ix_post_author_id
+            # post_tag's key (post_id, tag_id) leads with post_id; tag_id has its own index
+            assert rebuild._merge_join(cursor, [author])
+            assert rebuild._merge_join(cursor, [keys["fk_post_tag_post_id_post"]])
+            assert rebuild._merge_join(cursor, [keys["fk_post_tag_tag_id_tag"]])
+            cursor.execute(author.drop_sql)
+            rebuild._run(cursor, [author], {})
+            cursor.execute("SELECT current_setting('enable_hashjoin')")
+            assert cursor.fetchone() == ("on",)
+            cursor.execute(
+                "SELECT convalidated FROM pg_constraint WHERE conname = %s", (author.name,)
+            )
+            assert cursor.fetchone() == (True,)
+            cursor.execute(f'DROP INDEX "{schema}".ix_post_author_id')
+            assert not rebuild._merge_join(cursor, [author])
+        driver.rollback()
 
 
 def test_cli_strategy_option(cli_env):

@@ -20,7 +20,9 @@ default, in ``insert`` mode), the writer, inside the load's one transaction:
    validating scan), then the primary key, unique constraints and indexes
    (sorted index builds, with ``maintenance_work_mem`` sized to the data and
    the machine, see :func:`maintenance_work_mem_mb`; each in its own
-   tablespace), then the foreign keys (each validated by one join). Every
+   tablespace), then the foreign keys (each validated by one join: a merge
+   join of two indexes when the table has one on the key, see
+   :meth:`Rebuild._merge_join`). Every
    loaded row is checked: a constraint that was ``NOT VALID`` is added
    validated first, then put back ``NOT VALID`` as it was. Then the comments,
    marks and statistics targets, and ``ANALYZE``.
@@ -42,7 +44,7 @@ builds are left to the server's ``max_parallel_maintenance_workers``; the
 CHECK scan runs first, on one core, while validation still uses the other,
 and the index builds come after it. Why, with the measurements: the records
 under ``docs/decisions/`` (``rebuild-strategy``, ``checks-before-index-builds``,
-``parallel-index-builds``).
+``parallel-index-builds``, ``rebuild-database-work``).
 
 On Citus tables (a distributed schema): one CHECK per ``ALTER TABLE`` (Citus
 takes one ``ADD CONSTRAINT`` per statement), no ``FREEZE`` (Citus drops it for
@@ -103,6 +105,7 @@ class Rebuild:
         self.progress = progress
         self.definitions: list[Definition] = []
         self.seconds = 0.0
+        self.hashjoin = "on"  # the transaction's enable_hashjoin, put back after a merge join
 
     @property
     def relations(self) -> list[str]:
@@ -142,9 +145,11 @@ class Rebuild:
             megabytes = maintenance_work_mem_mb(int(row[0]) if row else 0)
             cursor.execute(f"SET LOCAL maintenance_work_mem = '{megabytes}MB'")
             steps = self._steps()
-            cursor.execute("SELECT current_setting('default_tablespace')")
+            cursor.execute(
+                "SELECT current_setting('default_tablespace'), current_setting('enable_hashjoin')"
+            )
             row = cursor.fetchone()
-            default_tablespace = str(row[0]) if row else ""
+            default_tablespace, self.hashjoin = (str(row[0]), str(row[1])) if row else ("", "on")
             bar = progress_bar(self.progress, description="rebuild", total=len(steps), unit="steps")
             try:
                 for step in steps:
@@ -193,8 +198,11 @@ class Rebuild:
         VALID``, as it was.
         """
         cursor.execute("SELECT set_config('default_tablespace', %s, true)", (step[0].tablespace,))
+        merge = self._merge_join(cursor, step)
         cursor.execute("SAVEPOINT seedbed_rebuild")
         try:
+            if merge:  # rolled back with the savepoint, else put back after the step
+                cursor.execute("SET LOCAL enable_hashjoin = off")
             cursor.execute(_step_sql(step, validated=True))
         except psycopg.Error as exc:
             if not (exc.sqlstate or "").startswith("23"):
@@ -207,6 +215,43 @@ class Rebuild:
             with refusal(step):
                 cursor.execute(_step_sql(step, validated=False))
         cursor.execute("RELEASE SAVEPOINT seedbed_rebuild")
+        if merge:
+            cursor.execute("SELECT set_config('enable_hashjoin', %s, true)", (self.hashjoin,))
+
+    def _merge_join(self, cursor: psycopg.Cursor[Any], step: list[Definition]) -> bool:
+        """Validate this foreign key by a merge join of two indexes rather than a hash join?
+
+        PostgreSQL validates a foreign key it adds with one anti-join of the
+        table against its parent. Unprompted it hashes the parent's keys; when
+        the table has a btree index whose leading columns are the key's
+        columns (built by now), walking it in step with the parent's key
+        index (both index-only: COPY ``FREEZE`` marked every page all-visible)
+        is much cheaper (``docs/decisions/2026-12-05-rebuild-database-work.md``).
+        Not on Citus, where the workers plan it.
+        """
+        first = step[0]
+        if first.kind != "f" or len(step) > 1 or self.plan.citus is not None:
+            return False
+        cursor.execute(_LEADING_INDEX, {"rel": first.relation, "keys": sorted(first.keys)})
+        row = cursor.fetchone()
+        return bool(row and row[0])
+
+
+# Is there a valid, whole-table btree index on the relation whose leading key columns are
+# exactly these (quoted) columns, in any order?
+_LEADING_INDEX = """
+SELECT EXISTS (
+    SELECT FROM pg_index AS i
+    JOIN pg_class AS ic ON ic.oid = i.indexrelid
+    JOIN pg_am AS am ON am.oid = ic.relam
+    WHERE i.indrelid = %(rel)s::regclass AND am.amname = 'btree' AND i.indisvalid
+      AND i.indpred IS NULL AND i.indnkeyatts >= cardinality(%(keys)s::text[])
+      AND ARRAY(SELECT quote_ident(a.attname)::text COLLATE "C"
+                FROM unnest((i.indkey::int2[])[0:cardinality(%(keys)s::text[]) - 1]) AS k(n)
+                JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.n
+                ORDER BY 1) = %(keys)s::text[]
+)
+"""
 
 
 def _step_sql(step: list[Definition], validated: bool) -> str:
