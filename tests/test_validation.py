@@ -633,6 +633,25 @@ def test_validate_command_has_help_and_is_in_the_readme(capsys: pytest.CaptureFi
     assert guide.startswith("# Validating seeds") and "`--against-db`" in guide
 
 
+@pytest.mark.parametrize("seed", sorted(p.stem for p in SEEDS.glob("*.csv")))
+def test_every_shipped_seed_read_by_plain_pandas_passes_its_pandera_schema(seed: str) -> None:
+    frame = pd.read_csv(SEEDS / f"{seed}.csv")  # digits-only text columns arrive as int64
+    seedbed.pandera_schema(seed).validate(frame, lazy=True)
+
+
+def test_numbers_pandas_read_from_a_text_column_are_judged_as_their_text() -> None:
+    schema = seedbed.pandera_schema("user")
+    frame = pd.read_csv(SEEDS / "user.csv").head(3)
+    frame["name"] = [7, 8, 9]  # text: any number is a name
+    assert schema.validate(frame, lazy=True)["name"].tolist() == ["7", "8", "9"]
+    frame["email"] = [1.5, 2.0, 3.0]  # text, but not an address
+    with pytest.raises(pa.errors.SchemaErrors) as caught:
+        schema.validate(frame, lazy=True)
+    cases = caught.value.failure_cases
+    assert set(cases["check"]) == {"ck_user_email_format"}
+    assert sorted(cases["failure_case"]) == ["1.5", "2.0", "3.0"]
+
+
 def test_the_public_pandera_schema_judges_frames_read_by_plain_pandas() -> None:
     assert "pandera_schema" in seedbed.__all__
     schema = seedbed.pandera_schema("user")

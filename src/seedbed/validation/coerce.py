@@ -638,6 +638,11 @@ def _json_objects(series: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
     return _text_series(values, series.index), bad
 
 
+def _is_scalar(dtype: Any) -> bool:
+    """Numbers and booleans, plain or nullable (not dates, not objects)."""
+    return pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+
+
 def _longest(arr: pa.Array) -> int:
     """An upper bound of the values' lengths in characters: their longest in bytes."""
     offsets, _ = _buffers(arr)
@@ -669,6 +674,9 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
                     f"must be at most {column.max_length} characters",
                 )
         return Coerced(values, bad, rule, message)
+    if column.kind in (k.TEXT, k.ENUM) and _is_scalar(series.dtype):
+        # Numbers and booleans pandas read from a text column: their text, as COPY gets it.
+        return coerce_column(column, series.astype(_TEXT), columnar=columnar)
     typed = _from_typed(column, series)
     if typed is not None:
         return Coerced(typed[0], typed[1], rule, type_message(column))
