@@ -315,6 +315,23 @@ def test_dataframes_load_with_their_types(engine):
         assert meta == {"tags": ["x"], "reading_minutes": 3}
 
 
+def test_numbers_in_a_dataframe_text_column_load_as_their_text(engine):
+    users = pd.DataFrame(
+        {
+            "id": ["3b7c1e1a-2f3d-4a5b-8c6d-7e8f9a0b1c2d", "4b7c1e1a-2f3d-4a5b-9c6d-7e8f9a0b1c2d"],
+            "email": ["n1@example.com", "n2@example.com"],
+            "name": [7, 12345678901234567],  # pandas' int64, as read_csv gives digits
+            "email_verified": [True, False],
+        }
+    )
+    assert seedbed.load({"user": users}, engine=engine).inserted == {"user": 2}
+    with engine.connect() as conn:
+        names = conn.execute(
+            sa.text(f'SELECT name FROM "{schema_of(engine)}"."user" ORDER BY email')
+        ).scalars()
+        assert list(names) == ["7", "12345678901234567"]
+
+
 def test_a_dataframe_row_only_the_database_refuses_is_named_by_position(engine):
     execute(
         engine,
