@@ -38,8 +38,9 @@ from sqlalchemy.sql.elements import conv
 
 from seedbed.autogen import ops as namespace_ops
 from seedbed.autogen.definitions import changed_definitions
-from seedbed.facts import UPDATED_AT_BODY, UPDATED_AT_FUNCTION, tables_with_updated_at
+from seedbed.facts import UPDATED_AT_BODY, tables_with_updated_at
 from seedbed.facts.referenced import DOMAINS
+from seedbed.facts.triggers import updated_at_function_body, updated_at_triggers
 
 NAMESPACE_OPTION = "seedbed_namespace"
 _CONTINUE = PriorityDispatchResult.CONTINUE
@@ -135,12 +136,12 @@ def _with_triggers(
     dropped just before it, so the downgrade recreates it after the table.
     """
     wanted = {t.name for t in tables_with_updated_at(metadata) if t.schema == namespace}
-    present = _updated_at_triggers(connection, namespace)
+    present = updated_at_triggers(connection, namespace)
     tables = set(_inspector(autogen_context).get_table_names(namespace))
     declared = {t.name for t in metadata.tables.values() if t.schema == namespace}
     lost = (present - wanted) & declared
     result: list[ops.MigrateOperation] = []
-    body = _updated_at_function_body(connection, namespace)
+    body = updated_at_function_body(connection, namespace)
     if wanted and body is None:
         result.append(namespace_ops.CreateUpdatedAtFunctionOp(namespace))
     elif wanted and body is not None and body != UPDATED_AT_BODY:
@@ -163,32 +164,6 @@ def _with_triggers(
     if not wanted and body is not None:
         result.append(namespace_ops.DropUpdatedAtFunctionOp(namespace))
     return result
-
-
-def _updated_at_triggers(connection: sa.Connection, namespace: str) -> set[str]:
-    """Tables in ``namespace`` that have their ``trg_<table>_updated_at`` trigger."""
-    rows = connection.execute(
-        sa.text(
-            "select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid "
-            "join pg_namespace n on n.oid = c.relnamespace "
-            "where n.nspname = :schema and not t.tgisinternal "
-            "and t.tgname = 'trg_' || c.relname || '_updated_at'"
-        ),
-        {"schema": namespace},
-    )
-    return set(rows.scalars())
-
-
-def _updated_at_function_body(connection: sa.Connection, namespace: str) -> str | None:
-    """The source of the namespace's updated_at function; None when there is none."""
-    body = connection.execute(
-        sa.text(
-            "select p.prosrc from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
-            "where n.nspname = :schema and p.proname = :name"
-        ),
-        {"schema": namespace, "name": UPDATED_AT_FUNCTION},
-    ).scalar()
-    return None if body is None else str(body)
 
 
 def _walk(found: Iterable[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:

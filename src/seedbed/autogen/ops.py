@@ -18,6 +18,7 @@ from alembic.operations.ops import MigrateOperation
 from seedbed.facts import (
     UPDATED_AT_FUNCTION,
     updated_at_function_sql,
+    updated_at_trigger,
     updated_at_trigger_sql,
 )
 from seedbed.facts.referenced import domain_sql
@@ -107,7 +108,7 @@ class CreateUpdatedAtTriggerOp(_TriggerOp):
         return updated_at_trigger_sql(schema, self.table)
 
     def describe(self) -> str:
-        return f"missing trigger trg_{self.table}_updated_at on {self.schema}.{self.table}"
+        return f"missing trigger {updated_at_trigger(self.table)} on {self.schema}.{self.table}"
 
     def reverse(self) -> NamespaceOp:
         return DropUpdatedAtTriggerOp(self.schema, self.table)
@@ -115,11 +116,11 @@ class CreateUpdatedAtTriggerOp(_TriggerOp):
 
 class DropUpdatedAtTriggerOp(_TriggerOp):
     def sql(self, schema: str) -> str:
-        trigger = quote_ident(f"trg_{self.table}_updated_at")
+        trigger = quote_ident(updated_at_trigger(self.table))
         return f"DROP TRIGGER {trigger} ON {quote_ident(schema)}.{quote_ident(self.table)}"
 
     def describe(self) -> str:
-        return f"extra trigger trg_{self.table}_updated_at on {self.schema}.{self.table}"
+        return f"extra trigger {updated_at_trigger(self.table)} on {self.schema}.{self.table}"
 
     def reverse(self) -> NamespaceOp:
         return CreateUpdatedAtTriggerOp(self.schema, self.table)

@@ -27,6 +27,7 @@ if typing.TYPE_CHECKING:
         all_rules,
         tables_with_updated_at,
         updated_at_function_sql,
+        updated_at_trigger,
         updated_at_trigger_sql,
     )
     from seedbed.facts.keys import ForeignKeySpec, IndexSpec, TableKeys, UniqueKey, table_keys
@@ -69,6 +70,7 @@ _LAZY = {
         "all_rules",
         "tables_with_updated_at",
         "updated_at_function_sql",
+        "updated_at_trigger",
         "updated_at_trigger_sql",
     ),
     "seedbed.facts.keys": ("ForeignKeySpec", "IndexSpec", "TableKeys", "UniqueKey", "table_keys"),
@@ -135,6 +137,7 @@ __all__ = [
     "type_judge",
     "unique_column_sets",
     "updated_at_function_sql",
+    "updated_at_trigger",
     "updated_at_trigger_sql",
     "using_models",
 ]

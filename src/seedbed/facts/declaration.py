@@ -15,6 +15,7 @@ from seedbed.models.base import (
     UPDATED_AT_FUNCTION,
     tables_with_updated_at,
     updated_at_function_sql,
+    updated_at_trigger,
     updated_at_trigger_sql,
 )
 from seedbed.models.predicates import (
@@ -79,5 +80,6 @@ __all__ = [
     "python_regex",
     "tables_with_updated_at",
     "updated_at_function_sql",
+    "updated_at_trigger",
     "updated_at_trigger_sql",
 ]

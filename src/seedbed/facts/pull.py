@@ -51,7 +51,12 @@ from seedbed.facts.referenced import (
 )
 from seedbed.facts.spec import FILLED_BY_TRIGGER
 from seedbed.facts.sqlchecks import DatabaseEvaluator
-from seedbed.facts.triggers import filled_by_triggers, mark_filled_columns
+from seedbed.facts.triggers import (
+    UPDATED_AT_TRIGGER_PARTS,
+    filled_by_triggers,
+    mark_filled_columns,
+    updated_at_function_body,
+)
 from seedbed.models.base import PARTITIONS, UPDATED_AT_FUNCTION
 from seedbed.models.rules import COLUMN_RULES, Rule, SqlCheck
 from seedbed.sqltext import escaped, quote_ident
@@ -69,7 +74,7 @@ UNION ALL
 SELECT 'trigger', t.tgname || ' on ' || c.relname FROM pg_trigger t
   JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = :schema AND NOT t.tgisinternal
-   AND t.tgname <> 'trg_' || c.relname || '_updated_at'
+   AND t.tgname <> :trigger_head || c.relname || :trigger_tail
    AND t.tgparentid = 0
 UNION ALL
 SELECT 'policy', pol.polname || ' on ' || c.relname FROM pg_policy pol
@@ -522,16 +527,11 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
         left = [
             (str(kind), str(name))
             for kind, name in conn.execute(
-                sa.text(_LEFT_ALONE_SQL), {"schema": schema, "updated_at": UPDATED_AT_FUNCTION}
+                sa.text(_LEFT_ALONE_SQL),
+                {"schema": schema, "updated_at": UPDATED_AT_FUNCTION, **UPDATED_AT_TRIGGER_PARTS},
             )
         ]
-        manages = conn.execute(
-            sa.text(
-                "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-                "WHERE n.nspname = :schema AND p.proname = :name"
-            ),
-            {"schema": schema, "name": UPDATED_AT_FUNCTION},
-        ).scalar_one()
+        manages = updated_at_function_body(conn, schema) is not None
     if not metadata.tables:
         raise ConfigError(f"db pull: the namespace {schema!r} has no tables")
     partitions.apply(metadata)
@@ -563,7 +563,7 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
             else:
                 result.in_process += 1
     out.mkdir(parents=True, exist_ok=True)
-    (out / "base.py").write_text(_base_source(bool(manages), declared_domains), encoding="utf-8")
+    (out / "base.py").write_text(_base_source(manages, declared_domains), encoding="utf-8")
     for module, source in modules.items():
         (out / f"{module}.py").write_text(source, encoding="utf-8")
     return result

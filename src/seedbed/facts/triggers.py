@@ -1,10 +1,14 @@
-"""Columns a ``BEFORE INSERT ... FOR EACH ROW`` trigger fills, read from the catalog.
+"""The namespace's triggers as the catalog holds them: those that fill columns, and updated_at's.
 
 Such a column may be left out of a seed, or empty, even when it is NOT NULL
 without a default: the trigger fills it in at load, as PostgreSQL fires it
 on COPY. :func:`filled_by_triggers` finds them, :func:`mark_filled_columns`
 marks them (``Column.info[FILLED_BY_TRIGGER]``, the trigger's name) on a
 reflected model, and :func:`seedbed.facts.spec.table_spec` reads the mark.
+
+:func:`updated_at_function_body` and :func:`updated_at_triggers` read the
+``updated_at`` function and triggers seedbed declares, as ``db check`` and
+``db pull`` compare them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from seedbed.facts.spec import FILLED_BY_TRIGGER
+from seedbed.models.base import UPDATED_AT_FUNCTION, updated_at_trigger
+
+#: The updated_at trigger's name, split around its table's name, as SQL binds it:
+#: ``t.tgname = :trigger_head || c.relname || :trigger_tail``.
+UPDATED_AT_TRIGGER_PARTS = dict(
+    zip(("trigger_head", "trigger_tail"), updated_at_trigger("\n").split("\n"), strict=True)
+)
 
 #: Each enabled ``BEFORE INSERT ... FOR EACH ROW`` trigger (tgtype bits ROW 1, BEFORE 2,
 #: INSERT 4) of the namespace's tables: its function's definition or, for the built-in
@@ -92,4 +103,36 @@ def mark_filled_columns(metadata: sa.MetaData, filled: dict[str, dict[str, str]]
                 table.columns[column].info[FILLED_BY_TRIGGER] = trigger
 
 
-__all__ = ["filled_by_triggers", "mark_filled_columns"]
+def updated_at_function_body(conn: sa.Connection, schema: str) -> str | None:
+    """The source of the namespace's updated_at function; None when there is none."""
+    body = conn.execute(
+        sa.text(
+            "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = :schema AND p.proname = :name"
+        ),
+        {"schema": schema, "name": UPDATED_AT_FUNCTION},
+    ).scalar()
+    return None if body is None else str(body)
+
+
+def updated_at_triggers(conn: sa.Connection, schema: str) -> set[str]:
+    """Tables in ``schema`` that have their updated_at trigger."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = :schema AND NOT t.tgisinternal "
+            "AND t.tgname = :trigger_head || c.relname || :trigger_tail"
+        ),
+        {"schema": schema, **UPDATED_AT_TRIGGER_PARTS},
+    )
+    return set(rows.scalars())
+
+
+__all__ = [
+    "UPDATED_AT_TRIGGER_PARTS",
+    "filled_by_triggers",
+    "mark_filled_columns",
+    "updated_at_function_body",
+    "updated_at_triggers",
+]

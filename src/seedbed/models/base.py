@@ -117,9 +117,14 @@ def updated_at_function_sql(schema: str, body: str = UPDATED_AT_BODY) -> str:
     )
 
 
+def updated_at_trigger(table: str) -> str:
+    """The name of ``table``'s updated_at trigger."""
+    return f"trg_{table}_updated_at"
+
+
 def updated_at_trigger_sql(schema: str, table: str) -> str:
     return (
-        f"CREATE TRIGGER {quote_ident(f'trg_{table}_updated_at')} BEFORE UPDATE "
+        f"CREATE TRIGGER {quote_ident(updated_at_trigger(table))} BEFORE UPDATE "
         f"ON {qualified_name(schema, table)} "
         f"FOR EACH ROW EXECUTE FUNCTION {quote_ident(schema)}.{UPDATED_AT_FUNCTION}()"
     )
@@ -138,7 +143,7 @@ def create_updated_at_triggers(connection: sa.Connection, metadata: MetaData) ->
     connection.exec_driver_sql(updated_at_function_sql(str(schema)))
     for table in tables_with_updated_at(metadata):
         connection.exec_driver_sql(
-            f"DROP TRIGGER IF EXISTS {quote_ident(f'trg_{table.name}_updated_at')} "
+            f"DROP TRIGGER IF EXISTS {quote_ident(updated_at_trigger(table.name))} "
             f"ON {qualified_name(str(schema), table.name)}"
         )
         connection.exec_driver_sql(updated_at_trigger_sql(str(schema), table.name))
