@@ -21,7 +21,7 @@ from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.facts.referenced import DOMAINS
 from seedbed.models import NAMING_CONVENTION, metadata_for, rules
-from seedbed.models.base import created_at, updated_at
+from seedbed.models.base import CatalogType, created_at, updated_at
 from tests.helpers import ROOT, imported_modules, run_cli
 
 VERSIONS = ROOT / "migrations" / "versions"
@@ -78,6 +78,7 @@ def changed_model(schema: str) -> sa.MetaData:
     replace_check(table(metadata, "tag"), "ck_tag_name_length", rules.length("name", 1, 80))
     user = table(metadata, "user")
     user.append_column(sa.Column("nickname", sa.Text))
+    user.append_column(sa.Column("spot", CatalogType("point")))  # a type SQLAlchemy lacks
     user.append_constraint(rules.length("nickname", 1, 40).constraint())
     session = table(metadata, "session")
     sa.Index(

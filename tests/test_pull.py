@@ -265,3 +265,70 @@ def test_keys_and_types_in_another_namespace_are_referenced_and_left_to_the_data
     with get_engine(settings).connect() as conn:
         rows = conn.exec_driver_sql(f"SELECT count(*) FROM {quote_ident(settings.schema)}.sale")
         assert rows.scalar_one() == 0
+
+
+PLACES = """
+CREATE SCHEMA {ns};
+CREATE TYPE {ns}.span AS (low integer, high integer);
+CREATE TABLE {ns}.place (
+  id integer PRIMARY KEY,
+  at point NOT NULL,
+  area box,
+  reach {ns}.span
+);
+"""
+
+
+def test_types_sqlalchemy_does_not_know_are_pulled_under_their_catalog_names(
+    base_settings, db_env, tmp_path
+):
+    source, fresh = (fresh_settings(base_settings, prefix=p) for p in ("places", "placed"))
+    engine = get_engine(source)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(PLACES.format(ns=quote_ident(source.schema)))
+    try:
+        env = {**db_env, "SEEDBED_SCHEMA": source.schema}
+        out = tmp_path / "m"
+        pulled = run_cli("db", "pull", "--out", str(out), env=env)
+        assert pulled.returncode == 0, pulled.stderr
+        module = (out / "place.py").read_text()
+        assert "CatalogType('point')" in module and "CatalogType('box')" in module
+        assert "CatalogType('span')" in module  # the namespace's own type, by its bare name
+        models = {**env, "SEEDBED_MODELS": str(out)}
+        check = run_cli("-q", "db", "check", env=models)
+        assert check.returncode == 0 and "matches" in check.stdout, check.stdout + check.stderr
+        seeds = tmp_path / "place.csv"
+        seeds.write_text('id,at,area,reach\n1,"(1,2)","((0,0),(1,1))","(1,5)"\n2,"(3,4)",,\n')
+        valid = run_cli("validate", str(seeds), env=models)
+        assert valid.returncode == 0, valid.stdout + valid.stderr
+        loaded = run_cli("-q", "load", str(seeds), env=models)
+        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+        with engine.connect() as conn:
+            far = conn.exec_driver_sql(
+                f"SELECT (at[0] + at[1])::int FROM {quote_ident(source.schema)}.place WHERE id = 2"
+            ).scalar_one()
+        assert far == 7
+        # A namespace pushed from the pulled model has the same column types.
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {quote_ident(fresh.schema)}")
+            conn.exec_driver_sql(
+                f"CREATE TYPE {quote_ident(fresh.schema)}.span AS (low integer, high integer)"
+            )
+        pushed = run_cli("-q", "db", "push", env={**models, "SEEDBED_SCHEMA": fresh.schema})
+        assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+        with engine.connect() as conn:
+            kinds = conn.execute(
+                sa.text(
+                    "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                    "WHERE a.attrelid = to_regclass(:table) AND a.attnum > 0 ORDER BY a.attnum"
+                ),
+                {"table": f"{quote_ident(fresh.schema)}.place"},
+            ).all()
+        assert [k for _, k in kinds][1:3] == ["point", "box"]
+        assert kinds[3][1].endswith("span")
+    finally:
+        with engine.begin() as conn:
+            for settings in (source, fresh):
+                conn.exec_driver_sql(
+                    f"DROP SCHEMA IF EXISTS {quote_ident(settings.schema)} CASCADE"
+                )

@@ -22,9 +22,10 @@ from seedbed.autogen.compare import NAMESPACE_OPTION
 from seedbed.autogen.definitions import CHANGED
 from seedbed.autogen.ops import NamespaceOp
 from seedbed.autogen.render import render_item, revision_directives
-from seedbed.facts import PARTITIONS
+from seedbed.facts import PARTITIONS, CatalogType
+from seedbed.facts.catalog import unknown_types_quiet
 from seedbed.facts.referenced import references_elsewhere
-from seedbed.sqltext import quote_ident
+from seedbed.sqltext import qualified_name, quote_ident
 
 
 def context_options(namespace: str, metadata: sa.MetaData) -> dict[str, Any]:
@@ -83,7 +84,10 @@ def compare_type(
     inspected_type: sa.types.TypeEngine[Any],
     metadata_type: sa.types.TypeEngine[Any],
 ) -> bool | None:
-    """Alembic's comparison, with two corrections.
+    """Alembic's comparison, with three corrections.
+
+    A type SQLAlchemy does not know (:class:`CatalogType`) is reflected as
+    ``NullType``, so it compares by the name the catalog prints.
 
     Enum and domain columns compare by type name: their values are the enum comparator's
     job, and the reflected type names no schema while the namespace is on the
@@ -92,6 +96,8 @@ def compare_type(
     both sides name one, so declaring ``COLLATE "C"`` on a column, or removing
     it, went unseen by ``db check`` and ``db generate``.
     """
+    if isinstance(metadata_type, CatalogType):  # reflected as NullType: ask the catalog
+        return _catalog_type_name(context, inspected_column) != metadata_type.name
     if isinstance(inspected_type, sa.Enum) and isinstance(metadata_type, sa.Enum):
         return inspected_type.name != metadata_type.name
     if isinstance(inspected_type, postgresql.DOMAIN) and isinstance(
@@ -107,11 +113,29 @@ def compare_type(
     return None  # Alembic's own comparison
 
 
+def _catalog_type_name(context: MigrationContext, column: sa.Column[Any]) -> str | None:
+    """The column's type as the catalog prints it (``format_type``), the namespace on the path."""
+    if context.connection is None:
+        return None
+    found = context.connection.execute(
+        sa.text(
+            "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "WHERE a.attrelid = to_regclass(:table) AND a.attname = :column"
+        ),
+        {
+            "table": qualified_name(str(column.table.schema), column.table.name),
+            "column": column.name,
+        },
+    ).scalar()
+    return None if found is None else str(found)
+
+
 def diff_ops(connection: sa.Connection, namespace: str, metadata: sa.MetaData) -> list[Any]:
     """The operations that would make the namespace match ``metadata``, in order, flat."""
     use_namespace(connection, namespace)
     context = MigrationContext.configure(connection, opts=context_options(namespace, metadata))
-    script = produce_migrations(context, metadata)
+    with unknown_types_quiet():  # compare_type names them
+        script = produce_migrations(context, metadata)
     return list(_flat(script.upgrade_ops.ops if script.upgrade_ops else []))
 
 

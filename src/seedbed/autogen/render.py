@@ -6,7 +6,9 @@ Alembic's own hooks, no editing of generated text:
   ``op.execute(f"...")`` with the statement's SQL, the namespace replaced by
   ``{schema}``; the revision runs without seedbed installed;
 - ``render_item`` writes enum column types as
-  ``postgresql.ENUM(..., schema=schema, create_type=False)`` and foreign keys
+  ``postgresql.ENUM(..., schema=schema, create_type=False)``, types SQLAlchemy
+  does not know (``CatalogType``: ``point``, composite types) as a
+  ``UserDefinedType`` made in place under their catalog name, and foreign keys
   with ``f'{schema}.table.column'`` targets;
 - CHECK conditions (``render_item`` for a new table's, a renderer for
   ``op.create_check_constraint``) keep a ``%`` as written. Alembic compiles them
@@ -36,6 +38,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import quoted_name
 
 from seedbed.autogen.ops import NamespaceOp
+from seedbed.facts import CatalogType
 from seedbed.sqltext import escaped
 
 _TOKEN = "\x00namespace\x00"
@@ -97,11 +100,22 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     if type_ == "type" and isinstance(obj, postgresql.DOMAIN) and obj.schema == namespace:
         obj.schema = SchemaVariable(str(namespace))  # a domain of the namespace: ``schema=schema``
         return False  # Alembic renders the rest
+    if type_ == "type" and isinstance(obj, CatalogType):
+        return _catalog_type(obj.name)
     if type_ == "foreign_key" and isinstance(obj, sa.ForeignKeyConstraint):
         return _foreign_key(obj, autogen_context, namespace)
     if type_ == "check" and isinstance(obj, sa.CheckConstraint) and obj._type_bound is False:
         return _check_constraint(obj, autogen_context)
     return False
+
+
+def _catalog_type(name: str) -> str:
+    """A type SQLAlchemy does not know, by its catalog name, with nothing from seedbed."""
+    spec = f"lambda self, **kw: {name!r}"
+    return (
+        f"type({name!r}, (sa.types.UserDefinedType,), "
+        f'{{"cache_ok": True, "get_col_spec": {spec}}})()'
+    )
 
 
 def check_condition(condition: Any, autogen_context: AutogenContext) -> str:

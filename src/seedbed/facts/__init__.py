@@ -21,6 +21,7 @@ if typing.TYPE_CHECKING:
         PARTITIONS,
         UPDATED_AT_BODY,
         UPDATED_AT_FUNCTION,
+        CatalogType,
         JsonShape,
         Rule,
         SqlCheck,
@@ -61,6 +62,7 @@ _LAZY = {
     "seedbed.facts.sqlchecks": ("DatabaseEvaluator",),
     "seedbed.facts.declaration": (
         "NAMING_CONVENTION",
+        "CatalogType",
         "PARTITIONS",
         "UPDATED_AT_BODY",
         "UPDATED_AT_FUNCTION",
@@ -103,6 +105,7 @@ __all__ = [
     "PARTITIONS",
     "UPDATED_AT_BODY",
     "UPDATED_AT_FUNCTION",
+    "CatalogType",
     "ColumnSpec",
     "DatabaseEvaluator",
     "DatabaseSource",

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,7 @@ from seedbed.facts.spec import FROM_CATALOG
 from seedbed.facts.sqlchecks import DatabaseEvaluator
 from seedbed.facts.triggers import filled_by_triggers, mark_filled_columns
 from seedbed.lazymodules import lazy_module
-from seedbed.models.base import NO_UPDATED_AT_TRIGGER
+from seedbed.models.base import NO_UPDATED_AT_TRIGGER, CatalogType
 from seedbed.models.rules import COLUMN_RULES, Rule, SqlCheck
 from seedbed.sqltext import escaped
 
@@ -286,20 +287,6 @@ def ascii_case_only(conn: sa.Connection) -> bool:
     return False
 
 
-class CatalogType(sa.types.UserDefinedType[str]):
-    """A type SQLAlchemy does not know (``point``, a composite type, an extension's
-    type), under the name the catalog gives it; its values are read as text and
-    judged by the database (:meth:`DatabaseEvaluator.unreadable`)."""
-
-    cache_ok = True
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def get_col_spec(self, **kw: Any) -> str:
-        return self.name
-
-
 #: Every column's type as the catalog names it (``format_type``).
 _COLUMN_TYPES_SQL = """
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
@@ -310,7 +297,20 @@ WHERE n.nspname = :schema AND a.attnum > 0 AND NOT a.attisdropped
 """
 
 
-def _name_unknown_types(conn: sa.Connection, metadata: sa.MetaData, schema: str) -> None:
+@contextmanager
+def unknown_types_quiet() -> Iterator[None]:
+    """Reflection without its warning for each type it does not know.
+
+    Such a column is reflected as ``NullType``; :func:`name_unknown_types`
+    gives it its :class:`CatalogType`, and ``db check`` compares it by the
+    catalog's name.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)
+        yield
+
+
+def name_unknown_types(conn: sa.Connection, metadata: sa.MetaData, schema: str) -> None:
     """Give each column that reflection could not type its catalog type, as a CatalogType."""
     unknown = [
         column
@@ -347,10 +347,9 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
         partitions = catalog_partitions(conn, schema)
         # A partition is part of its partitioned table, never a table of the model.
         not_a_partition = lambda name, _: name not in partitions.names  # noqa: E731
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)
+        with unknown_types_quiet():
             metadata.reflect(conn, schema=schema, resolve_fks=False, only=not_a_partition)
-        _name_unknown_types(conn, metadata, schema)
+        name_unknown_types(conn, metadata, schema)
         checks = catalog_checks(conn, schema) + domain_checks(conn, schema)
         filled = filled_by_triggers(conn, schema)
         ascii_case = ascii_case_only(conn)
@@ -383,6 +382,8 @@ __all__ = [
     "catalog_checks",
     "domain_checks",
     "looks_secret",
+    "name_unknown_types",
     "reflect_namespace",
     "type_judge",
+    "unknown_types_quiet",
 ]

@@ -40,6 +40,8 @@ from seedbed.facts.catalog import (
     catalog_checks,
     domain_checks,
     looks_secret,
+    name_unknown_types,
+    unknown_types_quiet,
 )
 from seedbed.facts.partitions import catalog_partitions
 from seedbed.facts.referenced import (
@@ -57,7 +59,7 @@ from seedbed.facts.triggers import (
     mark_filled_columns,
     updated_at_function_body,
 )
-from seedbed.models.base import PARTITIONS, UPDATED_AT_FUNCTION
+from seedbed.models.base import PARTITIONS, UPDATED_AT_FUNCTION, CatalogType
 from seedbed.models.rules import COLUMN_RULES, Rule, SqlCheck
 from seedbed.sqltext import escaped, quote_ident
 
@@ -277,6 +279,9 @@ def _render_type(kind: Any, imports: set[str], schema: str) -> str:
         imports.add("sqlalchemy.dialects.postgresql:DOMAIN")
         base = _render_type(kind.data_type, imports, schema)
         return f"DOMAIN({kind.name!r}, {base}{elsewhere}, create_type=False)"
+    if isinstance(kind, CatalogType):  # a type SQLAlchemy does not know, by its catalog name
+        imports.add("seedbed.models.base:CatalogType")
+        return f"CatalogType({kind.name!r})"
     text = repr(kind)
     # The constructors the repr calls (JSONB(astext_type=Text()) calls two).
     names = {n: _constructor(n) for n in re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\(", text)}
@@ -515,7 +520,9 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
         partitions = catalog_partitions(conn, schema)
         # A partition is part of its partitioned table, never a table of the model.
         not_a_partition = lambda name, _: name not in partitions.names  # noqa: E731
-        metadata.reflect(conn, schema=schema, resolve_fks=False, only=not_a_partition)
+        with unknown_types_quiet():  # named just below
+            metadata.reflect(conn, schema=schema, resolve_fks=False, only=not_a_partition)
+        name_unknown_types(conn, metadata, schema)
         checks = catalog_checks(conn, schema)
         filled = filled_by_triggers(conn, schema)
         ascii_case = ascii_case_only(conn)

@@ -108,6 +108,21 @@ def sensitive(doc: str) -> dict[str, Any]:
 UPDATED_AT_BODY = "\nBEGIN\n  NEW.updated_at := now();\n  RETURN NEW;\nEND;\n"
 
 
+class CatalogType(sa.types.UserDefinedType[str]):
+    """A type SQLAlchemy does not know (``point``, a composite type, an extension's
+    type), under the name the catalog gives it (``format_type``). Its values are
+    read as text: PostgreSQL judges them, when the model is read from a database
+    before load, else at COPY. ``db pull`` writes such columns with it."""
+
+    cache_ok = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return self.name
+
+
 def updated_at_function_sql(schema: str, body: str = UPDATED_AT_BODY) -> str:
     """The trigger function; ``body`` is its PL/pgSQL source (``pg_proc.prosrc``)."""
     return (
@@ -211,6 +226,7 @@ __all__ = [
     "NO_UPDATED_AT_TRIGGER",
     "PARTITIONS",
     "Base",
+    "CatalogType",
     "created_at",
     "metadata_for",
     "moved_metadata",
