@@ -322,6 +322,49 @@ def test_a_domain_the_model_declares_is_created_before_its_table_and_dropped_aft
     assert tuple(found) == (True, "1", "CHECK ((VALUE > 0))")
 
 
+def test_a_changed_domain_is_altered_part_by_part_and_put_back_on_downgrade(
+    settings: Settings, migrations: Path
+) -> None:
+    def model(definition: str) -> sa.MetaData:
+        metadata = model_copy(settings.schema)
+        metadata.info[DOMAINS] = {"positive": definition}
+        kind = DOMAIN("positive", sa.Integer(), create_type=False)
+        sa.Table(
+            "stock",
+            metadata,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("n", kind, nullable=False, server_default=sa.text("1")),
+        )
+        return metadata
+
+    first = "AS integer DEFAULT 1 NOT NULL CONSTRAINT positive_check CHECK (VALUE > 0)"
+    migrate.generate(settings, "first", metadata=model(first))
+    migrate.upgrade_unchecked(settings)
+    s = settings.schema
+    changed = model(
+        "AS integer DEFAULT 2 CONSTRAINT positive_check CHECK (VALUE >= 0) "
+        "CONSTRAINT positive_small CHECK (VALUE < 1000)"
+    )
+    assert migrate.check(settings, metadata=changed) == [
+        f"changed domain {s}.positive: positive_check was CHECK ((VALUE > 0))",
+        f"changed domain {s}.positive: default 1 -> 2",
+        f"changed domain {s}.positive: NULL allowed",
+        f"changed domain {s}.positive: positive_check is CHECK ((VALUE >= 0))",
+        f"changed domain {s}.positive: missing positive_small CHECK ((VALUE < 1000))",
+    ]
+    source = revision_source(migrate.generate(settings, "changed", metadata=changed))
+    assert s not in source and "seedbed" not in source
+    migrate.upgrade_unchecked(settings)
+    assert migrate.check(settings, metadata=changed) == []
+    migrate.downgrade(settings, "-1")
+    assert migrate.check(settings, metadata=model(first)) == []
+    retyped = model(first.replace("AS integer", "AS bigint"))
+    assert [line for line in migrate.check(settings, metadata=retyped) if "domain" in line] == [
+        f"changed domain {s}.positive: base type integer -> bigint (PostgreSQL cannot alter "
+        "a domain's type: write this change by hand)"
+    ]
+
+
 def test_push_runs_the_same_operations(settings: Settings) -> None:
     metadata = changed_model(settings.schema)
     expected = migrate.check(settings, metadata=metadata)

@@ -12,8 +12,10 @@ found:
   ``ALTER TYPE ... ADD VALUE``, dropped when no column uses them; enum columns are
   rendered with ``create_type=False`` so tables never create or drop types;
 - the domains the model declares in its namespace (``MetaData.info[DOMAINS]``):
-  created after the enum types and before any table uses them (only the missing
-  ones: a domain already there is not compared, one the model does not declare stays);
+  created after the enum types and before any table uses them; one already there
+  is compared part by part (its CHECKs by name and definition, DEFAULT, NOT NULL,
+  each changed with ``ALTER DOMAIN``; a changed base type is named, not altered);
+  one the model does not declare stays;
 - CHECK constraints on existing tables, compared by name and by definition;
 - the WHERE clause of partial indexes present on both sides.
 
@@ -39,8 +41,9 @@ from sqlalchemy.sql.elements import conv
 from seedbed.autogen import ops as namespace_ops
 from seedbed.autogen.definitions import changed_definitions
 from seedbed.facts import UPDATED_AT_BODY, tables_with_updated_at
-from seedbed.facts.referenced import DOMAINS
+from seedbed.facts.referenced import DOMAINS, DomainParts, domain_parts, domain_sql
 from seedbed.facts.triggers import updated_at_function_body, updated_at_triggers
+from seedbed.sqltext import quote_ident
 
 NAMESPACE_OPTION = "seedbed_namespace"
 _CONTINUE = PriorityDispatchResult.CONTINUE
@@ -66,12 +69,16 @@ def compare_namespace(
     reflected = _inspector(autogen_context).get_enums(namespace)
     db_enums = {e["name"]: tuple(e["labels"]) for e in reflected}
     _compare_enums(namespace, model_enums(metadata, namespace), db_enums, front, back)
-    present = {d["name"] for d in _inspector(autogen_context).get_domains(namespace)}
+    declared = metadata.info.get(DOMAINS, {})
+    present = domain_parts(connection, namespace)
     front += [
         namespace_ops.CreateDomainOp(namespace, name, definition)
-        for name, definition in metadata.info.get(DOMAINS, {}).items()
+        for name, definition in declared.items()
         if name not in present
     ]
+    kept = {name: declared[name] for name in declared if name in present}
+    for name, parts in _declared_domain_parts(connection, namespace, kept).items():
+        front += _domain_changes(namespace, name, present[name], parts)
     upgrade_ops.ops[:] = (
         front
         + _with_triggers(autogen_context, connection, upgrade_ops.ops, metadata, namespace)
@@ -80,6 +87,74 @@ def compare_namespace(
     for op in _walk(upgrade_ops.ops):
         _without_type_creation(op)
     return _CONTINUE
+
+
+_PROBE_DOMAIN = "seedbed_probe_domain"
+
+
+def _declared_domain_parts(
+    connection: sa.Connection, namespace: str, declared: dict[str, str]
+) -> dict[str, DomainParts]:
+    """The model's definitions of domains the namespace has, as PostgreSQL writes them back.
+
+    Each is created under a probe name inside a savepoint that is rolled back,
+    and read as the catalog's own are (see :mod:`seedbed.autogen.definitions`).
+    """
+    found: dict[str, DomainParts] = {}
+    for name, definition in declared.items():
+        savepoint = connection.begin_nested()
+        try:
+            connection.exec_driver_sql(domain_sql(namespace, _PROBE_DOMAIN, definition))
+            found[name] = domain_parts(connection, namespace)[_PROBE_DOMAIN]
+        finally:
+            savepoint.rollback()
+    return found
+
+
+def _domain_changes(
+    namespace: str, name: str, present: DomainParts, declared: DomainParts
+) -> list[ops.MigrateOperation]:
+    """What makes domain ``name`` match its declaration: one ``ALTER DOMAIN`` per part.
+
+    CHECKs the model drops or changes go first, new ones last, so a changed
+    CHECK is dropped before its new definition is added.
+    """
+    if present.base != declared.base:
+        return [namespace_ops.KeepDomainTypeOp(namespace, name, present.base, declared.base)]
+    found: list[ops.MigrateOperation] = []
+
+    def alter(action: str, undo: str, change: str) -> None:
+        found.append(namespace_ops.AlterDomainOp(namespace, name, action, undo, change))
+
+    def drop(check: str) -> str:
+        return f"DROP CONSTRAINT {quote_ident(check)}"
+
+    def add(check: str, definition: str) -> str:
+        return f"ADD CONSTRAINT {quote_ident(check)} {definition}"
+
+    def default(value: str | None) -> str:
+        return "DROP DEFAULT" if value is None else f"SET DEFAULT {value}"
+
+    def nulls(not_null: bool) -> str:
+        return "SET NOT NULL" if not_null else "DROP NOT NULL"
+
+    old, new = present.checks, declared.checks
+    changed = sorted(c for c in old.keys() & new.keys() if old[c] != new[c])
+    for check in sorted(old.keys() - new.keys()):
+        alter(drop(check), add(check, old[check]), f"extra {check} {old[check]}")
+    for check in changed:
+        alter(drop(check), add(check, old[check]), f"{check} was {old[check]}")
+    if present.default != declared.default:
+        change = f"default {present.default} -> {declared.default}"
+        alter(default(declared.default), default(present.default), change)
+    if present.not_null != declared.not_null:
+        change = "NOT NULL" if declared.not_null else "NULL allowed"
+        alter(nulls(declared.not_null), nulls(present.not_null), change)
+    for check in changed:
+        alter(add(check, new[check]), drop(check), f"{check} is {new[check]}")
+    for check in sorted(new.keys() - old.keys()):
+        alter(add(check, new[check]), drop(check), f"missing {check} {new[check]}")
+    return found
 
 
 def _inspector(autogen_context: AutogenContext) -> Any:

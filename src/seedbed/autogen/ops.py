@@ -187,6 +187,55 @@ class DropDomainOp(_DomainOp):
         return CreateDomainOp(self.schema, self.name, self.definition)
 
 
+class AlterDomainOp(NamespaceOp):
+    """One change to a domain the model declares: ``ALTER DOMAIN name <action>``.
+
+    ``change`` says what changes, for ``db check``; the reverse runs ``undo``.
+    """
+
+    def __init__(self, schema: str, name: str, action: str, undo: str, change: str) -> None:
+        super().__init__(schema)
+        self.name = name
+        self.action = action
+        self.undo = undo
+        self.change = change
+
+    def sql(self, schema: str) -> str:
+        return f"ALTER DOMAIN {quote_ident(schema)}.{quote_ident(self.name)} {self.action}"
+
+    def describe(self) -> str:
+        return f"changed domain {self.schema}.{self.name}: {self.change}"
+
+    def reverse(self) -> NamespaceOp:
+        return AlterDomainOp(self.schema, self.name, self.undo, self.action, f"undo {self.change}")
+
+
+class KeepDomainTypeOp(NamespaceOp):
+    """A domain whose base type the model changes: PostgreSQL cannot alter it in place.
+
+    Nothing runs; ``db check`` keeps naming the difference, so a revision
+    written by hand (a new domain, the columns moved to it) settles it.
+    """
+
+    def __init__(self, schema: str, name: str, present: str, declared: str) -> None:
+        super().__init__(schema)
+        self.name = name
+        self.present = present
+        self.declared = declared
+
+    def sql(self, schema: str) -> None:
+        return None
+
+    def describe(self) -> str:
+        return (
+            f"changed domain {self.schema}.{self.name}: base type {self.present} -> "
+            f"{self.declared} (PostgreSQL cannot alter a domain's type: write this change by hand)"
+        )
+
+    def reverse(self) -> NamespaceOp:
+        return KeepDomainTypeOp(self.schema, self.name, self.declared, self.present)
+
+
 class _EnumValueOp(NamespaceOp):
     def __init__(
         self, schema: str, name: str, label: str, after: str | None, before: str | None = None
@@ -243,6 +292,7 @@ for _name, _class in {
     "create_enum": CreateEnumOp,
     "drop_enum": DropEnumOp,
     "add_enum_value": AddEnumValueOp,
+    "alter_domain": AlterDomainOp,
 }.items():
     if not hasattr(Operations, _name):
         Operations.register_operation(_name, "invoke_op")(_class)

@@ -19,12 +19,14 @@ import sqlalchemy as sa
 
 from seedbed.sqltext import quote_ident, quote_literal
 
-#: Domains of the namespace, base types first, written as the catalog holds them.
+#: Domains of the namespace, base types first, written as the catalog holds them:
+#: each CHECK as (name, definition), by name.
 _DOMAINS_SQL = """
 SELECT t.typname, format_type(t.typbasetype, t.typtypmod), t.typnotnull, t.typdefault,
-       coalesce((SELECT string_agg(' CONSTRAINT ' || quote_ident(c.conname) || ' '
-                                   || pg_get_constraintdef(c.oid), '' ORDER BY c.conname)
-                 FROM pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c'), '')
+       coalesce((SELECT array_agg(ARRAY[c.conname::text, pg_get_constraintdef(c.oid)]
+                                  ORDER BY c.conname)
+                 FROM pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c'),
+                '{}'::text[])
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
 WHERE n.nspname = :schema AND t.typtype = 'd'
 ORDER BY t.oid
@@ -65,17 +67,43 @@ def domain_sql(schema: str, name: str, definition: str) -> str:
     return f"CREATE DOMAIN {quote_ident(schema)}.{quote_ident(name)} {definition}"
 
 
+@dataclass(frozen=True)
+class DomainParts:
+    """A domain as the catalog holds it: base type, DEFAULT, NOT NULL and CHECKs by name."""
+
+    base: str
+    default: str | None
+    not_null: bool
+    checks: dict[str, str]
+
+    @property
+    def definition(self) -> str:
+        """What follows ``CREATE DOMAIN name``, as :data:`DOMAINS` declares it."""
+        definition = f"AS {self.base}"
+        definition += f" DEFAULT {self.default}" if self.default is not None else ""
+        definition += " NOT NULL" if self.not_null else ""
+        checks = sorted(self.checks.items())
+        return definition + "".join(f" CONSTRAINT {quote_ident(n)} {d}" for n, d in checks)
+
+
+def domain_parts(conn: sa.Connection, schema: str) -> dict[str, DomainParts]:
+    """The namespace's domains, part by part (the namespace on the path), base types first."""
+    return {
+        str(name): DomainParts(
+            str(base),
+            None if default is None else str(default),
+            bool(not_null),
+            {str(n): str(d) for n, d in checks},
+        )
+        for name, base, not_null, default, checks in conn.execute(
+            sa.text(_DOMAINS_SQL), {"schema": schema}
+        )
+    }
+
+
 def namespace_domains(conn: sa.Connection, schema: str) -> dict[str, str]:
     """The namespace's domains, as :data:`DOMAINS` declares them (the namespace on the path)."""
-    found = {}
-    for name, base, not_null, default, checks in conn.execute(
-        sa.text(_DOMAINS_SQL), {"schema": schema}
-    ):
-        definition = f"AS {base}"
-        definition += f" DEFAULT {default}" if default is not None else ""
-        definition += " NOT NULL" if not_null else ""
-        found[str(name)] = definition + checks
-    return found
+    return {name: parts.definition for name, parts in domain_parts(conn, schema).items()}
 
 
 #: ``Table.info`` key of a pulled table's foreign keys to other namespaces: name -> definition.
@@ -159,8 +187,10 @@ __all__ = [
     "DOMAINS",
     "NAMESPACE",
     "REFERENCES_ELSEWHERE",
+    "DomainParts",
     "NamespaceObject",
     "catalog_keys_elsewhere",
+    "domain_parts",
     "domain_sql",
     "keys_elsewhere",
     "namespace_domains",
