@@ -248,11 +248,12 @@ def test_the_fast_csv_path_takes_only_plain_blocks_and_reads_them_as_the_exact_p
     assert taken == read()
 
 
-def test_the_quote_check_after_parsing_agrees_with_the_byte_check() -> None:
+@pytest.mark.parametrize("sep", [",", "\t"])
+def test_the_quote_check_after_parsing_agrees_with_the_byte_check(sep: str) -> None:
     """Blocks of quotes, separators, line feeds and letters: wherever pyarrow reads
     a block with no invalid row, the check from its reading and the byte check agree."""
     rng = np.random.default_rng(21)
-    pieces = np.array(["a", '"', ",", "\n", '""', '","'])
+    pieces = np.array(["a", '"', sep, "\n", '""', f'"{sep}"'])
     compared = {True: 0, False: 0}
     for _ in range(3000):
         block = ("".join(rng.choice(pieces, size=int(rng.integers(1, 14)))) + "\n").encode()
@@ -262,13 +263,13 @@ def test_the_quote_check_after_parsing_agrees_with_the_byte_check() -> None:
             continue
         invalid: list[int] = []
         try:
-            table = csvread._read_csv(block, ["f0", "f1"], len(block), invalid)
+            table = csvread._read_csv(block, ["f0", "f1"], len(block), invalid, ord(sep))
         except Exception:  # pyarrow refuses the block: the fast path falls back before the check
             continue
         if invalid:
             continue
-        expected = csvscan.plain_quotes(buf, quotes)
-        assert csvread.quotes_plain(buf, quotes, table) == expected, block
+        expected = csvscan.plain_quotes(buf, quotes, ord(sep))
+        assert csvread.quotes_plain(buf, quotes, table, ord(sep)) == expected, block
         compared[expected] += 1
     assert min(compared.values()) > 50  # both answers were compared often
 
