@@ -204,18 +204,20 @@ class SeedValidator:
             keys = computed.get(key.name) or chunk_keys(full, key)
             if not keys.rows.any():
                 continue
-            row_lines = lines[keys.rows]
             seen = self._unique_set(spec.name, key)
             ordered = keys.ordered
             known_sorted = seen.contains_sorted(ordered)
-            # -1: not a duplicate; -2: first seen in an earlier chunk; else that row's line.
-            earlier = np.full(len(keys.hashes), -1, dtype=np.int64)
-            within = duplicates.get(key.name, np.zeros(len(full), dtype=bool))[keys.rows]
-            earlier[within] = row_lines[keys.earlier[within]]
-            if known_sorted.any():
-                earlier[keys.order[known_sorted]] = -2
-            if (earlier != -1).any():
-                reports.append(self._duplicates(spec, chunk, full, key, keys.rows, earlier))
+            twice = duplicates.get(key.name)
+            if known_sorted.any() or (twice is not None and twice.any()):
+                # -1: not a duplicate; -2: first seen in an earlier chunk; else that row's line.
+                earlier = np.full(len(keys.hashes), -1, dtype=np.int64)
+                if twice is not None:
+                    within = twice[keys.rows]
+                    earlier[within] = lines[keys.rows][keys.earlier[within]]
+                if known_sorted.any():
+                    earlier[keys.order[known_sorted]] = -2
+                if (earlier != -1).any():
+                    reports.append(self._duplicates(spec, chunk, full, key, keys.rows, earlier))
             seen.add_sorted(ordered[keys.starts & ~known_sorted])
             if self.engine is not None and (
                 self.unique_against_db is None or spec.name in self.unique_against_db
