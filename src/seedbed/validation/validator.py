@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -45,12 +45,35 @@ from seedbed.validation.sources import SeedChunk, SeedSource
 @dataclass
 class RowResult:
     """What a chunk's row checks found: ``full`` (the chunk with the left-out columns a check
-    reads), the report, per unique key its duplicate rows and its hashes."""
+    reads), the report, per unique key its duplicate rows and its hashes, and per foreign key
+    to a table of the set its values' hashes (``references``)."""
 
     full: pd.DataFrame
     report: ValidationReport
     duplicates: dict[str, np.ndarray]
     keys: dict[str, ChunkKeys]
+    references: dict[str, _References] = field(default_factory=dict)
+
+
+@dataclass
+class _References:
+    """A foreign key's values in one chunk: the rows that hold one (``rows``), their hashes,
+    and the order that sorts those (the look-up in the parent's keys wants them sorted)."""
+
+    rows: np.ndarray
+    hashes: np.ndarray
+    order: np.ndarray
+
+    @classmethod
+    def of(cls, full: pd.DataFrame, fk: ForeignKeySpec, rows: np.ndarray) -> _References:
+        hashes = key_hashes(full.loc[rows], fk.columns) if rows.any() else np.zeros(0, np.uint64)
+        return cls(rows, hashes, np.argsort(hashes))
+
+    def found_in(self, parent: KeySet) -> np.ndarray:
+        """True for each of ``hashes`` that ``parent`` holds."""
+        found = np.empty(len(self.hashes), dtype=bool)
+        found[self.order] = parent.contains_sorted(self.hashes[self.order])
+        return found
 
 
 @dataclass
@@ -125,7 +148,13 @@ class SeedValidator:
         if checks is None:
             checks = mine[spec.name] = RowChecks(spec.table, self.row_engine)
         report, duplicates = checks.run(chunk, full)
-        return RowResult(full, report, duplicates, dict(checks.keys))
+        # Foreign keys into the set: hashed and sorted here, on the caller's thread.
+        references = {
+            fk.name: _References.of(full, fk, self._eligible(full, fk.columns, chunk.invalid))
+            for fk in spec.foreign_keys
+            if fk.parent.name in self.specs
+        }
+        return RowResult(full, report, duplicates, dict(checks.keys), references)
 
     def check_across(
         self, source: SeedSource, chunk: SeedChunk, rows: RowResult | None
@@ -146,7 +175,9 @@ class SeedValidator:
             rows.report,
             check_in_database(spec, chunk, full),
             self._unique_keys(spec, chunk, full, rows.keys, rows.duplicates),
-            self._foreign_keys(spec, chunk.label, full, chunk.lines, chunk.invalid),
+            self._foreign_keys(
+                spec, chunk.label, full, chunk.lines, chunk.invalid, rows.references
+            ),
         ]
         return ValidationReport.concat(reports)
 
@@ -286,27 +317,36 @@ class SeedValidator:
         full: pd.DataFrame,
         lines: np.ndarray,
         invalid: dict[str, np.ndarray],
+        references: dict[str, _References],
     ) -> ValidationReport:
+        """Foreign keys: each value in the parent's keys seen, else in the database, else
+        deferred to :meth:`finish` while the parent's file is still to come."""
         reports = []
         for fk in spec.foreign_keys:
-            rows = self._eligible(full, fk.columns, invalid)
-            if not rows.any():
-                continue
             parent_name = fk.parent.name
             in_set = parent_name in self.specs
+            held = references.get(fk.name) if in_set else None
+            rows = self._eligible(full, fk.columns, invalid) if held is None else held.rows
+            if not rows.any():
+                continue
             ready = in_set and parent_name in self._complete and parent_name != spec.name
             missing = rows.copy()
             if ready:
                 parent = self._parents[(parent_name, fk.parent_columns)]
-                hashes = key_hashes(full.loc[rows], fk.columns)
-                missing[np.flatnonzero(rows)] = ~parent.contains(hashes)
+                if held is None:
+                    held = _References.of(full, fk, rows)
+                missing[np.flatnonzero(rows)] = ~held.found_in(parent)
             if missing.any() and self.engine is not None and parent_name not in self.empty_in_db:
                 found = self._existing(fk.parent, fk.parent_columns, full, fk.columns, missing, ())
                 missing &= ~found
             if not missing.any():
                 continue
             if in_set and not ready:
-                hashes = key_hashes(full.loc[missing], fk.columns)
+                hashes = (
+                    key_hashes(full.loc[missing], fk.columns)
+                    if held is None
+                    else held.hashes[missing[rows]]
+                )
                 self._deferred.append(_Deferred(spec, fk, label, hashes, lines[missing]))
                 continue
             values = self._key_values(spec, full, fk.columns, missing)
