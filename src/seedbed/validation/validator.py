@@ -63,6 +63,7 @@ class _References:
     rows: np.ndarray
     hashes: np.ndarray
     order: np.ndarray
+    found: np.ndarray | None = None  # looked up already: the parent's keys were complete
 
     @classmethod
     def of(cls, full: pd.DataFrame, fk: ForeignKeySpec, rows: np.ndarray) -> _References:
@@ -71,9 +72,10 @@ class _References:
 
     def found_in(self, parent: KeySet) -> np.ndarray:
         """True for each of ``hashes`` that ``parent`` holds."""
-        found = np.empty(len(self.hashes), dtype=bool)
-        found[self.order] = parent.contains_sorted(self.hashes[self.order])
-        return found
+        if self.found is None:
+            self.found = np.empty(len(self.hashes), dtype=bool)
+            self.found[self.order] = parent.contains_sorted(self.hashes[self.order])
+        return self.found
 
 
 @dataclass
@@ -148,12 +150,16 @@ class SeedValidator:
         if checks is None:
             checks = mine[spec.name] = RowChecks(spec.table, self.row_engine)
         report, duplicates = checks.run(chunk, full)
-        # Foreign keys into the set: hashed and sorted here, on the caller's thread.
-        references = {
-            fk.name: _References.of(full, fk, self._eligible(full, fk.columns, chunk.invalid))
-            for fk in spec.foreign_keys
-            if fk.parent.name in self.specs
-        }
+        # Foreign keys into the set: hashed and sorted here, on the caller's thread, and
+        # looked up here too when the parent's keys are complete (no more are added).
+        references = {}
+        for fk in spec.foreign_keys:
+            if fk.parent.name not in self.specs:
+                continue
+            held = _References.of(full, fk, self._eligible(full, fk.columns, chunk.invalid))
+            if fk.parent.name in self._complete and fk.parent.name != spec.name:
+                held.found_in(self._parents[(fk.parent.name, fk.parent_columns)])
+            references[fk.name] = held
         return RowResult(full, report, duplicates, dict(checks.keys), references)
 
     def check_across(
@@ -180,6 +186,13 @@ class SeedValidator:
             ),
         ]
         return ValidationReport.concat(reports)
+
+    def table_done(self, table: str) -> None:
+        """Say that every chunk of ``table`` went through :meth:`check_across`: its keys are
+        complete, and chunks of its children checked from now on look them up in
+        :meth:`check_rows`. (The next table's first chunk says so too, later.)"""
+        if table == self._current:
+            self._complete.add(table)
 
     def finish(self) -> ValidationReport:
         """Foreign keys whose parent file came after the child's; then release the database."""
