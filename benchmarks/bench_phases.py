@@ -58,6 +58,7 @@ def phases(path: Path) -> dict[str, float]:
                 spent["parse+type"] += parsed - read
                 spent["rows"] += checked - parsed
                 spent["across"] += time.process_time() - checked
+        validator.table_done(seed.table.name)  # as check_sources does after a source
     validator.finish()
     return spent
 

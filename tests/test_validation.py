@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -441,6 +442,47 @@ def test_a_child_before_its_parent_is_checked_at_finish(tmp_path: Path) -> None:
             reports.append(validator.check_chunk(sources[name], chunk))
     assert ValidationReport.concat(reports).ok
     assert rows(validator.finish()) == [(3, "user_id", "fk_session_user_id_user")]
+
+
+def test_foreign_keys_hashed_with_the_row_checks_give_the_verdicts_of_hashing_later(
+    tmp_path: Path,
+) -> None:
+    users = [str(uuid.UUID(int=i, version=4)) for i in range(1, 41)]
+    write(
+        tmp_path,
+        "user.csv",
+        USER_HEADER + "".join(user_row(u, f"u{i}@b.io") for i, u in enumerate(users)),
+    )
+    owners = [
+        users[i % 40] if i % 7 else str(uuid.UUID(int=1000 + i, version=4)) for i in range(60)
+    ]
+    session = "id,user_id,token,expires_at\n" + "".join(
+        f"{uuid.UUID(int=5000 + i, version=4)},{owner},t{i},2999-01-01T00:00:00Z\n"
+        for i, owner in enumerate(owners)
+    )
+    write(tmp_path, "session.csv", session + ",,t-none,2999-01-01T00:00:00Z\n")
+    sources = resolve_sources(tmp_path, SCHEMA)
+    fk = "fk_session_user_id_user"
+    found, looked_up = [], []
+    for hash_later in (False, True):
+        validator = SeedValidator([s.table for s in sources.values()])
+        reports = []
+        for name in ["user", "session"]:
+            for chunk in read_seed_chunks(sources[name], chunk_rows=16):
+                checked = validator.check_rows(sources[name], chunk)
+                if name == "session" and checked is not None:
+                    if hash_later:
+                        checked.references.clear()  # hashed in check_across instead
+                    else:
+                        looked_up.append(checked.references[fk].found is not None)
+                reports.append(validator.check_across(sources[name], chunk, checked))
+            if not hash_later:
+                validator.table_done(name)  # session's chunks look user's keys up in check_rows
+        reports.append(validator.finish())
+        found.append(ValidationReport.concat(reports).to_records())
+    assert found[0] == found[1]
+    assert [r["line"] for r in found[0] if r["rule"] == fk] == list(range(2, 60, 7))
+    assert looked_up and all(looked_up)
 
 
 # -- defaults left out of the file -----------------------------------------------------

@@ -79,6 +79,7 @@ def check_sources(
     rows = 0
     for seed, chunk, checked in _checked_chunks(sources, validator, workers or default_workers()):
         if chunk is None:
+            validator.table_done(seed.table.name)
             if meter is not None:
                 meter.source_done(seed)
             continue

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -45,12 +45,37 @@ from seedbed.validation.sources import SeedChunk, SeedSource
 @dataclass
 class RowResult:
     """What a chunk's row checks found: ``full`` (the chunk with the left-out columns a check
-    reads), the report, per unique key its duplicate rows and its hashes."""
+    reads), the report, per unique key its duplicate rows and its hashes, and per foreign key
+    to a table of the set its values' hashes (``references``)."""
 
     full: pd.DataFrame
     report: ValidationReport
     duplicates: dict[str, np.ndarray]
     keys: dict[str, ChunkKeys]
+    references: dict[str, _References] = field(default_factory=dict)
+
+
+@dataclass
+class _References:
+    """A foreign key's values in one chunk: the rows that hold one (``rows``), their hashes,
+    and the order that sorts those (the look-up in the parent's keys wants them sorted)."""
+
+    rows: np.ndarray
+    hashes: np.ndarray
+    order: np.ndarray
+    found: np.ndarray | None = None  # looked up already: the parent's keys were complete
+
+    @classmethod
+    def of(cls, full: pd.DataFrame, fk: ForeignKeySpec, rows: np.ndarray) -> _References:
+        hashes = key_hashes(full.loc[rows], fk.columns) if rows.any() else np.zeros(0, np.uint64)
+        return cls(rows, hashes, np.argsort(hashes))
+
+    def found_in(self, parent: KeySet) -> np.ndarray:
+        """True for each of ``hashes`` that ``parent`` holds."""
+        if self.found is None:
+            self.found = np.empty(len(self.hashes), dtype=bool)
+            self.found[self.order] = parent.contains_sorted(self.hashes[self.order])
+        return self.found
 
 
 @dataclass
@@ -125,7 +150,17 @@ class SeedValidator:
         if checks is None:
             checks = mine[spec.name] = RowChecks(spec.table, self.row_engine)
         report, duplicates = checks.run(chunk, full)
-        return RowResult(full, report, duplicates, dict(checks.keys))
+        # Foreign keys into the set: hashed and sorted here, on the caller's thread, and
+        # looked up here too when the parent's keys are complete (no more are added).
+        references = {}
+        for fk in spec.foreign_keys:
+            if fk.parent.name not in self.specs:
+                continue
+            held = _References.of(full, fk, self._eligible(full, fk.columns, chunk.invalid))
+            if fk.parent.name in self._complete and fk.parent.name != spec.name:
+                held.found_in(self._parents[(fk.parent.name, fk.parent_columns)])
+            references[fk.name] = held
+        return RowResult(full, report, duplicates, dict(checks.keys), references)
 
     def check_across(
         self, source: SeedSource, chunk: SeedChunk, rows: RowResult | None
@@ -146,9 +181,18 @@ class SeedValidator:
             rows.report,
             check_in_database(spec, chunk, full),
             self._unique_keys(spec, chunk, full, rows.keys, rows.duplicates),
-            self._foreign_keys(spec, chunk.label, full, chunk.lines, chunk.invalid),
+            self._foreign_keys(
+                spec, chunk.label, full, chunk.lines, chunk.invalid, rows.references
+            ),
         ]
         return ValidationReport.concat(reports)
+
+    def table_done(self, table: str) -> None:
+        """Say that every chunk of ``table`` went through :meth:`check_across`: its keys are
+        complete, and chunks of its children checked from now on look them up in
+        :meth:`check_rows`. (The next table's first chunk says so too, later.)"""
+        if table == self._current:
+            self._complete.add(table)
 
     def finish(self) -> ValidationReport:
         """Foreign keys whose parent file came after the child's; then release the database."""
@@ -204,18 +248,20 @@ class SeedValidator:
             keys = computed.get(key.name) or chunk_keys(full, key)
             if not keys.rows.any():
                 continue
-            row_lines = lines[keys.rows]
             seen = self._unique_set(spec.name, key)
             ordered = keys.ordered
             known_sorted = seen.contains_sorted(ordered)
-            # -1: not a duplicate; -2: first seen in an earlier chunk; else that row's line.
-            earlier = np.full(len(keys.hashes), -1, dtype=np.int64)
-            within = duplicates.get(key.name, np.zeros(len(full), dtype=bool))[keys.rows]
-            earlier[within] = row_lines[keys.earlier[within]]
-            if known_sorted.any():
-                earlier[keys.order[known_sorted]] = -2
-            if (earlier != -1).any():
-                reports.append(self._duplicates(spec, chunk, full, key, keys.rows, earlier))
+            twice = duplicates.get(key.name)
+            if known_sorted.any() or (twice is not None and twice.any()):
+                # -1: not a duplicate; -2: first seen in an earlier chunk; else that row's line.
+                earlier = np.full(len(keys.hashes), -1, dtype=np.int64)
+                if twice is not None:
+                    within = twice[keys.rows]
+                    earlier[within] = lines[keys.rows][keys.earlier[within]]
+                if known_sorted.any():
+                    earlier[keys.order[known_sorted]] = -2
+                if (earlier != -1).any():
+                    reports.append(self._duplicates(spec, chunk, full, key, keys.rows, earlier))
             seen.add_sorted(ordered[keys.starts & ~known_sorted])
             if self.engine is not None and (
                 self.unique_against_db is None or spec.name in self.unique_against_db
@@ -284,27 +330,36 @@ class SeedValidator:
         full: pd.DataFrame,
         lines: np.ndarray,
         invalid: dict[str, np.ndarray],
+        references: dict[str, _References],
     ) -> ValidationReport:
+        """Foreign keys: each value in the parent's keys seen, else in the database, else
+        deferred to :meth:`finish` while the parent's file is still to come."""
         reports = []
         for fk in spec.foreign_keys:
-            rows = self._eligible(full, fk.columns, invalid)
-            if not rows.any():
-                continue
             parent_name = fk.parent.name
             in_set = parent_name in self.specs
+            held = references.get(fk.name) if in_set else None
+            rows = self._eligible(full, fk.columns, invalid) if held is None else held.rows
+            if not rows.any():
+                continue
             ready = in_set and parent_name in self._complete and parent_name != spec.name
             missing = rows.copy()
             if ready:
                 parent = self._parents[(parent_name, fk.parent_columns)]
-                hashes = key_hashes(full.loc[rows], fk.columns)
-                missing[np.flatnonzero(rows)] = ~parent.contains(hashes)
+                if held is None:
+                    held = _References.of(full, fk, rows)
+                missing[np.flatnonzero(rows)] = ~held.found_in(parent)
             if missing.any() and self.engine is not None and parent_name not in self.empty_in_db:
                 found = self._existing(fk.parent, fk.parent_columns, full, fk.columns, missing, ())
                 missing &= ~found
             if not missing.any():
                 continue
             if in_set and not ready:
-                hashes = key_hashes(full.loc[missing], fk.columns)
+                hashes = (
+                    key_hashes(full.loc[missing], fk.columns)
+                    if held is None
+                    else held.hashes[missing[rows]]
+                )
                 self._deferred.append(_Deferred(spec, fk, label, hashes, lines[missing]))
                 continue
             values = self._key_values(spec, full, fk.columns, missing)
