@@ -207,20 +207,28 @@ class JsonShape(Rule):
                     return False
         return True
 
+    def _text_conforms(self, text: str) -> bool:
+        try:
+            return self.conforms(parse_json(text))
+        except InvalidJson:
+            return False
+
     def passes(self, frame: pd.DataFrame) -> pd.Series:
+        seen: dict[str, bool] = {}  # each distinct text parsed once: values often repeat
+
         def one(value: Any) -> bool:
+            if isinstance(value, str):
+                verdict = seen.get(value)
+                if verdict is None:
+                    verdict = seen[value] = self._text_conforms(value)
+                return verdict
             if value is None or (isinstance(value, float) and pd.isna(value)):
                 return True
-            if isinstance(value, str):
-                try:
-                    value = parse_json(value)
-                except InvalidJson:
-                    return False
             return self.conforms(value)
 
         values = frame[self.columns[0]]
         # one() passes NULL itself: mapping over NA-only columns must not go through fillna.
-        return pd.Series([one(v) for v in values], index=values.index, dtype=bool)
+        return pd.Series([one(v) for v in values.tolist()], index=values.index, dtype=bool)
 
 
 def checks(*rules: Rule) -> tuple[CheckConstraint, ...]:
