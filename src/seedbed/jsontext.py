@@ -95,6 +95,17 @@ def _plain_float(text: str) -> int | Decimal:
 
 # The plain case's decoder: integers through int itself, no hook call per integer.
 _PLAIN = json.JSONDecoder(parse_float=_plain_float, parse_constant=_reject_constant)
+# Its C scanner: what ``decode`` calls, without the Python frames around it.
+_PLAIN_SCAN: Callable[[str, int], tuple[Any, int]] = _PLAIN.scan_once  # type: ignore[attr-defined]
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(line: str, at: int) -> int:
+    """Where the JSON whitespace from ``at`` ends."""
+    match = _SPACE.match(line, at)
+    return at if match is None else match.end()
 
 
 def _plain(text: str) -> bool:
@@ -116,10 +127,14 @@ def parse_json(text: str) -> Any:
     anything else, and every text the plain decoder refuses, goes the exact way.
     """
     if _plain(text):
+        # json.JSONDecoder.decode, step by step: space, one value, space, the end.
+        at = _skip(text, 0) if text[:1] in " \t\n\r" else 0
         try:
-            return _PLAIN.decode(text)
-        except (ValueError, RecursionError):  # the exact way says why
-            pass
+            value, end = _PLAIN_SCAN(text, at)
+        except (StopIteration, ValueError, RecursionError):  # the exact way says why
+            return _exact(text)
+        if end == len(text) or _skip(text, end) == len(text):
+            return value
     return _exact(text)
 
 
@@ -154,13 +169,6 @@ _DECODER = json.JSONDecoder(
 )
 # The C scanner behind ``raw_decode``: one value from a position, and where it ends.
 _SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
-_SPACE = re.compile(r"[ \t\n\r]*")
-
-
-def _skip(line: str, at: int) -> int:
-    """Where the JSON whitespace from ``at`` ends."""
-    match = _SPACE.match(line, at)
-    return at if match is None else match.end()
 
 
 def _text(value: str, what: str) -> str:

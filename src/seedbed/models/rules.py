@@ -193,7 +193,7 @@ class JsonShape(Rule):
 
     def conforms(self, value: Any) -> bool:
         """True when an already parsed JSON value has this shape."""
-        if not isinstance(value, dict) or not set(value) <= set(self.keys):
+        if not isinstance(value, dict) or not value.keys() <= self.keys.keys():
             return False
         for key, item in value.items():
             kind = self.keys[key].kind
@@ -222,7 +222,7 @@ class JsonShape(Rule):
                 if verdict is None:
                     verdict = seen[value] = self._text_conforms(value)
                 return verdict
-            if value is None or (isinstance(value, float) and pd.isna(value)):
+            if value is None or (isinstance(value, float) and value != value):  # NaN
                 return True
             return self.conforms(value)
 
