@@ -195,11 +195,15 @@ class JsonShape(Rule):
         """True when an already parsed JSON value has this shape."""
         if not isinstance(value, dict) or not value.keys() <= self.keys.keys():
             return False
+        keys = self.keys
         for key, item in value.items():
-            kind = self.keys[key].kind
+            kind = keys[key].kind
             if kind == "string_list":
-                if not isinstance(item, list) or not all(isinstance(i, str) for i in item):
+                if not isinstance(item, list):
                     return False
+                for element in item:
+                    if not isinstance(element, str):
+                        return False
             elif kind == "non_negative_integer":
                 if isinstance(item, bool) or not isinstance(item, int | Decimal):
                     return False
