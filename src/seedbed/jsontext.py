@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -27,9 +27,14 @@ def _reject_constant(name: str) -> Any:
     raise InvalidJson(f"{name} is not valid JSON")
 
 
+# What ``jsonb`` refuses inside a string: NUL, and a surrogate without its pair
+# (Python keeps a lone surrogate escape, such as \ud800, as that one character).
+_BAD_CHAR = re.compile("[\x00\ud800-\udfff]")
+
+
 def _no_bad_strings(value: Any) -> None:
     if isinstance(value, str):
-        if "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        if _BAD_CHAR.search(value) is not None:
             raise InvalidJson("JSON strings may not contain \\u0000 or lone surrogates")
     elif isinstance(value, dict):
         for key, item in value.items():
@@ -63,12 +68,7 @@ def _json_number(text: str) -> int | Decimal:
     return Decimal(text)
 
 
-def parse_json(text: str) -> Any:
-    """Parse JSON text exactly as strictly as PostgreSQL's ``jsonb`` input.
-
-    Numbers become ``int`` or ``Decimal`` (never a lossy float); NaN and
-    Infinity, ``\\u0000`` and lone surrogates are refused with :class:`InvalidJson`.
-    """
+def _exact(text: str) -> Any:
     try:
         value = json.loads(
             text, parse_float=_json_number, parse_int=_json_number, parse_constant=_reject_constant
@@ -79,6 +79,76 @@ def parse_json(text: str) -> Any:
         raise InvalidJson("JSON nested too deeply") from None
     _no_bad_strings(value)
     return value
+
+
+# Below this length no integer in the text reaches the 4000 digits from which
+# ``_json_number`` gives a Decimal, and no number without an exponent can
+# leave numeric's range: ``int`` reads the integers exactly as it would.
+_PLAIN_LENGTH = 4000
+
+
+def _plain_float(text: str) -> int | Decimal:
+    if "e" in text or "E" in text:
+        return _json_number(text)  # an exponent can leave numeric's range
+    return Decimal(text)
+
+
+# The plain case's decoder: integers through int itself, no hook call per integer.
+_PLAIN = json.JSONDecoder(parse_float=_plain_float, parse_constant=_reject_constant)
+# Its C scanner: what ``decode`` calls, without the Python frames around it.
+_PLAIN_SCAN: Callable[[str, int], tuple[Any, int]] = _PLAIN.scan_once  # type: ignore[attr-defined]
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(line: str, at: int) -> int:
+    """Where the JSON whitespace from ``at`` ends."""
+    match = _SPACE.match(line, at)
+    return at if match is None else match.end()
+
+
+def _plain(text: str) -> bool:
+    """True when no string of ``text`` can hold what ``jsonb`` refuses, and its
+    numbers read as ``int`` are exact: no ``\\u`` escape (the only way to
+    write NUL or a surrogate as an escape), no raw surrogate, no byte order mark
+    (``json.loads`` refuses it), short enough (see ``_PLAIN_LENGTH``)."""
+    if len(text) >= _PLAIN_LENGTH or "\\u" in text:
+        return False
+    return text.isascii() or (_BAD_CHAR.search(text) is None and not text.startswith("\ufeff"))
+
+
+def parse_json(text: str) -> Any:
+    """Parse JSON text exactly as strictly as PostgreSQL's ``jsonb`` input.
+
+    Numbers become ``int`` or ``Decimal`` (never a lossy float); NaN and
+    Infinity, ``\\u0000`` and lone surrogates are refused with :class:`InvalidJson`.
+    The plain case (see ``_plain``) is decoded without walking the strings;
+    anything else, and every text the plain decoder refuses, goes the exact way.
+    """
+    if _plain(text):
+        # json.JSONDecoder.decode, step by step: space, one value, space, the end.
+        at = _skip(text, 0) if text[:1] in " \t\n\r" else 0
+        try:
+            value, end = _PLAIN_SCAN(text, at)
+        except (StopIteration, ValueError, RecursionError):  # the exact way says why
+            return _exact(text)
+        if end == len(text) or _skip(text, end) == len(text):
+            return value
+    return _exact(text)
+
+
+def refused(texts: Iterable[str]) -> list[bool]:
+    """For each of ``texts``, whether PostgreSQL's ``jsonb`` input refuses it."""
+    verdicts = []
+    for text in texts:
+        try:
+            parse_json(text)
+        except InvalidJson:
+            verdicts.append(True)
+        else:
+            verdicts.append(False)
+    return verdicts
 
 
 def _not_json(name: str) -> Any:
@@ -99,13 +169,6 @@ _DECODER = json.JSONDecoder(
 )
 # The C scanner behind ``raw_decode``: one value from a position, and where it ends.
 _SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
-_SPACE = re.compile(r"[ \t\n\r]*")
-
-
-def _skip(line: str, at: int) -> int:
-    """Where the JSON whitespace from ``at`` ends."""
-    match = _SPACE.match(line, at)
-    return at if match is None else match.end()
 
 
 def _text(value: str, what: str) -> str:
@@ -209,4 +272,4 @@ def object_cells(line: str) -> dict[str, str | None]:
         raise InvalidJson(str(exc)) from None
 
 
-__all__ = ["InvalidJson", "object_cells", "parse_json"]
+__all__ = ["InvalidJson", "object_cells", "parse_json", "refused"]

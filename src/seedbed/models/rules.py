@@ -193,13 +193,17 @@ class JsonShape(Rule):
 
     def conforms(self, value: Any) -> bool:
         """True when an already parsed JSON value has this shape."""
-        if not isinstance(value, dict) or not set(value) <= set(self.keys):
+        if not isinstance(value, dict) or not value.keys() <= self.keys.keys():
             return False
+        keys = self.keys
         for key, item in value.items():
-            kind = self.keys[key].kind
+            kind = keys[key].kind
             if kind == "string_list":
-                if not isinstance(item, list) or not all(isinstance(i, str) for i in item):
+                if not isinstance(item, list):
                     return False
+                for element in item:
+                    if not isinstance(element, str):
+                        return False
             elif kind == "non_negative_integer":
                 if isinstance(item, bool) or not isinstance(item, int | Decimal):
                     return False
@@ -207,20 +211,28 @@ class JsonShape(Rule):
                     return False
         return True
 
+    def _text_conforms(self, text: str) -> bool:
+        try:
+            return self.conforms(parse_json(text))
+        except InvalidJson:
+            return False
+
     def passes(self, frame: pd.DataFrame) -> pd.Series:
+        seen: dict[str, bool] = {}  # each distinct text parsed once: values often repeat
+
         def one(value: Any) -> bool:
-            if value is None or (isinstance(value, float) and pd.isna(value)):
-                return True
             if isinstance(value, str):
-                try:
-                    value = parse_json(value)
-                except InvalidJson:
-                    return False
+                verdict = seen.get(value)
+                if verdict is None:
+                    verdict = seen[value] = self._text_conforms(value)
+                return verdict
+            if value is None or (isinstance(value, float) and value != value):  # NaN
+                return True
             return self.conforms(value)
 
         values = frame[self.columns[0]]
         # one() passes NULL itself: mapping over NA-only columns must not go through fillna.
-        return pd.Series([one(v) for v in values], index=values.index, dtype=bool)
+        return pd.Series([one(v) for v in values.tolist()], index=values.index, dtype=bool)
 
 
 def checks(*rules: Rule) -> tuple[CheckConstraint, ...]:
