@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +27,10 @@ def _reference_number(text: str) -> int | Decimal:
     assert match is not None
     whole, fraction, exponent_text = match.groups()
     exponent = int(exponent_text or 0)
-    digits_before = len(whole.lstrip("0")) + exponent if whole.strip("0") else 0
+    digits = (whole + (fraction or "")).lstrip("0")
+    digits_before = len(digits) - len(fraction or "") + exponent if digits else 0
+    if abs(exponent) > 1073741823:  # PostgreSQL's numeric input: invalid syntax
+        raise _Refused
     if digits_before > 131072 or len(fraction or "") - exponent > 16383:
         raise _Refused
     if fraction is None and exponent_text is None and len(whole) < 4000:
@@ -242,3 +246,33 @@ def test_refused_marks_each_text_jsonb_refuses_repeated_or_not() -> None:
     texts = ['{"a": 1}', "NaN", '{"a": 1}', '"\\u0000"', "[]", "NaN"]
     assert refused(texts) == [False, True, False, True, False, True]
     assert np.array(refused([])).shape == (0,)
+
+
+def test_a_json_shape_passes_missing_values_of_a_string_column_as_null() -> None:
+    shape = JsonShape("metadata_shape", ("metadata",), "must be an object", {})
+    column = pd.Series(["{}", None, "[1]"], dtype=pd.StringDtype("python"))  # NA is pd.NA
+    assert column.isna().tolist() == [False, True, False]
+    verdicts = shape.passes(pd.DataFrame({"metadata": column}))
+    assert verdicts.tolist() == [True, True, False]
+
+
+EXPONENTS = [
+    "1e1000", "1e131071", "1e131072", "1e-16383", "1e-16384", "0e500000", "0.0e1073741823",
+    "0.0e1073741824", "0e-1073741824", "0.0e999999005593890102", "5e-99999900555",
+    "[0.0005e99999900559]", '{"a": 0e2147483648}', "-0e-9999999999999999999999",
+    "0.5e131072", "0.5e131073", "0.5e200000", "0.0005e131075", "120.5e131069", "120.5e131070",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", EXPONENTS)
+def test_numbers_with_large_exponents_get_postgresql_s_verdict(engine, text: str) -> None:
+    with engine.connect() as conn:
+        valid = conn.execute(
+            sa.text("SELECT pg_input_is_valid(:t, 'jsonb')"), {"t": text}
+        ).scalar_one()
+    assert (not refused([text])[0]) is valid
+    if valid:
+        parse_json(text)
+    else:
+        with pytest.raises(InvalidJson):
+            parse_json(text)

@@ -50,6 +50,8 @@ _JSON_NUMBER = re.compile(r"-?([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?")
 # decimal point and 16383 after it; beyond that, "value overflows numeric format".
 _NUMERIC_MAX_WEIGHT_DIGITS = 131072
 _NUMERIC_MAX_SCALE = 16383
+# numeric's input refuses an exponent beyond PG_INT32_MAX / 2 as invalid syntax.
+_NUMERIC_MAX_EXPONENT = 1073741823
 
 
 def _json_number(text: str) -> int | Decimal:
@@ -58,7 +60,10 @@ def _json_number(text: str) -> int | Decimal:
         raise InvalidJson(f"not a JSON number: {text[:40]}")
     whole, fraction, exponent_text = match.groups()
     exponent = int(exponent_text or 0)
-    digits_before = len(whole.lstrip("0")) + exponent if whole.strip("0") else 0
+    if abs(exponent) > _NUMERIC_MAX_EXPONENT:
+        raise InvalidJson("JSON number with an exponent beyond PostgreSQL's numeric")
+    digits = (whole + (fraction or "")).lstrip("0")  # the significant digits
+    digits_before = len(digits) - len(fraction or "") + exponent if digits else 0
     if digits_before > _NUMERIC_MAX_WEIGHT_DIGITS or len(fraction or "") - exponent > (
         _NUMERIC_MAX_SCALE
     ):

@@ -226,7 +226,7 @@ class JsonShape(Rule):
                 if verdict is None:
                     verdict = seen[value] = self._text_conforms(value)
                 return verdict
-            if value is None or (isinstance(value, float) and value != value):  # NaN
+            if value is None or value is pd.NA or (isinstance(value, float) and value != value):
                 return True
             return self.conforms(value)
 
