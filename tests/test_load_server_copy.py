@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import seedbed
 from seedbed.db import schema_of
 from seedbed.errors import LoadError
-from seedbed.loading.copy import server_readable
+from seedbed.loading.copy import INTRANS, server_readable
 from seedbed.models import metadata_for
 from seedbed.validation.formats.compressed import Gzipped
 from seedbed.validation.formats.delimited import CsvFile
@@ -143,3 +143,15 @@ def test_a_row_only_the_database_refuses_in_a_file_the_server_reads_is_named_by_
         error = caught.value
         assert (error.table, error.line, error.constraint) == ("user", 7, "ck_no_mallory")
         assert snapshot(engine) == before
+
+
+def test_a_role_that_may_not_read_server_files_streams_without_an_error(engine):
+    connection = _in_transaction(engine)
+    try:
+        connection.execute("CREATE ROLE seedbed_no_files NOLOGIN")
+        connection.execute("SET LOCAL ROLE seedbed_no_files")
+        assert server_readable(connection, CsvFile(SEEDS / "user.csv")) is None
+        assert connection.info.transaction_status == INTRANS  # asked, not refused
+    finally:
+        connection.rollback()
+        connection.close()

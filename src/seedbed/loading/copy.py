@@ -88,6 +88,16 @@ def copy_blocks(
 #: file's bytes as they are (but a leading BOM, which :func:`server_readable` rules out).
 _AS_IS = (CsvFile, TsvFile)
 
+#: May the role read files on the server? Asked first, so that a role that may not
+#: leaves no error in the server's log.
+_MAY_READ_SQL = """
+SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+    OR (pg_has_role(current_user, 'pg_read_server_files', 'MEMBER')
+        AND has_function_privilege('pg_read_file(text)', 'EXECUTE')
+        AND has_function_privilege('pg_stat_file(text)', 'EXECUTE')
+        AND has_function_privilege('pg_read_binary_file(text,bigint,bigint)', 'EXECUTE'))
+"""
+
 #: Is the server this very machine (its ``postmaster.pid`` the file we read here), may the
 #: role read server files, and what does the server see at the path?
 _SERVER_FILE_SQL = """
@@ -129,6 +139,10 @@ def server_readable(connection: psycopg.Connection[Any], fmt: SeedFormat) -> str
         if not stat.st_size or _starts_with_bom(path):
             return None
         with connection.transaction(), connection.cursor() as cursor:
+            cursor.execute(_MAY_READ_SQL)
+            allowed = cursor.fetchone()
+            if not (allowed and allowed[0]):
+                return None
             cursor.execute(_SERVER_FILE_SQL.format(path=quote_literal(text)))
             row = cursor.fetchone()
     except (OSError, ValueError, psycopg.Error):

@@ -6,7 +6,8 @@ How a load runs:
    and ordered by foreign keys, parents first.
 2. A writer thread opens one transaction, locks the tables
    (``loading.locks``) and streams each source into its table with COPY
-   (``loading.copy``), through a staging table for ``upsert`` and
+   (``loading.copy``; a plain CSV or TSV file the server can read is read by
+   the server itself), through a staging table for ``upsert`` and
    ``skip-existing`` (``loading.modes``). Tables that are empty get the rebuild
    strategy (``loading.rebuild``): their constraints and indexes are dropped
    before the COPY and rebuilt, validated, after it, in the same transaction.
