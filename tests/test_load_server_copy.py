@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import seedbed
 from seedbed.db import schema_of
 from seedbed.errors import LoadError
-from seedbed.loading.copy import INTRANS, server_readable
+from seedbed.loading.copy import _MAY_READ_SQL, INTRANS, server_readable
 from seedbed.models import metadata_for
 from seedbed.validation.formats.compressed import Gzipped
 from seedbed.validation.formats.delimited import CsvFile
@@ -150,8 +150,9 @@ def test_a_role_that_may_not_read_server_files_streams_without_an_error(engine):
     try:
         connection.execute("CREATE ROLE seedbed_no_files NOLOGIN")
         connection.execute("SET LOCAL ROLE seedbed_no_files")
+        assert connection.execute(_MAY_READ_SQL).fetchone() == (False,)  # an answer, no error
         assert server_readable(connection, CsvFile(SEEDS / "user.csv")) is None
-        assert connection.info.transaction_status == INTRANS  # asked, not refused
+        assert connection.info.transaction_status == INTRANS
     finally:
         connection.rollback()
         connection.close()
