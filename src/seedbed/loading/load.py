@@ -6,7 +6,8 @@ How a load runs:
    and ordered by foreign keys, parents first.
 2. A writer thread opens one transaction, locks the tables
    (``loading.locks``) and streams each source into its table with COPY
-   (``loading.copy``), through a staging table for ``upsert`` and
+   (``loading.copy``; a plain CSV or TSV file the server can read is read by
+   the server itself), through a staging table for ``upsert`` and
    ``skip-existing`` (``loading.modes``). Tables that are empty get the rebuild
    strategy (``loading.rebuild``): their constraints and indexes are dropped
    before the COPY and rebuilt, validated, after it, in the same transaction.
@@ -43,7 +44,7 @@ from seedbed.citus import PROPAGATE_SETTINGS_SQL
 from seedbed.db import database_errors, get_engine, require_tables, schema_of
 from seedbed.errors import DataError, SeedError, reason
 from seedbed.facts import Models, using_models
-from seedbed.loading.copy import copy_blocks, copy_sql, qualified
+from seedbed.loading.copy import Cancelled, copy_blocks, copy_sql, qualified, server_readable
 from seedbed.loading.failures import Refusal, is_retryable, to_seedbed_error
 from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
 from seedbed.loading.modes import Merge, create_stage_sql, merge_sql, merges_of, stage_name
@@ -183,10 +184,18 @@ class _Writer:
             try:
                 # Rows of a table truncated in this transaction are written frozen.
                 freeze = self.plan.freezes(job.table.name)
-                sql = copy_sql(relation, columns, fmt.copy_options + ", FREEZE true" * freeze)
-                copied += copy_blocks(
-                    cursor, sql, fmt.copy_blocks(job.table, bar.update), self.cancel
-                )
+                options = fmt.copy_options + ", FREEZE true" * freeze
+                path = server_readable(self.connection, fmt) if self.plan.citus is None else None
+                if path is None:
+                    sql = copy_sql(relation, columns, options)
+                    blocks = fmt.copy_blocks(job.table, bar.update)
+                    copied += copy_blocks(cursor, sql, blocks, self.cancel)
+                else:  # the server reads the file itself
+                    if self.cancel.is_set():
+                        raise Cancelled
+                    cursor.execute(copy_sql(relation, columns, options, path))
+                    copied += max(cursor.rowcount, 0)
+                    bar.update(total or 0)
             finally:
                 bar.close()
         self.current = job.source
@@ -299,7 +308,7 @@ def load(
             report = _validate(sources, engine, load_mode, plan, display)
             result.validate_seconds = time.perf_counter() - validate_started
             if not report.ok:
-                writer.cancel.set()
+                _stop(writer, thread)  # mid-statement too: a COPY the server reads, a rebuild step
             thread.join()
         except BaseException:  # an unreadable file, Ctrl-C: stop the COPY, then roll back
             _stop(writer, thread)
