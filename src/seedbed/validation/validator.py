@@ -37,8 +37,7 @@ from seedbed.validation.dbrules import base_type, check_in_database
 from seedbed.validation.hints import IN_DATABASE
 from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys, key_hashes
 from seedbed.validation.report import REDACTED, ValidationReport, display_values, shorten
-from seedbed.validation.rowchecks import RowChecks, unreadable
-from seedbed.validation.schemas import with_defaults
+from seedbed.validation.rowchecks import FullFrame, RowChecks, unreadable
 from seedbed.validation.sources import SeedChunk, SeedSource
 
 
@@ -47,7 +46,7 @@ class RowResult:
     """What a chunk's row checks found: ``full`` (the chunk with the left-out columns a check
     reads), the report, per unique key its duplicate rows and its hashes."""
 
-    full: pd.DataFrame
+    full: FullFrame
     report: ValidationReport
     duplicates: dict[str, np.ndarray]
     keys: dict[str, ChunkKeys]
@@ -116,10 +115,10 @@ class SeedValidator:
         Safe to call from several threads at once, for chunks in any order:
         it keeps no state across chunks.
         """
-        if not len(chunk.frame):
+        if not chunk.rows:
             return None
         spec = table_spec(source.table)
-        full = with_defaults(spec, chunk.frame, _checked_columns(spec))
+        full = FullFrame(spec, chunk, _checked_columns(spec))
         mine: dict[str, RowChecks] = self._local.__dict__.setdefault("checks", {})
         checks = mine.get(spec.name)
         if checks is None:
@@ -192,7 +191,7 @@ class SeedValidator:
         self,
         spec: TableSpec,
         chunk: SeedChunk,
-        full: pd.DataFrame,
+        full: FullFrame,
         computed: dict[str, ChunkKeys],
         duplicates: dict[str, np.ndarray],
     ) -> ValidationReport:
@@ -201,7 +200,7 @@ class SeedValidator:
         label, lines = chunk.label, chunk.lines
         reports = []
         for key in spec.unique_keys:
-            keys = computed.get(key.name) or chunk_keys(full, key)
+            keys = computed.get(key.name) or chunk_keys(full.frame, key)
             if not keys.rows.any():
                 continue
             row_lines = lines[keys.rows]
@@ -215,12 +214,12 @@ class SeedValidator:
             if known_sorted.any():
                 earlier[keys.order[known_sorted]] = -2
             if (earlier != -1).any():
-                reports.append(self._duplicates(spec, chunk, full, key, keys.rows, earlier))
+                reports.append(self._duplicates(spec, chunk, full.frame, key, keys.rows, earlier))
             seen.add_sorted(ordered[keys.starts & ~known_sorted])
             if self.engine is not None and (
                 self.unique_against_db is None or spec.name in self.unique_against_db
             ):
-                reports.append(self._in_database(spec, label, key, full, lines, keys.rows))
+                reports.append(self._in_database(spec, label, key, full.frame, lines, keys.rows))
         return ValidationReport.concat(reports)
 
     def _duplicates(
@@ -281,12 +280,13 @@ class SeedValidator:
         self,
         spec: TableSpec,
         label: str,
-        full: pd.DataFrame,
+        checked: FullFrame,
         lines: np.ndarray,
         invalid: dict[str, np.ndarray],
     ) -> ValidationReport:
         reports = []
         for fk in spec.foreign_keys:
+            full = checked.frame
             rows = self._eligible(full, fk.columns, invalid)
             if not rows.any():
                 continue
