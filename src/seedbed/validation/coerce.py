@@ -147,8 +147,8 @@ def _string_array(series: pd.Series) -> pa.Array | None:
         arr = pa.array(values, type=pa.string(), from_pandas=True)
     else:
         return None
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    if isinstance(arr, pa.ChunkedArray):  # one chunk taken as it is: combining copies
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
     if not pa.types.is_string(arr.type):  # large_string, string_view
         arr = arr.cast(pa.string())
     return arr
@@ -694,8 +694,8 @@ def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> 
 
 def text_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | None:
     """An Arrow column as one pyarrow string array, or None when it does not hold text."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
+    if isinstance(values, pa.ChunkedArray):  # one chunk taken as it is: combining copies
+        values = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
     kind = values.type
     if pa.types.is_string(kind):
         return values

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from seedbed.facts import TableSpec, table_spec
 from seedbed.validation.coerce import default_series
 from seedbed.validation.columnar import to_polars
-from seedbed.validation.keys import ChunkKeys, chunk_keys, polars_chunk_keys
+from seedbed.validation.keys import ChunkKeys, chunk_keys, key_hashes, polars_chunk_keys
 from seedbed.validation.report import ValidationReport, display_values
 from seedbed.validation.schemas import chunk_schema, polars_chunk_schema, polars_dtypes
 from seedbed.validation.sources import SeedChunk
@@ -74,6 +74,7 @@ class FullFrame:
         self.spec = spec
         self.chunk = chunk
         self.names = tuple(names)
+        self._texts: dict[tuple[str, ...], pl.DataFrame | None] = {}
 
     def __len__(self) -> int:
         return self.chunk.rows
@@ -98,6 +99,39 @@ class FullFrame:
     def polars(self, names: Sequence[str]) -> pl.DataFrame:
         """The columns ``names`` (those it holds) as a Polars frame."""
         return to_polars({**self.chunk.columns, **self._defaults}, names)
+
+    def held(self, columns: Sequence[str], invalid: dict[str, np.ndarray]) -> np.ndarray:
+        """The rows whose ``columns`` all hold a value that could be read."""
+        rows = ~unreadable(invalid, columns, len(self))
+        text = self._text(columns)
+        for name in columns:
+            if text is not None:
+                rows &= text[name].is_not_null().to_numpy()
+            else:
+                rows &= self.frame[name].notna().to_numpy()
+        return rows
+
+    def hashes(self, columns: Sequence[str], rows: np.ndarray) -> np.ndarray:
+        """:func:`~seedbed.validation.keys.key_hashes` of ``columns`` over ``rows``: from
+        Polars when the columns are text, else from ``frame``."""
+        import polars as pl
+
+        text = self._text(columns)
+        if text is None:
+            return key_hashes(self.frame.loc[rows], columns)
+        hashed = text.filter(pl.Series(rows)).hash_rows(seed=0).to_numpy()
+        return np.asarray(hashed, dtype=np.uint64)
+
+    def _text(self, columns: Sequence[str]) -> pl.DataFrame | None:
+        """The ``columns`` as a Polars frame when all are text, else None."""
+        import polars as pl
+
+        names = tuple(str(c) for c in columns)
+        if names not in self._texts:
+            found = self.polars(names)
+            text = found.width == len(names) and all(t == pl.String for t in found.dtypes)
+            self._texts[names] = found.select(names) if text else None
+        return self._texts[names]
 
 
 class RowChecks:

@@ -35,9 +35,9 @@ from seedbed.facts import ForeignKeySpec, TableSpec, UniqueKey, table_spec
 from seedbed.sqltext import qualified_name, quote_ident
 from seedbed.validation.dbrules import base_type, check_in_database
 from seedbed.validation.hints import IN_DATABASE
-from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys, key_hashes
+from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys
 from seedbed.validation.report import REDACTED, ValidationReport, display_values, shorten
-from seedbed.validation.rowchecks import FullFrame, RowChecks, unreadable
+from seedbed.validation.rowchecks import FullFrame, RowChecks
 from seedbed.validation.sources import SeedChunk, SeedSource
 
 
@@ -178,15 +178,6 @@ class SeedValidator:
         parts = [full[c].astype("str").to_numpy()[rows] for c in columns]
         return [shorten(", ".join(str(p) for p in row)) for row in zip(*parts, strict=True)]
 
-    @staticmethod
-    def _eligible(
-        full: pd.DataFrame, columns: Sequence[str], invalid: dict[str, np.ndarray]
-    ) -> np.ndarray:
-        rows = ~unreadable(invalid, columns, len(full))
-        for name in columns:
-            rows &= full[name].notna().to_numpy()
-        return rows
-
     def _unique_keys(
         self,
         spec: TableSpec,
@@ -286,8 +277,7 @@ class SeedValidator:
     ) -> ValidationReport:
         reports = []
         for fk in spec.foreign_keys:
-            full = checked.frame
-            rows = self._eligible(full, fk.columns, invalid)
+            rows = checked.held(fk.columns, invalid)
             if not rows.any():
                 continue
             parent_name = fk.parent.name
@@ -296,18 +286,19 @@ class SeedValidator:
             missing = rows.copy()
             if ready:
                 parent = self._parents[(parent_name, fk.parent_columns)]
-                hashes = key_hashes(full.loc[rows], fk.columns)
-                missing[np.flatnonzero(rows)] = ~parent.contains(hashes)
+                missing[np.flatnonzero(rows)] = ~parent.contains(checked.hashes(fk.columns, rows))
             if missing.any() and self.engine is not None and parent_name not in self.empty_in_db:
-                found = self._existing(fk.parent, fk.parent_columns, full, fk.columns, missing, ())
+                found = self._existing(
+                    fk.parent, fk.parent_columns, checked.frame, fk.columns, missing, ()
+                )
                 missing &= ~found
             if not missing.any():
                 continue
             if in_set and not ready:
-                hashes = key_hashes(full.loc[missing], fk.columns)
+                hashes = checked.hashes(fk.columns, missing)
                 self._deferred.append(_Deferred(spec, fk, label, hashes, lines[missing]))
                 continue
-            values = self._key_values(spec, full, fk.columns, missing)
+            values = self._key_values(spec, checked.frame, fk.columns, missing)
             reports.append(self._fk_report(spec, fk, label, lines[missing], values))
         return ValidationReport.concat(reports)
 
