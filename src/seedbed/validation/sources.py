@@ -108,17 +108,11 @@ class SeedChunk:
     invalid: dict[str, np.ndarray] = field(default_factory=dict)
     label: str = ""
     unit: Unit = "line"
-    _frame: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    _frame: pd.DataFrame | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def rows(self) -> int:
         return len(self.lines)
-
-    def series(self, name: str) -> pd.Series:
-        """Column ``name`` as the pandas series ``frame`` holds."""
-        if self._frame is not None:
-            return self._frame[name]
-        return _as_series(self.columns[name], self.rows)
 
     @property
     def frame(self) -> pd.DataFrame:
