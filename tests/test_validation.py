@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 import pytest
 import sqlalchemy as sa
 
@@ -361,6 +362,29 @@ def test_duplicates_are_found_across_chunks(tmp_path: Path) -> None:
     report = ValidationReport.concat(reports)
     assert rows(report) == [(12, "email", "uq_user_email")]
     assert "already on an earlier line" in report.failures.loc[0, "message"]
+
+
+def test_a_clean_csv_chunk_is_checked_in_arrow_without_a_pandas_frame(tmp_path: Path) -> None:
+    write(tmp_path, "user.csv", USER_HEADER + user_row(U1, "a@b.io") + user_row(U2, "c@d.io"))
+    source = resolve_sources(tmp_path, SCHEMA)["user"]
+    validator = SeedValidator([source.table])
+    (chunk,) = read_seed_chunks(source)
+    report = ValidationReport.concat([validator.check_chunk(source, chunk), validator.finish()])
+    assert report.ok and chunk._frame is None
+    assert chunk.columns["created_at"].type == pyarrow.timestamp("us", tz="UTC")
+    assert chunk.frame["created_at"].dtype == "datetime64[us, UTC]"
+    assert chunk.frame["email_verified"].tolist() == [True, True]
+
+
+def test_a_chunk_with_a_problem_reports_its_values_from_arrow(tmp_path: Path) -> None:
+    bad = user_row(U2, "c@d.io").replace("true", "maybe")
+    write(tmp_path, "user.csv", USER_HEADER + user_row(U1, "not-an-email") + bad)
+    report = validate(tmp_path)
+    shown = [(r["line"], r["column"], r["rule"], r["value"]) for r in report.to_records()]
+    assert shown == [
+        (2, "email", "ck_user_email_format", "not-an-email"),
+        (3, "email_verified", "type", "maybe"),
+    ]
 
 
 # -- sources ---------------------------------------------------------------------------

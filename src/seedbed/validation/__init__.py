@@ -13,6 +13,9 @@ Public pieces (the loader in :mod:`seedbed.loading` is built on the same ones)::
 
 What the signatures above do not show:
 
+- ``SeedChunk.columns``: the typed columns (Arrow arrays when read from
+  text, else pandas series); ``SeedChunk.frame``: them as a pandas DataFrame,
+  built on first use.
 - ``SeedChunk.invalid``: per column, a boolean mask of the rows whose value
   could not be read as the column's type (those cells are NA in ``frame`` and
   already in ``chunk.report``).

@@ -85,7 +85,7 @@ def check_sources(
             continue
         reports.append(chunk.report)
         reports.append(validator.check_across(seed, chunk, checked))
-        rows += len(chunk.frame)
+        rows += chunk.rows
         if meter is not None:
             meter.chunk(seed, chunk)
     reports.append(validator.finish())

@@ -147,8 +147,8 @@ def _string_array(series: pd.Series) -> pa.Array | None:
         arr = pa.array(values, type=pa.string(), from_pandas=True)
     else:
         return None
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    if isinstance(arr, pa.ChunkedArray):  # one chunk taken as it is: combining copies
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
     if not pa.types.is_string(arr.type):  # large_string, string_view
         arr = arr.cast(pa.string())
     return arr
@@ -460,9 +460,7 @@ def _one_layout_stamps(
 _LAYOUTS = 4
 
 
-def _timestamps(
-    arr: pa.Array, index: pd.Index, *, tz: bool, fast: bool
-) -> tuple[pd.Series, np.ndarray]:
+def _timestamps(arr: pa.Array, *, tz: bool, fast: bool) -> tuple[pa.Array, np.ndarray]:
     present = ~_null_mask(arr)
     if not fast:
         micros, ok = _stamp_micros(arr, tz=tz, fast=fast)
@@ -481,9 +479,13 @@ def _timestamps(
         left = np.flatnonzero(rest)
         if len(left):  # each read as the reference reads it
             micros[left], ok[left] = _stamp_micros(arr.take(left), tz=tz, fast=fast)
-    stamps = pd.DatetimeIndex(np.where(ok, micros, _NAT).view("M8[us]"))
-    values = pd.Series(stamps.tz_localize("UTC") if tz else stamps, index=index)
-    return values, present & ~ok
+    target = pa.timestamp("us", tz="UTC") if tz else pa.timestamp("us")
+    return _masked(micros, ok, target), present & ~ok
+
+
+def _masked(values: np.ndarray, ok: np.ndarray, target: pa.DataType) -> pa.Array:
+    """``values`` as an Arrow array of ``target``, null where not ``ok``."""
+    return pa.array(values, type=target, mask=None if ok.all() else ~ok)
 
 
 def _valid_inet(text: str) -> bool:
@@ -545,11 +547,9 @@ def _integers(arr: pa.Array, column: ColumnSpec, fast: bool) -> tuple[pa.Array, 
     return ints, present & ~ok
 
 
-def _from_text(
-    column: ColumnSpec, arr: pa.Array, source: pd.Series, columnar: bool
-) -> tuple[pd.Series, np.ndarray]:
-    """``source`` read as ``column``; ``arr``: its values as a pyarrow string array."""
-    kind, index = column.kind, source.index
+def _from_text(column: ColumnSpec, arr: pa.Array, columnar: bool) -> tuple[pa.Array, np.ndarray]:
+    """``arr`` (a pyarrow string array) read as ``column``: the typed values, and the bad cells."""
+    kind = column.kind
     fast = columnar and kind in COLUMNAR_KINDS
     present = ~_null_mask(arr)
     if kind in (k.TEXT, k.JSON, k.ENUM, k.UUID, k.NUMERIC, k.INET):
@@ -569,9 +569,7 @@ def _from_text(
             bad = _json(arr)
         if bad.any():
             arr = pc.if_else(pa.array(~bad), arr, pa.scalar(None, pa.string()))
-        elif source.dtype == _TEXT:  # the values as they came, without a copy
-            return pd.Series(source.array, index=index), bad
-        return _text_series(arr, index), bad
+        return arr, bad  # the values as they came, without a copy, when all are good
     if kind == k.BOOLEAN:
         words = _boolean_words(arr, present) if fast else None
         if words is None:
@@ -582,21 +580,39 @@ def _from_text(
                 np.asarray(is_false.to_numpy(zero_copy_only=False), dtype=bool),
             )
         truth, ok = words[0], words[0] | words[1]
-        return pd.Series(pd.arrays.BooleanArray(truth, ~ok), index=index), present & ~ok
+        return _masked(truth, ok, pa.bool_()), present & ~ok
     if kind in (k.TIMESTAMPTZ, k.TIMESTAMP):
-        return _timestamps(arr, index, tz=kind == k.TIMESTAMPTZ, fast=fast)
+        return _timestamps(arr, tz=kind == k.TIMESTAMPTZ, fast=fast)
     if kind == k.DATE:
         ok = _calendar_ok(arr, _matches(arr, DATE_PATTERN, fast), fast)
         readable = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
-        dates = pd.Series(readable.cast(pa.date32()).to_pandas(), index=index, dtype=object)
-        return dates, present & ~ok
+        return readable.cast(pa.date32()), present & ~ok
     if kind == k.INTEGER:
-        ints, bad = _integers(arr, column, fast)
-        # Built from the int64 buffer and a mask: through float64, big values lose digits.
-        held = np.asarray(ints.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
-        whole = pd.arrays.IntegerArray(held, _null_mask(ints))
-        return pd.Series(whole, index=index), bad
+        return _integers(arr, column, fast)
     raise NotImplementedError(kind)
+
+
+def arrow_series(values: pa.Array, index: pd.Index | None = None) -> pd.Series:
+    """Typed Arrow values (as :func:`coerce_text` gives them) as the pandas series a typed
+    frame holds: ``str``, ``boolean``, ``datetime64[us, UTC]``, ``datetime64[us]``,
+    ``Int64``, or ``datetime.date`` objects."""
+    kind = values.type
+    if index is None:
+        index = pd.RangeIndex(len(values))
+    if pa.types.is_boolean(kind):
+        truth = np.asarray(values.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+        return pd.Series(pd.arrays.BooleanArray(truth, _null_mask(values)), index=index)
+    if pa.types.is_timestamp(kind):
+        micros = np.asarray(values.cast(pa.int64()).fill_null(_NAT).to_numpy(), dtype=np.int64)
+        stamps = pd.DatetimeIndex(micros.view("M8[us]"))
+        return pd.Series(stamps.tz_localize("UTC") if kind.tz else stamps, index=index)
+    if pa.types.is_date32(kind):
+        return pd.Series(values.to_pandas(), index=index, dtype=object)
+    if pa.types.is_int64(kind):
+        # Built from the int64 buffer and a mask: through float64, big values lose digits.
+        held = np.asarray(values.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+        return pd.Series(pd.arrays.IntegerArray(held, _null_mask(values)), index=index)
+    return _text_series(values, index)
 
 
 def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
@@ -648,6 +664,50 @@ def _longest(arr: pa.Array) -> int:
     return int(np.diff(offsets).max()) if len(arr) else 0
 
 
+@dataclass
+class ArrowCoerced:
+    """One column of text read: ``values`` typed, in Arrow (null where ``bad``), and why bad
+    cells are bad (see :func:`arrow_series` for the pandas form)."""
+
+    values: pa.Array
+    bad: np.ndarray
+    rule: str
+    message: str
+
+
+def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> ArrowCoerced:
+    """:func:`coerce_column` of a pyarrow string array, the values kept in Arrow."""
+    values, bad = _from_text(column, arr, columnar)
+    if (
+        column.kind == k.TEXT
+        and column.max_length is not None
+        and _longest(arr) > column.max_length
+    ):
+        lengths = pc.utf8_length(values)
+        too_long = np.asarray(
+            pc.greater(lengths, column.max_length).fill_null(False).to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
+        if too_long.any():
+            values = pc.if_else(pa.array(~too_long), values, pa.scalar(None, pa.string()))
+            message = f"must be at most {column.max_length} characters"
+            return ArrowCoerced(values, bad | too_long, "length", message)
+    rule = "enum" if column.kind == k.ENUM else "type"
+    return ArrowCoerced(values, bad, rule, type_message(column))
+
+
+def text_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | None:
+    """An Arrow column as one pyarrow string array, or None when it does not hold text."""
+    if isinstance(values, pa.ChunkedArray):  # one chunk taken as it is: combining copies
+        values = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+    kind = values.type
+    if pa.types.is_string(kind):
+        return values
+    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return values.cast(pa.string())
+    return None
+
+
 def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = True) -> Coerced:
     """Read ``series`` as ``column``; cells that cannot be read are NA and marked ``bad``.
 
@@ -656,23 +716,8 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
     rule = "enum" if column.kind == k.ENUM else "type"
     arr = _string_array(series)
     if arr is not None:
-        values, bad = _from_text(column, arr, series, columnar)
-        message = type_message(column)
-        if (
-            column.kind == k.TEXT
-            and column.max_length is not None
-            and _longest(arr) > column.max_length
-        ):
-            too_long = (values.str.len() > column.max_length).fillna(False).to_numpy(dtype=bool)
-            if too_long.any():
-                values = values.mask(too_long)
-                return Coerced(
-                    values,
-                    bad | too_long,
-                    "length",
-                    f"must be at most {column.max_length} characters",
-                )
-        return Coerced(values, bad, rule, message)
+        read = coerce_text(column, arr, columnar=columnar)
+        return Coerced(arrow_series(read.values, series.index), read.bad, read.rule, read.message)
     if column.kind in (k.TEXT, k.ENUM) and _is_scalar(series.dtype):
         # Numbers and booleans pandas read from a text column: their text, as COPY gets it.
         return coerce_column(column, series.astype(_TEXT), columnar=columnar)
@@ -714,8 +759,12 @@ def default_series(column: ColumnSpec, length: int, index: pd.Index) -> pd.Serie
 __all__ = [
     "COLUMNAR_KINDS",
     "POLARS_KINDS",
+    "ArrowCoerced",
     "Coerced",
+    "arrow_series",
     "coerce_column",
+    "coerce_text",
     "default_series",
+    "text_array",
     "type_message",
 ]

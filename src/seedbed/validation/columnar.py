@@ -44,6 +44,7 @@ from seedbed.lazymodules import lazy_module
 if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
+    import pyarrow as pa
 else:
     pd = lazy_module("pandas")
     pl = lazy_module("polars")
@@ -216,13 +217,26 @@ def polars_dtype(column: ColumnSpec) -> pl.DataType:
     return make() if make is not None else pl.String()
 
 
-def to_polars(frame: pd.DataFrame, names: Sequence[str]) -> pl.DataFrame:
-    """The columns ``names`` of a typed chunk as a Polars frame (Arrow buffers, no Python)."""
-    columns = [name for name in names if name in frame.columns]
-    if not columns:
-        return pl.DataFrame(schema={})
-    # Column by column: a pandas frame of the columns first costs more than the columns.
-    return pl.DataFrame([pl.from_pandas(frame[name]).alias(name) for name in columns])
+def to_polars(columns: Mapping[str, pa.Array | pd.Series], names: Sequence[str]) -> pl.DataFrame:
+    """The columns ``names`` (those ``columns`` holds) of a typed chunk as a Polars frame.
+
+    Arrow arrays go to Polars without Python; pandas series (their Arrow buffers where they
+    have them) column by column: a pandas frame of the columns first costs more.
+    """
+    import pyarrow as pa
+
+    found = []
+    for name in names:
+        values = columns.get(name)
+        if values is None:
+            continue
+        if isinstance(values, pa.Array):
+            series = pl.from_arrow(values)
+            assert isinstance(series, pl.Series)
+        else:
+            series = pl.from_pandas(values)
+        found.append(series.alias(name))
+    return pl.DataFrame(found) if found else pl.DataFrame(schema={})
 
 
 __all__ = [

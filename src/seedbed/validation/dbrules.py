@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql
 from seedbed.facts import ColumnSpec, DatabaseEvaluator, RuleSpec, SqlCheck, TableSpec, type_judge
 from seedbed.facts import spec as k
 from seedbed.validation.report import ValidationReport, display_values
-from seedbed.validation.rowchecks import unreadable
+from seedbed.validation.rowchecks import FullFrame, unreadable
 from seedbed.validation.sources import SeedChunk
 
 #: Types of kind ``text`` that seedbed reads itself; the database reads the others.
@@ -64,8 +64,8 @@ def _types_in_database(spec: TableSpec, chunk: SeedChunk) -> ValidationReport:
     if judge is None:
         return ValidationReport()
     reports = []
-    n = len(chunk.frame)
-    for name in chunk.frame.columns:
+    n = chunk.rows
+    for name in chunk.columns:
         column = spec.columns.get(str(name))
         if column is None:
             continue
@@ -112,11 +112,15 @@ def _verdicts(spec: TableSpec, full: pd.DataFrame) -> list[tuple[RuleSpec, np.nd
     return found
 
 
-def check_in_database(spec: TableSpec, chunk: SeedChunk, full: pd.DataFrame) -> ValidationReport:
-    """The rows of ``chunk`` (``full``: with the defaults a rule reads) that a SqlCheck refuses."""
+def check_in_database(spec: TableSpec, chunk: SeedChunk, checked: FullFrame) -> ValidationReport:
+    """The rows of ``chunk`` (``checked``: with the defaults a rule reads) that a SqlCheck
+    refuses."""
     reports = [_types_in_database(spec, chunk)]
-    n = len(full)
-    if any(isinstance(item.rule, SqlCheck) for item in spec.rules) and chunk.invalid:
+    n = len(checked)
+    if not any(isinstance(item.rule, SqlCheck) for item in spec.rules):
+        return ValidationReport.concat(reports)
+    full = checked.frame
+    if chunk.invalid:
         # Cells that cannot be read are NULL to the CHECKs, as they are to the rules.
         full = full.copy()
         for name, bad in chunk.invalid.items():

@@ -25,17 +25,23 @@ here, so each problem is reported once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from seedbed.facts import table_spec
+from seedbed.facts import TableSpec, table_spec
+from seedbed.validation.coerce import default_series
 from seedbed.validation.columnar import to_polars
-from seedbed.validation.keys import ChunkKeys, chunk_keys, polars_chunk_keys
+from seedbed.validation.keys import ChunkKeys, chunk_keys, key_hashes, polars_chunk_keys
 from seedbed.validation.report import ValidationReport, display_values
 from seedbed.validation.schemas import chunk_schema, polars_chunk_schema, polars_dtypes
 from seedbed.validation.sources import SeedChunk
+
+if TYPE_CHECKING:
+    import polars as pl
 
 #: The row engines :class:`RowChecks` runs.
 ROW_ENGINES = ("polars", "pandas")
@@ -57,6 +63,75 @@ def _rows(cases: pd.DataFrame, n: int) -> np.ndarray:
     rows = np.zeros(n, dtype=bool)
     rows[index.to_numpy()] = True
     return rows
+
+
+class FullFrame:
+    """A chunk with the left-out columns among ``names`` (those a check reads), filled as
+    PostgreSQL fills them: for the row engine as a Polars frame (Arrow columns without a
+    copy), and as a pandas frame only when something asks for ``frame``."""
+
+    def __init__(self, spec: TableSpec, chunk: SeedChunk, names: Sequence[str]) -> None:
+        self.spec = spec
+        self.chunk = chunk
+        self.names = tuple(names)
+        self._texts: dict[tuple[str, ...], pl.DataFrame | None] = {}
+
+    def __len__(self) -> int:
+        return self.chunk.rows
+
+    @cached_property
+    def _defaults(self) -> dict[str, pd.Series]:
+        index = pd.RangeIndex(self.chunk.rows)
+        return {
+            name: default_series(self.spec.columns[name], self.chunk.rows, index)
+            for name in self.names
+            if name not in self.chunk.columns
+        }
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        """The chunk's pandas frame plus the left-out columns."""
+        frame = self.chunk.frame
+        if not self._defaults:
+            return frame
+        return pd.concat([frame, pd.DataFrame(self._defaults, index=frame.index)], axis=1)
+
+    def polars(self, names: Sequence[str]) -> pl.DataFrame:
+        """The columns ``names`` (those it holds) as a Polars frame."""
+        return to_polars({**self.chunk.columns, **self._defaults}, names)
+
+    def held(self, columns: Sequence[str], invalid: dict[str, np.ndarray]) -> np.ndarray:
+        """The rows whose ``columns`` all hold a value that could be read."""
+        rows = ~unreadable(invalid, columns, len(self))
+        text = self._text(columns)
+        for name in columns:
+            if text is not None:
+                rows &= text[name].is_not_null().to_numpy()
+            else:
+                rows &= self.frame[name].notna().to_numpy()
+        return rows
+
+    def hashes(self, columns: Sequence[str], rows: np.ndarray) -> np.ndarray:
+        """:func:`~seedbed.validation.keys.key_hashes` of ``columns`` over ``rows``: from
+        Polars when the columns are text, else from ``frame``."""
+        import polars as pl
+
+        text = self._text(columns)
+        if text is None:
+            return key_hashes(self.frame.loc[rows], columns)
+        hashed = text.filter(pl.Series(rows)).hash_rows(seed=0).to_numpy()
+        return np.asarray(hashed, dtype=np.uint64)
+
+    def _text(self, columns: Sequence[str]) -> pl.DataFrame | None:
+        """The ``columns`` as a Polars frame when all are text, else None."""
+        import polars as pl
+
+        names = tuple(str(c) for c in columns)
+        if names not in self._texts:
+            found = self.polars(names)
+            text = found.width == len(names) and all(t == pl.String for t in found.dtypes)
+            self._texts[names] = found.select(names) if text else None
+        return self._texts[names]
 
 
 class RowChecks:
@@ -83,11 +158,11 @@ class RowChecks:
         self._unique = {key.name for key in self.spec.unique_keys}
 
     def run(
-        self, chunk: SeedChunk, full: pd.DataFrame
+        self, chunk: SeedChunk, full: FullFrame
     ) -> tuple[ValidationReport, dict[str, np.ndarray]]:
         """The chunk's NOT NULL and rule problems, and per unique key its duplicate rows.
 
-        ``full`` is the chunk's frame with the left-out columns a check reads.
+        ``full`` is the chunk with the left-out columns a check reads.
         Not thread-safe (``keys``): one instance per thread.
         """
         from pandera.errors import SchemaErrors  # imported with the schema, in __init__
@@ -96,19 +171,19 @@ class RowChecks:
         if self.engine == "polars":
             return self._run_polars(chunk, full)
         try:
-            self.schema.validate(full, lazy=True, inplace=True)
+            self.schema.validate(full.frame, lazy=True, inplace=True)
         except SchemaErrors as exc:
             return self._mapped(chunk, full, exc.failure_cases)
         return ValidationReport(), {}
 
     def _run_polars(
-        self, chunk: SeedChunk, full: pd.DataFrame
+        self, chunk: SeedChunk, full: FullFrame
     ) -> tuple[ValidationReport, dict[str, np.ndarray]]:
         import polars as pl
         from pandera.errors import SchemaErrors
 
         reports = []
-        frame = to_polars(full, self._read)
+        frame = full.polars(self._read)
         wrong = [c for c in frame.columns if frame.schema[c] != self._dtypes[c]]
         if wrong:  # all-NA columns, and dates held as objects
             frame = frame.with_columns(pl.col(c).cast(self._dtypes[c]) for c in wrong)
@@ -119,7 +194,7 @@ class RowChecks:
                 cases = exc.failure_cases.to_pandas()
                 reports.append(self._mapped(chunk, full, cases)[0])
         for item in self.polars.on_pandas:
-            failed = ~item.rule.passes(full).to_numpy(dtype=bool)
+            failed = ~item.rule.passes(full.frame).to_numpy(dtype=bool)
             if failed.any():
                 cases = pd.DataFrame(
                     {"check": item.name, "column": None, "index": np.flatnonzero(failed)}
@@ -128,14 +203,14 @@ class RowChecks:
         duplicates = {}
         hashed = polars_chunk_keys(frame, self.spec.unique_keys)
         for key in self.spec.unique_keys:
-            keys = self.keys[key.name] = hashed.get(key.name) or chunk_keys(full, key)
+            keys = self.keys[key.name] = hashed.get(key.name) or chunk_keys(full.frame, key)
             duplicate = ~keys.passes()
             if duplicate.any():
                 duplicates[key.name] = duplicate
         return ValidationReport.concat(reports), duplicates
 
     def _mapped(
-        self, chunk: SeedChunk, full: pd.DataFrame, cases: pd.DataFrame
+        self, chunk: SeedChunk, full: FullFrame, cases: pd.DataFrame
     ) -> tuple[ValidationReport, dict[str, np.ndarray]]:
         reports = []
         duplicates: dict[str, np.ndarray] = {}
@@ -145,7 +220,7 @@ class RowChecks:
             if name == "not_nullable":
                 for column, cells in group.groupby("column", sort=False):
                     rows = _rows(cells, n) & ~unreadable(chunk.invalid, [str(column)], n)
-                    if str(column) in chunk.frame.columns:
+                    if str(column) in chunk.columns:
                         reports.append(
                             self._report(chunk, rows, str(column), "not_null", None, NOT_NULL)
                         )
@@ -153,7 +228,8 @@ class RowChecks:
                 item = self._rules[name]
                 rows = _rows(group, n) & ~unreadable(chunk.invalid, item.rule.columns, n)
                 first = item.rule.columns[0]
-                shown = display_values(full[first].to_numpy()[rows], self.spec.sensitive(first))
+                values = full.frame[first].to_numpy()[rows]
+                shown = display_values(values, self.spec.sensitive(first))
                 reports.append(self._report(chunk, rows, first, name, shown, item.rule.description))
             elif name in self._unique:
                 duplicates[name] = _rows(group, n)
@@ -185,4 +261,4 @@ class RowChecks:
         )
 
 
-__all__ = ["RowChecks", "unreadable"]
+__all__ = ["FullFrame", "RowChecks", "unreadable"]

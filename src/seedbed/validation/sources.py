@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     import pyarrow as pa
+
+    from seedbed.validation.coerce import ArrowCoerced, Coerced
 else:
     np = lazy_module("numpy")
     pd = lazy_module("pandas")
@@ -82,23 +84,53 @@ class SeedSource:
         return any(n in self.table.c and self.table.c[n].info.get("sensitive") for n in names)
 
 
+#: A typed column of a chunk: Arrow values (read from text) or a pandas series.
+TypedColumn: TypeAlias = Union["pa.Array", "pd.Series"]
+
+
 @dataclass
 class SeedChunk:
     """Rows of one source, read and typed.
 
-    ``frame`` holds the header's (known, first-named) columns, values typed
-    where they could be read and NA where not; ``lines`` the position of each
-    row in ``label`` (``unit``: physical line with header = 1, or row from 0);
-    ``report`` what could not be read; ``invalid`` per column the rows whose
-    value could not be read (already in ``report``).
+    ``columns`` holds the header's (known, first-named) columns, values typed
+    where they could be read and null where not: Arrow arrays when read from
+    text (see :func:`~seedbed.validation.coerce.coerce_text`), else pandas
+    series; ``frame`` is them as a pandas DataFrame, built when first asked
+    for. ``lines`` the position of each row in ``label`` (``unit``: physical
+    line with header = 1, or row from 0); ``report`` what could not be read;
+    ``invalid`` per column the rows whose value could not be read (already in
+    ``report``).
     """
 
-    frame: pd.DataFrame
+    columns: dict[str, TypedColumn]
     lines: np.ndarray
     report: ValidationReport
     invalid: dict[str, np.ndarray] = field(default_factory=dict)
     label: str = ""
     unit: Unit = "line"
+    _frame: pd.DataFrame | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def rows(self) -> int:
+        return len(self.lines)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The columns as a pandas DataFrame (built once, on the first call)."""
+        if self._frame is None:
+            self._frame = pd.DataFrame(
+                {name: _as_series(values, self.rows) for name, values in self.columns.items()},
+                index=pd.RangeIndex(self.rows),
+            )
+        return self._frame
+
+
+def _as_series(values: TypedColumn, rows: int) -> pd.Series:
+    if isinstance(values, pa.Array):
+        from seedbed.validation.coerce import arrow_series
+
+        return arrow_series(values, pd.RangeIndex(rows))
+    return values
 
 
 def _tables_by_name(schema: str) -> dict[str, sa.Table]:
@@ -259,17 +291,32 @@ def header_report(
 
 def typed_chunk(label: str, spec: TableSpec, raw: pd.DataFrame, lines: np.ndarray) -> SeedChunk:
     """Read each column of ``raw`` as its column's type; report what cannot be read."""
-    from seedbed.validation.coerce import coerce_column  # pandas: validation, not the writer
+    return _typed_columns(label, spec, {str(name): raw[name] for name in raw.columns}, lines)
 
-    columns: dict[str, pd.Series] = {}
+
+def _typed_columns(
+    label: str, spec: TableSpec, raw: Mapping[str, pa.Array | pd.Series], lines: np.ndarray
+) -> SeedChunk:
+    """Each raw column read as its column's type: Arrow text stays in Arrow."""
+    from seedbed.validation.coerce import coerce_column, coerce_text  # validation only
+
+    columns: dict[str, TypedColumn] = {}
     invalid: dict[str, np.ndarray] = {}
     reports = []
-    for name in raw.columns:
+    for name, values in raw.items():
         column = spec.columns[name]
-        coerced = coerce_column(column, raw[name])
+        coerced: Coerced | ArrowCoerced
+        if isinstance(values, pa.Array):
+            coerced = coerce_text(column, values)
+        else:
+            coerced = coerce_column(column, values)
         columns[name] = coerced.values
         if coerced.bad.any():
             invalid[name] = coerced.bad
+            if isinstance(values, pa.Array):
+                shown = values.take(np.flatnonzero(coerced.bad)).to_numpy(zero_copy_only=False)
+            else:
+                shown = values.to_numpy()[coerced.bad]
             reports.append(
                 ValidationReport.from_rows(
                     file=label,
@@ -277,20 +324,30 @@ def typed_chunk(label: str, spec: TableSpec, raw: pd.DataFrame, lines: np.ndarra
                     lines=lines[coerced.bad],
                     column=name,
                     rule=coerced.rule,
-                    values=display_values(raw[name].to_numpy()[coerced.bad], column.sensitive),
+                    values=display_values(shown, column.sensitive),
                     message=coerced.message,
                 )
             )
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(lines)))
-    return SeedChunk(frame, lines, ValidationReport.concat(reports), invalid)
+    return SeedChunk(columns, lines, ValidationReport.concat(reports), invalid)
 
 
-def _piece_chunk(spec: TableSpec, piece: RawPiece, usable: dict[str, int]) -> SeedChunk:
+def _raw_columns(piece: RawPiece, usable: dict[str, int]) -> Mapping[str, pa.Array | pd.Series]:
+    """The piece's usable columns as read: Arrow arrays when all are text, else a frame's."""
+    from seedbed.validation.coerce import text_array
+
+    if isinstance(piece.data, pa.Table):
+        texts = {name: text_array(piece.data.column(pos)) for name, pos in usable.items()}
+        if all(values is not None for values in texts.values()):
+            return cast("dict[str, pa.Array]", texts)
     raw = pd.DataFrame(
         {name: piece.column(pos) for name, pos in usable.items()},
         index=pd.RangeIndex(piece.rows),
     )
-    chunk = typed_chunk(piece.label, spec, raw, piece.positions)
+    return {str(name): raw[name] for name in raw.columns}
+
+
+def _piece_chunk(spec: TableSpec, piece: RawPiece, usable: dict[str, int]) -> SeedChunk:
+    chunk = _typed_columns(piece.label, spec, _raw_columns(piece, usable), piece.positions)
     parse = [
         ValidationReport.from_rows(
             file=piece.label,
@@ -354,7 +411,7 @@ def read_seed_pieces(
                 message=_HEADER_MESSAGES[piece.header_problem],
             )
             chunk = SeedChunk(
-                pd.DataFrame(index=pd.RangeIndex(0)),
+                {},
                 np.zeros(0, np.int64),
                 head,
                 label=piece.label,

@@ -35,10 +35,9 @@ from seedbed.facts import ForeignKeySpec, TableSpec, UniqueKey, table_spec
 from seedbed.sqltext import qualified_name, quote_ident
 from seedbed.validation.dbrules import base_type, check_in_database
 from seedbed.validation.hints import IN_DATABASE
-from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys, key_hashes
+from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys
 from seedbed.validation.report import REDACTED, ValidationReport, display_values, shorten
-from seedbed.validation.rowchecks import RowChecks, unreadable
-from seedbed.validation.schemas import with_defaults
+from seedbed.validation.rowchecks import FullFrame, RowChecks
 from seedbed.validation.sources import SeedChunk, SeedSource
 
 
@@ -48,7 +47,7 @@ class RowResult:
     reads), the report, per unique key its duplicate rows and its hashes, and per foreign key
     to a table of the set its values' hashes (``references``)."""
 
-    full: pd.DataFrame
+    full: FullFrame
     report: ValidationReport
     duplicates: dict[str, np.ndarray]
     keys: dict[str, ChunkKeys]
@@ -66,8 +65,8 @@ class _References:
     found: np.ndarray | None = None  # looked up already: the parent's keys were complete
 
     @classmethod
-    def of(cls, full: pd.DataFrame, fk: ForeignKeySpec, rows: np.ndarray) -> _References:
-        hashes = key_hashes(full.loc[rows], fk.columns) if rows.any() else np.zeros(0, np.uint64)
+    def of(cls, full: FullFrame, fk: ForeignKeySpec, rows: np.ndarray) -> _References:
+        hashes = full.hashes(fk.columns, rows) if rows.any() else np.zeros(0, np.uint64)
         return cls(rows, hashes, np.argsort(hashes))
 
     def found_in(self, parent: KeySet) -> np.ndarray:
@@ -141,10 +140,10 @@ class SeedValidator:
         Safe to call from several threads at once, for chunks in any order:
         it keeps no state across chunks.
         """
-        if not len(chunk.frame):
+        if not chunk.rows:
             return None
         spec = table_spec(source.table)
-        full = with_defaults(spec, chunk.frame, _checked_columns(spec))
+        full = FullFrame(spec, chunk, _checked_columns(spec))
         mine: dict[str, RowChecks] = self._local.__dict__.setdefault("checks", {})
         checks = mine.get(spec.name)
         if checks is None:
@@ -156,7 +155,7 @@ class SeedValidator:
         for fk in spec.foreign_keys:
             if fk.parent.name not in self.specs:
                 continue
-            held = _References.of(full, fk, self._eligible(full, fk.columns, chunk.invalid))
+            held = _References.of(full, fk, full.held(fk.columns, chunk.invalid))
             if fk.parent.name in self._complete and fk.parent.name != spec.name:
                 held.found_in(self._parents[(fk.parent.name, fk.parent_columns)])
             references[fk.name] = held
@@ -223,20 +222,11 @@ class SeedValidator:
         parts = [full[c].astype("str").to_numpy()[rows] for c in columns]
         return [shorten(", ".join(str(p) for p in row)) for row in zip(*parts, strict=True)]
 
-    @staticmethod
-    def _eligible(
-        full: pd.DataFrame, columns: Sequence[str], invalid: dict[str, np.ndarray]
-    ) -> np.ndarray:
-        rows = ~unreadable(invalid, columns, len(full))
-        for name in columns:
-            rows &= full[name].notna().to_numpy()
-        return rows
-
     def _unique_keys(
         self,
         spec: TableSpec,
         chunk: SeedChunk,
-        full: pd.DataFrame,
+        full: FullFrame,
         computed: dict[str, ChunkKeys],
         duplicates: dict[str, np.ndarray],
     ) -> ValidationReport:
@@ -245,7 +235,7 @@ class SeedValidator:
         label, lines = chunk.label, chunk.lines
         reports = []
         for key in spec.unique_keys:
-            keys = computed.get(key.name) or chunk_keys(full, key)
+            keys = computed.get(key.name) or chunk_keys(full.frame, key)
             if not keys.rows.any():
                 continue
             seen = self._unique_set(spec.name, key)
@@ -261,12 +251,14 @@ class SeedValidator:
                 if known_sorted.any():
                     earlier[keys.order[known_sorted]] = -2
                 if (earlier != -1).any():
-                    reports.append(self._duplicates(spec, chunk, full, key, keys.rows, earlier))
+                    reports.append(
+                        self._duplicates(spec, chunk, full.frame, key, keys.rows, earlier)
+                    )
             seen.add_sorted(ordered[keys.starts & ~known_sorted])
             if self.engine is not None and (
                 self.unique_against_db is None or spec.name in self.unique_against_db
             ):
-                reports.append(self._in_database(spec, label, key, full, lines, keys.rows))
+                reports.append(self._in_database(spec, label, key, full.frame, lines, keys.rows))
         return ValidationReport.concat(reports)
 
     def _duplicates(
@@ -327,7 +319,7 @@ class SeedValidator:
         self,
         spec: TableSpec,
         label: str,
-        full: pd.DataFrame,
+        checked: FullFrame,
         lines: np.ndarray,
         invalid: dict[str, np.ndarray],
         references: dict[str, _References],
@@ -339,7 +331,7 @@ class SeedValidator:
             parent_name = fk.parent.name
             in_set = parent_name in self.specs
             held = references.get(fk.name) if in_set else None
-            rows = self._eligible(full, fk.columns, invalid) if held is None else held.rows
+            rows = checked.held(fk.columns, invalid) if held is None else held.rows
             if not rows.any():
                 continue
             ready = in_set and parent_name in self._complete and parent_name != spec.name
@@ -347,22 +339,24 @@ class SeedValidator:
             if ready:
                 parent = self._parents[(parent_name, fk.parent_columns)]
                 if held is None:
-                    held = _References.of(full, fk, rows)
+                    held = _References.of(checked, fk, rows)
                 missing[np.flatnonzero(rows)] = ~held.found_in(parent)
             if missing.any() and self.engine is not None and parent_name not in self.empty_in_db:
-                found = self._existing(fk.parent, fk.parent_columns, full, fk.columns, missing, ())
+                found = self._existing(
+                    fk.parent, fk.parent_columns, checked.frame, fk.columns, missing, ()
+                )
                 missing &= ~found
             if not missing.any():
                 continue
             if in_set and not ready:
                 hashes = (
-                    key_hashes(full.loc[missing], fk.columns)
+                    checked.hashes(fk.columns, missing)
                     if held is None
                     else held.hashes[missing[rows]]
                 )
                 self._deferred.append(_Deferred(spec, fk, label, hashes, lines[missing]))
                 continue
-            values = self._key_values(spec, full, fk.columns, missing)
+            values = self._key_values(spec, checked.frame, fk.columns, missing)
             reports.append(self._fk_report(spec, fk, label, lines[missing], values))
         return ValidationReport.concat(reports)
 
