@@ -27,6 +27,18 @@ from tests.revision_files import RevisionFolder
 # The fixtures below use these; test modules import them from ``tests.helpers``.
 __all__ = ["ROOT", "citus", "fresh_namespace", "fresh_settings", "run_cli"]
 
+#: Fixtures whose tests run on one worker under ``-n`` (``--dist loadgroup``): one Citus
+#: cluster at a time, and each notebook executed once.
+_WORKER_GROUPS = {"citus": "citus", "notebook_runs": "notebooks"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, group in _WORKER_GROUPS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
+
 
 @pytest.fixture(scope="session")
 def server_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
