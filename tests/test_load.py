@@ -17,7 +17,13 @@ from seedbed.loading.modes import conflict_key
 from seedbed.models import metadata_for
 from seedbed.synthetic import generate_seed_set
 from tests.helpers import counts, run_cli, snapshot
-from tests.load_helpers import execute, file_rows, user_rows, write_csv
+from tests.load_helpers import (
+    execute,
+    file_rows,
+    refused_at_commit_by_a_deferred_foreign_key,
+    user_rows,
+    write_csv,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "data" / "seeds"
@@ -146,25 +152,7 @@ def test_a_foreign_key_only_the_database_checks_is_found_by_its_key(engine, seed
 
 
 def test_a_deferred_foreign_key_refused_at_commit_names_the_commit_and_the_row(engine, seeds):
-    execute(
-        engine,
-        'ALTER TABLE "{schema}".verification ADD CONSTRAINT fk_verification_identifier_user '
-        'FOREIGN KEY (identifier) REFERENCES "{schema}"."user" (email) '
-        "DEFERRABLE INITIALLY DEFERRED",
-    )
-    header, rows = user_rows(seeds / "verification.csv")
-    rows[4][header.index("identifier")] = "nobody@example.com"
-    write_csv(seeds / "verification.csv", header, rows)
-    with pytest.raises(LoadError) as caught:
-        seedbed.load(seeds, engine=engine, strategy="incremental", progress=False)
-    error = caught.value
-    assert (error.table, error.constraint, error.line) == (
-        "verification",
-        "fk_verification_identifier_user",
-        6,
-    )
-    assert "at commit: " in str(error)
-    assert set(counts(engine).values()) == {0}
+    refused_at_commit_by_a_deferred_foreign_key(engine, seeds)
 
 
 def test_sensitive_values_never_appear_in_database_errors(engine, seeds):
