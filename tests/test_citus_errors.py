@@ -23,7 +23,7 @@ from seedbed.db import get_engine
 from seedbed.errors import LoadError
 from seedbed.loading.worker_errors import ShardNames
 from tests.citus_cluster import CitusCluster
-from tests.helpers import ROOT, counts, fresh_namespace, run_cli
+from tests.helpers import ROOT, counts, fresh_namespace, run_cli_here
 from tests.load_helpers import (
     execute,
     file_rows,
@@ -86,11 +86,13 @@ def test_keys_already_in_a_distributed_schema_are_listed_by_file_and_line(
     cluster_settings: Settings, cluster_engine: Engine, db_env: dict[str, str], tmp_path: Path
 ) -> None:
     env = _env(db_env, cluster_settings)
-    first = run_cli("load", str(SEEDS), "--strategy", AUTO, "--quiet", env=env)
+    first = run_cli_here("load", str(SEEDS), "--strategy", AUTO, "--quiet", env=env)
     assert first.returncode == 0, first.stderr
     before = counts(cluster_engine)
     failures = tmp_path / "failures.csv"
-    again = run_cli("load", str(SEEDS), "--strategy", AUTO, "--failures", str(failures), env=env)
+    again = run_cli_here(
+        "load", str(SEEDS), "--strategy", AUTO, "--failures", str(failures), env=env
+    )
     assert again.returncode == 1, again.stderr
     rows = sum(file_rows(path) for path in SEEDS.glob("*.csv"))
     assert f"{rows:,} rows are already in the database: load with --mode upsert" in again.stderr
@@ -134,7 +136,7 @@ def test_the_cli_gives_exit_1_and_the_line_for_a_row_a_worker_refuses(
     header, rows = user_rows(seeds / "user.csv")
     rows[3][header.index("image")] = ""
     write_csv(seeds / "user.csv", header, rows)
-    done = run_cli("load", str(seeds), "--strategy", AUTO, env=_env(db_env, cluster_settings))
+    done = run_cli_here("load", str(seeds), "--strategy", AUTO, env=_env(db_env, cluster_settings))
     assert done.returncode == 1, done.stderr
     # the first empty image of the seed set is on line 2
     assert "user.csv, line 2, column 'image': table 'user': null value in column" in done.stderr

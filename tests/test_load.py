@@ -16,7 +16,7 @@ from seedbed.loading import LoadResult
 from seedbed.loading.modes import conflict_key
 from seedbed.models import metadata_for
 from seedbed.synthetic import generate_seed_set
-from tests.helpers import counts, run_cli, snapshot
+from tests.helpers import counts, run_cli_here, snapshot
 from tests.load_helpers import (
     execute,
     file_rows,
@@ -370,19 +370,19 @@ def cli_env(db_env, settings) -> dict[str, str]:
 
 
 def test_cli_load_prints_counts_and_quiet_prints_nothing(cli_env, engine):
-    done = run_cli("load", str(SEEDS), "--dry-run", env=cli_env)
+    done = run_cli_here("load", str(SEEDS), "--dry-run", env=cli_env)
     assert done.returncode == 0, done.stderr
     assert "user" in done.stdout and "rolled back" in done.stdout
     # no progress bars when stderr is not a terminal: only the line naming the database
     assert done.stderr.startswith("using ") and len(done.stderr.splitlines()) == 1
     assert set(counts(engine).values()) == {0}
 
-    done = run_cli("load", str(SEEDS), "--quiet", env=cli_env)
+    done = run_cli_here("load", str(SEEDS), "--quiet", env=cli_env)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == ""
     assert counts(engine)["user"] == file_rows(SEEDS / "user.csv")
 
-    done = run_cli("load", str(SEEDS), "--mode", "upsert", env=cli_env)
+    done = run_cli_here("load", str(SEEDS), "--mode", "upsert", env=cli_env)
     assert done.returncode == 0, done.stderr
     assert "upsert" in done.stdout
 
@@ -391,7 +391,7 @@ def test_cli_invalid_folder_exits_1_with_the_report_and_no_traceback(cli_env, en
     header, rows = user_rows(seeds / "user.csv")
     rows[0][header.index("email")] = "not-an-email"
     write_csv(seeds / "user.csv", header, rows)
-    done = run_cli("load", str(seeds), env=cli_env)
+    done = run_cli_here("load", str(seeds), env=cli_env)
     assert done.returncode == 1
     assert "user.csv" in done.stderr and "ck_user_email_format" in done.stderr
     assert "Traceback" not in done.stderr
@@ -406,14 +406,16 @@ def test_cli_database_refusal_exits_1_with_one_line(cli_env, engine, seeds):
     header, rows = user_rows(seeds / "user.csv")
     rows[0][header.index("name")] = "Mallory"
     write_csv(seeds / "user.csv", header, rows)
-    done = run_cli("load", str(seeds), env=cli_env)
+    done = run_cli_here("load", str(seeds), env=cli_env)
     assert done.returncode == 1
     assert "line 2" in done.stderr and "ck_no_mallory" in done.stderr
     assert "Traceback" not in done.stderr and "psycopg" not in done.stderr
 
 
 def test_cli_loads_several_files_given_by_name(cli_env, engine):
-    done = run_cli("load", str(SEEDS / "user.csv"), str(SEEDS / "tag.csv"), "--quiet", env=cli_env)
+    done = run_cli_here(
+        "load", str(SEEDS / "user.csv"), str(SEEDS / "tag.csv"), "--quiet", env=cli_env
+    )
     assert done.returncode == 0, done.stderr
     loaded = counts(engine)
     assert loaded["user"] == file_rows(SEEDS / "user.csv")
@@ -422,7 +424,7 @@ def test_cli_loads_several_files_given_by_name(cli_env, engine):
 
 
 def test_cli_missing_path_exits_2(cli_env, tmp_path):
-    done = run_cli("load", str(tmp_path / "nope"), env=cli_env)
+    done = run_cli_here("load", str(tmp_path / "nope"), env=cli_env)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
 
