@@ -27,6 +27,42 @@ from tests.revision_files import RevisionFolder
 # The fixtures below use these; test modules import them from ``tests.helpers``.
 __all__ = ["ROOT", "citus", "fresh_namespace", "fresh_settings", "run_cli"]
 
+#: Test files whose tests run on one worker under ``-n`` (``--dist loadgroup``): one Citus
+#: cluster at a time, and each notebook executed once (``notebook_runs``).
+WORKER_GROUPS = {
+    "tests/test_citus.py": "citus",
+    "tests/test_citus_errors.py": "citus",
+    "tests/test_citus_explore.py": "citus",
+    "tests/test_notebooks.py": "notebooks",
+    "tests/test_browser.py": "notebooks",
+}
+
+
+class _GroupedByFile:
+    """``--dist loadgroup`` by :data:`WORKER_GROUPS`, other tests one by one.
+
+    pytest-xdist's own groups (``xdist_group`` marks) are lost with pytest 9.2, whose
+    node ids the worker can no longer suffix (pytest-dev/pytest-xdist#1386), so the
+    scheduler groups by file, which it sees in every node id.
+    """
+
+    @pytest.hookimpl
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: object) -> object:
+        if config.getvalue("dist") != "loadgroup":
+            return None
+        from xdist.scheduler import LoadScopeScheduling
+
+        class Scheduling(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                return WORKER_GROUPS.get(nodeid.split("::", 1)[0], nodeid)
+
+        return Scheduling(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_GroupedByFile(), "seedbed-worker-groups")
+
 
 @pytest.fixture(scope="session")
 def server_home(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -49,6 +49,62 @@ def run_cli(
     )
 
 
+def run_cli_here(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    """:func:`run_cli` without the child process: ``seedbed.cli.main`` in this one.
+
+    For tests of what a command says and does (exit code, stdout, stderr, the
+    database after it), not of the process (start-up, signals, what a child's
+    command line shows, the exit handlers): those keep :func:`run_cli`. ``env``
+    is the whole environment and ``cwd`` the working folder during the call, as
+    for a child; both are put back after it.
+    """
+    import contextlib
+    import io
+    import warnings
+
+    from seedbed.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd = dict(os.environ), Path.cwd()
+    os.environ.clear()
+    os.environ.update(env if env is not None else saved_env)
+    try:
+        os.chdir(cwd)
+        with (
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+            warnings.catch_warnings(),
+        ):
+            _interpreter_warning_filters()  # a warning is printed, as in a child
+            try:
+                code = main([str(arg) for arg in args])
+            except SystemExit as exit_:  # argparse: --help, --version, usage errors
+                code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(["seedbed", *args], code, out.getvalue(), err.getvalue())
+
+
+def _interpreter_warning_filters() -> None:
+    """The warning filters a new interpreter starts with (not the suite's ``error``)."""
+    import warnings
+
+    warnings.resetwarnings()
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+        warnings.simplefilter("ignore", category)
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+        (file or sys.stderr).write(text)
+
+    warnings.showwarning = show  # to stderr, not to the suite's record of warnings
+
+
 def fresh_namespace(prefix: str = "t") -> str:
     return f"{prefix}_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
 

@@ -8,11 +8,15 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+import seedbed
 from seedbed.db import schema_of
+from seedbed.errors import LoadError
 from seedbed.synthetic import generate_tables
+from tests.helpers import counts
 
 
 def file_rows(path: Path) -> int:
@@ -55,6 +59,34 @@ def backend_gone(engine: Engine, pid: int) -> bool:
         return not conn.execute(
             sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
         ).scalar_one()
+
+
+def refused_at_commit_by_a_deferred_foreign_key(engine: Engine, seeds: Path) -> LoadError:
+    """Load ``seeds`` (a private copy) with one missing parent behind a deferred foreign key.
+
+    The refusal comes at commit and names table, constraint and line; nothing is written.
+    The error is returned for what a caller checks on top (plain PostgreSQL and Citus).
+    """
+    execute(
+        engine,
+        'ALTER TABLE "{schema}".verification ADD CONSTRAINT fk_verification_identifier_user '
+        'FOREIGN KEY (identifier) REFERENCES "{schema}"."user" (email) '
+        "DEFERRABLE INITIALLY DEFERRED",
+    )
+    header, rows = user_rows(seeds / "verification.csv")
+    rows[4][header.index("identifier")] = "nobody@example.com"
+    write_csv(seeds / "verification.csv", header, rows)
+    with pytest.raises(LoadError) as caught:
+        seedbed.load(seeds, engine=engine, strategy="incremental", progress=False)
+    error = caught.value
+    assert (error.table, error.constraint, error.line) == (
+        "verification",
+        "fk_verification_identifier_user",
+        6,
+    )
+    assert "at commit: " in str(error)
+    assert set(counts(engine).values()) == {0}
+    return error
 
 
 def distinct_seed_set(folder: Path, users: int, seed: int) -> Path:

@@ -12,7 +12,7 @@ from seedbed.db import get_engine
 from seedbed.errors import BackupError, ConfigError
 from seedbed.safety.backup import without_timeout_setting
 from seedbed.safety.clients import client_connection
-from tests.helpers import fresh_settings, namespace_checksums, run_cli
+from tests.helpers import fresh_settings, namespace_checksums, run_cli_here
 
 
 def checksums(settings: Settings) -> dict[str, tuple[int, str]]:
@@ -34,7 +34,7 @@ def test_cli_backup_default_path_and_restore_needs_yes(
     populated: Settings, db_env: dict[str, str]
 ) -> None:
     env = {**db_env, "SEEDBED_SCHEMA": populated.schema}
-    made = run_cli("db", "backup", env=env)
+    made = run_cli_here("db", "backup", env=env)
     assert made.returncode == 0, made.stderr
     path = Path(made.stdout.strip().split(" to ", 1)[1])
     assert path.parent == populated.home / "backups"
@@ -42,13 +42,13 @@ def test_cli_backup_default_path_and_restore_needs_yes(
     before = checksums(populated)
     with get_engine(populated).begin() as connection:
         connection.exec_driver_sql(f'delete from "{populated.schema}".post_tag')
-    refused = run_cli("db", "restore", str(path), env=env)
+    refused = run_cli_here("db", "restore", str(path), env=env)
     assert refused.returncode == 2 and refused.stdout == ""
     assert refused.stderr.splitlines()[-1] == (
         f"seedbed: error: refusing to replace namespace '{populated.schema}' without --yes"
     )
     assert checksums(populated) != before
-    done = run_cli("db", "restore", str(path), "--yes", env=env)
+    done = run_cli_here("db", "restore", str(path), "--yes", env=env)
     assert done.returncode == 0, done.stderr
     assert checksums(populated) == before
 

@@ -20,7 +20,7 @@ from seedbed.loading import load
 from seedbed.safety import backup, restore
 from seedbed.validation import validate
 from tests.citus_cluster import CitusCluster
-from tests.helpers import ROOT, counts, fresh_namespace, run_cli
+from tests.helpers import ROOT, counts, fresh_namespace, run_cli_here
 from tests.revision_files import RevisionFolder
 from tests.test_autogen import assert_round_trip, changed_model
 
@@ -49,11 +49,11 @@ def test_migrate_makes_a_distributed_schema_whose_updated_at_trigger_fires(
 ) -> None:
     schema = fresh_namespace("cddl")
     env = _env(citus, db_env, schema)
-    migrated = run_cli("db", "migrate", env=env)
+    migrated = run_cli_here("db", "migrate", env=env)
     assert migrated.returncode == 0, migrated.stderr
     assert "(Citus 13.2, namespace " in migrated.stderr
     assert "not created yet, will be a distributed schema" in migrated.stderr
-    checked = run_cli("db", "check", env=env)
+    checked = run_cli_here("db", "check", env=env)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     (worker,) = citus.placement(schema)
     assert f"distributed schema on worker 127.0.0.1:{worker})" in checked.stderr
@@ -155,12 +155,12 @@ def test_a_namespace_created_with_schema_sharding_off_stays_on_the_coordinator(
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     engine.dispose()
     env = _env(citus, db_env, schema)
-    assert run_cli("-q", "db", "migrate", env=env).returncode == 0
-    loaded = run_cli("load", "data/seeds", env=env)
+    assert run_cli_here("-q", "db", "migrate", env=env).returncode == 0
+    loaded = run_cli_here("load", "data/seeds", env=env)
     assert loaded.returncode == 0, loaded.stderr
     assert "not a distributed schema; its tables are on the coordinator" in loaded.stderr
     assert citus.placement(schema) == set()
-    assert run_cli("-q", "db", "reset", "--yes", env=env).returncode == 0
+    assert run_cli_here("-q", "db", "reset", "--yes", env=env).returncode == 0
 
 
 def test_three_migrated_namespaces_are_placed_over_both_workers(

@@ -18,7 +18,7 @@ from seedbed.errors import DataError, LoadError, SeedError
 from seedbed.validation.formats import claim, file_formats
 from seedbed.validation.formats.base import REGISTERED
 from seedbed.validation.formats.frame import FrameInput
-from tests.helpers import counts, run_cli, snapshot
+from tests.helpers import counts, run_cli_here, snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "data" / "seeds"
@@ -204,15 +204,15 @@ def test_cli_table_binds_for_validate_and_load(
     header, rows = read_rows(SEEDS / "user.csv")
     people = write_delimited(tmp_path / "people.csv", header, rows)
     env = dict(db_env, SEEDBED_SCHEMA=settings.schema)
-    done = run_cli("validate", str(people), env=env)
+    done = run_cli_here("validate", str(people), env=env)
     assert done.returncode == 2 and "no table named 'people'" in done.stderr
-    done = run_cli("validate", str(people), "--table", "user", env=env)
+    done = run_cli_here("validate", str(people), "--table", "user", env=env)
     assert done.returncode == 0, done.stderr
-    done = run_cli("validate", str(people), "--table", "users", env=env)
+    done = run_cli_here("validate", str(people), "--table", "users", env=env)
     assert done.returncode == 2 and "no table named 'users'" in done.stderr
-    done = run_cli("validate", str(people), str(people), "--table", "user", env=env)
+    done = run_cli_here("validate", str(people), str(people), "--table", "user", env=env)
     assert done.returncode == 2 and "exactly one PATH" in done.stderr
-    done = run_cli("load", str(people), "--table", "user", "--quiet", env=env)
+    done = run_cli_here("load", str(people), "--table", "user", "--quiet", env=env)
     assert done.returncode == 0, done.stderr
     assert counts(engine)["user"] == len(rows)
 

@@ -16,8 +16,14 @@ from seedbed.loading import LoadResult
 from seedbed.loading.modes import conflict_key
 from seedbed.models import metadata_for
 from seedbed.synthetic import generate_seed_set
-from tests.helpers import counts, run_cli, snapshot
-from tests.load_helpers import execute, file_rows, user_rows, write_csv
+from tests.helpers import counts, run_cli_here, snapshot
+from tests.load_helpers import (
+    execute,
+    file_rows,
+    refused_at_commit_by_a_deferred_foreign_key,
+    user_rows,
+    write_csv,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "data" / "seeds"
@@ -146,25 +152,7 @@ def test_a_foreign_key_only_the_database_checks_is_found_by_its_key(engine, seed
 
 
 def test_a_deferred_foreign_key_refused_at_commit_names_the_commit_and_the_row(engine, seeds):
-    execute(
-        engine,
-        'ALTER TABLE "{schema}".verification ADD CONSTRAINT fk_verification_identifier_user '
-        'FOREIGN KEY (identifier) REFERENCES "{schema}"."user" (email) '
-        "DEFERRABLE INITIALLY DEFERRED",
-    )
-    header, rows = user_rows(seeds / "verification.csv")
-    rows[4][header.index("identifier")] = "nobody@example.com"
-    write_csv(seeds / "verification.csv", header, rows)
-    with pytest.raises(LoadError) as caught:
-        seedbed.load(seeds, engine=engine, strategy="incremental", progress=False)
-    error = caught.value
-    assert (error.table, error.constraint, error.line) == (
-        "verification",
-        "fk_verification_identifier_user",
-        6,
-    )
-    assert "at commit: " in str(error)
-    assert set(counts(engine).values()) == {0}
+    refused_at_commit_by_a_deferred_foreign_key(engine, seeds)
 
 
 def test_sensitive_values_never_appear_in_database_errors(engine, seeds):
@@ -399,19 +387,19 @@ def cli_env(db_env, settings) -> dict[str, str]:
 
 
 def test_cli_load_prints_counts_and_quiet_prints_nothing(cli_env, engine):
-    done = run_cli("load", str(SEEDS), "--dry-run", env=cli_env)
+    done = run_cli_here("load", str(SEEDS), "--dry-run", env=cli_env)
     assert done.returncode == 0, done.stderr
     assert "user" in done.stdout and "rolled back" in done.stdout
     # no progress bars when stderr is not a terminal: only the line naming the database
     assert done.stderr.startswith("using ") and len(done.stderr.splitlines()) == 1
     assert set(counts(engine).values()) == {0}
 
-    done = run_cli("load", str(SEEDS), "--quiet", env=cli_env)
+    done = run_cli_here("load", str(SEEDS), "--quiet", env=cli_env)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == ""
     assert counts(engine)["user"] == file_rows(SEEDS / "user.csv")
 
-    done = run_cli("load", str(SEEDS), "--mode", "upsert", env=cli_env)
+    done = run_cli_here("load", str(SEEDS), "--mode", "upsert", env=cli_env)
     assert done.returncode == 0, done.stderr
     assert "upsert" in done.stdout
 
@@ -420,7 +408,7 @@ def test_cli_invalid_folder_exits_1_with_the_report_and_no_traceback(cli_env, en
     header, rows = user_rows(seeds / "user.csv")
     rows[0][header.index("email")] = "not-an-email"
     write_csv(seeds / "user.csv", header, rows)
-    done = run_cli("load", str(seeds), env=cli_env)
+    done = run_cli_here("load", str(seeds), env=cli_env)
     assert done.returncode == 1
     assert "user.csv" in done.stderr and "ck_user_email_format" in done.stderr
     assert "Traceback" not in done.stderr
@@ -435,14 +423,16 @@ def test_cli_database_refusal_exits_1_with_one_line(cli_env, engine, seeds):
     header, rows = user_rows(seeds / "user.csv")
     rows[0][header.index("name")] = "Mallory"
     write_csv(seeds / "user.csv", header, rows)
-    done = run_cli("load", str(seeds), env=cli_env)
+    done = run_cli_here("load", str(seeds), env=cli_env)
     assert done.returncode == 1
     assert "line 2" in done.stderr and "ck_no_mallory" in done.stderr
     assert "Traceback" not in done.stderr and "psycopg" not in done.stderr
 
 
 def test_cli_loads_several_files_given_by_name(cli_env, engine):
-    done = run_cli("load", str(SEEDS / "user.csv"), str(SEEDS / "tag.csv"), "--quiet", env=cli_env)
+    done = run_cli_here(
+        "load", str(SEEDS / "user.csv"), str(SEEDS / "tag.csv"), "--quiet", env=cli_env
+    )
     assert done.returncode == 0, done.stderr
     loaded = counts(engine)
     assert loaded["user"] == file_rows(SEEDS / "user.csv")
@@ -451,7 +441,7 @@ def test_cli_loads_several_files_given_by_name(cli_env, engine):
 
 
 def test_cli_missing_path_exits_2(cli_env, tmp_path):
-    done = run_cli("load", str(tmp_path / "nope"), env=cli_env)
+    done = run_cli_here("load", str(tmp_path / "nope"), env=cli_env)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
 

@@ -24,7 +24,7 @@ from seedbed.db import schema_of
 from seedbed.errors import LoadError
 from seedbed.loading import LoadResult
 
-ROUNDS = 200
+ROUNDS = 100
 TAGS = 50
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 import seedbed
 from seedbed.db import schema_of
 from seedbed.errors import DataError, LoadError, SeedError
-from tests.helpers import counts, run_cli, snapshot
+from tests.helpers import counts, run_cli_here, snapshot
 from tests.load_helpers import execute, write_csv
 
 Row = dict[str, Any]
@@ -189,7 +189,7 @@ def test_cli_loads_parts_with_other_columns(
 ) -> None:
     folder = write_folder(tmp_path, ".csv", MIXED)
     started = database_now(engine)
-    done = run_cli("load", str(folder), "--strategy", strategy, env=cli_env)
+    done = run_cli_here("load", str(folder), "--strategy", strategy, env=cli_env)
     assert done.returncode == 0, done.stderr
     line = next(line for line in done.stdout.splitlines() if line.split()[:1] == ["user"])
     assert line.split()[1:5] == [strategy, "8", "0", "0"]
@@ -271,7 +271,7 @@ def test_cli_modes_with_parts_that_give_other_columns(
     before = load_before(engine, tmp_path / "before")
     folder = write_folder(tmp_path / "changes", ".csv", CHANGES)
     started = database_now(engine)
-    done = run_cli("load", str(folder), "--mode", mode, env=cli_env)
+    done = run_cli_here("load", str(folder), "--mode", mode, env=cli_env)
     assert done.returncode == 0, done.stderr
     line = next(line for line in done.stdout.splitlines() if line.split()[:1] == ["user"])
     counted = ["2", "2", "2"] if mode == "upsert" else ["2", "0", "4"]
@@ -349,7 +349,7 @@ def test_cli_names_the_part_file_and_line_and_exits_1(
 ) -> None:
     parts, column, rule = INVALID[case]
     folder = write_folder(tmp_path, ".csv", parts)
-    done = run_cli("load", str(folder), env=cli_env)
+    done = run_cli_here("load", str(folder), env=cli_env)
     assert done.returncode == 1, done.stderr
     assert f"user/part-0001.csv:{where(case, '.csv')} {column}: " in done.stderr
     assert f"[{rule}]" in done.stderr and "Traceback" not in done.stderr
@@ -401,7 +401,7 @@ def test_a_part_without_any_key_cannot_be_merged_and_is_named(
     folder = write_folder(tmp_path, ".csv", parts)
     with pytest.raises(SeedError, match=r"part-0001\.csv: .*cannot upsert without a key"):
         seedbed.load(folder, engine=engine, mode="upsert", progress=False)
-    done = run_cli("load", str(folder), "--mode", "skip-existing", env=cli_env)
+    done = run_cli_here("load", str(folder), "--mode", "skip-existing", env=cli_env)
     assert done.returncode == 2
     assert "part-0001.csv" in done.stderr and "Traceback" not in done.stderr
     assert counts(engine)["user"] == 0

@@ -7,6 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -235,14 +238,23 @@ def test_a_duplicate_of_a_sensitive_value_is_redacted(engine, seeds, strategy):
 # -- faults -------------------------------------------------------------------
 
 
-def slow_check(engine: Engine, seconds_per_tag: float) -> None:
-    """A CHECK on tag that sleeps per row: the rebuild's validating scan takes a while."""
+@contextmanager
+def held_check(engine: Engine) -> Iterator[None]:
+    """A CHECK on tag whose every row waits for an advisory lock held until the block ends:
+    the rebuild's validating scan stays in progress for as long as the test needs."""
+    key = zlib.crc32(schema_of(engine).encode())
     execute(
         engine,
         'CREATE FUNCTION "{schema}".slow_true(text) RETURNS boolean LANGUAGE sql IMMUTABLE '
-        f"AS $$ SELECT pg_sleep({seconds_per_tag}) IS NOT NULL $$; "
+        f"AS $$ SELECT pg_advisory_xact_lock_shared({key}) IS NOT NULL $$; "
         'ALTER TABLE "{schema}".tag ADD CONSTRAINT ck_tag_slow CHECK ("{schema}".slow_true(name))',
     )
+    with engine.connect() as holder:
+        holder.exec_driver_sql(f"SELECT pg_advisory_lock({key})")
+        try:
+            yield
+        finally:
+            holder.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
 
 
 def rebuilding_backend(engine: Engine) -> int | None:
@@ -272,37 +284,39 @@ def cli_env(db_env, settings) -> dict[str, str]:
 
 
 def test_sigkill_during_the_rebuild_leaves_every_table_constraint_and_index(engine, cli_env):
-    slow_check(engine, 0.5)
-    before = catalog(engine)
-    process = start_load(cli_env)
-    try:
-        pid = wait_for(lambda: rebuilding_backend(engine), what="the rebuild's CHECK scan")
-        os.kill(process.pid, signal.SIGKILL)
-        assert process.wait(30) == -signal.SIGKILL
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+    with held_check(engine):
+        before = catalog(engine)
+        process = start_load(cli_env)
+        try:
+            pid = wait_for(lambda: rebuilding_backend(engine), what="the rebuild's CHECK scan")
+            os.kill(process.pid, signal.SIGKILL)
+            assert process.wait(30) == -signal.SIGKILL
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
+    # The scan ends now; its backend finds its client gone and rolls back.
     wait_for(lambda: backend_gone(engine, pid), what="the killed load's backend to end")
     assert catalog(engine) == before
     assert set(counts(engine).values()) == {0}
 
 
 def test_a_second_load_gives_up_after_the_lock_timeout_naming_table_and_holder(engine, cli_env):
-    slow_check(engine, 2.0)
-    first = start_load(cli_env)
+    first = None
     try:
-        holder = wait_for(lambda: rebuilding_backend(engine), what="the first load's rebuild")
-        second = start_load(dict(cli_env, SEEDBED_LOCK_TIMEOUT="1"))
-        _, stderr = second.communicate(timeout=60)
-        assert second.returncode == 2, stderr
-        assert "waiting up to 1 s for table 'tag'" in stderr
-        assert f"backend pid {holder}" in stderr
-        assert "nothing was written" in stderr and "Traceback" not in stderr
+        with held_check(engine):
+            first = start_load(cli_env)
+            holder = wait_for(lambda: rebuilding_backend(engine), what="the first load's rebuild")
+            second = start_load(dict(cli_env, SEEDBED_LOCK_TIMEOUT="1"))
+            _, stderr = second.communicate(timeout=60)
+            assert second.returncode == 2, stderr
+            assert "waiting up to 1 s for table 'tag'" in stderr
+            assert f"backend pid {holder}" in stderr
+            assert "nothing was written" in stderr and "Traceback" not in stderr
         _, first_err = first.communicate(timeout=60)
         assert first.returncode == 0, first_err
     finally:
-        if first.poll() is None:
+        if first is not None and first.poll() is None:
             first.kill()
             first.communicate()
     assert counts(engine) == {p.stem: file_rows(p) for p in SEEDS.glob("*.csv")}

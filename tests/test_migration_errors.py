@@ -19,7 +19,7 @@ from seedbed._alembic import alembic_errors
 from seedbed.config import Settings
 from seedbed.db import database_url, get_engine
 from seedbed.errors import MigrationError
-from tests.helpers import run_cli, snapshot
+from tests.helpers import run_cli_here, snapshot
 from tests.revision_files import RevisionFolder
 
 ADD_BIO = "op.add_column('user', sa.Column('bio', sa.Text()), schema=schema)"
@@ -79,7 +79,7 @@ def test_migrate_to_a_revision_that_is_not_ahead_is_refused(
 ) -> None:
     revisions.add(ADD_BIO)
     before = state(settings)
-    refused(run_cli("-q", "db", "migrate", *arguments, env=env), phrase)
+    refused(run_cli_here("-q", "db", "migrate", *arguments, env=env), phrase)
     assert state(settings) == before
     assert "bio" not in before[1]
 
@@ -88,15 +88,15 @@ def test_migrate_to_a_revision_that_is_not_ahead_is_refused(
 def test_lint_of_something_that_is_not_a_revision_is_refused(
     settings: Settings, env: dict[str, str], name: str
 ) -> None:
-    refused(run_cli("-q", "db", "lint", name, env=env), repr(name))
+    refused(run_cli_here("-q", "db", "lint", name, env=env), repr(name))
 
 
 def test_downgrade_to_an_unknown_or_empty_revision_is_refused(
     settings: Settings, env: dict[str, str]
 ) -> None:
     before = state(settings)
-    refused(run_cli("-q", "db", "downgrade", "--to", "garbage", env=env), "'garbage'")
-    refused(run_cli("-q", "db", "downgrade", "--to", "", env=env), "is not a revision")
+    refused(run_cli_here("-q", "db", "downgrade", "--to", "garbage", env=env), "'garbage'")
+    refused(run_cli_here("-q", "db", "downgrade", "--to", "", env=env), "is not a revision")
     assert state(settings) == before
 
 
@@ -111,7 +111,7 @@ def test_a_revision_that_raises_on_import_is_named(
     text = path.read_text().replace("\n\n\ndef upgrade", "\n{}['missing']\n\n\ndef upgrade", 1)
     path.write_text(text)
     before = state(settings)
-    line = refused(run_cli("-q", *command, env=env), f"cannot load {path}", "KeyError")
+    line = refused(run_cli_here("-q", *command, env=env), f"cannot load {path}", "KeyError")
     assert "'missing'" in line
     assert state(settings) == before
 
@@ -122,7 +122,7 @@ def test_a_revision_whose_upgrade_raises_applies_nothing(
     revisions.add(ADD_BIO + "\nundefined_helper()")
     before = state(settings)
     refused(
-        run_cli("-q", "db", "migrate", env=env),
+        run_cli_here("-q", "db", "migrate", env=env),
         f"upgrade() failed in {revisions.root / 'versions' / 't001_test.py'}",
         "NameError: name 'undefined_helper' is not defined",
     )
@@ -135,7 +135,7 @@ def test_a_revision_without_upgrade_is_named(
     path = revisions.root / "versions" / "t009_bare.py"
     path.write_text(f"revision = 't009'\ndown_revision = {revisions.head()!r}\n")
     for command in (["db", "migrate"], ["db", "migrate", "--dry-run"]):
-        refused(run_cli("-q", *command, env=env), f"{path} has no upgrade()")
+        refused(run_cli_here("-q", *command, env=env), f"{path} has no upgrade()")
 
 
 def test_two_heads_are_refused_with_both_named_unless_both_are_the_target(
@@ -149,15 +149,15 @@ def test_two_heads_are_refused_with_both_named_unless_both_are_the_target(
         )
     before = state(settings)
     for command in (["db", "migrate"], ["db", "migrate", "--dry-run"], ["db", "lint"]):
-        refused(run_cli("-q", *command, env=env), "more than one head", "h1", "h2", "merge")
+        refused(run_cli_here("-q", *command, env=env), "more than one head", "h1", "h2", "merge")
     assert state(settings) == before
-    both = run_cli("-q", "db", "migrate", "--to", "heads", env=env)
+    both = run_cli_here("-q", "db", "migrate", "--to", "heads", env=env)
     assert both.returncode == 0, both.stderr
     assert both.stdout.splitlines()[-1] in {
         f"{settings.schema}: at revision h1, h2",
         f"{settings.schema}: at revision h2, h1",
     }
-    after = run_cli("-q", "db", "migrate", "--dry-run", "--to", "heads", env=env)
+    after = run_cli_here("-q", "db", "migrate", "--dry-run", "--to", "heads", env=env)
     assert after.stdout.splitlines() == ["nothing to do: no pending revision"], after.stderr
 
 
@@ -176,7 +176,7 @@ def test_a_cycle_in_the_history_is_refused(
         (revisions.root / "versions" / f"{name}_cycle.py").write_text(
             f"revision = {name!r}\ndown_revision = {parent!r}\n\ndef upgrade():\n    pass\n"
         )
-    refused(run_cli("-q", "db", "migrate", env=env), phrase)
+    refused(run_cli_here("-q", "db", "migrate", env=env), phrase)
 
 
 @pytest.mark.parametrize(
@@ -197,7 +197,7 @@ def test_a_history_that_cannot_be_read_is_refused(
     (revisions.root / "versions" / "t001_bad.py").write_text(text)
     before = state(settings)
     for command in (["db", "migrate"], ["db", "lint"]):
-        refused(run_cli("-q", *command, env=env), phrase)
+        refused(run_cli_here("-q", *command, env=env), phrase)
     assert state(settings) == before
 
 
@@ -216,7 +216,7 @@ def test_migrate_that_cannot_write_its_backup_applies_nothing(
         "SEEDBED_MIGRATIONS": str(revisions.root),
     }
     before = state(populated), snapshot(get_engine(populated))
-    result = run_cli("-q", "db", "migrate", env=env)
+    result = run_cli_here("-q", "db", "migrate", env=env)
     refused(result, str(home / "backups"), "nothing applied")
     assert (state(populated), snapshot(get_engine(populated))) == before
     assert "name" in before[0][1]
@@ -226,7 +226,7 @@ def test_dry_run_of_the_first_migration_leaves_no_namespace_behind(
     empty_settings: Settings, db_env: dict[str, str]
 ) -> None:
     env = {**db_env, "SEEDBED_SCHEMA": empty_settings.schema}
-    result = run_cli("-q", "db", "migrate", "--dry-run", env=env)
+    result = run_cli_here("-q", "db", "migrate", "--dry-run", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1].startswith("would succeed: 0001")
     assert "failed" not in result.stdout
@@ -241,7 +241,7 @@ def test_a_backup_to_a_place_that_cannot_hold_a_file_is_refused(
     (tmp_path / "folder" / "kept.dump").write_bytes(b"older backup")
     (tmp_path / "file").write_bytes(b"a file")
     env = {**db_env, "SEEDBED_SCHEMA": settings.schema}
-    result = run_cli("-q", "db", "backup", "--out", str(tmp_path / out), env=env)
+    result = run_cli_here("-q", "db", "backup", "--out", str(tmp_path / out), env=env)
     refused(result, out.split("/")[1] if out.startswith("/") else out.split("/")[0])
     assert (tmp_path / "folder" / "kept.dump").read_bytes() == b"older backup"
     assert (tmp_path / "file").read_bytes() == b"a file"
@@ -280,7 +280,7 @@ def test_an_env_py_that_raises_is_named(
     env_py = revisions.root / "env.py"
     env_py.write_text(env_py.read_text() + "\nraise RuntimeError('this env.py is broken')\n")
     refused(
-        run_cli("-q", "db", "migrate", env=env),
+        run_cli_here("-q", "db", "migrate", env=env),
         f"failed in {env_py}: RuntimeError: this env.py is broken",
     )
 
@@ -290,7 +290,7 @@ def test_generate_without_a_revision_template_writes_nothing(
 ) -> None:
     (revisions.root / "script.py.mako").unlink()
     before = sorted((revisions.root / "versions").glob("*.py"))
-    refused(run_cli("-q", "db", "generate", "-m", "x", env=env), "script.py.mako")
+    refused(run_cli_here("-q", "db", "generate", "-m", "x", env=env), "script.py.mako")
     assert sorted((revisions.root / "versions").glob("*.py")) == before
 
 
@@ -302,4 +302,4 @@ def test_a_namespace_at_a_revision_no_file_defines_is_refused(
             f"update \"{settings.schema}\".alembic_version set version_num = 'gone1234'"
         )
     for command in (["db", "migrate"], ["db", "migrate", "--dry-run"], ["db", "lint"]):
-        refused(run_cli("-q", *command, env=env), "at revision 'gone1234', which no file")
+        refused(run_cli_here("-q", *command, env=env), "at revision 'gone1234', which no file")

@@ -16,7 +16,7 @@ from seedbed.models import metadata_for, rules
 from seedbed.models.base import NAMING_CONVENTION
 from seedbed.safety.backup import backup_namespaces
 from seedbed.safety.dryrun import describe
-from tests.helpers import run_cli, snapshot
+from tests.helpers import run_cli_here, snapshot
 from tests.revision_files import RevisionFolder
 
 NOT_NULL_NICKNAME = (
@@ -40,7 +40,7 @@ def test_migrate_refuses_an_unsafe_revision_and_applies_nothing(
     safe = revisions.add("op.add_column('user', sa.Column('bio', sa.Text()), schema=schema)")
     unsafe = revisions.add(NOT_NULL_NICKNAME)
     before = (migrate.current_revision(populated), snapshot(get_engine(populated)))
-    result = run_cli("db", "migrate", env=env)
+    result = run_cli_here("db", "migrate", env=env)
     assert result.returncode == 1, result.stderr
     assert f"error: adding-required-field in {unsafe} on user.nickname" in result.stdout
     assert result.stderr.splitlines()[-1].startswith("seedbed: error: 1 error-level finding(s)")
@@ -67,7 +67,7 @@ def test_acknowledged_data_loss_is_backed_up_first(
     populated: Settings, revisions: RevisionFolder, env: dict[str, str]
 ) -> None:
     revisions.add("op.drop_column('user', 'name', schema=schema)", assured={"ban-drop-column"})
-    result = run_cli("db", "migrate", env=env)
+    result = run_cli_here("db", "migrate", env=env)
     assert result.returncode == 0, result.stderr
     assert "acknowledged: ban-drop-column" in result.stdout
     line = next(x for x in result.stdout.splitlines() if x.startswith("backed up"))
@@ -86,7 +86,7 @@ def test_dry_run_reports_the_failing_operation_and_changes_nothing(
         "op.create_index('ix_user_bio', 'user', ['bio'], schema=schema)\n" + NOT_NULL_NICKNAME
     )
     before = (migrate.current_revision(populated), snapshot(get_engine(populated)))
-    result = run_cli("db", "migrate", "--dry-run", env=env)
+    result = run_cli_here("db", "migrate", "--dry-run", env=env)
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == f"{first}  add_column user.bio  ok"

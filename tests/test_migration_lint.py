@@ -11,7 +11,7 @@ from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.errors import MigrationError
 from seedbed.safety import Severity, probes
-from tests.helpers import ROOT, run_cli
+from tests.helpers import ROOT, run_cli_here
 from tests.revision_files import RevisionFolder
 
 
@@ -309,17 +309,17 @@ def test_cli_lint_exit_codes_and_finding_lines(
     populated: Settings, revisions: RevisionFolder, db_env: dict[str, str]
 ) -> None:
     env = {**db_env, "SEEDBED_SCHEMA": populated.schema, "SEEDBED_MIGRATIONS": str(revisions.root)}
-    clean = run_cli("db", "lint", env=env)
+    clean = run_cli_here("db", "lint", env=env)
     assert clean.returncode == 0, clean.stderr
     assert "no pending revision" in clean.stdout
     rev = revisions.add(
         "op.add_column('user', sa.Column('nickname', sa.Text(), nullable=False), schema=schema)"
     )
-    found = run_cli("db", "lint", env=env)
+    found = run_cli_here("db", "lint", env=env)
     assert found.returncode == 1, found.stderr
     assert f"error: adding-required-field in {rev} on user.nickname" in found.stdout
     assert "fix: " in found.stdout
-    unknown = run_cli("db", "lint", "nope", env=env)
+    unknown = run_cli_here("db", "lint", "nope", env=env)
     assert unknown.returncode == 2
     assert unknown.stderr.splitlines()[-1].startswith("seedbed: error:")
     assert "Traceback" not in unknown.stderr
@@ -338,7 +338,7 @@ def test_generate_lints_the_revision_it_wrote(
             f'select count(*) from "{schema}"."user" where legacy is not null'
         ).scalar_one()
     env = {**db_env, "SEEDBED_SCHEMA": schema, "SEEDBED_MIGRATIONS": str(revisions.root)}
-    result = run_cli("db", "generate", "-m", "drop legacy", env=env)
+    result = run_cli_here("db", "generate", "-m", "drop legacy", env=env)
     assert result.returncode == 0, result.stderr
     assert "ban-drop-column" in result.stdout
     assert f"{kept} non-null value(s) in user.legacy are lost" in result.stdout
@@ -410,7 +410,7 @@ def test_a_broken_revision_file_is_one_line_exit_2(
     (revisions.root / "versions" / "zz_broken.py").write_text("revision = 'zz'\ndef upgrade(:\n")
     env = {**db_env, "SEEDBED_SCHEMA": settings.schema, "SEEDBED_MIGRATIONS": str(revisions.root)}
     for command in (["db", "lint"], ["db", "migrate"], ["db", "migrate", "--dry-run"]):
-        result = run_cli(*command, env=env)
+        result = run_cli_here(*command, env=env)
         assert result.returncode == 2, command
         assert "zz_broken.py:2: invalid syntax" in result.stderr
         assert "Traceback" not in result.stderr

@@ -10,7 +10,7 @@ from seedbed import migrate
 from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.models import metadata_for
-from tests.helpers import fresh_settings, head_revision, run_cli
+from tests.helpers import fresh_settings, head_revision, run_cli_here
 
 USER_ID = "0b0e6f4c-8f55-4d5e-9a43-2f3c1b8e7d10"
 POST_ID = "1c1e6f4c-8f55-4d5e-9a43-2f3c1b8e7d11"
@@ -168,11 +168,11 @@ def test_deleting_a_user_cascades_to_sessions_and_post_tags(
 
 def test_db_check_names_a_dropped_index(settings: Settings, db_env: dict[str, str]) -> None:
     env = {**db_env, "SEEDBED_SCHEMA": settings.schema}
-    clean = run_cli("db", "check", env=env)
+    clean = run_cli_here("db", "check", env=env)
     assert clean.returncode == 0, clean.stderr
     with get_engine(settings).begin() as conn:
         conn.exec_driver_sql(f'drop index "{settings.schema}".ix_session_user_id')
-    drifted = run_cli("db", "check", env=env)
+    drifted = run_cli_here("db", "check", env=env)
     assert drifted.returncode == 1
     assert "missing index ix_session_user_id on session" in drifted.stdout
 
@@ -189,19 +189,19 @@ def test_db_check_names_a_dropped_check_constraint(settings: Settings) -> None:
 
 def test_cli_migrate_then_reset(empty_settings: Settings, db_env: dict[str, str]) -> None:
     env = {**db_env, "SEEDBED_SCHEMA": empty_settings.schema}
-    up = run_cli("db", "migrate", env=env)
+    up = run_cli_here("db", "migrate", env=env)
     assert up.returncode == 0, up.stderr
     assert f"at revision {head_revision()}" in up.stdout
-    refused = run_cli("db", "reset", env=env)
+    refused = run_cli_here("db", "reset", env=env)
     assert refused.returncode == 2
-    done = run_cli("db", "reset", "--yes", env=env)
+    done = run_cli_here("db", "reset", "--yes", env=env)
     assert done.returncode == 0
     assert relations(get_engine(empty_settings), empty_settings.schema) == set()
 
 
 @pytest.mark.parametrize("name", ["pg_toast2", "x" * 64, 'robert"; drop'])
 def test_bad_namespace_is_one_line_exit_2(name: str, db_env: dict[str, str]) -> None:
-    result = run_cli("db", "migrate", env={**db_env, "SEEDBED_SCHEMA": name})
+    result = run_cli_here("db", "migrate", env={**db_env, "SEEDBED_SCHEMA": name})
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "invalid namespace" in result.stderr
@@ -210,7 +210,7 @@ def test_bad_namespace_is_one_line_exit_2(name: str, db_env: dict[str, str]) -> 
 
 def test_unreachable_database_is_one_line_without_password(db_env: dict[str, str]) -> None:
     env = {**db_env, "DATABASE_URL": "postgresql://me:hunter2@127.0.0.1:1/nope"}
-    result = run_cli("db", "check", env=env)
+    result = run_cli_here("db", "check", env=env)
     assert result.returncode == 2
     assert "hunter2" not in result.stderr + result.stdout
     # The line naming the database (password redacted), then the one error line.

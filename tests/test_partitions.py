@@ -21,7 +21,7 @@ from seedbed.errors import SeedError
 from seedbed.facts import DatabaseSource, table_spec
 from seedbed.facts.pull import pull
 from seedbed.sqltext import qualified_name, quote_ident
-from tests.helpers import ROOT, fresh_settings, run_cli
+from tests.helpers import ROOT, fresh_settings, run_cli_here
 from tests.load_helpers import write_csv
 
 SCHEMA = """
@@ -125,18 +125,18 @@ def test_pull_carries_key_and_bounds_and_push_creates_the_same_partitions(
         "refund.py",
     ]
     env = {**db_env, "SEEDBED_SCHEMA": ledger.schema, "SEEDBED_MODELS": str(tmp_path / "m")}
-    check = run_cli("-q", "db", "check", env=env)
+    check = run_cli_here("-q", "db", "check", env=env)
     assert check.returncode == 0 and "matches" in check.stdout, check.stdout + check.stderr
     fresh = fresh_settings(base_settings, prefix="pushed")
     env["SEEDBED_SCHEMA"] = fresh.schema
     try:
-        pushed = run_cli("-q", "db", "push", env=env)
+        pushed = run_cli_here("-q", "db", "push", env=env)
         assert pushed.returncode == 0, pushed.stdout + pushed.stderr
         engine = get_engine(fresh)
         assert _partitions(engine, fresh.schema) == [
             (name, of, bound, by) for name, of, bound, by in PARTITIONS
         ]
-        again = run_cli("-q", "db", "check", env=env)
+        again = run_cli_here("-q", "db", "check", env=env)
         assert again.returncode == 0 and "matches" in again.stdout, again.stdout
     finally:
         with get_engine(fresh).begin() as conn:
@@ -152,7 +152,7 @@ def test_a_partition_the_pulled_model_lacks_is_drift(ledger, db_env, tmp_path):
             "FOR VALUES FROM ('2022-03-01') TO ('2022-04-01')"
         )
     env = {**db_env, "SEEDBED_SCHEMA": ledger.schema, "SEEDBED_MODELS": str(tmp_path / "m")}
-    check = run_cli("-q", "db", "check", env=env)
+    check = run_cli_here("-q", "db", "check", env=env)
     assert check.returncode == 1 and "payment_2022_03" in check.stdout, check.stdout
 
 
@@ -180,7 +180,7 @@ def test_a_load_routes_rows_through_the_parent_and_says_why_it_is_not_rebuilt(
 ):
     seeds = _seeds(tmp_path / "seeds")
     env = {**db_env, "SEEDBED_SCHEMA": ledger.schema, "SEEDBED_MODELS": "database"}
-    loaded = run_cli("load", str(seeds), env=env)
+    loaded = run_cli_here("load", str(seeds), env=env)
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     assert (
         "payment: written incrementally, not rebuilt: it is partitioned "
@@ -285,11 +285,11 @@ def test_a_revision_generated_from_the_pulled_model_creates_the_partitions(
         "SEEDBED_MIGRATIONS": str(migrations),
     }
     try:
-        generated = run_cli("-q", "db", "generate", "-m", "ledger", env=env)
+        generated = run_cli_here("-q", "db", "generate", "-m", "ledger", env=env)
         assert generated.returncode == 0, generated.stdout + generated.stderr
         (revision,) = (migrations / "versions").glob("*.py")
         assert "postgresql_partition_by='RANGE (paid_on)'" in revision.read_text()
-        migrated = run_cli("-q", "db", "migrate", env=env)
+        migrated = run_cli_here("-q", "db", "migrate", env=env)
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         assert _partitions(get_engine(fresh), fresh.schema) == PARTITIONS
     finally:

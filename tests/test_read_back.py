@@ -25,7 +25,7 @@ from seedbed.db import get_engine
 from seedbed.facts.checksql import rules_from_check
 from seedbed.facts.sqlchecks import _uncastable
 from seedbed.sqltext import quote_ident
-from tests.helpers import fresh_settings, namespace_checksums, run_cli
+from tests.helpers import fresh_settings, namespace_checksums, run_cli_here
 
 TYPES = """
 CREATE SCHEMA {ns};
@@ -150,14 +150,14 @@ def test_an_export_of_every_type_validates_and_loads_back_the_same_rows(source, 
 
 def test_an_export_validates_and_loads_with_a_pulled_model(source, target, seeds, db_env, tmp_path):
     out = tmp_path / "pulled"
-    pulled = run_cli(
+    pulled = run_cli_here(
         "db", "pull", "--out", str(out), env={**db_env, "SEEDBED_SCHEMA": source.schema}
     )
     assert pulled.returncode == 0, pulled.stderr
     env = {**db_env, "SEEDBED_SCHEMA": target.schema, "SEEDBED_MODELS": str(out)}
-    validated = run_cli("validate", str(seeds), env=env)
+    validated = run_cli_here("validate", str(seeds), env=env)
     assert validated.returncode == 0, validated.stdout + validated.stderr
-    loaded = run_cli("load", str(seeds), env=env)
+    loaded = run_cli_here("load", str(seeds), env=env)
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     assert (
         namespace_checksums(get_engine(target), target.schema)["kinds"]
@@ -224,11 +224,11 @@ def test_a_wrong_value_of_every_type_is_a_report_row(target, tmp_path):
 def test_a_pulled_model_reports_every_wrong_value_too(source, target, db_env, tmp_path):
     out = tmp_path / "pulled"
     env = {**db_env, "SEEDBED_SCHEMA": source.schema}
-    assert run_cli("db", "pull", "--out", str(out), env=env).returncode == 0
+    assert run_cli_here("db", "pull", "--out", str(out), env=env).returncode == 0
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     env = {**db_env, "SEEDBED_SCHEMA": target.schema, "SEEDBED_MODELS": str(out)}
-    result = run_cli("validate", "--json", str(_planted(seeds)), env=env)
+    result = run_cli_here("validate", "--json", str(_planted(seeds)), env=env)
     assert result.returncode == 1, result.stderr
     found = {(r["line"], r["column"], r["rule"]) for r in json.loads(result.stdout)}
     assert found == _expected()
@@ -339,7 +339,7 @@ def test_types_sqlalchemy_does_not_know_are_read_by_the_database(shapes, db_env,
     exported(get_engine(source), source.schema, "shapes", tmp_path / "shapes.csv")
     env = {**db_env, "SEEDBED_SCHEMA": target.schema, "SEEDBED_MODELS": "database"}
     for command in (("validate", str(tmp_path)), ("load", str(tmp_path)), ("db", "check")):
-        result = run_cli(*command, env=env)
+        result = run_cli_here(*command, env=env)
         assert result.returncode == 0, (command, result.stdout + result.stderr)
         if command[0] != "db":  # db check: Alembic's own reflection warns of the types
             assert "Warning" not in result.stderr, (command, result.stderr)

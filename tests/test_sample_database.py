@@ -26,7 +26,7 @@ from seedbed.errors import LoadError
 from seedbed.facts.pull import PullResult, pull
 from seedbed.facts.referenced import namespace_domains
 from seedbed.sqltext import qualified_name, quote_ident
-from tests.helpers import ROOT, fresh_settings, run_cli
+from tests.helpers import ROOT, fresh_settings, run_cli_here
 
 SAMPLE = ROOT / "tests" / "fixtures" / "pagila_mini.sql"
 TABLES = ("actor", "customer", "film", "film_actor", "language", "payment", "rental")
@@ -102,7 +102,7 @@ def sample(
         _export(source, folder / "exports")
         made = Sample(source, empty, target, folder / "models", folder / "exports", pulled)
         # db push alone makes the namespace: its enums, its domains, its tables.
-        pushed = run_cli("-q", "db", "push", env=made.env(db_env, target, str(made.models)))
+        pushed = run_cli_here("-q", "db", "push", env=made.env(db_env, target, str(made.models)))
         assert pushed.returncode == 0, pushed.stdout + pushed.stderr
         yield made
     finally:
@@ -122,9 +122,11 @@ def test_pull_carries_the_partitions_and_check_finds_no_drift(sample, db_env):
     film = (sample.models / "film.py").read_text()
     assert "info={'filled_by_trigger': 'film_fulltext_trigger'}" in film  # a seed may leave it out
     for models in (str(sample.models), "database"):
-        check = run_cli("-q", "db", "check", env=sample.env(db_env, sample.source, models))
+        check = run_cli_here("-q", "db", "check", env=sample.env(db_env, sample.source, models))
         assert check.returncode == 0, check.stdout + check.stderr
-    pushed = run_cli("-q", "db", "check", env=sample.env(db_env, sample.target, str(sample.models)))
+    pushed = run_cli_here(
+        "-q", "db", "check", env=sample.env(db_env, sample.target, str(sample.models))
+    )
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     with get_engine(sample.target).connect() as conn:
         bounds = conn.execute(
@@ -286,7 +288,7 @@ def test_the_planted_seeds_get_no_other_report_row(planted_reports, models):
 def test_a_load_with_planted_errors_exits_1_and_writes_nothing(sample, planted, db_env):
     folder, _ = planted
     env = sample.env(db_env, sample.target, str(sample.models))
-    result = run_cli("-q", "load", str(folder), env=env)
+    result = run_cli_here("-q", "load", str(folder), env=env)
     assert result.returncode == 1, result.stdout + result.stderr
     assert {rows for rows, _ in _contents(sample.target).values()} == {0}
 

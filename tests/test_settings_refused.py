@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from seedbed.config import Settings
 from seedbed.db import get_engine
-from tests.helpers import ROOT, run_cli
+from tests.helpers import ROOT, run_cli_here
 
 
 def settings_naming_what_is_not_there(tmp_path: Path) -> dict[str, dict[str, str]]:
@@ -45,7 +45,7 @@ def test_every_command_refuses_a_setting_naming_what_is_not_there(
 ) -> None:
     env = {key: value for key, value in db_env.items() if key != "DATABASE_URL"}
     env.update(settings_naming_what_is_not_there(tmp_path)[case])
-    result = run_cli("validate", str(ROOT / "data" / "seeds"), env=env)
+    result = run_cli_here("validate", str(ROOT / "data" / "seeds"), env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("seedbed: error: "), result.stderr
@@ -60,7 +60,7 @@ def test_migrate_with_missing_migrations_applies_nothing(
         "SEEDBED_SCHEMA": empty_settings.schema,
         "SEEDBED_MIGRATIONS": str(tmp_path / "migrations"),
     }
-    result = run_cli("-q", "db", "migrate", env=env)
+    result = run_cli_here("-q", "db", "migrate", env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr == (
         f"seedbed: error: SEEDBED_MIGRATIONS {str(tmp_path / 'migrations')!r} is not a folder\n"

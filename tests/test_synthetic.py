@@ -32,7 +32,7 @@ from seedbed.synthetic import (
     generate_typed_tables,
     uuid4_strings,
 )
-from tests.helpers import ROOT, counts, fresh_namespace, fresh_settings, run_cli
+from tests.helpers import ROOT, counts, fresh_namespace, fresh_settings, run_cli_here
 
 SEEDS = ROOT / "data" / "seeds"
 STAMP = sa.DateTime(timezone=True)
@@ -313,10 +313,10 @@ def test_generated_set_loads_on_top_of_the_quickstart_seeds(settings, tmp_path, 
     env = {**db_env, "SEEDBED_SCHEMA": settings.schema}
     for seed in (0, 1):
         generate_seed_set(300, tmp_path / str(seed), seed=seed)
-    assert run_cli("load", "data/seeds", "--quiet", env=env).returncode == 0
-    dry_run = run_cli("load", str(tmp_path / "1"), "--dry-run", "--quiet", env=env)
+    assert run_cli_here("load", "data/seeds", "--quiet", env=env).returncode == 0
+    dry_run = run_cli_here("load", str(tmp_path / "1"), "--dry-run", "--quiet", env=env)
     assert dry_run.returncode == 0, dry_run.stdout + dry_run.stderr
-    done = run_cli("load", str(tmp_path / "0"), env=env)
+    done = run_cli_here("load", str(tmp_path / "0"), env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "300" in done.stdout
 
@@ -362,7 +362,7 @@ def test_broken_rows_are_refused_by_postgres(engine, tmp_path):
 
 def test_generate_cli_accepts_both_argument_orders(tmp_path, db_env):
     for args in (["--users", "40", str(tmp_path / "a")], [str(tmp_path / "b"), "--users", "40"]):
-        done = run_cli("generate", *args, "--seed", "1", env=db_env)
+        done = run_cli_here("generate", *args, "--seed", "1", env=db_env)
         assert done.returncode == 0, done.stderr
         assert "user" in done.stdout
     with (tmp_path / "a" / "user.csv").open() as handle:
@@ -371,7 +371,7 @@ def test_generate_cli_accepts_both_argument_orders(tmp_path, db_env):
 
 
 def test_generate_cli_refuses_a_fraction_above_one(tmp_path, db_env):
-    done = run_cli(
+    done = run_cli_here(
         "generate", str(tmp_path), "--users", "5", "--invalid-fraction", "1.5", env=db_env
     )
     assert done.returncode == 2
@@ -380,7 +380,7 @@ def test_generate_cli_refuses_a_fraction_above_one(tmp_path, db_env):
 
 
 def test_generate_cli_refuses_negative_users(tmp_path: Path, db_env):
-    done = run_cli("generate", str(tmp_path), "--users", "-1", env=db_env)
+    done = run_cli_here("generate", str(tmp_path), "--users", "-1", env=db_env)
     assert done.returncode == 2
     assert "--users" in done.stderr
     assert "Traceback" not in done.stderr
@@ -423,21 +423,21 @@ def test_rows_sizes_each_table_without_a_parent_in_a_model_without_users(
     settings = fresh_settings(base_settings, "rows")
     env = {**db_env, "SEEDBED_SCHEMA": settings.schema, "SEEDBED_MODELS": str(folder)}
     try:
-        assert run_cli("-q", "db", "push", env=env).returncode == 0
+        assert run_cli_here("-q", "db", "push", env=env).returncode == 0
         out = tmp_path / "out"
-        done = run_cli("generate", str(out), "--rows", "30", "--seed", "3", env=env)
+        done = run_cli_here("generate", str(out), "--rows", "30", "--seed", "3", env=env)
         assert done.returncode == 0, done.stderr
         rows = {p.stem: len(pd.read_csv(p)) for p in out.glob("*.csv")}
         assert rows["store"] == rows["color"] == 30  # roots, a self-reference included
         assert 0 < rows["item"] <= 30  # one per root row, as per user with --users
-        loaded = run_cli("-q", "load", str(out), env=env)
+        loaded = run_cli_here("-q", "load", str(out), env=env)
         assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     finally:
         migrate.reset(settings)
 
 
 def test_generate_cli_takes_users_or_rows_not_both(tmp_path, db_env):
-    done = run_cli("generate", str(tmp_path), "--users", "5", "--rows", "5", env=db_env)
+    done = run_cli_here("generate", str(tmp_path), "--users", "5", "--rows", "5", env=db_env)
     assert done.returncode == 2 and "not allowed with" in done.stderr
     assert list(tmp_path.iterdir()) == []
 
@@ -455,18 +455,20 @@ def test_rows_fills_a_pulled_model_and_the_database_as_model_alike(base_settings
         )
     env = {**db_env, "SEEDBED_SCHEMA": settings.schema}
     try:
-        assert run_cli("-q", "db", "pull", "--out", str(tmp_path / "m"), env=env).returncode == 0
+        assert (
+            run_cli_here("-q", "db", "pull", "--out", str(tmp_path / "m"), env=env).returncode == 0
+        )
         written = {}
         for models in ("database", str(tmp_path / "m")):
             out = tmp_path / f"out{len(written)}"
-            done = run_cli(
+            done = run_cli_here(
                 "generate", str(out), "--rows", "25", env={**env, "SEEDBED_MODELS": models}
             )
             assert done.returncode == 0, done.stderr
             written[models] = {p.stem: p.read_bytes() for p in out.glob("*.csv")}
         assert written["database"] == written[str(tmp_path / "m")]
         assert len(pd.read_csv(tmp_path / "out0" / "shelf.csv")) == 25
-        loaded = run_cli(
+        loaded = run_cli_here(
             "-q", "load", str(tmp_path / "out0"), env={**env, "SEEDBED_MODELS": "database"}
         )
         assert loaded.returncode == 0, loaded.stdout + loaded.stderr

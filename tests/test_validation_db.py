@@ -16,7 +16,7 @@ from seedbed.db import get_engine, schema_of
 from seedbed.errors import DatabaseError
 from seedbed.models import metadata_for
 from seedbed.validation import validate
-from tests.helpers import run_cli
+from tests.helpers import run_cli_here
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "data" / "seeds"
@@ -151,7 +151,7 @@ def test_cli_against_db_uses_the_database(settings: Settings, db_env: dict[str, 
         env["DATABASE_URL"] = settings.database_url
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return run_cli("validate", *args, env=env)
+        return run_cli_here("validate", *args, env=env)
 
     session = str(SEEDS / "session.csv")
     assert run(session).returncode == 1
