@@ -8,9 +8,11 @@ the namespace's CHECKs under their own names.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from seedbed.config import Settings
 from seedbed.db import get_engine
@@ -160,12 +162,28 @@ def test_a_rendered_table_declares_quoted_names_exactly(tmp_path):
     assert str(declared.c.order.server_default.arg) == "1"
 
 
-def test_a_namespace_pushed_from_a_pulled_model_matches_it(base_settings, db_env, tmp_path):
-    source, fresh = (fresh_settings(base_settings, prefix=p) for p in ("pulled", "pushed"))
+@contextmanager
+def source_and_fresh(
+    base_settings: Settings, sql: str, prefixes: tuple[str, str]
+) -> Iterator[tuple[Settings, Settings, Engine]]:
+    """A namespace made by ``sql`` and a fresh one's settings; both dropped at the end."""
+    source, fresh = (fresh_settings(base_settings, prefix=p) for p in prefixes)
     engine = get_engine(source)
     with engine.begin() as conn:
-        conn.exec_driver_sql(BETTER_AUTH.format(ns=quote_ident(source.schema)))
+        conn.exec_driver_sql(sql.format(ns=quote_ident(source.schema)))
     try:
+        yield source, fresh, engine
+    finally:
+        with engine.begin() as conn:
+            for settings in (source, fresh):
+                conn.exec_driver_sql(
+                    f"DROP SCHEMA IF EXISTS {quote_ident(settings.schema)} CASCADE"
+                )
+
+
+def test_a_namespace_pushed_from_a_pulled_model_matches_it(base_settings, db_env, tmp_path):
+    with source_and_fresh(base_settings, BETTER_AUTH, ("pulled", "pushed")) as found:
+        source, fresh, engine = found
         env = {**db_env, "SEEDBED_SCHEMA": source.schema}
         assert run_cli("db", "pull", "--out", str(tmp_path / "m"), env=env).returncode == 0
         models = {**db_env, "SEEDBED_SCHEMA": fresh.schema, "SEEDBED_MODELS": str(tmp_path / "m")}
@@ -185,12 +203,6 @@ def test_a_namespace_pushed_from_a_pulled_model_matches_it(base_settings, db_env
             names = list(found)
         assert "subscription_seats_range" in names and "user_email_unique" in names
         assert "session_user_id_user_id_fk" in names
-    finally:
-        with engine.begin() as conn:
-            for settings in (source, fresh):
-                conn.exec_driver_sql(
-                    f"DROP SCHEMA IF EXISTS {quote_ident(settings.schema)} CASCADE"
-                )
 
 
 def test_pulling_a_namespace_without_tables_is_one_line_exit_2(db_env, tmp_path):
@@ -282,11 +294,8 @@ CREATE TABLE {ns}.place (
 def test_types_sqlalchemy_does_not_know_are_pulled_under_their_catalog_names(
     base_settings, db_env, tmp_path
 ):
-    source, fresh = (fresh_settings(base_settings, prefix=p) for p in ("places", "placed"))
-    engine = get_engine(source)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(PLACES.format(ns=quote_ident(source.schema)))
-    try:
+    with source_and_fresh(base_settings, PLACES, ("places", "placed")) as found:
+        source, fresh, engine = found
         env = {**db_env, "SEEDBED_SCHEMA": source.schema}
         out = tmp_path / "m"
         pulled = run_cli("db", "pull", "--out", str(out), env=env)
@@ -326,9 +335,3 @@ def test_types_sqlalchemy_does_not_know_are_pulled_under_their_catalog_names(
             ).all()
         assert [k for _, k in kinds][1:3] == ["point", "box"]
         assert kinds[3][1].endswith("span")
-    finally:
-        with engine.begin() as conn:
-            for settings in (source, fresh):
-                conn.exec_driver_sql(
-                    f"DROP SCHEMA IF EXISTS {quote_ident(settings.schema)} CASCADE"
-                )
