@@ -43,7 +43,6 @@ from seedbed.autogen.definitions import changed_definitions
 from seedbed.facts import UPDATED_AT_BODY, tables_with_updated_at
 from seedbed.facts.referenced import DOMAINS, DomainParts, domain_parts, domain_sql
 from seedbed.facts.triggers import updated_at_function_body, updated_at_triggers
-from seedbed.sqltext import quote_ident
 
 NAMESPACE_OPTION = "seedbed_namespace"
 _CONTINUE = PriorityDispatchResult.CONTINUE
@@ -126,11 +125,11 @@ def _domain_changes(
     def alter(action: str, undo: str, change: str) -> None:
         found.append(namespace_ops.AlterDomainOp(namespace, name, action, undo, change))
 
-    def drop(check: str) -> str:
-        return f"DROP CONSTRAINT {quote_ident(check)}"
+    def drop(check: str) -> str:  # the name as SQL writes it
+        return f"DROP CONSTRAINT {check}"
 
     def add(check: str, definition: str) -> str:
-        return f"ADD CONSTRAINT {quote_ident(check)} {definition}"
+        return f"ADD CONSTRAINT {check} {definition}"
 
     def default(value: str | None) -> str:
         return "DROP DEFAULT" if value is None else f"SET DEFAULT {value}"

@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from seedbed.sqltext import quote_ident, quote_literal
 
 #: Domains of the namespace, base types first, written as the catalog holds them:
-#: each CHECK as (name, definition), by name.
+#: each CHECK as (its name as SQL writes it, definition), by name.
 _DOMAINS_SQL = """
 SELECT t.typname, format_type(t.typbasetype, t.typtypmod), t.typnotnull, t.typdefault,
-       coalesce((SELECT array_agg(ARRAY[c.conname::text, pg_get_constraintdef(c.oid)]
+       coalesce((SELECT array_agg(ARRAY[quote_ident(c.conname), pg_get_constraintdef(c.oid)]
                                   ORDER BY c.conname)
                  FROM pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c'),
                 '{}'::text[])
@@ -69,7 +69,8 @@ def domain_sql(schema: str, name: str, definition: str) -> str:
 
 @dataclass(frozen=True)
 class DomainParts:
-    """A domain as the catalog holds it: base type, DEFAULT, NOT NULL and CHECKs by name."""
+    """A domain as the catalog holds it: base type, DEFAULT, NOT NULL and CHECKs by name
+    (each name as SQL writes it, quoted where it must be), in the order of their names."""
 
     base: str
     default: str | None
@@ -82,8 +83,7 @@ class DomainParts:
         definition = f"AS {self.base}"
         definition += f" DEFAULT {self.default}" if self.default is not None else ""
         definition += " NOT NULL" if self.not_null else ""
-        checks = sorted(self.checks.items())
-        return definition + "".join(f" CONSTRAINT {quote_ident(n)} {d}" for n, d in checks)
+        return definition + "".join(f" CONSTRAINT {n} {d}" for n, d in self.checks.items())
 
 
 def domain_parts(conn: sa.Connection, schema: str) -> dict[str, DomainParts]:
