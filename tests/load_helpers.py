@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -61,30 +62,34 @@ def backend_gone(engine: Engine, pid: int) -> bool:
         ).scalar_one()
 
 
-def refused_at_commit_by_a_deferred_foreign_key(engine: Engine, seeds: Path) -> LoadError:
-    """Load ``seeds`` (a private copy) with one missing parent behind a deferred foreign key.
+def refused_by_a_foreign_key(
+    engine: Engine, seeds: Path, *, deferred: bool = False, **load: Any
+) -> LoadError:
+    """Load ``seeds`` (a private copy) with one missing parent behind a foreign key the
+    database checks (``deferred``: at commit), with ``load``'s options.
 
-    The refusal comes at commit and names table, constraint and line; nothing is written.
-    The error is returned for what a caller checks on top (plain PostgreSQL and Citus).
+    The refusal names table, constraint and line; nothing is written. The error
+    is returned for what a caller checks on top (plain PostgreSQL and Citus).
     """
+    when = " DEFERRABLE INITIALLY DEFERRED" if deferred else ""
     execute(
         engine,
         'ALTER TABLE "{schema}".verification ADD CONSTRAINT fk_verification_identifier_user '
-        'FOREIGN KEY (identifier) REFERENCES "{schema}"."user" (email) '
-        "DEFERRABLE INITIALLY DEFERRED",
+        'FOREIGN KEY (identifier) REFERENCES "{schema}"."user" (email)' + when,
     )
     header, rows = user_rows(seeds / "verification.csv")
     rows[4][header.index("identifier")] = "nobody@example.com"
     write_csv(seeds / "verification.csv", header, rows)
     with pytest.raises(LoadError) as caught:
-        seedbed.load(seeds, engine=engine, strategy="incremental", progress=False)
+        seedbed.load(seeds, engine=engine, progress=False, **load)
     error = caught.value
     assert (error.table, error.constraint, error.line) == (
         "verification",
         "fk_verification_identifier_user",
         6,
     )
-    assert "at commit: " in str(error)
+    assert ("at commit: " in str(error)) is deferred
+    assert "nobody@example.com" in str(error)
     assert set(counts(engine).values()) == {0}
     return error
 
