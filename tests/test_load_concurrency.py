@@ -55,7 +55,6 @@ def _race(engine: Engine, frame: pd.DataFrame, mode: str) -> list[BaseException 
 
 @pytest.mark.parametrize("mode", ["upsert", "skip-existing"])
 def test_two_loads_of_the_same_new_rows_both_finish_every_round(engine: Engine, mode: str) -> None:
-    started = time.perf_counter()
     retried = 0
     for round_ in range(ROUNDS):
         frame = _tags(TAGS)
@@ -68,7 +67,6 @@ def test_two_loads_of_the_same_new_rows_both_finish_every_round(engine: Engine, 
     with engine.connect() as conn:
         rows = conn.execute(sa.text(f'SELECT count(*) FROM "{schema_of(engine)}".tag')).scalar()
     assert rows == ROUNDS * TAGS
-    assert time.perf_counter() - started < 50, "the stress test must stay well under a minute"
     print(f"{mode}: {ROUNDS} rounds, {retried} loads retried")
 
 
