@@ -22,7 +22,6 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -30,9 +29,7 @@ import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
 
 from seedbed.sqltext import qualified_name, quote_ident, quote_literal
-from seedbed.validation.csvread import BOM
 from seedbed.validation.formats.base import SeedFormat
-from seedbed.validation.formats.delimited import CsvFile, TsvFile
 
 
 class _SecondCopyError(logging.Filter):
@@ -84,10 +81,6 @@ def copy_blocks(
     return max(cursor.rowcount, 0)
 
 
-#: Formats whose :meth:`~seedbed.validation.formats.base.SeedFormat.copy_blocks` are the
-#: file's bytes as they are (but a leading BOM, which :func:`server_readable` rules out).
-_AS_IS = (CsvFile, TsvFile)
-
 #: May the role read files on the server? Asked first, so that a role that may not
 #: leaves no error in the server's log.
 _MAY_READ_SQL = """
@@ -114,10 +107,10 @@ INTRANS = TransactionStatus.INTRANS
 def server_readable(connection: psycopg.Connection[Any], fmt: SeedFormat) -> str | None:
     """The path to give ``COPY ... FROM``, when the server reads just what the stream would be.
 
-    That is: a plain CSV or TSV file (compressed and other formats are
-    converted on the way) with an ASCII absolute path and no UTF-8 BOM (the
-    stream leaves it out); a server on this machine (its ``postmaster.pid``,
-    as the server reads it, is the file at the same path here); a role allowed
+    That is: a file the format sends as it is (:meth:`SeedFormat.file_as_sent`:
+    a plain CSV or TSV file without a UTF-8 BOM) at an ASCII path; a server on
+    this machine (its ``postmaster.pid``, as the server reads it, is the file
+    at the same path here); a role allowed
     to read server files; and the file the server finds at the path of the
     same size and time as here. Else None, and the file is streamed. The
     probe runs under a savepoint: a refusal (no privilege, no such file there)
@@ -128,15 +121,18 @@ def server_readable(connection: psycopg.Connection[Any], fmt: SeedFormat) -> str
     and older: the rest of a stream is drained, of a file left unread), loads
     the same rows either way.
     """
-    if type(fmt) not in _AS_IS or connection.info.transaction_status != INTRANS:
+    if connection.info.transaction_status != INTRANS:
         return None  # (outside a transaction, the savepoint would be a commit)
-    path = Path(getattr(fmt, "path", "")).absolute()
-    text = str(path)
-    if not text.isascii() or not text.isprintable() or "\\" in text:
-        return None
     try:
+        sent = fmt.file_as_sent()
+        if sent is None:
+            return None
+        path = sent.absolute()
+        text = str(path)
+        if not text.isascii() or not text.isprintable() or "\\" in text:
+            return None
         stat = path.stat()
-        if not stat.st_size or _starts_with_bom(path):
+        if not stat.st_size:
             return None
         with connection.transaction(), connection.cursor() as cursor:
             cursor.execute(_MAY_READ_SQL)
@@ -153,11 +149,6 @@ def server_readable(connection: psycopg.Connection[Any], fmt: SeedFormat) -> str
     if size != stat.st_size or modified != int(stat.st_mtime) or readable != 1:
         return None
     return text if _same_machine(str(pidfile)) else None
-
-
-def _starts_with_bom(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(len(BOM)) == BOM
 
 
 def _same_machine(pidfile: str) -> bool:

@@ -8,7 +8,8 @@ format is asked of it:
 - the header and the rows in pieces, with their physical positions
   (:meth:`SeedFormat.pieces`), and whether positions are lines or rows (``unit``);
 - the COPY statement's options and byte stream (:attr:`SeedFormat.copy_options`,
-  :meth:`SeedFormat.copy_blocks`);
+  :meth:`SeedFormat.copy_blocks`), and the file that stream is, byte for byte
+  (:meth:`SeedFormat.file_as_sent`);
 - how many bytes it holds and one position spans, for progress
   (:meth:`SeedFormat.size_in_bytes`, :meth:`SeedFormat.bytes_per_position`);
 - where a row the database refused sits in the input
@@ -134,6 +135,11 @@ class SeedFormat(ABC):
     @abstractmethod
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
         """The bytes COPY reads with :attr:`copy_options`, in bounded blocks."""
+
+    def file_as_sent(self) -> Path | None:
+        """The file whose bytes are exactly what :meth:`copy_blocks` sends, so a server on
+        this machine may read it itself; None when the bytes are made on the way."""
+        return None
 
     def progress_total(self) -> tuple[int | None, str]:
         """What :meth:`copy_blocks` reports progress in, and how much there is."""

@@ -96,6 +96,9 @@ class Gzipped(CsvFile):
         if process.returncode != 0:
             raise OSError(failure.splitlines()[-1] if failure else "gzip -dc failed")
 
+    def file_as_sent(self) -> Path | None:
+        return None  # COPY is sent the decompressed bytes
+
     def progress_total(self) -> tuple[int | None, str]:
         return None, "B"
 

@@ -16,6 +16,7 @@ import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, ClassVar
 
 import sqlalchemy as sa
@@ -113,6 +114,11 @@ class CsvFile(FileFormat):
                     block = block[3:]
                 first = False
                 yield block
+
+    def file_as_sent(self) -> Path | None:
+        """The file, unless it starts with a UTF-8 BOM (which :meth:`copy_blocks` leaves out)."""
+        with self.path.open("rb") as handle:
+            return None if handle.read(len(BOM)) == BOM else self.path
 
     def progress_total(self) -> tuple[int | None, str]:
         return self.path.stat().st_size, "B"
