@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 
 from seedbed.db import database_errors
 from seedbed.errors import ConfigError
-from seedbed.facts.partitions import catalog_partitions
+from seedbed.facts.partitions import CatalogPartitions, catalog_partitions
 from seedbed.facts.spec import FROM_CATALOG
 from seedbed.facts.sqlchecks import DatabaseEvaluator
 from seedbed.facts.triggers import filled_by_triggers, mark_filled_columns
@@ -335,6 +335,46 @@ def type_judge(table: sa.Table) -> DatabaseEvaluator | None:
     return judge if isinstance(judge, DatabaseEvaluator) else None
 
 
+@dataclass
+class CatalogTables:
+    """A namespace's tables as reflection and the catalog give them, before they are a model.
+
+    :func:`read_catalog_tables` fills ``metadata`` (partitions left out,
+    unknown types named) and reads what reflection does not: the tables'
+    CHECKs, the columns triggers fill, and whether text compares in ASCII
+    case. ``db pull`` writes it as model modules; ``SEEDBED_MODELS=database``
+    uses it as the model.
+    """
+
+    metadata: sa.MetaData
+    checks: list[CatalogCheck]
+    filled: dict[str, dict[str, str]]
+    ascii_case: bool
+    partitions: CatalogPartitions
+
+    def finish(self) -> None:
+        """Give the tables their partitioning and the columns triggers fill (on ``metadata``)."""
+        self.partitions.apply(self.metadata)
+        mark_filled_columns(self.metadata, self.filled)
+
+
+def read_catalog_tables(conn: sa.Connection, metadata: sa.MetaData, schema: str) -> CatalogTables:
+    """Reflect namespace ``schema``'s tables into ``metadata`` and read what goes with them."""
+    partitions = catalog_partitions(conn, schema)
+    # A partition is part of its partitioned table, never a table of the model.
+    not_a_partition = lambda name, _: name not in partitions.names  # noqa: E731
+    with unknown_types_quiet():  # named just below
+        metadata.reflect(conn, schema=schema, resolve_fks=False, only=not_a_partition)
+    name_unknown_types(conn, metadata, schema)
+    return CatalogTables(
+        metadata,
+        catalog_checks(conn, schema),
+        filled_by_triggers(conn, schema),
+        ascii_case_only(conn),
+        partitions,
+    )
+
+
 def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     """Every table of namespace ``schema`` as the catalog holds it, with its CHECKs as rules.
 
@@ -344,21 +384,13 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
     info = {NO_UPDATED_AT_TRIGGER: True, FROM_CATALOG: True}
     metadata = sa.MetaData(schema=schema, info=info)
     with database_errors(f"cannot read the namespace {schema!r}"), engine.connect() as conn:
-        partitions = catalog_partitions(conn, schema)
-        # A partition is part of its partitioned table, never a table of the model.
-        not_a_partition = lambda name, _: name not in partitions.names  # noqa: E731
-        with unknown_types_quiet():
-            metadata.reflect(conn, schema=schema, resolve_fks=False, only=not_a_partition)
-        name_unknown_types(conn, metadata, schema)
-        checks = catalog_checks(conn, schema) + domain_checks(conn, schema)
-        filled = filled_by_triggers(conn, schema)
-        ascii_case = ascii_case_only(conn)
+        read = read_catalog_tables(conn, metadata, schema)
+        checks = read.checks + domain_checks(conn, schema)
     if not metadata.tables:
         raise ConfigError(
             f"SEEDBED_MODELS=database: the namespace {schema!r} has no tables in the database"
         )
-    partitions.apply(metadata)
-    mark_filled_columns(metadata, filled)
+    read.finish()
     _drop_outside_keys(metadata)
     evaluator = DatabaseEvaluator(engine)
     metadata.info[TYPE_JUDGE] = evaluator
@@ -368,7 +400,7 @@ def reflect_namespace(engine: Engine, schema: str) -> sa.MetaData:
                 column.info["doc"] = column.comment
             if looks_secret(table.name, column.name):
                 column.info["sensitive"] = True
-        _with_rules(table, [c for c in checks if c.table == table.name], evaluator, ascii_case)
+        _with_rules(table, [c for c in checks if c.table == table.name], evaluator, read.ascii_case)
     return metadata
 
 
@@ -377,12 +409,14 @@ __all__ = [
     "SECRET_SUFFIXES",
     "TYPE_JUDGE",
     "CatalogCheck",
+    "CatalogTables",
     "CatalogType",
     "ascii_case_only",
     "catalog_checks",
     "domain_checks",
     "looks_secret",
     "name_unknown_types",
+    "read_catalog_tables",
     "reflect_namespace",
     "type_judge",
     "unknown_types_quiet",

@@ -36,14 +36,10 @@ from seedbed.db import database_errors, get_engine
 from seedbed.errors import ConfigError
 from seedbed.facts.catalog import (
     CatalogCheck,
-    ascii_case_only,
-    catalog_checks,
     domain_checks,
     looks_secret,
-    name_unknown_types,
-    unknown_types_quiet,
+    read_catalog_tables,
 )
-from seedbed.facts.partitions import catalog_partitions
 from seedbed.facts.referenced import (
     REFERENCES_ELSEWHERE,
     NamespaceObject,
@@ -55,8 +51,6 @@ from seedbed.facts.spec import FILLED_BY_TRIGGER
 from seedbed.facts.sqlchecks import DatabaseEvaluator
 from seedbed.facts.triggers import (
     UPDATED_AT_TRIGGER_PARTS,
-    filled_by_triggers,
-    mark_filled_columns,
     updated_at_function_body,
 )
 from seedbed.models.base import PARTITIONS, UPDATED_AT_FUNCTION, CatalogType
@@ -517,15 +511,7 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
     metadata = sa.MetaData(schema=schema)
     with database_errors(f"cannot read the namespace {schema!r}"), engine.begin() as conn:
         conn.exec_driver_sql(f"SET LOCAL search_path TO {quote_ident(schema)}, public")
-        partitions = catalog_partitions(conn, schema)
-        # A partition is part of its partitioned table, never a table of the model.
-        not_a_partition = lambda name, _: name not in partitions.names  # noqa: E731
-        with unknown_types_quiet():  # named just below
-            metadata.reflect(conn, schema=schema, resolve_fks=False, only=not_a_partition)
-        name_unknown_types(conn, metadata, schema)
-        checks = catalog_checks(conn, schema)
-        filled = filled_by_triggers(conn, schema)
-        ascii_case = ascii_case_only(conn)
+        read = read_catalog_tables(conn, metadata, schema)
         objects = namespace_objects(conn, schema)
         declared_domains = namespace_domains(conn, schema)
         elsewhere = catalog_keys_elsewhere(conn, schema)
@@ -541,8 +527,8 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
         manages = updated_at_function_body(conn, schema) is not None
     if not metadata.tables:
         raise ConfigError(f"db pull: the namespace {schema!r} has no tables")
-    partitions.apply(metadata)
-    mark_filled_columns(metadata, filled)
+    read.finish()
+    checks, ascii_case = read.checks, read.ascii_case
     result = PullResult(schema, out, left_alone=left, objects=objects)
     result.elsewhere = [(table, key, target) for table, key, _, target in elsewhere]
     taken: set[str] = set()
