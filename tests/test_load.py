@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +24,7 @@ from tests.load_helpers import (
     file_rows,
     refused_by_a_foreign_key,
     user_rows,
+    wait_for,
     write_csv,
 )
 
@@ -436,3 +439,61 @@ def test_cli_missing_path_exits_2(cli_env, tmp_path):
 def test_progress_is_silent_when_output_is_not_a_terminal(engine, capsys):
     seedbed.load(SEEDS, engine=engine)  # pytest captures stderr: not a terminal
     assert capsys.readouterr().err == ""
+
+
+# -- the writer's head start ---------------------------------------------------------
+
+
+def _record_order(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What happens first: ``copy`` (a COPY statement is made) or ``validate``.
+
+    The head start is made long, so the order is the rule's, not the clock's.
+    """
+    loader = importlib.import_module("seedbed.loading.load")
+    monkeypatch.setattr(loader, "COPY_HEAD_START", 600.0)
+    events: list[str] = []
+    copy_sql, validate = loader.copy_sql, loader._validate
+
+    def made(*args, **kwargs):
+        events.append("copy")
+        return copy_sql(*args, **kwargs)
+
+    def validating(*args, **kwargs):
+        events.append("validate")
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(loader, "copy_sql", made)
+    monkeypatch.setattr(loader, "_validate", validating)
+    return events
+
+
+def test_validation_starts_once_the_first_copy_is_sent(engine, monkeypatch):
+    events = _record_order(monkeypatch)
+    seedbed.load(SEEDS, engine=engine, progress=False)
+    assert events[:2] == ["copy", "validate"]
+    assert counts(engine)["user"] == file_rows(SEEDS / "user.csv")
+
+
+def test_validation_goes_ahead_while_the_writer_waits_for_a_lock(engine, monkeypatch):
+    events = _record_order(monkeypatch)
+    reader = engine.connect()
+    reader.exec_driver_sql(f'SELECT count(*) FROM "{schema_of(engine)}".post')  # ACCESS SHARE
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            seedbed.load(SEEDS, engine=engine, progress=False)
+        except BaseException as exc:  # handed to the test
+            failed.append(exc)
+
+    loading = threading.Thread(target=run)
+    loading.start()
+    try:
+        wait_for(lambda: "validate" in events, what="validation while the writer waits")
+        assert "copy" not in events  # the rebuild locks every table before its first COPY
+    finally:
+        reader.rollback()
+        reader.close()
+        loading.join(120)
+    assert not failed
+    assert counts(engine)["post"] == file_rows(SEEDS / "post.csv")

@@ -13,7 +13,13 @@ How a load runs:
    before the COPY and rebuilt, validated, after it, in the same transaction.
 3. Meanwhile the calling thread validates the same sources, chunk by chunk.
    The database works while Python validates, so a valid load costs about
-   as much as the COPY alone.
+   as much as the COPY alone. Validation starts once the writer has sent its
+   first COPY (or must wait for a lock, or after :data:`COPY_HEAD_START`
+   seconds): its imports and threads would otherwise hold the interpreter's
+   lock while the writer takes its locks and reads the definitions, a few
+   dozen round trips that each need the lock back, and the database's work,
+   the longest path of a load into empty tables, would start later
+   (``docs/decisions/2026-12-05-copy-head-start.md``).
 4. Only when validation found nothing *and* the database accepted every row
    is the transaction committed (or, for a dry run, rolled back). An invalid
    source stops the writer and raises :class:`~seedbed.errors.DataError` with
@@ -63,6 +69,8 @@ if TYPE_CHECKING:
     from seedbed.validation.report import ValidationReport
 
 MAX_ATTEMPTS = 6
+#: Seconds validation waits for the writer's first COPY to be sent (``_Writer.started``).
+COPY_HEAD_START = 0.5
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,8 @@ class _Writer:
         self.timeout = timeout
         self.rebuild = Rebuild(connection, plan, progress)
         self.cancel = threading.Event()
+        # Set when the first COPY is sent, a lock must be waited for, or the writer ends.
+        self.started = threading.Event()
         self.current: SeedSource | None = None
         self.results: list[TableLoad] = []
         self.error: BaseException | None = None
@@ -123,7 +133,7 @@ class _Writer:
                 for request in self.plan.locks:
                     if request.mode == ACCESS_EXCLUSIVE:
                         self.current = sources.get(request.name)
-                        lock_tables(self.connection, [request], self.timeout)
+                        lock_tables(self.connection, [request], self.timeout, self.started.set)
                 self.rebuild.prepare()
             self.results = [self._write(job) for job in self.jobs]
             if self.plan.rebuilt:
@@ -132,6 +142,7 @@ class _Writer:
         except BaseException as exc:  # handed to the calling thread, never lost
             self.error = exc
         finally:
+            self.started.set()
             self.seconds = time.perf_counter() - started
 
     def _write(self, job: _Job) -> TableLoad:
@@ -143,7 +154,9 @@ class _Writer:
         if not job.columns:  # an empty file: nothing to write, validation says why
             return result
         if not self.plan.rebuilds(job.table.name):  # a rebuilt table is locked already
-            lock_tables(self.connection, [self.plan.lock(job.table.name)], self.timeout)
+            lock_tables(
+                self.connection, [self.plan.lock(job.table.name)], self.timeout, self.started.set
+            )
         with self.connection.cursor() as cursor:
             if not self.mode.stages:
                 result.inserted = self._copy(cursor, job, qualified(job.table))
@@ -189,11 +202,14 @@ class _Writer:
                 if path is None:
                     sql = copy_sql(relation, columns, options)
                     blocks = fmt.copy_blocks(job.table, bar.update)
+                    self.started.set()
                     copied += copy_blocks(cursor, sql, blocks, self.cancel)
                 else:  # the server reads the file itself
                     if self.cancel.is_set():
                         raise Cancelled
-                    cursor.execute(copy_sql(relation, columns, options, path))
+                    sql = copy_sql(relation, columns, options, path)
+                    self.started.set()
+                    cursor.execute(sql)
                     copied += max(cursor.rowcount, 0)
                     bar.update(total or 0)
             finally:
@@ -303,8 +319,9 @@ def load(
         writer = _Writer(connection, jobs, load_mode, show, plan, timeout)
         thread = threading.Thread(target=writer.run, name="seedbed-copy", daemon=True)
         thread.start()
-        validate_started = time.perf_counter()
         try:
+            writer.started.wait(COPY_HEAD_START)  # see the module's docstring, step 3
+            validate_started = time.perf_counter()
             report = _validate(sources, engine, load_mode, plan, display)
             result.validate_seconds = time.perf_counter() - validate_started
             if not report.ok:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,12 +115,16 @@ def holders(cursor: psycopg.Cursor[Any], request: LockRequest) -> list[Holder]:
 
 
 def lock_tables(
-    connection: psycopg.Connection[Any], requests: Sequence[LockRequest], timeout: float
+    connection: psycopg.Connection[Any],
+    requests: Sequence[LockRequest],
+    timeout: float,
+    waiting: Callable[[], None] | None = None,
 ) -> None:
     """Lock every table of ``requests`` in order, in the connection's open transaction.
 
     Each lock is first tried without waiting; a refused one is logged with
-    its holders and then waited for, all within ``timeout`` seconds overall.
+    its holders and then waited for, all within ``timeout`` seconds overall
+    (``waiting`` is called first).
     """
     deadline = time.monotonic() + timeout
     with connection.cursor() as cursor:
@@ -137,6 +141,8 @@ def lock_tables(
                 held_by,
                 LOCK_TIMEOUT_VARIABLE,
             )
+            if waiting is not None:
+                waiting()
             remaining_ms = max(1, int((deadline - time.monotonic()) * 1000)) if timeout else 0
             cursor.execute(f"SET LOCAL lock_timeout = {remaining_ms}")
             try:
