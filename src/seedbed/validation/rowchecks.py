@@ -29,10 +29,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 
 from seedbed.facts import TableSpec, table_spec
+from seedbed.lazymodules import lazy_module
 from seedbed.validation.coerce import default_series
 from seedbed.validation.columnar import to_polars
 from seedbed.validation.keys import ChunkKeys, chunk_keys, key_hashes, polars_chunk_keys
@@ -41,7 +41,10 @@ from seedbed.validation.schemas import chunk_schema, polars_chunk_schema, polars
 from seedbed.validation.sources import SeedChunk
 
 if TYPE_CHECKING:
+    import pandas as pd
     import polars as pl
+else:
+    pd = lazy_module("pandas")
 
 #: The row engines :class:`RowChecks` runs.
 ROW_ENGINES = ("polars", "pandas")
@@ -81,11 +84,13 @@ class FullFrame:
 
     @cached_property
     def _defaults(self) -> dict[str, pd.Series]:
+        left_out = [name for name in self.names if name not in self.chunk.columns]
+        if not left_out:  # the usual case, which needs no pandas
+            return {}
         index = pd.RangeIndex(self.chunk.rows)
         return {
             name: default_series(self.spec.columns[name], self.chunk.rows, index)
-            for name in self.names
-            if name not in self.chunk.columns
+            for name in left_out
         }
 
     @cached_property
@@ -165,11 +170,11 @@ class RowChecks:
         ``full`` is the chunk with the left-out columns a check reads.
         Not thread-safe (``keys``): one instance per thread.
         """
-        from pandera.errors import SchemaErrors  # imported with the schema, in __init__
-
         self.keys.clear()
         if self.engine == "polars":
             return self._run_polars(chunk, full)
+        from pandera.errors import SchemaErrors  # imported with the schema, in __init__
+
         try:
             self.schema.validate(full.frame, lazy=True, inplace=True)
         except SchemaErrors as exc:
@@ -180,14 +185,15 @@ class RowChecks:
         self, chunk: SeedChunk, full: FullFrame
     ) -> tuple[ValidationReport, dict[str, np.ndarray]]:
         import polars as pl
-        from pandera.errors import SchemaErrors
 
         reports = []
         frame = full.polars(self._read)
         wrong = [c for c in frame.columns if frame.schema[c] != self._dtypes[c]]
         if wrong:  # all-NA columns, and dates held as objects
             frame = frame.with_columns(pl.col(c).cast(self._dtypes[c]) for c in wrong)
-        if not self.polars.clean(frame):
+        if not self.polars.clean(frame):  # Pandera (and pandas) only for a chunk that fails
+            from pandera.errors import SchemaErrors
+
             try:
                 self.polars.schema.validate(frame, lazy=True)
             except SchemaErrors as exc:
