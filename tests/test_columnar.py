@@ -89,18 +89,45 @@ def test_a_compiled_rule_gives_the_verdicts_of_its_pandas_frame_side(rule):
 
 def test_every_compiler_is_registered_by_rule_class_and_found_along_the_bases():
     assert compiler_for(d.UuidV4("id", ("t",), "", d.UUID_V4)) is COLUMNAR[d.Matches]
-    assert compiler_for(d.JsonShape("shape", ("t",), "")) is None
+    assert (
+        compiler_for(
+            d.Compare("c", ("n",), "", d.Column("n", "number"), ">", d.Constant(0, "number", "0"))
+        )
+        is None
+    )
 
 
 def test_a_rule_without_a_columnar_form_is_left_to_its_pandas_frame_side():
     dtypes = {"t": pl.String(), "n": pl.Int64()}
-    assert passes_expr(d.JsonShape("shape", ("t",), ""), dtypes) is None
+    assert passes_expr(d.JsonShape("shape", ("n",), ""), dtypes) is None  # not text
     assert passes_expr(d.Matches("lookbehind", ("t",), "", "(?<=a)b"), dtypes) is None
     assert passes_expr(d.Length("len", ("n",), "", 1, 2), dtypes) is None  # not text
     assert passes_expr(d.Matches("m", ("missing",), "", "a"), dtypes) is None
     # a combination is columnar only when every part is
     part = d.Compare("c", ("n",), "", d.Column("n", "number"), ">", d.Constant(0, "number", "0"))
     assert truth_expr(d.Not("not", ("n",), "", part), dtypes) is None
+
+
+def test_a_json_shape_judges_each_distinct_text_as_its_pandas_frame_side_does():
+    from seedbed.models.post import POST_METADATA
+
+    texts = [
+        '{"tags": ["a"], "reading_minutes": 3}',
+        None,
+        '{"tags": ["a"], "reading_minutes": 3}',
+        '{"other": 1}',
+        "[]",
+        '{"reading_minutes": -1}',
+        "not json",
+        '{"reading_minutes": 2.0}',
+        '{"tags": [1]}',
+        "{}",
+    ]
+    frame = pd.DataFrame({"metadata": pd.array(texts, dtype="str")})
+    expected = POST_METADATA.passes(frame).tolist()
+    assert _columnar(POST_METADATA, frame) == expected
+    assert _columnar(POST_METADATA, frame.iloc[[1]]) == [True]  # NULL only: passes
+    assert expected.count(True) == 5
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
