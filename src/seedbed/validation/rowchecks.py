@@ -78,6 +78,7 @@ class FullFrame:
         self.chunk = chunk
         self.names = tuple(names)
         self._texts: dict[tuple[str, ...], pl.DataFrame | None] = {}
+        self._series: dict[str, pl.Series] = {}  # each column converted to Polars once
 
     def __len__(self) -> int:
         return self.chunk.rows
@@ -103,7 +104,14 @@ class FullFrame:
 
     def polars(self, names: Sequence[str]) -> pl.DataFrame:
         """The columns ``names`` (those it holds) as a Polars frame."""
-        return to_polars({**self.chunk.columns, **self._defaults}, names)
+        import polars as pl
+
+        columns = {**self.chunk.columns, **self._defaults}
+        new = [name for name in names if name not in self._series and name in columns]
+        if new:
+            self._series.update((s.name, s) for s in to_polars(columns, new).get_columns())
+        found = [self._series[name] for name in names if name in self._series]
+        return pl.DataFrame(found) if found else pl.DataFrame(schema={})
 
     def held(self, columns: Sequence[str], invalid: dict[str, np.ndarray]) -> np.ndarray:
         """The rows whose ``columns`` all hold a value that could be read."""
@@ -124,7 +132,8 @@ class FullFrame:
         text = self._text(columns)
         if text is None:
             return key_hashes(self.frame.loc[rows], columns)
-        hashed = text.filter(pl.Series(rows)).hash_rows(seed=0).to_numpy()
+        held = text if rows.all() else text.filter(pl.Series(rows))
+        hashed = held.hash_rows(seed=0).to_numpy()
         return np.asarray(hashed, dtype=np.uint64)
 
     def _text(self, columns: Sequence[str]) -> pl.DataFrame | None:
