@@ -143,6 +143,26 @@ def test_validating_a_file_imports_neither_the_driver_nor_other_commands(tmp_pat
     assert not loaded & {"psycopg", "seedbed.cli.db", "seedbed.cli.docs", "seedbed.docs"}
 
 
+USERS = (
+    "id,email,name,email_verified,image,created_at\n"
+    "d0d4808f-f4e5-4b75-8b20-10d8edefc2f2,a@example.com,A,true,,2024-08-20 11:47:03Z\n"
+    "52bfb6b7-f58c-46a0-bf43-3d5eca44fde3,b@example.com,B,false,https://example.com/b.png,"
+    "2024-04-08 11:19:53.805257Z\n"
+)
+
+
+@pytest.mark.parametrize(("email", "code"), [("b@example.com", 0), ("not-an-email", 1)])
+def test_a_valid_file_is_checked_without_pandera_and_an_invalid_one_with_it(
+    tmp_path: Path, email: str, code: int
+) -> None:
+    seed = tmp_path / "user.csv"
+    seed.write_text(USERS.replace("b@example.com", email), encoding="utf-8")
+    run = f"from seedbed.cli import main\nassert main(['-q', 'validate', {str(seed)!r}]) == {code}"
+    loaded = _modules_after(run, tmp_path)
+    assert "seedbed.validation.rowchecks" in loaded
+    assert ("pandera" in loaded) is (code == 1)  # the report of a failing chunk uses Pandera
+
+
 def test_the_seedbed_process_returns_freed_memory_but_keeps_settings_given(monkeypatch):
     from seedbed import cli
 

@@ -27,7 +27,12 @@ from seedbed.facts import declaration as d
 from seedbed.validation.api import check_sources
 from seedbed.validation.columnar import COLUMNAR, compiler_for, passes_expr, truth_expr
 from seedbed.validation.keys import KeySet, chunk_keys, polars_chunk_keys
-from seedbed.validation.schemas import PolarsChunkSchema, polars_chunk_schema
+from seedbed.validation.schemas import (
+    PlainCheck,
+    PlainColumn,
+    PolarsChunkSchema,
+    polars_chunk_schema,
+)
 from seedbed.validation.sources import resolve_sources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,18 +89,45 @@ def test_a_compiled_rule_gives_the_verdicts_of_its_pandas_frame_side(rule):
 
 def test_every_compiler_is_registered_by_rule_class_and_found_along_the_bases():
     assert compiler_for(d.UuidV4("id", ("t",), "", d.UUID_V4)) is COLUMNAR[d.Matches]
-    assert compiler_for(d.JsonShape("shape", ("t",), "")) is None
+    assert (
+        compiler_for(
+            d.Compare("c", ("n",), "", d.Column("n", "number"), ">", d.Constant(0, "number", "0"))
+        )
+        is None
+    )
 
 
 def test_a_rule_without_a_columnar_form_is_left_to_its_pandas_frame_side():
     dtypes = {"t": pl.String(), "n": pl.Int64()}
-    assert passes_expr(d.JsonShape("shape", ("t",), ""), dtypes) is None
+    assert passes_expr(d.JsonShape("shape", ("n",), ""), dtypes) is None  # not text
     assert passes_expr(d.Matches("lookbehind", ("t",), "", "(?<=a)b"), dtypes) is None
     assert passes_expr(d.Length("len", ("n",), "", 1, 2), dtypes) is None  # not text
     assert passes_expr(d.Matches("m", ("missing",), "", "a"), dtypes) is None
     # a combination is columnar only when every part is
     part = d.Compare("c", ("n",), "", d.Column("n", "number"), ">", d.Constant(0, "number", "0"))
     assert truth_expr(d.Not("not", ("n",), "", part), dtypes) is None
+
+
+def test_a_json_shape_judges_each_distinct_text_as_its_pandas_frame_side_does():
+    from seedbed.models.post import POST_METADATA
+
+    texts = [
+        '{"tags": ["a"], "reading_minutes": 3}',
+        None,
+        '{"tags": ["a"], "reading_minutes": 3}',
+        '{"other": 1}',
+        "[]",
+        '{"reading_minutes": -1}',
+        "not json",
+        '{"reading_minutes": 2.0}',
+        '{"tags": [1]}',
+        "{}",
+    ]
+    frame = pd.DataFrame({"metadata": pd.array(texts, dtype="str")})
+    expected = POST_METADATA.passes(frame).tolist()
+    assert _columnar(POST_METADATA, frame) == expected
+    assert _columnar(POST_METADATA, frame.iloc[[1]]) == [True]  # NULL only: passes
+    assert expected.count(True) == 5
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
@@ -220,19 +252,24 @@ def test_the_row_engines_happy_path_passes_a_frame_exactly_when_pandera_does(col
 
 
 def test_the_happy_path_leaves_what_it_does_not_read_to_pandera():
-    import pandera.polars as pap
+    def schema(*fields: PlainColumn) -> PolarsChunkSchema:
+        return PolarsChunkSchema("t", fields, (), False, (), ())
+
+    def column(name: str, *checks: PlainCheck, dtype=None, required=False) -> PlainColumn:
+        return PlainColumn(name, dtype, checks, True, required, None)
 
     frame = pl.DataFrame({"x": [1, 2]})
-    typed = PolarsChunkSchema(pap.DataFrameSchema({"x": pap.Column(pl.String)}), (), ("x",))
-    assert not typed.clean(frame)  # a dtype: only validate reads it
-    raising = pap.Check(lambda data: 1 / 0, name="raises")
-    broken = PolarsChunkSchema(pap.DataFrameSchema({"x": pap.Column(checks=[raising])}), (), ())
-    assert not broken.clean(frame)
-    required = PolarsChunkSchema(pap.DataFrameSchema({"y": pap.Column(nullable=True)}), (), ())
-    assert not required.clean(frame)
-    passing = pap.Check(lambda data: data.lazyframe.select(pl.col("x") > 0), name="positive")
-    plain = PolarsChunkSchema(pap.DataFrameSchema({"x": pap.Column(checks=[passing])}), (), ())
-    assert plain.clean(frame) and not plain.clean(pl.DataFrame({"x": [1, -2]}))
+    assert not schema(column("x", dtype=pl.String())).clean(frame)  # only validate reads it
+    raising = PlainCheck(lambda data: 1 / 0, "raises", None)
+    assert not schema(column("x", raising)).clean(frame)
+    assert not schema(column("y", required=True)).clean(frame)
+    passing = PlainCheck(lambda data: data.lazyframe.select(pl.col("x") > 0), "positive", None)
+    plain = schema(column("x", passing))
+    failing = pl.DataFrame({"x": [1, -2]})
+    assert plain.clean(frame) and not plain.clean(failing)
+    plain.schema.validate(frame, lazy=True)  # Pandera, from the same functions, agrees
+    with pytest.raises(pandera.errors.SchemaErrors):
+        plain.schema.validate(failing, lazy=True)
 
 
 def test_keys_hashed_from_the_polars_frame_are_the_keys_hashed_from_pandas():

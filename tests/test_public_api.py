@@ -102,3 +102,14 @@ def test_the_writer_copies_and_rebuilds_before_pandas_is_imported(
     loaded = _imported_after(_WRITE_ONLY.format(folder=str(folder), rows=rows), env)
     assert "seedbed.loading.rebuild" in loaded
     assert not loaded & {"pandas", "pyarrow", "pandera"}
+
+
+def test_a_load_of_valid_seeds_checks_them_without_pandera(
+    settings: Settings, db_env: dict[str, str]
+) -> None:
+    env = dict(db_env, SEEDBED_SCHEMA=settings.schema)
+    folder = ROOT / "data" / "seeds"
+    code = f"from seedbed.cli import main\nassert main(['-q', 'load', {str(folder)!r}]) == 0"
+    loaded = _imported_after(code, env)
+    assert "seedbed.validation.rowchecks" in loaded
+    assert "pandera" not in loaded  # built only for a chunk that fails its checks

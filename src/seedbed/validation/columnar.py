@@ -8,10 +8,12 @@ class's bases, like the generator's ``FILLS``), so a new rule kind is one
 entry here. A compiler gives the rule's *truth* (SQL's three values: True,
 False, NULL) or None when the rule, or this frame's column types, has no
 columnar form that gives the same verdicts: such a rule is judged by its
-pandas frame side (:meth:`Rule.passes`), exactly as before. Kinds that stay
-on the pandas side on purpose: JSON shapes (a parse per value), comparisons,
-lists and patterns read from a catalog (exact decimal ties, PostgreSQL's
-case mapping and pattern dialects), and CHECKs only PostgreSQL can judge.
+pandas frame side (:meth:`Rule.passes`), exactly as before. A JSON shape
+(a parse per value) is judged by its frame side too, but once per distinct
+text, inside the Polars query. Kinds that stay on the pandas side on
+purpose: comparisons, lists and patterns read from a catalog (exact decimal
+ties, PostgreSQL's case mapping and pattern dialects), and CHECKs only
+PostgreSQL can judge.
 
 Like a CHECK, a rule passes unless its truth is False.
 
@@ -30,6 +32,7 @@ from seedbed.facts.declaration import (
     AllOf,
     AnyOf,
     IsNull,
+    JsonShape,
     Later,
     Length,
     Matches,
@@ -114,6 +117,35 @@ def _is_null(rule: IsNull, dtypes: Dtypes) -> pl.Expr | None:
     return ~null if rule.negated else null
 
 
+#: Verdicts a JSON shape remembers across chunks, at most (then it starts afresh).
+JSON_VERDICTS = 1 << 16
+
+
+def _json_shape(rule: JsonShape, dtypes: Dtypes) -> pl.Expr | None:
+    """The rule's frame side on each distinct text once (values repeat: a few hundred
+    distinct in a million rows), its verdicts mapped back onto the rows; NULL stays NULL."""
+    name = rule.columns[0]
+    if not _is_text(dtypes, name):
+        return None
+    seen: dict[str, bool] = {}  # across chunks and threads: each entry is final
+
+    def verdicts(values: pl.Series) -> pl.Series:
+        distinct = values.drop_nulls().unique()
+        texts = distinct.to_list()
+        known = {text: seen.get(text) for text in texts}
+        new = [text for text, verdict in known.items() if verdict is None]
+        if new:
+            judged = rule.passes(pd.DataFrame({name: new}, dtype=object)).tolist()
+            known.update(zip(new, judged, strict=True))
+            if len(seen) > JSON_VERDICTS:
+                seen.clear()
+            seen.update(zip(new, judged, strict=True))
+        found = pl.Series([known[text] for text in texts], dtype=pl.Boolean)
+        return values.replace_strict(distinct, found, default=None, return_dtype=pl.Boolean)
+
+    return pl.col(name).map_batches(verdicts, return_dtype=pl.Boolean)
+
+
 def _part(rule: Rule, dtypes: Dtypes) -> pl.Expr | None:
     """A part of a combination: a predicate's truth, another rule's pass or fail."""
     found = truth_expr(rule, dtypes)
@@ -165,14 +197,15 @@ def _same_truth(rule: SameTruth, dtypes: Dtypes) -> pl.Expr | None:
     return ~same if rule.negated else same
 
 
-#: Rule class -> its columnar compiler. Kinds not listed (JsonShape, Compare,
-#: OneOf, Pattern, SqlCheck) are judged by their pandas frame side.
+#: Rule class -> its columnar compiler. Kinds not listed (Compare, OneOf,
+#: Pattern, SqlCheck) are judged by their pandas frame side.
 COLUMNAR: dict[type[Rule], Compiler] = {
     Matches: _matches,
     Length: _length,
     Later: _later,
     RequiredWhen: _required_when,
     IsNull: _is_null,
+    JsonShape: _json_shape,
     AllOf: _all_of,
     AnyOf: _any_of,
     Not: _not,

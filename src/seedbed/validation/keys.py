@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from seedbed.facts import UniqueKey
+from seedbed.lazymodules import lazy_module
 
 if TYPE_CHECKING:
+    import pandas as pd
     import polars as pl
+else:
+    pd = lazy_module("pandas")
 
 
 def key_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:

@@ -29,10 +29,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 
 from seedbed.facts import TableSpec, table_spec
+from seedbed.lazymodules import lazy_module
 from seedbed.validation.coerce import default_series
 from seedbed.validation.columnar import to_polars
 from seedbed.validation.keys import ChunkKeys, chunk_keys, key_hashes, polars_chunk_keys
@@ -41,7 +41,10 @@ from seedbed.validation.schemas import chunk_schema, polars_chunk_schema, polars
 from seedbed.validation.sources import SeedChunk
 
 if TYPE_CHECKING:
+    import pandas as pd
     import polars as pl
+else:
+    pd = lazy_module("pandas")
 
 #: The row engines :class:`RowChecks` runs.
 ROW_ENGINES = ("polars", "pandas")
@@ -75,17 +78,20 @@ class FullFrame:
         self.chunk = chunk
         self.names = tuple(names)
         self._texts: dict[tuple[str, ...], pl.DataFrame | None] = {}
+        self._series: dict[str, pl.Series] = {}  # each column converted to Polars once
 
     def __len__(self) -> int:
         return self.chunk.rows
 
     @cached_property
     def _defaults(self) -> dict[str, pd.Series]:
+        left_out = [name for name in self.names if name not in self.chunk.columns]
+        if not left_out:  # the usual case, which needs no pandas
+            return {}
         index = pd.RangeIndex(self.chunk.rows)
         return {
             name: default_series(self.spec.columns[name], self.chunk.rows, index)
-            for name in self.names
-            if name not in self.chunk.columns
+            for name in left_out
         }
 
     @cached_property
@@ -98,7 +104,14 @@ class FullFrame:
 
     def polars(self, names: Sequence[str]) -> pl.DataFrame:
         """The columns ``names`` (those it holds) as a Polars frame."""
-        return to_polars({**self.chunk.columns, **self._defaults}, names)
+        import polars as pl
+
+        columns = {**self.chunk.columns, **self._defaults}
+        new = [name for name in names if name not in self._series and name in columns]
+        if new:
+            self._series.update((s.name, s) for s in to_polars(columns, new).get_columns())
+        found = [self._series[name] for name in names if name in self._series]
+        return pl.DataFrame(found) if found else pl.DataFrame(schema={})
 
     def held(self, columns: Sequence[str], invalid: dict[str, np.ndarray]) -> np.ndarray:
         """The rows whose ``columns`` all hold a value that could be read."""
@@ -119,7 +132,8 @@ class FullFrame:
         text = self._text(columns)
         if text is None:
             return key_hashes(self.frame.loc[rows], columns)
-        hashed = text.filter(pl.Series(rows)).hash_rows(seed=0).to_numpy()
+        held = text if rows.all() else text.filter(pl.Series(rows))
+        hashed = held.hash_rows(seed=0).to_numpy()
         return np.asarray(hashed, dtype=np.uint64)
 
     def _text(self, columns: Sequence[str]) -> pl.DataFrame | None:
@@ -165,11 +179,11 @@ class RowChecks:
         ``full`` is the chunk with the left-out columns a check reads.
         Not thread-safe (``keys``): one instance per thread.
         """
-        from pandera.errors import SchemaErrors  # imported with the schema, in __init__
-
         self.keys.clear()
         if self.engine == "polars":
             return self._run_polars(chunk, full)
+        from pandera.errors import SchemaErrors  # imported with the schema, in __init__
+
         try:
             self.schema.validate(full.frame, lazy=True, inplace=True)
         except SchemaErrors as exc:
@@ -180,14 +194,15 @@ class RowChecks:
         self, chunk: SeedChunk, full: FullFrame
     ) -> tuple[ValidationReport, dict[str, np.ndarray]]:
         import polars as pl
-        from pandera.errors import SchemaErrors
 
         reports = []
         frame = full.polars(self._read)
         wrong = [c for c in frame.columns if frame.schema[c] != self._dtypes[c]]
         if wrong:  # all-NA columns, and dates held as objects
             frame = frame.with_columns(pl.col(c).cast(self._dtypes[c]) for c in wrong)
-        if not self.polars.clean(frame):
+        if not self.polars.clean(frame):  # Pandera (and pandas) only for a chunk that fails
+            from pandera.errors import SchemaErrors
+
             try:
                 self.polars.schema.validate(frame, lazy=True)
             except SchemaErrors as exc:

@@ -24,16 +24,17 @@ And two on Polars (``pandera.polars``), from the columnar form of each rule
   on every typed chunk; rules without a columnar form are left to their
   pandas frame side (:class:`PolarsChunkSchema` lists them).
 
-Pandera is the engine of record for the row engine too, and
-:meth:`PolarsChunkSchema.clean` is its happy path: it runs the schema's own
-checks (each ``pandera.polars`` Check's function, on the same ``PolarsData``
-Pandera gives it, reduced as Pandera reduces it) and each Column's NOT NULL
-in one Polars collect, and says True only when Pandera's
+Both Polars compilations are first plain functions (:class:`PolarsChunkSchema`:
+:class:`PlainColumn` and :class:`PlainCheck`), from which the ``pandera.polars``
+schema is built when asked for. Pandera is the engine of record for the row
+engine too, and :meth:`PolarsChunkSchema.clean` is its happy path: it runs the
+same check functions (on a :class:`FrameData`, the fields of the ``PolarsData``
+Pandera gives them, reduced as Pandera reduces them) and each column's NOT
+NULL in one Polars collect, and says True only when Pandera's
 ``validate(lazy=True)`` would find nothing. On any other answer the caller runs
-that ``validate``, whose failure cases make the report; a schema using what
-the happy path does not read (dtypes, coercion, parsers, uniqueness, regex
-columns, element-wise or grouped checks) always goes through ``validate``. The
-happy path reads the schema object; it holds no list of checks of its own.
+that ``validate``, whose failure cases make the report; a schema with dtypes
+or strictness always goes through ``validate``. A clean chunk therefore
+imports neither Pandera nor pandas.
 
 >>> frame = pd.read_csv("data/seeds/user.csv")                       # doctest: +SKIP
 >>> seedbed.pandera_schema("user").validate(frame, lazy=True)       # doctest: +SKIP
@@ -41,13 +42,11 @@ happy path reads the schema object; it holds no list of checks of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError
@@ -63,27 +62,49 @@ from seedbed.facts import (
     using_models,
 )
 from seedbed.facts import spec as k
+from seedbed.lazymodules import lazy_module
 from seedbed.validation.coerce import coerce_column, default_series, type_message
 from seedbed.validation.columnar import passes_expr, polars_dtype
 from seedbed.validation.keys import ChunkKeys, chunk_keys
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
     import pandera.pandas as pa
     import pandera.polars as pap
     import polars as pl
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 # Pandera (with pydantic) is slow to import, so each function that
 # builds a schema imports it: ``seedbed load`` starts its COPY first, and the
 # import happens in the validation thread meanwhile.
 
-TEXT_DTYPE = pd.StringDtype(storage="pyarrow", na_value=np.nan)
-_DTYPES: dict[str, Any] = {
-    k.BOOLEAN: pd.BooleanDtype(),
-    k.TIMESTAMPTZ: pd.DatetimeTZDtype("us", "UTC"),
-    k.TIMESTAMP: np.dtype("datetime64[us]"),
-    k.INTEGER: pd.Int64Dtype(),
-    k.DATE: np.dtype(object),
-}
+#: The kinds a typed frame holds in a type of their own; every other kind is text.
+_TYPED_KINDS = (k.BOOLEAN, k.TIMESTAMPTZ, k.TIMESTAMP, k.INTEGER, k.DATE)
+
+
+@cache
+def text_dtype() -> Any:
+    """The pandas dtype of text in a typed frame: pandas' default ``str``."""
+    return pd.StringDtype(storage="pyarrow", na_value=np.nan)
+
+
+@cache
+def _pandas_dtypes() -> dict[str, Any]:
+    return {
+        k.BOOLEAN: pd.BooleanDtype(),
+        k.TIMESTAMPTZ: pd.DatetimeTZDtype("us", "UTC"),
+        k.TIMESTAMP: np.dtype("datetime64[us]"),
+        k.INTEGER: pd.Int64Dtype(),
+        k.DATE: np.dtype(object),
+    }
+
+
+def _is_text(column: ColumnSpec) -> bool:
+    return column.kind not in _TYPED_KINDS
+
 
 #: Where chunk schemas leave each unique key's hashes: key name -> ChunkKeys.
 KeySink = MutableMapping[str, ChunkKeys]
@@ -91,7 +112,7 @@ KeySink = MutableMapping[str, ChunkKeys]
 
 def dtype_for(column: ColumnSpec) -> Any:
     """The pandas dtype a typed frame holds for ``column``."""
-    return _DTYPES.get(column.kind, TEXT_DTYPE)
+    return _pandas_dtypes()[column.kind] if not _is_text(column) else text_dtype()
 
 
 def with_defaults(
@@ -186,7 +207,7 @@ def _compile(spec: TableSpec, *, typed: bool, sink: KeySink | None) -> pa.DataFr
     columns: dict[str, pa.Column] = {}
     for name, column in spec.columns.items():
         checks = single.get(name, [])
-        if not typed and dtype_for(column) is TEXT_DTYPE:
+        if not typed and _is_text(column):
             checks = [_type_check(column), *checks]
         if typed and not checks and column.nullable:
             continue  # nothing to check in a typed chunk: spare Pandera the column
@@ -258,7 +279,7 @@ def polars_dtypes(spec: TableSpec) -> dict[str, pl.DataType]:
     return {name: polars_dtype(column) for name, column in spec.columns.items()}
 
 
-def _pandas_side(spec: TableSpec, data: pap.PolarsData, names: Iterable[str]) -> pd.DataFrame:
+def _pandas_side(spec: TableSpec, data: FrameData, names: Iterable[str]) -> pd.DataFrame:
     """The frame's ``names`` as a typed pandas frame, left-out columns filled as PostgreSQL
     fills them (what the pandas schema's checks see)."""
     frame = data.lazyframe.collect()
@@ -270,148 +291,122 @@ def _pandas_side(spec: TableSpec, data: pap.PolarsData, names: Iterable[str]) ->
     return with_defaults(spec, typed, [c for c in names if c in spec.columns])
 
 
-def _complete(data: pap.PolarsData, names: Iterable[str]) -> bool:
+def _complete(data: FrameData, names: Iterable[str]) -> bool:
     return set(names) <= set(data.lazyframe.collect_schema().names())
 
 
-def _polars_rule_check(spec: TableSpec, item: RuleSpec, expr: pl.Expr | None) -> pap.Check:
-    """A rule's columnar form; its pandas frame side when it has none, or when a column it
-    reads is left out of the frame (then it takes the column's default, as the database)."""
-    import pandera.polars as pap
-    import polars as pl
+class FrameData(NamedTuple):
+    """What a check's function is given: the frame and the column it checks (``"*"``: the
+    frame). The fields of ``pandera.polars.PolarsData``, which Pandera gives the same
+    functions."""
 
-    def passes(data: pap.PolarsData) -> pl.LazyFrame:
-        if expr is not None and _complete(data, item.rule.columns):
-            return data.lazyframe.select(expr)
-        ok = item.rule.passes(_pandas_side(spec, data, item.rule.columns))
-        return pl.LazyFrame({item.name: ok.to_numpy(dtype=bool)})
-
-    return pap.Check(passes, name=str(item.name), description=item.rule.description)
+    lazyframe: pl.LazyFrame
+    key: str
 
 
-def _polars_unique(spec: TableSpec, key: UniqueKey) -> pap.Check:
-    import pandera.polars as pap
-    import polars as pl
+@dataclass(frozen=True)
+class PlainCheck:
+    """A check as ``pandera.polars.Check`` takes it: a function of :class:`FrameData` that
+    returns a LazyFrame of booleans (NULL passes, as Pandera's ``ignore_na`` default)."""
 
-    read = (*key.columns, *key.where_null, *key.where_not_null)
-    held = pl.all_horizontal(
-        *(pl.col(c).is_not_null() for c in (*key.columns, *key.where_not_null)),
-        *(pl.col(c).is_null() for c in key.where_null),
-    )
-    first = pl.struct(list(key.columns)).is_first_distinct().over(held)
+    fn: Callable[[FrameData], pl.LazyFrame]
+    name: str
+    description: str | None
 
-    def passes(data: pap.PolarsData) -> pl.LazyFrame:
-        if _complete(data, read):
-            return data.lazyframe.select((~held | first).alias(key.name))
-        keys = chunk_keys(_pandas_side(spec, data, read), key)
-        return pl.LazyFrame({key.name: keys.passes()})
+    def pandera(self) -> pap.Check:
+        import pandera.polars as pap
 
-    where = f" among rows where {', '.join(key.where_null)} is NULL" if key.where_null else ""
-    return pap.Check(
-        passes, name=str(key.name), description=f"{' and '.join(key.columns)} must be unique{where}"
-    )
+        return pap.Check(self.fn, name=self.name, description=self.description)
 
 
-def _polars_type_check(column: ColumnSpec) -> pap.Check:
-    """Text that the column's type cannot read (the same reading as the pandas schema)."""
-    import pandera.polars as pap
-    import polars as pl
+@dataclass(frozen=True)
+class PlainColumn:
+    """A column as ``pandera.polars.Column`` takes it."""
 
-    def readable(data: pap.PolarsData) -> pl.LazyFrame:
-        values = data.lazyframe.select(data.key).collect().to_series()
-        bad = coerce_column(column, values.to_pandas().astype(TEXT_DTYPE)).bad
-        return pl.LazyFrame({data.key: ~bad})
-
-    name = "enum" if column.kind == k.ENUM else "type"
-    return pap.Check(readable, name=name, description=type_message(column))
+    name: str
+    dtype: pl.DataType | None
+    checks: tuple[PlainCheck, ...]
+    nullable: bool
+    required: bool
+    description: str | None
 
 
 @dataclass
 class PolarsChunkSchema:
-    """The row engine's schema of one table, and the rules it leaves to pandas."""
+    """A table's checks on Polars frames, in plain functions; the ``pandera.polars`` schema
+    built from them (:attr:`schema`) only when asked for, and the rules left to pandas.
 
-    schema: pap.DataFrameSchema
+    :meth:`clean` runs the same functions without Pandera, so a frame that passes never
+    imports it.
+    """
+
+    name: str
+    fields: tuple[PlainColumn, ...]
+    checks: tuple[PlainCheck, ...]
+    strict: bool
     #: rules without a columnar form: their pandas frame side judges them
     on_pandas: tuple[RuleSpec, ...]
     #: the columns the schema reads
     columns: tuple[str, ...]
 
+    @cached_property
+    def schema(self) -> pap.DataFrameSchema:
+        """The ``pandera.polars`` schema of these checks (built on first use)."""
+        import pandera.polars as pap
+
+        columns = {
+            column.name: pap.Column(
+                column.dtype,
+                checks=[check.pandera() for check in column.checks],
+                nullable=column.nullable,
+                required=column.required,
+                name=column.name,
+                description=column.description,
+            )
+            for column in self.fields
+        }
+        return pap.DataFrameSchema(
+            columns,
+            checks=[check.pandera() for check in self.checks],
+            strict=self.strict,
+            name=self.name,
+            ordered=False,
+        )
+
     def clean(self, frame: pl.DataFrame) -> bool:
         """True only when ``schema.validate(frame, lazy=True)`` would raise nothing.
 
         False means "run ``validate``": a row may fail, or a check raised, or
-        the schema uses what this happy path does not read (see the module doc).
+        the schema uses what this happy path does not read (dtypes, strictness).
         """
-        return self._readable and _all_pass(self.schema, frame)
-
-    @cached_property
-    def _readable(self) -> bool:
-        """Whether the happy path reads all of the schema (computed once)."""
-        return _happy_path(self.schema)
+        if self.strict or any(column.dtype is not None for column in self.fields):
+            return False
+        return _all_pass(self, frame)
 
 
-def _plain_check(check: pap.Check) -> bool:
-    """A check whose function takes the ``PolarsData`` and returns a bool or a LazyFrame."""
-    return bool(
-        check._check_fn is not None
-        and not check.element_wise
-        and check.groupby is None
-        and not check.raise_warning
-    )
-
-
-def _happy_path(schema: pap.DataFrameSchema) -> bool:
-    """Whether :func:`_all_pass` reads every part of ``schema`` that can fail a frame."""
-    if (
-        schema.dtype is not None
-        or schema.coerce
-        or schema.parsers
-        or schema.unique
-        or schema.unique_column_names
-        or schema.add_missing_columns
-        or schema.strict is not False
-        or schema.drop_invalid_rows
-        or schema.index is not None
-        or not all(_plain_check(c) for c in schema.checks)
-    ):
-        return False
-    return all(
-        column.dtype is None
-        and not column.coerce
-        and not column.parsers
-        and not column.unique
-        and not column.regex
-        and column.default is None
-        and not column.drop_invalid_rows
-        and all(_plain_check(c) for c in column.checks)
-        for column in schema.columns.values()
-    )
-
-
-def _check_passes(check: pap.Check, data: pap.PolarsData) -> pl.LazyFrame | bool:
+def _check_passes(check: PlainCheck, data: FrameData) -> pl.LazyFrame | bool:
     """Pandera's verdict on the whole frame for ``check``, as its Polars check backend
-    reaches it: several output columns ANDed, NULL a pass when ``ignore_na``."""
+    reaches it: several output columns ANDed, NULL a pass (``ignore_na``)."""
     import polars as pl
 
-    out: pl.LazyFrame | bool = check._check_fn(data, **check._check_kwargs)
+    out: pl.LazyFrame | bool = check.fn(data)
     if isinstance(out, bool):
         return out
     names = out.collect_schema().names()
     result = pl.all_horizontal(names) if len(names) > 1 else pl.col(names[0])
-    result = result.fill_null(True) if check.ignore_na else result.fill_null(False)
-    return out.select(result.all())
+    return out.select(result.fill_null(True).all())
 
 
-def _all_pass(schema: pap.DataFrameSchema, frame: pl.DataFrame) -> bool:
+def _all_pass(schema: PolarsChunkSchema, frame: pl.DataFrame) -> bool:
     import polars as pl
-    from pandera.api.polars.types import PolarsData
 
     lazy = frame.lazy()
     present = frame.schema
     verdicts: list[pl.LazyFrame] = []
     not_null: list[pl.Expr] = []
     try:
-        for name, column in schema.columns.items():
+        for column in schema.fields:
+            name = column.name
             if name not in present:
                 if column.required:
                     return False
@@ -423,13 +418,13 @@ def _all_pass(schema: pap.DataFrameSchema, frame: pl.DataFrame) -> bool:
                     filled &= value.is_not_nan()
                 not_null.append(filled.all())
             for check in column.checks:
-                found = _check_passes(check, PolarsData(lazy, name))
+                found = _check_passes(check, FrameData(lazy, name))
                 if found is False:
                     return False
                 if found is not True:
                     verdicts.append(found)
         for check in schema.checks:
-            found = _check_passes(check, PolarsData(lazy, "*"))
+            found = _check_passes(check, FrameData(lazy, "*"))
             if found is False:
                 return False
             if found is not True:
@@ -445,12 +440,57 @@ def _all_pass(schema: pap.DataFrameSchema, frame: pl.DataFrame) -> bool:
     return all(value is True for value in result.row(0))
 
 
-def _compile_polars(spec: TableSpec, *, typed: bool) -> PolarsChunkSchema:
-    import pandera.polars as pap
+def _polars_rule_check(spec: TableSpec, item: RuleSpec, expr: pl.Expr | None) -> PlainCheck:
+    """A rule's columnar form; its pandas frame side when it has none, or when a column it
+    reads is left out of the frame (then it takes the column's default, as the database)."""
+    import polars as pl
 
+    def passes(data: FrameData) -> pl.LazyFrame:
+        if expr is not None and _complete(data, item.rule.columns):
+            return data.lazyframe.select(expr)
+        ok = item.rule.passes(_pandas_side(spec, data, item.rule.columns))
+        return pl.LazyFrame({item.name: ok.to_numpy(dtype=bool)})
+
+    return PlainCheck(passes, str(item.name), item.rule.description)
+
+
+def _polars_unique(spec: TableSpec, key: UniqueKey) -> PlainCheck:
+    import polars as pl
+
+    read = (*key.columns, *key.where_null, *key.where_not_null)
+    held = pl.all_horizontal(
+        *(pl.col(c).is_not_null() for c in (*key.columns, *key.where_not_null)),
+        *(pl.col(c).is_null() for c in key.where_null),
+    )
+    first = pl.struct(list(key.columns)).is_first_distinct().over(held)
+
+    def passes(data: FrameData) -> pl.LazyFrame:
+        if _complete(data, read):
+            return data.lazyframe.select((~held | first).alias(key.name))
+        keys = chunk_keys(_pandas_side(spec, data, read), key)
+        return pl.LazyFrame({key.name: keys.passes()})
+
+    where = f" among rows where {', '.join(key.where_null)} is NULL" if key.where_null else ""
+    return PlainCheck(passes, str(key.name), f"{' and '.join(key.columns)} must be unique{where}")
+
+
+def _polars_type_check(column: ColumnSpec) -> PlainCheck:
+    """Text that the column's type cannot read (the same reading as the pandas schema)."""
+    import polars as pl
+
+    def readable(data: FrameData) -> pl.LazyFrame:
+        values = data.lazyframe.select(data.key).collect().to_series()
+        bad = coerce_column(column, values.to_pandas().astype(text_dtype())).bad
+        return pl.LazyFrame({data.key: ~bad})
+
+    name = "enum" if column.kind == k.ENUM else "type"
+    return PlainCheck(readable, name, type_message(column))
+
+
+def _compile_polars(spec: TableSpec, *, typed: bool) -> PolarsChunkSchema:
     dtypes = polars_dtypes(spec)
-    single: dict[str, list[pap.Check]] = {}
-    frame_checks: list[pap.Check] = []
+    single: dict[str, list[PlainCheck]] = {}
+    frame_checks: list[PlainCheck] = []
     on_pandas: list[RuleSpec] = []
     for item in spec.rules:
         if typed and isinstance(item.rule, SqlCheck):
@@ -465,30 +505,36 @@ def _compile_polars(spec: TableSpec, *, typed: bool) -> PolarsChunkSchema:
             frame_checks.append(_polars_rule_check(spec, item, expr))
     if not typed:
         frame_checks.extend(_polars_unique(spec, key) for key in spec.unique_keys)
-    columns: dict[str, pap.Column] = {}
+    columns: list[PlainColumn] = []
     for name, column in spec.columns.items():
         checks = single.get(name, [])
-        if not typed and dtype_for(column) is TEXT_DTYPE:
+        if not typed and _is_text(column):
             checks = [_polars_type_check(column), *checks]
         if typed and not checks and column.nullable:
             continue
         # Plain str: SQLAlchemy's quoted_name is a str subclass that Polars would take for
         # a record when it builds the failure cases.
-        columns[str(name)] = pap.Column(
-            None if typed else dtypes[name],
-            checks=checks,
-            nullable=column.nullable,
-            required=column.required and not typed,
-            name=str(name),
-            description=str(spec.table.c[name].info.get("doc", "")) or None,
+        columns.append(
+            PlainColumn(
+                str(name),
+                None if typed else dtypes[name],
+                tuple(checks),
+                nullable=column.nullable,
+                required=column.required and not typed,
+                description=str(spec.table.c[name].info.get("doc", "")) or None,
+            )
         )
-    read = {name: None for name in columns}
+    read = {column.name: None for column in columns}
     for item in spec.rules:
         read.update(dict.fromkeys(c for c in item.rule.columns if c in spec.columns))
-    schema = pap.DataFrameSchema(
-        columns, checks=frame_checks, strict=not typed, name=str(spec.name), ordered=False
+    return PolarsChunkSchema(
+        str(spec.name),
+        tuple(columns),
+        tuple(frame_checks),
+        not typed,
+        tuple(on_pandas),
+        tuple(read),
     )
-    return PolarsChunkSchema(schema, tuple(on_pandas), tuple(read))
 
 
 @cache
@@ -523,6 +569,9 @@ def coerce_frame(table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = [
+    "FrameData",
+    "PlainCheck",
+    "PlainColumn",
     "PolarsChunkSchema",
     "chunk_schema",
     "coerce_frame",
@@ -532,5 +581,6 @@ __all__ = [
     "polars_dtypes",
     "polars_schema_for",
     "schema_for",
+    "text_dtype",
     "with_defaults",
 ]

@@ -22,10 +22,9 @@ import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
@@ -39,6 +38,9 @@ from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys
 from seedbed.validation.report import REDACTED, ValidationReport, display_values, shorten
 from seedbed.validation.rowchecks import FullFrame, RowChecks
 from seedbed.validation.sources import SeedChunk, SeedSource
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
