@@ -340,6 +340,18 @@ def test_blocks_counted_as_read_agree_with_their_bytes_and_the_exact_path(
     assert min(taken.values()) > 50
 
 
+def test_a_parsed_blocks_buffer_is_read_into_again_only_when_nothing_views_it(
+    tmp_path: Path,
+) -> None:
+    reader = csvread.CsvReader(write(tmp_path, "t.csv", "a,b\n"), 10)
+    viewed, free = bytearray(b"viewed"), bytearray(b"free")
+    reader._spare.extend([viewed, free])
+    view = memoryview(viewed)
+    assert reader._buffer(8) is free and free == b"free\0\0\0\0"
+    fresh = reader._buffer(3)
+    assert fresh is not viewed and fresh == bytes(3) and view.tobytes() == b"viewed"
+
+
 def test_an_unbalanced_quote_swallows_the_rest_and_is_reported_where_it_starts(
     tmp_path: Path,
 ) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -51,6 +52,7 @@ else:
 BOM = b"\xef\xbb\xbf"
 BLOCK_BYTES = 4 << 20  # small blocks keep memory flat; larger ones are not faster
 SCAN_BYTES = 256 << 10  # read and counted in pieces this size, while they are in the cache
+SPARE_BUFFERS = 4  # parsed blocks' buffers kept to read the next blocks into
 MAX_RECORD_BYTES = 256 << 20
 
 
@@ -375,6 +377,26 @@ class CsvReader:
         self.header: list[str] | None = None
         self.header_problem: str | None = None
         self.crlf_header = False
+        self._spare: deque[bytearray] = deque(maxlen=SPARE_BUFFERS)
+
+    def _buffer(self, size: int) -> bytearray:
+        """A buffer of ``size`` bytes to read into: a parsed block's, when one is free (its
+        memory is already the process's), else a new one."""
+        while self._spare:
+            try:
+                buffer = self._spare.pop()
+            except IndexError:  # taken meanwhile
+                break
+            try:
+                if len(buffer) < size:
+                    buffer.extend(bytes(size - len(buffer)))
+                else:
+                    buffer.append(0)  # a buffer something still views cannot change size
+                    del buffer[size:]
+            except BufferError:
+                continue
+            return buffer
+        return bytearray(size)
 
     def _blocks(self) -> Iterator[Block]:
         """Blocks that start at a record boundary, with the line of their first byte and
@@ -395,7 +417,7 @@ class CsvReader:
             first = True
             want = BLOCK_BYTES
             while True:
-                buffer = bytearray(len(carry) + want)
+                buffer = self._buffer(len(carry) + want)
                 buffer[: len(carry)] = carry
                 try:
                     size, counts = self._fill_counted(handle, buffer, len(carry), carried)
@@ -495,6 +517,7 @@ class CsvReader:
         """
         for block in self._bodies(header_only):
             yield from self._parse(block)
+            self._spare.append(block.data)
 
     def deferred_pieces(self) -> Iterator[CsvPiece | Callable[[], CsvPiece]]:
         """:meth:`pieces`, with each block after the first that holds at most
@@ -508,6 +531,7 @@ class CsvReader:
             records = block.counts.newlines + int(block.at_eof)  # the last may lack its ending
             if first or not block.data or records > self.chunk_rows:
                 yield from self._parse(block)
+                self._spare.append(block.data)
             else:
                 yield partial(self._parse_one, block)
             first = False
@@ -515,6 +539,7 @@ class CsvReader:
     def _parse_one(self, block: Block) -> CsvPiece:
         """One block (of at most ``chunk_rows`` records) as one piece."""
         found = list(self._parse(block))
+        self._spare.append(block.data)  # parsed: its bytes are no longer needed
         if len(found) == 1:
             return found[0]
         n_fields = len(self.header or ())
