@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from pathlib import Path
@@ -283,8 +284,8 @@ def test_the_quote_check_after_parsing_agrees_with_the_byte_check(sep: str) -> N
 def _random_records(rng: np.random.Generator, sep: str) -> str:
     """Two-field records, mostly well formed: quoted and unquoted values, doubled quotes,
     separators and line feeds inside quotes; now and then one COPY refuses."""
-    plain = ["", "a", "bc", '"x"', '""', '"a""b"', f'"{sep}y"', '"\nz"', f'"{sep}"', '""""']
-    odd = ['"q"r', 'a"b', "a\rb", f"a{sep}b"]
+    plain = ["", "a", "bé", '"x"', '""', '"a""b"', f'"{sep}y"', '"\nz"', f'"{sep}"', '""""']
+    odd = ['"q"r', 'a"b', "a\rb", f"a{sep}b", "a\0"]
     out = []
     for _ in range(int(rng.integers(1, 30))):
         fields = [rng.choice(odd if rng.random() < 0.04 else plain) for _ in range(2)]
@@ -322,7 +323,9 @@ def test_blocks_counted_as_read_agree_with_their_bytes_and_the_exact_path(
         whole = text.encode().removeprefix(b"\xef\xbb\xbf")
         assert b"".join(bytes(b.data) for b in blocks) == whole
         for block in blocks:
-            assert block.counts == csvscan.count_text(block.data, ord(sep)), text
+            exact = csvscan.count_text(block.data, ord(sep))
+            assert block.counts == dataclasses.replace(exact, unusual=block.counts.unusual)
+            assert block.counts.unusual >= exact.unusual, text
             if not block.at_eof:
                 assert block.data.endswith(b"\n") and block.counts.quotes % 2 == 0
 

@@ -485,7 +485,11 @@ def _timestamps(arr: pa.Array, *, tz: bool, fast: bool) -> tuple[pa.Array, np.nd
 
 def _masked(values: np.ndarray, ok: np.ndarray, target: pa.DataType) -> pa.Array:
     """``values`` as an Arrow array of ``target``, null where not ``ok``."""
-    return pa.array(values, type=target, mask=None if ok.all() else ~ok)
+    if values.dtype != np.int64 or not values.flags.c_contiguous:
+        return pa.array(values, type=target, mask=None if ok.all() else ~ok)
+    # Over the same memory: the values, and a validity bitmap when some are not ok.
+    valid = None if ok.all() else pa.py_buffer(np.packbits(ok, bitorder="little"))
+    return pa.Array.from_buffers(target, len(values), [valid, pa.py_buffer(values)])
 
 
 def _valid_inet(text: str) -> bool:

@@ -229,13 +229,14 @@ def fast_parse(
         # One-column files: an empty line or \. is a row there; scan exactly. Without a
         # line ending at the end, pyarrow may read a last empty field as "".
         return None
-    if data.find(b"\r") >= 0 or data.find(b"\0") >= 0:
-        return None
-    if not data.isascii():
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
+    if counts is None or counts.unusual:  # else ASCII without a carriage return or a NUL
+        if data.find(b"\r") >= 0 or data.find(b"\0") >= 0:
             return None
+        if not data.isascii():
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
     buf = np.frombuffer(data, dtype=np.uint8)
     quotes = int(np.count_nonzero(buf == QUOTE)) if counts is None else counts.quotes
     if quotes % 2:
@@ -462,7 +463,7 @@ class CsvReader:
             while at < len(buffer):
                 stop = min(at + SCAN_BYTES, len(buffer))
                 got = _fill(handle, view[at:stop])
-                counts += count_bytes(buf, at, at + got, self.sep)
+                counts += count_bytes(buffer, buf, at, at + got, self.sep)
                 at += got
                 if at < stop:
                     break

@@ -78,12 +78,15 @@ def find_records(buf: np.ndarray, base_line: int, at_eof: bool) -> Records:
 @dataclass(frozen=True)
 class ByteCounts:
     """Counts of a stretch of CSV bytes: line feeds, separators, quotes, and quotes
-    followed by a separator or a line feed (such a pair counted where its second byte is)."""
+    followed by a separator or a line feed (such a pair counted where its second byte is);
+    ``unusual``: it may hold a carriage return, a NUL or a byte that is not ASCII (False:
+    it holds none)."""
 
     newlines: int = 0
     seps: int = 0
     quotes: int = 0
     quote_ends: int = 0
+    unusual: bool = False
 
     def __add__(self, other: ByteCounts) -> ByteCounts:
         return ByteCounts(
@@ -91,6 +94,7 @@ class ByteCounts:
             self.seps + other.seps,
             self.quotes + other.quotes,
             self.quote_ends + other.quote_ends,
+            self.unusual or other.unusual,
         )
 
     def __sub__(self, other: ByteCounts) -> ByteCounts:
@@ -99,13 +103,22 @@ class ByteCounts:
             self.seps - other.seps,
             self.quotes - other.quotes,
             self.quote_ends - other.quote_ends,
+            self.unusual,  # what was taken away may have been the only such byte
         )
 
 
-def count_bytes(buf: np.ndarray, start: int, stop: int, sep: int = COMMA) -> ByteCounts:
-    """The :class:`ByteCounts` of ``buf[start:stop]``, a quote before ``start`` included."""
+def count_bytes(
+    data: bytes | bytearray, buf: np.ndarray, start: int, stop: int, sep: int = COMMA
+) -> ByteCounts:
+    """The :class:`ByteCounts` of ``data[start:stop]`` (``buf`` is ``data`` as NumPy sees
+    it), a quote before ``start`` included."""
     if stop <= start:
         return ByteCounts()
+    unusual = (
+        data.find(b"\r", start, stop) >= 0
+        or data.find(b"\0", start, stop) >= 0
+        or int(buf[start:stop].max()) >= 128
+    )
     low = max(start - 1, 0)
     is_quote = buf[low:stop] == QUOTE
     is_newline = buf[start:stop] == LF
@@ -122,13 +135,15 @@ def count_bytes(buf: np.ndarray, start: int, stop: int, sep: int = COMMA) -> Byt
         seps,
         int(np.count_nonzero(is_quote[start - low :])),
         int(np.count_nonzero(ends)),
+        unusual,
     )
 
 
 def count_text(data: bytes | bytearray, sep: int = COMMA) -> ByteCounts:
     """:func:`count_bytes` of all of a short ``data``, by ``bytes.count``."""
     ends = data.count(bytes((QUOTE, sep))) + data.count(bytes((QUOTE, LF)))
-    return ByteCounts(data.count(b"\n"), data.count(bytes((sep,))), data.count(b'"'), ends)
+    unusual = not data.isascii() or data.find(b"\r") >= 0 or data.find(b"\0") >= 0
+    return ByteCounts(data.count(b"\n"), data.count(bytes((sep,))), data.count(b'"'), ends, unusual)
 
 
 def record_cut(data: bytes | bytearray, quotes_total: int | None = None) -> tuple[int, int]:
