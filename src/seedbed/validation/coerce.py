@@ -467,15 +467,18 @@ def _timestamps(arr: pa.Array, *, tz: bool, fast: bool) -> tuple[pa.Array, np.nd
     else:
         micros = np.zeros(len(arr), dtype=np.int64)
         ok = np.zeros(len(arr), dtype=bool)
-        rest = present.copy()
-        for _ in range(_LAYOUTS):  # e.g. fractions with trailing zeros left out
+        rest = present
+        for layout in range(_LAYOUTS):  # e.g. fractions with trailing zeros left out
             found = _one_layout_stamps(arr, rest, tz=tz) if rest.any() else None
             if found is None:
                 break
             laid_out, layout_micros, layout_ok = found  # 0 and False outside the layout
-            micros += layout_micros
-            ok |= layout_ok
-            rest &= ~laid_out
+            if layout == 0:  # arrays of their own
+                micros, ok = layout_micros, layout_ok
+            else:
+                micros += layout_micros
+                ok |= layout_ok
+            rest = rest & ~laid_out
         left = np.flatnonzero(rest)
         if len(left):  # each read as the reference reads it
             micros[left], ok[left] = _stamp_micros(arr.take(left), tz=tz, fast=fast)

@@ -7,6 +7,11 @@ finds what COPY would refuse (ragged records, stray or unbalanced quotes,
 mixed line endings, bytes that are not UTF-8, NUL bytes); those records are
 reported and left out, and pyarrow parses the rest, every field as text, an
 unquoted empty field as NULL and a quoted one as the empty string.
+
+Most blocks skip that scan: each block is counted as it is read, a piece at a
+time while the bytes are in the cache (line feeds, quotes, quotes that end a
+field, unusual bytes), and a block those counts and pyarrow's reading show to
+be plain (:func:`fast_parse`) is taken as pyarrow reads it.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ else:
 BOM = b"\xef\xbb\xbf"
 BLOCK_BYTES = 4 << 20  # small blocks keep memory flat; larger ones are not faster
 SCAN_BYTES = 256 << 10  # read and counted in pieces this size, while they are in the cache
-SPARE_BUFFERS = 4  # parsed blocks' buffers kept to read the next blocks into
+SPARE_BUFFERS = 2  # parsed blocks' buffers kept to read the next blocks into (memory stays flat)
 MAX_RECORD_BYTES = 256 << 20
 
 
