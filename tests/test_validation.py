@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -224,6 +226,8 @@ def test_records_copy_would_refuse_are_reported_with_their_line(
         (",\n", True),  # a row of NULLs that is not an empty line
         ('"a"b",c\n', False),  # an odd number of quotes
         ('"ab"c,"d"\n', False),  # a stray quote, no two quotes adjacent
+        ('",a","b"c\n', False),  # as many quotes before a separator as fields quoted
+        ('"\na","b"c\n', False),  # the same with a line feed
         ('a""b,c\n', False),  # a stray quote next to another
         ('a,"b"c\n', False),  # a quote closes mid-field
         ('a,b"c"\n', False),  # quotes inside an unquoted field
@@ -270,10 +274,85 @@ def test_the_quote_check_after_parsing_agrees_with_the_byte_check(sep: str) -> N
             continue
         if invalid:
             continue
-        expected = csvscan.plain_quotes(buf, quotes, ord(sep))
-        assert csvread.quotes_plain(buf, quotes, table, ord(sep)) == expected, block
+        expected = not len(csvscan.stray_quotes(buf, quotes, ord(sep)))
+        assert csvscan.plain_quotes(buf, quotes, ord(sep)) == expected, block
+        assert csvread.quotes_plain(buf, len(quotes), table, ord(sep)) == expected, block
         compared[expected] += 1
     assert min(compared.values()) > 50  # both answers were compared often
+
+
+def _random_records(rng: np.random.Generator, sep: str) -> str:
+    """Two-field records, mostly well formed: quoted and unquoted values, doubled quotes,
+    separators and line feeds inside quotes; now and then one COPY refuses."""
+    plain = ["", "a", "bé", '"x"', '""', '"a""b"', f'"{sep}y"', '"\nz"', f'"{sep}"', '""""']
+    odd = ['"q"r', 'a"b', "a\rb", f"a{sep}b", "a\0"]
+    out = []
+    for _ in range(int(rng.integers(1, 30))):
+        fields = [rng.choice(odd if rng.random() < 0.04 else plain) for _ in range(2)]
+        ending = "\r\n" if rng.random() < 0.03 else "\n\n" if rng.random() < 0.03 else "\n"
+        out.append(sep.join(fields) + ending)
+    text = "".join(out)
+    return text[:-1] if rng.random() < 0.2 else text
+
+
+@pytest.mark.parametrize("sep", [",", "\t"])
+def test_blocks_counted_as_read_agree_with_their_bytes_and_the_exact_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sep: str
+) -> None:
+    """Random files read in tiny blocks counted in tinier pieces: each block's counts are
+    those of its bytes, the blocks put together are the file, and the pieces read are
+    those the exact scan gives (the fast path taken often)."""
+    monkeypatch.setattr(csvread, "BLOCK_BYTES", 24)
+    monkeypatch.setattr(csvread, "SCAN_BYTES", 5)
+    fast_parse = csvread.fast_parse
+    taken = {True: 0, False: 0}
+
+    def counted(*args: Any) -> csvread.CsvPiece | None:
+        found = fast_parse(*args)
+        taken[found is not None] += 1
+        return found
+
+    monkeypatch.setattr(csvread, "fast_parse", counted)
+    rng = np.random.default_rng(7)
+    path = tmp_path / "t.csv"
+    for round_ in range(60):
+        text = ("\ufeff" if round_ % 5 == 0 else "") + f"h1{sep}h2\n" + _random_records(rng, sep)
+        path.write_bytes(text.encode())
+        reader = csvread.CsvReader(path, 1000, sep=ord(sep))
+        blocks = list(reader._blocks())
+        whole = text.encode().removeprefix(b"\xef\xbb\xbf")
+        assert b"".join(bytes(b.data) for b in blocks) == whole
+        for block in blocks:
+            exact = csvscan.count_text(block.data, ord(sep))
+            assert block.counts == dataclasses.replace(exact, unusual=block.counts.unusual)
+            assert block.counts.unusual >= exact.unusual, text
+            if not block.at_eof:
+                assert block.data.endswith(b"\n") and block.counts.quotes % 2 == 0
+
+        def read() -> list[tuple[object, ...]]:
+            pieces = csvread.CsvReader(path, 1000, sep=ord(sep)).pieces()
+            return [
+                (p.table.to_pydict(), p.lines.tolist(), [(r.line, r.rule) for r in p.problems])
+                for p in pieces
+            ]
+
+        fast = read()
+        with monkeypatch.context() as exact:
+            exact.setattr(csvread, "fast_parse", lambda *args: None)
+            assert fast == read(), text
+    assert min(taken.values()) > 50
+
+
+def test_a_parsed_blocks_buffer_is_read_into_again_only_when_nothing_views_it(
+    tmp_path: Path,
+) -> None:
+    reader = csvread.CsvReader(write(tmp_path, "t.csv", "a,b\n"), 10)
+    viewed, free = bytearray(b"viewed"), bytearray(b"free")
+    reader._spare.extend([viewed, free])
+    view = memoryview(viewed)
+    assert reader._buffer(8) is free and free == b"free\0\0\0\0"
+    fresh = reader._buffer(3)
+    assert fresh is not viewed and fresh == bytes(3) and view.tobytes() == b"viewed"
 
 
 def test_an_unbalanced_quote_swallows_the_rest_and_is_reported_where_it_starts(

@@ -467,15 +467,18 @@ def _timestamps(arr: pa.Array, *, tz: bool, fast: bool) -> tuple[pa.Array, np.nd
     else:
         micros = np.zeros(len(arr), dtype=np.int64)
         ok = np.zeros(len(arr), dtype=bool)
-        rest = present.copy()
-        for _ in range(_LAYOUTS):  # e.g. fractions with trailing zeros left out
+        rest = present
+        for layout in range(_LAYOUTS):  # e.g. fractions with trailing zeros left out
             found = _one_layout_stamps(arr, rest, tz=tz) if rest.any() else None
             if found is None:
                 break
             laid_out, layout_micros, layout_ok = found  # 0 and False outside the layout
-            micros += layout_micros
-            ok |= layout_ok
-            rest &= ~laid_out
+            if layout == 0:  # arrays of their own
+                micros, ok = layout_micros, layout_ok
+            else:
+                micros += layout_micros
+                ok |= layout_ok
+            rest = rest & ~laid_out
         left = np.flatnonzero(rest)
         if len(left):  # each read as the reference reads it
             micros[left], ok[left] = _stamp_micros(arr.take(left), tz=tz, fast=fast)
@@ -485,7 +488,11 @@ def _timestamps(arr: pa.Array, *, tz: bool, fast: bool) -> tuple[pa.Array, np.nd
 
 def _masked(values: np.ndarray, ok: np.ndarray, target: pa.DataType) -> pa.Array:
     """``values`` as an Arrow array of ``target``, null where not ``ok``."""
-    return pa.array(values, type=target, mask=None if ok.all() else ~ok)
+    if values.dtype != np.int64 or not values.flags.c_contiguous:
+        return pa.array(values, type=target, mask=None if ok.all() else ~ok)
+    # Over the same memory: the values, and a validity bitmap when some are not ok.
+    valid = None if ok.all() else pa.py_buffer(np.packbits(ok, bitorder="little"))
+    return pa.Array.from_buffers(target, len(values), [valid, pa.py_buffer(values)])
 
 
 def _valid_inet(text: str) -> bool:

@@ -7,12 +7,18 @@ finds what COPY would refuse (ragged records, stray or unbalanced quotes,
 mixed line endings, bytes that are not UTF-8, NUL bytes); those records are
 reported and left out, and pyarrow parses the rest, every field as text, an
 unquoted empty field as NULL and a quoted one as the empty string.
+
+Most blocks skip that scan: each block is counted as it is read, a piece at a
+time while the bytes are in the cache (line feeds, quotes, quotes that end a
+field, unusual bytes), and a block those counts and pyarrow's reading show to
+be plain (:func:`fast_parse`) is taken as pyarrow reads it.
 """
 
 from __future__ import annotations
 
 import csv
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,10 +32,14 @@ from seedbed.validation.csvscan import (
     CR,
     LF,
     QUOTE,
+    ByteCounts,
     Records,
+    count_bytes,
+    count_text,
     find_records,
-    last_record_end,
     plain_quotes,
+    quotes_before_ends,
+    record_cut,
     record_problems,
 )
 
@@ -46,6 +56,8 @@ else:
 
 BOM = b"\xef\xbb\xbf"
 BLOCK_BYTES = 4 << 20  # small blocks keep memory flat; larger ones are not faster
+SCAN_BYTES = 256 << 10  # read and counted in pieces this size, while they are in the cache
+SPARE_BUFFERS = 2  # parsed blocks' buffers kept to read the next blocks into (memory stays flat)
 MAX_RECORD_BYTES = 256 << 20
 
 
@@ -80,8 +92,13 @@ def _read_csv(
     longest: int,
     invalid: list[int] | None = None,
     sep: int = COMMA,
+    check_utf8: bool = True,
 ) -> pa.Table:
-    """pyarrow's CSV parser: every field as text, unquoted empty as NULL, quoted empty as ""."""
+    """pyarrow's CSV parser: every field as text, unquoted empty as NULL, quoted empty as "".
+
+    ``check_utf8=False`` when the caller knows the bytes are UTF-8. One thread: blocks are
+    parsed side by side by the callers.
+    """
 
     def on_invalid(row: object) -> str:
         assert invalid is not None
@@ -91,7 +108,7 @@ def _read_csv(
     return pacsv.read_csv(
         pa.BufferReader(body),
         read_options=pacsv.ReadOptions(
-            column_names=names, block_size=max(4 << 20, 2 * longest + 1024)
+            column_names=names, block_size=max(4 << 20, 2 * longest + 1024), use_threads=False
         ),
         parse_options=pacsv.ParseOptions(
             delimiter=chr(sep),
@@ -104,6 +121,7 @@ def _read_csv(
             strings_can_be_null=True,
             quoted_strings_can_be_null=False,
             null_values=[""],
+            check_utf8=check_utf8,
         ),
     )
 
@@ -124,8 +142,35 @@ def _value_bytes(table: pa.Table) -> int:
     return total
 
 
-def quotes_plain(buf: np.ndarray, quotes: np.ndarray, table: pa.Table, sep: int = COMMA) -> bool:
-    """What :func:`plain_quotes` says of a block, told cheaper from pyarrow's reading of it.
+def _values_opening_with(table: pa.Table, sep: int) -> int:
+    """How many values of a table of text columns start with a separator or a line feed."""
+    found = 0
+    for column in table.columns:
+        for chunk in column.chunks:
+            _, offsets_buffer, data_buffer = chunk.buffers()
+            if not len(chunk) or data_buffer is None or not data_buffer.size:
+                continue
+            offsets = np.frombuffer(
+                offsets_buffer, dtype=np.int32, count=len(chunk) + 1, offset=4 * chunk.offset
+            )
+            data = np.frombuffer(data_buffer, dtype=np.uint8)
+            # Each value's first byte; an empty value's is the next one's, or clipped.
+            first = np.take(data, offsets[:-1], mode="clip")
+            opening = (first == sep) | (first == LF)
+            if opening.any():
+                found += int(np.count_nonzero(opening & (offsets[1:] > offsets[:-1])))
+    return found
+
+
+def quotes_plain(
+    buf: np.ndarray,
+    quotes: int,
+    table: pa.Table,
+    sep: int = COMMA,
+    counts: ByteCounts | None = None,
+) -> bool:
+    """What :func:`plain_quotes` says of a block with ``quotes`` quotes, told cheaper
+    from pyarrow's reading of it (and from its ``counts``, when the caller has them).
 
     The block is as :func:`fast_parse` takes it (no carriage return, a line feed
     at the end, an even number of quotes) and ``table`` is pyarrow's reading of
@@ -138,14 +183,24 @@ def quotes_plain(buf: np.ndarray, quotes: np.ndarray, table: pa.Table, sep: int 
     (and more for an empty line, or a last row without its line feed). When
     they add up to the length exactly, every second quote opens a field where
     it starts, and a quote is stray only where a closing one is followed by
-    neither a separator nor a line feed. Otherwise :func:`plain_quotes` decides.
+    neither a separator nor a line feed. The quotes followed by one are the
+    closing ones that are not stray and the opening ones of values that start
+    with one, so those are counted (no value holds a separator or a line feed
+    when the block has no more of them than its rows end with and part).
+    Otherwise :func:`plain_quotes` decides.
     """
-    if not len(quotes):
+    if not quotes:
         return True
-    if _value_bytes(table) + table.num_rows * table.num_columns + len(quotes) == len(buf):
-        after = buf[quotes[1::2] + 1]  # the final byte is a line feed, never a quote
-        return bool(((after == sep) | (after == LF)).all())
-    return plain_quotes(buf, quotes, sep)
+    rows, fields = table.num_rows, table.num_columns
+    if _value_bytes(table) + rows * fields + quotes == len(buf):
+        if counts is None:
+            quote_ends, opening = quotes_before_ends(buf, sep), _values_opening_with(table, sep)
+        else:
+            quote_ends = counts.quote_ends
+            enclosed = counts.seps != rows * (fields - 1) or counts.newlines != rows
+            opening = _values_opening_with(table, sep) if enclosed else 0
+        return quote_ends - opening == quotes // 2
+    return plain_quotes(buf, np.flatnonzero(buf == QUOTE), sep)
 
 
 def _all_null_rows(table: pa.Table) -> bool:
@@ -163,7 +218,7 @@ def fast_parse(
     base_line: int,
     n_fields: int,
     sep: int = COMMA,
-    newlines: int | None = None,
+    counts: ByteCounts | None = None,
 ) -> CsvPiece | None:
     """Parse a block of whole records when it is plainly well formed, else None.
 
@@ -171,44 +226,44 @@ def fast_parse(
     that only open and close fields, no empty line, and every record with the
     header's field count (pyarrow reports no invalid row), ending with a line
     ending. Then pyarrow's records are exactly COPY's, and a row's line follows
-    from the newlines inside earlier values. ``newlines``: the block's line
-    feeds, when the caller has counted them.
+    from the newlines inside earlier values. ``counts``: the block's, when the
+    caller has counted them.
     Anything else goes through the exact scan of :func:`find_records`.
     """
     if n_fields < 2 or not data or data[-1] != LF:
         # One-column files: an empty line or \. is a row there; scan exactly. Without a
         # line ending at the end, pyarrow may read a last empty field as "".
         return None
-    if data.find(b"\r") >= 0 or data.find(b"\0") >= 0:
-        return None
-    if not data.isascii():
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
+    if counts is None or counts.unusual:  # else ASCII without a carriage return or a NUL
+        if data.find(b"\r") >= 0 or data.find(b"\0") >= 0:
             return None
+        if not data.isascii():
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
     buf = np.frombuffer(data, dtype=np.uint8)
-    quotes = np.flatnonzero(buf == QUOTE)
-    if len(quotes) % 2:
+    quotes = int(np.count_nonzero(buf == QUOTE)) if counts is None else counts.quotes
+    if quotes % 2:
         return None
     invalid: list[int] = []
     names = [f"f{i}" for i in range(n_fields)]
     try:
-        table = _read_csv(pa.py_buffer(data), names, len(data), invalid, sep)
+        table = _read_csv(pa.py_buffer(data), names, len(data), invalid, sep, check_utf8=False)
     except pa.ArrowException:
         return None
-    if invalid or not quotes_plain(buf, quotes, table, sep):
+    if invalid or not quotes_plain(buf, quotes, table, sep, counts):
         return None
     if _all_null_rows(table) and (data[0] == LF or data.find(b"\n\n") >= 0):
         return None  # an empty line: pyarrow would read a row of NULLs
     rows = table.num_rows
-    if newlines is None:
-        newlines = data.count(b"\n")
+    newlines = data.count(b"\n") if counts is None else counts.newlines
     lines = base_line + np.arange(rows, dtype=np.int64)
     if newlines != rows:
         inner = np.zeros(rows, dtype=np.int64)
         for column in table.columns:
-            counts = pc.count_substring(column, "\n").fill_null(0)
-            inner += np.asarray(counts.to_numpy(zero_copy_only=False), dtype=np.int64)
+            found = pc.count_substring(column, "\n").fill_null(0)
+            inner += np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
         if rows + int(inner.sum()) != newlines:
             return None
         lines[1:] += np.cumsum(inner)[:-1]
@@ -280,6 +335,17 @@ def parse_records(
     return table
 
 
+@dataclass
+class Block:
+    """Bytes of whole records, the line of their first byte, their counts, and whether
+    they are the file's last."""
+
+    data: bytearray
+    line: int
+    counts: ByteCounts
+    at_eof: bool
+
+
 def _open_binary(path: Path) -> BinaryIO:
     return path.open("rb")
 
@@ -317,13 +383,34 @@ class CsvReader:
         self.header: list[str] | None = None
         self.header_problem: str | None = None
         self.crlf_header = False
+        self._spare: deque[bytearray] = deque(maxlen=SPARE_BUFFERS)
 
-    def _blocks(self) -> Iterator[tuple[bytearray, int, int | None, bool]]:
+    def _buffer(self, size: int) -> bytearray:
+        """A buffer of ``size`` bytes to read into: a parsed block's, when one is free (its
+        memory is already the process's), else a new one."""
+        while self._spare:
+            try:
+                buffer = self._spare.pop()
+            except IndexError:  # taken meanwhile
+                break
+            try:
+                if len(buffer) < size:
+                    buffer.extend(bytes(size - len(buffer)))
+                else:
+                    buffer.append(0)  # a buffer something still views cannot change size
+                    del buffer[size:]
+            except BufferError:
+                continue
+            return buffer
+        return bytearray(size)
+
+    def _blocks(self) -> Iterator[Block]:
         """Blocks that start at a record boundary, with the line of their first byte and
-        their line feeds (None: not counted, for the last block).
+        their :class:`ByteCounts`.
 
         Each block is read straight into a buffer of its own (parsed later, maybe on
-        another thread); the bytes after its last record move to the next one.
+        another thread), and counted piece by piece as it comes in; the bytes after
+        its last record move to the next one.
         """
         try:
             handle = self.opener(self.path)
@@ -331,40 +418,64 @@ class CsvReader:
             raise SeedError(f"{self.path}: cannot read: {reason(exc)}") from None
         with handle:
             carry = b""
+            carried = ByteCounts()
             line = 1
             first = True
             want = BLOCK_BYTES
             while True:
-                buffer = bytearray(len(carry) + want)
+                buffer = self._buffer(len(carry) + want)
                 buffer[: len(carry)] = carry
                 try:
-                    got = _fill(handle, memoryview(buffer)[len(carry) :])
+                    size, counts = self._fill_counted(handle, buffer, len(carry), carried)
                 except (OSError, EOFError, zlib.error) as exc:
                     raise SeedError(f"{self.path}: cannot read: {reason(exc)}") from None
-                at_eof = got < want
-                del buffer[len(carry) + got :]
+                at_eof = size < len(buffer)
+                del buffer[size:]
                 if first:
-                    if buffer.startswith(BOM):
+                    if buffer.startswith(BOM):  # none of the bytes counted
                         del buffer[: len(BOM)]
                     first = False
                 if at_eof:
-                    yield buffer, line, None, True
+                    yield Block(buffer, line, counts, True)
                     return
-                cut = last_record_end(buffer)
+                cut, _ = record_cut(buffer, counts.quotes)
                 if cut == 0:
                     if len(buffer) > MAX_RECORD_BYTES:
                         raise SeedError(
                             f"{self.path}:{line}: a record longer than "
                             f"{MAX_RECORD_BYTES >> 20} MB (is a quote left open?)"
                         )
-                    carry, want = bytes(buffer), want * 2
+                    carry, carried, want = bytes(buffer), counts, want * 2
                     continue
                 want = BLOCK_BYTES
                 carry = bytes(buffer[cut:])
+                carried = count_text(carry, self.sep)
                 del buffer[cut:]
-                newlines = int(np.count_nonzero(np.frombuffer(buffer, dtype=np.uint8) == LF))
-                yield buffer, line, newlines, False
-                line += newlines
+                counts -= carried
+                yield Block(buffer, line, counts, False)
+                line += counts.newlines
+
+    def _fill_counted(
+        self, handle: BinaryIO, buffer: bytearray, start: int, counts: ByteCounts
+    ) -> tuple[int, ByteCounts]:
+        """Read into ``buffer`` after ``start`` until it is full or the input ends, counting
+        each piece read while it is in the cache; the bytes in it, and the counts of all
+        of them (``counts``: those of the first ``start``)."""
+        view = memoryview(buffer)
+        buf = np.frombuffer(buffer, dtype=np.uint8)
+        at = start
+        try:
+            while at < len(buffer):
+                stop = min(at + SCAN_BYTES, len(buffer))
+                got = _fill(handle, view[at:stop])
+                counts += count_bytes(buffer, buf, at, at + got, self.sep)
+                at += got
+                if at < stop:
+                    break
+        finally:
+            del buf
+            view.release()
+        return at, counts
 
     def read_header(self) -> list[str] | None:
         """The header's column names alone (None: the file has no readable header)."""
@@ -372,10 +483,11 @@ class CsvReader:
             break
         return self.header
 
-    def _bodies(self, header_only: bool) -> Iterator[tuple[bytearray, int, int | None, bool]]:
+    def _bodies(self, header_only: bool) -> Iterator[Block]:
         """The blocks after the header, as :meth:`_blocks` gives them; the header is read
         from the first. A file of only a header gives one empty block."""
-        for data, base_line, newlines, at_eof in self._blocks():
+        for block in self._blocks():
+            data = block.data
             if self.header is None:
                 if len(data) == 0:
                     self.header_problem = "empty_file"
@@ -395,22 +507,23 @@ class CsvReader:
                     return
                 rest = stop + (2 if self.crlf_header else 1)
                 if rest >= len(data):
-                    yield bytearray(), base_line, 0, at_eof
+                    yield Block(bytearray(), block.line, ByteCounts(), block.at_eof)
                     continue
-                header_lines = data.count(b"\n", 0, rest)
-                base_line += header_lines
-                newlines = None if newlines is None else newlines - header_lines
-                data = data[rest:]
-            if len(data):
-                yield data, base_line, newlines, at_eof
+                head = count_text(data[:rest], self.sep)
+                block = Block(
+                    data[rest:], block.line + head.newlines, block.counts - head, block.at_eof
+                )
+            if len(block.data):
+                yield block
 
     def pieces(self, header_only: bool = False) -> Iterator[CsvPiece]:
         """The file's rows in pieces; the header is read from the first block.
 
         ``header_only`` stops once the header is read, before any row is parsed.
         """
-        for data, base_line, newlines, at_eof in self._bodies(header_only):
-            yield from self._parse(data, base_line, newlines, at_eof)
+        for block in self._bodies(header_only):
+            yield from self._parse(block)
+            self._spare.append(block.data)
 
     def deferred_pieces(self) -> Iterator[CsvPiece | Callable[[], CsvPiece]]:
         """:meth:`pieces`, with each block after the first that holds at most
@@ -420,19 +533,19 @@ class CsvReader:
         are independent, so threads can parse blocks side by side.
         """
         first = True
-        for data, base_line, newlines, at_eof in self._bodies(False):
-            records = data.count(b"\n") + 1 if newlines is None else newlines
-            if first or not data or records > self.chunk_rows:
-                yield from self._parse(data, base_line, newlines, at_eof)
+        for block in self._bodies(False):
+            records = block.counts.newlines + int(block.at_eof)  # the last may lack its ending
+            if first or not block.data or records > self.chunk_rows:
+                yield from self._parse(block)
+                self._spare.append(block.data)
             else:
-                yield partial(self._parse_one, data, base_line, newlines, at_eof)
+                yield partial(self._parse_one, block)
             first = False
 
-    def _parse_one(
-        self, data: bytearray, base_line: int, newlines: int | None, at_eof: bool
-    ) -> CsvPiece:
+    def _parse_one(self, block: Block) -> CsvPiece:
         """One block (of at most ``chunk_rows`` records) as one piece."""
-        found = list(self._parse(data, base_line, newlines, at_eof))
+        found = list(self._parse(block))
+        self._spare.append(block.data)  # parsed: its bytes are no longer needed
         if len(found) == 1:
             return found[0]
         n_fields = len(self.header or ())
@@ -442,15 +555,14 @@ class CsvReader:
             [problem for p in found for problem in p.problems],
         )
 
-    def _parse(
-        self, data: bytearray, base_line: int, newlines: int | None, at_eof: bool
-    ) -> Iterator[CsvPiece]:
+    def _parse(self, block: Block) -> Iterator[CsvPiece]:
         """The records of one block after the header, in pieces of at most ``chunk_rows``."""
         n_fields = len(self.header or ())
+        data, base_line, at_eof = block.data, block.line, block.at_eof
         if not data:
             yield CsvPiece(_no_rows(n_fields), np.zeros(0, np.int64))
             return
-        fast = fast_parse(data, base_line, n_fields, self.sep, newlines)
+        fast = fast_parse(data, base_line, n_fields, self.sep, block.counts)
         if fast is not None:
             for first in range(0, fast.table.num_rows, self.chunk_rows):
                 yield CsvPiece(

@@ -75,18 +75,91 @@ def find_records(buf: np.ndarray, base_line: int, at_eof: bool) -> Records:
     )
 
 
-def last_record_end(data: bytes | bytearray) -> int:
-    """Bytes up to and including the last newline outside quotes (0: none yet)."""
-    quotes_total = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == QUOTE))
+@dataclass(frozen=True)
+class ByteCounts:
+    """Counts of a stretch of CSV bytes: line feeds, separators, quotes, and quotes
+    followed by a separator or a line feed (such a pair counted where its second byte is);
+    ``unusual``: it may hold a carriage return, a NUL or a byte that is not ASCII (False:
+    it holds none)."""
+
+    newlines: int = 0
+    seps: int = 0
+    quotes: int = 0
+    quote_ends: int = 0
+    unusual: bool = False
+
+    def __add__(self, other: ByteCounts) -> ByteCounts:
+        return ByteCounts(
+            self.newlines + other.newlines,
+            self.seps + other.seps,
+            self.quotes + other.quotes,
+            self.quote_ends + other.quote_ends,
+            self.unusual or other.unusual,
+        )
+
+    def __sub__(self, other: ByteCounts) -> ByteCounts:
+        return ByteCounts(
+            self.newlines - other.newlines,
+            self.seps - other.seps,
+            self.quotes - other.quotes,
+            self.quote_ends - other.quote_ends,
+            self.unusual,  # what was taken away may have been the only such byte
+        )
+
+
+def count_bytes(
+    data: bytes | bytearray, buf: np.ndarray, start: int, stop: int, sep: int = COMMA
+) -> ByteCounts:
+    """The :class:`ByteCounts` of ``data[start:stop]`` (``buf`` is ``data`` as NumPy sees
+    it), a quote before ``start`` included."""
+    if stop <= start:
+        return ByteCounts()
+    unusual = (
+        data.find(b"\r", start, stop) >= 0
+        or data.find(b"\0", start, stop) >= 0
+        or int(buf[start:stop].max()) >= 128
+    )
+    low = max(start - 1, 0)
+    is_quote = buf[low:stop] == QUOTE
+    is_newline = buf[start:stop] == LF
+    ends = buf[start:stop] == sep
+    seps = int(np.count_nonzero(ends))
+    ends |= is_newline
+    if low == start:
+        ends[0] = False  # the buffer's first byte follows nothing
+        ends[1:] &= is_quote[:-1]
+    else:
+        ends &= is_quote[:-1]
+    return ByteCounts(
+        int(np.count_nonzero(is_newline)),
+        seps,
+        int(np.count_nonzero(is_quote[start - low :])),
+        int(np.count_nonzero(ends)),
+        unusual,
+    )
+
+
+def count_text(data: bytes | bytearray, sep: int = COMMA) -> ByteCounts:
+    """:func:`count_bytes` of all of a short ``data``, by ``bytes.count``."""
+    ends = data.count(bytes((QUOTE, sep))) + data.count(bytes((QUOTE, LF)))
+    unusual = not data.isascii() or data.find(b"\r") >= 0 or data.find(b"\0") >= 0
+    return ByteCounts(data.count(b"\n"), data.count(bytes((sep,))), data.count(b'"'), ends, unusual)
+
+
+def record_cut(data: bytes | bytearray, quotes_total: int | None = None) -> tuple[int, int]:
+    """Bytes up to and including the last newline outside quotes (0: none yet), and the
+    quotes among them; ``quotes_total``: the quotes of ``data``, when counted."""
+    if quotes_total is None:
+        quotes_total = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == QUOTE))
     end = len(data)
     quotes_after = 0
     while True:
         newline = data.rfind(b"\n", 0, end)
         if newline < 0:
-            return 0
+            return 0, 0
         quotes_after += data.count(b'"', newline + 1, end)
         if (quotes_total - quotes_after) % 2 == 0:
-            return newline + 1
+            return newline + 1, quotes_total - quotes_after
         end = newline
 
 
@@ -124,17 +197,29 @@ def plain_quotes(buf: np.ndarray, quotes: np.ndarray, sep: int = COMMA) -> bool:
     """Whether no quote is stray (:func:`stray_quotes` finds none), for a block of whole
     records without a carriage return that ends in a line feed.
 
-    The common case is cheap: when no two quotes are adjacent, each even-numbered quote
-    must follow a separator, a line feed or the start, and each odd-numbered one precede
-    a separator or a line feed. Adjacent quotes (``""``) take the full check.
+    There each even-numbered quote must follow a separator, a line feed, the start or
+    another quote, and each odd-numbered one precede a separator, a line feed or
+    another quote: only those bytes are looked at.
     """
     if not len(quotes):
         return True
-    if bool((np.diff(quotes) == 1).any()):
-        return not len(stray_quotes(buf, quotes, sep))
     before = buf[quotes[0::2] - 1]  # at the start, index -1 is the final line feed
+    if not bool(((before == sep) | (before == LF) | (before == QUOTE)).all()):
+        return False
     after = buf[quotes[1::2] + 1]  # the final byte is a line feed, never a quote
-    return bool(((before == sep) | (before == LF)).all() and ((after == sep) | (after == LF)).all())
+    return bool(((after == sep) | (after == LF) | (after == QUOTE)).all())
+
+
+def quotes_before_ends(buf: np.ndarray, sep: int = COMMA) -> int:
+    """How many quotes are followed by a separator or a line feed, counted over the byte
+    pairs at even and at odd offsets (each read as a little-endian ``uint16``)."""
+    with_sep, with_lf = QUOTE | sep << 8, QUOTE | LF << 8
+    found = 0
+    for first in (0, 1):
+        pairs = (len(buf) - first) // 2
+        words = buf[first : first + 2 * pairs].view("<u2")
+        found += int(np.count_nonzero(words == with_sep)) + int(np.count_nonzero(words == with_lf))
+    return found
 
 
 def _bare_carriage_returns(buf: np.ndarray, records: Records) -> np.ndarray:
