@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -353,6 +355,44 @@ def test_a_parsed_blocks_buffer_is_read_into_again_only_when_nothing_views_it(
     assert reader._buffer(8) is free and free == b"free\0\0\0\0"
     fresh = reader._buffer(3)
     assert fresh is not viewed and fresh == bytes(3) and view.tobytes() == b"viewed"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"",
+        b"id,email\n",
+        b"id,email",
+        b"\xef\xbb\xbfid,email\r\nx,y\r\n",
+        b'"i""d","a\nb"\nx,y\n',
+        b"id\remail\rx\r",
+        b"id,\xff\n",
+        b'"id,email\n',
+        b"," * 70_000 + b"\n",  # a header longer than the bytes read for it
+        b"id," + b"e" * (csvread.HEAD_BYTES - 4) + b"\r\n",  # CR last, LF just past them
+    ],
+    ids=range(10),
+)
+def test_the_header_alone_is_read_as_the_rows_read_it(tmp_path: Path, text: bytes) -> None:
+    path = write(tmp_path, "t.csv", text)
+    alone = csvread.CsvReader(path, 10)
+    with_rows = csvread.CsvReader(path, 10)
+    list(with_rows.pieces())
+    assert alone.read_header() == with_rows.header
+    assert (alone.header_problem, alone.crlf_header) == (
+        with_rows.header_problem,
+        with_rows.crlf_header,
+    )
+
+
+def test_reading_a_header_imports_no_numpy(tmp_path: Path) -> None:
+    path = write(tmp_path, "user.csv", USER_HEADER + user_row(U1, "a@b.io"))
+    code = (
+        "import sys; from pathlib import Path; from seedbed.validation.formats import open_path; "
+        f"print(open_path(Path({str(path)!r})).columns()[0], 'numpy' in sys.modules)"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert ran.stdout.split() == ["id", "False"]
 
 
 def test_an_unbalanced_quote_swallows_the_rest_and_is_reported_where_it_starts(

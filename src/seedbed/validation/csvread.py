@@ -56,6 +56,7 @@ else:
 
 BOM = b"\xef\xbb\xbf"
 BLOCK_BYTES = 4 << 20  # small blocks keep memory flat; larger ones are not faster
+HEAD_BYTES = 64 << 10  # read for the header alone (CsvReader.read_header)
 SCAN_BYTES = 256 << 10  # read and counted in pieces this size, while they are in the cache
 SPARE_BUFFERS = 2  # parsed blocks' buffers kept to read the next blocks into (memory stays flat)
 MAX_RECORD_BYTES = 256 << 20
@@ -291,7 +292,7 @@ def first_record(buf: bytes | bytearray | np.ndarray) -> tuple[int, int, bool]:
     """Where the first record of ``buf`` starts and stops (without its line ending), and
     whether it ends in CRLF: what :func:`find_records` gives for record 0, without
     scanning the whole block."""
-    data = buf.tobytes() if isinstance(buf, np.ndarray) else buf
+    data = buf if isinstance(buf, bytes | bytearray) else buf.tobytes()  # no NumPy import
     end, at, quotes = len(data), 0, 0
     while (newline := data.find(b"\n", at)) >= 0:
         quotes += data.count(b'"', at, newline)
@@ -478,10 +479,50 @@ class CsvReader:
         return at, counts
 
     def read_header(self) -> list[str] | None:
-        """The header's column names alone (None: the file has no readable header)."""
-        for _ in self.pieces(header_only=True):
-            break
+        """The header's column names alone (None: the file has no readable header).
+
+        Only the first :data:`HEAD_BYTES` are read, and nothing is counted, so that
+        a load can send its first COPY before NumPy is imported; a longer header is
+        read as :meth:`pieces` reads it.
+        """
+        try:
+            handle = self.opener(self.path)
+        except OSError as exc:
+            raise SeedError(f"{self.path}: cannot read: {reason(exc)}") from None
+        head = bytearray(HEAD_BYTES)
+        with handle:
+            try:
+                size = _fill(handle, memoryview(head))
+            except (OSError, EOFError, zlib.error) as exc:
+                raise SeedError(f"{self.path}: cannot read: {reason(exc)}") from None
+        del head[size:]
+        if head.startswith(BOM):
+            del head[: len(BOM)]
+        if size == HEAD_BYTES and first_record(head)[1] == len(head):  # a header cut short
+            for _ in self.pieces(header_only=True):
+                break
+        else:
+            self._take_header(head)
         return self.header
+
+    def _take_header(self, data: bytearray) -> int | None:
+        """Read the header from the first record of ``data``: where the rows start, or None
+        when the file has no readable header (``header_problem`` says why)."""
+        if len(data) == 0:
+            self.header_problem = "empty_file"
+            return None
+        start, stop, self.crlf_header = first_record(data)
+        try:
+            self.header = parse_header(data[start:stop], self.sep)
+        except UnicodeDecodeError:
+            self.header_problem = "encoding"
+            return None
+        except csv.Error:
+            # A whole file of bare-CR line endings reads as one record.
+            bare_cr = CR in data[start:stop] and LF not in data[start:stop]
+            self.header_problem = "line_endings" if bare_cr else "csv_format"
+            return None
+        return stop + (2 if self.crlf_header else 1)
 
     def _bodies(self, header_only: bool) -> Iterator[Block]:
         """The blocks after the header, as :meth:`_blocks` gives them; the header is read
@@ -489,23 +530,9 @@ class CsvReader:
         for block in self._blocks():
             data = block.data
             if self.header is None:
-                if len(data) == 0:
-                    self.header_problem = "empty_file"
+                rest = self._take_header(data)
+                if rest is None or header_only:
                     return
-                start, stop, self.crlf_header = first_record(data)
-                try:
-                    self.header = parse_header(data[start:stop], self.sep)
-                except UnicodeDecodeError:
-                    self.header_problem = "encoding"
-                    return
-                except csv.Error:
-                    # A whole file of bare-CR line endings reads as one record.
-                    bare_cr = CR in data[start:stop] and LF not in data[start:stop]
-                    self.header_problem = "line_endings" if bare_cr else "csv_format"
-                    return
-                if header_only:
-                    return
-                rest = stop + (2 if self.crlf_header else 1)
                 if rest >= len(data):
                     yield Block(bytearray(), block.line, ByteCounts(), block.at_eof)
                     continue
