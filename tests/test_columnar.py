@@ -202,6 +202,35 @@ def test_a_key_set_answers_as_a_set_of_the_same_hashes_while_its_bitmap_grows():
     assert keys.contains(misses).tolist() == [int(h) in seen for h in misses]
 
 
+def test_a_compacted_key_set_answers_as_before_and_takes_new_keys_again():
+    rng = np.random.default_rng(11)
+    keys, seen = KeySet(), set()
+    for size in (3000, 1000, 500, 200):
+        batch = rng.integers(0, 2**64 - 1, size, dtype=np.uint64)
+        keys.add(batch)
+        seen.update(int(h) for h in batch)
+    assert len(keys.runs) > 1
+    asked = np.concatenate(
+        [
+            rng.choice(np.array(sorted(seen), dtype=np.uint64), 2000),
+            rng.integers(0, 2**64 - 1, 2000, dtype=np.uint64),
+        ]
+    )
+    expected = [int(h) in seen for h in asked]
+    keys.compact()
+    assert len(keys.runs) == 1 and len(keys) == len(seen)
+    assert keys.contains(asked).tolist() == expected
+    assert keys.contains(asked, likely=True).tolist() == expected
+    later = rng.integers(0, 2**64 - 1, 700, dtype=np.uint64)
+    keys.add(later)
+    seen.update(int(h) for h in later)
+    assert keys.contains(np.concatenate([asked, later])).tolist() == [
+        *expected[:2000],
+        *(int(h) in seen for h in asked[2000:]),
+        *([True] * len(later)),
+    ]
+
+
 def _user_chunk_schema() -> PolarsChunkSchema:
     tables = {t.name: t for t in declared_metadata().sorted_tables}
     return polars_chunk_schema(tables["user"])

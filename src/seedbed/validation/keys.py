@@ -204,17 +204,26 @@ class KeySet:
 
     def _maybe(self, hashes: np.ndarray) -> np.ndarray:
         """False for hashes surely not seen; True for the rest (seen, or sharing both bits)."""
-        if not self._bits:
+        if not self.runs:
             return np.zeros(len(hashes), dtype=bool)
+        if not self._bits:  # compacted: no bitmap
+            return np.ones(len(hashes), dtype=bool)
         word, pair = self._slots(hashes)
         found: np.ndarray = (self._bitmap[word] & pair) == pair
         return found
 
-    def contains_sorted(self, ordered: np.ndarray) -> np.ndarray:
-        """True where a hash of the sorted array ``ordered`` was seen before."""
+    def contains_sorted(self, ordered: np.ndarray, *, likely: bool = False) -> np.ndarray:
+        """True where a hash of the sorted array ``ordered`` was seen before.
+
+        ``likely``: most of them are expected to be held (foreign keys): the
+        bitmap, which answers only misses, is not asked.
+        """
         found = np.zeros(len(ordered), dtype=bool)
-        where = np.flatnonzero(self._maybe(ordered))
-        needles = ordered[where]
+        if likely or not self._bits:
+            where, needles = np.arange(len(ordered)), ordered
+        else:
+            where = np.flatnonzero(self._maybe(ordered))
+            needles = ordered[where]
         for run in sorted(self.runs, key=len, reverse=True):
             if not len(needles):
                 break
@@ -224,13 +233,25 @@ class KeySet:
             where, needles = where[~hit], needles[~hit]
         return found
 
-    def contains(self, hashes: np.ndarray) -> np.ndarray:
-        """True where a hash was seen before (any order of ``hashes``)."""
+    def contains(self, hashes: np.ndarray, *, likely: bool = False) -> np.ndarray:
+        """True where a hash was seen before (any order of ``hashes``; ``likely`` as above)."""
         order = np.argsort(hashes)
         found = np.empty(len(hashes), dtype=bool)
         # Sorted needles make searchsorted walk memory in order: several times faster.
-        found[order] = self.contains_sorted(hashes[order])
+        found[order] = self.contains_sorted(hashes[order], likely=likely)
         return found
+
+    def compact(self) -> None:
+        """Merge the runs into one and drop the bitmap, for a set that from now on mostly
+        answers look-ups of keys it holds (a parent's keys, complete, for foreign keys):
+        each then takes one binary search. Adding again later builds the bitmap anew."""
+        if len(self.runs) > 1:
+            merged = np.concatenate(self.runs)
+            self.runs = []  # the runs go before the sort: one copy at a time
+            merged.sort(kind="stable")  # sorted runs: a merge
+            self.runs = [merged]
+        self._bits = 0
+        self._bitmap = np.zeros(0, dtype=np.uint64)
 
     def add_sorted(self, new: np.ndarray) -> None:
         """Remember ``new``: sorted, distinct and not seen before."""

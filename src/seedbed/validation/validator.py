@@ -59,23 +59,27 @@ class RowResult:
 @dataclass
 class _References:
     """A foreign key's values in one chunk: the rows that hold one (``rows``), their hashes,
-    and the order that sorts those (the look-up in the parent's keys wants them sorted)."""
+    and those sorted (the look-up in the parent's keys wants them sorted)."""
 
     rows: np.ndarray
     hashes: np.ndarray
-    order: np.ndarray
+    ordered: np.ndarray
     found: np.ndarray | None = None  # looked up already: the parent's keys were complete
 
     @classmethod
     def of(cls, full: FullFrame, fk: ForeignKeySpec, rows: np.ndarray) -> _References:
         hashes = full.hashes(fk.columns, rows) if rows.any() else np.zeros(0, np.uint64)
-        return cls(rows, hashes, np.argsort(hashes))
+        return cls(rows, hashes, np.sort(hashes))
 
     def found_in(self, parent: KeySet) -> np.ndarray:
         """True for each of ``hashes`` that ``parent`` holds."""
         if self.found is None:
-            self.found = np.empty(len(self.hashes), dtype=bool)
-            self.found[self.order] = parent.contains_sorted(self.hashes[self.order])
+            hit = parent.contains_sorted(self.ordered, likely=True)
+            if hit.all():  # the usual case: no permutation needed
+                self.found = hit
+            else:  # equal hashes have one verdict: any sorting permutation will do
+                self.found = np.empty(len(self.hashes), dtype=bool)
+                self.found[np.argsort(self.hashes)] = hit
         return self.found
 
 
@@ -173,7 +177,7 @@ class SeedValidator:
         spec = table_spec(source.table)
         if self._current != spec.name:
             if self._current is not None:
-                self._complete.add(self._current)
+                self._completed(self._current)
             self._current = spec.name
         if rows is None:
             return ValidationReport()
@@ -193,16 +197,16 @@ class SeedValidator:
         complete, and chunks of its children checked from now on look them up in
         :meth:`check_rows`. (The next table's first chunk says so too, later.)"""
         if table == self._current:
-            self._complete.add(table)
+            self._completed(table)
 
     def finish(self) -> ValidationReport:
         """Foreign keys whose parent file came after the child's; then release the database."""
         if self._current is not None:
-            self._complete.add(self._current)
+            self._completed(self._current)
         reports = []
         for item in self._deferred:
             parent = self._parents[(item.fk.parent.name, item.fk.parent_columns)]
-            missing = ~parent.contains(item.hashes)
+            missing = ~parent.contains(item.hashes, likely=True)
             reports.append(
                 self._fk_report(item.spec, item.fk, item.label, item.lines[missing], None)
             )
@@ -213,6 +217,16 @@ class SeedValidator:
         return ValidationReport.concat(reports)
 
     # -- helpers ---------------------------------------------------------------
+
+    def _completed(self, table: str) -> None:
+        """``table``'s keys are complete: its key sets that foreign keys look up are merged
+        into one run first (look-ups from other threads start once it is in ``_complete``)."""
+        if table in self._complete:
+            return
+        for (parent, _), keys in self._parents.items():
+            if parent == table:
+                keys.compact()
+        self._complete.add(table)
 
     def _key_values(
         self, spec: TableSpec, full: pd.DataFrame, columns: Sequence[str], rows: np.ndarray
