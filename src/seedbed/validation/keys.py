@@ -218,19 +218,27 @@ class KeySet:
         ``likely``: most of them are expected to be held (foreign keys): the
         bitmap, which answers only misses, is not asked.
         """
-        found = np.zeros(len(ordered), dtype=bool)
-        if likely or not self._bits:
-            where, needles = np.arange(len(ordered)), ordered
-        else:
+        if not self.runs:
+            return np.zeros(len(ordered), dtype=bool)
+        where: np.ndarray | None = None  # the positions of ``needles``; None: all
+        needles = ordered
+        if not likely and self._bits:
             where = np.flatnonzero(self._maybe(ordered))
             needles = ordered[where]
+        found = np.zeros(len(ordered), dtype=bool)
         for run in sorted(self.runs, key=len, reverse=True):
             if not len(needles):
                 break
-            at = np.minimum(np.searchsorted(run, needles), len(run) - 1)
+            at = np.searchsorted(run, needles)
+            np.minimum(at, len(run) - 1, out=at)
             hit = run[at] == needles
-            found[where[hit]] = True
-            where, needles = where[~hit], needles[~hit]
+            if where is None:  # the first run, every needle: no gather, no scatter
+                found = hit
+                where = np.flatnonzero(~hit)
+                needles = ordered[where]
+            else:
+                found[where[hit]] = True
+                where, needles = where[~hit], needles[~hit]
         return found
 
     def contains(self, hashes: np.ndarray, *, likely: bool = False) -> np.ndarray:
