@@ -231,6 +231,20 @@ def test_a_compacted_key_set_answers_as_before_and_takes_new_keys_again():
     ]
 
 
+def test_a_key_set_sized_in_advance_answers_as_one_that_grew_and_is_no_larger():
+    rng = np.random.default_rng(13)
+    batches = [rng.integers(0, 2**64 - 1, 4000, dtype=np.uint64) for _ in range(10)]
+    grown, sized = KeySet(), KeySet()
+    sized.expect(40000)
+    for batch in batches:
+        assert sized.contains(batch).tolist() == grown.contains(batch).tolist()
+        grown.add(batch)
+        sized.add(batch)
+    asked = np.concatenate([batches[3], rng.integers(0, 2**64 - 1, 4000, dtype=np.uint64)])
+    assert sized.contains(asked).tolist() == grown.contains(asked).tolist()
+    assert sized._bitmap.nbytes == grown._bitmap.nbytes
+
+
 def _user_chunk_schema() -> PolarsChunkSchema:
     tables = {t.name: t for t in declared_metadata().sorted_tables}
     return polars_chunk_schema(tables["user"])

@@ -261,17 +261,29 @@ class KeySet:
         self._bits = 0
         self._bitmap = np.zeros(0, dtype=np.uint64)
 
+    def _grow(self, count: int) -> None:
+        """A bitmap for ``count`` keys: if too small, one twice (or more) the size, marked anew."""
+        bits = max(16, int(BITMAP_BITS_PER_KEY * count - 1).bit_length())
+        if bits > self._bits:
+            self._bitmap = np.zeros(0, dtype=np.uint64)  # the old one goes first
+            self._bitmap = np.zeros(1 << (bits - 6), dtype=np.uint64)
+            self._bits = bits
+            for run in self.runs:
+                self._mark(run)
+
+    def expect(self, more: int) -> None:
+        """Size the bitmap now for about ``more`` keys to come, so that it is not marked anew
+        as they arrive. A hint: a bitmap too small still grows, and the answers are the
+        same either way."""
+        if more > 0:
+            self._grow(self._count + more)
+
     def add_sorted(self, new: np.ndarray) -> None:
         """Remember ``new``: sorted, distinct and not seen before."""
         if not len(new):
             return
         self._count += len(new)
-        bits = max(16, int(BITMAP_BITS_PER_KEY * self._count - 1).bit_length())
-        if bits > self._bits:  # too full: a bitmap twice (or more) the size, marked anew
-            self._bits = bits
-            self._bitmap = np.zeros(1 << (bits - 6), dtype=np.uint64)
-            for run in self.runs:
-                self._mark(run)
+        self._grow(self._count)
         self._mark(new)
         self.runs.append(np.array(new, dtype=np.uint64))
         while (

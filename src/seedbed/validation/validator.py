@@ -126,6 +126,7 @@ class SeedValidator:
         self._parents: dict[tuple[str, tuple[str, ...]], KeySet] = {}
         self._complete: set[str] = set()
         self._current: str | None = None
+        self._file: tuple[str, str] | None = None  # the table and file check_across saw last
         self._deferred: list[_Deferred] = []
         self._connection: Connection | None = None
         self._local = threading.local()  # RowChecks per thread and table
@@ -181,6 +182,11 @@ class SeedValidator:
             self._current = spec.name
         if rows is None:
             return ValidationReport()
+        if (spec.name, source.label) != self._file:  # a file's first rows: key sets sized once
+            self._file = (spec.name, source.label)
+            expected = _expected_rows(source)
+            for key in spec.unique_keys:
+                self._unique_set(spec.name, key).expect(expected)
         full = rows.full
         reports = [
             rows.report,
@@ -487,6 +493,15 @@ def _checked_columns(spec: TableSpec) -> tuple[str, ...]:
     for fk in spec.foreign_keys:
         names.update(dict.fromkeys(fk.columns))
     return tuple(name for name in names if name in spec.columns)
+
+
+def _expected_rows(source: SeedSource) -> int:
+    """About how many rows ``source`` holds, from its size (0 when that is not cheap to tell)."""
+    try:
+        size, per_row = source.format.size_in_bytes(), source.format.bytes_per_position()
+    except OSError:
+        return 0
+    return int(size / per_row) if size and per_row else 0
 
 
 def _key_type(column: sa.Column[Any], sql_type: str) -> str:
