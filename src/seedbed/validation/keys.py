@@ -279,13 +279,13 @@ class KeySet:
             self._grow(self._count + more)
 
     def add_sorted(self, new: np.ndarray) -> None:
-        """Remember ``new``: sorted, distinct and not seen before."""
+        """Remember ``new``: sorted, distinct and not seen before (kept, not copied)."""
         if not len(new):
             return
         self._count += len(new)
         self._grow(self._count)
         self._mark(new)
-        self.runs.append(np.array(new, dtype=np.uint64))
+        self.runs.append(np.asarray(new, dtype=np.uint64))  # kept as given: not to be changed
         while (
             len(self.runs) > 1
             and 2 * len(self.runs[-1]) >= len(self.runs[-2])

@@ -276,7 +276,8 @@ class SeedValidator:
                     reports.append(
                         self._duplicates(spec, chunk, full.frame, key, keys.rows, earlier)
                     )
-            seen.add_sorted(ordered[keys.starts & ~known_sorted])
+            fresh = keys.starts & ~known_sorted
+            seen.add_sorted(ordered if fresh.all() else ordered[fresh])
             if self.engine is not None and (
                 self.unique_against_db is None or spec.name in self.unique_against_db
             ):
