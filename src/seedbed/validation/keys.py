@@ -149,8 +149,9 @@ def _sorted(rows: np.ndarray, hashes: np.ndarray) -> ChunkKeys:
     return ChunkKeys(rows, hashes, ordered, starts, earlier, order)
 
 
-#: Runs are not merged past this many keys (16 MB): a merge's copy stays small.
-MAX_MERGED = 1 << 21
+#: Runs are not merged past this many keys (4 MB): a merge's copy stays small, and a key
+#: is copied fewer times; the bitmap keeps the searches of the more runs rare.
+MAX_MERGED = 1 << 19
 #: The key set's bitmap holds at least this many bits a key, rounded up to a power
 #: of two (0.75 to 1.5 bytes a key); at most about one new key in eleven finds both its
 #: bits set (one in twenty-five at 9 bits a key).
@@ -177,6 +178,11 @@ class KeySet:
     the rest take one vectorised binary search per run, largest first, until
     found. Memory stays at about 9 bytes a key, plus
     one merge's copy of at most ``MAX_MERGED``.
+
+    :meth:`expect` sizes the bitmap for the keys to come at once (a file's
+    rows, told by its size), so it is not marked anew each time it doubles.
+    Once complete, a parent's keys are :meth:`compact`: one run, no bitmap;
+    foreign keys, which are nearly all found, then take one binary search each.
     """
 
     def __init__(self) -> None:
