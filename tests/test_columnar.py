@@ -245,6 +245,24 @@ def test_a_key_set_sized_in_advance_answers_as_one_that_grew_and_is_no_larger():
     assert sized._bitmap.nbytes == grown._bitmap.nbytes
 
 
+def test_adding_the_unseen_keys_answers_what_was_seen_and_remembers_the_rest():
+    rng = np.random.default_rng(17)
+    keys, seen = KeySet(), set()
+    for size in (500, 3000, 20000, 40000):
+        batch = rng.integers(0, 2**64 - 1, size, dtype=np.uint64)
+        batch[: size // 4] = rng.choice(np.array(sorted(seen) or [0], dtype=np.uint64), size // 4)
+        batch[size // 4 : size // 3] = batch[size // 3 : size // 3 + (size // 3 - size // 4)]
+        ordered = np.sort(batch)
+        starts = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+        assert keys.add_unseen(ordered, starts).tolist() == [int(h) in seen for h in ordered]
+        seen.update(int(h) for h in batch)
+        assert len(keys) == len(seen)
+    keys.compact()
+    later = np.sort(rng.integers(0, 2**64 - 1, 900, dtype=np.uint64))
+    assert not keys.add_unseen(later, np.ones(900, dtype=bool)).any()
+    assert keys.contains(later).all() and len(keys) == len(seen) + 900
+
+
 def _user_chunk_schema() -> PolarsChunkSchema:
     tables = {t.name: t for t in declared_metadata().sorted_tables}
     return polars_chunk_schema(tables["user"])

@@ -214,7 +214,9 @@ class KeySet:
             return np.zeros(len(hashes), dtype=bool)
         if not self._bits:  # compacted: no bitmap
             return np.ones(len(hashes), dtype=bool)
-        word, pair = self._slots(hashes)
+        return self._marked(*self._slots(hashes))
+
+    def _marked(self, word: np.ndarray, pair: np.ndarray) -> np.ndarray:
         found: np.ndarray = (self._bitmap[word] & pair) == pair
         return found
 
@@ -226,11 +228,13 @@ class KeySet:
         """
         if not self.runs:
             return np.zeros(len(ordered), dtype=bool)
-        where: np.ndarray | None = None  # the positions of ``needles``; None: all
-        needles = ordered
-        if not likely and self._bits:
-            where = np.flatnonzero(self._maybe(ordered))
-            needles = ordered[where]
+        if likely or not self._bits:
+            return self._search(ordered, None)
+        return self._search(ordered, np.flatnonzero(self._maybe(ordered)))
+
+    def _search(self, ordered: np.ndarray, where: np.ndarray | None) -> np.ndarray:
+        """True where a hash of ``ordered`` at the positions ``where`` (None: all) is in a run."""
+        needles = ordered if where is None else ordered[where]
         found = np.zeros(len(ordered), dtype=bool)
         for run in sorted(self.runs, key=len, reverse=True):
             if not len(needles):
@@ -246,6 +250,33 @@ class KeySet:
                 found[where[hit]] = True
                 where, needles = where[~hit], needles[~hit]
         return found
+
+    def add_unseen(self, ordered: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """:meth:`contains_sorted` of the sorted ``ordered`` (``starts``: True for the first
+        of each distinct hash), then :meth:`add_sorted` of the distinct ones not seen
+        (kept, not copied, when that is all of them). The bitmap's slots are worked out
+        once for both."""
+        slots = self._slots(ordered) if self.runs and self._bits else None
+        if not self.runs:
+            seen = np.zeros(len(ordered), dtype=bool)
+        else:
+            seen = self._search(
+                ordered, None if slots is None else np.flatnonzero(self._marked(*slots))
+            )
+        fresh = starts & ~seen
+        everything = bool(fresh.all())
+        new = ordered if everything else ordered[fresh]
+        if len(new):
+            bits = self._bits
+            self._count += len(new)
+            self._grow(self._count)
+            if slots is not None and self._bits == bits:
+                word, pair = slots if everything else (slots[0][fresh], slots[1][fresh])
+                np.bitwise_or.at(self._bitmap, word, pair)
+            else:
+                self._mark(new)
+            self._append(np.asarray(new, dtype=np.uint64))
+        return seen
 
     def contains(self, hashes: np.ndarray, *, likely: bool = False) -> np.ndarray:
         """True where a hash was seen before (any order of ``hashes``; ``likely`` as above)."""
@@ -291,7 +322,11 @@ class KeySet:
         self._count += len(new)
         self._grow(self._count)
         self._mark(new)
-        self.runs.append(np.asarray(new, dtype=np.uint64))  # kept as given: not to be changed
+        self._append(np.asarray(new, dtype=np.uint64))
+
+    def _append(self, new: np.ndarray) -> None:
+        """A new run (kept as given: not to be changed), merged as the policy above says."""
+        self.runs.append(new)
         while (
             len(self.runs) > 1
             and 2 * len(self.runs[-1]) >= len(self.runs[-2])

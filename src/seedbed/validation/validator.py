@@ -262,7 +262,7 @@ class SeedValidator:
                 continue
             seen = self._unique_set(spec.name, key)
             ordered = keys.ordered
-            known_sorted = seen.contains_sorted(ordered)
+            known_sorted = seen.add_unseen(ordered, keys.starts)  # remembered from now on
             twice = duplicates.get(key.name)
             if known_sorted.any() or (twice is not None and twice.any()):
                 # -1: not a duplicate; -2: first seen in an earlier chunk; else that row's line.
@@ -276,8 +276,6 @@ class SeedValidator:
                     reports.append(
                         self._duplicates(spec, chunk, full.frame, key, keys.rows, earlier)
                     )
-            fresh = keys.starts & ~known_sorted
-            seen.add_sorted(ordered if fresh.all() else ordered[fresh])
             if self.engine is not None and (
                 self.unique_against_db is None or spec.name in self.unique_against_db
             ):
