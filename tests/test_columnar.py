@@ -263,6 +263,21 @@ def test_adding_the_unseen_keys_answers_what_was_seen_and_remembers_the_rest():
     assert keys.contains(later).all() and len(keys) == len(seen) + 900
 
 
+def test_a_files_key_sets_are_sized_from_its_size_and_never_past_one_row_in_16_bytes(tmp_path):
+    from seedbed.validation.validator import _expected_rows
+
+    ids = [f"{i:08x}-0000-4000-8000-000000000000" for i in range(400)]
+    (tmp_path / "user.csv").write_text(
+        "id,email\n" + "".join(f"{u},u{i}@example.com\n" for i, u in enumerate(ids))
+    )
+    (source,) = resolve_sources(tmp_path / "user.csv", "seedbed").values()
+    assert 360 <= _expected_rows(source) <= 440
+    # a sample of short lines only: one row in 2 bytes, were it not for the bound
+    (tmp_path / "user.csv").write_text("id\n" + "1\n" * 530_000 + ("x" * 1000 + "\n") * 10)
+    (source,) = resolve_sources(tmp_path / "user.csv", "seedbed").values()
+    assert _expected_rows(source) <= (tmp_path / "user.csv").stat().st_size // 16
+
+
 def _user_chunk_schema() -> PolarsChunkSchema:
     tables = {t.name: t for t in declared_metadata().sorted_tables}
     return polars_chunk_schema(tables["user"])

@@ -495,12 +495,16 @@ def _checked_columns(spec: TableSpec) -> tuple[str, ...]:
 
 
 def _expected_rows(source: SeedSource) -> int:
-    """About how many rows ``source`` holds, from its size (0 when that is not cheap to tell)."""
+    """About how many rows ``source`` holds, from its size (0 when that is not cheap to tell).
+
+    At most one row per 16 bytes, so that a first sample of short lines cannot size
+    a bitmap far beyond the file (too small a guess is harmless: the bitmap grows).
+    """
     try:
         size, per_row = source.format.size_in_bytes(), source.format.bytes_per_position()
     except OSError:
         return 0
-    return int(size / per_row) if size and per_row else 0
+    return min(int(size / per_row), size // 16) if size and per_row else 0
 
 
 def _key_type(column: sa.Column[Any], sql_type: str) -> str:
