@@ -202,6 +202,82 @@ def test_a_key_set_answers_as_a_set_of_the_same_hashes_while_its_bitmap_grows():
     assert keys.contains(misses).tolist() == [int(h) in seen for h in misses]
 
 
+def test_a_compacted_key_set_answers_as_before_and_takes_new_keys_again():
+    rng = np.random.default_rng(11)
+    keys, seen = KeySet(), set()
+    for size in (3000, 1000, 500, 200):
+        batch = rng.integers(0, 2**64 - 1, size, dtype=np.uint64)
+        keys.add(batch)
+        seen.update(int(h) for h in batch)
+    assert len(keys.runs) > 1
+    asked = np.concatenate(
+        [
+            rng.choice(np.array(sorted(seen), dtype=np.uint64), 2000),
+            rng.integers(0, 2**64 - 1, 2000, dtype=np.uint64),
+        ]
+    )
+    expected = [int(h) in seen for h in asked]
+    keys.compact()
+    assert len(keys.runs) == 1 and len(keys) == len(seen)
+    assert keys.contains(asked).tolist() == expected
+    assert keys.contains(asked, likely=True).tolist() == expected
+    later = rng.integers(0, 2**64 - 1, 700, dtype=np.uint64)
+    keys.add(later)
+    seen.update(int(h) for h in later)
+    assert keys.contains(np.concatenate([asked, later])).tolist() == [
+        *expected[:2000],
+        *(int(h) in seen for h in asked[2000:]),
+        *([True] * len(later)),
+    ]
+
+
+def test_a_key_set_sized_in_advance_answers_as_one_that_grew_and_is_no_larger():
+    rng = np.random.default_rng(13)
+    batches = [rng.integers(0, 2**64 - 1, 4000, dtype=np.uint64) for _ in range(10)]
+    grown, sized = KeySet(), KeySet()
+    sized.expect(40000)
+    for batch in batches:
+        assert sized.contains(batch).tolist() == grown.contains(batch).tolist()
+        grown.add(batch)
+        sized.add(batch)
+    asked = np.concatenate([batches[3], rng.integers(0, 2**64 - 1, 4000, dtype=np.uint64)])
+    assert sized.contains(asked).tolist() == grown.contains(asked).tolist()
+    assert sized._bitmap.nbytes == grown._bitmap.nbytes
+
+
+def test_adding_the_unseen_keys_answers_what_was_seen_and_remembers_the_rest():
+    rng = np.random.default_rng(17)
+    keys, seen = KeySet(), set()
+    for size in (500, 3000, 20000, 40000):
+        batch = rng.integers(0, 2**64 - 1, size, dtype=np.uint64)
+        batch[: size // 4] = rng.choice(np.array(sorted(seen) or [0], dtype=np.uint64), size // 4)
+        batch[size // 4 : size // 3] = batch[size // 3 : size // 3 + (size // 3 - size // 4)]
+        ordered = np.sort(batch)
+        starts = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+        assert keys.add_unseen(ordered, starts).tolist() == [int(h) in seen for h in ordered]
+        seen.update(int(h) for h in batch)
+        assert len(keys) == len(seen)
+    keys.compact()
+    later = np.sort(rng.integers(0, 2**64 - 1, 900, dtype=np.uint64))
+    assert not keys.add_unseen(later, np.ones(900, dtype=bool)).any()
+    assert keys.contains(later).all() and len(keys) == len(seen) + 900
+
+
+def test_a_files_key_sets_are_sized_from_its_size_and_never_past_one_row_in_16_bytes(tmp_path):
+    from seedbed.validation.validator import _expected_rows
+
+    ids = [f"{i:08x}-0000-4000-8000-000000000000" for i in range(400)]
+    (tmp_path / "user.csv").write_text(
+        "id,email\n" + "".join(f"{u},u{i}@example.com\n" for i, u in enumerate(ids))
+    )
+    (source,) = resolve_sources(tmp_path / "user.csv", "seedbed").values()
+    assert 360 <= _expected_rows(source) <= 440
+    # a sample of short lines only: one row in 2 bytes, were it not for the bound
+    (tmp_path / "user.csv").write_text("id\n" + "1\n" * 530_000 + ("x" * 1000 + "\n") * 10)
+    (source,) = resolve_sources(tmp_path / "user.csv", "seedbed").values()
+    assert _expected_rows(source) <= (tmp_path / "user.csv").stat().st_size // 16
+
+
 def _user_chunk_schema() -> PolarsChunkSchema:
     tables = {t.name: t for t in declared_metadata().sorted_tables}
     return polars_chunk_schema(tables["user"])

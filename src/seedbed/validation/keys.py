@@ -149,8 +149,9 @@ def _sorted(rows: np.ndarray, hashes: np.ndarray) -> ChunkKeys:
     return ChunkKeys(rows, hashes, ordered, starts, earlier, order)
 
 
-#: Runs are not merged past this many keys (16 MB): a merge's copy stays small.
-MAX_MERGED = 1 << 21
+#: Runs are not merged past this many keys (4 MB): a merge's copy stays small, and a key
+#: is copied fewer times; the bitmap keeps the searches of the more runs rare.
+MAX_MERGED = 1 << 19
 #: The key set's bitmap holds at least this many bits a key, rounded up to a power
 #: of two (0.75 to 1.5 bytes a key); at most about one new key in eleven finds both its
 #: bits set (one in twenty-five at 9 bits a key).
@@ -177,6 +178,11 @@ class KeySet:
     the rest take one vectorised binary search per run, largest first, until
     found. Memory stays at about 9 bytes a key, plus
     one merge's copy of at most ``MAX_MERGED``.
+
+    :meth:`expect` sizes the bitmap for the keys to come at once (a file's
+    rows, told by its size), so it is not marked anew each time it doubles.
+    Once complete, a parent's keys are :meth:`compact`: one run, no bitmap;
+    foreign keys, which are nearly all found, then take one binary search each.
     """
 
     def __init__(self) -> None:
@@ -204,47 +210,123 @@ class KeySet:
 
     def _maybe(self, hashes: np.ndarray) -> np.ndarray:
         """False for hashes surely not seen; True for the rest (seen, or sharing both bits)."""
-        if not self._bits:
+        if not self.runs:
             return np.zeros(len(hashes), dtype=bool)
-        word, pair = self._slots(hashes)
+        if not self._bits:  # compacted: no bitmap
+            return np.ones(len(hashes), dtype=bool)
+        return self._marked(*self._slots(hashes))
+
+    def _marked(self, word: np.ndarray, pair: np.ndarray) -> np.ndarray:
         found: np.ndarray = (self._bitmap[word] & pair) == pair
         return found
 
-    def contains_sorted(self, ordered: np.ndarray) -> np.ndarray:
-        """True where a hash of the sorted array ``ordered`` was seen before."""
+    def contains_sorted(self, ordered: np.ndarray, *, likely: bool = False) -> np.ndarray:
+        """True where a hash of the sorted array ``ordered`` was seen before.
+
+        ``likely``: most of them are expected to be held (foreign keys): the
+        bitmap, which answers only misses, is not asked.
+        """
+        if not self.runs:
+            return np.zeros(len(ordered), dtype=bool)
+        if likely or not self._bits:
+            return self._search(ordered, None)
+        return self._search(ordered, np.flatnonzero(self._maybe(ordered)))
+
+    def _search(self, ordered: np.ndarray, where: np.ndarray | None) -> np.ndarray:
+        """True where a hash of ``ordered`` at the positions ``where`` (None: all) is in a run."""
+        needles = ordered if where is None else ordered[where]
         found = np.zeros(len(ordered), dtype=bool)
-        where = np.flatnonzero(self._maybe(ordered))
-        needles = ordered[where]
         for run in sorted(self.runs, key=len, reverse=True):
             if not len(needles):
                 break
-            at = np.minimum(np.searchsorted(run, needles), len(run) - 1)
+            at = np.searchsorted(run, needles)
+            np.minimum(at, len(run) - 1, out=at)
             hit = run[at] == needles
-            found[where[hit]] = True
-            where, needles = where[~hit], needles[~hit]
+            if where is None:  # the first run, every needle: no gather, no scatter
+                found = hit
+                where = np.flatnonzero(~hit)
+                needles = ordered[where]
+            else:
+                found[where[hit]] = True
+                where, needles = where[~hit], needles[~hit]
         return found
 
-    def contains(self, hashes: np.ndarray) -> np.ndarray:
-        """True where a hash was seen before (any order of ``hashes``)."""
+    def add_unseen(self, ordered: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """:meth:`contains_sorted` of the sorted ``ordered`` (``starts``: True for the first
+        of each distinct hash), then :meth:`add_sorted` of the distinct ones not seen
+        (kept, not copied, when that is all of them). The bitmap's slots are worked out
+        once for both."""
+        slots = self._slots(ordered) if self.runs and self._bits else None
+        if not self.runs:
+            seen = np.zeros(len(ordered), dtype=bool)
+        else:
+            seen = self._search(
+                ordered, None if slots is None else np.flatnonzero(self._marked(*slots))
+            )
+        fresh = starts & ~seen
+        everything = bool(fresh.all())
+        new = ordered if everything else ordered[fresh]
+        if len(new):
+            bits = self._bits
+            self._count += len(new)
+            self._grow(self._count)
+            if slots is not None and self._bits == bits:
+                word, pair = slots if everything else (slots[0][fresh], slots[1][fresh])
+                np.bitwise_or.at(self._bitmap, word, pair)
+            else:
+                self._mark(new)
+            self._append(np.asarray(new, dtype=np.uint64))
+        return seen
+
+    def contains(self, hashes: np.ndarray, *, likely: bool = False) -> np.ndarray:
+        """True where a hash was seen before (any order of ``hashes``; ``likely`` as above)."""
         order = np.argsort(hashes)
         found = np.empty(len(hashes), dtype=bool)
         # Sorted needles make searchsorted walk memory in order: several times faster.
-        found[order] = self.contains_sorted(hashes[order])
+        found[order] = self.contains_sorted(hashes[order], likely=likely)
         return found
 
+    def compact(self) -> None:
+        """Merge the runs into one and drop the bitmap, for a set that from now on mostly
+        answers look-ups of keys it holds (a parent's keys, complete, for foreign keys):
+        each then takes one binary search. Adding again later builds the bitmap anew."""
+        if len(self.runs) > 1:
+            merged = np.concatenate(self.runs)
+            self.runs = []  # the runs go before the sort: one copy at a time
+            merged.sort(kind="stable")  # sorted runs: a merge
+            self.runs = [merged]
+        self._bits = 0
+        self._bitmap = np.zeros(0, dtype=np.uint64)
+
+    def _grow(self, count: int) -> None:
+        """A bitmap for ``count`` keys: if too small, one twice (or more) the size, marked anew."""
+        bits = max(16, int(BITMAP_BITS_PER_KEY * count - 1).bit_length())
+        if bits > self._bits:
+            self._bitmap = np.zeros(0, dtype=np.uint64)  # the old one goes first
+            self._bitmap = np.zeros(1 << (bits - 6), dtype=np.uint64)
+            self._bits = bits
+            for run in self.runs:
+                self._mark(run)
+
+    def expect(self, more: int) -> None:
+        """Size the bitmap now for about ``more`` keys to come, so that it is not marked anew
+        as they arrive. A hint: a bitmap too small still grows, and the answers are the
+        same either way."""
+        if more > 0:
+            self._grow(self._count + more)
+
     def add_sorted(self, new: np.ndarray) -> None:
-        """Remember ``new``: sorted, distinct and not seen before."""
+        """Remember ``new``: sorted, distinct and not seen before (kept, not copied)."""
         if not len(new):
             return
         self._count += len(new)
-        bits = max(16, int(BITMAP_BITS_PER_KEY * self._count - 1).bit_length())
-        if bits > self._bits:  # too full: a bitmap twice (or more) the size, marked anew
-            self._bits = bits
-            self._bitmap = np.zeros(1 << (bits - 6), dtype=np.uint64)
-            for run in self.runs:
-                self._mark(run)
+        self._grow(self._count)
         self._mark(new)
-        self.runs.append(np.array(new, dtype=np.uint64))
+        self._append(np.asarray(new, dtype=np.uint64))
+
+    def _append(self, new: np.ndarray) -> None:
+        """A new run (kept as given: not to be changed), merged as the policy above says."""
+        self.runs.append(new)
         while (
             len(self.runs) > 1
             and 2 * len(self.runs[-1]) >= len(self.runs[-2])

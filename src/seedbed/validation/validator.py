@@ -59,23 +59,27 @@ class RowResult:
 @dataclass
 class _References:
     """A foreign key's values in one chunk: the rows that hold one (``rows``), their hashes,
-    and the order that sorts those (the look-up in the parent's keys wants them sorted)."""
+    and those sorted (the look-up in the parent's keys wants them sorted)."""
 
     rows: np.ndarray
     hashes: np.ndarray
-    order: np.ndarray
+    ordered: np.ndarray
     found: np.ndarray | None = None  # looked up already: the parent's keys were complete
 
     @classmethod
     def of(cls, full: FullFrame, fk: ForeignKeySpec, rows: np.ndarray) -> _References:
         hashes = full.hashes(fk.columns, rows) if rows.any() else np.zeros(0, np.uint64)
-        return cls(rows, hashes, np.argsort(hashes))
+        return cls(rows, hashes, np.sort(hashes))
 
     def found_in(self, parent: KeySet) -> np.ndarray:
         """True for each of ``hashes`` that ``parent`` holds."""
         if self.found is None:
-            self.found = np.empty(len(self.hashes), dtype=bool)
-            self.found[self.order] = parent.contains_sorted(self.hashes[self.order])
+            hit = parent.contains_sorted(self.ordered, likely=True)
+            if hit.all():  # the usual case: no permutation needed
+                self.found = hit
+            else:  # equal hashes have one verdict: any sorting permutation will do
+                self.found = np.empty(len(self.hashes), dtype=bool)
+                self.found[np.argsort(self.hashes)] = hit
         return self.found
 
 
@@ -122,6 +126,7 @@ class SeedValidator:
         self._parents: dict[tuple[str, tuple[str, ...]], KeySet] = {}
         self._complete: set[str] = set()
         self._current: str | None = None
+        self._file: tuple[str, str] | None = None  # the table and file check_across saw last
         self._deferred: list[_Deferred] = []
         self._connection: Connection | None = None
         self._local = threading.local()  # RowChecks per thread and table
@@ -173,10 +178,15 @@ class SeedValidator:
         spec = table_spec(source.table)
         if self._current != spec.name:
             if self._current is not None:
-                self._complete.add(self._current)
+                self._completed(self._current)
             self._current = spec.name
         if rows is None:
             return ValidationReport()
+        if (spec.name, source.label) != self._file:  # a file's first rows: key sets sized once
+            self._file = (spec.name, source.label)
+            expected = _expected_rows(source)
+            for key in spec.unique_keys:
+                self._unique_set(spec.name, key).expect(expected)
         full = rows.full
         reports = [
             rows.report,
@@ -193,16 +203,16 @@ class SeedValidator:
         complete, and chunks of its children checked from now on look them up in
         :meth:`check_rows`. (The next table's first chunk says so too, later.)"""
         if table == self._current:
-            self._complete.add(table)
+            self._completed(table)
 
     def finish(self) -> ValidationReport:
         """Foreign keys whose parent file came after the child's; then release the database."""
         if self._current is not None:
-            self._complete.add(self._current)
+            self._completed(self._current)
         reports = []
         for item in self._deferred:
             parent = self._parents[(item.fk.parent.name, item.fk.parent_columns)]
-            missing = ~parent.contains(item.hashes)
+            missing = ~parent.contains(item.hashes, likely=True)
             reports.append(
                 self._fk_report(item.spec, item.fk, item.label, item.lines[missing], None)
             )
@@ -213,6 +223,16 @@ class SeedValidator:
         return ValidationReport.concat(reports)
 
     # -- helpers ---------------------------------------------------------------
+
+    def _completed(self, table: str) -> None:
+        """``table``'s keys are complete: its key sets that foreign keys look up are merged
+        into one run first (look-ups from other threads start once it is in ``_complete``)."""
+        if table in self._complete:
+            return
+        for (parent, _), keys in self._parents.items():
+            if parent == table:
+                keys.compact()
+        self._complete.add(table)
 
     def _key_values(
         self, spec: TableSpec, full: pd.DataFrame, columns: Sequence[str], rows: np.ndarray
@@ -242,7 +262,7 @@ class SeedValidator:
                 continue
             seen = self._unique_set(spec.name, key)
             ordered = keys.ordered
-            known_sorted = seen.contains_sorted(ordered)
+            known_sorted = seen.add_unseen(ordered, keys.starts)  # remembered from now on
             twice = duplicates.get(key.name)
             if known_sorted.any() or (twice is not None and twice.any()):
                 # -1: not a duplicate; -2: first seen in an earlier chunk; else that row's line.
@@ -256,7 +276,6 @@ class SeedValidator:
                     reports.append(
                         self._duplicates(spec, chunk, full.frame, key, keys.rows, earlier)
                     )
-            seen.add_sorted(ordered[keys.starts & ~known_sorted])
             if self.engine is not None and (
                 self.unique_against_db is None or spec.name in self.unique_against_db
             ):
@@ -473,6 +492,19 @@ def _checked_columns(spec: TableSpec) -> tuple[str, ...]:
     for fk in spec.foreign_keys:
         names.update(dict.fromkeys(fk.columns))
     return tuple(name for name in names if name in spec.columns)
+
+
+def _expected_rows(source: SeedSource) -> int:
+    """About how many rows ``source`` holds, from its size (0 when that is not cheap to tell).
+
+    At most one row per 16 bytes, so that a first sample of short lines cannot size
+    a bitmap far beyond the file (too small a guess is harmless: the bitmap grows).
+    """
+    try:
+        size, per_row = source.format.size_in_bytes(), source.format.bytes_per_position()
+    except OSError:
+        return 0
+    return min(int(size / per_row), size // 16) if size and per_row else 0
 
 
 def _key_type(column: sa.Column[Any], sql_type: str) -> str:
