@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pandera.errors
 import polars as pl
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,7 +26,13 @@ from seedbed.errors import SeedError
 from seedbed.facts import UniqueKey, declared_metadata
 from seedbed.facts import declaration as d
 from seedbed.validation.api import check_sources
-from seedbed.validation.columnar import COLUMNAR, compiler_for, passes_expr, truth_expr
+from seedbed.validation.columnar import (
+    COLUMNAR,
+    all_pass,
+    compiler_for,
+    passes_expr,
+    truth_expr,
+)
 from seedbed.validation.keys import KeySet, chunk_keys, polars_chunk_keys
 from seedbed.validation.schemas import (
     PlainCheck,
@@ -249,6 +256,32 @@ def test_the_row_engines_happy_path_passes_a_frame_exactly_when_pandera_does(col
         valid = True
     assert chunk.clean(frame) is valid
     assert chunk.clean(frame.drop("image")) is (valid or column == "image")
+
+
+UUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+def _one_off_uuids() -> list[str]:
+    """A version 4 UUID with each position changed to each character that might pass."""
+    out = []
+    for at in range(len(UUID)):
+        for char in "0123456789abcdefgAF-4_ä\n":
+            out.append(UUID[:at] + char + UUID[at + 1 :])
+    return [*out, UUID[:-1], UUID + "0", "", UUID.upper(), f" {UUID[1:]}"]
+
+
+def test_a_uuid_column_passes_by_its_bytes_only_when_every_value_matches_the_pattern():
+    rule = d.UuidV4("id_uuid_v4", ("id",), "a UUID", pattern=d.UUID_V4)
+    expr = passes_expr(rule, {"id": pl.String()})
+    assert expr is not None
+    for value in _one_off_uuids():
+        values = pa.array([UUID, value, UUID])
+        matches = pl.DataFrame({"id": pl.from_arrow(values)}).select(expr.all()).item()
+        assert all_pass(rule, values) is matches, value
+        assert all_pass(rule, pa.array([UUID, value], pa.large_string())) is matches, value
+    assert all_pass(rule, pa.array([UUID, UUID, "x"]).slice(0, 2))
+    assert not all_pass(rule, pa.array([UUID, None]))  # NULL passes, but only the query says so
+    assert not all_pass(d.Matches("digits", ("id",), "digits", pattern="[0-9]+"), pa.array(["1"]))
 
 
 def test_the_happy_path_leaves_what_it_does_not_read_to_pandera():
