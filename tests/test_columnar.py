@@ -280,6 +280,9 @@ def test_a_uuid_column_passes_by_its_bytes_only_when_every_value_matches_the_pat
         assert all_pass(rule, values) is matches, value
         assert all_pass(rule, pa.array([UUID, value], pa.large_string())) is matches, value
     assert all_pass(rule, pa.array([UUID, UUID, "x"]).slice(0, 2))
+    many = [UUID] * 9000
+    assert all_pass(rule, pa.array(many))
+    assert not all_pass(rule, pa.array([*many, UUID.replace("a", "A")]))  # the last row counts
     assert not all_pass(rule, pa.array([UUID, None]))  # NULL passes, but only the query says so
     assert not all_pass(d.Matches("digits", ("id",), "digits", pattern="[0-9]+"), pa.array(["1"]))
 

@@ -143,7 +143,10 @@ def _json_shape(rule: JsonShape, dtypes: Dtypes) -> pl.Expr | None:
             if len(seen) > JSON_VERDICTS:
                 seen.clear()
             seen.update(zip(new, judged, strict=True))
-        found = pl.Series([known[text] for text in texts], dtype=pl.Boolean)
+        verdict = [known[text] for text in texts]
+        if all(verdict):  # the usual case: True for every value, NULL stays NULL
+            return pl.select(pl.when(values.is_not_null()).then(True)).to_series()
+        found = pl.Series(verdict, dtype=pl.Boolean)
         return values.replace_strict(distinct, found, default=None, return_dtype=pl.Boolean)
 
     return pl.col(name).map_batches(verdicts, return_dtype=pl.Boolean)
@@ -255,9 +258,9 @@ def _text_bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     return at, np.frombuffer(data, np.uint8, end - start, start)
 
 
-#: The positions of a version 4 UUID's four hyphens, of its version digit, of its variant.
-_HYPHENS = (8, 13, 18, 23)
-_HEX = tuple(i for i in range(36) if i not in _HYPHENS)
+#: The positions of a version 4 UUID's four hyphens (every other one holds a hex digit).
+_HYPHENS = [8, 13, 18, 23]
+_UUID_ROWS = 4096  # rows looked at a time: their temporaries stay small
 
 
 def _all_uuid_v4(rule: Matches, values: pa.Array) -> bool:
@@ -270,12 +273,19 @@ def _all_uuid_v4(rule: Matches, values: pa.Array) -> bool:
     if len(data) != 36 * len(values) or not (np.diff(offsets) == 36).all():
         return False
     rows = data.reshape(len(values), 36)
-    digits = rows[:, _HEX]
-    hex_ok = ((digits - np.uint8(48)) < 10) | ((digits - np.uint8(97)) < 6)
+    not_hex = np.zeros(36, dtype=bool)
+    not_hex[_HYPHENS] = True
+    for start in range(0, len(rows), _UUID_ROWS):
+        part = rows[start : start + _UUID_ROWS]
+        shifted = part - np.uint8(48)  # '0' to '9': 0 to 9
+        hex_digit = shifted < 10
+        np.subtract(part, np.uint8(97), out=shifted)  # 'a' to 'f': 0 to 5
+        hex_digit |= shifted < 6
+        if not (hex_digit != not_hex).all():
+            return False
     variant = rows[:, 19]
     return bool(
-        hex_ok.all()
-        and (rows[:, _HYPHENS] == np.uint8(45)).all()
+        (rows[:, _HYPHENS] == np.uint8(45)).all()
         and (rows[:, 14] == np.uint8(52)).all()
         and (((variant - np.uint8(56)) < 2) | ((variant - np.uint8(97)) < 2)).all()
     )

@@ -122,19 +122,32 @@ def polars_chunk_keys(frame: pl.DataFrame, keys: Sequence[UniqueKey]) -> dict[st
     ]
     if not here:
         return {}
-    held = frame.select(_held(key).alias(f"h{i}") for i, key in enumerate(here))
+    # A key whose columns hold no NULL (a count Polars keeps) holds every row: no query.
+    every = [
+        not key.where_null and not any(frame[str(c)].null_count() for c in _filled(key))
+        for key in here
+    ]
+    asked = [key for key, held in zip(here, every, strict=True) if not held]
+    held = (
+        frame.select(_held(key).alias(f"h{i}") for i, key in enumerate(asked)) if asked else frame
+    )
     out = {}
-    for i, key in enumerate(here):
-        rows = held[f"h{i}"].to_numpy()
-        columns = [str(c) for c in key.columns]
-        if rows.all():
-            hashes = frame.select(columns).hash_rows(seed=0).to_numpy()
-        elif rows.any():
-            hashes = frame.filter(held[f"h{i}"]).select(columns).hash_rows(seed=0).to_numpy()
+    for key, all_held in zip(here, every, strict=True):
+        keys = pl.DataFrame([frame[str(c)] for c in key.columns])
+        if all_held:
+            rows = np.ones(frame.height, dtype=bool)
         else:
-            hashes = np.zeros(0, np.uint64)
+            mask = held[f"h{asked.index(key)}"]
+            rows = mask.to_numpy()
+            keys = keys.filter(mask) if rows.any() else keys.clear()
+        hashes = keys.hash_rows(seed=0).to_numpy() if len(keys) else np.zeros(0, np.uint64)
         out[key.name] = _sorted(rows, np.asarray(hashes, dtype=np.uint64))
     return out
+
+
+def _filled(key: UniqueKey) -> tuple[str, ...]:
+    """The columns that must hold a value for ``key`` to hold a row."""
+    return (*key.columns, *key.where_not_null)
 
 
 def _sorted(rows: np.ndarray, hashes: np.ndarray) -> ChunkKeys:

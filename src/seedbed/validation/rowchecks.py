@@ -120,10 +120,10 @@ class FullFrame:
         rows = ~unreadable(invalid, columns, len(self))
         text = self._text(columns)
         for name in columns:
-            if text is not None:
-                rows &= text[name].is_not_null().to_numpy()
-            else:
+            if text is None:
                 rows &= self.frame[name].notna().to_numpy()
+            elif text[name].null_count():
+                rows &= text[name].is_not_null().to_numpy()
         return rows
 
     def hashes(self, columns: Sequence[str], rows: np.ndarray) -> np.ndarray:
@@ -144,9 +144,9 @@ class FullFrame:
 
         names = tuple(str(c) for c in columns)
         if names not in self._texts:
-            found = self.polars(names)
+            found = self.polars(names)  # in the order of names
             text = found.width == len(names) and all(t == pl.String for t in found.dtypes)
-            self._texts[names] = found.select(names) if text else None
+            self._texts[names] = found if text else None
         return self._texts[names]
 
 
