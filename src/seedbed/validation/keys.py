@@ -127,20 +127,18 @@ def polars_chunk_keys(frame: pl.DataFrame, keys: Sequence[UniqueKey]) -> dict[st
         not key.where_null and not any(frame[str(c)].null_count() for c in _filled(key))
         for key in here
     ]
-    asked = [key for key, held in zip(here, every, strict=True) if not held]
-    held = (
-        frame.select(_held(key).alias(f"h{i}") for i, key in enumerate(asked)) if asked else frame
-    )
+    asked = [key for key, whole in zip(here, every, strict=True) if not whole]
+    masks = frame.select(_held(k).alias(f"h{i}") for i, k in enumerate(asked)) if asked else None
     out = {}
-    for key, all_held in zip(here, every, strict=True):
-        keys = pl.DataFrame([frame[str(c)] for c in key.columns])
-        if all_held:
+    for key, whole in zip(here, every, strict=True):
+        values = pl.DataFrame([frame[str(c)] for c in key.columns])
+        if masks is None or whole:
             rows = np.ones(frame.height, dtype=bool)
         else:
-            mask = held[f"h{asked.index(key)}"]
+            mask = masks[f"h{asked.index(key)}"]
             rows = mask.to_numpy()
-            keys = keys.filter(mask) if rows.any() else keys.clear()
-        hashes = keys.hash_rows(seed=0).to_numpy() if len(keys) else np.zeros(0, np.uint64)
+            values = values.filter(mask) if rows.any() else values.clear()
+        hashes = values.hash_rows(seed=0).to_numpy() if len(values) else np.zeros(0, np.uint64)
         out[key.name] = _sorted(rows, np.asarray(hashes, dtype=np.uint64))
     return out
 
