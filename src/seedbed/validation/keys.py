@@ -114,24 +114,25 @@ def polars_chunk_keys(frame: pl.DataFrame, keys: Sequence[UniqueKey]) -> dict[st
     """
     import polars as pl
 
+    schema = frame.schema  # built anew on each access
     here = [
         key
         for key in keys
-        if all(frame.schema.get(str(c)) == pl.String for c in key.columns)
-        and all(str(c) in frame.schema for c in (*key.where_null, *key.where_not_null))
+        if all(schema.get(str(c)) == pl.String for c in key.columns)
+        and all(str(c) in schema for c in (*key.where_null, *key.where_not_null))
     ]
     if not here:
         return {}
     # A key whose columns hold no NULL (a count Polars keeps) holds every row: no query.
     every = [
-        not key.where_null and not any(frame[str(c)].null_count() for c in _filled(key))
+        not key.where_null and not any(frame.get_column(str(c)).null_count() for c in _filled(key))
         for key in here
     ]
     asked = [key for key, whole in zip(here, every, strict=True) if not whole]
     masks = frame.select(_held(k).alias(f"h{i}") for i, k in enumerate(asked)) if asked else None
     out = {}
     for key, whole in zip(here, every, strict=True):
-        values = pl.DataFrame([frame[str(c)] for c in key.columns])
+        values = pl.DataFrame([frame.get_column(str(c)) for c in key.columns])
         if masks is None or whole:
             rows = np.ones(frame.height, dtype=bool)
         else:

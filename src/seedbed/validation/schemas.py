@@ -28,9 +28,10 @@ Both Polars compilations are first plain functions (:class:`PolarsChunkSchema`:
 :class:`PlainColumn` and :class:`PlainCheck`), from which the ``pandera.polars``
 schema is built when asked for. Pandera is the engine of record for the row
 engine too, and :meth:`PolarsChunkSchema.clean` is its happy path: it runs the
-same check functions (on a :class:`FrameData`, the fields of the ``PolarsData``
-Pandera gives them, reduced as Pandera reduces them) and each column's NOT
-NULL in one Polars collect, and says True only when Pandera's
+same checks (each rule's expression, planned once per table and frame schema,
+or the check function on a :class:`FrameData`, the fields of the ``PolarsData``
+Pandera gives them, reduced as Pandera reduces them) in one Polars query and
+each column's NOT NULL from its null count, and says True only when Pandera's
 ``validate(lazy=True)`` would find nothing. On any other answer the caller runs
 that ``validate``, whose failure cases make the report; a schema with dtypes
 or strictness always goes through ``validate``. A clean chunk therefore
@@ -386,9 +387,10 @@ class PolarsChunkSchema:
         """
         if self.strict or any(column.dtype is not None for column in self.fields):
             return False
-        shape = tuple(frame.schema.items())
+        present = frame.schema
+        shape = tuple(present.items())
         if shape not in self._plans:
-            self._plans[shape] = _plan(self, frame.schema)
+            self._plans[shape] = _plan(self, present)
         return _all_pass(self._plans[shape], frame, proven)
 
     @cached_property
