@@ -287,6 +287,22 @@ def test_a_uuid_column_passes_by_its_bytes_only_when_every_value_matches_the_pat
     assert not all_pass(d.Matches("digits", ("id",), "digits", pattern="[0-9]+"), pa.array(["1"]))
 
 
+@pytest.mark.parametrize("minimum", [0, 1, 2, 3])
+def test_a_length_passes_by_its_byte_counts_only_when_every_value_has_that_many_characters(
+    minimum,
+):
+    rule = d.Length("size", ("t",), "a size", minimum=minimum, maximum=4)
+    expr = passes_expr(rule, {"t": pl.String()})
+    assert expr is not None
+    texts = ["", "a", "ab", "abc", "abcd", "abcde", "ä", "äb", "äöü", "äöüß", "€", "😀", "😀😀"]
+    for text in texts:
+        values = pa.array(["ab", text])
+        passes = pl.DataFrame({"t": pl.from_arrow(values)}).select(expr.all()).item()
+        assert not all_pass(rule, values) or passes, text  # a shortcut never passes a failure
+    assert all_pass(rule, pa.array(["abc", "äb"])) is (minimum <= 1)  # the plain case
+    assert not all_pass(rule, pa.array(["abc", None]))  # NULL passes, but only the query says so
+
+
 def test_the_happy_path_leaves_what_it_does_not_read_to_pandera():
     def schema(*fields: PlainColumn) -> PolarsChunkSchema:
         return PolarsChunkSchema("t", fields, (), False, (), ())
