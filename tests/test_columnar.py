@@ -146,6 +146,19 @@ def test_both_row_engines_report_the_bad_seed_corpus_alike(case):
     pd.testing.assert_frame_equal(columnar.reset_index(drop=True), reference.reset_index(drop=True))
 
 
+def test_a_null_in_a_column_checked_for_not_null_alone_is_reported_by_both_engines(tmp_path):
+    lines = (ROOT / "data" / "seeds" / "user.csv").read_text().splitlines()[:6]
+    lines[3] = lines[3].rsplit(",", 1)[0] + ","  # created_at: NOT NULL, and nothing else
+    (tmp_path / "user.csv").write_text("\n".join(lines) + "\n")
+    sources = resolve_sources(tmp_path, "seedbed")
+    reference = check_sources(sources, row_engine="pandas", workers=1).failures
+    columnar = check_sources(sources, row_engine="polars").failures
+    assert list(zip(columnar["line"], columnar["column"], columnar["rule"], strict=True)) == [
+        (4, "created_at", "not_null")
+    ]
+    pd.testing.assert_frame_equal(columnar.reset_index(drop=True), reference.reset_index(drop=True))
+
+
 def _seed_set(folder: Path) -> Path:
     """Users in three part files (a duplicate across parts), sessions pointing at them."""
     users = folder / "user"
@@ -280,6 +293,7 @@ def test_a_uuid_column_passes_by_its_bytes_only_when_every_value_matches_the_pat
         assert all_pass(rule, values) is matches, value
         assert all_pass(rule, pa.array([UUID, value], pa.large_string())) is matches, value
     assert all_pass(rule, pa.array([UUID, UUID, "x"]).slice(0, 2))
+    assert all_pass(rule, pa.array(["x", UUID, UUID]).slice(1))
     many = [UUID] * 9000
     assert all_pass(rule, pa.array(many))
     assert not all_pass(rule, pa.array([*many, UUID.replace("a", "A")]))  # the last row counts
