@@ -346,9 +346,6 @@ def to_polars(columns: Mapping[str, pa.Array | pd.Series], names: Sequence[str])
         if values is None:
             continue
         if isinstance(values, pa.Array):
-            text = pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
-            if text and hasattr(pa, "string_view"):  # pyarrow 16 and later
-                values = values.cast(pa.string_view())  # Polars' own layout: a cheaper import
             series = pl.from_arrow(values)
             assert isinstance(series, pl.Series)
         else:
