@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pandera.errors
 import polars as pl
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,7 +26,13 @@ from seedbed.errors import SeedError
 from seedbed.facts import UniqueKey, declared_metadata
 from seedbed.facts import declaration as d
 from seedbed.validation.api import check_sources
-from seedbed.validation.columnar import COLUMNAR, compiler_for, passes_expr, truth_expr
+from seedbed.validation.columnar import (
+    COLUMNAR,
+    all_pass,
+    compiler_for,
+    passes_expr,
+    truth_expr,
+)
 from seedbed.validation.keys import KeySet, chunk_keys, polars_chunk_keys
 from seedbed.validation.schemas import (
     PlainCheck,
@@ -136,6 +143,19 @@ def test_both_row_engines_report_the_bad_seed_corpus_alike(case):
     reference = check_sources(sources, row_engine="pandas", workers=1).failures
     columnar = check_sources(sources, row_engine="polars").failures
     assert len(reference)
+    pd.testing.assert_frame_equal(columnar.reset_index(drop=True), reference.reset_index(drop=True))
+
+
+def test_a_null_in_a_column_checked_for_not_null_alone_is_reported_by_both_engines(tmp_path):
+    lines = (ROOT / "data" / "seeds" / "user.csv").read_text().splitlines()[:6]
+    lines[3] = lines[3].rsplit(",", 1)[0] + ","  # created_at: NOT NULL, and nothing else
+    (tmp_path / "user.csv").write_text("\n".join(lines) + "\n")
+    sources = resolve_sources(tmp_path, "seedbed")
+    reference = check_sources(sources, row_engine="pandas", workers=1).failures
+    columnar = check_sources(sources, row_engine="polars").failures
+    assert list(zip(columnar["line"], columnar["column"], columnar["rule"], strict=True)) == [
+        (4, "created_at", "not_null")
+    ]
     pd.testing.assert_frame_equal(columnar.reset_index(drop=True), reference.reset_index(drop=True))
 
 
@@ -325,6 +345,52 @@ def test_the_row_engines_happy_path_passes_a_frame_exactly_when_pandera_does(col
         valid = True
     assert chunk.clean(frame) is valid
     assert chunk.clean(frame.drop("image")) is (valid or column == "image")
+
+
+UUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+def _one_off_uuids() -> list[str]:
+    """A version 4 UUID with each position changed to each character that might pass."""
+    out = []
+    for at in range(len(UUID)):
+        for char in "0123456789abcdefgAF-4_ä\n":
+            out.append(UUID[:at] + char + UUID[at + 1 :])
+    return [*out, UUID[:-1], UUID + "0", "", UUID.upper(), f" {UUID[1:]}"]
+
+
+def test_a_uuid_column_passes_by_its_bytes_only_when_every_value_matches_the_pattern():
+    rule = d.UuidV4("id_uuid_v4", ("id",), "a UUID", pattern=d.UUID_V4)
+    expr = passes_expr(rule, {"id": pl.String()})
+    assert expr is not None
+    for value in _one_off_uuids():
+        values = pa.array([UUID, value, UUID])
+        matches = pl.DataFrame({"id": pl.from_arrow(values)}).select(expr.all()).item()
+        assert all_pass(rule, values) is matches, value
+        assert all_pass(rule, pa.array([UUID, value], pa.large_string())) is matches, value
+    assert all_pass(rule, pa.array([UUID, UUID, "x"]).slice(0, 2))
+    assert all_pass(rule, pa.array(["x", UUID, UUID]).slice(1))
+    many = [UUID] * 9000
+    assert all_pass(rule, pa.array(many))
+    assert not all_pass(rule, pa.array([*many, UUID.replace("a", "A")]))  # the last row counts
+    assert not all_pass(rule, pa.array([UUID, None]))  # NULL passes, but only the query says so
+    assert not all_pass(d.Matches("digits", ("id",), "digits", pattern="[0-9]+"), pa.array(["1"]))
+
+
+@pytest.mark.parametrize("minimum", [0, 1, 2, 3])
+def test_a_length_passes_by_its_byte_counts_only_when_every_value_has_that_many_characters(
+    minimum,
+):
+    rule = d.Length("size", ("t",), "a size", minimum=minimum, maximum=4)
+    expr = passes_expr(rule, {"t": pl.String()})
+    assert expr is not None
+    texts = ["", "a", "ab", "abc", "abcd", "abcde", "ä", "äb", "äöü", "äöüß", "€", "😀", "😀😀"]
+    for text in texts:
+        values = pa.array(["ab", text])
+        passes = pl.DataFrame({"t": pl.from_arrow(values)}).select(expr.all()).item()
+        assert not all_pass(rule, values) or passes, text  # a shortcut never passes a failure
+    assert all_pass(rule, pa.array(["abc", "äb"])) is (minimum <= 1)  # the plain case
+    assert not all_pass(rule, pa.array(["abc", None]))  # NULL passes, but only the query says so
 
 
 def test_the_happy_path_leaves_what_it_does_not_read_to_pandera():

@@ -114,27 +114,39 @@ def polars_chunk_keys(frame: pl.DataFrame, keys: Sequence[UniqueKey]) -> dict[st
     """
     import polars as pl
 
+    schema = frame.schema  # built anew on each access
     here = [
         key
         for key in keys
-        if all(frame.schema.get(str(c)) == pl.String for c in key.columns)
-        and all(str(c) in frame.schema for c in (*key.where_null, *key.where_not_null))
+        if all(schema.get(str(c)) == pl.String for c in key.columns)
+        and all(str(c) in schema for c in (*key.where_null, *key.where_not_null))
     ]
     if not here:
         return {}
-    held = frame.select(_held(key).alias(f"h{i}") for i, key in enumerate(here))
+    # A key whose columns hold no NULL (a count Polars keeps) holds every row: no query.
+    every = [
+        not key.where_null and not any(frame.get_column(str(c)).null_count() for c in _filled(key))
+        for key in here
+    ]
+    asked = [key for key, whole in zip(here, every, strict=True) if not whole]
+    masks = frame.select(_held(k).alias(f"h{i}") for i, k in enumerate(asked)) if asked else None
     out = {}
-    for i, key in enumerate(here):
-        rows = held[f"h{i}"].to_numpy()
-        columns = [str(c) for c in key.columns]
-        if rows.all():
-            hashes = frame.select(columns).hash_rows(seed=0).to_numpy()
-        elif rows.any():
-            hashes = frame.filter(held[f"h{i}"]).select(columns).hash_rows(seed=0).to_numpy()
+    for key, whole in zip(here, every, strict=True):
+        values = pl.DataFrame([frame.get_column(str(c)) for c in key.columns])
+        if masks is None or whole:
+            rows = np.ones(frame.height, dtype=bool)
         else:
-            hashes = np.zeros(0, np.uint64)
+            mask = masks[f"h{asked.index(key)}"]
+            rows = mask.to_numpy()
+            values = values.filter(mask) if rows.any() else values.clear()
+        hashes = values.hash_rows(seed=0).to_numpy() if len(values) else np.zeros(0, np.uint64)
         out[key.name] = _sorted(rows, np.asarray(hashes, dtype=np.uint64))
     return out
+
+
+def _filled(key: UniqueKey) -> tuple[str, ...]:
+    """The columns that must hold a value for ``key`` to hold a row."""
+    return (*key.columns, *key.where_not_null)
 
 
 def _sorted(rows: np.ndarray, hashes: np.ndarray) -> ChunkKeys:

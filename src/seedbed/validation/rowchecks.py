@@ -10,8 +10,13 @@ rule, and uniqueness within the chunk. Two engines give the same verdicts:
   frame side, and unique keys hashed from that frame once for within and
   across chunks. The schema's happy path
   (:meth:`~seedbed.validation.schemas.PolarsChunkSchema.clean`: its own checks
-  and NOT NULLs in one Polars collect) comes first; only a chunk it does not
-  pass goes through ``validate(lazy=True)``, which makes the report;
+  in one Polars query, NOT NULLs from null counts) comes first; only a chunk it
+  does not pass goes through ``validate(lazy=True)``, which makes the report.
+  The happy path reads no more than it must: a column whose only check is NOT
+  NULL is answered by its Arrow array's null count, without Polars, and a rule
+  that a column's Arrow bytes show every row passes
+  (:func:`~seedbed.validation.columnar.all_pass`: version 4 UUIDs) is left out
+  of the query;
 - ``"pandas"``: the table's :func:`~seedbed.validation.schemas.chunk_schema`
   on the pandas frame, the reference the tests compare the first with.
 
@@ -34,17 +39,19 @@ import sqlalchemy as sa
 from seedbed.facts import TableSpec, table_spec
 from seedbed.lazymodules import lazy_module
 from seedbed.validation.coerce import default_series
-from seedbed.validation.columnar import to_polars
+from seedbed.validation.columnar import all_pass, to_polars
 from seedbed.validation.keys import ChunkKeys, chunk_keys, key_hashes, polars_chunk_keys
 from seedbed.validation.report import ValidationReport, display_values
 from seedbed.validation.schemas import chunk_schema, polars_chunk_schema, polars_dtypes
-from seedbed.validation.sources import SeedChunk
+from seedbed.validation.sources import SeedChunk, TypedColumn
 
 if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
+    import pyarrow as pa
 else:
     pd = lazy_module("pandas")
+    pa = lazy_module("pyarrow")
 
 #: The row engines :class:`RowChecks` runs.
 ROW_ENGINES = ("polars", "pandas")
@@ -118,10 +125,10 @@ class FullFrame:
         rows = ~unreadable(invalid, columns, len(self))
         text = self._text(columns)
         for name in columns:
-            if text is not None:
-                rows &= text[name].is_not_null().to_numpy()
-            else:
+            if text is None:
                 rows &= self.frame[name].notna().to_numpy()
+            elif (values := text.get_column(name)).null_count():
+                rows &= values.is_not_null().to_numpy()
         return rows
 
     def hashes(self, columns: Sequence[str], rows: np.ndarray) -> np.ndarray:
@@ -142,10 +149,22 @@ class FullFrame:
 
         names = tuple(str(c) for c in columns)
         if names not in self._texts:
-            found = self.polars(names)
+            found = self.polars(names)  # in the order of names
             text = found.width == len(names) and all(t == pl.String for t in found.dtypes)
-            self._texts[names] = found.select(names) if text else None
+            self._texts[names] = found if text else None
         return self._texts[names]
+
+
+def _counted(name: str, counted: frozenset[str], columns: dict[str, TypedColumn]) -> bool:
+    """True when ``name``'s only check is NOT NULL and its Arrow column holds no NULL (a
+    count the array keeps), so the row engine need not read it."""
+    values = columns.get(name)
+    return (
+        name in counted
+        and isinstance(values, pa.Array)
+        and not pa.types.is_floating(values.type)
+        and values.null_count == 0
+    )
 
 
 class RowChecks:
@@ -168,6 +187,22 @@ class RowChecks:
             for key in self.spec.unique_keys:
                 read.update(dict.fromkeys((*key.columns, *key.where_null, *key.where_not_null)))
             self._read = tuple(str(name) for name in read if name in self.spec.columns)
+            # NOT NULL alone: an Arrow column's null count answers, without Polars
+            checked = {name for item in self.spec.rules for name in item.rule.columns}
+            for key in self.spec.unique_keys:
+                checked.update((*key.columns, *key.where_null, *key.where_not_null))
+            self._counted = frozenset(
+                column.name
+                for column in self.polars.fields
+                if not column.checks and not column.nullable and column.name not in checked
+            )
+            # rules an Arrow column's buffers can show every row passes (one column each)
+            judged = {check.name for column in self.polars.fields for check in column.checks}
+            self._provable = tuple(
+                (str(item.name), str(item.rule.columns[0]), item.rule)
+                for item in self.spec.rules
+                if item.name in judged and len(item.rule.columns) == 1
+            )
         self._rules = {item.name: item for item in self.spec.rules}
         self._unique = {key.name for key in self.spec.unique_keys}
 
@@ -193,18 +228,21 @@ class RowChecks:
     def _run_polars(
         self, chunk: SeedChunk, full: FullFrame
     ) -> tuple[ValidationReport, dict[str, np.ndarray]]:
-        import polars as pl
 
         reports = []
-        frame = full.polars(self._read)
-        wrong = [c for c in frame.columns if frame.schema[c] != self._dtypes[c]]
-        if wrong:  # all-NA columns, and dates held as objects
-            frame = frame.with_columns(pl.col(c).cast(self._dtypes[c]) for c in wrong)
-        if not self.polars.clean(frame):  # Pandera (and pandas) only for a chunk that fails
+        columns = chunk.columns
+        read = [name for name in self._read if not _counted(name, self._counted, columns)]
+        frame = self._typed(full.polars(read))
+        proven = [
+            name
+            for name, column, rule in self._provable
+            if isinstance(columns.get(column), pa.Array) and all_pass(rule, columns[column])
+        ]
+        if not self.polars.clean(frame, proven):  # Pandera (and pandas) only for a failing chunk
             from pandera.errors import SchemaErrors
 
             try:
-                self.polars.schema.validate(frame, lazy=True)
+                self.polars.schema.validate(self._typed(full.polars(self._read)), lazy=True)
             except SchemaErrors as exc:
                 cases = exc.failure_cases.to_pandas()
                 reports.append(self._mapped(chunk, full, cases)[0])
@@ -219,10 +257,22 @@ class RowChecks:
         hashed = polars_chunk_keys(frame, self.spec.unique_keys)
         for key in self.spec.unique_keys:
             keys = self.keys[key.name] = hashed.get(key.name) or chunk_keys(full.frame, key)
+            if keys.starts.all():  # each hash once: no row repeats a key
+                continue
             duplicate = ~keys.passes()
             if duplicate.any():
                 duplicates[key.name] = duplicate
         return ValidationReport.concat(reports), duplicates
+
+    def _typed(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with each column in its type (all-NA columns, dates held as objects)."""
+        import polars as pl
+
+        schema = frame.schema  # built anew on each access
+        wrong = [c for c, dtype in schema.items() if dtype != self._dtypes[c]]
+        if wrong:
+            frame = frame.with_columns(pl.col(c).cast(self._dtypes[c]) for c in wrong)
+        return frame
 
     def _mapped(
         self, chunk: SeedChunk, full: FullFrame, cases: pd.DataFrame

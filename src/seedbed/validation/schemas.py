@@ -28,9 +28,10 @@ Both Polars compilations are first plain functions (:class:`PolarsChunkSchema`:
 :class:`PlainColumn` and :class:`PlainCheck`), from which the ``pandera.polars``
 schema is built when asked for. Pandera is the engine of record for the row
 engine too, and :meth:`PolarsChunkSchema.clean` is its happy path: it runs the
-same check functions (on a :class:`FrameData`, the fields of the ``PolarsData``
-Pandera gives them, reduced as Pandera reduces them) and each column's NOT
-NULL in one Polars collect, and says True only when Pandera's
+same checks (each rule's expression, planned once per table and frame schema,
+or the check function on a :class:`FrameData`, the fields of the ``PolarsData``
+Pandera gives them, reduced as Pandera reduces them) in one Polars query and
+each column's NOT NULL from its null count, and says True only when Pandera's
 ``validate(lazy=True)`` would find nothing. On any other answer the caller runs
 that ``validate``, whose failure cases make the report; a schema with dtypes
 or strictness always goes through ``validate``. A clean chunk therefore
@@ -42,7 +43,7 @@ imports neither Pandera nor pandas.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Collection, Iterable, MutableMapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -312,6 +313,10 @@ class PlainCheck:
     fn: Callable[[FrameData], pl.LazyFrame]
     name: str
     description: str | None
+    #: what ``fn`` selects when the frame holds every column of ``reads``: the happy path
+    #: runs it inside its one query
+    expr: pl.Expr | None = None
+    reads: tuple[str, ...] = ()
 
     def pandera(self) -> pap.Check:
         import pandera.polars as pap
@@ -373,15 +378,26 @@ class PolarsChunkSchema:
             ordered=False,
         )
 
-    def clean(self, frame: pl.DataFrame) -> bool:
+    def clean(self, frame: pl.DataFrame, proven: Collection[str] = ()) -> bool:
         """True only when ``schema.validate(frame, lazy=True)`` would raise nothing.
 
         False means "run ``validate``": a row may fail, or a check raised, or
         the schema uses what this happy path does not read (dtypes, strictness).
+        ``proven``: names of checks the caller knows every row passes (not run).
         """
         if self.strict or any(column.dtype is not None for column in self.fields):
             return False
-        return _all_pass(self, frame)
+        present = frame.schema
+        shape = tuple(present.items())
+        if shape not in self._plans:
+            self._plans[shape] = _plan(self, present)
+        return _all_pass(self._plans[shape], frame, proven)
+
+    @cached_property
+    def _plans(self) -> dict[tuple[tuple[str, pl.DataType], ...], _Plan | None]:
+        """Per frame schema (names and types), the happy path's plan: it depends on the
+        table alone, so it is built once (None: a required column is missing)."""
+        return {}
 
 
 def _check_passes(check: PlainCheck, data: FrameData) -> pl.LazyFrame | bool:
@@ -397,43 +413,77 @@ def _check_passes(check: PlainCheck, data: FrameData) -> pl.LazyFrame | bool:
     return out.select(result.fill_null(True).all())
 
 
-def _all_pass(schema: PolarsChunkSchema, frame: pl.DataFrame) -> bool:
+class _Plan(NamedTuple):
+    """The happy path over frames of one schema: the columns whose NOT NULL a null count
+    answers, and each check's verdict, an expression (by check name) or, for a check
+    without one, the check and the column it is given."""
+
+    counted: tuple[str, ...]
+    exprs: tuple[tuple[str, pl.Expr], ...]
+    generic: tuple[tuple[PlainCheck, str], ...]
+
+
+def _plan(schema: PolarsChunkSchema, present: pl.Schema) -> _Plan | None:
     import polars as pl
 
-    lazy = frame.lazy()
-    present = frame.schema
-    verdicts: list[pl.LazyFrame] = []
-    not_null: list[pl.Expr] = []
-    try:
-        for column in schema.fields:
-            name = column.name
-            if name not in present:
-                if column.required:
-                    return False
-                continue
-            if not column.nullable:
+    counted: list[str] = []
+    exprs: list[tuple[str, pl.Expr]] = []
+    generic: list[tuple[PlainCheck, str]] = []
+
+    def add(check: PlainCheck, key: str) -> None:
+        if check.expr is not None and all(c in present for c in check.reads):
+            exprs.append((check.name, check.expr.fill_null(True).all()))
+        else:
+            generic.append((check, key))
+
+    for column in schema.fields:
+        name = column.name
+        if name not in present:
+            if column.required:
+                return None
+            continue
+        if not column.nullable:
+            if present[name].is_float():  # NaN is missing too: a query answers
                 value = pl.col(name)
-                filled = value.is_not_null()
-                if present[name].is_float():
-                    filled &= value.is_not_nan()
-                not_null.append(filled.all())
-            for check in column.checks:
-                found = _check_passes(check, FrameData(lazy, name))
-                if found is False:
-                    return False
-                if found is not True:
-                    verdicts.append(found)
-        for check in schema.checks:
-            found = _check_passes(check, FrameData(lazy, "*"))
+                exprs.append(("not_nullable", (value.is_not_null() & value.is_not_nan()).all()))
+            else:
+                counted.append(name)
+        for check in column.checks:
+            add(check, name)
+    for check in schema.checks:
+        add(check, "*")
+    return _Plan(tuple(counted), tuple(exprs), tuple(generic))
+
+
+def _all_pass(plan: _Plan | None, frame: pl.DataFrame, proven: Collection[str]) -> bool:
+    import polars as pl
+
+    if plan is None:
+        return False
+    if any(frame.get_column(name).null_count() for name in plan.counted):
+        return False
+    exprs = [expr for name, expr in plan.exprs if name not in proven]
+    try:
+        if not plan.generic:
+            if not exprs:
+                return True
+            result = frame.select(expr.alias(f"v{i}") for i, expr in enumerate(exprs))
+            return all(value is True for value in result.row(0))
+        lazy = frame.lazy()
+        verdicts: list[pl.LazyFrame] = []
+        if exprs:
+            verdicts.append(lazy.select(e.alias(f"e{i}") for i, e in enumerate(exprs)))
+        for check, key in plan.generic:
+            if check.name in proven:
+                continue
+            found = _check_passes(check, FrameData(lazy, key))
             if found is False:
                 return False
             if found is not True:
                 verdicts.append(found)
-        if not_null:
-            verdicts.append(lazy.select(pl.all_horizontal(not_null)))
         if not verdicts:
             return True
-        named = [found.select(pl.all().alias(f"v{i}")) for i, found in enumerate(verdicts)]
+        named = [found.select(pl.all().name.prefix(f"v{i}_")) for i, found in enumerate(verdicts)]
         result = pl.concat(named, how="horizontal").collect()  # one collect: one plan
     except Exception:  # validate runs the check again, and reports what it raised
         return False
@@ -451,7 +501,13 @@ def _polars_rule_check(spec: TableSpec, item: RuleSpec, expr: pl.Expr | None) ->
         ok = item.rule.passes(_pandas_side(spec, data, item.rule.columns))
         return pl.LazyFrame({item.name: ok.to_numpy(dtype=bool)})
 
-    return PlainCheck(passes, str(item.name), item.rule.description)
+    return PlainCheck(
+        passes,
+        str(item.name),
+        item.rule.description,
+        expr=expr,
+        reads=tuple(str(c) for c in item.rule.columns),
+    )
 
 
 def _polars_unique(spec: TableSpec, key: UniqueKey) -> PlainCheck:
