@@ -470,7 +470,8 @@ def _record_order(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_validation_starts_once_the_first_copy_is_sent(engine, monkeypatch):
     events = _record_order(monkeypatch)
     seedbed.load(SEEDS, engine=engine, progress=False)
-    assert events[:2] == ["copy", "validate"]
+    # Validation never starts first; the writer may send more COPYs before it wakes.
+    assert events[0] == "copy" and "validate" in events
     assert counts(engine)["user"] == file_rows(SEEDS / "user.csv")
 
 
