@@ -439,7 +439,7 @@ class CsvReader:
                 if at_eof:
                     yield Block(buffer, line, counts, True)
                     return
-                cut, _ = record_cut(buffer, counts.quotes)
+                cut = record_cut(buffer, counts.quotes)
                 if cut == 0:
                     if len(buffer) > MAX_RECORD_BYTES:
                         raise SeedError(

@@ -146,20 +146,18 @@ def count_text(data: bytes | bytearray, sep: int = COMMA) -> ByteCounts:
     return ByteCounts(data.count(b"\n"), data.count(bytes((sep,))), data.count(b'"'), ends, unusual)
 
 
-def record_cut(data: bytes | bytearray, quotes_total: int | None = None) -> tuple[int, int]:
-    """Bytes up to and including the last newline outside quotes (0: none yet), and the
-    quotes among them; ``quotes_total``: the quotes of ``data``, when counted."""
-    if quotes_total is None:
-        quotes_total = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == QUOTE))
+def record_cut(data: bytes | bytearray, quotes_total: int) -> int:
+    """Bytes up to and including the last newline outside quotes (0: none yet), given the
+    quotes of ``data`` (``quotes_total``, counted as the bytes were read)."""
     end = len(data)
     quotes_after = 0
     while True:
         newline = data.rfind(b"\n", 0, end)
         if newline < 0:
-            return 0, 0
+            return 0
         quotes_after += data.count(b'"', newline + 1, end)
         if (quotes_total - quotes_after) % 2 == 0:
-            return newline + 1, quotes_total - quotes_after
+            return newline + 1
         end = newline
 
 
