@@ -9,6 +9,8 @@ depend on the number of worker threads, and the public Polars schema.
 
 from __future__ import annotations
 
+import random
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from seedbed.validation.columnar import (
     COLUMNAR,
     all_pass,
     compiler_for,
+    fixed_width_ranges,
     passes_expr,
     truth_expr,
 )
@@ -375,6 +378,48 @@ def test_a_uuid_column_passes_by_its_bytes_only_when_every_value_matches_the_pat
     assert not all_pass(rule, pa.array([*many, UUID.replace("a", "A")]))  # the last row counts
     assert not all_pass(rule, pa.array([UUID, None]))  # NULL passes, but only the query says so
     assert not all_pass(d.Matches("digits", ("id",), "digits", pattern="[0-9]+"), pa.array(["1"]))
+
+
+FIXED_PATTERNS = [
+    "[A-Z]{2}[0-9]{6}",
+    "[a-c-e]x{3}",
+    "[-a]{2}",
+    "v[0-9]",
+    "[0-9a-fA-F]{4}",
+    "ab",
+    "[a-z]{0}q",
+]
+NOT_FIXED = ["[0-9]+", "a|b", "[^a]", r"\d{3}", "[[:alpha:]]", "[a-z&&b]", "(ab)", "a."]
+NOT_FIXED += ["ä", "[a-z]{1,2}", "[]a]"]
+
+
+def _near(example: str, rng: random.Random, alphabet: str) -> str:
+    """``example`` with one or two characters changed, or one added or taken away."""
+    chars = list(example)
+    for _ in range(rng.choice((1, 2))):
+        chars[rng.randrange(len(chars))] = rng.choice(alphabet)
+    text = "".join(chars)
+    return rng.choice((text, text, text, text + rng.choice(alphabet), text[1:]))
+
+
+def test_any_fixed_width_pattern_passes_by_its_bytes_exactly_when_the_regex_matches():
+    rng = random.Random(7)
+    alphabet = "aAbcdefqvxzZ0159-_ä. \n"
+    for pattern in FIXED_PATTERNS:
+        rule = d.Matches("code", ("code",), "a code", pattern=pattern)
+        layout = fixed_width_ranges(pattern)
+        assert layout is not None, pattern
+        example = "".join(chr(byte) for byte in layout[0][0])  # each position's first byte
+        assert re.fullmatch(pattern, example), pattern
+        for value in [_near(example, rng, alphabet) for _ in range(3000)]:
+            matches = bool(re.fullmatch(pattern, value))
+            assert all_pass(rule, pa.array([example, value])) is matches, (pattern, value)
+        assert all_pass(rule, pa.array([example] * 9000)), pattern  # more rows than one pass
+        assert not all_pass(rule, pa.array([example] * 9000 + [example + "x"])), pattern
+    for pattern in NOT_FIXED:
+        assert fixed_width_ranges(pattern) is None, pattern
+        rule = d.Matches("code", ("code",), "a code", pattern=pattern)
+        assert not all_pass(rule, pa.array(["a"]))
 
 
 @pytest.mark.parametrize("minimum", [0, 1, 2, 3])

@@ -24,12 +24,12 @@ Like a CHECK, a rule passes unless its truth is False.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from seedbed.facts import ColumnSpec
 from seedbed.facts import spec as k
 from seedbed.facts.declaration import (
-    UUID_V4,
     AllOf,
     AnyOf,
     IsNull,
@@ -258,37 +258,100 @@ def _text_bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     return at, np.frombuffer(data, np.uint8, end - start, start)
 
 
-#: The positions of a version 4 UUID's four hyphens (every other one holds a hex digit).
-_HYPHENS = [8, 13, 18, 23]
-_UUID_ROWS = 4096  # rows looked at a time: their temporaries stay small
+#: The characters that make a pattern more than a row of character classes.
+_META = frozenset(".^$*+?{}[]\\|()")
+_MAX_RANGES = 3  # byte ranges a position's class may take; more: judge by the regex
+_FIXED_ROWS = 4096  # rows looked at a time: their temporaries stay small
 
 
-def _all_uuid_v4(rule: Matches, values: pa.Array) -> bool:
-    """Every value is 36 bytes: lowercase hex digits, hyphens where :data:`UUID_V4` has
-    them, ``4`` and one of ``89ab`` where it has those: exactly what the pattern matches."""
-    found = _text_bytes(values)
-    if found is None:
+@cache
+def fixed_width_ranges(pattern: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The byte ranges each position of ``pattern`` allows, when the pattern is a row of
+    ASCII literals and character classes, each repeated a fixed number of times
+    (:data:`~seedbed.models.rules.UUID_V4`: ``[0-9a-f]{8}-...``); else None.
+
+    Returned as two ``(ranges, width)`` arrays of ``uint8``: the ranges' first bytes and
+    their sizes (0 where a position has fewer ranges). A value of ``width`` bytes
+    matches the whole pattern exactly when each byte falls in one of its position's
+    ranges. Anything else in the pattern (escapes, negated or nested classes, class set
+    operations, alternation, other quantifiers) gives None.
+    """
+    positions: list[list[tuple[int, int]]] = []
+    at = 0
+    while at < len(pattern):
+        char = pattern[at]
+        if char == "[":
+            end = pattern.find("]", at + 2)
+            body = pattern[at + 1 : end]
+            if end < 0 or body[0] in "^]" or any(s in body for s in ("\\", "[", "&&", "--", "~~")):
+                return None
+            allowed: set[int] = set()
+            i = 0
+            while i < len(body):
+                if i + 2 < len(body) and body[i + 1] == "-":
+                    allowed.update(range(ord(body[i]), ord(body[i + 2]) + 1))
+                    i += 3
+                else:
+                    allowed.add(ord(body[i]))
+                    i += 1
+            at = end + 1
+        elif char in _META:
+            return None
+        else:
+            allowed = {ord(char)}
+            at += 1
+        if not allowed or max(allowed) > 127:
+            return None
+        count = 1
+        if pattern.startswith("{", at):
+            end = pattern.find("}", at)
+            if end < 0 or not pattern[at + 1 : end].isdigit():
+                return None
+            count = int(pattern[at + 1 : end])
+            at = end + 1
+        ranges: list[tuple[int, int]] = []
+        for byte in sorted(allowed):
+            if ranges and ranges[-1][0] + ranges[-1][1] == byte:
+                ranges[-1] = (ranges[-1][0], ranges[-1][1] + 1)
+            else:
+                ranges.append((byte, 1))
+        if len(ranges) > _MAX_RANGES:
+            return None
+        positions += [ranges] * count
+    if not positions:
+        return None
+    most = max(len(ranges) for ranges in positions)
+    first = np.zeros((most, len(positions)), np.uint8)
+    size = np.zeros((most, len(positions)), np.uint8)
+    for column, ranges in enumerate(positions):
+        for row, (low, span) in enumerate(ranges):
+            first[row, column], size[row, column] = low, span
+    return first, size
+
+
+def _all_fixed_width(rule: Matches, values: pa.Array) -> bool:
+    """Every value has the width of the rule's fixed-width pattern and each byte is one
+    its position allows (:func:`fixed_width_ranges`): exactly what the pattern matches."""
+    layout = fixed_width_ranges(rule.pattern)
+    found = None if layout is None else _text_bytes(values)
+    if layout is None or found is None:
         return False
+    first, size = layout
+    width = first.shape[1]
     offsets, data = found
-    if len(data) != 36 * len(values) or not (np.diff(offsets) == 36).all():
+    if len(data) != width * len(values) or not (np.diff(offsets) == width).all():
         return False
-    rows = data.reshape(len(values), 36)
-    not_hex = np.zeros(36, dtype=bool)
-    not_hex[_HYPHENS] = True
-    for start in range(0, len(rows), _UUID_ROWS):
-        part = rows[start : start + _UUID_ROWS]
-        shifted = part - np.uint8(48)  # '0' to '9': 0 to 9
-        hex_digit = shifted < 10
-        np.subtract(part, np.uint8(97), out=shifted)  # 'a' to 'f': 0 to 5
-        hex_digit |= shifted < 6
-        if not (hex_digit != not_hex).all():
+    rows = data.reshape(len(values), width)
+    for start in range(0, len(rows), _FIXED_ROWS):
+        part = rows[start : start + _FIXED_ROWS]
+        shifted = np.subtract(part, first[0])  # wraps below the range: then too big
+        ok = shifted < size[0]
+        for low, span in zip(first[1:], size[1:], strict=True):
+            np.subtract(part, low, out=shifted)
+            ok |= shifted < span
+        if not ok.all():
             return False
-    variant = rows[:, 19]
-    return bool(
-        (rows[:, _HYPHENS] == np.uint8(45)).all()
-        and (rows[:, 14] == np.uint8(52)).all()
-        and (((variant - np.uint8(56)) < 2) | ((variant - np.uint8(97)) < 2)).all()
-    )
+    return True
 
 
 def _all_of_length(rule: Length, values: pa.Array) -> bool:
@@ -310,8 +373,8 @@ def all_pass(rule: Rule, values: pa.Array) -> bool:
     False says nothing: judge the rule by its expression."""
     if len(rule.columns) != 1:
         return False
-    if isinstance(rule, Matches) and rule.pattern == UUID_V4:
-        return _all_uuid_v4(rule, values)
+    if isinstance(rule, Matches):
+        return _all_fixed_width(rule, values)
     if isinstance(rule, Length):
         return _all_of_length(rule, values)
     return False
