@@ -15,8 +15,8 @@ rule, and uniqueness within the chunk. Two engines give the same verdicts:
   The happy path reads no more than it must: a column whose only check is NOT
   NULL is answered by its Arrow array's null count, without Polars, and a rule
   that a column's Arrow bytes show every row passes
-  (:func:`~seedbed.validation.columnar.all_pass`: fixed-width patterns such as version 4 UUIDs, lengths) is left out
-  of the query;
+  (:func:`~seedbed.validation.columnar.all_pass`: fixed-width patterns such as
+  version 4 UUIDs, lengths) is left out of the query;
 - ``"pandas"``: the table's :func:`~seedbed.validation.schemas.chunk_schema`
   on the pandas frame, the reference the tests compare the first with.
 
