@@ -297,25 +297,135 @@ def _calendar_ok(arr: pa.Array, ok: np.ndarray, fast: bool = False) -> np.ndarra
     return result
 
 
-_MIN_US = np.datetime64("0001-01-01T00:00:00", "us")
-_MAX_US = np.datetime64("9999-12-31T23:59:59.999999", "us")
 _NAT = np.iinfo(np.int64).min  # NaT's microseconds
+
+#: ``infinity`` and ``-infinity`` as PostgreSQL holds them (``DT_NOEND``, ``DT_NOBEGIN``;
+#: ``DATEVAL_NOEND``, ``DATEVAL_NOBEGIN`` for dates): the largest and smallest int64
+#: microseconds (int32 days), so that they order before and after every instant.
+STAMP_INFINITY = 2**63 - 1
+STAMP_MINUS_INFINITY = -(2**63)
+DATE_INFINITY = 2**31 - 1
+DATE_MINUS_INFINITY = -(2**31)
+#: ``-infinity`` in a pandas series: NumPy holds NaT at the smallest int64, so the one
+#: above it (as DuckDB holds ``-infinity``); still before every instant.
+PANDAS_MINUS_INFINITY = STAMP_MINUS_INFINITY + 1
+
+
+def days_from_civil(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to a day of the proleptic Gregorian calendar (year 0 is 1 BC)."""
+    year -= month <= 2
+    era = year // 400
+    of_era = year - era * 400
+    of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    of_era_days = of_era * 365 + of_era // 4 - of_era // 100 + of_year
+    return era * 146097 + of_era_days - 719468
+
+
+#: The instants seedbed holds, as PostgreSQL's and Arrow's ranges allow: from the first
+#: day PostgreSQL holds (4714-11-24 BC, Julian day 0) to the last microsecond below
+#: ``infinity`` (Arrow's ``timestamp[us]`` ends there, 30 years before PostgreSQL).
+FIRST_DAY = days_from_civil(-4713, 11, 24)
+FIRST_US = FIRST_DAY * 86_400_000_000
+LAST_US = STAMP_INFINITY - 1
+LAST_DAY = LAST_US // 86_400_000_000
+RANGE_TEXT = "4714-11-24 BC to 294247-01-10"
+
+
+#: PostgreSQL's white space (``isspace``) around the special words.
+_SPACE = "[ \t\n\r\v\f]*"
+_SPECIAL = re.compile(_SPACE + r"(\+?infinity|-infinity|epoch)" + _SPACE, re.IGNORECASE)
+#: Words whose value is the time they are read at: refused (see :data:`RELATIVE_MESSAGE`).
+RELATIVE = re.compile(_SPACE + "(now|today|tomorrow|yesterday)" + _SPACE, re.IGNORECASE)
+RELATIVE_PATTERN = "(?i)^" + _SPACE + "(now|today|tomorrow|yesterday)" + _SPACE + "$"
+RELATIVE_MESSAGE = (
+    "is a word PostgreSQL reads as the time the seed is loaded (now, today, tomorrow, "
+    "yesterday): the rows would differ from load to load; write the instant, "
+    "e.g. 2024-05-01 12:00:00+00"
+)
+#: What the patterns leave out and PostgreSQL reads the same way everywhere: years of
+#: more digits, ``BC``, and the special words.
+_EXTENDED_PATTERN = "(?i)(infinity|epoch|^[0-9]{4,}-.* bc$|^[0-9]{5,}-)"
+_ISO = re.compile(
+    r"([0-9]{4,})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"(?:[T ]([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9])(?:\.([0-9]{1,6}))?)?"
+    r"(Z|([+-])(0[0-9]|1[0-5])(?::?([0-5][0-9]))?)?)?( [Bb][Cc])?"
+)
+
+
+def _extended_value(text: str, kind: str) -> int | None:
+    """One value the patterns refused, read as PostgreSQL reads the forms seedbed takes
+    beyond them: ``infinity``, ``-infinity``, ``epoch``, years of more than four digits
+    and ``BC``. Microseconds (days for a date), or None when refused."""
+    special = _SPECIAL.fullmatch(text)
+    if special is not None:
+        word = special[1].lower()
+        if word == "epoch":
+            return 0
+        if kind == k.DATE:
+            return DATE_MINUS_INFINITY if word[0] == "-" else DATE_INFINITY
+        return STAMP_MINUS_INFINITY if word[0] == "-" else STAMP_INFINITY
+    found = _ISO.fullmatch(text)
+    if found is None:
+        return None
+    year, month, day = int(found[1]), int(found[2]), int(found[3])
+    hour, second, offset = found[4], found[6], found[8]
+    if year == 0 or (kind == k.DATE and hour is not None):
+        return None
+    if kind == k.TIMESTAMPTZ and (second is None or offset is None):
+        return None  # as the pattern: seconds and an explicit offset
+    if found[12]:
+        year = 1 - year  # 1 BC is year 0
+    leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
+    if day > _MONTH_DAYS[month] + (month == 2 and leap):
+        return None
+    if year < -4713 or (year == -4713 and month < 11):
+        return None  # PostgreSQL's first month (of Julian day 0)
+    days = days_from_civil(year, month, day)
+    if kind == k.DATE:
+        return days if FIRST_DAY <= days <= LAST_DAY else None
+    seconds = int(hour or 0) * 3600 + int(found[5] or 0) * 60 + int(second or 0)
+    micros = (days * 86400 + seconds) * 1_000_000 + int((found[7] or "").ljust(6, "0"))
+    if kind == k.TIMESTAMPTZ and offset != "Z":
+        shift = (int(found[10]) * 60 + int(found[11] or 0)) * 60_000_000
+        micros -= shift if found[9] == "+" else -shift
+    return micros if FIRST_US <= micros <= LAST_US else None
+
+
+def _with_extended(
+    arr: pa.Array, values: np.ndarray, ok: np.ndarray, kind: str, fast: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` and ``ok`` with the values the patterns refused read by
+    :func:`_extended_value`: only those a cheap pattern picks, so that a column of
+    ISO values costs one look at its refused values, if any."""
+    rows = np.flatnonzero(~ok & ~_null_mask(arr))
+    if not len(rows):
+        return values, ok
+    candidates = arr.take(rows) if len(rows) < len(arr) else arr
+    maybe = _matches(candidates, _EXTENDED_PATTERN, fast)
+    if not maybe.any():
+        return values, ok
+    values, ok = values.copy(), ok.copy()
+    texts = candidates.filter(pa.array(maybe)).to_pylist()
+    for row, text in zip(rows[maybe], texts, strict=True):
+        value = _extended_value(text, kind)
+        if value is not None:
+            values[row], ok[row] = value, True
+    return values, ok
 
 
 def _stamp_micros(arr: pa.Array, *, tz: bool, fast: bool) -> tuple[np.ndarray, np.ndarray]:
     """Each value's microseconds since the epoch (0 where unreadable), and which are readable."""
     pattern = TIMESTAMPTZ_PATTERN if tz else TIMESTAMP_PATTERN
     ok = _calendar_ok(arr, _matches(arr, pattern, fast), fast)
+    given = arr
     if not tz:  # PostgreSQL ignores an offset given to a timestamp without time zone
         arr = pc.replace_substring_regex(arr, r"^([^T ]+[T ][0-9:.]+)" + _OFFSET + "$", r"\1")
     target = pa.timestamp("us", tz="UTC") if tz else pa.timestamp("us")
     readable = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
     raw = readable.cast(target).cast(pa.int64())
-    as_us = np.asarray(raw.to_numpy(zero_copy_only=False), dtype="float64")
-    in_range = (as_us >= _MIN_US.astype("int64")) & (as_us <= _MAX_US.astype("int64"))
-    ok = ok & in_range
     micros = np.asarray(raw.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
-    return np.where(ok, micros, 0), ok
+    kind = k.TIMESTAMPTZ if tz else k.TIMESTAMP
+    return _with_extended(given, np.where(ok, micros, 0), ok, kind, fast)
 
 
 #: The layouts :func:`_one_layout_stamps` reads: a date, then optionally a time
@@ -442,8 +552,7 @@ def _one_layout_stamps(
             shift += minutes
         if tz:
             micros -= np.where(at(sign) == ord("-"), -shift, shift) * 60_000_000
-    ok &= fits
-    ok &= (micros >= _MIN_US.astype("int64")) & (micros <= _MAX_US.astype("int64"))
+    ok &= fits  # years 1 to 9999 and offsets up to 15:59: always in range
     micros[~ok] = 0
     if count == len(arr):
         return fits, micros, ok
@@ -467,19 +576,28 @@ def _timestamps(arr: pa.Array, *, tz: bool, fast: bool) -> tuple[pa.Array, np.nd
     else:
         micros = np.zeros(len(arr), dtype=np.int64)
         ok = np.zeros(len(arr), dtype=bool)
-        rest = present
-        for layout in range(_LAYOUTS):  # e.g. fractions with trailing zeros left out
+        rest, odd = present, np.zeros(len(arr), dtype=bool)
+        layouts = 0
+        for _ in range(2 * _LAYOUTS):  # e.g. fractions with trailing zeros left out
             found = _one_layout_stamps(arr, rest, tz=tz) if rest.any() else None
             if found is None:
-                break
+                if not rest.any():
+                    break
+                first = int(np.argmax(rest))  # e.g. infinity: the next value's layout
+                odd[first], rest = True, rest.copy()
+                rest[first] = False
+                continue
             laid_out, layout_micros, layout_ok = found  # 0 and False outside the layout
-            if layout == 0:  # arrays of their own
+            if layouts == 0:  # arrays of their own
                 micros, ok = layout_micros, layout_ok
             else:
                 micros += layout_micros
                 ok |= layout_ok
             rest = rest & ~laid_out
-        left = np.flatnonzero(rest)
+            layouts += 1
+            if layouts == _LAYOUTS:
+                break
+        left = np.flatnonzero(rest | odd)
         if len(left):  # each read as the reference reads it
             micros[left], ok[left] = _stamp_micros(arr.take(left), tz=tz, fast=fast)
     target = pa.timestamp("us", tz="UTC") if tz else pa.timestamp("us")
@@ -592,8 +710,12 @@ def _from_text(column: ColumnSpec, arr: pa.Array, columnar: bool) -> tuple[pa.Ar
         return _timestamps(arr, tz=kind == k.TIMESTAMPTZ, fast=fast)
     if kind == k.DATE:
         ok = _calendar_ok(arr, _matches(arr, DATE_PATTERN, fast), fast)
+        if (ok | ~present).all():
+            return arr.cast(pa.date32()), present & ~ok
         readable = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
-        return readable.cast(pa.date32()), present & ~ok
+        days = np.asarray(readable.cast(pa.date32()).cast(pa.int32()).fill_null(0), np.int64)
+        days, ok = _with_extended(arr, days, ok, k.DATE, fast)
+        return _masked(days.astype(np.int32), ok, pa.date32()), present & ~ok
     if kind == k.INTEGER:
         return _integers(arr, column, fast)
     raise NotImplementedError(kind)
