@@ -8,13 +8,23 @@ lists the same cases:
 - booleans: ``true``/``false`` and ``t``/``f`` as PostgreSQL prints them
   (PostgreSQL also takes yes, on, 1…);
 - ``timestamptz``: ISO 8601 with seconds and an explicit UTC offset (``Z``,
-  ``+00``, ``+05:30``), at most six fractional digits, years 1 to 9999
-  (PostgreSQL would also take dates alone, ``infinity``, words like ``now``,
-  and would fill a missing offset from the session's TimeZone, which makes the
-  stored instant depend on the reader);
+  ``+00``, ``+05:30``), at most six fractional digits (PostgreSQL would also
+  take dates alone, and would fill a missing offset from the session's
+  TimeZone, which makes the stored instant depend on the reader);
 - ``timestamp`` (without time zone): ISO 8601 dates alone, with minutes, or
   with seconds and up to six fractional digits; an offset is ignored, as
-  PostgreSQL ignores it (not read: ``infinity``, words, other date styles);
+  PostgreSQL ignores it (not read: other date styles);
+- ``date``: ISO 8601 dates alone (PostgreSQL also takes a time after them);
+- all three: years of four digits or more, with an optional `` BC`` at the
+  end, from PostgreSQL's first day (4714-11-24 BC) to the last one Arrow's
+  ``timestamp[us]`` holds below ``infinity`` (294247-01-10; PostgreSQL goes on
+  to 294276); ``infinity``, ``+infinity``, ``-infinity`` and ``epoch`` in any
+  case, with white space around, held as PostgreSQL holds them (the largest and
+  smallest int64 microseconds, int32 days for a date). Not read: ``now``,
+  ``today``, ``tomorrow``, ``yesterday``, whose value is the time the seed is
+  loaded (:data:`RELATIVE_MESSAGE` says so); white space around a date or
+  timestamp; ``BC`` elsewhere than at the end; years of fewer than four digits
+  (PostgreSQL reads ``24-05-01`` as 2024);
 - numeric: decimal numbers, and ``NaN``, ``Infinity``, ``-Infinity`` as
   PostgreSQL prints them;
 - integers: optional sign and ASCII digits only (no spaces, ``_`` or ``0x``);
@@ -32,8 +42,10 @@ first one (same length, digits and separators in the same places) have their
 fields checked against the pattern's ranges and the calendar and are turned
 into microseconds by arithmetic, while values laid out otherwise are read by
 the reference. Dates use Polars expressions (the same regular expressions) and
-the calendar from the buffers. ``tests/test_coerce_columnar.py`` compares both
-on every corpus.
+the calendar from the buffers. The forms beyond the patterns (``infinity``,
+``BC``, long years) are looked for, by one more pattern, among the values the
+patterns refuse, and only those are read one by one in Python.
+``tests/test_coerce_columnar.py`` compares both engines on every corpus.
 
 The result keeps the values that could be read (typed: ``boolean``,
 ``datetime64[us, UTC]``, ``Int64``; text kinds stay ``str``) and marks the
@@ -57,6 +69,7 @@ from seedbed.facts import ColumnSpec
 from seedbed.facts import spec as k
 from seedbed.jsontext import refused
 from seedbed.lazymodules import lazy_module
+from seedbed.sqltext import YEAR_1_DAY, YEAR_10000_DAY
 
 if TYPE_CHECKING:
     import polars as pl
@@ -85,9 +98,12 @@ _MESSAGES = {
     k.BOOLEAN: "must be true or false (or t or f)",
     k.TIMESTAMPTZ: "must be an ISO 8601 timestamp with an explicit UTC offset, "
     "e.g. 2024-05-01T12:00:00Z or 2024-05-01 12:00:00+00 (without one, PostgreSQL would "
-    "use the session's TimeZone; years 1 to 9999, at most 6 fractional digits)",
-    k.TIMESTAMP: "must be an ISO 8601 timestamp, e.g. 2024-05-01T12:00:00 or 2024-05-01",
-    k.DATE: "must be an ISO 8601 date, e.g. 2024-05-01",
+    "use the session's TimeZone; at most 6 fractional digits, from 4714-11-24 BC to "
+    "294247-01-10), or infinity, -infinity, epoch",
+    k.TIMESTAMP: "must be an ISO 8601 timestamp, e.g. 2024-05-01T12:00:00 or 2024-05-01 "
+    "(from 4714-11-24 BC to 294247-01-10), or infinity, -infinity, epoch",
+    k.DATE: "must be an ISO 8601 date, e.g. 2024-05-01 (from 4714-11-24 BC to "
+    "294247-01-10), or infinity, -infinity, epoch",
     k.INTEGER: "must be a whole number in the column's range",
     k.NUMERIC: "must be a decimal number (or NaN, Infinity, -Infinity)",
     k.UUID: "must be a UUID",
@@ -119,6 +135,7 @@ class Coerced:
     bad: np.ndarray
     rule: str
     message: str
+    relative: np.ndarray | None = None  #: as :attr:`ArrowCoerced.relative`
 
 
 def type_message(column: ColumnSpec) -> str:
@@ -328,7 +345,6 @@ FIRST_DAY = days_from_civil(-4713, 11, 24)
 FIRST_US = FIRST_DAY * 86_400_000_000
 LAST_US = STAMP_INFINITY - 1
 LAST_DAY = LAST_US // 86_400_000_000
-RANGE_TEXT = "4714-11-24 BC to 294247-01-10"
 
 
 #: PostgreSQL's white space (``isspace``) around the special words.
@@ -732,16 +748,52 @@ def arrow_series(values: pa.Array, index: pd.Index | None = None) -> pd.Series:
         truth = np.asarray(values.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
         return pd.Series(pd.arrays.BooleanArray(truth, _null_mask(values)), index=index)
     if pa.types.is_timestamp(kind):
-        micros = np.asarray(values.cast(pa.int64()).fill_null(_NAT).to_numpy(), dtype=np.int64)
+        held = values.cast(pa.int64())
+        micros = np.asarray(held.fill_null(_NAT).to_numpy(), dtype=np.int64)
+        if pc.min(held).as_py() == STAMP_MINUS_INFINITY:  # NaT in NumPy: one above it
+            micros[(micros == STAMP_MINUS_INFINITY) & ~_null_mask(values)] = PANDAS_MINUS_INFINITY
         stamps = pd.DatetimeIndex(micros.view("M8[us]"))
         return pd.Series(stamps.tz_localize("UTC") if kind.tz else stamps, index=index)
     if pa.types.is_date32(kind):
-        return pd.Series(values.to_pandas(), index=index, dtype=object)
+        return pd.Series(_dates(values), index=index, dtype=object)
     if pa.types.is_int64(kind):
         # Built from the int64 buffer and a mask: through float64, big values lose digits.
         held = np.asarray(values.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
         return pd.Series(pd.arrays.IntegerArray(held, _null_mask(values)), index=index)
     return _text_series(values, index)
+
+
+def _dates(values: pa.Array) -> np.ndarray:
+    """Dates as ``datetime.date`` objects; those Python cannot hold (years outside 1 to
+    9999) as ``numpy.datetime64`` days, and ``infinity``, ``-infinity`` as the
+    microseconds that stand for them in a timestamp series (:func:`arrow_series`)."""
+    bounds = pc.min_max(values.cast(pa.int32()))
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low is None or (low >= YEAR_1_DAY and high < YEAR_10000_DAY):
+        return np.asarray(values.to_pandas(), dtype=object)
+    days = np.asarray(values.cast(pa.int32()).fill_null(0).to_numpy(), dtype=np.int64)
+    odd = ~_null_mask(values) & ((days < YEAR_1_DAY) | (days >= YEAR_10000_DAY))
+    plain = pc.if_else(pa.array(odd), pa.scalar(None, pa.date32()), values)
+    result = np.asarray(plain.to_pandas(), dtype=object)
+    for row in np.flatnonzero(odd):
+        day = int(days[row])
+        if day == DATE_INFINITY:
+            result[row] = np.datetime64(STAMP_INFINITY, "us")
+        elif day == DATE_MINUS_INFINITY:
+            result[row] = np.datetime64(PANDAS_MINUS_INFINITY, "us")
+        else:
+            result[row] = np.datetime64(day, "D")
+    return result
+
+
+def _typed_stamps(values: pd.Series) -> np.ndarray:
+    """Typed timestamps outside the range seedbed holds (``infinity`` and ``-infinity``,
+    the largest int64 and the two smallest, excepted)."""
+    micros = values.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT")).view("i8")
+    odd = ((micros < FIRST_US) & (micros > PANDAS_MINUS_INFINITY)) | (
+        (micros > LAST_US) & (micros < STAMP_INFINITY)
+    )
+    return np.asarray(odd & ~values.isna().to_numpy(), dtype=bool)
 
 
 def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
@@ -752,9 +804,12 @@ def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.nd
         return series.astype("boolean"), np.zeros(len(series), dtype=bool)
     if kind == k.TIMESTAMPTZ and isinstance(dtype, pd.DatetimeTZDtype):
         values = series.dt.tz_convert("UTC").astype(pd.DatetimeTZDtype("us", "UTC"))
-        return values, np.zeros(len(series), dtype=bool)
+        odd = _typed_stamps(values)
+        return (values.mask(odd) if odd.any() else values), odd
     if kind == k.TIMESTAMP and pd.api.types.is_datetime64_dtype(dtype):
-        return series.astype("datetime64[us]"), np.zeros(len(series), dtype=bool)
+        values = series.astype("datetime64[us]")
+        odd = _typed_stamps(values)
+        return (values.mask(odd) if odd.any() else values), odd
     if kind == k.INTEGER and pd.api.types.is_integer_dtype(dtype):
         low, high = column.int_range or (-(2**63), 2**63 - 1)
         ints = series.astype("Int64")
@@ -802,6 +857,22 @@ class ArrowCoerced:
     bad: np.ndarray
     rule: str
     message: str
+    #: The bad cells that are words for the time of loading (``now``…), which
+    #: :data:`RELATIVE_MESSAGE` explains; None when there are none.
+    relative: np.ndarray | None = None
+
+
+def _relative(column: ColumnSpec, arr: pa.Array, bad: np.ndarray) -> np.ndarray | None:
+    """Of the ``bad`` cells of a time column, those holding ``now``, ``today``…"""
+    if column.kind not in (k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE) or not bad.any():
+        return None
+    rows = np.flatnonzero(bad)
+    found = _matches(arr.take(rows), RELATIVE_PATTERN)
+    if not found.any():
+        return None
+    relative = np.zeros(len(arr), dtype=bool)
+    relative[rows[found]] = True
+    return relative
 
 
 def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> ArrowCoerced:
@@ -822,7 +893,7 @@ def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> 
             message = f"must be at most {column.max_length} characters"
             return ArrowCoerced(values, bad | too_long, "length", message)
     rule = "enum" if column.kind == k.ENUM else "type"
-    return ArrowCoerced(values, bad, rule, type_message(column))
+    return ArrowCoerced(values, bad, rule, type_message(column), _relative(column, arr, bad))
 
 
 def text_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | None:
@@ -846,7 +917,8 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
     arr = _string_array(series)
     if arr is not None:
         read = coerce_text(column, arr, columnar=columnar)
-        return Coerced(arrow_series(read.values, series.index), read.bad, read.rule, read.message)
+        values = arrow_series(read.values, series.index)
+        return Coerced(values, read.bad, read.rule, read.message, read.relative)
     if column.kind in (k.TEXT, k.ENUM) and _is_scalar(series.dtype):
         # Numbers and booleans pandas read from a text column: their text, as COPY gets it.
         return coerce_column(column, series.astype(_TEXT), columnar=columnar)
@@ -860,7 +932,7 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
         odd = np.fromiter((not isinstance(v, str) for v in cells), bool, len(cells))
         odd &= ~pd.isna(cells)
         kept = coerce_column(column, prepared.where(~odd, None), columnar=columnar)
-        return Coerced(kept.values, kept.bad | odd, kept.rule, kept.message)
+        return Coerced(kept.values, kept.bad | odd, kept.rule, kept.message, kept.relative)
     bad = ~series.isna().to_numpy()
     empty = pd.Series(pd.array([None] * len(series), dtype="str"), index=series.index)
     return Coerced(empty, bad, rule, f"{type_message(column)} (got {series.dtype} values)")
