@@ -751,7 +751,8 @@ def arrow_series(values: pa.Array, index: pd.Index | None = None) -> pd.Series:
         held = values.cast(pa.int64())
         micros = np.asarray(held.fill_null(_NAT).to_numpy(), dtype=np.int64)
         if pc.min(held).as_py() == STAMP_MINUS_INFINITY:  # NaT in NumPy: one above it
-            micros[(micros == STAMP_MINUS_INFINITY) & ~_null_mask(values)] = PANDAS_MINUS_INFINITY
+            minus = (micros == STAMP_MINUS_INFINITY) & ~_null_mask(values)
+            micros = np.where(minus, PANDAS_MINUS_INFINITY, micros)
         stamps = pd.DatetimeIndex(micros.view("M8[us]"))
         return pd.Series(stamps.tz_localize("UTC") if kind.tz else stamps, index=index)
     if pa.types.is_date32(kind):
@@ -774,7 +775,7 @@ def _dates(values: pa.Array) -> np.ndarray:
     days = np.asarray(values.cast(pa.int32()).fill_null(0).to_numpy(), dtype=np.int64)
     odd = ~_null_mask(values) & ((days < YEAR_1_DAY) | (days >= YEAR_10000_DAY))
     plain = pc.if_else(pa.array(odd), pa.scalar(None, pa.date32()), values)
-    result = np.asarray(plain.to_pandas(), dtype=object)
+    result = np.array(plain.to_pandas(), dtype=object)  # a copy of its own, to write to
     for row in np.flatnonzero(odd):
         day = int(days[row])
         if day == DATE_INFINITY:
