@@ -375,6 +375,12 @@ def test_rules_order_infinity_as_postgresql_does(
     expected = {first + i for i, ok in enumerate(server) if not ok}
     assert failing == expected, report.failures.to_dict("records")
     assert len(report) == len(expected)
+    shown = {r["line"] - first: r["value"] for r in report.to_records()}  # as PostgreSQL writes
+    assert (shown[2], shown[4], shown[6]) == (
+        "infinity",
+        "-infinity",
+        "0044-03-15 12:00:00.000000+00 BC",
+    )
 
 
 def test_pandera_schemas_take_infinity(tmp_path: Path) -> None:
