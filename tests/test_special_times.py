@@ -403,3 +403,23 @@ def test_pandera_schemas_take_infinity(tmp_path: Path) -> None:
     assert "expires_at" in set(caught.value.failure_cases["column"])
     typed = pl.from_pandas(typed_frame(rows))
     assert seedbed.pandera_schema("session", backend="polars").validate(typed).height == 2
+
+
+def test_times_sent_to_postgresql_as_text_read_back_as_the_same_values(engine: Engine) -> None:
+    """The text a CHECK only PostgreSQL can judge gets (``sqlchecks``) and the report shows."""
+    from seedbed.facts.sqlchecks import _as_text
+
+    literals = ["infinity", "-infinity", "0044-03-15 12:00:00.5Z BC", "10000-01-01 00:00:00Z"]
+    read = coerce_text(column(kinds.TIMESTAMPTZ), pa.array([*literals, None]))
+    texts = _as_text(arrow_series(read.values))
+    dates = coerce_text(column(kinds.DATE), pa.array(["-infinity", "0001-02-29 BC", "2024-01-01"]))
+    date_texts = _as_text(arrow_series(dates.values))
+    assert texts[:2] == ["infinity", "-infinity"] and texts[4] is None
+    assert date_texts == ["-infinity", "0001-02-29 BC", "2024-01-01"]
+    with engine.connect() as conn:
+        for given, sent in zip(literals, texts, strict=False):
+            same = conn.execute(
+                sa.text("SELECT CAST(:a AS timestamptz) = CAST(:b AS timestamptz)"),
+                {"a": given, "b": sent},
+            ).scalar()
+            assert same, (given, sent)
