@@ -423,3 +423,19 @@ def test_times_sent_to_postgresql_as_text_read_back_as_the_same_values(engine: E
                 {"a": given, "b": sent},
             ).scalar()
             assert same, (given, sent)
+
+
+def test_minus_infinity_in_an_arrow_table_is_not_null(tmp_path: Path) -> None:
+    """Arrow (and Parquet) hold -infinity as PostgreSQL does, the smallest int64, which
+    pandas would read as NaT: it stays -infinity, and the rule sees it."""
+    rows = session_rows(["-infinity", "infinity"], ["2024-01-01 00:00:00Z", "-infinity"])
+    table = pa.Table.from_pandas(typed_frame(rows), preserve_index=False)
+    stamps = table.column("expires_at").cast(pa.int64()).to_pylist()
+    held = pa.array([STAMP_MINUS_INFINITY, stamps[1]], pa.int64())
+    kind = table.schema.field("expires_at").type
+    table = table.set_column(
+        table.schema.get_field_index("expires_at"), "expires_at", held.cast(kind)
+    )
+    folder = seed_folder(tmp_path, rows)
+    report = seedbed.validate({"user": folder / "user.csv", "session": table})
+    assert [(r["line"], r["value"]) for r in report.to_records()] == [(0, "-infinity")]

@@ -240,6 +240,8 @@ def plain_array(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, list[tuple
         return _time_strings(array.cast(pa.date32()), days=True), []
     if pa.types.is_decimal(array.type):
         return array.cast(pa.string()), []  # decimals with their scale (1.50)
+    if pa.types.is_timestamp(array.type) and array.type.unit == "us":
+        return _minus_infinity(array), []
     if getattr(array.type, "extension_name", None) == "arrow.uuid":
         cells = array.storage.to_pylist()
         return pa.array([None if b is None else str(uuid.UUID(bytes=b)) for b in cells]), []
@@ -340,6 +342,16 @@ def plain_piece(
         frame = frame[keep].reset_index(drop=True)
         positions = positions[keep]
     return RawPiece(label, unit, frame, positions, header, problems=list(problems.values()))
+
+
+def _minus_infinity(array: pa.Array) -> pa.Array:
+    """Timestamps with ``-infinity`` held as pandas holds it (the smallest int64 above
+    ``NaT``'s) where Arrow holds it as PostgreSQL does (the smallest int64)."""
+    held = array.cast(pa.int64())
+    if pc.min(held).as_py() != -(2**63):
+        return array
+    lifted = pc.if_else(pc.equal(held, -(2**63)), pa.scalar(-(2**63) + 1, pa.int64()), held)
+    return lifted.cast(array.type)
 
 
 def _time_strings(array: pa.Array, *, days: bool) -> pa.Array:
