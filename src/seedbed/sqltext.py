@@ -13,6 +13,9 @@ writes each such colon (and an existing ``\\:``) so that ``text()`` compiles it
 back to the original; :func:`unescaped` is that compile step, for SQL from a
 revision that seedbed sends to the database itself. Both use SQLAlchemy's own
 patterns, so they agree with it exactly.
+
+:func:`time_text` writes a time value as PostgreSQL reads it back, for the values
+other writers get wrong: ``infinity``, years past 9999 and years BC.
 """
 
 from __future__ import annotations
@@ -49,3 +52,38 @@ def escaped(sql: str) -> str:
 def unescaped(text: str) -> str:
     """What ``text(text)`` compiles to when it has no parameters: ``\\:x`` becomes ``:x``."""
     return BIND_PARAMS_ESC.sub(lambda m: m.group(1), text)
+
+
+#: Microseconds (days) from 1970-01-01 to 0001-01-01 and to 10000-01-01: the values
+#: between are written alike by everyone (ISO 8601); the others by :func:`time_text`.
+YEAR_1_US, YEAR_10000_US = -62_135_596_800_000_000, 253_402_300_800_000_000
+YEAR_1_DAY, YEAR_10000_DAY = -719_162, 2_932_897
+
+
+def time_text(value: int, *, days: bool = False, zone: bool = False) -> str:
+    """A ``timestamp`` (microseconds since 1970-01-01) or ``date`` (``days``: days since
+    it) as PostgreSQL prints it under ``DateStyle ISO``: ``infinity`` and ``-infinity``
+    for the largest and smallest int64 (int32) and the one above the smallest (pandas'
+    ``-infinity``), years BC with `` BC``; ``+00`` after a ``timestamptz`` (``zone``)."""
+    top = 2**31 - 1 if days else 2**63 - 1
+    if value >= top:
+        return "infinity"
+    if value <= -top:
+        return "-infinity"
+    day, micros = (value, 0) if days else divmod(value, 86_400_000_000)
+    # Howard Hinnant's civil_from_days: the proleptic Gregorian calendar, year 0 = 1 BC.
+    shifted = day + 719_468
+    era = shifted // 146_097
+    of_era = shifted - era * 146_097
+    year_of_era = (of_era - of_era // 1460 + of_era // 36524 - of_era // 146_096) // 365
+    of_year = of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_index = (5 * of_year + 2) // 153
+    mday = of_year - (153 * month_index + 2) // 5 + 1
+    month = month_index + 3 if month_index < 10 else month_index - 9
+    year = year_of_era + era * 400 + (month <= 2)
+    text = f"{year if year > 0 else 1 - year:04d}-{month:02d}-{mday:02d}"
+    if not days:
+        seconds, fraction = divmod(micros, 1_000_000)
+        text += f" {seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        text += f".{fraction:06d}" + ("+00" if zone else "")
+    return text + (" BC" if year <= 0 else "")

@@ -25,7 +25,7 @@ from seedbed.db import database_errors
 from seedbed.errors import DatabaseError
 from seedbed.lazymodules import lazy_module
 from seedbed.models.rules import SqlCheck
-from seedbed.sqltext import escaped, quote_ident
+from seedbed.sqltext import YEAR_1_US, YEAR_10000_US, escaped, quote_ident, time_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -320,11 +320,16 @@ def _as_text(series: pd.Series) -> list[str | None]:
         zone = getattr(series.dt, "tz", None) is not None
         if zone:
             stamps = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        text = np.datetime_as_string(stamps.to_numpy(dtype="datetime64[us]"), unit="us")
+        micros = stamps.to_numpy(dtype="datetime64[us]")
+        text = np.datetime_as_string(micros, unit="us")
         missing = series.isna().to_numpy()
-        return [
+        found = [
             None if m else f"{t}+00" if zone else str(t) for t, m in zip(text, missing, strict=True)
         ]
+        held = micros.view("i8")
+        for row in np.flatnonzero(~missing & ((held < YEAR_1_US) | (held >= YEAR_10000_US))):
+            found[row] = time_text(int(held[row]), zone=zone)  # infinity, BC, past 9999
+        return found
     values = series.to_numpy(dtype=object, copy=True)
     missing = pd.isna(values)
     kind = pd.api.types.infer_dtype(values, skipna=True)
@@ -343,6 +348,9 @@ def _as_text(series: pd.Series) -> list[str | None]:
             out.append(json.dumps(value))
         elif isinstance(value, datetime | date | time):
             out.append(value.isoformat())
+        elif isinstance(value, np.datetime64):  # a date Python cannot hold, or infinity
+            days = np.datetime_data(value.dtype)[0] == "D"
+            out.append(time_text(int(value.view("i8")), days=days))
         else:
             out.append(str(value))
     return out

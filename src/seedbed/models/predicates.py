@@ -174,8 +174,9 @@ def _applied(function: str, objects: np.ndarray, ascii_only: bool) -> np.ndarray
 def _micros(series: pd.Series, family: str) -> np.ndarray:
     """Times as int64 microseconds (UTC instants for ``timestamptz``); NULL as 0."""
     if family == DATE and not pd.api.types.is_datetime64_any_dtype(series.dtype):
-        days = np.array(series.astype(object).where(series.notna(), None), dtype="datetime64[D]")
-        result: np.ndarray = days.astype("datetime64[us]").astype("int64")
+        # Straight to microseconds: a date's cell may hold infinity's (see coerce.arrow_series).
+        held = series.astype(object).where(series.notna(), None)
+        result: np.ndarray = np.array(held, dtype="datetime64[us]").astype("int64")
     else:
         stamps = pd.to_datetime(series)
         if getattr(stamps.dt, "tz", None) is not None:

@@ -8,13 +8,23 @@ lists the same cases:
 - booleans: ``true``/``false`` and ``t``/``f`` as PostgreSQL prints them
   (PostgreSQL also takes yes, on, 1…);
 - ``timestamptz``: ISO 8601 with seconds and an explicit UTC offset (``Z``,
-  ``+00``, ``+05:30``), at most six fractional digits, years 1 to 9999
-  (PostgreSQL would also take dates alone, ``infinity``, words like ``now``,
-  and would fill a missing offset from the session's TimeZone, which makes the
-  stored instant depend on the reader);
+  ``+00``, ``+05:30``), at most six fractional digits (PostgreSQL would also
+  take dates alone, and would fill a missing offset from the session's
+  TimeZone, which makes the stored instant depend on the reader);
 - ``timestamp`` (without time zone): ISO 8601 dates alone, with minutes, or
   with seconds and up to six fractional digits; an offset is ignored, as
-  PostgreSQL ignores it (not read: ``infinity``, words, other date styles);
+  PostgreSQL ignores it (not read: other date styles);
+- ``date``: ISO 8601 dates alone (PostgreSQL also takes a time after them);
+- all three: years of four digits or more, with an optional `` BC`` at the
+  end, from PostgreSQL's first day (4714-11-24 BC) to the last one Arrow's
+  ``timestamp[us]`` holds below ``infinity`` (294247-01-10; PostgreSQL goes on
+  to 294276); ``infinity``, ``+infinity``, ``-infinity`` and ``epoch`` in any
+  case, with white space around, held as PostgreSQL holds them (the largest and
+  smallest int64 microseconds, int32 days for a date). Not read: ``now``,
+  ``today``, ``tomorrow``, ``yesterday``, whose value is the time the seed is
+  loaded (:data:`RELATIVE_MESSAGE` says so); white space around a date or
+  timestamp; ``BC`` elsewhere than at the end; years of fewer than four digits
+  (PostgreSQL reads ``24-05-01`` as 2024);
 - numeric: decimal numbers, and ``NaN``, ``Infinity``, ``-Infinity`` as
   PostgreSQL prints them;
 - integers: optional sign and ASCII digits only (no spaces, ``_`` or ``0x``);
@@ -32,8 +42,10 @@ first one (same length, digits and separators in the same places) have their
 fields checked against the pattern's ranges and the calendar and are turned
 into microseconds by arithmetic, while values laid out otherwise are read by
 the reference. Dates use Polars expressions (the same regular expressions) and
-the calendar from the buffers. ``tests/test_coerce_columnar.py`` compares both
-on every corpus.
+the calendar from the buffers. The forms beyond the patterns (``infinity``,
+``BC``, long years) are looked for, by one more pattern, among the values the
+patterns refuse, and only those are read one by one in Python.
+``tests/test_coerce_columnar.py`` compares both engines on every corpus.
 
 The result keeps the values that could be read (typed: ``boolean``,
 ``datetime64[us, UTC]``, ``Int64``; text kinds stay ``str``) and marks the
@@ -57,6 +69,7 @@ from seedbed.facts import ColumnSpec
 from seedbed.facts import spec as k
 from seedbed.jsontext import refused
 from seedbed.lazymodules import lazy_module
+from seedbed.sqltext import YEAR_1_DAY, YEAR_10000_DAY
 
 if TYPE_CHECKING:
     import polars as pl
@@ -85,9 +98,12 @@ _MESSAGES = {
     k.BOOLEAN: "must be true or false (or t or f)",
     k.TIMESTAMPTZ: "must be an ISO 8601 timestamp with an explicit UTC offset, "
     "e.g. 2024-05-01T12:00:00Z or 2024-05-01 12:00:00+00 (without one, PostgreSQL would "
-    "use the session's TimeZone; years 1 to 9999, at most 6 fractional digits)",
-    k.TIMESTAMP: "must be an ISO 8601 timestamp, e.g. 2024-05-01T12:00:00 or 2024-05-01",
-    k.DATE: "must be an ISO 8601 date, e.g. 2024-05-01",
+    "use the session's TimeZone; at most 6 fractional digits, from 4714-11-24 BC to "
+    "294247-01-10), or infinity, -infinity, epoch",
+    k.TIMESTAMP: "must be an ISO 8601 timestamp, e.g. 2024-05-01T12:00:00 or 2024-05-01 "
+    "(from 4714-11-24 BC to 294247-01-10), or infinity, -infinity, epoch",
+    k.DATE: "must be an ISO 8601 date, e.g. 2024-05-01 (from 4714-11-24 BC to "
+    "294247-01-10), or infinity, -infinity, epoch",
     k.INTEGER: "must be a whole number in the column's range",
     k.NUMERIC: "must be a decimal number (or NaN, Infinity, -Infinity)",
     k.UUID: "must be a UUID",
@@ -119,6 +135,7 @@ class Coerced:
     bad: np.ndarray
     rule: str
     message: str
+    relative: np.ndarray | None = None  #: as :attr:`ArrowCoerced.relative`
 
 
 def type_message(column: ColumnSpec) -> str:
@@ -297,25 +314,134 @@ def _calendar_ok(arr: pa.Array, ok: np.ndarray, fast: bool = False) -> np.ndarra
     return result
 
 
-_MIN_US = np.datetime64("0001-01-01T00:00:00", "us")
-_MAX_US = np.datetime64("9999-12-31T23:59:59.999999", "us")
 _NAT = np.iinfo(np.int64).min  # NaT's microseconds
+
+#: ``infinity`` and ``-infinity`` as PostgreSQL holds them (``DT_NOEND``, ``DT_NOBEGIN``;
+#: ``DATEVAL_NOEND``, ``DATEVAL_NOBEGIN`` for dates): the largest and smallest int64
+#: microseconds (int32 days), so that they order before and after every instant.
+STAMP_INFINITY = 2**63 - 1
+STAMP_MINUS_INFINITY = -(2**63)
+DATE_INFINITY = 2**31 - 1
+DATE_MINUS_INFINITY = -(2**31)
+#: ``-infinity`` in a pandas series: NumPy holds NaT at the smallest int64, so the one
+#: above it (as DuckDB holds ``-infinity``); still before every instant.
+PANDAS_MINUS_INFINITY = STAMP_MINUS_INFINITY + 1
+
+
+def days_from_civil(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to a day of the proleptic Gregorian calendar (year 0 is 1 BC)."""
+    year -= month <= 2
+    era = year // 400
+    of_era = year - era * 400
+    of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    of_era_days = of_era * 365 + of_era // 4 - of_era // 100 + of_year
+    return era * 146097 + of_era_days - 719468
+
+
+#: The instants seedbed holds, as PostgreSQL's and Arrow's ranges allow: from the first
+#: day PostgreSQL holds (4714-11-24 BC, Julian day 0) to the last microsecond below
+#: ``infinity`` (Arrow's ``timestamp[us]`` ends there, 30 years before PostgreSQL).
+FIRST_DAY = days_from_civil(-4713, 11, 24)
+FIRST_US = FIRST_DAY * 86_400_000_000
+LAST_US = STAMP_INFINITY - 1
+LAST_DAY = LAST_US // 86_400_000_000
+
+
+#: PostgreSQL's white space (``isspace``) around the special words.
+_SPACE = "[ \t\n\r\v\f]*"
+_SPECIAL = re.compile(_SPACE + r"(\+?infinity|-infinity|epoch)" + _SPACE, re.IGNORECASE)
+#: Words whose value is the time they are read at: refused (see :data:`RELATIVE_MESSAGE`).
+RELATIVE = re.compile(_SPACE + "(now|today|tomorrow|yesterday)" + _SPACE, re.IGNORECASE)
+RELATIVE_PATTERN = "(?i)^" + _SPACE + "(now|today|tomorrow|yesterday)" + _SPACE + "$"
+RELATIVE_MESSAGE = (
+    "is a word PostgreSQL reads as the time the seed is loaded (now, today, tomorrow, "
+    "yesterday): the rows would differ from load to load; write the instant, "
+    "e.g. 2024-05-01 12:00:00+00"
+)
+#: What the patterns leave out and PostgreSQL reads the same way everywhere: years of
+#: more digits, ``BC``, and the special words.
+_EXTENDED_PATTERN = "(?i)(infinity|epoch|^[0-9]{4,}-.* bc$|^[0-9]{5,}-)"
+_ISO = re.compile(
+    r"([0-9]{4,})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"(?:[T ]([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9])(?:\.([0-9]{1,6}))?)?"
+    r"(Z|([+-])(0[0-9]|1[0-5])(?::?([0-5][0-9]))?)?)?( [Bb][Cc])?"
+)
+
+
+def _extended_value(text: str, kind: str) -> int | None:
+    """One value the patterns refused, read as PostgreSQL reads the forms seedbed takes
+    beyond them: ``infinity``, ``-infinity``, ``epoch``, years of more than four digits
+    and ``BC``. Microseconds (days for a date), or None when refused."""
+    special = _SPECIAL.fullmatch(text)
+    if special is not None:
+        word = special[1].lower()
+        if word == "epoch":
+            return 0
+        if kind == k.DATE:
+            return DATE_MINUS_INFINITY if word[0] == "-" else DATE_INFINITY
+        return STAMP_MINUS_INFINITY if word[0] == "-" else STAMP_INFINITY
+    found = _ISO.fullmatch(text)
+    if found is None:
+        return None
+    year, month, day = int(found[1]), int(found[2]), int(found[3])
+    hour, second, offset = found[4], found[6], found[8]
+    if year == 0 or (kind == k.DATE and hour is not None):
+        return None
+    if kind == k.TIMESTAMPTZ and (second is None or offset is None):
+        return None  # as the pattern: seconds and an explicit offset
+    if found[12]:
+        year = 1 - year  # 1 BC is year 0
+    leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
+    if day > _MONTH_DAYS[month] + (month == 2 and leap):
+        return None
+    if year < -4713 or (year == -4713 and month < 11):
+        return None  # PostgreSQL's first month (of Julian day 0)
+    days = days_from_civil(year, month, day)
+    if kind == k.DATE:
+        return days if FIRST_DAY <= days <= LAST_DAY else None
+    seconds = int(hour or 0) * 3600 + int(found[5] or 0) * 60 + int(second or 0)
+    micros = (days * 86400 + seconds) * 1_000_000 + int((found[7] or "").ljust(6, "0"))
+    if kind == k.TIMESTAMPTZ and offset != "Z":
+        shift = (int(found[10]) * 60 + int(found[11] or 0)) * 60_000_000
+        micros -= shift if found[9] == "+" else -shift
+    return micros if FIRST_US <= micros <= LAST_US else None
+
+
+def _with_extended(
+    arr: pa.Array, values: np.ndarray, ok: np.ndarray, kind: str, fast: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` and ``ok`` with the values the patterns refused read by
+    :func:`_extended_value`: only those a cheap pattern picks, so that a column of
+    ISO values costs one look at its refused values, if any."""
+    rows = np.flatnonzero(~ok & ~_null_mask(arr))
+    if not len(rows):
+        return values, ok
+    candidates = arr.take(rows) if len(rows) < len(arr) else arr
+    maybe = _matches(candidates, _EXTENDED_PATTERN, fast)
+    if not maybe.any():
+        return values, ok
+    values, ok = values.copy(), ok.copy()
+    texts = candidates.filter(pa.array(maybe)).to_pylist()
+    for row, text in zip(rows[maybe], texts, strict=True):
+        value = _extended_value(text, kind)
+        if value is not None:
+            values[row], ok[row] = value, True
+    return values, ok
 
 
 def _stamp_micros(arr: pa.Array, *, tz: bool, fast: bool) -> tuple[np.ndarray, np.ndarray]:
     """Each value's microseconds since the epoch (0 where unreadable), and which are readable."""
     pattern = TIMESTAMPTZ_PATTERN if tz else TIMESTAMP_PATTERN
     ok = _calendar_ok(arr, _matches(arr, pattern, fast), fast)
+    given = arr
     if not tz:  # PostgreSQL ignores an offset given to a timestamp without time zone
         arr = pc.replace_substring_regex(arr, r"^([^T ]+[T ][0-9:.]+)" + _OFFSET + "$", r"\1")
     target = pa.timestamp("us", tz="UTC") if tz else pa.timestamp("us")
     readable = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
     raw = readable.cast(target).cast(pa.int64())
-    as_us = np.asarray(raw.to_numpy(zero_copy_only=False), dtype="float64")
-    in_range = (as_us >= _MIN_US.astype("int64")) & (as_us <= _MAX_US.astype("int64"))
-    ok = ok & in_range
     micros = np.asarray(raw.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
-    return np.where(ok, micros, 0), ok
+    kind = k.TIMESTAMPTZ if tz else k.TIMESTAMP
+    return _with_extended(given, np.where(ok, micros, 0), ok, kind, fast)
 
 
 #: The layouts :func:`_one_layout_stamps` reads: a date, then optionally a time
@@ -442,8 +568,7 @@ def _one_layout_stamps(
             shift += minutes
         if tz:
             micros -= np.where(at(sign) == ord("-"), -shift, shift) * 60_000_000
-    ok &= fits
-    ok &= (micros >= _MIN_US.astype("int64")) & (micros <= _MAX_US.astype("int64"))
+    ok &= fits  # years 1 to 9999 and offsets up to 15:59: always in range
     micros[~ok] = 0
     if count == len(arr):
         return fits, micros, ok
@@ -467,19 +592,28 @@ def _timestamps(arr: pa.Array, *, tz: bool, fast: bool) -> tuple[pa.Array, np.nd
     else:
         micros = np.zeros(len(arr), dtype=np.int64)
         ok = np.zeros(len(arr), dtype=bool)
-        rest = present
-        for layout in range(_LAYOUTS):  # e.g. fractions with trailing zeros left out
+        rest, odd = present, np.zeros(len(arr), dtype=bool)
+        layouts = 0
+        for _ in range(2 * _LAYOUTS):  # e.g. fractions with trailing zeros left out
             found = _one_layout_stamps(arr, rest, tz=tz) if rest.any() else None
             if found is None:
-                break
+                if not rest.any():
+                    break
+                first = int(np.argmax(rest))  # e.g. infinity: the next value's layout
+                odd[first], rest = True, rest.copy()
+                rest[first] = False
+                continue
             laid_out, layout_micros, layout_ok = found  # 0 and False outside the layout
-            if layout == 0:  # arrays of their own
+            if layouts == 0:  # arrays of their own
                 micros, ok = layout_micros, layout_ok
             else:
                 micros += layout_micros
                 ok |= layout_ok
             rest = rest & ~laid_out
-        left = np.flatnonzero(rest)
+            layouts += 1
+            if layouts == _LAYOUTS:
+                break
+        left = np.flatnonzero(rest | odd)
         if len(left):  # each read as the reference reads it
             micros[left], ok[left] = _stamp_micros(arr.take(left), tz=tz, fast=fast)
     target = pa.timestamp("us", tz="UTC") if tz else pa.timestamp("us")
@@ -592,8 +726,12 @@ def _from_text(column: ColumnSpec, arr: pa.Array, columnar: bool) -> tuple[pa.Ar
         return _timestamps(arr, tz=kind == k.TIMESTAMPTZ, fast=fast)
     if kind == k.DATE:
         ok = _calendar_ok(arr, _matches(arr, DATE_PATTERN, fast), fast)
+        if (ok | ~present).all():
+            return arr.cast(pa.date32()), present & ~ok
         readable = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
-        return readable.cast(pa.date32()), present & ~ok
+        days = np.asarray(readable.cast(pa.date32()).cast(pa.int32()).fill_null(0), np.int64)
+        days, ok = _with_extended(arr, days, ok, k.DATE, fast)
+        return _masked(days.astype(np.int32), ok, pa.date32()), present & ~ok
     if kind == k.INTEGER:
         return _integers(arr, column, fast)
     raise NotImplementedError(kind)
@@ -610,16 +748,53 @@ def arrow_series(values: pa.Array, index: pd.Index | None = None) -> pd.Series:
         truth = np.asarray(values.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
         return pd.Series(pd.arrays.BooleanArray(truth, _null_mask(values)), index=index)
     if pa.types.is_timestamp(kind):
-        micros = np.asarray(values.cast(pa.int64()).fill_null(_NAT).to_numpy(), dtype=np.int64)
+        held = values.cast(pa.int64())
+        micros = np.asarray(held.fill_null(_NAT).to_numpy(), dtype=np.int64)
+        if pc.min(held).as_py() == STAMP_MINUS_INFINITY:  # NaT in NumPy: one above it
+            minus = (micros == STAMP_MINUS_INFINITY) & ~_null_mask(values)
+            micros = np.where(minus, PANDAS_MINUS_INFINITY, micros)
         stamps = pd.DatetimeIndex(micros.view("M8[us]"))
         return pd.Series(stamps.tz_localize("UTC") if kind.tz else stamps, index=index)
     if pa.types.is_date32(kind):
-        return pd.Series(values.to_pandas(), index=index, dtype=object)
+        return pd.Series(_dates(values), index=index, dtype=object)
     if pa.types.is_int64(kind):
         # Built from the int64 buffer and a mask: through float64, big values lose digits.
         held = np.asarray(values.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
         return pd.Series(pd.arrays.IntegerArray(held, _null_mask(values)), index=index)
     return _text_series(values, index)
+
+
+def _dates(values: pa.Array) -> np.ndarray:
+    """Dates as ``datetime.date`` objects; those Python cannot hold (years outside 1 to
+    9999) as ``numpy.datetime64`` days, and ``infinity``, ``-infinity`` as the
+    microseconds that stand for them in a timestamp series (:func:`arrow_series`)."""
+    bounds = pc.min_max(values.cast(pa.int32()))
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low is None or (low >= YEAR_1_DAY and high < YEAR_10000_DAY):
+        return np.asarray(values.to_pandas(), dtype=object)
+    days = np.asarray(values.cast(pa.int32()).fill_null(0).to_numpy(), dtype=np.int64)
+    odd = ~_null_mask(values) & ((days < YEAR_1_DAY) | (days >= YEAR_10000_DAY))
+    plain = pc.if_else(pa.array(odd), pa.scalar(None, pa.date32()), values)
+    result = np.array(plain.to_pandas(), dtype=object)  # a copy of its own, to write to
+    for row in np.flatnonzero(odd):
+        day = int(days[row])
+        if day == DATE_INFINITY:
+            result[row] = np.datetime64(STAMP_INFINITY, "us")
+        elif day == DATE_MINUS_INFINITY:
+            result[row] = np.datetime64(PANDAS_MINUS_INFINITY, "us")
+        else:
+            result[row] = np.datetime64(day, "D")
+    return result
+
+
+def _typed_stamps(values: pd.Series) -> np.ndarray:
+    """Typed timestamps outside the range seedbed holds (``infinity`` and ``-infinity``,
+    the largest int64 and the two smallest, excepted)."""
+    micros = values.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT")).view("i8")
+    odd = ((micros < FIRST_US) & (micros > PANDAS_MINUS_INFINITY)) | (
+        (micros > LAST_US) & (micros < STAMP_INFINITY)
+    )
+    return np.asarray(odd & ~values.isna().to_numpy(), dtype=bool)
 
 
 def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
@@ -630,9 +805,12 @@ def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.nd
         return series.astype("boolean"), np.zeros(len(series), dtype=bool)
     if kind == k.TIMESTAMPTZ and isinstance(dtype, pd.DatetimeTZDtype):
         values = series.dt.tz_convert("UTC").astype(pd.DatetimeTZDtype("us", "UTC"))
-        return values, np.zeros(len(series), dtype=bool)
+        odd = _typed_stamps(values)
+        return (values.mask(odd) if odd.any() else values), odd
     if kind == k.TIMESTAMP and pd.api.types.is_datetime64_dtype(dtype):
-        return series.astype("datetime64[us]"), np.zeros(len(series), dtype=bool)
+        values = series.astype("datetime64[us]")
+        odd = _typed_stamps(values)
+        return (values.mask(odd) if odd.any() else values), odd
     if kind == k.INTEGER and pd.api.types.is_integer_dtype(dtype):
         low, high = column.int_range or (-(2**63), 2**63 - 1)
         ints = series.astype("Int64")
@@ -680,6 +858,22 @@ class ArrowCoerced:
     bad: np.ndarray
     rule: str
     message: str
+    #: The bad cells that are words for the time of loading (``now``…), which
+    #: :data:`RELATIVE_MESSAGE` explains; None when there are none.
+    relative: np.ndarray | None = None
+
+
+def _relative(column: ColumnSpec, arr: pa.Array, bad: np.ndarray) -> np.ndarray | None:
+    """Of the ``bad`` cells of a time column, those holding ``now``, ``today``…"""
+    if column.kind not in (k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE) or not bad.any():
+        return None
+    rows = np.flatnonzero(bad)
+    found = _matches(arr.take(rows), RELATIVE_PATTERN)
+    if not found.any():
+        return None
+    relative = np.zeros(len(arr), dtype=bool)
+    relative[rows[found]] = True
+    return relative
 
 
 def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> ArrowCoerced:
@@ -700,7 +894,7 @@ def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> 
             message = f"must be at most {column.max_length} characters"
             return ArrowCoerced(values, bad | too_long, "length", message)
     rule = "enum" if column.kind == k.ENUM else "type"
-    return ArrowCoerced(values, bad, rule, type_message(column))
+    return ArrowCoerced(values, bad, rule, type_message(column), _relative(column, arr, bad))
 
 
 def text_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | None:
@@ -724,7 +918,8 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
     arr = _string_array(series)
     if arr is not None:
         read = coerce_text(column, arr, columnar=columnar)
-        return Coerced(arrow_series(read.values, series.index), read.bad, read.rule, read.message)
+        values = arrow_series(read.values, series.index)
+        return Coerced(values, read.bad, read.rule, read.message, read.relative)
     if column.kind in (k.TEXT, k.ENUM) and _is_scalar(series.dtype):
         # Numbers and booleans pandas read from a text column: their text, as COPY gets it.
         return coerce_column(column, series.astype(_TEXT), columnar=columnar)
@@ -738,7 +933,7 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
         odd = np.fromiter((not isinstance(v, str) for v in cells), bool, len(cells))
         odd &= ~pd.isna(cells)
         kept = coerce_column(column, prepared.where(~odd, None), columnar=columnar)
-        return Coerced(kept.values, kept.bad | odd, kept.rule, kept.message)
+        return Coerced(kept.values, kept.bad | odd, kept.rule, kept.message, kept.relative)
     bad = ~series.isna().to_numpy()
     empty = pd.Series(pd.array([None] * len(series), dtype="str"), index=series.index)
     return Coerced(empty, bad, rule, f"{type_message(column)} (got {series.dtype} values)")

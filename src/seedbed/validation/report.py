@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from seedbed.atomic import replacing
 from seedbed.lazymodules import lazy_module
+from seedbed.sqltext import YEAR_1_DAY, YEAR_1_US, YEAR_10000_DAY, YEAR_10000_US, time_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,9 +68,27 @@ def display_values(values: Any, sensitive: bool) -> list[str | None]:
     for item in items:
         if item is None or (not isinstance(item, list | tuple | dict) and pd.isna(item)):
             out.append(None)
+        elif isinstance(item, str):
+            out.append(shorten(item))
         else:
-            out.append(shorten(item if isinstance(item, str) else _text_of(item)))
+            out.append(shorten(_far_time(item) or _text_of(item)))
     return out
+
+
+def _far_time(item: object) -> str | None:
+    """A time outside years 1 to 9999 (``infinity``, ``BC``) as PostgreSQL writes it, which
+    pandas and NumPy do not (``294247-01-10 04:00:54.775807``); None for anything else."""
+    if isinstance(item, pd.Timestamp):
+        stamp, zone = item.asm8, item.tz is not None
+    elif isinstance(item, np.datetime64):
+        stamp, zone = item, False
+    else:
+        return None
+    if np.datetime_data(stamp.dtype)[0] == "D":
+        days = int(stamp.view("i8"))
+        return None if YEAR_1_DAY <= days < YEAR_10000_DAY else time_text(days, days=True)
+    micros = int(stamp.astype("datetime64[us]").view("i8"))
+    return None if YEAR_1_US <= micros < YEAR_10000_US else time_text(micros, zone=zone)
 
 
 def _text_of(item: object) -> str:

@@ -42,7 +42,12 @@ from seedbed.validation.coerce import default_series
 from seedbed.validation.columnar import all_pass, to_polars
 from seedbed.validation.keys import ChunkKeys, chunk_keys, key_hashes, polars_chunk_keys
 from seedbed.validation.report import ValidationReport, display_values
-from seedbed.validation.schemas import chunk_schema, polars_chunk_schema, polars_dtypes
+from seedbed.validation.schemas import (
+    chunk_schema,
+    holds_python_times,
+    polars_chunk_schema,
+    polars_dtypes,
+)
 from seedbed.validation.sources import SeedChunk, TypedColumn
 
 if TYPE_CHECKING:
@@ -241,11 +246,15 @@ class RowChecks:
         if not self.polars.clean(frame, proven):  # Pandera (and pandas) only for a failing chunk
             from pandera.errors import SchemaErrors
 
-            try:
-                self.polars.schema.validate(self._typed(full.polars(self._read)), lazy=True)
-            except SchemaErrors as exc:
-                cases = exc.failure_cases.to_pandas()
-                reports.append(self._mapped(chunk, full, cases)[0])
+            whole = self._typed(full.polars(self._read))
+            if not holds_python_times(whole):  # infinity, BC: Pandera's message cannot show
+                reports.append(self._mapped(chunk, full, self.polars.failure_cases(whole))[0])
+            else:
+                try:
+                    self.polars.schema.validate(whole, lazy=True)
+                except SchemaErrors as exc:
+                    cases = exc.failure_cases.to_pandas()
+                    reports.append(self._mapped(chunk, full, cases)[0])
         for item in self.polars.on_pandas:
             failed = ~item.rule.passes(full.frame).to_numpy(dtype=bool)
             if failed.any():

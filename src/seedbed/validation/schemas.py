@@ -64,6 +64,7 @@ from seedbed.facts import (
 )
 from seedbed.facts import spec as k
 from seedbed.lazymodules import lazy_module
+from seedbed.sqltext import YEAR_1_DAY, YEAR_1_US, YEAR_10000_DAY, YEAR_10000_US
 from seedbed.validation.coerce import coerce_column, default_series, type_message
 from seedbed.validation.columnar import passes_expr, polars_dtype
 from seedbed.validation.keys import ChunkKeys, chunk_keys
@@ -393,11 +394,79 @@ class PolarsChunkSchema:
             self._plans[shape] = _plan(self, present)
         return _all_pass(self._plans[shape], frame, proven)
 
+    def failure_cases(self, frame: pl.DataFrame) -> pd.DataFrame:
+        """What ``schema.validate(frame, lazy=True)`` gives as failure cases (``check``,
+        ``column``, ``index``), found without Pandera: Pandera turns failing rows into
+        Python values for its message, and Polars cannot turn a time outside years 1 to
+        9999 (``infinity``, ``BC``) into one (see :func:`holds_python_times`). Only for
+        a schema without dtypes or strictness, as the row engine's (:meth:`clean`)."""
+
+        lazy = frame.lazy()
+        found: list[pd.DataFrame] = []
+
+        def failing(check: str, column: str | None, rows: pl.Series) -> None:
+            where = rows.arg_true().to_numpy()
+            if len(where):
+                found.append(pd.DataFrame({"check": check, "column": column, "index": where}))
+
+        for column in self.fields:
+            if column.name not in frame.columns:
+                continue
+            if not column.nullable:
+                failing("not_nullable", column.name, frame.get_column(column.name).is_null())
+            for check in column.checks:
+                failing(check.name, column.name, _check_rows(check, FrameData(lazy, column.name)))
+        for check in self.checks:
+            failing(check.name, None, _check_rows(check, FrameData(lazy, "*")))
+        if not found:
+            return pd.DataFrame({"check": [], "column": [], "index": []})
+        return pd.concat(found, ignore_index=True)
+
     @cached_property
     def _plans(self) -> dict[tuple[tuple[str, pl.DataType], ...], _Plan | None]:
         """Per frame schema (names and types), the happy path's plan: it depends on the
         table alone, so it is built once (None: a required column is missing)."""
         return {}
+
+
+def holds_python_times(frame: pl.DataFrame) -> bool:
+    """Every date and timestamp of ``frame`` is one Python's ``datetime`` holds (years 1
+    to 9999): Polars can turn its rows into Python values."""
+    import polars as pl
+
+    per_unit = {"ns": 1000, "us": 1, "ms": 0.001}
+    edges: list[tuple[str, float, float]] = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Date):
+            edges.append((name, YEAR_1_DAY, YEAR_10000_DAY))
+        elif isinstance(dtype, pl.Datetime):
+            scale = per_unit[dtype.time_unit or "us"]
+            edges.append((name, YEAR_1_US * scale, YEAR_10000_US * scale))
+    if not edges:
+        return True
+    physical = [pl.col(name).to_physical() for name, _, _ in edges]
+    bounds = frame.select(
+        [e.min().alias(f"min{i}") for i, e in enumerate(physical)]
+        + [e.max().alias(f"max{i}") for i, e in enumerate(physical)]
+    ).row(0)
+    for i, (_, low, high) in enumerate(edges):
+        least, most = bounds[i], bounds[len(edges) + i]
+        if least is not None and (least < low or most >= high):
+            return False
+    return True
+
+
+def _check_rows(check: PlainCheck, data: FrameData) -> pl.Series:
+    """The rows failing ``check``, as Pandera's Polars check backend finds them: several
+    output columns ANDed, NULL a pass (``ignore_na``); a scalar verdict names no row."""
+    import polars as pl
+
+    out: pl.LazyFrame | bool = check.fn(data)
+    if isinstance(out, bool):
+        return pl.Series([], dtype=pl.Boolean)
+    names = out.collect_schema().names()
+    result = pl.all_horizontal(names) if len(names) > 1 else pl.col(names[0])
+    return out.select((~result.fill_null(True)).alias("failing")).collect().to_series()
 
 
 def _check_passes(check: PlainCheck, data: FrameData) -> pl.LazyFrame | bool:

@@ -298,7 +298,11 @@ def _typed_columns(
     label: str, spec: TableSpec, raw: Mapping[str, pa.Array | pd.Series], lines: np.ndarray
 ) -> SeedChunk:
     """Each raw column read as its column's type: Arrow text stays in Arrow."""
-    from seedbed.validation.coerce import coerce_column, coerce_text  # validation only
+    from seedbed.validation.coerce import (  # validation only
+        RELATIVE_MESSAGE,
+        coerce_column,
+        coerce_text,
+    )
 
     columns: dict[str, TypedColumn] = {}
     invalid: dict[str, np.ndarray] = {}
@@ -313,21 +317,26 @@ def _typed_columns(
         columns[name] = coerced.values
         if coerced.bad.any():
             invalid[name] = coerced.bad
-            if isinstance(values, pa.Array):
-                shown = values.take(np.flatnonzero(coerced.bad)).to_numpy(zero_copy_only=False)
-            else:
-                shown = values.to_numpy()[coerced.bad]
-            reports.append(
-                ValidationReport.from_rows(
-                    file=label,
-                    table=spec.name,
-                    lines=lines[coerced.bad],
-                    column=name,
-                    rule=coerced.rule,
-                    values=display_values(shown, column.sensitive),
-                    message=coerced.message,
+            messages = [(coerced.bad, coerced.message)]
+            if coerced.relative is not None:  # now, today…: a message of their own
+                others = coerced.bad & ~coerced.relative
+                messages = [(others, coerced.message), (coerced.relative, RELATIVE_MESSAGE)]
+            for cells, message in messages:
+                if isinstance(values, pa.Array):
+                    shown = values.take(np.flatnonzero(cells)).to_numpy(zero_copy_only=False)
+                else:
+                    shown = values.to_numpy()[cells]
+                reports.append(
+                    ValidationReport.from_rows(
+                        file=label,
+                        table=spec.name,
+                        lines=lines[cells],
+                        column=name,
+                        rule=coerced.rule,
+                        values=display_values(shown, column.sensitive),
+                        message=message,
+                    )
                 )
-            )
     return SeedChunk(columns, lines, ValidationReport.concat(reports), invalid)
 
 

@@ -45,18 +45,21 @@ import sqlalchemy as sa
 
 from seedbed.errors import SeedError
 from seedbed.lazymodules import lazy_module
+from seedbed.sqltext import YEAR_1_DAY, YEAR_1_US, YEAR_10000_DAY, YEAR_10000_US, time_text
 from seedbed.validation.csvread import RecordProblem
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 else:
     np = lazy_module("numpy")
     pd = lazy_module("pandas")
     pa = lazy_module("pyarrow")
     pacsv = lazy_module("pyarrow.csv")
+    pc = lazy_module("pyarrow.compute")
 
 Unit = Literal["line", "row"]
 Progress = Callable[[int], object]
@@ -233,8 +236,12 @@ def plain_array(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, list[tuple
         array = array.dictionary_decode()
     if _is_text(array.type) or _is_bytes(array.type):
         return _utf8(array)
-    if pa.types.is_date(array.type) or pa.types.is_decimal(array.type):
-        return array.cast(pa.string()), []  # ISO dates; decimals with their scale (1.50)
+    if pa.types.is_date(array.type):
+        return _time_strings(array.cast(pa.date32()), days=True), []
+    if pa.types.is_decimal(array.type):
+        return array.cast(pa.string()), []  # decimals with their scale (1.50)
+    if pa.types.is_timestamp(array.type) and array.type.unit == "us":
+        return _minus_infinity(array), []
     if getattr(array.type, "extension_name", None) == "arrow.uuid":
         cells = array.storage.to_pylist()
         return pa.array([None if b is None else str(uuid.UUID(bytes=b)) for b in cells]), []
@@ -337,9 +344,47 @@ def plain_piece(
     return RawPiece(label, unit, frame, positions, header, problems=list(problems.values()))
 
 
+def _minus_infinity(array: pa.Array) -> pa.Array:
+    """Timestamps with ``-infinity`` held as pandas holds it (the smallest int64 above
+    ``NaT``'s) where Arrow holds it as PostgreSQL does (the smallest int64)."""
+    held = array.cast(pa.int64())
+    if pc.min(held).as_py() != -(2**63):
+        return array
+    lifted = pc.if_else(pc.equal(held, -(2**63)), pa.scalar(-(2**63) + 1, pa.int64()), held)
+    return lifted.cast(array.type)
+
+
+def _time_strings(array: pa.Array, *, days: bool) -> pa.Array:
+    """Dates (``days``) or timestamps as ISO 8601 text; values outside years 1 to 9999
+    (which Arrow writes as PostgreSQL cannot read them) and the largest and smallest
+    values (``infinity``, ``-infinity``) as :func:`~seedbed.sqltext.time_text` writes them."""
+    held = array.cast(pa.int32() if days else pa.int64())
+    bounds = pc.min_max(held)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    first, last = (YEAR_1_DAY, YEAR_10000_DAY) if days else (YEAR_1_US, YEAR_10000_US)
+    if low is None or (first <= low and high < last):
+        return array.cast(pa.string())  # ISO dates, or timestamps as the CSV writer writes them
+    values = held.to_pylist()
+    zone = not days and array.type.tz is not None
+    texts = array.cast(pa.string()).to_pylist() if days else [None] * len(values)
+    for row, value in enumerate(values):
+        if value is not None and (not days or not first <= value < last):
+            texts[row] = time_text(value, days=days, zone=zone)
+    return pa.array(texts, pa.string())
+
+
+def _copy_array(array: pa.Array) -> pa.Array:
+    """A column as COPY gets it: text made plain, and timestamps outside years 1 to 9999
+    (or ``infinity``) as text PostgreSQL reads back as the same value."""
+    array = plain_array(array)[0]
+    if pa.types.is_timestamp(array.type) and array.type.unit != "ns":  # ns: 1677 to 2262
+        return _time_strings(array.cast(pa.timestamp("us", array.type.tz)), days=False)
+    return array
+
+
 def _plain_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     """``batch`` with text in one type, as the CSV writer takes it."""
-    arrays = [plain_array(column)[0] for column in batch.columns]
+    arrays = [_copy_array(column) for column in batch.columns]
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
