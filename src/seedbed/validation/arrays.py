@@ -70,6 +70,8 @@ def true_mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def integers(arr: pa.Array, fill: int = 0) -> np.ndarray:
     """An integer (or timestamp) array's values as NumPy ``int64``, ``fill`` where null."""
+    if not len(arr):
+        return np.zeros(0, dtype=np.int64)
     width = arr.type.bit_width // 8
     kind = np.dtype(f"<i{width}")
     values = np.frombuffer(arr.buffers()[1], dtype=kind, count=arr.offset + len(arr))
@@ -106,6 +108,14 @@ def string_array(values: Sequence[str | None]) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), len(values), [bitmap, pa.py_buffer(offsets), data])
 
 
+def repeated_string(text: str, length: int) -> pa.Array:
+    """``text`` ``length`` times, as an Arrow string array."""
+    encoded = text.encode("utf-8")
+    offsets = np.arange(length + 1, dtype=np.int32) * np.int32(len(encoded))
+    data = pa.py_buffer(encoded * length)
+    return pa.Array.from_buffers(pa.string(), length, [None, pa.py_buffer(offsets), data])
+
+
 def with_nulls(arr: pa.Array, rows: np.ndarray) -> pa.Array:
     """``arr`` with the cells at the True ``rows`` null, over the same value buffers."""
     if not rows.any():
@@ -126,6 +136,7 @@ __all__ = [
     "integers",
     "null_mask",
     "numeric_array",
+    "repeated_string",
     "string_array",
     "true_mask",
     "valid_mask",

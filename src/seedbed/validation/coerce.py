@@ -46,6 +46,7 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -61,6 +62,7 @@ from seedbed.validation.arrays import (
     integers,
     null_mask,
     numeric_array,
+    repeated_string,
     string_array,
     true_mask,
     valid_mask,
@@ -752,6 +754,22 @@ def default_series(column: ColumnSpec, length: int, index: pd.Index) -> pd.Serie
     return coerce_column(column, text).values
 
 
+def default_array(column: ColumnSpec, length: int) -> pa.Array:
+    """:func:`default_series` in Arrow, as :func:`coerce_text` gives values: the same
+    types once in Polars (a NULL default is text, whatever the column's kind)."""
+    default = column.default
+    if default == "now" and column.kind in (k.TIMESTAMPTZ, k.TIMESTAMP):
+        now = np.datetime64(datetime.now(UTC).replace(tzinfo=None), "us").astype(np.int64)
+        target = (
+            pa.timestamp("us", tz="UTC") if column.kind == k.TIMESTAMPTZ else pa.timestamp("us")
+        )
+        return numeric_array(np.full(length, now, dtype=np.int64), target)
+    if default is None:
+        return pa.nulls(length, pa.string())
+    text = "true" if default is True else "false" if default is False else str(default)
+    return coerce_text(column, repeated_string(text, length)).values
+
+
 __all__ = [
     "COLUMNAR_KINDS",
     "POLARS_KINDS",
@@ -760,6 +778,7 @@ __all__ = [
     "arrow_series",
     "coerce_column",
     "coerce_text",
+    "default_array",
     "default_series",
     "text_array",
     "type_message",
