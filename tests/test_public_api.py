@@ -104,7 +104,7 @@ def test_the_writer_copies_and_rebuilds_before_pandas_is_imported(
     assert not loaded & {"pandas", "pyarrow", "pandera"}
 
 
-def test_a_load_of_valid_seeds_checks_them_without_pandera(
+def test_a_load_of_valid_seeds_checks_them_without_pandera_or_pandas(
     settings: Settings, db_env: dict[str, str]
 ) -> None:
     env = dict(db_env, SEEDBED_SCHEMA=settings.schema)
@@ -113,3 +113,4 @@ def test_a_load_of_valid_seeds_checks_them_without_pandera(
     loaded = _imported_after(code, env)
     assert "seedbed.validation.rowchecks" in loaded
     assert "pandera" not in loaded  # built only for a chunk that fails its checks
+    assert "pandas" not in loaded  # pyarrow imports it for any value it converts
