@@ -155,6 +155,22 @@ class FullFrame:
         hashed = held.hash_rows(seed=0).to_numpy()
         return np.asarray(hashed, dtype=np.uint64)
 
+    def key_texts(self, columns: Sequence[str], rows: np.ndarray) -> list[tuple[str, ...]]:
+        """The values of ``columns`` at ``rows`` (all held) as text, one tuple a row: from
+        Polars when the columns are text, else ``str()`` of ``frame``'s values."""
+        import polars as pl
+
+        text = self._text(columns)
+        if text is None:
+            positions = np.flatnonzero(rows)
+            parts = [
+                [str(v) for v in self.frame[c].to_numpy(dtype=object)[positions]] for c in columns
+            ]
+        else:
+            held = text if rows.all() else text.filter(pl.Series(rows))
+            parts = [held.get_column(str(c)).to_list() for c in columns]
+        return list(zip(*parts, strict=True))
+
     def _text(self, columns: Sequence[str]) -> pl.DataFrame | None:
         """The ``columns`` as a Polars frame when all are text, else None."""
         import polars as pl
