@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import gzip
+import io
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -161,6 +165,84 @@ def test_a_valid_file_is_checked_without_pandera_and_an_invalid_one_with_it(
     loaded = _modules_after(run, tmp_path)
     assert "seedbed.validation.rowchecks" in loaded
     assert ("pandera" in loaded) is (code == 1)  # the report of a failing chunk uses Pandera
+    assert ("pandas" in loaded) is (code == 1)
+
+
+def _csv(rows: list[list[str]], sep: str = ",", end: str = "\n") -> str:
+    out = io.StringIO()
+    csv.writer(out, delimiter=sep, lineterminator=end).writerows(rows)
+    return out.getvalue()
+
+
+def _read(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
+
+
+def _unusual_seeds(folder: Path) -> None:
+    """The shipped seeds (every column kind the model has), written to take the reader's
+    and the typing's less common roads: a TSV with left-out defaulted columns, ``t``/``f``,
+    text that is not ASCII and a quoted newline; CRLF line endings with IPv6 addresses and
+    more timestamp layouts than are read from the bytes; a gzipped file and part files."""
+    seeds = ROOT / "data" / "seeds"
+    user = _read(seeds / "user.csv")
+    keep = [i for i, name in enumerate(user[0]) if name not in ("created_at", "updated_at")]
+    user = [[row[i] for i in keep] for row in user]
+    flag, name = user[0].index("email_verified"), user[0].index("name")
+    for row in user[1:]:
+        row[flag] = row[flag][0]
+    user[1][name], user[2][name] = "Zoë Ångström\nline two", "名前"
+    (folder / "user.tsv").write_text(_csv(user, sep="\t"), encoding="utf-8")
+    session = _read(seeds / "session.csv")
+    ip, stamps = session[0].index("ip_address"), ("expires_at", "created_at")
+    layouts = ["{} {}Z", "{}T{}Z", "{} {}.5Z", "{} {}+00", "{} {}+00:00", "{}T{}.12-0000"]
+    for i, row in enumerate(session[1:]):
+        row[ip] = f"2001:db8::{i + 1:x}" if i % 2 else "fe80::1/64"
+        for column in stamps:
+            at = session[0].index(column)
+            row[at] = layouts[i % len(layouts)].format(row[at][:10], row[at][11:19])
+    (folder / "session.csv").write_text(_csv(session, end="\r\n"), encoding="utf-8")
+    (folder / "post.csv.gz").write_bytes(gzip.compress((seeds / "post.csv").read_bytes()))
+    tag = _read(seeds / "tag.csv")
+    (folder / "tag").mkdir()
+    (folder / "tag" / "part-0000.csv").write_text(_csv(tag[:3]), encoding="utf-8")
+    (folder / "tag" / "part-0001.csv").write_text(_csv(tag[:1] + tag[3:]), encoding="utf-8")
+    for table in ("account", "verification", "post_tag"):
+        shutil.copy(seeds / f"{table}.csv", folder / f"{table}.csv")
+
+
+@pytest.mark.parametrize("seeds", ["shipped", "unusual"])
+def test_a_valid_seed_folder_is_checked_without_pandas(tmp_path: Path, seeds: str) -> None:
+    folder = ROOT / "data" / "seeds"
+    if seeds == "unusual":
+        folder = tmp_path / "seeds"
+        folder.mkdir()
+        _unusual_seeds(folder)
+    output = ["--json"] if seeds == "shipped" else []  # [] printed, with no frame built
+    command = ["-q", "validate", *output, str(folder)]
+    run = f"from seedbed.cli import main\nassert main({command!r}) == 0"
+    loaded = _modules_after(run, tmp_path)
+    assert {"seedbed.validation.rowchecks", "polars", "pyarrow"} <= loaded
+    assert "pandas" not in loaded  # pyarrow imports it for any value it converts
+
+
+def test_a_failing_seed_folder_on_those_roads_is_reported_as_before(tmp_path: Path) -> None:
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    _unusual_seeds(folder)
+    session = (folder / "session.csv").read_text(encoding="utf-8")
+    session = session.replace("fe80::1/64", "fe80::1/129", 1).replace("+00:00", "+16:00", 1)
+    (folder / "session.csv").write_text(session, encoding="utf-8")
+    user = (folder / "user.tsv").read_text(encoding="utf-8")
+    (folder / "user.tsv").write_text(user.replace("\tt\t", "\tyes\t", 1), encoding="utf-8")
+    failures = tmp_path / "failures.csv"
+    assert main(["-q", "validate", str(folder), "--failures", str(failures)]) == 1
+    found = [row[2:6] for row in _read(failures)[1:]]
+    assert found == [
+        ["2", "ip_address", "type", "fe80::1/129"],
+        ["6", "expires_at", "type", "2024-04-14 17:14:15+16:00"],
+        ["2", "email_verified", "type", "yes"],
+    ]
 
 
 def test_the_seedbed_process_returns_freed_memory_but_keeps_settings_given(monkeypatch):

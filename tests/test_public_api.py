@@ -6,6 +6,8 @@ import __future__
 import subprocess
 import sys
 import types
+import uuid
+from pathlib import Path
 
 import pytest
 
@@ -104,7 +106,7 @@ def test_the_writer_copies_and_rebuilds_before_pandas_is_imported(
     assert not loaded & {"pandas", "pyarrow", "pandera"}
 
 
-def test_a_load_of_valid_seeds_checks_them_without_pandera(
+def test_a_load_of_valid_seeds_checks_them_without_pandera_or_pandas(
     settings: Settings, db_env: dict[str, str]
 ) -> None:
     env = dict(db_env, SEEDBED_SCHEMA=settings.schema)
@@ -113,3 +115,33 @@ def test_a_load_of_valid_seeds_checks_them_without_pandera(
     loaded = _imported_after(code, env)
     assert "seedbed.validation.rowchecks" in loaded
     assert "pandera" not in loaded  # built only for a chunk that fails its checks
+    assert "pandas" not in loaded  # pyarrow imports it for any value it converts
+
+
+def _new_sessions(folder: Path) -> Path:
+    """The shipped sessions with new ids and tokens: their users are in the database."""
+    text = (ROOT / "data" / "seeds" / "session.csv").read_text(encoding="utf-8")
+    head, *rows = text.splitlines()
+    fresh = []
+    for row in rows:
+        rest = row.split(",", 1)[1]
+        fresh.append(f'"{uuid.uuid4()}",{rest.replace("st_", "st_new_", 1)}')
+    path = folder / "session.csv"
+    path.write_text("\n".join([head, *fresh]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_keys_looked_up_in_the_database_are_read_without_pandas(
+    populated: Settings, db_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The sessions' users are only in the database, and --against-db looks up every key."""
+    seed = _new_sessions(tmp_path)
+    env = dict(db_env, SEEDBED_SCHEMA=populated.schema)
+    for command in (["validate", "--against-db"], ["load"]):
+        code = f"from seedbed.cli import main\nassert main({['-q', *command, str(seed)]!r}) == 0"
+        loaded = _imported_after(code, env)
+        assert "seedbed.validation.validator" in loaded
+        assert "pandas" not in loaded
+    code = f"from seedbed.cli import main\nassert main({['-q', 'load', str(seed)]!r}) == 1"
+    loaded = _imported_after(code, env)  # now every key is there: a report, with pandas
+    assert "pandas" in loaded

@@ -211,7 +211,8 @@ class JsonShape(Rule):
                     return False
         return True
 
-    def _text_conforms(self, text: str) -> bool:
+    def text_conforms(self, text: str) -> bool:
+        """True when ``text`` is JSON of this shape: :meth:`passes` of one text."""
         try:
             return self.conforms(parse_json(text))
         except InvalidJson:
@@ -224,7 +225,7 @@ class JsonShape(Rule):
             if isinstance(value, str):
                 verdict = seen.get(value)
                 if verdict is None:
-                    verdict = seen[value] = self._text_conforms(value)
+                    verdict = seen[value] = self.text_conforms(value)
                 return verdict
             if value is None or value is pd.NA or (isinstance(value, float) and value != value):
                 return True

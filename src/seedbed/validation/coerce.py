@@ -58,10 +58,10 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -70,10 +70,23 @@ from seedbed.facts import spec as k
 from seedbed.jsontext import refused
 from seedbed.lazymodules import lazy_module
 from seedbed.sqltext import YEAR_1_DAY, YEAR_10000_DAY
+from seedbed.validation.arrays import (
+    bool_array,
+    integers,
+    null_mask,
+    numeric_array,
+    repeated_string,
+    string_array,
+    true_mask,
+    valid_mask,
+    with_nulls,
+)
 
 if TYPE_CHECKING:
+    import pandas as pd
     import polars as pl
 else:
+    pd = lazy_module("pandas")
     pl = lazy_module("polars")
 
 _OFFSET = r"(Z|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)"
@@ -122,9 +135,8 @@ POLARS_KINDS = frozenset(
 #: faster by pyarrow's kernels than they are handed to Polars.
 COLUMNAR_KINDS = frozenset({k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE, k.UUID, k.TEXT, k.BOOLEAN})
 
-_TEXT = pd.StringDtype(storage="pyarrow", na_value=np.nan)  # pandas' default ``str``
-_TRUE = pa.array(["true", "t"])
-_FALSE = pa.array(["false", "f"])
+_TRUE = string_array(["true", "t"])
+_FALSE = string_array(["false", "f"])
 
 
 @dataclass
@@ -186,8 +198,7 @@ def _matches(arr: pa.Array, pattern: str, fast: bool = False) -> np.ndarray:
     if fast:
         found = _series(arr).str.contains(pattern).fill_null(False)
         return np.asarray(found.to_numpy(), dtype=bool)
-    result = pc.match_substring_regex(arr, pattern)
-    return np.asarray(result.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+    return true_mask(pc.match_substring_regex(arr, pattern))
 
 
 def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -206,10 +217,7 @@ def _has_nul(arr: pa.Array, fast: bool) -> np.ndarray:
             return np.zeros(len(arr), dtype=bool)  # no NUL byte in any value
         found = _series(arr).str.contains("\x00", literal=True).fill_null(False)
         return np.asarray(found.to_numpy(), dtype=bool)
-    return np.asarray(
-        pc.match_substring(arr, "\x00").fill_null(False).to_numpy(zero_copy_only=False),
-        dtype=bool,
-    )
+    return true_mask(pc.match_substring(arr, "\x00"))
 
 
 def _boolean_words(arr: pa.Array, present: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -262,15 +270,6 @@ def _uuid_bytes(arr: pa.Array, present: np.ndarray) -> np.ndarray:
     return bad
 
 
-def _null_mask(arr: pa.Array) -> np.ndarray:
-    if not arr.null_count:
-        return np.zeros(len(arr), dtype=bool)
-    valid = np.frombuffer(arr.buffers()[0], dtype=np.uint8)
-    bits = np.unpackbits(valid, bitorder="little")[arr.offset : arr.offset + len(arr)]
-    result: np.ndarray = bits == 0
-    return result
-
-
 def _text_series(arr: pa.Array, index: pd.Index) -> pd.Series:
     return pd.Series(arr.to_pandas(), index=index)
 
@@ -300,13 +299,11 @@ def _calendar_ok(arr: pa.Array, ok: np.ndarray, fast: bool = False) -> np.ndarra
         return ok
     if fast:
         return _calendar_ok_bytes(arr, ok)
-    arr = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
+    arr = with_nulls(arr, ~ok)
     year = pc.cast(pc.utf8_slice_codeunits(arr, 0, 4), pa.int32(), safe=False)
     month = pc.cast(pc.utf8_slice_codeunits(arr, 5, 7), pa.int32(), safe=False)
     day = pc.cast(pc.utf8_slice_codeunits(arr, 8, 10), pa.int32(), safe=False)
-    y = np.asarray(year.fill_null(2000).to_numpy(zero_copy_only=False))
-    m = np.asarray(month.fill_null(1).to_numpy(zero_copy_only=False))
-    d = np.asarray(day.fill_null(1).to_numpy(zero_copy_only=False))
+    y, m, d = integers(year, 2000), integers(month, 1), integers(day, 1)
     leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
     days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(m, 0, 12)]
     days = days + ((m == 2) & leap)
@@ -413,15 +410,17 @@ def _with_extended(
     """``values`` and ``ok`` with the values the patterns refused read by
     :func:`_extended_value`: only those a cheap pattern picks, so that a column of
     ISO values costs one look at its refused values, if any."""
-    rows = np.flatnonzero(~ok & ~_null_mask(arr))
+    rows = np.flatnonzero(~ok & ~null_mask(arr))
     if not len(rows):
         return values, ok
-    candidates = arr.take(rows) if len(rows) < len(arr) else arr
+    candidates = (
+        arr.take(numeric_array(rows.astype(np.int64), pa.int64())) if len(rows) < len(arr) else arr
+    )
     maybe = _matches(candidates, _EXTENDED_PATTERN, fast)
     if not maybe.any():
         return values, ok
     values, ok = values.copy(), ok.copy()
-    texts = candidates.filter(pa.array(maybe)).to_pylist()
+    texts = candidates.filter(bool_array(maybe)).to_pylist()
     for row, text in zip(rows[maybe], texts, strict=True):
         value = _extended_value(text, kind)
         if value is not None:
@@ -437,9 +436,7 @@ def _stamp_micros(arr: pa.Array, *, tz: bool, fast: bool) -> tuple[np.ndarray, n
     if not tz:  # PostgreSQL ignores an offset given to a timestamp without time zone
         arr = pc.replace_substring_regex(arr, r"^([^T ]+[T ][0-9:.]+)" + _OFFSET + "$", r"\1")
     target = pa.timestamp("us", tz="UTC") if tz else pa.timestamp("us")
-    readable = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
-    raw = readable.cast(target).cast(pa.int64())
-    micros = np.asarray(raw.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    micros = integers(with_nulls(arr, ~ok).cast(target).cast(pa.int64()), 0)
     kind = k.TIMESTAMPTZ if tz else k.TIMESTAMP
     return _with_extended(given, np.where(ok, micros, 0), ok, kind, fast)
 
@@ -586,7 +583,7 @@ _LAYOUTS = 4
 
 
 def _timestamps(arr: pa.Array, *, tz: bool, fast: bool) -> tuple[pa.Array, np.ndarray]:
-    present = ~_null_mask(arr)
+    present = ~null_mask(arr)
     if not fast:
         micros, ok = _stamp_micros(arr, tz=tz, fast=fast)
     else:
@@ -615,18 +612,18 @@ def _timestamps(arr: pa.Array, *, tz: bool, fast: bool) -> tuple[pa.Array, np.nd
                 break
         left = np.flatnonzero(rest | odd)
         if len(left):  # each read as the reference reads it
-            micros[left], ok[left] = _stamp_micros(arr.take(left), tz=tz, fast=fast)
+            taken = arr.take(numeric_array(left.astype(np.int64), pa.int64()))
+            micros[left], ok[left] = _stamp_micros(taken, tz=tz, fast=fast)
     target = pa.timestamp("us", tz="UTC") if tz else pa.timestamp("us")
     return _masked(micros, ok, target), present & ~ok
 
 
 def _masked(values: np.ndarray, ok: np.ndarray, target: pa.DataType) -> pa.Array:
     """``values`` as an Arrow array of ``target``, null where not ``ok``."""
-    if values.dtype != np.int64 or not values.flags.c_contiguous:
-        return pa.array(values, type=target, mask=None if ok.all() else ~ok)
-    # Over the same memory: the values, and a validity bitmap when some are not ok.
-    valid = None if ok.all() else pa.py_buffer(np.packbits(ok, bitorder="little"))
-    return pa.Array.from_buffers(target, len(values), [valid, pa.py_buffer(values)])
+    if values.dtype == bool:
+        return bool_array(values, ok)
+    width = np.int32 if target.bit_width == 32 else np.int64
+    return numeric_array(values.astype(width, copy=False), target, ok)
 
 
 def _valid_inet(text: str) -> bool:
@@ -645,13 +642,14 @@ def _valid_inet(text: str) -> bool:
 
 
 def _inet(arr: pa.Array, fast: bool) -> np.ndarray:
-    present = ~_null_mask(arr)
+    present = ~null_mask(arr)
     ok = _matches(arr, IPV4_PATTERN, fast)
     rest = present & ~ok
     if rest.any():
-        candidates = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
-        for i in np.flatnonzero(rest):
-            ok[i] = _valid_inet(candidates[i])
+        rows = np.flatnonzero(rest)
+        candidates = arr.take(numeric_array(rows.astype(np.int64), pa.int64())).to_pylist()
+        for i, candidate in zip(rows, candidates, strict=True):
+            ok[i] = _valid_inet(candidate)
     result: np.ndarray = present & ~ok
     return result
 
@@ -671,35 +669,39 @@ def _json(arr: pa.Array) -> np.ndarray:
     verdicts = np.array(refused(encoded.dictionary.to_pylist()), dtype=bool)
     if not verdicts.any():
         return np.zeros(len(arr), dtype=bool)
-    codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
-    bad: np.ndarray = verdicts[codes] & ~_null_mask(arr)
+    codes = integers(encoded.indices, 0)
+    bad: np.ndarray = verdicts[codes] & ~null_mask(arr)
     return bad
 
 
 def _integers(arr: pa.Array, column: ColumnSpec, fast: bool) -> tuple[pa.Array, np.ndarray]:
-    present = ~_null_mask(arr)
+    present = ~null_mask(arr)
     ok = _matches(arr, INTEGER_PATTERN, fast)
     low, high = column.int_range or (-(2**63), 2**63 - 1)
-    readable = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
-    as_dec = readable.cast(pa.decimal128(20, 0))
-    big = pc.or_(pc.less(as_dec, pa.scalar(low)), pc.greater(as_dec, pa.scalar(high)))
-    ok = ok & ~np.asarray(big.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
-    ints = pc.if_else(pa.array(ok), as_dec, pa.scalar(None, as_dec.type)).cast(pa.int64())
+    as_dec = with_nulls(arr, ~ok).cast(pa.decimal128(20, 0))
+    big = pc.or_(pc.less(as_dec, _decimal(low)), pc.greater(as_dec, _decimal(high)))
+    ok = ok & ~true_mask(big)
+    ints = with_nulls(as_dec, ~ok).cast(pa.int64())
     return ints, present & ~ok
+
+
+def _decimal(value: int) -> pa.Scalar:
+    """``value`` as a ``decimal128(20, 0)`` scalar, built from its bytes."""
+    raw = np.frombuffer(value.to_bytes(16, "little", signed=True), dtype=np.uint8)
+    return pa.Array.from_buffers(pa.decimal128(20, 0), 1, [None, pa.py_buffer(raw)])[0]
 
 
 def _from_text(column: ColumnSpec, arr: pa.Array, columnar: bool) -> tuple[pa.Array, np.ndarray]:
     """``arr`` (a pyarrow string array) read as ``column``: the typed values, and the bad cells."""
     kind = column.kind
     fast = columnar and kind in COLUMNAR_KINDS
-    present = ~_null_mask(arr)
+    present = ~null_mask(arr)
     if kind in (k.TEXT, k.JSON, k.ENUM, k.UUID, k.NUMERIC, k.INET):
         if kind == k.TEXT:
             bad = _has_nul(arr, fast)
         elif kind == k.ENUM:
-            allowed = pa.array(list(column.enum_values), type=pa.string())
-            member = pc.is_in(arr, value_set=allowed).fill_null(False)
-            bad = present & ~np.asarray(member.to_numpy(zero_copy_only=False), dtype=bool)
+            allowed = string_array(list(column.enum_values))
+            bad = present & ~true_mask(pc.is_in(arr, value_set=allowed))
         elif kind == k.UUID:
             bad = _uuid_bytes(arr, present) if fast else present & ~_matches(arr, UUID_PATTERN)
         elif kind == k.NUMERIC:
@@ -708,18 +710,13 @@ def _from_text(column: ColumnSpec, arr: pa.Array, columnar: bool) -> tuple[pa.Ar
             bad = _inet(arr, fast)
         else:
             bad = _json(arr)
-        if bad.any():
-            arr = pc.if_else(pa.array(~bad), arr, pa.scalar(None, pa.string()))
-        return arr, bad  # the values as they came, without a copy, when all are good
+        return with_nulls(arr, bad), bad  # over the same buffers: nothing copied
     if kind == k.BOOLEAN:
         words = _boolean_words(arr, present) if fast else None
         if words is None:
-            is_true = pc.is_in(arr, value_set=_TRUE).fill_null(False)
-            is_false = pc.is_in(arr, value_set=_FALSE).fill_null(False)
-            words = (
-                np.asarray(is_true.to_numpy(zero_copy_only=False), dtype=bool),
-                np.asarray(is_false.to_numpy(zero_copy_only=False), dtype=bool),
-            )
+            is_true = pc.is_in(arr, value_set=_TRUE)
+            is_false = pc.is_in(arr, value_set=_FALSE)
+            words = (true_mask(is_true), true_mask(is_false))
         truth, ok = words[0], words[0] | words[1]
         return _masked(truth, ok, pa.bool_()), present & ~ok
     if kind in (k.TIMESTAMPTZ, k.TIMESTAMP):
@@ -728,8 +725,7 @@ def _from_text(column: ColumnSpec, arr: pa.Array, columnar: bool) -> tuple[pa.Ar
         ok = _calendar_ok(arr, _matches(arr, DATE_PATTERN, fast), fast)
         if (ok | ~present).all():
             return arr.cast(pa.date32()), present & ~ok
-        readable = pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
-        days = np.asarray(readable.cast(pa.date32()).cast(pa.int32()).fill_null(0), np.int64)
+        days = integers(with_nulls(arr, ~ok).cast(pa.date32()).cast(pa.int32()), 0)
         days, ok = _with_extended(arr, days, ok, k.DATE, fast)
         return _masked(days.astype(np.int32), ok, pa.date32()), present & ~ok
     if kind == k.INTEGER:
@@ -746,12 +742,12 @@ def arrow_series(values: pa.Array, index: pd.Index | None = None) -> pd.Series:
         index = pd.RangeIndex(len(values))
     if pa.types.is_boolean(kind):
         truth = np.asarray(values.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
-        return pd.Series(pd.arrays.BooleanArray(truth, _null_mask(values)), index=index)
+        return pd.Series(pd.arrays.BooleanArray(truth, null_mask(values)), index=index)
     if pa.types.is_timestamp(kind):
         held = values.cast(pa.int64())
         micros = np.asarray(held.fill_null(_NAT).to_numpy(), dtype=np.int64)
         if pc.min(held).as_py() == STAMP_MINUS_INFINITY:  # NaT in NumPy: one above it
-            minus = (micros == STAMP_MINUS_INFINITY) & ~_null_mask(values)
+            minus = (micros == STAMP_MINUS_INFINITY) & ~null_mask(values)
             micros = np.where(minus, PANDAS_MINUS_INFINITY, micros)
         stamps = pd.DatetimeIndex(micros.view("M8[us]"))
         return pd.Series(stamps.tz_localize("UTC") if kind.tz else stamps, index=index)
@@ -760,7 +756,7 @@ def arrow_series(values: pa.Array, index: pd.Index | None = None) -> pd.Series:
     if pa.types.is_int64(kind):
         # Built from the int64 buffer and a mask: through float64, big values lose digits.
         held = np.asarray(values.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
-        return pd.Series(pd.arrays.IntegerArray(held, _null_mask(values)), index=index)
+        return pd.Series(pd.arrays.IntegerArray(held, null_mask(values)), index=index)
     return _text_series(values, index)
 
 
@@ -773,7 +769,7 @@ def _dates(values: pa.Array) -> np.ndarray:
     if low is None or (low >= YEAR_1_DAY and high < YEAR_10000_DAY):
         return np.asarray(values.to_pandas(), dtype=object)
     days = np.asarray(values.cast(pa.int32()).fill_null(0).to_numpy(), dtype=np.int64)
-    odd = ~_null_mask(values) & ((days < YEAR_1_DAY) | (days >= YEAR_10000_DAY))
+    odd = ~null_mask(values) & ((days < YEAR_1_DAY) | (days >= YEAR_10000_DAY))
     plain = pc.if_else(pa.array(odd), pa.scalar(None, pa.date32()), values)
     result = np.array(plain.to_pandas(), dtype=object)  # a copy of its own, to write to
     for row in np.flatnonzero(odd):
@@ -834,7 +830,7 @@ def _json_objects(series: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
     if arr is None:
         return None
     bad = _json(arr)
-    values = pc.if_else(pa.array(~bad), arr, pa.scalar(None, pa.string()))
+    values = with_nulls(arr, bad)
     return _text_series(values, series.index), bad
 
 
@@ -884,13 +880,9 @@ def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> 
         and column.max_length is not None
         and _longest(arr) > column.max_length
     ):
-        lengths = pc.utf8_length(values)
-        too_long = np.asarray(
-            pc.greater(lengths, column.max_length).fill_null(False).to_numpy(zero_copy_only=False),
-            dtype=bool,
-        )
+        too_long = integers(pc.utf8_length(values), 0) > column.max_length
         if too_long.any():
-            values = pc.if_else(pa.array(~too_long), values, pa.scalar(None, pa.string()))
+            values = with_nulls(values, too_long)
             message = f"must be at most {column.max_length} characters"
             return ArrowCoerced(values, bad | too_long, "length", message)
     rule = "enum" if column.kind == k.ENUM else "type"
@@ -922,7 +914,8 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
         return Coerced(values, read.bad, read.rule, read.message, read.relative)
     if column.kind in (k.TEXT, k.ENUM) and _is_scalar(series.dtype):
         # Numbers and booleans pandas read from a text column: their text, as COPY gets it.
-        return coerce_column(column, series.astype(_TEXT), columnar=columnar)
+        text = pd.StringDtype(storage="pyarrow", na_value=np.nan)  # pandas' default ``str``
+        return coerce_column(column, series.astype(text), columnar=columnar)
     typed = _from_typed(column, series)
     if typed is not None:
         return Coerced(typed[0], typed[1], rule, type_message(column))
@@ -958,6 +951,22 @@ def default_series(column: ColumnSpec, length: int, index: pd.Index) -> pd.Serie
     return coerce_column(column, text).values
 
 
+def default_array(column: ColumnSpec, length: int) -> pa.Array:
+    """:func:`default_series` in Arrow, as :func:`coerce_text` gives values: the same
+    types once in Polars (a NULL default is text, whatever the column's kind)."""
+    default = column.default
+    if default == "now" and column.kind in (k.TIMESTAMPTZ, k.TIMESTAMP):
+        now = np.datetime64(datetime.now(UTC).replace(tzinfo=None), "us").astype(np.int64)
+        target = (
+            pa.timestamp("us", tz="UTC") if column.kind == k.TIMESTAMPTZ else pa.timestamp("us")
+        )
+        return numeric_array(np.full(length, now, dtype=np.int64), target)
+    if default is None:
+        return pa.nulls(length, pa.string())
+    text = "true" if default is True else "false" if default is False else str(default)
+    return coerce_text(column, repeated_string(text, length)).values
+
+
 __all__ = [
     "COLUMNAR_KINDS",
     "POLARS_KINDS",
@@ -966,6 +975,7 @@ __all__ = [
     "arrow_series",
     "coerce_column",
     "coerce_text",
+    "default_array",
     "default_series",
     "text_array",
     "type_message",

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from seedbed.errors import SeedError, reason
 from seedbed.lazymodules import lazy_module
+from seedbed.validation.arrays import integers, string_array
 from seedbed.validation.csvscan import (
     COMMA,
     CR,
@@ -263,8 +264,7 @@ def fast_parse(
     if newlines != rows:
         inner = np.zeros(rows, dtype=np.int64)
         for column in table.columns:
-            found = pc.count_substring(column, "\n").fill_null(0)
-            inner += np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+            inner += integers(pc.count_substring(column, "\n").combine_chunks(), 0)
         if rows + int(inner.sum()) != newlines:
             return None
         lines[1:] += np.cumsum(inner)[:-1]
@@ -281,11 +281,11 @@ def _single_column(
         values.append(
             None if raw == "" else next(csv.reader([raw], strict=True, delimiter=chr(sep)))[0]
         )
-    return pa.table({"f0": pa.array(values, type=pa.string())})
+    return pa.table({"f0": string_array(values)})
 
 
 def _no_rows(n_fields: int) -> pa.Table:
-    return pa.table({f"f{i}": pa.array([], type=pa.string()) for i in range(n_fields)})
+    return pa.table({f"f{i}": string_array([]) for i in range(n_fields)})
 
 
 def first_record(buf: bytes | bytearray | np.ndarray) -> tuple[int, int, bool]:

@@ -16,10 +16,9 @@ first: a value it cannot read is a ``type`` row, as COPY would refuse it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
@@ -28,6 +27,9 @@ from seedbed.facts import spec as k
 from seedbed.validation.report import ValidationReport, display_values
 from seedbed.validation.rowchecks import FullFrame, unreadable
 from seedbed.validation.sources import SeedChunk
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Types of kind ``text`` that seedbed reads itself; the database reads the others.
 _TEXT_TYPES = frozenset({"TEXT", "VARCHAR", "CHAR", "CHARACTER", "CHARACTER VARYING", "NAME"})

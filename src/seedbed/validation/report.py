@@ -298,6 +298,8 @@ class ValidationReport:
 
     def to_records(self) -> list[dict[str, Any]]:
         """Every row as a dict with the field names above (never capped)."""
+        if self.ok:
+            return []  # without a frame, so without pandas
         records = []
         for row in self._frame.itertuples(index=False):
             record: dict[str, Any] = {}

@@ -38,7 +38,7 @@ import sqlalchemy as sa
 
 from seedbed.facts import TableSpec, table_spec
 from seedbed.lazymodules import lazy_module
-from seedbed.validation.coerce import default_series
+from seedbed.validation.coerce import arrow_series, default_array, default_series
 from seedbed.validation.columnar import all_pass, to_polars
 from seedbed.validation.keys import ChunkKeys, chunk_keys, key_hashes, polars_chunk_keys
 from seedbed.validation.report import ValidationReport, display_values
@@ -96,15 +96,27 @@ class FullFrame:
         return self.chunk.rows
 
     @cached_property
+    def _left_out(self) -> list[str]:
+        return [name for name in self.names if name not in self.chunk.columns]
+
+    @cached_property
     def _defaults(self) -> dict[str, pd.Series]:
-        left_out = [name for name in self.names if name not in self.chunk.columns]
-        if not left_out:  # the usual case, which needs no pandas
+        if not self._left_out:  # the usual case, which needs no pandas
             return {}
         index = pd.RangeIndex(self.chunk.rows)
+        arrow = self._arrow_defaults  # its instant for "now": the Polars frame's
         return {
-            name: default_series(self.spec.columns[name], self.chunk.rows, index)
-            for name in left_out
+            name: arrow_series(arrow[name], index)
+            if pa.types.is_timestamp(arrow[name].type)
+            else default_series(self.spec.columns[name], self.chunk.rows, index)
+            for name in self._left_out
         }
+
+    @cached_property
+    def _arrow_defaults(self) -> dict[str, pa.Array]:
+        """:attr:`_defaults` in Arrow, for Polars (the same types there)."""
+        n = self.chunk.rows
+        return {name: default_array(self.spec.columns[name], n) for name in self._left_out}
 
     @cached_property
     def frame(self) -> pd.DataFrame:
@@ -118,7 +130,7 @@ class FullFrame:
         """The columns ``names`` (those it holds) as a Polars frame."""
         import polars as pl
 
-        columns = {**self.chunk.columns, **self._defaults}
+        columns = {**self.chunk.columns, **self._arrow_defaults}
         new = [name for name in names if name not in self._series and name in columns]
         if new:
             self._series.update((s.name, s) for s in to_polars(columns, new).get_columns())
@@ -147,6 +159,22 @@ class FullFrame:
         held = text if rows.all() else text.filter(pl.Series(rows))
         hashed = held.hash_rows(seed=0).to_numpy()
         return np.asarray(hashed, dtype=np.uint64)
+
+    def key_texts(self, columns: Sequence[str], rows: np.ndarray) -> list[tuple[str, ...]]:
+        """The values of ``columns`` at ``rows`` (all held) as text, one tuple a row: from
+        Polars when the columns are text, else ``str()`` of ``frame``'s values."""
+        import polars as pl
+
+        text = self._text(columns)
+        if text is None:
+            positions = np.flatnonzero(rows)
+            parts = [
+                [str(v) for v in self.frame[c].to_numpy(dtype=object)[positions]] for c in columns
+            ]
+        else:
+            held = text if rows.all() else text.filter(pl.Series(rows))
+            parts = [held.get_column(str(c)).to_list() for c in columns]
+        return list(zip(*parts, strict=True))
 
     def _text(self, columns: Sequence[str]) -> pl.DataFrame | None:
         """The ``columns`` as a Polars frame when all are text, else None."""

@@ -279,7 +279,7 @@ class SeedValidator:
             if self.engine is not None and (
                 self.unique_against_db is None or spec.name in self.unique_against_db
             ):
-                reports.append(self._in_database(spec, label, key, full.frame, lines, keys.rows))
+                reports.append(self._in_database(spec, label, key, full, lines, keys.rows))
         return ValidationReport.concat(reports)
 
     def _duplicates(
@@ -364,7 +364,7 @@ class SeedValidator:
                 missing[np.flatnonzero(rows)] = ~held.found_in(parent)
             if missing.any() and self.engine is not None and parent_name not in self.empty_in_db:
                 found = self._existing(
-                    fk.parent, fk.parent_columns, checked.frame, fk.columns, missing, ()
+                    fk.parent, fk.parent_columns, checked, fk.columns, missing, ()
                 )
                 missing &= ~found
             if not missing.any():
@@ -419,18 +419,15 @@ class SeedValidator:
         self,
         table: sa.Table,
         columns: Sequence[str],
-        frame: pd.DataFrame,
+        full: FullFrame,
         frame_columns: Sequence[str],
         rows: np.ndarray,
         where_null: Sequence[str],
         where_not_null: Sequence[str] = (),
     ) -> np.ndarray:
-        """Which ``rows`` of ``frame`` have their key already in ``table`` in the database."""
+        """Which ``rows`` of ``full`` have their key already in ``table`` in the database."""
         positions = np.flatnonzero(rows)
-        parts = [
-            [str(v) for v in frame[c].to_numpy(dtype=object)[positions]] for c in frame_columns
-        ]
-        keys = list(zip(*parts, strict=True))
+        keys = full.key_texts(frame_columns, rows)
         unique = list(dict.fromkeys(keys))
         spec = table_spec(table)
         names = [f"k{i}" for i in range(len(columns))]
@@ -449,7 +446,7 @@ class SeedValidator:
         params: dict[str, Any] = {n: [k[i] for k in unique] for i, n in enumerate(names)}
         with database_errors(f"checking {table.name} in the database"):
             hits = [int(row[0]) - 1 for row in self._conn().execute(sa.text(sql), params)]
-        found = np.zeros(len(frame), dtype=bool)
+        found = np.zeros(len(full), dtype=bool)
         if hits:
             taken = {unique[i] for i in hits}
             found[positions] = [key in taken for key in keys]
@@ -460,7 +457,7 @@ class SeedValidator:
         spec: TableSpec,
         label: str,
         key: UniqueKey,
-        full: pd.DataFrame,
+        full: FullFrame,
         lines: np.ndarray,
         rows: np.ndarray,
     ) -> ValidationReport:
@@ -475,7 +472,7 @@ class SeedValidator:
             lines=lines[taken],
             column=", ".join(key.columns),
             rule=key.name,
-            values=self._key_values(spec, full, key.columns, taken),
+            values=self._key_values(spec, full.frame, key.columns, taken),
             message=f"{IN_DATABASE}: the database has a {spec.name} row with this "
             f"{self._key_words(key)}",
         )

@@ -46,6 +46,7 @@ import sqlalchemy as sa
 from seedbed.errors import SeedError
 from seedbed.lazymodules import lazy_module
 from seedbed.sqltext import YEAR_1_DAY, YEAR_1_US, YEAR_10000_DAY, YEAR_10000_US, time_text
+from seedbed.validation.arrays import string_array
 from seedbed.validation.csvread import RecordProblem
 
 if TYPE_CHECKING:
@@ -219,7 +220,7 @@ def _utf8(array: pa.Array) -> tuple[pa.Array, list[tuple[int, str]]]:
         except UnicodeDecodeError as exc:
             cells.append(None)
             bad.append((row, f"is not UTF-8 (byte 0x{raw[exc.start]:02x})"))
-    return pa.array(cells, pa.string()), bad
+    return string_array(cells), bad
 
 
 def plain_array(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, list[tuple[int, str]]]:
@@ -244,7 +245,7 @@ def plain_array(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, list[tuple
         return _minus_infinity(array), []
     if getattr(array.type, "extension_name", None) == "arrow.uuid":
         cells = array.storage.to_pylist()
-        return pa.array([None if b is None else str(uuid.UUID(bytes=b)) for b in cells]), []
+        return string_array([None if b is None else str(uuid.UUID(bytes=b)) for b in cells]), []
     return array, []
 
 

@@ -1,0 +1,144 @@
+"""Arrow arrays to and from NumPy over their buffers, without pyarrow's conversions.
+
+pyarrow imports pandas whenever it converts Python or NumPy values to Arrow
+(``pa.array``, ``pa.scalar``, a Python value given to a kernel such as
+``fill_null(False)`` or ``pc.less(arr, 3)``) and whenever it converts Arrow to
+NumPy (``Array.to_numpy``): both go through its pandas bridge, which imports
+pandas first. A valid file's run needs neither, so the reader and the typing of
+columns build their arrays here, from buffers (``pa.py_buffer`` and
+``pa.Array.from_buffers`` import nothing), and read them back as NumPy views.
+Marking cells null rebuilds the array over its own buffers with a narrower
+validity bitmap: nothing is copied but the bitmap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from seedbed.lazymodules import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+else:
+    np = lazy_module("numpy")
+    pa = lazy_module("pyarrow")
+
+
+def _bits(buffer: pa.Buffer | None, offset: int, length: int) -> np.ndarray:
+    """Bits ``offset`` to ``offset + length`` of a little-endian bitmap, as booleans."""
+    if not length or buffer is None:
+        return np.zeros(length, dtype=bool)
+    raw = np.frombuffer(buffer, dtype=np.uint8, count=(offset + length + 7) // 8)
+    bits = np.unpackbits(raw, count=offset + length, bitorder="little")[offset:]
+    return bits.view(bool)
+
+
+def _bitmap(flags: np.ndarray, offset: int = 0) -> pa.Buffer:
+    """``flags`` as a little-endian bitmap whose bit ``offset`` is ``flags[0]``."""
+    if offset:
+        flags = np.concatenate([np.zeros(offset, dtype=bool), flags])
+    return pa.py_buffer(np.packbits(flags, bitorder="little"))
+
+
+def valid_mask(arr: pa.Array) -> np.ndarray:
+    """True where ``arr`` holds a value (is not null)."""
+    if not arr.null_count:
+        return np.ones(len(arr), dtype=bool)
+    return _bits(arr.buffers()[0], arr.offset, len(arr))
+
+
+def null_mask(arr: pa.Array) -> np.ndarray:
+    """True where ``arr`` is null."""
+    if not arr.null_count:
+        return np.zeros(len(arr), dtype=bool)
+    return ~valid_mask(arr)
+
+
+def true_mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean array's values as NumPy: True where true, False where false or null
+    (``arr.fill_null(False).to_numpy()``)."""
+    if isinstance(arr, pa.ChunkedArray):
+        if arr.num_chunks != 1:
+            parts = [true_mask(chunk) for chunk in arr.chunks]
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+        arr = arr.chunk(0)
+    found = _bits(arr.buffers()[1], arr.offset, len(arr))
+    return found & valid_mask(arr) if arr.null_count else found
+
+
+def integers(arr: pa.Array, fill: int = 0) -> np.ndarray:
+    """An integer (or timestamp) array's values as NumPy ``int64``, ``fill`` where null."""
+    if not len(arr):
+        return np.zeros(0, dtype=np.int64)
+    width = arr.type.bit_width // 8
+    kind = np.dtype(f"<i{width}")
+    values = np.frombuffer(arr.buffers()[1], dtype=kind, count=arr.offset + len(arr))
+    found = values[arr.offset :].astype(np.int64)  # a copy the caller may write to
+    if arr.null_count:
+        found[null_mask(arr)] = fill
+    return found
+
+
+def bool_array(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """NumPy booleans as an Arrow boolean array, null where not ``valid``."""
+    bitmap = None if valid is None or valid.all() else _bitmap(valid)
+    return pa.Array.from_buffers(pa.bool_(), len(values), [bitmap, _bitmap(values)])
+
+
+def numeric_array(
+    values: np.ndarray, target: pa.DataType, valid: np.ndarray | None = None
+) -> pa.Array:
+    """NumPy numbers as an Arrow array of ``target`` (of the same width) over their memory,
+    null where not ``valid``."""
+    values = np.ascontiguousarray(values)
+    bitmap = None if valid is None or valid.all() else _bitmap(valid)
+    return pa.Array.from_buffers(target, len(values), [bitmap, pa.py_buffer(values)])
+
+
+def string_array(values: Sequence[str | None]) -> pa.Array:
+    """Python strings (None for null) as an Arrow string array."""
+    encoded = [b"" if value is None else value.encode("utf-8") for value in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(value) for value in encoded], out=offsets[1:])
+    valid = np.fromiter((value is not None for value in values), bool, len(values))
+    bitmap = None if valid.all() else _bitmap(valid)
+    data = pa.py_buffer(b"".join(encoded))
+    return pa.Array.from_buffers(pa.string(), len(values), [bitmap, pa.py_buffer(offsets), data])
+
+
+def repeated_string(text: str, length: int) -> pa.Array:
+    """``text`` ``length`` times, as an Arrow string array."""
+    encoded = text.encode("utf-8")
+    offsets = np.arange(length + 1, dtype=np.int32) * np.int32(len(encoded))
+    data = pa.py_buffer(encoded * length)
+    return pa.Array.from_buffers(pa.string(), length, [None, pa.py_buffer(offsets), data])
+
+
+def with_nulls(arr: pa.Array, rows: np.ndarray) -> pa.Array:
+    """``arr`` with the cells at the True ``rows`` null, over the same value buffers."""
+    if not rows.any():
+        return arr
+    valid = valid_mask(arr) & ~rows
+    buffers = arr.buffers()
+    return pa.Array.from_buffers(
+        arr.type,
+        len(arr),
+        [_bitmap(valid, arr.offset), *buffers[1:]],
+        null_count=len(arr) - int(np.count_nonzero(valid)),
+        offset=arr.offset,
+    )
+
+
+__all__ = [
+    "bool_array",
+    "integers",
+    "null_mask",
+    "numeric_array",
+    "repeated_string",
+    "string_array",
+    "true_mask",
+    "valid_mask",
+    "with_nulls",
+]
