@@ -78,7 +78,6 @@ from seedbed.validation.arrays import (
     repeated_string,
     string_array,
     true_mask,
-    valid_mask,
     with_nulls,
 )
 
