@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeAlias
+from zoneinfo import ZoneInfo
 
 import pandas as pd
+import psycopg
+import pyarrow as pa
 import sqlalchemy as sa
+from psycopg.types.string import TextLoader
 from sqlalchemy.engine import Connection, Engine
 
 from seedbed.db import schema_of
 from seedbed.errors import DatabaseError, QueryError, map_errors
-from seedbed.facts import metadata_for
+from seedbed.facts import ColumnSpec, metadata_for
+from seedbed.facts import spec as kinds
 from seedbed.sqltext import quote_ident
+from seedbed.validation.coerce import arrow_series, coerce_text
 
 Bind: TypeAlias = Engine | Connection
 """An engine from :func:`seedbed.get_engine`, or a connection from one (its transaction is kept)."""
@@ -76,20 +82,102 @@ def model_columns(table: sa.Table, names: Any) -> list[sa.Column[Any]]:
     return [table.c[n] for n in wanted]
 
 
+#: The time types read as their text and typed column by column (see :func:`frame`), by OID.
+_TIME_KINDS = {1184: kinds.TIMESTAMPTZ, 1114: kinds.TIMESTAMP, 1082: kinds.DATE}
+
+
+class _TimesAsText:
+    """Registers, on each cursor of one execution, loaders that keep the time types
+    as PostgreSQL writes them, when it writes them in ISO form (``DateStyle``)."""
+
+    def __init__(self) -> None:
+        self.zone: str | None = None  # the session's TimeZone, once a cursor took the loaders
+
+    def __call__(self, conn: Any, cursor: Any, *args: Any) -> None:
+        info = getattr(cursor, "connection", None)
+        info = getattr(info, "info", None)
+        if not isinstance(info, psycopg.ConnectionInfo):
+            return
+        if not (info.parameter_status("DateStyle") or "").startswith("ISO"):
+            return  # e.g. SQL, German: psycopg's loaders read those
+        for oid in _TIME_KINDS:
+            cursor.adapters.register_loader(oid, TextLoader)
+        self.zone = info.parameter_status("TimeZone") or "UTC"
+
+
+def _execute(conn: Connection, statement: sa.Executable, params: Params) -> tuple[Any, str | None]:
+    """``statement`` run with the time types kept as text; the session's time zone, or
+    None when they were read by psycopg's own loaders."""
+    hook = _TimesAsText()
+    sa.event.listen(conn, "before_cursor_execute", hook)
+    try:
+        return conn.execute(statement, dict(params or {})), hook.zone
+    finally:
+        sa.event.remove(conn, "before_cursor_execute", hook)
+
+
+def _zone(name: str) -> Any:
+    """The time zone psycopg gives ``timestamptz`` values in a session of ``name``."""
+    if name == "UTC":
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ValueError, OSError):  # not a zone Python knows: psycopg takes UTC too
+        return None
+
+
+def _time_series(
+    name: str, kind: str, values: Sequence[str | None], zone: str, oid: int, conn: Connection
+) -> pd.Series:
+    """A time column read as PostgreSQL's text, typed as the load path types it: ordinary
+    values as psycopg gives them, ``infinity``, far years and BC as the load takes them."""
+    column = ColumnSpec(name, kind, True, False, False, kind)
+    read = coerce_text(column, pa.array(values, pa.string()))
+    if read.bad.any():  # what Arrow cannot hold (years past 294247, odd offsets): as before
+        return _loaded(name, values, oid, conn)
+    series = arrow_series(read.values)
+    tz = _zone(zone) if kind == kinds.TIMESTAMPTZ else None
+    return series.dt.tz_convert(tz) if tz is not None else series
+
+
+def _loaded(name: str, values: Sequence[str | None], oid: int, conn: Connection) -> pd.Series:
+    """A column of time text read by psycopg's own loader, as without :class:`_TimesAsText`."""
+    driver = conn.connection.driver_connection
+    loader = psycopg.adapt.Transformer(driver).get_loader(oid, psycopg.pq.Format.TEXT)
+    try:
+        held = [None if v is None else loader.load(v.encode()) for v in values]
+    except psycopg.DataError as exc:
+        raise QueryError(f"column {name}: {exc}") from None
+    return pd.Series(held)
+
+
 def frame(conn: Connection, statement: sa.Executable, params: Params = None) -> pd.DataFrame:
-    """Run ``statement`` and return its rows as a DataFrame; enum members become their values."""
-    result = conn.execute(statement, dict(params or {}))
+    """Run ``statement`` and return its rows as a DataFrame; enum members become their values.
+
+    ``timestamptz``, ``timestamp`` and ``date`` columns come as psycopg would give
+    them, and values Python's ``datetime`` cannot hold (``infinity``, ``-infinity``,
+    years past 9999 or BC) as the DataFrame load takes them (see
+    :func:`~seedbed.validation.coerce.arrow_series`), so that the rows load back
+    as the same values.
+    """
+    result, zone = _execute(conn, statement, params)
     if not result.returns_rows:  # e.g. an UPDATE without RETURNING
         empty = pd.DataFrame()
         empty.attrs["rowcount"] = result.rowcount
         return empty
     columns = list(result.keys())
+    oids = [d[1] for d in result.cursor.description or ()] if zone is not None else []
     rows = result.fetchall()
     # Column by column: faster than from_records, and names may repeat (``a.id, b.id``).
     values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
-    data = pd.DataFrame(
-        {i: pd.Series(v, dtype=None if v else object) for i, v in enumerate(values)}
-    )
+    series = {}
+    for i, v in enumerate(values):
+        kind = _TIME_KINDS.get(oids[i]) if oids else None
+        if kind is not None and zone is not None and any(x is not None for x in v):
+            series[i] = _time_series(str(columns[i]), kind, v, zone, oids[i], conn)
+        else:
+            series[i] = pd.Series(v, dtype=None if v else object)
+    data = pd.DataFrame(series)
     data.columns = pd.Index(columns)
     for column in data.columns:
         if len(data) and isinstance(data[column].iloc[0], enum.Enum):
