@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from psycopg.types.string import TextLoader
 from sqlalchemy.engine import Connection, Engine
@@ -19,7 +20,7 @@ from seedbed.db import schema_of
 from seedbed.errors import DatabaseError, QueryError, map_errors
 from seedbed.facts import ColumnSpec, metadata_for
 from seedbed.facts import spec as kinds
-from seedbed.sqltext import quote_ident
+from seedbed.sqltext import YEAR_1_US, YEAR_10000_US, quote_ident
 from seedbed.validation.coerce import arrow_series, coerce_text
 
 Bind: TypeAlias = Engine | Connection
@@ -122,7 +123,7 @@ def _zone(name: str) -> Any:
         return None
     try:
         return ZoneInfo(name)
-    except (ValueError, OSError):  # not a zone Python knows: psycopg takes UTC too
+    except (KeyError, ValueError, OSError):  # not a zone Python knows: psycopg takes UTC too
         return None
 
 
@@ -137,7 +138,17 @@ def _time_series(
         return _loaded(name, values, oid, conn)
     series = arrow_series(read.values)
     tz = _zone(zone) if kind == kinds.TIMESTAMPTZ else None
-    return series.dt.tz_convert(tz) if tz is not None else series
+    if tz is None or _far(read.values):
+        return series  # pandas shows years outside 1 to 9999 in UTC only
+    converted: pd.Series = series.dt.tz_convert(tz)
+    return converted
+
+
+def _far(values: pa.Array) -> bool:
+    """Do the timestamps hold a year outside 1 to 9999 (or ``infinity``)?"""
+    bounds = pc.min_max(values.cast(pa.int64()))
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    return low is not None and (low < YEAR_1_US or high >= YEAR_10000_US)
 
 
 def _loaded(name: str, values: Sequence[str | None], oid: int, conn: Connection) -> pd.Series:
