@@ -226,3 +226,28 @@ def test_a_statement_without_rows_still_counts_them(populated: Settings) -> None
         assert done.attrs["rowcount"] > 0
         assert (explore.read_table(conn, "session")["expires_at"].dt.year > 9999).all()
         conn.rollback()
+
+
+def test_arrays_and_ranges_of_times_come_as_psycopg_gives_them(engine: Engine) -> None:
+    sql = (
+        "select array[timestamptz '2024-01-01 00:00:00Z', NULL] as a, "
+        "array[date '2024-01-01'] as d, tstzrange(now(), now() + interval '1 day') as r, "
+        "datemultirange(daterange('2024-01-01', '2024-02-01')) as m, "
+        "array[tsrange('2024-01-01', '2024-02-01')] as ra"
+    )
+    with engine.connect() as conn:
+        read = explore.read_query(conn, sql)
+        expected = psycopg_frame(conn, sql)
+    for name in read:
+        assert repr(read[name].iloc[0]) == repr(expected[name].iloc[0]), name
+    assert read["a"].iloc[0] == [datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC), None]
+
+
+def test_the_text_loaders_stay_inside_the_helper(engine: Engine) -> None:
+    with engine.connect() as conn:
+        explore.read_query(conn, "select now() as t")
+        after = conn.exec_driver_sql("select now(), current_date").one()
+    with engine.connect() as conn:
+        fresh = conn.exec_driver_sql("select now(), current_date").one()
+    for value in (*after, *fresh):
+        assert isinstance(value, datetime.date), value

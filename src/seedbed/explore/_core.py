@@ -85,6 +85,32 @@ def model_columns(table: sa.Table, names: Any) -> list[sa.Column[Any]]:
 
 #: The time types read as their text and typed column by column (see :func:`frame`), by OID.
 _TIME_KINDS = {1184: kinds.TIMESTAMPTZ, 1114: kinds.TIMESTAMP, 1082: kinds.DATE}
+_TIME_NAMES = ("timestamptz", "timestamp", "date")
+_RANGE_NAMES = ("tstzrange", "tsrange", "daterange", "tstzmultirange", "tsmultirange")
+#: Types holding times (arrays, ranges, multiranges, and arrays of those), by OID: read
+#: by psycopg's own loaders, whose elements must not become text.
+_HOLDING_TIMES = {
+    oid
+    for name in (*_TIME_NAMES, *_RANGE_NAMES, "datemultirange")
+    if (info := psycopg.postgres.types.get(name)) is not None
+    for oid in ((info.array_oid,) if name in _TIME_NAMES else (info.oid, info.array_oid))
+}
+
+
+class _AsBefore(psycopg.adapt.Loader):
+    """A type holding times, loaded as the connection loads it (its elements as times)."""
+
+    def __init__(self, oid: int, context: psycopg.abc.AdaptContext | None = None) -> None:
+        super().__init__(oid, context)
+        conn = self.connection
+        adapters = conn.adapters if conn is not None else psycopg.postgres.adapters
+        loader = adapters.get_loader(oid, self.format)
+        if loader is None:  # not a type psycopg knows: as text, as psycopg falls back
+            loader = TextLoader
+        self._loader = loader(oid, conn)
+
+    def load(self, data: psycopg.abc.Buffer) -> Any:
+        return self._loader.load(data)
 
 
 class _TimesAsText:
@@ -103,6 +129,8 @@ class _TimesAsText:
             return  # e.g. SQL, German: psycopg's loaders read those
         for oid in _TIME_KINDS:
             cursor.adapters.register_loader(oid, TextLoader)
+        for oid in _HOLDING_TIMES:
+            cursor.adapters.register_loader(oid, _AsBefore)
         self.zone = info.parameter_status("TimeZone") or "UTC"
 
 
