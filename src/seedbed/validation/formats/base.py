@@ -19,9 +19,9 @@ How Arrow and pandas typed a column is made plain here, once, for reading
 (:func:`plain_piece`) and for COPY (:func:`arrow_csv_blocks`): dictionary
 and ``category`` columns are decoded to their values; every Arrow string
 kind (``string``, ``large_string``, ``string_view``) and binary kind holding
-text becomes ``string``; dates, decimals and UUIDs (Arrow's ``uuid``,
-Python's ``uuid.UUID``) become their text; integer and boolean columns
-keep their nulls (nullable ``Int64``, ``boolean``). A cell that is not valid
+text becomes ``string``; dates, decimals, UUIDs (Arrow's ``uuid``,
+Python's ``uuid.UUID``) and ``ipaddress`` objects become their text; integer
+and boolean columns keep their nulls (nullable ``Int64``, ``boolean``). A cell that is not valid
 UTF-8 (Arrow) or holds a lone surrogate (a Python ``str``) is an ``encoding``
 problem naming its column, and its row is left out, as a CSV record that is
 not UTF-8 is.
@@ -33,6 +33,7 @@ package, so adding a format is adding one module.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import uuid
 from abc import ABC, abstractmethod
@@ -273,8 +274,21 @@ def _to_pandas(array: pa.Array, index: pd.Index) -> pd.Series:
     return column.set_axis(index)
 
 
+#: Python objects written as their text, which PostgreSQL reads back as the same value.
+AS_TEXT = (
+    uuid.UUID,
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    ipaddress.IPv4Interface,
+    ipaddress.IPv6Interface,
+    ipaddress.IPv4Network,
+    ipaddress.IPv6Network,
+)
+
+
 def _python_text(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
-    """Python objects: UUIDs as their text, and the rows whose text has a lone surrogate."""
+    """Python objects: UUIDs and addresses (as psycopg reads ``uuid``, ``inet``, ``cidr``)
+    as their text, and the rows whose text has a lone surrogate."""
     values = series.to_numpy(dtype=object, copy=True)
     try:
         pa.array(values, type=pa.string(), from_pandas=True)
@@ -284,7 +298,7 @@ def _python_text(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
     bad = []
     found_uuid = False
     for row, value in enumerate(values):
-        if isinstance(value, uuid.UUID):
+        if isinstance(value, AS_TEXT):
             values[row], found_uuid = str(value), True
         elif isinstance(value, str):
             try:

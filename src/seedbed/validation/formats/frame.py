@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from seedbed.lazymodules import lazy_module
 from seedbed.validation.formats.base import (
+    AS_TEXT,
     COPY_BATCH_ROWS,
     Progress,
     RawPiece,
@@ -60,7 +61,17 @@ def frame_to_arrow(frame: pd.DataFrame, table: sa.Table) -> pa.Table:
         if json_column and column.dtype == np.dtype(object):  # Python objects: as JSON text
             column = column.map(_json_text).astype("string")
         converted[name] = column
-    return pa.Table.from_pandas(pd.DataFrame(converted), preserve_index=False)
+    try:
+        return pa.Table.from_pandas(pd.DataFrame(converted), preserve_index=False)
+    except pa.ArrowInvalid:  # objects Arrow does not know, e.g. addresses: as their text
+        for name, column in converted.items():
+            if column.dtype == np.dtype(object):
+                converted[name] = column.map(_object_text)
+        return pa.Table.from_pandas(pd.DataFrame(converted), preserve_index=False)
+
+
+def _object_text(value: object) -> object:
+    return str(value) if isinstance(value, AS_TEXT) else value
 
 
 class FrameInput(SeedFormat):
