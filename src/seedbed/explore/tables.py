@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -26,7 +27,14 @@ from seedbed.explore._core import (
 )
 from seedbed.facts import metadata_for
 from seedbed.loading import load
-from seedbed.sqltext import qualified_name
+from seedbed.sqltext import (
+    YEAR_1_DAY,
+    YEAR_1_US,
+    YEAR_10000_DAY,
+    YEAR_10000_US,
+    qualified_name,
+    time_text,
+)
 from seedbed.synthetic import generate_seed_set
 
 SOFT_DELETE_COLUMN = "deleted_at"
@@ -118,6 +126,21 @@ def row_counts(bind: Bind) -> pd.Series:
     return pd.Series(list(values), index=[t.name for t in tables], name="rows")
 
 
+def _key_value(value: Any, key: sa.Column[Any]) -> Any:
+    """A key as a page gives it, bound so that PostgreSQL reads the same value: times
+    Python's ``datetime`` cannot hold (``infinity``, far years, BC) as their text."""
+    held = value.asm8 if isinstance(value, pd.Timestamp) else value  # in UTC
+    if not isinstance(held, np.datetime64):
+        return value
+    days = np.datetime_data(held.dtype)[0] == "D"
+    number = int(held.astype("int64" if days else "datetime64[us]").astype("int64"))
+    first, last = (YEAR_1_DAY, YEAR_10000_DAY) if days else (YEAR_1_US, YEAR_10000_US)
+    if first <= number < last:
+        return value
+    zone = isinstance(key.type, sa.DateTime) and bool(key.type.timezone)
+    return sa.cast(sa.literal(time_text(number, days=days, zone=zone), sa.Text), key.type)
+
+
 def keyset_page(
     bind: Bind,
     table: str,
@@ -143,6 +166,7 @@ def keyset_page(
         values = after if isinstance(after, tuple | list) else (after,)
         if len(values) != len(keys):
             raise QueryError(f"after has {len(values)} values for {len(keys)} order_by columns")
+        values = [_key_value(v, key) for v, key in zip(values, keys, strict=True)]
         if len(keys) == 1:
             statement = statement.where(keys[0] > values[0])
         else:
