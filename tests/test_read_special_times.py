@@ -24,6 +24,7 @@ from seedbed import explore, migrate
 from seedbed.config import Settings
 from seedbed.db import get_engine, schema_of
 from seedbed.errors import QueryError
+from seedbed.explore import _core
 from seedbed.facts import ColumnSpec
 from seedbed.facts import spec as kinds
 from seedbed.validation.coerce import STAMP_INFINITY, arrow_series, coerce_text
@@ -182,8 +183,12 @@ def psycopg_frame(conn: Connection, sql: str) -> pd.DataFrame:
     return data
 
 
+@pytest.mark.parametrize("few", [0, _core._FEW])  # read column-wise, and value by value
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "Asia/Kolkata"])
-def test_ordinary_times_come_as_psycopg_gives_them(populated: Settings, zone: str) -> None:
+def test_ordinary_times_come_as_psycopg_gives_them(
+    populated: Settings, zone: str, few: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_core, "_FEW", few)
     engine = get_engine(populated)
     for table in ("session", "user", "post"):
         sql = f'select * from "{table}" order by id'

@@ -155,11 +155,20 @@ def _zone(name: str) -> Any:
         return None
 
 
+#: Up to this many rows, a time column is read value by value (see :func:`_time_series`).
+_FEW = 500
+
+
 def _time_series(
     name: str, kind: str, values: Sequence[str | None], zone: str, oid: int, conn: Connection
 ) -> pd.Series:
     """A time column read as PostgreSQL's text, typed as the load path types it: ordinary
     values as psycopg gives them, ``infinity``, far years and BC as the load takes them."""
+    if len(values) <= _FEW:
+        try:  # few rows: psycopg's loader costs less than setting up the columnar read
+            return _loaded(name, values, oid, conn, strict=True)
+        except psycopg.DataError:  # a value datetime cannot hold: read them column-wise
+            pass
     column = ColumnSpec(name, kind, True, False, False, kind)
     read = coerce_text(column, pa.array(values, pa.string()))
     if read.bad.any():  # what Arrow cannot hold (years past 294247, odd offsets): as before
@@ -179,13 +188,18 @@ def _far(values: pa.Array) -> bool:
     return low is not None and (low < YEAR_1_US or high >= YEAR_10000_US)
 
 
-def _loaded(name: str, values: Sequence[str | None], oid: int, conn: Connection) -> pd.Series:
-    """A column of time text read by psycopg's own loader, as without :class:`_TimesAsText`."""
+def _loaded(
+    name: str, values: Sequence[str | None], oid: int, conn: Connection, strict: bool = False
+) -> pd.Series:
+    """A column of time text read by psycopg's own loader, as without :class:`_TimesAsText`;
+    a value it cannot read raises :class:`QueryError`, or its own error when ``strict``."""
     driver = conn.connection.driver_connection
     loader = psycopg.adapt.Transformer(driver).get_loader(oid, psycopg.pq.Format.TEXT)
     try:
         held = [None if v is None else loader.load(v.encode()) for v in values]
     except psycopg.DataError as exc:
+        if strict:
+            raise
         raise QueryError(f"column {name}: {exc}") from None
     return pd.Series(held)
 
