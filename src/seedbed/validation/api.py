@@ -88,6 +88,7 @@ def check_sources(
         rows += chunk.rows
         if meter is not None:
             meter.chunk(seed, chunk)
+        del chunk, checked  # not held while the next chunk is awaited
     reports.append(validator.finish())
     report = ValidationReport.concat(reports).sorted()
     report.checked = Checked(len(sources), rows, time.perf_counter() - started)
@@ -162,6 +163,7 @@ def _checked_chunks(
                     checked: Future[tuple[SeedChunk, RowResult | None]] = item  # type: ignore[assignment]
                     chunk, rows = checked.result()
                     yield seed, chunk, rows
+                    del item, checked, chunk, rows  # not held while the next is awaited
                 last = index + 1 == len(files) or files[index + 1][0] is not seed
                 if last:
                     yield seed, None, None
