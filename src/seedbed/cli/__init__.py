@@ -206,7 +206,7 @@ LEAN_ALLOCATORS = {
 }
 M_ARENA_MAX = -8  # glibc's mallopt parameters
 M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD = 1 << 20
+MMAP_THRESHOLD = 4 << 20
 
 
 def lean_allocators() -> None:
