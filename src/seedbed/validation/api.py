@@ -27,7 +27,8 @@ from seedbed.validation.sources import (
 )
 from seedbed.validation.validator import RowResult, SeedValidator
 
-#: Chunks read ahead per file being read: with the workers, what bounds memory.
+#: Chunks read ahead per file, beyond the one the checks across chunks have: with the
+#: workers, what bounds memory (docs/decisions/2026-12-05-block-size.md).
 READ_AHEAD = 1
 _DONE = object()
 
@@ -117,15 +118,15 @@ def _checked_chunks(
         for fmt in seed.format.files()
     ]
     stop = threading.Event()
-    queues: list[queue.Queue[object]] = [queue.Queue(READ_AHEAD) for _ in files]
+    queues: list[queue.Queue[object]] = [queue.Queue() for _ in files]
+    # A file's chunks from the read of its block until the checks across chunks are done
+    # with them: a slot each.
+    slots = [threading.Semaphore(READ_AHEAD + 1) for _ in files]
 
-    def put(box: queue.Queue[object], item: object) -> bool:
+    def take(slot: threading.Semaphore) -> bool:
         while not stop.is_set():
-            try:
-                box.put(item, timeout=0.1)
+            if slot.acquire(timeout=0.1):
                 return True
-            except queue.Full:
-                continue
         return False
 
     def check(
@@ -138,13 +139,14 @@ def _checked_chunks(
         _, source = files[index]
         box = queues[index]
         try:
-            for typed in read_seed_pieces(source):
-                if not put(box, checkers.submit(check, source, typed)):
+            for typed in read_seed_pieces(source):  # a block read ahead waits for a slot
+                if not take(slots[index]):
                     return
+                box.put(checkers.submit(check, source, typed))
         except BaseException as exc:  # raised in the consumer, in file order
-            put(box, exc)
+            box.put(exc)
             return
-        put(box, _DONE)
+        box.put(_DONE)
 
     with (
         ThreadPoolExecutor(workers, thread_name_prefix="seedbed-read") as readers,
@@ -164,6 +166,7 @@ def _checked_chunks(
                     chunk, rows = checked.result()
                     yield seed, chunk, rows
                     del item, checked, chunk, rows  # not held while the next is awaited
+                    slots[index].release()
                 last = index + 1 == len(files) or files[index + 1][0] is not seed
                 if last:
                     yield seed, None, None
