@@ -10,6 +10,7 @@ depend on the number of worker threads, and the public Polars schema.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +187,46 @@ def test_the_report_does_not_depend_on_the_number_of_workers(tmp_path):
     assert reports[0]["file"].str.endswith("part-2.csv").sum() == 1
     for other in reports[1:]:
         pd.testing.assert_frame_equal(other, reports[0])
+
+
+def test_a_file_has_at_most_its_slots_and_one_block_read_ahead_of_the_checks_across_chunks(
+    tmp_path, monkeypatch
+):
+    from seedbed.validation import api, csvread
+
+    ids = [f"{i:08x}-0000-4000-8000-000000000000" for i in range(2000)]
+    rows = [f"{uid},u{i}@example.com" for i, uid in enumerate(ids)]
+    (tmp_path / "user.csv").write_text("id,email\n" + "\n".join(rows) + "\n")
+    monkeypatch.setattr(csvread, "BLOCK_BYTES", 2048)  # a chunk of about 40 rows
+    read, started = [0], [0]
+    pieces = api.read_seed_pieces
+
+    def typing(piece):
+        started[0] += 1
+        return piece()
+
+    def counted(source):
+        for piece in pieces(source):
+            read[0] += 1
+            yield partial(typing, piece)
+
+    class Meter:
+        ahead: list[tuple[int, int]] = []
+
+        def chunk(self, seed, chunk):
+            self.ahead.append((read[0], started[0]))
+
+        def source_done(self, seed):
+            return None
+
+    monkeypatch.setattr(api, "read_seed_pieces", counted)
+    meter = Meter()
+    report = check_sources(resolve_sources(tmp_path, "seedbed"), meter=meter, workers=2)
+    assert report.checked.rows == 2000 and len(meter.ahead) > 40
+    # At the n-th chunk's checks across chunks, at most READ_AHEAD more are being typed and
+    # checked, and one more block is read and waits for its turn.
+    assert max(s - n for n, (_, s) in enumerate(meter.ahead, 1)) <= api.READ_AHEAD
+    assert max(r - n for n, (r, _) in enumerate(meter.ahead, 1)) <= api.READ_AHEAD + 1
 
 
 def test_a_file_that_cannot_be_read_is_an_error_in_its_turn(tmp_path):
