@@ -189,7 +189,7 @@ def test_the_report_does_not_depend_on_the_number_of_workers(tmp_path):
         pd.testing.assert_frame_equal(other, reports[0])
 
 
-def test_a_file_has_at_most_its_slots_and_one_block_read_ahead_of_the_checks_across_chunks(
+def test_a_file_has_at_most_read_ahead_blocks_read_beyond_the_checks_across_chunks(
     tmp_path, monkeypatch
 ):
     from seedbed.validation import api, csvread
@@ -223,10 +223,10 @@ def test_a_file_has_at_most_its_slots_and_one_block_read_ahead_of_the_checks_acr
     meter = Meter()
     report = check_sources(resolve_sources(tmp_path, "seedbed"), meter=meter, workers=2)
     assert report.checked.rows == 2000 and len(meter.ahead) > 40
-    # At the n-th chunk's checks across chunks, at most READ_AHEAD more are being typed and
-    # checked, and one more block is read and waits for its turn.
+    # At the n-th chunk's checks across chunks, at most READ_AHEAD more blocks are read
+    # (and being typed and checked).
+    assert max(r - n for n, (r, _) in enumerate(meter.ahead, 1)) <= api.READ_AHEAD
     assert max(s - n for n, (_, s) in enumerate(meter.ahead, 1)) <= api.READ_AHEAD
-    assert max(r - n for n, (r, _) in enumerate(meter.ahead, 1)) <= api.READ_AHEAD + 1
 
 
 def test_a_file_that_cannot_be_read_is_an_error_in_its_turn(tmp_path):

@@ -27,9 +27,10 @@ from seedbed.validation.sources import (
 )
 from seedbed.validation.validator import RowResult, SeedValidator
 
-#: Chunks read ahead per file, beyond the one the checks across chunks have: with the
-#: workers, what bounds memory (docs/decisions/2026-12-05-block-size.md).
-READ_AHEAD = 1
+#: Chunks read, typed and checked ahead per file, beyond the one the checks across chunks
+#: have: with the workers, what bounds memory. Two keep both workers busy while the
+#: checks across chunks run (docs/decisions/2026-12-05-block-size.md).
+READ_AHEAD = 2
 _DONE = object()
 
 
@@ -119,8 +120,8 @@ def _checked_chunks(
     ]
     stop = threading.Event()
     queues: list[queue.Queue[object]] = [queue.Queue() for _ in files]
-    # A file's chunks from the read of its block until the checks across chunks are done
-    # with them: a slot each.
+    # A file's chunks from the read of their block until the checks across chunks are done
+    # with them: a slot each (a block is read once it has one).
     slots = [threading.Semaphore(READ_AHEAD + 1) for _ in files]
 
     def take(slot: threading.Semaphore) -> bool:
@@ -139,14 +140,15 @@ def _checked_chunks(
         _, source = files[index]
         box = queues[index]
         try:
-            for typed in read_seed_pieces(source):  # a block read ahead waits for a slot
-                if not take(slots[index]):
+            pieces = read_seed_pieces(source)
+            while take(slots[index]):
+                typed = next(pieces, None)
+                if typed is None:
+                    box.put(_DONE)
                     return
                 box.put(checkers.submit(check, source, typed))
         except BaseException as exc:  # raised in the consumer, in file order
             box.put(exc)
-            return
-        box.put(_DONE)
 
     with (
         ThreadPoolExecutor(workers, thread_name_prefix="seedbed-read") as readers,
