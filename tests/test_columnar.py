@@ -191,6 +191,41 @@ def test_the_report_does_not_depend_on_the_number_of_workers(tmp_path):
         pd.testing.assert_frame_equal(other, reports[0])
 
 
+def test_a_file_has_at_most_read_ahead_blocks_read_beyond_the_checks_across_chunks(
+    tmp_path, monkeypatch
+):
+    from seedbed.validation import api, csvread
+
+    ids = [f"{i:08x}-0000-4000-8000-000000000000" for i in range(2000)]
+    rows = [f"{uid},u{i}@example.com" for i, uid in enumerate(ids)]
+    (tmp_path / "user.csv").write_text("id,email\n" + "\n".join(rows) + "\n")
+    monkeypatch.setattr(csvread, "BLOCK_BYTES", 2048)  # a chunk of about 40 rows
+    read = [0]
+    pieces = api.read_seed_pieces
+
+    def counted(source):
+        for piece in pieces(source):
+            read[0] += 1  # the block is read (a CSV piece is parsed, typed and checked later)
+            yield piece
+
+    class Meter:
+        def __init__(self):
+            self.ahead: list[int] = []
+
+        def chunk(self, seed, chunk):
+            self.ahead.append(read[0])
+
+        def source_done(self, seed):
+            return None
+
+    monkeypatch.setattr(api, "read_seed_pieces", counted)
+    meter = Meter()
+    report = check_sources(resolve_sources(tmp_path, "seedbed"), meter=meter, workers=2)
+    assert report.checked.rows == 2000 and len(meter.ahead) > 40
+    # At the n-th chunk's checks across chunks, at most READ_AHEAD more blocks are read.
+    assert max(r - n for n, r in enumerate(meter.ahead, 1)) <= api.READ_AHEAD
+
+
 def test_a_file_that_cannot_be_read_is_an_error_in_its_turn(tmp_path):
     folder = _seed_set(tmp_path / "set")
     (folder / "session.csv").unlink()

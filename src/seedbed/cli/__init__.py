@@ -198,12 +198,15 @@ def run() -> NoReturn:
 
 #: The ``seedbed`` process's allocators give freed memory back at once: Arrow's
 #: mimalloc and Polars' jemalloc, which otherwise keep it for a while (and
-#: ``lean_allocators`` caps glibc's per-thread arenas at two).
+#: ``lean_allocators`` caps glibc's per-thread arenas at two, and gives blocks of
+#: ``MMAP_THRESHOLD`` bytes or more their own pages, returned when freed).
 LEAN_ALLOCATORS = {
     "MIMALLOC_PURGE_DELAY": "0",
     "_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0",
 }
-M_ARENA_MAX = -8  # glibc's mallopt parameter
+M_ARENA_MAX = -8  # glibc's mallopt parameters
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 4 << 20
 
 
 def lean_allocators() -> None:
@@ -215,9 +218,12 @@ def lean_allocators() -> None:
     """
     for name, value in LEAN_ALLOCATORS.items():
         os.environ.setdefault(name, value)
-    if "MALLOC_ARENA_MAX" not in os.environ:
-        with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to cap
-            ctypes.CDLL(None).mallopt(M_ARENA_MAX, 2)
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to set
+        libc = ctypes.CDLL(None)
+        if "MALLOC_ARENA_MAX" not in os.environ:
+            libc.mallopt(M_ARENA_MAX, 2)
+        if "MALLOC_MMAP_THRESHOLD_" not in os.environ:  # else glibc raises it as blocks are freed
+            libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def _error(message: str, prefix: str = "seedbed: error: ") -> None:

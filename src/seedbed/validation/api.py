@@ -27,8 +27,10 @@ from seedbed.validation.sources import (
 )
 from seedbed.validation.validator import RowResult, SeedValidator
 
-#: Chunks read ahead per file being read: with the workers, what bounds memory.
-READ_AHEAD = 1
+#: Chunks read, typed and checked ahead per file, beyond the one the checks across chunks
+#: have: with the workers, what bounds memory. Two keep both workers busy while the
+#: checks across chunks run (docs/decisions/2026-12-05-block-size.md).
+READ_AHEAD = 2
 _DONE = object()
 
 
@@ -88,6 +90,7 @@ def check_sources(
         rows += chunk.rows
         if meter is not None:
             meter.chunk(seed, chunk)
+        del chunk, checked  # not held while the next chunk is awaited
     reports.append(validator.finish())
     report = ValidationReport.concat(reports).sorted()
     report.checked = Checked(len(sources), rows, time.perf_counter() - started)
@@ -116,15 +119,15 @@ def _checked_chunks(
         for fmt in seed.format.files()
     ]
     stop = threading.Event()
-    queues: list[queue.Queue[object]] = [queue.Queue(READ_AHEAD) for _ in files]
+    queues: list[queue.Queue[object]] = [queue.Queue() for _ in files]
+    # A file's chunks from the read of their block until the checks across chunks are done
+    # with them: a slot each (a block is read once it has one).
+    slots = [threading.Semaphore(READ_AHEAD + 1) for _ in files]
 
-    def put(box: queue.Queue[object], item: object) -> bool:
+    def take(slot: threading.Semaphore) -> bool:
         while not stop.is_set():
-            try:
-                box.put(item, timeout=0.1)
+            if slot.acquire(timeout=0.1):
                 return True
-            except queue.Full:
-                continue
         return False
 
     def check(
@@ -137,13 +140,15 @@ def _checked_chunks(
         _, source = files[index]
         box = queues[index]
         try:
-            for typed in read_seed_pieces(source):
-                if not put(box, checkers.submit(check, source, typed)):
+            pieces = read_seed_pieces(source)
+            while take(slots[index]):
+                typed = next(pieces, None)
+                if typed is None:
+                    box.put(_DONE)
                     return
+                box.put(checkers.submit(check, source, typed))
         except BaseException as exc:  # raised in the consumer, in file order
-            put(box, exc)
-            return
-        put(box, _DONE)
+            box.put(exc)
 
     with (
         ThreadPoolExecutor(workers, thread_name_prefix="seedbed-read") as readers,
@@ -162,6 +167,8 @@ def _checked_chunks(
                     checked: Future[tuple[SeedChunk, RowResult | None]] = item  # type: ignore[assignment]
                     chunk, rows = checked.result()
                     yield seed, chunk, rows
+                    del item, checked, chunk, rows  # not held while the next is awaited
+                    slots[index].release()
                 last = index + 1 == len(files) or files[index + 1][0] is not seed
                 if last:
                     yield seed, None, None

@@ -56,7 +56,7 @@ else:
     pacsv = lazy_module("pyarrow.csv")
 
 BOM = b"\xef\xbb\xbf"
-BLOCK_BYTES = 6 << 20  # what a chunk holds: see docs/decisions/2026-12-05-block-size.md
+BLOCK_BYTES = 8 << 20  # what a chunk holds: see docs/decisions/2026-12-05-block-size.md
 HEAD_BYTES = 64 << 10  # read for the header alone (CsvReader.read_header)
 SCAN_BYTES = 256 << 10  # read and counted in pieces this size, while they are in the cache
 SPARE_BUFFERS = 2  # parsed blocks' buffers kept to read the next blocks into (memory stays flat)
