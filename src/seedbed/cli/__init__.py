@@ -196,13 +196,13 @@ def run() -> NoReturn:
     os._exit(code)
 
 
-#: The ``seedbed`` process's allocators give freed memory back at once: Arrow's
-#: mimalloc and Polars' jemalloc, which otherwise keep it for a while (and
+#: The ``seedbed`` process's allocators give freed memory back within a tenth of a
+#: second: Arrow's mimalloc and Polars' jemalloc, which otherwise keep it longer (and
 #: ``lean_allocators`` caps glibc's per-thread arenas at two, and gives blocks of
 #: ``MMAP_THRESHOLD`` bytes or more their own pages, returned when freed).
 LEAN_ALLOCATORS = {
-    "MIMALLOC_PURGE_DELAY": "0",
-    "_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0",
+    "MIMALLOC_PURGE_DELAY": "100",  # ms; 0 faults the same pages in again and again
+    "_RJEM_MALLOC_CONF": "dirty_decay_ms:100,muzzy_decay_ms:0",
 }
 M_ARENA_MAX = -8  # glibc's mallopt parameters
 M_MMAP_THRESHOLD = -3
