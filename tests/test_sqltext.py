@@ -80,3 +80,16 @@ def test_no_module_but_sqltext_quotes_sql_by_hand() -> None:
 
 def test_the_hand_quoting_scan_sees_a_hand_written_quote() -> None:
     assert any(q in "    return '\"' + name.replace('\"', '\"\"') + '\"'" for q in _HAND_QUOTING)
+
+
+def test_days_and_calendar_dates_convert_both_ways_like_python_dates():
+    from datetime import date
+
+    from seedbed.sqltext import civil_from_days, days_from_civil
+
+    for day in range(-2_500_000, 2_500_000, 9973):  # 4714 BC to 8800 AD and beyond
+        assert days_from_civil(*civil_from_days(day)) == day
+    epoch = date(1970, 1, 1)
+    for when in (date(1, 1, 1), date(1600, 2, 29), date(1900, 3, 1), date(9999, 12, 31)):
+        assert days_from_civil(when.year, when.month, when.day) == (when - epoch).days
+        assert civil_from_days((when - epoch).days) == (when.year, when.month, when.day)

@@ -60,6 +60,32 @@ YEAR_1_US, YEAR_10000_US = -62_135_596_800_000_000, 253_402_300_800_000_000
 YEAR_1_DAY, YEAR_10000_DAY = -719_162, 2_932_897
 
 
+# Howard Hinnant's day algorithms: the proleptic Gregorian calendar, year 0 is 1 BC.
+
+
+def days_from_civil(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to a day of the proleptic Gregorian calendar (year 0 is 1 BC)."""
+    year -= month <= 2
+    era = year // 400
+    of_era = year - era * 400
+    of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    of_era_days = of_era * 365 + of_era // 4 - of_era // 100 + of_year
+    return era * 146097 + of_era_days - 719468
+
+
+def civil_from_days(day: int) -> tuple[int, int, int]:
+    """The year, month and day ``day`` days after 1970-01-01 (:func:`days_from_civil`'s inverse)."""
+    shifted = day + 719_468
+    era = shifted // 146_097
+    of_era = shifted - era * 146_097
+    year_of_era = (of_era - of_era // 1460 + of_era // 36524 - of_era // 146_096) // 365
+    of_year = of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_index = (5 * of_year + 2) // 153
+    mday = of_year - (153 * month_index + 2) // 5 + 1
+    month = month_index + 3 if month_index < 10 else month_index - 9
+    return year_of_era + era * 400 + (month <= 2), month, mday
+
+
 def time_text(value: int, *, days: bool = False, zone: bool = False) -> str:
     """A ``timestamp`` (microseconds since 1970-01-01) or ``date`` (``days``: days since
     it) as PostgreSQL prints it under ``DateStyle ISO``: ``infinity`` and ``-infinity``
@@ -71,16 +97,7 @@ def time_text(value: int, *, days: bool = False, zone: bool = False) -> str:
     if value <= -top:
         return "-infinity"
     day, micros = (value, 0) if days else divmod(value, 86_400_000_000)
-    # Howard Hinnant's civil_from_days: the proleptic Gregorian calendar, year 0 = 1 BC.
-    shifted = day + 719_468
-    era = shifted // 146_097
-    of_era = shifted - era * 146_097
-    year_of_era = (of_era - of_era // 1460 + of_era // 36524 - of_era // 146_096) // 365
-    of_year = of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
-    month_index = (5 * of_year + 2) // 153
-    mday = of_year - (153 * month_index + 2) // 5 + 1
-    month = month_index + 3 if month_index < 10 else month_index - 9
-    year = year_of_era + era * 400 + (month <= 2)
+    year, month, mday = civil_from_days(day)
     text = f"{year if year > 0 else 1 - year:04d}-{month:02d}-{mday:02d}"
     if not days:
         seconds, fraction = divmod(micros, 1_000_000)

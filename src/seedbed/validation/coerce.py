@@ -69,7 +69,7 @@ from seedbed.facts import ColumnSpec
 from seedbed.facts import spec as k
 from seedbed.jsontext import refused
 from seedbed.lazymodules import lazy_module
-from seedbed.sqltext import YEAR_1_DAY, YEAR_10000_DAY
+from seedbed.sqltext import YEAR_1_DAY, YEAR_10000_DAY, days_from_civil
 from seedbed.validation.arrays import (
     bool_array,
     integers,
@@ -322,16 +322,6 @@ DATE_MINUS_INFINITY = -(2**31)
 #: ``-infinity`` in a pandas series: NumPy holds NaT at the smallest int64, so the one
 #: above it (as DuckDB holds ``-infinity``); still before every instant.
 PANDAS_MINUS_INFINITY = STAMP_MINUS_INFINITY + 1
-
-
-def days_from_civil(year: int, month: int, day: int) -> int:
-    """Days from 1970-01-01 to a day of the proleptic Gregorian calendar (year 0 is 1 BC)."""
-    year -= month <= 2
-    era = year // 400
-    of_era = year - era * 400
-    of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    of_era_days = of_era * 365 + of_era // 4 - of_era // 100 + of_year
-    return era * 146097 + of_era_days - 719468
 
 
 #: The instants seedbed holds, as PostgreSQL's and Arrow's ranges allow: from the first
