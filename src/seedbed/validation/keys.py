@@ -45,6 +45,29 @@ def key_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     return np.asarray(hashed.to_numpy(), dtype=np.uint64)
 
 
+def key_text(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame | None:
+    """``frame``'s ``columns`` as :func:`key_hashes` hashes them, when each is text or an
+    integer: integers as the text ``str()`` gives (``"5"``, ``"-12"``), whatever their
+    width, so an INTEGER child's values hash as its BIGINT parent's do. None when a
+    column is missing or of another type (the caller hashes those from pandas).
+    """
+    import polars as pl
+
+    schema = frame.schema  # built anew on each access
+    names = [str(c) for c in columns]
+    kinds = [schema.get(name) for name in names]
+    if not all(kind == pl.String or (kind is not None and kind.is_integer()) for kind in kinds):
+        return None
+    found = frame.select(names)
+    if all(kind == pl.String for kind in kinds):
+        return found
+    return found.with_columns(
+        pl.col(name).cast(pl.String)
+        for name, kind in zip(names, kinds, strict=True)
+        if kind != pl.String
+    )
+
+
 def _held(key: UniqueKey) -> pl.Expr:
     """True for the rows ``key`` holds (see :func:`key_rows`), as a Polars expression."""
     import polars as pl
@@ -105,22 +128,22 @@ def chunk_keys(frame: pd.DataFrame, key: UniqueKey) -> ChunkKeys:
 
 
 def polars_chunk_keys(frame: pl.DataFrame, keys: Sequence[UniqueKey]) -> dict[str, ChunkKeys]:
-    """:func:`chunk_keys` of the ``keys`` whose columns ``frame`` holds (the key's as text), hashed
-    from the Polars frame (the same hashes as :func:`key_hashes` gives).
+    """:func:`chunk_keys` of the ``keys`` whose columns ``frame`` holds (the key's as text or
+    integers, see :func:`key_text`), hashed from the Polars frame (the same hashes as
+    :func:`key_hashes` gives).
 
-    Keys with a column missing or not text are left out: the caller hashes
+    Keys with a column missing or of another type are left out: the caller hashes
     them from the pandas frame, whose text form of other types is the one
     foreign keys are hashed in.
     """
-    import polars as pl
-
     schema = frame.schema  # built anew on each access
-    here = [
-        key
+    texts = {
+        key.name: text
         for key in keys
-        if all(schema.get(str(c)) == pl.String for c in key.columns)
-        and all(str(c) in schema for c in (*key.where_null, *key.where_not_null))
-    ]
+        if all(str(c) in schema for c in (*key.where_null, *key.where_not_null))
+        and (text := key_text(frame, key.columns)) is not None
+    }
+    here = [key for key in keys if key.name in texts]
     if not here:
         return {}
     # A key whose columns hold no NULL (a count Polars keeps) holds every row: no query.
@@ -132,7 +155,7 @@ def polars_chunk_keys(frame: pl.DataFrame, keys: Sequence[UniqueKey]) -> dict[st
     masks = frame.select(_held(k).alias(f"h{i}") for i, k in enumerate(asked)) if asked else None
     out = {}
     for key, whole in zip(here, every, strict=True):
-        values = pl.DataFrame([frame.get_column(str(c)) for c in key.columns])
+        values = texts[key.name]
         if masks is None or whole:
             rows = np.ones(frame.height, dtype=bool)
         else:
@@ -354,4 +377,12 @@ class KeySet:
         self.add_sorted(np.unique(hashes[~self.contains(hashes)]))
 
 
-__all__ = ["ChunkKeys", "KeySet", "chunk_keys", "key_hashes", "key_rows", "polars_chunk_keys"]
+__all__ = [
+    "ChunkKeys",
+    "KeySet",
+    "chunk_keys",
+    "key_hashes",
+    "key_rows",
+    "key_text",
+    "polars_chunk_keys",
+]

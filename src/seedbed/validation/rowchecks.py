@@ -40,7 +40,13 @@ from seedbed.facts import TableSpec, table_spec
 from seedbed.lazymodules import lazy_module
 from seedbed.validation.coerce import arrow_series, default_array, default_series
 from seedbed.validation.columnar import all_pass, to_polars
-from seedbed.validation.keys import ChunkKeys, chunk_keys, key_hashes, polars_chunk_keys
+from seedbed.validation.keys import (
+    ChunkKeys,
+    chunk_keys,
+    key_hashes,
+    key_text,
+    polars_chunk_keys,
+)
 from seedbed.validation.report import ValidationReport, display_values
 from seedbed.validation.schemas import (
     chunk_schema,
@@ -150,7 +156,7 @@ class FullFrame:
 
     def hashes(self, columns: Sequence[str], rows: np.ndarray) -> np.ndarray:
         """:func:`~seedbed.validation.keys.key_hashes` of ``columns`` over ``rows``: from
-        Polars when the columns are text, else from ``frame``."""
+        Polars when the columns are text or integers, else from ``frame``."""
         import polars as pl
 
         text = self._text(columns)
@@ -162,7 +168,8 @@ class FullFrame:
 
     def key_texts(self, columns: Sequence[str], rows: np.ndarray) -> list[tuple[str, ...]]:
         """The values of ``columns`` at ``rows`` (all held) as text, one tuple a row: from
-        Polars when the columns are text, else ``str()`` of ``frame``'s values."""
+        Polars when the columns are text or integers (as ``str()`` writes them), else
+        ``str()`` of ``frame``'s values."""
         import polars as pl
 
         text = self._text(columns)
@@ -177,14 +184,11 @@ class FullFrame:
         return list(zip(*parts, strict=True))
 
     def _text(self, columns: Sequence[str]) -> pl.DataFrame | None:
-        """The ``columns`` as a Polars frame when all are text, else None."""
-        import polars as pl
-
+        """The ``columns`` as a Polars frame of text when all are text or integers (see
+        :func:`~seedbed.validation.keys.key_text`), else None."""
         names = tuple(str(c) for c in columns)
         if names not in self._texts:
-            found = self.polars(names)  # in the order of names
-            text = found.width == len(names) and all(t == pl.String for t in found.dtypes)
-            self._texts[names] = found if text else None
+            self._texts[names] = key_text(self.polars(names), names)
         return self._texts[names]
 
 
