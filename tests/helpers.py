@@ -105,6 +105,16 @@ def _interpreter_warning_filters() -> None:
     warnings.showwarning = show  # to stderr, not to the suite's record of warnings
 
 
+def model_folder(folder: Path, **modules: str) -> Path:
+    """A folder of model modules: a ``base.py`` declaring its own ``Base``, and each of
+    ``modules`` (file stem -> source), as ``SEEDBED_MODELS`` may name it."""
+    folder.mkdir()
+    (folder / "base.py").write_text("from seedbed.models import new_base\n\nBase = new_base()\n")
+    for stem, source in modules.items():
+        (folder / f"{stem}.py").write_text(source)
+    return folder
+
+
 def fresh_namespace(prefix: str = "t") -> str:
     return f"{prefix}_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
 

@@ -20,6 +20,7 @@ from seedbed.db import get_engine
 from seedbed.facts import declared_metadata, using_models
 from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
 from seedbed.validation.keys import key_hashes, key_text
+from tests.helpers import model_folder
 
 SHOP = """
 import sqlalchemy as sa
@@ -47,11 +48,7 @@ class Item(Base):
 
 @pytest.fixture
 def shop(tmp_path: Path) -> Path:
-    folder = tmp_path / "shop_models"
-    folder.mkdir()
-    (folder / "base.py").write_text("from seedbed.models import new_base\n\nBase = new_base()\n")
-    (folder / "shop.py").write_text(SHOP)
-    return folder
+    return model_folder(tmp_path / "shop_models", shop=SHOP)
 
 
 def _seeds(folder: Path, stores: str, items: str) -> Path:

@@ -24,7 +24,7 @@ from seedbed.errors import ConfigError, DataError
 from seedbed.facts import DatabaseSource, FolderSource, SqlCheck, table_spec
 from seedbed.safety.owner import MARK, mark_namespace, namespace_owner
 from seedbed.sqltext import quote_ident
-from tests.helpers import fresh_settings, run_cli
+from tests.helpers import fresh_settings, model_folder, run_cli
 
 BETTER_AUTH = """
 CREATE SCHEMA {ns};
@@ -283,11 +283,7 @@ class Gadget(Base):
 
 @pytest.fixture
 def gadget_models(tmp_path: Path) -> Path:
-    folder = tmp_path / "shop_models"
-    folder.mkdir()
-    (folder / "base.py").write_text("from seedbed.models import new_base\n\nBase = new_base()\n")
-    (folder / "gadget.py").write_text(GADGET)
-    return folder
+    return model_folder(tmp_path / "shop_models", gadget=GADGET)
 
 
 def test_a_folder_source_declares_only_its_own_tables(gadget_models):

@@ -18,7 +18,7 @@ from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.facts import FolderSource, SqlCheck, table_spec
 from seedbed.sqltext import quote_ident
-from tests.helpers import fresh_settings, run_cli
+from tests.helpers import fresh_settings, model_folder, run_cli
 from tests.test_model_sources import BETTER_AUTH, SUBSCRIPTIONS, USER_HEADER, VALID_USER
 
 EXTRAS = """
@@ -150,10 +150,7 @@ def test_a_rendered_table_declares_quoted_names_exactly(tmp_path):
     )
     source, summary = render_table(table, "app", [])
     assert (summary.columns, summary.keys) == (2, 2)
-    folder = tmp_path / "m"
-    folder.mkdir()
-    (folder / "base.py").write_text("from seedbed.models import new_base\n\nBase = new_base()\n")
-    (folder / "twofactor.py").write_text(source)
+    folder = model_folder(tmp_path / "m", twofactor=source)
     (declared,) = FolderSource(folder).declared_metadata().tables.values()
     assert declared.name == "twoFactor"
     assert [c.name for c in declared.columns] == ["userId", "order"]
