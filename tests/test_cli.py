@@ -253,3 +253,21 @@ def test_the_seedbed_process_returns_freed_memory_but_keeps_settings_given(monke
     cli.lean_allocators()
     assert os.environ["_RJEM_MALLOC_CONF"] == cli.LEAN_ALLOCATORS["_RJEM_MALLOC_CONF"]
     assert os.environ["MIMALLOC_PURGE_DELAY"] == "250"
+
+
+def test_the_seedbed_process_runs_without_the_cycle_collector_and_importers_keep_it(tmp_path):
+    probe = (
+        "import atexit, gc, sys\n"
+        "import seedbed, seedbed.cli\n"
+        "print('imported', gc.isenabled(), flush=True)\n"
+        "atexit.register(lambda: print('command', gc.isenabled(), flush=True))\n"
+        "sys.argv = ['seedbed', '--version']\n"
+        "seedbed.cli.run()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "imported True"  # a notebook that imports seedbed keeps its collector
+    assert lines[-1] == "command False"

@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import ctypes
 import functools
+import gc
 import importlib
 import os
 import shutil
@@ -186,8 +187,14 @@ def run() -> NoReturn:
     pandas, pyarrow and SQLAlchemy and changes nothing outside the process
     (``docs/decisions/2026-11-process-start-up.md``). Every thread seedbed
     starts has been joined by then.
+
+    The command runs without Python's cycle collector. Reference counting
+    frees what it lets go of; the collector walked the imported libraries'
+    objects again and again, and a failing file's report, for no lower peak
+    (``docs/decisions/2026-12-05-cycle-collector.md``).
     """
     lean_allocators()
+    gc.disable()
     code = main()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # closed: nothing left to say
