@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from bench_validate import find_psql, write_users
+from bytecode import compile_seedbed
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "bench_formats"
@@ -64,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="users (default 1,000,000)")
     args = parser.parse_args()
+    compile_seedbed()
 
     import sqlalchemy as sa
 

@@ -48,6 +48,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from bytecode import compile_seedbed
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "bench_load"
 SPLIT = re.compile(r"validation ([\d.]+) s, COPY ([\d.]+) s, rebuild ([\d.]+) s")
@@ -228,6 +230,7 @@ def main() -> None:
         help="also load (dry run) a users-only file of N rows and report peak RSS",
     )
     args = parser.parse_args()
+    compile_seedbed()
     Bench(args).run_all()
 
 

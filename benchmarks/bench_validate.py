@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from bytecode import compile_seedbed
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "bench_validate"
@@ -349,6 +350,7 @@ def main() -> None:
         one(args.one, Path(args.file), args.repeat)
         return
 
+    compile_seedbed()
     target = prepare(args)
     files = seed_files(target)
     size_mb = sum(path.stat().st_size for path in files.values()) / 1e6
