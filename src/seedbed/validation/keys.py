@@ -66,7 +66,7 @@ def _polars_values(values: pd.Series) -> pl.Series:
 
     dtype = values.dtype
     if isinstance(dtype, pd.StringDtype | pd.BooleanDtype | pd.DatetimeTZDtype) or (
-        dtype.kind in "iuM"
+        dtype.kind in "biuM"
     ):
         return pl.from_pandas(values)
     if dtype.kind == "O" and _holds_dates(values):
@@ -162,6 +162,8 @@ def _text_expr(name: str, kind: pl.DataType, odd: bool) -> pl.Expr:
         return column.dt.to_string(_DATE_FORMAT).alias(name)
     if getattr(kind, "time_zone", None) is None:
         return column.dt.to_string(_STAMP_FORMAT).alias(name)
+    if getattr(kind, "time_zone", None) != "UTC":
+        column = column.dt.convert_time_zone("UTC")
     wall = column.dt.replace_time_zone(None)  # the instant's UTC wall time
     return (wall.dt.to_string(_STAMP_FORMAT) + "+00").alias(name)
 
