@@ -27,7 +27,6 @@ from seedbed.sqltext import (
     YEAR_10000_US,
     time_text,
 )
-from seedbed.validation.coerce import DATE_INFINITY, DATE_MINUS_INFINITY, STAMP_INFINITY
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,12 +71,17 @@ def _polars_values(values: pd.Series) -> pl.Series:
     if dtype.kind == "O" and _holds_dates(values):
         micros = np.asarray(values.to_numpy(), dtype="datetime64[us]").view(np.int64)
         days = np.floor_divide(micros, 86_400_000_000)
-        days[micros == STAMP_INFINITY] = DATE_INFINITY  # how a date series holds infinity
-        days[micros <= -STAMP_INFINITY] = DATE_MINUS_INFINITY
+        # infinity, -infinity: a date series holds them as a time stamp series does (the
+        # largest int64, the one above the smallest); a date as PostgreSQL does (int32's)
+        days[micros == _STAMPS.max] = _DAYS.max
+        days[micros <= _STAMPS.min + 1] = _DAYS.min
         null = values.isna().to_numpy()
         held = pl.Series(np.where(null, 0, days).astype(np.int32))
         return held.set(pl.Series(null), None).cast(pl.Date) if null.any() else held.cast(pl.Date)
     return pl.from_pandas(values.astype("str"))
+
+
+_STAMPS, _DAYS = np.iinfo(np.int64), np.iinfo(np.int32)
 
 
 def _holds_dates(values: pd.Series) -> bool:
@@ -131,7 +135,8 @@ def key_text(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame | None
     )
     for name, rows in odd.items():
         days = isinstance(schema[name], pl.Date)
-        zone = not days and getattr(schema[name], "time_zone", None) is not None
+        stamp = schema[name]
+        zone = isinstance(stamp, pl.Datetime) and stamp.time_zone is not None
         physical = _physical(frame, name).gather(rows).to_list()
         texts = pl.Series([time_text(v, days=days, zone=zone) for v in physical], dtype=pl.String)
         found = found.with_columns(found.get_column(name).scatter(rows, texts))
@@ -139,9 +144,12 @@ def key_text(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame | None
 
 
 def _has_text(kind: pl.DataType) -> bool:
+    """Does :func:`key_text` write values of the Polars type ``kind``?"""
     import polars as pl
 
-    return isinstance(kind, pl.Datetime) or kind == pl.String or kind == pl.Boolean or kind == pl.Date or kind.is_integer()
+    if isinstance(kind, pl.Datetime):
+        return True
+    return kind in (pl.String, pl.Boolean, pl.Date, pl.Null) or kind.is_integer()
 
 
 def _text_expr(name: str, kind: pl.DataType, odd: bool) -> pl.Expr:
@@ -152,7 +160,7 @@ def _text_expr(name: str, kind: pl.DataType, odd: bool) -> pl.Expr:
     column = pl.col(name)
     if kind == pl.String:
         return column
-    if not kind.is_temporal():  # booleans and integers: Polars' casts write true, false, -12
+    if not kind.is_temporal():  # booleans, integers: Polars' casts write true, false, -12
         return column.cast(pl.String)
     if odd:
         low, high = _ORDINARY[isinstance(kind, pl.Date)]
@@ -160,9 +168,10 @@ def _text_expr(name: str, kind: pl.DataType, odd: bool) -> pl.Expr:
         column = pl.when((physical >= low) & (physical < high)).then(column)
     if isinstance(kind, pl.Date):
         return column.dt.to_string(_DATE_FORMAT).alias(name)
-    if getattr(kind, "time_zone", None) is None:
+    zone = kind.time_zone if isinstance(kind, pl.Datetime) else None
+    if zone is None:
         return column.dt.to_string(_STAMP_FORMAT).alias(name)
-    if getattr(kind, "time_zone", None) != "UTC":
+    if zone != "UTC":
         column = column.dt.convert_time_zone("UTC")
     wall = column.dt.replace_time_zone(None)  # the instant's UTC wall time
     return (wall.dt.to_string(_STAMP_FORMAT) + "+00").alias(name)
