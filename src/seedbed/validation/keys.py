@@ -13,12 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from seedbed.facts import UniqueKey
 from seedbed.lazymodules import lazy_module
+from seedbed.sqltext import (
+    YEAR_1_DAY,
+    YEAR_1_US,
+    YEAR_10000_DAY,
+    YEAR_10000_US,
+    time_text,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,42 +38,174 @@ else:
 def key_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     """One uint64 per row for the values of ``columns`` (same values, same hash).
 
-    Values are hashed as text, by Polars on every core (its hashes are stable
-    within one Polars version, and a run never keeps them longer).
+    Values are hashed as their :func:`key_text`, by Polars on every core (its hashes are
+    stable within one Polars version, and a run never keeps them longer): a key hashed
+    here from pandas and one hashed from a Polars frame agree.
     """
+    text = pandas_key_text(frame, columns)
+    return np.asarray(text.hash_rows(seed=0).to_numpy(), dtype=np.uint64)
+
+
+def pandas_key_text(frame: pd.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """:func:`key_text` of a pandas frame's ``columns``: typed columns go to Polars as the
+    same values (dates, held as objects, as days), other columns as ``astype("str")``."""
     import polars as pl  # validation only: the writer's path never hashes keys
 
-    parts = {}
-    for i, name in enumerate(columns):
-        values = frame[name]
-        if not isinstance(values.dtype, pd.StringDtype):
-            values = values.astype("str")
-        parts[f"k{i}"] = values.reset_index(drop=True)
-    hashed = pl.from_pandas(pd.DataFrame(parts)).hash_rows(seed=0)
-    return np.asarray(hashed.to_numpy(), dtype=np.uint64)
+    parts = [_polars_values(frame[name].reset_index(drop=True)) for name in columns]
+    found = pl.DataFrame([part.alias(f"k{i}") for i, part in enumerate(parts)])
+    text = key_text(found, found.columns)
+    if text is None:  # every column above has a text form
+        raise AssertionError(f"no key text for {dict(found.schema)}")
+    return text.rename(dict(zip(found.columns, [str(c) for c in columns], strict=True)))
+
+
+def _polars_values(values: pd.Series) -> pl.Series:
+    """A typed pandas column as Polars holds it (text for the kinds without a key text)."""
+    import polars as pl
+
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype | pd.BooleanDtype | pd.DatetimeTZDtype) or (
+        dtype.kind in "biuM"
+    ):
+        return pl.from_pandas(values)
+    if dtype.kind == "O" and _holds_dates(values):
+        micros = np.asarray(values.to_numpy(), dtype="datetime64[us]").view(np.int64)
+        days = np.floor_divide(micros, 86_400_000_000)
+        # infinity, -infinity: a date series holds them as a time stamp series does (the
+        # largest int64, the one above the smallest); a date as PostgreSQL does (int32's)
+        days[micros == _STAMPS.max] = _DAYS.max
+        days[micros <= _STAMPS.min + 1] = _DAYS.min
+        null = values.isna().to_numpy()
+        held = pl.Series(np.where(null, 0, days).astype(np.int32))
+        return held.set(pl.Series(null), None).cast(pl.Date) if null.any() else held.cast(pl.Date)
+    return pl.from_pandas(values.astype("str"))
+
+
+_STAMPS, _DAYS = np.iinfo(np.int64), np.iinfo(np.int32)
+
+
+def _holds_dates(values: pd.Series) -> bool:
+    """A column of a typed frame's dates: ``datetime.date`` objects and ``numpy.datetime64``
+    (days out of Python's range, microseconds for infinity)."""
+    return all(isinstance(v, date | np.datetime64) for v in values.dropna().to_numpy())
+
+
+#: The text of a date and a time stamp between years 1 and 9999 (``time_text``'s, sooner).
+_DATE_FORMAT = "%Y-%m-%d"
+_STAMP_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"
 
 
 def key_text(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame | None:
-    """``frame``'s ``columns`` as :func:`key_hashes` hashes them, when each is text or an
-    integer: integers as the text ``str()`` gives (``"5"``, ``"-12"``), whatever their
-    width, so an INTEGER child's values hash as its BIGINT parent's do. None when a
-    column is missing or of another type (the caller hashes those from pandas).
+    """``frame``'s ``columns`` as the text :func:`key_hashes` hashes, each one text a value
+    that PostgreSQL reads as that value (the key's look-ups in the database send it):
+
+    - text as it is; integers as ``str()`` writes them (``"5"``, ``"-12"``), whatever their
+      width, so an INTEGER child's values hash as its BIGINT parent's do;
+    - booleans ``true`` and ``false``;
+    - dates, time stamps and time stamps with zone as PostgreSQL prints them
+      (:func:`~seedbed.sqltext.time_text`): six fractional digits, ``+00`` after those with
+      a zone, ``infinity``, ``-infinity``, `` BC``.
+
+    None when a column is missing or of another type (the caller hashes those from pandas).
     """
     import polars as pl
 
     schema = frame.schema  # built anew on each access
     names = [str(c) for c in columns]
-    kinds = [schema.get(name) for name in names]
-    if not all(kind == pl.String or (kind is not None and kind.is_integer()) for kind in kinds):
-        return None
-    found = frame.select(names)
+    kinds = []
+    for name in names:
+        kind = schema.get(name)
+        if kind is None or not _has_text(kind):
+            return None
+        kinds.append(kind)
     if all(kind == pl.String for kind in kinds):
-        return found
-    return found.with_columns(
-        pl.col(name).cast(pl.String)
+        return frame.select(names)
+    coarse = [
+        pl.col(name).dt.cast_time_unit("us")
         for name, kind in zip(names, kinds, strict=True)
-        if kind != pl.String
+        if isinstance(kind, pl.Datetime) and kind.time_unit != "us"
+    ]
+    if coarse:  # one text a value, whatever the unit it is held in
+        frame = frame.with_columns(coarse)
+        schema = frame.schema
+    times = [name for name, kind in zip(names, kinds, strict=True) if kind.is_temporal()]
+    odd = _odd_times(frame, times)
+    found = frame.select(
+        _text_expr(name, kind, name in odd) for name, kind in zip(names, kinds, strict=True)
     )
+    for name, rows in odd.items():
+        days = isinstance(schema[name], pl.Date)
+        stamp = schema[name]
+        zone = isinstance(stamp, pl.Datetime) and stamp.time_zone is not None
+        physical = _physical(frame, name).gather(rows).to_list()
+        texts = pl.Series([time_text(v, days=days, zone=zone) for v in physical], dtype=pl.String)
+        found = found.with_columns(found.get_column(name).scatter(rows, texts))
+    return found
+
+
+def _has_text(kind: pl.DataType) -> bool:
+    """Does :func:`key_text` write values of the Polars type ``kind``?"""
+    import polars as pl
+
+    if isinstance(kind, pl.Datetime):
+        return True
+    return kind in (pl.String, pl.Boolean, pl.Date, pl.Null) or kind.is_integer()
+
+
+def _text_expr(name: str, kind: pl.DataType, odd: bool) -> pl.Expr:
+    """Column ``name``'s text; ``odd``: it holds times :func:`_odd_times` found (left NULL
+    here, for Python to write)."""
+    import polars as pl
+
+    column = pl.col(name)
+    if kind == pl.String:
+        return column
+    if not kind.is_temporal():  # booleans, integers: Polars' casts write true, false, -12
+        return column.cast(pl.String)
+    if odd:
+        low, high = _ORDINARY[isinstance(kind, pl.Date)]
+        physical = column.to_physical()
+        column = pl.when((physical >= low) & (physical < high)).then(column)
+    if isinstance(kind, pl.Date):
+        return column.dt.to_string(_DATE_FORMAT).alias(name)
+    zone = kind.time_zone if isinstance(kind, pl.Datetime) else None
+    if zone is None:
+        return column.dt.to_string(_STAMP_FORMAT).alias(name)
+    if zone != "UTC":
+        column = column.dt.convert_time_zone("UTC")
+    wall = column.dt.replace_time_zone(None)  # the instant's UTC wall time
+    return (wall.dt.to_string(_STAMP_FORMAT) + "+00").alias(name)
+
+
+#: The physical values (days, microseconds) of years 1 to 9999, which Polars writes itself.
+_ORDINARY = {True: (YEAR_1_DAY, YEAR_10000_DAY), False: (YEAR_1_US, YEAR_10000_US)}
+
+
+def _physical(frame: pl.DataFrame, name: str) -> pl.Series:
+    return frame.get_column(name).to_physical()
+
+
+def _odd_times(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, pl.Series]:
+    """Per column of ``names``, the rows whose date or time is outside years 1 to 9999
+    (infinity, BC, far years), which Polars cannot write; columns without any left out."""
+    import polars as pl
+
+    if not names:
+        return {}
+    schema = frame.schema
+    bounds = frame.select(
+        *(pl.col(n).to_physical().min().alias(f"min{i}") for i, n in enumerate(names)),
+        *(pl.col(n).to_physical().max().alias(f"max{i}") for i, n in enumerate(names)),
+    ).row(0)
+    odd = {}
+    for i, name in enumerate(names):
+        low, high = _ORDINARY[isinstance(schema[name], pl.Date)]
+        least, most = bounds[i], bounds[len(names) + i]
+        if least is not None and (least < low or most >= high):
+            physical = _physical(frame, name)
+            outside = (physical < low) | (physical >= high)
+            odd[name] = outside.arg_true()
+    return odd
 
 
 def _held(key: UniqueKey) -> pl.Expr:
@@ -128,13 +268,12 @@ def chunk_keys(frame: pd.DataFrame, key: UniqueKey) -> ChunkKeys:
 
 
 def polars_chunk_keys(frame: pl.DataFrame, keys: Sequence[UniqueKey]) -> dict[str, ChunkKeys]:
-    """:func:`chunk_keys` of the ``keys`` whose columns ``frame`` holds (the key's as text or
-    integers, see :func:`key_text`), hashed from the Polars frame (the same hashes as
-    :func:`key_hashes` gives).
+    """:func:`chunk_keys` of the ``keys`` whose columns ``frame`` holds (as their
+    :func:`key_text`), hashed from the Polars frame (the same hashes as :func:`key_hashes`
+    gives).
 
-    Keys with a column missing or of another type are left out: the caller hashes
-    them from the pandas frame, whose text form of other types is the one
-    foreign keys are hashed in.
+    Keys with a column missing or of a type without a key text are left out: the caller
+    hashes them from the pandas frame.
     """
     schema = frame.schema  # built anew on each access
     texts = {
@@ -384,5 +523,6 @@ __all__ = [
     "key_hashes",
     "key_rows",
     "key_text",
+    "pandas_key_text",
     "polars_chunk_keys",
 ]

@@ -43,8 +43,8 @@ from seedbed.validation.columnar import all_pass, to_polars
 from seedbed.validation.keys import (
     ChunkKeys,
     chunk_keys,
-    key_hashes,
     key_text,
+    pandas_key_text,
     polars_chunk_keys,
 )
 from seedbed.validation.report import ValidationReport, display_values
@@ -156,36 +156,31 @@ class FullFrame:
 
     def hashes(self, columns: Sequence[str], rows: np.ndarray) -> np.ndarray:
         """:func:`~seedbed.validation.keys.key_hashes` of ``columns`` over ``rows``: from
-        Polars when the columns are text or integers, else from ``frame``."""
-        import polars as pl
-
-        text = self._text(columns)
-        if text is None:
-            return key_hashes(self.frame.loc[rows], columns)
-        held = text if rows.all() else text.filter(pl.Series(rows))
-        hashed = held.hash_rows(seed=0).to_numpy()
-        return np.asarray(hashed, dtype=np.uint64)
+        Polars when each column's type has a key text (every kind a chunk holds), else from
+        ``frame``."""
+        held = self._held_text(columns, rows)
+        return np.asarray(held.hash_rows(seed=0).to_numpy(), dtype=np.uint64)
 
     def key_texts(self, columns: Sequence[str], rows: np.ndarray) -> list[tuple[str, ...]]:
-        """The values of ``columns`` at ``rows`` (all held) as text, one tuple a row: from
-        Polars when the columns are text or integers (as ``str()`` writes them), else
-        ``str()`` of ``frame``'s values."""
+        """The values of ``columns`` at ``rows`` (all held) as their key text (see
+        :func:`~seedbed.validation.keys.key_text`: text PostgreSQL reads as the value), one
+        tuple a row."""
+        held = self._held_text(columns, rows)
+        parts = [held.get_column(str(c)).to_list() for c in columns]
+        return list(zip(*parts, strict=True))
+
+    def _held_text(self, columns: Sequence[str], rows: np.ndarray) -> pl.DataFrame:
+        """The key text of ``columns`` at ``rows``: from Polars, else from ``frame``."""
         import polars as pl
 
         text = self._text(columns)
         if text is None:
-            positions = np.flatnonzero(rows)
-            parts = [
-                [str(v) for v in self.frame[c].to_numpy(dtype=object)[positions]] for c in columns
-            ]
-        else:
-            held = text if rows.all() else text.filter(pl.Series(rows))
-            parts = [held.get_column(str(c)).to_list() for c in columns]
-        return list(zip(*parts, strict=True))
+            return pandas_key_text(self.frame.loc[rows], columns)
+        return text if rows.all() else text.filter(pl.Series(rows))
 
     def _text(self, columns: Sequence[str]) -> pl.DataFrame | None:
-        """The ``columns`` as a Polars frame of text when all are text or integers (see
-        :func:`~seedbed.validation.keys.key_text`), else None."""
+        """The ``columns`` as their key text from the Polars frame (see
+        :func:`~seedbed.validation.keys.key_text`), None when a type has none."""
         names = tuple(str(c) for c in columns)
         if names not in self._texts:
             self._texts[names] = key_text(self.polars(names), names)
