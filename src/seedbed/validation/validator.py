@@ -241,7 +241,8 @@ class SeedValidator:
             return [REDACTED] * int(rows.sum())
         if len(columns) == 1:
             return display_values(full[columns[0]].to_numpy()[rows], False)
-        parts = [full[c].astype("str").to_numpy()[rows] for c in columns]
+        # Each part as a one-column key shows it (infinity, BC as PostgreSQL writes them).
+        parts = [display_values(full[c].to_numpy()[rows], False) for c in columns]
         return [shorten(", ".join(str(p) for p in row)) for row in zip(*parts, strict=True)]
 
     def _unique_keys(
