@@ -10,10 +10,19 @@ False, NULL) or None when the rule, or this frame's column types, has no
 columnar form that gives the same verdicts: such a rule is judged by its
 pandas frame side (:meth:`Rule.passes`), exactly as before. A JSON shape
 (a parse per value) is judged by its frame side too, but once per distinct
-text, inside the Polars query. Kinds that stay on the pandas side on
-purpose: comparisons, lists and patterns read from a catalog (exact decimal
-ties, PostgreSQL's case mapping and pattern dialects), and CHECKs only
-PostgreSQL can judge.
+text, inside the Polars query.
+
+Every rule kind has a columnar form, the CHECKs a catalog gives included:
+a number compared with a number is compared as floats, and where the floats
+tie, by the exact values of each distinct pair of texts (``Decimal``, as the
+frame side); ``lower``/``upper`` and case-blind patterns run in Polars on
+ASCII text and through the frame side's Python on each distinct other text
+(Polars maps case by Unicode's full mapping, PostgreSQL and the frame side
+by its simple one); a date meets an instant in whole days. What stays on
+the pandas side: a pattern Rust's regex cannot run as Python's ``re`` does
+(look-around, back-references), a case-blind regex with a non-ASCII letter,
+a date against a timestamp column, and the CHECKs only PostgreSQL can judge
+(:class:`~seedbed.models.rules.SqlCheck`, sent to the database).
 
 Like a CHECK, a rule passes unless its truth is False.
 
