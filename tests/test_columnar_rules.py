@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+import polars as pl
 import pytest
 
 from seedbed.config import Settings
@@ -234,3 +236,59 @@ def test_a_valid_set_of_these_rules_is_checked_without_pandas(ledger: Path, tmp_
     loaded = set(done.stdout.split())
     assert {"seedbed.validation.rowchecks", "polars"} <= loaded
     assert "pandas" not in loaded
+
+
+#: Texts where Unicode's full and simple case mappings, or Rust's and ASCII's case folding,
+#: differ; and ASCII beside them.
+ODD_TEXTS = [
+    "ß",
+    "ΑΣ",
+    "σς",
+    "İ",
+    "ǅ",
+    "ﬁ",
+    "\u212a",
+    "\u017f",
+    "é",
+    "É",
+    "abc",
+    "ABC",
+    "Kß",
+    "",
+    None,
+]
+
+
+@pytest.mark.parametrize("ascii_case", [False, True])
+@pytest.mark.parametrize(
+    ("expression", "kind"),
+    [
+        ("t = lower(t)", "text"),
+        ("upper(t) <> 'SS'", "text"),
+        ("lower(t) IN ('ß', 'σς', 'abc', 'i')", "text"),
+        ("t ~* '^[a-k]'", "text"),
+        ("t !~* 's$'", "text"),
+        ("t ILIKE '%s%'", "text"),
+        ("t ILIKE '%ß%'", "text"),
+        ("upper(t) LIKE 'K%'", "text"),
+        ("t = upper(t)", "character(3)"),
+    ],
+)
+def test_case_mappings_in_polars_give_the_frame_sides_verdicts(
+    expression: str, kind: str, ascii_case: bool
+) -> None:
+    from seedbed.facts.checksql import rules_from_check
+    from seedbed.facts.spec import ColumnSpec
+    from seedbed.validation.coerce import coerce_column
+    from seedbed.validation.columnar import passes_expr
+
+    found = rules_from_check(expression, {"t": kind}, ascii_case=ascii_case)
+    assert found is not None
+    (rule,) = found
+    texts = pd.Series(ODD_TEXTS, dtype=object)
+    spec = ColumnSpec("t", "text", True, False, False, kind)
+    frame = pd.DataFrame({"t": coerce_column(spec, texts).values})
+    expected = rule.passes(frame).tolist()
+    expr = passes_expr(rule, {"t": pl.String()})
+    assert expr is not None
+    assert pl.DataFrame({"t": ODD_TEXTS}).select(expr).to_series().to_list() == expected
