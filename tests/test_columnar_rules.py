@@ -44,6 +44,8 @@ RULES = [
     ("tag_similar", "tag SIMILAR TO '(ab|cd)+'", {"tag": "text"}),
     ("cur_upper", "cur = upper(cur)", {"cur": "character(3)"}),
     ("flag_on", "flag = true OR qty IS NULL", {"flag": "boolean", "qty": "integer"}),
+    ("big_below", "big < 9007199254740993", {"big": "bigint"}),
+    ("small_above", "small > 0.1", {"small": "real"}),
 ]
 
 MODEL = """
@@ -86,12 +88,14 @@ class Ledger(Base):
     tag: Mapped[str | None] = mapped_column(sa.Text)
     cur: Mapped[str | None] = mapped_column(sa.CHAR(3))
     flag: Mapped[bool | None] = mapped_column(sa.Boolean)
+    big: Mapped[int | None] = mapped_column(sa.BigInteger)
+    small: Mapped[float | None] = mapped_column(sa.REAL)
 """
 
-HEADER = "id,amount,qty,ratio,day,at,starts_at,ends_at,code,name,status,sku,tag,cur,flag"
+HEADER = "id,amount,qty,ratio,day,at,starts_at,ends_at,code,name,status,sku,tag,cur,flag,big,small"
 GOOD = (
     "0.01,5,1.5,2020-01-01,2029-12-31 23:59:59+00,2024-01-01 00:00:00,2024-01-02 00:00:00,"
-    "AB12,ann,new,SKU-1,abcd,EUR,true"
+    "AB12,ann,new,SKU-1,abcd,EUR,true,1,1"
 )
 #: Per column, values either side of its rules (and NULL, the empty field); each makes a row
 #: of the good row with that one column changed.
@@ -138,6 +142,8 @@ VALUES = {
     "tag": ["", "ab", "abcd", "abc", "cdab", "AB", "ab\n"],
     "cur": ["", "EUR", "eur", "EU", "EU ", "Eé"],
     "flag": ["", "true", "false"],
+    "big": ["", "9007199254740992", "9007199254740993", "9007199254740994", "-9223372036854775808"],
+    "small": ["", "0.1", "0.099999994", "0.10000001", "1e-30", "NaN", "-Infinity"],
 }
 
 
@@ -151,8 +157,8 @@ def _rows() -> list[str]:
             row = list(good)
             row[at] = f'"{value}"' if "\n" in value or " " in value else value
             rows.append(",".join(row))
-    rows.append(",".join(["0.01", "", *good[2:-1], "false"]))  # flag false, qty NULL
-    rows.append(",".join(["0.01", "5", *good[2:-1], "false"]))  # flag false, qty given
+    rows.append(",".join(["0.01", "", *good[2:-3], "false", "1", "1"]))  # flag false, qty NULL
+    rows.append(",".join(["0.01", "5", *good[2:-3], "false", "1", "1"]))  # flag false, qty given
     return [f"{i},{row}" for i, row in enumerate(rows, 1)]
 
 
