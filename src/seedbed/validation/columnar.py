@@ -377,6 +377,7 @@ def _operand(term: Column | Constant, dtypes: Dtypes) -> _Operand | None:
 
 
 _FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "<>": "<>"}
+_APART = "\x00"  # between two texts of a tie: a text value never holds it (COPY refuses it)
 
 
 def _settled(op: str, left: _Operand, right: _Operand, tie: pl.Expr) -> pl.Expr:
@@ -384,7 +385,7 @@ def _settled(op: str, left: _Operand, right: _Operand, tie: pl.Expr) -> pl.Expr:
     the frame side settles a tie); NULL elsewhere."""
     compare = OPERATORS[op]
     texts = [side.text if side.text is not None else pl.lit("") for side in (left, right)]
-    keys = pl.when(tie).then(pl.concat_str(texts, separator="\\x00"))
+    keys = pl.when(tie).then(pl.concat_str(texts, separator=_APART))
 
     def settle(found: pl.Series) -> pl.Series:
         distinct = found.drop_nulls().unique()
@@ -392,7 +393,7 @@ def _settled(op: str, left: _Operand, right: _Operand, tie: pl.Expr) -> pl.Expr:
             return _nulls(len(found), pl.Boolean())
         verdicts = []
         for key in distinct.to_list():
-            one, other = key.split("\\x00")
+            one, other = key.split(_APART)
             verdicts.append(bool(compare(left.exact(one), right.exact(other))))
         judged = pl.Series(verdicts, dtype=pl.Boolean)
         return found.replace_strict(distinct, judged, default=None, return_dtype=pl.Boolean)
@@ -466,9 +467,10 @@ def _one_of(rule: OneOf, dtypes: Dtypes) -> pl.Expr | None:
     if term.kind == _TEXTS and all(isinstance(v.value, str) for v in rule.values):
         found = term.value.is_in([value.value for value in rule.values])  # NULL stays NULL
     else:
-        parts = [_compare_operands("=", term, _constant(value)) for value in rule.values]  # type: ignore[arg-type]
         found = None
-        for part in parts:
+        for value in rule.values:
+            constant = _constant(value)
+            part = None if constant is None else _compare_operands("=", term, constant)
             if part is None:
                 return None
             found = part if found is None else found | part
