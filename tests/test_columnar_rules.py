@@ -12,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from seedbed.config import Settings
 from seedbed.db import get_engine
@@ -298,3 +300,59 @@ def test_case_mappings_in_polars_give_the_frame_sides_verdicts(
     expr = passes_expr(rule, {"t": pl.String()})
     assert expr is not None
     assert pl.DataFrame({"t": ODD_TEXTS}).select(expr).to_series().to_list() == expected
+
+
+#: PostgreSQL patterns whose Python and Rust translations could part: anchors before a final
+#: newline, classes of spaces, bounds, alternation, escapes, any case.
+PATTERNS = [
+    ("regex", r"^\s*$", False),
+    ("regex", r"^[a-z0-9]+(-[a-z0-9]+)*$", False),
+    ("regex", r"^\+[1-9][0-9]{2,4}$", False),
+    ("regex", r"a.b|^x$", False),
+    ("regex", r"^[[:space:]]+[^-\]a]{1,2}", False),
+    ("regex", r"^[A-Z0-9._%+-]+@[A-Z0-9.-]+\.[A-Z]{2,}$", True),
+    ("regex", r"\d\.\\", False),
+    ("like", "a\\%_%", False),
+    ("like", "%é_", True),
+    ("like", "K%s", True),
+    ("similar", "[a-z]{2}(-[A-Z]{2})?", False),
+    ("similar", "%(b|c)_", False),
+]
+ALPHABET = "aAbBcCzZxX019 -+@.%_\\\n\t]éÉ\u00a0\u2003\u212a\u017fßİ"
+
+
+@settings(max_examples=60, deadline=None)
+@example(
+    texts=[
+        "a\nb",
+        "x\n",
+        " \n",
+        "a%\n",
+        "ab-CD\n",
+        "K\u212as",
+        "\u212a@a.bc",
+        "É1",
+        "\u00a0é",
+        "1.\\",
+        None,
+    ]
+)
+@given(texts=st.lists(st.one_of(st.none(), st.text(ALPHABET, max_size=8)), min_size=1))
+@pytest.mark.parametrize("ascii_case", [False, True])
+@pytest.mark.parametrize(("kind", "pattern", "any_case"), PATTERNS)
+def test_a_pattern_in_polars_matches_what_the_frame_side_matches(
+    kind: str, pattern: str, any_case: bool, ascii_case: bool, texts: list[str | None]
+) -> None:
+    from seedbed.facts import declaration as d
+    from seedbed.validation.columnar import passes_expr
+
+    term = d.Column("t", "text", ascii_case=ascii_case)
+    rule = d.Pattern("p", ("t",), "", term, kind, pattern, case_insensitive=any_case)
+    expr = passes_expr(rule, {"t": pl.String()})
+    assert expr is not None
+    frame = pd.DataFrame({"t": pd.array(texts, dtype="str")})
+    expected = rule.passes(frame).tolist()
+    assert (
+        pl.DataFrame({"t": texts}, schema={"t": pl.String}).select(expr).to_series().to_list()
+        == expected
+    )
