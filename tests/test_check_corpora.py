@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import polars as pl
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
@@ -39,7 +41,8 @@ from seedbed.facts.spec import ColumnSpec
 from seedbed.models import predicates as p
 from seedbed.models.rules import Rule
 from seedbed.sqltext import escaped, quote_ident
-from seedbed.validation.coerce import coerce_column
+from seedbed.validation.coerce import coerce_column, coerce_text
+from seedbed.validation.columnar import passes_expr, polars_dtype, to_polars
 from tests.helpers import fresh_settings, run_cli
 from tests.test_model_sources import BETTER_AUTH
 from tests.test_pull import EXTRAS
@@ -389,6 +392,23 @@ def _frame(check: Check, rows: list[tuple[str | None, ...]]) -> tuple[pd.DataFra
     return pd.DataFrame(columns), readable
 
 
+def _columnar_verdicts(check: Check, rows: list[tuple[str | None, ...]]) -> np.ndarray | None:
+    """The rule's columnar form on the rows typed as the row engine types a chunk (Arrow
+    arrays into a Polars frame), or None when the rule has none."""
+    columns = {
+        name: coerce_text(spec, pa.array([row[i] for row in rows], pa.string())).values
+        for i, (name, spec) in enumerate(zip(check.columns, check.specs, strict=True))
+    }
+    frame = to_polars(columns, check.columns)
+    dtypes = {spec.name: polars_dtype(spec) for spec in check.specs}
+    frame = frame.with_columns(pl.col(name).cast(dtype) for name, dtype in dtypes.items())
+    assert check.rule is not None
+    expr = passes_expr(check.rule, dtypes)
+    if expr is None:
+        return None
+    return frame.select(expr).to_series().to_numpy()
+
+
 def _patterns(check: Check) -> list[tuple[str, str]]:
     found = []
     for _, other in _terms(check.rule) if check.rule is not None else ():
@@ -421,7 +441,8 @@ def test_the_check_heavy_schema_runs_most_checks_in_process(corpora):
 def test_every_translated_check_agrees_with_postgresql_on_boundary_values(corpora):
     engine, found, _ = corpora
     disagreements: list[tuple[str, str, tuple[str | None, ...], bool]] = []
-    judged = refusing = rows_judged = 0
+    columnar: list[tuple[str, str, tuple[str | None, ...], bool]] = []
+    judged = refusing = rows_judged = compiled = 0
     for corpus in CORPORA:
         for check in found[corpus]:
             if check.rule is None:
@@ -441,12 +462,18 @@ def test_every_translated_check_agrees_with_postgresql_on_boundary_values(corpor
             judged += 1
             refusing += not all(theirs)
             rows_judged += len(rows)
+            in_polars = _columnar_verdicts(check, rows)
+            compiled += in_polars is not None
             for i in np.flatnonzero(readable):
                 if bool(ours[i]) != theirs[i]:
                     disagreements.append((check.name, check.expression, rows[i], theirs[i]))
+                if in_polars is not None and bool(in_polars[i]) != theirs[i]:
+                    columnar.append((check.name, check.expression, rows[i], theirs[i]))
     print(f"{judged} CHECKs judged on {rows_judged} rows; {refusing} refuse some of them")
+    print(f"{compiled} of them in their columnar form")
     assert judged >= 90 and refusing >= judged - 2
     assert disagreements == [], disagreements[:20]
+    assert columnar == [], columnar[:20]
 
 
 def test_the_other_corpora_leave_only_what_needs_postgresql_to_it(corpora):

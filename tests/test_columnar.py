@@ -99,12 +99,10 @@ def test_a_compiled_rule_gives_the_verdicts_of_its_pandas_frame_side(rule):
 
 def test_every_compiler_is_registered_by_rule_class_and_found_along_the_bases():
     assert compiler_for(d.UuidV4("id", ("t",), "", d.UUID_V4)) is COLUMNAR[d.Matches]
-    assert (
-        compiler_for(
-            d.Compare("c", ("n",), "", d.Column("n", "number"), ">", d.Constant(0, "number", "0"))
-        )
-        is None
-    )
+    compare = d.Compare("c", ("n",), "", d.Column("n", "number"), ">", d.Constant(0, "number", "0"))
+    assert compiler_for(compare) is COLUMNAR[d.Compare]
+    check = d.SqlCheck("c", ("n",), "", "n > 0")
+    assert compiler_for(check) is None  # the database judges it
 
 
 def test_a_rule_without_a_columnar_form_is_left_to_its_pandas_frame_side():
@@ -114,8 +112,16 @@ def test_a_rule_without_a_columnar_form_is_left_to_its_pandas_frame_side():
     assert passes_expr(d.Length("len", ("n",), "", 1, 2), dtypes) is None  # not text
     assert passes_expr(d.Matches("m", ("missing",), "", "a"), dtypes) is None
     # a combination is columnar only when every part is
-    part = d.Compare("c", ("n",), "", d.Column("n", "number"), ">", d.Constant(0, "number", "0"))
-    assert truth_expr(d.Not("not", ("n",), "", part), dtypes) is None
+    part = d.Matches("lookahead", ("t",), "", "a(?=b)")
+    assert truth_expr(d.Not("not", ("t",), "", part), dtypes) is None
+    # a pattern Rust's regex runs otherwise: a look-ahead, a non-ASCII letter in any case
+    ahead = d.Pattern("p", ("t",), "", d.Column("t", "text"), "regex", "a(?=b)")
+    assert passes_expr(ahead, dtypes) is None
+    folded = d.Pattern("p", ("t",), "", d.Column("t", "text"), "regex", "é", case_insensitive=True)
+    assert passes_expr(folded, dtypes) is None
+    # a number compared with a time: no form (nor a CHECK PostgreSQL would take)
+    odd = d.Compare("c", ("n",), "", d.Column("n", "number"), ">", d.Constant(0, "date", "0"))
+    assert passes_expr(odd, dtypes) is None
 
 
 def test_a_json_shape_judges_each_distinct_text_as_its_pandas_frame_side_does():

@@ -20,6 +20,18 @@ from seedbed.models.base import (
     updated_at_trigger_sql,
 )
 from seedbed.models.predicates import (
+    BOOLEAN,
+    BPCHAR,
+    DATE,
+    FLOAT,
+    FLOAT4,
+    NUMBER,
+    NUMERIC_FAMILIES,
+    OPERATORS,
+    TEXT_FAMILIES,
+    TIME_FAMILIES,
+    TIMESTAMP,
+    TIMESTAMPTZ,
     AllOf,
     AnyOf,
     Column,
@@ -32,6 +44,7 @@ from seedbed.models.predicates import (
     Predicate,
     SameTruth,
     python_regex,
+    text_function,
 )
 from seedbed.models.rules import (
     EMAIL,
@@ -50,10 +63,22 @@ from seedbed.models.rules import (
 )
 
 __all__ = [
+    "BOOLEAN",
+    "BPCHAR",
+    "DATE",
     "EMAIL",
+    "FLOAT",
+    "FLOAT4",
     "NAMING_CONVENTION",
+    "NUMBER",
+    "NUMERIC_FAMILIES",
+    "OPERATORS",
     "PARTITIONS",
     "SLUG",
+    "TEXT_FAMILIES",
+    "TIMESTAMP",
+    "TIMESTAMPTZ",
+    "TIME_FAMILIES",
     "UPDATED_AT_BODY",
     "UPDATED_AT_FUNCTION",
     "URL",
@@ -81,6 +106,7 @@ __all__ = [
     "all_rules",
     "python_regex",
     "tables_with_updated_at",
+    "text_function",
     "updated_at_function_sql",
     "updated_at_trigger",
     "updated_at_trigger_sql",

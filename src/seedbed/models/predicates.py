@@ -150,6 +150,12 @@ def _apply(function: str, value: str, ascii_only: bool) -> Any:
     return len(value.encode("utf-8"))
 
 
+def text_function(function: str, value: str, ascii_only: bool = False) -> Any:
+    """``function`` (``lower``, ``upper``, a trim, a length) of one text, as the frame side
+    computes it: Unicode's simple case mapping, or ASCII only (a C or POSIX ctype)."""
+    return _apply(function, value, ascii_only)
+
+
 def _applied(function: str, objects: np.ndarray, ascii_only: bool) -> np.ndarray:
     """``function`` applied to each text (None stays None); pandas' string kernels where exact."""
     text = pd.Series(objects, dtype=object)
@@ -357,6 +363,16 @@ class Pattern(Predicate):
         else:
             op = "NOT SIMILAR TO" if self.negated else "SIMILAR TO"
         return f"{self.term.sql} {op} {literal}"
+
+    def text_matches(self, text: str) -> bool:
+        """True when one text (the term's value, functions applied) matches the pattern,
+        before ``negated``: what :meth:`truth` says of it."""
+        if self.kind == "like" and self.case_insensitive:
+            ascii_only = self.term.ascii_case
+            regex = _compiled(self.kind, _case(self.pattern, False, ascii_only), False)
+            return bool(regex.search(_case(text, False, ascii_only)))
+        regex = _compiled(self.kind, self.pattern, self.case_insensitive, self.term.ascii_case)
+        return bool(regex.search(text))
 
     def truth(self, frame: pd.DataFrame) -> pd.arrays.BooleanArray:
         values = _values(self.term, frame)
@@ -731,4 +747,5 @@ __all__ = [
     "python_regex",
     "sentence",
     "similar_to_regex",
+    "text_function",
 ]

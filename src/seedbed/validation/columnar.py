@@ -10,10 +10,19 @@ False, NULL) or None when the rule, or this frame's column types, has no
 columnar form that gives the same verdicts: such a rule is judged by its
 pandas frame side (:meth:`Rule.passes`), exactly as before. A JSON shape
 (a parse per value) is judged by its frame side too, but once per distinct
-text, inside the Polars query. Kinds that stay on the pandas side on
-purpose: comparisons, lists and patterns read from a catalog (exact decimal
-ties, PostgreSQL's case mapping and pattern dialects), and CHECKs only
-PostgreSQL can judge.
+text, inside the Polars query.
+
+Every rule kind has a columnar form, the CHECKs a catalog gives included:
+a number compared with a number is compared as floats, and where the floats
+tie, by the exact values of each distinct pair of texts (``Decimal``, as the
+frame side); ``lower``/``upper`` and case-blind patterns run in Polars on
+ASCII text and through the frame side's Python on each distinct other text
+(Polars maps case by Unicode's full mapping, PostgreSQL and the frame side
+by its simple one); a date meets an instant in whole days. What stays on
+the pandas side: a pattern Rust's regex cannot run as Python's ``re`` does
+(look-around, back-references), a case-blind regex with a non-ASCII letter,
+a date against a timestamp column, and the CHECKs only PostgreSQL can judge
+(:class:`~seedbed.models.rules.SqlCheck`, sent to the database).
 
 Like a CHECK, a rule passes unless its truth is False.
 
@@ -23,25 +32,45 @@ Like a CHECK, a rule passes unless its truth is False.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from seedbed.facts import ColumnSpec
 from seedbed.facts import spec as k
 from seedbed.facts.declaration import (
+    BOOLEAN,
+    BPCHAR,
+    DATE,
+    FLOAT4,
+    NUMBER,
+    NUMERIC_FAMILIES,
+    OPERATORS,
+    TIME_FAMILIES,
+    TIMESTAMP,
+    TIMESTAMPTZ,
     AllOf,
     AnyOf,
+    Column,
+    Compare,
+    Constant,
     IsNull,
     JsonShape,
     Later,
     Length,
     Matches,
     Not,
+    OneOf,
+    Pattern,
     Predicate,
     RequiredWhen,
     Rule,
     SameTruth,
+    python_regex,
+    text_function,
 )
 from seedbed.lazymodules import lazy_module
 
@@ -203,14 +232,305 @@ def _same_truth(rule: SameTruth, dtypes: Dtypes) -> pl.Expr | None:
     return ~same if rule.negated else same
 
 
-#: Rule class -> its columnar compiler. Kinds not listed (Compare, OneOf,
-#: Pattern, SqlCheck) are judged by their pandas frame side.
+# --- comparisons, lists and patterns ------------------------------------------------------
+
+
+def _nulls(size: int, dtype: pl.DataType) -> pl.Series:
+    return pl.repeat(None, size, dtype=dtype, eager=True)
+
+
+def _by_text(
+    values: pl.Expr, fast: pl.Expr, slow: Callable[[str], Any], dtype: pl.DataType
+) -> pl.Expr:
+    """``fast`` where a text is ASCII, where Polars' kernels give the frame side's result;
+    ``slow``, the frame side's own Python, once per distinct text on the others."""
+    ascii_only = values.str.len_bytes() == values.str.len_chars()
+
+    def others(texts: pl.Series) -> pl.Series:
+        odd = (texts.str.len_bytes() != texts.str.len_chars()).fill_null(False)
+        if not odd.any():
+            return _nulls(len(texts), dtype)
+        distinct = texts.filter(odd).unique()
+        found = pl.Series([slow(text) for text in distinct.to_list()], dtype=dtype)
+        return texts.replace_strict(distinct, found, default=None, return_dtype=dtype)
+
+    return pl.when(ascii_only).then(fast).otherwise(values.map_batches(others, return_dtype=dtype))
+
+
+def _text_function(function: str, value: pl.Expr, ascii_case: bool) -> pl.Expr | None:
+    if function in ("lower", "upper"):
+        # Polars maps case by Unicode's full mapping (and a final sigma): exact on ASCII only
+        fast = value.str.to_lowercase() if function == "lower" else value.str.to_uppercase()
+        return _by_text(
+            value, fast, lambda text: text_function(function, text, ascii_case), pl.String()
+        )
+    trims = {
+        "btrim": value.str.strip_chars(" "),
+        "ltrim": value.str.strip_chars_start(" "),
+        "rtrim": value.str.strip_chars_end(" "),
+        "char_length": value.str.len_chars(),
+        "octet_length": value.str.len_bytes(),
+    }
+    return trims.get(function)
+
+
+def _text_term(term: Column, dtypes: Dtypes) -> pl.Expr | None:
+    """A text column's values (``char(n)``: without trailing spaces), functions applied."""
+    if not _is_text(dtypes, term.name):
+        return None
+    value: pl.Expr | None = pl.col(term.name)
+    if term.family == BPCHAR:
+        value = pl.col(term.name).str.strip_chars_end(" ")
+    for function in term.functions:
+        value = None if value is None else _text_function(function, value, term.ascii_case)
+    return value
+
+
+_FLOATS, _TEXTS, _BOOLS, _DAYS, _MICROS, _INSTANTS = (
+    "floats",
+    "texts",
+    "bools",
+    "days",
+    "micros",
+    "instants",
+)
+_DAY_US = 86_400_000_000
+
+
+@dataclass(frozen=True)
+class _Operand:
+    """One side of a comparison over a frame: its values and what they compare as (a
+    constant time as its microseconds in ``constant``, ``value`` unused)."""
+
+    value: pl.Expr
+    kind: str
+    #: numbers: the exact value of a text of ``text`` (a constant: its own), which settles a tie
+    exact: Callable[[str], Any] = float
+    text: pl.Expr | None = None
+    float_exact: bool = True  # the float is the exact value: a tie is equality
+    constant: int | None = None
+
+
+def _float4(value: float) -> float:
+    return float(np.float32(value))
+
+
+def _constant(term: Constant) -> _Operand | None:
+    family, value = term.family, term.value
+    if family in NUMERIC_FAMILIES:
+        exact: Any = Decimal(value) if family == NUMBER else float(value)
+        number = _float4(exact) if family == FLOAT4 else float(exact)
+        if family != NUMBER:
+            exact = number
+        # NaN: Polars holds it equal to itself and above every number, as PostgreSQL does
+        held = number != number or Decimal(number) == exact
+        return _Operand(pl.lit(number, pl.Float64), _FLOATS, lambda _: exact, None, held)
+    if family in TIME_FAMILIES:
+        return _Operand(pl.lit(None), family, constant=int(value))
+    if family == BOOLEAN:
+        return _Operand(pl.lit(bool(value), pl.Boolean), _BOOLS)
+    if isinstance(value, str):
+        return _Operand(pl.lit(value, pl.String), _TEXTS)
+    return None
+
+
+def _column(term: Column, dtypes: Dtypes) -> _Operand | None:
+    family, dtype = term.family, dtypes.get(term.name)
+    column = pl.col(term.name)
+    if term.functions:
+        value = _text_term(term, dtypes)
+        if value is None:
+            return None
+        if term.result_family == NUMBER:  # a length: an integer, exact as a float
+            return _Operand(value.cast(pl.Float64), _FLOATS, int, value.cast(pl.String))
+        return _Operand(value, _TEXTS)
+    if family in NUMERIC_FAMILIES and dtype == pl.String:
+        parsed = column.cast(pl.Float64, strict=False)
+        # text that is no number compares as NaN, as on the frame side
+        nan = column.is_not_null() & parsed.is_null()
+        floats = pl.when(nan).then(float("nan")).otherwise(parsed)
+        if family == FLOAT4:
+            floats = floats.cast(pl.Float32).cast(pl.Float64)
+            return _Operand(floats, _FLOATS, lambda text: _float4(float(text)), column)
+        if family == NUMBER:
+            return _Operand(floats, _FLOATS, Decimal, column, float_exact=False)
+        return _Operand(floats, _FLOATS, float, column)
+    if family in NUMERIC_FAMILIES and dtype == pl.Int64:
+        return _Operand(column.cast(pl.Float64), _FLOATS, int, column.cast(pl.String), False)
+    if family == BPCHAR and dtype == pl.String:
+        return _Operand(column.str.strip_chars_end(" "), _TEXTS)
+    if family == BOOLEAN and dtype == pl.Boolean:
+        return _Operand(column, _BOOLS)
+    if family == DATE and dtype == pl.Date:
+        return _Operand(column.to_physical().cast(pl.Int64), _DAYS)
+    if family in (TIMESTAMP, TIMESTAMPTZ) and isinstance(dtype, pl.Datetime):
+        if dtype.time_unit != "us" or (dtype.time_zone is None) != (family == TIMESTAMP):
+            return None
+        return _Operand(column.to_physical(), _MICROS if family == TIMESTAMP else _INSTANTS)
+    if family not in (*NUMERIC_FAMILIES, *TIME_FAMILIES, BOOLEAN) and dtype == pl.String:
+        return _Operand(column, _TEXTS)
+    return None
+
+
+def _operand(term: Column | Constant, dtypes: Dtypes) -> _Operand | None:
+    return _constant(term) if isinstance(term, Constant) else _column(term, dtypes)
+
+
+_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "<>": "<>"}
+_APART = "\x00"  # between two texts of a tie: a text value never holds it (COPY refuses it)
+
+
+def _settled(op: str, left: _Operand, right: _Operand, tie: pl.Expr) -> pl.Expr:
+    """The exact verdict where the floats tie, from each distinct pair of texts (Decimal, as
+    the frame side settles a tie); NULL elsewhere."""
+    compare = OPERATORS[op]
+    texts = [side.text if side.text is not None else pl.lit("") for side in (left, right)]
+    keys = pl.when(tie).then(pl.concat_str(texts, separator=_APART))
+
+    def settle(found: pl.Series) -> pl.Series:
+        distinct = found.drop_nulls().unique()
+        if distinct.is_empty():
+            return _nulls(len(found), pl.Boolean())
+        verdicts = []
+        for key in distinct.to_list():
+            one, other = key.split(_APART)
+            verdicts.append(bool(compare(left.exact(one), right.exact(other))))
+        judged = pl.Series(verdicts, dtype=pl.Boolean)
+        return found.replace_strict(distinct, judged, default=None, return_dtype=pl.Boolean)
+
+    return keys.map_batches(settle, return_dtype=pl.Boolean)
+
+
+def _against_days(op: str, days: pl.Expr, micros: int) -> pl.Expr:
+    """A date (days) against an instant (microseconds), as ``days * 86400 s op micros`` in
+    whole days: no product that overflows."""
+    day, rest = divmod(micros, _DAY_US)  # floor
+    above = day + (rest > 0)  # the first day not before the instant
+    if op == "<":
+        return days < above
+    if op == "<=":
+        return days <= day
+    if op == ">":
+        return days > day
+    if op == ">=":
+        return days >= above
+    if rest:  # no date is that instant
+        return pl.when(days.is_not_null()).then(op == "<>")
+    return days == day if op == "=" else days != day
+
+
+def _compare_operands(op: str, left: _Operand, right: _Operand) -> pl.Expr | None:
+    if left.constant is not None and right.constant is None:
+        return _compare_operands(_FLIPPED[op], right, left)
+
+    def compare(one: pl.Expr, other: pl.Expr) -> pl.Expr:
+        found: pl.Expr = OPERATORS[op](one, other)
+        return found
+
+    if right.constant is not None:
+        if left.constant is not None:
+            return None
+        if left.kind == _DAYS:
+            return _against_days(op, left.value, right.constant)
+        if right.kind not in {_MICROS: (DATE, TIMESTAMP), _INSTANTS: (TIMESTAMPTZ,)}.get(
+            left.kind, ()
+        ):
+            return None  # a zone would come from the session's TimeZone
+        return compare(left.value, pl.lit(right.constant, pl.Int64))
+    if left.kind != right.kind:
+        return None
+    if left.kind == _FLOATS:
+        found = compare(left.value, right.value)
+        if left.float_exact and right.float_exact:
+            return found
+        tie = (left.value == right.value) & left.value.is_not_nan()
+        return pl.when(tie).then(_settled(op, left, right, tie)).otherwise(found)
+    if left.kind == _BOOLS and op not in ("=", "<>"):
+        return None
+    return compare(left.value, right.value)
+
+
+def _compare(rule: Compare, dtypes: Dtypes) -> pl.Expr | None:
+    if not isinstance(rule.left, Column) and not isinstance(rule.right, Column):
+        return None  # no column: one value, not one per row
+    left, right = _operand(rule.left, dtypes), _operand(rule.right, dtypes)
+    if left is None or right is None:
+        return None
+    return _compare_operands(rule.op, left, right)
+
+
+def _one_of(rule: OneOf, dtypes: Dtypes) -> pl.Expr | None:
+    term = _operand(rule.term, dtypes) if isinstance(rule.term, Column) else None
+    if term is None or not rule.values:
+        return None
+    found: pl.Expr | None
+    if term.kind == _TEXTS and all(isinstance(v.value, str) for v in rule.values):
+        found = term.value.is_in([value.value for value in rule.values])  # NULL stays NULL
+    else:
+        found = None
+        for value in rule.values:
+            constant = _constant(value)
+            part = None if constant is None else _compare_operands("=", term, constant)
+            if part is None:
+                return None
+            found = part if found is None else found | part
+    if found is None:
+        return None
+    return ~found if rule.negated else found
+
+
+def _rust_regex(regex: str | None, ignore_case: bool) -> str | None:
+    """A Python regular expression (:func:`python_regex`'s) in the syntax of Rust's regex
+    crate with the same matches, or None (look-around, class set operations)."""
+    if regex is None:
+        return None
+
+    def escape(found: re.Match[str]) -> str:
+        char = found.group(0)[1]
+        if char == "Z":
+            return r"\z"  # Python's end of the text
+        return char if char.isspace() or not char.isascii() else found.group(0)
+
+    plain = re.sub(r"\\.", "", regex, flags=re.DOTALL)
+    if any(op in plain for op in ("&&", "--", "~~")):
+        return None  # a class's set operations in Rust, literal characters in Python
+    rust = ("(?si)" if ignore_case else "(?s)") + re.sub(r"\\.", escape, regex, flags=re.DOTALL)
+    return rust if _regex_ok(rust) else None
+
+
+def _pattern(rule: Pattern, dtypes: Dtypes) -> pl.Expr | None:
+    value = _text_term(rule.term, dtypes)
+    if value is None or rule.term.result_family == NUMBER:
+        return None
+    like_case = rule.kind == "like" and rule.case_insensitive  # ILIKE: lower-cased both sides
+    source = (
+        text_function("lower", rule.pattern, rule.term.ascii_case) if like_case else rule.pattern
+    )
+    regex_case = rule.case_insensitive and not like_case
+    if regex_case and not source.isascii():
+        return None  # Rust folds a non-ASCII letter's cases; the frame side, ASCII only
+    rust = _rust_regex(python_regex(rule.kind, source, rule.term.ascii_case), regex_case)
+    if rust is None:
+        return None
+    if rule.case_insensitive:  # on ASCII text Rust's case folding is ASCII's
+        fast = (value.str.to_lowercase() if like_case else value).str.contains(rust)
+        found = _by_text(value, fast, rule.text_matches, pl.Boolean())
+    else:
+        found = value.str.contains(rust)
+    return ~found if rule.negated else found
+
+
+#: Rule class -> its columnar compiler. A kind not listed (SqlCheck: the
+#: database judges it) is judged by its frame side.
 COLUMNAR: dict[type[Rule], Compiler] = {
     Matches: _matches,
     Length: _length,
     Later: _later,
     RequiredWhen: _required_when,
     IsNull: _is_null,
+    Compare: _compare,
+    OneOf: _one_of,
+    Pattern: _pattern,
     JsonShape: _json_shape,
     AllOf: _all_of,
     AnyOf: _any_of,
