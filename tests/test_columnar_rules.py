@@ -356,3 +356,23 @@ def test_a_pattern_in_polars_matches_what_the_frame_side_matches(
         pl.DataFrame({"t": texts}, schema={"t": pl.String}).select(expr).to_series().to_list()
         == expected
     )
+
+
+def test_a_refused_integer_is_shown_as_written_beside_nulls(ledger: Path, tmp_path: Path) -> None:
+    at = HEADER.split(",").index("qty")
+    rows = []
+    for i, qty in enumerate(["", "13", "666", "100", "", "-5"], 1):
+        row = [str(i), *GOOD.split(",")]
+        row[at] = qty
+        rows.append(",".join(row))
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "ledger.csv").write_text("\n".join([HEADER, *rows]) + "\n")
+    for name in ROW_ENGINES:
+        shown = sorted((r["line"], r["rule"], r["value"]) for r in _report(ledger, seeds, name))
+        assert shown == [
+            (3, "ck_ledger_qty_listed", "13"),
+            (4, "ck_ledger_qty_few", "666"),
+            (4, "ck_ledger_qty_listed", "666"),
+            (5, "ck_ledger_qty_few", "100"),
+        ], name

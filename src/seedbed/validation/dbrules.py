@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql
 
 from seedbed.facts import ColumnSpec, DatabaseEvaluator, RuleSpec, SqlCheck, TableSpec, type_judge
 from seedbed.facts import spec as k
-from seedbed.validation.report import ValidationReport, display_values
+from seedbed.validation.report import ValidationReport, cell_values, display_values
 from seedbed.validation.rowchecks import FullFrame, unreadable
 from seedbed.validation.sources import SeedChunk
 
@@ -134,7 +134,7 @@ def check_in_database(spec: TableSpec, chunk: SeedChunk, checked: FullFrame) -> 
             continue
         first = item.rule.columns[0] if item.rule.columns else None
         values = (
-            display_values(full[first].to_numpy()[rows], spec.sensitive(first))
+            cell_values(full[first], rows, spec.sensitive(first))
             if first is not None and first in full.columns
             else None
         )

@@ -75,6 +75,15 @@ def display_values(values: Any, sensitive: bool) -> list[str | None]:
     return out
 
 
+def cell_values(column: pd.Series, rows: np.ndarray, sensitive: bool) -> list[str | None]:
+    """:func:`display_values` of ``column`` at ``rows`` (a mask): a nullable integer
+    column's values as integers (its ``to_numpy`` makes them floats, ``-13.0``)."""
+    whole = isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and (
+        pd.api.types.is_integer_dtype(column.dtype)
+    )
+    return display_values(column.array[rows] if whole else column.to_numpy()[rows], sensitive)
+
+
 def _far_time(item: object) -> str | None:
     """A time outside years 1 to 9999 (``infinity``, ``BC``) as PostgreSQL writes it, which
     pandas and NumPy do not (``294247-01-10 04:00:54.775807``); None for anything else."""
@@ -402,4 +411,12 @@ class Checked:
         return f"{files}, {self.rows:,} rows checked in {self.seconds:.2f} s"
 
 
-__all__ = ["COLUMNS", "REDACTED", "RULES", "Checked", "ValidationReport", "display_values"]
+__all__ = [
+    "COLUMNS",
+    "REDACTED",
+    "RULES",
+    "Checked",
+    "ValidationReport",
+    "cell_values",
+    "display_values",
+]

@@ -47,7 +47,7 @@ from seedbed.validation.keys import (
     pandas_key_text,
     polars_chunk_keys,
 )
-from seedbed.validation.report import ValidationReport, display_values
+from seedbed.validation.report import ValidationReport, cell_values
 from seedbed.validation.schemas import (
     chunk_schema,
     holds_python_times,
@@ -329,8 +329,7 @@ class RowChecks:
                 item = self._rules[name]
                 rows = _rows(group, n) & ~unreadable(chunk.invalid, item.rule.columns, n)
                 first = item.rule.columns[0]
-                values = full.frame[first].to_numpy()[rows]
-                shown = display_values(values, self.spec.sensitive(first))
+                shown = cell_values(full.frame[first], rows, self.spec.sensitive(first))
                 reports.append(self._report(chunk, rows, first, name, shown, item.rule.description))
             elif name in self._unique:
                 duplicates[name] = _rows(group, n)

@@ -35,7 +35,7 @@ from seedbed.sqltext import qualified_name, quote_ident
 from seedbed.validation.dbrules import base_type, check_in_database
 from seedbed.validation.hints import IN_DATABASE
 from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys
-from seedbed.validation.report import REDACTED, ValidationReport, display_values, shorten
+from seedbed.validation.report import REDACTED, ValidationReport, cell_values, shorten
 from seedbed.validation.rowchecks import FullFrame, RowChecks
 from seedbed.validation.sources import SeedChunk, SeedSource
 
@@ -240,9 +240,9 @@ class SeedValidator:
         if any(spec.sensitive(c) for c in columns):
             return [REDACTED] * int(rows.sum())
         if len(columns) == 1:
-            return display_values(full[columns[0]].to_numpy()[rows], False)
+            return cell_values(full[columns[0]], rows, False)
         # Each part as a one-column key shows it (infinity, BC as PostgreSQL writes them).
-        parts = [display_values(full[c].to_numpy()[rows], False) for c in columns]
+        parts = [cell_values(full[c], rows, False) for c in columns]
         return [shorten(", ".join(str(p) for p in row)) for row in zip(*parts, strict=True)]
 
     def _unique_keys(
