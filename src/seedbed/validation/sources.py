@@ -36,7 +36,7 @@ from seedbed.validation.formats import (
     open_path,
     table_name,
 )
-from seedbed.validation.formats.base import Unit
+from seedbed.validation.formats.base import Unit, pandas_column
 from seedbed.validation.report import ValidationReport, display_values
 
 if TYPE_CHECKING:
@@ -297,11 +297,13 @@ def typed_chunk(label: str, spec: TableSpec, raw: pd.DataFrame, lines: np.ndarra
 def _typed_columns(
     label: str, spec: TableSpec, raw: Mapping[str, pa.Array | pd.Series], lines: np.ndarray
 ) -> SeedChunk:
-    """Each raw column read as its column's type: Arrow text stays in Arrow."""
+    """Each raw column read as its column's type: Arrow columns stay in Arrow where
+    :func:`~seedbed.validation.coerce.coerce_arrow` can judge them, else their pandas
+    series is judged (with the report rows it gives)."""
     from seedbed.validation.coerce import (  # validation only
         RELATIVE_MESSAGE,
+        coerce_arrow,
         coerce_column,
-        coerce_text,
     )
 
     columns: dict[str, TypedColumn] = {}
@@ -309,10 +311,12 @@ def _typed_columns(
     reports = []
     for name, values in raw.items():
         column = spec.columns[name]
-        coerced: Coerced | ArrowCoerced
+        coerced: Coerced | ArrowCoerced | None = None
         if isinstance(values, pa.Array):
-            coerced = coerce_text(column, values)
-        else:
+            coerced = coerce_arrow(column, values)
+            if coerced is None:
+                values = pandas_column(values)
+        if coerced is None:
             coerced = coerce_column(column, values)
         columns[name] = coerced.values
         if coerced.bad.any():
@@ -341,18 +345,19 @@ def _typed_columns(
 
 
 def _raw_columns(piece: RawPiece, usable: dict[str, int]) -> Mapping[str, pa.Array | pd.Series]:
-    """The piece's usable columns as read: Arrow arrays when all are text, else a frame's."""
-    from seedbed.validation.coerce import text_array
-
+    """The piece's usable columns as read: Arrow arrays from an Arrow table, else a frame's."""
     if isinstance(piece.data, pa.Table):
-        texts = {name: text_array(piece.data.column(pos)) for name, pos in usable.items()}
-        if all(values is not None for values in texts.values()):
-            return cast("dict[str, pa.Array]", texts)
+        return {name: _one_array(piece.data.column(pos)) for name, pos in usable.items()}
     raw = pd.DataFrame(
         {name: piece.column(pos) for name, pos in usable.items()},
         index=pd.RangeIndex(piece.rows),
     )
     return {str(name): raw[name] for name in raw.columns}
+
+
+def _one_array(values: pa.ChunkedArray) -> pa.Array:
+    """A column as one array: its one chunk as it is (combining copies)."""
+    return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
 
 
 def _piece_chunk(spec: TableSpec, piece: RawPiece, usable: dict[str, int]) -> SeedChunk:
