@@ -26,6 +26,7 @@ from seedbed.errors import SeedError, reason
 from seedbed.facts import TableSpec, metadata_for, table_spec
 from seedbed.lazymodules import imported, lazy_module
 from seedbed.validation.formats import (
+    ArrowInput,
     FrameInput,
     PartFolder,
     RawPiece,
@@ -42,6 +43,7 @@ from seedbed.validation.report import ValidationReport, display_values
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    import polars as pl
     import pyarrow as pa
 
     from seedbed.validation.coerce import ArrowCoerced, Coerced
@@ -49,11 +51,12 @@ else:
     np = lazy_module("numpy")
     pd = lazy_module("pandas")
     pa = lazy_module("pyarrow")
+    pl = lazy_module("polars")
 
 PathInput = Union[str, "os.PathLike[str]"]
-FrameLike: TypeAlias = Union["pd.DataFrame", "pa.Table"]
+FrameLike: TypeAlias = Union["pd.DataFrame", "pa.Table", "pl.DataFrame"]
 #: What ``validate`` and ``load`` take: a folder or file, a list of them, or a
-#: mapping of table name to a file, folder or DataFrame.
+#: mapping of table name to a file, folder or DataFrame (pandas or Polars) or Arrow table.
 SeedInput: TypeAlias = PathInput | Iterable[PathInput] | Mapping[str, PathInput | FrameLike]
 
 
@@ -178,19 +181,36 @@ def _path_sources(given: Path, tables: Mapping[str, sa.Table]) -> list[tuple[str
 
 
 def _is_frame(value: object) -> bool:
-    """A DataFrame or an Arrow table, asked without importing pandas or pyarrow."""
-    return (imported("pandas") and isinstance(value, pd.DataFrame)) or (
-        imported("pyarrow") and isinstance(value, pa.Table)
+    """A DataFrame (pandas or Polars) or an Arrow table, asked without importing any."""
+    return (
+        (imported("pandas") and isinstance(value, pd.DataFrame))
+        or (imported("pyarrow") and isinstance(value, pa.Table))
+        or (imported("polars") and isinstance(value, pl.DataFrame))
     )
+
+
+def _frame_source(name: str, value: FrameLike) -> SeedFormat:
+    """A pandas DataFrame as pandas gives it; an Arrow table (a Polars DataFrame's own)
+    in Arrow: the format object makes their types plain."""
+    label = f"<frame:{name}>"
+    if imported("pandas") and isinstance(value, pd.DataFrame):
+        return FrameInput(value, label)
+    if isinstance(value, pa.Table):
+        return ArrowInput(value, label)
+    frame = cast("pl.DataFrame", value)
+    objects = [column for column, kind in frame.schema.items() if kind == pl.Object]
+    if objects:
+        raise SeedError(
+            f"{label}: column {objects[0]!r} holds Python objects (Polars Object), "
+            "which have no Arrow type: give their text"
+        )
+    return ArrowInput(frame.to_arrow(), label)
 
 
 def _bound_source(name: str, value: PathInput | FrameLike) -> SeedFormat:
     """The source bound to table ``name`` by a mapping: a DataFrame, a file or a folder."""
     if _is_frame(value):
-        frame = value
-        if isinstance(value, pa.Table):  # Arrow types kept; the format object makes them plain
-            frame = value.to_pandas(types_mapper=pd.ArrowDtype)
-        return FrameInput(cast("pd.DataFrame", frame), f"<frame:{name}>")
+        return _frame_source(name, cast("FrameLike", value))
     if isinstance(value, str | os.PathLike):
         path = Path(value)
         if not path.exists():
