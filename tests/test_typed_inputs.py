@@ -29,6 +29,7 @@ from seedbed.config import Settings
 from seedbed.db import get_engine, schema_of
 from seedbed.facts import metadata_for, table_spec
 from seedbed.facts import spec as kinds
+from seedbed.validation.formats.parquet import batches
 from tests.helpers import ROOT, fresh_settings, model_folder
 
 SEEDS = ROOT / "data" / "seeds"
@@ -331,3 +332,17 @@ def test_a_polars_object_column_is_refused_with_its_name() -> None:
     frame = pl.DataFrame({"id": pl.Series([object()], dtype=pl.Object)})
     with pytest.raises(seedbed.SeedError, match="column 'id' holds Python objects"):
         seedbed.validate({"tag": frame})
+
+
+@pytest.mark.parametrize("rows", [1, 5, 7, 8, 30, 1000])
+def test_parquet_pieces_are_cut_as_pyarrow_cuts_the_whole_file(rows: int, tmp_path: Path) -> None:
+    """Read a row group at a time, the pieces hold the rows pyarrow's batches hold: where
+    chunks end decides whether a duplicate is "on row N" or "on an earlier row"."""
+    table = typed_table("user")
+    pq.write_table(table, tmp_path / "user.parquet", row_group_size=7)
+    parquet = pq.ParquetFile(tmp_path / "user.parquet")
+    assert parquet.num_row_groups > 2
+    pieces = list(batches(parquet, rows))
+    expected = list(parquet.iter_batches(batch_size=rows))
+    assert [p.num_rows for p in pieces] == [b.num_rows for b in expected]
+    assert pa.concat_tables(pieces).equals(table)
