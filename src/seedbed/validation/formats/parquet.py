@@ -44,7 +44,6 @@ def batches(parquet: pq.ParquetFile, rows: int) -> Iterator[pa.Table]:
     pending: list[pa.RecordBatch] = []
     held = 0
     for group in range(parquet.num_row_groups):
-        pa.default_memory_pool().release_unused()  # the row groups decoded before
         for batch in parquet.iter_batches(batch_size=rows, row_groups=[group], use_threads=False):
             pending.append(batch)
             held += batch.num_rows
