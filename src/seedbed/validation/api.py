@@ -189,10 +189,11 @@ def validate(
     ``source`` is a folder of seed files named after their tables
     (``user.csv``, ``user.tsv``, ``user.csv.gz``, ``user.jsonl``,
     ``user.parquet``, or a folder ``user/`` of part files), a list of such
-    files and folders, or a mapping of table name to a DataFrame, file or
-    folder (``{"user": "people.csv"}``). With an ``engine``, foreign keys may
-    point at rows already in the database and, for ``mode="insert"``, unique
-    values must not collide with them; for ``"upsert"`` and
+    files and folders, or a mapping of table name to a DataFrame (pandas or
+    Polars), an Arrow table, a file or folder (``{"user": "people.csv"}``).
+    With an ``engine``, foreign keys may point at rows already in the database
+    and, for ``mode="insert"``, unique values must not collide with them; for
+    ``"upsert"`` and
     ``"skip-existing"`` a key already in the database is what the load will
     update or skip, not a problem: the verdict is the one :func:`seedbed.load`
     in that mode gives. ``progress`` shows a progress display (``None``: in

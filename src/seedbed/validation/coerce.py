@@ -890,6 +890,60 @@ def text_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | None:
     return None
 
 
+#: Arrow integer types whose every value an ``int64`` holds.
+_TO_INT64 = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
+
+
+def _typed_arrow(column: ColumnSpec, arr: pa.Array) -> pa.Array | None:
+    """Typed Arrow values whose type matches ``column``'s kind, as :func:`coerce_text`
+    types them, when :func:`coerce_column` of their pandas series accepts every one;
+    else None (see :func:`coerce_arrow`)."""
+    kind, given = column.kind, arr.type
+    if kind == k.BOOLEAN and pa.types.is_boolean(given):
+        return arr
+    if kind == k.INTEGER and str(given) in _TO_INT64:
+        values = arr.cast(pa.int64())
+        low, high = column.int_range or (-(2**63), 2**63 - 1)
+        held = integers(values, low)  # nulls: in range
+        return values if not len(held) or (low <= held.min() and held.max() <= high) else None
+    stamps = pa.types.is_timestamp(given) and (given.tz is not None) == (kind == k.TIMESTAMPTZ)
+    if kind in (k.TIMESTAMPTZ, k.TIMESTAMP) and stamps:
+        target = pa.timestamp("us", tz="UTC") if given.tz is not None else pa.timestamp("us")
+        try:
+            values = arr.cast(target)  # safe: a unit that loses digits is pandas' to judge
+        except pa.ArrowInvalid:
+            return None
+        micros = integers(values, 0)
+        odd = ((micros < FIRST_US) & (micros > PANDAS_MINUS_INFINITY)) | (
+            (micros > LAST_US) & (micros < STAMP_INFINITY)
+        )  # as _typed_stamps
+        return None if odd.any() else values
+    return None
+
+
+def coerce_arrow(
+    column: ColumnSpec, arr: pa.Array, *, columnar: bool = True
+) -> ArrowCoerced | None:
+    """:func:`coerce_column` of an Arrow column (made plain, as Arrow inputs are) without
+    pandas: text (and a column of NULLs) read by :func:`coerce_text`, integers in a text
+    column as their text, and booleans, integers and timestamps of the column's own kind
+    taken as they are. None for the rest, which :func:`coerce_column` of the pandas series
+    judges: other types, and typed values out of range (their report rows come from there).
+    """
+    text = text_array(arr)
+    if text is None and pa.types.is_null(arr.type):
+        text = arr.cast(pa.string())  # pandas' objects, all None: text
+    if text is None and column.kind in (k.TEXT, k.ENUM) and str(arr.type) in (*_TO_INT64, "uint64"):
+        read = coerce_text(column, arr.cast(pa.string()), columnar=columnar)
+        return None if read.bad.any() else read  # the report shows pandas' values
+    if text is not None:
+        return coerce_text(column, text, columnar=columnar)
+    typed = _typed_arrow(column, arr)
+    if typed is None:
+        return None
+    return ArrowCoerced(typed, np.zeros(len(arr), dtype=bool), "type", type_message(column))
+
+
 def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = True) -> Coerced:
     """Read ``series`` as ``column``; cells that cannot be read are NA and marked ``bad``.
 
@@ -962,6 +1016,7 @@ __all__ = [
     "ArrowCoerced",
     "Coerced",
     "arrow_series",
+    "coerce_arrow",
     "coerce_column",
     "coerce_text",
     "default_array",

@@ -26,6 +26,7 @@ from seedbed.errors import SeedError, reason
 from seedbed.facts import TableSpec, metadata_for, table_spec
 from seedbed.lazymodules import imported, lazy_module
 from seedbed.validation.formats import (
+    ArrowInput,
     FrameInput,
     PartFolder,
     RawPiece,
@@ -36,12 +37,13 @@ from seedbed.validation.formats import (
     open_path,
     table_name,
 )
-from seedbed.validation.formats.base import Unit
+from seedbed.validation.formats.base import Unit, pandas_column
 from seedbed.validation.report import ValidationReport, display_values
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    import polars as pl
     import pyarrow as pa
 
     from seedbed.validation.coerce import ArrowCoerced, Coerced
@@ -49,11 +51,12 @@ else:
     np = lazy_module("numpy")
     pd = lazy_module("pandas")
     pa = lazy_module("pyarrow")
+    pl = lazy_module("polars")
 
 PathInput = Union[str, "os.PathLike[str]"]
-FrameLike: TypeAlias = Union["pd.DataFrame", "pa.Table"]
+FrameLike: TypeAlias = Union["pd.DataFrame", "pa.Table", "pl.DataFrame"]
 #: What ``validate`` and ``load`` take: a folder or file, a list of them, or a
-#: mapping of table name to a file, folder or DataFrame.
+#: mapping of table name to a file, folder or DataFrame (pandas or Polars) or Arrow table.
 SeedInput: TypeAlias = PathInput | Iterable[PathInput] | Mapping[str, PathInput | FrameLike]
 
 
@@ -178,19 +181,36 @@ def _path_sources(given: Path, tables: Mapping[str, sa.Table]) -> list[tuple[str
 
 
 def _is_frame(value: object) -> bool:
-    """A DataFrame or an Arrow table, asked without importing pandas or pyarrow."""
-    return (imported("pandas") and isinstance(value, pd.DataFrame)) or (
-        imported("pyarrow") and isinstance(value, pa.Table)
+    """A DataFrame (pandas or Polars) or an Arrow table, asked without importing any."""
+    return (
+        (imported("pandas") and isinstance(value, pd.DataFrame))
+        or (imported("pyarrow") and isinstance(value, pa.Table))
+        or (imported("polars") and isinstance(value, pl.DataFrame))
     )
+
+
+def _frame_source(name: str, value: FrameLike) -> SeedFormat:
+    """A pandas DataFrame as pandas gives it; an Arrow table (a Polars DataFrame's own)
+    in Arrow: the format object makes their types plain."""
+    label = f"<frame:{name}>"
+    if imported("pandas") and isinstance(value, pd.DataFrame):
+        return FrameInput(value, label)
+    if isinstance(value, pa.Table):
+        return ArrowInput(value, label)
+    frame = cast("pl.DataFrame", value)
+    objects = [column for column, kind in frame.schema.items() if kind == pl.Object]
+    if objects:
+        raise SeedError(
+            f"{label}: column {objects[0]!r} holds Python objects (Polars Object), "
+            "which have no Arrow type: give their text"
+        )
+    return ArrowInput(frame.to_arrow(), label)
 
 
 def _bound_source(name: str, value: PathInput | FrameLike) -> SeedFormat:
     """The source bound to table ``name`` by a mapping: a DataFrame, a file or a folder."""
     if _is_frame(value):
-        frame = value
-        if isinstance(value, pa.Table):  # Arrow types kept; the format object makes them plain
-            frame = value.to_pandas(types_mapper=pd.ArrowDtype)
-        return FrameInput(cast("pd.DataFrame", frame), f"<frame:{name}>")
+        return _frame_source(name, cast("FrameLike", value))
     if isinstance(value, str | os.PathLike):
         path = Path(value)
         if not path.exists():
@@ -297,11 +317,13 @@ def typed_chunk(label: str, spec: TableSpec, raw: pd.DataFrame, lines: np.ndarra
 def _typed_columns(
     label: str, spec: TableSpec, raw: Mapping[str, pa.Array | pd.Series], lines: np.ndarray
 ) -> SeedChunk:
-    """Each raw column read as its column's type: Arrow text stays in Arrow."""
+    """Each raw column read as its column's type: Arrow columns stay in Arrow where
+    :func:`~seedbed.validation.coerce.coerce_arrow` can judge them, else their pandas
+    series is judged (with the report rows it gives)."""
     from seedbed.validation.coerce import (  # validation only
         RELATIVE_MESSAGE,
+        coerce_arrow,
         coerce_column,
-        coerce_text,
     )
 
     columns: dict[str, TypedColumn] = {}
@@ -309,10 +331,12 @@ def _typed_columns(
     reports = []
     for name, values in raw.items():
         column = spec.columns[name]
-        coerced: Coerced | ArrowCoerced
+        coerced: Coerced | ArrowCoerced | None = None
         if isinstance(values, pa.Array):
-            coerced = coerce_text(column, values)
-        else:
+            coerced = coerce_arrow(column, values)
+            if coerced is None:
+                values = pandas_column(values)
+        if coerced is None:
             coerced = coerce_column(column, values)
         columns[name] = coerced.values
         if coerced.bad.any():
@@ -341,18 +365,19 @@ def _typed_columns(
 
 
 def _raw_columns(piece: RawPiece, usable: dict[str, int]) -> Mapping[str, pa.Array | pd.Series]:
-    """The piece's usable columns as read: Arrow arrays when all are text, else a frame's."""
-    from seedbed.validation.coerce import text_array
-
+    """The piece's usable columns as read: Arrow arrays from an Arrow table, else a frame's."""
     if isinstance(piece.data, pa.Table):
-        texts = {name: text_array(piece.data.column(pos)) for name, pos in usable.items()}
-        if all(values is not None for values in texts.values()):
-            return cast("dict[str, pa.Array]", texts)
+        return {name: _one_array(piece.data.column(pos)) for name, pos in usable.items()}
     raw = pd.DataFrame(
         {name: piece.column(pos) for name, pos in usable.items()},
         index=pd.RangeIndex(piece.rows),
     )
     return {str(name): raw[name] for name in raw.columns}
+
+
+def _one_array(values: pa.ChunkedArray) -> pa.Array:
+    """A column as one array: its one chunk as it is (combining copies)."""
+    return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
 
 
 def _piece_chunk(spec: TableSpec, piece: RawPiece, usable: dict[str, int]) -> SeedChunk:

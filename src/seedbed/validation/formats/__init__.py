@@ -14,6 +14,7 @@ and nothing else changes. :func:`claim` finds the format of a file by its name.
 | Parquet | ``.parquet`` | rows | CSV written by pyarrow |
 | part folder | ``user/part-*.csv`` … | per part file | each part as above |
 | DataFrame | (Python) | rows | CSV written by pyarrow |
+| Arrow table, Polars DataFrame | (Python) | rows | CSV written by pyarrow |
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from seedbed.validation.formats.base import (
     SeedFormat,
     register,
 )
-from seedbed.validation.formats.frame import FrameInput
+from seedbed.validation.formats.frame import ArrowInput, FrameInput
 from seedbed.validation.formats.parts import PartFolder, is_hidden
 
 
@@ -77,6 +78,7 @@ def raise_unclaimed(path: Path) -> NoReturn:
 
 
 __all__ = [
+    "ArrowInput",
     "FileFormat",
     "FrameInput",
     "PartFolder",

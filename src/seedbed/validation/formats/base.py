@@ -24,7 +24,9 @@ Python's ``uuid.UUID``) and ``ipaddress`` objects become their text; integer
 and boolean columns keep their nulls (nullable ``Int64``, ``boolean``). A cell that is not valid
 UTF-8 (Arrow) or holds a lone surrogate (a Python ``str``) is an ``encoding``
 problem naming its column, and its row is left out, as a CSV record that is
-not UTF-8 is.
+not UTF-8 is. Arrow input stays in Arrow (a piece of plain Arrow columns, which
+validation types without pandas where it can); a DataFrame's piece is a DataFrame,
+and :func:`pandas_column` is the pandas series either way.
 
 File formats decorate their class with :func:`register`;
 :func:`seedbed.validation.formats.file_formats` imports every module of the
@@ -47,7 +49,13 @@ import sqlalchemy as sa
 from seedbed.errors import SeedError
 from seedbed.lazymodules import lazy_module
 from seedbed.sqltext import YEAR_1_DAY, YEAR_1_US, YEAR_10000_DAY, YEAR_10000_US, time_text
-from seedbed.validation.arrays import string_array
+from seedbed.validation.arrays import (
+    bool_array,
+    integers,
+    numeric_array,
+    string_array,
+    valid_mask,
+)
 from seedbed.validation.csvread import RecordProblem
 
 if TYPE_CHECKING:
@@ -77,7 +85,8 @@ class RawPiece:
     ``header``: the column names, on the first piece of each file (else None).
     ``header_problem``: why a file has no usable header (``empty_file``,
     ``encoding``, ``csv_format``); no rows follow then. ``problems``: records
-    that could not be read and are left out of ``data``.
+    that could not be read and are left out of ``data``. ``data`` is an Arrow
+    table (CSV text, or an Arrow input's plain columns) or a DataFrame.
     """
 
     label: str
@@ -90,8 +99,7 @@ class RawPiece:
 
     def column(self, position: int) -> pd.Series:
         if isinstance(self.data, pa.Table):
-            column: pd.Series = self.data.column(position).to_pandas()
-            return column
+            return pandas_column(self.data.column(position))
         return self.data.iloc[:, position]
 
     @property
@@ -268,10 +276,12 @@ def _pandas_dtype(kind: pa.DataType) -> object:
     return None if name is None else pd.api.types.pandas_dtype(name)
 
 
-def _to_pandas(array: pa.Array, index: pd.Index) -> pd.Series:
-    table = pa.table({"value": array})
+def pandas_column(array: pa.Array | pa.ChunkedArray, index: pd.Index | None = None) -> pd.Series:
+    """A plain Arrow column as pandas holds it: text as ``string``, nullable integers and
+    booleans, other types as pyarrow converts them."""
+    table = pa.Table.from_arrays([array], names=["value"])
     column: pd.Series = table.to_pandas(types_mapper=_pandas_dtype)["value"]
-    return column.set_axis(index)
+    return column.set_axis(pd.RangeIndex(len(array)) if index is None else index)
 
 
 #: Python objects written as their text, which PostgreSQL reads back as the same value.
@@ -316,7 +326,7 @@ def _plain_series(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
         return _python_text(values.where(values.notna(), None))
     if isinstance(dtype, pd.CategoricalDtype | pd.ArrowDtype):
         array, bad = plain_array(pa.array(series, from_pandas=True))
-        return _to_pandas(array, series.index), bad
+        return pandas_column(array, series.index), bad
     if dtype == np.dtype(object):
         return _python_text(series)
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "python":
@@ -331,26 +341,24 @@ def plain_piece(
     positions: np.ndarray,
     header: list[str] | None,
 ) -> RawPiece:
-    """Rows read by Arrow or given as a DataFrame, with their types made plain (see above).
+    """Rows read by Arrow or given as a DataFrame, with their types made plain (see above):
+    an Arrow table stays an Arrow table, a DataFrame a DataFrame.
 
     Rows holding a cell that is not text are left out and reported, by column.
     """
+    if isinstance(data, pa.Table):
+        return _plain_table(label, unit, data, positions, header)
     columns: dict[str, pd.Series] = {}
     index = pd.RangeIndex(len(positions))
     problems: dict[int, RecordProblem] = {}
-    for number in range(data.num_columns if isinstance(data, pa.Table) else data.shape[1]):
-        if isinstance(data, pa.Table):
-            array, bad = plain_array(data.column(number))
-            name = data.column_names[number]
-            column = _to_pandas(array, index)
-        else:
-            name = str(data.columns[number])
-            column, bad = _plain_series(data.iloc[:, number].set_axis(index))
+    for number in range(data.shape[1]):
+        name = str(data.columns[number])
+        column, bad = _plain_series(data.iloc[:, number].set_axis(index))
         columns[f"{number}"] = column
         for row, why in bad:
             problems.setdefault(row, RecordProblem(int(positions[row]), "encoding", why, name))
     frame = pd.DataFrame(columns, index=index)
-    frame.columns = list(data.column_names if isinstance(data, pa.Table) else data.columns)
+    frame.columns = list(data.columns)
     if problems:
         keep = np.ones(len(positions), dtype=bool)
         keep[list(problems)] = False
@@ -359,14 +367,35 @@ def plain_piece(
     return RawPiece(label, unit, frame, positions, header, problems=list(problems.values()))
 
 
+def _plain_table(
+    label: str, unit: Unit, data: pa.Table, positions: np.ndarray, header: list[str] | None
+) -> RawPiece:
+    """:func:`plain_piece` of an Arrow table, in Arrow (no pandas)."""
+    arrays = []
+    problems: dict[int, RecordProblem] = {}
+    for number, name in enumerate(data.column_names):
+        array, bad = plain_array(data.column(number))
+        arrays.append(array)
+        for row, why in bad:
+            problems.setdefault(row, RecordProblem(int(positions[row]), "encoding", why, name))
+    table = pa.Table.from_arrays(arrays, names=list(data.column_names))
+    if problems:
+        keep = np.ones(len(positions), dtype=bool)
+        keep[list(problems)] = False
+        table = table.filter(bool_array(keep))
+        positions = positions[keep]
+    return RawPiece(label, unit, table, positions, header, problems=list(problems.values()))
+
+
 def _minus_infinity(array: pa.Array) -> pa.Array:
     """Timestamps with ``-infinity`` held as pandas holds it (the smallest int64 above
     ``NaT``'s) where Arrow holds it as PostgreSQL does (the smallest int64)."""
     held = array.cast(pa.int64())
     if pc.min(held).as_py() != -(2**63):
         return array
-    lifted = pc.if_else(pc.equal(held, -(2**63)), pa.scalar(-(2**63) + 1, pa.int64()), held)
-    return lifted.cast(array.type)
+    micros = integers(held)  # nulls as 0: their bitmap is kept below
+    micros[micros == -(2**63)] = -(2**63) + 1
+    return numeric_array(micros, array.type, valid_mask(array))
 
 
 def _time_strings(array: pa.Array, *, days: bool) -> pa.Array:
@@ -385,7 +414,7 @@ def _time_strings(array: pa.Array, *, days: bool) -> pa.Array:
     for row, value in enumerate(values):
         if value is not None and (not days or not first <= value < last):
             texts[row] = time_text(value, days=days, zone=zone)
-    return pa.array(texts, pa.string())
+    return string_array(texts)
 
 
 def _copy_array(array: pa.Array) -> pa.Array:
@@ -460,6 +489,7 @@ __all__ = [
     "Unit",
     "arrow_csv_blocks",
     "bytes_per_line",
+    "pandas_column",
     "plain_array",
     "plain_piece",
     "printable",

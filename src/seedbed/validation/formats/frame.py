@@ -1,4 +1,4 @@
-"""DataFrames (and Arrow tables) as seed sources: positions are rows, from 0.
+"""DataFrames, Arrow tables and Polars DataFrames as seed sources: positions are rows, from 0.
 
 Column types are made plain as for every Arrow input
 (:func:`~seedbed.validation.formats.base.plain_piece`): ``category`` and
@@ -6,7 +6,9 @@ every Arrow-backed dtype (``ArrowDtype(large_string())``, string views,
 timestamps) are read by their values, and a lone surrogate in a text cell
 is an ``encoding`` problem, not a crash. COPY gets the frame as CSV written
 by pyarrow in batches; JSON columns holding Python objects are written as
-JSON text.
+JSON text. An Arrow table (:class:`ArrowInput`; a Polars DataFrame is read
+as its Arrow table) stays in Arrow all the way: its pieces are Arrow tables,
+and COPY gets its batches as CSV written by pyarrow.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def _object_text(value: object) -> object:
 
 
 class FrameInput(SeedFormat):
-    """A DataFrame given in Python (an Arrow table is read as its DataFrame)."""
+    """A pandas DataFrame given in Python."""
 
     unit: ClassVar[Unit] = "row"
 
@@ -110,4 +112,40 @@ class FrameInput(SeedFormat):
         return self.size_in_bytes() / max(len(self.frame), 1)
 
 
-__all__ = ["FrameInput", "frame_to_arrow"]
+class ArrowInput(SeedFormat):
+    """An Arrow table given in Python (a Polars DataFrame as its Arrow table)."""
+
+    unit: ClassVar[Unit] = "row"
+
+    def __init__(self, table: pa.Table, label: str) -> None:
+        super().__init__(label)
+        self.table = table
+
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.table.column_names)
+
+    def pieces(self, chunk_rows: int) -> Iterator[RawPiece]:
+        header: list[str] | None = list(self.columns())
+        total = self.table.num_rows
+        for start in range(0, max(total, 1), chunk_rows):
+            part = self.table.slice(start, chunk_rows)
+            positions = np.arange(start, start + part.num_rows, dtype=np.int64)
+            yield plain_piece(self.label, self.unit, part, positions, header)
+            header = None
+
+    def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
+        batches = self.table.to_batches(max_chunksize=COPY_BATCH_ROWS)
+        yield from arrow_csv_blocks(iter(batches), on_progress)
+
+    def progress_total(self) -> tuple[int | None, str]:
+        return self.table.num_rows, "rows"
+
+    def size_in_bytes(self) -> int:
+        return int(self.table.nbytes)
+
+    def bytes_per_position(self) -> float | None:
+        rows: int = self.table.num_rows
+        return self.size_in_bytes() / max(rows, 1)
+
+
+__all__ = ["ArrowInput", "FrameInput", "frame_to_arrow"]

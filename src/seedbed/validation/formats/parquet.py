@@ -2,7 +2,10 @@
 
 Positions are rows, from 0. Column types are made plain as for every Arrow
 input (:func:`~seedbed.validation.formats.base.plain_piece`): dictionary,
-``large_string``, ``string_view`` and binary columns are read as text.
+``large_string``, ``string_view`` and binary columns are read as text; the
+pieces stay Arrow tables, which validation types without pandas where it can.
+The file is read one row group at a time (:func:`batches`): pyarrow's reader of
+the whole file reads ahead and holds several row groups' columns at once.
 """
 
 from __future__ import annotations
@@ -35,6 +38,24 @@ else:
     pq = lazy_module("pyarrow.parquet")
 
 
+def batches(parquet: pq.ParquetFile, rows: int) -> Iterator[pa.Table]:
+    """The file's rows in tables of ``rows`` rows (the last one fewer), as
+    ``iter_batches(batch_size=rows)`` cuts them, read one row group at a time."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for group in range(parquet.num_row_groups):
+        for batch in parquet.iter_batches(batch_size=rows, row_groups=[group], use_threads=False):
+            pending.append(batch)
+            held += batch.num_rows
+            while held >= rows:
+                table = pa.Table.from_batches(pending, schema=parquet.schema_arrow)
+                rest = table.slice(rows)
+                yield table.slice(0, rows)
+                pending, held = rest.to_batches(), rest.num_rows
+    if held:
+        yield pa.Table.from_batches(pending, schema=parquet.schema_arrow)
+
+
 @register
 class ParquetFile(FileFormat):
     """A ``.parquet`` file."""
@@ -61,10 +82,9 @@ class ParquetFile(FileFormat):
             offset = 0
             header: list[str] | None = names
             try:
-                for batch in parquet.iter_batches(batch_size=chunk_rows):
-                    table = pa.Table.from_batches([batch])
-                    positions = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
-                    offset += batch.num_rows
+                for table in batches(parquet, chunk_rows):
+                    positions = np.arange(offset, offset + table.num_rows, dtype=np.int64)
+                    offset += table.num_rows
                     yield plain_piece(self.label, self.unit, table, positions, header)
                     header = None
             except (OSError, pa.ArrowException) as exc:
@@ -81,11 +101,12 @@ class ParquetFile(FileFormat):
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
         with self._open() as parquet:
             try:
+                tables = batches(parquet, COPY_BATCH_ROWS)
                 yield from arrow_csv_blocks(
-                    parquet.iter_batches(batch_size=COPY_BATCH_ROWS), on_progress
+                    (batch for table in tables for batch in table.to_batches()), on_progress
                 )
             except (OSError, pa.ArrowException) as exc:
                 raise self._fail(exc) from None
 
 
-__all__ = ["ParquetFile"]
+__all__ = ["ParquetFile", "batches"]

@@ -1,0 +1,348 @@
+"""Typed Parquet files, Arrow tables and Polars DataFrames are validated in Arrow, without pandas.
+
+The shipped seeds are written with typed columns (booleans, timestamps with a
+zone; text, JSON and inet as text): a valid set validates and loads without
+importing pandas and loads the values its CSV files load. A failing file
+reports the rows it reported when its chunks went through pandas.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+import seedbed
+from seedbed import migrate
+from seedbed.config import Settings
+from seedbed.db import get_engine, schema_of
+from seedbed.facts import metadata_for, table_spec
+from seedbed.facts import spec as kinds
+from seedbed.validation.formats.parquet import batches
+from tests.helpers import ROOT, fresh_settings, model_folder
+
+SEEDS = ROOT / "data" / "seeds"
+FIRST_DAY_US = -210866803200000000  # 4714-11-24 BC, the first day PostgreSQL holds
+STAMP_TYPES = {
+    kinds.TIMESTAMPTZ: pa.timestamp("us", tz="UTC"),
+    kinds.TIMESTAMP: pa.timestamp("us"),
+    kinds.INTEGER: pa.int64(),
+}
+
+
+def typed_table(name: str) -> pa.Table:
+    """The shipped seed of table ``name`` with its columns typed by their kind: booleans,
+    timestamps with a zone; everything else (text, enum, JSON, inet) as text."""
+    spec = table_spec({t.name: t for t in metadata_for("seedbed").sorted_tables}[name])
+    path = SEEDS / f"{name}.csv"
+    header = path.read_text(encoding="utf-8").splitlines()[0].replace('"', "").split(",")
+    options = pacsv.ConvertOptions(
+        column_types=dict.fromkeys(header, pa.string()),
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+    )
+    text = pacsv.read_csv(path, convert_options=options)
+    columns = {}
+    for column in text.column_names:
+        values = text.column(column)
+        kind = spec.columns[column].kind
+        if kind == kinds.BOOLEAN:
+            values = pc.equal(values, "true")
+        elif kind in STAMP_TYPES:
+            values = values.cast(STAMP_TYPES[kind])
+        columns[column] = values
+    return pa.table(columns)
+
+
+def typed_seeds(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in SEEDS.glob("*.csv"):
+        pq.write_table(typed_table(path.stem), folder / f"{path.stem}.parquet")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def parquet_seeds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return typed_seeds(tmp_path_factory.mktemp("typed") / "seeds")
+
+
+def test_the_typed_seeds_hold_every_typed_column_kind(parquet_seeds: Path) -> None:
+    types = {str(f.type) for p in parquet_seeds.iterdir() for f in pq.read_schema(p)}
+    assert {"bool", "timestamp[us, tz=UTC]", "string"} <= types
+
+
+def _modules_after(code: str, env: dict[str, str] | None = None) -> set[str]:
+    probe = f"{code}\nimport sys\nprint('\\n' + ' '.join(sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env or {k: v for k, v in os.environ.items() if k != "SEEDBED_MODELS"},
+    )
+    return set(done.stdout.splitlines()[-1].split())
+
+
+def test_a_valid_parquet_seed_set_is_validated_without_pandas(parquet_seeds: Path) -> None:
+    command = ["-q", "validate", str(parquet_seeds)]
+    code = f"from seedbed.cli import main\nassert main({command!r}) == 0"
+    loaded = _modules_after(code)
+    assert {"seedbed.validation.rowchecks", "polars", "pyarrow.parquet"} <= loaded
+    assert "pandas" not in loaded
+
+
+def test_a_valid_parquet_seed_set_is_loaded_without_pandas(
+    parquet_seeds: Path, settings: Settings, db_env: dict[str, str]
+) -> None:
+    env = dict(db_env, SEEDBED_SCHEMA=settings.schema)
+    env.pop("SEEDBED_MODELS", None)
+    command = ["-q", "load", str(parquet_seeds)]
+    code = f"from seedbed.cli import main\nassert main({command!r}) == 0"
+    loaded = _modules_after(code, env)
+    assert "seedbed.validation.rowchecks" in loaded
+    assert "pandas" not in loaded
+
+
+def test_arrow_tables_and_polars_frames_are_validated_without_pandas(parquet_seeds: Path) -> None:
+    code = (
+        "import polars as pl, pyarrow as pa, pyarrow.parquet as pq, seedbed\n"
+        f"from pathlib import Path\nfolder = Path({str(parquet_seeds)!r})\n"
+        # read as seedbed reads Parquet: pq.read_table imports pandas for its metadata
+        "read = lambda p: pa.Table.from_batches(list(pq.ParquetFile(p).iter_batches()))\n"
+        "tables = {p.name.split('.')[0]: read(p) for p in folder.iterdir()}\n"
+        "assert seedbed.validate(tables).ok\n"
+        "assert seedbed.validate({k: pl.from_arrow(t) for k, t in tables.items()}).ok"
+    )
+    loaded = _modules_after(code)
+    assert "seedbed.validation.rowchecks" in loaded
+    assert "pandas" not in loaded
+
+
+# -- what a load gives ----------------------------------------------------------------
+
+
+def every_value(engine: Engine) -> dict[str, list[tuple[str | None, ...]]]:
+    """Every row of every shipped table as PostgreSQL's text of each column (``updated_at``,
+    always now(), left out)."""
+    schema = schema_of(engine)
+    found = {}
+    with engine.connect() as conn:
+        for table in metadata_for(schema).sorted_tables:
+            names = [c.name for c in table.columns if c.name != "updated_at"]
+            texts = ", ".join(f'"{n}"::text' for n in names)
+            query = f'SELECT {texts} FROM "{schema}"."{table.name}"'
+            found[table.name] = sorted(tuple(row) for row in conn.execute(sa.text(query)))
+    return found
+
+
+def _as_parquet(folder: Path) -> Any:
+    return typed_seeds(folder)
+
+
+def _as_arrow(folder: Path) -> Any:
+    return {path.stem: typed_table(path.stem) for path in SEEDS.glob("*.csv")}
+
+
+def _as_polars(folder: Path) -> Any:
+    return {name: pl.from_arrow(table) for name, table in _as_arrow(folder).items()}
+
+
+CONTAINERS = {"parquet": _as_parquet, "arrow table": _as_arrow, "polars": _as_polars}
+
+
+@pytest.fixture(scope="module")
+def from_csv(base_settings: Settings) -> Any:
+    settings = fresh_settings(base_settings)
+    migrate.upgrade_unchecked(settings)
+    engine = get_engine(settings)
+    try:
+        seedbed.load(SEEDS, engine=engine, progress=False)
+        yield every_value(engine)
+    finally:
+        migrate.reset(settings)
+
+
+@pytest.mark.parametrize("container", CONTAINERS)
+def test_typed_seeds_load_every_value_their_csv_loads(
+    container: str, engine: Engine, tmp_path: Path, from_csv: dict[str, list[Any]]
+) -> None:
+    source = CONTAINERS[container](tmp_path / "seeds")
+    assert seedbed.validate(source).ok
+    seedbed.load(source, engine=engine, progress=False)
+    loaded = every_value(engine)
+    assert loaded == from_csv
+    assert all(loaded.values())  # every table holds rows
+
+
+# -- failing files ----------------------------------------------------------------------
+
+
+def _set(table: pa.Table, name: str, values: list[Any], kind: pa.DataType) -> pa.Table:
+    return table.set_column(table.schema.get_field_index(name), name, pa.array(values, kind))
+
+
+def _rows(report: seedbed.ValidationReport) -> list[tuple[Any, ...]]:
+    return [
+        (Path(str(r["file"])).name, r["line"], r["column"], r["rule"], r["value"], r["message"])
+        for r in report.to_records()
+    ]
+
+
+def test_a_failing_typed_parquet_file_reports_as_its_csv_does(tmp_path: Path) -> None:
+    users = typed_table("user")
+    ids = users.column("id").to_pylist()
+    emails = users.column("email").to_pylist()
+    ids[1], emails[2], emails[3] = ids[0], "not-an-email", None
+    stamps = users.column("created_at").cast(pa.int64()).to_pylist()
+    stamps[4] = FIRST_DAY_US - 86_400_000_000  # a day before PostgreSQL's first
+    stamps[5], stamps[6] = -(2**63), 2**63 - 1  # -infinity and infinity: held
+    users = _set(users, "id", ids, pa.string())
+    users = _set(users, "email", emails, pa.string())
+    users = _set(users, "created_at", stamps, pa.int64())
+    users = users.set_column(5, "created_at", users.column(5).cast(pa.timestamp("us", "UTC")))
+    pq.write_table(users, tmp_path / "user.parquet")
+    rows = _rows(seedbed.validate(tmp_path / "user.parquet"))
+    assert [r[:5] for r in rows] == [
+        ("user.parquet", 1, "id", "pk_user", ids[0]),
+        ("user.parquet", 2, "email", "ck_user_email_format", "not-an-email"),
+        ("user.parquet", 3, "email", "not_null", None),
+        ("user.parquet", 4, "created_at", "type", "4714-11-23 00:00:00.000000+00 BC"),
+    ]
+    assert rows[0][5] == "duplicate: the same id is already on row 0"
+    # The same cells as CSV text: the same rows, at the line (header = 1) of each row.
+    csv_text = (SEEDS / "user.csv").read_text(encoding="utf-8").splitlines()
+    cells = [line.split(",") for line in csv_text]
+    cells[2][0], cells[3][1], cells[4][1] = cells[1][0], '"not-an-email"', ""
+    cells[5][5], cells[6][5], cells[7][5] = "4714-11-23 00:00:00Z BC", "-infinity", "infinity"
+    (tmp_path / "csv").mkdir()
+    (tmp_path / "csv" / "user.csv").write_text("\n".join(",".join(c) for c in cells) + "\n")
+    from_csv = _rows(seedbed.validate(tmp_path / "csv" / "user.csv"))
+    assert [(r[1] - 2, *r[2:4]) for r in from_csv] == [r[1:4] for r in rows]
+    assert from_csv[0][5] == "duplicate: the same id is already on line 2"
+    assert [r[5] for r in from_csv[1:]] == [r[5] for r in rows[1:]]
+    assert [r[4] for r in from_csv][:3] == [r[4] for r in rows][:3]  # text shown as it is
+
+
+GIZMO = """
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Gizmo(Base):
+    __tablename__ = "gizmo"
+    __table_args__ = (sa.UniqueConstraint("flag", "at"),)
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    small: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
+    flag: Mapped[bool | None] = mapped_column(sa.Boolean)
+    at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    naive: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+    label: Mapped[str | None] = mapped_column(sa.String(3))
+"""
+
+
+def _gizmos(**columns: pa.Array) -> pa.Table:
+    base = {
+        "id": pa.array([1, 2, 3, 4], pa.int64()),
+        "small": pa.array([0, -5, 32767, 7], pa.int16()),
+        "flag": pa.array([True, False, True, None], pa.bool_()),
+        "at": pa.array([0, 10**15, None, 5], pa.int64()).cast(pa.timestamp("us", "UTC")),
+        "naive": pa.array([0, None, 10**12, -(10**15)], pa.int64()).cast(pa.timestamp("us")),
+        "label": pa.array(["a", "bb", None, "ddd"]),
+    }
+    return pa.table({**base, **columns})
+
+
+GIZMO_CASES: dict[str, tuple[dict[str, pa.Array], list[tuple[Any, ...]]]] = {
+    "valid": ({}, []),
+    "integers of other widths": (
+        {"id": pa.array([1, 2, 3, 4], pa.uint32()), "small": pa.array([0, 5, 255, 7], pa.uint8())},
+        [],
+    ),
+    "an integer out of its column's range": (
+        {"small": pa.array([0, -5, 32768, 7], pa.int32())},
+        [(2, "small", "type", "32768")],
+    ),
+    "a duplicate integer key": (
+        {"id": pa.array([1, 2, 2, 4], pa.int64())},
+        [(2, "id", "pk_gizmo", "2")],
+    ),
+    "a duplicate boolean and timestamp key": (
+        {
+            "flag": pa.array([True, True, None, None], pa.bool_()),
+            "at": pa.array([7, 7, None, 5], pa.int64()).cast(pa.timestamp("us", "UTC")),
+        },
+        [(1, "flag, at", "uq_gizmo_flag_at", "True, 1970-01-01 00:00:00.000007+00:00")],
+    ),
+    "integers in a text column": (
+        {"label": pa.array([1, 22, None, 4444], pa.int64())},
+        [(3, "label", "length", "4444.0")],  # shown as pandas shows a nullable integer
+    ),
+    "integers as floats": (
+        {"id": pa.array([1.0, 2.0, None, 4.0], pa.float64())},
+        [
+            (0, "id", "type", "1.0"),
+            (1, "id", "type", "2.0"),
+            (2, "id", "not_null", None),
+            (3, "id", "type", "4.0"),
+        ],
+    ),
+    "a timestamp without zone in a column with one": (
+        {"at": pa.array([0, None, None, None], pa.int64()).cast(pa.timestamp("us"))},
+        [(0, "at", "type", "1970-01-01T00:00:00.000000")],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def gizmo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return model_folder(tmp_path_factory.mktemp("gizmo") / "gizmo_models", gizmo=GIZMO)
+
+
+@pytest.mark.parametrize("case", GIZMO_CASES)
+def test_typed_integer_boolean_and_timestamp_columns_report_as_before(
+    case: str, gizmo: Path, tmp_path: Path
+) -> None:
+    columns, expected = GIZMO_CASES[case]
+    table = _gizmos(**columns)
+    pq.write_table(table, tmp_path / "gizmo.parquet")
+    report = seedbed.validate(tmp_path / "gizmo.parquet", models=gizmo)
+    assert [r[1:5] for r in _rows(report)] == expected
+    for given in (table, pl.from_arrow(table)):  # the same rows from an Arrow table or Polars
+        again = seedbed.validate({"gizmo": given}, models=gizmo)
+        assert [r[1:] for r in _rows(again)] == [r[1:] for r in _rows(report)]
+
+
+def test_a_polars_object_column_is_refused_with_its_name() -> None:
+    frame = pl.DataFrame({"id": pl.Series([object()], dtype=pl.Object)})
+    with pytest.raises(seedbed.SeedError, match="column 'id' holds Python objects"):
+        seedbed.validate({"tag": frame})
+
+
+@pytest.mark.parametrize("rows", [1, 5, 7, 8, 30, 1000])
+def test_parquet_pieces_are_cut_as_pyarrow_cuts_the_whole_file(rows: int, tmp_path: Path) -> None:
+    """Read a row group at a time, the pieces hold the rows pyarrow's batches hold: where
+    chunks end decides whether a duplicate is "on row N" or "on an earlier row"."""
+    table = typed_table("user")
+    pq.write_table(table, tmp_path / "user.parquet", row_group_size=7)
+    parquet = pq.ParquetFile(tmp_path / "user.parquet")
+    assert parquet.num_row_groups > 2
+    pieces = list(batches(parquet, rows))
+    expected = list(parquet.iter_batches(batch_size=rows))
+    assert [p.num_rows for p in pieces] == [b.num_rows for b in expected]
+    assert pa.concat_tables(pieces).equals(table)
