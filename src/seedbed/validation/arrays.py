@@ -131,8 +131,39 @@ def with_nulls(arr: pa.Array, rows: np.ndarray) -> pa.Array:
     )
 
 
+def holds_dates(cells: np.ndarray) -> bool:
+    """Are ``cells`` (objects, none missing) dates as a typed frame holds them (see
+    :func:`date_array`): ``datetime.date`` (a ``datetime`` too) or NumPy ``datetime64``?"""
+    from datetime import date
+
+    return bool(len(cells)) and all(isinstance(v, date | np.datetime64) for v in cells)
+
+
+def date_array(cells: np.ndarray, missing: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """Dates as a typed frame holds them (``datetime.date`` objects; NumPy ``datetime64``
+    for those Python cannot hold, ``infinity`` and ``-infinity`` as the microseconds that
+    stand for them in a time stamp series, see ``coerce.arrow_series``) as an Arrow
+    ``date32`` array, null where ``missing``, with ``infinity`` and ``-infinity`` as
+    int32's largest and smallest (as PostgreSQL holds a date's); and, per cell, whether
+    it held a time of day (a ``datetime`` or ``datetime64`` past midnight), which a date
+    drops."""
+    if cells.dtype == object and missing.any():  # NaN, pd.NA: NumPy reads None as NaT
+        cells = cells.copy()
+        cells[missing] = None
+    micros = np.asarray(cells, dtype="datetime64[us]").view(np.int64)
+    stamps, held = np.iinfo(np.int64), np.iinfo(np.int32)
+    infinite, minus = micros == stamps.max, micros <= stamps.min + 1
+    days = np.floor_divide(micros, 86_400_000_000)
+    timed = (micros - days * 86_400_000_000 != 0) & ~infinite & ~minus & ~missing
+    days[infinite] = held.max
+    days[minus | missing] = held.min
+    return numeric_array(days.astype(np.int32), pa.date32(), ~missing), timed
+
+
 __all__ = [
     "bool_array",
+    "date_array",
+    "holds_dates",
     "integers",
     "null_mask",
     "numeric_array",

@@ -72,6 +72,8 @@ from seedbed.lazymodules import lazy_module
 from seedbed.sqltext import YEAR_1_DAY, YEAR_10000_DAY, days_from_civil
 from seedbed.validation.arrays import (
     bool_array,
+    date_array,
+    holds_dates,
     integers,
     null_mask,
     numeric_array,
@@ -796,6 +798,11 @@ def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.nd
         values = series.astype("datetime64[us]")
         odd = _typed_stamps(values)
         return (values.mask(odd) if odd.any() else values), odd
+    if kind == k.DATE and (
+        pd.api.types.is_datetime64_dtype(dtype)
+        or (dtype == np.dtype(object) and holds_dates(series.dropna().to_numpy()))
+    ):
+        return _typed_dates(series, na)
     if kind == k.INTEGER and pd.api.types.is_integer_dtype(dtype):
         low, high = column.int_range or (-(2**63), 2**63 - 1)
         ints = series.astype("Int64")
@@ -811,6 +818,22 @@ def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.nd
             pd.array([None] * len(series), dtype="str"), index=series.index
         ), na & False
     return None
+
+
+def _typed_dates(series: pd.Series, na: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    """A frame's dates (``datetime.date`` objects, or time stamps at midnight, as pandas
+    holds dates it parsed) as a date column holds them; a time of day is refused, as in a
+    file (PostgreSQL would drop it), and so is a day outside the range seedbed holds."""
+    if pd.api.types.is_datetime64_dtype(series.dtype):
+        cells = series.to_numpy(dtype="datetime64[us]")
+    else:
+        cells = series.to_numpy(dtype=object)
+    dates, timed = date_array(cells, na)
+    days = integers(dates)
+    special = (days == DATE_INFINITY) | (days == DATE_MINUS_INFINITY)
+    outside = ((days < FIRST_DAY) | (days > LAST_DAY)) & ~special
+    bad = (timed | outside) & ~na
+    return arrow_series(with_nulls(dates, bad), series.index), bad
 
 
 def _json_objects(series: pd.Series) -> tuple[pd.Series, np.ndarray] | None:

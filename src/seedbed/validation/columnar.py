@@ -73,6 +73,7 @@ from seedbed.facts.declaration import (
     text_function,
 )
 from seedbed.lazymodules import lazy_module
+from seedbed.validation.arrays import date_array, holds_dates
 
 if TYPE_CHECKING:
     import numpy as np
@@ -731,6 +732,11 @@ def to_polars(columns: Mapping[str, pa.Array | pd.Series], names: Sequence[str])
         if isinstance(values, pa.Array):
             series = pl.from_arrow(values)
             assert isinstance(series, pl.Series)
+        elif values.dtype == object and holds_dates(values.dropna().to_numpy()):
+            # a frame's dates: Python's, and NumPy's where Python's cannot hold them
+            dates = pl.from_arrow(date_array(values.to_numpy(), values.isna().to_numpy())[0])
+            assert isinstance(dates, pl.Series)
+            series = dates
         else:
             series = pl.from_pandas(values)
         found.append(series.alias(name))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +26,7 @@ from seedbed.sqltext import (
     YEAR_10000_US,
     time_text,
 )
+from seedbed.validation.arrays import date_array, holds_dates
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,26 +68,12 @@ def _polars_values(values: pd.Series) -> pl.Series:
         dtype.kind in "biuM"
     ):
         return pl.from_pandas(values)
-    if dtype.kind == "O" and _holds_dates(values):
-        micros = np.asarray(values.to_numpy(), dtype="datetime64[us]").view(np.int64)
-        days = np.floor_divide(micros, 86_400_000_000)
-        # infinity, -infinity: a date series holds them as a time stamp series does (the
-        # largest int64, the one above the smallest); a date as PostgreSQL does (int32's)
-        days[micros == _STAMPS.max] = _DAYS.max
-        days[micros <= _STAMPS.min + 1] = _DAYS.min
-        null = values.isna().to_numpy()
-        held = pl.Series(np.where(null, 0, days).astype(np.int32))
-        return held.set(pl.Series(null), None).cast(pl.Date) if null.any() else held.cast(pl.Date)
+    if dtype.kind == "O" and holds_dates(values.dropna().to_numpy()):
+        dates, _ = date_array(values.to_numpy(), values.isna().to_numpy())
+        found = pl.from_arrow(dates)
+        assert isinstance(found, pl.Series)
+        return found
     return pl.from_pandas(values.astype("str"))
-
-
-_STAMPS, _DAYS = np.iinfo(np.int64), np.iinfo(np.int32)
-
-
-def _holds_dates(values: pd.Series) -> bool:
-    """A column of a typed frame's dates: ``datetime.date`` objects and ``numpy.datetime64``
-    (days out of Python's range, microseconds for infinity)."""
-    return all(isinstance(v, date | np.datetime64) for v in values.dropna().to_numpy())
 
 
 #: The text of a date and a time stamp between years 1 and 9999 (``time_text``'s, sooner).

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 from seedbed.lazymodules import lazy_module
+from seedbed.validation.arrays import date_array, holds_dates
 from seedbed.validation.formats.base import (
     AS_TEXT,
     COPY_BATCH_ROWS,
@@ -57,19 +58,26 @@ def frame_to_arrow(frame: pd.DataFrame, table: sa.Table) -> pa.Table:
     Arrow and pandas types are left to :func:`arrow_csv_blocks`, which makes them plain.
     """
     converted = {}
+    dates = {}  # a typed frame's dates, NumPy's beside Python's (infinity, BC): date32
     for name in frame.columns:
         column = frame[name]
         json_column = name in table.c and isinstance(table.c[name].type, JSONB | sa.JSON)
         if json_column and column.dtype == np.dtype(object):  # Python objects: as JSON text
             column = column.map(_json_text).astype("string")
+        elif column.dtype == np.dtype(object) and holds_dates(column.dropna().to_numpy()):
+            dates[name] = date_array(column.to_numpy(), column.isna().to_numpy())[0]
+            column = pd.Series(np.zeros(len(column), dtype=np.int32), index=column.index)
         converted[name] = column
     try:
-        return pa.Table.from_pandas(pd.DataFrame(converted), preserve_index=False)
+        found = pa.Table.from_pandas(pd.DataFrame(converted), preserve_index=False)
     except pa.ArrowInvalid:  # objects Arrow does not know, e.g. addresses: as their text
         for name, column in converted.items():
             if column.dtype == np.dtype(object):
                 converted[name] = column.map(_object_text)
-        return pa.Table.from_pandas(pd.DataFrame(converted), preserve_index=False)
+        found = pa.Table.from_pandas(pd.DataFrame(converted), preserve_index=False)
+    for name, days in dates.items():
+        found = found.set_column(found.column_names.index(str(name)), str(name), days)
+    return found
 
 
 def _object_text(value: object) -> object:
