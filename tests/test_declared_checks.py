@@ -15,6 +15,7 @@ import seedbed
 from seedbed import facts
 from seedbed.config import Settings
 from seedbed.db import get_engine
+from seedbed.docs.document import render_data_models
 from seedbed.facts import SqlCheck, table_spec, using_models
 from seedbed.synthetic import generate_seed_set
 from tests.helpers import model_folder, run_cli
@@ -315,3 +316,9 @@ def test_unnamed_checks_take_the_names_postgresql_gives_them(
         (4, "box_width_check1"),
         (5, "box_check"),
     ]
+    docs = render_data_models(metadata, namespace=empty_settings.schema)
+    assert (
+        "- `width`: width must be less than height (`box_check`); "
+        "width must be greater than 0 (`box_width_check`); "
+        "width must be different from 3 (`box_width_check1`)"
+    ) in docs
