@@ -268,7 +268,7 @@ def _rule(table: sa.Table, name: str, expression: str) -> Rule | None:
         and not _leaves_to_database(translated[0], table)
     ):
         return translated[0]
-    from seedbed.facts.pull import SETTINGS_EVALUATOR
+    from seedbed.facts.sqlchecks import SETTINGS_EVALUATOR
 
     return SqlCheck(
         name,
