@@ -126,8 +126,8 @@ def read_plain_checks(table: sa.Table) -> None:
     The rule is what :func:`~seedbed.facts.checksql.rules_from_check` reads in
     the SQL the CHECK is created with, for the columns' types; a CHECK it cannot
     read, or whose verdict depends on the database, becomes a :class:`SqlCheck`.
-    A CHECK that reads no column, or is not created on PostgreSQL (an
-    ``Enum``'s or ``Boolean``'s own), is left to the database.
+    A CHECK that reads no column is left to the database; an ``Enum``'s or
+    ``Boolean``'s own CHECK is its type's, which the column's kind already judges.
     """
     checks = _checks_in_order(table)
     if all("rule" in c.info or c.info.get(READ_FROM_SQL) is not None for c in checks):
@@ -138,7 +138,7 @@ def read_plain_checks(table: sa.Table) -> None:
     for constraint in checks:
         if "rule" in constraint.info and not constraint.info.get(READ_FROM_SQL):
             continue  # declared with checks(...), or read from a catalog
-        if not constraint._should_create_for_compiler(ddl):
+        if constraint._type_bound or not constraint._should_create_for_compiler(ddl):
             constraint.info[READ_FROM_SQL] = False
             continue
         expression = _check_sql(ddl, constraint)
