@@ -72,9 +72,10 @@ def _names(columns: tuple[str, ...] | list[str]) -> str:
 
 def _constraint_names(table: sa.Table) -> dict[str, str]:
     """Rule name to the CHECK constraint's full name, e.g. ``email_format`` to ``ck_user_...``."""
+    declared = [*table.constraints, *(c for col in table.columns for c in col.constraints)]
     return {
-        c.info["rule"].name: str(c.name)
-        for c in table.constraints
+        c.info["rule"].name: str(c.info["rule"].name if c.name is None else c.name)
+        for c in declared
         if isinstance(c, sa.CheckConstraint) and "rule" in c.info
     }
 

@@ -500,6 +500,31 @@ def domain_check_on(expression: str, column: str) -> str:
     return str(RawStream()(tree))
 
 
+class _Columns(Visitor):
+    """Collects the names of the columns an expression reads, in order of first use."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def visit_ColumnRef(self, ancestors: Any, node: Any) -> None:
+        fields: Any = node.fields
+        name = fields[-1].sval if fields and isinstance(fields[-1], ast.String) else None
+        if name is not None and name not in self.names:
+            self.names.append(str(name))
+
+
+def check_columns(expression: str) -> tuple[str, ...] | None:
+    """The columns a CHECK expression (as written, or ``CHECK (...)``) reads, in order of
+    first use; None when the parser cannot read it."""
+    try:
+        tree = _expression(expression)
+    except (_Unknown, ParseError):
+        return None
+    found = _Columns()
+    found(tree)
+    return tuple(found.names)
+
+
 def rules_from_check(
     expression: str,
     columns: Mapping[str, str],
@@ -535,4 +560,4 @@ def _named(rule: Rule, name: str) -> Rule:
     return dataclasses.replace(rule, name=name, description=p.sentence(rule))
 
 
-__all__ = ["domain_check_on", "rules_from_check", "type_family"]
+__all__ = ["check_columns", "domain_check_on", "rules_from_check", "type_family"]

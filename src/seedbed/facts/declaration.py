@@ -4,9 +4,25 @@ The rule kinds are the vocabulary every source describes its CHECKs in; the
 naming convention and the ``updated_at`` trigger are how seedbed declares
 tables. They live in :mod:`seedbed.models`; docs, validation, synthetic
 data and autogenerate import them from here.
+
+:func:`all_rules` is where a table's rules are listed for all of them. Besides
+the rules declared with :func:`seedbed.models.rules.checks` (and a column's
+domain rules), a plain ``sa.CheckConstraint`` of a model of one's own is read
+from its SQL, once, by :func:`seedbed.facts.checksql.rules_from_check`, under
+the name the database gives the constraint. Where the verdict would depend on
+the database (text ordering, case mapping, a collation, values the column's
+type rounds) or the expression is not a known kind, the rule is a
+:class:`~seedbed.models.rules.SqlCheck` that the database the settings name
+judges.
 """
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from seedbed.models.base import (
     NAMING_CONVENTION,
@@ -59,8 +75,210 @@ from seedbed.models.rules import (
     Rule,
     SqlCheck,
     UuidV4,
-    all_rules,
 )
+from seedbed.models.rules import all_rules as _declared_rules
+
+#: ``Constraint.info`` key of a plain ``CheckConstraint`` seedbed has read (True), so it is
+#: read once; its rule, if it has one, is in ``info["rule"]``, named as the database names
+#: the constraint.
+READ_FROM_SQL = "rule_read_from_sql"
+
+_DIALECT: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
+_NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1
+_CASE_FUNCTIONS = frozenset({"lower", "upper"})
+
+
+def all_rules(table: Any) -> list[Rule]:
+    """Every rule of a SQLAlchemy ``Table``, sorted by rule name (a stable order).
+
+    The rules declared with ``checks(...)``, the columns' domain rules, and
+    those of the plain CHECKs read from their SQL (see :func:`read_plain_checks`).
+    """
+    if not isinstance(table, sa.Table):
+        return _declared_rules(table)
+    read_plain_checks(table)
+    found = _declared_rules(table)
+    found += [c.info["rule"] for c in _column_checks(table) if "rule" in c.info]
+    return sorted(found, key=lambda rule: rule.name)
+
+
+def rules_read_from_sql(table: sa.Table) -> list[Rule]:
+    """The rules of ``table``'s plain CHECKs; each is named as the database names its CHECK."""
+    read_plain_checks(table)
+    return [c.info["rule"] for c in _checks_in_order(table) if c.info.get(READ_FROM_SQL)]
+
+
+def _column_checks(table: sa.Table) -> list[sa.CheckConstraint]:
+    return [
+        c for col in table.columns for c in col.constraints if isinstance(c, sa.CheckConstraint)
+    ]
+
+
+def _checks_in_order(table: sa.Table) -> list[sa.CheckConstraint]:
+    """The table's CHECKs in the order CREATE TABLE lists them: its columns', then its own."""
+    own = [c for c in table._sorted_constraints if isinstance(c, sa.CheckConstraint)]
+    return [*_column_checks(table), *own]
+
+
+def read_plain_checks(table: sa.Table) -> None:
+    """Give each plain ``CheckConstraint`` of ``table`` (one without a rule) its rule, once.
+
+    The rule is what :func:`~seedbed.facts.checksql.rules_from_check` reads in
+    the SQL the CHECK is created with, for the columns' types; a CHECK it cannot
+    read, or whose verdict depends on the database, becomes a :class:`SqlCheck`.
+    A CHECK that reads no column is left to the database; an ``Enum``'s or
+    ``Boolean``'s own CHECK is its type's, which the column's kind already judges.
+    """
+    checks = _checks_in_order(table)
+    if all("rule" in c.info or c.info.get(READ_FROM_SQL) is not None for c in checks):
+        return
+    ddl = _DIALECT.ddl_compiler(_DIALECT, None)
+    taken = {str(c.name) for c in table.constraints if isinstance(c.name, str)}
+    taken |= {str(c.name) for c in checks if isinstance(c.name, str)}
+    for constraint in checks:
+        if "rule" in constraint.info and not constraint.info.get(READ_FROM_SQL):
+            continue  # declared with checks(...), or read from a catalog
+        if constraint._type_bound or not constraint._should_create_for_compiler(ddl):
+            constraint.info[READ_FROM_SQL] = False
+            continue
+        expression = _check_sql(ddl, constraint)
+        name = _database_name(table, constraint, expression, taken)
+        if constraint.info.get(READ_FROM_SQL) is not None:
+            continue
+        rule = _rule(table, name, expression)
+        constraint.info[READ_FROM_SQL] = rule is not None
+        if rule is not None:
+            constraint.info["rule"] = rule
+
+
+def _check_sql(ddl: Any, constraint: sa.CheckConstraint) -> str:
+    """The CHECK's expression as PostgreSQL gets it (``%`` as the driver sends it: once)."""
+    body = str(ddl.define_check_body(constraint))[len("CHECK (") : -1]
+    if ddl.sql_compiler.process(sa.text("%")) == "%%":
+        body = body.replace("%%", "%")
+    return body
+
+
+def _database_name(
+    table: sa.Table, constraint: sa.CheckConstraint, expression: str, taken: set[str]
+) -> str:
+    """The CHECK's name in the database: its own (the naming convention applied), or the
+    one PostgreSQL chooses for an unnamed CHECK: ``<table>_<column>_check`` when it reads
+    one column, else ``<table>_check``, shortened and numbered as PostgreSQL does."""
+    if isinstance(constraint.name, str):
+        return str(constraint.name)
+    from seedbed.facts.checksql import check_columns
+
+    names = {c.name for c in table.columns}
+    read = [c for c in check_columns(expression) or () if c in names]
+    column = read[0] if len(read) == 1 else None
+    number = 0
+    while True:
+        label = f"check{number or ''}"
+        name = _object_name(table.name, column, label)
+        if name not in taken:
+            taken.add(name)
+            return name
+        number += 1
+
+
+def _object_name(first: str, second: str | None, label: str) -> str:
+    """PostgreSQL's ``makeObjectName``: ``first_second_label``, the longer part shortened
+    first until the whole fits in 63 bytes."""
+    one, two = first.encode(), (second or "").encode()
+    room = _NAME_BYTES - (len(label) + 1) - (1 if second else 0)
+    n1, n2 = len(one), len(two)
+    while n1 + n2 > room:
+        if n1 > n2:
+            n1 -= 1
+        else:
+            n2 -= 1
+    parts = [one[:n1].decode(errors="ignore")]
+    if second:
+        parts.append(two[:n2].decode(errors="ignore"))
+    return "_".join([*parts, label])
+
+
+def _sql_type(column: sa.Column[Any]) -> str:
+    """The column's type as PostgreSQL reads it (a domain's base type, no collation)."""
+    kind = column.type
+    while isinstance(kind, postgresql.DOMAIN):
+        kind = kind.data_type
+    if isinstance(kind, sa.String) and kind.collation is not None:
+        kind = kind.copy()
+        kind.collation = None
+    text = str(kind.compile(dialect=_DIALECT))
+    if isinstance(kind, sa.Enum):
+        return text
+    lowered = text.lower()
+    if isinstance(kind, sa.Float) and kind.precision is not None:  # float(p): real or double
+        return "real" if kind.precision <= 24 else "double precision"
+    return lowered
+
+
+def _leaves_to_database(rule: Rule, table: sa.Table) -> bool:
+    """Does ``rule``'s verdict depend on the database or on the columns' rounding?
+
+    Case mapping (``lower``, ``upper``, ``ILIKE``, ``~*``) follows the database's
+    ctype; a text column's own collation decides equality and order; a numeric
+    with a precision or a time with one rounds values before the CHECK sees them.
+    """
+    for name in rule.columns:
+        kind = table.columns[name].type
+        while isinstance(kind, postgresql.DOMAIN):
+            kind = kind.data_type
+        if isinstance(kind, sa.String) and kind.collation is not None:
+            return True
+        if isinstance(kind, sa.Float):
+            continue
+        if getattr(kind, "precision", None) is not None or getattr(kind, "scale", None) is not None:
+            return True  # numeric(p, s), timestamp(p), time(p)
+    return _case_dependent(rule)
+
+
+def _case_dependent(node: Any) -> bool:
+    if isinstance(node, Column):
+        return bool(_CASE_FUNCTIONS.intersection(node.functions))
+    if isinstance(node, Pattern) and node.case_insensitive:
+        return True
+    if isinstance(node, tuple):
+        return any(_case_dependent(item) for item in node)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        return any(_case_dependent(getattr(node, f.name)) for f in dataclasses.fields(node))
+    return False
+
+
+def _rule(table: sa.Table, name: str, expression: str) -> Rule | None:
+    """The rule of the CHECK ``expression`` named ``name``; None when it reads no column."""
+    from seedbed.facts.checksql import check_columns, rules_from_check
+
+    types = {c.name: _sql_type(c) for c in table.columns}
+    read = [c for c in check_columns(expression) or () if c in types]
+    if not read:
+        return None
+    enums = tuple(
+        types[c.name]
+        for c in table.columns
+        if isinstance(c.type, sa.Enum) and not isinstance(c.type, postgresql.DOMAIN)
+    )
+    translated = rules_from_check(expression, types, name=name, enums=enums)
+    if (
+        translated is not None
+        and len(translated) == 1
+        and not _leaves_to_database(translated[0], table)
+    ):
+        return translated[0]
+    from seedbed.facts.sqlchecks import SETTINGS_EVALUATOR
+
+    return SqlCheck(
+        name,
+        tuple(read),
+        f"must satisfy CHECK {expression} (checked {SqlCheck.runs})",
+        expression,
+        tuple(types[c] for c in read),
+        SETTINGS_EVALUATOR,
+    )
+
 
 __all__ = [
     "BOOLEAN",
@@ -74,6 +292,7 @@ __all__ = [
     "NUMERIC_FAMILIES",
     "OPERATORS",
     "PARTITIONS",
+    "READ_FROM_SQL",
     "SLUG",
     "TEXT_FAMILIES",
     "TIMESTAMP",
@@ -105,6 +324,8 @@ __all__ = [
     "UuidV4",
     "all_rules",
     "python_regex",
+    "read_plain_checks",
+    "rules_read_from_sql",
     "tables_with_updated_at",
     "text_function",
     "updated_at_function_sql",

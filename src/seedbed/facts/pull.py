@@ -28,7 +28,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import UnaryExpression, conv
 
 from seedbed.config import Settings, load_settings
@@ -48,7 +47,7 @@ from seedbed.facts.referenced import (
     namespace_objects,
 )
 from seedbed.facts.spec import FILLED_BY_TRIGGER
-from seedbed.facts.sqlchecks import DatabaseEvaluator
+from seedbed.facts.sqlchecks import SETTINGS_EVALUATOR
 from seedbed.facts.triggers import (
     UPDATED_AT_TRIGGER_PARTS,
     updated_at_function_body,
@@ -93,26 +92,7 @@ ORDER BY 1, 2
 """
 
 
-class _SettingsEvaluator(DatabaseEvaluator):
-    """A :class:`DatabaseEvaluator` on the database the settings name, found when first used."""
-
-    def __init__(self) -> None:
-        self._engine: Engine | None = None
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = get_engine(load_settings())
-        return self._engine
-
-    @engine.setter
-    def engine(self, value: Engine) -> None:
-        self._engine = value
-
-
-_EVALUATOR = _SettingsEvaluator()
-#: The database the settings name, as judge of a pulled model's CHECKs and values.
-SETTINGS_EVALUATOR: DatabaseEvaluator = _EVALUATOR
+_EVALUATOR = SETTINGS_EVALUATOR
 
 
 def _rule(

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from seedbed.facts.declaration import Rule, all_rules
+from seedbed.facts.declaration import Rule, all_rules, rules_read_from_sql
 from seedbed.facts.keys import ForeignKeySpec, UniqueKey, table_keys
 
 TEXT = "text"
@@ -179,10 +179,11 @@ def _fields(column: sa.Column[Any]) -> dict[str, Any]:
     }
 
 
-def _check_name(table: sa.Table, rule: Rule) -> str:
+def _check_name(table: sa.Table, rule: Rule, exact: set[int]) -> str:
     """The CHECK's name in the database: ``ck_<table>_<rule>`` as code declares it
-    (the naming convention), the rule's own name for a catalog's."""
-    if table.metadata.info.get(FROM_CATALOG):
+    (the naming convention), the rule's own name for a catalog's, or for a plain
+    CHECK read from its SQL (``exact``: their ids)."""
+    if table.metadata.info.get(FROM_CATALOG) or id(rule) in exact:
         return rule.name
     return f"ck_{table.name}_{rule.name}"
 
@@ -191,7 +192,8 @@ def _check_name(table: sa.Table, rule: Rule) -> str:
 def table_spec(table: sa.Table) -> TableSpec:
     """Everything seedbed checks about ``table``'s rows, derived from its declaration."""
     columns = {c.name: ColumnSpec(**_fields(c)) for c in table.columns}
-    rules = tuple(RuleSpec(_check_name(table, rule), rule) for rule in all_rules(table))
+    exact = {id(rule) for rule in rules_read_from_sql(table)}
+    rules = tuple(RuleSpec(_check_name(table, rule, exact), rule) for rule in all_rules(table))
     keys = table_keys(table)
     # Keys on expressions, or partial on another kind of predicate, are left to the database.
     checked = tuple(key for key in keys.unique if key.checkable)

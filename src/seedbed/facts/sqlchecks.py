@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from seedbed.db import database_errors
+from seedbed.config import load_settings
+from seedbed.db import database_errors, get_engine
 from seedbed.errors import DatabaseError
 from seedbed.lazymodules import lazy_module
 from seedbed.models.rules import SqlCheck
@@ -202,6 +203,28 @@ class DatabaseEvaluator:
         return [(int(g), int(r) - 1, tuple(bool(f) for f in flags)) for g, r, flags in found]
 
 
+class _SettingsEvaluator(DatabaseEvaluator):
+    """A :class:`DatabaseEvaluator` on the database the settings name, found when first used."""
+
+    def __init__(self) -> None:
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = get_engine(load_settings())
+        return self._engine
+
+    @engine.setter
+    def engine(self, value: Engine) -> None:
+        self._engine = value
+
+
+#: The database the settings name, as judge of the CHECKs of a pulled model, and of a
+#: declared model's plain CHECKs that only PostgreSQL can judge.
+SETTINGS_EVALUATOR: DatabaseEvaluator = _SettingsEvaluator()
+
+
 @dataclass(frozen=True)
 class _Batch:
     """Rules that read the same columns, and the distinct combinations of those columns."""
@@ -356,4 +379,4 @@ def _as_text(series: pd.Series) -> list[str | None]:
     return out
 
 
-__all__ = ["DatabaseEvaluator"]
+__all__ = ["SETTINGS_EVALUATOR", "DatabaseEvaluator"]
