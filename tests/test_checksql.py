@@ -25,7 +25,7 @@ from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.errors import GenerateError
 from seedbed.facts import declaration
-from seedbed.facts.checksql import rules_from_check, type_family
+from seedbed.facts.checksql import rounds_first, rules_from_check, type_family
 from seedbed.models import predicates, rules
 from seedbed.sqltext import escaped, quote_ident, quote_literal
 from seedbed.synthetic import fills, generate_typed_tables
@@ -775,3 +775,25 @@ def test_a_table_with_translated_checks_gets_a_pandera_schema_that_names_them():
         ("ck_item_qty_range", 1),
         ("ck_item_status_known", 2),
     ]
+
+
+@pytest.mark.parametrize(
+    ("type_name", "rounds"),
+    [
+        ("numeric(10,2)", True),
+        ("NUMERIC(10, 2)", True),
+        ("numeric(10)", True),
+        ("pg_catalog.numeric(4,1)", True),
+        ("decimal(5,1)", True),
+        ("timestamp(3) without time zone", True),
+        ("TIMESTAMP(0) WITH TIME ZONE", True),
+        ("time(0) without time zone", True),
+        ("numeric", False),
+        ("timestamp with time zone", False),
+        ("double precision", False),
+        ("character varying(20)", False),
+        ("varchar(3)", False),
+    ],
+)
+def test_the_types_that_round_a_value_before_its_check_sees_it(type_name, rounds):
+    assert rounds_first(type_name) is rounds

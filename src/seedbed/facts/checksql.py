@@ -85,6 +85,20 @@ def type_family(type_name: str) -> str:
     return _BY_NAME.get(text, p.OTHER)
 
 
+def rounds_first(type_name: str) -> bool:
+    """Does a column of this SQL type round a value before its CHECKs see it? ``numeric``
+    and ``decimal`` with a scale (``numeric(10,2)`` stores ``0.001`` as ``0.00``), and the
+    times with a precision (``timestamp(3)``): a rule judging the written value could pass
+    what the CHECK refuses, so such a CHECK is left to the database."""
+    text = " ".join(type_name.strip().lower().split())
+    if text.startswith("pg_catalog."):
+        text = text[len("pg_catalog.") :]
+    head, paren, _ = text.partition("(")
+    if not paren:
+        return False
+    return head.strip() in ("numeric", "decimal", "timestamp", "time")
+
+
 def _name(names: Any) -> str:
     parts = [n.sval for n in names or ()]
     if len(parts) == 2 and parts[0] == "pg_catalog":
@@ -560,4 +574,10 @@ def _named(rule: Rule, name: str) -> Rule:
     return dataclasses.replace(rule, name=name, description=p.sentence(rule))
 
 
-__all__ = ["check_columns", "domain_check_on", "rules_from_check", "type_family"]
+__all__ = [
+    "check_columns",
+    "domain_check_on",
+    "rounds_first",
+    "rules_from_check",
+    "type_family",
+]

@@ -223,15 +223,15 @@ def _leaves_to_database(rule: Rule, table: sa.Table) -> bool:
     ctype; a text column's own collation decides equality and order; a numeric
     with a precision or a time with one rounds values before the CHECK sees them.
     """
+    from seedbed.facts.checksql import rounds_first
+
     for name in rule.columns:
         kind = table.columns[name].type
         while isinstance(kind, postgresql.DOMAIN):
             kind = kind.data_type
         if isinstance(kind, sa.String) and kind.collation is not None:
             return True
-        if isinstance(kind, sa.Float):
-            continue
-        if getattr(kind, "precision", None) is not None or getattr(kind, "scale", None) is not None:
+        if rounds_first(_sql_type(table.columns[name])):
             return True  # numeric(p, s), timestamp(p), time(p)
     return _case_dependent(rule)
 
