@@ -46,8 +46,8 @@ class Item(Base):
     ends_at = mapped_column(sa.DateTime(timezone=True))
 """
 
-#: Only the database can judge these: an operator seedbed does not read, a case mapping
-#: that follows the database's ctype, a numeric the column rounds first.
+#: Only the database can judge the first two: an operator seedbed does not read, a case
+#: mapping that follows the database's ctype; a numeric(10,2) is judged as it is stored.
 ODD = """
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -267,8 +267,7 @@ def test_checks_only_the_database_can_judge_are_sent_to_it(
         " (value: '3') [ck_slot_size_even]",
         f"{where}:4 label: {lower} (value: 'ABC') [ck_slot_label_lower]",
         *([f"{where}:5 label: {lower} (value: 'Àbc') [ck_slot_label_lower]"] * unicode_case),
-        f"{where}:5 price: must satisfy CHECK price > 0 (checked in the database)"
-        " (value: '0.001') [ck_slot_price_positive]",
+        f"{where}:5 price: price must be greater than 0 (value: '0.00') [ck_slot_price_positive]",
     ]
 
 

@@ -86,17 +86,16 @@ def type_family(type_name: str) -> str:
 
 
 def rounds_first(type_name: str) -> bool:
-    """Does a column of this SQL type round a value before its CHECKs see it? ``numeric``
-    and ``decimal`` with a scale (``numeric(10,2)`` stores ``0.001`` as ``0.00``), and the
-    times with a precision (``timestamp(3)``): a rule judging the written value could pass
-    what the CHECK refuses, so such a CHECK is left to the database."""
+    """Does a column of this SQL type round a value before its CHECKs see it, in a way
+    validation does not? The times with a precision (``timestamp(3)`` stores
+    ``…00.0005`` as ``…00.001``): a rule judging the written value could pass what the
+    CHECK refuses, so such a CHECK is left to the database. (``numeric(p, s)`` rounds
+    too; validation rounds its values the same way, ``coerce``.)"""
     text = " ".join(type_name.strip().lower().split())
     if text.startswith("pg_catalog."):
         text = text[len("pg_catalog.") :]
     head, paren, _ = text.partition("(")
-    if not paren:
-        return False
-    return head.strip() in ("numeric", "decimal", "timestamp", "time")
+    return bool(paren) and head.strip() in ("timestamp", "time")
 
 
 def _name(names: Any) -> str:

@@ -220,8 +220,9 @@ def _leaves_to_database(rule: Rule, table: sa.Table) -> bool:
     """Does ``rule``'s verdict depend on the database or on the columns' rounding?
 
     Case mapping (``lower``, ``upper``, ``ILIKE``, ``~*``) follows the database's
-    ctype; a text column's own collation decides equality and order; a numeric
-    with a precision or a time with one rounds values before the CHECK sees them.
+    ctype; a text column's own collation decides equality and order; a time with a
+    precision rounds values before the CHECK sees them (a ``numeric(p, s)`` too, but
+    validation rounds its values as PostgreSQL does).
     """
     from seedbed.facts.checksql import rounds_first
 
@@ -232,7 +233,7 @@ def _leaves_to_database(rule: Rule, table: sa.Table) -> bool:
         if isinstance(kind, sa.String) and kind.collation is not None:
             return True
         if rounds_first(_sql_type(table.columns[name])):
-            return True  # numeric(p, s), timestamp(p), time(p)
+            return True  # timestamp(p), time(p)
     return _case_dependent(rule)
 
 

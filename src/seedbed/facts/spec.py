@@ -63,6 +63,9 @@ class ColumnSpec:
     enum_name: str | None = None
     max_length: int | None = None
     int_range: tuple[int, int] | None = None
+    #: ``numeric(p, s)``'s precision and scale: PostgreSQL rounds a value to ``s`` places,
+    #: then refuses it with more than ``p - s`` digits before the point
+    numeric_scale: tuple[int, int] | None = None
     default: Any = None  # the value the database fills in when the column is left out
     generated: bool = False  # GENERATED ALWAYS AS (...): the database computes it, COPY refuses it
 
@@ -128,6 +131,9 @@ def _kind(column: sa.Column[Any]) -> dict[str, Any]:
     if isinstance(type_, sa.Integer):
         compiled = _compiled(type_)
         return {"kind": INTEGER, "int_range": _INT_RANGES.get(compiled, _INT_RANGES["INTEGER"])}
+    fixed = type_ if isinstance(type_, sa.Numeric) and not isinstance(type_, sa.Float) else None
+    if fixed is not None and fixed.precision is not None:  # numeric(p) is numeric(p, 0)
+        return {"kind": NUMERIC, "numeric_scale": (fixed.precision, fixed.scale or 0)}
     if isinstance(type_, sa.Numeric | sa.Float):
         return {"kind": NUMERIC}
     if isinstance(type_, sa.String):  # Text, String, VARCHAR(n)

@@ -59,6 +59,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -897,8 +898,51 @@ def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> 
             values = with_nulls(values, too_long)
             message = f"must be at most {column.max_length} characters"
             return ArrowCoerced(values, bad | too_long, "length", message)
+    if column.kind == k.NUMERIC and column.numeric_scale is not None:
+        values, overflow = _fit_numeric(values, *column.numeric_scale)
+        if overflow.any():
+            precision, scale = column.numeric_scale
+            message = (
+                f"must have at most {precision - scale} digits before the decimal point "
+                f"(numeric({precision},{scale}); infinity does not fit)"
+            )
+            return ArrowCoerced(with_nulls(values, overflow), bad | overflow, "precision", message)
     rule = "enum" if column.kind == k.ENUM else "type"
     return ArrowCoerced(values, bad, rule, type_message(column), _relative(column, arr, bad))
+
+
+def _fit_numeric(values: pa.Array, precision: int, scale: int) -> tuple[pa.Array, np.ndarray]:
+    """Decimal text as a ``numeric(precision, scale)`` column stores it: rounded to
+    ``scale`` places, half away from zero (``0.005`` is ``0.01``, ``-0.001`` is ``0.00``),
+    so that rules judge the stored value, as the CHECKs do; and the cells that do not fit
+    (more than ``precision - scale`` digits before the point, or an infinity). Text that
+    already fits (the usual case) is found by one pattern and left as it is."""
+    whole = precision - scale
+    fits = rf"^[+-]?0*[0-9]{{0,{whole}}}(\.[0-9]{{0,{scale}}})?$|^NaN$"
+    present = ~null_mask(values)
+    odd = present & ~_matches(values, fits, False)
+    overflow = np.zeros(len(values), dtype=bool)
+    if not odd.any():
+        return values, overflow
+    texts: list[str | None] = [None] * len(values)
+    step = Decimal(1).scaleb(-scale)
+    for row in np.flatnonzero(odd):
+        held = Decimal(str(values[int(row)].as_py()))
+        rounded = held if held.is_nan() else None
+        if rounded is None and held.is_finite() and (not held or held.adjusted() < whole):
+            rounded = held.quantize(step, rounding=ROUND_HALF_UP)
+            rounded = rounded if rounded else abs(rounded)  # no negative zero
+        if rounded is None or (rounded.is_finite() and abs(rounded) >= Decimal(10) ** whole):
+            overflow[row] = True
+            continue
+        texts[int(row)] = format(rounded, "f")
+    changed = np.flatnonzero(odd & ~overflow)
+    if not len(changed):
+        return values, overflow
+    kept = values.to_pylist()
+    for row in changed:
+        kept[int(row)] = texts[int(row)]
+    return string_array(kept), overflow
 
 
 def text_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | None:
@@ -978,8 +1022,10 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
         read = coerce_text(column, arr, columnar=columnar)
         values = arrow_series(read.values, series.index)
         return Coerced(values, read.bad, read.rule, read.message, read.relative)
-    if column.kind in (k.TEXT, k.ENUM) and _is_scalar(series.dtype):
-        # Numbers and booleans pandas read from a text column: their text, as COPY gets it.
+    scaled = column.kind == k.NUMERIC and column.numeric_scale is not None
+    if (column.kind in (k.TEXT, k.ENUM) or scaled) and _is_scalar(series.dtype):
+        # Numbers and booleans pandas read from a text column: their text, as COPY gets it;
+        # numbers for a numeric(p, s), to be rounded and fitted as their text is.
         text = pd.StringDtype(storage="pyarrow", na_value=np.nan)  # pandas' default ``str``
         return coerce_column(column, series.astype(text), columnar=columnar)
     typed = _from_typed(column, series)
