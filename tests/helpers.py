@@ -115,6 +115,33 @@ def model_folder(folder: Path, **modules: str) -> Path:
     return folder
 
 
+def modules_after(
+    code: str, *, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> set[str]:
+    """The modules a fresh interpreter has loaded after running ``code`` (in ``cwd``, with
+    ``env``; by default this process's environment without ``SEEDBED_MODELS``)."""
+    probe = f"{code}\nimport sys\nprint('\\n' + ' '.join(sys.modules))"
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k != "SEEDBED_MODELS"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=cwd,
+        env=env
+        if env is not None
+        else {k: v for k, v in os.environ.items() if k != "SEEDBED_MODELS"},
+    )
+    return set(done.stdout.splitlines()[-1].split())
+
+
+def validated_with(seeds: Path, models: Path) -> set[str]:
+    """The modules a valid ``seedbed -q validate seeds`` loads, under model folder ``models``."""
+    code = f"from seedbed.cli import main\nassert main(['-q', 'validate', {str(seeds)!r}]) == 0"
+    return modules_after(code, env={**os.environ, "SEEDBED_MODELS": str(models)})
+
+
 def fresh_namespace(prefix: str = "t") -> str:
     return f"{prefix}_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from seedbed.cli import build_parser, main
-from tests.helpers import ROOT
+from tests.helpers import ROOT, modules_after
 
 
 def commands() -> list[tuple[str, argparse.ArgumentParser, str]]:
@@ -117,23 +117,9 @@ def test_the_parser_for_some_arguments_lists_every_command_as_the_full_one_does(
     assert _summaries(build_parser(argv)) == _summaries(build_parser())
 
 
-def _modules_after(code: str, tmp_path: Path) -> set[str]:
-    """The modules a fresh interpreter has loaded after running ``code`` in ``tmp_path``."""
-    probe = f"{code}\nimport sys\nprint('\\n' + ' '.join(sys.modules))"
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-        env={k: v for k, v in os.environ.items() if k != "SEEDBED_MODELS"},
-    )
-    return set(done.stdout.splitlines()[-1].split())  # below what ``code`` printed
-
-
 def test_help_imports_no_command_and_no_database_library(tmp_path: Path) -> None:
     code = "from seedbed.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
-    loaded = _modules_after(code, tmp_path)
+    loaded = modules_after(code, cwd=tmp_path)
     commands = {"seedbed.cli.data", "seedbed.cli.db", "seedbed.cli.docs", "seedbed.cli.validate"}
     assert not loaded & {*commands, "sqlalchemy", "psycopg", "pandas", "importlib.metadata"}
 
@@ -142,7 +128,7 @@ def test_validating_a_file_imports_neither_the_driver_nor_other_commands(tmp_pat
     seed = tmp_path / "tag.csv"
     seed.write_text("id,name\n2b6c9a38-4f43-4b5e-8a49-0d3c9f0e6d1a,sql\n", encoding="utf-8")
     code = f"from seedbed.cli import main\nassert main(['-q', 'validate', {str(seed)!r}]) == 0"
-    loaded = _modules_after(code, tmp_path)
+    loaded = modules_after(code, cwd=tmp_path)
     assert "seedbed.validation.validator" in loaded
     assert not loaded & {"psycopg", "seedbed.cli.db", "seedbed.cli.docs", "seedbed.docs"}
 
@@ -162,7 +148,7 @@ def test_a_valid_file_is_checked_without_pandera_and_an_invalid_one_with_it(
     seed = tmp_path / "user.csv"
     seed.write_text(USERS.replace("b@example.com", email), encoding="utf-8")
     run = f"from seedbed.cli import main\nassert main(['-q', 'validate', {str(seed)!r}]) == {code}"
-    loaded = _modules_after(run, tmp_path)
+    loaded = modules_after(run, cwd=tmp_path)
     assert "seedbed.validation.rowchecks" in loaded
     assert ("pandera" in loaded) is (code == 1)  # the report of a failing chunk uses Pandera
     assert ("pandas" in loaded) is (code == 1)
@@ -221,7 +207,7 @@ def test_a_valid_seed_folder_is_checked_without_pandas(tmp_path: Path, seeds: st
     output = ["--json"] if seeds == "shipped" else []  # [] printed, with no frame built
     command = ["-q", "validate", *output, str(folder)]
     run = f"from seedbed.cli import main\nassert main({command!r}) == 0"
-    loaded = _modules_after(run, tmp_path)
+    loaded = modules_after(run, cwd=tmp_path)
     assert {"seedbed.validation.rowchecks", "polars", "pyarrow"} <= loaded
     assert "pandas" not in loaded  # pyarrow imports it for any value it converts
 

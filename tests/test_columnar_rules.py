@@ -4,9 +4,6 @@ side of each rule and on NULL, and a valid seed set of them is checked without p
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +19,7 @@ from seedbed.facts.catalog import ascii_case_only
 from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
 from seedbed.validation.rowchecks import ROW_ENGINES
 from seedbed.validation.schemas import polars_chunk_schema
-from tests.helpers import model_folder
+from tests.helpers import model_folder, validated_with
 
 #: A table whose CHECKs are each a kind compiled to Polars; each (name, expression, types).
 RULES = [
@@ -232,16 +229,7 @@ def test_a_valid_set_of_these_rules_is_checked_without_pandas(ledger: Path, tmp_
     seeds.mkdir()
     good = [f"{i},{GOOD}" for i in range(1, 4)] + [f"4,{',' * (GOOD.count(','))}"]
     (seeds / "ledger.csv").write_text("\n".join([HEADER, *good]) + "\n")
-    code = (
-        "from seedbed.cli import main\n"
-        f"assert main(['-q', 'validate', {str(seeds)!r}]) == 0\n"
-        "import sys\nprint(' '.join(sys.modules))"
-    )
-    env = {**os.environ, "SEEDBED_MODELS": str(ledger)}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
-    )
-    loaded = set(done.stdout.split())
+    loaded = validated_with(seeds, ledger)
     assert {"seedbed.validation.rowchecks", "polars"} <= loaded
     assert "pandas" not in loaded
 

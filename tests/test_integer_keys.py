@@ -3,9 +3,6 @@ hashed and read from the Polars frame, giving the verdicts the pandas frame give
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +17,7 @@ from seedbed.db import get_engine
 from seedbed.facts import declared_metadata, using_models
 from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
 from seedbed.validation.keys import key_hashes, key_text
-from tests.helpers import model_folder
+from tests.helpers import model_folder, validated_with
 
 SHOP = """
 import sqlalchemy as sa
@@ -186,15 +183,6 @@ def test_a_valid_set_with_integer_keys_is_checked_without_pandas(
     shop: Path, tmp_path: Path
 ) -> None:
     seeds = _seeds(tmp_path / "seeds", "1,a\n2,b\n", "10,1,x\n11,2,x\n12,1,y\n")
-    code = (
-        "from seedbed.cli import main\n"
-        f"assert main(['-q', 'validate', {str(seeds)!r}]) == 0\n"
-        "import sys\nprint(' '.join(sys.modules))"
-    )
-    env = {**os.environ, "SEEDBED_MODELS": str(shop)}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
-    )
-    loaded = set(done.stdout.split())
+    loaded = validated_with(seeds, shop)
     assert {"seedbed.validation.rowchecks", "polars"} <= loaded
     assert "pandas" not in loaded

@@ -4,6 +4,7 @@ the point; so a CHECK on the column sees what the database's CHECK sees."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -60,49 +61,46 @@ CREATE TABLE {ns}.price (
 """
 
 
-def test_a_check_on_a_numeric_with_a_scale_judges_the_stored_value(
-    base_settings: Settings, tmp_path: Path
-) -> None:
+@pytest.fixture
+def prices(base_settings: Settings) -> Iterator[tuple[Engine, str]]:
+    """A namespace another tool made, with a ``numeric(10,2)`` CHECK; its engine, quoted name."""
     settings = fresh_settings(base_settings, prefix="price")
     ns = quote_ident(settings.schema)
     engine = get_engine(settings)
     with engine.begin() as conn:
         conn.exec_driver_sql(PRICES.format(ns=ns))
-    try:
-        (tmp_path / "price.csv").write_text(
-            "id,amount,plain\n"
-            "1,0.004,1\n"  # stored as 0.00: the CHECK refuses it
-            "2,123456789.5,1\n"  # numeric field overflow
-            "3,0.005,0.001\n"  # stored as 0.01; plain keeps 0.001
-        )
-        report = seedbed.validate(tmp_path, engine=engine, models="database")
-        found = [(int(r["line"]), r["rule"], r["value"]) for r in report.failures.to_records()]
-        assert found == [(2, "price_amount_check", "0.00"), (3, "precision", "123456789.5")]
-        (tmp_path / "price.csv").write_text("id,amount,plain\n3,0.005,0.001\n")
-        seedbed.load(tmp_path, engine=engine, models="database", progress=False)
-        with engine.connect() as conn:
-            stored = conn.exec_driver_sql(f"SELECT amount::text FROM {ns}.price").scalar()
-            assert stored == "0.01"
-    finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {ns} CASCADE")
+    yield engine, ns
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {ns} CASCADE")
+
+
+def test_a_check_on_a_numeric_with_a_scale_judges_the_stored_value(
+    prices: tuple[Engine, str], tmp_path: Path
+) -> None:
+    engine, ns = prices
+    (tmp_path / "price.csv").write_text(
+        "id,amount,plain\n"
+        "1,0.004,1\n"  # stored as 0.00: the CHECK refuses it
+        "2,123456789.5,1\n"  # numeric field overflow
+        "3,0.005,0.001\n"  # stored as 0.01; plain keeps 0.001
+    )
+    report = seedbed.validate(tmp_path, engine=engine, models="database")
+    found = [(int(r["line"]), r["rule"], r["value"]) for r in report.failures.to_records()]
+    assert found == [(2, "price_amount_check", "0.00"), (3, "precision", "123456789.5")]
+    (tmp_path / "price.csv").write_text("id,amount,plain\n3,0.005,0.001\n")
+    seedbed.load(tmp_path, engine=engine, models="database", progress=False)
+    with engine.connect() as conn:
+        stored = conn.exec_driver_sql(f"SELECT amount::text FROM {ns}.price").scalar()
+        assert stored == "0.01"
 
 
 def test_a_frames_numbers_are_rounded_and_fitted_as_their_text(
-    base_settings: Settings,
+    prices: tuple[Engine, str],
 ) -> None:
-    settings = fresh_settings(base_settings, prefix="price")
-    ns = quote_ident(settings.schema)
-    engine = get_engine(settings)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(PRICES.format(ns=ns))
-    try:
-        frame = pd.DataFrame(
-            {"id": [1, 2, 3, 4], "amount": [0.004, 1e12, 0.1 + 0.2, np.nan], "plain": 1}
-        )
-        report = seedbed.validate({"price": frame}, engine=engine, models="database")
-        found = [(int(r["line"]), r["rule"], r["value"]) for r in report.failures.to_records()]
-        assert found == [(0, "price_amount_check", "0.00"), (1, "precision", "1000000000000.0")]
-    finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {ns} CASCADE")
+    engine, _ = prices
+    frame = pd.DataFrame(
+        {"id": [1, 2, 3, 4], "amount": [0.004, 1e12, 0.1 + 0.2, np.nan], "plain": 1}
+    )
+    report = seedbed.validate({"price": frame}, engine=engine, models="database")
+    found = [(int(r["line"]), r["rule"], r["value"]) for r in report.failures.to_records()]
+    assert found == [(0, "price_amount_check", "0.00"), (1, "precision", "1000000000000.0")]

@@ -8,9 +8,6 @@ reports the rows it reported when its chunks went through pandas.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +27,7 @@ from seedbed.db import get_engine, schema_of
 from seedbed.facts import metadata_for, table_spec
 from seedbed.facts import spec as kinds
 from seedbed.validation.formats.parquet import batches
-from tests.helpers import ROOT, fresh_settings, model_folder
+from tests.helpers import ROOT, fresh_settings, model_folder, modules_after
 
 SEEDS = ROOT / "data" / "seeds"
 FIRST_DAY_US = -210866803200000000  # 4714-11-24 BC, the first day PostgreSQL holds
@@ -82,22 +79,10 @@ def test_the_typed_seeds_hold_every_typed_column_kind(parquet_seeds: Path) -> No
     assert {"bool", "timestamp[us, tz=UTC]", "string"} <= types
 
 
-def _modules_after(code: str, env: dict[str, str] | None = None) -> set[str]:
-    probe = f"{code}\nimport sys\nprint('\\n' + ' '.join(sys.modules))"
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env or {k: v for k, v in os.environ.items() if k != "SEEDBED_MODELS"},
-    )
-    return set(done.stdout.splitlines()[-1].split())
-
-
 def test_a_valid_parquet_seed_set_is_validated_without_pandas(parquet_seeds: Path) -> None:
     command = ["-q", "validate", str(parquet_seeds)]
     code = f"from seedbed.cli import main\nassert main({command!r}) == 0"
-    loaded = _modules_after(code)
+    loaded = modules_after(code)
     assert {"seedbed.validation.rowchecks", "polars", "pyarrow.parquet"} <= loaded
     assert "pandas" not in loaded
 
@@ -109,7 +94,7 @@ def test_a_valid_parquet_seed_set_is_loaded_without_pandas(
     env.pop("SEEDBED_MODELS", None)
     command = ["-q", "load", str(parquet_seeds)]
     code = f"from seedbed.cli import main\nassert main({command!r}) == 0"
-    loaded = _modules_after(code, env)
+    loaded = modules_after(code, env=env)
     assert "seedbed.validation.rowchecks" in loaded
     assert "pandas" not in loaded
 
@@ -124,7 +109,7 @@ def test_arrow_tables_and_polars_frames_are_validated_without_pandas(parquet_see
         "assert seedbed.validate(tables).ok\n"
         "assert seedbed.validate({k: pl.from_arrow(t) for k, t in tables.items()}).ok"
     )
-    loaded = _modules_after(code)
+    loaded = modules_after(code)
     assert "seedbed.validation.rowchecks" in loaded
     assert "pandas" not in loaded
 

@@ -4,9 +4,6 @@ and PostgreSQL reads as that value."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +23,7 @@ from seedbed.sqltext import time_text
 from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
 from seedbed.validation.coerce import arrow_series, coerce_text
 from seedbed.validation.keys import key_hashes, key_text
-from tests.helpers import model_folder
+from tests.helpers import model_folder, validated_with
 
 
 @dataclass(frozen=True)
@@ -302,15 +299,6 @@ def test_a_valid_set_with_typed_keys_is_checked_without_pandas(shop: Path, tmp_p
     for name, kind in KINDS.items():
         a, a2 = kind.same
         _seeds(seeds, name, f"1,{a}\n2,{a}\n1,{kind.other}\n", f"1,1,{a2}\n2,1,{kind.other}\n")
-    code = (
-        "from seedbed.cli import main\n"
-        f"assert main(['-q', 'validate', {str(seeds)!r}]) == 0\n"
-        "import sys\nprint(' '.join(sys.modules))"
-    )
-    env = {**os.environ, "SEEDBED_MODELS": str(shop)}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
-    )
-    loaded = set(done.stdout.split())
+    loaded = validated_with(seeds, shop)
     assert {"seedbed.validation.rowchecks", "polars"} <= loaded
     assert "pandas" not in loaded
