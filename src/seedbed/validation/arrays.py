@@ -132,11 +132,22 @@ def with_nulls(arr: pa.Array, rows: np.ndarray) -> pa.Array:
 
 
 def holds_dates(cells: np.ndarray) -> bool:
-    """Are ``cells`` (objects, none missing) dates as a typed frame holds them (see
-    :func:`date_array`): ``datetime.date`` (a ``datetime`` too) or NumPy ``datetime64``?"""
+    """Are ``cells`` (objects) dates as a typed frame holds them (see :func:`date_array`):
+    ``datetime.date`` (a ``datetime`` too) or NumPy ``datetime64``, and missing values
+    (None, NaN, pandas' NA), at least one a date? Stops at the first other value."""
     from datetime import date
 
-    return bool(len(cells)) and all(isinstance(v, date | np.datetime64) for v in cells)
+    found = False
+    for value in cells:
+        if isinstance(value, date | np.datetime64):
+            found = True
+        elif not (
+            value is None
+            or type(value).__name__ == "NAType"
+            or (isinstance(value, float) and value != value)
+        ):
+            return False
+    return found
 
 
 def date_array(cells: np.ndarray, missing: np.ndarray) -> tuple[pa.Array, np.ndarray]:

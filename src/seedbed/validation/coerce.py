@@ -801,7 +801,7 @@ def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.nd
         return (values.mask(odd) if odd.any() else values), odd
     if kind == k.DATE and (
         pd.api.types.is_datetime64_dtype(dtype)
-        or (dtype == np.dtype(object) and holds_dates(series.dropna().to_numpy()))
+        or (dtype == np.dtype(object) and holds_dates(series.to_numpy()))
     ):
         return _typed_dates(series, na)
     if kind == k.INTEGER and pd.api.types.is_integer_dtype(dtype):

@@ -732,7 +732,7 @@ def to_polars(columns: Mapping[str, pa.Array | pd.Series], names: Sequence[str])
         if isinstance(values, pa.Array):
             series = pl.from_arrow(values)
             assert isinstance(series, pl.Series)
-        elif values.dtype == object and holds_dates(values.dropna().to_numpy()):
+        elif values.dtype == object and holds_dates(values.to_numpy()):
             # a frame's dates: Python's, and NumPy's where Python's cannot hold them
             dates = pl.from_arrow(date_array(values.to_numpy(), values.isna().to_numpy())[0])
             assert isinstance(dates, pl.Series)

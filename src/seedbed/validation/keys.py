@@ -68,7 +68,7 @@ def _polars_values(values: pd.Series) -> pl.Series:
         dtype.kind in "biuM"
     ):
         return pl.from_pandas(values)
-    if dtype.kind == "O" and holds_dates(values.dropna().to_numpy()):
+    if dtype.kind == "O" and holds_dates(values.to_numpy()):
         dates, _ = date_array(values.to_numpy(), values.isna().to_numpy())
         found = pl.from_arrow(dates)
         assert isinstance(found, pl.Series)

@@ -64,7 +64,7 @@ def frame_to_arrow(frame: pd.DataFrame, table: sa.Table) -> pa.Table:
         json_column = name in table.c and isinstance(table.c[name].type, JSONB | sa.JSON)
         if json_column and column.dtype == np.dtype(object):  # Python objects: as JSON text
             column = column.map(_json_text).astype("string")
-        elif column.dtype == np.dtype(object) and holds_dates(column.dropna().to_numpy()):
+        elif column.dtype == np.dtype(object) and holds_dates(column.to_numpy()):
             dates[name] = date_array(column.to_numpy(), column.isna().to_numpy())[0]
             column = pd.Series(np.zeros(len(column), dtype=np.int32), index=column.index)
         converted[name] = column
