@@ -86,7 +86,7 @@ def test_a_check_on_a_numeric_with_a_scale_judges_the_stored_value(
     )
     report = seedbed.validate(tmp_path, engine=engine, models="database")
     found = [(int(r["line"]), r["rule"], r["value"]) for r in report.failures.to_records()]
-    assert found == [(2, "price_amount_check", "0.00"), (3, "precision", "123456789.5")]
+    assert found == [(2, "price_amount_check", "0.00"), (3, "type", "123456789.5")]
     (tmp_path / "price.csv").write_text("id,amount,plain\n3,0.005,0.001\n")
     seedbed.load(tmp_path, engine=engine, models="database", progress=False)
     with engine.connect() as conn:
@@ -103,4 +103,4 @@ def test_a_frames_numbers_are_rounded_and_fitted_as_their_text(
     )
     report = seedbed.validate({"price": frame}, engine=engine, models="database")
     found = [(int(r["line"]), r["rule"], r["value"]) for r in report.failures.to_records()]
-    assert found == [(0, "price_amount_check", "0.00"), (1, "precision", "1000000000000.0")]
+    assert found == [(0, "price_amount_check", "0.00"), (1, "type", "1000000000000.0")]

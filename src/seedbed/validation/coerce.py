@@ -906,7 +906,7 @@ def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> 
                 f"must have at most {precision - scale} digits before the decimal point "
                 f"(numeric({precision},{scale}); infinity does not fit)"
             )
-            return ArrowCoerced(with_nulls(values, overflow), bad | overflow, "precision", message)
+            return ArrowCoerced(with_nulls(values, overflow), bad | overflow, "type", message)
     rule = "enum" if column.kind == k.ENUM else "type"
     return ArrowCoerced(values, bad, rule, type_message(column), _relative(column, arr, bad))
 
