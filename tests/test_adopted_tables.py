@@ -291,3 +291,34 @@ def test_a_check_that_raises_for_a_row_refuses_that_row_not_the_run(raising, db_
             ).scalar_one()
             == 0
         )
+
+
+# -- a CHECK on a time with a precision, which rounds values first --------------------
+
+STAMPS = """
+CREATE SCHEMA {ns};
+CREATE TABLE {ns}.stamp (
+  id integer PRIMARY KEY,
+  at timestamp(0) CHECK (at < '2030-01-01 00:00:00')
+);
+"""
+
+
+def test_a_check_on_a_time_with_a_precision_is_the_databases_verdict(base_settings, tmp_path):
+    settings = fresh_settings(base_settings, prefix="adopt")
+    ns = quote_ident(settings.schema)
+    engine = get_engine(settings)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(STAMPS.format(ns=ns))
+    try:
+        # stored as 2030-01-01 00:00:00, which the CHECK refuses; the other as written
+        (tmp_path / "stamp.csv").write_text(
+            "id,at\n1,2029-12-31 23:59:59.6\n2,2029-12-31 23:59:59.4\n"
+        )
+        report = seedbed.validate(tmp_path, engine=engine, models="database")
+        assert [(int(r.line), r.rule) for r in report.failures.itertuples()] == [
+            (2, "stamp_at_check")
+        ]
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {ns} CASCADE")

@@ -178,15 +178,17 @@ def _rules_for_check(
     A CHECK that PostgreSQL's own parser shows to be a known kind becomes
     in-process rules (:mod:`seedbed.facts.checksql`); any other is a
     :class:`SqlCheck` that PostgreSQL evaluates. Text ordering is always left
-    to the database: a column may carry a collation of its own.
+    to the database: a column may carry a collation of its own; so is a CHECK
+    on a time with a precision, which rounds values first
+    (:func:`~seedbed.facts.checksql.rounds_first`).
     """
-    from seedbed.facts.checksql import rules_from_check
+    from seedbed.facts.checksql import rounds_first, rules_from_check
 
     types = dict(zip(check.columns, check.column_types, strict=True))
     translated = rules_from_check(
         check.expression, types, name=check.name, ascii_case=ascii_case, enums=check.enum_types
     )
-    if translated is not None:
+    if translated is not None and not any(map(rounds_first, check.column_types)):
         return translated
     return (
         SqlCheck(

@@ -98,10 +98,10 @@ _EVALUATOR = SETTINGS_EVALUATOR
 def _rule(
     name: str, expression: str, columns: dict[str, str], ascii_case: bool, enums: tuple[str, ...]
 ) -> Rule:
-    from seedbed.facts.checksql import rules_from_check
+    from seedbed.facts.checksql import rounds_first, rules_from_check
 
     rules = rules_from_check(expression, columns, name=name, ascii_case=ascii_case, enums=enums)
-    if rules:
+    if rules and not any(map(rounds_first, columns.values())):
         return rules[0]
     return SqlCheck(
         name,
