@@ -54,6 +54,8 @@ def unescaped(text: str) -> str:
     return BIND_PARAMS_ESC.sub(lambda m: m.group(1), text)
 
 
+#: Microseconds in a day.
+DAY_US = 86_400_000_000
 #: Microseconds (days) from 1970-01-01 to 0001-01-01 and to 10000-01-01: the values
 #: between are written alike by everyone (ISO 8601); the others by :func:`time_text`.
 YEAR_1_US, YEAR_10000_US = -62_135_596_800_000_000, 253_402_300_800_000_000
@@ -96,7 +98,7 @@ def time_text(value: int, *, days: bool = False, zone: bool = False) -> str:
         return "infinity"
     if value <= -top:
         return "-infinity"
-    day, micros = (value, 0) if days else divmod(value, 86_400_000_000)
+    day, micros = (value, 0) if days else divmod(value, DAY_US)
     year, month, mday = civil_from_days(day)
     text = f"{year if year > 0 else 1 - year:04d}-{month:02d}-{mday:02d}"
     if not days:

@@ -14,9 +14,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from seedbed.sqltext import DAY_US
+
 SYNTHETIC_DOMAIN = "synthetic.example"
 EPOCH = np.datetime64("2024-01-01T00:00:00", "us")
-DAY_US = 86_400_000_000
 WORDS = pa.array(
     ["data", "model", "seed", "postgres", "index", "query", "schema", "copy", "notes", "guide"]
 )

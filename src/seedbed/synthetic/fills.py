@@ -42,6 +42,7 @@ from seedbed.facts.declaration import (
     SqlCheck,
     python_regex,
 )
+from seedbed.sqltext import DAY_US
 from seedbed.synthetic import arrays
 from seedbed.synthetic.pattern import matching_strings
 
@@ -170,7 +171,7 @@ def _replace(rule: Rule, draft: Draft, column: str, values: pa.Array) -> None:
 def _scalar(constant: Constant, kind: pa.DataType) -> pa.Scalar:
     """``constant`` as a value of the draft column's Arrow type (times are microseconds)."""
     if pa.types.is_date(kind):
-        days = int(constant.value) // 86_400_000_000
+        days = int(constant.value) // DAY_US
         return pa.scalar(days, pa.int32()).cast(kind)
     if pa.types.is_timestamp(kind):
         return pa.scalar(int(constant.value), pa.timestamp("us", tz=kind.tz)).cast(kind)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from seedbed.lazymodules import lazy_module
+from seedbed.sqltext import DAY_US
 
 if TYPE_CHECKING:
     import numpy as np
@@ -164,8 +165,8 @@ def date_array(cells: np.ndarray, missing: np.ndarray) -> tuple[pa.Array, np.nda
     micros = np.asarray(cells, dtype="datetime64[us]").view(np.int64)
     stamps, held = np.iinfo(np.int64), np.iinfo(np.int32)
     infinite, minus = micros == stamps.max, micros <= stamps.min + 1
-    days = np.floor_divide(micros, 86_400_000_000)
-    timed = (micros - days * 86_400_000_000 != 0) & ~infinite & ~minus & ~missing
+    days = np.floor_divide(micros, DAY_US)
+    timed = (micros - days * DAY_US != 0) & ~infinite & ~minus & ~missing
     days[infinite] = held.max
     days[minus | missing] = held.min
     return numeric_array(days.astype(np.int32), pa.date32(), ~missing), timed

@@ -70,7 +70,7 @@ from seedbed.facts import ColumnSpec
 from seedbed.facts import spec as k
 from seedbed.jsontext import refused
 from seedbed.lazymodules import lazy_module
-from seedbed.sqltext import YEAR_1_DAY, YEAR_10000_DAY, days_from_civil
+from seedbed.sqltext import DAY_US, YEAR_1_DAY, YEAR_10000_DAY, days_from_civil
 from seedbed.validation.arrays import (
     bool_array,
     date_array,
@@ -331,9 +331,9 @@ PANDAS_MINUS_INFINITY = STAMP_MINUS_INFINITY + 1
 #: day PostgreSQL holds (4714-11-24 BC, Julian day 0) to the last microsecond below
 #: ``infinity`` (Arrow's ``timestamp[us]`` ends there, 30 years before PostgreSQL).
 FIRST_DAY = days_from_civil(-4713, 11, 24)
-FIRST_US = FIRST_DAY * 86_400_000_000
+FIRST_US = FIRST_DAY * DAY_US
 LAST_US = STAMP_INFINITY - 1
-LAST_DAY = LAST_US // 86_400_000_000
+LAST_DAY = LAST_US // DAY_US
 
 
 #: PostgreSQL's white space (``isspace``) around the special words.
@@ -779,10 +779,16 @@ def _typed_stamps(values: pd.Series) -> np.ndarray:
     """Typed timestamps outside the range seedbed holds (``infinity`` and ``-infinity``,
     the largest int64 and the two smallest, excepted)."""
     micros = values.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT")).view("i8")
-    odd = ((micros < FIRST_US) & (micros > PANDAS_MINUS_INFINITY)) | (
+    return np.asarray(_outside(micros) & ~values.isna().to_numpy(), dtype=bool)
+
+
+def _outside(micros: np.ndarray) -> np.ndarray:
+    """The microseconds outside the range seedbed holds, ``infinity`` and ``-infinity``
+    (the largest int64, and the two smallest: pandas' and PostgreSQL's) excepted."""
+    result: np.ndarray = ((micros < FIRST_US) & (micros > PANDAS_MINUS_INFINITY)) | (
         (micros > LAST_US) & (micros < STAMP_INFINITY)
     )
-    return np.asarray(odd & ~values.isna().to_numpy(), dtype=bool)
+    return result
 
 
 def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
@@ -980,11 +986,7 @@ def _typed_arrow(column: ColumnSpec, arr: pa.Array) -> pa.Array | None:
             values = arr.cast(target)  # safe: a unit that loses digits is pandas' to judge
         except pa.ArrowInvalid:
             return None
-        micros = integers(values, 0)
-        odd = ((micros < FIRST_US) & (micros > PANDAS_MINUS_INFINITY)) | (
-            (micros > LAST_US) & (micros < STAMP_INFINITY)
-        )  # as _typed_stamps
-        return None if odd.any() else values
+        return None if _outside(integers(values, 0)).any() else values
     return None
 
 

@@ -73,6 +73,7 @@ from seedbed.facts.declaration import (
     text_function,
 )
 from seedbed.lazymodules import lazy_module
+from seedbed.sqltext import DAY_US
 from seedbed.validation.arrays import date_array, holds_dates
 
 if TYPE_CHECKING:
@@ -295,7 +296,6 @@ _FLOATS, _TEXTS, _BOOLS, _DAYS, _MICROS, _INSTANTS = (
     "micros",
     "instants",
 )
-_DAY_US = 86_400_000_000
 
 
 @dataclass(frozen=True)
@@ -405,7 +405,7 @@ def _settled(op: str, left: _Operand, right: _Operand, tie: pl.Expr) -> pl.Expr:
 def _against_days(op: str, days: pl.Expr, micros: int) -> pl.Expr:
     """A date (days) against an instant (microseconds), as ``days * 86400 s op micros`` in
     whole days: no product that overflows."""
-    day, rest = divmod(micros, _DAY_US)  # floor
+    day, rest = divmod(micros, DAY_US)  # floor
     above = day + (rest > 0)  # the first day not before the instant
     if op == "<":
         return days < above
