@@ -96,6 +96,7 @@ print(result)
 #: ``--methods`` names of the methods.
 _KEYS = {
     "psql \\copy": "copy",
+    "psql rebuild (floor)": "floor",
     "seedbed rebuild": "rebuild",
     "seedbed incremental": "incremental",
     "seedbed.load() rebuild": "api-rebuild",
@@ -300,6 +301,60 @@ class Bench:
             total = total.plus(run([*psql, "-c", command], self.env)[0])
         return total
 
+    def psql_rebuild(self, files: dict[str, Path]) -> Timing | None:
+        """The rebuild strategy's database work alone: its statements, sent by ``psql``.
+
+        One transaction, as ``seedbed load --strategy rebuild`` runs it: lock, drop the
+        definitions the catalog holds, ``TRUNCATE``, ``COPY ... FREEZE`` of each file read
+        by the server, then the same rebuild steps (:func:`rebuild_steps`, CHECKs of a table
+        in one scan; foreign keys by merge join), comments and marks, ``ANALYZE``. No
+        validation, no client work: the floor of a load on this server.
+        """
+        if self.psql is None:
+            return None
+        script = self.args.data_dir / "rebuild-floor.sql"
+        script.write_text(self.rebuild_script(files))
+        psql = [self.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.libpq_url]
+        return run([*psql, "-f", str(script)], self.env)[0]
+
+    def rebuild_script(self, files: dict[str, Path]) -> str:
+        import psycopg
+
+        from seedbed.loading.catalog import read_definitions
+        from seedbed.loading.rebuild import (
+            dropping_order,
+            maintenance_work_mem_mb,
+            rebuild_steps,
+            step_sql,
+        )
+        from seedbed.sqltext import qualified_name, quote_literal
+
+        relations = [qualified_name(SCHEMA, name) for name in files]
+        everything = [qualified_name(SCHEMA, t.name) for t in self.tables]
+        with psycopg.connect(self.libpq_url) as conn, conn.cursor() as cursor:
+            definitions = read_definitions(cursor, relations, everything)
+            marks = [m.as_string(conn) for d in definitions for m in d.marks_sql()]
+            conn.rollback()
+        data_bytes = max(p.stat().st_size for p in files.values())  # the table is about this
+        lines = ["BEGIN;", f"LOCK TABLE {', '.join(everything)} IN ACCESS EXCLUSIVE MODE;"]
+        lines += [f"{d.drop_sql};" for d in dropping_order(definitions)]
+        lines.append(f"TRUNCATE {', '.join(relations)};")
+        for name, path in files.items():
+            header = path.open().readline().strip()
+            lines.append(
+                f"COPY {qualified_name(SCHEMA, name)} ({header}) FROM "
+                f"{quote_literal(str(path.resolve()))} (FORMAT csv, HEADER true, FREEZE true);"
+            )
+        lines.append(f"SET LOCAL maintenance_work_mem = '{maintenance_work_mem_mb(data_bytes)}MB';")
+        for step in rebuild_steps(definitions, together=True):
+            merge = step[0].kind == "f"  # every key of the schema has an index on its columns
+            lines.append(f"SET LOCAL enable_hashjoin = {'off' if merge else 'on'};")
+            lines.append(f"{step_sql(step, validated=True)};")
+        lines += [f"{mark};" for mark in marks]
+        lines.append(f"ANALYZE {', '.join(relations)};")
+        lines.append("COMMIT;")
+        return "\n".join(lines) + "\n"
+
     def seedbed(self, strategy: str) -> Callable[[dict[str, Path]], Timing]:
         def load(files: dict[str, Path]) -> Timing:
             target = [str(p) for p in files.values()]
@@ -361,6 +416,8 @@ class Bench:
         found: list[tuple[str, Callable[[dict[str, Path]], Timing | None]]] = [
             ("psql \\copy", self.psql_copy)
         ]
+        if not into_rows:
+            found.append(("psql rebuild (floor)", self.psql_rebuild))
         found += [(f"seedbed {name}", self.seedbed(name)) for name in strategies]
         found += [(f"seedbed.load() {name}", self.api(name)) for name in strategies]
         if not into_rows:

@@ -126,7 +126,7 @@ class Rebuild:
                     "nothing was written: run the load again"
                 )
             self.definitions = read_definitions(cursor, self.relations, locked)
-            for definition in sorted(self.definitions, key=lambda d: -_BUILD_ORDER[d.kind]):
+            for definition in dropping_order(self.definitions):
                 with refusal([definition], "dropping"):
                     cursor.execute(definition.drop_sql)
             with refusal(f"emptying {', '.join(t.name for t in self.plan.rebuilt)}"):
@@ -169,21 +169,7 @@ class Rebuild:
         self.seconds += time.perf_counter() - started
 
     def _steps(self) -> list[list[Definition]]:
-        """One statement per index and foreign key; one per table for all its CHECKs.
-
-        Citus takes one ``ADD CONSTRAINT`` per ``ALTER TABLE``: there, one per CHECK.
-        """
-        ordered = sorted(self.definitions, key=lambda d: _BUILD_ORDER[d.kind])
-        steps: list[list[Definition]] = []
-        together = self.plan.citus is None
-        for definition in ordered:
-            last = steps[-1] if steps else []
-            same_table = bool(last) and last[0].relation == definition.relation
-            if together and definition.kind == "c" and same_table and last[0].kind == "c":
-                last.append(definition)
-                continue
-            steps.append([definition])
-        return steps
+        return rebuild_steps(self.definitions, together=self.plan.citus is None)
 
     def _run(
         self, cursor: psycopg.Cursor[Any], step: list[Definition], targets: Mapping[str, SeedSource]
@@ -203,7 +189,7 @@ class Rebuild:
         try:
             if merge:  # rolled back with the savepoint, else put back after the step
                 cursor.execute("SET LOCAL enable_hashjoin = off")
-            cursor.execute(_step_sql(step, validated=True))
+            cursor.execute(step_sql(step, validated=True))
         except psycopg.Error as exc:
             if not (exc.sqlstate or "").startswith("23"):
                 raise refused_step(exc, step) from None
@@ -213,7 +199,7 @@ class Rebuild:
         if any(d.not_valid for d in step):
             cursor.execute("ROLLBACK TO SAVEPOINT seedbed_rebuild")
             with refusal(step):
-                cursor.execute(_step_sql(step, validated=False))
+                cursor.execute(step_sql(step, validated=False))
         cursor.execute("RELEASE SAVEPOINT seedbed_rebuild")
         if merge:
             cursor.execute("SELECT set_config('enable_hashjoin', %s, true)", (self.hashjoin,))
@@ -254,7 +240,28 @@ SELECT EXISTS (
 """
 
 
-def _step_sql(step: list[Definition], validated: bool) -> str:
+def dropping_order(definitions: list[Definition]) -> list[Definition]:
+    """Foreign keys first, CHECKs last: the reverse of the order they are built in."""
+    return sorted(definitions, key=lambda d: -_BUILD_ORDER[d.kind])
+
+
+def rebuild_steps(definitions: list[Definition], together: bool) -> list[list[Definition]]:
+    """The rebuild's statements, in order: one per index and foreign key; one per table for
+    all its CHECKs (one validating scan), unless not ``together`` (Citus takes one ``ADD
+    CONSTRAINT`` per ``ALTER TABLE``: there, one per CHECK)."""
+    ordered = sorted(definitions, key=lambda d: _BUILD_ORDER[d.kind])
+    steps: list[list[Definition]] = []
+    for definition in ordered:
+        last = steps[-1] if steps else []
+        same_table = bool(last) and last[0].relation == definition.relation
+        if together and definition.kind == "c" and same_table and last[0].kind == "c":
+            last.append(definition)
+            continue
+        steps.append([definition])
+    return steps
+
+
+def step_sql(step: list[Definition], validated: bool) -> str:
     """One index or constraint; or all of a table's CHECKs in one ``ALTER TABLE`` (one scan)."""
     if len(step) == 1:
         return step[0].add_sql(validated)
