@@ -31,7 +31,7 @@ from seedbed.db import database_errors
 from seedbed.errors import ConfigError
 from seedbed.facts.partitions import CatalogPartitions, catalog_partitions
 from seedbed.facts.spec import FROM_CATALOG
-from seedbed.facts.sqlchecks import DatabaseEvaluator
+from seedbed.facts.sqlchecks import SETTINGS_EVALUATOR, DatabaseEvaluator
 from seedbed.facts.triggers import filled_by_triggers, mark_filled_columns
 from seedbed.lazymodules import lazy_module
 from seedbed.models.base import NO_UPDATED_AT_TRIGGER, CatalogType
@@ -332,8 +332,11 @@ def name_unknown_types(conn: sa.Connection, metadata: sa.MetaData, schema: str) 
 
 def type_judge(table: sa.Table) -> DatabaseEvaluator | None:
     """Who reads the values of ``table``'s columns of types seedbed does not read itself:
-    the database a catalog model was read from, or None (COPY judges them at load)."""
-    judge = table.metadata.info.get(TYPE_JUDGE)
+    the database a catalog model was read from; for a declared model, the database the
+    settings name (:data:`~seedbed.facts.sqlchecks.SETTINGS_EVALUATOR`); None for a catalog
+    model without one (COPY judges them at load)."""
+    info = table.metadata.info
+    judge = info.get(TYPE_JUDGE, None if info.get(FROM_CATALOG) else SETTINGS_EVALUATOR)
     return judge if isinstance(judge, DatabaseEvaluator) else None
 
 

@@ -49,6 +49,27 @@ def _compiled(type_: Any) -> str:
     return str(type_.compile(dialect=_DIALECT))
 
 
+#: Types of kind ``text`` that seedbed reads itself; the database reads the others.
+_TEXT_TYPES = frozenset({"TEXT", "VARCHAR", "CHAR", "CHARACTER", "CHARACTER VARYING", "NAME"})
+
+
+def base_sql_type(column: sa.Column[Any]) -> str:
+    """The SQL type of ``column``, or of the base type of its domain (a domain's CHECKs
+    are rules, not part of the type; nor is a collation)."""
+    kind = column.type
+    while isinstance(kind, postgresql.DOMAIN):
+        kind = kind.data_type
+    if isinstance(kind, sa.String) and kind.collation is not None:
+        kind = kind.copy()
+        kind.collation = None
+    return _compiled(kind)
+
+
+def read_as_text(sql_type: str) -> bool:
+    """Is a value of ``sql_type`` (of kind ``text``) its text, as seedbed reads it itself?"""
+    return sql_type.split("(")[0].upper() in _TEXT_TYPES
+
+
 @dataclass(frozen=True)
 class ColumnSpec:
     """One column: how to read it and what it may hold."""
@@ -138,12 +159,9 @@ def _kind(column: sa.Column[Any]) -> dict[str, Any]:
         return {"kind": NUMERIC}
     if isinstance(type_, sa.String):  # Text, String, VARCHAR(n)
         return {"kind": TEXT, "max_length": type_.length}
-    if column.table.metadata.info.get(FROM_CATALOG):
-        return {"kind": TEXT}
-    raise NotImplementedError(
-        f"seedbed cannot yet validate column {column.table.name}.{column.name} "
-        f"of type {type_!r}; add its kind to seedbed.facts.spec"
-    )
+    # Any other type (arrays, intervals, bytea, ranges...): its text as written, which the
+    # database reads during validation (seedbed.validation.dbrules) and again at COPY.
+    return {"kind": TEXT}
 
 
 def _server_default(column: sa.Column[Any]) -> Any:
@@ -212,5 +230,7 @@ __all__ = [
     "RuleSpec",
     "TableSpec",
     "UniqueKey",
+    "base_sql_type",
+    "read_as_text",
     "table_spec",
 ]

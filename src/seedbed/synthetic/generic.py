@@ -31,7 +31,7 @@ from seedbed.errors import GenerateError
 from seedbed.facts import ForeignKeySpec, Rule, TableSpec, UniqueKey, table_spec
 from seedbed.synthetic import arrays
 from seedbed.synthetic.fills import fill
-from seedbed.synthetic.values import column_values
+from seedbed.synthetic.values import NoValues, column_values
 
 NULL_FRACTION = 0.1
 
@@ -189,7 +189,17 @@ def _draft_columns(draft: TableDraft, recipe: Recipe | None, fk_columns: set[str
         info = spec.columns[name]
         if info.has_default and info.default in (None, "now") and name not in needed:
             continue  # the database computes it
-        values = column_values(column, info, draft.num_rows, draft.rng, distinct=name in distinct)
+        try:
+            values = column_values(
+                column, info, draft.num_rows, draft.rng, distinct=name in distinct
+            )
+        except NoValues as exc:
+            if info.nullable and name not in distinct:
+                continue  # left out of the file: NULL
+            raise GenerateError(
+                f"cannot write values for the required column {exc}: give it a default, "
+                "make it nullable, or generate that table yourself"
+            ) from None
         if info.nullable and name not in distinct:
             share = 1 - NULL_FRACTION if name in markers else NULL_FRACTION
             values = arrays.null_where(values, draft.rng.random(draft.num_rows) < share)

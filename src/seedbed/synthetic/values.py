@@ -18,6 +18,11 @@ import sqlalchemy as sa
 
 from seedbed.facts import spec as kinds
 from seedbed.synthetic import arrays
+from seedbed.synthetic.pgtypes import typed_text
+
+
+class NoValues(ValueError):
+    """seedbed cannot write values of a column's type (the column, with its type)."""
 
 
 def _text(
@@ -72,7 +77,13 @@ def column_values(
     """``n`` non-null values for ``column``, typed as pyarrow arrays (see the module doc)."""
     kind = spec.kind
     if kind == kinds.TEXT:
-        return _text(column.name, n, rng, distinct, spec.max_length)
+        sql_type = kinds.base_sql_type(column)
+        if kinds.read_as_text(sql_type):
+            return _text(column.name, n, rng, distinct, spec.max_length)
+        typed = typed_text(sql_type, n, rng, distinct=distinct)
+        if typed is None:
+            raise NoValues(f"{column.table.name}.{column.name} ({sql_type})")
+        return typed
     if kind == kinds.UUID:
         return arrays.uuid4_strings(rng, n)
     if kind == kinds.INTEGER:

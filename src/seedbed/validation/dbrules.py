@@ -16,11 +16,10 @@ first: a value it cannot read is a ``type`` row, as COPY would refuse it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from seedbed.facts import ColumnSpec, DatabaseEvaluator, RuleSpec, SqlCheck, TableSpec, type_judge
 from seedbed.facts import spec as k
@@ -31,33 +30,23 @@ from seedbed.validation.sources import SeedChunk
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Types of kind ``text`` that seedbed reads itself; the database reads the others.
-_TEXT_TYPES = frozenset({"TEXT", "VARCHAR", "CHAR", "CHARACTER", "CHARACTER VARYING", "NAME"})
-
-
 #: Numeric types whose range or precision seedbed does not check itself.
 _BOUNDED_NUMBERS = ("NUMERIC(", "DECIMAL(", "DOUBLE PRECISION", "REAL", "FLOAT")
 
 
-_DIALECT: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
-
-
 def base_type(table: sa.Table, name: str) -> str:
     """The SQL type of column ``name``, or of the base type of its domain."""
-    kind = table.c[name].type
-    while isinstance(kind, postgresql.DOMAIN):  # the domain's own CHECKs are rules
-        kind = kind.data_type
-    if isinstance(kind, sa.String) and kind.collation is not None:  # not part of the type
-        kind = kind.copy()
-        kind.collation = None
-    return str(kind.compile(dialect=_DIALECT))
+    return k.base_sql_type(table.c[name])
 
 
-def read_by_database(column: ColumnSpec, sql_type: str) -> bool:
-    """Is ``column`` (of ``sql_type``) of a type whose values seedbed does not check fully?"""
+def read_by_database(column: ColumnSpec, sql_type: str, catalog: bool) -> bool:
+    """Is ``column`` (of ``sql_type``) of a type whose values seedbed does not check fully?
+
+    Bounded numbers are read by the database a ``catalog`` model was read from; a declared
+    model's are judged in-process."""
     if column.kind == k.NUMERIC:
-        return sql_type.upper().startswith(_BOUNDED_NUMBERS)
-    return column.kind == k.TEXT and sql_type.split("(")[0].upper() not in _TEXT_TYPES
+        return catalog and sql_type.upper().startswith(_BOUNDED_NUMBERS)
+    return column.kind == k.TEXT and not k.read_as_text(sql_type)
 
 
 def _types_in_database(spec: TableSpec, chunk: SeedChunk) -> ValidationReport:
@@ -67,12 +56,13 @@ def _types_in_database(spec: TableSpec, chunk: SeedChunk) -> ValidationReport:
         return ValidationReport()
     reports = []
     n = chunk.rows
+    catalog = bool(spec.table.metadata.info.get(k.FROM_CATALOG))
     for name in chunk.columns:
         column = spec.columns.get(str(name))
         if column is None:
             continue
         sql_type = base_type(spec.table, column.name)
-        if not read_by_database(column, sql_type):
+        if not read_by_database(column, sql_type, catalog):
             continue
         series = chunk.frame[name]
         held = ~series.isna().to_numpy(dtype=bool) & ~unreadable(chunk.invalid, [column.name], n)
