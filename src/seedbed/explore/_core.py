@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
@@ -85,10 +87,11 @@ def model_columns(table: sa.Table, names: Any) -> list[sa.Column[Any]]:
 
 #: The time types read as their text and typed column by column (see :func:`frame`), by OID.
 _TIME_KINDS = {1184: kinds.TIMESTAMPTZ, 1114: kinds.TIMESTAMP, 1082: kinds.DATE}
-_TIME_NAMES = ("timestamptz", "timestamp", "date")
+_INTERVAL = 1186
+_TIME_NAMES = ("timestamptz", "timestamp", "date", "interval")
 _RANGE_NAMES = ("tstzrange", "tsrange", "daterange", "tstzmultirange", "tsmultirange")
-#: Types holding times (arrays, ranges, multiranges, and arrays of those), by OID: read
-#: by psycopg's own loaders, whose elements must not become text.
+#: Types holding times or intervals (arrays, ranges, multiranges, and arrays of those), by
+#: OID: read by psycopg's own loaders, with their elements read by :class:`_ElementContext`.
 _HOLDING_TIMES = {
     oid
     for name in (*_TIME_NAMES, *_RANGE_NAMES, "datemultirange")
@@ -97,25 +100,107 @@ _HOLDING_TIMES = {
 }
 
 
+def _held_time(text: str, kind: str) -> Any:
+    """A time psycopg cannot hold (``infinity``, years BC or past 9999) as a time column
+    holds it (see :func:`frame`): a pandas ``Timestamp``, or a date's NumPy ``datetime64``."""
+    column = ColumnSpec("v", kind, True, False, False, kind)
+    read = coerce_text(column, pa.array([text], pa.string()))
+    if read.bad.any():
+        raise psycopg.DataError(f"{kind} {text!r} cannot be held in a DataFrame")
+    return arrow_series(read.values).iloc[0]
+
+
+class _TimeElement(psycopg.adapt.Loader):
+    """A time inside an array, range or multirange: as the connection's loader reads it,
+    and one it cannot hold as :func:`_held_time` holds it."""
+
+    def __init__(self, oid: int, context: psycopg.abc.AdaptContext | None = None) -> None:
+        super().__init__(oid, context)
+        loader = _adapters(self.connection).get_loader(oid, self.format)
+        assert loader is not None  # psycopg loads every time type
+        self._loader = loader(oid, self.connection)
+        self._kind = _TIME_KINDS[oid]
+
+    def load(self, data: psycopg.abc.Buffer) -> Any:
+        try:
+            return self._loader.load(data)
+        except (psycopg.DataError, NotImplementedError):  # e.g. BC; a DateStyle it cannot read
+            return _held_time(bytes(data).decode(), self._kind)
+
+
+class _WholeInterval(psycopg.adapt.Loader):
+    """An interval as a ``timedelta``, as the connection's loader reads it; one with months
+    or years (which a ``timedelta`` would hold as 30 and 365 days) is refused."""
+
+    def __init__(self, oid: int, context: psycopg.abc.AdaptContext | None = None) -> None:
+        super().__init__(oid, context)
+        loader = _adapters(self.connection).get_loader(oid, self.format)
+        assert loader is not None
+        self._loader = loader(oid, self.connection)
+
+    def load(self, data: psycopg.abc.Buffer) -> Any:
+        text = bytes(data)
+        if b"mon" in text or b"year" in text:
+            raise psycopg.DataError(
+                f"interval {text.decode()!r} has months or years, which a timedelta cannot "
+                "hold (a month is not 30 days): select it as text"
+            )
+        return self._loader.load(data)
+
+
+def _adapters(conn: Any) -> psycopg.adapt.AdaptersMap:
+    return conn.adapters if conn is not None else psycopg.postgres.adapters
+
+
+class _ElementContext:
+    """The context of the loaders inside arrays, ranges and multiranges: the connection's
+    loaders, with times and intervals read by :class:`_TimeElement` and :class:`_WholeInterval`."""
+
+    def __init__(self, conn: Any) -> None:
+        self.connection = conn
+        self.adapters = psycopg.adapt.AdaptersMap(_adapters(conn))
+        for oid in _TIME_KINDS:
+            self.adapters.register_loader(oid, _TimeElement)
+        self.adapters.register_loader(_INTERVAL, _WholeInterval)
+
+
 class _AsBefore(psycopg.adapt.Loader):
-    """A type holding times, loaded as the connection loads it (its elements as times)."""
+    """A type holding times or intervals, loaded as the connection loads it, its elements
+    read by :class:`_ElementContext`'s loaders."""
 
     def __init__(self, oid: int, context: psycopg.abc.AdaptContext | None = None) -> None:
         super().__init__(oid, context)
         conn = self.connection
-        adapters = conn.adapters if conn is not None else psycopg.postgres.adapters
-        loader = adapters.get_loader(oid, self.format)
+        loader = _adapters(conn).get_loader(oid, self.format)
         if loader is None:  # not a type psycopg knows: as text, as psycopg falls back
             loader = TextLoader
-        self._loader = loader(oid, conn)
+        self._loader = loader(oid, _ElementContext(conn))
 
     def load(self, data: psycopg.abc.Buffer) -> Any:
         return self._loader.load(data)
 
 
+class _WholeArray(_AsBefore):
+    """An array, as :class:`_AsBefore` loads it; one with bounds of its own (``[0:1]={1,2}``),
+    which a list would lose, is refused."""
+
+    def load(self, data: psycopg.abc.Buffer) -> Any:
+        if bytes(data[:1]) == b"[":
+            raise psycopg.DataError(
+                f"array {bytes(data).decode()!r} has bounds of its own, which a list cannot "
+                "hold: select it as text"
+            )
+        return self._loader.load(data)
+
+
+#: Every array type psycopg reads, by OID.
+_ARRAYS = {info.array_oid for info in psycopg.postgres.types if info.array_oid}
+
+
 class _TimesAsText:
     """Registers, on each cursor of one execution, loaders that keep the time types
-    as PostgreSQL writes them, when it writes them in ISO form (``DateStyle``)."""
+    as PostgreSQL writes them, when it writes them in ISO form (``DateStyle``), and
+    that read the times inside arrays and ranges, and intervals, exactly."""
 
     def __init__(self) -> None:
         self.zone: str | None = None  # the session's TimeZone, once a cursor took the loaders
@@ -125,12 +210,15 @@ class _TimesAsText:
         info = getattr(info, "info", None)
         if not isinstance(info, psycopg.ConnectionInfo):
             return
+        for oid in _ARRAYS:
+            cursor.adapters.register_loader(oid, _WholeArray)
+        for oid in _HOLDING_TIMES - _ARRAYS:
+            cursor.adapters.register_loader(oid, _AsBefore)
+        cursor.adapters.register_loader(_INTERVAL, _WholeInterval)
         if not (info.parameter_status("DateStyle") or "").startswith("ISO"):
             return  # e.g. SQL, German: psycopg's loaders read those
         for oid in _TIME_KINDS:
             cursor.adapters.register_loader(oid, TextLoader)
-        for oid in _HOLDING_TIMES:
-            cursor.adapters.register_loader(oid, _AsBefore)
         self.zone = info.parameter_status("TimeZone") or "UTC"
 
 
@@ -204,15 +292,77 @@ def _loaded(
     return pd.Series(held)
 
 
-def frame(conn: Connection, statement: sa.Executable, params: Params = None) -> pd.DataFrame:
+def _column(values: Sequence[Any]) -> pd.Series:
+    """A column of values as pandas holds them; whole numbers among NULLs as ``Int64``,
+    which pandas would make ``float64`` (losing digits past 2**53, and their type)."""
+    column = pd.Series(values, dtype=None if values else object)
+    if column.dtype == np.float64 and all(
+        v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in values
+    ):
+        return pd.Series(pd.array(values, dtype="Int64"))
+    return column
+
+
+@contextmanager
+def _iso_in_utc(conn: Connection) -> Iterator[str]:
+    """``DateStyle`` ISO and ``TimeZone`` UTC for the transaction, put back afterwards:
+    PostgreSQL then writes every time as seedbed reads it (BC in a zone of its own writes
+    an offset in seconds, which nothing reads). Gives the session's TimeZone."""
+    info = conn.connection.driver_connection.info  # type: ignore[union-attr]
+    style = info.parameter_status("DateStyle") or "ISO"
+    zone = info.parameter_status("TimeZone") or "UTC"
+    if style.startswith("ISO") and zone == "UTC":
+        yield zone
+        return
+    put = "SELECT set_config('DateStyle', :style, true), set_config('TimeZone', :zone, true)"
+    conn.execute(sa.text(put), {"style": "ISO", "zone": "UTC"})
+    try:
+        yield zone
+    finally:
+        with contextlib.suppress(sa.exc.DBAPIError):  # a failed transaction puts them back
+            conn.execute(sa.text(put), {"style": style, "zone": zone})
+
+
+def _shown_in(series: pd.Series, zone: str) -> pd.Series:
+    """``timestamptz`` values read in UTC, in the session's ``zone`` as psycopg gives them
+    (pandas shows years outside 1 to 9999 in UTC only)."""
+    tz = _zone(zone)
+    if tz is None or not isinstance(series.dtype, pd.DatetimeTZDtype):
+        return series
+    held = series.dropna()
+    low, high = (pd.Timestamp(v, unit="us", tz="UTC") for v in (YEAR_1_US, YEAR_10000_US))
+    if len(held) and (held.min() < low or held.max() >= high):
+        return series
+    converted: pd.Series = series.dt.tz_convert(tz)
+    return converted
+
+
+def frame(
+    conn: Connection, statement: sa.Executable, params: Params = None, *, iso: bool = False
+) -> pd.DataFrame:
     """Run ``statement`` and return its rows as a DataFrame; enum members become their values.
 
     ``timestamptz``, ``timestamp`` and ``date`` columns come as psycopg would give
     them, and values Python's ``datetime`` cannot hold (``infinity``, ``-infinity``,
     years past 9999 or BC) as the DataFrame load takes them (see
     :func:`~seedbed.validation.coerce.arrow_series`), so that the rows load back
-    as the same values.
+    as the same values; so do the times inside arrays, ranges and multiranges.
+    ``iso``: for the statements seedbed writes itself (which cast no time to text),
+    run in ``DateStyle`` ISO and ``TimeZone`` UTC whatever the session's, so that
+    every time is read exactly (see :func:`_iso_in_utc`).
     """
+    if not iso:
+        return _frame(conn, statement, params)
+    with _iso_in_utc(conn) as zone:
+        data = _frame(conn, statement, params)
+        if zone == "UTC":
+            return data
+        for i in range(data.shape[1]):
+            data.isetitem(i, _shown_in(data.iloc[:, i], zone).array)
+        return data
+
+
+def _frame(conn: Connection, statement: sa.Executable, params: Params) -> pd.DataFrame:
     result, zone = _execute(conn, statement, params)
     if not result.returns_rows:  # e.g. an UPDATE without RETURNING
         empty = pd.DataFrame()
@@ -229,7 +379,7 @@ def frame(conn: Connection, statement: sa.Executable, params: Params = None) -> 
         if kind is not None and zone is not None and any(x is not None for x in v):
             series[i] = _time_series(str(columns[i]), kind, v, zone, oids[i], conn)
         else:
-            series[i] = pd.Series(v, dtype=None if v else object)
+            series[i] = _column(v)
     data = pd.DataFrame(series)
     data.columns = pd.Index(columns)
     for column in data.columns:

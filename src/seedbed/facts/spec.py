@@ -68,6 +68,9 @@ class ColumnSpec:
     numeric_scale: tuple[int, int] | None = None
     default: Any = None  # the value the database fills in when the column is left out
     generated: bool = False  # GENERATED ALWAYS AS (...): the database computes it, COPY refuses it
+    #: of a type seedbed does not read itself (arrays, ranges, intervals, bytea...): held as
+    #: PostgreSQL's text, which the database reads (a frame's Python values become that text)
+    database_text: bool = False
 
     @property
     def required(self) -> bool:
@@ -139,7 +142,7 @@ def _kind(column: sa.Column[Any]) -> dict[str, Any]:
     if isinstance(type_, sa.String):  # Text, String, VARCHAR(n)
         return {"kind": TEXT, "max_length": type_.length}
     if column.table.metadata.info.get(FROM_CATALOG):
-        return {"kind": TEXT}
+        return {"kind": TEXT, "database_text": True}
     raise NotImplementedError(
         f"seedbed cannot yet validate column {column.table.name}.{column.name} "
         f"of type {type_!r}; add its kind to seedbed.facts.spec"
