@@ -13,6 +13,7 @@ each row's text). A value a DataFrame cannot hold is a one-line error.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,9 +22,9 @@ from seedbed import explore
 from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.errors import QueryError
-from seedbed.facts import using_models
+from seedbed.facts import model_source, using_models
 from seedbed.sqltext import quote_ident
-from tests.helpers import fresh_settings
+from tests.helpers import fresh_settings, model_folder
 
 #: column -> (type, one SQL literal per row: ordinary, infinite, BC, far years, odd or NULL)
 COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -80,11 +81,11 @@ COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "label": ("varchar(12)", ("'x,y'", "''", "NULL", "NULL", "NULL")),
     "amount": ("numeric(12, 2)", ("12.5", "-0.01", "NULL", "NULL", "NULL")),
     "ratio": ("numeric", ("'NaN'", "'Infinity'", "'-1.5e-7'", "NULL", "NULL")),
-    "real_v": ("double precision", ("'Infinity'", "'-0'", "'1e-300'", "NULL", "NULL")),
+    "real_v": ("double precision", ("'Infinity'", "'-0'", "'1e-300'", "'NaN'", "NULL")),
     "small": ("smallint", ("-32768", "NULL", "NULL", "NULL", "NULL")),
     "big": ("bigint", ("9223372036854775807", "NULL", "NULL", "NULL", "NULL")),
-    "js": ("json", ("'[1, {\"a\": null}]'", "'{}'", "NULL", "NULL", "NULL")),
-    "jb": ("jsonb", ('\'{"k": "v", "n": 1.5}\'', "'[]'", "NULL", "NULL", "NULL")),
+    "js": ("json", ("'[1, {\"a\": null}]'", "'{}'", "' null'", "'\"{}\"'", "NULL")),
+    "jb": ("jsonb", ('\'{"k": "v", "n": 1.5}\'', "'[]'", "'null'", "'\"x\"'", "NULL")),
     "u": ("uuid", ("'FFFFFFFF-FFFF-4FFF-BFFF-FFFFFFFFFFFF'", "NULL", "NULL", "NULL", "NULL")),
     "mood": ("{ns}.mood", ("'a b'", "'calm'", "NULL", "NULL", "NULL")),
     "moods": ("{ns}.mood[]", ("'{calm,\"a b\"}'", "'{}'", "NULL", "NULL", "NULL")),
@@ -282,3 +283,78 @@ def test_a_value_a_frame_cannot_hold_is_a_one_line_error(
         explore.read_query(engine, f"SELECT CAST({literal} AS {kind}) AS v")
     assert "\n" not in str(caught.value)
     assert expected in str(caught.value)
+
+
+DECLARED = """
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Kind(Base):
+    __tablename__ = "kinds"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    flag = mapped_column(sa.Boolean)
+    at = mapped_column(sa.DateTime(timezone=True))
+    local_at = mapped_column(sa.DateTime)
+    day = mapped_column(sa.Date)
+    qty = mapped_column(sa.Integer)
+    big = mapped_column(sa.BigInteger)
+    amount = mapped_column(sa.Numeric(12, 2))
+    ratio = mapped_column(sa.Numeric)
+    real_v = mapped_column(sa.Float)
+    u = mapped_column(sa.Uuid)
+    ip = mapped_column(postgresql.INET)
+    mood = mapped_column(sa.Enum("calm", "busy", "a b", name="mood"))
+    doc = mapped_column(postgresql.JSONB)
+    body = mapped_column(sa.Text)
+    label = mapped_column(sa.String(12))
+"""
+
+#: one row per line: the declared kinds' edge values
+DECLARED_ROWS = [
+    "1, true, 'infinity', '-infinity', 'infinity', NULL, 9223372036854775807, 12.5, 'NaN',"
+    " 'NaN', 'ffffffff-ffff-4fff-bfff-ffffffffffff', '::1/128', 'a b', 'null', '', 'x,y'",
+    "2, NULL, '0044-03-15 12:00:00Z BC', '10000-01-01 00:00:00', '0044-03-15 BC', -1,"
+    " NULL, NULL, 'Infinity', NULL, NULL, '10.0.0.1', NULL, '\"x\"', NULL, NULL",
+    "3, false, '2024-05-01 12:00:00.5+05:30', 'epoch', '2024-02-29', 2147483647, -1,"
+    " -0.01, '-1.5e-7', '-Infinity', NULL, NULL, 'calm', '{\"n\": [1, null]}', E'a\\nb', ''",
+]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
+def test_a_declared_model_reads_back_and_loads_the_same_rows(
+    base_settings: Settings, tmp_path: Path, zone: str
+) -> None:
+    folder = model_folder(tmp_path / "declared", kinds=DECLARED)
+    made = [fresh_settings(base_settings, prefix=p) for p in ("rtd", "rtdt")]
+    try:
+        for settings in made:
+            with get_engine(settings).begin() as conn:
+                conn.exec_driver_sql(f"CREATE SCHEMA {quote_ident(settings.schema)}")
+                model_source(folder).metadata(settings.schema).create_all(conn)
+        source, target = made
+        ns = quote_ident(source.schema)
+        with get_engine(source).begin() as conn:
+            for row in DECLARED_ROWS:
+                conn.exec_driver_sql(f"INSERT INTO {ns}.kinds VALUES ({row})")
+        engine = get_engine(source)
+        with using_models(folder), engine.connect() as conn:
+            conn.exec_driver_sql(f"SET TimeZone = '{zone}'")
+            frame = explore.read_table(conn, "kinds")
+        assert str(frame["qty"].dtype) == "Int64"
+        seedbed.load({"kinds": frame}, engine=get_engine(target), models=folder, progress=False)
+        a, b = (f"{quote_ident(s.schema)}.kinds" for s in made)
+        with engine.connect() as conn:
+            rows = f"SELECT t::text FROM {a} t EXCEPT ALL SELECT t::text FROM {b} t"
+            back = f"SELECT t::text FROM {b} t EXCEPT ALL SELECT t::text FROM {a} t"
+            assert conn.exec_driver_sql(f"{rows} UNION ALL ({back})").scalars().all() == []
+    finally:
+        for settings in made:
+            _drop(settings)

@@ -222,10 +222,40 @@ class _TimesAsText:
         self.zone = info.parameter_status("TimeZone") or "UTC"
 
 
-def _execute(conn: Connection, statement: sa.Executable, params: Params) -> tuple[Any, str | None]:
+class _JsonScalarsAsText(psycopg.adapt.Loader):
+    """A JSON value as the connection's loader reads it, but a JSON ``null`` or string as
+    its JSON text (``null``, ``"x"``): as ``None`` and ``x`` the load would write NULL
+    and read ``x`` as JSON text."""
+
+    def __init__(self, oid: int, context: psycopg.abc.AdaptContext | None = None) -> None:
+        super().__init__(oid, context)
+        loader = _adapters(self.connection).get_loader(oid, self.format)
+        self._loader = (loader or TextLoader)(oid, self.connection)
+
+    def load(self, data: psycopg.abc.Buffer) -> Any:
+        text = bytes(data)
+        first = text.strip()[:1]
+        if first == b'"' or text.strip() == b"null":
+            return text.decode()
+        return self._loader.load(data)
+
+
+class _JsonKept(_TimesAsText):
+    """:class:`_TimesAsText`, and JSON ``null`` and strings as their JSON text."""
+
+    def __call__(self, conn: Any, cursor: Any, *args: Any) -> None:
+        super().__call__(conn, cursor, *args)
+        if hasattr(cursor, "adapters"):
+            for name in ("json", "jsonb"):
+                cursor.adapters.register_loader(name, _JsonScalarsAsText)
+
+
+def _execute(
+    conn: Connection, statement: sa.Executable, params: Params, *, iso: bool = False
+) -> tuple[Any, str | None]:
     """``statement`` run with the time types kept as text; the session's time zone, or
-    None when they were read by psycopg's own loaders."""
-    hook = _TimesAsText()
+    None when they were read by psycopg's own loaders. ``iso``: JSON scalars as text too."""
+    hook = _JsonKept() if iso else _TimesAsText()
     sa.event.listen(conn, "before_cursor_execute", hook)
     try:
         return conn.execute(statement, dict(params or {})), hook.zone
@@ -294,12 +324,17 @@ def _loaded(
 
 def _column(values: Sequence[Any]) -> pd.Series:
     """A column of values as pandas holds them; whole numbers among NULLs as ``Int64``,
-    which pandas would make ``float64`` (losing digits past 2**53, and their type)."""
+    which pandas would make ``float64`` (losing digits past 2**53, and their type), and
+    numbers holding ``NaN`` as ``Float64`` with NULL as ``<NA>``, apart from ``NaN``."""
     column = pd.Series(values, dtype=None if values else object)
-    if column.dtype == np.float64 and all(
-        v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in values
-    ):
+    if column.dtype != np.float64:
+        return column
+    if all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in values):
         return pd.Series(pd.array(values, dtype="Int64"))
+    missing = np.fromiter((v is None for v in values), bool, len(values))
+    if column.isna().sum() > missing.sum():  # a NaN among the values
+        numbers = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        return pd.Series(pd.arrays.FloatingArray(numbers, missing))
     return column
 
 
@@ -354,7 +389,7 @@ def frame(
     if not iso:
         return _frame(conn, statement, params)
     with _iso_in_utc(conn) as zone:
-        data = _frame(conn, statement, params)
+        data = _frame(conn, statement, params, iso=True)
         if zone == "UTC":
             return data
         for i in range(data.shape[1]):
@@ -362,8 +397,10 @@ def frame(
         return data
 
 
-def _frame(conn: Connection, statement: sa.Executable, params: Params) -> pd.DataFrame:
-    result, zone = _execute(conn, statement, params)
+def _frame(
+    conn: Connection, statement: sa.Executable, params: Params, *, iso: bool = False
+) -> pd.DataFrame:
+    result, zone = _execute(conn, statement, params, iso=iso)
     if not result.returns_rows:  # e.g. an UPDATE without RETURNING
         empty = pd.DataFrame()
         empty.attrs["rowcount"] = result.rowcount
