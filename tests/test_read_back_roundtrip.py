@@ -358,3 +358,15 @@ def test_a_declared_model_reads_back_and_loads_the_same_rows(
     finally:
         for settings in made:
             _drop(settings)
+
+
+def test_a_query_psycopg_cannot_read_in_the_sessions_date_style_is_a_one_line_error(
+    base_settings: Settings,
+) -> None:
+    engine = get_engine(base_settings)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SET DateStyle = 'German'")
+        with pytest.raises(QueryError) as caught:
+            explore.read_query(conn, "SELECT timestamptz '2024-01-01 00:00Z' AS v")
+    assert "\n" not in str(caught.value)
+    assert "DateStyle" in str(caught.value)

@@ -243,7 +243,9 @@ def _frame(
         return empty
     columns = list(result.keys())
     oids = [d[1] for d in result.cursor.description or ()] if zone is not None else []
-    rows = result.fetchall()
+    # psycopg reads no timestamptz in a DateStyle other than ISO (NotImplementedError)
+    with map_errors({NotImplementedError: QueryError}, "cannot read the rows"):
+        rows = result.fetchall()
     # Column by column: faster than from_records, and names may repeat (``a.id, b.id``).
     values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     series = {}
