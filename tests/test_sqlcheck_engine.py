@@ -103,9 +103,11 @@ def test_the_cli_with_no_database_says_so_in_one_line_and_exits_2(
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "slot.csv").write_text("id,size\n1,4\n2,3\n")
-    env = {**db_env, "SEEDBED_MODELS": str(slots), "DATABASE_URL": NOWHERE}
+    with_secret = NOWHERE.replace("nobody@", "nobody:hunter2@")
+    env = {**db_env, "SEEDBED_MODELS": str(slots), "DATABASE_URL": with_secret}
     result = run_cli("-q", "validate", str(seeds), env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "cannot connect" in result.stderr, result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
