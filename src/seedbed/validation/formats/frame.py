@@ -131,6 +131,8 @@ class FrameInput(SeedFormat):
                 or (
                     (column.database_text or column.kind in _AS_THEIR_TEXT)
                     and self.frame[name].dtype == np.dtype(object)
+                    # text already (a C loop): left as it is
+                    and pd.api.types.infer_dtype(self.frame[name], skipna=True) != "string"
                 )
             )
         ]
