@@ -20,6 +20,11 @@ other writers get wrong: ``infinity``, years past 9999 and years BC.
 
 from __future__ import annotations
 
+import datetime
+import json
+from collections.abc import Iterable
+from typing import Any
+
 from sqlalchemy.sql.compiler import BIND_PARAMS, BIND_PARAMS_ESC
 
 
@@ -106,3 +111,83 @@ def time_text(value: int, *, days: bool = False, zone: bool = False) -> str:
         text += f" {seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
         text += f".{fraction:06d}" + ("+00" if zone else "")
     return text + (" BC" if year <= 0 else "")
+
+
+def _element(value: object) -> str:
+    """An element of an array or a bound of a range: NULL, a nested array, or quoted text."""
+    if value is None or type(value).__name__ == "NaTType":
+        return "NULL"
+    if isinstance(value, list | tuple):
+        return input_text(value)
+    text = input_text(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _is_range(value: object) -> bool:
+    """psycopg's ``Range``, or SQLAlchemy's (``read_table`` gets those)."""
+    return all(hasattr(value, name) for name in ("lower", "upper", "bounds"))
+
+
+def _range_text(value: Any) -> str:
+    if getattr(value, "isempty", None) or getattr(value, "empty", None):
+        return "empty"
+    low = "" if value.lower is None else _element(value.lower)
+    high = "" if value.upper is None else _element(value.upper)
+    return f"{value.bounds[0]}{low},{high}{value.bounds[1]}"
+
+
+def _stamp_text(value: Any) -> str:
+    """A NumPy ``datetime64`` or a pandas ``Timestamp`` (in UTC when it has a zone)."""
+    import numpy as np
+
+    held = value.asm8 if hasattr(value, "asm8") else value
+    unit = np.datetime_data(held.dtype)[0]
+    if unit == "D":
+        return time_text(int(held.astype("int64")), days=True)
+    number = int(held.astype("datetime64[us]").astype("int64"))
+    return time_text(number, zone=getattr(value, "tzinfo", None) is not None)
+
+
+def input_text(value: object) -> str:
+    """A value as psycopg reads it (or as seedbed reads a time psycopg cannot hold),
+    written as PostgreSQL's text input for its type, which reads back as the same value.
+
+    Lists are arrays (``{"a b",NULL}``, nested for more dimensions), psycopg's
+    ``Range`` and ``Multirange`` are ranges and multiranges, ``timedelta`` an
+    interval, ``bytes`` bytea (``\\x0102``), ``date``, ``time`` and ``datetime``
+    ISO 8601, and times Python cannot hold (``infinity``, years BC and past
+    9999: NumPy ``datetime64`` and pandas ``Timestamp``) as :func:`time_text`
+    writes them. JSON values inside an array (dicts) are JSON text.
+
+    >>> input_text([1, None, "a b"])
+    '{"1",NULL,"a b"}'
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, list | tuple):
+        return "{" + ",".join(_element(v) for v in value) + "}"
+    if isinstance(value, dict):
+        return json.dumps(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "\\x" + bytes(value).hex()
+    if isinstance(value, datetime.timedelta):
+        return f"{value.days} days {value.seconds}.{value.microseconds:06d} seconds"
+    if isinstance(value, datetime.datetime) and not hasattr(value, "asm8"):
+        return value.isoformat(sep=" ")  # Python's own: years 1 to 9999
+    if hasattr(value, "asm8") or type(value).__name__ == "datetime64":
+        return _stamp_text(value)
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if _is_range(value):
+        return _range_text(value)
+    if type(value).__name__ == "Multirange":
+        return multirange_text(value)  # type: ignore[arg-type]
+    return str(value)
+
+
+def multirange_text(ranges: Iterable[Any]) -> str:
+    """Ranges (psycopg's ``Multirange``, or a list as SQLAlchemy reads a multirange) as
+    PostgreSQL's text of a multirange: ``{[1,3),[5,)}``."""
+    return "{" + ",".join(_range_text(r) for r in ranges) + "}"

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
-from psycopg.types.string import TextLoader
 from sqlalchemy.engine import Connection, Engine
 
 from seedbed.db import schema_of
 from seedbed.errors import DatabaseError, QueryError, map_errors
+from seedbed.explore._loaders import TIME_KINDS, JsonKept, TimesAsText
 from seedbed.facts import ColumnSpec, metadata_for
 from seedbed.facts import spec as kinds
 from seedbed.sqltext import YEAR_1_US, YEAR_10000_US, quote_ident
@@ -83,61 +85,12 @@ def model_columns(table: sa.Table, names: Any) -> list[sa.Column[Any]]:
     return [table.c[n] for n in wanted]
 
 
-#: The time types read as their text and typed column by column (see :func:`frame`), by OID.
-_TIME_KINDS = {1184: kinds.TIMESTAMPTZ, 1114: kinds.TIMESTAMP, 1082: kinds.DATE}
-_TIME_NAMES = ("timestamptz", "timestamp", "date")
-_RANGE_NAMES = ("tstzrange", "tsrange", "daterange", "tstzmultirange", "tsmultirange")
-#: Types holding times (arrays, ranges, multiranges, and arrays of those), by OID: read
-#: by psycopg's own loaders, whose elements must not become text.
-_HOLDING_TIMES = {
-    oid
-    for name in (*_TIME_NAMES, *_RANGE_NAMES, "datemultirange")
-    if (info := psycopg.postgres.types.get(name)) is not None
-    for oid in ((info.array_oid,) if name in _TIME_NAMES else (info.oid, info.array_oid))
-}
-
-
-class _AsBefore(psycopg.adapt.Loader):
-    """A type holding times, loaded as the connection loads it (its elements as times)."""
-
-    def __init__(self, oid: int, context: psycopg.abc.AdaptContext | None = None) -> None:
-        super().__init__(oid, context)
-        conn = self.connection
-        adapters = conn.adapters if conn is not None else psycopg.postgres.adapters
-        loader = adapters.get_loader(oid, self.format)
-        if loader is None:  # not a type psycopg knows: as text, as psycopg falls back
-            loader = TextLoader
-        self._loader = loader(oid, conn)
-
-    def load(self, data: psycopg.abc.Buffer) -> Any:
-        return self._loader.load(data)
-
-
-class _TimesAsText:
-    """Registers, on each cursor of one execution, loaders that keep the time types
-    as PostgreSQL writes them, when it writes them in ISO form (``DateStyle``)."""
-
-    def __init__(self) -> None:
-        self.zone: str | None = None  # the session's TimeZone, once a cursor took the loaders
-
-    def __call__(self, conn: Any, cursor: Any, *args: Any) -> None:
-        info = getattr(cursor, "connection", None)
-        info = getattr(info, "info", None)
-        if not isinstance(info, psycopg.ConnectionInfo):
-            return
-        if not (info.parameter_status("DateStyle") or "").startswith("ISO"):
-            return  # e.g. SQL, German: psycopg's loaders read those
-        for oid in _TIME_KINDS:
-            cursor.adapters.register_loader(oid, TextLoader)
-        for oid in _HOLDING_TIMES:
-            cursor.adapters.register_loader(oid, _AsBefore)
-        self.zone = info.parameter_status("TimeZone") or "UTC"
-
-
-def _execute(conn: Connection, statement: sa.Executable, params: Params) -> tuple[Any, str | None]:
+def _execute(
+    conn: Connection, statement: sa.Executable, params: Params, *, exact: bool = False
+) -> tuple[Any, str | None]:
     """``statement`` run with the time types kept as text; the session's time zone, or
-    None when they were read by psycopg's own loaders."""
-    hook = _TimesAsText()
+    None when they were read by psycopg's own loaders. ``exact``: JSON scalars as text too."""
+    hook = JsonKept() if exact else TimesAsText()
     sa.event.listen(conn, "before_cursor_execute", hook)
     try:
         return conn.execute(statement, dict(params or {})), hook.zone
@@ -204,32 +157,104 @@ def _loaded(
     return pd.Series(held)
 
 
-def frame(conn: Connection, statement: sa.Executable, params: Params = None) -> pd.DataFrame:
+def _column(values: Sequence[Any]) -> pd.Series:
+    """A column of values as pandas holds them; whole numbers among NULLs as ``Int64``,
+    which pandas would make ``float64`` (losing digits past 2**53, and their type), and
+    numbers holding ``NaN`` as ``Float64`` with NULL as ``<NA>``, apart from ``NaN``."""
+    column = pd.Series(values, dtype=None if values else object)
+    if column.dtype != np.float64:
+        return column
+    if all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in values):
+        return pd.Series(pd.array(values, dtype="Int64"))
+    missing = np.fromiter((v is None for v in values), bool, len(values))
+    if column.isna().sum() > missing.sum():  # a NaN among the values
+        numbers = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        return pd.Series(pd.arrays.FloatingArray(numbers, missing))
+    return column
+
+
+@contextmanager
+def _iso_in_utc(conn: Connection) -> Iterator[str]:
+    """``DateStyle`` ISO and ``TimeZone`` UTC for the transaction, put back afterwards:
+    PostgreSQL then writes every time as seedbed reads it (BC in a zone of its own writes
+    an offset in seconds, which nothing reads). Gives the session's TimeZone."""
+    info = conn.connection.driver_connection.info  # type: ignore[union-attr]
+    style = info.parameter_status("DateStyle") or "ISO"
+    zone = info.parameter_status("TimeZone") or "UTC"
+    if style.startswith("ISO") and zone == "UTC":
+        yield zone
+        return
+    put = "SELECT set_config('DateStyle', :style, true), set_config('TimeZone', :zone, true)"
+    conn.execute(sa.text(put), {"style": "ISO", "zone": "UTC"})
+    try:
+        yield zone
+    finally:
+        with contextlib.suppress(sa.exc.DBAPIError):  # a failed transaction puts them back
+            conn.execute(sa.text(put), {"style": style, "zone": zone})
+
+
+def _shown_in(series: pd.Series, zone: str) -> pd.Series:
+    """``timestamptz`` values read in UTC, in the session's ``zone`` as psycopg gives them
+    (pandas shows years outside 1 to 9999 in UTC only)."""
+    tz = _zone(zone)
+    if tz is None or not isinstance(series.dtype, pd.DatetimeTZDtype):
+        return series
+    held = series.dropna()
+    low, high = (pd.Timestamp(v, unit="us", tz="UTC") for v in (YEAR_1_US, YEAR_10000_US))
+    if len(held) and (held.min() < low or held.max() >= high):
+        return series
+    converted: pd.Series = series.dt.tz_convert(tz)
+    return converted
+
+
+def frame(
+    conn: Connection, statement: sa.Executable, params: Params = None, *, exact: bool = False
+) -> pd.DataFrame:
     """Run ``statement`` and return its rows as a DataFrame; enum members become their values.
 
     ``timestamptz``, ``timestamp`` and ``date`` columns come as psycopg would give
     them, and values Python's ``datetime`` cannot hold (``infinity``, ``-infinity``,
     years past 9999 or BC) as the DataFrame load takes them (see
     :func:`~seedbed.validation.coerce.arrow_series`), so that the rows load back
-    as the same values.
+    as the same values; so do the times inside arrays, ranges and multiranges.
+    ``exact``: for the statements seedbed writes itself (which cast no time to text),
+    run in ``DateStyle`` ISO and ``TimeZone`` UTC whatever the session's, so that
+    every time is read exactly (see :func:`_iso_in_utc`), with JSON ``null`` and
+    strings as their JSON text, so that every value loads back as itself.
     """
-    result, zone = _execute(conn, statement, params)
+    if not exact:
+        return _frame(conn, statement, params)
+    with _iso_in_utc(conn) as zone:
+        data = _frame(conn, statement, params, exact=True)
+        if zone == "UTC":
+            return data
+        for i in range(data.shape[1]):
+            data.isetitem(i, _shown_in(data.iloc[:, i], zone).array)
+        return data
+
+
+def _frame(
+    conn: Connection, statement: sa.Executable, params: Params, *, exact: bool = False
+) -> pd.DataFrame:
+    result, zone = _execute(conn, statement, params, exact=exact)
     if not result.returns_rows:  # e.g. an UPDATE without RETURNING
         empty = pd.DataFrame()
         empty.attrs["rowcount"] = result.rowcount
         return empty
     columns = list(result.keys())
     oids = [d[1] for d in result.cursor.description or ()] if zone is not None else []
-    rows = result.fetchall()
+    # psycopg reads no timestamptz in a DateStyle other than ISO (NotImplementedError)
+    with map_errors({NotImplementedError: QueryError}, "cannot read the rows"):
+        rows = result.fetchall()
     # Column by column: faster than from_records, and names may repeat (``a.id, b.id``).
     values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     series = {}
     for i, v in enumerate(values):
-        kind = _TIME_KINDS.get(oids[i]) if oids else None
+        kind = TIME_KINDS.get(oids[i]) if oids else None
         if kind is not None and zone is not None and any(x is not None for x in v):
             series[i] = _time_series(str(columns[i]), kind, v, zone, oids[i], conn)
         else:
-            series[i] = pd.Series(v, dtype=None if v else object)
+            series[i] = _column(v)
     data = pd.DataFrame(series)
     data.columns = pd.Index(columns)
     for column in data.columns:

@@ -100,7 +100,7 @@ def read_table(
     if limit is not None:
         statement = statement.limit(limit)
     with connection(bind) as conn:
-        return _typed(frame(conn, statement), model)
+        return _typed(frame(conn, statement, exact=True), model)
 
 
 def read_query(bind: Bind, sql: str | sa.Executable, params: Params = None) -> pd.DataFrame:
@@ -175,7 +175,7 @@ def keyset_page(
         *keys
     )
     with connection(bind) as conn:
-        page = _typed(frame(conn, statement.limit(limit)), model)
+        page = _typed(frame(conn, statement.limit(limit), exact=True), model)
     key_names = [f"_key_{i}" for i in range(len(keys))]
     last = page[key_names].iloc[-1].tolist() if len(page) == limit else None
     page = page.drop(columns=key_names)
@@ -205,7 +205,8 @@ def offset_page(
     model = model_table(bind, table)
     statement = _select(model, columns, None, include_deleted).order_by(*_order(model, order_by))
     with connection(bind) as conn:
-        return _typed(frame(conn, statement.offset((page - 1) * limit).limit(limit)), model)
+        statement = statement.offset((page - 1) * limit).limit(limit)
+        return _typed(frame(conn, statement, exact=True), model)
 
 
 def keyset_pages(

@@ -89,6 +89,9 @@ class ColumnSpec:
     numeric_scale: tuple[int, int] | None = None
     default: Any = None  # the value the database fills in when the column is left out
     generated: bool = False  # GENERATED ALWAYS AS (...): the database computes it, COPY refuses it
+    #: of a type seedbed does not read itself (arrays, ranges, intervals, bytea...): held as
+    #: PostgreSQL's text, which the database reads (a frame's Python values become that text)
+    database_text: bool = False
 
     @property
     def required(self) -> bool:
@@ -161,7 +164,7 @@ def _kind(column: sa.Column[Any]) -> dict[str, Any]:
         return {"kind": TEXT, "max_length": type_.length}
     # Any other type (arrays, intervals, bytea, ranges...): its text as written, which the
     # database reads during validation (seedbed.validation.dbrules) and again at COPY.
-    return {"kind": TEXT}
+    return {"kind": TEXT, "database_text": True}
 
 
 def _server_default(column: sa.Column[Any]) -> Any:

@@ -56,6 +56,11 @@ class DatabaseEvaluator:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    def on(self, engine: Engine | None) -> DatabaseEvaluator:
+        """The judge for a call that names ``engine``: this one, which judges in the
+        database its model was read from."""
+        return self
+
     def __call__(self, rule: SqlCheck, frame: pd.DataFrame) -> pd.Series:
         return pd.Series(~self.refused([rule], frame)[0], index=frame.index)
 
@@ -219,9 +224,15 @@ class _SettingsEvaluator(DatabaseEvaluator):
     def engine(self, value: Engine) -> None:
         self._engine = value
 
+    def on(self, engine: Engine | None) -> DatabaseEvaluator:
+        """The judge for a call that names ``engine``: that database (the one the caller
+        validates against or loads into), else the settings'."""
+        return self if engine is None else DatabaseEvaluator(engine)
+
 
 #: The database the settings name, as judge of the CHECKs of a pulled model, and of a
-#: declared model's plain CHECKs that only PostgreSQL can judge.
+#: declared model's plain CHECKs that only PostgreSQL can judge, when the call names
+#: no engine of its own (:meth:`DatabaseEvaluator.on`).
 SETTINGS_EVALUATOR: DatabaseEvaluator = _SettingsEvaluator()
 
 

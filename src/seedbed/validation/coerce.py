@@ -816,8 +816,12 @@ def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.nd
         bad = ((ints < low) | (ints > high)).fillna(False).to_numpy(dtype=bool)
         return ints.mask(bad), bad
     if kind == k.NUMERIC and pd.api.types.is_numeric_dtype(dtype):
-        finite = np.isfinite(series.astype("float64").to_numpy(na_value=0.0))
-        return series.astype("str").mask(~finite | na), ~finite & ~na
+        # NaN is missing, as pandas holds it; infinities are the values PostgreSQL reads
+        floats = series.astype("float64").to_numpy(na_value=0.0)
+        text = series.astype("str").mask(na)
+        if np.isinf(floats).any():
+            text = text.mask(floats == np.inf, "Infinity").mask(floats == -np.inf, "-Infinity")
+        return text, np.zeros(len(series), dtype=bool)
     if kind == k.JSON and pd.api.types.is_object_dtype(dtype):
         return None if not len(series) else _json_objects(series)
     if len(series) and na.all():

@@ -1,10 +1,11 @@
 """CHECKs that PostgreSQL judges: one query per table and chunk, failures as report rows.
 
-A :class:`~seedbed.facts.SqlCheck` (a CHECK read from a catalog that has no
-in-process rule) is left out of the chunk's Pandera schema; here a table's
-SqlChecks run together on the chunk's values, in the database they were read
-from, so a connection error stops validation (exit 2) instead of becoming a
-report row.
+A :class:`~seedbed.facts.SqlCheck` (a CHECK that has no in-process rule) is
+left out of the chunk's Pandera schema; here a table's SqlChecks run together
+on the chunk's values, in the database a catalog model was read from, or for a
+declared or pulled model in the database the call validates against or loads
+into (else the one the settings name), so a connection error stops validation
+(exit 2) instead of becoming a report row.
 Cells that could not be read are NA, pass the CHECK, and are reported once, as
 ``type``.
 
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from seedbed.facts import ColumnSpec, DatabaseEvaluator, RuleSpec, SqlCheck, TableSpec, type_judge
 from seedbed.facts import spec as k
@@ -49,11 +51,14 @@ def read_by_database(column: ColumnSpec, sql_type: str, catalog: bool) -> bool:
     return column.kind == k.TEXT and not k.read_as_text(sql_type)
 
 
-def _types_in_database(spec: TableSpec, chunk: SeedChunk) -> ValidationReport:
+def _types_in_database(
+    spec: TableSpec, chunk: SeedChunk, engine: Engine | None
+) -> ValidationReport:
     """Values the database cannot read as their column's type; marked in ``chunk.invalid``."""
     judge = type_judge(spec.table)
     if judge is None:
         return ValidationReport()
+    judge = judge.on(engine)
     reports = []
     n = chunk.rows
     catalog = bool(spec.table.metadata.info.get(k.FROM_CATALOG))
@@ -86,16 +91,20 @@ def _types_in_database(spec: TableSpec, chunk: SeedChunk) -> ValidationReport:
     return ValidationReport.concat(reports)
 
 
-def _verdicts(spec: TableSpec, full: pd.DataFrame) -> list[tuple[RuleSpec, np.ndarray]]:
+def _verdicts(
+    spec: TableSpec, full: pd.DataFrame, engine: Engine | None
+) -> list[tuple[RuleSpec, np.ndarray]]:
     """Each SqlCheck of ``spec`` with the rows it refuses; one query per database."""
     batches: dict[int, tuple[DatabaseEvaluator, list[RuleSpec]]] = {}
+    judges: dict[int, DatabaseEvaluator] = {}  # each rule's evaluator -> the one to ask
     found: list[tuple[RuleSpec, np.ndarray]] = []
     for item in spec.rules:
         rule = item.rule
         if not isinstance(rule, SqlCheck):
             continue
         if isinstance(rule.evaluator, DatabaseEvaluator):
-            batches.setdefault(id(rule.evaluator), (rule.evaluator, []))[1].append(item)
+            judge = judges.setdefault(id(rule.evaluator), rule.evaluator.on(engine))
+            batches.setdefault(id(judge), (judge, []))[1].append(item)
         else:  # no database to ask: passes() says so
             found.append((item, ~rule.passes(full).to_numpy(dtype=bool)))
     for evaluator, items in batches.values():
@@ -104,10 +113,13 @@ def _verdicts(spec: TableSpec, full: pd.DataFrame) -> list[tuple[RuleSpec, np.nd
     return found
 
 
-def check_in_database(spec: TableSpec, chunk: SeedChunk, checked: FullFrame) -> ValidationReport:
+def check_in_database(
+    spec: TableSpec, chunk: SeedChunk, checked: FullFrame, engine: Engine | None = None
+) -> ValidationReport:
     """The rows of ``chunk`` (``checked``: with the defaults a rule reads) that a SqlCheck
-    refuses."""
-    reports = [_types_in_database(spec, chunk)]
+    refuses, judged in ``engine``'s database (the one validated against or loaded into)
+    where the model leaves the judge to the call, else in the model's own."""
+    reports = [_types_in_database(spec, chunk, engine)]
     n = len(checked)
     if not any(isinstance(item.rule, SqlCheck) for item in spec.rules):
         return ValidationReport.concat(reports)
@@ -118,7 +130,7 @@ def check_in_database(spec: TableSpec, chunk: SeedChunk, checked: FullFrame) -> 
         for name, bad in chunk.invalid.items():
             if name in full.columns and bad.any():
                 full[name] = full[name].astype(object).mask(bad, None)
-    for item, refused in _verdicts(spec, full):
+    for item, refused in _verdicts(spec, full, engine):
         rows = refused & ~unreadable(chunk.invalid, item.rule.columns, n)
         if not rows.any():
             continue

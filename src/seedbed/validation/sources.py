@@ -264,6 +264,8 @@ def resolve_sources(source: SeedInput, schema: str) -> dict[str, SeedSource]:
             raise SeedError(f"{fmt.label}: no table named {name!r} (tables: {known})")
         if name in found:
             raise SeedError(f"{fmt.label}: a second seed for table {name!r} ({found[name].label})")
+        if isinstance(fmt, FrameInput):
+            fmt = fmt.for_table(tables[name])
         found[name] = SeedSource(tables[name], fmt)
     return {name: found[name] for name in tables if name in found}
 

@@ -190,7 +190,7 @@ class SeedValidator:
         full = rows.full
         reports = [
             rows.report,
-            check_in_database(spec, chunk, full),
+            check_in_database(spec, chunk, full, self.engine),
             self._unique_keys(spec, chunk, full, rows.keys, rows.duplicates),
             self._foreign_keys(
                 spec, chunk.label, full, chunk.lines, chunk.invalid, rows.references

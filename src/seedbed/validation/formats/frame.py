@@ -14,13 +14,17 @@ and COPY gets its batches as CSV written by pyarrow.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from seedbed.facts import spec as kinds
+from seedbed.facts import table_spec
 from seedbed.lazymodules import lazy_module
+from seedbed.sqltext import input_text, multirange_text
 from seedbed.validation.arrays import date_array, holds_dates
 from seedbed.validation.formats.base import (
     AS_TEXT,
@@ -84,6 +88,21 @@ def _object_text(value: object) -> object:
     return str(value) if isinstance(value, AS_TEXT) else value
 
 
+def _written(write: Callable[[Any], str], value: object) -> object:
+    """``value`` as ``write`` writes it; missing values (None, NaN, NaT, NA) as they are
+    (``Decimal('NaN')`` is a value: pandas would take it for missing)."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return value
+    if isinstance(value, float) and value != value:
+        return value
+    return write(value)
+
+
+#: Kinds whose Python values in an object column are written as their text (see
+#: :meth:`FrameInput.for_table`).
+_AS_THEIR_TEXT = frozenset({kinds.NUMERIC, kinds.BOOLEAN})
+
+
 class FrameInput(SeedFormat):
     """A pandas DataFrame given in Python."""
 
@@ -95,6 +114,36 @@ class FrameInput(SeedFormat):
 
     def columns(self) -> tuple[str, ...]:
         return tuple(str(c) for c in self.frame.columns)
+
+    def for_table(self, table: sa.Table) -> FrameInput:
+        """This frame as a seed of ``table``: in the columns of types seedbed leaves to
+        PostgreSQL, the Python values psycopg reads from them (lists, ranges, timedeltas,
+        bytes, times) as PostgreSQL's text of them, which validation reads and COPY sends;
+        so are ``Decimal`` numbers and ``bool`` values among ``None`` (as psycopg gives a
+        column with NULLs)."""
+        columns = table_spec(table).columns
+        names = [
+            name
+            for name in self.frame.columns
+            if (column := columns.get(str(name))) is not None
+            and (
+                (column.database_text and pd.api.types.is_timedelta64_dtype(self.frame[name]))
+                or (
+                    (column.database_text or column.kind in _AS_THEIR_TEXT)
+                    and self.frame[name].dtype == np.dtype(object)
+                    # text already (a C loop): left as it is
+                    and pd.api.types.infer_dtype(self.frame[name], skipna=True) != "string"
+                )
+            )
+        ]
+        if not names:
+            return self
+        frame = self.frame.copy(deep=False)
+        for name in names:
+            several = columns[str(name)].sql_type.upper().endswith("MULTIRANGE")
+            write = multirange_text if several else input_text
+            frame[name] = frame[name].astype(object).map(partial(_written, write))
+        return FrameInput(frame, self.label)
 
     def pieces(self, chunk_rows: int) -> Iterator[RawPiece]:
         header: list[str] | None = list(self.columns())
