@@ -199,14 +199,26 @@ def _object_name(first: str, second: str | None, label: str) -> str:
     return "_".join([*parts, label])
 
 
-def _sql_type(column: sa.Column[Any]) -> str:
-    """The column's type as PostgreSQL reads it (a domain's base type, no collation)."""
+def _base_type(column: sa.Column[Any]) -> Any:
+    """The column's type, or the base type of its domain (a domain's CHECKs are rules, not
+    part of the type; nor is a collation)."""
     kind = column.type
     while isinstance(kind, postgresql.DOMAIN):
         kind = kind.data_type
     if isinstance(kind, sa.String) and kind.collation is not None:
         kind = kind.copy()
         kind.collation = None
+    return kind
+
+
+def base_sql_type(column: sa.Column[Any]) -> str:
+    """The SQL type of ``column``, or of the base type of its domain, as SQLAlchemy writes it."""
+    return str(_base_type(column).compile(dialect=_DIALECT))
+
+
+def _sql_type(column: sa.Column[Any]) -> str:
+    """The column's type as PostgreSQL reads it (a domain's base type, no collation)."""
+    kind = _base_type(column)
     text = str(kind.compile(dialect=_DIALECT))
     if isinstance(kind, sa.Enum):
         return text
@@ -324,6 +336,7 @@ __all__ = [
     "SqlCheck",
     "UuidV4",
     "all_rules",
+    "base_sql_type",
     "python_regex",
     "read_plain_checks",
     "rules_read_from_sql",

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from seedbed.facts.declaration import Rule, all_rules, rules_read_from_sql
+from seedbed.facts.declaration import Rule, all_rules, base_sql_type, rules_read_from_sql
 from seedbed.facts.keys import ForeignKeySpec, UniqueKey, table_keys
 
 TEXT = "text"
@@ -51,18 +51,6 @@ def _compiled(type_: Any) -> str:
 
 #: Types of kind ``text`` that seedbed reads itself; the database reads the others.
 _TEXT_TYPES = frozenset({"TEXT", "VARCHAR", "CHAR", "CHARACTER", "CHARACTER VARYING", "NAME"})
-
-
-def base_sql_type(column: sa.Column[Any]) -> str:
-    """The SQL type of ``column``, or of the base type of its domain (a domain's CHECKs
-    are rules, not part of the type; nor is a collation)."""
-    kind = column.type
-    while isinstance(kind, postgresql.DOMAIN):
-        kind = kind.data_type
-    if isinstance(kind, sa.String) and kind.collation is not None:
-        kind = kind.copy()
-        kind.collation = None
-    return _compiled(kind)
 
 
 def read_as_text(sql_type: str) -> bool:
