@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,7 +27,8 @@ from seedbed.config import Settings
 from seedbed.db import get_engine, schema_of
 from seedbed.facts import metadata_for, table_spec
 from seedbed.facts import spec as kinds
-from seedbed.validation.formats.parquet import batches
+from seedbed.validation import csvread
+from seedbed.validation.formats.parquet import ParquetFile, piece_rows
 from tests.helpers import ROOT, fresh_settings, model_folder, modules_after
 
 SEEDS = ROOT / "data" / "seeds"
@@ -319,15 +321,48 @@ def test_a_polars_object_column_is_refused_with_its_name() -> None:
         seedbed.validate({"tag": frame})
 
 
-@pytest.mark.parametrize("rows", [1, 5, 7, 8, 30, 1000])
-def test_parquet_pieces_are_cut_as_pyarrow_cuts_the_whole_file(rows: int, tmp_path: Path) -> None:
-    """Read a row group at a time, the pieces hold the rows pyarrow's batches hold: where
-    chunks end decides whether a duplicate is "on row N" or "on an earlier row"."""
+@pytest.mark.parametrize("group_rows", [7, 1000])
+def test_parquet_pieces_hold_a_csv_chunks_bytes_whatever_the_row_groups(
+    group_rows: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pieces are cut by the file's bytes per row, across row groups (many small ones, or
+    one for the whole file), and hold every row once, in order."""
     table = typed_table("user")
-    pq.write_table(table, tmp_path / "user.parquet", row_group_size=7)
+    pq.write_table(table, tmp_path / "user.parquet", row_group_size=group_rows)
     parquet = pq.ParquetFile(tmp_path / "user.parquet")
-    assert parquet.num_row_groups > 2
-    pieces = list(batches(parquet, rows))
-    expected = list(parquet.iter_batches(batch_size=rows))
-    assert [p.num_rows for p in pieces] == [b.num_rows for b in expected]
-    assert pa.concat_tables(pieces).equals(table)
+    per_row = sum(
+        parquet.metadata.row_group(g).total_byte_size for g in range(parquet.num_row_groups)
+    )
+    per_row /= table.num_rows
+    monkeypatch.setattr(csvread, "BLOCK_BYTES", int(per_row * 5))  # about 5 rows a piece
+    assert piece_rows(parquet, 250_000) == 5
+    assert piece_rows(parquet, 3) == 3  # never more than asked for
+    pieces = list(ParquetFile(tmp_path / "user.parquet").pieces(250_000))
+    assert [p.rows for p in pieces[:-1]] == [5] * (len(pieces) - 1)
+    assert 0 < pieces[-1].rows <= 5
+    assert pa.concat_tables([p.data for p in pieces]).equals(table)
+    positions = np.concatenate([p.positions for p in pieces])
+    assert positions.tolist() == list(range(table.num_rows))
+    assert pieces[0].header == table.column_names
+    assert all(p.header is None for p in pieces[1:])
+
+
+def test_a_parquet_file_of_one_row_group_is_read_a_piece_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first piece of a file whose one row group holds 8 MB of text does not read the
+    row group whole (as pyarrow's pre-buffering does): Arrow holds far less than it."""
+    random = np.random.default_rng(0)
+    text = random.integers(ord("a"), ord("z") + 1, size=(80_000, 100), dtype=np.uint8)
+    values = pa.array(text.view("S100").ravel().astype(str))
+    pq.write_table(pa.table({"name": values}), tmp_path / "tag.parquet", row_group_size=80_000)
+    parquet = pq.ParquetFile(tmp_path / "tag.parquet")
+    assert parquet.num_row_groups == 1
+    monkeypatch.setattr(csvread, "BLOCK_BYTES", 256 << 10)
+    before = pa.total_allocated_bytes()
+    pieces = ParquetFile(tmp_path / "tag.parquet").pieces(250_000)
+    first = next(pieces)
+    held = pa.total_allocated_bytes() - before
+    assert 0 < first.rows < 5_000
+    assert held < 4 << 20, held  # the row group's text alone is 8 MB
+    pieces.close()
