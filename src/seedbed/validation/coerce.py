@@ -999,6 +999,18 @@ def _typed_arrow(column: ColumnSpec, arr: pa.Array) -> pa.Array | None:
 _PLAIN_FLOATS = {"double": (1e-3, 1e14), "float": (1e-3, 1e5)}
 
 
+def _floats(arr: pa.Array) -> np.ndarray:
+    """A float array's values as NumPy, of its own width, NaN where null (``to_numpy``
+    would import pandas for the nulls)."""
+    kind = np.dtype(f"<f{arr.type.bit_width // 8}")
+    if not len(arr):
+        return np.zeros(0, dtype=kind)
+    values = np.frombuffer(arr.buffers()[1], dtype=kind, count=arr.offset + len(arr))
+    found = values[arr.offset :].copy()
+    found[null_mask(arr)] = np.nan
+    return found
+
+
 def float_text(arr: pa.Array) -> pa.Array:
     """A ``double`` or ``float`` Arrow array as pandas writes its values as text
     (``astype(str)``), NaN null as pandas holds it. Arrow writes the same shortest digits
@@ -1006,7 +1018,7 @@ def float_text(arr: pa.Array) -> pa.Array:
     ``.0`` after a whole number as Python writes it; the rest (tiny, huge, ``inf``) are
     written one by one, as pandas writes them."""
     low, high = _PLAIN_FLOATS[str(arr.type)]
-    numbers = arr.to_numpy(zero_copy_only=False)  # nulls as NaN
+    numbers = _floats(arr)
     present = ~np.isnan(numbers)
     size = np.abs(np.where(present, numbers, 0.0))
     text = arr.cast(pa.string())
@@ -1014,7 +1026,9 @@ def float_text(arr: pa.Array) -> pa.Array:
     plain &= ~true_mask(pc.match_substring(text, "e"))
     whole = plain & ~true_mask(pc.match_substring(text, "."))
     if whole.any():
-        text = pc.if_else(bool_array(whole), pc.binary_join_element_wise(text, ".0", ""), text)
+        end = 2**40  # past every value's end: the slice replaced is empty there
+        point = pc.utf8_replace_slice(text, start=end, stop=end, replacement=".0")
+        text = pc.if_else(bool_array(whole), point, text)
     odd = np.flatnonzero(present & ~plain)
     if len(odd):
         written = string_array([str(value) for value in numbers[odd]])
@@ -1041,7 +1055,7 @@ def _typed_numbers(column: ColumnSpec, arr: pa.Array, columnar: bool) -> ArrowCo
         return None if read.bad.any() and not floats else read
     infinite = np.zeros(len(arr), dtype=bool)
     if floats:
-        infinite = np.isinf(arr.to_numpy(zero_copy_only=False))
+        infinite = np.isinf(_floats(arr))
     values = with_nulls(text, infinite)
     return ArrowCoerced(values, infinite, "type", type_message(column))
 
