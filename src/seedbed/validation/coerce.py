@@ -991,11 +991,10 @@ def _typed_arrow(column: ColumnSpec, arr: pa.Array) -> pa.Array | None:
     return None
 
 
-#: Arrow float types pandas holds as they are, with the magnitudes inside which pandas'
-#: text of a value (``astype(str)``: Python's ``repr`` of a ``double``, NumPy's ``str`` of
-#: a ``float``) is plain digits, as Arrow's is there: Python and NumPy write a ``double``
-#: plainly from 1e-4 to 1e16 and a ``float`` from 1e-4 to 1e6, Arrow from 1e-6 to 1e15
-#: (kept inside all of them, so that no bound is relied on to the last digit).
+#: Arrow float types pandas holds as they are, with magnitudes inside which pandas' text
+#: of a value (``astype(str)``: Python's ``repr`` of a ``double``, NumPy's ``str`` of a
+#: ``float``) is plain digits: from 1e-4 to 1e16 for a ``double``, to 1e6 for a ``float``
+#: (bounds kept inside those, so that none is relied on to the last digit).
 _PLAIN_FLOATS = {"double": (1e-3, 1e14), "float": (1e-3, 1e5)}
 
 
@@ -1015,8 +1014,9 @@ def float_text(arr: pa.Array) -> pa.Array:
     """A ``double`` or ``float`` Arrow array as pandas writes its values as text
     (``astype(str)``), NaN null as pandas holds it. Arrow writes the same shortest digits
     that read back as the value; where both write them plainly they are Arrow's, with
-    ``.0`` after a whole number as Python writes it; the rest (tiny, huge, ``inf``) are
-    written one by one, as pandas writes them."""
+    ``.0`` after a whole number as Python writes it; the rest (tiny, huge, ``inf``, and
+    any Arrow writes with an exponent, such as ``1e+15``) are written one by one, as
+    pandas writes them."""
     low, high = _PLAIN_FLOATS[str(arr.type)]
     numbers = _floats(arr)
     present = ~np.isnan(numbers)
