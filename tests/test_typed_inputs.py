@@ -8,9 +8,12 @@ reports the rows it reported when its chunks went through pandas.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,9 +27,19 @@ import seedbed
 from seedbed import migrate
 from seedbed.config import Settings
 from seedbed.db import get_engine, schema_of
-from seedbed.facts import metadata_for, table_spec
+from seedbed.facts import (
+    ColumnSpec,
+    declared_metadata,
+    metadata_for,
+    model_source,
+    table_spec,
+    using_models,
+)
 from seedbed.facts import spec as kinds
-from seedbed.validation.formats.parquet import batches
+from seedbed.validation import csvread
+from seedbed.validation.coerce import arrow_series, coerce_arrow, coerce_column, float_text
+from seedbed.validation.formats.base import pandas_column
+from seedbed.validation.formats.parquet import ParquetFile, piece_rows
 from tests.helpers import ROOT, fresh_settings, model_folder, modules_after
 
 SEEDS = ROOT / "data" / "seeds"
@@ -319,15 +332,242 @@ def test_a_polars_object_column_is_refused_with_its_name() -> None:
         seedbed.validate({"tag": frame})
 
 
-@pytest.mark.parametrize("rows", [1, 5, 7, 8, 30, 1000])
-def test_parquet_pieces_are_cut_as_pyarrow_cuts_the_whole_file(rows: int, tmp_path: Path) -> None:
-    """Read a row group at a time, the pieces hold the rows pyarrow's batches hold: where
-    chunks end decides whether a duplicate is "on row N" or "on an earlier row"."""
+@pytest.mark.parametrize("group_rows", [7, 1000])
+def test_parquet_pieces_hold_a_csv_chunks_bytes_whatever_the_row_groups(
+    group_rows: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pieces are cut by the file's bytes per row, across row groups (many small ones, or
+    one for the whole file), and hold every row once, in order."""
     table = typed_table("user")
-    pq.write_table(table, tmp_path / "user.parquet", row_group_size=7)
+    pq.write_table(table, tmp_path / "user.parquet", row_group_size=group_rows)
     parquet = pq.ParquetFile(tmp_path / "user.parquet")
-    assert parquet.num_row_groups > 2
-    pieces = list(batches(parquet, rows))
-    expected = list(parquet.iter_batches(batch_size=rows))
-    assert [p.num_rows for p in pieces] == [b.num_rows for b in expected]
-    assert pa.concat_tables(pieces).equals(table)
+    per_row = sum(
+        parquet.metadata.row_group(g).total_byte_size for g in range(parquet.num_row_groups)
+    )
+    per_row /= table.num_rows
+    monkeypatch.setattr(csvread, "BLOCK_BYTES", int(per_row * 5))  # about 5 rows a piece
+    assert piece_rows(parquet, 250_000) == 5
+    assert piece_rows(parquet, 3) == 3  # never more than asked for
+    pieces = list(ParquetFile(tmp_path / "user.parquet").pieces(250_000))
+    assert [p.rows for p in pieces[:-1]] == [5] * (len(pieces) - 1)
+    assert 0 < pieces[-1].rows <= 5
+    assert pa.concat_tables([p.data for p in pieces]).equals(table)
+    positions = np.concatenate([p.positions for p in pieces])
+    assert positions.tolist() == list(range(table.num_rows))
+    assert pieces[0].header == table.column_names
+    assert all(p.header is None for p in pieces[1:])
+
+
+def test_a_parquet_file_of_one_row_group_is_read_a_piece_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first piece of a file whose one row group holds 8 MB of text does not read the
+    row group whole (as pyarrow's pre-buffering does): Arrow holds far less than it."""
+    random = np.random.default_rng(0)
+    text = random.integers(ord("a"), ord("z") + 1, size=(80_000, 100), dtype=np.uint8)
+    values = pa.array(text.view("S100").ravel().astype(str))
+    pq.write_table(pa.table({"name": values}), tmp_path / "tag.parquet", row_group_size=80_000)
+    parquet = pq.ParquetFile(tmp_path / "tag.parquet")
+    assert parquet.num_row_groups == 1
+    monkeypatch.setattr(csvread, "BLOCK_BYTES", 256 << 10)
+    before = pa.total_allocated_bytes()
+    pieces = ParquetFile(tmp_path / "tag.parquet").pieces(250_000)
+    first = next(pieces)
+    held = pa.total_allocated_bytes() - before
+    assert 0 < first.rows < 5_000
+    assert held < 4 << 20, held  # the row group's text alone is 8 MB
+    pieces.close()
+
+
+# -- typed numbers ----------------------------------------------------------------------
+
+METER = """
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Meter(Base):
+    __tablename__ = "meter"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    amount: Mapped[float | None] = mapped_column(sa.Numeric)
+    price: Mapped[float | None] = mapped_column(sa.Numeric(6, 2))
+    ratio: Mapped[float | None] = mapped_column(sa.Double)
+    weight: Mapped[float | None] = mapped_column(sa.REAL)
+    big: Mapped[float | None] = mapped_column(sa.Numeric(38, 8))
+"""
+
+#: Floats whose text is odd somewhere: signed zero, whole numbers, the ends of the plain
+#: notations, values that round half away from zero at two places, huge and tiny ones.
+ODD_FLOATS = [
+    *(0.0, -0.0, 1.0, -2.0, 0.1, 0.125, 2.675, -0.001, 0.005, -0.005, 0.015, 1 / 3),
+    *(1e-3, 1e-4, 1e-5, 1e-7, 5e-324, 1e5, 1e6, 999999.9, 16777216.0, 65504.0, 3.4e38),
+    *(1e14, 1e15, 1e16, 9.99e15, 1234567890123456.7, 2.0**53, 123456789.0, 1e20, 1e300),
+    *(9999.994, 9999.995, -9999.995, 99999.995, float("nan"), float("inf"), -float("inf")),
+    None,
+]
+
+
+@pytest.fixture(scope="module")
+def meter(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return model_folder(tmp_path_factory.mktemp("meter") / "meter_models", meter=METER)
+
+
+def _number_corpus(count: int) -> list[float | None]:
+    """:data:`ODD_FLOATS` and ``count`` random floats: any bits, few decimals, any scale."""
+    random = np.random.default_rng(7)
+    bits = random.integers(0, 2**63, size=count // 3, dtype=np.int64).view(np.float64)
+    decimals = np.round(random.uniform(-1e6, 1e6, count // 3), random.integers(0, 7))
+    scaled = random.uniform(-10, 10, count // 3) * 10.0 ** random.integers(-12, 21, count // 3)
+    return [*ODD_FLOATS, *bits.tolist(), *decimals.tolist(), *scaled.tolist()]
+
+
+def _meter_columns(meter: Path) -> dict[str, ColumnSpec]:
+    with using_models(meter):
+        return table_spec(declared_metadata().tables["seedbed.meter"]).columns
+
+
+NUMBER_ARRAYS = {
+    "double": lambda values: pa.array(values, pa.float64()),
+    "float": lambda values: pa.array(values, pa.float64()).cast(pa.float32(), safe=False),
+    "int64": lambda _: pa.array([0, -1, 5, 999, 1000, None, 2**63 - 1, -(2**63)], pa.int64()),
+    "uint64": lambda _: pa.array([0, 1, None, 2**64 - 1], pa.uint64()),
+    "int16": lambda _: pa.array([0, -32768, 32767, None, 99], pa.int16()),
+}
+
+
+@pytest.mark.parametrize("given", NUMBER_ARRAYS)
+def test_typed_numbers_are_read_in_arrow_as_their_pandas_series_is(given: str, meter: Path) -> None:
+    """Each numeric kind (numeric, numeric(p, s), double precision, real) reads floats and
+    integers in Arrow to the values, bad cells and messages pandas' series gives."""
+    arr = NUMBER_ARRAYS[given](_number_corpus(3000))
+    for name, column in _meter_columns(meter).items():
+        if name == "id":
+            continue
+        found = coerce_arrow(column, arr)
+        before = coerce_column(column, pandas_column(arr))
+        if found is None:  # integers that do not fit: their pandas series reports them
+            assert given != "double" and given != "float" and before.bad.any()
+            continue
+        assert (found.bad == before.bad).all(), name
+        assert (found.rule, found.message) == (before.rule, before.message) or not found.bad.any()
+        values = arrow_series(found.values)
+        assert values.isna().tolist() == before.values.isna().tolist(), name
+        assert values.dropna().tolist() == before.values.dropna().tolist(), name
+
+
+def test_float_text_is_pandas_text() -> None:
+    values = [0.0, -0.0, 1.0, 1e-5, 1e15, 1e16, 0.1, float("nan"), None, float("inf")]
+    assert float_text(pa.array(values)).to_pylist() == [
+        *("0.0", "-0.0", "1.0", "1e-05", "1000000000000000.0", "1e+16", "0.1", None, None),
+        "inf",
+    ]
+    single = pa.array([0.1, 16777216.0, 65504.0, 1e-4], pa.float32())
+    assert float_text(single).to_pylist() == ["0.1", "1.6777216e+07", "65504.0", "1e-04"]
+
+
+def _meters(**columns: pa.Array) -> pa.Table:
+    base = {
+        "id": pa.array([1, 2, 3, 4], pa.int64()),
+        "amount": pa.array([1.5, None, -0.0, 1e300], pa.float64()),
+        "price": pa.array([0.125, 2.675, None, -0.001], pa.float64()),
+        "ratio": pa.array([0.1, float("nan"), 1e-7, 2.0], pa.float64()),
+        "weight": pa.array([0.1, 3.4e38, None, 1.0], pa.float32()),
+        "big": pa.array([10**19, 12, None, 7], pa.uint64()),
+    }
+    return pa.table({**base, **columns})
+
+
+METER_CASES: dict[str, tuple[dict[str, pa.Array], list[tuple[Any, ...]]]] = {
+    "valid": ({}, []),
+    "decimals and integers": (
+        {
+            "price": pa.array([Decimal("1.005"), None, Decimal("-3"), Decimal("0")]),
+            "amount": pa.array([1, 2, None, 2**64 - 1], pa.uint64()),
+        },
+        [],
+    ),
+    "infinities": (
+        {
+            "amount": pa.array([float("inf"), 1.0, None, 2.0]),
+            "ratio": pa.array([1.0, -float("inf"), None, 2.0]),
+            "price": pa.array([1.0, 2.0, float("inf"), 2.0]),
+        },
+        [(0, "amount", "type", "inf"), (1, "ratio", "type", "-inf"), (2, "price", "type", "inf")],
+    ),
+    "too many digits before the point": (
+        {
+            "price": pa.array([9999.994, 9999.995, 1e300, -0.0]),
+            "big": pa.array([1e30, 1e29, None, 0.5]),  # numeric(38, 8): 30 digits before
+        },
+        [
+            (0, "big", "type", "1e+30"),
+            (1, "price", "type", "9999.995"),  # 9999.99499999… as a float, 9999.995 as text
+            (2, "price", "type", "1e+300"),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", METER_CASES)
+def test_typed_numbers_report_as_their_pandas_frame_does(
+    case: str, meter: Path, tmp_path: Path
+) -> None:
+    columns, expected = METER_CASES[case]
+    table = _meters(**columns)
+    pq.write_table(table, tmp_path / "meter.parquet")
+    report = seedbed.validate(tmp_path / "meter.parquet", models=meter)
+    assert [r[1:5] for r in _rows(report)] == expected
+    for given in (table, pl.from_arrow(table)):  # the same rows from an Arrow table or Polars
+        again = seedbed.validate({"meter": given}, models=meter)
+        assert [r[1:] for r in _rows(again)] == [r[1:] for r in _rows(report)]
+    if "decimals" not in case:  # a pandas frame's Decimal objects are not read as numbers
+        frame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+        from_pandas = seedbed.validate({"meter": frame}, models=meter)
+        assert [r[1:] for r in _rows(from_pandas)] == [r[1:] for r in _rows(report)]
+
+
+def test_a_valid_typed_number_file_is_validated_without_pandas(meter: Path, tmp_path: Path) -> None:
+    table = _meters(price=pa.array([Decimal("1.005"), None, Decimal("-3"), Decimal("0")]))
+    pq.write_table(table, tmp_path / "meter.parquet")
+    code = (
+        "import seedbed\n"
+        f"assert seedbed.validate({str(tmp_path / 'meter.parquet')!r}, models={str(meter)!r}).ok"
+    )
+    loaded = modules_after(code)
+    assert "seedbed.validation.rowchecks" in loaded
+    assert "pandas" not in loaded
+
+
+def test_floats_in_a_numeric_column_are_stored_as_validation_rounds_them(
+    meter: Path, empty_settings: Settings, tmp_path: Path
+) -> None:
+    """PostgreSQL rounds the text COPY gets of each float (Arrow's shortest digits) half
+    away from zero, as validation rounds pandas' text of it: the same stored values."""
+    engine = get_engine(empty_settings)
+    with engine.begin() as conn:
+        model_source(meter).metadata(empty_settings.schema).create_all(conn)
+    prices = [0.125, 2.675, -0.001, 0.005, -0.005, 9999.994, 1e-7, -0.0, 0.015, 1 / 3]
+    bigs = [1e20, 1.5e-9, 123456789.123456789, -0.0, 0.000000005, 2.0**53, 1 / 7, 5e-324]
+    count = max(len(prices), len(bigs))
+    table = pa.table(
+        {
+            "id": pa.array(range(count), pa.int64()),
+            "price": pa.array(prices + [None] * (count - len(prices)), pa.float64()),
+            "big": pa.array(bigs + [None] * (count - len(bigs)), pa.float64()),
+        }
+    )
+    pq.write_table(table, tmp_path / "meter.parquet")
+    assert seedbed.validate(tmp_path / "meter.parquet", models=meter).ok
+    seedbed.load(tmp_path / "meter.parquet", engine=engine, models=meter, progress=False)
+    query = f'SELECT price::text, big::text FROM "{empty_settings.schema}".meter ORDER BY id'
+    with engine.connect() as conn:
+        stored = list(conn.exec_driver_sql(query))
+    columns = _meter_columns(meter)
+    for position, name in enumerate(("price", "big")):
+        judged = coerce_arrow(columns[name], table.column(name).chunk(0))
+        assert judged is not None and not judged.bad.any()
+        held = [None if v is None else Decimal(v) for v in judged.values.to_pylist()]
+        assert held == [None if row[position] is None else Decimal(row[position]) for row in stored]

@@ -59,7 +59,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -936,13 +936,14 @@ def _fit_numeric(values: pa.Array, precision: int, scale: int) -> tuple[pa.Array
         return values, overflow
     texts: list[str | None] = [None] * len(values)
     step = Decimal(1).scaleb(-scale)
+    digits = Context(prec=precision + 1)  # what fits, and the carry that overflows
     for row in np.flatnonzero(odd):
         held = Decimal(str(values[int(row)].as_py()))
         rounded = held if held.is_nan() else None
         if rounded is None and held.is_finite() and (not held or held.adjusted() < whole):
-            rounded = held.quantize(step, rounding=ROUND_HALF_UP)
-            rounded = rounded if rounded else abs(rounded)  # no negative zero
-        if rounded is None or (rounded.is_finite() and abs(rounded) >= Decimal(10) ** whole):
+            rounded = held.quantize(step, rounding=ROUND_HALF_UP, context=digits)
+            rounded = rounded if rounded else rounded.copy_abs()  # no negative zero
+        if rounded is None or (rounded.is_finite() and rounded.copy_abs() >= Decimal(10) ** whole):
             overflow[row] = True
             continue
         texts[int(row)] = format(rounded, "f")
@@ -994,23 +995,95 @@ def _typed_arrow(column: ColumnSpec, arr: pa.Array) -> pa.Array | None:
     return None
 
 
+#: Arrow float types pandas holds as they are, with magnitudes inside which pandas' text
+#: of a value (``astype(str)``: Python's ``repr`` of a ``double``, NumPy's ``str`` of a
+#: ``float``) is plain digits: from 1e-4 to 1e16 for a ``double``, to 1e6 for a ``float``
+#: (bounds kept inside those, so that none is relied on to the last digit).
+_PLAIN_FLOATS = {"double": (1e-3, 1e14), "float": (1e-3, 1e5)}
+
+
+def _floats(arr: pa.Array) -> np.ndarray:
+    """A float array's values as NumPy, of its own width, NaN where null (``to_numpy``
+    would import pandas for the nulls)."""
+    kind = np.dtype(f"<f{arr.type.bit_width // 8}")
+    if not len(arr):
+        return np.zeros(0, dtype=kind)
+    values = np.frombuffer(arr.buffers()[1], dtype=kind, count=arr.offset + len(arr))
+    found = values[arr.offset :].copy()
+    found[null_mask(arr)] = np.nan
+    return found
+
+
+def float_text(arr: pa.Array) -> pa.Array:
+    """A ``double`` or ``float`` Arrow array as pandas writes its values as text
+    (``astype(str)``), NaN null as pandas holds it. Arrow writes the same shortest digits
+    that read back as the value; where both write them plainly they are Arrow's, with
+    ``.0`` after a whole number as Python writes it; the rest (tiny, huge, ``inf``, and
+    any Arrow writes with an exponent, such as ``1e+15``) are written one by one, as
+    pandas writes them."""
+    low, high = _PLAIN_FLOATS[str(arr.type)]
+    numbers = _floats(arr)
+    present = ~np.isnan(numbers)
+    size = np.abs(np.where(present, numbers, 0.0))
+    text = arr.cast(pa.string())
+    plain = present & (((low <= size) & (size < high)) | (size == 0))
+    plain &= ~true_mask(pc.match_substring(text, "e"))
+    whole = plain & ~true_mask(pc.match_substring(text, "."))
+    if whole.any():
+        end = 2**40  # past every value's end: the slice replaced is empty there
+        point = pc.utf8_replace_slice(text, start=end, stop=end, replacement=".0")
+        text = pc.if_else(bool_array(whole), point, text)
+    odd = np.flatnonzero(present & ~plain)
+    if len(odd):
+        written = string_array([str(value) for value in numbers[odd]])
+        mask = np.zeros(len(arr), dtype=bool)
+        mask[odd] = True
+        text = pc.replace_with_mask(text, bool_array(mask), written)
+    return with_nulls(text, ~present)
+
+
+#: Every Arrow integer type.
+_INTEGER_TYPES = (*_TO_INT64, "uint64")
+
+
+def _typed_numbers(column: ColumnSpec, arr: pa.Array, columnar: bool) -> ArrowCoerced | None:
+    """Floats and integers for a ``numeric``, ``numeric(p, s)``, ``double precision`` or
+    ``real`` column, as :func:`coerce_column` reads their pandas series: as text (pandas'
+    text of each value, NaN null), ``infinity`` refused; for ``numeric(p, s)`` that text
+    rounded and fitted as a file's is. None where pandas would show a bad cell otherwise
+    (an integer it shows as a float when the chunk holds a null)."""
+    floats = str(arr.type) in _PLAIN_FLOATS
+    text = float_text(arr) if floats else arr.cast(pa.string())
+    if column.numeric_scale is not None:
+        read = coerce_text(column, text, columnar=columnar)
+        return None if read.bad.any() and not floats else read
+    infinite = np.zeros(len(arr), dtype=bool)
+    if floats:
+        infinite = np.isinf(_floats(arr))
+    values = with_nulls(text, infinite)
+    return ArrowCoerced(values, infinite, "type", type_message(column))
+
+
 def coerce_arrow(
     column: ColumnSpec, arr: pa.Array, *, columnar: bool = True
 ) -> ArrowCoerced | None:
     """:func:`coerce_column` of an Arrow column (made plain, as Arrow inputs are) without
     pandas: text (and a column of NULLs) read by :func:`coerce_text`, integers in a text
-    column as their text, and booleans, integers and timestamps of the column's own kind
-    taken as they are. None for the rest, which :func:`coerce_column` of the pandas series
+    column as their text, floats and integers in a numeric one (:func:`_typed_numbers`),
+    and booleans, integers and timestamps of the column's own kind taken as they are.
+    None for the rest, which :func:`coerce_column` of the pandas series
     judges: other types, and typed values out of range (their report rows come from there).
     """
     text = text_array(arr)
     if text is None and pa.types.is_null(arr.type):
         text = arr.cast(pa.string())  # pandas' objects, all None: text
-    if text is None and column.kind in (k.TEXT, k.ENUM) and str(arr.type) in (*_TO_INT64, "uint64"):
+    if text is None and column.kind in (k.TEXT, k.ENUM) and str(arr.type) in _INTEGER_TYPES:
         read = coerce_text(column, arr.cast(pa.string()), columnar=columnar)
         return None if read.bad.any() else read  # the report shows pandas' values
     if text is not None:
         return coerce_text(column, text, columnar=columnar)
+    if column.kind == k.NUMERIC and str(arr.type) in (*_PLAIN_FLOATS, *_INTEGER_TYPES):
+        return _typed_numbers(column, arr, columnar)
     typed = _typed_arrow(column, arr)
     if typed is None:
         return None
@@ -1096,6 +1169,7 @@ __all__ = [
     "coerce_text",
     "default_array",
     "default_series",
+    "float_text",
     "text_array",
     "type_message",
 ]

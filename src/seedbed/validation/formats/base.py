@@ -240,8 +240,8 @@ def plain_array(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, list[tuple
     with why); dates, decimals and UUIDs (``arrow.uuid``, as DuckDB writes
     them) become their text. Other types are left as they are.
     """
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
+    if isinstance(array, pa.ChunkedArray):  # one chunk taken as it is: combining copies
+        array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     if _is_text(array.type) or _is_bytes(array.type):

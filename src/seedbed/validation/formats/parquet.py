@@ -4,8 +4,14 @@ Positions are rows, from 0. Column types are made plain as for every Arrow
 input (:func:`~seedbed.validation.formats.base.plain_piece`): dictionary,
 ``large_string``, ``string_view`` and binary columns are read as text; the
 pieces stay Arrow tables, which validation types without pandas where it can.
-The file is read one row group at a time (:func:`batches`): pyarrow's reader of
-the whole file reads ahead and holds several row groups' columns at once.
+
+A piece holds about as many bytes as a CSV chunk
+(:data:`~seedbed.validation.csvread.BLOCK_BYTES`), counted by the file's own
+uncompressed bytes per row (:func:`piece_rows`), whatever its row groups are:
+a file of one large row group, or of many small ones, is read in record batches
+of that many rows. The reader reads each column chunk a buffer at a time
+(:data:`READ_BUFFER_BYTES`), without pyarrow's pre-buffering, which reads every
+column chunk of a row group (or the whole file) before a row is decoded.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import sqlalchemy as sa
 
 from seedbed.errors import SeedError
 from seedbed.lazymodules import lazy_module
+from seedbed.validation import csvread
 from seedbed.validation.formats.base import (
     COPY_BATCH_ROWS,
     FileFormat,
@@ -37,23 +44,24 @@ else:
     pa = lazy_module("pyarrow")
     pq = lazy_module("pyarrow.parquet")
 
+#: What the reader reads of a column chunk at a time.
+READ_BUFFER_BYTES = 1 << 20
 
-def batches(parquet: pq.ParquetFile, rows: int) -> Iterator[pa.Table]:
-    """The file's rows in tables of ``rows`` rows (the last one fewer), as
-    ``iter_batches(batch_size=rows)`` cuts them, read one row group at a time."""
-    pending: list[pa.RecordBatch] = []
-    held = 0
-    for group in range(parquet.num_row_groups):
-        for batch in parquet.iter_batches(batch_size=rows, row_groups=[group], use_threads=False):
-            pending.append(batch)
-            held += batch.num_rows
-            while held >= rows:
-                table = pa.Table.from_batches(pending, schema=parquet.schema_arrow)
-                rest = table.slice(rows)
-                yield table.slice(0, rows)
-                pending, held = rest.to_batches(), rest.num_rows
-    if held:
-        yield pa.Table.from_batches(pending, schema=parquet.schema_arrow)
+
+def piece_rows(parquet: pq.ParquetFile, most: int) -> int:
+    """Rows of about :data:`~seedbed.validation.csvread.BLOCK_BYTES` uncompressed (at most
+    ``most``), by the bytes per row the file's metadata gives."""
+    metadata = parquet.metadata
+    rows: int = metadata.num_rows
+    size = sum(metadata.row_group(g).total_byte_size for g in range(metadata.num_row_groups))
+    if not rows or size <= 0:
+        return most
+    return max(1, min(most, int(csvread.BLOCK_BYTES * rows / size)))
+
+
+def batches(parquet: pq.ParquetFile, rows: int) -> Iterator[pa.RecordBatch]:
+    """The file's rows in batches of ``rows`` rows (the last one fewer), across row groups."""
+    return iter(parquet.iter_batches(batch_size=rows, use_threads=False))
 
 
 @register
@@ -68,7 +76,7 @@ class ParquetFile(FileFormat):
 
     def _open(self) -> pq.ParquetFile:
         try:
-            return pq.ParquetFile(self.path)
+            return pq.ParquetFile(self.path, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
         except (OSError, pa.ArrowException) as exc:
             raise self._fail(exc) from None
 
@@ -82,9 +90,11 @@ class ParquetFile(FileFormat):
             offset = 0
             header: list[str] | None = names
             try:
-                for table in batches(parquet, chunk_rows):
+                for batch in batches(parquet, piece_rows(parquet, chunk_rows)):
+                    table = pa.Table.from_batches([batch])
                     positions = np.arange(offset, offset + table.num_rows, dtype=np.int64)
                     offset += table.num_rows
+                    del batch  # the table holds its columns
                     yield plain_piece(self.label, self.unit, table, positions, header)
                     header = None
             except (OSError, pa.ArrowException) as exc:
@@ -101,12 +111,9 @@ class ParquetFile(FileFormat):
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
         with self._open() as parquet:
             try:
-                tables = batches(parquet, COPY_BATCH_ROWS)
-                yield from arrow_csv_blocks(
-                    (batch for table in tables for batch in table.to_batches()), on_progress
-                )
+                yield from arrow_csv_blocks(batches(parquet, COPY_BATCH_ROWS), on_progress)
             except (OSError, pa.ArrowException) as exc:
                 raise self._fail(exc) from None
 
 
-__all__ = ["ParquetFile", "batches"]
+__all__ = ["ParquetFile", "batches", "piece_rows"]
