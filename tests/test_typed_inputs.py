@@ -495,7 +495,7 @@ METER_CASES: dict[str, tuple[dict[str, pa.Array], list[tuple[Any, ...]]]] = {
             "ratio": pa.array([1.0, -float("inf"), None, 2.0]),
             "price": pa.array([1.0, 2.0, float("inf"), 2.0]),
         },
-        [(0, "amount", "type", "inf"), (1, "ratio", "type", "-inf"), (2, "price", "type", "inf")],
+        [(2, "price", "type", "inf")],  # PostgreSQL reads Infinity, but not in numeric(p, s)
     ),
     "too many digits before the point": (
         {

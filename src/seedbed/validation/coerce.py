@@ -1049,19 +1049,22 @@ _INTEGER_TYPES = (*_TO_INT64, "uint64")
 def _typed_numbers(column: ColumnSpec, arr: pa.Array, columnar: bool) -> ArrowCoerced | None:
     """Floats and integers for a ``numeric``, ``numeric(p, s)``, ``double precision`` or
     ``real`` column, as :func:`coerce_column` reads their pandas series: as text (pandas'
-    text of each value, NaN null), ``infinity`` refused; for ``numeric(p, s)`` that text
-    rounded and fitted as a file's is. None where pandas would show a bad cell otherwise
+    text of each value, NaN null, an infinity ``Infinity`` as PostgreSQL reads it); for
+    ``numeric(p, s)`` that text rounded and fitted as a file's is (an infinity does not
+    fit). None where pandas would show a bad cell otherwise
     (an integer it shows as a float when the chunk holds a null)."""
     floats = str(arr.type) in _PLAIN_FLOATS
     text = float_text(arr) if floats else arr.cast(pa.string())
-    if column.numeric_scale is not None:
+    if floats:  # the values PostgreSQL reads, as the pandas series' are written
+        numbers = _floats(arr)
+        infinite = np.isinf(numbers)
+        if infinite.any():
+            spelled = ["Infinity" if v > 0 else "-Infinity" for v in numbers[infinite]]
+            text = pc.replace_with_mask(text, bool_array(infinite), string_array(spelled))
+    if column.numeric_scale is not None:  # where an infinity does not fit
         read = coerce_text(column, text, columnar=columnar)
         return None if read.bad.any() and not floats else read
-    infinite = np.zeros(len(arr), dtype=bool)
-    if floats:
-        infinite = np.isinf(_floats(arr))
-    values = with_nulls(text, infinite)
-    return ArrowCoerced(values, infinite, "type", type_message(column))
+    return ArrowCoerced(text, np.zeros(len(arr), dtype=bool), "type", type_message(column))
 
 
 def coerce_arrow(
@@ -1106,7 +1109,12 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
         # Numbers and booleans pandas read from a text column: their text, as COPY gets it;
         # numbers for a numeric(p, s), to be rounded and fitted as their text is.
         text = pd.StringDtype(storage="pyarrow", na_value=np.nan)  # pandas' default ``str``
-        return coerce_column(column, series.astype(text), columnar=columnar)
+        written = series.astype(text)
+        if scaled and pd.api.types.is_float_dtype(series.dtype):  # as PostgreSQL reads them
+            floats = series.astype("float64").to_numpy(na_value=0.0)
+            written = written.mask(floats == np.inf, "Infinity")
+            written = written.mask(floats == -np.inf, "-Infinity")
+        return coerce_column(column, written, columnar=columnar)
     typed = _from_typed(column, series)
     if typed is not None:
         return Coerced(typed[0], typed[1], rule, type_message(column))
