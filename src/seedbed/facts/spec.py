@@ -35,6 +35,27 @@ INET = "inet"
 ENUM = "enum"
 JSON = "json"
 
+# How PostgreSQL compares two values of a column, as its key text is made equal
+# (see :attr:`ColumnSpec.key_form`; seedbed.validation.keys writes each form).
+#: Equal values have one text already (text, enums, integers, booleans, times).
+KEY_AS_IS = "as is"
+KEY_UUID = "uuid"  # case, braces and hyphens do not count
+KEY_NUMERIC = "numeric"  # display scale, signs and exponents do not count
+KEY_FLOAT8 = "float8"  # the double the text reads as (-0 = 0, NaN = NaN)
+KEY_FLOAT4 = "float4"  # the real the text reads as
+KEY_BPCHAR = "bpchar"  # character(n): trailing spaces do not count
+KEY_INET = "inet"  # /32 and /128 are the address alone; IPv6 in any spelling
+KEY_MACADDR = "macaddr"  # separators and case do not count
+KEY_MACADDR8 = "macaddr8"  # as macaddr; a 6-byte address is its 8-byte EUI-64 form
+KEY_CITEXT = "citext"  # case does not count (ASCII letters: see the validating guide)
+#: PostgreSQL's equality is not reproduced in-process (cidr, interval, jsonb, money,
+#: bytea, types SQLAlchemy does not know...): a value equals only its own spelling here,
+#: and a foreign key of such a column is left to the database.
+KEY_BY_DATABASE = "database"
+
+#: Types of kind text compared as their bytes.
+_AS_IS_TEXT = ("VARCHAR", "TEXT", "NAME", "CHARACTER VARYING", "STRING", "UNICODE")
+
 _INT_RANGES = {
     "SMALLINT": (-(2**15), 2**15 - 1),
     "INTEGER": (-(2**31), 2**31 - 1),
@@ -68,6 +89,9 @@ class ColumnSpec:
     numeric_scale: tuple[int, int] | None = None
     default: Any = None  # the value the database fills in when the column is left out
     generated: bool = False  # GENERATED ALWAYS AS (...): the database computes it, COPY refuses it
+    #: How PostgreSQL's equality of the column's type sees its values (``KEY_*`` above):
+    #: the form of text a unique or foreign key hashes, so that equal values meet.
+    key_form: str = KEY_AS_IS
 
     @property
     def required(self) -> bool:
@@ -146,6 +170,35 @@ def _kind(column: sa.Column[Any]) -> dict[str, Any]:
     )
 
 
+def _key_form(type_: Any, kind: str) -> str:
+    """How values of ``type_`` (a domain's base type; of ``kind``) are compared."""
+    if kind == UUID:
+        return KEY_UUID
+    if kind == INET:
+        return KEY_INET
+    if kind == JSON:  # jsonb: key order, white space, 1.0 = 1 (json has no equality)
+        return KEY_BY_DATABASE
+    if kind == NUMERIC:
+        if isinstance(type_, sa.Float):  # FLOAT(p): real up to 24 bits, else double
+            real = isinstance(type_, sa.REAL) or (
+                not isinstance(type_, sa.Double) and (type_.precision or 53) <= 24
+            )
+            return KEY_FLOAT4 if real else KEY_FLOAT8
+        return KEY_NUMERIC
+    if kind != TEXT:
+        return KEY_AS_IS
+    name = _compiled(type_).split("(")[0].strip().upper().rsplit(".", 1)[-1]
+    if isinstance(type_, sa.CHAR) or name in ("CHAR", "CHARACTER", "BPCHAR", "NCHAR"):
+        return KEY_BPCHAR
+    if name == "CITEXT":
+        return KEY_CITEXT
+    if name in ("MACADDR", "MACADDR8"):
+        return KEY_MACADDR if name == "MACADDR" else KEY_MACADDR8
+    if name in _AS_IS_TEXT or isinstance(type_, sa.Enum):
+        return KEY_AS_IS
+    return KEY_BY_DATABASE
+
+
 def _server_default(column: sa.Column[Any]) -> Any:
     """The value PostgreSQL fills in for a left-out column, where it is knowable."""
     default = column.server_default
@@ -170,6 +223,10 @@ def _server_default(column: sa.Column[Any]) -> Any:
 
 def _fields(column: sa.Column[Any]) -> dict[str, Any]:
     filled = FILLED_BY_TRIGGER in column.info
+    kind = _kind(column)
+    base = column.type
+    while isinstance(base, postgresql.DOMAIN):
+        base = base.data_type
     return {
         "name": column.name,
         "nullable": (bool(column.nullable) or filled) and not column.primary_key,
@@ -181,7 +238,8 @@ def _fields(column: sa.Column[Any]) -> dict[str, Any]:
         "sql_type": _compiled(column.type),
         "default": _server_default(column),
         "generated": column.computed is not None,
-        **_kind(column),
+        "key_form": _key_form(base, kind["kind"]),
+        **kind,
     }
 
 
@@ -207,6 +265,17 @@ def table_spec(table: sa.Table) -> TableSpec:
 
 
 __all__ = [
+    "KEY_AS_IS",
+    "KEY_BPCHAR",
+    "KEY_BY_DATABASE",
+    "KEY_CITEXT",
+    "KEY_FLOAT4",
+    "KEY_FLOAT8",
+    "KEY_INET",
+    "KEY_MACADDR",
+    "KEY_MACADDR8",
+    "KEY_NUMERIC",
+    "KEY_UUID",
     "ColumnSpec",
     "ForeignKeySpec",  # from seedbed.facts.keys, the one reader of keys
     "RuleSpec",

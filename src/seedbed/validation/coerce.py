@@ -104,6 +104,9 @@ DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 INTEGER_PATTERN = r"^[+-]?[0-9]{1,19}$"
 NUMERIC_PATTERN = r"^([+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?|NaN|[+-]?Infinity)$"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+#: Every spelling PostgreSQL's uuid reads: 32 hex digits, a hyphen or none after each
+#: group of four (but the last), the whole in braces or not.
+UUID_SPELLINGS = r"^(\{[0-9a-fA-F]{4}(-?[0-9a-fA-F]{4}){7}\}|[0-9a-fA-F]{4}(-?[0-9a-fA-F]{4}){7})$"
 IPV4_PATTERN = (
     r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
     r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(/(3[0-2]|[12]?[0-9]))?$"
@@ -696,6 +699,8 @@ def _from_text(column: ColumnSpec, arr: pa.Array, columnar: bool) -> tuple[pa.Ar
             bad = present & ~true_mask(pc.is_in(arr, value_set=allowed))
         elif kind == k.UUID:
             bad = _uuid_bytes(arr, present) if fast else present & ~_matches(arr, UUID_PATTERN)
+            if bad.any():  # the other spellings (braces, other hyphens): rare
+                bad &= ~_matches(arr, UUID_SPELLINGS)
         elif kind == k.NUMERIC:
             bad = present & ~_matches(arr, NUMERIC_PATTERN, fast)
         elif kind == k.INET:

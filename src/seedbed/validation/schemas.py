@@ -67,7 +67,7 @@ from seedbed.lazymodules import lazy_module
 from seedbed.sqltext import YEAR_1_DAY, YEAR_1_US, YEAR_10000_DAY, YEAR_10000_US
 from seedbed.validation.coerce import coerce_column, default_series, type_message
 from seedbed.validation.columnar import passes_expr, polars_dtype
-from seedbed.validation.keys import ChunkKeys, chunk_keys
+from seedbed.validation.keys import ChunkKeys, chunk_keys, key_forms
 
 if TYPE_CHECKING:
     import numpy as np
@@ -176,7 +176,11 @@ def _unique_check(spec: TableSpec, key: UniqueKey, sink: KeySink | None) -> pa.C
 
     def passes(frame: pd.DataFrame) -> pd.Series:
         read = (*key.columns, *key.where_null, *key.where_not_null)
-        keys = chunk_keys(frame if sink is not None else with_defaults(spec, frame, read), key)
+        keys = chunk_keys(
+            frame if sink is not None else with_defaults(spec, frame, read),
+            key,
+            key_forms(spec, key.columns),
+        )
         if sink is not None:
             sink[key.name] = keys
         return pd.Series(keys.passes(), index=frame.index)
@@ -592,7 +596,7 @@ def _polars_unique(spec: TableSpec, key: UniqueKey) -> PlainCheck:
     def passes(data: FrameData) -> pl.LazyFrame:
         if _complete(data, read):
             return data.lazyframe.select((~held | first).alias(key.name))
-        keys = chunk_keys(_pandas_side(spec, data, read), key)
+        keys = chunk_keys(_pandas_side(spec, data, read), key, key_forms(spec, key.columns))
         return pl.LazyFrame({key.name: keys.passes()})
 
     where = f" among rows where {', '.join(key.where_null)} is NULL" if key.where_null else ""
