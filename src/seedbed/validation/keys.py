@@ -155,7 +155,7 @@ def key_text(
         if AS_TIMESTAMP in step and isinstance(frame.schema.get(name), pl.Date)
     ]
     if dated:
-        frame = frame.with_columns(_midnight(pl.col(name)) for name in dated)
+        frame = frame.with_columns(_midnight(pl.col(name)).alias(name) for name in dated)
     found = _written(frame, names)
     if found is None or not any(steps):
         return found
