@@ -24,7 +24,7 @@ from seedbed.facts import table_spec
 from seedbed.facts.spec import FROM_CATALOG
 from seedbed.models.base import CatalogType
 from seedbed.validation.coerce import coerce_text
-from seedbed.validation.keys import key_forms, key_text, reference_forms
+from seedbed.validation.keytext import key_forms, key_text, reference_forms
 from tests.helpers import model_folder, validated_with
 
 #: Spellings per type, as a column of that type (SQL) reads them: PostgreSQL says which
@@ -44,10 +44,39 @@ SPELLINGS: dict[str, tuple[sa.types.TypeEngine[object], list[str]]] = {
     ),
     "numeric": (
         sa.Numeric(),
-        ["1.5", "1.50", "+1.5", "1.5e0", "15E-1", "0.15e+1", "01.5", "1.51", "15"]
-        + ["-0", "0", "0.000", "-0.0e3", ".0", "0.", "NaN", "Infinity", "+Infinity"]
-        + ["-Infinity", "100", "1e2", "1E+2", "00100.00", ".5", "0.5", "-.5", "-0.50"]
-        + ["5.", "5", "123456789012345678901234567890.5", "1.234567890123456789e29"],
+        [
+            "1.5",
+            "1.50",
+            "+1.5",
+            "1.5e0",
+            "15E-1",
+            "0.15e+1",
+            "01.5",
+            "1.51",
+            "15",
+            "-0",
+            "0",
+            "0.000",
+            "-0.0e3",
+            ".0",
+            "0.",
+            "NaN",
+            "Infinity",
+            "+Infinity",
+            "-Infinity",
+            "100",
+            "1e2",
+            "1E+2",
+            "00100.00",
+            ".5",
+            "0.5",
+            "-.5",
+            "-0.50",
+            "5.",
+            "5",
+            "123456789012345678901234567890.5",
+            "1.234567890123456789e29",
+        ],
     ),
     "numeric(6,2)": (
         sa.Numeric(6, 2),
@@ -55,31 +84,88 @@ SPELLINGS: dict[str, tuple[sa.types.TypeEngine[object], list[str]]] = {
     ),
     "double": (
         sa.Double(),
-        ["0.1", "0.10000000000000001", "0.1000000000000001", "1e2", "100", "100.000"]
-        + ["-0", "0", "0e5", "NaN", "Infinity", "-Infinity", "+1.50", "1.5"]
-        + ["0.30000000000000004", "0.3", "9007199254740993", "9007199254740992"],
+        [
+            "0.1",
+            "0.10000000000000001",
+            "0.1000000000000001",
+            "1e2",
+            "100",
+            "100.000",
+            "-0",
+            "0",
+            "0e5",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "+1.50",
+            "1.5",
+            "0.30000000000000004",
+            "0.3",
+            "9007199254740993",
+            "9007199254740992",
+        ],
     ),
     "real": (
         sa.REAL(),
-        ["0.1", "0.100000001", "0.10000000149011612", "0.1000001", "1e2", "100", "-0"]
-        + ["0", "NaN", "16777217", "16777216", "Infinity"],
+        [
+            "0.1",
+            "0.100000001",
+            "0.10000000149011612",
+            "0.1000001",
+            "1e2",
+            "100",
+            "-0",
+            "0",
+            "NaN",
+            "16777217",
+            "16777216",
+            "Infinity",
+        ],
     ),
     "char(4)": (sa.CHAR(4), ["ab", "ab ", "ab  ", "Ab", " ab", "", " ", "a b"]),
     "inet": (
         postgresql.INET(),
-        ["10.0.0.1", "10.0.0.1/32", "10.0.0.1/24", "10.0.0.2", "::1", "0:0:0:0:0:0:0:1"]
-        + ["::1/128", "::1/64", "::ffff:10.0.0.1", "::FFFF:A00:1", "2001:DB8::1"]
-        + ["2001:db8:0:0:0:0:0:1", "2001:db8::1/128", "2001:db8::/32", "0.0.0.0"],
+        [
+            "10.0.0.1",
+            "10.0.0.1/32",
+            "10.0.0.1/24",
+            "10.0.0.2",
+            "::1",
+            "0:0:0:0:0:0:0:1",
+            "::1/128",
+            "::1/64",
+            "::ffff:10.0.0.1",
+            "::FFFF:A00:1",
+            "2001:DB8::1",
+            "2001:db8:0:0:0:0:0:1",
+            "2001:db8::1/128",
+            "2001:db8::/32",
+            "0.0.0.0",
+        ],
     ),
     "macaddr": (
         CatalogType("macaddr"),
-        ["08:00:2b:01:02:03", "08-00-2B-01-02-03", "08002b:010203", "08002b-010203"]
-        + ["0800.2b01.0203", "0800-2b01-0203", "08002B010203", "08:00:2b:01:02:04"],
+        [
+            "08:00:2b:01:02:03",
+            "08-00-2B-01-02-03",
+            "08002b:010203",
+            "08002b-010203",
+            "0800.2b01.0203",
+            "0800-2b01-0203",
+            "08002B010203",
+            "08:00:2b:01:02:04",
+        ],
     ),
     "macaddr8": (
         CatalogType("macaddr8"),
-        ["08:00:2b:01:02:03:04:05", "08-00-2B-01-02-03-04-05", "0800.2b01.0203.0405"]
-        + ["08002b0102030405", "08:00:2b:01:02:03", "08:00:2b:ff:fe:01:02:03"],
+        [
+            "08:00:2b:01:02:03:04:05",
+            "08-00-2B-01-02-03-04-05",
+            "0800.2b01.0203.0405",
+            "08002b0102030405",
+            "08:00:2b:01:02:03",
+            "08:00:2b:ff:fe:01:02:03",
+        ],
     ),
 }
 
@@ -136,6 +222,8 @@ def test_key_texts_are_equal_exactly_when_postgresql_holds_the_values_equal(
     ]
     assert not wrong
     assert len(set(texts)) < len(values)  # some spellings are one value
+    # A value's text does not depend on the values beside it (in its chunk).
+    assert [_key_texts(column, [v])[0] for v in values] == texts
     # PostgreSQL reads each key text as the value it stands for (look-ups send it).
     read_back = _equal_pairs(db, sql, [*values, *texts])
     assert all(read_back[i][len(values) + i] for i in range(len(values)))
@@ -204,6 +292,13 @@ def test_a_foreign_keys_texts_meet_its_parents_where_postgresql_finds_the_parent
     assert any(same for _, _, same in verdicts)
     for i, j, same in verdicts:
         assert (ours[i - 1] == parent_texts[j - 1]) == same, (mine[i - 1], theirs[j - 1])
+
+
+def test_citext_keys_fold_ascii_letters_and_leave_the_rest_as_written() -> None:
+    column = _spec_column(CatalogType("citext"), True)
+    assert column.key_form == kinds.KEY_CITEXT
+    assert _key_texts(column, ["Ab", "aB", "ab "]) == ["ab", "ab", "ab "]
+    assert _key_texts(column, ["ÉtÉ", "AbÉ", "ab"]) == ["ÉtÉ", "abÉ", "ab"]
 
 
 def test_keys_whose_equality_seedbed_does_not_reproduce_are_left_to_the_database() -> None:
@@ -353,3 +448,20 @@ def test_a_valid_set_with_respelled_keys_is_checked_without_pandas(
         _seeds(seeds, name, f'"{a}"\n"{kind.other}"\n', f'1,"{a2}"\n2,"{kind.other}"\n')
     loaded = validated_with(seeds, shop)
     assert "pandas" not in loaded
+
+
+@pytest.mark.parametrize("backend", ["pandas", "polars"])
+def test_the_pandera_schemas_find_two_spellings_of_one_key(shop: Path, backend: str) -> None:
+    import pandas as pd
+    from pandera.errors import SchemaErrors
+
+    a, a2 = KINDS["uuid"].same
+    schema = seedbed.pandera_schema("parent_uuid", backend=backend, models=shop)
+    frame = (
+        pd.DataFrame({"key": [a, a2]}) if backend == "pandas" else pl.DataFrame({"key": [a, a2]})
+    )
+    with pytest.raises(SchemaErrors) as failed:
+        schema.validate(frame, lazy=True)  # type: ignore[arg-type]
+    cases = failed.value.failure_cases
+    checks = set(cases["check"].to_list() if backend == "polars" else cases["check"])
+    assert checks == {"pk_parent_uuid"}

@@ -83,6 +83,7 @@ from seedbed.validation.arrays import (
     true_mask,
     with_nulls,
 )
+from seedbed.validation.keytext import UUID_SPELLINGS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,9 +105,6 @@ DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 INTEGER_PATTERN = r"^[+-]?[0-9]{1,19}$"
 NUMERIC_PATTERN = r"^([+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?|NaN|[+-]?Infinity)$"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-#: Every spelling PostgreSQL's uuid reads: 32 hex digits, a hyphen or none after each
-#: group of four (but the last), the whole in braces or not.
-UUID_SPELLINGS = r"^(\{[0-9a-fA-F]{4}(-?[0-9a-fA-F]{4}){7}\}|[0-9a-fA-F]{4}(-?[0-9a-fA-F]{4}){7})$"
 IPV4_PATTERN = (
     r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
     r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(/(3[0-2]|[12]?[0-9]))?$"

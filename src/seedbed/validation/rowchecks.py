@@ -40,15 +40,8 @@ from seedbed.facts import TableSpec, table_spec
 from seedbed.lazymodules import lazy_module
 from seedbed.validation.coerce import arrow_series, default_array, default_series
 from seedbed.validation.columnar import all_pass, to_polars
-from seedbed.validation.keys import (
-    ChunkKeys,
-    Forms,
-    chunk_keys,
-    key_forms,
-    key_text,
-    pandas_key_text,
-    polars_chunk_keys,
-)
+from seedbed.validation.keys import ChunkKeys, chunk_keys, polars_chunk_keys
+from seedbed.validation.keytext import Forms, key_forms, key_text, pandas_key_text
 from seedbed.validation.report import ValidationReport, cell_values
 from seedbed.validation.schemas import (
     chunk_schema,
@@ -171,7 +164,7 @@ class FullFrame:
         self, columns: Sequence[str], rows: np.ndarray, forms: Forms = None
     ) -> list[tuple[str, ...]]:
         """The values of ``columns`` at ``rows`` (all held) as their key text (see
-        :func:`~seedbed.validation.keys.key_text`: text PostgreSQL reads as the value), one
+        :func:`~seedbed.validation.keytext.key_text`: text PostgreSQL reads as the value), one
         tuple a row (``forms`` as for :meth:`hashes`)."""
         held = self._held_text(columns, rows, forms)
         parts = [held.get_column(str(c)).to_list() for c in columns]
@@ -193,7 +186,7 @@ class FullFrame:
 
     def _text(self, columns: Sequence[str], forms: Forms = None) -> pl.DataFrame | None:
         """The ``columns`` as their key text from the Polars frame (see
-        :func:`~seedbed.validation.keys.key_text`), None when a type has none."""
+        :func:`~seedbed.validation.keytext.key_text`), None when a type has none."""
         names = tuple(str(c) for c in columns)
         steps = self._forms(names, forms)
         if (names, steps) not in self._texts:

@@ -34,14 +34,8 @@ from seedbed.facts import ForeignKeySpec, TableSpec, UniqueKey, table_spec
 from seedbed.sqltext import qualified_name, quote_ident
 from seedbed.validation.dbrules import base_type, check_in_database
 from seedbed.validation.hints import IN_DATABASE
-from seedbed.validation.keys import (
-    ChunkKeys,
-    Forms,
-    KeySet,
-    chunk_keys,
-    key_forms,
-    reference_forms,
-)
+from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys
+from seedbed.validation.keytext import Forms, key_forms, reference_forms
 from seedbed.validation.report import REDACTED, ValidationReport, cell_values, shorten
 from seedbed.validation.rowchecks import FullFrame, RowChecks
 from seedbed.validation.sources import SeedChunk, SeedSource
@@ -359,7 +353,7 @@ class SeedValidator:
         """Foreign keys: each value in the parent's keys seen, else in the database, else
         deferred to :meth:`finish` while the parent's file is still to come. A key whose
         type's equality is not reproduced here (see
-        :func:`~seedbed.validation.keys.reference_forms`) is left to the database."""
+        :func:`~seedbed.validation.keytext.reference_forms`) is left to the database."""
         reports = []
         for fk in spec.foreign_keys:
             forms = reference_forms(spec, fk)

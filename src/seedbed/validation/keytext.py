@@ -1,0 +1,457 @@
+"""The one text a key value is hashed as and looked up by: what PostgreSQL reads as the
+value, and one text for the values its equality holds equal.
+
+:func:`key_text` writes a Polars frame's key columns as text (dates and time stamps as
+PostgreSQL prints them), then puts each column in its key form
+(:attr:`seedbed.facts.ColumnSpec.key_form`): the spellings of one uuid, numeric, float,
+``character(n)``, inet or macaddr value become one text (:func:`canonical`). A foreign
+key's column takes its parent column's form too (:func:`reference_forms`), as PostgreSQL
+reads the child's value as the parent's type. Types whose equality is not reproduced here
+are said so (``KEY_BY_DATABASE``): their foreign keys are left to the database.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from seedbed.facts import ForeignKeySpec, TableSpec, table_spec
+from seedbed.facts import spec as k
+from seedbed.lazymodules import lazy_module
+from seedbed.sqltext import (
+    DAY_US,
+    YEAR_1_DAY,
+    YEAR_1_US,
+    YEAR_10000_DAY,
+    YEAR_10000_US,
+    time_text,
+)
+from seedbed.validation.arrays import date_array, holds_dates
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+else:
+    pd = lazy_module("pandas")
+
+#: Every spelling PostgreSQL's uuid reads: 32 hex digits, a hyphen or none after each
+#: group of four (but the last), the whole in braces or not.
+UUID_SPELLINGS = r"^(\{[0-9a-fA-F]{4}(-?[0-9a-fA-F]{4}){7}\}|[0-9a-fA-F]{4}(-?[0-9a-fA-F]{4}){7})$"
+
+#: Per key column, the forms (``seedbed.facts.spec.KEY_*``) its text is put in, one after
+#: the other: a foreign key's column takes its own, then its parent's (PostgreSQL reads
+#: the child's value as the parent's type). None: each text as :func:`key_text` writes it.
+Forms = Sequence[Sequence[str]] | None
+
+#: A form that reads a date as the time stamp at its midnight (a date referencing a
+#: ``timestamp`` parent), before the text is written.
+AS_TIMESTAMP = "timestamp"
+
+
+def key_forms(spec: TableSpec, columns: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+    """The forms of ``spec``'s ``columns`` as a key of their own table."""
+    return tuple((spec.columns[str(c)].key_form,) for c in columns)
+
+
+_TIMES = frozenset({k.DATE, k.TIMESTAMP, k.TIMESTAMPTZ})
+
+
+def reference_forms(child: TableSpec, fk: ForeignKeySpec) -> tuple[tuple[str, ...], ...] | None:
+    """The forms of foreign key ``fk``'s columns (of ``child``): each its own, then its parent
+    column's, as PostgreSQL reads a child's value as the parent's type; a date referencing a
+    ``timestamp`` as its midnight. None when PostgreSQL's equality is not reproduced here
+    (a form ``KEY_BY_DATABASE``; other pairs of date and time types, some of which the
+    session's time zone decides): the database judges such a key at load."""
+    parent = table_spec(fk.parent)
+    forms = []
+    for name, parent_name in zip(fk.columns, fk.parent_columns, strict=True):
+        mine, theirs = child.columns[name], parent.columns[parent_name]
+        steps = tuple(dict.fromkeys((mine.key_form, theirs.key_form)))
+        if k.KEY_BY_DATABASE in steps:
+            return None
+        times = (mine.kind, theirs.kind)
+        if times == (k.DATE, k.TIMESTAMP):
+            steps = (AS_TIMESTAMP, *steps)
+        elif mine.kind != theirs.kind and set(times) & _TIMES:
+            return None
+        forms.append(steps)
+    return tuple(forms)
+
+
+def pandas_key_text(
+    frame: pd.DataFrame, columns: Sequence[str], forms: Forms = None
+) -> pl.DataFrame:
+    """:func:`key_text` of a pandas frame's ``columns``: typed columns go to Polars as the
+    same values (dates, held as objects, as days), other columns as ``astype("str")``."""
+    import polars as pl  # validation only: the writer's path never hashes keys
+
+    parts = [_polars_values(frame[name].reset_index(drop=True)) for name in columns]
+    found = pl.DataFrame([part.alias(f"k{i}") for i, part in enumerate(parts)])
+    text = key_text(found, found.columns, forms)
+    if text is None:  # every column above has a text form
+        raise AssertionError(f"no key text for {dict(found.schema)}")
+    return text.rename(dict(zip(found.columns, [str(c) for c in columns], strict=True)))
+
+
+def _polars_values(values: pd.Series) -> pl.Series:
+    """A typed pandas column as Polars holds it (text for the kinds without a key text)."""
+    import polars as pl
+
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype | pd.BooleanDtype | pd.DatetimeTZDtype) or (
+        dtype.kind in "biuM"
+    ):
+        return pl.from_pandas(values)
+    if dtype.kind == "O" and holds_dates(values.to_numpy()):
+        dates, _ = date_array(values.to_numpy(), values.isna().to_numpy())
+        found = pl.from_arrow(dates)
+        assert isinstance(found, pl.Series)
+        return found
+    return pl.from_pandas(values.astype("str"))
+
+
+#: The text of a date and a time stamp between years 1 and 9999 (``time_text``'s, sooner).
+_DATE_FORMAT = "%Y-%m-%d"
+_STAMP_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"
+
+
+def key_text(
+    frame: pl.DataFrame, columns: Sequence[str], forms: Forms = None
+) -> pl.DataFrame | None:
+    """``frame``'s ``columns`` as the text :func:`key_hashes` hashes, each one text a value
+    that PostgreSQL reads as that value (the key's look-ups in the database send it):
+
+    - text as it is; integers as ``str()`` writes them (``"5"``, ``"-12"``), whatever their
+      width, so an INTEGER child's values hash as its BIGINT parent's do;
+    - booleans ``true`` and ``false``;
+    - dates, time stamps and time stamps with zone as PostgreSQL prints them
+      (:func:`~seedbed.sqltext.time_text`): six fractional digits, ``+00`` after those with
+      a zone, ``infinity``, ``-infinity``, `` BC``;
+    - then each column's ``forms`` (:data:`Forms`), which give values that PostgreSQL's
+      equality of the column's type holds equal one text: see :func:`canonical`.
+
+    None when a column is missing or of another type (the caller hashes those from pandas).
+    """
+    import polars as pl
+
+    names = [str(c) for c in columns]
+    steps = [tuple(f) for f in forms] if forms is not None else [() for _ in names]
+    dated = [
+        name
+        for name, step in zip(names, steps, strict=True)
+        if AS_TIMESTAMP in step and isinstance(frame.schema.get(name), pl.Date)
+    ]
+    if dated:
+        frame = frame.with_columns(_midnight(pl.col(name)).alias(name) for name in dated)
+    found = _written(frame, names)
+    if found is None or not any(steps):
+        return found
+    return canonical(found, names, steps)
+
+
+_STAMP_DAYS = (2**63 - 1) // DAY_US - 1
+
+
+def _midnight(days: pl.Expr) -> pl.Expr:
+    """Dates as the time stamps of their midnights (``infinity`` stays infinity)."""
+    import polars as pl
+
+    top = 2**31 - 1  # a date's infinity; a time stamp's is the largest int64
+    physical = days.to_physical().cast(pl.Int64)
+    micros = (
+        pl.when(physical >= top)
+        .then(pl.lit(2**63 - 1))
+        .when(physical <= -top)
+        .then(pl.lit(-(2**63) + 1))
+        .when(physical.abs() <= _STAMP_DAYS)
+        .then(physical * DAY_US)  # later days are no time stamp: no key (PostgreSQL refuses)
+    )
+    return micros.cast(pl.Datetime("us"))
+
+
+def _written(frame: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame | None:
+    """:func:`key_text` before the forms: each value as PostgreSQL prints its type."""
+    import polars as pl
+
+    schema = frame.schema  # built anew on each access
+    kinds = []
+    for name in names:
+        kind = schema.get(name)
+        if kind is None or not _has_text(kind):
+            return None
+        kinds.append(kind)
+    if all(kind == pl.String for kind in kinds):
+        return frame.select(names)
+    coarse = [
+        pl.col(name).dt.cast_time_unit("us")
+        for name, kind in zip(names, kinds, strict=True)
+        if isinstance(kind, pl.Datetime) and kind.time_unit != "us"
+    ]
+    if coarse:  # one text a value, whatever the unit it is held in
+        frame = frame.with_columns(coarse)
+        schema = frame.schema
+    times = [name for name, kind in zip(names, kinds, strict=True) if kind.is_temporal()]
+    odd = _odd_times(frame, times)
+    found = frame.select(
+        _text_expr(name, kind, name in odd) for name, kind in zip(names, kinds, strict=True)
+    )
+    for name, rows in odd.items():
+        days = isinstance(schema[name], pl.Date)
+        stamp = schema[name]
+        zone = isinstance(stamp, pl.Datetime) and stamp.time_zone is not None
+        physical = _physical(frame, name).gather(rows).to_list()
+        texts = pl.Series([time_text(v, days=days, zone=zone) for v in physical], dtype=pl.String)
+        found = found.with_columns(found.get_column(name).scatter(rows, texts))
+    return found
+
+
+def canonical(
+    text: pl.DataFrame, names: Sequence[str], steps: Sequence[Sequence[str]]
+) -> pl.DataFrame:
+    """``text``'s columns ``names`` (key text) each put in its forms, one after the other:
+    values PostgreSQL's equality holds equal get one text, which it reads as that value.
+
+    - ``uuid``: 32 lower-case hex digits in the 8-4-4-4-12 form (any case, braces, hyphens);
+    - ``numeric``: the decimal without exponent, ``+``, leading zeros, trailing fraction
+      zeros, and ``-`` on zero (``1.50``, ``+1.5``, ``15e-1``: ``1.5``); ``NaN``,
+      ``Infinity``, ``-Infinity``;
+    - ``float8`` and ``float4``: the double (the real) the text reads as, in the shortest text
+      that reads as it again (``0`` for ``-0``; ``NaN``; ``inf``, ``-inf``);
+    - ``bpchar``: without trailing spaces; ``citext``: ASCII letters in lower case;
+    - ``inet``: without a ``/32`` (IPv4) or ``/128`` (IPv6); IPv6 in its compressed lower-case
+      form; ``macaddr``, ``macaddr8``: lower-case hex digits with colons (a 6-byte address
+      as a ``macaddr8`` is its EUI-64 form, ``ff:fe`` in the middle).
+
+    The other forms leave the text as it is (see ``seedbed.facts.spec.KEY_BY_DATABASE``).
+    """
+    columns = []
+    for name, forms in zip(names, steps, strict=True):
+        values = text.get_column(name)
+        for form in forms:
+            write = _FORMS.get(form)
+            if write is not None and len(values) and values.null_count() < len(values):
+                values = write(values).alias(name)
+        columns.append(values)
+    return text.with_columns(columns)
+
+
+def _uuid(values: pl.Series) -> pl.Series:
+    import polars as pl
+
+    if values.str.contains(_UUID_PLAIN).all():  # the 8-4-4-4-12 form: the usual case
+        return values.str.to_lowercase() if values.str.contains("[A-F]").any() else values
+    digits = values.str.replace_all(r"[{}-]", "").str.to_lowercase()
+    parts = [digits.str.slice(start, length) for start, length in _UUID_GROUPS]
+    joined = pl.select(pl.concat_str(parts, separator="-")).to_series()
+    return pl.select(
+        pl.when(values.str.contains(UUID_SPELLINGS)).then(joined).otherwise(values)
+    ).to_series()
+
+
+_UUID_GROUPS = ((0, 8), (8, 4), (12, 4), (16, 4), (20, 12))
+_UUID_PLAIN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+#: A decimal already in the numeric form: no sign but ``-``, no leading or trailing zero.
+_NUMERIC_DONE = r"^(-?[1-9][0-9]*(\.[0-9]*[1-9])?|-?0\.[0-9]*[1-9]|0)$|^NaN$|^-?Infinity$"
+_NUMERIC_PLAIN = r"^([+-]?)0*([0-9]*)(\.[0-9]*?)?0*$"
+
+
+def _numeric(values: pl.Series) -> pl.Series:
+    import polars as pl
+
+    present = values.drop_nulls()
+    if present.str.contains(_NUMERIC_DONE).all():
+        return values
+    parts = values.str.extract_groups(_NUMERIC_PLAIN).struct.unnest()
+    sign, whole, fraction = (parts.to_series(i) for i in range(3))
+    whole = pl.select(pl.when(whole == "").then(pl.lit("0")).otherwise(whole)).to_series()
+    fraction = fraction.fill_null("")
+    fraction = pl.select(
+        pl.when(fraction.str.len_bytes() <= 1).then(pl.lit("")).otherwise(fraction)
+    ).to_series()
+    number = whole + fraction
+    signed = pl.select(
+        pl.when((sign == "-") & (number != "0")).then("-" + number).otherwise(number)
+    ).to_series()
+    done = pl.select(pl.when(signed.is_not_null()).then(signed).otherwise(values)).to_series()
+    left = done.is_not_null() & ~done.str.contains(_NUMERIC_DONE)
+    if not left.any():
+        return done
+    # exponents, +Infinity: Python's decimals, once a distinct value (they are rare)
+    odd = done.filter(left).unique()
+    written = [_decimal_text(v) for v in odd.to_list()]
+    return done.replace(odd, pl.Series(written, dtype=pl.String))
+
+
+def _decimal_text(value: str) -> str:
+    number = Decimal(value)
+    if number.is_nan():
+        return "NaN"
+    if number.is_infinite():
+        return "-Infinity" if number < 0 else "Infinity"
+    if not number:
+        return "0"
+    written = format(number.normalize(), "f")
+    return written
+
+
+def _floats(values: pl.Series, real: bool = False) -> pl.Series:
+    import polars as pl
+
+    read = values.cast(pl.Float32 if real else pl.Float64, strict=False).cast(pl.Float64)
+    zero = pl.lit(0.0, pl.Float64)  # for -0 too, which equals it
+    written = pl.when(read == 0).then(zero).otherwise(read).cast(pl.String)
+    return pl.select(pl.when(read.is_null()).then(values).otherwise(written)).to_series()
+
+
+def _float4(values: pl.Series) -> pl.Series:
+    return _floats(values, real=True)
+
+
+def _bpchar(values: pl.Series) -> pl.Series:
+    return values.str.strip_chars_end(" ")
+
+
+def _citext(values: pl.Series) -> pl.Series:
+    import polars as pl
+
+    if not values.str.contains(r"[^\x00-\x7F]").any():
+        return values.str.to_lowercase()
+    # Beyond ASCII the database's ctype decides; here only ASCII letters are folded.
+    odd = values.filter(values.str.contains("[A-Z]")).unique().drop_nulls()
+    return values.replace(odd, pl.Series([v.translate(_ASCII_LOWER) for v in odd], dtype=pl.String))
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _inet(values: pl.Series) -> pl.Series:
+    import polars as pl
+
+    written = values.str.replace(r"^([0-9.]+)/32$", "$1")
+    six = written.str.contains(":")
+    if not six.any():
+        return written
+    odd = written.filter(six).unique().drop_nulls()
+    return written.replace(odd, pl.Series([_ipv6(v) for v in odd.to_list()], dtype=pl.String))
+
+
+def _ipv6(text: str) -> str:
+    address, _, prefix = text.partition("/")
+    try:
+        compressed = ipaddress.IPv6Address(address).compressed
+    except ValueError:  # not an address the reader reads: as it is
+        return text
+    return compressed if prefix in ("", "128") else f"{compressed}/{int(prefix)}"
+
+
+def _macaddr(values: pl.Series, eight: bool = False) -> pl.Series:
+    import polars as pl
+
+    digits = values.str.replace_all(r"[:.-]", "").str.to_lowercase()
+    if eight:
+        digits = pl.select(
+            pl.when(digits.str.len_bytes() == 12)
+            .then(digits.str.slice(0, 6) + "fffe" + digits.str.slice(6))
+            .otherwise(digits)
+        ).to_series()
+    count = 16 if eight else 12
+    pairs = [digits.str.slice(i, 2) for i in range(0, count, 2)]
+    joined = pl.select(pl.concat_str(pairs, separator=":")).to_series()
+    fits = digits.str.contains(f"^[0-9a-f]{{{count}}}$")
+    return pl.select(pl.when(fits).then(joined).otherwise(values)).to_series()
+
+
+def _macaddr8(values: pl.Series) -> pl.Series:
+    return _macaddr(values, eight=True)
+
+
+_FORMS: dict[str, Callable[[pl.Series], pl.Series]] = {
+    k.KEY_UUID: _uuid,
+    k.KEY_NUMERIC: _numeric,
+    k.KEY_FLOAT8: _floats,
+    k.KEY_FLOAT4: _float4,
+    k.KEY_BPCHAR: _bpchar,
+    k.KEY_CITEXT: _citext,
+    k.KEY_INET: _inet,
+    k.KEY_MACADDR: _macaddr,
+    k.KEY_MACADDR8: _macaddr8,
+}
+
+
+def _has_text(kind: pl.DataType) -> bool:
+    """Does :func:`key_text` write values of the Polars type ``kind``?"""
+    import polars as pl
+
+    if isinstance(kind, pl.Datetime):
+        return True
+    return kind in (pl.String, pl.Boolean, pl.Date, pl.Null) or kind.is_integer()
+
+
+def _text_expr(name: str, kind: pl.DataType, odd: bool) -> pl.Expr:
+    """Column ``name``'s text; ``odd``: it holds times :func:`_odd_times` found (left NULL
+    here, for Python to write)."""
+    import polars as pl
+
+    column = pl.col(name)
+    if kind == pl.String:
+        return column
+    if not kind.is_temporal():  # booleans, integers: Polars' casts write true, false, -12
+        return column.cast(pl.String)
+    if odd:
+        low, high = _ORDINARY[isinstance(kind, pl.Date)]
+        physical = column.to_physical()
+        column = pl.when((physical >= low) & (physical < high)).then(column)
+    if isinstance(kind, pl.Date):
+        return column.dt.to_string(_DATE_FORMAT).alias(name)
+    zone = kind.time_zone if isinstance(kind, pl.Datetime) else None
+    if zone is None:
+        return column.dt.to_string(_STAMP_FORMAT).alias(name)
+    if zone != "UTC":
+        column = column.dt.convert_time_zone("UTC")
+    wall = column.dt.replace_time_zone(None)  # the instant's UTC wall time
+    return (wall.dt.to_string(_STAMP_FORMAT) + "+00").alias(name)
+
+
+#: The physical values (days, microseconds) of years 1 to 9999, which Polars writes itself.
+_ORDINARY = {True: (YEAR_1_DAY, YEAR_10000_DAY), False: (YEAR_1_US, YEAR_10000_US)}
+
+
+def _physical(frame: pl.DataFrame, name: str) -> pl.Series:
+    return frame.get_column(name).to_physical()
+
+
+def _odd_times(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, pl.Series]:
+    """Per column of ``names``, the rows whose date or time is outside years 1 to 9999
+    (infinity, BC, far years), which Polars cannot write; columns without any left out."""
+    import polars as pl
+
+    if not names:
+        return {}
+    schema = frame.schema
+    bounds = frame.select(
+        *(pl.col(n).to_physical().min().alias(f"min{i}") for i, n in enumerate(names)),
+        *(pl.col(n).to_physical().max().alias(f"max{i}") for i, n in enumerate(names)),
+    ).row(0)
+    odd = {}
+    for i, name in enumerate(names):
+        low, high = _ORDINARY[isinstance(schema[name], pl.Date)]
+        least, most = bounds[i], bounds[len(names) + i]
+        if least is not None and (least < low or most >= high):
+            physical = _physical(frame, name)
+            outside = (physical < low) | (physical >= high)
+            odd[name] = outside.arg_true()
+    return odd
+
+
+__all__ = [
+    "AS_TIMESTAMP",
+    "UUID_SPELLINGS",
+    "Forms",
+    "canonical",
+    "key_forms",
+    "key_text",
+    "pandas_key_text",
+    "reference_forms",
+]
