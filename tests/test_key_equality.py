@@ -465,3 +465,40 @@ def test_the_pandera_schemas_find_two_spellings_of_one_key(shop: Path, backend: 
     cases = failed.value.failure_cases
     checks = set(cases["check"].to_list() if backend == "polars" else cases["check"])
     assert checks == {"pk_parent_uuid"}
+
+
+CITEXT_MODEL = """
+from sqlalchemy.dialects import postgresql
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Person(Base):
+    __tablename__ = "person"
+
+    email: Mapped[str] = mapped_column(postgresql.CITEXT, primary_key=True)
+
+
+class Note(Base):
+    __tablename__ = "note"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(postgresql.CITEXT, sa.ForeignKey("person.email"))
+"""
+
+
+def test_citext_keys_meet_in_any_ascii_case_and_leave_other_letters_to_the_database(
+    tmp_path: Path,
+) -> None:
+    models = model_folder(tmp_path / "citext_models", people=CITEXT_MODEL)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "person.csv").write_text("email\nAl@Example.com\nÉva@example.com\nal@example.COM\n")
+    (seeds / "note.csv").write_text("id,email\n1,AL@example.com\n2,éva@example.com\n3,bo@x.org\n")
+    report = seedbed.validate(seeds, models=models)
+    assert _rows(report) == [
+        ("note.csv", 4, "fk_note_email_person", "bo@x.org"),
+        ("person.csv", 4, "pk_person", "al@example.COM"),
+    ]

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from seedbed.facts import ForeignKeySpec, TableSpec, table_spec
 from seedbed.facts import spec as k
 from seedbed.lazymodules import lazy_module
@@ -323,6 +325,21 @@ def _citext(values: pl.Series) -> pl.Series:
     return values.replace(odd, pl.Series([v.translate(_ASCII_LOWER) for v in odd], dtype=pl.String))
 
 
+def unsure_rows(frame: pl.DataFrame, names: Sequence[str], forms: Forms) -> np.ndarray:
+    """The rows of ``frame`` whose key (``names`` in ``forms``) PostgreSQL may hold equal to
+    a key of another text here: ``citext`` values beyond ASCII, whose case the database's
+    ctype folds. A foreign key of such a value is left to the database."""
+    import polars as pl
+
+    unsure = np.zeros(frame.height, dtype=bool)
+    steps = [tuple(f) for f in forms] if forms is not None else [() for _ in names]
+    for name, step in zip(names, steps, strict=True):
+        if k.KEY_CITEXT in step and frame.schema.get(name) == pl.String:
+            beyond = frame.get_column(name).str.contains(r"[^\x00-\x7F]").fill_null(False)
+            unsure |= beyond.to_numpy()
+    return unsure
+
+
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -454,4 +471,5 @@ __all__ = [
     "key_text",
     "pandas_key_text",
     "reference_forms",
+    "unsure_rows",
 ]

@@ -377,6 +377,8 @@ class SeedValidator:
                     fk.parent, fk.parent_columns, checked, fk.columns, missing, (), forms=forms
                 )
                 missing &= ~found
+            if missing.any():  # values whose equality the database's ctype decides
+                missing &= ~checked.unsure(fk.columns, forms)
             if not missing.any():
                 continue
             if in_set and not ready:
