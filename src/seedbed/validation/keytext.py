@@ -256,34 +256,40 @@ _UUID_GROUPS = ((0, 8), (8, 4), (12, 4), (16, 4), (20, 12))
 _UUID_PLAIN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 #: A decimal already in the numeric form: no sign but ``-``, no leading or trailing zero.
 _NUMERIC_DONE = r"^(-?[1-9][0-9]*(\.[0-9]*[1-9])?|-?0\.[0-9]*[1-9]|0)$|^NaN$|^-?Infinity$"
-_NUMERIC_PLAIN = r"^([+-]?)0*([0-9]*)(\.[0-9]*?)?0*$"
+#: A decimal without exponent, and the steps that put it in that form, in order: no ``+``,
+#: no leading zeros, a ``0`` before a leading point, no trailing fraction zeros nor point,
+#: and ``0`` for ``-0``.
+_NUMERIC_PLAIN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
+_NUMERIC_STEPS = (
+    (r"^\+", ""),
+    (r"^(-?)0+([0-9])", "$1$2"),
+    (r"^(-?)\.", "${1}0."),
+    (r"(\.[0-9]*?)0+$", "$1"),
+    (r"\.$", ""),
+    (r"^-0$", "0"),
+)
 
 
 def _numeric(values: pl.Series) -> pl.Series:
     import polars as pl
 
-    present = values.drop_nulls()
-    if present.str.contains(_NUMERIC_DONE).all():
+    done = values.str.contains(_NUMERIC_DONE).fill_null(True)
+    if done.all():
         return values
-    parts = values.str.extract_groups(_NUMERIC_PLAIN).struct.unnest()
-    sign, whole, fraction = (parts.to_series(i) for i in range(3))
-    whole = pl.select(pl.when(whole == "").then(pl.lit("0")).otherwise(whole)).to_series()
-    fraction = fraction.fill_null("")
-    fraction = pl.select(
-        pl.when(fraction.str.len_bytes() <= 1).then(pl.lit("")).otherwise(fraction)
-    ).to_series()
-    number = whole + fraction
-    signed = pl.select(
-        pl.when((sign == "-") & (number != "0")).then("-" + number).otherwise(number)
-    ).to_series()
-    done = pl.select(pl.when(signed.is_not_null()).then(signed).otherwise(values)).to_series()
-    left = done.is_not_null() & ~done.str.contains(_NUMERIC_DONE)
-    if not left.any():
-        return done
-    # exponents, +Infinity: Python's decimals, once a distinct value (they are rare)
-    odd = done.filter(left).unique()
-    written = [_decimal_text(v) for v in odd.to_list()]
-    return done.replace(odd, pl.Series(written, dtype=pl.String))
+    rows = (~done).arg_true()
+    odd = values.gather(rows)
+    plain = odd.str.contains(_NUMERIC_PLAIN)
+    column = pl.col(odd.name)
+    for pattern, replacement in _NUMERIC_STEPS:
+        column = column.str.replace(pattern, replacement)
+    written = pl.DataFrame([odd]).select(column).to_series()
+    if not plain.all():  # exponents, +Infinity: Python's decimals, once a distinct value
+        other = odd.filter(~plain).unique()
+        texts = pl.Series([_decimal_text(v) for v in other.to_list()], dtype=pl.String)
+        written = pl.select(
+            pl.when(plain).then(written).otherwise(odd.replace(other, texts))
+        ).to_series()
+    return values.clone().scatter(rows, written)
 
 
 def _decimal_text(value: str) -> str:
