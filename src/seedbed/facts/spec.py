@@ -48,7 +48,8 @@ KEY_INET = "inet"  # /32 and /128 are the address alone; IPv6 in any spelling
 KEY_MACADDR = "macaddr"  # separators and case do not count
 KEY_MACADDR8 = "macaddr8"  # as macaddr; a 6-byte address is its 8-byte EUI-64 form
 KEY_CITEXT = "citext"  # case does not count (ASCII letters: see the validating guide)
-#: PostgreSQL's equality is not reproduced in-process (cidr, interval, jsonb, money,
+KEY_JSONB = "jsonb"  # white space, key order, repeated keys, 1.0 = 1 do not count
+#: PostgreSQL's equality is not reproduced in-process (cidr, interval, money,
 #: bytea, types SQLAlchemy does not know...): a value equals only its own spelling here,
 #: and a foreign key of such a column is left to the database.
 KEY_BY_DATABASE = "database"
@@ -176,8 +177,8 @@ def _key_form(type_: Any, kind: str) -> str:
         return KEY_UUID
     if kind == INET:
         return KEY_INET
-    if kind == JSON:  # jsonb: key order, white space, 1.0 = 1 (json has no equality)
-        return KEY_BY_DATABASE
+    if kind == JSON:  # json has no equality: no key
+        return KEY_JSONB if isinstance(type_, postgresql.JSONB) else KEY_BY_DATABASE
     if kind == NUMERIC:
         if isinstance(type_, sa.Float):  # FLOAT(p): real up to 24 bits, else double
             real = isinstance(type_, sa.REAL) or (
@@ -272,6 +273,7 @@ __all__ = [
     "KEY_FLOAT4",
     "KEY_FLOAT8",
     "KEY_INET",
+    "KEY_JSONB",
     "KEY_MACADDR",
     "KEY_MACADDR8",
     "KEY_NUMERIC",

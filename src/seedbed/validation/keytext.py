@@ -13,6 +13,7 @@ are said so (``KEY_BY_DATABASE``): their foreign keys are left to the database.
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -224,7 +225,8 @@ def canonical(
     - ``bpchar``: without trailing spaces; ``citext``: ASCII letters in lower case;
     - ``inet``: without a ``/32`` (IPv4) or ``/128`` (IPv6); IPv6 in its compressed lower-case
       form; ``macaddr``, ``macaddr8``: lower-case hex digits with colons (a 6-byte address
-      as a ``macaddr8`` is its EUI-64 form, ``ff:fe`` in the middle).
+      as a ``macaddr8`` is its EUI-64 form, ``ff:fe`` in the middle);
+    - ``jsonb``: keys sorted, no white space, numbers as ``numeric``'s (see :func:`_jsonb`).
 
     The other forms leave the text as it is (see ``seedbed.facts.spec.KEY_BY_DATABASE``).
     """
@@ -390,6 +392,36 @@ def _macaddr8(values: pl.Series) -> pl.Series:
     return _macaddr(values, eight=True)
 
 
+def _jsonb(values: pl.Series) -> pl.Series:
+    """Each distinct JSON text as one form of its ``jsonb`` value, in Python (such keys are
+    rare): keys sorted, the last of a repeated key kept, numbers as :func:`_decimal_text`
+    writes them, no white space."""
+    import polars as pl
+
+    distinct = values.drop_nulls().unique()
+    texts = [_json_text(v) for v in distinct.to_list()]
+    return values.replace(distinct, pl.Series(texts, dtype=pl.String))
+
+
+def _json_text(text: str) -> str:
+    try:
+        value = json.loads(text, parse_float=Decimal, parse_int=Decimal)
+    except (ValueError, RecursionError):  # not JSON: the reader reports it
+        return text
+    return _jsonb_value(value)
+
+
+def _jsonb_value(value: object) -> str:
+    if isinstance(value, dict):
+        items = sorted(value.items())
+        return "{" + ",".join(f"{json.dumps(key)}:{_jsonb_value(v)}" for key, v in items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_jsonb_value(v) for v in value) + "]"
+    if isinstance(value, Decimal):
+        return _decimal_text(str(value))
+    return json.dumps(value)  # non-ASCII as escapes, which jsonb reads as the characters
+
+
 _FORMS: dict[str, Callable[[pl.Series], pl.Series]] = {
     k.KEY_UUID: _uuid,
     k.KEY_NUMERIC: _numeric,
@@ -400,6 +432,7 @@ _FORMS: dict[str, Callable[[pl.Series], pl.Series]] = {
     k.KEY_INET: _inet,
     k.KEY_MACADDR: _macaddr,
     k.KEY_MACADDR8: _macaddr8,
+    k.KEY_JSONB: _jsonb,
 }
 
 
