@@ -528,3 +528,33 @@ def test_citext_keys_meet_in_any_ascii_case_and_leave_other_letters_to_the_datab
         ("note.csv", 4, "fk_note_email_person", "bo@x.org"),
         ("person.csv", 4, "pk_person", "al@example.COM"),
     ]
+
+
+def test_interval_foreign_keys_are_looked_up_in_the_database_or_left_to_it(
+    empty_settings: Settings, tmp_path: Path
+) -> None:
+    engine = get_engine(empty_settings)
+    schema = f'"{empty_settings.schema}"'
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        conn.exec_driver_sql(f"CREATE TABLE {schema}.period (span interval PRIMARY KEY)")
+        conn.exec_driver_sql(
+            f"CREATE TABLE {schema}.booking (id int PRIMARY KEY, "
+            f"span interval NOT NULL REFERENCES {schema}.period)"
+        )
+        conn.exec_driver_sql(f"INSERT INTO {schema}.period VALUES ('1 day')")
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "booking.csv").write_text("id,span\n1,24 hours\n2,3 days\n")
+    report = seedbed.validate(seeds, engine=engine, models="database")
+    assert [(f, line, value) for f, line, _, value in _rows(report)] == [
+        ("booking.csv", 3, "3 days")
+    ]
+    # A parent in the seeds: '1 day' = '24 hours' is PostgreSQL's to say, at load.
+    (seeds / "period.csv").write_text("span\n1 day\n1 day\n")
+    report = seedbed.validate(seeds, engine=engine, models="database")
+    assert [(f, line) for f, line, _, _ in _rows(report)] == [
+        ("period.csv", 2),  # in the database already
+        ("period.csv", 3),  # in the database, and a duplicate of line 2
+        ("period.csv", 3),
+    ]
