@@ -123,8 +123,9 @@ _STAMP_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"
 def key_text(
     frame: pl.DataFrame, columns: Sequence[str], forms: Forms = None
 ) -> pl.DataFrame | None:
-    """``frame``'s ``columns`` as the text :func:`key_hashes` hashes, each one text a value
-    that PostgreSQL reads as that value (the key's look-ups in the database send it):
+    """``frame``'s ``columns`` as the text :func:`~seedbed.validation.keys.key_hashes`
+    hashes, each one text a value that PostgreSQL reads as that value (the key's look-ups
+    in the database send it):
 
     - text as it is; integers as ``str()`` writes them (``"5"``, ``"-12"``), whatever their
       width, so an INTEGER child's values hash as its BIGINT parent's do;
