@@ -48,6 +48,9 @@ KEY_INET = "inet"  # /32 and /128 are the address alone; IPv6 in any spelling
 KEY_MACADDR = "macaddr"  # separators and case do not count
 KEY_MACADDR8 = "macaddr8"  # as macaddr; a 6-byte address is its 8-byte EUI-64 form
 KEY_CITEXT = "citext"  # case does not count (ASCII letters: see the validating guide)
+#: timestamp(p), timestamptz(p) with p < 6: stored rounded to p fractional digits
+#: (the form's name ends in p); a column's own values only, never its children's.
+KEY_ROUNDED_TIME = "time rounded to "
 KEY_JSONB = "jsonb"  # white space, key order, repeated keys, 1.0 = 1 do not count
 #: PostgreSQL's equality is not reproduced in-process (cidr, interval, money,
 #: bytea, types SQLAlchemy does not know...): a value equals only its own spelling here,
@@ -186,6 +189,9 @@ def _key_form(type_: Any, kind: str) -> str:
             )
             return KEY_FLOAT4 if real else KEY_FLOAT8
         return KEY_NUMERIC
+    precision = getattr(type_, "precision", None)
+    if kind in (TIMESTAMP, TIMESTAMPTZ) and isinstance(precision, int) and precision < 6:
+        return f"{KEY_ROUNDED_TIME}{precision}"
     if kind != TEXT:
         return KEY_AS_IS
     name = _compiled(type_).split("(")[0].strip().upper().rsplit(".", 1)[-1]
@@ -277,6 +283,7 @@ __all__ = [
     "KEY_MACADDR",
     "KEY_MACADDR8",
     "KEY_NUMERIC",
+    "KEY_ROUNDED_TIME",
     "KEY_UUID",
     "ColumnSpec",
     "ForeignKeySpec",  # from seedbed.facts.keys, the one reader of keys

@@ -71,7 +71,8 @@ def reference_forms(child: TableSpec, fk: ForeignKeySpec) -> tuple[tuple[str, ..
     forms = []
     for name, parent_name in zip(fk.columns, fk.parent_columns, strict=True):
         mine, theirs = child.columns[name], parent.columns[parent_name]
-        steps = tuple(dict.fromkeys((mine.key_form, theirs.key_form)))
+        stored = theirs.key_form.startswith(k.KEY_ROUNDED_TIME)  # the parent's values only
+        steps = tuple(dict.fromkeys((mine.key_form, k.KEY_AS_IS if stored else theirs.key_form)))
         if k.KEY_BY_DATABASE in steps:
             return None
         times = (mine.kind, theirs.kind)
@@ -149,6 +150,14 @@ def key_text(
     ]
     if dated:
         frame = frame.with_columns(_midnight(pl.col(name)).alias(name) for name in dated)
+    rounded = {
+        name: int(form[len(k.KEY_ROUNDED_TIME) :])
+        for name, step in zip(names, steps, strict=True)
+        for form in step
+        if form.startswith(k.KEY_ROUNDED_TIME) and isinstance(frame.schema.get(name), pl.Datetime)
+    }
+    if rounded:
+        frame = frame.with_columns(_rounded(frame, name, p) for name, p in rounded.items())
     found = _written(frame, names)
     if found is None or not any(steps):
         return found
@@ -173,6 +182,28 @@ def _midnight(days: pl.Expr) -> pl.Expr:
         .then(physical * DAY_US)  # later days are no time stamp: no key (PostgreSQL refuses)
     )
     return micros.cast(pl.Datetime("us"))
+
+
+#: PostgreSQL's epoch (2000-01-01) in microseconds since 1970-01-01: a time stamp with a
+#: precision is rounded half away from it.
+_PG_EPOCH_US = 946_684_800_000_000
+
+
+def _rounded(frame: pl.DataFrame, name: str, precision: int) -> pl.Expr:
+    """Time stamps as a ``timestamp(precision)`` stores them: rounded to ``precision``
+    fractional digits, half away from 2000-01-01 (``infinity`` stays infinity)."""
+    import polars as pl
+
+    column = pl.col(name)
+    kind = frame.schema[name]
+    micros = column.dt.cast_time_unit("us").to_physical() - _PG_EPOCH_US
+    step = 10 ** (6 - precision)
+    whole = (micros.abs() + step // 2) // step * step
+    signed = pl.when(micros < 0).then(-whole).otherwise(whole) + _PG_EPOCH_US
+    special = (column.to_physical() >= 2**63 - 1) | (column.to_physical() <= -(2**63) + 1)
+    kept = pl.when(special).then(column.dt.cast_time_unit("us").to_physical()).otherwise(signed)
+    zone = kind.time_zone if isinstance(kind, pl.Datetime) else None
+    return kept.cast(pl.Datetime("us", zone)).alias(name)
 
 
 def _written(frame: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame | None:
