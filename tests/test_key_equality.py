@@ -370,6 +370,23 @@ def test_keys_whose_equality_seedbed_does_not_reproduce_are_left_to_the_database
     days = sa.Table("d", metadata, sa.Column("v", sa.Date(), sa.ForeignKey(stamps.c.v)))
     spec = table_spec(days)  # the session's time zone decides: not guessed
     assert reference_forms(spec, spec.foreign_keys[0]) is None
+    # A collation of one's own may be nondeterministic (case-insensitive): not guessed.
+    collated = sa.Table(
+        "t",
+        metadata,
+        *(
+            sa.Column(name, sa.Text(collation=name))
+            for name in ("C", "en_US", "en-US-x-icu", "case_insensitive", "und-u-ks-level2")
+        ),
+    )
+    forms = {name: column.key_form for name, column in table_spec(collated).columns.items()}
+    assert forms == {
+        "C": kinds.KEY_AS_IS,
+        "en_US": kinds.KEY_AS_IS,
+        "en-US-x-icu": kinds.KEY_AS_IS,
+        "case_insensitive": kinds.KEY_BY_DATABASE,
+        "und-u-ks-level2": kinds.KEY_BY_DATABASE,
+    }
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ validator are built from this one description, so nothing is written twice.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -57,6 +58,13 @@ KEY_JSONB = "jsonb"  # white space, key order, repeated keys, 1.0 = 1 do not cou
 #: and a foreign key of such a column is left to the database.
 KEY_BY_DATABASE = "database"
 
+#: Collations that compare text as its bytes compare it: PostgreSQL's own, and those
+#: ``initdb`` creates (``en_US``, ``de-x-icu``...); one made with ``deterministic = false``
+#: (case- or accent-insensitive) has a name of its own choosing.
+_DETERMINISTIC = re.compile(
+    r'^"?(C|POSIX|default|ucs_basic|pg_c_utf8|pg_unicode_fast|unicode|C\.(UTF-?8|utf-?8)'
+    r"|[a-z]{2,3}_[A-Z]{2}(\.(UTF-?8|utf-?8))?|[a-z]{2,3}(-[A-Za-z0-9]+)*-x-icu)\"?$"
+)
 #: Types of kind text compared as their bytes.
 _AS_IS_TEXT = ("VARCHAR", "TEXT", "NAME", "CHARACTER VARYING", "STRING", "UNICODE")
 
@@ -194,7 +202,11 @@ def _key_form(type_: Any, kind: str) -> str:
         return f"{KEY_ROUNDED_TIME}{precision}"
     if kind != TEXT:
         return KEY_AS_IS
-    name = _compiled(type_).split("(")[0].strip().upper().rsplit(".", 1)[-1]
+    collation = getattr(type_, "collation", None)
+    if collation is not None and not _DETERMINISTIC.match(str(collation)):
+        return KEY_BY_DATABASE  # a collation of one's own may compare text as equal
+    compiled = _compiled(type_).split(" COLLATE ")[0]
+    name = compiled.split("(")[0].strip().upper().rsplit(".", 1)[-1]
     if isinstance(type_, sa.CHAR) or name in ("CHAR", "CHARACTER", "BPCHAR", "NCHAR"):
         return KEY_BPCHAR
     if name == "CITEXT":
