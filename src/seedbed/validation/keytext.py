@@ -287,7 +287,8 @@ def _uuid(values: pl.Series) -> pl.Series:
 
 
 _UUID_GROUPS = ((0, 8), (8, 4), (12, 4), (16, 4), (20, 12))
-_UUID_PLAIN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+#: Of the spellings the reader reads (:data:`UUID_SPELLINGS`), the 8-4-4-4-12 one.
+_UUID_PLAIN = r"^.{8}-.{4}-.{4}-.{4}-.{12}$"
 #: A decimal already in the numeric form: no sign but ``-``, no leading or trailing zero.
 _NUMERIC_DONE = r"^(-?[1-9][0-9]*(\.[0-9]*[1-9])?|-?0\.[0-9]*[1-9]|0)$|^NaN$|^-?Infinity$"
 #: A decimal without exponent, and the steps that put it in that form, in order: no ``+``,
