@@ -83,7 +83,7 @@ from seedbed.validation.arrays import (
     true_mask,
     with_nulls,
 )
-from seedbed.validation.keytext import UUID_SPELLINGS
+from seedbed.validation.keyforms import UUID_SPELLINGS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from seedbed.facts import TableSpec, UniqueKey
-from seedbed.validation.keytext import Forms, key_forms, key_text, pandas_key_text
+from seedbed.validation.keyforms import Forms
+from seedbed.validation.keytext import key_forms, key_text, pandas_key_text
 
 if TYPE_CHECKING:
     import pandas as pd

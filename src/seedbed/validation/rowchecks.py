@@ -40,14 +40,9 @@ from seedbed.facts import TableSpec, table_spec
 from seedbed.lazymodules import lazy_module
 from seedbed.validation.coerce import arrow_series, default_array, default_series
 from seedbed.validation.columnar import all_pass, to_polars
+from seedbed.validation.keyforms import Forms, unsure_rows
 from seedbed.validation.keys import ChunkKeys, chunk_keys, polars_chunk_keys
-from seedbed.validation.keytext import (
-    Forms,
-    key_forms,
-    key_text,
-    pandas_key_text,
-    unsure_rows,
-)
+from seedbed.validation.keytext import key_forms, key_text, pandas_key_text
 from seedbed.validation.report import ValidationReport, cell_values
 from seedbed.validation.schemas import (
     chunk_schema,
@@ -187,7 +182,7 @@ class FullFrame:
 
     def unsure(self, columns: Sequence[str], forms: Forms) -> np.ndarray:
         """The rows whose key may equal a key of another text (see
-        :func:`~seedbed.validation.keytext.unsure_rows`): not to be reported missing."""
+        :func:`~seedbed.validation.keyforms.unsure_rows`): not to be reported missing."""
         names = [str(c) for c in columns]
         return unsure_rows(self.polars(names), names, self._forms(names, forms))
 

@@ -34,8 +34,9 @@ from seedbed.facts import ForeignKeySpec, TableSpec, UniqueKey, table_spec
 from seedbed.sqltext import qualified_name, quote_ident
 from seedbed.validation.dbrules import base_type, check_in_database
 from seedbed.validation.hints import IN_DATABASE
+from seedbed.validation.keyforms import Forms
 from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys
-from seedbed.validation.keytext import Forms, key_forms, reference_forms
+from seedbed.validation.keytext import key_forms, reference_forms
 from seedbed.validation.report import REDACTED, ValidationReport, cell_values, shorten
 from seedbed.validation.rowchecks import FullFrame, RowChecks
 from seedbed.validation.sources import SeedChunk, SeedSource
