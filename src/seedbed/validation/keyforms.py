@@ -64,8 +64,10 @@ def canonical(
 def _uuid(values: pl.Series) -> pl.Series:
     import polars as pl
 
-    if values.str.contains(_UUID_PLAIN).all():  # the 8-4-4-4-12 form: the usual case
-        return values.str.to_lowercase() if values.str.contains("[A-F]").any() else values
+    if values.str.contains(_UUID_DONE).all():  # the usual case: one pass
+        return values
+    if values.str.contains(_UUID_PLAIN).all():
+        return values.str.to_lowercase()
     digits = values.str.replace_all(r"[{}-]", "").str.to_lowercase()
     parts = [digits.str.slice(start, length) for start, length in _UUID_GROUPS]
     joined = pl.select(pl.concat_str(parts, separator="-")).to_series()
@@ -77,6 +79,7 @@ def _uuid(values: pl.Series) -> pl.Series:
 _UUID_GROUPS = ((0, 8), (8, 4), (12, 4), (16, 4), (20, 12))
 #: Of the spellings the reader reads (:data:`UUID_SPELLINGS`), the 8-4-4-4-12 one.
 _UUID_PLAIN = r"^.{8}-.{4}-.{4}-.{4}-.{12}$"
+_UUID_DONE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 #: A decimal already in the numeric form: no sign but ``-``, no leading or trailing zero.
 _NUMERIC_DONE = r"^(-?[1-9][0-9]*(\.[0-9]*[1-9])?|-?0\.[0-9]*[1-9]|0)$|^NaN$|^-?Infinity$"
 #: A decimal without exponent, and the steps that put it in that form, in order: no ``+``,
