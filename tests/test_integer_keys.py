@@ -16,7 +16,8 @@ from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.facts import declared_metadata, using_models
 from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
-from seedbed.validation.keys import key_hashes, key_text
+from seedbed.validation.keys import key_hashes
+from seedbed.validation.keytext import key_text
 from tests.helpers import model_folder, validated_with
 
 SHOP = """

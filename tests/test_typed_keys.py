@@ -22,7 +22,8 @@ from seedbed.facts import spec as kinds
 from seedbed.sqltext import time_text
 from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
 from seedbed.validation.coerce import arrow_series, coerce_text
-from seedbed.validation.keys import key_hashes, key_text
+from seedbed.validation.keys import key_hashes
+from seedbed.validation.keytext import key_text
 from tests.helpers import model_folder, validated_with
 
 

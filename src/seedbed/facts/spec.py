@@ -13,6 +13,7 @@ validator are built from this one description, so nothing is written twice.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -34,6 +35,38 @@ UUID = "uuid"
 INET = "inet"
 ENUM = "enum"
 JSON = "json"
+
+# How PostgreSQL compares two values of a column, as its key text is made equal
+# (see :attr:`ColumnSpec.key_form`; seedbed.validation.keys writes each form).
+#: Equal values have one text already (text, enums, integers, booleans, times).
+KEY_AS_IS = "as is"
+KEY_UUID = "uuid"  # case, braces and hyphens do not count
+KEY_NUMERIC = "numeric"  # display scale, signs and exponents do not count
+KEY_FLOAT8 = "float8"  # the double the text reads as (-0 = 0, NaN = NaN)
+KEY_FLOAT4 = "float4"  # the real the text reads as
+KEY_BPCHAR = "bpchar"  # character(n): trailing spaces do not count
+KEY_INET = "inet"  # /32 and /128 are the address alone; IPv6 in any spelling
+KEY_MACADDR = "macaddr"  # separators and case do not count
+KEY_MACADDR8 = "macaddr8"  # as macaddr; a 6-byte address is its 8-byte EUI-64 form
+KEY_CITEXT = "citext"  # case does not count (ASCII letters: see the validating guide)
+#: timestamp(p), timestamptz(p) with p < 6: stored rounded to p fractional digits
+#: (the form's name ends in p); a column's own values only, never its children's.
+KEY_ROUNDED_TIME = "time rounded to "
+KEY_JSONB = "jsonb"  # white space, key order, repeated keys, 1.0 = 1 do not count
+#: PostgreSQL's equality is not reproduced in-process (cidr, interval, money,
+#: bytea, types SQLAlchemy does not know...): a value equals only its own spelling here,
+#: and a foreign key of such a column is left to the database.
+KEY_BY_DATABASE = "database"
+
+#: Collations that compare text as its bytes compare it: PostgreSQL's own, and those
+#: ``initdb`` creates (``en_US``, ``de-x-icu``...); one made with ``deterministic = false``
+#: (case- or accent-insensitive) has a name of its own choosing.
+_DETERMINISTIC = re.compile(
+    r'^"?(C|POSIX|default|ucs_basic|pg_c_utf8|pg_unicode_fast|unicode|C\.(UTF-?8|utf-?8)'
+    r"|[a-z]{2,3}_[A-Z]{2}(\.(UTF-?8|utf-?8))?|[a-z]{2,3}(-[A-Za-z0-9]+)*-x-icu)\"?$"
+)
+#: Types of kind text compared as their bytes.
+_AS_IS_TEXT = ("VARCHAR", "TEXT", "NAME", "CHARACTER VARYING", "STRING", "UNICODE")
 
 _INT_RANGES = {
     "SMALLINT": (-(2**15), 2**15 - 1),
@@ -80,6 +113,9 @@ class ColumnSpec:
     #: of a type seedbed does not read itself (arrays, ranges, intervals, bytea...): held as
     #: PostgreSQL's text, which the database reads (a frame's Python values become that text)
     database_text: bool = False
+    #: How PostgreSQL's equality of the column's type sees its values (``KEY_*`` above):
+    #: the form of text a unique or foreign key hashes, so that equal values meet.
+    key_form: str = KEY_AS_IS
 
     @property
     def required(self) -> bool:
@@ -155,6 +191,42 @@ def _kind(column: sa.Column[Any]) -> dict[str, Any]:
     return {"kind": TEXT, "database_text": True}
 
 
+def _key_form(type_: Any, kind: str) -> str:
+    """How values of ``type_`` (a domain's base type; of ``kind``) are compared."""
+    if kind == UUID:
+        return KEY_UUID
+    if kind == INET:
+        return KEY_INET
+    if kind == JSON:  # json has no equality: no key
+        return KEY_JSONB if isinstance(type_, postgresql.JSONB) else KEY_BY_DATABASE
+    if kind == NUMERIC:
+        if isinstance(type_, sa.Float):  # FLOAT(p): real up to 24 bits, else double
+            real = isinstance(type_, sa.REAL) or (
+                not isinstance(type_, sa.Double) and (type_.precision or 53) <= 24
+            )
+            return KEY_FLOAT4 if real else KEY_FLOAT8
+        return KEY_NUMERIC
+    precision = getattr(type_, "precision", None)
+    if kind in (TIMESTAMP, TIMESTAMPTZ) and isinstance(precision, int) and precision < 6:
+        return f"{KEY_ROUNDED_TIME}{precision}"
+    if kind != TEXT:
+        return KEY_AS_IS
+    collation = getattr(type_, "collation", None)
+    if collation is not None and not _DETERMINISTIC.match(str(collation)):
+        return KEY_BY_DATABASE  # a collation of one's own may compare text as equal
+    compiled = _compiled(type_).split(" COLLATE ")[0]
+    name = compiled.split("(")[0].strip().upper().rsplit(".", 1)[-1]
+    if isinstance(type_, sa.CHAR) or name in ("CHAR", "CHARACTER", "BPCHAR", "NCHAR"):
+        return KEY_BPCHAR
+    if name == "CITEXT":
+        return KEY_CITEXT
+    if name in ("MACADDR", "MACADDR8"):
+        return KEY_MACADDR if name == "MACADDR" else KEY_MACADDR8
+    if name in _AS_IS_TEXT or isinstance(type_, sa.Enum):
+        return KEY_AS_IS
+    return KEY_BY_DATABASE
+
+
 def _server_default(column: sa.Column[Any]) -> Any:
     """The value PostgreSQL fills in for a left-out column, where it is knowable."""
     default = column.server_default
@@ -179,6 +251,10 @@ def _server_default(column: sa.Column[Any]) -> Any:
 
 def _fields(column: sa.Column[Any]) -> dict[str, Any]:
     filled = FILLED_BY_TRIGGER in column.info
+    kind = _kind(column)
+    base = column.type
+    while isinstance(base, postgresql.DOMAIN):
+        base = base.data_type
     return {
         "name": column.name,
         "nullable": (bool(column.nullable) or filled) and not column.primary_key,
@@ -190,7 +266,8 @@ def _fields(column: sa.Column[Any]) -> dict[str, Any]:
         "sql_type": _compiled(column.type),
         "default": _server_default(column),
         "generated": column.computed is not None,
-        **_kind(column),
+        "key_form": _key_form(base, kind["kind"]),
+        **kind,
     }
 
 
@@ -216,6 +293,19 @@ def table_spec(table: sa.Table) -> TableSpec:
 
 
 __all__ = [
+    "KEY_AS_IS",
+    "KEY_BPCHAR",
+    "KEY_BY_DATABASE",
+    "KEY_CITEXT",
+    "KEY_FLOAT4",
+    "KEY_FLOAT8",
+    "KEY_INET",
+    "KEY_JSONB",
+    "KEY_MACADDR",
+    "KEY_MACADDR8",
+    "KEY_NUMERIC",
+    "KEY_ROUNDED_TIME",
+    "KEY_UUID",
     "ColumnSpec",
     "ForeignKeySpec",  # from seedbed.facts.keys, the one reader of keys
     "RuleSpec",

@@ -83,6 +83,7 @@ from seedbed.validation.arrays import (
     true_mask,
     with_nulls,
 )
+from seedbed.validation.keyforms import UUID_SPELLINGS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -696,6 +697,8 @@ def _from_text(column: ColumnSpec, arr: pa.Array, columnar: bool) -> tuple[pa.Ar
             bad = present & ~true_mask(pc.is_in(arr, value_set=allowed))
         elif kind == k.UUID:
             bad = _uuid_bytes(arr, present) if fast else present & ~_matches(arr, UUID_PATTERN)
+            if bad.any():  # the other spellings (braces, other hyphens): rare
+                bad &= ~_matches(arr, UUID_SPELLINGS)
         elif kind == k.NUMERIC:
             bad = present & ~_matches(arr, NUMERIC_PATTERN, fast)
         elif kind == k.INET:

@@ -17,181 +17,25 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seedbed.facts import UniqueKey
-from seedbed.lazymodules import lazy_module
-from seedbed.sqltext import (
-    YEAR_1_DAY,
-    YEAR_1_US,
-    YEAR_10000_DAY,
-    YEAR_10000_US,
-    time_text,
-)
-from seedbed.validation.arrays import date_array, holds_dates
+from seedbed.facts import TableSpec, UniqueKey
+from seedbed.validation.keyforms import Forms
+from seedbed.validation.keytext import key_forms, key_text, pandas_key_text
 
 if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
-else:
-    pd = lazy_module("pandas")
 
 
-def key_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+def key_hashes(frame: pd.DataFrame, columns: Sequence[str], forms: Forms = None) -> np.ndarray:
     """One uint64 per row for the values of ``columns`` (same values, same hash).
 
-    Values are hashed as their :func:`key_text`, by Polars on every core (its hashes are
-    stable within one Polars version, and a run never keeps them longer): a key hashed
-    here from pandas and one hashed from a Polars frame agree.
+    Values are hashed as their :func:`~seedbed.validation.keytext.key_text` (in ``forms``),
+    by Polars on every core (its hashes are stable within one Polars version, and a run
+    never keeps them longer): a key hashed here from pandas and one hashed from a Polars
+    frame agree.
     """
-    text = pandas_key_text(frame, columns)
+    text = pandas_key_text(frame, columns, forms)
     return np.asarray(text.hash_rows(seed=0).to_numpy(), dtype=np.uint64)
-
-
-def pandas_key_text(frame: pd.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
-    """:func:`key_text` of a pandas frame's ``columns``: typed columns go to Polars as the
-    same values (dates, held as objects, as days), other columns as ``astype("str")``."""
-    import polars as pl  # validation only: the writer's path never hashes keys
-
-    parts = [_polars_values(frame[name].reset_index(drop=True)) for name in columns]
-    found = pl.DataFrame([part.alias(f"k{i}") for i, part in enumerate(parts)])
-    text = key_text(found, found.columns)
-    if text is None:  # every column above has a text form
-        raise AssertionError(f"no key text for {dict(found.schema)}")
-    return text.rename(dict(zip(found.columns, [str(c) for c in columns], strict=True)))
-
-
-def _polars_values(values: pd.Series) -> pl.Series:
-    """A typed pandas column as Polars holds it (text for the kinds without a key text)."""
-    import polars as pl
-
-    dtype = values.dtype
-    if isinstance(dtype, pd.StringDtype | pd.BooleanDtype | pd.DatetimeTZDtype) or (
-        dtype.kind in "biuM"
-    ):
-        return pl.from_pandas(values)
-    if dtype.kind == "O" and holds_dates(values.to_numpy()):
-        dates, _ = date_array(values.to_numpy(), values.isna().to_numpy())
-        found = pl.from_arrow(dates)
-        assert isinstance(found, pl.Series)
-        return found
-    return pl.from_pandas(values.astype("str"))
-
-
-#: The text of a date and a time stamp between years 1 and 9999 (``time_text``'s, sooner).
-_DATE_FORMAT = "%Y-%m-%d"
-_STAMP_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"
-
-
-def key_text(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame | None:
-    """``frame``'s ``columns`` as the text :func:`key_hashes` hashes, each one text a value
-    that PostgreSQL reads as that value (the key's look-ups in the database send it):
-
-    - text as it is; integers as ``str()`` writes them (``"5"``, ``"-12"``), whatever their
-      width, so an INTEGER child's values hash as its BIGINT parent's do;
-    - booleans ``true`` and ``false``;
-    - dates, time stamps and time stamps with zone as PostgreSQL prints them
-      (:func:`~seedbed.sqltext.time_text`): six fractional digits, ``+00`` after those with
-      a zone, ``infinity``, ``-infinity``, `` BC``.
-
-    None when a column is missing or of another type (the caller hashes those from pandas).
-    """
-    import polars as pl
-
-    schema = frame.schema  # built anew on each access
-    names = [str(c) for c in columns]
-    kinds = []
-    for name in names:
-        kind = schema.get(name)
-        if kind is None or not _has_text(kind):
-            return None
-        kinds.append(kind)
-    if all(kind == pl.String for kind in kinds):
-        return frame.select(names)
-    coarse = [
-        pl.col(name).dt.cast_time_unit("us")
-        for name, kind in zip(names, kinds, strict=True)
-        if isinstance(kind, pl.Datetime) and kind.time_unit != "us"
-    ]
-    if coarse:  # one text a value, whatever the unit it is held in
-        frame = frame.with_columns(coarse)
-        schema = frame.schema
-    times = [name for name, kind in zip(names, kinds, strict=True) if kind.is_temporal()]
-    odd = _odd_times(frame, times)
-    found = frame.select(
-        _text_expr(name, kind, name in odd) for name, kind in zip(names, kinds, strict=True)
-    )
-    for name, rows in odd.items():
-        days = isinstance(schema[name], pl.Date)
-        stamp = schema[name]
-        zone = isinstance(stamp, pl.Datetime) and stamp.time_zone is not None
-        physical = _physical(frame, name).gather(rows).to_list()
-        texts = pl.Series([time_text(v, days=days, zone=zone) for v in physical], dtype=pl.String)
-        found = found.with_columns(found.get_column(name).scatter(rows, texts))
-    return found
-
-
-def _has_text(kind: pl.DataType) -> bool:
-    """Does :func:`key_text` write values of the Polars type ``kind``?"""
-    import polars as pl
-
-    if isinstance(kind, pl.Datetime):
-        return True
-    return kind in (pl.String, pl.Boolean, pl.Date, pl.Null) or kind.is_integer()
-
-
-def _text_expr(name: str, kind: pl.DataType, odd: bool) -> pl.Expr:
-    """Column ``name``'s text; ``odd``: it holds times :func:`_odd_times` found (left NULL
-    here, for Python to write)."""
-    import polars as pl
-
-    column = pl.col(name)
-    if kind == pl.String:
-        return column
-    if not kind.is_temporal():  # booleans, integers: Polars' casts write true, false, -12
-        return column.cast(pl.String)
-    if odd:
-        low, high = _ORDINARY[isinstance(kind, pl.Date)]
-        physical = column.to_physical()
-        column = pl.when((physical >= low) & (physical < high)).then(column)
-    if isinstance(kind, pl.Date):
-        return column.dt.to_string(_DATE_FORMAT).alias(name)
-    zone = kind.time_zone if isinstance(kind, pl.Datetime) else None
-    if zone is None:
-        return column.dt.to_string(_STAMP_FORMAT).alias(name)
-    if zone != "UTC":
-        column = column.dt.convert_time_zone("UTC")
-    wall = column.dt.replace_time_zone(None)  # the instant's UTC wall time
-    return (wall.dt.to_string(_STAMP_FORMAT) + "+00").alias(name)
-
-
-#: The physical values (days, microseconds) of years 1 to 9999, which Polars writes itself.
-_ORDINARY = {True: (YEAR_1_DAY, YEAR_10000_DAY), False: (YEAR_1_US, YEAR_10000_US)}
-
-
-def _physical(frame: pl.DataFrame, name: str) -> pl.Series:
-    return frame.get_column(name).to_physical()
-
-
-def _odd_times(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, pl.Series]:
-    """Per column of ``names``, the rows whose date or time is outside years 1 to 9999
-    (infinity, BC, far years), which Polars cannot write; columns without any left out."""
-    import polars as pl
-
-    if not names:
-        return {}
-    schema = frame.schema
-    bounds = frame.select(
-        *(pl.col(n).to_physical().min().alias(f"min{i}") for i, n in enumerate(names)),
-        *(pl.col(n).to_physical().max().alias(f"max{i}") for i, n in enumerate(names)),
-    ).row(0)
-    odd = {}
-    for i, name in enumerate(names):
-        low, high = _ORDINARY[isinstance(schema[name], pl.Date)]
-        least, most = bounds[i], bounds[len(names) + i]
-        if least is not None and (least < low or most >= high):
-            physical = _physical(frame, name)
-            outside = (physical < low) | (physical >= high)
-            odd[name] = outside.arg_true()
-    return odd
 
 
 def _held(key: UniqueKey) -> pl.Expr:
@@ -246,17 +90,22 @@ class ChunkKeys:
         return ok
 
 
-def chunk_keys(frame: pd.DataFrame, key: UniqueKey) -> ChunkKeys:
-    """Hash and sort ``key`` over ``frame`` once, for the check within and across chunks."""
+def chunk_keys(frame: pd.DataFrame, key: UniqueKey, forms: Forms = None) -> ChunkKeys:
+    """Hash and sort ``key`` over ``frame`` once, for the check within and across chunks
+    (``forms``: its columns' key forms, see :func:`key_forms`)."""
     rows = key_rows(frame, key)
-    hashes = key_hashes(frame.loc[rows], key.columns) if rows.any() else np.zeros(0, np.uint64)
+    if not rows.any():
+        return _sorted(rows, np.zeros(0, np.uint64))
+    hashes = key_hashes(frame.loc[rows], key.columns, forms)
     return _sorted(rows, hashes)
 
 
-def polars_chunk_keys(frame: pl.DataFrame, keys: Sequence[UniqueKey]) -> dict[str, ChunkKeys]:
-    """:func:`chunk_keys` of the ``keys`` whose columns ``frame`` holds (as their
-    :func:`key_text`), hashed from the Polars frame (the same hashes as :func:`key_hashes`
-    gives).
+def polars_chunk_keys(
+    frame: pl.DataFrame, keys: Sequence[UniqueKey], spec: TableSpec | None = None
+) -> dict[str, ChunkKeys]:
+    """:func:`chunk_keys` of the ``keys`` (of ``spec``'s table: their columns' key forms;
+    None: as written) whose columns ``frame`` holds (as their key text), hashed from the
+    Polars frame (the same hashes as :func:`key_hashes` gives).
 
     Keys with a column missing or of a type without a key text are left out: the caller
     hashes them from the pandas frame.
@@ -266,7 +115,7 @@ def polars_chunk_keys(frame: pl.DataFrame, keys: Sequence[UniqueKey]) -> dict[st
         key.name: text
         for key in keys
         if all(str(c) in schema for c in (*key.where_null, *key.where_not_null))
-        and (text := key_text(frame, key.columns)) is not None
+        and (text := key_text(frame, key.columns, _forms(spec, key))) is not None
     }
     here = [key for key in keys if key.name in texts]
     if not here:
@@ -290,6 +139,10 @@ def polars_chunk_keys(frame: pl.DataFrame, keys: Sequence[UniqueKey]) -> dict[st
         hashes = values.hash_rows(seed=0).to_numpy() if len(values) else np.zeros(0, np.uint64)
         out[key.name] = _sorted(rows, np.asarray(hashes, dtype=np.uint64))
     return out
+
+
+def _forms(spec: TableSpec | None, key: UniqueKey) -> Forms:
+    return None if spec is None else key_forms(spec, key.columns)
 
 
 def _filled(key: UniqueKey) -> tuple[str, ...]:
@@ -508,7 +361,5 @@ __all__ = [
     "chunk_keys",
     "key_hashes",
     "key_rows",
-    "key_text",
-    "pandas_key_text",
     "polars_chunk_keys",
 ]

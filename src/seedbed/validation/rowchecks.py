@@ -40,13 +40,9 @@ from seedbed.facts import TableSpec, table_spec
 from seedbed.lazymodules import lazy_module
 from seedbed.validation.coerce import arrow_series, default_array, default_series
 from seedbed.validation.columnar import all_pass, to_polars
-from seedbed.validation.keys import (
-    ChunkKeys,
-    chunk_keys,
-    key_text,
-    pandas_key_text,
-    polars_chunk_keys,
-)
+from seedbed.validation.keyforms import Forms, unsure_rows
+from seedbed.validation.keys import ChunkKeys, chunk_keys, polars_chunk_keys
+from seedbed.validation.keytext import key_forms, key_text, pandas_key_text
 from seedbed.validation.report import ValidationReport, cell_values
 from seedbed.validation.schemas import (
     chunk_schema,
@@ -95,7 +91,7 @@ class FullFrame:
         self.spec = spec
         self.chunk = chunk
         self.names = tuple(names)
-        self._texts: dict[tuple[str, ...], pl.DataFrame | None] = {}
+        self._texts: dict[tuple[object, ...], pl.DataFrame | None] = {}
         self._series: dict[str, pl.Series] = {}  # each column converted to Polars once
 
     def __len__(self) -> int:
@@ -143,10 +139,13 @@ class FullFrame:
         found = [self._series[name] for name in names if name in self._series]
         return pl.DataFrame(found) if found else pl.DataFrame(schema={})
 
-    def held(self, columns: Sequence[str], invalid: dict[str, np.ndarray]) -> np.ndarray:
-        """The rows whose ``columns`` all hold a value that could be read."""
+    def held(
+        self, columns: Sequence[str], invalid: dict[str, np.ndarray], forms: Forms = None
+    ) -> np.ndarray:
+        """The rows whose ``columns`` all hold a value that could be read (``forms``: as
+        :meth:`hashes` will be asked)."""
         rows = ~unreadable(invalid, columns, len(self))
-        text = self._text(columns)
+        text = self._text(columns, forms)
         for name in columns:
             if text is None:
                 rows &= self.frame[name].notna().to_numpy()
@@ -154,37 +153,52 @@ class FullFrame:
                 rows &= values.is_not_null().to_numpy()
         return rows
 
-    def hashes(self, columns: Sequence[str], rows: np.ndarray) -> np.ndarray:
+    def hashes(self, columns: Sequence[str], rows: np.ndarray, forms: Forms = None) -> np.ndarray:
         """:func:`~seedbed.validation.keys.key_hashes` of ``columns`` over ``rows``: from
         Polars when each column's type has a key text (every kind a chunk holds), else from
-        ``frame``."""
-        held = self._held_text(columns, rows)
+        ``frame``. ``forms``: the columns' key forms (default: their own, as a key of this
+        table; a foreign key gives its parent's too)."""
+        held = self._held_text(columns, rows, forms)
         return np.asarray(held.hash_rows(seed=0).to_numpy(), dtype=np.uint64)
 
-    def key_texts(self, columns: Sequence[str], rows: np.ndarray) -> list[tuple[str, ...]]:
+    def key_texts(
+        self, columns: Sequence[str], rows: np.ndarray, forms: Forms = None
+    ) -> list[tuple[str, ...]]:
         """The values of ``columns`` at ``rows`` (all held) as their key text (see
-        :func:`~seedbed.validation.keys.key_text`: text PostgreSQL reads as the value), one
-        tuple a row."""
-        held = self._held_text(columns, rows)
+        :func:`~seedbed.validation.keytext.key_text`: text PostgreSQL reads as the value), one
+        tuple a row (``forms`` as for :meth:`hashes`)."""
+        held = self._held_text(columns, rows, forms)
         parts = [held.get_column(str(c)).to_list() for c in columns]
         return list(zip(*parts, strict=True))
 
-    def _held_text(self, columns: Sequence[str], rows: np.ndarray) -> pl.DataFrame:
+    def _held_text(self, columns: Sequence[str], rows: np.ndarray, forms: Forms) -> pl.DataFrame:
         """The key text of ``columns`` at ``rows``: from Polars, else from ``frame``."""
         import polars as pl
 
-        text = self._text(columns)
+        text = self._text(columns, forms)
         if text is None:
-            return pandas_key_text(self.frame.loc[rows], columns)
+            return pandas_key_text(self.frame.loc[rows], columns, self._forms(columns, forms))
         return text if rows.all() else text.filter(pl.Series(rows))
 
-    def _text(self, columns: Sequence[str]) -> pl.DataFrame | None:
+    def unsure(self, columns: Sequence[str], forms: Forms) -> np.ndarray:
+        """The rows whose key may equal a key of another text (see
+        :func:`~seedbed.validation.keyforms.unsure_rows`): not to be reported missing."""
+        names = [str(c) for c in columns]
+        return unsure_rows(self.polars(names), names, self._forms(names, forms))
+
+    def _forms(self, columns: Sequence[str], forms: Forms) -> tuple[tuple[str, ...], ...]:
+        if forms is None:
+            return key_forms(self.spec, columns)
+        return tuple(tuple(f) for f in forms)
+
+    def _text(self, columns: Sequence[str], forms: Forms = None) -> pl.DataFrame | None:
         """The ``columns`` as their key text from the Polars frame (see
-        :func:`~seedbed.validation.keys.key_text`), None when a type has none."""
+        :func:`~seedbed.validation.keytext.key_text`), None when a type has none."""
         names = tuple(str(c) for c in columns)
-        if names not in self._texts:
-            self._texts[names] = key_text(self.polars(names), names)
-        return self._texts[names]
+        steps = self._forms(names, forms)
+        if (names, steps) not in self._texts:
+            self._texts[(names, steps)] = key_text(self.polars(names), names, steps)
+        return self._texts[(names, steps)]
 
 
 def _counted(name: str, counted: frozenset[str], columns: dict[str, TypedColumn]) -> bool:
@@ -290,9 +304,11 @@ class RowChecks:
                 )
                 reports.append(self._mapped(chunk, full, cases)[0])
         duplicates = {}
-        hashed = polars_chunk_keys(frame, self.spec.unique_keys)
+        hashed = polars_chunk_keys(frame, self.spec.unique_keys, self.spec)
         for key in self.spec.unique_keys:
-            keys = self.keys[key.name] = hashed.get(key.name) or chunk_keys(full.frame, key)
+            keys = self.keys[key.name] = hashed.get(key.name) or chunk_keys(
+                full.frame, key, key_forms(self.spec, key.columns)
+            )
             if keys.starts.all():  # each hash once: no row repeats a key
                 continue
             duplicate = ~keys.passes()

@@ -68,6 +68,7 @@ from seedbed.sqltext import YEAR_1_DAY, YEAR_1_US, YEAR_10000_DAY, YEAR_10000_US
 from seedbed.validation.coerce import coerce_column, default_series, type_message
 from seedbed.validation.columnar import passes_expr, polars_dtype
 from seedbed.validation.keys import ChunkKeys, chunk_keys
+from seedbed.validation.keytext import key_forms, key_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -176,7 +177,11 @@ def _unique_check(spec: TableSpec, key: UniqueKey, sink: KeySink | None) -> pa.C
 
     def passes(frame: pd.DataFrame) -> pd.Series:
         read = (*key.columns, *key.where_null, *key.where_not_null)
-        keys = chunk_keys(frame if sink is not None else with_defaults(spec, frame, read), key)
+        keys = chunk_keys(
+            frame if sink is not None else with_defaults(spec, frame, read),
+            key,
+            key_forms(spec, key.columns),
+        )
         if sink is not None:
             sink[key.name] = keys
         return pd.Series(keys.passes(), index=frame.index)
@@ -588,11 +593,19 @@ def _polars_unique(spec: TableSpec, key: UniqueKey) -> PlainCheck:
         *(pl.col(c).is_null() for c in key.where_null),
     )
     first = pl.struct(list(key.columns)).is_first_distinct().over(held)
+    forms = key_forms(spec, key.columns)
+    as_is = all(form == (k.KEY_AS_IS,) for form in forms)
 
     def passes(data: FrameData) -> pl.LazyFrame:
         if _complete(data, read):
-            return data.lazyframe.select((~held | first).alias(key.name))
-        keys = chunk_keys(_pandas_side(spec, data, read), key)
+            frame = data.lazyframe
+            if not as_is:  # spellings of one value are one key: compare their key texts
+                collected = frame.collect()
+                text = key_text(collected, key.columns, forms)
+                if text is not None:
+                    frame = collected.with_columns(text.get_columns()).lazy()
+            return frame.select((~held | first).alias(key.name))
+        keys = chunk_keys(_pandas_side(spec, data, read), key, key_forms(spec, key.columns))
         return pl.LazyFrame({key.name: keys.passes()})
 
     where = f" among rows where {', '.join(key.where_null)} is NULL" if key.where_null else ""

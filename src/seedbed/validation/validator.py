@@ -34,7 +34,9 @@ from seedbed.facts import ForeignKeySpec, TableSpec, UniqueKey, table_spec
 from seedbed.sqltext import qualified_name, quote_ident
 from seedbed.validation.dbrules import base_type, check_in_database
 from seedbed.validation.hints import IN_DATABASE
+from seedbed.validation.keyforms import Forms
 from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys
+from seedbed.validation.keytext import key_forms, reference_forms
 from seedbed.validation.report import REDACTED, ValidationReport, cell_values, shorten
 from seedbed.validation.rowchecks import FullFrame, RowChecks
 from seedbed.validation.sources import SeedChunk, SeedSource
@@ -67,8 +69,8 @@ class _References:
     found: np.ndarray | None = None  # looked up already: the parent's keys were complete
 
     @classmethod
-    def of(cls, full: FullFrame, fk: ForeignKeySpec, rows: np.ndarray) -> _References:
-        hashes = full.hashes(fk.columns, rows) if rows.any() else np.zeros(0, np.uint64)
+    def of(cls, full: FullFrame, fk: ForeignKeySpec, rows: np.ndarray, forms: Forms) -> _References:
+        hashes = full.hashes(fk.columns, rows, forms) if rows.any() else np.zeros(0, np.uint64)
         return cls(rows, hashes, np.sort(hashes))
 
     def found_in(self, parent: KeySet) -> np.ndarray:
@@ -160,9 +162,10 @@ class SeedValidator:
         # looked up here too when the parent's keys are complete (no more are added).
         references = {}
         for fk in spec.foreign_keys:
-            if fk.parent.name not in self.specs:
+            forms = reference_forms(spec, fk)
+            if fk.parent.name not in self.specs or forms is None:
                 continue
-            held = _References.of(full, fk, full.held(fk.columns, chunk.invalid))
+            held = _References.of(full, fk, full.held(fk.columns, chunk.invalid, forms), forms)
             if fk.parent.name in self._complete and fk.parent.name != spec.name:
                 held.found_in(self._parents[(fk.parent.name, fk.parent_columns)])
             references[fk.name] = held
@@ -258,7 +261,9 @@ class SeedValidator:
         label, lines = chunk.label, chunk.lines
         reports = []
         for key in spec.unique_keys:
-            keys = computed.get(key.name) or chunk_keys(full.frame, key)
+            keys = computed.get(key.name) or chunk_keys(
+                full.frame, key, key_forms(spec, key.columns)
+            )
             if not keys.rows.any():
                 continue
             seen = self._unique_set(spec.name, key)
@@ -347,13 +352,19 @@ class SeedValidator:
         references: dict[str, _References],
     ) -> ValidationReport:
         """Foreign keys: each value in the parent's keys seen, else in the database, else
-        deferred to :meth:`finish` while the parent's file is still to come."""
+        deferred to :meth:`finish` while the parent's file is still to come. A key whose
+        type's equality is not reproduced here (see
+        :func:`~seedbed.validation.keytext.reference_forms`) is left to the database: looked
+        up there (where PostgreSQL compares) when its parent has no seed, else not checked."""
         reports = []
         for fk in spec.foreign_keys:
+            forms = reference_forms(spec, fk)
             parent_name = fk.parent.name
             in_set = parent_name in self.specs
+            if forms is None and (in_set or self.engine is None):
+                continue
             held = references.get(fk.name) if in_set else None
-            rows = checked.held(fk.columns, invalid) if held is None else held.rows
+            rows = checked.held(fk.columns, invalid, forms) if held is None else held.rows
             if not rows.any():
                 continue
             ready = in_set and parent_name in self._complete and parent_name != spec.name
@@ -361,18 +372,20 @@ class SeedValidator:
             if ready:
                 parent = self._parents[(parent_name, fk.parent_columns)]
                 if held is None:
-                    held = _References.of(checked, fk, rows)
+                    held = _References.of(checked, fk, rows, forms)
                 missing[np.flatnonzero(rows)] = ~held.found_in(parent)
             if missing.any() and self.engine is not None and parent_name not in self.empty_in_db:
                 found = self._existing(
-                    fk.parent, fk.parent_columns, checked, fk.columns, missing, ()
+                    fk.parent, fk.parent_columns, checked, fk.columns, missing, (), forms=forms
                 )
                 missing &= ~found
+            if missing.any():  # values whose equality the database's ctype decides
+                missing &= ~checked.unsure(fk.columns, forms)
             if not missing.any():
                 continue
             if in_set and not ready:
                 hashes = (
-                    checked.hashes(fk.columns, missing)
+                    checked.hashes(fk.columns, missing, forms)
                     if held is None
                     else held.hashes[missing[rows]]
                 )
@@ -425,10 +438,13 @@ class SeedValidator:
         rows: np.ndarray,
         where_null: Sequence[str],
         where_not_null: Sequence[str] = (),
+        *,
+        forms: Forms = None,
     ) -> np.ndarray:
-        """Which ``rows`` of ``full`` have their key already in ``table`` in the database."""
+        """Which ``rows`` of ``full`` have their key already in ``table`` in the database
+        (``forms``: of the key's text, as :meth:`FullFrame.hashes` takes them)."""
         positions = np.flatnonzero(rows)
-        keys = full.key_texts(frame_columns, rows)
+        keys = full.key_texts(frame_columns, rows, forms)
         unique = list(dict.fromkeys(keys))
         spec = table_spec(table)
         names = [f"k{i}" for i in range(len(columns))]
