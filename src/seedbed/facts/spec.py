@@ -83,7 +83,9 @@ def _compiled(type_: Any) -> str:
 
 
 #: Types of kind ``text`` that seedbed reads itself; the database reads the others.
-_TEXT_TYPES = frozenset({"TEXT", "VARCHAR", "CHAR", "CHARACTER", "CHARACTER VARYING", "NAME"})
+_TEXT_TYPES = frozenset(
+    {"TEXT", "VARCHAR", "CHAR", "CHARACTER", "CHARACTER VARYING", "NAME", "CITEXT"}
+)
 
 
 def read_as_text(sql_type: str) -> bool:
