@@ -18,7 +18,6 @@ from seedbed.config import Settings
 from seedbed.db import get_engine, schema_of
 from seedbed.errors import LoadError
 from seedbed.facts import using_models
-from seedbed.loading import binary
 from seedbed.loading.binary import binary_columns
 from tests.helpers import model_folder
 
@@ -87,9 +86,8 @@ def _differences(settings: Settings, table: str) -> tuple[int, int, int]:
 
 
 def test_the_binary_rows_are_those_a_csv_copy_stores(
-    edges: Path, empty_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    edges: Path, empty_settings: Settings, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(binary, "PIECE_ROWS", 2)  # three slices, NULLs at their offsets
     engine = get_engine(empty_settings)
     metadata = facts.model_source(edges).metadata(empty_settings.schema)
     with engine.begin() as conn:

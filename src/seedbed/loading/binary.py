@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -128,8 +128,8 @@ def encode(fields: Sequence[Field], columns: Mapping[str, pa.Array]) -> pa.Buffe
     parts = [_fixed_binary(np.full(rows, len(fields), dtype=">i2"))]
     for f in fields:
         values = columns[f.name]
-        if f.form == "text":  # the same buffers, read as bytes
-            data = values.cast(pa.binary() if values.type == pa.string() else pa.large_binary())
+        if f.form == "text":
+            data = values.cast(pa.large_binary())
             lengths = integers(pc.binary_length(values), fill=-1)
         else:
             data = _fixed(f, values)
@@ -139,28 +139,15 @@ def encode(fields: Sequence[Field], columns: Mapping[str, pa.Array]) -> pa.Buffe
                 data = with_nulls(data, missing)
                 lengths[missing] = -1
         parts += [_fixed_binary(lengths.astype(">i4")), data]
-    wide = any(p.type == pa.large_binary() for p in parts)
-    kind = pa.large_binary() if wide else pa.binary()
+    nothing = repeated_string("", rows).cast(pa.large_binary())  # the separator
     joined = pc.binary_join_element_wise(
-        *(p if p.type == kind else p.cast(kind) for p in parts),
-        repeated_string("", rows).cast(kind),  # the separator
+        *(p.cast(pa.large_binary()) for p in parts),
+        nothing,
         null_handling="replace",  # a NULL field's length is all it writes
     )
-    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64 if wide else np.int32)
+    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64)
     start, end = int(offsets[joined.offset]), int(offsets[joined.offset + rows])
     return joined.buffers()[2][start:end]
-
-
-#: Rows encoded at a time: a chunk's binary rows are written a slice at a time, so what
-#: the encoding holds stays a fraction of the chunk.
-PIECE_ROWS = 16_384
-
-
-def encoded(fields: Sequence[Field], columns: Mapping[str, pa.Array]) -> Iterator[pa.Buffer]:
-    """:func:`encode` of ``columns``, :data:`PIECE_ROWS` rows at a time (slices, no copy)."""
-    rows = len(columns[fields[0].name]) if fields else 0
-    for start in range(0, rows, PIECE_ROWS):
-        yield encode(fields, {f.name: columns[f.name].slice(start, PIECE_ROWS) for f in fields})
 
 
 def _fixed(f: Field, values: pa.Array) -> pa.Array:
@@ -198,7 +185,7 @@ class ChunkFeed:
     kept.
     """
 
-    def __init__(self, fields: Mapping[str, tuple[Field, ...]], size: int = 1) -> None:
+    def __init__(self, fields: Mapping[str, tuple[Field, ...]], size: int = 4) -> None:
         self.fields = dict(fields)
         self.tables = frozenset(fields)
         self.meter: ChunkMeter | None = None
@@ -249,13 +236,4 @@ class ChunkFeed:
                 self._queue.get_nowait()
 
 
-__all__ = [
-    "HEADER",
-    "TRAILER",
-    "ChunkFeed",
-    "Field",
-    "binary_columns",
-    "encodable",
-    "encode",
-    "encoded",
-]
+__all__ = ["HEADER", "TRAILER", "ChunkFeed", "Field", "binary_columns", "encodable", "encode"]

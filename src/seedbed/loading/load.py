@@ -57,7 +57,7 @@ from seedbed.loading.binary import (
     Field,
     binary_columns,
     encodable,
-    encoded,
+    encode,
 )
 from seedbed.loading.copy import Cancelled, copy_blocks, copy_sql, qualified, server_readable
 from seedbed.loading.failures import Refusal, is_retryable, to_seedbed_error
@@ -218,8 +218,7 @@ class _Writer:
             while chunk is not None:
                 if not encodable(fields, chunk):  # one reader types every chunk alike
                     raise AssertionError(f"{job.source.label}: a chunk of other types")
-                for piece in encoded(fields, chunk):
-                    copy.write(piece)
+                copy.write(encode(fields, chunk))
                 chunk = self.feed.take(name, self.cancel)
             copy.write(TRAILER)
         self.binary_source = None
