@@ -240,17 +240,14 @@ def test_a_duplicate_of_a_sensitive_value_is_redacted(engine, seeds, strategy):
 
 @contextmanager
 def held_check(engine: Engine) -> Iterator[None]:
-    """A CHECK on session whose every row waits for an advisory lock held until the block
-    ends: the rebuild's validating scan stays in progress for as long as the test needs
-    (session is written from its file: its inet column has no binary form, so its CHECKs
-    are dropped for the COPY and validated by that scan)."""
+    """A CHECK on tag whose every row waits for an advisory lock held until the block ends:
+    the rebuild's validating scan stays in progress for as long as the test needs."""
     key = zlib.crc32(schema_of(engine).encode())
     execute(
         engine,
         'CREATE FUNCTION "{schema}".slow_true(text) RETURNS boolean LANGUAGE sql IMMUTABLE '
         f"AS $$ SELECT pg_advisory_xact_lock_shared({key}) IS NOT NULL $$; "
-        'ALTER TABLE "{schema}".session ADD CONSTRAINT ck_session_slow '
-        'CHECK ("{schema}".slow_true(token))',
+        'ALTER TABLE "{schema}".tag ADD CONSTRAINT ck_tag_slow CHECK ("{schema}".slow_true(name))',
     )
     with engine.connect() as holder:
         holder.exec_driver_sql(f"SELECT pg_advisory_lock({key})")
@@ -265,7 +262,7 @@ def rebuilding_backend(engine: Engine) -> int | None:
         return conn.execute(
             sa.text(
                 "SELECT pid FROM pg_stat_activity WHERE state = 'active' "
-                "AND query LIKE '%ADD CONSTRAINT \"ck_session_slow\"%' AND pid <> pg_backend_pid()"
+                "AND query LIKE '%ADD CONSTRAINT \"ck_tag_slow\"%' AND pid <> pg_backend_pid()"
             )
         ).scalar()
 

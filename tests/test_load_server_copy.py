@@ -35,11 +35,8 @@ def _in_transaction(engine: sa.Engine) -> psycopg.Connection[Any]:
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch, answer: bool = True) -> list[str | None]:
-    """Record what the loader's probe answered; with ``answer=False``, always stream.
-
-    Every table is written from its file (none in binary, ``tests/test_binary_copy.py``)."""
+    """Record what the loader's probe answered; with ``answer=False``, always stream."""
     seen: list[str | None] = []
-    monkeypatch.setattr(LOAD, "_binary_fields", lambda *args: {})
 
     def probe(connection: psycopg.Connection[Any], fmt: Any) -> str | None:
         path = server_readable(connection, fmt) if answer else None

@@ -39,7 +39,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -50,15 +50,6 @@ from seedbed.citus import PROPAGATE_SETTINGS_SQL
 from seedbed.db import database_errors, get_engine, require_tables, schema_of
 from seedbed.errors import DataError, SeedError, reason
 from seedbed.facts import Models, using_models
-from seedbed.loading.binary import (
-    HEADER,
-    TRAILER,
-    ChunkFeed,
-    Field,
-    binary_columns,
-    encodable,
-    encode,
-)
 from seedbed.loading.copy import Cancelled, copy_blocks, copy_sql, qualified, server_readable
 from seedbed.loading.failures import Refusal, is_retryable, to_seedbed_error
 from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
@@ -115,7 +106,6 @@ class _Writer:
         progress: bool,
         plan: LoadPlan,
         timeout: float,
-        feed: ChunkFeed | None = None,
     ) -> None:
         self.connection = connection
         self.jobs = jobs
@@ -123,11 +113,7 @@ class _Writer:
         self.progress = progress
         self.plan = plan
         self.timeout = timeout
-        # The tables written in binary, from the chunks validation hands over (``feed``).
-        self.feed = feed
-        self.binary = dict(feed.fields) if feed is not None else {}
-        self.rebuild = Rebuild(connection, plan, progress, keep_checks=frozenset(self.binary))
-        self.binary_source: SeedSource | None = None  # being written in binary
+        self.rebuild = Rebuild(connection, plan, progress)
         self.cancel = threading.Event()
         # Set when the first COPY is sent, a lock must be waited for, or the writer ends.
         self.started = threading.Event()
@@ -157,8 +143,6 @@ class _Writer:
             self.error = exc
         finally:
             self.started.set()
-            if self.feed is not None:
-                self.feed.close()
             self.seconds = time.perf_counter() - started
 
     def _write(self, job: _Job) -> TableLoad:
@@ -174,10 +158,7 @@ class _Writer:
                 self.connection, [self.plan.lock(job.table.name)], self.timeout, self.started.set
             )
         with self.connection.cursor() as cursor:
-            copied = self._copy_binary(cursor, job) if job.table.name in self.binary else None
-            if copied is not None:
-                result.inserted = copied
-            elif not self.mode.stages:
+            if not self.mode.stages:
                 result.inserted = self._copy(cursor, job, qualified(job.table))
             else:
                 cursor.execute(create_stage_sql(job.table))
@@ -195,34 +176,6 @@ class _Writer:
                     result.skipped += staged - int(row[0]) - int(row[1])
         result.seconds = time.perf_counter() - started
         return result
-
-    def _copy_binary(self, cursor: psycopg.Cursor[Any], job: _Job) -> int | None:
-        """COPY ``job`` in binary from the chunks validation hands over; the rows, or None
-        when the first chunk's columns are not of the types :func:`encode` writes (the
-        table is then written from its file, as any other)."""
-        assert self.feed is not None
-        name, fields = job.table.name, self.binary[job.table.name]
-        self.started.set()  # validation may start: the writer waits for its chunks
-        chunk = self.feed.take(name, self.cancel)
-        if chunk is None:  # a header and no rows
-            return 0
-        if not encodable(fields, chunk):
-            while chunk is not None:
-                chunk = self.feed.take(name, self.cancel)
-            return None
-        freeze = ", FREEZE true" * self.plan.freezes(name)
-        sql = copy_sql(qualified(job.table), job.columns, "FORMAT binary" + freeze)
-        self.binary_source = job.source
-        with cursor.copy(sql) as copy:
-            copy.write(HEADER)
-            while chunk is not None:
-                if not encodable(fields, chunk):  # one reader types every chunk alike
-                    raise AssertionError(f"{job.source.label}: a chunk of other types")
-                copy.write(encode(fields, chunk))
-                chunk = self.feed.take(name, self.cancel)
-            copy.write(TRAILER)
-        self.binary_source = None
-        return max(cursor.rowcount, 0)
 
     def _copy(
         self,
@@ -265,23 +218,6 @@ class _Writer:
         return copied
 
 
-def _binary_fields(
-    jobs: Sequence[_Job], mode: LoadMode, plan: LoadPlan
-) -> dict[str, tuple[Field, ...]]:
-    """The tables written in binary (:mod:`seedbed.loading.binary`), with their fields:
-    inserted (not merged through a stage), from one file, not on Citus, every column of a
-    type with a plain binary form."""
-    if mode.stages or plan.citus is not None:
-        return {}
-    found = {}
-    for job in jobs:
-        if job.columns and len(job.source.files()) == 1:
-            fields = binary_columns(job.table, job.columns)
-            if fields is not None:
-                found[job.table.name] = fields
-    return found
-
-
 def _is_partitioned(cursor: psycopg.Cursor[Any], relation: str) -> bool:
     cursor.execute("SELECT relkind = 'p' FROM pg_class WHERE oid = %s::regclass", (relation,))
     row = cursor.fetchone()
@@ -295,10 +231,8 @@ def _validate(
     plan: LoadPlan,
     display: ProgressDisplay,
     keys_against_db: Collection[str] = (),
-    feed: ChunkFeed | None = None,
 ) -> ValidationReport:
-    """The validation report for ``sources``, read in chunks (bounded memory); ``feed``
-    hands the chunks of the tables written in binary to the writer.
+    """The validation report for ``sources``, read in chunks (bounded memory).
 
     Unique keys are not looked up in the database unless ``keys_against_db``
     names the table: the database refuses a key it already has anyway, and
@@ -319,7 +253,7 @@ def _validate(
             engine=engine,
             unique_against_db=keys_against_db,
             empty_in_db=plan.empty,
-            meter=meter if feed is None else feed.told(meter),
+            meter=meter,
         )
     finally:
         meter.close()
@@ -383,14 +317,13 @@ def load(
     healthy = False
     try:
         display.__enter__()  # closed (and cleared) in ``finally``, before any error is shown
-        feed = ChunkFeed(_binary_fields(jobs, load_mode, plan))
-        writer = _Writer(connection, jobs, load_mode, show, plan, timeout, feed)
+        writer = _Writer(connection, jobs, load_mode, show, plan, timeout)
         thread = threading.Thread(target=writer.run, name="seedbed-copy", daemon=True)
         thread.start()
         try:
             writer.started.wait(COPY_HEAD_START)  # see the module's docstring, step 3
             validate_started = time.perf_counter()
-            report = _validate(sources, engine, load_mode, plan, display, feed=feed)
+            report = _validate(sources, engine, load_mode, plan, display)
             result.validate_seconds = time.perf_counter() - validate_started
             if not report.ok:
                 _stop(writer, thread)  # mid-statement too: a COPY the server reads, a rebuild step
@@ -452,9 +385,6 @@ def _refused(
         report = _validate(sources, engine, mode, plan, display, keys_against_db=plan.non_empty)
         if not report.ok:
             return DataError(_invalid_message(report), report)
-    if isinstance(error, psycopg.Error) and writer.binary_source is not None:
-        # A binary COPY counts rows, not the file's lines: the line is found by a replay.
-        refusal = replace(refusal or Refusal.of(error), copy_line=None, copy_column=None)
     if refusal is not None and target is not None:
         target, refusal = with_line(writer.connection, refusal, target, writer.timeout)
     return _mapped(error, target, refusal)

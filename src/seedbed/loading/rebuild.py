@@ -42,12 +42,9 @@ parent ``ACCESS EXCLUSIVE``, and validation reads that parent meanwhile.
 Freezing is kept (it saves the first VACUUM's rewrite); parallel index
 builds are left to the server's ``max_parallel_maintenance_workers``; the
 CHECK scan runs first, on one core, while validation still uses the other,
-and the index builds come after it. A table the writer sends in binary
-(:mod:`seedbed.loading.binary`) keeps its CHECKs during the COPY instead: its
-rows arrive as validation reads them, and the server checks each one meanwhile.
-Why, with the measurements: the records under ``docs/decisions/``
-(``rebuild-strategy``, ``checks-before-index-builds``,
-``parallel-index-builds``, ``rebuild-database-work``, ``binary-copy``).
+and the index builds come after it. Why, with the measurements: the records
+under ``docs/decisions/`` (``rebuild-strategy``, ``checks-before-index-builds``,
+``parallel-index-builds``, ``rebuild-database-work``).
 
 On Citus tables (a distributed schema): one CHECK per ``ALTER TABLE`` (Citus
 takes one ``ADD CONSTRAINT`` per statement), no ``FREEZE`` (Citus drops it for
@@ -101,18 +98,11 @@ class Rebuild:
     """Drops and rebuilds the definitions of ``plan.rebuilt`` on the writer's connection."""
 
     def __init__(
-        self,
-        connection: psycopg.Connection[Any],
-        plan: LoadPlan,
-        progress: bool = False,
-        keep_checks: frozenset[str] = frozenset(),
+        self, connection: psycopg.Connection[Any], plan: LoadPlan, progress: bool = False
     ) -> None:
         self.connection = connection
         self.plan = plan
         self.progress = progress
-        # Tables (of those rebuilt) whose CHECKs stay in place during the COPY, checked row
-        # by row as the rows arrive: those the writer sends in binary, paced by validation.
-        self.keep_checks = keep_checks
         self.definitions: list[Definition] = []
         self.seconds = 0.0
         self.hashjoin = "on"  # the transaction's enable_hashjoin, put back after a merge join
@@ -135,11 +125,7 @@ class Rebuild:
                     f"{filled[0]} received rows from another session while this load started; "
                     "nothing was written: run the load again"
                 )
-            self.definitions = [
-                d
-                for d in read_definitions(cursor, self.relations, locked)
-                if not (d.kind == "c" and not d.not_valid and d.table in self.keep_checks)
-            ]
+            self.definitions = read_definitions(cursor, self.relations, locked)
             for definition in dropping_order(self.definitions):
                 with refusal([definition], "dropping"):
                     cursor.execute(definition.drop_sql)
