@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from seedbed.config import Settings, load_settings
 from seedbed.db import schema_of
 from seedbed.models import metadata_for
+from seedbed.validation import ValidationReport
 
 ROOT = Path(__file__).resolve().parents[1]
 _counter = itertools.count()
@@ -226,3 +227,11 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def report_rows(report: ValidationReport) -> list[tuple[str, int, str, str | None]]:
+    """A validation report's rows as (file name, line, rule, value), sorted."""
+    return sorted(
+        (str(r["file"]).rsplit("/", 1)[-1], int(r["line"]), str(r["rule"]), r["value"])
+        for r in report.to_records()
+    )

@@ -18,7 +18,7 @@ from seedbed.facts import declared_metadata, using_models
 from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
 from seedbed.validation.keys import key_hashes
 from seedbed.validation.keytext import key_text
-from tests.helpers import model_folder, validated_with
+from tests.helpers import model_folder, report_rows, validated_with
 
 SHOP = """
 import sqlalchemy as sa
@@ -56,13 +56,6 @@ def _seeds(folder: Path, stores: str, items: str) -> Path:
     return folder
 
 
-def _rows(report: seedbed.ValidationReport) -> list[tuple[str, int, str, str | None]]:
-    return sorted(
-        (str(r["file"]).rsplit("/", 1)[-1], int(r["line"]), str(r["rule"]), r["value"])
-        for r in report.to_records()
-    )
-
-
 def test_integer_and_mixed_keys_hash_as_their_pandas_text() -> None:
     ints = [5, -12, 2**62, 0, 7]
     pandas = pd.DataFrame(
@@ -87,7 +80,7 @@ def test_duplicate_integer_keys_are_reported_within_and_across_chunks_and_parts(
     (seeds / "item.csv").rename(parts / "part-0.csv")
     (parts / "part-1.csv").write_text("id,store_id,code\n10,2,y\n13,2,y\n")
     report = seedbed.validate(seeds, models=shop)
-    assert _rows(report) == [
+    assert report_rows(report) == [
         ("part-0.csv", 4, "uq_item_store_id_code", "1, x"),
         ("part-1.csv", 2, "pk_item", "10"),
         ("part-1.csv", 3, "uq_item_store_id_code", "2, y"),
@@ -135,8 +128,8 @@ def test_integer_keys_of_dataframes_give_the_verdicts_of_their_files(
         "store": pd.DataFrame({"id": [1, 1], "name": ["a", "b"]}),
         "item": pd.DataFrame({"id": [10, 10, 11], "store_id": [1, 2, 1], "code": ["x"] * 3}),
     }
-    from_files = [(r[2], r[3]) for r in _rows(seedbed.validate(seeds, models=shop))]
-    from_frames = [(r[2], r[3]) for r in _rows(seedbed.validate(frames, models=shop))]
+    from_files = [(r[2], r[3]) for r in report_rows(seedbed.validate(seeds, models=shop))]
+    from_frames = [(r[2], r[3]) for r in report_rows(seedbed.validate(frames, models=shop))]
     assert from_frames == from_files
     assert sorted(from_files) == [
         ("fk_item_store_id_store", "2"),
@@ -154,7 +147,7 @@ def test_an_integer_child_finds_its_bigint_parent_in_the_files(
     report = seedbed.validate(seeds, models=shop)
     assert len(report) == problems
     if problems:
-        assert _rows(report) == [("item.csv", 2, "fk_item_store_id_store", "3")]
+        assert report_rows(report) == [("item.csv", 2, "fk_item_store_id_store", "3")]
 
 
 def test_integer_keys_are_looked_up_in_the_database(
@@ -169,11 +162,11 @@ def test_integer_keys_are_looked_up_in_the_database(
     seeds.mkdir()
     (seeds / "item.csv").write_text("id,store_id,code\n1,5,x\n2,6,x\n")
     report = seedbed.validate(seeds, engine=engine, models=shop)
-    assert _rows(report) == [("item.csv", 3, "fk_item_store_id_store", "6")]
+    assert report_rows(report) == [("item.csv", 3, "fk_item_store_id_store", "6")]
     (seeds / "item.csv").write_text("id,store_id,code\n1,5,x\n")
     (seeds / "store.csv").write_text("id,name\n5,again\n")
     report = seedbed.validate(seeds, engine=engine, models=shop)
-    assert _rows(report) == [("store.csv", 2, "pk_store", "5")]
+    assert report_rows(report) == [("store.csv", 2, "pk_store", "5")]
     seedbed.load(seeds / "item.csv", engine=engine, models=shop)
     with engine.connect() as conn:
         count = conn.exec_driver_sql(f'SELECT count(*) FROM "{empty_settings.schema}".item')

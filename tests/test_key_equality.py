@@ -26,7 +26,7 @@ from seedbed.models.base import CatalogType
 from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
 from seedbed.validation.coerce import coerce_text
 from seedbed.validation.keytext import key_forms, key_text, reference_forms
-from tests.helpers import model_folder, validated_with
+from tests.helpers import model_folder, report_rows, validated_with
 
 #: Spellings per type, as a column of that type (SQL) reads them: PostgreSQL says which
 #: pairs are equal, and seedbed's key texts must say the same.
@@ -445,13 +445,6 @@ def _seeds(folder: Path, name: str, parents: str | None, children: str | None) -
     return folder
 
 
-def _rows(report: seedbed.ValidationReport) -> list[tuple[str, int, str, str | None]]:
-    return sorted(
-        (str(r["file"]).rsplit("/", 1)[-1], int(r["line"]), str(r["rule"]), r["value"])
-        for r in report.to_records()
-    )
-
-
 @pytest.mark.parametrize("name", KINDS)
 def test_two_spellings_of_one_key_are_a_duplicate_across_parts_shown_as_written(
     shop: Path, tmp_path: Path, name: str
@@ -464,7 +457,7 @@ def test_two_spellings_of_one_key_are_a_duplicate_across_parts_shown_as_written(
     (parts / "part-0.csv").write_text(f'key\n"{a}"\n"{kind.other}"\n"{a2}"\n')
     (parts / "part-1.csv").write_text(f'key\n"{a2}"\n')
     report = seedbed.validate(seeds, models=shop)
-    assert _rows(report) == [
+    assert report_rows(report) == [
         ("part-0.csv", 4, f"pk_parent_{name}", a2),
         ("part-1.csv", 2, f"pk_parent_{name}", a2),
     ]
@@ -478,7 +471,7 @@ def test_a_child_finds_its_parent_spelled_another_way(
     a, a2 = kind.same
     seeds = _seeds(tmp_path / "seeds", name, f'"{a}"\n', f'1,"{a2}"\n2,"{kind.other}"\n')
     report = seedbed.validate(seeds, models=shop)
-    assert [(f, line, value) for f, line, _, value in _rows(report)] == [
+    assert [(f, line, value) for f, line, _, value in report_rows(report)] == [
         (f"child_{name}.csv", 3, kind.other)
     ]
 
@@ -498,12 +491,12 @@ def test_keys_in_another_spelling_are_found_in_the_database(
         )
     seeds = _seeds(tmp_path / "seeds", name, None, f'1,"{a2}"\n2,"{kind.other}"\n')
     report = seedbed.validate(seeds, engine=engine, models=shop)
-    assert [(f, line, value) for f, line, _, value in _rows(report)] == [
+    assert [(f, line, value) for f, line, _, value in report_rows(report)] == [
         (f"child_{name}.csv", 3, kind.other)
     ]
     _seeds(seeds, name, f'"{a2}"\n"{kind.other}"\n', f'1,"{a2}"\n')
     report = seedbed.validate(seeds, engine=engine, models=shop)
-    assert [(f, line, value) for f, line, _, value in _rows(report)] == [
+    assert [(f, line, value) for f, line, _, value in report_rows(report)] == [
         (f"parent_{name}.csv", 2, a2)
     ]
     (seeds / f"parent_{name}.csv").unlink()
@@ -572,7 +565,7 @@ def test_citext_keys_meet_in_any_ascii_case_and_leave_other_letters_to_the_datab
     (seeds / "person.csv").write_text("email\nAl@Example.com\nÉva@example.com\nal@example.COM\n")
     (seeds / "note.csv").write_text("id,email\n1,AL@example.com\n2,éva@example.com\n3,bo@x.org\n")
     report = seedbed.validate(seeds, models=models)
-    assert _rows(report) == [
+    assert report_rows(report) == [
         ("note.csv", 4, "fk_note_email_person", "bo@x.org"),
         ("person.csv", 4, "pk_person", "al@example.COM"),
     ]
@@ -595,13 +588,13 @@ def test_interval_foreign_keys_are_looked_up_in_the_database_or_left_to_it(
     seeds.mkdir()
     (seeds / "booking.csv").write_text("id,span\n1,24 hours\n2,3 days\n")
     report = seedbed.validate(seeds, engine=engine, models="database")
-    assert [(f, line, value) for f, line, _, value in _rows(report)] == [
+    assert [(f, line, value) for f, line, _, value in report_rows(report)] == [
         ("booking.csv", 3, "3 days")
     ]
     # A parent in the seeds: '1 day' = '24 hours' is PostgreSQL's to say, at load.
     (seeds / "period.csv").write_text("span\n1 day\n1 day\n")
     report = seedbed.validate(seeds, engine=engine, models="database")
-    assert [(f, line) for f, line, _, _ in _rows(report)] == [
+    assert [(f, line) for f, line, _, _ in report_rows(report)] == [
         ("period.csv", 2),  # in the database already
         ("period.csv", 3),  # in the database, and a duplicate of line 2
         ("period.csv", 3),

@@ -24,7 +24,7 @@ from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks
 from seedbed.validation.coerce import arrow_series, coerce_text
 from seedbed.validation.keys import key_hashes
 from seedbed.validation.keytext import key_text
-from tests.helpers import model_folder, validated_with
+from tests.helpers import model_folder, report_rows, validated_with
 
 
 @dataclass(frozen=True)
@@ -108,13 +108,6 @@ def _seeds(folder: Path, name: str, parents: str | None, children: str | None) -
     return folder
 
 
-def _rows(report: seedbed.ValidationReport) -> list[tuple[str, int, str, str | None]]:
-    return sorted(
-        (str(r["file"]).rsplit("/", 1)[-1], int(r["line"]), str(r["rule"]), r["value"])
-        for r in report.to_records()
-    )
-
-
 def _typed(kind: str, texts: list[str | None]) -> pa.Array:
     column = ColumnSpec(kind, kind, nullable=True, has_default=False, sensitive=False, sql_type="")
     coerced = coerce_text(column, pa.array(texts, pa.string()))
@@ -185,7 +178,7 @@ def test_duplicate_typed_keys_are_reported_within_files_and_across_parts(
     (seeds / f"parent_{name}.csv").rename(parts / "part-0.csv")
     (parts / "part-1.csv").write_text(f"store_id,key\n2,{a2}\n1,{kind.other}\n")
     report = seedbed.validate(seeds, models=shop)
-    assert [(f, line, rule) for f, line, rule, _ in _rows(report)] == [
+    assert [(f, line, rule) for f, line, rule, _ in report_rows(report)] == [
         ("part-0.csv", 4, f"pk_parent_{name}"),
         ("part-1.csv", 2, f"pk_parent_{name}"),
     ]
@@ -196,7 +189,7 @@ def test_duplicate_typed_keys_are_reported_within_files_and_across_parts(
         "timestamp": "2024-01-01T10:00:00.000000",
         "timestamptz": "2024-01-01 10:00:00+00:00",
     }[name]
-    assert [value for *_, value in _rows(report)] == [f"1, {shown}", f"2, {shown}"]
+    assert [value for *_, value in report_rows(report)] == [f"1, {shown}", f"2, {shown}"]
 
 
 @pytest.mark.parametrize("name", KINDS)
@@ -209,7 +202,7 @@ def test_a_typed_foreign_key_finds_its_parent_in_another_spelling(
         tmp_path / "seeds", name, f"1,{a}\n2,{kind.other}\n", f"1,1,{a2}\n2,1,{kind.other}\n"
     )
     report = seedbed.validate(seeds, models=shop)
-    assert [(f, line, rule) for f, line, rule, _ in _rows(report)] == [
+    assert [(f, line, rule) for f, line, rule, _ in report_rows(report)] == [
         (f"child_{name}.csv", 3, f"fk_child_{name}_store_id_parent_{name}")
     ]
 
@@ -256,8 +249,8 @@ def test_typed_keys_of_dataframes_give_the_verdicts_of_their_files(
         f"parent_{name}": pd.DataFrame({"store_id": [1, 1, 2], "key": [x, x, y]}),
         f"child_{name}": pd.DataFrame({"id": [1, 2], "store_id": [2, 1], "key": [y, y]}),
     }
-    from_files = [(r[2], r[3]) for r in _rows(seedbed.validate(seeds, models=shop))]
-    from_frames = [(r[2], r[3]) for r in _rows(seedbed.validate(frames, models=shop))]
+    from_files = [(r[2], r[3]) for r in report_rows(seedbed.validate(seeds, models=shop))]
+    from_frames = [(r[2], r[3]) for r in report_rows(seedbed.validate(frames, models=shop))]
     assert from_frames == from_files
     assert [rule for rule, _ in from_files] == [
         f"fk_child_{name}_store_id_parent_{name}",
@@ -281,12 +274,12 @@ def test_typed_keys_are_looked_up_in_the_database(
         tmp_path / "seeds", name, None, f"1,1,{a2}\n2,2,{kind.other}\n3,1,{kind.other}\n"
     )
     report = seedbed.validate(seeds, engine=engine, models=shop)
-    assert [(f, line, rule) for f, line, rule, _ in _rows(report)] == [
+    assert [(f, line, rule) for f, line, rule, _ in report_rows(report)] == [
         (f"child_{name}.csv", 4, f"fk_child_{name}_store_id_parent_{name}")
     ]
     _seeds(seeds, name, f"2,{kind.other}\n3,{a}\n", f"1,1,{a2}\n")
     report = seedbed.validate(seeds, engine=engine, models=shop)
-    assert [(f, line, rule) for f, line, rule, _ in _rows(report)] == [
+    assert [(f, line, rule) for f, line, rule, _ in report_rows(report)] == [
         (f"parent_{name}.csv", 2, f"pk_parent_{name}")
     ]
     seedbed.load(seeds / f"child_{name}.csv", engine=engine, models=shop)
