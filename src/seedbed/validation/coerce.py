@@ -25,8 +25,11 @@ lists the same cases:
   loaded (:data:`RELATIVE_MESSAGE` says so); white space around a date or
   timestamp; ``BC`` elsewhere than at the end; years of fewer than four digits
   (PostgreSQL reads ``24-05-01`` as 2024);
-- numeric: decimal numbers, and ``NaN``, ``Infinity``, ``-Infinity`` as
-  PostgreSQL prints them;
+- numeric: decimal numbers, and ``NaN``, ``Infinity``, ``-Infinity``, as
+  PostgreSQL prints them and in the other spellings it reads (white space
+  around, any case, ``inf``), which are held as it prints them; not read: a sign
+  before NaN (only a float column reads it), ``0x10`` and ``1_000``
+  (PostgreSQL 16 and later);
 - integers: optional sign and ASCII digits only (no spaces, ``_`` or ``0x``);
 - inet: dotted-quad IPv4 without leading zeros, or IPv6, each with an optional
   prefix length (PostgreSQL also takes abbreviated forms such as ``10.1``);
@@ -684,6 +687,41 @@ def _decimal(value: int) -> pa.Scalar:
     return pa.Array.from_buffers(pa.decimal128(20, 0), 1, [None, pa.py_buffer(raw)])[0]
 
 
+#: Numbers PostgreSQL also reads, in ``numeric`` and floating-point columns alike: white space
+#: around, and the special values in any case, infinities as ``inf`` too (a sign before NaN
+#: only a float column reads: left out).
+_NUMERIC_SPELLINGS = re.compile(
+    r"[ \t\n\r\v\f]*(?:(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?)"
+    r"|(?P<sign>[+-]?)(?P<infinity>inf|infinity)|(?P<nan>nan))[ \t\n\r\v\f]*",
+    re.IGNORECASE,
+)
+
+
+def _numeric_spellings(arr: pa.Array, bad: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """``arr`` with the ``bad`` cells PostgreSQL reads as numbers written as it prints them
+    (``Infinity``, ``-Infinity``, ``NaN``, the number without the white space); the cells
+    still bad."""
+    rows = np.flatnonzero(bad)
+    written = []
+    read = np.zeros(len(arr), dtype=bool)
+    texts = pc.filter(arr, bool_array(bad)).to_pylist()
+    for row, text in zip(rows, texts, strict=True):
+        found = _NUMERIC_SPELLINGS.fullmatch(text or "")
+        if found is None:
+            continue
+        if found["number"] is not None:
+            written.append(found["number"])
+        elif found["nan"] is not None:
+            written.append("NaN")
+        else:
+            written.append("-Infinity" if found["sign"] == "-" else "Infinity")
+        read[row] = True
+    if not read.any():
+        return arr, bad
+    respelled = pc.replace_with_mask(arr, bool_array(read), string_array(written))
+    return respelled, bad & ~read
+
+
 def _from_text(column: ColumnSpec, arr: pa.Array, columnar: bool) -> tuple[pa.Array, np.ndarray]:
     """``arr`` (a pyarrow string array) read as ``column``: the typed values, and the bad cells."""
     kind = column.kind
@@ -701,6 +739,8 @@ def _from_text(column: ColumnSpec, arr: pa.Array, columnar: bool) -> tuple[pa.Ar
                 bad &= ~_matches(arr, UUID_SPELLINGS)
         elif kind == k.NUMERIC:
             bad = present & ~_matches(arr, NUMERIC_PATTERN, fast)
+            if bad.any():  # PostgreSQL's other spellings (`` inf``, ``nan``...): rare
+                arr, bad = _numeric_spellings(arr, bad)
         elif kind == k.INET:
             bad = _inet(arr, fast)
         else:
