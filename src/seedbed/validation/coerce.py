@@ -948,6 +948,8 @@ def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> 
     ):
         too_long = integers(pc.utf8_length(values), 0) > column.max_length
         if too_long.any():
+            values, too_long = _cut_spaces(values, too_long, column.max_length)
+        if too_long.any():
             values = with_nulls(values, too_long)
             message = f"must be at most {column.max_length} characters"
             return ArrowCoerced(values, bad | too_long, "length", message)
@@ -962,6 +964,23 @@ def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> 
             return ArrowCoerced(with_nulls(values, overflow), bad | overflow, "type", message)
     rule = "enum" if column.kind == k.ENUM else "type"
     return ArrowCoerced(values, bad, rule, type_message(column), _relative(column, arr, bad))
+
+
+def _cut_spaces(values: pa.Array, long: np.ndarray, length: int) -> tuple[pa.Array, np.ndarray]:
+    """``values`` with the ``long`` cells whose characters beyond ``length`` are all spaces
+    cut to ``length``, as ``varchar(n)`` and ``char(n)`` store them (PostgreSQL refuses the
+    others); the cells still too long."""
+    rows = np.flatnonzero(long)
+    texts = pc.filter(values, bool_array(long)).to_pylist()
+    cut = np.zeros(len(values), dtype=bool)
+    kept = []
+    for row, text in zip(rows, texts, strict=True):
+        if not text[length:].strip(" "):
+            cut[row] = True
+            kept.append(text[:length])
+    if not kept:
+        return values, long
+    return pc.replace_with_mask(values, bool_array(cut), string_array(kept)), long & ~cut
 
 
 def _fit_numeric(values: pa.Array, precision: int, scale: int) -> tuple[pa.Array, np.ndarray]:
