@@ -21,8 +21,9 @@ from sqlalchemy.engine import Engine
 
 from seedbed.config import Settings, load_settings
 from seedbed.db import schema_of
+from seedbed.facts import declared_metadata, using_models
 from seedbed.models import metadata_for
-from seedbed.validation import ValidationReport
+from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 _counter = itertools.count()
@@ -235,3 +236,19 @@ def report_rows(report: ValidationReport) -> list[tuple[str, int, str, str | Non
         (str(r["file"]).rsplit("/", 1)[-1], int(r["line"]), str(r["rule"]), r["value"])
         for r in report.to_records()
     )
+
+
+def report_in_chunks(
+    models: Path, seeds: Path, engine: str, order: list[str]
+) -> list[dict[str, object]]:
+    """The report of ``seeds`` under the model folder ``models``, read two rows a chunk by
+    the row engine ``engine``, the tables in ``order``."""
+    with using_models(models):
+        sources = resolve_sources(seeds, str(declared_metadata().schema))
+        validator = SeedValidator([s.table for s in sources.values()], row_engine=engine)
+        reports = [
+            validator.check_chunk(sources[table], chunk)
+            for table in order
+            for chunk in read_seed_chunks(sources[table], chunk_rows=2)
+        ]
+        return ValidationReport.concat([*reports, validator.finish()]).to_records()

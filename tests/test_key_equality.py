@@ -19,14 +19,13 @@ import seedbed
 from seedbed import facts
 from seedbed.config import Settings
 from seedbed.db import get_engine
-from seedbed.facts import declared_metadata, table_spec, using_models
 from seedbed.facts import spec as kinds
+from seedbed.facts import table_spec
 from seedbed.facts.spec import FROM_CATALOG
 from seedbed.models.base import CatalogType
-from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
 from seedbed.validation.coerce import coerce_text
 from seedbed.validation.keytext import key_forms, key_text, reference_forms
-from tests.helpers import model_folder, report_rows, validated_with
+from tests.helpers import model_folder, report_in_chunks, report_rows, validated_with
 
 #: Spellings per type, as a column of that type (SQL) reads them: PostgreSQL says which
 #: pairs are equal, and seedbed's key texts must say the same.
@@ -601,19 +600,6 @@ def test_interval_foreign_keys_are_looked_up_in_the_database_or_left_to_it(
     ]
 
 
-def _in_chunks(shop: Path, seeds: Path, engine: str, order: list[str]) -> list[dict[str, object]]:
-    """The report of ``seeds`` read two rows a chunk, the tables in ``order``."""
-    with using_models(shop):
-        sources = resolve_sources(seeds, str(declared_metadata().schema))
-        validator = SeedValidator([s.table for s in sources.values()], row_engine=engine)
-        reports = [
-            validator.check_chunk(sources[table], chunk)
-            for table in order
-            for chunk in read_seed_chunks(sources[table], chunk_rows=2)
-        ]
-        return ValidationReport.concat([*reports, validator.finish()]).to_records()
-
-
 @pytest.mark.parametrize("name", KINDS)
 def test_respelled_keys_in_two_row_chunks_give_the_pandas_engines_report(
     shop: Path, tmp_path: Path, name: str
@@ -624,6 +610,6 @@ def test_respelled_keys_in_two_row_chunks_give_the_pandas_engines_report(
     children = f'1,"{a2}"\n2,"{a}"\n3,"{a2}"\n'
     seeds = _seeds(tmp_path / "seeds", name, parents, children)
     order = [f"child_{name}", f"parent_{name}"]  # the parent last: the check is deferred
-    found = _in_chunks(shop, seeds, "polars", order)
-    assert found == _in_chunks(shop, seeds, "pandas", order)
+    found = report_in_chunks(shop, seeds, "polars", order)
+    assert found == report_in_chunks(shop, seeds, "pandas", order)
     assert [(r["line"], r["rule"]) for r in found] == [(4, f"pk_parent_{name}")]

@@ -17,14 +17,13 @@ import seedbed
 from seedbed import facts
 from seedbed.config import Settings
 from seedbed.db import get_engine
-from seedbed.facts import ColumnSpec, declared_metadata, using_models
+from seedbed.facts import ColumnSpec
 from seedbed.facts import spec as kinds
 from seedbed.sqltext import time_text
-from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
 from seedbed.validation.coerce import arrow_series, coerce_text
 from seedbed.validation.keys import key_hashes
 from seedbed.validation.keytext import key_text
-from tests.helpers import model_folder, report_rows, validated_with
+from tests.helpers import model_folder, report_in_chunks, report_rows, validated_with
 
 
 @dataclass(frozen=True)
@@ -207,19 +206,6 @@ def test_a_typed_foreign_key_finds_its_parent_in_another_spelling(
     ]
 
 
-def _in_chunks(shop: Path, seeds: Path, engine: str, order: list[str]) -> list[dict[str, object]]:
-    """The report of ``seeds`` read two rows a chunk, the tables in ``order``."""
-    with using_models(shop):
-        sources = resolve_sources(seeds, str(declared_metadata().schema))
-        validator = SeedValidator([s.table for s in sources.values()], row_engine=engine)
-        reports = [
-            validator.check_chunk(sources[table], chunk)
-            for table in order
-            for chunk in read_seed_chunks(sources[table], chunk_rows=2)
-        ]
-        return ValidationReport.concat([*reports, validator.finish()]).to_records()
-
-
 @pytest.mark.parametrize("name", KINDS)
 def test_typed_keys_in_two_row_chunks_give_the_pandas_engines_report(
     shop: Path, tmp_path: Path, name: str
@@ -230,8 +216,8 @@ def test_typed_keys_in_two_row_chunks_give_the_pandas_engines_report(
     children = f"1,1,{a2}\n2,2,{kind.other}\n3,3,{kind.other}\n"
     seeds = _seeds(tmp_path / "seeds", name, parents, children)
     order = [f"parent_{name}", f"child_{name}"]
-    found = _in_chunks(shop, seeds, "polars", order)
-    assert found == _in_chunks(shop, seeds, "pandas", order)
+    found = report_in_chunks(shop, seeds, "polars", order)
+    assert found == report_in_chunks(shop, seeds, "pandas", order)
     assert sorted((str(r["file"]).rsplit("/", 1)[-1], r["line"], r["rule"]) for r in found) == [
         (f"child_{name}.csv", 3, f"fk_child_{name}_store_id_parent_{name}"),
         (f"parent_{name}.csv", 5, f"pk_parent_{name}"),
