@@ -14,11 +14,9 @@ import seedbed
 from seedbed import facts
 from seedbed.config import Settings
 from seedbed.db import get_engine
-from seedbed.facts import declared_metadata, using_models
-from seedbed.validation import SeedValidator, ValidationReport, read_seed_chunks, resolve_sources
 from seedbed.validation.keys import key_hashes
 from seedbed.validation.keytext import key_text
-from tests.helpers import model_folder, report_rows, validated_with
+from tests.helpers import model_folder, report_in_chunks, report_rows, validated_with
 
 SHOP = """
 import sqlalchemy as sa
@@ -88,19 +86,6 @@ def test_duplicate_integer_keys_are_reported_within_and_across_chunks_and_parts(
     ]
 
 
-def _in_chunks(shop: Path, seeds: Path, engine: str, order: list[str]) -> list[dict[str, object]]:
-    """The report of ``seeds`` read two rows a chunk, the tables in ``order``."""
-    with using_models(shop):
-        sources = resolve_sources(seeds, str(declared_metadata().schema))
-        validator = SeedValidator([s.table for s in sources.values()], row_engine=engine)
-        reports = [
-            validator.check_chunk(sources[name], chunk)
-            for name in order
-            for chunk in read_seed_chunks(sources[name], chunk_rows=2)
-        ]
-        return ValidationReport.concat([*reports, validator.finish()]).to_records()
-
-
 @pytest.mark.parametrize("order", [["store", "item"], ["item", "store"]])
 def test_integer_keys_across_chunks_give_the_pandas_engines_report(
     shop: Path, tmp_path: Path, order: list[str]
@@ -108,8 +93,8 @@ def test_integer_keys_across_chunks_give_the_pandas_engines_report(
     stores = "1,a\n2,b\n3,c\n2,d\n-7,e\n"
     items = "10,1,x\n11,2,x\n12,3,x\n11,9,y\n13,1,x\n14,-7,x\n15,8,z\n"
     seeds = _seeds(tmp_path / "seeds", stores, items)
-    found = _in_chunks(shop, seeds, "polars", order)
-    assert found == _in_chunks(shop, seeds, "pandas", order)
+    found = report_in_chunks(shop, seeds, "polars", order)
+    assert found == report_in_chunks(shop, seeds, "pandas", order)
     late = order[0] == "item"  # the parent's file still to come: checked at finish, unshown
     assert sorted((r["line"], r["rule"], r["value"]) for r in found) == [
         (5, "fk_item_store_id_store", None if late else "9"),
