@@ -124,6 +124,11 @@ class ColumnSpec:
         """Must the column appear in a seed file's header?"""
         return not (self.nullable or self.has_default)
 
+    @property
+    def float_type(self) -> str | None:
+        """``real`` or ``double precision`` for a floating-point column, else None."""
+        return {KEY_FLOAT4: "real", KEY_FLOAT8: "double precision"}.get(self.key_form)
+
 
 @dataclass(frozen=True)
 class RuleSpec:

@@ -107,6 +107,8 @@ TIMESTAMP_PATTERN = (
 DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 INTEGER_PATTERN = r"^[+-]?[0-9]{1,19}$"
 NUMERIC_PATTERN = r"^([+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?|NaN|[+-]?Infinity)$"
+#: White space PostgreSQL's input functions of numbers, dates and times skip around a value.
+_BLANK = " \t\n\r\v\f"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 IPV4_PATTERN = (
     r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
@@ -159,6 +161,11 @@ class Coerced:
 def type_message(column: ColumnSpec) -> str:
     if column.kind == k.ENUM:
         return f"must be one of {', '.join(column.enum_values)} (enum {column.enum_name})"
+    if column.float_type is not None:
+        return (
+            f"must be a number {column.float_type} holds (magnitudes from "
+            f"{_FLOAT_RANGES[column.float_type]}, or 0), or NaN, Infinity, -Infinity"
+        )
     return _MESSAGES[column.kind]
 
 
@@ -341,7 +348,7 @@ LAST_DAY = LAST_US // DAY_US
 
 
 #: PostgreSQL's white space (``isspace``) around the special words.
-_SPACE = "[ \t\n\r\v\f]*"
+_SPACE = f"[{_BLANK}]*"
 _SPECIAL = re.compile(_SPACE + r"(\+?infinity|-infinity|epoch)" + _SPACE, re.IGNORECASE)
 #: Words whose value is the time they are read at: refused (see :data:`RELATIVE_MESSAGE`).
 RELATIVE = re.compile(_SPACE + "(now|today|tomorrow|yesterday)" + _SPACE, re.IGNORECASE)
@@ -670,9 +677,24 @@ def _json(arr: pa.Array) -> np.ndarray:
     return bad
 
 
+#: Whole numbers as PostgreSQL's ``int2in``, ``int4in`` and ``int8in`` also read them: white
+#: space around, and any number of leading zeros.
+_INTEGER_SPELLINGS = re.compile(f"{_SPACE}([+-]?)0*([0-9]+){_SPACE}")
+
+
 def _integers(arr: pa.Array, column: ColumnSpec, fast: bool) -> tuple[pa.Array, np.ndarray]:
     present = ~null_mask(arr)
     ok = _matches(arr, INTEGER_PATTERN, fast)
+    odd = present & ~ok
+    if odd.any():  # the other spellings (`` 7``, ``-0007``): rare
+        texts = pc.filter(arr, bool_array(odd)).to_pylist()
+        found = [_INTEGER_SPELLINGS.fullmatch(str(text)) for text in texts]
+        read = np.zeros(len(arr), dtype=bool)
+        read[np.flatnonzero(odd)] = [f is not None and len(f[2]) <= 19 for f in found]
+        if read.any():
+            written = [f"{f[1]}{f[2]}" for f in found if f is not None and len(f[2]) <= 19]
+            arr = pc.replace_with_mask(arr, bool_array(read), string_array(written))
+            ok |= read
     low, high = column.int_range or (-(2**63), 2**63 - 1)
     as_dec = with_nulls(arr, ~ok).cast(pa.decimal128(20, 0))
     big = pc.or_(pc.less(as_dec, _decimal(low)), pc.greater(as_dec, _decimal(high)))
@@ -691,16 +713,24 @@ def _decimal(value: int) -> pa.Scalar:
 #: around, and the special values in any case, infinities as ``inf`` too (a sign before NaN
 #: only a float column reads: left out).
 _NUMERIC_SPELLINGS = re.compile(
-    r"[ \t\n\r\v\f]*(?:(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?)"
-    r"|(?P<sign>[+-]?)(?P<infinity>inf|infinity)|(?P<nan>nan))[ \t\n\r\v\f]*",
+    _SPACE + r"(?:(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+    r"(?:[eE](?P<exponent>[+-]?[0-9]+))?)"
+    r"|(?P<sign>[+-]?)(?P<infinity>inf|infinity)|(?P<nan>nan))" + _SPACE,
     re.IGNORECASE,
 )
 
 
-def _numeric_spellings(arr: pa.Array, bad: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+#: The largest exponent seedbed reads in a ``numeric`` (PostgreSQL reads more: a bound every
+#: version keeps); a float's exponent may be any, its value is then judged by its range.
+_NUMERIC_EXPONENT = 1000
+
+
+def _numeric_spellings(
+    arr: pa.Array, bad: np.ndarray, exponent_limit: int | None = _NUMERIC_EXPONENT
+) -> tuple[pa.Array, np.ndarray]:
     """``arr`` with the ``bad`` cells PostgreSQL reads as numbers written as it prints them
-    (``Infinity``, ``-Infinity``, ``NaN``, the number without the white space); the cells
-    still bad."""
+    (``Infinity``, ``-Infinity``, ``NaN``, the number without the white space, an exponent
+    of more digits); the cells still bad."""
     rows = np.flatnonzero(bad)
     written = []
     read = np.zeros(len(arr), dtype=bool)
@@ -708,6 +738,9 @@ def _numeric_spellings(arr: pa.Array, bad: np.ndarray) -> tuple[pa.Array, np.nda
     for row, text in zip(rows, texts, strict=True):
         found = _NUMERIC_SPELLINGS.fullmatch(text or "")
         if found is None:
+            continue
+        exponent = found["exponent"]
+        if exponent_limit is not None and exponent and abs(int(exponent)) > exponent_limit:
             continue
         if found["number"] is not None:
             written.append(found["number"])
@@ -722,8 +755,24 @@ def _numeric_spellings(arr: pa.Array, bad: np.ndarray) -> tuple[pa.Array, np.nda
     return respelled, bad & ~read
 
 
+#: Kinds whose text PostgreSQL also reads with white space around it (their input functions
+#: skip it; numbers' other spellings: :func:`_numeric_spellings`, :func:`_integers`).
+_TRIMMED = frozenset({k.DATE, k.TIMESTAMP, k.TIMESTAMPTZ})
+
+
 def _from_text(column: ColumnSpec, arr: pa.Array, columnar: bool) -> tuple[pa.Array, np.ndarray]:
     """``arr`` (a pyarrow string array) read as ``column``: the typed values, and the bad cells."""
+    values, bad = _read_text(column, arr, columnar)
+    if column.kind in _TRIMMED and bad.any():  # `` 2024-05-01``: rare
+        padded = bad & _matches(arr, f"^[{_BLANK}]|[{_BLANK}]$")
+        if padded.any():
+            trimmed = pc.utf8_trim(pc.filter(arr, bool_array(padded)), characters=_BLANK)
+            arr = pc.replace_with_mask(arr, bool_array(padded), trimmed)
+            values, bad = _read_text(column, arr, columnar)
+    return values, bad
+
+
+def _read_text(column: ColumnSpec, arr: pa.Array, columnar: bool) -> tuple[pa.Array, np.ndarray]:
     kind = column.kind
     fast = columnar and kind in COLUMNAR_KINDS
     present = ~null_mask(arr)
@@ -740,7 +789,8 @@ def _from_text(column: ColumnSpec, arr: pa.Array, columnar: bool) -> tuple[pa.Ar
         elif kind == k.NUMERIC:
             bad = present & ~_matches(arr, NUMERIC_PATTERN, fast)
             if bad.any():  # PostgreSQL's other spellings (`` inf``, ``nan``...): rare
-                arr, bad = _numeric_spellings(arr, bad)
+                limit = None if column.float_type else _NUMERIC_EXPONENT
+                arr, bad = _numeric_spellings(arr, bad, limit)
         elif kind == k.INET:
             bad = _inet(arr, fast)
         else:
@@ -864,7 +914,11 @@ def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.nd
         text = series.astype("str").mask(na)
         if np.isinf(floats).any():
             text = text.mask(floats == np.inf, "Infinity").mask(floats == -np.inf, "-Infinity")
-        return text, np.zeros(len(series), dtype=bool)
+        out = np.zeros(len(series), dtype=bool)
+        if column.float_type == "real":  # a double it may not hold
+            written = pa.array(text.to_numpy(dtype=object), pa.string(), from_pandas=True)
+            out = _out_of_range(written, "real")
+        return (text.mask(out) if out.any() else text), out
     if kind == k.JSON and pd.api.types.is_object_dtype(dtype):
         return None if not len(series) else _json_objects(series)
     if len(series) and na.all():
@@ -962,8 +1016,36 @@ def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> 
                 f"(numeric({precision},{scale}); infinity does not fit)"
             )
             return ArrowCoerced(with_nulls(values, overflow), bad | overflow, "type", message)
+    if column.float_type is not None:
+        out = _out_of_range(values, column.float_type)
+        if out.any():
+            values, bad = with_nulls(values, out), bad | out
     rule = "enum" if column.kind == k.ENUM else "type"
     return ArrowCoerced(values, bad, rule, type_message(column), _relative(column, arr, bad))
+
+
+#: What each floating-point type holds: the magnitudes PostgreSQL reads without an "out of
+#: range" error (from the smallest subnormal to the largest finite value), and zero.
+_FLOAT_RANGES = {"real": "1.4e-45 to 3.4e38", "double precision": "4.9e-324 to 1.8e308"}
+#: Text whose digits before any exponent are not all zero.
+_NONZERO = re.compile(r"[^eE]*[1-9]")
+
+
+def _out_of_range(values: pa.Array, float_type: str) -> np.ndarray:
+    """The cells of ``values`` (number text, its special values as PostgreSQL prints them)
+    that a ``real`` or ``double precision`` column refuses as out of range: those that read
+    as an infinity, or as zero, when they are neither (PostgreSQL's ``float4in`` and
+    ``float8in``, over ``strtof`` and ``strtod``, which Arrow's reading rounds as)."""
+    target = pa.float32() if float_type == "real" else pa.float64()
+    read = _floats(pc.cast(values, target))
+    edge: np.ndarray = np.isinf(read) | (read == 0)
+    if not edge.any():
+        return edge
+    rows = np.flatnonzero(edge)
+    for row, text in zip(rows, pc.filter(values, bool_array(edge)).to_pylist(), strict=True):
+        written = str(text)
+        edge[row] = "Infinity" not in written and bool(_NONZERO.match(written))
+    return edge
 
 
 def _cut_spaces(values: pa.Array, long: np.ndarray, length: int) -> tuple[pa.Array, np.ndarray]:
@@ -1123,7 +1205,7 @@ def _typed_numbers(column: ColumnSpec, arr: pa.Array, columnar: bool) -> ArrowCo
         if infinite.any():
             spelled = ["Infinity" if v > 0 else "-Infinity" for v in numbers[infinite]]
             text = pc.replace_with_mask(text, bool_array(infinite), string_array(spelled))
-    if column.numeric_scale is not None:  # where an infinity does not fit
+    if column.numeric_scale is not None or column.float_type == "real":  # may not fit
         read = coerce_text(column, text, columnar=columnar)
         return None if read.bad.any() and not floats else read
     return ArrowCoerced(text, np.zeros(len(arr), dtype=bool), "type", type_message(column))
