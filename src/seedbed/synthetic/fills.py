@@ -198,6 +198,28 @@ def _step(kind: pa.DataType, values: pa.Array, sign: int) -> pa.Array:
     return pc.add(values, pa.scalar(sign).cast(kind, safe=False))
 
 
+def _other_values(
+    draft: Draft,
+    column: str,
+    kind: pa.DataType,
+    taken: Callable[[pa.Array], pa.Array],
+    moved: pa.Array,
+) -> pa.Array:
+    """Values of ``column`` that ``taken`` (true where a value may not be used) lets
+    through. Text: a candidate in each row (an enum's other labels, text within the
+    column's length), drawn again where one is taken, ``moved`` where draws keep meeting
+    taken values; other types: ``moved`` (a value a step away)."""
+    if not pa.types.is_string(kind):
+        return moved
+    values = draft.candidates(column).cast(kind)
+    for _ in range(40):  # an enum with one label of three allowed: (2/3)**40 a row
+        clash = pc.fill_null(taken(values), False)
+        if not pc.any(clash).as_py():
+            return values
+        values = pc.if_else(clash, draft.candidates(column).cast(kind), values)
+    return pc.if_else(clash, moved, values)
+
+
 def _length_fill(rule: Compare, draft: Draft, column: Column) -> None:
     """Pad with ``x`` or cut text so that its length satisfies the comparison."""
     bound = int(rule.right.value) if isinstance(rule.right, Constant) else 0
@@ -236,7 +258,8 @@ def fill_compare(rule: Compare, draft: Draft) -> None:
         base = draft.column(right.name).cast(kind)
         base = pc.coalesce(base, draft.candidates(left.name).cast(kind))
     if rule.op == "<>":
-        base = _step(kind, base, 1)
+        avoid, moved = base, _step(kind, base, 1)
+        base = _other_values(draft, left.name, kind, lambda v: pc.equal(v, avoid), moved)
     elif rule.op in ("<", ">"):
         base = _step(kind, base, 1 if rule.op == ">" else -1)
     _replace(rule, draft, left.name, base)
@@ -248,10 +271,15 @@ def fill_one_of(rule: OneOf, draft: Draft) -> None:
     if not isinstance(term, Column) or term.functions:
         raise NoFill(f"rule {rule.name!r}: no column to fill")
     kind = draft.column(term.name).type
+    listed = pa.array([_scalar(v, kind).as_py() for v in rule.values], kind)
     if rule.negated:
-        _replace(rule, draft, term.name, _step(kind, draft.candidates(term.name).cast(kind), 1))
+        moved = _step(kind, draft.candidates(term.name).cast(kind), 1)
+        other = _other_values(
+            draft, term.name, kind, lambda v: pc.is_in(v, value_set=listed), moved
+        )
+        _replace(rule, draft, term.name, other)
         return
-    allowed = pa.array([_scalar(v, kind).as_py() for v in rule.values], kind)
+    allowed = listed
     picks = draft.rng.integers(0, len(allowed), size=draft.num_rows)
     _replace(rule, draft, term.name, allowed.take(pa.array(picks)))
 

@@ -1,0 +1,60 @@
+"""``seedbed generate`` for a model of one's own: the values it writes to satisfy a rule stay
+values of their column's type (an enum's labels, text within its length), so the set
+validates and loads."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from seedbed.config import Settings
+from tests.helpers import model_folder, run_cli
+
+ORDERS = """
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+STATUS = sa.Enum("new", "paid", "shipped", name="order_status")
+KIND = sa.Enum("x", "y", "z", name="order_kind")
+
+
+class Order(Base):
+    __tablename__ = "order"
+    __table_args__ = (
+        sa.CheckConstraint("status <> 'shipped' OR note IS NOT NULL", name="shipped_noted"),
+        sa.CheckConstraint("kind NOT IN ('x', 'y')", name="kind_z"),
+        sa.CheckConstraint("code <> 'abc'", name="code_not_abc"),
+        sa.CheckConstraint("grade NOT IN ('a', 'b')", name="grade_low"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    status = mapped_column(STATUS, nullable=False)
+    kind = mapped_column(KIND, nullable=False)
+    code = mapped_column(sa.String(3), nullable=False)
+    grade = mapped_column(sa.String(1), nullable=False)
+    note = mapped_column(sa.Text)
+"""
+
+
+def test_values_moved_away_from_a_rule_stay_in_their_column_type(
+    tmp_path: Path, db_env: dict[str, str], empty_settings: Settings
+) -> None:
+    models = model_folder(tmp_path / "order_models", orders=ORDERS)
+    env = {**db_env, "SEEDBED_MODELS": str(models), "SEEDBED_SCHEMA": empty_settings.schema}
+    assert run_cli("-q", "db", "push", env=env).returncode == 0
+    seeds = tmp_path / "seeds"
+    made = run_cli("-q", "generate", "--rows", "60", str(seeds), "--seed", "3", env=env)
+    assert made.returncode == 0, made.stderr
+    with (seeds / "order.csv").open() as rows:
+        written = list(csv.DictReader(rows))
+    assert len(written) == 60
+    assert {row["status"] for row in written} <= {"new", "paid", "shipped"}
+    assert {row["kind"] for row in written} == {"z"}
+    assert all(len(row["code"]) <= 3 and row["code"] != "abc" for row in written)
+    assert all(len(row["grade"]) == 1 and row["grade"] not in "ab" for row in written)
+    checked = run_cli("-q", "validate", str(seeds), env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    loaded = run_cli("-q", "load", str(seeds), env=env)
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
