@@ -45,14 +45,17 @@ def test_expression_and_partial_unique_indexes_are_read_once() -> None:
     assert keys["pk_gadget"].kind == "primary key"
     assert keys["uq_gadget_lower_code"].expressions == ("lower(extra.gadget.code)",)
     assert not keys["uq_gadget_lower_code"].checkable
-    assert keys["uq_gadget_serial_priced"].where == "extra.gadget.price > 0"
-    assert not keys["uq_gadget_serial_priced"].checkable
+    priced = keys["uq_gadget_serial_priced"]
+    assert priced.where == "extra.gadget.price > 0"
+    assert priced.checkable and priced.condition is not None  # a predicate seedbed reads
+    assert priced.reads == ("serial", "price")
     live = keys["uq_gadget_serial_live"]
     assert live.checkable and live.where_null == ("deleted_at",)
-    # validation checks only what it can; the database judges the rest
+    # validation checks what it can read; the database judges the rest (expressions)
     assert [k.name for k in table_spec(gadget).unique_keys] == [
         "pk_gadget",
         "uq_gadget_serial_live",
+        "uq_gadget_serial_priced",
     ]
     # none of them is unique over whole rows, so none is a conflict key or a UK marker
     assert unique_column_sets(gadget) == []

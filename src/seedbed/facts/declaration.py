@@ -145,7 +145,7 @@ def read_plain_checks(table: sa.Table) -> None:
         name = _database_name(table, constraint, expression, taken)
         if constraint.info.get(READ_FROM_SQL) is not None:
             continue
-        rule = _rule(table, name, expression)
+        rule = check_rule(table, name, expression)
         constraint.info[READ_FROM_SQL] = rule is not None
         if rule is not None:
             constraint.info["rule"] = rule
@@ -261,8 +261,9 @@ def _case_dependent(node: Any) -> bool:
     return False
 
 
-def _rule(table: sa.Table, name: str, expression: str) -> Rule | None:
-    """The rule of the CHECK ``expression`` named ``name``; None when it reads no column."""
+def check_rule(table: sa.Table, name: str, expression: str) -> Rule | None:
+    """The rule of the CHECK ``expression`` on ``table``, named ``name`` (a :class:`SqlCheck`
+    when seedbed cannot judge it itself); None when it reads no column."""
     from seedbed.facts.checksql import check_columns, rules_from_check
 
     types = {c.name: _sql_type(c) for c in table.columns}
@@ -337,6 +338,7 @@ __all__ = [
     "UuidV4",
     "all_rules",
     "base_sql_type",
+    "check_rule",
     "python_regex",
     "read_plain_checks",
     "rules_read_from_sql",

@@ -16,10 +16,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from seedbed.models.predicates import Predicate
 
 _DIALECT: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
 _IS_NULL = re.compile(r'^\(?\s*(?:"?\w+"?\.)*"?(\w+)"?\s+IS\s+(NOT\s+)?NULL\s*\)?$', re.IGNORECASE)
@@ -34,8 +40,11 @@ class UniqueKey:
     ``columns`` are the key's columns (empty for an index on expressions,
     whose SQL is in ``expressions``). A partial index has its predicate in
     ``where``; when that is ``col IS [NOT] NULL`` joined by AND, the columns
-    are in ``where_null`` / ``where_not_null`` and seedbed checks the key
-    itself; otherwise (``checkable`` false) only the database does.
+    are in ``where_null`` / ``where_not_null``; any other predicate seedbed reads
+    as a rule (``status = 'active'``, ``is_primary AND deleted_at IS NULL``) is
+    its ``condition``, the rows it holds those where the rule is true. seedbed
+    checks those keys itself; the others (``checkable`` false) only the database
+    does.
     """
 
     name: str
@@ -46,10 +55,40 @@ class UniqueKey:
     where: str | None = None
     expressions: tuple[str, ...] = ()
     checkable: bool = True
+    condition: Predicate | None = None
 
     @property
     def partial(self) -> bool:
         return self.where is not None
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """The columns that decide which rows the key holds, and what it holds."""
+        found = (*self.columns, *self.where_null, *self.where_not_null)
+        return tuple(dict.fromkeys((*found, *(self.condition.columns if self.condition else ()))))
+
+    @property
+    def scope(self) -> str:
+        """The rows a partial key holds, in words (``among rows where ...``), else ``""``."""
+        if self.condition is not None or self.where_not_null:
+            return f"among rows where {self.where}"
+        if self.where_null:
+            return f"among rows where {', '.join(self.where_null)} is NULL"
+        return ""
+
+    def holds(self, frame: pd.DataFrame) -> np.ndarray:
+        """The rows of ``frame`` (its :attr:`reads` columns) the key holds: every key column
+        with a value, and the partial index's predicate true."""
+        import numpy as np
+
+        rows = np.ones(len(frame), dtype=bool)
+        for name in (*self.columns, *self.where_not_null):
+            rows &= frame[name].notna().to_numpy()
+        for name in self.where_null:
+            rows &= frame[name].isna().to_numpy()
+        if self.condition is not None:
+            rows &= self.condition.truth(frame).to_numpy(dtype=bool, na_value=False)
+        return rows
 
     @property
     def whole_rows(self) -> bool:
@@ -121,6 +160,9 @@ def _index_key(index: sa.Index) -> UniqueKey:
     where = _where(index)
     parsed = _predicate(where) if where is not None else ((), ())
     null, not_null = parsed or ((), ())
+    condition = None
+    if parsed is None and where is not None and not expressions:
+        condition = _condition(index)
     return UniqueKey(
         str(index.name),
         () if expressions else tuple(c.name for c in index.columns),
@@ -129,8 +171,26 @@ def _index_key(index: sa.Index) -> UniqueKey:
         "unique index",
         where,
         expressions,
-        checkable=parsed is not None and not expressions,
+        checkable=(parsed is not None or condition is not None) and not expressions,
+        condition=condition,
     )
+
+
+def _condition(index: sa.Index) -> Predicate | None:
+    """A partial index's predicate as a predicate seedbed judges itself (true, false or
+    NULL a row), as a CHECK of that SQL is read
+    (:func:`~seedbed.facts.declaration.check_rule`); None when it is not one."""
+    from seedbed.facts.declaration import check_rule
+    from seedbed.models.predicates import Predicate
+
+    clause = index.dialect_options["postgresql"].get("where")
+    if index.table is None or clause is None:
+        return None
+    if not isinstance(clause, str):  # as CREATE INDEX writes it: columns without their table
+        options = {"include_table": False, "literal_binds": True}
+        clause = str(clause.compile(dialect=_DIALECT, compile_kwargs=options))
+    rule = check_rule(index.table, str(index.name), clause)
+    return rule if isinstance(rule, Predicate) else None
 
 
 def _unique(table: sa.Table) -> tuple[UniqueKey, ...]:

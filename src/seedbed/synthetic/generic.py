@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from seedbed.errors import GenerateError
@@ -229,19 +228,12 @@ def _apply_rules(draft: TableDraft, rules: list[tuple[str, Rule]]) -> None:
 
 
 def _duplicates(draft: TableDraft, key: UniqueKey) -> np.ndarray:
-    """True for each row whose key repeats an earlier row's (NULLs and partial indexes honoured)."""
-    frame = pa.table({c: draft.columns[c] for c in key.columns}).to_pandas()
-    applies = frame.notna().all(axis=1).to_numpy().copy()
-    for column, want_null in [(c, True) for c in key.where_null] + [
-        (c, False) for c in key.where_not_null
-    ]:
-        values = draft.columns.get(column)
-        is_null = (
-            np.ones(draft.num_rows, bool)
-            if values is None
-            else pc.is_null(values).to_numpy(zero_copy_only=False)
-        )
-        applies &= is_null if want_null else ~is_null
+    """True for each row whose key repeats an earlier row's (NULLs and partial indexes honoured:
+    a column left out of the draft is NULL)."""
+    empty = pa.nulls(draft.num_rows)
+    read = pa.table({c: draft.columns.get(c, empty) for c in key.reads}).to_pandas()
+    applies = key.holds(read)
+    frame = read[list(key.columns)]
     repeated = frame.duplicated().to_numpy()
     if not applies.all():
         repeated = np.zeros(draft.num_rows, dtype=bool)

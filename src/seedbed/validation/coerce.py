@@ -284,7 +284,9 @@ def _uuid_bytes(arr: pa.Array, present: np.ndarray) -> np.ndarray:
 
 
 def _text_series(arr: pa.Array, index: pd.Index) -> pd.Series:
-    return pd.Series(arr.to_pandas(), index=index)
+    series: pd.Series = arr.to_pandas()
+    series.index = index  # the frame's own labels (``pd.Series(series, index)`` realigns)
+    return series
 
 
 def _calendar_ok_bytes(arr: pa.Array, ok: np.ndarray) -> np.ndarray:

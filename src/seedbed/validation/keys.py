@@ -11,7 +11,7 @@ a missing parent that goes unnoticed with that same tiny chance.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -38,26 +38,21 @@ def key_hashes(frame: pd.DataFrame, columns: Sequence[str], forms: Forms = None)
     return np.asarray(text.hash_rows(seed=0).to_numpy(), dtype=np.uint64)
 
 
-def _held(key: UniqueKey) -> pl.Expr:
-    """True for the rows ``key`` holds (see :func:`key_rows`), as a Polars expression."""
+def held_expr(key: UniqueKey, condition: pl.Expr | None = None) -> pl.Expr:
+    """True for the rows ``key`` holds (see :func:`key_rows`), as a Polars expression;
+    ``condition``: the truth of its :attr:`~seedbed.facts.UniqueKey.condition`, NULL false."""
     import polars as pl
 
     return pl.all_horizontal(
         *(pl.col(str(c)).is_not_null() for c in (*key.columns, *key.where_not_null)),
         *(pl.col(str(c)).is_null() for c in key.where_null),
+        *(() if condition is None else (condition,)),
     )
 
 
 def key_rows(frame: pd.DataFrame, key: UniqueKey) -> np.ndarray:
     """The rows a unique key holds: all key columns present, the partial index's WHERE true."""
-    rows = np.ones(len(frame), dtype=bool)
-    for name in key.columns:
-        rows &= frame[name].notna().to_numpy()
-    for name in key.where_null:
-        rows &= frame[name].isna().to_numpy()
-    for name in key.where_not_null:
-        rows &= frame[name].notna().to_numpy()
-    return rows
+    return key.holds(frame)
 
 
 @dataclass
@@ -101,20 +96,26 @@ def chunk_keys(frame: pd.DataFrame, key: UniqueKey, forms: Forms = None) -> Chun
 
 
 def polars_chunk_keys(
-    frame: pl.DataFrame, keys: Sequence[UniqueKey], spec: TableSpec | None = None
+    frame: pl.DataFrame,
+    keys: Sequence[UniqueKey],
+    spec: TableSpec | None = None,
+    conditions: Mapping[str, pl.Expr] | None = None,
 ) -> dict[str, ChunkKeys]:
     """:func:`chunk_keys` of the ``keys`` (of ``spec``'s table: their columns' key forms;
     None: as written) whose columns ``frame`` holds (as their key text), hashed from the
-    Polars frame (the same hashes as :func:`key_hashes` gives).
+    Polars frame (the same hashes as :func:`key_hashes` gives). ``conditions``: per key
+    name, the truth of the key's condition (NULL false) as a Polars expression.
 
-    Keys with a column missing or of a type without a key text are left out: the caller
-    hashes them from the pandas frame.
+    Keys with a column missing, of a type without a key text, or with a condition not in
+    ``conditions`` are left out: the caller hashes them from the pandas frame.
     """
     schema = frame.schema  # built anew on each access
+    conditions = conditions or {}
     texts = {
         key.name: text
         for key in keys
-        if all(str(c) in schema for c in (*key.where_null, *key.where_not_null))
+        if all(str(c) in schema for c in key.reads)
+        and (key.condition is None or key.name in conditions)
         and (text := key_text(frame, key.columns, _forms(spec, key))) is not None
     }
     here = [key for key in keys if key.name in texts]
@@ -122,11 +123,19 @@ def polars_chunk_keys(
         return {}
     # A key whose columns hold no NULL (a count Polars keeps) holds every row: no query.
     every = [
-        not key.where_null and not any(frame.get_column(str(c)).null_count() for c in _filled(key))
+        not key.where_null
+        and key.condition is None
+        and not any(frame.get_column(str(c)).null_count() for c in _filled(key))
         for key in here
     ]
     asked = [key for key, whole in zip(here, every, strict=True) if not whole]
-    masks = frame.select(_held(k).alias(f"h{i}") for i, k in enumerate(asked)) if asked else None
+    masks = (
+        frame.select(
+            held_expr(k, conditions.get(k.name)).alias(f"h{i}") for i, k in enumerate(asked)
+        )
+        if asked
+        else None
+    )
     out = {}
     for key, whole in zip(here, every, strict=True):
         values = texts[key.name]
@@ -359,6 +368,7 @@ __all__ = [
     "ChunkKeys",
     "KeySet",
     "chunk_keys",
+    "held_expr",
     "key_hashes",
     "key_rows",
     "polars_chunk_keys",

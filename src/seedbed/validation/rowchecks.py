@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from seedbed.facts import TableSpec, table_spec
 from seedbed.lazymodules import lazy_module
 from seedbed.validation.coerce import arrow_series, default_array, default_series
-from seedbed.validation.columnar import all_pass, to_polars
+from seedbed.validation.columnar import all_pass, to_polars, truth_expr
 from seedbed.validation.keyforms import Forms, unsure_rows
 from seedbed.validation.keys import ChunkKeys, chunk_keys, polars_chunk_keys
 from seedbed.validation.keytext import key_forms, key_text, pandas_key_text
@@ -231,12 +231,12 @@ class RowChecks:
             # what the schema reads, and the unique keys' columns: hashed from the same frame
             read = dict.fromkeys(self.polars.columns)
             for key in self.spec.unique_keys:
-                read.update(dict.fromkeys((*key.columns, *key.where_null, *key.where_not_null)))
+                read.update(dict.fromkeys(key.reads))
             self._read = tuple(str(name) for name in read if name in self.spec.columns)
             # NOT NULL alone: an Arrow column's null count answers, without Polars
             checked = {name for item in self.spec.rules for name in item.rule.columns}
             for key in self.spec.unique_keys:
-                checked.update((*key.columns, *key.where_null, *key.where_not_null))
+                checked.update(key.reads)
             self._counted = frozenset(
                 column.name
                 for column in self.polars.fields
@@ -249,6 +249,13 @@ class RowChecks:
                 for item in self.spec.rules
                 if item.name in judged and len(item.rule.columns) == 1
             )
+            # partial keys' predicates (true, not NULL), where they have a columnar form
+            self._conditions = {
+                key.name: expr.fill_null(False)
+                for key in self.spec.unique_keys
+                if key.condition is not None
+                and (expr := truth_expr(key.condition, self._dtypes)) is not None
+            }
         self._rules = {item.name: item for item in self.spec.rules}
         self._unique = {key.name for key in self.spec.unique_keys}
 
@@ -304,7 +311,7 @@ class RowChecks:
                 )
                 reports.append(self._mapped(chunk, full, cases)[0])
         duplicates = {}
-        hashed = polars_chunk_keys(frame, self.spec.unique_keys, self.spec)
+        hashed = polars_chunk_keys(frame, self.spec.unique_keys, self.spec, self._conditions)
         for key in self.spec.unique_keys:
             keys = self.keys[key.name] = hashed.get(key.name) or chunk_keys(
                 full.frame, key, key_forms(self.spec, key.columns)

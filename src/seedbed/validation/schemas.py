@@ -66,8 +66,8 @@ from seedbed.facts import spec as k
 from seedbed.lazymodules import lazy_module
 from seedbed.sqltext import YEAR_1_DAY, YEAR_1_US, YEAR_10000_DAY, YEAR_10000_US
 from seedbed.validation.coerce import coerce_column, default_series, type_message
-from seedbed.validation.columnar import passes_expr, polars_dtype
-from seedbed.validation.keys import ChunkKeys, chunk_keys
+from seedbed.validation.columnar import passes_expr, polars_dtype, truth_expr
+from seedbed.validation.keys import ChunkKeys, chunk_keys, held_expr
 from seedbed.validation.keytext import key_forms, key_text
 
 if TYPE_CHECKING:
@@ -176,9 +176,8 @@ def _unique_check(spec: TableSpec, key: UniqueKey, sink: KeySink | None) -> pa.C
     import pandera.pandas as pa
 
     def passes(frame: pd.DataFrame) -> pd.Series:
-        read = (*key.columns, *key.where_null, *key.where_not_null)
         keys = chunk_keys(
-            frame if sink is not None else with_defaults(spec, frame, read),
+            frame if sink is not None else with_defaults(spec, frame, key.reads),
             key,
             key_forms(spec, key.columns),
         )
@@ -186,13 +185,16 @@ def _unique_check(spec: TableSpec, key: UniqueKey, sink: KeySink | None) -> pa.C
             sink[key.name] = keys
         return pd.Series(keys.passes(), index=frame.index)
 
-    where = f" among rows where {', '.join(key.where_null)} is NULL" if key.where_null else ""
     return pa.Check(
         passes,
         name=key.name,
-        description=f"{' and '.join(key.columns)} must be unique{where}",
+        description=_unique_words(key),
         ignore_na=False,
     )
+
+
+def _unique_words(key: UniqueKey) -> str:
+    return " ".join(filter(None, (f"{' and '.join(key.columns)} must be unique", key.scope)))
 
 
 def _compile(spec: TableSpec, *, typed: bool, sink: KeySink | None) -> pa.DataFrameSchema:
@@ -587,17 +589,18 @@ def _polars_rule_check(spec: TableSpec, item: RuleSpec, expr: pl.Expr | None) ->
 def _polars_unique(spec: TableSpec, key: UniqueKey) -> PlainCheck:
     import polars as pl
 
-    read = (*key.columns, *key.where_null, *key.where_not_null)
-    held = pl.all_horizontal(
-        *(pl.col(c).is_not_null() for c in (*key.columns, *key.where_not_null)),
-        *(pl.col(c).is_null() for c in key.where_null),
-    )
+    read = key.reads
+    condition = None
+    if key.condition is not None:
+        condition = truth_expr(key.condition, polars_dtypes(spec))
+        condition = None if condition is None else condition.fill_null(False)
+    held = held_expr(key, condition)
     first = pl.struct(list(key.columns)).is_first_distinct().over(held)
     forms = key_forms(spec, key.columns)
     as_is = all(form == (k.KEY_AS_IS,) for form in forms)
 
     def passes(data: FrameData) -> pl.LazyFrame:
-        if _complete(data, read):
+        if _complete(data, read) and (key.condition is None or condition is not None):
             frame = data.lazyframe
             if not as_is:  # spellings of one value are one key: compare their key texts
                 collected = frame.collect()
@@ -608,8 +611,7 @@ def _polars_unique(spec: TableSpec, key: UniqueKey) -> PlainCheck:
         keys = chunk_keys(_pandas_side(spec, data, read), key, key_forms(spec, key.columns))
         return pl.LazyFrame({key.name: keys.passes()})
 
-    where = f" among rows where {', '.join(key.where_null)} is NULL" if key.where_null else ""
-    return PlainCheck(passes, str(key.name), f"{' and '.join(key.columns)} must be unique{where}")
+    return PlainCheck(passes, str(key.name), _unique_words(key))
 
 
 def _polars_type_check(column: ColumnSpec) -> PlainCheck:

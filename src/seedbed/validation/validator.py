@@ -328,19 +328,14 @@ class SeedValidator:
         """The keys seen of ``key``; shared with foreign keys that point at the same columns."""
         found = self._unique.get((table, key.name))
         if found is None:
-            partial = bool(key.where_null or key.where_not_null)
-            parent = None if partial else self._parents.get((table, key.columns))
+            parent = None if key.partial else self._parents.get((table, key.columns))
             found = self._unique[(table, key.name)] = parent if parent is not None else KeySet()
         return found
 
     @staticmethod
     def _key_words(key: UniqueKey) -> str:
         words = " and ".join(key.columns)
-        return (
-            f"{words} (among rows where {', '.join(key.where_null)} is NULL)"
-            if (key.where_null)
-            else words
-        )
+        return f"{words} ({key.scope})" if key.scope else words
 
     def _foreign_keys(
         self,
@@ -376,7 +371,7 @@ class SeedValidator:
                 missing[np.flatnonzero(rows)] = ~held.found_in(parent)
             if missing.any() and self.engine is not None and parent_name not in self.empty_in_db:
                 found = self._existing(
-                    fk.parent, fk.parent_columns, checked, fk.columns, missing, (), forms=forms
+                    fk.parent, fk.parent_columns, checked, fk.columns, missing, forms=forms
                 )
                 missing &= ~found
             if missing.any():  # values whose equality the database's ctype decides
@@ -436,13 +431,13 @@ class SeedValidator:
         full: FullFrame,
         frame_columns: Sequence[str],
         rows: np.ndarray,
-        where_null: Sequence[str],
-        where_not_null: Sequence[str] = (),
+        where: str | None = None,
         *,
         forms: Forms = None,
     ) -> np.ndarray:
-        """Which ``rows`` of ``full`` have their key already in ``table`` in the database
-        (``forms``: of the key's text, as :meth:`FullFrame.hashes` takes them)."""
+        """Which ``rows`` of ``full`` have their key already in ``table`` in the database,
+        among its rows where ``where`` (a partial key's predicate) is true (``forms``: of
+        the key's text, as :meth:`FullFrame.hashes` takes them)."""
         positions = np.flatnonzero(rows)
         keys = full.key_texts(frame_columns, rows, forms)
         unique = list(dict.fromkeys(keys))
@@ -453,12 +448,12 @@ class SeedValidator:
             f"t.{quote_ident(c)} = CAST(u.{n} AS {_key_type(table.c[c], spec.columns[c].sql_type)})"
             for n, c in zip(names, columns, strict=True)
         ]
-        matches += [f"t.{quote_ident(c)} IS NULL" for c in where_null]
-        matches += [f"t.{quote_ident(c)} IS NOT NULL" for c in where_not_null]
+        rows_of = qualified_name(str(table.schema), table.name)
+        if where is not None:  # the predicate's columns: the table's, whatever they are named
+            rows_of = f"(SELECT * FROM {rows_of} WHERE {where})"
         sql = (
             f"SELECT u.i FROM unnest({arrays}) WITH ORDINALITY AS u({', '.join(names)}, i) "
-            f"WHERE EXISTS (SELECT 1 FROM {qualified_name(str(table.schema), table.name)} AS t "
-            f"WHERE {' AND '.join(matches)})"
+            f"WHERE EXISTS (SELECT 1 FROM {rows_of} AS t WHERE {' AND '.join(matches)})"
         )
         params: dict[str, Any] = {n: [k[i] for k in unique] for i, n in enumerate(names)}
         with database_errors(f"checking {table.name} in the database"):
@@ -478,9 +473,7 @@ class SeedValidator:
         lines: np.ndarray,
         rows: np.ndarray,
     ) -> ValidationReport:
-        taken = self._existing(
-            spec.table, key.columns, full, key.columns, rows, key.where_null, key.where_not_null
-        )
+        taken = self._existing(spec.table, key.columns, full, key.columns, rows, key.where)
         if not taken.any():
             return ValidationReport()
         return ValidationReport.from_rows(
@@ -502,7 +495,7 @@ def _checked_columns(spec: TableSpec) -> tuple[str, ...]:
     for item in spec.rules:
         names.update(dict.fromkeys(item.rule.columns))
     for key in spec.unique_keys:
-        names.update(dict.fromkeys((*key.columns, *key.where_null, *key.where_not_null)))
+        names.update(dict.fromkeys(key.reads))
     for fk in spec.foreign_keys:
         names.update(dict.fromkeys(fk.columns))
     return tuple(name for name in names if name in spec.columns)
