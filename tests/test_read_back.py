@@ -216,12 +216,13 @@ def test_a_wrong_value_of_every_type_is_a_report_row(target, tmp_path):
     assert found == _expected(), report.failures.to_string()
     assert all(report.failures["file"].str.endswith("kinds.csv"))
     read_by_database = report.failures[report.failures["message"].str.contains("PostgreSQL")]
-    assert {"raw", "ints", "span", "tm", "real_v", "blob", "moods"} <= set(
-        read_by_database["column"]
-    )
-    # numeric(12, 2) is fitted in-process, as PostgreSQL fits it (tests/test_numeric_scale.py)
+    assert {"raw", "ints", "span", "tm", "blob", "moods"} <= set(read_by_database["column"])
+    # numbers are read in-process, as PostgreSQL reads them: numeric(12, 2) fitted
+    # (tests/test_numeric_scale.py), a float out of its range (tests/test_type_parity.py)
     (amount,) = report.failures.loc[report.failures["column"] == "amount", "message"]
     assert amount.startswith("must have at most 10 digits before the decimal point")
+    (real,) = report.failures.loc[report.failures["column"] == "real_v", "message"]
+    assert real.startswith("must be a number double precision holds")
 
 
 def test_a_pulled_model_reports_every_wrong_value_too(source, target, db_env, tmp_path):

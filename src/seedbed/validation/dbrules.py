@@ -32,22 +32,16 @@ from seedbed.validation.sources import SeedChunk
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Numeric types whose range or precision seedbed does not check itself.
-_BOUNDED_NUMBERS = ("NUMERIC(", "DECIMAL(", "DOUBLE PRECISION", "REAL", "FLOAT")
-
-
 def base_type(table: sa.Table, name: str) -> str:
     """The SQL type of column ``name``, or of the base type of its domain."""
     return k.base_sql_type(table.c[name])
 
 
-def read_by_database(column: ColumnSpec, sql_type: str, catalog: bool) -> bool:
-    """Is ``column`` (of ``sql_type``) of a type whose values seedbed does not check fully?
+def read_by_database(column: ColumnSpec, sql_type: str) -> bool:
+    """Is ``column`` (of ``sql_type``) of a type whose values seedbed does not read itself?
 
-    Bounded numbers are read by the database a ``catalog`` model was read from; a declared
-    model's are judged in-process."""
-    if column.kind == k.NUMERIC:
-        return catalog and sql_type.upper().startswith(_BOUNDED_NUMBERS)
+    Numbers of every kind are read in-process, their ranges and scales as PostgreSQL
+    reads them (``tests/test_type_parity.py``), for a declared model and a catalog's alike."""
     return column.kind == k.TEXT and not k.read_as_text(sql_type)
 
 
@@ -61,13 +55,12 @@ def _types_in_database(
     judge = judge.on(engine)
     reports = []
     n = chunk.rows
-    catalog = bool(spec.table.metadata.info.get(k.FROM_CATALOG))
     for name in chunk.columns:
         column = spec.columns.get(str(name))
         if column is None:
             continue
         sql_type = base_type(spec.table, column.name)
-        if not read_by_database(column, sql_type, catalog):
+        if not read_by_database(column, sql_type):
             continue
         series = chunk.frame[name]
         held = ~series.isna().to_numpy(dtype=bool) & ~unreadable(chunk.invalid, [column.name], n)
