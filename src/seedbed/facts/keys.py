@@ -44,7 +44,8 @@ class UniqueKey:
     as a rule (``status = 'active'``, ``is_primary AND deleted_at IS NULL``) is
     its ``condition``, the rows it holds those where the rule is true. seedbed
     checks those keys itself; the others (``checkable`` false) only the database
-    does.
+    does. ``nulls_distinct`` false (``NULLS NOT DISTINCT``): a NULL in a key
+    column is a value like any other, so two rows with NULL there are one key.
     """
 
     name: str
@@ -56,6 +57,7 @@ class UniqueKey:
     expressions: tuple[str, ...] = ()
     checkable: bool = True
     condition: Predicate | None = None
+    nulls_distinct: bool = True
 
     @property
     def partial(self) -> bool:
@@ -66,6 +68,11 @@ class UniqueKey:
         """The columns that decide which rows the key holds, and what it holds."""
         found = (*self.columns, *self.where_null, *self.where_not_null)
         return tuple(dict.fromkeys((*found, *(self.condition.columns if self.condition else ()))))
+
+    @property
+    def filled(self) -> tuple[str, ...]:
+        """The columns that must hold a value for the key to hold a row."""
+        return (*(self.columns if self.nulls_distinct else ()), *self.where_not_null)
 
     @property
     def scope(self) -> str:
@@ -82,7 +89,7 @@ class UniqueKey:
         import numpy as np
 
         rows = np.ones(len(frame), dtype=bool)
-        for name in (*self.columns, *self.where_not_null):
+        for name in self.filled:
             rows &= frame[name].notna().to_numpy()
         for name in self.where_null:
             rows &= frame[name].isna().to_numpy()
@@ -173,7 +180,13 @@ def _index_key(index: sa.Index) -> UniqueKey:
         expressions,
         checkable=(parsed is not None or condition is not None) and not expressions,
         condition=condition,
+        nulls_distinct=_nulls_distinct(index),
     )
+
+
+def _nulls_distinct(item: sa.Index | sa.UniqueConstraint) -> bool:
+    """False for ``NULLS NOT DISTINCT`` (PostgreSQL 15 and later)."""
+    return not item.dialect_options["postgresql"].get("nulls_not_distinct")
 
 
 def _condition(index: sa.Index) -> Predicate | None:
@@ -202,7 +215,9 @@ def _unique(table: sa.Table) -> tuple[UniqueKey, ...]:
         if isinstance(constraint, sa.UniqueConstraint) and not isinstance(
             constraint, sa.PrimaryKeyConstraint
         ):
-            keys.append(UniqueKey(str(constraint.name), tuple(c.name for c in constraint.columns)))
+            columns = tuple(c.name for c in constraint.columns)
+            distinct = _nulls_distinct(constraint)
+            keys.append(UniqueKey(str(constraint.name), columns, nulls_distinct=distinct))
     keys.extend(_index_key(i) for i in sorted(table.indexes, key=lambda i: str(i.name)) if i.unique)
     return tuple(keys)
 

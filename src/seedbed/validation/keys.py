@@ -43,11 +43,12 @@ def held_expr(key: UniqueKey, condition: pl.Expr | None = None) -> pl.Expr:
     ``condition``: the truth of its :attr:`~seedbed.facts.UniqueKey.condition`, NULL false."""
     import polars as pl
 
-    return pl.all_horizontal(
-        *(pl.col(str(c)).is_not_null() for c in (*key.columns, *key.where_not_null)),
+    parts = [
+        *(pl.col(str(c)).is_not_null() for c in key.filled),
         *(pl.col(str(c)).is_null() for c in key.where_null),
         *(() if condition is None else (condition,)),
-    )
+    ]
+    return pl.all_horizontal(*parts) if parts else pl.lit(True)
 
 
 def key_rows(frame: pd.DataFrame, key: UniqueKey) -> np.ndarray:
@@ -125,7 +126,7 @@ def polars_chunk_keys(
     every = [
         not key.where_null
         and key.condition is None
-        and not any(frame.get_column(str(c)).null_count() for c in _filled(key))
+        and not any(frame.get_column(str(c)).null_count() for c in key.filled)
         for key in here
     ]
     asked = [key for key, whole in zip(here, every, strict=True) if not whole]
@@ -152,11 +153,6 @@ def polars_chunk_keys(
 
 def _forms(spec: TableSpec | None, key: UniqueKey) -> Forms:
     return None if spec is None else key_forms(spec, key.columns)
-
-
-def _filled(key: UniqueKey) -> tuple[str, ...]:
-    """The columns that must hold a value for ``key`` to hold a row."""
-    return (*key.columns, *key.where_not_null)
 
 
 def _sorted(rows: np.ndarray, hashes: np.ndarray) -> ChunkKeys:

@@ -246,7 +246,10 @@ class SeedValidator:
             return cell_values(full[columns[0]], rows, False)
         # Each part as a one-column key shows it (infinity, BC as PostgreSQL writes them).
         parts = [cell_values(full[c], rows, False) for c in columns]
-        return [shorten(", ".join(str(p) for p in row)) for row in zip(*parts, strict=True)]
+        return [
+            shorten(", ".join("NULL" if p is None else str(p) for p in row))
+            for row in zip(*parts, strict=True)
+        ]
 
     def _unique_keys(
         self,
@@ -434,18 +437,22 @@ class SeedValidator:
         where: str | None = None,
         *,
         forms: Forms = None,
+        nulls_equal: bool = False,
     ) -> np.ndarray:
         """Which ``rows`` of ``full`` have their key already in ``table`` in the database,
         among its rows where ``where`` (a partial key's predicate) is true (``forms``: of
-        the key's text, as :meth:`FullFrame.hashes` takes them)."""
+        the key's text, as :meth:`FullFrame.hashes` takes them; ``nulls_equal``: a NULL
+        meets a NULL, as in a ``NULLS NOT DISTINCT`` key)."""
         positions = np.flatnonzero(rows)
         keys = full.key_texts(frame_columns, rows, forms)
         unique = list(dict.fromkeys(keys))
         spec = table_spec(table)
         names = [f"k{i}" for i in range(len(columns))]
         arrays = ", ".join(f"CAST(:{n} AS TEXT[])" for n in names)
+        equal = "IS NOT DISTINCT FROM" if nulls_equal else "="
         matches = [
-            f"t.{quote_ident(c)} = CAST(u.{n} AS {_key_type(table.c[c], spec.columns[c].sql_type)})"
+            f"t.{quote_ident(c)} {equal} "
+            f"CAST(u.{n} AS {_key_type(table.c[c], spec.columns[c].sql_type)})"
             for n, c in zip(names, columns, strict=True)
         ]
         rows_of = qualified_name(str(table.schema), table.name)
@@ -473,7 +480,15 @@ class SeedValidator:
         lines: np.ndarray,
         rows: np.ndarray,
     ) -> ValidationReport:
-        taken = self._existing(spec.table, key.columns, full, key.columns, rows, key.where)
+        taken = self._existing(
+            spec.table,
+            key.columns,
+            full,
+            key.columns,
+            rows,
+            key.where,
+            nulls_equal=not key.nulls_distinct,
+        )
         if not taken.any():
             return ValidationReport()
         return ValidationReport.from_rows(
