@@ -122,6 +122,8 @@ class ForeignKeySpec:
     parent: sa.Table
     parent_columns: tuple[str, ...]
     ondelete: str = "NO ACTION"
+    #: MATCH FULL: a row's columns are all NULL or all given (MATCH SIMPLE: any NULL skips)
+    match_full: bool = False
 
 
 @dataclass(frozen=True, eq=False)  # one per table (cached), compared by identity
@@ -242,6 +244,7 @@ def _foreign_keys(table: sa.Table) -> tuple[ForeignKeySpec, ...]:
             parent=fk.referred_table,
             parent_columns=tuple(e.column.name for e in fk.elements),
             ondelete=str(fk.ondelete or "NO ACTION").upper(),
+            match_full=str(fk.match or "").upper() == "FULL",
         )
         for fk in sorted(table.foreign_key_constraints, key=lambda c: str(c.name))
     )

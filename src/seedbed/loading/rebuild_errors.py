@@ -77,7 +77,9 @@ def refusal(step: Sequence[Definition] | str, verb: str | None = None) -> Iterat
         raise refused_step(exc, step, verb) from None
 
 
-_KEY_DETAIL = re.compile(r"^Key \((?P<columns>.+?)\)=\((?P<values>.*)\) (?:is duplicated|is not)")
+_KEY_DETAIL = re.compile(
+    r"^Key \((?P<columns>.+?)\)=\((?P<values>.*?)\) (?:is duplicated|is not|conflicts with)"
+)
 
 
 def _offending_row_sql(definition: Definition) -> str | None:
@@ -156,6 +158,11 @@ def located_error(
     elif definition.kind == "f":
         parent = (definition.parent or "").rsplit(".", 1)[-1].strip('"')
         problem = f"{detail or 'the key'} is not present in table {parent!r} ({definition.name})"
+    elif definition.kind == "x":
+        problem = (
+            f"{detail or 'a row'} conflicts with another row under exclusion constraint "
+            f"{definition.name!r}"
+        )
     else:
         problem = f"duplicate {detail or 'key'} violates unique {definition.name!r}"
     place = target.label if target else definition.table

@@ -38,7 +38,7 @@ from seedbed.validation.keyforms import Forms
 from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys
 from seedbed.validation.keytext import key_forms, reference_forms
 from seedbed.validation.report import REDACTED, ValidationReport, cell_values, shorten
-from seedbed.validation.rowchecks import FullFrame, RowChecks
+from seedbed.validation.rowchecks import FullFrame, RowChecks, unreadable
 from seedbed.validation.sources import SeedChunk, SeedSource
 
 if TYPE_CHECKING:
@@ -356,6 +356,8 @@ class SeedValidator:
         up there (where PostgreSQL compares) when its parent has no seed, else not checked."""
         reports = []
         for fk in spec.foreign_keys:
+            if fk.match_full and len(fk.columns) > 1:
+                reports.append(self._partly_null(spec, fk, label, checked, lines, invalid))
             forms = reference_forms(spec, fk)
             parent_name = fk.parent.name
             in_set = parent_name in self.specs
@@ -392,6 +394,35 @@ class SeedValidator:
             values = self._key_values(spec, checked.frame, fk.columns, missing)
             reports.append(self._fk_report(spec, fk, label, lines[missing], values))
         return ValidationReport.concat(reports)
+
+    def _partly_null(
+        self,
+        spec: TableSpec,
+        fk: ForeignKeySpec,
+        label: str,
+        checked: FullFrame,
+        lines: np.ndarray,
+        invalid: dict[str, np.ndarray],
+    ) -> ValidationReport:
+        """The rows a MATCH FULL foreign key refuses whatever its parent holds: some of its
+        columns NULL, not all (a cell that could not be read is its type's problem)."""
+        frame = checked.polars(fk.columns)
+        if frame.width < len(fk.columns):
+            return ValidationReport()
+        nulls = np.column_stack([frame.get_column(c).is_null().to_numpy() for c in fk.columns])
+        partly = nulls.any(axis=1) & ~nulls.all(axis=1)
+        partly &= ~unreadable(invalid, fk.columns, len(checked))
+        if not partly.any():
+            return ValidationReport()
+        return ValidationReport.from_rows(
+            file=label,
+            table=spec.name,
+            lines=lines[partly],
+            column=", ".join(fk.columns),
+            rule=fk.name,
+            values=self._key_values(spec, checked.frame, fk.columns, partly),
+            message=f"must be all NULL or all given ({fk.name} is MATCH FULL)",
+        )
 
     def _fk_report(
         self,

@@ -1,0 +1,89 @@
+"""Constraints another tool wrote that PostgreSQL holds rows to differently from a plain key:
+
+- a MATCH FULL foreign key refuses a row with some of its columns NULL and not all, whatever
+  its parent holds: validation reports it, as COPY would refuse it;
+- an exclusion constraint is judged by PostgreSQL at load, and the load names it and the
+  conflicting key, with nothing written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import seedbed
+from seedbed.config import Settings
+from seedbed.db import get_engine
+from seedbed.sqltext import quote_ident
+from tests.helpers import fresh_settings, run_cli
+
+TABLES = """
+CREATE SCHEMA {ns};
+CREATE TABLE {ns}.parent (a int, b text, PRIMARY KEY (a, b));
+CREATE TABLE {ns}.child (
+  id int PRIMARY KEY, a int, b text,
+  FOREIGN KEY (a, b) REFERENCES {ns}.parent (a, b) MATCH FULL
+);
+CREATE TABLE {ns}.booking (
+  id int PRIMARY KEY, during tstzrange NOT NULL, EXCLUDE USING gist (during WITH &&)
+);
+"""
+
+
+@pytest.fixture
+def adopted(base_settings: Settings) -> Iterator[Settings]:
+    settings = fresh_settings(base_settings, prefix="adopt")
+    ns = quote_ident(settings.schema)
+    engine = get_engine(settings)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(TABLES.format(ns=ns))
+    yield settings
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {ns} CASCADE")
+
+
+def test_a_match_full_foreign_key_refuses_rows_partly_null(
+    adopted: Settings, tmp_path: Path
+) -> None:
+    engine = get_engine(adopted)
+    (tmp_path / "parent.csv").write_text("a,b\n1,x\n")
+    (tmp_path / "child.csv").write_text("id,a,b\n1,1,x\n2,1,\n3,,\n4,,y\n5,oops,\n")
+    report = seedbed.validate(tmp_path, engine=engine, models="database")
+    found = {(int(r["line"]), str(r["rule"])) for r in report.to_records()}
+    assert found == {(3, "child_a_b_fkey"), (5, "child_a_b_fkey"), (6, "type")}
+    assert "MATCH FULL" in str(report.to_records()[0]["message"])
+    with engine.connect() as conn:  # PostgreSQL refuses the same rows, and takes row 3
+        conn.execute(sa.text(f"INSERT INTO \"{adopted.schema}\".parent VALUES (1, 'x')"))
+        for a, b, refused in ((1, None, True), (None, "y", True), (None, None, False)):
+            insert = sa.text(f'INSERT INTO "{adopted.schema}".child VALUES (9, :a, :b)')
+            with conn.begin_nested() as inner:
+                if refused:
+                    with pytest.raises(sa.exc.IntegrityError, match="MATCH FULL"):
+                        conn.execute(insert, {"a": a, "b": b})
+                else:
+                    conn.execute(insert, {"a": a, "b": b})
+                inner.rollback()
+
+
+def test_an_exclusion_constraint_refusal_names_it_and_writes_nothing(
+    adopted: Settings, db_env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "booking.csv").write_text(
+        "id,during\n"
+        '1,"[2024-01-01 10:00+00,2024-01-01 12:00+00)"\n'
+        '2,"[2024-01-01 11:00+00,2024-01-01 13:00+00)"\n'
+    )
+    env = {**db_env, "SEEDBED_SCHEMA": adopted.schema, "SEEDBED_MODELS": "database"}
+    loaded = run_cli("-q", "load", str(tmp_path), env=env)
+    assert loaded.returncode == 1, loaded.stdout + loaded.stderr
+    assert "Traceback" not in loaded.stderr
+    assert "conflicts with another row under exclusion constraint 'booking_during_excl'" in (
+        loaded.stderr
+    )
+    assert "key (during)=(" in loaded.stderr
+    with get_engine(adopted).connect() as conn:
+        count = conn.execute(sa.text(f'SELECT count(*) FROM "{adopted.schema}".booking'))
+        assert count.scalar_one() == 0
