@@ -21,7 +21,7 @@ import dataclasses
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -340,15 +340,30 @@ def type_judge(table: sa.Table) -> DatabaseEvaluator | None:
     return judge if isinstance(judge, DatabaseEvaluator) else None
 
 
+#: Migration history tables by the tool that keeps them (seedbed's own is ``alembic_version``):
+#: another tool's bookkeeping, never a table of a model read from the catalog (a set generated
+#: and loaded for it would rewrite that tool's history). :mod:`seedbed.safety.owner` knows a
+#: namespace's owner by them.
+HISTORIES = {
+    "__drizzle_migrations": "drizzle-kit",
+    "_prisma_migrations": "Prisma",
+    "django_migrations": "Django",
+    "schema_migrations": "Rails",
+    "ar_internal_metadata": "Rails",
+    "flyway_schema_history": "Flyway",
+    "alembic_version": "Alembic",
+}
+
+
 @dataclass
 class CatalogTables:
     """A namespace's tables as reflection and the catalog give them, before they are a model.
 
     :func:`read_catalog_tables` fills ``metadata`` (partitions left out,
-    unknown types named) and reads what reflection does not: the tables'
-    CHECKs, the columns triggers fill, and whether text compares in ASCII
-    case. ``db pull`` writes it as model modules; ``SEEDBED_MODELS=database``
-    uses it as the model.
+    unknown types named, migration histories left out: ``histories``) and
+    reads what reflection does not: the tables' CHECKs, the columns triggers
+    fill, and whether text compares in ASCII case. ``db pull`` writes it as
+    model modules; ``SEEDBED_MODELS=database`` uses it as the model.
     """
 
     metadata: sa.MetaData
@@ -356,6 +371,7 @@ class CatalogTables:
     filled: dict[str, dict[str, str]]
     ascii_case: bool
     partitions: CatalogPartitions
+    histories: list[str] = field(default_factory=list)
 
     def finish(self) -> None:
         """Give the tables their partitioning and the columns triggers fill (on ``metadata``)."""
@@ -366,17 +382,25 @@ class CatalogTables:
 def read_catalog_tables(conn: sa.Connection, metadata: sa.MetaData, schema: str) -> CatalogTables:
     """Reflect namespace ``schema``'s tables into ``metadata`` and read what goes with them."""
     partitions = catalog_partitions(conn, schema)
-    # A partition is part of its partitioned table, never a table of the model.
-    not_a_partition = lambda name, _: name not in partitions.names  # noqa: E731
+    histories: list[str] = []
+
+    def of_the_model(name: str, _: sa.MetaData) -> bool:
+        """A partition is part of its partitioned table; a migration history, a tool's."""
+        if name in HISTORIES:
+            histories.append(name)
+        return name not in partitions.names and name not in HISTORIES
+
     with unknown_types_quiet():  # named just below
-        metadata.reflect(conn, schema=schema, resolve_fks=False, only=not_a_partition)
+        metadata.reflect(conn, schema=schema, resolve_fks=False, only=of_the_model)
     name_unknown_types(conn, metadata, schema)
+    checks = [c for c in catalog_checks(conn, schema) if c.table not in HISTORIES]
     return CatalogTables(
         metadata,
-        catalog_checks(conn, schema),
+        checks,
         filled_by_triggers(conn, schema),
         ascii_case_only(conn),
         partitions,
+        sorted(histories),
     )
 
 

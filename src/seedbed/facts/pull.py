@@ -34,6 +34,7 @@ from seedbed.config import Settings, load_settings
 from seedbed.db import database_errors, get_engine
 from seedbed.errors import ConfigError
 from seedbed.facts.catalog import (
+    HISTORIES,
     CatalogCheck,
     domain_checks,
     looks_secret,
@@ -505,6 +506,7 @@ def pull(settings: Settings | None = None, out: Path | str = "models") -> PullRe
             )
         ]
         manages = updated_at_function_body(conn, schema) is not None
+    left += [(f"{HISTORIES[name]}'s migration history", name) for name in read.histories]
     if not metadata.tables:
         raise ConfigError(f"db pull: the namespace {schema!r} has no tables")
     read.finish()

@@ -27,17 +27,8 @@ from seedbed.config import Settings
 from seedbed.db import database_errors, get_engine
 from seedbed.errors import MigrationError
 from seedbed.facts import DatabaseSource, model_source
+from seedbed.facts.catalog import HISTORIES
 from seedbed.sqltext import qualified_name, quote_ident, quote_literal
-
-#: Migration history tables by tool, wherever they are in the database.
-HISTORIES = {
-    "__drizzle_migrations": "drizzle-kit",
-    "_prisma_migrations": "Prisma",
-    "django_migrations": "Django",
-    "schema_migrations": "Rails",
-    "flyway_schema_history": "Flyway",
-    "alembic_version": "Alembic",
-}
 
 #: seedbed's own version table, inside the namespace.
 VERSION_TABLE = "alembic_version"

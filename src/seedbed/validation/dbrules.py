@@ -32,6 +32,7 @@ from seedbed.validation.sources import SeedChunk
 if TYPE_CHECKING:
     import pandas as pd
 
+
 def base_type(table: sa.Table, name: str) -> str:
     """The SQL type of column ``name``, or of the base type of its domain."""
     return k.base_sql_type(table.c[name])

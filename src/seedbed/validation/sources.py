@@ -140,11 +140,19 @@ def _tables_by_name(schema: str) -> dict[str, sa.Table]:
     return {t.name: t for t in metadata_for(schema).sorted_tables}
 
 
+def _skipped(entry: Path, tables: Mapping[str, sa.Table]) -> bool:
+    """Not a seed of a seed folder: hidden (``.crc``) or an export's marker (``_SUCCESS``),
+    unless named after a table (Prisma names its join tables ``_PostToTag``)."""
+    if not is_hidden(entry) or entry.name.startswith("."):
+        return is_hidden(entry)
+    return entry.name not in tables and table_name(entry) not in tables
+
+
 def _is_part_folder(path: Path, tables: Mapping[str, sa.Table]) -> bool:
     """A folder named after a table whose files are not named after tables."""
     if path.name not in tables:
         return False
-    entries = [p for p in path.iterdir() if not is_hidden(p)]
+    entries = [p for p in path.iterdir() if not _skipped(p, tables)]
     return not any(p.is_dir() or table_name(p) in tables for p in entries)
 
 
@@ -152,7 +160,7 @@ def _folder_sources(path: Path, tables: Mapping[str, sa.Table]) -> list[tuple[st
     """The seeds in a seed folder: claimed files, and part folders named after tables."""
     found: list[tuple[str, SeedFormat]] = []
     try:
-        entries = sorted(p for p in path.iterdir() if not is_hidden(p))
+        entries = sorted(p for p in path.iterdir() if not _skipped(p, tables))
     except OSError as exc:
         raise SeedError(f"{path}: cannot read: {reason(exc)}") from None
     for entry in entries:
