@@ -64,7 +64,7 @@ TIMES = {"d", "ts", "tz"}
 #: time stamp with time zone without its offset, a date with a time of day, words for the
 #: time of loading, 24:00 and leap seconds, more than 6 fractional digits, dates past
 #: 294247-01-10); 0x and _ in numbers (PostgreSQL 16 reads them, 15 does not); a sign
-#: before NaN.
+#: before NaN; ``json`` read as ``jsonb`` reads it (no ``\u0000``, no lone surrogate).
 SPELLINGS: list[tuple[str, set[str]]] = [
     ("1", {"b"}),
     (" 1", {"b"}),
@@ -140,6 +140,11 @@ SPELLINGS: list[tuple[str, set[str]]] = [
     (" [1, 2] ", set()),
     ("null", set()),
     ("NaN", set()),
+    ('{"a": "\\u0000"}', {"j"}),  # json read as jsonb reads it
+    ('{"a": "\\ud800"}', {"j"}),
+    ('{"a": 1e400, "b": -0}', set()),
+    ('{"a": 01}', set()),
+    ("[1, 2,]", set()),
     ("192.168.0.1/24", set()),
     ("::1", set()),
     ("10.0.0.1/33", set()),

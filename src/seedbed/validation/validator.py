@@ -529,8 +529,8 @@ class SeedValidator:
             column=", ".join(key.columns),
             rule=key.name,
             values=self._key_values(spec, full.frame, key.columns, taken),
-            message=f"{IN_DATABASE}: the database has a {spec.name} row with this "
-            f"{self._key_words(key)}",
+            message=f"{IN_DATABASE if key.whole_rows else 'refused'}: the database has a "
+            f"{spec.name} row with this {self._key_words(key)}",
         )
 
 
