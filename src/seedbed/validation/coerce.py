@@ -1030,7 +1030,7 @@ def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> 
 #: range" error (from the smallest subnormal to the largest finite value), and zero.
 _FLOAT_RANGES = {"real": "1.4e-45 to 3.4e38", "double precision": "4.9e-324 to 1.8e308"}
 #: Text whose digits before any exponent are not all zero.
-_NONZERO = re.compile(r"[^eE]*[1-9]")
+_NONZERO = "^[^eE]*[1-9]"
 
 
 def _out_of_range(values: pa.Array, float_type: str) -> np.ndarray:
@@ -1038,16 +1038,19 @@ def _out_of_range(values: pa.Array, float_type: str) -> np.ndarray:
     that a ``real`` or ``double precision`` column refuses as out of range: those that read
     as an infinity, or as zero, when they are neither (PostgreSQL's ``float4in`` and
     ``float8in``, over ``strtof`` and ``strtod``, which Arrow's reading rounds as)."""
-    target = pa.float32() if float_type == "real" else pa.float64()
-    read = _floats(pc.cast(values, target))
-    edge: np.ndarray = np.isinf(read) | (read == 0)
-    if not edge.any():
-        return edge
-    rows = np.flatnonzero(edge)
-    for row, text in zip(rows, pc.filter(values, bool_array(edge)).to_pylist(), strict=True):
-        written = str(text)
-        edge[row] = "Infinity" not in written and bool(_NONZERO.match(written))
-    return edge
+    read = _floats(pc.cast(values, pa.float32() if float_type == "real" else pa.float64()))
+    infinite, zero = np.isinf(read), read == 0
+    out: np.ndarray = infinite | zero
+    if not out.any():
+        return out
+    texts = pc.filter(values, bool_array(out))  # zeros may be many (0, 0.00): one kernel each
+    refused = np.where(
+        infinite[out],
+        ~true_mask(pc.match_substring(texts, "Infinity")),
+        true_mask(pc.match_substring_regex(texts, _NONZERO)),
+    )
+    out[out] = refused
+    return out
 
 
 def _cut_spaces(values: pa.Array, long: np.ndarray, length: int) -> tuple[pa.Array, np.ndarray]:
