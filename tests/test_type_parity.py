@@ -240,3 +240,59 @@ def test_typed_floats_a_real_column_cannot_hold_are_refused_from_every_frame(
         refused = {(int(r["line"]), str(r["column"])) for r in report.to_records()}
         assert refused == {(0, "f4"), (2, "f4"), (3, "f4")}, type(source)  # frame rows
         assert "magnitudes from 1.4e-45 to 3.4e38" in str(report.to_records()[0]["message"])
+
+
+GAUGE = """
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Gauge(Base):
+    __tablename__ = "gauge"
+    __table_args__ = (sa.CheckConstraint("low < 100", name="low_below_100"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    level = mapped_column(sa.Double, nullable=False)
+    low = mapped_column(sa.REAL)
+"""
+
+
+def test_nan_in_arrow_parquet_and_polars_floats_is_nan_not_null(
+    tmp_path: Path, empty_settings: Settings
+) -> None:
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    models = model_folder(tmp_path / "gauge_models", gauge=GAUGE)
+    nan = float("nan")
+    table = pa.table({"id": [1, 2, 3], "level": [nan, 1.0, 2.0], "low": [1.0, nan, None]})
+    folder = tmp_path / "parquet"
+    folder.mkdir()
+    pq.write_table(table, folder / "gauge.parquet")
+    for source in (table, pl.from_arrow(table), folder):
+        given = source if isinstance(source, Path) else {"gauge": source}
+        report = seedbed.validate(given, models=models)
+        # NOT NULL holds (NaN is a value); NaN < 100 is false in PostgreSQL: refused
+        refused = {(int(r["line"]), str(r["rule"])) for r in report.to_records()}
+        assert refused == {(1, "ck_gauge_low_below_100")}  # rows from 0, as Parquet's
+    # a pandas frame's NaN is its missing value, as pandas holds it: NULL
+    frame = pd.DataFrame({"id": [1], "level": [nan], "low": [1.0]})
+    report = seedbed.validate({"gauge": frame}, models=models)
+    assert [str(r["rule"]) for r in report.to_records()] == ["not_null"]
+
+    engine = get_engine(empty_settings)
+    metadata = facts.model_source(models).metadata(empty_settings.schema)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{empty_settings.schema}"'))
+        metadata.create_all(conn)
+    kept = pa.table({"id": [1, 2], "level": [nan, 1.0], "low": [1.0, None]})
+    seedbed.load({"gauge": kept}, engine=engine, models=models)
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.text(f'SELECT level::text FROM "{empty_settings.schema}".gauge ORDER BY id')
+        )
+        assert [row[0] for row in found] == ["NaN", "1"]

@@ -1198,10 +1198,12 @@ _INTEGER_TYPES = (*_TO_INT64, "uint64")
 def _typed_numbers(column: ColumnSpec, arr: pa.Array, columnar: bool) -> ArrowCoerced | None:
     """Floats and integers for a ``numeric``, ``numeric(p, s)``, ``double precision`` or
     ``real`` column, as :func:`coerce_column` reads their pandas series: as text (pandas'
-    text of each value, NaN null, an infinity ``Infinity`` as PostgreSQL reads it); for
+    text of each value, an infinity ``Infinity`` as PostgreSQL reads it); for
     ``numeric(p, s)`` that text rounded and fitted as a file's is (an infinity does not
-    fit). None where pandas would show a bad cell otherwise
-    (an integer it shows as a float when the chunk holds a null)."""
+    fit). Unlike pandas, where NaN is a missing value, Arrow holds NULL and NaN apart: a
+    NaN is ``NaN``, the value PostgreSQL stores (and COPY writes). None where pandas would
+    show a bad cell otherwise (an integer it shows as a float when the chunk holds a
+    null)."""
     floats = str(arr.type) in _PLAIN_FLOATS
     text = float_text(arr) if floats else arr.cast(pa.string())
     if floats:  # the values PostgreSQL reads, as the pandas series' are written
@@ -1210,6 +1212,10 @@ def _typed_numbers(column: ColumnSpec, arr: pa.Array, columnar: bool) -> ArrowCo
         if infinite.any():
             spelled = ["Infinity" if v > 0 else "-Infinity" for v in numbers[infinite]]
             text = pc.replace_with_mask(text, bool_array(infinite), string_array(spelled))
+        nan = np.isnan(numbers) & ~null_mask(arr)
+        if nan.any():
+            nans = repeated_string("NaN", int(nan.sum()))
+            text = pc.replace_with_mask(text, bool_array(nan), nans)
     if column.numeric_scale is not None or column.float_type == "real":  # may not fit
         read = coerce_text(column, text, columnar=columnar)
         return None if read.bad.any() and not floats else read
