@@ -2,13 +2,15 @@
 
 - a MATCH FULL foreign key refuses a row with some of its columns NULL and not all, whatever
   its parent holds: validation reports it, as COPY would refuse it;
-- an exclusion constraint is judged by PostgreSQL at load, and the load names it and the
-  conflicting key, with nothing written.
+- an exclusion constraint is judged by PostgreSQL at load, and the load names it, the
+  line of the first row that conflicts with an earlier one, and both keys, with nothing
+  written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -74,16 +76,40 @@ def test_an_exclusion_constraint_refusal_names_it_and_writes_nothing(
     (tmp_path / "booking.csv").write_text(
         "id,during\n"
         '1,"[2024-01-01 10:00+00,2024-01-01 12:00+00)"\n'
-        '2,"[2024-01-01 11:00+00,2024-01-01 13:00+00)"\n'
+        '2,"[2024-01-01 12:00+00,2024-01-01 13:00+00)"\n'
+        '3,"[2024-01-01 11:00+00,2024-01-01 12:30+00)"\n'  # overlaps both: the first to break
     )
     env = {**db_env, "SEEDBED_SCHEMA": adopted.schema, "SEEDBED_MODELS": "database"}
     loaded = run_cli("-q", "load", str(tmp_path), env=env)
     assert loaded.returncode == 1, loaded.stdout + loaded.stderr
     assert "Traceback" not in loaded.stderr
-    assert "conflicts with another row under exclusion constraint 'booking_during_excl'" in (
-        loaded.stderr
-    )
-    assert "key (during)=(" in loaded.stderr
+    assert "booking.csv, line 4: table 'booking': key (during)=(" in loaded.stderr
+    assert ") conflicts with key (during)=(" in loaded.stderr
+    assert "exclusion constraint 'booking_during_excl'" in loaded.stderr
+    with get_engine(adopted).connect() as conn:
+        count = conn.execute(sa.text(f'SELECT count(*) FROM "{adopted.schema}".booking'))
+        assert count.scalar_one() == 0
+
+
+def test_a_search_for_the_conflicting_row_that_runs_out_of_time_still_names_the_constraint(
+    adopted: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seedbed.loading import rebuild_errors
+
+    monkeypatch.setattr(rebuild_errors, "EXCLUSION_SEARCH", "1ms")
+    # an hour each, apart; the last overlaps the first: a pairwise search over 20,000 rows
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    hours = [start + timedelta(hours=i) for i in range(1, 20_000)] + [start + timedelta(hours=1)]
+    rows = [
+        f'{i},"[{at.isoformat()},{(at + timedelta(hours=1)).isoformat()})"'
+        for i, at in enumerate(hours, 1)
+    ]
+    (tmp_path / "booking.csv").write_text("id,during\n" + "\n".join(rows) + "\n")
+    with pytest.raises(seedbed.SeedbedError) as failed:
+        seedbed.load(tmp_path, engine=get_engine(adopted), models="database")
+    message = str(failed.value)
+    assert "exclusion constraint 'booking_during_excl'" in message
+    assert "line" not in message.split(": table")[0]  # no line: the search gave up
     with get_engine(adopted).connect() as conn:
         count = conn.execute(sa.text(f'SELECT count(*) FROM "{adopted.schema}".booking'))
         assert count.scalar_one() == 0

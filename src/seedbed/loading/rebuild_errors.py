@@ -82,9 +82,38 @@ _KEY_DETAIL = re.compile(
 )
 
 
+#: A key of an exclusion constraint that a query can name: a column, not an expression.
+_COLUMN = re.compile(r'^(\w+|"(?:[^"]|"")+")$')
+#: How long looking for the row that breaks an exclusion constraint may take: the search
+#: compares rows pairwise (the index it would use was refused), so it is bounded (a few
+#: thousand rows are searched in that time; past it, the error names no line).
+EXCLUSION_SEARCH = "2s"
+
+
+def _exclusion_sql(definition: Definition) -> str | None:
+    """A query for the ``ctid`` of the first row (in source order) that conflicts with an
+    earlier one under an exclusion constraint on columns (``room WITH =, during WITH &&``);
+    None for one on expressions."""
+    pairs = []
+    for key in definition.keys:
+        found = re.search(re.escape(key) + r" WITH ([^\s,)]+)", definition.definition)
+        if not _COLUMN.match(key) or found is None:
+            return None
+        pairs.append(f"a.{key} {found.group(1)} b.{key}")
+    rows = definition.relation
+    if definition.predicate:
+        rows = f"(SELECT ctid, * FROM {rows} WHERE {definition.predicate})"
+    return (
+        f"SELECT b.ctid FROM {rows} AS b WHERE EXISTS (SELECT 1 FROM {rows} AS a "
+        f"WHERE a.ctid < b.ctid AND {' AND '.join(pairs)}) ORDER BY b.ctid LIMIT 1"
+    )
+
+
 def _offending_row_sql(definition: Definition) -> str | None:
     """A query for the ``ctid`` of the first row (in source order) that breaks ``definition``."""
     rel = definition.relation
+    if definition.kind == "x":
+        return _exclusion_sql(definition)
     if definition.kind == "c" and definition.predicate:
         return f"SELECT ctid FROM {rel} WHERE NOT ({definition.predicate}) ORDER BY ctid LIMIT 1"
     if definition.kind == "f" and definition.parent:
@@ -123,8 +152,17 @@ def _source_position(
     if sql is None:
         return None
     cursor.execute("SET LOCAL search_path = pg_catalog")
-    cursor.execute(sql)
-    row = cursor.fetchone()
+    if definition.kind == "x":  # a pairwise search: bounded, else the error names no line
+        cursor.execute("SAVEPOINT seedbed_locate")
+        cursor.execute(f"SET LOCAL statement_timeout = '{EXCLUSION_SEARCH}'")
+    try:
+        cursor.execute(sql)
+        row = cursor.fetchone()
+    except psycopg.errors.QueryCanceled:
+        if definition.kind != "x":
+            raise
+        cursor.execute("ROLLBACK TO SAVEPOINT seedbed_locate")
+        return None
     if row is None:
         return None
     cursor.execute(f"SELECT count(*) FROM {definition.relation} WHERE ctid < %s::tid", (row[0],))
@@ -159,10 +197,11 @@ def located_error(
         parent = (definition.parent or "").rsplit(".", 1)[-1].strip('"')
         problem = f"{detail or 'the key'} is not present in table {parent!r} ({definition.name})"
     elif definition.kind == "x":
-        problem = (
-            f"{detail or 'a row'} conflicts with another row under exclusion constraint "
-            f"{definition.name!r}"
-        )
+        conflict = f"{detail or 'a row'} conflicts with another row"
+        if detail and REDACTED not in detail:  # both keys, as PostgreSQL's detail gives them
+            both = (exc.diag.message_detail or "").rstrip(".")
+            conflict = both[0].lower() + both[1:]
+        problem = f"{conflict}: exclusion constraint {definition.name!r}"
     else:
         problem = f"duplicate {detail or 'key'} violates unique {definition.name!r}"
     place = target.label if target else definition.table
