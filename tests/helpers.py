@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -155,6 +157,25 @@ def fresh_settings(base_settings: Settings, prefix: str = "t") -> Settings:
         database_url=base_settings.database_url,
         home=base_settings.home,
     )
+
+
+@contextmanager
+def adopted_namespace(base_settings: Settings, tables: str) -> Iterator[Settings]:
+    """Settings for a new namespace whose tables another tool made: the SQL ``tables``
+    (``{ns}`` is the namespace, quoted), run as it is; the namespace is dropped afterwards."""
+    from seedbed.db import get_engine
+    from seedbed.sqltext import quote_ident
+
+    settings = fresh_settings(base_settings, prefix="adopt")
+    ns = quote_ident(settings.schema)
+    engine = get_engine(settings)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(tables.format(ns=ns))
+    try:
+        yield settings
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {ns} CASCADE")
 
 
 def counts(engine: Engine) -> dict[str, int]:

@@ -19,8 +19,7 @@ import sqlalchemy as sa
 import seedbed
 from seedbed.config import Settings
 from seedbed.db import get_engine
-from seedbed.sqltext import quote_ident
-from tests.helpers import fresh_settings, run_cli
+from tests.helpers import adopted_namespace, run_cli
 
 TABLES = """
 CREATE SCHEMA {ns};
@@ -37,14 +36,8 @@ CREATE TABLE {ns}.booking (
 
 @pytest.fixture
 def adopted(base_settings: Settings) -> Iterator[Settings]:
-    settings = fresh_settings(base_settings, prefix="adopt")
-    ns = quote_ident(settings.schema)
-    engine = get_engine(settings)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(TABLES.format(ns=ns))
-    yield settings
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {ns} CASCADE")
+    with adopted_namespace(base_settings, TABLES) as settings:
+        yield settings
 
 
 def test_a_match_full_foreign_key_refuses_rows_partly_null(

@@ -27,7 +27,7 @@ from seedbed.db import get_engine
 from seedbed.errors import DataError
 from seedbed.facts import DatabaseSource, table_spec
 from seedbed.sqltext import quote_ident
-from tests.helpers import fresh_settings, run_cli
+from tests.helpers import adopted_namespace, fresh_settings, run_cli
 
 ITEMS = """
 CREATE SCHEMA {ns};
@@ -45,14 +45,8 @@ CREATE TABLE {ns}.item (
 
 @pytest.fixture
 def adopted(base_settings: Settings) -> Iterator[Settings]:
-    settings = fresh_settings(base_settings, prefix="adopt")
-    ns = quote_ident(settings.schema)
-    engine = get_engine(settings)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(ITEMS.format(ns=ns))
-    yield settings
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {ns} CASCADE")
+    with adopted_namespace(base_settings, ITEMS) as settings:
+        yield settings
 
 
 def _env(db_env: dict[str, str], settings: Settings) -> dict[str, str]:

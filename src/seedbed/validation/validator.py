@@ -412,16 +412,31 @@ class SeedValidator:
         nulls = np.column_stack([frame.get_column(c).is_null().to_numpy() for c in fk.columns])
         partly = nulls.any(axis=1) & ~nulls.all(axis=1)
         partly &= ~unreadable(invalid, fk.columns, len(checked))
-        if not partly.any():
+        message = f"must be all NULL or all given ({fk.name} is MATCH FULL)"
+        return self._key_report(spec, label, lines, checked, fk.columns, partly, fk.name, message)
+
+    def _key_report(
+        self,
+        spec: TableSpec,
+        label: str,
+        lines: np.ndarray,
+        full: FullFrame,
+        columns: Sequence[str],
+        rows: np.ndarray,
+        rule: str,
+        message: str,
+    ) -> ValidationReport:
+        """One report row for each of ``rows``, refused by ``rule`` over a key's ``columns``."""
+        if not rows.any():
             return ValidationReport()
         return ValidationReport.from_rows(
             file=label,
             table=spec.name,
-            lines=lines[partly],
-            column=", ".join(fk.columns),
-            rule=fk.name,
-            values=self._key_values(spec, checked.frame, fk.columns, partly),
-            message=f"must be all NULL or all given ({fk.name} is MATCH FULL)",
+            lines=lines[rows],
+            column=", ".join(columns),
+            rule=rule,
+            values=self._key_values(spec, full.frame, columns, rows),
+            message=message,
         )
 
     def _fk_report(
@@ -520,18 +535,11 @@ class SeedValidator:
             key.where,
             nulls_equal=not key.nulls_distinct,
         )
-        if not taken.any():
-            return ValidationReport()
-        return ValidationReport.from_rows(
-            file=label,
-            table=spec.name,
-            lines=lines[taken],
-            column=", ".join(key.columns),
-            rule=key.name,
-            values=self._key_values(spec, full.frame, key.columns, taken),
-            message=f"{IN_DATABASE if key.whole_rows else 'refused'}: the database has a "
-            f"{spec.name} row with this {self._key_words(key)}",
+        message = (
+            f"{IN_DATABASE if key.whole_rows else 'refused'}: the database has a "
+            f"{spec.name} row with this {self._key_words(key)}"
         )
+        return self._key_report(spec, label, lines, full, key.columns, taken, key.name, message)
 
 
 @cache
