@@ -159,6 +159,20 @@ def fresh_settings(base_settings: Settings, prefix: str = "t") -> Settings:
     )
 
 
+def generated_rows(
+    env: dict[str, str], out: Path, table: str, rows: int, seed: int
+) -> list[dict[str, str]]:
+    """``seedbed generate --rows ROWS OUT --seed SEED`` under ``env`` (its model pushed first),
+    and the rows it wrote for ``table``."""
+    import csv
+
+    assert run_cli("-q", "db", "push", env=env).returncode == 0
+    made = run_cli("-q", "generate", "--rows", str(rows), str(out), "--seed", str(seed), env=env)
+    assert made.returncode == 0, made.stderr
+    with (out / f"{table}.csv").open() as written:
+        return list(csv.DictReader(written))
+
+
 @contextmanager
 def adopted_namespace(base_settings: Settings, tables: str) -> Iterator[Settings]:
     """Settings for a new namespace whose tables another tool made: the SQL ``tables``

@@ -299,20 +299,13 @@ CREATE TABLE {ns}.stamp (
 
 
 def test_a_check_on_a_time_with_a_precision_is_the_databases_verdict(base_settings, tmp_path):
-    settings = fresh_settings(base_settings, prefix="adopt")
-    ns = quote_ident(settings.schema)
-    engine = get_engine(settings)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(STAMPS.format(ns=ns))
-    try:
+    with adopted_namespace(base_settings, STAMPS) as settings:
         # stored as 2030-01-01 00:00:00, which the CHECK refuses; the other as written
         (tmp_path / "stamp.csv").write_text(
             "id,at\n1,2029-12-31 23:59:59.6\n2,2029-12-31 23:59:59.4\n"
         )
+        engine = get_engine(settings)
         report = seedbed.validate(tmp_path, engine=engine, models="database")
         assert [(int(r.line), r.rule) for r in report.failures.itertuples()] == [
             (2, "stamp_at_check")
         ]
-    finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {ns} CASCADE")

@@ -17,7 +17,7 @@ import seedbed
 from seedbed import facts
 from seedbed.config import Settings
 from seedbed.db import get_engine
-from tests.helpers import model_folder, report_in_chunks, run_cli
+from tests.helpers import generated_rows, model_folder, report_in_chunks, run_cli
 
 ORDERS = """
 import sqlalchemy as sa
@@ -151,12 +151,8 @@ def test_a_generated_set_keeps_the_partial_keys(
     orders: Path, db_env: dict[str, str], empty_settings: Settings, tmp_path: Path
 ) -> None:
     env = {**db_env, "SEEDBED_MODELS": str(orders), "SEEDBED_SCHEMA": empty_settings.schema}
-    assert run_cli("-q", "db", "push", env=env).returncode == 0
     seeds = tmp_path / "made"
-    made = run_cli("-q", "generate", "--rows", "200", str(seeds), "--seed", "4", env=env)
-    assert made.returncode == 0, made.stderr
-    with (seeds / "order.csv").open() as rows:
-        written = list(csv.DictReader(rows))
+    written = generated_rows(env, seeds, "order", 200, seed=4)
     open_orders = [row["customer"] for row in written if row["status"] == "new"]
     assert len(open_orders) == len(set(open_orders)) > 0
     loaded = run_cli("-q", "load", str(seeds), env=env)
