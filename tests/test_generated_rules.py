@@ -53,3 +53,36 @@ def test_values_moved_away_from_a_rule_stay_in_their_column_type(
     assert checked.returncode == 0, checked.stdout + checked.stderr
     loaded = run_cli("-q", "load", str(seeds), env=env)
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+
+
+READINGS = """
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Reading(Base):
+    __tablename__ = "reading"
+    __table_args__ = (sa.UniqueConstraint("sensor", "at", name="one_per_instant"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    sensor = mapped_column(sa.Integer, nullable=False)
+    at = mapped_column(postgresql.TIMESTAMP(timezone=True, precision=0), nullable=False)
+    seen = mapped_column(postgresql.TIMESTAMP(precision=3))
+"""
+
+
+def test_times_with_a_precision_are_written_as_they_are_stored(
+    tmp_path: Path, db_env: dict[str, str], empty_settings: Settings
+) -> None:
+    models = model_folder(tmp_path / "reading_models", readings=READINGS)
+    env = {**db_env, "SEEDBED_MODELS": str(models), "SEEDBED_SCHEMA": empty_settings.schema}
+    seeds = tmp_path / "seeds"
+    written = generated_rows(env, seeds, "reading", 300, seed=5)
+    assert written and {row["at"].split(".")[1] for row in written} == {"000000Z"}
+    fractions = {row["seen"].split(".")[1] for row in written if row["seen"]}
+    assert len(fractions) > 1 and all(digits.endswith("000") for digits in fractions)
+    loaded = run_cli("-q", "load", str(seeds), env=env)
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr

@@ -97,6 +97,9 @@ def column_values(
             instants = arrays.EPOCH + (np.arange(n) * 1_000_000).astype("timedelta64[us]")
         else:
             instants = arrays.timestamps(rng, n)
+        if spec.key_form.startswith(kinds.KEY_ROUNDED_TIME):  # timestamp(p): as it is stored
+            step = 10 ** (6 - int(spec.key_form.removeprefix(kinds.KEY_ROUNDED_TIME)))
+            instants = instants - (instants.astype("int64") % step).astype("timedelta64[us]")
         return arrays.timestamp_array(instants, utc=kind == kinds.TIMESTAMPTZ)
     if kind == kinds.DATE:
         start = np.datetime64("2024-01-01", "D")
