@@ -382,6 +382,40 @@ def test_unique_keys_count_the_rows_that_share_a_key(
     assert shared > 1
 
 
+def test_partial_and_nulls_not_distinct_keys_count_the_rows_they_hold(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    engine = get_engine(populated)
+    schema = populated.schema
+    rename_users(populated, "Ada", before_email="user2")
+    revisions.add(
+        """
+        op.create_index('ix_ada_verified', 'user', ['name'], unique=True, schema=schema,
+                        postgresql_where=sa.text("email_verified"))
+        op.create_index('ix_ada_unverified', 'user', ['name'], unique=True, schema=schema,
+                        postgresql_where=sa.text("NOT email_verified AND name <> 'Ada'"))
+        op.create_unique_constraint('uq_user_image', 'user', ['image'], schema=schema,
+                                    postgresql_nulls_not_distinct=True)
+        """
+    )
+    report = safety.lint(populated)
+    found = {f.target: f.affected for f in report if f.rule == "constraint-violated-by-data"}
+
+    def shared(where: str, key: str) -> int:
+        return int(
+            scalar(
+                engine,
+                f'select coalesce(sum(n), 0) from (select count(*) n from "{schema}"."user" '
+                f"where {where} group by {key} having count(*) > 1) d",
+            )
+        )
+
+    verified = shared("email_verified", "name")
+    images = shared("true", "image")  # NULLs meet, as the constraint's NULLS NOT DISTINCT has it
+    assert verified > 1 and images > 1
+    assert found == {"user.name": verified, "user.image": images}
+
+
 def test_constraints_on_columns_added_earlier_see_the_values_rows_will_get(
     populated: Settings, revisions: RevisionFolder
 ) -> None:

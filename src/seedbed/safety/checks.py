@@ -196,8 +196,11 @@ def created_index(op: ops.CreateIndexOp, scope: Scope) -> Iterable[Finding]:
     if scope.is_new(op.table_name):
         return
     relation = scope.relation(op.table_name, op.schema)
-    if op.unique and "postgresql_where" not in op.kw:
-        yield from _duplicates(scope, relation, op.columns, str(op.index_name))
+    if op.unique:
+        where = op.kw.get("postgresql_where")
+        held = None if where is None else _sql(where, scope.connection)
+        distinct = not op.kw.get("postgresql_nulls_not_distinct")
+        yield from _duplicates(scope, relation, op.columns, str(op.index_name), held, distinct)
     if op.kw.get("postgresql_concurrently"):
         return
     size = probes.table_bytes(relation)
@@ -216,16 +219,24 @@ def created_index(op: ops.CreateIndexOp, scope: Scope) -> Iterable[Finding]:
 def added_unique(op: ops.CreateUniqueConstraintOp, scope: Scope) -> Iterable[Finding]:
     if not scope.is_new(op.table_name):
         relation = scope.relation(op.table_name, op.schema)
-        yield from _duplicates(scope, relation, op.columns, str(op.constraint_name))
+        distinct = not op.kw.get("postgresql_nulls_not_distinct")
+        name = str(op.constraint_name)
+        yield from _duplicates(scope, relation, op.columns, name, nulls_distinct=distinct)
 
 
 def _duplicates(
-    scope: Scope, relation: Relation, columns: Sequence[Any], name: str
+    scope: Scope,
+    relation: Relation,
+    columns: Sequence[Any],
+    name: str,
+    where: str | None = None,
+    nulls_distinct: bool = True,
 ) -> Iterable[Finding]:
-    """Rows sharing a key, for a unique index or constraint on plain columns."""
+    """Rows sharing a key, for a unique index or constraint on plain columns (a partial
+    index's: among the rows ``where`` holds)."""
     if not all(isinstance(c, str) for c in columns):
         return  # expressions: the database will say (db migrate --dry-run)
-    duplicated = probes.duplicate_rows(relation, columns)
+    duplicated = probes.duplicate_rows(relation, columns, where, nulls_distinct)
     if duplicated:
         yield scope.finding(
             "constraint-violated-by-data",

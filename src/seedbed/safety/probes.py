@@ -230,13 +230,22 @@ def foreign_key_violations(
     return count(relation.connection, sql)
 
 
-def duplicate_rows(relation: Relation, columns: Sequence[str]) -> int | None:
-    """Rows that share their key with another row (keys with a NULL are distinct, as in PG)."""
+def duplicate_rows(
+    relation: Relation,
+    columns: Sequence[str],
+    where: str | None = None,
+    nulls_distinct: bool = True,
+) -> int | None:
+    """Rows that share their key with another row, among those ``where`` (a partial index's
+    predicate) holds; keys with a NULL are distinct, as in PostgreSQL, unless not
+    ``nulls_distinct`` (``NULLS NOT DISTINCT``, where GROUP BY's NULLs meet as the index's)."""
     key = ", ".join(relation.column(c) for c in columns)
-    filled = " and ".join(f"{relation.column(c)} is not null" for c in columns)
+    held = [f"{relation.column(c)} is not null" for c in columns] if nulls_distinct else []
+    held += [] if where is None else [f"({where})"]
+    filter_ = f" where {' and '.join(held)}" if held else ""
     sql = (
-        f"select coalesce(sum(n), 0) from (select count(*) as n from {relation.sql} "
-        f"where {filled} group by {key} having count(*) > 1) d"
+        f"select coalesce(sum(n), 0) from (select count(*) as n from {relation.sql}"
+        f"{filter_} group by {key} having count(*) > 1) d"
     )
     return count(relation.connection, sql)
 
