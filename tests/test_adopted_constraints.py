@@ -2,6 +2,7 @@
 
 - a MATCH FULL foreign key refuses a row with some of its columns NULL and not all, whatever
   its parent holds: validation reports it, as COPY would refuse it;
+- a domain's CHECK is documented under its own name by ``seedbed docs``;
 - an exclusion constraint is judged by PostgreSQL at load, and the load names it, the
   line of the first row that conflicts with an earlier one, and both keys, with nothing
   written.
@@ -31,6 +32,8 @@ CREATE TABLE {ns}.child (
 CREATE TABLE {ns}.booking (
   id int PRIMARY KEY, during tstzrange NOT NULL, EXCLUDE USING gist (during WITH &&)
 );
+CREATE DOMAIN {ns}.cents AS integer CONSTRAINT cents_positive CHECK (VALUE >= 0);
+CREATE TABLE {ns}.price (id int PRIMARY KEY, amount {ns}.cents NOT NULL);
 """
 
 
@@ -106,3 +109,13 @@ def test_a_search_for_the_conflicting_row_that_runs_out_of_time_still_names_the_
     with get_engine(adopted).connect() as conn:
         count = conn.execute(sa.text(f'SELECT count(*) FROM "{adopted.schema}".booking'))
         assert count.scalar_one() == 0
+
+
+def test_the_data_model_document_names_a_domains_check(
+    adopted: Settings, db_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**db_env, "SEEDBED_SCHEMA": adopted.schema, "SEEDBED_MODELS": "database"}
+    out = tmp_path / "model.md"
+    written = run_cli("-q", "docs", "--out", str(out), env=env)
+    assert written.returncode == 0, written.stderr
+    assert "amount must be at least 0 (`cents_positive`)" in out.read_text()

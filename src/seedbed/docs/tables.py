@@ -137,7 +137,8 @@ def _validation_rules(table: sa.Table) -> list[str]:
             facts.append(_TYPE_RULES[column_type(column)])
         for rule in rules:
             if rule.columns[0] == column.name:
-                facts.append(_rule_text(rule, constraint_names[rule.name]))
+                # a domain's CHECK is the domain's, under its own name
+                facts.append(_rule_text(rule, constraint_names.get(rule.name, rule.name)))
         if column.info.get("sensitive"):
             facts.append("sensitive: values never appear in reports, logs or errors")
         lines.append(f"- `{column.name}`: " + ("; ".join(facts) or "optional (may be NULL)"))
