@@ -66,6 +66,9 @@ def test_migration_histories_are_no_tables_of_the_model(
     refused = run_cli("-q", "validate", str(seeds), env=env)
     assert refused.returncode == 2 and "alembic_version" in refused.stderr
 
+    checked = run_cli("-q", "db", "check", env=env)  # no extra table to drop
+    assert checked.returncode == 0 and "matches" in checked.stdout, checked.stdout
+
     pulled = run_cli("db", "pull", "--out", str(tmp_path / "pulled"), env=env)
     assert pulled.returncode == 0, pulled.stderr
     assert "Prisma's migration history _prisma_migrations" in pulled.stdout

@@ -23,7 +23,7 @@ from seedbed.autogen.definitions import CHANGED
 from seedbed.autogen.ops import NamespaceOp
 from seedbed.autogen.render import render_item, revision_directives
 from seedbed.facts import PARTITIONS, CatalogType
-from seedbed.facts.catalog import unknown_types_quiet
+from seedbed.facts.catalog import HISTORIES, unknown_types_quiet
 from seedbed.facts.referenced import references_elsewhere
 from seedbed.sqltext import qualified_name, quote_ident
 
@@ -31,15 +31,18 @@ from seedbed.sqltext import qualified_name, quote_ident
 def context_options(namespace: str, metadata: sa.MetaData) -> dict[str, Any]:
     """Options for ``MigrationContext.configure`` / ``context.configure`` in ``namespace``."""
 
-    # A partition the model declares is part of its partitioned table, not a table.
+    # A partition the model declares is part of its partitioned table, not a table; a
+    # migration history (seedbed's alembic_version, another tool's) is no table of a model
+    # that does not declare it.
     partitions = {p["name"] for t in metadata.tables.values() for p in t.info.get(PARTITIONS, ())}
+    histories = set(HISTORIES) - {t.name for t in metadata.tables.values()}
 
     def include_name(name: str | None, type_: str, parent_names: object) -> bool:
         if type_ == "schema":
             return name == namespace
         if type_ == "foreign_key_constraint" and isinstance(parent_names, dict):
             return name not in references_elsewhere(metadata, parent_names.get("table_name"))
-        return not (type_ == "table" and (name == "alembic_version" or name in partitions))
+        return not (type_ == "table" and (name in histories or name in partitions))
 
     def include_object(
         item: Any, name: str | None, type_: str, reflected: bool, compare_to: Any

@@ -153,9 +153,13 @@ def _normalized(
         for number, (name, where) in enumerate(sorted(predicates.items())):
             if where is None:
                 continue
-            clause = where.compile(
-                dialect=connection.dialect,
-                compile_kwargs={"literal_binds": True, "include_table": False},
+            clause = (
+                where  # a catalog model's predicate: PostgreSQL's own text
+                if isinstance(where, str)
+                else where.compile(
+                    dialect=connection.dialect,
+                    compile_kwargs={"literal_binds": True, "include_table": False},
+                )
             )
             index = f"{_PROBE}_ix_{number}"
             normal_predicates[name] = _probe_one(
