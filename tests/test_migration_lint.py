@@ -358,6 +358,18 @@ def test_the_projects_own_revisions_lint_clean_on_an_empty_namespace(
     assert report.findings == (), report.render()
 
 
+def _sharing(engine: Engine, schema: str, where: str, key: str) -> int:
+    """Rows of ``user`` where ``where`` holds that share ``key`` with another (GROUP BY: NULLs
+    meet)."""
+    return int(
+        scalar(
+            engine,
+            f'select coalesce(sum(n), 0) from (select count(*) n from "{schema}"."user" '
+            f"where {where} group by {key} having count(*) > 1) d",
+        )
+    )
+
+
 def test_unique_keys_count_the_rows_that_share_a_key(
     populated: Settings, revisions: RevisionFolder
 ) -> None:
@@ -373,11 +385,7 @@ def test_unique_keys_count_the_rows_that_share_a_key(
     )
     report = safety.lint(populated)
     found = {f.target: f.affected for f in report if f.rule == "constraint-violated-by-data"}
-    with_image = scalar(
-        engine,
-        f'select coalesce(sum(n), 0) from (select count(*) n from "{schema}"."user" '
-        "where name = 'Ada' and image is not null group by image having count(*) > 1) d",
-    )
+    with_image = _sharing(engine, schema, "name = 'Ada' and image is not null", "image")
     assert found == {"user.name": shared} | ({"user.name,image": with_image} if with_image else {})
     assert shared > 1
 
@@ -400,18 +408,8 @@ def test_partial_and_nulls_not_distinct_keys_count_the_rows_they_hold(
     )
     report = safety.lint(populated)
     found = {f.target: f.affected for f in report if f.rule == "constraint-violated-by-data"}
-
-    def shared(where: str, key: str) -> int:
-        return int(
-            scalar(
-                engine,
-                f'select coalesce(sum(n), 0) from (select count(*) n from "{schema}"."user" '
-                f"where {where} group by {key} having count(*) > 1) d",
-            )
-        )
-
-    verified = shared("email_verified", "name")
-    images = shared("true", "image")  # NULLs meet, as the constraint's NULLS NOT DISTINCT has it
+    verified = _sharing(engine, schema, "email_verified", "name")
+    images = _sharing(engine, schema, "true", "image")  # NULLs meet, as NULLS NOT DISTINCT has it
     assert verified > 1 and images > 1
     assert found == {"user.name": verified, "user.image": images}
 
