@@ -39,7 +39,7 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from seedbed.facts import ColumnSpec
+from seedbed.facts import ColumnSpec, UniqueKey
 from seedbed.facts import spec as k
 from seedbed.facts.declaration import (
     BOOLEAN,
@@ -556,6 +556,13 @@ def truth_expr(rule: Rule, dtypes: Dtypes) -> pl.Expr | None:
     return None if found is None else found(rule, dtypes)
 
 
+def condition_expr(key: UniqueKey, dtypes: Dtypes) -> pl.Expr | None:
+    """True where a partial key's condition is (NULL is not), or None: no condition, or
+    none in columnar form."""
+    found = None if key.condition is None else truth_expr(key.condition, dtypes)
+    return None if found is None else found.fill_null(False)
+
+
 def passes_expr(rule: Rule, dtypes: Dtypes) -> pl.Expr | None:
     """True where a row passes ``rule`` (NULL passes, as in a CHECK), or None."""
     found = truth_expr(rule, dtypes)
@@ -748,6 +755,7 @@ __all__ = [
     "Compiler",
     "all_pass",
     "compiler_for",
+    "condition_expr",
     "passes_expr",
     "polars_dtype",
     "to_polars",

@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from seedbed.facts import TableSpec, table_spec
 from seedbed.lazymodules import lazy_module
 from seedbed.validation.coerce import arrow_series, default_array, default_series
-from seedbed.validation.columnar import all_pass, to_polars, truth_expr
+from seedbed.validation.columnar import all_pass, condition_expr, to_polars
 from seedbed.validation.keyforms import Forms, unsure_rows
 from seedbed.validation.keys import ChunkKeys, chunk_keys, polars_chunk_keys
 from seedbed.validation.keytext import key_forms, key_text, pandas_key_text
@@ -251,10 +251,9 @@ class RowChecks:
             )
             # partial keys' predicates (true, not NULL), where they have a columnar form
             self._conditions = {
-                key.name: expr.fill_null(False)
+                key.name: expr
                 for key in self.spec.unique_keys
-                if key.condition is not None
-                and (expr := truth_expr(key.condition, self._dtypes)) is not None
+                if (expr := condition_expr(key, self._dtypes)) is not None
             }
         self._rules = {item.name: item for item in self.spec.rules}
         self._unique = {key.name for key in self.spec.unique_keys}

@@ -66,7 +66,7 @@ from seedbed.facts import spec as k
 from seedbed.lazymodules import lazy_module
 from seedbed.sqltext import YEAR_1_DAY, YEAR_1_US, YEAR_10000_DAY, YEAR_10000_US
 from seedbed.validation.coerce import coerce_column, default_series, type_message
-from seedbed.validation.columnar import passes_expr, polars_dtype, truth_expr
+from seedbed.validation.columnar import condition_expr, passes_expr, polars_dtype
 from seedbed.validation.keys import ChunkKeys, chunk_keys, held_expr
 from seedbed.validation.keytext import key_forms, key_text
 
@@ -590,10 +590,7 @@ def _polars_unique(spec: TableSpec, key: UniqueKey) -> PlainCheck:
     import polars as pl
 
     read = key.reads
-    condition = None
-    if key.condition is not None:
-        condition = truth_expr(key.condition, polars_dtypes(spec))
-        condition = None if condition is None else condition.fill_null(False)
+    condition = condition_expr(key, polars_dtypes(spec))
     held = held_expr(key, condition)
     first = pl.struct(list(key.columns)).is_first_distinct().over(held)
     forms = key_forms(spec, key.columns)
