@@ -157,3 +157,38 @@ def test_a_generated_set_keeps_the_partial_keys(
     assert len(open_orders) == len(set(open_orders)) > 0
     loaded = run_cli("-q", "load", str(seeds), env=env)
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+
+
+@pytest.mark.parametrize(
+    ("mode", "rows", "refused"),
+    [
+        ("upsert", [["1", "7", "new", "home", "true"]], False),  # the row itself, unchanged
+        ("upsert", [["2", "7", "new", "home", "false"]], True),  # now a second open order
+        ("upsert", [["50", "7", "new", "away", ""]], True),  # a new one, the same
+        ("skip-existing", [["2", "7", "new", "home", "false"]], False),  # skipped: kept as is
+        ("skip-existing", [["50", "7", "new", "away", ""]], True),  # inserted: refused
+    ],
+    ids=["upsert-same", "upsert-update", "upsert-insert", "skip-existing", "skip-insert"],
+)
+def test_validate_in_a_merge_mode_gives_the_verdict_of_the_load_on_other_keys(
+    orders: Path,
+    db_env: dict[str, str],
+    empty_settings: Settings,
+    tmp_path: Path,
+    mode: str,
+    rows: list[list[str]],
+    refused: bool,
+) -> None:
+    _create(empty_settings, orders)
+    engine = get_engine(empty_settings)
+    kept = [row for line, row in enumerate(ROWS, 2) if line not in {n for n, _ in REFUSED}]
+    seedbed.load(_write(tmp_path / "kept", kept), engine=engine, models=orders)
+    env = {**db_env, "SEEDBED_MODELS": str(orders), "SEEDBED_SCHEMA": empty_settings.schema}
+    seeds = str(_write(tmp_path / "merge", rows))
+    checked = run_cli("-q", "validate", seeds, "--against-db", "--mode", mode, env=env)
+    loaded = run_cli("-q", "load", seeds, "--mode", mode, env=env)
+    assert (checked.returncode, loaded.returncode) == ((1, 1) if refused else (0, 0)), (
+        checked.stdout + checked.stderr + loaded.stderr
+    )
+    if refused:
+        assert "one_open_order" in checked.stdout and "--mode" not in checked.stderr

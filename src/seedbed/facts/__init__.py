@@ -31,7 +31,14 @@ if typing.TYPE_CHECKING:
         updated_at_trigger,
         updated_at_trigger_sql,
     )
-    from seedbed.facts.keys import ForeignKeySpec, IndexSpec, TableKeys, UniqueKey, table_keys
+    from seedbed.facts.keys import (
+        ForeignKeySpec,
+        IndexSpec,
+        TableKeys,
+        UniqueKey,
+        conflict_key,
+        table_keys,
+    )
     from seedbed.facts.relations import (
         Relationship,
         column_keys,
@@ -75,7 +82,14 @@ _LAZY = {
         "updated_at_trigger",
         "updated_at_trigger_sql",
     ),
-    "seedbed.facts.keys": ("ForeignKeySpec", "IndexSpec", "TableKeys", "UniqueKey", "table_keys"),
+    "seedbed.facts.keys": (
+        "ForeignKeySpec",
+        "IndexSpec",
+        "TableKeys",
+        "UniqueKey",
+        "conflict_key",
+        "table_keys",
+    ),
     "seedbed.facts.relations": (
         "Relationship",
         "column_keys",
@@ -127,6 +141,7 @@ __all__ = [
     "all_rules",
     "column_keys",
     "column_type",
+    "conflict_key",
     "declared_metadata",
     "declaring_class",
     "metadata_for",

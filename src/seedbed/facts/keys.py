@@ -14,6 +14,7 @@ expression index means the same thing everywhere.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
@@ -208,6 +209,24 @@ def _condition(index: sa.Index) -> Predicate | None:
     return rule if isinstance(rule, Predicate) else None
 
 
+def conflict_key(table: sa.Table, columns: Sequence[str]) -> tuple[str, ...]:
+    """The key a merge (``upsert``, ``skip-existing``) of rows with ``columns`` goes by: the
+    primary key, or the first declared unique key, whose columns are all in ``columns``."""
+    from seedbed.errors import SeedError
+
+    present = set(columns)
+    keys = table_keys(table)
+    # ON CONFLICT (columns) can arbitrate only on a key over whole rows of plain columns.
+    for key in keys.unique:
+        if key.whole_rows and key.columns and set(key.columns) <= present:
+            return key.columns
+    primary = ", ".join(keys.primary_key.columns) if keys.primary_key else "none"
+    raise SeedError(
+        f"table {table.name!r}: cannot upsert without a key; the source needs the columns of "
+        f"the primary key ({primary}) or of a unique constraint"
+    )
+
+
 def _unique(table: sa.Table) -> tuple[UniqueKey, ...]:
     keys: list[UniqueKey] = []
     pk = table.primary_key
@@ -259,4 +278,4 @@ def table_keys(table: sa.Table) -> TableKeys:
     return TableKeys(primary, unique, indexes, _foreign_keys(table))
 
 
-__all__ = ["ForeignKeySpec", "IndexSpec", "TableKeys", "UniqueKey", "table_keys"]
+__all__ = ["ForeignKeySpec", "IndexSpec", "TableKeys", "UniqueKey", "conflict_key", "table_keys"]

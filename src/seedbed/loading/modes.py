@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError
-from seedbed.facts import table_keys
+from seedbed.facts import conflict_key
 from seedbed.facts.spec import FILLED_BY_TRIGGER
 from seedbed.loading.copy import qualified
 from seedbed.loadmode import LoadMode, MergeAction
@@ -31,21 +31,6 @@ from seedbed.validation.sources import SeedSource
 
 # Kept current by the updated_at trigger; comparing it would make every upsert an update.
 TRIGGER_MAINTAINED = frozenset({"updated_at"})
-
-
-def conflict_key(table: sa.Table, columns: Sequence[str]) -> tuple[str, ...]:
-    """The primary key, or the first declared unique key, whose columns are all in ``columns``."""
-    present = set(columns)
-    keys = table_keys(table)
-    # ON CONFLICT (columns) can arbitrate only on a key over whole rows of plain columns.
-    for key in keys.unique:
-        if key.whole_rows and key.columns and set(key.columns) <= present:
-            return key.columns
-    primary = ", ".join(keys.primary_key.columns) if keys.primary_key else "none"
-    raise SeedError(
-        f"table {table.name!r}: cannot upsert without a key; the source needs the columns of "
-        f"the primary key ({primary}) or of a unique constraint"
-    )
 
 
 def stage_name(table: sa.Table) -> str:

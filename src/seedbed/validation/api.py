@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from seedbed.db import require_tables, schema_of
 from seedbed.facts import Models, declared_metadata, using_models
-from seedbed.loadmode import LoadMode
+from seedbed.loadmode import LoadMode, MergeAction
 from seedbed.progress import progress_display
 from seedbed.validation.meter import ValidationMeter
 from seedbed.validation.report import Checked, ValidationReport
@@ -56,12 +56,13 @@ def check_sources(
     meter: ChunkMeter | None = None,
     workers: int | None = None,
     row_engine: str = "polars",
+    merging: MergeAction = MergeAction.NONE,
 ) -> ValidationReport:
     """Read every source chunk by chunk and check it; the sorted report of everything.
 
     The loop ``validate`` and ``load`` share. ``meter`` is told of each chunk
     and each finished source (for progress displays); ``engine``,
-    ``unique_against_db``, ``empty_in_db`` and ``row_engine`` are
+    ``unique_against_db``, ``empty_in_db``, ``row_engine`` and ``merging`` are
     :class:`SeedValidator`'s. ``workers`` threads (default: the machine's
     cores) read files and part files side by side and check chunks' rows;
     the checks across chunks, files and the database take the chunks in file
@@ -76,6 +77,7 @@ def check_sources(
         unique_against_db=unique_against_db,
         empty_in_db=empty_in_db,
         row_engine=row_engine,
+        merging=merging,
     )
     reports = []
     rows = 0
@@ -207,7 +209,7 @@ def validate(
     >>> report.ok                                  # doctest: +SKIP
     True
     """
-    existing_are_errors = LoadMode.parse(mode).existing_keys_are_errors
+    parsed = LoadMode.parse(mode)
     with using_models(models, engine=engine):
         schema = schema_of(engine) if engine is not None else str(declared_metadata().schema)
         sources = resolve_sources(source, schema)
@@ -217,7 +219,7 @@ def validate(
         return check_sources(
             sources,
             engine=engine,
-            unique_against_db=None if existing_are_errors else (),
+            merging=parsed.merge,
             meter=ValidationMeter(display, sources),
         )
 

@@ -30,7 +30,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from seedbed.db import database_errors
-from seedbed.facts import ForeignKeySpec, TableSpec, UniqueKey, table_spec
+from seedbed.errors import SeedError
+from seedbed.facts import ForeignKeySpec, TableSpec, UniqueKey, conflict_key, table_spec
+from seedbed.loadmode import MergeAction
 from seedbed.sqltext import qualified_name, quote_ident
 from seedbed.validation.dbrules import base_type, check_in_database
 from seedbed.validation.hints import IN_DATABASE
@@ -112,10 +114,15 @@ class SeedValidator:
         unique_against_db: Collection[str] | None = None,
         empty_in_db: Collection[str] = (),
         row_engine: str = "polars",
+        merging: MergeAction = MergeAction.NONE,
     ) -> None:
         """``unique_against_db``: names of the tables whose unique keys are looked up in
         the database (default: all, when there is an engine). A loader that upserts, or
-        inserts into a table that is empty, can skip those lookups. ``empty_in_db``:
+        inserts into a table that is empty, can skip those lookups. ``merging``: the rows
+        are merged by their conflict key (``upsert``: ``UPDATE``, ``skip-existing``:
+        ``SKIP``), so a row whose conflict key the database holds is that row, not a
+        duplicate: only its other keys are looked up, among the database's other rows (and,
+        for ``SKIP``, only for rows the merge inserts). ``empty_in_db``:
         tables known to be empty, never looked up (a loader that holds them locked
         for a rebuild must not wait for itself). ``row_engine``: the :class:`RowChecks`
         engine, ``"polars"`` or ``"pandas"`` (the same verdicts)."""
@@ -123,6 +130,7 @@ class SeedValidator:
         self.specs = {t.name: table_spec(t) for t in tables}
         self.engine = engine
         self.unique_against_db = None if unique_against_db is None else set(unique_against_db)
+        self.merging = merging
         self.empty_in_db = frozenset(empty_in_db)
         self._unique: dict[tuple[str, str], KeySet] = {}
         self._parents: dict[tuple[str, tuple[str, ...]], KeySet] = {}
@@ -288,7 +296,12 @@ class SeedValidator:
             if self.engine is not None and (
                 self.unique_against_db is None or spec.name in self.unique_against_db
             ):
-                reports.append(self._in_database(spec, label, key, full, lines, keys.rows))
+                merging = self.merging is not MergeAction.NONE
+                merged_by = self._merged_by(spec, chunk) if merging else ()
+                if merged_by is not None and key.columns != merged_by:
+                    reports.append(
+                        self._in_database(spec, label, key, full, lines, keys.rows, merged_by)
+                    )
         return ValidationReport.concat(reports)
 
     def _duplicates(
@@ -326,6 +339,15 @@ class SeedValidator:
                 )
             )
         return ValidationReport.concat(reports)
+
+    @staticmethod
+    def _merged_by(spec: TableSpec, chunk: SeedChunk) -> tuple[str, ...] | None:
+        """The key a merge of ``chunk``'s rows goes by; None when it has none (the load
+        says so)."""
+        try:
+            return conflict_key(spec.table, list(chunk.columns))
+        except SeedError:
+            return None
 
     def _unique_set(self, table: str, key: UniqueKey) -> KeySet:
         """The keys seen of ``key``; shared with foreign keys that point at the same columns."""
@@ -484,31 +506,51 @@ class SeedValidator:
         *,
         forms: Forms = None,
         nulls_equal: bool = False,
+        other_than: Sequence[str] = (),
+        new_only: bool = False,
     ) -> np.ndarray:
         """Which ``rows`` of ``full`` have their key already in ``table`` in the database,
         among its rows where ``where`` (a partial key's predicate) is true (``forms``: of
         the key's text, as :meth:`FullFrame.hashes` takes them; ``nulls_equal``: a NULL
-        meets a NULL, as in a ``NULLS NOT DISTINCT`` key)."""
+        meets a NULL, as in a ``NULLS NOT DISTINCT`` key), in a row other than the one
+        whose ``other_than`` columns (a merge's conflict key) hold the row's own values;
+        ``new_only``: only for rows whose ``other_than`` values the table does not hold."""
         positions = np.flatnonzero(rows)
         keys = full.key_texts(frame_columns, rows, forms)
+        if other_than:  # the row's own conflict key goes with its key
+            own = full.key_texts(other_than, rows)
+            keys = [(*key, *mine) for key, mine in zip(keys, own, strict=True)]
         unique = list(dict.fromkeys(keys))
         spec = table_spec(table)
         names = [f"k{i}" for i in range(len(columns))]
-        arrays = ", ".join(f"CAST(:{n} AS TEXT[])" for n in names)
+        others = [f"o{i}" for i in range(len(other_than))]
+        arrays = ", ".join(f"CAST(:{n} AS TEXT[])" for n in (*names, *others))
         equal = "IS NOT DISTINCT FROM" if nulls_equal else "="
+
+        def typed(name: str, column: str) -> str:
+            return f"CAST(u.{name} AS {_key_type(table.c[column], spec.columns[column].sql_type)})"
+
         matches = [
-            f"t.{quote_ident(c)} {equal} "
-            f"CAST(u.{n} AS {_key_type(table.c[c], spec.columns[c].sql_type)})"
-            for n, c in zip(names, columns, strict=True)
+            f"t.{quote_ident(c)} {equal} {typed(n, c)}" for n, c in zip(names, columns, strict=True)
         ]
-        rows_of = qualified_name(str(table.schema), table.name)
+        relation = qualified_name(str(table.schema), table.name)
+        rows_of = relation
         if where is not None:  # the predicate's columns: the table's, whatever they are named
-            rows_of = f"(SELECT * FROM {rows_of} WHERE {where})"
-        sql = (
-            f"SELECT u.i FROM unnest({arrays}) WITH ORDINALITY AS u({', '.join(names)}, i) "
-            f"WHERE EXISTS (SELECT 1 FROM {rows_of} AS t WHERE {' AND '.join(matches)})"
-        )
-        params: dict[str, Any] = {n: [k[i] for k in unique] for i, n in enumerate(names)}
+            rows_of = f"(SELECT * FROM {relation} WHERE {where})"
+        given = ", ".join((*names, *others))
+        sql = f"SELECT u.i FROM unnest({arrays}) WITH ORDINALITY AS u({given}, i) WHERE "
+        if other_than:  # the row's own conflict key: that row is itself, not another
+            mine = ", ".join(typed(n, c) for n, c in zip(others, other_than, strict=True))
+            theirs = ", ".join(f"t.{quote_ident(c)}" for c in other_than)
+            matches.append(f"ROW({theirs}) IS DISTINCT FROM ROW({mine})")
+            if new_only:  # a row the merge skips inserts nothing: its keys meet no other
+                held = ", ".join(f"s.{quote_ident(c)}" for c in other_than)
+                same = f"ROW({held}) = ROW({mine})"
+                sql += f"NOT EXISTS (SELECT 1 FROM {relation} AS s WHERE {same}) AND "
+        sql += f"EXISTS (SELECT 1 FROM {rows_of} AS t WHERE {' AND '.join(matches)})"
+        params: dict[str, Any] = {
+            n: [k[i] for k in unique] for i, n in enumerate((*names, *others))
+        }
         with database_errors(f"checking {table.name} in the database"):
             hits = [int(row[0]) - 1 for row in self._conn().execute(sa.text(sql), params)]
         found = np.zeros(len(full), dtype=bool)
@@ -525,6 +567,7 @@ class SeedValidator:
         full: FullFrame,
         lines: np.ndarray,
         rows: np.ndarray,
+        merged_by: Sequence[str] = (),
     ) -> ValidationReport:
         taken = self._existing(
             spec.table,
@@ -534,9 +577,11 @@ class SeedValidator:
             rows,
             key.where,
             nulls_equal=not key.nulls_distinct,
+            other_than=merged_by,
+            new_only=bool(merged_by) and self.merging is MergeAction.SKIP,
         )
         message = (
-            f"{IN_DATABASE if key.whole_rows else 'refused'}: the database has a "
+            f"{IN_DATABASE if key.whole_rows and not merged_by else 'refused'}: the database has a "
             f"{spec.name} row with this {self._key_words(key)}"
         )
         return self._key_report(spec, label, lines, full, key.columns, taken, key.name, message)
