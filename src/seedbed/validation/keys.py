@@ -39,8 +39,8 @@ def key_hashes(frame: pd.DataFrame, columns: Sequence[str], forms: Forms = None)
 
 
 def held_expr(key: UniqueKey, condition: pl.Expr | None = None) -> pl.Expr:
-    """True for the rows ``key`` holds (see :func:`key_rows`), as a Polars expression;
-    ``condition``: the truth of its :attr:`~seedbed.facts.UniqueKey.condition`, NULL false."""
+    """True for the rows ``key`` holds (:meth:`~seedbed.facts.UniqueKey.holds`), as a Polars
+    expression; ``condition``: the truth of its ``condition``, NULL false."""
     import polars as pl
 
     parts = [
@@ -49,11 +49,6 @@ def held_expr(key: UniqueKey, condition: pl.Expr | None = None) -> pl.Expr:
         *(() if condition is None else (condition,)),
     ]
     return pl.all_horizontal(*parts) if parts else pl.lit(True)
-
-
-def key_rows(frame: pd.DataFrame, key: UniqueKey) -> np.ndarray:
-    """The rows a unique key holds: all key columns present, the partial index's WHERE true."""
-    return key.holds(frame)
 
 
 @dataclass
@@ -89,7 +84,7 @@ class ChunkKeys:
 def chunk_keys(frame: pd.DataFrame, key: UniqueKey, forms: Forms = None) -> ChunkKeys:
     """Hash and sort ``key`` over ``frame`` once, for the check within and across chunks
     (``forms``: its columns' key forms, see :func:`key_forms`)."""
-    rows = key_rows(frame, key)
+    rows = key.holds(frame)
     if not rows.any():
         return _sorted(rows, np.zeros(0, np.uint64))
     hashes = key_hashes(frame.loc[rows], key.columns, forms)
@@ -366,6 +361,5 @@ __all__ = [
     "chunk_keys",
     "held_expr",
     "key_hashes",
-    "key_rows",
     "polars_chunk_keys",
 ]
