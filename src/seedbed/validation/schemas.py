@@ -10,7 +10,8 @@ Two compilations of the same checks:
 - :func:`pandera_schema` / :func:`schema_for`, for anyone's pandas code: each
   column is parsed from what ``pd.read_csv`` gives (text, or typed values)
   into its type the way COPY would read it, and a value that cannot be read
-  fails the ``type`` (or ``enum``) check.
+  fails the ``type`` (or ``enum``) check; the rules read their columns the
+  same way, so they judge only the cells that can be read.
 - :func:`chunk_schema`, for typed chunks (unreadable cells are reported and
   NA), so it has no parsers, no dtype and no type checks, and its unique-key
   checks hand the hashes they computed to the cross-chunk key check.
@@ -19,7 +20,9 @@ And two on Polars (``pandera.polars``), from the columnar form of each rule
 (:mod:`seedbed.validation.columnar`):
 
 - :func:`polars_schema_for`, for anyone's Polars code
-  (``pandera_schema(table, backend="polars")``);
+  (``pandera_schema(table, backend="polars")``): no dtypes; every check reads
+  the columns it is given as ``seedbed.validate`` reads a Polars frame's
+  (:func:`_read_polars`), so a cell that cannot be read fails ``type`` alone;
 - :func:`polars_chunk_schema`, the row engine ``validate`` and ``load`` run
   on every typed chunk; rules without a columnar form are left to their
   pandas frame side (:class:`PolarsChunkSchema` lists them).
@@ -65,8 +68,16 @@ from seedbed.facts import (
 from seedbed.facts import spec as k
 from seedbed.lazymodules import lazy_module
 from seedbed.sqltext import YEAR_1_DAY, YEAR_1_US, YEAR_10000_DAY, YEAR_10000_US
-from seedbed.validation.coerce import coerce_column, default_series, type_message
-from seedbed.validation.columnar import condition_expr, passes_expr, polars_dtype
+from seedbed.validation.coerce import (
+    ArrowCoerced,
+    Coerced,
+    coerce_arrow,
+    coerce_column,
+    default_series,
+    type_message,
+)
+from seedbed.validation.columnar import condition_expr, passes_expr, polars_dtype, to_polars
+from seedbed.validation.formats.base import pandas_column, plain_array
 from seedbed.validation.keys import ChunkKeys, chunk_keys, held_expr
 from seedbed.validation.keytext import key_forms, key_text
 
@@ -154,20 +165,35 @@ def _type_check(column: ColumnSpec) -> pa.Check:
     return pa.Check(readable, name=name, description=type_message(column), ignore_na=False)
 
 
-def _column_rule_check(name: str, item: RuleSpec) -> pa.Check:
+def _read(spec: TableSpec, frame: pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
+    """``frame`` with its columns among ``names`` read as their types: NA where a cell cannot
+    be read (its ``type`` check reports it), so a rule judges only what it would be given."""
+    read = {
+        name: coerce_column(spec.columns[name], frame[name]).values
+        for name in names
+        if name in frame.columns and name in spec.columns
+    }
+    return frame.assign(**read) if read else frame
+
+
+def _column_rule_check(spec: TableSpec, name: str, item: RuleSpec, *, read: bool) -> pa.Check:
     import pandera.pandas as pa
 
     def passes(series: pd.Series) -> pd.Series:
-        return item.rule.passes(series.to_frame(name))
+        frame = series.to_frame(name)
+        return item.rule.passes(_read(spec, frame, [name]) if read else frame)
 
     return pa.Check(passes, name=item.name, description=item.rule.description, ignore_na=False)
 
 
-def _frame_rule_check(spec: TableSpec, item: RuleSpec) -> pa.Check:
+def _frame_rule_check(spec: TableSpec, item: RuleSpec, *, read: bool) -> pa.Check:
     import pandera.pandas as pa
 
     def passes(frame: pd.DataFrame) -> pd.Series:
-        return item.rule.passes(with_defaults(spec, frame, item.rule.columns)).astype(bool)
+        frame = with_defaults(spec, frame, item.rule.columns)
+        if read:
+            frame = _read(spec, frame, item.rule.columns)
+        return item.rule.passes(frame).astype(bool)
 
     return pa.Check(passes, name=item.name, description=item.rule.description, ignore_na=False)
 
@@ -176,11 +202,9 @@ def _unique_check(spec: TableSpec, key: UniqueKey, sink: KeySink | None) -> pa.C
     import pandera.pandas as pa
 
     def passes(frame: pd.DataFrame) -> pd.Series:
-        keys = chunk_keys(
-            frame if sink is not None else with_defaults(spec, frame, key.reads),
-            key,
-            key_forms(spec, key.columns),
-        )
+        if sink is None:  # anyone's frame: read as its types first
+            frame = _read(spec, with_defaults(spec, frame, key.reads), key.reads)
+        keys = chunk_keys(frame, key, key_forms(spec, key.columns))
         if sink is not None:
             sink[key.name] = keys
         return pd.Series(keys.passes(), index=frame.index)
@@ -209,14 +233,14 @@ def _compile(spec: TableSpec, *, typed: bool, sink: KeySink | None) -> pa.DataFr
             continue  # the validator sends these to the database, a chunk at a time
         if len(item.rule.columns) == 1:
             name = item.rule.columns[0]
-            single.setdefault(name, []).append(_column_rule_check(name, item))
+            single.setdefault(name, []).append(_column_rule_check(spec, name, item, read=not typed))
         else:
-            frame_checks.append(_frame_rule_check(spec, item))
+            frame_checks.append(_frame_rule_check(spec, item, read=not typed))
     frame_checks.extend(_unique_check(spec, key, sink) for key in spec.unique_keys)
     columns: dict[str, pa.Column] = {}
     for name, column in spec.columns.items():
         checks = single.get(name, [])
-        if not typed and _is_text(column):
+        if not typed:
             checks = [_type_check(column), *checks]
         if typed and not checks and column.nullable:
             continue  # nothing to check in a typed chunk: spare Pandera the column
@@ -257,9 +281,11 @@ def pandera_schema(
     ``uq_user_email``), ``not_nullable``, or ``type`` / ``enum``.
 
     ``backend="polars"`` gives a ``pandera.polars`` schema of the same checks
-    for a Polars frame of typed columns (text as ``String``, booleans,
-    ``Datetime("us", "UTC")`` for ``timestamptz``, ``Int64``, ``Date``),
-    built from the same columnar rules as ``seedbed validate``'s row engine.
+    for a Polars frame as its user holds it (numbers of any Polars type,
+    ``Decimal`` or text, times in any unit): each cell is read as
+    :func:`seedbed.validate` reads a Polars frame, then judged by the same
+    columnar rules as ``seedbed validate``'s row engine. In both schemas a cell
+    that cannot be read fails ``type`` alone; the rules judge the others.
 
     ``models`` chooses the model (default: ``SEEDBED_MODELS``): ``"database"``
     gives the schema of a table as the database holds it, its CHECKs
@@ -566,12 +592,53 @@ def _all_pass(plan: _Plan | None, frame: pl.DataFrame, proven: Collection[str]) 
     return all(value is True for value in result.row(0))
 
 
-def _polars_rule_check(spec: TableSpec, item: RuleSpec, expr: pl.Expr | None) -> PlainCheck:
+def _read_polars(column: ColumnSpec, values: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    """A Polars column of anyone's frame read as seedbed reads a Polars frame's (as its Arrow
+    column, so as COPY would read it): the typed chunk's column, null where a cell cannot
+    be read, and those cells."""
+    import polars as pl
+
+    if column.kind == k.TEXT and column.max_length is None and values.dtype == pl.String():
+        # text as it is, but a NUL (coerce_text's one refusal of it), without leaving Polars
+        nul = values.str.contains("\x00", literal=True).fill_null(False)
+        if not nul.any():
+            return values, np.zeros(len(values), dtype=bool)
+        nulls = pl.repeat(None, len(values), dtype=pl.String(), eager=True)
+        return values.zip_with(~nul, nulls), nul.to_numpy()
+    plain, unreadable = plain_array(values.to_arrow(compat_level=pl.CompatLevel.newest()))
+    coerced: ArrowCoerced | Coerced | None = coerce_arrow(column, plain)
+    if coerced is None:
+        coerced = coerce_column(column, pandas_column(plain))
+    bad = coerced.bad.copy()
+    bad[[row for row, _ in unreadable]] = True
+    read = to_polars({values.name: coerced.values}, [values.name]).to_series()
+    if read.null_count() == len(read):  # nothing read (as text, maybe): nulls of its type
+        read = pl.repeat(None, len(read), dtype=polars_dtype(column), eager=True)
+    return read.alias(values.name), bad
+
+
+def _read_lazy(spec: TableSpec, data: FrameData, names: Iterable[str]) -> FrameData:
+    """``data`` with its columns among ``names`` read (see :func:`_read_polars`)."""
+    frame = data.lazyframe.collect()
+    read = [
+        _read_polars(spec.columns[name], frame.get_column(name))[0]
+        for name in names
+        if name in frame.columns and name in spec.columns
+    ]
+    return FrameData(frame.with_columns(read).lazy(), data.key)
+
+
+def _polars_rule_check(
+    spec: TableSpec, item: RuleSpec, expr: pl.Expr | None, *, read: bool
+) -> PlainCheck:
     """A rule's columnar form; its pandas frame side when it has none, or when a column it
-    reads is left out of the frame (then it takes the column's default, as the database)."""
+    reads is left out of the frame (then it takes the column's default, as the database).
+    ``read``: the frame is anyone's, its columns are read first."""
     import polars as pl
 
     def passes(data: FrameData) -> pl.LazyFrame:
+        if read:
+            data = _read_lazy(spec, data, item.rule.columns)
         if expr is not None and _complete(data, item.rule.columns):
             return data.lazyframe.select(expr)
         ok = item.rule.passes(_pandas_side(spec, data, item.rule.columns))
@@ -597,6 +664,7 @@ def _polars_unique(spec: TableSpec, key: UniqueKey) -> PlainCheck:
     as_is = all(form == (k.KEY_AS_IS,) for form in forms)
 
     def passes(data: FrameData) -> pl.LazyFrame:
+        data = _read_lazy(spec, data, read)  # anyone's frame: read as its types first
         if _complete(data, read) and (key.condition is None or condition is not None):
             frame = data.lazyframe
             if not as_is:  # spellings of one value are one key: compare their key texts
@@ -611,13 +679,24 @@ def _polars_unique(spec: TableSpec, key: UniqueKey) -> PlainCheck:
     return PlainCheck(passes, str(key.name), _unique_words(key))
 
 
+def _not_null(data: FrameData) -> pl.LazyFrame:
+    import polars as pl
+
+    return data.lazyframe.select(pl.col(data.key).is_not_null())
+
+
+#: NOT NULL on anyone's Polars frame, named as Pandera names its own: NULL is NULL, and a
+#: float's NaN is a value (``numeric``, ``real`` and ``double precision`` hold it).
+_POLARS_NOT_NULL = PlainCheck(_not_null, "not_nullable", "must not be NULL")
+
+
 def _polars_type_check(column: ColumnSpec) -> PlainCheck:
-    """Text that the column's type cannot read (the same reading as the pandas schema)."""
+    """Cells the column's type cannot read: text, or typed values it cannot hold (the
+    reading of :func:`seedbed.validate`)."""
     import polars as pl
 
     def readable(data: FrameData) -> pl.LazyFrame:
-        values = data.lazyframe.select(data.key).collect().to_series()
-        bad = coerce_column(column, values.to_pandas().astype(text_dtype())).bad
+        _, bad = _read_polars(column, data.lazyframe.select(data.key).collect().to_series())
         return pl.LazyFrame({data.key: ~bad})
 
     name = "enum" if column.kind == k.ENUM else "type"
@@ -636,17 +715,19 @@ def _compile_polars(spec: TableSpec, *, typed: bool) -> PolarsChunkSchema:
         if expr is None and typed:
             on_pandas.append(item)
         elif expr is not None and len(item.rule.columns) == 1:
-            check = _polars_rule_check(spec, item, expr)
+            check = _polars_rule_check(spec, item, expr, read=not typed)
             single.setdefault(item.rule.columns[0], []).append(check)
         else:
-            frame_checks.append(_polars_rule_check(spec, item, expr))
+            frame_checks.append(_polars_rule_check(spec, item, expr, read=not typed))
     if not typed:
         frame_checks.extend(_polars_unique(spec, key) for key in spec.unique_keys)
     columns: list[PlainColumn] = []
     for name, column in spec.columns.items():
         checks = single.get(name, [])
-        if not typed and _is_text(column):
+        if not typed:
             checks = [_polars_type_check(column), *checks]
+            if not column.nullable:  # Pandera's own takes a float's NaN for NULL
+                checks = [_POLARS_NOT_NULL, *checks]
         if typed and not checks and column.nullable:
             continue
         # Plain str: SQLAlchemy's quoted_name is a str subclass that Polars would take for
@@ -654,9 +735,9 @@ def _compile_polars(spec: TableSpec, *, typed: bool) -> PolarsChunkSchema:
         columns.append(
             PlainColumn(
                 str(name),
-                None if typed else dtypes[name],
+                None,  # any type: each cell is read as its column's (the type check)
                 tuple(checks),
-                nullable=column.nullable,
+                nullable=column.nullable or not typed,
                 required=column.required and not typed,
                 description=str(spec.table.c[name].info.get("doc", "")) or None,
             )
