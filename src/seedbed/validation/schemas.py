@@ -78,6 +78,7 @@ from seedbed.validation.coerce import (
 )
 from seedbed.validation.columnar import condition_expr, passes_expr, polars_dtype, to_polars
 from seedbed.validation.formats.base import pandas_column, plain_array
+from seedbed.validation.formats.frame import frame_column
 from seedbed.validation.keys import ChunkKeys, chunk_keys, held_expr
 from seedbed.validation.keytext import key_forms, key_text
 
@@ -145,12 +146,25 @@ def with_defaults(
     return pd.concat([frame, pd.DataFrame(missing, index=frame.index)], axis=1)
 
 
+def _read_pandas(column: ColumnSpec, values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """A pandas column of anyone's frame read as :func:`seedbed.validate` reads a
+    DataFrame's (so as COPY would read it): typed, NA where a cell cannot be read; and
+    those cells."""
+    ready, unreadable = frame_column(column, values)
+    coerced = coerce_column(column, ready)
+    if not unreadable:
+        return coerced.values, coerced.bad
+    bad = coerced.bad.copy()
+    bad[[row for row, _ in unreadable]] = True
+    return coerced.values.mask(bad), bad
+
+
 def _parser(column: ColumnSpec) -> pa.Parser:
     import pandera.pandas as pa
 
     def parse(series: pd.Series) -> pd.Series:
-        coerced = coerce_column(column, series)
-        return series if coerced.bad.any() else coerced.values
+        values, bad = _read_pandas(column, series)
+        return series if bad.any() else values
 
     return pa.Parser(parse, name=f"read as {column.kind}")
 
@@ -159,7 +173,7 @@ def _type_check(column: ColumnSpec) -> pa.Check:
     import pandera.pandas as pa
 
     def readable(series: pd.Series) -> pd.Series:
-        return pd.Series(~coerce_column(column, series).bad, index=series.index)
+        return pd.Series(~_read_pandas(column, series)[1], index=series.index)
 
     name = "enum" if column.kind == k.ENUM else "type"
     return pa.Check(readable, name=name, description=type_message(column), ignore_na=False)
@@ -169,7 +183,7 @@ def _read(spec: TableSpec, frame: pd.DataFrame, names: Iterable[str]) -> pd.Data
     """``frame`` with its columns among ``names`` read as their types: NA where a cell cannot
     be read (its ``type`` check reports it), so a rule judges only what it would be given."""
     read = {
-        name: coerce_column(spec.columns[name], frame[name]).values
+        name: _read_pandas(spec.columns[name], frame[name])[0]
         for name in names
         if name in frame.columns and name in spec.columns
     }

@@ -319,7 +319,9 @@ def _python_text(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
     return (pd.Series(values, index=series.index) if found_uuid else series), bad
 
 
-def _plain_series(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
+def plain_series(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
+    """A DataFrame's column with its type made plain (see :func:`plain_piece`), and the rows
+    (positions) whose cells are not valid text, with why."""
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype) and dtype.categories.dtype == np.dtype(object):
         values = series.astype(object)  # Python objects: text, or anything else
@@ -353,7 +355,7 @@ def plain_piece(
     problems: dict[int, RecordProblem] = {}
     for number in range(data.shape[1]):
         name = str(data.columns[number])
-        column, bad = _plain_series(data.iloc[:, number].set_axis(index))
+        column, bad = plain_series(data.iloc[:, number].set_axis(index))
         columns[f"{number}"] = column
         for row, why in bad:
             problems.setdefault(row, RecordProblem(int(positions[row]), "encoding", why, name))
@@ -492,6 +494,7 @@ __all__ = [
     "pandas_column",
     "plain_array",
     "plain_piece",
+    "plain_series",
     "printable",
     "register",
 ]

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from seedbed.facts import ColumnSpec, table_spec
 from seedbed.facts import spec as kinds
-from seedbed.facts import table_spec
 from seedbed.lazymodules import lazy_module
 from seedbed.sqltext import input_text, multirange_text
 from seedbed.validation.arrays import date_array, holds_dates
@@ -35,6 +35,7 @@ from seedbed.validation.formats.base import (
     Unit,
     arrow_csv_blocks,
     plain_piece,
+    plain_series,
 )
 
 if TYPE_CHECKING:
@@ -103,6 +104,34 @@ def _written(write: Callable[[Any], str], value: object) -> object:
 _AS_THEIR_TEXT = frozenset({kinds.NUMERIC, kinds.BOOLEAN})
 
 
+def _as_their_text(column: ColumnSpec, values: pd.Series) -> bool:
+    """Whether a frame's ``values`` of ``column`` are Python values to write as their text."""
+    if column.database_text and pd.api.types.is_timedelta64_dtype(values):
+        return True
+    return (
+        (column.database_text or column.kind in _AS_THEIR_TEXT)
+        and values.dtype == np.dtype(object)
+        # text already (a C loop): left as it is
+        and pd.api.types.infer_dtype(values, skipna=True) != "string"
+    )
+
+
+def _their_text(column: ColumnSpec, values: pd.Series) -> pd.Series:
+    several = column.sql_type.upper().endswith("MULTIRANGE")
+    write = multirange_text if several else input_text
+    return values.astype(object).map(partial(_written, write))
+
+
+def frame_column(column: ColumnSpec, values: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
+    """A DataFrame's column as seedbed reads it before typing it: Python values written as
+    their text where :meth:`FrameInput.for_table` writes them, its type made plain (see
+    :func:`~seedbed.validation.formats.base.plain_piece`); and the rows (positions) whose
+    cells are not valid text, with why."""
+    if _as_their_text(column, values):
+        values = _their_text(column, values)
+    return plain_series(values)
+
+
 class FrameInput(SeedFormat):
     """A pandas DataFrame given in Python."""
 
@@ -126,23 +155,13 @@ class FrameInput(SeedFormat):
             name
             for name in self.frame.columns
             if (column := columns.get(str(name))) is not None
-            and (
-                (column.database_text and pd.api.types.is_timedelta64_dtype(self.frame[name]))
-                or (
-                    (column.database_text or column.kind in _AS_THEIR_TEXT)
-                    and self.frame[name].dtype == np.dtype(object)
-                    # text already (a C loop): left as it is
-                    and pd.api.types.infer_dtype(self.frame[name], skipna=True) != "string"
-                )
-            )
+            and _as_their_text(column, self.frame[name])
         ]
         if not names:
             return self
         frame = self.frame.copy(deep=False)
         for name in names:
-            several = columns[str(name)].sql_type.upper().endswith("MULTIRANGE")
-            write = multirange_text if several else input_text
-            frame[name] = frame[name].astype(object).map(partial(_written, write))
+            frame[name] = _their_text(columns[str(name)], frame[name])
         return FrameInput(frame, self.label)
 
     def pieces(self, chunk_rows: int) -> Iterator[RawPiece]:
@@ -205,4 +224,4 @@ class ArrowInput(SeedFormat):
         return self.size_in_bytes() / max(rows, 1)
 
 
-__all__ = ["ArrowInput", "FrameInput", "frame_to_arrow"]
+__all__ = ["ArrowInput", "FrameInput", "frame_column", "frame_to_arrow"]
