@@ -291,14 +291,13 @@ GIZMO_CASES: dict[str, tuple[dict[str, pa.Array], list[tuple[Any, ...]]]] = {
         {"label": pa.array([1, 22, None, 4444], pa.int64())},
         [(3, "label", "length", "4444.0")],  # shown as pandas shows a nullable integer
     ),
-    "integers as floats": (
+    "integers as floats": (  # whole numbers: read as the integers they are
         {"id": pa.array([1.0, 2.0, None, 4.0], pa.float64())},
-        [
-            (0, "id", "type", "1.0"),
-            (1, "id", "type", "2.0"),
-            (2, "id", "not_null", None),
-            (3, "id", "type", "4.0"),
-        ],
+        [(2, "id", "not_null", None)],
+    ),
+    "floats that are no integers": (
+        {"id": pa.array([1.5, float("nan"), float("inf"), 4.0], pa.float64())},
+        [(0, "id", "type", "1.5"), (1, "id", "type", None), (2, "id", "type", "inf")],
     ),
     "a timestamp without zone in a column with one": (
         {"at": pa.array([0, None, None, None], pa.int64()).cast(pa.timestamp("us"))},

@@ -910,6 +910,11 @@ def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.nd
         ints = series.astype("Int64")
         bad = ((ints < low) | (ints > high)).fillna(False).to_numpy(dtype=bool)
         return ints.mask(bad), bad
+    if kind == k.INTEGER and pd.api.types.is_float_dtype(dtype):  # pandas' ints with NaN
+        floats = series.astype("float64").to_numpy(na_value=np.nan)
+        whole, ok = _whole_floats(column, floats)
+        ints = pd.Series(pd.array(whole, dtype="Int64"), index=series.index).mask(~ok)
+        return ints, ~na & ~ok
     if kind == k.NUMERIC and pd.api.types.is_numeric_dtype(dtype):
         # NaN is missing, as pandas holds it; infinities are the values PostgreSQL reads
         floats = series.astype("float64").to_numpy(na_value=0.0)
@@ -1121,6 +1126,25 @@ def text_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | None:
 _TO_INT64 = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 
 
+def _whole_floats(column: ColumnSpec, floats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Floats for an integer column: their values as int64 (0 where not ``ok``), and which
+    are whole numbers in the column's range (so COPY gets them as integers; NaN and the
+    infinities are none)."""
+    low, high = column.int_range or (-(2**63), 2**63 - 1)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(floats) & (np.floor(floats) == floats)
+        ok &= (floats >= float(low)) & (floats < float(high + 1))  # both exact in a double
+    return np.where(ok, floats, 0.0).astype(np.int64), ok
+
+
+def _float_integers(column: ColumnSpec, arr: pa.Array) -> ArrowCoerced:
+    """An Arrow float column in an integer column: whole numbers as integers, and NaN
+    (a value in Arrow, not NULL) and the rest refused."""
+    present = ~null_mask(arr)
+    whole, ok = _whole_floats(column, _floats(arr))
+    return ArrowCoerced(_masked(whole, ok, pa.int64()), present & ~ok, "type", type_message(column))
+
+
 def _typed_arrow(column: ColumnSpec, arr: pa.Array) -> pa.Array | None:
     """Typed Arrow values whose type matches ``column``'s kind, as :func:`coerce_text`
     types them, when :func:`coerce_column` of their pandas series accepts every one;
@@ -1242,6 +1266,8 @@ def coerce_arrow(
         return coerce_text(column, text, columnar=columnar)
     if column.kind == k.NUMERIC and str(arr.type) in (*_PLAIN_FLOATS, *_INTEGER_TYPES):
         return _typed_numbers(column, arr, columnar)
+    if column.kind == k.INTEGER and str(arr.type) in _PLAIN_FLOATS:
+        return _float_integers(column, arr)
     typed = _typed_arrow(column, arr)
     if typed is None:
         return None

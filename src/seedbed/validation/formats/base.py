@@ -39,7 +39,7 @@ import ipaddress
 import os
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
@@ -47,6 +47,8 @@ from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError
+from seedbed.facts import spec as kinds
+from seedbed.facts import table_spec
 from seedbed.lazymodules import lazy_module
 from seedbed.sqltext import YEAR_1_DAY, YEAR_1_US, YEAR_10000_DAY, YEAR_10000_US, time_text
 from seedbed.validation.arrays import (
@@ -428,22 +430,38 @@ def _copy_array(array: pa.Array) -> pa.Array:
     return array
 
 
-def _plain_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """``batch`` with text in one type, as the CSV writer takes it."""
-    arrays = [_copy_array(column) for column in batch.columns]
+def _plain_batch(batch: pa.RecordBatch, integers: Collection[str]) -> pa.RecordBatch:
+    """``batch`` with text in one type, as the CSV writer takes it; floats in the columns
+    named in ``integers`` as the whole numbers validation read (the writer would give
+    ``1e+15``, which an integer column refuses)."""
+    arrays = [
+        column.cast(pa.int64())  # safe: validation refused any float that is not whole
+        if name in integers and pa.types.is_floating(column.type)
+        else _copy_array(column)
+        for name, column in zip(batch.schema.names, batch.columns, strict=True)
+    ]
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
+def integer_columns(table: sa.Table) -> frozenset[str]:
+    """The names of ``table``'s integer columns (see :func:`arrow_csv_blocks`)."""
+    columns = table_spec(table).columns
+    return frozenset(str(name) for name, c in columns.items() if c.kind == kinds.INTEGER)
+
+
 def arrow_csv_blocks(
-    batches: Iterator[pa.RecordBatch], on_progress: Progress | None
+    batches: Iterator[pa.RecordBatch],
+    on_progress: Progress | None,
+    integers: Collection[str] = (),
 ) -> Iterator[bytes]:
-    """Arrow batches as headerless CSV, as ``COPY (FORMAT csv)`` reads it."""
+    """Arrow batches as headerless CSV, as ``COPY (FORMAT csv)`` reads it; ``integers``:
+    the table's integer columns (:func:`integer_columns`), whose floats go as integers."""
     options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
     for batch in batches:
         if batch.num_rows == 0:
             continue
         sink = pa.BufferOutputStream()
-        pacsv.write_csv(_plain_batch(batch), sink, options)
+        pacsv.write_csv(_plain_batch(batch, integers), sink, options)
         yield sink.getvalue().to_pybytes()
         if on_progress:
             on_progress(batch.num_rows)
@@ -491,6 +509,7 @@ __all__ = [
     "Unit",
     "arrow_csv_blocks",
     "bytes_per_line",
+    "integer_columns",
     "pandas_column",
     "plain_array",
     "plain_piece",

@@ -34,6 +34,7 @@ from seedbed.validation.formats.base import (
     SeedFormat,
     Unit,
     arrow_csv_blocks,
+    integer_columns,
     plain_piece,
     plain_series,
 )
@@ -174,9 +175,10 @@ class FrameInput(SeedFormat):
             header = None
 
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
+        integers = integer_columns(table)
         for start in range(0, len(self.frame), COPY_BATCH_ROWS):
             part = frame_to_arrow(self.frame.iloc[start : start + COPY_BATCH_ROWS], table)
-            yield from arrow_csv_blocks(iter(part.to_batches()), on_progress)
+            yield from arrow_csv_blocks(iter(part.to_batches()), on_progress, integers)
 
     def progress_total(self) -> tuple[int | None, str]:
         return len(self.frame), "rows"
@@ -211,7 +213,7 @@ class ArrowInput(SeedFormat):
 
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
         batches = self.table.to_batches(max_chunksize=COPY_BATCH_ROWS)
-        yield from arrow_csv_blocks(iter(batches), on_progress)
+        yield from arrow_csv_blocks(iter(batches), on_progress, integer_columns(table))
 
     def progress_total(self) -> tuple[int | None, str]:
         return self.table.num_rows, "rows"

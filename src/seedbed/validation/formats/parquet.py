@@ -31,6 +31,7 @@ from seedbed.validation.formats.base import (
     RawPiece,
     Unit,
     arrow_csv_blocks,
+    integer_columns,
     plain_piece,
     register,
 )
@@ -111,7 +112,8 @@ class ParquetFile(FileFormat):
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
         with self._open() as parquet:
             try:
-                yield from arrow_csv_blocks(batches(parquet, COPY_BATCH_ROWS), on_progress)
+                blocks = batches(parquet, COPY_BATCH_ROWS)
+                yield from arrow_csv_blocks(blocks, on_progress, integer_columns(table))
             except (OSError, pa.ArrowException) as exc:
                 raise self._fail(exc) from None
 
