@@ -439,12 +439,14 @@ def test_a_comment_of_someone_elses_is_kept_and_does_not_make_a_namespace_seedbe
     assert owner is not None and owner.tool == "drizzle-kit"
 
 
-@pytest.mark.parametrize("verb", ["migrate", "push", "generate"])
+@pytest.mark.parametrize("verb", ["migrate", "push", "generate", "lint"])
 def test_with_the_database_as_model_there_is_nothing_to_migrate(verb, auth, db_env):
+    # lint too: the checkout's revisions are its own model's, not this namespace's
     args = ("db", verb, "-m", "x") if verb == "generate" else ("db", verb)
     result = run_cli(*args, env=_env(db_env, auth, "database"))
     assert result.returncode == 2
-    assert "nothing to generate, push or migrate" in result.stderr
+    assert "nothing to generate, lint, push or migrate" in result.stderr
+    assert "checked" not in result.stdout
 
 
 def test_columns_of_every_common_type_validate_and_load_from_the_catalog(

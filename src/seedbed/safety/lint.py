@@ -21,6 +21,7 @@ from seedbed.db import database_errors, get_engine
 from seedbed.errors import reason
 from seedbed.safety import checks
 from seedbed.safety.findings import Finding, LintReport
+from seedbed.safety.owner import refuse_when_database_is_model
 from seedbed.safety.revisions import (
     RevisionOperations,
     acknowledged_rules,
@@ -61,6 +62,7 @@ def lint(
     >>> report = lint(load_settings(schema="shop"))     # doctest: +SKIP
     >>> report.ok, report.to_frame()                      # doctest: +SKIP
     """
+    refuse_when_database_is_model("db lint")  # no revisions of its own to check
     settings = settings or load_settings()
     with (
         database_errors("lint failed"),

@@ -13,8 +13,9 @@ Reading commands (validate, load, check, lint, backup, docs, generate) work
 on any namespace.
 
 With ``SEEDBED_MODELS=database`` the database is the model, so ``db
-generate``, ``push`` and ``migrate`` have nothing to do: :func:`refuse_when_database_is_model`;
-and ``db reset`` drops only a namespace seedbed made: :func:`refuse_dropping_the_model`.
+generate``, ``lint``, ``push`` and ``migrate`` have nothing to do (the checkout's
+revisions are its own model's): :func:`refuse_when_database_is_model`; and ``db
+reset`` drops only a namespace seedbed made: :func:`refuse_dropping_the_model`.
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def refuse_when_database_is_model(verb: str) -> None:
     if isinstance(model_source(), DatabaseSource):
         raise MigrationError(
             f"{verb}: SEEDBED_MODELS=database makes the database the model; "
-            "there is nothing to generate, push or migrate"
+            "there is nothing to generate, lint, push or migrate"
         )
 
 
