@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic.operations import ops
 from sqlalchemy.sql.elements import conv
 
-from seedbed.sqltext import quote_ident
+from seedbed.sqltext import escaped, quote_ident
 
 _PROBE = "seedbed_probe"
 CHANGED = "seedbed_changed"
@@ -45,12 +45,14 @@ def changed_definitions(
     predicates = {str(i.name): _where(i) for i in metadata_table.indexes if i.name}
     present_predicates = _index_predicates(connection, namespace, table)
     compared = {n: p for n, p in predicates.items() if n in present_predicates}
-    normal_checks, normal_predicates = _normalized(
+    normal_checks, normal_predicates, present, present_predicates = _normalized(
         connection,
         namespace,
         table,
         [declared[name] for name in sorted(declared.keys() & present.keys())],
         compared,
+        present,
+        present_predicates,
     )
     reflected = {
         str(c.name): c for c in conn_table.constraints if isinstance(c, sa.CheckConstraint)
@@ -128,29 +130,42 @@ def _normalized(
     table: str,
     checks: list[sa.CheckConstraint],
     predicates: dict[str, Any],
-) -> tuple[dict[str, str | None], dict[str, str | None]]:
-    """The model's CHECKs and index predicates as PostgreSQL prints them (None: rejected)."""
+    present: dict[str, str],
+    present_predicates: dict[str, str | None],
+) -> tuple[dict[str, str | None], dict[str, str | None], dict[str, str], dict[str, str | None]]:
+    """The model's CHECKs and index predicates as PostgreSQL prints them (None: rejected),
+    and the database's ``present`` ones, each printed where its printed text settles.
+
+    PostgreSQL does not always read its printed text back to the same expression:
+    ``color IN ('red', 'green')`` on a ``varchar`` prints as ``(color)::text = ANY
+    ((ARRAY['red'::character varying, ...])::text[])``, which reads back, and prints, as
+    ``... ANY (ARRAY[('red'::character varying)::text, ...])``. A CHECK or index made
+    again from its printed text (a load's rebuild, ``pg_restore``) so prints differently
+    from the same CHECK made from the model. Both sides are therefore read back from
+    their printed text until it no longer changes, and compared there.
+    """
+    database_predicates = {n: p for n, p in present_predicates.items() if n in predicates}
     if not checks and not any(p is not None for p in predicates.values()):
-        return {}, dict.fromkeys(predicates)
+        return {}, dict.fromkeys(predicates), present, present_predicates
     probe = sa.Table(_PROBE, sa.MetaData())
     normal_checks: dict[str, str | None] = {}
     normal_predicates: dict[str, str | None] = dict.fromkeys(predicates)
+    settled_checks = dict(present)
+    settled_predicates = dict(present_predicates)
     savepoint = connection.begin_nested()
     try:
         connection.exec_driver_sql(
             f"CREATE TEMP TABLE {_PROBE} (LIKE {quote_ident(namespace)}.{quote_ident(table)})"
         )
-        for number, check in enumerate(checks):
-            copy = sa.CheckConstraint(check.sqltext, name=f"{_PROBE}_{number}")
+        probes = _Probes(connection)
+        for check in checks:
+            copy = sa.CheckConstraint(check.sqltext, name=probes.next_name())
             probe.append_constraint(copy)
-            normal_checks[str(check.name)] = _probe_one(
-                connection,
-                sa.schema.AddConstraint(copy),
-                "select pg_get_constraintdef(oid) from pg_constraint "
-                f"where conrelid = '{_PROBE}'::regclass and conname = :name",
-                f"{_PROBE}_{number}",
-            )
-        for number, (name, where) in enumerate(sorted(predicates.items())):
+            printed = probes.check(sa.schema.AddConstraint(copy), str(copy.name))
+            normal_checks[str(check.name)] = probes.settled_check(printed)
+        for name in sorted(present):
+            settled_checks[name] = probes.settled_check(present[name]) or present[name]
+        for name, where in sorted(predicates.items()):
             if where is None:
                 continue
             clause = (
@@ -161,17 +176,73 @@ def _normalized(
                     compile_kwargs={"literal_binds": True, "include_table": False},
                 )
             )
-            index = f"{_PROBE}_ix_{number}"
-            normal_predicates[name] = _probe_one(
-                connection,
-                sa.text(f"CREATE INDEX {index} ON {_PROBE} ((1)) WHERE {clause}"),
-                "select pg_get_expr(indpred, indrelid) from pg_index "
-                "where indexrelid = (:name)::regclass",
-                index,
-            )
+            normal_predicates[name] = probes.settled_predicate(str(clause))
+        for name, predicate in sorted(database_predicates.items()):
+            if predicate is not None:
+                settled = probes.settled_predicate(predicate)
+                settled_predicates[name] = settled if settled is not None else predicate
     finally:
         savepoint.rollback()
-    return normal_checks, normal_predicates
+    return normal_checks, normal_predicates, settled_checks, settled_predicates
+
+
+class _Probes:
+    """CHECKs and index predicates made on the temporary probe table and printed back."""
+
+    #: read-backs until the printed text settles (one suffices for every case seen)
+    ROUNDS = 3
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self.connection = connection
+        self.count = 0
+
+    def next_name(self) -> str:
+        self.count += 1
+        return f"{_PROBE}_{self.count}"
+
+    def check(self, statement: sa.Executable, name: str) -> str | None:
+        return _probe_one(
+            self.connection,
+            statement,
+            "select pg_get_constraintdef(oid) from pg_constraint "
+            f"where conrelid = '{_PROBE}'::regclass and conname = :name",
+            name,
+        )
+
+    def settled_check(self, printed: str | None) -> str | None:
+        """``printed`` (``CHECK (...)``) read back and printed until it settles."""
+        for _ in range(self.ROUNDS):
+            if printed is None:
+                return None
+            name = self.next_name()
+            statement = sa.text(escaped(f"ALTER TABLE {_PROBE} ADD CONSTRAINT {name} {printed}"))
+            again = self.check(statement, name)
+            if again == printed:
+                return printed
+            printed = again
+        return printed
+
+    def predicate(self, clause: str) -> str | None:
+        index = f"{self.next_name()}_ix"
+        return _probe_one(
+            self.connection,
+            sa.text(escaped(f"CREATE INDEX {index} ON {_PROBE} ((1)) WHERE {clause}")),
+            "select pg_get_expr(indpred, indrelid) from pg_index "
+            "where indexrelid = (:name)::regclass",
+            index,
+        )
+
+    def settled_predicate(self, clause: str) -> str | None:
+        """The index predicate ``clause`` as printed, read back until it settles."""
+        printed = self.predicate(clause)
+        for _ in range(self.ROUNDS):
+            if printed is None:
+                return None
+            again = self.predicate(printed)
+            if again == printed:
+                return printed
+            printed = again
+        return printed
 
 
 def _probe_one(
