@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic.operations import ops
 from sqlalchemy.sql.elements import conv
 
-from seedbed.sqltext import escaped, quote_ident
+from seedbed.sqltext import quote_ident
 
 _PROBE = "seedbed_probe"
 CHANGED = "seedbed_changed"
@@ -168,15 +168,8 @@ def _normalized(
         for name, where in sorted(predicates.items()):
             if where is None:
                 continue
-            clause = (
-                where  # a catalog model's predicate: PostgreSQL's own text
-                if isinstance(where, str)
-                else where.compile(
-                    dialect=connection.dialect,
-                    compile_kwargs={"literal_binds": True, "include_table": False},
-                )
-            )
-            normal_predicates[name] = probes.settled_predicate(str(clause))
+            clause = where if isinstance(where, str) else _sql(connection, where)
+            normal_predicates[name] = probes.settled_predicate(clause)
         for name, predicate in sorted(database_predicates.items()):
             if predicate is not None:
                 settled = probes.settled_predicate(predicate)
@@ -200,7 +193,7 @@ class _Probes:
         self.count += 1
         return f"{_PROBE}_{self.count}"
 
-    def check(self, statement: sa.Executable, name: str) -> str | None:
+    def check(self, statement: sa.Executable | str, name: str) -> str | None:
         return _probe_one(
             self.connection,
             statement,
@@ -215,7 +208,7 @@ class _Probes:
             if printed is None:
                 return None
             name = self.next_name()
-            statement = sa.text(escaped(f"ALTER TABLE {_PROBE} ADD CONSTRAINT {name} {printed}"))
+            statement = f"ALTER TABLE {_PROBE} ADD CONSTRAINT {name} {printed}"
             again = self.check(statement, name)
             if again == printed:
                 return printed
@@ -226,7 +219,7 @@ class _Probes:
         index = f"{self.next_name()}_ix"
         return _probe_one(
             self.connection,
-            sa.text(escaped(f"CREATE INDEX {index} ON {_PROBE} ((1)) WHERE {clause}")),
+            f"CREATE INDEX {index} ON {_PROBE} ((1)) WHERE {clause}",
             "select pg_get_expr(indpred, indrelid) from pg_index "
             "where indexrelid = (:name)::regclass",
             index,
@@ -245,12 +238,33 @@ class _Probes:
         return printed
 
 
+def _sql(connection: sa.Connection, clause: Any) -> str:
+    """A model's predicate as the SQL PostgreSQL reads (literal values in place; a ``%``
+    one ``%``, not the two the driver's placeholders would want)."""
+    compiled = clause.compile(
+        dialect=connection.dialect,
+        compile_kwargs={"literal_binds": True, "include_table": False},
+    )
+    text = str(compiled)
+    return text.replace("%%", "%") if connection.dialect.paramstyle in _PERCENT_STYLES else text
+
+
+#: paramstyles whose compiled SQL writes each ``%`` twice
+_PERCENT_STYLES = ("format", "pyformat")
+
+
 def _probe_one(
-    connection: sa.Connection, statement: sa.Executable, query: str, name: str
+    connection: sa.Connection, statement: sa.Executable | str, query: str, name: str
 ) -> str | None:
+    """``statement`` (SQL text is run as it is: no parameters, no escapes), then the
+    definition ``query`` reads back for ``name``; None when PostgreSQL refuses it."""
     try:
         with connection.begin_nested():
-            connection.execute(statement)
+            if isinstance(statement, str):  # the driver reads % as a placeholder's start
+                percents = connection.dialect.paramstyle in _PERCENT_STYLES
+                connection.exec_driver_sql(statement.replace("%", "%%") if percents else statement)
+            else:
+                connection.execute(statement)
     except sa.exc.DBAPIError:
         return None
     definition = connection.execute(sa.text(query), {"name": name}).scalar_one()
