@@ -86,3 +86,43 @@ def test_times_with_a_precision_are_written_as_they_are_stored(
     assert len(fractions) > 1 and all(digits.endswith("000") for digits in fractions)
     loaded = run_cli("-q", "load", str(seeds), env=env)
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+
+
+STOCK = """
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Stock(Base):
+    __tablename__ = "stock"
+    __table_args__ = (
+        sa.CheckConstraint("reserved <= available", name="reserved_available"),
+        sa.CheckConstraint("minimum > floor_price", name="above_floor"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    reserved = mapped_column(sa.Integer, nullable=False)
+    available = mapped_column(sa.Numeric(10, 2), nullable=False)
+    minimum = mapped_column(sa.BigInteger, nullable=False)
+    floor_price = mapped_column(sa.Double, nullable=False)
+"""
+
+
+def test_a_whole_number_compared_with_a_fraction_is_rounded_toward_the_rule(
+    tmp_path: Path, db_env: dict[str, str], empty_settings: Settings
+) -> None:
+    # an integer column filled from a numeric or double one: a fraction was refused
+    # ("Float value 518468.11 was truncated converting to int64", exit 2)
+    models = model_folder(tmp_path / "stock_models", stock=STOCK)
+    env = {**db_env, "SEEDBED_MODELS": str(models), "SEEDBED_SCHEMA": empty_settings.schema}
+    seeds = tmp_path / "seeds"
+    written = generated_rows(env, seeds, "stock", 50, seed=5)
+    assert len(written) == 50
+    assert all(int(row["reserved"]) <= float(row["available"]) for row in written)
+    assert all(int(row["minimum"]) > float(row["floor_price"]) for row in written)
+    checked = run_cli("-q", "validate", str(seeds), env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    loaded = run_cli("-q", "load", str(seeds), env=env)
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr

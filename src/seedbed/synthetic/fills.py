@@ -255,7 +255,12 @@ def fill_compare(rule: Compare, draft: Draft) -> None:
     if isinstance(right, Constant):
         base = pa.array([_scalar(right, kind).as_py()] * draft.num_rows, kind)
     else:
-        base = draft.column(right.name).cast(kind)
+        other = draft.column(right.name)
+        if pa.types.is_integer(kind) and not pa.types.is_integer(other.type) and rule.op != "=":
+            # a whole number beside a fraction: rounded toward the side the rule wants
+            rounded = pc.floor if rule.op in ("<", "<=", "<>") else pc.ceil
+            other = rounded(other.cast(pa.float64()))
+        base = other.cast(kind)
         base = pc.coalesce(base, draft.candidates(left.name).cast(kind))
     if rule.op == "<>":
         avoid, moved = base, _step(kind, base, 1)
