@@ -126,3 +126,43 @@ def test_a_whole_number_compared_with_a_fraction_is_rounded_toward_the_rule(
     assert checked.returncode == 0, checked.stdout + checked.stderr
     loaded = run_cli("-q", "load", str(seeds), env=env)
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+
+
+SHELVES = """
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Shelf(Base):
+    __tablename__ = "shelf"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+
+
+class Slot(Base):
+    __tablename__ = "slot"
+    __table_args__ = (sa.CheckConstraint("shelf_id <= position", name="after_shelf"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    position = mapped_column(sa.Numeric, nullable=False, unique=True)
+    shelf_id = mapped_column(sa.Integer, sa.ForeignKey("shelf.id"), nullable=False)
+"""
+
+
+def test_a_rule_beside_a_foreign_key_moves_the_other_column(
+    tmp_path: Path, db_env: dict[str, str], empty_settings: Settings
+) -> None:
+    # the fill moved shelf_id to satisfy the rule: a key no shelf has (validate: exit 1)
+    models = model_folder(tmp_path / "shelf_models", shelves=SHELVES)
+    env = {**db_env, "SEEDBED_MODELS": str(models), "SEEDBED_SCHEMA": empty_settings.schema}
+    seeds = tmp_path / "seeds"
+    written = generated_rows(env, seeds, "slot", 40, seed=2)
+    shelves = generated_rows(env, seeds, "shelf", 40, seed=2)
+    assert {row["shelf_id"] for row in written} <= {row["id"] for row in shelves}
+    assert all(int(row["shelf_id"]) <= float(row["position"]) for row in written)
+    checked = run_cli("-q", "validate", str(seeds), env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    loaded = run_cli("-q", "load", str(seeds), env=env)
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr

@@ -56,7 +56,6 @@ _BY_NAME.update(
 )
 _EPOCH = dt.datetime(1970, 1, 1)
 _MICRO = dt.timedelta(microseconds=1)
-_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "<>": "<>"}
 _REGEX = {"~": (False, False), "~*": (False, True), "!~": (True, False), "!~*": (True, True)}
 _LIKE = {"~~": (False, False), "~~*": (False, True), "!~~": (True, False), "!~~*": (True, True)}
 #: Families whose constants compare in Python exactly as in PostgreSQL.
@@ -314,7 +313,7 @@ class _Walker:
             parts = (self.rule(left_node), self.rule(right_node))
             return p.SameTruth(self.name, self._cols(parts), "", parts, op == "<>")
         if isinstance(right_node, ast.CoalesceExpr):
-            return self.coalesced(right_node, _FLIPPED[op], left_node)
+            return self.coalesced(right_node, p.FLIPPED[op], left_node)
         if isinstance(left_node, ast.CoalesceExpr):
             return self.coalesced(left_node, op, right_node)
         return self.compare(self.term(left_node), op, self.term(right_node))
@@ -386,7 +385,7 @@ class _Walker:
         if not isinstance(left, p.Column):
             if not isinstance(right, p.Column):
                 raise _Unknown
-            left, op, right = right, _FLIPPED[op], left
+            left, op, right = right, p.FLIPPED[op], left
         family = left.result_family
         if isinstance(right, tuple):
             right = _constant(right[1], family, quote_literal(right[1]))

@@ -69,6 +69,8 @@ OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "=": operator.eq,
     "<>": operator.ne,
 }
+#: Each comparison with its sides swapped: ``a < b`` is ``b > a``.
+FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "<>": "<>"}
 _WORDS = {
     "<": "less than",
     "<=": "at most",

@@ -9,6 +9,7 @@ passes. Adding a rule kind is its declaration plus its fill here.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 
 from seedbed.facts.declaration import (
     EMAIL,
+    FLIPPED,
     SLUG,
     URL,
     UUID_V4,
@@ -57,6 +59,8 @@ class Draft(Protocol):
 
     rng: np.random.Generator
     num_rows: int
+    #: columns a fill leaves as they are: a foreign key's, which holds a parent's key
+    fixed: frozenset[str]
 
     def column(self, name: str) -> pa.Array: ...
 
@@ -241,6 +245,15 @@ def fill_compare(rule: Compare, draft: Draft) -> None:
         raise NoFill(f"rule {rule.name!r}: no column on the left")
     if left.functions and left.functions[-1].endswith("length"):
         _length_fill(rule, draft, left)
+        return
+    if (
+        isinstance(right, Column)
+        and left.name in draft.fixed
+        and right.name not in draft.fixed
+        and not left.functions
+        and not right.functions
+    ):  # a foreign key beside another column: the other one moves
+        fill_compare(dataclasses.replace(rule, left=right, op=FLIPPED[rule.op], right=left), draft)
         return
     if left.functions or (isinstance(right, Column) and right.functions):
         if isinstance(right, Column) and rule.op == "=" and right.name == left.name:

@@ -78,6 +78,7 @@ class TableDraft:
     def __init__(self, table: sa.Table, spec: TableSpec, num_rows: int, rng: np.random.Generator):
         self.table, self.spec, self.num_rows, self.rng = table, spec, num_rows, rng
         self.columns: dict[str, pa.Array] = {}
+        self.fixed = frozenset(c for fk in spec.foreign_keys for c in fk.columns)
 
     def column(self, name: str) -> pa.Array:
         return self.columns[name]
