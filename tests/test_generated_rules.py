@@ -9,6 +9,15 @@ from pathlib import Path
 from seedbed.config import Settings
 from tests.helpers import generated_rows, model_folder, run_cli
 
+
+def _validates_and_loads(seeds: Path, env: dict[str, str]) -> None:
+    """The generated set ``seeds`` passes ``seedbed validate`` and ``seedbed load``."""
+    checked = run_cli("-q", "validate", str(seeds), env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    loaded = run_cli("-q", "load", str(seeds), env=env)
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+
+
 ORDERS = """
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -49,10 +58,7 @@ def test_values_moved_away_from_a_rule_stay_in_their_column_type(
     assert {row["kind"] for row in written} == {"z"}
     assert all(len(row["code"]) <= 3 and row["code"] != "abc" for row in written)
     assert all(len(row["grade"]) == 1 and row["grade"] not in "ab" for row in written)
-    checked = run_cli("-q", "validate", str(seeds), env=env)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    loaded = run_cli("-q", "load", str(seeds), env=env)
-    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    _validates_and_loads(seeds, env)
 
 
 READINGS = """
@@ -122,10 +128,7 @@ def test_a_whole_number_compared_with_a_fraction_is_rounded_toward_the_rule(
     assert len(written) == 50
     assert all(int(row["reserved"]) <= float(row["available"]) for row in written)
     assert all(int(row["minimum"]) > float(row["floor_price"]) for row in written)
-    checked = run_cli("-q", "validate", str(seeds), env=env)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    loaded = run_cli("-q", "load", str(seeds), env=env)
-    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    _validates_and_loads(seeds, env)
 
 
 SHELVES = """
@@ -162,7 +165,4 @@ def test_a_rule_beside_a_foreign_key_moves_the_other_column(
     shelves = generated_rows(env, seeds, "shelf", 40, seed=2)
     assert {row["shelf_id"] for row in written} <= {row["id"] for row in shelves}
     assert all(int(row["shelf_id"]) <= float(row["position"]) for row in written)
-    checked = run_cli("-q", "validate", str(seeds), env=env)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    loaded = run_cli("-q", "load", str(seeds), env=env)
-    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    _validates_and_loads(seeds, env)
