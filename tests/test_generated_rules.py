@@ -10,6 +10,14 @@ from seedbed.config import Settings
 from tests.helpers import generated_rows, model_folder, run_cli
 
 
+def _model_env(
+    folder: Path, db_env: dict[str, str], settings: Settings, **modules: str
+) -> dict[str, str]:
+    """The CLI's environment for a model folder of ``modules`` in ``settings``' namespace."""
+    models = model_folder(folder, **modules)
+    return {**db_env, "SEEDBED_MODELS": str(models), "SEEDBED_SCHEMA": settings.schema}
+
+
 def _validates_and_loads(seeds: Path, env: dict[str, str]) -> None:
     """The generated set ``seeds`` passes ``seedbed validate`` and ``seedbed load``."""
     checked = run_cli("-q", "validate", str(seeds), env=env)
@@ -49,8 +57,7 @@ class Order(Base):
 def test_values_moved_away_from_a_rule_stay_in_their_column_type(
     tmp_path: Path, db_env: dict[str, str], empty_settings: Settings
 ) -> None:
-    models = model_folder(tmp_path / "order_models", orders=ORDERS)
-    env = {**db_env, "SEEDBED_MODELS": str(models), "SEEDBED_SCHEMA": empty_settings.schema}
+    env = _model_env(tmp_path / "order_models", db_env, empty_settings, orders=ORDERS)
     seeds = tmp_path / "seeds"
     written = generated_rows(env, seeds, "order", 60, seed=3)
     assert len(written) == 60
@@ -83,8 +90,7 @@ class Reading(Base):
 def test_times_with_a_precision_are_written_as_they_are_stored(
     tmp_path: Path, db_env: dict[str, str], empty_settings: Settings
 ) -> None:
-    models = model_folder(tmp_path / "reading_models", readings=READINGS)
-    env = {**db_env, "SEEDBED_MODELS": str(models), "SEEDBED_SCHEMA": empty_settings.schema}
+    env = _model_env(tmp_path / "reading_models", db_env, empty_settings, readings=READINGS)
     seeds = tmp_path / "seeds"
     written = generated_rows(env, seeds, "reading", 300, seed=5)
     assert written and {row["at"].split(".")[1] for row in written} == {"000000Z"}
@@ -121,8 +127,7 @@ def test_a_whole_number_compared_with_a_fraction_is_rounded_toward_the_rule(
 ) -> None:
     # an integer column filled from a numeric or double one: a fraction was refused
     # ("Float value 518468.11 was truncated converting to int64", exit 2)
-    models = model_folder(tmp_path / "stock_models", stock=STOCK)
-    env = {**db_env, "SEEDBED_MODELS": str(models), "SEEDBED_SCHEMA": empty_settings.schema}
+    env = _model_env(tmp_path / "stock_models", db_env, empty_settings, stock=STOCK)
     seeds = tmp_path / "seeds"
     written = generated_rows(env, seeds, "stock", 50, seed=5)
     assert len(written) == 50
@@ -158,8 +163,7 @@ def test_a_rule_beside_a_foreign_key_moves_the_other_column(
     tmp_path: Path, db_env: dict[str, str], empty_settings: Settings
 ) -> None:
     # the fill moved shelf_id to satisfy the rule: a key no shelf has (validate: exit 1)
-    models = model_folder(tmp_path / "shelf_models", shelves=SHELVES)
-    env = {**db_env, "SEEDBED_MODELS": str(models), "SEEDBED_SCHEMA": empty_settings.schema}
+    env = _model_env(tmp_path / "shelf_models", db_env, empty_settings, shelves=SHELVES)
     seeds = tmp_path / "seeds"
     written = generated_rows(env, seeds, "slot", 40, seed=2)
     shelves = generated_rows(env, seeds, "shelf", 40, seed=2)

@@ -11,6 +11,7 @@ index per predicate, and they are read back with ``pg_get_constraintdef`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -163,7 +164,8 @@ def _normalized(
             probe.append_constraint(copy)
             printed = probes.check(sa.schema.AddConstraint(copy), str(copy.name))
             normal_checks[str(check.name)] = probes.settled_check(printed)
-        for name in sorted(present):
+        for check in checks:  # those only the database has are dropped by name
+            name = str(check.name)
             settled_checks[name] = probes.settled_check(present[name]) or present[name]
         for name, where in sorted(predicates.items()):
             if where is None:
@@ -204,16 +206,11 @@ class _Probes:
 
     def settled_check(self, printed: str | None) -> str | None:
         """``printed`` (``CHECK (...)``) read back and printed until it settles."""
-        for _ in range(self.ROUNDS):
-            if printed is None:
-                return None
-            name = self.next_name()
-            statement = f"ALTER TABLE {_PROBE} ADD CONSTRAINT {name} {printed}"
-            again = self.check(statement, name)
-            if again == printed:
-                return printed
-            printed = again
-        return printed
+        return self._settled(printed, self._check_again)
+
+    def _check_again(self, printed: str) -> str | None:
+        name = self.next_name()
+        return self.check(f"ALTER TABLE {_PROBE} ADD CONSTRAINT {name} {printed}", name)
 
     def predicate(self, clause: str) -> str | None:
         index = f"{self.next_name()}_ix"
@@ -227,14 +224,17 @@ class _Probes:
 
     def settled_predicate(self, clause: str) -> str | None:
         """The index predicate ``clause`` as printed, read back until it settles."""
-        printed = self.predicate(clause)
+        return self._settled(self.predicate(clause), self.predicate)
+
+    def _settled(self, printed: str | None, again: Callable[[str], str | None]) -> str | None:
+        """``printed`` given to ``again`` (made and printed once more) until it settles."""
         for _ in range(self.ROUNDS):
             if printed is None:
                 return None
-            again = self.predicate(printed)
-            if again == printed:
+            following = again(printed)
+            if following == printed:
                 return printed
-            printed = again
+            printed = following
         return printed
 
 
