@@ -4,6 +4,7 @@ the point; so a CHECK on the column sees what the database's CHECK sees."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -104,3 +105,34 @@ def test_a_frames_numbers_are_rounded_and_fitted_as_their_text(
     report = seedbed.validate({"price": frame}, engine=engine, models="database")
     found = [(int(r["line"]), r["rule"], r["value"]) for r in report.failures.to_records()]
     assert found == [(0, "price_amount_check", "0.00"), (1, "type", "1000000000000.0")]
+
+
+#: Text that is no number at all, beside numbers too large: PostgreSQL tells them apart.
+NOT_NUMBERS = ["x", "1.2.3", "--1", "1e", "e5", "1e+", "1 2", "Infinit"]
+
+
+def test_each_refused_value_is_told_why_as_postgresql_tells_it(
+    prices: tuple[Engine, str], tmp_path: Path
+) -> None:
+    """Not a number, or too many digits before the point: one file holding both kinds."""
+    engine, _ = prices
+    values = [*VALUES, *NOT_NUMBERS]
+    with (tmp_path / "price.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "amount", "plain"])
+        writer.writerows([i, value, 1] for i, value in enumerate(values))
+    report = seedbed.validate(tmp_path, engine=engine, models="database")
+    told = {
+        int(r["line"]) - 2: str(r["message"])
+        for r in report.failures.to_records()
+        if r["rule"] == "type"
+    }
+    with engine.connect() as conn:
+        for i, value in enumerate(values):
+            error = conn.exec_driver_sql(
+                "SELECT (pg_input_error_info(%s, 'numeric(10,2)')).message", (value,)
+            ).scalar()
+            assert (i in told) is (error is not None), value
+            if error is not None:
+                too_large = error == "numeric field overflow"
+                assert ("digits before the decimal point" in told[i]) is too_large, (value, told[i])

@@ -44,6 +44,7 @@ class Line(Base):
     weight = mapped_column(sa.Double)
     ordered_at = mapped_column(sa.DateTime(timezone=True))
     shipped_at = mapped_column(sa.DateTime(timezone=True))
+    label = mapped_column(sa.String(4))
 """
 
 AT = [pd.Timestamp("2024-01-01 10:00", tz="UTC") + pd.Timedelta(hours=h) for h in range(6)]
@@ -205,3 +206,27 @@ def test_a_float_s_nan_is_a_value_and_a_column_that_cannot_be_read_is_null_to_ru
     expected = {(0, "ordered_at", "type"), (1, "ordered_at", "type")}
     assert _report(frame, lines) == expected
     assert _schema_verdicts("polars", frame, lines) == expected
+
+
+def test_a_value_too_long_for_its_varchar_fails_length_and_a_nul_fails_type(lines: Path) -> None:
+    """Each cell under its own rule and message, though both cannot be read, in one column."""
+    frame = pl.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "code": ["a", "b", "c", "d"],
+            "price": [1.0, 2.0, 3.0, 4.0],
+            "label": ["short", "ab\x00", "abcd  ", "abcd"],  # the spaces past 4 are cut
+        }
+    )
+    expected = {(0, "label", "length"), (1, "label", "type")}
+    assert _report(frame, lines) == expected
+    messages = {
+        str(r["rule"]): str(r["message"])
+        for r in seedbed.validate({"line": frame}, models=lines).to_records()
+    }
+    assert messages == {
+        "length": "must be at most 4 characters",
+        "type": "must be text without NUL characters",
+    }
+    assert _schema_verdicts("polars", frame, lines) == expected
+    assert _schema_verdicts("pandas", frame.to_pandas(), lines) == expected

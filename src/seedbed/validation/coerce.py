@@ -147,6 +147,25 @@ _TRUE = string_array(["true", "t"])
 _FALSE = string_array(["false", "f"])
 
 
+@dataclass(frozen=True)
+class Reason:
+    """Bad cells of a column that are bad for a reason of their own: a value too long
+    for ``varchar(n)``, a number too large for ``numeric(p, s)``, a word for the time of
+    loading (``now``…), beside the column's other bad cells."""
+
+    cells: np.ndarray
+    rule: str
+    message: str
+
+
+def _reasons(bad: np.ndarray, rule: str, message: str, reasons: tuple[Reason, ...]) -> list[Reason]:
+    """Every bad cell once, under its reason: ``reasons`` first, the rest as ``rule``."""
+    rest = bad.copy()
+    for reason in reasons:
+        rest &= ~reason.cells
+    return [r for r in (Reason(rest, rule, message), *reasons) if r.cells.any()]
+
+
 @dataclass
 class Coerced:
     """One column read: ``values`` (NA where ``bad``), and why bad cells are bad."""
@@ -155,7 +174,16 @@ class Coerced:
     bad: np.ndarray
     rule: str
     message: str
-    relative: np.ndarray | None = None  #: as :attr:`ArrowCoerced.relative`
+    reasons: tuple[Reason, ...] = ()  #: as :attr:`ArrowCoerced.reasons`
+
+    def why(self) -> list[Reason]:
+        """The bad cells grouped by their rule and message, each cell in one group."""
+        return _reasons(self.bad, self.rule, self.message, self.reasons)
+
+
+def length_message(column: ColumnSpec) -> str:
+    """Why a value too long for its ``varchar(n)`` is refused (rule ``length``)."""
+    return f"must be at most {column.max_length} characters"
 
 
 def type_message(column: ColumnSpec) -> str:
@@ -981,27 +1009,33 @@ class ArrowCoerced:
     bad: np.ndarray
     rule: str
     message: str
-    #: The bad cells that are words for the time of loading (``now``…), which
-    #: :data:`RELATIVE_MESSAGE` explains; None when there are none.
-    relative: np.ndarray | None = None
+    #: Bad cells with a rule or message of their own (the others are ``rule``, ``message``)
+    reasons: tuple[Reason, ...] = ()
+
+    def why(self) -> list[Reason]:
+        """The bad cells grouped by their rule and message, each cell in one group."""
+        return _reasons(self.bad, self.rule, self.message, self.reasons)
 
 
-def _relative(column: ColumnSpec, arr: pa.Array, bad: np.ndarray) -> np.ndarray | None:
+def _relative(column: ColumnSpec, arr: pa.Array, bad: np.ndarray) -> tuple[Reason, ...]:
     """Of the ``bad`` cells of a time column, those holding ``now``, ``today``…"""
     if column.kind not in (k.TIMESTAMPTZ, k.TIMESTAMP, k.DATE) or not bad.any():
-        return None
+        return ()
     rows = np.flatnonzero(bad)
     found = _matches(arr.take(rows), RELATIVE_PATTERN)
     if not found.any():
-        return None
+        return ()
     relative = np.zeros(len(arr), dtype=bool)
     relative[rows[found]] = True
-    return relative
+    return (Reason(relative, "type", RELATIVE_MESSAGE),)
 
 
 def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> ArrowCoerced:
     """:func:`coerce_column` of a pyarrow string array, the values kept in Arrow."""
     values, bad = _from_text(column, arr, columnar)
+    rule = "enum" if column.kind == k.ENUM else "type"
+    # A cell that reads but does not fit has a reason of its own (not "must be a number")
+    unfit: tuple[Reason, ...] = ()
     if (
         column.kind == k.TEXT
         and column.max_length is not None
@@ -1011,9 +1045,8 @@ def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> 
         if too_long.any():
             values, too_long = _cut_spaces(values, too_long, column.max_length)
         if too_long.any():
-            values = with_nulls(values, too_long)
-            message = f"must be at most {column.max_length} characters"
-            return ArrowCoerced(values, bad | too_long, "length", message)
+            values, bad = with_nulls(values, too_long), bad | too_long
+            unfit = (Reason(too_long, "length", length_message(column)),)
     if column.kind == k.NUMERIC and column.numeric_scale is not None:
         values, overflow = _fit_numeric(values, *column.numeric_scale)
         if overflow.any():
@@ -1022,13 +1055,14 @@ def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> 
                 f"must have at most {precision - scale} digits before the decimal point "
                 f"(numeric({precision},{scale}); infinity does not fit)"
             )
-            return ArrowCoerced(with_nulls(values, overflow), bad | overflow, "type", message)
+            values, bad = with_nulls(values, overflow), bad | overflow
+            unfit = (Reason(overflow, rule, message),)
     if column.float_type is not None:
         out = _out_of_range(values, column.float_type)
         if out.any():
             values, bad = with_nulls(values, out), bad | out
-    rule = "enum" if column.kind == k.ENUM else "type"
-    return ArrowCoerced(values, bad, rule, type_message(column), _relative(column, arr, bad))
+    reasons = (*unfit, *_relative(column, arr, bad))
+    return ArrowCoerced(values, bad, rule, type_message(column), reasons)
 
 
 #: What each floating-point type holds: the magnitudes PostgreSQL reads without an "out of
@@ -1284,7 +1318,7 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
     if arr is not None:
         read = coerce_text(column, arr, columnar=columnar)
         values = arrow_series(read.values, series.index)
-        return Coerced(values, read.bad, read.rule, read.message, read.relative)
+        return Coerced(values, read.bad, read.rule, read.message, read.reasons)
     scaled = column.kind == k.NUMERIC and column.numeric_scale is not None
     if (column.kind in (k.TEXT, k.ENUM) or scaled) and _is_scalar(series.dtype):
         # Numbers and booleans pandas read from a text column: their text, as COPY gets it;
@@ -1306,7 +1340,7 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
         odd = np.fromiter((not isinstance(v, str) for v in cells), bool, len(cells))
         odd &= ~pd.isna(cells)
         kept = coerce_column(column, prepared.where(~odd, None), columnar=columnar)
-        return Coerced(kept.values, kept.bad | odd, kept.rule, kept.message, kept.relative)
+        return Coerced(kept.values, kept.bad | odd, kept.rule, kept.message, kept.reasons)
     bad = ~series.isna().to_numpy()
     empty = pd.Series(pd.array([None] * len(series), dtype="str"), index=series.index)
     return Coerced(empty, bad, rule, f"{type_message(column)} (got {series.dtype} values)")

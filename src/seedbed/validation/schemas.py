@@ -74,6 +74,7 @@ from seedbed.validation.coerce import (
     coerce_arrow,
     coerce_column,
     default_series,
+    length_message,
     type_message,
 )
 from seedbed.validation.columnar import condition_expr, passes_expr, polars_dtype, to_polars
@@ -146,37 +147,79 @@ def with_defaults(
     return pd.concat([frame, pd.DataFrame(missing, index=frame.index)], axis=1)
 
 
-def _read_pandas(column: ColumnSpec, values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+def _type_rule(column: ColumnSpec) -> str:
+    return "enum" if column.kind == k.ENUM else "type"
+
+
+def _failing(
+    column: ColumnSpec, coerced: Coerced | ArrowCoerced, unreadable: Iterable[int]
+) -> dict[str, np.ndarray]:
+    """The cells that cannot be read, by the rule the report gives them: ``type`` (or
+    ``enum``), and ``length`` for a value too long for its ``varchar(n)``."""
+    failing: dict[str, np.ndarray] = {}
+    for reason in coerced.why():
+        cells = failing.setdefault(reason.rule, np.zeros(len(coerced.bad), dtype=bool))
+        cells |= reason.cells
+    rows = list(unreadable)  # values that cannot even be written as text
+    if rows:
+        cells = failing.setdefault(_type_rule(column), np.zeros(len(coerced.bad), dtype=bool))
+        cells[rows] = True
+    return failing
+
+
+def _any(failing: dict[str, np.ndarray], n: int) -> np.ndarray:
+    cells = np.zeros(n, dtype=bool)
+    for failed in failing.values():
+        cells |= failed
+    return cells
+
+
+def _read_pandas(column: ColumnSpec, values: pd.Series) -> tuple[pd.Series, dict[str, np.ndarray]]:
     """A pandas column of anyone's frame read as :func:`seedbed.validate` reads a
     DataFrame's (so as COPY would read it): typed, NA where a cell cannot be read; and
-    those cells."""
+    those cells, by rule (:func:`_failing`)."""
     ready, unreadable = frame_column(column, values)
     coerced = coerce_column(column, ready)
+    failing = _failing(column, coerced, (row for row, _ in unreadable))
     if not unreadable:
-        return coerced.values, coerced.bad
-    bad = coerced.bad.copy()
-    bad[[row for row, _ in unreadable]] = True
-    return coerced.values.mask(bad), bad
+        return coerced.values, failing
+    return coerced.values.mask(_any(failing, len(values))), failing
 
 
 def _parser(column: ColumnSpec) -> pa.Parser:
     import pandera.pandas as pa
 
     def parse(series: pd.Series) -> pd.Series:
-        values, bad = _read_pandas(column, series)
-        return series if bad.any() else values
+        values, failing = _read_pandas(column, series)
+        return series if failing else values
 
     return pa.Parser(parse, name=f"read as {column.kind}")
 
 
-def _type_check(column: ColumnSpec) -> pa.Check:
+def _type_checks(column: ColumnSpec) -> list[pa.Check]:
+    """``type`` (or ``enum``), and ``length`` for a ``varchar(n)``: the cells that cannot
+    be read, each under the rule the report gives it."""
     import pandera.pandas as pa
 
-    def readable(series: pd.Series) -> pd.Series:
-        return pd.Series(~_read_pandas(column, series)[1], index=series.index)
+    def readable(rule: str) -> Callable[[pd.Series], pd.Series]:
+        def check(series: pd.Series) -> pd.Series:
+            failing = _read_pandas(column, series)[1].get(rule)
+            return pd.Series(True if failing is None else ~failing, index=series.index)
 
-    name = "enum" if column.kind == k.ENUM else "type"
-    return pa.Check(readable, name=name, description=type_message(column), ignore_na=False)
+        return check
+
+    return [
+        pa.Check(readable(rule), name=rule, description=message, ignore_na=False)
+        for rule, message in _read_rules(column)
+    ]
+
+
+def _read_rules(column: ColumnSpec) -> list[tuple[str, str]]:
+    """The rules under which reading ``column`` reports a cell, with their messages."""
+    rules = [(_type_rule(column), type_message(column))]
+    if column.kind == k.TEXT and column.max_length is not None:
+        rules.append(("length", length_message(column)))
+    return rules
 
 
 def _read(spec: TableSpec, frame: pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
@@ -255,7 +298,7 @@ def _compile(spec: TableSpec, *, typed: bool, sink: KeySink | None) -> pa.DataFr
     for name, column in spec.columns.items():
         checks = single.get(name, [])
         if not typed:
-            checks = [_type_check(column), *checks]
+            checks = [*_type_checks(column), *checks]
         if typed and not checks and column.nullable:
             continue  # nothing to check in a typed chunk: spare Pandera the column
         columns[name] = pa.Column(
@@ -606,29 +649,28 @@ def _all_pass(plan: _Plan | None, frame: pl.DataFrame, proven: Collection[str]) 
     return all(value is True for value in result.row(0))
 
 
-def _read_polars(column: ColumnSpec, values: pl.Series) -> tuple[pl.Series, np.ndarray]:
+def _read_polars(column: ColumnSpec, values: pl.Series) -> tuple[pl.Series, dict[str, np.ndarray]]:
     """A Polars column of anyone's frame read as seedbed reads a Polars frame's (as its Arrow
     column, so as COPY would read it): the typed chunk's column, null where a cell cannot
-    be read, and those cells."""
+    be read, and those cells, by rule (:func:`_failing`)."""
     import polars as pl
 
     if column.kind == k.TEXT and column.max_length is None and values.dtype == pl.String():
         # text as it is, but a NUL (coerce_text's one refusal of it), without leaving Polars
         nul = values.str.contains("\x00", literal=True).fill_null(False)
         if not nul.any():
-            return values, np.zeros(len(values), dtype=bool)
+            return values, {}
         nulls = pl.repeat(None, len(values), dtype=pl.String(), eager=True)
-        return values.zip_with(~nul, nulls), nul.to_numpy()
+        return values.zip_with(~nul, nulls), {"type": nul.to_numpy()}
     plain, unreadable = plain_array(values.to_arrow(compat_level=pl.CompatLevel.newest()))
     coerced: ArrowCoerced | Coerced | None = coerce_arrow(column, plain)
     if coerced is None:
         coerced = coerce_column(column, pandas_column(plain))
-    bad = coerced.bad.copy()
-    bad[[row for row, _ in unreadable]] = True
+    failing = _failing(column, coerced, (row for row, _ in unreadable))
     read = to_polars({values.name: coerced.values}, [values.name]).to_series()
     if read.null_count() == len(read):  # nothing read (as text, maybe): nulls of its type
         read = pl.repeat(None, len(read), dtype=polars_dtype(column), eager=True)
-    return read.alias(values.name), bad
+    return read.alias(values.name), failing
 
 
 def _read_lazy(spec: TableSpec, data: FrameData, names: Iterable[str]) -> FrameData:
@@ -704,17 +746,22 @@ def _not_null(data: FrameData) -> pl.LazyFrame:
 _POLARS_NOT_NULL = PlainCheck(_not_null, "not_nullable", "must not be NULL")
 
 
-def _polars_type_check(column: ColumnSpec) -> PlainCheck:
+def _polars_type_checks(column: ColumnSpec) -> list[PlainCheck]:
     """Cells the column's type cannot read: text, or typed values it cannot hold (the
-    reading of :func:`seedbed.validate`)."""
+    reading of :func:`seedbed.validate`), each under the rule the report gives it."""
     import polars as pl
 
-    def readable(data: FrameData) -> pl.LazyFrame:
-        _, bad = _read_polars(column, data.lazyframe.select(data.key).collect().to_series())
-        return pl.LazyFrame({data.key: ~bad})
+    def readable(rule: str) -> Callable[[FrameData], pl.LazyFrame]:
+        def check(data: FrameData) -> pl.LazyFrame:
+            values = data.lazyframe.select(data.key).collect().to_series()
+            failing = _read_polars(column, values)[1].get(rule)
+            return pl.LazyFrame(
+                {data.key: np.ones(len(values), bool) if failing is None else ~failing}
+            )
 
-    name = "enum" if column.kind == k.ENUM else "type"
-    return PlainCheck(readable, name, type_message(column))
+        return check
+
+    return [PlainCheck(readable(rule), rule, message) for rule, message in _read_rules(column)]
 
 
 def _compile_polars(spec: TableSpec, *, typed: bool) -> PolarsChunkSchema:
@@ -739,7 +786,7 @@ def _compile_polars(spec: TableSpec, *, typed: bool) -> PolarsChunkSchema:
     for name, column in spec.columns.items():
         checks = single.get(name, [])
         if not typed:
-            checks = [_polars_type_check(column), *checks]
+            checks = [*_polars_type_checks(column), *checks]
             if not column.nullable:  # Pandera's own takes a float's NaN for NULL
                 checks = [_POLARS_NOT_NULL, *checks]
         if typed and not checks and column.nullable:

@@ -330,11 +330,7 @@ def _typed_columns(
     """Each raw column read as its column's type: Arrow columns stay in Arrow where
     :func:`~seedbed.validation.coerce.coerce_arrow` can judge them, else their pandas
     series is judged (with the report rows it gives)."""
-    from seedbed.validation.coerce import (  # validation only
-        RELATIVE_MESSAGE,
-        coerce_arrow,
-        coerce_column,
-    )
+    from seedbed.validation.coerce import coerce_arrow, coerce_column  # validation only
 
     columns: dict[str, TypedColumn] = {}
     invalid: dict[str, np.ndarray] = {}
@@ -351,11 +347,8 @@ def _typed_columns(
         columns[name] = coerced.values
         if coerced.bad.any():
             invalid[name] = coerced.bad
-            messages = [(coerced.bad, coerced.message)]
-            if coerced.relative is not None:  # now, today…: a message of their own
-                others = coerced.bad & ~coerced.relative
-                messages = [(others, coerced.message), (coerced.relative, RELATIVE_MESSAGE)]
-            for cells, message in messages:
+            for reason in coerced.why():  # too long, too large, now…: a message of their own
+                cells = reason.cells
                 if isinstance(values, pa.Array):
                     shown = values.take(np.flatnonzero(cells)).to_numpy(zero_copy_only=False)
                 else:
@@ -366,9 +359,9 @@ def _typed_columns(
                         table=spec.name,
                         lines=lines[cells],
                         column=name,
-                        rule=coerced.rule,
+                        rule=reason.rule,
                         values=display_values(shown, column.sensitive),
-                        message=message,
+                        message=reason.message,
                     )
                 )
     return SeedChunk(columns, lines, ValidationReport.concat(reports), invalid)
