@@ -62,7 +62,7 @@ else:
 
 #: The row engines :class:`RowChecks` runs.
 ROW_ENGINES = ("polars", "pandas")
-NOT_NULL = "must not be empty (an unquoted empty field is NULL)"
+NOT_NULL = "must not be NULL (in a CSV file: an unquoted empty field)"
 
 
 def unreadable(invalid: dict[str, np.ndarray], columns: Sequence[str], n: int) -> np.ndarray:
