@@ -24,9 +24,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 import seedbed
-from seedbed.db import schema_of
+from seedbed.config import Settings
+from seedbed.db import get_engine, schema_of
 from seedbed.facts import ColumnSpec
 from seedbed.facts import spec as kinds
+from seedbed.sqltext import quote_ident
 from seedbed.validation.coerce import (
     DATE_INFINITY,
     DATE_MINUS_INFINITY,
@@ -37,7 +39,7 @@ from seedbed.validation.coerce import (
     arrow_series,
     coerce_text,
 )
-from tests.helpers import ROOT
+from tests.helpers import ROOT, model_folder, run_cli
 
 SEEDS = ROOT / "data" / "seeds"
 KINDS = (kinds.TIMESTAMPTZ, kinds.TIMESTAMP, kinds.DATE)
@@ -439,3 +441,72 @@ def test_minus_infinity_in_an_arrow_table_is_not_null(tmp_path: Path) -> None:
     folder = seed_folder(tmp_path, rows)
     report = seedbed.validate({"user": folder / "user.csv", "session": table})
     assert [(r["line"], r["value"]) for r in report.to_records()] == [(0, "-infinity")]
+
+
+SLOTS = """
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.orm import mapped_column
+
+from .base import Base
+
+
+class Slot(Base):
+    __tablename__ = "slot"
+
+    id = mapped_column(sa.Integer, primary_key=True)
+    opens = mapped_column(sa.Time)
+    closes = mapped_column(sa.Time(timezone=True))
+    during = mapped_column(pg.TSTZRANGE)
+    days = mapped_column(pg.ARRAY(sa.Date))
+    note = mapped_column(pg.ARRAY(sa.Text))  # words in text are text
+"""
+
+
+def test_relative_words_in_times_left_to_postgresql_are_refused_too(
+    tmp_path: Path, db_env: dict[str, str], empty_settings: Settings
+) -> None:
+    """``time``, ``timetz``, ranges and arrays of times: PostgreSQL reads ``now`` there as
+    the time of loading too, so the rows would differ from load to load."""
+    env = {
+        **db_env,
+        "SEEDBED_MODELS": str(model_folder(tmp_path / "models", slots=SLOTS)),
+        "SEEDBED_SCHEMA": empty_settings.schema,
+    }
+    assert run_cli("-q", "db", "push", env=env).returncode == 0
+    engine = get_engine(empty_settings)
+    relative = {"opens": "now", "closes": " NOW ", "during": "[now,infinity)", "days": "{today}"}
+    rows = [
+        {"id": 1, "note": "{now}"},  # words in text are text
+        *({"id": 2 + i, name: text} for i, (name, text) in enumerate(relative.items())),
+        {"id": 6, "opens": "10:00", "closes": "10:00+02", "during": "[2024-01-01 00:00+00,)"},
+    ]
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    with (seeds / "slot.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["id", "opens", "closes", "during", "days", "note"])
+        writer.writeheader()
+        writer.writerows(rows)
+    with engine.connect() as conn:  # PostgreSQL itself reads every one of them
+        for name, text in relative.items():
+            sql_type = {
+                "opens": "time",
+                "closes": "timetz",
+                "during": "tstzrange",
+                "days": "date[]",
+            }
+            assert conn.exec_driver_sql(
+                "SELECT pg_input_is_valid(%s, %s)", (text, sql_type[name])
+            ).scalar()
+    report = seedbed.validate(seeds, models=env["SEEDBED_MODELS"])
+    found = {
+        (int(r["line"]), str(r["column"])): (r["rule"], r["message"]) for r in report.to_records()
+    }
+    assert found == {(3 + i, name): ("type", RELATIVE_MESSAGE) for i, name in enumerate(relative)}
+    loaded = run_cli("-q", "load", str(seeds), env=env)
+    assert loaded.returncode == 1, loaded.stdout + loaded.stderr
+    with engine.connect() as conn:
+        count = conn.exec_driver_sql(
+            f"SELECT count(*) FROM {quote_ident(empty_settings.schema)}.slot"
+        ).scalar()
+    assert count == 0

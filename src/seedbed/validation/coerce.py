@@ -388,6 +388,14 @@ RELATIVE_MESSAGE = (
     "yesterday): the rows would differ from load to load; write the instant, "
     "e.g. 2024-05-01 12:00:00+00"
 )
+#: The same words anywhere in a value of a time type seedbed leaves to PostgreSQL
+#: (``time``, ``timetz``, ranges and arrays of times: ``[now,infinity)``, ``{today}``).
+RELATIVE_WORD = "(?i)(^|[^a-z])(now|today|tomorrow|yesterday)([^a-z]|$)"
+_TIME_TYPES = re.compile(
+    r"\b(TIME|TIMETZ|TIMESTAMP|TIMESTAMPTZ|DATE|TSRANGE|TSTZRANGE|DATERANGE|TSMULTIRANGE|"
+    r"TSTZMULTIRANGE|DATEMULTIRANGE)\b",
+    re.IGNORECASE,
+)
 #: What the patterns leave out and PostgreSQL reads the same way everywhere: years of
 #: more digits, ``BC``, and the special words.
 _EXTENDED_PATTERN = "(?i)(infinity|epoch|^[0-9]{4,}-.* bc$|^[0-9]{5,}-)"
@@ -1061,6 +1069,11 @@ def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> 
         out = _out_of_range(values, column.float_type)
         if out.any():
             values, bad = with_nulls(values, out), bad | out
+    if column.database_text and _TIME_TYPES.search(column.sql_type):
+        words = ~bad & _matches(arr, RELATIVE_WORD)
+        if words.any():
+            values, bad = with_nulls(values, words), bad | words
+            unfit = (Reason(words, "type", RELATIVE_MESSAGE),)
     reasons = (*unfit, *_relative(column, arr, bad))
     return ArrowCoerced(values, bad, rule, type_message(column), reasons)
 
