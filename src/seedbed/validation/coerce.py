@@ -1054,7 +1054,7 @@ def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> 
             values, too_long = _cut_spaces(values, too_long, column.max_length)
         if too_long.any():
             values, bad = with_nulls(values, too_long), bad | too_long
-            unfit = (Reason(too_long, "length", length_message(column)),)
+            unfit = (*unfit, Reason(too_long, "length", length_message(column)))
     if column.kind == k.NUMERIC and column.numeric_scale is not None:
         values, overflow = _fit_numeric(values, *column.numeric_scale)
         if overflow.any():
@@ -1064,7 +1064,7 @@ def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> 
                 f"(numeric({precision},{scale}); infinity does not fit)"
             )
             values, bad = with_nulls(values, overflow), bad | overflow
-            unfit = (Reason(overflow, rule, message),)
+            unfit = (*unfit, Reason(overflow, rule, message))
     if column.float_type is not None:
         out = _out_of_range(values, column.float_type)
         if out.any():
@@ -1073,7 +1073,7 @@ def coerce_text(column: ColumnSpec, arr: pa.Array, *, columnar: bool = True) -> 
         words = ~bad & _matches(arr, RELATIVE_WORD)
         if words.any():
             values, bad = with_nulls(values, words), bad | words
-            unfit = (Reason(words, "type", RELATIVE_MESSAGE),)
+            unfit = (*unfit, Reason(words, "type", RELATIVE_MESSAGE))
     reasons = (*unfit, *_relative(column, arr, bad))
     return ArrowCoerced(values, bad, rule, type_message(column), reasons)
 
