@@ -278,3 +278,30 @@ def object_cells(line: str) -> dict[str, str | None]:
 
 
 __all__ = ["InvalidJson", "object_cells", "parse_json", "refused"]
+
+
+def json_text(value: Any) -> str:
+    """A Python value as JSON text, as an Arrow list, struct or map reads in Python
+    (``to_pylist``): decimals as the numbers they are (``1.50``, not a float's
+    ``1.5000000000000002``), dates and times as ISO 8601 strings, bytes as PostgreSQL's hex
+    text; a float's NaN or infinity as Python writes it, which ``jsonb`` refuses.
+
+    >>> json_text({"a": [Decimal("1.50"), None, True], "b": "é"})
+    '{"a": [1.50, null, true], "b": "é"}'
+    """
+    if value is None or isinstance(value, bool | int | float | str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, Decimal):
+        return str(value)  # NaN and Infinity are no JSON: jsonb says so
+    if isinstance(value, dict):
+        items = (
+            f"{json.dumps(str(k), ensure_ascii=False)}: {json_text(v)}" for k, v in value.items()
+        )
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(json_text(v) for v in value) + "]"
+    if isinstance(value, bytes):
+        return json.dumps("\\x" + value.hex())
+    if hasattr(value, "isoformat"):  # date, time, datetime
+        return json.dumps(value.isoformat())
+    return json.dumps(str(value), ensure_ascii=False)

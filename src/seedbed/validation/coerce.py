@@ -1353,7 +1353,11 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
         odd = np.fromiter((not isinstance(v, str) for v in cells), bool, len(cells))
         odd &= ~pd.isna(cells)
         kept = coerce_column(column, prepared.where(~odd, None), columnar=columnar)
-        return Coerced(kept.values, kept.bad | odd, kept.rule, kept.message, kept.reasons)
+        if not odd.any():
+            return kept
+        names = ", ".join(sorted({type(v).__name__ for v in cells[odd]}))
+        given = Reason(odd, kept.rule, f"{type_message(column)} (got Python {names} values)")
+        return Coerced(kept.values, kept.bad | odd, kept.rule, kept.message, (*kept.reasons, given))
     bad = ~series.isna().to_numpy()
     empty = pd.Series(pd.array([None] * len(series), dtype="str"), index=series.index)
     return Coerced(empty, bad, rule, f"{type_message(column)} (got {series.dtype} values)")

@@ -66,7 +66,9 @@ def display_values(values: Any, sensitive: bool) -> list[str | None]:
         return [REDACTED] * len(items)
     out: list[str | None] = []
     for item in items:
-        if item is None or (not isinstance(item, list | tuple | dict) and pd.isna(item)):
+        if item is None or (
+            not isinstance(item, list | tuple | dict | np.ndarray) and pd.isna(item)
+        ):
             out.append(None)
         elif isinstance(item, str):
             out.append(shorten(item))
@@ -111,7 +113,9 @@ def _text_of(item: object) -> str:
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+    if value is None or isinstance(value, str | list | tuple | dict | np.ndarray):
+        return value is None
+    return bool(pd.isna(value))
 
 
 def _empty_frame() -> pd.DataFrame:

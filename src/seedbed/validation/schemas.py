@@ -78,7 +78,7 @@ from seedbed.validation.coerce import (
     type_message,
 )
 from seedbed.validation.columnar import condition_expr, passes_expr, polars_dtype, to_polars
-from seedbed.validation.formats.base import pandas_column, plain_array
+from seedbed.validation.formats.base import nested_text, pandas_column, plain_array
 from seedbed.validation.formats.frame import frame_column
 from seedbed.validation.keys import ChunkKeys, chunk_keys, held_expr
 from seedbed.validation.keytext import key_forms, key_text
@@ -663,6 +663,7 @@ def _read_polars(column: ColumnSpec, values: pl.Series) -> tuple[pl.Series, dict
         nulls = pl.repeat(None, len(values), dtype=pl.String(), eager=True)
         return values.zip_with(~nul, nulls), {"type": nul.to_numpy()}
     plain, unreadable = plain_array(values.to_arrow(compat_level=pl.CompatLevel.newest()))
+    plain = nested_text(column, plain) or plain  # lists, structs: their text
     coerced: ArrowCoerced | Coerced | None = coerce_arrow(column, plain)
     if coerced is None:
         coerced = coerce_column(column, pandas_column(plain))

@@ -37,7 +37,7 @@ from seedbed.validation.formats import (
     open_path,
     table_name,
 )
-from seedbed.validation.formats.base import Unit, pandas_column
+from seedbed.validation.formats.base import Unit, nested_text, pandas_column
 from seedbed.validation.report import ValidationReport, display_values
 
 if TYPE_CHECKING:
@@ -339,6 +339,7 @@ def _typed_columns(
         column = spec.columns[name]
         coerced: Coerced | ArrowCoerced | None = None
         if isinstance(values, pa.Array):
+            values = nested_text(column, values) or values  # lists, structs: their text
             coerced = coerce_arrow(column, values)
             if coerced is None:
                 values = pandas_column(values)

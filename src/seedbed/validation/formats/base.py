@@ -39,18 +39,26 @@ import ipaddress
 import os
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError
+from seedbed.facts import ColumnSpec, table_spec
 from seedbed.facts import spec as kinds
-from seedbed.facts import table_spec
+from seedbed.jsontext import json_text
 from seedbed.lazymodules import lazy_module
-from seedbed.sqltext import YEAR_1_DAY, YEAR_1_US, YEAR_10000_DAY, YEAR_10000_US, time_text
+from seedbed.sqltext import (
+    YEAR_1_DAY,
+    YEAR_1_US,
+    YEAR_10000_DAY,
+    YEAR_10000_US,
+    input_text,
+    time_text,
+)
 from seedbed.validation.arrays import (
     bool_array,
     integers,
@@ -232,6 +240,39 @@ def _utf8(array: pa.Array) -> tuple[pa.Array, list[tuple[int, str]]]:
             cells.append(None)
             bad.append((row, f"is not UTF-8 (byte 0x{raw[exc.start]:02x})"))
     return string_array(cells), bad
+
+
+def _is_nested(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_list(kind)
+        or pa.types.is_large_list(kind)
+        or pa.types.is_fixed_size_list(kind)
+        or pa.types.is_list_view(kind)
+        or pa.types.is_large_list_view(kind)
+        or pa.types.is_struct(kind)
+        or pa.types.is_map(kind)
+    )
+
+
+def nested_text(column: ColumnSpec, array: pa.Array) -> pa.Array | None:
+    """An Arrow column of lists, structs or maps (Parquet's, Polars') as the text PostgreSQL
+    reads for ``column``: JSON text in a ``json`` or ``jsonb`` column (a map is an object),
+    PostgreSQL's array text in a column of a type seedbed leaves to PostgreSQL (``{1,2}``,
+    as a DataFrame's lists are written); None for other columns and types (their ``type``
+    check refuses them)."""
+    kind = array.type
+    if not _is_nested(kind):
+        return None
+    if column.kind == kinds.JSON:
+        write: Callable[[Any], str] = json_text
+    elif column.database_text and not pa.types.is_struct(kind) and not pa.types.is_map(kind):
+        write = input_text
+    else:
+        return None
+    values = array.to_pylist()
+    if pa.types.is_map(kind):  # (key, value) pairs: an object
+        values = [None if pairs is None else dict(pairs) for pairs in values]
+    return string_array([None if value is None else write(value) for value in values])
 
 
 def plain_array(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, list[tuple[int, str]]]:
@@ -430,38 +471,41 @@ def _copy_array(array: pa.Array) -> pa.Array:
     return array
 
 
-def _plain_batch(batch: pa.RecordBatch, integers: Collection[str]) -> pa.RecordBatch:
-    """``batch`` with text in one type, as the CSV writer takes it; floats in the columns
-    named in ``integers`` as the whole numbers validation read (the writer would give
-    ``1e+15``, which an integer column refuses)."""
-    arrays = [
-        column.cast(pa.int64())  # safe: validation refused any float that is not whole
-        if name in integers and pa.types.is_floating(column.type)
-        else _copy_array(column)
-        for name, column in zip(batch.schema.names, batch.columns, strict=True)
-    ]
+def _plain_batch(batch: pa.RecordBatch, columns: Mapping[str, ColumnSpec]) -> pa.RecordBatch:
+    """``batch`` with text in one type, as the CSV writer takes it: floats in an integer
+    column as the whole numbers validation read (the writer would give ``1e+15``, which
+    an integer column refuses); lists, structs and maps as :func:`nested_text` writes them
+    (the writer takes none)."""
+    arrays = []
+    for name, array in zip(batch.schema.names, batch.columns, strict=True):
+        column = columns.get(name)
+        if column is not None and column.kind == kinds.INTEGER and pa.types.is_floating(array.type):
+            arrays.append(array.cast(pa.int64()))  # safe: validation refused any that is not whole
+        elif column is not None and (text := nested_text(column, array)) is not None:
+            arrays.append(text)
+        else:
+            arrays.append(_copy_array(array))
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
-def integer_columns(table: sa.Table) -> frozenset[str]:
-    """The names of ``table``'s integer columns (see :func:`arrow_csv_blocks`)."""
-    columns = table_spec(table).columns
-    return frozenset(str(name) for name, c in columns.items() if c.kind == kinds.INTEGER)
+def copy_columns(table: sa.Table) -> Mapping[str, ColumnSpec]:
+    """``table``'s columns, by name, as :func:`arrow_csv_blocks` writes them."""
+    return table_spec(table).columns
 
 
 def arrow_csv_blocks(
     batches: Iterator[pa.RecordBatch],
     on_progress: Progress | None,
-    integers: Collection[str] = (),
+    columns: Mapping[str, ColumnSpec] | None = None,
 ) -> Iterator[bytes]:
-    """Arrow batches as headerless CSV, as ``COPY (FORMAT csv)`` reads it; ``integers``:
-    the table's integer columns (:func:`integer_columns`), whose floats go as integers."""
+    """Arrow batches as headerless CSV, as ``COPY (FORMAT csv)`` reads it; ``columns``:
+    the table's (:func:`copy_columns`), for values written as their column reads them."""
     options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
     for batch in batches:
         if batch.num_rows == 0:
             continue
         sink = pa.BufferOutputStream()
-        pacsv.write_csv(_plain_batch(batch, integers), sink, options)
+        pacsv.write_csv(_plain_batch(batch, columns or {}), sink, options)
         yield sink.getvalue().to_pybytes()
         if on_progress:
             on_progress(batch.num_rows)
@@ -509,7 +553,8 @@ __all__ = [
     "Unit",
     "arrow_csv_blocks",
     "bytes_per_line",
-    "integer_columns",
+    "copy_columns",
+    "nested_text",
     "pandas_column",
     "plain_array",
     "plain_piece",

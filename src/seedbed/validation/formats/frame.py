@@ -34,7 +34,7 @@ from seedbed.validation.formats.base import (
     SeedFormat,
     Unit,
     arrow_csv_blocks,
-    integer_columns,
+    copy_columns,
     plain_piece,
     plain_series,
 )
@@ -97,6 +97,8 @@ def _written(write: Callable[[Any], str], value: object) -> object:
         return value
     if isinstance(value, float) and value != value:
         return value
+    if isinstance(value, np.ndarray):  # a list as Arrow's to_pandas gives it
+        return write(value.tolist())
     return write(value)
 
 
@@ -175,10 +177,10 @@ class FrameInput(SeedFormat):
             header = None
 
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
-        integers = integer_columns(table)
+        columns = copy_columns(table)
         for start in range(0, len(self.frame), COPY_BATCH_ROWS):
             part = frame_to_arrow(self.frame.iloc[start : start + COPY_BATCH_ROWS], table)
-            yield from arrow_csv_blocks(iter(part.to_batches()), on_progress, integers)
+            yield from arrow_csv_blocks(iter(part.to_batches()), on_progress, columns)
 
     def progress_total(self) -> tuple[int | None, str]:
         return len(self.frame), "rows"
@@ -213,7 +215,7 @@ class ArrowInput(SeedFormat):
 
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
         batches = self.table.to_batches(max_chunksize=COPY_BATCH_ROWS)
-        yield from arrow_csv_blocks(iter(batches), on_progress, integer_columns(table))
+        yield from arrow_csv_blocks(iter(batches), on_progress, copy_columns(table))
 
     def progress_total(self) -> tuple[int | None, str]:
         return self.table.num_rows, "rows"

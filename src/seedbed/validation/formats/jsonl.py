@@ -31,7 +31,7 @@ from seedbed.validation.formats.base import (
     RawPiece,
     arrow_csv_blocks,
     bytes_per_line,
-    integer_columns,
+    copy_columns,
     register,
 )
 
@@ -124,10 +124,10 @@ class JsonLinesFile(FileFormat):
         return bytes_per_line(self.path)
 
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
-        integers = integer_columns(table)
+        columns = copy_columns(table)
         for frame, _, _ in self._frames(COPY_BATCH_ROWS):
             arrow = pa.Table.from_pandas(frame, preserve_index=False)
-            yield from arrow_csv_blocks(iter(arrow.to_batches()), on_progress, integers)
+            yield from arrow_csv_blocks(iter(arrow.to_batches()), on_progress, columns)
 
     def position_of_copy_line(self, copy_line: int) -> int:
         """The line of the object COPY calls ``line copy_line`` (its row, from 1)."""

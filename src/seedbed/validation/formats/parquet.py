@@ -31,7 +31,7 @@ from seedbed.validation.formats.base import (
     RawPiece,
     Unit,
     arrow_csv_blocks,
-    integer_columns,
+    copy_columns,
     plain_piece,
     register,
 )
@@ -113,7 +113,7 @@ class ParquetFile(FileFormat):
         with self._open() as parquet:
             try:
                 blocks = batches(parquet, COPY_BATCH_ROWS)
-                yield from arrow_csv_blocks(blocks, on_progress, integer_columns(table))
+                yield from arrow_csv_blocks(blocks, on_progress, copy_columns(table))
             except (OSError, pa.ArrowException) as exc:
                 raise self._fail(exc) from None
 
