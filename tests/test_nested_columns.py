@@ -15,6 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -182,3 +184,37 @@ def test_a_list_in_a_column_of_another_type_is_a_report_row(
     with pytest.raises(seedbed.SeedbedError):
         seedbed.load({"shelf": source}, engine=engine, models=models, progress=False)
     assert _stored(engine, quote_ident(empty_settings.schema)) == []
+
+
+def test_a_dataframe_s_numpy_and_decimal_values_are_json_in_a_json_column(
+    shelves: tuple[str, Engine], empty_settings: Settings
+) -> None:
+    """As Arrow's ``to_pandas`` gives them (lists as NumPy arrays) or as a user builds them;
+    validation and the COPY write one JSON text; a set has no JSON form and is refused."""
+    models, engine = shelves
+    frame = pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "doc": [np.array([1, 2]), {"a": np.int64(3)}, {"d": Decimal("1.50")}, 5],
+            "steps": [[1.5], None, {"x": "é"}, np.nan],
+        }
+    )
+    assert seedbed.validate({"shelf": frame}, models=models).ok
+    seedbed.load({"shelf": frame}, engine=engine, models=models, progress=False)
+    with engine.connect() as conn:
+        stored = conn.exec_driver_sql(
+            f"SELECT doc::text, steps::text FROM {quote_ident(empty_settings.schema)}.shelf "
+            "ORDER BY id"
+        ).all()
+    assert [tuple(row) for row in stored] == [
+        ("[1, 2]", "[1.5]"),
+        ('{"a": 3}', None),
+        ('{"d": 1.50}', '{"x": "é"}'),
+        ("5", None),
+    ]
+    refused = seedbed.validate(
+        {"shelf": frame.assign(doc=[{1, 2}, None, None, None])}, models=models
+    )
+    assert [(r["line"], r["column"], r["rule"]) for r in refused.to_records()] == [
+        (0, "doc", "type")
+    ]

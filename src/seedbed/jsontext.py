@@ -304,4 +304,26 @@ def json_text(value: Any) -> str:
         return json.dumps("\\x" + value.hex())
     if hasattr(value, "isoformat"):  # date, time, datetime
         return json.dumps(value.isoformat())
-    return json.dumps(str(value), ensure_ascii=False)
+    if hasattr(value, "tolist"):  # NumPy's arrays and numbers
+        return json_text(value.tolist())
+    raise TypeError(f"a {type(value).__name__} has no JSON form")
+
+
+def _missing(value: Any) -> bool:
+    """None, a float's NaN, pandas' NaT and NA: what a DataFrame holds for NULL."""
+    if value is None or type(value).__name__ in ("NaTType", "NAType"):
+        return True
+    return isinstance(value, float) and value != value
+
+
+def json_cell(value: Any) -> Any:
+    """A DataFrame's cell in a ``json`` or ``jsonb`` column as its JSON text: text as it is
+    (JSON text already), a missing value as it is, anything else (dicts, lists, numbers,
+    NumPy arrays) as :func:`json_text` writes it; a value JSON has no form for (a set, an
+    object) as it is, for validation to refuse."""
+    if isinstance(value, str) or _missing(value):
+        return value
+    try:
+        return json_text(value)
+    except (TypeError, RecursionError):
+        return value

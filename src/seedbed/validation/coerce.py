@@ -58,7 +58,6 @@ others in ``bad`` with a message; those cells become NA.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,7 +70,7 @@ import pyarrow.compute as pc
 
 from seedbed.facts import ColumnSpec
 from seedbed.facts import spec as k
-from seedbed.jsontext import refused
+from seedbed.jsontext import json_cell, refused
 from seedbed.lazymodules import lazy_module
 from seedbed.sqltext import DAY_US, YEAR_1_DAY, YEAR_10000_DAY, days_from_civil
 from seedbed.validation.arrays import (
@@ -695,15 +694,6 @@ def _inet(arr: pa.Array, fast: bool) -> np.ndarray:
     return result
 
 
-def _json_text(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        try:
-            return json.dumps(value, allow_nan=False, ensure_ascii=False)
-        except (TypeError, ValueError, RecursionError):  # judged (and reported) as not JSON
-            return value
-    return value
-
-
 def _json(arr: pa.Array) -> np.ndarray:
     # Each distinct text parsed once: a chunk's JSON values often repeat.
     encoded = arr.dictionary_encode()
@@ -988,7 +978,7 @@ def _typed_dates(series: pd.Series, na: np.ndarray) -> tuple[pd.Series, np.ndarr
 
 
 def _json_objects(series: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
-    as_text = series.map(_json_text)
+    as_text = series.map(json_cell)
     arr = _string_array(as_text)
     if arr is None:
         return None
@@ -1348,7 +1338,7 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
         return Coerced(typed[0], typed[1], rule, type_message(column))
     if series.dtype == np.dtype(object):
         # Text mixed with other objects (sets, bytes, anything): only those cells are bad.
-        prepared = series.map(_json_text) if column.kind == k.JSON else series
+        prepared = series.map(json_cell) if column.kind == k.JSON else series
         cells = prepared.to_numpy(dtype=object)
         odd = np.fromiter((not isinstance(v, str) for v in cells), bool, len(cells))
         odd &= ~pd.isna(cells)

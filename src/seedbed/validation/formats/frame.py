@@ -13,7 +13,6 @@ and COPY gets its batches as CSV written by pyarrow.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,6 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from seedbed.facts import ColumnSpec, table_spec
 from seedbed.facts import spec as kinds
+from seedbed.jsontext import json_cell
 from seedbed.lazymodules import lazy_module
 from seedbed.sqltext import input_text, multirange_text
 from seedbed.validation.arrays import date_array, holds_dates
@@ -49,15 +49,6 @@ else:
     pa = lazy_module("pyarrow")
 
 
-def _json_text(value: object) -> object:
-    if value is None or isinstance(value, str) or (isinstance(value, float) and pd.isna(value)):
-        return value
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError, RecursionError):
-        return None  # validation has already refused it; COPY never sees this row
-
-
 def frame_to_arrow(frame: pd.DataFrame, table: sa.Table) -> pa.Table:
     """``frame`` as an Arrow table COPY can read back as CSV (JSON objects as JSON text).
 
@@ -69,7 +60,7 @@ def frame_to_arrow(frame: pd.DataFrame, table: sa.Table) -> pa.Table:
         column = frame[name]
         json_column = name in table.c and isinstance(table.c[name].type, JSONB | sa.JSON)
         if json_column and column.dtype == np.dtype(object):  # Python objects: as JSON text
-            column = column.map(_json_text).astype("string")
+            column = column.map(json_cell).astype("string")
         elif column.dtype == np.dtype(object) and holds_dates(column.to_numpy()):
             dates[name] = date_array(column.to_numpy(), column.isna().to_numpy())[0]
             column = pd.Series(np.zeros(len(column), dtype=np.int32), index=column.index)
