@@ -309,3 +309,53 @@ def test_a_check_on_a_time_with_a_precision_is_the_databases_verdict(base_settin
         assert [(int(r.line), r.rule) for r in report.failures.itertuples()] == [
             (2, "stamp_at_check")
         ]
+
+
+# -- types without an equality, an enum no column uses -------------------------------------
+
+SHAPES = """
+CREATE SCHEMA {ns};
+CREATE TYPE {ns}.mood AS ENUM ('ok', 'meh');
+CREATE TABLE {ns}.shape (
+  id integer PRIMARY KEY,
+  spec json,
+  at point,
+  tags json[]
+);
+"""
+
+
+@pytest.fixture
+def shapes(base_settings: Settings) -> Iterator[Settings]:
+    with adopted_namespace(base_settings, SHAPES) as settings:
+        yield settings
+
+
+def test_an_upsert_compares_columns_of_types_without_an_equality_by_their_text(
+    shapes: Settings, db_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``json``, ``point`` and ``json[]`` have no ``=``: the upsert's "did the row change"
+    compares their text, so an unchanged row is skipped and a changed one updated."""
+    env = _env(db_env, shapes)
+    seed = tmp_path / "shape.csv"
+    seed.write_text('id,spec,at,tags\n1,"{""a"": 1}","(1,2)","{""{}""}"\n2,"[1, 2]","(0,0)",\n')
+    assert run_cli("-q", "load", str(seed), env=env).returncode == 0
+    seed.write_text('id,spec,at,tags\n1,"{""a"": 1}","(1,2)","{""{}""}"\n2,"[1, 3]","(0,0)",\n')
+    again = run_cli("load", str(seed), "--mode", "upsert", "--json", env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    (table,) = json.loads(again.stdout)["tables"]
+    assert (table["inserted"], table["updated"]) == (0, 1)
+    engine = get_engine(shapes)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            f"SELECT id, spec::text FROM {quote_ident(shapes.schema)}.shape ORDER BY id"
+        ).all()
+    assert [tuple(r) for r in rows] == [(1, '{"a": 1}'), (2, "[1, 3]")]
+
+
+def test_db_check_of_a_namespace_that_is_the_model_keeps_an_enum_no_column_uses(
+    shapes: Settings, db_env: dict[str, str]
+) -> None:
+    checked = run_cli("db", "check", env=_env(db_env, shapes))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "matches the models" in checked.stdout

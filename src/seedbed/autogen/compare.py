@@ -42,6 +42,7 @@ from seedbed.autogen import ops as namespace_ops
 from seedbed.autogen.definitions import changed_definitions
 from seedbed.facts import UPDATED_AT_BODY, tables_with_updated_at
 from seedbed.facts.referenced import DOMAINS, DomainParts, domain_parts, domain_sql
+from seedbed.facts.spec import FROM_CATALOG
 from seedbed.facts.triggers import updated_at_function_body, updated_at_triggers
 
 NAMESPACE_OPTION = "seedbed_namespace"
@@ -67,7 +68,10 @@ def compare_namespace(
     back: list[ops.MigrateOperation] = []
     reflected = _inspector(autogen_context).get_enums(namespace)
     db_enums = {e["name"]: tuple(e["labels"]) for e in reflected}
-    _compare_enums(namespace, model_enums(metadata, namespace), db_enums, front, back)
+    declared = model_enums(metadata, namespace)
+    if metadata.info.get(FROM_CATALOG):  # the namespace is the model: so are its enums
+        declared = {**db_enums, **declared}
+    _compare_enums(namespace, declared, db_enums, front, back)
     declared = metadata.info.get(DOMAINS, {})
     present = domain_parts(connection, namespace)
     front += [

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from seedbed.errors import SeedError
-from seedbed.facts import conflict_key
+from seedbed.facts import ColumnSpec, conflict_key, table_spec
 from seedbed.facts.spec import FILLED_BY_TRIGGER
 from seedbed.loading.copy import qualified
 from seedbed.loadmode import LoadMode, MergeAction
@@ -54,6 +54,15 @@ def create_stage_sql(table: sa.Table) -> str:
     return sql
 
 
+def _compared(column: ColumnSpec, side: str) -> str:
+    """``side``'s value of ``column`` as the upsert compares it: as its text for a type
+    seedbed leaves to PostgreSQL and for ``json``, some of which have no equality
+    (``json``, ``point``, ``xml``, arrays of them); a changed text is a changed row."""
+    value = f"{side}.{quote_ident(column.name)}"
+    by_text = column.database_text or column.sql_type.upper() == "JSON"
+    return f"{value}::text" if by_text else value
+
+
 def merge_sql(
     table: sa.Table,
     columns: Sequence[str],
@@ -82,8 +91,9 @@ def merge_sql(
     changing = [c for c in columns if c not in key and c not in TRIGGER_MAINTAINED]
     if mode.merge is MergeAction.UPDATE and changing:
         sets = ", ".join(f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in changing)
-        old = ", ".join(f"target.{quote_ident(c)}" for c in changing)
-        new = ", ".join(f"EXCLUDED.{quote_ident(c)}" for c in changing)
+        columns_of = table_spec(table).columns
+        old = ", ".join(_compared(columns_of[c], "target") for c in changing)
+        new = ", ".join(_compared(columns_of[c], "EXCLUDED") for c in changing)
         head += f"DO UPDATE SET {sets} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
     else:
         head += "DO NOTHING"
