@@ -119,6 +119,18 @@ def model_folder(folder: Path, **modules: str) -> Path:
     return folder
 
 
+def pushed_models(
+    folder: Path, db_env: dict[str, str], settings: Settings, **modules: str
+) -> dict[str, str]:
+    """The CLI's environment for a model folder of ``modules`` (see :func:`model_folder`)
+    in ``settings``' namespace, after ``db push`` made its tables there."""
+    models = model_folder(folder, **modules)
+    env = {**db_env, "SEEDBED_MODELS": str(models), "SEEDBED_SCHEMA": settings.schema}
+    pushed = run_cli("-q", "db", "push", env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    return env
+
+
 def modules_after(
     code: str, *, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> set[str]:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.synthetic.pgtypes import typed_text
-from tests.helpers import model_folder, run_cli
+from tests.helpers import model_folder, pushed_models, run_cli
 
 SHOP = """
 import sqlalchemy as sa
@@ -66,11 +66,7 @@ class Pair(sa.types.UserDefinedType):
 
 @pytest.fixture
 def env(tmp_path: Path, db_env: dict[str, str], empty_settings: Settings) -> dict[str, str]:
-    models = model_folder(tmp_path / "typed_models", shop=SHOP)
-    env = {**db_env, "SEEDBED_MODELS": str(models), "SEEDBED_SCHEMA": empty_settings.schema}
-    pushed = run_cli("-q", "db", "push", env=env)
-    assert pushed.returncode == 0, pushed.stderr
-    return env
+    return pushed_models(tmp_path / "typed_models", db_env, empty_settings, shop=SHOP)
 
 
 def _count(settings: Settings, table: str) -> int:

@@ -27,7 +27,7 @@ import seedbed
 from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.sqltext import quote_ident
-from tests.helpers import model_folder, run_cli
+from tests.helpers import pushed_models
 
 SHELF = """
 import sqlalchemy as sa
@@ -85,11 +85,8 @@ TYPES = {
 
 @pytest.fixture
 def shelves(tmp_path: Path, db_env: dict[str, str], empty_settings: Settings) -> tuple[str, Engine]:
-    models = model_folder(tmp_path / "models", shelf=SHELF)
-    env = {**db_env, "SEEDBED_MODELS": str(models), "SEEDBED_SCHEMA": empty_settings.schema}
-    pushed = run_cli("-q", "db", "push", env=env)
-    assert pushed.returncode == 0, pushed.stderr
-    return str(models), get_engine(empty_settings)
+    env = pushed_models(tmp_path / "models", db_env, empty_settings, shelf=SHELF)
+    return env["SEEDBED_MODELS"], get_engine(empty_settings)
 
 
 def _table() -> pa.Table:

@@ -39,7 +39,7 @@ from seedbed.validation.coerce import (
     arrow_series,
     coerce_text,
 )
-from tests.helpers import ROOT, model_folder, run_cli
+from tests.helpers import ROOT, pushed_models, run_cli
 
 SEEDS = ROOT / "data" / "seeds"
 KINDS = (kinds.TIMESTAMPTZ, kinds.TIMESTAMP, kinds.DATE)
@@ -468,12 +468,7 @@ def test_relative_words_in_times_left_to_postgresql_are_refused_too(
 ) -> None:
     """``time``, ``timetz``, ranges and arrays of times: PostgreSQL reads ``now`` there as
     the time of loading too, so the rows would differ from load to load."""
-    env = {
-        **db_env,
-        "SEEDBED_MODELS": str(model_folder(tmp_path / "models", slots=SLOTS)),
-        "SEEDBED_SCHEMA": empty_settings.schema,
-    }
-    assert run_cli("-q", "db", "push", env=env).returncode == 0
+    env = pushed_models(tmp_path / "models", db_env, empty_settings, slots=SLOTS)
     engine = get_engine(empty_settings)
     relative = {  # column: (text, its type)
         "opens": ("now", "time"),
