@@ -156,7 +156,22 @@ def _as_polars(folder: Path) -> Any:
     return {name: pl.from_arrow(table) for name, table in _as_arrow(folder).items()}
 
 
-CONTAINERS = {"parquet": _as_parquet, "arrow table": _as_arrow, "polars": _as_polars}
+def _as_lazy(folder: Path) -> Any:
+    """Polars LazyFrames, as ``pl.scan_parquet`` gives them: seedbed runs each query once."""
+    return {name: frame.lazy() for name, frame in _as_polars(folder).items()}
+
+
+def _as_batches(folder: Path) -> Any:
+    return {name: t.combine_chunks().to_batches()[0] for name, t in _as_arrow(folder).items()}
+
+
+CONTAINERS = {
+    "parquet": _as_parquet,
+    "arrow table": _as_arrow,
+    "arrow record batch": _as_batches,
+    "polars": _as_polars,
+    "polars lazy": _as_lazy,
+}
 
 
 @pytest.fixture(scope="module")

@@ -273,7 +273,8 @@ def load(
 
     ``source`` is what :func:`seedbed.validate` takes: a seed folder, a list of
     seed files and part folders named after their tables, or a mapping of
-    table name to a DataFrame (pandas or Polars), Arrow table, file or folder.
+    table name to a DataFrame (pandas or Polars, or a Polars LazyFrame), Arrow
+    table or record batch, file or folder.
     ``mode`` is ``"insert"`` (any conflict is an error),
     ``"upsert"`` (insert new rows, update changed ones, on the primary key or
     a declared unique key) or ``"skip-existing"``. ``strategy`` is ``"auto"``

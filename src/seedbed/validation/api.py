@@ -192,7 +192,8 @@ def validate(
     (``user.csv``, ``user.tsv``, ``user.csv.gz``, ``user.jsonl``,
     ``user.parquet``, or a folder ``user/`` of part files), a list of such
     files and folders, or a mapping of table name to a DataFrame (pandas or
-    Polars), an Arrow table, a file or folder (``{"user": "people.csv"}``).
+    Polars, or a Polars LazyFrame, collected once), an Arrow table or record
+    batch, a file or folder (``{"user": "people.csv"}``).
     With an ``engine``, foreign keys may point at rows already in the database
     and, for ``mode="insert"``, unique values must not collide with them; for
     ``"upsert"`` and

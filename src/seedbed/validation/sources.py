@@ -54,7 +54,9 @@ else:
     pl = lazy_module("polars")
 
 PathInput = Union[str, "os.PathLike[str]"]
-FrameLike: TypeAlias = Union["pd.DataFrame", "pa.Table", "pl.DataFrame"]
+FrameLike: TypeAlias = Union[
+    "pd.DataFrame", "pa.Table", "pa.RecordBatch", "pl.DataFrame", "pl.LazyFrame"
+]
 #: What ``validate`` and ``load`` take: a folder or file, a list of them, or a
 #: mapping of table name to a file, folder or DataFrame (pandas or Polars) or Arrow table.
 SeedInput: TypeAlias = PathInput | Iterable[PathInput] | Mapping[str, PathInput | FrameLike]
@@ -189,11 +191,12 @@ def _path_sources(given: Path, tables: Mapping[str, sa.Table]) -> list[tuple[str
 
 
 def _is_frame(value: object) -> bool:
-    """A DataFrame (pandas or Polars) or an Arrow table, asked without importing any."""
+    """A DataFrame (pandas or Polars, a Polars LazyFrame) or an Arrow table or record
+    batch, asked without importing any."""
     return (
         (imported("pandas") and isinstance(value, pd.DataFrame))
-        or (imported("pyarrow") and isinstance(value, pa.Table))
-        or (imported("polars") and isinstance(value, pl.DataFrame))
+        or (imported("pyarrow") and isinstance(value, pa.Table | pa.RecordBatch))
+        or (imported("polars") and isinstance(value, pl.DataFrame | pl.LazyFrame))
     )
 
 
@@ -205,7 +208,11 @@ def _frame_source(name: str, value: FrameLike) -> SeedFormat:
         return FrameInput(value, label)
     if isinstance(value, pa.Table):
         return ArrowInput(value, label)
-    frame = cast("pl.DataFrame", value)
+    if isinstance(value, pa.RecordBatch):
+        return ArrowInput(pa.Table.from_batches([value]), label)
+    frame = cast("pl.DataFrame | pl.LazyFrame", value)
+    if isinstance(frame, pl.LazyFrame):  # its query run once, here
+        frame = frame.collect()
     objects = [column for column, kind in frame.schema.items() if kind == pl.Object]
     if objects:
         raise SeedError(
