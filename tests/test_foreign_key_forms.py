@@ -118,3 +118,58 @@ def test_a_missing_self_reference_is_reported_with_its_value(
     with pytest.raises(DataError) as refused:
         seedbed.load(seeds, engine=engine, models=models, progress=False)
     assert _refused(refused.value.report) == expected
+
+
+NODES = """
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Node(Base):
+    __tablename__ = "node"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    parent = mapped_column(sa.Integer, sa.ForeignKey("node.id", name="fk_node_parent"))
+    label = mapped_column(sa.Text)
+"""
+
+
+@pytest.mark.parametrize("strategy", ["incremental", "auto"])
+def test_a_row_referencing_a_row_of_a_later_part_file_loads_as_validation_said(
+    tmp_path: Path, empty_settings: Settings, strategy: str
+) -> None:
+    models = model_folder(tmp_path / "node_models", nodes=NODES)
+    engine = _create(models, empty_settings)
+    table = f'"{empty_settings.schema}".node'
+    with engine.begin() as conn:  # a row already there: auto writes the table as it is, too
+        conn.execute(sa.text(f"INSERT INTO {table} VALUES (100, NULL, 'root')"))
+    parts = tmp_path / "seeds" / "node"
+    parts.mkdir(parents=True)
+    (parts / "part-0000.csv").write_text("id,parent,label\n1,2,a\n3,7,b\n4,100,c\n")
+    (parts / "part-0001.csv").write_text("parent,id\n,2\n")
+    (parts / "part-0002.csv").write_text("id,label\n7,d\n")
+    assert seedbed.validate(parts.parent, engine=engine, models=models).ok
+    loaded = seedbed.load(parts.parent, engine=engine, models=models, strategy=strategy)
+    assert loaded.to_frame()["inserted"].sum() == 5
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(f"SELECT id, parent, label FROM {table} ORDER BY id"))
+        assert [tuple(row) for row in rows] == [
+            (1, 2, "a"),
+            (2, None, None),
+            (3, 7, "b"),
+            (4, 100, "c"),
+            (7, None, "d"),
+            (100, None, "root"),
+        ]
+        # and a row only the database refuses is still named by its part and line
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD CONSTRAINT ck_label CHECK (label <> 'x')"))
+        conn.commit()
+    (parts / "part-0000.csv").write_text("id,parent,label\n11,12,a\n13,12,x\n")
+    (parts / "part-0001.csv").write_text("parent,id\n,12\n")
+    (parts / "part-0002.csv").unlink()
+    with pytest.raises(seedbed.LoadError) as refused:
+        seedbed.load(parts.parent, engine=engine, models=models, strategy=strategy)
+    assert str(refused.value.file).endswith("part-0000.csv")
+    assert (refused.value.line, refused.value.constraint) == (3, "ck_label")
