@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -125,6 +125,15 @@ class ForeignKeySpec:
     ondelete: str = "NO ACTION"
     #: MATCH FULL: a row's columns are all NULL or all given (MATCH SIMPLE: any NULL skips)
     match_full: bool = False
+
+    def in_key_order(self) -> ForeignKeySpec:
+        """This key with its column pairs in the order of the parent's unique key over them.
+
+        PostgreSQL takes ``FOREIGN KEY (y, x) REFERENCES parent (b, a)`` for a parent key
+        declared on ``(a, b)``: it matches the columns as a set. Whoever holds the
+        parent's keys in that key's order (the validator's key sets) asks for this form.
+        """
+        return _in_key_order(self)
 
 
 @dataclass(frozen=True, eq=False)  # one per table (cached), compared by identity
@@ -267,6 +276,18 @@ def _foreign_keys(table: sa.Table) -> tuple[ForeignKeySpec, ...]:
         )
         for fk in sorted(table.foreign_key_constraints, key=lambda c: str(c.name))
     )
+
+
+@cache
+def _in_key_order(fk: ForeignKeySpec) -> ForeignKeySpec:
+    keys = [k.columns for k in table_keys(fk.parent).unique if k.whole_rows]
+    if fk.parent_columns in keys:
+        return fk
+    for columns in keys:
+        if sorted(columns) == sorted(fk.parent_columns):
+            pairs = dict(zip(fk.parent_columns, fk.columns, strict=True))
+            return replace(fk, columns=tuple(pairs[c] for c in columns), parent_columns=columns)
+    return fk
 
 
 @cache

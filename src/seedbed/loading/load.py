@@ -49,11 +49,18 @@ from sqlalchemy.engine import Engine
 from seedbed.citus import PROPAGATE_SETTINGS_SQL
 from seedbed.db import database_errors, get_engine, require_tables, schema_of
 from seedbed.errors import DataError, SeedError, reason
-from seedbed.facts import Models, using_models
+from seedbed.facts import Models, table_keys, using_models
 from seedbed.loading.copy import Cancelled, copy_blocks, copy_sql, qualified, server_readable
 from seedbed.loading.failures import Refusal, is_retryable, to_seedbed_error
 from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
-from seedbed.loading.modes import Merge, create_stage_sql, merge_sql, merges_of, stage_name
+from seedbed.loading.modes import (
+    Merge,
+    create_stage_sql,
+    insert_staged_sql,
+    merge_sql,
+    merges_of,
+    stage_name,
+)
 from seedbed.loading.plan import LoadPlan, plan_load
 from seedbed.loading.rebuild import Rebuild
 from seedbed.loading.result import LoadResult, TableLoad
@@ -158,7 +165,9 @@ class _Writer:
                 self.connection, [self.plan.lock(job.table.name)], self.timeout, self.started.set
             )
         with self.connection.cursor() as cursor:
-            if not self.mode.stages:
+            if not self.mode.stages and _refers_across_parts(job, self.plan):
+                result.inserted = self._insert_staged(cursor, job)
+            elif not self.mode.stages:
                 result.inserted = self._copy(cursor, job, qualified(job.table))
             else:
                 cursor.execute(create_stage_sql(job.table))
@@ -176,6 +185,23 @@ class _Writer:
                     result.skipped += staged - int(row[0]) - int(row[1])
         result.seconds = time.perf_counter() - started
         return result
+
+    def _insert_staged(self, cursor: psycopg.Cursor[Any], job: _Job) -> int:
+        """COPY the job's part files into staging tables (one per set of columns), then insert
+        them all with one statement (:func:`insert_staged_sql`); the rows inserted."""
+        groups: dict[tuple[str, ...], list[SeedSource]] = {}
+        for part in job.source.files():
+            if part.format.columns():
+                groups.setdefault(part.format.columns(), []).append(part)
+        stages = []
+        for number, (columns, parts) in enumerate(groups.items()):
+            cursor.execute(create_stage_sql(job.table, number))
+            self._copy(cursor, job, stage_name(job.table, number), parts)
+            stages.append((stage_name(job.table, number), columns))
+        cursor.execute(insert_staged_sql(job.table, stages))
+        row = cursor.fetchone()
+        assert row is not None
+        return int(row[0])
 
     def _copy(
         self,
@@ -216,6 +242,15 @@ class _Writer:
                 bar.close()
         self.current = job.source
         return copied
+
+
+def _refers_across_parts(job: _Job, plan: LoadPlan) -> bool:
+    """Is the job's table written into as it is (not rebuilt) from several part files, with a
+    foreign key to itself? COPYed one part at a time, a row referencing a row of a later
+    part would be refused at the end of its part's COPY."""
+    if plan.rebuilds(job.table.name) or len(job.source.files()) < 2:
+        return False
+    return any(fk.parent is job.table for fk in table_keys(job.table).foreign_keys)
 
 
 def _is_partitioned(cursor: psycopg.Cursor[Any], relation: str) -> bool:

@@ -33,23 +33,25 @@ from seedbed.validation.sources import SeedSource
 TRIGGER_MAINTAINED = frozenset({"updated_at"})
 
 
-def stage_name(table: sa.Table) -> str:
-    return quote_ident(f"seedbed_stage_{table.name}")
+def stage_name(table: sa.Table, number: int = 0) -> str:
+    return quote_ident(f"seedbed_stage_{table.name}" + (f"_{number}" if number else ""))
 
 
-def create_stage_sql(table: sa.Table) -> str:
-    """The staging table; a column a ``BEFORE INSERT`` trigger fills may be NULL there.
+def create_stage_sql(table: sa.Table, number: int = 0) -> str:
+    """The staging table (``number``: one more of them); a column a ``BEFORE INSERT`` trigger
+    fills may be NULL there.
 
     The trigger fires when the merge inserts into the table, not on the stage.
     """
     sql = (
-        f"CREATE TEMP TABLE {stage_name(table)} "
+        f"CREATE TEMP TABLE {stage_name(table, number)} "
         f"(LIKE {qualified(table)} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS) "
         "ON COMMIT DROP"
     )
     for column in table.columns:
         if FILLED_BY_TRIGGER in column.info:
-            sql += f"; ALTER TABLE {stage_name(table)} ALTER COLUMN {quote_ident(column.name)} "
+            sql += f"; ALTER TABLE {stage_name(table, number)} "
+            sql += f"ALTER COLUMN {quote_ident(column.name)} "
             sql += "DROP NOT NULL"
     return sql
 
@@ -61,6 +63,27 @@ def _compared(column: ColumnSpec, side: str) -> str:
     value = f"{side}.{quote_ident(column.name)}"
     by_text = column.database_text or column.sql_type.upper() == "JSON"
     return f"{value}::text" if by_text else value
+
+
+def insert_staged_sql(table: sa.Table, stages: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """One statement that inserts every stage (its name, its columns) into ``table``, and
+    returns the rows inserted.
+
+    PostgreSQL checks a foreign key at the end of each statement: in one statement, a row
+    of one part file may reference a row of its own table that a later part holds, as
+    validation, which checks the parts as one set, lets it.
+    """
+    inserts = []
+    for number, (stage, columns) in enumerate(stages):
+        cols = ", ".join(quote_ident(c) for c in columns)
+        always = any(getattr(table.c[c].identity, "always", False) for c in columns)
+        inserts.append(
+            f"w{number} AS (INSERT INTO {qualified(table)} ({cols}) "
+            f"{'OVERRIDING SYSTEM VALUE ' if always else ''}"
+            f"SELECT {cols} FROM {stage} RETURNING 1)"
+        )
+    total = " + ".join(f"(SELECT count(*) FROM w{n})" for n in range(len(stages)))
+    return f"WITH {', '.join(inserts)} SELECT {total}"
 
 
 def merge_sql(

@@ -51,7 +51,8 @@ class LoadPlan:
 
     ``strategies`` maps each loaded table to ``rebuild`` or ``incremental``;
     ``locks`` lists every lock to take, in order; ``empty`` names the tables
-    locked ``ACCESS EXCLUSIVE`` (empty, so validation must not read them);
+    locked ``ACCESS EXCLUSIVE`` (empty, so validation must not read them): the
+    rebuilt ones and the model's tables whose foreign keys point at them;
     ``non_empty`` the loaded tables that hold rows; ``notes`` says, for an
     empty table ``auto`` writes incrementally all the same, why.
     """
@@ -154,10 +155,13 @@ def plan_load(
         LockRequest(r, t.name, ACCESS_EXCLUSIVE if r in exclusive else ROW_EXCLUSIVE)
         for t, r in zip(tables, relations, strict=True)
     ] + [LockRequest(r, r, ACCESS_EXCLUSIVE) for r in extra]
+    # A child of a rebuilt table is locked too, and empty: validation, which may look up a
+    # foreign key's parent there, must not wait for the writer's lock.
+    model = {qualified(t): t.name for t in tables[0].metadata.tables.values()} if tables else {}
     return LoadPlan(
         strategies=strategies,
         locks=tuple(locks),
-        empty=frozenset(t.name for t in rebuilt),
+        empty=frozenset(t.name for t in rebuilt) | {model[r] for r in extra if r in model},
         non_empty=frozenset(t.name for t, r in zip(tables, relations, strict=True) if r in filled),
         rebuilt=rebuilt,
         notes=notes,

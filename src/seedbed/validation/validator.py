@@ -94,6 +94,7 @@ class _Deferred:
     label: str
     hashes: np.ndarray
     lines: np.ndarray
+    values: list[str | None]  # as the report shows them
 
 
 class SeedValidator:
@@ -143,7 +144,8 @@ class SeedValidator:
         for spec in self.specs.values():
             for fk in spec.foreign_keys:
                 if fk.parent.name in self.specs:
-                    self._parents.setdefault((fk.parent.name, fk.parent_columns), KeySet())
+                    keyed = fk.in_key_order()  # the parent's key set holds its key's order
+                    self._parents.setdefault((fk.parent.name, keyed.parent_columns), KeySet())
 
     # -- the chunk -------------------------------------------------------------
 
@@ -169,7 +171,8 @@ class SeedValidator:
         # Foreign keys into the set: hashed and sorted here, on the caller's thread, and
         # looked up here too when the parent's keys are complete (no more are added).
         references = {}
-        for fk in spec.foreign_keys:
+        for declared in spec.foreign_keys:
+            fk = declared.in_key_order()
             forms = reference_forms(spec, fk)
             if fk.parent.name not in self.specs or forms is None:
                 continue
@@ -222,10 +225,12 @@ class SeedValidator:
             self._completed(self._current)
         reports = []
         for item in self._deferred:
-            parent = self._parents[(item.fk.parent.name, item.fk.parent_columns)]
+            keyed = item.fk.in_key_order()
+            parent = self._parents[(keyed.parent.name, keyed.parent_columns)]
             missing = ~parent.contains(item.hashes, likely=True)
+            values = [value for value, gone in zip(item.values, missing, strict=True) if gone]
             reports.append(
-                self._fk_report(item.spec, item.fk, item.label, item.lines[missing], None)
+                self._fk_report(item.spec, item.fk, item.label, item.lines[missing], values)
             )
         self._deferred = []
         if self._connection is not None:
@@ -377,9 +382,10 @@ class SeedValidator:
         :func:`~seedbed.validation.keytext.reference_forms`) is left to the database: looked
         up there (where PostgreSQL compares) when its parent has no seed, else not checked."""
         reports = []
-        for fk in spec.foreign_keys:
-            if fk.match_full and len(fk.columns) > 1:
-                reports.append(self._partly_null(spec, fk, label, checked, lines, invalid))
+        for declared in spec.foreign_keys:
+            if declared.match_full and len(declared.columns) > 1:
+                reports.append(self._partly_null(spec, declared, label, checked, lines, invalid))
+            fk = declared.in_key_order()  # hashed in the order of the parent's key set
             forms = reference_forms(spec, fk)
             parent_name = fk.parent.name
             in_set = parent_name in self.specs
@@ -391,11 +397,14 @@ class SeedValidator:
                 continue
             ready = in_set and parent_name in self._complete and parent_name != spec.name
             missing = rows.copy()
-            if ready:
+            if in_set:
                 parent = self._parents[(parent_name, fk.parent_columns)]
                 if held is None:
                     held = _References.of(checked, fk, rows, forms)
-                missing[np.flatnonzero(rows)] = ~held.found_in(parent)
+                if ready:
+                    missing[np.flatnonzero(rows)] = ~held.found_in(parent)
+                else:  # keys seen so far (a self-reference's earlier rows) need no wait
+                    missing[np.flatnonzero(rows)] = ~parent.contains(held.hashes, likely=True)
             if missing.any() and self.engine is not None and parent_name not in self.empty_in_db:
                 found = self._existing(
                     fk.parent, fk.parent_columns, checked, fk.columns, missing, forms=forms
@@ -405,16 +414,15 @@ class SeedValidator:
                 missing &= ~checked.unsure(fk.columns, forms)
             if not missing.any():
                 continue
+            values = self._key_values(spec, checked.frame, declared.columns, missing)
             if in_set and not ready:
-                hashes = (
-                    checked.hashes(fk.columns, missing, forms)
-                    if held is None
-                    else held.hashes[missing[rows]]
+                assert held is not None
+                hashes = held.hashes[missing[rows]]
+                self._deferred.append(
+                    _Deferred(spec, declared, label, hashes, lines[missing], values)
                 )
-                self._deferred.append(_Deferred(spec, fk, label, hashes, lines[missing]))
                 continue
-            values = self._key_values(spec, checked.frame, fk.columns, missing)
-            reports.append(self._fk_report(spec, fk, label, lines[missing], values))
+            reports.append(self._fk_report(spec, declared, label, lines[missing], values))
         return ValidationReport.concat(reports)
 
     def _partly_null(
