@@ -463,3 +463,39 @@ def test_a_collation_change_is_a_type_change_that_keeps_every_value(
     )
     assert 'only the collation of user.email changes (TEXT COLLATE "C")' in finding.effect
     assert "not rewritten" in finding.effect and "indexes" in finding.effect
+
+
+ADD_SCHEDULED = (
+    "op.execute(f'ALTER TYPE \"{schema}\".\"post_status\" ADD VALUE IF NOT EXISTS \\'scheduled\\'')"
+)
+
+
+def test_an_enum_label_used_in_the_transaction_that_adds_it_is_an_error(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    from seedbed import migrate
+    from seedbed.errors import UnsafeMigrationError
+
+    added = revisions.add(ADD_SCHEDULED)
+    assert safety.lint(populated).ok  # adding a label alone is safe
+    used = revisions.add(
+        """
+        op.alter_column(
+            'post', 'status', server_default=sa.text("'scheduled'"),
+            existing_type=sa.Enum('draft', name='post_status', create_type=False), schema=schema
+        )
+        op.create_check_constraint('not_scheduled', 'post', "status <> 'scheduled'", schema=schema)
+        op.add_column('tag', sa.Column('note', sa.Text(), server_default="scheduled"),
+                      schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    found = [f for f in report if f.rule == "enum-value-used-in-same-transaction"]
+    assert [(f.revision, f.target, f.severity) for f in found] == [
+        (used, "post.status", Severity.ERROR),
+        (used, "post (not_scheduled)", Severity.ERROR),
+    ], report.render()  # tag.note is text: 'scheduled' there is no use of the label
+    assert "unsafe use of new value" in found[0].effect
+    with pytest.raises(UnsafeMigrationError):  # refused, where PostgreSQL would fail
+        migrate.upgrade(populated)
+    assert safety.lint(populated, [added]).ok

@@ -9,6 +9,7 @@ rows there now, and returns findings for the rules in
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,8 @@ class Scope:
     new_tables: set[str] = field(default_factory=set)
     new_columns: dict[tuple[str, str], str] = field(default_factory=dict)
     """(table, column) added by earlier pending steps -> SQL of the value rows get."""
+    new_enum_values: set[tuple[str, str]] = field(default_factory=set)
+    """(enum type, label) added by earlier pending steps with ``ALTER TYPE ... ADD VALUE``."""
 
     def relation(self, table: str, schema: str | None = None) -> Relation:
         added = tuple((c, value) for (t, c), value in self.new_columns.items() if t == table)
@@ -332,6 +335,84 @@ def executed_sql(op: ops.ExecuteSQLOp, scope: Scope) -> Iterable[Finding]:
     )
 
 
+_NAME = r'(?:"(?:[^"]|"")+"|[^\s."]+)'
+_ADD_VALUE = re.compile(
+    rf"\s*alter\s+type\s+(?:{_NAME}\s*\.\s*)?(?P<type>{_NAME})\s+add\s+value\s+"
+    r"(?:if\s+not\s+exists\s+)?'(?P<label>(?:[^']|'')*)'",
+    re.IGNORECASE,
+)
+
+
+def enum_value_added(op: ops.MigrateOperation, connection: sa.Connection) -> tuple[str, str] | None:
+    """(type, label) when ``op`` is ``ALTER TYPE ... ADD VALUE``, else None."""
+    if not isinstance(op, ops.ExecuteSQLOp):
+        return None
+    found = _ADD_VALUE.match(_sql(op.sqltext, connection))
+    if found is None:
+        return None
+    name = found["type"]
+    if name.startswith('"'):
+        name = name[1:-1].replace('""', '"')
+    return name, found["label"].replace("''", "'")
+
+
+def used_new_enum_value(op: ops.MigrateOperation, scope: Scope) -> Iterable[Finding]:
+    """A label that ``ADD VALUE`` added earlier in the transaction, used by a default, a CHECK
+    or an index predicate: PostgreSQL refuses it ("unsafe use of new value") until the
+    transaction that added it commits, and ``db migrate`` applies every pending revision in one
+    transaction."""
+    if not scope.new_enum_values:
+        return
+    uses: list[tuple[str, str, sa.types.TypeEngine[Any] | None]] = []  # target, SQL, type
+    if isinstance(op, (ops.AddColumnOp, ops.CreateTableOp)):
+        table = op.table_name
+        columns = [op.column] if isinstance(op, ops.AddColumnOp) else op.columns
+        for column in columns:
+            default = getattr(column, "server_default", None)
+            if isinstance(column, sa.Column) and default is not None:
+                uses.append((f"{table}.{column.name}", _default_sql(default, scope), column.type))
+            elif isinstance(column, sa.CheckConstraint):
+                uses.append(
+                    (f"{table} ({column.name})", _sql(column.sqltext, scope.connection), None)
+                )
+    elif isinstance(op, ops.AlterColumnOp) and op.modify_server_default not in (False, None):
+        kind = op.modify_type if op.modify_type is not None else op.existing_type
+        target = f"{op.table_name}.{op.column_name}"
+        uses.append((target, _default_sql(op.modify_server_default, scope), kind))
+    elif isinstance(op, ops.CreateCheckConstraintOp):
+        target = f"{op.table_name} ({op.constraint_name})"
+        uses.append((target, _sql(op.condition, scope.connection), None))
+    elif isinstance(op, ops.CreateIndexOp) and op.kw.get("postgresql_where") is not None:
+        where = _sql(op.kw["postgresql_where"], scope.connection)
+        uses.append((f"{op.table_name} ({op.index_name})", where, None))
+    for target, sql, kind in uses:
+        for type_name, label in sorted(scope.new_enum_values):
+            if not _may_be_enum(kind, type_name):
+                continue  # a default of a column of another type: no use of this label
+            if quote_literal(label) in sql:
+                yield scope.finding(
+                    "enum-value-used-in-same-transaction",
+                    target,
+                    f"{quote_literal(label)} is added to enum {type_name} by a pending step; "
+                    f"PostgreSQL refuses to use it before that transaction commits (unsafe use "
+                    "of new value) and nothing changes",
+                    error=True,
+                )
+
+
+def _may_be_enum(kind: Any, name: str) -> bool:
+    """Whether a column of type ``kind`` (None: not known) may be of the enum ``name``."""
+    if kind is None or isinstance(sa.types.to_instance(kind), sa.types.NullType):
+        return True
+    kind = sa.types.to_instance(kind)
+    return isinstance(kind, sa.Enum) and kind.name == name
+
+
+def _default_sql(default: Any, scope: Scope) -> str:
+    value = getattr(default, "arg", default)
+    return quote_literal(value) if isinstance(value, str) else _sql(value, scope.connection)
+
+
 def added_value(column: sa.Column[Any], connection: sa.Connection) -> str:
     """SQL for the value an added column gives the rows already there: its default, or NULL."""
     default = getattr(column.server_default, "arg", None)
@@ -353,13 +434,14 @@ def _sql(clause: Any, connection: sa.Connection) -> str:
 Check = Callable[[Any, Scope], Iterable[Finding]]
 
 CHECKS: dict[type[ops.MigrateOperation], tuple[Check, ...]] = {
-    ops.AddColumnOp: (adding_required_field,),
-    ops.AlterColumnOp: (altered_column,),
+    ops.AddColumnOp: (adding_required_field, used_new_enum_value),
+    ops.AlterColumnOp: (altered_column, used_new_enum_value),
+    ops.CreateTableOp: (used_new_enum_value,),
     ops.DropColumnOp: (dropped_column,),
     ops.DropTableOp: (dropped_table,),
     ops.RenameTableOp: (renamed_table,),
-    ops.CreateIndexOp: (created_index,),
-    ops.CreateCheckConstraintOp: (added_check,),
+    ops.CreateIndexOp: (created_index, used_new_enum_value),
+    ops.CreateCheckConstraintOp: (added_check, used_new_enum_value),
     ops.CreateUniqueConstraintOp: (added_unique,),
     ops.CreateForeignKeyOp: (added_foreign_key,),
     ops.ExecuteSQLOp: (executed_sql,),

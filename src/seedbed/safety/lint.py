@@ -109,7 +109,11 @@ def lint_script(script: Script, scope: checks.Scope, settings: Settings) -> list
 
 
 def _remember(operation: ops.MigrateOperation, scope: checks.Scope) -> None:
-    """Tables and columns created by this step hold no rows for the steps after it."""
+    """Tables and columns created by this step hold no rows for the steps after it; enum
+    labels it adds cannot be used by the steps after it (one transaction)."""
+    added = checks.enum_value_added(operation, scope.connection)
+    if added is not None:
+        scope.new_enum_values.add(added)
     if isinstance(operation, ops.CreateTableOp):
         scope.new_tables.add(operation.table_name)
     elif isinstance(operation, ops.AddColumnOp):

@@ -81,6 +81,13 @@ RULES = {
             "fix or delete those rows first (an UPDATE or DELETE in an earlier step)",
         ),
         Rule(
+            "enum-value-used-in-same-transaction",
+            "an enum label added with ALTER TYPE ... ADD VALUE and used (a default, a CHECK, an "
+            "index predicate) by a later step of the same db migrate: PostgreSQL refuses it",
+            "add the label in a revision of its own and apply it (db migrate --to that "
+            "revision) before generating the revision that uses it",
+        ),
+        Rule(
             "unchecked-sql",
             "raw SQL (op.execute) that may change tables or rows: lint cannot read it",
             "check it with `seedbed db migrate --dry-run`",
