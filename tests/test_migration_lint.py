@@ -436,6 +436,29 @@ def test_constraints_on_columns_added_earlier_see_the_values_rows_will_get(
     assert violated["user (ck_motto)"].severity is Severity.ERROR
 
 
+def test_unique_keys_on_columns_added_earlier_see_the_values_rows_will_get(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    """Every row gets the added column's default, so a unique key on it is broken by them all."""
+    users = scalar(get_engine(populated), f'select count(*) from "{populated.schema}"."user"')
+    revisions.add(
+        """
+        op.add_column('user', sa.Column('motto', sa.Text(), server_default='hi'), schema=schema)
+        op.add_column('user', sa.Column('rank', sa.Integer(), nullable=False,
+                                        server_default=sa.text('7')), schema=schema)
+        op.add_column('user', sa.Column('nickname', sa.Text()), schema=schema)
+        op.create_index('ix_user_motto', 'user', ['motto'], unique=True, schema=schema)
+        op.create_unique_constraint('uq_user_rank', 'user', ['rank'], schema=schema)
+        op.create_unique_constraint('uq_user_nickname', 'user', ['nickname'], schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    violated = {f.target: f for f in report if f.rule == "constraint-violated-by-data"}
+    assert set(violated) == {"user.motto", "user.rank"}, report.render()  # NULLs are distinct
+    assert {f.affected for f in violated.values()} == {users}
+    assert all(f.severity is Severity.ERROR for f in violated.values())
+
+
 def test_a_broken_revision_file_is_one_line_exit_2(
     settings: Settings, revisions: RevisionFolder, db_env: dict[str, str]
 ) -> None:

@@ -239,11 +239,18 @@ def _duplicates(
     index's: among the rows ``where`` holds)."""
     if not all(isinstance(c, str) for c in columns):
         return  # expressions: the database will say (db migrate --dry-run)
+    target = f"{relation.table}.{','.join(columns)}"
     duplicated = probes.duplicate_rows(relation, columns, where, nulls_distinct)
+    if duplicated is None and probes.row_count(relation):
+        effect = (
+            f"could not count the rows of {relation.table} that share a key of {name}; "
+            "`db migrate --dry-run` tells"
+        )
+        yield scope.finding("constraint-violated-by-data", target, effect, error=False)
     if duplicated:
         yield scope.finding(
             "constraint-violated-by-data",
-            f"{relation.table}.{','.join(columns)}",
+            target,
             f"{duplicated:,} row(s) of {relation.table} share their key with another row; "
             f"building {name} fails and nothing changes",
             error=True,

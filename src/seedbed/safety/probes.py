@@ -238,13 +238,14 @@ def duplicate_rows(
 ) -> int | None:
     """Rows that share their key with another row, among those ``where`` (a partial index's
     predicate) holds; keys with a NULL are distinct, as in PostgreSQL, unless not
-    ``nulls_distinct`` (``NULLS NOT DISTINCT``, where GROUP BY's NULLs meet as the index's)."""
+    ``nulls_distinct`` (``NULLS NOT DISTINCT``, where GROUP BY's NULLs meet as the index's).
+    Columns that earlier pending steps add hold the value they give every row."""
     key = ", ".join(relation.column(c) for c in columns)
     held = [f"{relation.column(c)} is not null" for c in columns] if nulls_distinct else []
     held += [] if where is None else [f"({where})"]
     filter_ = f" where {' and '.join(held)}" if held else ""
     sql = (
-        f"select coalesce(sum(n), 0) from (select count(*) as n from {relation.sql}"
+        f"select coalesce(sum(n), 0) from (select count(*) as n from {relation.rows()}"
         f"{filter_} group by {key} having count(*) > 1) d"
     )
     return count(relation.connection, sql)
