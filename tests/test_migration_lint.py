@@ -522,3 +522,31 @@ def test_an_enum_label_used_in_the_transaction_that_adds_it_is_an_error(
     with pytest.raises(UnsafeMigrationError):  # refused, where PostgreSQL would fail
         migrate.upgrade(populated)
     assert safety.lint(populated, [added]).ok
+
+
+def test_constraints_after_a_type_change_see_the_converted_values(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    """numeric(10,2) to numeric(10,0) rounds 2.6 and 3.4 to 3: a CHECK and a unique key added
+    after the change meet the rounded values, as PostgreSQL's ALTER does."""
+    engine = get_engine(populated)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f'alter table "{populated.schema}"."tag" add column weight numeric(10, 2); '
+            f'update "{populated.schema}"."tag" set weight = case when random() < 0.5 '
+            "then 2.6 else 3.4 end"
+        )
+    tags = scalar(engine, f'select count(*) from "{populated.schema}"."tag"')
+    revisions.add(
+        """
+        op.alter_column('tag', 'weight', type_=sa.Numeric(10, 0),
+                        existing_type=sa.Numeric(10, 2), schema=schema)
+        op.create_check_constraint('ck_tag_weight', 'tag', 'weight <> 3', schema=schema)
+        op.create_unique_constraint('uq_tag_weight', 'tag', ['weight'], schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    violated = {f.target: f for f in report if f.rule == "constraint-violated-by-data"}
+    assert set(violated) == {"tag (ck_tag_weight)", "tag.weight"}, report.render()
+    assert {f.affected for f in violated.values()} == {tags}
+    assert not report.ok

@@ -21,7 +21,7 @@ from seedbed.safety import probes
 from seedbed.safety.findings import Finding, Severity
 from seedbed.safety.probes import Relation
 from seedbed.safety.rules import INDEX_SIZE_THRESHOLD, RULES
-from seedbed.sqltext import quote_literal, unescaped
+from seedbed.sqltext import quote_ident, quote_literal, unescaped
 
 
 @dataclass
@@ -35,11 +35,14 @@ class Scope:
     new_tables: set[str] = field(default_factory=set)
     new_columns: dict[tuple[str, str], str] = field(default_factory=dict)
     """(table, column) added by earlier pending steps -> SQL of the value rows get."""
+    converted_columns: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(table, column) whose type earlier pending steps change -> SQL of the converted value."""
     new_enum_values: set[tuple[str, str]] = field(default_factory=set)
     """(enum type, label) added by earlier pending steps with ``ALTER TYPE ... ADD VALUE``."""
 
     def relation(self, table: str, schema: str | None = None) -> Relation:
-        added = tuple((c, value) for (t, c), value in self.new_columns.items() if t == table)
+        changed = {**self.converted_columns, **self.new_columns}
+        added = tuple((c, value) for (t, c), value in changed.items() if t == table)
         return Relation(self.connection, schema or self.namespace, table, added)
 
     def is_new(self, table: str, column: str | None = None) -> bool:
@@ -418,6 +421,15 @@ def _may_be_enum(kind: Any, name: str) -> bool:
 def _default_sql(default: Any, scope: Scope) -> str:
     value = getattr(default, "arg", default)
     return quote_literal(value) if isinstance(value, str) else _sql(value, scope.connection)
+
+
+def converted_value(op: ops.AlterColumnOp, connection: sa.Connection) -> str:
+    """SQL for a column's values after ``op`` changes its type (its ``USING``, else a cast)."""
+    using = op.kw.get("postgresql_using")
+    if using is not None:
+        return f"({unescaped(str(using))})"
+    kind = sa.types.to_instance(op.modify_type).compile(dialect=connection.dialect)
+    return f"cast(t.{quote_ident(op.column_name)} as {kind})"
 
 
 def added_value(column: sa.Column[Any], connection: sa.Connection) -> str:

@@ -24,7 +24,10 @@ class Relation:
     """A table in a schema, and the connection to ask about it.
 
     ``added`` lists columns that earlier pending steps add, each with the SQL
-    of the value every current row will get (its server default, or NULL).
+    of the value every current row will get (its server default, or NULL), and
+    columns whose type they change, with the SQL of the converted value
+    (``cast(t."price" as numeric(10,0))``), so a CHECK or key added after a
+    type change is judged on the values it will meet.
     """
 
     connection: sa.Connection
@@ -41,12 +44,23 @@ class Relation:
         return quote_ident(name)
 
     def rows(self, alias: str | None = None) -> str:
-        """A FROM item for the rows as they will be, added columns included."""
+        """A FROM item for the rows as they will be, added (and converted) columns included."""
         name = quote_ident(alias or self.table)
         if not self.added:
             return f"{self.sql} as {name}"
-        values = ", ".join(f"{value} as {self.column(column)}" for column, value in self.added)
-        return f"(select t.*, {values} from {self.sql} t) as {name}"
+        values = dict(self.added)
+        present = [c for c in self._columns() if c not in values]
+        items = [f"t.{self.column(c)}" for c in present]
+        items += [f"{value} as {self.column(column)}" for column, value in values.items()]
+        return f"(select {', '.join(items)} from {self.sql} t) as {name}"
+
+    def _columns(self) -> list[str]:
+        sql = (
+            "select attname from pg_attribute where attrelid = to_regclass(:name) "
+            "and attnum > 0 and not attisdropped order by attnum"
+        )
+        found = self.connection.execute(sa.text(sql), {"name": self.sql})
+        return [str(c) for c in found.scalars()]
 
 
 def ask(connection: sa.Connection, sql: str, params: dict[str, Any] | None = None) -> Any:
