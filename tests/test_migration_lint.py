@@ -550,3 +550,36 @@ def test_constraints_after_a_type_change_see_the_converted_values(
     assert set(violated) == {"tag (ck_tag_weight)", "tag.weight"}, report.render()
     assert {f.affected for f in violated.values()} == {tags}
     assert not report.ok
+
+
+def test_a_type_change_that_breaks_the_tables_checks_or_keys_is_an_error(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    """ALTER TYPE checks the table's CHECKs and rebuilds its unique keys on the converted values:
+    2.6 and 3.4 become 3 in numeric(10,0), which breaks both."""
+    with get_engine(populated).begin() as connection:
+        connection.exec_driver_sql(
+            f'alter table "{populated.schema}"."tag" add column weight numeric(10, 2) '
+            "constraint ck_tag_weight check (weight <> 3) constraint uq_tag_weight unique; "
+            f'update "{populated.schema}"."tag" set weight = case name when (select min(name) '
+            f'from "{populated.schema}"."tag") then 2.6 when (select max(name) '
+            f'from "{populated.schema}"."tag") then 3.4 end'
+        )
+    revisions.add(
+        """
+        op.alter_column('tag', 'weight', type_=sa.Numeric(10, 0),
+                        existing_type=sa.Numeric(10, 2), schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    violated = {f.target: f for f in report if f.rule == "constraint-violated-by-data"}
+    assert set(violated) == {"tag (ck_tag_weight)", "tag (uq_tag_weight)"}, report.render()
+    assert {f.affected for f in violated.values()} == {2}
+    assert all(f.severity is Severity.ERROR for f in violated.values())
+    revisions.add("op.alter_column('tag', 'name', type_=sa.String(200), schema=schema)")
+    assert [
+        f.target for f in safety.lint(populated) if f.rule == "constraint-violated-by-data"
+    ] == [
+        "tag (ck_tag_weight)",
+        "tag (uq_tag_weight)",
+    ]  # widening name keeps its own rules (ck_tag_name_length, uq_tag_name)

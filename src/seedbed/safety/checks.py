@@ -9,6 +9,7 @@ rows there now, and returns findings for the rules in
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -85,7 +86,10 @@ def altered_column(op: ops.AlterColumnOp, scope: Scope) -> Iterable[Finding]:
     relation = scope.relation(op.table_name, op.schema)
     target = f"{op.table_name}.{op.column_name}"
     if op.modify_type is not None:
-        yield changed_type(op, scope, relation, target)
+        changed = changed_type(op, scope, relation, target)
+        yield changed
+        if changed.severity is not Severity.ERROR:
+            yield from _kept_constraints(op, scope, relation)
     if op.modify_nullable is False and op.existing_nullable is not False:
         nulls = probes.value_count(relation, op.column_name, null=True)
         if nulls != 0:
@@ -145,6 +149,33 @@ def changed_type(op: ops.AlterColumnOp, scope: Scope, relation: Relation, target
         f"from {old} to {new}; the ALTER fails and nothing changes"
     )
     return scope.finding("changing-column-type", target, effect, error=True, affected=bad)
+
+
+def _kept_constraints(op: ops.AlterColumnOp, scope: Scope, relation: Relation) -> Iterable[Finding]:
+    """The table's CHECKs and unique keys on the column, which the ALTER checks again on the
+    converted values (numeric(10,2) to numeric(10,0) makes 2.6 and 3.4 both 3)."""
+    value = converted_value(op, scope.connection)
+    after = dataclasses.replace(relation, added=(*relation.added, (op.column_name, value)))
+    column = op.column_name
+    for name, condition in probes.checks_on(relation, column):
+        broken = probes.check_violations(after, condition)
+        if broken:
+            yield _broken_by_conversion(scope, op, name, broken)
+    for name, columns, where in probes.unique_keys_on(relation, column):
+        duplicated = probes.duplicate_rows(after, columns, where)
+        if duplicated:
+            yield _broken_by_conversion(scope, op, name, duplicated)
+
+
+def _broken_by_conversion(scope: Scope, op: ops.AlterColumnOp, name: str, rows: int) -> Finding:
+    return scope.finding(
+        "constraint-violated-by-data",
+        f"{op.table_name} ({name})",
+        f"{rows:,} row(s) of {op.table_name} break {name} once {op.column_name} is converted; "
+        "the ALTER fails and nothing changes",
+        error=True,
+        affected=rows,
+    )
 
 
 def _collation_change(

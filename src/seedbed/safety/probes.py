@@ -244,6 +244,34 @@ def foreign_key_violations(
     return count(relation.connection, sql)
 
 
+def checks_on(relation: Relation, column: str) -> list[tuple[str, str]]:
+    """The validated CHECK constraints of the table that read ``column``: (name, condition)."""
+    sql = (
+        "select conname, pg_get_expr(conbin, conrelid) from pg_constraint c "
+        "join pg_attribute a on a.attrelid = c.conrelid and a.attnum = any(c.conkey) "
+        "where c.conrelid = to_regclass(:name) and c.contype = 'c' and c.convalidated "
+        "and a.attname = :column order by conname"
+    )
+    params = {"name": relation.sql, "column": column}
+    return [(str(n), str(d)) for n, d in relation.connection.execute(sa.text(sql), params)]
+
+
+def unique_keys_on(relation: Relation, column: str) -> list[tuple[str, list[str], str | None]]:
+    """The unique indexes (constraints' too) on plain columns that include ``column``:
+    (name, columns, partial index predicate)."""
+    sql = (
+        "select c.relname, array(select a.attname from unnest(i.indkey) with ordinality k(n, o) "
+        "join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.n order by k.o), "
+        "pg_get_expr(i.indpred, i.indrelid) from pg_index i join pg_class c on c.oid = "
+        "i.indexrelid where i.indrelid = to_regclass(:name) and i.indisunique and "
+        "0 <> all(i.indkey) and exists (select 1 from pg_attribute a where a.attrelid = "
+        "i.indrelid and a.attnum = any(i.indkey) and a.attname = :column) order by c.relname"
+    )
+    params = {"name": relation.sql, "column": column}
+    found = relation.connection.execute(sa.text(sql), params)
+    return [(str(n), [str(c) for c in cols], w) for n, cols, w in found]
+
+
 def duplicate_rows(
     relation: Relation,
     columns: Sequence[str],
