@@ -111,6 +111,23 @@ def test_type_change_without_an_automatic_cast_fails_whatever_the_data(
     assert "postgresql_using" in finding.effect
 
 
+def test_type_change_to_an_enum_the_same_migrate_creates_fails_whatever_the_data(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    """The enum does not exist while lint reads the revision; no type casts to an enum by
+    assignment, so the ALTER fails however the rows look."""
+    revisions.add(
+        """
+        op.execute(f'CREATE TYPE "{schema}"."user_kind" AS ENUM (\\'a\\', \\'b\\')')
+        op.alter_column('user', 'name', type_=sa.Enum('a', 'b', name='user_kind',
+                        create_type=False), schema=schema)
+        """
+    )
+    finding = only(safety.lint(populated), "changing-column-type")
+    assert finding.severity is Severity.ERROR
+    assert "no automatic cast from text to user_kind: the ALTER fails" in finding.effect
+
+
 @pytest.mark.parametrize("input_check", [True, False], ids=["pg_input_is_valid", "plpgsql"])
 def test_both_ways_of_counting_conversion_failures_agree(
     populated: Settings, input_check: bool
