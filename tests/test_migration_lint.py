@@ -600,3 +600,26 @@ def test_a_type_change_that_breaks_the_tables_checks_or_keys_is_an_error(
         "tag (ck_tag_weight)",
         "tag (uq_tag_weight)",
     ]  # widening name keeps its own rules (ck_tag_name_length, uq_tag_name)
+
+
+def test_counts_after_raw_sql_say_so_and_the_fix_names_a_revision_of_its_own(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    """lint does not run an op.execute, so the NULLs an UPDATE of the same migrate fills are
+    still counted; the finding says so, and its fix is one that lint then sees."""
+    with get_engine(populated).begin() as connection:
+        connection.exec_driver_sql(f'update "{populated.schema}"."user" set name = null')
+    revisions.add(
+        """
+        op.execute(f'update "{schema}"."user" set name = email where name is null')
+        op.alter_column('user', 'name', nullable=False, schema=schema)
+        """
+    )
+    finding = only(safety.lint(populated), "adding-not-nullable-field")
+    assert finding.severity is Severity.ERROR  # still refused: the UPDATE might not fill them
+    assert finding.effect.endswith(
+        "(counted before the op.execute of an earlier step, which lint does not run)"
+    )
+    assert "in a revision of its own, applied before this one (db migrate --to it)" in finding.fix
+    assert "acknowledge this once db migrate --dry-run succeeds" in finding.fix
+    assert safety.dry_run(populated).ok

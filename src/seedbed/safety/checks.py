@@ -39,6 +39,8 @@ class Scope:
     converted_columns: dict[tuple[str, str], str] = field(default_factory=dict)
     """(table, column) whose type earlier pending steps change -> SQL of the converted value."""
     new_enum_values: set[tuple[str, str]] = field(default_factory=set)
+    raw_sql_before: bool = False
+    """An earlier pending step ran SQL that may change rows (the counts are from before it)."""
     """(enum type, label) added by earlier pending steps with ``ALTER TYPE ... ADD VALUE``."""
 
     def relation(self, table: str, schema: str | None = None) -> Relation:
@@ -54,6 +56,8 @@ class Scope:
         self, rule: str, target: str, effect: str, *, error: bool, affected: int = 0
     ) -> Finding:
         severity = Severity.ERROR if error else Severity.WARNING
+        if affected and self.raw_sql_before:
+            effect += " (counted before the op.execute of an earlier step, which lint does not run)"
         return Finding(rule, severity, self.revision, target, effect, RULES[rule].fix, affected)
 
 
@@ -370,10 +374,18 @@ _HARMLESS_SQL = (
 )
 
 
+def may_change_rows(op: ops.MigrateOperation, connection: sa.Connection) -> bool:
+    """Whether ``op`` is raw SQL that may change tables or rows."""
+    if not isinstance(op, ops.ExecuteSQLOp):
+        return False
+    text = " ".join(_sql(op.sqltext, connection).split())
+    return not text.lower().startswith(_HARMLESS_SQL)
+
+
 def executed_sql(op: ops.ExecuteSQLOp, scope: Scope) -> Iterable[Finding]:
-    text = " ".join(_sql(op.sqltext, scope.connection).split())
-    if text.lower().startswith(_HARMLESS_SQL):
+    if not may_change_rows(op, scope.connection):
         return
+    text = " ".join(_sql(op.sqltext, scope.connection).split())
     shown = text if len(text) <= 60 else text[:57] + "..."
     yield scope.finding(
         "unchecked-sql",

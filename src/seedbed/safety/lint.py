@@ -112,6 +112,7 @@ def _remember(operation: ops.MigrateOperation, scope: checks.Scope) -> None:
     """Tables and columns created by this step hold no rows for the steps after it, columns
     it converts hold their converted values; enum
     labels it adds cannot be used by the steps after it (one transaction)."""
+    scope.raw_sql_before |= checks.may_change_rows(operation, scope.connection)
     added = checks.enum_value_added(operation, scope.connection)
     if added is not None:
         scope.new_enum_values.add(added)
