@@ -623,3 +623,23 @@ def test_counts_after_raw_sql_say_so_and_the_fix_names_a_revision_of_its_own(
     assert "in a revision of its own, applied before this one (db migrate --to it)" in finding.fix
     assert "acknowledge this once db migrate --dry-run succeeds" in finding.fix
     assert safety.dry_run(populated).ok
+
+
+def test_not_null_on_a_column_added_earlier_counts_the_rows_it_leaves_null(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    users = scalar(get_engine(populated), f'select count(*) from "{populated.schema}"."user"')
+    revisions.add("op.add_column('user', sa.Column('nickname', sa.Text()), schema=schema)")
+    revisions.add(
+        "op.add_column('user', sa.Column('motto', sa.Text(), server_default='hi'), schema=schema)"
+    )
+    last = revisions.add(
+        """
+        op.alter_column('user', 'nickname', nullable=False, schema=schema)
+        op.alter_column('user', 'motto', nullable=False, schema=schema)
+        """
+    )
+    finding = only(safety.lint(populated), "adding-not-nullable-field")
+    assert (finding.revision, finding.target, finding.affected) == (last, "user.nickname", users)
+    assert finding.severity is Severity.ERROR
+    assert not safety.dry_run(populated).ok  # PostgreSQL agrees

@@ -85,11 +85,14 @@ def adding_required_field(op: ops.AddColumnOp, scope: Scope) -> Iterable[Finding
 
 
 def altered_column(op: ops.AlterColumnOp, scope: Scope) -> Iterable[Finding]:
-    if scope.is_new(op.table_name, op.column_name):
+    if scope.is_new(op.table_name):
         return
     relation = scope.relation(op.table_name, op.schema)
     target = f"{op.table_name}.{op.column_name}"
-    if op.modify_type is not None:
+    # A column an earlier step adds holds its default (or NULL) in every row: only SET NOT
+    # NULL can fail on those values.
+    added = scope.is_new(op.table_name, op.column_name)
+    if op.modify_type is not None and not added:
         changed = changed_type(op, scope, relation, target)
         yield changed
         if changed.severity is not Severity.ERROR:
@@ -104,7 +107,7 @@ def altered_column(op: ops.AlterColumnOp, scope: Scope) -> Iterable[Finding]:
                 error=nulls is not None,
                 affected=nulls or 0,
             )
-    if op.modify_name is not None:
+    if op.modify_name is not None and not added:
         values = probes.value_count(relation, op.column_name)
         yield scope.finding(
             "renaming-column",

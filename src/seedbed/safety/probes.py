@@ -107,9 +107,10 @@ def row_count(relation: Relation) -> int | None:
 
 
 def value_count(relation: Relation, column: str, *, null: bool = False) -> int | None:
-    """Rows where ``column`` is not null (or, with ``null=True``, where it is)."""
+    """Rows where ``column`` is not null (or, with ``null=True``, where it is), a column an
+    earlier step adds holding the value it gives every row."""
     test = "is null" if null else "is not null"
-    sql = f"select count(*) from {relation.sql} where {relation.column(column)} {test}"
+    sql = f"select count(*) from {relation.rows()} where {relation.column(column)} {test}"
     return count(relation.connection, sql)
 
 
