@@ -252,6 +252,29 @@ def test_a_server_default_changed_added_or_removed_is_a_change(
     }
 
 
+def test_a_default_the_column_type_cannot_read_yet_is_a_change(
+    settings: Settings, migrations: Path
+) -> None:
+    """PostgreSQL reads the model's default as the column's type in the database: a label the
+    same change adds to the enum, or text for a column that becomes text, is not an error."""
+    metadata = model_copy(settings.schema)
+    post, user = table(metadata, "post"), table(metadata, "user")
+    post.c.status.type = sa.Enum(
+        "draft", "published", "archived", "scheduled", name="post_status", schema=settings.schema
+    )
+    post.c.status.server_default = sa.DefaultClause(sa.text("'scheduled'"))
+    user.c.email_verified.type = sa.Text()
+    user.c.email_verified.server_default = sa.DefaultClause(sa.text("'maybe'"))
+    found = set(migrate.check(settings, metadata=metadata))
+    assert {
+        f"missing value 'scheduled' in enum {settings.schema}.post_status",
+        "changed default of column post.status: database 'draft'::post_status, models 'scheduled'",
+        "changed default of column user.email_verified: database false, models 'maybe'",
+    } <= found
+    path = migrate.generate(settings, "change", metadata=metadata)
+    assert "server_default=sa.text(\"'scheduled'\")" in revision_source(path)
+
+
 def test_dropping_tables_columns_and_enums(settings: Settings, migrations: Path) -> None:
     metadata = model_copy(settings.schema)
     for name in ("post_tag", "verification"):

@@ -111,6 +111,23 @@ def test_type_change_without_an_automatic_cast_fails_whatever_the_data(
     assert "postgresql_using" in finding.effect
 
 
+def test_type_change_to_an_enum_the_same_migrate_creates_fails_whatever_the_data(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    """The enum does not exist while lint reads the revision; no type casts to an enum by
+    assignment, so the ALTER fails however the rows look."""
+    revisions.add(
+        """
+        op.execute(f'CREATE TYPE "{schema}"."user_kind" AS ENUM (\\'a\\', \\'b\\')')
+        op.alter_column('user', 'name', type_=sa.Enum('a', 'b', name='user_kind',
+                        create_type=False), schema=schema)
+        """
+    )
+    finding = only(safety.lint(populated), "changing-column-type")
+    assert finding.severity is Severity.ERROR
+    assert "no automatic cast from text to user_kind: the ALTER fails" in finding.effect
+
+
 @pytest.mark.parametrize("input_check", [True, False], ids=["pg_input_is_valid", "plpgsql"])
 def test_both_ways_of_counting_conversion_failures_agree(
     populated: Settings, input_check: bool
@@ -436,6 +453,29 @@ def test_constraints_on_columns_added_earlier_see_the_values_rows_will_get(
     assert violated["user (ck_motto)"].severity is Severity.ERROR
 
 
+def test_unique_keys_on_columns_added_earlier_see_the_values_rows_will_get(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    """Every row gets the added column's default, so a unique key on it is broken by them all."""
+    users = scalar(get_engine(populated), f'select count(*) from "{populated.schema}"."user"')
+    revisions.add(
+        """
+        op.add_column('user', sa.Column('motto', sa.Text(), server_default='hi'), schema=schema)
+        op.add_column('user', sa.Column('rank', sa.Integer(), nullable=False,
+                                        server_default=sa.text('7')), schema=schema)
+        op.add_column('user', sa.Column('nickname', sa.Text()), schema=schema)
+        op.create_index('ix_user_motto', 'user', ['motto'], unique=True, schema=schema)
+        op.create_unique_constraint('uq_user_rank', 'user', ['rank'], schema=schema)
+        op.create_unique_constraint('uq_user_nickname', 'user', ['nickname'], schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    violated = {f.target: f for f in report if f.rule == "constraint-violated-by-data"}
+    assert set(violated) == {"user.motto", "user.rank"}, report.render()  # NULLs are distinct
+    assert {f.affected for f in violated.values()} == {users}
+    assert all(f.severity is Severity.ERROR for f in violated.values())
+
+
 def test_a_broken_revision_file_is_one_line_exit_2(
     settings: Settings, revisions: RevisionFolder, db_env: dict[str, str]
 ) -> None:
@@ -463,3 +503,143 @@ def test_a_collation_change_is_a_type_change_that_keeps_every_value(
     )
     assert 'only the collation of user.email changes (TEXT COLLATE "C")' in finding.effect
     assert "not rewritten" in finding.effect and "indexes" in finding.effect
+
+
+ADD_SCHEDULED = (
+    "op.execute(f'ALTER TYPE \"{schema}\".\"post_status\" ADD VALUE IF NOT EXISTS \\'scheduled\\'')"
+)
+
+
+def test_an_enum_label_used_in_the_transaction_that_adds_it_is_an_error(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    from seedbed import migrate
+    from seedbed.errors import UnsafeMigrationError
+
+    added = revisions.add(ADD_SCHEDULED)
+    assert safety.lint(populated).ok  # adding a label alone is safe
+    used = revisions.add(
+        """
+        op.alter_column(
+            'post', 'status', server_default=sa.text("'scheduled'"),
+            existing_type=sa.Enum('draft', name='post_status', create_type=False), schema=schema
+        )
+        op.create_check_constraint('not_scheduled', 'post', "status <> 'scheduled'", schema=schema)
+        op.add_column('tag', sa.Column('note', sa.Text(), server_default="scheduled"),
+                      schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    found = [f for f in report if f.rule == "enum-value-used-in-same-transaction"]
+    assert [(f.revision, f.target, f.severity) for f in found] == [
+        (used, "post.status", Severity.ERROR),
+        (used, "post (not_scheduled)", Severity.ERROR),
+    ], report.render()  # tag.note is text: 'scheduled' there is no use of the label
+    assert "unsafe use of new value" in found[0].effect
+    with pytest.raises(UnsafeMigrationError):  # refused, where PostgreSQL would fail
+        migrate.upgrade(populated)
+    assert safety.lint(populated, [added]).ok
+
+
+def test_constraints_after_a_type_change_see_the_converted_values(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    """numeric(10,2) to numeric(10,0) rounds 2.6 and 3.4 to 3: a CHECK and a unique key added
+    after the change meet the rounded values, as PostgreSQL's ALTER does."""
+    engine = get_engine(populated)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f'alter table "{populated.schema}"."tag" add column weight numeric(10, 2); '
+            f'update "{populated.schema}"."tag" set weight = case when random() < 0.5 '
+            "then 2.6 else 3.4 end"
+        )
+    tags = scalar(engine, f'select count(*) from "{populated.schema}"."tag"')
+    revisions.add(
+        """
+        op.alter_column('tag', 'weight', type_=sa.Numeric(10, 0),
+                        existing_type=sa.Numeric(10, 2), schema=schema)
+        op.create_check_constraint('ck_tag_weight', 'tag', 'weight <> 3', schema=schema)
+        op.create_unique_constraint('uq_tag_weight', 'tag', ['weight'], schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    violated = {f.target: f for f in report if f.rule == "constraint-violated-by-data"}
+    assert set(violated) == {"tag (ck_tag_weight)", "tag.weight"}, report.render()
+    assert {f.affected for f in violated.values()} == {tags}
+    assert not report.ok
+
+
+def test_a_type_change_that_breaks_the_tables_checks_or_keys_is_an_error(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    """ALTER TYPE checks the table's CHECKs and rebuilds its unique keys on the converted values:
+    2.6 and 3.4 become 3 in numeric(10,0), which breaks both."""
+    with get_engine(populated).begin() as connection:
+        connection.exec_driver_sql(
+            f'alter table "{populated.schema}"."tag" add column weight numeric(10, 2) '
+            "constraint ck_tag_weight check (weight <> 3) constraint uq_tag_weight unique; "
+            f'update "{populated.schema}"."tag" set weight = case name when (select min(name) '
+            f'from "{populated.schema}"."tag") then 2.6 when (select max(name) '
+            f'from "{populated.schema}"."tag") then 3.4 end'
+        )
+    revisions.add(
+        """
+        op.alter_column('tag', 'weight', type_=sa.Numeric(10, 0),
+                        existing_type=sa.Numeric(10, 2), schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    violated = {f.target: f for f in report if f.rule == "constraint-violated-by-data"}
+    assert set(violated) == {"tag (ck_tag_weight)", "tag (uq_tag_weight)"}, report.render()
+    assert {f.affected for f in violated.values()} == {2}
+    assert all(f.severity is Severity.ERROR for f in violated.values())
+    revisions.add("op.alter_column('tag', 'name', type_=sa.String(200), schema=schema)")
+    assert [
+        f.target for f in safety.lint(populated) if f.rule == "constraint-violated-by-data"
+    ] == [
+        "tag (ck_tag_weight)",
+        "tag (uq_tag_weight)",
+    ]  # widening name keeps its own rules (ck_tag_name_length, uq_tag_name)
+
+
+def test_counts_after_raw_sql_say_so_and_the_fix_names_a_revision_of_its_own(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    """lint does not run an op.execute, so the NULLs an UPDATE of the same migrate fills are
+    still counted; the finding says so, and its fix is one that lint then sees."""
+    with get_engine(populated).begin() as connection:
+        connection.exec_driver_sql(f'update "{populated.schema}"."user" set name = null')
+    revisions.add(
+        """
+        op.execute(f'update "{schema}"."user" set name = email where name is null')
+        op.alter_column('user', 'name', nullable=False, schema=schema)
+        """
+    )
+    finding = only(safety.lint(populated), "adding-not-nullable-field")
+    assert finding.severity is Severity.ERROR  # still refused: the UPDATE might not fill them
+    assert finding.effect.endswith(
+        "(counted before the op.execute of an earlier step, which lint does not run)"
+    )
+    assert "in a revision of its own, applied before this one (db migrate --to it)" in finding.fix
+    assert "acknowledge this once db migrate --dry-run succeeds" in finding.fix
+    assert safety.dry_run(populated).ok
+
+
+def test_not_null_on_a_column_added_earlier_counts_the_rows_it_leaves_null(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    users = scalar(get_engine(populated), f'select count(*) from "{populated.schema}"."user"')
+    revisions.add("op.add_column('user', sa.Column('nickname', sa.Text()), schema=schema)")
+    revisions.add(
+        "op.add_column('user', sa.Column('motto', sa.Text(), server_default='hi'), schema=schema)"
+    )
+    last = revisions.add(
+        """
+        op.alter_column('user', 'nickname', nullable=False, schema=schema)
+        op.alter_column('user', 'motto', nullable=False, schema=schema)
+        """
+    )
+    finding = only(safety.lint(populated), "adding-not-nullable-field")
+    assert (finding.revision, finding.target, finding.affected) == (last, "user.nickname", users)
+    assert finding.severity is Severity.ERROR
+    assert not safety.dry_run(populated).ok  # PostgreSQL agrees

@@ -9,6 +9,8 @@ rows there now, and returns findings for the rules in
 from __future__ import annotations
 
 import copy
+import dataclasses
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +22,7 @@ from seedbed.safety import probes
 from seedbed.safety.findings import Finding, Severity
 from seedbed.safety.probes import Relation
 from seedbed.safety.rules import INDEX_SIZE_THRESHOLD, RULES
-from seedbed.sqltext import quote_literal, unescaped
+from seedbed.sqltext import quote_ident, quote_literal, unescaped
 
 
 @dataclass
@@ -34,9 +36,16 @@ class Scope:
     new_tables: set[str] = field(default_factory=set)
     new_columns: dict[tuple[str, str], str] = field(default_factory=dict)
     """(table, column) added by earlier pending steps -> SQL of the value rows get."""
+    converted_columns: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(table, column) whose type earlier pending steps change -> SQL of the converted value."""
+    new_enum_values: set[tuple[str, str]] = field(default_factory=set)
+    raw_sql_before: bool = False
+    """An earlier pending step ran SQL that may change rows (the counts are from before it)."""
+    """(enum type, label) added by earlier pending steps with ``ALTER TYPE ... ADD VALUE``."""
 
     def relation(self, table: str, schema: str | None = None) -> Relation:
-        added = tuple((c, value) for (t, c), value in self.new_columns.items() if t == table)
+        changed = {**self.converted_columns, **self.new_columns}
+        added = tuple((c, value) for (t, c), value in changed.items() if t == table)
         return Relation(self.connection, schema or self.namespace, table, added)
 
     def is_new(self, table: str, column: str | None = None) -> bool:
@@ -47,6 +56,8 @@ class Scope:
         self, rule: str, target: str, effect: str, *, error: bool, affected: int = 0
     ) -> Finding:
         severity = Severity.ERROR if error else Severity.WARNING
+        if affected and self.raw_sql_before:
+            effect += " (counted before the op.execute of an earlier step, which lint does not run)"
         return Finding(rule, severity, self.revision, target, effect, RULES[rule].fix, affected)
 
 
@@ -74,12 +85,18 @@ def adding_required_field(op: ops.AddColumnOp, scope: Scope) -> Iterable[Finding
 
 
 def altered_column(op: ops.AlterColumnOp, scope: Scope) -> Iterable[Finding]:
-    if scope.is_new(op.table_name, op.column_name):
+    if scope.is_new(op.table_name):
         return
     relation = scope.relation(op.table_name, op.schema)
     target = f"{op.table_name}.{op.column_name}"
-    if op.modify_type is not None:
-        yield changed_type(op, scope, relation, target)
+    # A column an earlier step adds holds its default (or NULL) in every row: only SET NOT
+    # NULL can fail on those values.
+    added = scope.is_new(op.table_name, op.column_name)
+    if op.modify_type is not None and not added:
+        changed = changed_type(op, scope, relation, target)
+        yield changed
+        if changed.severity is not Severity.ERROR:
+            yield from _kept_constraints(op, scope, relation)
     if op.modify_nullable is False and op.existing_nullable is not False:
         nulls = probes.value_count(relation, op.column_name, null=True)
         if nulls != 0:
@@ -90,7 +107,7 @@ def altered_column(op: ops.AlterColumnOp, scope: Scope) -> Iterable[Finding]:
                 error=nulls is not None,
                 affected=nulls or 0,
             )
-    if op.modify_name is not None:
+    if op.modify_name is not None and not added:
         values = probes.value_count(relation, op.column_name)
         yield scope.finding(
             "renaming-column",
@@ -116,13 +133,20 @@ def changed_type(op: ops.AlterColumnOp, scope: Scope, relation: Relation, target
     using: str | None = op.kw.get("postgresql_using")
     values = probes.value_count(relation, op.column_name)
     column = relation.column(op.column_name)
-    if using is None and probes.casts_by_assignment(scope.connection, old, new) is False:
+    assignable = probes.casts_by_assignment(scope.connection, old, new)
+    if assignable is None and isinstance(kind, sa.Enum):
+        assignable = False  # a type an earlier step creates; no type casts to an enum by assignment
+    if using is None and assignable is False:
         bad = probes.unconvertible_count(relation, op.column_name, new, f"{column}::{new}")
         effect = (
             f"PostgreSQL has no automatic cast from {old} to {new}: the ALTER fails whatever "
-            f"the data; with postgresql_using='{column}::{new}', {counted(bad, 'of')} "
-            f"{counted(values, 'non-null value(s)')} would not convert"
+            "the data"
         )
+        if bad is not None:
+            effect += (
+                f"; with postgresql_using='{column}::{new}', {bad:,} of "
+                f"{counted(values, 'non-null value(s)')} would not convert"
+            )
         return scope.finding("changing-column-type", target, effect, error=True, affected=bad or 0)
     bad = probes.unconvertible_count(relation, op.column_name, new, using)
     if bad is None:
@@ -139,6 +163,33 @@ def changed_type(op: ops.AlterColumnOp, scope: Scope, relation: Relation, target
         f"from {old} to {new}; the ALTER fails and nothing changes"
     )
     return scope.finding("changing-column-type", target, effect, error=True, affected=bad)
+
+
+def _kept_constraints(op: ops.AlterColumnOp, scope: Scope, relation: Relation) -> Iterable[Finding]:
+    """The table's CHECKs and unique keys on the column, which the ALTER checks again on the
+    converted values (numeric(10,2) to numeric(10,0) makes 2.6 and 3.4 both 3)."""
+    value = converted_value(op, scope.connection)
+    after = dataclasses.replace(relation, added=(*relation.added, (op.column_name, value)))
+    column = op.column_name
+    for name, condition in probes.checks_on(relation, column):
+        broken = probes.check_violations(after, condition)
+        if broken:
+            yield _broken_by_conversion(scope, op, name, broken)
+    for name, columns, where in probes.unique_keys_on(relation, column):
+        duplicated = probes.duplicate_rows(after, columns, where)
+        if duplicated:
+            yield _broken_by_conversion(scope, op, name, duplicated)
+
+
+def _broken_by_conversion(scope: Scope, op: ops.AlterColumnOp, name: str, rows: int) -> Finding:
+    return scope.finding(
+        "constraint-violated-by-data",
+        f"{op.table_name} ({name})",
+        f"{rows:,} row(s) of {op.table_name} break {name} once {op.column_name} is converted; "
+        "the ALTER fails and nothing changes",
+        error=True,
+        affected=rows,
+    )
 
 
 def _collation_change(
@@ -236,11 +287,18 @@ def _duplicates(
     index's: among the rows ``where`` holds)."""
     if not all(isinstance(c, str) for c in columns):
         return  # expressions: the database will say (db migrate --dry-run)
+    target = f"{relation.table}.{','.join(columns)}"
     duplicated = probes.duplicate_rows(relation, columns, where, nulls_distinct)
+    if duplicated is None and probes.row_count(relation):
+        effect = (
+            f"could not count the rows of {relation.table} that share a key of {name}; "
+            "`db migrate --dry-run` tells"
+        )
+        yield scope.finding("constraint-violated-by-data", target, effect, error=False)
     if duplicated:
         yield scope.finding(
             "constraint-violated-by-data",
-            f"{relation.table}.{','.join(columns)}",
+            target,
             f"{duplicated:,} row(s) of {relation.table} share their key with another row; "
             f"building {name} fails and nothing changes",
             error=True,
@@ -319,10 +377,18 @@ _HARMLESS_SQL = (
 )
 
 
+def may_change_rows(op: ops.MigrateOperation, connection: sa.Connection) -> bool:
+    """Whether ``op`` is raw SQL that may change tables or rows."""
+    if not isinstance(op, ops.ExecuteSQLOp):
+        return False
+    text = " ".join(_sql(op.sqltext, connection).split())
+    return not text.lower().startswith(_HARMLESS_SQL)
+
+
 def executed_sql(op: ops.ExecuteSQLOp, scope: Scope) -> Iterable[Finding]:
-    text = " ".join(_sql(op.sqltext, scope.connection).split())
-    if text.lower().startswith(_HARMLESS_SQL):
+    if not may_change_rows(op, scope.connection):
         return
+    text = " ".join(_sql(op.sqltext, scope.connection).split())
     shown = text if len(text) <= 60 else text[:57] + "..."
     yield scope.finding(
         "unchecked-sql",
@@ -330,6 +396,93 @@ def executed_sql(op: ops.ExecuteSQLOp, scope: Scope) -> Iterable[Finding]:
         f"op.execute({shown!r}) is not checked against the data",
         error=False,
     )
+
+
+_NAME = r'(?:"(?:[^"]|"")+"|[^\s."]+)'
+_ADD_VALUE = re.compile(
+    rf"\s*alter\s+type\s+(?:{_NAME}\s*\.\s*)?(?P<type>{_NAME})\s+add\s+value\s+"
+    r"(?:if\s+not\s+exists\s+)?'(?P<label>(?:[^']|'')*)'",
+    re.IGNORECASE,
+)
+
+
+def enum_value_added(op: ops.MigrateOperation, connection: sa.Connection) -> tuple[str, str] | None:
+    """(type, label) when ``op`` is ``ALTER TYPE ... ADD VALUE``, else None."""
+    if not isinstance(op, ops.ExecuteSQLOp):
+        return None
+    found = _ADD_VALUE.match(_sql(op.sqltext, connection))
+    if found is None:
+        return None
+    name = found["type"]
+    if name.startswith('"'):
+        name = name[1:-1].replace('""', '"')
+    return name, found["label"].replace("''", "'")
+
+
+def used_new_enum_value(op: ops.MigrateOperation, scope: Scope) -> Iterable[Finding]:
+    """A label that ``ADD VALUE`` added earlier in the transaction, used by a default, a CHECK
+    or an index predicate: PostgreSQL refuses it ("unsafe use of new value") until the
+    transaction that added it commits, and ``db migrate`` applies every pending revision in one
+    transaction."""
+    if not scope.new_enum_values:
+        return
+    uses: list[tuple[str, str, sa.types.TypeEngine[Any] | None]] = []  # target, SQL, type
+    if isinstance(op, (ops.AddColumnOp, ops.CreateTableOp)):
+        table = op.table_name
+        columns = [op.column] if isinstance(op, ops.AddColumnOp) else op.columns
+        for column in columns:
+            default = getattr(column, "server_default", None)
+            if isinstance(column, sa.Column) and default is not None:
+                uses.append((f"{table}.{column.name}", _default_sql(default, scope), column.type))
+            elif isinstance(column, sa.CheckConstraint):
+                uses.append(
+                    (f"{table} ({column.name})", _sql(column.sqltext, scope.connection), None)
+                )
+    elif isinstance(op, ops.AlterColumnOp) and op.modify_server_default not in (False, None):
+        kind = op.modify_type if op.modify_type is not None else op.existing_type
+        target = f"{op.table_name}.{op.column_name}"
+        uses.append((target, _default_sql(op.modify_server_default, scope), kind))
+    elif isinstance(op, ops.CreateCheckConstraintOp):
+        target = f"{op.table_name} ({op.constraint_name})"
+        uses.append((target, _sql(op.condition, scope.connection), None))
+    elif isinstance(op, ops.CreateIndexOp) and op.kw.get("postgresql_where") is not None:
+        where = _sql(op.kw["postgresql_where"], scope.connection)
+        uses.append((f"{op.table_name} ({op.index_name})", where, None))
+    for target, sql, kind in uses:
+        for type_name, label in sorted(scope.new_enum_values):
+            if not _may_be_enum(kind, type_name):
+                continue  # a default of a column of another type: no use of this label
+            if quote_literal(label) in sql:
+                yield scope.finding(
+                    "enum-value-used-in-same-transaction",
+                    target,
+                    f"{quote_literal(label)} is added to enum {type_name} by a pending step; "
+                    f"PostgreSQL refuses to use it before that transaction commits (unsafe use "
+                    "of new value) and nothing changes",
+                    error=True,
+                )
+
+
+def _may_be_enum(kind: Any, name: str) -> bool:
+    """Whether a column of type ``kind`` (None: not known) may be of the enum ``name``."""
+    if kind is None or isinstance(sa.types.to_instance(kind), sa.types.NullType):
+        return True
+    kind = sa.types.to_instance(kind)
+    return isinstance(kind, sa.Enum) and kind.name == name
+
+
+def _default_sql(default: Any, scope: Scope) -> str:
+    value = getattr(default, "arg", default)
+    return quote_literal(value) if isinstance(value, str) else _sql(value, scope.connection)
+
+
+def converted_value(op: ops.AlterColumnOp, connection: sa.Connection) -> str:
+    """SQL for a column's values after ``op`` changes its type (its ``USING``, else a cast)."""
+    using = op.kw.get("postgresql_using")
+    if using is not None:
+        return f"({unescaped(str(using))})"
+    kind = sa.types.to_instance(op.modify_type).compile(dialect=connection.dialect)
+    return f"cast(t.{quote_ident(op.column_name)} as {kind})"
 
 
 def added_value(column: sa.Column[Any], connection: sa.Connection) -> str:
@@ -353,13 +506,14 @@ def _sql(clause: Any, connection: sa.Connection) -> str:
 Check = Callable[[Any, Scope], Iterable[Finding]]
 
 CHECKS: dict[type[ops.MigrateOperation], tuple[Check, ...]] = {
-    ops.AddColumnOp: (adding_required_field,),
-    ops.AlterColumnOp: (altered_column,),
+    ops.AddColumnOp: (adding_required_field, used_new_enum_value),
+    ops.AlterColumnOp: (altered_column, used_new_enum_value),
+    ops.CreateTableOp: (used_new_enum_value,),
     ops.DropColumnOp: (dropped_column,),
     ops.DropTableOp: (dropped_table,),
     ops.RenameTableOp: (renamed_table,),
-    ops.CreateIndexOp: (created_index,),
-    ops.CreateCheckConstraintOp: (added_check,),
+    ops.CreateIndexOp: (created_index, used_new_enum_value),
+    ops.CreateCheckConstraintOp: (added_check, used_new_enum_value),
     ops.CreateUniqueConstraintOp: (added_unique,),
     ops.CreateForeignKeyOp: (added_foreign_key,),
     ops.ExecuteSQLOp: (executed_sql,),

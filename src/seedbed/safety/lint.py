@@ -109,9 +109,19 @@ def lint_script(script: Script, scope: checks.Scope, settings: Settings) -> list
 
 
 def _remember(operation: ops.MigrateOperation, scope: checks.Scope) -> None:
-    """Tables and columns created by this step hold no rows for the steps after it."""
+    """Tables and columns created by this step hold no rows for the steps after it, columns
+    it converts hold their converted values; enum
+    labels it adds cannot be used by the steps after it (one transaction)."""
+    scope.raw_sql_before |= checks.may_change_rows(operation, scope.connection)
+    added = checks.enum_value_added(operation, scope.connection)
+    if added is not None:
+        scope.new_enum_values.add(added)
     if isinstance(operation, ops.CreateTableOp):
         scope.new_tables.add(operation.table_name)
     elif isinstance(operation, ops.AddColumnOp):
         key = (operation.table_name, operation.column.name)
         scope.new_columns[key] = checks.added_value(operation.column, scope.connection)
+    elif isinstance(operation, ops.AlterColumnOp) and operation.modify_type is not None:
+        key = (operation.table_name, operation.column_name)
+        if key not in scope.new_columns:
+            scope.converted_columns[key] = checks.converted_value(operation, scope.connection)

@@ -24,7 +24,10 @@ class Relation:
     """A table in a schema, and the connection to ask about it.
 
     ``added`` lists columns that earlier pending steps add, each with the SQL
-    of the value every current row will get (its server default, or NULL).
+    of the value every current row will get (its server default, or NULL), and
+    columns whose type they change, with the SQL of the converted value
+    (``cast(t."price" as numeric(10,0))``), so a CHECK or key added after a
+    type change is judged on the values it will meet.
     """
 
     connection: sa.Connection
@@ -41,12 +44,23 @@ class Relation:
         return quote_ident(name)
 
     def rows(self, alias: str | None = None) -> str:
-        """A FROM item for the rows as they will be, added columns included."""
+        """A FROM item for the rows as they will be, added (and converted) columns included."""
         name = quote_ident(alias or self.table)
         if not self.added:
             return f"{self.sql} as {name}"
-        values = ", ".join(f"{value} as {self.column(column)}" for column, value in self.added)
-        return f"(select t.*, {values} from {self.sql} t) as {name}"
+        values = dict(self.added)
+        present = [c for c in self._columns() if c not in values]
+        items = [f"t.{self.column(c)}" for c in present]
+        items += [f"{value} as {self.column(column)}" for column, value in values.items()]
+        return f"(select {', '.join(items)} from {self.sql} t) as {name}"
+
+    def _columns(self) -> list[str]:
+        sql = (
+            "select attname from pg_attribute where attrelid = to_regclass(:name) "
+            "and attnum > 0 and not attisdropped order by attnum"
+        )
+        found = self.connection.execute(sa.text(sql), {"name": self.sql})
+        return [str(c) for c in found.scalars()]
 
 
 def ask(connection: sa.Connection, sql: str, params: dict[str, Any] | None = None) -> Any:
@@ -93,9 +107,10 @@ def row_count(relation: Relation) -> int | None:
 
 
 def value_count(relation: Relation, column: str, *, null: bool = False) -> int | None:
-    """Rows where ``column`` is not null (or, with ``null=True``, where it is)."""
+    """Rows where ``column`` is not null (or, with ``null=True``, where it is), a column an
+    earlier step adds holding the value it gives every row."""
     test = "is null" if null else "is not null"
-    sql = f"select count(*) from {relation.sql} where {relation.column(column)} {test}"
+    sql = f"select count(*) from {relation.rows()} where {relation.column(column)} {test}"
     return count(relation.connection, sql)
 
 
@@ -230,6 +245,34 @@ def foreign_key_violations(
     return count(relation.connection, sql)
 
 
+def checks_on(relation: Relation, column: str) -> list[tuple[str, str]]:
+    """The validated CHECK constraints of the table that read ``column``: (name, condition)."""
+    sql = (
+        "select conname, pg_get_expr(conbin, conrelid) from pg_constraint c "
+        "join pg_attribute a on a.attrelid = c.conrelid and a.attnum = any(c.conkey) "
+        "where c.conrelid = to_regclass(:name) and c.contype = 'c' and c.convalidated "
+        "and a.attname = :column order by conname"
+    )
+    params = {"name": relation.sql, "column": column}
+    return [(str(n), str(d)) for n, d in relation.connection.execute(sa.text(sql), params)]
+
+
+def unique_keys_on(relation: Relation, column: str) -> list[tuple[str, list[str], str | None]]:
+    """The unique indexes (constraints' too) on plain columns that include ``column``:
+    (name, columns, partial index predicate)."""
+    sql = (
+        "select c.relname, array(select a.attname from unnest(i.indkey) with ordinality k(n, o) "
+        "join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.n order by k.o), "
+        "pg_get_expr(i.indpred, i.indrelid) from pg_index i join pg_class c on c.oid = "
+        "i.indexrelid where i.indrelid = to_regclass(:name) and i.indisunique and "
+        "0 <> all(i.indkey) and exists (select 1 from pg_attribute a where a.attrelid = "
+        "i.indrelid and a.attnum = any(i.indkey) and a.attname = :column) order by c.relname"
+    )
+    params = {"name": relation.sql, "column": column}
+    found = relation.connection.execute(sa.text(sql), params)
+    return [(str(n), [str(c) for c in cols], w) for n, cols, w in found]
+
+
 def duplicate_rows(
     relation: Relation,
     columns: Sequence[str],
@@ -238,13 +281,14 @@ def duplicate_rows(
 ) -> int | None:
     """Rows that share their key with another row, among those ``where`` (a partial index's
     predicate) holds; keys with a NULL are distinct, as in PostgreSQL, unless not
-    ``nulls_distinct`` (``NULLS NOT DISTINCT``, where GROUP BY's NULLs meet as the index's)."""
+    ``nulls_distinct`` (``NULLS NOT DISTINCT``, where GROUP BY's NULLs meet as the index's).
+    Columns that earlier pending steps add hold the value they give every row."""
     key = ", ".join(relation.column(c) for c in columns)
     held = [f"{relation.column(c)} is not null" for c in columns] if nulls_distinct else []
     held += [] if where is None else [f"({where})"]
     filter_ = f" where {' and '.join(held)}" if held else ""
     sql = (
-        f"select coalesce(sum(n), 0) from (select count(*) as n from {relation.sql}"
+        f"select coalesce(sum(n), 0) from (select count(*) as n from {relation.rows()}"
         f"{filter_} group by {key} having count(*) > 1) d"
     )
     return count(relation.connection, sql)

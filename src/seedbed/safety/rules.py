@@ -31,7 +31,9 @@ RULES = {
         Rule(
             "adding-not-nullable-field",
             "an existing column made NOT NULL while rows hold NULL in it",
-            "fill the NULLs first (op.execute an UPDATE in an earlier step), then set NOT NULL",
+            "fill the NULLs first in a revision of its own, applied before this one (db migrate "
+            "--to it), then set NOT NULL; lint does not run an op.execute UPDATE of the same "
+            "migrate: if one fills them, acknowledge this once db migrate --dry-run succeeds",
         ),
         Rule(
             "changing-column-type",
@@ -78,7 +80,16 @@ RULES = {
             "constraint-violated-by-data",
             "a foreign key, CHECK or unique key (constraint or index) that rows in the table "
             "break now",
-            "fix or delete those rows first (an UPDATE or DELETE in an earlier step)",
+            "fix or delete those rows first in a revision of its own, applied before this one "
+            "(db migrate --to it); lint does not run an op.execute UPDATE or DELETE of the same "
+            "migrate: if one fixes them, acknowledge this once db migrate --dry-run succeeds",
+        ),
+        Rule(
+            "enum-value-used-in-same-transaction",
+            "an enum label added with ALTER TYPE ... ADD VALUE and used (a default, a CHECK, an "
+            "index predicate) by a later step of the same db migrate: PostgreSQL refuses it",
+            "add the label in a revision of its own and apply it (db migrate --to that "
+            "revision) before generating the revision that uses it",
         ),
         Rule(
             "unchecked-sql",
