@@ -81,6 +81,15 @@ def test_a_seed_holding_a_generated_column_gets_a_report_row_and_writes_nothing(
     assert _items(get_engine(adopted), adopted.schema) == []
 
 
+def test_db_check_of_identity_serial_and_generated_columns_finds_no_change(adopted, db_env):
+    """The namespace is the model: its identity, ``serial`` and generated columns are as
+    the database holds them (an identity stopped the check with an error; a ``serial``
+    that is no primary key was a changed default)."""
+    checked = run_cli("db", "check", env=_env(db_env, adopted))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "matches the models" in checked.stdout
+
+
 def test_the_catalog_says_which_columns_the_database_fills(adopted):
     engine = get_engine(adopted)
     table = DatabaseSource(engine).metadata(adopted.schema).tables[f"{adopted.schema}.item"]

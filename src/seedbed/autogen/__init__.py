@@ -60,7 +60,7 @@ def context_options(namespace: str, metadata: sa.MetaData) -> dict[str, Any]:
         "include_name": include_name,
         "include_object": include_object,
         "compare_type": compare_type,
-        "compare_server_default": compare_server_default,
+        "compare_server_default": True,
         "render_item": render_item,
         "process_revision_directives": revision_directives,
         NAMESPACE_OPTION: namespace,
@@ -114,36 +114,6 @@ def compare_type(
     ):
         return True
     return None  # Alembic's own comparison
-
-
-def compare_server_default(
-    context: MigrationContext,
-    inspected_column: sa.Column[Any],
-    metadata_column: sa.Column[Any],
-    inspected_default: str | None,
-    metadata_default: Any,
-    rendered_metadata_default: str | None,
-) -> bool | None:
-    """Alembic's comparison (PostgreSQL compares the two expressions), in a savepoint.
-
-    PostgreSQL reads the model's default as the column's current type, so a
-    default that type cannot take yet (an enum label the same change adds,
-    ``'c'`` for ``kind``) raised and aborted the whole comparison: ``db generate``
-    and ``db check`` stopped with ``invalid input value for enum``. A default
-    the column's current type cannot read differs from the one there.
-    """
-    connection = context.connection
-    if connection is None:
-        return None
-    try:
-        with connection.begin_nested():
-            return bool(
-                context.impl.compare_server_default(  # type: ignore[no-untyped-call]
-                    inspected_column, metadata_column, rendered_metadata_default, inspected_default
-                )
-            )
-    except sa.exc.DBAPIError:
-        return True
 
 
 def _catalog_type_name(context: MigrationContext, column: sa.Column[Any]) -> str | None:
@@ -238,7 +208,6 @@ def _default_sql(default: Any) -> str:
 
 
 __all__ = [
-    "compare_server_default",
     "context_options",
     "describe",
     "describe_diff",

@@ -36,6 +36,7 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from alembic.util import DispatchPriority, PriorityDispatchResult
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import DefaultClause
 from sqlalchemy.sql.elements import conv
 
 from seedbed.autogen import ops as namespace_ops
@@ -47,6 +48,7 @@ from seedbed.facts.triggers import updated_at_function_body, updated_at_triggers
 
 NAMESPACE_OPTION = "seedbed_namespace"
 _CONTINUE = PriorityDispatchResult.CONTINUE
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def _namespace(autogen_context: AutogenContext) -> str | None:
@@ -90,6 +92,73 @@ def compare_namespace(
     for op in _walk(upgrade_ops.ops):
         _without_type_creation(op)
     return _CONTINUE
+
+
+@comparators.dispatch_for("column", subgroup="server_default", priority=DispatchPriority.FIRST)
+def compare_unreadable_default(
+    autogen_context: AutogenContext,
+    alter_column_op: ops.AlterColumnOp,
+    schema: str | None,
+    tname: str,
+    cname: str,
+    conn_col: sa.Column[Any],
+    metadata_col: sa.Column[Any],
+) -> PriorityDispatchResult:
+    """A model default the column's current type cannot read yet is a change.
+
+    Alembic compares two defaults in PostgreSQL (``SELECT new = old``), which reads
+    the model's default as the column's current type: a default that type cannot
+    take yet (an enum label the same change adds, ``'c'`` for ``kind``; text for a
+    column that becomes text) raised and stopped ``db generate`` and ``db check``. The
+    same comparison runs here first, in a savepoint; when it cannot run, the default
+    changed, and Alembic's own comparisons (identity, computed, the others) are left
+    to run as they do when it can.
+    """
+    new, old = metadata_col.server_default, conn_col.server_default
+    connection = autogen_context.connection
+    if connection is None or not isinstance(new, DefaultClause):
+        return _CONTINUE
+    if not isinstance(old, DefaultClause):  # none, an identity or a generated column
+        return _CONTINUE
+    rendered_old = old.arg.text if isinstance(old.arg, sa.TextClause) else str(old.arg)
+    try:
+        with connection.begin_nested():
+            autogen_context.migration_context.impl.compare_server_default(  # type: ignore[no-untyped-call]
+                conn_col, metadata_col, _rendered(new), rendered_old
+            )
+    except sa.exc.DBAPIError:
+        alter_column_op.existing_server_default = old
+        alter_column_op.modify_server_default = new
+        return PriorityDispatchResult.STOP
+    return _CONTINUE
+
+
+@comparators.dispatch_for("column", subgroup="server_default", priority=DispatchPriority.FIRST)
+def compare_catalog_sequence_default(
+    autogen_context: AutogenContext,
+    alter_column_op: ops.AlterColumnOp,
+    schema: str | None,
+    tname: str,
+    cname: str,
+    conn_col: sa.Column[Any],
+    metadata_col: sa.Column[Any],
+) -> PriorityDispatchResult:
+    """A namespace that is the model: a ``serial`` column's ``nextval(...)`` is the
+    database's own default. Alembic leaves it out of the database's side only (a
+    column's own sequence), so ``db check`` called it a change."""
+    new, old = metadata_col.server_default, conn_col.server_default
+    own = metadata_col.table.metadata.info.get(FROM_CATALOG) and old is None
+    if own and isinstance(new, DefaultClause) and _rendered(new).startswith("nextval("):
+        return PriorityDispatchResult.STOP
+    return _CONTINUE
+
+
+def _rendered(default: DefaultClause) -> str:
+    """A model's server default as SQL, as Alembic renders it for its comparison."""
+    if isinstance(default.arg, str):
+        return default.arg
+    compiled = default.arg.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True})
+    return str(compiled)
 
 
 _PROBE_DOMAIN = "seedbed_probe_domain"
