@@ -332,3 +332,37 @@ def test_types_sqlalchemy_does_not_know_are_pulled_under_their_catalog_names(
             ).all()
         assert [k for _, k in kinds][1:3] == ["point", "box"]
         assert kinds[3][1].endswith("span")
+
+
+MOODS = """
+CREATE SCHEMA {ns};
+CREATE TYPE {ns}.mood AS ENUM ('calm', 'busy');
+CREATE DOMAIN {ns}.level AS integer CHECK (VALUE > 0);
+CREATE TABLE {ns}.day (id integer PRIMARY KEY, mood {ns}.mood, moods {ns}.mood[],
+  levels {ns}.level[]);
+"""
+
+
+def test_an_array_of_the_namespace_s_own_type_is_pulled_without_its_namespace(
+    base_settings, db_env, tmp_path
+):
+    """A pulled model serves another namespace: ``mood[]`` names the enum as ``mood`` does,
+    so it is the other namespace's once the one pulled is gone."""
+    with source_and_fresh(base_settings, MOODS, ("moods", "moods_again")) as found:
+        source, fresh, engine = found
+        env = {**db_env, "SEEDBED_SCHEMA": source.schema}
+        assert run_cli("db", "pull", "--out", str(tmp_path / "m"), env=env).returncode == 0
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {quote_ident(source.schema)} CASCADE")
+        models = {**db_env, "SEEDBED_SCHEMA": fresh.schema, "SEEDBED_MODELS": str(tmp_path / "m")}
+        with engine.begin() as conn:  # the same tables, by another tool's hand
+            conn.exec_driver_sql(MOODS.format(ns=quote_ident(fresh.schema)))
+        check = run_cli("-q", "db", "check", env=models)
+        assert check.returncode == 0 and "matches" in check.stdout, check.stdout + check.stderr
+        (tmp_path / "day.csv").write_text('id,mood,moods,levels\n1,calm,"{calm,busy}","{1,2}"\n')
+        loaded = run_cli("-q", "load", str(tmp_path / "day.csv"), env=models)
+        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+        (tmp_path / "day.csv").write_text('id,mood,moods,levels\n2,calm,"{angry}","{0}"\n')
+        refused = run_cli("-q", "validate", str(tmp_path / "day.csv"), env=models)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert "moods" in refused.stdout and "levels" in refused.stdout

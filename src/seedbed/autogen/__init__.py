@@ -87,20 +87,29 @@ def compare_type(
     inspected_type: sa.types.TypeEngine[Any],
     metadata_type: sa.types.TypeEngine[Any],
 ) -> bool | None:
-    """Alembic's comparison, with three corrections.
+    """Alembic's comparison, with four corrections.
 
     A type SQLAlchemy does not know (:class:`CatalogType`) is reflected as
     ``NullType``, so it compares by the name the catalog prints.
 
     Enum and domain columns compare by type name: their values are the enum comparator's
     job, and the reflected type names no schema while the namespace is on the
-    search_path. Text columns compare their collations too, a column without
-    one having the database's default: Alembic compares a collation only when
-    both sides name one, so declaring ``COLLATE "C"`` on a column, or removing
-    it, went unseen by ``db check`` and ``db generate``.
+    search_path; so do arrays of them, by their element.
+
+    Text columns compare their collations too, a column without one having the
+    database's default: Alembic compares a collation only when both sides name one,
+    so declaring ``COLLATE "C"`` on a column, or removing it, went unseen by
+    ``db check`` and ``db generate``.
     """
     if isinstance(metadata_type, CatalogType):  # reflected as NullType: ask the catalog
         return _catalog_type_name(context, inspected_column) != metadata_type.name
+    if (
+        isinstance(inspected_type, postgresql.ARRAY)
+        and isinstance(metadata_type, postgresql.ARRAY)
+        and isinstance(metadata_type.item_type, sa.Enum | postgresql.DOMAIN)
+    ):  # an array of an enum or a domain: its element, by the same rules
+        elements = (inspected_type.item_type, metadata_type.item_type)
+        return compare_type(context, inspected_column, metadata_column, *elements)
     if isinstance(inspected_type, sa.Enum) and isinstance(metadata_type, sa.Enum):
         return inspected_type.name != metadata_type.name
     if isinstance(inspected_type, postgresql.DOMAIN) and isinstance(

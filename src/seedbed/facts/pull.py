@@ -254,6 +254,14 @@ def _render_type(kind: Any, imports: set[str], schema: str) -> str:
         imports.add("sqlalchemy.dialects.postgresql:DOMAIN")
         base = _render_type(kind.data_type, imports, schema)
         return f"DOMAIN({kind.name!r}, {base}{elsewhere}, create_type=False)"
+    if isinstance(kind, postgresql.ARRAY) and isinstance(
+        kind.item_type, sa.Enum | postgresql.DOMAIN
+    ):
+        # an array of the namespace's own type names it as the column does: not by namespace
+        item = _render_type(kind.item_type, imports, schema)
+        imports.add("sqlalchemy.dialects.postgresql:ARRAY")
+        dimensions = f", dimensions={kind.dimensions}" if kind.dimensions else ""
+        return f"ARRAY({item}{dimensions})"
     if isinstance(kind, CatalogType):  # a type SQLAlchemy does not know, by its catalog name
         imports.add("seedbed.models.base:CatalogType")
         return f"CatalogType({kind.name!r})"
