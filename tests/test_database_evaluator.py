@@ -14,13 +14,15 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 import seedbed
-from seedbed.db import get_engine
+from seedbed.config import load_settings
+from seedbed.db import database_url, get_engine
 from seedbed.facts import DatabaseEvaluator
 from seedbed.models.rules import SqlCheck
 from seedbed.sqltext import quote_ident
-from tests.helpers import fresh_settings
+from tests.helpers import fresh_settings, model_folder
 
 AWKWARD = ["", "NULL", None, 'a"b', "a\\b", "{x}", "a,b", " ", "é", "'", '\\"', "null", "{}"]
 
@@ -148,3 +150,55 @@ def test_a_domain_of_a_domain_checks_both_and_postgresql_judges_what_it_must(
     finally:
         with engine.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {ns} CASCADE")
+
+
+DAYS = """
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, ENUM
+from sqlalchemy.orm import mapped_column
+
+from .base import Base
+
+
+class Day(Base):
+    __tablename__ = "day"
+
+    id = mapped_column(sa.Integer, primary_key=True)
+    span = mapped_column(sa.Interval)
+    moods = mapped_column(ARRAY(ENUM("calm", "busy", name="mood", create_type=False)))
+"""
+
+
+def test_values_only_postgresql_reads_are_judged_in_the_database_each_call_names(
+    base_settings, tmp_path, monkeypatch
+):
+    """In one process (a notebook) the settings may name another database from call to
+    call: the values of types only PostgreSQL reads are judged in the one named now."""
+    engine = get_engine(base_settings)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("DROP DATABASE IF EXISTS seedbed_judge_other")
+        conn.exec_driver_sql("CREATE DATABASE seedbed_judge_other")
+    other = database_url(base_settings).replace("/postgres?", "/seedbed_judge_other?")
+    try:
+        made = sa.create_engine(other)
+        with made.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE SCHEMA judged; CREATE TYPE judged.mood AS ENUM ('calm', 'busy')"
+            )
+        made.dispose()
+        models = model_folder(tmp_path / "models", days=DAYS)
+        seeds = tmp_path / "day.csv"
+        monkeypatch.setenv("SEEDBED_HOME", str(base_settings.home))
+        monkeypatch.setenv("SEEDBED_SCHEMA", "judged")
+        seeds.write_text("id,span\n1,1 day\n")
+        assert seedbed.validate(seeds, models=models).ok  # judged in the test server's database
+        monkeypatch.setenv("DATABASE_URL", other)  # the type is there only
+        seeds.write_text('id,moods\n1,"{calm,busy}"\n2,"{angry}"\n')
+        report = seedbed.validate(seeds, models=models)
+        assert [(r["line"], r["column"], r["rule"]) for r in report.to_records()] == [
+            (3, "moods", "type")
+        ]
+    finally:
+        get_engine(load_settings()).pool.dispose()  # the pool seedbed keeps for it
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("DROP DATABASE IF EXISTS seedbed_judge_other WITH (FORCE)")

@@ -209,16 +209,16 @@ class DatabaseEvaluator:
 
 
 class _SettingsEvaluator(DatabaseEvaluator):
-    """A :class:`DatabaseEvaluator` on the database the settings name, found when first used."""
+    """A :class:`DatabaseEvaluator` on the database the settings name when it is used (a
+    notebook or a test may change them between calls; ``get_engine`` keeps one pool per
+    server), unless an engine was given to it."""
 
     def __init__(self) -> None:
         self._engine: Engine | None = None
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = get_engine(load_settings())
-        return self._engine
+        return self._engine if self._engine is not None else get_engine(load_settings())
 
     @engine.setter
     def engine(self, value: Engine) -> None:
