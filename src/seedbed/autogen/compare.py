@@ -95,7 +95,7 @@ def compare_namespace(
 
 
 @comparators.dispatch_for("column", subgroup="server_default", priority=DispatchPriority.FIRST)
-def compare_unreadable_default(
+def compare_server_default(
     autogen_context: AutogenContext,
     alter_column_op: ops.AlterColumnOp,
     schema: str | None,
@@ -104,20 +104,29 @@ def compare_unreadable_default(
     conn_col: sa.Column[Any],
     metadata_col: sa.Column[Any],
 ) -> PriorityDispatchResult:
-    """A model default the column's current type cannot read yet is a change.
+    """Two server defaults Alembic's comparisons get wrong, ahead of them.
 
-    Alembic compares two defaults in PostgreSQL (``SELECT new = old``), which reads
-    the model's default as the column's current type: a default that type cannot
-    take yet (an enum label the same change adds, ``'c'`` for ``kind``; text for a
-    column that becomes text) raised and stopped ``db generate`` and ``db check``. The
-    same comparison runs here first, in a savepoint; when it cannot run, the default
-    changed, and Alembic's own comparisons (identity, computed, the others) are left
-    to run as they do when it can.
+    - A namespace that is the model: a ``serial`` column's ``nextval(...)`` is the
+      database's own default. Alembic leaves it out of the database's side only (a
+      column's own sequence), so ``db check`` called it a change.
+    - A model default the column's current type cannot read yet is a change.
+      Alembic compares two defaults in PostgreSQL (``SELECT new = old``), which
+      reads the model's default as the column's current type: a default that type
+      cannot take yet (an enum label the same change adds, ``'c'`` for ``kind``;
+      text for a column that becomes text) raised and stopped ``db generate`` and
+      ``db check``. The same comparison runs here first, in a savepoint; when it
+      cannot run, the default changed.
+
+    Otherwise Alembic's own comparisons (identity, computed, the others) run as
+    they do without this one.
     """
     new, old = metadata_col.server_default, conn_col.server_default
     connection = autogen_context.connection
     if connection is None or not isinstance(new, DefaultClause):
         return _CONTINUE
+    if old is None and metadata_col.table.metadata.info.get(FROM_CATALOG):
+        serial = _rendered(new).startswith("nextval(")
+        return PriorityDispatchResult.STOP if serial else _CONTINUE
     if not isinstance(old, DefaultClause):  # none, an identity or a generated column
         return _CONTINUE
     rendered_old = old.arg.text if isinstance(old.arg, sa.TextClause) else str(old.arg)
@@ -129,26 +138,6 @@ def compare_unreadable_default(
     except sa.exc.DBAPIError:
         alter_column_op.existing_server_default = old
         alter_column_op.modify_server_default = new
-        return PriorityDispatchResult.STOP
-    return _CONTINUE
-
-
-@comparators.dispatch_for("column", subgroup="server_default", priority=DispatchPriority.FIRST)
-def compare_catalog_sequence_default(
-    autogen_context: AutogenContext,
-    alter_column_op: ops.AlterColumnOp,
-    schema: str | None,
-    tname: str,
-    cname: str,
-    conn_col: sa.Column[Any],
-    metadata_col: sa.Column[Any],
-) -> PriorityDispatchResult:
-    """A namespace that is the model: a ``serial`` column's ``nextval(...)`` is the
-    database's own default. Alembic leaves it out of the database's side only (a
-    column's own sequence), so ``db check`` called it a change."""
-    new, old = metadata_col.server_default, conn_col.server_default
-    own = metadata_col.table.metadata.info.get(FROM_CATALOG) and old is None
-    if own and isinstance(new, DefaultClause) and _rendered(new).startswith("nextval("):
         return PriorityDispatchResult.STOP
     return _CONTINUE
 
