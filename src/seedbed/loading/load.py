@@ -191,8 +191,8 @@ class _Writer:
         them all with one statement (:func:`insert_staged_sql`); the rows inserted."""
         groups: dict[tuple[str, ...], list[SeedSource]] = {}
         for part in job.source.files():
-            if part.format.columns():
-                groups.setdefault(part.format.columns(), []).append(part)
+            if columns := part.format.columns():  # a header read once
+                groups.setdefault(columns, []).append(part)
         stages = []
         for number, (columns, parts) in enumerate(groups.items()):
             cursor.execute(create_stage_sql(job.table, number))

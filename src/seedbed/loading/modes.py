@@ -65,6 +65,12 @@ def _compared(column: ColumnSpec, side: str) -> str:
     return f"{value}::text" if by_text else value
 
 
+def _overriding(table: sa.Table, columns: Sequence[str]) -> str:
+    """A GENERATED ALWAYS identity keeps the seed's values, as COPY keeps them."""
+    always = any(getattr(table.c[c].identity, "always", False) for c in columns)
+    return "OVERRIDING SYSTEM VALUE " if always else ""
+
+
 def insert_staged_sql(table: sa.Table, stages: Sequence[tuple[str, Sequence[str]]]) -> str:
     """One statement that inserts every stage (its name, its columns) into ``table``, and
     returns the rows inserted.
@@ -76,10 +82,8 @@ def insert_staged_sql(table: sa.Table, stages: Sequence[tuple[str, Sequence[str]
     inserts = []
     for number, (stage, columns) in enumerate(stages):
         cols = ", ".join(quote_ident(c) for c in columns)
-        always = any(getattr(table.c[c].identity, "always", False) for c in columns)
         inserts.append(
-            f"w{number} AS (INSERT INTO {qualified(table)} ({cols}) "
-            f"{'OVERRIDING SYSTEM VALUE ' if always else ''}"
+            f"w{number} AS (INSERT INTO {qualified(table)} ({cols}) {_overriding(table, columns)}"
             f"SELECT {cols} FROM {stage} RETURNING 1)"
         )
     total = " + ".join(f"(SELECT count(*) FROM w{n})" for n in range(len(stages)))
@@ -103,11 +107,9 @@ def merge_sql(
     """
     cols = ", ".join(quote_ident(c) for c in columns)
     keys = ", ".join(quote_ident(c) for c in key)
-    # A GENERATED ALWAYS identity keeps the seed's values, as COPY keeps them.
-    always = any(getattr(table.c[c].identity, "always", False) for c in columns)
     head = (
         f"INSERT INTO {qualified(table)} AS target ({cols}) "
-        f"{'OVERRIDING SYSTEM VALUE ' if always else ''}"
+        f"{_overriding(table, columns)}"
         f"SELECT {cols} FROM {stage_name(table)} ORDER BY {keys} "
         f"ON CONFLICT ({keys}) "
     )

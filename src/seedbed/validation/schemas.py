@@ -663,7 +663,8 @@ def _read_polars(column: ColumnSpec, values: pl.Series) -> tuple[pl.Series, dict
         nulls = pl.repeat(None, len(values), dtype=pl.String(), eager=True)
         return values.zip_with(~nul, nulls), {"type": nul.to_numpy()}
     plain, unreadable = plain_array(values.to_arrow(compat_level=pl.CompatLevel.newest()))
-    plain = nested_text(column, plain) or plain  # lists, structs: their text
+    text = nested_text(column, plain)  # lists, structs: their text
+    plain = plain if text is None else text
     coerced: ArrowCoerced | Coerced | None = coerce_arrow(column, plain)
     if coerced is None:
         coerced = coerce_column(column, pandas_column(plain))

@@ -346,7 +346,8 @@ def _typed_columns(
         column = spec.columns[name]
         coerced: Coerced | ArrowCoerced | None = None
         if isinstance(values, pa.Array):
-            values = nested_text(column, values) or values  # lists, structs: their text
+            text = nested_text(column, values)  # lists, structs: their text
+            values = values if text is None else text
             coerced = coerce_arrow(column, values)
             if coerced is None:
                 values = pandas_column(values)
