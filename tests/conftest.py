@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,6 +61,8 @@ class _GroupedByFile:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The model snapshots the runs write (seedbed.facts.snapshot): in a folder of this run's.
+    os.environ["SEEDBED_CACHE"] = tempfile.mkdtemp(prefix="seedbed-cache-")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_GroupedByFile(), "seedbed-worker-groups")
 

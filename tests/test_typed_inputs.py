@@ -346,6 +346,18 @@ def test_a_polars_object_column_is_refused_with_its_name() -> None:
         seedbed.validate({"tag": frame})
 
 
+@pytest.mark.parametrize(
+    "empty",
+    [pa.table({}), pl.DataFrame(), pa.RecordBatch.from_pydict({}), pd.DataFrame()],
+    ids=["arrow", "polars", "batch", "pandas"],
+)
+def test_a_frame_of_no_columns_holds_no_rows(empty: object) -> None:
+    # Arrow's slice of a table of no columns has as many rows as it is asked for
+    report = seedbed.validate({"tag": empty})
+    assert report.ok
+    assert report.checked is not None and report.checked.rows == 0
+
+
 @pytest.mark.parametrize("group_rows", [7, 1000])
 def test_parquet_pieces_hold_a_csv_chunks_bytes_whatever_the_row_groups(
     group_rows: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -21,6 +21,7 @@ from seedbed.errors import ConfigError
 __all__ = [
     "DEFAULT_SCHEMA",
     "Settings",
+    "cache_setting",
     "check_identifier",
     "check_models",
     "load_settings",
@@ -202,6 +203,18 @@ def migrations_setting() -> Path | None:
             f"SEEDBED_MIGRATIONS {text!r} has no env.py: name an Alembic folder (env.py, versions/)"
         )
     return folder
+
+
+def cache_setting() -> Path | None:
+    """The folder ``SEEDBED_CACHE`` names for what seedbed keeps between runs (the model's
+    facts: :mod:`seedbed.facts.snapshot`); ``off`` keeps nothing. Default: ``seedbed`` in
+    ``XDG_CACHE_HOME`` (``~/.cache``)."""
+    text = os.environ.get("SEEDBED_CACHE", "")
+    if text.lower() == "off":
+        return None
+    if text:
+        return Path(text)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seedbed"
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,16 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
-from sqlalchemy.sql.compiler import BIND_PARAMS, BIND_PARAMS_ESC
+
+@cache
+def postgres_dialect() -> Any:
+    """SQLAlchemy's PostgreSQL dialect, made once, for compiling types and clauses to text."""
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def quote_ident(name: str) -> str:
@@ -50,12 +57,16 @@ def qualified_name(schema: str, name: str) -> str:
 
 def escaped(sql: str) -> str:
     """``sql`` for ``text()``: what it compiles to is ``sql`` again, no parameters."""
+    from sqlalchemy.sql.compiler import BIND_PARAMS, BIND_PARAMS_ESC
+
     kept = BIND_PARAMS_ESC.sub(lambda m: "\\" + m.group(0), sql)
     return BIND_PARAMS.sub(lambda m: "\\" + m.group(0), kept)
 
 
 def unescaped(text: str) -> str:
     """What ``text(text)`` compiles to when it has no parameters: ``\\:x`` becomes ``:x``."""
+    from sqlalchemy.sql.compiler import BIND_PARAMS_ESC
+
     return BIND_PARAMS_ESC.sub(lambda m: m.group(1), text)
 
 

@@ -47,6 +47,7 @@ if typing.TYPE_CHECKING:
         relationships,
         unique_column_sets,
     )
+    from seedbed.facts.snapshot import stored_tables
     from seedbed.facts.source import (
         DatabaseSource,
         FolderSource,
@@ -62,6 +63,7 @@ if typing.TYPE_CHECKING:
     )
     from seedbed.facts.spec import ColumnSpec, RuleSpec, TableSpec, table_spec
     from seedbed.facts.sqlchecks import DatabaseEvaluator
+    from seedbed.facts.stored import StoredTable
 
 #: The public names, by the module that defines them.
 _LAZY = {
@@ -111,7 +113,9 @@ _LAZY = {
         "model_source",
         "using_models",
     ),
+    "seedbed.facts.snapshot": ("stored_tables",),
     "seedbed.facts.spec": ("ColumnSpec", "RuleSpec", "TableSpec", "table_spec"),
+    "seedbed.facts.stored": ("StoredTable",),
 }
 
 __all__ = [
@@ -135,6 +139,7 @@ __all__ = [
     "Rule",
     "RuleSpec",
     "SqlCheck",
+    "StoredTable",
     "TableKeys",
     "TableSpec",
     "UniqueKey",
@@ -149,6 +154,7 @@ __all__ = [
     "ordered_tables",
     "reflect_namespace",
     "relationships",
+    "stored_tables",
     "table_keys",
     "table_spec",
     "tables_with_updated_at",

@@ -19,22 +19,9 @@ judges.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-
-from seedbed.models.base import (
-    NAMING_CONVENTION,
-    PARTITIONS,
-    UPDATED_AT_BODY,
-    UPDATED_AT_FUNCTION,
-    CatalogType,
-    tables_with_updated_at,
-    updated_at_function_sql,
-    updated_at_trigger,
-    updated_at_trigger_sql,
-)
+from seedbed.lazymodules import lazy_exports, lazy_module
 from seedbed.models.predicates import (
     BOOLEAN,
     BPCHAR,
@@ -78,13 +65,32 @@ from seedbed.models.rules import (
     UuidV4,
 )
 from seedbed.models.rules import all_rules as _declared_rules
+from seedbed.sqltext import postgres_dialect
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+
+    from seedbed.models.base import (
+        NAMING_CONVENTION,
+        PARTITIONS,
+        UPDATED_AT_BODY,
+        UPDATED_AT_FUNCTION,
+        CatalogType,
+        tables_with_updated_at,
+        updated_at_function_sql,
+        updated_at_trigger,
+        updated_at_trigger_sql,
+    )
+else:
+    sa = lazy_module("sqlalchemy")
+    postgresql = lazy_module("sqlalchemy.dialects.postgresql")
 
 #: ``Constraint.info`` key of a plain ``CheckConstraint`` seedbed has read (True), so it is
 #: read once; its rule, if it has one, is in ``info["rule"]``, named as the database names
 #: the constraint.
 READ_FROM_SQL = "rule_read_from_sql"
 
-_DIALECT: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
 _NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1
 _CASE_FUNCTIONS = frozenset({"lower", "upper"})
 
@@ -133,7 +139,8 @@ def read_plain_checks(table: sa.Table) -> None:
     checks = _checks_in_order(table)
     if all("rule" in c.info or c.info.get(READ_FROM_SQL) is not None for c in checks):
         return
-    ddl = _DIALECT.ddl_compiler(_DIALECT, None)
+    dialect = postgres_dialect()
+    ddl = dialect.ddl_compiler(dialect, None)
     taken = {str(c.name) for c in table.constraints if isinstance(c.name, str)}
     taken |= {str(c.name) for c in checks if isinstance(c.name, str)}
     for constraint in checks:
@@ -214,13 +221,13 @@ def _base_type(column: sa.Column[Any]) -> Any:
 
 def base_sql_type(column: sa.Column[Any]) -> str:
     """The SQL type of ``column``, or of the base type of its domain, as SQLAlchemy writes it."""
-    return str(_base_type(column).compile(dialect=_DIALECT))
+    return str(_base_type(column).compile(dialect=postgres_dialect()))
 
 
 def _sql_type(column: sa.Column[Any]) -> str:
     """The column's type as PostgreSQL reads it (a domain's base type, no collation)."""
     kind = _base_type(column)
-    text = str(kind.compile(dialect=_DIALECT))
+    text = str(kind.compile(dialect=postgres_dialect()))
     if isinstance(kind, sa.Enum):
         return text
     lowered = text.lower()
@@ -350,3 +357,22 @@ __all__ = [
     "updated_at_trigger",
     "updated_at_trigger_sql",
 ]
+
+# The declarative base's names, imported with it (and SQLAlchemy's ORM) when first asked for:
+# reading a rule's facts needs neither.
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {
+        "seedbed.models.base": (
+            "NAMING_CONVENTION",
+            "PARTITIONS",
+            "UPDATED_AT_BODY",
+            "UPDATED_AT_FUNCTION",
+            "CatalogType",
+            "tables_with_updated_at",
+            "updated_at_function_sql",
+            "updated_at_trigger",
+            "updated_at_trigger_sql",
+        )
+    },
+)

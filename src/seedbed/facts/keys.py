@@ -19,16 +19,21 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from seedbed.facts.stored import StoredTable
+from seedbed.lazymodules import lazy_module
+from seedbed.sqltext import postgres_dialect
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
 
     from seedbed.models.predicates import Predicate
+else:
+    sa = lazy_module("sqlalchemy")
+    postgresql = lazy_module("sqlalchemy.dialects.postgresql")
 
-_DIALECT: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
 _IS_NULL = re.compile(r'^\(?\s*(?:"?\w+"?\.)*"?(\w+)"?\s+IS\s+(NOT\s+)?NULL\s*\)?$', re.IGNORECASE)
 
 KeyKind = Literal["primary key", "unique constraint", "unique index"]
@@ -153,7 +158,7 @@ class TableKeys:
 def _sql(clause: Any) -> str:
     if isinstance(clause, str):
         return clause
-    return str(clause.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
+    return str(clause.compile(dialect=postgres_dialect(), compile_kwargs={"literal_binds": True}))
 
 
 def _where(index: sa.Index) -> str | None:
@@ -213,7 +218,7 @@ def _condition(index: sa.Index) -> Predicate | None:
         return None
     if not isinstance(clause, str):  # as CREATE INDEX writes it: columns without their table
         options = {"include_table": False, "literal_binds": True}
-        clause = str(clause.compile(dialect=_DIALECT, compile_kwargs=options))
+        clause = str(clause.compile(dialect=postgres_dialect(), compile_kwargs=options))
     rule = check_rule(index.table, str(index.name), clause)
     return rule if isinstance(rule, Predicate) else None
 
@@ -292,7 +297,9 @@ def _in_key_order(fk: ForeignKeySpec) -> ForeignKeySpec:
 
 @cache
 def table_keys(table: sa.Table) -> TableKeys:
-    """The keys, indexes and foreign keys declared on ``table``."""
+    """The keys, indexes and foreign keys declared on ``table`` (a stored table's, as stored)."""
+    if isinstance(table, StoredTable):
+        return table.keys
     unique = _unique(table)
     primary = unique[0] if unique and unique[0].kind == "primary key" else None
     indexes = tuple(_index(i) for i in sorted(table.indexes, key=lambda i: str(i.name)))

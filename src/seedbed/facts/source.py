@@ -38,13 +38,17 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
 
-import sqlalchemy as sa
-
 from seedbed.config import MODELS_FROM_DATABASE, check_models
 from seedbed.errors import ConfigError, reason
+from seedbed.lazymodules import lazy_module
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
     from sqlalchemy.engine import Engine
+
+
+else:
+    sa = lazy_module("sqlalchemy")
 
 
 @runtime_checkable
@@ -325,6 +329,28 @@ def using_models(models: Models = None, *, engine: Engine | None = None) -> Iter
         _pinned.reset(token)
 
 
+def model_files(models: Models = None) -> list[Path] | None:
+    """The files that declare the model ``models`` chooses (see :func:`model_source`), found
+    without importing them: the shipped package's, or a folder's ``.py`` files. None for a
+    catalog, a dotted module, a source object, or while a source is pinned."""
+    if models is None:
+        if _pinned.get() is not None:
+            return None
+        models = os.environ.get("SEEDBED_MODELS")
+    elif not isinstance(models, str | os.PathLike):
+        return None
+    value = check_models(os.fspath(models) if models is not None else None)
+    if value is None or value == PackageSource.package:
+        if not isinstance(_chosen, PackageSource):
+            return None
+        spec = importlib.util.find_spec(PackageSource.package)
+        locations = spec.submodule_search_locations if spec is not None else None
+        return sorted(Path(next(iter(locations))).glob("*.py")) if locations else None
+    if value != MODELS_FROM_DATABASE and Path(value).is_dir():
+        return sorted(Path(value).resolve().rglob("*.py"))
+    return None
+
+
 def metadata_for(schema: str) -> sa.MetaData:
     """The model in namespace ``schema``, from the source in use."""
     return model_source().metadata(schema)
@@ -350,6 +376,7 @@ __all__ = [
     "declared_metadata",
     "declaring_class",
     "metadata_for",
+    "model_files",
     "model_source",
     "using_models",
 ]

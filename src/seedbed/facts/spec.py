@@ -16,13 +16,20 @@ import enum
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from typing import TYPE_CHECKING, Any
 
 from seedbed.facts.declaration import Rule, all_rules, base_sql_type, rules_read_from_sql
 from seedbed.facts.keys import ForeignKeySpec, UniqueKey, table_keys
+from seedbed.facts.stored import StoredTable
+from seedbed.lazymodules import lazy_module
+from seedbed.sqltext import postgres_dialect
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+else:
+    sa = lazy_module("sqlalchemy")
+    postgresql = lazy_module("sqlalchemy.dialects.postgresql")
 
 TEXT = "text"
 BOOLEAN = "boolean"
@@ -75,11 +82,8 @@ _INT_RANGES = {
 }
 
 
-_DIALECT: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
-
-
 def _compiled(type_: Any) -> str:
-    return str(type_.compile(dialect=_DIALECT))
+    return str(type_.compile(dialect=postgres_dialect()))
 
 
 #: Types of kind ``text`` that seedbed reads itself; the database reads the others.
@@ -115,6 +119,9 @@ class ColumnSpec:
     #: of a type seedbed does not read itself (arrays, ranges, intervals, bytea...): held as
     #: PostgreSQL's text, which the database reads (a frame's Python values become that text)
     database_text: bool = False
+    #: of a type (its domain's base type) seedbed does not read in-process at all: the
+    #: database reads each value during validation (:mod:`seedbed.validation.dbrules`)
+    read_by_database: bool = False
     #: How PostgreSQL's equality of the column's type sees its values (``KEY_*`` above):
     #: the form of text a unique or foreign key hashes, so that equal values meet.
     key_form: str = KEY_AS_IS
@@ -274,6 +281,7 @@ def _fields(column: sa.Column[Any]) -> dict[str, Any]:
         "default": _server_default(column),
         "generated": column.computed is not None,
         "key_form": _key_form(base, kind["kind"]),
+        "read_by_database": kind["kind"] == TEXT and not read_as_text(base_sql_type(column)),
         **kind,
     }
 
@@ -289,7 +297,10 @@ def _check_name(table: sa.Table, rule: Rule, exact: set[int]) -> str:
 
 @cache
 def table_spec(table: sa.Table) -> TableSpec:
-    """Everything seedbed checks about ``table``'s rows, derived from its declaration."""
+    """Everything seedbed checks about ``table``'s rows, derived from its declaration
+    (a stored table's, as it was stored)."""
+    if isinstance(table, StoredTable):
+        return table.spec
     columns = {c.name: ColumnSpec(**_fields(c)) for c in table.columns}
     exact = {id(rule) for rule in rules_read_from_sql(table)}
     rules = tuple(RuleSpec(_check_name(table, rule, exact), rule) for rule in all_rules(table))

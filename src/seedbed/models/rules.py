@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint
-
 from seedbed.errors import SeedError
 from seedbed.jsontext import InvalidJson, parse_json
 from seedbed.lazymodules import lazy_module
@@ -28,6 +26,7 @@ from seedbed.sqltext import escaped, quote_ident, quote_literal
 
 if TYPE_CHECKING:
     import pandas as pd
+    from sqlalchemy import CheckConstraint
 else:
     pd = lazy_module("pandas")
 
@@ -49,6 +48,8 @@ class Rule:
         raise NotImplementedError
 
     def constraint(self) -> CheckConstraint:
+        from sqlalchemy import CheckConstraint
+
         # escaped: SQLAlchemy would read a ``:name`` in the SQL as a parameter
         return CheckConstraint(escaped(self.sql), name=self.name, info={"rule": self})
 

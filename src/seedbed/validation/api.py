@@ -8,12 +8,9 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy.engine import Engine
-
-from seedbed.db import require_tables, schema_of
-from seedbed.facts import Models, declared_metadata, using_models
+from seedbed.facts import Models, declared_metadata, stored_tables, using_models
 from seedbed.loadmode import LoadMode, MergeAction
 from seedbed.progress import progress_display
 from seedbed.validation.meter import ValidationMeter
@@ -26,6 +23,9 @@ from seedbed.validation.sources import (
     resolve_sources,
 )
 from seedbed.validation.validator import RowResult, SeedValidator
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 #: Chunks read, typed and checked ahead per file, beyond the one the checks across chunks
 #: have: with the workers, what bounds memory. Two keep both workers busy while the
@@ -211,11 +211,18 @@ def validate(
     True
     """
     parsed = LoadMode.parse(mode)
-    with using_models(models, engine=engine):
-        schema = schema_of(engine) if engine is not None else str(declared_metadata().schema)
-        sources = resolve_sources(source, schema)
-    if engine is not None:
-        require_tables(engine, [s.table for s in sources.values()])
+    # Files alone: the model's facts as stored by an earlier run, if it had the same model.
+    tables = None if engine is not None else stored_tables(models)
+    if tables is not None:
+        sources = resolve_sources(source, tables)
+    else:
+        from seedbed.db import require_tables, schema_of
+
+        with using_models(models, engine=engine):
+            schema = schema_of(engine) if engine is not None else str(declared_metadata().schema)
+            sources = resolve_sources(source, schema)
+        if engine is not None:
+            require_tables(engine, [s.table for s in sources.values()])
     with progress_display(progress) as display:
         return check_sources(
             sources,

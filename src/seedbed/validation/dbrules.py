@@ -20,10 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
-from seedbed.facts import ColumnSpec, DatabaseEvaluator, RuleSpec, SqlCheck, TableSpec, type_judge
+from seedbed.facts import RuleSpec, SqlCheck, TableSpec
 from seedbed.facts import spec as k
 from seedbed.validation.report import ValidationReport, cell_values, display_values
 from seedbed.validation.rowchecks import FullFrame, unreadable
@@ -31,6 +29,10 @@ from seedbed.validation.sources import SeedChunk
 
 if TYPE_CHECKING:
     import pandas as pd
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Engine
+
+    from seedbed.facts import DatabaseEvaluator
 
 
 def base_type(table: sa.Table, name: str) -> str:
@@ -38,32 +40,28 @@ def base_type(table: sa.Table, name: str) -> str:
     return k.base_sql_type(table.c[name])
 
 
-def read_by_database(column: ColumnSpec, sql_type: str) -> bool:
-    """Is ``column`` (of ``sql_type``) of a type whose values seedbed does not read itself?
-
-    Numbers of every kind are read in-process, their ranges and scales as PostgreSQL
-    reads them (``tests/test_type_parity.py``), for a declared model and a catalog's alike."""
-    return column.kind == k.TEXT and not k.read_as_text(sql_type)
-
-
 def _types_in_database(
     spec: TableSpec, chunk: SeedChunk, engine: Engine | None
 ) -> ValidationReport:
     """Values the database cannot read as their column's type; marked in ``chunk.invalid``."""
+    columns = [
+        column
+        for name in chunk.columns
+        if (column := spec.columns.get(str(name))) is not None and column.read_by_database
+    ]
+    if not columns:
+        return ValidationReport()
+    from seedbed.facts import type_judge
+
     judge = type_judge(spec.table)
     if judge is None:
         return ValidationReport()
     judge = judge.on(engine)
     reports = []
     n = chunk.rows
-    for name in chunk.columns:
-        column = spec.columns.get(str(name))
-        if column is None:
-            continue
+    for column in columns:
         sql_type = base_type(spec.table, column.name)
-        if not read_by_database(column, sql_type):
-            continue
-        series = chunk.frame[name]
+        series = chunk.frame[column.name]
         held = ~series.isna().to_numpy(dtype=bool) & ~unreadable(chunk.invalid, [column.name], n)
         cells = series.to_numpy(dtype=object)
         values = [str(v) if keep else None for v, keep in zip(cells, held, strict=True)]
@@ -89,6 +87,8 @@ def _verdicts(
     spec: TableSpec, full: pd.DataFrame, engine: Engine | None
 ) -> list[tuple[RuleSpec, np.ndarray]]:
     """Each SqlCheck of ``spec`` with the rows it refuses; one query per database."""
+    from seedbed.facts import DatabaseEvaluator
+
     batches: dict[int, tuple[DatabaseEvaluator, list[RuleSpec]]] = {}
     judges: dict[int, DatabaseEvaluator] = {}  # each rule's evaluator -> the one to ask
     found: list[tuple[RuleSpec, np.ndarray]] = []

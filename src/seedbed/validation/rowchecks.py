@@ -34,7 +34,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
-import sqlalchemy as sa
 
 from seedbed.facts import TableSpec, table_spec
 from seedbed.lazymodules import lazy_module
@@ -56,6 +55,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
     import pyarrow as pa
+    import sqlalchemy as sa
 else:
     pd = lazy_module("pandas")
     pa = lazy_module("pyarrow")

@@ -51,8 +51,6 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import sqlalchemy as sa
-
 from seedbed.errors import SeedError
 from seedbed.facts import (
     ColumnSpec,
@@ -89,6 +87,7 @@ if TYPE_CHECKING:
     import pandera.pandas as pa
     import pandera.polars as pap
     import polars as pl
+    import sqlalchemy as sa
 else:
     np = lazy_module("numpy")
     pd = lazy_module("pandas")

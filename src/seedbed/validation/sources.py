@@ -20,8 +20,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias, Union, cast
 
-import sqlalchemy as sa
-
 from seedbed.errors import SeedError, reason
 from seedbed.facts import TableSpec, metadata_for, table_spec
 from seedbed.lazymodules import imported, lazy_module
@@ -45,6 +43,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
     import pyarrow as pa
+    import sqlalchemy as sa
 
     from seedbed.validation.coerce import ArrowCoerced, Coerced
 else:
@@ -261,8 +260,11 @@ def _given(source: SeedInput, tables: Mapping[str, sa.Table]) -> list[tuple[str,
     return found
 
 
-def resolve_sources(source: SeedInput, schema: str) -> dict[str, SeedSource]:
-    """Map ``source`` to the tables of namespace ``schema``, parents before children.
+def resolve_sources(
+    source: SeedInput, schema: str | Mapping[str, sa.Table]
+) -> dict[str, SeedSource]:
+    """Map ``source`` to the tables of namespace ``schema`` (or to ``schema``'s tables by
+    name, parents first), parents before children.
 
     ``source`` is a folder, a file, a list of files and folders, or a mapping
     of table name to a DataFrame, file or folder (which binds a file of any
@@ -271,7 +273,7 @@ def resolve_sources(source: SeedInput, schema: str) -> dict[str, SeedSource]:
     no table, two sources for one table, or a path that cannot be read raise
     :class:`~seedbed.errors.SeedError`.
     """
-    tables = _tables_by_name(schema)
+    tables = _tables_by_name(schema) if isinstance(schema, str) else schema
     found: dict[str, SeedSource] = {}
     for name, fmt in _given(source, tables):
         if name not in tables:

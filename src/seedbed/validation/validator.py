@@ -25,13 +25,10 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Connection, Engine
 
-from seedbed.db import database_errors
 from seedbed.errors import SeedError
 from seedbed.facts import ForeignKeySpec, TableSpec, UniqueKey, conflict_key, table_spec
+from seedbed.lazymodules import lazy_module
 from seedbed.loadmode import MergeAction
 from seedbed.sqltext import qualified_name, quote_ident
 from seedbed.validation.dbrules import base_type, check_in_database
@@ -45,6 +42,14 @@ from seedbed.validation.sources import SeedChunk, SeedSource
 
 if TYPE_CHECKING:
     import pandas as pd
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.engine import Connection, Engine
+
+
+else:
+    sa = lazy_module("sqlalchemy")
+    postgresql = lazy_module("sqlalchemy.dialects.postgresql")
 
 
 @dataclass
@@ -498,6 +503,8 @@ class SeedValidator:
 
     def _conn(self) -> Connection:
         if self._connection is None:
+            from seedbed.db import database_errors
+
             assert self.engine is not None
             with database_errors("cannot connect"):
                 self._connection = self.engine.connect()
@@ -559,6 +566,8 @@ class SeedValidator:
         params: dict[str, Any] = {
             n: [k[i] for k in unique] for i, n in enumerate((*names, *others))
         }
+        from seedbed.db import database_errors
+
         with database_errors(f"checking {table.name} in the database"):
             hits = [int(row[0]) - 1 for row in self._conn().execute(sa.text(sql), params)]
         found = np.zeros(len(full), dtype=bool)

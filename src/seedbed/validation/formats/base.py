@@ -44,8 +44,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
-import sqlalchemy as sa
-
 from seedbed.errors import SeedError
 from seedbed.facts import ColumnSpec, table_spec
 from seedbed.facts import spec as kinds
@@ -74,6 +72,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
+    import sqlalchemy as sa
 else:
     np = lazy_module("numpy")
     pd = lazy_module("pandas")

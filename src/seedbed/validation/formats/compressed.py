@@ -17,13 +17,14 @@ import subprocess
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from seedbed.validation.csvread import BOM
 from seedbed.validation.formats.base import Progress, register
 from seedbed.validation.formats.delimited import BLOCK_BYTES, CsvFile, TsvFile
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 
 def _decompressing(path: Path) -> Any:

@@ -19,8 +19,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, ClassVar
 
-import sqlalchemy as sa
-
 from seedbed.lazymodules import lazy_module
 from seedbed.validation.csvread import BOM, CsvPiece, CsvReader
 from seedbed.validation.csvscan import COMMA
@@ -35,6 +33,7 @@ from seedbed.validation.formats.base import (
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
+    import sqlalchemy as sa
 else:
     np = lazy_module("numpy")
     pa = lazy_module("pyarrow")

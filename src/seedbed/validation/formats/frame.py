@@ -17,9 +17,6 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
-
 from seedbed.facts import ColumnSpec, table_spec
 from seedbed.facts import spec as kinds
 from seedbed.jsontext import json_cell
@@ -43,6 +40,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     import pyarrow as pa
+    import sqlalchemy as sa
 else:
     np = lazy_module("numpy")
     pd = lazy_module("pandas")
@@ -54,11 +52,12 @@ def frame_to_arrow(frame: pd.DataFrame, table: sa.Table) -> pa.Table:
 
     Arrow and pandas types are left to :func:`arrow_csv_blocks`, which makes them plain.
     """
+    columns = table_spec(table).columns
     converted = {}
     dates = {}  # a typed frame's dates, NumPy's beside Python's (infinity, BC): date32
     for name in frame.columns:
         column = frame[name]
-        json_column = name in table.c and isinstance(table.c[name].type, JSONB | sa.JSON)
+        json_column = name in columns and columns[name].kind == kinds.JSON
         if json_column and column.dtype == np.dtype(object):  # Python objects: as JSON text
             column = column.map(json_cell).astype("string")
         elif column.dtype == np.dtype(object) and holds_dates(column.to_numpy()):
@@ -199,8 +198,10 @@ class ArrowInput(SeedFormat):
         header: list[str] | None = list(self.columns())
         total = self.table.num_rows
         for start in range(0, max(total, 1), chunk_rows):
-            part = self.table.slice(start, chunk_rows)
-            positions = np.arange(start, start + part.num_rows, dtype=np.int64)
+            # the length given: a slice of a table of no columns has as many rows as asked for
+            stop = min(start + chunk_rows, total)
+            part = self.table.slice(start, stop - start)
+            positions = np.arange(start, stop, dtype=np.int64)
             yield plain_piece(self.label, self.unit, part, positions, header)
             header = None
 

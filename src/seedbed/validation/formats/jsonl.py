@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-import sqlalchemy as sa
-
 from seedbed.errors import SeedError, reason
 from seedbed.jsontext import InvalidJson, object_cells
 from seedbed.lazymodules import lazy_module
@@ -39,6 +37,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     import pyarrow as pa
+    import sqlalchemy as sa
 else:
     np = lazy_module("numpy")
     pd = lazy_module("pandas")

@@ -19,8 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, ClassVar
 
-import sqlalchemy as sa
-
 from seedbed.errors import SeedError
 from seedbed.lazymodules import lazy_module
 from seedbed.validation import csvread
@@ -40,6 +38,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
+    import sqlalchemy as sa
 else:
     np = lazy_module("numpy")
     pa = lazy_module("pyarrow")

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING
 
 from seedbed.errors import SeedError, reason
 from seedbed.validation.formats.base import (
@@ -24,6 +23,9 @@ from seedbed.validation.formats.base import (
     Unit,
     printable,
 )
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 
 def is_hidden(path: Path) -> bool:

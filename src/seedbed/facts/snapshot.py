@@ -1,0 +1,214 @@
+"""The model's facts kept between runs, so that a check of files needs no SQLAlchemy.
+
+Reading a declared model means importing SQLAlchemy, its ORM and the model's
+modules: about 0.3 s of every ``seedbed validate``, more than checking a
+small seed set takes. What validation reads of a table (its
+:class:`~seedbed.facts.TableSpec` and :class:`~seedbed.facts.TableKeys`, its
+columns' ``info``) is plain data, so :func:`stored_tables` keeps it, pickled,
+in the cache folder (``SEEDBED_CACHE``), under a key made of everything it was
+read from:
+
+- the files that declare the model (:func:`~seedbed.facts.model_files`), by
+  path and content;
+- seedbed's own modules, by path, size and modification time, as Python's
+  bytecode cache keys a module;
+- SQLAlchemy's version file, the interpreter's version and ``SEEDBED_SCHEMA``.
+
+A change to any of them is a new key, so a snapshot is never read for a
+model it was not made from. Only models that are files are kept (the
+shipped package, a folder); a model read from a catalog, or a table whose
+check needs the database (a type seedbed does not read itself, a CHECK only
+PostgreSQL can judge, a foreign key into another namespace), is read from
+its declaration every time. A snapshot is stored only when it reads back with
+seedbed's own classes alone, and read back the same way; anything it cannot
+read is as if it were not there. A model folder whose modules import code
+from outside the folder is keyed by the folder's files only: set
+``SEEDBED_CACHE=off`` while that code changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import os
+import pickle
+import sys
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from seedbed.atomic import replacing
+from seedbed.config import cache_setting
+from seedbed.facts.keys import ForeignKeySpec, table_keys
+from seedbed.facts.source import Models, declared_metadata, model_files, using_models
+from seedbed.facts.spec import TableSpec, table_spec
+from seedbed.facts.stored import StoredColumn, StoredTable
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+#: What a snapshot file holds; a new value when that changes.
+_FORMAT = 1
+#: Modules a snapshot may name (besides seedbed's own): what its values are made of.
+_PLAIN_MODULES = frozenset({"builtins", "collections", "copyreg", "datetime", "decimal", "re"})
+
+
+def stored_tables(models: Models = None) -> Mapping[str, sa.Table] | None:
+    """The declared model's tables by name, parents first, for validating files.
+
+    Read back from the snapshot when one was made from the same files (no
+    SQLAlchemy imported), else read from the declaration and the snapshot
+    stored. None when the model is not only files (see the module doc) or
+    ``SEEDBED_CACHE`` is ``off``: the caller reads the model itself. The
+    stored tables stand where ``sa.Table`` objects stand (see
+    :class:`~seedbed.facts.stored.StoredTable`).
+    """
+    folder = cache_setting()
+    files = model_files(models)
+    if folder is None or files is None:
+        return None
+    try:
+        path = folder / f"model-{_key(files)}.pickle"
+    except OSError:  # a file gone while it was read: the model is read as it is now
+        return None
+    found = _read(path)
+    if found is not None:
+        tables, kept = found
+        if not kept:
+            return None
+        for table in tables.values():
+            table.declared = _declared(models, table.name)
+        return cast("Mapping[str, sa.Table]", tables)
+    with using_models(models):
+        declared = {t.name: t for t in declared_metadata().sorted_tables}
+    _write(path, _snapshot(declared))
+    return declared
+
+
+def _key(files: list[Path]) -> str:
+    """A digest of what the model's facts are read from (see the module doc)."""
+    own = Path(__file__).resolve().parents[1]
+    sqlalchemy = importlib.util.find_spec("sqlalchemy")
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{_FORMAT}\0{sys.version}\0{os.environ.get('SEEDBED_SCHEMA', '')}".encode())
+    stamped = sorted(own.rglob("*.py"))
+    if sqlalchemy is not None and sqlalchemy.origin:
+        stamped.append(Path(sqlalchemy.origin))
+    for path in stamped:
+        found = path.stat()
+        digest.update(f"\0{path}\0{found.st_size}\0{found.st_mtime_ns}".encode())
+    for path in files:  # by content: a model file rewritten within a clock tick is new
+        digest.update(f"\0{path}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _declared(models: Models, name: str) -> Any:
+    """A function that reads table ``name`` from the model's declaration, when asked."""
+
+    def read() -> sa.Table:
+        with using_models(models):
+            return {t.name: t for t in declared_metadata().sorted_tables}[name]
+
+    return read
+
+
+def _snapshot(tables: Mapping[str, sa.Table]) -> dict[str, StoredTable] | None:
+    """The stored form of ``tables``; None when one of them needs more than it holds."""
+    stored = {
+        name: StoredTable(
+            name,
+            table.schema,
+            {c.name: StoredColumn(c.name, dict(c.info)) for c in table.columns},
+        )
+        for name, table in tables.items()
+    }
+    for name, table in tables.items():
+        spec, keys = table_spec(table), table_keys(table)
+        if not _held(spec, tables):
+            return None
+        parented = {
+            id(fk): replace(fk, parent=cast("sa.Table", stored[fk.parent.name]))
+            for fk in (*spec.foreign_keys, *keys.foreign_keys)
+        }
+
+        def moved(found: tuple[ForeignKeySpec, ...]) -> tuple[ForeignKeySpec, ...]:
+            return tuple(parented[id(fk)] for fk in found)  # noqa: B023 (used at once)
+
+        stored[name].spec = replace(
+            spec, table=cast("sa.Table", stored[name]), foreign_keys=moved(spec.foreign_keys)
+        )
+        stored[name].keys = replace(keys, foreign_keys=moved(keys.foreign_keys))
+    return stored
+
+
+def _held(spec: TableSpec, tables: Mapping[str, sa.Table]) -> bool:
+    """Does validation of ``spec``'s rows need nothing the snapshot leaves out?"""
+    from seedbed.facts.declaration import SqlCheck
+
+    return (
+        not any(column.read_by_database for column in spec.columns.values())
+        and not any(isinstance(item.rule, SqlCheck) for item in spec.rules)
+        and all(tables.get(fk.parent.name) is fk.parent for fk in spec.foreign_keys)
+    )
+
+
+class _Pickler(pickle.Pickler):
+    """Stores SQLAlchemy's names (``quoted_name``, a ``str``) as the plain text they are."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, str) and type(obj) is not str:
+            return str, (str(obj),)
+        return NotImplemented
+
+
+def _dumps(value: object) -> bytes:
+    out = io.BytesIO()
+    _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return out.getvalue()
+
+
+class _Unpickler(pickle.Unpickler):
+    """Reads only seedbed's classes and plain values."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module.split(".")[0] not in {"seedbed", *_PLAIN_MODULES}:
+            raise pickle.UnpicklingError(f"{module}.{name} is not seedbed's")
+        return super().find_class(module, name)
+
+
+def _loads(data: bytes) -> tuple[dict[str, StoredTable], bool]:
+    found = _Unpickler(io.BytesIO(data)).load()
+    if not (isinstance(found, tuple) and found[0] == _FORMAT):
+        raise pickle.UnpicklingError("not a snapshot of this form")
+    tables = found[1]
+    return ({}, False) if tables is None else (tables, True)
+
+
+def _read(path: Path) -> tuple[dict[str, StoredTable], bool] | None:
+    """The stored tables and whether the model was kept at all; None: no usable snapshot."""
+    try:
+        return _loads(path.read_bytes())
+    except Exception:  # missing, torn, or made by other code: read the declaration instead
+        return None
+
+
+def _write(path: Path, tables: dict[str, StoredTable] | None) -> None:
+    """Store ``tables``, or that the model is not kept (None, or tables that do not read
+    back with seedbed's classes alone: a rule class of the model's own)."""
+    try:
+        data = _dumps((_FORMAT, tables))
+        _loads(data)
+    except Exception:
+        data = _dumps((_FORMAT, None))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(path) as staged:
+            staged.write_bytes(data)
+    except OSError:  # a cache that cannot be written is a slower next run, not an error
+        return
+
+
+__all__ = ["stored_tables"]
