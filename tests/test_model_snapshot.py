@@ -5,6 +5,7 @@ snapshot's."""
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,25 @@ def test_what_a_stored_table_does_not_hold_is_read_from_the_declaration(
     assert [c.name for c in user.primary_key.columns] == ["id"]
     with pytest.raises(AttributeError):
         user.no_such_attribute  # noqa: B018
+
+
+def test_a_snapshot_names_nothing_but_seedbeds_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEEDBED_CACHE", str(tmp_path / "cache"))
+    stored_tables()
+    (found,) = (tmp_path / "cache").glob("model-*.pickle")
+    marker = tmp_path / "ran"
+    # a pickle that calls a function when read: passed over, never run
+    found.write_bytes(pickle.dumps(_Calls(f"open({str(marker)!r}, 'w').close()")))
+    tables = stored_tables()
+    assert tables is not None and not isinstance(tables["user"], StoredTable)
+    assert not marker.exists()
+
+
+class _Calls:
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return exec, (self.code,)

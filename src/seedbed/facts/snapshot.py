@@ -52,7 +52,9 @@ if TYPE_CHECKING:
 #: What a snapshot file holds; a new value when that changes.
 _FORMAT = 1
 #: Modules a snapshot may name (besides seedbed's own): what its values are made of.
-_PLAIN_MODULES = frozenset({"builtins", "collections", "copyreg", "datetime", "decimal", "re"})
+_PLAIN_MODULES = frozenset({"builtins", "collections", "datetime", "decimal", "enum", "re"})
+#: Classes of those that do more than hold a value when called.
+_NOT_PLAIN = frozenset({"type", "super", "memoryview", "classmethod", "staticmethod", "property"})
 
 
 def stored_tables(models: Models = None) -> Mapping[str, sa.Table] | None:
@@ -171,12 +173,14 @@ def _dumps(value: object) -> bytes:
 
 
 class _Unpickler(pickle.Unpickler):
-    """Reads only seedbed's classes and plain values."""
+    """Reads only classes of seedbed's and of the plain modules, and compiled patterns."""
 
     def find_class(self, module: str, name: str) -> Any:
-        if module.split(".")[0] not in {"seedbed", *_PLAIN_MODULES}:
-            raise pickle.UnpicklingError(f"{module}.{name} is not seedbed's")
-        return super().find_class(module, name)
+        if module.split(".")[0] in {"seedbed", *_PLAIN_MODULES} and name not in _NOT_PLAIN:
+            found = super().find_class(module, name)
+            if isinstance(found, type) or (module, name) == ("re", "_compile"):
+                return found
+        raise pickle.UnpicklingError(f"{module}.{name} is not a value of seedbed's")
 
 
 def _loads(data: bytes) -> tuple[dict[str, StoredTable], bool]:
