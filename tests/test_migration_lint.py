@@ -431,6 +431,62 @@ def test_partial_and_nulls_not_distinct_keys_count_the_rows_they_hold(
     assert found == {"user.name": verified, "user.image": images}
 
 
+def test_unique_keys_on_expressions_count_the_rows_that_share_a_key(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    """A unique index on ``lower(email)`` or ``left(name, 3)``: the rows whose expressions
+    meet, as the index build will find them."""
+    engine = get_engine(populated)
+    schema = populated.schema
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f'update "{schema}"."user" set email = upper(email) '
+            f'where email = (select min(email) from "{schema}"."user")'
+        )
+        connection.exec_driver_sql(
+            f'insert into "{schema}"."user" (id, email, name, email_verified, created_at, '
+            f"updated_at) select gen_random_uuid()::text, lower(email), name, email_verified, "
+            f'created_at, updated_at from "{schema}"."user" where email <> lower(email)'
+        )
+    revisions.add(
+        """
+        op.create_index('ix_user_lower_email', 'user', [sa.text('lower(email)')], unique=True,
+                        schema=schema)
+        op.create_index('ix_user_name_start', 'user', [sa.func.left(sa.column('name'), 3)],
+                        unique=True, schema=schema, postgresql_where=sa.text("email_verified"))
+        op.create_index('ix_user_email_id', 'user', [sa.text('lower(email)'), 'id'], unique=True,
+                        schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    found = {f.target: f.affected for f in report if f.rule == "constraint-violated-by-data"}
+    starts = _sharing(engine, schema, "email_verified", "left(name, 3)")
+    assert starts > 1
+    assert found == {"user.lower(email)": 2, "user.left(name, 3)": starts}, report.render()
+
+
+def test_a_type_change_under_an_expression_key_counts_the_rows_it_makes_meet(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    with get_engine(populated).begin() as connection:
+        connection.exec_driver_sql(
+            f'alter table "{populated.schema}"."tag" add column weight numeric(10, 2); '
+            f'create unique index ix_tag_weight_abs on "{populated.schema}"."tag" (abs(weight)); '
+            f'update "{populated.schema}"."tag" set weight = case name when (select min(name) '
+            f'from "{populated.schema}"."tag") then 2.6 when (select max(name) '
+            f'from "{populated.schema}"."tag") then -3.4 end'
+        )
+    revisions.add(
+        """
+        op.alter_column('tag', 'weight', type_=sa.Numeric(10, 0),
+                        existing_type=sa.Numeric(10, 2), schema=schema)
+        """
+    )
+    report = safety.lint(populated)
+    violated = {f.target: f.affected for f in report if f.rule == "constraint-violated-by-data"}
+    assert violated == {"tag (ix_tag_weight_abs)": 2}, report.render()
+
+
 def test_constraints_on_columns_added_earlier_see_the_values_rows_will_get(
     populated: Settings, revisions: RevisionFolder
 ) -> None:

@@ -283,12 +283,15 @@ def _duplicates(
     where: str | None = None,
     nulls_distinct: bool = True,
 ) -> Iterable[Finding]:
-    """Rows sharing a key, for a unique index or constraint on plain columns (a partial
-    index's: among the rows ``where`` holds)."""
-    if not all(isinstance(c, str) for c in columns):
-        return  # expressions: the database will say (db migrate --dry-run)
-    target = f"{relation.table}.{','.join(columns)}"
-    duplicated = probes.duplicate_rows(relation, columns, where, nulls_distinct)
+    """Rows sharing a key, for a unique index or constraint on columns and expressions (a
+    partial index's: among the rows ``where`` holds)."""
+    written = [c if isinstance(c, str) else _sql(c, scope.connection, table=False) for c in columns]
+    terms = [
+        relation.column(w) if isinstance(c, str) else w
+        for c, w in zip(columns, written, strict=True)
+    ]
+    target = f"{relation.table}.{','.join(written)}"
+    duplicated = probes.duplicate_rows(relation, terms, where, nulls_distinct)
     if duplicated is None and probes.row_count(relation):
         effect = (
             f"could not count the rows of {relation.table} that share a key of {name}; "
@@ -495,12 +498,13 @@ def added_value(column: sa.Column[Any], connection: sa.Connection) -> str:
     return f"cast({value} as {column.type.compile(dialect=connection.dialect)})"
 
 
-def _sql(clause: Any, connection: sa.Connection) -> str:
-    """The SQL the database gets for ``clause`` (a revision's string goes through ``text()``)."""
+def _sql(clause: Any, connection: sa.Connection, *, table: bool = True) -> str:
+    """The SQL the database gets for ``clause`` (a revision's string goes through ``text()``);
+    not ``table``: its columns without their table's name, as CREATE INDEX writes them."""
     if isinstance(clause, str):
         return unescaped(clause)
-    compiled = clause.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
-    return str(compiled)
+    options = {"literal_binds": True, **({} if table else {"include_table": False})}
+    return str(clause.compile(dialect=connection.dialect, compile_kwargs=options))
 
 
 Check = Callable[[Any, Scope], Iterable[Finding]]

@@ -258,33 +258,36 @@ def checks_on(relation: Relation, column: str) -> list[tuple[str, str]]:
 
 
 def unique_keys_on(relation: Relation, column: str) -> list[tuple[str, list[str], str | None]]:
-    """The unique indexes (constraints' too) on plain columns that include ``column``:
-    (name, columns, partial index predicate)."""
+    """The unique indexes (constraints' too) that read ``column`` (in a key column, an
+    expression or the predicate): (name, each key term's SQL, partial index predicate)."""
     sql = (
-        "select c.relname, array(select a.attname from unnest(i.indkey) with ordinality k(n, o) "
-        "join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.n order by k.o), "
+        "select c.relname, array(select pg_get_indexdef(i.indexrelid, k.o::int, true) "
+        "from generate_series(1, i.indnkeyatts) k(o) order by k.o), "
         "pg_get_expr(i.indpred, i.indrelid) from pg_index i join pg_class c on c.oid = "
-        "i.indexrelid where i.indrelid = to_regclass(:name) and i.indisunique and "
-        "0 <> all(i.indkey) and exists (select 1 from pg_attribute a where a.attrelid = "
-        "i.indrelid and a.attnum = any(i.indkey) and a.attname = :column) order by c.relname"
+        "i.indexrelid where i.indrelid = to_regclass(:name) and i.indisunique and exists "
+        "(select 1 from pg_attribute a where a.attrelid = i.indrelid and a.attname = :column "
+        "and (a.attnum = any(i.indkey) or exists (select 1 from pg_depend d where d.classid = "
+        "'pg_class'::regclass and d.objid = i.indexrelid and d.refobjid = i.indrelid and "
+        "d.refobjsubid = a.attnum))) order by c.relname"
     )
     params = {"name": relation.sql, "column": column}
     found = relation.connection.execute(sa.text(sql), params)
-    return [(str(n), [str(c) for c in cols], w) for n, cols, w in found]
+    return [(str(n), [str(t) for t in terms], w) for n, terms, w in found]
 
 
 def duplicate_rows(
     relation: Relation,
-    columns: Sequence[str],
+    terms: Sequence[str],
     where: str | None = None,
     nulls_distinct: bool = True,
 ) -> int | None:
     """Rows that share their key with another row, among those ``where`` (a partial index's
-    predicate) holds; keys with a NULL are distinct, as in PostgreSQL, unless not
-    ``nulls_distinct`` (``NULLS NOT DISTINCT``, where GROUP BY's NULLs meet as the index's).
-    Columns that earlier pending steps add hold the value they give every row."""
-    key = ", ".join(relation.column(c) for c in columns)
-    held = [f"{relation.column(c)} is not null" for c in columns] if nulls_distinct else []
+    predicate) holds; ``terms`` are the key's columns and expressions, as SQL. Keys with a
+    NULL are distinct, as in PostgreSQL, unless not ``nulls_distinct`` (``NULLS NOT
+    DISTINCT``, where GROUP BY's NULLs meet as the index's). Columns that earlier pending
+    steps add hold the value they give every row."""
+    key = ", ".join(f"({term})" for term in terms)
+    held = [f"({term}) is not null" for term in terms] if nulls_distinct else []
     held += [] if where is None else [f"({where})"]
     filter_ = f" where {' and '.join(held)}" if held else ""
     sql = (
