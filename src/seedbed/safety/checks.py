@@ -1,18 +1,17 @@
 """The checks behind the lint rules: one function per kind of Alembic operation.
 
 :data:`CHECKS` says which operation types each check reads. A check gets the
-recorded operation and a :class:`Scope` that can ask the database about the
-rows there now, and returns findings for the rules in
-:mod:`seedbed.safety.rules`.
+recorded operation and a :class:`~seedbed.safety.scope.Scope` that can ask the
+database about the rows there now, and returns findings for the rules in
+:mod:`seedbed.safety.rules`. The checks of raw SQL steps (and of the enum
+labels they add) are in :mod:`seedbed.safety.rawsql`.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,48 +20,8 @@ from alembic.operations import ops
 from seedbed.safety import probes
 from seedbed.safety.findings import Finding, Severity
 from seedbed.safety.probes import Relation
-from seedbed.safety.rules import INDEX_SIZE_THRESHOLD, RULES
-from seedbed.sqltext import quote_ident, quote_literal, unescaped
-
-
-@dataclass
-class Scope:
-    """What a check may ask: the connection, the namespace, and what earlier steps did."""
-
-    connection: sa.Connection
-    namespace: str
-    revision: str = ""
-    index_size_threshold: int = INDEX_SIZE_THRESHOLD
-    new_tables: set[str] = field(default_factory=set)
-    new_columns: dict[tuple[str, str], str] = field(default_factory=dict)
-    """(table, column) added by earlier pending steps -> SQL of the value rows get."""
-    converted_columns: dict[tuple[str, str], str] = field(default_factory=dict)
-    """(table, column) whose type earlier pending steps change -> SQL of the converted value."""
-    new_enum_values: set[tuple[str, str]] = field(default_factory=set)
-    raw_sql_before: bool = False
-    """An earlier pending step ran SQL that may change rows (the counts are from before it)."""
-    """(enum type, label) added by earlier pending steps with ``ALTER TYPE ... ADD VALUE``."""
-
-    def relation(self, table: str, schema: str | None = None) -> Relation:
-        changed = {**self.converted_columns, **self.new_columns}
-        added = tuple((c, value) for (t, c), value in changed.items() if t == table)
-        return Relation(self.connection, schema or self.namespace, table, added)
-
-    def is_new(self, table: str, column: str | None = None) -> bool:
-        """Created by an earlier pending step, so it holds no rows yet."""
-        return table in self.new_tables or (table, column) in self.new_columns
-
-    def finding(
-        self, rule: str, target: str, effect: str, *, error: bool, affected: int = 0
-    ) -> Finding:
-        severity = Severity.ERROR if error else Severity.WARNING
-        if affected and self.raw_sql_before:
-            effect += " (counted before the op.execute of an earlier step, which lint does not run)"
-        return Finding(rule, severity, self.revision, target, effect, RULES[rule].fix, affected)
-
-
-def counted(value: int | None, what: str) -> str:
-    return f"{value:,} {what}" if value is not None else f"an unknown number of {what}"
+from seedbed.safety.rawsql import executed_sql, used_new_enum_value
+from seedbed.safety.scope import Scope, converted_value, counted, revision_sql
 
 
 def adding_required_field(op: ops.AddColumnOp, scope: Scope) -> Iterable[Finding]:
@@ -249,7 +208,7 @@ def created_index(op: ops.CreateIndexOp, scope: Scope) -> Iterable[Finding]:
     relation = scope.relation(op.table_name, op.schema)
     if op.unique:
         where = op.kw.get("postgresql_where")
-        held = None if where is None else _sql(where, scope.connection)
+        held = None if where is None else revision_sql(where, scope.connection)
         distinct = not op.kw.get("postgresql_nulls_not_distinct")
         yield from _duplicates(scope, relation, op.columns, str(op.index_name), held, distinct)
     if op.kw.get("postgresql_concurrently"):
@@ -285,7 +244,9 @@ def _duplicates(
 ) -> Iterable[Finding]:
     """Rows sharing a key, for a unique index or constraint on columns and expressions (a
     partial index's: among the rows ``where`` holds)."""
-    written = [c if isinstance(c, str) else _sql(c, scope.connection, table=False) for c in columns]
+    written = [
+        c if isinstance(c, str) else revision_sql(c, scope.connection, table=False) for c in columns
+    ]
     terms = [
         relation.column(w) if isinstance(c, str) else w
         for c, w in zip(columns, written, strict=True)
@@ -313,7 +274,7 @@ def added_check(op: ops.CreateCheckConstraintOp, scope: Scope) -> Iterable[Findi
     if scope.is_new(op.table_name):
         return
     relation = scope.relation(op.table_name, op.schema)
-    condition = _sql(op.condition, scope.connection)
+    condition = revision_sql(op.condition, scope.connection)
     broken = probes.check_violations(relation, condition)
     target = f"{op.table_name} ({op.constraint_name})"
     yield from _added_constraint(scope, relation, target, op.kw, broken)
@@ -359,152 +320,6 @@ def _added_constraint(
         yield scope.finding(
             "constraint-violated-by-data", target, effect, error=not not_valid, affected=broken
         )
-
-
-_HARMLESS_SQL = (
-    "create schema",
-    "create function",
-    "create or replace function",
-    "create trigger",
-    "create or replace trigger",
-    "drop trigger",
-    "drop function",
-    "create type",
-    "alter type",
-    "drop type",
-    "create extension",
-    "create domain",  # a new domain or sequence holds no rows: a baseline creates them
-    "create sequence",
-    "comment on",
-    "grant",
-)
-
-
-def may_change_rows(op: ops.MigrateOperation, connection: sa.Connection) -> bool:
-    """Whether ``op`` is raw SQL that may change tables or rows."""
-    if not isinstance(op, ops.ExecuteSQLOp):
-        return False
-    text = " ".join(_sql(op.sqltext, connection).split())
-    return not text.lower().startswith(_HARMLESS_SQL)
-
-
-def executed_sql(op: ops.ExecuteSQLOp, scope: Scope) -> Iterable[Finding]:
-    if not may_change_rows(op, scope.connection):
-        return
-    text = " ".join(_sql(op.sqltext, scope.connection).split())
-    shown = text if len(text) <= 60 else text[:57] + "..."
-    yield scope.finding(
-        "unchecked-sql",
-        "(raw SQL)",
-        f"op.execute({shown!r}) is not checked against the data",
-        error=False,
-    )
-
-
-_NAME = r'(?:"(?:[^"]|"")+"|[^\s."]+)'
-_ADD_VALUE = re.compile(
-    rf"\s*alter\s+type\s+(?:{_NAME}\s*\.\s*)?(?P<type>{_NAME})\s+add\s+value\s+"
-    r"(?:if\s+not\s+exists\s+)?'(?P<label>(?:[^']|'')*)'",
-    re.IGNORECASE,
-)
-
-
-def enum_value_added(op: ops.MigrateOperation, connection: sa.Connection) -> tuple[str, str] | None:
-    """(type, label) when ``op`` is ``ALTER TYPE ... ADD VALUE``, else None."""
-    if not isinstance(op, ops.ExecuteSQLOp):
-        return None
-    found = _ADD_VALUE.match(_sql(op.sqltext, connection))
-    if found is None:
-        return None
-    name = found["type"]
-    if name.startswith('"'):
-        name = name[1:-1].replace('""', '"')
-    return name, found["label"].replace("''", "'")
-
-
-def used_new_enum_value(op: ops.MigrateOperation, scope: Scope) -> Iterable[Finding]:
-    """A label that ``ADD VALUE`` added earlier in the transaction, used by a default, a CHECK
-    or an index predicate: PostgreSQL refuses it ("unsafe use of new value") until the
-    transaction that added it commits, and ``db migrate`` applies every pending revision in one
-    transaction."""
-    if not scope.new_enum_values:
-        return
-    uses: list[tuple[str, str, sa.types.TypeEngine[Any] | None]] = []  # target, SQL, type
-    if isinstance(op, (ops.AddColumnOp, ops.CreateTableOp)):
-        table = op.table_name
-        columns = [op.column] if isinstance(op, ops.AddColumnOp) else op.columns
-        for column in columns:
-            default = getattr(column, "server_default", None)
-            if isinstance(column, sa.Column) and default is not None:
-                uses.append((f"{table}.{column.name}", _default_sql(default, scope), column.type))
-            elif isinstance(column, sa.CheckConstraint):
-                uses.append(
-                    (f"{table} ({column.name})", _sql(column.sqltext, scope.connection), None)
-                )
-    elif isinstance(op, ops.AlterColumnOp) and op.modify_server_default not in (False, None):
-        kind = op.modify_type if op.modify_type is not None else op.existing_type
-        target = f"{op.table_name}.{op.column_name}"
-        uses.append((target, _default_sql(op.modify_server_default, scope), kind))
-    elif isinstance(op, ops.CreateCheckConstraintOp):
-        target = f"{op.table_name} ({op.constraint_name})"
-        uses.append((target, _sql(op.condition, scope.connection), None))
-    elif isinstance(op, ops.CreateIndexOp) and op.kw.get("postgresql_where") is not None:
-        where = _sql(op.kw["postgresql_where"], scope.connection)
-        uses.append((f"{op.table_name} ({op.index_name})", where, None))
-    for target, sql, kind in uses:
-        for type_name, label in sorted(scope.new_enum_values):
-            if not _may_be_enum(kind, type_name):
-                continue  # a default of a column of another type: no use of this label
-            if quote_literal(label) in sql:
-                yield scope.finding(
-                    "enum-value-used-in-same-transaction",
-                    target,
-                    f"{quote_literal(label)} is added to enum {type_name} by a pending step; "
-                    f"PostgreSQL refuses to use it before that transaction commits (unsafe use "
-                    "of new value) and nothing changes",
-                    error=True,
-                )
-
-
-def _may_be_enum(kind: Any, name: str) -> bool:
-    """Whether a column of type ``kind`` (None: not known) may be of the enum ``name``."""
-    if kind is None or isinstance(sa.types.to_instance(kind), sa.types.NullType):
-        return True
-    kind = sa.types.to_instance(kind)
-    return isinstance(kind, sa.Enum) and kind.name == name
-
-
-def _default_sql(default: Any, scope: Scope) -> str:
-    value = getattr(default, "arg", default)
-    return quote_literal(value) if isinstance(value, str) else _sql(value, scope.connection)
-
-
-def converted_value(op: ops.AlterColumnOp, connection: sa.Connection) -> str:
-    """SQL for a column's values after ``op`` changes its type (its ``USING``, else a cast)."""
-    using = op.kw.get("postgresql_using")
-    if using is not None:
-        return f"({unescaped(str(using))})"
-    kind = sa.types.to_instance(op.modify_type).compile(dialect=connection.dialect)
-    return f"cast(t.{quote_ident(op.column_name)} as {kind})"
-
-
-def added_value(column: sa.Column[Any], connection: sa.Connection) -> str:
-    """SQL for the value an added column gives the rows already there: its default, or NULL."""
-    default = getattr(column.server_default, "arg", None)
-    if isinstance(default, str):
-        value = quote_literal(default)
-    else:
-        value = "null" if default is None else _sql(default, connection)
-    return f"cast({value} as {column.type.compile(dialect=connection.dialect)})"
-
-
-def _sql(clause: Any, connection: sa.Connection, *, table: bool = True) -> str:
-    """The SQL the database gets for ``clause`` (a revision's string goes through ``text()``);
-    not ``table``: its columns without their table's name, as CREATE INDEX writes them."""
-    if isinstance(clause, str):
-        return unescaped(clause)
-    options = {"literal_binds": True, **({} if table else {"include_table": False})}
-    return str(clause.compile(dialect=connection.dialect, compile_kwargs=options))
 
 
 Check = Callable[[Any, Scope], Iterable[Finding]]

@@ -22,6 +22,7 @@ from seedbed.errors import reason
 from seedbed.safety import checks
 from seedbed.safety.findings import Finding, LintReport
 from seedbed.safety.owner import refuse_when_database_is_model
+from seedbed.safety.rawsql import enum_value_added, may_change_rows
 from seedbed.safety.revisions import (
     RevisionOperations,
     acknowledged_rules,
@@ -30,6 +31,7 @@ from seedbed.safety.revisions import (
     pending_scripts,
 )
 from seedbed.safety.rules import INDEX_SIZE_THRESHOLD
+from seedbed.safety.scope import Scope, added_value, converted_value
 
 
 class RecordingOperations(RevisionOperations):
@@ -74,13 +76,13 @@ def lint(
             scripts = named_scripts(settings, revisions)
         else:
             scripts = pending_scripts(connection, settings, target)
-        scope = checks.Scope(connection, settings.schema, index_size_threshold=index_size_threshold)
+        scope = Scope(connection, settings.schema, index_size_threshold=index_size_threshold)
         findings = [f for script in scripts for f in lint_script(script, scope, settings)]
         transaction.rollback()
     return LintReport(tuple(s.revision for s in scripts), tuple(findings))
 
 
-def lint_script(script: Script, scope: checks.Scope, settings: Settings) -> list[Finding]:
+def lint_script(script: Script, scope: Scope, settings: Settings) -> list[Finding]:
     """The findings for one revision, in the order of its operations."""
     scope.revision = script.revision
     recorder = RecordingOperations(migration_context(scope.connection, settings), script)
@@ -108,20 +110,20 @@ def lint_script(script: Script, scope: checks.Scope, settings: Settings) -> list
     return [dataclasses.replace(f, acknowledged=f.rule in assured) for f in findings]
 
 
-def _remember(operation: ops.MigrateOperation, scope: checks.Scope) -> None:
+def _remember(operation: ops.MigrateOperation, scope: Scope) -> None:
     """Tables and columns created by this step hold no rows for the steps after it, columns
     it converts hold their converted values; enum
     labels it adds cannot be used by the steps after it (one transaction)."""
-    scope.raw_sql_before |= checks.may_change_rows(operation, scope.connection)
-    added = checks.enum_value_added(operation, scope.connection)
+    scope.raw_sql_before |= may_change_rows(operation, scope.connection)
+    added = enum_value_added(operation, scope.connection)
     if added is not None:
         scope.new_enum_values.add(added)
     if isinstance(operation, ops.CreateTableOp):
         scope.new_tables.add(operation.table_name)
     elif isinstance(operation, ops.AddColumnOp):
         key = (operation.table_name, operation.column.name)
-        scope.new_columns[key] = checks.added_value(operation.column, scope.connection)
+        scope.new_columns[key] = added_value(operation.column, scope.connection)
     elif isinstance(operation, ops.AlterColumnOp) and operation.modify_type is not None:
         key = (operation.table_name, operation.column_name)
         if key not in scope.new_columns:
-            scope.converted_columns[key] = checks.converted_value(operation, scope.connection)
+            scope.converted_columns[key] = converted_value(operation, scope.connection)

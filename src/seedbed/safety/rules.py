@@ -1,7 +1,7 @@
 """The lint rules, each declared once: its id, what it catches and the fix it suggests.
 
 Rule ids follow squawk's where squawk has the rule. The checks that find
-them live in :mod:`seedbed.safety.checks`.
+them live in :mod:`seedbed.safety.checks` (raw SQL: :mod:`seedbed.safety.rawsql`).
 """
 
 from __future__ import annotations
