@@ -174,3 +174,23 @@ class _Calls:
 
     def __reduce__(self) -> tuple[object, tuple[str]]:
         return exec, (self.code,)
+
+
+def test_a_folder_changed_after_this_process_imported_it_is_not_stored_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook's kernel keeps the model it imported; the snapshot of the files as they
+    are now must not be that model."""
+    models = model_folder(tmp_path / "models", shelf=SHELF)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "shelf.csv").write_text("id,code\n1,abcdefg\n", encoding="utf-8")
+    monkeypatch.setenv("SEEDBED_CACHE", str(tmp_path / "cache"))
+    assert not seedbed.validate(seeds, models=models).ok  # this process imports the folder
+    (models / "shelf.py").write_text(SHELF.replace("1, 5)", "1, 9)"), encoding="utf-8")
+    assert not seedbed.validate(seeds, models=models).ok  # still the model it imported
+    assert len(list((tmp_path / "cache").glob("model-*.pickle"))) == 1
+    again = run_cli(
+        "validate", str(seeds), env=_env(tmp_path / "cache", SEEDBED_MODELS=str(models))
+    )
+    assert again.returncode == 0, again.stdout  # a new process reads the files as they are

@@ -42,7 +42,13 @@ from typing import TYPE_CHECKING, Any, cast
 from seedbed.atomic import replacing
 from seedbed.config import cache_setting
 from seedbed.facts.keys import ForeignKeySpec, table_keys
-from seedbed.facts.source import Models, declared_metadata, model_files, using_models
+from seedbed.facts.source import (
+    Models,
+    declared_metadata,
+    files_digest,
+    model_files,
+    using_models,
+)
 from seedbed.facts.spec import TableSpec, table_spec
 from seedbed.facts.stored import StoredColumn, StoredTable
 
@@ -83,9 +89,12 @@ def stored_tables(models: Models = None) -> Mapping[str, sa.Table] | None:
         for table in tables.values():
             table.declared = _declared(models, table.name)
         return cast("Mapping[str, sa.Table]", tables)
-    with using_models(models):
+    with using_models(models) as source:
         declared = {t.name: t for t in declared_metadata().sorted_tables}
-    _write(path, _snapshot(declared))
+    # A folder this process imported before its files changed (a notebook's kernel) declares
+    # the model as it was: not stored under the key of the files as they are.
+    if getattr(source, "imported_digest", None) in (None, files_digest(files)):
+        _write(path, _snapshot(declared))
     return declared
 
 
@@ -101,9 +110,8 @@ def _key(files: list[Path]) -> str:
     for path in stamped:
         found = path.stat()
         digest.update(f"\0{path}\0{found.st_size}\0{found.st_mtime_ns}".encode())
-    for path in files:  # by content: a model file rewritten within a clock tick is new
-        digest.update(f"\0{path}\0".encode())
-        digest.update(path.read_bytes())
+    # the model's files by content: one rewritten within a clock tick is new
+    digest.update(files_digest(files).encode())
     return digest.hexdigest()
 
 

@@ -188,9 +188,29 @@ class FolderSource(_CodeSource):
             raise ConfigError(f"SEEDBED_MODELS: {str(folder)!r} is not a folder")
         package = "seedbed_models_" + hashlib.sha1(str(folder).encode()).hexdigest()[:12]
         module = sys.modules.get(package)
+        #: the model files' digest when they were imported (:func:`files_digest`)
+        self.imported_digest = _imported_digests.get(package) or files_digest(_py_files(folder))
         if module is None:
+            _imported_digests[package] = self.imported_digest
             module = _import_folder(folder, package)
         super().__init__([module, *_submodules(module)], f"folder {folder}")
+
+
+#: Each imported model folder's package name -> its files' digest when it was imported.
+_imported_digests: dict[str, str] = {}
+
+
+def _py_files(folder: Path) -> list[Path]:
+    return sorted(folder.resolve().rglob("*.py"))
+
+
+def files_digest(paths: list[Path]) -> str:
+    """A digest of the paths and contents of ``paths``."""
+    digest = hashlib.blake2b(digest_size=16)
+    for path in paths:
+        digest.update(f"\0{path}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _import_folder(folder: Path, package: str) -> ModuleType:
@@ -347,7 +367,7 @@ def model_files(models: Models = None) -> list[Path] | None:
         locations = spec.submodule_search_locations if spec is not None else None
         return sorted(Path(next(iter(locations))).glob("*.py")) if locations else None
     if value != MODELS_FROM_DATABASE and Path(value).is_dir():
-        return sorted(Path(value).resolve().rglob("*.py"))
+        return _py_files(Path(value))
     return None
 
 
@@ -375,6 +395,7 @@ __all__ = [
     "PackageSource",
     "declared_metadata",
     "declaring_class",
+    "files_digest",
     "metadata_for",
     "model_files",
     "model_source",
