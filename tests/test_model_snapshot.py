@@ -4,13 +4,17 @@ snapshot's."""
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 import seedbed
+from seedbed.facts import snapshot
 from seedbed.facts.snapshot import stored_tables
 from seedbed.facts.stored import StoredTable
 from tests.helpers import ROOT, model_folder, modules_after, run_cli
@@ -74,25 +78,49 @@ def test_a_second_check_of_files_imports_no_sqlalchemy(tmp_path: Path) -> None:
     assert not (tmp_path / "unused").exists()
 
 
-def _rows(report: seedbed.ValidationReport) -> list[dict[str, object]]:
-    return sorted(report.failures.astype(str).to_dict("records"), key=str)
+VERDICTS = """
+import json, sys
+from pathlib import Path
+import seedbed
+out = {}
+for case in sorted(Path(sys.argv[1]).iterdir()):
+    if case.is_dir() and case.name != "inputs":
+        rows = seedbed.validate(case).failures.astype(str).to_dict("records")
+        out[case.name] = sorted(json.dumps(r, sort_keys=True) for r in rows)
+print(json.dumps(out))
+print(" ".join(sys.modules))
+"""
 
 
-@pytest.mark.parametrize(
-    "case", sorted(p.name for p in INVALID.iterdir() if p.is_dir() and p.name != "inputs")
-)
-def test_the_snapshot_gives_the_declarations_verdicts(
-    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _verdicts(env: dict[str, str]) -> tuple[dict[str, list[str]], set[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", VERDICTS, str(INVALID)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=ROOT,
+    )
+    verdicts, modules = done.stdout.splitlines()[-2:]
+    return json.loads(verdicts), set(modules.split())
+
+
+def test_the_snapshot_gives_the_declarations_verdicts_on_every_broken_seed_set(
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.setenv("SEEDBED_CACHE", str(tmp_path / "cache"))
-    stored_tables()  # stores it
-    tables = stored_tables()
-    assert tables is not None and all(isinstance(t, StoredTable) for t in tables.values())
-    from_snapshot = seedbed.validate(INVALID / case)
-    monkeypatch.setenv("SEEDBED_CACHE", "off")
-    declared = seedbed.validate(INVALID / case)
-    assert not declared.ok
-    assert _rows(from_snapshot) == _rows(declared)
+    stored = _env(tmp_path / "cache")
+    first, loaded = _verdicts(stored)  # reads the declaration, stores the snapshot
+    assert "sqlalchemy" in loaded
+    again, loaded = _verdicts(stored)
+    assert "sqlalchemy" not in loaded
+    declared, _ = _verdicts(_env(tmp_path / "unused", SEEDBED_CACHE="off"))
+    assert len(declared) >= 25 and all(declared.values())
+    assert again == first == declared
+
+
+def _stored(cache: Path) -> Path:
+    (found,) = cache.glob("model-*.pickle")
+    return found
 
 
 def test_a_model_file_changed_in_place_is_read_again(tmp_path: Path) -> None:
@@ -114,57 +142,71 @@ def test_a_model_file_changed_in_place_is_read_again(tmp_path: Path) -> None:
     assert len(list((tmp_path / "cache").glob("model-*.pickle"))) == 2
 
 
-def test_a_model_whose_check_needs_the_database_is_read_every_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_model_whose_check_needs_the_database_is_read_every_time(tmp_path: Path) -> None:
     models = model_folder(tmp_path / "models", shelf=SHELF, tagged=TAGGED)
-    monkeypatch.setenv("SEEDBED_CACHE", str(tmp_path / "cache"))
-    first = stored_tables(models)
-    assert first is not None and not isinstance(first["tagged"], StoredTable)
-    assert stored_tables(models) is None  # kept as "not kept": the caller reads the model
-    assert len(list((tmp_path / "cache").glob("model-*.pickle"))) == 1
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "shelf.csv").write_text("id,code\n1,abc\n", encoding="utf-8")
+    env = _env(tmp_path / "cache", SEEDBED_MODELS=str(models))
+    for _ in range(2):
+        assert "sqlalchemy" in _validated(seeds, env)
+    assert snapshot._read(_stored(tmp_path / "cache")) == ({}, False)  # stored as not kept
 
 
-def test_a_snapshot_that_cannot_be_read_is_passed_over(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SEEDBED_CACHE", str(tmp_path / "cache"))
-    stored_tables()
-    (found,) = (tmp_path / "cache").glob("model-*.pickle")
+def test_a_snapshot_that_cannot_be_read_is_passed_over_and_written_again(tmp_path: Path) -> None:
+    env = _env(tmp_path / "cache")
+    seeds = INVALID / "bad_email"
+    _validated(seeds, env)
+    found = _stored(tmp_path / "cache")
     found.write_bytes(found.read_bytes()[:100])  # torn
-    tables = stored_tables()
-    assert tables is not None and not isinstance(tables["user"], StoredTable)
-    report = seedbed.validate(INVALID / "bad_email")
-    assert list(report.failures["rule"]) == ["ck_user_email_format"]
-    assert isinstance(stored_tables()["user"], StoredTable)  # written again
+    assert snapshot._read(found) is None
+    assert "sqlalchemy" in _validated(seeds, env)
+    assert "sqlalchemy" not in _validated(seeds, env)
+    report = run_cli("validate", str(seeds), env=env)
+    assert report.returncode == 1 and "ck_user_email_format" in report.stdout
 
 
-def test_what_a_stored_table_does_not_hold_is_read_from_the_declaration(
+def test_a_process_that_has_imported_the_model_reads_it_and_stores_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A notebook's kernel keeps the model it imported, which may be older than its files."""
     monkeypatch.setenv("SEEDBED_CACHE", str(tmp_path / "cache"))
-    stored_tables()
-    tables = stored_tables()
-    assert tables is not None
-    user = tables["user"]
-    assert isinstance(user, StoredTable)
+    assert stored_tables() is None  # this process has imported the shipped model
+    models = model_folder(tmp_path / "models", shelf=SHELF)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "shelf.csv").write_text("id,code\n1,abcdefg\n", encoding="utf-8")
+    tables = stored_tables(models)  # not imported yet: read, and stored
+    assert tables is not None and not isinstance(tables["shelf"], StoredTable)
+    (models / "shelf.py").write_text(SHELF.replace("1, 5)", "1, 9)"), encoding="utf-8")
+    assert stored_tables(models) is None
+    assert not seedbed.validate(seeds, models=models).ok  # still the model it imported
+    assert len(list((tmp_path / "cache").glob("model-*.pickle"))) == 1
+    env = _env(tmp_path / "cache", SEEDBED_MODELS=str(models))
+    again = run_cli("validate", str(seeds), env=env)
+    assert again.returncode == 0, again.stdout  # a new process reads the files as they are
+
+
+def test_what_a_stored_table_does_not_hold_is_read_from_the_declaration(tmp_path: Path) -> None:
+    _validated(INVALID / "bad_email", _env(tmp_path / "cache"))
+    found = snapshot._read(_stored(tmp_path / "cache"))
+    assert found is not None
+    user = found[0]["user"]
+    with pytest.raises(AttributeError):
+        user.primary_key  # noqa: B018 (nothing to read it from yet)
+    user.declared = snapshot._declared(None, "user")
     assert "primary_key" not in vars(user)
     assert [c.name for c in user.primary_key.columns] == ["id"]
     with pytest.raises(AttributeError):
         user.no_such_attribute  # noqa: B018
 
 
-def test_a_snapshot_names_nothing_but_seedbeds_values(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SEEDBED_CACHE", str(tmp_path / "cache"))
-    stored_tables()
-    (found,) = (tmp_path / "cache").glob("model-*.pickle")
+def test_a_snapshot_names_nothing_but_seedbeds_values(tmp_path: Path) -> None:
+    found = tmp_path / "model-0.pickle"
     marker = tmp_path / "ran"
     # a pickle that calls a function when read: passed over, never run
     found.write_bytes(pickle.dumps(_Calls(f"open({str(marker)!r}, 'w').close()")))
-    tables = stored_tables()
-    assert tables is not None and not isinstance(tables["user"], StoredTable)
+    assert snapshot._read(found) is None
     assert not marker.exists()
 
 
@@ -174,23 +216,3 @@ class _Calls:
 
     def __reduce__(self) -> tuple[object, tuple[str]]:
         return exec, (self.code,)
-
-
-def test_a_folder_changed_after_this_process_imported_it_is_not_stored_as_it_was(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A notebook's kernel keeps the model it imported; the snapshot of the files as they
-    are now must not be that model."""
-    models = model_folder(tmp_path / "models", shelf=SHELF)
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    (seeds / "shelf.csv").write_text("id,code\n1,abcdefg\n", encoding="utf-8")
-    monkeypatch.setenv("SEEDBED_CACHE", str(tmp_path / "cache"))
-    assert not seedbed.validate(seeds, models=models).ok  # this process imports the folder
-    (models / "shelf.py").write_text(SHELF.replace("1, 5)", "1, 9)"), encoding="utf-8")
-    assert not seedbed.validate(seeds, models=models).ok  # still the model it imported
-    assert len(list((tmp_path / "cache").glob("model-*.pickle"))) == 1
-    again = run_cli(
-        "validate", str(seeds), env=_env(tmp_path / "cache", SEEDBED_MODELS=str(models))
-    )
-    assert again.returncode == 0, again.stdout  # a new process reads the files as they are

@@ -15,8 +15,10 @@ read from:
 - SQLAlchemy's version file, the interpreter's version and ``SEEDBED_SCHEMA``.
 
 A change to any of them is a new key, so a snapshot is never read for a
-model it was not made from. Only models that are files are kept (the
-shipped package, a folder); a model read from a catalog, or a table whose
+model it was not made from. A process that has imported the model's
+declaration already uses it (a notebook's kernel keeps the model it
+imported, which may be older than its files). Only models that are files
+are kept (the shipped package, a folder); a model read from a catalog, or a table whose
 check needs the database (a type seedbed does not read itself, a CHECK only
 PostgreSQL can judge, a foreign key into another namespace), is read from
 its declaration every time. A snapshot is stored only when it reads back with
@@ -68,8 +70,9 @@ def stored_tables(models: Models = None) -> Mapping[str, sa.Table] | None:
 
     Read back from the snapshot when one was made from the same files (no
     SQLAlchemy imported), else read from the declaration and the snapshot
-    stored. None when the model is not only files (see the module doc) or
-    ``SEEDBED_CACHE`` is ``off``: the caller reads the model itself. The
+    stored. None when the model is not only files (see the module doc), when
+    this process has imported its declaration, or when ``SEEDBED_CACHE`` is
+    ``off``: the caller reads the model itself. The
     stored tables stand where ``sa.Table`` objects stand (see
     :class:`~seedbed.facts.stored.StoredTable`).
     """
@@ -89,12 +92,9 @@ def stored_tables(models: Models = None) -> Mapping[str, sa.Table] | None:
         for table in tables.values():
             table.declared = _declared(models, table.name)
         return cast("Mapping[str, sa.Table]", tables)
-    with using_models(models) as source:
+    with using_models(models):
         declared = {t.name: t for t in declared_metadata().sorted_tables}
-    # A folder this process imported before its files changed (a notebook's kernel) declares
-    # the model as it was: not stored under the key of the files as they are.
-    if getattr(source, "imported_digest", None) in (None, files_digest(files)):
-        _write(path, _snapshot(declared))
+    _write(path, _snapshot(declared))
     return declared
 
 

@@ -186,18 +186,16 @@ class FolderSource(_CodeSource):
         folder = folder.resolve()
         if not folder.is_dir():
             raise ConfigError(f"SEEDBED_MODELS: {str(folder)!r} is not a folder")
-        package = "seedbed_models_" + hashlib.sha1(str(folder).encode()).hexdigest()[:12]
+        package = _folder_package(folder)
         module = sys.modules.get(package)
-        #: the model files' digest when they were imported (:func:`files_digest`)
-        self.imported_digest = _imported_digests.get(package) or files_digest(_py_files(folder))
         if module is None:
-            _imported_digests[package] = self.imported_digest
             module = _import_folder(folder, package)
         super().__init__([module, *_submodules(module)], f"folder {folder}")
 
 
-#: Each imported model folder's package name -> its files' digest when it was imported.
-_imported_digests: dict[str, str] = {}
+def _folder_package(folder: Path) -> str:
+    """The name a model folder (resolved) is imported under."""
+    return "seedbed_models_" + hashlib.sha1(str(folder).encode()).hexdigest()[:12]
 
 
 def _py_files(folder: Path) -> list[Path]:
@@ -352,7 +350,9 @@ def using_models(models: Models = None, *, engine: Engine | None = None) -> Iter
 def model_files(models: Models = None) -> list[Path] | None:
     """The files that declare the model ``models`` chooses (see :func:`model_source`), found
     without importing them: the shipped package's, or a folder's ``.py`` files. None for a
-    catalog, a dotted module, a source object, or while a source is pinned."""
+    catalog, a dotted module, a source object, while a source is pinned, and when this
+    process has imported the declaration already (it is at hand, and may be older than the
+    files: a notebook's kernel keeps the model it imported)."""
     if models is None:
         if _pinned.get() is not None:
             return None
@@ -361,14 +361,15 @@ def model_files(models: Models = None) -> list[Path] | None:
         return None
     value = check_models(os.fspath(models) if models is not None else None)
     if value is None or value == PackageSource.package:
-        if not isinstance(_chosen, PackageSource):
+        if not isinstance(_chosen, PackageSource) or f"{PackageSource.package}.base" in sys.modules:
             return None
         spec = importlib.util.find_spec(PackageSource.package)
         locations = spec.submodule_search_locations if spec is not None else None
         return sorted(Path(next(iter(locations))).glob("*.py")) if locations else None
-    if value != MODELS_FROM_DATABASE and Path(value).is_dir():
-        return _py_files(Path(value))
-    return None
+    if value == MODELS_FROM_DATABASE or not Path(value).is_dir():
+        return None
+    folder = Path(value).resolve()
+    return None if _folder_package(folder) in sys.modules else _py_files(folder)
 
 
 def metadata_for(schema: str) -> sa.MetaData:
