@@ -72,9 +72,8 @@ def stored_tables(models: Models = None) -> Mapping[str, sa.Table] | None:
     SQLAlchemy imported), else read from the declaration and the snapshot
     stored. None when the model is not only files (see the module doc), when
     this process has imported its declaration, or when ``SEEDBED_CACHE`` is
-    ``off``: the caller reads the model itself. The
-    stored tables stand where ``sa.Table`` objects stand (see
-    :class:`~seedbed.facts.stored.StoredTable`).
+    ``off``: the caller reads the model itself. The stored tables stand where
+    ``sa.Table`` objects stand (see :class:`~seedbed.facts.stored.StoredTable`).
     """
     folder = cache_setting()
     files = model_files(models)
