@@ -242,6 +242,20 @@ def test_mixed_frames_and_paths(engine: Engine, tmp_path: Path) -> None:
     assert counts(engine)["session"] == len(read_rows(session)[1])
 
 
+def test_a_frame_of_sparse_columns_validates_and_loads_as_their_values(engine: Engine) -> None:
+    header, rows = read_rows(SEEDS / "tag.csv")
+    dense = pd.DataFrame(rows, columns=header)
+    sparse = dense.astype({name: pd.SparseDtype(object, None) for name in header})
+    assert seedbed.validate({"tag": sparse}).ok
+    broken = sparse.copy()
+    broken.isetitem(1, pd.arrays.SparseArray([None, *dense.iloc[1:, 1]]))
+    assert [
+        (r["line"], r["column"], r["rule"]) for r in seedbed.validate({"tag": broken}).to_records()
+    ] == [(0, "name", "not_null")]
+    seedbed.load({"tag": sparse}, engine=engine, progress=False)
+    assert counts(engine)["tag"] == len(rows)
+
+
 def test_part_folders_report_positions_per_part_and_keys_across_parts(tmp_path: Path) -> None:
     header, rows = read_rows(SEEDS / "user.csv")
     rows[-1][header.index("email")] = rows[0][header.index("email")]

@@ -132,6 +132,11 @@ class FrameInput(SeedFormat):
 
     def __init__(self, frame: pd.DataFrame, label: str) -> None:
         super().__init__(label)
+        sparse = [i for i, dtype in enumerate(frame.dtypes) if isinstance(dtype, pd.SparseDtype)]
+        if sparse:  # their values, as a dense column holds them (Arrow takes no sparse data)
+            frame = frame.copy(deep=False)
+            for position in sparse:
+                frame.isetitem(position, frame.iloc[:, position].sparse.to_dense())
         self.frame = frame
 
     def columns(self) -> tuple[str, ...]:
