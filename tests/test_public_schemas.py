@@ -230,3 +230,55 @@ def test_a_value_too_long_for_its_varchar_fails_length_and_a_nul_fails_type(line
     }
     assert _schema_verdicts("polars", frame, lines) == expected
     assert _schema_verdicts("pandas", frame.to_pandas(), lines) == expected
+
+
+BAG = """
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Bag(Base):
+    __tablename__ = "bag"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    tags = mapped_column(postgresql.ARRAY(sa.Integer))
+    label = mapped_column(sa.String(3))
+"""
+
+
+def _bag_verdicts(backend: str, frame: object, models: Path) -> set[tuple[int, str, str]]:
+    schema = seedbed.pandera_schema("bag", backend=backend, models=models)
+    with pytest.raises(pandera.errors.SchemaErrors) as caught:
+        schema.validate(frame, lazy=True)
+    cases = caught.value.failure_cases
+    cases = cases.to_pandas() if isinstance(cases, pl.DataFrame) else cases
+    return {
+        (int(i), str(c), str(k))
+        for i, c, k in zip(cases["index"], cases["column"], cases["check"], strict=True)
+    }
+
+
+def test_values_postgresql_reads_are_judged_by_it_in_both_schemas_as_the_report_does(
+    tmp_path: Path, db_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ``integer[]`` column: PostgreSQL reads its values (the settings' database, as for
+    ``seedbed.validate``); a list in a ``varchar(3)`` column is a ``type`` case of its row."""
+    for name in ("SEEDBED_HOME", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+        if name in db_env:
+            monkeypatch.setenv(name, db_env[name])
+    models = model_folder(tmp_path / "models", bag=BAG)
+    frame = pl.DataFrame({"id": [1, 2, 3], "tags": [["1", "x"], ["3"], None], "label": ["a"] * 3})
+    expected = {(0, "tags", "type")}
+    report = seedbed.validate({"bag": frame}, models=models)
+    assert {(int(r["line"]), str(r["column"]), str(r["rule"])) for r in report.to_records()} == (
+        expected
+    )
+    assert _bag_verdicts("polars", frame, models) == expected
+    too_big = pd.DataFrame({"id": [1, 2], "tags": [[1, 2**40], [2]], "label": ["a", "b"]})
+    assert _bag_verdicts("pandas", too_big, models) == {(0, "tags", "type")}
+    listed = pl.DataFrame({"id": [1, 2], "tags": [[1], [2]], "label": [["a"], None]})
+    assert _bag_verdicts("polars", listed, models) == {(0, "label", "type")}

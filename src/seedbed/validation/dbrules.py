@@ -25,6 +25,7 @@ from seedbed.facts import RuleSpec, SqlCheck, TableSpec
 from seedbed.facts import spec as k
 from seedbed.validation.report import ValidationReport, cell_values, display_values
 from seedbed.validation.rowchecks import FullFrame, unreadable
+from seedbed.validation.schemas import database_reader
 from seedbed.validation.sources import SeedChunk
 
 if TYPE_CHECKING:
@@ -49,23 +50,18 @@ def _types_in_database(
         for name in chunk.columns
         if (column := spec.columns.get(str(name))) is not None and column.read_by_database
     ]
-    if not columns:
-        return ValidationReport()
-    from seedbed.facts import type_judge
-
-    judge = type_judge(spec.table)
-    if judge is None:
-        return ValidationReport()
-    judge = judge.on(engine)
     reports = []
     n = chunk.rows
     for column in columns:
+        read = database_reader(spec, column, engine)
+        if read is None:
+            continue
         sql_type = base_type(spec.table, column.name)
         series = chunk.frame[column.name]
         held = ~series.isna().to_numpy(dtype=bool) & ~unreadable(chunk.invalid, [column.name], n)
         cells = series.to_numpy(dtype=object)
         values = [str(v) if keep else None for v, keep in zip(cells, held, strict=True)]
-        bad = judge.unreadable(str(spec.table.schema), sql_type, values)
+        bad = read(values)
         if not bad.any():
             continue
         chunk.invalid[column.name] = unreadable(chunk.invalid, [column.name], n) | bad

@@ -88,6 +88,7 @@ if TYPE_CHECKING:
     import pandera.polars as pap
     import polars as pl
     import sqlalchemy as sa
+    from sqlalchemy.engine import Engine
 else:
     np = lazy_module("numpy")
     pd = lazy_module("pandas")
@@ -195,15 +196,53 @@ def _parser(column: ColumnSpec) -> pa.Parser:
     return pa.Parser(parse, name=f"read as {column.kind}")
 
 
-def _type_checks(column: ColumnSpec) -> list[pa.Check]:
+def database_reader(
+    spec: TableSpec, column: ColumnSpec, engine: Engine | None = None
+) -> Callable[[list[str | None]], np.ndarray] | None:
+    """For a column of a type PostgreSQL reads (:attr:`ColumnSpec.read_by_database`): a
+    function from its values' text to the cells the judging database cannot read, as
+    :func:`seedbed.validate` asks it (``engine``: the call's database); None for other
+    columns, and for a catalog model without a database (COPY judges them at load)."""
+    if not column.read_by_database:
+        return None
+    from seedbed.facts import type_judge
+
+    judge = type_judge(spec.table)
+    if judge is None:
+        return None
+    judge = judge.on(engine)
+    schema, sql_type = str(spec.table.schema), k.base_sql_type(spec.table.c[column.name])
+    return lambda values: judge.unreadable(schema, sql_type, values)
+
+
+def _with_database(
+    read: Callable[[list[str | None]], np.ndarray] | None,
+    values: Iterable[object],
+    failing: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """``failing`` with the cells ``read`` (a :func:`database_reader`) refuses as ``type``."""
+    if read is None:
+        return failing
+    cells = [None if value is None or value is pd.NA else str(value) for value in values]
+    refused = read(cells)
+    if refused.any():
+        failing = {**failing, "type": failing.get("type", refused) | refused}
+    return failing
+
+
+def _type_checks(spec: TableSpec, column: ColumnSpec) -> list[pa.Check]:
     """``type`` (or ``enum``), and ``length`` for a ``varchar(n)``: the cells that cannot
-    be read, each under the rule the report gives it."""
+    be read (by PostgreSQL too, for a type it reads), each under the rule the report gives
+    it."""
     import pandera.pandas as pa
+
+    database = database_reader(spec, column)
 
     def readable(rule: str) -> Callable[[pd.Series], pd.Series]:
         def check(series: pd.Series) -> pd.Series:
-            failing = _read_pandas(column, series)[1].get(rule)
-            return pd.Series(True if failing is None else ~failing, index=series.index)
+            values, failing = _read_pandas(column, series)
+            cells = _with_database(database, values.astype(object), failing).get(rule)
+            return pd.Series(True if cells is None else ~cells, index=series.index)
 
         return check
 
@@ -297,7 +336,7 @@ def _compile(spec: TableSpec, *, typed: bool, sink: KeySink | None) -> pa.DataFr
     for name, column in spec.columns.items():
         checks = single.get(name, [])
         if not typed:
-            checks = [*_type_checks(column), *checks]
+            checks = [*_type_checks(spec, column), *checks]
         if typed and not checks and column.nullable:
             continue  # nothing to check in a typed chunk: spare Pandera the column
         columns[name] = pa.Column(
@@ -341,7 +380,10 @@ def pandera_schema(
     ``Decimal`` or text, times in any unit): each cell is read as
     :func:`seedbed.validate` reads a Polars frame, then judged by the same
     columnar rules as ``seedbed validate``'s row engine. In both schemas a cell
-    that cannot be read fails ``type`` alone; the rules judge the others.
+    that cannot be read fails ``type`` alone; the rules judge the others. A
+    value of a type seedbed does not read itself (arrays, ranges, intervals...)
+    is read by PostgreSQL, as :func:`seedbed.validate` has it read: the
+    settings' database, or the catalog's.
 
     ``models`` chooses the model (default: ``SEEDBED_MODELS``): ``"database"``
     gives the schema of a table as the database holds it, its CHECKs
@@ -661,7 +703,7 @@ def _read_polars(column: ColumnSpec, values: pl.Series) -> tuple[pl.Series, dict
             return values, {}
         nulls = pl.repeat(None, len(values), dtype=pl.String(), eager=True)
         return values.zip_with(~nul, nulls), {"type": nul.to_numpy()}
-    plain, unreadable = plain_array(values.to_arrow(compat_level=pl.CompatLevel.newest()))
+    plain, unreadable = plain_array(values.to_arrow())  # as validate() reads a Polars frame
     text = nested_text(column, plain)  # lists, structs: their text
     plain = plain if text is None else text
     coerced: ArrowCoerced | Coerced | None = coerce_arrow(column, plain)
@@ -747,18 +789,20 @@ def _not_null(data: FrameData) -> pl.LazyFrame:
 _POLARS_NOT_NULL = PlainCheck(_not_null, "not_nullable", "must not be NULL")
 
 
-def _polars_type_checks(column: ColumnSpec) -> list[PlainCheck]:
+def _polars_type_checks(spec: TableSpec, column: ColumnSpec) -> list[PlainCheck]:
     """Cells the column's type cannot read: text, or typed values it cannot hold (the
-    reading of :func:`seedbed.validate`), each under the rule the report gives it."""
+    reading of :func:`seedbed.validate`, PostgreSQL's for a type it reads), each under the
+    rule the report gives it."""
     import polars as pl
+
+    database = database_reader(spec, column)
 
     def readable(rule: str) -> Callable[[FrameData], pl.LazyFrame]:
         def check(data: FrameData) -> pl.LazyFrame:
             values = data.lazyframe.select(data.key).collect().to_series()
-            failing = _read_polars(column, values)[1].get(rule)
-            return pl.LazyFrame(
-                {data.key: np.ones(len(values), bool) if failing is None else ~failing}
-            )
+            read, failing = _read_polars(column, values)
+            cells = _with_database(database, read.to_list(), failing).get(rule)
+            return pl.LazyFrame({data.key: np.ones(len(values), bool) if cells is None else ~cells})
 
         return check
 
@@ -787,7 +831,7 @@ def _compile_polars(spec: TableSpec, *, typed: bool) -> PolarsChunkSchema:
     for name, column in spec.columns.items():
         checks = single.get(name, [])
         if not typed:
-            checks = [*_polars_type_checks(column), *checks]
+            checks = [*_polars_type_checks(spec, column), *checks]
             if not column.nullable:  # Pandera's own takes a float's NaN for NULL
                 checks = [_POLARS_NOT_NULL, *checks]
         if typed and not checks and column.nullable:

@@ -136,7 +136,8 @@ class FrameInput(SeedFormat):
         if sparse:  # their values, as a dense column holds them (Arrow takes no sparse data)
             frame = frame.copy(deep=False)
             for position in sparse:
-                frame.isetitem(position, frame.iloc[:, position].sparse.to_dense())
+                values = frame.iloc[:, position].array  # a SparseArray
+                frame.isetitem(position, np.asarray(values))
         self.frame = frame
 
     def columns(self) -> tuple[str, ...]:
