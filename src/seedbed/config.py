@@ -208,13 +208,18 @@ def migrations_setting() -> Path | None:
 def cache_setting() -> Path | None:
     """The folder ``SEEDBED_CACHE`` names for what seedbed keeps between runs (the model's
     facts: :mod:`seedbed.facts.snapshot`); ``off`` keeps nothing. Default: ``seedbed`` in
-    ``XDG_CACHE_HOME`` (``~/.cache``)."""
+    ``XDG_CACHE_HOME`` (``~/.cache``); nothing without a home folder."""
     text = os.environ.get("SEEDBED_CACHE", "")
     if text.lower() == "off":
         return None
     if text:
         return Path(text)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seedbed"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "seedbed"
+    try:
+        return Path.home() / ".cache" / "seedbed"
+    except (RuntimeError, KeyError):  # no home folder (a bare container): keep nothing
+        return None
 
 
 @dataclass(frozen=True)
