@@ -86,7 +86,9 @@ def compare_namespace(
         front += _domain_changes(namespace, name, present[name], parts)
     upgrade_ops.ops[:] = (
         front
-        + _with_triggers(autogen_context, connection, upgrade_ops.ops, metadata, namespace)
+        + _keys_after_tables(
+            _with_triggers(autogen_context, connection, upgrade_ops.ops, metadata, namespace)
+        )
         + back
     )
     for op in _walk(upgrade_ops.ops):
@@ -300,6 +302,66 @@ def _with_triggers(
     if not wanted and body is not None:
         result.append(namespace_ops.DropUpdatedAtFunctionOp(namespace))
     return result
+
+
+def _keys_after_tables(found: list[ops.MigrateOperation]) -> list[ops.MigrateOperation]:
+    """``found`` with each foreign key to a table created further on added after the tables.
+
+    Alembic creates a new table's foreign keys in its ``CREATE TABLE`` and orders the
+    tables by their keys; tables whose keys form a cycle (``team.owner_id -> person``,
+    ``person.team_id -> team``) cannot all come first. Such a key (and one the model
+    marks ``use_alter``, which ``CREATE TABLE`` leaves out) becomes its own
+    ``create_foreign_key`` after every table is made; the downgrade, reversed, drops it
+    before the tables. A key added to an existing table moves there too when its
+    parent is created after it.
+    """
+    created = {
+        (op.schema, op.table_name): n
+        for n, op in enumerate(found)
+        if isinstance(op, ops.CreateTableOp)
+    }
+
+    def later(position: int, schema: str | None, table: str) -> bool:
+        return created.get((schema, table), -1) > position
+
+    kept: list[ops.MigrateOperation] = []
+    moved: list[ops.MigrateOperation] = []
+    for position, op in enumerate(found):
+        if isinstance(op, ops.CreateTableOp):
+            keys = [
+                item
+                for item in op.columns
+                if isinstance(item, sa.ForeignKeyConstraint)
+                and (item.use_alter or later(position, *_referred(item)))
+            ]
+            op.columns = [item for item in op.columns if not any(item is k for k in keys)]
+            moved += [_added_key(key) for key in keys]
+        elif isinstance(op, ops.ModifyTableOps):
+            adds = [
+                item
+                for item in op.ops
+                if isinstance(item, ops.CreateForeignKeyOp)
+                and later(position, item.kw.get("referent_schema"), item.referent_table)
+            ]
+            op.ops = [item for item in op.ops if not any(item is a for a in adds)]
+            moved += adds
+            if not op.ops:
+                continue
+        kept.append(op)
+    return kept + moved
+
+
+def _referred(constraint: sa.ForeignKeyConstraint) -> tuple[str | None, str]:
+    """The (schema, table) a foreign key points at, read from its target's name."""
+    *schema, table, _ = constraint.elements[0].target_fullname.split(".")
+    own = constraint.table.schema if constraint.table is not None else None
+    return (schema[0] if schema else own), table
+
+
+def _added_key(constraint: sa.ForeignKeyConstraint) -> ops.CreateForeignKeyOp:
+    added = ops.CreateForeignKeyOp.from_constraint(constraint)
+    added.kw.pop("use_alter", None)  # an ALTER TABLE of its own already
+    return added
 
 
 def _walk(found: Iterable[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:

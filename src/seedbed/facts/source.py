@@ -42,6 +42,7 @@ import sqlalchemy as sa
 
 from seedbed.config import MODELS_FROM_DATABASE, check_models
 from seedbed.errors import ConfigError, reason
+from seedbed.facts.relations import defer_later_keys
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -89,11 +90,11 @@ class PackageSource:
     def metadata(self, schema: str) -> sa.MetaData:
         models = importlib.import_module(self.package)
         metadata: sa.MetaData = models.metadata_for(schema)
-        return metadata
+        return defer_later_keys(metadata)
 
     def declared_metadata(self) -> sa.MetaData:
         metadata: sa.MetaData = importlib.import_module(self.package).metadata
-        return metadata
+        return defer_later_keys(metadata)
 
     def declaring_class(self, table: sa.Table) -> type | None:
         return _declaring_class(importlib.import_module(self.package).Base.registry, table)
@@ -137,6 +138,7 @@ class _CodeSource:
                 "base from seedbed.models.new_base()"
             )
         self._declared, self._registry = next(iter(found.values()))
+        defer_later_keys(self._declared)
         self._moved: dict[str, sa.MetaData] = {}
 
     @property
@@ -254,7 +256,7 @@ class DatabaseSource:
         if schema not in self._by_schema:
             from seedbed.facts.catalog import reflect_namespace
 
-            self._by_schema[schema] = reflect_namespace(self.engine, schema)
+            self._by_schema[schema] = defer_later_keys(reflect_namespace(self.engine, schema))
         return self._by_schema[schema]
 
     def declared_metadata(self) -> sa.MetaData:

@@ -34,6 +34,7 @@ from sqlalchemy import MetaData
 
 from seedbed.atomic import replacing, replacing_all
 from seedbed.errors import SeedError, map_errors
+from seedbed.facts import ordered_tables
 from seedbed.synthetic.arrays import SYNTHETIC_DOMAIN, uuid4_strings
 from seedbed.synthetic.breakage import break_rows, ways_to_break
 from seedbed.synthetic.generic import Context, as_text_table, generate_table
@@ -65,7 +66,7 @@ def generate_typed_tables(
     ``user`` table, a lookup table's few for the others).
     """
     ctx = Context(users=users, seed=seed, roots=rows)
-    for table in _model(metadata).sorted_tables:
+    for table in ordered_tables(_model(metadata)):
         ctx.tables[table.name] = generate_table(ctx, table, RECIPES.get(table.name))
     return ctx.tables
 
@@ -97,7 +98,7 @@ def generate_tables(
     tables = {name: as_text_table(table) for name, table in typed.items()}
     if invalid_fraction > 0:
         breaker = np.random.default_rng([seed, 1])
-        for table in model.sorted_tables:
+        for table in ordered_tables(model):
             text = tables[table.name]
             ways = ways_to_break(table, text.column_names)
             tables[table.name] = break_rows(text, breaker, invalid_fraction, ways)
