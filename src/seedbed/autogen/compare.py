@@ -86,8 +86,10 @@ def compare_namespace(
         front += _domain_changes(namespace, name, present[name], parts)
     upgrade_ops.ops[:] = (
         front
-        + _keys_after_tables(
-            _with_triggers(autogen_context, connection, upgrade_ops.ops, metadata, namespace)
+        + _keys_before_drops(
+            _keys_after_tables(
+                _with_triggers(autogen_context, connection, upgrade_ops.ops, metadata, namespace)
+            )
         )
         + back
     )
@@ -349,6 +351,37 @@ def _keys_after_tables(found: list[ops.MigrateOperation]) -> list[ops.MigrateOpe
                 continue
         kept.append(op)
     return kept + moved
+
+
+def _keys_before_drops(found: list[ops.MigrateOperation]) -> list[ops.MigrateOperation]:
+    """``found`` with the foreign keys between tables it drops dropped first.
+
+    Alembic drops removed tables in no particular order, each with its keys; a table
+    another dropped table still points at (always so in a cycle) cannot go first. Those
+    keys are dropped before the tables; the downgrade, reversed, creates the tables
+    without them and adds them after.
+    """
+    drops = [op for op in found if isinstance(op, ops.DropTableOp)]
+    dropped = {(op.schema, op.table_name) for op in drops}
+    first: list[ops.MigrateOperation] = []
+    for op in drops:
+        table = op._reverse
+        if table is None:
+            continue
+        keys = [
+            item
+            for item in table.columns
+            if isinstance(item, sa.ForeignKeyConstraint)
+            and _referred(item) in dropped - {(op.schema, op.table_name)}
+        ]
+        table.columns = [item for item in table.columns if not any(item is k for k in keys)]
+        first += [ops.DropConstraintOp.from_constraint(key) for key in keys]
+    if not first:
+        return found
+    at = found.index(drops[0])
+    while at and isinstance(found[at - 1], namespace_ops.DropUpdatedAtTriggerOp):
+        at -= 1  # a dropped table's trigger goes just before it, as before
+    return found[:at] + first + found[at:]
 
 
 def _referred(constraint: sa.ForeignKeyConstraint) -> tuple[str | None, str]:

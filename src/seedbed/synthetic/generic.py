@@ -19,7 +19,7 @@ model rather than knowing table names:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -242,8 +242,17 @@ def _duplicates(draft: TableDraft, key: UniqueKey) -> np.ndarray:
     return np.asarray(repeated, dtype=bool)
 
 
-def generate_table(ctx: Context, table: sa.Table, recipe: Recipe | None = None) -> pa.Table:
-    """Valid rows for ``table`` as typed pyarrow columns (see the module doc for the steps)."""
+def generate_table(
+    ctx: Context,
+    table: sa.Table,
+    recipe: Recipe | None = None,
+    later: Sequence[ForeignKeySpec] = (),
+) -> pa.Table:
+    """Valid rows for ``table`` as typed pyarrow columns (see the module doc for the steps).
+
+    ``later`` names nullable foreign keys whose parent is generated after ``table`` (a
+    cycle of foreign keys): they are NULL here, for :func:`fill_later_key` to fill.
+    """
     spec = table_spec(table)
     given: dict[str, pa.Array] = {}
     if recipe is not None:
@@ -254,6 +263,12 @@ def generate_table(ctx: Context, table: sa.Table, recipe: Recipe | None = None) 
         draft.set(name, values)
     pending = [fk for fk in spec.foreign_keys if not set(fk.columns) <= set(given)]
     fk_columns = {c for fk in pending for c in fk.columns}
+    postponed = {fk.name for fk in later}
+    for fk in pending:
+        if fk.name in postponed:
+            for column in fk.columns:
+                draft.set(column, pa.nulls(draft.num_rows))
+    pending = [fk for fk in pending if fk.name not in postponed]
     for fk in pending:
         if fk.parent is not table:
             _foreign_key(ctx, draft, fk)
@@ -270,6 +285,34 @@ def generate_table(ctx: Context, table: sa.Table, recipe: Recipe | None = None) 
     return pa.table({name: draft.columns[name] for name in ordered})
 
 
+def fill_later_key(ctx: Context, table: sa.Table, fk: ForeignKeySpec) -> None:
+    """Fill ``fk`` of ``table``'s generated rows (NULL so far) now that its parent has rows.
+
+    A key whose columns a rule reads stays NULL (the rule was met with NULL); a key
+    whose columns a unique key covers takes each parent row at most once.
+    """
+    made, parent = ctx.tables[table.name], ctx.tables.get(fk.parent.name)
+    spec = table_spec(table)
+    columns = set(fk.columns)
+    if parent is None or not parent.num_rows or not made.num_rows:
+        return
+    if any(columns & set(r.rule.columns) for r in spec.rules):
+        return
+    rng = ctx.rng(table.name, fk.name, "later")
+    if any(columns & set(key.columns) for key in spec.unique_keys):
+        rows = rng.permutation(max(made.num_rows, parent.num_rows))[: made.num_rows]
+        missing = rows >= parent.num_rows
+        rows = np.where(missing, 0, rows)
+    else:
+        rows = ctx.children(fk.parent.name, made.num_rows, fk.name)
+        missing = rng.random(made.num_rows) < NULL_FRACTION
+    for child, parent_column in zip(fk.columns, fk.parent_columns, strict=True):
+        taken = arrays.single(parent.column(parent_column)).take(pa.array(rows))
+        filled = arrays.null_where(taken, missing)
+        made = made.set_column(made.schema.get_field_index(child), child, filled)
+    ctx.tables[table.name] = made
+
+
 def as_text_table(table: pa.Table) -> pa.Table:
     """A typed table as the text columns a CSV seed file holds."""
     return pa.table({name: arrays.as_text(table.column(name)) for name in table.column_names})
@@ -281,6 +324,7 @@ __all__ = [
     "TableDraft",
     "as_text_table",
     "default_rows",
+    "fill_later_key",
     "generate_table",
     "is_root",
 ]
