@@ -11,6 +11,9 @@ How a load runs:
    ``skip-existing`` (``loading.modes``). Tables that are empty get the rebuild
    strategy (``loading.rebuild``): their constraints and indexes are dropped
    before the COPY and rebuilt, validated, after it, in the same transaction.
+   Tables written incrementally whose foreign keys form a cycle are staged and
+   written by one statement (``LoadPlan.together``), at whose end PostgreSQL
+   checks the keys between them.
 3. Meanwhile the calling thread validates the same sources, chunk by chunk.
    The database works while Python validates, so a valid load costs about
    as much as the COPY alone. Validation starts once the writer has sent its
