@@ -173,6 +173,21 @@ def test_a_cycle_of_not_null_keys_is_unbroken(tmp_path: Path) -> None:
     )
 
 
+def test_a_unique_key_that_closes_a_cycle_gets_each_parent_once(tmp_path: Path) -> None:
+    from seedbed.synthetic import generate_typed_tables
+
+    one_to_one = TEAMS.replace(
+        'sa.ForeignKey("person.id", name="fk_team_owner"))',
+        'sa.ForeignKey("person.id", name="fk_team_owner"), unique=True)',
+    )
+    metadata = _metadata(tmp_path, "owners", one_to_one)
+    assert [k.key.name for k in facts.table_order(metadata).later] == ["fk_team_owner"]
+    tables = generate_typed_tables(30, seed=4, metadata=metadata, rows=30)
+    owners = [v for v in tables["team"].column("owner_id").to_pylist() if v is not None]
+    people = set(tables["person"].column("id").to_pylist())
+    assert owners and len(owners) == len(set(owners)) and set(owners) <= people
+
+
 # ---- DDL: push, check, generate, migrate, downgrade ------------------------------------------
 
 

@@ -101,19 +101,23 @@ class TableDraft:
         self.num_rows = int(rows.sum())
 
 
-def is_root(table: sa.Table) -> bool:
-    """Does ``table`` have no parent (no foreign key to another table)?"""
-    return all(fk.column.table is table for fk in table.foreign_keys)
+def is_root(table: sa.Table, later: Sequence[ForeignKeySpec] = ()) -> bool:
+    """Does ``table`` have no parent (no foreign key to another table, but the ``later``
+    ones, whose parents come after it in a cycle)?"""
+    postponed = {fk.name for fk in later}
+    return all(fk.parent is table or fk.name in postponed for fk in table_spec(table).foreign_keys)
 
 
-def default_rows(table: sa.Table, users: int, roots: int | None = None) -> int:
+def default_rows(
+    table: sa.Table, users: int, roots: int | None = None, later: Sequence[ForeignKeySpec] = ()
+) -> int:
     """Rows for a table nobody wrote a recipe for: one per user, or a lookup table's few.
 
-    With ``roots``, a table without a parent (:func:`is_root`) gets that many
-    rows instead, and the others one per user as before.
+    With ``roots``, a table without a parent (:func:`is_root`; the first made of a
+    cycle is one) gets that many rows instead, and the others one per user as before.
     """
     if roots is not None:
-        return roots if is_root(table) else users
+        return roots if is_root(table, later) else users
     return users if table.foreign_keys else max(8, users // 200)
 
 
@@ -257,7 +261,10 @@ def generate_table(
     given: dict[str, pa.Array] = {}
     if recipe is not None:
         given = {name: values for name, values in recipe.build(ctx).items() if name in table.c}
-    rows = len(next(iter(given.values()))) if given else default_rows(table, ctx.users, ctx.roots)
+    if given:
+        rows = len(next(iter(given.values())))
+    else:
+        rows = default_rows(table, ctx.users, ctx.roots, later)
     draft = TableDraft(table, spec, rows, ctx.rng(table.name, "columns"))
     for name, values in given.items():
         draft.set(name, values)
@@ -296,6 +303,8 @@ def fill_later_key(ctx: Context, table: sa.Table, fk: ForeignKeySpec) -> None:
     columns = set(fk.columns)
     if parent is None or not parent.num_rows or not made.num_rows:
         return
+    if any(made.column(c).null_count < made.num_rows for c in fk.columns):
+        return  # given (a recipe's), not left for later
     if any(columns & set(r.rule.columns) for r in spec.rules):
         return
     rng = ctx.rng(table.name, fk.name, "later")
