@@ -17,7 +17,9 @@ found:
   each changed with ``ALTER DOMAIN``; a changed base type is named, not altered);
   one the model does not declare stays;
 - CHECK constraints on existing tables, compared by name and by definition;
-- the WHERE clause of partial indexes present on both sides.
+- the WHERE clause of partial indexes present on both sides;
+- foreign keys between tables created or dropped together, a cycle's included,
+  added after the tables or dropped before them (:mod:`seedbed.autogen.keys`).
 
 Definitions are compared after PostgreSQL itself has normalized the model's SQL:
 the model's CHECKs and index predicates are created on an empty temporary copy
@@ -41,6 +43,7 @@ from sqlalchemy.sql.elements import conv
 
 from seedbed.autogen import ops as namespace_ops
 from seedbed.autogen.definitions import changed_definitions
+from seedbed.autogen.keys import keys_after_tables, keys_before_drops
 from seedbed.facts import UPDATED_AT_BODY, tables_with_updated_at
 from seedbed.facts.referenced import DOMAINS, DomainParts, domain_parts, domain_sql
 from seedbed.facts.spec import FROM_CATALOG
@@ -86,8 +89,8 @@ def compare_namespace(
         front += _domain_changes(namespace, name, present[name], parts)
     upgrade_ops.ops[:] = (
         front
-        + _keys_before_drops(
-            _keys_after_tables(
+        + keys_before_drops(
+            keys_after_tables(
                 _with_triggers(autogen_context, connection, upgrade_ops.ops, metadata, namespace)
             )
         )
@@ -304,97 +307,6 @@ def _with_triggers(
     if not wanted and body is not None:
         result.append(namespace_ops.DropUpdatedAtFunctionOp(namespace))
     return result
-
-
-def _keys_after_tables(found: list[ops.MigrateOperation]) -> list[ops.MigrateOperation]:
-    """``found`` with each foreign key to a table created further on added after the tables.
-
-    Alembic creates a new table's foreign keys in its ``CREATE TABLE`` and orders the
-    tables by their keys; tables whose keys form a cycle (``team.owner_id -> person``,
-    ``person.team_id -> team``) cannot all come first. Such a key (and one the model
-    marks ``use_alter``, which ``CREATE TABLE`` leaves out) becomes its own
-    ``create_foreign_key`` after every table is made; the downgrade, reversed, drops it
-    before the tables. A key added to an existing table moves there too when its
-    parent is created after it.
-    """
-    created = {
-        (op.schema, op.table_name): n
-        for n, op in enumerate(found)
-        if isinstance(op, ops.CreateTableOp)
-    }
-
-    def later(position: int, schema: str | None, table: str) -> bool:
-        return created.get((schema, table), -1) > position
-
-    kept: list[ops.MigrateOperation] = []
-    moved: list[ops.MigrateOperation] = []
-    for position, op in enumerate(found):
-        if isinstance(op, ops.CreateTableOp):
-            keys = [
-                item
-                for item in op.columns
-                if isinstance(item, sa.ForeignKeyConstraint)
-                and (item.use_alter or later(position, *_referred(item)))
-            ]
-            op.columns = [item for item in op.columns if not any(item is k for k in keys)]
-            moved += [_added_key(key) for key in keys]
-        elif isinstance(op, ops.ModifyTableOps):
-            adds = [
-                item
-                for item in op.ops
-                if isinstance(item, ops.CreateForeignKeyOp)
-                and later(position, item.kw.get("referent_schema"), item.referent_table)
-            ]
-            op.ops = [item for item in op.ops if not any(item is a for a in adds)]
-            moved += adds
-            if not op.ops:
-                continue
-        kept.append(op)
-    return kept + moved
-
-
-def _keys_before_drops(found: list[ops.MigrateOperation]) -> list[ops.MigrateOperation]:
-    """``found`` with the foreign keys between tables it drops dropped first.
-
-    Alembic drops removed tables in no particular order, each with its keys; a table
-    another dropped table still points at (always so in a cycle) cannot go first. Those
-    keys are dropped before the tables; the downgrade, reversed, creates the tables
-    without them and adds them after.
-    """
-    drops = [op for op in found if isinstance(op, ops.DropTableOp)]
-    dropped = {(op.schema, op.table_name) for op in drops}
-    first: list[ops.MigrateOperation] = []
-    for op in drops:
-        table = op._reverse
-        if table is None:
-            continue
-        keys = [
-            item
-            for item in table.columns
-            if isinstance(item, sa.ForeignKeyConstraint)
-            and _referred(item) in dropped - {(op.schema, op.table_name)}
-        ]
-        table.columns = [item for item in table.columns if not any(item is k for k in keys)]
-        first += [ops.DropConstraintOp.from_constraint(key) for key in keys]
-    if not first:
-        return found
-    at = found.index(drops[0])
-    while at and isinstance(found[at - 1], namespace_ops.DropUpdatedAtTriggerOp):
-        at -= 1  # a dropped table's trigger goes just before it, as before
-    return found[:at] + first + found[at:]
-
-
-def _referred(constraint: sa.ForeignKeyConstraint) -> tuple[str | None, str]:
-    """The (schema, table) a foreign key points at, read from its target's name."""
-    *schema, table, _ = constraint.elements[0].target_fullname.split(".")
-    own = constraint.table.schema if constraint.table is not None else None
-    return (schema[0] if schema else own), table
-
-
-def _added_key(constraint: sa.ForeignKeyConstraint) -> ops.CreateForeignKeyOp:
-    added = ops.CreateForeignKeyOp.from_constraint(constraint)
-    added.kw.pop("use_alter", None)  # an ALTER TABLE of its own already
-    return added
 
 
 def _walk(found: Iterable[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:

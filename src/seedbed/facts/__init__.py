@@ -1,11 +1,11 @@
 """The model-facts layer: what the model says, read in one place, from the source in use.
 
 Keys (:mod:`~seedbed.facts.keys`), what a table demands of its rows
-(:mod:`~seedbed.facts.spec`), how tables relate and their type names
-(:mod:`~seedbed.facts.relations`), and the model itself from the source
-chosen in :mod:`~seedbed.facts.source`. Validation, loading, synthetic data,
-docs, the ER diagram and explore import from here, never from
-:mod:`seedbed.models`. Each name is imported with its module on first use.
+(:mod:`~seedbed.facts.spec`), the one table order (:mod:`~seedbed.facts.order`),
+how tables relate and their type names (:mod:`~seedbed.facts.relations`), and
+the model itself from the source chosen in :mod:`~seedbed.facts.source`.
+Validation, loading, synthetic data, docs, the ER diagram and explore import
+from here, never from :mod:`seedbed.models`. Each name is imported with its module on first use.
 """
 
 from __future__ import annotations
@@ -39,16 +39,18 @@ if typing.TYPE_CHECKING:
         conflict_key,
         table_keys,
     )
-    from seedbed.facts.relations import (
+    from seedbed.facts.order import (
         LaterKey,
-        Relationship,
         TableOrder,
-        column_keys,
-        column_type,
         defer_later_keys,
         ordered_tables,
-        relationships,
         table_order,
+    )
+    from seedbed.facts.relations import (
+        Relationship,
+        column_keys,
+        column_type,
+        relationships,
         unique_column_sets,
     )
     from seedbed.facts.source import (
@@ -94,16 +96,18 @@ _LAZY = {
         "conflict_key",
         "table_keys",
     ),
-    "seedbed.facts.relations": (
+    "seedbed.facts.order": (
         "LaterKey",
-        "Relationship",
         "TableOrder",
-        "column_keys",
-        "column_type",
         "defer_later_keys",
         "ordered_tables",
-        "relationships",
         "table_order",
+    ),
+    "seedbed.facts.relations": (
+        "Relationship",
+        "column_keys",
+        "column_type",
+        "relationships",
         "unique_column_sets",
     ),
     "seedbed.facts.source": (

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from seedbed.facts.relations import ordered_tables
+from seedbed.facts.order import ordered_tables
 from seedbed.sqltext import quote_ident, quote_literal
 
 #: Domains of the namespace, base types first, written as the catalog holds them:

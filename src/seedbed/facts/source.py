@@ -42,7 +42,7 @@ import sqlalchemy as sa
 
 from seedbed.config import MODELS_FROM_DATABASE, check_models
 from seedbed.errors import ConfigError, reason
-from seedbed.facts.relations import defer_later_keys
+from seedbed.facts.order import defer_later_keys
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
