@@ -37,9 +37,6 @@ class LaterKey:
     key: ForeignKeySpec
     required: bool
 
-    def __str__(self) -> str:
-        return f"{self.table.name}.{', '.join(self.key.columns)} -> {self.key.parent.name}"
-
 
 @dataclass(frozen=True)
 class TableOrder:
@@ -56,10 +53,6 @@ class TableOrder:
     cycles: tuple[tuple[sa.Table, ...], ...]
     later: tuple[LaterKey, ...]
     unbroken: tuple[tuple[sa.Table, ...], ...]
-
-    def cycle_of(self, table: sa.Table) -> tuple[sa.Table, ...]:
-        """The cycle ``table`` is part of, or ``()``."""
-        return next((cycle for cycle in self.cycles if table in cycle), ())
 
     def later_keys(self, table: sa.Table) -> list[ForeignKeySpec]:
         """The keys of ``table`` whose parent comes after it."""
@@ -109,6 +102,7 @@ def _components(tables: list[sa.Table], edges: list[_Edge]) -> dict[sa.Table, in
     low: dict[sa.Table, int] = {}
     component: dict[sa.Table, int] = {}
     stack: list[sa.Table] = []
+    components: list[sa.Table] = []
     for root in tables:
         if root in index:
             continue
@@ -129,8 +123,9 @@ def _components(tables: list[sa.Table], edges: list[_Edge]) -> dict[sa.Table, in
             work.pop()
             if work:
                 low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                number = len(set(component.values()))
+            if low[node] == index[node]:  # the root of a component: its members are on top
+                number = len(components)
+                components.append(node)
                 while True:
                     member = stack.pop()
                     component[member] = number
