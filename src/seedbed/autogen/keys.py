@@ -66,12 +66,13 @@ def keys_after_tables(found: list[ops.MigrateOperation]) -> list[ops.MigrateOper
 
 
 def keys_before_drops(found: list[ops.MigrateOperation]) -> list[ops.MigrateOperation]:
-    """``found`` with the foreign keys between tables it drops dropped first.
+    """``found`` with every foreign key that points at a table it drops dropped first.
 
-    Alembic drops removed tables in no particular order, each with its keys; a table
-    another dropped table still points at (always so in a cycle) cannot go first. Those
-    keys are dropped before the tables; the downgrade, reversed, creates the tables
-    without them and adds them after.
+    Alembic drops removed tables in no particular order, each with its keys, and
+    drops a kept table's key to a removed table with the kept table's changes, after
+    the drops; a table that another table still points at (always so in a cycle)
+    cannot go. Those keys are dropped before the tables; the downgrade, reversed,
+    creates the tables without them and adds them after.
     """
     drops = [op for op in found if isinstance(op, ops.DropTableOp)]
     dropped = {(op.schema, op.table_name) for op in drops}
@@ -88,12 +89,31 @@ def keys_before_drops(found: list[ops.MigrateOperation]) -> list[ops.MigrateOper
         ]
         table.columns = [item for item in table.columns if not any(item is k for k in keys)]
         first += [ops.DropConstraintOp.from_constraint(key) for key in keys]
+    kept: list[ops.MigrateOperation] = []
+    for change in found:
+        if isinstance(change, ops.ModifyTableOps) and (
+            (change.schema, change.table_name) not in dropped
+        ):
+            moved = [item for item in change.ops if _drops_key_to(item, dropped)]
+            change.ops = [item for item in change.ops if not any(item is m for m in moved)]
+            first += moved
+            if not change.ops:
+                continue
+        kept.append(change)
     if not first:
         return found
-    at = found.index(drops[0])
-    while at and isinstance(found[at - 1], DropUpdatedAtTriggerOp):
+    at = kept.index(drops[0])
+    while at and isinstance(kept[at - 1], DropUpdatedAtTriggerOp):
         at -= 1  # a dropped table's trigger goes just before it, as before
-    return found[:at] + first + found[at:]
+    return kept[:at] + first + kept[at:]
+
+
+def _drops_key_to(op: ops.MigrateOperation, dropped: set[tuple[str | None, str]]) -> bool:
+    """Does ``op`` drop a foreign key that points at one of the ``dropped`` tables?"""
+    added = getattr(op, "_reverse", None) if isinstance(op, ops.DropConstraintOp) else None
+    if not isinstance(added, ops.CreateForeignKeyOp):
+        return False
+    return (added.kw.get("referent_schema"), added.referent_table) in dropped
 
 
 def _referred(constraint: sa.ForeignKeyConstraint) -> tuple[str | None, str]:
