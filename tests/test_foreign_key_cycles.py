@@ -7,6 +7,7 @@ SQLAlchemy warning about the cycle on the way."""
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -310,6 +311,14 @@ def test_a_cycle_loads_incrementally_in_every_mode(
     _quiet(run_cli("-q", "validate", str(seeds), env=env))
     done = run_cli("-q", "load", "--mode", mode, "--json", str(seeds), env=env)
     _quiet(done)
+    written = {
+        t["table"]: (t["inserted"], t["updated"], t["skipped"])
+        for t in json.loads(done.stdout)["tables"]
+    }
+    assert written == {
+        "team": (2, int(mode == "upsert"), int(mode == "skip-existing")),
+        "person": (2, 0, 0),
+    }
     teams = _rows(empty_settings, "team")
     assert teams[3:] == [(4, "gold", 20), (5, "grey", 21)]
     assert teams[0] == (team_one or (1, "red", 10))
