@@ -338,7 +338,7 @@ def test_a_second_load_gives_up_after_the_lock_timeout_naming_table_and_holder(e
             second = start_load(dict(cli_env, SEEDBED_LOCK_TIMEOUT="1"))
             _, stderr = second.communicate(timeout=60)
             assert second.returncode == 2, stderr
-            assert "waiting up to 1 s for table 'tag'" in stderr
+            assert "waiting up to 1 s for table 'user'" in stderr  # the first in load order
             assert f"backend pid {holder}" in stderr
             assert "nothing was written" in stderr and "Traceback" not in stderr
         _, first_err = first.communicate(timeout=60)

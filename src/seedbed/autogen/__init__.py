@@ -22,7 +22,7 @@ from seedbed.autogen.compare import NAMESPACE_OPTION
 from seedbed.autogen.definitions import CHANGED
 from seedbed.autogen.ops import NamespaceOp
 from seedbed.autogen.render import render_item, revision_directives
-from seedbed.facts import PARTITIONS, CatalogType
+from seedbed.facts import PARTITIONS, CatalogType, defer_later_keys
 from seedbed.facts.catalog import HISTORIES, unknown_types_quiet
 from seedbed.facts.referenced import references_elsewhere
 from seedbed.sqltext import qualified_name, quote_ident
@@ -30,6 +30,7 @@ from seedbed.sqltext import qualified_name, quote_ident
 
 def context_options(namespace: str, metadata: sa.MetaData) -> dict[str, Any]:
     """Options for ``MigrationContext.configure`` / ``context.configure`` in ``namespace``."""
+    defer_later_keys(metadata)  # a cycle's keys added after its tables; no warning from Alembic
 
     # A partition the model declares is part of its partitioned table, not a table; a
     # migration history (seedbed's alembic_version, another tool's) is no table of a model

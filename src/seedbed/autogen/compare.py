@@ -17,7 +17,9 @@ found:
   each changed with ``ALTER DOMAIN``; a changed base type is named, not altered);
   one the model does not declare stays;
 - CHECK constraints on existing tables, compared by name and by definition;
-- the WHERE clause of partial indexes present on both sides.
+- the WHERE clause of partial indexes present on both sides;
+- foreign keys between tables created or dropped together, a cycle's included,
+  added after the tables or dropped before them (:mod:`seedbed.autogen.keys`).
 
 Definitions are compared after PostgreSQL itself has normalized the model's SQL:
 the model's CHECKs and index predicates are created on an empty temporary copy
@@ -41,6 +43,7 @@ from sqlalchemy.sql.elements import conv
 
 from seedbed.autogen import ops as namespace_ops
 from seedbed.autogen.definitions import changed_definitions
+from seedbed.autogen.keys import keys_after_tables, keys_before_drops
 from seedbed.facts import UPDATED_AT_BODY, tables_with_updated_at
 from seedbed.facts.referenced import DOMAINS, DomainParts, domain_parts, domain_sql
 from seedbed.facts.spec import FROM_CATALOG
@@ -86,7 +89,11 @@ def compare_namespace(
         front += _domain_changes(namespace, name, present[name], parts)
     upgrade_ops.ops[:] = (
         front
-        + _with_triggers(autogen_context, connection, upgrade_ops.ops, metadata, namespace)
+        + keys_before_drops(
+            keys_after_tables(
+                _with_triggers(autogen_context, connection, upgrade_ops.ops, metadata, namespace)
+            )
+        )
         + back
     )
     for op in _walk(upgrade_ops.ops):

@@ -206,5 +206,9 @@ def _replace(found: Iterable[ops.MigrateOperation], namespace: str, variable: st
         for attribute in ("schema", "referent_schema", "source_schema"):
             if getattr(op, attribute, None) == namespace and not isinstance(op, NamespaceOp):
                 setattr(op, attribute, variable)
+            # create_foreign_key keeps both of its namespaces among its keywords
+            keywords = getattr(op, "kw", None)
+            if isinstance(keywords, dict) and keywords.get(attribute) == namespace:
+                keywords[attribute] = variable
         if isinstance(op, ops.OpContainer):
             _replace(op.ops, namespace, variable)

@@ -95,7 +95,7 @@ def render_data_models(metadata: sa.MetaData, *, namespace: str = DEFAULT_SCHEMA
         _timestamps_section(metadata),
         soft_delete_section(tables),
         indexing_section(metadata),
-        integrity_section(),
+        integrity_section(metadata),
         structure_section(tables),
     ]
     return "\n\n".join(part.rstrip("\n") for part in parts) + "\n"

@@ -10,7 +10,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from seedbed.docs.tables import module_path
-from seedbed.facts import NAMING_CONVENTION, ordered_tables, relationships, table_keys
+from seedbed.facts import (
+    NAMING_CONVENTION,
+    ordered_tables,
+    relationships,
+    table_keys,
+    table_order,
+)
 
 
 def soft_delete_section(tables: list[sa.Table]) -> str:
@@ -72,7 +78,7 @@ def leading_index(table: sa.Table, columns: tuple[str, ...]) -> str | None:
     return None
 
 
-def integrity_section() -> str:
+def integrity_section(metadata: sa.MetaData | None = None) -> str:
     lines = [
         "## Data Integrity Rules",
         "",
@@ -84,6 +90,7 @@ def integrity_section() -> str:
         "4. **Checks**: declared once as rule objects in `src/seedbed/models/rules.py` and "
         "attached with `checks(...)`; each becomes a named CHECK constraint and a Pandera check.",
         "5. **Defaults**: `server_default=...`, so that every writer gets them.",
+        *_cycles(metadata),
         "",
         "Constraint and index names follow the naming convention in "
         "`src/seedbed/models/base.py`; validation reports quote them:",
@@ -97,6 +104,23 @@ def integrity_section() -> str:
         shown = pattern.replace("%(", "<").replace(")s", ">")
         lines.append(f"| {kinds.get(key, key)} | `{shown}` |")
     return "\n".join(lines)
+
+
+def _cycles(metadata: sa.MetaData | None) -> list[str]:
+    """One item per cycle of foreign keys: which tables, and the key added after them."""
+    if metadata is None:
+        return []
+    order = table_order(metadata)
+    items: list[str] = []
+    for cycle in order.cycles:
+        names = ", ".join(f"`{t.name}`" for t in cycle)
+        later = ", ".join(f"`{k.key.name}`" for k in order.later if k.table in cycle)
+        items.append(
+            f"{6 + len(items)}. **A cycle of foreign keys**: {names} point at each other "
+            f"({order.describe(cycle)}). Their tables are created first and {later} "
+            "added after them; a load writes their rows together and checks the keys after."
+        )
+    return items
 
 
 def structure_section(tables: list[sa.Table]) -> str:

@@ -1,8 +1,8 @@
 """The ER diagram as a matplotlib figure: boxes in layers, edges in the gaps between them.
 
 Part of :mod:`seedbed.erd` (import it from there); the facts come from the
-same functions of :mod:`seedbed.facts.relations` as the Mermaid text, so the
-two pictures always agree.
+same functions of :mod:`seedbed.facts.relations` and :mod:`seedbed.facts.order` as
+the Mermaid text, so the two pictures always agree.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from seedbed.facts import relations
+from seedbed.facts import order, relations
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -31,7 +31,7 @@ _FK_COLOR = "#1f4e79"
 
 def _layers(metadata: sa.MetaData) -> dict[str, int]:
     """Layer (column of the picture) per table: children to the right of their parents."""
-    tables = relations.ordered_tables(metadata)
+    tables = order.ordered_tables(metadata)
     parents: dict[str, set[str]] = {t.name: set() for t in tables}
     for rel in relations.relationships(metadata):
         if rel.parent != rel.child and rel.parent in parents:
@@ -100,7 +100,7 @@ def edge_paths(metadata: sa.MetaData) -> dict[str, list[tuple[float, float]]]:
     that would have to cross a layer goes over the top of the picture; a
     self-reference loops in the gap left of its table.
     """
-    tables = relations.ordered_tables(metadata)
+    tables = order.ordered_tables(metadata)
     layout = _layout(metadata, tables)
     by_name = {t.name: t for t in tables}
     step = _BOX_WIDTH + _LAYER_GAP
@@ -243,7 +243,7 @@ def er_figure(metadata: sa.MetaData) -> Figure:
     from matplotlib.patches import FancyArrowPatch
     from matplotlib.path import Path as MplPath
 
-    tables = relations.ordered_tables(metadata)
+    tables = order.ordered_tables(metadata)
     layout = _layout(metadata, tables)
     paths = edge_paths(metadata)
     top = max((y for points in paths.values() for _, y in points), default=0.0)

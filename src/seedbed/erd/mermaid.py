@@ -11,7 +11,8 @@ import re
 
 import sqlalchemy as sa
 
-from seedbed.facts.relations import column_keys, column_type, ordered_tables, relationships
+from seedbed.facts.order import ordered_tables
+from seedbed.facts.relations import column_keys, column_type, relationships
 
 
 def _mermaid_comment(text: str) -> str:

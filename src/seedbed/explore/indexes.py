@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 from seedbed.citus import citus_of
 from seedbed.explore import distributed
 from seedbed.explore._core import Bind, connection, frame, namespace
-from seedbed.facts import declared_metadata, metadata_for, table_keys
+from seedbed.facts import declared_metadata, metadata_for, ordered_tables, table_keys
 
 _CATALOG = sa.text(
     """
@@ -40,7 +40,7 @@ def _purposes() -> dict[str, str]:
     ``Table.to_metadata`` (behind ``metadata_for``) does not copy ``Index.info``.
     """
     purposes: dict[str, str] = {}
-    for table in declared_metadata().sorted_tables:
+    for table in ordered_tables(declared_metadata()):
         keys = table_keys(table)
         for index in keys.indexes:
             purposes[index.name] = index.purpose
@@ -66,7 +66,7 @@ def index_catalog(bind: Bind) -> pd.DataFrame:
     be asked, :class:`~seedbed.errors.QueryError` says which.
     """
     schema = namespace(bind)
-    tables = [t.name for t in metadata_for(schema).sorted_tables]
+    tables = [t.name for t in ordered_tables(metadata_for(schema))]
     with connection(bind) as conn:
         catalog = frame(conn, _CATALOG, {"schema": schema, "tables": tables})
         if distributed.distributed_tables(conn, schema):

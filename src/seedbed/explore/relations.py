@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from seedbed.errors import QueryError
 from seedbed.explore._core import Bind, connection, frame, model_columns, model_table, namespace
-from seedbed.facts import metadata_for, relationships
+from seedbed.facts import metadata_for, ordered_tables, relationships
 
 
 def foreign_keys(bind: Bind) -> pd.DataFrame:
@@ -107,7 +107,7 @@ def cascade_effect(bind: Bind, table: str, where: Mapping[str, Any]) -> pd.DataF
     if not where:
         raise QueryError("cascade_effect needs a where mapping; it will not delete every row")
     condition = sa.and_(*(c == where[c.name] for c in model_columns(model, list(where))))
-    tables = metadata_for(namespace(bind)).sorted_tables
+    tables = ordered_tables(metadata_for(namespace(bind)))
     counts = sa.select(
         *(sa.select(sa.func.count()).select_from(t).scalar_subquery() for t in tables)
     )

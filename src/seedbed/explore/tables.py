@@ -25,7 +25,7 @@ from seedbed.explore._core import (
     model_table,
     namespace,
 )
-from seedbed.facts import metadata_for
+from seedbed.facts import metadata_for, ordered_tables
 from seedbed.loading import load
 from seedbed.sqltext import (
     YEAR_1_DAY,
@@ -117,7 +117,7 @@ def read_query(bind: Bind, sql: str | sa.Executable, params: Params = None) -> p
 def row_counts(bind: Bind) -> pd.Series:
     """Rows per table of the model, in foreign-key order (soft-deleted rows included)."""
     schema = namespace(bind)
-    tables = metadata_for(schema).sorted_tables
+    tables = ordered_tables(metadata_for(schema))
     counts = sa.select(
         *(sa.select(sa.func.count()).select_from(t).scalar_subquery() for t in tables)
     )
@@ -272,5 +272,5 @@ def vacuum_analyze(engine: Engine) -> None:
     schema = namespace(engine)
     with database_errors("VACUUM ANALYZE failed"), engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
-        for table in metadata_for(schema).sorted_tables:
+        for table in ordered_tables(metadata_for(schema)):
             conn.exec_driver_sql(f"VACUUM ANALYZE {qualified_name(schema, table.name)}")

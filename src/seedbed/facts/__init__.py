@@ -1,11 +1,11 @@
 """The model-facts layer: what the model says, read in one place, from the source in use.
 
 Keys (:mod:`~seedbed.facts.keys`), what a table demands of its rows
-(:mod:`~seedbed.facts.spec`), how tables relate and their type names
-(:mod:`~seedbed.facts.relations`), and the model itself from the source
-chosen in :mod:`~seedbed.facts.source`. Validation, loading, synthetic data,
-docs, the ER diagram and explore import from here, never from
-:mod:`seedbed.models`. Each name is imported with its module on first use.
+(:mod:`~seedbed.facts.spec`), the one table order (:mod:`~seedbed.facts.order`),
+how tables relate and their type names (:mod:`~seedbed.facts.relations`), and
+the model itself from the source chosen in :mod:`~seedbed.facts.source`.
+Validation, loading, synthetic data, docs, the ER diagram and explore import
+from here, never from :mod:`seedbed.models`. Each name is imported with its module on first use.
 """
 
 from __future__ import annotations
@@ -39,11 +39,17 @@ if typing.TYPE_CHECKING:
         conflict_key,
         table_keys,
     )
+    from seedbed.facts.order import (
+        LaterKey,
+        TableOrder,
+        defer_later_keys,
+        ordered_tables,
+        table_order,
+    )
     from seedbed.facts.relations import (
         Relationship,
         column_keys,
         column_type,
-        ordered_tables,
         relationships,
         unique_column_sets,
     )
@@ -92,11 +98,17 @@ _LAZY = {
         "conflict_key",
         "table_keys",
     ),
+    "seedbed.facts.order": (
+        "LaterKey",
+        "TableOrder",
+        "defer_later_keys",
+        "ordered_tables",
+        "table_order",
+    ),
     "seedbed.facts.relations": (
         "Relationship",
         "column_keys",
         "column_type",
-        "ordered_tables",
         "relationships",
         "unique_column_sets",
     ),
@@ -131,6 +143,7 @@ __all__ = [
     "ForeignKeySpec",
     "IndexSpec",
     "JsonShape",
+    "LaterKey",
     "ModelSource",
     "Models",
     "ModuleSource",
@@ -141,6 +154,7 @@ __all__ = [
     "SqlCheck",
     "StoredTable",
     "TableKeys",
+    "TableOrder",
     "TableSpec",
     "UniqueKey",
     "all_rules",
@@ -149,6 +163,7 @@ __all__ = [
     "conflict_key",
     "declared_metadata",
     "declaring_class",
+    "defer_later_keys",
     "metadata_for",
     "model_source",
     "ordered_tables",
@@ -156,6 +171,7 @@ __all__ = [
     "relationships",
     "stored_tables",
     "table_keys",
+    "table_order",
     "table_spec",
     "tables_with_updated_at",
     "type_judge",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from seedbed.facts.order import ordered_tables
 from seedbed.sqltext import quote_ident, quote_literal
 
 #: Domains of the namespace, base types first, written as the catalog holds them:
@@ -167,7 +168,7 @@ def keys_elsewhere(metadata: sa.MetaData) -> list[NamespaceObject]:
             None,
             after_tables=True,
         )
-        for table in metadata.sorted_tables
+        for table in ordered_tables(metadata)
         for name, definition in table.info.get(REFERENCES_ELSEWHERE, {}).items()
     ]
 

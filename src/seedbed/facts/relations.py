@@ -1,12 +1,9 @@
-"""How the tables relate: foreign keys as relationships, tables in parents-first order, type names.
+"""How the tables relate: foreign keys as relationships, key markers, type names.
 
-Read from a ``MetaData`` through :func:`seedbed.facts.keys.table_keys`, so
-the ER diagram, the data-model document and explore's relationship helpers
-describe the same relationships in the same order.
-
->>> from seedbed.facts import declared_metadata
->>> [t.name for t in ordered_tables(declared_metadata())][:2]
-['user', 'tag']
+Read from a ``MetaData`` through :func:`seedbed.facts.keys.table_keys`, in the
+model's one table order (:mod:`seedbed.facts.order`), so the ER diagram, the
+data-model document and explore's relationship helpers describe the same
+relationships in the same order.
 """
 
 from __future__ import annotations
@@ -17,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from seedbed.facts.keys import table_keys
+from seedbed.facts.order import ordered_tables
 
 _POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -55,32 +53,6 @@ class Relationship:
         parent = "zero or one" if self.parent_optional else "one"
         child = "zero or more" if self.child_many else "zero or one"
         return f"{parent} {self.parent} has {child} {self.child} rows"
-
-
-def ordered_tables(metadata: sa.MetaData) -> list[sa.Table]:
-    """Tables with parents before children, in a stable, readable order.
-
-    Tables are ordered by depth (the longest chain of foreign keys above
-    them), then by how many relationships they take part in (the hubs first),
-    then by name: ``user`` before ``tag``, ``post_tag`` last.
-    """
-    tables = list(metadata.sorted_tables)  # dependency order; a valid order for depth
-    links = {t.name: 0 for t in tables}
-    parents: dict[str, set[str]] = {t.name: set() for t in tables}
-    for table in tables:
-        for fk in table_keys(table).foreign_keys:
-            parent = fk.parent.name
-            links[table.name] += 1
-            if parent in links:
-                links[parent] += 1
-                if parent != table.name:
-                    parents[table.name].add(parent)
-    depth: dict[str, int] = {}
-    for table in tables:
-        depth[table.name] = 1 + max(
-            (depth[p] for p in parents[table.name] if p in depth), default=-1
-        )
-    return sorted(tables, key=lambda t: (depth[t.name], -links[t.name], t.name))
 
 
 def column_type(column: sa.Column[object]) -> str:
@@ -146,7 +118,6 @@ __all__ = [
     "Relationship",
     "column_keys",
     "column_type",
-    "ordered_tables",
     "relationships",
     "unique_column_sets",
 ]

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, cast
 from seedbed.atomic import replacing
 from seedbed.config import cache_setting
 from seedbed.facts.keys import ForeignKeySpec, table_keys
+from seedbed.facts.order import ordered_tables
 from seedbed.facts.source import (
     Models,
     declared_metadata,
@@ -92,7 +93,7 @@ def stored_tables(models: Models = None) -> Mapping[str, sa.Table] | None:
             table.declared = _declared(models, table.name)
         return cast("Mapping[str, sa.Table]", tables)
     with using_models(models):
-        declared = {t.name: t for t in declared_metadata().sorted_tables}
+        declared = {t.name: t for t in ordered_tables(declared_metadata())}
     _write(path, _snapshot(declared))
     return declared
 
@@ -119,7 +120,7 @@ def _declared(models: Models, name: str) -> Any:
 
     def read() -> sa.Table:
         with using_models(models):
-            return {t.name: t for t in declared_metadata().sorted_tables}[name]
+            return {t.name: t for t in ordered_tables(declared_metadata())}[name]
 
     return read
 

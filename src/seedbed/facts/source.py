@@ -40,13 +40,12 @@ from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
 
 from seedbed.config import MODELS_FROM_DATABASE, check_models
 from seedbed.errors import ConfigError, reason
+from seedbed.facts.order import defer_later_keys
 from seedbed.lazymodules import lazy_module
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlalchemy.engine import Engine
-
-
 else:
     sa = lazy_module("sqlalchemy")
 
@@ -93,11 +92,11 @@ class PackageSource:
     def metadata(self, schema: str) -> sa.MetaData:
         models = importlib.import_module(self.package)
         metadata: sa.MetaData = models.metadata_for(schema)
-        return metadata
+        return defer_later_keys(metadata)
 
     def declared_metadata(self) -> sa.MetaData:
         metadata: sa.MetaData = importlib.import_module(self.package).metadata
-        return metadata
+        return defer_later_keys(metadata)
 
     def declaring_class(self, table: sa.Table) -> type | None:
         return _declaring_class(importlib.import_module(self.package).Base.registry, table)
@@ -141,6 +140,7 @@ class _CodeSource:
                 "base from seedbed.models.new_base()"
             )
         self._declared, self._registry = next(iter(found.values()))
+        defer_later_keys(self._declared)
         self._moved: dict[str, sa.MetaData] = {}
 
     @property
@@ -276,7 +276,7 @@ class DatabaseSource:
         if schema not in self._by_schema:
             from seedbed.facts.catalog import reflect_namespace
 
-            self._by_schema[schema] = reflect_namespace(self.engine, schema)
+            self._by_schema[schema] = defer_later_keys(reflect_namespace(self.engine, schema))
         return self._by_schema[schema]
 
     def declared_metadata(self) -> sa.MetaData:

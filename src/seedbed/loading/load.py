@@ -11,6 +11,9 @@ How a load runs:
    ``skip-existing`` (``loading.modes``). Tables that are empty get the rebuild
    strategy (``loading.rebuild``): their constraints and indexes are dropped
    before the COPY and rebuilt, validated, after it, in the same transaction.
+   Tables written incrementally whose foreign keys form a cycle are staged and
+   written by one statement (``LoadPlan.together``), at whose end PostgreSQL
+   checks the keys between them.
 3. Meanwhile the calling thread validates the same sources, chunk by chunk.
    The database works while Python validates, so a valid load costs about
    as much as the COPY alone. Validation starts once the writer has sent its
@@ -55,9 +58,12 @@ from seedbed.loading.failures import Refusal, is_retryable, to_seedbed_error
 from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
 from seedbed.loading.modes import (
     Merge,
+    StagedMerge,
+    StagedTable,
     create_stage_sql,
     insert_staged_sql,
     merge_sql,
+    merge_together_sql,
     merges_of,
     stage_name,
 )
@@ -142,7 +148,7 @@ class _Writer:
                         self.current = sources.get(request.name)
                         lock_tables(self.connection, [request], self.timeout, self.started.set)
                 self.rebuild.prepare()
-            self.results = [self._write(job) for job in self.jobs]
+            self.results = self._write_all()
             if self.plan.rebuilt:
                 self.current = None
                 self.rebuild.restore({job.table.name: job.source for job in self.jobs})
@@ -152,12 +158,30 @@ class _Writer:
             self.started.set()
             self.seconds = time.perf_counter() - started
 
-    def _write(self, job: _Job) -> TableLoad:
-        self.current = job.source
-        started = time.perf_counter()
+    def _write_all(self) -> list[TableLoad]:
+        """Write every job in order; the tables of a cycle (``plan.together``) at the first."""
+        results: dict[str, TableLoad] = {}
+        for job in self.jobs:
+            if job.table.name in results:
+                continue
+            group = self.plan.written_with(job.table.name)
+            if len(group) == 1:
+                results[job.table.name] = self._write(job)
+            else:
+                together = [j for j in self.jobs if j.table.name in group]
+                results.update(zip(group, self._write_together(together), strict=True))
+        return [results[job.table.name] for job in self.jobs]
+
+    def _result(self, job: _Job) -> TableLoad:
         strategy = self.plan.strategy(job.table.name)
         result = TableLoad(job.table.name, job.source.label, strategy.value)
         result.note = self.plan.notes.get(job.table.name, "")
+        return result
+
+    def _write(self, job: _Job) -> TableLoad:
+        self.current = job.source
+        started = time.perf_counter()
+        result = self._result(job)
         if not job.columns:  # an empty file: nothing to write, validation says why
             return result
         if not self.plan.rebuilds(job.table.name):  # a rebuilt table is locked already
@@ -189,6 +213,10 @@ class _Writer:
     def _insert_staged(self, cursor: psycopg.Cursor[Any], job: _Job) -> int:
         """COPY the job's part files into staging tables (one per set of columns), then insert
         them all with one statement (:func:`insert_staged_sql`); the rows inserted."""
+        return self._statement(cursor, insert_staged_sql([self._staged(cursor, job)]), [job])[0]
+
+    def _staged(self, cursor: psycopg.Cursor[Any], job: _Job) -> StagedTable:
+        """The job's files COPYed into staging tables, one per set of columns."""
         groups: dict[tuple[str, ...], list[SeedSource]] = {}
         for part in job.source.files():
             if columns := part.format.columns():  # a header read once
@@ -198,10 +226,66 @@ class _Writer:
             cursor.execute(create_stage_sql(job.table, number))
             self._copy(cursor, job, stage_name(job.table, number), parts)
             stages.append((stage_name(job.table, number), columns))
-        cursor.execute(insert_staged_sql(job.table, stages))
+        return job.table, stages
+
+    def _write_together(self, jobs: list[_Job]) -> list[TableLoad]:
+        """Write the tables of one cycle with one statement: each job staged, then inserted
+        (or merged) into its table by one statement, at whose end PostgreSQL checks the
+        foreign keys between them. One result per job."""
+        started = time.perf_counter()
+        results = [self._result(job) for job in jobs]
+        writing = [job for job in jobs if job.columns]
+        if not writing:
+            return results
+        self.current = writing[0].source
+        locks = [self.plan.lock(job.table.name) for job in writing]
+        lock_tables(self.connection, locks, self.timeout, self.started.set)
+        loads = {job.table.name: result for job, result in zip(jobs, results, strict=True)}
+        with self.connection.cursor() as cursor:
+            if not self.mode.stages:
+                staged = [self._staged(cursor, job) for job in writing]
+                counts = self._statement(cursor, insert_staged_sql(staged), writing)
+                for job, count in zip(writing, counts, strict=True):
+                    loads[job.table.name].inserted = count
+            else:
+                merges: list[tuple[_Job, int, StagedMerge]] = []
+                for job in writing:
+                    partitioned = _is_partitioned(cursor, qualified(job.table))
+                    for number, merge in enumerate(job.merges):
+                        stage = stage_name(job.table, number)
+                        cursor.execute(create_stage_sql(job.table, number))
+                        copied = self._copy(cursor, job, stage, merge.files)
+                        staged_merge = StagedMerge(
+                            job.table, merge.columns, merge.key, partitioned, stage
+                        )
+                        merges.append((job, copied, staged_merge))
+                sql = merge_together_sql([m for _, _, m in merges], self.mode)
+                counts = self._statement(cursor, sql, [job for job, _, _ in merges])
+                for number, (job, copied, _) in enumerate(merges):
+                    inserted, updated = counts[2 * number], counts[2 * number + 1]
+                    result = loads[job.table.name]
+                    result.inserted += inserted
+                    result.updated += updated
+                    result.skipped += copied - inserted - updated
+        seconds = (time.perf_counter() - started) / len(jobs)
+        for result in results:
+            result.seconds = seconds
+        return results
+
+    def _statement(self, cursor: psycopg.Cursor[Any], sql: str, jobs: list[_Job]) -> list[int]:
+        """Run one statement that writes ``jobs``' tables; the numbers it returns.
+
+        A refused row is the job's whose table the database names."""
+        self.current = jobs[0].source
+        try:
+            cursor.execute(sql)
+        except psycopg.Error as exc:
+            table = getattr(exc.diag, "table_name", None)
+            self.current = next((j.source for j in jobs if j.table.name == table), self.current)
+            raise
         row = cursor.fetchone()
         assert row is not None
-        return int(row[0])
+        return [int(value) for value in row]
 
     def _copy(
         self,

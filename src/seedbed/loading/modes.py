@@ -71,23 +71,48 @@ def _overriding(table: sa.Table, columns: Sequence[str]) -> str:
     return "OVERRIDING SYSTEM VALUE " if always else ""
 
 
-def insert_staged_sql(table: sa.Table, stages: Sequence[tuple[str, Sequence[str]]]) -> str:
-    """One statement that inserts every stage (its name, its columns) into ``table``, and
-    returns the rows inserted.
+#: Stages bound for one table: each stage's name and the columns it gives.
+StagedTable = tuple[sa.Table, Sequence[tuple[str, Sequence[str]]]]
+
+
+def insert_staged_sql(writes: Sequence[StagedTable]) -> str:
+    """One statement that inserts every stage into its table, and returns the rows inserted
+    into each table (one column per table, in the order of ``writes``).
 
     PostgreSQL checks a foreign key at the end of each statement: in one statement, a row
-    of one part file may reference a row of its own table that a later part holds, as
-    validation, which checks the parts as one set, lets it.
+    of one part file may reference a row of its own table that a later part holds, and the
+    rows of tables whose foreign keys form a cycle may reference each other, as
+    validation, which checks the sources as one set, lets them.
     """
-    inserts = []
-    for number, (stage, columns) in enumerate(stages):
-        cols = ", ".join(quote_ident(c) for c in columns)
-        inserts.append(
-            f"w{number} AS (INSERT INTO {qualified(table)} ({cols}) {_overriding(table, columns)}"
-            f"SELECT {cols} FROM {stage} RETURNING 1)"
-        )
-    total = " + ".join(f"(SELECT count(*) FROM w{n})" for n in range(len(stages)))
-    return f"WITH {', '.join(inserts)} SELECT {total}"
+    inserts: list[str] = []
+    totals: list[str] = []
+    for table, stages in writes:
+        counts = []
+        for stage, columns in stages:
+            cols = ", ".join(quote_ident(c) for c in columns)
+            inserts.append(
+                f"w{len(inserts)} AS (INSERT INTO {qualified(table)} ({cols}) "
+                f"{_overriding(table, columns)}SELECT {cols} FROM {stage} RETURNING 1)"
+            )
+            counts.append(f"(SELECT count(*) FROM w{len(inserts) - 1})")
+        totals.append(" + ".join(counts) or "0")
+    return f"WITH {', '.join(inserts)} SELECT {', '.join(totals)}"
+
+
+@dataclass(frozen=True)
+class StagedMerge:
+    """One merge of a stage into its table: what :func:`merge_sql` and
+    :func:`merge_together_sql` write."""
+
+    table: sa.Table
+    columns: Sequence[str]
+    key: Sequence[str]
+    partitioned: bool = False
+    stage: str = ""
+
+    @property
+    def staged(self) -> str:
+        return self.stage or stage_name(self.table)
 
 
 def merge_sql(
@@ -105,12 +130,44 @@ def merge_sql(
     inserted when its key was not in the table before the statement (the
     outer query sees the table as the statement found it).
     """
+    return merge_together_sql([StagedMerge(table, columns, key, partitioned)], mode)
+
+
+def merge_together_sql(merges: Sequence[StagedMerge], mode: LoadMode) -> str:
+    """One statement that makes every merge of ``merges`` (see :func:`merge_sql`) and returns
+    (inserted, updated) for each, in one row.
+
+    Tables whose foreign keys form a cycle are merged so, in one statement: their new rows
+    may reference each other, and PostgreSQL checks the keys at the statement's end.
+    """
+    ctes, counts = [], []
+    for number, merge in enumerate(merges):
+        name = "merged" if len(merges) == 1 else f"merged{number}"
+        returning, inserted = _merge_returning(merge)
+        ctes.append(f"{name} AS ({_merge_head(merge, mode)} RETURNING {returning})")
+        counts += [
+            f"(SELECT count(*) FILTER (WHERE {inserted}) FROM {name} AS m)",
+            f"(SELECT count(*) FILTER (WHERE NOT ({inserted})) FROM {name} AS m)",
+        ]
+    if len(merges) == 1:  # the form a single merge has always had
+        returning, inserted = _merge_returning(merges[0])
+        return (
+            f"WITH {ctes[0]} "
+            f"SELECT count(*) FILTER (WHERE {inserted}), count(*) FILTER (WHERE NOT ({inserted})) "
+            "FROM merged AS m"
+        )
+    return f"WITH {', '.join(ctes)} SELECT {', '.join(counts)}"
+
+
+def _merge_head(merge: StagedMerge, mode: LoadMode) -> str:
+    """The ``INSERT ... ON CONFLICT`` of one merge, without its RETURNING."""
+    table, columns, key = merge.table, merge.columns, merge.key
     cols = ", ".join(quote_ident(c) for c in columns)
     keys = ", ".join(quote_ident(c) for c in key)
     head = (
         f"INSERT INTO {qualified(table)} AS target ({cols}) "
         f"{_overriding(table, columns)}"
-        f"SELECT {cols} FROM {stage_name(table)} ORDER BY {keys} "
+        f"SELECT {cols} FROM {merge.staged} ORDER BY {keys} "
         f"ON CONFLICT ({keys}) "
     )
     changing = [c for c in columns if c not in key and c not in TRIGGER_MAINTAINED]
@@ -122,17 +179,16 @@ def merge_sql(
         head += f"DO UPDATE SET {sets} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
     else:
         head += "DO NOTHING"
-    if partitioned:
-        found = " AND ".join(f"t.{quote_ident(c)} = m.{quote_ident(c)}" for c in key)
-        returning = keys
-        inserted = f"NOT EXISTS (SELECT 1 FROM {qualified(table)} AS t WHERE {found})"
-    else:
-        returning, inserted = "(xmax = 0) AS inserted", "m.inserted"
-    return (
-        f"WITH merged AS ({head} RETURNING {returning}) "
-        f"SELECT count(*) FILTER (WHERE {inserted}), count(*) FILTER (WHERE NOT ({inserted})) "
-        "FROM merged AS m"
-    )
+    return head
+
+
+def _merge_returning(merge: StagedMerge) -> tuple[str, str]:
+    """What a merge returns, and when a returned row counts as inserted."""
+    if merge.partitioned:
+        keys = ", ".join(quote_ident(c) for c in merge.key)
+        found = " AND ".join(f"t.{quote_ident(c)} = m.{quote_ident(c)}" for c in merge.key)
+        return keys, f"NOT EXISTS (SELECT 1 FROM {qualified(merge.table)} AS t WHERE {found})"
+    return "(xmax = 0) AS inserted", "m.inserted"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from seedbed.citus import Citus, citus_of, propagate_settings
 from seedbed.db import database_errors
 from seedbed.errors import DatabaseError, SeedError
+from seedbed.facts import table_order
 from seedbed.loading.copy import qualified
 from seedbed.loading.locks import (
     ACCESS_EXCLUSIVE,
@@ -67,6 +68,16 @@ class LoadPlan:
     """The Citus cluster whose workers hold the tables, if they are Citus tables."""
     note: str = ""
     """Why ``auto`` wrote tables incrementally that it would rebuild elsewhere, if it did."""
+    together: tuple[tuple[str, ...], ...] = ()
+    """Tables written incrementally whose foreign keys form a cycle (``team.owner_id ->
+    person``, ``person.team_id -> team``), in load order: each group is written by one
+    statement, at the end of which PostgreSQL checks the keys, so their new rows may
+    reference each other. (A rebuilt cycle needs none: its keys are added back after
+    every COPY.)"""
+
+    def written_with(self, table: str) -> tuple[str, ...]:
+        """The loaded tables written in one statement with ``table`` (itself included)."""
+        return next((group for group in self.together if table in group), (table,))
 
     def strategy(self, table: str) -> Strategy:
         return self.strategies.get(table, Strategy.INCREMENTAL)
@@ -155,6 +166,7 @@ def plan_load(
         LockRequest(r, t.name, ACCESS_EXCLUSIVE if r in exclusive else ROW_EXCLUSIVE)
         for t, r in zip(tables, relations, strict=True)
     ] + [LockRequest(r, r, ACCESS_EXCLUSIVE) for r in extra]
+    together = _cycles_written_together(tables, strategies)
     # A child of a rebuilt table is locked too, and empty: validation, which may look up a
     # foreign key's parent there, must not wait for the writer's lock.
     model = {qualified(t): t.name for t in tables[0].metadata.tables.values()} if tables else {}
@@ -167,7 +179,27 @@ def plan_load(
         notes=notes,
         citus=citus,
         note=note,
+        together=together,
     )
+
+
+def _cycles_written_together(
+    tables: Sequence[sa.Table], strategies: Mapping[str, Strategy]
+) -> tuple[tuple[str, ...], ...]:
+    """The groups of two or more loaded, incrementally written tables of one cycle."""
+    if not tables:
+        return ()
+    groups = []
+    for cycle in table_order(tables[0].metadata).cycles:
+        members = {t.name for t in cycle}
+        group = tuple(
+            t.name
+            for t in tables
+            if t.name in members and strategies[t.name] is Strategy.INCREMENTAL
+        )
+        if len(group) > 1:
+            groups.append(group)
+    return tuple(groups)
 
 
 def _distributed(conn: sa.Connection, relations: Sequence[str]) -> bool:

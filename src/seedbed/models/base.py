@@ -149,7 +149,9 @@ def tables_with_updated_at(metadata: MetaData) -> list[sa.Table]:
     """Tables the ``updated_at`` trigger serves: none in a model seedbed did not declare."""
     if metadata.info.get(NO_UPDATED_AT_TRIGGER):
         return []
-    return [t for t in metadata.sorted_tables if "updated_at" in t.c]
+    # By name: the trigger of each is independent of the others (and ``sorted_tables``
+    # would warn about a cycle of foreign keys; the model-facts layer orders tables).
+    return sorted((t for t in metadata.tables.values() if "updated_at" in t.c), key=lambda t: t.key)
 
 
 def create_updated_at_triggers(connection: sa.Connection, metadata: MetaData) -> None:
@@ -207,7 +209,7 @@ def moved_metadata(metadata: MetaData, schema: str) -> MetaData:
     copy = MetaData(
         schema=schema, naming_convention=metadata.naming_convention, info=dict(metadata.info)
     )
-    for table in metadata.sorted_tables:
+    for table in metadata.tables.values():  # any order: a foreign key finds its parent by name
         moved = table.to_metadata(copy, schema=schema)
         for column in moved.columns:  # to_metadata moves a type kept in another namespace too
             kept = getattr(table.c[column.key].type, "schema", None)

@@ -33,10 +33,11 @@ import pyarrow.csv as pacsv
 from sqlalchemy import MetaData
 
 from seedbed.atomic import replacing, replacing_all
-from seedbed.errors import SeedError, map_errors
+from seedbed.errors import GenerateError, SeedError, map_errors
+from seedbed.facts import ordered_tables, table_order
 from seedbed.synthetic.arrays import SYNTHETIC_DOMAIN, uuid4_strings
 from seedbed.synthetic.breakage import break_rows, ways_to_break
-from seedbed.synthetic.generic import Context, as_text_table, generate_table
+from seedbed.synthetic.generic import Context, as_text_table, fill_later_key, generate_table
 from seedbed.synthetic.recipes import (
     ACCOUNTS_PER_USER,
     POSTS_PER_USER,
@@ -65,8 +66,19 @@ def generate_typed_tables(
     ``user`` table, a lookup table's few for the others).
     """
     ctx = Context(users=users, seed=seed, roots=rows)
-    for table in _model(metadata).sorted_tables:
-        ctx.tables[table.name] = generate_table(ctx, table, RECIPES.get(table.name))
+    order = table_order(_model(metadata))
+    if order.unbroken:
+        cycle = order.unbroken[0]
+        raise GenerateError(
+            f"cannot generate rows for {', '.join(t.name for t in cycle)}: their foreign keys "
+            f"form a cycle in which every key is NOT NULL ({order.describe(cycle)}), so no row "
+            "can be inserted before the others; make one of them nullable"
+        )
+    for table in order.tables:
+        recipe, later = RECIPES.get(table.name), order.later_keys(table)
+        ctx.tables[table.name] = generate_table(ctx, table, recipe, later)
+    for key in order.later:  # the keys of a cycle that point at a table made after theirs
+        fill_later_key(ctx, key.table, key.key)
     return ctx.tables
 
 
@@ -97,7 +109,7 @@ def generate_tables(
     tables = {name: as_text_table(table) for name, table in typed.items()}
     if invalid_fraction > 0:
         breaker = np.random.default_rng([seed, 1])
-        for table in model.sorted_tables:
+        for table in ordered_tables(model):
             text = tables[table.name]
             ways = ways_to_break(table, text.column_names)
             tables[table.name] = break_rows(text, breaker, invalid_fraction, ways)

@@ -19,7 +19,7 @@ model rather than knowing table names:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,19 +101,23 @@ class TableDraft:
         self.num_rows = int(rows.sum())
 
 
-def is_root(table: sa.Table) -> bool:
-    """Does ``table`` have no parent (no foreign key to another table)?"""
-    return all(fk.column.table is table for fk in table.foreign_keys)
+def is_root(table: sa.Table, later: Sequence[ForeignKeySpec] = ()) -> bool:
+    """Does ``table`` have no parent (no foreign key to another table, but the ``later``
+    ones, whose parents come after it in a cycle)?"""
+    postponed = {fk.name for fk in later}
+    return all(fk.parent is table or fk.name in postponed for fk in table_spec(table).foreign_keys)
 
 
-def default_rows(table: sa.Table, users: int, roots: int | None = None) -> int:
+def default_rows(
+    table: sa.Table, users: int, roots: int | None = None, later: Sequence[ForeignKeySpec] = ()
+) -> int:
     """Rows for a table nobody wrote a recipe for: one per user, or a lookup table's few.
 
-    With ``roots``, a table without a parent (:func:`is_root`) gets that many
-    rows instead, and the others one per user as before.
+    With ``roots``, a table without a parent (:func:`is_root`; the first made of a
+    cycle is one) gets that many rows instead, and the others one per user as before.
     """
     if roots is not None:
-        return roots if is_root(table) else users
+        return roots if is_root(table, later) else users
     return users if table.foreign_keys else max(8, users // 200)
 
 
@@ -242,18 +246,36 @@ def _duplicates(draft: TableDraft, key: UniqueKey) -> np.ndarray:
     return np.asarray(repeated, dtype=bool)
 
 
-def generate_table(ctx: Context, table: sa.Table, recipe: Recipe | None = None) -> pa.Table:
-    """Valid rows for ``table`` as typed pyarrow columns (see the module doc for the steps)."""
+def generate_table(
+    ctx: Context,
+    table: sa.Table,
+    recipe: Recipe | None = None,
+    later: Sequence[ForeignKeySpec] = (),
+) -> pa.Table:
+    """Valid rows for ``table`` as typed pyarrow columns (see the module doc for the steps).
+
+    ``later`` names nullable foreign keys whose parent is generated after ``table`` (a
+    cycle of foreign keys): they are NULL here, for :func:`fill_later_key` to fill.
+    """
     spec = table_spec(table)
     given: dict[str, pa.Array] = {}
     if recipe is not None:
         given = {name: values for name, values in recipe.build(ctx).items() if name in table.c}
-    rows = len(next(iter(given.values()))) if given else default_rows(table, ctx.users, ctx.roots)
+    if given:
+        rows = len(next(iter(given.values())))
+    else:
+        rows = default_rows(table, ctx.users, ctx.roots, later)
     draft = TableDraft(table, spec, rows, ctx.rng(table.name, "columns"))
     for name, values in given.items():
         draft.set(name, values)
     pending = [fk for fk in spec.foreign_keys if not set(fk.columns) <= set(given)]
     fk_columns = {c for fk in pending for c in fk.columns}
+    postponed = {fk.name for fk in later}
+    for fk in pending:
+        if fk.name in postponed:
+            for column in fk.columns:
+                draft.set(column, pa.nulls(draft.num_rows))
+    pending = [fk for fk in pending if fk.name not in postponed]
     for fk in pending:
         if fk.parent is not table:
             _foreign_key(ctx, draft, fk)
@@ -270,6 +292,36 @@ def generate_table(ctx: Context, table: sa.Table, recipe: Recipe | None = None) 
     return pa.table({name: draft.columns[name] for name in ordered})
 
 
+def fill_later_key(ctx: Context, table: sa.Table, fk: ForeignKeySpec) -> None:
+    """Fill ``fk`` of ``table``'s generated rows (NULL so far) now that its parent has rows.
+
+    A key whose columns a rule reads stays NULL (the rule was met with NULL); a key
+    whose columns a unique key covers takes each parent row at most once.
+    """
+    made, parent = ctx.tables[table.name], ctx.tables.get(fk.parent.name)
+    spec = table_spec(table)
+    columns = set(fk.columns)
+    if parent is None or not parent.num_rows or not made.num_rows:
+        return
+    if any(made.column(c).null_count < made.num_rows for c in fk.columns):
+        return  # given (a recipe's), not left for later
+    if any(columns & set(r.rule.columns) for r in spec.rules):
+        return
+    rng = ctx.rng(table.name, fk.name, "later")
+    if any(columns & set(key.columns) for key in spec.unique_keys):
+        rows = rng.permutation(max(made.num_rows, parent.num_rows))[: made.num_rows]
+        missing = rows >= parent.num_rows
+        rows = np.where(missing, 0, rows)
+    else:
+        rows = ctx.children(fk.parent.name, made.num_rows, fk.name)
+        missing = rng.random(made.num_rows) < NULL_FRACTION
+    for child, parent_column in zip(fk.columns, fk.parent_columns, strict=True):
+        taken = arrays.single(parent.column(parent_column)).take(pa.array(rows))
+        filled = arrays.null_where(taken, missing)
+        made = made.set_column(made.schema.get_field_index(child), child, filled)
+    ctx.tables[table.name] = made
+
+
 def as_text_table(table: pa.Table) -> pa.Table:
     """A typed table as the text columns a CSV seed file holds."""
     return pa.table({name: arrays.as_text(table.column(name)) for name in table.column_names})
@@ -281,6 +333,7 @@ __all__ = [
     "TableDraft",
     "as_text_table",
     "default_rows",
+    "fill_later_key",
     "generate_table",
     "is_root",
 ]

@@ -60,6 +60,7 @@ from seedbed.facts import (
     TableSpec,
     UniqueKey,
     declared_metadata,
+    ordered_tables,
     table_spec,
     using_models,
 )
@@ -395,7 +396,7 @@ def pandera_schema(
     if backend not in ("pandas", "polars"):
         raise SeedError(f"backend must be 'pandas' or 'polars', not {backend!r}")
     with using_models(models):
-        tables = {t.name: t for t in declared_metadata().sorted_tables}
+        tables = {t.name: t for t in ordered_tables(declared_metadata())}
     if table_name not in tables:
         known = ", ".join(sorted(tables))
         raise SeedError(f"no table named {table_name!r} (tables: {known})")

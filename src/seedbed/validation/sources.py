@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias, Union, cast
 
 from seedbed.errors import SeedError, reason
-from seedbed.facts import TableSpec, metadata_for, table_spec
+from seedbed.facts import TableSpec, metadata_for, ordered_tables, table_spec
 from seedbed.lazymodules import imported, lazy_module
 from seedbed.validation.formats import (
     ArrowInput,
@@ -138,7 +138,7 @@ def _as_series(values: TypedColumn, rows: int) -> pd.Series:
 
 
 def _tables_by_name(schema: str) -> dict[str, sa.Table]:
-    return {t.name: t for t in metadata_for(schema).sorted_tables}
+    return {t.name: t for t in ordered_tables(metadata_for(schema))}
 
 
 def _skipped(entry: Path, tables: Mapping[str, sa.Table]) -> bool:
