@@ -217,13 +217,11 @@ def database_reader(
 
 
 def _with_database(
-    read: Callable[[list[str | None]], np.ndarray] | None,
+    read: Callable[[list[str | None]], np.ndarray],
     values: Iterable[object],
     failing: dict[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
     """``failing`` with the cells ``read`` (a :func:`database_reader`) refuses as ``type``."""
-    if read is None:
-        return failing
     cells = [None if value is None or value is pd.NA else str(value) for value in values]
     refused = read(cells)
     if refused.any():
@@ -242,7 +240,9 @@ def _type_checks(spec: TableSpec, column: ColumnSpec) -> list[pa.Check]:
     def readable(rule: str) -> Callable[[pd.Series], pd.Series]:
         def check(series: pd.Series) -> pd.Series:
             values, failing = _read_pandas(column, series)
-            cells = _with_database(database, values.astype(object), failing).get(rule)
+            if database is not None:  # text, read by PostgreSQL
+                failing = _with_database(database, values.astype(object), failing)
+            cells = failing.get(rule)
             return pd.Series(True if cells is None else ~cells, index=series.index)
 
         return check
@@ -802,7 +802,9 @@ def _polars_type_checks(spec: TableSpec, column: ColumnSpec) -> list[PlainCheck]
         def check(data: FrameData) -> pl.LazyFrame:
             values = data.lazyframe.select(data.key).collect().to_series()
             read, failing = _read_polars(column, values)
-            cells = _with_database(database, read.to_list(), failing).get(rule)
+            if database is not None:  # text, read by PostgreSQL
+                failing = _with_database(database, read.to_list(), failing)
+            cells = failing.get(rule)
             return pl.LazyFrame({data.key: np.ones(len(values), bool) if cells is None else ~cells})
 
         return check
