@@ -71,17 +71,18 @@ def test_the_command_line_and_the_loader_leave_migrations_and_pandera_until_used
 _WRITE_ONLY = """
 from pathlib import Path
 from seedbed.db import get_engine, schema_of
-from seedbed.loading.load import _connect, _jobs, _Writer
+from seedbed.loading.load import _connect
+from seedbed.loading.writer import Writer, jobs_of
 from seedbed.loadmode import LoadMode, Strategy
 from seedbed.loading.plan import plan_load
 from seedbed.validation.sources import resolve_sources
 
 engine = get_engine()
 sources = resolve_sources(Path({folder!r}), schema_of(engine))
-jobs = _jobs(sources, LoadMode.INSERT)
+jobs = jobs_of(sources, LoadMode.INSERT)
 plan = plan_load(engine, [job.table for job in jobs], Strategy.AUTO, LoadMode.INSERT, 10.0)
 raw = _connect(engine)
-writer = _Writer(raw.driver_connection, jobs, LoadMode.INSERT, False, plan, 10.0)
+writer = Writer(raw.driver_connection, jobs, LoadMode.INSERT, False, plan, 10.0)
 writer.run()
 raw.driver_connection.rollback()
 assert writer.error is None, writer.error

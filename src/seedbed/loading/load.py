@@ -42,37 +42,23 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from seedbed.citus import PROPAGATE_SETTINGS_SQL
 from seedbed.db import database_errors, get_engine, require_tables, schema_of
 from seedbed.errors import DataError, SeedError, reason
-from seedbed.facts import Models, table_keys, using_models
-from seedbed.loading.copy import Cancelled, copy_blocks, copy_sql, qualified, server_readable
+from seedbed.facts import Models, using_models
+from seedbed.loading.copy import qualified
 from seedbed.loading.failures import Refusal, is_retryable, to_seedbed_error
-from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables, lock_timeout
-from seedbed.loading.modes import (
-    Merge,
-    StagedMerge,
-    StagedTable,
-    create_stage_sql,
-    insert_staged_sql,
-    merge_sql,
-    merge_together_sql,
-    merges_of,
-    stage_name,
-)
+from seedbed.loading.locks import lock_timeout
 from seedbed.loading.plan import LoadPlan, plan_load
-from seedbed.loading.rebuild import Rebuild
-from seedbed.loading.result import LoadResult, TableLoad
+from seedbed.loading.result import LoadResult
 from seedbed.loading.worker_errors import commit_refusal, with_line, worker_refusal
+from seedbed.loading.writer import Job, Writer, jobs_of
 from seedbed.loadmode import LoadMode, Strategy
-from seedbed.progress import ProgressDisplay, progress_bar, progress_display
+from seedbed.progress import ProgressDisplay, progress_display
 from seedbed.sqltext import quote_ident, quote_literal
 from seedbed.validation.hints import in_database_hint
 from seedbed.validation.meter import ValidationMeter
@@ -82,265 +68,8 @@ if TYPE_CHECKING:
     from seedbed.validation.report import ValidationReport
 
 MAX_ATTEMPTS = 6
-#: Seconds validation waits for the writer's first COPY to be sent (``_Writer.started``).
+#: Seconds validation waits for the writer's first COPY to be sent (``Writer.started``).
 COPY_HEAD_START = 0.5
-
-
-@dataclass(frozen=True)
-class _Job:
-    """One source bound for one table, with the columns it provides and, to merge, its merges."""
-
-    source: SeedSource
-    columns: tuple[str, ...]
-    merges: tuple[Merge, ...] = ()
-
-    @property
-    def table(self) -> sa.Table:
-        return self.source.table
-
-
-def _jobs(sources: Mapping[str, SeedSource], mode: LoadMode) -> list[_Job]:
-    jobs = []
-    for source in sources.values():
-        columns = source.format.columns()
-        merges = merges_of(source, columns) if mode.stages and columns else ()
-        jobs.append(_Job(source, columns, merges))
-    return jobs
-
-
-class _Writer:
-    """Writes every job inside the connection's open transaction; never commits."""
-
-    def __init__(
-        self,
-        connection: psycopg.Connection[Any],
-        jobs: list[_Job],
-        mode: LoadMode,
-        progress: bool,
-        plan: LoadPlan,
-        timeout: float,
-    ) -> None:
-        self.connection = connection
-        self.jobs = jobs
-        self.mode = mode
-        self.progress = progress
-        self.plan = plan
-        self.timeout = timeout
-        self.rebuild = Rebuild(connection, plan, progress)
-        self.cancel = threading.Event()
-        # Set when the first COPY is sent, a lock must be waited for, or the writer ends.
-        self.started = threading.Event()
-        self.current: SeedSource | None = None
-        self.results: list[TableLoad] = []
-        self.error: BaseException | None = None
-        self.seconds = 0.0
-
-    def run(self) -> None:
-        started = time.perf_counter()
-        try:
-            if self.plan.citus is not None:  # lock_timeout and the rebuild's settings
-                self.connection.execute(PROPAGATE_SETTINGS_SQL)
-            if self.plan.rebuilt:
-                # Every table the rebuild touches is locked before anything is dropped.
-                sources = {job.table.name: job.source for job in self.jobs}
-                for request in self.plan.locks:
-                    if request.mode == ACCESS_EXCLUSIVE:
-                        self.current = sources.get(request.name)
-                        lock_tables(self.connection, [request], self.timeout, self.started.set)
-                self.rebuild.prepare()
-            self.results = self._write_all()
-            if self.plan.rebuilt:
-                self.current = None
-                self.rebuild.restore({job.table.name: job.source for job in self.jobs})
-        except BaseException as exc:  # handed to the calling thread, never lost
-            self.error = exc
-        finally:
-            self.started.set()
-            self.seconds = time.perf_counter() - started
-
-    def _write_all(self) -> list[TableLoad]:
-        """Write every job in order; the tables of a cycle (``plan.together``) at the first."""
-        results: dict[str, TableLoad] = {}
-        for job in self.jobs:
-            if job.table.name in results:
-                continue
-            group = self.plan.written_with(job.table.name)
-            if len(group) == 1:
-                results[job.table.name] = self._write(job)
-            else:
-                together = [j for j in self.jobs if j.table.name in group]
-                results.update(zip(group, self._write_together(together), strict=True))
-        return [results[job.table.name] for job in self.jobs]
-
-    def _result(self, job: _Job) -> TableLoad:
-        strategy = self.plan.strategy(job.table.name)
-        result = TableLoad(job.table.name, job.source.label, strategy.value)
-        result.note = self.plan.notes.get(job.table.name, "")
-        return result
-
-    def _write(self, job: _Job) -> TableLoad:
-        self.current = job.source
-        started = time.perf_counter()
-        result = self._result(job)
-        if not job.columns:  # an empty file: nothing to write, validation says why
-            return result
-        if not self.plan.rebuilds(job.table.name):  # a rebuilt table is locked already
-            lock_tables(
-                self.connection, [self.plan.lock(job.table.name)], self.timeout, self.started.set
-            )
-        with self.connection.cursor() as cursor:
-            if not self.mode.stages and _refers_across_parts(job, self.plan):
-                result.inserted = self._insert_staged(cursor, job)
-            elif not self.mode.stages:
-                result.inserted = self._copy(cursor, job, qualified(job.table))
-            else:
-                cursor.execute(create_stage_sql(job.table))
-                partitioned = _is_partitioned(cursor, qualified(job.table))
-                for number, merge in enumerate(job.merges):
-                    if number:
-                        cursor.execute(f"TRUNCATE {stage_name(job.table)}")
-                    staged = self._copy(cursor, job, stage_name(job.table), merge.files)
-                    merging = merge_sql(job.table, merge.columns, merge.key, self.mode, partitioned)
-                    cursor.execute(merging)
-                    row = cursor.fetchone()
-                    assert row is not None
-                    result.inserted += int(row[0])
-                    result.updated += int(row[1])
-                    result.skipped += staged - int(row[0]) - int(row[1])
-        result.seconds = time.perf_counter() - started
-        return result
-
-    def _insert_staged(self, cursor: psycopg.Cursor[Any], job: _Job) -> int:
-        """COPY the job's part files into staging tables (one per set of columns), then insert
-        them all with one statement (:func:`insert_staged_sql`); the rows inserted."""
-        return self._statement(cursor, insert_staged_sql([self._staged(cursor, job)]), [job])[0]
-
-    def _staged(self, cursor: psycopg.Cursor[Any], job: _Job) -> StagedTable:
-        """The job's files COPYed into staging tables, one per set of columns."""
-        groups: dict[tuple[str, ...], list[SeedSource]] = {}
-        for part in job.source.files():
-            if columns := part.format.columns():  # a header read once
-                groups.setdefault(columns, []).append(part)
-        stages = []
-        for number, (columns, parts) in enumerate(groups.items()):
-            cursor.execute(create_stage_sql(job.table, number))
-            self._copy(cursor, job, stage_name(job.table, number), parts)
-            stages.append((stage_name(job.table, number), columns))
-        return job.table, stages
-
-    def _write_together(self, jobs: list[_Job]) -> list[TableLoad]:
-        """Write the tables of one cycle with one statement: each job staged, then inserted
-        (or merged) into its table by one statement, at whose end PostgreSQL checks the
-        foreign keys between them. One result per job."""
-        started = time.perf_counter()
-        results = [self._result(job) for job in jobs]
-        writing = [job for job in jobs if job.columns]
-        if not writing:
-            return results
-        self.current = writing[0].source
-        locks = [self.plan.lock(job.table.name) for job in writing]
-        lock_tables(self.connection, locks, self.timeout, self.started.set)
-        loads = {job.table.name: result for job, result in zip(jobs, results, strict=True)}
-        with self.connection.cursor() as cursor:
-            if not self.mode.stages:
-                staged = [self._staged(cursor, job) for job in writing]
-                counts = self._statement(cursor, insert_staged_sql(staged), writing)
-                for job, count in zip(writing, counts, strict=True):
-                    loads[job.table.name].inserted = count
-            else:
-                merges: list[tuple[_Job, int, StagedMerge]] = []
-                for job in writing:
-                    partitioned = _is_partitioned(cursor, qualified(job.table))
-                    for number, merge in enumerate(job.merges):
-                        stage = stage_name(job.table, number)
-                        cursor.execute(create_stage_sql(job.table, number))
-                        copied = self._copy(cursor, job, stage, merge.files)
-                        staged_merge = StagedMerge(
-                            job.table, merge.columns, merge.key, partitioned, stage
-                        )
-                        merges.append((job, copied, staged_merge))
-                sql = merge_together_sql([m for _, _, m in merges], self.mode)
-                counts = self._statement(cursor, sql, [job for job, _, _ in merges])
-                for number, (job, copied, _) in enumerate(merges):
-                    inserted, updated = counts[2 * number], counts[2 * number + 1]
-                    result = loads[job.table.name]
-                    result.inserted += inserted
-                    result.updated += updated
-                    result.skipped += copied - inserted - updated
-        seconds = (time.perf_counter() - started) / len(jobs)
-        for result in results:
-            result.seconds = seconds
-        return results
-
-    def _statement(self, cursor: psycopg.Cursor[Any], sql: str, jobs: list[_Job]) -> list[int]:
-        """Run one statement that writes ``jobs``' tables; the numbers it returns.
-
-        A refused row is the job's whose table the database names."""
-        self.current = jobs[0].source
-        try:
-            cursor.execute(sql)
-        except psycopg.Error as exc:
-            table = getattr(exc.diag, "table_name", None)
-            self.current = next((j.source for j in jobs if j.table.name == table), self.current)
-            raise
-        row = cursor.fetchone()
-        assert row is not None
-        return [int(value) for value in row]
-
-    def _copy(
-        self,
-        cursor: psycopg.Cursor[Any],
-        job: _Job,
-        relation: str,
-        files: Collection[SeedSource] = (),
-    ) -> int:
-        """COPY ``files`` (default: each file of the job's source) into ``relation``; the rows."""
-        copied = 0
-        for part in files or job.source.files():
-            self.current = part
-            fmt = part.format
-            columns = fmt.columns() if len(job.source.files()) > 1 else job.columns
-            if not columns:
-                continue
-            total, unit = fmt.progress_total()
-            bar = progress_bar(self.progress, description=job.table.name, total=total, unit=unit)
-            try:
-                # Rows of a table truncated in this transaction are written frozen.
-                freeze = self.plan.freezes(job.table.name)
-                options = fmt.copy_options + ", FREEZE true" * freeze
-                path = server_readable(self.connection, fmt) if self.plan.citus is None else None
-                if path is None:
-                    sql = copy_sql(relation, columns, options)
-                    blocks = fmt.copy_blocks(job.table, bar.update)
-                    self.started.set()
-                    copied += copy_blocks(cursor, sql, blocks, self.cancel)
-                else:  # the server reads the file itself
-                    if self.cancel.is_set():
-                        raise Cancelled
-                    sql = copy_sql(relation, columns, options, path)
-                    self.started.set()
-                    cursor.execute(sql)
-                    copied += max(cursor.rowcount, 0)
-                    bar.update(total or 0)
-            finally:
-                bar.close()
-        self.current = job.source
-        return copied
-
-
-def _refers_across_parts(job: _Job, plan: LoadPlan) -> bool:
-    """Is the job's table written into as it is (not rebuilt) from several part files, with a
-    foreign key to itself? COPYed one part at a time, a row referencing a row of a later
-    part would be refused at the end of its part's COPY."""
-    if plan.rebuilds(job.table.name) or len(job.source.files()) < 2:
-        return False
-    return any(fk.parent is job.table for fk in table_keys(job.table).foreign_keys)
-
-
-def _is_partitioned(cursor: psycopg.Cursor[Any], relation: str) -> bool:
-    cursor.execute("SELECT relkind = 'p' FROM pg_class WHERE oid = %s::regclass", (relation,))
-    row = cursor.fetchone()
-    return bool(row and row[0])
 
 
 def _validate(
@@ -425,7 +154,7 @@ def load(
     with using_models(models, engine=engine):
         sources = resolve_sources(source, schema)
     require_tables(engine, [s.table for s in sources.values()])
-    jobs = _jobs(sources, load_mode)
+    jobs = jobs_of(sources, load_mode)
     display = progress_display(progress)
     show = display.enabled
     size = sum(job.source.format.size_in_bytes() for job in jobs)
@@ -437,7 +166,7 @@ def load(
     healthy = False
     try:
         display.__enter__()  # closed (and cleared) in ``finally``, before any error is shown
-        writer = _Writer(connection, jobs, load_mode, show, plan, timeout)
+        writer = Writer(connection, jobs, load_mode, show, plan, timeout)
         thread = threading.Thread(target=writer.run, name="seedbed-copy", daemon=True)
         thread.start()
         try:
@@ -454,7 +183,7 @@ def load(
         if not report.ok:
             raise DataError(_invalid_message(report), report)
         writer, attempts = _retried(
-            writer, lambda: _Writer(connection, jobs, load_mode, show, plan, timeout)
+            writer, lambda: Writer(connection, jobs, load_mode, show, plan, timeout)
         )
         if writer.error is not None:
             with contextlib.suppress(psycopg.Error):
@@ -480,7 +209,7 @@ def load(
 
 
 def _refused(
-    writer: _Writer,
+    writer: Writer,
     sources: Mapping[str, SeedSource],
     engine: Engine,
     mode: LoadMode,
@@ -510,7 +239,7 @@ def _refused(
     return _mapped(error, target, refusal)
 
 
-def _retried(writer: _Writer, again: Callable[[], _Writer]) -> tuple[_Writer, int]:
+def _retried(writer: Writer, again: Callable[[], Writer]) -> tuple[Writer, int]:
     """Run the writes again (a fresh writer from ``again``) while the error is retryable.
 
     Returns the last writer and the number of attempts, at most ``MAX_ATTEMPTS``.
@@ -530,7 +259,7 @@ def _retried(writer: _Writer, again: Callable[[], _Writer]) -> tuple[_Writer, in
     return writer, attempts
 
 
-def _stop(writer: _Writer, thread: threading.Thread) -> None:
+def _stop(writer: Writer, thread: threading.Thread) -> None:
     """Call the writer off: between blocks by flag, mid-statement by a cancel request."""
     writer.cancel.set()
     if thread.is_alive():
@@ -554,7 +283,7 @@ ORDER BY a.attnum
 """
 
 
-def _advance_sequences(connection: psycopg.Connection[Any], jobs: list[_Job]) -> None:
+def _advance_sequences(connection: psycopg.Connection[Any], jobs: list[Job]) -> None:
     """Move the sequence of each serial or identity column the seeds gave values past their max.
 
     Only a sequence whose next value the column has reached is moved (to the
