@@ -450,9 +450,10 @@ def _record_order(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     The head start is made long, so the order is the rule's, not the clock's.
     """
     loader = importlib.import_module("seedbed.loading.load")
+    writer = importlib.import_module("seedbed.loading.writer")
     monkeypatch.setattr(loader, "COPY_HEAD_START", 600.0)
     events: list[str] = []
-    copy_sql, validate = loader.copy_sql, loader._validate
+    copy_sql, validate = writer.copy_sql, loader._validate
 
     def made(*args, **kwargs):
         events.append("copy")
@@ -462,7 +463,7 @@ def _record_order(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         events.append("validate")
         return validate(*args, **kwargs)
 
-    monkeypatch.setattr(loader, "copy_sql", made)
+    monkeypatch.setattr(writer, "copy_sql", made)
     monkeypatch.setattr(loader, "_validate", validating)
     return events
 

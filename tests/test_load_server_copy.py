@@ -24,7 +24,7 @@ from tests.load_helpers import execute, user_rows, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "data" / "seeds"
-LOAD = sys.modules["seedbed.loading.load"]
+WRITER = sys.modules["seedbed.loading.writer"]
 
 
 def _in_transaction(engine: sa.Engine) -> psycopg.Connection[Any]:
@@ -43,7 +43,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch, answer: bool = True) -> list[str | Non
         seen.append(path)
         return path
 
-    monkeypatch.setattr(LOAD, "server_readable", probe)
+    monkeypatch.setattr(WRITER, "server_readable", probe)
     return seen
 
 
