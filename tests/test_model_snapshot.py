@@ -216,3 +216,43 @@ class _Calls:
 
     def __reduce__(self) -> tuple[object, tuple[str]]:
         return exec, (self.code,)
+
+
+KEYED = """
+import sqlalchemy as sa
+
+from seedbed.models.rules import Length, checks
+
+from .base import Base
+
+token = sa.Table(
+    "token",
+    Base.metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("secret", sa.Text, key="secret_key", info={"sensitive": True, "doc": "a secret"}),
+    *checks(Length("secret_length", ("secret",), "is short", 1, 3)),
+)
+"""
+
+
+def _three_runs(seeds: Path, models: Path, cache: Path) -> list[subprocess.CompletedProcess[str]]:
+    """``validate --json`` from the declaration (storing the snapshot), from the snapshot,
+    and without the cache, each in a fresh process."""
+    stored = _env(cache, SEEDBED_MODELS=str(models))
+    off = _env(cache.parent / "unused", SEEDBED_MODELS=str(models), SEEDBED_CACHE="off")
+    return [run_cli("validate", "--json", str(seeds), env=env) for env in (stored, stored, off)]
+
+
+def test_a_column_whose_key_is_not_its_name_is_read_by_its_name(tmp_path: Path) -> None:
+    """``Table.c`` holds a column by its key: the declaration's verdict crashed on a
+    ``KeyError`` where the snapshot, which keeps columns by name, gave one."""
+    models = model_folder(tmp_path / "models", token=KEYED)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "token.csv").write_text("id,secret\n1,abcdef\n", encoding="utf-8")
+    runs = _three_runs(seeds, models, tmp_path / "cache")
+    for run in runs:
+        assert run.returncode == 1, run.stderr
+        (problem,) = json.loads(run.stdout)
+        assert (problem["rule"], problem["value"]) == ("ck_token_secret_length", "[redacted]")
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout

@@ -219,6 +219,15 @@ def _base_type(column: sa.Column[Any]) -> Any:
     return kind
 
 
+def named_column(table: sa.Table, name: str) -> sa.Column[Any]:
+    """``table``'s column ``name``. ``Table.c`` holds columns by their key, which
+    ``Column(..., key=...)`` makes other than the name seeds and rules use."""
+    for column in table.columns:
+        if column.name == name:
+            return column
+    raise KeyError(name)
+
+
 def base_sql_type(column: sa.Column[Any]) -> str:
     """The SQL type of ``column``, or of the base type of its domain, as SQLAlchemy writes it."""
     return str(_base_type(column).compile(dialect=postgres_dialect()))
@@ -348,6 +357,7 @@ __all__ = [
     "all_rules",
     "base_sql_type",
     "check_rule",
+    "named_column",
     "python_regex",
     "read_plain_checks",
     "rules_read_from_sql",
