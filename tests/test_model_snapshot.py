@@ -256,3 +256,36 @@ def test_a_column_whose_key_is_not_its_name_is_read_by_its_name(tmp_path: Path) 
         (problem,) = json.loads(run.stdout)
         assert (problem["rule"], problem["value"]) == ("ck_token_secret_length", "[redacted]")
     assert runs[0].stdout == runs[1].stdout == runs[2].stdout
+
+
+ZONES = """
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from seedbed.models.rules import checks, later
+
+from .base import Base
+
+
+class Visit(Base):
+    __tablename__ = "visit"
+    __table_args__ = checks(later("left_at", "came_at"))
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    came_at = mapped_column(sa.DateTime(timezone=True))
+    left_at = mapped_column(sa.DateTime(timezone=False))
+"""
+
+
+def test_a_later_rule_across_time_zones_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    """A timestamp later than a timestamptz depends on the session's TimeZone: validation
+    says so (exit 2) instead of failing on pandas' ``TypeError`` (exit 70)."""
+    models = model_folder(tmp_path / "models", visit=ZONES)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "visit.csv").write_text(
+        "id,came_at,left_at\n1,2024-01-01 10:00+00,2024-01-01 11:00\n", encoding="utf-8"
+    )
+    for run in _three_runs(seeds, models, tmp_path / "cache"):
+        assert run.returncode == 2, run.stderr
+        assert "left_at_after_came_at: came_at is a timestamptz and left_at" in run.stderr

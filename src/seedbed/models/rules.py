@@ -130,6 +130,13 @@ class Later(Rule):
 
     def passes(self, frame: pd.DataFrame) -> pd.Series:
         later, earlier = frame[self.columns[0]], frame[self.columns[1]]
+        zoned = [isinstance(s.dtype, pd.DatetimeTZDtype) for s in (later, earlier)]
+        if zoned[0] != zoned[1]:
+            first, second = self.columns if zoned[0] else reversed(self.columns)
+            raise SeedError(
+                f"rule {self.name}: {first} is a timestamptz and {second} is not, which "
+                "PostgreSQL compares in the session's TimeZone; declare them alike"
+            )
         ok = later > earlier
         return ok | later.isna() | earlier.isna()
 
