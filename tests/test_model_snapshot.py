@@ -289,3 +289,37 @@ def test_a_later_rule_across_time_zones_is_an_error_not_a_crash(tmp_path: Path) 
     for run in _three_runs(seeds, models, tmp_path / "cache"):
         assert run.returncode == 2, run.stderr
         assert "left_at_after_came_at: came_at is a timestamptz and left_at" in run.stderr
+
+
+HINTED = """
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Shelf(Base):
+    __tablename__ = "shelf"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    code = mapped_column(sa.Uuid, info={"doc": "its code", "example": uuid.UUID(int=1)})
+"""
+
+
+def test_a_column_info_of_any_objects_does_not_keep_the_model_from_the_snapshot(
+    tmp_path: Path,
+) -> None:
+    """Validation reads ``doc`` and ``sensitive`` of a column's ``info``; anything else
+    there (an example, a generator's hint) is no reason to read the declaration every time."""
+    models = model_folder(tmp_path / "models", shelf=HINTED)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "shelf.csv").write_text("id,code\n1,abc\n", encoding="utf-8")
+    env = _env(tmp_path / "cache", SEEDBED_MODELS=str(models))
+    assert "sqlalchemy" in _validated(seeds, env)
+    found = snapshot._read(_stored(tmp_path / "cache"))
+    assert found is not None and found[1], "stored as not kept"
+    assert found[0]["shelf"].c["code"].info == {"doc": "its code", "sensitive": False}
+    assert "sqlalchemy" not in _validated(seeds, env)

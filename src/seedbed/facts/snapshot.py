@@ -130,7 +130,7 @@ def _snapshot(tables: Mapping[str, sa.Table]) -> dict[str, StoredTable] | None:
         name: StoredTable(
             name,
             table.schema,
-            {c.name: StoredColumn(c.name, dict(c.info)) for c in table.columns},
+            {c.name: StoredColumn(c.name, _info(c)) for c in table.columns},
         )
         for name, table in tables.items()
     }
@@ -151,6 +151,13 @@ def _snapshot(tables: Mapping[str, sa.Table]) -> dict[str, StoredTable] | None:
         )
         stored[name].keys = replace(keys, foreign_keys=moved(keys.foreign_keys))
     return stored
+
+
+def _info(column: sa.Column[Any]) -> dict[str, Any]:
+    """What validation reads of a column's ``info``, as :func:`table_spec` reads it: the rest
+    may hold objects of any kind (a generator's hints), which a snapshot does not."""
+    found = table_spec(column.table).columns[column.name]
+    return {"doc": found.doc, "sensitive": found.sensitive}
 
 
 def _held(spec: TableSpec, tables: Mapping[str, sa.Table]) -> bool:
