@@ -323,3 +323,37 @@ def test_a_column_info_of_any_objects_does_not_keep_the_model_from_the_snapshot(
     assert found is not None and found[1], "stored as not kept"
     assert found[0]["shelf"].c["code"].info == {"doc": "its code", "sensitive": False}
     assert "sqlalchemy" not in _validated(seeds, env)
+
+
+KEY = """
+import sys
+from pathlib import Path
+from seedbed.facts import snapshot
+print(snapshot._key([Path(sys.argv[1])]))
+"""
+
+
+def test_a_new_version_of_the_check_reader_is_a_new_key(tmp_path: Path) -> None:
+    """pglast reads a CHECK's SQL into a rule: another version may read it otherwise, so a
+    snapshot made with one is not read with the other."""
+    model = tmp_path / "model.py"
+    model.write_text("x = 1\n", encoding="utf-8")
+    reader = tmp_path / "libs" / "pglast"
+    reader.mkdir(parents=True)
+    (reader / "__init__.py").write_text("__version__ = '1'\n", encoding="utf-8")
+
+    def key(path: str) -> str:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([path, str(ROOT / "src")])}
+        done = subprocess.run(
+            [sys.executable, "-c", KEY, str(model)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+        return done.stdout.strip()
+
+    first = key(str(tmp_path / "libs"))
+    assert key(str(tmp_path / "libs")) == first
+    (reader / "__init__.py").write_text("__version__ = '2.0'\n", encoding="utf-8")
+    assert key(str(tmp_path / "libs")) != first
