@@ -357,3 +357,46 @@ def test_a_new_version_of_the_check_reader_is_a_new_key(tmp_path: Path) -> None:
     assert key(str(tmp_path / "libs")) == first
     (reader / "__init__.py").write_text("__version__ = '2.0'\n", encoding="utf-8")
     assert key(str(tmp_path / "libs")) != first
+
+
+KEYED_REFERENCES = """
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Shelf(Base):
+    __tablename__ = "shelf"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+
+
+class Box(Base):
+    __tablename__ = "box"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    shelf_id = mapped_column("shelf_id", sa.Integer, sa.ForeignKey("shelf.id"), key="shelf")
+    n = mapped_column("n", sa.Integer, sa.CheckConstraint("n > 0", name="n_positive"), key="count")
+"""
+
+
+def test_a_foreign_key_and_a_check_of_columns_keyed_otherwise_are_read_by_name(
+    tmp_path: Path,
+) -> None:
+    """A foreign key's columns and a plain CHECK's are the columns' names, as in the seed's
+    header: read by key, the model crashed every check of files (and the generator)."""
+    models = model_folder(tmp_path / "models", shelves=KEYED_REFERENCES)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "shelf.csv").write_text("id\n1\n", encoding="utf-8")
+    (seeds / "box.csv").write_text("id,shelf_id,n\n1,1,1\n2,9,-1\n", encoding="utf-8")
+    runs = _three_runs(seeds, models, tmp_path / "cache")
+    for run in runs:
+        assert run.returncode == 1, run.stderr
+        found = {(p["column"], p["rule"]) for p in json.loads(run.stdout)}
+        assert found == {("n", "ck_box_n_positive"), ("shelf_id", "fk_box_shelf_id_shelf")}
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout
+    env = _env(tmp_path / "unused", SEEDBED_MODELS=str(models), SEEDBED_CACHE="off")
+    made = run_cli("generate", "--rows", "3", str(tmp_path / "made"), env=env)
+    assert made.returncode == 0, made.stderr

@@ -256,12 +256,13 @@ def _leaves_to_database(rule: Rule, table: sa.Table) -> bool:
     from seedbed.facts.checksql import rounds_first
 
     for name in rule.columns:
-        kind = table.columns[name].type
+        column = named_column(table, name)
+        kind = column.type
         while isinstance(kind, postgresql.DOMAIN):
             kind = kind.data_type
         if isinstance(kind, sa.String) and kind.collation is not None:
             return True
-        if rounds_first(_sql_type(table.columns[name])):
+        if rounds_first(_sql_type(column)):
             return True  # timestamp(p), time(p)
     return _case_dependent(rule)
 
