@@ -284,7 +284,7 @@ def test_a_later_rule_across_time_zones_is_an_error_not_a_crash(tmp_path: Path) 
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "visit.csv").write_text(
-        "id,came_at,left_at\n1,2024-01-01 10:00+00,2024-01-01 11:00\n", encoding="utf-8"
+        "id,came_at,left_at\n1,2024-01-01 10:00:00+00,2024-01-01 11:00:00\n", encoding="utf-8"
     )
     for run in _three_runs(seeds, models, tmp_path / "cache"):
         assert run.returncode == 2, run.stderr
@@ -400,3 +400,34 @@ def test_a_foreign_key_and_a_check_of_columns_keyed_otherwise_are_read_by_name(
     env = _env(tmp_path / "unused", SEEDBED_MODELS=str(models), SEEDBED_CACHE="off")
     made = run_cli("generate", "--rows", "3", str(tmp_path / "made"), env=env)
     assert made.returncode == 0, made.stderr
+
+
+STEPS = """
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from seedbed.models.rules import checks, later
+
+from .base import Base
+
+
+class Step(Base):
+    __tablename__ = "step"
+    __table_args__ = checks(later("n", "id"), later("done", "came_at"))
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    n = mapped_column(sa.Integer)
+    came_at = mapped_column(sa.DateTime(timezone=True))
+    done = mapped_column(sa.DateTime(timezone=False))
+"""
+
+
+def test_a_later_rule_on_a_column_left_out_of_the_seed_passes(tmp_path: Path) -> None:
+    """A column left out is NULL (as text, whatever its type), and NULL passes the rule:
+    the comparison crashed with pandas' ``TypeError`` (exit 70)."""
+    models = model_folder(tmp_path / "models", step=STEPS)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "step.csv").write_text("id,came_at\n1,2024-01-01 10:00:00+00\n", encoding="utf-8")
+    for run in _three_runs(seeds, models, tmp_path / "cache"):
+        assert run.returncode == 0, run.stderr
