@@ -219,6 +219,15 @@ def _base_type(column: sa.Column[Any]) -> Any:
     return kind
 
 
+def named_column(table: sa.Table, name: str) -> sa.Column[Any]:
+    """``table``'s column ``name``. ``Table.c`` holds columns by their key, which
+    ``Column(..., key=...)`` makes other than the name seeds and rules use."""
+    for column in table.columns:
+        if column.name == name:
+            return column
+    raise KeyError(name)
+
+
 def base_sql_type(column: sa.Column[Any]) -> str:
     """The SQL type of ``column``, or of the base type of its domain, as SQLAlchemy writes it."""
     return str(_base_type(column).compile(dialect=postgres_dialect()))
@@ -247,12 +256,13 @@ def _leaves_to_database(rule: Rule, table: sa.Table) -> bool:
     from seedbed.facts.checksql import rounds_first
 
     for name in rule.columns:
-        kind = table.columns[name].type
+        column = named_column(table, name)
+        kind = column.type
         while isinstance(kind, postgresql.DOMAIN):
             kind = kind.data_type
         if isinstance(kind, sa.String) and kind.collation is not None:
             return True
-        if rounds_first(_sql_type(table.columns[name])):
+        if rounds_first(_sql_type(column)):
             return True  # timestamp(p), time(p)
     return _case_dependent(rule)
 
@@ -348,6 +358,7 @@ __all__ = [
     "all_rules",
     "base_sql_type",
     "check_rule",
+    "named_column",
     "python_regex",
     "read_plain_checks",
     "rules_read_from_sql",

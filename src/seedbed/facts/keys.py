@@ -273,7 +273,7 @@ def _foreign_keys(table: sa.Table) -> tuple[ForeignKeySpec, ...]:
     return tuple(
         ForeignKeySpec(
             name=str(fk.name),
-            columns=tuple(fk.column_keys),
+            columns=tuple(c.name for c in fk.columns),  # names; column_keys are keys
             parent=fk.referred_table,
             parent_columns=tuple(e.column.name for e in fk.elements),
             ondelete=str(fk.ondelete or "NO ACTION").upper(),

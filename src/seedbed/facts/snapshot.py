@@ -12,7 +12,8 @@ read from:
   path and content;
 - seedbed's own modules, by path, size and modification time, as Python's
   bytecode cache keys a module;
-- SQLAlchemy's version file, the interpreter's version and ``SEEDBED_SCHEMA``.
+- the version files of the libraries it is read with (SQLAlchemy, and pglast, which
+  reads CHECKs), the interpreter's version and ``SEEDBED_SCHEMA``.
 
 A change to any of them is a new key, so a snapshot is never read for a
 model it was not made from. A process that has imported the model's
@@ -60,6 +61,9 @@ if TYPE_CHECKING:
 
 #: What a snapshot file holds; a new value when that changes.
 _FORMAT = 1
+#: The libraries a declaration is read with: SQLAlchemy, and pglast, which reads a CHECK's SQL
+#: into a rule (a new version may read one it left to the database, or the other way).
+_READERS = ("sqlalchemy", "pglast")
 #: Modules a snapshot may name (besides seedbed's own): what its values are made of.
 _PLAIN_MODULES = frozenset({"builtins", "collections", "datetime", "decimal", "enum", "re"})
 #: Classes of those that do more than hold a value when called.
@@ -101,12 +105,13 @@ def stored_tables(models: Models = None) -> Mapping[str, sa.Table] | None:
 def _key(files: list[Path]) -> str:
     """A digest of what the model's facts are read from (see the module doc)."""
     own = Path(__file__).resolve().parents[1]
-    sqlalchemy = importlib.util.find_spec("sqlalchemy")
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"{_FORMAT}\0{sys.version}\0{os.environ.get('SEEDBED_SCHEMA', '')}".encode())
     stamped = sorted(own.rglob("*.py"))
-    if sqlalchemy is not None and sqlalchemy.origin:
-        stamped.append(Path(sqlalchemy.origin))
+    for name in _READERS:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            stamped.append(Path(spec.origin))
     for path in stamped:
         found = path.stat()
         digest.update(f"\0{path}\0{found.st_size}\0{found.st_mtime_ns}".encode())
@@ -131,7 +136,7 @@ def _snapshot(tables: Mapping[str, sa.Table]) -> dict[str, StoredTable] | None:
         name: StoredTable(
             name,
             table.schema,
-            {c.name: StoredColumn(c.name, dict(c.info)) for c in table.columns},
+            {c.name: StoredColumn(c.name, _info(c)) for c in table.columns},
         )
         for name, table in tables.items()
     }
@@ -152,6 +157,13 @@ def _snapshot(tables: Mapping[str, sa.Table]) -> dict[str, StoredTable] | None:
         )
         stored[name].keys = replace(keys, foreign_keys=moved(keys.foreign_keys))
     return stored
+
+
+def _info(column: sa.Column[Any]) -> dict[str, Any]:
+    """What validation reads of a column's ``info``, as :func:`table_spec` reads it: the rest
+    may hold objects of any kind (a generator's hints), which a snapshot does not."""
+    found = table_spec(column.table).columns[column.name]
+    return {"doc": found.doc, "sensitive": found.sensitive}
 
 
 def _held(spec: TableSpec, tables: Mapping[str, sa.Table]) -> bool:

@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from seedbed.facts.declaration import Rule, all_rules, base_sql_type, rules_read_from_sql
+from seedbed.facts.declaration import (
+    Rule,
+    all_rules,
+    base_sql_type,
+    named_column,
+    rules_read_from_sql,
+)
 from seedbed.facts.keys import ForeignKeySpec, UniqueKey, table_keys
 from seedbed.facts.stored import StoredTable
 from seedbed.lazymodules import lazy_module
@@ -125,6 +131,7 @@ class ColumnSpec:
     #: How PostgreSQL's equality of the column's type sees its values (``KEY_*`` above):
     #: the form of text a unique or foreign key hashes, so that equal values meet.
     key_form: str = KEY_AS_IS
+    doc: str = ""  # ``info["doc"]``: what the column holds, for people
 
     @property
     def required(self) -> bool:
@@ -277,6 +284,7 @@ def _fields(column: sa.Column[Any]) -> dict[str, Any]:
         or column.computed is not None
         or filled,
         "sensitive": bool(column.info.get("sensitive")),
+        "doc": str(column.info.get("doc", "")),
         "sql_type": _compiled(column.type),
         "default": _server_default(column),
         "generated": column.computed is not None,
@@ -330,6 +338,7 @@ __all__ = [
     "TableSpec",
     "UniqueKey",
     "base_sql_type",
+    "named_column",
     "read_as_text",
     "table_spec",
 ]

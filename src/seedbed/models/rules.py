@@ -130,6 +130,16 @@ class Later(Rule):
 
     def passes(self, frame: pd.DataFrame) -> pd.Series:
         later, earlier = frame[self.columns[0]], frame[self.columns[1]]
+        if not (later.notna() & earlier.notna()).any():
+            # NULL passes; a column left out of the seed is NULL text, of no time type
+            return pd.Series(True, index=frame.index, dtype=bool)
+        zoned = [isinstance(s.dtype, pd.DatetimeTZDtype) for s in (later, earlier)]
+        if zoned[0] != zoned[1]:
+            first, second = self.columns if zoned[0] else reversed(self.columns)
+            raise SeedError(
+                f"rule {self.name}: {first} is a timestamptz and {second} is not, which "
+                "PostgreSQL compares in the session's TimeZone; declare them alike"
+            )
         ok = later > earlier
         return ok | later.isna() | earlier.isna()
 

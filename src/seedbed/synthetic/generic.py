@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from seedbed.errors import GenerateError
 from seedbed.facts import ForeignKeySpec, Rule, TableSpec, UniqueKey, table_spec
+from seedbed.facts.spec import named_column
 from seedbed.synthetic import arrays
 from seedbed.synthetic.fills import fill
 from seedbed.synthetic.values import NoValues, column_values
@@ -84,7 +85,9 @@ class TableDraft:
         return self.columns[name]
 
     def candidates(self, name: str) -> pa.Array:
-        values = column_values(self.table.c[name], self.spec.columns[name], self.num_rows, self.rng)
+        values = column_values(
+            named_column(self.table, name), self.spec.columns[name], self.num_rows, self.rng
+        )
         current = self.columns.get(name)
         return values if current is None else values.cast(current.type)
 

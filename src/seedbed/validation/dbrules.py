@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 def base_type(table: sa.Table, name: str) -> str:
     """The SQL type of column ``name``, or of the base type of its domain."""
-    return k.base_sql_type(table.c[name])
+    return k.base_sql_type(k.named_column(table, name))
 
 
 def _types_in_database(

@@ -347,7 +347,7 @@ def _compile(spec: TableSpec, *, typed: bool, sink: KeySink | None) -> pa.DataFr
             nullable=column.nullable,
             required=column.required and not typed,
             name=name,
-            description=str(table.c[name].info.get("doc", "")) or None,
+            description=column.doc or None,
         )
     return pa.DataFrameSchema(
         columns, checks=frame_checks, strict=not typed, name=table.name, ordered=False
@@ -848,7 +848,7 @@ def _compile_polars(spec: TableSpec, *, typed: bool) -> PolarsChunkSchema:
                 tuple(checks),
                 nullable=column.nullable or not typed,
                 required=column.required and not typed,
-                description=str(spec.table.c[name].info.get("doc", "")) or None,
+                description=column.doc or None,
             )
         )
     read = {column.name: None for column in columns}

@@ -84,8 +84,9 @@ class SeedSource:
         """True for a sensitive column, or an index expression that reads one."""
         if column is None:
             return False
-        names = [column] if column in self.table.c else re.findall(r"\w+", column)
-        return any(n in self.table.c and self.table.c[n].info.get("sensitive") for n in names)
+        spec = table_spec(self.table)  # by name: a column's key in ``Table.c`` may differ
+        names = [column] if column in spec.columns else re.findall(r"\w+", column)
+        return any(spec.sensitive(n) for n in names)
 
 
 #: A typed column of a chunk: Arrow values (read from text) or a pandas series.

@@ -28,6 +28,7 @@ import numpy as np
 
 from seedbed.errors import SeedError
 from seedbed.facts import ForeignKeySpec, TableSpec, UniqueKey, conflict_key, table_spec
+from seedbed.facts.spec import named_column
 from seedbed.lazymodules import lazy_module
 from seedbed.loadmode import MergeAction
 from seedbed.sqltext import qualified_name, quote_ident
@@ -543,7 +544,7 @@ class SeedValidator:
         equal = "IS NOT DISTINCT FROM" if nulls_equal else "="
 
         def typed(name: str, column: str) -> str:
-            return f"CAST(u.{name} AS {_key_type(table.c[column], spec.columns[column].sql_type)})"
+            return f"CAST(u.{name} AS {_key_type(table, column, spec.columns[column].sql_type)})"
 
         matches = [
             f"t.{quote_ident(c)} {equal} {typed(n, c)}" for n, c in zip(names, columns, strict=True)
@@ -630,11 +631,11 @@ def _expected_rows(source: SeedSource) -> int:
     return min(int(size / per_row), size // 16) if size and per_row else 0
 
 
-def _key_type(column: sa.Column[Any], sql_type: str) -> str:
+def _key_type(table: sa.Table, name: str, sql_type: str) -> str:
     """The type a key's text is read as: a domain's base type, so its CHECK stops no look-up."""
-    if not isinstance(column.type, postgresql.DOMAIN):
+    if not isinstance(named_column(table, name).type, postgresql.DOMAIN):
         return sql_type
-    return base_type(column.table, column.name)
+    return base_type(table, name)
 
 
 __all__ = ["RowResult", "SeedValidator"]
