@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from seedbed.facts.declaration import named_column
 from seedbed.facts.keys import ForeignKeySpec, table_keys
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def _edges(tables: list[sa.Table]) -> list[_Edge]:
     for table in tables:
         for fk in table_keys(table).foreign_keys:
             if fk.parent is not table and fk.parent in members:
-                required = not all(table.c[c].nullable for c in fk.columns)
+                required = not all(named_column(table, c).nullable for c in fk.columns)
                 edges.append(_Edge(table, fk, required))
     return edges
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from seedbed.facts.declaration import named_column
 from seedbed.facts.keys import table_keys
 from seedbed.facts.order import ordered_tables
 
@@ -107,7 +108,7 @@ def relationships(metadata: sa.MetaData) -> list[Relationship]:
                     referred_columns=fk.parent_columns,
                     name=fk.name,
                     ondelete=fk.ondelete,
-                    parent_optional=any(table.c[c].nullable for c in fk.columns),
+                    parent_optional=any(named_column(table, c).nullable for c in fk.columns),
                     child_many=key not in unique_sets and key != primary,
                 )
             )

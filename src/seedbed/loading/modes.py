@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from seedbed.errors import SeedError
 from seedbed.facts import ColumnSpec, conflict_key, table_spec
-from seedbed.facts.spec import FILLED_BY_TRIGGER
+from seedbed.facts.spec import FILLED_BY_TRIGGER, named_column
 from seedbed.loading.copy import qualified
 from seedbed.loadmode import LoadMode, MergeAction
 from seedbed.sqltext import quote_ident
@@ -67,7 +67,7 @@ def _compared(column: ColumnSpec, side: str) -> str:
 
 def _overriding(table: sa.Table, columns: Sequence[str]) -> str:
     """A GENERATED ALWAYS identity keeps the seed's values, as COPY keeps them."""
-    always = any(getattr(table.c[c].identity, "always", False) for c in columns)
+    always = any(getattr(named_column(table, c).identity, "always", False) for c in columns)
     return "OVERRIDING SYSTEM VALUE " if always else ""
 
 

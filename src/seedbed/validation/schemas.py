@@ -212,7 +212,8 @@ def database_reader(
     if judge is None:
         return None
     judge = judge.on(engine)
-    schema, sql_type = str(spec.table.schema), k.base_sql_type(spec.table.c[column.name])
+    sql_type = k.base_sql_type(k.named_column(spec.table, column.name))
+    schema = str(spec.table.schema)
     return lambda values: judge.unreadable(schema, sql_type, values)
 
 
