@@ -97,7 +97,7 @@ else:
 _OFFSET = r"(Z|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)"
 TIMESTAMPTZ_PATTERN = (
     r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]"
-    r":[0-5][0-9](\.[0-9]{1,6})?" + _OFFSET + "$"
+    r"(:[0-5][0-9](\.[0-9]{1,6})?)?" + _OFFSET + "$"
 )
 TIMESTAMP_PATTERN = (
     r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([T ]([01][0-9]|2[0-3]):[0-5][0-9]"
@@ -424,8 +424,8 @@ def _extended_value(text: str, kind: str) -> int | None:
     hour, second, offset = found[4], found[6], found[8]
     if year == 0 or (kind == k.DATE and hour is not None):
         return None
-    if kind == k.TIMESTAMPTZ and (second is None or offset is None):
-        return None  # as the pattern: seconds and an explicit offset
+    if kind == k.TIMESTAMPTZ and (hour is None or offset is None):
+        return None  # as the pattern: a time of day and an explicit offset
     if found[12]:
         year = 1 - year  # 1 BC is year 0
     leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
