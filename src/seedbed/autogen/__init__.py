@@ -25,7 +25,7 @@ from seedbed.autogen.render import render_item, revision_directives
 from seedbed.facts import PARTITIONS, CatalogType, defer_later_keys
 from seedbed.facts.catalog import HISTORIES, unknown_types_quiet
 from seedbed.facts.referenced import references_elsewhere
-from seedbed.sqltext import qualified_name, quote_ident
+from seedbed.sqltext import postgres_dialect, qualified_name, quote_ident
 
 
 def context_options(namespace: str, metadata: sa.MetaData) -> dict[str, Any]:
@@ -202,9 +202,6 @@ def describe_diff(diff: Any) -> str:
     return f"{kind}: {diff[1:]}"
 
 
-_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
-
-
 def _default_sql(default: Any) -> str:
     """A server default as SQL (``now()``, ``false``), or ``none``."""
     if default is None:
@@ -214,7 +211,7 @@ def _default_sql(default: Any) -> str:
         return value
     if isinstance(value, sa.TextClause):
         return value.text
-    return str(value.compile(dialect=_DIALECT))
+    return str(value.compile(dialect=postgres_dialect()))
 
 
 __all__ = [

@@ -48,10 +48,10 @@ from seedbed.facts import UPDATED_AT_BODY, tables_with_updated_at
 from seedbed.facts.referenced import DOMAINS, DomainParts, domain_parts, domain_sql
 from seedbed.facts.spec import FROM_CATALOG
 from seedbed.facts.triggers import updated_at_function_body, updated_at_triggers
+from seedbed.sqltext import postgres_dialect
 
 NAMESPACE_OPTION = "seedbed_namespace"
 _CONTINUE = PriorityDispatchResult.CONTINUE
-_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def _namespace(autogen_context: AutogenContext) -> str | None:
@@ -153,7 +153,9 @@ def _rendered(default: DefaultClause) -> str:
     """A model's server default as SQL, as Alembic renders it for its comparison."""
     if isinstance(default.arg, str):
         return default.arg
-    compiled = default.arg.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True})
+    compiled = default.arg.compile(
+        dialect=postgres_dialect(), compile_kwargs={"literal_binds": True}
+    )
     return str(compiled)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from seedbed.facts import (
     JsonShape,
@@ -23,8 +22,7 @@ from seedbed.facts import (
     table_keys,
     unique_column_sets,
 )
-
-_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
+from seedbed.sqltext import postgres_dialect
 
 # What the column's type alone guarantees, worth saying for a seed author.
 _TYPE_RULES = {
@@ -60,7 +58,7 @@ def _default(column: sa.Column[object]) -> str:
         arg = default.arg
         if isinstance(arg, str):
             return f"'{arg}'"
-        return str(arg.compile(dialect=_POSTGRESQL))
+        return str(arg.compile(dialect=postgres_dialect()))
     if isinstance(column.default, sa.ColumnDefault) and column.default.is_scalar:
         return repr(column.default.arg)
     return ""

@@ -55,9 +55,7 @@ from seedbed.facts.triggers import (
 )
 from seedbed.models.base import PARTITIONS, UPDATED_AT_FUNCTION, CatalogType
 from seedbed.models.rules import COLUMN_RULES, Rule, SqlCheck
-from seedbed.sqltext import escaped, quote_ident
-
-_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+from seedbed.sqltext import escaped, postgres_dialect, quote_ident
 
 #: What the namespace holds that a model does not declare, by kind.
 _LEFT_ALONE_SQL = """
@@ -275,11 +273,13 @@ def _render_type(kind: Any, imports: set[str], schema: str) -> str:
     }
     try:
         again = eval(text, {"__builtins__": {}}, scope)  # our own repr, names checked above
-        same = again.compile(dialect=_DIALECT) == kind.compile(dialect=_DIALECT)
+        same = again.compile(dialect=postgres_dialect()) == kind.compile(dialect=postgres_dialect())
     except Exception:
         same = False
     if not same:
-        raise ConfigError(f"db pull: cannot write the type {kind.compile(dialect=_DIALECT)}")
+        raise ConfigError(
+            f"db pull: cannot write the type {kind.compile(dialect=postgres_dialect())}"
+        )
     imports.update(f"{home}:{n}" for n, home in names.items())
     return text
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from seedbed.facts.declaration import named_column
 from seedbed.facts.keys import table_keys
 from seedbed.facts.order import ordered_tables
-
-_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
+from seedbed.sqltext import postgres_dialect
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ def column_type(column: sa.Column[object]) -> str:
     """A short, namespace-free PostgreSQL type name: ``text``, ``timestamptz``, ``post_status``."""
     if isinstance(column.type, sa.Enum) and column.type.name:
         return column.type.name
-    compiled = column.type.compile(dialect=_POSTGRESQL).lower()
+    compiled = column.type.compile(dialect=postgres_dialect()).lower()
     return {
         "timestamp with time zone": "timestamptz",
         "timestamp without time zone": "timestamp",
