@@ -241,7 +241,7 @@ def _near(term: p.Column, other: object, type_name: str) -> list[str]:
     if not isinstance(other, p.Constant):
         return []
     value = other.value
-    if term.functions and term.functions[-1].endswith("length"):
+    if term.functions and term.functions[-1] in ("char_length", "octet_length"):
         size = int(value)
         padded = [c * n for n in (size - 1, size, size + 1) if n >= 0 for c in ("x", "é", "😀")]
         return [*padded, " " + "x" * max(size - 1, 0), "x" * max(size - 1, 0) + " "]

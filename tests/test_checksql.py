@@ -112,6 +112,9 @@ TEXTS = [
     "\x1c",
     "\u0085",
     "\u2007",
+    "https://a.example/x?y",
+    "http://h-1:8080",
+    "https://a_b/x",
 ]
 CHARS = [None, "", "a", "ab", "ab ", "cd", "abc", "ABC", "a b"]
 DATES = [
@@ -194,6 +197,18 @@ CORPUS: list[tuple[str, str]] = [
     ("t text", "length(trim(both ' ' from t)) > 0"),
     ("t text", "trim(leading from t) LIKE 'a%'"),
     ("t text", "rtrim(t, 'x') = t"),
+    ("t text", "split_part(t, '.', 2) <> ''"),
+    ("t text", "split_part(t, 'a', 2) = ''"),
+    ("t text", "split_part(t, '@', -1) LIKE 'ex%'"),
+    ("t text", "split_part(upper(t), 'B', 1) = 'A'"),
+    ("t text", "char_length(split_part(t, ' ', 1)) = 1"),
+    ("t text", "split_part(t, '', -1) = 'a'"),
+    ("c char(3)", "split_part(c, 'b', 1) = 'a'"),
+    (
+        "t text",
+        "(t LIKE 'http://%' OR t LIKE 'https://%') AND t ~ '^[!-~]+$'"
+        " AND split_part(t, '/', 3) ~ '^[A-Za-z0-9.-]+(:[0-9]{1,5})?([?#]|$)'",
+    ),
     ("t text", "t = lower(t)"),
     ("t text", "upper(t) = t"),
     ("t text", "lower(t) IN ('draft', 'published')"),
@@ -341,7 +356,7 @@ def _constants(rule: rules.Rule) -> Iterator[tuple[predicates.Column, predicates
 def _around(term: predicates.Column, constant: predicates.Constant, kind: str) -> list[str]:
     """Values of a column of type ``kind`` on and either side of ``constant``."""
     value = constant.value
-    if term.functions and term.functions[-1].endswith("length"):
+    if term.functions and term.functions[-1] in ("char_length", "octet_length"):
         size = int(value)
         return [c * n for n in (size - 1, size, size + 1) if n >= 0 for c in ("x", "é", "😀")]
     if constant.family == predicates.NUMBER:

@@ -113,7 +113,7 @@ def test_the_revision_lints_without_errors_and_keeps_the_rows(populated: Setting
     engine = get_engine(populated)
     rows = counts(engine)
     migrate.downgrade(populated, f"{REVISION}-1")
-    report = safety.lint(populated)
+    report = safety.lint(populated, target=REVISION)
     assert report.revisions == (REVISION,) and report.ok, report.render()
     assert {(f.rule, f.severity.value) for f in report} == {
         ("constraint-missing-not-valid", "warning")

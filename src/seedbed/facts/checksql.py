@@ -5,9 +5,9 @@ it, or as written) with ``pglast``, which is PostgreSQL's parser, and walks
 the tree. Comparisons with constants and between columns, ``BETWEEN``,
 ``IN``/``= ANY (ARRAY[...])``/``<> ALL``, ``length``/``char_length``/
 ``octet_length``, ``~``/``~*``/``!~``/``!~*``, ``LIKE``/``ILIKE``/``SIMILAR TO``,
-``IS [NOT] NULL``, ``lower``/``upper``/``btrim``/``ltrim``/``rtrim`` and casts that keep a value's
-meaning, ``COALESCE(column, constant)`` compared with a constant, and their
-combinations with ``AND``, ``OR`` and ``NOT``, become the
+``IS [NOT] NULL``, ``lower``/``upper``/``btrim``/``ltrim``/``rtrim``, ``split_part`` with
+constant arguments, casts that keep a value's meaning, ``COALESCE(column, constant)``
+compared with a constant, and their combinations with ``AND``, ``OR`` and ``NOT``, become the
 rule kinds of :mod:`seedbed.models.predicates`. Anything else gives None, and
 the caller leaves that CHECK to PostgreSQL. The text is never matched with
 regular expressions; only the parser reads it.
@@ -217,7 +217,11 @@ class _Walker:
         args: Any = node.args or ()
         if name in _TRIMS and len(args) == 2 and _is_space(self.term(args[1])):
             args = args[:1]  # trimming spaces, as with one argument
-        if node.agg_star or node.agg_distinct or node.over or len(args) != 1:
+        if node.agg_star or node.agg_distinct or node.over:
+            raise _Unknown
+        if name == "split_part" and len(args) == 3:
+            return self.split_part(*args)
+        if len(args) != 1:
             raise _Unknown
         inner = self.term(args[0])
         if not isinstance(inner, p.Column) or inner.result_family not in p.TEXT_FAMILIES:
@@ -228,6 +232,22 @@ class _Walker:
             functions = (*inner.functions, _LENGTHS.get(name, name))
             return p.Column(inner.name, inner.family, functions, self.ascii_case)
         raise _Unknown
+
+    def split_part(self, text: Any, delimiter: Any, field: Any) -> p.Column:
+        inner, cut, position = self.term(text), self.term(delimiter), self.term(field)
+        if not isinstance(inner, p.Column) or inner.result_family not in p.TEXT_FAMILIES:
+            raise _Unknown
+        if isinstance(cut, tuple):
+            cut = _constant(cut[1], p.TEXT, quote_literal(cut[1]))
+        if not (isinstance(cut, p.Constant) and cut.family == p.TEXT):
+            raise _Unknown
+        if not (isinstance(position, p.Constant) and position.family == p.NUMBER):
+            raise _Unknown
+        number = position.value
+        if number != int(number) or not 0 < abs(number) < 2**31:
+            raise _Unknown  # PostgreSQL refuses field 0 and fractions; the field is an int4
+        functions = (*inner.functions, p.SplitPart(str(cut.value), int(number)))
+        return p.Column(inner.name, inner.family, functions, self.ascii_case)
 
     # --- predicates ---
 

@@ -47,6 +47,8 @@ from seedbed.models.predicates import (
     Pattern,
     Predicate,
     SameTruth,
+    SplitPart,
+    TextFunction,
     python_regex,
     text_function,
 )
@@ -62,6 +64,7 @@ from seedbed.models.rules import (
     RequiredWhen,
     Rule,
     SqlCheck,
+    Url,
     UuidV4,
 )
 from seedbed.models.rules import all_rules as _declared_rules
@@ -353,7 +356,10 @@ __all__ = [
     "RequiredWhen",
     "Rule",
     "SameTruth",
+    "SplitPart",
     "SqlCheck",
+    "TextFunction",
+    "Url",
     "UuidV4",
     "all_rules",
     "base_sql_type",

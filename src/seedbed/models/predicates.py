@@ -86,12 +86,40 @@ _TRIMS = {"btrim": "strip", "ltrim": "lstrip", "rtrim": "rstrip"}
 
 
 @dataclass(frozen=True)
+class SplitPart:
+    """``split_part(text, delimiter, field)``: the ``field``-th piece of the text cut at
+    each ``delimiter``, counted from the end when negative; ``''`` past the last piece."""
+
+    delimiter: str
+    field: int  # never 0: PostgreSQL refuses that position
+
+    def sql(self, text: str) -> str:
+        return f"split_part({text}, {quote_literal(self.delimiter)}, {self.field})"
+
+    def apply(self, text: str) -> str:
+        if not self.delimiter:  # PostgreSQL: the whole text is the only piece
+            return text if self.field in (1, -1) else ""
+        pieces = text.split(self.delimiter)
+        index = self.field - 1 if self.field > 0 else self.field
+        return pieces[index] if -len(pieces) <= index < len(pieces) else ""
+
+
+#: A function of a text: a name (``lower``, a trim, a length) or a call with arguments.
+TextFunction = str | SplitPart
+
+
+def call_sql(function: TextFunction, text: str) -> str:
+    """The SQL of ``function`` applied to the SQL ``text``."""
+    return function.sql(text) if isinstance(function, SplitPart) else f"{function}({text})"
+
+
+@dataclass(frozen=True)
 class Column:
     """A column's value, with functions applied to it in order (innermost first)."""
 
     name: str
     family: str
-    functions: tuple[str, ...] = ()
+    functions: tuple[TextFunction, ...] = ()
     ascii_case: bool = False  # lower/upper/ILIKE change ASCII letters only (a C or POSIX ctype)
 
     @property
@@ -104,7 +132,7 @@ class Column:
     def sql(self) -> str:
         text = quote_ident(self.name)
         for function in self.functions:
-            text = f"{function}({text})"
+            text = call_sql(function, text)
         return text
 
 
@@ -140,7 +168,9 @@ def _case(text: str, upper: bool, ascii_only: bool = False) -> str:
     return "".join(out)
 
 
-def _apply(function: str, value: str, ascii_only: bool) -> Any:
+def _apply(function: TextFunction, value: str, ascii_only: bool) -> Any:
+    if isinstance(function, SplitPart):
+        return function.apply(value)
     if function == "lower":
         return _case(value, upper=False, ascii_only=ascii_only)
     if function == "upper":
@@ -152,13 +182,13 @@ def _apply(function: str, value: str, ascii_only: bool) -> Any:
     return len(value.encode("utf-8"))
 
 
-def text_function(function: str, value: str, ascii_only: bool = False) -> Any:
-    """``function`` (``lower``, ``upper``, a trim, a length) of one text, as the frame side
+def text_function(function: TextFunction, value: str, ascii_only: bool = False) -> Any:
+    """``function`` (``lower``, ``upper``, a trim, a length, a piece) of one text, as the frame side
     computes it: Unicode's simple case mapping, or ASCII only (a C or POSIX ctype)."""
     return _apply(function, value, ascii_only)
 
 
-def _applied(function: str, objects: np.ndarray, ascii_only: bool) -> np.ndarray:
+def _applied(function: TextFunction, objects: np.ndarray, ascii_only: bool) -> np.ndarray:
     """``function`` applied to each text (None stays None); pandas' string kernels where exact."""
     text = pd.Series(objects, dtype=object)
     result: pd.Series
@@ -526,7 +556,7 @@ def _say(term: Term) -> str:
         return repr(term.value)
     text = term.name
     for function in term.functions:
-        text = f"{function}({text})"
+        text = call_sql(function, text)
     return text
 
 
@@ -745,7 +775,10 @@ __all__ = [
     "Pattern",
     "Predicate",
     "SameTruth",
+    "SplitPart",
     "Term",
+    "TextFunction",
+    "call_sql",
     "python_regex",
     "sentence",
     "similar_to_regex",

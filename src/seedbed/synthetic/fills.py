@@ -243,7 +243,7 @@ def fill_compare(rule: Compare, draft: Draft) -> None:
     left, right = rule.left, rule.right
     if not isinstance(left, Column):
         raise NoFill(f"rule {rule.name!r}: no column on the left")
-    if left.functions and left.functions[-1].endswith("length"):
+    if left.functions and left.functions[-1] in ("char_length", "octet_length"):
         _length_fill(rule, draft, left)
         return
     if (
@@ -259,7 +259,7 @@ def fill_compare(rule: Compare, draft: Draft) -> None:
         if isinstance(right, Column) and rule.op == "=" and right.name == left.name:
             source = pc.cast(draft.column(left.name), pa.string())
             function = right.functions[-1] if right.functions else ""
-            mapped = {"lower": pc.utf8_lower, "upper": pc.utf8_upper}.get(function)
+            mapped = {"lower": pc.utf8_lower, "upper": pc.utf8_upper}.get(str(function))
             if mapped is not None and not left.functions:
                 _replace(rule, draft, left.name, mapped(source))
                 return

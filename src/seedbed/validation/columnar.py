@@ -69,6 +69,8 @@ from seedbed.facts.declaration import (
     RequiredWhen,
     Rule,
     SameTruth,
+    SplitPart,
+    TextFunction,
     python_regex,
     text_function,
 )
@@ -259,7 +261,20 @@ def _by_text(
     return pl.when(ascii_only).then(fast).otherwise(values.map_batches(others, return_dtype=dtype))
 
 
-def _text_function(function: str, value: pl.Expr, ascii_case: bool) -> pl.Expr | None:
+def _split_part(part: SplitPart, value: pl.Expr) -> pl.Expr:
+    """``split_part`` as PostgreSQL computes it (see :class:`SplitPart`); NULL stays NULL."""
+    if not part.delimiter:
+        piece = value if part.field in (1, -1) else pl.lit("", pl.String)
+    else:
+        index = part.field - 1 if part.field > 0 else part.field
+        pieces = value.str.split(part.delimiter)
+        piece = pieces.list.get(index, null_on_oob=True).fill_null("")
+    return pl.when(value.is_null()).then(pl.lit(None, pl.String)).otherwise(piece)
+
+
+def _text_function(function: TextFunction, value: pl.Expr, ascii_case: bool) -> pl.Expr | None:
+    if isinstance(function, SplitPart):
+        return _split_part(function, value)
     if function in ("lower", "upper"):
         # Polars maps case by Unicode's full mapping (and a final sigma): exact on ASCII only
         fast = value.str.to_lowercase() if function == "lower" else value.str.to_uppercase()
