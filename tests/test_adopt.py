@@ -124,7 +124,11 @@ def test_an_adopted_namespace_is_at_its_baseline_and_takes_model_changes(shop, d
     assert module.read_text() != source
     generated = run_cli("-q", "db", "generate", "-m", "add nickname", env=env)
     assert generated.returncode == 0, generated.stderr
-    assert len(list((tmp_path / "migrations" / "versions").glob("*.py"))) == 2
+    written = sorted(
+        (tmp_path / "migrations" / "versions").glob("*.py"), key=lambda p: p.stat().st_mtime
+    )
+    assert len(written) == 2
+    assert generated.stdout.splitlines() == [f"wrote {written[-1]}"]  # not Alembic's "Generating"
     applied = run_cli("-q", "db", "migrate", env=env)
     assert applied.returncode == 0, applied.stderr
     assert run_cli("-q", "db", "check", env=env).returncode == 0

@@ -22,7 +22,7 @@ from seedbed.db import get_engine
 from seedbed.facts.referenced import DOMAINS
 from seedbed.models import NAMING_CONVENTION, metadata_for, rules
 from seedbed.models.base import CatalogType, created_at, updated_at
-from tests.helpers import ROOT, imported_modules, run_cli
+from tests.helpers import ROOT, fresh_settings, imported_modules, model_folder, run_cli
 
 VERSIONS = ROOT / "migrations" / "versions"
 
@@ -474,3 +474,63 @@ def test_a_changed_updated_at_function_is_replaced_and_restored(
             {"s": settings.schema},
         ).scalar_one()
     assert body == old_body
+
+
+KEYED = """
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Club(Base):
+    __tablename__ = "club"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+
+
+class Member(Base):
+    __tablename__ = "member"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    club = mapped_column("club_id", sa.Integer, sa.ForeignKey("club.id"), key="clubRef")
+"""
+
+
+def test_a_foreign_key_of_a_column_keyed_otherwise_is_generated_migrated_and_checked(
+    base_settings: Settings, db_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``Column(..., key=...)``: the key qualified with the namespace was rebuilt from the
+    column's name, which Alembic's table holds under its key: push and generate failed."""
+    settings = fresh_settings(base_settings, "keyedfk")
+    migrations = tmp_path / "migrations"
+    shutil.copytree(ROOT / "migrations", migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    for revision in (migrations / "versions").glob("*.py"):
+        revision.unlink()
+    models = model_folder(tmp_path / "models", clubs=KEYED)
+    env = {
+        **db_env,
+        "SEEDBED_SCHEMA": settings.schema,
+        "SEEDBED_MODELS": str(models),
+        "SEEDBED_MIGRATIONS": str(migrations),
+    }
+    try:
+        generated = run_cli("-q", "db", "generate", "-m", "clubs", env=env)
+        assert generated.returncode == 0, generated.stderr
+        (revision,) = (migrations / "versions").glob("*.py")
+        text = revision.read_text()
+        assert "sa.Column('club_id'" in text and "ForeignKeyConstraint(['club_id']" in text
+        for command in (("db", "migrate"), ("db", "check")):
+            done = run_cli("-q", *command, env=env)
+            assert done.returncode == 0, done.stdout + done.stderr
+        with get_engine(settings).connect() as conn:
+            keys = conn.execute(
+                sa.text(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+                    " WHERE contype = 'f' AND connamespace = CAST(:s AS regnamespace)"
+                ),
+                {"s": settings.schema},
+            ).scalars()
+            assert [k.split(" REFERENCES")[0] for k in keys] == ["FOREIGN KEY (club_id)"]
+    finally:
+        migrate.reset(settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.csv as pacsv
@@ -16,9 +17,11 @@ from seedbed import explore, migrate
 from seedbed.config import Settings
 from seedbed.db import get_engine
 from seedbed.errors import ConfigError, QueryError, SeedbedError
+from seedbed.facts import metadata_for as model_metadata
+from seedbed.facts import using_models
 from seedbed.models import metadata_for
 from seedbed.synthetic import generate_tables
-from tests.helpers import fresh_settings
+from tests.helpers import fresh_settings, model_folder
 
 USERS = 300
 
@@ -114,6 +117,68 @@ def test_read_table_refuses_unknown_names(db: Engine, table: str, columns, messa
     with pytest.raises(QueryError, match=message) as caught:
         explore.read_table(db, table, columns=columns)
     assert isinstance(caught.value, SeedbedError)
+
+
+KEYED = """
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Club(Base):
+    __tablename__ = "club"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    gone = mapped_column("deleted_at", sa.DateTime(timezone=True), key="goneAt")
+
+
+class Member(Base):
+    __tablename__ = "member"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    club = mapped_column("club_id", sa.Integer, sa.ForeignKey("club.id"), key="clubRef")
+    shown = mapped_column("display_name", sa.Text, key="displayName")
+    left = mapped_column("deleted_at", sa.DateTime(timezone=True), key="leftAt")
+"""
+
+
+def test_columns_are_named_as_the_database_names_them_whatever_their_keys(
+    base_settings: Settings, tmp_path: Path
+) -> None:
+    """``Column(..., key=...)`` holds a column under another key in ``Table.c``: explore takes
+    and gives the names the database and the seeds use (it refused them as unknown)."""
+    settings = fresh_settings(base_settings, "keyed")
+    models = model_folder(tmp_path / "models", clubs=KEYED)
+    engine = get_engine(settings)
+    with using_models(str(models), engine=engine):
+        pushed = migrate.push(settings, metadata=model_metadata(settings.schema))
+        assert len(pushed) == 2, pushed
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f'SET LOCAL search_path TO "{settings.schema}"'))
+                conn.execute(sa.text("INSERT INTO club VALUES (1, NULL), (2, now())"))
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO member VALUES (1, 1, 'b', NULL), (2, 2, 'a', NULL),"
+                        " (3, 1, 'c', now())"
+                    )
+                )
+            live = explore.read_table(
+                engine,
+                "member",
+                columns=["id", "display_name", "deleted_at"],
+                where={"club_id": [1, 2]},
+                order_by="display_name",
+            )
+            assert live["display_name"].tolist() == ["a", "b"]  # the soft-deleted row hidden
+            assert isinstance(live["deleted_at"].dtype, pd.DatetimeTZDtype)
+            assert len(explore.read_table(engine, "member", include_deleted=True)) == 3
+            found = explore.orphans(engine).set_index("child")
+            assert found.loc["member", "parent_deleted"] == 1  # member 2's club is deleted
+            assert explore.cardinality(engine, "member", "club_id")["parents"].sum() == 2
+        finally:
+            migrate.reset(settings)
 
 
 # read_query and row_counts

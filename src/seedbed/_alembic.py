@@ -9,6 +9,7 @@ becomes a :class:`~seedbed.errors.MigrationError`.
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import warnings
 from collections.abc import Iterator
@@ -198,7 +199,8 @@ def alembic_config(
 
     ``folder`` is the Alembic folder (default: :func:`migrations_dir`).
     """
-    config = Config()
+    # Alembic's own lines ("Generating ... done") are not printed: seedbed says what was done
+    config = Config(cmd_opts=argparse.Namespace(quiet=True))
     config.set_main_option("script_location", str(folder or migrations_dir()))
     config.attributes["schema"] = settings.schema
     if metadata is not None:

@@ -11,7 +11,6 @@ pull --adopt`` is :mod:`seedbed.adopt`.)
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,7 +148,6 @@ def generate(
             f"{migrations_dir()} has no script.py.mako, the template revisions are written from"
         )
     with connected(settings, metadata) as config:
-        config.cmd_opts = argparse.Namespace(quiet=True)  # Alembic's "Generating ...": ours says
         script = command.revision(config, message=message, autogenerate=True)
     if isinstance(script, list):  # what Alembic returns when there was nothing to write
         if script:

@@ -369,7 +369,8 @@ def _qualified(constraint: sa.ForeignKeyConstraint) -> sa.ForeignKeyConstraint:
     if schema is None or all(target.count(".") == 2 for target in targets):
         return constraint
     return sa.ForeignKeyConstraint(
-        [element.parent.name for element in constraint.elements],
+        # by key: the table Alembic builds holds its columns by key, as ``Table.c`` does
+        [element.parent.key for element in constraint.elements],
         [t if t.count(".") == 2 else f"{schema}.{t}" for t in targets],
         name=constraint.name,
         onupdate=constraint.onupdate,

@@ -17,10 +17,11 @@ from seedbed.facts import (
     table_keys,
     table_order,
 )
+from seedbed.facts.spec import columns_by_name
 
 
 def soft_delete_section(tables: list[sa.Table]) -> str:
-    soft = [t for t in tables if "deleted_at" in t.c]
+    soft = [t for t in tables if "deleted_at" in columns_by_name(t)]
     lines = ["## Soft Deletes", ""]
     if not soft:
         return "\n".join([*lines, "No table is soft-deleted."])

@@ -22,6 +22,7 @@ from seedbed.errors import DatabaseError, QueryError, map_errors
 from seedbed.explore._loaders import TIME_KINDS, JsonKept, TimesAsText
 from seedbed.facts import ColumnSpec, metadata_for
 from seedbed.facts import spec as kinds
+from seedbed.facts.spec import columns_by_name
 from seedbed.sqltext import YEAR_1_US, YEAR_10000_US, quote_ident
 from seedbed.validation.coerce import arrow_series, coerce_text
 
@@ -78,11 +79,12 @@ def model_table(bind: Bind, name: str) -> sa.Table:
 def model_columns(table: sa.Table, names: Any) -> list[sa.Column[Any]]:
     """Columns of ``table`` by name (one name or several); :class:`QueryError` for unknown ones."""
     wanted = [names] if isinstance(names, str) else list(names)
-    unknown = [n for n in wanted if n not in table.c]
+    by_name = columns_by_name(table)
+    unknown = [n for n in wanted if n not in by_name]
     if unknown:
-        known = ", ".join(table.c.keys())
+        known = ", ".join(by_name)
         raise QueryError(f"{table.name} has no column {unknown[0]!r}; columns: {known}")
-    return [table.c[n] for n in wanted]
+    return [by_name[n] for n in wanted]
 
 
 def _execute(

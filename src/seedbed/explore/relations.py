@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from seedbed.errors import QueryError
 from seedbed.explore._core import Bind, connection, frame, model_columns, model_table, namespace
 from seedbed.facts import metadata_for, ordered_tables, relationships
+from seedbed.facts.spec import columns_by_name
 
 
 def foreign_keys(bind: Bind) -> pd.DataFrame:
@@ -85,8 +86,9 @@ def orphans(bind: Bind) -> pd.DataFrame:
                 sa.func.count().label("child_rows"),
                 sa.func.count().filter(~exists).label("orphans"),
             ]
-            if "deleted_at" in parent.c:
-                deleted = exists.where(parent.c.deleted_at.is_not(None))
+            parent_deleted = columns_by_name(parent).get("deleted_at")
+            if parent_deleted is not None:
+                deleted = exists.where(parent_deleted.is_not(None))
                 counts.append(sa.func.count().filter(deleted).label("parent_deleted"))
             values = conn.execute(sa.select(*counts).select_from(table)).one()._asdict()
             rows.append({"child": r.child, "column": r.columns[0], "parent": r.parent, **values})

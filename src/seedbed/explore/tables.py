@@ -26,6 +26,7 @@ from seedbed.explore._core import (
     namespace,
 )
 from seedbed.facts import metadata_for, ordered_tables
+from seedbed.facts.spec import columns_by_name
 from seedbed.loading import load
 from seedbed.sqltext import (
     YEAR_1_DAY,
@@ -46,10 +47,11 @@ def _select(
     where: Mapping[str, Any] | None,
     include_deleted: bool,
 ) -> sa.Select[Any]:
-    selected = model_columns(table, columns) if columns is not None else list(table.c)
+    selected = model_columns(table, columns) if columns is not None else list(table.columns)
     statement = sa.select(*selected)
-    if not include_deleted and SOFT_DELETE_COLUMN in table.c:
-        statement = statement.where(table.c[SOFT_DELETE_COLUMN].is_(None))
+    deleted = columns_by_name(table).get(SOFT_DELETE_COLUMN)
+    if not include_deleted and deleted is not None:
+        statement = statement.where(deleted.is_(None))
     for name, value in (where or {}).items():
         (column,) = model_columns(table, [name])
         if value is None:
@@ -63,8 +65,9 @@ def _select(
 
 def _typed(data: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
     """Timestamp columns as ``datetime64`` even when every value is NULL (e.g. ``deleted_at``)."""
+    by_name = columns_by_name(table)
     for column in data.columns:
-        timestamps = column in table.c and isinstance(table.c[column].type, sa.DateTime)
+        timestamps = column in by_name and isinstance(by_name[column].type, sa.DateTime)
         if timestamps and data[column].dtype == object:
             data[column] = pd.to_datetime(data[column], utc=True)
     return data

@@ -222,6 +222,12 @@ def _base_type(column: sa.Column[Any]) -> Any:
     return kind
 
 
+def columns_by_name(table: sa.Table) -> dict[str, sa.Column[Any]]:
+    """``table``'s columns by their names, as the database and seeds have them (``Table.c``
+    holds them by key, which ``Column(..., key=...)`` makes other than the name)."""
+    return {column.name: column for column in table.columns}
+
+
 def named_column(table: sa.Table, name: str) -> sa.Column[Any]:
     """``table``'s column ``name``. ``Table.c`` holds columns by their key, which
     ``Column(..., key=...)`` makes other than the name seeds and rules use."""
@@ -364,6 +370,7 @@ __all__ = [
     "all_rules",
     "base_sql_type",
     "check_rule",
+    "columns_by_name",
     "named_column",
     "python_regex",
     "read_plain_checks",

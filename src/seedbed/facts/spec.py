@@ -22,6 +22,7 @@ from seedbed.facts.declaration import (
     Rule,
     all_rules,
     base_sql_type,
+    columns_by_name,
     named_column,
     rules_read_from_sql,
 )
@@ -338,6 +339,7 @@ __all__ = [
     "TableSpec",
     "UniqueKey",
     "base_sql_type",
+    "columns_by_name",
     "named_column",
     "read_as_text",
     "table_spec",

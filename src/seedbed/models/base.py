@@ -151,7 +151,10 @@ def tables_with_updated_at(metadata: MetaData) -> list[sa.Table]:
         return []
     # By name: the trigger of each is independent of the others (and ``sorted_tables``
     # would warn about a cycle of foreign keys; the model-facts layer orders tables).
-    return sorted((t for t in metadata.tables.values() if "updated_at" in t.c), key=lambda t: t.key)
+    stamped = (
+        t for t in metadata.tables.values() if any(c.name == "updated_at" for c in t.columns)
+    )
+    return sorted(stamped, key=lambda t: t.key)
 
 
 def create_updated_at_triggers(connection: sa.Connection, metadata: MetaData) -> None:

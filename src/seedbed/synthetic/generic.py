@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from seedbed.errors import GenerateError
 from seedbed.facts import ForeignKeySpec, Rule, TableSpec, UniqueKey, table_spec
-from seedbed.facts.spec import named_column
+from seedbed.facts.spec import columns_by_name, named_column
 from seedbed.synthetic import arrays
 from seedbed.synthetic.fills import fill
 from seedbed.synthetic.values import NoValues, column_values
@@ -263,7 +263,8 @@ def generate_table(
     spec = table_spec(table)
     given: dict[str, pa.Array] = {}
     if recipe is not None:
-        given = {name: values for name, values in recipe.build(ctx).items() if name in table.c}
+        names = columns_by_name(table)
+        given = {name: values for name, values in recipe.build(ctx).items() if name in names}
     if given:
         rows = len(next(iter(given.values())))
     else:
