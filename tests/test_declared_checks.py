@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import seedbed
 from seedbed import facts
 from seedbed.config import Settings
-from seedbed.db import get_engine
+from seedbed.db import create_namespace, get_engine
 from seedbed.docs.document import render_data_models
 from seedbed.facts import SqlCheck, table_spec, using_models
 from seedbed.synthetic import generate_seed_set
@@ -321,3 +321,66 @@ def test_unnamed_checks_take_the_names_postgresql_gives_them(
         "width must be greater than 0 (`box_width_check`); "
         "width must be different from 3 (`box_width_check1`)"
     ) in docs
+
+
+DOMAINS = """
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+POSITIVE = postgresql.DOMAIN("positive_qty", sa.Integer, check="VALUE > 0", not_null=True)
+CODE = postgresql.DOMAIN(
+    "item_code", sa.Text, check=sa.text("VALUE ~ '^[A-Z]{3}$'"), constraint_name="code_shape"
+)
+
+
+class Item(Base):
+    __tablename__ = "item"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    qty = mapped_column(POSITIVE)
+    code = mapped_column(CODE)
+"""
+#: Rows each refused by one constraint of a domain: row -> (column, the database's name).
+DOMAIN_ROWS = {"2,-1,ABC\n": ("qty", "positive_qty_check"), "3,2,abcd\n": ("code", "code_shape")}
+
+
+def test_the_checks_and_not_null_of_a_declared_domain_are_judged_as_the_database_judges(
+    empty_settings: Settings, tmp_path: Path
+) -> None:
+    """A ``postgresql.DOMAIN(check=..., not_null=True)`` in code: its rules were missed (the
+    file was valid, the load failed on the first such row); now they are a catalog's."""
+    models = model_folder(tmp_path / "models", items=DOMAINS)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "item.csv").write_text("id,qty,code\n1,5,ABC\n" + "".join(DOMAIN_ROWS) + "4,,ABC\n")
+    declared = seedbed.validate(seeds, models=models)
+    found = [(r["line"], r["column"], r["rule"]) for r in declared.to_records()]
+    expected = [(line, column, name) for line, (column, name) in enumerate(DOMAIN_ROWS.values(), 3)]
+    assert sorted(found) == [*expected, (5, "qty", "not_null")]
+
+    engine = get_engine(empty_settings)
+    with engine.begin() as conn:
+        create_namespace(conn, empty_settings.schema)
+        facts.model_source(models).metadata(empty_settings.schema).create_all(conn)
+    for row, (_, name) in DOMAIN_ROWS.items():
+        with pytest.raises(sa.exc.IntegrityError) as refused, engine.begin() as conn:
+            number, qty, code = row.strip().split(",")
+            insert = (
+                f"INSERT INTO \"{empty_settings.schema}\".item VALUES ({number}, {qty}, '{code}')"
+            )
+            conn.exec_driver_sql(insert)
+        assert refused.value.orig.diag.constraint_name == name  # type: ignore[union-attr]
+    with pytest.raises(sa.exc.IntegrityError, match="does not allow null"), engine.begin() as c:
+        c.exec_driver_sql(f"INSERT INTO \"{empty_settings.schema}\".item VALUES (4, NULL, 'ABC')")
+    catalog = seedbed.validate(seeds, models="database", engine=engine)
+    assert catalog.to_records() == declared.to_records()
+
+    with using_models(models):
+        counts = generate_seed_set(0, tmp_path / "gen", rows=50)
+    seedbed.load(tmp_path / "gen", engine=engine, models=models)
+    with engine.connect() as conn:
+        count = conn.execute(sa.text(f'SELECT count(*) FROM "{empty_settings.schema}".item'))
+        assert count.scalar_one() == counts["item"]

@@ -22,6 +22,7 @@ from seedbed.facts import (
     table_keys,
     unique_column_sets,
 )
+from seedbed.facts.spec import refuses_null
 from seedbed.sqltext import postgres_dialect
 
 # What the column's type alone guarantees, worth saying for a seed author.
@@ -116,7 +117,7 @@ def _validation_rules(table: sa.Table) -> list[str]:
                 facts.append(f"primary key ({pk}): required and unique")
             else:
                 facts.append(f"part of the primary key {pk}: required")
-        elif not column.nullable:
+        elif refuses_null(column):
             default = _default(column)
             when = f"; when left out, the database fills in `{default}`" if default else ""
             facts.append(f"required (NOT NULL){when}")
@@ -239,7 +240,7 @@ def table_section(table: sa.Table, metadata: sa.MetaData) -> str:
         doc = cell(str(column.info.get("doc", "")))
         if column.info.get("sensitive"):
             doc = f"**S** {doc}".rstrip()
-        null = "NULL" if column.nullable else "NOT NULL"
+        null = "NOT NULL" if refuses_null(column) else "NULL"
         lines.append(
             f"| `{column.name}` | `{column_type(column)}` | {null} | "
             f"{f'`{cell(default)}`' if default else ''} | {doc} |"

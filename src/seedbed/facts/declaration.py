@@ -53,6 +53,7 @@ from seedbed.models.predicates import (
     text_function,
 )
 from seedbed.models.rules import (
+    COLUMN_RULES,
     EMAIL,
     SLUG,
     URL,
@@ -93,6 +94,8 @@ else:
 #: read once; its rule, if it has one, is in ``info["rule"]``, named as the database names
 #: the constraint.
 READ_FROM_SQL = "rule_read_from_sql"
+#: ``Column.info`` key: the CHECKs of the column's declared domain were read into rules.
+_DOMAIN_CHECKS_READ = "domain_checks_read"
 
 _NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1
 _CASE_FUNCTIONS = frozenset({"lower", "upper"})
@@ -107,15 +110,19 @@ def all_rules(table: Any) -> list[Rule]:
     if not isinstance(table, sa.Table):
         return _declared_rules(table)
     read_plain_checks(table)
+    read_domain_checks(table)
     found = _declared_rules(table)
     found += [c.info["rule"] for c in _column_checks(table) if "rule" in c.info]
     return sorted(found, key=lambda rule: rule.name)
 
 
 def rules_read_from_sql(table: sa.Table) -> list[Rule]:
-    """The rules of ``table``'s plain CHECKs; each is named as the database names its CHECK."""
+    """The rules named as the database names their CHECKs: those of ``table``'s plain
+    CHECKs, and its columns' domain rules (a domain's CHECK is named for the domain)."""
     read_plain_checks(table)
-    return [c.info["rule"] for c in _checks_in_order(table) if c.info.get(READ_FROM_SQL)]
+    read_domain_checks(table)
+    found = [c.info["rule"] for c in _checks_in_order(table) if c.info.get(READ_FROM_SQL)]
+    return found + [rule for column in table.columns for rule in column.info.get(COLUMN_RULES, ())]
 
 
 def _column_checks(table: sa.Table) -> list[sa.CheckConstraint]:
@@ -160,6 +167,42 @@ def read_plain_checks(table: sa.Table) -> None:
         constraint.info[READ_FROM_SQL] = rule is not None
         if rule is not None:
             constraint.info["rule"] = rule
+
+
+def read_domain_checks(table: sa.Table) -> None:
+    """Give each column of a declared ``postgresql.DOMAIN`` with a ``check`` the rules of
+    its domain's CHECKs (a domain of a domain: each one's), once.
+
+    They go to the column (``info[COLUMN_RULES]``), as a catalog's domain CHECKs do, under
+    the name PostgreSQL gives an unnamed one (``<domain>_check``). A column that carries
+    its rules already (a model read from a catalog, or pulled) is left as it is.
+    """
+    from seedbed.facts.checksql import domain_check_on
+
+    for column in table.columns:
+        if column.info.get(_DOMAIN_CHECKS_READ) or COLUMN_RULES in column.info:
+            continue
+        column.info[_DOMAIN_CHECKS_READ] = True
+        found = []
+        kind = column.type
+        while isinstance(kind, postgresql.DOMAIN):
+            if kind.check is not None:
+                name = str(kind.constraint_name or f"{kind.name}_check")
+                expression = domain_check_on(_domain_check_sql(kind.check), column.name)
+                rule = check_rule(table, name, expression)
+                if rule is not None:
+                    found.append(rule)
+            kind = kind.data_type
+        if found:
+            column.info[COLUMN_RULES] = found
+
+
+def _domain_check_sql(check: Any) -> str:
+    """A domain's ``check`` (text or a SQL expression) as PostgreSQL gets it."""
+    if isinstance(check, str):
+        return check
+    dialect = postgres_dialect()
+    return str(check.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 def _check_sql(ddl: Any, constraint: sa.CheckConstraint) -> str:
@@ -220,6 +263,22 @@ def _base_type(column: sa.Column[Any]) -> Any:
         kind = kind.copy()
         kind.collation = None
     return kind
+
+
+def refuses_null(column: sa.Column[Any]) -> bool:
+    """True when the database refuses NULL in ``column``: it is NOT NULL, or its domain is."""
+    return not column.nullable or domain_refuses_null(column)
+
+
+def domain_refuses_null(column: sa.Column[Any]) -> bool:
+    """True when ``column``'s domain (or a domain under it) is NOT NULL: PostgreSQL refuses
+    NULL as the value is read, before a trigger could fill it in."""
+    kind = column.type
+    while isinstance(kind, postgresql.DOMAIN):
+        if kind.not_null:
+            return True
+        kind = kind.data_type
+    return False
 
 
 def columns_by_name(table: sa.Table) -> dict[str, sa.Column[Any]]:
@@ -371,9 +430,11 @@ __all__ = [
     "base_sql_type",
     "check_rule",
     "columns_by_name",
+    "domain_refuses_null",
     "named_column",
     "python_regex",
     "read_plain_checks",
+    "refuses_null",
     "rules_read_from_sql",
     "tables_with_updated_at",
     "text_function",

@@ -23,7 +23,9 @@ from seedbed.facts.declaration import (
     all_rules,
     base_sql_type,
     columns_by_name,
+    domain_refuses_null,
     named_column,
+    refuses_null,
     rules_read_from_sql,
 )
 from seedbed.facts.keys import ForeignKeySpec, UniqueKey, table_keys
@@ -277,9 +279,10 @@ def _fields(column: sa.Column[Any]) -> dict[str, Any]:
     base = column.type
     while isinstance(base, postgresql.DOMAIN):
         base = base.data_type
+    nullable = (bool(column.nullable) or filled) and not domain_refuses_null(column)
     return {
         "name": column.name,
-        "nullable": (bool(column.nullable) or filled) and not column.primary_key,
+        "nullable": nullable and not column.primary_key,
         "has_default": column.server_default is not None
         or column.identity is not None
         or column.computed is not None
@@ -340,7 +343,9 @@ __all__ = [
     "UniqueKey",
     "base_sql_type",
     "columns_by_name",
+    "domain_refuses_null",
     "named_column",
     "read_as_text",
+    "refuses_null",
     "table_spec",
 ]
