@@ -346,6 +346,35 @@ def test_a_polars_object_column_is_refused_with_its_name() -> None:
         seedbed.validate({"tag": frame})
 
 
+BYTES = {
+    "id": [f"{n}b3cbf6c-7f4c-4b8a-9d36-1e1f0b57d24e" for n in range(3)],
+    "email": ["a@b.io", "c@b.io", "d@b.io"],
+    "name": [b"\xff", b"a\x00b", b"Ada"],
+}
+
+
+@pytest.mark.parametrize("kind", [pd.DataFrame, pa.table, pl.DataFrame])
+def test_bytes_in_a_text_column_are_read_as_their_utf8_text_by_every_frame_kind(
+    kind: Any, engine: Engine
+) -> None:
+    """pandas' ``bytes`` were refused as "text without NUL characters" while Arrow's and
+    Polars' binary columns were read as UTF-8: now all three read them alike."""
+    report = seedbed.validate({"user": kind(BYTES)})
+    found = [(r["line"], r["rule"], r["message"]) for r in report.to_records()]
+    assert found == [
+        (0, "encoding", "is not UTF-8 (byte 0xff)"),
+        (1, "type", "must be text without NUL characters"),
+    ]
+    good = {column: values[2:] for column, values in BYTES.items()}
+    seedbed.load({"user": kind(good)}, engine=engine)
+    with engine.connect() as conn:
+        name = conn.execute(
+            sa.text(f'SELECT name FROM "{schema_of(engine)}"."user" WHERE id = :id'),
+            {"id": good["id"][0]},
+        )
+        assert name.scalar_one() == "Ada"
+
+
 @pytest.mark.parametrize(
     "empty",
     [pa.table({}), pl.DataFrame(), pa.RecordBatch.from_pydict({}), pd.DataFrame()],

@@ -19,7 +19,7 @@ How Arrow and pandas typed a column is made plain here, once, for reading
 (:func:`plain_piece`) and for COPY (:func:`arrow_csv_blocks`): dictionary
 and ``category`` columns are decoded to their values; every Arrow string
 kind (``string``, ``large_string``, ``string_view``) and binary kind holding
-text becomes ``string``; dates, decimals, UUIDs (Arrow's ``uuid``,
+text, and Python ``bytes``, become text; dates, decimals, UUIDs (Arrow's ``uuid``,
 Python's ``uuid.UUID``) and ``ipaddress`` objects become their text; integer
 and boolean columns keep their nulls (nullable ``Int64``, ``boolean``). A cell that is not valid
 UTF-8 (Arrow) or holds a lone surrogate (a Python ``str``) is an ``encoding``
@@ -340,25 +340,34 @@ AS_TEXT = (
 
 def _python_text(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
     """Python objects: UUIDs and addresses (as psycopg reads ``uuid``, ``inet``, ``cidr``)
-    as their text, and the rows whose text has a lone surrogate."""
+    as their text, bytes as their UTF-8 text (as an Arrow binary column's), and the rows
+    whose text has a lone surrogate or whose bytes are not UTF-8."""
     values = series.to_numpy(dtype=object, copy=True)
-    try:
-        pa.array(values, type=pa.string(), from_pandas=True)
-        return series, []
-    except (pa.ArrowException, UnicodeEncodeError):
-        pass  # a lone surrogate, or objects that are not text (the column's check says so)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):  # Arrow takes bytes
+        try:
+            pa.array(values, type=pa.string(), from_pandas=True)
+            return series, []
+        except (pa.ArrowException, UnicodeEncodeError):
+            pass  # a lone surrogate
     bad = []
-    found_uuid = False
+    changed = False
     for row, value in enumerate(values):
         if isinstance(value, AS_TEXT):
-            values[row], found_uuid = str(value), True
+            values[row], changed = str(value), True
+        elif isinstance(value, bytes | bytearray):
+            try:
+                values[row] = bytes(value).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                values[row] = None
+                bad.append((row, f"is not UTF-8 (byte 0x{value[exc.start]:02x})"))
+            changed = True
         elif isinstance(value, str):
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError as exc:
                 code = ord(value[exc.start])
                 bad.append((row, f"is not valid text (a lone surrogate, U+{code:04X})"))
-    return (pd.Series(values, index=series.index) if found_uuid else series), bad
+    return (pd.Series(values, index=series.index) if changed else series), bad
 
 
 def plain_series(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
