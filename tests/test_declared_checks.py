@@ -18,7 +18,7 @@ from seedbed.db import create_namespace, get_engine
 from seedbed.docs.document import render_data_models
 from seedbed.facts import SqlCheck, table_spec, using_models
 from seedbed.synthetic import generate_seed_set
-from tests.helpers import model_folder, run_cli
+from tests.helpers import fresh_settings, model_folder, run_cli
 
 SHOP = """
 import sqlalchemy as sa
@@ -384,3 +384,24 @@ def test_the_checks_and_not_null_of_a_declared_domain_are_judged_as_the_database
     with engine.connect() as conn:
         count = conn.execute(sa.text(f'SELECT count(*) FROM "{empty_settings.schema}".item'))
         assert count.scalar_one() == counts["item"]
+
+
+def test_generated_rows_pass_checks_only_the_database_judges_and_load(
+    db_env: dict[str, str], base_settings: Settings, tmp_path: Path
+) -> None:
+    """``size % 2 = 0`` beside ``lower(label) = label``: rows the database refuses are drawn
+    again; a nullable integer column's values reach it as integers, not floats (``4.0``)."""
+    odd = model_folder(tmp_path / "odd_models", odd=ODD)
+    settings = fresh_settings(base_settings, "oddgen")
+    env = {**db_env, "SEEDBED_MODELS": str(odd), "SEEDBED_SCHEMA": settings.schema}
+    try:
+        for command in (("db", "push"), ("generate", "--rows", "400", str(tmp_path / "gen"))):
+            done = run_cli("-q", *command, env=env)
+            assert done.returncode == 0, done.stderr
+        rows = pd.read_csv(tmp_path / "gen" / "slot.csv")
+        sizes = rows["size"].dropna()
+        assert len(rows) >= 390 and len(sizes) > 200 and (sizes % 2 == 0).all()
+        loaded = run_cli("-q", "load", str(tmp_path / "gen"), env=env)
+        assert loaded.returncode == 0, loaded.stderr
+    finally:
+        run_cli("-q", "db", "reset", "--yes", env=env)

@@ -251,13 +251,20 @@ def test_the_cli_validates_loads_and_checks_drift_with_the_database_as_model(
     assert "matches" in check.stdout
 
 
-def test_generating_refuses_a_check_only_the_database_can_judge(auth, db_env, tmp_path):
-    result = run_cli(
-        "generate", str(tmp_path / "out"), "--users", "3", env=_env(db_env, auth, "database")
-    )
-    assert result.returncode == 2
-    assert "evaluated by PostgreSQL" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_generated_rows_pass_a_check_only_the_database_can_judge_and_load(
+    auth, auth_engine, db_env, tmp_path
+):
+    """``plan <> 'pro' OR mod(seats, 2) = 0``: the rows the database refuses are drawn again
+    until it takes them (generating was refused, exit 2)."""
+    env = _env(db_env, auth, "database")
+    made = run_cli("-q", "generate", str(tmp_path / "out"), "--users", "200", env=env)
+    assert made.returncode == 0, made.stderr
+    rows = pd.read_csv(tmp_path / "out" / "subscription.csv")
+    pro = rows[rows["plan"] == "pro"]
+    assert len(pro) > 10 and (pro["seats"] % 2 == 0).all()
+    loaded = run_cli("-q", "load", str(tmp_path / "out"), env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert _rows(auth_engine, auth.schema, "subscription") == len(rows)
 
 
 # -- a folder of the user's own models ---------------------------------------------

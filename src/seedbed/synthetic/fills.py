@@ -160,10 +160,29 @@ def fill_json_shape(rule: JsonShape, draft: Draft) -> None:
     draft.set(column, _keep_nulls(draft.column(column), values))
 
 
+def passing(rule: Rule, columns: dict[str, pa.Array]) -> np.ndarray:
+    """True for each row of ``columns`` (the draft's, by name) that ``rule`` takes.
+
+    Integers and booleans with NULLs stay integers and booleans (pandas' nullable
+    types), as validation reads them: a float ``4.0`` is no ``integer`` to PostgreSQL.
+    """
+    import pandas as pd
+
+    nullable = {
+        pa.int8(): pd.Int8Dtype(),
+        pa.int16(): pd.Int16Dtype(),
+        pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(),
+        pa.bool_(): pd.BooleanDtype(),
+    }
+    frame = pa.table({c: columns[c] for c in rule.columns}).to_pandas(types_mapper=nullable.get)
+    found: np.ndarray = rule.passes(frame).to_numpy(dtype=bool)
+    return found
+
+
 def _failing(rule: Rule, draft: Draft) -> pa.Array:
     """True for each row of the draft that ``rule`` refuses."""
-    frame = pa.table({c: draft.column(c) for c in rule.columns}).to_pandas()
-    return pa.array(~rule.passes(frame).to_numpy(dtype=bool))
+    return pa.array(~passing(rule, {c: draft.column(c) for c in rule.columns}))
 
 
 def _replace(rule: Rule, draft: Draft, column: str, values: pa.Array) -> None:
@@ -376,9 +395,25 @@ def fill_same_truth(rule: SameTruth, draft: Draft) -> None:
     draft.set(target, pc.if_else(empty, pa.scalar(None, current.type), given))
 
 
+#: Rounds of new candidates for the rows a CHECK only PostgreSQL judges refuses.
+DATABASE_ROUNDS = 16
+
+
 def fill_in_database(rule: SqlCheck, draft: Draft) -> None:
-    """None: only PostgreSQL knows which values pass; generating is refused (GenerateError)."""
-    raise NoFill(f"it is evaluated by PostgreSQL ({rule.expression}); seedbed has no fill for it")
+    """Rows the database refuses get new candidates in the rule's columns (a foreign key's
+    kept), round after round, as long as some fail; the database judges each round. What
+    still fails after :data:`DATABASE_ROUNDS` is left to the check after filling."""
+    columns = [c for c in rule.columns if c not in draft.fixed]
+    if not columns:
+        raise NoFill(f"it is evaluated by PostgreSQL ({rule.expression}) on a foreign key only")
+    for _ in range(DATABASE_ROUNDS):
+        failing = _failing(rule, draft)
+        if not pc.any(failing).as_py():
+            return
+        for column in columns:
+            current = draft.column(column)
+            fresh = draft.candidates(column).cast(current.type)
+            draft.set(column, pc.if_else(failing, fresh, current))
 
 
 Fill = Callable[[Any, Draft], None]
