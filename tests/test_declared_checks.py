@@ -377,6 +377,9 @@ def test_the_checks_and_not_null_of_a_declared_domain_are_judged_as_the_database
         c.exec_driver_sql(f"INSERT INTO \"{empty_settings.schema}\".item VALUES (4, NULL, 'ABC')")
     catalog = seedbed.validate(seeds, models="database", engine=engine)
     assert catalog.to_records() == declared.to_records()
+    docs = render_data_models(facts.model_source(models).metadata(empty_settings.schema))
+    assert "| `qty` | `positive_qty` | NOT NULL |" in docs  # the type without its namespace
+    assert "        positive_qty qty\n" in docs  # the diagram's
 
     with using_models(models):
         counts = generate_seed_set(0, tmp_path / "gen", rows=50)

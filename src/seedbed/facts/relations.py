@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from seedbed.facts.declaration import named_column
 from seedbed.facts.keys import table_keys
@@ -56,8 +57,8 @@ class Relationship:
 
 def column_type(column: sa.Column[object]) -> str:
     """A short, namespace-free PostgreSQL type name: ``text``, ``timestamptz``, ``post_status``."""
-    if isinstance(column.type, sa.Enum) and column.type.name:
-        return column.type.name
+    if isinstance(column.type, sa.Enum | postgresql.DOMAIN) and column.type.name:
+        return str(column.type.name)  # a domain compiles with its namespace
     compiled = column.type.compile(dialect=postgres_dialect()).lower()
     return {
         "timestamp with time zone": "timestamptz",
