@@ -59,7 +59,17 @@ class Even(rules.Rule):
         return (frame[self.columns[0]] % 2 == 0) | frame[self.columns[0]].isna()
 
 
-def test_a_rule_kind_without_a_fill_is_refused_naming_the_kind():
+@dataclass(frozen=True)
+class Never(Even):
+    """A rule kind no value passes."""
+
+    def passes(self, frame: pd.DataFrame) -> pd.Series:
+        return frame[self.columns[0]].isna()
+
+
+def test_a_rule_kind_without_a_fill_is_filled_by_drawing_again():
+    """Rows it refuses get new values until it takes them (generating was refused); a rule
+    no value passes still fails, naming it."""
     assert fills.fill_for(Even("size_even", ("size",), "must be even")) is None
     model = sa.MetaData(schema="x")
     sa.Table(
@@ -69,7 +79,16 @@ def test_a_rule_kind_without_a_fill_is_refused_naming_the_kind():
         sa.Column("size", sa.Integer, nullable=False),
         *rules.checks(Even("size_even", ("size",), "must be even")),
     )
-    with pytest.raises(GenerateError, match=r"box: .*size_even.*\(Even\)"):
+    sizes = generate_tables(0, metadata=model, rows=500)["box"].column("size").to_pylist()
+    assert len(sizes) > 450 and all(size % 2 == 0 for size in sizes)
+    sa.Table(
+        "crate",
+        model,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("size", sa.Integer, nullable=False),
+        *rules.checks(Never("size_never", ("size",), "is never right")),
+    )
+    with pytest.raises(GenerateError, match=r"crate: .*ck_crate_size_never"):
         generate_tables(10, metadata=model)
 
 

@@ -58,6 +58,14 @@ _EPOCH = dt.datetime(1970, 1, 1)
 _MICRO = dt.timedelta(microseconds=1)
 _REGEX = {"~": (False, False), "~*": (False, True), "!~": (True, False), "!~*": (True, True)}
 _LIKE = {"~~": (False, False), "~~*": (False, True), "!~~": (True, False), "!~~*": (True, True)}
+_TRUTH_TESTS = {
+    enums.BoolTestType.IS_TRUE: "TRUE",
+    enums.BoolTestType.IS_NOT_TRUE: "NOT TRUE",
+    enums.BoolTestType.IS_FALSE: "FALSE",
+    enums.BoolTestType.IS_NOT_FALSE: "NOT FALSE",
+    enums.BoolTestType.IS_UNKNOWN: "UNKNOWN",
+    enums.BoolTestType.IS_NOT_UNKNOWN: "NOT UNKNOWN",
+}
 #: Families whose constants compare in Python exactly as in PostgreSQL.
 _EXACT_FAMILIES = (p.NUMBER, p.TEXT, p.DATE, p.TIMESTAMP, p.TIMESTAMPTZ)
 _TRIMS = ("btrim", "ltrim", "rtrim")
@@ -273,6 +281,13 @@ class _Walker:
             return self.compare(term, "=", p.Constant(True, p.BOOLEAN, "true"))
         if isinstance(node, ast.A_Expr):
             return self.expression(node)
+        if isinstance(node, ast.BooleanTest):
+            part = self.rule(node.arg)
+            kind = node.booltesttype
+            test = None if kind is None else _TRUTH_TESTS.get(kind)
+            if test is None:
+                raise _Unknown
+            return p.TruthTest(self.name, part.columns, "", part, test)
         raise _Unknown
 
     def _cols(self, parts: tuple[Rule, ...]) -> tuple[str, ...]:
@@ -281,18 +296,25 @@ class _Walker:
     def expression(self, node: Any) -> Rule:
         kind = node.kind
         k = enums.A_Expr_Kind
-        if kind in (k.AEXPR_BETWEEN, k.AEXPR_NOT_BETWEEN):
+        if kind in (
+            k.AEXPR_BETWEEN,
+            k.AEXPR_NOT_BETWEEN,
+            k.AEXPR_BETWEEN_SYM,
+            k.AEXPR_NOT_BETWEEN_SYM,
+        ):
             low, high = node.rexpr
-            between = p.AllOf(
-                self.name,
-                (),
-                "",
-                (self.binary(">=", node.lexpr, low), self.binary("<=", node.lexpr, high)),
-            )
-            between = p.AllOf(self.name, self._cols(between.parts), "", between.parts)
-            if kind == k.AEXPR_BETWEEN:
+            between: Rule = self.between(node.lexpr, low, high)
+            if kind in (k.AEXPR_BETWEEN_SYM, k.AEXPR_NOT_BETWEEN_SYM):  # either way round
+                parts = (between, self.between(node.lexpr, high, low))
+                between = p.AnyOf(self.name, self._cols(parts), "", parts)
+            if kind in (k.AEXPR_BETWEEN, k.AEXPR_BETWEEN_SYM):
                 return between
             return p.Not(self.name, between.columns, "", between)
+        if kind in (k.AEXPR_DISTINCT, k.AEXPR_NOT_DISTINCT):
+            distinct = self.distinct(self.term(node.lexpr), self.term(node.rexpr))
+            if kind == k.AEXPR_DISTINCT:
+                return distinct
+            return p.Not(self.name, distinct.columns, "", distinct)
         op = _name(node.name)
         if kind == k.AEXPR_IN:
             items = tuple(node.rexpr)
@@ -307,6 +329,46 @@ class _Walker:
         if kind in (k.AEXPR_OP, k.AEXPR_LIKE, k.AEXPR_ILIKE, k.AEXPR_SIMILAR):
             return self.binary(op, node.lexpr, node.rexpr)
         raise _Unknown
+
+    def between(self, value: Any, low: Any, high: Any) -> p.AllOf:
+        parts = (self.binary(">=", value, low), self.binary("<=", value, high))
+        return p.AllOf(self.name, self._cols(parts), "", parts)
+
+    def distinct(self, left: Any, right: Any) -> Rule:
+        """``left IS DISTINCT FROM right``: never NULL. With a constant, ``left IS NULL OR
+        left <> c``; between two columns, different values, or exactly one of them NULL."""
+        if not isinstance(left, p.Column):
+            left, right = right, left
+        if not isinstance(left, p.Column):
+            raise _Unknown
+        differ = self.compare(left, "<>", right)
+        missing = p.IsNull(self.name, (left.name,), "", left)
+        if not isinstance(right, p.Column):
+            return p.AnyOf(self.name, differ.columns, "", (missing, differ))
+        given = tuple(p.IsNull(self.name, (c.name,), "", c, True) for c in (left, right))
+        both = p.AllOf(self.name, differ.columns, "", (differ, *given))
+        other = p.IsNull(self.name, (right.name,), "", right)
+        one = p.SameTruth(self.name, differ.columns, "", (missing, other), True)
+        return p.AnyOf(self.name, differ.columns, "", (both, one))
+
+    def null_count(self, node: Any, op: str, other: Any) -> p.NullCount:
+        """``num_nulls(a, b, ...) op n`` (or ``num_nonnulls``) with an integer ``n``."""
+        args: Any = node.args or ()
+        names = []
+        for arg in args:
+            term = self.term(arg)
+            if not isinstance(term, p.Column) or term.functions:
+                raise _Unknown
+            names.append(term.name)
+        value = self.term(other)
+        if not names or not (isinstance(value, p.Constant) and value.family == p.NUMBER):
+            raise _Unknown
+        number = value.value
+        if number != int(number):
+            raise _Unknown
+        nulls = _name(node.funcname) == "num_nulls"
+        columns = tuple(dict.fromkeys(names))
+        return p.NullCount(self.name, columns, "", op, int(number), nulls)
 
     def listed(self, op: str, left: Any, items: tuple[Any, ...], any_: bool) -> Rule:
         parts = tuple(self.binary(op, left, item) for item in items)
@@ -332,6 +394,10 @@ class _Walker:
         if op in ("=", "<>") and _is_predicate(left_node) and _is_predicate(right_node):
             parts = (self.rule(left_node), self.rule(right_node))
             return p.SameTruth(self.name, self._cols(parts), "", parts, op == "<>")
+        if _counts_nulls(right_node):
+            return self.null_count(right_node, p.FLIPPED[op], left_node)
+        if _counts_nulls(left_node):
+            return self.null_count(left_node, op, right_node)
         if isinstance(right_node, ast.CoalesceExpr):
             return self.coalesced(right_node, p.FLIPPED[op], left_node)
         if isinstance(left_node, ast.CoalesceExpr):
@@ -456,9 +522,16 @@ def _is_space(term: Any) -> bool:
     return isinstance(term, p.Constant) and term.family == p.TEXT and bool(term.value == " ")
 
 
+def _counts_nulls(node: Any) -> bool:
+    """True for ``num_nulls(...)`` and ``num_nonnulls(...)``."""
+    if not isinstance(node, ast.FuncCall) or node.agg_star or node.agg_distinct or node.over:
+        return False
+    return _name(node.funcname) in ("num_nulls", "num_nonnulls")
+
+
 def _is_predicate(node: Any) -> bool:
     """True for a node that is a truth value itself: ``(a IS NULL)``, ``(x > 0 AND ...)``."""
-    if isinstance(node, ast.NullTest | ast.BoolExpr):
+    if isinstance(node, ast.NullTest | ast.BoolExpr | ast.BooleanTest):
         return True
     if isinstance(node, ast.A_Expr):
         if node.kind != enums.A_Expr_Kind.AEXPR_OP:

@@ -516,6 +516,63 @@ class SameTruth(Predicate):
         return ~result if self.negated else result
 
 
+#: ``IS [NOT] TRUE``, ``FALSE``, ``UNKNOWN``: which truths pass each test (NULL: None).
+TRUTH_TESTS: dict[str, tuple[bool | None, ...]] = {
+    "TRUE": (True,),
+    "NOT TRUE": (False, None),
+    "FALSE": (False,),
+    "NOT FALSE": (True, None),
+    "UNKNOWN": (None,),
+    "NOT UNKNOWN": (True, False),
+}
+
+
+@dataclass(frozen=True)
+class TruthTest(Predicate):
+    """``(part) IS [NOT] TRUE`` (``FALSE``, ``UNKNOWN``): never NULL itself."""
+
+    part: Rule
+    test: str = "TRUE"  # a key of TRUTH_TESTS
+
+    @property
+    def sql(self) -> str:
+        return f"({self.part.sql}) IS {self.test}"
+
+    def truth(self, frame: pd.DataFrame) -> pd.arrays.BooleanArray:
+        part = _part(self.part, frame)
+        values = part.to_numpy(dtype=bool, na_value=False)
+        unknown = part.isna()
+        taken = TRUTH_TESTS[self.test]
+        result = np.zeros(len(values), dtype=bool)
+        if True in taken:
+            result |= values & ~unknown
+        if False in taken:
+            result |= ~values & ~unknown
+        if None in taken:
+            result |= unknown
+        return _truth(result, np.zeros(len(result), bool))
+
+
+@dataclass(frozen=True)
+class NullCount(Predicate):
+    """``num_nulls(a, b, ...) op n`` (``num_nonnulls`` when not ``nulls``): never NULL."""
+
+    op: str = "="
+    value: int = 0
+    nulls: bool = False
+
+    @property
+    def sql(self) -> str:
+        listed = ", ".join(quote_ident(c) for c in self.columns)
+        return f"{'num_nulls' if self.nulls else 'num_nonnulls'}({listed}) {self.op} {self.value}"
+
+    def truth(self, frame: pd.DataFrame) -> pd.arrays.BooleanArray:
+        missing = np.column_stack([frame[c].isna().to_numpy(dtype=bool) for c in self.columns])
+        counted = missing.sum(axis=1) if self.nulls else (~missing).sum(axis=1)
+        result = OPERATORS[self.op](counted, self.value)
+        return _truth(np.asarray(result, dtype=bool), np.zeros(len(counted), bool))
+
+
 def sentence(rule: Rule) -> str:
     """A plain sentence for a predicate rule, naming its columns."""
     if isinstance(rule, Compare):
@@ -541,6 +598,12 @@ def sentence(rule: Rule) -> str:
         said = [sentence(part) for part in rule.parts]
         when = "exactly when not" if rule.negated else "exactly when"
         return f"{said[0]}, {when}: {said[1]}"
+    if isinstance(rule, TruthTest):
+        return f"({sentence(rule.part)}) must be {rule.test.lower()}"
+    if isinstance(rule, NullCount):
+        which = "empty" if rule.nulls else "given"
+        listed = ", ".join(rule.columns)
+        return f"the number of {which} values of {listed} must be {_WORDS[rule.op]} {rule.value}"
     return rule.description
 
 
@@ -748,6 +811,8 @@ PREDICATE_KINDS: tuple[type[Predicate], ...] = (
     AnyOf,
     Not,
     SameTruth,
+    TruthTest,
+    NullCount,
 )
 
 __all__ = [
@@ -764,6 +829,7 @@ __all__ = [
     "TEXT",
     "TIMESTAMP",
     "TIMESTAMPTZ",
+    "TRUTH_TESTS",
     "AllOf",
     "AnyOf",
     "Column",
@@ -771,6 +837,7 @@ __all__ = [
     "Constant",
     "IsNull",
     "Not",
+    "NullCount",
     "OneOf",
     "Pattern",
     "Predicate",
@@ -778,6 +845,7 @@ __all__ = [
     "SplitPart",
     "Term",
     "TextFunction",
+    "TruthTest",
     "call_sql",
     "python_regex",
     "sentence",

@@ -36,12 +36,14 @@ from seedbed.facts.declaration import (
     Length,
     Matches,
     Not,
+    NullCount,
     OneOf,
     Pattern,
     RequiredWhen,
     Rule,
     SameTruth,
     SqlCheck,
+    TruthTest,
     python_regex,
 )
 from seedbed.sqltext import DAY_US
@@ -67,6 +69,8 @@ class Draft(Protocol):
     def candidates(self, name: str) -> pa.Array: ...
 
     def set(self, name: str, values: pa.Array) -> None: ...
+
+    def nullable(self, name: str) -> bool: ...
 
 
 def _keep_nulls(current: pa.Array, values: pa.Array) -> pa.Array:
@@ -351,9 +355,12 @@ def fill_pattern(rule: Pattern, draft: Draft) -> None:
 
 
 def fill_is_null(rule: IsNull, draft: Draft) -> None:
-    """IS NOT NULL: candidates where NULL; IS NULL: NULL everywhere."""
+    """IS NOT NULL: candidates where NULL; IS NULL: NULL everywhere (not in a NOT NULL
+    column: another part of an ``OR`` must be filled)."""
     column = rule.term.name
     current = draft.column(column)
+    if not rule.negated and not draft.nullable(column):
+        raise NoFill(f"rule {rule.name!r}: {column} is NOT NULL")
     if rule.negated:
         draft.set(column, pc.coalesce(current, draft.candidates(column).cast(current.type)))
     else:
@@ -377,11 +384,6 @@ def fill_any_of(rule: AnyOf, draft: Draft) -> None:
     raise NoFill(f"rule {rule.name!r}: no part of it can be generated")
 
 
-def fill_not(rule: Not, draft: Draft) -> None:
-    """A negation has no general fill."""
-    raise NoFill(f"rule {rule.name!r} (Not) has no way to generate valid values")
-
-
 def fill_same_truth(rule: SameTruth, draft: Draft) -> None:
     """``(a IS NULL) = (b IS NULL)`` and the like: ``b`` is given or left NULL as ``a`` says."""
     left, right = rule.parts
@@ -395,18 +397,20 @@ def fill_same_truth(rule: SameTruth, draft: Draft) -> None:
     draft.set(target, pc.if_else(empty, pa.scalar(None, current.type), given))
 
 
-#: Rounds of new candidates for the rows a CHECK only PostgreSQL judges refuses.
-DATABASE_ROUNDS = 16
+#: Rounds of new candidates for the rows a rule refuses, where no fill says what passes.
+REDRAW_ROUNDS = 16
 
 
-def fill_in_database(rule: SqlCheck, draft: Draft) -> None:
-    """Rows the database refuses get new candidates in the rule's columns (a foreign key's
-    kept), round after round, as long as some fail; the database judges each round. What
-    still fails after :data:`DATABASE_ROUNDS` is left to the check after filling."""
+def redraw(rule: Rule, draft: Draft) -> None:
+    """Rows ``rule`` refuses get new candidates in its columns (a foreign key's kept), round
+    after round, as long as some fail: the fill of a rule that says no value outright (a
+    negation, a truth test, a count of NULLs, a CHECK only PostgreSQL judges, which it
+    judges each round). What still fails after :data:`REDRAW_ROUNDS` is left to the
+    check after filling."""
     columns = [c for c in rule.columns if c not in draft.fixed]
     if not columns:
-        raise NoFill(f"it is evaluated by PostgreSQL ({rule.expression}) on a foreign key only")
-    for _ in range(DATABASE_ROUNDS):
+        raise NoFill(f"rule {rule.name!r} reads only a foreign key's columns")
+    for _ in range(REDRAW_ROUNDS):
         failing = _failing(rule, draft)
         if not pc.any(failing).as_py():
             return
@@ -430,9 +434,11 @@ FILLS: dict[type[Rule], Fill] = {
     IsNull: fill_is_null,
     AllOf: fill_all_of,
     AnyOf: fill_any_of,
-    Not: fill_not,
+    Not: redraw,
     SameTruth: fill_same_truth,
-    SqlCheck: fill_in_database,
+    SqlCheck: redraw,
+    TruthTest: redraw,
+    NullCount: redraw,
 }
 """Which fill makes rows pass which rule class (a class's subclasses included: ``UuidV4``)."""
 

@@ -30,7 +30,7 @@ from seedbed.errors import GenerateError
 from seedbed.facts import ForeignKeySpec, Rule, TableSpec, UniqueKey, table_spec
 from seedbed.facts.spec import columns_by_name, named_column
 from seedbed.synthetic import arrays
-from seedbed.synthetic.fills import fill, passing
+from seedbed.synthetic.fills import fill, passing, redraw
 from seedbed.synthetic.values import NoValues, column_values
 
 NULL_FRACTION = 0.1
@@ -90,6 +90,9 @@ class TableDraft:
         )
         current = self.columns.get(name)
         return values if current is None else values.cast(current.type)
+
+    def nullable(self, name: str) -> bool:
+        return self.spec.columns[name].nullable
 
     def set(self, name: str, values: pa.Array) -> None:
         current = self.columns.get(name)
@@ -216,10 +219,14 @@ def _draft_columns(draft: TableDraft, recipe: Recipe | None, fk_columns: set[str
 
 
 def _apply_rules(draft: TableDraft, rules: list[tuple[str, Rule]]) -> None:
-    """Let each rule fill its columns, then drop the rows that still fail one."""
+    """Let each rule fill its columns (a rule without a fill of its own: values drawn again
+    where it refuses them), then drop the rows that still fail one."""
     for name, rule in rules:
         try:
-            fill(rule, draft)
+            try:
+                fill(rule, draft)
+            except NotImplementedError:
+                redraw(rule, draft)
         except (NotImplementedError, ValueError, KeyError, pa.ArrowException) as exc:
             raise GenerateError(
                 f"{draft.table.name}: cannot generate values for {name}: {exc}"

@@ -52,6 +52,7 @@ from seedbed.facts.declaration import (
     TIME_FAMILIES,
     TIMESTAMP,
     TIMESTAMPTZ,
+    TRUTH_TESTS,
     AllOf,
     AnyOf,
     Column,
@@ -63,6 +64,7 @@ from seedbed.facts.declaration import (
     Length,
     Matches,
     Not,
+    NullCount,
     OneOf,
     Pattern,
     Predicate,
@@ -71,6 +73,7 @@ from seedbed.facts.declaration import (
     SameTruth,
     SplitPart,
     TextFunction,
+    TruthTest,
     python_regex,
     text_function,
 )
@@ -234,6 +237,28 @@ def _same_truth(rule: SameTruth, dtypes: Dtypes) -> pl.Expr | None:
         return None
     same = parts[0] == parts[1]  # NULL on either side stays NULL
     return ~same if rule.negated else same
+
+
+def _truth_test(rule: TruthTest, dtypes: Dtypes) -> pl.Expr | None:
+    part = _part(rule.part, dtypes)
+    if part is None:
+        return None
+    taken = TRUTH_TESTS[rule.test]
+    found = pl.lit(False)
+    if True in taken:
+        found = found | part.fill_null(False)
+    if False in taken:
+        found = found | (~part).fill_null(False)
+    if None in taken:
+        found = found | part.is_null()
+    return found
+
+
+def _null_count(rule: NullCount, dtypes: Dtypes) -> pl.Expr:
+    missing = pl.sum_horizontal(pl.col(c).is_null().cast(pl.Int32) for c in rule.columns)
+    counted = missing if rule.nulls else len(rule.columns) - missing
+    found: pl.Expr = OPERATORS[rule.op](counted, rule.value)
+    return found
 
 
 # --- comparisons, lists and patterns ------------------------------------------------------
@@ -552,6 +577,8 @@ COLUMNAR: dict[type[Rule], Compiler] = {
     AnyOf: _any_of,
     Not: _not,
     SameTruth: _same_truth,
+    TruthTest: _truth_test,
+    NullCount: _null_count,
 }
 
 
