@@ -175,3 +175,59 @@ def test_three_migrated_namespaces_are_placed_over_both_workers(
         placed |= citus.placement(settings.schema)
         migrate.reset(settings)
     assert placed == set(citus.workers)
+
+
+def test_a_cycle_of_foreign_keys_is_pushed_loaded_and_checked_on_a_distributed_schema(
+    citus: CitusCluster, base_settings: Settings, db_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``team.owner_id -> person`` and ``person.team_id -> team`` in one distributed schema:
+    created with the closing key added after, loaded (a rebuild, then an upsert that writes
+    both tables of the cycle in one statement), and matching the model."""
+    from tests.test_foreign_key_cycles import FIRST, SECOND, TEAMS
+
+    settings = load_settings(
+        schema=fresh_namespace("ccyc"), database_url=citus.url, home=base_settings.home
+    )
+    env = {**pushed_citus(tmp_path, db_env, settings, TEAMS)}
+    try:
+        for name, files in (("first", FIRST), ("second", SECOND)):
+            seeds = tmp_path / name
+            seeds.mkdir()
+            for table, text in files.items():
+                (seeds / f"{table}.csv").write_text(text)
+            mode = "insert" if name == "first" else "upsert"
+            done = run_cli_here("-q", "load", "--mode", mode, str(seeds), env=env)
+            assert done.returncode == 0, done.stderr
+        checked = run_cli_here("-q", "db", "check", env=env)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        with get_engine(settings).connect() as conn:
+            teams = conn.exec_driver_sql(
+                f'SELECT id, owner_id FROM "{settings.schema}".team ORDER BY id'
+            ).all()
+            keys = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"
+                f" AND connamespace = '\"{settings.schema}\"'::regnamespace"
+            ).scalar_one()
+        assert [tuple(t) for t in teams] == [(1, 20), (2, 11), (3, None), (4, 20), (5, 21)]
+        assert keys == 2
+        assert len(citus.placement(settings.schema)) == 1
+    finally:
+        migrate.reset(settings)
+
+
+def pushed_citus(
+    tmp_path: Path, db_env: dict[str, str], settings: Settings, source: str
+) -> dict[str, str]:
+    """The environment of a model folder of ``source`` pushed to ``settings``' namespace."""
+    from tests.helpers import model_folder
+
+    models = model_folder(tmp_path / "models", tables=source)
+    env = {
+        **db_env,
+        "DATABASE_URL": str(settings.database_url),
+        "SEEDBED_SCHEMA": settings.schema,
+        "SEEDBED_MODELS": str(models),
+    }
+    pushed = run_cli_here("-q", "db", "push", env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    return env

@@ -173,6 +173,7 @@ def load(
             writer.started.wait(COPY_HEAD_START)  # see the module's docstring, step 3
             validate_started = time.perf_counter()
             report = _validate(sources, engine, load_mode, plan, display)
+            writer.validated.set()
             result.validate_seconds = time.perf_counter() - validate_started
             if not report.ok:
                 _stop(writer, thread)  # mid-statement too: a COPY the server reads, a rebuild step
@@ -255,6 +256,7 @@ def _retried(writer: Writer, again: Callable[[], Writer]) -> tuple[Writer, int]:
         time.sleep(random.uniform(0.05, 0.2) * attempts)
         attempts, previous = attempts + 1, writer.error
         writer = again()
+        writer.validated.set()  # it runs after validation
         writer.run()
     return writer, attempts
 

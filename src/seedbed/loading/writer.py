@@ -23,8 +23,9 @@ import sqlalchemy as sa
 
 from seedbed.citus import PROPAGATE_SETTINGS_SQL
 from seedbed.facts import table_keys
+from seedbed.loading.catalog import read_definitions
 from seedbed.loading.copy import Cancelled, copy_blocks, copy_sql, qualified, server_readable
-from seedbed.loading.locks import ACCESS_EXCLUSIVE, lock_tables
+from seedbed.loading.locks import ACCESS_EXCLUSIVE, LockRequest, lock_tables
 from seedbed.loading.modes import (
     Merge,
     StagedMerge,
@@ -88,6 +89,8 @@ class Writer:
         self.cancel = threading.Event()
         # Set when the first COPY is sent, a lock must be waited for, or the writer ends.
         self.started = threading.Event()
+        # Set when validation has ended: it no longer reads the loaded tables.
+        self.validated = threading.Event()
         self.current: SeedSource | None = None
         self.results: list[TableLoad] = []
         self.error: BaseException | None = None
@@ -190,6 +193,8 @@ class Writer:
         """Write the tables of one cycle with one statement: each job staged, then inserted
         (or merged) into its table by one statement, at whose end PostgreSQL checks the
         foreign keys between them. One result per job."""
+        if self.plan.citus is not None:
+            return self._write_keys_after(jobs)
         started = time.perf_counter()
         results = [self._result(job) for job in jobs]
         writing = [job for job in jobs if job.columns]
@@ -228,6 +233,32 @@ class Writer:
         seconds = (time.perf_counter() - started) / len(jobs)
         for result in results:
             result.seconds = seconds
+        return results
+
+    def _write_keys_after(self, jobs: list[Job]) -> list[TableLoad]:
+        """The tables of one cycle on Citus, which runs a statement of several tables as
+        several statements, each checking its keys as it ends: the foreign keys among the
+        cycle's tables are dropped, each table written on its own, and the keys added back
+        as they were, which checks every row. One result per job."""
+        requests = [self.plan.lock(job.table.name) for job in jobs]
+        exclusive = [LockRequest(r.relation, r.name, ACCESS_EXCLUSIVE) for r in requests]
+        self.current = jobs[0].source
+        self.started.set()
+        while not self.validated.wait(0.05):  # validation may read these tables' keys
+            if self.cancel.is_set():
+                raise Cancelled
+        lock_tables(self.connection, exclusive, self.timeout, self.started.set)
+        with self.connection.cursor() as cursor:
+            relations = [r.relation for r in requests]
+            keys = [d for d in read_definitions(cursor, [], relations) if d.kind == "f"]
+            for key in keys:
+                cursor.execute(key.drop_sql)
+        results = [self._write(job) for job in jobs]
+        with self.connection.cursor() as cursor:
+            for key in keys:
+                cursor.execute(key.add_sql(validated=False))  # NOT VALID stays so
+                for mark in key.marks_sql():
+                    cursor.execute(mark)
         return results
 
     def _statement(self, cursor: psycopg.Cursor[Any], sql: str, jobs: list[Job]) -> list[int]:
