@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, TypeAlias
 
 from seedbed.errors import SeedError
 from seedbed.facts import ColumnSpec, conflict_key, table_spec
@@ -28,6 +27,9 @@ from seedbed.loading.copy import qualified
 from seedbed.loadmode import LoadMode, MergeAction
 from seedbed.sqltext import quote_ident
 from seedbed.validation.sources import SeedSource
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 # Kept current by the updated_at trigger; comparing it would make every upsert an update.
 TRIGGER_MAINTAINED = frozenset({"updated_at"})
@@ -72,7 +74,7 @@ def _overriding(table: sa.Table, columns: Sequence[str]) -> str:
 
 
 #: Stages bound for one table: each stage's name and the columns it gives.
-StagedTable = tuple[sa.Table, Sequence[tuple[str, Sequence[str]]]]
+StagedTable: TypeAlias = "tuple[sa.Table, Sequence[tuple[str, Sequence[str]]]]"
 
 
 def insert_staged_sql(writes: Sequence[StagedTable]) -> str:

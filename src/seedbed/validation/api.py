@@ -27,6 +27,8 @@ from seedbed.validation.validator import RowResult, SeedValidator
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from seedbed.db import Database
+
 #: Chunks read, typed and checked ahead per file, beyond the one the checks across chunks
 #: have: with the workers, what bounds memory. Two keep both workers busy while the
 #: checks across chunks run (docs/decisions/2026-12-05-block-size.md).
@@ -50,7 +52,7 @@ class ChunkMeter(Protocol):
 def check_sources(
     sources: Mapping[str, SeedSource],
     *,
-    engine: Engine | None = None,
+    engine: Engine | Database | None = None,
     unique_against_db: Collection[str] | None = None,
     empty_in_db: Collection[str] = (),
     meter: ChunkMeter | None = None,
