@@ -23,7 +23,7 @@ from seedbed.config import Settings
 from seedbed.db import _Pool, database_url, get_engine, schema_of
 from seedbed.loading import load
 from tests.helpers import ROOT, counts, fresh_settings, snapshot
-from tests.load_helpers import write_csv
+from tests.load_helpers import user_rows, write_csv
 
 SEEDS = ROOT / "data" / "seeds"
 
@@ -152,18 +152,27 @@ def test_a_load_of_a_kept_model_imports_no_sqlalchemy_and_loads_what_the_declara
     assert _contents(engine) == rows
 
 
-def test_an_insert_into_tables_with_rows_looks_parents_up_without_sqlalchemy(
-    populated_twice: tuple[Settings, Settings], db_env: dict[str, str], tmp_path: Path
+@pytest.mark.parametrize("mode", ["insert", "upsert", "skip-existing"])
+def test_a_load_into_tables_with_rows_looks_parents_up_and_merges_without_sqlalchemy(
+    mode: str,
+    populated_twice: tuple[Settings, Settings],
+    db_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
-    """Sessions of users the database holds: incremental, each user looked up there."""
+    """Sessions of users the database holds (each user looked up there), and for the merging
+    modes users the database holds, one of them renamed: written incrementally."""
     seeds = tmp_path / "seeds"
     _write_sessions(seeds, _new_sessions(get_engine(populated_twice[0]), 40))
+    if mode != "insert":
+        header, rows = user_rows(SEEDS / "user.csv")
+        rows[3][header.index("name")] = "Renamed"
+        write_csv(seeds / "user.csv", header, rows)
     runs = []
     for settings, cache in zip(populated_twice, ("off", str(tmp_path / "cache")), strict=True):
         env = _env(db_env, settings, Path(cache))
         if cache != "off":
             _kept(env)
-        runs.append(_seedbed(env, "load", str(seeds)))
+        runs.append(_seedbed(env, "load", "--mode", mode, str(seeds)))
     declared, kept = runs
     assert declared.code == kept.code == 0, kept.err
     assert declared.sqlalchemy and kept.sqlalchemy == []

@@ -134,6 +134,11 @@ class ColumnSpec:
     doc: str = ""  # ``info["doc"]``: what the column holds, for people
     #: of a domain: its base type's SQL (empty for other types)
     domain_base: str = ""
+    #: filled by a ``BEFORE INSERT`` trigger (``info[FILLED_BY_TRIGGER]``): a seed may leave it out
+    filled_by_trigger: bool = False
+    #: ``GENERATED ALWAYS AS IDENTITY``: an INSERT keeps given values with ``OVERRIDING SYSTEM
+    #: VALUE`` only
+    identity_always: bool = False
 
     @property
     def lookup_type(self) -> str:
@@ -299,6 +304,8 @@ def _fields(column: sa.Column[Any]) -> dict[str, Any]:
         "key_form": _key_form(base, kind["kind"]),
         "read_by_database": kind["kind"] == TEXT and not read_as_text(base_sql_type(column)),
         "domain_base": base_sql_type(column) if base is not column.type else "",
+        "filled_by_trigger": filled,
+        "identity_always": bool(getattr(column.identity, "always", False)),
         **kind,
     }
 

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from seedbed.errors import SeedError
 from seedbed.facts import ColumnSpec, conflict_key, table_spec
-from seedbed.facts.spec import FILLED_BY_TRIGGER, named_column
 from seedbed.loading.copy import qualified
 from seedbed.loadmode import LoadMode, MergeAction
 from seedbed.sqltext import quote_ident
@@ -50,8 +49,8 @@ def create_stage_sql(table: sa.Table, number: int = 0) -> str:
         f"(LIKE {qualified(table)} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS) "
         "ON COMMIT DROP"
     )
-    for column in table.columns:
-        if FILLED_BY_TRIGGER in column.info:
+    for column in table_spec(table).columns.values():
+        if column.filled_by_trigger:
             sql += f"; ALTER TABLE {stage_name(table, number)} "
             sql += f"ALTER COLUMN {quote_ident(column.name)} "
             sql += "DROP NOT NULL"
@@ -69,7 +68,8 @@ def _compared(column: ColumnSpec, side: str) -> str:
 
 def _overriding(table: sa.Table, columns: Sequence[str]) -> str:
     """A GENERATED ALWAYS identity keeps the seed's values, as COPY keeps them."""
-    always = any(getattr(named_column(table, c).identity, "always", False) for c in columns)
+    spec = table_spec(table).columns
+    always = any(spec[c].identity_always for c in columns if c in spec)
     return "OVERRIDING SYSTEM VALUE " if always else ""
 
 
