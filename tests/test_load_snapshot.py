@@ -22,7 +22,7 @@ from seedbed import migrate
 from seedbed.config import Settings
 from seedbed.db import _Pool, database_url, get_engine, schema_of
 from seedbed.loading import load
-from tests.helpers import ROOT, counts, fresh_settings, snapshot
+from tests.helpers import ROOT, counts, fresh_settings, pushed_models, snapshot
 from tests.load_helpers import user_rows, write_csv
 
 SEEDS = ROOT / "data" / "seeds"
@@ -85,6 +85,12 @@ def _summary(text: str) -> list[str]:
         for line in text.splitlines()
         if "critical path" not in line
     ]
+
+
+def counts_of(engine: Engine, table: str) -> int:
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(f'SELECT count(*) FROM "{schema_of(engine)}"."{table}"')
+        return int(rows.scalar_one())
 
 
 def _tables(conn: sa.Connection, schema: str) -> list[str]:
@@ -301,3 +307,46 @@ def test_a_connection_given_back_is_rolled_back_and_a_broken_one_dropped(
     pool.give_back(again)
     pool.close()
     assert again.closed
+
+
+GADGET = """
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from seedbed.models import rules
+from .base import Base
+
+
+class Gadget(Base):
+    __tablename__ = "gadget"
+    __table_args__ = rules.checks(rules.length("label", 1, 10))
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("gadget.id"))
+"""
+
+
+def test_a_load_of_a_kept_model_folder_imports_no_sqlalchemy(
+    empty_settings: Settings, db_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = pushed_models(tmp_path / "models", db_env, empty_settings, gadget=GADGET)
+    env = {**env, "SEEDBED_CACHE": str(tmp_path / "cache")}
+    seeds = tmp_path / "seeds"
+    write_csv(seeds / "gadget.csv", ["id", "label", "parent_id"], [["1", "lamp", ""]])
+    first = _seedbed(env, "-q", "load", str(seeds))  # reads the declaration, keeps it
+    assert first.code == 0, first.err
+    assert first.sqlalchemy
+    rows = [["2", "shade", "1"], ["3", "bulb", "2"], ["4", "a label far too long", "9"]]
+    write_csv(seeds / "gadget.csv", ["id", "label", "parent_id"], rows)
+    refused = _seedbed(env, "-q", "load", str(seeds))
+    assert refused.code == 1
+    assert (
+        "[ck_gadget_label_length]" in refused.err and "[fk_gadget_parent_id_gadget]" in refused.err
+    )
+    write_csv(seeds / "gadget.csv", ["id", "label", "parent_id"], rows[:2])
+    kept = _seedbed(env, "load", str(seeds))
+    assert kept.code == 0, kept.err
+    assert refused.sqlalchemy == kept.sqlalchemy == []
+    assert "incremental" in kept.out and " 2 " in kept.out
+    assert counts_of(get_engine(empty_settings), "gadget") == 3
