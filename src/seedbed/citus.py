@@ -17,7 +17,7 @@ needs:
   a shard as it does on a table; the setting is checked when a trigger is
   created or dropped, so ``SET LOCAL`` in the transaction that does it is
   enough, and later writes need nothing.
-- :func:`propagate_settings`: ``SET LOCAL`` reaches the workers only with
+- :data:`PROPAGATE_SETTINGS_SQL`: ``SET LOCAL`` reaches the workers only with
   ``citus.propagate_set_commands = 'local'``; the rebuild's
   ``maintenance_work_mem`` and ``lock_timeout`` are meant for the servers that
   build the indexes and take the locks.
@@ -48,7 +48,6 @@ __all__ = [
     "allow_row_triggers",
     "citus_of",
     "describe_namespace",
-    "propagate_settings",
     "schema_worker",
     "shard_names",
 ]
@@ -286,9 +285,3 @@ def allow_row_triggers(connection: sa.Connection) -> None:
     """
     if citus_of(connection) is not None:
         connection.exec_driver_sql(ALLOW_ROW_TRIGGERS_SQL)
-
-
-def propagate_settings(connection: sa.Connection) -> None:
-    """Send this transaction's later ``SET LOCAL`` to the workers it uses, on Citus only."""
-    if citus_of(connection) is not None:
-        connection.exec_driver_sql(PROPAGATE_SETTINGS_SQL)

@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 __all__ = [
+    "BorrowedConnection",
     "Database",
+    "NamedTable",
     "check_connection",
     "create_namespace",
     "database_errors",
@@ -406,6 +408,22 @@ class _Borrowed:
 _pools: dict[str, _Pool] = {}
 
 
+def _pool(url: str, new: _Pool | None = None) -> _Pool:
+    """The pool of the server at ``url`` (``new``, if it has none yet); every pool's idle
+    connections are closed at exit."""
+    pool = _pools.get(url)
+    if pool is None:
+        if not _pools:
+            atexit.register(_close_pools)
+        pool = _pools[url] = new or _Pool(url)
+    return pool
+
+
+def _close_pools() -> None:
+    for pool in list(_pools.values()):
+        pool.close()
+
+
 class Database:
     """The database and namespace a command works in, reached with psycopg alone.
 
@@ -442,7 +460,7 @@ class Database:
         if self._engine is not None:
             borrowed: BorrowedConnection = self._engine.raw_connection()
             return borrowed
-        pool = _pools.setdefault(self.url, _Pool(self.url))
+        pool = _pool(self.url)
         return _Borrowed(pool, pool.take())
 
     @contextlib.contextmanager
@@ -475,15 +493,19 @@ def get_database(settings: Settings | None = None) -> Database:
     database = Database(url, settings.schema)
     if url not in _pools and url not in _engines:
         pool = _Pool(url)
-        with database_errors(f"cannot connect to {redact_url(url)}"):
-            connection = pool.take()
-            try:
-                row = connection.execute("show server_version_num").fetchone()
-            finally:
-                pool.give_back(connection)
-        assert row is not None
-        _check_version(row[0])
-        _pools[url] = pool
+        try:
+            with database_errors(f"cannot connect to {redact_url(url)}"):
+                connection = pool.take()
+                try:
+                    row = connection.execute("show server_version_num").fetchone()
+                finally:
+                    pool.give_back(connection)
+            assert row is not None
+            _check_version(row[0])
+        except BaseException:
+            pool.close()
+            raise
+        _pool(url, pool)
     return database
 
 

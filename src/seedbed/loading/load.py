@@ -288,9 +288,9 @@ def _stop(writer: Writer, thread: threading.Thread) -> None:
     thread.join()
 
 
-def _connect(database: Database) -> BorrowedConnection:
+def _connect(bind: Database | Engine) -> BorrowedConnection:
     with database_errors("cannot connect to the database"):
-        return database.raw_connection()
+        return database_of(bind).raw_connection()
 
 
 #: The sequence behind each of a table's columns the seed gave values (serial or identity).

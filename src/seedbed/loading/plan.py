@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from seedbed.citus import PROPAGATE_SETTINGS_SQL, Citus, citus_of
-from seedbed.db import Database, database_errors
+from seedbed.db import Database, database_errors, database_of
 from seedbed.errors import DatabaseError, SeedError
 from seedbed.facts import table_order
 from seedbed.loading.copy import qualified
@@ -38,6 +38,7 @@ from seedbed.sqltext import quoted_in_sql
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
+    from sqlalchemy.engine import Engine
 
 #: A connection the plan reads the catalog on.
 _Connection = psycopg.Connection[Any]
@@ -101,7 +102,7 @@ class LoadPlan:
 
 
 def plan_load(
-    database: Database,
+    bind: Database | Engine,
     tables: Sequence[sa.Table],
     strategy: Strategy,
     mode: LoadMode,
@@ -118,7 +119,9 @@ def plan_load(
     table that cannot be rebuilt is a :class:`~seedbed.errors.SeedError`). Looking for
     rows waits, with a message, for another load that holds a table locked
     (at most ``timeout`` seconds, as :func:`~seedbed.loading.locks.lock_tables`).
+    ``bind`` is the database (an engine: through its pool).
     """
+    database = database_of(bind)
     relations = [qualified(t) for t in tables]
     names = dict(zip(relations, (t.name for t in tables), strict=True))
     failed = database_errors("cannot read the tables to load")
