@@ -20,7 +20,8 @@ from sqlalchemy.engine import Engine
 
 from seedbed import migrate
 from seedbed.config import Settings
-from seedbed.db import _Pool, database_url, get_engine, schema_of
+from seedbed.connections import ConnectionPool
+from seedbed.db import database_url, get_engine, schema_of
 from seedbed.loading import load
 from tests.helpers import ROOT, counts, fresh_settings, pushed_models, snapshot
 from tests.load_helpers import user_rows, write_csv
@@ -286,13 +287,13 @@ def test_connections_without_sqlalchemy_get_the_parameters_sqlalchemy_gives(url:
     _, given = parsed.get_dialect()().create_connect_args(parsed)
     given.pop("context", None)
     expected = {key: str(value) for key, value in given.items()}
-    assert conninfo_to_dict(_Pool(url).conninfo) == expected
+    assert conninfo_to_dict(ConnectionPool(url).conninfo) == expected
 
 
 def test_a_connection_given_back_is_rolled_back_and_a_broken_one_dropped(
     base_settings: Settings,
 ) -> None:
-    pool = _Pool(database_url(base_settings))
+    pool = ConnectionPool(database_url(base_settings))
     first = pool.take()
     first.execute("CREATE TEMP TABLE seedbed_pool_probe (x int)")
     pool.give_back(first)

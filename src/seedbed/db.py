@@ -16,17 +16,22 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
-import re
 import subprocess
-import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import parse_qsl
 
 from seedbed.config import Settings, load_settings, redact_url
+from seedbed.connections import (
+    BorrowedConnection,
+    ConnectionPool,
+    PooledConnection,
+    close_pools,
+    has_pool,
+    pool_for,
+)
 from seedbed.errors import ConfigError, DatabaseError, DriverError, map_errors
 from seedbed.sqltext import quote_ident
 
@@ -36,7 +41,6 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 __all__ = [
-    "BorrowedConnection",
     "Database",
     "NamedTable",
     "check_connection",
@@ -145,9 +149,7 @@ def stop_embedded(home: Path) -> None:
     engine = _engines.pop(url, None)
     if engine is not None:
         engine.dispose()
-    pool = _pools.pop(url, None)
-    if pool is not None:
-        pool.close()
+    close_pools(url)
     pg_ctl = [str(postgres_programs() / "pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"]
     subprocess.run(pg_ctl, user=server.system_user, capture_output=True, check=False, timeout=60)
     # The wheel would try to stop it again at exit and log a failure.
@@ -300,130 +302,6 @@ class NamedTable(Protocol):
     def schema(self) -> str | None: ...
 
 
-# -- psycopg connections without SQLAlchemy ------------------------------------------------
-
-
-class BorrowedConnection(Protocol):
-    """A connection taken from a pool, as SQLAlchemy's ``Engine.raw_connection()`` gives it:
-    the driver's connection, given back with ``close()`` or dropped with ``invalidate()``."""
-
-    @property
-    def driver_connection(self) -> Any: ...
-
-    def close(self) -> None: ...
-
-    def invalidate(self) -> None: ...
-
-
-class _Pool:
-    """Idle psycopg connections to one server, for the next ``connect()`` of this process.
-
-    What ``sa.create_engine(url, pool_pre_ping=True)`` gave the load: a connection opened
-    with the URL's parameters (libpq reads the URL itself), reused, pinged before reuse,
-    rolled back when given back, dropped when broken.
-    """
-
-    def __init__(self, url: str) -> None:
-        from psycopg.conninfo import make_conninfo
-
-        #: libpq reads the URL, with its query's hosts as SQLAlchemy reads them
-        self.conninfo = make_conninfo("postgresql://" + url.split("://", 1)[1], **_hosts(url))
-        self.idle: list[psycopg.Connection[Any]] = []
-        self.lock = threading.Lock()
-
-    def take(self) -> psycopg.Connection[Any]:
-        import psycopg
-
-        while True:
-            with self.lock:
-                connection = self.idle.pop() if self.idle else None
-            if connection is None:
-                return psycopg.connect(self.conninfo)
-            try:
-                connection.execute(";")  # the pre-ping: a server restarted since is seen here
-            except psycopg.Error:
-                connection.close()
-                continue
-            return connection
-
-    def give_back(self, connection: psycopg.Connection[Any]) -> None:
-        import psycopg
-
-        try:
-            if not (connection.closed or connection.broken):
-                connection.rollback()
-        except psycopg.Error:
-            connection.close()
-        if connection.closed or connection.broken:
-            return
-        with self.lock:
-            self.idle.append(connection)
-
-    def close(self) -> None:
-        with self.lock:
-            idle, self.idle = self.idle, []
-        for connection in idle:
-            connection.close()
-
-
-#: One host of a URL's query, with its port (SQLAlchemy's pattern: letters, digits, - and .).
-_HOST_PORT = re.compile(r"^([a-zA-Z0-9\-\.]*)(?:\:(\d*))?$")
-
-
-def _hosts(url: str) -> dict[str, str]:
-    """The hosts and ports a URL's query names as SQLAlchemy's psycopg dialect reads them,
-    where libpq alone would read them otherwise: ``?host=h1:5432&host=h2:5433`` (libpq:
-    the last one), and ``?host=h1:5432`` without ``port`` (libpq: a host named so)."""
-    query = url.partition("?")[2].partition("#")[0]
-    pairs = parse_qsl(query, keep_blank_values=True)
-    hosts = [value for key, value in pairs if key == "host"]
-    if len(hosts) > 1:
-        split = [host.partition(":")[::2] for host in hosts]
-    elif len(hosts) == 1 and "," not in hosts[0] and ":" in hosts[0]:
-        single = _HOST_PORT.match(hosts[0])
-        if single is None or any(key == "port" for key, _ in pairs):
-            return {}
-        split = [(single.group(1), single.group(2) or "")]
-    else:
-        return {}
-    found = {"host": ",".join(host for host, _ in split)}
-    ports = ",".join(port for _, port in split)
-    return {**found, "port": ports} if ports else found
-
-
-class _Borrowed:
-    """A connection of a :class:`_Pool`, as :class:`BorrowedConnection` describes it."""
-
-    def __init__(self, pool: _Pool, connection: psycopg.Connection[Any]) -> None:
-        self.pool = pool
-        self.driver_connection = connection
-
-    def close(self) -> None:
-        self.pool.give_back(self.driver_connection)
-
-    def invalidate(self) -> None:
-        self.driver_connection.close()
-
-
-_pools: dict[str, _Pool] = {}
-
-
-def _pool(url: str, new: _Pool | None = None) -> _Pool:
-    """The pool of the server at ``url`` (``new``, if it has none yet); every pool's idle
-    connections are closed at exit."""
-    pool = _pools.get(url)
-    if pool is None:
-        if not _pools:
-            atexit.register(_close_pools)
-        pool = _pools[url] = new or _Pool(url)
-    return pool
-
-
-def _close_pools() -> None:
-    for pool in list(_pools.values()):
-        pool.close()
-
-
 class Database:
     """The database and namespace a command works in, reached with psycopg alone.
 
@@ -460,8 +338,8 @@ class Database:
         if self._engine is not None:
             borrowed: BorrowedConnection = self._engine.raw_connection()
             return borrowed
-        pool = _pool(self.url)
-        return _Borrowed(pool, pool.take())
+        pool = pool_for(self.url)
+        return PooledConnection(pool, pool.take())
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[psycopg.Connection[Any]]:
@@ -491,8 +369,8 @@ def get_database(settings: Settings | None = None) -> Database:
     settings = settings or load_settings()
     url = database_url(settings)
     database = Database(url, settings.schema)
-    if url not in _pools and url not in _engines:
-        pool = _Pool(url)
+    if not has_pool(url) and url not in _engines:
+        pool = ConnectionPool(url)
         try:
             with database_errors(f"cannot connect to {redact_url(url)}"):
                 connection = pool.take()
@@ -505,7 +383,7 @@ def get_database(settings: Settings | None = None) -> Database:
         except BaseException:
             pool.close()
             raise
-        _pool(url, pool)
+        pool_for(url, pool)
     return database
 
 

@@ -3,7 +3,10 @@
 How a load runs:
 
 1. The sources are resolved to tables (the same rules as ``seedbed validate``)
-   and ordered by foreign keys, parents first.
+   and ordered by foreign keys, parents first. Without an engine given, the
+   database is reached with psycopg alone (:class:`~seedbed.db.Database`) and
+   a kept model is read from its snapshot (:func:`~seedbed.facts.stored_tables`):
+   such a load imports no SQLAlchemy.
 2. A writer thread opens one transaction, locks the tables
    (``loading.locks``) and streams each source into its table with COPY
    (``loading.copy``; a plain CSV or TSV file the server can read is read by
@@ -46,8 +49,8 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from seedbed.connections import BorrowedConnection
 from seedbed.db import (
-    BorrowedConnection,
     Database,
     database_errors,
     database_of,

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from seedbed.db import BorrowedConnection, Database, database_errors, database_of
+from seedbed.connections import BorrowedConnection
+from seedbed.db import Database, database_errors, database_of
 from seedbed.errors import SeedError
 from seedbed.facts import ForeignKeySpec, TableSpec, UniqueKey, conflict_key, table_spec
 from seedbed.loadmode import MergeAction
