@@ -1,10 +1,11 @@
-"""The model's facts kept between runs, so that a check of files needs no SQLAlchemy.
+"""The model's facts kept between runs, so that a check of files or a load needs no SQLAlchemy.
 
 Reading a declared model means importing SQLAlchemy, its ORM and the model's
 modules: about 0.3 s of every ``seedbed validate``, more than checking a
-small seed set takes. What validation reads of a table (its
+small seed set takes. What validation and a load read of a table (its
 :class:`~seedbed.facts.TableSpec` and :class:`~seedbed.facts.TableKeys`, its
-columns' ``info``) is plain data, so :func:`stored_tables` keeps it, pickled,
+columns' ``info``, the model's :class:`~seedbed.facts.TableOrder`) is plain
+data, so :func:`stored_tables` keeps it, pickled,
 in the cache folder (``SEEDBED_CACHE``), under a key made of everything it was
 read from:
 
