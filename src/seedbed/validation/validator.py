@@ -236,13 +236,18 @@ class SeedValidator:
                 self._fk_report(item.spec, item.fk, item.label, item.lines[missing], values)
             )
         self._deferred = []
+        self.close()
+        return ValidationReport.concat(reports)
+
+    def close(self) -> None:
+        """Give the database connection back (rolled back), if one was taken; :meth:`finish`
+        does, and :func:`~seedbed.validation.api.check_sources` when a check is cut short."""
         if self._connection is not None:
             connection, self._connection = self._connection, None
             if connection.driver_connection.closed or connection.driver_connection.broken:
                 connection.invalidate()
             else:
-                connection.close()  # rolled back and given back
-        return ValidationReport.concat(reports)
+                connection.close()
 
     # -- helpers ---------------------------------------------------------------
 
