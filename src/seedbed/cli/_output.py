@@ -85,13 +85,14 @@ def cluster_note(settings: Settings) -> str | None:
     if settings.embedded:
         return None
     from seedbed.citus import citus_of, describe_namespace
-    from seedbed.db import database_errors, get_engine
+    from seedbed.db import database_errors, get_database
 
     try:
-        engine = get_engine(settings)
-        citus = citus_of(engine)
+        database = get_database(settings)
+        citus = citus_of(database)
         if citus is None:
             return None
+        engine = database.engine
         with database_errors("cannot read the cluster's catalog"), engine.connect() as conn:
             where = describe_namespace(conn, settings.schema)
     except SeedbedError:

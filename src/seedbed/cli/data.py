@@ -98,19 +98,18 @@ def _print_counts(counts: dict[str, int]) -> None:
 
 def _load(args: argparse.Namespace) -> int:
     from seedbed.config import load_settings
-    from seedbed.db import get_engine
+    from seedbed.db import get_database
     from seedbed.loading import load
 
     source = seed_input(args)
     settings = load_settings()
     announce(settings, args.quiet)
-    engine = get_engine(settings)
+    get_database(settings)  # started and checked before the seeds are read
     try:
         result = load(
             source,
             mode=args.mode,
             strategy=args.strategy,
-            engine=engine,
             dry_run=args.dry_run,
             progress=False if args.quiet else None,
         )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from seedbed.facts.declaration import named_column
 from seedbed.facts.keys import ForeignKeySpec, table_keys
+from seedbed.facts.stored import StoredMetadata
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -159,7 +160,11 @@ def table_order(metadata: sa.MetaData) -> TableOrder:
     are NOT NULL are kept in the order first, then the nullable ones while
     they close no loop; the keys left over point further on (``later``).
     A self-reference is no cycle: a table's rows may point at each other.
+    The model's snapshot (a :class:`~seedbed.facts.stored.StoredMetadata`) holds the order
+    read from its declaration.
     """
+    if isinstance(metadata, StoredMetadata):
+        return metadata.order
     tables = sorted(metadata.tables.values(), key=lambda t: t.key)
     edges = _edges(tables)
     component = _components(tables, edges)

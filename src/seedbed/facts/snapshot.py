@@ -1,10 +1,11 @@
-"""The model's facts kept between runs, so that a check of files needs no SQLAlchemy.
+"""The model's facts kept between runs, so that a check of files or a load needs no SQLAlchemy.
 
 Reading a declared model means importing SQLAlchemy, its ORM and the model's
 modules: about 0.3 s of every ``seedbed validate``, more than checking a
-small seed set takes. What validation reads of a table (its
+small seed set takes. What validation and a load read of a table (its
 :class:`~seedbed.facts.TableSpec` and :class:`~seedbed.facts.TableKeys`, its
-columns' ``info``) is plain data, so :func:`stored_tables` keeps it, pickled,
+columns' ``info``, the model's :class:`~seedbed.facts.TableOrder`) is plain
+data, so :func:`stored_tables` keeps it, pickled,
 in the cache folder (``SEEDBED_CACHE``), under a key made of everything it was
 read from:
 
@@ -45,7 +46,7 @@ from typing import TYPE_CHECKING, Any, cast
 from seedbed.atomic import replacing
 from seedbed.config import cache_setting
 from seedbed.facts.keys import ForeignKeySpec, table_keys
-from seedbed.facts.order import ordered_tables
+from seedbed.facts.order import LaterKey, TableOrder, ordered_tables, table_order
 from seedbed.facts.source import (
     Models,
     declared_metadata,
@@ -54,13 +55,13 @@ from seedbed.facts.source import (
     using_models,
 )
 from seedbed.facts.spec import TableSpec, table_spec
-from seedbed.facts.stored import StoredColumn, StoredTable
+from seedbed.facts.stored import StoredColumn, StoredMetadata, StoredTable
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
 #: What a snapshot file holds; a new value when that changes.
-_FORMAT = 1
+_FORMAT = 2
 #: The libraries a declaration is read with: SQLAlchemy, and pglast, which reads a CHECK's SQL
 #: into a rule (a new version may read one it left to the database, or the other way).
 _READERS = ("sqlalchemy", "pglast")
@@ -131,7 +132,8 @@ def _declared(models: Models, name: str) -> Any:
 
 
 def _snapshot(tables: Mapping[str, sa.Table]) -> dict[str, StoredTable] | None:
-    """The stored form of ``tables``; None when one of them needs more than it holds."""
+    """The stored form of ``tables`` (the whole model, with its table order); None when one
+    of them needs more than it holds."""
     stored = {
         name: StoredTable(
             name,
@@ -140,23 +142,52 @@ def _snapshot(tables: Mapping[str, sa.Table]) -> dict[str, StoredTable] | None:
         )
         for name, table in tables.items()
     }
+    parented: dict[int, ForeignKeySpec] = {}
     for name, table in tables.items():
         spec, keys = table_spec(table), table_keys(table)
         if not _held(spec, tables):
             return None
-        parented = {
-            id(fk): replace(fk, parent=cast("sa.Table", stored[fk.parent.name]))
-            for fk in (*spec.foreign_keys, *keys.foreign_keys)
-        }
+        parented.update(
+            {
+                id(fk): replace(fk, parent=cast("sa.Table", stored[fk.parent.name]))
+                for fk in (*spec.foreign_keys, *keys.foreign_keys)
+            }
+        )
 
         def moved(found: tuple[ForeignKeySpec, ...]) -> tuple[ForeignKeySpec, ...]:
-            return tuple(parented[id(fk)] for fk in found)  # noqa: B023 (used at once)
+            return tuple(parented[id(fk)] for fk in found)
 
         stored[name].spec = replace(
             spec, table=cast("sa.Table", stored[name]), foreign_keys=moved(spec.foreign_keys)
         )
         stored[name].keys = replace(keys, foreign_keys=moved(keys.foreign_keys))
+    if tables:
+        model = _stored_model(next(iter(tables.values())).metadata, stored, parented)
+        for kept in stored.values():
+            kept.metadata = model
     return stored
+
+
+def _stored_model(
+    metadata: sa.MetaData, stored: dict[str, StoredTable], parented: dict[int, ForeignKeySpec]
+) -> StoredMetadata:
+    """The model as stored: its tables, and their order read from the declaration."""
+    order = table_order(metadata)
+
+    def mine(tables: tuple[sa.Table, ...]) -> tuple[sa.Table, ...]:
+        return tuple(cast("sa.Table", stored[t.name]) for t in tables)
+
+    kept = TableOrder(
+        tables=mine(order.tables),
+        cycles=tuple(mine(cycle) for cycle in order.cycles),
+        later=tuple(
+            LaterKey(cast("sa.Table", stored[k.table.name]), parented[id(k.key)], k.required)
+            for k in order.later
+        ),
+        unbroken=tuple(mine(cycle) for cycle in order.unbroken),
+    )
+    by_key = {f"{t.schema}.{t.name}" if t.schema else t.name: t for t in stored.values()}
+    return StoredMetadata(metadata.schema, by_key, kept)
 
 
 def _info(column: sa.Column[Any]) -> dict[str, Any]:

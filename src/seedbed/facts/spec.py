@@ -135,6 +135,19 @@ class ColumnSpec:
     #: the form of text a unique or foreign key hashes, so that equal values meet.
     key_form: str = KEY_AS_IS
     doc: str = ""  # ``info["doc"]``: what the column holds, for people
+    #: of a domain: its base type's SQL (empty for other types)
+    domain_base: str = ""
+    #: filled by a ``BEFORE INSERT`` trigger (``info[FILLED_BY_TRIGGER]``): a seed may leave it out
+    filled_by_trigger: bool = False
+    #: ``GENERATED ALWAYS AS IDENTITY``: an INSERT keeps given values with ``OVERRIDING SYSTEM
+    #: VALUE`` only
+    identity_always: bool = False
+
+    @property
+    def lookup_type(self) -> str:
+        """The type a key's text is read as when looked up in the database: a domain's base
+        type, so that the domain's CHECK stops no look-up; else :attr:`sql_type`."""
+        return self.domain_base or self.sql_type
 
     @property
     def required(self) -> bool:
@@ -294,6 +307,9 @@ def _fields(column: sa.Column[Any]) -> dict[str, Any]:
         "generated": column.computed is not None,
         "key_form": _key_form(base, kind["kind"]),
         "read_by_database": kind["kind"] == TEXT and not read_as_text(base_sql_type(column)),
+        "domain_base": base_sql_type(column) if base is not column.type else "",
+        "filled_by_trigger": filled,
+        "identity_always": bool(getattr(column.identity, "always", False)),
         **kind,
     }
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
     from seedbed.facts.keys import TableKeys
+    from seedbed.facts.order import TableOrder
     from seedbed.facts.spec import TableSpec
 
 
@@ -30,10 +31,14 @@ class StoredColumn:
 
 
 class StoredTable:
-    """A table's name, namespace, columns, spec and keys, as stored; compared by identity."""
+    """A table's name, namespace, columns, spec and keys, as stored; compared by identity.
+
+    ``metadata`` is the whole model as stored (:class:`StoredMetadata`).
+    """
 
     spec: TableSpec
     keys: TableKeys
+    metadata: StoredMetadata
 
     def __init__(self, name: str, schema: str | None, columns: dict[str, StoredColumn]) -> None:
         self.name = name
@@ -56,4 +61,18 @@ class StoredTable:
         return f"<stored table {self.schema}.{self.name}>"
 
 
-__all__ = ["StoredColumn", "StoredTable"]
+class StoredMetadata:
+    """The model's tables as stored, where a ``sa.MetaData`` stands for them: ``tables`` by
+    key (``schema.name``, as ``MetaData.tables``), and their :class:`~seedbed.facts.TableOrder`
+    as read from the declaration, which :func:`~seedbed.facts.table_order` gives back."""
+
+    def __init__(self, schema: str | None, tables: dict[str, StoredTable], order: TableOrder):
+        self.schema = schema
+        self.tables = tables
+        self.order = order
+
+    def __repr__(self) -> str:
+        return f"<stored model {self.schema}: {', '.join(t.name for t in self.tables.values())}>"
+
+
+__all__ = ["StoredColumn", "StoredMetadata", "StoredTable"]

@@ -22,14 +22,16 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
 
 from seedbed.sqltext import qualified_name, quote_ident, quote_literal
 from seedbed.validation.formats.base import SeedFormat
+
+if TYPE_CHECKING:
+    from seedbed.db import NamedTable
 
 
 class _SecondCopyError(logging.Filter):
@@ -52,7 +54,8 @@ class Cancelled(Exception):
     """Raised inside the writer when the load was called off (validation failed)."""
 
 
-def qualified(table: sa.Table) -> str:
+def qualified(table: NamedTable) -> str:
+    """``"schema"."name"`` of a table (declared, or read back from the model's snapshot)."""
     return qualified_name(str(table.schema), table.name)
 
 

@@ -3,7 +3,10 @@
 How a load runs:
 
 1. The sources are resolved to tables (the same rules as ``seedbed validate``)
-   and ordered by foreign keys, parents first.
+   and ordered by foreign keys, parents first. Without an engine given, the
+   database is reached with psycopg alone (:class:`~seedbed.db.Database`) and
+   a kept model is read from its snapshot (:func:`~seedbed.facts.stored_tables`):
+   such a load imports no SQLAlchemy.
 2. A writer thread opens one transaction, locks the tables
    (``loading.locks``) and streams each source into its table with COPY
    (``loading.copy``; a plain CSV or TSV file the server can read is read by
@@ -45,11 +48,17 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from sqlalchemy.engine import Engine
 
-from seedbed.db import database_errors, get_engine, require_tables, schema_of
+from seedbed.connections import BorrowedConnection
+from seedbed.db import (
+    Database,
+    database_errors,
+    database_of,
+    get_database,
+    require_tables,
+)
 from seedbed.errors import DataError, SeedError, reason
-from seedbed.facts import Models, using_models
+from seedbed.facts import Models, stored_tables, using_models
 from seedbed.loading.copy import qualified
 from seedbed.loading.failures import Refusal, is_retryable, to_seedbed_error
 from seedbed.loading.locks import lock_timeout
@@ -65,6 +74,8 @@ from seedbed.validation.meter import ValidationMeter
 from seedbed.validation.sources import SeedInput, SeedSource, resolve_sources
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from seedbed.validation.report import ValidationReport
 
 MAX_ATTEMPTS = 6
@@ -74,7 +85,7 @@ COPY_HEAD_START = 0.5
 
 def _validate(
     sources: Mapping[str, SeedSource],
-    engine: Engine,
+    database: Database,
     mode: LoadMode,
     plan: LoadPlan,
     display: ProgressDisplay,
@@ -98,7 +109,7 @@ def _validate(
     try:
         return check_sources(
             sources,
-            engine=engine,
+            engine=database,
             unique_against_db=keys_against_db,
             empty_in_db=plan.empty,
             meter=meter,
@@ -149,19 +160,18 @@ def load(
     load_mode = LoadMode.parse(mode)
     load_strategy = Strategy.parse(strategy)
     timeout = lock_timeout()
-    engine = engine or get_engine()
-    schema = schema_of(engine)
-    with using_models(models, engine=engine):
-        sources = resolve_sources(source, schema)
-    require_tables(engine, [s.table for s in sources.values()])
+    database = database_of(engine) if engine is not None else get_database()
+    sources = _sources(source, database, models)
+    require_tables(database, [s.table for s in sources.values()])
     jobs = jobs_of(sources, load_mode)
     display = progress_display(progress)
     show = display.enabled
     size = sum(job.source.format.size_in_bytes() for job in jobs)
-    plan = plan_load(engine, [job.table for job in jobs], load_strategy, load_mode, timeout, size)
+    tables = [job.table for job in jobs]
+    plan = plan_load(database, tables, load_strategy, load_mode, timeout, size)
 
     result = LoadResult(mode=load_mode.value, committed=False, strategy_note=plan.note)
-    raw = _connect(engine)
+    raw = _connect(database)
     connection: psycopg.Connection[Any] = raw.driver_connection
     healthy = False
     try:
@@ -172,7 +182,7 @@ def load(
         try:
             writer.started.wait(COPY_HEAD_START)  # see the module's docstring, step 3
             validate_started = time.perf_counter()
-            report = _validate(sources, engine, load_mode, plan, display)
+            report = _validate(sources, database, load_mode, plan, display)
             writer.validated.set()
             result.validate_seconds = time.perf_counter() - validate_started
             if not report.ok:
@@ -189,7 +199,7 @@ def load(
         if writer.error is not None:
             with contextlib.suppress(psycopg.Error):
                 connection.rollback()  # release the locks before looking keys up
-            raise _refused(writer, sources, engine, load_mode, plan, display) from None
+            raise _refused(writer, sources, database, load_mode, plan, display) from None
         result.attempts = attempts
         result.tables = writer.results
         result.write_seconds = writer.seconds
@@ -209,10 +219,23 @@ def load(
     return result
 
 
+def _sources(source: SeedInput, database: Database, models: Models) -> dict[str, SeedSource]:
+    """``source`` resolved to tables: those of the model's snapshot when the database was not
+    given as an engine and the snapshot's namespace is the load's (no SQLAlchemy imported,
+    see :func:`~seedbed.facts.stored_tables`), else the model as declared or in the catalog."""
+    if database.given_engine is None:
+        tables = stored_tables(models)
+        if tables is not None and all(t.schema == database.schema for t in tables.values()):
+            return resolve_sources(source, tables)
+    # A catalog is read with the given engine, else with the settings' (the same database).
+    with using_models(models, engine=database.given_engine):
+        return resolve_sources(source, database.schema)
+
+
 def _refused(
     writer: Writer,
     sources: Mapping[str, SeedSource],
-    engine: Engine,
+    database: Database,
     mode: LoadMode,
     plan: LoadPlan,
     display: ProgressDisplay,
@@ -232,7 +255,7 @@ def _refused(
         refusal = worker_refusal(writer.connection, error, target)
     state = refusal.sqlstate if refusal else getattr(error, "sqlstate", None)
     if state == "23505" and mode.existing_keys_are_errors and plan.non_empty:
-        report = _validate(sources, engine, mode, plan, display, keys_against_db=plan.non_empty)
+        report = _validate(sources, database, mode, plan, display, keys_against_db=plan.non_empty)
         if not report.ok:
             return DataError(_invalid_message(report), report)
     if refusal is not None and target is not None:
@@ -270,9 +293,9 @@ def _stop(writer: Writer, thread: threading.Thread) -> None:
     thread.join()
 
 
-def _connect(engine: Engine) -> Any:
+def _connect(bind: Database | Engine) -> BorrowedConnection:
     with database_errors("cannot connect to the database"):
-        return engine.raw_connection()
+        return database_of(bind).raw_connection()
 
 
 #: The sequence behind each of a table's columns the seed gave values (serial or identity).
@@ -330,7 +353,7 @@ def _mapped(
     return error
 
 
-def _release(raw: Any, connection: psycopg.Connection[Any], healthy: bool) -> None:
+def _release(raw: BorrowedConnection, connection: psycopg.Connection[Any], healthy: bool) -> None:
     """Roll back anything uncommitted and hand the connection back (or drop it if broken)."""
     if not healthy:
         try:

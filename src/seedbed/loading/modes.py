@@ -18,16 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, TypeAlias
 
 from seedbed.errors import SeedError
 from seedbed.facts import ColumnSpec, conflict_key, table_spec
-from seedbed.facts.spec import FILLED_BY_TRIGGER, named_column
 from seedbed.loading.copy import qualified
 from seedbed.loadmode import LoadMode, MergeAction
 from seedbed.sqltext import quote_ident
 from seedbed.validation.sources import SeedSource
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 # Kept current by the updated_at trigger; comparing it would make every upsert an update.
 TRIGGER_MAINTAINED = frozenset({"updated_at"})
@@ -48,8 +49,8 @@ def create_stage_sql(table: sa.Table, number: int = 0) -> str:
         f"(LIKE {qualified(table)} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS) "
         "ON COMMIT DROP"
     )
-    for column in table.columns:
-        if FILLED_BY_TRIGGER in column.info:
+    for column in table_spec(table).columns.values():
+        if column.filled_by_trigger:
             sql += f"; ALTER TABLE {stage_name(table, number)} "
             sql += f"ALTER COLUMN {quote_ident(column.name)} "
             sql += "DROP NOT NULL"
@@ -67,12 +68,13 @@ def _compared(column: ColumnSpec, side: str) -> str:
 
 def _overriding(table: sa.Table, columns: Sequence[str]) -> str:
     """A GENERATED ALWAYS identity keeps the seed's values, as COPY keeps them."""
-    always = any(getattr(named_column(table, c).identity, "always", False) for c in columns)
+    spec = table_spec(table).columns
+    always = any(spec[c].identity_always for c in columns if c in spec)
     return "OVERRIDING SYSTEM VALUE " if always else ""
 
 
 #: Stages bound for one table: each stage's name and the columns it gives.
-StagedTable = tuple[sa.Table, Sequence[tuple[str, Sequence[str]]]]
+StagedTable: TypeAlias = "tuple[sa.Table, Sequence[tuple[str, Sequence[str]]]]"
 
 
 def insert_staged_sql(writes: Sequence[StagedTable]) -> str:

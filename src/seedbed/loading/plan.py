@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
-from seedbed.citus import Citus, citus_of, propagate_settings
-from seedbed.db import database_errors
+from seedbed.citus import PROPAGATE_SETTINGS_SQL, Citus, citus_of
+from seedbed.db import Database, database_errors, database_of
 from seedbed.errors import DatabaseError, SeedError
 from seedbed.facts import table_order
 from seedbed.loading.copy import qualified
@@ -36,6 +35,13 @@ from seedbed.loading.locks import (
 )
 from seedbed.loadmode import LoadMode, Strategy, spoken
 from seedbed.sqltext import quoted_in_sql
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Engine
+
+#: A connection the plan reads the catalog on.
+_Connection = psycopg.Connection[Any]
 
 CITUS_REBUILD_MIN_BYTES = 32 << 20
 """On Citus, ``auto`` rebuilds only loads whose sources hold at least this much.
@@ -96,7 +102,7 @@ class LoadPlan:
 
 
 def plan_load(
-    engine: Engine,
+    bind: Database | Engine,
     tables: Sequence[sa.Table],
     strategy: Strategy,
     mode: LoadMode,
@@ -113,23 +119,25 @@ def plan_load(
     table that cannot be rebuilt is a :class:`~seedbed.errors.SeedError`). Looking for
     rows waits, with a message, for another load that holds a table locked
     (at most ``timeout`` seconds, as :func:`~seedbed.loading.locks.lock_tables`).
+    ``bind`` is the database (an engine: through its pool).
     """
+    database = database_of(bind)
     relations = [qualified(t) for t in tables]
     names = dict(zip(relations, (t.name for t in tables), strict=True))
     failed = database_errors("cannot read the tables to load")
-    with failed, engine.connect() as conn:
-        propagate_settings(conn)  # on Citus, the probes' lock_timeout holds on the workers
+    with failed, database.connect() as conn:
+        on_citus = citus_of(database, conn)
+        if on_citus is not None:  # the probes' lock_timeout holds on the workers
+            conn.execute(PROPAGATE_SETTINGS_SQL)
         children = _referencing(conn, relations)
         kids = sorted({c for cs in children.values() for c in cs} - set(relations))
         probed = [*relations, *kids]
         reads = [LockRequest(r, names.get(r, r), ACCESS_SHARE) for r in probed]
-        driver = conn.connection.driver_connection
-        assert isinstance(driver, psycopg.Connection)
-        lock_tables(driver, reads, timeout)
+        lock_tables(conn, reads, timeout)
         filled = _non_empty(conn, probed, timeout)
         observed = _truncate_observed(conn, relations)
         partitioned = _partitioned(conn, probed)
-        citus = citus_of(conn) if _distributed(conn, relations) else None
+        citus = on_citus if on_citus is not None and _distributed(conn, relations) else None
     small = (
         citus is not None
         and not strategy.must_rebuild
@@ -202,17 +210,15 @@ def _cycles_written_together(
     return tuple(groups)
 
 
-def _distributed(conn: sa.Connection, relations: Sequence[str]) -> bool:
-    """Is any of ``relations`` a Citus table (its rows on workers, its DDL distributed)?"""
-    if citus_of(conn) is None:
-        return False
-    return bool(
-        conn.exec_driver_sql(
-            "SELECT EXISTS (SELECT FROM pg_dist_partition "
-            "WHERE logicalrelid = ANY(%(rels)s::regclass[]))",
-            {"rels": list(relations)},
-        ).scalar()
-    )
+def _distributed(conn: _Connection, relations: Sequence[str]) -> bool:
+    """Is any of ``relations`` a Citus table (its rows on workers, its DDL distributed)?
+    (Asked on a Citus coordinator only.)"""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT FROM pg_dist_partition "
+        "WHERE logicalrelid = ANY(%(rels)s::regclass[]))",
+        {"rels": list(relations)},
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _small_on_citus(source_bytes: int) -> str:
@@ -237,7 +243,7 @@ def _why_not_rebuild(
     return None
 
 
-def _truncate_observed(conn: sa.Connection, relations: Sequence[str]) -> dict[str, str]:
+def _truncate_observed(conn: _Connection, relations: Sequence[str]) -> dict[str, str]:
     """Why emptying a relation with ``TRUNCATE`` would be seen outside the load, if it would.
 
     A rebuild truncates the (empty) table. That fires its ``ON TRUNCATE``
@@ -245,7 +251,7 @@ def _truncate_observed(conn: sa.Connection, relations: Sequence[str]) -> dict[st
     subscriber, which then empties its own copy, rows and all. Such a table
     keeps the incremental path.
     """
-    rows = conn.exec_driver_sql(
+    rows = conn.execute(
         "SELECT r.name, 'its trigger ' || quote_ident(t.tgname) || ' fires on TRUNCATE' "
         "FROM unnest(%(rels)s::text[]) AS r(name) "
         "JOIN pg_trigger AS t ON t.tgrelid = r.name::regclass AND NOT t.tgisinternal "
@@ -261,14 +267,14 @@ def _truncate_observed(conn: sa.Connection, relations: Sequence[str]) -> dict[st
         "JOIN pg_publication AS p ON p.pubname = pt.pubname AND p.pubtruncate "
         "ORDER BY 1, 2",
         {"rels": list(relations)},
-    ).all()
+    ).fetchall()
     found: dict[str, str] = {}
     for relation, reason in rows:
         found.setdefault(str(relation), f"emptying it would be seen outside the load: {reason}")
     return found
 
 
-def _partitioned(conn: sa.Connection, relations: Sequence[str]) -> dict[str, str]:
+def _partitioned(conn: _Connection, relations: Sequence[str]) -> dict[str, str]:
     """Why a partitioned relation is not rebuilt.
 
     COPY into a partitioned table routes each row to its partition: it cannot
@@ -276,13 +282,13 @@ def _partitioned(conn: sa.Connection, relations: Sequence[str]) -> dict[str, str
     file, and an index rebuilt on the table alone would not reach its
     partitions. Such a table keeps the incremental path.
     """
-    rows = conn.exec_driver_sql(
+    rows = conn.execute(
         "SELECT r.name FROM unnest(%(rels)s::text[]) AS r(name) "
         "JOIN pg_class AS c ON c.oid = r.name::regclass WHERE c.relkind = 'p'",
         {"rels": list(relations)},
-    ).scalars()
+    ).fetchall()
     why = "it is partitioned (COPY routes its rows to the partitions)"
-    return {str(relation): why for relation in rows}
+    return {str(relation): why for (relation,) in rows}
 
 
 def _kept_with_children(
@@ -328,10 +334,10 @@ def _partitioned_child(
     return f"the partitioned table {found[0]} points at it" if found else None
 
 
-def _referencing(conn: sa.Connection, relations: Sequence[str]) -> dict[str, tuple[str, ...]]:
+def _referencing(conn: _Connection, relations: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """For each relation, the relations whose foreign keys point at it (quoted, qualified)."""
     referencing = f"{quoted_in_sql('cn.nspname')} || '.' || {quoted_in_sql('c.relname')}"
-    rows = conn.exec_driver_sql(
+    rows = conn.execute(
         f"SELECT DISTINCT r.name, {referencing} "
         "FROM unnest(%(rels)s::text[]) AS r(name) "
         # A partition's copy of its table's key (conparentid) comes and goes with it.
@@ -340,14 +346,14 @@ def _referencing(conn: sa.Connection, relations: Sequence[str]) -> dict[str, tup
         "JOIN pg_class AS c ON c.oid = k.conrelid "
         "JOIN pg_namespace AS cn ON cn.oid = c.relnamespace",
         {"rels": list(relations)},
-    ).all()
+    ).fetchall()
     found: dict[str, list[str]] = {}
     for parent, child in rows:
         found.setdefault(str(parent), []).append(str(child))
     return {parent: tuple(sorted(kids)) for parent, kids in found.items()}
 
 
-def _non_empty(conn: sa.Connection, relations: Sequence[str], timeout: float) -> set[str]:
+def _non_empty(conn: _Connection, relations: Sequence[str], timeout: float) -> set[str]:
     """The relations that hold rows.
 
     On Citus the rows are on a worker, where a lock held there (not on the
@@ -360,9 +366,9 @@ def _non_empty(conn: sa.Connection, relations: Sequence[str], timeout: float) ->
         f"SELECT {i} FROM (SELECT 1 FROM {r} LIMIT 1) AS t{i}" for i, r in enumerate(relations)
     )
     try:
-        return {relations[int(row[0])] for row in conn.exec_driver_sql(probes)}
-    except sa.exc.DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+        return {relations[int(row[0])] for row in conn.execute(probes).fetchall()}
+    except psycopg.Error as exc:
+        if exc.sqlstate != LOCK_NOT_AVAILABLE:
             raise
         raise DatabaseError(
             f"gave up waiting for a table lock held on a worker after {timeout:g} s while "

@@ -16,10 +16,9 @@ import threading
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-import sqlalchemy as sa
 
 from seedbed.citus import PROPAGATE_SETTINGS_SQL
 from seedbed.facts import table_keys
@@ -43,6 +42,9 @@ from seedbed.loading.result import TableLoad
 from seedbed.loadmode import LoadMode
 from seedbed.progress import progress_bar
 from seedbed.validation.sources import SeedSource
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 
 @dataclass(frozen=True)

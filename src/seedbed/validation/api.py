@@ -27,6 +27,8 @@ from seedbed.validation.validator import RowResult, SeedValidator
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from seedbed.db import Database
+
 #: Chunks read, typed and checked ahead per file, beyond the one the checks across chunks
 #: have: with the workers, what bounds memory. Two keep both workers busy while the
 #: checks across chunks run (docs/decisions/2026-12-05-block-size.md).
@@ -50,7 +52,7 @@ class ChunkMeter(Protocol):
 def check_sources(
     sources: Mapping[str, SeedSource],
     *,
-    engine: Engine | None = None,
+    engine: Engine | Database | None = None,
     unique_against_db: Collection[str] | None = None,
     empty_in_db: Collection[str] = (),
     meter: ChunkMeter | None = None,
@@ -81,19 +83,23 @@ def check_sources(
     )
     reports = []
     rows = 0
-    for seed, chunk, checked in _checked_chunks(sources, validator, workers or default_workers()):
-        if chunk is None:
-            validator.table_done(seed.table.name)
+    chunks = _checked_chunks(sources, validator, workers or default_workers())
+    try:
+        for seed, chunk, checked in chunks:
+            if chunk is None:
+                validator.table_done(seed.table.name)
+                if meter is not None:
+                    meter.source_done(seed)
+                continue
+            reports.append(chunk.report)
+            reports.append(validator.check_across(seed, chunk, checked))
+            rows += chunk.rows
             if meter is not None:
-                meter.source_done(seed)
-            continue
-        reports.append(chunk.report)
-        reports.append(validator.check_across(seed, chunk, checked))
-        rows += chunk.rows
-        if meter is not None:
-            meter.chunk(seed, chunk)
-        del chunk, checked  # not held while the next chunk is awaited
-    reports.append(validator.finish())
+                meter.chunk(seed, chunk)
+            del chunk, checked  # not held while the next chunk is awaited
+        reports.append(validator.finish())
+    finally:
+        validator.close()  # a file that cannot be read: no connection is left in a transaction
     report = ValidationReport.concat(reports).sorted()
     report.checked = Checked(len(sources), rows, time.perf_counter() - started)
     return report

@@ -33,7 +33,14 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlalchemy.engine import Engine
 
+    from seedbed.db import Database
     from seedbed.facts import DatabaseEvaluator
+
+
+def _engine(database: Database | None) -> Engine | None:
+    """The engine of the call's database, for a judge that asks it (SQLAlchemy imported then:
+    a model whose checks need the database is never read from the snapshot)."""
+    return database.engine if database is not None else None
 
 
 def base_type(table: sa.Table, name: str) -> str:
@@ -42,7 +49,7 @@ def base_type(table: sa.Table, name: str) -> str:
 
 
 def _types_in_database(
-    spec: TableSpec, chunk: SeedChunk, engine: Engine | None
+    spec: TableSpec, chunk: SeedChunk, database: Database | None
 ) -> ValidationReport:
     """Values the database cannot read as their column's type; marked in ``chunk.invalid``."""
     columns = [
@@ -53,7 +60,7 @@ def _types_in_database(
     reports = []
     n = chunk.rows
     for column in columns:
-        read = database_reader(spec, column, engine)
+        read = database_reader(spec, column, _engine(database))
         if read is None:
             continue
         sql_type = base_type(spec.table, column.name)
@@ -80,7 +87,7 @@ def _types_in_database(
 
 
 def _verdicts(
-    spec: TableSpec, full: pd.DataFrame, engine: Engine | None
+    spec: TableSpec, full: pd.DataFrame, database: Database | None
 ) -> list[tuple[RuleSpec, np.ndarray]]:
     """Each SqlCheck of ``spec`` with the rows it refuses; one query per database."""
     from seedbed.facts import DatabaseEvaluator
@@ -93,7 +100,9 @@ def _verdicts(
         if not isinstance(rule, SqlCheck):
             continue
         if isinstance(rule.evaluator, DatabaseEvaluator):
-            judge = judges.setdefault(id(rule.evaluator), rule.evaluator.on(engine))
+            judge = judges.get(id(rule.evaluator))
+            if judge is None:
+                judge = judges[id(rule.evaluator)] = rule.evaluator.on(_engine(database))
             batches.setdefault(id(judge), (judge, []))[1].append(item)
         else:  # no database to ask: passes() says so
             found.append((item, ~rule.passes(full).to_numpy(dtype=bool)))
@@ -104,12 +113,12 @@ def _verdicts(
 
 
 def check_in_database(
-    spec: TableSpec, chunk: SeedChunk, checked: FullFrame, engine: Engine | None = None
+    spec: TableSpec, chunk: SeedChunk, checked: FullFrame, database: Database | None = None
 ) -> ValidationReport:
     """The rows of ``chunk`` (``checked``: with the defaults a rule reads) that a SqlCheck
-    refuses, judged in ``engine``'s database (the one validated against or loaded into)
-    where the model leaves the judge to the call, else in the model's own."""
-    reports = [_types_in_database(spec, chunk, engine)]
+    refuses, judged in ``database`` (the one validated against or loaded into) where the
+    model leaves the judge to the call, else in the model's own."""
+    reports = [_types_in_database(spec, chunk, database)]
     n = len(checked)
     if not any(isinstance(item.rule, SqlCheck) for item in spec.rules):
         return ValidationReport.concat(reports)
@@ -120,7 +129,7 @@ def check_in_database(
         for name, bad in chunk.invalid.items():
             if name in full.columns and bad.any():
                 full[name] = full[name].astype(object).mask(bad, None)
-    for item, refused in _verdicts(spec, full, engine):
+    for item, refused in _verdicts(spec, full, database):
         rows = refused & ~unreadable(chunk.invalid, item.rule.columns, n)
         if not rows.any():
             continue

@@ -18,6 +18,7 @@ report row shows the line only.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -26,13 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from seedbed.connections import BorrowedConnection
+from seedbed.db import Database, database_errors, database_of
 from seedbed.errors import SeedError
 from seedbed.facts import ForeignKeySpec, TableSpec, UniqueKey, conflict_key, table_spec
-from seedbed.facts.spec import named_column
-from seedbed.lazymodules import lazy_module
 from seedbed.loadmode import MergeAction
 from seedbed.sqltext import qualified_name, quote_ident
-from seedbed.validation.dbrules import base_type, check_in_database
+from seedbed.validation.dbrules import check_in_database
 from seedbed.validation.hints import IN_DATABASE
 from seedbed.validation.keyforms import Forms
 from seedbed.validation.keys import ChunkKeys, KeySet, chunk_keys
@@ -43,14 +44,9 @@ from seedbed.validation.sources import SeedChunk, SeedSource
 
 if TYPE_CHECKING:
     import pandas as pd
+    import psycopg
     import sqlalchemy as sa
-    from sqlalchemy.dialects import postgresql
-    from sqlalchemy.engine import Connection, Engine
-
-
-else:
-    sa = lazy_module("sqlalchemy")
-    postgresql = lazy_module("sqlalchemy.dialects.postgresql")
+    from sqlalchemy.engine import Engine
 
 
 @dataclass
@@ -117,7 +113,7 @@ class SeedValidator:
         self,
         tables: Sequence[sa.Table],
         *,
-        engine: Engine | None = None,
+        engine: Engine | Database | None = None,
         unique_against_db: Collection[str] | None = None,
         empty_in_db: Collection[str] = (),
         row_engine: str = "polars",
@@ -135,7 +131,8 @@ class SeedValidator:
         engine, ``"polars"`` or ``"pandas"`` (the same verdicts)."""
         self.row_engine = row_engine
         self.specs = {t.name: table_spec(t) for t in tables}
-        self.engine = engine
+        #: the database the call checks against (``engine``), if any
+        self.database = database_of(engine) if engine is not None else None
         self.unique_against_db = None if unique_against_db is None else set(unique_against_db)
         self.merging = merging
         self.empty_in_db = frozenset(empty_in_db)
@@ -145,7 +142,7 @@ class SeedValidator:
         self._current: str | None = None
         self._file: tuple[str, str] | None = None  # the table and file check_across saw last
         self._deferred: list[_Deferred] = []
-        self._connection: Connection | None = None
+        self._connection: BorrowedConnection | None = None
         self._local = threading.local()  # RowChecks per thread and table
         for spec in self.specs.values():
             for fk in spec.foreign_keys:
@@ -210,7 +207,7 @@ class SeedValidator:
         full = rows.full
         reports = [
             rows.report,
-            check_in_database(spec, chunk, full, self.engine),
+            check_in_database(spec, chunk, full, self.database),
             self._unique_keys(spec, chunk, full, rows.keys, rows.duplicates),
             self._foreign_keys(
                 spec, chunk.label, full, chunk.lines, chunk.invalid, rows.references
@@ -239,10 +236,18 @@ class SeedValidator:
                 self._fk_report(item.spec, item.fk, item.label, item.lines[missing], values)
             )
         self._deferred = []
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self.close()
         return ValidationReport.concat(reports)
+
+    def close(self) -> None:
+        """Give the database connection back (rolled back), if one was taken; :meth:`finish`
+        does, and :func:`~seedbed.validation.api.check_sources` when a check is cut short."""
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            if connection.driver_connection.closed or connection.driver_connection.broken:
+                connection.invalidate()
+            else:
+                connection.close()
 
     # -- helpers ---------------------------------------------------------------
 
@@ -304,7 +309,7 @@ class SeedValidator:
                     reports.append(
                         self._duplicates(spec, chunk, full.frame, key, keys.rows, earlier)
                     )
-            if self.engine is not None and (
+            if self.database is not None and (
                 self.unique_against_db is None or spec.name in self.unique_against_db
             ):
                 merging = self.merging is not MergeAction.NONE
@@ -395,7 +400,7 @@ class SeedValidator:
             forms = reference_forms(spec, fk)
             parent_name = fk.parent.name
             in_set = parent_name in self.specs
-            if forms is None and (in_set or self.engine is None):
+            if forms is None and (in_set or self.database is None):
                 continue
             held = references.get(fk.name) if in_set else None
             rows = checked.held(fk.columns, invalid, forms) if held is None else held.rows
@@ -411,7 +416,7 @@ class SeedValidator:
                     missing[np.flatnonzero(rows)] = ~held.found_in(parent)
                 else:  # keys seen so far (a self-reference's earlier rows) need no wait
                     missing[np.flatnonzero(rows)] = ~parent.contains(held.hashes, likely=True)
-            if missing.any() and self.engine is not None and parent_name not in self.empty_in_db:
+            if missing.any() and self.database is not None and parent_name not in self.empty_in_db:
                 found = self._existing(
                     fk.parent, fk.parent_columns, checked, fk.columns, missing, forms=forms
                 )
@@ -483,11 +488,11 @@ class SeedValidator:
         lines: np.ndarray,
         values: list[str | None] | None,
     ) -> ValidationReport:
-        where = "in the seed set" + (" or the database" if self.engine is not None else "")
+        where = "in the seed set" + (" or the database" if self.database is not None else "")
         parent_cols = ", ".join(fk.parent_columns)
         hint = (
             ""
-            if self.engine is not None or fk.parent.name in self.specs
+            if self.database is not None or fk.parent.name in self.specs
             else (f" (no {fk.parent.name} seed given; check the database with --against-db)")
         )
         return ValidationReport.from_rows(
@@ -502,14 +507,13 @@ class SeedValidator:
 
     # -- the database ----------------------------------------------------------
 
-    def _conn(self) -> Connection:
+    def _conn(self) -> psycopg.Connection[Any]:
         if self._connection is None:
-            from seedbed.db import database_errors
-
-            assert self.engine is not None
+            assert self.database is not None
             with database_errors("cannot connect"):
-                self._connection = self.engine.connect()
-        return self._connection
+                self._connection = self.database.raw_connection()
+        connection: psycopg.Connection[Any] = self._connection.driver_connection
+        return connection
 
     def _existing(
         self,
@@ -540,11 +544,13 @@ class SeedValidator:
         spec = table_spec(table)
         names = [f"k{i}" for i in range(len(columns))]
         others = [f"o{i}" for i in range(len(other_than))]
-        arrays = ", ".join(f"CAST(:{n} AS TEXT[])" for n in (*names, *others))
+        # Each parameter marked apart from the text (names and a partial key's predicate may
+        # hold a % or a colon), and written as psycopg's placeholder once the rest is escaped.
+        arrays = ", ".join(f"CAST(\0{n}\0 AS TEXT[])" for n in (*names, *others))
         equal = "IS NOT DISTINCT FROM" if nulls_equal else "="
 
         def typed(name: str, column: str) -> str:
-            return f"CAST(u.{name} AS {_key_type(table, column, spec.columns[column].sql_type)})"
+            return f"CAST(u.{name} AS {spec.columns[column].lookup_type})"
 
         matches = [
             f"t.{quote_ident(c)} {equal} {typed(n, c)}" for n, c in zip(names, columns, strict=True)
@@ -567,10 +573,9 @@ class SeedValidator:
         params: dict[str, Any] = {
             n: [k[i] for k in unique] for i, n in enumerate((*names, *others))
         }
-        from seedbed.db import database_errors
-
+        sql = _PARAMETER.sub(r"%(\1)s", sql.replace("%", "%%"))
         with database_errors(f"checking {table.name} in the database"):
-            hits = [int(row[0]) - 1 for row in self._conn().execute(sa.text(sql), params)]
+            hits = [int(row[0]) - 1 for row in self._conn().execute(sql, params).fetchall()]
         found = np.zeros(len(full), dtype=bool)
         if hits:
             taken = {unique[i] for i in hits}
@@ -605,6 +610,10 @@ class SeedValidator:
         return self._key_report(spec, label, lines, full, key.columns, taken, key.name, message)
 
 
+#: A parameter of :meth:`SeedValidator._existing`'s query, as it is marked in the text.
+_PARAMETER = re.compile("\0([ko][0-9]+)\0")
+
+
 @cache
 def _checked_columns(spec: TableSpec) -> tuple[str, ...]:
     """Columns that a rule, unique key or foreign key reads."""
@@ -629,13 +638,6 @@ def _expected_rows(source: SeedSource) -> int:
     except OSError:
         return 0
     return min(int(size / per_row), size // 16) if size and per_row else 0
-
-
-def _key_type(table: sa.Table, name: str, sql_type: str) -> str:
-    """The type a key's text is read as: a domain's base type, so its CHECK stops no look-up."""
-    if not isinstance(named_column(table, name).type, postgresql.DOMAIN):
-        return sql_type
-    return base_type(table, name)
 
 
 __all__ = ["RowResult", "SeedValidator"]
