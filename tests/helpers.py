@@ -299,3 +299,16 @@ def report_in_chunks(
             for chunk in read_seed_chunks(sources[table], chunk_rows=2)
         ]
         return ValidationReport.concat([*reports, validator.finish()]).to_records()
+
+
+def sql_verdicts(
+    engine: Engine, expression: str, column: str, values: list[str]
+) -> list[bool | None]:
+    """``expression`` (a CHECK's SQL reading ``column``) evaluated by PostgreSQL on each of
+    ``values`` as text, in order: True, False or None (NULL)."""
+    query = sa.text(
+        f"SELECT {expression} FROM unnest(CAST(:values AS text[])) WITH ORDINALITY "
+        f'AS t("{column}", n) ORDER BY n'
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(query, {"values": values}).scalars())

@@ -18,7 +18,7 @@ from seedbed import migrate, safety
 from seedbed.config import Settings
 from seedbed.db import get_engine, schema_of
 from seedbed.models.rules import URL, Matches, url
-from tests.helpers import counts
+from tests.helpers import counts, sql_verdicts
 
 REVISION = "2084c7dd945d"  # replaces the regex CHECK of user.image with the cheap one
 #: What the edits insert: the URL's own separators, characters no URL part takes, and
@@ -72,19 +72,10 @@ def corpus(seed: int = 20261206) -> list[str]:
     return values
 
 
-def verdicts(engine: Engine, expression: str, values: list[str]) -> list[bool | None]:
-    query = sa.text(
-        f"SELECT {expression} FROM unnest(CAST(:values AS text[])) WITH ORDINALITY "
-        "AS t(image, n) ORDER BY n"
-    )
-    with engine.connect() as conn:
-        return list(conn.execute(query, {"values": values}).scalars())
-
-
 def test_the_cheap_check_accepts_exactly_what_the_regex_accepts(engine: Engine) -> None:
     values = [v.replace("\x00", "") for v in corpus()]
-    new = verdicts(engine, url("image").sql, values)
-    old = verdicts(engine, Matches("image_url", ("image",), "", URL).sql, values)
+    new = sql_verdicts(engine, url("image").sql, "image", values)
+    old = sql_verdicts(engine, Matches("image_url", ("image",), "", URL).sql, "image", values)
     python = [re.fullmatch(URL, value) is not None for value in values]
     differing = [
         (v, n, o, p) for v, n, o, p in zip(values, new, old, python, strict=True) if not n == o == p

@@ -19,7 +19,7 @@ from seedbed import migrate, safety
 from seedbed.config import Settings
 from seedbed.db import get_engine, schema_of
 from seedbed.models.rules import UUID_V4, Matches, uuid_v4
-from tests.helpers import counts
+from tests.helpers import counts, sql_verdicts
 
 HYPHENS = (8, 13, 18, 23)
 REVISION = "84be5139b8e0"  # replaces the regex CHECKs with the cheap ones
@@ -66,19 +66,10 @@ def corpus(seed: int = 20261125) -> list[str]:
     return values
 
 
-def verdicts(engine: Engine, expression: str, values: list[str]) -> list[bool | None]:
-    query = sa.text(
-        f"SELECT {expression} FROM unnest(CAST(:values AS text[])) WITH ORDINALITY AS t(id, n) "
-        "ORDER BY n"
-    )
-    with engine.connect() as conn:
-        return list(conn.execute(query, {"values": values}).scalars())
-
-
 def test_the_cheap_check_accepts_exactly_what_the_regex_accepts(engine: Engine) -> None:
     values = corpus()
-    new = verdicts(engine, uuid_v4("id").sql, values)
-    old = verdicts(engine, Matches("id_uuid_v4", ("id",), "", UUID_V4).sql, values)
+    new = sql_verdicts(engine, uuid_v4("id").sql, "id", values)
+    old = sql_verdicts(engine, Matches("id_uuid_v4", ("id",), "", UUID_V4).sql, "id", values)
     python = [re.fullmatch(UUID_V4, value) is not None for value in values]
     differing = [
         (v, n, o, p) for v, n, o, p in zip(values, new, old, python, strict=True) if not n == o == p
