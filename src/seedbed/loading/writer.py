@@ -89,7 +89,8 @@ class Writer:
         self.timeout = timeout
         self.rebuild = Rebuild(connection, plan, progress)
         self.cancel = threading.Event()
-        # Set when the first COPY is sent, a lock must be waited for, or the writer ends.
+        # Set when the first COPY is sent, a lock (or validation's end) must be waited for,
+        # or the writer ends.
         self.started = threading.Event()
         # Set when validation has ended: it no longer reads the loaded tables.
         self.validated = threading.Event()
