@@ -242,19 +242,15 @@ class _Walker:
         raise _Unknown
 
     def split_part(self, text: Any, delimiter: Any, field: Any) -> p.Column:
-        inner, cut, position = self.term(text), self.term(delimiter), self.term(field)
+        inner, cut, position = self.term(text), self._text(delimiter), self.term(field)
         if not isinstance(inner, p.Column) or inner.result_family not in p.TEXT_FAMILIES:
-            raise _Unknown
-        if isinstance(cut, tuple):
-            cut = _constant(cut[1], p.TEXT, quote_literal(cut[1]))
-        if not (isinstance(cut, p.Constant) and cut.family == p.TEXT):
             raise _Unknown
         if not (isinstance(position, p.Constant) and position.family == p.NUMBER):
             raise _Unknown
         number = position.value
         if number != int(number) or not 0 < abs(number) < 2**31:
             raise _Unknown  # PostgreSQL refuses field 0 and fractions; the field is an int4
-        functions = (*inner.functions, p.SplitPart(str(cut.value), int(number)))
+        functions = (*inner.functions, p.SplitPart(cut, int(number)))
         return p.Column(inner.name, inner.family, functions, self.ascii_case)
 
     # --- predicates ---
