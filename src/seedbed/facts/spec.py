@@ -150,6 +150,12 @@ class ColumnSpec:
         return self.domain_base or self.sql_type
 
     @property
+    def holds_bytes(self) -> bool:
+        """Is the column (or its domain's base type) ``bytea``? Bytes given for it (Arrow
+        binary, Python ``bytes``) are its values, sent as PostgreSQL's hex text (``\\x0102``)."""
+        return self.lookup_type.split("(")[0].upper() == "BYTEA"
+
+    @property
     def required(self) -> bool:
         """Must the column appear in a seed file's header?"""
         return not (self.nullable or self.has_default)

@@ -705,7 +705,8 @@ def _read_polars(column: ColumnSpec, values: pl.Series) -> tuple[pl.Series, dict
             return values, {}
         nulls = pl.repeat(None, len(values), dtype=pl.String(), eager=True)
         return values.zip_with(~nul, nulls), {"type": nul.to_numpy()}
-    plain, unreadable = plain_array(values.to_arrow())  # as validate() reads a Polars frame
+    # as validate() reads a Polars frame
+    plain, unreadable = plain_array(values.to_arrow(), holds_bytes=column.holds_bytes)
     text = nested_text(column, plain)  # lists, structs: their text
     plain = plain if text is None else text
     coerced: ArrowCoerced | Coerced | None = coerce_arrow(column, plain)

@@ -282,9 +282,7 @@ def resolve_sources(
             raise SeedError(f"{fmt.label}: no table named {name!r} (tables: {known})")
         if name in found:
             raise SeedError(f"{fmt.label}: a second seed for table {name!r} ({found[name].label})")
-        if isinstance(fmt, FrameInput):
-            fmt = fmt.for_table(tables[name])
-        found[name] = SeedSource(tables[name], fmt)
+        found[name] = SeedSource(tables[name], fmt.for_table(tables[name]))
     return {name: found[name] for name in tables if name in found}
 
 

@@ -19,7 +19,8 @@ How Arrow and pandas typed a column is made plain here, once, for reading
 (:func:`plain_piece`) and for COPY (:func:`arrow_csv_blocks`): dictionary
 and ``category`` columns are decoded to their values; every Arrow string
 kind (``string``, ``large_string``, ``string_view``) and binary kind holding
-text, and Python ``bytes``, become text; dates, decimals, UUIDs (Arrow's ``uuid``,
+text, and Python ``bytes``, become text (bytes for a ``bytea`` column are bytes:
+their hex text, see :meth:`SeedFormat.for_table`); dates, decimals, UUIDs (Arrow's ``uuid``,
 Python's ``uuid.UUID``) and ``ipaddress`` objects become their text; integer
 and boolean columns keep their nulls (nullable ``Int64``, ``boolean``). A cell that is not valid
 UTF-8 (Arrow) or holds a lone surrogate (a Python ``str``) is an ``encoding``
@@ -35,6 +36,7 @@ package, so adding a format is adding one module.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import os
 import uuid
@@ -126,8 +128,23 @@ class SeedFormat(ABC):
     #: the options of ``COPY ... FROM STDIN (...)`` for :meth:`copy_blocks`
     copy_options: ClassVar[str] = "FORMAT csv, HEADER false"
 
+    #: the names of the columns of the seed's table whose type is ``bytea``
+    #: (:meth:`for_table`): binary values there are bytes, read as their hex text, where
+    #: elsewhere they are UTF-8 text
+    bytea_columns: frozenset[str] = frozenset()
+
     def __init__(self, label: str) -> None:
         self.label = label
+
+    def for_table(self, table: sa.Table) -> SeedFormat:
+        """This input as the seed of ``table``: a copy knowing :attr:`bytea_columns`."""
+        columns = table_spec(table).columns.values()
+        names = frozenset(column.name for column in columns if column.holds_bytes)
+        if names == self.bytea_columns:
+            return self
+        seed = copy.copy(self)
+        seed.bytea_columns = names
+        return seed
 
     @classmethod
     def table_name(cls, path: Path) -> str | None:
@@ -274,18 +291,28 @@ def nested_text(column: ColumnSpec, array: pa.Array) -> pa.Array | None:
     return string_array([None if value is None else write(value) for value in values])
 
 
-def plain_array(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, list[tuple[int, str]]]:
+def bytea_text(array: pa.Array) -> pa.Array:
+    """Binary values as the hex text ``bytea`` reads back as the same bytes (``\\x0102``)."""
+    return string_array([None if raw is None else "\\x" + raw.hex() for raw in array.to_pylist()])
+
+
+def plain_array(
+    array: pa.Array | pa.ChunkedArray, *, holds_bytes: bool = False
+) -> tuple[pa.Array, list[tuple[int, str]]]:
     """``array`` with its text in one type, and the rows whose text cannot be read.
 
     Dictionary arrays are decoded to their values; string and binary kinds
     become ``string`` (a cell that is not UTF-8 becomes null and is listed
-    with why); dates, decimals and UUIDs (``arrow.uuid``, as DuckDB writes
-    them) become their text. Other types are left as they are.
+    with why), except binary values for a ``bytea`` column (``holds_bytes``),
+    which are bytes, as their hex text; dates, decimals and UUIDs (``arrow.uuid``,
+    as DuckDB writes them) become their text. Other types are left as they are.
     """
     if isinstance(array, pa.ChunkedArray):  # one chunk taken as it is: combining copies
         array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
+    if holds_bytes and _is_bytes(array.type):
+        return bytea_text(array), []
     if _is_text(array.type) or _is_bytes(array.type):
         return _utf8(array)
     if pa.types.is_date(array.type):
@@ -370,15 +397,18 @@ def _python_text(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
     return (pd.Series(values, index=series.index) if changed else series), bad
 
 
-def plain_series(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
-    """A DataFrame's column with its type made plain (see :func:`plain_piece`), and the rows
-    (positions) whose cells are not valid text, with why."""
+def plain_series(
+    series: pd.Series, *, holds_bytes: bool = False
+) -> tuple[pd.Series, list[tuple[int, str]]]:
+    """A DataFrame's column with its type made plain (see :func:`plain_piece`; Arrow binary
+    for a ``bytea`` column, ``holds_bytes``, as its hex text), and the rows (positions)
+    whose cells are not valid text, with why."""
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype) and dtype.categories.dtype == np.dtype(object):
         values = series.astype(object)  # Python objects: text, or anything else
         return _python_text(values.where(values.notna(), None))
     if isinstance(dtype, pd.CategoricalDtype | pd.ArrowDtype):
-        array, bad = plain_array(pa.array(series, from_pandas=True))
+        array, bad = plain_array(pa.array(series, from_pandas=True), holds_bytes=holds_bytes)
         return pandas_column(array, series.index), bad
     if dtype == np.dtype(object):
         return _python_text(series)
@@ -393,20 +423,22 @@ def plain_piece(
     data: pa.Table | pd.DataFrame,
     positions: np.ndarray,
     header: list[str] | None,
+    bytea: frozenset[str] = frozenset(),
 ) -> RawPiece:
     """Rows read by Arrow or given as a DataFrame, with their types made plain (see above):
-    an Arrow table stays an Arrow table, a DataFrame a DataFrame.
+    an Arrow table stays an Arrow table, a DataFrame a DataFrame. Binary values in the
+    columns named in ``bytea`` are bytes (:attr:`SeedFormat.bytea_columns`).
 
     Rows holding a cell that is not text are left out and reported, by column.
     """
     if isinstance(data, pa.Table):
-        return _plain_table(label, unit, data, positions, header)
+        return _plain_table(label, unit, data, positions, header, bytea)
     columns: dict[str, pd.Series] = {}
     index = pd.RangeIndex(len(positions))
     problems: dict[int, RecordProblem] = {}
     for number in range(data.shape[1]):
         name = str(data.columns[number])
-        column, bad = plain_series(data.iloc[:, number].set_axis(index))
+        column, bad = plain_series(data.iloc[:, number].set_axis(index), holds_bytes=name in bytea)
         columns[f"{number}"] = column
         for row, why in bad:
             problems.setdefault(row, RecordProblem(int(positions[row]), "encoding", why, name))
@@ -421,13 +453,18 @@ def plain_piece(
 
 
 def _plain_table(
-    label: str, unit: Unit, data: pa.Table, positions: np.ndarray, header: list[str] | None
+    label: str,
+    unit: Unit,
+    data: pa.Table,
+    positions: np.ndarray,
+    header: list[str] | None,
+    bytea: frozenset[str],
 ) -> RawPiece:
     """:func:`plain_piece` of an Arrow table, in Arrow (no pandas)."""
     arrays = []
     problems: dict[int, RecordProblem] = {}
     for number, name in enumerate(data.column_names):
-        array, bad = plain_array(data.column(number))
+        array, bad = plain_array(data.column(number), holds_bytes=name in bytea)
         arrays.append(array)
         for row, why in bad:
             problems.setdefault(row, RecordProblem(int(positions[row]), "encoding", why, name))
@@ -470,10 +507,11 @@ def _time_strings(array: pa.Array, *, days: bool) -> pa.Array:
     return string_array(texts)
 
 
-def _copy_array(array: pa.Array) -> pa.Array:
-    """A column as COPY gets it: text made plain, and timestamps outside years 1 to 9999
-    (or ``infinity``) as text PostgreSQL reads back as the same value."""
-    array = plain_array(array)[0]
+def _copy_array(array: pa.Array, holds_bytes: bool) -> pa.Array:
+    """A column as COPY gets it: text made plain (bytes for a ``bytea`` column, ``holds_bytes``,
+    as their hex text), and timestamps outside years 1 to 9999 (or ``infinity``) as text
+    PostgreSQL reads back as the same value."""
+    array = plain_array(array, holds_bytes=holds_bytes)[0]
     if pa.types.is_timestamp(array.type) and array.type.unit != "ns":  # ns: 1677 to 2262
         return _time_strings(array.cast(pa.timestamp("us", array.type.tz)), days=False)
     return array
@@ -492,7 +530,7 @@ def _plain_batch(batch: pa.RecordBatch, columns: Mapping[str, ColumnSpec]) -> pa
         elif column is not None and (text := nested_text(column, array)) is not None:
             arrays.append(text)
         else:
-            arrays.append(_copy_array(array))
+            arrays.append(_copy_array(array, column is not None and column.holds_bytes))
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 

@@ -122,7 +122,7 @@ def frame_column(column: ColumnSpec, values: pd.Series) -> tuple[pd.Series, list
     cells are not valid text, with why."""
     if _as_their_text(column, values):
         values = _their_text(column, values)
-    return plain_series(values)
+    return plain_series(values, holds_bytes=column.holds_bytes)
 
 
 class FrameInput(SeedFormat):
@@ -143,7 +143,7 @@ class FrameInput(SeedFormat):
     def columns(self) -> tuple[str, ...]:
         return tuple(str(c) for c in self.frame.columns)
 
-    def for_table(self, table: sa.Table) -> FrameInput:
+    def for_table(self, table: sa.Table) -> SeedFormat:
         """This frame as a seed of ``table``: in the columns of types seedbed leaves to
         PostgreSQL, the Python values psycopg reads from them (lists, ranges, timedeltas,
         bytes, times) as PostgreSQL's text of them, which validation reads and COPY sends;
@@ -157,11 +157,11 @@ class FrameInput(SeedFormat):
             and _as_their_text(column, self.frame[name])
         ]
         if not names:
-            return self
+            return super().for_table(table)
         frame = self.frame.copy(deep=False)
         for name in names:
             frame[name] = _their_text(columns[str(name)], frame[name])
-        return FrameInput(frame, self.label)
+        return SeedFormat.for_table(FrameInput(frame, self.label), table)
 
     def pieces(self, chunk_rows: int) -> Iterator[RawPiece]:
         header: list[str] | None = list(self.columns())
@@ -169,7 +169,7 @@ class FrameInput(SeedFormat):
         for start in range(0, max(total, 1), chunk_rows):
             part = self.frame.iloc[start : start + chunk_rows].reset_index(drop=True)
             positions = np.arange(start, start + len(part), dtype=np.int64)
-            yield plain_piece(self.label, self.unit, part, positions, header)
+            yield plain_piece(self.label, self.unit, part, positions, header, self.bytea_columns)
             header = None
 
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
@@ -208,7 +208,7 @@ class ArrowInput(SeedFormat):
             stop = min(start + chunk_rows, total)
             part = self.table.slice(start, stop - start)
             positions = np.arange(start, stop, dtype=np.int64)
-            yield plain_piece(self.label, self.unit, part, positions, header)
+            yield plain_piece(self.label, self.unit, part, positions, header, self.bytea_columns)
             header = None
 
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:

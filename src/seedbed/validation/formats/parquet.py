@@ -95,7 +95,9 @@ class ParquetFile(FileFormat):
                     positions = np.arange(offset, offset + table.num_rows, dtype=np.int64)
                     offset += table.num_rows
                     del batch  # the table holds its columns
-                    yield plain_piece(self.label, self.unit, table, positions, header)
+                    yield plain_piece(
+                        self.label, self.unit, table, positions, header, self.bytea_columns
+                    )
                     header = None
             except (OSError, pa.ArrowException) as exc:
                 raise self._fail(exc) from None

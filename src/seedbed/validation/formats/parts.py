@@ -77,6 +77,9 @@ class PartFolder(SeedFormat):
             names.update(dict.fromkeys(part.columns()))
         return tuple(names)
 
+    def for_table(self, table: sa.Table) -> PartFolder:
+        return PartFolder(self.path, [part.for_table(table) for part in self.parts])
+
     def pieces(self, chunk_rows: int) -> Iterator[RawPiece]:
         for part in self.parts:
             yield from part.pieces(chunk_rows)
