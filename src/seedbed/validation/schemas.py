@@ -77,7 +77,7 @@ from seedbed.validation.coerce import (
     type_message,
 )
 from seedbed.validation.columnar import condition_expr, passes_expr, polars_dtype, to_polars
-from seedbed.validation.formats.base import nested_text, pandas_column, plain_array
+from seedbed.validation.formats.base import pandas_column, plain_array, value_text
 from seedbed.validation.formats.frame import frame_column
 from seedbed.validation.keys import ChunkKeys, chunk_keys, held_expr
 from seedbed.validation.keytext import key_forms, key_text
@@ -707,7 +707,7 @@ def _read_polars(column: ColumnSpec, values: pl.Series) -> tuple[pl.Series, dict
         return values.zip_with(~nul, nulls), {"type": nul.to_numpy()}
     # as validate() reads a Polars frame
     plain, unreadable = plain_array(values.to_arrow(), holds_bytes=column.holds_bytes)
-    text = nested_text(column, plain)  # lists, structs: their text
+    text = value_text(column, plain)  # lists, durations...: their text
     plain = plain if text is None else text
     coerced: ArrowCoerced | Coerced | None = coerce_arrow(column, plain)
     if coerced is None:

@@ -35,7 +35,7 @@ from seedbed.validation.formats import (
     open_path,
     table_name,
 )
-from seedbed.validation.formats.base import Unit, nested_text, pandas_column
+from seedbed.validation.formats.base import Unit, pandas_column, value_text
 from seedbed.validation.report import ValidationReport, display_values
 
 if TYPE_CHECKING:
@@ -347,7 +347,7 @@ def _typed_columns(
         column = spec.columns[name]
         coerced: Coerced | ArrowCoerced | None = None
         if isinstance(values, pa.Array):
-            text = nested_text(column, values)  # lists, structs: their text
+            text = value_text(column, values)  # lists, durations...: their text
             values = values if text is None else text
             coerced = coerce_arrow(column, values)
             if coerced is None:

@@ -270,19 +270,38 @@ def _is_nested(kind: pa.DataType) -> bool:
     )
 
 
-def nested_text(column: ColumnSpec, array: pa.Array) -> pa.Array | None:
-    """An Arrow column of lists, structs or maps (Parquet's, Polars') as the text PostgreSQL
-    reads for ``column``: JSON text in a ``json`` or ``jsonb`` column (a map is an object),
-    PostgreSQL's array text in a column of a type seedbed leaves to PostgreSQL (``{1,2}``,
-    as a DataFrame's lists are written); None for other columns and types (their ``type``
-    check refuses them)."""
+def is_typed(kind: pa.DataType) -> bool:
+    """Values of ``kind`` a column of a type seedbed leaves to PostgreSQL takes as their text:
+    lists (arrays), durations and Arrow's month-day-nano intervals (intervals), times of day."""
+    return bool(
+        (_is_nested(kind) and not pa.types.is_struct(kind) and not pa.types.is_map(kind))
+        or pa.types.is_duration(kind)
+        or pa.types.is_interval(kind)
+        or pa.types.is_time(kind)
+    )
+
+
+def _interval_text(value: pa.MonthDayNano) -> str:
+    """Arrow's month-day-nano interval as PostgreSQL's interval text, its parts kept apart."""
+    months, days, nanos = value.months, value.days, value.nanoseconds
+    sign = "-" if nanos < 0 else ""
+    seconds, fraction = divmod(abs(nanos), 10**9)
+    return f"{months} months {days} days {sign}{seconds}.{fraction:09d} seconds"
+
+
+def value_text(column: ColumnSpec, array: pa.Array) -> pa.Array | None:
+    """An Arrow column of typed values (Parquet's, Polars') as the text PostgreSQL reads for
+    ``column``: lists, structs and maps as JSON text in a ``json`` or ``jsonb`` column (a
+    map is an object); in a column of a type seedbed leaves to PostgreSQL, lists as array
+    text (``{1,2}``), durations as intervals (``1 days 3.000005 seconds``) and times of day
+    as their ISO text, as a DataFrame's Python values are written
+    (:func:`~seedbed.sqltext.input_text`); None for other columns and types (their
+    ``type`` check refuses them)."""
     kind = array.type
-    if not _is_nested(kind):
-        return None
-    if column.kind == kinds.JSON:
+    if column.kind == kinds.JSON and _is_nested(kind):
         write: Callable[[Any], str] = json_text
-    elif column.database_text and not pa.types.is_struct(kind) and not pa.types.is_map(kind):
-        write = input_text
+    elif column.database_text and is_typed(kind):
+        write = _interval_text if pa.types.is_interval(kind) else input_text
     else:
         return None
     values = array.to_pylist()
@@ -520,14 +539,14 @@ def _copy_array(array: pa.Array, holds_bytes: bool) -> pa.Array:
 def _plain_batch(batch: pa.RecordBatch, columns: Mapping[str, ColumnSpec]) -> pa.RecordBatch:
     """``batch`` with text in one type, as the CSV writer takes it: floats in an integer
     column as the whole numbers validation read (the writer would give ``1e+15``, which
-    an integer column refuses); lists, structs and maps as :func:`nested_text` writes them
-    (the writer takes none)."""
+    an integer column refuses); lists, structs, maps, durations and times as
+    :func:`value_text` writes them (the writer takes none)."""
     arrays = []
     for name, array in zip(batch.schema.names, batch.columns, strict=True):
         column = columns.get(name)
         if column is not None and column.kind == kinds.INTEGER and pa.types.is_floating(array.type):
             arrays.append(array.cast(pa.int64()))  # safe: validation refused any that is not whole
-        elif column is not None and (text := nested_text(column, array)) is not None:
+        elif column is not None and (text := value_text(column, array)) is not None:
             arrays.append(text)
         else:
             arrays.append(_copy_array(array, column is not None and column.holds_bytes))
@@ -600,11 +619,12 @@ __all__ = [
     "arrow_csv_blocks",
     "bytes_per_line",
     "copy_columns",
-    "nested_text",
+    "is_typed",
     "pandas_column",
     "plain_array",
     "plain_piece",
     "plain_series",
     "printable",
     "register",
+    "value_text",
 ]

@@ -32,8 +32,11 @@ from seedbed.validation.formats.base import (
     Unit,
     arrow_csv_blocks,
     copy_columns,
+    is_typed,
+    pandas_column,
     plain_piece,
     plain_series,
+    value_text,
 )
 
 if TYPE_CHECKING:
@@ -101,6 +104,8 @@ def _as_their_text(column: ColumnSpec, values: pd.Series) -> bool:
     """Whether a frame's ``values`` of ``column`` are Python values to write as their text."""
     if column.database_text and pd.api.types.is_timedelta64_dtype(values):
         return True
+    if isinstance(values.dtype, pd.ArrowDtype):  # Arrow's lists, durations, times
+        return column.database_text and is_typed(values.dtype.pyarrow_dtype)
     return (
         (column.database_text or column.kind in _AS_THEIR_TEXT)
         and values.dtype == np.dtype(object)
@@ -110,6 +115,10 @@ def _as_their_text(column: ColumnSpec, values: pd.Series) -> bool:
 
 
 def _their_text(column: ColumnSpec, values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.ArrowDtype):  # as an Arrow table's values are written
+        text = value_text(column, pa.array(values.array))
+        assert text is not None  # as _as_their_text found
+        return pandas_column(text, values.index)
     several = column.sql_type.upper().endswith("MULTIRANGE")
     write = multirange_text if several else input_text
     return values.astype(object).map(partial(_written, write))
