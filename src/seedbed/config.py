@@ -113,12 +113,35 @@ def _check_ports(hosts: str) -> None:
             )
 
 
+def _hosts_in_query(hosts: str, tail: str) -> str:
+    """``tail`` (path and query) with libpq's several ``hosts`` of the authority
+    (``h1:5432,[::1]:5433,h3``) as query parameters, ``host=h1,::1,h3&port=5432,5433,``,
+    the form SQLAlchemy's psycopg dialect hands libpq unchanged."""
+    names, ports = [], []
+    for host in hosts.split(","):
+        if host.startswith("["):  # an IPv6 address, maybe with a port
+            name, _, port = host[1:].partition("]")
+            port = port.removeprefix(":")
+        else:
+            name, _, port = host.partition(":")
+        names.append(name)
+        ports.append(port)
+    given = f"host={','.join(names)}" + (f"&port={','.join(ports)}" if any(ports) else "")
+    path, _, query = tail.partition("?")
+    return f"{path}?{query}&{given}" if query else f"{path}?{given}"
+
+
 def normalize_url(url: str) -> str:
     """Make a pasted ``postgres://`` or ``postgresql://`` URL use the psycopg 3 driver.
 
     User name and password are percent-escaped where needed (an ``@`` or ``:``
     in a password pasted as is), and a port that is not a number is refused
-    with :class:`ConfigError`, before anything tries to connect.
+    with :class:`ConfigError`, before anything tries to connect. Several hosts in the
+    authority, as libpq takes them (``h1:5432,h2:5433``), move to the query, where
+    SQLAlchemy reads them.
+
+    >>> normalize_url("postgres://me@h1:5432,h2:5433/app?sslmode=require")
+    'postgresql+psycopg://me@/app?sslmode=require&host=h1,h2&port=5432,5433'
     """
     for prefix in _PREFIXES:
         if url.startswith(prefix):
@@ -129,6 +152,8 @@ def normalize_url(url: str) -> str:
                 user, colon, password = userinfo.partition(":")
                 userinfo = quote(user, safe=_USERINFO_SAFE) + colon
                 userinfo += quote(password, safe=_USERINFO_SAFE) + "@"
+            if "," in hosts:  # libpq's h1:5432,h2:5433, which SQLAlchemy reads in the query
+                hosts, tail = "", _hosts_in_query(hosts, tail)
             return f"postgresql+psycopg://{userinfo}{hosts}{tail}"
     scheme = url.split("://", 1)[0] if "://" in url else "(none)"
     raise ConfigError(f"DATABASE_URL must be a postgresql:// URL, got scheme {scheme!r}")
