@@ -425,6 +425,24 @@ def test_header_problems_are_all_reported_and_rows_still_checked(tmp_path: Path)
     ]
 
 
+@pytest.mark.parametrize(
+    ("separator", "said"),
+    [
+        (";", "semicolons, not commas; save it with commas"),
+        ("\t", "tabs, not commas; name the file .tsv"),
+    ],
+)
+def test_a_header_run_together_by_another_separator_says_so(
+    tmp_path: Path, separator: str, said: str
+) -> None:
+    header = separator.join(["id", "email", "name"])
+    write(tmp_path, "user.csv", f"{header}\n{U1}{separator}a@b.io{separator}Ada\n")
+    report = validate(tmp_path)
+    unknown = report.failures[report.failures["rule"] == "unknown_column"]
+    assert list(unknown["column"]) == [header]
+    assert f"the header's names are separated by {said}" in unknown["message"].iloc[0]
+
+
 def test_records_that_span_read_blocks_keep_their_lines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
