@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -129,6 +130,20 @@ def pushed_models(
     pushed = run_cli("-q", "db", "push", env=env)
     assert pushed.returncode == 0, pushed.stderr
     return env
+
+
+def pushed_here(
+    folder: Path,
+    db_env: dict[str, str],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    **modules: str,
+) -> Settings:
+    """:func:`pushed_models`, with its environment set in this process for the Python API
+    (put back after the test); ``settings``."""
+    for name, value in pushed_models(folder, db_env, settings, **modules).items():
+        monkeypatch.setenv(name, value)
+    return settings
 
 
 def modules_after(

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import seedbed
 from seedbed.config import Settings
 from seedbed.db import get_engine
-from tests.helpers import pushed_models
+from tests.helpers import pushed_here
 
 MODEL = """
 import sqlalchemy as sa
@@ -86,10 +86,8 @@ def blob_env(
     empty_settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Settings:
-    env = pushed_models(tmp_path / "blob_models", db_env, empty_settings, blob=MODEL)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return empty_settings
+    folder = tmp_path / "blob_models"
+    return pushed_here(folder, db_env, empty_settings, monkeypatch, blob=MODEL)
 
 
 def _stored(settings: Settings) -> list[tuple[Any, ...]]:
