@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 import seedbed
 from seedbed.config import Settings
 from seedbed.db import get_engine
+from seedbed.validation.arrays import hex_text
 from tests.helpers import pushed_here
 
 MODEL = """
@@ -148,3 +150,19 @@ def test_the_polars_pandera_schema_reads_bytes_as_the_load_does(blob_env: Settin
     schema.validate(frame, lazy=True)  # raises on any failing cell
     pandas_schema = seedbed.pandera_schema("blob")
     pandas_schema.validate(pd.DataFrame({"id": IDS, "data": DATA, "small": SMALL}), lazy=True)
+
+
+@pytest.mark.parametrize("kind", [pa.binary(), pa.large_binary(), pa.binary_view(), pa.binary(2)])
+def test_the_hex_text_is_pythons_for_every_binary_kind_slice_and_null(kind: pa.DataType) -> None:
+    rng = np.random.default_rng(7)
+    width = kind.byte_width if pa.types.is_fixed_size_binary(kind) else None
+    values = [
+        None if i % 5 == 0 else rng.bytes(width if width else int(rng.integers(0, 9)))
+        for i in range(200)
+    ]
+    given = pa.array(values, kind)
+    for part, start in ((given, 0), (given.slice(7, 150), 7), (given.slice(200), 200)):
+        expected = [
+            None if v is None else "\\x" + v.hex() for v in values[start : start + len(part)]
+        ]
+        assert hex_text(part).to_pylist() == expected

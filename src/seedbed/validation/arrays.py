@@ -109,6 +109,35 @@ def string_array(values: Sequence[str | None]) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), len(values), [bitmap, pa.py_buffer(offsets), data])
 
 
+def hex_text(arr: pa.Array) -> pa.Array:
+    """Binary values (any of Arrow's binary kinds) as the hex text ``bytea`` reads back as
+    the same bytes (``\\x0102``), written over buffers: each byte's two digits are one
+    16-bit word of a table, and each value's ``\\x`` another, put before its first."""
+    if not pa.types.is_large_binary(arr.type):
+        arr = arr.cast(pa.large_binary())
+    count = len(arr)
+    buffers = arr.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int64, count=arr.offset + count + 1)[arr.offset :]
+    start, stop = int(offsets[0]), int(offsets[-1])
+    data = (
+        np.frombuffer(buffers[2], dtype=np.uint8)[start:stop]
+        if stop > start
+        else np.zeros(0, np.uint8)
+    )
+    pairs = np.frombuffer(bytes(range(256)).hex().encode(), dtype=np.uint16)
+    prefix = np.frombuffer(b"\\x", dtype=np.uint16)
+    words = np.insert(pairs[data], offsets[:-1] - start, prefix)
+    written = ((offsets - start) + np.arange(count + 1, dtype=np.int64)) * 2
+    small = written[-1] < 2**31
+    kind, written = (
+        (pa.string(), written.astype(np.int32)) if small else (pa.large_string(), written)
+    )
+    bitmap = _bitmap(valid_mask(arr)) if arr.null_count else None
+    return pa.Array.from_buffers(
+        kind, count, [bitmap, pa.py_buffer(written), pa.py_buffer(words)], null_count=arr.null_count
+    )
+
+
 def repeated_string(text: str, length: int) -> pa.Array:
     """``text`` ``length`` times, as an Arrow string array."""
     encoded = text.encode("utf-8")

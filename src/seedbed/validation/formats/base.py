@@ -61,6 +61,7 @@ from seedbed.sqltext import (
 )
 from seedbed.validation.arrays import (
     bool_array,
+    hex_text,
     integers,
     numeric_array,
     string_array,
@@ -310,11 +311,6 @@ def value_text(column: ColumnSpec, array: pa.Array) -> pa.Array | None:
     return string_array([None if value is None else write(value) for value in values])
 
 
-def bytea_text(array: pa.Array) -> pa.Array:
-    """Binary values as the hex text ``bytea`` reads back as the same bytes (``\\x0102``)."""
-    return string_array([None if raw is None else "\\x" + raw.hex() for raw in array.to_pylist()])
-
-
 def plain_array(
     array: pa.Array | pa.ChunkedArray, *, holds_bytes: bool = False
 ) -> tuple[pa.Array, list[tuple[int, str]]]:
@@ -331,7 +327,7 @@ def plain_array(
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     if holds_bytes and _is_bytes(array.type):
-        return bytea_text(array), []
+        return hex_text(array), []
     if _is_text(array.type) or _is_bytes(array.type):
         return _utf8(array)
     if pa.types.is_date(array.type):
