@@ -19,6 +19,7 @@ from tests.helpers import ROOT, run_cli_here
 def settings_naming_what_is_not_there(tmp_path: Path) -> dict[str, dict[str, str]]:
     (tmp_path / "file").write_text("")
     (tmp_path / "no-env").mkdir()
+    (tmp_path / "no-env" / "notes.txt").write_text("")  # empty, db generate would start it
     return {
         "migrations missing": {"SEEDBED_MIGRATIONS": str(tmp_path / "missing")},
         "migrations without env.py": {"SEEDBED_MIGRATIONS": str(tmp_path / "no-env")},

@@ -29,6 +29,7 @@ from seedbed.citus import allow_row_triggers
 from seedbed.config import Settings, load_settings, migrations_setting
 from seedbed.db import database_errors, get_engine
 from seedbed.errors import MigrationError, SeedbedError, driver_errors, map_errors, reason
+from seedbed.facts import FolderSource, ModuleSource, model_source
 from seedbed.facts.catalog import unknown_types_quiet
 
 PACKAGED_MIGRATIONS = Path(__file__).resolve().parent / "_migrations"
@@ -46,6 +47,14 @@ def migrations_dir() -> Path:
     chosen = migrations_setting()  # refuses a folder that is missing or has no env.py
     if chosen is not None:
         return chosen
+    if isinstance(model_source(), FolderSource | ModuleSource):
+        # seedbed's revisions make seedbed's tables: db migrate would add them to the
+        # namespace, and db generate write a revision dropping them, among seedbed's
+        raise MigrationError(
+            "SEEDBED_MODELS names a model of your own, whose revisions live in a folder of "
+            "their own: set SEEDBED_MIGRATIONS to it (db generate starts one in an empty folder; "
+            "db pull --adopt, for a namespace that has tables already)"
+        )
     return seedbed_environment()
 
 

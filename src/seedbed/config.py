@@ -211,21 +211,25 @@ def _check_home(home: Path) -> None:
         raise ConfigError(f"SEEDBED_HOME {str(home)!r} lies under {str(above)!r}, a file")
 
 
-def migrations_setting() -> Path | None:
+def migrations_setting(*, new_ok: bool = False) -> Path | None:
     """The Alembic folder ``SEEDBED_MIGRATIONS`` names; None when it is unset or empty.
 
     Raises :class:`ConfigError` when it names no folder, or a folder without
-    ``env.py``, rather than falling back to the default revisions.
+    ``env.py``, rather than falling back to the default revisions. ``new_ok``:
+    an empty folder is taken too (``db generate`` starts a model's history there).
     """
     text = os.environ.get("SEEDBED_MIGRATIONS", "")
     if not text:
         return None
     folder = Path(text)
+    if new_ok and folder.is_dir() and not any(folder.iterdir()):
+        return folder
     if not folder.is_dir():
         raise ConfigError(f"SEEDBED_MIGRATIONS {text!r} is not a folder")
     if not (folder / "env.py").is_file():
         raise ConfigError(
-            f"SEEDBED_MIGRATIONS {text!r} has no env.py: name an Alembic folder (env.py, versions/)"
+            f"SEEDBED_MIGRATIONS {text!r} has no env.py: name an Alembic folder (env.py, "
+            "versions/), or an empty one for db generate to start"
         )
     return folder
 
@@ -274,7 +278,7 @@ def load_settings(
     a PostgreSQL URL, has a port that is not a number, or names a socket
     folder or certificate file that is not there; a ``SEEDBED_HOME`` that is,
     or lies under, a file (with the embedded server); and a
-    ``SEEDBED_MIGRATIONS`` that is not an Alembic folder.
+    ``SEEDBED_MIGRATIONS`` that is neither an Alembic folder nor an empty one.
     """
     schema = schema if schema is not None else os.environ.get("SEEDBED_SCHEMA") or DEFAULT_SCHEMA
     url = database_url if database_url is not None else os.environ.get("DATABASE_URL") or None
@@ -284,7 +288,7 @@ def load_settings(
         _check_local_paths(url)
     else:
         _check_home(home_path)
-    migrations_setting()
+    migrations_setting(new_ok=True)
     return Settings(
         schema=check_identifier(schema),
         database_url=url or None,

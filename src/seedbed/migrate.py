@@ -27,11 +27,12 @@ from seedbed._alembic import (
     connected,
     current_revision,
     migrations_dir,
+    new_environment,
     target_revision,
     upgrade_unchecked,
 )
 from seedbed.citus import allow_row_triggers
-from seedbed.config import Settings, load_settings
+from seedbed.config import Settings, load_settings, migrations_setting
 from seedbed.db import create_namespace, database_errors, get_engine
 from seedbed.errors import BackupError, MigrationError, UnsafeMigrationError
 from seedbed.facts import metadata_for
@@ -112,6 +113,7 @@ def downgrade(settings: Settings | None = None, revision: str = "base") -> None:
     """Undo revisions down to ``revision``; refused in a namespace at no revision."""
     settings = settings or load_settings()
     refuse_foreign_owner(settings, "db downgrade")
+    migrations_dir()  # refuses a model of one's own without a folder of its revisions
     target = target_revision(revision)
     if current_revision(settings) is None:  # Alembic would make an empty version table
         raise MigrationError(
@@ -138,6 +140,9 @@ def generate(
     settings = settings or load_settings()
     if metadata is None:
         refuse_when_database_is_model("db generate")
+    started = migrations_setting(new_ok=True)
+    if started is not None and not (started / "env.py").is_file():
+        new_environment(started)  # the first revision of a model of one's own starts its folder
     if migrations_dir() == PACKAGED_MIGRATIONS:
         raise MigrationError(
             "db generate writes revisions into a source checkout's migrations/ folder; "
