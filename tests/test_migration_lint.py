@@ -164,6 +164,34 @@ def test_dropped_column_and_table_count_what_is_lost(
     assert f"{names} non-null value(s) in user.name are lost" in column.effect
 
 
+def test_a_drop_beside_one_added_column_of_its_table_names_the_rename(
+    populated: Settings, revisions: RevisionFolder
+) -> None:
+    """Autogenerate writes a renamed column as an add and a drop; the drop's finding says
+    how to keep the values. Two added columns, or one in another table, name no rename."""
+    revisions.add(
+        "op.add_column('user', sa.Column('full_name', sa.Text()), schema=schema)\n"
+        "op.add_column('tag', sa.Column('colour', sa.Text()), schema=schema)\n"
+        "op.drop_column('user', 'name', schema=schema)\n"
+        "op.drop_column('tag', 'name', schema=schema)"
+    )
+    report = safety.lint(populated)
+    user, tag = (f for f in report if f.rule == "ban-drop-column")
+    assert user.effect.endswith(
+        ". If full_name, added before it, is name renamed, write op.alter_column('user', "
+        "'name', new_column_name='full_name', schema=schema) instead of the add and the drop: "
+        "the values stay"
+    )
+    assert "renamed" in tag.effect
+    revisions.add(
+        "op.add_column('post', sa.Column('a', sa.Text()), schema=schema)\n"
+        "op.add_column('post', sa.Column('b', sa.Text()), schema=schema)\n"
+        "op.drop_column('post', 'title', schema=schema)"
+    )
+    post = next(f for f in safety.lint(populated) if f.target == "post.title")
+    assert "renamed" not in post.effect
+
+
 def test_a_revision_acknowledges_findings_in_its_own_file(
     populated: Settings, revisions: RevisionFolder
 ) -> None:

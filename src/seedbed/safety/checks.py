@@ -173,9 +173,24 @@ def dropped_column(op: ops.DropColumnOp, scope: Scope) -> Iterable[Finding]:
     yield scope.finding(
         "ban-drop-column",
         target,
-        f"{lost}; readers and writers of the column fail",
+        f"{lost}; readers and writers of the column fail{_renamed(op, scope)}",
         error=bool(values),
         affected=values or 0,
+    )
+
+
+def _renamed(op: ops.DropColumnOp, scope: Scope) -> str:
+    """A rename autogenerate wrote as adding one column and dropping another of the same
+    table (it cannot tell them apart): the words that say so, when the table gained exactly
+    one column in the pending steps; else nothing."""
+    added = [column for table, column in scope.new_columns if table == op.table_name]
+    if len(added) != 1 or op.table_name in scope.new_tables:
+        return ""
+    table, old, new = op.table_name, op.column_name, added[0]
+    return (
+        f". If {new}, added before it, is {old} renamed, write "
+        f"op.alter_column({table!r}, {old!r}, new_column_name={new!r}, schema=schema) "
+        "instead of the add and the drop: the values stay"
     )
 
 
