@@ -166,8 +166,11 @@ def test_every_database_command_names_its_database_first(
         assert first.startswith("using ") and first.endswith(line), (args, done.stderr)
         if "DATABASE_URL" not in db_env:
             assert f"embedded PostgreSQL 18 in {Path(db_env['SEEDBED_HOME']).resolve()}" in first
-    quiet = cli(settings, db_env, "-q", "db", "check")
-    assert quiet.returncode == 0 and line not in quiet.stderr
+    for quiet_args in (("-q", "db", "check"), ("db", "check", "-q"), ("db", "-q", "check")):
+        quiet = cli(settings, db_env, *quiet_args)
+        assert quiet.returncode == 0 and line not in quiet.stderr, (quiet_args, quiet.stderr)
+    quiet_validate = cli(settings, db_env, "validate", SEEDS, "--against-db", "-q")
+    assert quiet_validate.returncode == 0 and quiet_validate.stderr == ""
     quiet_load = cli(settings, db_env, "load", SEEDS, "--dry-run", "--quiet")
     assert quiet_load.stderr == "" and quiet_load.stdout == ""
 

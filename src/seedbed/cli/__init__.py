@@ -104,7 +104,34 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                 built.add(module)
         else:
             commands.add_parser(name, help=line)
+    _quiet_after_the_command(parser)
     return parser
+
+
+def _quiet_after_the_command(parser: argparse.ArgumentParser) -> None:
+    """``-q``/``--quiet`` after a command too (``seedbed db check -q``), as before it: added to
+    every command's parser that does not take it already."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in set(action.choices.values()):
+                taken = command._option_string_actions
+                if "--quiet" not in taken:
+                    command.add_argument(
+                        "-q",
+                        "--quiet",
+                        dest="quiet_all",
+                        action="store_true",
+                        default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS,
+                    )
+                elif "-q" not in taken:
+                    command.add_argument(
+                        "-q",
+                        dest=taken["--quiet"].dest,
+                        action="store_true",
+                        help=argparse.SUPPRESS,
+                    )
+                _quiet_after_the_command(command)
 
 
 def _command_in(argv: Sequence[str]) -> str | None:
