@@ -102,6 +102,8 @@ def integrity_section(metadata: sa.MetaData | None = None) -> str:
     kinds = {"pk": "primary key", "fk": "foreign key", "uq": "unique", "ix": "index"}
     kinds["ck"] = "check"
     for key, pattern in NAMING_CONVENTION.items():
+        if key not in kinds:  # a token the patterns use (an unnamed CHECK's name)
+            continue
         shown = pattern.replace("%(", "<").replace(")s", ">")
         lines.append(f"| {kinds.get(key, key)} | `{shown}` |")
     return "\n".join(lines)

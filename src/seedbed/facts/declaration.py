@@ -140,6 +140,51 @@ def _checks_in_order(table: sa.Table) -> list[sa.CheckConstraint]:
     return [*_column_checks(table), *own]
 
 
+def checks_on_tables(metadata: sa.MetaData) -> sa.MetaData:
+    """Each CHECK declared on a column (``mapped_column(sa.Integer, sa.CheckConstraint("qty >
+    0"))``) made one of its table, under the name it has in the database: SQLAlchemy keeps
+    it apart, in ``Column.constraints``, which autogenerate does not see (a revision left it
+    out). Where a table has such a CHECK, each of its CHECKs declared without a name is
+    given the name PostgreSQL gives it in CREATE TABLE, where a column's come first (moved
+    last, one would take another's). Returns ``metadata``."""
+    for table in metadata.tables.values():
+        moved = _column_checks(table)
+        if not moved:
+            continue
+        names = _database_names(table)
+        for check, name in names.items():
+            if check not in moved and not isinstance(check.name, str):
+                check.name = name
+        for check in moved:
+            for column in table.columns:
+                column.constraints.discard(check)
+            table.append_constraint(
+                sa.CheckConstraint(
+                    check.sqltext,
+                    name=check.name if isinstance(check.name, str) else names[check],
+                    deferrable=check.deferrable,
+                    initially=check.initially,
+                    info=check.info,
+                )
+            )
+    return metadata
+
+
+def _database_names(table: sa.Table) -> dict[sa.CheckConstraint, str]:
+    """Each CHECK of ``table`` PostgreSQL creates, and its name there (see
+    :func:`_database_name`), in the order CREATE TABLE lists them."""
+    dialect = postgres_dialect()
+    ddl = dialect.ddl_compiler(dialect, None)
+    checks = _checks_in_order(table)
+    taken = {str(c.name) for c in table.constraints if isinstance(c.name, str)}
+    taken |= {str(c.name) for c in checks if isinstance(c.name, str)}
+    return {
+        check: _database_name(table, check, _check_sql(ddl, check), taken)
+        for check in checks
+        if not check._type_bound and check._should_create_for_compiler(ddl)
+    }
+
+
 def read_plain_checks(table: sa.Table) -> None:
     """Give each plain ``CheckConstraint`` of ``table`` (one without a rule) its rule, once.
 
@@ -435,6 +480,7 @@ __all__ = [
     "all_rules",
     "base_sql_type",
     "check_rule",
+    "checks_on_tables",
     "columns_by_name",
     "domain_refuses_null",
     "named_column",

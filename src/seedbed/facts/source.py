@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
 
 from seedbed.config import MODELS_FROM_DATABASE, check_models
 from seedbed.errors import ConfigError, reason
+from seedbed.facts.declaration import checks_on_tables
 from seedbed.facts.order import defer_later_keys
 from seedbed.lazymodules import lazy_module
 
@@ -92,11 +93,11 @@ class PackageSource:
     def metadata(self, schema: str) -> sa.MetaData:
         models = importlib.import_module(self.package)
         metadata: sa.MetaData = models.metadata_for(schema)
-        return defer_later_keys(metadata)
+        return defer_later_keys(checks_on_tables(metadata))
 
     def declared_metadata(self) -> sa.MetaData:
         metadata: sa.MetaData = importlib.import_module(self.package).metadata
-        return defer_later_keys(metadata)
+        return defer_later_keys(checks_on_tables(metadata))
 
     def declaring_class(self, table: sa.Table) -> type | None:
         return _declaring_class(importlib.import_module(self.package).Base.registry, table)
@@ -140,7 +141,7 @@ class _CodeSource:
                 "base from seedbed.models.new_base()"
             )
         self._declared, self._registry = next(iter(found.values()))
-        defer_later_keys(self._declared)
+        defer_later_keys(checks_on_tables(self._declared))
         self._moved: dict[str, sa.MetaData] = {}
 
     @property

@@ -8,6 +8,7 @@ Every constraint and index is named through ``NAMING_CONVENTION``.
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -21,12 +22,44 @@ from seedbed.errors import ConfigError
 from seedbed.models import rules
 from seedbed.sqltext import qualified_name, quote_ident
 
-NAMING_CONVENTION = {
+#: An identifier in a CHECK's SQL: quoted (its case kept) or bare (folded to lower case).
+_IDENTIFIER = re.compile(r'"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)')
+
+
+def check_name(constraint: sa.Constraint, table: sa.Table) -> str:
+    """The ``%(constraint_name)s`` of a CHECK: the name it was declared with; for one
+    declared without a name (``sa.CheckConstraint("qty > 0")``), the table's columns its
+    SQL reads, joined by ``_`` (``qty``; ``check`` when it reads none), numbered from the
+    second of a table with the same columns (``qty_2``), much as PostgreSQL names an
+    unnamed one ``item_qty_check``."""
+    if isinstance(constraint.name, str):
+        return constraint.name
+    if not isinstance(constraint, sa.CheckConstraint):
+        raise sa.exc.InvalidRequestError(
+            f"a constraint of {table.name} needs a name: the naming convention names it "
+            "%(constraint_name)s"
+        )
+    read = {
+        quoted.replace('""', '"') if quoted else bare.lower()
+        for quoted, bare in _IDENTIFIER.findall(str(constraint.sqltext))
+    }
+    found = "_".join(column.name for column in table.columns if column.name in read) or "check"
+    others = [*table.constraints, *(c for column in table.columns for c in column.constraints)]
+    taken = {str(c.name) for c in others if c is not constraint and c.name}
+    name, count = found, 1
+    while NAMING_CONVENTION["ck"] % {"table_name": table.name, "constraint_name": name} in taken:
+        count += 1
+        name = f"{found}_{count}"
+    return name
+
+
+NAMING_CONVENTION: dict[str, Any] = {
     "pk": "pk_%(table_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "constraint_name": check_name,  # a token of the patterns above, not a kind
 }
 
 UPDATED_AT_FUNCTION = "set_updated_at"
