@@ -217,3 +217,44 @@ def test_labels_are_readable():
         for second in inside[i + 1 :]:
             overlap = first.intersection(first, second)
             assert overlap is None or overlap.width < 1 or overlap.height < 1
+
+
+#: Mermaid erDiagram's words (checked against mermaid 11.17's parser): an entity is a word
+#: or a quoted name, an attribute ``type name [keys] ["comment"]`` of words.
+_WORD = r"[A-Za-z_][A-Za-z0-9_-]*"
+_ENTITY_LINE = re.compile(rf'^    ({_WORD}|"[^"\n]*") \{{$')
+_ATTRIBUTE_LINE = re.compile(
+    rf'^        [A-Za-z_][A-Za-z0-9_()\[\]-]* ({_WORD})( (PK|FK|UK)(, (PK|FK|UK))*)?( "[^"\n]*")?$'
+)
+_RELATION_LINE = re.compile(rf'^    ({_WORD}|"[^"\n]*") \S+ ({_WORD}|"[^"\n]*") : "[^"\n]*"$')
+_KEYWORDS = {"erdiagram", "acctitle", "accdescr", "classdef", "class", "style", "end"}
+_KEYWORDS |= {"subgraph", "one", "many", "to"}
+
+
+def test_names_that_are_no_mermaid_words_are_quoted_or_written_as_one():
+    import sqlalchemy as sa
+
+    odd = sa.MetaData()
+    sa.Table("class", odd, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table(
+        "order items",
+        odd,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("Order Id", sa.ForeignKey("class.id")),
+        sa.Column("pk", sa.Text, info={"doc": "a key"}),
+        sa.Column("1st", sa.Text),
+        sa.Column('say "hi"', sa.Text),
+        sa.Column("a b", sa.Text),
+        sa.Column("a_b", sa.Text),
+    )
+    lines = mermaid_er(odd).splitlines()[1:]
+    entities = [_ENTITY_LINE.match(line) for line in lines if line.endswith("{")]
+    assert [m.group(1) for m in entities if m] == ['"class"', '"order items"']
+    attributes = [_ATTRIBUTE_LINE.match(line) for line in lines if line.startswith(" " * 8)]
+    assert all(attributes), lines
+    names = [m.group(1) for m in attributes if m]
+    assert not {name.lower() for name in names} & ({"pk", "fk", "uk"} | _KEYWORDS)
+    assert names == ["id", "id", "Order_Id", "_pk", "_1st", "say__hi_", "a_b", "a_b_2"]
+    assert '        text _pk "pk: a key"' in lines and '        text a_b "a b"' in lines
+    (relation,) = [line for line in lines if "--" in line]
+    assert _RELATION_LINE.match(relation) and relation.startswith('    "class" ')
