@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from seedbed.config import Settings
 from seedbed.db import get_engine
-from tests.helpers import ROOT, model_folder, run_cli_here
+from tests.helpers import ROOT, model_folder, run_cli, run_cli_here
 
 SHOP = """
 import sqlalchemy as sa
@@ -79,3 +79,52 @@ def test_db_generate_starts_the_history_in_an_empty_folder(
     assert _tables(empty_settings) == ["alembic_version", "item"]
     checked = run_cli_here("db", "check", env=env)
     assert checked.returncode == 0, checked.stdout
+
+
+def test_a_type_change_without_an_assignment_cast_converts_with_using(
+    env: dict[str, str], empty_settings: Settings, tmp_path: Path
+) -> None:
+    """text to integer: PostgreSQL has no assignment cast, so a revision without USING
+    failed whatever the rows held. The revision converts each value with a cast; lint
+    counts the values that would not convert; the downgrade needs none. (A process per
+    command: the model changes between them.)"""
+    folder = tmp_path / "shop_migrations"
+    folder.mkdir()
+    env = {**env, "SEEDBED_MIGRATIONS": str(folder)}
+    models = Path(env["SEEDBED_MODELS"])
+    (models / "shop.py").write_text(SHOP + "    code = mapped_column(sa.Text)\n")
+    for args in (("db", "generate", "-m", "init"), ("db", "migrate")):
+        assert run_cli("-q", *args, env=env).returncode == 0
+    with get_engine(empty_settings).begin() as conn:
+        conn.execute(
+            sa.text(
+                f"INSERT INTO \"{empty_settings.schema}\".item VALUES (1, 'a', '12'), "
+                "(2, 'b', NULL), (3, 'c', 'x7')"
+            )
+        )
+    (models / "shop.py").write_text(SHOP + "    code = mapped_column(sa.Integer)\n")
+    generated = run_cli("-q", "db", "generate", "-m", "code", env=env)
+    assert generated.returncode == 0, generated.stderr
+    (revision,) = (folder / "versions").glob("*_code.py")
+    upgrade, downgrade = revision.read_text().split("def downgrade")
+    assert "postgresql_using='\"code\"::INTEGER'" in upgrade
+    assert "postgresql_using" not in downgrade
+    assert "1 of 2 non-null value(s) in item.code would not convert" in generated.stdout
+    refused = run_cli("-q", "db", "migrate", env=env)
+    assert refused.returncode == 1
+    with get_engine(empty_settings).begin() as conn:
+        conn.execute(
+            sa.text(f"UPDATE \"{empty_settings.schema}\".item SET code = '7' WHERE id = 3")
+        )
+    assert run_cli("-q", "db", "migrate", env=env).returncode == 0
+    with get_engine(empty_settings).connect() as conn:
+        found = conn.execute(
+            sa.text(f'SELECT code FROM "{empty_settings.schema}".item ORDER BY id')
+        )
+        assert list(found.scalars()) == [12, None, 7]
+    assert run_cli("-q", "db", "downgrade", env=env).returncode == 0
+    with get_engine(empty_settings).connect() as conn:
+        found = conn.execute(
+            sa.text(f'SELECT code FROM "{empty_settings.schema}".item ORDER BY id')
+        )
+        assert list(found.scalars()) == ["12", None, "7"]

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Database",
     "NamedTable",
+    "casts_by_assignment",
     "check_connection",
     "create_namespace",
     "database_errors",
@@ -254,6 +255,31 @@ def create_namespace(connection: sa.Connection, schema: str) -> None:
     ).first()
     if found is None:
         connection.exec_driver_sql(f"CREATE SCHEMA {quote_ident(schema)}")
+
+
+def casts_by_assignment(connection: sa.Connection, source: str, target: str) -> bool | None:
+    """Whether ``ALTER COLUMN ... TYPE target`` without USING can convert from ``source``
+    (type names as PostgreSQL reads them); None when it cannot tell (a type it does not know).
+
+    PostgreSQL uses the assignment cast: the same type, a cast marked
+    implicit or assignment in ``pg_cast``, or I/O conversion to a string type.
+    """
+    import sqlalchemy as sa
+
+    sql = (
+        "select s = t or (select typcategory = 'S' from pg_type where oid = t) "
+        "or exists (select 1 from pg_cast where castsource = s and casttarget = t "
+        "and castcontext in ('a', 'i')) "
+        "from (select cast(:source as regtype)::oid as s, cast(:target as regtype)::oid as t) x"
+    )
+    savepoint = connection.begin_nested()
+    try:
+        value = connection.execute(sa.text(sql), {"source": source, "target": target}).scalar()
+    except sa.exc.DBAPIError:
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    return None if value is None else bool(value)
 
 
 def require_tables(bind: Engine | Database, tables: Sequence[NamedTable]) -> None:

@@ -44,11 +44,12 @@ from sqlalchemy.sql.elements import conv
 from seedbed.autogen import ops as namespace_ops
 from seedbed.autogen.definitions import changed_definitions
 from seedbed.autogen.keys import keys_after_tables, keys_before_drops
+from seedbed.db import casts_by_assignment
 from seedbed.facts import UPDATED_AT_BODY, tables_with_updated_at
 from seedbed.facts.referenced import DOMAINS, DomainParts, domain_parts, domain_sql
 from seedbed.facts.spec import FROM_CATALOG
 from seedbed.facts.triggers import updated_at_function_body, updated_at_triggers
-from seedbed.sqltext import postgres_dialect
+from seedbed.sqltext import postgres_dialect, quote_ident
 
 NAMESPACE_OPTION = "seedbed_namespace"
 _CONTINUE = PriorityDispatchResult.CONTINUE
@@ -98,6 +99,8 @@ def compare_namespace(
     )
     for op in _walk(upgrade_ops.ops):
         _without_type_creation(op)
+        if isinstance(op, ops.AlterColumnOp):
+            converted_by_cast(connection, op)
     return _CONTINUE
 
 
@@ -309,6 +312,22 @@ def _with_triggers(
     if not wanted and body is not None:
         result.append(namespace_ops.DropUpdatedAtFunctionOp(namespace))
     return result
+
+
+def converted_by_cast(connection: sa.Connection, op: ops.AlterColumnOp) -> None:
+    """A type change PostgreSQL makes only with USING (no assignment cast from the column's
+    type to the new one: ``text`` to ``integer``, ``date``...) converts each value with a
+    cast, ``USING "code"::INTEGER``, as Django's migrations do: without it the ALTER fails
+    whatever the data. ``db lint`` then counts the values that would not convert. A
+    downgrade's op (the upgrade's, reversed, with its USING) is judged again."""
+    if op.modify_type is None or op.existing_type is None:
+        return
+    op.kw.pop("postgresql_using", None)
+    dialect = postgres_dialect()
+    old = str(sa.types.to_instance(op.existing_type).compile(dialect=dialect))
+    new = str(sa.types.to_instance(op.modify_type).compile(dialect=dialect))
+    if casts_by_assignment(connection, old, new) is False:
+        op.kw["postgresql_using"] = f"{quote_ident(op.column_name)}::{new}"
 
 
 def _walk(found: Iterable[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:

@@ -15,6 +15,7 @@ Alembic's own hooks, no editing of generated text:
   with the connection's dialect, whose ``pyformat`` parameters double every
   ``%``; the revision compiles the text again when it runs, so a ``LIKE '%x'``
   would reach PostgreSQL as ``LIKE '%%x'`` and ``db check`` would never be clean;
+- ``op.alter_column`` keeps its ``postgresql_using``, which Alembic's renderer drops;
 - ``process_revision_directives`` replaces the namespace on every op
   (``schema``, ``referent_schema``, ``source_schema``) with
   :class:`SchemaVariable`, whose ``repr`` is the word ``schema``, so Alembic's
@@ -37,6 +38,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import quoted_name
 
+from seedbed.autogen.compare import converted_by_cast
 from seedbed.autogen.ops import NamespaceOp
 from seedbed.facts import CatalogType
 from seedbed.sqltext import escaped
@@ -158,6 +160,21 @@ def render_add_check(autogen_context: AutogenContext, op: ops.CreateCheckConstra
     return f"{prefix}create_check_constraint({', '.join(args)})"
 
 
+_ALEMBIC_ALTER_COLUMN = renderers.dispatch(ops.AlterColumnOp)
+
+
+@renderers.dispatch_for(ops.AlterColumnOp, replace=True)
+def render_alter_column(autogen_context: AutogenContext, op: ops.AlterColumnOp) -> str:
+    """``op.alter_column(...)`` with its ``postgresql_using``, which Alembic's renderer
+    leaves out (a type change PostgreSQL makes only with USING:
+    :func:`~seedbed.autogen.compare.compare_namespace`)."""
+    text = str(_ALEMBIC_ALTER_COLUMN(autogen_context, op))
+    using = op.kw.get("postgresql_using")
+    if using is None:
+        return text
+    return f"{text[:-1]},\n{' ' * 11}postgresql_using={using!r})"
+
+
 def _foreign_key(
     constraint: sa.ForeignKeyConstraint, autogen_context: AutogenContext, namespace: Any
 ) -> str:
@@ -197,8 +214,20 @@ def revision_directives(context: MigrationContext, revision: Any, directives: li
         return
     variable = SchemaVariable(str(namespace))
     for script in directives:
+        for container in script.downgrade_ops_list:  # reversed upgrades, USING and all
+            for op in _alter_columns(container.ops):
+                if context.connection is not None:
+                    converted_by_cast(context.connection, op)
         for container in [*script.upgrade_ops_list, *script.downgrade_ops_list]:
             _replace(container.ops, str(namespace), variable)
+
+
+def _alter_columns(found: Iterable[ops.MigrateOperation]) -> Iterable[ops.AlterColumnOp]:
+    for op in found:
+        if isinstance(op, ops.AlterColumnOp):
+            yield op
+        elif isinstance(op, ops.OpContainer):
+            yield from _alter_columns(op.ops)
 
 
 def _replace(found: Iterable[ops.MigrateOperation], namespace: str, variable: str) -> None:

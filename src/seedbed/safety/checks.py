@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.operations import ops
 
+from seedbed.db import casts_by_assignment
 from seedbed.safety import probes
 from seedbed.safety.findings import Finding, Severity
 from seedbed.safety.probes import Relation
@@ -92,7 +93,7 @@ def changed_type(op: ops.AlterColumnOp, scope: Scope, relation: Relation, target
     using: str | None = op.kw.get("postgresql_using")
     values = probes.value_count(relation, op.column_name)
     column = relation.column(op.column_name)
-    assignable = probes.casts_by_assignment(scope.connection, old, new)
+    assignable = casts_by_assignment(scope.connection, old, new)
     if assignable is None and isinstance(kind, sa.Enum):
         assignable = False  # a type an earlier step creates; no type casts to an enum by assignment
     if using is None and assignable is False:

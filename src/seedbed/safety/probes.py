@@ -143,22 +143,6 @@ def column_collation(relation: Relation, column: str) -> str | None:
     return None if value is None else str(value)
 
 
-def casts_by_assignment(connection: sa.Connection, source: str, target: str) -> bool | None:
-    """Whether ``ALTER COLUMN ... TYPE target`` without USING can convert from ``source``.
-
-    PostgreSQL uses the assignment cast: the same type, a cast marked
-    implicit or assignment in ``pg_cast``, or I/O conversion to a string type.
-    """
-    sql = (
-        "select s = t or (select typcategory = 'S' from pg_type where oid = t) "
-        "or exists (select 1 from pg_cast where castsource = s and casttarget = t "
-        "and castcontext in ('a', 'i')) "
-        "from (select cast(:source as regtype)::oid as s, cast(:target as regtype)::oid as t) x"
-    )
-    value = ask(connection, sql, {"source": source, "target": target})
-    return None if value is None else bool(value)
-
-
 def unconvertible_count(
     relation: Relation,
     column: str,
