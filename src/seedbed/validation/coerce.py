@@ -932,10 +932,7 @@ def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.nd
     ):
         return _typed_dates(series, na)
     if kind == k.INTEGER and pd.api.types.is_integer_dtype(dtype):
-        low, high = column.int_range or (-(2**63), 2**63 - 1)
-        ints = series.astype("Int64")
-        bad = ((ints < low) | (ints > high)).fillna(False).to_numpy(dtype=bool)
-        return ints.mask(bad), bad
+        return _typed_integers(column, series, na)
     if kind == k.INTEGER and pd.api.types.is_float_dtype(dtype):  # pandas' ints with NaN
         floats = series.astype("float64").to_numpy(na_value=np.nan)
         whole, ok = _whole_floats(column, floats)
@@ -959,6 +956,20 @@ def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.nd
             pd.array([None] * len(series), dtype="str"), index=series.index
         ), na & False
     return None
+
+
+def _typed_integers(
+    column: ColumnSpec, series: pd.Series, na: np.ndarray
+) -> tuple[pd.Series, np.ndarray]:
+    """Integers of any width and sign for an integer column: those outside the column's
+    range refused, judged on their own values (an unsigned 64-bit integer above the
+    largest ``bigint`` is not cast to a negative one, nor refused by a failing cast)."""
+    low, high = column.int_range or (-(2**63), 2**63 - 1)
+    unsigned = pd.api.types.is_unsigned_integer_dtype(series.dtype)
+    held = series.to_numpy(dtype=np.uint64 if unsigned else np.int64, na_value=0)
+    bad = ~na & ((held > high) if unsigned else ((held < low) | (held > high)))
+    ints = pd.arrays.IntegerArray(np.where(bad, 0, held).astype(np.int64), na | bad)
+    return pd.Series(ints, index=series.index), bad
 
 
 def _typed_dates(series: pd.Series, na: np.ndarray) -> tuple[pd.Series, np.ndarray]:

@@ -1,0 +1,131 @@
+"""Typed values of Arrow, Polars, Parquet and pandas that a CSV file would hold as text: each
+either validates and loads as the same stored value its text does, or is a report row (never
+a load that fails after validation said valid, nor a traceback, nor other stored data)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+
+import seedbed
+from seedbed import migrate
+from seedbed.config import Settings
+from seedbed.db import get_engine
+from tests.helpers import fresh_settings, pushed_models
+
+MODEL = """
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Grid(Base):
+    __tablename__ = "grid"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    big = mapped_column(sa.BigInteger)
+    small = mapped_column(sa.SmallInteger)
+    num = mapped_column(sa.Numeric)
+    real = mapped_column(sa.REAL)
+    dbl = mapped_column(sa.Double)
+    stamp = mapped_column(sa.DateTime(timezone=True))
+    words = mapped_column(pg.ARRAY(sa.Text))
+    cells = mapped_column(pg.ARRAY(sa.Integer, dimensions=2))
+"""
+
+#: How a column of Arrow values reaches seedbed: as it is, in Polars, in a Parquet file,
+#: in pandas (as pyarrow converts it, NumPy or nullable types), in pandas' Arrow types.
+Given = Callable[[pa.Table, Path], Any]
+
+
+def _parquet(table: pa.Table, folder: Path) -> str:
+    path = folder / "grid.parquet"
+    pq.write_table(table, path)
+    return str(path)
+
+
+INPUTS: dict[str, Given] = {
+    "Arrow": lambda table, _: table,
+    "Polars": lambda table, _: pl.from_arrow(table),
+    "Parquet": _parquet,
+    "pandas": lambda table, _: table.to_pandas(),
+    "pandas, Arrow types": lambda table, _: table.to_pandas(types_mapper=pd.ArrowDtype),
+}
+
+
+@pytest.fixture(scope="module")
+def grid_settings(
+    base_settings: Settings, db_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """One namespace holding the grid table for the whole module, its environment set."""
+    settings = fresh_settings(base_settings)
+    folder = tmp_path_factory.mktemp("grid") / "models"
+    env = pushed_models(folder, db_env, settings, grid=MODEL)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            yield settings
+    finally:
+        migrate.reset(settings)
+
+
+def _table(column: str, values: pa.Array) -> pa.Table:
+    return pa.table({"id": pa.array(range(1, len(values) + 1), pa.int32()), column: values})
+
+
+def _stored(settings: Settings, column: str) -> list[Any]:
+    """The column's values as PostgreSQL prints them, by id; the table emptied after."""
+    with get_engine(settings).begin() as conn:
+        table = f'"{settings.schema}".grid'
+        found = conn.execute(sa.text(f"SELECT {column}::text FROM {table} ORDER BY id"))
+        values = [row[0] for row in found]
+        conn.execute(sa.text(f"TRUNCATE {table}"))
+        return values
+
+
+def _csv(folder: Path, column: str, texts: list[str | None]) -> Path:
+    path = folder / "grid.csv"
+    lines = ["id," + column] + [f'{n},"{t}"' if t else f"{n}," for n, t in enumerate(texts, 1)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _problems(source: object) -> list[tuple[int, str, str]]:
+    report = seedbed.validate(source)
+    return [(int(row["line"]), row["column"], row["rule"]) for _, row in report.failures.iterrows()]
+
+
+def _refused(settings: Settings, source: object, column: str, rows: list[int]) -> None:
+    """``source`` is refused with a ``type`` row for each of ``rows`` of ``column``, and
+    nothing loads."""
+    assert _problems(source) == [(row, column, "type") for row in rows]
+    with pytest.raises(seedbed.SeedbedError):
+        seedbed.load(source, progress=False)
+    assert _stored(settings, column) == []
+
+
+@pytest.mark.parametrize("kind", list(INPUTS))
+def test_unsigned_integers_past_a_columns_range_are_type_problems(
+    kind: str, grid_settings: Settings, tmp_path: Path
+) -> None:
+    """A ``uint64`` above the largest ``bigint`` (Polars' ``UInt64``, pandas' ``uint64``) was
+    valid, and COPY then failed; in pandas, validation ended in a TypeError."""
+    table = _table("big", pa.array([2**64 - 1, 7, 2**63], pa.uint64()))
+    _refused(grid_settings, {"grid": INPUTS[kind](table, tmp_path)}, "big", [0, 2])
+    small = _table("small", pa.array([2**16 - 1, 7], pa.uint64()))
+    _refused(grid_settings, {"grid": INPUTS[kind](small, tmp_path)}, "small", [0])
+
+    fits = _table("big", pa.array([2**63 - 1, 0], pa.uint64()))  # no null: pandas' float64
+    seedbed.load({"grid": INPUTS[kind](fits, tmp_path)}, progress=False)
+    assert _stored(grid_settings, "big") == [str(2**63 - 1), "0"]
