@@ -129,3 +129,18 @@ def test_unsigned_integers_past_a_columns_range_are_type_problems(
     fits = _table("big", pa.array([2**63 - 1, 0], pa.uint64()))  # no null: pandas' float64
     seedbed.load({"grid": INPUTS[kind](fits, tmp_path)}, progress=False)
     assert _stored(grid_settings, "big") == [str(2**63 - 1), "0"]
+
+
+@pytest.mark.parametrize("column", ["num", "real", "dbl"])
+@pytest.mark.parametrize("kind", list(INPUTS))
+def test_booleans_in_a_number_column_are_type_problems(
+    kind: str, column: str, grid_settings: Settings, tmp_path: Path
+) -> None:
+    """A number column refuses ``true`` in a CSV file; Arrow's, Polars' and pandas' booleans
+    (which pandas counts as numbers) were valid there, and COPY then failed (or, in a
+    ``real`` column, validation ended in an ArrowInvalid)."""
+    table = _table(column, pa.array([True, None, False]))
+    _refused(grid_settings, {"grid": INPUTS[kind](table, tmp_path)}, column, [0, 2])
+    _refused(grid_settings, _csv(tmp_path, column, ["true", None, "false"]), column, [2, 4])
+    no_nulls = pd.DataFrame({"id": [1, 2], column: [True, False]})  # NumPy's bool
+    _refused(grid_settings, {"grid": no_nulls}, column, [0, 1])

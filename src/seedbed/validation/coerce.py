@@ -938,7 +938,9 @@ def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.nd
         whole, ok = _whole_floats(column, floats)
         ints = pd.Series(pd.array(whole, dtype="Int64"), index=series.index).mask(~ok)
         return ints, ~na & ~ok
-    if kind == k.NUMERIC and pd.api.types.is_numeric_dtype(dtype):
+    # booleans are numbers to pandas, not to PostgreSQL: a number column refuses ``true``
+    numbers = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    if kind == k.NUMERIC and numbers:
         # NaN is missing, as pandas holds it; infinities are the values PostgreSQL reads
         floats = series.astype("float64").to_numpy(na_value=0.0)
         text = series.astype("str").mask(na)
