@@ -4,6 +4,7 @@ a load that fails after validation said valid, nor a traceback, nor other stored
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,29 @@ def test_booleans_in_a_number_column_are_type_problems(
     _refused(grid_settings, _csv(tmp_path, column, ["true", None, "false"]), column, [2, 4])
     no_nulls = pd.DataFrame({"id": [1, 2], column: [True, False]})  # NumPy's bool
     _refused(grid_settings, {"grid": no_nulls}, column, [0, 1])
+
+
+@pytest.mark.parametrize("kind", list(INPUTS))
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "Europe/Amsterdam",  # +00:19:32 until 1937
+        "Europe/Paris",  # +00:09:21 until 1911
+        "America/New_York",  # -04:56:02 until 1883
+        "Asia/Kolkata",  # +05:53:20 until 1901
+    ],
+)
+def test_a_zones_offset_in_seconds_is_kept(
+    kind: str, zone: str, grid_settings: Settings, tmp_path: Path
+) -> None:
+    """Timestamps in a zone whose offset then had seconds (a local mean time) are stored as
+    the instants they are, as their text in UTC is: Arrow's CSV writer wrote the offset in
+    whole minutes, and the seconds were lost."""
+    instants = [dt.datetime(1870, 6, 1, 12, 0, 0, 250000, tzinfo=dt.UTC), None]
+    table = _table("stamp", pa.array(instants, pa.timestamp("us")).cast(pa.timestamp("us", zone)))
+    source = {"grid": INPUTS[kind](table, tmp_path)}
+    assert _problems(source) == []
+    seedbed.load(source, progress=False)
+    loaded = _stored(grid_settings, "stamp")
+    seedbed.load(_csv(tmp_path, "stamp", ["1870-06-01 12:00:00.25+00", None]), progress=False)
+    assert loaded == _stored(grid_settings, "stamp") == ["1870-06-01 12:00:00.25+00", None]

@@ -529,8 +529,12 @@ def _time_strings(array: pa.Array, *, days: bool) -> pa.Array:
 def _copy_array(array: pa.Array, holds_bytes: bool) -> pa.Array:
     """A column as COPY gets it: text made plain (bytes for a ``bytea`` column, ``holds_bytes``,
     as their hex text), and timestamps outside years 1 to 9999 (or ``infinity``) as text
-    PostgreSQL reads back as the same value."""
+    PostgreSQL reads back as the same value; timestamps with a time zone in UTC (Arrow writes
+    a zone's offset in whole minutes: a local mean time's seconds, ``+00:19:32`` in Amsterdam
+    until 1937, would be lost)."""
     array = plain_array(array, holds_bytes=holds_bytes)[0]
+    if pa.types.is_timestamp(array.type) and array.type.tz not in (None, "UTC"):
+        array = array.cast(pa.timestamp(array.type.unit, "UTC"))  # the same instants
     if pa.types.is_timestamp(array.type) and array.type.unit != "ns":  # ns: 1677 to 2262
         return _time_strings(array.cast(pa.timestamp("us", array.type.tz)), days=False)
     return array
