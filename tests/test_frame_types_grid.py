@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
@@ -171,3 +172,26 @@ def test_a_zones_offset_in_seconds_is_kept(
     loaded = _stored(grid_settings, "stamp")
     seedbed.load(_csv(tmp_path, "stamp", ["1870-06-01 12:00:00.25+00", None]), progress=False)
     assert loaded == _stored(grid_settings, "stamp") == ["1870-06-01 12:00:00.25+00", None]
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "text"),
+    [
+        ("words", [[["a b", "c"], ["d", '"e"']], None], '{{"a b",c},{d,"\\"e\\""}}'),
+        ("cells", [[[1, 2], [3, 4]], None], "{{1,2},{3,4}}"),
+        ("words", [["x", "y"], None], "{x,y}"),
+    ],
+)
+def test_numpy_arrays_in_a_frame_are_arrays(
+    column: str, values: list[Any], text: str, grid_settings: Settings, tmp_path: Path
+) -> None:
+    """pandas holds a list read from Arrow (``pd.read_parquet``, Polars' ``to_pandas``) as a
+    NumPy array, a list of lists as an array of arrays: each is the array it holds. An inner
+    array was written as NumPy prints it, and a text array stored ``['a b' 'c']``."""
+    path = Path(_parquet(_table(column, pa.array(values)), tmp_path))
+    for frame in (pd.read_parquet(path), pl.read_parquet(path).to_pandas()):
+        assert isinstance(frame[column][0], np.ndarray)
+        source = {"grid": frame}
+        assert _problems(source) == []
+        seedbed.load(source, progress=False)
+        assert _stored(grid_settings, column) == [text, None]
