@@ -43,6 +43,8 @@ class Grid(Base):
     stamp = mapped_column(sa.DateTime(timezone=True))
     words = mapped_column(pg.ARRAY(sa.Text))
     cells = mapped_column(pg.ARRAY(sa.Integer, dimensions=2))
+    note = mapped_column(sa.Text)
+    cash = mapped_column(pg.MONEY)
 """
 
 #: How a column of Arrow values reaches seedbed: as it is, in Polars, in a Parquet file,
@@ -195,3 +197,23 @@ def test_numpy_arrays_in_a_frame_are_arrays(
         assert _problems(source) == []
         seedbed.load(source, progress=False)
         assert _stored(grid_settings, column) == [text, None]
+
+
+@pytest.mark.parametrize("kind", list(INPUTS))
+def test_floats_in_a_text_column_are_the_text_validation_read(
+    kind: str, grid_settings: Settings, tmp_path: Path
+) -> None:
+    """Floats in a column of text, or of a type PostgreSQL reads itself, are validated as
+    pandas writes them (``3.0``, ``1e-05``, NaN missing) and now sent so: COPY got
+    pyarrow's text (``3``, ``0.00001``, ``nan``), so a text column stored other values than
+    the ones judged, and a money column, valid, failed on ``nan``."""
+    floats = [3.0, 1e-05, 0.1, float("inf"), float("nan"), None]
+    source = {"grid": INPUTS[kind](_table("note", pa.array(floats)), tmp_path)}
+    assert _problems(source) == []
+    seedbed.load(source, progress=False)
+    assert _stored(grid_settings, "note") == ["3.0", "1e-05", "0.1", "inf", None, None]
+
+    source = {"grid": INPUTS[kind](_table("cash", pa.array([float("nan"), 2.5])), tmp_path)}
+    assert _problems(source) == []
+    seedbed.load(source, progress=False)
+    assert _stored(grid_settings, "cash") == [None, "$2.50"]

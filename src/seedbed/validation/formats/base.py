@@ -60,7 +60,9 @@ from seedbed.sqltext import (
     time_text,
 )
 from seedbed.validation.arrays import (
+    PLAIN_FLOATS,
     bool_array,
+    float_text,
     integers,
     numeric_array,
     string_array,
@@ -543,13 +545,19 @@ def _copy_array(array: pa.Array, holds_bytes: bool) -> pa.Array:
 def _plain_batch(batch: pa.RecordBatch, columns: Mapping[str, ColumnSpec]) -> pa.RecordBatch:
     """``batch`` with text in one type, as the CSV writer takes it: floats in an integer
     column as the whole numbers validation read (the writer would give ``1e+15``, which
-    an integer column refuses); lists, structs, maps, durations and times as
+    an integer column refuses); floats in a column of text (or of a type PostgreSQL reads)
+    as the text validation read, pandas' (``3.0``, ``1e-05``; the writer would give ``3``,
+    ``0.00001`` and ``nan``), NaN as NULL; lists, structs, maps, durations and times as
     :func:`value_text` writes them (the writer takes none)."""
     arrays = []
     for name, array in zip(batch.schema.names, batch.columns, strict=True):
         column = columns.get(name)
+        if pa.types.is_dictionary(array.type):  # its values, as validation read them
+            array = array.dictionary_decode()
         if column is not None and column.kind == kinds.INTEGER and pa.types.is_floating(array.type):
             arrays.append(array.cast(pa.int64()))  # safe: validation refused any that is not whole
+        elif column is not None and column.kind == kinds.TEXT and str(array.type) in PLAIN_FLOATS:
+            arrays.append(float_text(array))  # pandas' text, which validation read; NaN: NULL
         elif column is not None and (text := value_text(column, array)) is not None:
             arrays.append(text)
         else:
