@@ -41,6 +41,7 @@ class Grid(Base):
     real = mapped_column(sa.REAL)
     dbl = mapped_column(sa.Double)
     stamp = mapped_column(sa.DateTime(timezone=True))
+    naive = mapped_column(sa.DateTime)
     words = mapped_column(pg.ARRAY(sa.Text))
     cells = mapped_column(pg.ARRAY(sa.Integer, dimensions=2))
     note = mapped_column(sa.Text)
@@ -217,3 +218,20 @@ def test_floats_in_a_text_column_are_the_text_validation_read(
     assert _problems(source) == []
     seedbed.load(source, progress=False)
     assert _stored(grid_settings, "cash") == [None, "$2.50"]
+
+
+@pytest.mark.parametrize("zone", [None, "UTC"])
+@pytest.mark.parametrize("unit", ["s", "ms"])
+@pytest.mark.parametrize("kind", list(INPUTS))
+def test_timestamps_past_what_microseconds_hold_are_type_problems(
+    kind: str, unit: str, zone: str | None, grid_settings: Settings, tmp_path: Path
+) -> None:
+    """Seconds or milliseconds past year 294247 (such as milliseconds written as seconds)
+    are past PostgreSQL's range, a ``type`` problem; validation ended in pandas'
+    OutOfBoundsDatetime when it made them microseconds."""
+    column = "naive" if zone is None else "stamp"
+    far = 10**13 if unit == "s" else 10**16  # past 2**63 microseconds
+    values = pa.array([far, 0, None, -far], pa.timestamp(unit, zone))
+    _refused(
+        grid_settings, {"grid": INPUTS[kind](_table(column, values), tmp_path)}, column, [0, 3]
+    )

@@ -906,6 +906,21 @@ def _typed_stamps(values: pd.Series) -> np.ndarray:
     return np.asarray(_outside(micros) & ~values.isna().to_numpy(), dtype=bool)
 
 
+def _past_micros(series: pd.Series, na: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    """Timestamps in seconds or milliseconds (Arrow's, Parquet's, NumPy's) beyond what
+    microseconds hold (past year 294247, as PostgreSQL's range ends): missing, so that
+    they convert, and which they were (outside the range, as a file's are)."""
+    unit = np.datetime_data(series.dt.tz_localize(None).dtype)[0]
+    factor = {"s": 10**6, "ms": 10**3}.get(unit)
+    far = np.zeros(len(series), dtype=bool)
+    if factor is None:
+        return series, far
+    held = series.dt.tz_localize(None).to_numpy(dtype=f"datetime64[{unit}]").view(np.int64)
+    limit = (2**63 - 1) // factor
+    far = ~na & ((held > limit) | (held < -limit))
+    return (series.mask(far) if far.any() else series), far
+
+
 def _outside(micros: np.ndarray) -> np.ndarray:
     """The microseconds outside the range seedbed holds, ``infinity`` and ``-infinity``
     (the largest int64, and the two smallest: pandas' and PostgreSQL's) excepted."""
@@ -922,12 +937,14 @@ def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.nd
     if kind == k.BOOLEAN and (pd.api.types.is_bool_dtype(dtype)):
         return series.astype("boolean"), np.zeros(len(series), dtype=bool)
     if kind == k.TIMESTAMPTZ and isinstance(dtype, pd.DatetimeTZDtype):
-        values = series.dt.tz_convert("UTC").astype(pd.DatetimeTZDtype("us", "UTC"))
-        odd = _typed_stamps(values)
+        series, far = _past_micros(series.dt.tz_convert("UTC"), na)
+        values = series.astype(pd.DatetimeTZDtype("us", "UTC"))
+        odd = _typed_stamps(values) | far
         return (values.mask(odd) if odd.any() else values), odd
     if kind == k.TIMESTAMP and pd.api.types.is_datetime64_dtype(dtype):
+        series, far = _past_micros(series, na)
         values = series.astype("datetime64[us]")
-        odd = _typed_stamps(values)
+        odd = _typed_stamps(values) | far
         return (values.mask(odd) if odd.any() else values), odd
     if kind == k.DATE and (
         pd.api.types.is_datetime64_dtype(dtype)
