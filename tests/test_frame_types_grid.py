@@ -235,3 +235,26 @@ def test_timestamps_past_what_microseconds_hold_are_type_problems(
     _refused(
         grid_settings, {"grid": INPUTS[kind](_table(column, values), tmp_path)}, column, [0, 3]
     )
+
+
+def test_polars_128_bit_integers_are_read_as_their_text(
+    grid_settings: Settings, tmp_path: Path
+) -> None:
+    """Polars' Int128 and UInt128 (alone or in lists) have no Arrow type: validation ended in
+    an ArrowInvalid. They are read as their decimal text, as a CSV file holds them."""
+    frame = pl.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "big": pl.Series([2**63, None, -5], dtype=pl.Int128),
+            "num": pl.Series([2**100, 7, None], dtype=pl.UInt128),
+            "cells": pl.Series([[[2**31]], None, [[1, 2]]], dtype=pl.List(pl.List(pl.Int128))),
+        }
+    )
+    assert _problems({"grid": frame}) == [(0, "big", "type"), (0, "cells", "type")]
+    fits = frame.with_columns(pl.Series("big", [2**63 - 1, None, -5], dtype=pl.Int128)).slice(1)
+    seedbed.load({"grid": fits.lazy()}, progress=False)
+    assert _stored(grid_settings, "big") == [None, "-5"]
+    seedbed.load({"grid": fits}, progress=False)
+    assert _stored(grid_settings, "num") == ["7", None]
+    seedbed.load({"grid": fits}, progress=False)
+    assert _stored(grid_settings, "cells") == [None, "{{1,2}}"]
