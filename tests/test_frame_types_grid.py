@@ -258,3 +258,31 @@ def test_polars_128_bit_integers_are_read_as_their_text(
     assert _stored(grid_settings, "num") == ["7", None]
     seedbed.load({"grid": fits}, progress=False)
     assert _stored(grid_settings, "cells") == [None, "{{1,2}}"]
+
+
+@pytest.mark.parametrize("kind", ["Arrow", "Polars", "Parquet", "pandas, Arrow types"])
+@pytest.mark.parametrize(
+    ("column", "arrow_type"),
+    [
+        ("note", pa.list_(pa.int64())),
+        ("big", pa.struct([("a", pa.int64())])),
+        ("naive", pa.large_list(pa.string())),
+    ],
+)
+def test_a_typed_column_of_nulls_loads_as_nulls(
+    kind: str, column: str, arrow_type: pa.DataType, grid_settings: Settings, tmp_path: Path
+) -> None:
+    """A list or struct column holding only NULLs is valid in any column (no value to
+    refuse); COPY then ended in an ArrowInvalid, pyarrow's CSV writer taking no such type."""
+    source = {"grid": INPUTS[kind](_table(column, pa.nulls(2, arrow_type)), tmp_path)}
+    assert _problems(source) == []
+    seedbed.load(source, progress=False)
+    assert _stored(grid_settings, column) == [None, None]
+
+
+def test_a_column_of_null_intervals_loads_as_nulls(grid_settings: Settings) -> None:
+    """The same for Arrow's month-day-nano intervals outside an ``interval`` column."""
+    source = {"grid": _table("note", pa.nulls(2, pa.month_day_nano_interval()))}
+    assert _problems(source) == []
+    seedbed.load(source, progress=False)
+    assert _stored(grid_settings, "note") == [None, None]

@@ -548,13 +548,18 @@ def _plain_batch(batch: pa.RecordBatch, columns: Mapping[str, ColumnSpec]) -> pa
     an integer column refuses); floats in a column of text (or of a type PostgreSQL reads)
     as the text validation read, pandas' (``3.0``, ``1e-05``; the writer would give ``3``,
     ``0.00001`` and ``nan``), NaN as NULL; lists, structs, maps, durations and times as
-    :func:`value_text` writes them (the writer takes none)."""
+    :func:`value_text` writes them (the writer takes none); a column of NULLs alone as
+    text, whatever its type (a list of NULLs in a text column is valid)."""
     arrays = []
     for name, array in zip(batch.schema.names, batch.columns, strict=True):
         column = columns.get(name)
         if pa.types.is_dictionary(array.type):  # its values, as validation read them
             array = array.dictionary_decode()
-        if column is not None and column.kind == kinds.INTEGER and pa.types.is_floating(array.type):
+        if len(array) and array.null_count == len(array):  # NULLs, of a type the writer takes
+            arrays.append(pa.nulls(len(array), pa.string()))  # (not a list, struct or interval)
+        elif (
+            column is not None and column.kind == kinds.INTEGER and pa.types.is_floating(array.type)
+        ):
             arrays.append(array.cast(pa.int64()))  # safe: validation refused any that is not whole
         elif column is not None and column.kind == kinds.TEXT and str(array.type) in PLAIN_FLOATS:
             arrays.append(float_text(array))  # pandas' text, which validation read; NaN: NULL
