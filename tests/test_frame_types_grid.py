@@ -286,3 +286,26 @@ def test_a_column_of_null_intervals_loads_as_nulls(grid_settings: Settings) -> N
     assert _problems(source) == []
     seedbed.load(source, progress=False)
     assert _stored(grid_settings, "note") == [None, None]
+
+
+@pytest.mark.parametrize("zone", [None, "Europe/Paris"])
+@pytest.mark.parametrize("kind", list(INPUTS))
+def test_nanoseconds_are_stored_as_the_microseconds_validated(
+    kind: str, zone: str | None, grid_settings: Settings, tmp_path: Path
+) -> None:
+    """Nanoseconds (pandas' ``datetime64[ns]``, Arrow's, Polars') are validated as their
+    microseconds, floored as pandas converts them, and now stored so: COPY sent the nine
+    digits, which PostgreSQL rounds, so ``23:59:59.9999995`` was stored on the next day."""
+    column = "naive" if zone is None else "stamp"
+    nanos = [1_577_923_199_999_999_500, 1_577_934_245_123_456_499, -1_500, None]
+    values = pa.array(nanos, pa.timestamp("ns")).cast(pa.timestamp("ns", zone))
+    source = {"grid": INPUTS[kind](_table(column, values), tmp_path)}
+    assert _problems(source) == []
+    seedbed.load(source, progress=False)
+    offset = "" if zone is None else "+00"
+    assert _stored(grid_settings, column) == [
+        f"2020-01-01 23:59:59.999999{offset}",
+        f"2020-01-02 03:04:05.123456{offset}",
+        f"1969-12-31 23:59:59.999998{offset}",
+        None,
+    ]

@@ -533,13 +533,16 @@ def _copy_array(array: pa.Array, holds_bytes: bool) -> pa.Array:
     as their hex text), and timestamps outside years 1 to 9999 (or ``infinity``) as text
     PostgreSQL reads back as the same value; timestamps with a time zone in UTC (Arrow writes
     a zone's offset in whole minutes: a local mean time's seconds, ``+00:19:32`` in Amsterdam
-    until 1937, would be lost)."""
+    until 1937, would be lost); nanoseconds as the microseconds validation read, floored
+    (PostgreSQL would round the digits, to another value than the one judged)."""
     array = plain_array(array, holds_bytes=holds_bytes)[0]
-    if pa.types.is_timestamp(array.type) and array.type.tz not in (None, "UTC"):
+    if not pa.types.is_timestamp(array.type):
+        return array
+    if array.type.tz not in (None, "UTC"):
         array = array.cast(pa.timestamp(array.type.unit, "UTC"))  # the same instants
-    if pa.types.is_timestamp(array.type) and array.type.unit != "ns":  # ns: 1677 to 2262
-        return _time_strings(array.cast(pa.timestamp("us", array.type.tz)), days=False)
-    return array
+    if array.type.unit == "ns":  # the microseconds validation read (floored, as pandas does)
+        array = pc.floor_temporal(array, unit="microsecond")
+    return _time_strings(array.cast(pa.timestamp("us", array.type.tz)), days=False)
 
 
 def _plain_batch(batch: pa.RecordBatch, columns: Mapping[str, ColumnSpec]) -> pa.RecordBatch:
