@@ -309,3 +309,37 @@ def test_nanoseconds_are_stored_as_the_microseconds_validated(
         f"1969-12-31 23:59:59.999998{offset}",
         None,
     ]
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "stored"),
+    [
+        ("big", [1, None, -(2**63)], ["1", None, str(-(2**63))]),
+        ("small", [np.int16(7), None], ["7", None]),
+        (
+            "stamp",  # aware datetimes of two offsets: pandas keeps them as objects
+            [
+                dt.datetime(2020, 1, 2, 3, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+                dt.datetime(2020, 7, 2, 3, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+                None,
+            ],
+            ["2020-01-02 02:00:00+00", "2020-07-02 01:00:00+00", None],
+        ),
+        (
+            "naive",
+            [dt.datetime(2020, 1, 2, 3, 4, 5, 6), None],
+            ["2020-01-02 03:04:05.000006", None],
+        ),
+    ],
+)
+def test_python_values_in_an_object_column_are_their_text(
+    column: str, values: list[Any], stored: list[str | None], grid_settings: Settings
+) -> None:
+    """``int`` and ``datetime`` objects among ``None`` (``astype(object)``, or aware
+    datetimes of several offsets, which pandas keeps as objects) are read as their text, as
+    ``Decimal`` and ``bool`` ones are; they were ``type`` problems ("got Python int
+    values") where their text, or the same values typed, load."""
+    frame = pd.DataFrame({"id": range(1, len(values) + 1), column: pd.Series(values, dtype=object)})
+    assert _problems({"grid": frame}) == []
+    seedbed.load({"grid": frame}, progress=False)
+    assert _stored(grid_settings, column) == stored

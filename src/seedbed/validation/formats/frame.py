@@ -96,8 +96,11 @@ def _written(write: Callable[[Any], str], value: object) -> object:
 
 
 #: Kinds whose Python values in an object column are written as their text (see
-#: :meth:`FrameInput.for_table`).
-_AS_THEIR_TEXT = frozenset({kinds.NUMERIC, kinds.BOOLEAN})
+#: :meth:`FrameInput.for_table`): ``int``, ``Decimal``, ``bool``, ``datetime`` (aware ones
+#: of several offsets stay objects in pandas), as psycopg gives them among ``None``.
+_AS_THEIR_TEXT = frozenset(
+    {kinds.NUMERIC, kinds.BOOLEAN, kinds.INTEGER, kinds.TIMESTAMP, kinds.TIMESTAMPTZ}
+)
 
 
 def _as_their_text(column: ColumnSpec, values: pd.Series) -> bool:
@@ -156,8 +159,9 @@ class FrameInput(SeedFormat):
         """This frame as a seed of ``table``: in the columns of types seedbed leaves to
         PostgreSQL, the Python values psycopg reads from them (lists, ranges, timedeltas,
         bytes, times) as PostgreSQL's text of them, which validation reads and COPY sends;
-        so are ``Decimal`` numbers and ``bool`` values among ``None`` (as psycopg gives a
-        column with NULLs)."""
+        so are ``Decimal`` numbers, ``int``, ``bool`` and ``datetime`` values among
+        ``None`` in their columns (as psycopg gives a column with NULLs, and pandas keeps
+        aware datetimes of several offsets)."""
         columns = table_spec(table).columns
         names = [
             name
