@@ -5,6 +5,7 @@ a load that fails after validation said valid, nor a traceback, nor other stored
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ class Grid(Base):
     dbl = mapped_column(sa.Double)
     stamp = mapped_column(sa.DateTime(timezone=True))
     naive = mapped_column(sa.DateTime)
+    uid = mapped_column(sa.Uuid)
     words = mapped_column(pg.ARRAY(sa.Text))
     cells = mapped_column(pg.ARRAY(sa.Integer, dimensions=2))
     note = mapped_column(sa.Text)
@@ -343,3 +345,23 @@ def test_python_values_in_an_object_column_are_their_text(
     assert _problems({"grid": frame}) == []
     seedbed.load({"grid": frame}, progress=False)
     assert _stored(grid_settings, column) == stored
+
+
+@pytest.mark.parametrize("kind", list(INPUTS))
+@pytest.mark.parametrize("arrow_type", [pa.binary(16), pa.binary(), pa.uuid()])
+def test_sixteen_bytes_in_a_uuid_column_are_the_uuid(
+    kind: str, arrow_type: pa.DataType, grid_settings: Settings, tmp_path: Path
+) -> None:
+    """A UUID's 16 bytes (Parquet's UUID type, a Polars ``Binary``, which is what Polars
+    makes of Arrow's ``uuid``) are that UUID, as Arrow's ``uuid`` type is; they were read
+    as UTF-8 text, a ``type`` problem (or an ``encoding`` one). Other bytes are still text."""
+    first, second = uuid.UUID(int=2**128 - 7), uuid.UUID("12345678-1234-5678-1234-567812345678")
+    values = [first.bytes, None, second.bytes]
+    if arrow_type == pa.binary():
+        values.append(str(first).encode())  # a UUID's text, as bytes
+    table = _table("uid", pa.array(values, arrow_type))
+    source = {"grid": INPUTS[kind](table, tmp_path)}
+    assert _problems(source) == []
+    seedbed.load(source, progress=False)
+    expected = [str(first), None, str(second), str(first)]
+    assert _stored(grid_settings, "uid") == expected[: len(values)]

@@ -134,7 +134,7 @@ def frame_column(column: ColumnSpec, values: pd.Series) -> tuple[pd.Series, list
     cells are not valid text, with why."""
     if _as_their_text(column, values):
         values = _their_text(column, values)
-    return plain_series(values, holds_bytes=column.holds_bytes)
+    return plain_series(values, bytes_as=column.bytes_as)
 
 
 class FrameInput(SeedFormat):
@@ -182,7 +182,7 @@ class FrameInput(SeedFormat):
         for start in range(0, max(total, 1), chunk_rows):
             part = self.frame.iloc[start : start + chunk_rows].reset_index(drop=True)
             positions = np.arange(start, start + len(part), dtype=np.int64)
-            yield plain_piece(self.label, self.unit, part, positions, header, self.bytea_columns)
+            yield plain_piece(self.label, self.unit, part, positions, header, self.binary_columns)
             header = None
 
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
@@ -221,7 +221,7 @@ class ArrowInput(SeedFormat):
             stop = min(start + chunk_rows, total)
             part = self.table.slice(start, stop - start)
             positions = np.arange(start, stop, dtype=np.int64)
-            yield plain_piece(self.label, self.unit, part, positions, header, self.bytea_columns)
+            yield plain_piece(self.label, self.unit, part, positions, header, self.binary_columns)
             header = None
 
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
