@@ -44,6 +44,8 @@ class Grid(Base):
     stamp = mapped_column(sa.DateTime(timezone=True))
     naive = mapped_column(sa.DateTime)
     uid = mapped_column(sa.Uuid)
+    doc = mapped_column(pg.JSONB)
+    flag = mapped_column(sa.Boolean)
     words = mapped_column(pg.ARRAY(sa.Text))
     cells = mapped_column(pg.ARRAY(sa.Integer, dimensions=2))
     note = mapped_column(sa.Text)
@@ -365,3 +367,30 @@ def test_sixteen_bytes_in_a_uuid_column_are_the_uuid(
     seedbed.load(source, progress=False)
     expected = [str(first), None, str(second), str(first)]
     assert _stored(grid_settings, "uid") == expected[: len(values)]
+
+
+@pytest.mark.parametrize("kind", ["Arrow", "Polars", "Parquet", "pandas, Arrow types"])
+@pytest.mark.parametrize("column", ["note", "doc"])
+def test_arrows_json_type_is_its_text(
+    kind: str, column: str, grid_settings: Settings, tmp_path: Path
+) -> None:
+    """Arrow's canonical ``arrow.json`` type (Parquet's JSON, DuckDB's json) is JSON text:
+    in a text column it was valid, and COPY then ended in an ArrowInvalid (or Parquet's
+    reading in a SeedError)."""
+    values = pa.array(['{"a": [1, "b"]}', None, "2"], pa.json_())
+    source = {"grid": INPUTS[kind](_table(column, values), tmp_path)}
+    assert _problems(source) == []
+    seedbed.load(source, progress=False)
+    assert _stored(grid_settings, column) == ['{"a": [1, "b"]}', None, "2"]
+
+
+@pytest.mark.parametrize("kind", ["Arrow", "Polars", "Parquet", "pandas, Arrow types"])
+def test_arrows_bool8_type_is_booleans(kind: str, grid_settings: Settings, tmp_path: Path) -> None:
+    """Arrow's canonical ``arrow.bool8`` (booleans held as int8) are booleans; they were
+    read as numbers, ``type`` problems in a boolean column."""
+    held = pa.array([1, 0, None, -3], pa.int8())
+    values = pa.ExtensionArray.from_storage(pa.bool8(), held)
+    source = {"grid": INPUTS[kind](_table("flag", values), tmp_path)}
+    assert _problems(source) == []
+    seedbed.load(source, progress=False)
+    assert _stored(grid_settings, "flag") == ["true", "false", None, "true"]

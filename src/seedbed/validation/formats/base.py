@@ -348,11 +348,16 @@ def plain_array(
     with why), except binary values for a ``bytea`` column (``bytes_as``, see
     :attr:`~seedbed.facts.ColumnSpec.bytes_as`), which are bytes, as their hex text, and
     16 bytes for a ``uuid`` column, a UUID's, as its text (:func:`uuid_text`); dates,
-    decimals and UUIDs (``arrow.uuid``, as DuckDB writes them) become their text. Other
-    types are left as they are.
+    decimals and UUIDs (``arrow.uuid``, as DuckDB writes them) become their text, Arrow's
+    ``arrow.json`` its text and ``arrow.bool8`` booleans. Other types are left as they are.
     """
     if isinstance(array, pa.ChunkedArray):  # one chunk taken as it is: combining copies
         array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
+    extension = getattr(array.type, "extension_name", None)
+    if extension == "arrow.json":  # JSON text (Arrow's canonical type, Parquet's JSON)
+        array = array.storage
+    elif extension == "arrow.bool8":  # booleans held as int8, any but 0 true
+        array = bool_array(integers(array.storage) != 0, valid_mask(array.storage))
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     if bytes_as == "bytea" and _is_bytes(array.type):
