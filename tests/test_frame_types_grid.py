@@ -394,3 +394,21 @@ def test_arrows_bool8_type_is_booleans(kind: str, grid_settings: Settings, tmp_p
     assert _problems(source) == []
     seedbed.load(source, progress=False)
     assert _stored(grid_settings, "flag") == ["true", "false", None, "true"]
+
+
+@pytest.mark.parametrize("kind", list(INPUTS))
+def test_times_of_day_in_a_json_column_are_json_strings(
+    kind: str, grid_settings: Settings, tmp_path: Path
+) -> None:
+    """A time of day in a ``json`` column is its ISO 8601 string, as a DataFrame's is (and
+    as in a list or struct): validation read it so, and COPY sent the bare ``01:02:03``,
+    which PostgreSQL refused; a list of durations, which JSON has no form for, is a
+    ``type`` problem, where validation ended in a TypeError."""
+    times = pa.array([dt.time(1, 2, 3, 4), None], pa.time64("us"))
+    source = {"grid": INPUTS[kind](_table("doc", times), tmp_path)}
+    assert _problems(source) == []
+    seedbed.load(source, progress=False)
+    assert _stored(grid_settings, "doc") == ['"01:02:03.000004"', None]
+
+    durations = pa.array([[dt.timedelta(days=1)], None], pa.list_(pa.duration("us")))
+    _refused(grid_settings, {"grid": _table("doc", durations)}, "doc", [0])

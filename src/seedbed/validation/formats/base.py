@@ -295,13 +295,15 @@ def _interval_text(value: pa.MonthDayNano) -> str:
 def value_text(column: ColumnSpec, array: pa.Array) -> pa.Array | None:
     """An Arrow column of typed values (Parquet's, Polars') as the text PostgreSQL reads for
     ``column``: lists, structs and maps as JSON text in a ``json`` or ``jsonb`` column (a
-    map is an object); in a column of a type seedbed leaves to PostgreSQL, lists as array
-    text (``{1,2}``), durations as intervals (``1 days 3.000005 seconds``) and times of day
-    as their ISO text, as a DataFrame's Python values are written
-    (:func:`~seedbed.sqltext.input_text`); None for other columns and types (their
-    ``type`` check refuses them)."""
+    map is an object; a time of day an ISO 8601 string, as a DataFrame's is); in a column
+    of a type seedbed leaves to PostgreSQL, lists as array text (``{1,2}``), durations as
+    intervals (``1 days 3.000005 seconds``) and times of day as their ISO text, as a
+    DataFrame's Python values are written (:func:`~seedbed.sqltext.input_text`); None for
+    other columns and types (their ``type`` check refuses them), and for JSON values that
+    hold one JSON has no form for (a duration), which the check of their pandas series
+    refuses."""
     kind = array.type
-    if column.kind == kinds.JSON and _is_nested(kind):
+    if column.kind == kinds.JSON and (_is_nested(kind) or pa.types.is_time(kind)):
         write: Callable[[Any], str] = json_text
     elif column.database_text and is_typed(kind):
         write = _interval_text if pa.types.is_interval(kind) else input_text
@@ -310,7 +312,10 @@ def value_text(column: ColumnSpec, array: pa.Array) -> pa.Array | None:
     values = array.to_pylist()
     if pa.types.is_map(kind):  # (key, value) pairs: an object
         values = [None if pairs is None else dict(pairs) for pairs in values]
-    return string_array([None if value is None else write(value) for value in values])
+    try:
+        return string_array([None if value is None else write(value) for value in values])
+    except TypeError:  # no JSON form
+        return None
 
 
 def bytea_text(array: pa.Array) -> pa.Array:
