@@ -46,6 +46,7 @@ class Grid(Base):
     uid = mapped_column(sa.Uuid)
     doc = mapped_column(pg.JSONB)
     flag = mapped_column(sa.Boolean)
+    span = mapped_column(sa.Interval)
     words = mapped_column(pg.ARRAY(sa.Text))
     cells = mapped_column(pg.ARRAY(sa.Integer, dimensions=2))
     note = mapped_column(sa.Text)
@@ -412,3 +413,23 @@ def test_times_of_day_in_a_json_column_are_json_strings(
 
     durations = pa.array([[dt.timedelta(days=1)], None], pa.list_(pa.duration("us")))
     _refused(grid_settings, {"grid": _table("doc", durations)}, "doc", [0])
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pa.array(["1 day 02:00:00", None], pa.string_view()),
+        pa.array([pa.MonthDayNano([0, 1, 7_200_000_000_000]), None], pa.month_day_nano_interval()),
+    ],
+)
+def test_pandas_arrow_types_without_a_numpy_type_in_a_column_postgresql_reads(
+    values: pa.Array, grid_settings: Settings
+) -> None:
+    """``ArrowDtype(string_view())`` or a month-day-nano interval in a column of a type
+    PostgreSQL reads itself (here ``interval``) validate and load; asking pandas whether
+    they were timedeltas ended validation in a NotImplementedError."""
+    table = _table("span", values)
+    source = {"grid": table.to_pandas(types_mapper=pd.ArrowDtype)}
+    assert _problems(source) == []
+    seedbed.load(source, progress=False)
+    assert _stored(grid_settings, "span") == ["1 day 02:00:00", None]

@@ -105,10 +105,11 @@ _AS_THEIR_TEXT = frozenset(
 
 def _as_their_text(column: ColumnSpec, values: pd.Series) -> bool:
     """Whether a frame's ``values`` of ``column`` are Python values to write as their text."""
+    if isinstance(values.dtype, pd.ArrowDtype):  # Arrow's lists, durations, times
+        # asked first: pandas' dtype checks raise for Arrow types it has no NumPy type for
+        return column.database_text and is_typed(values.dtype.pyarrow_dtype)
     if column.database_text and pd.api.types.is_timedelta64_dtype(values):
         return True
-    if isinstance(values.dtype, pd.ArrowDtype):  # Arrow's lists, durations, times
-        return column.database_text and is_typed(values.dtype.pyarrow_dtype)
     return (
         (column.database_text or column.kind in _AS_THEIR_TEXT)
         and values.dtype == np.dtype(object)
