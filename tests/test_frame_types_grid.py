@@ -433,3 +433,19 @@ def test_pandas_arrow_types_without_a_numpy_type_in_a_column_postgresql_reads(
     assert _problems(source) == []
     seedbed.load(source, progress=False)
     assert _stored(grid_settings, "span") == ["1 day 02:00:00", None]
+
+
+@pytest.mark.parametrize("column", ["note", "doc", "big"])
+def test_values_pandas_has_no_type_for_are_type_problems(
+    column: str, grid_settings: Settings
+) -> None:
+    """A list of Arrow's ``uuid`` in a column that takes no list (or no UUID, as JSON) is a
+    ``type`` problem; pandas has no type for it, and validation ended in an
+    ArrowNotImplementedError (a TypeError in a JSON column)."""
+    one = pa.ExtensionArray.from_storage(
+        pa.uuid(), pa.array([uuid.UUID(int=5).bytes], pa.binary(16))
+    )
+    lists = pa.ListArray.from_arrays(
+        pa.array([0, 1, 1], pa.int32()), one, mask=pa.array([False, True])
+    )
+    _refused(grid_settings, {"grid": _table(column, lists)}, column, [0])

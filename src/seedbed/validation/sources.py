@@ -371,7 +371,11 @@ def _typed_columns(
             values = values if text is None else text
             coerced = coerce_arrow(column, values)
             if coerced is None:
-                values = pandas_column(values)
+                try:
+                    values = pandas_column(values)
+                except (pa.ArrowNotImplementedError, NotImplementedError):
+                    # no pandas type (a list of Arrow's uuid): its Python values, judged
+                    values = pd.Series(values.to_pylist(), dtype=object)
         if coerced is None:
             coerced = coerce_column(column, values)
         columns[name] = coerced.values
