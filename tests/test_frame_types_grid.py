@@ -449,3 +449,23 @@ def test_values_pandas_has_no_type_for_are_type_problems(
         pa.array([0, 1, 1], pa.int32()), one, mask=pa.array([False, True])
     )
     _refused(grid_settings, {"grid": _table(column, lists)}, column, [0])
+
+
+@pytest.mark.parametrize(
+    ("values", "stored"),
+    [
+        (pa.array([[1, None], []]), ["[1, null]", "[]"]),
+        (pa.array([{"a": 1, "b": [1.5]}, None]), ['{"a": 1, "b": [1.5]}', None]),
+        (pa.array([[("k", 1)], None], pa.map_(pa.string(), pa.int64())), ['{"k": 1}', None]),
+    ],
+)
+def test_pandas_arrow_lists_and_structs_in_a_json_column_are_json(
+    values: pa.Array, stored: list[str | None], grid_settings: Settings
+) -> None:
+    """pandas' Arrow lists, structs and maps (``pd.read_parquet(dtype_backend="pyarrow")``)
+    in a ``json`` column are JSON text, as an Arrow table's are; they were refused (NaN for
+    a null, or no JSON form)."""
+    frame = _table("doc", values).to_pandas(types_mapper=pd.ArrowDtype)
+    assert _problems({"grid": frame}) == []
+    seedbed.load({"grid": frame}, progress=False)
+    assert _stored(grid_settings, "doc") == stored

@@ -292,6 +292,20 @@ def _interval_text(value: pa.MonthDayNano) -> str:
     return f"{months} months {days} days {sign}{seconds}.{fraction:09d} seconds"
 
 
+def _value_writer(column: ColumnSpec, kind: pa.DataType) -> Callable[[Any], str] | None:
+    """How :func:`value_text` writes values of Arrow type ``kind`` for ``column``, if it does."""
+    if column.kind == kinds.JSON and (_is_nested(kind) or pa.types.is_time(kind)):
+        return json_text
+    if column.database_text and is_typed(kind):
+        return _interval_text if pa.types.is_interval(kind) else input_text
+    return None
+
+
+def writes_text(column: ColumnSpec, kind: pa.DataType) -> bool:
+    """Does :func:`value_text` write values of Arrow type ``kind`` for ``column``?"""
+    return _value_writer(column, kind) is not None
+
+
 def value_text(column: ColumnSpec, array: pa.Array) -> pa.Array | None:
     """An Arrow column of typed values (Parquet's, Polars') as the text PostgreSQL reads for
     ``column``: lists, structs and maps as JSON text in a ``json`` or ``jsonb`` column (a
@@ -303,11 +317,8 @@ def value_text(column: ColumnSpec, array: pa.Array) -> pa.Array | None:
     hold one JSON has no form for (a duration), which the check of their pandas series
     refuses."""
     kind = array.type
-    if column.kind == kinds.JSON and (_is_nested(kind) or pa.types.is_time(kind)):
-        write: Callable[[Any], str] = json_text
-    elif column.database_text and is_typed(kind):
-        write = _interval_text if pa.types.is_interval(kind) else input_text
-    else:
+    write = _value_writer(column, kind)
+    if write is None:
         return None
     values = array.to_pylist()
     if pa.types.is_map(kind):  # (key, value) pairs: an object
@@ -690,4 +701,5 @@ __all__ = [
     "printable",
     "register",
     "value_text",
+    "writes_text",
 ]

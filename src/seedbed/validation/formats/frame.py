@@ -32,11 +32,11 @@ from seedbed.validation.formats.base import (
     Unit,
     arrow_csv_blocks,
     copy_columns,
-    is_typed,
     pandas_column,
     plain_piece,
     plain_series,
     value_text,
+    writes_text,
 )
 
 if TYPE_CHECKING:
@@ -105,9 +105,9 @@ _AS_THEIR_TEXT = frozenset(
 
 def _as_their_text(column: ColumnSpec, values: pd.Series) -> bool:
     """Whether a frame's ``values`` of ``column`` are Python values to write as their text."""
-    if isinstance(values.dtype, pd.ArrowDtype):  # Arrow's lists, durations, times
+    if isinstance(values.dtype, pd.ArrowDtype):  # Arrow's lists, structs, durations, times
         # asked first: pandas' dtype checks raise for Arrow types it has no NumPy type for
-        return column.database_text and is_typed(values.dtype.pyarrow_dtype)
+        return writes_text(column, values.dtype.pyarrow_dtype)
     if column.database_text and pd.api.types.is_timedelta64_dtype(values):
         return True
     return (
@@ -121,8 +121,8 @@ def _as_their_text(column: ColumnSpec, values: pd.Series) -> bool:
 def _their_text(column: ColumnSpec, values: pd.Series) -> pd.Series:
     if isinstance(values.dtype, pd.ArrowDtype):  # as an Arrow table's values are written
         text = value_text(column, pa.array(values.array))
-        assert text is not None  # as _as_their_text found
-        return pandas_column(text, values.index)
+        # None: a value JSON has no form for, refused as it is
+        return values if text is None else pandas_column(text, values.index)
     several = column.sql_type.upper().endswith("MULTIRANGE")
     write = multirange_text if several else input_text
     return values.astype(object).map(partial(_written, write))
