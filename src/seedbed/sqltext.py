@@ -128,10 +128,16 @@ def _element(value: object) -> str:
     """An element of an array or a bound of a range: NULL, a nested array, or quoted text."""
     if value is None or type(value).__name__ == "NaTType":
         return "NULL"
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple) or _is_array(value):
         return input_text(value)
     text = input_text(value)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _is_array(value: object) -> bool:
+    """A NumPy array, as pandas holds a list read from Arrow (``to_pandas``, ``read_parquet``):
+    a list of lists is an array of arrays."""
+    return type(value).__name__ == "ndarray" and hasattr(value, "tolist")
 
 
 def _is_range(value: object) -> bool:
@@ -163,7 +169,8 @@ def input_text(value: object) -> str:
     """A value as psycopg reads it (or as seedbed reads a time psycopg cannot hold),
     written as PostgreSQL's text input for its type, which reads back as the same value.
 
-    Lists are arrays (``{"a b",NULL}``, nested for more dimensions), psycopg's
+    Lists are arrays (``{"a b",NULL}``, nested for more dimensions; NumPy arrays too, as
+    pandas holds lists read from Arrow), psycopg's
     ``Range`` and ``Multirange`` are ranges and multiranges, ``timedelta`` an
     interval, ``bytes`` bytea (``\\x0102``), ``date``, ``time`` and ``datetime``
     ISO 8601, and times Python cannot hold (``infinity``, years BC and past
@@ -177,6 +184,8 @@ def input_text(value: object) -> str:
         return value
     if isinstance(value, bool):
         return "t" if value else "f"
+    if _is_array(value):
+        value = value.tolist()  # type: ignore[attr-defined]
     if isinstance(value, list | tuple):
         return "{" + ",".join(_element(v) for v in value) + "}"
     if isinstance(value, dict):

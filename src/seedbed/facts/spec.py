@@ -156,6 +156,16 @@ class ColumnSpec:
         return self.lookup_type.split("(")[0].upper() == "BYTEA"
 
     @property
+    def bytes_as(self) -> str | None:
+        """What bytes given for the column (Arrow binary, Python ``bytes``) are: a ``bytea``
+        column's values (``"bytea"``, see :attr:`holds_bytes`), or in a ``uuid`` column 16
+        of them a UUID's (``"uuid"``, as Parquet's UUID type and a Polars ``Binary`` hold
+        one); None where they are UTF-8 text."""
+        if self.holds_bytes:
+            return "bytea"
+        return "uuid" if self.kind == UUID else None
+
+    @property
     def required(self) -> bool:
         """Must the column appear in a seed file's header?"""
         return not (self.nullable or self.has_default)

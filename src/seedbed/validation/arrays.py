@@ -22,9 +22,11 @@ from seedbed.sqltext import DAY_US
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 else:
     np = lazy_module("numpy")
     pa = lazy_module("pyarrow")
+    pc = lazy_module("pyarrow.compute")
 
 
 def _bits(buffer: pa.Buffer | None, offset: int, length: int) -> np.ndarray:
@@ -201,9 +203,59 @@ def date_array(cells: np.ndarray, missing: np.ndarray) -> tuple[pa.Array, np.nda
     return numeric_array(days.astype(np.int32), pa.date32(), ~missing), timed
 
 
+#: Arrow float types pandas holds as they are, with magnitudes inside which pandas' text
+#: of a value (``astype(str)``: Python's ``repr`` of a ``double``, NumPy's ``str`` of a
+#: ``float``) is plain digits: from 1e-4 to 1e16 for a ``double``, to 1e6 for a ``float``
+#: (bounds kept inside those, so that none is relied on to the last digit).
+PLAIN_FLOATS = {"double": (1e-3, 1e14), "float": (1e-3, 1e5)}
+
+
+def float_values(arr: pa.Array) -> np.ndarray:
+    """A float array's values as NumPy, of its own width, NaN where null (``to_numpy``
+    would import pandas for the nulls)."""
+    kind = np.dtype(f"<f{arr.type.bit_width // 8}")
+    if not len(arr):
+        return np.zeros(0, dtype=kind)
+    values = np.frombuffer(arr.buffers()[1], dtype=kind, count=arr.offset + len(arr))
+    found = values[arr.offset :].copy()
+    found[null_mask(arr)] = np.nan
+    return found
+
+
+def float_text(arr: pa.Array) -> pa.Array:
+    """A ``double`` or ``float`` Arrow array as pandas writes its values as text
+    (``astype(str)``), NaN null as pandas holds it. Arrow writes the same shortest digits
+    that read back as the value; where both write them plainly they are Arrow's, with
+    ``.0`` after a whole number as Python writes it; the rest (tiny, huge, ``inf``, and
+    any Arrow writes with an exponent, such as ``1e+15``) are written one by one, as
+    pandas writes them."""
+    low, high = PLAIN_FLOATS[str(arr.type)]
+    numbers = float_values(arr)
+    present = ~np.isnan(numbers)
+    size = np.abs(np.where(present, numbers, 0.0))
+    text = arr.cast(pa.string())
+    plain = present & (((low <= size) & (size < high)) | (size == 0))
+    plain &= ~true_mask(pc.match_substring(text, "e"))
+    whole = plain & ~true_mask(pc.match_substring(text, "."))
+    if whole.any():
+        end = 2**40  # past every value's end: the slice replaced is empty there
+        point = pc.utf8_replace_slice(text, start=end, stop=end, replacement=".0")
+        text = pc.if_else(bool_array(whole), point, text)
+    odd = np.flatnonzero(present & ~plain)
+    if len(odd):
+        written = string_array([str(value) for value in numbers[odd]])
+        mask = np.zeros(len(arr), dtype=bool)
+        mask[odd] = True
+        text = pc.replace_with_mask(text, bool_array(mask), written)
+    return with_nulls(text, ~present)
+
+
 __all__ = [
+    "PLAIN_FLOATS",
     "bool_array",
     "date_array",
+    "float_text",
+    "float_values",
     "holds_dates",
     "integers",
     "null_mask",

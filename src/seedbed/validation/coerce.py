@@ -74,8 +74,11 @@ from seedbed.jsontext import json_cell, refused
 from seedbed.lazymodules import lazy_module
 from seedbed.sqltext import DAY_US, YEAR_1_DAY, YEAR_10000_DAY, days_from_civil
 from seedbed.validation.arrays import (
+    PLAIN_FLOATS,
     bool_array,
     date_array,
+    float_text,
+    float_values,
     holds_dates,
     integers,
     null_mask,
@@ -903,6 +906,21 @@ def _typed_stamps(values: pd.Series) -> np.ndarray:
     return np.asarray(_outside(micros) & ~values.isna().to_numpy(), dtype=bool)
 
 
+def _past_micros(series: pd.Series, na: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    """Timestamps in seconds or milliseconds (Arrow's, Parquet's, NumPy's) beyond what
+    microseconds hold (past year 294247, as PostgreSQL's range ends): missing, so that
+    they convert, and which they were (outside the range, as a file's are)."""
+    unit = np.datetime_data(series.dt.tz_localize(None).dtype)[0]
+    factor = {"s": 10**6, "ms": 10**3}.get(unit)
+    far = np.zeros(len(series), dtype=bool)
+    if factor is None:
+        return series, far
+    held = series.dt.tz_localize(None).to_numpy(dtype=f"datetime64[{unit}]").view(np.int64)
+    limit = (2**63 - 1) // factor
+    far = ~na & ((held > limit) | (held < -limit))
+    return (series.mask(far) if far.any() else series), far
+
+
 def _outside(micros: np.ndarray) -> np.ndarray:
     """The microseconds outside the range seedbed holds, ``infinity`` and ``-infinity``
     (the largest int64, and the two smallest: pandas' and PostgreSQL's) excepted."""
@@ -919,12 +937,14 @@ def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.nd
     if kind == k.BOOLEAN and (pd.api.types.is_bool_dtype(dtype)):
         return series.astype("boolean"), np.zeros(len(series), dtype=bool)
     if kind == k.TIMESTAMPTZ and isinstance(dtype, pd.DatetimeTZDtype):
-        values = series.dt.tz_convert("UTC").astype(pd.DatetimeTZDtype("us", "UTC"))
-        odd = _typed_stamps(values)
+        series, far = _past_micros(series.dt.tz_convert("UTC"), na)
+        values = series.astype(pd.DatetimeTZDtype("us", "UTC"))
+        odd = _typed_stamps(values) | far
         return (values.mask(odd) if odd.any() else values), odd
     if kind == k.TIMESTAMP and pd.api.types.is_datetime64_dtype(dtype):
+        series, far = _past_micros(series, na)
         values = series.astype("datetime64[us]")
-        odd = _typed_stamps(values)
+        odd = _typed_stamps(values) | far
         return (values.mask(odd) if odd.any() else values), odd
     if kind == k.DATE and (
         pd.api.types.is_datetime64_dtype(dtype)
@@ -932,16 +952,15 @@ def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.nd
     ):
         return _typed_dates(series, na)
     if kind == k.INTEGER and pd.api.types.is_integer_dtype(dtype):
-        low, high = column.int_range or (-(2**63), 2**63 - 1)
-        ints = series.astype("Int64")
-        bad = ((ints < low) | (ints > high)).fillna(False).to_numpy(dtype=bool)
-        return ints.mask(bad), bad
+        return _typed_integers(column, series, na)
     if kind == k.INTEGER and pd.api.types.is_float_dtype(dtype):  # pandas' ints with NaN
         floats = series.astype("float64").to_numpy(na_value=np.nan)
         whole, ok = _whole_floats(column, floats)
         ints = pd.Series(pd.array(whole, dtype="Int64"), index=series.index).mask(~ok)
         return ints, ~na & ~ok
-    if kind == k.NUMERIC and pd.api.types.is_numeric_dtype(dtype):
+    # booleans are numbers to pandas, not to PostgreSQL: a number column refuses ``true``
+    numbers = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    if kind == k.NUMERIC and numbers:
         # NaN is missing, as pandas holds it; infinities are the values PostgreSQL reads
         floats = series.astype("float64").to_numpy(na_value=0.0)
         text = series.astype("str").mask(na)
@@ -959,6 +978,20 @@ def _from_typed(column: ColumnSpec, series: pd.Series) -> tuple[pd.Series, np.nd
             pd.array([None] * len(series), dtype="str"), index=series.index
         ), na & False
     return None
+
+
+def _typed_integers(
+    column: ColumnSpec, series: pd.Series, na: np.ndarray
+) -> tuple[pd.Series, np.ndarray]:
+    """Integers of any width and sign for an integer column: those outside the column's
+    range refused, judged on their own values (an unsigned 64-bit integer above the
+    largest ``bigint`` is not cast to a negative one, nor refused by a failing cast)."""
+    low, high = column.int_range or (-(2**63), 2**63 - 1)
+    unsigned = pd.api.types.is_unsigned_integer_dtype(series.dtype)
+    held = series.to_numpy(dtype=np.uint64 if unsigned else np.int64, na_value=0)
+    bad = ~na & ((held > high) if unsigned else ((held < low) | (held > high)))
+    ints = pd.arrays.IntegerArray(np.where(bad, 0, held).astype(np.int64), na | bad)
+    return pd.Series(ints, index=series.index), bad
 
 
 def _typed_dates(series: pd.Series, na: np.ndarray) -> tuple[pd.Series, np.ndarray]:
@@ -1080,7 +1113,7 @@ def _out_of_range(values: pa.Array, float_type: str) -> np.ndarray:
     that a ``real`` or ``double precision`` column refuses as out of range: those that read
     as an infinity, or as zero, when they are neither (PostgreSQL's ``float4in`` and
     ``float8in``, over ``strtof`` and ``strtod``, which Arrow's reading rounds as)."""
-    read = _floats(pc.cast(values, pa.float32() if float_type == "real" else pa.float64()))
+    read = float_values(pc.cast(values, pa.float32() if float_type == "real" else pa.float64()))
     infinite, zero = np.isinf(read), read == 0
     out: np.ndarray = infinite | zero
     if not out.any():
@@ -1178,7 +1211,7 @@ def _float_integers(column: ColumnSpec, arr: pa.Array) -> ArrowCoerced:
     """An Arrow float column in an integer column: whole numbers as integers, and NaN
     (a value in Arrow, not NULL) and the rest refused."""
     present = ~null_mask(arr)
-    whole, ok = _whole_floats(column, _floats(arr))
+    whole, ok = _whole_floats(column, float_values(arr))
     return ArrowCoerced(_masked(whole, ok, pa.int64()), present & ~ok, "type", type_message(column))
 
 
@@ -1205,53 +1238,6 @@ def _typed_arrow(column: ColumnSpec, arr: pa.Array) -> pa.Array | None:
     return None
 
 
-#: Arrow float types pandas holds as they are, with magnitudes inside which pandas' text
-#: of a value (``astype(str)``: Python's ``repr`` of a ``double``, NumPy's ``str`` of a
-#: ``float``) is plain digits: from 1e-4 to 1e16 for a ``double``, to 1e6 for a ``float``
-#: (bounds kept inside those, so that none is relied on to the last digit).
-_PLAIN_FLOATS = {"double": (1e-3, 1e14), "float": (1e-3, 1e5)}
-
-
-def _floats(arr: pa.Array) -> np.ndarray:
-    """A float array's values as NumPy, of its own width, NaN where null (``to_numpy``
-    would import pandas for the nulls)."""
-    kind = np.dtype(f"<f{arr.type.bit_width // 8}")
-    if not len(arr):
-        return np.zeros(0, dtype=kind)
-    values = np.frombuffer(arr.buffers()[1], dtype=kind, count=arr.offset + len(arr))
-    found = values[arr.offset :].copy()
-    found[null_mask(arr)] = np.nan
-    return found
-
-
-def float_text(arr: pa.Array) -> pa.Array:
-    """A ``double`` or ``float`` Arrow array as pandas writes its values as text
-    (``astype(str)``), NaN null as pandas holds it. Arrow writes the same shortest digits
-    that read back as the value; where both write them plainly they are Arrow's, with
-    ``.0`` after a whole number as Python writes it; the rest (tiny, huge, ``inf``, and
-    any Arrow writes with an exponent, such as ``1e+15``) are written one by one, as
-    pandas writes them."""
-    low, high = _PLAIN_FLOATS[str(arr.type)]
-    numbers = _floats(arr)
-    present = ~np.isnan(numbers)
-    size = np.abs(np.where(present, numbers, 0.0))
-    text = arr.cast(pa.string())
-    plain = present & (((low <= size) & (size < high)) | (size == 0))
-    plain &= ~true_mask(pc.match_substring(text, "e"))
-    whole = plain & ~true_mask(pc.match_substring(text, "."))
-    if whole.any():
-        end = 2**40  # past every value's end: the slice replaced is empty there
-        point = pc.utf8_replace_slice(text, start=end, stop=end, replacement=".0")
-        text = pc.if_else(bool_array(whole), point, text)
-    odd = np.flatnonzero(present & ~plain)
-    if len(odd):
-        written = string_array([str(value) for value in numbers[odd]])
-        mask = np.zeros(len(arr), dtype=bool)
-        mask[odd] = True
-        text = pc.replace_with_mask(text, bool_array(mask), written)
-    return with_nulls(text, ~present)
-
-
 #: Every Arrow integer type.
 _INTEGER_TYPES = (*_TO_INT64, "uint64")
 
@@ -1265,10 +1251,10 @@ def _typed_numbers(column: ColumnSpec, arr: pa.Array, columnar: bool) -> ArrowCo
     NaN is ``NaN``, the value PostgreSQL stores (and COPY writes). None where pandas would
     show a bad cell otherwise (an integer it shows as a float when the chunk holds a
     null)."""
-    floats = str(arr.type) in _PLAIN_FLOATS
+    floats = str(arr.type) in PLAIN_FLOATS
     text = float_text(arr) if floats else arr.cast(pa.string())
     if floats:  # the values PostgreSQL reads, as the pandas series' are written
-        numbers = _floats(arr)
+        numbers = float_values(arr)
         infinite = np.isinf(numbers)
         if infinite.any():
             spelled = ["Infinity" if v > 0 else "-Infinity" for v in numbers[infinite]]
@@ -1301,9 +1287,9 @@ def coerce_arrow(
         return None if read.bad.any() else read  # the report shows pandas' values
     if text is not None:
         return coerce_text(column, text, columnar=columnar)
-    if column.kind == k.NUMERIC and str(arr.type) in (*_PLAIN_FLOATS, *_INTEGER_TYPES):
+    if column.kind == k.NUMERIC and str(arr.type) in (*PLAIN_FLOATS, *_INTEGER_TYPES):
         return _typed_numbers(column, arr, columnar)
-    if column.kind == k.INTEGER and str(arr.type) in _PLAIN_FLOATS:
+    if column.kind == k.INTEGER and str(arr.type) in PLAIN_FLOATS:
         return _float_integers(column, arr)
     typed = _typed_arrow(column, arr)
     if typed is None:

@@ -706,7 +706,7 @@ def _read_polars(column: ColumnSpec, values: pl.Series) -> tuple[pl.Series, dict
         nulls = pl.repeat(None, len(values), dtype=pl.String(), eager=True)
         return values.zip_with(~nul, nulls), {"type": nul.to_numpy()}
     # as validate() reads a Polars frame
-    plain, unreadable = plain_array(values.to_arrow(), holds_bytes=column.holds_bytes)
+    plain, unreadable = plain_array(values.to_arrow(), bytes_as=column.bytes_as)
     text = value_text(column, plain)  # lists, durations...: their text
     plain = plain if text is None else text
     coerced: ArrowCoerced | Coerced | None = coerce_arrow(column, plain)

@@ -219,7 +219,27 @@ def _frame_source(name: str, value: FrameLike) -> SeedFormat:
             f"{label}: column {objects[0]!r} holds Python objects (Polars Object), "
             "which have no Arrow type: give their text"
         )
+    wide = {
+        column: text
+        for column, kind in frame.schema.items()
+        if (text := _wide_integers_as_text(kind)) is not None
+    }
+    if wide:  # their decimal text, as a CSV file holds them
+        frame = frame.with_columns(pl.col(column).cast(kind) for column, kind in wide.items())
     return ArrowInput(frame.to_arrow(), label)
+
+
+def _wide_integers_as_text(
+    kind: pl.DataType | pl.datatypes.DataTypeClass,
+) -> pl.DataType | None:
+    """``kind`` with Polars' 128-bit integers (alone or in lists), which Arrow has no type
+    for, as text; None when it holds none."""
+    if kind in (pl.Int128, pl.UInt128):
+        return pl.String()
+    if isinstance(kind, pl.List | pl.Array):
+        inner = _wide_integers_as_text(kind.inner)
+        return None if inner is None else pl.List(inner)
+    return None
 
 
 def _bound_source(name: str, value: PathInput | FrameLike) -> SeedFormat:
@@ -371,7 +391,11 @@ def _typed_columns(
             values = values if text is None else text
             coerced = coerce_arrow(column, values)
             if coerced is None:
-                values = pandas_column(values)
+                try:
+                    values = pandas_column(values)
+                except (pa.ArrowNotImplementedError, NotImplementedError):
+                    # no pandas type (a list of Arrow's uuid): its Python values, judged
+                    values = pd.Series(values.to_pylist(), dtype=object)
         if coerced is None:
             coerced = coerce_column(column, values)
         columns[name] = coerced.values

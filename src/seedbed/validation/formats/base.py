@@ -60,7 +60,9 @@ from seedbed.sqltext import (
     time_text,
 )
 from seedbed.validation.arrays import (
+    PLAIN_FLOATS,
     bool_array,
+    float_text,
     hex_text,
     integers,
     numeric_array,
@@ -129,22 +131,23 @@ class SeedFormat(ABC):
     #: the options of ``COPY ... FROM STDIN (...)`` for :meth:`copy_blocks`
     copy_options: ClassVar[str] = "FORMAT csv, HEADER false"
 
-    #: the names of the columns of the seed's table whose type is ``bytea``
-    #: (:meth:`for_table`): binary values there are bytes, read as their hex text, where
-    #: elsewhere they are UTF-8 text
-    bytea_columns: frozenset[str] = frozenset()
+    #: the columns of the seed's table where binary values are not UTF-8 text, by name
+    #: (:meth:`for_table`, :attr:`~seedbed.facts.ColumnSpec.bytes_as`): a ``bytea``
+    #: column's bytes, read as their hex text, and a ``uuid`` column's 16 bytes, read as
+    #: the UUID's text
+    binary_columns: Mapping[str, str] = {}
 
     def __init__(self, label: str) -> None:
         self.label = label
 
     def for_table(self, table: sa.Table) -> SeedFormat:
-        """This input as the seed of ``table``: a copy knowing :attr:`bytea_columns`."""
+        """This input as the seed of ``table``: a copy knowing :attr:`binary_columns`."""
         columns = table_spec(table).columns.values()
-        names = frozenset(column.name for column in columns if column.holds_bytes)
-        if names == self.bytea_columns:
+        names = {column.name: column.bytes_as for column in columns if column.bytes_as}
+        if names == self.binary_columns:
             return self
         seed = copy.copy(self)
-        seed.bytea_columns = names
+        seed.binary_columns = names
         return seed
 
     @classmethod
@@ -290,44 +293,90 @@ def _interval_text(value: pa.MonthDayNano) -> str:
     return f"{months} months {days} days {sign}{seconds}.{fraction:09d} seconds"
 
 
+def _value_writer(column: ColumnSpec, kind: pa.DataType) -> Callable[[Any], str] | None:
+    """How :func:`value_text` writes values of Arrow type ``kind`` for ``column``, if it does."""
+    if column.kind == kinds.JSON and (_is_nested(kind) or pa.types.is_time(kind)):
+        return json_text
+    if column.database_text and is_typed(kind):
+        return _interval_text if pa.types.is_interval(kind) else input_text
+    return None
+
+
+def writes_text(column: ColumnSpec, kind: pa.DataType) -> bool:
+    """Does :func:`value_text` write values of Arrow type ``kind`` for ``column``?"""
+    return _value_writer(column, kind) is not None
+
+
 def value_text(column: ColumnSpec, array: pa.Array) -> pa.Array | None:
     """An Arrow column of typed values (Parquet's, Polars') as the text PostgreSQL reads for
     ``column``: lists, structs and maps as JSON text in a ``json`` or ``jsonb`` column (a
-    map is an object); in a column of a type seedbed leaves to PostgreSQL, lists as array
-    text (``{1,2}``), durations as intervals (``1 days 3.000005 seconds``) and times of day
-    as their ISO text, as a DataFrame's Python values are written
-    (:func:`~seedbed.sqltext.input_text`); None for other columns and types (their
-    ``type`` check refuses them)."""
+    map is an object; a time of day an ISO 8601 string, as a DataFrame's is); in a column
+    of a type seedbed leaves to PostgreSQL, lists as array text (``{1,2}``), durations as
+    intervals (``1 days 3.000005 seconds``) and times of day as their ISO text, as a
+    DataFrame's Python values are written (:func:`~seedbed.sqltext.input_text`); None for
+    other columns and types (their ``type`` check refuses them), and for JSON values that
+    hold one JSON has no form for (a duration), which the check of their pandas series
+    refuses."""
     kind = array.type
-    if column.kind == kinds.JSON and _is_nested(kind):
-        write: Callable[[Any], str] = json_text
-    elif column.database_text and is_typed(kind):
-        write = _interval_text if pa.types.is_interval(kind) else input_text
-    else:
+    write = _value_writer(column, kind)
+    if write is None:
         return None
     values = array.to_pylist()
     if pa.types.is_map(kind):  # (key, value) pairs: an object
         values = [None if pairs is None else dict(pairs) for pairs in values]
-    return string_array([None if value is None else write(value) for value in values])
+    try:
+        return string_array([None if value is None else write(value) for value in values])
+    except TypeError:  # no JSON form
+        return None
+
+
+def uuid_text(cells: Sequence[object]) -> tuple[list[object], list[tuple[int, str]]]:
+    """Values for a ``uuid`` column: 16 bytes (Parquet's UUID, a Polars ``Binary``) as the
+    UUID's text; other bytes as their UTF-8 text (no UUID's text is 16 bytes long), and the
+    rows whose bytes are not UTF-8; anything else as it is."""
+    values: list[object] = []
+    bad: list[tuple[int, str]] = []
+    for row, raw in enumerate(cells):
+        if isinstance(raw, bytes | bytearray) and len(raw) == 16:
+            values.append(str(uuid.UUID(bytes=bytes(raw))))
+        elif isinstance(raw, bytes | bytearray):
+            try:
+                values.append(bytes(raw).decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                values.append(None)
+                bad.append((row, f"is not UTF-8 (byte 0x{raw[exc.start]:02x})"))
+        else:
+            values.append(raw)
+    return values, bad
 
 
 def plain_array(
-    array: pa.Array | pa.ChunkedArray, *, holds_bytes: bool = False
+    array: pa.Array | pa.ChunkedArray, *, bytes_as: str | None = None
 ) -> tuple[pa.Array, list[tuple[int, str]]]:
     """``array`` with its text in one type, and the rows whose text cannot be read.
 
     Dictionary arrays are decoded to their values; string and binary kinds
     become ``string`` (a cell that is not UTF-8 becomes null and is listed
-    with why), except binary values for a ``bytea`` column (``holds_bytes``),
-    which are bytes, as their hex text; dates, decimals and UUIDs (``arrow.uuid``,
-    as DuckDB writes them) become their text. Other types are left as they are.
+    with why), except binary values for a ``bytea`` column (``bytes_as``, see
+    :attr:`~seedbed.facts.ColumnSpec.bytes_as`), which are bytes, as their hex text, and
+    16 bytes for a ``uuid`` column, a UUID's, as its text (:func:`uuid_text`); dates,
+    decimals and UUIDs (``arrow.uuid``, as DuckDB writes them) become their text, Arrow's
+    ``arrow.json`` its text and ``arrow.bool8`` booleans. Other types are left as they are.
     """
     if isinstance(array, pa.ChunkedArray):  # one chunk taken as it is: combining copies
         array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
+    extension = getattr(array.type, "extension_name", None)
+    if extension == "arrow.json":  # JSON text (Arrow's canonical type, Parquet's JSON)
+        array = array.storage
+    elif extension == "arrow.bool8":  # booleans held as int8, any but 0 true
+        array = bool_array(integers(array.storage) != 0, valid_mask(array.storage))
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
-    if holds_bytes and _is_bytes(array.type):
+    if bytes_as == "bytea" and _is_bytes(array.type):
         return hex_text(array), []
+    if bytes_as == "uuid" and _is_bytes(array.type):
+        texts, bad = uuid_text(array.to_pylist())
+        return string_array(texts), bad  # type: ignore[arg-type]
     if _is_text(array.type) or _is_bytes(array.type):
         return _utf8(array)
     if pa.types.is_date(array.type):
@@ -413,17 +462,22 @@ def _python_text(series: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:
 
 
 def plain_series(
-    series: pd.Series, *, holds_bytes: bool = False
+    series: pd.Series, *, bytes_as: str | None = None
 ) -> tuple[pd.Series, list[tuple[int, str]]]:
     """A DataFrame's column with its type made plain (see :func:`plain_piece`; Arrow binary
-    for a ``bytea`` column, ``holds_bytes``, as its hex text), and the rows (positions)
-    whose cells are not valid text, with why."""
+    for a ``bytea`` column as its hex text, bytes for a ``uuid`` one as :func:`uuid_text`
+    reads them: ``bytes_as``), and the rows (positions) whose cells are not valid text,
+    with why."""
     dtype = series.dtype
+    if bytes_as == "uuid" and dtype == np.dtype(object):
+        cells, unread = uuid_text(list(series.to_numpy(dtype=object)))
+        found, wrong = _python_text(pd.Series(cells, index=series.index, dtype=object))
+        return found, [*unread, *wrong]
     if isinstance(dtype, pd.CategoricalDtype) and dtype.categories.dtype == np.dtype(object):
         values = series.astype(object)  # Python objects: text, or anything else
         return _python_text(values.where(values.notna(), None))
     if isinstance(dtype, pd.CategoricalDtype | pd.ArrowDtype):
-        array, bad = plain_array(pa.array(series, from_pandas=True), holds_bytes=holds_bytes)
+        array, bad = plain_array(pa.array(series, from_pandas=True), bytes_as=bytes_as)
         return pandas_column(array, series.index), bad
     if dtype == np.dtype(object):
         return _python_text(series)
@@ -438,22 +492,23 @@ def plain_piece(
     data: pa.Table | pd.DataFrame,
     positions: np.ndarray,
     header: list[str] | None,
-    bytea: frozenset[str] = frozenset(),
+    binary: Mapping[str, str] | None = None,
 ) -> RawPiece:
     """Rows read by Arrow or given as a DataFrame, with their types made plain (see above):
     an Arrow table stays an Arrow table, a DataFrame a DataFrame. Binary values in the
-    columns named in ``bytea`` are bytes (:attr:`SeedFormat.bytea_columns`).
+    columns named in ``binary`` are not text (:attr:`SeedFormat.binary_columns`).
 
     Rows holding a cell that is not text are left out and reported, by column.
     """
     if isinstance(data, pa.Table):
-        return _plain_table(label, unit, data, positions, header, bytea)
+        return _plain_table(label, unit, data, positions, header, binary or {})
     columns: dict[str, pd.Series] = {}
     index = pd.RangeIndex(len(positions))
     problems: dict[int, RecordProblem] = {}
     for number in range(data.shape[1]):
         name = str(data.columns[number])
-        column, bad = plain_series(data.iloc[:, number].set_axis(index), holds_bytes=name in bytea)
+        given = data.iloc[:, number].set_axis(index)
+        column, bad = plain_series(given, bytes_as=(binary or {}).get(name))
         columns[f"{number}"] = column
         for row, why in bad:
             problems.setdefault(row, RecordProblem(int(positions[row]), "encoding", why, name))
@@ -473,13 +528,13 @@ def _plain_table(
     data: pa.Table,
     positions: np.ndarray,
     header: list[str] | None,
-    bytea: frozenset[str],
+    binary: Mapping[str, str],
 ) -> RawPiece:
     """:func:`plain_piece` of an Arrow table, in Arrow (no pandas)."""
     arrays = []
     problems: dict[int, RecordProblem] = {}
     for number, name in enumerate(data.column_names):
-        array, bad = plain_array(data.column(number), holds_bytes=name in bytea)
+        array, bad = plain_array(data.column(number), bytes_as=binary.get(name))
         arrays.append(array)
         for row, why in bad:
             problems.setdefault(row, RecordProblem(int(positions[row]), "encoding", why, name))
@@ -522,30 +577,49 @@ def _time_strings(array: pa.Array, *, days: bool) -> pa.Array:
     return string_array(texts)
 
 
-def _copy_array(array: pa.Array, holds_bytes: bool) -> pa.Array:
-    """A column as COPY gets it: text made plain (bytes for a ``bytea`` column, ``holds_bytes``,
-    as their hex text), and timestamps outside years 1 to 9999 (or ``infinity``) as text
-    PostgreSQL reads back as the same value."""
-    array = plain_array(array, holds_bytes=holds_bytes)[0]
-    if pa.types.is_timestamp(array.type) and array.type.unit != "ns":  # ns: 1677 to 2262
-        return _time_strings(array.cast(pa.timestamp("us", array.type.tz)), days=False)
-    return array
+def _copy_array(array: pa.Array, bytes_as: str | None) -> pa.Array:
+    """A column as COPY gets it: text made plain (bytes for a ``bytea`` column as their hex
+    text, for a ``uuid`` one as the UUID's: ``bytes_as``), and timestamps outside years 1
+    to 9999 (or ``infinity``) as text PostgreSQL reads back as the same value; timestamps
+    with a time zone in UTC (Arrow writes a zone's offset in whole minutes: a local mean
+    time's seconds, ``+00:19:32`` in Amsterdam until 1937, would be lost); nanoseconds as
+    the microseconds validation read, floored (PostgreSQL would round the digits, to
+    another value than the one judged)."""
+    array = plain_array(array, bytes_as=bytes_as)[0]
+    if not pa.types.is_timestamp(array.type):
+        return array
+    if array.type.tz not in (None, "UTC"):
+        array = array.cast(pa.timestamp(array.type.unit, "UTC"))  # the same instants
+    if array.type.unit == "ns":  # the microseconds validation read (floored, as pandas does)
+        array = pc.floor_temporal(array, unit="microsecond")
+    return _time_strings(array.cast(pa.timestamp("us", array.type.tz)), days=False)
 
 
 def _plain_batch(batch: pa.RecordBatch, columns: Mapping[str, ColumnSpec]) -> pa.RecordBatch:
     """``batch`` with text in one type, as the CSV writer takes it: floats in an integer
     column as the whole numbers validation read (the writer would give ``1e+15``, which
-    an integer column refuses); lists, structs, maps, durations and times as
-    :func:`value_text` writes them (the writer takes none)."""
+    an integer column refuses); floats in a column of text (or of a type PostgreSQL reads)
+    as the text validation read, pandas' (``3.0``, ``1e-05``; the writer would give ``3``,
+    ``0.00001`` and ``nan``), NaN as NULL; lists, structs, maps, durations and times as
+    :func:`value_text` writes them (the writer takes none); a column of NULLs alone as
+    text, whatever its type (a list of NULLs in a text column is valid)."""
     arrays = []
     for name, array in zip(batch.schema.names, batch.columns, strict=True):
         column = columns.get(name)
-        if column is not None and column.kind == kinds.INTEGER and pa.types.is_floating(array.type):
+        if pa.types.is_dictionary(array.type):  # its values, as validation read them
+            array = array.dictionary_decode()
+        if len(array) and array.null_count == len(array):  # NULLs, of a type the writer takes
+            arrays.append(pa.nulls(len(array), pa.string()))  # (not a list, struct or interval)
+        elif (
+            column is not None and column.kind == kinds.INTEGER and pa.types.is_floating(array.type)
+        ):
             arrays.append(array.cast(pa.int64()))  # safe: validation refused any that is not whole
+        elif column is not None and column.kind == kinds.TEXT and str(array.type) in PLAIN_FLOATS:
+            arrays.append(float_text(array))  # pandas' text, which validation read; NaN: NULL
         elif column is not None and (text := value_text(column, array)) is not None:
             arrays.append(text)
         else:
-            arrays.append(_copy_array(array, column is not None and column.holds_bytes))
+            arrays.append(_copy_array(array, None if column is None else column.bytes_as))
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
@@ -623,4 +697,5 @@ __all__ = [
     "printable",
     "register",
     "value_text",
+    "writes_text",
 ]

@@ -32,11 +32,11 @@ from seedbed.validation.formats.base import (
     Unit,
     arrow_csv_blocks,
     copy_columns,
-    is_typed,
     pandas_column,
     plain_piece,
     plain_series,
     value_text,
+    writes_text,
 )
 
 if TYPE_CHECKING:
@@ -96,16 +96,20 @@ def _written(write: Callable[[Any], str], value: object) -> object:
 
 
 #: Kinds whose Python values in an object column are written as their text (see
-#: :meth:`FrameInput.for_table`).
-_AS_THEIR_TEXT = frozenset({kinds.NUMERIC, kinds.BOOLEAN})
+#: :meth:`FrameInput.for_table`): ``int``, ``Decimal``, ``bool``, ``datetime`` (aware ones
+#: of several offsets stay objects in pandas), as psycopg gives them among ``None``.
+_AS_THEIR_TEXT = frozenset(
+    {kinds.NUMERIC, kinds.BOOLEAN, kinds.INTEGER, kinds.TIMESTAMP, kinds.TIMESTAMPTZ}
+)
 
 
 def _as_their_text(column: ColumnSpec, values: pd.Series) -> bool:
     """Whether a frame's ``values`` of ``column`` are Python values to write as their text."""
+    if isinstance(values.dtype, pd.ArrowDtype):  # Arrow's lists, structs, durations, times
+        # asked first: pandas' dtype checks raise for Arrow types it has no NumPy type for
+        return writes_text(column, values.dtype.pyarrow_dtype)
     if column.database_text and pd.api.types.is_timedelta64_dtype(values):
         return True
-    if isinstance(values.dtype, pd.ArrowDtype):  # Arrow's lists, durations, times
-        return column.database_text and is_typed(values.dtype.pyarrow_dtype)
     return (
         (column.database_text or column.kind in _AS_THEIR_TEXT)
         and values.dtype == np.dtype(object)
@@ -117,8 +121,8 @@ def _as_their_text(column: ColumnSpec, values: pd.Series) -> bool:
 def _their_text(column: ColumnSpec, values: pd.Series) -> pd.Series:
     if isinstance(values.dtype, pd.ArrowDtype):  # as an Arrow table's values are written
         text = value_text(column, pa.array(values.array))
-        assert text is not None  # as _as_their_text found
-        return pandas_column(text, values.index)
+        # None: a value JSON has no form for, refused as it is
+        return values if text is None else pandas_column(text, values.index)
     several = column.sql_type.upper().endswith("MULTIRANGE")
     write = multirange_text if several else input_text
     return values.astype(object).map(partial(_written, write))
@@ -131,7 +135,7 @@ def frame_column(column: ColumnSpec, values: pd.Series) -> tuple[pd.Series, list
     cells are not valid text, with why."""
     if _as_their_text(column, values):
         values = _their_text(column, values)
-    return plain_series(values, holds_bytes=column.holds_bytes)
+    return plain_series(values, bytes_as=column.bytes_as)
 
 
 class FrameInput(SeedFormat):
@@ -156,8 +160,9 @@ class FrameInput(SeedFormat):
         """This frame as a seed of ``table``: in the columns of types seedbed leaves to
         PostgreSQL, the Python values psycopg reads from them (lists, ranges, timedeltas,
         bytes, times) as PostgreSQL's text of them, which validation reads and COPY sends;
-        so are ``Decimal`` numbers and ``bool`` values among ``None`` (as psycopg gives a
-        column with NULLs)."""
+        so are ``Decimal`` numbers, ``int``, ``bool`` and ``datetime`` values among
+        ``None`` in their columns (as psycopg gives a column with NULLs, and pandas keeps
+        aware datetimes of several offsets)."""
         columns = table_spec(table).columns
         names = [
             name
@@ -178,7 +183,7 @@ class FrameInput(SeedFormat):
         for start in range(0, max(total, 1), chunk_rows):
             part = self.frame.iloc[start : start + chunk_rows].reset_index(drop=True)
             positions = np.arange(start, start + len(part), dtype=np.int64)
-            yield plain_piece(self.label, self.unit, part, positions, header, self.bytea_columns)
+            yield plain_piece(self.label, self.unit, part, positions, header, self.binary_columns)
             header = None
 
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:
@@ -217,7 +222,7 @@ class ArrowInput(SeedFormat):
             stop = min(start + chunk_rows, total)
             part = self.table.slice(start, stop - start)
             positions = np.arange(start, stop, dtype=np.int64)
-            yield plain_piece(self.label, self.unit, part, positions, header, self.bytea_columns)
+            yield plain_piece(self.label, self.unit, part, positions, header, self.binary_columns)
             header = None
 
     def copy_blocks(self, table: sa.Table, on_progress: Progress | None) -> Iterator[bytes]:

@@ -96,7 +96,7 @@ class ParquetFile(FileFormat):
                     offset += table.num_rows
                     del batch  # the table holds its columns
                     yield plain_piece(
-                        self.label, self.unit, table, positions, header, self.bytea_columns
+                        self.label, self.unit, table, positions, header, self.binary_columns
                     )
                     header = None
             except (OSError, pa.ArrowException) as exc:
