@@ -43,6 +43,19 @@ NAMES = [
 ]
 
 
+def _checks(settings: Settings, table: str) -> list[tuple[str, str]]:
+    """The CHECKs of ``table`` in the database: name and definition, by name."""
+    with get_engine(settings).connect() as conn:
+        found = conn.execute(
+            sa.text(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE contype = 'c' AND conrelid = to_regclass(:t) ORDER BY 1"
+            ),
+            {"t": f'"{settings.schema}"."{table}"'},
+        )
+        return [(name, definition) for name, definition in found]
+
+
 @pytest.fixture
 def env(tmp_path: Path, db_env: dict[str, str], empty_settings: Settings) -> dict[str, str]:
     return pushed_models(tmp_path / "line_models", db_env, empty_settings, shop=SHOP)
@@ -51,15 +64,7 @@ def env(tmp_path: Path, db_env: dict[str, str], empty_settings: Settings) -> dic
 def test_every_check_is_the_tables_named_and_in_the_database(
     env: dict[str, str], empty_settings: Settings
 ) -> None:
-    with get_engine(empty_settings).connect() as conn:
-        found = conn.execute(
-            sa.text(
-                "SELECT conname FROM pg_constraint WHERE contype = 'c' "
-                "AND connamespace = CAST(:s AS regnamespace) ORDER BY 1"
-            ),
-            {"s": f'"{empty_settings.schema}"'},
-        )
-        assert list(found.scalars()) == NAMES
+    assert [name for name, _ in _checks(empty_settings, "order line")] == NAMES
     checked = run_cli_here("db", "check", env=env)
     assert checked.returncode == 0, checked.stdout
 
@@ -105,19 +110,11 @@ def test_a_plain_bases_column_checks_are_pushed_under_postgresqls_names(
     from tests.test_declared_checks import PLAIN_BASE, UNNAMED
 
     pushed_models(tmp_path / "box_models", db_env, empty_settings, base=PLAIN_BASE, box=UNNAMED)
-    with get_engine(empty_settings).connect() as conn:
-        found = conn.execute(
-            sa.text(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                "WHERE contype = 'c' AND conrelid = to_regclass(:t) ORDER BY 1"
-            ),
-            {"t": f'"{empty_settings.schema}".box'},
-        )
-        assert [tuple(row) for row in found] == [
-            ("box_check", "CHECK ((width < height))"),
-            ("box_width_check", "CHECK ((width > 0))"),
-            ("box_width_check1", "CHECK ((width <> 3))"),
-        ]
+    assert _checks(empty_settings, "box") == [
+        ("box_check", "CHECK ((width < height))"),
+        ("box_width_check", "CHECK ((width > 0))"),
+        ("box_width_check1", "CHECK ((width <> 3))"),
+    ]
 
 
 #: every CHECK named, two of them on columns
@@ -157,17 +154,9 @@ def test_a_revision_creates_the_checks_declared_on_columns(
     for args in (("db", "generate", "-m", "init"), ("db", "migrate")):
         done = run_cli_here("-q", *args, env=env)
         assert done.returncode == 0, done.stdout + done.stderr
-    with get_engine(empty_settings).connect() as conn:
-        found = conn.execute(
-            sa.text(
-                "SELECT conname FROM pg_constraint WHERE contype = 'c' "
-                "AND conrelid = to_regclass(:t) ORDER BY 1"
-            ),
-            {"t": f'"{empty_settings.schema}"."order line"'},
-        )
-        assert list(found.scalars()) == [
-            "ck_order line_few",
-            "ck_order line_short",
-            "ck_order line_some",
-        ]
+    assert [name for name, _ in _checks(empty_settings, "order line")] == [
+        "ck_order line_few",
+        "ck_order line_short",
+        "ck_order line_some",
+    ]
     assert run_cli_here("-q", "db", "check", env=env).returncode == 0
