@@ -231,3 +231,53 @@ def test_the_synthetic_text_of_each_type_is_read_by_postgresql(engine: sa.Engine
                     assert read == len(set(texts)), sql_type
     assert typed_text("NO_SUCH_TYPE", 3, rng) is None
     assert typed_text("NO_SUCH_TYPE[]", 3, rng).to_pylist() == ["{}"] * 3  # type: ignore[union-attr]
+
+
+TASKS = """
+import enum
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Status(enum.Enum):
+    new = "new"
+    done = "done"
+
+
+STATUS = sa.Enum(Status, name="status")
+
+
+class Task(Base):
+    __tablename__ = "task"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    status = mapped_column(STATUS, nullable=False)
+    history = mapped_column(pg.ARRAY(STATUS))
+"""
+
+
+def test_an_array_of_an_enum_is_pushed_and_added_without_creating_its_type_twice(
+    tmp_path: Path, db_env: dict[str, str], empty_settings: Settings
+) -> None:
+    """The enum type is created by its own op; an array of it created it with the table too
+    (``type "status" already exists`` from db push), as a column added later did."""
+    env = pushed_models(tmp_path / "task_models", db_env, empty_settings, tasks=TASKS)
+    module = tmp_path / "task_models" / "tasks.py"
+    module.write_text(module.read_text() + "    wanted = mapped_column(pg.ARRAY(STATUS))\n")
+    pushed = run_cli("-q", "db", "push", env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    assert run_cli("-q", "db", "check", env=env).returncode == 0
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "task.csv").write_text('id,status,history,wanted\n1,new,"{new,done}",{done}\n')
+    loaded = run_cli("-q", "load", str(seeds), env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    with get_engine(empty_settings).connect() as conn:
+        found = conn.execute(
+            sa.text(f'SELECT history::text, wanted::text FROM "{empty_settings.schema}".task')
+        )
+        assert [tuple(row) for row in found] == [("{new,done}", "{done}")]

@@ -365,15 +365,31 @@ def _adapted(item: Any) -> Any:
         return item
     if not isinstance(item, sa.Column):
         return item
-    kind = item.type
-    if not isinstance(kind, sa.Enum) or not kind.native_enum or not kind.name:
+    schema = item.table.schema if item.table is not None else None
+    kind = _without_creation(item.type, schema)
+    if kind is item.type:
         return item
-    if isinstance(kind, postgresql.ENUM) and not kind.create_type:
-        return item
-    schema = kind.schema or (item.table.schema if item.table is not None else None)
     copy = item._copy()
-    copy.type = postgresql.ENUM(*kind.enums, name=kind.name, schema=schema, create_type=False)
+    copy.type = kind
     return copy
+
+
+def _without_creation(kind: Any, schema: str | None) -> Any:
+    """A native enum type (or an array of one, at any depth) as one that creates no type:
+    an array's enum created its type with the table too (``type "status" already exists``
+    from ``db push``); other types as they are."""
+    if isinstance(kind, sa.ARRAY):
+        item = _without_creation(kind.item_type, schema)
+        if item is kind.item_type:
+            return kind
+        return postgresql.ARRAY(item, dimensions=kind.dimensions, zero_indexes=kind.zero_indexes)
+    if not isinstance(kind, sa.Enum) or not kind.native_enum or not kind.name:
+        return kind
+    if isinstance(kind, postgresql.ENUM) and not kind.create_type:
+        return kind
+    return postgresql.ENUM(
+        *kind.enums, name=kind.name, schema=kind.schema or schema, create_type=False
+    )
 
 
 def _qualified(constraint: sa.ForeignKeyConstraint) -> sa.ForeignKeyConstraint:
