@@ -249,7 +249,7 @@ def test_conflict_key_is_the_primary_key_else_a_declared_unique_key():
         "account_id",
     )
     assert conflict_key(post_tag, ["tag_id", "post_id"]) == ("post_id", "tag_id")
-    with pytest.raises(SeedError, match="cannot upsert without a key"):
+    with pytest.raises(SeedError, match="cannot upsert or skip existing rows without a key"):
         conflict_key(post_tag, ["post_id"])
 
 

@@ -399,7 +399,9 @@ def test_a_part_without_any_key_cannot_be_merged_and_is_named(
 ) -> None:
     parts: list[Part] = [(COLUMNS, users(1)), (("name", "image"), users(2))]
     folder = write_folder(tmp_path, ".csv", parts)
-    with pytest.raises(SeedError, match=r"part-0001\.csv: .*cannot upsert without a key"):
+    with pytest.raises(
+        SeedError, match=r"part-0001\.csv: .*cannot upsert or skip existing rows without a key"
+    ):
         seedbed.load(folder, engine=engine, mode="upsert", progress=False)
     done = run_cli_here("load", str(folder), "--mode", "skip-existing", env=cli_env)
     assert done.returncode == 2

@@ -59,7 +59,7 @@ def test_expression_and_partial_unique_indexes_are_read_once() -> None:
     ]
     # none of them is unique over whole rows, so none is a conflict key or a UK marker
     assert unique_column_sets(gadget) == []
-    with pytest.raises(SeedError, match="cannot upsert without a key"):
+    with pytest.raises(SeedError, match="cannot upsert or skip existing rows without a key"):
         conflict_key(gadget, ["serial", "code"])
     section = table_section(gadget, gadget.metadata)
     assert "`uq_gadget_lower_code`: unique index on (`lower(extra.gadget.code)`)" in section

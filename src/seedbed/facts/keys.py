@@ -236,8 +236,8 @@ def conflict_key(table: sa.Table, columns: Sequence[str]) -> tuple[str, ...]:
             return key.columns
     primary = ", ".join(keys.primary_key.columns) if keys.primary_key else "none"
     raise SeedError(
-        f"table {table.name!r}: cannot upsert without a key; the source needs the columns of "
-        f"the primary key ({primary}) or of a unique constraint"
+        f"table {table.name!r}: cannot upsert or skip existing rows without a key; the source "
+        f"needs the columns of the primary key ({primary}) or of a unique constraint"
     )
 
 
