@@ -37,6 +37,7 @@ class Timing(Base):
     opens = mapped_column(sa.Time)
     counts = mapped_column(pg.ARRAY(sa.Integer))
     words = mapped_column(pg.ARRAY(sa.Text))
+    label = mapped_column(sa.Text, sa.CheckConstraint("label <> 'True'", name="lower_case"))
 """
 
 IDS = [1, 2, 3, 4]
@@ -100,7 +101,7 @@ def test_typed_values_load_as_a_pandas_frame_of_python_values_does(
     objects = pd.DataFrame({"id": IDS, **COLUMNS})
     seedbed.load({"timing": objects}, progress=False)
     expected = _stored(timing_env)
-    assert expected[0][1:] == tuple(COLUMNS[name][0] for name in COLUMNS)
+    assert expected[0][1 : 1 + len(COLUMNS)] == tuple(COLUMNS[name][0] for name in COLUMNS)
 
     given = INPUTS[kind](tmp_path)
     report = seedbed.validate({"timing": given})
@@ -148,3 +149,18 @@ def test_the_polars_pandera_schema_reads_them_as_the_load_does(timing_env: Setti
     wrong = frame.with_columns(pl.lit("not a time").alias("opens"))
     with pytest.raises(Exception, match="opens"):
         seedbed.pandera_schema("timing", backend="polars").validate(wrong, lazy=True)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "boolean"])
+def test_booleans_in_a_text_column_are_judged_as_the_text_stored(
+    dtype: str, timing_env: Settings
+) -> None:
+    """COPY gets a frame's booleans as ``true`` and ``false`` (Arrow's CSV writer), so that
+    is the text its CHECKs are judged on (pandas' own text, ``True``, was judged)."""
+    given = pd.DataFrame({"id": [1, 2], "label": pd.Series([True, False], dtype=dtype)})
+    report = seedbed.validate({"timing": given})
+    assert report.ok, report.failures.to_dict("records")
+    seedbed.load({"timing": given}, progress=False)
+    with get_engine(timing_env).connect() as conn:
+        found = conn.execute(sa.text(f'SELECT label FROM "{timing_env.schema}".timing ORDER BY id'))
+        assert list(found.scalars()) == ["true", "false"]

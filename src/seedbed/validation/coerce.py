@@ -1313,7 +1313,10 @@ def coerce_column(column: ColumnSpec, series: pd.Series, *, columnar: bool = Tru
         # Numbers and booleans pandas read from a text column: their text, as COPY gets it;
         # numbers for a numeric(p, s), to be rounded and fitted as their text is.
         text = pd.StringDtype(storage="pyarrow", na_value=np.nan)  # pandas' default ``str``
-        written = series.astype(text)
+        if pd.api.types.is_bool_dtype(series.dtype):  # as Arrow's CSV writer sends them
+            written = series.map({True: "true", False: "false"}).astype(text)
+        else:
+            written = series.astype(text)
         if scaled and pd.api.types.is_float_dtype(series.dtype):  # as PostgreSQL reads them
             floats = series.astype("float64").to_numpy(na_value=0.0)
             written = written.mask(floats == np.inf, "Infinity")
