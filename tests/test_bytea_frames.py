@@ -166,3 +166,15 @@ def test_the_hex_text_is_pythons_for_every_binary_kind_slice_and_null(kind: pa.D
             None if v is None else "\\x" + v.hex() for v in values[start : start + len(part)]
         ]
         assert hex_text(part).to_pylist() == expected
+
+
+def test_arrows_uuid_in_a_bytea_column_is_its_16_bytes(blob_env: Settings) -> None:
+    """As a Polars ``Binary`` of the same UUIDs is (what Polars makes of Arrow's uuid)."""
+    import uuid
+
+    ids = [uuid.UUID(int=7), uuid.UUID("8b4ae5f1-a941-46a0-956a-26afbccdafe5")]
+    storage = pa.array([u.bytes for u in ids], pa.binary(16))
+    given = pa.table({"id": [1, 2], "data": pa.ExtensionArray.from_storage(pa.uuid(), storage)})
+    assert seedbed.validate({"blob": given}).ok
+    seedbed.load({"blob": given}, progress=False)
+    assert [data for _, data, _ in _stored(blob_env)] == [u.bytes for u in ids]

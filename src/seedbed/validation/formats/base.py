@@ -370,6 +370,8 @@ def plain_array(
         array = array.storage
     elif extension == "arrow.bool8":  # booleans held as int8, any but 0 true
         array = bool_array(integers(array.storage) != 0, valid_mask(array.storage))
+    elif extension == "arrow.uuid" and bytes_as == "bytea":  # its 16 bytes, as Polars' are
+        array = array.storage
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     if bytes_as == "bytea" and _is_bytes(array.type):
